@@ -1,0 +1,228 @@
+#include "access/users.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "access/roles.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "crypto/aead.h"
+#include "crypto/password.h"
+#include "fleet/inventory.h"
+
+#define MOD "users"
+
+static void profile_ad(struct seal_ad *ad, int64_t org_id, const char *login)
+{
+	memset(ad, 0, sizeof(*ad));
+	ad->kind = SEAL_USER_PROFILE;
+	ad->org_id = org_id;
+	ad->name = login;
+}
+
+static int seal_profile(struct vault *v, int64_t org_id, const char *login,
+                        const struct user_profile *p, struct store_user *u)
+{
+	struct seal_ad ad;
+	json_t *doc = json_pack("{s:s, s:s}", "display_name", p->display_name, "email", p->email);
+	uint8_t *blob = NULL;
+	size_t bloblen = 0;
+	char *text;
+	int rc;
+
+	if (doc == NULL)
+		return CC_ERR_NOMEM;
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (text == NULL)
+		return CC_ERR_NOMEM;
+	profile_ad(&ad, org_id, login);
+	rc = vault_seal(v, &ad, text, strlen(text), &blob, &bloblen);
+	crypto_wipe(text, strlen(text));
+	free(text);
+	if (rc != CC_OK)
+		return rc;
+	if (bloblen > sizeof(u->profile)) {
+		rc = CC_ERR_LIMIT;
+	} else {
+		memcpy(u->profile, blob, bloblen);
+		u->profile_len = bloblen;
+	}
+	free(blob);
+	return rc;
+}
+
+static void copy_field(char *out, size_t cap, json_t *doc, const char *key)
+{
+	const char *s = json_string_value(json_object_get(doc, key));
+	size_t n = s ? strlen(s) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+static int open_profile(struct vault *v, const struct store_user *u, struct user_profile *p)
+{
+	struct seal_ad ad;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	json_t *doc;
+	int rc;
+
+	profile_ad(&ad, u->org_id, u->login);
+	rc = vault_unseal(v, &ad, u->profile, u->profile_len, &text, &len);
+	if (rc != CC_OK)
+		return rc;
+	doc = json_loadb((const char *)text, len, 0, NULL);
+	crypto_wipe(text, len);
+	free(text);
+	if (doc == NULL)
+		return CC_ERR_CORRUPT;
+	copy_field(p->display_name, sizeof(p->display_name), doc, "display_name");
+	copy_field(p->email, sizeof(p->email), doc, "email");
+	json_decref(doc);
+	return CC_OK;
+}
+
+int users_add(struct vault *v, const char *org, const char *login, const char *role,
+              const struct user_profile *profile, const char *password, struct user_info *out)
+{
+	struct store *s = vault_store(v);
+	struct store_org o;
+	struct store_user *u;
+	int rc;
+
+	if (!inventory_name_valid(login)) {
+		log_error(MOD, "invalid login: use 1-%d letters, digits, '.', '_' or '-'", CC_NAME_MAX);
+		return CC_ERR_INVALID;
+	}
+	if (role_find(role) == NULL) {
+		log_error(MOD, "unknown role '%s'", role);
+		return CC_ERR_INVALID;
+	}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = inventory_org_find(v, org, &o);
+	if (rc == CC_OK)
+		rc = password_hash(password, u->password_hash, sizeof(u->password_hash));
+	if (rc == CC_OK)
+		rc = seal_profile(v, o.id, login, profile, u);
+	if (rc == CC_OK) {
+		u->org_id = o.id;
+		memcpy(u->login, login, strlen(login) + 1);
+		memcpy(u->role, role, strlen(role) + 1);
+		u->created_ms = clock_now_ms();
+		rc = s->ops->user_add(s, u, &u->id);
+		if (rc == CC_ERR_EXISTS)
+			log_error(MOD, "a user with login '%s' exists already", login);
+	}
+	if (rc == CC_OK && out != NULL) {
+		memset(out, 0, sizeof(*out));
+		out->id = u->id;
+		memcpy(out->login, u->login, sizeof(out->login));
+		memcpy(out->role, u->role, sizeof(out->role));
+		memcpy(out->org, o.name, sizeof(out->org));
+		out->org_id = o.id;
+		out->created_ms = u->created_ms;
+		out->profile = *profile;
+	}
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
+struct list_ctx {
+	struct vault *v;
+	int (*each)(void *, const struct user_info *);
+	void *ctx;
+	struct user_info info;
+};
+
+static int fill_info(struct vault *v, const struct store_user *u, struct user_info *info)
+{
+	struct store *s = vault_store(v);
+	struct store_org o;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	info->id = u->id;
+	memcpy(info->login, u->login, sizeof(info->login));
+	memcpy(info->role, u->role, sizeof(info->role));
+	info->org_id = u->org_id;
+	info->created_ms = u->created_ms;
+	rc = s->ops->org_get(s, u->org_id, &o);
+	if (rc == CC_OK)
+		memcpy(info->org, o.name, sizeof(info->org));
+	if (rc == CC_OK)
+		rc = open_profile(v, u, &info->profile);
+	return rc;
+}
+
+static int list_one(void *arg, const struct store_user *u)
+{
+	struct list_ctx *c = arg;
+	int rc = fill_info(c->v, u, &c->info);
+
+	if (rc == CC_OK)
+		rc = c->each(c->ctx, &c->info);
+	crypto_wipe(&c->info.profile, sizeof(c->info.profile));
+	return rc;
+}
+
+int users_list(struct vault *v, const char *org,
+               int (*each)(void *ctx, const struct user_info *u), void *ctx)
+{
+	struct store *s = vault_store(v);
+	struct store_org o = { 0 };
+	struct list_ctx *c;
+	int rc;
+
+	if (org != NULL) {
+		rc = inventory_org_find(v, org, &o);
+		if (rc != CC_OK)
+			return rc;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return CC_ERR_NOMEM;
+	c->v = v;
+	c->each = each;
+	c->ctx = ctx;
+	rc = s->ops->user_list(s, o.id, list_one, c);
+	free(c);
+	return rc;
+}
+
+/* Verified when the login is unknown, so that the answer takes as long. */
+static const char dummy_hash[] =
+	"$argon2id$v=19$m=65536,t=3,p=1$c29tZXNhbHRzb21lc2FsdA$"
+	"Ql9VqmfMTS0mKv5DtNYhhK1wXl/Cmzh9CeL8zQn1kRk";
+
+int users_authenticate(struct vault *v, const char *login, const char *password, struct user_info *out)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_find(s, login, u);
+	if (rc == CC_ERR_NOTFOUND) {
+		(void)password_verify(password, dummy_hash);
+		rc = CC_ERR_AUTH;
+	} else if (rc == CC_OK) {
+		rc = password_verify(password, u->password_hash) == CC_OK ? CC_OK : CC_ERR_AUTH;
+	}
+	if (rc == CC_OK && out != NULL)
+		rc = fill_info(v, u, out);
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * users.h - people's accounts: login, role, organisation, password, and
+ * personal fields sealed under their organisation's data key.
+ *
+ * Logins follow the slug rules of inventory.h. Display name and e-mail are
+ * personal data: they exist in clear only in memory, never in the store.
+ */
+#ifndef CC_ACCESS_USERS_H
+#define CC_ACCESS_USERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+#include "vault/vault.h"
+
+struct user_profile {
+	char display_name[CC_PERSONAL_FIELD_MAX + 1];
+	char email[CC_PERSONAL_FIELD_MAX + 1];
+};
+
+struct user_info {
+	int64_t id;
+	char login[CC_NAME_MAX + 1];
+	char role[24];
+	char org[CC_NAME_MAX + 1];
+	int64_t org_id;
+	int64_t created_ms;
+	struct user_profile profile;
+};
+
+/* Adds a user of org with role; password is hashed with Argon2id. */
+int users_add(struct vault *v, const char *org, const char *login, const char *role,
+              const struct user_profile *profile, const char *password, struct user_info *out);
+
+/* Lists users (of org, or all when org is NULL), personal fields opened. */
+int users_list(struct vault *v, const char *org,
+               int (*each)(void *ctx, const struct user_info *u), void *ctx);
+
+/* Checks a login's password: 0, or CC_ERR_AUTH for an unknown login or a
+ * wrong password alike (and in about the same time). */
+int users_authenticate(struct vault *v, const char *login, const char *password, struct user_info *out);
+
+#endif

@@ -1,0 +1,72 @@
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+
+const char *cli_get(const struct cli_args *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < CLI_OPTS_MAX && a->cmd->opts[i].name != NULL; i++)
+		if (strcmp(a->cmd->opts[i].name, name) == 0)
+			return a->values[i];
+	return NULL;
+}
+
+int cli_flag(const struct cli_args *a, const char *name)
+{
+	return cli_get(a, name) != NULL;
+}
+
+int cli_exit_code(int err)
+{
+	switch (err) {
+	case CC_OK: return EXIT_OK;
+	case CC_ERR_INVALID: return EXIT_USAGE;
+	case CC_ERR_NOTFOUND: return EXIT_NOTFOUND;
+	case CC_ERR_EXISTS: return EXIT_EXISTS;
+	case CC_ERR_PERM: return EXIT_PERM;
+	case CC_ERR_AUTH: return EXIT_KEY;
+	case CC_ERR_CORRUPT: return EXIT_CORRUPT;
+	default: return EXIT_FAILURE_;
+	}
+}
+
+int cli_print_json(json_t *doc)
+{
+	int rc;
+
+	if (doc == NULL)
+		return CC_ERR_NOMEM;
+	rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? CC_OK : CC_ERR_IO;
+	fputc('\n', stdout);
+	json_decref(doc);
+	return rc;
+}
+
+const char *cli_time(int64_t ms, char *buf, size_t cap)
+{
+	if (ms == 0)
+		return "-";
+	clock_format_iso(ms, buf, cap);
+	return buf;
+}
+
+int cli_read_line_stdin(char *out, size_t cap)
+{
+	size_t len;
+
+	if (fgets(out, (int)cap, stdin) == NULL)
+		return CC_ERR_INVALID;
+	len = strlen(out);
+	if (len > 0 && out[len - 1] == '\n')
+		out[--len] = '\0';
+	else if (!feof(stdin))
+		return CC_ERR_LIMIT;
+	if (len > 0 && out[len - 1] == '\r')
+		out[--len] = '\0';
+	return CC_OK;
+}

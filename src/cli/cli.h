@@ -1,0 +1,86 @@
+/*
+ * cli.h - the admin command line: `coffeecloud <noun> <verb> [options]`.
+ *
+ * Every command is a row of a table (struct cli_cmd) naming its options; the
+ * parser, --help on every level and the exit codes are shared. Commands
+ * print human text by default and one JSON document with --json.
+ *
+ * Exit codes (also in docs/CLI.md):
+ *   0 success            4 already exists
+ *   1 other failure      5 unsafe permissions or permission denied
+ *   2 usage error        6 wrong key or failed authentication
+ *   3 not found          7 damaged data
+ */
+#ifndef CC_CLI_CLI_H
+#define CC_CLI_CLI_H
+
+#include <jansson.h>
+
+#include "vault/vault.h"
+
+#define CLI_OPTS_MAX 16
+
+enum cli_exit {
+	EXIT_OK = 0, EXIT_FAILURE_ = 1, EXIT_USAGE = 2, EXIT_NOTFOUND = 3,
+	EXIT_EXISTS = 4, EXIT_PERM = 5, EXIT_KEY = 6, EXIT_CORRUPT = 7,
+};
+
+struct cli_opt {
+	const char *name;  /* long option without the dashes */
+	const char *arg;   /* metavariable, or NULL for a flag */
+	const char *help;
+	int required;
+};
+
+struct cli_args;
+
+struct cli_cmd {
+	const char *noun;
+	const char *verb;
+	const char *summary;
+	const char *positional; /* option that a bare argument fills, or NULL */
+	int needs_data;         /* takes --data DIR and opens the vault */
+	const struct cli_opt opts[CLI_OPTS_MAX];
+	int (*run)(struct cli_args *a);
+};
+
+struct cli_args {
+	const struct cli_cmd *cmd;
+	const char *values[CLI_OPTS_MAX]; /* by index in cmd->opts; flags hold "1" */
+	const char *data_dir;
+	const char *master_key_file;
+	int json;
+	struct vault *vault;              /* opened when cmd->needs_data */
+};
+
+/* The value of an option, or NULL when absent. */
+const char *cli_get(const struct cli_args *a, const char *name);
+/* 1 when a flag was given. */
+int cli_flag(const struct cli_args *a, const char *name);
+
+/* Maps a CC_ERR_* code to the documented exit code. */
+int cli_exit_code(int err);
+
+/* Prints a JSON document to stdout (and a newline), then frees it. */
+int cli_print_json(json_t *doc);
+
+/* Formats ms since the epoch as ISO-8601 UTC; "-" for 0. */
+const char *cli_time(int64_t ms, char *buf, size_t cap);
+
+/* Reads one line (without its newline) from stdin into out. */
+int cli_read_line_stdin(char *out, size_t cap);
+
+#define CLI_END_OPTS { NULL, NULL, NULL, 0 }
+#define CLI_END_CMDS { NULL, NULL, NULL, NULL, 0, { CLI_END_OPTS }, NULL }
+
+/* The command tables of each noun, NULL-terminated by noun. */
+extern const struct cli_cmd cli_init_cmds[];
+extern const struct cli_cmd cli_org_cmds[];
+extern const struct cli_cmd cli_site_cmds[];
+extern const struct cli_cmd cli_group_cmds[];
+extern const struct cli_cmd cli_machine_cmds[];
+extern const struct cli_cmd cli_key_cmds[];
+extern const struct cli_cmd cli_customer_cmds[];
+extern const struct cli_cmd cli_user_cmds[];
+
+#endif

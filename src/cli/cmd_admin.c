@@ -1,0 +1,180 @@
+/* cmd_admin.c - keys, customers and users: `key`, `customer`, `user`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "access/users.h"
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "crypto/aead.h"
+#include "crypto/keyring.h"
+#include "crypto/password.h"
+#include "fleet/inventory.h"
+
+#define MOD "cli"
+
+static int run_key_generate(struct cli_args *a)
+{
+	uint8_t key[KEYRING_MASTER_LEN];
+	const char *out = cli_get(a, "out");
+	int rc = keyring_master_generate(out, key);
+
+	crypto_wipe(key, sizeof(key));
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s}", "key_file", out));
+	printf("wrote a new master key to %s (mode 0600)\n", out);
+	return CC_OK;
+}
+
+static int run_key_rotate(struct cli_args *a)
+{
+	int rc = vault_rotate_master(a->vault, cli_get(a, "new-key-file"));
+
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:b, s:s}", "rotated", 1, "master_key",
+		                                vault_path(a->vault, VAULT_MASTER_KEY)));
+	printf("every key re-wrapped; the master key is now %s\n", vault_path(a->vault, VAULT_MASTER_KEY));
+	return CC_OK;
+}
+
+static int run_customer_delete(struct cli_args *a)
+{
+	const char *name = cli_get(a, "customer");
+	int rc;
+
+	if (!cli_flag(a, "yes")) {
+		log_error(MOD, "deleting customer '%s' destroys its data for good; add --yes to confirm", name);
+		return CC_ERR_INVALID;
+	}
+	rc = inventory_customer_delete(a->vault, name);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:b, s:b}", "customer", name, "deleted", 1,
+		                                "key_destroyed", 1));
+	printf("deleted customer %s: data key destroyed, rows deleted, certificates revoked\n", name);
+	return CC_OK;
+}
+
+static int run_user_add(struct cli_args *a)
+{
+	struct user_profile p;
+	struct user_info u;
+	char password[PASSWORD_MAX_LEN + 2];
+	char generated[24];
+	const char *name = cli_get(a, "name"), *email = cli_get(a, "email");
+	int rc, made_up = 0;
+
+	memset(&p, 0, sizeof(p));
+	if ((name && strlen(name) > CC_PERSONAL_FIELD_MAX) || (email && strlen(email) > CC_PERSONAL_FIELD_MAX)) {
+		log_error(MOD, "--name and --email take at most %d bytes", CC_PERSONAL_FIELD_MAX);
+		return CC_ERR_INVALID;
+	}
+	snprintf(p.display_name, sizeof(p.display_name), "%s", name ? name : "");
+	snprintf(p.email, sizeof(p.email), "%s", email ? email : "");
+	if (cli_flag(a, "password-stdin")) {
+		rc = cli_read_line_stdin(password, sizeof(password));
+	} else {
+		rc = password_generate(generated, sizeof(generated), 20);
+		snprintf(password, sizeof(password), "%s", generated);
+		made_up = 1;
+	}
+	if (rc == CC_OK)
+		rc = users_add(a->vault, cli_get(a, "org"), cli_get(a, "login"), cli_get(a, "role"), &p,
+		               password, &u);
+	crypto_wipe(password, sizeof(password));
+	if (rc != CC_OK) {
+		crypto_wipe(generated, sizeof(generated));
+		return rc;
+	}
+	if (a->json) {
+		json_t *doc = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)u.id, "login", u.login,
+		                        "role", u.role, "org", u.org);
+		if (doc != NULL && made_up)
+			json_object_set_new(doc, "password", json_string(generated));
+		rc = cli_print_json(doc);
+	} else {
+		printf("added user %s (%s) in %s\n", u.login, u.role, u.org);
+		if (made_up)
+			printf("password: %s   (shown once)\n", generated);
+	}
+	crypto_wipe(generated, sizeof(generated));
+	crypto_wipe(&u, sizeof(u));
+	return rc;
+}
+
+struct user_lister {
+	struct cli_args *a;
+	json_t *rows;
+};
+
+static int list_user(void *arg, const struct user_info *u)
+{
+	struct user_lister *l = arg;
+	char when[40];
+
+	if (l->a->json)
+		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
+		                              "id", (json_int_t)u->id, "login", u->login, "role", u->role,
+		                              "org", u->org, "display_name", u->profile.display_name,
+		                              "email", u->profile.email, "created",
+		                              cli_time(u->created_ms, when, sizeof(when)))) ? CC_ERR_NOMEM : 0;
+	printf("%-20s %-17s %-20s %-24s %s\n", u->login, u->role, u->org, u->profile.display_name,
+	       u->profile.email);
+	return 0;
+}
+
+static int run_user_list(struct cli_args *a)
+{
+	struct user_lister l = { a, json_array() };
+	int rc;
+
+	if (l.rows == NULL)
+		return CC_ERR_NOMEM;
+	if (!a->json)
+		printf("%-20s %-17s %-20s %-24s %s\n", "LOGIN", "ROLE", "ORG", "NAME", "E-MAIL");
+	rc = users_list(a->vault, cli_get(a, "org"), list_user, &l);
+	if (rc == CC_OK && a->json)
+		return cli_print_json(l.rows);
+	json_decref(l.rows);
+	return rc;
+}
+
+const struct cli_cmd cli_key_cmds[] = {
+	{ "key", "generate", "write a new random master key to a new file (0600)", NULL, 0,
+	  { { "out", "FILE", "the file to create", 1 }, CLI_END_OPTS }, run_key_generate },
+	{ "key", "rotate-master", "re-wrap every key under a new master key", NULL, 1,
+	  { { "new-key-file", "F", "the new master key (from 'key generate')", 1 }, CLI_END_OPTS },
+	  run_key_rotate },
+	CLI_END_CMDS,
+};
+
+const struct cli_cmd cli_customer_cmds[] = {
+	{ "customer", "delete", "delete a customer: destroy its data key, rows and certificates",
+	  "customer", 1,
+	  { { "customer", "ORG", "the customer", 1 },
+	    { "yes", NULL, "confirm: this cannot be undone", 0 },
+	    CLI_END_OPTS },
+	  run_customer_delete },
+	CLI_END_CMDS,
+};
+
+const struct cli_cmd cli_user_cmds[] = {
+	{ "user", "add", "add a person's account", NULL, 1,
+	  { { "org", "ORG", "the organisation the person works for", 1 },
+	    { "login", "LOGIN", "the login name", 1 },
+	    { "role", "ROLE", "admin, engineer, technician, service_manager, sales, "
+	                      "customer_manager, subcontractor or auditor", 1 },
+	    { "name", "TEXT", "display name (stored encrypted)", 0 },
+	    { "email", "ADDR", "e-mail address (stored encrypted)", 0 },
+	    { "password-stdin", NULL, "read the password from standard input (else one is generated)", 0 },
+	    CLI_END_OPTS },
+	  run_user_add },
+	{ "user", "list", "list accounts", NULL, 1,
+	  { { "org", "ORG", "only this organisation's", 0 }, CLI_END_OPTS }, run_user_list },
+	CLI_END_CMDS,
+};

@@ -1,0 +1,206 @@
+/* cmd_machine.c - `machine add|revoke|list|show`: provisioning and inventory. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "crypto/ca.h"
+#include "fleet/inventory.h"
+
+#define MOD "cli"
+
+struct bundle_out {
+	const char *dir;
+	char cert[VAULT_PATH_MAX], key[VAULT_PATH_MAX], ca[VAULT_PATH_MAX];
+	int wrote_key;
+};
+
+/* Writes the bundle before the machine is committed: if a file cannot be
+ * written, the machine is not registered and nothing is left half-made. */
+static int deliver_bundle(void *arg, const struct machine_bundle *b)
+{
+	struct bundle_out *o = arg;
+	int rc;
+
+	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
+		log_error(MOD, "%s: cannot create: %s", o->dir, strerror(errno));
+		return CC_ERR_IO;
+	}
+	rc = file_write_new(o->cert, b->cert_pem, strlen(b->cert_pem), 0644);
+	if (rc != CC_OK)
+		return rc;
+	if (b->key_pem != NULL) {
+		rc = file_write_new(o->key, b->key_pem, strlen(b->key_pem), 0600);
+		o->wrote_key = rc == CC_OK;
+	}
+	if (rc == CC_OK)
+		rc = file_write_new(o->ca, b->ca_pem, strlen(b->ca_pem), 0644);
+	if (rc != CC_OK) {
+		unlink(o->cert);
+		if (o->wrote_key)
+			unlink(o->key);
+	}
+	return rc;
+}
+
+static int run_machine_add(struct cli_args *a)
+{
+	struct bundle_out o;
+	unsigned char *csr = NULL;
+	size_t csr_len = 0;
+	const char *csr_file = cli_get(a, "csr");
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = cli_get(a, "out");
+	if (file_join(o.cert, sizeof(o.cert), o.dir, "machine.crt") != CC_OK ||
+	    file_join(o.key, sizeof(o.key), o.dir, "machine.key") != CC_OK ||
+	    file_join(o.ca, sizeof(o.ca), o.dir, "ca.crt") != CC_OK)
+		return CC_ERR_LIMIT;
+	if (csr_file != NULL) {
+		rc = file_read_all(csr_file, CA_CSR_MAX, &csr, &csr_len);
+		if (rc != CC_OK)
+			return rc;
+	}
+	rc = inventory_machine_add(a->vault, cli_get(a, "serial"), cli_get(a, "model"),
+	                           cli_get(a, "customer"), cli_get(a, "site"), (const char *)csr,
+	                           deliver_bundle, &o);
+	free(csr);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "serial", cli_get(a, "serial"),
+		                                "certificate", o.cert, "key", o.wrote_key ? o.key : NULL,
+		                                "site", cli_get(a, "site"), "ca", o.ca));
+	printf("provisioned %s: %s%s%s, %s\n", cli_get(a, "serial"), o.cert, o.wrote_key ? ", " : "",
+	       o.wrote_key ? o.key : "", o.ca);
+	return CC_OK;
+}
+
+static int run_machine_revoke(struct cli_args *a)
+{
+	int rc = inventory_machine_revoke(a->vault, cli_get(a, "serial"));
+
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:b, s:s}", "serial", cli_get(a, "serial"),
+		                                "revoked", 1, "crl", vault_path(a->vault, VAULT_CRL)));
+	printf("revoked %s; CRL updated: %s\n", cli_get(a, "serial"), vault_path(a->vault, VAULT_CRL));
+	return CC_OK;
+}
+
+static json_t *machine_json(struct store *s, const struct store_machine *m)
+{
+	struct store_org cust;
+	struct store_site site;
+	const char *site_name = NULL;
+	char created[40], revoked[40];
+
+	if (s->ops->org_get(s, m->customer_id, &cust) != CC_OK)
+		snprintf(cust.name, sizeof(cust.name), "?");
+	if (m->site_id != 0 && s->ops->site_get(s, m->site_id, &site) == CC_OK)
+		site_name = site.name;
+	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:b, s:s?}", "serial", m->serial, "model",
+	                 m->model, "customer", cust.name, "site", site_name, "cert_sha256",
+	                 m->cert_fingerprint, "created", cli_time(m->created_ms, created, sizeof(created)),
+	                 "revoked", m->revoked_ms != 0,
+	                 "revoked_at", m->revoked_ms ? cli_time(m->revoked_ms, revoked, sizeof(revoked)) : NULL);
+}
+
+struct machine_lister {
+	struct cli_args *a;
+	struct store *s;
+	json_t *rows;
+};
+
+static int list_machine(void *arg, const struct store_machine *m)
+{
+	struct machine_lister *l = arg;
+	struct store_org cust;
+	char created[40];
+
+	if (l->a->json)
+		return json_array_append_new(l->rows, machine_json(l->s, m)) ? CC_ERR_NOMEM : 0;
+	if (l->s->ops->org_get(l->s, m->customer_id, &cust) != CC_OK)
+		snprintf(cust.name, sizeof(cust.name), "?");
+	printf("%-24s %-16s %-20s %-8s %s\n", m->serial, m->model, cust.name,
+	       m->revoked_ms ? "REVOKED" : "valid", cli_time(m->created_ms, created, sizeof(created)));
+	return 0;
+}
+
+static int run_machine_list(struct cli_args *a)
+{
+	struct machine_lister l = { a, vault_store(a->vault), json_array() };
+	const char *customer = cli_get(a, "customer");
+	struct store_org o = { 0 };
+	int rc = CC_OK;
+
+	if (l.rows == NULL)
+		return CC_ERR_NOMEM;
+	if (customer != NULL)
+		rc = inventory_org_find(a->vault, customer, &o);
+	if (rc == CC_OK && !a->json)
+		printf("%-24s %-16s %-20s %-8s %s\n", "SERIAL", "MODEL", "CUSTOMER", "CERT", "CREATED");
+	if (rc == CC_OK)
+		rc = l.s->ops->machine_list(l.s, o.id, list_machine, &l);
+	if (rc == CC_OK && a->json)
+		return cli_print_json(l.rows);
+	json_decref(l.rows);
+	return rc;
+}
+
+static int run_machine_show(struct cli_args *a)
+{
+	struct store *s = vault_store(a->vault);
+	struct store_machine m;
+	json_t *doc;
+	int rc = inventory_machine_find(a->vault, cli_get(a, "serial"), &m);
+
+	if (rc != CC_OK)
+		return rc;
+	doc = machine_json(s, &m);
+	if (a->json)
+		return cli_print_json(doc);
+	if (doc == NULL)
+		return CC_ERR_NOMEM;
+	{
+		const char *key;
+		json_t *value;
+
+		json_object_foreach(doc, key, value) {
+			if (json_is_string(value))
+				printf("%-12s %s\n", key, json_string_value(value));
+			else if (json_is_boolean(value))
+				printf("%-12s %s\n", key, json_is_true(value) ? "yes" : "no");
+		}
+	}
+	json_decref(doc);
+	return CC_OK;
+}
+
+const struct cli_cmd cli_machine_cmds[] = {
+	{ "machine", "add", "register a machine and issue its certificate bundle", NULL, 1,
+	  { { "serial", "S", "the machine's serial: 1-64 of A-Z a-z 0-9 . _ -", 1 },
+	    { "model", "M", "the machine model", 1 },
+	    { "customer", "ORG", "the customer that operates it", 1 },
+	    { "site", "SITE", "the customer's site where it stands", 0 },
+	    { "out", "DIR", "where to write machine.crt, machine.key and ca.crt", 1 },
+	    { "csr", "FILE", "sign this CSR (PEM, P-256) instead of generating a key", 0 },
+	    CLI_END_OPTS },
+	  run_machine_add },
+	{ "machine", "revoke", "revoke a machine's certificate at once", "serial", 1,
+	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_revoke },
+	{ "machine", "list", "list machines", NULL, 1,
+	  { { "customer", "ORG", "only this customer's", 0 }, CLI_END_OPTS }, run_machine_list },
+	{ "machine", "show", "show one machine", "serial", 1,
+	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_show },
+	CLI_END_CMDS,
+};

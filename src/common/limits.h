@@ -1,0 +1,33 @@
+/*
+ * limits.h - every size limit of CoffeeCloud, in one place.
+ *
+ * Inputs are bounded by these before they are copied or parsed. Change a
+ * limit here, never at the point of use.
+ */
+#ifndef CC_COMMON_LIMITS_H
+#define CC_COMMON_LIMITS_H
+
+/* Machine serial: [A-Za-z0-9._-], this many bytes at most (also the X.509 CN). */
+#define CC_SERIAL_MAX 64
+/* Slugs naming organisations, sites, groups, models and user logins. */
+#define CC_NAME_MAX 64
+/* Free-text personal fields (display name, e-mail) of a user account. */
+#define CC_PERSONAL_FIELD_MAX 256
+/* A user's personal fields as sealed in the store (JSON of the fields + AEAD). */
+#define CC_SEALED_PROFILE_MAX 1024
+/* An encoded Argon2id password hash (PHC string format). */
+#define CC_PASSWORD_HASH_MAX 160
+/* A PEM certificate as stored for a machine. */
+#define CC_CERT_PEM_MAX 4096
+/* The largest file we ever read whole: keyring, certificates, CSRs. */
+#define CC_SMALL_FILE_MAX (1024 * 1024)
+/* A sealed payload (telemetry or event body) before sealing. */
+#define CC_PAYLOAD_MAX (64 * 1024)
+/* Organisation tree depth (manufacturer -> distributor -> ... -> customer). */
+#define CC_ORG_DEPTH_MAX 8
+/* Subject alternative names on the server certificate. */
+#define CC_SAN_MAX 16
+/* Rows returned by one list call of the store. */
+#define CC_LIST_MAX 100000
+
+#endif

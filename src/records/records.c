@@ -1,0 +1,103 @@
+#include "records/records.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "crypto/aead.h"
+
+#define MOD "records"
+
+static void record_ad(struct seal_ad *ad, const struct store_machine *m, enum record_kind kind,
+                      int64_t seq, int64_t ts_ms)
+{
+	memset(ad, 0, sizeof(*ad));
+	ad->kind = kind == RECORD_EVENT ? SEAL_EVENT : SEAL_TELEMETRY;
+	ad->org_id = m->customer_id;
+	ad->subject_id = m->id;
+	ad->seq = seq;
+	ad->ts_ms = ts_ms;
+	ad->name = m->serial;
+}
+
+int records_put(struct vault *v, const struct record_in *recs, size_t n, size_t *inserted)
+{
+	struct store *s = vault_store(v);
+	struct store_record *rows;
+	size_t i, sealed = 0;
+	int rc = CC_OK;
+
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	if (rows == NULL)
+		return CC_ERR_NOMEM;
+	for (i = 0; i < n && rc == CC_OK; i++) {
+		struct seal_ad ad;
+		uint8_t *blob = NULL;
+
+		if (recs[i].body_len > CC_PAYLOAD_MAX) {
+			rc = CC_ERR_LIMIT;
+			break;
+		}
+		record_ad(&ad, recs[i].machine, recs[i].kind, recs[i].seq, recs[i].ts_ms);
+		rc = vault_seal(v, &ad, recs[i].body, recs[i].body_len, &blob, &rows[i].body_len);
+		if (rc != CC_OK)
+			break;
+		rows[i].body = blob;
+		rows[i].machine_id = recs[i].machine->id;
+		rows[i].kind = recs[i].kind;
+		rows[i].seq = recs[i].seq;
+		rows[i].ts_ms = recs[i].ts_ms;
+		sealed++;
+	}
+	if (rc == CC_OK)
+		rc = s->ops->records_put(s, rows, n, inserted);
+	for (i = 0; i < sealed; i++)
+		free((void *)rows[i].body);
+	free(rows);
+	return rc;
+}
+
+struct get_ctx {
+	struct vault *v;
+	const struct store_machine *machine;
+	int (*each)(void *, const struct record_out *);
+	void *ctx;
+};
+
+static int open_one(void *arg, const struct store_record *rec)
+{
+	struct get_ctx *c = arg;
+	struct record_out out;
+	struct seal_ad ad;
+	uint8_t *pt = NULL;
+	size_t len = 0;
+	int rc;
+
+	record_ad(&ad, c->machine, rec->kind, rec->seq, rec->ts_ms);
+	rc = vault_unseal(c->v, &ad, rec->body, rec->body_len, &pt, &len);
+	if (rc != CC_OK) {
+		log_error(MOD, "record %lld of machine %s does not open (%s)", (long long)rec->seq,
+		          c->machine->serial, cc_strerror(rc));
+		return rc;
+	}
+	out.seq = rec->seq;
+	out.ts_ms = rec->ts_ms;
+	out.body = (const char *)pt;
+	out.body_len = len;
+	rc = c->each(c->ctx, &out);
+	crypto_wipe(pt, len);
+	free(pt);
+	return rc;
+}
+
+int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                int64_t from_ms, int64_t to_ms,
+                int (*each)(void *ctx, const struct record_out *r), void *ctx)
+{
+	struct store *s = vault_store(v);
+	struct get_ctx c = { v, machine, each, ctx };
+
+	return s->ops->records_get(s, machine->id, kind, from_ms, to_ms, open_one, &c);
+}

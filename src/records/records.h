@@ -1,0 +1,46 @@
+/*
+ * records.h - machine telemetry and events, sealed on the way into the
+ * store and opened on the way out.
+ *
+ * A record's body is the machine's JSON message as accepted by ingest. It is
+ * sealed under the data key of the machine's customer, bound to (customer,
+ * machine, kind, seq, timestamp): a body copied into another row, another
+ * machine's or another customer's, fails to open.
+ */
+#ifndef CC_RECORDS_RECORDS_H
+#define CC_RECORDS_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "vault/vault.h"
+
+struct record_in {
+	const struct store_machine *machine;
+	enum record_kind kind;
+	int64_t seq;
+	int64_t ts_ms;
+	const char *body; /* JSON text */
+	size_t body_len;
+};
+
+/* Seals and stores n records in the caller's transaction (or autocommit).
+ * Records already stored (same machine, kind, seq) are skipped: *inserted
+ * counts the new ones. */
+int records_put(struct vault *v, const struct record_in *recs, size_t n, size_t *inserted);
+
+struct record_out {
+	int64_t seq;
+	int64_t ts_ms;
+	const char *body; /* opened JSON text, valid during the callback */
+	size_t body_len;
+};
+
+/* Opens and hands over one machine's records with from_ms <= ts < to_ms. A
+ * record that fails to open stops the walk with its error. */
+int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                int64_t from_ms, int64_t to_ms,
+                int (*each)(void *ctx, const struct record_out *r), void *ctx);
+
+#endif

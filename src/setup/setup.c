@@ -1,0 +1,173 @@
+#include "setup/setup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "access/users.h"
+#include "common/codec.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "crypto/aead.h"
+#include "crypto/ca.h"
+#include "crypto/password.h"
+#include "fleet/inventory.h"
+#include "vault/vault.h"
+
+#define MOD "init"
+
+static int split_sans(const char *list, char *buf, size_t cap, const char **sans, size_t *n)
+{
+	char *p, *save = NULL;
+	size_t count = 0;
+
+	if (strlen(list) >= cap)
+		return CC_ERR_LIMIT;
+	memcpy(buf, list, strlen(list) + 1);
+	for (p = strtok_r(buf, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
+		if (*p == '\0')
+			continue;
+		if (count == CC_SAN_MAX) {
+			log_error(MOD, "at most %d subject alternative names", CC_SAN_MAX);
+			return CC_ERR_LIMIT;
+		}
+		sans[count++] = p;
+	}
+	*n = count;
+	return CC_OK;
+}
+
+static int make_pki(struct vault *v, const char *san_list)
+{
+	char *ca_pem = NULL, *ca_key = NULL, *srv_pem = NULL, *srv_key = NULL;
+	const char *sans[CC_SAN_MAX];
+	char san_buf[2048];
+	size_t nsans = 0;
+	int rc;
+
+	rc = split_sans(san_list, san_buf, sizeof(san_buf), sans, &nsans);
+	if (rc == CC_OK)
+		rc = ca_create_root("CoffeeCloud Fleet CA", SETUP_CA_DAYS, &ca_pem, &ca_key);
+	if (rc == CC_OK)
+		rc = vault_secret_put(v, "ca-key", ca_key, strlen(ca_key));
+	if (rc == CC_OK)
+		rc = file_write_new(vault_path(v, VAULT_CA_CERT), ca_pem, strlen(ca_pem), 0644);
+	if (rc == CC_OK)
+		rc = ca_issue_server(ca_pem, ca_key, "coffeecloud", sans, nsans, SETUP_SERVER_DAYS,
+		                     &srv_pem, &srv_key);
+	if (rc == CC_OK)
+		rc = vault_secret_put(v, "server-key", srv_key, strlen(srv_key));
+	if (rc == CC_OK)
+		rc = file_write_new(vault_path(v, VAULT_SERVER_CERT), srv_pem, strlen(srv_pem), 0644);
+	free(ca_pem);
+	ca_free_secret(ca_key);
+	free(srv_pem);
+	ca_free_secret(srv_key);
+	return rc;
+}
+
+/* Removes what a failed init made, so that it can simply be run again. */
+static void undo_init(const char *dir, int master_internal)
+{
+	static const char *const made[] = {
+		"keyring", "keyring.lock", "coffeecloud.db", "coffeecloud.db-wal",
+		"coffeecloud.db-shm", "ca.crt", "server.crt", "ca.crl",
+	};
+	char path[VAULT_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+		if (file_join(path, sizeof(path), dir, made[i]) == CC_OK)
+			unlink(path);
+	if (master_internal && file_join(path, sizeof(path), dir, "master.key") == CC_OK)
+		unlink(path);
+	rmdir(dir);
+}
+
+int setup_init(const struct setup_opts *o, struct setup_result *r)
+{
+	struct vault_create_opts vo = { o->dir, o->master_key_file };
+	struct user_profile profile;
+	struct vault *v = NULL;
+	uint8_t install_id[16];
+	char install_hex[33];
+	const char *password = o->admin_password;
+	int master_internal = o->master_key_file == NULL || *o->master_key_file == '\0';
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!inventory_name_valid(o->manufacturer) || !inventory_name_valid(o->admin_login)) {
+		log_error(MOD, "invalid manufacturer or admin name: use letters, digits, '.', '_' or '-'");
+		return CC_ERR_INVALID;
+	}
+	if (master_internal && getenv("CC_MASTER_KEY_FILE") != NULL && *getenv("CC_MASTER_KEY_FILE"))
+		master_internal = 0;
+	rc = vault_create(&vo, &v);
+	if (rc != CC_OK) {
+		if (rc != CC_ERR_EXISTS) /* never touch a directory that was not ours */
+			undo_init(o->dir, master_internal);
+		return rc;
+	}
+	rc = make_pki(v, o->sans ? o->sans : SETUP_DEFAULT_SANS);
+	if (rc == CC_OK)
+		rc = inventory_write_crl(v);
+	if (rc == CC_OK)
+		rc = crypto_random(install_id, sizeof(install_id));
+	if (rc == CC_OK) {
+		hex_encode(install_id, sizeof(install_id), install_hex, sizeof(install_hex));
+		rc = vault_store(v)->ops->meta_set(vault_store(v), "installation-id", install_hex);
+	}
+	if (rc == CC_OK)
+		rc = inventory_org_add(v, o->manufacturer, ORG_MANUFACTURER, NULL, NULL);
+	if (rc == CC_OK && password == NULL) {
+		rc = password_generate(r->admin_password, sizeof(r->admin_password), SETUP_PASSWORD_LEN);
+		r->password_generated = rc == CC_OK;
+		password = r->admin_password;
+	}
+	memset(&profile, 0, sizeof(profile));
+	snprintf(profile.display_name, sizeof(profile.display_name), "Administrator");
+	if (rc == CC_OK)
+		rc = users_add(v, o->manufacturer, o->admin_login, "admin", &profile, password, NULL);
+	vault_close(v);
+	if (rc != CC_OK) {
+		crypto_wipe(r, sizeof(*r));
+		undo_init(o->dir, master_internal);
+	}
+	return rc;
+}
+
+struct key_check {
+	struct vault *v;
+	int missing;
+};
+
+static int check_org_key(void *arg, const struct store_org *o)
+{
+	struct key_check *c = arg;
+
+	if (!vault_org_key_exists(c->v, o->id)) {
+		log_error(MOD, "organisation '%s' has no data key in the keyring", o->name);
+		c->missing++;
+	}
+	return 0;
+}
+
+int setup_check(const char *dir, const char *master_key_file)
+{
+	struct key_check c = { NULL, 0 };
+	struct store *s;
+	int rc = vault_open(dir, master_key_file, &c.v), rc2;
+
+	if (rc != CC_OK)
+		return rc;
+	rc = vault_check(c.v);
+	s = vault_store(c.v);
+	rc2 = s->ops->org_list(s, check_org_key, &c);
+	if (rc == CC_OK)
+		rc = rc2 != CC_OK ? rc2 : c.missing ? CC_ERR_CORRUPT : CC_OK;
+	vault_close(c.v);
+	return rc;
+}

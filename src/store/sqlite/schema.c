@@ -1,0 +1,79 @@
+#include "store/sqlite/schema.h"
+
+/*
+ * Clear columns are ids, identifiers (names that are slugs, serials, models),
+ * times and the certificate fingerprint: what lookups and indexes need.
+ * Everything about people or machine behaviour is a sealed BLOB.
+ * AUTOINCREMENT: an id is never reused, so associated data that names an id
+ * can never match a row of a deleted organisation or machine.
+ */
+const char *const sqlite_migrations[] = {
+	/* 0 -> 1: the foundation */
+	"CREATE TABLE meta("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE orgs("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  parent_id INTEGER REFERENCES orgs(id),"
+	"  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 3),"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE INDEX orgs_parent ON orgs(parent_id);"
+	"CREATE TABLE sites("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  UNIQUE (customer_id, name));"
+	"CREATE TABLE machine_groups("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  parent_id INTEGER REFERENCES machine_groups(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  UNIQUE (customer_id, name));"
+	"CREATE INDEX machine_groups_parent ON machine_groups(parent_id);"
+	"CREATE TABLE machines("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  serial TEXT NOT NULL UNIQUE,"
+	"  model TEXT NOT NULL,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  site_id INTEGER REFERENCES sites(id) ON DELETE SET NULL,"
+	"  cert_fingerprint TEXT NOT NULL,"
+	"  cert_pem TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX machines_customer ON machines(customer_id);"
+	"CREATE INDEX machines_site ON machines(site_id);"
+	/* Outlives its machine row, so the CRL still lists the certificates of
+	 * machines whose customer was deleted. */
+	"CREATE TABLE revoked_certs("
+	"  fingerprint TEXT PRIMARY KEY,"
+	"  cert_pem TEXT NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE users("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  login TEXT NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL,"
+	"  password_hash TEXT NOT NULL,"
+	"  profile BLOB NOT NULL,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE INDEX users_org ON users(org_id);"
+	"CREATE TABLE telemetry("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  ts_ms INTEGER NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX telemetry_time ON telemetry(machine_id, ts_ms);"
+	"CREATE TABLE events("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  ts_ms INTEGER NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX events_time ON events(machine_id, ts_ms);",
+};
+
+const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

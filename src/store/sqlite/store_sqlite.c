@@ -1,0 +1,887 @@
+/*
+ * store_sqlite.c - the embedded backend: one SQLite file in WAL mode.
+ *
+ * synchronous=FULL: a commit that returned is on disk, which is what lets the
+ * daemon acknowledge a machine's message after it. secure_delete=ON: deleted
+ * rows are overwritten, so erased ciphertext does not linger in free pages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "store/sqlite/schema.h"
+#include "store/store.h"
+
+#define MOD "store"
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	char path[4096];
+	sqlite3_stmt *put_telemetry;
+	sqlite3_stmt *put_event;
+};
+
+#define SQ(s) ((struct sqlite_store *)(s))
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Maps a SQLite result to our codes, logging what happened with the file name. */
+static int db_fail(struct sqlite_store *s, int rc, const char *what)
+{
+	int primary = rc & 0xff;
+
+	switch (primary) {
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return CC_ERR_EXISTS;
+		log_error(MOD, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+		return CC_ERR_INVALID;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		log_error(MOD, "%s: the database file is damaged or not a CoffeeCloud database (%s)",
+		          s->path, sqlite3_errstr(rc));
+		return CC_ERR_CORRUPT;
+	case SQLITE_NOMEM:
+		return CC_ERR_NOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+		log_error(MOD, "%s: %s: %s", s->path, what, sqlite3_errstr(rc));
+		return CC_ERR_IO;
+	default:
+		log_error(MOD, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+		return primary == SQLITE_IOERR || primary == SQLITE_FULL ? CC_ERR_IO : CC_ERR_DB;
+	}
+}
+
+static int exec(struct sqlite_store *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? CC_OK : db_fail(s, rc, what);
+}
+
+static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? CC_OK : db_fail(s, rc, "prepare");
+}
+
+/* Runs a prepared write to completion and finalizes it. */
+static int step_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, what);
+}
+
+static void copy_text(char *out, size_t cap, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(out, t, n);
+	out[n] = '\0';
+}
+
+static void bind_text(sqlite3_stmt *st, int idx, const char *text)
+{
+	sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC);
+}
+
+static void bind_id_or_null(sqlite3_stmt *st, int idx, int64_t id)
+{
+	if (id == 0)
+		sqlite3_bind_null(st, idx);
+	else
+		sqlite3_bind_int64(st, idx, id);
+}
+
+static int migrate(struct sqlite_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int version, rc;
+	size_t i;
+
+	rc = prepare(s, "PRAGMA user_version", &st);
+	if (rc != CC_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(s, rc, "reading the schema version");
+	if (version < 0 || (size_t)version > sqlite_migration_count) {
+		log_error(MOD, "%s: schema version %d is newer than this program (%zu)", s->path,
+		          version, sqlite_migration_count);
+		return CC_ERR_STATE;
+	}
+	for (i = (size_t)version; i < sqlite_migration_count; i++) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", i + 1);
+		rc = exec(s, "BEGIN IMMEDIATE", "migration");
+		if (rc == CC_OK)
+			rc = exec(s, sqlite_migrations[i], "migration");
+		if (rc == CC_OK)
+			rc = exec(s, bump, "migration");
+		if (rc == CC_OK)
+			rc = exec(s, "COMMIT", "migration");
+		if (rc != CC_OK) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+		log_debug(MOD, "%s: schema migrated to version %zu", s->path, i + 1);
+	}
+	return CC_OK;
+}
+
+static void sq_close(struct store *base)
+{
+	struct sqlite_store *s = SQ(base);
+
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->put_telemetry);
+	sqlite3_finalize(s->put_event);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int sq_open(const char *location, int create, struct store **out)
+{
+	struct sqlite_store *s;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	int rc;
+
+	if (strlen(location) >= sizeof(s->path))
+		return CC_ERR_LIMIT;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return CC_ERR_NOMEM;
+	s->base.ops = &store_sqlite_ops;
+	memcpy(s->path, location, strlen(location) + 1);
+
+	rc = sqlite3_open_v2(location, &s->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		log_error(MOD, "%s: cannot open the database: %s", location, sqlite3_errstr(rc));
+		rc = rc == SQLITE_CANTOPEN ? CC_ERR_NOTFOUND : CC_ERR_IO;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 10000);
+	/* The first statement reads the header: a file that is not a database fails here. */
+	rc = exec(s, "PRAGMA journal_mode = WAL", "opening");
+	if (rc == CC_OK)
+		rc = exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+		             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF", "opening");
+	if (rc == CC_OK)
+		rc = migrate(s);
+	/* Touch every table's root page so a truncated file is caught at open. */
+	if (rc == CC_OK)
+		rc = exec(s, "SELECT count(*) FROM orgs; SELECT count(*) FROM machines;"
+		             "SELECT count(*) FROM users", "opening");
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT OR IGNORE INTO telemetry(machine_id, seq, ts_ms, body) "
+		                "VALUES (?, ?, ?, ?)", &s->put_telemetry);
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT OR IGNORE INTO events(machine_id, seq, ts_ms, body) "
+		                "VALUES (?, ?, ?, ?)", &s->put_event);
+	if (rc != CC_OK)
+		goto fail;
+	*out = &s->base;
+	return CC_OK;
+fail:
+	sq_close(&s->base);
+	return rc;
+}
+
+struct check_ctx {
+	struct sqlite_store *s;
+	int bad;
+};
+
+static int check_row(void *arg, int ncol, char **values, char **names)
+{
+	struct check_ctx *c = arg;
+
+	(void)names;
+	if (ncol > 0 && values[0] != NULL && strcmp(values[0], "ok") != 0) {
+		c->bad++;
+		log_error(MOD, "%s: integrity: %s", c->s->path, values[0]);
+	}
+	return 0;
+}
+
+static int sq_check(struct store *base)
+{
+	struct sqlite_store *s = SQ(base);
+	struct check_ctx c = { s, 0 };
+	int rc;
+
+	rc = sqlite3_exec(s->db, "PRAGMA integrity_check; PRAGMA foreign_key_check",
+	                  check_row, &c, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(s, rc, "integrity check");
+	return c.bad ? CC_ERR_CORRUPT : CC_OK;
+}
+
+static int sq_begin(struct store *s) { return exec(SQ(s), "BEGIN IMMEDIATE", "begin"); }
+static int sq_commit(struct store *s) { return exec(SQ(s), "COMMIT", "commit"); }
+
+static void sq_rollback(struct store *base)
+{
+	struct sqlite_store *s = SQ(base);
+
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_meta_get(struct store *base, const char *key, char *out, size_t cap)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_text(out, cap, st, 0);
+		rc = CC_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : db_fail(s, rc, "meta");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_meta_set(struct store *base, const char *key, const char *value)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prepare(s, "INSERT INTO meta(key, value) VALUES (?, ?) "
+	                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st);
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, key);
+	bind_text(st, 2, value);
+	return step_done(s, st, "meta");
+}
+
+/* Runs an INSERT and reports the new row id. */
+static int insert_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, int64_t *id)
+{
+	int rc = step_done(s, st, what);
+
+	if (rc == CC_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+/* ---- organisations ---- */
+
+#define ORG_COLUMNS "id, IFNULL(parent_id, 0), kind, name, created_ms"
+
+static void read_org(sqlite3_stmt *st, struct store_org *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->id = sqlite3_column_int64(st, 0);
+	o->parent_id = sqlite3_column_int64(st, 1);
+	o->kind = (enum org_kind)sqlite3_column_int(st, 2);
+	copy_text(o->name, sizeof(o->name), st, 3);
+	o->created_ms = sqlite3_column_int64(st, 4);
+}
+
+static int sq_org_add(struct store *base, const struct store_org *o, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prepare(s, "INSERT INTO orgs(parent_id, kind, name, created_ms) VALUES (?, ?, ?, ?)", &st);
+	if (rc != CC_OK)
+		return rc;
+	bind_id_or_null(st, 1, o->parent_id);
+	sqlite3_bind_int(st, 2, (int)o->kind);
+	bind_text(st, 3, o->name);
+	sqlite3_bind_int64(st, 4, o->created_ms);
+	return insert_row(s, st, "adding an organisation", id);
+}
+
+/* Runs a single-row SELECT; read() fills out from the row. */
+static int select_one(struct sqlite_store *s, sqlite3_stmt *st, void (*read)(sqlite3_stmt *, void *),
+                      void *out, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		read(st, out);
+		rc = CC_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : db_fail(s, rc, what);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void read_org_v(sqlite3_stmt *st, void *out) { read_org(st, out); }
+
+static int sq_org_get(struct store *base, int64_t id, struct store_org *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " ORG_COLUMNS " FROM orgs WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_org_v, out, "reading an organisation");
+}
+
+static int sq_org_find(struct store *base, const char *name, struct store_org *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " ORG_COLUMNS " FROM orgs WHERE name = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, name);
+	return select_one(s, st, read_org_v, out, "reading an organisation");
+}
+
+/* Steps through a SELECT, handing each row to emit(); stops early, returning
+ * its value, when emit returns non-zero. */
+static int select_each(struct sqlite_store *s, sqlite3_stmt *st,
+                       int (*emit)(void *, sqlite3_stmt *), void *arg, const char *what)
+{
+	int rc, stop = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		stop = emit(arg, st);
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, what);
+}
+
+/* A type-safe bridge from a row reader to a list op's typed callback. */
+#define DEFINE_EMITTER(type, reader)                                            \
+	struct type##_emitter {                                                 \
+		int (*each)(void *, const struct store_##type *);               \
+		void *ctx;                                                      \
+	};                                                                      \
+	static int emit_##type(void *arg, sqlite3_stmt *st)                     \
+	{                                                                       \
+		struct type##_emitter *e = arg;                                 \
+		struct store_##type row;                                        \
+		reader(st, &row);                                               \
+		return e->each(e->ctx, &row);                                   \
+	}
+
+DEFINE_EMITTER(org, read_org_v)
+
+static int sq_org_list(struct store *base, int (*each)(void *, const struct store_org *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct org_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY id", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	return select_each(s, st, emit_org, &e, "listing organisations");
+}
+
+static int count_where(struct sqlite_store *s, const char *sql, int64_t id, int64_t *count)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql, &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		rc = CC_OK;
+	} else {
+		rc = db_fail(s, rc, "counting");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_org_delete(struct store *base, int64_t id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int64_t children = 0;
+	int rc;
+
+	rc = count_where(s, "SELECT count(*) FROM orgs WHERE parent_id = ?", id, &children);
+	if (rc != CC_OK)
+		return rc;
+	if (children > 0)
+		return CC_ERR_STATE;
+	/* Cascades (foreign keys) remove sites, groups, machines, their records and users. */
+	rc = prepare(s, "DELETE FROM orgs WHERE id = ?", &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(s, st, "deleting an organisation");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
+/* ---- sites and groups ---- */
+
+static void read_site(sqlite3_stmt *st, void *out)
+{
+	struct store_site *x = out;
+
+	memset(x, 0, sizeof(*x));
+	x->id = sqlite3_column_int64(st, 0);
+	x->customer_id = sqlite3_column_int64(st, 1);
+	copy_text(x->name, sizeof(x->name), st, 2);
+	x->created_ms = sqlite3_column_int64(st, 3);
+}
+
+DEFINE_EMITTER(site, read_site)
+
+static int sq_site_add(struct store *base, const struct store_site *x, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO sites(customer_id, name, created_ms) VALUES (?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, x->customer_id);
+	bind_text(st, 2, x->name);
+	sqlite3_bind_int64(st, 3, x->created_ms);
+	return insert_row(s, st, "adding a site", id);
+}
+
+static int sq_site_get(struct store *base, int64_t id, struct store_site *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT id, customer_id, name, created_ms FROM sites WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_site, out, "reading a site");
+}
+
+static int sq_site_find(struct store *base, int64_t customer_id, const char *name, struct store_site *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT id, customer_id, name, created_ms FROM sites "
+	                    "WHERE customer_id = ? AND name = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	bind_text(st, 2, name);
+	return select_one(s, st, read_site, out, "reading a site");
+}
+
+static int sq_site_list(struct store *base, int64_t customer_id,
+                        int (*each)(void *, const struct store_site *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct site_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT id, customer_id, name, created_ms FROM sites "
+	                    "WHERE ?1 = 0 OR customer_id = ?1 ORDER BY id", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	return select_each(s, st, emit_site, &e, "listing sites");
+}
+
+static void read_group(sqlite3_stmt *st, void *out)
+{
+	struct store_group *x = out;
+
+	memset(x, 0, sizeof(*x));
+	x->id = sqlite3_column_int64(st, 0);
+	x->customer_id = sqlite3_column_int64(st, 1);
+	x->parent_id = sqlite3_column_int64(st, 2);
+	copy_text(x->name, sizeof(x->name), st, 3);
+	x->created_ms = sqlite3_column_int64(st, 4);
+}
+
+DEFINE_EMITTER(group, read_group)
+
+#define GROUP_COLUMNS "id, customer_id, IFNULL(parent_id, 0), name, created_ms"
+
+static int sq_group_add(struct store *base, const struct store_group *x, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO machine_groups(customer_id, parent_id, name, created_ms) "
+	                    "VALUES (?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, x->customer_id);
+	bind_id_or_null(st, 2, x->parent_id);
+	bind_text(st, 3, x->name);
+	sqlite3_bind_int64(st, 4, x->created_ms);
+	return insert_row(s, st, "adding a group", id);
+}
+
+static int sq_group_find(struct store *base, int64_t customer_id, const char *name, struct store_group *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " GROUP_COLUMNS " FROM machine_groups "
+	                    "WHERE customer_id = ? AND name = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	bind_text(st, 2, name);
+	return select_one(s, st, read_group, out, "reading a group");
+}
+
+static int sq_group_list(struct store *base, int64_t customer_id,
+                         int (*each)(void *, const struct store_group *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct group_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " GROUP_COLUMNS " FROM machine_groups "
+	                    "WHERE ?1 = 0 OR customer_id = ?1 ORDER BY id", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	return select_each(s, st, emit_group, &e, "listing groups");
+}
+
+/* ---- machines ---- */
+
+#define MACHINE_COLUMNS "id, serial, model, customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
+                        "created_ms, revoked_ms, cert_pem"
+
+static void read_machine(sqlite3_stmt *st, void *out)
+{
+	struct store_machine *m = out;
+
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(st, 0);
+	copy_text(m->serial, sizeof(m->serial), st, 1);
+	copy_text(m->model, sizeof(m->model), st, 2);
+	m->customer_id = sqlite3_column_int64(st, 3);
+	m->site_id = sqlite3_column_int64(st, 4);
+	copy_text(m->cert_fingerprint, sizeof(m->cert_fingerprint), st, 5);
+	m->created_ms = sqlite3_column_int64(st, 6);
+	m->revoked_ms = sqlite3_column_int64(st, 7);
+	copy_text(m->cert_pem, sizeof(m->cert_pem), st, 8);
+}
+
+DEFINE_EMITTER(machine, read_machine)
+
+static int sq_machine_add(struct store *base, const struct store_machine *m, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, "
+	                    "cert_fingerprint, created_ms, revoked_ms, cert_pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, m->serial);
+	bind_text(st, 2, m->model);
+	sqlite3_bind_int64(st, 3, m->customer_id);
+	bind_id_or_null(st, 4, m->site_id);
+	bind_text(st, 5, m->cert_fingerprint);
+	sqlite3_bind_int64(st, 6, m->created_ms);
+	sqlite3_bind_int64(st, 7, m->revoked_ms);
+	bind_text(st, 8, m->cert_pem);
+	return insert_row(s, st, "adding a machine", id);
+}
+
+static int sq_machine_find(struct store *base, const char *serial, struct store_machine *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines WHERE serial = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, serial);
+	return select_one(s, st, read_machine, out, "reading a machine");
+}
+
+static int sq_machine_list(struct store *base, int64_t customer_id,
+                           int (*each)(void *, const struct store_machine *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct machine_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines "
+	                    "WHERE ?1 = 0 OR customer_id = ?1 ORDER BY serial", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	return select_each(s, st, emit_machine, &e, "listing machines");
+}
+
+static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE machines SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, revoked_ms);
+	sqlite3_bind_int64(st, 2, id);
+	rc = step_done(s, st, "revoking a machine");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		return CC_ERR_STATE;
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
+		                "SELECT cert_fingerprint, cert_pem, revoked_ms FROM machines WHERE id = ?", &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(s, st, "revoking a machine");
+}
+
+static int sq_revoked_cert_add(struct store *base, const struct store_revoked_cert *c)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
+	                    "VALUES (?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, c->fingerprint);
+	bind_text(st, 2, c->cert_pem);
+	sqlite3_bind_int64(st, 3, c->revoked_ms);
+	return step_done(s, st, "listing a revoked certificate");
+}
+
+static void read_revoked_cert(sqlite3_stmt *st, void *out)
+{
+	struct store_revoked_cert *c = out;
+
+	memset(c, 0, sizeof(*c));
+	copy_text(c->fingerprint, sizeof(c->fingerprint), st, 0);
+	copy_text(c->cert_pem, sizeof(c->cert_pem), st, 1);
+	c->revoked_ms = sqlite3_column_int64(st, 2);
+}
+
+DEFINE_EMITTER(revoked_cert, read_revoked_cert)
+
+static int sq_revoked_cert_list(struct store *base,
+                                int (*each)(void *, const struct store_revoked_cert *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct revoked_cert_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT fingerprint, cert_pem, revoked_ms FROM revoked_certs "
+	                    "ORDER BY revoked_ms, fingerprint", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	return select_each(s, st, emit_revoked_cert, &e, "listing revoked certificates");
+}
+
+/* ---- users ---- */
+
+#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms"
+
+static void read_user(sqlite3_stmt *st, void *out)
+{
+	struct store_user *u = out;
+	size_t n = (size_t)sqlite3_column_bytes(st, 5);
+
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(st, 0);
+	u->org_id = sqlite3_column_int64(st, 1);
+	copy_text(u->login, sizeof(u->login), st, 2);
+	copy_text(u->role, sizeof(u->role), st, 3);
+	copy_text(u->password_hash, sizeof(u->password_hash), st, 4);
+	/* An oversized profile cannot have been written by us: leave it empty so it fails to open. */
+	if (n <= sizeof(u->profile)) {
+		if (n > 0)
+			memcpy(u->profile, sqlite3_column_blob(st, 5), n);
+		u->profile_len = n;
+	}
+	u->created_ms = sqlite3_column_int64(st, 6);
+}
+
+DEFINE_EMITTER(user, read_user)
+
+static int sq_user_add(struct store *base, const struct store_user *u, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO users(org_id, login, role, password_hash, profile, created_ms) "
+	                    "VALUES (?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, u->org_id);
+	bind_text(st, 2, u->login);
+	bind_text(st, 3, u->role);
+	bind_text(st, 4, u->password_hash);
+	sqlite3_bind_blob(st, 5, u->profile, (int)u->profile_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, u->created_ms);
+	return insert_row(s, st, "adding a user", id);
+}
+
+static int sq_user_find(struct store *base, const char *login, struct store_user *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " USER_COLUMNS " FROM users WHERE login = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, login);
+	return select_one(s, st, read_user, out, "reading a user");
+}
+
+static int sq_user_list(struct store *base, int64_t org_id,
+                        int (*each)(void *, const struct store_user *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct user_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " USER_COLUMNS " FROM users WHERE ?1 = 0 OR org_id = ?1 ORDER BY login", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return select_each(s, st, emit_user, &e, "listing users");
+}
+
+/* ---- records ---- */
+
+static int sq_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
+{
+	struct sqlite_store *s = SQ(base);
+	size_t i, added = 0;
+
+	for (i = 0; i < n; i++) {
+		sqlite3_stmt *st = recs[i].kind == RECORD_EVENT ? s->put_event : s->put_telemetry;
+		int rc;
+
+		if (recs[i].kind != RECORD_EVENT && recs[i].kind != RECORD_TELEMETRY)
+			return CC_ERR_INVALID;
+		sqlite3_bind_int64(st, 1, recs[i].machine_id);
+		sqlite3_bind_int64(st, 2, recs[i].seq);
+		sqlite3_bind_int64(st, 3, recs[i].ts_ms);
+		sqlite3_bind_blob(st, 4, recs[i].body, (int)recs[i].body_len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(s, rc, "storing records");
+		added += (size_t)sqlite3_changes(s->db);
+	}
+	*inserted = added;
+	return CC_OK;
+}
+
+
+static int sq_records_get(struct store *base, int64_t machine_id, enum record_kind kind,
+                          int64_t from_ms, int64_t to_ms,
+                          int (*each)(void *, const struct store_record *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	const char *sql = kind == RECORD_EVENT
+		? "SELECT seq, ts_ms, body FROM events WHERE machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq"
+		: "SELECT seq, ts_ms, body FROM telemetry WHERE machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq";
+	struct store_record rec;
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	rc = prepare(s, sql, &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rec.machine_id = machine_id;
+		rec.kind = kind;
+		rec.seq = sqlite3_column_int64(st, 0);
+		rec.ts_ms = sqlite3_column_int64(st, 1);
+		rec.body = sqlite3_column_blob(st, 2);
+		rec.body_len = (size_t)sqlite3_column_bytes(st, 2);
+		stop = each(ctx, &rec);
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading records");
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.check = sq_check,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.meta_get = sq_meta_get,
+	.meta_set = sq_meta_set,
+	.org_add = sq_org_add,
+	.org_get = sq_org_get,
+	.org_find = sq_org_find,
+	.org_list = sq_org_list,
+	.org_delete = sq_org_delete,
+	.site_add = sq_site_add,
+	.site_get = sq_site_get,
+	.site_find = sq_site_find,
+	.site_list = sq_site_list,
+	.group_add = sq_group_add,
+	.group_find = sq_group_find,
+	.group_list = sq_group_list,
+	.machine_add = sq_machine_add,
+	.machine_find = sq_machine_find,
+	.machine_list = sq_machine_list,
+	.machine_revoke = sq_machine_revoke,
+	.revoked_cert_add = sq_revoked_cert_add,
+	.revoked_cert_list = sq_revoked_cert_list,
+	.user_add = sq_user_add,
+	.user_find = sq_user_find,
+	.user_list = sq_user_list,
+	.records_put = sq_records_put,
+	.records_get = sq_records_get,
+};

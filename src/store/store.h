@@ -1,0 +1,170 @@
+/*
+ * store.h - the one storage interface of CoffeeCloud.
+ *
+ * Every other module reaches persistent state through a `struct store_ops`
+ * table chosen by name (store_backend_find): SQLite today, PostgreSQL later.
+ * No SQL exists outside src/store/.
+ *
+ * A backend only ever sees ciphertext plus the few clear columns indexing
+ * needs (ids, names that are identifiers, serials, times). Sealing and
+ * opening happen a layer above, in src/vault/.
+ *
+ * Conventions: every op returns 0 or a negative CC_ERR_* code. Lookups that
+ * find nothing return CC_ERR_NOTFOUND; inserts that collide with a unique
+ * name or serial return CC_ERR_EXISTS. List ops call `each` per row in a
+ * stable order and stop early, returning its value, when it returns non-zero.
+ * Row structs passed to callbacks are valid only during the call. Callers
+ * group writes with begin/commit; on any failure they call rollback, which
+ * is always safe.
+ */
+#ifndef CC_STORE_STORE_H
+#define CC_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+
+enum org_kind { ORG_MANUFACTURER = 1, ORG_DISTRIBUTOR = 2, ORG_CUSTOMER = 3 };
+
+struct store_org {
+	int64_t id;
+	int64_t parent_id; /* 0 for the root (the manufacturer) */
+	enum org_kind kind;
+	char name[CC_NAME_MAX + 1];
+	int64_t created_ms;
+};
+
+struct store_site {
+	int64_t id;
+	int64_t customer_id;
+	char name[CC_NAME_MAX + 1];
+	int64_t created_ms;
+};
+
+struct store_group {
+	int64_t id;
+	int64_t customer_id;
+	int64_t parent_id; /* 0 for a top-level group */
+	char name[CC_NAME_MAX + 1];
+	int64_t created_ms;
+};
+
+struct store_machine {
+	int64_t id;
+	char serial[CC_SERIAL_MAX + 1];
+	char model[CC_NAME_MAX + 1];
+	int64_t customer_id;
+	int64_t site_id; /* 0 when not placed at a site */
+	char cert_fingerprint[65];
+	char cert_pem[CC_CERT_PEM_MAX + 1]; /* public: the machine's certificate */
+	int64_t created_ms;
+	int64_t revoked_ms; /* 0 while valid */
+};
+
+struct store_revoked_cert {
+	char fingerprint[65];
+	char cert_pem[CC_CERT_PEM_MAX + 1];
+	int64_t revoked_ms;
+};
+
+struct store_user {
+	int64_t id;
+	int64_t org_id;
+	char login[CC_NAME_MAX + 1];
+	char role[24];
+	char password_hash[CC_PASSWORD_HASH_MAX + 1]; /* PHC string (Argon2id) */
+	uint8_t profile[CC_SEALED_PROFILE_MAX];      /* sealed personal fields */
+	size_t profile_len;
+	int64_t created_ms;
+};
+
+enum record_kind { RECORD_TELEMETRY = 1, RECORD_EVENT = 2 };
+
+struct store_record {
+	int64_t machine_id;
+	enum record_kind kind;
+	int64_t seq;     /* the machine's own message number: (machine, kind, seq) is unique */
+	int64_t ts_ms;
+	const uint8_t *body; /* sealed */
+	size_t body_len;
+};
+
+struct store;
+
+struct store_ops {
+	const char *name;
+
+	/* Opens (creating if allowed) the store at location, migrating its schema
+	 * to the current version. CC_ERR_CORRUPT names a damaged file. */
+	int (*open)(const char *location, int create, struct store **out);
+	void (*close)(struct store *s);
+	/* Full integrity check; CC_ERR_CORRUPT with the findings logged. */
+	int (*check)(struct store *s);
+
+	int (*begin)(struct store *s);
+	int (*commit)(struct store *s);
+	void (*rollback)(struct store *s);
+
+	/* Small named values of the installation (e.g. "installation-id"). */
+	int (*meta_get)(struct store *s, const char *key, char *out, size_t cap);
+	int (*meta_set)(struct store *s, const char *key, const char *value);
+
+	int (*org_add)(struct store *s, const struct store_org *org, int64_t *id);
+	int (*org_get)(struct store *s, int64_t id, struct store_org *out);
+	int (*org_find)(struct store *s, const char *name, struct store_org *out);
+	int (*org_list)(struct store *s, int (*each)(void *ctx, const struct store_org *), void *ctx);
+	/* Deletes a leaf organisation and everything that belongs to it: sites,
+	 * groups, machines and their records, users. CC_ERR_STATE if it has children. */
+	int (*org_delete)(struct store *s, int64_t id);
+
+	int (*site_add)(struct store *s, const struct store_site *site, int64_t *id);
+	int (*site_get)(struct store *s, int64_t id, struct store_site *out);
+	int (*site_find)(struct store *s, int64_t customer_id, const char *name, struct store_site *out);
+	int (*site_list)(struct store *s, int64_t customer_id /* 0: all */,
+	                 int (*each)(void *ctx, const struct store_site *), void *ctx);
+
+	int (*group_add)(struct store *s, const struct store_group *group, int64_t *id);
+	int (*group_find)(struct store *s, int64_t customer_id, const char *name, struct store_group *out);
+	int (*group_list)(struct store *s, int64_t customer_id /* 0: all */,
+	                  int (*each)(void *ctx, const struct store_group *), void *ctx);
+
+	int (*machine_add)(struct store *s, const struct store_machine *m, int64_t *id);
+	int (*machine_find)(struct store *s, const char *serial, struct store_machine *out);
+	int (*machine_list)(struct store *s, int64_t customer_id /* 0: all */,
+	                    int (*each)(void *ctx, const struct store_machine *), void *ctx);
+	/* Marks the machine revoked and lists its certificate in revoked_certs.
+	 * CC_ERR_STATE if it was revoked already. */
+	int (*machine_revoke)(struct store *s, int64_t id, int64_t revoked_ms);
+	/* Lists a certificate as revoked (idempotent); for the CRL. */
+	int (*revoked_cert_add)(struct store *s, const struct store_revoked_cert *c);
+	int (*revoked_cert_list)(struct store *s,
+	                         int (*each)(void *ctx, const struct store_revoked_cert *), void *ctx);
+
+	int (*user_add)(struct store *s, const struct store_user *u, int64_t *id);
+	int (*user_find)(struct store *s, const char *login, struct store_user *out);
+	int (*user_list)(struct store *s, int64_t org_id /* 0: all */,
+	                 int (*each)(void *ctx, const struct store_user *), void *ctx);
+
+	/* Inserts records; one already stored with the same (machine, kind, seq)
+	 * is skipped, not an error. *inserted counts the new rows. */
+	int (*records_put)(struct store *s, const struct store_record *recs, size_t n, size_t *inserted);
+	/* Records of one machine and kind with from_ms <= ts_ms < to_ms, by seq. */
+	int (*records_get)(struct store *s, int64_t machine_id, enum record_kind kind,
+	                   int64_t from_ms, int64_t to_ms,
+	                   int (*each)(void *ctx, const struct store_record *), void *ctx);
+};
+
+/* Every store handle starts with its ops, so s->ops->x(s, ...) always works. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* The backend of that name ("sqlite"), or NULL. */
+const struct store_ops *store_backend_find(const char *name);
+
+const char *org_kind_name(enum org_kind kind);
+/* 0 and *out set, or CC_ERR_INVALID for an unknown name. */
+int org_kind_parse(const char *name, enum org_kind *out);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * vault.h - an opened data directory: master key, keyring, store, and the
+ * envelope encryption between them.
+ *
+ * Layout of a data directory (0700):
+ *   master.key         the 256-bit master key, 0600 (unless kept elsewhere:
+ *                      --master-key-file or $CC_MASTER_KEY_FILE)
+ *   keyring            data keys and private keys, each sealed by the master key, 0600
+ *   coffeecloud.db     the SQLite store (+ -wal, -shm), only ciphertext and index columns
+ *   ca.crt             the fleet CA certificate (public)
+ *   server.crt         the listeners' certificate (public); its key is in the keyring
+ *   ca.crl             revoked machine certificates (public)
+ *
+ * Each organisation has its own random 256-bit data key ("org:<id>" in the
+ * keyring). Payloads are sealed with AES-256-GCM under the key of the
+ * organisation that owns them, with associated data built from their row
+ * (struct seal_ad), so a blob moved to any other row fails to open.
+ * Destroying an organisation's key (crypto-shredding) makes its rows
+ * unreadable in every copy of the database, old backups included.
+ */
+#ifndef CC_VAULT_VAULT_H
+#define CC_VAULT_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define VAULT_PATH_MAX 4096
+
+enum vault_file {
+	VAULT_MASTER_KEY,
+	VAULT_KEYRING,
+	VAULT_DB,
+	VAULT_CA_CERT,
+	VAULT_SERVER_CERT,
+	VAULT_CRL,
+};
+
+/* What a sealed blob is, and the row it belongs to. */
+enum seal_kind {
+	SEAL_TELEMETRY = 1,
+	SEAL_EVENT = 2,
+	SEAL_USER_PROFILE = 3,
+};
+
+struct seal_ad {
+	enum seal_kind kind;
+	int64_t org_id;     /* owner of the data key */
+	int64_t subject_id; /* machine id, user id... */
+	int64_t seq;
+	int64_t ts_ms;
+	const char *name;   /* serial, login... (may be NULL) */
+};
+
+struct vault;
+
+struct vault_create_opts {
+	const char *dir;
+	const char *master_key_file; /* NULL: generate DIR/master.key */
+};
+
+/* Creates a data directory: the directory (0700, refused if it holds
+ * anything), the master key (or reads the given one), an empty keyring and a
+ * migrated database. Returns the opened vault. */
+int vault_create(const struct vault_create_opts *opts, struct vault **out);
+
+/* Opens an existing data directory. master_key_file NULL means
+ * $CC_MASTER_KEY_FILE, else DIR/master.key. Checks the directory and secret
+ * modes first (CC_ERR_PERM), then the master key against the keyring
+ * (CC_ERR_AUTH), then opens the store (CC_ERR_CORRUPT for a damaged file). */
+int vault_open(const char *dir, const char *master_key_file, struct vault **out);
+
+/* Commits nothing; closes the store and wipes every key. Accepts NULL. */
+void vault_close(struct vault *v);
+
+/* Verifies modes of the directory and every secret file, the master key, the
+ * keyring entries and the database integrity; logs each finding. */
+int vault_check(struct vault *v);
+
+/* The store of this data directory (owned by the vault). */
+struct store *vault_store(struct vault *v);
+
+/* Full path of one file of the data directory. */
+const char *vault_path(const struct vault *v, enum vault_file which);
+
+/* Generates and persists a new data key for org_id (fails if one exists). */
+int vault_org_key_create(struct vault *v, int64_t org_id);
+
+/* Destroys org_id's data key, on disk and in memory: crypto-shredding. */
+int vault_org_key_destroy(struct vault *v, int64_t org_id);
+
+/* 1 if org_id has a data key. */
+int vault_org_key_exists(struct vault *v, int64_t org_id);
+
+/* Seals pt under org_id's data key. *blob is malloc'd, caller frees. */
+int vault_seal(struct vault *v, const struct seal_ad *ad, const void *pt, size_t ptlen,
+               uint8_t **blob, size_t *bloblen);
+
+/* Opens a blob; *pt is malloc'd with a NUL after the data (not counted), the
+ * caller frees it. CC_ERR_AUTH when it does not belong to that row or key;
+ * CC_ERR_NOTFOUND when org_id's key has been destroyed. */
+int vault_unseal(struct vault *v, const struct seal_ad *ad, const uint8_t *blob, size_t bloblen,
+                 uint8_t **pt, size_t *ptlen);
+
+/* Named private secrets other than data keys ("ca-key", "server-key"). */
+int vault_secret_put(struct vault *v, const char *name, const void *secret, size_t len);
+/* *out is malloc'd and NUL-terminated; free with vault_secret_free. */
+int vault_secret_get(struct vault *v, const char *name, char **out, size_t *len);
+void vault_secret_free(char *secret, size_t len);
+
+/* Re-wraps every keyring entry under the key in new_key_file and makes it
+ * the master key: the old key no longer opens anything. When the old key
+ * lived in DIR/master.key, that file is replaced by the new key. */
+int vault_rotate_master(struct vault *v, const char *new_key_file);
+
+#endif
