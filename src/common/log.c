@@ -21,7 +21,7 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	struct tm tm;
 	va_list ap;
 
-	if (level > max_level)
+	if ((int)level > (int)max_level)
 		return;
 	if (with_timestamps && clock_gettime(CLOCK_REALTIME, &now) == 0 &&
 	    gmtime_r(&now.tv_sec, &tm) != NULL)

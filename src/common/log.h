@@ -7,7 +7,7 @@
 #ifndef CC_COMMON_LOG_H
 #define CC_COMMON_LOG_H
 
-enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_level { LOG_LEVEL_SILENT = -1, LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 /* Messages above this level are dropped. Default LOG_LEVEL_INFO. */
 void log_set_level(enum log_level level);

@@ -171,22 +171,20 @@ int keyring_new(const char *path, const uint8_t master[KEYRING_MASTER_LEN], stru
 	return CC_OK;
 }
 
-int keyring_load(const char *path, const uint8_t master[KEYRING_MASTER_LEN], struct keyring **out)
+int keyring_parse(const char *path, const char *text, size_t len,
+                  const uint8_t master[KEYRING_MASTER_LEN], struct keyring **out)
 {
 	struct keyring *kr = NULL;
-	unsigned char *text = NULL;
 	uint8_t check[64];
-	size_t len = 0, checklen;
+	size_t checklen;
 	json_t *root = NULL, *entries, *check_entry;
 	json_error_t jerr;
 	const char *format;
-	int rc;
+	int rc = CC_ERR_CORRUPT;
 
-	rc = file_read_secret(path, CC_SMALL_FILE_MAX, &text, &len);
-	if (rc != CC_OK)
-		return rc;
-	root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
-	rc = CC_ERR_CORRUPT;
+	if (len > CC_SMALL_FILE_MAX)
+		return CC_ERR_LIMIT;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		log_error(MOD, "%s: not a keyring (line %d: %s)", path, jerr.line, jerr.text);
 		goto out;
@@ -218,14 +216,44 @@ int keyring_load(const char *path, const uint8_t master[KEYRING_MASTER_LEN], str
 	rc = keyring_alloc(path, master, &kr);
 	if (rc != CC_OK)
 		goto out;
-	kr->entries = json_incref(entries);
+	/* Every other entry must at least be a string; they are opened on use. */
+	{
+		const char *name;
+		json_t *value;
+
+		json_object_foreach(entries, name, value) {
+			if (!json_is_string(value) || (!valid_name(name) && strcmp(name, CHECK_NAME) != 0)) {
+				log_error(MOD, "%s: keyring entry is malformed", path);
+				rc = CC_ERR_CORRUPT;
+				goto out;
+			}
+		}
+	}
+	kr->entries = json_deep_copy(entries);
+	if (kr->entries == NULL) {
+		rc = CC_ERR_NOMEM;
+		goto out;
+	}
 	json_object_del(kr->entries, CHECK_NAME);
 	*out = kr;
 	kr = NULL;
 out:
 	json_decref(root);
-	file_free_secret(text, len);
 	keyring_free(kr);
+	return rc;
+}
+
+int keyring_load(const char *path, const uint8_t master[KEYRING_MASTER_LEN], struct keyring **out)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = file_read_secret(path, CC_SMALL_FILE_MAX, &text, &len);
+	if (rc != CC_OK)
+		return rc;
+	rc = keyring_parse(path, (const char *)text, len, master, out);
+	file_free_secret(text, len);
 	return rc;
 }
 

@@ -44,6 +44,10 @@ int keyring_new(const char *path, const uint8_t master[KEYRING_MASTER_LEN], stru
  * CC_ERR_CORRUPT: not a keyring; CC_ERR_PERM: file mode too open. */
 int keyring_load(const char *path, const uint8_t master[KEYRING_MASTER_LEN], struct keyring **out);
 
+/* As keyring_load, from text in memory (path only names it in messages). */
+int keyring_parse(const char *path, const char *text, size_t len,
+                  const uint8_t master[KEYRING_MASTER_LEN], struct keyring **out);
+
 /* Wipes the master key and every secret, then frees. Accepts NULL. */
 void keyring_free(struct keyring *kr);
 

@@ -56,11 +56,16 @@ static inline int check_summary(void)
 static inline void check_tmpdir(char *out, size_t cap, const char *name)
 {
 	const char *base = getenv("CC_TEST_TMP");
-	char cmd[1200];
+	char cmd[4096];
+	int n;
 
-	snprintf(out, cap, "%s/%s.%ld", base ? base : "/tmp", name, (long)getpid());
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s' && chmod 700 '%s'", out, out, out);
-	if (system(cmd) != 0) {
+	n = snprintf(out, cap, "%s/%s.%ld", base ? base : "/tmp", name, (long)getpid());
+	if (n < 0 || (size_t)n >= cap || cap > 1000) {
+		fprintf(stderr, "tmpdir path too long\n");
+		exit(2);
+	}
+	n = snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s' && chmod 700 '%s'", out, out, out);
+	if (n < 0 || (size_t)n >= sizeof(cmd) || system(cmd) != 0) {
 		fprintf(stderr, "cannot make %s\n", out);
 		exit(2);
 	}

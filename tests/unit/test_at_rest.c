@@ -1,0 +1,343 @@
+/*
+ * Encryption at rest, end to end through the real modules: canaries never
+ * reach the disk in clear; sealed blobs are bound to their rows; deleting a
+ * customer shreds its data even in an old copy of the database; rotating the
+ * master key re-wraps everything and retires the old key.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "access/users.h"
+#include "check.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "crypto/keyring.h"
+#include "fleet/inventory.h"
+#include "records/records.h"
+#include "setup/setup.h"
+#include "vault/vault.h"
+
+#define TELEMETRY_CANARY "CANARY-TELEMETRY-7f3a9c"
+#define EMAIL_CANARY "canary.person.91b2@example.org"
+#define NAME_CANARY "Canary McPersonname"
+
+static char dir[900];
+
+static void init_dir(const char *name)
+{
+	struct setup_opts o = { 0 };
+	struct setup_result r;
+
+	check_tmpdir(dir, sizeof(dir), name);
+	strncat(dir, "/data", sizeof(dir) - strlen(dir) - 1);
+	o.dir = dir;
+	o.manufacturer = "acme";
+	o.admin_login = "admin";
+	o.admin_password = "correct horse battery staple";
+	CHECK_EQ(setup_init(&o, &r), CC_OK);
+}
+
+/* Counts files in dir whose raw bytes contain needle. */
+static int files_containing(const char *needle, char *which, size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int hits = 0;
+
+	which[0] = '\0';
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[1200];
+		unsigned char *buf = NULL;
+		size_t len = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (file_read_all(path, 256u << 20, &buf, &len) != CC_OK)
+			continue;
+		if (len > 0 && memmem(buf, len, needle, strlen(needle)) != NULL) {
+			hits++;
+			snprintf(which, cap, "%s", e->d_name);
+		}
+		free(buf);
+	}
+	closedir(d);
+	return hits;
+}
+
+static int add_machine(struct vault *v, const char *serial, const char *customer)
+{
+	return inventory_machine_add(v, serial, "barista-pro", customer, NULL, NULL, NULL, NULL);
+}
+
+static void put_telemetry(struct vault *v, const char *serial, int count, const char *extra)
+{
+	struct store_machine m;
+	char body[256];
+	int i;
+
+	CHECK_EQ(inventory_machine_find(v, serial, &m), CC_OK);
+	for (i = 1; i <= count; i++) {
+		struct record_in r;
+		size_t inserted = 0;
+
+		snprintf(body, sizeof(body), "{\"seq\":%d,\"ts\":%d,\"m\":{\"boiler_temp_c\":93.%d},\"note\":\"%s\"}",
+		         i, 1000 * i, i, extra);
+		r.machine = &m;
+		r.kind = RECORD_TELEMETRY;
+		r.seq = i;
+		r.ts_ms = 1000 * i;
+		r.body = body;
+		r.body_len = strlen(body);
+		CHECK_EQ(records_put(v, &r, 1, &inserted), CC_OK);
+		CHECK_EQ(inserted, 1);
+	}
+}
+
+static int count_record(void *arg, const struct record_out *r)
+{
+	int *n = arg;
+
+	(*n)++;
+	return strstr(r->body, "boiler_temp_c") != NULL ? 0 : CC_ERR_CORRUPT;
+}
+
+static int read_all(struct vault *v, const char *serial, int *n)
+{
+	struct store_machine m;
+	int rc = inventory_machine_find(v, serial, &m);
+
+	*n = 0;
+	if (rc != CC_OK)
+		return rc;
+	return records_get(v, &m, RECORD_TELEMETRY, 0, INT64_MAX, count_record, n);
+}
+
+static void test_canaries_never_on_disk(void)
+{
+	struct vault *v = NULL;
+	struct user_profile p;
+	char which[256];
+	int n = 0;
+
+	init_dir("at-rest");
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-A1", "cafe-a"), CC_OK);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.email, sizeof(p.email), "%s", EMAIL_CANARY);
+	snprintf(p.display_name, sizeof(p.display_name), "%s", NAME_CANARY);
+	CHECK_EQ(users_add(v, "cafe-a", "tech-1", "technician", &p, "a long enough password", NULL), CC_OK);
+	put_telemetry(v, "CM-A1", 200, TELEMETRY_CANARY);
+
+	/* While the vault is open the WAL holds the fresh pages. */
+	CHECK(file_exists(vault_path(v, VAULT_DB)));
+	CHECK_EQ(files_containing(TELEMETRY_CANARY, which, sizeof(which)), 0);
+	CHECK_EQ(files_containing(EMAIL_CANARY, which, sizeof(which)), 0);
+	CHECK_EQ(files_containing(NAME_CANARY, which, sizeof(which)), 0);
+	/* Sanity: the scanner does find clear text that is there. */
+	CHECK(files_containing("CM-A1", which, sizeof(which)) > 0);
+
+	CHECK_EQ(read_all(v, "CM-A1", &n), CC_OK);
+	CHECK_EQ(n, 200);
+	vault_close(v); /* checkpoints the WAL into the database */
+
+	CHECK_EQ(files_containing(TELEMETRY_CANARY, which, sizeof(which)), 0);
+	CHECK_EQ(files_containing(EMAIL_CANARY, which, sizeof(which)), 0);
+	CHECK_EQ(files_containing(NAME_CANARY, which, sizeof(which)), 0);
+}
+
+struct raw_row {
+	uint8_t body[512];
+	size_t len;
+	int64_t seq, ts;
+};
+
+static int grab_raw(void *arg, const struct store_record *r)
+{
+	struct raw_row *rows = arg;
+	int i = (int)r->seq - 1;
+
+	if (i < 0 || i > 1 || r->body_len > sizeof(rows[i].body))
+		return 0;
+	memcpy(rows[i].body, r->body, r->body_len);
+	rows[i].len = r->body_len;
+	rows[i].seq = r->seq;
+	rows[i].ts = r->ts_ms;
+	return 0;
+}
+
+static void test_blob_bound_to_row(void)
+{
+	struct vault *v = NULL;
+	struct store_machine a, b;
+	struct raw_row rows[2], other[2];
+	struct seal_ad ad;
+	uint8_t *pt = NULL;
+	size_t len = 0;
+	struct store *s;
+
+	init_dir("binding");
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	s = vault_store(v);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-b", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-A1", "cafe-a"), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-A2", "cafe-a"), CC_OK);
+	put_telemetry(v, "CM-A1", 2, "x");
+	put_telemetry(v, "CM-A2", 2, "y");
+	inventory_machine_find(v, "CM-A1", &a);
+	inventory_machine_find(v, "CM-A2", &b);
+	memset(rows, 0, sizeof(rows));
+	memset(other, 0, sizeof(other));
+	CHECK_EQ(s->ops->records_get(s, a.id, RECORD_TELEMETRY, 0, INT64_MAX, grab_raw, rows), CC_OK);
+	CHECK_EQ(s->ops->records_get(s, b.id, RECORD_TELEMETRY, 0, INT64_MAX, grab_raw, other), CC_OK);
+
+	memset(&ad, 0, sizeof(ad));
+	ad.kind = SEAL_TELEMETRY;
+	ad.org_id = a.customer_id;
+	ad.subject_id = a.id;
+	ad.name = a.serial;
+	ad.seq = rows[0].seq;
+	ad.ts_ms = rows[0].ts;
+	CHECK_EQ(vault_unseal(v, &ad, rows[0].body, rows[0].len, &pt, &len), CC_OK);
+	free(pt);
+	/* Row 2's blob in row 1's place (same machine, another seq): refused. */
+	CHECK_EQ(vault_unseal(v, &ad, rows[1].body, rows[1].len, &pt, &len), CC_ERR_AUTH);
+	/* Another machine's blob at the same seq: refused. */
+	CHECK_EQ(vault_unseal(v, &ad, other[0].body, other[0].len, &pt, &len), CC_ERR_AUTH);
+	/* The right blob claimed by another customer: refused (other key). */
+	ad.org_id = a.customer_id + 1;
+	CHECK(vault_unseal(v, &ad, rows[0].body, rows[0].len, &pt, &len) != CC_OK);
+	/* One flipped bit: refused. */
+	ad.org_id = a.customer_id;
+	rows[0].body[rows[0].len / 2] ^= 4;
+	CHECK_EQ(vault_unseal(v, &ad, rows[0].body, rows[0].len, &pt, &len), CC_ERR_AUTH);
+	vault_close(v);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int rc = file_read_all(from, 256u << 20, &buf, &len);
+
+	if (rc == CC_OK)
+		rc = file_write_atomic(to, buf, len, 0600);
+	free(buf);
+	return rc;
+}
+
+static void test_crypto_shredding(void)
+{
+	struct vault *v = NULL;
+	char db[1024], backup[1100];
+	int n = 0;
+
+	init_dir("shred");
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-b", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-A1", "cafe-a"), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-B1", "cafe-b"), CC_OK);
+	put_telemetry(v, "CM-A1", 20, "a");
+	put_telemetry(v, "CM-B1", 20, "b");
+	snprintf(db, sizeof(db), "%s", vault_path(v, VAULT_DB));
+	vault_close(v);
+
+	/* An old backup: the database as it was before the deletion. */
+	snprintf(backup, sizeof(backup), "%s.backup", db);
+	CHECK_EQ(copy_file(db, backup), CC_OK);
+
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(inventory_customer_delete(v, "cafe-a"), CC_OK);
+	CHECK_EQ(read_all(v, "CM-A1", &n), CC_ERR_NOTFOUND);
+	CHECK_EQ(read_all(v, "CM-B1", &n), CC_OK);
+	CHECK_EQ(n, 20);
+	vault_close(v);
+
+	/* Restore the old backup under the current keyring. */
+	CHECK_EQ(copy_file(backup, db), CC_OK);
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	n = 0;
+	CHECK_EQ(read_all(v, "CM-A1", &n), CC_ERR_NOTFOUND); /* the key is gone */
+	CHECK_EQ(n, 0);
+	CHECK_EQ(read_all(v, "CM-B1", &n), CC_OK);
+	CHECK_EQ(n, 20);
+	vault_close(v);
+}
+
+static void test_master_rotation(void)
+{
+	struct vault *v = NULL;
+	char old_key[1024], new_key[1024];
+	uint8_t k[KEYRING_MASTER_LEN];
+	struct user_info u;
+	int n = 0;
+
+	init_dir("rotate");
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-A1", "cafe-a"), CC_OK);
+	put_telemetry(v, "CM-A1", 10, "r");
+	snprintf(old_key, sizeof(old_key), "%s/../old.key", dir);
+	snprintf(new_key, sizeof(new_key), "%s/../new.key", dir);
+	CHECK_EQ(copy_file(vault_path(v, VAULT_MASTER_KEY), old_key), CC_OK);
+	CHECK_EQ(keyring_master_generate(new_key, k), CC_OK);
+	CHECK_EQ(vault_rotate_master(v, new_key), CC_OK);
+	vault_close(v);
+
+	/* The old key opens nothing; DIR/master.key is now the new key. */
+	CHECK_EQ(vault_open(dir, old_key, &v), CC_ERR_AUTH);
+	CHECK_EQ(vault_open(dir, new_key, &v), CC_OK);
+	vault_close(v);
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(read_all(v, "CM-A1", &n), CC_OK);
+	CHECK_EQ(n, 10);
+	CHECK_EQ(users_authenticate(v, "admin", "correct horse battery staple", &u), CC_OK);
+	CHECK_EQ(users_authenticate(v, "admin", "wrong horse battery staple", &u), CC_ERR_AUTH);
+	vault_close(v);
+	CHECK_EQ(setup_check(dir, NULL), CC_OK);
+}
+
+static void test_duplicate_seq_stored_once(void)
+{
+	struct vault *v = NULL;
+	int n = 0;
+
+	init_dir("dedup");
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-A1", "cafe-a"), CC_OK);
+	put_telemetry(v, "CM-A1", 5, "first");
+	{
+		struct store_machine m;
+		struct record_in r = { &m, RECORD_TELEMETRY, 3, 3000, "{\"again\":1}", 11 };
+		size_t inserted = 99;
+
+		inventory_machine_find(v, "CM-A1", &m);
+		CHECK_EQ(records_put(v, &r, 1, &inserted), CC_OK);
+		CHECK_EQ(inserted, 0);
+	}
+	CHECK_EQ(read_all(v, "CM-A1", &n), CC_OK);
+	CHECK_EQ(n, 5);
+	vault_close(v);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LEVEL_WARN);
+	RUN(test_canaries_never_on_disk);
+	RUN(test_blob_bound_to_row);
+	RUN(test_crypto_shredding);
+	RUN(test_master_rotation);
+	RUN(test_duplicate_seq_stored_once);
+	return check_summary();
+}
