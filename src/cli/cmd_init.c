@@ -1,5 +1,6 @@
 /* cmd_init.c - `coffeecloud init`: create or re-check a data directory. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -38,6 +39,8 @@ static int run_init(struct cli_args *a)
 	memset(&o, 0, sizeof(o));
 	o.dir = cli_get(a, "data");
 	o.master_key_file = cli_get(a, "master-key-file");
+	if (o.master_key_file == NULL && getenv("CC_MASTER_KEY_FILE") && *getenv("CC_MASTER_KEY_FILE"))
+		o.master_key_file = getenv("CC_MASTER_KEY_FILE");
 	o.manufacturer = cli_get(a, "manufacturer") ? cli_get(a, "manufacturer") : "manufacturer";
 	o.admin_login = cli_get(a, "admin") ? cli_get(a, "admin") : "admin";
 	o.sans = cli_get(a, "san");

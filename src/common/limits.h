@@ -17,6 +17,8 @@
 #define CC_SEALED_PROFILE_MAX 1024
 /* An encoded Argon2id password hash (PHC string format). */
 #define CC_PASSWORD_HASH_MAX 160
+/* The retained `info` message of a machine, sealed. */
+#define CC_SEALED_INFO_MAX 512
 /* A PEM certificate as stored for a machine. */
 #define CC_CERT_PEM_MAX 4096
 /* The largest file we ever read whole: keyring, certificates, CSRs. */

@@ -287,6 +287,8 @@ int inventory_machine_add(struct vault *v, const char *serial, const char *model
 		m->created_ms = clock_now_ms();
 		rc = s->ops->machine_add(s, m, &m->id);
 	}
+	if (rc == CC_OK)
+		rc = s->ops->meta_bump(s, INVENTORY_FLEET_VERSION);
 	if (rc == CC_OK && deliver != NULL)
 		rc = deliver(ctx, &b);
 	if (rc == CC_OK)
@@ -376,7 +378,16 @@ int inventory_machine_revoke(struct vault *v, const char *serial)
 
 	if (rc != CC_OK)
 		return rc;
+	rc = s->ops->begin(s);
+	if (rc != CC_OK)
+		return rc;
 	rc = s->ops->machine_revoke(s, m.id, clock_now_ms());
+	if (rc == CC_OK)
+		rc = s->ops->meta_bump(s, INVENTORY_FLEET_VERSION);
+	if (rc == CC_OK)
+		rc = s->ops->commit(s);
+	else
+		s->ops->rollback(s);
 	if (rc == CC_ERR_STATE) {
 		log_error(MOD, "machine '%s' is revoked already", serial);
 		return rc;
@@ -414,6 +425,8 @@ int inventory_customer_delete(struct vault *v, const char *customer)
 		rc = s->ops->machine_list(s, cust.id, revoke_cert_of, s);
 	if (rc == CC_OK)
 		rc = s->ops->org_delete(s, cust.id);
+	if (rc == CC_OK)
+		rc = s->ops->meta_bump(s, INVENTORY_FLEET_VERSION);
 	/* Shred before committing: if the commit then fails, the rows that remain
 	 * are unreadable, and running the command again finishes the deletion. */
 	if (rc == CC_OK) {

@@ -21,6 +21,10 @@
 #include "store/store.h"
 #include "vault/vault.h"
 
+/* The meta key bumped whenever machines are added, revoked or deleted; the
+ * daemon polls it to refresh its registry and cut revoked machines off. */
+#define INVENTORY_FLEET_VERSION "fleet-version"
+
 /* Validity of machine certificates, in days. */
 #define INVENTORY_MACHINE_CERT_DAYS 3650
 

@@ -10,16 +10,16 @@
 
 #define MOD "records"
 
-static void record_ad(struct seal_ad *ad, const struct store_machine *m, enum record_kind kind,
-                      int64_t seq, int64_t ts_ms)
+static void record_ad(struct seal_ad *ad, int64_t machine_id, int64_t customer_id, const char *serial,
+                      enum record_kind kind, int64_t seq, int64_t ts_ms)
 {
 	memset(ad, 0, sizeof(*ad));
 	ad->kind = kind == RECORD_EVENT ? SEAL_EVENT : SEAL_TELEMETRY;
-	ad->org_id = m->customer_id;
-	ad->subject_id = m->id;
+	ad->org_id = customer_id;
+	ad->subject_id = machine_id;
 	ad->seq = seq;
 	ad->ts_ms = ts_ms;
-	ad->name = m->serial;
+	ad->name = serial;
 }
 
 int records_put(struct vault *v, const struct record_in *recs, size_t n, size_t *inserted)
@@ -40,12 +40,13 @@ int records_put(struct vault *v, const struct record_in *recs, size_t n, size_t 
 			rc = CC_ERR_LIMIT;
 			break;
 		}
-		record_ad(&ad, recs[i].machine, recs[i].kind, recs[i].seq, recs[i].ts_ms);
+		record_ad(&ad, recs[i].machine_id, recs[i].customer_id, recs[i].serial, recs[i].kind,
+		          recs[i].seq, recs[i].ts_ms);
 		rc = vault_seal(v, &ad, recs[i].body, recs[i].body_len, &blob, &rows[i].body_len);
 		if (rc != CC_OK)
 			break;
 		rows[i].body = blob;
-		rows[i].machine_id = recs[i].machine->id;
+		rows[i].machine_id = recs[i].machine_id;
 		rows[i].kind = recs[i].kind;
 		rows[i].seq = recs[i].seq;
 		rows[i].ts_ms = recs[i].ts_ms;
@@ -75,7 +76,8 @@ static int open_one(void *arg, const struct store_record *rec)
 	size_t len = 0;
 	int rc;
 
-	record_ad(&ad, c->machine, rec->kind, rec->seq, rec->ts_ms);
+	record_ad(&ad, c->machine->id, c->machine->customer_id, c->machine->serial, rec->kind, rec->seq,
+	          rec->ts_ms);
 	rc = vault_unseal(c->v, &ad, rec->body, rec->body_len, &pt, &len);
 	if (rc != CC_OK) {
 		log_error(MOD, "record %lld of machine %s does not open (%s)", (long long)rec->seq,

@@ -17,7 +17,9 @@
 #include "vault/vault.h"
 
 struct record_in {
-	const struct store_machine *machine;
+	int64_t machine_id;
+	int64_t customer_id;
+	const char *serial;
 	enum record_kind kind;
 	int64_t seq;
 	int64_t ts_ms;

@@ -70,7 +70,7 @@ static int make_pki(struct vault *v, const char *san_list)
 }
 
 /* Removes what a failed init made, so that it can simply be run again. */
-static void undo_init(const char *dir, int master_internal)
+static void undo_init(const char *dir, int master_internal, int dir_was_ours)
 {
 	static const char *const made[] = {
 		"keyring", "keyring.lock", "coffeecloud.db", "coffeecloud.db-wal",
@@ -84,7 +84,8 @@ static void undo_init(const char *dir, int master_internal)
 			unlink(path);
 	if (master_internal && file_join(path, sizeof(path), dir, "master.key") == CC_OK)
 		unlink(path);
-	rmdir(dir);
+	if (dir_was_ours)
+		rmdir(dir);
 }
 
 int setup_init(const struct setup_opts *o, struct setup_result *r)
@@ -96,6 +97,7 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	char install_hex[33];
 	const char *password = o->admin_password;
 	int master_internal = o->master_key_file == NULL || *o->master_key_file == '\0';
+	int dir_was_ours = !file_exists(o->dir);
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -108,7 +110,7 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	rc = vault_create(&vo, &v);
 	if (rc != CC_OK) {
 		if (rc != CC_ERR_EXISTS) /* never touch a directory that was not ours */
-			undo_init(o->dir, master_internal);
+			undo_init(o->dir, master_internal, dir_was_ours);
 		return rc;
 	}
 	rc = make_pki(v, o->sans ? o->sans : SETUP_DEFAULT_SANS);
@@ -134,7 +136,7 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	vault_close(v);
 	if (rc != CC_OK) {
 		crypto_wipe(r, sizeof(*r));
-		undo_init(o->dir, master_internal);
+		undo_init(o->dir, master_internal, dir_was_ours);
 	}
 	return rc;
 }

@@ -90,6 +90,18 @@ struct store_record {
 	size_t body_len;
 };
 
+/* Live state of a machine as the machine channel sees it. Clear columns:
+ * fleet status over many machines is a query, not a decryption. */
+struct store_machine_state {
+	int64_t machine_id;
+	int online;
+	int64_t last_seen_ms;
+	int64_t changed_ms;                /* when online last flipped */
+	char disconnect_reason[48];        /* why it last went offline (a fixed phrase) */
+	uint8_t info[CC_SEALED_INFO_MAX];  /* sealed retained `info` message (model, hw, sw) */
+	size_t info_len;
+};
+
 struct store;
 
 struct store_ops {
@@ -109,6 +121,9 @@ struct store_ops {
 	/* Small named values of the installation (e.g. "installation-id"). */
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t cap);
 	int (*meta_set)(struct store *s, const char *key, const char *value);
+	/* Increments an integer meta value (0 when absent), e.g. "fleet-version",
+	 * which the daemon polls to learn that machines changed. */
+	int (*meta_bump)(struct store *s, const char *key);
 
 	int (*org_add)(struct store *s, const struct store_org *org, int64_t *id);
 	int (*org_get)(struct store *s, int64_t id, struct store_org *out);
@@ -145,6 +160,12 @@ struct store_ops {
 	int (*user_find)(struct store *s, const char *login, struct store_user *out);
 	int (*user_list)(struct store *s, int64_t org_id /* 0: all */,
 	                 int (*each)(void *ctx, const struct store_user *), void *ctx);
+
+	/* Live state: set updates online/last_seen/reason (and info when
+	 * info_len > 0); get returns CC_ERR_NOTFOUND for a machine never seen. */
+	int (*machine_state_set)(struct store *s, const struct store_machine_state *st);
+	int (*machine_state_touch)(struct store *s, int64_t machine_id, int64_t last_seen_ms);
+	int (*machine_state_get)(struct store *s, int64_t machine_id, struct store_machine_state *out);
 
 	/* Inserts records; one already stored with the same (machine, kind, seq)
 	 * is skipped, not an error. *inserted counts the new rows. */

@@ -186,6 +186,9 @@ static int check_modes(struct vault *v)
 	}
 	if (rc != CC_OK)
 		return rc;
+	rc = file_check_private(v->paths[VAULT_DB]);
+	if (rc != CC_OK && rc != CC_ERR_NOTFOUND)
+		return rc;
 	rc = file_check_private(v->master_path);
 	if (rc == CC_ERR_NOTFOUND) {
 		log_error(MOD, "%s: no master key there (pass --master-key-file or set CC_MASTER_KEY_FILE)",

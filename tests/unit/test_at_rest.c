@@ -90,7 +90,9 @@ static void put_telemetry(struct vault *v, const char *serial, int count, const 
 
 		snprintf(body, sizeof(body), "{\"seq\":%d,\"ts\":%d,\"m\":{\"boiler_temp_c\":93.%d},\"note\":\"%s\"}",
 		         i, 1000 * i, i, extra);
-		r.machine = &m;
+		r.machine_id = m.id;
+		r.customer_id = m.customer_id;
+		r.serial = m.serial;
 		r.kind = RECORD_TELEMETRY;
 		r.seq = i;
 		r.ts_ms = 1000 * i;
@@ -319,10 +321,13 @@ static void test_duplicate_seq_stored_once(void)
 	put_telemetry(v, "CM-A1", 5, "first");
 	{
 		struct store_machine m;
-		struct record_in r = { &m, RECORD_TELEMETRY, 3, 3000, "{\"again\":1}", 11 };
+		struct record_in r = { 0, 0, NULL, RECORD_TELEMETRY, 3, 3000, "{\"again\":1}", 11 };
 		size_t inserted = 99;
 
 		inventory_machine_find(v, "CM-A1", &m);
+		r.machine_id = m.id;
+		r.customer_id = m.customer_id;
+		r.serial = m.serial;
 		CHECK_EQ(records_put(v, &r, 1, &inserted), CC_OK);
 		CHECK_EQ(inserted, 0);
 	}

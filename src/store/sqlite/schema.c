@@ -74,6 +74,15 @@ const char *const sqlite_migrations[] = {
 	"  body BLOB NOT NULL,"
 	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
 	"CREATE INDEX events_time ON events(machine_id, ts_ms);",
+
+	/* 1 -> 2: the machine channel's live state */
+	"CREATE TABLE machine_state("
+	"  machine_id INTEGER PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  online INTEGER NOT NULL,"
+	"  last_seen_ms INTEGER NOT NULL,"
+	"  changed_ms INTEGER NOT NULL,"
+	"  disconnect_reason TEXT NOT NULL DEFAULT '',"
+	"  info BLOB);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

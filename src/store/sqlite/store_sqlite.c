@@ -283,6 +283,20 @@ static int sq_meta_set(struct store *base, const char *key, const char *value)
 	return step_done(s, st, "meta");
 }
 
+static int sq_meta_bump(struct store *base, const char *key)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prepare(s, "INSERT INTO meta(key, value) VALUES (?, '1') "
+	                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1", &st);
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, key);
+	return step_done(s, st, "meta");
+}
+
 /* Runs an INSERT and reports the new row id. */
 static int insert_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, int64_t *id)
 {
@@ -787,6 +801,78 @@ static int sq_user_list(struct store *base, int64_t org_id,
 	return select_each(s, st, emit_user, &e, "listing users");
 }
 
+/* ---- live state ---- */
+
+static int sq_machine_state_set(struct store *base, const struct store_machine_state *x)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s,
+		"INSERT INTO machine_state(machine_id, online, last_seen_ms, changed_ms, disconnect_reason, info) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(machine_id) DO UPDATE SET "
+		"online = ?2, last_seen_ms = max(last_seen_ms, ?3), "
+		"changed_ms = CASE WHEN online <> ?2 THEN ?4 ELSE changed_ms END, "
+		"disconnect_reason = CASE WHEN ?2 = 0 THEN ?5 ELSE disconnect_reason END, "
+		"info = IFNULL(?6, info)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, x->machine_id);
+	sqlite3_bind_int(st, 2, x->online ? 1 : 0);
+	sqlite3_bind_int64(st, 3, x->last_seen_ms);
+	sqlite3_bind_int64(st, 4, x->changed_ms);
+	bind_text(st, 5, x->disconnect_reason);
+	if (x->info_len > 0)
+		sqlite3_bind_blob(st, 6, x->info, (int)x->info_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	return step_done(s, st, "storing machine state");
+}
+
+static int sq_machine_state_touch(struct store *base, int64_t machine_id, int64_t last_seen_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE machine_state SET last_seen_ms = max(last_seen_ms, ?) "
+	                    "WHERE machine_id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, last_seen_ms);
+	sqlite3_bind_int64(st, 2, machine_id);
+	return step_done(s, st, "storing machine state");
+}
+
+static void read_state(sqlite3_stmt *st, void *out)
+{
+	struct store_machine_state *x = out;
+	size_t n = (size_t)sqlite3_column_bytes(st, 5);
+
+	memset(x, 0, sizeof(*x));
+	x->machine_id = sqlite3_column_int64(st, 0);
+	x->online = sqlite3_column_int(st, 1);
+	x->last_seen_ms = sqlite3_column_int64(st, 2);
+	x->changed_ms = sqlite3_column_int64(st, 3);
+	copy_text(x->disconnect_reason, sizeof(x->disconnect_reason), st, 4);
+	if (n > 0 && n <= sizeof(x->info)) {
+		memcpy(x->info, sqlite3_column_blob(st, 5), n);
+		x->info_len = n;
+	}
+}
+
+static int sq_machine_state_get(struct store *base, int64_t machine_id, struct store_machine_state *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT machine_id, online, last_seen_ms, changed_ms, disconnect_reason, info "
+	                    "FROM machine_state WHERE machine_id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	return select_one(s, st, read_state, out, "reading machine state");
+}
+
 /* ---- records ---- */
 
 static int sq_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
@@ -861,6 +947,7 @@ const struct store_ops store_sqlite_ops = {
 	.rollback = sq_rollback,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
+	.meta_bump = sq_meta_bump,
 	.org_add = sq_org_add,
 	.org_get = sq_org_get,
 	.org_find = sq_org_find,
@@ -882,6 +969,9 @@ const struct store_ops store_sqlite_ops = {
 	.user_add = sq_user_add,
 	.user_find = sq_user_find,
 	.user_list = sq_user_list,
+	.machine_state_set = sq_machine_state_set,
+	.machine_state_touch = sq_machine_state_touch,
+	.machine_state_get = sq_machine_state_get,
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
 };

@@ -1,0 +1,442 @@
+#include "mqtt/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define OUT_INFLIGHT_MAX 32
+#define SMALL_PACKET 512
+
+enum state { AWAIT_CONNECT, CONNECTED, CLOSED };
+
+enum slot_state { SLOT_FREE = 0, SLOT_STORING, SLOT_AWAIT_PUBREL };
+
+struct inbound {
+	uint16_t packet_id;
+	uint8_t qos;
+	uint8_t state;
+};
+
+struct mqtt_session {
+	struct session_config cfg;
+	struct session_hooks hooks;
+	void *ctx;
+	enum state state;
+	uint8_t version;
+	uint16_t keepalive;
+	size_t inflight;       /* used slots of in[] */
+	struct inbound *in;    /* cfg.receive_max slots */
+	uint16_t out_ids[OUT_INFLIGHT_MAX];
+	size_t out_count;
+	uint16_t next_id;
+};
+
+typedef int (*packet_handler)(struct mqtt_session *s, const struct mqtt_frame *f);
+
+int session_new(const struct session_config *cfg, const struct session_hooks *hooks, void *ctx,
+                struct mqtt_session **out)
+{
+	struct mqtt_session *s;
+
+	if (cfg->receive_max == 0)
+		return CC_ERR_INVALID;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return CC_ERR_NOMEM;
+	s->in = calloc(cfg->receive_max, sizeof(*s->in));
+	if (s->in == NULL) {
+		free(s);
+		return CC_ERR_NOMEM;
+	}
+	s->cfg = *cfg;
+	s->hooks = *hooks;
+	s->ctx = ctx;
+	s->state = AWAIT_CONNECT;
+	s->version = MQTT_V311; /* until CONNECT says otherwise */
+	s->next_id = 1;
+	*out = s;
+	return CC_OK;
+}
+
+void session_free(struct mqtt_session *s)
+{
+	if (s == NULL)
+		return;
+	free(s->in);
+	free(s);
+}
+
+int session_connected(const struct mqtt_session *s) { return s->state == CONNECTED; }
+uint8_t session_version(const struct mqtt_session *s) { return s->version; }
+uint16_t session_keepalive(const struct mqtt_session *s) { return s->keepalive; }
+size_t session_inflight(const struct mqtt_session *s) { return s->inflight; }
+
+static int send_out(struct mqtt_session *s, const struct mqtt_out *o)
+{
+	return s->hooks.send(s->ctx, o->p, o->len);
+}
+
+void session_close(struct mqtt_session *s, uint8_t reason, const char *reason_string)
+{
+	uint8_t buf[SMALL_PACKET];
+	struct mqtt_out o = { buf, 0, sizeof(buf) };
+
+	if (s->state == CONNECTED && mqtt_encode_disconnect(&o, s->version, reason, reason_string) == 0 &&
+	    o.len > 0)
+		send_out(s, &o);
+	s->state = CLOSED;
+}
+
+/* A protocol violation: tell an MQTT 5 client why, then close. */
+static int fail(struct mqtt_session *s, int negative_reason)
+{
+	session_close(s, (uint8_t)-negative_reason, NULL);
+	return negative_reason < 0 ? negative_reason : -MQTT_RC_PROTOCOL_ERROR;
+}
+
+static struct inbound *find_inbound(struct mqtt_session *s, uint16_t id)
+{
+	size_t i;
+
+	for (i = 0; i < s->cfg.receive_max; i++)
+		if (s->in[i].state != SLOT_FREE && s->in[i].packet_id == id)
+			return &s->in[i];
+	return NULL;
+}
+
+static struct inbound *free_inbound(struct mqtt_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->cfg.receive_max; i++)
+		if (s->in[i].state == SLOT_FREE)
+			return &s->in[i];
+	return NULL;
+}
+
+static int send_ack(struct mqtt_session *s, enum mqtt_type type, uint16_t id, uint8_t reason,
+                    const char *reason_string)
+{
+	uint8_t buf[SMALL_PACKET];
+	struct mqtt_out o = { buf, 0, sizeof(buf) };
+
+	if (mqtt_encode_ack(&o, s->version, type, id, reason, reason_string) != 0)
+		return CC_ERR_LIMIT;
+	return send_out(s, &o);
+}
+
+/* ---- packet handlers ---- */
+
+static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_connect c;
+	struct mqtt_connack_opts opts;
+	uint8_t buf[SMALL_PACKET];
+	struct mqtt_out o = { buf, 0, sizeof(buf) };
+	int rc, present = 0;
+	uint8_t reason;
+
+	if (s->state != AWAIT_CONNECT)
+		return fail(s, -MQTT_RC_PROTOCOL_ERROR); /* a second CONNECT */
+	rc = mqtt_decode_connect(f, &c);
+	if (rc == -MQTT_RC_UNSUPPORTED_VERSION) {
+		/* Answer in the oldest form we speak, so any client can read it. */
+		mqtt_encode_connack(&o, MQTT_V311, 0, MQTT_RC_UNSUPPORTED_VERSION, NULL);
+		send_out(s, &o);
+		s->state = CLOSED;
+		return rc;
+	}
+	if (rc != 0) {
+		s->state = CLOSED;
+		return rc;
+	}
+	s->version = c.version;
+	if (c.props.has_auth_method) {
+		reason = MQTT_RC_BAD_AUTH; /* enhanced authentication is not offered */
+	} else {
+		reason = s->hooks.on_connect(s->ctx, &c, &present);
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.receive_max = s->cfg.receive_max;
+	opts.max_packet = (uint32_t)s->cfg.max_packet;
+	opts.retain_available = s->cfg.retain_available;
+	opts.wildcard_available = s->cfg.wildcard_available;
+	opts.keepalive_override = -1;
+	s->keepalive = c.keepalive;
+	if (s->cfg.keepalive_max > 0 && (c.keepalive == 0 || c.keepalive > s->cfg.keepalive_max)) {
+		/* MQTT 5 lets the server impose its keepalive; 3.1.1 keeps the client's. */
+		if (c.version == MQTT_V5) {
+			s->keepalive = s->cfg.keepalive_max;
+			opts.keepalive_override = s->cfg.keepalive_max;
+		}
+	}
+	rc = mqtt_encode_connack(&o, s->version, present, reason, &opts);
+	if (rc == 0)
+		rc = send_out(s, &o);
+	if (rc != 0 || reason != 0) {
+		s->state = CLOSED;
+		return rc != 0 ? rc : -(int)reason;
+	}
+	s->state = CONNECTED;
+	return 0;
+}
+
+static int on_publish(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_publish p;
+	struct inbound *slot;
+	int rc;
+
+	rc = mqtt_decode_publish(s->version, f, &p);
+	if (rc != 0)
+		return fail(s, rc);
+	if (p.props.has_topic_alias)
+		return fail(s, -MQTT_RC_TOPIC_ALIAS_INVALID); /* we announce a maximum of 0 */
+	if (p.qos > 0) {
+		slot = find_inbound(s, p.packet_id);
+		if (slot != NULL) {
+			/* A resend of a message we hold: answer from state, never store twice. */
+			if (slot->state == SLOT_AWAIT_PUBREL)
+				return send_ack(s, MQTT_PUBREC, p.packet_id, 0, NULL);
+			return 0; /* still being stored; its acknowledgement will come */
+		}
+		if (s->inflight >= s->cfg.receive_max)
+			return fail(s, -MQTT_RC_RECEIVE_MAX_EXCEEDED);
+	}
+	rc = s->hooks.on_publish(s->ctx, &p);
+	if (rc < 0)
+		return fail(s, rc);
+	if (p.qos == 0)
+		return 0;
+	slot = free_inbound(s);
+	slot->packet_id = p.packet_id;
+	slot->qos = p.qos;
+	slot->state = SLOT_STORING;
+	s->inflight++;
+	if (rc == SESSION_PENDING)
+		return 0;
+	return session_complete(s, p.packet_id, (uint8_t)rc, NULL);
+}
+
+int session_complete(struct mqtt_session *s, uint16_t packet_id, uint8_t reason, const char *reason_string)
+{
+	struct inbound *slot = find_inbound(s, packet_id);
+
+	if (slot == NULL || slot->state != SLOT_STORING)
+		return CC_ERR_NOTFOUND;
+	if (s->state != CONNECTED)
+		return CC_ERR_STATE;
+	if (slot->qos == 1 || reason >= 0x80) {
+		/* A refused QoS 2 message ends at PUBREC too (MQTT 5 4.3.3). */
+		uint8_t qos = slot->qos;
+
+		slot->state = SLOT_FREE;
+		s->inflight--;
+		return send_ack(s, qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, packet_id, reason, reason_string);
+	}
+	slot->state = SLOT_AWAIT_PUBREL;
+	return send_ack(s, MQTT_PUBREC, packet_id, reason, reason_string);
+}
+
+static int on_pubrel(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_ack a;
+	struct inbound *slot;
+	int rc = mqtt_decode_ack(s->version, f, &a);
+
+	if (rc != 0)
+		return fail(s, rc);
+	slot = find_inbound(s, a.packet_id);
+	if (slot == NULL || slot->state != SLOT_AWAIT_PUBREL)
+		return send_ack(s, MQTT_PUBCOMP, a.packet_id,
+		                s->version == MQTT_V5 ? MQTT_RC_PACKET_ID_NOT_FOUND : 0, NULL);
+	slot->state = SLOT_FREE;
+	s->inflight--;
+	return send_ack(s, MQTT_PUBCOMP, a.packet_id, 0, NULL);
+}
+
+static int on_puback(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_ack a;
+	size_t i;
+	int rc = mqtt_decode_ack(s->version, f, &a);
+
+	if (rc != 0)
+		return fail(s, rc);
+	for (i = 0; i < s->out_count; i++) {
+		if (s->out_ids[i] == a.packet_id) {
+			s->out_ids[i] = s->out_ids[--s->out_count];
+			if (s->hooks.on_delivered != NULL)
+				s->hooks.on_delivered(s->ctx, a.packet_id, a.reason);
+			return 0;
+		}
+	}
+	return 0; /* an acknowledgement for nothing we sent: harmless, ignored */
+}
+
+static int on_subscribe(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_subscribe sub;
+	uint8_t reasons[MQTT_SUBSCRIBE_TOPICS_MAX];
+	uint8_t buf[SMALL_PACKET];
+	struct mqtt_out o = { buf, 0, sizeof(buf) };
+	size_t i;
+	int rc = mqtt_decode_subscribe(s->version, f, &sub);
+
+	if (rc != 0)
+		return fail(s, rc);
+	for (i = 0; i < sub.count; i++) {
+		uint8_t r = s->hooks.on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options);
+		/* 3.1.1 knows a single failure code. */
+		reasons[i] = s->version == MQTT_V311 && r >= 0x80 ? 0x80 : r;
+	}
+	if (mqtt_encode_suback(&o, s->version, MQTT_SUBACK, sub.packet_id, reasons, sub.count) != 0)
+		return fail(s, -MQTT_RC_UNSPECIFIED);
+	return send_out(s, &o);
+}
+
+static int on_unsubscribe(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_subscribe sub;
+	uint8_t reasons[MQTT_SUBSCRIBE_TOPICS_MAX];
+	uint8_t buf[SMALL_PACKET];
+	struct mqtt_out o = { buf, 0, sizeof(buf) };
+	size_t i;
+	int rc = mqtt_decode_unsubscribe(s->version, f, &sub);
+
+	if (rc != 0)
+		return fail(s, rc);
+	for (i = 0; i < sub.count; i++)
+		reasons[i] = s->hooks.on_unsubscribe(s->ctx, &sub.topics[i].filter);
+	if (mqtt_encode_suback(&o, s->version, MQTT_UNSUBACK, sub.packet_id, reasons, sub.count) != 0)
+		return fail(s, -MQTT_RC_UNSPECIFIED);
+	return send_out(s, &o);
+}
+
+static int on_pingreq(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	uint8_t buf[4];
+	struct mqtt_out o = { buf, 0, sizeof(buf) };
+
+	if (f->flags != 0 || f->body_len != 0)
+		return fail(s, -MQTT_RC_MALFORMED);
+	mqtt_encode_pingresp(&o);
+	return send_out(s, &o);
+}
+
+static int on_disconnect(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_disconnect d;
+	int rc = mqtt_decode_disconnect(s->version, f, &d);
+
+	if (rc != 0)
+		return fail(s, rc);
+	s->hooks.on_disconnect(s->ctx, d.reason, d.reason == 0x04);
+	s->state = CLOSED;
+	return -1; /* the client closes; so do we */
+}
+
+/* Packets a client never sends to a server. */
+static int on_server_only(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	(void)f;
+	return fail(s, -MQTT_RC_PROTOCOL_ERROR);
+}
+
+/* PUBREC/PUBCOMP would answer server-sent QoS 2, which we never send. */
+static int on_unexpected_ack(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_ack a;
+	int rc = mqtt_decode_ack(s->version, f, &a);
+
+	return rc != 0 ? fail(s, rc) : fail(s, -MQTT_RC_PROTOCOL_ERROR);
+}
+
+static const packet_handler handlers[16] = {
+	[MQTT_CONNECT] = on_connect,
+	[MQTT_CONNACK] = on_server_only,
+	[MQTT_PUBLISH] = on_publish,
+	[MQTT_PUBACK] = on_puback,
+	[MQTT_PUBREC] = on_unexpected_ack,
+	[MQTT_PUBREL] = on_pubrel,
+	[MQTT_PUBCOMP] = on_unexpected_ack,
+	[MQTT_SUBSCRIBE] = on_subscribe,
+	[MQTT_SUBACK] = on_server_only,
+	[MQTT_UNSUBSCRIBE] = on_unsubscribe,
+	[MQTT_UNSUBACK] = on_server_only,
+	[MQTT_PINGREQ] = on_pingreq,
+	[MQTT_PINGRESP] = on_server_only,
+	[MQTT_DISCONNECT] = on_disconnect,
+	[MQTT_AUTH] = on_server_only, /* no enhanced authentication */
+};
+
+int session_input(struct mqtt_session *s, const uint8_t *data, size_t len, size_t *consumed)
+{
+	size_t used = 0;
+	int rc = 0;
+
+	while (s->state != CLOSED) {
+		struct mqtt_frame f;
+		/* Before CONNECT a peer gets only a small packet: nothing large is buffered for strangers. */
+		size_t max = s->state == AWAIT_CONNECT ? (s->cfg.max_packet < 8192 ? s->cfg.max_packet : 8192)
+		                                       : s->cfg.max_packet;
+
+		rc = mqtt_frame(data + used, len - used, max, &f);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			rc = s->state == CONNECTED ? fail(s, rc) : rc;
+			s->state = CLOSED;
+			break;
+		}
+		if (s->state == AWAIT_CONNECT && f.type != MQTT_CONNECT) {
+			s->state = CLOSED; /* the first packet must be CONNECT */
+			rc = -MQTT_RC_PROTOCOL_ERROR;
+			break;
+		}
+		used += f.total_len;
+		rc = handlers[f.type](s, &f);
+		if (rc < 0)
+			break;
+		rc = 0;
+	}
+	*consumed = used;
+	if (s->state == CLOSED && rc == 0)
+		rc = -1;
+	return rc;
+}
+
+int session_publish(struct mqtt_session *s, const char *topic, const uint8_t *payload, size_t len,
+                    uint8_t qos, int retain, uint16_t *packet_id)
+{
+	struct mqtt_out o;
+	uint16_t id = 0;
+	int rc;
+
+	if (s->state != CONNECTED)
+		return CC_ERR_STATE;
+	if (qos > 1)
+		qos = 1; /* server-to-machine traffic is at most QoS 1 */
+	if (qos == 1) {
+		if (s->out_count >= OUT_INFLIGHT_MAX)
+			return CC_ERR_LIMIT;
+		id = s->next_id++;
+		if (s->next_id == 0)
+			s->next_id = 1;
+	}
+	o.cap = strlen(topic) + len + 16;
+	o.len = 0;
+	o.p = malloc(o.cap);
+	if (o.p == NULL)
+		return CC_ERR_NOMEM;
+	rc = mqtt_encode_publish(&o, s->version, qos, retain, 0, topic, strlen(topic), id, payload, len);
+	if (rc == 0)
+		rc = send_out(s, &o);
+	free(o.p);
+	if (rc == 0 && qos == 1) {
+		s->out_ids[s->out_count++] = id;
+		*packet_id = id;
+	}
+	return rc;
+}

@@ -1,0 +1,88 @@
+/*
+ * session.h - the MQTT protocol state of one connection, without I/O.
+ *
+ * Bytes go in with session_input; packets the protocol allows are handed to
+ * the owner through hooks (struct session_hooks); everything to send goes
+ * out through hooks->send. The owner (the daemon's connection) decides on
+ * identity, ACL and storage; the session enforces the protocol: CONNECT
+ * first and once, packet flags and sizes, QoS 1/2 flows, the receive
+ * maximum, topic aliases (none allowed), and answers malformed input with a
+ * DISCONNECT (MQTT 5) or by closing (3.1.1).
+ *
+ * Acknowledgement after durability: on_publish may return SESSION_PENDING;
+ * the owner later calls session_complete() for that packet id once the
+ * message is stored, which sends the PUBACK (QoS 1) or PUBREC (QoS 2).
+ * A QoS 2 message re-sent while awaiting its PUBREL is answered from the
+ * session's state and not handed over again.
+ */
+#ifndef CC_MQTT_SESSION_H
+#define CC_MQTT_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqtt/codec.h"
+
+#define SESSION_PENDING 0x100
+
+struct mqtt_session;
+
+struct session_config {
+	size_t max_packet;     /* largest packet accepted (and announced) */
+	uint16_t receive_max;  /* inbound QoS 1/2 messages in flight */
+	uint16_t keepalive_max;/* a larger requested keepalive is lowered to this (MQTT 5 tells the client) */
+	int retain_available;  /* announced in CONNACK */
+	int wildcard_available;
+};
+
+struct session_hooks {
+	/* A well-formed CONNECT. Returns a reason code: 0 accepts. May set
+	 * *session_present. */
+	uint8_t (*on_connect)(void *ctx, const struct mqtt_connect *c, int *session_present);
+	/* A well-formed PUBLISH. Returns SESSION_PENDING (acknowledge later),
+	 * a reason code to acknowledge with now (0 or >= 0x80), or a negative
+	 * reason code to disconnect the client with. */
+	int (*on_publish)(void *ctx, const struct mqtt_publish *p);
+	/* One SUBSCRIBE filter: the granted QoS, or a reason code >= 0x80. */
+	uint8_t (*on_subscribe)(void *ctx, const struct mqtt_bytes *filter, uint8_t options);
+	/* One UNSUBSCRIBE filter: 0, or MQTT_RC_NO_SUBSCRIPTION_EXISTED. */
+	uint8_t (*on_unsubscribe)(void *ctx, const struct mqtt_bytes *filter);
+	/* The client acknowledged one of our QoS 1 messages (PUBACK). */
+	void (*on_delivered)(void *ctx, uint16_t packet_id, uint8_t reason);
+	/* The client sent DISCONNECT; with_will is set for reason 0x04. */
+	void (*on_disconnect)(void *ctx, uint8_t reason, int with_will);
+	/* Queues bytes for the peer. Returns 0 or a negative code. */
+	int (*send)(void *ctx, const uint8_t *p, size_t n);
+};
+
+/* Allocates a session in the awaiting-CONNECT state. */
+int session_new(const struct session_config *cfg, const struct session_hooks *hooks, void *ctx,
+                struct mqtt_session **out);
+void session_free(struct mqtt_session *s);
+
+/* Processes every complete packet in data. *consumed says how many bytes
+ * were used (the rest is an incomplete packet to present again with more).
+ * Returns 0 to keep the connection, or a negative value to close it (any
+ * CONNACK or DISCONNECT explaining why has been sent already). */
+int session_input(struct mqtt_session *s, const uint8_t *data, size_t len, size_t *consumed);
+
+/* Acknowledges a publish that on_publish left pending. reason 0 = stored;
+ * >= 0x80 = refused (MQTT 5 tells why via reason_string, may be NULL). */
+int session_complete(struct mqtt_session *s, uint16_t packet_id, uint8_t reason, const char *reason_string);
+
+/* Sends an application message to the client. For QoS 1 *packet_id is set
+ * and on_delivered reports its PUBACK. CC_ERR_LIMIT when too many are in flight. */
+int session_publish(struct mqtt_session *s, const char *topic, const uint8_t *payload, size_t len,
+                    uint8_t qos, int retain, uint16_t *packet_id);
+
+/* Sends DISCONNECT with reason (MQTT 5 only) and marks the session closed. */
+void session_close(struct mqtt_session *s, uint8_t reason, const char *reason_string);
+
+int session_connected(const struct mqtt_session *s);
+uint8_t session_version(const struct mqtt_session *s);
+/* The keepalive in force (seconds; 0 = none). */
+uint16_t session_keepalive(const struct mqtt_session *s);
+/* Inbound QoS 1/2 messages awaiting session_complete or PUBREL. */
+size_t session_inflight(const struct mqtt_session *s);
+
+#endif
