@@ -82,5 +82,10 @@ extern const struct cli_cmd cli_machine_cmds[];
 extern const struct cli_cmd cli_key_cmds[];
 extern const struct cli_cmd cli_customer_cmds[];
 extern const struct cli_cmd cli_user_cmds[];
+extern const struct cli_cmd cli_telemetry_cmds[];
+extern const struct cli_cmd cli_events_cmds[];
+
+/* `machine status`, listed in the machine table, lives with the data commands. */
+int cli_run_machine_status(struct cli_args *a);
 
 #endif

@@ -1,6 +1,10 @@
 /* cmd_init.c - `coffeecloud init`: create or re-check a data directory. */
 #include <stdio.h>
+#include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -8,6 +12,7 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
+#include "daemon/privdrop.h"
 #include "setup/setup.h"
 
 #define MOD "init"
@@ -27,6 +32,31 @@ static int run_check(struct cli_args *a)
 	return rc;
 }
 
+/* As root: make the directory, give it to the service account, and create
+ * everything in it as that account. */
+static int become_owner(const char *dir, const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL) {
+		log_error(MOD, "account '%s' does not exist (create it: useradd --system %s)", user, user);
+		return CC_ERR_NOTFOUND;
+	}
+	if (geteuid() != 0) {
+		log_error(MOD, "--owner needs root");
+		return CC_ERR_PERM;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error(MOD, "%s: cannot create: %s", dir, strerror(errno));
+		return CC_ERR_IO;
+	}
+	if (chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+		log_error(MOD, "%s: cannot give it to %s: %s", dir, user, strerror(errno));
+		return CC_ERR_IO;
+	}
+	return privdrop_to(user, dir);
+}
+
 static int run_init(struct cli_args *a)
 {
 	struct setup_opts o;
@@ -44,6 +74,11 @@ static int run_init(struct cli_args *a)
 	o.manufacturer = cli_get(a, "manufacturer") ? cli_get(a, "manufacturer") : "manufacturer";
 	o.admin_login = cli_get(a, "admin") ? cli_get(a, "admin") : "admin";
 	o.sans = cli_get(a, "san");
+	if (cli_get(a, "owner") != NULL) {
+		rc = become_owner(o.dir, cli_get(a, "owner"));
+		if (rc != CC_OK)
+			return rc;
+	}
 	if (cli_flag(a, "password-stdin")) {
 		rc = cli_read_line_stdin(password, sizeof(password));
 		if (rc != CC_OK) {
@@ -90,6 +125,7 @@ const struct cli_cmd cli_init_cmds[] = {
 	    { "san", "LIST", "server certificate names, comma-separated (default: " SETUP_DEFAULT_SANS ")", 0 },
 	    { "master-key-file", "F", "use this existing master key instead of generating DIR/master.key", 0 },
 	    { "password-stdin", NULL, "read the admin password from standard input", 0 },
+	    { "owner", "USER", "as root: give the directory to this service account (the daemon's user)", 0 },
 	    { "check", NULL, "verify an existing data directory instead of creating one", 0 },
 	    CLI_END_OPTS },
 	  run_init },

@@ -12,6 +12,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "crypto/ca.h"
+#include "fleet/commands.h"
 #include "fleet/inventory.h"
 
 #define MOD "cli"
@@ -186,6 +187,21 @@ static int run_machine_show(struct cli_args *a)
 	return CC_OK;
 }
 
+static int run_machine_command(struct cli_args *a)
+{
+	int64_t id = 0;
+	int rc = commands_send(a->vault, cli_get(a, "serial"), cli_get(a, "name"), cli_get(a, "body"), &id);
+
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)id, "serial",
+		                                cli_get(a, "serial"), "name", cli_get(a, "name"), "queued", 1));
+	printf("queued command %lld (%s) for %s; it is delivered when the machine is subscribed\n",
+	       (long long)id, cli_get(a, "name"), cli_get(a, "serial"));
+	return CC_OK;
+}
+
 const struct cli_cmd cli_machine_cmds[] = {
 	{ "machine", "add", "register a machine and issue its certificate bundle", NULL, 1,
 	  { { "serial", "S", "the machine's serial: 1-64 of A-Z a-z 0-9 . _ -", 1 },
@@ -200,6 +216,14 @@ const struct cli_cmd cli_machine_cmds[] = {
 	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_revoke },
 	{ "machine", "list", "list machines", NULL, 1,
 	  { { "customer", "ORG", "only this customer's", 0 }, CLI_END_OPTS }, run_machine_list },
+	{ "machine", "status", "live state: online/offline, last seen, software, last disconnect", "serial", 1,
+	  { { "serial", "S", "only this machine", 0 }, CLI_END_OPTS }, cli_run_machine_status },
+	{ "machine", "command", "queue a command for a machine (cc/v1/{serial}/cmd/{name}, QoS 1)", "serial", 1,
+	  { { "serial", "S", "the machine", 1 },
+	    { "name", "NAME", "update-offer, diagnostics or config", 1 },
+	    { "body", "JSON", "a JSON object (default {})", 0 },
+	    CLI_END_OPTS },
+	  run_machine_command },
 	{ "machine", "show", "show one machine", "serial", 1,
 	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_show },
 	CLI_END_CMDS,

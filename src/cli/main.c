@@ -10,11 +10,13 @@
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "daemon/privdrop.h"
 
 #define MOD "cli"
 
 static const struct cli_cmd *const nouns[] = {
 	cli_init_cmds, cli_org_cmds, cli_site_cmds, cli_group_cmds, cli_machine_cmds, cli_customer_cmds, cli_user_cmds, cli_key_cmds,
+	cli_telemetry_cmds, cli_events_cmds,
 };
 #define NOUN_COUNT (sizeof(nouns) / sizeof(nouns[0]))
 
@@ -206,6 +208,9 @@ int main(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc < 0 ? EXIT_OK : rc;
 	if (c->needs_data) {
+		rc = privdrop_to_owner(a.data_dir);
+		if (rc != CC_OK)
+			return cli_exit_code(rc);
 		rc = vault_open(a.data_dir, a.master_key_file, &a.vault);
 		if (rc != CC_OK) {
 			log_error(MOD, "cannot open data directory %s: %s", a.data_dir, cc_strerror(rc));

@@ -19,6 +19,8 @@
 #define CC_PASSWORD_HASH_MAX 160
 /* The retained `info` message of a machine, sealed. */
 #define CC_SEALED_INFO_MAX 512
+/* A command's body (JSON) as sealed in the store. */
+#define CC_COMMAND_SEALED_MAX 4096
 /* A PEM certificate as stored for a machine. */
 #define CC_CERT_PEM_MAX 4096
 /* The largest file we ever read whole: keyring, certificates, CSRs. */

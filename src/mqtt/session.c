@@ -186,6 +186,7 @@ static int on_publish(struct mqtt_session *s, const struct mqtt_frame *f)
 {
 	struct mqtt_publish p;
 	struct inbound *slot;
+	const char *reason_string = NULL;
 	int rc;
 
 	rc = mqtt_decode_publish(s->version, f, &p);
@@ -204,7 +205,7 @@ static int on_publish(struct mqtt_session *s, const struct mqtt_frame *f)
 		if (s->inflight >= s->cfg.receive_max)
 			return fail(s, -MQTT_RC_RECEIVE_MAX_EXCEEDED);
 	}
-	rc = s->hooks.on_publish(s->ctx, &p);
+	rc = s->hooks.on_publish(s->ctx, &p, &reason_string);
 	if (rc < 0)
 		return fail(s, rc);
 	if (p.qos == 0)
@@ -216,7 +217,7 @@ static int on_publish(struct mqtt_session *s, const struct mqtt_frame *f)
 	s->inflight++;
 	if (rc == SESSION_PENDING)
 		return 0;
-	return session_complete(s, p.packet_id, (uint8_t)rc, NULL);
+	return session_complete(s, p.packet_id, (uint8_t)rc, reason_string);
 }
 
 int session_complete(struct mqtt_session *s, uint16_t packet_id, uint8_t reason, const char *reason_string)

@@ -41,8 +41,9 @@ struct session_hooks {
 	uint8_t (*on_connect)(void *ctx, const struct mqtt_connect *c, int *session_present);
 	/* A well-formed PUBLISH. Returns SESSION_PENDING (acknowledge later),
 	 * a reason code to acknowledge with now (0 or >= 0x80), or a negative
-	 * reason code to disconnect the client with. */
-	int (*on_publish)(void *ctx, const struct mqtt_publish *p);
+	 * reason code to disconnect the client with. An immediate refusal may
+	 * explain itself in *reason_string (MQTT 5 only; static text). */
+	int (*on_publish)(void *ctx, const struct mqtt_publish *p, const char **reason_string);
 	/* One SUBSCRIBE filter: the granted QoS, or a reason code >= 0x80. */
 	uint8_t (*on_subscribe)(void *ctx, const struct mqtt_bytes *filter, uint8_t options);
 	/* One UNSUBSCRIBE filter: 0, or MQTT_RC_NO_SUBSCRIPTION_EXISTED. */

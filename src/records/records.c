@@ -103,3 +103,20 @@ int records_get(struct vault *v, const struct store_machine *machine, enum recor
 
 	return s->ops->records_get(s, machine->id, kind, from_ms, to_ms, open_one, &c);
 }
+
+int records_open_info(struct vault *v, const struct store_machine *m, const struct store_machine_state *st,
+                      char **json)
+{
+	struct seal_ad ad = { SEAL_MACHINE_INFO, m->customer_id, m->id, 0, 0, m->serial };
+	uint8_t *pt = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (st->info_len == 0)
+		return CC_ERR_NOTFOUND;
+	rc = vault_unseal(v, &ad, st->info, st->info_len, &pt, &len);
+	if (rc != CC_OK)
+		return rc;
+	*json = (char *)pt;
+	return CC_OK;
+}

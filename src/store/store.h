@@ -102,6 +102,17 @@ struct store_machine_state {
 	size_t info_len;
 };
 
+/* A command for a machine, delivered on cc/v1/{serial}/cmd/{name}. */
+struct store_command {
+	int64_t id;
+	int64_t machine_id;
+	char name[CC_NAME_MAX + 1];
+	uint8_t body[CC_COMMAND_SEALED_MAX]; /* sealed */
+	size_t body_len;
+	int64_t created_ms;
+	int64_t delivered_ms; /* 0 while pending */
+};
+
 struct store;
 
 struct store_ops {
@@ -166,6 +177,18 @@ struct store_ops {
 	int (*machine_state_set)(struct store *s, const struct store_machine_state *st);
 	int (*machine_state_touch)(struct store *s, int64_t machine_id, int64_t last_seen_ms);
 	int (*machine_state_get)(struct store *s, int64_t machine_id, struct store_machine_state *out);
+
+	/* Counts one refused message of a machine for a reason. */
+	int (*refusal_count)(struct store *s, int64_t machine_id, const char *reason, int64_t at_ms);
+	/* Per reason: each(ctx, reason, count, last_ms). */
+	int (*refusal_list)(struct store *s, int64_t machine_id,
+	                    int (*each)(void *ctx, const char *reason, int64_t count, int64_t last_ms), void *ctx);
+
+	int (*command_add)(struct store *s, const struct store_command *c, int64_t *id);
+	/* Pending commands of a machine, oldest first. */
+	int (*command_pending)(struct store *s, int64_t machine_id,
+	                       int (*each)(void *ctx, const struct store_command *), void *ctx);
+	int (*command_delivered)(struct store *s, int64_t id, int64_t at_ms);
 
 	/* Inserts records; one already stored with the same (machine, kind, seq)
 	 * is skipped, not an error. *inserted counts the new rows. */

@@ -42,6 +42,8 @@ enum seal_kind {
 	SEAL_TELEMETRY = 1,
 	SEAL_EVENT = 2,
 	SEAL_USER_PROFILE = 3,
+	SEAL_MACHINE_INFO = 4,
+	SEAL_COMMAND = 5,
 };
 
 struct seal_ad {

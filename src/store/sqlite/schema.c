@@ -82,7 +82,23 @@ const char *const sqlite_migrations[] = {
 	"  last_seen_ms INTEGER NOT NULL,"
 	"  changed_ms INTEGER NOT NULL,"
 	"  disconnect_reason TEXT NOT NULL DEFAULT '',"
-	"  info BLOB);",
+	"  info BLOB);"
+	/* Messages to machines (cmd topics), kept until the machine acknowledges. */
+	"CREATE TABLE commands("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  delivered_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX commands_pending ON commands(machine_id, delivered_ms);"
+	/* Refused messages, counted per machine and reason (never their content). */
+	"CREATE TABLE refusals("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  reason TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (machine_id, reason)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

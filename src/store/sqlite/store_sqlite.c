@@ -873,6 +873,109 @@ static int sq_machine_state_get(struct store *base, int64_t machine_id, struct s
 	return select_one(s, st, read_state, out, "reading machine state");
 }
 
+/* ---- refusals and commands ---- */
+
+static int sq_refusal_count(struct store *base, int64_t machine_id, const char *reason, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO refusals(machine_id, reason, count, last_ms) VALUES (?1, ?2, 1, ?3) "
+	                    "ON CONFLICT(machine_id, reason) DO UPDATE SET count = count + 1, last_ms = ?3", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, at_ms);
+	return step_done(s, st, "counting a refusal");
+}
+
+static int sq_refusal_list(struct store *base, int64_t machine_id,
+                           int (*each)(void *, const char *, int64_t, int64_t), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT reason, count, last_ms FROM refusals WHERE machine_id = ? ORDER BY reason", &st);
+	int stop = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		stop = each(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+		            sqlite3_column_int64(st, 2));
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "listing refusals");
+}
+
+static int sq_command_add(struct store *base, const struct store_command *c, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO commands(machine_id, name, body, created_ms) VALUES (?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, c->machine_id);
+	bind_text(st, 2, c->name);
+	sqlite3_bind_blob(st, 3, c->body, (int)c->body_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, c->created_ms);
+	return insert_row(s, st, "adding a command", id);
+}
+
+static void read_command(sqlite3_stmt *st, void *out)
+{
+	struct store_command *c = out;
+	size_t n = (size_t)sqlite3_column_bytes(st, 3);
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	c->machine_id = sqlite3_column_int64(st, 1);
+	copy_text(c->name, sizeof(c->name), st, 2);
+	if (n <= sizeof(c->body)) {
+		if (n > 0)
+			memcpy(c->body, sqlite3_column_blob(st, 3), n);
+		c->body_len = n;
+	}
+	c->created_ms = sqlite3_column_int64(st, 4);
+	c->delivered_ms = sqlite3_column_int64(st, 5);
+}
+
+DEFINE_EMITTER(command, read_command)
+
+static int sq_command_pending(struct store *base, int64_t machine_id,
+                              int (*each)(void *, const struct store_command *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct command_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT id, machine_id, name, body, created_ms, delivered_ms FROM commands "
+	                    "WHERE machine_id = ? AND delivered_ms = 0 ORDER BY id", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	return select_each(s, st, emit_command, &e, "listing commands");
+}
+
+static int sq_command_delivered(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE commands SET delivered_ms = ? WHERE id = ? AND delivered_ms = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(s, st, "marking a command delivered");
+}
+
 /* ---- records ---- */
 
 static int sq_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
@@ -972,6 +1075,11 @@ const struct store_ops store_sqlite_ops = {
 	.machine_state_set = sq_machine_state_set,
 	.machine_state_touch = sq_machine_state_touch,
 	.machine_state_get = sq_machine_state_get,
+	.refusal_count = sq_refusal_count,
+	.refusal_list = sq_refusal_list,
+	.command_add = sq_command_add,
+	.command_pending = sq_command_pending,
+	.command_delivered = sq_command_delivered,
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
 };

@@ -1,0 +1,284 @@
+#include "daemon/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "daemon/netaddr.h"
+
+#define MOD "config"
+
+enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_ENUM };
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	size_t size;        /* strings: buffer size */
+	const char *def;
+	int64_t min, max;   /* ints */
+	const char *choices;/* enums: "a|b|c" */
+	const char *help;
+};
+
+#define S(field) OPT_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field)
+#define I(field) OPT_INT, offsetof(struct config, field), sizeof(int64_t)
+#define B(field) OPT_BOOL, offsetof(struct config, field), sizeof(int)
+#define E(field) OPT_ENUM, offsetof(struct config, field), sizeof(((struct config *)0)->field)
+
+static const struct opt table[] = {
+	{ "user", S(user), "coffeecloud", 0, 0, NULL,
+	  "account the daemon switches to when started as root; must own the data directory" },
+	{ "log_level", E(log_level), "info", 0, 0, "error|warn|info|debug", "what is logged to stderr" },
+	{ "mqtt_listen", S(mqtt_listen), "0.0.0.0:8883", 0, 0, NULL,
+	  "address:port of the machines' MQTT/TLS listener; empty turns it off" },
+	{ "mqtt_tls12", B(mqtt_tls12), "true", 0, 0, NULL,
+	  "also accept TLS 1.2 (ECDHE-ECDSA with AES-GCM or ChaCha20-Poly1305 only) for older firmware" },
+	{ "mqtt_plain_listen", S(mqtt_plain_listen), "", 0, 0, NULL,
+	  "loopback address:port of a plain-TCP MQTT listener, for tests only; refused on any other address" },
+	{ "mqtt_plain_acl", E(mqtt_plain_acl), "machine", 0, 0, "machine|open",
+	  "ACL of the plain listener: machine (client id = serial, own topics) or open (any topic, nothing stored)" },
+	{ "mqtt_max_packet", I(mqtt_max_packet), "66560", 1024, 1048576, NULL,
+	  "largest MQTT packet accepted, bytes (before CONNECT: at most 8192)" },
+	{ "mqtt_receive_max", I(mqtt_receive_max), "64", 1, 1024, NULL,
+	  "QoS 1/2 messages a machine may have unacknowledged (MQTT 5 receive maximum)" },
+	{ "mqtt_keepalive_max", I(mqtt_keepalive_max), "300", 10, 3600, NULL,
+	  "longest keepalive granted, seconds; a silent machine is dropped after 1.5 times its keepalive" },
+	{ "mqtt_connect_timeout_s", I(mqtt_connect_timeout_s), "10", 1, 120, NULL,
+	  "time from TCP accept to a complete CONNECT, seconds" },
+	{ "mqtt_max_connections", I(mqtt_max_connections), "19000", 1, 1000000, NULL,
+	  "machine connections held at once" },
+	{ "mqtt_max_per_address", I(mqtt_max_per_address), "20000", 1, 1000000, NULL,
+	  "connections from one source address (a NAT in front of a fleet needs many)" },
+	{ "commit_max_batch", I(commit_max_batch), "8192", 1, 100000, NULL,
+	  "messages per group commit at most" },
+	{ "fleet_poll_ms", I(fleet_poll_ms), "250", 50, 10000, NULL,
+	  "how often the daemon looks for added or revoked machines; revocation takes effect within this" },
+};
+
+#define OPT_COUNT (sizeof(table) / sizeof(table[0]))
+
+static int set_value(struct config *cfg, const struct opt *o, const char *value, int line)
+{
+	char *field = (char *)cfg + o->offset;
+	size_t len = strlen(value);
+
+	switch (o->type) {
+	case OPT_STRING:
+		if (len >= o->size) {
+			log_error(MOD, "line %d: %s is longer than %zu characters", line, o->name, o->size - 1);
+			return CC_ERR_INVALID;
+		}
+		memcpy(field, value, len + 1);
+		return CC_OK;
+	case OPT_ENUM: {
+		const char *c = o->choices;
+
+		while (*c) {
+			const char *bar = strchr(c, '|');
+			size_t n = bar ? (size_t)(bar - c) : strlen(c);
+
+			if (n == len && memcmp(c, value, n) == 0 && len < o->size) {
+				memcpy(field, value, len + 1);
+				return CC_OK;
+			}
+			c += n + (bar ? 1 : 0);
+		}
+		log_error(MOD, "line %d: %s must be one of %s", line, o->name, o->choices);
+		return CC_ERR_INVALID;
+	}
+	case OPT_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "on") == 0) {
+			*(int *)field = 1;
+		} else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "off") == 0) {
+			*(int *)field = 0;
+		} else {
+			log_error(MOD, "line %d: %s must be true or false", line, o->name);
+			return CC_ERR_INVALID;
+		}
+		return CC_OK;
+	case OPT_INT: {
+		char *end = NULL;
+		long long v;
+
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || v < o->min || v > o->max) {
+			log_error(MOD, "line %d: %s must be a whole number from %lld to %lld", line, o->name,
+			          (long long)o->min, (long long)o->max);
+			return CC_ERR_INVALID;
+		}
+		*(int64_t *)field = v;
+		return CC_OK;
+	}
+	}
+	return CC_ERR_INVALID;
+}
+
+void config_defaults(struct config *cfg)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < OPT_COUNT; i++)
+		(void)set_value(cfg, &table[i], table[i].def, 0);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+int config_parse(struct config *cfg, const char *text, size_t len)
+{
+	char line[1024];
+	size_t pos = 0;
+	int lineno = 0;
+
+	if (len > CONFIG_FILE_MAX)
+		return CC_ERR_LIMIT;
+	while (pos < len) {
+		size_t start = pos, n;
+		char *key, *value, *eq, *hash;
+		size_t i;
+		int found = 0, rc;
+
+		while (pos < len && text[pos] != '\n')
+			pos++;
+		n = pos - start;
+		pos++; /* past the newline */
+		lineno++;
+		if (n >= sizeof(line)) {
+			log_error(MOD, "line %d: longer than %zu characters", lineno, sizeof(line) - 1);
+			return CC_ERR_INVALID;
+		}
+		memcpy(line, text + start, n);
+		line[n] = '\0';
+		if (memchr(line, '\0', n) != NULL) {
+			log_error(MOD, "line %d: contains a NUL byte", lineno);
+			return CC_ERR_INVALID;
+		}
+		hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		key = trim(line);
+		if (*key == '\0')
+			continue;
+		eq = strchr(key, '=');
+		if (eq == NULL) {
+			log_error(MOD, "line %d: expected name = value", lineno);
+			return CC_ERR_INVALID;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		for (i = 0; i < OPT_COUNT; i++) {
+			if (strcmp(table[i].name, key) == 0) {
+				rc = set_value(cfg, &table[i], value, lineno);
+				if (rc != CC_OK)
+					return rc;
+				found = 1;
+				break;
+			}
+		}
+		if (!found) {
+			log_error(MOD, "line %d: unknown setting (see docs/CONFIG.md)", lineno);
+			return CC_ERR_INVALID;
+		}
+	}
+	return CC_OK;
+}
+
+int config_load_file(struct config *cfg, const char *path)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int rc = file_read_all(path, CONFIG_FILE_MAX, &text, &len);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = config_parse(cfg, (const char *)text, len);
+	if (rc != CC_OK)
+		log_error(MOD, "%s: not loaded", path);
+	free(text);
+	return rc;
+}
+
+int config_validate(const struct config *cfg)
+{
+	struct netaddr a;
+
+	if (cfg->mqtt_listen[0] != '\0' && netaddr_parse(cfg->mqtt_listen, &a) != CC_OK) {
+		log_error(MOD, "mqtt_listen: expected address:port, e.g. 0.0.0.0:8883 or [::]:8883");
+		return CC_ERR_INVALID;
+	}
+	if (cfg->mqtt_plain_listen[0] != '\0') {
+		if (netaddr_parse(cfg->mqtt_plain_listen, &a) != CC_OK) {
+			log_error(MOD, "mqtt_plain_listen: expected address:port");
+			return CC_ERR_INVALID;
+		}
+		if (!netaddr_is_loopback(&a)) {
+			log_error(MOD, "mqtt_plain_listen: a listener without TLS may only bind a loopback "
+			          "address (127.0.0.0/8 or ::1)");
+			return CC_ERR_PERM;
+		}
+	}
+	if (strcmp(cfg->mqtt_plain_acl, "open") == 0 && cfg->mqtt_plain_listen[0] == '\0') {
+		log_error(MOD, "mqtt_plain_acl = open needs mqtt_plain_listen");
+		return CC_ERR_INVALID;
+	}
+	if (cfg->mqtt_listen[0] == '\0' && cfg->mqtt_plain_listen[0] == '\0') {
+		log_error(MOD, "no listener configured");
+		return CC_ERR_INVALID;
+	}
+	return CC_OK;
+}
+
+/* "a|b" as "a, b": a bar would split a Markdown table cell. */
+static void choices_text(const char *choices, char *out, size_t cap)
+{
+	size_t j = 0;
+
+	for (; *choices != '\0' && j + 3 < cap; choices++) {
+		if (*choices == '|') {
+			out[j++] = ',';
+			out[j++] = ' ';
+		} else {
+			out[j++] = *choices;
+		}
+	}
+	out[j] = '\0';
+}
+
+void config_print_reference(void)
+{
+	size_t i;
+
+	printf("| setting | type | default | range | meaning |\n|---|---|---|---|---|\n");
+	for (i = 0; i < OPT_COUNT; i++) {
+		const struct opt *o = &table[i];
+		char range[64] = "";
+
+		if (o->type == OPT_INT)
+			snprintf(range, sizeof(range), "%lld–%lld", (long long)o->min, (long long)o->max);
+		else if (o->type == OPT_ENUM)
+			choices_text(o->choices, range, sizeof(range));
+		printf("| `%s` | %s | %s | %s | %s |\n", o->name,
+		       o->type == OPT_STRING ? "string" : o->type == OPT_INT ? "integer" :
+		       o->type == OPT_BOOL ? "boolean" : "choice",
+		       o->def[0] ? o->def : "(empty)", range, o->help);
+	}
+}

@@ -1,0 +1,49 @@
+/*
+ * config.h - the daemon's configuration: one declarative table (name, type,
+ * default, range, meaning), documented in docs/CONFIG.md; changes take
+ * effect at the next start. A file of `name = value` lines ('#' starts a comment)
+ * overrides the defaults; --check-config validates without starting.
+ */
+#ifndef CC_DAEMON_CONFIG_H
+#define CC_DAEMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_STRING_MAX 256
+#define CONFIG_FILE_MAX (64 * 1024)
+
+struct config {
+	char user[CONFIG_STRING_MAX];            /* account to run as when started as root */
+	char log_level[16];
+	char mqtt_listen[CONFIG_STRING_MAX];     /* host:port of the TLS listener, "" = off */
+	int mqtt_tls12;                          /* also accept TLS 1.2 (ECDHE-ECDSA + AEAD only) */
+	char mqtt_plain_listen[CONFIG_STRING_MAX];/* loopback host:port without TLS, "" = off */
+	char mqtt_plain_acl[16];                 /* machine | open */
+	int64_t mqtt_max_packet;
+	int64_t mqtt_receive_max;
+	int64_t mqtt_keepalive_max;
+	int64_t mqtt_connect_timeout_s;
+	int64_t mqtt_max_connections;
+	int64_t mqtt_max_per_address;
+	int64_t commit_max_batch;
+	int64_t fleet_poll_ms;
+};
+
+/* Fills cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Applies `name = value` lines from text. Returns 0, or CC_ERR_INVALID after
+ * logging the line number and what is wrong (never the rest of the line). */
+int config_parse(struct config *cfg, const char *text, size_t len);
+
+/* Reads and applies a configuration file (at most CONFIG_FILE_MAX bytes). */
+int config_load_file(struct config *cfg, const char *path);
+
+/* Cross-field checks (e.g. the plain listener must be loopback). */
+int config_validate(const struct config *cfg);
+
+/* Writes the table as Markdown (for docs/CONFIG.md) to stdout. */
+void config_print_reference(void);
+
+#endif

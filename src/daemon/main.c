@@ -1,0 +1,186 @@
+/*
+ * main.c - `coffeecloudd`: the daemon. Reads its configuration, binds its
+ * listeners, leaves root, opens the data directory, and runs the event loop
+ * until SIGTERM/SIGINT, when it commits and acknowledges what it accepted.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/ssl.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/mqtt_server.h"
+#include "daemon/privdrop.h"
+#include "daemon/tls.h"
+#include "daemon/writer.h"
+#include "vault/vault.h"
+
+#define MOD "daemon"
+
+struct options {
+	const char *data_dir;
+	const char *config_file;
+	const char *master_key_file;
+	int check_config;
+	int daemonize;
+	int print_reference;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: coffeecloudd --data DIR [--config FILE] [--master-key-file F]\n"
+	           "                    [--check-config] [--daemon] [--config-reference]\n\n"
+	           "Runs the CoffeeCloud daemon in the foreground (logs to stderr) until SIGTERM.\n"
+	           "--check-config validates the configuration and the data directory, then exits.\n"
+	           "Settings: docs/CONFIG.md (or --config-reference).\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (strcmp(a, "--check-config") == 0) {
+			o->check_config = 1;
+		} else if (strcmp(a, "--daemon") == 0) {
+			o->daemonize = 1;
+		} else if (strcmp(a, "--config-reference") == 0) {
+			o->print_reference = 1;
+		} else if (i + 1 < argc && strcmp(a, "--data") == 0) {
+			o->data_dir = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--config") == 0) {
+			o->config_file = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--master-key-file") == 0) {
+			o->master_key_file = argv[++i];
+		} else {
+			fprintf(stderr, "coffeecloudd: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return CC_ERR_INVALID;
+		}
+	}
+	if (!o->print_reference && o->data_dir == NULL) {
+		fprintf(stderr, "coffeecloudd: --data DIR is required\n");
+		return CC_ERR_INVALID;
+	}
+	return CC_OK;
+}
+
+static enum log_level level_of(const char *name)
+{
+	if (strcmp(name, "error") == 0)
+		return LOG_LEVEL_ERROR;
+	if (strcmp(name, "warn") == 0)
+		return LOG_LEVEL_WARN;
+	if (strcmp(name, "debug") == 0)
+		return LOG_LEVEL_DEBUG;
+	return LOG_LEVEL_INFO;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info(MOD, "signal %d: shutting down", (int)sig);
+	mqtt_server_shutdown(arg);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct config cfg;
+	struct event_base *base = NULL;
+	struct mqtt_server *srv = NULL;
+	struct vault *vault = NULL;
+	struct writer *writer = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	SSL_CTX *tls = NULL;
+	int rc;
+
+	umask(077);
+	log_set_timestamps(1);
+	privdrop_no_dumps();
+	if (parse_options(argc, argv, &o) != CC_OK)
+		return 2;
+	if (o.print_reference) {
+		config_print_reference();
+		return 0;
+	}
+	config_defaults(&cfg);
+	rc = o.config_file ? config_load_file(&cfg, o.config_file) : CC_OK;
+	if (rc == CC_OK)
+		rc = config_validate(&cfg);
+	if (rc != CC_OK)
+		return 2;
+	log_set_level(level_of(cfg.log_level));
+	signal(SIGPIPE, SIG_IGN);
+
+	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL) {
+		log_error(MOD, "cannot start the event loop");
+		return 1;
+	}
+	/* Listeners first, in case a port below 1024 needs root; then leave root. */
+	if (!o.check_config) {
+		rc = mqtt_server_bind(base, &cfg, &srv);
+		if (rc != CC_OK)
+			goto out;
+	}
+	rc = privdrop_to(cfg.user, o.data_dir);
+	if (rc == CC_OK)
+		rc = vault_open(o.data_dir, o.master_key_file, &vault);
+	if (rc == CC_OK)
+		rc = tls_server_ctx(vault, cfg.mqtt_tls12, &tls);
+	if (rc != CC_OK || o.check_config) {
+		if (o.check_config && rc == CC_OK)
+			printf("configuration and data directory ok\n");
+		goto out;
+	}
+	rc = writer_start(o.data_dir, o.master_key_file, (size_t)cfg.commit_max_batch, mqtt_server_wake, srv,
+	                  &writer);
+	if (rc == CC_OK)
+		rc = mqtt_server_start(srv, tls, vault, writer);
+	if (rc != CC_OK)
+		goto out;
+	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
+	sigint = evsignal_new(base, SIGINT, on_signal, srv);
+	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
+		rc = CC_ERR_NOMEM;
+		goto out;
+	}
+	if (o.daemonize && daemon(0, 0) != 0) {
+		log_error(MOD, "cannot become a daemon");
+		rc = CC_ERR_IO;
+		goto out;
+	}
+	log_info(MOD, "ready");
+	event_base_dispatch(base);
+	log_info(MOD, "stopped");
+out:
+	/* Connections go first (their offline state is queued), then the writer
+	 * commits everything queued, then the rest. */
+	mqtt_server_drop_connections(srv);
+	writer_stop(writer);
+	mqtt_server_free(srv);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	SSL_CTX_free(tls);
+	vault_close(vault);
+	if (base != NULL)
+		event_base_free(base);
+	libevent_global_shutdown();
+	return rc == CC_OK ? 0 : 1;
+}

@@ -1,0 +1,989 @@
+#include "daemon/mqtt_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/strmap.h"
+#include "daemon/netaddr.h"
+#include "daemon/registry.h"
+#include "daemon/tls.h"
+#include "fleet/commands.h"
+#include "fleet/inventory.h"
+#include "ingest/message.h"
+#include "mqtt/acl.h"
+#include "mqtt/session.h"
+
+#define MOD "mqtt"
+#define OPEN_SUBS_MAX 16
+#define COMMANDS_IN_FLIGHT 8
+#define DONE_CHUNK 1024
+#define CLOSE_GRACE_MS 2000
+#define TLS_LISTENER 0
+#define PLAIN_LISTENER 1
+
+struct conn;
+
+struct listener {
+	struct mqtt_server *srv;
+	struct evconnlistener *ev;
+	int tls;
+	enum acl_mode acl;
+	char addr[64];
+};
+
+/* A machine's session that outlives its connection (clean start 0). */
+struct remembered {
+	int subscribed_cmd;
+	int64_t expires_ms; /* 0: until the daemon stops */
+};
+
+struct mqtt_server {
+	struct event_base *base;
+	struct config cfg;
+	struct listener listeners[2];
+	SSL_CTX *tls;
+	struct vault *vault;
+	struct registry *registry;
+	char commands_version[32];
+	struct writer *writer;
+	struct event *done_ev;   /* activated by the writer thread */
+	struct event *poll_ev;   /* fleet changes: new and revoked machines */
+	struct session_config session_cfg;
+	struct conn **conns;     /* slot -> connection */
+	uint32_t *generations;   /* slot -> generation, so stale ids never match */
+	size_t nslots, nconns;
+	struct strmap *by_serial;   /* serial -> struct conn * */
+	struct strmap *per_address; /* host -> (count as pointer) */
+	struct strmap *sessions;    /* serial -> struct remembered * */
+	int stopping;
+	uint64_t barrier_id;
+	uint64_t refused, accepted, dropped;
+};
+
+struct conn {
+	struct mqtt_server *srv;
+	struct listener *l;
+	uint64_t id;
+	struct bufferevent *bev;
+	struct mqtt_session *session;
+	char peer[64];
+	char serial[CC_SERIAL_MAX + 1]; /* the identity, once connected */
+	int64_t machine_id, customer_id;
+	char model[CC_NAME_MAX + 1];
+	char fingerprint[65];
+	int connected;   /* CONNECT accepted */
+	int closing;     /* no more input; freed once the output is flushed */
+	int clean_exit;  /* the client sent DISCONNECT */
+	int clean_start;
+	uint32_t session_expiry;
+	char reason[48]; /* why it went away, for machine status */
+	struct event *grace_ev;
+	struct mqtt_bytes open_subs[OPEN_SUBS_MAX]; /* open ACL: owned copies */
+	size_t nopen;
+	int subscribed_cmd;
+	int want_commands; /* deliver pending commands once the current input is handled */
+	struct {
+		uint16_t packet_id;
+		int64_t command_id;
+	} commands[COMMANDS_IN_FLIGHT];
+	size_t ncommands;
+};
+
+static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason);
+
+/* ---- connection table ---- */
+
+static struct conn *conn_by_id(struct mqtt_server *srv, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id, gen = (uint32_t)(id >> 32);
+
+	if (slot >= srv->nslots || srv->conns[slot] == NULL || srv->generations[slot] != gen)
+		return NULL;
+	return srv->conns[slot];
+}
+
+static int conn_slot(struct mqtt_server *srv, struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nslots; i++) {
+		if (srv->conns[i] == NULL) {
+			srv->conns[i] = c;
+			srv->generations[i]++;
+			c->id = (uint64_t)srv->generations[i] << 32 | i;
+			srv->nconns++;
+			return CC_OK;
+		}
+	}
+	return CC_ERR_LIMIT;
+}
+
+static void address_count(struct mqtt_server *srv, const char *host, int delta)
+{
+	intptr_t n = (intptr_t)strmap_get(srv->per_address, host) + delta;
+
+	if (n <= 0)
+		strmap_remove(srv->per_address, host);
+	else
+		strmap_put(srv->per_address, host, (void *)n);
+}
+
+/* ---- state items for the writer ---- */
+
+static void submit_state(struct conn *c, int online, const uint8_t *info, size_t info_len,
+                         uint16_t packet_id)
+{
+	struct writer_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.op = WRITER_STATE;
+	it.conn_id = packet_id ? c->id : 0;
+	it.packet_id = packet_id;
+	it.machine_id = c->machine_id;
+	it.customer_id = c->customer_id;
+	memcpy(it.serial, c->serial, sizeof(it.serial));
+	it.online = online;
+	it.at_ms = clock_now_ms();
+	snprintf(it.reason, sizeof(it.reason), "%s", online ? "" : c->reason);
+	if (info != NULL && info_len > 0) {
+		it.payload = malloc(info_len);
+		if (it.payload == NULL)
+			return;
+		memcpy(it.payload, info, info_len);
+		it.len = info_len;
+	}
+	if (c->srv->writer == NULL || writer_submit(c->srv->writer, &it) != CC_OK)
+		free(it.payload);
+}
+
+/* ---- session hooks ---- */
+
+static int hook_send(void *ctx, const uint8_t *p, size_t n)
+{
+	struct conn *c = ctx;
+
+	return bufferevent_write(c->bev, p, n) == 0 ? CC_OK : CC_ERR_IO;
+}
+
+static int bytes_to_string(const struct mqtt_bytes *b, char *out, size_t cap)
+{
+	if (b->len >= cap)
+		return CC_ERR_LIMIT;
+	memcpy(out, b->p, b->len);
+	out[b->len] = '\0';
+	return CC_OK;
+}
+
+static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *present)
+{
+	struct conn *c = ctx;
+	struct mqtt_server *srv = c->srv;
+	const struct registry_entry *e;
+	struct remembered *mem;
+	struct conn *old;
+	char id[CC_SERIAL_MAX + 1];
+
+	if (srv->stopping)
+		return MQTT_RC_SERVER_UNAVAILABLE;
+	if (bytes_to_string(&m->client_id, id, sizeof(id)) != CC_OK || !inventory_serial_valid(id)) {
+		log_info(MOD, "%s: refused: client id is not a valid serial", c->peer);
+		return MQTT_RC_CLIENT_ID_NOT_VALID;
+	}
+	if (c->l->tls) {
+		struct tls_identity ident;
+
+		if (tls_peer_identity(bufferevent_openssl_get_ssl(c->bev), &ident) != CC_OK) {
+			log_info(MOD, "%s: refused: no usable client certificate", c->peer);
+			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		if (strcmp(ident.common_name, id) != 0) {
+			log_info(MOD, "%s: refused %s: client id differs from its certificate (%s)", c->peer,
+			         id, ident.common_name);
+			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		memcpy(c->fingerprint, ident.fingerprint, sizeof(c->fingerprint));
+	}
+	if (c->l->acl == ACL_MACHINE) {
+		e = registry_find(srv->registry, id);
+		if (e == NULL || e->revoked ||
+		    (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+			log_info(MOD, "%s: refused %s: %s", c->peer, id,
+			         e == NULL ? "unknown machine" : e->revoked ? "revoked" : "certificate replaced");
+			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		c->machine_id = e->id;
+		c->customer_id = e->customer_id;
+		memcpy(c->model, e->model, sizeof(c->model));
+	}
+	old = strmap_get(srv->by_serial, id);
+	if (old != NULL && old != c) {
+		snprintf(old->reason, sizeof(old->reason), "session taken over");
+		strmap_remove(srv->by_serial, id);
+		conn_close(old, "session taken over", MQTT_RC_SESSION_TAKEN_OVER);
+	}
+	if (strmap_put(srv->by_serial, id, c) != CC_OK)
+		return MQTT_RC_SERVER_BUSY;
+	memcpy(c->serial, id, sizeof(c->serial));
+	c->connected = 1;
+	c->clean_start = m->clean_start;
+	c->session_expiry = m->version == MQTT_V5 ? m->props.session_expiry : (m->clean_start ? 0 : UINT32_MAX);
+	mem = strmap_get(srv->sessions, id);
+	if (mem != NULL && (m->clean_start || (mem->expires_ms != 0 && mem->expires_ms < clock_now_ms()))) {
+		free(strmap_remove(srv->sessions, id));
+		mem = NULL;
+	}
+	*present = mem != NULL;
+	if (mem != NULL && mem->subscribed_cmd) {
+		c->subscribed_cmd = 1;
+		c->want_commands = 1;
+	}
+	/* Keepalive: silence for 1.5 x keepalive ends the connection. */
+	if (c->l->acl == ACL_MACHINE)
+		submit_state(c, 1, NULL, 0, 0);
+	log_info(MOD, "%s: %s connected (MQTT %s%s)", c->peer, id, m->version == MQTT_V5 ? "5" : "3.1.1",
+	         *present ? ", session resumed" : "");
+	return MQTT_RC_SUCCESS;
+}
+
+static void arm_keepalive(struct conn *c)
+{
+	uint16_t ka = session_keepalive(c->session);
+	struct timeval tv;
+
+	if (ka == 0) {
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		return;
+	}
+	tv.tv_sec = ka + ka / 2;
+	tv.tv_usec = (ka % 2) * 500000;
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+}
+
+/* Open ACL: deliver to every open-listener subscriber whose filter matches. */
+static void route_open(struct mqtt_server *srv, const struct mqtt_publish *p)
+{
+	char topic[1024];
+	size_t i, j;
+
+	if (bytes_to_string(&p->topic, topic, sizeof(topic)) != CC_OK)
+		return;
+	for (i = 0; i < srv->nslots; i++) {
+		struct conn *s = srv->conns[i];
+
+		if (s == NULL || !s->connected || s->closing || s->l->acl != ACL_OPEN)
+			continue;
+		for (j = 0; j < s->nopen; j++) {
+			if (acl_topic_matches(s->open_subs[j].p, s->open_subs[j].len, p->topic.p, p->topic.len)) {
+				uint16_t id;
+
+				session_publish(s->session, topic, p->payload.p, p->payload.len,
+				                p->qos > 1 ? 1 : p->qos, 0, &id);
+				break;
+			}
+		}
+	}
+}
+
+/* Refuses a publish: MQTT 5 clients learn why; a 3.1.1 client gets its
+ * acknowledgement (it cannot be told) and the message is dropped. */
+static int refuse(struct conn *c, const struct mqtt_publish *p, const char *why, const char **reason_string)
+{
+	struct writer_item it;
+
+	c->srv->refused++;
+	memset(&it, 0, sizeof(it));
+	it.op = WRITER_REFUSAL;
+	it.machine_id = c->machine_id;
+	snprintf(it.reason, sizeof(it.reason), "%s", why);
+	(void)writer_submit(c->srv->writer, &it);
+	log_info(MOD, "%s: refused a message: %s", c->serial, why);
+	if (p->qos == 0 || session_version(c->session) != MQTT_V5)
+		return MQTT_RC_SUCCESS;
+	*reason_string = why;
+	return MQTT_RC_PAYLOAD_FORMAT_INVALID;
+}
+
+static enum message_kind message_kind_of(enum machine_topic t)
+{
+	return t == TOPIC_EVENT ? MESSAGE_EVENT : t == TOPIC_INFO ? MESSAGE_INFO : MESSAGE_TELEMETRY;
+}
+
+static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **reason_string)
+{
+	struct conn *c = ctx;
+	struct mqtt_server *srv = c->srv;
+	struct message_verdict verdict;
+	struct writer_item it;
+	enum machine_topic kind;
+	int rc;
+
+	if (srv->stopping)
+		return -MQTT_RC_SERVER_SHUTTING_DOWN;
+	if (!acl_may_publish(c->l->acl, c->serial, p->topic.p, p->topic.len, &kind)) {
+		log_info(MOD, "%s: refused a publish outside its own topics", c->serial);
+		srv->refused++;
+		/* MQTT 5 can say so per message; 3.1.1 can only hang up. */
+		if (session_version(c->session) == MQTT_V5 && p->qos > 0) {
+			*reason_string = "not authorized for this topic";
+			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		return -MQTT_RC_NOT_AUTHORIZED;
+	}
+	if (c->l->acl == ACL_OPEN && kind == TOPIC_NONE) {
+		route_open(srv, p);
+		return 0;
+	}
+	if (c->l->acl == ACL_OPEN)
+		return 0; /* open listeners store nothing */
+	if (kind == TOPIC_STATUS) {
+		/* Online/offline is known from the connection itself; accept and move on. */
+		return 0;
+	}
+	rc = message_check(message_kind_of(kind), c->model, p->payload.p, p->payload.len, &verdict);
+	if (rc != CC_OK)
+		return -MQTT_RC_UNSPECIFIED;
+	if (!verdict.accepted)
+		return refuse(c, p, verdict.privacy != PRIVACY_NONE ? privacy_reason_name(verdict.privacy)
+		                                                       : "not in the catalogue", reason_string);
+	if (kind == TOPIC_INFO) {
+		submit_state(c, 1, p->payload.p, p->payload.len, 0);
+		return 0;
+	}
+	memset(&it, 0, sizeof(it));
+	it.op = WRITER_RECORD;
+	it.conn_id = p->qos > 0 ? c->id : 0;
+	it.packet_id = p->packet_id;
+	it.machine_id = c->machine_id;
+	it.customer_id = c->customer_id;
+	memcpy(it.serial, c->serial, sizeof(it.serial));
+	it.kind = kind == TOPIC_EVENT ? RECORD_EVENT : RECORD_TELEMETRY;
+	it.seq = verdict.seq;
+	it.ts_ms = verdict.ts_ms;
+	it.payload = malloc(p->payload.len ? p->payload.len : 1);
+	if (it.payload == NULL)
+		return -MQTT_RC_SERVER_BUSY;
+	memcpy(it.payload, p->payload.p, p->payload.len);
+	it.len = p->payload.len;
+	if (writer_submit(srv->writer, &it) != CC_OK) {
+		free(it.payload);
+		if (p->qos == 0) {
+			srv->dropped++;
+			return 0; /* at most once: under overload, QoS 0 may be dropped */
+		}
+		return -MQTT_RC_SERVER_BUSY;
+	}
+	srv->accepted++;
+	return p->qos > 0 ? SESSION_PENDING : 0;
+}
+
+static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options)
+{
+	struct conn *c = ctx;
+	uint8_t qos = options & 3;
+
+	if (!acl_may_subscribe(c->l->acl, c->serial, filter->p, filter->len)) {
+		log_info(MOD, "%s: refused a subscription outside its command topics", c->serial);
+		return MQTT_RC_NOT_AUTHORIZED;
+	}
+	if (c->l->acl == ACL_OPEN) {
+		uint8_t *copy;
+
+		if (c->nopen == OPEN_SUBS_MAX)
+			return MQTT_RC_QUOTA_EXCEEDED;
+		copy = malloc(filter->len);
+		if (copy == NULL)
+			return MQTT_RC_UNSPECIFIED;
+		memcpy(copy, filter->p, filter->len);
+		c->open_subs[c->nopen].p = copy;
+		c->open_subs[c->nopen].len = filter->len;
+		c->nopen++;
+	} else {
+		struct remembered *mem = strmap_get(c->srv->sessions, c->serial);
+
+		if (mem == NULL) {
+			mem = calloc(1, sizeof(*mem));
+			if (mem == NULL || strmap_put(c->srv->sessions, c->serial, mem) != CC_OK) {
+				free(mem);
+				return MQTT_RC_UNSPECIFIED;
+			}
+		}
+		mem->subscribed_cmd = 1;
+		c->subscribed_cmd = 1;
+		c->want_commands = 1;
+	}
+	return qos > 1 ? 1 : qos; /* commands travel at most QoS 1 */
+}
+
+static uint8_t hook_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
+{
+	struct conn *c = ctx;
+	size_t i;
+
+	for (i = 0; i < c->nopen; i++) {
+		if (c->open_subs[i].len == filter->len && memcmp(c->open_subs[i].p, filter->p, filter->len) == 0) {
+			free((void *)c->open_subs[i].p);
+			c->open_subs[i] = c->open_subs[--c->nopen];
+			return 0;
+		}
+	}
+	if (c->l->acl == ACL_MACHINE && strmap_get(c->srv->sessions, c->serial) != NULL)
+		return 0;
+	return MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+}
+
+static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
+{
+	struct conn *c = ctx;
+	struct writer_item it;
+	size_t i;
+
+	(void)reason; /* acknowledged, whatever the machine thinks of it: delivered */
+	for (i = 0; i < c->ncommands; i++) {
+		if (c->commands[i].packet_id != packet_id)
+			continue;
+		memset(&it, 0, sizeof(it));
+		it.op = WRITER_COMMAND_DONE;
+		it.machine_id = c->machine_id;
+		it.seq = c->commands[i].command_id;
+		(void)writer_submit(c->srv->writer, &it);
+		c->commands[i] = c->commands[--c->ncommands];
+		return;
+	}
+}
+
+static int command_in_flight(const struct conn *c, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncommands; i++)
+		if (c->commands[i].command_id == id)
+			return 1;
+	return 0;
+}
+
+static int send_command(void *ctx, int64_t id, const char *name, const char *body)
+{
+	struct conn *c = ctx;
+	char topic[CC_SERIAL_MAX + CC_NAME_MAX + 16];
+	uint16_t packet_id = 0;
+
+	if (command_in_flight(c, id))
+		return 0;
+	if (c->ncommands == COMMANDS_IN_FLIGHT)
+		return 1; /* the rest when these are acknowledged */
+	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s", c->serial, name);
+	if (session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id) != CC_OK)
+		return 1;
+	c->commands[c->ncommands].packet_id = packet_id;
+	c->commands[c->ncommands].command_id = id;
+	c->ncommands++;
+	log_info(MOD, "%s: command %lld (%s) sent", c->serial, (long long)id, name);
+	return 0;
+}
+
+/* Sends the machine's pending commands it does not have in flight yet. */
+static void deliver_commands(struct conn *c)
+{
+	struct store_machine m;
+
+	c->want_commands = 0;
+	if (!c->connected || c->closing || !c->subscribed_cmd || c->l->acl != ACL_MACHINE)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.id = c->machine_id;
+	m.customer_id = c->customer_id;
+	memcpy(m.serial, c->serial, sizeof(m.serial));
+	if (commands_pending(c->srv->vault, &m, send_command, c) < 0)
+		log_warn(MOD, "%s: pending commands could not be read", c->serial);
+}
+
+static void hook_disconnect(void *ctx, uint8_t reason, int with_will)
+{
+	struct conn *c = ctx;
+
+	(void)reason;
+	(void)with_will;
+	c->clean_exit = 1;
+	snprintf(c->reason, sizeof(c->reason), "disconnected by the machine");
+}
+
+static const struct session_hooks hooks = {
+	hook_connect, hook_publish, hook_subscribe, hook_unsubscribe, hook_delivered, hook_disconnect,
+	hook_send,
+};
+
+/* ---- connection life ---- */
+
+static void conn_free(struct conn *c)
+{
+	struct mqtt_server *srv = c->srv;
+	uint32_t slot = (uint32_t)c->id;
+	size_t i;
+
+	if (c->connected) {
+		if (strmap_get(srv->by_serial, c->serial) == c)
+			strmap_remove(srv->by_serial, c->serial);
+		if (c->l->acl == ACL_MACHINE)
+			submit_state(c, 0, NULL, 0, 0);
+		if (c->clean_start && c->session_expiry == 0)
+			free(strmap_remove(srv->sessions, c->serial));
+		else if (strmap_get(srv->sessions, c->serial) != NULL && c->session_expiry != UINT32_MAX) {
+			struct remembered *mem = strmap_get(srv->sessions, c->serial);
+
+			mem->expires_ms = clock_now_ms() + (int64_t)c->session_expiry * 1000;
+		}
+		log_info(MOD, "%s: %s went away: %s", c->peer, c->serial, c->reason);
+	}
+	address_count(srv, c->peer, -1);
+	for (i = 0; i < c->nopen; i++)
+		free((void *)c->open_subs[i].p);
+	if (slot < srv->nslots && srv->conns[slot] == c) {
+		srv->conns[slot] = NULL;
+		srv->nconns--;
+	}
+	if (c->grace_ev != NULL)
+		event_free(c->grace_ev);
+	session_free(c->session);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void free_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_free(arg);
+}
+
+/* Frees on the next loop iteration, never inside the connection's own callback. */
+static void conn_free_soon(struct conn *c)
+{
+	struct timeval now = { 0, 0 };
+
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	if (c->grace_ev == NULL)
+		c->grace_ev = evtimer_new(c->srv->base, free_later_cb, c);
+	if (c->grace_ev != NULL)
+		evtimer_add(c->grace_ev, &now);
+}
+
+static void flushed_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	conn_free_soon(c);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_free_soon(arg);
+}
+
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_free_soon(arg);
+}
+
+/* Stops input, sends what explains the close (MQTT 5 DISCONNECT) and frees
+ * the connection once that is flushed, or after a grace period. */
+static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
+{
+	struct timeval grace = { CLOSE_GRACE_MS / 1000, (CLOSE_GRACE_MS % 1000) * 1000 };
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (c->reason[0] == '\0')
+		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	if (mqtt_reason != 0 && session_connected(c->session))
+		session_close(c->session, mqtt_reason, NULL);
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free_soon(c);
+		return;
+	}
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(c->bev, NULL, flushed_cb, closing_event_cb, c);
+	c->grace_ev = evtimer_new(c->srv->base, grace_cb, c);
+	if (c->grace_ev != NULL)
+		evtimer_add(c->grace_ev, &grace);
+}
+
+static const char *reason_for(int rc)
+{
+	switch (-rc) {
+	case MQTT_RC_MALFORMED: return "malformed packet";
+	case MQTT_RC_PROTOCOL_ERROR: return "protocol error";
+	case MQTT_RC_PACKET_TOO_LARGE: return "packet too large";
+	case MQTT_RC_NOT_AUTHORIZED: return "not authorized";
+	case MQTT_RC_CLIENT_ID_NOT_VALID: return "client id not valid";
+	case MQTT_RC_UNSUPPORTED_VERSION: return "unsupported protocol version";
+	case MQTT_RC_RECEIVE_MAX_EXCEEDED: return "receive maximum exceeded";
+	case MQTT_RC_SERVER_BUSY: return "server busy";
+	case MQTT_RC_TOPIC_ALIAS_INVALID: return "topic alias invalid";
+	case MQTT_RC_TOPIC_NAME_INVALID: return "topic name invalid";
+	default: return "protocol error";
+	}
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in), used = 0;
+	int was_connected = c->connected, rc;
+	uint8_t *data;
+
+	if (c->closing || len == 0)
+		return;
+	data = evbuffer_pullup(in, (ev_ssize_t)len);
+	if (data == NULL) {
+		conn_close(c, "out of memory", MQTT_RC_UNSPECIFIED);
+		return;
+	}
+	rc = session_input(c->session, data, len, &used);
+	evbuffer_drain(in, used);
+	if (rc < 0) {
+		conn_close(c, c->clean_exit ? "disconnected by the machine" : reason_for(rc), 0);
+		return;
+	}
+	if (!was_connected && c->connected)
+		arm_keepalive(c);
+	if (c->want_commands)
+		deliver_commands(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* the TLS handshake completed */
+	if (what & BEV_EVENT_TIMEOUT)
+		conn_close(c, c->connected ? "keepalive timeout" : "no CONNECT in time",
+		           MQTT_RC_KEEP_ALIVE_TIMEOUT);
+	else if (what & BEV_EVENT_ERROR)
+		conn_close(c, c->connected ? "connection lost" : "TLS handshake failed", 0);
+	else
+		conn_close(c, "connection closed by the machine", 0);
+	ERR_clear_error();
+}
+
+static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+	struct listener *l = arg;
+	struct mqtt_server *srv = l->srv;
+	struct conn *c = NULL;
+	struct timeval connect_timeout = { srv->cfg.mqtt_connect_timeout_s, 0 };
+	char host[64];
+
+	(void)ev;
+	(void)salen;
+	netaddr_host(sa, host, sizeof(host));
+	if (srv->stopping || srv->nconns >= (size_t)srv->cfg.mqtt_max_connections ||
+	    (intptr_t)strmap_get(srv->per_address, host) >= srv->cfg.mqtt_max_per_address) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || conn_slot(srv, c) != CC_OK) {
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->srv = srv;
+	c->l = l;
+	memcpy(c->peer, host, sizeof(c->peer));
+	address_count(srv, host, 1);
+	if (l->tls) {
+		SSL *ssl = SSL_new(srv->tls);
+
+		if (ssl != NULL)
+			c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			                                        BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL)
+			SSL_free(ssl);
+	} else {
+		c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (c->bev == NULL || session_new(&srv->session_cfg, &hooks, c, &c->session) != CC_OK) {
+		if (c->bev == NULL)
+			evutil_closesocket(fd);
+		srv->conns[(uint32_t)c->id] = NULL;
+		srv->nconns--;
+		address_count(srv, host, -1);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	/* Never buffer more than a packet and a bit per connection. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)srv->cfg.mqtt_max_packet + 16384);
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_set_timeouts(c->bev, &connect_timeout, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- fleet changes, completions ---- */
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt_server *srv = arg;
+	int changed = 0;
+	size_t i;
+
+	char version[32] = "0";
+	struct store *store = vault_store(srv->vault);
+
+	(void)fd;
+	(void)what;
+	if (store->ops->meta_get(store, COMMANDS_VERSION, version, sizeof(version)) == CC_OK &&
+	    strcmp(version, srv->commands_version) != 0) {
+		memcpy(srv->commands_version, version, sizeof(version));
+		for (i = 0; i < srv->nslots; i++)
+			if (srv->conns[i] != NULL && srv->conns[i]->subscribed_cmd)
+				deliver_commands(srv->conns[i]);
+	}
+	if (registry_poll(srv->registry, &changed) != CC_OK || !changed)
+		return;
+	for (i = 0; i < srv->nslots; i++) {
+		struct conn *c = srv->conns[i];
+		const struct registry_entry *e;
+
+		if (c == NULL || !c->connected || c->closing || c->l->acl != ACL_MACHINE)
+			continue;
+		e = registry_find(srv->registry, c->serial);
+		if (e == NULL || e->revoked || e->id != c->machine_id ||
+		    (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+			snprintf(c->reason, sizeof(c->reason), "%s", e == NULL ? "deleted" : "revoked");
+			log_info(MOD, "%s: cut off: %s", c->serial, c->reason);
+			conn_close(c, c->reason, MQTT_RC_ADMIN_ACTION);
+		}
+	}
+}
+
+static void close_everyone(struct mqtt_server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nslots; i++)
+		if (srv->conns[i] != NULL && !srv->conns[i]->closing)
+			conn_close(srv->conns[i], "server shutting down", MQTT_RC_SERVER_SHUTTING_DOWN);
+}
+
+void mqtt_server_collect(struct mqtt_server *srv)
+{
+	struct writer_done done[DONE_CHUNK];
+	size_t n, i;
+
+	while ((n = writer_take_done(srv->writer, done, DONE_CHUNK)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct conn *c;
+
+			if (done[i].op == WRITER_BARRIER) {
+				/* Everything accepted before the stop is stored and acknowledged. */
+				close_everyone(srv);
+				event_base_loopexit(srv->base, &(struct timeval){ 1, 0 });
+				continue;
+			}
+			c = conn_by_id(srv, done[i].conn_id);
+			if (c == NULL || c->closing)
+				continue; /* gone: the machine re-sends, the store keeps it once */
+			if (!done[i].ok) {
+				conn_close(c, "storage failed", MQTT_RC_UNSPECIFIED);
+				continue;
+			}
+			if (session_complete(c->session, done[i].packet_id, 0, NULL) < 0 && !c->closing)
+				log_debug(MOD, "%s: completion for an unknown packet", c->serial);
+		}
+	}
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mqtt_server_collect(arg);
+}
+
+void mqtt_server_wake(void *arg)
+{
+	struct mqtt_server *srv = arg;
+
+	/* Called from the writer thread: only wake the loop. */
+	event_active(srv->done_ev, EV_READ, 0);
+}
+
+/* ---- setup ---- */
+
+static int bind_one(struct mqtt_server *srv, struct listener *l, const char *addr_text, int tls,
+                    enum acl_mode acl)
+{
+	struct netaddr a;
+
+	if (netaddr_parse(addr_text, &a) != CC_OK)
+		return CC_ERR_INVALID;
+	l->srv = srv;
+	l->tls = tls;
+	l->acl = acl;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr_text);
+	l->ev = evconnlistener_new_bind(srv->base, accept_cb, l,
+	                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_DISABLED |
+	                                LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&a.ss, (int)a.len);
+	if (l->ev == NULL) {
+		log_error(MOD, "cannot listen on %s: %s", addr_text, strerror(errno));
+		return CC_ERR_IO;
+	}
+	return CC_OK;
+}
+
+int mqtt_server_bind(struct event_base *base, const struct config *cfg, struct mqtt_server **out)
+{
+	struct mqtt_server *srv = calloc(1, sizeof(*srv));
+	int rc = CC_OK;
+
+	if (srv == NULL)
+		return CC_ERR_NOMEM;
+	srv->base = base;
+	srv->cfg = *cfg;
+	srv->done_ev = event_new(srv->base, -1, 0, done_cb, srv);
+	if (srv->done_ev == NULL)
+		rc = CC_ERR_NOMEM;
+	if (rc == CC_OK && cfg->mqtt_listen[0] != '\0')
+		rc = bind_one(srv, &srv->listeners[TLS_LISTENER], cfg->mqtt_listen, 1, ACL_MACHINE);
+	if (rc == CC_OK && cfg->mqtt_plain_listen[0] != '\0')
+		rc = bind_one(srv, &srv->listeners[PLAIN_LISTENER], cfg->mqtt_plain_listen, 0,
+		              strcmp(cfg->mqtt_plain_acl, "open") == 0 ? ACL_OPEN : ACL_MACHINE);
+	if (rc != CC_OK) {
+		mqtt_server_free(srv);
+		return rc;
+	}
+	*out = srv;
+	return CC_OK;
+}
+
+int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault, struct writer *w)
+{
+	struct store *store = vault_store(vault);
+	struct timeval poll = { srv->cfg.fleet_poll_ms / 1000, (srv->cfg.fleet_poll_ms % 1000) * 1000 };
+	int rc, i;
+
+	srv->tls = tls;
+	srv->writer = w;
+	srv->vault = vault;
+	if (store->ops->meta_get(store, COMMANDS_VERSION, srv->commands_version,
+	                         sizeof(srv->commands_version)) != CC_OK)
+		snprintf(srv->commands_version, sizeof(srv->commands_version), "0");
+	srv->nslots = (size_t)srv->cfg.mqtt_max_connections;
+	srv->conns = calloc(srv->nslots, sizeof(*srv->conns));
+	srv->generations = calloc(srv->nslots, sizeof(*srv->generations));
+	if (srv->conns == NULL || srv->generations == NULL || strmap_new(&srv->by_serial) != CC_OK ||
+	    strmap_new(&srv->per_address) != CC_OK || strmap_new(&srv->sessions) != CC_OK)
+		return CC_ERR_NOMEM;
+	srv->session_cfg.max_packet = (size_t)srv->cfg.mqtt_max_packet;
+	srv->session_cfg.receive_max = (uint16_t)srv->cfg.mqtt_receive_max;
+	srv->session_cfg.keepalive_max = (uint16_t)srv->cfg.mqtt_keepalive_max;
+	rc = registry_new(store, &srv->registry);
+	if (rc != CC_OK)
+		return rc;
+	srv->poll_ev = event_new(srv->base, -1, EV_PERSIST, poll_cb, srv);
+	if (srv->poll_ev == NULL)
+		return CC_ERR_NOMEM;
+	event_add(srv->poll_ev, &poll);
+	for (i = 0; i < 2; i++) {
+		if (srv->listeners[i].ev != NULL) {
+			evconnlistener_enable(srv->listeners[i].ev);
+			log_info(MOD, "listening on %s (%s, %s ACL)", srv->listeners[i].addr,
+			         srv->listeners[i].tls ? "TLS" : "plain, loopback only",
+			         srv->listeners[i].acl == ACL_OPEN ? "open" : "machine");
+		}
+	}
+	log_info(MOD, "%zu machines registered", registry_count(srv->registry));
+	return CC_OK;
+}
+
+void mqtt_server_shutdown(struct mqtt_server *srv)
+{
+	struct writer_item barrier;
+	int i;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	log_info(MOD, "stopping: committing and acknowledging what was accepted");
+	for (i = 0; i < 2; i++)
+		if (srv->listeners[i].ev != NULL)
+			evconnlistener_disable(srv->listeners[i].ev);
+	memset(&barrier, 0, sizeof(barrier));
+	barrier.op = WRITER_BARRIER;
+	barrier.conn_id = UINT64_MAX;
+	if (srv->writer == NULL || writer_submit(srv->writer, &barrier) != CC_OK) {
+		close_everyone(srv);
+		event_base_loopexit(srv->base, &(struct timeval){ 1, 0 });
+	}
+}
+
+static int free_session(void *ctx, const char *key, void *value)
+{
+	(void)ctx;
+	(void)key;
+	free(value);
+	return 0;
+}
+
+void mqtt_server_drop_connections(struct mqtt_server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < srv->nslots; i++)
+		if (srv->conns[i] != NULL)
+			conn_free(srv->conns[i]);
+}
+
+void mqtt_server_free(struct mqtt_server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	srv->writer = NULL;
+	mqtt_server_drop_connections(srv);
+	for (i = 0; i < 2; i++)
+		if (srv->listeners[i].ev != NULL)
+			evconnlistener_free(srv->listeners[i].ev);
+	if (srv->done_ev != NULL)
+		event_free(srv->done_ev);
+	if (srv->poll_ev != NULL)
+		event_free(srv->poll_ev);
+	registry_free(srv->registry);
+	if (srv->sessions != NULL)
+		strmap_foreach(srv->sessions, free_session, NULL);
+	strmap_free(srv->sessions);
+	strmap_free(srv->by_serial);
+	strmap_free(srv->per_address);
+	free(srv->conns);
+	free(srv->generations);
+	free(srv);
+}

@@ -1,0 +1,294 @@
+#include "daemon/writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "records/records.h"
+#include "vault/vault.h"
+
+#define MOD "writer"
+#define QUEUE_MAX 262144
+
+struct vec {
+	struct writer_item *items;
+	size_t n, cap;
+};
+
+struct writer {
+	struct vault *vault;
+	size_t max_batch;
+	void (*notify)(void *);
+	void *notify_arg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct vec pending;         /* submitted, not yet taken (lock) */
+	struct writer_done *done;   /* completions for the loop (lock) */
+	size_t ndone, capdone;
+	int stopping;               /* (lock) */
+	struct writer_stats stats;  /* (lock) */
+};
+
+static int vec_push(struct vec *v, const struct writer_item *it)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 1024;
+		struct writer_item *grown = realloc(v->items, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		v->items = grown;
+		v->cap = cap;
+	}
+	v->items[v->n++] = *it;
+	return CC_OK;
+}
+
+int writer_submit(struct writer *w, struct writer_item *item)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->pending.n >= QUEUE_MAX || w->stopping)
+		rc = CC_ERR_LIMIT;
+	else
+		rc = vec_push(&w->pending, item);
+	if (rc == CC_OK)
+		pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+size_t writer_take_done(struct writer *w, struct writer_done *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->ndone < max ? w->ndone : max;
+	memcpy(out, w->done, n * sizeof(*out));
+	memmove(w->done, w->done + n, (w->ndone - n) * sizeof(*out));
+	w->ndone -= n;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+static int store_state(struct vault *v, const struct writer_item *it)
+{
+	struct store *s = vault_store(v);
+	struct store_machine_state st;
+	int rc = CC_OK;
+
+	memset(&st, 0, sizeof(st));
+	st.machine_id = it->machine_id;
+	st.online = it->online;
+	st.last_seen_ms = it->at_ms;
+	st.changed_ms = it->at_ms;
+	memcpy(st.disconnect_reason, it->reason, sizeof(st.disconnect_reason));
+	if (it->payload != NULL) {
+		struct seal_ad ad = { SEAL_MACHINE_INFO, it->customer_id, it->machine_id, 0, 0, it->serial };
+		uint8_t *blob = NULL;
+		size_t len = 0;
+
+		rc = vault_seal(v, &ad, it->payload, it->len, &blob, &len);
+		if (rc == CC_OK && len > sizeof(st.info))
+			rc = CC_ERR_LIMIT;
+		if (rc == CC_OK) {
+			memcpy(st.info, blob, len);
+			st.info_len = len;
+		}
+		free(blob);
+	}
+	if (rc == CC_OK)
+		rc = s->ops->machine_state_set(s, &st);
+	return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Stores one batch in one transaction. Returns 0 when it committed. */
+static int commit_batch(struct writer *w, struct writer_item *items, size_t n, uint64_t *dups)
+{
+	struct store *s = vault_store(w->vault);
+	int64_t *seen = malloc(n * sizeof(*seen));
+	int64_t now = clock_now_ms();
+	size_t i, nseen = 0;
+	int rc;
+
+	if (seen == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->begin(s);
+	for (i = 0; i < n && rc == CC_OK; i++) {
+		struct writer_item *it = &items[i];
+
+		if (it->op == WRITER_RECORD) {
+			struct record_in r = { it->machine_id, it->customer_id, it->serial, it->kind,
+			                       it->seq, it->ts_ms, (const char *)it->payload, it->len };
+			size_t inserted = 0;
+
+			rc = records_put(w->vault, &r, 1, &inserted);
+			if (inserted == 0)
+				(*dups)++;
+			seen[nseen++] = it->machine_id;
+		} else if (it->op == WRITER_STATE) {
+			rc = store_state(w->vault, it);
+		} else if (it->op == WRITER_REFUSAL) {
+			rc = s->ops->refusal_count(s, it->machine_id, it->reason, now);
+		} else if (it->op == WRITER_COMMAND_DONE) {
+			rc = s->ops->command_delivered(s, it->seq, now);
+		}
+	}
+	/* One last-seen update per machine per batch, not per message. */
+	qsort(seen, nseen, sizeof(*seen), cmp_id);
+	for (i = 0; i < nseen && rc == CC_OK; i++)
+		if (i == 0 || seen[i] != seen[i - 1])
+			rc = s->ops->machine_state_touch(s, seen[i], now);
+	if (rc == CC_OK)
+		rc = s->ops->commit(s);
+	if (rc != CC_OK) {
+		s->ops->rollback(s);
+		log_error(MOD, "a batch of %zu messages was not stored (%s); they are not acknowledged",
+		          n, cc_strerror(rc));
+	}
+	free(seen);
+	return rc;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct vec batch = { NULL, 0, 0 };
+
+	for (;;) {
+		size_t i, n;
+		uint64_t dups = 0;
+		int rc, stop;
+
+		pthread_mutex_lock(&w->lock);
+		while (w->pending.n == 0 && !w->stopping)
+			pthread_cond_wait(&w->wake, &w->lock);
+		stop = w->stopping && w->pending.n == 0;
+		/* Take everything up to max_batch: the group that gathered while we committed. */
+		n = w->pending.n < w->max_batch ? w->pending.n : w->max_batch;
+		if (n > 0) {
+			if (batch.cap < n) {
+				struct writer_item *grown = realloc(batch.items, n * sizeof(*grown));
+
+				if (grown == NULL) {
+					pthread_mutex_unlock(&w->lock);
+					continue; /* try again with the queue untouched */
+				}
+				batch.items = grown;
+				batch.cap = n;
+			}
+			memcpy(batch.items, w->pending.items, n * sizeof(*batch.items));
+			memmove(w->pending.items, w->pending.items + n,
+			        (w->pending.n - n) * sizeof(*batch.items));
+			w->pending.n -= n;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (stop)
+			break;
+
+		rc = commit_batch(w, batch.items, n, &dups);
+
+		pthread_mutex_lock(&w->lock);
+		w->stats.batches++;
+		w->stats.duplicates += dups;
+		if (rc != CC_OK)
+			w->stats.failures++;
+		for (i = 0; i < n; i++) {
+			struct writer_item *it = &batch.items[i];
+
+			if (it->op == WRITER_RECORD && rc == CC_OK)
+				w->stats.records++;
+			if (it->conn_id != 0) {
+				if (w->ndone == w->capdone) {
+					size_t cap = w->capdone ? w->capdone * 2 : 1024;
+					struct writer_done *grown = realloc(w->done, cap * sizeof(*grown));
+
+					if (grown != NULL) {
+						w->done = grown;
+						w->capdone = cap;
+					}
+				}
+				if (w->ndone < w->capdone) {
+					struct writer_done *d = &w->done[w->ndone++];
+
+					d->conn_id = it->conn_id;
+					d->packet_id = it->packet_id;
+					d->op = it->op;
+					d->ok = rc == CC_OK;
+				}
+			}
+			free(it->payload);
+		}
+		pthread_mutex_unlock(&w->lock);
+		w->notify(w->notify_arg);
+	}
+	free(batch.items);
+	return NULL;
+}
+
+int writer_start(const char *data_dir, const char *master_key_file, size_t max_batch,
+                 void (*notify)(void *arg), void *arg, struct writer **out)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (w == NULL)
+		return CC_ERR_NOMEM;
+	rc = vault_open(data_dir, master_key_file, &w->vault);
+	if (rc != CC_OK) {
+		free(w);
+		return rc;
+	}
+	w->max_batch = max_batch > 0 ? max_batch : 1;
+	w->notify = notify;
+	w->notify_arg = arg;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		vault_close(w->vault);
+		free(w);
+		return CC_ERR_NOMEM;
+	}
+	*out = w;
+	return CC_OK;
+}
+
+void writer_stop(struct writer *w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	for (i = 0; i < w->pending.n; i++)
+		free(w->pending.items[i].payload);
+	free(w->pending.items);
+	free(w->done);
+	vault_close(w->vault);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->wake);
+	free(w);
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}

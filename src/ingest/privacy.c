@@ -1,0 +1,805 @@
+/*
+ * privacy.c - the detectors of privacy.h. Every scan is linear in its input
+ * (each detector looks a bounded distance from each start position) and uses
+ * a few hundred bytes of stack; nothing here allocates or logs.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ingest/privacy.h"
+
+#define CARD_MIN 13
+#define CARD_MAX 19
+
+/* Phone numbers have at most 15 digits (E.164); we look at most this many
+ * groups past a start, which keeps the scan linear on digit soup. */
+#define PHONE_DIGITS_MAX 15
+#define PHONE_GROUPS_MAX 10
+#define PHONE_PAREN_MAX 5
+
+/* Longest word part compared against the short financial words. */
+#define FIN_WORD_MAX 16
+
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_upper(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static int is_lower(unsigned char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static int is_alnum(unsigned char c)
+{
+	return is_digit(c) || is_alpha(c);
+}
+
+static unsigned char to_lower(unsigned char c)
+{
+	return is_upper(c) ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+const char *privacy_reason_name(enum privacy_reason r)
+{
+	switch (r) {
+	case PRIVACY_NONE:
+		return "none";
+	case PRIVACY_CARD_NUMBER:
+		return "card-number";
+	case PRIVACY_EMAIL:
+		return "email";
+	case PRIVACY_PHONE:
+		return "phone";
+	case PRIVACY_FINANCIAL_KEY:
+		return "financial";
+	case PRIVACY_UNSCANNABLE:
+		return "unscannable";
+	}
+	return "unknown";
+}
+
+int privacy_luhn_valid(const char *d, size_t len)
+{
+	unsigned sum = 0;
+	int dbl = 0;
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	for (i = len; i-- > 0;) {
+		unsigned v = (unsigned)((unsigned char)d[i] - '0');
+
+		if (v > 9)
+			return 0;
+		if (dbl) {
+			v *= 2;
+			if (v > 9)
+				v -= 9;
+		}
+		sum += v;
+		dbl = !dbl;
+	}
+	return sum % 10 == 0;
+}
+
+/* ---- card numbers ---------------------------------------------------- */
+
+static int is_card_sep(unsigned char c)
+{
+	return c == ' ' || c == '-';
+}
+
+/* Luhn over the digits of s[from, to), separators skipped. */
+static int luhn_span(const unsigned char *s, size_t from, size_t to)
+{
+	char d[CARD_MAX];
+	size_t n = 0, i;
+
+	for (i = from; i < to; i++) {
+		if (!is_digit(s[i]))
+			continue;
+		if (n == CARD_MAX)
+			return 0;
+		d[n++] = (char)s[i];
+	}
+	return n >= CARD_MIN && privacy_luhn_valid(d, n);
+}
+
+struct group {
+	size_t start, len;
+};
+
+/* One run s[start, end): digits, single separators between them. */
+static int card_run(const unsigned char *s, size_t start, size_t end)
+{
+	struct group ring[CARD_MAX]; /* the last CARD_MAX groups: enough, each has >= 1 digit */
+	size_t ng = 0, i = start;
+
+	while (i < end) {
+		size_t gs = i, gl, back, total = 0;
+
+		while (i < end && is_digit(s[i]))
+			i++;
+		gl = i - gs;
+		ring[ng % CARD_MAX].start = gs;
+		ring[ng % CARD_MAX].len = gl;
+		ng++;
+
+		/* (b) a card glued to other digits inside one long group */
+		if (gl > CARD_MAX) {
+			size_t w, p;
+
+			for (w = CARD_MIN; w <= CARD_MAX; w++)
+				for (p = gs; p + w <= gs + gl; p++)
+					if (privacy_luhn_valid((const char *)s + p, w))
+						return 1;
+		}
+		/* (a) every sequence of whole groups ending with this one */
+		for (back = 0; back < ng && back < CARD_MAX; back++) {
+			const struct group *g = &ring[(ng - 1 - back) % CARD_MAX];
+
+			total += g->len;
+			if (total > CARD_MAX)
+				break;
+			if (total >= CARD_MIN && luhn_span(s, g->start, gs + gl))
+				return 1;
+		}
+		if (i < end)
+			i++; /* the single separator */
+	}
+	return 0;
+}
+
+/* In raw JSON text: is the run s[start, end) the integer value of a "ts" or
+ * "seq" member, inside the epoch-ms window? Only 13-digit values matter:
+ * shorter ones are no card candidates, longer ones are outside the window. */
+static int json_text_exempt(const unsigned char *s, size_t len, size_t start, size_t end)
+{
+	int64_t v = 0;
+	size_t j;
+
+	if (end - start != CARD_MIN)
+		return 0;
+	if (end < len && (s[end] == '.' || s[end] == 'e' || s[end] == 'E'))
+		return 0;
+	for (j = start; j < end; j++) {
+		if (!is_digit(s[j]))
+			return 0;
+		v = v * 10 + (s[j] - '0');
+	}
+	if (v < PRIVACY_EPOCH_MS_MIN || v >= PRIVACY_EPOCH_MS_MAX)
+		return 0;
+	j = start;
+	while (j > 0 && is_space(s[j - 1]))
+		j--;
+	if (j == 0 || s[j - 1] != ':')
+		return 0;
+	j--;
+	while (j > 0 && is_space(s[j - 1]))
+		j--;
+	if (j == 0 || s[j - 1] != '"')
+		return 0;
+	j--;
+	if (j >= 3 && memcmp(s + j - 2, "ts", 2) == 0 && s[j - 3] == '"')
+		return 1;
+	if (j >= 4 && memcmp(s + j - 3, "seq", 3) == 0 && s[j - 4] == '"')
+		return 1;
+	return 0;
+}
+
+static int card_scan(const unsigned char *s, size_t len, int json_text)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start;
+
+		if (!is_digit(s[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		for (;;) {
+			while (i < len && is_digit(s[i]))
+				i++;
+			if (i + 1 < len && is_card_sep(s[i]) && is_digit(s[i + 1])) {
+				i++;
+				continue;
+			}
+			break;
+		}
+		if (i - start < CARD_MIN)
+			continue; /* fewer bytes than a card has digits */
+		if (json_text && json_text_exempt(s, len, start, i))
+			continue;
+		if (card_run(s, start, i))
+			return 1;
+	}
+	return 0;
+}
+
+/* A magnitude of 13..19 digits passing Luhn. */
+static int card_in_u64(uint64_t m)
+{
+	char d[20];
+	size_t n = 0, a, b;
+
+	if (m < UINT64_C(1000000000000))
+		return 0;
+	while (m > 0) {
+		d[n++] = (char)('0' + m % 10);
+		m /= 10;
+	}
+	if (n > CARD_MAX)
+		return 0;
+	for (a = 0, b = n - 1; a < b; a++, b--) {
+		char t = d[a];
+
+		d[a] = d[b];
+		d[b] = t;
+	}
+	return privacy_luhn_valid(d, n);
+}
+
+static int card_in_real(double v)
+{
+	double a;
+
+	if (!isfinite(v))
+		return 0;
+	a = fabs(v);
+	if (a < 1e12 || a >= 1e19)
+		return 0;
+	/* Above 2^53 a double no longer holds every integer: the digits the
+	 * machine wrote are gone, so fail closed. */
+	if (a >= 9007199254740992.0)
+		return 1;
+	return card_in_u64((uint64_t)floor(a));
+}
+
+/* ---- e-mail addresses ------------------------------------------------ */
+
+static int is_local_char(unsigned char c)
+{
+	return is_alnum(c) || c >= 0x80 || (c != 0 && strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL);
+}
+
+static int is_label_char(unsigned char c)
+{
+	return is_alnum(c) || c == '-' || c >= 0x80;
+}
+
+static int tld_ok(const unsigned char *t, size_t n)
+{
+	size_t i;
+
+	if (n >= 5 && to_lower(t[0]) == 'x' && to_lower(t[1]) == 'n' && t[2] == '-' && t[3] == '-')
+		return 1;
+	if (n < 2)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!is_alpha(t[i]) && t[i] < 0x80)
+			return 0;
+	return 1;
+}
+
+static int email_at(const unsigned char *s, size_t len, size_t at)
+{
+	size_t j = at + 1, labels = 0, last = 0, last_len = 0;
+
+	if (at == 0 || !is_local_char(s[at - 1]))
+		return 0;
+	if (j < len && s[j] == '[') {
+		size_t k = j + 1;
+
+		while (k < len && (is_alnum(s[k]) || s[k] == '.' || s[k] == ':'))
+			k++;
+		return k - j > 2 && k < len && s[k] == ']';
+	}
+	for (;;) {
+		size_t ls = j;
+
+		while (j < len && is_label_char(s[j]))
+			j++;
+		if (j == ls)
+			break;
+		labels++;
+		last = ls;
+		last_len = j - ls;
+		if (j + 1 < len && s[j] == '.' && is_label_char(s[j + 1])) {
+			j++;
+			continue;
+		}
+		break;
+	}
+	return labels >= 2 && tld_ok(s + last, last_len);
+}
+
+static int email_scan(const unsigned char *s, size_t len)
+{
+	const unsigned char *p = s, *end = s + len;
+
+	while (p < end && (p = memchr(p, '@', (size_t)(end - p))) != NULL) {
+		if (email_at(s, len, (size_t)(p - s)))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* ---- phone numbers --------------------------------------------------- */
+
+struct pgroup {
+	size_t start, len;
+	unsigned char sep; /* separator before this group; 0 for the first, ')' after a paren group */
+	int paren;
+};
+
+static int phone_left_ok(const unsigned char *s, size_t i)
+{
+	unsigned char p;
+
+	if (i == 0)
+		return 1;
+	p = s[i - 1];
+	if (is_alnum(p) || p == '_' || p == '.' || p == '+' || p == '@' || p >= 0x80)
+		return 0;
+	if ((p == '-' || p == '/') && i >= 2 && (is_alnum(s[i - 2]) || s[i - 2] == '_' || s[i - 2] >= 0x80))
+		return 0;
+	return 1;
+}
+
+static int phone_end_ok(const unsigned char *s, size_t len, size_t j)
+{
+	unsigned char c;
+
+	if (j >= len)
+		return 1;
+	c = s[j];
+	if (is_alnum(c) || c == '_' || c >= 0x80)
+		return 0;
+	if (c == ',' && j + 1 < len && is_digit(s[j + 1]))
+		return 0; /* a decimal comma */
+	return 1;
+}
+
+static unsigned group_value(const unsigned char *s, const struct pgroup *g)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; i < g->len && i < 6; i++)
+		v = v * 10 + (unsigned)(s[g->start + i] - '0');
+	return v;
+}
+
+/* Is the leading part g[0..n) (digits dig[0..nd)) a phone number? */
+static int phone_classify(const unsigned char *s, const struct pgroup *g, size_t n,
+                          const char *dig, size_t nd, int plus)
+{
+	size_t k;
+	int seps_plain = 1, seps_dot = 1, seps_nanp = 1;
+
+	if (plus)
+		return nd >= 7 && nd <= PHONE_DIGITS_MAX && dig[0] != '0';
+	if (nd < 8)
+		return 0;
+	for (k = 1; k < n; k++) {
+		unsigned char c = g[k].sep;
+
+		if (c != ' ' && c != '-' && c != '/' && c != ')')
+			seps_plain = 0;
+		if (c != '.')
+			seps_dot = 0;
+		if (c != ' ' && c != '-' && c != '.' && c != ')')
+			seps_nanp = 0;
+	}
+	/* "00" + country code */
+	if (n >= 2 && dig[0] == '0' && dig[1] == '0' && dig[2] != '0' && nd >= 10 &&
+	    (seps_plain || seps_nanp))
+		return 1;
+	/* North American: [1 ]ddd ddd dddd or (ddd) ddd-dddd */
+	if (seps_nanp) {
+		size_t o = (n == 4 && g[0].len == 1 && dig[0] == '1') ? 1 : 0;
+
+		if (n == 3 + o && g[o].len == 3 && g[o + 1].len == 3 && g[o + 2].len == 4)
+			return 1;
+	}
+	/* national, trunk prefix 0 */
+	if (n >= 2 && dig[0] == '0' && dig[1] != '0' && g[0].len >= 2 && g[0].len <= 5 &&
+	    nd <= 12 && (seps_plain || (seps_dot && n >= 4))) {
+		/* dd-mm-yyyy is a date */
+		if (n == 3 && g[0].len == 2 && g[1].len == 2 && g[2].len == 4 && group_value(s, &g[1]) <= 31)
+			return 0;
+		return 1;
+	}
+	/* unseparated national number */
+	if (n == 1 && !g[0].paren && dig[0] == '0' && dig[1] != '0' && nd >= 10 && nd <= 11)
+		return 1;
+	return 0;
+}
+
+static int phone_at(const unsigned char *s, size_t len, size_t i)
+{
+	struct pgroup g[PHONE_GROUPS_MAX];
+	char dig[PHONE_DIGITS_MAX + 1];
+	size_t n = 0, nd = 0, j = i;
+	unsigned char sep = 0;
+	int plus = 0;
+
+	if (s[j] == '+') {
+		plus = 1;
+		j++;
+	}
+	while (n < PHONE_GROUPS_MAX) {
+		size_t gs, gl, k;
+		int paren = 0;
+
+		if (j < len && s[j] == '(') {
+			paren = 1;
+			gs = ++j;
+			while (j < len && is_digit(s[j]) && j - gs < PHONE_PAREN_MAX + 1)
+				j++;
+			gl = j - gs;
+			if (gl == 0 || gl > PHONE_PAREN_MAX || j >= len || s[j] != ')')
+				return 0;
+			j++;
+		} else if (j < len && is_digit(s[j])) {
+			gs = j;
+			while (j < len && is_digit(s[j]) && j - gs <= PHONE_DIGITS_MAX)
+				j++;
+			gl = j - gs;
+		} else {
+			return 0;
+		}
+		if (nd + gl > PHONE_DIGITS_MAX)
+			return 0;
+		for (k = 0; k < gl; k++)
+			dig[nd++] = (char)s[gs + k];
+		dig[nd] = 0;
+		g[n].start = gs;
+		g[n].len = gl;
+		g[n].sep = sep;
+		g[n].paren = paren;
+		n++;
+		if (phone_end_ok(s, len, j) && phone_classify(s, g, n, dig, nd, plus))
+			return 1;
+		if (j + 1 < len && (s[j] == ' ' || s[j] == '-' || s[j] == '.' || s[j] == '/') &&
+		    (is_digit(s[j + 1]) || s[j + 1] == '(')) {
+			sep = s[j];
+			j++;
+		} else if (paren && j < len && is_digit(s[j])) {
+			sep = ')'; /* "(555)123-4567" */
+		} else {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int phone_scan(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c == '+') {
+			if (i + 1 >= len || !(is_digit(s[i + 1]) || s[i + 1] == '('))
+				continue;
+		} else if (c == '(') {
+			if (i + 1 >= len || !is_digit(s[i + 1]))
+				continue;
+		} else if (!is_digit(c)) {
+			continue;
+		}
+		if (!phone_left_ok(s, i))
+			continue;
+		if (phone_at(s, len, i))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- financial keys -------------------------------------------------- */
+
+/* Matched anywhere in the key: long enough not to occur inside innocent
+ * words. Grouped by first letter so a key costs one small list per byte. */
+static const char *const stems_a[] = { "amount", NULL };
+static const char *const stems_b[] = { "billing", "banking", NULL };
+static const char *const stems_c[] = { "currency", "credit", "coupon", "checkout", "cashless", "cashbox", NULL };
+static const char *const stems_d[] = { "debit", "discount", NULL };
+static const char *const stems_e[] = { "expense", NULL };
+static const char *const stems_g[] = { "gratuity", NULL };
+static const char *const stems_i[] = { "invoice", NULL };
+static const char *const stems_m[] = { "mastercard", NULL };
+static const char *const stems_p[] = { "price", "pricing", "payment", "payout", "paypal", "profit", NULL };
+static const char *const stems_r[] = { "revenue", "refund", "receipt", NULL };
+static const char *const stems_s[] = { "salary", "salaries", NULL };
+static const char *const stems_t[] = { "turnover", "transaction", NULL };
+static const char *const stems_v[] = { "voucher", NULL };
+static const char *const stems_w[] = { "wallet", NULL };
+
+/* Matched only as a whole word part: "tip" is financial, "tipping" is not. */
+static const char *const words_b[] = { "bic", "bank", "bill", "bills", "budget", NULL };
+static const char *const words_c[] = { "cost", "costs", "cash", "coin", "coins", "card", "cards", "cent",
+	                               "cents", "chf", "cny", "cvv", "cvc", NULL };
+static const char *const words_d[] = { "dollar", "dollars", NULL };
+static const char *const words_e[] = { "eur", "euro", "euros", "earning", "earnings", NULL };
+static const char *const words_f[] = { "fee", "fees", "fare", NULL };
+static const char *const words_g[] = { "gbp", NULL };
+static const char *const words_i[] = { "iban", "income", NULL };
+static const char *const words_j[] = { "jpy", NULL };
+static const char *const words_l[] = { "loan", NULL };
+static const char *const words_m[] = { "money", NULL };
+static const char *const words_p[] = { "pay", "paid", "payee", "payer", NULL };
+static const char *const words_s[] = { "swift", "sepa", "sale", "sales", "spend", "spent", NULL };
+static const char *const words_t[] = { "tip", "tips", "tax", "taxes", "tariff", NULL };
+static const char *const words_u[] = { "usd", NULL };
+static const char *const words_v[] = { "vat", NULL };
+static const char *const words_w[] = { "wage", "wages", NULL };
+static const char *const words_y[] = { "yen", NULL };
+
+/* c is lower case */
+static const char *const *stems_for(unsigned char c)
+{
+	switch (c) {
+	case 'a': return stems_a;
+	case 'b': return stems_b;
+	case 'c': return stems_c;
+	case 'd': return stems_d;
+	case 'e': return stems_e;
+	case 'g': return stems_g;
+	case 'i': return stems_i;
+	case 'm': return stems_m;
+	case 'p': return stems_p;
+	case 'r': return stems_r;
+	case 's': return stems_s;
+	case 't': return stems_t;
+	case 'v': return stems_v;
+	case 'w': return stems_w;
+	default: return NULL;
+	}
+}
+
+static const char *const *words_for(unsigned char c)
+{
+	switch (c) {
+	case 'b': return words_b;
+	case 'c': return words_c;
+	case 'd': return words_d;
+	case 'e': return words_e;
+	case 'f': return words_f;
+	case 'g': return words_g;
+	case 'i': return words_i;
+	case 'j': return words_j;
+	case 'l': return words_l;
+	case 'm': return words_m;
+	case 'p': return words_p;
+	case 's': return words_s;
+	case 't': return words_t;
+	case 'u': return words_u;
+	case 'v': return words_v;
+	case 'w': return words_w;
+	case 'y': return words_y;
+	default: return NULL;
+	}
+}
+
+/* Does a stem start at k[i]? */
+static int stem_at(const unsigned char *k, size_t len, size_t i)
+{
+	const char *const *list = stems_for(to_lower(k[i]));
+	size_t s, j;
+
+	for (s = 0; list != NULL && list[s] != NULL; s++) {
+		const char *stem = list[s];
+
+		for (j = 1; stem[j] != 0 && i + j < len; j++)
+			if (to_lower(k[i + j]) != (unsigned char)stem[j])
+				break;
+		if (stem[j] == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int fin_word(const unsigned char *w, size_t n)
+{
+	const char *const *list;
+	size_t s, j;
+
+	if (n == 0 || n > FIN_WORD_MAX)
+		return 0;
+	list = words_for(to_lower(w[0]));
+	for (s = 0; list != NULL && list[s] != NULL; s++) {
+		const char *word = list[s];
+
+		for (j = 0; j < n && word[j] != 0; j++)
+			if (to_lower(w[j]) != (unsigned char)word[j])
+				break;
+		if (j == n && word[j] == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A word part ends before i when the character class changes: lower->Upper
+ * ("unitPrice"), letter<->digit ("price2"), or "EURPrice" (upper run ending
+ * in an upper that starts a capitalised word). */
+static int part_breaks(const unsigned char *k, size_t len, size_t i)
+{
+	unsigned char a = k[i - 1], b = k[i];
+
+	if (is_lower(a) && is_upper(b))
+		return 1;
+	if (is_digit(a) != is_digit(b))
+		return 1;
+	if (is_upper(a) && is_upper(b) && i + 1 < len && is_lower(k[i + 1]))
+		return 1;
+	return 0;
+}
+
+int privacy_key_is_financial(const char *key, size_t len)
+{
+	const unsigned char *k = (const unsigned char *)key;
+	size_t i = 0;
+
+	if (key == NULL)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (stem_at(k, len, i))
+			return 1;
+	i = 0;
+	while (i < len) {
+		size_t start;
+
+		if (!is_alnum(k[i])) {
+			i++;
+			continue;
+		}
+		start = i++;
+		while (i < len && is_alnum(k[i]) && !part_breaks(k, len, i))
+			i++;
+		if (fin_word(k + start, i - start))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- entry points ---------------------------------------------------- */
+
+static enum privacy_reason scan_text(const unsigned char *s, size_t len, int json_text)
+{
+	if (s == NULL || len == 0)
+		return PRIVACY_NONE;
+	if (card_scan(s, len, json_text))
+		return PRIVACY_CARD_NUMBER;
+	if (email_scan(s, len))
+		return PRIVACY_EMAIL;
+	if (phone_scan(s, len))
+		return PRIVACY_PHONE;
+	return PRIVACY_NONE;
+}
+
+enum privacy_reason privacy_scan_text(const char *s, size_t len)
+{
+	return scan_text((const unsigned char *)s, len, 0);
+}
+
+enum privacy_reason privacy_scan_json_text(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	enum privacy_reason r = scan_text(s, len, 1);
+	size_t i = 0;
+
+	if (r != PRIVACY_NONE)
+		return r;
+	while (i < len) {
+		size_t close, k;
+
+		if (s[i] != '"') {
+			i++;
+			continue;
+		}
+		for (close = i + 1; close < len && s[close] != '"'; close++)
+			if (s[close] == '\\')
+				close++;
+		if (close >= len)
+			break;
+		for (k = close + 1; k < len && is_space(s[k]); k++)
+			;
+		if (k < len && s[k] == ':' && privacy_key_is_financial(text + i + 1, close - i - 1))
+			return PRIVACY_FINANCIAL_KEY;
+		i = close + 1;
+	}
+	return PRIVACY_NONE;
+}
+
+static int exempt_member(const char *key, size_t klen, const json_t *v)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return 0;
+	if (!((klen == 2 && memcmp(key, "ts", 2) == 0) || (klen == 3 && memcmp(key, "seq", 3) == 0)))
+		return 0;
+	n = json_integer_value(v);
+	return n >= PRIVACY_EPOCH_MS_MIN && n < PRIVACY_EPOCH_MS_MAX;
+}
+
+static enum privacy_reason scan_value(const json_t *v, int depth)
+{
+	enum privacy_reason r;
+
+	if (depth > PRIVACY_DEPTH_MAX)
+		return PRIVACY_UNSCANNABLE;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		json_t *obj = (json_t *)v; /* jansson's iterators take non-const */
+		void *it;
+
+		for (it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
+			const char *key = json_object_iter_key(it);
+			size_t klen = json_object_iter_key_len(it);
+			const json_t *val = json_object_iter_value(it);
+
+			if ((r = privacy_scan_text(key, klen)) != PRIVACY_NONE)
+				return r;
+			if (privacy_key_is_financial(key, klen))
+				return PRIVACY_FINANCIAL_KEY;
+			if (depth == 1 && exempt_member(key, klen, val))
+				continue;
+			if ((r = scan_value(val, depth + 1)) != PRIVACY_NONE)
+				return r;
+		}
+		return PRIVACY_NONE;
+	}
+	case JSON_ARRAY: {
+		size_t i, n = json_array_size(v);
+
+		for (i = 0; i < n; i++)
+			if ((r = scan_value(json_array_get(v, i), depth + 1)) != PRIVACY_NONE)
+				return r;
+		return PRIVACY_NONE;
+	}
+	case JSON_STRING:
+		return privacy_scan_text(json_string_value(v), json_string_length(v));
+	case JSON_INTEGER: {
+		json_int_t n = json_integer_value(v);
+		uint64_t m = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+
+		return card_in_u64(m) ? PRIVACY_CARD_NUMBER : PRIVACY_NONE;
+	}
+	case JSON_REAL:
+		return card_in_real(json_real_value(v)) ? PRIVACY_CARD_NUMBER : PRIVACY_NONE;
+	case JSON_TRUE:
+	case JSON_FALSE:
+	case JSON_NULL:
+		return PRIVACY_NONE;
+	}
+	return PRIVACY_NONE;
+}
+
+enum privacy_reason privacy_scan_json(const json_t *doc)
+{
+	if (doc == NULL)
+		return PRIVACY_NONE;
+	return scan_value(doc, 1);
+}

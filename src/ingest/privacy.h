@@ -1,0 +1,141 @@
+/*
+ * privacy.h - the privacy filter of DESIGN §2.1 "Machine data only".
+ *
+ * Finds personal and financial data in what a machine sends, so that ingest
+ * can refuse the message before anything is stored or logged. The filter is
+ * pure: no allocation, no global state, no logging (it must never be the
+ * place where the content of a refused message leaks), bounded stack
+ * (recursion depth PRIVACY_DEPTH_MAX). Safe to call from any thread.
+ *
+ * Detectors and the policy behind them (docs/METRICS.md has the measured
+ * recall and false-positive figures):
+ *
+ * CARD NUMBERS - 13 to 19 digits passing the Luhn check, whatever the network
+ *   (the filter does not require a known issuer prefix: DESIGN defines a card
+ *   number by length and Luhn only, and failing closed is the point).
+ *   - In text (string values, object keys, raw payloads): a "run" is a
+ *     maximal sequence of digits in which consecutive digits are separated by
+ *     at most one space or dash ("4111 1111-1111 1111"). The separators split
+ *     a run into groups. Candidates are (a) every sequence of consecutive
+ *     whole groups holding 13..19 digits in total, and (b) inside a single
+ *     group of more than 19 digits, every 13..19-digit window. (a) finds a
+ *     card written next to other digits ("ref 12 4111 1111 1111 1111"),
+ *     (b) one glued to other digits ("20261128411111111111111"). Any
+ *     candidate passing Luhn is a card number, whatever the key.
+ *   - JSON integers: the magnitude, when it has 13..19 digits.
+ *   - JSON reals: the integer part of the magnitude when it is >= 10^12.
+ *     A real >= 2^53 cannot hold 16+ digits exactly, so its digits are
+ *     unknowable: reals in [2^53, 10^19) are refused as card numbers (fail
+ *     closed). No catalogue metric comes near these magnitudes.
+ *   - The one exemption: an INTEGER that is the value of the "ts" or "seq"
+ *     member of the TOP-LEVEL object and lies in the epoch-millisecond window
+ *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01..2100-01-01).
+ *     Why: every message carries a 13-digit millisecond timestamp, and one in
+ *     ten of them passes Luhn; without the exemption ingest would refuse 10%
+ *     of all traffic. The exemption is narrow on purpose: top level only,
+ *     integers only, those two names only, and a window that 16- to 19-digit
+ *     cards cannot fall into. Its cost: a 13-digit card number in
+ *     [4000000000000, 4102444800000) sent as the top-level ts is not flagged
+ *     here (message_check refuses it anyway: such a ts is decades in the
+ *     future). A millisecond timestamp anywhere else (a string, a nested
+ *     field) is NOT exempt; the catalogue therefore carries no timestamps as
+ *     metric values.
+ *
+ * E-MAIL ADDRESSES - local@domain.tld anywhere in a string or key: at least
+ *   one local-part character before the '@', then two or more dot-separated
+ *   labels whose last one (the TLD) is >= 2 letters (or "xn--" punycode, or
+ *   UTF-8), or a bracketed domain literal.
+ *
+ * PHONE NUMBERS - in strings and keys (a JSON number is never treated as a
+ *   phone number: without '+' or a leading 0 it cannot be told from a
+ *   counter). A candidate starts at a token boundary (not after a letter,
+ *   digit, '_', '.', and not after a '-' or '/' that follows a letter or
+ *   digit: "CM-0171123456" is a serial) and is a sequence of digit groups
+ *   separated by single ' ', '-', '.', '/' or a parenthesised group. It is a
+ *   phone number when any leading part of it is:
+ *   - international: '+' then 7..15 digits, the first non-zero;
+ *   - "00" + country code, two or more groups, 10..15 digits;
+ *   - national with trunk prefix: first group 0[1-9] plus 0..3 digits, two or
+ *     more groups, 8..12 digits ("030 1234567", "0171-1234567",
+ *     "(030) 1234567"), separators ' ', '-', '/' (or '.', with four or more
+ *     groups: "01.23.45.67.89"), and not a dd-mm-yyyy date;
+ *   - North American: [1 ]ddd ddd dddd with ' ', '-' or '.', or "(ddd) ddd-dddd";
+ *   - an unseparated 0[1-9] number of 10 or 11 digits ("01711234567").
+ *   Plain version strings ("2.14.3", "1.4.0+20261128") and serials
+ *   ("CM-0001234") do not match.
+ *
+ * FINANCIAL KEYS - any object key at any depth (values are not judged: a
+ *   brew event's product "espresso" is not financial, its price would be).
+ *   The key is split into word parts at '_', '-', '.', spaces, camelCase
+ *   humps and letter/digit changes ("unitPriceEUR" -> unit, price, eur).
+ *   Long, unambiguous stems match anywhere in the key, case-insensitively
+ *   ("price", "revenue", "payment", "amount", "currency", "invoice",
+ *   "turnover", "credit", "debit", "refund", "discount", ...). Short words
+ *   ("tip", "tax", "vat", "fee", "cost", "cash", "coin", "card", "iban",
+ *   "bic", "sales", "wage", "eur", "usd", ...) match only a whole word part,
+ *   so "tipping_point", "cardinality" and "percent" are not financial while
+ *   "tip_total", "salesTotal" and "card" are. The full lists are in
+ *   privacy.c and docs/METRICS.md. "amount" is on the list even though
+ *   coffee recipes speak of a "grounds amount": the catalogue names such
+ *   quantities by unit (grams, ml) instead.
+ */
+#ifndef CC_INGEST_PRIVACY_H
+#define CC_INGEST_PRIVACY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Deepest JSON nesting privacy_scan_json inspects (the top level is depth 1).
+ * message_check refuses anything deeper than INGEST_DEPTH_MAX (16) first. */
+#define PRIVACY_DEPTH_MAX 32
+
+/* The epoch-millisecond window of the ts/seq exemption: [2000-01-01, 2100-01-01). */
+#define PRIVACY_EPOCH_MS_MIN INT64_C(946684800000)
+#define PRIVACY_EPOCH_MS_MAX INT64_C(4102444800000)
+
+enum privacy_reason {
+	PRIVACY_NONE = 0,
+	PRIVACY_CARD_NUMBER,
+	PRIVACY_EMAIL,
+	PRIVACY_PHONE,
+	PRIVACY_FINANCIAL_KEY,
+	/* The document nests deeper than PRIVACY_DEPTH_MAX, so it was not fully
+	 * inspected: treat it as refused (fail closed). message_check never
+	 * reports it, because it refuses such nesting before scanning. */
+	PRIVACY_UNSCANNABLE,
+};
+
+/* "none", "card-number", "email", "phone", "financial", "unscannable";
+ * "unknown" for values outside the enum. Never NULL, static storage. */
+const char *privacy_reason_name(enum privacy_reason r);
+
+/* Scans a parsed JSON document: every object key (text detectors and the
+ * financial-key detector) and every string and number value, at any depth up
+ * to PRIVACY_DEPTH_MAX. Returns the first reason found (document order; within
+ * one string: card, then e-mail, then phone) or PRIVACY_NONE. doc NULL ->
+ * PRIVACY_NONE. */
+enum privacy_reason privacy_scan_json(const json_t *doc);
+
+/* The card, e-mail and phone detectors over raw bytes (any bytes, NUL
+ * included; s may be NULL when len is 0). No exemption applies. */
+enum privacy_reason privacy_scan_text(const char *s, size_t len);
+
+/* For a payload that did not decode as JSON (malformed, too deep, invalid
+ * UTF-8): privacy_scan_text, plus the two rules of privacy_scan_json that can
+ * be applied to raw text: a bare integer token that follows "ts": or "seq":
+ * and lies in the epoch-ms window is exempt from the card detector, and a
+ * quoted string followed by ':' is judged as an object key by the financial
+ * detector. Heuristic by nature: it exists so that a broken message carrying
+ * a card number is still counted as a privacy refusal. */
+enum privacy_reason privacy_scan_json_text(const char *s, size_t len);
+
+/* 1 if key (len bytes) names a financial field by the rule above, else 0.
+ * Exposed for tests and for the catalogue's self-check. */
+int privacy_key_is_financial(const char *key, size_t len);
+
+/* 1 if the len decimal digits at d (ASCII '0'..'9') pass the Luhn check. */
+int privacy_luhn_valid(const char *d, size_t len);
+
+#endif

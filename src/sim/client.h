@@ -1,0 +1,98 @@
+/*
+ * client.h - drives the simulated machines over MQTT with libmosquitto, all
+ * in the calling thread: one poll() over every machine's socket and
+ * libmosquitto's external-loop calls (loop_read, loop_write, loop_misc). No
+ * thread per machine.
+ *
+ * Each machine connects as itself: client id = serial, TLS 1.3 with its own
+ * certificate (<certs>/<serial>/machine.crt, machine.key, CA ca.crt; the
+ * server certificate is verified, host name included), or plain TCP.
+ * Persistent session (clean start off, MQTT 5 session expiry 1 h); will
+ * cc/v1/{s}/status "offline" retained QoS 1; on every connect it publishes
+ * retained "online" status and its info, and subscribes to cc/v1/{s}/cmd/#.
+ * Data messages (telemetry and events from fleet.h) carry one seq counter
+ * per machine: seq_start, seq_start + 1, ...
+ *
+ * Every QoS > 0 publish is tracked by message id until the server
+ * acknowledges it (acked, reason < 0x80) or refuses it (reason >= 0x80,
+ * MQTT 5 only). While a machine is disconnected its QoS > 0 messages stay
+ * queued in libmosquitto and are re-sent after the reconnect. At most
+ * CLIENT_WINDOW messages per machine are unresolved at once: a machine that
+ * is not acknowledged waits rather than queueing without bound.
+ *
+ * The run ends when every machine has sent its quota and every message is
+ * resolved, or when publishing time is over and CLIENT_DRAIN_MS more have
+ * passed, or CLIENT_STOP_DRAIN_MS after client_request_stop().
+ */
+#ifndef CC_SIM_CLIENT_H
+#define CC_SIM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/fleet.h"
+
+#define CLIENT_MACHINES_MAX 20000
+#define CLIENT_WINDOW 64
+#define CLIENT_DRAIN_MS 10000
+#define CLIENT_STOP_DRAIN_MS 2000
+#define CLIENT_MODEL "barista-pro"
+#define CLIENT_INFO "{\"model\":\"barista-pro\",\"hw\":\"rev-c\",\"sw\":\"4.2.1\"}"
+
+struct client_opts {
+	const char *host;
+	int port;
+	int plain;            /* plain TCP instead of TLS */
+	int protocol;         /* 5 or 3 (3.1.1) */
+	int qos;              /* 0, 1 or 2 for data messages */
+	double rate;          /* messages per second per machine; 0: as fast as acks allow */
+	double duration_s;    /* > 0: publish for this long ... */
+	uint32_t count;       /* ... else this many messages per machine */
+	double timeout_s;     /* publishing stops after this long in any case */
+	double speedup;       /* model seconds per real second of the nominal rate */
+	int64_t seq_start;    /* seq of each machine's first message */
+	uint64_t seed;
+	enum fleet_fault fault;
+	const char *certs_dir;
+	const char *ack_log;  /* NULL: none; else appended "<serial> <seq>\n" per acked message */
+	int quiet;            /* no progress or command lines */
+	double start_day_s;   /* local time of day at the start, for the models */
+};
+
+struct client_stats {
+	uint32_t machines;
+	uint32_t machines_connected;  /* machines that connected at least once */
+	uint64_t sent;                /* data messages handed to libmosquitto */
+	uint64_t telemetry, events;   /* of sent, by topic */
+	uint64_t acked;               /* QoS > 0: acknowledged; QoS 0: written to the socket */
+	uint64_t refused;             /* refused by reason code >= 0x80 */
+	uint64_t refused_by_reason[256];
+	uint64_t unresolved;          /* sent, QoS > 0, neither acked nor refused at the end */
+	uint64_t hostile_sent, hostile_acked, hostile_refused;
+	uint64_t unexpected_refused;  /* well-formed messages refused */
+	uint64_t queued_while_down;   /* published while disconnected, resent later */
+	uint64_t lost;                /* QoS 0 messages lost with a connection, or unpublishable */
+	uint64_t shortfall;           /* messages of the quota never sent (count mode) */
+	uint64_t control_sent, control_acked, control_refused; /* status and info */
+	uint64_t commands_received;
+	uint64_t connects, reconnects, disconnects, sessions_resumed;
+	uint64_t connect_errors;      /* attempts that failed before CONNACK */
+	uint64_t publish_errors;      /* publish calls libmosquitto refused outright */
+	uint64_t events_dropped;      /* model events lost to a full queue */
+	double seconds;               /* first data publish to last resolution */
+	double connect_seconds;       /* start to every machine connected once (0: never) */
+	double elapsed_seconds;       /* the whole traffic phase */
+	int interrupted;
+};
+
+/* Runs the traffic of n machines (serials[i], bundles under
+ * o->certs_dir/serials[i]/). Returns 0 when the run took place, whatever
+ * its outcome (see *st), or a negative CC_ERR_* when it could not start
+ * (bad options, too few file descriptors, out of memory). */
+int client_run(const struct client_opts *o, const char *const *serials, size_t n,
+               struct client_stats *st);
+
+/* Stops publishing and starts the short drain; async-signal-safe. */
+void client_request_stop(void);
+
+#endif

@@ -1,0 +1,664 @@
+/*
+ * main.c - coffeecloud-sim: options, provisioning of the simulated fleet
+ * through the library (vault + inventory), the run, and its summary.
+ *
+ * Exit codes: 0 every machine connected and sent its quota, and every QoS > 0
+ * message was acknowledged, or refused where the fault made it hostile (MQTT
+ * 5); 1 otherwise, or when provisioning failed; 2 usage errors.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "fleet/inventory.h"
+#include "sim/client.h"
+#include "sim/fleet.h"
+#include "vault/vault.h"
+
+#define MOD "sim"
+#define EXIT_USAGE 2
+#define DEFAULT_CUSTOMER "sim-fleet"
+#define DEFAULT_SITE "sim-site"
+#define DEFAULT_PREFIX "SIM"
+
+struct options {
+	const char *data_dir, *master_key_file, *customer, *prefix, *certs_dir;
+	uint32_t machines;
+	int seq_start_given;
+	struct client_opts c;
+	char certs_default[VAULT_PATH_MAX];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: coffeecloud-sim --data DIR --machines N [options]\n"
+	        "\n"
+	        "Provisions N simulated coffee machines in a CoffeeCloud data directory (or\n"
+	        "reuses them) and drives them over MQTT: telemetry, events, status, commands.\n"
+	        "\n"
+	        "  --data DIR              the data directory (opened only for provisioning)\n"
+	        "  --master-key-file F     its master key, if not DIR/master.key ($CC_MASTER_KEY_FILE)\n"
+	        "  --machines N            how many machines, 1-%d\n"
+	        "  --customer NAME         their customer (created under the manufacturer) [sim-fleet]\n"
+	        "  --prefix P              serials P-0001 ... [SIM]\n"
+	        "  --certs DIR             where the bundles live: DIR/<serial>/ [<data dir>.sim-certs]\n"
+	        "  --host H                the MQTT server [127.0.0.1]\n"
+	        "  --port P                its port [8883; 1883 with --plain]\n"
+	        "  --plain                 plain TCP instead of TLS (loopback test listeners)\n"
+	        "  --mqtt 5|3              MQTT 5 or 3.1.1 [5]\n"
+	        "  --qos 0|1|2             QoS of telemetry and events [1]\n"
+	        "  --rate R                messages per second per machine; 0 = as fast as acks allow [1]\n"
+	        "  --duration S            publish for S seconds, or\n"
+	        "  --count M               publish M messages per machine [10]\n"
+	        "  --timeout S             stop publishing after S seconds in any case\n"
+	        "  --speedup F             model seconds per nominal message period (demos) [1]\n"
+	        "  --seq-start N           seq of each machine's first message [now in ms * 1000]\n"
+	        "  --ack-log FILE          append \"<serial> <seq>\" per acknowledged message\n"
+	        "  --fault F               card|email|phone|price|foreign-topic|bad-json|\n"
+	        "                          unknown-metric|disconnect: once per machine, mid-run\n"
+	        "  --seed N                seed of the machine models [1]\n"
+	        "  --quiet                 print only the final JSON line\n"
+	        "  --help\n"
+	        "\n"
+	        "Exit: 0 all acknowledged or refused as expected, 1 otherwise, 2 usage error.\n",
+	        CLIENT_MACHINES_MAX);
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-')
+		return CC_ERR_INVALID;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return CC_ERR_INVALID;
+	*out = v;
+	return CC_OK;
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || *s == '\0')
+		return CC_ERR_INVALID;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !(v >= min && v <= max))
+		return CC_ERR_INVALID;
+	*out = v;
+	return CC_OK;
+}
+
+static int bad(const char *opt, const char *why)
+{
+	fprintf(stderr, "coffeecloud-sim: --%s: %s\n", opt, why);
+	return EXIT_USAGE;
+}
+
+/* Returns 0, or an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum {
+		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
+		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
+		O_TIMEOUT, O_HELP,
+	};
+	static const struct option longopts[] = {
+		{ "data", required_argument, NULL, O_DATA },
+		{ "master-key-file", required_argument, NULL, O_KEY },
+		{ "machines", required_argument, NULL, O_MACHINES },
+		{ "customer", required_argument, NULL, O_CUSTOMER },
+		{ "prefix", required_argument, NULL, O_PREFIX },
+		{ "host", required_argument, NULL, O_HOST },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "plain", no_argument, NULL, O_PLAIN },
+		{ "mqtt", required_argument, NULL, O_MQTT },
+		{ "qos", required_argument, NULL, O_QOS },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "ack-log", required_argument, NULL, O_ACKLOG },
+		{ "certs", required_argument, NULL, O_CERTS },
+		{ "fault", required_argument, NULL, O_FAULT },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "seq-start", required_argument, NULL, O_SEQ },
+		{ "speedup", required_argument, NULL, O_SPEEDUP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, port_given = 0, count_given = 0;
+	uint64_t u;
+	double d;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case O_DATA: o->data_dir = optarg; break;
+		case O_KEY: o->master_key_file = optarg; break;
+		case O_MACHINES:
+			if (parse_u64(optarg, CLIENT_MACHINES_MAX, &u) != CC_OK || u == 0)
+				return bad("machines", "give a number from 1 to 20000");
+			o->machines = (uint32_t)u;
+			break;
+		case O_CUSTOMER: o->customer = optarg; break;
+		case O_PREFIX: o->prefix = optarg; break;
+		case O_HOST: o->c.host = optarg; break;
+		case O_PORT:
+			if (parse_u64(optarg, 65535, &u) != CC_OK || u == 0)
+				return bad("port", "give a port from 1 to 65535");
+			o->c.port = (int)u;
+			port_given = 1;
+			break;
+		case O_PLAIN: o->c.plain = 1; break;
+		case O_MQTT:
+			if (strcmp(optarg, "5") == 0)
+				o->c.protocol = 5;
+			else if (strcmp(optarg, "3") == 0 || strcmp(optarg, "3.1.1") == 0)
+				o->c.protocol = 3;
+			else
+				return bad("mqtt", "give 5 or 3 (3.1.1)");
+			break;
+		case O_QOS:
+			if (parse_u64(optarg, 2, &u) != CC_OK)
+				return bad("qos", "give 0, 1 or 2");
+			o->c.qos = (int)u;
+			break;
+		case O_RATE:
+			if (parse_double(optarg, 0, 100000, &d) != CC_OK)
+				return bad("rate", "give messages per second per machine, 0 to 100000 (0: unthrottled)");
+			o->c.rate = d;
+			break;
+		case O_DURATION:
+			if (parse_double(optarg, 0.001, 30 * 86400.0, &d) != CC_OK)
+				return bad("duration", "give seconds, more than 0");
+			o->c.duration_s = d;
+			break;
+		case O_COUNT:
+			if (parse_u64(optarg, 1000000000, &u) != CC_OK || u == 0)
+				return bad("count", "give messages per machine, 1 to 1000000000");
+			o->c.count = (uint32_t)u;
+			count_given = 1;
+			break;
+		case O_ACKLOG: o->c.ack_log = optarg; break;
+		case O_CERTS: o->certs_dir = optarg; break;
+		case O_FAULT:
+			if (fleet_fault_parse(optarg, &o->c.fault) != CC_OK || o->c.fault == FLEET_FAULT_NONE)
+				return bad("fault", "one of card, email, phone, price, foreign-topic, bad-json, "
+				           "unknown-metric, disconnect");
+			break;
+		case O_SEED:
+			if (parse_u64(optarg, UINT64_MAX, &u) != CC_OK)
+				return bad("seed", "give a non-negative integer");
+			o->c.seed = u;
+			break;
+		case O_QUIET: o->c.quiet = 1; break;
+		case O_SEQ:
+			/* JSON numbers are exact up to 2^53. */
+			if (parse_u64(optarg, (1ULL << 53) - 1ULL - 2000000000ULL, &u) != CC_OK || u == 0)
+				return bad("seq-start", "give a number from 1 to 2^53 - 2e9");
+			o->c.seq_start = (int64_t)u;
+			o->seq_start_given = 1;
+			break;
+		case O_SPEEDUP:
+			if (parse_double(optarg, 0.001, 100000, &d) != CC_OK)
+				return bad("speedup", "give a factor from 0.001 to 100000");
+			o->c.speedup = d;
+			break;
+		case O_TIMEOUT:
+			if (parse_double(optarg, 0.001, 30 * 86400.0, &d) != CC_OK)
+				return bad("timeout", "give seconds, more than 0");
+			o->c.timeout_s = d;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coffeecloud-sim: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o->data_dir == NULL)
+		return bad("data", "required");
+	if (o->machines == 0)
+		return bad("machines", "required");
+	if (count_given && o->c.duration_s > 0)
+		return bad("count", "give --count or --duration, not both");
+	if (!port_given)
+		o->c.port = o->c.plain ? 1883 : 8883;
+	if (!inventory_name_valid(o->customer))
+		return bad("customer", "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+	{
+		char serial[CC_SERIAL_MAX + 16];
+
+		snprintf(serial, sizeof(serial), "%s-%04u", o->prefix, o->machines);
+		if (!inventory_serial_valid(serial) || strlen(o->prefix) + 6 > CC_SERIAL_MAX)
+			return bad("prefix", "use letters, digits, '.', '_' or '-' (serials are PREFIX-0001...)");
+	}
+	return 0;
+}
+
+/* ---- provisioning ---- */
+
+struct bundle_out {
+	char dir[VAULT_PATH_MAX];
+	char cert[VAULT_PATH_MAX], key[VAULT_PATH_MAX], ca[VAULT_PATH_MAX];
+};
+
+static int bundle_paths(struct bundle_out *b, const char *certs_dir, const char *serial)
+{
+	if (file_join(b->dir, sizeof(b->dir), certs_dir, serial) != CC_OK ||
+	    file_join(b->cert, sizeof(b->cert), b->dir, "machine.crt") != CC_OK ||
+	    file_join(b->key, sizeof(b->key), b->dir, "machine.key") != CC_OK ||
+	    file_join(b->ca, sizeof(b->ca), b->dir, "ca.crt") != CC_OK) {
+		log_error(MOD, "%s: the bundle path is too long", certs_dir);
+		return CC_ERR_LIMIT;
+	}
+	return CC_OK;
+}
+
+/* Writes the bundle before the machine is committed (inventory_machine_add):
+ * if a file cannot be written, the machine is not registered. Files left by
+ * an earlier data directory under the same serial are replaced. */
+static int deliver_bundle(void *arg, const struct machine_bundle *b)
+{
+	struct bundle_out *o = arg;
+	int rc;
+
+	if (b->key_pem == NULL)
+		return CC_ERR_STATE;
+	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
+		log_error(MOD, "%s: cannot create: %s", o->dir, strerror(errno));
+		return CC_ERR_IO;
+	}
+	rc = file_write_atomic(o->key, b->key_pem, strlen(b->key_pem), 0600);
+	if (rc == CC_OK)
+		rc = file_write_atomic(o->cert, b->cert_pem, strlen(b->cert_pem), 0644);
+	if (rc == CC_OK)
+		rc = file_write_atomic(o->ca, b->ca_pem, strlen(b->ca_pem), 0644);
+	if (rc != CC_OK) {
+		unlink(o->key);
+		unlink(o->cert);
+		unlink(o->ca);
+	}
+	return rc;
+}
+
+static int first_manufacturer(void *arg, const struct store_org *org)
+{
+	struct store_org *out = arg;
+
+	if (org->kind == ORG_MANUFACTURER && org->parent_id == 0) {
+		*out = *org;
+		return 1;
+	}
+	return 0;
+}
+
+static int ensure_customer(struct vault *v, const char *name, struct store_org *cust)
+{
+	struct store *s = vault_store(v);
+	struct store_org manuf;
+	int rc = s->ops->org_find(s, name, cust);
+
+	if (rc == CC_OK) {
+		if (cust->kind != ORG_CUSTOMER) {
+			log_error(MOD, "'%s' is a %s, not a customer: choose another --customer", name,
+			          org_kind_name(cust->kind));
+			return CC_ERR_INVALID;
+		}
+		return CC_OK;
+	}
+	if (rc != CC_ERR_NOTFOUND)
+		return rc;
+	memset(&manuf, 0, sizeof(manuf));
+	rc = s->ops->org_list(s, first_manufacturer, &manuf);
+	if (rc < 0)
+		return rc;
+	if (manuf.id == 0) {
+		log_error(MOD, "the data directory has no manufacturer organisation (run 'coffeecloud init')");
+		return CC_ERR_NOTFOUND;
+	}
+	return inventory_org_add(v, name, ORG_CUSTOMER, manuf.name, cust);
+}
+
+static int ensure_site(struct vault *v, const struct store_org *cust)
+{
+	struct store *s = vault_store(v);
+	struct store_site site;
+	int rc = s->ops->site_find(s, cust->id, DEFAULT_SITE, &site);
+
+	if (rc == CC_ERR_NOTFOUND)
+		rc = inventory_site_add(v, cust->name, DEFAULT_SITE, NULL);
+	return rc;
+}
+
+/* A registered machine is reused when its bundle is on disk and holds the
+ * certificate the data directory knows. */
+static int check_existing(const struct store_machine *m, const struct bundle_out *b, const char *certs_dir)
+{
+	unsigned char *pem = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (m->revoked_ms != 0) {
+		log_error(MOD, "%s is registered but revoked: use another --prefix", m->serial);
+		return CC_ERR_STATE;
+	}
+	if (!file_exists(b->cert) || !file_exists(b->key) || !file_exists(b->ca)) {
+		log_error(MOD, "%s is registered but its bundle is not in %s/%s/ (machine.crt, machine.key, "
+		          "ca.crt): give the right --certs, or another --prefix to provision new machines",
+		          m->serial, certs_dir, m->serial);
+		return CC_ERR_NOTFOUND;
+	}
+	rc = file_read_all(b->cert, CC_SMALL_FILE_MAX, &pem, &len);
+	if (rc != CC_OK)
+		return rc;
+	if (len != strlen(m->cert_pem) || memcmp(pem, m->cert_pem, len) != 0) {
+		log_error(MOD, "%s: %s is not the certificate registered for it: use the bundle "
+		          "provisioned with this data directory, or another --prefix", m->serial, b->cert);
+		rc = CC_ERR_INVALID;
+	}
+	free(pem);
+	if (rc == CC_OK)
+		rc = file_check_private(b->key);
+	return rc;
+}
+
+static int provision(const struct options *o, char (*serials)[CC_SERIAL_MAX + 1])
+{
+	struct vault *v = NULL;
+	struct store *s;
+	struct store_org cust;
+	uint32_t i, created = 0;
+	int rc;
+
+	rc = vault_open(o->data_dir, o->master_key_file, &v);
+	if (rc != CC_OK)
+		return rc;
+	s = vault_store(v);
+	rc = ensure_customer(v, o->customer, &cust);
+	if (rc == CC_OK)
+		rc = ensure_site(v, &cust);
+	if (rc == CC_OK && mkdir(o->c.certs_dir, 0700) != 0 && errno != EEXIST) {
+		log_error(MOD, "%s: cannot create: %s", o->c.certs_dir, strerror(errno));
+		rc = CC_ERR_IO;
+	}
+	for (i = 0; rc == CC_OK && i < o->machines; i++) {
+		struct store_machine m;
+		struct bundle_out b;
+
+		snprintf(serials[i], CC_SERIAL_MAX + 1, "%s-%04u", o->prefix, i + 1);
+		rc = bundle_paths(&b, o->c.certs_dir, serials[i]);
+		if (rc != CC_OK)
+			break;
+		rc = s->ops->machine_find(s, serials[i], &m);
+		if (rc == CC_OK) {
+			rc = check_existing(&m, &b, o->c.certs_dir);
+			if (rc == CC_OK && m.customer_id != cust.id && !o->c.quiet)
+				log_warn(MOD, "%s belongs to another customer than '%s'; reusing it", serials[i],
+				         o->customer);
+			continue;
+		}
+		if (rc != CC_ERR_NOTFOUND)
+			break;
+		rc = inventory_machine_add(v, serials[i], CLIENT_MODEL, o->customer, DEFAULT_SITE, NULL,
+		                           deliver_bundle, &b);
+		if (rc == CC_OK && ++created % 500 == 0 && !o->c.quiet)
+			log_info(MOD, "provisioned %u machines...", created);
+	}
+	if (rc == CC_OK && !o->c.quiet)
+		printf("fleet       %u machines of customer %s (%u provisioned now, %u reused); bundles in %s\n",
+		       o->machines, o->customer, created, o->machines - created, o->c.certs_dir);
+	fflush(stdout);
+	/* Closed before any traffic: the daemon must have the database to itself. */
+	vault_close(v);
+	return rc;
+}
+
+/* ---- the summary ---- */
+
+static int outcome_ok(const struct options *o, const struct client_stats *st)
+{
+	if (st->machines_connected < st->machines || st->shortfall > 0 || st->publish_errors > 0)
+		return 0;
+	if (st->control_refused > 0)
+		return 0;
+	if (o->c.qos == 0)
+		return st->lost == 0 || o->c.fault == FLEET_FAULT_DISCONNECT;
+	if (st->unresolved > 0 || st->unexpected_refused > 0)
+		return 0;
+	/* MQTT 3.1.1 has no way to refuse a message: the server acknowledges and drops it. */
+	if (o->c.protocol == 5 && st->hostile_acked > 0)
+		return 0;
+	return 1;
+}
+
+static void print_summary(const struct options *o, const struct client_stats *st, double rate, int ok)
+{
+	char reasons[256] = "";
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		if (st->refused_by_reason[i] == 0)
+			continue;
+		off += (size_t)snprintf(reasons + off, off < sizeof(reasons) ? sizeof(reasons) - off : 0,
+		                        "%s0x%02x: %llu", off ? ", " : " (", i,
+		                        (unsigned long long)st->refused_by_reason[i]);
+		if (off >= sizeof(reasons))
+			break;
+	}
+	if (off > 0 && off + 2 < sizeof(reasons))
+		memcpy(reasons + off, ")", 2);
+	printf("connections %u/%u machines connected; %llu connects, %llu reconnects, %llu disconnects, "
+	       "%llu sessions resumed, %llu failed attempts\n",
+	       st->machines_connected, st->machines, (unsigned long long)st->connects,
+	       (unsigned long long)st->reconnects, (unsigned long long)st->disconnects,
+	       (unsigned long long)st->sessions_resumed, (unsigned long long)st->connect_errors);
+	printf("sent        %llu data messages (%llu telemetry, %llu events) at QoS %d over MQTT %s%s\n",
+	       (unsigned long long)st->sent, (unsigned long long)st->telemetry,
+	       (unsigned long long)st->events, o->c.qos, o->c.protocol == 5 ? "5" : "3.1.1",
+	       o->c.plain ? " (plain TCP)" : " (TLS 1.3)");
+	printf("acked       %llu%s\n", (unsigned long long)st->acked, o->c.qos == 0 ? " (QoS 0: written)" : "");
+	printf("refused     %llu%s\n", (unsigned long long)st->refused, reasons);
+	if (o->c.fault != FLEET_FAULT_NONE)
+		printf("fault       %s: %llu hostile sent, %llu refused, %llu acked; %llu queued while down\n",
+		       fleet_fault_name(o->c.fault), (unsigned long long)st->hostile_sent,
+		       (unsigned long long)st->hostile_refused, (unsigned long long)st->hostile_acked,
+		       (unsigned long long)st->queued_while_down);
+	printf("unresolved  %llu unacknowledged, %llu well-formed refused, %llu lost, %llu not sent\n",
+	       (unsigned long long)st->unresolved, (unsigned long long)st->unexpected_refused,
+	       (unsigned long long)st->lost, (unsigned long long)st->shortfall);
+	printf("status      %llu status/info messages, %llu acked, %llu refused\n",
+	       (unsigned long long)st->control_sent, (unsigned long long)st->control_acked,
+	       (unsigned long long)st->control_refused);
+	printf("commands    %llu received\n", (unsigned long long)st->commands_received);
+	printf("errors      %llu (%llu connection attempts, %llu publish calls)\n",
+	       (unsigned long long)(st->connect_errors + st->publish_errors),
+	       (unsigned long long)st->connect_errors, (unsigned long long)st->publish_errors);
+	printf("time        %.2f s from first publish to last acknowledgement: %.0f msgs/s; "
+	       "all connected after %.2f s; %.2f s in all\n",
+	       st->seconds, rate, st->connect_seconds, st->elapsed_seconds);
+	printf("result      %s%s\n", ok ? "ok" : "FAILED", st->interrupted ? " (interrupted)" : "");
+}
+
+static int print_json(const struct options *o, const struct client_stats *st, double rate, int ok)
+{
+	json_t *doc = json_object(), *reasons = json_object();
+	char *text;
+	int i;
+
+	if (doc == NULL || reasons == NULL)
+		goto nomem;
+	for (i = 0; i < 256; i++) {
+		char key[8];
+
+		if (st->refused_by_reason[i] == 0)
+			continue;
+		snprintf(key, sizeof(key), "0x%02x", i);
+		if (json_object_set_new(reasons, key, json_integer((json_int_t)st->refused_by_reason[i])) != 0)
+			goto nomem;
+	}
+#define SETI(k, v) (json_object_set_new(doc, (k), json_integer((json_int_t)(v))) != 0)
+#define SETR(k, v) (json_object_set_new(doc, (k), json_real(v)) != 0)
+	if (SETI("machines", st->machines) || SETI("sent", st->sent) || SETI("acked", st->acked) ||
+	    SETI("refused", st->refused) || json_object_set(doc, "refused_reasons", reasons) != 0 ||
+	    SETI("commands_received", st->commands_received) || SETI("reconnects", st->reconnects) ||
+	    SETI("errors", st->connect_errors + st->publish_errors) ||
+	    SETR("seconds", (double)(int64_t)(st->seconds * 1000) / 1000.0) ||
+	    SETR("msgs_per_s", (double)(int64_t)(rate * 10) / 10.0) ||
+	    SETI("connected", st->machines_connected) || SETI("telemetry", st->telemetry) ||
+	    SETI("events", st->events) || SETI("unresolved", st->unresolved) ||
+	    SETI("hostile_sent", st->hostile_sent) || SETI("hostile_refused", st->hostile_refused) ||
+	    SETI("hostile_acked", st->hostile_acked) || SETI("unexpected_refused", st->unexpected_refused) ||
+	    SETI("queued_while_down", st->queued_while_down) || SETI("lost", st->lost) ||
+	    SETI("not_sent", st->shortfall) || SETI("control_sent", st->control_sent) ||
+	    SETI("control_acked", st->control_acked) || SETI("control_refused", st->control_refused) ||
+	    SETI("connects", st->connects) || SETI("disconnects", st->disconnects) ||
+	    SETI("sessions_resumed", st->sessions_resumed) || SETI("connect_errors", st->connect_errors) ||
+	    SETI("publish_errors", st->publish_errors) || SETI("events_dropped", st->events_dropped) ||
+	    SETR("connect_seconds", (double)(int64_t)(st->connect_seconds * 1000) / 1000.0) ||
+	    SETR("elapsed_seconds", (double)(int64_t)(st->elapsed_seconds * 1000) / 1000.0) ||
+	    SETI("qos", o->c.qos) || SETI("mqtt", o->c.protocol) ||
+	    json_object_set_new(doc, "tls", json_boolean(!o->c.plain)) != 0 ||
+	    json_object_set_new(doc, "fault", json_string(fleet_fault_name(o->c.fault))) != 0 ||
+	    SETI("seq_start", o->c.seq_start) ||
+	    json_object_set_new(doc, "interrupted", json_boolean(st->interrupted)) != 0 ||
+	    json_object_set_new(doc, "ok", json_boolean(ok)) != 0)
+		goto nomem;
+#undef SETI
+#undef SETR
+	json_decref(reasons);
+	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(doc);
+	if (text == NULL)
+		return CC_ERR_NOMEM;
+	printf("%s\n", text);
+	free(text);
+	return fflush(stdout) == 0 ? CC_OK : CC_ERR_IO;
+nomem:
+	json_decref(reasons);
+	json_decref(doc);
+	return CC_ERR_NOMEM;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	client_request_stop();
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct client_stats st;
+	char (*serials)[CC_SERIAL_MAX + 1] = NULL;
+	const char **names = NULL;
+	struct sigaction sa;
+	double rate = 0;
+	uint32_t i;
+	int rc, ok;
+
+	memset(&o, 0, sizeof(o));
+	o.customer = DEFAULT_CUSTOMER;
+	o.prefix = DEFAULT_PREFIX;
+	o.c.host = "127.0.0.1";
+	o.c.protocol = 5;
+	o.c.qos = 1;
+	o.c.rate = 1;
+	o.c.count = 10;
+	o.c.speedup = 1;
+	o.c.seed = 1;
+	rc = parse_args(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	log_set_level(o.c.quiet ? LOG_LEVEL_WARN : LOG_LEVEL_INFO);
+
+	if (o.certs_dir == NULL) {
+		size_t len = strlen(o.data_dir);
+
+		while (len > 1 && o.data_dir[len - 1] == '/')
+			len--;
+		if (len + sizeof(".sim-certs") > sizeof(o.certs_default))
+			return bad("data", "path too long");
+		memcpy(o.certs_default, o.data_dir, len);
+		memcpy(o.certs_default + len, ".sim-certs", sizeof(".sim-certs"));
+		o.certs_dir = o.certs_default;
+	}
+	o.c.certs_dir = o.certs_dir;
+	/* seq continues across runs without persisting anything: a run starts
+	 * at its start time in ms times 1000, above every seq of earlier runs
+	 * as long as no machine sends more than 1000 messages per ms. */
+	if (!o.seq_start_given)
+		o.c.seq_start = clock_now_ms() * 1000;
+	{
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (localtime_r(&now, &tm) != NULL)
+			o.c.start_day_s = tm.tm_hour * 3600.0 + tm.tm_min * 60.0 + tm.tm_sec;
+	}
+
+	serials = calloc(o.machines, sizeof(*serials));
+	names = calloc(o.machines, sizeof(*names));
+	if (serials == NULL || names == NULL) {
+		log_error(MOD, "out of memory");
+		rc = 1;
+		goto out;
+	}
+	rc = provision(&o, serials);
+	if (rc != CC_OK) {
+		log_error(MOD, "provisioning failed: %s", cc_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+	for (i = 0; i < o.machines; i++)
+		names[i] = serials[i];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rc = client_run(&o.c, names, o.machines, &st);
+	if (rc != CC_OK) {
+		log_error(MOD, "the run could not start: %s", cc_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+	if (st.seconds > 0)
+		rate = (double)(st.acked + st.refused) / st.seconds;
+	ok = outcome_ok(&o, &st);
+	if (!o.c.quiet)
+		print_summary(&o, &st, rate, ok);
+	rc = print_json(&o, &st, rate, ok) == CC_OK && ok ? 0 : 1;
+out:
+	free(serials);
+	free(names);
+	return rc;
+}
