@@ -80,6 +80,7 @@ extern const struct cli_cmd cli_site_cmds[];
 extern const struct cli_cmd cli_group_cmds[];
 extern const struct cli_cmd cli_machine_cmds[];
 extern const struct cli_cmd cli_key_cmds[];
+extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_customer_cmds[];
 extern const struct cli_cmd cli_user_cmds[];
 extern const struct cli_cmd cli_telemetry_cmds[];

@@ -1,5 +1,8 @@
 /* cmd_admin.c - keys, customers and users: `key`, `customer`, `user`. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "access/users.h"
@@ -9,7 +12,10 @@
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
 #include "crypto/password.h"
+#include "common/file.h"
+#include "crypto/ca.h"
 #include "fleet/inventory.h"
+#include "setup/setup.h"
 
 #define MOD "cli"
 
@@ -143,6 +149,50 @@ static int run_user_list(struct cli_args *a)
 	json_decref(l.rows);
 	return rc;
 }
+
+static int run_ca_server_cert(struct cli_args *a)
+{
+	const char *dir = cli_get(a, "out");
+	char crt[VAULT_PATH_MAX], key[VAULT_PATH_MAX], ca[VAULT_PATH_MAX];
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	size_t ca_len = 0;
+	int rc;
+
+	if (file_join(crt, sizeof(crt), dir, "server.crt") != CC_OK ||
+	    file_join(key, sizeof(key), dir, "server.key") != CC_OK ||
+	    file_join(ca, sizeof(ca), dir, "ca.crt") != CC_OK)
+		return CC_ERR_LIMIT;
+	rc = setup_issue_server_cert(a->vault, cli_get(a, "san"), &cert_pem, &key_pem);
+	if (rc == CC_OK)
+		rc = file_read_all(vault_path(a->vault, VAULT_CA_CERT), 1 << 20, (unsigned char **)&ca_pem, &ca_len);
+	if (rc == CC_OK && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rc = CC_ERR_IO;
+	if (rc == CC_OK)
+		rc = file_write_new(key, key_pem, strlen(key_pem), 0600);
+	if (rc == CC_OK)
+		rc = file_write_new(crt, cert_pem, strlen(cert_pem), 0644);
+	if (rc == CC_OK)
+		rc = file_write_new(ca, ca_pem, ca_len, 0644);
+	free(cert_pem);
+	ca_free_secret(key_pem);
+	free(ca_pem);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:s, s:s}", "certificate", crt, "key", key, "ca", ca));
+	printf("wrote %s, %s (0600) and %s\n", crt, key, ca);
+	return CC_OK;
+}
+
+const struct cli_cmd cli_ca_cmds[] = {
+	{ "ca", "server-cert", "issue a server certificate from the fleet CA (e.g. for a scale-out broker)",
+	  NULL, 1,
+	  { { "san", "LIST", "DNS names and IP addresses, comma-separated", 1 },
+	    { "out", "DIR", "where to write server.crt, server.key and ca.crt", 1 },
+	    CLI_END_OPTS },
+	  run_ca_server_cert },
+	CLI_END_CMDS,
+};
 
 const struct cli_cmd cli_key_cmds[] = {
 	{ "key", "generate", "write a new random master key to a new file (0600)", NULL, 0,

@@ -45,6 +45,7 @@ struct listener {
 
 /* A machine's session that outlives its connection (clean start 0). */
 struct remembered {
+	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int64_t expires_ms; /* 0: until the daemon stops */
 };
@@ -92,6 +93,7 @@ struct conn {
 	struct event *grace_ev;
 	struct mqtt_bytes open_subs[OPEN_SUBS_MAX]; /* open ACL: owned copies */
 	size_t nopen;
+	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int want_commands; /* deliver pending commands once the current input is handled */
 	struct {
@@ -296,9 +298,11 @@ static void route_open(struct mqtt_server *srv, const struct mqtt_publish *p)
 	}
 }
 
-/* Refuses a publish: MQTT 5 clients learn why; a 3.1.1 client gets its
- * acknowledgement (it cannot be told) and the message is dropped. */
-static int refuse(struct conn *c, const struct mqtt_publish *p, const char *why, const char **reason_string)
+/* Refuses a publish: counted per machine under a category; MQTT 5 clients
+ * learn why (never payload content); a 3.1.1 client gets its acknowledgement
+ * (it cannot be told) and the message is dropped. */
+static int refuse(struct conn *c, const struct mqtt_publish *p, const char *category, const char *why,
+                  const char **reason_string)
 {
 	struct writer_item it;
 
@@ -306,12 +310,13 @@ static int refuse(struct conn *c, const struct mqtt_publish *p, const char *why,
 	memset(&it, 0, sizeof(it));
 	it.op = WRITER_REFUSAL;
 	it.machine_id = c->machine_id;
-	snprintf(it.reason, sizeof(it.reason), "%s", why);
+	snprintf(it.reason, sizeof(it.reason), "%s", category);
 	(void)writer_submit(c->srv->writer, &it);
 	log_info(MOD, "%s: refused a message: %s", c->serial, why);
 	if (p->qos == 0 || session_version(c->session) != MQTT_V5)
 		return MQTT_RC_SUCCESS;
-	*reason_string = why;
+	snprintf(c->refusal, sizeof(c->refusal), "%s", why);
+	*reason_string = c->refusal;
 	return MQTT_RC_PAYLOAD_FORMAT_INVALID;
 }
 
@@ -355,8 +360,8 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 	if (rc != CC_OK)
 		return -MQTT_RC_UNSPECIFIED;
 	if (!verdict.accepted)
-		return refuse(c, p, verdict.privacy != PRIVACY_NONE ? privacy_reason_name(verdict.privacy)
-		                                                       : "not in the catalogue", reason_string);
+		return refuse(c, p, verdict.privacy != PRIVACY_NONE ? privacy_reason_name(verdict.privacy) : "invalid",
+		              verdict.reason, reason_string);
 	if (kind == TOPIC_INFO) {
 		submit_state(c, 1, p->payload.p, p->payload.len, 0);
 		return 0;

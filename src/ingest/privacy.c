@@ -738,9 +738,13 @@ static int exempt_member(const char *key, size_t klen, const json_t *v)
 
 	if (!json_is_integer(v))
 		return 0;
-	if (!((klen == 2 && memcmp(key, "ts", 2) == 0) || (klen == 3 && memcmp(key, "seq", 3) == 0)))
-		return 0;
 	n = json_integer_value(v);
+	/* seq is the machine's message counter; machines may start it anywhere
+	 * (the simulator starts at epoch-ms x 1000), so any 16-digit value occurs. */
+	if (klen == 3 && memcmp(key, "seq", 3) == 0)
+		return n >= 1 && n <= PRIVACY_SEQ_MAX;
+	if (!(klen == 2 && memcmp(key, "ts", 2) == 0))
+		return 0;
 	return n >= PRIVACY_EPOCH_MS_MIN && n < PRIVACY_EPOCH_MS_MAX;
 }
 

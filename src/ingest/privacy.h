@@ -27,9 +27,12 @@
  *     A real >= 2^53 cannot hold 16+ digits exactly, so its digits are
  *     unknowable: reals in [2^53, 10^19) are refused as card numbers (fail
  *     closed). No catalogue metric comes near these magnitudes.
- *   - The one exemption: an INTEGER that is the value of the "ts" or "seq"
- *     member of the TOP-LEVEL object and lies in the epoch-millisecond window
- *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01..2100-01-01).
+ *   - The exemptions: an INTEGER that is the value of the "ts" member of the
+ *     TOP-LEVEL object and lies in the epoch-millisecond window
+ *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01..2100-01-01);
+ *     and the top-level "seq", an integer 1..2^53: it is the machine's own
+ *     message counter, which may start at any value (a 16-digit start is
+ *     common: epoch-ms x 1000), so one seq in ten would otherwise pass Luhn.
  *     Why: every message carries a 13-digit millisecond timestamp, and one in
  *     ten of them passes Luhn; without the exemption ingest would refuse 10%
  *     of all traffic. The exemption is narrow on purpose: top level only,
@@ -94,6 +97,7 @@
 /* The epoch-millisecond window of the ts/seq exemption: [2000-01-01, 2100-01-01). */
 #define PRIVACY_EPOCH_MS_MIN INT64_C(946684800000)
 #define PRIVACY_EPOCH_MS_MAX INT64_C(4102444800000)
+#define PRIVACY_SEQ_MAX (INT64_C(1) << 53)
 
 enum privacy_reason {
 	PRIVACY_NONE = 0,

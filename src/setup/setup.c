@@ -69,6 +69,26 @@ static int make_pki(struct vault *v, const char *san_list)
 	return rc;
 }
 
+int setup_issue_server_cert(struct vault *v, const char *san_list, char **cert_pem, char **key_pem)
+{
+	const char *sans[CC_SAN_MAX];
+	char san_buf[2048];
+	char *ca_pem = NULL, *ca_key = NULL;
+	size_t nsans = 0, len = 0, key_len = 0;
+	int rc;
+
+	rc = split_sans(san_list, san_buf, sizeof(san_buf), sans, &nsans);
+	if (rc == CC_OK)
+		rc = file_read_all(vault_path(v, VAULT_CA_CERT), CC_SMALL_FILE_MAX, (unsigned char **)&ca_pem, &len);
+	if (rc == CC_OK)
+		rc = vault_secret_get(v, "ca-key", &ca_key, &key_len);
+	if (rc == CC_OK)
+		rc = ca_issue_server(ca_pem, ca_key, "coffeecloud", sans, nsans, SETUP_SERVER_DAYS, cert_pem, key_pem);
+	free(ca_pem);
+	vault_secret_free(ca_key, key_len);
+	return rc;
+}
+
 /* Removes what a failed init made, so that it can simply be run again. */
 static void undo_init(const char *dir, int master_internal, int dir_was_ours)
 {

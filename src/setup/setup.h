@@ -11,6 +11,8 @@
 #ifndef CC_SETUP_SETUP_H
 #define CC_SETUP_SETUP_H
 
+#include "vault/vault.h"
+
 #define SETUP_DEFAULT_SANS "localhost,127.0.0.1,::1"
 #define SETUP_CA_DAYS 3650
 #define SETUP_SERVER_DAYS 825
@@ -31,6 +33,11 @@ struct setup_result {
 };
 
 int setup_init(const struct setup_opts *opts, struct setup_result *result);
+
+/* Issues another TLS server certificate from the fleet CA, e.g. for the
+ * MQTT brokers of a scale-out deployment, which machines must trust as they
+ * trust the daemon. *cert_pem is free()d, *key_pem ca_free_secret()ed. */
+int setup_issue_server_cert(struct vault *v, const char *san_list, char **cert_pem, char **key_pem);
 
 /* Re-verifies a data directory: modes of the directory and secrets, the
  * master key, every keyring entry the database refers to, and the

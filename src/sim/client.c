@@ -31,10 +31,12 @@
 #define CONNECT_TIMEOUT_MS 15000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-#define TICK_MS 100              /* keepalives, stalled handshakes, ack-log flush */
+#define TICK_MS 100              /* stalled handshakes, ack-log flush */
+#define MISC_MS 1000             /* keepalive checks (libmosquitto's loop_misc) */
 #define PROGRESS_MS 5000
 #define BURST_MAX 16             /* messages one machine may catch up on per pass */
 #define CLOSE_MS 2000            /* time given to the final DISCONNECTs */
+#define RAMP_MAX_MS 60000        /* the fleet counts as connected after this at the latest */
 #define TOPIC_MAX (CC_SERIAL_MAX + 32)
 #define PATH_MAX_ 4096
 #define COMMANDS_SHOWN 20
@@ -84,9 +86,10 @@ struct client {
 	double period_ms;        /* 0: unthrottled */
 	double step_s;           /* model time per message */
 	int64_t t0, publish_end, first_publish, last_resolve, drain_end;
+	int64_t ramp_end;        /* every machine connected once, or RAMP_MAX_MS passed; 0 before */
 	uint64_t unresolved;     /* all machines, data and control */
 	uint32_t up;             /* machines in MS_UP */
-	unsigned connect_errors_logged, commands_shown;
+	unsigned connect_errors_logged, disconnects_logged, commands_shown;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -213,6 +216,34 @@ static void log_connect_error(struct client *c, struct machine *m, const char *w
 
 /* ---- callbacks: they only record what happened ---- */
 
+/* Counts a refusal's MQTT 5 reason string: one of the server's fixed
+ * phrases, never message content, so it may be shown. */
+static void count_reason_text(struct client_stats *st, const mosquitto_property *props)
+{
+	char *text = NULL, clean[CLIENT_REASON_TEXT_MAX];
+	size_t i, n = 0;
+	unsigned k;
+
+	if (props == NULL ||
+	    mosquitto_property_read_string(props, MQTT_PROP_REASON_STRING, &text, false) == NULL ||
+	    text == NULL)
+		return;
+	for (i = 0; text[i] != '\0' && n + 1 < sizeof(clean); i++)
+		clean[n++] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	clean[n] = '\0';
+	free(text);
+	for (k = 0; k < st->reason_texts_used; k++) {
+		if (strcmp(st->reason_texts[k].text, clean) == 0) {
+			st->reason_texts[k].count++;
+			return;
+		}
+	}
+	if (st->reason_texts_used < CLIENT_REASON_TEXTS) {
+		memcpy(st->reason_texts[st->reason_texts_used].text, clean, n + 1);
+		st->reason_texts[st->reason_texts_used++].count = 1;
+	}
+}
+
 static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquitto_property *props)
 {
 	struct machine *m = obj;
@@ -222,7 +253,6 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 	int refused = reason >= 0x80;
 
 	(void)mosq;
-	(void)props;
 	if (p == NULL) {
 		/* QoS 0 data: written to the socket (no acknowledgement exists). */
 		if (c->o->qos == 0 && m->state != MS_CLOSING) {
@@ -241,6 +271,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 		if (refused) {
 			st->refused++;
 			st->refused_by_reason[reason & 0xff]++;
+			count_reason_text(st, props);
 			if (p->flags & PF_HOSTILE)
 				st->hostile_refused++;
 			else
@@ -310,22 +341,24 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, con
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/#", m->serial);
 	if (mosquitto_subscribe(mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
 		c->st->publish_errors++;
-
-	if (!m->started) {
-		/* First connection: the machine starts its schedule at a random
-		 * phase within one period, so the fleet does not publish in bursts. */
-		m->started = 1;
-		m->next_due = (double)now + (c->period_ms > 0 ? c->period_ms * (rand() / (RAND_MAX + 1.0)) : 0);
-	}
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_property *props)
 {
 	struct machine *m = obj;
+	struct client *c = m->c;
 
 	(void)mosq;
-	(void)rc;
 	(void)props;
+	/* rc: a server's DISCONNECT reason code (>= 0x80), else libmosquitto's
+	 * own error. A drop we caused ourselves (--fault disconnect) is quiet. */
+	if (m->state == MS_UP && rc != 0 && m->down_until < clock_mono_ms() && !c->o->quiet &&
+	    c->disconnects_logged < 5) {
+		c->disconnects_logged++;
+		log_warn(MOD, "%s: disconnected: %s (%d)%s", m->serial,
+		         rc >= 0x80 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc), rc,
+		         c->disconnects_logged == 5 ? "; further disconnects are only counted" : "");
+	}
 	connection_lost(m, m->state == MS_CONNECTING);
 }
 
@@ -507,6 +540,22 @@ static void abort_connect(struct client *c, struct machine *m, int64_t now, cons
 
 /* ---- publishing ---- */
 
+/* Publishing ends `duration` after the ramp (every machine connected), or
+ * when a count-mode run has had ample time; --timeout caps both. */
+static void set_publish_end(struct client *c, int64_t ramp_end)
+{
+	const struct client_opts *o = c->o;
+	int64_t end;
+
+	if (o->duration_s > 0)
+		end = ramp_end + (int64_t)(o->duration_s * 1000);
+	else
+		end = ramp_end + (int64_t)((o->rate > 0 ? o->count / o->rate * 1.5 : 240) * 1000) + 60000;
+	if (o->timeout_s > 0 && c->t0 + (int64_t)(o->timeout_s * 1000) < end)
+		end = c->t0 + (int64_t)(o->timeout_s * 1000);
+	c->publish_end = end;
+}
+
 static int publish_over(const struct client *c, int64_t now)
 {
 	return stop_requested || now >= c->publish_end;
@@ -655,8 +704,9 @@ static void handle_io(struct client *c, struct machine *m, short revents, int64_
 			char what[96];
 
 			getsockopt(sock_of(m), SOL_SOCKET, SO_ERROR, &err, &len);
+			/* The TLS library may have consumed the error already. */
 			snprintf(what, sizeof(what), "cannot connect to %s:%d: %s", c->o->host, c->o->port,
-			         strerror(err ? err : ECONNRESET));
+			         err ? strerror(err) : "connection refused or reset");
 			abort_connect(c, m, now, what);
 			return;
 		}
@@ -694,15 +744,15 @@ static short poll_events(const struct machine *m)
 	return (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0));
 }
 
-static void tick(struct client *c, int64_t now)
+static void tick(struct client *c, int64_t now, int misc)
 {
 	size_t i;
 
 	for (i = 0; i < c->n; i++) {
 		struct machine *m = &c->m[i];
 
-		if (m->state == MS_UP) {
-			mosquitto_loop_misc(m->mosq); /* keepalive */
+		if (m->state == MS_UP && misc) {
+			mosquitto_loop_misc(m->mosq);
 			check_closed(c, m, now);
 		} else if (m->state == MS_CONNECTING) {
 			if (now - m->connect_started > CONNECT_TIMEOUT_MS) {
@@ -750,6 +800,14 @@ static int64_t schedule(struct client *c, int64_t now)
 			} else if (m->reconnect_at < next) {
 				next = m->reconnect_at > now ? m->reconnect_at : now;
 			}
+		}
+		/* A machine starts its schedule at its first connection, at a
+		 * random phase within one period so the fleet does not publish in
+		 * bursts; unthrottled, it waits for the whole fleet (a benchmark
+		 * measures the full fleet, and connecting is not starved). */
+		if (m->ever_up && !m->started && (c->period_ms > 0 || c->ramp_end != 0)) {
+			m->started = 1;
+			m->next_due = (double)now + c->period_ms * (rand() / (RAND_MAX + 1.0));
 		}
 		if (m->started && !m->done) {
 			int busy = window_full(c, m);
@@ -808,12 +866,17 @@ static void poll_once(struct client *c, int timeout_ms)
 static void run_loop(struct client *c)
 {
 	int64_t now = clock_mono_ms(), next_tick = now + TICK_MS, next_progress = now + PROGRESS_MS;
+	int64_t next_misc = now + MISC_MS;
 	int stopping = 0;
 
 	for (;;) {
 		int64_t next;
 
 		now = clock_mono_ms();
+		if (c->ramp_end == 0 && (c->st->machines_connected == c->n || now >= c->t0 + RAMP_MAX_MS)) {
+			c->ramp_end = now;
+			set_publish_end(c, now);
+		}
 		if (stop_requested && !stopping) {
 			stopping = 1;
 			c->st->interrupted = 1;
@@ -831,8 +894,10 @@ static void run_loop(struct client *c)
 		poll_once(c, (int)(next - now));
 		now = clock_mono_ms();
 		if (now >= next_tick) {
-			tick(c, now);
+			tick(c, now, now >= next_misc);
 			next_tick = now + TICK_MS;
+			if (now >= next_misc)
+				next_misc = now + MISC_MS;
 		}
 		if (!c->o->quiet && now >= next_progress) {
 			progress(c, now);
@@ -988,14 +1053,7 @@ int client_run(const struct client_opts *o, const char *const *serials, size_t n
 	}
 
 	c.t0 = clock_mono_ms();
-	if (o->timeout_s > 0)
-		c.publish_end = c.t0 + (int64_t)(o->timeout_s * 1000);
-	else if (o->duration_s > 0)
-		c.publish_end = c.t0 + (int64_t)(o->duration_s * 1000);
-	else /* count mode: the nominal time, plus room for connecting and delays */
-		c.publish_end = c.t0 + (int64_t)((o->rate > 0 ? o->count / o->rate * 1.5 : 240) * 1000) + 60000;
-	if (o->duration_s > 0 && o->timeout_s > 0 && o->duration_s < o->timeout_s)
-		c.publish_end = c.t0 + (int64_t)(o->duration_s * 1000);
+	set_publish_end(&c, c.t0 + RAMP_MAX_MS);
 
 	run_loop(&c);
 	finish_stats(&c);

@@ -20,6 +20,13 @@
  * CLIENT_WINDOW messages per machine are unresolved at once: a machine that
  * is not acknowledged waits rather than queueing without bound.
  *
+ * Connections are opened a few at a time (the TLS set-up costs the
+ * simulator ~2-3 ms of CPU each). A machine starts publishing at its first
+ * connection, at a random phase within its period; unthrottled (rate 0) it
+ * waits until the whole fleet is connected, so a benchmark measures the full
+ * fleet. "The fleet is connected" when every machine has connected once, or
+ * 60 s after the start at the latest; --duration counts from then.
+ *
  * The run ends when every machine has sent its quota and every message is
  * resolved, or when publishing time is over and CLIENT_DRAIN_MS more have
  * passed, or CLIENT_STOP_DRAIN_MS after client_request_stop().
@@ -36,6 +43,8 @@
 #define CLIENT_WINDOW 64
 #define CLIENT_DRAIN_MS 10000
 #define CLIENT_STOP_DRAIN_MS 2000
+#define CLIENT_REASON_TEXTS 16
+#define CLIENT_REASON_TEXT_MAX 96
 #define CLIENT_MODEL "barista-pro"
 #define CLIENT_INFO "{\"model\":\"barista-pro\",\"hw\":\"rev-c\",\"sw\":\"4.2.1\"}"
 
@@ -46,9 +55,9 @@ struct client_opts {
 	int protocol;         /* 5 or 3 (3.1.1) */
 	int qos;              /* 0, 1 or 2 for data messages */
 	double rate;          /* messages per second per machine; 0: as fast as acks allow */
-	double duration_s;    /* > 0: publish for this long ... */
+	double duration_s;    /* > 0: publish until this long after the fleet connected ... */
 	uint32_t count;       /* ... else this many messages per machine */
-	double timeout_s;     /* publishing stops after this long in any case */
+	double timeout_s;     /* publishing stops this long after the start in any case (0: none) */
 	double speedup;       /* model seconds per real second of the nominal rate */
 	int64_t seq_start;    /* seq of each machine's first message */
 	uint64_t seed;
@@ -67,6 +76,13 @@ struct client_stats {
 	uint64_t acked;               /* QoS > 0: acknowledged; QoS 0: written to the socket */
 	uint64_t refused;             /* refused by reason code >= 0x80 */
 	uint64_t refused_by_reason[256];
+	/* MQTT 5 reason strings of refusals (fixed phrases of the server),
+	 * the first CLIENT_REASON_TEXTS distinct ones, printable ASCII only */
+	struct {
+		char text[CLIENT_REASON_TEXT_MAX];
+		uint64_t count;
+	} reason_texts[CLIENT_REASON_TEXTS];
+	unsigned reason_texts_used;
 	uint64_t unresolved;          /* sent, QoS > 0, neither acked nor refused at the end */
 	uint64_t hostile_sent, hostile_acked, hostile_refused;
 	uint64_t unexpected_refused;  /* well-formed messages refused */

@@ -9,22 +9,31 @@
 
 enum phase { PH_HEATING, PH_READY, PH_GRIND, PH_BREW, PH_STEAM, PH_WATER, PH_CLEAN, PH_ERROR };
 
+/* Event types and their fields follow the catalogue (docs/METRICS.md):
+ * anything else is refused at ingest. */
 enum ev_type { EV_BREW = 1, EV_ERROR, EV_CLEANING, EV_MAINTENANCE, EV_UPDATE, EV_POWER };
 enum ev_severity { SEV_INFO, SEV_WARNING, SEV_CRITICAL };
-enum ev_program { PROG_MILK, PROG_BREW_UNIT, PROG_RINSE };
-enum ev_action {
-	ACT_BEAN_REFILL, ACT_WATER_REFILL, ACT_DRIP_EMPTIED, ACT_FILTER_CHANGE, ACT_ERROR_RESET,
-};
-enum power_state { POWER_ON, POWER_RESTART };
+enum ev_state { STATE_NONE, STATE_RAISED, STATE_CLEARED };
+enum ev_program { PROG_MILK, PROG_BREW_UNIT, PROG_RINSE, PROG_DESCALE };
+enum ev_action { ACT_FILTER_CHANGE, ACT_SERVICE_VISIT, ACT_GASKET_CHANGE, ACT_GRINDER_CALIBRATION };
+enum power_state { POWER_ON, POWER_OFF, POWER_STANDBY };
 
 static const char *const severity_names[] = { "info", "warning", "critical" };
-static const char *const program_names[] = { "milk_system", "brew_unit", "rinse" };
+static const char *const state_names[] = { "", "raised", "cleared" };
+static const char *const program_names[] = { "milk_system", "brew_unit", "rinse", "descale" };
 static const char *const action_names[] = {
-	"bean_refill", "water_refill", "drip_tray_emptied", "filter_change", "error_reset",
+	"filter_change", "service_visit", "gasket_change", "grinder_calibration",
+};
+static const char *const power_names[] = { "on", "off", "standby" };
+
+/* Error codes (the error-code catalogue explains them; no text is sent). */
+enum {
+	CODE_WATER_LOW = 11, CODE_DRIP_FULL = 12, CODE_BEANS_LOW = 31, CODE_BREW_UNIT = 42,
+	CODE_DESCALE_DUE = 50, CODE_FILTER_DUE = 61, CODE_GRINDER_BLOCKED = 73, CODE_PRESSURE_LOW = 105,
+	CODE_BOILER_OVERTEMP = 201, CODE_FLOW_METER = 310,
 };
 
 #define SW_VERSION "4.2.1"
-#define SW_PREVIOUS "4.2.0"
 
 /* The drinks a barista-pro makes. espresso_ml runs through the puck in
  * brew_s seconds; milk drinks then steam milk, americano adds hot water. */
@@ -36,11 +45,13 @@ struct product {
 
 static const struct product products[] = {
 	{ "espresso", 30, 30, 24.5, 8.0, 0, 0 },
-	{ "double_espresso", 60, 60, 27.0, 16.0, 0, 0 },
+	{ "ristretto", 20, 20, 21.0, 8.0, 0, 0 },
+	{ "doppio", 60, 60, 27.0, 16.0, 0, 0 },
 	{ "lungo", 110, 110, 35.0, 9.0, 0, 0 },
 	{ "americano", 40, 200, 25.0, 9.0, 0, 7 },
 	{ "cappuccino", 30, 180, 24.0, 8.0, 12, 0 },
 	{ "latte_macchiato", 30, 300, 24.0, 8.0, 18, 0 },
+	{ "caffe_latte", 30, 250, 24.0, 8.0, 15, 0 },
 	{ "flat_white", 60, 160, 27.0, 16.0, 10, 0 },
 };
 #define N_PRODUCTS (sizeof(products) / sizeof(products[0]))
@@ -48,11 +59,11 @@ static const struct product products[] = {
 /* Product mix by part of the day: more espresso in the morning, more milk
  * drinks in the afternoon. Weights in the order of products[]. */
 static const uint8_t mix[5][N_PRODUCTS] = {
-	{ 30, 10, 10, 20, 10, 10, 10 }, /* night 22-5 */
-	{ 34, 14, 10, 14, 16, 6, 6 },   /* morning 5-11 */
-	{ 32, 12, 6, 14, 16, 10, 10 },  /* midday 11-14 */
-	{ 14, 5, 5, 10, 22, 32, 12 },   /* afternoon 14-18 */
-	{ 20, 6, 8, 14, 18, 24, 10 },   /* evening 18-22 */
+	{ 26, 4, 8, 10, 18, 10, 8, 8, 8 },   /* night 22-5 */
+	{ 30, 5, 12, 9, 13, 15, 5, 5, 6 },   /* morning 5-11 */
+	{ 30, 4, 10, 6, 13, 14, 8, 7, 8 },   /* midday 11-14 */
+	{ 12, 2, 4, 5, 9, 20, 24, 14, 10 },  /* afternoon 14-18 */
+	{ 18, 3, 6, 8, 13, 16, 16, 12, 8 },  /* evening 18-22 */
 };
 
 /* Drinks per hour of a machine of average business, by hour of day. */
@@ -195,15 +206,27 @@ static void queue_event(struct fleet_model *m, const struct fleet_event *e)
 	m->ev_count++;
 }
 
-static void queue_simple(struct fleet_model *m, uint8_t type, uint8_t action, uint16_t code, uint8_t severity)
+static void queue_error(struct fleet_model *m, uint16_t code, enum ev_severity severity, enum ev_state state)
 {
 	struct fleet_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.type = type;
-	e.action = action;
+	e.type = EV_ERROR;
 	e.code = code;
-	e.severity = severity;
+	e.severity = (uint8_t)severity;
+	e.result = (uint8_t)state;
+	queue_event(m, &e);
+}
+
+/* maintenance (action, counter) and power (state) */
+static void queue_action(struct fleet_model *m, enum ev_type type, uint8_t action, uint32_t counter)
+{
+	struct fleet_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = (uint8_t)type;
+	e.action = action;
+	e.counter = counter;
 	queue_event(m, &e);
 }
 
@@ -301,8 +324,10 @@ static void finish_drink(struct fleet_model *m)
 
 static void start_cleaning(struct fleet_model *m, enum ev_program prog)
 {
+	static const double seconds[] = { 300, 600, 45, 1800 };
+
 	m->program = (uint8_t)prog;
-	set_phase(m, PH_CLEAN, prog == PROG_MILK ? 300 : prog == PROG_BREW_UNIT ? 600 : 45);
+	set_phase(m, PH_CLEAN, seconds[prog]);
 }
 
 static void finish_cleaning(struct fleet_model *m)
@@ -324,51 +349,64 @@ static void finish_cleaning(struct fleet_model *m)
 		} else if (e.program == PROG_BREW_UNIT) {
 			m->since_unit_clean_s = 0;
 			m->cycles++;
+		} else if (e.program == PROG_DESCALE) {
+			m->descale_l = 0;
+			if (m->warn_descale) {
+				m->warn_descale = 0;
+				queue_error(m, CODE_DESCALE_DUE, SEV_WARNING, STATE_CLEARED);
+			}
 		}
 	}
 	m->drip_pct += e.program == PROG_RINSE ? 1.0 : 6.0;
-	m->water_pct -= e.program == PROG_RINSE ? 2.0 : 8.0;
+	m->water_pct -= e.program == PROG_RINSE ? 2.0 : e.program == PROG_DESCALE ? 30.0 : 8.0;
 	set_phase(m, PH_READY, 0);
 }
 
-/* Warnings about consumables, raised once, resolved by a person later. */
+/* Warnings about consumables: raised once, cleared when a person has
+ * refilled or emptied (minutes later) or changed the filter (hours later). */
 static void consumables(struct fleet_model *m, double dt)
 {
 	if (!m->warn_beans && m->beans_pct < 8) {
 		m->warn_beans = 1;
 		m->fix_beans_s = uniform(m, 300, 2400);
-		queue_simple(m, EV_ERROR, 0, 31, SEV_WARNING);
+		queue_error(m, CODE_BEANS_LOW, SEV_WARNING, STATE_RAISED);
 	} else if (m->warn_beans && (m->fix_beans_s -= dt) <= 0) {
 		m->warn_beans = 0;
 		m->beans_pct = uniform(m, 95, 100);
-		queue_simple(m, EV_MAINTENANCE, ACT_BEAN_REFILL, 0, 0);
+		queue_error(m, CODE_BEANS_LOW, SEV_WARNING, STATE_CLEARED);
 	}
 	if (!m->warn_water && m->water_pct < 8) {
 		m->warn_water = 1;
 		m->fix_water_s = uniform(m, 120, 900);
-		queue_simple(m, EV_ERROR, 0, 11, SEV_WARNING);
+		queue_error(m, CODE_WATER_LOW, SEV_WARNING, STATE_RAISED);
 	} else if (m->warn_water && (m->fix_water_s -= dt) <= 0) {
 		m->warn_water = 0;
 		m->water_pct = uniform(m, 97, 100);
-		queue_simple(m, EV_MAINTENANCE, ACT_WATER_REFILL, 0, 0);
+		queue_error(m, CODE_WATER_LOW, SEV_WARNING, STATE_CLEARED);
 	}
 	if (!m->warn_drip && m->drip_pct > 90) {
 		m->warn_drip = 1;
 		m->fix_drip_s = uniform(m, 120, 900);
-		queue_simple(m, EV_ERROR, 0, 12, SEV_WARNING);
+		queue_error(m, CODE_DRIP_FULL, SEV_WARNING, STATE_RAISED);
 	} else if (m->warn_drip && (m->fix_drip_s -= dt) <= 0) {
 		m->warn_drip = 0;
 		m->drip_pct = uniform(m, 0, 2);
-		queue_simple(m, EV_MAINTENANCE, ACT_DRIP_EMPTIED, 0, 0);
+		queue_error(m, CODE_DRIP_FULL, SEV_WARNING, STATE_CLEARED);
 	}
 	if (!m->warn_filter && m->filter_pct >= 100) {
 		m->warn_filter = 1;
 		m->fix_filter_s = uniform(m, 1800, 14400);
-		queue_simple(m, EV_ERROR, 0, 61, SEV_WARNING);
+		queue_error(m, CODE_FILTER_DUE, SEV_WARNING, STATE_RAISED);
 	} else if (m->warn_filter && (m->fix_filter_s -= dt) <= 0) {
 		m->warn_filter = 0;
 		m->filter_pct = 0;
-		queue_simple(m, EV_MAINTENANCE, ACT_FILTER_CHANGE, 0, 0);
+		queue_action(m, EV_MAINTENANCE, ACT_FILTER_CHANGE, m->cycles);
+		queue_error(m, CODE_FILTER_DUE, SEV_WARNING, STATE_CLEARED);
+	}
+	/* Scale builds up with the water used, faster with hard water. */
+	if (!m->warn_descale && m->descale_l > 4500.0 / m->hardness_dh) {
+		m->warn_descale = 1;
+		queue_error(m, CODE_DESCALE_DUE, SEV_WARNING, STATE_RAISED);
 	}
 	m->beans_pct = clamp(m->beans_pct, 0, 100);
 	m->water_pct = clamp(m->water_pct, 0, 100);
@@ -379,30 +417,38 @@ static void consumables(struct fleet_model *m, double dt)
 /* What may happen to a machine standing ready, per second. */
 static void ready_events(struct fleet_model *m, double dt)
 {
-	static const uint16_t warnings[] = { 42, 105, 73 };
-	static const uint16_t criticals[] = { 201, 310 };
+	static const uint16_t warnings[] = { CODE_BREW_UNIT, CODE_PRESSURE_LOW, CODE_GRINDER_BLOCKED };
+	static const uint16_t criticals[] = { CODE_BOILER_OVERTEMP, CODE_FLOW_METER };
 	int hour = hour_of(m);
 	double brew_p = brews_per_hour[hour] * m->busy / 3600.0 * dt;
 
 	if (chance(m, 0.15 / 3600.0 * dt)) {
-		queue_simple(m, EV_ERROR, 0, warnings[rng_next(m) % 3], SEV_WARNING);
+		queue_error(m, warnings[rng_next(m) % 3], SEV_WARNING, STATE_NONE);
 		return;
 	}
 	if (chance(m, 0.03 / 3600.0 * dt)) {
 		m->error_code = criticals[rng_next(m) % 2];
-		queue_simple(m, EV_ERROR, 0, m->error_code, SEV_CRITICAL);
+		queue_error(m, m->error_code, SEV_CRITICAL, STATE_RAISED);
 		set_phase(m, PH_ERROR, uniform(m, 180, 1800));
 		return;
 	}
-	if (chance(m, 0.01 / 3600.0 * dt)) {
-		queue_simple(m, EV_POWER, POWER_RESTART, 0, 0);
+	if (chance(m, 0.01 / 3600.0 * dt)) { /* switched off and on again */
+		queue_action(m, EV_POWER, POWER_OFF, 0);
+		queue_action(m, EV_POWER, POWER_ON, 0);
 		m->boiler_c -= 15;
 		m->steam_c -= 20;
 		set_phase(m, PH_HEATING, 0);
 		return;
 	}
-	if (chance(m, 0.003 / 3600.0 * dt)) {
-		queue_simple(m, EV_UPDATE, 0, 0, 0);
+	if (chance(m, 0.004 / 3600.0 * dt)) { /* a technician's visit */
+		queue_action(m, EV_MAINTENANCE, ACT_SERVICE_VISIT, m->cycles);
+		if (chance(m, 0.5))
+			queue_action(m, EV_MAINTENANCE, chance(m, 0.5) ? ACT_GASKET_CHANGE : ACT_GRINDER_CALIBRATION,
+			             m->cycles);
+		return;
+	}
+	if (m->warn_descale && chance(m, dt / 7200.0)) {
+		start_cleaning(m, PROG_DESCALE);
 		return;
 	}
 	/* Daily milk-system cleaning, usually at closing time; the brew unit weekly. */
@@ -452,8 +498,8 @@ static void substep(struct fleet_model *m, double dt)
 		m->boiler_c += (106.0 - m->boiler_c) * dt / 150.0;
 		m->steam_c += (145.0 - m->steam_c) * dt / 260.0;
 		m->brew_c += (m->boiler_c - 2.0 - m->brew_c) * dt / 45.0;
-		if (m->boiler_c >= set - 0.5)
-			set_phase(m, PH_READY, 0);
+		if (m->boiler_c >= set - 0.5) /* warm: the automatic rinse */
+			start_cleaning(m, PROG_RINSE);
 		break;
 	case PH_READY:
 		m->boiler_c += (set - m->boiler_c) * dt / 20.0 + gauss(m) * 0.05;
@@ -480,8 +526,9 @@ static void substep(struct fleet_model *m, double dt)
 		m->brew_temp_n += dt;
 		if (m->phase_left_s <= 0) {
 			m->beans_pct -= m->dose_g / 10.0;                     /* 1 kg hopper */
-			m->water_pct -= m->volume_ml / 40.0;                  /* 4 l tank */
+			m->water_pct -= m->volume_ml / 100.0;                 /* 10 l tank */
 			m->filter_pct += m->volume_ml / 1000.0 / (1500.0 / m->hardness_dh) * 100.0;
+			m->descale_l += m->volume_ml / 1000.0;
 			m->drip_pct += 0.6;
 			if (m->steam_s > 0)
 				set_phase(m, PH_STEAM, m->steam_s);
@@ -524,7 +571,7 @@ static void substep(struct fleet_model *m, double dt)
 			m->boiler_c += (set - m->boiler_c) * dt / 20.0;
 		m->brew_c += (m->boiler_c - 3.0 - m->brew_c) * dt / 60.0;
 		if (m->phase_left_s <= 0) {
-			queue_simple(m, EV_MAINTENANCE, ACT_ERROR_RESET, m->error_code, 0);
+			queue_error(m, m->error_code, SEV_CRITICAL, STATE_CLEARED);
 			m->error_code = 0;
 			set_phase(m, m->boiler_c < set - 0.5 ? PH_HEATING : PH_READY, 0);
 		}
@@ -575,9 +622,9 @@ void fleet_model_init(struct fleet_model *m, uint64_t seed, uint32_t index, doub
 		m->boiler_c = uniform(m, 18, 24);
 		m->steam_c = m->boiler_c;
 		m->brew_c = m->boiler_c;
-		queue_simple(m, EV_POWER, POWER_ON, 0, 0);
-		if (chance(m, 0.1))
-			queue_simple(m, EV_UPDATE, 0, 0, 0);
+		queue_action(m, EV_POWER, POWER_ON, 0);
+		if (chance(m, 0.1)) /* booted into newly installed software */
+			queue_action(m, EV_UPDATE, 0, 0);
 		set_phase(m, PH_HEATING, 0);
 	} else if (r < 0.16) {
 		start_cleaning(m, PROG_MILK);
@@ -665,26 +712,26 @@ static int put_event(struct fleet_model *m, struct fleet_msg *o, int64_t seq, in
 		         (double)e->brew_time_s, (double)e->temp_c);
 		break;
 	case EV_ERROR:
-		rc = put(o, "\"type\":\"error\",\"code\":\"E%03u\",\"severity\":\"%s\"}", e->code,
+		rc = put(o, "\"type\":\"error\",\"code\":\"E%03u\",\"severity\":\"%s\"", e->code,
 		         severity_names[e->severity % 3]);
+		if (rc == CC_OK && e->result != STATE_NONE)
+			rc = put(o, ",\"state\":\"%s\"", state_names[e->result % 3]);
+		if (rc == CC_OK)
+			rc = put(o, "}");
 		break;
 	case EV_CLEANING:
 		rc = put(o, "\"type\":\"cleaning\",\"program\":\"%s\",\"result\":\"%s\",\"duration_s\":%u}",
-		         program_names[e->program % 3], e->result ? "aborted" : "ok", e->duration_s);
+		         program_names[e->program % 4], e->result ? "aborted" : "ok", e->duration_s);
 		break;
 	case EV_MAINTENANCE:
-		if (e->code != 0)
-			rc = put(o, "\"type\":\"maintenance\",\"action\":\"%s\",\"code\":\"E%03u\"}",
-			         action_names[e->action % 5], e->code);
-		else
-			rc = put(o, "\"type\":\"maintenance\",\"action\":\"%s\"}", action_names[e->action % 5]);
+		rc = put(o, "\"type\":\"maintenance\",\"action\":\"%s\",\"counter\":%u}",
+		         action_names[e->action % 4], e->counter);
 		break;
 	case EV_UPDATE:
-		rc = put(o, "\"type\":\"update\",\"sw\":\"" SW_VERSION "\",\"previous\":\"" SW_PREVIOUS
-		         "\",\"result\":\"ok\"}");
+		rc = put(o, "\"type\":\"update\",\"phase\":\"success\",\"version\":\"" SW_VERSION "\"}");
 		break;
 	default:
-		rc = put(o, "\"type\":\"power\",\"state\":\"%s\"}", e->action == POWER_RESTART ? "restart" : "on");
+		rc = put(o, "\"type\":\"power\",\"state\":\"%s\"}", power_names[e->action % 3]);
 		break;
 	}
 	(void)m;

@@ -16,7 +16,9 @@
  * warnings when they run low, has occasional errors and rare power and
  * update events. Events are queued when they happen (at most
  * FLEET_EVENTS_MAX; beyond that they are dropped and counted) and sent in
- * place of the next telemetry message.
+ * place of the next telemetry message. Metrics, event types and their fields
+ * are those of the catalogue (docs/METRICS.md): a well-formed message is one
+ * the server must store.
  */
 #ifndef CC_SIM_FLEET_H
 #define CC_SIM_FLEET_H
@@ -64,6 +66,7 @@ struct fleet_msg {
 struct fleet_event {
 	uint8_t type, product, program, result, severity, action;
 	uint16_t code, volume_ml, duration_s;
+	uint32_t counter;
 	float brew_time_s, temp_c;
 };
 
@@ -87,10 +90,10 @@ struct fleet_model {
 	/* consumables and counters */
 	double filter_pct, beans_pct, water_pct, drip_pct;
 	uint32_t cups, cycles;
-	double since_milk_clean_s, since_unit_clean_s;
+	double since_milk_clean_s, since_unit_clean_s, descale_l;
 	uint32_t cups_since_milk_clean;
 	/* warnings raised and not yet resolved, with time until someone acts */
-	uint8_t warn_beans, warn_water, warn_drip, warn_filter;
+	uint8_t warn_beans, warn_water, warn_drip, warn_filter, warn_descale;
 	double fix_beans_s, fix_water_s, fix_drip_s, fix_filter_s;
 	uint16_t error_code;   /* the critical error keeping it out of service */
 	uint8_t rotate;        /* which slow metrics the next telemetry carries */

@@ -7,6 +7,7 @@
  * 5); 1 otherwise, or when provisioning failed; 2 usage errors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ static void usage(FILE *f)
 	        "  --mqtt 5|3              MQTT 5 or 3.1.1 [5]\n"
 	        "  --qos 0|1|2             QoS of telemetry and events [1]\n"
 	        "  --rate R                messages per second per machine; 0 = as fast as acks allow [1]\n"
-	        "  --duration S            publish for S seconds, or\n"
+	        "  --duration S            publish until S seconds after all machines connected, or\n"
 	        "  --count M               publish M messages per machine [10]\n"
 	        "  --timeout S             stop publishing after S seconds in any case\n"
 	        "  --speedup F             model seconds per nominal message period (demos) [1]\n"
@@ -280,6 +281,37 @@ static int bundle_paths(struct bundle_out *b, const char *certs_dir, const char 
 	return CC_OK;
 }
 
+/* Writes (or replaces) one bundle file. No fsync: a simulated fleet is
+ * provisioned by the thousand, and a bundle lost to a crash is reported
+ * clearly on the next run (registered, bundle missing or not matching). */
+static int write_bundle_file(const char *path, const char *text, mode_t mode)
+{
+	size_t len = strlen(text), off = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+
+	if (fd < 0 || fchmod(fd, mode) != 0)
+		goto fail;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return CC_OK;
+fail:
+	log_error(MOD, "%s: cannot write: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return CC_ERR_IO;
+}
+
 /* Writes the bundle before the machine is committed (inventory_machine_add):
  * if a file cannot be written, the machine is not registered. Files left by
  * an earlier data directory under the same serial are replaced. */
@@ -294,11 +326,11 @@ static int deliver_bundle(void *arg, const struct machine_bundle *b)
 		log_error(MOD, "%s: cannot create: %s", o->dir, strerror(errno));
 		return CC_ERR_IO;
 	}
-	rc = file_write_atomic(o->key, b->key_pem, strlen(b->key_pem), 0600);
+	rc = write_bundle_file(o->key, b->key_pem, 0600);
 	if (rc == CC_OK)
-		rc = file_write_atomic(o->cert, b->cert_pem, strlen(b->cert_pem), 0644);
+		rc = write_bundle_file(o->cert, b->cert_pem, 0644);
 	if (rc == CC_OK)
-		rc = file_write_atomic(o->ca, b->ca_pem, strlen(b->ca_pem), 0644);
+		rc = write_bundle_file(o->ca, b->ca_pem, 0644);
 	if (rc != CC_OK) {
 		unlink(o->key);
 		unlink(o->cert);
@@ -430,12 +462,13 @@ static int provision(const struct options *o, char (*serials)[CC_SERIAL_MAX + 1]
 		if (rc == CC_OK && ++created % 500 == 0 && !o->c.quiet)
 			log_info(MOD, "provisioned %u machines...", created);
 	}
-	if (rc == CC_OK && !o->c.quiet)
-		printf("fleet       %u machines of customer %s (%u provisioned now, %u reused); bundles in %s\n",
-		       o->machines, o->customer, created, o->machines - created, o->c.certs_dir);
-	fflush(stdout);
 	/* Closed before any traffic: the daemon must have the database to itself. */
 	vault_close(v);
+	if (rc == CC_OK && !o->c.quiet) {
+		printf("fleet       %u machines of customer %s (%u provisioned now, %u reused); bundles in %s\n",
+		       o->machines, o->customer, created, o->machines - created, o->c.certs_dir);
+		fflush(stdout);
+	}
 	return rc;
 }
 
@@ -485,6 +518,9 @@ static void print_summary(const struct options *o, const struct client_stats *st
 	       o->c.plain ? " (plain TCP)" : " (TLS 1.3)");
 	printf("acked       %llu%s\n", (unsigned long long)st->acked, o->c.qos == 0 ? " (QoS 0: written)" : "");
 	printf("refused     %llu%s\n", (unsigned long long)st->refused, reasons);
+	for (i = 0; i < (int)st->reason_texts_used; i++)
+		printf("            %llu refused with \"%s\"\n", (unsigned long long)st->reason_texts[i].count,
+		       st->reason_texts[i].text);
 	if (o->c.fault != FLEET_FAULT_NONE)
 		printf("fault       %s: %llu hostile sent, %llu refused, %llu acked; %llu queued while down\n",
 		       fleet_fault_name(o->c.fault), (unsigned long long)st->hostile_sent,
@@ -508,12 +544,16 @@ static void print_summary(const struct options *o, const struct client_stats *st
 
 static int print_json(const struct options *o, const struct client_stats *st, double rate, int ok)
 {
-	json_t *doc = json_object(), *reasons = json_object();
+	json_t *doc = json_object(), *reasons = json_object(), *texts = json_object();
 	char *text;
 	int i;
 
-	if (doc == NULL || reasons == NULL)
+	if (doc == NULL || reasons == NULL || texts == NULL)
 		goto nomem;
+	for (i = 0; i < (int)st->reason_texts_used; i++)
+		if (json_object_set_new(texts, st->reason_texts[i].text,
+		                        json_integer((json_int_t)st->reason_texts[i].count)) != 0)
+			goto nomem;
 	for (i = 0; i < 256; i++) {
 		char key[8];
 
@@ -527,6 +567,7 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 #define SETR(k, v) (json_object_set_new(doc, (k), json_real(v)) != 0)
 	if (SETI("machines", st->machines) || SETI("sent", st->sent) || SETI("acked", st->acked) ||
 	    SETI("refused", st->refused) || json_object_set(doc, "refused_reasons", reasons) != 0 ||
+	    json_object_set(doc, "refused_reason_strings", texts) != 0 ||
 	    SETI("commands_received", st->commands_received) || SETI("reconnects", st->reconnects) ||
 	    SETI("errors", st->connect_errors + st->publish_errors) ||
 	    SETR("seconds", (double)(int64_t)(st->seconds * 1000) / 1000.0) ||
@@ -553,6 +594,7 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 #undef SETI
 #undef SETR
 	json_decref(reasons);
+	json_decref(texts);
 	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(doc);
 	if (text == NULL)
@@ -562,6 +604,7 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 	return fflush(stdout) == 0 ? CC_OK : CC_ERR_IO;
 nomem:
 	json_decref(reasons);
+	json_decref(texts);
 	json_decref(doc);
 	return CC_ERR_NOMEM;
 }

@@ -381,6 +381,24 @@ int vault_org_key_exists(struct vault *v, int64_t org_id)
 	return keyring_has(v->keyring, name);
 }
 
+/* Another process (the CLI) may have added organisations since we loaded
+ * the keyring: read it again. */
+static int reload_keyring(struct vault *v)
+{
+	uint8_t master[KEYRING_MASTER_LEN];
+	struct keyring *fresh = NULL;
+	int rc = keyring_master_read(v->master_path, master);
+
+	if (rc == CC_OK)
+		rc = keyring_load(v->paths[VAULT_KEYRING], master, &fresh);
+	crypto_wipe(master, sizeof(master));
+	if (rc != CC_OK)
+		return rc;
+	keyring_free(v->keyring);
+	v->keyring = fresh;
+	return CC_OK;
+}
+
 /* Finds org_id's unwrapped data key, unwrapping it on first use. */
 static int data_key(struct vault *v, int64_t org_id, const uint8_t **key)
 {
@@ -412,6 +430,8 @@ static int data_key(struct vault *v, int64_t org_id, const uint8_t **key)
 	org_key_name(org_id, name, sizeof(name));
 	slot = &v->keys[v->nkeys];
 	rc = keyring_get(v->keyring, name, slot->key, sizeof(slot->key), &len);
+	if (rc == CC_ERR_NOTFOUND && reload_keyring(v) == CC_OK)
+		rc = keyring_get(v->keyring, name, slot->key, sizeof(slot->key), &len);
 	if (rc == CC_OK && len != DATA_KEY_LEN)
 		rc = CC_ERR_CORRUPT;
 	if (rc != CC_OK) {

@@ -178,7 +178,12 @@ static void test_card_json(void)
 	snprintf(buf, sizeof(buf), "{\"last_ts\":%" PRId64 "}", good);
 	CHECK_EQ(json(buf), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("{\"ts\":4111111111111111}"), PRIVACY_CARD_NUMBER);
-	CHECK_EQ(json("{\"seq\":4111111111111111}"), PRIVACY_CARD_NUMBER);
+	/* The top-level seq is a counter: any value up to 2^53 is exempt... */
+	CHECK_EQ(json("{\"seq\":4111111111111111}"), PRIVACY_NONE);
+	/* ...but not past 2^53, nested, or as a string. */
+	CHECK_EQ(json("{\"seq\":9111111111111111115}"), PRIVACY_CARD_NUMBER);
+	CHECK_EQ(json("{\"x\":{\"seq\":4111111111111111}}"), PRIVACY_CARD_NUMBER);
+	CHECK_EQ(json("{\"seq\":\"4111111111111111\"}"), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("[[]]"), PRIVACY_NONE);
 	CHECK_EQ(privacy_scan_json(NULL), PRIVACY_NONE);
 }

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Ingest benchmark: coffeecloudd against Mosquitto on the same load.
+
+The load generator is coffeecloud-sim (libmosquitto, one thread): N machines,
+QoS 1 over mutual TLS 1.3, ~200-byte telemetry, as fast as acknowledgements
+allow. (a) coffeecloudd acknowledges each message only after it is sealed
+(AES-256-GCM) and committed to SQLite with fsync; (b) Debian's Mosquitto
+merely forwards the same messages to one subscriber. Printed as ratios; the
+figures go into docs/PERFORMANCE.md. Nothing here is a pass/fail test.
+
+usage: bench/ingest.py BUILD_DIR [--machines 1,100,1000] [--messages 20000] [--idle 10000]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server exited early")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit("server did not open port %d" % port)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, argv, port, log):
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
+        wait_port(port, self.proc)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def run_sim(build, data, port, machines, count, extra=()):
+    argv = [os.path.join(build, "coffeecloud-sim"), "--data", data, "--machines", str(machines),
+            "--port", str(port), "--qos", "1", "--count", str(count), "--rate", "0", "--quiet",
+            "--timeout", "600"] + list(extra)
+    out = subprocess.run(argv, capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SystemExit("simulator failed: " + out.stdout + out.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--machines", default="1,100,1000")
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--idle", type=int, default=0, help="also hold this many idle TLS machines")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    cli = os.path.join(build, "coffeecloud")
+    work = tempfile.mkdtemp(prefix="cc-bench-")
+    data = os.path.join(work, "data")
+    try:
+        subprocess.run([cli, "init", "--data", data, "--password-stdin"], input=b"bench password 0123\n",
+                       check=True, capture_output=True)
+        subprocess.run([cli, "ca", "server-cert", "--data", data, "--san", "127.0.0.1,localhost",
+                        "--out", os.path.join(work, "broker")], check=True, capture_output=True)
+        cc_port, mq_port = free_port(), free_port()
+        with open(os.path.join(work, "cc.conf"), "w") as f:
+            f.write("user = root\nmqtt_listen = 127.0.0.1:%d\nmqtt_max_per_address = 100000\n"
+                    "log_level = warn\n" % cc_port)
+        broker = os.path.join(work, "broker")
+        with open(os.path.join(work, "mosquitto.conf"), "w") as f:
+            f.write("listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+                    "require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.3\n"
+                    "allow_anonymous false\nmax_inflight_messages 64\nmax_queued_messages 100000\n"
+                    "persistence false\nlog_type error\nmax_connections -1\nuser root\n" % (mq_port, broker, broker, broker))
+
+        largest = max(int(n) for n in args.machines.split(","))
+        # Provision once (not timed): the simulator creates the machines and bundles.
+        run_sim(build, data, free_port(), largest, 1, ["--timeout", "1"])
+
+        rows = []
+        for n in (int(x) for x in args.machines.split(",")):
+            count = max(1, args.messages // n)
+            cc = Server([os.path.join(build, "coffeecloudd"), "--data", data, "--config",
+                         os.path.join(work, "cc.conf")], cc_port, os.path.join(work, "cc.log"))
+            a = run_sim(build, data, cc_port, n, count)
+            cc.stop()
+            mq = Server(["mosquitto", "-c", os.path.join(work, "mosquitto.conf")], mq_port,
+                        os.path.join(work, "mq.log"))
+            sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mq_port), "-q", "1",
+                                    "-t", "cc/#", "--cafile", broker + "/ca.crt",
+                                    "--cert", os.path.join(data + ".sim-certs", "SIM-0001", "machine.crt"),
+                                    "--key", os.path.join(data + ".sim-certs", "SIM-0001", "machine.key"),
+                                    "-i", "bench-subscriber"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            b = run_sim(build, data, mq_port, n, count)
+            sub.terminate()
+            sub.wait()
+            mq.stop()
+            rows.append((n, a, b))
+
+        print("ingest, QoS 1 over mutual TLS 1.3, %d messages per run" % args.messages)
+        print("%9s %18s %18s %8s" % ("machines", "coffeecloudd/s", "mosquitto/s", "ratio"))
+        for n, a, b in rows:
+            print("%9d %18.0f %18.0f %7.2fx   (acked %d/%d vs %d/%d)" % (
+                n, a["msgs_per_s"], b["msgs_per_s"], a["msgs_per_s"] / max(b["msgs_per_s"], 1),
+                a["acked"], a["sent"], b["acked"], b["sent"]))
+
+        if args.idle:
+            print("\nidle TLS machine connections: %d" % args.idle)
+            run_sim(build, data, free_port(), args.idle, 1, ["--timeout", "1"])
+            for name, argv, port in (
+                    ("coffeecloudd", [os.path.join(build, "coffeecloudd"), "--data", data, "--config",
+                                      os.path.join(work, "cc.conf")], cc_port),
+                    ("mosquitto", ["mosquitto", "-c", os.path.join(work, "mosquitto.conf")], mq_port)):
+                srv = Server(argv, port, os.path.join(work, name + ".idle.log"))
+                base = rss_kib(srv.proc.pid)
+                hold = subprocess.Popen([os.path.join(build, "coffeecloud-sim"), "--data", data, "--machines",
+                                         str(args.idle), "--port", str(port), "--rate", "0.001",
+                                         "--duration", "3600", "--quiet"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                deadline = time.monotonic() + 300
+                count = 0
+                while time.monotonic() < deadline:
+                    count = len([1 for l in open("/proc/net/tcp").readlines()[1:]
+                                 if l.split()[1].endswith(":%04X" % port) and l.split()[3] == "01"])
+                    if count >= args.idle:
+                        break
+                    time.sleep(0.5)
+                used = rss_kib(srv.proc.pid) - base
+                print("%14s: %d connections, %.1f MiB, %.1f KiB per connection, %.0f connections per GiB" % (
+                    name, count, used / 1024, used / max(count, 1), count * 1048576 / max(used, 1)))
+                hold.send_signal(signal.SIGINT)
+                hold.wait()
+                srv.stop()
+    finally:
+        if os.environ.get("BENCH_KEEP"):
+            print("kept " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(data + ".sim-certs", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
