@@ -295,9 +295,9 @@ static void publish_control(struct machine *m, const char *topic, const char *pa
 	if (m->unresolved >= MIDS - 2) /* a server that never acknowledges these */
 		return;
 	rc = mosquitto_publish(m->mosq, &mid, topic, (int)strlen(payload), payload, 1, true);
-	if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN) {
+	if ((rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN) &&
+	    pend_add(m, (uint16_t)mid, PF_CONTROL, 0) == CC_OK) {
 		m->c->st->control_sent++;
-		pend_add(m, (uint16_t)mid, PF_CONTROL, 0);
 	} else {
 		m->c->st->publish_errors++;
 	}
@@ -627,10 +627,10 @@ static void publish_one(struct client *c, struct machine *m, int64_t now)
 	}
 	/* With QoS > 0 the message is queued in libmosquitto whenever a message
 	 * id was given: a connection error only delays it to the reconnect. */
-	if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST ||
-	    rc == MOSQ_ERR_ERRNO) {
-		pend_add(m, (uint16_t)mid, (uint8_t)(PF_DATA | (msg.hostile ? PF_HOSTILE : 0)),
-		         (uint32_t)(seq - o->seq_start));
+	if ((rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST ||
+	     rc == MOSQ_ERR_ERRNO) &&
+	    pend_add(m, (uint16_t)mid, (uint8_t)(PF_DATA | (msg.hostile ? PF_HOSTILE : 0)),
+	             (uint32_t)(seq - o->seq_start)) == CC_OK) {
 		if (down || rc != MOSQ_ERR_SUCCESS)
 			st->queued_while_down++;
 	} else {

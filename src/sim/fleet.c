@@ -697,8 +697,7 @@ static int put_telemetry(struct fleet_model *m, struct fleet_msg *o, int64_t seq
 	return rc;
 }
 
-static int put_event(struct fleet_model *m, struct fleet_msg *o, int64_t seq, int64_t ts_ms,
-                     const struct fleet_event *e)
+static int put_event(struct fleet_msg *o, int64_t seq, int64_t ts_ms, const struct fleet_event *e)
 {
 	int rc = put(o, "{\"seq\":%lld,\"ts\":%lld,", (long long)seq, (long long)ts_ms);
 
@@ -734,7 +733,6 @@ static int put_event(struct fleet_model *m, struct fleet_msg *o, int64_t seq, in
 		rc = put(o, "\"type\":\"power\",\"state\":\"%s\"}", power_names[e->action % 3]);
 		break;
 	}
-	(void)m;
 	return rc;
 }
 
@@ -848,7 +846,7 @@ int fleet_model_next(struct fleet_model *m, double step_s, int64_t seq, int64_t 
 
 		m->ev_head = (uint8_t)((m->ev_head + 1) % FLEET_EVENTS_MAX);
 		m->ev_count--;
-		rc = put_event(m, out, seq, ts_ms, &e);
+		rc = put_event(out, seq, ts_ms, &e);
 	} else {
 		rc = put_telemetry(m, out, seq, ts_ms, 0);
 	}

@@ -2,6 +2,32 @@
  * main.c - coffeecloud-sim: options, provisioning of the simulated fleet
  * through the library (vault + inventory), the run, and its summary.
  *
+ * Provisioning: customer --customer (created under the manufacturer), site
+ * "sim-site", machines PREFIX-0001.. of model barista-pro, bundles in
+ * --certs/<serial>/ (machine.crt, machine.key 0600, ca.crt). A registered
+ * machine is reused when its bundle on disk holds its registered
+ * certificate; registered without a bundle is an error. The data directory
+ * is closed before any traffic.
+ *
+ * seq: each machine numbers its messages seq_start, seq_start + 1, ...
+ * across telemetry and events. Nothing is persisted: by default seq_start is
+ * the wall-clock time in ms times 1000 (1.8e15 today, under 2^53 until the
+ * year 2255), so a later run of the same machines starts above every seq of
+ * an earlier one unless a machine sent over 1000 messages per millisecond.
+ * --seq-start overrides it (1 for a fresh data directory).
+ *
+ * Ack log (--ack-log, appended, flushed every 100 ms and at exit): one line
+ * "<serial> <seq>\n" per message the server acknowledged with success,
+ * well-formed messages only (hostile fault messages are never listed):
+ * every line names a message the server must have stored.
+ *
+ * Output: a line per category (unless --quiet), then one JSON line: machines,
+ * sent, acked, refused, refused_reasons {"0x99": n}, refused_reason_strings,
+ * commands_received, reconnects, errors (failed connection attempts + publish
+ * calls refused by libmosquitto), seconds (first publish to last
+ * acknowledgement), msgs_per_s ((acked + refused) / seconds), and the detail
+ * of struct client_stats.
+ *
  * Exit codes: 0 every machine connected and sent its quota, and every QoS > 0
  * message was acknowledged, or refused where the fault made it hostile (MQTT
  * 5); 1 otherwise, or when provisioning failed; 2 usage errors.

@@ -44,7 +44,7 @@ CATALOGUE = {
 }
 EVENT_TYPES = {"brew", "error", "cleaning", "maintenance", "update", "power"}
 
-pytestmark = pytest.mark.skipif(not SIM.is_file(), reason=f"{SIM} is not built")
+assert SIM.is_file(), f"{SIM} is not built"
 
 
 def env():
@@ -220,8 +220,7 @@ def world(tmp_path_factory):
                        input=PASSWORD + "\n", capture_output=True, text=True, env=env(),
                        timeout=120)
     assert p.returncode == 0, describe(["coffeecloud", "init"], p)
-    if not Path(MOSQUITTO).is_file():
-        pytest.skip("mosquitto is not installed (scripts/install-deps)")
+    assert Path(MOSQUITTO).is_file(), "mosquitto is not installed (scripts/install-deps)"
     broker = Broker(root, data)
     observer = Observer(broker.plain_port)
     yield {"root": root, "data": data, "broker": broker, "observer": observer}

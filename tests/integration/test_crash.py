@@ -1,0 +1,139 @@
+"""Exactly once in the store, across kill -9.
+
+The simulator (libmosquitto, an independent MQTT client) streams QoS 1
+telemetry from 100 machines while the daemon is killed with SIGKILL at
+random points at least 20 times and restarted. Afterwards every message the
+simulator saw acknowledged is stored, nothing is stored twice, and the
+database passes its integrity check.
+"""
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+BUILD = os.environ.get("CC_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+CLI = os.path.join(BUILD, "coffeecloud")
+DAEMON = os.path.join(BUILD, "coffeecloudd")
+SIM = os.path.join(BUILD, "coffeecloud-sim")
+MACHINES = 100
+PER_MACHINE = 1000            # 100,000 messages in all
+KILLS = 20
+TIMEOUT = 600                 # seconds, generous for the sanitizer build
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, what, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.02)  # polling interval of the wait, not a synchronisation sleep
+
+
+class Daemon:
+    def __init__(self, data, conf, log):
+        self.data, self.conf, self.log_path = data, conf, log
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        mark = os.path.getsize(self.log_path)
+        self.proc = subprocess.Popen([DAEMON, "--data", self.data, "--config", self.conf],
+                                     stdout=self.log, stderr=self.log)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("daemon exited: " + open(self.log_path).read()[-2000:])
+            with open(self.log_path) as f:
+                f.seek(mark)
+                return "daemon: info: ready" in f.read()
+        wait_for(ready, "the daemon to be ready")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=120)
+        self.log.close()
+        return rc
+
+
+def line_count(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as f:
+        return f.read().count(b"\n")
+
+
+def test_acknowledged_messages_survive_kill9(tmp_path):
+    data = str(tmp_path / "data")
+    subprocess.run([CLI, "init", "--data", data, "--password-stdin"], input=b"a long test password\n",
+                   check=True, capture_output=True)
+    port = free_port()
+    conf = tmp_path / "conf"
+    conf.write_text("user = root\nmqtt_listen = 127.0.0.1:%d\nfleet_poll_ms = 100\n" % port)
+    acks = str(tmp_path / "acks.log")
+    daemon = Daemon(data, str(conf), str(tmp_path / "daemon.log"))
+    daemon.start()
+
+    sim_out = open(tmp_path / "sim.out", "w")
+    sim = subprocess.Popen([SIM, "--data", data, "--machines", str(MACHINES), "--port", str(port),
+                            "--qos", "1", "--count", str(PER_MACHINE), "--rate", "0",
+                            "--ack-log", acks, "--timeout", str(TIMEOUT), "--quiet"],
+                           stdout=sim_out, stderr=subprocess.STDOUT)
+    seed = int(os.environ.get("CC_CRASH_SEED", "20261128"))
+    rng = random.Random(seed)
+    kills = 0
+    total = MACHINES * PER_MACHINE
+    while kills < KILLS and sim.poll() is None:
+        # Kill at a random point of the stream: after a random number of new acknowledgements.
+        target = line_count(acks) + rng.randint(200, max(201, total // (KILLS * 2)))
+        wait_for(lambda: line_count(acks) >= target or sim.poll() is not None, "acknowledgements")
+        if sim.poll() is not None:
+            break
+        daemon.kill9()
+        kills += 1
+        daemon.start()
+    sim_rc = sim.wait(timeout=TIMEOUT)
+    sim_out.close()
+    assert daemon.stop() == 0
+    summary = open(tmp_path / "sim.out").read()
+    assert kills >= KILLS, "only %d kills before the simulator finished (seed %d)" % (kills, seed)
+    assert sim_rc == 0, summary
+
+    acked = set()
+    with open(acks) as f:
+        for line in f:
+            serial, seq = line.split()
+            acked.add((serial, int(seq)))
+    assert len(acked) == total, "the simulator saw %d of %d acknowledged" % (len(acked), total)
+
+    db = sqlite3.connect(os.path.join(data, "coffeecloud.db"))
+    stored = db.execute("SELECT m.serial, t.seq FROM telemetry t JOIN machines m ON m.id = t.machine_id "
+                        "UNION ALL SELECT m.serial, e.seq FROM events e JOIN machines m ON m.id = e.machine_id"
+                        ).fetchall()
+    db.close()
+    stored_set = set(stored)
+    missing = acked - stored_set
+    assert not missing, "%d acknowledged messages are not stored, e.g. %s" % (len(missing), sorted(missing)[:5])
+    assert len(stored) == len(stored_set), "a message is stored twice"
+    assert len(stored) == total, "stored %d rows for %d messages" % (len(stored), total)
+
+    check = subprocess.run([CLI, "init", "--check", "--data", data], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    log = open(tmp_path / "daemon.log").read()
+    for report in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert report not in log
