@@ -56,7 +56,8 @@ static int reload(struct registry *r)
 	if (rc != CC_OK)
 		return rc;
 	/* The store lists by serial already; sort anyway so lookups never depend on it. */
-	qsort(r->entries, r->count, sizeof(*r->entries), by_serial);
+	if (r->count > 1)
+		qsort(r->entries, r->count, sizeof(*r->entries), by_serial);
 	log_debug(MOD, "%zu machines loaded", r->count);
 	return CC_OK;
 }
@@ -114,7 +115,7 @@ const struct registry_entry *registry_find(const struct registry *r, const char 
 	struct registry_entry key;
 	size_t n = strlen(serial);
 
-	if (n > CC_SERIAL_MAX)
+	if (n > CC_SERIAL_MAX || r->count == 0)
 		return NULL;
 	memcpy(key.serial, serial, n + 1);
 	return bsearch(&key, r->entries, r->count, sizeof(key), by_serial);

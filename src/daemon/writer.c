@@ -69,9 +69,11 @@ size_t writer_take_done(struct writer *w, struct writer_done *out, size_t max)
 
 	pthread_mutex_lock(&w->lock);
 	n = w->ndone < max ? w->ndone : max;
-	memcpy(out, w->done, n * sizeof(*out));
-	memmove(w->done, w->done + n, (w->ndone - n) * sizeof(*out));
-	w->ndone -= n;
+	if (n > 0) {
+		memcpy(out, w->done, n * sizeof(*out));
+		memmove(w->done, w->done + n, (w->ndone - n) * sizeof(*out));
+		w->ndone -= n;
+	}
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }
