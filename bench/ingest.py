@@ -126,10 +126,12 @@ def main():
             rows.append((n, a, b))
 
         print("ingest, QoS 1 over mutual TLS 1.3, %d messages per run" % args.messages)
-        print("%9s %18s %18s %8s" % ("machines", "coffeecloudd/s", "mosquitto/s", "ratio"))
+        print("%9s %15s %13s %7s   %21s %21s" % ("machines", "coffeecloudd/s", "mosquitto/s", "ratio",
+                                                  "p50/p99 ms cc", "p50/p99 ms mosquitto"))
         for n, a, b in rows:
-            print("%9d %18.0f %18.0f %7.2fx   (acked %d/%d vs %d/%d)" % (
+            print("%9d %15.0f %13.0f %6.2fx   %10.2f/%-10.2f %10.2f/%-10.2f (acked %d/%d vs %d/%d)" % (
                 n, a["msgs_per_s"], b["msgs_per_s"], a["msgs_per_s"] / max(b["msgs_per_s"], 1),
+                a.get("ack_p50_ms", 0), a.get("ack_p99_ms", 0), b.get("ack_p50_ms", 0), b.get("ack_p99_ms", 0),
                 a["acked"], a["sent"], b["acked"], b["sent"]))
 
         if args.idle:

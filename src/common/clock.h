@@ -10,6 +10,9 @@ int64_t clock_now_ms(void);
 /* Monotonic time in ms, for timeouts and durations only. */
 int64_t clock_mono_ms(void);
 
+/* Monotonic time in microseconds, for latency measurements. */
+int64_t clock_mono_us(void);
+
 /* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 25 bytes). */
 void clock_format_iso(int64_t ms, char *out, unsigned long cap);
 

@@ -50,6 +50,7 @@ struct pend {
 	uint16_t mid;
 	uint8_t used, flags;
 	uint32_t seq_off; /* seq - seq_start */
+	int64_t sent_us;  /* when it was handed to libmosquitto */
 };
 
 struct client;
@@ -128,6 +129,7 @@ static int pend_add(struct machine *m, uint16_t mid, uint8_t flags, uint32_t seq
 			m->pend[i].mid = mid;
 			m->pend[i].flags = flags;
 			m->pend[i].seq_off = seq_off;
+			m->pend[i].sent_us = clock_mono_us();
 			return CC_OK;
 		}
 	}
@@ -278,10 +280,16 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 				st->unexpected_refused++;
 		} else {
 			st->acked++;
-			if (p->flags & PF_HOSTILE)
+			if (p->flags & PF_HOSTILE) {
 				st->hostile_acked++;
-			else if (c->ack != NULL)
-				fprintf(c->ack, "%s %lld\n", m->serial, (long long)(c->o->seq_start + p->seq_off));
+			} else {
+				int64_t b = (clock_mono_us() - p->sent_us) / CLIENT_LATENCY_BUCKET_US;
+
+				st->latency[b < 0 ? 0 : b >= CLIENT_LATENCY_BUCKETS ? CLIENT_LATENCY_BUCKETS - 1 : b]++;
+				if (c->ack != NULL)
+					fprintf(c->ack, "%s %lld\n", m->serial,
+					        (long long)(c->o->seq_start + p->seq_off));
+			}
 		}
 		c->last_resolve = clock_mono_ms();
 	}

@@ -68,6 +68,10 @@ struct client_opts {
 	double start_day_s;   /* local time of day at the start, for the models */
 };
 
+/* Publish-to-acknowledgement latency histogram: 50 us buckets up to 1 s. */
+#define CLIENT_LATENCY_BUCKET_US 50
+#define CLIENT_LATENCY_BUCKETS 20000
+
 struct client_stats {
 	uint32_t machines;
 	uint32_t machines_connected;  /* machines that connected at least once */
@@ -95,6 +99,9 @@ struct client_stats {
 	uint64_t connect_errors;      /* attempts that failed before CONNACK */
 	uint64_t publish_errors;      /* publish calls libmosquitto refused outright */
 	uint64_t events_dropped;      /* model events lost to a full queue */
+	/* well-formed data messages acknowledged, by publish-to-ack latency
+	 * (the last bucket also holds everything slower) */
+	uint64_t latency[CLIENT_LATENCY_BUCKETS];
 	double seconds;               /* first data publish to last resolution */
 	double connect_seconds;       /* start to every machine connected once (0: never) */
 	double elapsed_seconds;       /* the whole traffic phase */

@@ -568,6 +568,25 @@ static void print_summary(const struct options *o, const struct client_stats *st
 	printf("result      %s%s\n", ok ? "ok" : "FAILED", st->interrupted ? " (interrupted)" : "");
 }
 
+
+/* The latency (ms) under which a fraction q of acknowledged messages came back. */
+static double latency_percentile(const struct client_stats *st, double q)
+{
+	uint64_t total = 0, seen = 0;
+	size_t i;
+
+	for (i = 0; i < CLIENT_LATENCY_BUCKETS; i++)
+		total += st->latency[i];
+	if (total == 0)
+		return 0;
+	for (i = 0; i < CLIENT_LATENCY_BUCKETS; i++) {
+		seen += st->latency[i];
+		if ((double)seen >= q * (double)total)
+			break;
+	}
+	return (double)((i + 1) * CLIENT_LATENCY_BUCKET_US) / 1000.0;
+}
+
 static int print_json(const struct options *o, const struct client_stats *st, double rate, int ok)
 {
 	json_t *doc = json_object(), *reasons = json_object(), *texts = json_object();
@@ -598,6 +617,7 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 	    SETI("errors", st->connect_errors + st->publish_errors) ||
 	    SETR("seconds", (double)(int64_t)(st->seconds * 1000) / 1000.0) ||
 	    SETR("msgs_per_s", (double)(int64_t)(rate * 10) / 10.0) ||
+	    SETR("ack_p50_ms", latency_percentile(st, 0.50)) || SETR("ack_p99_ms", latency_percentile(st, 0.99)) ||
 	    SETI("connected", st->machines_connected) || SETI("telemetry", st->telemetry) ||
 	    SETI("events", st->events) || SETI("unresolved", st->unresolved) ||
 	    SETI("hostile_sent", st->hostile_sent) || SETI("hostile_refused", st->hostile_refused) ||
