@@ -195,7 +195,11 @@ int config_parse(struct config *cfg, const char *text, size_t len)
 			}
 		}
 		if (!found) {
-			log_error(MOD, "line %d: unknown setting (see docs/CONFIG.md)", lineno);
+			/* Name it only when it looks like a name: a log line carries no arbitrary bytes. */
+			if (strlen(key) <= 64 && strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(key))
+				log_error(MOD, "line %d: unknown setting '%s' (see docs/CONFIG.md)", lineno, key);
+			else
+				log_error(MOD, "line %d: unknown setting (see docs/CONFIG.md)", lineno);
 			return CC_ERR_INVALID;
 		}
 	}

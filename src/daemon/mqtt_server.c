@@ -90,7 +90,7 @@ struct conn {
 	int clean_start;
 	uint32_t session_expiry;
 	char reason[48]; /* why it went away, for machine status */
-	struct event *grace_ev;
+	struct event *close_ev; /* frees the connection at a safe point of the loop */
 	struct mqtt_bytes open_subs[OPEN_SUBS_MAX]; /* open ACL: owned copies */
 	size_t nopen;
 	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
@@ -99,6 +99,7 @@ struct conn {
 	struct {
 		uint16_t packet_id;
 		int64_t command_id;
+		int acked; /* acknowledged; kept until the store says so, so it is not sent again */
 	} commands[COMMANDS_IN_FLIGHT];
 	size_t ncommands;
 };
@@ -144,8 +145,10 @@ static void address_count(struct mqtt_server *srv, const char *host, int delta)
 
 /* ---- state items for the writer ---- */
 
-static void submit_state(struct conn *c, int online, const uint8_t *info, size_t info_len,
-                         uint16_t packet_id)
+/* Queues a live-state change (and the retained info, if given). With a
+ * packet id, its acknowledgement waits for the commit. */
+static int submit_state(struct conn *c, int online, const uint8_t *info, size_t info_len,
+                        uint16_t packet_id)
 {
 	struct writer_item it;
 
@@ -162,12 +165,15 @@ static void submit_state(struct conn *c, int online, const uint8_t *info, size_t
 	if (info != NULL && info_len > 0) {
 		it.payload = malloc(info_len);
 		if (it.payload == NULL)
-			return;
+			return CC_ERR_NOMEM;
 		memcpy(it.payload, info, info_len);
 		it.len = info_len;
 	}
-	if (c->srv->writer == NULL || writer_submit(c->srv->writer, &it) != CC_OK)
+	if (c->srv->writer == NULL || writer_submit(c->srv->writer, &it) != CC_OK) {
 		free(it.payload);
+		return CC_ERR_LIMIT;
+	}
+	return CC_OK;
 }
 
 /* ---- session hooks ---- */
@@ -253,7 +259,7 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *presen
 	}
 	/* Keepalive: silence for 1.5 x keepalive ends the connection. */
 	if (c->l->acl == ACL_MACHINE)
-		submit_state(c, 1, NULL, 0, 0);
+		(void)submit_state(c, 1, NULL, 0, 0);
 	log_info(MOD, "%s: %s connected (MQTT %s%s)", c->peer, id, m->version == MQTT_V5 ? "5" : "3.1.1",
 	         *present ? ", session resumed" : "");
 	return MQTT_RC_SUCCESS;
@@ -363,8 +369,9 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 		return refuse(c, p, verdict.privacy != PRIVACY_NONE ? privacy_reason_name(verdict.privacy) : "invalid",
 		              verdict.reason, reason_string);
 	if (kind == TOPIC_INFO) {
-		submit_state(c, 1, p->payload.p, p->payload.len, 0);
-		return 0;
+		if (submit_state(c, 1, p->payload.p, p->payload.len, p->packet_id) != CC_OK)
+			return p->qos > 0 ? -MQTT_RC_SERVER_BUSY : 0;
+		return p->qos > 0 ? SESSION_PENDING : 0;
 	}
 	memset(&it, 0, sizeof(it));
 	it.op = WRITER_RECORD;
@@ -456,15 +463,31 @@ static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 
 	(void)reason; /* acknowledged, whatever the machine thinks of it: delivered */
 	for (i = 0; i < c->ncommands; i++) {
-		if (c->commands[i].packet_id != packet_id)
+		if (c->commands[i].packet_id != packet_id || c->commands[i].acked)
 			continue;
 		memset(&it, 0, sizeof(it));
 		it.op = WRITER_COMMAND_DONE;
+		it.conn_id = c->id;
 		it.machine_id = c->machine_id;
 		it.seq = c->commands[i].command_id;
-		(void)writer_submit(c->srv->writer, &it);
-		c->commands[i] = c->commands[--c->ncommands];
+		if (writer_submit(c->srv->writer, &it) == CC_OK)
+			c->commands[i].acked = 1;
+		else
+			c->commands[i] = c->commands[--c->ncommands]; /* delivered again later: at least once */
 		return;
+	}
+}
+
+/* The store has recorded the command as delivered: forget it. */
+static void command_recorded(struct conn *c, int64_t command_id)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncommands; i++) {
+		if (c->commands[i].command_id == command_id) {
+			c->commands[i] = c->commands[--c->ncommands];
+			return;
+		}
 	}
 }
 
@@ -493,6 +516,7 @@ static int send_command(void *ctx, int64_t id, const char *name, const char *bod
 		return 1;
 	c->commands[c->ncommands].packet_id = packet_id;
 	c->commands[c->ncommands].command_id = id;
+	c->commands[c->ncommands].acked = 0;
 	c->ncommands++;
 	log_info(MOD, "%s: command %lld (%s) sent", c->serial, (long long)id, name);
 	return 0;
@@ -538,10 +562,14 @@ static void conn_free(struct conn *c)
 	size_t i;
 
 	if (c->connected) {
-		if (strmap_get(srv->by_serial, c->serial) == c)
+		/* A connection taken over by a newer one of the same machine is no
+		 * longer its current one: the machine is not offline. */
+		int current = strmap_get(srv->by_serial, c->serial) == c;
+
+		if (current)
 			strmap_remove(srv->by_serial, c->serial);
-		if (c->l->acl == ACL_MACHINE)
-			submit_state(c, 0, NULL, 0, 0);
+		if (current && c->l->acl == ACL_MACHINE)
+			(void)submit_state(c, 0, NULL, 0, 0);
 		if (c->clean_start && c->session_expiry == 0)
 			free(strmap_remove(srv->sessions, c->serial));
 		else if (strmap_get(srv->sessions, c->serial) != NULL && c->session_expiry != UINT32_MAX) {
@@ -558,61 +586,53 @@ static void conn_free(struct conn *c)
 		srv->conns[slot] = NULL;
 		srv->nconns--;
 	}
-	if (c->grace_ev != NULL)
-		event_free(c->grace_ev);
+	if (c->close_ev != NULL)
+		event_free(c->close_ev);
 	session_free(c->session);
 	bufferevent_free(c->bev);
 	free(c);
 }
 
-static void free_later_cb(evutil_socket_t fd, short what, void *arg)
+static void close_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	conn_free(arg);
 }
 
-/* Frees on the next loop iteration, never inside the connection's own callback. */
-static void conn_free_soon(struct conn *c)
+/* Frees on a later loop iteration (after delay_ms), never inside the
+ * connection's own callback. Calling it again only moves the moment. */
+static void conn_free_after(struct conn *c, int delay_ms)
 {
-	struct timeval now = { 0, 0 };
+	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
 
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-	if (c->grace_ev == NULL)
-		c->grace_ev = evtimer_new(c->srv->base, free_later_cb, c);
-	if (c->grace_ev != NULL)
-		evtimer_add(c->grace_ev, &now);
+	if (c->close_ev == NULL)
+		c->close_ev = evtimer_new(c->srv->base, close_timer_cb, c);
+	if (c->close_ev == NULL) {
+		/* No memory for a timer: freeing now is the lesser evil. */
+		conn_free(c);
+		return;
+	}
+	evtimer_add(c->close_ev, &tv);
 }
 
 static void flushed_cb(struct bufferevent *bev, void *arg)
 {
-	struct conn *c = arg;
-
 	(void)bev;
-	conn_free_soon(c);
-}
-
-static void grace_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	conn_free_soon(arg);
+	conn_free_after(arg, 0);
 }
 
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
 	(void)what;
-	conn_free_soon(arg);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	conn_free_after(arg, 0);
 }
 
 /* Stops input, sends what explains the close (MQTT 5 DISCONNECT) and frees
  * the connection once that is flushed, or after a grace period. */
 static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 {
-	struct timeval grace = { CLOSE_GRACE_MS / 1000, (CLOSE_GRACE_MS % 1000) * 1000 };
-
 	if (c->closing)
 		return;
 	c->closing = 1;
@@ -622,14 +642,13 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 		session_close(c->session, mqtt_reason, NULL);
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_free_soon(c);
+		bufferevent_disable(c->bev, EV_WRITE);
+		conn_free_after(c, 0);
 		return;
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(c->bev, NULL, flushed_cb, closing_event_cb, c);
-	c->grace_ev = evtimer_new(c->srv->base, grace_cb, c);
-	if (c->grace_ev != NULL)
-		evtimer_add(c->grace_ev, &grace);
+	conn_free_after(c, CLOSE_GRACE_MS);
 }
 
 static const char *reason_for(int rc)
@@ -814,6 +833,11 @@ void mqtt_server_collect(struct mqtt_server *srv)
 			c = conn_by_id(srv, done[i].conn_id);
 			if (c == NULL || c->closing)
 				continue; /* gone: the machine re-sends, the store keeps it once */
+			if (done[i].op == WRITER_COMMAND_DONE) {
+				command_recorded(c, done[i].seq);
+				deliver_commands(c); /* the next ones, if more wait */
+				continue;
+			}
 			if (!done[i].ok) {
 				conn_close(c, "storage failed", MQTT_RC_UNSPECIFIED);
 				continue;

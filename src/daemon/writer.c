@@ -116,8 +116,38 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Stores one batch in one transaction. Returns 0 when it committed. */
-static int commit_batch(struct writer *w, struct writer_item *items, size_t n, uint64_t *dups)
+static int store_item(struct writer *w, struct writer_item *it, int64_t now, uint64_t *dups)
+{
+	struct store *s = vault_store(w->vault);
+
+	switch (it->op) {
+	case WRITER_RECORD: {
+		struct record_in r = { it->machine_id, it->customer_id, it->serial, it->kind,
+		                       it->seq, it->ts_ms, (const char *)it->payload, it->len };
+		size_t inserted = 0;
+		int rc = records_put(w->vault, &r, 1, &inserted);
+
+		if (rc == CC_OK && inserted == 0)
+			(*dups)++;
+		return rc;
+	}
+	case WRITER_STATE:
+		return store_state(w->vault, it);
+	case WRITER_REFUSAL:
+		return s->ops->refusal_count(s, it->machine_id, it->reason, now);
+	case WRITER_COMMAND_DONE:
+		return s->ops->command_delivered(s, it->seq, now);
+	case WRITER_BARRIER:
+		return CC_OK;
+	}
+	return CC_ERR_INVALID;
+}
+
+/* Stores one batch in one transaction; ok[i] says which items are durable.
+ * isolate: each item in a savepoint, so that one that cannot be stored (its
+ * machine deleted a moment ago, say) fails alone. Returns 0 when it committed. */
+static int commit_batch(struct writer *w, struct writer_item *items, size_t n, int isolate,
+                        uint8_t *ok, uint64_t *dups)
 {
 	struct store *s = vault_store(w->vault);
 	int64_t *seen = malloc(n * sizeof(*seen));
@@ -129,45 +159,70 @@ static int commit_batch(struct writer *w, struct writer_item *items, size_t n, u
 		return CC_ERR_NOMEM;
 	rc = s->ops->begin(s);
 	for (i = 0; i < n && rc == CC_OK; i++) {
-		struct writer_item *it = &items[i];
+		int item_rc;
 
-		if (it->op == WRITER_RECORD) {
-			struct record_in r = { it->machine_id, it->customer_id, it->serial, it->kind,
-			                       it->seq, it->ts_ms, (const char *)it->payload, it->len };
-			size_t inserted = 0;
-
-			rc = records_put(w->vault, &r, 1, &inserted);
-			if (inserted == 0)
-				(*dups)++;
-			seen[nseen++] = it->machine_id;
-		} else if (it->op == WRITER_STATE) {
-			rc = store_state(w->vault, it);
-		} else if (it->op == WRITER_REFUSAL) {
-			rc = s->ops->refusal_count(s, it->machine_id, it->reason, now);
-		} else if (it->op == WRITER_COMMAND_DONE) {
-			rc = s->ops->command_delivered(s, it->seq, now);
+		if (isolate) {
+			rc = s->ops->savepoint(s);
+			if (rc != CC_OK)
+				break;
 		}
+		item_rc = store_item(w, &items[i], now, dups);
+		ok[i] = item_rc == CC_OK;
+		if (isolate) {
+			if (item_rc == CC_OK)
+				rc = s->ops->savepoint_release(s);
+			else
+				s->ops->savepoint_rollback(s);
+		} else {
+			rc = item_rc;
+		}
+		if (item_rc == CC_OK && items[i].op == WRITER_RECORD)
+			seen[nseen++] = items[i].machine_id;
 	}
 	/* One last-seen update per machine per batch, not per message. */
-	qsort(seen, nseen, sizeof(*seen), cmp_id);
+	if (nseen > 1)
+		qsort(seen, nseen, sizeof(*seen), cmp_id);
 	for (i = 0; i < nseen && rc == CC_OK; i++)
 		if (i == 0 || seen[i] != seen[i - 1])
 			rc = s->ops->machine_state_touch(s, seen[i], now);
 	if (rc == CC_OK)
 		rc = s->ops->commit(s);
-	if (rc != CC_OK) {
+	if (rc != CC_OK)
 		s->ops->rollback(s);
-		log_error(MOD, "a batch of %zu messages was not stored (%s); they are not acknowledged",
-		          n, cc_strerror(rc));
-	}
 	free(seen);
 	return rc;
+}
+
+/* The fast path stores the whole batch at once; when that fails, the batch
+ * is stored again item by item so one bad item costs only itself. */
+static int store_batch(struct writer *w, struct writer_item *items, size_t n, uint8_t *ok, uint64_t *dups)
+{
+	size_t i, failed = 0;
+	int rc = commit_batch(w, items, n, 0, ok, dups);
+
+	if (rc == CC_OK)
+		return CC_OK;
+	*dups = 0;
+	rc = commit_batch(w, items, n, 1, ok, dups);
+	if (rc != CC_OK) {
+		memset(ok, 0, n);
+		log_error(MOD, "a batch of %zu messages was not stored (%s); they are not acknowledged",
+		          n, cc_strerror(rc));
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		failed += !ok[i];
+	if (failed > 0)
+		log_warn(MOD, "%zu of %zu messages could not be stored and are not acknowledged", failed, n);
+	return CC_OK;
 }
 
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct vec batch = { NULL, 0, 0 };
+	uint8_t *ok = NULL;
+	size_t okcap = 0;
 
 	for (;;) {
 		size_t i, n;
@@ -200,7 +255,21 @@ static void *writer_main(void *arg)
 		if (stop)
 			break;
 
-		rc = commit_batch(w, batch.items, n, &dups);
+		if (okcap < n) {
+			uint8_t *grown = realloc(ok, n);
+
+			if (grown == NULL) {
+				/* Put the batch back and try again. */
+				pthread_mutex_lock(&w->lock);
+				for (i = 0; i < n && vec_push(&w->pending, &batch.items[i]) == CC_OK; i++)
+					;
+				pthread_mutex_unlock(&w->lock);
+				continue;
+			}
+			ok = grown;
+			okcap = n;
+		}
+		rc = store_batch(w, batch.items, n, ok, &dups);
 
 		pthread_mutex_lock(&w->lock);
 		w->stats.batches++;
@@ -210,7 +279,7 @@ static void *writer_main(void *arg)
 		for (i = 0; i < n; i++) {
 			struct writer_item *it = &batch.items[i];
 
-			if (it->op == WRITER_RECORD && rc == CC_OK)
+			if (it->op == WRITER_RECORD && ok[i])
 				w->stats.records++;
 			if (it->conn_id != 0) {
 				if (w->ndone == w->capdone) {
@@ -227,8 +296,9 @@ static void *writer_main(void *arg)
 
 					d->conn_id = it->conn_id;
 					d->packet_id = it->packet_id;
+					d->seq = it->seq;
 					d->op = it->op;
-					d->ok = rc == CC_OK;
+					d->ok = ok[i];
 				}
 			}
 			free(it->payload);
@@ -237,6 +307,7 @@ static void *writer_main(void *arg)
 		w->notify(w->notify_arg);
 	}
 	free(batch.items);
+	free(ok);
 	return NULL;
 }
 

@@ -47,6 +47,7 @@ struct writer_item {
 struct writer_done {
 	uint64_t conn_id;
 	uint16_t packet_id;
+	int64_t seq;        /* the item's seq (WRITER_COMMAND_DONE: the command id) */
 	enum writer_op op;
 	int ok; /* 1: durable; 0: the commit failed, do not acknowledge */
 };

@@ -128,6 +128,11 @@ struct store_ops {
 	int (*begin)(struct store *s);
 	int (*commit)(struct store *s);
 	void (*rollback)(struct store *s);
+	/* A savepoint inside a transaction: undo (rollback_to) or keep
+	 * (release) what was written since, without ending the transaction. */
+	int (*savepoint)(struct store *s);
+	int (*savepoint_release)(struct store *s);
+	void (*savepoint_rollback)(struct store *s);
 
 	/* Small named values of the installation (e.g. "installation-id"). */
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t cap);

@@ -247,6 +247,14 @@ static void sq_rollback(struct store *base)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static int sq_savepoint(struct store *s) { return exec(SQ(s), "SAVEPOINT item", "savepoint"); }
+static int sq_savepoint_release(struct store *s) { return exec(SQ(s), "RELEASE item", "savepoint"); }
+
+static void sq_savepoint_rollback(struct store *base)
+{
+	sqlite3_exec(SQ(base)->db, "ROLLBACK TO item; RELEASE item", NULL, NULL, NULL);
+}
+
 static int sq_meta_get(struct store *base, const char *key, char *out, size_t cap)
 {
 	struct sqlite_store *s = SQ(base);
@@ -808,8 +816,10 @@ static int sq_machine_state_set(struct store *base, const struct store_machine_s
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
 	int rc = prepare(s,
+		/* A machine deleted a moment ago has no state to keep: a no-op, not an error. */
 		"INSERT INTO machine_state(machine_id, online, last_seen_ms, changed_ms, disconnect_reason, info) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(machine_id) DO UPDATE SET "
+		"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
+		"ON CONFLICT(machine_id) DO UPDATE SET "
 		"online = ?2, last_seen_ms = max(last_seen_ms, ?3), "
 		"changed_ms = CASE WHEN online <> ?2 THEN ?4 ELSE changed_ms END, "
 		"disconnect_reason = CASE WHEN ?2 = 0 THEN ?5 ELSE disconnect_reason END, "
@@ -879,7 +889,8 @@ static int sq_refusal_count(struct store *base, int64_t machine_id, const char *
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO refusals(machine_id, reason, count, last_ms) VALUES (?1, ?2, 1, ?3) "
+	int rc = prepare(s, "INSERT INTO refusals(machine_id, reason, count, last_ms) "
+	                    "SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
 	                    "ON CONFLICT(machine_id, reason) DO UPDATE SET count = count + 1, last_ms = ?3", &st);
 
 	if (rc != CC_OK)
@@ -1048,6 +1059,9 @@ const struct store_ops store_sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.savepoint_release = sq_savepoint_release,
+	.savepoint_rollback = sq_savepoint_rollback,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
 	.meta_bump = sq_meta_bump,
