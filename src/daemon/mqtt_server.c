@@ -37,6 +37,7 @@ struct conn;
 
 struct listener {
 	struct mqtt_server *srv;
+	struct session_config session_cfg;
 	struct evconnlistener *ev;
 	int tls;
 	enum acl_mode acl;
@@ -61,7 +62,6 @@ struct mqtt_server {
 	struct writer *writer;
 	struct event *done_ev;   /* activated by the writer thread */
 	struct event *poll_ev;   /* fleet changes: new and revoked machines */
-	struct session_config session_cfg;
 	struct conn **conns;     /* slot -> connection */
 	uint32_t *generations;   /* slot -> generation, so stale ids never match */
 	size_t nslots, nconns;
@@ -638,8 +638,10 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 	c->closing = 1;
 	if (c->reason[0] == '\0')
 		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	/* The reason string (a fixed phrase) also makes clients that ignore
+	 * a bare two-byte DISCONNECT see the reason code. */
 	if (mqtt_reason != 0 && session_connected(c->session))
-		session_close(c->session, mqtt_reason, NULL);
+		session_close(c->session, mqtt_reason, c->reason);
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		bufferevent_disable(c->bev, EV_WRITE);
@@ -750,7 +752,7 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	} else {
 		c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
-	if (c->bev == NULL || session_new(&srv->session_cfg, &hooks, c, &c->session) != CC_OK) {
+	if (c->bev == NULL || session_new(&l->session_cfg, &hooks, c, &c->session) != CC_OK) {
 		if (c->bev == NULL)
 			evutil_closesocket(fd);
 		srv->conns[(uint32_t)c->id] = NULL;
@@ -911,6 +913,22 @@ int mqtt_server_bind(struct event_base *base, const struct config *cfg, struct m
 	return CC_OK;
 }
 
+/* After a crash nobody told the store that the machines went away: every
+ * machine starts offline, and the ones still out there reconnect. */
+static int mark_offline(void *arg, const struct store_machine *m)
+{
+	struct store *store = arg;
+	struct store_machine_state st;
+
+	if (store->ops->machine_state_get(store, m->id, &st) != CC_OK || !st.online)
+		return 0;
+	st.online = 0;
+	st.changed_ms = clock_now_ms();
+	st.info_len = 0; /* keep the stored info */
+	snprintf(st.disconnect_reason, sizeof(st.disconnect_reason), "daemon restarted");
+	return store->ops->machine_state_set(store, &st);
+}
+
 int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault, struct writer *w)
 {
 	struct store *store = vault_store(vault);
@@ -929,10 +947,19 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 	if (srv->conns == NULL || srv->generations == NULL || strmap_new(&srv->by_serial) != CC_OK ||
 	    strmap_new(&srv->per_address) != CC_OK || strmap_new(&srv->sessions) != CC_OK)
 		return CC_ERR_NOMEM;
-	srv->session_cfg.max_packet = (size_t)srv->cfg.mqtt_max_packet;
-	srv->session_cfg.receive_max = (uint16_t)srv->cfg.mqtt_receive_max;
-	srv->session_cfg.keepalive_max = (uint16_t)srv->cfg.mqtt_keepalive_max;
-	rc = registry_new(store, &srv->registry);
+	for (i = 0; i < 2; i++) {
+		struct session_config *sc = &srv->listeners[i].session_cfg;
+
+		sc->max_packet = (size_t)srv->cfg.mqtt_max_packet;
+		sc->receive_max = (uint16_t)srv->cfg.mqtt_receive_max;
+		sc->keepalive_max = (uint16_t)srv->cfg.mqtt_keepalive_max;
+		/* Machines publish info and status retained: their latest is kept as
+		 * the machine's live state. Open test listeners keep nothing. */
+		sc->retain_available = srv->listeners[i].acl == ACL_MACHINE;
+	}
+	rc = store->ops->machine_list(store, 0, mark_offline, store);
+	if (rc == CC_OK)
+		rc = registry_new(store, &srv->registry);
 	if (rc != CC_OK)
 		return rc;
 	srv->poll_ev = event_new(srv->base, -1, EV_PERSIST, poll_cb, srv);

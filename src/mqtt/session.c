@@ -194,6 +194,8 @@ static int on_publish(struct mqtt_session *s, const struct mqtt_frame *f)
 		return fail(s, rc);
 	if (p.props.has_topic_alias)
 		return fail(s, -MQTT_RC_TOPIC_ALIAS_INVALID); /* we announce a maximum of 0 */
+	if (p.retain && !s->cfg.retain_available && s->version == MQTT_V5)
+		return fail(s, -MQTT_RC_RETAIN_NOT_SUPPORTED);
 	if (p.qos > 0) {
 		slot = find_inbound(s, p.packet_id);
 		if (slot != NULL) {
