@@ -30,10 +30,9 @@ static int deliver_bundle(void *arg, const struct machine_bundle *b)
 	struct bundle_out *o = arg;
 	int rc;
 
-	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
-		log_error(MOD, "%s: cannot create: %s", o->dir, strerror(errno));
-		return CC_ERR_IO;
-	}
+	rc = file_mkdirs(o->dir, 0700);
+	if (rc != CC_OK)
+		return rc;
 	rc = file_write_new(o->cert, b->cert_pem, strlen(b->cert_pem), 0644);
 	if (rc != CC_OK)
 		return rc;

@@ -250,6 +250,27 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	return file_sync_parent_dir(path);
 }
 
+int file_mkdirs(const char *dir, mode_t mode)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir), i;
+
+	if (len == 0 || len >= sizeof(path))
+		return CC_ERR_LIMIT;
+	memcpy(path, dir, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, mode) != 0 && errno != EEXIST) {
+			log_error(MOD, "%s: cannot create: %s", path, strerror(errno));
+			return CC_ERR_IO;
+		}
+		path[i] = dir[i];
+	}
+	return CC_OK;
+}
+
 int file_exists(const char *path)
 {
 	struct stat st;

@@ -36,6 +36,9 @@ int file_check_private(const char *path);
 /* fsync() the directory that holds path, so a rename or create is durable. */
 int file_sync_parent_dir(const char *path);
 
+/* Creates dir and any missing parents with mode (like mkdir -p). */
+int file_mkdirs(const char *dir, mode_t mode);
+
 /* 1 if path exists (any type), 0 otherwise. */
 int file_exists(const char *path);
 
