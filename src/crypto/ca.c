@@ -292,8 +292,18 @@ static int bio_take(BIO *bio, char **out)
 	return CC_OK;
 }
 
-/* The mem BIO's buffer holds the key; BUF_MEM frees it with OPENSSL_clear_free. */
-static int key_to_pem(EVP_PKEY *key, char **out)
+/* PEM writers with one shape, so one function encodes them all. */
+static int write_key(BIO *b, const void *key)
+{
+	return PEM_write_bio_PKCS8PrivateKey(b, (EVP_PKEY *)key, NULL, NULL, 0, NULL, NULL);
+}
+
+static int write_cert(BIO *b, const void *x) { return PEM_write_bio_X509(b, (X509 *)x); }
+static int write_crl(BIO *b, const void *crl) { return PEM_write_bio_X509_CRL(b, (X509_CRL *)crl); }
+
+/* Encodes obj as PEM into *out. For a key, the mem BIO's buffer is freed
+ * with OPENSSL_clear_free (BUF_MEM), so no copy of it lingers. */
+static int to_pem(int (*write)(BIO *, const void *), const void *obj, const char *what, char **out)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	int rc;
@@ -302,52 +312,29 @@ static int key_to_pem(EVP_PKEY *key, char **out)
 		log_ssl("cannot allocate a BIO");
 		return CC_ERR_NOMEM;
 	}
-	if (PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		log_ssl("cannot encode the private key");
+	if (write(bio, obj) != 1) {
+		log_ssl(what);
 		rc = CC_ERR_CRYPTO;
 	} else {
 		rc = bio_take(bio, out);
 	}
 	BIO_free(bio);
 	return rc;
+}
+
+static int key_to_pem(EVP_PKEY *key, char **out)
+{
+	return to_pem(write_key, key, "cannot encode the private key", out);
 }
 
 static int cert_to_pem(X509 *x, char **out)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	int rc;
-
-	if (bio == NULL) {
-		log_ssl("cannot allocate a BIO");
-		return CC_ERR_NOMEM;
-	}
-	if (PEM_write_bio_X509(bio, x) != 1) {
-		log_ssl("cannot encode the certificate");
-		rc = CC_ERR_CRYPTO;
-	} else {
-		rc = bio_take(bio, out);
-	}
-	BIO_free(bio);
-	return rc;
+	return to_pem(write_cert, x, "cannot encode the certificate", out);
 }
 
 static int crl_to_pem(X509_CRL *crl, char **out)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	int rc;
-
-	if (bio == NULL) {
-		log_ssl("cannot allocate a BIO");
-		return CC_ERR_NOMEM;
-	}
-	if (PEM_write_bio_X509_CRL(bio, crl) != 1) {
-		log_ssl("cannot encode the CRL");
-		rc = CC_ERR_CRYPTO;
-	} else {
-		rc = bio_take(bio, out);
-	}
-	BIO_free(bio);
-	return rc;
+	return to_pem(write_crl, crl, "cannot encode the CRL", out);
 }
 
 static int make_name(const char *cn, const char *org, X509_NAME **out)
