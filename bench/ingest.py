@@ -93,7 +93,7 @@ def main():
         cc_port, mq_port = free_port(), free_port()
         with open(os.path.join(work, "cc.conf"), "w") as f:
             f.write("user = root\nmqtt_listen = 127.0.0.1:%d\nmqtt_max_per_address = 100000\n"
-                    "log_level = warn\n" % cc_port)
+                    "log_level = warn\nhttps_listen =\n" % cc_port)
         broker = os.path.join(work, "broker")
         with open(os.path.join(work, "mosquitto.conf"), "w") as f:
             f.write("listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n"

@@ -200,6 +200,26 @@ int users_list(struct vault *v, const char *org,
 	return rc;
 }
 
+int users_find(struct vault *v, const char *login, struct user_info *out, char *password_hash, size_t cap)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_find(s, login, u);
+	if (rc == CC_OK && strlen(u->password_hash) >= cap)
+		rc = CC_ERR_LIMIT;
+	if (rc == CC_OK) {
+		memcpy(password_hash, u->password_hash, strlen(u->password_hash) + 1);
+		rc = fill_info(v, u, out);
+	}
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
 /* Verified when the login is unknown, so that the answer takes as long. */
 static const char dummy_hash[] =
 	"$argon2id$v=19$m=65536,t=3,p=1$c29tZXNhbHRzb21lc2FsdA$"
@@ -225,4 +245,13 @@ int users_authenticate(struct vault *v, const char *login, const char *password,
 	crypto_wipe(u, sizeof(*u));
 	free(u);
 	return rc;
+}
+
+int users_verify_password(const char *password, const char *hash)
+{
+	if (hash == NULL) {
+		(void)password_verify(password, dummy_hash);
+		return CC_ERR_AUTH;
+	}
+	return password_verify(password, hash) == CC_OK ? CC_OK : CC_ERR_AUTH;
 }

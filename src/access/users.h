@@ -37,6 +37,15 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 int users_list(struct vault *v, const char *org,
                int (*each)(void *ctx, const struct user_info *u), void *ctx);
 
+/* Finds an account by login, personal fields opened, and copies its
+ * password hash (for verification elsewhere, e.g. off the event loop).
+ * CC_ERR_NOTFOUND for an unknown login. */
+int users_find(struct vault *v, const char *login, struct user_info *out, char *password_hash, size_t cap);
+
+/* Verifies a password against a hash from users_find; with hash NULL (an
+ * unknown login) it spends the same time and fails. Thread-safe: no store. */
+int users_verify_password(const char *password, const char *hash);
+
 /* Checks a login's password: 0, or CC_ERR_AUTH for an unknown login or a
  * wrong password alike (and in about the same time). */
 int users_authenticate(struct vault *v, const char *login, const char *password, struct user_info *out);

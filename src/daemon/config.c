@@ -56,6 +56,14 @@ static const struct opt table[] = {
 	  "machine connections held at once" },
 	{ "mqtt_max_per_address", I(mqtt_max_per_address), "20000", 1, 1000000, NULL,
 	  "connections from one source address (a NAT in front of a fleet needs many)" },
+	{ "https_listen", S(https_listen), "0.0.0.0:8443", 0, 0, NULL,
+	  "address:port of the HTTPS API and policy for people and partner systems; empty turns it off" },
+	{ "https_tls12", B(https_tls12), "false", 0, 0, NULL,
+	  "also accept TLS 1.2 (ECDHE-ECDSA with AEAD ciphers only) on the HTTPS listener" },
+	{ "https_plain_listen", S(https_plain_listen), "", 0, 0, NULL,
+	  "loopback address:port of a plain-HTTP API listener, for tests only; refused on any other address" },
+	{ "https_timeout_s", I(https_timeout_s), "30", 1, 600, NULL,
+	  "a request must arrive and its answer leave within this many seconds (slow clients are cut)" },
 	{ "commit_max_batch", I(commit_max_batch), "8192", 1, 100000, NULL,
 	  "messages per group commit at most" },
 	{ "fleet_poll_ms", I(fleet_poll_ms), "250", 50, 10000, NULL,
@@ -236,6 +244,21 @@ int config_validate(const struct config *cfg)
 		}
 		if (!netaddr_is_loopback(&a)) {
 			log_error(MOD, "mqtt_plain_listen: a listener without TLS may only bind a loopback "
+			          "address (127.0.0.0/8 or ::1)");
+			return CC_ERR_PERM;
+		}
+	}
+	if (cfg->https_listen[0] != '\0' && netaddr_parse(cfg->https_listen, &a) != CC_OK) {
+		log_error(MOD, "https_listen: expected address:port, e.g. 0.0.0.0:8443");
+		return CC_ERR_INVALID;
+	}
+	if (cfg->https_plain_listen[0] != '\0') {
+		if (netaddr_parse(cfg->https_plain_listen, &a) != CC_OK) {
+			log_error(MOD, "https_plain_listen: expected address:port");
+			return CC_ERR_INVALID;
+		}
+		if (!netaddr_is_loopback(&a)) {
+			log_error(MOD, "https_plain_listen: a listener without TLS may only bind a loopback "
 			          "address (127.0.0.0/8 or ::1)");
 			return CC_ERR_PERM;
 		}

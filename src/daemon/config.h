@@ -26,6 +26,10 @@ struct config {
 	int64_t mqtt_connect_timeout_s;
 	int64_t mqtt_max_connections;
 	int64_t mqtt_max_per_address;
+	char https_listen[CONFIG_STRING_MAX];    /* host:port of the HTTPS API, "" = off */
+	int https_tls12;
+	char https_plain_listen[CONFIG_STRING_MAX]; /* loopback host:port without TLS, "" = off */
+	int64_t https_timeout_s;
 	int64_t commit_max_batch;
 	int64_t fleet_poll_ms;
 };

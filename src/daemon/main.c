@@ -21,6 +21,8 @@
 #include "daemon/privdrop.h"
 #include "daemon/tls.h"
 #include "daemon/writer.h"
+#include "api/api.h"
+#include "http/server.h"
 #include "vault/vault.h"
 
 #define MOD "daemon"
@@ -103,6 +105,9 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct event_base *base = NULL;
 	struct mqtt_server *srv = NULL;
+	struct http_server *https = NULL, *http_plain = NULL;
+	struct api *api = NULL;
+	SSL_CTX *https_tls = NULL;
 	struct vault *vault = NULL;
 	struct writer *writer = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -134,6 +139,16 @@ int main(int argc, char **argv)
 	/* Listeners first, in case a port below 1024 needs root; then leave root. */
 	if (!o.check_config) {
 		rc = mqtt_server_bind(base, &cfg, &srv);
+		if (rc == CC_OK && cfg.https_listen[0] != '\0') {
+			struct http_server_opts ho = { cfg.https_listen, 1, api_routes(), (int)cfg.https_timeout_s };
+
+			rc = http_server_new(base, &ho, &https);
+		}
+		if (rc == CC_OK && cfg.https_plain_listen[0] != '\0') {
+			struct http_server_opts ho = { cfg.https_plain_listen, 0, api_routes(), (int)cfg.https_timeout_s };
+
+			rc = http_server_new(base, &ho, &http_plain);
+		}
 		if (rc != CC_OK)
 			goto out;
 	}
@@ -141,7 +156,9 @@ int main(int argc, char **argv)
 	if (rc == CC_OK)
 		rc = vault_open(o.data_dir, o.master_key_file, &vault);
 	if (rc == CC_OK)
-		rc = tls_server_ctx(vault, cfg.mqtt_tls12, &tls);
+		rc = tls_server_ctx(vault, cfg.mqtt_tls12, 1, &tls);
+	if (rc == CC_OK)
+		rc = tls_server_ctx(vault, cfg.https_tls12, 0, &https_tls);
 	if (rc != CC_OK || o.check_config) {
 		if (o.check_config && rc == CC_OK)
 			printf("configuration and data directory ok\n");
@@ -151,8 +168,14 @@ int main(int argc, char **argv)
 	                  &writer);
 	if (rc == CC_OK)
 		rc = mqtt_server_start(srv, tls, vault, writer);
+	if (rc == CC_OK && (https != NULL || http_plain != NULL))
+		rc = api_new(base, vault, &api);
 	if (rc != CC_OK)
 		goto out;
+	if (https != NULL)
+		http_server_attach(https, https_tls, api);
+	if (http_plain != NULL)
+		http_server_attach(http_plain, NULL, api);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(base, SIGINT, on_signal, srv);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
@@ -170,6 +193,9 @@ int main(int argc, char **argv)
 out:
 	/* Connections go first (their offline state is queued), then the writer
 	 * commits everything queued, then the rest. */
+	http_server_free(https);
+	http_server_free(http_plain);
+	api_free(api);
 	mqtt_server_drop_connections(srv);
 	writer_stop(writer);
 	mqtt_server_free(srv);
@@ -178,6 +204,7 @@ out:
 	if (sigint != NULL)
 		event_free(sigint);
 	SSL_CTX_free(tls);
+	SSL_CTX_free(https_tls);
 	vault_close(vault);
 	if (base != NULL)
 		event_base_free(base);

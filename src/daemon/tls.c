@@ -41,7 +41,7 @@ static int load_key(struct vault *v, SSL_CTX *ctx)
 	return CC_OK;
 }
 
-int tls_server_ctx(struct vault *v, int allow_tls12, SSL_CTX **out)
+int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	int rc = CC_ERR_CRYPTO;
@@ -68,12 +68,14 @@ int tls_server_ctx(struct vault *v, int allow_tls12, SSL_CTX **out)
 		log_error(MOD, "the server key does not match %s", vault_path(v, VAULT_SERVER_CERT));
 		goto out;
 	}
-	if (SSL_CTX_load_verify_locations(ctx, vault_path(v, VAULT_CA_CERT), NULL) != 1) {
-		log_error(MOD, "%s: not a usable CA certificate", vault_path(v, VAULT_CA_CERT));
-		goto out;
+	if (machines) {
+		if (SSL_CTX_load_verify_locations(ctx, vault_path(v, VAULT_CA_CERT), NULL) != 1) {
+			log_error(MOD, "%s: not a usable CA certificate", vault_path(v, VAULT_CA_CERT));
+			goto out;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify_depth(ctx, 1);
 	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	SSL_CTX_set_verify_depth(ctx, 1);
 	*out = ctx;
 	ctx = NULL;
 	rc = CC_OK;

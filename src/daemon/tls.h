@@ -16,8 +16,9 @@
 #include "vault/vault.h"
 
 /* Builds the context from the data directory: server.crt, the server key
- * from the keyring, ca.crt as the only trust anchor for clients. */
-int tls_server_ctx(struct vault *v, int allow_tls12, SSL_CTX **out);
+ * from the keyring; with machines set, a client certificate is required and
+ * ca.crt is its only trust anchor (people use HTTPS without one). */
+int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out);
 
 struct tls_identity {
 	char common_name[CC_SERIAL_MAX + 1];

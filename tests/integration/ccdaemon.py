@@ -175,6 +175,7 @@ class Daemon:
             "mqtt_listen": f"127.0.0.1:{self.tls_port}" if tls else "",
             "mqtt_connect_timeout_s": "2",
             "fleet_poll_ms": "100",
+            "https_listen": "",
         }
         if plain:
             cfg["mqtt_plain_listen"] = f"127.0.0.1:{self.plain_port}"

@@ -84,7 +84,7 @@ def test_acknowledged_messages_survive_kill9(tmp_path):
                    check=True, capture_output=True)
     port = free_port()
     conf = tmp_path / "conf"
-    conf.write_text("user = root\nmqtt_listen = 127.0.0.1:%d\nfleet_poll_ms = 100\n" % port)
+    conf.write_text("user = root\nmqtt_listen = 127.0.0.1:%d\nfleet_poll_ms = 100\nhttps_listen =\n" % port)
     acks = str(tmp_path / "acks.log")
     daemon = Daemon(data, str(conf), str(tmp_path / "daemon.log"))
     daemon.start()

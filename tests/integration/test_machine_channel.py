@@ -1555,7 +1555,7 @@ def test_open_acl_loopback_listener_routes_and_stores_nothing(other_fleet):
 
 def run_daemon_config(fleet, tmp_path, text, check=True):
     conf = tmp_path / "bad.conf"
-    conf.write_text("user = root\n" + text)
+    conf.write_text("user = root\nhttps_listen =\n" + text)
     argv = [str(ccdaemon.DAEMON), "--data", str(fleet.data), "--config", str(conf)]
     if check:
         argv.append("--check-config")

@@ -50,7 +50,7 @@ def test_daemon_runs_as_the_service_account(place):
         assert os.stat(os.path.join(data, name)).st_uid == account.pw_uid, name
     conf = os.path.join(place, "conf")
     with open(conf, "w") as f:
-        f.write("mqtt_listen = 127.0.0.1:%d\n" % free_port())
+        f.write("mqtt_listen = 127.0.0.1:%d\nhttps_listen =\n" % free_port())
     log = open(os.path.join(place, "log"), "w+")
     proc = subprocess.Popen([DAEMON, "--data", data, "--config", conf], stdout=log, stderr=log)
     try:
@@ -85,7 +85,7 @@ def test_daemon_refuses_a_directory_its_account_does_not_own(place):
                    check=True, capture_output=True)
     conf = os.path.join(place, "conf")
     with open(conf, "w") as f:
-        f.write("mqtt_listen = 127.0.0.1:%d\n" % free_port())
+        f.write("mqtt_listen = 127.0.0.1:%d\nhttps_listen =\n" % free_port())
     p = subprocess.run([DAEMON, "--data", data, "--config", conf], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "chown" in p.stderr and ACCOUNT in p.stderr, p.stderr

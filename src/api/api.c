@@ -1,0 +1,705 @@
+#include "api/api.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "access/roles.h"
+#include "access/users.h"
+#include "common/clock.h"
+#include "common/codec.h"
+#include "common/err.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/strmap.h"
+#include "crypto/aead.h"
+#include "crypto/password.h"
+#include "fleet/inventory.h"
+#include "records/records.h"
+
+#define MOD "api"
+#define TOKEN_BYTES 32
+#define RECORDS_PAGE_MAX 10000
+
+struct session {
+	struct user_info user;
+	char csrf[2 * 16 + 1];
+	int64_t expires_ms;
+	const struct role *role;
+};
+
+struct failures {
+	unsigned count;
+	int64_t locked_until_ms;
+};
+
+/* A password check handed to the worker thread. */
+struct login_job {
+	struct api *api;
+	struct http_req *r;           /* NULL once the client has gone */
+	struct evhttp_connection *conn;
+	struct login_job *live_next;  /* every job in flight (loop thread only) */
+	char password[PASSWORD_MAX_LEN + 1];
+	char hash[CC_PASSWORD_HASH_MAX + 1];
+	int known;
+	struct user_info user;
+	int ok;
+	struct login_job *next;
+};
+
+struct api {
+	struct event_base *base;
+	struct vault *vault;
+	struct strmap *sessions; /* hex SHA-256 of the token -> struct session * */
+	struct strmap *failures; /* login -> struct failures * */
+	pthread_t worker;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct login_job *todo, *done; /* (lock) */
+	struct login_job *live;        /* all jobs not yet answered (loop thread) */
+	int stopping;                  /* (lock) */
+	struct event *done_ev;
+};
+
+static const char *iso_time(int64_t ms, char *buf, size_t cap)
+{
+	clock_format_iso(ms, buf, cap);
+	return buf;
+}
+
+/* ---- the password worker ---- */
+
+static void *worker_main(void *arg)
+{
+	struct api *a = arg;
+
+	for (;;) {
+		struct login_job *job;
+
+		pthread_mutex_lock(&a->lock);
+		while (a->todo == NULL && !a->stopping)
+			pthread_cond_wait(&a->wake, &a->lock);
+		if (a->todo == NULL) {
+			pthread_mutex_unlock(&a->lock);
+			return NULL;
+		}
+		job = a->todo;
+		a->todo = job->next;
+		pthread_mutex_unlock(&a->lock);
+
+		job->ok = users_verify_password(job->password, job->known ? job->hash : NULL) == CC_OK;
+		crypto_wipe(job->password, sizeof(job->password));
+
+		pthread_mutex_lock(&a->lock);
+		job->next = a->done;
+		a->done = job;
+		pthread_mutex_unlock(&a->lock);
+		event_active(a->done_ev, EV_READ, 0);
+	}
+}
+
+/* ---- sessions ---- */
+
+static void token_key(const char *token, char key[2 * SHA256_DIGEST_LENGTH + 1])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)token, strlen(token), md);
+	hex_encode(md, sizeof(md), key, 2 * SHA256_DIGEST_LENGTH + 1);
+}
+
+/* The bearer token or session cookie of the request, or NULL. */
+static const char *request_token(struct http_req *r, int *from_cookie)
+{
+	static char cookie_token[2 * TOKEN_BYTES + 1];
+	const char *h = http_header(r, "Authorization");
+	const char *c = http_header(r, "Cookie"), *p;
+
+	*from_cookie = 0;
+	if (h != NULL && strncmp(h, "Bearer ", 7) == 0)
+		return h + 7;
+	if (c != NULL && (p = strstr(c, "cc_session=")) != NULL) {
+		size_t n = strspn(p + 11, "0123456789abcdef");
+
+		if (n == 2 * TOKEN_BYTES) {
+			memcpy(cookie_token, p + 11, n);
+			cookie_token[n] = '\0';
+			*from_cookie = 1;
+			return cookie_token;
+		}
+	}
+	return NULL;
+}
+
+/* The caller's session, or NULL after replying 401/403. */
+static struct session *authenticate(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	char key[2 * SHA256_DIGEST_LENGTH + 1];
+	int from_cookie;
+	const char *token = request_token(r, &from_cookie);
+	struct session *s;
+
+	if (token == NULL || strlen(token) != 2 * TOKEN_BYTES) {
+		http_reply_error(r, 401, "unauthorized", "sign in first");
+		return NULL;
+	}
+	token_key(token, key);
+	s = strmap_get(a->sessions, key);
+	if (s == NULL || s->expires_ms < clock_now_ms()) {
+		if (s != NULL)
+			free(strmap_remove(a->sessions, key));
+		http_reply_error(r, 401, "unauthorized", "the session is unknown or has expired");
+		return NULL;
+	}
+	/* A browser's cookie rides along with any request: writes also need the CSRF token. */
+	if (from_cookie && http_route(r)->method != EVHTTP_REQ_GET) {
+		const char *csrf = http_header(r, "X-CSRF-Token");
+
+		if (csrf == NULL || strlen(csrf) != strlen(s->csrf) || !crypto_equal(csrf, s->csrf, strlen(s->csrf))) {
+			http_reply_error(r, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+			return NULL;
+		}
+	}
+	return s;
+}
+
+/* Does the role see this class? "none" needs nothing. */
+static int role_sees(const struct session *s, const char *data_class)
+{
+	static const struct { const char *name; unsigned bit; } classes[] = {
+		{ "status", CLASS_STATUS }, { "technical", CLASS_TECHNICAL }, { "service", CLASS_SERVICE },
+		{ "usage", CLASS_USAGE }, { "audit", CLASS_AUDIT },
+	};
+	size_t i;
+
+	if (strcmp(data_class, "none") == 0)
+		return 1;
+	if (strcmp(data_class, "admin") == 0)
+		return s->role->manages_org;
+	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (strcmp(classes[i].name, data_class) == 0)
+			return (s->role->classes & classes[i].bit) != 0;
+	return 0;
+}
+
+/* Authenticates and checks the route's data class; NULL after replying. */
+static struct session *authorize(struct http_req *r)
+{
+	struct session *s = authenticate(r);
+
+	if (s != NULL && !role_sees(s, http_route(r)->data_class)) {
+		http_reply_error(r, 403, "forbidden", "your role does not see this data");
+		return NULL;
+	}
+	return s;
+}
+
+/* Is customer_id inside the subtree of org_id? */
+static int in_subtree(struct store *st, int64_t org_id, int64_t customer_id)
+{
+	struct store_org o;
+	int64_t id = customer_id;
+	int depth;
+
+	for (depth = 0; id != 0 && depth <= CC_ORG_DEPTH_MAX; depth++) {
+		if (id == org_id)
+			return 1;
+		if (st->ops->org_get(st, id, &o) != CC_OK)
+			return 0;
+		id = o.parent_id;
+	}
+	return 0;
+}
+
+static int machine_visible(struct api *a, const struct session *s, const struct store_machine *m)
+{
+	if (s->role->granted_only)
+		return 0; /* subcontractors see granted machines only: grants arrive with the next part */
+	return in_subtree(vault_store(a->vault), s->user.org_id, m->customer_id);
+}
+
+/* The machine named in the path, if the caller may see it; else 404, the
+ * same answer as for a serial that does not exist. */
+static int find_machine(struct http_req *r, const struct session *s, struct store_machine *m)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	const char *serial = http_param(r, "serial");
+
+	if (serial == NULL || !inventory_serial_valid(serial) || st->ops->machine_find(st, serial, m) != CC_OK ||
+	    !machine_visible(a, s, m)) {
+		http_reply_error(r, 404, "not_found", "no such machine");
+		return CC_ERR_NOTFOUND;
+	}
+	return CC_OK;
+}
+
+/* ---- handlers ---- */
+
+static const char policy_text[] =
+	"{\"version\":1,\"last_updated\":\"2026-11-28\",\"purposes\":[\"downtime\",\"quality\",\"support\",\"updates\"],"
+	"\"text\":\"CoffeeCloud stores machine data only: telemetry, events and the state of coffee machines. "
+	"It refuses card numbers, personal and financial data at the door. People who work on a machine "
+	"(technicians, service, sales, subcontractors) see only their machines and only the data classes "
+	"of their role; every access is recorded. Data is used to reduce downtime, keep beverages to "
+	"standard, support the machines and deliver software updates.\"}";
+
+static void h_policy(struct http_req *r)
+{
+	http_reply_text(r, 200, "application/json", policy_text);
+}
+
+static void h_openapi(struct http_req *r)
+{
+	http_reply_json(r, 200, http_openapi(api_routes(), "CoffeeCloud API", "1"));
+}
+
+/* evhttp frees a request whose connection closes: forget it in our jobs. */
+static void connection_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct api *a = arg;
+	struct login_job *j;
+
+	for (j = a->live; j != NULL; j = j->live_next)
+		if (j->conn == conn)
+			j->r = NULL;
+}
+
+static void job_forget(struct api *a, struct login_job *job)
+{
+	struct login_job **p;
+
+	for (p = &a->live; *p != NULL; p = &(*p)->live_next) {
+		if (*p == job) {
+			*p = job->live_next;
+			break;
+		}
+	}
+	crypto_wipe(job, sizeof(*job));
+	free(job);
+}
+
+static void h_login(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct login_job *job;
+	struct failures *f;
+	const char *login, *password;
+	json_t *body = NULL;
+
+	if (http_body_json(r, &body) != CC_OK)
+		return;
+	login = json_string_value(json_object_get(body, "login"));
+	password = json_string_value(json_object_get(body, "password"));
+	if (login == NULL || password == NULL || !inventory_name_valid(login) || strlen(password) > PASSWORD_MAX_LEN) {
+		json_decref(body);
+		http_reply_error(r, 400, "invalid", "send {\"login\": ..., \"password\": ...}");
+		return;
+	}
+	f = strmap_get(a->failures, login);
+	if (f != NULL && f->locked_until_ms > clock_now_ms()) {
+		json_decref(body);
+		http_reply_error(r, 429, "locked", "too many failed sign-ins; try again later");
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		json_decref(body);
+		http_reply_error(r, 503, "busy", "try again");
+		return;
+	}
+	job->api = a;
+	job->r = r;
+	job->conn = evhttp_request_get_connection(http_evrequest(r));
+	if (job->conn != NULL)
+		evhttp_connection_set_closecb(job->conn, connection_closed, a);
+	job->live_next = a->live;
+	a->live = job;
+	memcpy(job->password, password, strlen(password) + 1);
+	job->known = users_find(a->vault, login, &job->user, job->hash, sizeof(job->hash)) == CC_OK;
+	if (!job->known)
+		snprintf(job->user.login, sizeof(job->user.login), "%s", login);
+	crypto_wipe((char *)password, strlen(password));
+	json_decref(body);
+	pthread_mutex_lock(&a->lock);
+	job->next = a->todo;
+	a->todo = job;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void reply_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_job *job = arg;
+
+	(void)fd;
+	(void)what;
+	if (job->r != NULL)
+		http_reply_error(job->r, 401, "unauthorized", "wrong login or password");
+	job_forget(job->api, job);
+}
+
+static void login_failed(struct api *a, struct login_job *job)
+{
+	struct failures *f = strmap_get(a->failures, job->user.login);
+	struct timeval delay;
+	int64_t ms;
+
+	if (f == NULL) {
+		f = calloc(1, sizeof(*f));
+		if (f == NULL || strmap_put(a->failures, job->user.login, f) != CC_OK) {
+			free(f);
+			f = NULL;
+		}
+	}
+	if (f != NULL && ++f->count >= API_LOGIN_FAILURES_BEFORE_LOCK)
+		f->locked_until_ms = clock_now_ms() + (int64_t)API_LOGIN_LOCK_S * 1000;
+	log_info(MOD, "failed sign-in for '%s'", job->user.login);
+	/* Growing delays: 0.1 s, 0.2 s, 0.4 s... up to 5 s, without blocking anyone else. */
+	ms = f != NULL ? (int64_t)100 << (f->count > 6 ? 6 : f->count - 1) : 100;
+	if (ms > 5000)
+		ms = 5000;
+	delay.tv_sec = ms / 1000;
+	delay.tv_usec = (ms % 1000) * 1000;
+	if (event_base_once(a->base, -1, EV_TIMEOUT, reply_later_cb, job, &delay) != 0)
+		reply_later_cb(-1, 0, job);
+}
+
+static void login_succeeded(struct api *a, struct login_job *job)
+{
+	uint8_t raw[TOKEN_BYTES], csrf[16];
+	char token[2 * TOKEN_BYTES + 1], key[2 * SHA256_DIGEST_LENGTH + 1], cookie[256], expires[40];
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || crypto_random(raw, sizeof(raw)) != CC_OK || crypto_random(csrf, sizeof(csrf)) != CC_OK) {
+		free(s);
+		http_reply_error(job->r, 503, "busy", "try again");
+		return;
+	}
+	hex_encode(raw, sizeof(raw), token, sizeof(token));
+	hex_encode(csrf, sizeof(csrf), s->csrf, sizeof(s->csrf));
+	token_key(token, key);
+	s->user = job->user;
+	s->role = role_find(job->user.role);
+	s->expires_ms = clock_now_ms() + (int64_t)API_SESSION_TTL_S * 1000;
+	if (s->role == NULL || strmap_put(a->sessions, key, s) != CC_OK) {
+		free(s);
+		http_reply_error(job->r, 503, "busy", "try again");
+		return;
+	}
+	free(strmap_remove(a->failures, job->user.login));
+	snprintf(cookie, sizeof(cookie), "cc_session=%s; Path=/; Max-Age=%d; HttpOnly; Secure; SameSite=Strict",
+	         token, API_SESSION_TTL_S);
+	http_add_header(job->r, "Set-Cookie", cookie);
+	log_info(MOD, "%s signed in from %s", job->user.login, http_source(job->r));
+	http_reply_json(job->r, 200, json_pack("{s:s, s:s, s:s, s:s}", "token", token, "csrf_token", s->csrf,
+	                                       "expires", iso_time(s->expires_ms, expires, sizeof(expires)),
+	                                       "role", s->user.role));
+	crypto_wipe(token, sizeof(token));
+	crypto_wipe(raw, sizeof(raw));
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api *a = arg;
+	struct login_job *jobs;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&a->lock);
+	jobs = a->done;
+	a->done = NULL;
+	pthread_mutex_unlock(&a->lock);
+	while (jobs != NULL) {
+		struct login_job *next = jobs->next;
+
+		if (jobs->r == NULL) {
+			job_forget(a, jobs); /* the client left */
+		} else if (jobs->ok && jobs->known) {
+			login_succeeded(a, jobs);
+			job_forget(a, jobs);
+		} else {
+			login_failed(a, jobs); /* answers later, then forgets */
+		}
+		jobs = next;
+	}
+}
+
+static void h_logout(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	char key[2 * SHA256_DIGEST_LENGTH + 1];
+	int from_cookie;
+	struct session *s = authenticate(r);
+
+	if (s == NULL)
+		return;
+	token_key(request_token(r, &from_cookie), key);
+	free(strmap_remove(a->sessions, key));
+	http_add_header(r, "Set-Cookie", "cc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+	http_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
+}
+
+static json_t *classes_json(const struct role *role)
+{
+	static const char *const names[] = { "status", "technical", "service", "usage", "audit" };
+	json_t *list = json_array();
+	size_t i;
+
+	for (i = 0; list != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		if (role->classes & (1u << i))
+			json_array_append_new(list, json_string(names[i]));
+	return list;
+}
+
+static void h_me(struct http_req *r)
+{
+	struct session *s = authorize(r);
+
+	if (s == NULL)
+		return;
+	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "login", s->user.login, "role",
+	                                  s->user.role, "org", s->user.org, "display_name",
+	                                  s->user.profile.display_name, "email", s->user.profile.email,
+	                                  "data_classes", classes_json(s->role)));
+}
+
+/* The status-class view of a machine, the only fields every machine role sees. */
+static json_t *machine_status_json(struct api *a, const struct store_machine *m)
+{
+	struct store *st = vault_store(a->vault);
+	struct store_machine_state ms;
+	struct store_org cust;
+	struct store_site site;
+	char seen[40];
+	char *info = NULL;
+	json_t *doc, *info_doc = NULL;
+	int known = st->ops->machine_state_get(st, m->id, &ms) == CC_OK;
+
+	if (st->ops->org_get(st, m->customer_id, &cust) != CC_OK)
+		snprintf(cust.name, sizeof(cust.name), "?");
+	doc = json_pack("{s:s, s:s, s:s, s:b, s:b}", "serial", m->serial, "model", m->model, "customer",
+	                cust.name, "online", known && ms.online, "revoked", m->revoked_ms != 0);
+	if (doc == NULL)
+		return NULL;
+	if (m->site_id != 0 && st->ops->site_get(st, m->site_id, &site) == CC_OK)
+		json_object_set_new(doc, "site", json_string(site.name));
+	if (known) {
+		json_object_set_new(doc, "last_seen", json_string(iso_time(ms.last_seen_ms, seen, sizeof(seen))));
+		if (!ms.online && ms.disconnect_reason[0])
+			json_object_set_new(doc, "last_disconnect_reason", json_string(ms.disconnect_reason));
+		if (records_open_info(a->vault, m, &ms, &info) == CC_OK && (info_doc = json_loads(info, 0, NULL)))
+			json_object_set_new(doc, "software_version", json_incref(json_object_get(info_doc, "sw")));
+	}
+	json_decref(info_doc);
+	free(info);
+	return doc;
+}
+
+struct machine_lister {
+	struct api *a;
+	const struct session *s;
+	json_t *list;
+};
+
+static int list_visible(void *arg, const struct store_machine *m)
+{
+	struct machine_lister *l = arg;
+
+	if (!machine_visible(l->a, l->s, m))
+		return 0;
+	return json_array_append_new(l->list, machine_status_json(l->a, m)) == 0 ? 0 : CC_ERR_NOMEM;
+}
+
+static void h_machines(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authorize(r);
+	struct machine_lister l;
+
+	if (s == NULL)
+		return;
+	l.a = a;
+	l.s = s;
+	l.list = json_array();
+	if (l.list == NULL || st->ops->machine_list(st, 0, list_visible, &l) != CC_OK) {
+		json_decref(l.list);
+		http_reply_error(r, 500, "internal", "the machines could not be listed");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "machines", l.list));
+}
+
+static void h_machine(struct http_req *r)
+{
+	struct session *s = authorize(r);
+	struct store_machine m;
+
+	if (s == NULL || find_machine(r, s, &m) != CC_OK)
+		return;
+	http_reply_json(r, 200, machine_status_json(http_app(r), &m));
+}
+
+static int parse_ms(const char *text, int64_t dflt, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (text == NULL) {
+		*out = dflt;
+		return CC_OK;
+	}
+	v = strtoll(text, &end, 10);
+	if (end == text || *end != '\0')
+		return CC_ERR_INVALID;
+	*out = v;
+	return CC_OK;
+}
+
+struct record_page {
+	json_t *list;
+	const char *metric;
+	size_t count;
+	int64_t next_from;
+};
+
+static int add_record(void *arg, const struct record_out *rec)
+{
+	struct record_page *p = arg;
+	json_t *body, *m;
+
+	if (p->count == RECORDS_PAGE_MAX) {
+		p->next_from = rec->ts_ms;
+		return 1; /* stop: the page is full */
+	}
+	body = json_loadb(rec->body, rec->body_len, 0, NULL);
+	if (body == NULL)
+		return 0;
+	m = json_object_get(body, "m");
+	if (p->metric != NULL && m != NULL) {
+		json_t *only = json_object();
+		json_t *v = json_object_get(m, p->metric);
+
+		if (v != NULL)
+			json_object_set(only, p->metric, v);
+		json_object_set_new(body, "m", only);
+		if (v == NULL) {
+			json_decref(body);
+			return 0;
+		}
+	}
+	p->count++;
+	return json_array_append_new(p->list, body) == 0 ? 0 : CC_ERR_NOMEM;
+}
+
+static void records_route(struct http_req *r, enum record_kind kind)
+{
+	struct api *a = http_app(r);
+	struct session *s = authorize(r);
+	struct store_machine m;
+	struct record_page page = { NULL, NULL, 0, 0 };
+	int64_t from, to;
+	json_t *doc;
+	int rc;
+
+	if (s == NULL || find_machine(r, s, &m) != CC_OK)
+		return;
+	if (parse_ms(http_query(r, "from"), 0, &from) != CC_OK || parse_ms(http_query(r, "to"), INT64_MAX, &to) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "from and to are epoch milliseconds");
+		return;
+	}
+	page.metric = kind == RECORD_TELEMETRY ? http_query(r, "metric") : NULL;
+	page.list = json_array();
+	rc = page.list ? records_get(a->vault, &m, kind, from, to, add_record, &page) : CC_ERR_NOMEM;
+	if (rc < 0) {
+		json_decref(page.list);
+		http_reply_error(r, 500, "internal", "the records could not be read");
+		return;
+	}
+	log_info(MOD, "%s read %zu %s records of %s (purpose %s)", s->user.login, page.count,
+	         kind == RECORD_EVENT ? "event" : "telemetry", m.serial, http_route(r)->purpose);
+	doc = json_pack("{s:s, s:o}", "serial", m.serial, kind == RECORD_EVENT ? "events" : "telemetry", page.list);
+	if (doc != NULL && page.next_from != 0)
+		json_object_set_new(doc, "next_from", json_integer(page.next_from));
+	http_reply_json(r, 200, doc);
+}
+
+static void h_telemetry(struct http_req *r) { records_route(r, RECORD_TELEMETRY); }
+static void h_events(struct http_req *r) { records_route(r, RECORD_EVENT); }
+
+static const struct http_route routes[] = {
+	{ EVHTTP_REQ_GET, "/policy", "none", "none", 1, h_policy, "the current privacy policy" },
+	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", 1, h_openapi, "this document" },
+	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", 1, h_login, "sign in: a session token" },
+	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", 0, h_logout, "end the session" },
+	{ EVHTTP_REQ_GET, "/api/v1/me", "none", "none", 0, h_me, "who is signed in" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines", "support", "status", 0, h_machines, "machines the caller sees" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", 0, h_machine, "one machine's status" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", "technical", 0, h_telemetry,
+	  "a machine's telemetry (from, to: epoch ms; metric)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", "technical", 0, h_events,
+	  "a machine's events (from, to: epoch ms)" },
+	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+const struct http_route *api_routes(void) { return routes; }
+
+int api_new(struct event_base *base, struct vault *vault, struct api **out)
+{
+	struct api *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return CC_ERR_NOMEM;
+	a->base = base;
+	a->vault = vault;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	a->done_ev = event_new(base, -1, 0, done_cb, a);
+	if (a->done_ev == NULL || strmap_new(&a->sessions) != CC_OK || strmap_new(&a->failures) != CC_OK ||
+	    pthread_create(&a->worker, NULL, worker_main, a) != 0) {
+		if (a->done_ev != NULL)
+			event_free(a->done_ev);
+		strmap_free(a->sessions);
+		strmap_free(a->failures);
+		free(a);
+		return CC_ERR_NOMEM;
+	}
+	*out = a;
+	return CC_OK;
+}
+
+static int free_value(void *ctx, const char *key, void *value)
+{
+	(void)ctx;
+	(void)key;
+	free(value);
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stopping = 1;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->worker, NULL);
+	/* Every job, queued, done or waiting out its delay, is on the live list. */
+	while (a->live != NULL)
+		job_forget(a, a->live);
+	strmap_foreach(a->sessions, free_value, NULL);
+	strmap_foreach(a->failures, free_value, NULL);
+	strmap_free(a->sessions);
+	strmap_free(a->failures);
+	event_free(a->done_ev);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->wake);
+	free(a);
+}

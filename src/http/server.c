@@ -1,0 +1,349 @@
+#include "http/server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http_struct.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "daemon/netaddr.h"
+
+#define MOD "http"
+#define SEGMENTS_MAX 12
+#define SEGMENT_MAX 128
+
+struct http_server {
+	struct event_base *base;
+	struct evhttp *http;
+	SSL_CTX *tls;
+	int want_tls;
+	const struct http_route *routes;
+	void *app;
+};
+
+struct http_req {
+	struct http_server *srv;
+	struct evhttp_request *req;
+	const struct http_route *route;
+	char params[HTTP_PARAMS_MAX][SEGMENT_MAX];
+	char param_name_buf[HTTP_PARAMS_MAX][32];
+	size_t nparams;
+	struct evkeyvalq query;
+	int query_parsed;
+	char source[64];
+};
+
+void *http_app(const struct http_req *r) { return r->srv->app; }
+const struct http_route *http_route(const struct http_req *r) { return r->route; }
+const char *http_source(const struct http_req *r) { return r->source; }
+struct evhttp_request *http_evrequest(const struct http_req *r) { return r->req; }
+
+const char *http_param(const struct http_req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nparams; i++)
+		if (strcmp(r->param_name_buf[i], name) == 0)
+			return r->params[i];
+	return NULL;
+}
+
+const char *http_query(struct http_req *r, const char *name)
+{
+	if (!r->query_parsed) {
+		const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+
+		TAILQ_INIT(&r->query);
+		if (q != NULL && evhttp_parse_query_str(q, &r->query) != 0)
+			evhttp_clear_headers(&r->query);
+		r->query_parsed = 1;
+	}
+	return evhttp_find_header(&r->query, name);
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+}
+
+void http_add_header(struct http_req *r, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+}
+
+static void req_free(struct http_req *r)
+{
+	if (r->query_parsed)
+		evhttp_clear_headers(&r->query);
+	free(r);
+}
+
+static void send_body(struct http_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	if (b != NULL)
+		evbuffer_add(b, body, len);
+	evhttp_send_reply(r->req, status, NULL, b);
+	if (b != NULL)
+		evbuffer_free(b);
+	req_free(r);
+}
+
+void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body)
+{
+	send_body(r, status, content_type, body, strlen(body));
+}
+
+void http_reply_json(struct http_req *r, int status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(doc);
+	if (text == NULL) {
+		http_reply_error(r, 500, "internal", "the response could not be built");
+		return;
+	}
+	send_body(r, status, "application/json", text, strlen(text));
+	free(text);
+}
+
+void http_reply_error(struct http_req *r, int status, const char *code, const char *message)
+{
+	json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(doc);
+	send_body(r, status, "application/json", text ? text : "{\"error\":{\"code\":\"internal\"}}",
+	          text ? strlen(text) : 28);
+	free(text);
+}
+
+int http_body_json(struct http_req *r, json_t **out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	const char *type = http_header(r, "Content-Type");
+	json_error_t jerr;
+	json_t *doc;
+
+	if (len > HTTP_BODY_MAX) {
+		http_reply_error(r, 413, "too_large", "the request body is too large");
+		return CC_ERR_LIMIT;
+	}
+	if (type == NULL || strncmp(type, "application/json", 16) != 0) {
+		http_reply_error(r, 415, "unsupported_media_type", "send application/json");
+		return CC_ERR_INVALID;
+	}
+	doc = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len,
+	                 JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL || !json_is_object(doc)) {
+		json_decref(doc);
+		http_reply_error(r, 400, "malformed_json", "the body is not a JSON object");
+		return CC_ERR_INVALID;
+	}
+	*out = doc;
+	return CC_OK;
+}
+
+/* Splits a path into segments; refuses escapes, dot segments, empty ones. */
+static int split_path(const char *path, char seg[SEGMENTS_MAX][SEGMENT_MAX], size_t *n)
+{
+	size_t count = 0;
+	const char *p = path;
+
+	if (path == NULL || path[0] != '/' || strchr(path, '%') != NULL || strchr(path, '\\') != NULL)
+		return CC_ERR_INVALID;
+	while (*p == '/') {
+		const char *start = ++p;
+		size_t len;
+
+		while (*p != '\0' && *p != '/')
+			p++;
+		len = (size_t)(p - start);
+		if (len == 0 && *p == '\0' && count > 0)
+			break; /* one trailing slash is tolerated */
+		if (len == 0 || len >= SEGMENT_MAX || count == SEGMENTS_MAX)
+			return CC_ERR_INVALID;
+		if ((len == 1 && start[0] == '.') || (len == 2 && start[0] == '.' && start[1] == '.'))
+			return CC_ERR_INVALID;
+		memcpy(seg[count], start, len);
+		seg[count][len] = '\0';
+		count++;
+	}
+	if (*p != '\0')
+		return CC_ERR_INVALID;
+	*n = count;
+	return CC_OK;
+}
+
+/* Matches a pattern against segments, filling the captures of r. */
+static int match(const char *pattern, char seg[SEGMENTS_MAX][SEGMENT_MAX], size_t n, struct http_req *r)
+{
+	char pseg[SEGMENTS_MAX][SEGMENT_MAX];
+	size_t pn = 0, i;
+
+	if (split_path(pattern, pseg, &pn) != CC_OK || pn != n)
+		return 0;
+	r->nparams = 0;
+	for (i = 0; i < n; i++) {
+		size_t plen = strlen(pseg[i]);
+
+		if (pseg[i][0] == '{' && pseg[i][plen - 1] == '}') {
+			if (r->nparams == HTTP_PARAMS_MAX || plen - 2 >= sizeof(r->param_name_buf[0]))
+				return 0;
+			memcpy(r->param_name_buf[r->nparams], pseg[i] + 1, plen - 2);
+			r->param_name_buf[r->nparams][plen - 2] = '\0';
+			memcpy(r->params[r->nparams], seg[i], strlen(seg[i]) + 1);
+			r->nparams++;
+		} else if (strcmp(pseg[i], seg[i]) != 0) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+	struct http_server *s = arg;
+	struct http_req *r;
+
+	if (s->app == NULL) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	char seg[SEGMENTS_MAX][SEGMENT_MAX];
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const struct http_route *route;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	size_t n = 0;
+	int path_known = 0;
+
+	if (r == NULL) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	r->srv = s;
+	r->req = req;
+	if (conn != NULL) {
+		const struct sockaddr *sa = evhttp_connection_get_addr(conn);
+
+		if (sa != NULL)
+			netaddr_host(sa, r->source, sizeof(r->source));
+	}
+	if (uri == NULL || split_path(evhttp_uri_get_path(uri), seg, &n) != CC_OK) {
+		http_reply_error(r, 404, "not_found", "no such resource");
+		return;
+	}
+	for (route = s->routes; route->pattern != NULL; route++) {
+		if (!match(route->pattern, seg, n, r))
+			continue;
+		path_known = 1;
+		if (route->method == evhttp_request_get_command(req)) {
+			r->route = route;
+			route->handle(r);
+			return;
+		}
+	}
+	if (path_known)
+		http_reply_error(r, 405, "method_not_allowed", "this resource does not take that method");
+	else
+		http_reply_error(r, 404, "not_found", "no such resource");
+}
+
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	struct http_server *s = arg;
+	SSL *ssl = s->tls != NULL ? SSL_new(s->tls) : NULL;
+
+	if (ssl == NULL)
+		return NULL; /* no TLS context: the connection is refused */
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+int http_server_new(struct event_base *base, const struct http_server_opts *o, struct http_server **out)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	struct timeval timeout = { o->timeout_s, 0 };
+	struct netaddr a;
+	char host[64];
+	const char *colon;
+
+	if (s == NULL)
+		return CC_ERR_NOMEM;
+	s->base = base;
+	s->want_tls = o->tls;
+	s->routes = o->routes;
+	s->http = evhttp_new(base);
+	if (s->http == NULL || netaddr_parse(o->listen, &a) != CC_OK) {
+		http_server_free(s);
+		return CC_ERR_INVALID;
+	}
+	evhttp_set_max_body_size(s->http, HTTP_BODY_MAX);
+	evhttp_set_max_headers_size(s->http, HTTP_HEADERS_MAX);
+	evhttp_set_timeout_tv(s->http, &timeout);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(s->http, dispatch, s);
+	if (s->want_tls)
+		evhttp_set_bevcb(s->http, tls_bev, s);
+	netaddr_host((struct sockaddr *)&a.ss, host, sizeof(host));
+	colon = strrchr(o->listen, ':');
+	if (evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)strtol(colon + 1, NULL, 10)) == NULL) {
+		log_error(MOD, "cannot listen on %s: %s", o->listen, strerror(errno));
+		http_server_free(s);
+		return CC_ERR_IO;
+	}
+	log_info(MOD, "listening on %s (%s)", o->listen, s->want_tls ? "HTTPS" : "plain HTTP, loopback only");
+	*out = s;
+	return CC_OK;
+}
+
+void http_server_attach(struct http_server *s, SSL_CTX *tls, void *app)
+{
+	s->tls = tls;
+	s->app = app;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->http != NULL)
+		evhttp_free(s->http);
+	free(s);
+}
+
+json_t *http_openapi(const struct http_route *routes, const char *title, const char *version)
+{
+	json_t *paths = json_object(), *doc;
+	const struct http_route *r;
+
+	for (r = routes; paths != NULL && r->pattern != NULL; r++) {
+		const char *m = r->method == EVHTTP_REQ_GET ? "get" : r->method == EVHTTP_REQ_POST ? "post" : "delete";
+		json_t *item = json_object_get(paths, r->pattern);
+
+		if (item == NULL) {
+			item = json_object();
+			json_object_set_new(paths, r->pattern, item);
+		}
+		json_object_set_new(item, m, json_pack("{s:s, s:s, s:s, s:b}", "summary", r->summary,
+		                                       "x-purpose", r->purpose, "x-data-class", r->data_class,
+		                                       "x-authenticated", !r->open));
+	}
+	doc = json_pack("{s:s, s:{s:s, s:s}, s:o}", "openapi", "3.0.3", "info", "title", title, "version",
+	                version, "paths", paths);
+	return doc;
+}

@@ -1,0 +1,84 @@
+/*
+ * server.h - the HTTPS server for people and partner systems: libevent's
+ * evhttp over OpenSSL bufferevents, with a routing table.
+ *
+ * A route is a row: method, path pattern ("/api/v1/machines/{serial}"), the
+ * purpose and data class it serves (declared, so consent and audit can act
+ * on them), whether it needs a signed-in caller, and the handler. The server
+ * enforces the conventions every route shares: one JSON error shape
+ * {"error":{"code","message"}}, body and header limits (413/431), timeouts
+ * for slow clients, no percent-escapes or dot segments in paths, HSTS and
+ * no-store on every response. Runs on the event-loop thread.
+ */
+#ifndef CC_HTTP_SERVER_H
+#define CC_HTTP_SERVER_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#define HTTP_PARAMS_MAX 4
+#define HTTP_BODY_MAX (1024 * 1024)
+#define HTTP_HEADERS_MAX (16 * 1024)
+
+struct http_server;
+struct http_req;
+
+struct http_route {
+	enum evhttp_cmd_type method;
+	const char *pattern;  /* literal segments and {name} captures */
+	const char *purpose;  /* what the data is used for (policy purposes) */
+	const char *data_class; /* status|technical|service|usage|audit|admin|none */
+	int open;             /* 1: no caller needed (login, the public policy) */
+	void (*handle)(struct http_req *r);
+	const char *summary;  /* for the OpenAPI document */
+};
+
+struct http_server_opts {
+	const char *listen;       /* host:port */
+	int tls;                  /* 0: plain (loopback only, checked by config) */
+	const struct http_route *routes; /* NULL-pattern terminated */
+	int timeout_s;            /* slow clients: whole request/response */
+};
+
+/* Binds the listener (before privileges are dropped); serves nothing until
+ * http_server_attach. */
+int http_server_new(struct event_base *base, const struct http_server_opts *o, struct http_server **out);
+
+/* Sets the TLS context (when o->tls) and the app handed to handlers. */
+void http_server_attach(struct http_server *s, SSL_CTX *tls, void *app);
+void http_server_free(struct http_server *s);
+
+/* ---- for handlers ---- */
+
+void *http_app(const struct http_req *r);
+const struct http_route *http_route(const struct http_req *r);
+/* A {name} capture of the path, or NULL. */
+const char *http_param(const struct http_req *r, const char *name);
+/* A query parameter, or NULL. */
+const char *http_query(struct http_req *r, const char *name);
+/* libevent's request, for what this interface does not cover. */
+struct evhttp_request *http_evrequest(const struct http_req *r);
+/* A request header, or NULL. */
+const char *http_header(const struct http_req *r, const char *name);
+/* The peer's address as text. */
+const char *http_source(const struct http_req *r);
+/* Parses the body as a JSON object; on failure replies 400/413 itself and
+ * returns a negative code. *out is the caller's to json_decref. */
+int http_body_json(struct http_req *r, json_t **out);
+
+/* Replies and ends the request (frees r). doc is stolen. */
+void http_reply_json(struct http_req *r, int status, json_t *doc);
+void http_reply_error(struct http_req *r, int status, const char *code, const char *message);
+void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body);
+/* Adds a response header before the reply (e.g. Set-Cookie). */
+void http_add_header(struct http_req *r, const char *name, const char *value);
+
+/* The route table as an OpenAPI 3 document (stolen by the caller). */
+json_t *http_openapi(const struct http_route *routes, const char *title, const char *version);
+
+#endif

@@ -1,0 +1,185 @@
+"""The HTTPS API for people: sign-in, scope, roles, hostile requests.
+
+A real daemon serves HTTPS with the fleet's server certificate; the client
+is Python's own TLS and HTTP stack verifying it against the fleet CA.
+"""
+import http.client
+import json
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+
+ADMIN_PASSWORD = ccdaemon.PASSWORD
+
+
+class Api:
+    def __init__(self, port, ca):
+        self.port = port
+        self.ctx = ssl.create_default_context(cafile=str(ca))
+        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+
+    def call(self, method, path, body=None, token=None, headers=None, raw=None):
+        c = http.client.HTTPSConnection("localhost", self.port, context=self.ctx, timeout=30)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        c.request(method, path, body=data, headers=h)
+        resp = c.getresponse()
+        payload = resp.read()
+        c.close()
+        try:
+            doc = json.loads(payload) if payload else None
+        except ValueError:
+            doc = None
+        return resp.status, doc, resp
+
+    def login(self, login, password):
+        status, doc, _ = self.call("POST", "/api/v1/auth/login", {"login": login, "password": password})
+        assert status == 200, (status, doc)
+        return doc["token"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    f = ccdaemon.Fleet.create(root, machines=("A1",), customer="cafe-a")
+    f.cc("org", "add", "--name", "dist-b", "--kind", "distributor", "--parent", "manufacturer")
+    f.add_customer("cafe-b", parent="dist-b")
+    f.add_machine("B1", customer="cafe-b")
+    for login, org, role in (("tech-a", "cafe-a", "technician"), ("sales-a", "cafe-a", "sales"),
+                             ("audit-m", "manufacturer", "auditor"), ("tech-b", "dist-b", "technician")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--email", login + "@example.org",
+             "--password-stdin", stdin="password of " + login + "\n")
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    m = f.machines["A1"]
+    p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
+                        "--cert", str(m.cert), "--key", str(m.key), "-i", "A1", "-V", "mqttv5", "-q", "1",
+                        "-t", "cc/v1/A1/telemetry", "-m",
+                        '{"seq":1,"ts":%d,"m":{"boiler_temp_c":93.5,"pump_pressure_bar":9.1}}' % int(time.time() * 1000)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    yield {"fleet": f, "daemon": d, "api": Api(port, f.data / "ca.crt")}
+    d.stop()
+
+
+def test_public_policy_and_openapi(world):
+    api = world["api"]
+    status, doc, resp = api.call("GET", "/policy")
+    assert status == 200 and doc["version"] == 1 and "support" in doc["purposes"]
+    assert resp.getheader("Strict-Transport-Security", "").startswith("max-age=")
+    status, doc, _ = api.call("GET", "/api/v1/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.")
+    # Every served route is documented, with the purpose and data class it declares.
+    for path in ("/api/v1/machines", "/api/v1/machines/{serial}", "/api/v1/machines/{serial}/telemetry",
+                 "/api/v1/auth/login", "/api/v1/me", "/policy"):
+        assert path in doc["paths"], path
+    assert doc["paths"]["/api/v1/machines/{serial}/telemetry"]["get"]["x-data-class"] == "technical"
+
+
+def test_sign_in_and_out(world):
+    api = world["api"]
+    token = api.login("admin", ADMIN_PASSWORD)
+    assert len(token) == 64
+    status, me, _ = api.call("GET", "/api/v1/me", token=token)
+    assert status == 200 and me["login"] == "admin" and me["role"] == "admin"
+    status, doc, _ = api.call("POST", "/api/v1/auth/logout", token=token)
+    assert status == 200
+    status, doc, _ = api.call("GET", "/api/v1/me", token=token)
+    assert status == 401 and doc["error"]["code"] == "unauthorized"
+
+
+def test_wrong_password_and_forged_tokens(world):
+    api = world["api"]
+    status, doc, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-a", "password": "not it at all"})
+    assert status == 401 and set(doc["error"]) == {"code", "message"}
+    status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "nobody", "password": "whatever it is"})
+    assert status == 401
+    for token in (None, "0" * 64, "zz", "a" * 63):
+        status, doc, _ = api.call("GET", "/api/v1/machines", token=token)
+        assert status == 401, token
+
+
+def test_lockout_after_repeated_failures(world):
+    api, f = world["api"], world["fleet"]
+    f.cc("user", "add", "--org", "cafe-a", "--login", "victim", "--role", "technician", "--password-stdin",
+         stdin="the right password\n")
+    codes = [api.call("POST", "/api/v1/auth/login", {"login": "victim", "password": "wrong password %d" % i})[0]
+             for i in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 429, codes
+    # Even the right password is refused while locked.
+    status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "victim", "password": "the right password"})
+    assert status == 429
+
+
+def test_scope_and_data_classes(world):
+    api = world["api"]
+    tokens = {who: api.login(who, "password of " + who) for who in ("tech-a", "sales-a", "audit-m", "tech-b")}
+    tokens["admin"] = api.login("admin", ADMIN_PASSWORD)
+
+    # Who sees which machines.
+    def serials(token):
+        status, doc, _ = api.call("GET", "/api/v1/machines", token=token)
+        assert status == 200, doc
+        return sorted(m["serial"] for m in doc["machines"])
+    assert serials(tokens["admin"]) == ["A1", "B1"]
+    assert serials(tokens["tech-a"]) == ["A1"]
+    assert serials(tokens["sales-a"]) == ["A1"]
+    assert serials(tokens["tech-b"]) == ["B1"]
+
+    # Telemetry is technical data: technicians and admins, not sales.
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/telemetry", token=tokens["tech-a"])
+    assert status == 200 and doc["telemetry"][0]["m"]["boiler_temp_c"] == 93.5
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/telemetry?metric=pump_pressure_bar", token=tokens["admin"])
+    assert status == 200 and doc["telemetry"][0]["m"] == {"pump_pressure_bar": 9.1}
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/telemetry", token=tokens["sales-a"])
+    assert status == 403 and doc["error"]["code"] == "forbidden"
+    # An auditor sees audit records, not machines.
+    status, _, _ = api.call("GET", "/api/v1/machines", token=tokens["audit-m"])
+    assert status == 403
+
+    # Another organisation's serial answers exactly like one that does not exist.
+    a = api.call("GET", "/api/v1/machines/A1", token=tokens["tech-b"])
+    b = api.call("GET", "/api/v1/machines/NO-SUCH-1", token=tokens["tech-b"])
+    assert a[0] == b[0] == 404 and a[1] == b[1]
+    a = api.call("GET", "/api/v1/machines/A1/telemetry", token=tokens["tech-b"])
+    assert a[0] == 404
+
+
+def test_hostile_requests(world):
+    api = world["api"]
+    token = api.login("admin", ADMIN_PASSWORD)
+    for path in ("/api/v1/../v1/machines", "/api/v1/machines/%2e%2e/x", "/api/v1//machines", "/nope",
+                 "/api/v1/machines/A1/../B1"):
+        status, doc, _ = api.call("GET", path, token=token)
+        assert status == 404 and doc["error"]["code"] == "not_found", path
+    status, doc, _ = api.call("DELETE", "/api/v1/me", token=token)
+    assert status == 405
+    status, doc, _ = api.call("POST", "/api/v1/auth/login", raw=b"{not json", headers={"Content-Type": "application/json"})
+    assert status == 400 and doc["error"]["code"] == "malformed_json"
+    # 10 MB: a 413, or the connection cut while the body is still arriving.
+    try:
+        status, _, _ = api.call("POST", "/api/v1/auth/login", raw=b"x" * (10 * 1024 * 1024),
+                                headers={"Content-Type": "application/json"})
+        assert status == 413
+    except (ssl.SSLError, ConnectionError):
+        pass
+    try:
+        status, _, _ = api.call("GET", "/api/v1/me", token=token, headers={"X-Big": "y" * (100 * 1024)})
+        assert status in (400, 413, 431)
+    except (ssl.SSLError, ConnectionError, http.client.HTTPException):
+        pass
+    # The daemon is still there and serving.
+    assert api.call("GET", "/api/v1/me", token=token)[0] == 200
