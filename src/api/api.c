@@ -8,6 +8,7 @@
 
 #include <openssl/sha.h>
 
+#include "access/audit.h"
 #include "access/roles.h"
 #include "access/users.h"
 #include "common/clock.h"
@@ -187,13 +188,43 @@ static int role_sees(const struct session *s, const char *data_class)
 	return 0;
 }
 
+/* Records a person's access to machine data. Reads fail closed: when the
+ * record cannot be written, the data is not served. */
+static int audit_access(struct http_req *r, const struct session *s, const char *action,
+                        const struct store_machine *m, const char *outcome)
+{
+	struct api *a = http_app(r);
+	char actor[CC_NAME_MAX + 8];
+	struct audit_event e;
+	int rc;
+
+	snprintf(actor, sizeof(actor), "user:%s", s->user.login);
+	memset(&e, 0, sizeof(e));
+	e.actor = actor;
+	e.source = http_source(r);
+	e.action = action;
+	e.machines = m != NULL ? m->serial : "*";
+	e.data_class = http_route(r)->data_class;
+	e.purpose = http_route(r)->purpose;
+	e.outcome = outcome;
+	e.customer_id = m != NULL ? m->customer_id : 0;
+	rc = audit_append(a->vault, &e);
+	if (rc != CC_OK) {
+		log_error(MOD, "the access of %s could not be recorded: refused", s->user.login);
+		http_reply_error(r, 503, "audit_unavailable", "the access could not be recorded, so it is refused");
+	}
+	return rc;
+}
+
 /* Authenticates and checks the route's data class; NULL after replying. */
 static struct session *authorize(struct http_req *r)
 {
 	struct session *s = authenticate(r);
 
 	if (s != NULL && !role_sees(s, http_route(r)->data_class)) {
-		http_reply_error(r, 403, "forbidden", "your role does not see this data");
+		/* Refused access attempts are part of the record too. */
+		if (audit_access(r, s, http_route(r)->pattern, NULL, "denied") == CC_OK)
+			http_reply_error(r, 403, "forbidden", "your role does not see this data");
 		return NULL;
 	}
 	return s;
@@ -533,6 +564,10 @@ static void h_machines(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the machines could not be listed");
 		return;
 	}
+	if (audit_access(r, s, "machines.list", NULL, "ok") != CC_OK) {
+		json_decref(l.list);
+		return;
+	}
 	http_reply_json(r, 200, json_pack("{s:o}", "machines", l.list));
 }
 
@@ -541,7 +576,7 @@ static void h_machine(struct http_req *r)
 	struct session *s = authorize(r);
 	struct store_machine m;
 
-	if (s == NULL || find_machine(r, s, &m) != CC_OK)
+	if (s == NULL || find_machine(r, s, &m) != CC_OK || audit_access(r, s, "machine.get", &m, "ok") != CC_OK)
 		return;
 	http_reply_json(r, 200, machine_status_json(http_app(r), &m));
 }
@@ -622,8 +657,10 @@ static void records_route(struct http_req *r, enum record_kind kind)
 		http_reply_error(r, 500, "internal", "the records could not be read");
 		return;
 	}
-	log_info(MOD, "%s read %zu %s records of %s (purpose %s)", s->user.login, page.count,
-	         kind == RECORD_EVENT ? "event" : "telemetry", m.serial, http_route(r)->purpose);
+	if (audit_access(r, s, kind == RECORD_EVENT ? "events.get" : "telemetry.get", &m, "ok") != CC_OK) {
+		json_decref(page.list);
+		return;
+	}
 	doc = json_pack("{s:s, s:o}", "serial", m.serial, kind == RECORD_EVENT ? "events" : "telemetry", page.list);
 	if (doc != NULL && page.next_from != 0)
 		json_object_set_new(doc, "next_from", json_integer(page.next_from));

@@ -1,10 +1,15 @@
+#define _GNU_SOURCE /* strptime, timegm */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/log.h"
 
 const char *cli_get(const struct cli_args *a, const char *name)
 {
@@ -68,5 +73,31 @@ int cli_read_line_stdin(char *out, size_t cap)
 		return CC_ERR_LIMIT;
 	if (len > 0 && out[len - 1] == '\r')
 		out[--len] = '\0';
+	return CC_OK;
+}
+
+int cli_parse_time(const char *text, int64_t *out)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno == 0 && end != text && *end == '\0' && v >= 0) {
+		*out = v;
+		return CC_OK;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0)) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(text, "%Y-%m-%d", &tm);
+		if (end == NULL || *end != '\0') {
+			log_error("cli", "'%s' is not a time: use epoch milliseconds or YYYY-MM-DDTHH:MM:SSZ", text);
+			return CC_ERR_INVALID;
+		}
+	}
+	*out = (int64_t)timegm(&tm) * 1000;
 	return CC_OK;
 }

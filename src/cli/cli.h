@@ -67,6 +67,9 @@ int cli_print_json(json_t *doc);
 /* Formats ms since the epoch as ISO-8601 UTC; "-" for 0. */
 const char *cli_time(int64_t ms, char *buf, size_t cap);
 
+/* Parses epoch milliseconds or an ISO-8601 UTC time (YYYY-MM-DD[THH:MM:SS[Z]]). */
+int cli_parse_time(const char *text, int64_t *out);
+
 /* Reads one line (without its newline) from stdin into out. */
 int cli_read_line_stdin(char *out, size_t cap);
 
@@ -85,6 +88,29 @@ extern const struct cli_cmd cli_customer_cmds[];
 extern const struct cli_cmd cli_user_cmds[];
 extern const struct cli_cmd cli_telemetry_cmds[];
 extern const struct cli_cmd cli_events_cmds[];
+extern const struct cli_cmd cli_audit_cmds[];
+
+/*
+ * The audit record of one run (cmd_audit.c). main.c calls, in order:
+ * start before leaving root (the actor is the invoking Unix user),
+ * prepare once the vault is open (before the command: a customer that the
+ * command deletes is named while it exists; a read of machine data is
+ * refused when it could not be audited), finish after the command (appends
+ * the record, outcome ok/denied/error; returns the exit status to use).
+ * Commands that open no vault are not audited.
+ */
+struct cli_audit {
+	int audited;
+	int machine_data;       /* a read of machine data: fail closed */
+	const char *data_class;
+	const char *purpose;
+	char actor[CC_AUDIT_ACTOR_MAX + 1];
+	char machines[CC_SERIAL_MAX + 1];
+	int64_t customer_id;
+};
+void cli_audit_start(struct cli_audit *au, const struct cli_cmd *c);
+int cli_audit_prepare(struct cli_args *a, struct cli_audit *au);
+int cli_audit_finish(struct cli_args *a, struct cli_audit *au, int rc);
 
 /* `machine status`, listed in the machine table, lives with the data commands. */
 int cli_run_machine_status(struct cli_args *a);

@@ -14,31 +14,6 @@
 
 #define MOD "cli"
 
-/* Accepts epoch milliseconds or an ISO-8601 UTC time (YYYY-MM-DDTHH:MM:SSZ). */
-static int parse_time(const char *text, int64_t *out)
-{
-	struct tm tm;
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	if (errno == 0 && end != text && *end == '\0') {
-		*out = v;
-		return CC_OK;
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0)) {
-		end = strptime(text, "%Y-%m-%d", &tm);
-		if (end == NULL || *end != '\0') {
-			log_error(MOD, "'%s' is not a time: use epoch milliseconds or YYYY-MM-DDTHH:MM:SSZ", text);
-			return CC_ERR_INVALID;
-		}
-	}
-	*out = (int64_t)timegm(&tm) * 1000;
-	return CC_OK;
-}
 
 static int time_range(struct cli_args *a, int64_t *from, int64_t *to)
 {
@@ -47,9 +22,9 @@ static int time_range(struct cli_args *a, int64_t *from, int64_t *to)
 	*from = 0;
 	*to = INT64_MAX;
 	if (cli_get(a, "from") != NULL)
-		rc = parse_time(cli_get(a, "from"), from);
+		rc = cli_parse_time(cli_get(a, "from"), from);
 	if (rc == CC_OK && cli_get(a, "to") != NULL)
-		rc = parse_time(cli_get(a, "to"), to);
+		rc = cli_parse_time(cli_get(a, "to"), to);
 	return rc;
 }
 

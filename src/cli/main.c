@@ -1,6 +1,7 @@
 /*
  * main.c - `coffeecloud`: finds the command in the tables, parses its
- * options, opens the data directory when it needs one, and runs it.
+ * options, opens the data directory when it needs one, runs it, and
+ * appends its audit record (cmd_audit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 
 static const struct cli_cmd *const nouns[] = {
 	cli_init_cmds, cli_org_cmds, cli_site_cmds, cli_group_cmds, cli_machine_cmds, cli_customer_cmds, cli_user_cmds, cli_key_cmds, cli_ca_cmds,
-	cli_telemetry_cmds, cli_events_cmds,
+	cli_telemetry_cmds, cli_events_cmds, cli_audit_cmds,
 };
 #define NOUN_COUNT (sizeof(nouns) / sizeof(nouns[0]))
 
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 {
 	const struct cli_cmd *table, *c;
 	struct cli_args a;
+	struct cli_audit au;
 	int rc, first;
 
 	/* Everything this program creates is private unless it says otherwise. */
@@ -207,6 +209,7 @@ int main(int argc, char **argv)
 	rc = parse_args(c, argc - first, argv + first, &a);
 	if (rc != EXIT_OK)
 		return rc < 0 ? EXIT_OK : rc;
+	cli_audit_start(&au, c);
 	if (c->needs_data) {
 		rc = privdrop_to_owner(a.data_dir);
 		if (rc != CC_OK)
@@ -217,7 +220,10 @@ int main(int argc, char **argv)
 			return cli_exit_code(rc);
 		}
 	}
-	rc = c->run(&a);
+	rc = cli_audit_prepare(&a, &au);
+	if (rc == CC_OK)
+		rc = c->run(&a);
+	rc = cli_audit_finish(&a, &au, rc);
 	vault_close(a.vault);
 	return cli_exit_code(rc);
 }

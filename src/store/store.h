@@ -113,6 +113,50 @@ struct store_command {
 	int64_t delivered_ms; /* 0 while pending */
 };
 
+/*
+ * One record of the audit log (src/access/audit.h): who did what to which
+ * machines' data, when, for which purpose, with what outcome. Every column
+ * is clear: auditors read them without any customer's data key, and the
+ * record of who read a customer's data must outlive that customer's key.
+ * Never a payload or a secret. `hash` chains the record to its predecessor.
+ * Sizes are bounds on what audit_append accepts.
+ */
+#define STORE_AUDIT_HASH_LEN 32
+#define CC_AUDIT_ACTOR_MAX 96      /* "user:LOGIN", "token:ID", "cli:USER", "machine:SERIAL" */
+#define CC_AUDIT_SOURCE_MAX 64     /* a network address with port, or "" */
+#define CC_AUDIT_ACTION_MAX 64     /* "telemetry.get", "machine.add" */
+#define CC_AUDIT_MACHINES_MAX 1024 /* serials, comma-separated, or "*" for every machine in scope */
+#define CC_AUDIT_CLASS_MAX 15      /* status|technical|service|usage|audit|admin */
+#define CC_AUDIT_PURPOSE_MAX 32    /* "support", "administration"... */
+#define CC_AUDIT_OUTCOME_MAX 15    /* ok|denied|error */
+
+struct store_audit {
+	int64_t seq;         /* 1, 2, 3... without gaps */
+	int64_t ts_ms;
+	int64_t customer_id; /* the customer whose data or machines were involved; 0: none */
+	char actor[CC_AUDIT_ACTOR_MAX + 1];
+	char source[CC_AUDIT_SOURCE_MAX + 1];
+	char action[CC_AUDIT_ACTION_MAX + 1];
+	char machines[CC_AUDIT_MACHINES_MAX + 1];
+	char data_class[CC_AUDIT_CLASS_MAX + 1];
+	char purpose[CC_AUDIT_PURPOSE_MAX + 1];
+	char outcome[CC_AUDIT_OUTCOME_MAX + 1];
+	uint8_t hash[STORE_AUDIT_HASH_LEN];
+	size_t hash_len; /* as stored: anything but STORE_AUDIT_HASH_LEN is damage */
+};
+
+/* Which audit records audit_each emits. Zero fields select everything. */
+struct store_audit_filter {
+	int64_t from_seq;          /* seq >= from_seq */
+	int64_t from_ms;           /* ts_ms >= from_ms */
+	int64_t to_ms;             /* ts_ms < to_ms; 0: no upper bound */
+	const char *action_prefix; /* action starts with this (plain text, no wildcards) */
+	const char *serial;        /* machines lists exactly this serial */
+	int64_t customer_id;       /* only this customer's */
+	size_t limit;              /* at most this many rows; 0: all */
+	int newest_first;          /* by seq descending instead of ascending */
+};
+
 struct store;
 
 struct store_ops {
@@ -128,6 +172,11 @@ struct store_ops {
 	int (*begin)(struct store *s);
 	int (*commit)(struct store *s);
 	void (*rollback)(struct store *s);
+	/* A read-only transaction: every read until rollback sees one snapshot,
+	 * without blocking writers (WAL). End it with rollback. */
+	int (*begin_read)(struct store *s);
+	/* 1 inside a transaction (begin, begin_read or a savepoint), 0 in autocommit. */
+	int (*in_transaction)(struct store *s);
 	/* A savepoint inside a transaction: undo (rollback_to) or keep
 	 * (release) what was written since, without ending the transaction. */
 	int (*savepoint)(struct store *s);
@@ -194,6 +243,17 @@ struct store_ops {
 	int (*command_pending)(struct store *s, int64_t machine_id,
 	                       int (*each)(void *ctx, const struct store_command *), void *ctx);
 	int (*command_delivered)(struct store *s, int64_t id, int64_t at_ms);
+
+	/* The audit log. audit_head: seq and hash of the record with the highest
+	 * seq (CC_ERR_NOTFOUND when there is none, CC_ERR_CORRUPT when its stored
+	 * hash is not STORE_AUDIT_HASH_LEN bytes). audit_insert: CC_ERR_EXISTS
+	 * when the seq is taken. audit_each: rows in seq order as filtered; rows
+	 * are streamed, never loaded all at once. Callers append only through
+	 * audit_append (src/access/audit.h), which keeps the chain. */
+	int (*audit_head)(struct store *s, int64_t *seq, uint8_t hash[STORE_AUDIT_HASH_LEN]);
+	int (*audit_insert)(struct store *s, const struct store_audit *rec);
+	int (*audit_each)(struct store *s, const struct store_audit_filter *f,
+	                  int (*each)(void *ctx, const struct store_audit *), void *ctx);
 
 	/* Inserts records; one already stored with the same (machine, kind, seq)
 	 * is skipped, not an error. *inserted counts the new rows. */

@@ -183,3 +183,20 @@ def test_hostile_requests(world):
         pass
     # The daemon is still there and serving.
     assert api.call("GET", "/api/v1/me", token=token)[0] == 200
+
+
+def test_every_read_of_machine_data_is_audited(world):
+    api, f = world["api"], world["fleet"]
+    tech = api.login("tech-a", "password of tech-a")
+    sales = api.login("sales-a", "password of sales-a")
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=tech)[0] == 200
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=sales)[0] == 403
+    records = f.ccj("audit", "list", "--action", "telemetry.get", "--serial", "A1")
+    mine = [r for r in records if r["actor"] == "user:tech-a"]
+    assert mine, records
+    assert mine[-1]["data_class"] == "technical" and mine[-1]["purpose"] == "support"
+    assert mine[-1]["outcome"] == "ok" and mine[-1]["source"] == "127.0.0.1"
+    denied = [r for r in f.ccj("audit", "list") if r["actor"] == "user:sales-a" and r["outcome"] == "denied"]
+    assert denied, "the refused read of sales-a is not in the audit log"
+    verify = f.cc("audit", "verify")
+    assert "intact" in verify.stdout

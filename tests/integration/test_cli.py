@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
@@ -92,6 +93,19 @@ def snapshot(root):
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
         out[rel] = (mode(p), hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None)
+    return out
+
+
+def snapshot_except_audit(root):
+    """snapshot(), with the database compared by content minus the audit log:
+    every command that opens a data directory, refused ones included, leaves
+    an audit record (docs/CLI.md)."""
+    out = snapshot(root)
+    del out["coffeecloud.db"]
+    with sqlite3.connect(Path(root) / "coffeecloud.db") as c:
+        out["coffeecloud.db"] = [l for l in c.iterdump()
+                                 if not l.startswith('INSERT INTO "audit"') and "'audit-head'" not in l]
+    c.close()
     return out
 
 
@@ -824,10 +838,12 @@ def test_rotate_master_internal(work, tmp_path):
        "--out", tmp_path / "r", "--data", work)
     assert verify(work, tmp_path / "r" / "machine.crt").returncode == 0
     # Rotating to the key in use is refused and changes nothing.
-    before = snapshot(work)
+    before = snapshot_except_audit(work)
     cc("key", "rotate-master", "--data", work, "--new-key-file", new, rc=USAGE)
     cc("key", "rotate-master", "--data", work, "--new-key-file", tmp_path / "none", rc=NOTFOUND)
-    assert snapshot(work) == before
+    assert snapshot_except_audit(work) == before
+    tried = ccj("audit", "list", "--action", "key.rotate-master", "--data", work)
+    assert [r["outcome"] for r in tried] == ["ok", "error", "error"]
 
 
 def test_rotate_master_external(ext, tmp_path):
@@ -851,11 +867,13 @@ def test_rotate_master_external(ext, tmp_path):
 # ---------------------------------------------------------------- 10. customer deletion
 
 def test_customer_delete_needs_yes(work):
-    before = snapshot(work)
+    before = snapshot_except_audit(work)
     p = cc("customer", "delete", "cust-a", "--data", work, rc=USAGE)
     assert "--yes" in p.stderr
     cc("customer", "delete", "--customer", "cust-a", "--data", work, rc=USAGE)
-    assert snapshot(work) == before
+    assert snapshot_except_audit(work) == before
+    tried = ccj("audit", "list", "--action", "customer.delete", "--data", work)
+    assert [(r["outcome"], r["customer"]) for r in tried] == [("error", "cust-a")] * 2
     assert "cust-a" in [o["name"] for o in ccj("org", "list", "--data", work)]
 
 

@@ -99,6 +99,26 @@ const char *const sqlite_migrations[] = {
 	"  count INTEGER NOT NULL,"
 	"  last_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (machine_id, reason)) WITHOUT ROWID;",
+
+	/* 2 -> 3: the tamper-evident audit log (src/access/audit.h). All clear:
+	 * metadata about an access, never its payload. customer_id has no
+	 * foreign key on purpose: the record of who read a customer's data
+	 * outlives the customer. hash chains each row to the one before; the
+	 * keyed checkpoint of the last row lives in meta "audit-head". */
+	"CREATE TABLE audit("
+	"  seq INTEGER PRIMARY KEY,"
+	"  ts_ms INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  machines TEXT NOT NULL,"
+	"  data_class TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  customer_id INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL);"
+	"CREATE INDEX audit_time ON audit(ts_ms);"
+	"CREATE INDEX audit_customer ON audit(customer_id, ts_ms);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

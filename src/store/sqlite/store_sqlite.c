@@ -247,6 +247,9 @@ static void sq_rollback(struct store *base)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static int sq_begin_read(struct store *s) { return exec(SQ(s), "BEGIN DEFERRED", "begin"); }
+static int sq_in_transaction(struct store *s) { return !sqlite3_get_autocommit(SQ(s)->db); }
+
 static int sq_savepoint(struct store *s) { return exec(SQ(s), "SAVEPOINT item", "savepoint"); }
 static int sq_savepoint_release(struct store *s) { return exec(SQ(s), "RELEASE item", "savepoint"); }
 
@@ -1051,6 +1054,114 @@ static int sq_records_get(struct store *base, int64_t machine_id, enum record_ki
 	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading records");
 }
 
+/* ---- audit ---- */
+
+#define AUDIT_COLUMNS "seq, ts_ms, customer_id, actor, source, action, machines, data_class, " \
+                      "purpose, outcome, hash"
+
+static void read_audit(sqlite3_stmt *st, void *out)
+{
+	struct store_audit *a = out;
+	size_t n = (size_t)sqlite3_column_bytes(st, 10);
+	const void *hash = sqlite3_column_blob(st, 10);
+
+	memset(a, 0, sizeof(*a));
+	a->seq = sqlite3_column_int64(st, 0);
+	a->ts_ms = sqlite3_column_int64(st, 1);
+	a->customer_id = sqlite3_column_int64(st, 2);
+	copy_text(a->actor, sizeof(a->actor), st, 3);
+	copy_text(a->source, sizeof(a->source), st, 4);
+	copy_text(a->action, sizeof(a->action), st, 5);
+	copy_text(a->machines, sizeof(a->machines), st, 6);
+	copy_text(a->data_class, sizeof(a->data_class), st, 7);
+	copy_text(a->purpose, sizeof(a->purpose), st, 8);
+	copy_text(a->outcome, sizeof(a->outcome), st, 9);
+	/* A hash of any other length is damage; say so through hash_len. */
+	a->hash_len = n;
+	if (n == sizeof(a->hash) && hash != NULL)
+		memcpy(a->hash, hash, n);
+}
+
+DEFINE_EMITTER(audit, read_audit)
+
+static int sq_audit_head(struct store *base, int64_t *seq, uint8_t hash[STORE_AUDIT_HASH_LEN])
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) == STORE_AUDIT_HASH_LEN && sqlite3_column_blob(st, 1) != NULL) {
+			*seq = sqlite3_column_int64(st, 0);
+			memcpy(hash, sqlite3_column_blob(st, 1), STORE_AUDIT_HASH_LEN);
+			rc = CC_OK;
+		} else {
+			rc = CC_ERR_CORRUPT;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : db_fail(s, rc, "reading the audit log");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_audit_insert(struct store *base, const struct store_audit *a)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO audit(" AUDIT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, a->seq);
+	sqlite3_bind_int64(st, 2, a->ts_ms);
+	sqlite3_bind_int64(st, 3, a->customer_id);
+	bind_text(st, 4, a->actor);
+	bind_text(st, 5, a->source);
+	bind_text(st, 6, a->action);
+	bind_text(st, 7, a->machines);
+	bind_text(st, 8, a->data_class);
+	bind_text(st, 9, a->purpose);
+	bind_text(st, 10, a->outcome);
+	sqlite3_bind_blob(st, 11, a->hash, (int)a->hash_len, SQLITE_STATIC);
+	return step_done(s, st, "appending to the audit log");
+}
+
+static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
+                         int (*each)(void *, const struct store_audit *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct audit_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	/* Prefix and serial are matched as plain text: no LIKE, whose '_' and
+	 * '%' are legal in actions and serials. */
+	int rc = prepare(s, f->newest_first
+		? "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
+		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
+		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
+		  "AND (?6 = 0 OR customer_id = ?6) ORDER BY seq DESC LIMIT ?7"
+		: "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
+		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
+		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
+		  "AND (?6 = 0 OR customer_id = ?6) ORDER BY seq LIMIT ?7", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, f->from_seq);
+	sqlite3_bind_int64(st, 2, f->from_ms);
+	sqlite3_bind_int64(st, 3, f->to_ms);
+	if (f->action_prefix != NULL)
+		bind_text(st, 4, f->action_prefix);
+	if (f->serial != NULL)
+		bind_text(st, 5, f->serial);
+	sqlite3_bind_int64(st, 6, f->customer_id);
+	sqlite3_bind_int64(st, 7, f->limit > 0 && f->limit < (size_t)INT64_MAX ? (int64_t)f->limit : -1);
+	return select_each(s, st, emit_audit, &e, "reading the audit log");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1059,6 +1170,8 @@ const struct store_ops store_sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.begin_read = sq_begin_read,
+	.in_transaction = sq_in_transaction,
 	.savepoint = sq_savepoint,
 	.savepoint_release = sq_savepoint_release,
 	.savepoint_rollback = sq_savepoint_rollback,
@@ -1096,4 +1209,7 @@ const struct store_ops store_sqlite_ops = {
 	.command_delivered = sq_command_delivered,
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
+	.audit_head = sq_audit_head,
+	.audit_insert = sq_audit_insert,
+	.audit_each = sq_audit_each,
 };
