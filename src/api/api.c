@@ -204,7 +204,8 @@ static int audit_access(struct http_req *r, const struct session *s, const char 
 	e.source = http_source(r);
 	e.action = action;
 	e.machines = m != NULL ? m->serial : "*";
-	e.data_class = http_route(r)->data_class;
+	/* Routes open to several roles (the access report) read audit data. */
+	e.data_class = strcmp(http_route(r)->data_class, "none") == 0 ? "audit" : http_route(r)->data_class;
 	e.purpose = http_route(r)->purpose;
 	e.outcome = outcome;
 	e.customer_id = m != NULL ? m->customer_id : 0;
@@ -670,6 +671,108 @@ static void records_route(struct http_req *r, enum record_kind kind)
 static void h_telemetry(struct http_req *r) { records_route(r, RECORD_TELEMETRY); }
 static void h_events(struct http_req *r) { records_route(r, RECORD_EVENT); }
 
+struct audit_page {
+	struct api *a;
+	const struct session *s;
+	json_t *list;
+	int reads_only;
+	int at_root; /* the caller belongs to the root organisation */
+};
+
+static int add_audit(void *arg, const struct store_audit *rec)
+{
+	struct audit_page *p = arg;
+	struct store *st = vault_store(p->a->vault);
+	char when[40];
+
+	/* Records about customers outside the caller's subtree stay hidden;
+	 * records about no customer are for callers at the root only. */
+	if (rec->customer_id != 0 && !in_subtree(st, p->s->user.org_id, rec->customer_id))
+		return 0;
+	if (rec->customer_id == 0 && !p->at_root)
+		return 0;
+	if (p->reads_only && strcmp(rec->data_class, "admin") == 0)
+		return 0;
+	clock_format_iso(rec->ts_ms, when, sizeof(when));
+	return json_array_append_new(p->list, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	                             "seq", (json_int_t)rec->seq, "time", when, "actor", rec->actor,
+	                             "source", rec->source, "action", rec->action, "machines", rec->machines,
+	                             "data_class", rec->data_class, "purpose", rec->purpose,
+	                             "outcome", rec->outcome)) == 0 ? 0 : CC_ERR_NOMEM;
+}
+
+static void audit_route(struct http_req *r, struct session *s, int64_t customer_id, int reads_only)
+{
+	struct api *a = http_app(r);
+	struct audit_filter f;
+	struct audit_page page = { a, s, json_array(), reads_only, 0 };
+	struct store_org org;
+	const char *limit = http_query(r, "limit");
+	int64_t n = 100;
+
+	page.at_root = vault_store(a->vault)->ops->org_get(vault_store(a->vault), s->user.org_id, &org) == CC_OK &&
+	               org.parent_id == 0;
+	memset(&f, 0, sizeof(f));
+	if (parse_ms(http_query(r, "from"), 0, &f.from_ms) != CC_OK || parse_ms(http_query(r, "to"), 0, &f.to_ms) != CC_OK ||
+	    parse_ms(limit, 100, &n) != CC_OK || n < 1 || n > 1000) {
+		json_decref(page.list);
+		http_reply_error(r, 400, "invalid", "from, to: epoch ms; limit: 1 to 1000");
+		return;
+	}
+	f.limit = (size_t)n;
+	f.newest_first = 1;
+	f.customer_id = customer_id;
+	f.action_prefix = http_query(r, "action");
+	f.serial = http_query(r, "serial");
+	if (page.list == NULL || audit_list(a->vault, &f, add_audit, &page) < 0) {
+		json_decref(page.list);
+		http_reply_error(r, 500, "internal", "the audit log could not be read");
+		return;
+	}
+	/* Reading the audit log is an audited read of the audit class. */
+	if (audit_access(r, s, customer_id ? "access-report.get" : "audit.get", NULL, "ok") != CC_OK) {
+		json_decref(page.list);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "records", page.list));
+}
+
+static void h_audit(struct http_req *r)
+{
+	struct session *s = authorize(r);
+
+	if (s != NULL)
+		audit_route(r, s, 0, 0);
+}
+
+/* A customer's access-transparency report: who read which of its machines'
+ * data, when and why. For the customer's own managers, its service
+ * company's, the manufacturer's admins and auditors. */
+static void h_access_report(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authenticate(r);
+	const char *name = http_param(r, "id");
+	struct store_org cust;
+	const char *role;
+
+	if (s == NULL)
+		return;
+	role = s->role->name;
+	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
+	    cust.kind != ORG_CUSTOMER || !in_subtree(st, s->user.org_id, cust.id)) {
+		http_reply_error(r, 404, "not_found", "no such customer");
+		return;
+	}
+	if (!s->role->manages_org && strcmp(role, "auditor") != 0 && strcmp(role, "customer_manager") != 0 &&
+	    strcmp(role, "service_manager") != 0) {
+		http_reply_error(r, 403, "forbidden", "your role does not see access reports");
+		return;
+	}
+	audit_route(r, s, cust.id, 1);
+}
+
 static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/policy", "none", "none", 1, h_policy, "the current privacy policy" },
 	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", 1, h_openapi, "this document" },
@@ -682,6 +785,10 @@ static const struct http_route routes[] = {
 	  "a machine's telemetry (from, to: epoch ms; metric)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", "technical", 0, h_events,
 	  "a machine's events (from, to: epoch ms)" },
+	{ EVHTTP_REQ_GET, "/api/v1/audit", "administration", "audit", 0, h_audit,
+	  "audit records (from, to: epoch ms; action; serial; limit <= 1000), newest first" },
+	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", 0, h_access_report,
+	  "who read which of a customer's machines' data, when and why" },
 	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
 };
 

@@ -200,3 +200,30 @@ def test_every_read_of_machine_data_is_audited(world):
     assert denied, "the refused read of sales-a is not in the audit log"
     verify = f.cc("audit", "verify")
     assert "intact" in verify.stdout
+
+
+def test_audit_api_and_access_report(world):
+    api, f = world["api"], world["fleet"]
+    f.cc("user", "add", "--org", "cafe-a", "--login", "boss-a", "--role", "customer_manager",
+         "--password-stdin", stdin="password of boss-a\n")
+    tech = api.login("tech-a", "password of tech-a")
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=tech)[0] == 200
+
+    # The auditor reads the log; a technician may not.
+    auditor = api.login("audit-m", "password of audit-m")
+    status, doc, _ = api.call("GET", "/api/v1/audit?action=telemetry.get&limit=5", token=auditor)
+    assert status == 200 and doc["records"], doc
+    assert all(r["action"] == "telemetry.get" for r in doc["records"])
+    assert doc["records"][0]["actor"] == "user:tech-a"  # newest first
+    assert api.call("GET", "/api/v1/audit", token=tech)[0] == 403
+
+    # The customer's manager sees who read its machines' data, not admin chores.
+    boss = api.login("boss-a", "password of boss-a")
+    status, doc, _ = api.call("GET", "/api/v1/customers/cafe-a/access-report", token=boss)
+    assert status == 200
+    reads = [r for r in doc["records"] if r["action"] == "telemetry.get"]
+    assert reads and reads[0]["actor"] == "user:tech-a" and reads[0]["machines"] == "A1"
+    assert all(r["data_class"] != "admin" for r in doc["records"])
+    # Another customer's report does not exist for it, and a technician may not read reports.
+    assert api.call("GET", "/api/v1/customers/cafe-b/access-report", token=boss)[0] == 404
+    assert api.call("GET", "/api/v1/customers/cafe-a/access-report", token=tech)[0] == 403
