@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include "access/audit.h"
+#include "access/grants.h"
 #include "access/roles.h"
 #include "access/users.h"
 #include "common/clock.h"
@@ -231,28 +232,11 @@ static struct session *authorize(struct http_req *r)
 	return s;
 }
 
-/* Is customer_id inside the subtree of org_id? */
-static int in_subtree(struct store *st, int64_t org_id, int64_t customer_id)
-{
-	struct store_org o;
-	int64_t id = customer_id;
-	int depth;
-
-	for (depth = 0; id != 0 && depth <= CC_ORG_DEPTH_MAX; depth++) {
-		if (id == org_id)
-			return 1;
-		if (st->ops->org_get(st, id, &o) != CC_OK)
-			return 0;
-		id = o.parent_id;
-	}
-	return 0;
-}
-
 static int machine_visible(struct api *a, const struct session *s, const struct store_machine *m)
 {
 	if (s->role->granted_only)
-		return 0; /* subcontractors see granted machines only: grants arrive with the next part */
-	return in_subtree(vault_store(a->vault), s->user.org_id, m->customer_id);
+		return grants_cover(a->vault, s->user.id, m); /* in force: not expired, not revoked */
+	return inventory_org_contains(vault_store(a->vault), s->user.org_id, m->customer_id);
 }
 
 /* The machine named in the path, if the caller may see it; else 404, the
@@ -687,7 +671,7 @@ static int add_audit(void *arg, const struct store_audit *rec)
 
 	/* Records about customers outside the caller's subtree stay hidden;
 	 * records about no customer are for callers at the root only. */
-	if (rec->customer_id != 0 && !in_subtree(st, p->s->user.org_id, rec->customer_id))
+	if (rec->customer_id != 0 && !inventory_org_contains(st, p->s->user.org_id, rec->customer_id))
 		return 0;
 	if (rec->customer_id == 0 && !p->at_root)
 		return 0;
@@ -761,7 +745,7 @@ static void h_access_report(struct http_req *r)
 		return;
 	role = s->role->name;
 	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
-	    cust.kind != ORG_CUSTOMER || !in_subtree(st, s->user.org_id, cust.id)) {
+	    cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
 		http_reply_error(r, 404, "not_found", "no such customer");
 		return;
 	}
@@ -771,6 +755,133 @@ static void h_access_report(struct http_req *r)
 		return;
 	}
 	audit_route(r, s, cust.id, 1);
+}
+
+/* ---- grants ---- */
+
+static struct session *grant_manager(struct http_req *r)
+{
+	struct session *s = authenticate(r);
+
+	if (s != NULL && !s->role->manages_grants) {
+		if (audit_access(r, s, "grants", NULL, "denied") == CC_OK)
+			http_reply_error(r, 403, "forbidden", "only admins and service managers manage grants");
+		return NULL;
+	}
+	return s;
+}
+
+static int add_grant_json(void *arg, const struct store_grant *g)
+{
+	json_t *list = arg;
+	char created[40], expires[40];
+
+	clock_format_iso(g->created_ms, created, sizeof(created));
+	clock_format_iso(g->expires_ms, expires, sizeof(expires));
+	return json_array_append_new(list, json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "id",
+	                             (json_int_t)g->id, "user_id", (json_int_t)g->user_id, "machine_id",
+	                             (json_int_t)g->machine_id, "site_id", (json_int_t)g->site_id, "purpose",
+	                             g->purpose, "created_by", g->created_by, "created", created, "expires",
+	                             expires, "in_force", g->revoked_ms == 0 && g->expires_ms > clock_now_ms()))
+	               ? CC_ERR_NOMEM : 0;
+}
+
+static void h_grants_list(struct http_req *r)
+{
+	struct session *s = grant_manager(r);
+	json_t *list;
+
+	if (s == NULL)
+		return;
+	list = json_array();
+	if (list == NULL || grants_list(((struct api *)http_app(r))->vault, s->user.org_id, add_grant_json, list) < 0) {
+		json_decref(list);
+		http_reply_error(r, 500, "internal", "the grants could not be listed");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "grants", list));
+}
+
+static void h_grants_add(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct session *s = grant_manager(r);
+	struct grant_request req;
+	json_t *body = NULL, *expires;
+	int64_t id = 0;
+	int rc;
+
+	if (s == NULL || http_body_json(r, &body) != CC_OK)
+		return;
+	/* Only these fields: an attempt to set anything else (owner, org, role...) is refused. */
+	{
+		const char *key;
+		json_t *value;
+
+		json_object_foreach(body, key, value) {
+			if (strcmp(key, "login") && strcmp(key, "serial") && strcmp(key, "customer") &&
+			    strcmp(key, "site") && strcmp(key, "purpose") && strcmp(key, "expires")) {
+				json_decref(body);
+				http_reply_error(r, 400, "invalid", "unknown field in the grant");
+				return;
+			}
+		}
+	}
+	memset(&req, 0, sizeof(req));
+	req.login = json_string_value(json_object_get(body, "login"));
+	req.serial = json_string_value(json_object_get(body, "serial"));
+	req.customer = json_string_value(json_object_get(body, "customer"));
+	req.site = json_string_value(json_object_get(body, "site"));
+	req.purpose = json_string_value(json_object_get(body, "purpose"));
+	expires = json_object_get(body, "expires");
+	req.expires_ms = json_is_integer(expires) ? json_integer_value(expires) : 0;
+	if ((req.serial && !inventory_serial_valid(req.serial)) || (req.login && !inventory_name_valid(req.login)) ||
+	    (req.site && !inventory_name_valid(req.site)) || (req.customer && !inventory_name_valid(req.customer))) {
+		json_decref(body);
+		http_reply_error(r, 400, "invalid", "malformed names in the grant");
+		return;
+	}
+	rc = grants_add(a->vault, &req, s->user.login, s->user.org_id, &id);
+	json_decref(body);
+	if (rc == CC_ERR_NOTFOUND) {
+		http_reply_error(r, 404, "not_found", "no such user, machine or site in your organisation");
+		return;
+	}
+	if (rc != CC_OK) {
+		http_reply_error(r, 400, "invalid", "a grant needs a subcontractor, one machine or site, a purpose "
+		                 "(downtime, quality, support, updates) and a future expiry (epoch ms)");
+		return;
+	}
+	if (audit_access(r, s, "grant.add", NULL, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 201, json_pack("{s:I}", "id", (json_int_t)id));
+}
+
+static void h_grants_delete(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct session *s = grant_manager(r);
+	int64_t id;
+	int rc;
+
+	if (s == NULL)
+		return;
+	if (parse_ms(http_param(r, "id"), 0, &id) != CC_OK || id <= 0) {
+		http_reply_error(r, 404, "not_found", "no such grant");
+		return;
+	}
+	rc = grants_revoke(a->vault, id, s->user.org_id);
+	if (rc == CC_ERR_NOTFOUND || rc == CC_ERR_STATE) {
+		http_reply_error(r, rc == CC_ERR_STATE ? 409 : 404, rc == CC_ERR_STATE ? "conflict" : "not_found",
+		                 rc == CC_ERR_STATE ? "the grant is revoked already" : "no such grant");
+		return;
+	}
+	if (rc != CC_OK || audit_access(r, s, "grant.revoke", NULL, "ok") != CC_OK) {
+		if (rc != CC_OK)
+			http_reply_error(r, 500, "internal", "the grant could not be revoked");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:I, s:b}", "id", (json_int_t)id, "revoked", 1));
 }
 
 static const struct http_route routes[] = {
@@ -789,6 +900,12 @@ static const struct http_route routes[] = {
 	  "audit records (from, to: epoch ms; action; serial; limit <= 1000), newest first" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", 0, h_access_report,
 	  "who read which of a customer's machines' data, when and why" },
+	{ EVHTTP_REQ_GET, "/api/v1/grants", "administration", "admin", 0, h_grants_list,
+	  "grants in the caller's organisation (admins, service managers)" },
+	{ EVHTTP_REQ_POST, "/api/v1/grants", "administration", "admin", 0, h_grants_add,
+	  "grant a subcontractor one machine or site, for a purpose, until an expiry" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/grants/{id}", "administration", "admin", 0, h_grants_delete,
+	  "revoke a grant" },
 	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
 };
 

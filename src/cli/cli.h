@@ -51,6 +51,7 @@ struct cli_args {
 	const char *master_key_file;
 	int json;
 	struct vault *vault;              /* opened when cmd->needs_data */
+	void *scratch;                    /* a command's own (e.g. a JSON list being built) */
 };
 
 /* The value of an option, or NULL when absent. */
@@ -84,6 +85,7 @@ extern const struct cli_cmd cli_group_cmds[];
 extern const struct cli_cmd cli_machine_cmds[];
 extern const struct cli_cmd cli_key_cmds[];
 extern const struct cli_cmd cli_ca_cmds[];
+extern const struct cli_cmd cli_grant_cmds[];
 extern const struct cli_cmd cli_customer_cmds[];
 extern const struct cli_cmd cli_user_cmds[];
 extern const struct cli_cmd cli_telemetry_cmds[];

@@ -14,6 +14,7 @@
 #include "crypto/password.h"
 #include "common/file.h"
 #include "crypto/ca.h"
+#include "access/grants.h"
 #include "fleet/inventory.h"
 #include "setup/setup.h"
 
@@ -183,6 +184,94 @@ static int run_ca_server_cert(struct cli_args *a)
 	printf("wrote %s, %s (0600) and %s\n", crt, key, ca);
 	return CC_OK;
 }
+
+static int run_grant_add(struct cli_args *a)
+{
+	struct grant_request req;
+	int64_t id = 0;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.login = cli_get(a, "login");
+	req.serial = cli_get(a, "serial");
+	req.customer = cli_get(a, "customer");
+	req.site = cli_get(a, "site");
+	req.purpose = cli_get(a, "purpose");
+	rc = cli_parse_time(cli_get(a, "expires"), &req.expires_ms);
+	if (rc == CC_OK)
+		rc = grants_add(a->vault, &req, "cli", 0, &id);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:I, s:s}", "id", (json_int_t)id, "login", req.login));
+	printf("grant %lld: %s may see %s%s%s for %s until %s\n", (long long)id, req.login,
+	       req.serial ? req.serial : req.site, req.serial ? "" : " of ", req.serial ? "" : req.customer,
+	       req.purpose, cli_get(a, "expires"));
+	return CC_OK;
+}
+
+static int print_grant(void *arg, const struct store_grant *g)
+{
+	struct cli_args *a = arg;
+	char expires[40];
+
+	if (a->json)
+		return json_array_append_new((json_t *)a->scratch, json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:b}",
+		                             "id", (json_int_t)g->id, "user_id", (json_int_t)g->user_id,
+		                             "machine_id", (json_int_t)g->machine_id, "site_id", (json_int_t)g->site_id,
+		                             "purpose", g->purpose, "expires", cli_time(g->expires_ms, expires, sizeof(expires)),
+		                             "revoked", g->revoked_ms != 0)) ? CC_ERR_NOMEM : 0;
+	printf("%-6lld user %-6lld %s %-6lld %-10s %s%s\n", (long long)g->id, (long long)g->user_id,
+	       g->machine_id ? "machine" : "site   ", (long long)(g->machine_id ? g->machine_id : g->site_id),
+	       g->purpose, cli_time(g->expires_ms, expires, sizeof(expires)), g->revoked_ms ? " REVOKED" : "");
+	return 0;
+}
+
+static int run_grant_list(struct cli_args *a)
+{
+	json_t *list = json_array();
+	int rc;
+
+	if (list == NULL)
+		return CC_ERR_NOMEM;
+	a->scratch = list;
+	rc = grants_list(a->vault, 0, print_grant, a);
+	if (rc == CC_OK && a->json)
+		return cli_print_json(list);
+	json_decref(list);
+	return rc;
+}
+
+static int run_grant_revoke(struct cli_args *a)
+{
+	int64_t id = 0;
+	int rc = cli_parse_time(cli_get(a, "id"), &id); /* a plain non-negative integer */
+
+	if (rc == CC_OK)
+		rc = grants_revoke(a->vault, id, 0);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:I, s:b}", "id", (json_int_t)id, "revoked", 1));
+	printf("grant %lld revoked\n", (long long)id);
+	return CC_OK;
+}
+
+const struct cli_cmd cli_grant_cmds[] = {
+	{ "grant", "add", "give a subcontractor one machine or site, for a purpose, until an expiry", NULL, 1,
+	  { { "login", "LOGIN", "the subcontractor's login", 1 },
+	    { "serial", "S", "the machine, or", 0 },
+	    { "site", "SITE", "a site of --customer", 0 },
+	    { "customer", "ORG", "the customer of --site", 0 },
+	    { "purpose", "P", "downtime, quality, support or updates", 1 },
+	    { "expires", "TIME", "when it ends (epoch ms or YYYY-MM-DDTHH:MM:SSZ), at most 366 days ahead", 1 },
+	    CLI_END_OPTS },
+	  run_grant_add },
+	{ "grant", "list", "list grants", NULL, 1, { CLI_END_OPTS }, run_grant_list },
+	{ "grant", "revoke", "revoke a grant at once", "id", 1,
+	  { { "id", "ID", "the grant", 1 }, CLI_END_OPTS }, run_grant_revoke },
+	CLI_END_CMDS,
+};
 
 const struct cli_cmd cli_ca_cmds[] = {
 	{ "ca", "server-cert", "issue a server certificate from the fleet CA (e.g. for a scale-out broker)",

@@ -442,3 +442,19 @@ int inventory_customer_delete(struct vault *v, const char *customer)
 	}
 	return inventory_write_crl(v);
 }
+
+int inventory_org_contains(struct store *s, int64_t ancestor_id, int64_t org_id)
+{
+	struct store_org o;
+	int64_t id = org_id;
+	int depth;
+
+	for (depth = 0; id != 0 && depth <= CC_ORG_DEPTH_MAX; depth++) {
+		if (id == ancestor_id)
+			return 1;
+		if (s->ops->org_get(s, id, &o) != CC_OK)
+			return 0;
+		id = o.parent_id;
+	}
+	return 0;
+}

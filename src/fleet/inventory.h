@@ -73,6 +73,10 @@ int inventory_machine_find(struct vault *v, const char *serial, struct store_mac
  * that belongs to it and destroys its data key (crypto-shredding). */
 int inventory_customer_delete(struct vault *v, const char *customer);
 
+/* 1 if org_id is org itself or one of its ancestors: the organisation tree
+ * scope rule. Any failure answers 0 (access fails closed). */
+int inventory_org_contains(struct store *s, int64_t ancestor_id, int64_t org_id);
+
 /* Writes the CRL of all revoked certificates to DIR/ca.crl. */
 int inventory_write_crl(struct vault *v);
 

@@ -157,6 +157,19 @@ struct store_audit_filter {
 	int newest_first;          /* by seq descending instead of ascending */
 };
 
+/* A grant: one machine or one site of a customer, to one user, until expiry. */
+struct store_grant {
+	int64_t id;
+	int64_t user_id;
+	int64_t machine_id; /* 0 when the grant names a site */
+	int64_t site_id;    /* 0 when the grant names a machine */
+	int64_t customer_id;
+	char purpose[CC_NAME_MAX + 1];
+	char created_by[CC_NAME_MAX + 1];
+	int64_t created_ms, expires_ms;
+	int64_t revoked_ms; /* 0 while in force */
+};
+
 struct store;
 
 struct store_ops {
@@ -254,6 +267,16 @@ struct store_ops {
 	int (*audit_insert)(struct store *s, const struct store_audit *rec);
 	int (*audit_each)(struct store *s, const struct store_audit_filter *f,
 	                  int (*each)(void *ctx, const struct store_audit *), void *ctx);
+
+	int (*grant_add)(struct store *s, const struct store_grant *g, int64_t *id);
+	int (*grant_get)(struct store *s, int64_t id, struct store_grant *out);
+	/* Grants of one user (user_id != 0) or all, newest first. */
+	int (*grant_list)(struct store *s, int64_t user_id,
+	                  int (*each)(void *ctx, const struct store_grant *), void *ctx);
+	/* CC_ERR_STATE when revoked already. */
+	int (*grant_revoke)(struct store *s, int64_t id, int64_t at_ms);
+	/* 1 if user_id holds a grant in force at now_ms for the machine or its site. */
+	int (*grant_covers)(struct store *s, int64_t user_id, int64_t machine_id, int64_t site_id, int64_t now_ms);
 
 	/* Inserts records; one already stored with the same (machine, kind, seq)
 	 * is skipped, not an error. *inserted counts the new rows. */

@@ -227,3 +227,74 @@ def test_audit_api_and_access_report(world):
     # Another customer's report does not exist for it, and a technician may not read reports.
     assert api.call("GET", "/api/v1/customers/cafe-b/access-report", token=boss)[0] == 404
     assert api.call("GET", "/api/v1/customers/cafe-a/access-report", token=tech)[0] == 403
+
+
+def test_grants_give_a_subcontractor_named_machines_until_expiry(world):
+    api, f = world["api"], world["fleet"]
+    f.cc("user", "add", "--org", "dist-b", "--login", "sub-1", "--role", "subcontractor",
+         "--password-stdin", stdin="password of sub-1\n")
+    f.cc("user", "add", "--org", "dist-b", "--login", "svc-b", "--role", "service_manager",
+         "--password-stdin", stdin="password of svc-b\n")
+    admin = api.login("admin", ADMIN_PASSWORD)
+    sub = api.login("sub-1", "password of sub-1")
+    svc_b = api.login("svc-b", "password of svc-b")
+    tech_b = api.login("tech-b", "password of tech-b")
+    in_an_hour = int(time.time() * 1000) + 3600 * 1000
+
+    # No grant: a subcontractor sees nothing, not even its own organisation's machines.
+    status, doc, _ = api.call("GET", "/api/v1/machines", token=sub)
+    assert status == 200 and doc["machines"] == []
+    assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404
+
+    # Only admins and service managers grant, only within their organisation, only to subcontractors.
+    assert api.call("POST", "/api/v1/grants", {"login": "sub-1", "serial": "A1", "purpose": "support",
+                                               "expires": in_an_hour}, token=tech_b)[0] == 403
+    assert api.call("POST", "/api/v1/grants", {"login": "sub-1", "serial": "A1", "purpose": "support",
+                                               "expires": in_an_hour}, token=svc_b)[0] == 404
+    assert api.call("POST", "/api/v1/grants", {"login": "tech-b", "serial": "A1", "purpose": "support",
+                                               "expires": in_an_hour}, token=admin)[0] == 400
+    assert api.call("POST", "/api/v1/grants", {"login": "sub-1", "serial": "A1", "purpose": "marketing",
+                                               "expires": in_an_hour}, token=admin)[0] == 400
+    assert api.call("POST", "/api/v1/grants", {"login": "sub-1", "serial": "A1", "purpose": "support",
+                                               "expires": in_an_hour, "role": "admin"}, token=admin)[0] == 400
+
+    status, doc, _ = api.call("POST", "/api/v1/grants", {"login": "sub-1", "serial": "A1", "purpose": "support",
+                                                        "expires": in_an_hour}, token=admin)
+    assert status == 201, doc
+    grant = doc["id"]
+    status, doc, _ = api.call("GET", "/api/v1/machines", token=sub)
+    assert [m["serial"] for m in doc["machines"]] == ["A1"]
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=sub)[0] == 200
+    assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404  # not granted, though in its org
+
+    # A revoked grant gives nothing.
+    assert api.call("DELETE", "/api/v1/grants/%d" % grant, token=admin)[0] == 200
+    assert api.call("DELETE", "/api/v1/grants/%d" % grant, token=admin)[0] == 409
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=sub)[0] == 404
+
+    # An expired grant gives nothing: one that runs out in a moment.
+    soon = int(time.time() * 1000) + 1500
+    status, doc, _ = api.call("POST", "/api/v1/grants", {"login": "sub-1", "serial": "A1", "purpose": "support",
+                                                        "expires": soon}, token=admin)
+    assert status == 201
+    assert api.call("GET", "/api/v1/machines/A1", token=sub)[0] == 200
+    ccdaemon.poll_until(lambda: api.call("GET", "/api/v1/machines/A1", token=sub)[0] == 404,
+                        "the grant to expire")
+    status, doc, _ = api.call("GET", "/api/v1/grants", token=admin)
+    assert status == 200 and any(g["id"] == grant and not g["in_force"] for g in doc["grants"])
+
+
+def test_cli_grants(world):
+    api, f = world["api"], world["fleet"]
+    f.cc("user", "add", "--org", "cafe-a", "--login", "sub-2", "--role", "subcontractor",
+         "--password-stdin", stdin="password of sub-2\n")
+    sub = api.login("sub-2", "password of sub-2")
+    assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    doc = f.ccj("grant", "add", "--login", "sub-2", "--serial", "B1", "--purpose", "quality", "--expires", expires)
+    assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 200
+    assert any(g["id"] == doc["id"] and not g["revoked"] for g in f.ccj("grant", "list"))
+    f.cc("grant", "revoke", str(doc["id"]))
+    assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404
+    p = f.cc("grant", "add", "--login", "tech-a", "--serial", "B1", "--purpose", "quality", "--expires", expires, rc=2)
+    assert "subcontractor" in p.stderr

@@ -119,6 +119,22 @@ const char *const sqlite_migrations[] = {
 	"  hash BLOB NOT NULL);"
 	"CREATE INDEX audit_time ON audit(ts_ms);"
 	"CREATE INDEX audit_customer ON audit(customer_id, ts_ms);",
+
+	/* 3 -> 4: grants, time-limited access of a subcontractor to named
+	 * machines or a site, for a stated purpose. */
+	"CREATE TABLE grants("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  machine_id INTEGER REFERENCES machines(id) ON DELETE CASCADE,"
+	"  site_id INTEGER REFERENCES sites(id) ON DELETE CASCADE,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  purpose TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+	"  CHECK ((machine_id IS NULL) <> (site_id IS NULL)));"
+	"CREATE INDEX grants_user ON grants(user_id);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

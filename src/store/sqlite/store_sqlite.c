@@ -990,6 +990,110 @@ static int sq_command_delivered(struct store *base, int64_t id, int64_t at_ms)
 	return step_done(s, st, "marking a command delivered");
 }
 
+/* ---- grants ---- */
+
+#define GRANT_COLUMNS "id, user_id, IFNULL(machine_id, 0), IFNULL(site_id, 0), customer_id, purpose, " \
+                      "created_by, created_ms, expires_ms, revoked_ms"
+
+static void read_grant(sqlite3_stmt *st, void *out)
+{
+	struct store_grant *g = out;
+
+	memset(g, 0, sizeof(*g));
+	g->id = sqlite3_column_int64(st, 0);
+	g->user_id = sqlite3_column_int64(st, 1);
+	g->machine_id = sqlite3_column_int64(st, 2);
+	g->site_id = sqlite3_column_int64(st, 3);
+	g->customer_id = sqlite3_column_int64(st, 4);
+	copy_text(g->purpose, sizeof(g->purpose), st, 5);
+	copy_text(g->created_by, sizeof(g->created_by), st, 6);
+	g->created_ms = sqlite3_column_int64(st, 7);
+	g->expires_ms = sqlite3_column_int64(st, 8);
+	g->revoked_ms = sqlite3_column_int64(st, 9);
+}
+
+DEFINE_EMITTER(grant, read_grant)
+
+static int sq_grant_add(struct store *base, const struct store_grant *g, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO grants(user_id, machine_id, site_id, customer_id, purpose, created_by, "
+	                    "created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->user_id);
+	bind_id_or_null(st, 2, g->machine_id);
+	bind_id_or_null(st, 3, g->site_id);
+	sqlite3_bind_int64(st, 4, g->customer_id);
+	bind_text(st, 5, g->purpose);
+	bind_text(st, 6, g->created_by);
+	sqlite3_bind_int64(st, 7, g->created_ms);
+	sqlite3_bind_int64(st, 8, g->expires_ms);
+	return insert_row(s, st, "adding a grant", id);
+}
+
+static int sq_grant_get(struct store *base, int64_t id, struct store_grant *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " GRANT_COLUMNS " FROM grants WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_grant, out, "reading a grant");
+}
+
+static int sq_grant_list(struct store *base, int64_t user_id,
+                         int (*each)(void *, const struct store_grant *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct grant_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " GRANT_COLUMNS " FROM grants WHERE ?1 = 0 OR user_id = ?1 ORDER BY id DESC", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, user_id);
+	return select_each(s, st, emit_grant, &e, "listing grants");
+}
+
+static int sq_grant_revoke(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE grants SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	sqlite3_bind_int64(st, 2, id);
+	rc = step_done(s, st, "revoking a grant");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_STATE;
+	return rc;
+}
+
+static int sq_grant_covers(struct store *base, int64_t user_id, int64_t machine_id, int64_t site_id, int64_t now_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT 1 FROM grants WHERE user_id = ?1 AND revoked_ms = 0 AND expires_ms > ?4 "
+	                    "AND (machine_id = ?2 OR (?3 <> 0 AND site_id = ?3)) LIMIT 1", &st);
+
+	if (rc != CC_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, machine_id);
+	sqlite3_bind_int64(st, 3, site_id);
+	sqlite3_bind_int64(st, 4, now_ms);
+	rc = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return rc; /* any failure is "not covered": access fails closed */
+}
+
 /* ---- records ---- */
 
 static int sq_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
@@ -1207,6 +1311,11 @@ const struct store_ops store_sqlite_ops = {
 	.command_add = sq_command_add,
 	.command_pending = sq_command_pending,
 	.command_delivered = sq_command_delivered,
+	.grant_add = sq_grant_add,
+	.grant_get = sq_grant_get,
+	.grant_list = sq_grant_list,
+	.grant_revoke = sq_grant_revoke,
+	.grant_covers = sq_grant_covers,
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
 	.audit_head = sq_audit_head,

@@ -1,0 +1,48 @@
+/*
+ * grants.h - time-limited access of a subcontractor to named machines or a
+ * site, for a stated purpose (DESIGN §1, §3).
+ *
+ * Grants are made by admins or by service managers for machines in their
+ * own organisation's subtree, to accounts with the subcontractor role only.
+ * A grant gives nothing once expired or revoked; subcontractors see nothing
+ * else.
+ */
+#ifndef CC_ACCESS_GRANTS_H
+#define CC_ACCESS_GRANTS_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+#include "vault/vault.h"
+
+/* A grant runs for at most this long. */
+#define GRANTS_MAX_DAYS 366
+
+struct grant_request {
+	const char *login;    /* the subcontractor */
+	const char *serial;   /* a machine, or */
+	const char *customer; /* ... a customer's */
+	const char *site;     /* ... site */
+	const char *purpose;  /* downtime, quality, support or updates */
+	int64_t expires_ms;
+};
+
+/* scope_org_id: the granter's organisation (its subtree bounds what it may
+ * grant); 0 for no bound (the CLI, run by the operator). */
+int grants_add(struct vault *v, const struct grant_request *req, const char *created_by,
+               int64_t scope_org_id, int64_t *id);
+
+/* CC_ERR_NOTFOUND also for a grant outside the scope. */
+int grants_revoke(struct vault *v, int64_t id, int64_t scope_org_id);
+
+/* Grants whose customer is inside the scope (0: all), newest first. */
+int grants_list(struct vault *v, int64_t scope_org_id,
+                int (*each)(void *ctx, const struct store_grant *g), void *ctx);
+
+/* 1 if user_id may see the machine through a grant in force now. */
+int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m);
+
+/* 1 if purpose is one of the policy's purposes. */
+int grants_purpose_valid(const char *purpose);
+
+#endif
