@@ -757,6 +757,211 @@ static void h_access_report(struct http_req *r)
 	audit_route(r, s, cust.id, 1);
 }
 
+/* ---- organisations and accounts (admins) ---- */
+
+/* Refuses a body with fields outside allowed (NULL-terminated). */
+static int only_fields(struct http_req *r, json_t *body, const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach(body, key, value) {
+		const char *const *a;
+
+		for (a = allowed; *a != NULL && strcmp(*a, key) != 0; a++)
+			;
+		if (*a == NULL) {
+			http_reply_error(r, 400, "invalid", "unknown field");
+			return CC_ERR_INVALID;
+		}
+	}
+	return CC_OK;
+}
+
+struct org_lister {
+	struct store *st;
+	const struct session *s;
+	json_t *list;
+};
+
+static int add_org(void *arg, const struct store_org *o)
+{
+	struct org_lister *l = arg;
+	struct store_org parent;
+	const char *pname = NULL;
+
+	if (!inventory_org_contains(l->st, l->s->user.org_id, o->id))
+		return 0;
+	if (o->parent_id != 0 && l->st->ops->org_get(l->st, o->parent_id, &parent) == CC_OK)
+		pname = parent.name;
+	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s?}", "name", o->name, "kind",
+	                             org_kind_name(o->kind), "parent", pname)) ? CC_ERR_NOMEM : 0;
+}
+
+static void h_orgs_list(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct session *s = authorize(r);
+	struct org_lister l;
+
+	if (s == NULL)
+		return;
+	l.st = vault_store(a->vault);
+	l.s = s;
+	l.list = json_array();
+	if (l.list == NULL || l.st->ops->org_list(l.st, add_org, &l) != CC_OK) {
+		json_decref(l.list);
+		http_reply_error(r, 500, "internal", "the organisations could not be listed");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "orgs", l.list));
+}
+
+static void h_orgs_add(struct http_req *r)
+{
+	static const char *const fields[] = { "name", "kind", "parent", NULL };
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authorize(r);
+	struct store_org parent, made;
+	enum org_kind kind;
+	const char *name, *kind_text, *parent_name;
+	json_t *body = NULL;
+	int rc;
+
+	if (s == NULL || http_body_json(r, &body) != CC_OK)
+		return;
+	if (only_fields(r, body, fields) != CC_OK) {
+		json_decref(body);
+		return;
+	}
+	name = json_string_value(json_object_get(body, "name"));
+	kind_text = json_string_value(json_object_get(body, "kind"));
+	parent_name = json_string_value(json_object_get(body, "parent"));
+	if (name == NULL || kind_text == NULL || parent_name == NULL || org_kind_parse(kind_text, &kind) != CC_OK ||
+	    kind == ORG_MANUFACTURER || !inventory_name_valid(parent_name)) {
+		json_decref(body);
+		http_reply_error(r, 400, "invalid", "send name, kind (distributor or customer) and parent");
+		return;
+	}
+	if (st->ops->org_find(st, parent_name, &parent) != CC_OK ||
+	    !inventory_org_contains(st, s->user.org_id, parent.id)) {
+		json_decref(body);
+		http_reply_error(r, 404, "not_found", "no such parent organisation");
+		return;
+	}
+	rc = inventory_org_add(a->vault, name, kind, parent_name, &made);
+	json_decref(body);
+	if (rc != CC_OK) {
+		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : 400, rc == CC_ERR_EXISTS ? "conflict" : "invalid",
+		                 rc == CC_ERR_EXISTS ? "that name is taken" : "the organisation could not be added");
+		return;
+	}
+	if (audit_access(r, s, "org.add", NULL, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 201, json_pack("{s:s, s:s, s:s}", "name", made.name, "kind", org_kind_name(made.kind),
+	                                  "parent", parent.name));
+}
+
+struct user_lister {
+	struct store *st;
+	const struct session *s;
+	json_t *list;
+};
+
+static int add_user(void *arg, const struct user_info *u)
+{
+	struct user_lister *l = arg;
+
+	if (!inventory_org_contains(l->st, l->s->user.org_id, u->org_id))
+		return 0;
+	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "login", u->login, "role",
+	                             u->role, "org", u->org, "display_name", u->profile.display_name, "email",
+	                             u->profile.email)) ? CC_ERR_NOMEM : 0;
+}
+
+static void h_users_list(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct session *s = authorize(r);
+	struct user_lister l;
+
+	if (s == NULL)
+		return;
+	l.st = vault_store(a->vault);
+	l.s = s;
+	l.list = json_array();
+	if (l.list == NULL || users_list(a->vault, NULL, add_user, &l) != CC_OK) {
+		json_decref(l.list);
+		http_reply_error(r, 500, "internal", "the accounts could not be listed");
+		return;
+	}
+	/* Personal fields were opened: an audited read. */
+	if (audit_access(r, s, "user.list", NULL, "ok") != CC_OK) {
+		json_decref(l.list);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "users", l.list));
+}
+
+static void h_users_add(struct http_req *r)
+{
+	static const char *const fields[] = { "login", "role", "org", "display_name", "email", "password", NULL };
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authorize(r);
+	struct user_profile profile;
+	struct store_org org;
+	const char *login, *role, *org_name, *password, *name, *email;
+	json_t *body = NULL, *reply;
+	int rc;
+
+	if (s == NULL || http_body_json(r, &body) != CC_OK)
+		return;
+	if (only_fields(r, body, fields) != CC_OK) {
+		json_decref(body);
+		return;
+	}
+	login = json_string_value(json_object_get(body, "login"));
+	role = json_string_value(json_object_get(body, "role"));
+	org_name = json_string_value(json_object_get(body, "org"));
+	password = json_string_value(json_object_get(body, "password"));
+	name = json_string_value(json_object_get(body, "display_name"));
+	email = json_string_value(json_object_get(body, "email"));
+	memset(&profile, 0, sizeof(profile));
+	if (login == NULL || role == NULL || org_name == NULL || password == NULL || !inventory_name_valid(org_name) ||
+	    (name && strlen(name) > CC_PERSONAL_FIELD_MAX) || (email && strlen(email) > CC_PERSONAL_FIELD_MAX)) {
+		json_decref(body);
+		http_reply_error(r, 400, "invalid", "send login, role, org and password (display_name, email optional)");
+		return;
+	}
+	if (st->ops->org_find(st, org_name, &org) != CC_OK || !inventory_org_contains(st, s->user.org_id, org.id)) {
+		json_decref(body);
+		http_reply_error(r, 404, "not_found", "no such organisation");
+		return;
+	}
+	snprintf(profile.display_name, sizeof(profile.display_name), "%s", name ? name : "");
+	snprintf(profile.email, sizeof(profile.email), "%s", email ? email : "");
+	rc = users_add(a->vault, org_name, login, role, &profile, password, NULL);
+	crypto_wipe((char *)password, strlen(password));
+	crypto_wipe(&profile, sizeof(profile));
+	/* The answer is built before the body (whose strings it quotes) goes. */
+	reply = json_pack("{s:s, s:s, s:s}", "login", login, "role", role, "org", org_name);
+	json_decref(body);
+	if (rc != CC_OK) {
+		json_decref(reply);
+		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : 400, rc == CC_ERR_EXISTS ? "conflict" : "invalid",
+		                 rc == CC_ERR_EXISTS ? "that login is taken"
+		                                     : "unknown role, invalid login or a password under 12 characters");
+		return;
+	}
+	if (audit_access(r, s, "user.add", NULL, "ok") != CC_OK) {
+		json_decref(reply);
+		return;
+	}
+	http_reply_json(r, 201, reply);
+}
+
 /* ---- grants ---- */
 
 static struct session *grant_manager(struct http_req *r)
@@ -804,6 +1009,7 @@ static void h_grants_list(struct http_req *r)
 
 static void h_grants_add(struct http_req *r)
 {
+	static const char *const grant_fields[] = { "login", "serial", "customer", "site", "purpose", "expires", NULL };
 	struct api *a = http_app(r);
 	struct session *s = grant_manager(r);
 	struct grant_request req;
@@ -814,18 +1020,9 @@ static void h_grants_add(struct http_req *r)
 	if (s == NULL || http_body_json(r, &body) != CC_OK)
 		return;
 	/* Only these fields: an attempt to set anything else (owner, org, role...) is refused. */
-	{
-		const char *key;
-		json_t *value;
-
-		json_object_foreach(body, key, value) {
-			if (strcmp(key, "login") && strcmp(key, "serial") && strcmp(key, "customer") &&
-			    strcmp(key, "site") && strcmp(key, "purpose") && strcmp(key, "expires")) {
-				json_decref(body);
-				http_reply_error(r, 400, "invalid", "unknown field in the grant");
-				return;
-			}
-		}
+	if (only_fields(r, body, grant_fields) != CC_OK) {
+		json_decref(body);
+		return;
 	}
 	memset(&req, 0, sizeof(req));
 	req.login = json_string_value(json_object_get(body, "login"));
@@ -900,6 +1097,14 @@ static const struct http_route routes[] = {
 	  "audit records (from, to: epoch ms; action; serial; limit <= 1000), newest first" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", 0, h_access_report,
 	  "who read which of a customer's machines' data, when and why" },
+	{ EVHTTP_REQ_GET, "/api/v1/orgs", "administration", "admin", 0, h_orgs_list,
+	  "organisations in the caller's subtree (admins)" },
+	{ EVHTTP_REQ_POST, "/api/v1/orgs", "administration", "admin", 0, h_orgs_add,
+	  "add a distributor or customer under an organisation of the caller's subtree" },
+	{ EVHTTP_REQ_GET, "/api/v1/users", "administration", "admin", 0, h_users_list,
+	  "accounts in the caller's subtree, personal fields opened (admins; audited)" },
+	{ EVHTTP_REQ_POST, "/api/v1/users", "administration", "admin", 0, h_users_add,
+	  "add an account (login, role, org, password, display_name, email)" },
 	{ EVHTTP_REQ_GET, "/api/v1/grants", "administration", "admin", 0, h_grants_list,
 	  "grants in the caller's organisation (admins, service managers)" },
 	{ EVHTTP_REQ_POST, "/api/v1/grants", "administration", "admin", 0, h_grants_add,

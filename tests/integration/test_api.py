@@ -298,3 +298,36 @@ def test_cli_grants(world):
     assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404
     p = f.cc("grant", "add", "--login", "tech-a", "--serial", "B1", "--purpose", "quality", "--expires", expires, rc=2)
     assert "subcontractor" in p.stderr
+
+
+def test_admins_manage_orgs_and_users(world):
+    api, f = world["api"], world["fleet"]
+    admin = api.login("admin", ADMIN_PASSWORD)
+    tech = api.login("tech-a", "password of tech-a")
+    status, doc, _ = api.call("POST", "/api/v1/orgs", {"name": "cafe-c", "kind": "customer", "parent": "dist-b"},
+                              token=admin)
+    assert status == 201 and doc["parent"] == "dist-b"
+    assert api.call("POST", "/api/v1/orgs", {"name": "cafe-c", "kind": "customer", "parent": "dist-b"},
+                    token=admin)[0] == 409
+    assert api.call("POST", "/api/v1/orgs", {"name": "x1", "kind": "manufacturer", "parent": "dist-b"},
+                    token=admin)[0] == 400
+    assert api.call("POST", "/api/v1/orgs", {"name": "x2", "kind": "customer", "parent": "dist-b"},
+                    token=tech)[0] == 403
+    status, doc, _ = api.call("GET", "/api/v1/orgs", token=admin)
+    assert "cafe-c" in [o["name"] for o in doc["orgs"]]
+
+    body = {"login": "new-tech", "role": "technician", "org": "cafe-c", "password": "a long new password",
+            "email": "new-tech@example.org"}
+    assert api.call("POST", "/api/v1/users", body, token=admin)[0] == 201
+    assert api.call("POST", "/api/v1/users", body, token=admin)[0] == 409
+    assert api.call("POST", "/api/v1/users", dict(body, login="x3", owner="me"), token=admin)[0] == 400
+    assert api.call("POST", "/api/v1/users", dict(body, login="x4", role="emperor"), token=admin)[0] == 400
+    assert api.call("POST", "/api/v1/users", dict(body, login="x5"), token=tech)[0] == 403
+    assert api.login("new-tech", "a long new password")
+    status, doc, _ = api.call("GET", "/api/v1/users", token=admin)
+    assert {"login": "new-tech", "role": "technician", "org": "cafe-c", "display_name": "",
+            "email": "new-tech@example.org"} in doc["users"]
+    # The e-mail address is stored sealed: not in any file of the data directory.
+    for path in f.data.iterdir():
+        if path.is_file():
+            assert b"new-tech@example.org" not in path.read_bytes(), path
