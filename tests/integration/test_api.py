@@ -5,6 +5,7 @@ is Python's own TLS and HTTP stack verifying it against the fleet CA.
 """
 import http.client
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -331,3 +332,26 @@ def test_admins_manage_orgs_and_users(world):
     for path in f.data.iterdir():
         if path.is_file():
             assert b"new-tech@example.org" not in path.read_bytes(), path
+
+
+def test_slow_clients_are_cut_off(tmp_path):
+    f = ccdaemon.Fleet.create(tmp_path, machines=("S1",))
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "https_timeout_s": "2"}) as d:
+        ctx = ssl.create_default_context(cafile=str(f.data / "ca.crt"))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        tls = ctx.wrap_socket(raw, server_hostname="localhost")
+        tls.sendall(b"GET /api/v1/me HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")  # and then nothing
+        started = time.monotonic()
+        try:
+            data = tls.recv(4096)
+            while data and b"\r\n\r\n" not in data:
+                data += tls.recv(4096)
+        except (ConnectionError, ssl.SSLError):
+            data = b""
+        waited = time.monotonic() - started
+        tls.close()
+        # Cut off after the configured timeout (an empty read or a 408), well before the client's own 30 s.
+        assert waited < 20, waited
+        assert data == b"" or b" 408 " in data.split(b"\r\n")[0] or b" 400 " in data.split(b"\r\n")[0], data[:80]
+        assert d.alive()
