@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access/audit.h"
 #include "access/users.h"
 #include "common/codec.h"
 #include "common/err.h"
@@ -190,6 +191,16 @@ int setup_check(const char *dir, const char *master_key_file)
 	rc2 = s->ops->org_list(s, check_org_key, &c);
 	if (rc == CC_OK)
 		rc = rc2 != CC_OK ? rc2 : c.missing ? CC_ERR_CORRUPT : CC_OK;
+	{
+		struct audit_report report;
+
+		rc2 = audit_verify(c.v, &report);
+		if (rc2 != CC_OK) {
+			log_error(MOD, "audit log: %s", rc2 == CC_ERR_CORRUPT ? report.detail : cc_strerror(rc2));
+			if (rc == CC_OK)
+				rc = rc2;
+		}
+	}
 	vault_close(c.v);
 	return rc;
 }

@@ -40,8 +40,8 @@ int setup_init(const struct setup_opts *opts, struct setup_result *result);
 int setup_issue_server_cert(struct vault *v, const char *san_list, char **cert_pem, char **key_pem);
 
 /* Re-verifies a data directory: modes of the directory and secrets, the
- * master key, every keyring entry the database refers to, and the
- * database's integrity. Logs every finding; 0 only when all is well. */
+ * master key, every keyring entry the database refers to, the database's
+ * integrity and the audit log's chain. Logs every finding; 0 only when all is well. */
 int setup_check(const char *dir, const char *master_key_file);
 
 #endif

@@ -239,6 +239,9 @@ def test_verify_names_an_edited_record(work):
     assert (doc["intact"], doc["damage"], doc["seq"], doc["verified_records"]) == (False, "edited", 3, 2)
     # The damage stays visible: later records (the verifies') chain on.
     assert len(rows(work)) == n + 2
+    # `init --check` re-verifies the chain as part of the data directory's health.
+    p = cc("init", "--check", "--data", work, rc=CORRUPT)
+    assert "audit log" in p.stderr and "record 3 was edited" in p.stderr, p.stderr
 
 
 def test_verify_names_a_removed_record(work):
