@@ -10,6 +10,7 @@
 
 #include "access/audit.h"
 #include "access/grants.h"
+#include "access/policy.h"
 #include "access/roles.h"
 #include "access/users.h"
 #include "common/clock.h"
@@ -252,22 +253,164 @@ static int find_machine(struct http_req *r, const struct session *s, struct stor
 		http_reply_error(r, 404, "not_found", "no such machine");
 		return CC_ERR_NOTFOUND;
 	}
+	if (!policy_allows(a->vault, m->customer_id, http_route(r)->purpose)) {
+		http_reply_error(r, 403, "consent_required",
+		                 "the machine's customer has not consented to this purpose in the current policy");
+		return CC_ERR_PERM;
+	}
 	return CC_OK;
 }
 
 /* ---- handlers ---- */
 
-static const char policy_text[] =
-	"{\"version\":1,\"last_updated\":\"2026-11-28\",\"purposes\":[\"downtime\",\"quality\",\"support\",\"updates\"],"
-	"\"text\":\"CoffeeCloud stores machine data only: telemetry, events and the state of coffee machines. "
-	"It refuses card numbers, personal and financial data at the door. People who work on a machine "
-	"(technicians, service, sales, subcontractors) see only their machines and only the data classes "
-	"of their role; every access is recorded. Data is used to reduce downtime, keep beverages to "
-	"standard, support the machines and deliver software updates.\"}";
+/* Refuses a body with fields outside allowed (NULL-terminated). */
+static int only_fields(struct http_req *r, json_t *body, const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach(body, key, value) {
+		const char *const *a;
+
+		for (a = allowed; *a != NULL && strcmp(*a, key) != 0; a++)
+			;
+		if (*a == NULL) {
+			http_reply_error(r, 400, "invalid", "unknown field");
+			return CC_ERR_INVALID;
+		}
+	}
+	return CC_OK;
+}
+
+static json_t *policy_json(const struct store_policy *p)
+{
+	json_t *purposes = json_array();
+	char buf[CC_POLICY_PURPOSES_MAX + 1], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", p->purposes);
+	for (tok = strtok_r(buf, ",", &save); purposes != NULL && tok != NULL; tok = strtok_r(NULL, ",", &save))
+		json_array_append_new(purposes, json_string(tok));
+	return json_pack("{s:I, s:s, s:o, s:s}", "version", (json_int_t)p->version, "last_updated",
+	                 p->last_updated, "purposes", purposes, "text", p->text);
+}
 
 static void h_policy(struct http_req *r)
 {
-	http_reply_text(r, 200, "application/json", policy_text);
+	struct api *a = http_app(r);
+	struct store_policy *p = malloc(sizeof(*p));
+
+	if (p == NULL || policy_current(a->vault, p) != CC_OK) {
+		free(p);
+		http_reply_error(r, 503, "unavailable", "the policy could not be read");
+		return;
+	}
+	http_reply_json(r, 200, policy_json(p));
+	free(p);
+}
+
+static int add_policy(void *arg, const struct store_policy *p)
+{
+	return json_array_append_new(arg, policy_json(p)) == 0 ? 0 : CC_ERR_NOMEM;
+}
+
+static void h_policy_versions(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authorize(r);
+	json_t *list;
+
+	if (s == NULL)
+		return;
+	list = json_array();
+	if (list == NULL || st->ops->policy_each(st, add_policy, list) != CC_OK) {
+		json_decref(list);
+		http_reply_error(r, 500, "internal", "the policy versions could not be read");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "versions", list));
+}
+
+static void h_policy_publish(struct http_req *r)
+{
+	static const char *const fields[] = { "text", "purposes", "last_updated", NULL };
+	struct api *a = http_app(r);
+	struct session *s = authorize(r);
+	char purposes[CC_POLICY_PURPOSES_MAX + 1] = "";
+	json_t *body = NULL, *list, *item;
+	int64_t version = 0;
+	size_t i, used = 0;
+	int rc;
+
+	if (s == NULL || http_body_json(r, &body) != CC_OK)
+		return;
+	if (only_fields(r, body, fields) != CC_OK) {
+		json_decref(body);
+		return;
+	}
+	list = json_object_get(body, "purposes");
+	json_array_foreach(list, i, item) {
+		const char *name = json_string_value(item);
+		int n = snprintf(purposes + used, sizeof(purposes) - used, "%s%s", used ? "," : "", name ? name : "");
+
+		if (name == NULL || n < 0 || (size_t)n >= sizeof(purposes) - used) {
+			purposes[0] = '\0';
+			break;
+		}
+		used += (size_t)n;
+	}
+	rc = policy_publish(a->vault, json_string_value(json_object_get(body, "text")), purposes,
+	                    json_string_value(json_object_get(body, "last_updated")), &version);
+	json_decref(body);
+	if (rc != CC_OK) {
+		http_reply_error(r, 400, "invalid", "send text, purposes (a list of names) and last_updated (YYYY-MM-DD)");
+		return;
+	}
+	if (audit_access(r, s, "policy.publish", NULL, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 201, json_pack("{s:I}", "version", (json_int_t)version));
+}
+
+/* A customer's consent to a policy version: by its own customer managers
+ * (or anyone above it who manages organisations). */
+static void h_consent(struct http_req *r)
+{
+	static const char *const fields[] = { "customer", "version", NULL };
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authenticate(r);
+	struct store_org cust;
+	const char *name;
+	json_t *body = NULL;
+	int64_t version;
+	int rc;
+
+	if (s == NULL || http_body_json(r, &body) != CC_OK)
+		return;
+	if (only_fields(r, body, fields) != CC_OK) {
+		json_decref(body);
+		return;
+	}
+	name = json_string_value(json_object_get(body, "customer"));
+	version = json_integer_value(json_object_get(body, "version"));
+	rc = name != NULL && inventory_name_valid(name) ? st->ops->org_find(st, name, &cust) : CC_ERR_NOTFOUND;
+	json_decref(body);
+	if (rc != CC_OK || cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
+		http_reply_error(r, 404, "not_found", "no such customer");
+		return;
+	}
+	if (!s->role->manages_org && !(strcmp(s->role->name, "customer_manager") == 0 && s->user.org_id == cust.id)) {
+		http_reply_error(r, 403, "forbidden", "only the customer's managers record its consent");
+		return;
+	}
+	rc = policy_consent(a->vault, cust.id, version, s->user.login);
+	if (rc != CC_OK) {
+		http_reply_error(r, 404, "not_found", "no such policy version");
+		return;
+	}
+	if (audit_access(r, s, "consent.record", NULL, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 201, json_pack("{s:s, s:I}", "customer", cust.name, "version", (json_int_t)version));
 }
 
 static void h_openapi(struct http_req *r)
@@ -520,7 +663,9 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 struct machine_lister {
 	struct api *a;
 	const struct session *s;
+	const char *purpose;
 	json_t *list;
+	json_int_t excluded; /* visible, but their customer did not consent to the purpose */
 };
 
 static int list_visible(void *arg, const struct store_machine *m)
@@ -529,6 +674,10 @@ static int list_visible(void *arg, const struct store_machine *m)
 
 	if (!machine_visible(l->a, l->s, m))
 		return 0;
+	if (!policy_allows(l->a->vault, m->customer_id, l->purpose)) {
+		l->excluded++;
+		return 0;
+	}
 	return json_array_append_new(l->list, machine_status_json(l->a, m)) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
@@ -543,6 +692,8 @@ static void h_machines(struct http_req *r)
 		return;
 	l.a = a;
 	l.s = s;
+	l.purpose = http_route(r)->purpose;
+	l.excluded = 0;
 	l.list = json_array();
 	if (l.list == NULL || st->ops->machine_list(st, 0, list_visible, &l) != CC_OK) {
 		json_decref(l.list);
@@ -553,7 +704,7 @@ static void h_machines(struct http_req *r)
 		json_decref(l.list);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "machines", l.list));
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "machines", l.list, "excluded_without_consent", l.excluded));
 }
 
 static void h_machine(struct http_req *r)
@@ -653,6 +804,61 @@ static void records_route(struct http_req *r, enum record_kind kind)
 }
 
 static void h_telemetry(struct http_req *r) { records_route(r, RECORD_TELEMETRY); }
+
+/* The espresso standard of DESIGN §5: brewed at 90-96 degC in 20-30 s. */
+#define QUALITY_TEMP_MIN 90.0
+#define QUALITY_TEMP_MAX 96.0
+#define QUALITY_TIME_MIN 20.0
+#define QUALITY_TIME_MAX 30.0
+
+struct quality {
+	json_int_t brews, in_standard;
+};
+
+static int count_brew(void *arg, const struct record_out *rec)
+{
+	struct quality *q = arg;
+	json_t *e = json_loadb(rec->body, rec->body_len, 0, NULL);
+	const char *type = json_string_value(json_object_get(e, "type"));
+	json_t *temp = json_object_get(e, "temp_c"), *secs = json_object_get(e, "brew_time_s");
+
+	if (type != NULL && strcmp(type, "brew") == 0 && json_is_number(temp) && json_is_number(secs)) {
+		double t = json_number_value(temp), d = json_number_value(secs);
+
+		q->brews++;
+		if (t >= QUALITY_TEMP_MIN && t <= QUALITY_TEMP_MAX && d >= QUALITY_TIME_MIN && d <= QUALITY_TIME_MAX)
+			q->in_standard++;
+	}
+	json_decref(e);
+	return 0;
+}
+
+static void h_quality(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct session *s = authorize(r);
+	struct store_machine m;
+	struct quality q = { 0, 0 };
+	int64_t from, to;
+
+	if (s == NULL || find_machine(r, s, &m) != CC_OK)
+		return;
+	if (parse_ms(http_query(r, "from"), 0, &from) != CC_OK || parse_ms(http_query(r, "to"), INT64_MAX, &to) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "from and to are epoch milliseconds");
+		return;
+	}
+	if (records_get(a->vault, &m, RECORD_EVENT, from, to, count_brew, &q) < 0) {
+		http_reply_error(r, 500, "internal", "the events could not be read");
+		return;
+	}
+	if (audit_access(r, s, "quality.get", &m, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 200, json_pack("{s:s, s:{s:f, s:f, s:f, s:f}, s:I, s:I, s:o?}", "serial", m.serial,
+	                                  "standard", "temp_min_c", QUALITY_TEMP_MIN, "temp_max_c", QUALITY_TEMP_MAX,
+	                                  "brew_min_s", QUALITY_TIME_MIN, "brew_max_s", QUALITY_TIME_MAX,
+	                                  "brews", q.brews, "in_standard", q.in_standard, "compliance_pct",
+	                                  q.brews ? json_real(100.0 * (double)q.in_standard / (double)q.brews) : NULL));
+}
 static void h_events(struct http_req *r) { records_route(r, RECORD_EVENT); }
 
 struct audit_page {
@@ -758,25 +964,6 @@ static void h_access_report(struct http_req *r)
 }
 
 /* ---- organisations and accounts (admins) ---- */
-
-/* Refuses a body with fields outside allowed (NULL-terminated). */
-static int only_fields(struct http_req *r, json_t *body, const char *const *allowed)
-{
-	const char *key;
-	json_t *value;
-
-	json_object_foreach(body, key, value) {
-		const char *const *a;
-
-		for (a = allowed; *a != NULL && strcmp(*a, key) != 0; a++)
-			;
-		if (*a == NULL) {
-			http_reply_error(r, 400, "invalid", "unknown field");
-			return CC_ERR_INVALID;
-		}
-	}
-	return CC_OK;
-}
 
 struct org_lister {
 	struct store *st;
@@ -1093,6 +1280,14 @@ static const struct http_route routes[] = {
 	  "a machine's telemetry (from, to: epoch ms; metric)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", "technical", 0, h_events,
 	  "a machine's events (from, to: epoch ms)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical", 0, h_quality,
+	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms" },
+	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", 0, h_policy_versions,
+	  "every version of the privacy policy" },
+	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", 0, h_policy_publish,
+	  "publish a new policy version (text, purposes, last_updated)" },
+	{ EVHTTP_REQ_POST, "/api/v1/consents", "administration", "none", 0, h_consent,
+	  "record a customer's consent to a policy version" },
 	{ EVHTTP_REQ_GET, "/api/v1/audit", "administration", "audit", 0, h_audit,
 	  "audit records (from, to: epoch ms; action; serial; limit <= 1000), newest first" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", 0, h_access_report,

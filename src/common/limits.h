@@ -21,6 +21,9 @@
 #define CC_SEALED_INFO_MAX 512
 /* A command's body (JSON) as sealed in the store. */
 #define CC_COMMAND_SEALED_MAX 4096
+/* A privacy policy version: its text and its list of purposes. */
+#define CC_POLICY_TEXT_MAX 16384
+#define CC_POLICY_PURPOSES_MAX 255
 /* A PEM certificate as stored for a machine. */
 #define CC_CERT_PEM_MAX 4096
 /* The largest file we ever read whole: keyring, certificates, CSRs. */

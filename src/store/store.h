@@ -170,6 +170,15 @@ struct store_grant {
 	int64_t revoked_ms; /* 0 while in force */
 };
 
+/* A version of the privacy policy. */
+struct store_policy {
+	int64_t version;
+	char last_updated[16];            /* YYYY-MM-DD */
+	char purposes[CC_POLICY_PURPOSES_MAX + 1]; /* comma-separated */
+	char text[CC_POLICY_TEXT_MAX + 1];
+	int64_t published_ms;
+};
+
 struct store;
 
 struct store_ops {
@@ -277,6 +286,15 @@ struct store_ops {
 	int (*grant_revoke)(struct store *s, int64_t id, int64_t at_ms);
 	/* 1 if user_id holds a grant in force at now_ms for the machine or its site. */
 	int (*grant_covers)(struct store *s, int64_t user_id, int64_t machine_id, int64_t site_id, int64_t now_ms);
+
+	/* Publishes the next version (*version = latest + 1). */
+	int (*policy_publish)(struct store *s, const struct store_policy *p, int64_t *version);
+	/* Versions, oldest first. */
+	int (*policy_each)(struct store *s, int (*each)(void *ctx, const struct store_policy *), void *ctx);
+	/* Records a customer's consent to a version (idempotent). */
+	int (*consent_add)(struct store *s, int64_t customer_id, int64_t version, const char *login, int64_t at_ms);
+	/* The highest version the customer consented to; 0 for none. */
+	int (*consent_latest)(struct store *s, int64_t customer_id, int64_t *version);
 
 	/* Inserts records; one already stored with the same (machine, kind, seq)
 	 * is skipped, not an error. *inserted counts the new rows. */

@@ -355,3 +355,58 @@ def test_slow_clients_are_cut_off(tmp_path):
         assert waited < 20, waited
         assert data == b"" or b" 408 " in data.split(b"\r\n")[0] or b" 400 " in data.split(b"\r\n")[0], data[:80]
         assert d.alive()
+
+
+def test_a_new_purpose_needs_the_customers_consent(world):
+    api, f, d = world["api"], world["fleet"], world["daemon"]
+    m = f.machines["A1"]
+    now = int(time.time() * 1000)
+    for seq, temp, secs in ((101, 93.0, 25.0), (102, 88.0, 25.0)):
+        p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
+                            "--cert", str(m.cert), "--key", str(m.key), "-i", "A1", "-V", "mqttv5", "-q", "1",
+                            "-t", "cc/v1/A1/event", "-m",
+                            json.dumps({"seq": seq, "ts": now + seq, "type": "brew", "product": "espresso",
+                                        "volume_ml": 30, "brew_time_s": secs, "temp_c": temp})],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+    f.cc("user", "add", "--org", "cafe-a", "--login", "mgr-a", "--role", "customer_manager",
+         "--password-stdin", stdin="password of mgr-a\n")
+    admin = api.login("admin", ADMIN_PASSWORD)
+    tech = api.login("tech-a", "password of tech-a")
+    mgr = api.login("mgr-a", "password of mgr-a")
+
+    status, policy, _ = api.call("GET", "/policy")
+    assert status == 200 and policy["version"] == 1 and "quality" not in policy["purposes"]
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=tech)
+    assert status == 403 and doc["error"]["code"] == "consent_required"
+
+    text = policy["text"] + " From version 2 on, brews are also checked against quality standards."
+    status, doc, _ = api.call("POST", "/api/v1/policy/versions",
+                              {"text": text, "purposes": ["downtime", "quality", "support", "updates"],
+                               "last_updated": "2026-11-28"}, token=admin)
+    assert status == 201 and doc["version"] == 2
+    assert api.call("POST", "/api/v1/policy/versions", {"text": "x", "purposes": ["q"], "last_updated": "2026-11-28"},
+                    token=tech)[0] == 403
+    status, policy, _ = api.call("GET", "/policy")
+    assert policy["version"] == 2 and "quality" in policy["purposes"] and policy["last_updated"] == "2026-11-28"
+
+    # Published, but cafe-a has not consented: its data stays out of the new purpose...
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=tech)
+    assert status == 403 and doc["error"]["code"] == "consent_required"
+    # ...while the purposes it agreed to go on.
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=tech)[0] == 200
+
+    # Only the customer's own managers record its consent.
+    assert api.call("POST", "/api/v1/consents", {"customer": "cafe-a", "version": 2}, token=tech)[0] == 403
+    assert api.call("POST", "/api/v1/consents", {"customer": "cafe-b", "version": 2}, token=mgr)[0] == 404
+    assert api.call("POST", "/api/v1/consents", {"customer": "cafe-a", "version": 9}, token=mgr)[0] == 404
+    assert api.call("POST", "/api/v1/consents", {"customer": "cafe-a", "version": 2}, token=mgr)[0] == 201
+
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=tech)
+    assert status == 200, doc
+    assert doc["brews"] == 2 and doc["in_standard"] == 1 and doc["compliance_pct"] == 50.0
+    # cafe-b never consented: its machine stays out of the quality purpose for its own technician too.
+    tech_b = api.login("tech-b", "password of tech-b")
+    status, doc, _ = api.call("GET", "/api/v1/machines/B1/quality", token=tech_b)
+    assert status == 403 and doc["error"]["code"] == "consent_required"
+    assert f.ccj("audit", "list", "--action", "consent.record")[-1]["actor"] == "user:mgr-a"

@@ -135,6 +135,28 @@ const char *const sqlite_migrations[] = {
 	"  revoked_ms INTEGER NOT NULL DEFAULT 0,"
 	"  CHECK ((machine_id IS NULL) <> (site_id IS NULL)));"
 	"CREATE INDEX grants_user ON grants(user_id);",
+
+	/* 4 -> 5: policy versions and consent. Version 1 is the policy every
+	 * customer accepts by contract; later versions that add a purpose need
+	 * each customer's consent before its data serves that purpose. */
+	"CREATE TABLE policy_versions("
+	"  version INTEGER PRIMARY KEY,"
+	"  last_updated TEXT NOT NULL,"
+	"  purposes TEXT NOT NULL,"
+	"  text TEXT NOT NULL,"
+	"  published_ms INTEGER NOT NULL);"
+	"INSERT INTO policy_versions VALUES (1, '2026-11-28', 'downtime,support,updates',"
+	"  'CoffeeCloud stores machine data only: telemetry, events and the state of coffee machines. "
+	"It refuses card numbers, personal and financial data at the door. People who work on a machine "
+	"(technicians, service, sales, subcontractors) see only their machines and only the data classes "
+	"of their role; every access is recorded. Data is used to reduce downtime, support the machines "
+	"and deliver software updates.', 0);"
+	"CREATE TABLE consents("
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL REFERENCES policy_versions(version),"
+	"  login TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (customer_id, version)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

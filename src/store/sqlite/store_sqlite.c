@@ -1094,6 +1094,89 @@ static int sq_grant_covers(struct store *base, int64_t user_id, int64_t machine_
 	return rc; /* any failure is "not covered": access fails closed */
 }
 
+/* ---- policy and consent ---- */
+
+static int sq_policy_publish(struct store *base, const struct store_policy *p, int64_t *version)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO policy_versions(version, last_updated, purposes, text, published_ms) "
+	                    "SELECT IFNULL(MAX(version), 0) + 1, ?, ?, ?, ? FROM policy_versions "
+	                    "RETURNING version", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, p->last_updated);
+	bind_text(st, 2, p->purposes);
+	bind_text(st, 3, p->text);
+	sqlite3_bind_int64(st, 4, p->published_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "publishing a policy");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void read_policy(sqlite3_stmt *st, void *out)
+{
+	struct store_policy *p = out;
+
+	memset(p, 0, sizeof(*p));
+	p->version = sqlite3_column_int64(st, 0);
+	copy_text(p->last_updated, sizeof(p->last_updated), st, 1);
+	copy_text(p->purposes, sizeof(p->purposes), st, 2);
+	copy_text(p->text, sizeof(p->text), st, 3);
+	p->published_ms = sqlite3_column_int64(st, 4);
+}
+
+DEFINE_EMITTER(policy, read_policy)
+
+static int sq_policy_each(struct store *base, int (*each)(void *, const struct store_policy *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct policy_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT version, last_updated, purposes, text, published_ms FROM policy_versions "
+	                    "ORDER BY version", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	return select_each(s, st, emit_policy, &e, "listing policy versions");
+}
+
+static int sq_consent_add(struct store *base, int64_t customer_id, int64_t version, const char *login, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT OR IGNORE INTO consents(customer_id, version, login, at_ms) VALUES (?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	sqlite3_bind_int64(st, 2, version);
+	bind_text(st, 3, login);
+	sqlite3_bind_int64(st, 4, at_ms);
+	return step_done(s, st, "recording a consent");
+}
+
+static int sq_consent_latest(struct store *base, int64_t customer_id, int64_t *version)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT IFNULL(MAX(version), 0) FROM consents WHERE customer_id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, customer_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading consents");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---- records ---- */
 
 static int sq_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
@@ -1316,6 +1399,10 @@ const struct store_ops store_sqlite_ops = {
 	.grant_list = sq_grant_list,
 	.grant_revoke = sq_grant_revoke,
 	.grant_covers = sq_grant_covers,
+	.policy_publish = sq_policy_publish,
+	.policy_each = sq_policy_each,
+	.consent_add = sq_consent_add,
+	.consent_latest = sq_consent_latest,
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
 	.audit_head = sq_audit_head,
