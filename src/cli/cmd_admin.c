@@ -15,6 +15,7 @@
 #include "common/file.h"
 #include "crypto/ca.h"
 #include "access/grants.h"
+#include "access/policy.h"
 #include "fleet/inventory.h"
 #include "setup/setup.h"
 
@@ -270,6 +271,89 @@ const struct cli_cmd cli_grant_cmds[] = {
 	{ "grant", "list", "list grants", NULL, 1, { CLI_END_OPTS }, run_grant_list },
 	{ "grant", "revoke", "revoke a grant at once", "id", 1,
 	  { { "id", "ID", "the grant", 1 }, CLI_END_OPTS }, run_grant_revoke },
+	CLI_END_CMDS,
+};
+
+static int run_policy_publish(struct cli_args *a)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int64_t version = 0;
+	int rc = file_read_all(cli_get(a, "text-file"), CC_POLICY_TEXT_MAX, &text, &len);
+
+	if (rc == CC_OK)
+		rc = policy_publish(a->vault, (const char *)text, cli_get(a, "purposes"), cli_get(a, "last-updated"),
+		                    &version);
+	free(text);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:I}", "version", (json_int_t)version));
+	printf("published policy version %lld; purposes it adds need each customer's consent\n", (long long)version);
+	return CC_OK;
+}
+
+static int run_policy_show(struct cli_args *a)
+{
+	struct store_policy *p = malloc(sizeof(*p));
+	int rc = p ? policy_current(a->vault, p) : CC_ERR_NOMEM;
+
+	if (rc == CC_OK) {
+		if (a->json)
+			rc = cli_print_json(json_pack("{s:I, s:s, s:s, s:s}", "version", (json_int_t)p->version,
+			                              "last_updated", p->last_updated, "purposes", p->purposes, "text", p->text));
+		else
+			printf("version %lld, last updated %s, purposes %s\n\n%s\n", (long long)p->version,
+			       p->last_updated, p->purposes, p->text);
+	}
+	free(p);
+	return rc;
+}
+
+static int run_consent_record(struct cli_args *a)
+{
+	struct store_org cust;
+	int64_t version = 0;
+	int rc = inventory_org_find(a->vault, cli_get(a, "customer"), &cust);
+
+	if (rc == CC_OK && cust.kind != ORG_CUSTOMER) {
+		log_error(MOD, "'%s' is not a customer", cust.name);
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK && !inventory_name_valid(cli_get(a, "by"))) {
+		log_error(MOD, "--by takes a login or reference (letters, digits, . _ -), not a person's name");
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK)
+		rc = cli_parse_time(cli_get(a, "version"), &version); /* a plain non-negative integer */
+	if (rc == CC_OK)
+		rc = policy_consent(a->vault, cust.id, version, cli_get(a, "by"));
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:I}", "customer", cust.name, "version", (json_int_t)version));
+	printf("recorded: %s consents to policy version %lld\n", cust.name, (long long)version);
+	return CC_OK;
+}
+
+const struct cli_cmd cli_policy_cmds[] = {
+	{ "policy", "publish", "publish a new version of the privacy policy", NULL, 1,
+	  { { "text-file", "F", "the policy text", 1 },
+	    { "purposes", "LIST", "what data is used for, comma-separated (e.g. downtime,quality,support,updates)", 1 },
+	    { "last-updated", "DATE", "YYYY-MM-DD", 1 },
+	    CLI_END_OPTS },
+	  run_policy_publish },
+	{ "policy", "show", "the current version", NULL, 1, { CLI_END_OPTS }, run_policy_show },
+	CLI_END_CMDS,
+};
+
+const struct cli_cmd cli_consent_cmds[] = {
+	{ "consent", "record", "record a customer's consent to a policy version", NULL, 1,
+	  { { "customer", "ORG", "the customer", 1 },
+	    { "version", "N", "the policy version", 1 },
+	    { "by", "LOGIN", "the account or contract reference that gave it (no personal names)", 1 },
+	    CLI_END_OPTS },
+	  run_consent_record },
 	CLI_END_CMDS,
 };
 

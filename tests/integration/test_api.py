@@ -410,3 +410,17 @@ def test_a_new_purpose_needs_the_customers_consent(world):
     status, doc, _ = api.call("GET", "/api/v1/machines/B1/quality", token=tech_b)
     assert status == 403 and doc["error"]["code"] == "consent_required"
     assert f.ccj("audit", "list", "--action", "consent.record")[-1]["actor"] == "user:mgr-a"
+
+
+def test_cli_policy_and_consent(tmp_path):
+    f = ccdaemon.Fleet.create(tmp_path, machines=("P1",), customer="cafe-p")
+    text = tmp_path / "policy.txt"
+    text.write_text("Version 2: brews are checked against quality standards.\n")
+    doc = f.ccj("policy", "publish", "--text-file", text, "--purposes", "downtime,quality,support,updates",
+                "--last-updated", "2026-11-28")
+    assert doc["version"] == 2
+    assert f.ccj("policy", "show")["purposes"] == "downtime,quality,support,updates"
+    f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "Jane Doe", rc=2)
+    f.cc("consent", "record", "--customer", "cafe-p", "--version", "3", "--by", "contract-7", rc=3)
+    assert f.ccj("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "contract-7")["version"] == 2
+    f.cc("policy", "publish", "--text-file", text, "--purposes", "Bad Purpose", "--last-updated", "2026-11-28", rc=2)
