@@ -965,7 +965,8 @@ static void h_access_report(struct http_req *r)
 
 /* ---- organisations and accounts (admins) ---- */
 
-struct org_lister {
+/* A listing limited to the caller's organisation subtree. */
+struct scoped_lister {
 	struct store *st;
 	const struct session *s;
 	json_t *list;
@@ -973,7 +974,7 @@ struct org_lister {
 
 static int add_org(void *arg, const struct store_org *o)
 {
-	struct org_lister *l = arg;
+	struct scoped_lister *l = arg;
 	struct store_org parent;
 	const char *pname = NULL;
 
@@ -989,7 +990,7 @@ static void h_orgs_list(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct session *s = authorize(r);
-	struct org_lister l;
+	struct scoped_lister l;
 
 	if (s == NULL)
 		return;
@@ -1050,15 +1051,9 @@ static void h_orgs_add(struct http_req *r)
 	                                  "parent", parent.name));
 }
 
-struct user_lister {
-	struct store *st;
-	const struct session *s;
-	json_t *list;
-};
-
 static int add_user(void *arg, const struct user_info *u)
 {
-	struct user_lister *l = arg;
+	struct scoped_lister *l = arg;
 
 	if (!inventory_org_contains(l->st, l->s->user.org_id, u->org_id))
 		return 0;
@@ -1071,7 +1066,7 @@ static void h_users_list(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct session *s = authorize(r);
-	struct user_lister l;
+	struct scoped_lister l;
 
 	if (s == NULL)
 		return;
