@@ -17,6 +17,7 @@
 #include "access/grants.h"
 #include "access/policy.h"
 #include "fleet/inventory.h"
+#include "records/export.h"
 #include "setup/setup.h"
 
 #define MOD "cli"
@@ -66,6 +67,32 @@ static int run_customer_delete(struct cli_args *a)
 		                                "key_destroyed", 1));
 	printf("deleted customer %s: data key destroyed, rows deleted, certificates revoked\n", name);
 	return CC_OK;
+}
+
+static int write_stdout(void *ctx, const char *data, size_t len)
+{
+	(void)ctx;
+	return fwrite(data, 1, len, stdout) == len ? CC_OK : CC_ERR_IO;
+}
+
+static int run_customer_export(struct cli_args *a)
+{
+	struct store_org cust;
+	enum export_format format;
+	int rc = export_format_parse(cli_get(a, "format"), &format);
+
+	if (rc != CC_OK) {
+		log_error(MOD, "--format is json or csv");
+		return rc;
+	}
+	rc = inventory_org_find(a->vault, cli_get(a, "customer"), &cust);
+	if (rc == CC_OK && cust.kind != ORG_CUSTOMER) {
+		log_error(MOD, "'%s' is not a customer", cust.name);
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK)
+		rc = export_customer(a->vault, cust.id, format, write_stdout, NULL);
+	return rc;
 }
 
 static int run_user_add(struct cli_args *a)
@@ -383,6 +410,12 @@ const struct cli_cmd cli_customer_cmds[] = {
 	    { "yes", NULL, "confirm: this cannot be undone", 0 },
 	    CLI_END_OPTS },
 	  run_customer_delete },
+	{ "customer", "export", "everything stored for a customer's machines, decrypted, on standard output",
+	  "customer", 1,
+	  { { "customer", "ORG", "the customer", 1 },
+	    { "format", "F", "json (default) or csv", 0 },
+	    CLI_END_OPTS },
+	  run_customer_export },
 	CLI_END_CMDS,
 };
 

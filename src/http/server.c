@@ -84,16 +84,48 @@ static void req_free(struct http_req *r)
 	free(r);
 }
 
-static void send_body(struct http_req *r, int status, const char *content_type, const char *body, size_t len)
+static void common_headers(struct http_req *r, const char *content_type)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	struct evbuffer *b = evbuffer_new();
 
 	evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+}
+
+void http_stream_begin(struct http_req *r, const char *content_type, const char *disposition)
+{
+	common_headers(r, content_type);
+	if (disposition != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Disposition", disposition);
+	evhttp_send_reply_start(r->req, 200, "OK");
+}
+
+int http_stream_write(struct http_req *r, const char *data, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+	int rc = b != NULL && evbuffer_add(b, data, len) == 0 ? CC_OK : CC_ERR_NOMEM;
+
+	if (rc == CC_OK)
+		evhttp_send_reply_chunk(r->req, b);
+	if (b != NULL)
+		evbuffer_free(b);
+	return rc;
+}
+
+void http_stream_end(struct http_req *r)
+{
+	evhttp_send_reply_end(r->req);
+	req_free(r);
+}
+
+static void send_body(struct http_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	common_headers(r, content_type);
 	if (b != NULL)
 		evbuffer_add(b, body, len);
 	evhttp_send_reply(r->req, status, NULL, b);

@@ -75,6 +75,11 @@ int http_body_json(struct http_req *r, json_t **out);
 void http_reply_json(struct http_req *r, int status, json_t *doc);
 void http_reply_error(struct http_req *r, int status, const char *code, const char *message);
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body);
+/* A chunked reply: begin, any number of writes, end (which frees r). */
+void http_stream_begin(struct http_req *r, const char *content_type, const char *disposition);
+int http_stream_write(struct http_req *r, const char *data, size_t len);
+void http_stream_end(struct http_req *r);
+
 /* Adds a response header before the reply (e.g. Set-Cookie). */
 void http_add_header(struct http_req *r, const char *name, const char *value);
 

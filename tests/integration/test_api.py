@@ -424,3 +424,35 @@ def test_cli_policy_and_consent(tmp_path):
     f.cc("consent", "record", "--customer", "cafe-p", "--version", "3", "--by", "contract-7", rc=3)
     assert f.ccj("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "contract-7")["version"] == 2
     f.cc("policy", "publish", "--text-file", text, "--purposes", "Bad Purpose", "--last-updated", "2026-11-28", rc=2)
+
+
+def test_export_of_a_customers_data(world):
+    api, f = world["api"], world["fleet"]
+    f.cc("user", "add", "--org", "cafe-a", "--login", "mgr-x", "--role", "customer_manager",
+         "--password-stdin", stdin="password of mgr-x\n")
+    mgr = api.login("mgr-x", "password of mgr-x")
+    tech = api.login("tech-a", "password of tech-a")
+    status, doc, resp = api.call("GET", "/api/v1/customers/cafe-a/export?format=json", token=mgr)
+    assert status == 200 and doc["customer"] == "cafe-a", doc
+    assert resp.getheader("Content-Disposition") == 'attachment; filename="cafe-a.json"'
+    a1 = [m for m in doc["machines"] if m["serial"] == "A1"][0]
+    assert a1["telemetry"][0]["body"]["m"]["boiler_temp_c"] == 93.5
+    # The CLI exports the same document (but for the export time).
+    cli = json.loads(f.cc("customer", "export", "cafe-a").stdout)
+    assert cli["machines"] == doc["machines"]
+
+    c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
+    c.request("GET", "/api/v1/customers/cafe-a/export?format=csv", headers={"Authorization": "Bearer " + mgr})
+    resp = c.getresponse()
+    body = resp.read().decode()
+    c.close()
+    lines = body.splitlines()
+    assert resp.status == 200 and lines[0] == "serial,kind,seq,time,body"
+    assert any(l.startswith("A1,telemetry,1,") and '""boiler_temp_c"":93.5' in l for l in lines[1:]), lines[:3]
+
+    assert api.call("GET", "/api/v1/customers/cafe-a/export", token=tech)[0] == 403
+    assert api.call("GET", "/api/v1/customers/cafe-b/export", token=mgr)[0] == 404
+    assert api.call("GET", "/api/v1/customers/cafe-a/export?format=xml", token=mgr)[0] == 400
+    exports = f.ccj("audit", "list", "--action", "customer.export")
+    assert any(r["actor"] == "user:mgr-x" and r["outcome"] == "ok" for r in exports)
+    assert any(r["actor"] == "user:tech-a" and r["outcome"] == "denied" for r in exports)
