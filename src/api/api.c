@@ -21,6 +21,7 @@
 #include "common/strmap.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
+#include "fleet/erasure.h"
 #include "fleet/inventory.h"
 #include "records/export.h"
 #include "records/records.h"
@@ -1207,6 +1208,35 @@ static void h_export(struct http_req *r)
 	http_stream_end(r);
 }
 
+/* Erasure: crypto-shredding with a signed receipt. Admins only. */
+static void h_customer_delete(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = authorize(r);
+	const char *name = http_param(r, "id");
+	struct store_org cust;
+	char *receipt = NULL;
+	int rc;
+
+	if (s == NULL)
+		return;
+	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
+	    cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
+		http_reply_error(r, 404, "not_found", "no such customer");
+		return;
+	}
+	rc = erasure_delete_customer(a->vault, name, s->user.login, &receipt);
+	if (rc != CC_OK || receipt == NULL) {
+		http_reply_error(r, 500, "internal", "the customer could not be deleted or its receipt signed");
+		free(receipt);
+		return;
+	}
+	(void)audit_access(r, s, "customer.delete", NULL, "ok"); /* deleted whatever the record says */
+	http_reply_text(r, 200, "application/json", receipt);
+	free(receipt);
+}
+
 /* ---- grants ---- */
 
 static struct session *grant_manager(struct http_req *r)
@@ -1348,6 +1378,8 @@ static const struct http_route routes[] = {
 	  "record a customer's consent to a policy version" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/export", "administration", "none", 0, h_export,
 	  "everything stored for a customer's machines, decrypted (format=json|csv)" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/customers/{id}", "administration", "admin", 0, h_customer_delete,
+	  "erase a customer: certificates revoked, rows deleted, data key destroyed; a signed receipt" },
 	{ EVHTTP_REQ_GET, "/api/v1/audit", "administration", "audit", 0, h_audit,
 	  "audit records (from, to: epoch ms; action; serial; limit <= 1000), newest first" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", 0, h_access_report,

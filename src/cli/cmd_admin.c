@@ -16,6 +16,7 @@
 #include "crypto/ca.h"
 #include "access/grants.h"
 #include "access/policy.h"
+#include "fleet/erasure.h"
 #include "fleet/inventory.h"
 #include "records/export.h"
 #include "setup/setup.h"
@@ -53,19 +54,30 @@ static int run_key_rotate(struct cli_args *a)
 static int run_customer_delete(struct cli_args *a)
 {
 	const char *name = cli_get(a, "customer");
+	char *receipt = NULL;
 	int rc;
 
 	if (!cli_flag(a, "yes")) {
 		log_error(MOD, "deleting customer '%s' destroys its data for good; add --yes to confirm", name);
 		return CC_ERR_INVALID;
 	}
-	rc = inventory_customer_delete(a->vault, name);
+	rc = erasure_delete_customer(a->vault, name, "cli", &receipt);
 	if (rc != CC_OK)
 		return rc;
-	if (a->json)
-		return cli_print_json(json_pack("{s:s, s:b, s:b}", "customer", name, "deleted", 1,
-		                                "key_destroyed", 1));
-	printf("deleted customer %s: data key destroyed, rows deleted, certificates revoked\n", name);
+	if (a->json) {
+		json_t *doc = json_loads(receipt, 0, NULL);
+
+		free(receipt);
+		if (doc != NULL) {
+			json_object_set_new(doc, "customer", json_string(name));
+			json_object_set_new(doc, "deleted", json_true());
+			json_object_set_new(doc, "key_destroyed", json_true());
+		}
+		return cli_print_json(doc);
+	}
+	printf("deleted customer %s: data key destroyed, rows deleted, certificates revoked.\n"
+	       "Signed deletion receipt (keep it):\n%s\n", name, receipt);
+	free(receipt);
 	return CC_OK;
 }
 

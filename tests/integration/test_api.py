@@ -456,3 +456,34 @@ def test_export_of_a_customers_data(world):
     exports = f.ccj("audit", "list", "--action", "customer.export")
     assert any(r["actor"] == "user:mgr-x" and r["outcome"] == "ok" for r in exports)
     assert any(r["actor"] == "user:tech-a" and r["outcome"] == "denied" for r in exports)
+
+
+def test_erasure_with_a_signed_receipt(tmp_path):
+    f = ccdaemon.Fleet.create(tmp_path, machines=("E1",), customer="cafe-e")
+    f.add_customer("cafe-f")
+    f.add_machine("F1", customer="cafe-f")
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"}):
+        api = Api(port, f.data / "ca.crt")
+        admin = api.login("admin", ADMIN_PASSWORD)
+        status, doc, _ = api.call("DELETE", "/api/v1/customers/cafe-e", token=admin)
+        assert status == 200, doc
+        receipt = json.loads(doc["receipt"])
+        assert receipt["customer"] == "cafe-e" and receipt["data_key_destroyed"] is True
+        assert receipt["machines"] == 1 and receipt["deleted_by"] == "admin"
+        assert api.call("DELETE", "/api/v1/customers/cafe-e", token=admin)[0] == 404
+        status, doc2, _ = api.call("GET", "/api/v1/machines", token=admin)
+        assert [m["serial"] for m in doc2["machines"]] == ["F1"]
+    # Anyone can check the receipt with the installation's server certificate.
+    (tmp_path / "receipt.json").write_text(doc["receipt"])
+    (tmp_path / "receipt.sig").write_bytes(__import__("base64").b64decode(doc["signature"]))
+    pub = subprocess.run(["openssl", "x509", "-in", str(f.data / "server.crt"), "-pubkey", "-noout"],
+                         capture_output=True, check=True).stdout
+    (tmp_path / "server.pub").write_bytes(pub)
+    ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "server.pub"), "-signature",
+                         str(tmp_path / "receipt.sig"), str(tmp_path / "receipt.json")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "Verified OK" in ok.stdout, ok.stdout + ok.stderr
+    (tmp_path / "receipt.json").write_text(doc["receipt"].replace('"machines":1', '"machines":0'))
+    bad = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "server.pub"), "-signature",
+                          str(tmp_path / "receipt.sig"), str(tmp_path / "receipt.json")], capture_output=True, text=True)
+    assert bad.returncode != 0
