@@ -247,24 +247,55 @@ static int match(const char *pattern, char seg[SEGMENTS_MAX][SEGMENT_MAX], size_
 	return 1;
 }
 
-static void dispatch(struct evhttp_request *req, void *arg)
+/* The route for method and path: 0 with *out set (captures in r), or the
+ * HTTP status that says why not (404 no such path, 405 no such method). */
+static int resolve(const struct http_route *routes, enum evhttp_cmd_type method, const char *path,
+                   struct http_req *r, const struct http_route **out)
 {
-	struct http_server *s = arg;
-	struct http_req *r;
-
-	if (s->app == NULL) {
-		evhttp_send_error(req, 503, NULL);
-		return;
-	}
-	r = calloc(1, sizeof(*r));
 	char seg[SEGMENTS_MAX][SEGMENT_MAX];
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const struct http_route *route;
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	size_t n = 0;
 	int path_known = 0;
 
-	if (r == NULL) {
+	if (path == NULL || split_path(path, seg, &n) != CC_OK)
+		return 404;
+	for (route = routes; route->pattern != NULL; route++) {
+		if (!match(route->pattern, seg, n, r))
+			continue;
+		path_known = 1;
+		if (route->method == method) {
+			*out = route;
+			return 0;
+		}
+	}
+	return path_known ? 405 : 404;
+}
+
+int http_resolve(const struct http_route *routes, enum evhttp_cmd_type method, const char *uri,
+                 const struct http_route **out)
+{
+	struct evhttp_uri *parsed = evhttp_uri_parse_with_flags(uri, 0);
+	struct http_req *r = calloc(1, sizeof(*r));
+	int rc = 404;
+
+	if (parsed != NULL && r != NULL)
+		rc = resolve(routes, method, evhttp_uri_get_path(parsed), r, out);
+	if (parsed != NULL)
+		evhttp_uri_free(parsed);
+	free(r);
+	return rc;
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+	struct http_server *s = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	const struct http_route *route = NULL;
+	struct http_req *r;
+	int status;
+
+	if (s->app == NULL || (r = calloc(1, sizeof(*r))) == NULL) {
 		evhttp_send_error(req, 503, NULL);
 		return;
 	}
@@ -276,24 +307,15 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		if (sa != NULL)
 			netaddr_host(sa, r->source, sizeof(r->source));
 	}
-	if (uri == NULL || split_path(evhttp_uri_get_path(uri), seg, &n) != CC_OK) {
-		http_reply_error(r, 404, "not_found", "no such resource");
-		return;
-	}
-	for (route = s->routes; route->pattern != NULL; route++) {
-		if (!match(route->pattern, seg, n, r))
-			continue;
-		path_known = 1;
-		if (route->method == evhttp_request_get_command(req)) {
-			r->route = route;
-			route->handle(r);
-			return;
-		}
-	}
-	if (path_known)
+	status = resolve(s->routes, evhttp_request_get_command(req), uri ? evhttp_uri_get_path(uri) : NULL, r, &route);
+	if (status == 0) {
+		r->route = route;
+		route->handle(r);
+	} else if (status == 405) {
 		http_reply_error(r, 405, "method_not_allowed", "this resource does not take that method");
-	else
+	} else {
 		http_reply_error(r, 404, "not_found", "no such resource");
+	}
 }
 
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)

@@ -83,6 +83,11 @@ void http_stream_end(struct http_req *r);
 /* Adds a response header before the reply (e.g. Set-Cookie). */
 void http_add_header(struct http_req *r, const char *name, const char *value);
 
+/* Resolves a request line's URI against a route table, as the server does:
+ * 0 with *out set, or 404/405. For tests and the fuzz target. */
+int http_resolve(const struct http_route *routes, enum evhttp_cmd_type method, const char *uri,
+                 const struct http_route **out);
+
 /* The route table as an OpenAPI 3 document (stolen by the caller). */
 json_t *http_openapi(const struct http_route *routes, const char *title, const char *version);
 
