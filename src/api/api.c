@@ -64,7 +64,7 @@ struct api {
 	pthread_t worker;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct login_job *todo, *done; /* (lock) */
+	struct login_job *queued, *done; /* (lock) */
 	struct login_job *live;        /* all jobs not yet answered (loop thread) */
 	int stopping;                  /* (lock) */
 	struct event *done_ev;
@@ -86,14 +86,14 @@ static void *worker_main(void *arg)
 		struct login_job *job;
 
 		pthread_mutex_lock(&a->lock);
-		while (a->todo == NULL && !a->stopping)
+		while (a->queued == NULL && !a->stopping)
 			pthread_cond_wait(&a->wake, &a->lock);
-		if (a->todo == NULL) {
+		if (a->queued == NULL) {
 			pthread_mutex_unlock(&a->lock);
 			return NULL;
 		}
-		job = a->todo;
-		a->todo = job->next;
+		job = a->queued;
+		a->queued = job->next;
 		pthread_mutex_unlock(&a->lock);
 
 		job->ok = users_verify_password(job->password, job->known ? job->hash : NULL) == CC_OK;
@@ -488,8 +488,8 @@ static void h_login(struct http_req *r)
 	crypto_wipe((char *)password, strlen(password));
 	json_decref(body);
 	pthread_mutex_lock(&a->lock);
-	job->next = a->todo;
-	a->todo = job;
+	job->next = a->queued;
+	a->queued = job;
 	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->lock);
 }

@@ -12,7 +12,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import time
+import threading
 
 import pytest
 
@@ -32,12 +32,34 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(predicate, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)  # polling interval of the wait, not a synchronisation sleep
+class Lines:
+    """Lines arriving on a stream, collected by a thread; waits wake on each new line."""
+
+    def __init__(self, stream, copy_to=None):
+        self.lines = []
+        self.done = False
+        self.cond = threading.Condition()
+        self.copy_to = copy_to
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for raw in stream:
+            line = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            if self.copy_to is not None:
+                self.copy_to.write(line)
+                self.copy_to.flush()
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.done = True
+            self.cond.notify_all()
+
+    def wait(self, predicate, what, timeout=TIMEOUT):
+        with self.cond:
+            if not self.cond.wait_for(lambda: predicate(self) or self.done, timeout):
+                raise AssertionError("timed out waiting for " + what)
+            return predicate(self)
 
 
 class Daemon:
@@ -47,35 +69,24 @@ class Daemon:
 
     def start(self):
         self.log = open(self.log_path, "a")
-        mark = os.path.getsize(self.log_path)
         self.proc = subprocess.Popen([DAEMON, "--data", self.data, "--config", self.conf],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        out = Lines(self.proc.stderr, copy_to=self.log)
+        if not out.wait(lambda l: any("daemon: info: ready" in x for x in l.lines), "the daemon to be ready"):
+            raise AssertionError("daemon exited: " + "".join(out.lines)[-2000:])
 
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("daemon exited: " + open(self.log_path).read()[-2000:])
-            with open(self.log_path) as f:
-                f.seek(mark)
-                return "daemon: info: ready" in f.read()
-        wait_for(ready, "the daemon to be ready")
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=60)
-        self.log.close()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=120)
+    def _end(self, sig, timeout):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc.stderr.close()
         self.log.close()
         return rc
 
+    def kill9(self):
+        self._end(signal.SIGKILL, 60)
 
-def line_count(path):
-    if not os.path.exists(path):
-        return 0
-    with open(path, "rb") as f:
-        return f.read().count(b"\n")
+    def stop(self):
+        return self._end(signal.SIGTERM, 120)
 
 
 def test_acknowledged_messages_survive_kill9(tmp_path):
@@ -85,7 +96,10 @@ def test_acknowledged_messages_survive_kill9(tmp_path):
     port = free_port()
     conf = tmp_path / "conf"
     conf.write_text("user = root\nmqtt_listen = 127.0.0.1:%d\nfleet_poll_ms = 100\nhttps_listen =\n" % port)
-    acks = str(tmp_path / "acks.log")
+    # The simulator's acknowledgement log is a FIFO: each acknowledgement is
+    # an event this test reads as it happens.
+    acks = str(tmp_path / "acks.fifo")
+    os.mkfifo(acks)
     daemon = Daemon(data, str(conf), str(tmp_path / "daemon.log"))
     daemon.start()
 
@@ -94,16 +108,16 @@ def test_acknowledged_messages_survive_kill9(tmp_path):
                             "--qos", "1", "--count", str(PER_MACHINE), "--rate", "0",
                             "--ack-log", acks, "--timeout", str(TIMEOUT), "--quiet"],
                            stdout=sim_out, stderr=subprocess.STDOUT)
+    acked_lines = Lines(open(acks, "rb"))  # opening waits for the simulator to open its end
     seed = int(os.environ.get("CC_CRASH_SEED", "20261128"))
     rng = random.Random(seed)
     kills = 0
     total = MACHINES * PER_MACHINE
     while kills < KILLS and sim.poll() is None:
         # Kill at a random point of the stream: after a random number of new acknowledgements.
-        target = line_count(acks) + rng.randint(200, max(201, total // (KILLS * 2)))
-        wait_for(lambda: line_count(acks) >= target or sim.poll() is not None, "acknowledgements")
-        if sim.poll() is not None:
-            break
+        target = len(acked_lines.lines) + rng.randint(200, max(201, total // (KILLS * 2)))
+        if not acked_lines.wait(lambda l: len(l.lines) >= target, "acknowledgements"):
+            break  # the simulator finished and closed its end
         daemon.kill9()
         kills += 1
         daemon.start()
@@ -114,11 +128,11 @@ def test_acknowledged_messages_survive_kill9(tmp_path):
     assert kills >= KILLS, "only %d kills before the simulator finished (seed %d)" % (kills, seed)
     assert sim_rc == 0, summary
 
+    acked_lines.wait(lambda l: False, "the end of the acknowledgement log")  # returns at EOF
     acked = set()
-    with open(acks) as f:
-        for line in f:
-            serial, seq = line.split()
-            acked.add((serial, int(seq)))
+    for line in acked_lines.lines:
+        serial, seq = line.split()
+        acked.add((serial, int(seq)))
     assert len(acked) == total, "the simulator saw %d of %d acknowledged" % (len(acked), total)
 
     db = sqlite3.connect(os.path.join(data, "coffeecloud.db"))

@@ -69,21 +69,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, proc, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, "mosquitto exited while starting"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"port {port} did not open within {timeout} s")
-            # Refused at once on loopback: this loop paces itself by the
-            # kernel's answer; a short pause keeps it from spinning.
-            time.sleep(0.02)
-
-
 def luhn_ok(number):
     digits = [int(c) for c in number if c.isdigit()][::-1]
     total = 0
@@ -145,7 +130,7 @@ class Broker:
         (root / "acl").write_text("topic readwrite cc/#\npattern readwrite cc/v1/%u/#\n")
         (root / "mosquitto.conf").write_text(
             "user root\nper_listener_settings false\nallow_anonymous true\npersistence false\n"
-            "log_dest stderr\nlog_type error\nlog_type warning\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             f"acl_file {root / 'acl'}\n"
             f"listener {self.plain_port} 127.0.0.1\n"
             f"listener {self.tls_port} 127.0.0.1\n"
@@ -154,9 +139,22 @@ class Broker:
             "use_identity_as_username true\ntls_version tlsv1.3\n")
         self.log = open(root / "mosquitto.log", "wb")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(root / "mosquitto.conf")],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        wait_port(self.plain_port, self.proc)
-        wait_port(self.tls_port, self.proc)
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.PIPE)
+        # Mosquitto says "running" once every listener is open: read its log
+        # as it comes (and keep a copy), no polling of the ports.
+        self.running = threading.Event()
+        self.reader = threading.Thread(target=self._copy_log, daemon=True)
+        self.reader.start()
+        assert self.running.wait(TIMEOUT) and self.proc.poll() is None, \
+            "mosquitto did not start: " + (root / "mosquitto.log").read_text(errors="replace")[-2000:]
+
+    def _copy_log(self):
+        for line in self.proc.stderr:
+            self.log.write(line)
+            self.log.flush()
+            if b" running" in line:
+                self.running.set()
+        self.running.set()  # EOF: mosquitto is gone; the caller sees it exited
 
     def stop(self):
         if self.proc.poll() is None:
@@ -166,6 +164,7 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=TIMEOUT)
+        self.reader.join(TIMEOUT)
         self.log.close()
 
 
