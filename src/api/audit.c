@@ -1,0 +1,112 @@
+/* audit.c - the audit log for auditors, and a customer's access-transparency report. */
+#include "api/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "access/audit.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "fleet/inventory.h"
+
+struct audit_page {
+	struct api *a;
+	const struct session *s;
+	json_t *list;
+	int reads_only;
+	int at_root; /* the caller belongs to the root organisation */
+};
+
+static int add_audit(void *arg, const struct store_audit *rec)
+{
+	struct audit_page *p = arg;
+	struct store *st = vault_store(p->a->vault);
+	char when[40];
+
+	/* Records about customers outside the caller's subtree stay hidden;
+	 * records about no customer are for callers at the root only. */
+	if (rec->customer_id != 0 && !inventory_org_contains(st, p->s->user.org_id, rec->customer_id))
+		return 0;
+	if (rec->customer_id == 0 && !p->at_root)
+		return 0;
+	if (p->reads_only && strcmp(rec->data_class, "admin") == 0)
+		return 0;
+	clock_format_iso(rec->ts_ms, when, sizeof(when));
+	return json_array_append_new(p->list, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	                             "seq", (json_int_t)rec->seq, "time", when, "actor", rec->actor,
+	                             "source", rec->source, "action", rec->action, "machines", rec->machines,
+	                             "data_class", rec->data_class, "purpose", rec->purpose,
+	                             "outcome", rec->outcome)) == 0 ? 0 : CC_ERR_NOMEM;
+}
+
+static void audit_route(struct http_req *r, struct session *s, int64_t customer_id, int reads_only)
+{
+	struct api *a = http_app(r);
+	struct audit_filter f;
+	struct audit_page page = { a, s, json_array(), reads_only, 0 };
+	struct store_org org;
+	const char *limit = http_query(r, "limit");
+	int64_t n = 100;
+
+	page.at_root = vault_store(a->vault)->ops->org_get(vault_store(a->vault), s->user.org_id, &org) == CC_OK &&
+	               org.parent_id == 0;
+	memset(&f, 0, sizeof(f));
+	if (api_parse_ms(http_query(r, "from"), 0, &f.from_ms) != CC_OK || api_parse_ms(http_query(r, "to"), 0, &f.to_ms) != CC_OK ||
+	    api_parse_ms(limit, 100, &n) != CC_OK || n < 1 || n > 1000) {
+		json_decref(page.list);
+		http_reply_error(r, 400, "invalid", "from, to: epoch ms; limit: 1 to 1000");
+		return;
+	}
+	f.limit = (size_t)n;
+	f.newest_first = 1;
+	f.customer_id = customer_id;
+	f.action_prefix = http_query(r, "action");
+	f.serial = http_query(r, "serial");
+	if (page.list == NULL || audit_list(a->vault, &f, add_audit, &page) < 0) {
+		json_decref(page.list);
+		http_reply_error(r, 500, "internal", "the audit log could not be read");
+		return;
+	}
+	/* Reading the audit log is an audited read of the audit class. */
+	if (api_audit_access(r, s, customer_id ? "access-report.get" : "audit.get", NULL, "ok") != CC_OK) {
+		json_decref(page.list);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "records", page.list));
+}
+
+void api_audit_list(struct http_req *r)
+{
+	struct session *s = api_authorize(r);
+
+	if (s != NULL)
+		audit_route(r, s, 0, 0);
+}
+
+/* A customer's access-transparency report: who read which of its machines'
+ * data, when and why. For the customer's own managers, its service
+ * company's, the manufacturer's admins and auditors. */
+void api_access_report(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct session *s = api_authenticate(r);
+	const char *name = http_param(r, "id");
+	struct store_org cust;
+	const char *role;
+
+	if (s == NULL)
+		return;
+	role = s->role->name;
+	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
+	    cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
+		http_reply_error(r, 404, "not_found", "no such customer");
+		return;
+	}
+	if (!s->role->manages_org && strcmp(role, "auditor") != 0 && strcmp(role, "customer_manager") != 0 &&
+	    strcmp(role, "service_manager") != 0) {
+		http_reply_error(r, 403, "forbidden", "your role does not see access reports");
+		return;
+	}
+	audit_route(r, s, cust.id, 1);
+}

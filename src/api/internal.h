@@ -1,0 +1,116 @@
+/*
+ * internal.h - what the files of the API share: the api object, the caller
+ * of a request, and the guards every handler runs before it touches data.
+ *
+ * One file per resource (login.c, machines.c, admin.c, grants.c, policy.c,
+ * audit.c, customers.c); caller.c holds the guards; api.c the route table.
+ * Every handler replies exactly once. A guard that returns NULL or an error
+ * has replied already.
+ */
+#ifndef CC_API_INTERNAL_H
+#define CC_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/sha.h>
+
+#include "access/roles.h"
+#include "access/users.h"
+#include "api/api.h"
+#include "store/store.h"
+
+#define MOD "api"
+#define TOKEN_BYTES 32
+#define TOKEN_KEY_LEN (2 * SHA256_DIGEST_LENGTH)
+#define RECORDS_PAGE_MAX 10000
+
+/* Who is calling: a signed-in person. */
+struct session {
+	struct user_info user;
+	char csrf[2 * 16 + 1];
+	int64_t expires_ms;
+	const struct role *role;
+};
+
+struct login_job;
+
+struct api {
+	struct event_base *base;
+	struct vault *vault;
+	struct strmap *sessions; /* hex SHA-256 of the token -> struct session * */
+	struct strmap *failures; /* login -> struct failures * */
+	/* the password worker (login.c) */
+	pthread_t worker;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct login_job *queued, *done; /* (lock) */
+	struct login_job *live;          /* all jobs not yet answered (loop thread) */
+	int stopping;                    /* (lock) */
+	struct event *done_ev;
+};
+
+/* ---- caller.c: the guards ---- */
+
+const char *api_iso_time(int64_t ms, char *buf, size_t cap);
+/* The hex SHA-256 of a token: the only form in which tokens are kept. */
+void api_token_key(const char *token, char key[TOKEN_KEY_LEN + 1]);
+/* The bearer token or session cookie of the request, or NULL. */
+const char *api_request_token(struct http_req *r, int *from_cookie);
+/* The caller's session, or NULL after replying 401/403. */
+struct session *api_authenticate(struct http_req *r);
+/* api_authenticate, then the route's data class against the role. */
+struct session *api_authorize(struct http_req *r);
+/* Does the role see this data class ("none" needs nothing)? */
+int api_role_sees(const struct session *s, const char *data_class);
+/* Appends the audit record of an access; on failure replies 503 (reads
+ * fail closed) and returns the error. */
+int api_audit_access(struct http_req *r, const struct session *s, const char *action,
+                     const struct store_machine *m, const char *outcome);
+int api_machine_visible(struct api *a, const struct session *s, const struct store_machine *m);
+/* The {serial} of the path if the caller may see it, else 404 as for a
+ * serial that does not exist; 403 consent_required when the customer has
+ * not consented to the route's purpose. */
+int api_find_machine(struct http_req *r, const struct session *s, struct store_machine *m);
+/* Refuses (400) a body with fields outside allowed (NULL-terminated). */
+int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed);
+/* A decimal integer query parameter, dflt when absent. */
+int api_parse_ms(const char *text, int64_t dflt, int64_t *out);
+
+/* ---- login.c ---- */
+int api_logins_start(struct api *a);
+void api_logins_stop(struct api *a);
+
+/* ---- the handlers, by file ---- */
+void api_login(struct http_req *r);
+void api_logout(struct http_req *r);
+void api_me(struct http_req *r);
+
+void api_machines(struct http_req *r);
+void api_machine(struct http_req *r);
+void api_telemetry(struct http_req *r);
+void api_events(struct http_req *r);
+void api_quality(struct http_req *r);
+
+void api_policy(struct http_req *r);
+void api_policy_versions(struct http_req *r);
+void api_policy_publish(struct http_req *r);
+void api_consent(struct http_req *r);
+
+void api_audit_list(struct http_req *r);
+void api_access_report(struct http_req *r);
+
+void api_orgs_list(struct http_req *r);
+void api_orgs_add(struct http_req *r);
+void api_users_list(struct http_req *r);
+void api_users_add(struct http_req *r);
+
+void api_export(struct http_req *r);
+void api_customer_delete(struct http_req *r);
+
+void api_grants_list(struct http_req *r);
+void api_grants_add(struct http_req *r);
+void api_grants_delete(struct http_req *r);
+
+#endif
