@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
+#include "crypto/totp.h"
 #include "fleet/inventory.h"
 
 #define MOD "users"
@@ -157,6 +158,7 @@ static int fill_info(struct vault *v, const struct store_user *u, struct user_in
 	memcpy(info->role, u->role, sizeof(info->role));
 	info->org_id = u->org_id;
 	info->created_ms = u->created_ms;
+	info->totp_enabled = u->totp_enabled;
 	rc = s->ops->org_get(s, u->org_id, &o);
 	if (rc == CC_OK)
 		memcpy(info->org, o.name, sizeof(info->org));
@@ -254,4 +256,134 @@ int users_verify_password(const char *password, const char *hash)
 		return CC_ERR_AUTH;
 	}
 	return password_verify(password, hash) == CC_OK ? CC_OK : CC_ERR_AUTH;
+}
+
+int users_get(struct vault *v, int64_t id, struct user_info *out)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_get(s, id, u);
+	if (rc == CC_OK)
+		rc = fill_info(v, u, out);
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
+/* ---- TOTP ---- */
+
+static void totp_ad(struct seal_ad *ad, const struct store_user *u)
+{
+	memset(ad, 0, sizeof(*ad));
+	ad->kind = SEAL_TOTP;
+	ad->org_id = u->org_id;
+	ad->subject_id = u->id;
+	ad->name = u->login;
+}
+
+int users_totp_enrol(struct vault *v, int64_t user_id, const char *issuer, char *uri, size_t cap)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	uint8_t secret[TOTP_SECRET_BYTES], *blob = NULL;
+	size_t bloblen = 0;
+	struct seal_ad ad;
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_get(s, user_id, u);
+	if (rc == CC_OK)
+		rc = crypto_random(secret, sizeof(secret));
+	if (rc == CC_OK) {
+		totp_ad(&ad, u);
+		rc = vault_seal(v, &ad, secret, sizeof(secret), &blob, &bloblen);
+	}
+	if (rc == CC_OK && bloblen > sizeof(u->totp))
+		rc = CC_ERR_LIMIT;
+	if (rc == CC_OK)
+		rc = totp_uri(issuer, u->login, secret, sizeof(secret), uri, cap);
+	if (rc == CC_OK)
+		rc = s->ops->user_totp_set(s, user_id, blob, bloblen, 0);
+	if (rc != CC_OK)
+		crypto_wipe(uri, cap);
+	crypto_wipe(secret, sizeof(secret));
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	free(blob);
+	return rc;
+}
+
+/* Verifies a code against the account's secret and spends its step. */
+static int totp_spend(struct vault *v, const struct store_user *u, const char *code)
+{
+	struct store *s = vault_store(v);
+	struct seal_ad ad;
+	uint8_t *secret = NULL;
+	size_t len = 0;
+	int64_t step = 0;
+	int rc;
+
+	if (u->totp_len == 0)
+		return CC_ERR_STATE;
+	totp_ad(&ad, u);
+	rc = vault_unseal(v, &ad, u->totp, u->totp_len, &secret, &len);
+	if (rc != CC_OK)
+		return rc;
+	rc = totp_verify(secret, len, code, clock_now_ms(), u->totp_last_step, &step) == CC_OK ? CC_OK : CC_ERR_AUTH;
+	crypto_wipe(secret, len);
+	free(secret);
+	/* Another sign-in may have spent the same step a moment ago: the store decides. */
+	if (rc == CC_OK)
+		rc = s->ops->user_totp_step(s, u->id, step) == CC_OK ? CC_OK : CC_ERR_AUTH;
+	return rc;
+}
+
+int users_totp_confirm(struct vault *v, int64_t user_id, const char *code)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_get(s, user_id, u);
+	if (rc == CC_OK && (u->totp_len == 0 || u->totp_enabled))
+		rc = CC_ERR_STATE;
+	if (rc == CC_OK)
+		rc = totp_spend(v, u, code);
+	if (rc == CC_OK)
+		rc = s->ops->user_totp_set(s, user_id, u->totp, u->totp_len, 1);
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
+int users_totp_check(struct vault *v, int64_t user_id, const char *code)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_get(s, user_id, u);
+	if (rc == CC_OK && !u->totp_enabled)
+		rc = CC_ERR_AUTH;
+	if (rc == CC_OK)
+		rc = totp_spend(v, u, code);
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc == CC_OK ? CC_OK : CC_ERR_AUTH;
+}
+
+int users_totp_disable(struct vault *v, int64_t user_id)
+{
+	struct store *s = vault_store(v);
+
+	return s->ops->user_totp_set(s, user_id, NULL, 0, 0);
 }

@@ -26,6 +26,7 @@ struct user_info {
 	char org[CC_NAME_MAX + 1];
 	int64_t org_id;
 	int64_t created_ms;
+	int totp_enabled; /* sign-in needs a one-time code too */
 	struct user_profile profile;
 };
 
@@ -41,6 +42,27 @@ int users_list(struct vault *v, const char *org,
  * password hash (for verification elsewhere, e.g. off the event loop).
  * CC_ERR_NOTFOUND for an unknown login. */
 int users_find(struct vault *v, const char *login, struct user_info *out, char *password_hash, size_t cap);
+
+/* An account by id, personal fields opened. CC_ERR_NOTFOUND if gone. */
+int users_get(struct vault *v, int64_t id, struct user_info *out);
+
+/*
+ * TOTP (RFC 6238, crypto/totp.h) as a second factor. The secret is sealed
+ * under the account's organisation key, bound to the account. Enrolment
+ * makes a new secret (replacing any other) that counts only once confirmed
+ * with a first code; every accepted code moves the account's last step
+ * forward, so a code is good once.
+ */
+/* A new secret for the account: its otpauth:// URI into uri (TOTP_URI_MAX). */
+int users_totp_enrol(struct vault *v, int64_t user_id, const char *issuer, char *uri, size_t cap);
+/* Turns TOTP on with the first code of the enrolled secret: CC_ERR_AUTH for
+ * a wrong code, CC_ERR_STATE when nothing is enrolled. */
+int users_totp_confirm(struct vault *v, int64_t user_id, const char *code);
+/* Checks a sign-in code: CC_OK, or CC_ERR_AUTH (wrong, replayed, or TOTP
+ * not turned on). */
+int users_totp_check(struct vault *v, int64_t user_id, const char *code);
+/* Turns TOTP off and forgets the secret. */
+int users_totp_disable(struct vault *v, int64_t user_id);
 
 /* Verifies a password against a hash from users_find; with hash NULL (an
  * unknown login) it spends the same time and fails. Thread-safe: no store. */

@@ -12,7 +12,7 @@
 /* A listing limited to the caller's organisation subtree. */
 struct scoped_lister {
 	struct store *st;
-	const struct session *s;
+	const struct caller *s;
 	json_t *list;
 };
 
@@ -33,7 +33,7 @@ static int add_org(void *arg, const struct store_org *o)
 void api_orgs_list(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct scoped_lister l;
 
 	if (s == NULL)
@@ -54,7 +54,7 @@ void api_orgs_add(struct http_req *r)
 	static const char *const fields[] = { "name", "kind", "parent", NULL };
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct store_org parent, made;
 	enum org_kind kind;
 	const char *name, *kind_text, *parent_name;
@@ -109,7 +109,7 @@ static int add_user(void *arg, const struct user_info *u)
 void api_users_list(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct scoped_lister l;
 
 	if (s == NULL)
@@ -135,7 +135,7 @@ void api_users_add(struct http_req *r)
 	static const char *const fields[] = { "login", "role", "org", "display_name", "email", "password", NULL };
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct user_profile profile;
 	struct store_org org;
 	const char *login, *role, *org_name, *password, *name, *email;

@@ -16,7 +16,13 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", 1, api_openapi, "this document" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", 1, api_login, "sign in: a session token" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", 0, api_logout, "end the session" },
-	{ EVHTTP_REQ_GET, "/api/v1/me", "none", "none", 0, api_me, "who is signed in" },
+	{ EVHTTP_REQ_GET, "/api/v1/me", "none", "none", 0, api_me, "who is signed in (or which API token)" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/totp", "none", "none", 0, api_totp_enrol,
+	  "a new TOTP secret as an otpauth:// URI (a current code replaces one in force)" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/totp/confirm", "none", "none", 0, api_totp_confirm,
+	  "turn TOTP on with the first code" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me/totp", "none", "none", 0, api_totp_disable,
+	  "turn TOTP off (with a current code)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines", "support", "status", 0, api_machines, "machines the caller sees" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", 0, api_machine, "one machine's status" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", "technical", 0, api_telemetry,
@@ -53,12 +59,18 @@ static const struct http_route routes[] = {
 	  "grant a subcontractor one machine or site, for a purpose, until an expiry" },
 	{ EVHTTP_REQ_DELETE, "/api/v1/grants/{id}", "administration", "admin", 0, api_grants_delete,
 	  "revoke a grant" },
+	{ EVHTTP_REQ_GET, "/api/v1/tokens", "administration", "admin", 0, api_tokens_list,
+	  "API tokens of partner systems in the caller's subtree (admins)" },
+	{ EVHTTP_REQ_POST, "/api/v1/tokens", "administration", "admin", 0, api_tokens_add,
+	  "issue an API token (name, org, role, expires, rate_per_min); shown once" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/{id}", "administration", "admin", 0, api_tokens_delete,
+	  "revoke an API token" },
 	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
 };
 
 const struct http_route *api_routes(void) { return routes; }
 
-int api_new(struct event_base *base, struct vault *vault, struct api **out)
+int api_new(struct event_base *base, struct vault *vault, const struct api_opts *opts, struct api **out)
 {
 	struct api *a = calloc(1, sizeof(*a));
 
@@ -66,8 +78,9 @@ int api_new(struct event_base *base, struct vault *vault, struct api **out)
 		return CC_ERR_NOMEM;
 	a->base = base;
 	a->vault = vault;
-	if (strmap_new(&a->sessions) != CC_OK || strmap_new(&a->failures) != CC_OK || api_logins_start(a) != CC_OK) {
-		strmap_free(a->sessions);
+	a->opts = *opts;
+	if (strmap_new(&a->buckets) != CC_OK || strmap_new(&a->failures) != CC_OK || api_logins_start(a) != CC_OK) {
+		strmap_free(a->buckets);
 		strmap_free(a->failures);
 		free(a);
 		return CC_ERR_NOMEM;
@@ -89,9 +102,9 @@ void api_free(struct api *a)
 	if (a == NULL)
 		return;
 	api_logins_stop(a);
-	strmap_foreach(a->sessions, free_value, NULL);
+	strmap_foreach(a->buckets, free_value, NULL);
 	strmap_foreach(a->failures, free_value, NULL);
-	strmap_free(a->sessions);
+	strmap_free(a->buckets);
 	strmap_free(a->failures);
 	free(a);
 }

@@ -7,11 +7,12 @@
  * (access/roles.h); a field of another class is absent, not null; a machine
  * outside the caller's scope answers exactly like one that does not exist.
  * Passwords are checked with Argon2id on a worker thread, never on the
- * event loop. Sessions: 256-bit random tokens, kept only as SHA-256 hashes
- * (in memory in this version: a restart signs everyone out), with expiry,
- * logout, a cookie (HttpOnly, Secure, SameSite=Strict) plus CSRF token for
- * browsers and a bearer token for scripts; growing delays and a lock-out
- * after repeated failed logins.
+ * event loop. Sessions and API tokens are access/credentials.h: stored as
+ * hashes, with expiry and sign-out or revocation; browsers get a cookie
+ * (HttpOnly, Secure, SameSite=Strict) plus a CSRF token, scripts a bearer
+ * token, partner systems rate-limited API tokens. Optional TOTP per account,
+ * required for admins when configured; growing delays and a lock-out after
+ * repeated failed sign-ins.
  */
 #ifndef CC_API_API_H
 #define CC_API_API_H
@@ -24,12 +25,17 @@
 struct api;
 
 /* Session lifetime and login throttling. */
-#define API_SESSION_TTL_S (8 * 3600)
 #define API_LOGIN_FAILURES_BEFORE_LOCK 5
 #define API_LOGIN_LOCK_S 900
 
-/* vault: the loop thread's data directory handle (reads). */
-int api_new(struct event_base *base, struct vault *vault, struct api **out);
+struct api_opts {
+	int totp_required_for_admins; /* admins without TOTP may only enrol */
+	int64_t session_ttl_s;
+	const char *issuer;           /* the name authenticator apps show */
+};
+
+/* vault: the loop thread's data directory handle. */
+int api_new(struct event_base *base, struct vault *vault, const struct api_opts *opts, struct api **out);
 void api_free(struct api *a);
 
 /* The route table to hand to http_server_new with the api as app. */

@@ -11,7 +11,7 @@
 
 struct audit_page {
 	struct api *a;
-	const struct session *s;
+	const struct caller *s;
 	json_t *list;
 	int reads_only;
 	int at_root; /* the caller belongs to the root organisation */
@@ -39,7 +39,7 @@ static int add_audit(void *arg, const struct store_audit *rec)
 	                             "outcome", rec->outcome)) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
-static void audit_route(struct http_req *r, struct session *s, int64_t customer_id, int reads_only)
+static void audit_route(struct http_req *r, struct caller *s, int64_t customer_id, int reads_only)
 {
 	struct api *a = http_app(r);
 	struct audit_filter f;
@@ -77,7 +77,7 @@ static void audit_route(struct http_req *r, struct session *s, int64_t customer_
 
 void api_audit_list(struct http_req *r)
 {
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 
 	if (s != NULL)
 		audit_route(r, s, 0, 0);
@@ -90,7 +90,7 @@ void api_access_report(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authenticate(r);
+	struct caller *s = api_authenticate(r);
 	const char *name = http_param(r, "id");
 	struct store_org cust;
 	const char *role;

@@ -2,9 +2,11 @@
 #include "api/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "access/audit.h"
+#include "access/credentials.h"
 #include "access/grants.h"
 #include "access/policy.h"
 #include "common/clock.h"
@@ -21,20 +23,10 @@ const char *api_iso_time(int64_t ms, char *buf, size_t cap)
 	return buf;
 }
 
-/* ---- sessions ---- */
-
-void api_token_key(const char *token, char key[2 * SHA256_DIGEST_LENGTH + 1])
+/* The bearer token or session cookie of the request, or NULL. The cookie's
+ * token is copied out of the header into buf. */
+const char *api_request_token(struct http_req *r, int *from_cookie, char buf[CREDENTIAL_TOKEN_TEXT_MAX])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	SHA256((const unsigned char *)token, strlen(token), md);
-	hex_encode(md, sizeof(md), key, 2 * SHA256_DIGEST_LENGTH + 1);
-}
-
-/* The bearer token or session cookie of the request, or NULL. */
-const char *api_request_token(struct http_req *r, int *from_cookie)
-{
-	static char cookie_token[2 * TOKEN_BYTES + 1];
 	const char *h = http_header(r, "Authorization");
 	const char *c = http_header(r, "Cookie"), *p;
 
@@ -45,50 +37,104 @@ const char *api_request_token(struct http_req *r, int *from_cookie)
 		size_t n = strspn(p + 11, "0123456789abcdef");
 
 		if (n == 2 * TOKEN_BYTES) {
-			memcpy(cookie_token, p + 11, n);
-			cookie_token[n] = '\0';
+			memcpy(buf, p + 11, n);
+			buf[n] = '\0';
 			*from_cookie = 1;
-			return cookie_token;
+			return buf;
 		}
 	}
 	return NULL;
 }
 
-/* The caller's session, or NULL after replying 401/403. */
-struct session *api_authenticate(struct http_req *r)
+struct bucket {
+	double tokens;
+	int64_t last_ms;
+};
+
+/* An API token's rate limit: a bucket of rate_per_min requests, refilled
+ * continuously. 0, or the seconds to wait. */
+static int64_t rate_limited(struct api *a, const struct store_credential *c)
+{
+	char key[24];
+	struct bucket *b;
+	int64_t now = clock_now_ms();
+	double per_ms = (double)c->rate_per_min / 60000.0;
+
+	snprintf(key, sizeof(key), "%lld", (long long)c->id);
+	b = strmap_get(a->buckets, key);
+	if (b == NULL) {
+		b = calloc(1, sizeof(*b));
+		if (b == NULL || strmap_put(a->buckets, key, b) != CC_OK) {
+			free(b);
+			return 1; /* fail closed */
+		}
+		b->tokens = (double)c->rate_per_min;
+		b->last_ms = now;
+	}
+	b->tokens += (double)(now - b->last_ms) * per_ms;
+	if (b->tokens > (double)c->rate_per_min)
+		b->tokens = (double)c->rate_per_min;
+	b->last_ms = now;
+	if (b->tokens < 1.0)
+		return (int64_t)((1.0 - b->tokens) / per_ms / 1000.0) + 1;
+	b->tokens -= 1.0;
+	return 0;
+}
+
+/* Routes a session that must first enrol TOTP may use. */
+static int enrolment_route(const struct http_route *route)
+{
+	return route->handle == api_me || route->handle == api_logout || route->handle == api_totp_enrol ||
+	       route->handle == api_totp_confirm;
+}
+
+struct caller *api_authenticate(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	char key[2 * SHA256_DIGEST_LENGTH + 1];
+	char buf[CREDENTIAL_TOKEN_TEXT_MAX];
 	int from_cookie;
-	const char *token = api_request_token(r, &from_cookie);
-	struct session *s;
+	const char *token = api_request_token(r, &from_cookie, buf);
+	struct caller *s = &a->caller;
+	int64_t wait_s;
+	int rc;
 
-	if (token == NULL || strlen(token) != 2 * TOKEN_BYTES) {
+	if (token == NULL) {
 		http_reply_error(r, 401, "unauthorized", "sign in first");
 		return NULL;
 	}
-	api_token_key(token, key);
-	s = strmap_get(a->sessions, key);
-	if (s == NULL || s->expires_ms < clock_now_ms()) {
-		if (s != NULL)
-			free(strmap_remove(a->sessions, key));
-		http_reply_error(r, 401, "unauthorized", "the session is unknown or has expired");
+	rc = credentials_resolve(a->vault, token, clock_now_ms(), s);
+	crypto_wipe(buf, sizeof(buf));
+	if (rc != CC_OK) {
+		if (rc == CC_ERR_AUTH)
+			http_reply_error(r, 401, "unauthorized", "the session or token is unknown, expired or revoked");
+		else
+			http_reply_error(r, 503, "unavailable", "the credential could not be checked");
 		return NULL;
 	}
 	/* A browser's cookie rides along with any request: writes also need the CSRF token. */
-	if (from_cookie && http_route(r)->method != EVHTTP_REQ_GET) {
-		const char *csrf = http_header(r, "X-CSRF-Token");
+	if (from_cookie && http_route(r)->method != EVHTTP_REQ_GET &&
+	    !credentials_csrf_ok(s, http_header(r, "X-CSRF-Token"))) {
+		http_reply_error(r, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+		return NULL;
+	}
+	if ((s->cred.flags & CREDENTIAL_ENROL_ONLY) && !enrolment_route(http_route(r))) {
+		http_reply_error(r, 403, "totp_enrolment_required",
+		                 "accounts of your role need a second factor: enrol at /api/v1/me/totp first");
+		return NULL;
+	}
+	if (s->cred.kind == CREDENTIAL_API_TOKEN && (wait_s = rate_limited(a, &s->cred)) > 0) {
+		char after[24];
 
-		if (csrf == NULL || strlen(csrf) != strlen(s->csrf) || !crypto_equal(csrf, s->csrf, strlen(s->csrf))) {
-			http_reply_error(r, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
-			return NULL;
-		}
+		snprintf(after, sizeof(after), "%lld", (long long)wait_s);
+		http_add_header(r, "Retry-After", after);
+		http_reply_error(r, 429, "rate_limited", "this API token is over its rate limit");
+		return NULL;
 	}
 	return s;
 }
 
 /* Does the role see this class? "none" needs nothing. */
-int api_role_sees(const struct session *s, const char *data_class)
+int api_role_sees(const struct caller *s, const char *data_class)
 {
 	static const struct { const char *name; unsigned bit; } classes[] = {
 		{ "status", CLASS_STATUS }, { "technical", CLASS_TECHNICAL }, { "service", CLASS_SERVICE },
@@ -108,17 +154,15 @@ int api_role_sees(const struct session *s, const char *data_class)
 
 /* Records a person's access to machine data. Reads fail closed: when the
  * record cannot be written, the data is not served. */
-int api_audit_access(struct http_req *r, const struct session *s, const char *action,
+int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
                         const struct store_machine *m, const char *outcome)
 {
 	struct api *a = http_app(r);
-	char actor[CC_NAME_MAX + 8];
 	struct audit_event e;
 	int rc;
 
-	snprintf(actor, sizeof(actor), "user:%s", s->user.login);
 	memset(&e, 0, sizeof(e));
-	e.actor = actor;
+	e.actor = s->actor;
 	e.source = http_source(r);
 	e.action = action;
 	e.machines = m != NULL ? m->serial : "*";
@@ -129,16 +173,16 @@ int api_audit_access(struct http_req *r, const struct session *s, const char *ac
 	e.customer_id = m != NULL ? m->customer_id : 0;
 	rc = audit_append(a->vault, &e);
 	if (rc != CC_OK) {
-		log_error(MOD, "the access of %s could not be recorded: refused", s->user.login);
+		log_error(MOD, "the access of %s could not be recorded: refused", s->actor);
 		http_reply_error(r, 503, "audit_unavailable", "the access could not be recorded, so it is refused");
 	}
 	return rc;
 }
 
 /* Authenticates and checks the route's data class; NULL after replying. */
-struct session *api_authorize(struct http_req *r)
+struct caller *api_authorize(struct http_req *r)
 {
-	struct session *s = api_authenticate(r);
+	struct caller *s = api_authenticate(r);
 
 	if (s != NULL && !api_role_sees(s, http_route(r)->data_class)) {
 		/* Refused access attempts are part of the record too. */
@@ -149,7 +193,7 @@ struct session *api_authorize(struct http_req *r)
 	return s;
 }
 
-int api_machine_visible(struct api *a, const struct session *s, const struct store_machine *m)
+int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m)
 {
 	if (s->role->granted_only)
 		return grants_cover(a->vault, s->user.id, m); /* in force: not expired, not revoked */
@@ -158,7 +202,7 @@ int api_machine_visible(struct api *a, const struct session *s, const struct sto
 
 /* The machine named in the path, if the caller may see it; else 404, the
  * same answer as for a serial that does not exist. */
-int api_find_machine(struct http_req *r, const struct session *s, struct store_machine *m)
+int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);

@@ -23,7 +23,7 @@ void api_export(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authenticate(r);
+	struct caller *s = api_authenticate(r);
 	const char *name = http_param(r, "id");
 	enum export_format format;
 	struct store_org cust;
@@ -77,7 +77,7 @@ void api_customer_delete(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	const char *name = http_param(r, "id");
 	struct store_org cust;
 	char *receipt = NULL;

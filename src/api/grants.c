@@ -8,9 +8,9 @@
 #include "common/err.h"
 #include "fleet/inventory.h"
 
-static struct session *grant_manager(struct http_req *r)
+static struct caller *grant_manager(struct http_req *r)
 {
-	struct session *s = api_authenticate(r);
+	struct caller *s = api_authenticate(r);
 
 	if (s != NULL && !s->role->manages_grants) {
 		if (api_audit_access(r, s, "grants", NULL, "denied") == CC_OK)
@@ -37,7 +37,7 @@ static int add_grant_json(void *arg, const struct store_grant *g)
 
 void api_grants_list(struct http_req *r)
 {
-	struct session *s = grant_manager(r);
+	struct caller *s = grant_manager(r);
 	json_t *list;
 
 	if (s == NULL)
@@ -55,7 +55,7 @@ void api_grants_add(struct http_req *r)
 {
 	static const char *const grant_fields[] = { "login", "serial", "customer", "site", "purpose", "expires", NULL };
 	struct api *a = http_app(r);
-	struct session *s = grant_manager(r);
+	struct caller *s = grant_manager(r);
 	struct grant_request req;
 	json_t *body = NULL, *expires;
 	int64_t id = 0;
@@ -101,7 +101,7 @@ void api_grants_add(struct http_req *r)
 void api_grants_delete(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct session *s = grant_manager(r);
+	struct caller *s = grant_manager(r);
 	int64_t id;
 	int rc;
 

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "access/credentials.h"
 #include "access/roles.h"
 #include "access/users.h"
 #include "api/api.h"
@@ -23,23 +24,17 @@
 
 #define MOD "api"
 #define TOKEN_BYTES 32
-#define TOKEN_KEY_LEN (2 * SHA256_DIGEST_LENGTH)
 #define RECORDS_PAGE_MAX 10000
 
-/* Who is calling: a signed-in person. */
-struct session {
-	struct user_info user;
-	char csrf[2 * 16 + 1];
-	int64_t expires_ms;
-	const struct role *role;
-};
 
 struct login_job;
 
 struct api {
 	struct event_base *base;
 	struct vault *vault;
-	struct strmap *sessions; /* hex SHA-256 of the token -> struct session * */
+	struct api_opts opts;
+	struct caller caller;    /* the current request's: valid until its handler returns */
+	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
 	struct strmap *failures; /* login -> struct failures * */
 	/* the password worker (login.c) */
 	pthread_t worker;
@@ -54,25 +49,26 @@ struct api {
 /* ---- caller.c: the guards ---- */
 
 const char *api_iso_time(int64_t ms, char *buf, size_t cap);
-/* The hex SHA-256 of a token: the only form in which tokens are kept. */
-void api_token_key(const char *token, char key[TOKEN_KEY_LEN + 1]);
-/* The bearer token or session cookie of the request, or NULL. */
-const char *api_request_token(struct http_req *r, int *from_cookie);
-/* The caller's session, or NULL after replying 401/403. */
-struct session *api_authenticate(struct http_req *r);
+/* The bearer token or session cookie of the request, or NULL; a cookie's
+ * token is copied into buf. */
+const char *api_request_token(struct http_req *r, int *from_cookie, char buf[CREDENTIAL_TOKEN_TEXT_MAX]);
+/* Who is calling (a session or an API token, within its rate limit), or
+ * NULL after replying 401/403/429. The caller lives in the api object until
+ * the handler returns. */
+struct caller *api_authenticate(struct http_req *r);
 /* api_authenticate, then the route's data class against the role. */
-struct session *api_authorize(struct http_req *r);
+struct caller *api_authorize(struct http_req *r);
 /* Does the role see this data class ("none" needs nothing)? */
-int api_role_sees(const struct session *s, const char *data_class);
+int api_role_sees(const struct caller *s, const char *data_class);
 /* Appends the audit record of an access; on failure replies 503 (reads
  * fail closed) and returns the error. */
-int api_audit_access(struct http_req *r, const struct session *s, const char *action,
+int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
                      const struct store_machine *m, const char *outcome);
-int api_machine_visible(struct api *a, const struct session *s, const struct store_machine *m);
+int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m);
 /* The {serial} of the path if the caller may see it, else 404 as for a
  * serial that does not exist; 403 consent_required when the customer has
  * not consented to the route's purpose. */
-int api_find_machine(struct http_req *r, const struct session *s, struct store_machine *m);
+int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m);
 /* Refuses (400) a body with fields outside allowed (NULL-terminated). */
 int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed);
 /* A decimal integer query parameter, dflt when absent. */
@@ -86,6 +82,13 @@ void api_logins_stop(struct api *a);
 void api_login(struct http_req *r);
 void api_logout(struct http_req *r);
 void api_me(struct http_req *r);
+void api_totp_enrol(struct http_req *r);
+void api_totp_confirm(struct http_req *r);
+void api_totp_disable(struct http_req *r);
+
+void api_tokens_list(struct http_req *r);
+void api_tokens_add(struct http_req *r);
+void api_tokens_delete(struct http_req *r);
 
 void api_machines(struct http_req *r);
 void api_machine(struct http_req *r);

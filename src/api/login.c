@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/credentials.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/err.h"
@@ -13,6 +14,7 @@
 #include "common/strmap.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
+#include "crypto/totp.h"
 #include "fleet/inventory.h"
 
 struct failures {
@@ -28,6 +30,7 @@ struct login_job {
 	struct login_job *live_next;  /* every job in flight (loop thread only) */
 	char password[PASSWORD_MAX_LEN + 1];
 	char hash[CC_PASSWORD_HASH_MAX + 1];
+	char totp[TOTP_DIGITS + 1];   /* the one-time code, when the body had one */
 	int known;
 	struct user_info user;
 	int ok;
@@ -95,16 +98,18 @@ void api_login(struct http_req *r)
 	struct api *a = http_app(r);
 	struct login_job *job;
 	struct failures *f;
-	const char *login, *password;
+	const char *login, *password, *totp;
 	json_t *body = NULL;
 
 	if (http_body_json(r, &body) != CC_OK)
 		return;
 	login = json_string_value(json_object_get(body, "login"));
 	password = json_string_value(json_object_get(body, "password"));
-	if (login == NULL || password == NULL || !inventory_name_valid(login) || strlen(password) > PASSWORD_MAX_LEN) {
+	totp = json_string_value(json_object_get(body, "totp"));
+	if (login == NULL || password == NULL || !inventory_name_valid(login) || strlen(password) > PASSWORD_MAX_LEN ||
+	    (totp != NULL && strlen(totp) != TOTP_DIGITS)) {
 		json_decref(body);
-		http_reply_error(r, 400, "invalid", "send {\"login\": ..., \"password\": ...}");
+		http_reply_error(r, 400, "invalid", "send {\"login\": ..., \"password\": ...} (and \"totp\": a 6-digit code)");
 		return;
 	}
 	f = strmap_get(a->failures, login);
@@ -127,6 +132,8 @@ void api_login(struct http_req *r)
 	job->live_next = a->live;
 	a->live = job;
 	memcpy(job->password, password, strlen(password) + 1);
+	if (totp != NULL)
+		memcpy(job->totp, totp, TOTP_DIGITS + 1);
 	job->known = users_find(a->vault, login, &job->user, job->hash, sizeof(job->hash)) == CC_OK;
 	if (!job->known)
 		snprintf(job->user.login, sizeof(job->user.login), "%s", login);
@@ -178,36 +185,31 @@ static void login_failed(struct api *a, struct login_job *job)
 
 static void login_succeeded(struct api *a, struct login_job *job)
 {
-	uint8_t raw[TOKEN_BYTES], csrf[16];
-	char token[2 * TOKEN_BYTES + 1], key[2 * SHA256_DIGEST_LENGTH + 1], cookie[256], expires[40];
-	struct session *s = calloc(1, sizeof(*s));
+	char token[CREDENTIAL_TOKEN_TEXT_MAX], csrf[CREDENTIAL_CSRF_HEX + 1], cookie[256], expires[40];
+	int enrol_only = a->opts.totp_required_for_admins && !job->user.totp_enabled &&
+	                 role_find(job->user.role) != NULL && role_find(job->user.role)->manages_org;
+	int64_t expires_ms;
+	json_t *doc;
 
-	if (s == NULL || crypto_random(raw, sizeof(raw)) != CC_OK || crypto_random(csrf, sizeof(csrf)) != CC_OK) {
-		free(s);
-		http_reply_error(job->r, 503, "busy", "try again");
-		return;
-	}
-	hex_encode(raw, sizeof(raw), token, sizeof(token));
-	hex_encode(csrf, sizeof(csrf), s->csrf, sizeof(s->csrf));
-	api_token_key(token, key);
-	s->user = job->user;
-	s->role = role_find(job->user.role);
-	s->expires_ms = clock_now_ms() + (int64_t)API_SESSION_TTL_S * 1000;
-	if (s->role == NULL || strmap_put(a->sessions, key, s) != CC_OK) {
-		free(s);
+	if (credentials_session_new(a->vault, &job->user, enrol_only ? CREDENTIAL_ENROL_ONLY : 0,
+	                            a->opts.session_ttl_s, token, csrf, &expires_ms) != CC_OK) {
 		http_reply_error(job->r, 503, "busy", "try again");
 		return;
 	}
 	free(strmap_remove(a->failures, job->user.login));
-	snprintf(cookie, sizeof(cookie), "cc_session=%s; Path=/; Max-Age=%d; HttpOnly; Secure; SameSite=Strict",
-	         token, API_SESSION_TTL_S);
+	(void)credentials_purge(a->vault, clock_now_ms()); /* housekeeping: expired sessions go */
+	snprintf(cookie, sizeof(cookie), "cc_session=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Strict",
+	         token, (long long)a->opts.session_ttl_s);
 	http_add_header(job->r, "Set-Cookie", cookie);
 	log_info(MOD, "%s signed in from %s", job->user.login, http_source(job->r));
-	http_reply_json(job->r, 200, json_pack("{s:s, s:s, s:s, s:s}", "token", token, "csrf_token", s->csrf,
-	                                       "expires", api_iso_time(s->expires_ms, expires, sizeof(expires)),
-	                                       "role", s->user.role));
+	doc = json_pack("{s:s, s:s, s:s, s:s}", "token", token, "csrf_token", csrf, "expires",
+	                api_iso_time(expires_ms, expires, sizeof(expires)), "role", job->user.role);
+	if (doc != NULL && enrol_only)
+		json_object_set_new(doc, "totp_enrolment_required", json_true());
+	http_reply_json(job->r, 200, doc);
 	crypto_wipe(token, sizeof(token));
-	crypto_wipe(raw, sizeof(raw));
+	crypto_wipe(cookie, sizeof(cookie));
+	crypto_wipe(csrf, sizeof(csrf));
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -226,7 +228,12 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (jobs->r == NULL) {
 			job_forget(a, jobs); /* the client left */
-		} else if (jobs->ok && jobs->known) {
+		} else if (jobs->ok && jobs->known && jobs->user.totp_enabled && jobs->totp[0] == '\0') {
+			/* The password was right; the second factor is still to come. */
+			http_reply_error(jobs->r, 401, "totp_required", "send the 6-digit code of your authenticator as \"totp\"");
+			job_forget(a, jobs);
+		} else if (jobs->ok && jobs->known &&
+		           (!jobs->user.totp_enabled || users_totp_check(a->vault, jobs->user.id, jobs->totp) == CC_OK)) {
 			login_succeeded(a, jobs);
 			job_forget(a, jobs);
 		} else {
@@ -239,14 +246,22 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 void api_logout(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	char key[2 * SHA256_DIGEST_LENGTH + 1];
+	char buf[CREDENTIAL_TOKEN_TEXT_MAX];
 	int from_cookie;
-	struct session *s = api_authenticate(r);
+	struct caller *s = api_authenticate(r);
 
 	if (s == NULL)
 		return;
-	api_token_key(api_request_token(r, &from_cookie), key);
-	free(strmap_remove(a->sessions, key));
+	if (s->cred.kind != CREDENTIAL_SESSION) {
+		http_reply_error(r, 400, "invalid", "API tokens are revoked (DELETE /api/v1/tokens/{id}), not signed out");
+		return;
+	}
+	if (credentials_end(a->vault, api_request_token(r, &from_cookie, buf)) != CC_OK) {
+		crypto_wipe(buf, sizeof(buf));
+		http_reply_error(r, 503, "unavailable", "the session could not be ended");
+		return;
+	}
+	crypto_wipe(buf, sizeof(buf));
 	http_add_header(r, "Set-Cookie", "cc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
 	http_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
 }
@@ -265,14 +280,139 @@ static json_t *classes_json(const struct role *role)
 
 void api_me(struct http_req *r)
 {
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 
 	if (s == NULL)
 		return;
-	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "login", s->user.login, "role",
-	                                  s->user.role, "org", s->user.org, "display_name",
+	if (s->cred.kind == CREDENTIAL_API_TOKEN) {
+		http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "kind", "api_token", "name",
+		                                  s->user.login, "role", s->user.role, "org", s->user.org,
+		                                  "rate_per_min", (json_int_t)s->cred.rate_per_min,
+		                                  "data_classes", classes_json(s->role)));
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "kind", "session", "login",
+	                                  s->user.login, "role", s->user.role, "org", s->user.org, "display_name",
 	                                  s->user.profile.display_name, "email", s->user.profile.email,
+	                                  "totp_enabled", s->user.totp_enabled, "totp_enrolment_required",
+	                                  (s->cred.flags & CREDENTIAL_ENROL_ONLY) != 0,
 	                                  "data_classes", classes_json(s->role)));
+}
+
+/* ---- TOTP ---- */
+
+/* The person behind a session (API tokens have no second factor), and the
+ * body's "code" when one is needed: NULL after replying. */
+static struct caller *totp_caller(struct http_req *r, json_t **body, int code_needed)
+{
+	struct caller *s = api_authenticate(r);
+	static const char *const fields[] = { "code", NULL };
+	const char *code;
+
+	if (s == NULL)
+		return NULL;
+	if (s->cred.kind != CREDENTIAL_SESSION) {
+		http_reply_error(r, 403, "forbidden", "a second factor belongs to a person's account");
+		return NULL;
+	}
+	*body = NULL;
+	if (http_body_json(r, body) != CC_OK)
+		return NULL;
+	if (api_only_fields(r, *body, fields) != CC_OK) {
+		json_decref(*body);
+		return NULL;
+	}
+	code = json_string_value(json_object_get(*body, "code"));
+	if (code_needed && code == NULL) {
+		json_decref(*body);
+		http_reply_error(r, 400, "invalid", "send {\"code\": the 6-digit code of your authenticator}");
+		return NULL;
+	}
+	return s;
+}
+
+/* A new secret: the otpauth:// URI to show as a QR code. Replacing a secret
+ * in force takes a code of the old one, so a stolen session cannot. */
+void api_totp_enrol(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	char uri[TOTP_URI_MAX];
+	json_t *body;
+	struct caller *s = totp_caller(r, &body, 0);
+	const char *code;
+
+	if (s == NULL)
+		return;
+	code = json_string_value(json_object_get(body, "code"));
+	if (s->user.totp_enabled && (code == NULL || users_totp_check(a->vault, s->user.id, code) != CC_OK)) {
+		json_decref(body);
+		(void)api_audit_access(r, s, "totp.enrol", NULL, "denied");
+		http_reply_error(r, 403, "totp_required", "TOTP is on: send a current code to replace its secret");
+		return;
+	}
+	json_decref(body);
+	if (users_totp_enrol(a->vault, s->user.id, a->opts.issuer, uri, sizeof(uri)) != CC_OK) {
+		http_reply_error(r, 500, "internal", "the secret could not be made");
+		return;
+	}
+	if (api_audit_access(r, s, "totp.enrol", NULL, "ok") == CC_OK)
+		http_reply_json(r, 201, json_pack("{s:s, s:s}", "otpauth_uri", uri, "next",
+		                                  "confirm with POST /api/v1/me/totp/confirm {\"code\": ...}"));
+	crypto_wipe(uri, sizeof(uri));
+}
+
+void api_totp_confirm(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	json_t *body;
+	struct caller *s = totp_caller(r, &body, 1);
+	int rc;
+
+	if (s == NULL)
+		return;
+	rc = users_totp_confirm(a->vault, s->user.id, json_string_value(json_object_get(body, "code")));
+	json_decref(body);
+	if (rc == CC_ERR_STATE) {
+		http_reply_error(r, 409, "conflict", "nothing to confirm: enrol first (POST /api/v1/me/totp)");
+		return;
+	}
+	if (rc != CC_OK) {
+		(void)api_audit_access(r, s, "totp.confirm", NULL, "denied");
+		http_reply_error(r, 403, "totp_wrong", "that code does not match the enrolled secret");
+		return;
+	}
+	if (api_audit_access(r, s, "totp.confirm", NULL, "ok") == CC_OK)
+		http_reply_json(r, 200, json_pack("{s:b, s:s}", "totp_enabled", 1, "next",
+		                                  "sign in again with your password and a code"));
+}
+
+void api_totp_disable(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	json_t *body;
+	struct caller *s = totp_caller(r, &body, 1);
+	int rc;
+
+	if (s == NULL)
+		return;
+	if (a->opts.totp_required_for_admins && s->role->manages_org) {
+		json_decref(body);
+		http_reply_error(r, 403, "forbidden", "accounts of your role must keep a second factor");
+		return;
+	}
+	rc = users_totp_check(a->vault, s->user.id, json_string_value(json_object_get(body, "code")));
+	json_decref(body);
+	if (rc != CC_OK) {
+		(void)api_audit_access(r, s, "totp.disable", NULL, "denied");
+		http_reply_error(r, 403, "totp_wrong", "send a current code to turn TOTP off");
+		return;
+	}
+	if (users_totp_disable(a->vault, s->user.id) != CC_OK) {
+		http_reply_error(r, 500, "internal", "TOTP could not be turned off");
+		return;
+	}
+	if (api_audit_access(r, s, "totp.disable", NULL, "ok") == CC_OK)
+		http_reply_json(r, 200, json_pack("{s:b}", "totp_enabled", 0));
 }
 
 int api_logins_start(struct api *a)

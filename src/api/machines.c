@@ -44,7 +44,7 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 
 struct machine_lister {
 	struct api *a;
-	const struct session *s;
+	const struct caller *s;
 	const char *purpose;
 	json_t *list;
 	json_int_t excluded; /* visible, but their customer did not consent to the purpose */
@@ -67,7 +67,7 @@ void api_machines(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct machine_lister l;
 
 	if (s == NULL)
@@ -91,7 +91,7 @@ void api_machines(struct http_req *r)
 
 void api_machine(struct http_req *r)
 {
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct store_machine m;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK || api_audit_access(r, s, "machine.get", &m, "ok") != CC_OK)
@@ -138,7 +138,7 @@ static int add_record(void *arg, const struct record_out *rec)
 static void records_route(struct http_req *r, enum record_kind kind)
 {
 	struct api *a = http_app(r);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct store_machine m;
 	struct record_page page = { NULL, NULL, 0, 0 };
 	int64_t from, to;
@@ -202,7 +202,7 @@ static int count_brew(void *arg, const struct record_out *rec)
 void api_quality(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	struct store_machine m;
 	struct quality q = { 0, 0 };
 	int64_t from, to;

@@ -45,7 +45,7 @@ void api_policy_versions(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	json_t *list;
 
 	if (s == NULL)
@@ -63,7 +63,7 @@ void api_policy_publish(struct http_req *r)
 {
 	static const char *const fields[] = { "text", "purposes", "last_updated", NULL };
 	struct api *a = http_app(r);
-	struct session *s = api_authorize(r);
+	struct caller *s = api_authorize(r);
 	char purposes[CC_POLICY_PURPOSES_MAX + 1] = "";
 	json_t *body = NULL, *list, *item;
 	int64_t version = 0;
@@ -106,7 +106,7 @@ void api_consent(struct http_req *r)
 	static const char *const fields[] = { "customer", "version", NULL };
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct session *s = api_authenticate(r);
+	struct caller *s = api_authenticate(r);
 	struct store_org cust;
 	const char *name;
 	json_t *body = NULL;

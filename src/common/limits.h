@@ -17,6 +17,10 @@
 #define CC_SEALED_PROFILE_MAX 1024
 /* An encoded Argon2id password hash (PHC string format). */
 #define CC_PASSWORD_HASH_MAX 160
+/* A TOTP secret as sealed in the store (20 bytes + AEAD). */
+#define CC_SEALED_TOTP_MAX 128
+/* A service or installation report (JSON) as submitted, before sealing. */
+#define CC_REPORT_MAX 16384
 /* The retained `info` message of a machine, sealed. */
 #define CC_SEALED_INFO_MAX 512
 /* A command's body (JSON) as sealed in the store. */

@@ -30,6 +30,8 @@ struct config {
 	int https_tls12;
 	char https_plain_listen[CONFIG_STRING_MAX]; /* loopback host:port without TLS, "" = off */
 	int64_t https_timeout_s;
+	int64_t api_session_ttl_s;
+	int totp_required_for_admins;
 	int64_t commit_max_batch;
 	int64_t fleet_poll_ms;
 };

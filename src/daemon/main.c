@@ -168,8 +168,11 @@ int main(int argc, char **argv)
 	                  &writer);
 	if (rc == CC_OK)
 		rc = mqtt_server_start(srv, tls, vault, writer);
-	if (rc == CC_OK && (https != NULL || http_plain != NULL))
-		rc = api_new(base, vault, &api);
+	if (rc == CC_OK && (https != NULL || http_plain != NULL)) {
+		struct api_opts ao = { cfg.totp_required_for_admins, cfg.api_session_ttl_s, "CoffeeCloud" };
+
+		rc = api_new(base, vault, &ao, &api);
+	}
 	if (rc != CC_OK)
 		goto out;
 	if (https != NULL)

@@ -14,7 +14,7 @@ static void record_ad(struct seal_ad *ad, int64_t machine_id, int64_t customer_i
                       enum record_kind kind, int64_t seq, int64_t ts_ms)
 {
 	memset(ad, 0, sizeof(*ad));
-	ad->kind = kind == RECORD_EVENT ? SEAL_EVENT : SEAL_TELEMETRY;
+	ad->kind = kind == RECORD_EVENT ? SEAL_EVENT : kind == RECORD_REPORT ? SEAL_REPORT : SEAL_TELEMETRY;
 	ad->org_id = customer_id;
 	ad->subject_id = machine_id;
 	ad->seq = seq;
@@ -94,14 +94,21 @@ static int open_one(void *arg, const struct store_record *rec)
 	return rc;
 }
 
-int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,
-                int64_t from_ms, int64_t to_ms,
-                int (*each)(void *ctx, const struct record_out *r), void *ctx)
+int records_page(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                 int64_t from_ms, int64_t to_ms, int64_t after_seq,
+                 int (*each)(void *ctx, const struct record_out *r), void *ctx)
 {
 	struct store *s = vault_store(v);
 	struct get_ctx c = { v, machine, each, ctx };
 
-	return s->ops->records_get(s, machine->id, kind, from_ms, to_ms, open_one, &c);
+	return s->ops->records_get(s, machine->id, kind, from_ms, to_ms, after_seq, open_one, &c);
+}
+
+int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                int64_t from_ms, int64_t to_ms,
+                int (*each)(void *ctx, const struct record_out *r), void *ctx)
+{
+	return records_page(v, machine, kind, from_ms, to_ms, 0, each, ctx);
 }
 
 int records_open_info(struct vault *v, const struct store_machine *m, const struct store_machine_state *st,

@@ -45,6 +45,11 @@ int records_get(struct vault *v, const struct store_machine *machine, enum recor
                 int64_t from_ms, int64_t to_ms,
                 int (*each)(void *ctx, const struct record_out *r), void *ctx);
 
+/* records_get from the record after after_seq on: the pages of a cursor. */
+int records_page(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                 int64_t from_ms, int64_t to_ms, int64_t after_seq,
+                 int (*each)(void *ctx, const struct record_out *r), void *ctx);
+
 /* Opens the sealed retained `info` message of a machine's live state into
  * *json (malloc'd, NUL-terminated; caller frees). CC_ERR_NOTFOUND if none. */
 int records_open_info(struct vault *v, const struct store_machine *machine,

@@ -77,9 +77,37 @@ struct store_user {
 	uint8_t profile[CC_SEALED_PROFILE_MAX];      /* sealed personal fields */
 	size_t profile_len;
 	int64_t created_ms;
+	uint8_t totp[CC_SEALED_TOTP_MAX]; /* sealed TOTP secret; totp_len 0: none */
+	size_t totp_len;
+	int totp_enabled;        /* 0 while enrolment awaits its first code */
+	int64_t totp_last_step;  /* the last time step a code was accepted for */
 };
 
-enum record_kind { RECORD_TELEMETRY = 1, RECORD_EVENT = 2 };
+/* A bearer credential: a person's session or a partner system's API token.
+ * Only the SHA-256 of the token is stored, never the token. */
+enum credential_kind { CREDENTIAL_SESSION = 1, CREDENTIAL_API_TOKEN = 2 };
+#define CREDENTIAL_ENROL_ONLY 1 /* flags: a session that may only enrol TOTP */
+
+struct store_credential {
+	int64_t id;
+	uint8_t token_hash[32];
+	int kind;                    /* enum credential_kind */
+	int64_t user_id;             /* sessions: the account; 0 for tokens */
+	int64_t org_id;              /* tokens: the organisation it acts for */
+	char role[24];               /* tokens: the role it acts in */
+	char name[CC_NAME_MAX + 1];  /* tokens: a label; sessions: the login */
+	uint8_t csrf_hash[32];       /* sessions: SHA-256 of the CSRF token */
+	int flags;
+	char created_by[CC_NAME_MAX + 8];
+	int64_t created_ms, expires_ms;
+	int64_t revoked_ms;          /* 0 while in force */
+	int64_t rate_per_min;        /* tokens: requests per minute */
+};
+
+/* Telemetry and events come from machines, numbered by the machine's own
+ * seq; reports (installation, service) come from people through the API and
+ * are numbered 1, 2, 3... per machine by the store. */
+enum record_kind { RECORD_TELEMETRY = 1, RECORD_EVENT = 2, RECORD_REPORT = 3 };
 
 struct store_record {
 	int64_t machine_id;
@@ -148,6 +176,7 @@ struct store_audit {
 /* Which audit records audit_each emits. Zero fields select everything. */
 struct store_audit_filter {
 	int64_t from_seq;          /* seq >= from_seq */
+	int64_t before_seq;        /* seq < before_seq; 0: no bound (pages, newest first) */
 	int64_t from_ms;           /* ts_ms >= from_ms */
 	int64_t to_ms;             /* ts_ms < to_ms; 0: no upper bound */
 	const char *action_prefix; /* action starts with this (plain text, no wildcards) */
@@ -245,6 +274,13 @@ struct store_ops {
 
 	int (*user_add)(struct store *s, const struct store_user *u, int64_t *id);
 	int (*user_find)(struct store *s, const char *login, struct store_user *out);
+	int (*user_get)(struct store *s, int64_t id, struct store_user *out);
+	/* Sets (sealed, len > 0) or clears (len 0) a user's TOTP secret; the
+	 * last step is reset unless enabled (a confirmation keeps it). */
+	int (*user_totp_set)(struct store *s, int64_t user_id, const uint8_t *sealed, size_t len, int enabled);
+	/* Moves last_step forward to step: CC_ERR_STATE if it is not ahead
+	 * (a code is good once). Atomic. */
+	int (*user_totp_step)(struct store *s, int64_t user_id, int64_t step);
 	int (*user_list)(struct store *s, int64_t org_id /* 0: all */,
 	                 int (*each)(void *ctx, const struct store_user *), void *ctx);
 
@@ -299,10 +335,24 @@ struct store_ops {
 	/* Inserts records; one already stored with the same (machine, kind, seq)
 	 * is skipped, not an error. *inserted counts the new rows. */
 	int (*records_put)(struct store *s, const struct store_record *recs, size_t n, size_t *inserted);
-	/* Records of one machine and kind with from_ms <= ts_ms < to_ms, by seq. */
+	/* Records of one machine and kind with from_ms <= ts_ms < to_ms and
+	 * seq > after_seq, by seq. */
 	int (*records_get)(struct store *s, int64_t machine_id, enum record_kind kind,
-	                   int64_t from_ms, int64_t to_ms,
+	                   int64_t from_ms, int64_t to_ms, int64_t after_seq,
 	                   int (*each)(void *ctx, const struct store_record *), void *ctx);
+	/* The highest seq of one machine's records of a kind; 0 for none. */
+	int (*records_last_seq)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t *seq);
+
+	int (*credential_add)(struct store *s, const struct store_credential *c, int64_t *id);
+	/* By token hash, whatever its state: the caller judges expiry. */
+	int (*credential_find)(struct store *s, const uint8_t token_hash[32], struct store_credential *out);
+	int (*credential_get)(struct store *s, int64_t id, struct store_credential *out);
+	int (*credential_list)(struct store *s, int kind,
+	                       int (*each)(void *ctx, const struct store_credential *), void *ctx);
+	/* CC_ERR_STATE if revoked already, CC_ERR_NOTFOUND if unknown. */
+	int (*credential_revoke)(struct store *s, int64_t id, int64_t at_ms);
+	/* Deletes sessions that expired before now_ms, and revoked ones. */
+	int (*credential_purge)(struct store *s, int64_t now_ms);
 };
 
 /* Every store handle starts with its ops, so s->ops->x(s, ...) always works. */

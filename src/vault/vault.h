@@ -44,6 +44,8 @@ enum seal_kind {
 	SEAL_USER_PROFILE = 3,
 	SEAL_MACHINE_INFO = 4,
 	SEAL_COMMAND = 5,
+	SEAL_REPORT = 6,
+	SEAL_TOTP = 7,
 };
 
 struct seal_ad {

@@ -195,17 +195,21 @@ class Daemon:
 
     def start(self):
         assert DAEMON.is_file(), f"{DAEMON} is not built (set CC_BUILD_DIR)"
+        # A restart appends to the log: look for this run's "ready" only.
+        with self._cond:
+            since = len(self._lines)
+            self._eof = False
         self.proc = subprocess.Popen([str(DAEMON), "--data", str(self.fleet.data), "--config",
                                       str(self.config)], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=base_env())
         self._reader = threading.Thread(target=self._read, name=self.name + "-stderr", daemon=True)
         self._reader.start()
-        self.wait_for(r"daemon: info: ready")
+        self.wait_for(r"daemon: info: ready", since=since)
         return self
 
     def _read(self):
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:
             for raw in iter(self.proc.stderr.readline, b""):
                 log.write(raw)
                 log.flush()

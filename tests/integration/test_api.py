@@ -16,39 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
+from ccapi import Api  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
-
-
-class Api:
-    def __init__(self, port, ca):
-        self.port = port
-        self.ctx = ssl.create_default_context(cafile=str(ca))
-        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-
-    def call(self, method, path, body=None, token=None, headers=None, raw=None):
-        c = http.client.HTTPSConnection("localhost", self.port, context=self.ctx, timeout=30)
-        h = dict(headers or {})
-        if token:
-            h["Authorization"] = "Bearer " + token
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        c.request(method, path, body=data, headers=h)
-        resp = c.getresponse()
-        payload = resp.read()
-        c.close()
-        try:
-            doc = json.loads(payload) if payload else None
-        except ValueError:
-            doc = None
-        return resp.status, doc, resp
-
-    def login(self, login, password):
-        status, doc, _ = self.call("POST", "/api/v1/auth/login", {"login": login, "password": password})
-        assert status == 200, (status, doc)
-        return doc["token"]
 
 
 @pytest.fixture(scope="module")

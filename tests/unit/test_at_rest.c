@@ -199,8 +199,8 @@ static void test_blob_bound_to_row(void)
 	inventory_machine_find(v, "CM-A2", &b);
 	memset(rows, 0, sizeof(rows));
 	memset(other, 0, sizeof(other));
-	CHECK_EQ(s->ops->records_get(s, a.id, RECORD_TELEMETRY, 0, INT64_MAX, grab_raw, rows), CC_OK);
-	CHECK_EQ(s->ops->records_get(s, b.id, RECORD_TELEMETRY, 0, INT64_MAX, grab_raw, other), CC_OK);
+	CHECK_EQ(s->ops->records_get(s, a.id, RECORD_TELEMETRY, 0, INT64_MAX, 0, grab_raw, rows), CC_OK);
+	CHECK_EQ(s->ops->records_get(s, b.id, RECORD_TELEMETRY, 0, INT64_MAX, 0, grab_raw, other), CC_OK);
 
 	memset(&ad, 0, sizeof(ad));
 	ad.kind = SEAL_TELEMETRY;

@@ -157,6 +157,36 @@ const char *const sqlite_migrations[] = {
 	"  login TEXT NOT NULL,"
 	"  at_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (customer_id, version)) WITHOUT ROWID;",
+
+	/* 5 -> 6: the people channel's credentials, TOTP, and reports. Sessions
+	 * and API tokens live here rather than in a daemon's memory, so they
+	 * outlive a restart and serve every node of a scale-out. */
+	"CREATE TABLE credentials("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  token_hash BLOB NOT NULL UNIQUE,"
+	"  kind INTEGER NOT NULL,"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  csrf_hash BLOB,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  created_by TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+	"  rate_per_min INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX credentials_expiry ON credentials(kind, expires_ms);"
+	"ALTER TABLE users ADD COLUMN totp BLOB;"
+	"ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE reports("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  ts_ms INTEGER NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX reports_time ON reports(machine_id, ts_ms);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

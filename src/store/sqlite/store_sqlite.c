@@ -24,6 +24,7 @@ struct sqlite_store {
 	char path[4096];
 	sqlite3_stmt *put_telemetry;
 	sqlite3_stmt *put_event;
+	sqlite3_stmt *put_report;
 };
 
 #define SQ(s) ((struct sqlite_store *)(s))
@@ -154,6 +155,7 @@ static void sq_close(struct store *base)
 		return;
 	sqlite3_finalize(s->put_telemetry);
 	sqlite3_finalize(s->put_event);
+	sqlite3_finalize(s->put_report);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -197,6 +199,9 @@ static int sq_open(const char *location, int create, struct store **out)
 	if (rc == CC_OK)
 		rc = prepare(s, "INSERT OR IGNORE INTO events(machine_id, seq, ts_ms, body) "
 		                "VALUES (?, ?, ?, ?)", &s->put_event);
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT OR IGNORE INTO reports(machine_id, seq, ts_ms, body) "
+		                "VALUES (?, ?, ?, ?)", &s->put_report);
 	if (rc != CC_OK)
 		goto fail;
 	*out = &s->base;
@@ -744,7 +749,7 @@ static int sq_revoked_cert_list(struct store *base,
 
 /* ---- users ---- */
 
-#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms"
+#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step"
 
 static void read_user(sqlite3_stmt *st, void *out)
 {
@@ -764,6 +769,13 @@ static void read_user(sqlite3_stmt *st, void *out)
 		u->profile_len = n;
 	}
 	u->created_ms = sqlite3_column_int64(st, 6);
+	n = (size_t)sqlite3_column_bytes(st, 7);
+	if (n > 0 && n <= sizeof(u->totp)) {
+		memcpy(u->totp, sqlite3_column_blob(st, 7), n);
+		u->totp_len = n;
+	}
+	u->totp_enabled = sqlite3_column_int(st, 8);
+	u->totp_last_step = sqlite3_column_int64(st, 9);
 }
 
 DEFINE_EMITTER(user, read_user)
@@ -796,6 +808,56 @@ static int sq_user_find(struct store *base, const char *login, struct store_user
 		return rc;
 	bind_text(st, 1, login);
 	return select_one(s, st, read_user, out, "reading a user");
+}
+
+static int sq_user_get(struct store *base, int64_t id, struct store_user *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " USER_COLUMNS " FROM users WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_user, out, "reading a user");
+}
+
+static int sq_user_totp_set(struct store *base, int64_t user_id, const uint8_t *sealed, size_t len, int enabled)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE users SET totp = ?1, totp_enabled = ?2, "
+	                    /* Turning on keeps the step of the confirming code: it is spent. */
+	                    "totp_last_step = CASE WHEN ?2 = 1 THEN totp_last_step ELSE 0 END WHERE id = ?3", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	if (len > 0)
+		sqlite3_bind_blob(st, 1, sealed, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int(st, 2, len > 0 && enabled);
+	sqlite3_bind_int64(st, 3, user_id);
+	rc = step_done(s, st, "setting a user's TOTP secret");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
+static int sq_user_totp_step(struct store *base, int64_t user_id, int64_t step)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE users SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, step);
+	sqlite3_bind_int64(st, 2, user_id);
+	rc = step_done(s, st, "recording a TOTP code's use");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_STATE;
+	return rc;
 }
 
 static int sq_user_list(struct store *base, int64_t org_id,
@@ -1188,7 +1250,9 @@ static int sq_records_put(struct store *base, const struct store_record *recs, s
 		sqlite3_stmt *st = recs[i].kind == RECORD_EVENT ? s->put_event : s->put_telemetry;
 		int rc;
 
-		if (recs[i].kind != RECORD_EVENT && recs[i].kind != RECORD_TELEMETRY)
+		if (recs[i].kind == RECORD_REPORT)
+			st = s->put_report;
+		else if (recs[i].kind != RECORD_EVENT && recs[i].kind != RECORD_TELEMETRY)
 			return CC_ERR_INVALID;
 		sqlite3_bind_int64(st, 1, recs[i].machine_id);
 		sqlite3_bind_int64(st, 2, recs[i].seq);
@@ -1206,24 +1270,30 @@ static int sq_records_put(struct store *base, const struct store_record *recs, s
 }
 
 
+static const char *record_table(enum record_kind kind)
+{
+	return kind == RECORD_EVENT ? "events" : kind == RECORD_REPORT ? "reports" : "telemetry";
+}
+
 static int sq_records_get(struct store *base, int64_t machine_id, enum record_kind kind,
-                          int64_t from_ms, int64_t to_ms,
+                          int64_t from_ms, int64_t to_ms, int64_t after_seq,
                           int (*each)(void *, const struct store_record *), void *ctx)
 {
 	struct sqlite_store *s = SQ(base);
-	const char *sql = kind == RECORD_EVENT
-		? "SELECT seq, ts_ms, body FROM events WHERE machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq"
-		: "SELECT seq, ts_ms, body FROM telemetry WHERE machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq";
+	char sql[160];
 	struct store_record rec;
 	sqlite3_stmt *st;
 	int rc, stop = 0;
 
+	snprintf(sql, sizeof(sql), "SELECT seq, ts_ms, body FROM %s WHERE machine_id = ? AND ts_ms >= ? "
+	         "AND ts_ms < ? AND seq > ? ORDER BY seq", record_table(kind));
 	rc = prepare(s, sql, &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, from_ms);
 	sqlite3_bind_int64(st, 3, to_ms);
+	sqlite3_bind_int64(st, 4, after_seq);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rec.machine_id = machine_id;
 		rec.kind = kind;
@@ -1326,11 +1396,11 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 	/* Prefix and serial are matched as plain text: no LIKE, whose '_' and
 	 * '%' are legal in actions and serials. */
 	int rc = prepare(s, f->newest_first
-		? "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
+		? "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (?8 = 0 OR seq < ?8) AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
 		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
 		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
 		  "AND (?6 = 0 OR customer_id = ?6) ORDER BY seq DESC LIMIT ?7"
-		: "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
+		: "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (?8 = 0 OR seq < ?8) AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
 		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
 		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
 		  "AND (?6 = 0 OR customer_id = ?6) ORDER BY seq LIMIT ?7", &st);
@@ -1346,7 +1416,161 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 		bind_text(st, 5, f->serial);
 	sqlite3_bind_int64(st, 6, f->customer_id);
 	sqlite3_bind_int64(st, 7, f->limit > 0 && f->limit < (size_t)INT64_MAX ? (int64_t)f->limit : -1);
+	sqlite3_bind_int64(st, 8, f->before_seq);
 	return select_each(s, st, emit_audit, &e, "reading the audit log");
+}
+
+static int sq_records_last_seq(struct store *base, int64_t machine_id, enum record_kind kind, int64_t *seq)
+{
+	struct sqlite_store *s = SQ(base);
+	char sql[96];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT IFNULL(max(seq), 0) FROM %s WHERE machine_id = ?", record_table(kind));
+	rc = prepare(s, sql, &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading the last record number");
+}
+
+/* ---- credentials ---- */
+
+#define CREDENTIAL_COLUMNS "id, token_hash, kind, IFNULL(user_id, 0), org_id, role, name, csrf_hash, flags, " \
+	"created_by, created_ms, expires_ms, revoked_ms, rate_per_min"
+
+static void copy_hash(uint8_t out[32], sqlite3_stmt *st, int col)
+{
+	/* Anything but 32 bytes cannot have been written by us: it stays zero and matches nothing. */
+	if (sqlite3_column_bytes(st, col) == 32)
+		memcpy(out, sqlite3_column_blob(st, col), 32);
+}
+
+static void read_credential(sqlite3_stmt *st, void *out)
+{
+	struct store_credential *c = out;
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	copy_hash(c->token_hash, st, 1);
+	c->kind = sqlite3_column_int(st, 2);
+	c->user_id = sqlite3_column_int64(st, 3);
+	c->org_id = sqlite3_column_int64(st, 4);
+	copy_text(c->role, sizeof(c->role), st, 5);
+	copy_text(c->name, sizeof(c->name), st, 6);
+	copy_hash(c->csrf_hash, st, 7);
+	c->flags = sqlite3_column_int(st, 8);
+	copy_text(c->created_by, sizeof(c->created_by), st, 9);
+	c->created_ms = sqlite3_column_int64(st, 10);
+	c->expires_ms = sqlite3_column_int64(st, 11);
+	c->revoked_ms = sqlite3_column_int64(st, 12);
+	c->rate_per_min = sqlite3_column_int64(st, 13);
+}
+
+DEFINE_EMITTER(credential, read_credential)
+
+static int sq_credential_add(struct store *base, const struct store_credential *c, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO credentials(token_hash, kind, user_id, org_id, role, name, csrf_hash, flags, "
+	                    "created_by, created_ms, expires_ms, rate_per_min) "
+	                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_blob(st, 1, c->token_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, c->kind);
+	bind_id_or_null(st, 3, c->user_id);
+	sqlite3_bind_int64(st, 4, c->org_id);
+	bind_text(st, 5, c->role);
+	bind_text(st, 6, c->name);
+	if (c->kind == CREDENTIAL_SESSION)
+		sqlite3_bind_blob(st, 7, c->csrf_hash, 32, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	sqlite3_bind_int(st, 8, c->flags);
+	bind_text(st, 9, c->created_by);
+	sqlite3_bind_int64(st, 10, c->created_ms);
+	sqlite3_bind_int64(st, 11, c->expires_ms);
+	sqlite3_bind_int64(st, 12, c->rate_per_min);
+	return insert_row(s, st, "adding a credential", id);
+}
+
+static int sq_credential_find(struct store *base, const uint8_t token_hash[32], struct store_credential *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE token_hash = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
+	return select_one(s, st, read_credential, out, "reading a credential");
+}
+
+static int sq_credential_get(struct store *base, int64_t id, struct store_credential *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_credential, out, "reading a credential");
+}
+
+static int sq_credential_list(struct store *base, int kind,
+                              int (*each)(void *, const struct store_credential *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct credential_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE kind = ? ORDER BY id", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, kind);
+	return select_each(s, st, emit_credential, &e, "listing credentials");
+}
+
+static int sq_credential_revoke(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE credentials SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?1 ELSE revoked_ms END "
+	                    "WHERE id = ?2 RETURNING revoked_ms = ?1", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int(st, 0) ? CC_OK : CC_ERR_STATE;
+	else
+		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : db_fail(s, rc, "revoking a credential");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_credential_purge(struct store *base, int64_t now_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "DELETE FROM credentials WHERE kind = ? AND (expires_ms < ? OR revoked_ms <> 0)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, CREDENTIAL_SESSION);
+	sqlite3_bind_int64(st, 2, now_ms);
+	return step_done(s, st, "purging expired sessions");
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -1385,6 +1609,9 @@ const struct store_ops store_sqlite_ops = {
 	.revoked_cert_list = sq_revoked_cert_list,
 	.user_add = sq_user_add,
 	.user_find = sq_user_find,
+	.user_get = sq_user_get,
+	.user_totp_set = sq_user_totp_set,
+	.user_totp_step = sq_user_totp_step,
 	.user_list = sq_user_list,
 	.machine_state_set = sq_machine_state_set,
 	.machine_state_touch = sq_machine_state_touch,
@@ -1405,6 +1632,13 @@ const struct store_ops store_sqlite_ops = {
 	.consent_latest = sq_consent_latest,
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
+	.records_last_seq = sq_records_last_seq,
+	.credential_add = sq_credential_add,
+	.credential_find = sq_credential_find,
+	.credential_get = sq_credential_get,
+	.credential_list = sq_credential_list,
+	.credential_revoke = sq_credential_revoke,
+	.credential_purge = sq_credential_purge,
 	.audit_head = sq_audit_head,
 	.audit_insert = sq_audit_insert,
 	.audit_each = sq_audit_each,
