@@ -800,6 +800,7 @@ int audit_list(struct vault *v, const struct audit_filter *f,
 		sf.customer_id = f->customer_id;
 		sf.limit = f->limit;
 		sf.newest_first = f->newest_first;
+		sf.before_seq = f->before_seq;
 	}
 	return s->ops->audit_each(s, &sf, each, ctx);
 }

@@ -120,6 +120,7 @@ struct audit_filter {
 	int64_t customer_id;       /* 0: any */
 	size_t limit;              /* 0: all */
 	int newest_first;
+	int64_t before_seq;        /* seq < before_seq; 0: no bound (the next page, newest first) */
 };
 
 /* Calls each per matching record, by seq (ascending unless newest_first);

@@ -46,7 +46,7 @@ void api_orgs_list(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the organisations could not be listed");
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "orgs", l.list));
+	api_reply_list(r, "orgs", l.list, "name");
 }
 
 void api_orgs_add(struct http_req *r)
@@ -127,7 +127,7 @@ void api_users_list(struct http_req *r)
 		json_decref(l.list);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "users", l.list));
+	api_reply_list(r, "users", l.list, "login");
 }
 
 void api_users_add(struct http_req *r)

@@ -15,6 +15,8 @@ struct audit_page {
 	json_t *list;
 	int reads_only;
 	int at_root; /* the caller belongs to the root organisation */
+	size_t scanned;
+	int64_t last_seq;
 };
 
 static int add_audit(void *arg, const struct store_audit *rec)
@@ -23,6 +25,8 @@ static int add_audit(void *arg, const struct store_audit *rec)
 	struct store *st = vault_store(p->a->vault);
 	char when[40];
 
+	p->scanned++;
+	p->last_seq = rec->seq;
 	/* Records about customers outside the caller's subtree stay hidden;
 	 * records about no customer are for callers at the root only. */
 	if (rec->customer_id != 0 && !inventory_org_contains(st, p->s->user.org_id, rec->customer_id))
@@ -43,21 +47,25 @@ static void audit_route(struct http_req *r, struct caller *s, int64_t customer_i
 {
 	struct api *a = http_app(r);
 	struct audit_filter f;
-	struct audit_page page = { a, s, json_array(), reads_only, 0 };
+	struct audit_page page = { a, s, NULL, reads_only, 0, 0, 0 };
 	struct store_org org;
-	const char *limit = http_query(r, "limit");
-	int64_t n = 100;
+	struct api_page pg;
+	json_t *doc;
 
 	page.at_root = vault_store(a->vault)->ops->org_get(vault_store(a->vault), s->user.org_id, &org) == CC_OK &&
 	               org.parent_id == 0;
 	memset(&f, 0, sizeof(f));
-	if (api_parse_ms(http_query(r, "from"), 0, &f.from_ms) != CC_OK || api_parse_ms(http_query(r, "to"), 0, &f.to_ms) != CC_OK ||
-	    api_parse_ms(limit, 100, &n) != CC_OK || n < 1 || n > 1000) {
-		json_decref(page.list);
-		http_reply_error(r, 400, "invalid", "from, to: epoch ms; limit: 1 to 1000");
+	if (api_parse_ms(http_query(r, "from"), 0, &f.from_ms) != CC_OK || api_parse_ms(http_query(r, "to"), 0, &f.to_ms) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "from, to: epoch ms");
 		return;
 	}
-	f.limit = (size_t)n;
+	if (api_page_params(r, 100, 1000, &pg) != CC_OK)
+		return;
+	/* Newest first: a page continues below the cursor's seq. Records out of
+	 * the caller's view are skipped after the limit, so a page may be short. */
+	f.limit = pg.limit;
+	f.before_seq = api_page_after_int(&pg);
+	page.list = json_array();
 	f.newest_first = 1;
 	f.customer_id = customer_id;
 	f.action_prefix = http_query(r, "action");
@@ -72,7 +80,10 @@ static void audit_route(struct http_req *r, struct caller *s, int64_t customer_i
 		json_decref(page.list);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "records", page.list));
+	doc = json_pack("{s:o}", "records", page.list);
+	if (page.scanned == pg.limit && page.last_seq > 1)
+		api_page_next_int(doc, page.last_seq);
+	http_reply_json(r, 200, doc);
 }
 
 void api_audit_list(struct http_req *r)

@@ -255,3 +255,141 @@ int api_parse_ms(const char *text, int64_t dflt, int64_t *out)
 	*out = v;
 	return CC_OK;
 }
+
+int api_page_params(struct http_req *r, size_t dflt, size_t max, struct api_page *out)
+{
+	const char *cursor = http_query(r, "cursor");
+	int64_t limit;
+	uint8_t key[API_CURSOR_KEY_MAX];
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (api_parse_ms(http_query(r, "limit"), (int64_t)dflt, &limit) != CC_OK || limit < 1 || (size_t)limit > max) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "limit is 1 to %zu", max);
+		http_reply_error(r, 400, "invalid", msg);
+		return CC_ERR_INVALID;
+	}
+	out->limit = (size_t)limit;
+	if (cursor == NULL)
+		return CC_OK;
+	n = strlen(cursor) / 2;
+	if (strlen(cursor) % 2 != 0 || n == 0 || n > API_CURSOR_KEY_MAX || hex_decode(cursor, key, sizeof(key)) != (int)n ||
+	    memchr(key, '\0', n) != NULL) {
+		http_reply_error(r, 400, "invalid", "cursor: send back a next_cursor as it was given");
+		return CC_ERR_INVALID;
+	}
+	memcpy(out->after, key, n);
+	out->after[n] = '\0';
+	out->has_cursor = 1;
+	return CC_OK;
+}
+
+int64_t api_page_after_int(const struct api_page *p)
+{
+	int64_t v = 0;
+
+	return p->has_cursor && api_parse_ms(p->after, 0, &v) == CC_OK ? v : 0;
+}
+
+void api_page_next(json_t *doc, const char *key)
+{
+	char hex[2 * API_CURSOR_KEY_MAX + 1];
+	size_t n = strlen(key);
+
+	if (doc != NULL && n > 0 && n <= API_CURSOR_KEY_MAX &&
+	    hex_encode((const uint8_t *)key, n, hex, sizeof(hex)) == CC_OK)
+		json_object_set_new(doc, "next_cursor", json_string(hex));
+}
+
+void api_page_next_int(json_t *doc, int64_t key)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%lld", (long long)key);
+	api_page_next(doc, text);
+}
+
+/* A key of an item as text: strings as they are, integers in decimal. */
+static const char *item_key(json_t *item, const char *field, char buf[24])
+{
+	json_t *k = json_object_get(item, field);
+
+	if (json_is_integer(k)) {
+		snprintf(buf, 24, "%lld", (long long)json_integer_value(k));
+		return buf;
+	}
+	return json_is_string(k) ? json_string_value(k) : "";
+}
+
+static const char *sort_field;
+
+static int by_key(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	json_t *ka = json_object_get(a, sort_field), *kb = json_object_get(b, sort_field);
+
+	if (json_is_integer(ka) && json_is_integer(kb))
+		return json_integer_value(ka) < json_integer_value(kb) ? -1 : json_integer_value(ka) > json_integer_value(kb);
+	return strcmp(json_is_string(ka) ? json_string_value(ka) : "", json_is_string(kb) ? json_string_value(kb) : "");
+}
+
+static int after_cursor(json_t *item, const char *field, const struct api_page *pg)
+{
+	char buf[24];
+	json_t *k = json_object_get(item, field);
+
+	if (!pg->has_cursor)
+		return 1;
+	if (json_is_integer(k))
+		return json_integer_value(k) > api_page_after_int(pg);
+	return strcmp(item_key(item, field, buf), pg->after) > 0;
+}
+
+int api_page_cut(json_t *doc, const char *name, const char *field, const struct api_page *pg)
+{
+	json_t *list = json_object_get(doc, name), *page = json_array(), **items;
+	size_t i, n = json_array_size(list);
+	char buf[24];
+
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (items == NULL || page == NULL) {
+		free(items);
+		json_decref(page);
+		return CC_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++)
+		items[i] = json_array_get(list, i);
+	sort_field = field; /* the loop thread's only: qsort has no context argument */
+	qsort(items, n, sizeof(*items), by_key);
+	for (i = 0; i < n; i++) {
+		if (!after_cursor(items[i], field, pg))
+			continue;
+		if (json_array_size(page) == pg->limit) {
+			api_page_next(doc, item_key(json_array_get(page, pg->limit - 1), field, buf));
+			break;
+		}
+		json_array_append(page, items[i]);
+	}
+	free(items);
+	return json_object_set_new(doc, name, page) == 0 ? CC_OK : CC_ERR_NOMEM;
+}
+
+void api_reply_list(struct http_req *r, const char *name, json_t *list, const char *field)
+{
+	struct api_page pg;
+	json_t *doc;
+
+	if (api_page_params(r, 100, 1000, &pg) != CC_OK) {
+		json_decref(list);
+		return;
+	}
+	doc = json_pack("{s:o}", name, list);
+	if (doc == NULL || api_page_cut(doc, name, field, &pg) != CC_OK) {
+		json_decref(doc);
+		http_reply_error(r, 500, "internal", "the listing could not be made");
+		return;
+	}
+	http_reply_json(r, 200, doc);
+}

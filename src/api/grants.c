@@ -48,7 +48,7 @@ void api_grants_list(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the grants could not be listed");
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "grants", list));
+	api_reply_list(r, "grants", list, "id");
 }
 
 void api_grants_add(struct http_req *r)

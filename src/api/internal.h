@@ -71,6 +71,31 @@ int api_machine_visible(struct api *a, const struct caller *s, const struct stor
 int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m);
 /* Refuses (400) a body with fields outside allowed (NULL-terminated). */
 int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed);
+/*
+ * Pages. Every listing takes ?limit (1..max, a default otherwise) and
+ * ?cursor, and answers "next_cursor" when there is more: an opaque string
+ * (the hex of the key to continue after) to send back as it is.
+ */
+#define API_CURSOR_KEY_MAX 64
+struct api_page {
+	size_t limit;
+	int has_cursor;
+	char after[API_CURSOR_KEY_MAX + 1]; /* the key of the last item of the previous page */
+};
+/* Reads limit and cursor; 400 and an error for bad ones. */
+int api_page_params(struct http_req *r, size_t dflt, size_t max, struct api_page *out);
+/* The cursor's key as a number (for keys that are: seq, id). */
+int64_t api_page_after_int(const struct api_page *p);
+/* Sets doc's "next_cursor" to continue after key (a string). */
+void api_page_next(json_t *doc, const char *key);
+void api_page_next_int(json_t *doc, int64_t key);
+/* Pages a short listing built whole (organisations, accounts, grants,
+ * tokens): doc's array `name` sorted by its items' `field` (a string or an
+ * integer), the items after the cursor, at most limit of them. */
+int api_page_cut(json_t *doc, const char *name, const char *field, const struct api_page *pg);
+/* Replies {name: list} paged by field as above (list is stolen). */
+void api_reply_list(struct http_req *r, const char *name, json_t *list, const char *field);
+
 /* A decimal integer query parameter, dflt when absent. */
 int api_parse_ms(const char *text, int64_t dflt, int64_t *out);
 
@@ -95,6 +120,8 @@ void api_machine(struct http_req *r);
 void api_telemetry(struct http_req *r);
 void api_events(struct http_req *r);
 void api_quality(struct http_req *r);
+void api_reports_list(struct http_req *r);
+void api_reports_add(struct http_req *r);
 
 void api_policy(struct http_req *r);
 void api_policy_versions(struct http_req *r);

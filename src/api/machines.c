@@ -7,8 +7,11 @@
 
 #include "access/policy.h"
 #include "common/err.h"
+#include "common/limits.h"
 #include "fleet/inventory.h"
+#include "ingest/catalogue.h"
 #include "records/records.h"
+#include "records/reports.h"
 
 /* The status-class view of a machine, the only fields every machine role sees. */
 static json_t *machine_status_json(struct api *a, const struct store_machine *m)
@@ -46,20 +49,31 @@ struct machine_lister {
 	struct api *a;
 	const struct caller *s;
 	const char *purpose;
+	const struct api_page *page;
 	json_t *list;
 	json_int_t excluded; /* visible, but their customer did not consent to the purpose */
+	char last[CC_SERIAL_MAX + 1];
+	int more;
 };
 
 static int list_visible(void *arg, const struct store_machine *m)
 {
 	struct machine_lister *l = arg;
 
+	/* By serial: a page starts after the cursor's serial. */
+	if (l->page->has_cursor && strcmp(m->serial, l->page->after) <= 0)
+		return 0;
 	if (!api_machine_visible(l->a, l->s, m))
 		return 0;
+	if (json_array_size(l->list) == l->page->limit) {
+		l->more = 1;
+		return 1;
+	}
 	if (!policy_allows(l->a->vault, m->customer_id, l->purpose)) {
 		l->excluded++;
 		return 0;
 	}
+	snprintf(l->last, sizeof(l->last), "%s", m->serial);
 	return json_array_append_new(l->list, machine_status_json(l->a, m)) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
@@ -69,15 +83,18 @@ void api_machines(struct http_req *r)
 	struct store *st = vault_store(a->vault);
 	struct caller *s = api_authorize(r);
 	struct machine_lister l;
+	struct api_page pg;
+	json_t *doc;
 
-	if (s == NULL)
+	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK)
 		return;
+	memset(&l, 0, sizeof(l));
 	l.a = a;
 	l.s = s;
 	l.purpose = http_route(r)->purpose;
-	l.excluded = 0;
+	l.page = &pg;
 	l.list = json_array();
-	if (l.list == NULL || st->ops->machine_list(st, 0, list_visible, &l) != CC_OK) {
+	if (l.list == NULL || st->ops->machine_list(st, 0, list_visible, &l) < 0) {
 		json_decref(l.list);
 		http_reply_error(r, 500, "internal", "the machines could not be listed");
 		return;
@@ -86,86 +103,267 @@ void api_machines(struct http_req *r)
 		json_decref(l.list);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "machines", l.list, "excluded_without_consent", l.excluded));
+	doc = json_pack("{s:o, s:I}", "machines", l.list, "excluded_without_consent", l.excluded);
+	if (l.more)
+		api_page_next(doc, l.last);
+	http_reply_json(r, 200, doc);
+}
+
+struct latest {
+	const struct store_machine *m;
+	json_t *doc;
+	const struct role *role;
+};
+
+/* The last telemetry message, its metrics under their data class: a class
+ * the role does not see is absent, not null. */
+static int add_latest(void *arg, const struct record_out *rec)
+{
+	struct latest *l = arg;
+	json_t *body = json_loadb(rec->body, rec->body_len, 0, NULL), *m = json_object_get(body, "m"), *value;
+	const char *key;
+	char when[40];
+
+	json_object_foreach(m, key, value) {
+		const struct catalogue_metric *cm = catalogue_find_metric(l->m->model, key);
+		const char *cls;
+		json_t *section;
+
+		if (cm == NULL || !(cm->data_class & l->role->classes))
+			continue;
+		cls = catalogue_class_name(cm->data_class);
+		section = json_object_get(l->doc, cls);
+		if (section == NULL) {
+			section = json_object();
+			json_object_set_new(l->doc, cls, section);
+		}
+		json_object_set(section, key, value);
+	}
+	if (json_object_size(l->doc) > 0)
+		json_object_set_new(l->doc, "time", json_string(api_iso_time(rec->ts_ms, when, sizeof(when))));
+	json_decref(body);
+	return 1;
 }
 
 void api_machine(struct http_req *r)
 {
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
 	struct caller *s = api_authorize(r);
 	struct store_machine m;
+	struct latest l;
+	int64_t last = 0;
+	json_t *doc;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK || api_audit_access(r, s, "machine.get", &m, "ok") != CC_OK)
 		return;
-	http_reply_json(r, 200, machine_status_json(http_app(r), &m));
+	doc = machine_status_json(a, &m);
+	l.m = &m;
+	l.role = s->role;
+	l.doc = json_object();
+	if (doc != NULL && l.doc != NULL && st->ops->records_last_seq(st, m.id, RECORD_TELEMETRY, &last) == CC_OK &&
+	    last > 0 && records_page(a->vault, &m, RECORD_TELEMETRY, 0, INT64_MAX, last - 1, add_latest, &l) >= 0 &&
+	    json_object_size(l.doc) > 0)
+		json_object_set(doc, "latest", l.doc);
+	json_decref(l.doc);
+	http_reply_json(r, 200, doc);
+}
+
+/* Keeps only the metrics of m whose data class the role sees (and the one
+ * asked for); a metric the catalogue does not know is dropped: fail closed. */
+static void filter_metrics(json_t *m, const char *model, const struct role *role, const char *only)
+{
+	const char *key;
+	json_t *value, *tmp;
+
+	json_object_foreach_safe(m, tmp, key, value) {
+		const struct catalogue_metric *cm = catalogue_find_metric(model, key);
+
+		if (cm == NULL || !(cm->data_class & role->classes) || (only != NULL && strcmp(key, only) != 0))
+			json_object_del(m, key);
+	}
+}
+
+/* 1 if the role sees events of this type (their class is the type's). */
+static int event_visible(const json_t *event, const struct role *role, const char *only_type)
+{
+	const char *type = json_string_value(json_object_get(event, "type"));
+	const struct catalogue_event *ce = type != NULL ? catalogue_find_event(type) : NULL;
+
+	return ce != NULL && (ce->data_class & role->classes) && (only_type == NULL || strcmp(type, only_type) == 0);
 }
 
 struct record_page {
+	enum record_kind kind;
+	const struct store_machine *machine;
+	const struct role *role;
+	const char *only;       /* metric= or type= */
+	int64_t step_ms;        /* telemetry: average over buckets of this width; 0: raw */
+	size_t limit, count;
+	int64_t last_seq, next_after;
 	json_t *list;
-	const char *metric;
-	size_t count;
-	int64_t next_from;
+	json_t *buckets;        /* step_ms: bucket start (text) -> {"n", "sum": {metric: total}} */
 };
+
+static int add_to_bucket(struct record_page *p, int64_t ts_ms, json_t *m)
+{
+	char key[24];
+	const char *name;
+	json_t *b, *sum, *value;
+
+	snprintf(key, sizeof(key), "%lld", (long long)(ts_ms - ts_ms % p->step_ms));
+	b = json_object_get(p->buckets, key);
+	if (b == NULL) {
+		if (json_object_size(p->buckets) >= RECORDS_PAGE_MAX)
+			return CC_ERR_LIMIT;
+		b = json_pack("{s:I, s:{}}", "n", (json_int_t)0, "sum");
+		if (b == NULL || json_object_set_new(p->buckets, key, b) != 0)
+			return CC_ERR_NOMEM;
+	}
+	json_object_set_new(b, "n", json_integer(json_integer_value(json_object_get(b, "n")) + 1));
+	sum = json_object_get(b, "sum");
+	json_object_foreach(m, name, value) {
+		json_t *total = json_object_get(sum, name);
+
+		json_object_set_new(sum, name, json_real((total ? json_number_value(total) : 0.0) + json_number_value(value)));
+	}
+	return CC_OK;
+}
 
 static int add_record(void *arg, const struct record_out *rec)
 {
 	struct record_page *p = arg;
 	json_t *body, *m;
+	int rc;
 
-	if (p->count == RECORDS_PAGE_MAX) {
-		p->next_from = rec->ts_ms;
-		return 1; /* stop: the page is full */
+	if (p->step_ms == 0 && p->count == p->limit) {
+		p->next_after = p->last_seq;
+		return 1; /* stop: the page is full, and there is more */
 	}
 	body = json_loadb(rec->body, rec->body_len, 0, NULL);
 	if (body == NULL)
 		return 0;
-	m = json_object_get(body, "m");
-	if (p->metric != NULL && m != NULL) {
-		json_t *only = json_object();
-		json_t *v = json_object_get(m, p->metric);
-
-		if (v != NULL)
-			json_object_set(only, p->metric, v);
-		json_object_set_new(body, "m", only);
-		if (v == NULL) {
+	p->last_seq = rec->seq;
+	if (p->kind == RECORD_TELEMETRY) {
+		m = json_object_get(body, "m");
+		if (json_is_object(m))
+			filter_metrics(m, p->machine->model, p->role, p->only);
+		if (!json_is_object(m) || json_object_size(m) == 0) {
 			json_decref(body);
 			return 0;
 		}
+		if (p->step_ms != 0) {
+			rc = add_to_bucket(p, rec->ts_ms, m);
+			json_decref(body);
+			return rc;
+		}
+	} else if (p->kind == RECORD_EVENT && !event_visible(body, p->role, p->only)) {
+		json_decref(body);
+		return 0;
 	}
 	p->count++;
 	return json_array_append_new(p->list, body) == 0 ? 0 : CC_ERR_NOMEM;
 }
+
+/* Buckets to the list: {"ts": start, "n": count, "m": {metric: mean}}, by time. */
+static int buckets_to_list(struct record_page *p)
+{
+	const char *key;
+	json_t *b;
+
+	json_object_foreach(p->buckets, key, b) {
+		json_t *means = json_object(), *sum = json_object_get(b, "sum"), *total, *item;
+		double n = (double)json_integer_value(json_object_get(b, "n"));
+		const char *name;
+
+		json_object_foreach(sum, name, total)
+			json_object_set_new(means, name, json_real(json_number_value(total) / n));
+		item = json_pack("{s:I, s:I, s:o}", "ts", (json_int_t)strtoll(key, NULL, 10), "n", (json_int_t)n, "m", means);
+		if (item == NULL || json_array_append_new(p->list, item) != 0)
+			return CC_ERR_NOMEM;
+	}
+	return CC_OK;
+}
+
+static int by_ts(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "ts"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "ts"));
+
+	return x < y ? -1 : x > y;
+}
+
+static void sort_by_ts(json_t *list)
+{
+	size_t i, n = json_array_size(list);
+	json_t **items = calloc(n ? n : 1, sizeof(*items));
+
+	if (items == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		items[i] = json_incref(json_array_get(list, i));
+	qsort(items, n, sizeof(*items), by_ts);
+	json_array_clear(list);
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, items[i]);
+	free(items);
+}
+
+static const char *const record_names[] = { NULL, "telemetry", "events", "reports" };
+static const char *const record_actions[] = { NULL, "telemetry.get", "events.get", "reports.get" };
 
 static void records_route(struct http_req *r, enum record_kind kind)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_authorize(r);
 	struct store_machine m;
-	struct record_page page = { NULL, NULL, 0, 0 };
+	struct record_page page;
+	struct api_page pg;
 	int64_t from, to;
 	json_t *doc;
 	int rc;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
 		return;
-	if (api_parse_ms(http_query(r, "from"), 0, &from) != CC_OK || api_parse_ms(http_query(r, "to"), INT64_MAX, &to) != CC_OK) {
-		http_reply_error(r, 400, "invalid", "from and to are epoch milliseconds");
+	memset(&page, 0, sizeof(page));
+	if (api_parse_ms(http_query(r, "from"), 0, &from) != CC_OK ||
+	    api_parse_ms(http_query(r, "to"), INT64_MAX, &to) != CC_OK ||
+	    api_parse_ms(http_query(r, "step"), 0, &page.step_ms) != CC_OK ||
+	    (page.step_ms != 0 && (kind != RECORD_TELEMETRY || page.step_ms < 1000))) {
+		http_reply_error(r, 400, "invalid", "from and to are epoch milliseconds; step (telemetry) >= 1000 ms");
 		return;
 	}
-	page.metric = kind == RECORD_TELEMETRY ? http_query(r, "metric") : NULL;
+	if (api_page_params(r, 1000, RECORDS_PAGE_MAX, &pg) != CC_OK)
+		return;
+	page.kind = kind;
+	page.machine = &m;
+	page.role = s->role;
+	page.only = kind == RECORD_TELEMETRY ? http_query(r, "metric") : kind == RECORD_EVENT ? http_query(r, "type") : NULL;
+	page.limit = pg.limit;
 	page.list = json_array();
-	rc = page.list ? records_get(a->vault, &m, kind, from, to, add_record, &page) : CC_ERR_NOMEM;
+	page.buckets = page.step_ms ? json_object() : NULL;
+	rc = page.list != NULL && (page.step_ms == 0 || page.buckets != NULL)
+		? records_page(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page) : CC_ERR_NOMEM;
+	if (rc >= 0 && page.step_ms != 0) {
+		rc = buckets_to_list(&page);
+		sort_by_ts(page.list);
+	}
+	json_decref(page.buckets);
 	if (rc < 0) {
 		json_decref(page.list);
-		http_reply_error(r, 500, "internal", "the records could not be read");
+		if (rc == CC_ERR_LIMIT)
+			http_reply_error(r, 400, "invalid", "too many buckets: narrow from..to or widen step");
+		else
+			http_reply_error(r, 500, "internal", "the records could not be read");
 		return;
 	}
-	if (api_audit_access(r, s, kind == RECORD_EVENT ? "events.get" : "telemetry.get", &m, "ok") != CC_OK) {
+	if (api_audit_access(r, s, record_actions[kind], &m, "ok") != CC_OK) {
 		json_decref(page.list);
 		return;
 	}
-	doc = json_pack("{s:s, s:o}", "serial", m.serial, kind == RECORD_EVENT ? "events" : "telemetry", page.list);
-	if (doc != NULL && page.next_from != 0)
-		json_object_set_new(doc, "next_from", json_integer(page.next_from));
+	doc = json_pack("{s:s, s:o}", "serial", m.serial, record_names[kind], page.list);
+	if (page.next_after != 0)
+		api_page_next_int(doc, page.next_after);
 	http_reply_json(r, 200, doc);
 }
 
@@ -226,3 +424,52 @@ void api_quality(struct http_req *r)
 	                                  q.brews ? json_real(100.0 * (double)q.in_standard / (double)q.brews) : NULL));
 }
 void api_events(struct http_req *r) { records_route(r, RECORD_EVENT); }
+
+void api_reports_list(struct http_req *r) { records_route(r, RECORD_REPORT); }
+
+/* Installation and service reports: filed by the people of distributors and
+ * the manufacturer who work on the machine; a customer's people read them. */
+void api_reports_add(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct caller *s = api_authorize(r);
+	struct store_machine m;
+	struct store_org org;
+	enum report_refusal why;
+	json_t *body = NULL;
+	int64_t seq = 0;
+	int rc;
+
+	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
+		return;
+	if (st->ops->org_get(st, s->user.org_id, &org) != CC_OK || org.kind == ORG_CUSTOMER) {
+		if (api_audit_access(r, s, "report.add", &m, "denied") == CC_OK)
+			http_reply_error(r, 403, "forbidden", "reports are filed by the service side, not by customers");
+		return;
+	}
+	if (http_body_json(r, &body) != CC_OK)
+		return;
+	why = reports_check(body);
+	if (why != REPORT_OK) {
+		json_decref(body);
+		/* Nothing of the refused report is quoted or logged. */
+		if (why == REPORT_PRIVACY)
+			http_reply_error(r, 422, "not_machine_data",
+			                 "the report holds personal or financial data (a card number, e-mail, phone or price)");
+		else
+			http_reply_error(r, 400, "invalid", "send type (installation, service, maintenance or repair), "
+			                 "summary (<= 2000 characters), and optionally performed (epoch ms), parts "
+			                 "(part numbers), duration_min");
+		return;
+	}
+	rc = reports_add(a->vault, &m, body, s->actor, &seq);
+	json_decref(body);
+	if (rc != CC_OK) {
+		http_reply_error(r, rc == CC_ERR_LIMIT ? 413 : 500, rc == CC_ERR_LIMIT ? "too_large" : "internal",
+		                 "the report could not be stored");
+		return;
+	}
+	if (api_audit_access(r, s, "report.add", &m, "ok") == CC_OK)
+		http_reply_json(r, 201, json_pack("{s:s, s:I}", "serial", m.serial, "seq", (json_int_t)seq));
+}

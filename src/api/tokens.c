@@ -49,7 +49,7 @@ void api_tokens_list(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the tokens could not be listed");
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "tokens", l.list));
+	api_reply_list(r, "tokens", l.list, "id");
 }
 
 /* The token is in the answer, once; the store keeps its hash only. */

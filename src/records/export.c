@@ -93,6 +93,12 @@ static int one_machine(void *arg, const struct store_machine *m)
 	if (rc == CC_OK)
 		rc = records_get(e->v, m, RECORD_EVENT, 0, INT64_MAX, one_record, e);
 	if (e->format == EXPORT_JSON)
+		outs(e, "],\"reports\":[");
+	e->kind = "report";
+	e->first_record = 1;
+	if (rc == CC_OK)
+		rc = records_get(e->v, m, RECORD_REPORT, 0, INT64_MAX, one_record, e);
+	if (e->format == EXPORT_JSON)
 		outs(e, "]}");
 	if (rc != CC_OK && e->rc == CC_OK)
 		e->rc = rc;

@@ -1,0 +1,186 @@
+"""Machine data through the API: pages that follow a cursor, fields cut to
+the caller's data classes, downsampled telemetry, and the installation and
+service reports people file."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+from ccapi import Api  # noqa: E402
+
+ADMIN_PASSWORD = ccdaemon.PASSWORD
+T0 = (int(time.time()) // 3600) * 3600 * 1000 - 3600 * 1000  # the start of the previous hour
+N = 25
+
+
+def publish(d, m, topic, lines):
+    """One mosquitto_pub per call, QoS 1: each line is acknowledged after it is stored."""
+    p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
+                        "--cert", str(m.cert), "--key", str(m.key), "-i", m.serial, "-V", "mqttv5", "-q", "1",
+                        "-t", f"cc/v1/{m.serial}/{topic}", "-l"],
+                       input="".join(json.dumps(x) + "\n" for x in lines), capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("records")
+    f = ccdaemon.Fleet.create(root, machines=("A1",), customer="cafe-a")
+    f.cc("org", "add", "--name", "dist-a", "--kind", "distributor", "--parent", "manufacturer")
+    f.add_customer("cafe-x", parent="dist-a")
+    f.add_machine("X1", customer="cafe-x")
+    f.add_machine("X2", customer="cafe-x")
+    users = (("tech", "dist-a", "technician"), ("eng", "manufacturer", "engineer"), ("sales", "dist-a", "sales"),
+             ("cm", "cafe-x", "customer_manager"))
+    for login, org, role in users:
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
+             stdin="password of " + login + "\n")
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    # 25 telemetry messages, one a minute: technical, service and usage metrics.
+    publish(d, f.machines["X1"], "telemetry",
+            [{"seq": i + 1, "ts": T0 + i * 60000,
+              "m": {"boiler_temp_c": 90.0 + i, "filter_used_pct": 10 + i, "cup_counter": 1000 + i}}
+             for i in range(N)])
+    publish(d, f.machines["X1"], "event",
+            [{"seq": 1, "ts": T0, "type": "brew", "product": "espresso", "brew_time_s": 25.0, "temp_c": 93.0},
+             {"seq": 2, "ts": T0 + 1000, "type": "error", "code": "E042", "severity": "critical"},
+             {"seq": 3, "ts": T0 + 2000, "type": "cleaning", "program": "rinse", "result": "ok"}])
+    api = Api(port, f.data / "ca.crt")
+    tokens = {login: api.login(login, "password of " + login) for login, _, _ in users}
+    tokens["admin"] = api.login("admin", ADMIN_PASSWORD)
+    yield {"fleet": f, "daemon": d, "api": api, "t": tokens}
+    d.stop()
+
+
+def test_telemetry_pages_follow_the_cursor(world):
+    api, eng = world["api"], world["t"]["eng"]
+    seen, cursor, pages = [], None, 0
+    while True:
+        path = "/api/v1/machines/X1/telemetry?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        status, doc, _ = api.call("GET", path, token=eng)
+        assert status == 200, doc
+        pages += 1
+        seen += [r["seq"] for r in doc["telemetry"]]
+        cursor = doc.get("next_cursor")
+        if cursor is None:
+            break
+        assert len(doc["telemetry"]) == 10
+    assert pages == 3 and seen == list(range(1, N + 1))
+    # A window and a page together.
+    status, doc, _ = api.call("GET", f"/api/v1/machines/X1/telemetry?from={T0 + 5 * 60000}&to={T0 + 8 * 60000}",
+                              token=eng)
+    assert [r["seq"] for r in doc["telemetry"]] == [6, 7, 8] and "next_cursor" not in doc
+    for bad in ("limit=0", "limit=10001", "limit=x", "cursor=zz", "cursor=", "cursor=00", "step=10"):
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?" + bad, token=eng)
+        assert status == 400 and doc["error"]["code"] == "invalid", bad
+
+
+def test_fields_of_other_classes_are_absent(world):
+    api, t = world["api"], world["t"]
+
+    def metrics(who):
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?limit=1", token=t[who])
+        assert status == 200, (who, doc)
+        return set(doc["telemetry"][0]["m"])
+    assert metrics("eng") == {"boiler_temp_c", "filter_used_pct", "cup_counter"}
+    assert metrics("tech") == {"boiler_temp_c", "filter_used_pct"}  # technician: no usage class
+
+    def latest(who):
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1", token=t[who])
+        assert status == 200, (who, doc)
+        return doc.get("latest", {})
+    assert latest("eng")["technical"] == {"boiler_temp_c": 90.0 + N - 1}
+    assert latest("eng")["service"] == {"filter_used_pct": 10 + N - 1}
+    assert latest("eng")["usage"] == {"cup_counter": 1000 + N - 1}
+    assert set(latest("tech")) == {"technical", "service", "time"}
+    assert set(latest("cm")) == {"service", "usage", "time"}
+    assert set(latest("sales")) == {"usage", "time"}
+
+    def event_types(who, query=""):
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1/events" + query, token=t[who])
+        assert status == 200, (who, doc)
+        return [e["type"] for e in doc["events"]]
+    assert event_types("eng") == ["brew", "error", "cleaning"]
+    assert event_types("tech") == ["error", "cleaning"]  # a brew is usage data
+    assert event_types("eng", "?type=error") == ["error"]
+
+
+def test_telemetry_downsampled_by_step(world):
+    api, eng = world["api"], world["t"]["eng"]
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?step=600000&metric=boiler_temp_c", token=eng)
+    assert status == 200, doc
+    buckets = doc["telemetry"]
+    assert sum(b["n"] for b in buckets) == N
+    assert [b["ts"] for b in buckets] == sorted(b["ts"] for b in buckets)
+    assert all(set(b["m"]) == {"boiler_temp_c"} for b in buckets)
+    first = buckets[0]
+    assert first["ts"] == T0 and first["n"] == 10
+    assert first["m"]["boiler_temp_c"] == pytest.approx(sum(90.0 + i for i in range(10)) / 10)
+
+
+def test_machines_and_audit_pages(world):
+    api, admin = world["api"], world["t"]["admin"]
+    status, doc, _ = api.call("GET", "/api/v1/machines?limit=2", token=admin)
+    assert status == 200 and [m["serial"] for m in doc["machines"]] == ["A1", "X1"]
+    status, doc, _ = api.call("GET", "/api/v1/machines?limit=2&cursor=" + doc["next_cursor"], token=admin)
+    assert [m["serial"] for m in doc["machines"]] == ["X2"] and "next_cursor" not in doc
+    status, first, _ = api.call("GET", "/api/v1/audit?limit=3", token=admin)
+    assert status == 200 and len(first["records"]) == 3
+    status, second, _ = api.call("GET", "/api/v1/audit?limit=3&cursor=" + first["next_cursor"], token=admin)
+    assert status == 200
+    seqs = [r["seq"] for r in first["records"] + second["records"]]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 6
+    status, doc, _ = api.call("GET", "/api/v1/users?limit=2", token=admin)
+    assert status == 200 and [u["login"] for u in doc["users"]] == ["admin", "cm"]
+    status, doc, _ = api.call("GET", "/api/v1/users?limit=2&cursor=" + doc["next_cursor"], token=admin)
+    assert [u["login"] for u in doc["users"]] == ["eng", "sales"]
+
+
+def test_service_reports(world):
+    api, t, f, d = world["api"], world["t"], world["fleet"], world["daemon"]
+    report = {"type": "service", "summary": "Replaced the brew group gasket; descaled.",
+              "parts": ["GSK-58", "DSC-1"], "duration_min": 45, "performed": T0}
+    status, doc, _ = api.call("POST", "/api/v1/machines/X1/reports", report, token=t["tech"])
+    assert status == 201 and doc == {"serial": "X1", "seq": 1}
+    status, doc, _ = api.call("POST", "/api/v1/machines/X1/reports",
+                              {"type": "installation", "summary": "Installed at the counter."}, token=t["tech"])
+    assert status == 201 and doc["seq"] == 2
+    # The customer's manager reads them; it does not file them. Sales sees no service data.
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/reports", token=t["cm"])
+    assert status == 200 and [r["type"] for r in doc["reports"]] == ["service", "installation"]
+    assert doc["reports"][0]["author"] == "user:tech" and doc["reports"][0]["parts"] == ["GSK-58", "DSC-1"]
+    assert api.call("POST", "/api/v1/machines/X1/reports", report, token=t["cm"])[0] == 403
+    assert api.call("GET", "/api/v1/machines/X1/reports", token=t["sales"])[0] == 403
+    assert api.call("POST", "/api/v1/machines/X1/reports", report, token=t["sales"])[0] == 403
+    # Outside the technician's scope, as if it did not exist.
+    assert api.call("POST", "/api/v1/machines/A1/reports", report, token=t["tech"])[0] == 404
+    # Malformed reports, and reports with personal or financial data, are refused and not stored.
+    for bad in ({"type": "party", "summary": "x"}, {"type": "service"}, {"type": "service", "summary": "x", "who": 1},
+                {"type": "service", "summary": "x", "parts": ["ok", "not a part number"]}):
+        assert api.call("POST", "/api/v1/machines/X1/reports", bad, token=t["tech"])[0] == 400, bad
+    canary = "call back on +49 170 5550123 or canary.report@example.org"
+    for leaky in ({"type": "service", "summary": canary},
+                  {"type": "repair", "summary": "card 4111 1111 1111 1111 on file"},
+                  {"type": "repair", "summary": "ok", "price_eur": 120}):
+        status, doc, _ = api.call("POST", "/api/v1/machines/X1/reports", leaky, token=t["tech"])
+        assert status == 422 and doc["error"]["code"] == "not_machine_data", leaky
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/reports", token=t["eng"])
+    assert len(doc["reports"]) == 2
+    assert b"canary.report" not in (f.data / "coffeecloud.db").read_bytes()
+    assert "canary.report" not in d.log and "5550123" not in d.log
+    # Sealed at rest, in the customer's export, and audited.
+    assert b"brew group gasket" not in (f.data / "coffeecloud.db").read_bytes()
+    status, export, _ = api.call("GET", "/api/v1/customers/cafe-x/export?format=json", token=t["admin"])
+    x1 = [m for m in export["machines"] if m["serial"] == "X1"][0]
+    assert [r["body"]["type"] for r in x1["reports"]] == ["service", "installation"]
+    records = f.ccj("audit", "list", "--action", "report.add", "--serial", "X1")
+    outcomes = sorted(r["outcome"] for r in records)
+    assert outcomes == ["denied", "ok", "ok"]  # the customer's manager tried once
