@@ -107,6 +107,7 @@ void api_free(struct api *a)
 	if (a == NULL)
 		return;
 	api_logins_stop(a);
+	api_exports_stop(a);
 	strmap_foreach(a->buckets, free_value, NULL);
 	strmap_foreach(a->failures, free_value, NULL);
 	strmap_free(a->buckets);

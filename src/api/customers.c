@@ -5,16 +5,94 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "access/audit.h"
 #include "common/err.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "fleet/erasure.h"
 #include "fleet/inventory.h"
 #include "records/export.h"
 
-static int stream_piece(void *ctx, const char *data, size_t len)
+/* Records per slice: a slice is decrypted in one turn of the loop (a few
+ * milliseconds), then waits until the client has taken it. */
+#define EXPORT_SLICE 2000
+
+/* An export being written, a slice at a time. */
+struct export_job {
+	struct api *api;
+	struct http_req *r; /* NULL once the client has gone */
+	struct export *cursor;
+	struct evbuffer *buf;
+	char customer[CC_NAME_MAX + 1];
+	struct export_job *next; /* a->exports */
+};
+
+static void job_free(struct export_job *job)
 {
-	return http_stream_write(ctx, data, len);
+	struct export_job **p;
+
+	for (p = &job->api->exports; *p != NULL; p = &(*p)->next) {
+		if (*p == job) {
+			*p = job->next;
+			break;
+		}
+	}
+	export_close(job->cursor);
+	if (job->buf != NULL)
+		evbuffer_free(job->buf);
+	free(job);
+}
+
+static void export_client_gone(void *arg)
+{
+	struct export_job *job = arg;
+
+	log_info(MOD, "the export of %s stopped: the client left", job->customer);
+	job_free(job);
+}
+
+static int to_buffer(void *ctx, const char *data, size_t len)
+{
+	return evbuffer_add(ctx, data, len) == 0 ? CC_OK : CC_ERR_NOMEM;
+}
+
+static void export_finish(void *arg)
+{
+	struct export_job *job = arg;
+
+	http_stream_end(job->r);
+	job_free(job);
+}
+
+/* Writes the next slice; the sending of it calls back for the one after. */
+static void export_slice(void *arg)
+{
+	struct export_job *job = arg;
+	int done = 0;
+	int rc = export_step(job->cursor, EXPORT_SLICE, to_buffer, job->buf, &done);
+
+	if (rc != CC_OK) {
+		/* The client sees a truncated body: the chunked encoding never ends properly. */
+		log_error(MOD, "the export of %s stopped early (%s)", job->customer, cc_strerror(rc));
+		export_finish(job);
+		return;
+	}
+	if (evbuffer_get_length(job->buf) == 0) {
+		if (done)
+			export_finish(job);
+		else
+			export_slice(job);
+		return;
+	}
+	http_stream_chunk(job->r, job->buf, done ? export_finish : export_slice, job);
+}
+
+void api_exports_stop(struct api *a)
+{
+	while (a->exports != NULL)
+		job_free(a->exports);
 }
 
 /* Everything stored for a customer's machines, decrypted: for its own
@@ -27,6 +105,7 @@ void api_export(struct http_req *r)
 	const char *name = http_param(r, "id");
 	enum export_format format;
 	struct store_org cust;
+	struct export_job *job;
 	char disposition[128];
 
 	if (s == NULL)
@@ -66,10 +145,23 @@ void api_export(struct http_req *r)
 	}
 	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.%s\"", cust.name,
 	         format == EXPORT_CSV ? "csv" : "json");
+	job = calloc(1, sizeof(*job));
+	if (job == NULL || (job->buf = evbuffer_new()) == NULL ||
+	    export_open(a->vault, cust.id, format, &job->cursor) != CC_OK) {
+		if (job != NULL && job->buf != NULL)
+			evbuffer_free(job->buf);
+		free(job);
+		http_reply_error(r, 503, "busy", "the export could not be started");
+		return;
+	}
+	job->api = a;
+	job->r = r;
+	snprintf(job->customer, sizeof(job->customer), "%s", cust.name);
+	job->next = a->exports;
+	a->exports = job;
+	http_req_later(r, export_client_gone, job);
 	http_stream_begin(r, format == EXPORT_CSV ? "text/csv" : "application/json", disposition);
-	if (export_customer(a->vault, cust.id, format, stream_piece, r) != CC_OK)
-		log_error(MOD, "the export of %s stopped early", cust.name); /* the client sees a truncated body */
-	http_stream_end(r);
+	export_slice(job);
 }
 
 /* Erasure: crypto-shredding with a signed receipt. Admins only. */

@@ -28,6 +28,7 @@
 
 
 struct login_job;
+struct export_job;
 
 struct api {
 	struct event_base *base;
@@ -36,6 +37,7 @@ struct api {
 	struct caller caller;    /* the current request's: valid until its handler returns */
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
 	struct strmap *failures; /* login -> struct failures * */
+	struct export_job *exports;   /* exports being written (customers.c) */
 	/* the password worker (login.c) */
 	pthread_t worker;
 	pthread_mutex_t lock;
@@ -98,6 +100,9 @@ void api_reply_list(struct http_req *r, const char *name, json_t *list, const ch
 
 /* A decimal integer query parameter, dflt when absent. */
 int api_parse_ms(const char *text, int64_t dflt, int64_t *out);
+
+/* ---- customers.c ---- */
+void api_exports_stop(struct api *a);
 
 /* ---- login.c ---- */
 int api_logins_start(struct api *a);

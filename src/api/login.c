@@ -26,7 +26,6 @@ struct failures {
 struct login_job {
 	struct api *api;
 	struct http_req *r;           /* NULL once the client has gone */
-	struct evhttp_connection *conn;
 	struct login_job *live_next;  /* every job in flight (loop thread only) */
 	char password[PASSWORD_MAX_LEN + 1];
 	char hash[CC_PASSWORD_HASH_MAX + 1];
@@ -68,15 +67,13 @@ static void *worker_main(void *arg)
 	}
 }
 
-/* evhttp frees a request whose connection closes: forget it in our jobs. */
-static void connection_closed(struct evhttp_connection *conn, void *arg)
+/* The client left before its answer: the request is gone, the job stays
+ * until the worker is done with it. */
+static void client_gone(void *arg)
 {
-	struct api *a = arg;
-	struct login_job *j;
+	struct login_job *job = arg;
 
-	for (j = a->live; j != NULL; j = j->live_next)
-		if (j->conn == conn)
-			j->r = NULL;
+	job->r = NULL;
 }
 
 static void job_forget(struct api *a, struct login_job *job)
@@ -126,9 +123,7 @@ void api_login(struct http_req *r)
 	}
 	job->api = a;
 	job->r = r;
-	job->conn = evhttp_request_get_connection(http_evrequest(r));
-	if (job->conn != NULL)
-		evhttp_connection_set_closecb(job->conn, connection_closed, a);
+	http_req_later(r, client_gone, job);
 	job->live_next = a->live;
 	a->live = job;
 	memcpy(job->password, password, strlen(password) + 1);

@@ -86,6 +86,7 @@ extern const struct cli_cmd cli_machine_cmds[];
 extern const struct cli_cmd cli_key_cmds[];
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_grant_cmds[];
+extern const struct cli_cmd cli_token_cmds[];
 extern const struct cli_cmd cli_policy_cmds[];
 extern const struct cli_cmd cli_consent_cmds[];
 extern const struct cli_cmd cli_customer_cmds[];

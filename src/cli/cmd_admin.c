@@ -12,8 +12,10 @@
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
 #include "crypto/password.h"
+#include "common/clock.h"
 #include "common/file.h"
 #include "crypto/ca.h"
+#include "access/credentials.h"
 #include "access/grants.h"
 #include "access/policy.h"
 #include "fleet/erasure.h"
@@ -310,6 +312,101 @@ const struct cli_cmd cli_grant_cmds[] = {
 	{ "grant", "list", "list grants", NULL, 1, { CLI_END_OPTS }, run_grant_list },
 	{ "grant", "revoke", "revoke a grant at once", "id", 1,
 	  { { "id", "ID", "the grant", 1 }, CLI_END_OPTS }, run_grant_revoke },
+	CLI_END_CMDS,
+};
+
+/* The token is printed once: the store keeps its hash only. */
+static int run_token_add(struct cli_args *a)
+{
+	struct token_request req;
+	char token[CREDENTIAL_TOKEN_TEXT_MAX];
+	int64_t id = 0, rate = 60;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.name = cli_get(a, "name");
+	req.org = cli_get(a, "org");
+	req.role = cli_get(a, "role");
+	rc = cli_parse_time(cli_get(a, "expires"), &req.expires_ms);
+	if (rc == CC_OK && cli_get(a, "rate") != NULL)
+		rc = cli_parse_time(cli_get(a, "rate"), &rate); /* a plain non-negative integer */
+	req.rate_per_min = rate;
+	if (rc == CC_OK)
+		rc = credentials_token_new(a->vault, &req, "cli", 0, token, &id);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		rc = cli_print_json(json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}", "id", (json_int_t)id, "name", req.name,
+		                              "org", req.org, "role", req.role, "rate_per_min", (json_int_t)rate,
+		                              "token", token));
+	else
+		printf("token %lld (%s, %s of %s, %lld requests/min): %s\n", (long long)id, req.name, req.role, req.org,
+		       (long long)rate, token);
+	crypto_wipe(token, sizeof(token));
+	return rc;
+}
+
+static int print_token(void *arg, const struct store_credential *c)
+{
+	struct cli_args *a = arg;
+	char expires[40];
+	int in_force = c->revoked_ms == 0 && c->expires_ms > clock_now_ms();
+
+	if (a->json)
+		return json_array_append_new((json_t *)a->scratch, json_pack("{s:I, s:s, s:s, s:I, s:s, s:I, s:b}",
+		                             "id", (json_int_t)c->id, "name", c->name, "role", c->role,
+		                             "org_id", (json_int_t)c->org_id,
+		                             "expires", cli_time(c->expires_ms, expires, sizeof(expires)),
+		                             "rate_per_min", (json_int_t)c->rate_per_min, "in_force", in_force))
+		       ? CC_ERR_NOMEM : 0;
+	printf("%-6lld %-24s %-16s %s %6lld/min%s\n", (long long)c->id, c->name, c->role,
+	       cli_time(c->expires_ms, expires, sizeof(expires)), (long long)c->rate_per_min,
+	       in_force ? "" : (c->revoked_ms ? " REVOKED" : " EXPIRED"));
+	return 0;
+}
+
+static int run_token_list(struct cli_args *a)
+{
+	json_t *list = json_array();
+	int rc;
+
+	if (list == NULL)
+		return CC_ERR_NOMEM;
+	a->scratch = list;
+	rc = credentials_token_list(a->vault, 0, print_token, a);
+	if (rc == CC_OK && a->json)
+		return cli_print_json(list);
+	json_decref(list);
+	return rc;
+}
+
+static int run_token_revoke(struct cli_args *a)
+{
+	int64_t id = 0;
+	int rc = cli_parse_time(cli_get(a, "id"), &id);
+
+	if (rc == CC_OK)
+		rc = credentials_token_revoke(a->vault, id, 0);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:I, s:b}", "id", (json_int_t)id, "revoked", 1));
+	printf("token %lld revoked\n", (long long)id);
+	return CC_OK;
+}
+
+const struct cli_cmd cli_token_cmds[] = {
+	{ "token", "add", "issue an API token for a partner system (printed once)", NULL, 1,
+	  { { "name", "NAME", "a label for the token", 1 },
+	    { "org", "ORG", "the organisation it acts for", 1 },
+	    { "role", "ROLE", "the role it acts in (not admin or subcontractor)", 1 },
+	    { "expires", "TIME", "when it ends (epoch ms or YYYY-MM-DDTHH:MM:SSZ), at most 366 days ahead", 1 },
+	    { "rate", "N", "requests per minute (default 60)", 0 },
+	    CLI_END_OPTS },
+	  run_token_add },
+	{ "token", "list", "list API tokens (never the tokens themselves)", NULL, 1, { CLI_END_OPTS }, run_token_list },
+	{ "token", "revoke", "revoke an API token at once", "id", 1,
+	  { { "id", "ID", "the token's id", 1 }, CLI_END_OPTS }, run_token_revoke },
 	CLI_END_CMDS,
 };
 

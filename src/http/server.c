@@ -25,6 +25,7 @@ struct http_server {
 	int want_tls;
 	const struct http_route *routes;
 	void *app;
+	struct http_req *waiting; /* requests answered later (http_req_later) */
 };
 
 struct http_req {
@@ -37,6 +38,14 @@ struct http_req {
 	struct evkeyvalq query;
 	int query_parsed;
 	char source[64];
+	/* answered later: the client may leave first */
+	struct evhttp_connection *conn;
+	void (*gone)(void *arg);
+	void *gone_arg;
+	struct http_req *waiting_next;
+	/* a chunk in flight */
+	void (*sent)(void *arg);
+	void *sent_arg;
 };
 
 void *http_app(const struct http_req *r) { return r->srv->app; }
@@ -79,6 +88,14 @@ void http_add_header(struct http_req *r, const char *name, const char *value)
 
 static void req_free(struct http_req *r)
 {
+	struct http_req **p;
+
+	for (p = &r->srv->waiting; *p != NULL; p = &(*p)->waiting_next) {
+		if (*p == r) {
+			*p = r->waiting_next;
+			break;
+		}
+	}
 	if (r->query_parsed)
 		evhttp_clear_headers(&r->query);
 	free(r);
@@ -113,6 +130,61 @@ int http_stream_write(struct http_req *r, const char *data, size_t len)
 	if (b != NULL)
 		evbuffer_free(b);
 	return rc;
+}
+
+static void chunk_sent(struct evhttp_connection *conn, void *arg)
+{
+	struct http_req *r = arg;
+
+	(void)conn;
+	r->sent(r->sent_arg);
+}
+
+int http_stream_chunk(struct http_req *r, struct evbuffer *chunk, void (*sent)(void *arg), void *arg)
+{
+	r->sent = sent;
+	r->sent_arg = arg;
+	evhttp_send_reply_chunk_with_cb(r->req, chunk, chunk_sent, r);
+	return CC_OK;
+}
+
+/* evhttp frees the requests of a connection that closes: the requests
+ * answered later learn it here, and their http_req goes with them. */
+static void connection_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct http_server *s = arg;
+	struct http_req **p = &s->waiting;
+
+	while (*p != NULL) {
+		struct http_req *r = *p;
+
+		if (r->conn != conn) {
+			p = &r->waiting_next;
+			continue;
+		}
+		*p = r->waiting_next;
+		r->waiting_next = NULL;
+		if (r->gone != NULL)
+			r->gone(r->gone_arg);
+		/* A request not yet answered is detached from a failing connection
+		 * and left to its owner (libevent 2.1, incoming_fail): free it. */
+		if (evhttp_request_get_connection(r->req) == NULL)
+			evhttp_request_free(r->req);
+		if (r->query_parsed)
+			evhttp_clear_headers(&r->query);
+		free(r);
+	}
+}
+
+void http_req_later(struct http_req *r, void (*gone)(void *arg), void *arg)
+{
+	r->conn = evhttp_request_get_connection(r->req);
+	r->gone = gone;
+	r->gone_arg = arg;
+	r->waiting_next = r->srv->waiting;
+	r->srv->waiting = r;
+	if (r->conn != NULL)
+		evhttp_connection_set_closecb(r->conn, connection_closed, r->srv);
 }
 
 void http_stream_end(struct http_req *r)
@@ -375,8 +447,17 @@ void http_server_free(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* Freeing evhttp closes every connection: requests answered later hear of it. */
 	if (s->http != NULL)
 		evhttp_free(s->http);
+	while (s->waiting != NULL) {
+		struct http_req *r = s->waiting;
+
+		s->waiting = r->waiting_next;
+		if (r->query_parsed)
+			evhttp_clear_headers(&r->query);
+		free(r);
+	}
 	free(s);
 }
 

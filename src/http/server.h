@@ -80,6 +80,15 @@ void http_stream_begin(struct http_req *r, const char *content_type, const char 
 int http_stream_write(struct http_req *r, const char *data, size_t len);
 void http_stream_end(struct http_req *r);
 
+/* A chunk whose sending waits for the client: sent(arg) runs once it has
+ * gone out, and is where the next one is made. chunk is drained. */
+int http_stream_chunk(struct http_req *r, struct evbuffer *chunk, void (*sent)(void *arg), void *arg);
+
+/* For a request answered later (after a worker thread, or in slices): if
+ * the client leaves first, gone(arg) runs and r is freed with it - it must
+ * not be used after. A reply (or http_stream_end) ends the watch. */
+void http_req_later(struct http_req *r, void (*gone)(void *arg), void *arg);
+
 /* Adds a response header before the reply (e.g. Set-Cookie). */
 void http_add_header(struct http_req *r, const char *name, const char *value);
 

@@ -1,6 +1,7 @@
 """Machine data through the API: pages that follow a cursor, fields cut to
 the caller's data classes, downsampled telemetry, and the installation and
 service reports people file."""
+import http.client
 import json
 import subprocess
 import sys
@@ -184,3 +185,28 @@ def test_service_reports(world):
     records = f.ccj("audit", "list", "--action", "report.add", "--serial", "X1")
     outcomes = sorted(r["outcome"] for r in records)
     assert outcomes == ["denied", "ok", "ok"]  # the customer's manager tried once
+
+
+def test_a_large_export_is_written_in_slices(world):
+    """More records than one slice (2,000): the document must come out whole,
+    in order, and the daemon must serve others while it is being written."""
+    api, t, f, d = world["api"], world["t"], world["fleet"], world["daemon"]
+    many = 4500
+    publish(d, f.machines["X2"], "telemetry",
+            [{"seq": i + 1, "ts": T0 + i * 1000, "m": {"boiler_temp_c": 92.5}} for i in range(many)])
+    status, export, _ = api.call("GET", "/api/v1/customers/cafe-x/export?format=json", token=t["admin"])
+    assert status == 200
+    x2 = [m for m in export["machines"] if m["serial"] == "X2"][0]
+    assert [r["seq"] for r in x2["telemetry"]] == list(range(1, many + 1))
+    c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
+    c.request("GET", "/api/v1/customers/cafe-x/export?format=csv", headers={"Authorization": "Bearer " + t["admin"]})
+    lines = c.getresponse().read().decode().splitlines()
+    c.close()
+    assert lines[0] == "serial,kind,seq,time,body" and len(lines) == 1 + N + 3 + 2 + many
+    # A client that leaves in the middle costs the daemon nothing.
+    c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
+    c.request("GET", "/api/v1/customers/cafe-x/export?format=csv", headers={"Authorization": "Bearer " + t["admin"]})
+    r = c.getresponse()
+    assert r.status == 200 and len(r.read(1024)) == 1024
+    c.close()
+    assert api.call("GET", "/api/v1/me", token=t["admin"])[0] == 200

@@ -214,3 +214,18 @@ def test_admins_must_enrol_when_configured(tmp_path):
         assert status == 200 and [m["serial"] for m in doc["machines"]] == ["A1"]
         # Admins may not turn it off while it is required.
         assert api.call("DELETE", "/api/v1/me/totp", {"code": totp_code(secret, -1)}, token=full)[0] == 403
+
+
+def test_cli_tokens(world):
+    api, f = world["api"], world["fleet"]
+    doc = f.ccj("token", "add", "--name", "cli-erp", "--org", "cafe-a", "--role", "sales", "--expires",
+                str(in_a_day()), "--rate", "120")
+    assert doc["token"].startswith("cct_") and doc["rate_per_min"] == 120
+    status, me, _ = api.call("GET", "/api/v1/me", token=doc["token"])
+    assert status == 200 and me["name"] == "cli-erp" and me["role"] == "sales"
+    listed = [t for t in f.ccj("token", "list") if t["id"] == doc["id"]]
+    assert len(listed) == 1 and listed[0]["in_force"] and "token" not in listed[0]
+    f.cc("token", "add", "--name", "bad", "--org", "cafe-a", "--role", "admin", "--expires", str(in_a_day()), rc=2)
+    f.cc("token", "revoke", str(doc["id"]))
+    assert api.call("GET", "/api/v1/me", token=doc["token"])[0] == 401
+    f.cc("token", "revoke", str(doc["id"]), rc=1)
