@@ -134,9 +134,9 @@ int grants_list(struct vault *v, int64_t scope_org_id,
 	return sc.s->ops->grant_list(sc.s, 0, in_scope, &sc);
 }
 
-int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m)
+int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m, const char *purpose)
 {
 	struct store *s = vault_store(v);
 
-	return s->ops->grant_covers(s, user_id, m->id, m->site_id, clock_now_ms());
+	return s->ops->grant_covers(s, user_id, m->id, m->site_id, purpose, clock_now_ms());
 }

@@ -39,8 +39,9 @@ int grants_revoke(struct vault *v, int64_t id, int64_t scope_org_id);
 int grants_list(struct vault *v, int64_t scope_org_id,
                 int (*each)(void *ctx, const struct store_grant *g), void *ctx);
 
-/* 1 if user_id may see the machine through a grant in force now. */
-int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m);
+/* 1 if user_id may see the machine, for purpose, through a grant in force
+ * now: a grant for updates opens nothing that serves support. */
+int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m, const char *purpose);
 
 /* 1 if purpose is one of the policy's purposes. */
 int grants_purpose_valid(const char *purpose);

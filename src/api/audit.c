@@ -99,8 +99,6 @@ void api_audit_list(struct http_req *r)
  * company's, the manufacturer's admins and auditors. */
 void api_access_report(struct http_req *r)
 {
-	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_authenticate(r);
 	const char *name = http_param(r, "id");
 	struct store_org cust;
@@ -109,11 +107,8 @@ void api_access_report(struct http_req *r)
 	if (s == NULL)
 		return;
 	role = s->role->name;
-	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
-	    cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
-		http_reply_error(r, 404, "not_found", "no such customer");
+	if (api_find_customer(r, s, name, &cust) != CC_OK)
 		return;
-	}
 	if (!s->role->manages_org && strcmp(role, "auditor") != 0 && strcmp(role, "customer_manager") != 0 &&
 	    strcmp(role, "service_manager") != 0) {
 		http_reply_error(r, 403, "forbidden", "your role does not see access reports");

@@ -193,10 +193,11 @@ struct caller *api_authorize(struct http_req *r)
 	return s;
 }
 
-int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m)
+int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose)
 {
 	if (s->role->granted_only)
-		return grants_cover(a->vault, s->user.id, m); /* in force: not expired, not revoked */
+		/* in force (not expired, not revoked), and for the purpose the route serves */
+		return grants_cover(a->vault, s->user.id, m, purpose);
 	return inventory_org_contains(vault_store(a->vault), s->user.org_id, m->customer_id);
 }
 
@@ -209,7 +210,7 @@ int api_find_machine(struct http_req *r, const struct caller *s, struct store_ma
 	const char *serial = http_param(r, "serial");
 
 	if (serial == NULL || !inventory_serial_valid(serial) || st->ops->machine_find(st, serial, m) != CC_OK ||
-	    !api_machine_visible(a, s, m)) {
+	    !api_machine_visible(a, s, m, http_route(r)->purpose)) {
 		http_reply_error(r, 404, "not_found", "no such machine");
 		return CC_ERR_NOTFOUND;
 	}
@@ -217,6 +218,19 @@ int api_find_machine(struct http_req *r, const struct caller *s, struct store_ma
 		http_reply_error(r, 403, "consent_required",
 		                 "the machine's customer has not consented to this purpose in the current policy");
 		return CC_ERR_PERM;
+	}
+	return CC_OK;
+}
+
+int api_find_customer(struct http_req *r, const struct caller *s, const char *name, struct store_org *cust)
+{
+	struct store *st = vault_store(((struct api *)http_app(r))->vault);
+
+	/* Subcontractors have granted machines, never a customer's scope. */
+	if (name == NULL || s->role->granted_only || !inventory_name_valid(name) || st->ops->org_find(st, name, cust) != CC_OK ||
+	    cust->kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust->id)) {
+		http_reply_error(r, 404, "not_found", "no such customer");
+		return CC_ERR_NOTFOUND;
 	}
 	return CC_OK;
 }

@@ -100,7 +100,6 @@ void api_exports_stop(struct api *a)
 void api_export(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_authenticate(r);
 	const char *name = http_param(r, "id");
 	enum export_format format;
@@ -114,11 +113,8 @@ void api_export(struct http_req *r)
 		http_reply_error(r, 400, "invalid", "format is json or csv");
 		return;
 	}
-	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
-	    cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
-		http_reply_error(r, 404, "not_found", "no such customer");
+	if (api_find_customer(r, s, name, &cust) != CC_OK)
 		return;
-	}
 	if (!s->role->manages_org && !(strcmp(s->role->name, "customer_manager") == 0 && s->user.org_id == cust.id)) {
 		if (api_audit_access(r, s, "customer.export", NULL, "denied") == CC_OK)
 			http_reply_error(r, 403, "forbidden", "only the customer's managers and admins export its data");
@@ -168,7 +164,6 @@ void api_export(struct http_req *r)
 void api_customer_delete(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_authorize(r);
 	const char *name = http_param(r, "id");
 	struct store_org cust;
@@ -177,11 +172,8 @@ void api_customer_delete(struct http_req *r)
 
 	if (s == NULL)
 		return;
-	if (name == NULL || !inventory_name_valid(name) || st->ops->org_find(st, name, &cust) != CC_OK ||
-	    cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
-		http_reply_error(r, 404, "not_found", "no such customer");
+	if (api_find_customer(r, s, name, &cust) != CC_OK)
 		return;
-	}
 	rc = erasure_delete_customer(a->vault, name, s->user.login, &receipt);
 	if (rc != CC_OK || receipt == NULL) {
 		http_reply_error(r, 500, "internal", "the customer could not be deleted or its receipt signed");

@@ -66,11 +66,16 @@ int api_role_sees(const struct caller *s, const char *data_class);
  * fail closed) and returns the error. */
 int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
                      const struct store_machine *m, const char *outcome);
-int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m);
+/* In the caller's scope: its organisation's subtree, or for subcontractors a
+ * grant in force for the purpose. */
+int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose);
 /* The {serial} of the path if the caller may see it, else 404 as for a
  * serial that does not exist; 403 consent_required when the customer has
  * not consented to the route's purpose. */
 int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m);
+/* The customer of that name in the caller's scope, else 404 as for one that
+ * does not exist (name may be NULL: 404). */
+int api_find_customer(struct http_req *r, const struct caller *s, const char *name, struct store_org *cust);
 /* Refuses (400) a body with fields outside allowed (NULL-terminated). */
 int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed);
 /*

@@ -63,7 +63,7 @@ static int list_visible(void *arg, const struct store_machine *m)
 	/* By serial: a page starts after the cursor's serial. */
 	if (l->page->has_cursor && strcmp(m->serial, l->page->after) <= 0)
 		return 0;
-	if (!api_machine_visible(l->a, l->s, m))
+	if (!api_machine_visible(l->a, l->s, m, l->purpose))
 		return 0;
 	if (json_array_size(l->list) == l->page->limit) {
 		l->more = 1;

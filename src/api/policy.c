@@ -105,7 +105,6 @@ void api_consent(struct http_req *r)
 {
 	static const char *const fields[] = { "customer", "version", NULL };
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_authenticate(r);
 	struct store_org cust;
 	const char *name;
@@ -121,12 +120,10 @@ void api_consent(struct http_req *r)
 	}
 	name = json_string_value(json_object_get(body, "customer"));
 	version = json_integer_value(json_object_get(body, "version"));
-	rc = name != NULL && inventory_name_valid(name) ? st->ops->org_find(st, name, &cust) : CC_ERR_NOTFOUND;
+	rc = api_find_customer(r, s, name, &cust);
 	json_decref(body);
-	if (rc != CC_OK || cust.kind != ORG_CUSTOMER || !inventory_org_contains(st, s->user.org_id, cust.id)) {
-		http_reply_error(r, 404, "not_found", "no such customer");
+	if (rc != CC_OK)
 		return;
-	}
 	if (!s->role->manages_org && !(strcmp(s->role->name, "customer_manager") == 0 && s->user.org_id == cust.id)) {
 		http_reply_error(r, 403, "forbidden", "only the customer's managers record its consent");
 		return;

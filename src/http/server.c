@@ -1,9 +1,12 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -404,9 +407,11 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o, s
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	struct timeval timeout = { o->timeout_s, 0 };
+	struct evhttp_bound_socket *bound;
 	struct netaddr a;
 	char host[64];
 	const char *colon;
+	int one = 1;
 
 	if (s == NULL)
 		return CC_ERR_NOMEM;
@@ -427,11 +432,16 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o, s
 		evhttp_set_bevcb(s->http, tls_bev, s);
 	netaddr_host((struct sockaddr *)&a.ss, host, sizeof(host));
 	colon = strrchr(o->listen, ':');
-	if (evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)strtol(colon + 1, NULL, 10)) == NULL) {
+	bound = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)strtol(colon + 1, NULL, 10));
+	if (bound == NULL) {
 		log_error(MOD, "cannot listen on %s: %s", o->listen, strerror(errno));
 		http_server_free(s);
 		return CC_ERR_IO;
 	}
+	/* Replies go out whole at once: without TCP_NODELAY (which accepted
+	 * sockets inherit on Linux) Nagle holds a reply's tail until the peer's
+	 * delayed ACK, some 40 ms per request. */
+	(void)setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	log_info(MOD, "listening on %s (%s)", o->listen, s->want_tls ? "HTTPS" : "plain HTTP, loopback only");
 	*out = s;
 	return CC_OK;

@@ -321,7 +321,8 @@ struct store_ops {
 	/* CC_ERR_STATE when revoked already. */
 	int (*grant_revoke)(struct store *s, int64_t id, int64_t at_ms);
 	/* 1 if user_id holds a grant in force at now_ms for the machine or its site. */
-	int (*grant_covers)(struct store *s, int64_t user_id, int64_t machine_id, int64_t site_id, int64_t now_ms);
+	int (*grant_covers)(struct store *s, int64_t user_id, int64_t machine_id, int64_t site_id,
+	                    const char *purpose, int64_t now_ms);
 
 	/* Publishes the next version (*version = latest + 1). */
 	int (*policy_publish)(struct store *s, const struct store_policy *p, int64_t *version);

@@ -262,7 +262,7 @@ def test_cli_grants(world):
     sub = api.login("sub-2", "password of sub-2")
     assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
-    doc = f.ccj("grant", "add", "--login", "sub-2", "--serial", "B1", "--purpose", "quality", "--expires", expires)
+    doc = f.ccj("grant", "add", "--login", "sub-2", "--serial", "B1", "--purpose", "support", "--expires", expires)
     assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 200
     assert any(g["id"] == doc["id"] and not g["revoked"] for g in f.ccj("grant", "list"))
     f.cc("grant", "revoke", str(doc["id"]))

@@ -1138,12 +1138,13 @@ static int sq_grant_revoke(struct store *base, int64_t id, int64_t at_ms)
 	return rc;
 }
 
-static int sq_grant_covers(struct store *base, int64_t user_id, int64_t machine_id, int64_t site_id, int64_t now_ms)
+static int sq_grant_covers(struct store *base, int64_t user_id, int64_t machine_id, int64_t site_id,
+                           const char *purpose, int64_t now_ms)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
 	int rc = prepare(s, "SELECT 1 FROM grants WHERE user_id = ?1 AND revoked_ms = 0 AND expires_ms > ?4 "
-	                    "AND (machine_id = ?2 OR (?3 <> 0 AND site_id = ?3)) LIMIT 1", &st);
+	                    "AND purpose = ?5 AND (machine_id = ?2 OR (?3 <> 0 AND site_id = ?3)) LIMIT 1", &st);
 
 	if (rc != CC_OK)
 		return 0;
@@ -1151,6 +1152,7 @@ static int sq_grant_covers(struct store *base, int64_t user_id, int64_t machine_
 	sqlite3_bind_int64(st, 2, machine_id);
 	sqlite3_bind_int64(st, 3, site_id);
 	sqlite3_bind_int64(st, 4, now_ms);
+	bind_text(st, 5, purpose);
 	rc = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	return rc; /* any failure is "not covered": access fails closed */
