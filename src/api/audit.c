@@ -100,12 +100,13 @@ void api_audit_list(struct http_req *r)
 void api_access_report(struct http_req *r)
 {
 	struct caller *s = api_authenticate(r);
-	const char *name = http_param(r, "id");
+	const char *name;
 	struct store_org cust;
 	const char *role;
 
 	if (s == NULL)
 		return;
+	name = http_param(r, "id"); /* r is gone once a guard has replied */
 	role = s->role->name;
 	if (api_find_customer(r, s, name, &cust) != CC_OK)
 		return;

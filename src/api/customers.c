@@ -101,7 +101,7 @@ void api_export(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_authenticate(r);
-	const char *name = http_param(r, "id");
+	const char *name;
 	enum export_format format;
 	struct store_org cust;
 	struct export_job *job;
@@ -109,6 +109,7 @@ void api_export(struct http_req *r)
 
 	if (s == NULL)
 		return;
+	name = http_param(r, "id"); /* r is gone once a guard has replied */
 	if (export_format_parse(http_query(r, "format"), &format) != CC_OK) {
 		http_reply_error(r, 400, "invalid", "format is json or csv");
 		return;
@@ -165,13 +166,14 @@ void api_customer_delete(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_authorize(r);
-	const char *name = http_param(r, "id");
+	const char *name;
 	struct store_org cust;
 	char *receipt = NULL;
 	int rc;
 
 	if (s == NULL)
 		return;
+	name = http_param(r, "id"); /* r is gone once a guard has replied */
 	if (api_find_customer(r, s, name, &cust) != CC_OK)
 		return;
 	rc = erasure_delete_customer(a->vault, name, s->user.login, &receipt);
