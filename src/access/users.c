@@ -343,7 +343,10 @@ static int totp_spend(struct vault *v, const struct store_user *u, const char *c
 	return rc;
 }
 
-int users_totp_confirm(struct vault *v, int64_t user_id, const char *code)
+/* Spends a code of the account's secret: confirming turns an enrolled
+ * secret on (CC_ERR_STATE when there is none to confirm); otherwise the
+ * secret must be on already. */
+static int totp_use(struct vault *v, int64_t user_id, const char *code, int confirming)
 {
 	struct store *s = vault_store(v);
 	struct store_user *u = calloc(1, sizeof(*u));
@@ -352,33 +355,27 @@ int users_totp_confirm(struct vault *v, int64_t user_id, const char *code)
 	if (u == NULL)
 		return CC_ERR_NOMEM;
 	rc = s->ops->user_get(s, user_id, u);
-	if (rc == CC_OK && (u->totp_len == 0 || u->totp_enabled))
+	if (rc == CC_OK && confirming && (u->totp_len == 0 || u->totp_enabled))
 		rc = CC_ERR_STATE;
+	if (rc == CC_OK && !confirming && !u->totp_enabled)
+		rc = CC_ERR_AUTH;
 	if (rc == CC_OK)
 		rc = totp_spend(v, u, code);
-	if (rc == CC_OK)
+	if (rc == CC_OK && confirming)
 		rc = s->ops->user_totp_set(s, user_id, u->totp, u->totp_len, 1);
 	crypto_wipe(u, sizeof(*u));
 	free(u);
 	return rc;
 }
 
+int users_totp_confirm(struct vault *v, int64_t user_id, const char *code)
+{
+	return totp_use(v, user_id, code, 1);
+}
+
 int users_totp_check(struct vault *v, int64_t user_id, const char *code)
 {
-	struct store *s = vault_store(v);
-	struct store_user *u = calloc(1, sizeof(*u));
-	int rc;
-
-	if (u == NULL)
-		return CC_ERR_NOMEM;
-	rc = s->ops->user_get(s, user_id, u);
-	if (rc == CC_OK && !u->totp_enabled)
-		rc = CC_ERR_AUTH;
-	if (rc == CC_OK)
-		rc = totp_spend(v, u, code);
-	crypto_wipe(u, sizeof(*u));
-	free(u);
-	return rc == CC_OK ? CC_OK : CC_ERR_AUTH;
+	return totp_use(v, user_id, code, 0) == CC_OK ? CC_OK : CC_ERR_AUTH;
 }
 
 int users_totp_disable(struct vault *v, int64_t user_id)
