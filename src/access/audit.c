@@ -57,9 +57,25 @@ static int in_list(const char *name, const char *const *list, size_t n)
 	return 0;
 }
 
+/* One class, or several separated by commas (a route that serves each role
+ * its own classes records those it served). */
 int audit_data_class_valid(const char *name)
 {
-	return in_list(name, data_classes, sizeof(data_classes) / sizeof(data_classes[0]));
+	char one[CC_AUDIT_CLASS_MAX + 1];
+	size_t n;
+
+	if (name == NULL || *name == '\0' || strlen(name) > CC_AUDIT_CLASS_MAX)
+		return 0;
+	for (;;) {
+		n = strcspn(name, ",");
+		memcpy(one, name, n);
+		one[n] = '\0';
+		if (!in_list(one, data_classes, sizeof(data_classes) / sizeof(data_classes[0])))
+			return 0;
+		if (name[n] == '\0')
+			return 1;
+		name += n + 1;
+	}
 }
 
 int audit_outcome_valid(const char *name)

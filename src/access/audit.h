@@ -136,7 +136,7 @@ int audit_genesis(struct vault *v, uint8_t out[AUDIT_HASH_LEN]);
 int audit_record_hash(const uint8_t prev[AUDIT_HASH_LEN], const struct store_audit *r,
                       uint8_t out[AUDIT_HASH_LEN]);
 
-/* 1 for a known data class / outcome name. */
+/* 1 for a known data class (or a comma-separated list of them) / outcome name. */
 int audit_data_class_valid(const char *name);
 int audit_outcome_valid(const char *name);
 

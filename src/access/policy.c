@@ -6,7 +6,9 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/limits.h"
 #include "common/log.h"
+#include "crypto/aead.h"
 
 #define MOD "policy"
 
@@ -116,12 +118,31 @@ int policy_allows(struct vault *v, int64_t customer_id, const char *purpose)
 	return consented >= f.version;
 }
 
+int policy_may_consent(const struct user_info *by, int64_t customer_id)
+{
+	return by->org_id == customer_id &&
+	       (strcmp(by->role, "customer_manager") == 0 || strcmp(by->role, "admin") == 0);
+}
+
 int policy_consent(struct vault *v, int64_t customer_id, int64_t version, const char *login)
 {
 	struct store *s = vault_store(v);
 	struct store_policy cur;
-	int rc = policy_current(v, &cur);
+	struct user_info *by = malloc(sizeof(*by));
+	char hash[CC_PASSWORD_HASH_MAX + 1];
+	int rc = by != NULL ? users_find(v, login, by, hash, sizeof(hash)) : CC_ERR_NOMEM;
 
+	if (rc == CC_OK && !policy_may_consent(by, customer_id)) {
+		log_error(MOD, "a customer's consent is given by its own customer managers or admins, not by this account");
+		rc = CC_ERR_PERM;
+	}
+	crypto_wipe(by, sizeof(*by));
+	crypto_wipe(hash, sizeof(hash));
+	free(by);
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no such account");
+	if (rc == CC_OK)
+		rc = policy_current(v, &cur);
 	if (rc != CC_OK)
 		return rc;
 	if (version < 1 || version > cur.version) {

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "access/users.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -27,7 +28,19 @@ int policy_publish(struct vault *v, const char *text, const char *purposes, cons
  * Purpose "none" (no customer data) and "administration" are always allowed. */
 int policy_allows(struct vault *v, int64_t customer_id, const char *purpose);
 
-/* Records that login consented to version for customer_id. */
+/*
+ * Consent is the customer's own act (docs/ARCHITECTURE.md, "Who may do
+ * what"): given by an account of the customer itself with the role
+ * customer_manager or admin. Nobody above it - not its distributor, not the
+ * manufacturer - consents for it, or the consent gate on new purposes
+ * would be the manufacturer's to open. The API and the CLI both go through
+ * this one check.
+ */
+int policy_may_consent(const struct user_info *by, int64_t customer_id);
+
+/* Records that the account `login` gave the consent of customer_id to
+ * version: CC_ERR_PERM when policy_may_consent refuses that account,
+ * CC_ERR_NOTFOUND for no such account or version. */
 int policy_consent(struct vault *v, int64_t customer_id, int64_t version, const char *login);
 
 #endif

@@ -11,66 +11,93 @@ void api_openapi(struct http_req *r)
 	http_reply_json(r, 200, http_openapi(api_routes(), "CoffeeCloud API", "1"));
 }
 
+/* The body fields each writing route takes: anything else is refused (400)
+ * by the dispatcher before the handler runs. */
+static const char *const login_fields[] = { "login", "password", "totp", NULL };
+static const char *const code_fields[] = { "code", NULL };
+static const char *const report_fields[] = { "type", "performed", "summary", "parts", "duration_min", NULL };
+static const char *const policy_fields[] = { "text", "purposes", "last_updated", NULL };
+static const char *const consent_fields[] = { "customer", "version", NULL };
+static const char *const org_fields[] = { "name", "kind", "parent", NULL };
+static const char *const user_fields[] = { "login", "role", "org", "display_name", "email", "password", NULL };
+static const char *const grant_fields[] = { "login", "serial", "customer", "site", "purpose", "expires", NULL };
+static const char *const token_fields[] = { "name", "org", "role", "expires", "rate_per_min", NULL };
+
+/* Machine data routes serve each role its own classes of the data: the
+ * handler cuts fields to the caller's classes (ingest/catalogue.h). */
+#define MACHINE_DATA "technical,service,usage"
+
+/*
+ * One row per route: method, path, the purpose it serves (policy consent),
+ * the data classes it reads, who may call it, the body it takes, the
+ * handler, and the OpenAPI summary. The dispatcher (http/server.c) and the
+ * guard (caller.c) enforce all of it before the handler runs.
+ */
 static const struct http_route routes[] = {
-	{ EVHTTP_REQ_GET, "/policy", "none", "none", 1, api_policy, "the current privacy policy" },
-	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", 1, api_openapi, "this document" },
-	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", 1, api_login, "sign in: a session token" },
-	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", 0, api_logout, "end the session" },
-	{ EVHTTP_REQ_GET, "/api/v1/me", "none", "none", 0, api_me, "who is signed in (or which API token)" },
-	{ EVHTTP_REQ_POST, "/api/v1/me/totp", "none", "none", 0, api_totp_enrol,
+	{ EVHTTP_REQ_GET, "/policy", "none", "none", HTTP_OPEN, NULL, api_policy, "the current privacy policy" },
+	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", HTTP_OPEN, NULL, api_openapi, "this document" },
+	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", HTTP_OPEN, login_fields, api_login,
+	  "sign in: a session token" },
+	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", HTTP_SIGNED_IN, NULL, api_logout, "end the session" },
+	{ EVHTTP_REQ_GET, "/api/v1/me", "none", "none", HTTP_SIGNED_IN, NULL, api_me,
+	  "who is signed in (or which API token)" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/totp", "none", "none", HTTP_PERSON, code_fields, api_totp_enrol,
 	  "a new TOTP secret as an otpauth:// URI (a current code replaces one in force)" },
-	{ EVHTTP_REQ_POST, "/api/v1/me/totp/confirm", "none", "none", 0, api_totp_confirm,
+	{ EVHTTP_REQ_POST, "/api/v1/me/totp/confirm", "none", "none", HTTP_PERSON, code_fields, api_totp_confirm,
 	  "turn TOTP on with the first code" },
-	{ EVHTTP_REQ_DELETE, "/api/v1/me/totp", "none", "none", 0, api_totp_disable,
+	{ EVHTTP_REQ_DELETE, "/api/v1/me/totp", "none", "none", HTTP_PERSON, code_fields, api_totp_disable,
 	  "turn TOTP off (with a current code)" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines", "support", "status", 0, api_machines, "machines the caller sees" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", 0, api_machine, "one machine's status" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", "technical", 0, api_telemetry,
+	{ EVHTTP_REQ_GET, "/api/v1/machines", "support", "status", HTTP_DATA, NULL, api_machines,
+	  "machines the caller sees" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", HTTP_DATA, NULL, api_machine,
+	  "one machine's status, and its latest values of the caller's classes" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", MACHINE_DATA, HTTP_DATA, NULL, api_telemetry,
 	  "a machine's telemetry, metrics of the caller's classes only (from, to: epoch ms; metric; "
 	  "step: mean per bucket of step ms; limit, cursor)" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", "technical", 0, api_events,
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", MACHINE_DATA, HTTP_DATA, NULL, api_events,
 	  "a machine's events, types of the caller's classes only (from, to: epoch ms; type; limit, cursor)" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/reports", "support", "service", 0, api_reports_list,
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/reports", "support", "service", HTTP_DATA, NULL, api_reports_list,
 	  "installation and service reports of a machine (from, to: epoch ms; limit, cursor)" },
-	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/reports", "support", "service", 0, api_reports_add,
-	  "file an installation or service report (type, summary, performed, parts, duration_min)" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical", 0, api_quality,
-	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms" },
-	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", 0, api_policy_versions,
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/reports", "support", "service", HTTP_DATA, report_fields,
+	  api_reports_add, "file an installation or service report (type, summary, performed, parts, duration_min)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
+	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
+	  "technical roles, brew counts for usage roles" },
+	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", HTTP_SIGNED_IN, NULL, api_policy_versions,
 	  "every version of the privacy policy" },
-	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", 0, api_policy_publish,
-	  "publish a new policy version (text, purposes, last_updated)" },
-	{ EVHTTP_REQ_POST, "/api/v1/consents", "administration", "none", 0, api_consent,
-	  "record a customer's consent to a policy version" },
-	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/export", "administration", "none", 0, api_export,
+	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", HTTP_PLATFORM, policy_fields,
+	  api_policy_publish, "publish a new policy version (text, purposes, last_updated): the manufacturer's admins" },
+	{ EVHTTP_REQ_POST, "/api/v1/consents", "administration", "none", HTTP_PERSON, consent_fields, api_consent,
+	  "record a customer's consent to a policy version (the customer's own managers)" },
+	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/export", "administration", "none", HTTP_SIGNED_IN, NULL, api_export,
 	  "everything stored for a customer's machines, decrypted (format=json|csv)" },
-	{ EVHTTP_REQ_DELETE, "/api/v1/customers/{id}", "administration", "admin", 0, api_customer_delete,
+	{ EVHTTP_REQ_DELETE, "/api/v1/customers/{id}", "administration", "admin", HTTP_ADMIN, NULL, api_customer_delete,
 	  "erase a customer: certificates revoked, rows deleted, data key destroyed; a signed receipt" },
-	{ EVHTTP_REQ_GET, "/api/v1/audit", "administration", "audit", 0, api_audit_list,
+	{ EVHTTP_REQ_GET, "/api/v1/audit", "administration", "audit", HTTP_DATA, NULL, api_audit_list,
 	  "audit records (from, to: epoch ms; action; serial; limit <= 1000), newest first" },
-	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", 0, api_access_report,
-	  "who read which of a customer's machines' data, when and why" },
-	{ EVHTTP_REQ_GET, "/api/v1/orgs", "administration", "admin", 0, api_orgs_list,
+	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/access-report", "administration", "none", HTTP_SIGNED_IN, NULL,
+	  api_access_report, "who read which of a customer's machines' data, when and why" },
+	{ EVHTTP_REQ_GET, "/api/v1/orgs", "administration", "admin", HTTP_ADMIN, NULL, api_orgs_list,
 	  "organisations in the caller's subtree (admins)" },
-	{ EVHTTP_REQ_POST, "/api/v1/orgs", "administration", "admin", 0, api_orgs_add,
+	{ EVHTTP_REQ_POST, "/api/v1/orgs", "administration", "admin", HTTP_ADMIN, org_fields, api_orgs_add,
 	  "add a distributor or customer under an organisation of the caller's subtree" },
-	{ EVHTTP_REQ_GET, "/api/v1/users", "administration", "admin", 0, api_users_list,
+	{ EVHTTP_REQ_GET, "/api/v1/users", "administration", "admin", HTTP_ADMIN, NULL, api_users_list,
 	  "accounts in the caller's subtree, personal fields opened (admins; audited)" },
-	{ EVHTTP_REQ_POST, "/api/v1/users", "administration", "admin", 0, api_users_add,
+	{ EVHTTP_REQ_POST, "/api/v1/users", "administration", "admin", HTTP_ADMIN, user_fields, api_users_add,
 	  "add an account (login, role, org, password, display_name, email)" },
-	{ EVHTTP_REQ_GET, "/api/v1/grants", "administration", "admin", 0, api_grants_list,
+	{ EVHTTP_REQ_GET, "/api/v1/grants", "administration", "admin", HTTP_GRANTS, NULL, api_grants_list,
 	  "grants in the caller's organisation (admins, service managers)" },
-	{ EVHTTP_REQ_POST, "/api/v1/grants", "administration", "admin", 0, api_grants_add,
-	  "grant a subcontractor one machine or site, for a purpose, until an expiry" },
-	{ EVHTTP_REQ_DELETE, "/api/v1/grants/{id}", "administration", "admin", 0, api_grants_delete,
-	  "revoke a grant" },
-	{ EVHTTP_REQ_GET, "/api/v1/tokens", "administration", "admin", 0, api_tokens_list,
+	{ EVHTTP_REQ_POST, "/api/v1/grants", "administration", "admin", HTTP_GRANTS, grant_fields, api_grants_add,
+	  "grant a subcontractor one machine or site, for a purpose, until an expiry (people, not API tokens)" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/grants/{id}", "administration", "admin", HTTP_GRANTS, NULL, api_grants_delete,
+	  "revoke a grant (also the customer's own admins, for grants on its machines)" },
+	{ EVHTTP_REQ_GET, "/api/v1/tokens", "administration", "admin", HTTP_ADMIN, NULL, api_tokens_list,
 	  "API tokens of partner systems in the caller's subtree (admins)" },
-	{ EVHTTP_REQ_POST, "/api/v1/tokens", "administration", "admin", 0, api_tokens_add,
+	{ EVHTTP_REQ_POST, "/api/v1/tokens", "administration", "admin", HTTP_ADMIN, token_fields, api_tokens_add,
 	  "issue an API token (name, org, role, expires, rate_per_min); shown once" },
-	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/{id}", "administration", "admin", 0, api_tokens_delete,
+	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/{id}", "administration", "admin", HTTP_ADMIN, NULL, api_tokens_delete,
 	  "revoke an API token" },
-	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
+	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 
 const struct http_route *api_routes(void) { return routes; }

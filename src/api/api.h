@@ -38,7 +38,20 @@ struct api_opts {
 int api_new(struct event_base *base, struct vault *vault, const struct api_opts *opts, struct api **out);
 void api_free(struct api *a);
 
-/* The route table to hand to http_server_new with the api as app. */
+/* The route table to hand to http_server_new with the api as app, and
+ * api_guard as its guard. */
 const struct http_route *api_routes(void);
+/*
+ * The dispatcher's guard (http_server_opts.guard), run before the handler
+ * of every route that is not open, from what the route row declares:
+ * the credential (401), the access level (HTTP_PERSON, HTTP_GRANTS,
+ * HTTP_ADMIN, HTTP_PLATFORM: 403), for HTTP_DATA a role that sees one of
+ * the route's data classes (403, audited as denied), and a {serial} in the
+ * path: in the caller's scope (else 404, as for one that does not exist)
+ * and consented to the route's purpose (403 consent_required). 0 lets the
+ * request through; otherwise it has replied.
+ */
+int api_guard(struct http_req *r);
+
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/strmap.h"
 #include "crypto/aead.h"
 #include "fleet/inventory.h"
+#include "ingest/catalogue.h"
 
 const char *api_iso_time(int64_t ms, char *buf, size_t cap)
 {
@@ -88,7 +89,8 @@ static int enrolment_route(const struct http_route *route)
 	       route->handle == api_totp_confirm;
 }
 
-struct caller *api_authenticate(struct http_req *r)
+/* The credential of the request, resolved; NULL after replying 401/403/429. */
+static struct caller *authenticate(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	char buf[CREDENTIAL_TOKEN_TEXT_MAX];
@@ -133,23 +135,58 @@ struct caller *api_authenticate(struct http_req *r)
 	return s;
 }
 
-/* Does the role see this class? "none" needs nothing. */
-int api_role_sees(const struct caller *s, const char *data_class)
+/* Each class named in list (comma-separated), as a bit set; 0 for "none". */
+static unsigned classes_of(const char *list)
 {
 	static const struct { const char *name; unsigned bit; } classes[] = {
 		{ "status", CLASS_STATUS }, { "technical", CLASS_TECHNICAL }, { "service", CLASS_SERVICE },
 		{ "usage", CLASS_USAGE }, { "audit", CLASS_AUDIT },
 	};
-	size_t i;
+	unsigned bits = 0;
+	size_t i, n;
 
+	while (*list != '\0') {
+		n = strcspn(list, ",");
+		for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+			if (strlen(classes[i].name) == n && strncmp(classes[i].name, list, n) == 0)
+				bits |= classes[i].bit;
+		list += n;
+		if (*list == ',')
+			list++;
+	}
+	return bits;
+}
+
+int api_role_sees(const struct caller *s, const char *data_class)
+{
 	if (strcmp(data_class, "none") == 0)
 		return 1;
 	if (strcmp(data_class, "admin") == 0)
 		return s->role->manages_org;
-	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
-		if (strcmp(classes[i].name, data_class) == 0)
-			return (s->role->classes & classes[i].bit) != 0;
-	return 0;
+	return (s->role->classes & classes_of(data_class)) != 0;
+}
+
+const char *api_classes_served(const struct caller *s, const char *data_class, char *buf, size_t cap)
+{
+	unsigned seen = s->role->classes & classes_of(data_class);
+	size_t used = 0;
+	int i;
+
+	if (strcmp(data_class, "none") == 0)
+		return "audit"; /* routes open to several roles (the access report) read audit data */
+	if (seen == 0)
+		return data_class; /* "admin", or a refused attempt: what was asked for */
+	buf[0] = '\0';
+	for (i = 0; i < 5; i++) {
+		if (seen & (1u << i)) {
+			int n = snprintf(buf + used, cap - used, "%s%s", used ? "," : "", catalogue_class_name(1u << i));
+
+			if (n < 0 || (size_t)n >= cap - used)
+				break;
+			used += (size_t)n;
+		}
+	}
+	return buf;
 }
 
 /* Records a person's access to machine data. Reads fail closed: when the
@@ -159,6 +196,7 @@ int api_audit_access(struct http_req *r, const struct caller *s, const char *act
 {
 	struct api *a = http_app(r);
 	struct audit_event e;
+	char classes[64];
 	int rc;
 
 	memset(&e, 0, sizeof(e));
@@ -166,8 +204,7 @@ int api_audit_access(struct http_req *r, const struct caller *s, const char *act
 	e.source = http_source(r);
 	e.action = action;
 	e.machines = m != NULL ? m->serial : "*";
-	/* Routes open to several roles (the access report) read audit data. */
-	e.data_class = strcmp(http_route(r)->data_class, "none") == 0 ? "audit" : http_route(r)->data_class;
+	e.data_class = api_classes_served(s, http_route(r)->data_class, classes, sizeof(classes));
 	e.purpose = http_route(r)->purpose;
 	e.outcome = outcome;
 	e.customer_id = m != NULL ? m->customer_id : 0;
@@ -179,31 +216,46 @@ int api_audit_access(struct http_req *r, const struct caller *s, const char *act
 	return rc;
 }
 
-/* Authenticates and checks the route's data class; NULL after replying. */
-struct caller *api_authorize(struct http_req *r)
+/* Is the caller an administrator of the root organisation (the manufacturer)? */
+static int platform_admin(struct api *a, const struct caller *s)
 {
-	struct caller *s = api_authenticate(r);
+	struct store *st = vault_store(a->vault);
+	struct store_org org;
 
-	if (s != NULL && !api_role_sees(s, http_route(r)->data_class)) {
-		/* Refused access attempts are part of the record too. */
-		if (api_audit_access(r, s, http_route(r)->pattern, NULL, "denied") == CC_OK)
-			http_reply_error(r, 403, "forbidden", "your role does not see this data");
-		return NULL;
-	}
-	return s;
+	return s->role->manages_org && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
+	       org.kind == ORG_MANUFACTURER && org.parent_id == 0;
 }
 
-int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose)
+/* The route's access level against the caller: NULL, or why not. */
+static const char *access_refused(struct api *a, const struct caller *s, const struct http_route *route)
 {
-	if (s->role->granted_only)
-		/* in force (not expired, not revoked), and for the purpose the route serves */
-		return grants_cover(a->vault, s->user.id, m, purpose);
-	return inventory_org_contains(vault_store(a->vault), s->user.org_id, m->customer_id);
+	int person = s->cred.kind == CREDENTIAL_SESSION;
+
+	switch (route->access) {
+	case HTTP_SIGNED_IN:
+		return NULL;
+	case HTTP_PERSON:
+		return person ? NULL : "this belongs to a person's account, not to an API token";
+	case HTTP_DATA:
+		return api_role_sees(s, route->data_class) ? NULL : "your role does not see this data";
+	case HTTP_GRANTS:
+		if (!s->role->manages_grants)
+			return "only admins and service managers manage grants";
+		/* A grant hands a named person access to machine data: a person decides it, by name. */
+		return person ? NULL : "grants are made by people signed in, not by API tokens";
+	case HTTP_ADMIN:
+		return s->role->manages_org ? NULL : "only administrators do this";
+	case HTTP_PLATFORM:
+		return platform_admin(a, s) ? NULL : "only the platform's (the manufacturer's) administrators do this";
+	case HTTP_OPEN:
+		break;
+	}
+	return "refused"; /* an access level this guard does not know: fail closed */
 }
 
 /* The machine named in the path, if the caller may see it; else 404, the
  * same answer as for a serial that does not exist. */
-int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m)
+static int find_machine(struct http_req *r, const struct caller *s, struct store_machine *m)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
@@ -219,6 +271,72 @@ int api_find_machine(struct http_req *r, const struct caller *s, struct store_ma
 		                 "the machine's customer has not consented to this purpose in the current policy");
 		return CC_ERR_PERM;
 	}
+	return CC_OK;
+}
+
+int api_guard(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	const struct http_route *route = http_route(r);
+	struct caller *s;
+	const char *why;
+
+	a->guarded = NULL;
+	a->has_machine = 0;
+	s = authenticate(r);
+	if (s == NULL)
+		return CC_ERR_AUTH;
+	why = access_refused(a, s, route);
+	if (why != NULL) {
+		/* Refused access attempts are part of the record too. */
+		if (api_audit_access(r, s, route->pattern, NULL, "denied") == CC_OK)
+			http_reply_error(r, 403, "forbidden", why);
+		return CC_ERR_PERM;
+	}
+	if (http_param(r, "serial") != NULL) {
+		int rc = find_machine(r, s, &a->machine);
+
+		if (rc != CC_OK)
+			return rc;
+		a->has_machine = 1;
+	}
+	a->guarded = r;
+	return CC_OK;
+}
+
+struct caller *api_caller(struct http_req *r)
+{
+	struct api *a = http_app(r);
+
+	if (a->guarded != r) {
+		/* A handler of an open route asking for a caller: a bug, refused. */
+		http_reply_error(r, 500, "internal", "the request was not authorized");
+		return NULL;
+	}
+	return &a->caller;
+}
+
+struct caller *api_authenticate(struct http_req *r) { return api_caller(r); }
+struct caller *api_authorize(struct http_req *r) { return api_caller(r); }
+
+int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose)
+{
+	if (s->role->granted_only)
+		/* in force (not expired, not revoked), and for the purpose the route serves */
+		return grants_cover(a->vault, s->user.id, m, purpose);
+	return inventory_org_contains(vault_store(a->vault), s->user.org_id, m->customer_id);
+}
+
+int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m)
+{
+	struct api *a = http_app(r);
+
+	(void)s;
+	if (a->guarded != r || !a->has_machine) {
+		http_reply_error(r, 404, "not_found", "no such machine");
+		return CC_ERR_NOTFOUND;
+	}
+	*m = a->machine;
 	return CC_OK;
 }
 

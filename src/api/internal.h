@@ -35,6 +35,9 @@ struct api {
 	struct vault *vault;
 	struct api_opts opts;
 	struct caller caller;    /* the current request's: valid until its handler returns */
+	struct http_req *guarded; /* the request api_guard let through (caller and machine are its) */
+	struct store_machine machine; /* the {serial} of that request's path, found in scope */
+	int has_machine;
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
 	struct strmap *failures; /* login -> struct failures * */
 	struct export_job *exports;   /* exports being written (customers.c) */
@@ -54,14 +57,17 @@ const char *api_iso_time(int64_t ms, char *buf, size_t cap);
 /* The bearer token or session cookie of the request, or NULL; a cookie's
  * token is copied into buf. */
 const char *api_request_token(struct http_req *r, int *from_cookie, char buf[CREDENTIAL_TOKEN_TEXT_MAX]);
-/* Who is calling (a session or an API token, within its rate limit), or
- * NULL after replying 401/403/429. The caller lives in the api object until
- * the handler returns. */
+/* The caller the guard let through, for the handler of that request (never
+ * NULL for a guarded route; NULL after a 500 if the guard did not run). */
+struct caller *api_caller(struct http_req *r);
+/* Old names of api_caller, kept for the handlers that still use them. */
 struct caller *api_authenticate(struct http_req *r);
-/* api_authenticate, then the route's data class against the role. */
 struct caller *api_authorize(struct http_req *r);
-/* Does the role see this data class ("none" needs nothing)? */
+/* Does the role see this data class ("none" needs nothing)? A
+ * comma-separated list: one of them. */
 int api_role_sees(const struct caller *s, const char *data_class);
+/* The route's classes that the role sees, comma-separated into buf (for the audit record). */
+const char *api_classes_served(const struct caller *s, const char *data_class, char *buf, size_t cap);
 /* Appends the audit record of an access; on failure replies 503 (reads
  * fail closed) and returns the error. */
 int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
@@ -69,9 +75,7 @@ int api_audit_access(struct http_req *r, const struct caller *s, const char *act
 /* In the caller's scope: its organisation's subtree, or for subcontractors a
  * grant in force for the purpose. */
 int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose);
-/* The {serial} of the path if the caller may see it, else 404 as for a
- * serial that does not exist; 403 consent_required when the customer has
- * not consented to the route's purpose. */
+/* The {serial} of the path, found by the guard (in scope, consented). */
 int api_find_machine(struct http_req *r, const struct caller *s, struct store_machine *m);
 /* The customer of that name in the caller's scope, else 404 as for one that
  * does not exist (name may be NULL: 404). */

@@ -81,7 +81,7 @@ void api_machines(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	struct machine_lister l;
 	struct api_page pg;
 	json_t *doc;
@@ -149,7 +149,7 @@ void api_machine(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	struct store_machine m;
 	struct latest l;
 	int64_t last = 0;
@@ -315,7 +315,7 @@ static const char *const record_actions[] = { NULL, "telemetry.get", "events.get
 static void records_route(struct http_req *r, enum record_kind kind)
 {
 	struct api *a = http_app(r);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	struct store_machine m;
 	struct record_page page;
 	struct api_page pg;
@@ -397,13 +397,17 @@ static int count_brew(void *arg, const struct record_out *rec)
 	return 0;
 }
 
+/* A derived figure is cut to the caller's classes like the data it comes
+ * from: the standard and the share of brews within it are technical; how
+ * many brews there were is usage (DESIGN §3). */
 void api_quality(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	struct store_machine m;
 	struct quality q = { 0, 0 };
 	int64_t from, to;
+	json_t *doc;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
 		return;
@@ -417,11 +421,20 @@ void api_quality(struct http_req *r)
 	}
 	if (api_audit_access(r, s, "quality.get", &m, "ok") != CC_OK)
 		return;
-	http_reply_json(r, 200, json_pack("{s:s, s:{s:f, s:f, s:f, s:f}, s:I, s:I, s:o?}", "serial", m.serial,
-	                                  "standard", "temp_min_c", QUALITY_TEMP_MIN, "temp_max_c", QUALITY_TEMP_MAX,
-	                                  "brew_min_s", QUALITY_TIME_MIN, "brew_max_s", QUALITY_TIME_MAX,
-	                                  "brews", q.brews, "in_standard", q.in_standard, "compliance_pct",
-	                                  q.brews ? json_real(100.0 * (double)q.in_standard / (double)q.brews) : NULL));
+	doc = json_pack("{s:s}", "serial", m.serial);
+	if (doc != NULL && (s->role->classes & CLASS_TECHNICAL)) {
+		json_object_set_new(doc, "standard", json_pack("{s:f, s:f, s:f, s:f}", "temp_min_c", QUALITY_TEMP_MIN,
+		                                               "temp_max_c", QUALITY_TEMP_MAX, "brew_min_s",
+		                                               QUALITY_TIME_MIN, "brew_max_s", QUALITY_TIME_MAX));
+		if (q.brews > 0)
+			json_object_set_new(doc, "compliance_pct",
+			                    json_real(100.0 * (double)q.in_standard / (double)q.brews));
+	}
+	if (doc != NULL && (s->role->classes & CLASS_USAGE)) {
+		json_object_set_new(doc, "brews", json_integer(q.brews));
+		json_object_set_new(doc, "in_standard", json_integer(q.in_standard));
+	}
+	http_reply_json(r, 200, doc);
 }
 void api_events(struct http_req *r) { records_route(r, RECORD_EVENT); }
 

@@ -45,7 +45,7 @@ void api_policy_versions(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	json_t *list;
 
 	if (s == NULL)
@@ -59,23 +59,19 @@ void api_policy_versions(struct http_req *r)
 	http_reply_json(r, 200, json_pack("{s:o}", "versions", list));
 }
 
+/* The manufacturer's admins only (the route's access level): the policy is
+ * the platform's, one for every customer. */
 void api_policy_publish(struct http_req *r)
 {
-	static const char *const fields[] = { "text", "purposes", "last_updated", NULL };
 	struct api *a = http_app(r);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
+	json_t *body = http_body(r), *list, *item;
 	char purposes[CC_POLICY_PURPOSES_MAX + 1] = "";
-	json_t *body = NULL, *list, *item;
 	int64_t version = 0;
 	size_t i, used = 0;
-	int rc;
 
-	if (s == NULL || http_body_json(r, &body) != CC_OK)
+	if (s == NULL)
 		return;
-	if (api_only_fields(r, body, fields) != CC_OK) {
-		json_decref(body);
-		return;
-	}
 	list = json_object_get(body, "purposes");
 	json_array_foreach(list, i, item) {
 		const char *name = json_string_value(item);
@@ -87,10 +83,8 @@ void api_policy_publish(struct http_req *r)
 		}
 		used += (size_t)n;
 	}
-	rc = policy_publish(a->vault, json_string_value(json_object_get(body, "text")), purposes,
-	                    json_string_value(json_object_get(body, "last_updated")), &version);
-	json_decref(body);
-	if (rc != CC_OK) {
+	if (policy_publish(a->vault, json_string_value(json_object_get(body, "text")), purposes,
+	                   json_string_value(json_object_get(body, "last_updated")), &version) != CC_OK) {
 		http_reply_error(r, 400, "invalid", "send text, purposes (a list of names) and last_updated (YYYY-MM-DD)");
 		return;
 	}
@@ -99,41 +93,32 @@ void api_policy_publish(struct http_req *r)
 	http_reply_json(r, 201, json_pack("{s:I}", "version", (json_int_t)version));
 }
 
-/* A customer's consent to a policy version: by its own customer managers
- * (or anyone above it who manages organisations). */
+/* A customer's consent to a policy version: by its own managers
+ * (policy_may_consent, the rule the CLI follows too). */
 void api_consent(struct http_req *r)
 {
-	static const char *const fields[] = { "customer", "version", NULL };
 	struct api *a = http_app(r);
-	struct caller *s = api_authenticate(r);
+	struct caller *s = api_caller(r);
+	json_t *body = http_body(r);
 	struct store_org cust;
-	const char *name;
-	json_t *body = NULL;
-	int64_t version;
+	json_t *version;
 	int rc;
 
-	if (s == NULL || http_body_json(r, &body) != CC_OK)
+	if (s == NULL || api_find_customer(r, s, json_string_value(json_object_get(body, "customer")), &cust) != CC_OK)
 		return;
-	if (api_only_fields(r, body, fields) != CC_OK) {
-		json_decref(body);
-		return;
-	}
-	name = json_string_value(json_object_get(body, "customer"));
-	version = json_integer_value(json_object_get(body, "version"));
-	rc = api_find_customer(r, s, name, &cust);
-	json_decref(body);
-	if (rc != CC_OK)
-		return;
-	if (!s->role->manages_org && !(strcmp(s->role->name, "customer_manager") == 0 && s->user.org_id == cust.id)) {
-		http_reply_error(r, 403, "forbidden", "only the customer's managers record its consent");
+	if (!policy_may_consent(&s->user, cust.id)) {
+		if (api_audit_access(r, s, "consent.record", NULL, "denied") == CC_OK)
+			http_reply_error(r, 403, "forbidden", "a customer's consent is given by its own managers");
 		return;
 	}
-	rc = policy_consent(a->vault, cust.id, version, s->user.login);
+	version = json_object_get(body, "version");
+	rc = json_is_integer(version) ? policy_consent(a->vault, cust.id, json_integer_value(version), s->user.login)
+	                              : CC_ERR_NOTFOUND;
 	if (rc != CC_OK) {
 		http_reply_error(r, 404, "not_found", "no such policy version");
 		return;
 	}
 	if (api_audit_access(r, s, "consent.record", NULL, "ok") != CC_OK)
 		return;
-	http_reply_json(r, 201, json_pack("{s:s, s:I}", "customer", cust.name, "version", (json_int_t)version));
+	http_reply_json(r, 201, json_pack("{s:s, s:I}", "customer", cust.name, "version", json_integer_value(version)));
 }

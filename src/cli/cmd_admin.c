@@ -457,7 +457,7 @@ static int run_consent_record(struct cli_args *a)
 		rc = CC_ERR_INVALID;
 	}
 	if (rc == CC_OK && !inventory_name_valid(cli_get(a, "by"))) {
-		log_error(MOD, "--by takes a login or reference (letters, digits, . _ -), not a person's name");
+		log_error(MOD, "--by takes the login of the customer's manager who gave it, not a person's name");
 		rc = CC_ERR_INVALID;
 	}
 	if (rc == CC_OK)
@@ -487,7 +487,7 @@ const struct cli_cmd cli_consent_cmds[] = {
 	{ "consent", "record", "record a customer's consent to a policy version", NULL, 1,
 	  { { "customer", "ORG", "the customer", 1 },
 	    { "version", "N", "the policy version", 1 },
-	    { "by", "LOGIN", "the account or contract reference that gave it (no personal names)", 1 },
+	    { "by", "LOGIN", "the account that gave it: a customer_manager or admin of that customer", 1 },
 	    CLI_END_OPTS },
 	  run_consent_record },
 	CLI_END_CMDS,

@@ -27,6 +27,7 @@ struct http_server {
 	SSL_CTX *tls;
 	int want_tls;
 	const struct http_route *routes;
+	int (*guard)(struct http_req *r);
 	void *app;
 	struct http_req *waiting; /* requests answered later (http_req_later) */
 };
@@ -35,6 +36,7 @@ struct http_req {
 	struct http_server *srv;
 	struct evhttp_request *req;
 	const struct http_route *route;
+	json_t *body;             /* a declared body, checked by dispatch */
 	char params[HTTP_PARAMS_MAX][SEGMENT_MAX];
 	char param_name_buf[HTTP_PARAMS_MAX][32];
 	size_t nparams;
@@ -101,6 +103,7 @@ static void req_free(struct http_req *r)
 	}
 	if (r->query_parsed)
 		evhttp_clear_headers(&r->query);
+	json_decref(r->body);
 	free(r);
 }
 
@@ -175,6 +178,7 @@ static void connection_closed(struct evhttp_connection *conn, void *arg)
 			evhttp_request_free(r->req);
 		if (r->query_parsed)
 			evhttp_clear_headers(&r->query);
+		json_decref(r->body);
 		free(r);
 	}
 }
@@ -246,6 +250,10 @@ int http_body_json(struct http_req *r, json_t **out)
 	json_error_t jerr;
 	json_t *doc;
 
+	if (r->body != NULL) {
+		*out = json_incref(r->body);
+		return CC_OK;
+	}
 	if (len > HTTP_BODY_MAX) {
 		http_reply_error(r, 413, "too_large", "the request body is too large");
 		return CC_ERR_LIMIT;
@@ -262,6 +270,33 @@ int http_body_json(struct http_req *r, json_t **out)
 		return CC_ERR_INVALID;
 	}
 	*out = doc;
+	return CC_OK;
+}
+
+json_t *http_body(const struct http_req *r) { return r->body; }
+
+/* The route's declared body: a JSON object with no field outside the list.
+ * Unknown fields (an "owner", an "org", a "role" slipped in) are refused
+ * here, before any handler could act on them. */
+static int body_declared(struct http_req *r)
+{
+	const char *key;
+	json_t *body = NULL, *value;
+
+	if (http_body_json(r, &body) != CC_OK)
+		return CC_ERR_INVALID;
+	json_object_foreach(body, key, value) {
+		const char *const *f;
+
+		for (f = r->route->fields; *f != NULL && strcmp(*f, key) != 0; f++)
+			;
+		if (*f == NULL) {
+			json_decref(body);
+			http_reply_error(r, 400, "invalid", "unknown field");
+			return CC_ERR_INVALID;
+		}
+	}
+	r->body = body;
 	return CC_OK;
 }
 
@@ -384,7 +419,17 @@ static void dispatch(struct evhttp_request *req, void *arg)
 	}
 	status = resolve(s->routes, evhttp_request_get_command(req), uri ? evhttp_uri_get_path(uri) : NULL, r, &route);
 	if (status == 0) {
+		/* The route's declared checks run here, in this order, before its
+		 * handler: a handler that forgets one cannot leak (docs/ARCHITECTURE.md). */
 		r->route = route;
+		if (route->access != HTTP_OPEN && s->guard == NULL) {
+			http_reply_error(r, 503, "unavailable", "no guard: nothing but open routes is served");
+			return;
+		}
+		if (route->access != HTTP_OPEN && s->guard(r) != 0)
+			return; /* refused, and answered */
+		if (route->fields != NULL && body_declared(r) != CC_OK)
+			return;
 		route->handle(r);
 	} else if (status == 405) {
 		http_reply_error(r, 405, "method_not_allowed", "this resource does not take that method");
@@ -418,6 +463,7 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o, s
 	s->base = base;
 	s->want_tls = o->tls;
 	s->routes = o->routes;
+	s->guard = o->guard;
 	s->http = evhttp_new(base);
 	if (s->http == NULL || netaddr_parse(o->listen, &a) != CC_OK) {
 		http_server_free(s);
@@ -471,9 +517,26 @@ void http_server_free(struct http_server *s)
 	free(s);
 }
 
+static const char *const access_names[] = {
+	[HTTP_OPEN] = "open", [HTTP_SIGNED_IN] = "signed-in", [HTTP_PERSON] = "person",
+	[HTTP_DATA] = "data-class", [HTTP_GRANTS] = "grant-managers", [HTTP_ADMIN] = "admins",
+	[HTTP_PLATFORM] = "platform-admins",
+};
+
+/* A JSON object body with exactly these optional fields, nothing else. */
+static json_t *request_body(const char *const *fields)
+{
+	json_t *props = json_object();
+
+	for (; props != NULL && *fields != NULL; fields++)
+		json_object_set_new(props, *fields, json_object());
+	return json_pack("{s:b, s:{s:{s:{s:s, s:o, s:b}}}}", "required", 1, "content", "application/json",
+	                 "schema", "type", "object", "properties", props, "additionalProperties", 0);
+}
+
 json_t *http_openapi(const struct http_route *routes, const char *title, const char *version)
 {
-	json_t *paths = json_object(), *doc;
+	json_t *paths = json_object(), *doc, *op;
 	const struct http_route *r;
 
 	for (r = routes; paths != NULL && r->pattern != NULL; r++) {
@@ -484,9 +547,12 @@ json_t *http_openapi(const struct http_route *routes, const char *title, const c
 			item = json_object();
 			json_object_set_new(paths, r->pattern, item);
 		}
-		json_object_set_new(item, m, json_pack("{s:s, s:s, s:s, s:b}", "summary", r->summary,
-		                                       "x-purpose", r->purpose, "x-data-class", r->data_class,
-		                                       "x-authenticated", !r->open));
+		op = json_pack("{s:s, s:s, s:s, s:b, s:s}", "summary", r->summary, "x-purpose", r->purpose,
+		               "x-data-class", r->data_class, "x-authenticated", r->access != HTTP_OPEN,
+		               "x-access", access_names[r->access]);
+		if (op != NULL && r->fields != NULL)
+			json_object_set_new(op, "requestBody", request_body(r->fields));
+		json_object_set_new(item, m, op);
 	}
 	doc = json_pack("{s:s, s:{s:s, s:s}, s:o}", "openapi", "3.0.3", "info", "title", title, "version",
 	                version, "paths", paths);

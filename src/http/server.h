@@ -28,12 +28,25 @@
 struct http_server;
 struct http_req;
 
+/* Who may call a route. The server knows only HTTP_OPEN (no guard runs);
+ * the application's guard gives the others their meaning (api/caller.c). */
+enum http_access {
+	HTTP_OPEN = 0,   /* anyone: no credential is read */
+	HTTP_SIGNED_IN,  /* any valid credential */
+	HTTP_PERSON,     /* a signed-in person, never a partner system's API token */
+	HTTP_DATA,       /* a role that sees one of the route's data classes */
+	HTTP_GRANTS,     /* people who manage grants (sessions only) */
+	HTTP_ADMIN,      /* administrators of an organisation */
+	HTTP_PLATFORM,   /* administrators of the platform itself (the manufacturer) */
+};
+
 struct http_route {
 	enum evhttp_cmd_type method;
 	const char *pattern;  /* literal segments and {name} captures */
 	const char *purpose;  /* what the data is used for (policy purposes) */
-	const char *data_class; /* status|technical|service|usage|audit|admin|none */
-	int open;             /* 1: no caller needed (login, the public policy) */
+	const char *data_class; /* comma-separated: status,technical,service,usage,audit; or none */
+	enum http_access access;
+	const char *const *fields; /* the body's accepted fields (NULL-terminated); NULL: no body read */
 	void (*handle)(struct http_req *r);
 	const char *summary;  /* for the OpenAPI document */
 };
@@ -43,6 +56,11 @@ struct http_server_opts {
 	int tls;                  /* 0: plain (loopback only, checked by config) */
 	const struct http_route *routes; /* NULL-pattern terminated */
 	int timeout_s;            /* slow clients: whole request/response */
+	/* Runs before every handler of a route that is not HTTP_OPEN: 0 lets
+	 * the request through, anything else means it has replied (and r is
+	 * gone). The declared body fields are checked after it, so a caller
+	 * who may not call a route learns nothing of its body. */
+	int (*guard)(struct http_req *r);
 };
 
 /* Binds the listener (before privileges are dropped); serves nothing until
@@ -68,8 +86,13 @@ const char *http_header(const struct http_req *r, const char *name);
 /* The peer's address as text. */
 const char *http_source(const struct http_req *r);
 /* Parses the body as a JSON object; on failure replies 400/413 itself and
- * returns a negative code. *out is the caller's to json_decref. */
+ * returns a negative code. *out is the caller's to json_decref. For a route
+ * that declares its fields the dispatcher has parsed and checked the body
+ * already: this hands out another reference to it. */
 int http_body_json(struct http_req *r, json_t **out);
+/* The body of a route that declares its fields, checked (borrowed; an empty
+ * object when there was none), or NULL for other routes. */
+json_t *http_body(const struct http_req *r);
 
 /* Replies and ends the request (frees r). doc is stolen. */
 void http_reply_json(struct http_req *r, int status, json_t *doc);

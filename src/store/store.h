@@ -154,7 +154,7 @@ struct store_command {
 #define CC_AUDIT_SOURCE_MAX 64     /* a network address with port, or "" */
 #define CC_AUDIT_ACTION_MAX 64     /* "telemetry.get", "machine.add" */
 #define CC_AUDIT_MACHINES_MAX 1024 /* serials, comma-separated, or "*" for every machine in scope */
-#define CC_AUDIT_CLASS_MAX 15      /* status|technical|service|usage|audit|admin */
+#define CC_AUDIT_CLASS_MAX 47      /* one or more of status,technical,service,usage,audit (commas); or admin */
 #define CC_AUDIT_PURPOSE_MAX 32    /* "support", "administration"... */
 #define CC_AUDIT_OUTCOME_MAX 15    /* ok|denied|error */
 

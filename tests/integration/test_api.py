@@ -57,7 +57,12 @@ def test_public_policy_and_openapi(world):
     for path in ("/api/v1/machines", "/api/v1/machines/{serial}", "/api/v1/machines/{serial}/telemetry",
                  "/api/v1/auth/login", "/api/v1/me", "/policy"):
         assert path in doc["paths"], path
-    assert doc["paths"]["/api/v1/machines/{serial}/telemetry"]["get"]["x-data-class"] == "technical"
+    assert doc["paths"]["/api/v1/machines/{serial}/telemetry"]["get"]["x-data-class"] == "technical,service,usage"
+    assert doc["paths"]["/api/v1/machines/{serial}/telemetry"]["get"]["x-access"] == "data-class"
+    assert doc["paths"]["/api/v1/policy/versions"]["post"]["x-access"] == "platform-admins"
+    # The body a route takes is declared, and nothing else is accepted.
+    body = doc["paths"]["/api/v1/grants"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["additionalProperties"] is False and "owner" not in body["properties"]
 
 
 def test_sign_in_and_out(world):
@@ -110,13 +115,15 @@ def test_scope_and_data_classes(world):
     assert serials(tokens["sales-a"]) == ["A1"]
     assert serials(tokens["tech-b"]) == ["B1"]
 
-    # Telemetry is technical data: technicians and admins, not sales.
+    # Telemetry serves each role its classes: technical metrics to technicians
+    # and admins, none of them to sales (whose class here is usage).
     status, doc, _ = api.call("GET", "/api/v1/machines/A1/telemetry", token=tokens["tech-a"])
     assert status == 200 and doc["telemetry"][0]["m"]["boiler_temp_c"] == 93.5
     status, doc, _ = api.call("GET", "/api/v1/machines/A1/telemetry?metric=pump_pressure_bar", token=tokens["admin"])
     assert status == 200 and doc["telemetry"][0]["m"] == {"pump_pressure_bar": 9.1}
     status, doc, _ = api.call("GET", "/api/v1/machines/A1/telemetry", token=tokens["sales-a"])
-    assert status == 403 and doc["error"]["code"] == "forbidden"
+    assert status == 200 and all("boiler_temp_c" not in t["m"] and "pump_pressure_bar" not in t["m"]
+                                 for t in doc["telemetry"]), doc
     # An auditor sees audit records, not machines.
     status, _, _ = api.call("GET", "/api/v1/machines", token=tokens["audit-m"])
     assert status == 403
@@ -160,15 +167,19 @@ def test_every_read_of_machine_data_is_audited(world):
     api, f = world["api"], world["fleet"]
     tech = api.login("tech-a", "password of tech-a")
     sales = api.login("sales-a", "password of sales-a")
+    auditor = api.login("audit-m", "password of audit-m")
     assert api.call("GET", "/api/v1/machines/A1/telemetry", token=tech)[0] == 200
-    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=sales)[0] == 403
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=sales)[0] == 200
+    assert api.call("GET", "/api/v1/machines/A1/telemetry", token=auditor)[0] == 403
     records = f.ccj("audit", "list", "--action", "telemetry.get", "--serial", "A1")
+    # Each record names the classes that caller was served.
     mine = [r for r in records if r["actor"] == "user:tech-a"]
     assert mine, records
-    assert mine[-1]["data_class"] == "technical" and mine[-1]["purpose"] == "support"
+    assert mine[-1]["data_class"] == "technical,service" and mine[-1]["purpose"] == "support"
     assert mine[-1]["outcome"] == "ok" and mine[-1]["source"] == "127.0.0.1"
-    denied = [r for r in f.ccj("audit", "list") if r["actor"] == "user:sales-a" and r["outcome"] == "denied"]
-    assert denied, "the refused read of sales-a is not in the audit log"
+    assert [r for r in records if r["actor"] == "user:sales-a"][-1]["data_class"] == "usage"
+    denied = [r for r in f.ccj("audit", "list") if r["actor"] == "user:audit-m" and r["outcome"] == "denied"]
+    assert denied, "the refused read of audit-m is not in the audit log"
     verify = f.cc("audit", "verify")
     assert "intact" in verify.stdout
 
@@ -372,8 +383,14 @@ def test_a_new_purpose_needs_the_customers_consent(world):
     assert api.call("POST", "/api/v1/consents", {"customer": "cafe-a", "version": 9}, token=mgr)[0] == 404
     assert api.call("POST", "/api/v1/consents", {"customer": "cafe-a", "version": 2}, token=mgr)[0] == 201
 
+    # A derived figure is cut to the caller's classes like raw data: the share
+    # in standard is technical, how many brews there were is usage.
     status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=tech)
     assert status == 200, doc
+    assert doc["compliance_pct"] == 50.0 and "brews" not in doc and "in_standard" not in doc, doc
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=mgr)
+    assert status == 200 and doc["brews"] == 2 and doc["in_standard"] == 1 and "compliance_pct" not in doc, doc
+    status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=admin)
     assert doc["brews"] == 2 and doc["in_standard"] == 1 and doc["compliance_pct"] == 50.0
     # cafe-b never consented: its machine stays out of the quality purpose for its own technician too.
     tech_b = api.login("tech-b", "password of tech-b")
@@ -390,9 +407,15 @@ def test_cli_policy_and_consent(tmp_path):
                 "--last-updated", "2026-11-28")
     assert doc["version"] == 2
     assert f.ccj("policy", "show")["purposes"] == "downtime,quality,support,updates"
+    f.cc("user", "add", "--org", "cafe-p", "--login", "mgr-p", "--role", "customer_manager",
+         "--password-stdin", stdin="password of mgr-p\n")
     f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "Jane Doe", rc=2)
-    f.cc("consent", "record", "--customer", "cafe-p", "--version", "3", "--by", "contract-7", rc=3)
-    assert f.ccj("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "contract-7")["version"] == 2
+    f.cc("consent", "record", "--customer", "cafe-p", "--version", "3", "--by", "mgr-p", rc=3)
+    # The CLI follows the API's rule: the customer's own managers consent, not the manufacturer's admin.
+    p = f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "admin", rc=5)
+    assert "own customer managers" in p.stderr
+    f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "contract-7", rc=3)
+    assert f.ccj("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "mgr-p")["version"] == 2
     f.cc("policy", "publish", "--text-file", text, "--purposes", "Bad Purpose", "--last-updated", "2026-11-28", rc=2)
 
 

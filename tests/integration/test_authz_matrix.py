@@ -135,7 +135,9 @@ class Caller:
     grants: dict = field(default_factory=dict)
 
     def sees(self, data_class):
-        return data_class in self.role.classes
+        """A route that serves several classes (comma-separated) serves each
+        role the ones it sees: one of them is enough to be let in."""
+        return any(c in self.role.classes for c in data_class.split(","))
 
     def grant(self, serial):
         return self.grants.get(serial)
@@ -327,8 +329,28 @@ def customer_route(status, may):
 
 
 def customers_own_managers(c, t):
-    """Export and consent: the customer's own customer managers, and the admins above it."""
+    """Export: the customer's own customer managers, and the admins above it."""
     return c.role.manages_org or (c.role.name == "customer_manager" and c.org == t.org)
+
+
+def customers_own_consent(c, t):
+    """Consent is the customer's own act: its customer managers or its own
+    admins, nobody above it (access/policy.h policy_may_consent)."""
+    return c.role.name in ("customer_manager", "admin") and c.org == t.org
+
+
+def people_only(rule):
+    """Routes a person must call (HTTP_PERSON): an API token is refused first."""
+    def wrapped(w, c, route, t):
+        return FORBIDDEN if c.kind == "token" else rule(w, c, route, t)
+    return wrapped
+
+
+def platform_admin_route(allowed):
+    """The platform's own admins (the manufacturer's): the policy is one for every customer."""
+    def rule(w, c, route, t):
+        return allowed if c.role.manages_org and c.org == "manufacturer" else FORBIDDEN
+    return rule
 
 
 def transparency_readers(c, t):
@@ -498,17 +520,17 @@ ROUTES = [
     # ---- machine data
     Route("GET", "/api/v1/machines", "support", "status", needs_class(200), check=check_machines),
     Route("GET", "/api/v1/machines/{serial}", "support", "status", machine_route(200), MACHINE_TARGETS),
-    Route("GET", "/api/v1/machines/{serial}/telemetry", "support", "technical", machine_route(200), MACHINE_TARGETS),
-    Route("GET", "/api/v1/machines/{serial}/events", "support", "technical", machine_route(200), MACHINE_TARGETS),
+    Route("GET", "/api/v1/machines/{serial}/telemetry", "support", "technical,service,usage", machine_route(200), MACHINE_TARGETS),
+    Route("GET", "/api/v1/machines/{serial}/events", "support", "technical,service,usage", machine_route(200), MACHINE_TARGETS),
     Route("GET", "/api/v1/machines/{serial}/reports", "support", "service", machine_route(200), MACHINE_TARGETS),
     Route("POST", "/api/v1/machines/{serial}/reports", "support", "service",
           machine_route(201, service_side_only), MACHINE_TARGETS, body=lambda w, k, e: dict(REPORT)),
-    Route("GET", "/api/v1/machines/{serial}/quality", "quality", "technical", machine_route(200), MACHINE_TARGETS),
+    Route("GET", "/api/v1/machines/{serial}/quality", "quality", "technical,usage", machine_route(200), MACHINE_TARGETS),
     # ---- policy and consent
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
-    Route("POST", "/api/v1/policy/versions", "administration", "admin", admin_route(ADMIN_PUBLISH, scoped=False),
+    Route("POST", "/api/v1/policy/versions", "administration", "admin", platform_admin_route(ADMIN_PUBLISH),
           body=policy_body),
-    Route("POST", "/api/v1/consents", "administration", "none", customer_route(201, customers_own_managers),
+    Route("POST", "/api/v1/consents", "administration", "none", people_only(customer_route(201, customers_own_consent)),
           CUSTOMER_TARGETS, body=lambda w, k, e: {"customer": k.target.value, "version": 1}),
     # ---- customers
     Route("GET", "/api/v1/customers/{id}/export", "administration", "none",
