@@ -16,8 +16,10 @@ void api_openapi(struct http_req *r)
 static const char *const login_fields[] = { "login", "password", "totp", NULL };
 static const char *const code_fields[] = { "code", NULL };
 static const char *const report_fields[] = { "type", "performed", "summary", "parts", "duration_min", NULL };
-static const char *const policy_fields[] = { "text", "purposes", "last_updated", NULL };
-static const char *const consent_fields[] = { "customer", "version", NULL };
+static const char *const publish_fields[] = { "last_updated", NULL };
+static const char *const prose_fields[] = { "language", "clause", "text", NULL };
+static const char *const controller_fields[] = { "name", "address", "contact", NULL };
+static const char *const consent_fields[] = { "customer", "version", "language", NULL };
 static const char *const org_fields[] = { "name", "kind", "parent", NULL };
 static const char *const user_fields[] = { "login", "role", "org", "display_name", "email", "password", NULL };
 static const char *const grant_fields[] = { "login", "serial", "customer", "site", "purpose", "expires", NULL };
@@ -34,7 +36,8 @@ static const char *const token_fields[] = { "name", "org", "role", "expires", "r
  * guard (caller.c) enforce all of it before the handler runs.
  */
 static const struct http_route routes[] = {
-	{ EVHTTP_REQ_GET, "/policy", "none", "none", HTTP_OPEN, NULL, api_policy, "the current privacy policy" },
+	{ EVHTTP_REQ_GET, "/policy", "none", "none", HTTP_OPEN, NULL, api_policy,
+	  "the current privacy policy: HTML for browsers, JSON otherwise (lang, or Accept-Language)" },
 	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", HTTP_OPEN, NULL, api_openapi, "this document" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", HTTP_OPEN, login_fields, api_login,
 	  "sign in: a session token" },
@@ -65,10 +68,16 @@ static const struct http_route routes[] = {
 	  "technical roles, brew counts for usage roles" },
 	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", HTTP_SIGNED_IN, NULL, api_policy_versions,
 	  "every version of the privacy policy" },
-	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", HTTP_PLATFORM, policy_fields,
-	  api_policy_publish, "publish a new policy version (text, purposes, last_updated): the manufacturer's admins" },
+	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", HTTP_PLATFORM, publish_fields,
+	  api_policy_publish, "publish the draft as the next version (last_updated: YYYY-MM-DD, default today)" },
+	{ EVHTTP_REQ_GET, "/api/v1/policy/draft", "administration", "admin", HTTP_PLATFORM, NULL, api_policy_draft,
+	  "the draft the running configuration made (lang), 404 when the published version says it all" },
+	{ EVHTTP_REQ_POST, "/api/v1/policy/draft/prose", "administration", "admin", HTTP_PLATFORM, prose_fields,
+	  api_policy_prose, "replace the draft's text of one clause in one language (language, clause, text)" },
+	{ EVHTTP_REQ_POST, "/api/v1/policy/controller", "administration", "admin", HTTP_PLATFORM, controller_fields,
+	  api_policy_controller, "name the data controller (name, address, contact); the draft follows" },
 	{ EVHTTP_REQ_POST, "/api/v1/consents", "administration", "none", HTTP_PERSON, consent_fields, api_consent,
-	  "record a customer's consent to a policy version (the customer's own managers)" },
+	  "record a customer's consent to a policy version in a language (the customer's own managers)" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/export", "administration", "none", HTTP_SIGNED_IN, NULL, api_export,
 	  "everything stored for a customer's machines, decrypted (format=json|csv)" },
 	{ EVHTTP_REQ_DELETE, "/api/v1/customers/{id}", "administration", "admin", HTTP_ADMIN, NULL, api_customer_delete,
@@ -105,17 +114,28 @@ const struct http_route *api_routes(void) { return routes; }
 int api_new(struct event_base *base, struct vault *vault, const struct api_opts *opts, struct api **out)
 {
 	struct api *a = calloc(1, sizeof(*a));
+	int rc;
 
 	if (a == NULL)
 		return CC_ERR_NOMEM;
 	a->base = base;
 	a->vault = vault;
 	a->opts = *opts;
+	a->opts.machines_tls = a->opts.people_tls = NULL;
+	a->machines_tls = json_deep_copy(opts->machines_tls);
+	a->people_tls = json_deep_copy(opts->people_tls);
 	if (strmap_new(&a->buckets) != CC_OK || strmap_new(&a->failures) != CC_OK || api_logins_start(a) != CC_OK) {
 		strmap_free(a->buckets);
 		strmap_free(a->failures);
+		json_decref(a->machines_tls);
+		json_decref(a->people_tls);
 		free(a);
 		return CC_ERR_NOMEM;
+	}
+	rc = api_policy_refresh(a);
+	if (rc != CC_OK) {
+		api_free(a);
+		return rc;
 	}
 	*out = a;
 	return CC_OK;
@@ -139,5 +159,7 @@ void api_free(struct api *a)
 	strmap_foreach(a->failures, free_value, NULL);
 	strmap_free(a->buckets);
 	strmap_free(a->failures);
+	json_decref(a->machines_tls);
+	json_decref(a->people_tls);
 	free(a);
 }

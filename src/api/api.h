@@ -32,9 +32,14 @@ struct api_opts {
 	int totp_required_for_admins; /* admins without TOTP may only enrol */
 	int64_t session_ttl_s;
 	const char *issuer;           /* the name authenticator apps show */
+	/* What the listeners accept (daemon/tls.h tls_describe), for the facts
+	 * of the privacy policy; NULL for a listener that is off. Borrowed. */
+	json_t *machines_tls, *people_tls;
 };
 
-/* vault: the loop thread's data directory handle. */
+/* vault: the loop thread's data directory handle. Builds the privacy
+ * policy's facts of this configuration and keeps a draft when they differ
+ * from the published version's (access/policy.h). */
 int api_new(struct event_base *base, struct vault *vault, const struct api_opts *opts, struct api **out);
 void api_free(struct api *a);
 

@@ -41,6 +41,7 @@ struct api {
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
 	struct strmap *failures; /* login -> struct failures * */
 	struct export_job *exports;   /* exports being written (customers.c) */
+	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
 	/* the password worker (login.c) */
 	pthread_t worker;
 	pthread_mutex_t lock;
@@ -137,8 +138,17 @@ void api_quality(struct http_req *r);
 void api_reports_list(struct http_req *r);
 void api_reports_add(struct http_req *r);
 
+/* ---- policy.c ---- */
+/* The facts of the privacy policy this daemon enforces now (new reference). */
+json_t *api_policy_facts(struct api *a);
+/* Keeps the draft in step with those facts (at start, and when the data
+ * controller is named): policy_draft_refresh. */
+int api_policy_refresh(struct api *a);
 void api_policy(struct http_req *r);
 void api_policy_versions(struct http_req *r);
+void api_policy_draft(struct http_req *r);
+void api_policy_prose(struct http_req *r);
+void api_policy_controller(struct http_req *r);
 void api_policy_publish(struct http_req *r);
 void api_consent(struct http_req *r);
 

@@ -18,6 +18,7 @@
 #include "access/credentials.h"
 #include "access/grants.h"
 #include "access/policy.h"
+#include "access/policy_doc.h"
 #include "fleet/erasure.h"
 #include "fleet/inventory.h"
 #include "records/export.h"
@@ -410,17 +411,87 @@ const struct cli_cmd cli_token_cmds[] = {
 	CLI_END_CMDS,
 };
 
-static int run_policy_publish(struct cli_args *a)
+/* A rendered version as plain text (facts as bullets under each clause's prose). */
+static void print_policy(const json_t *r)
 {
-	unsigned char *text = NULL;
-	size_t len = 0;
-	int64_t version = 0;
-	int rc = file_read_all(cli_get(a, "text-file"), CC_POLICY_TEXT_MAX, &text, &len);
+	const json_t *c, *line;
+	size_t i, j;
+
+	printf("%s\n%s: %s, %s %lld%s\n", json_string_value(json_object_get(r, "title")),
+	       json_string_value(json_object_get(r, "last_updated_label")),
+	       json_string_value(json_object_get(r, "last_updated")),
+	       json_string_value(json_object_get(r, "version_label")),
+	       (long long)json_integer_value(json_object_get(r, "version")),
+	       json_is_true(json_object_get(r, "draft")) ? " (draft)" : "");
+	json_array_foreach(json_object_get(r, "clauses"), i, c) {
+		printf("\n%s\n%s\n", json_string_value(json_object_get(c, "title")), json_string_value(json_object_get(c, "text")));
+		json_array_foreach(json_object_get(c, "facts"), j, line)
+			printf("  - %s\n", json_string_value(line));
+	}
+}
+
+/* doc (stolen) in --lang, as JSON or text; a plain-text version as it is. */
+static int show_policy(struct cli_args *a, json_t *doc, const struct store_policy *p, int draft)
+{
+	const char *lang = doc != NULL ? policy_doc_language(doc, cli_get(a, "lang"), NULL) : NULL;
+	json_t *r = lang != NULL ? policy_doc_render(doc, lang) : NULL;
+	int rc = CC_OK;
+
+	json_decref(doc);
+	if (doc != NULL && r == NULL) {
+		log_error(MOD, "the policy has no text in that language");
+		return CC_ERR_NOTFOUND;
+	}
+	if (r == NULL) {
+		if (a->json)
+			return cli_print_json(json_pack("{s:I, s:s, s:s, s:s}", "version", (json_int_t)p->version,
+			                                "last_updated", p->last_updated, "purposes", p->purposes, "text", p->text));
+		printf("version %lld, last updated %s, purposes %s\n\n%s\n", (long long)p->version, p->last_updated,
+		       p->purposes, p->text);
+		return CC_OK;
+	}
+	json_object_set_new(r, "version", json_integer(draft ? p->version + 1 : p->version));
+	json_object_set_new(r, "last_updated", json_string(draft ? "-" : p->last_updated));
+	json_object_set_new(r, "draft", json_boolean(draft));
+	if (a->json)
+		return cli_print_json(r);
+	print_policy(r);
+	json_decref(r);
+	return rc;
+}
+
+static int run_policy_show(struct cli_args *a)
+{
+	struct store_policy *p = malloc(sizeof(*p));
+	int rc = p ? policy_current(a->vault, p) : CC_ERR_NOMEM;
 
 	if (rc == CC_OK)
-		rc = policy_publish(a->vault, (const char *)text, cli_get(a, "purposes"), cli_get(a, "last-updated"),
-		                    &version);
-	free(text);
+		rc = show_policy(a, policy_doc_parse(p->text), p, 0);
+	free(p);
+	return rc;
+}
+
+static int run_policy_draft(struct cli_args *a)
+{
+	struct store_policy *p = malloc(sizeof(*p));
+	json_t *draft = NULL;
+	int rc = p ? policy_current(a->vault, p) : CC_ERR_NOMEM;
+
+	if (rc == CC_OK)
+		rc = policy_draft_get(a->vault, &draft);
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no draft: the published version says what the running configuration does");
+	if (rc == CC_OK)
+		rc = show_policy(a, draft, p, 1);
+	free(p);
+	return rc;
+}
+
+static int run_policy_publish(struct cli_args *a)
+{
+	int64_t version = 0;
+	int rc = policy_draft_publish(a->vault, cli_get(a, "last-updated"), &version);
+
 	if (rc != CC_OK)
 		return rc;
 	if (a->json)
@@ -429,21 +500,36 @@ static int run_policy_publish(struct cli_args *a)
 	return CC_OK;
 }
 
-static int run_policy_show(struct cli_args *a)
+static int run_policy_prose(struct cli_args *a)
 {
-	struct store_policy *p = malloc(sizeof(*p));
-	int rc = p ? policy_current(a->vault, p) : CC_ERR_NOMEM;
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int rc = file_read_all(cli_get(a, "text-file"), CC_POLICY_CLAUSE_MAX, &text, &len);
 
 	if (rc == CC_OK) {
-		if (a->json)
-			rc = cli_print_json(json_pack("{s:I, s:s, s:s, s:s}", "version", (json_int_t)p->version,
-			                              "last_updated", p->last_updated, "purposes", p->purposes, "text", p->text));
-		else
-			printf("version %lld, last updated %s, purposes %s\n\n%s\n", (long long)p->version,
-			       p->last_updated, p->purposes, p->text);
+		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+			text[--len] = '\0';
+		rc = policy_draft_set_prose(a->vault, cli_get(a, "lang"), cli_get(a, "clause"), (const char *)text);
+		if (rc == CC_ERR_INVALID)
+			log_error(MOD, "--clause is one of controller, collected, purposes, access, never_collected, "
+			          "retention, at_rest, in_transit, security, changes; --lang a language code such as hu");
 	}
-	free(p);
-	return rc;
+	free(text);
+	if (rc == CC_OK && !a->json)
+		printf("the draft's %s text of '%s' is replaced\n", cli_get(a, "lang"), cli_get(a, "clause"));
+	return rc == CC_OK && a->json ? cli_print_json(json_pack("{s:b}", "ok", 1)) : rc;
+}
+
+static int run_policy_controller(struct cli_args *a)
+{
+	int rc = policy_controller_set(a->vault, cli_get(a, "name"), cli_get(a, "address"), cli_get(a, "contact"));
+
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(policy_controller_get(a->vault));
+	printf("the data controller is named; publish the draft to show it in the policy\n");
+	return CC_OK;
 }
 
 static int run_consent_record(struct cli_args *a)
@@ -463,7 +549,7 @@ static int run_consent_record(struct cli_args *a)
 	if (rc == CC_OK)
 		rc = cli_parse_time(cli_get(a, "version"), &version); /* a plain non-negative integer */
 	if (rc == CC_OK)
-		rc = policy_consent(a->vault, cust.id, version, cli_get(a, "by"));
+		rc = policy_consent(a->vault, cust.id, version, cli_get(a, "lang"), cli_get(a, "by"));
 	if (rc != CC_OK)
 		return rc;
 	if (a->json)
@@ -473,13 +559,25 @@ static int run_consent_record(struct cli_args *a)
 }
 
 const struct cli_cmd cli_policy_cmds[] = {
-	{ "policy", "publish", "publish a new version of the privacy policy", NULL, 1,
-	  { { "text-file", "F", "the policy text", 1 },
-	    { "purposes", "LIST", "what data is used for, comma-separated (e.g. downtime,quality,support,updates)", 1 },
-	    { "last-updated", "DATE", "YYYY-MM-DD", 1 },
+	{ "policy", "show", "the current version (--lang: one of its languages)", NULL, 1,
+	  { { "lang", "LANG", "the language (default English)", 0 }, CLI_END_OPTS }, run_policy_show },
+	{ "policy", "draft", "the draft the running configuration made, waiting to be published", NULL, 1,
+	  { { "lang", "LANG", "the language (default English)", 0 }, CLI_END_OPTS }, run_policy_draft },
+	{ "policy", "publish", "publish the draft as the next version", NULL, 1,
+	  { { "last-updated", "DATE", "YYYY-MM-DD (default: today)", 0 }, CLI_END_OPTS }, run_policy_publish },
+	{ "policy", "prose", "replace the draft's text of one clause in one language", NULL, 1,
+	  { { "lang", "LANG", "the language, e.g. en or hu", 1 },
+	    { "clause", "ID", "controller, collected, purposes, access, never_collected, retention, at_rest, "
+	      "in_transit, security or changes", 1 },
+	    { "text-file", "F", "the new text (the facts under it are not editable)", 1 },
 	    CLI_END_OPTS },
-	  run_policy_publish },
-	{ "policy", "show", "the current version", NULL, 1, { CLI_END_OPTS }, run_policy_show },
+	  run_policy_prose },
+	{ "policy", "controller", "name the data controller the policy names", NULL, 1,
+	  { { "name", "NAME", "the organisation responsible for the data", 1 },
+	    { "address", "ADDRESS", "its postal address", 1 },
+	    { "contact", "CONTACT", "how people reach it (e-mail or phone of the office)", 1 },
+	    CLI_END_OPTS },
+	  run_policy_controller },
 	CLI_END_CMDS,
 };
 
@@ -488,6 +586,7 @@ const struct cli_cmd cli_consent_cmds[] = {
 	  { { "customer", "ORG", "the customer", 1 },
 	    { "version", "N", "the policy version", 1 },
 	    { "by", "LOGIN", "the account that gave it: a customer_manager or admin of that customer", 1 },
+	    { "lang", "LANG", "the language of the text it was given on (default en)", 0 },
 	    CLI_END_OPTS },
 	  run_consent_record },
 	CLI_END_CMDS,

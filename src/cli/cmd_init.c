@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "vault/vault.h"
+#include "common/limits.h"
+#include "access/policy.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
@@ -74,6 +77,14 @@ static int run_init(struct cli_args *a)
 	o.manufacturer = cli_get(a, "manufacturer") ? cli_get(a, "manufacturer") : "manufacturer";
 	o.admin_login = cli_get(a, "admin") ? cli_get(a, "admin") : "admin";
 	o.sans = cli_get(a, "san");
+	/* Checked before anything is made: a refused command changes nothing. */
+	if ((cli_get(a, "controller-name") || cli_get(a, "controller-address") || cli_get(a, "controller-contact")) &&
+	    !policy_controller_valid(cli_get(a, "controller-name"), cli_get(a, "controller-address"),
+	                             cli_get(a, "controller-contact"))) {
+		log_error(MOD, "the data controller takes --controller-name, --controller-address and "
+		          "--controller-contact together, each one line of 1 to %d characters", CC_CONTROLLER_FIELD_MAX);
+		return CC_ERR_INVALID;
+	}
 	if (cli_get(a, "owner") != NULL) {
 		rc = become_owner(o.dir, cli_get(a, "owner"));
 		if (rc != CC_OK)
@@ -92,6 +103,23 @@ static int run_init(struct cli_args *a)
 	if (rc != CC_OK) {
 		log_error(MOD, "%s: not initialised: %s", o.dir, cc_strerror(rc));
 		return rc;
+	}
+	if (cli_get(a, "controller-name") != NULL) {
+		struct vault *v = NULL;
+
+		rc = vault_open(o.dir, o.master_key_file, &v);
+		if (rc == CC_OK)
+			rc = policy_controller_set(v, cli_get(a, "controller-name"), cli_get(a, "controller-address"),
+			                           cli_get(a, "controller-contact"));
+		vault_close(v);
+		if (rc != CC_OK) {
+			crypto_wipe(&r, sizeof(r));
+			log_error(MOD, "%s: the data controller could not be stored: %s", o.dir, cc_strerror(rc));
+			return rc;
+		}
+	} else {
+		log_warn(MOD, "the privacy policy names no data controller yet: "
+		         "coffeecloud policy controller --name ... --address ... --contact ...");
 	}
 	if (a->json) {
 		json_t *doc = json_pack("{s:s, s:s, s:s}", "data", o.dir, "manufacturer", o.manufacturer,
@@ -127,6 +155,9 @@ const struct cli_cmd cli_init_cmds[] = {
 	    { "password-stdin", NULL, "read the admin password from standard input", 0 },
 	    { "owner", "USER", "as root: give the directory to this service account (the daemon's user)", 0 },
 	    { "check", NULL, "verify an existing data directory instead of creating one", 0 },
+	    { "controller-name", "NAME", "the data controller the privacy policy names (with the next two)", 0 },
+	    { "controller-address", "ADDRESS", "its postal address", 0 },
+	    { "controller-contact", "CONTACT", "how people reach it", 0 },
 	    CLI_END_OPTS },
 	  run_init },
 	CLI_END_CMDS,

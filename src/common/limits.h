@@ -26,7 +26,9 @@
 /* A command's body (JSON) as sealed in the store. */
 #define CC_COMMAND_SEALED_MAX 4096
 /* A privacy policy version: its text and its list of purposes. */
-#define CC_POLICY_TEXT_MAX 16384
+#define CC_POLICY_TEXT_MAX 65536   /* a version: facts + prose in every language, JSON */
+#define CC_CONTROLLER_FIELD_MAX 256 /* the data controller's name, address, contact */
+#define CC_POLICY_CLAUSE_MAX 4096   /* the prose of one clause in one language */
 #define CC_POLICY_PURPOSES_MAX 255
 /* A PEM certificate as stored for a machine. */
 #define CC_CERT_PEM_MAX 4096

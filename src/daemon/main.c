@@ -169,9 +169,13 @@ int main(int argc, char **argv)
 	if (rc == CC_OK)
 		rc = mqtt_server_start(srv, tls, vault, writer);
 	if (rc == CC_OK && (https != NULL || http_plain != NULL)) {
-		struct api_opts ao = { cfg.totp_required_for_admins, cfg.api_session_ttl_s, "CoffeeCloud" };
+		struct api_opts ao = { cfg.totp_required_for_admins, cfg.api_session_ttl_s, "CoffeeCloud",
+		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
+		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL };
 
 		rc = api_new(base, vault, &ao, &api);
+		json_decref(ao.machines_tls);
+		json_decref(ao.people_tls);
 	}
 	if (rc != CC_OK)
 		goto out;

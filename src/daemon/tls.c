@@ -108,3 +108,28 @@ out:
 	X509_free(cert);
 	return rc;
 }
+
+json_t *tls_describe(SSL_CTX *ctx)
+{
+	STACK_OF(SSL_CIPHER) *ciphers = SSL_CTX_get_ciphers(ctx);
+	int min = (int)SSL_CTX_get_min_proto_version(ctx), i;
+	json_t *versions = json_array(), *names = json_array();
+
+	if (versions == NULL || names == NULL) {
+		json_decref(versions);
+		json_decref(names);
+		return NULL;
+	}
+	json_array_append_new(versions, json_string("TLSv1.3"));
+	if (min != 0 && min <= TLS1_2_VERSION)
+		json_array_append_new(versions, json_string("TLSv1.2"));
+	for (i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ciphers, i);
+		int v13 = strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0;
+
+		/* The TLS 1.2 list is set but unused while 1.2 is off. */
+		if (v13 || (min != 0 && min <= TLS1_2_VERSION))
+			json_array_append_new(names, json_string(SSL_CIPHER_get_name(c)));
+	}
+	return json_pack("{s:o, s:o}", "versions", versions, "ciphers", names);
+}

@@ -10,6 +10,7 @@
 #ifndef CC_DAEMON_TLS_H
 #define CC_DAEMON_TLS_H
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include "common/limits.h"
@@ -19,6 +20,11 @@
  * from the keyring; with machines set, a client certificate is required and
  * ca.crt is its only trust anchor (people use HTTPS without one). */
 int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out);
+
+/* What a context accepts, for the privacy policy's facts:
+ * {"versions": ["TLSv1.3", ...], "ciphers": [names the versions can use]}
+ * (a new reference), or NULL. */
+json_t *tls_describe(SSL_CTX *ctx);
 
 struct tls_identity {
 	char common_name[CC_SERIAL_MAX + 1];

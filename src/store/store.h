@@ -328,8 +328,9 @@ struct store_ops {
 	int (*policy_publish)(struct store *s, const struct store_policy *p, int64_t *version);
 	/* Versions, oldest first. */
 	int (*policy_each)(struct store *s, int (*each)(void *ctx, const struct store_policy *), void *ctx);
-	/* Records a customer's consent to a version (idempotent). */
-	int (*consent_add)(struct store *s, int64_t customer_id, int64_t version, const char *login, int64_t at_ms);
+	/* Records a customer's consent to a version, shown in language (idempotent). */
+	int (*consent_add)(struct store *s, int64_t customer_id, int64_t version, const char *language,
+	                   const char *login, int64_t at_ms);
 	/* The highest version the customer consented to; 0 for none. */
 	int (*consent_latest)(struct store *s, int64_t customer_id, int64_t *version);
 

@@ -361,13 +361,12 @@ def test_a_new_purpose_needs_the_customers_consent(world):
     status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=tech)
     assert status == 403 and doc["error"]["code"] == "consent_required"
 
-    text = policy["text"] + " From version 2 on, brews are also checked against quality standards."
-    status, doc, _ = api.call("POST", "/api/v1/policy/versions",
-                              {"text": text, "purposes": ["downtime", "quality", "support", "updates"],
-                               "last_updated": "2026-11-28"}, token=admin)
+    # The daemon serves the quality route, so its draft names the purpose; publishing it makes version 2.
+    status, draft, _ = api.call("GET", "/api/v1/policy/draft", token=admin)
+    assert status == 200 and "quality" in draft["purposes"], draft
+    status, doc, _ = api.call("POST", "/api/v1/policy/versions", {"last_updated": "2026-11-28"}, token=admin)
     assert status == 201 and doc["version"] == 2
-    assert api.call("POST", "/api/v1/policy/versions", {"text": "x", "purposes": ["q"], "last_updated": "2026-11-28"},
-                    token=tech)[0] == 403
+    assert api.call("POST", "/api/v1/policy/versions", {"last_updated": "2026-11-28"}, token=tech)[0] == 403
     status, policy, _ = api.call("GET", "/policy")
     assert policy["version"] == 2 and "quality" in policy["purposes"] and policy["last_updated"] == "2026-11-28"
 
@@ -401,12 +400,18 @@ def test_a_new_purpose_needs_the_customers_consent(world):
 
 def test_cli_policy_and_consent(tmp_path):
     f = ccdaemon.Fleet.create(tmp_path, machines=("P1",), customer="cafe-p")
-    text = tmp_path / "policy.txt"
-    text.write_text("Version 2: brews are checked against quality standards.\n")
-    doc = f.ccj("policy", "publish", "--text-file", text, "--purposes", "downtime,quality,support,updates",
-                "--last-updated", "2026-11-28")
+    # Without a daemon there is no draft: nothing typed by hand becomes a policy.
+    f.cc("policy", "publish", rc=3)
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{ccdaemon.free_port()}"})
+    d.start()
+    d.stop()
+    assert "quality" in f.ccj("policy", "draft")["facts"]["purposes"]
+    doc = f.ccj("policy", "publish", "--last-updated", "2026-11-28")
     assert doc["version"] == 2
-    assert f.ccj("policy", "show")["purposes"] == "downtime,quality,support,updates"
+    shown = f.ccj("policy", "show")
+    assert shown["version"] == 2 and "quality" in shown["facts"]["purposes"] and shown["last_updated"] == "2026-11-28"
+    assert f.ccj("policy", "show", "--lang", "hu")["title"] == "Adatkezelési tájékoztató"
+    f.cc("policy", "draft", rc=3)
     f.cc("user", "add", "--org", "cafe-p", "--login", "mgr-p", "--role", "customer_manager",
          "--password-stdin", stdin="password of mgr-p\n")
     f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "Jane Doe", rc=2)
@@ -415,8 +420,9 @@ def test_cli_policy_and_consent(tmp_path):
     p = f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "admin", rc=5)
     assert "own customer managers" in p.stderr
     f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "contract-7", rc=3)
-    assert f.ccj("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "mgr-p")["version"] == 2
-    f.cc("policy", "publish", "--text-file", text, "--purposes", "Bad Purpose", "--last-updated", "2026-11-28", rc=2)
+    f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "mgr-p", "--lang", "de", rc=3)
+    assert f.ccj("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "mgr-p",
+                 "--lang", "hu")["version"] == 2
 
 
 def test_export_of_a_customers_data(world):

@@ -490,14 +490,12 @@ def erasure_target(w, case, exp):
 
 def policy_body(w, case, exp):
     # Allowed callers get a body that fails validation: no version is published here.
-    if exp.statuses == (400,):
-        return {"text": "not published", "purposes": [], "last_updated": "never"}
-    return {"text": "An authorization test's policy (must be refused).", "purposes": sorted(w.versions[1]),
-            "last_updated": "2026-11-28"}
+    return {"last_updated": "never"}
 
 
 EMPTY_SIGN_IN = PASSED((400,), ("invalid",), "public; an empty sign-in is invalid, whoever sends it")
 ADMIN_PUBLISH = PASSED((400,), ("invalid",), "past the role check; body deliberately invalid")
+ADMIN_INVALID = ADMIN_PUBLISH
 REPORT = {"type": "service", "summary": "descaled the boiler, replaced the group gasket", "duration_min": 35}
 
 ROUTES = [
@@ -530,6 +528,11 @@ ROUTES = [
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
     Route("POST", "/api/v1/policy/versions", "administration", "admin", platform_admin_route(ADMIN_PUBLISH),
           body=policy_body),
+    Route("GET", "/api/v1/policy/draft", "administration", "admin", platform_admin_route(OK(200))),
+    Route("POST", "/api/v1/policy/draft/prose", "administration", "admin", platform_admin_route(ADMIN_INVALID),
+          body=lambda w, k, e: {"language": "en", "clause": "no-such-clause", "text": "x"}),
+    Route("POST", "/api/v1/policy/controller", "administration", "admin", platform_admin_route(ADMIN_INVALID),
+          body=lambda w, k, e: {"name": "", "address": "", "contact": ""}),
     Route("POST", "/api/v1/consents", "administration", "none", people_only(customer_route(201, customers_own_consent)),
           CUSTOMER_TARGETS, body=lambda w, k, e: {"customer": k.target.value, "version": 1}),
     # ---- customers

@@ -187,6 +187,10 @@ const char *const sqlite_migrations[] = {
 	"  body BLOB NOT NULL,"
 	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
 	"CREATE INDEX reports_time ON reports(machine_id, ts_ms);",
+
+	/* 6 -> 7: which language of a version a customer's consent was given
+	 * in (versions are documents in several languages from now on). */
+	"ALTER TABLE consents ADD COLUMN language TEXT NOT NULL DEFAULT 'en';",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -1209,11 +1209,13 @@ static int sq_policy_each(struct store *base, int (*each)(void *, const struct s
 	return select_each(s, st, emit_policy, &e, "listing policy versions");
 }
 
-static int sq_consent_add(struct store *base, int64_t customer_id, int64_t version, const char *login, int64_t at_ms)
+static int sq_consent_add(struct store *base, int64_t customer_id, int64_t version, const char *language,
+                          const char *login, int64_t at_ms)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR IGNORE INTO consents(customer_id, version, login, at_ms) VALUES (?, ?, ?, ?)", &st);
+	int rc = prepare(s, "INSERT OR IGNORE INTO consents(customer_id, version, login, at_ms, language) "
+	                    "VALUES (?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1221,6 +1223,7 @@ static int sq_consent_add(struct store *base, int64_t customer_id, int64_t versi
 	sqlite3_bind_int64(st, 2, version);
 	bind_text(st, 3, login);
 	sqlite3_bind_int64(st, 4, at_ms);
+	bind_text(st, 5, language);
 	return step_done(s, st, "recording a consent");
 }
 
