@@ -121,6 +121,21 @@ static int luhn_span(const unsigned char *s, size_t from, size_t to)
 	return n >= CARD_MIN && privacy_luhn_valid(d, n);
 }
 
+/* Eight digits that read as a date 19000101..20991231: a build stamp such as
+ * "20261128.101530.123" leads with one, no card number does (no issuer
+ * prefix starts with 19 or 20). */
+static int group_is_date(const unsigned char *g, size_t n)
+{
+	unsigned y, m, d;
+
+	if (n != 8)
+		return 0;
+	y = (unsigned)((g[0] - '0') * 1000 + (g[1] - '0') * 100 + (g[2] - '0') * 10 + (g[3] - '0'));
+	m = (unsigned)((g[4] - '0') * 10 + (g[5] - '0'));
+	d = (unsigned)((g[6] - '0') * 10 + (g[7] - '0'));
+	return y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
 struct group {
 	size_t start, len;
 };
@@ -157,7 +172,8 @@ static int card_run(const unsigned char *s, size_t start, size_t end)
 			total += g->len;
 			if (total > CARD_MAX)
 				break;
-			if (total >= CARD_MIN && luhn_span(s, g->start, gs + gl))
+			if (total >= CARD_MIN && !(back > 0 && group_is_date(s + g->start, g->len)) &&
+			    luhn_span(s, g->start, gs + gl))
 				return 1;
 		}
 		if (i < end)
@@ -166,8 +182,8 @@ static int card_run(const unsigned char *s, size_t start, size_t end)
 	return 0;
 }
 
-/* In raw JSON text: is the run s[start, end) the integer value of a "ts" or
- * "seq" member, inside the epoch-ms window? Only 13-digit values matter:
+/* In raw JSON text: is the run s[start, end) the integer value of a "ts"
+ * member, inside the epoch-ms window? Only 13-digit values matter:
  * shorter ones are no card candidates, longer ones are outside the window. */
 static int json_text_exempt(const unsigned char *s, size_t len, size_t start, size_t end)
 {
@@ -198,8 +214,6 @@ static int json_text_exempt(const unsigned char *s, size_t len, size_t start, si
 	j--;
 	if (j >= 3 && memcmp(s + j - 2, "ts", 2) == 0 && s[j - 3] == '"')
 		return 1;
-	if (j >= 4 && memcmp(s + j - 3, "seq", 3) == 0 && s[j - 4] == '"')
-		return 1;
 	return 0;
 }
 
@@ -229,6 +243,256 @@ static int card_scan(const unsigned char *s, size_t len, int json_text)
 		if (json_text && json_text_exempt(s, len, start, i))
 			continue;
 		if (card_run(s, start, i))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- split card numbers ---------------------------------------------- */
+
+/* A "split" run: digit groups of >= SPLIT_GROUP_MIN digits with a gap between
+ * consecutive groups of 1..SPLIT_GAP_MAX bytes that are neither letters nor
+ * digits (any punctuation, spaces, control bytes: "4111.1111.1111.1111",
+ * "4111--1111", "4111 / 1111") or of exactly one ASCII letter
+ * ("4111a1111b1111c1111", "x4111x1111x1111x1111x"). Candidates are
+ * SPLIT_GROUPS_MIN or more consecutive whole groups with 13..19 digits in
+ * all, passing Luhn. Short groups end a run (a short group may still be
+ * the last of a candidate: 17- and 18-digit cards in fours end in one):
+ * that is what keeps dates and times ("2026-11-28T10:15:30.123Z") and
+ * version numbers out,
+ * and why a card split into groups of one or two digits by anything but a
+ * single space or dash is not found (docs/METRICS.md measures it). Two
+ * groups are too few: "20261128.143200" build stamps are that shape. */
+#define SPLIT_GROUP_MIN 3
+#define SPLIT_GROUPS_MIN 3
+#define SPLIT_GAP_MAX 3
+
+static int is_gap_byte(unsigned char c)
+{
+	return c < 0x80 && !is_alnum(c);
+}
+
+/* The end of the gap starting at s[i] when a digit follows it, else 0. */
+static size_t split_gap(const unsigned char *s, size_t len, size_t i)
+{
+	size_t j = i;
+
+	if (i < len && is_alpha(s[i]))
+		j = i + 1;
+	else
+		while (j < len && j - i < SPLIT_GAP_MAX && is_gap_byte(s[j]))
+			j++;
+	return j > i && j < len && is_digit(s[j]) ? j : 0;
+}
+
+/* Dotted groups of 1..3 digits, each <= 255, the last one after a '.' or a
+ * ':': (a part of) an IPv4 address, with a port ("12.145.224.170:61675" holds
+ * 13+ digits). */
+static int groups_are_ipv4(const unsigned char *s, const struct group *ring, size_t ng, size_t back)
+{
+	size_t k;
+
+	for (k = 0; k < back; k++) {
+		const struct group *g = &ring[(ng - 1 - back + k) % CARD_MAX];
+		unsigned char sep = s[g->start + g->len];
+		unsigned v = 0;
+		size_t i;
+
+		if (g->len > 3 || !(sep == '.' || (sep == ':' && k + 1 == back)) ||
+		    (sep != ':' && !is_digit(s[g->start + g->len + 1])))
+			return 0;
+		for (i = 0; i < g->len; i++)
+			v = v * 10 + (unsigned)(s[g->start + i] - '0');
+		if (v > 255)
+			return 0;
+	}
+	return 1;
+}
+
+static int split_candidate(const unsigned char *s, const struct group *ring, size_t ng, size_t back)
+{
+	char d[CARD_MAX];
+	size_t n = 0, k;
+
+	if (group_is_date(s + ring[(ng - 1 - back) % CARD_MAX].start, ring[(ng - 1 - back) % CARD_MAX].len) ||
+	    groups_are_ipv4(s, ring, ng, back))
+		return 0;
+	for (k = back + 1; k-- > 0;) {
+		const struct group *g = &ring[(ng - 1 - k) % CARD_MAX];
+
+		memcpy(d + n, s + g->start, g->len);
+		n += g->len;
+	}
+	return privacy_luhn_valid(d, n);
+}
+
+static int card_split_scan(const unsigned char *s, size_t len)
+{
+	struct group ring[CARD_MAX];
+	size_t ng = 0, i = 0;
+
+	while (i < len) {
+		size_t gs, gl, back, total = 0, next;
+
+		if (!is_digit(s[i])) {
+			i++;
+			continue;
+		}
+		gs = i;
+		while (i < len && is_digit(s[i]))
+			i++;
+		gl = i - gs;
+		if (gl > CARD_MAX || (gl < SPLIT_GROUP_MIN && ng < SPLIT_GROUPS_MIN - 1)) {
+			ng = 0; /* a long group, or a short one that cannot end a candidate, ends the run */
+		} else {
+			ring[ng % CARD_MAX].start = gs;
+			ring[ng % CARD_MAX].len = gl;
+			ng++;
+			for (back = 0; back < ng && back < CARD_MAX; back++) {
+				total += ring[(ng - 1 - back) % CARD_MAX].len;
+				if (total > CARD_MAX)
+					break;
+				if (back + 1 >= SPLIT_GROUPS_MIN && total >= CARD_MIN &&
+				    split_candidate(s, ring, ng, back))
+					return 1;
+			}
+			if (gl < SPLIT_GROUP_MIN)
+				ng = 0; /* a short group may only be the last of a candidate ("4111.1111.1111.1111.1") */
+		}
+		next = split_gap(s, len, i);
+		if (next == 0) {
+			ng = 0;
+			if (i < len)
+				i++;
+		} else {
+			i = next;
+		}
+	}
+	return 0;
+}
+
+/* ---- cards hidden in base64 or hex ----------------------------------- */
+
+/* Decoded text is scanned DECODE_CHUNK bytes at a time; consecutive chunks
+ * overlap by DECODE_OVERLAP bytes, more than a card written with separators
+ * takes, so a card across a chunk border is still whole in one of them. */
+#define DECODE_CHUNK 384
+#define DECODE_OVERLAP 96
+/* Shortest encodings worth decoding: 13 bytes (a 13-digit card). */
+#define B64_TOKEN_MIN 18
+#define HEX_TOKEN_MIN 26
+
+static int card_decoded(const unsigned char *d, size_t n)
+{
+	return card_scan(d, n, 0) || card_split_scan(d, n);
+}
+
+/* Standard and URL-safe alphabets; -1 for anything else ('=' included). */
+static int b64_value(unsigned char c)
+{
+	if (is_upper(c))
+		return c - 'A';
+	if (is_lower(c))
+		return c - 'a' + 26;
+	if (is_digit(c))
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+static int hex_value(unsigned char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	c = to_lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes the base64 characters t[0, n) (no padding) into out; returns the
+ * number of bytes. n <= DECODE_CHUNK * 4 / 3. */
+static size_t b64_chunk(const unsigned char *t, size_t n, unsigned char *out)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int bits = 0;
+
+	for (i = 0; i < n; i++) {
+		acc = (acc << 6) | (uint32_t)b64_value(t[i]);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return o;
+}
+
+/* A base64 token t[0, n): every one of its four alignments (an encoded card
+ * may follow encoded text of any length, or the token may start with plain
+ * characters of the alphabet), decoded a chunk at a time. */
+static int card_in_b64(const unsigned char *t, size_t n)
+{
+	unsigned char out[DECODE_CHUNK];
+	const size_t chars = DECODE_CHUNK / 3 * 4, step = (DECODE_CHUNK - DECODE_OVERLAP) / 3 * 4;
+	size_t a, pos;
+
+	for (a = 0; a < 4 && a + B64_TOKEN_MIN <= n; a++)
+		for (pos = a; pos + B64_TOKEN_MIN <= n; pos += step) {
+			size_t take = n - pos < chars ? n - pos : chars;
+
+			if (card_decoded(out, b64_chunk(t + pos, take, out)))
+				return 1;
+			if (take < chars)
+				break;
+		}
+	return 0;
+}
+
+static int card_in_hex(const unsigned char *t, size_t n)
+{
+	unsigned char out[DECODE_CHUNK];
+	size_t a, pos;
+
+	for (a = 0; a < 2 && a + HEX_TOKEN_MIN <= n; a++)
+		for (pos = a; pos + HEX_TOKEN_MIN <= n; pos += 2 * (DECODE_CHUNK - DECODE_OVERLAP)) {
+			size_t k, o = 0;
+
+			for (k = pos; k + 1 < n && o < DECODE_CHUNK; k += 2)
+				out[o++] = (unsigned char)(hex_value(t[k]) << 4 | hex_value(t[k + 1]));
+			if (card_decoded(out, o))
+				return 1;
+			if (k + 1 >= n)
+				break;
+		}
+	return 0;
+}
+
+/* Every maximal token of the base64 alphabet long enough to hold an encoded
+ * card, decoded as base64 and, when it is all hex digits, as hex. */
+static int card_encoded_scan(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i, k;
+		int hex = 1;
+
+		if (b64_value(s[i]) < 0) {
+			i++;
+			continue;
+		}
+		while (i < len && b64_value(s[i]) >= 0)
+			i++;
+		if (i - start < B64_TOKEN_MIN)
+			continue;
+		if (card_in_b64(s + start, i - start))
+			return 1;
+		for (k = start; k < i && hex; k++)
+			hex = hex_value(s[k]) >= 0;
+		if (hex && i - start >= HEX_TOKEN_MIN && card_in_hex(s + start, i - start))
 			return 1;
 	}
 	return 0;
@@ -689,7 +953,7 @@ static enum privacy_reason scan_text(const unsigned char *s, size_t len, int jso
 {
 	if (s == NULL || len == 0)
 		return PRIVACY_NONE;
-	if (card_scan(s, len, json_text))
+	if (card_scan(s, len, json_text) || card_split_scan(s, len) || card_encoded_scan(s, len))
 		return PRIVACY_CARD_NUMBER;
 	if (email_scan(s, len))
 		return PRIVACY_EMAIL;
@@ -739,10 +1003,6 @@ static int exempt_member(const char *key, size_t klen, const json_t *v)
 	if (!json_is_integer(v))
 		return 0;
 	n = json_integer_value(v);
-	/* seq is the machine's message counter; machines may start it anywhere
-	 * (the simulator starts at epoch-ms x 1000), so any 16-digit value occurs. */
-	if (klen == 3 && memcmp(key, "seq", 3) == 0)
-		return n >= 1 && n <= PRIVACY_SEQ_MAX;
 	if (!(klen == 2 && memcmp(key, "ts", 2) == 0))
 		return 0;
 	return n >= PRIVACY_EPOCH_MS_MIN && n < PRIVACY_EPOCH_MS_MAX;

@@ -21,28 +21,43 @@
  *     group of more than 19 digits, every 13..19-digit window. (a) finds a
  *     card written next to other digits ("ref 12 4111 1111 1111 1111"),
  *     (b) one glued to other digits ("20261128411111111111111"). Any
- *     candidate passing Luhn is a card number, whatever the key.
+ *     candidate passing Luhn is a card number, whatever the key, except a
+ *     sequence of two or more groups whose first group is an 8-digit date
+ *     19000101..20991231 ("build 20261128-1432 2.14.3"; no issuer prefix
+ *     starts with 19 or 20).
+ *   - SPLIT (privacy.c, card_split_scan): digit groups of 3 or more digits
+ *     separated by 1..3 bytes that are neither letters nor digits, or by one
+ *     ASCII letter ("4111.1111.1111.1111", "4111--1111--1111--1111",
+ *     "4111a1111b1111c1111"): every sequence of 3 or more whole groups with
+ *     13..19 digits passing Luhn (its last group may have 1 or 2 digits),
+ *     unless its first group is an 8-digit date (a build stamp) or its
+ *     groups are dotted groups of <= 3 digits each <= 255 (an IPv4 address
+ *     with a port). Not found: groups of 1 or 2 digits, two groups only.
+ *   - ENCODED: every token of the base64 alphabets (standard and URL-safe,
+ *     padding optional) of 18 or more characters is decoded at each of its
+ *     four alignments, and every all-hex token of 26 or more at both of its
+ *     alignments; the decoded bytes go through the text and split rules.
  *   - JSON integers: the magnitude, when it has 13..19 digits.
  *   - JSON reals: the integer part of the magnitude when it is >= 10^12.
  *     A real >= 2^53 cannot hold 16+ digits exactly, so its digits are
  *     unknowable: reals in [2^53, 10^19) are refused as card numbers (fail
  *     closed). No catalogue metric comes near these magnitudes.
- *   - The exemptions: an INTEGER that is the value of the "ts" member of the
- *     TOP-LEVEL object and lies in the epoch-millisecond window
- *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01..2100-01-01);
- *     and the top-level "seq", an integer 1..2^53: it is the machine's own
- *     message counter, which may start at any value (a 16-digit start is
- *     common: epoch-ms x 1000), so one seq in ten would otherwise pass Luhn.
- *     Why: every message carries a 13-digit millisecond timestamp, and one in
- *     ten of them passes Luhn; without the exemption ingest would refuse 10%
- *     of all traffic. The exemption is narrow on purpose: top level only,
- *     integers only, those two names only, and a window that 16- to 19-digit
- *     cards cannot fall into. Its cost: a 13-digit card number in
- *     [4000000000000, 4102444800000) sent as the top-level ts is not flagged
- *     here (message_check refuses it anyway: such a ts is decades in the
- *     future). A millisecond timestamp anywhere else (a string, a nested
- *     field) is NOT exempt; the catalogue therefore carries no timestamps as
- *     metric values.
+ *   - The one exemption: an INTEGER that is the value of the "ts" member of
+ *     the TOP-LEVEL object and lies in the epoch-millisecond window
+ *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01 ..
+ *     2096-10-02). Why: every message carries a 13-digit millisecond
+ *     timestamp, and one in ten of them passes Luhn; without the exemption
+ *     ingest would refuse 10% of all traffic. It lets no real card through:
+ *     the window holds 12-digit values (before 2001-09-09), then 13-digit
+ *     numbers starting with 1, 2 or 3, and 13-digit card numbers are Visa (prefix 4) and Maestro
+ *     (prefixes 50, 56..69); the window ends before the Visa prefix 4
+ *     begins (4 x 10^12 ms). message_check narrows ts further to
+ *     [2020-01-01, now + 1 day]. There is no exemption for "seq": ingest
+ *     bounds it to 1..INGEST_SEQ_MAX (12 digits), so no seq is a card
+ *     candidate and a 13..19-digit seq passing Luhn is refused as a card
+ *     number like any other number. A millisecond timestamp anywhere else (a
+ *     string, a nested field) is NOT exempt; the catalogue therefore carries
+ *     no timestamps as metric values.
  *
  * E-MAIL ADDRESSES - local@domain.tld anywhere in a string or key: at least
  *   one local-part character before the '@', then two or more dot-separated
@@ -94,10 +109,10 @@
  * message_check refuses anything deeper than INGEST_DEPTH_MAX (16) first. */
 #define PRIVACY_DEPTH_MAX 32
 
-/* The epoch-millisecond window of the ts/seq exemption: [2000-01-01, 2100-01-01). */
+/* The epoch-millisecond window of the ts exemption: [2000-01-01, 2096-10-02),
+ * below the first 13-digit Visa number (prefix 4). */
 #define PRIVACY_EPOCH_MS_MIN INT64_C(946684800000)
-#define PRIVACY_EPOCH_MS_MAX INT64_C(4102444800000)
-#define PRIVACY_SEQ_MAX (INT64_C(1) << 53)
+#define PRIVACY_EPOCH_MS_MAX INT64_C(4000000000000)
 
 enum privacy_reason {
 	PRIVACY_NONE = 0,
@@ -128,8 +143,8 @@ enum privacy_reason privacy_scan_text(const char *s, size_t len);
 
 /* For a payload that did not decode as JSON (malformed, too deep, invalid
  * UTF-8): privacy_scan_text, plus the two rules of privacy_scan_json that can
- * be applied to raw text: a bare integer token that follows "ts": or "seq":
- * and lies in the epoch-ms window is exempt from the card detector, and a
+ * be applied to raw text: a bare integer token that follows "ts": and lies
+ * in the epoch-ms window is exempt from the card detector, and a
  * quoted string followed by ':' is judged as an object key by the financial
  * detector. Heuristic by nature: it exists so that a broken message carrying
  * a card number is still counted as a privacy refusal. */
