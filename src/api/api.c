@@ -31,9 +31,12 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", "technical", 0, api_events,
 	  "a machine's events, types of the caller's classes only (from, to: epoch ms; type; limit, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/reports", "support", "service", 0, api_reports_list,
-	  "installation and service reports of a machine (from, to: epoch ms; limit, cursor)" },
+	  "installation and service reports of a machine: type, work codes, parts, outcome, durations, note, author "
+	  "(from, to: epoch ms; limit, cursor)" },
 	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/reports", "support", "service", 0, api_reports_add,
-	  "file an installation or service report (type, summary, performed, parts, duration_min)" },
+	  "file an installation or service report: type, work (codes of the work catalogue), outcome, and optionally "
+	  "parts (part numbers), duration_min, travel_min, performed (epoch ms), note (<= 280 characters, no personal "
+	  "data); docs/METRICS.md" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical", 0, api_quality,
 	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms" },
 	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", 0, api_policy_versions,

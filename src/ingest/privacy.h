@@ -124,9 +124,14 @@ enum privacy_reason {
 	 * inspected: treat it as refused (fail closed). message_check never
 	 * reports it, because it refuses such nesting before scanning. */
 	PRIVACY_UNSCANNABLE,
+	/* Only from privacy_scan_note (free text people write): */
+	PRIVACY_BIRTH_DATE,
+	PRIVACY_ADDRESS,
+	PRIVACY_PERSON_NAME,
 };
 
-/* "none", "card-number", "email", "phone", "financial", "unscannable";
+/* "none", "card-number", "email", "phone", "financial", "unscannable",
+ * "birth-date", "address", "person-name";
  * "unknown" for values outside the enum. Never NULL, static storage. */
 const char *privacy_reason_name(enum privacy_reason r);
 
@@ -149,6 +154,42 @@ enum privacy_reason privacy_scan_text(const char *s, size_t len);
  * detector. Heuristic by nature: it exists so that a broken message carrying
  * a card number is still counted as a privacy refusal. */
 enum privacy_reason privacy_scan_json_text(const char *s, size_t len);
+
+/* The longest text privacy_scan_note judges; longer is PRIVACY_UNSCANNABLE. */
+#define PRIVACY_NOTE_SCAN_MAX 4096
+
+/* The stricter filter for the short notes people write (service reports):
+ * privacy_scan_text, then, in this order:
+ *   EMAIL        obfuscated addresses: "at" written as " at ", "(at)",
+ *                "[at]", "{at}", "<at>" or " @ ", "dot" as " dot ", "(dot)",
+ *                "[dot]", "{dot}", "<dot>" (also "punkt", "point"), then the
+ *                e-mail rule with a common top-level domain (com, org, net,
+ *                de, at, ...: "carl at example dot com", "carl(at)example(dot)com");
+ *   PHONE        spaced digits: 5 or more groups of at most 3 digits, 7 or
+ *                more digits in all, separated by 1..3 of " .-/()"
+ *                ("0 3 0 1 2 3 4 5 6 7", "+49 1 7 1 ...");
+ *   BIRTH_DATE   a date (y-m-d, d.m.y, d/m/y, d-m-y, with two- or
+ *                four-digit years, or "12 April 1980", "April 12, 1980")
+ *                within 24 bytes after a birth word (born, birth, birthday,
+ *                dob, d.o.b., b., geb., geboren, Geburtsdatum, né, née,
+ *                nacido, nato, szül.), or any full date before 2010 (a
+ *                report's own date is `performed`; machine history in notes
+ *                is recent);
+ *   ADDRESS      a street word (street, st., road, rd., avenue, ave., lane,
+ *                boulevard, blvd., square, terrace, straße, strasse, str.,
+ *                gasse, allee, platz, weg, rue, calle, avenida, piazza, straat,
+ *                laan, plein, út, utca, tér, ulica, ul.; and words ending in
+ *                -straße, -strasse, -str., -gasse, -allee, -weg, -straat,
+ *                -laan) with a house number
+ *                (1..5 digits, one optional letter) up to 3 words before it or
+ *                2 after it ("12 Main Street", "Hauptstraße 5", "Váci út 12");
+ *   PERSON_NAME  a title (Mr, Mrs, Ms, Miss, Dr., Herr, Frau, Hr., Fr.,
+ *                Monsieur, Madame, Mme, Señor, Señora, Sr., Sra., Signor,
+ *                Signora) or "name is" / "name:" / "named" followed by a
+ *                capitalised word.
+ * What it misses is listed in docs/METRICS.md (names without a title, a
+ * house number written as a word, addresses without a street word...). */
+enum privacy_reason privacy_scan_note(const char *s, size_t len);
 
 /* 1 if key (len bytes) names a financial field by the rule above, else 0.
  * Exposed for tests and for the catalogue's self-check. */

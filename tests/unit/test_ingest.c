@@ -18,6 +18,7 @@
 #include "ingest/catalogue.h"
 #include "ingest/message.h"
 #include "ingest/privacy.h"
+#include "records/reports.h"
 
 /* 2026-11-28T12:00:00Z: "now" for every check below. */
 #define NOW INT64_C(1795867200000)
@@ -167,7 +168,7 @@ static void test_catalogue_documented(void)
 	size_t cap = 0, len = 0, i, j, n;
 	const struct catalogue_metric *m;
 	const struct catalogue_event *ev;
-	char needle[96];
+	char needle[160];
 
 	if (cut == NULL || (size_t)(cut - file) + 16 > sizeof(path)) {
 		CHECK(cut != NULL);
@@ -215,6 +216,17 @@ static void test_catalogue_documented(void)
 				fprintf(stderr, "METRICS.md lacks %s (%s)\n", needle, ev->type);
 			CHECK(strstr(doc, needle) != NULL);
 		}
+	}
+	/* the service-report catalogue (records/reports.h) */
+	for (i = 0; reports_work_at(i) != NULL; i++) {
+		snprintf(needle, sizeof(needle), "| `%s` | %s |", reports_work_at(i)->code, reports_work_at(i)->what);
+		if (strstr(doc, needle) == NULL)
+			fprintf(stderr, "METRICS.md lacks %s\n", needle);
+		CHECK(strstr(doc, needle) != NULL);
+	}
+	for (i = 0; reports_outcome_at(i) != NULL; i++) {
+		snprintf(needle, sizeof(needle), "`%s`", reports_outcome_at(i));
+		CHECK(strstr(doc, needle) != NULL);
 	}
 	free(doc);
 }

@@ -377,6 +377,7 @@ static void test_json_text(void)
 	CHECK_EQ(privacy_scan_json_text("", 0), PRIVACY_NONE);
 }
 
+
 /* ---- measurement: recall on card numbers ----------------------------- */
 
 struct network {
@@ -939,6 +940,238 @@ static void test_cost(void)
 	free(docs);
 }
 
+/* ---- notes people write (service reports) ----------------------------- */
+
+static enum privacy_reason note(const char *s)
+{
+	return privacy_scan_note(s, strlen(s));
+}
+
+static void test_note(void)
+{
+	static const struct {
+		const char *text;
+		enum privacy_reason want;
+	} yes[] = {
+		{ "card 4012.8888.8888.1881", PRIVACY_CARD_NUMBER },
+		{ "carl at example dot com", PRIVACY_EMAIL },
+		{ "carl(at)example(dot)com", PRIVACY_EMAIL },
+		{ "write to Carl [at] Example [dot] De", PRIVACY_EMAIL },
+		{ "mail carl {at} cafe-roma {dot} co {dot} uk later", PRIVACY_EMAIL },
+		{ "0 3 0 1 2 3 4 5 6 7", PRIVACY_PHONE },
+		{ "call back 0 1 7 1 - 2 3 4 5 6 7 8", PRIVACY_PHONE },
+		{ "+4 9 1 7 1 2 3 4 5 6 7", PRIVACY_PHONE },
+		{ "born 1980-04-12", PRIVACY_BIRTH_DATE },
+		{ "DOB 12.04.1980", PRIVACY_BIRTH_DATE },
+		{ "D.O.B. 12/04/80", PRIVACY_BIRTH_DATE },
+		{ "geb. 12.04.1980", PRIVACY_BIRTH_DATE },
+		{ "born on 12 April 1980", PRIVACY_BIRTH_DATE },
+		{ "owner's birthday: April 12, 1985", PRIVACY_BIRTH_DATE },
+		{ "12.04.1975", PRIVACY_BIRTH_DATE },
+		{ "12 Main Street", PRIVACY_ADDRESS },
+		{ "Hauptstra\xc3\x9f" "e 5", PRIVACY_ADDRESS },
+		{ "V\xc3\xa1" "ci \xc3\xbat 12", PRIVACY_ADDRESS },
+		{ "221B Baker Street", PRIVACY_ADDRESS },
+		{ "Musterstr. 12a", PRIVACY_ADDRESS },
+		{ "15 rue Oberkampf", PRIVACY_ADDRESS },
+		{ "Kerkstraat 7", PRIVACY_ADDRESS },
+		{ "Mr. Smith", PRIVACY_PERSON_NAME },
+		{ "Mrs. Jane Doe", PRIVACY_PERSON_NAME },
+		{ "asked Herr M\xc3\xbcller", PRIVACY_PERSON_NAME },
+		{ "Frau Schmidt was there", PRIVACY_PERSON_NAME },
+		{ "customer name: Anna", PRIVACY_PERSON_NAME },
+		{ "her name is Jane", PRIVACY_PERSON_NAME },
+		/* the review's report: a person's name, a street address, a date of birth */
+		{ "Visited Mrs. Jane Doe, 12 Main Street, born 1980-04-12", PRIVACY_BIRTH_DATE },
+		{ "Visited Mrs. Jane Doe at 12 Main Street", PRIVACY_ADDRESS },
+	};
+	static const char *const no[] = {
+		"Descaled the boiler at 9.5 bar, replaced group gasket GSK-58.",
+		"Error E042 cleared after firmware update to 2.14.3.",
+		"Arrived at site.Replaced the pump.", "Left at reception. Next visit 2026-12-05.",
+		"Pressure at 9 bar at 93.5 C", "Updated 4.1.7 -> 4.2.1+20261128.1432",
+		"Replaced O-ring 12 x 2 mm", "Steckplatz 3 Platine getauscht", "v1.2.03 installed",
+		"Flow 2.5 ml/s, brew time 24 s at 9 bar.", "IP 192.168.1.20 set", "Visit on 28.11.2026 at 14.30",
+		"Tested 5 shots: 25 s, 26 s, 24 s, 27 s, 25 s.", "Sensor NTC 10k on board rev C.2",
+		"Born-in-the-USA mode off", "pump 2, valve 3, gasket 1", "Drive belt 2 replaced",
+		"",
+	};
+	size_t i;
+	char big[PRIVACY_NOTE_SCAN_MAX + 2];
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (note(yes[i].text) != yes[i].want)
+			fprintf(stderr, "note: %s -> %s, want %s\n", yes[i].text, privacy_reason_name(note(yes[i].text)),
+			        privacy_reason_name(yes[i].want));
+		CHECK_EQ(note(yes[i].text), yes[i].want);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		if (note(no[i]) != PRIVACY_NONE)
+			fprintf(stderr, "note false positive: %s -> %s\n", no[i], privacy_reason_name(note(no[i])));
+		CHECK_EQ(note(no[i]), PRIVACY_NONE);
+	}
+	memset(big, 'a', sizeof(big));
+	CHECK_EQ(privacy_scan_note(big, sizeof(big)), PRIVACY_UNSCANNABLE);
+	CHECK_EQ(privacy_scan_note(NULL, 0), PRIVACY_NONE);
+	CHECK_STR(privacy_reason_name(PRIVACY_BIRTH_DATE), "birth-date");
+	CHECK_STR(privacy_reason_name(PRIVACY_ADDRESS), "address");
+	CHECK_STR(privacy_reason_name(PRIVACY_PERSON_NAME), "person-name");
+}
+
+/* Measurement: catch rate per form on generated personal data inside
+ * technician phrases, and false positives on generated technician notes. */
+static const char *const tech_phrases[] = {
+	"Descaled the boiler at %u.%u bar.", "Replaced group gasket GSK-%u.", "Error E0%u cleared.",
+	"Firmware updated to %u.%u.%u.", "Grinder burrs worn, replaced (BUR-%u). Calibrated to %u g in %u s.",
+	"Milk system cleaned; fridge at %u.%u C.", "Next visit planned 2026-%02u-%02u.",
+	"Pump pressure %u bar at 9%u.%u C.", "Water hardness %u dH, filter changed at %u l.",
+	"Checked at customer site, no fault found.", "Leak at steam valve, ordered part VLV-%u.",
+	"Installed on counter %u, connected to water line.", "Restarted at 10:%02u, ok at 11:%02u.",
+	"Flow %u.%u ml/s, brew time %u s at 9 bar.", "Updated from 4.1.%u to 4.2.%u+20261128.",
+	"Replaced O-ring %u x %u mm.", "Steckplatz %u Platine getauscht.", "Entkalkt, Dichtung gewechselt.",
+	"Sensor NTC %uk replaced on board rev C.%u.", "Cup counter %u at visit.", "Left at reception.",
+	"Tested %u shots: 2%u s, 2%u s, 2%u s.", "IP 192.168.%u.%u configured.", "Serial CM-000%u checked.",
+	"Delivered %u x 1 l descaler.", "Visit on %02u.11.2026 at 14.%02u.", "Drive belt %u replaced.",
+	"Brew unit cycles %u, lubricated.", "Heater element %u W measured, ok.", "Voltage %u V at socket %u.",
+	"Calibrated flow meter: %u pulses per l.", "Valve %u and valve %u swapped.", "Ran rinse x%u, all ok.",
+	"Installed 2026-%02u-%02u, commissioning done.", "Code W1%u shown at %u:%02u, cleared.",
+	"Software 3.%u.%u-rc.%u flashed.", "Boiler %u.%u l, pressure switch set to 1.%u bar.",
+	"Machine at counter %u, second floor.", "Met the barista at %u:%02u, showed the rinse program.",
+	"Follow-up on 2026-12-%02u for the pump.", "Fr. %02u.12. next visit.", "Replaced board %u (PCB-4711 rev B).",
+	"Grind %u.%u -> %u.%u.", "Drip tray sensor at %u %%.", "Station %u of %u done.", "Name plate checked, model CM%u.",
+	"Mo.-Fr. %u-%u h open, visit before 10.", "Ordered %u x GSK-58 and %u x DSC-1 for next visit.",
+	"Tank %u l, consumption %u l/day, hardness %u.%u mmol/l.", "Check valve at %u.%u bar opened.",
+	"Dose %u.%u g in, %u.%u g out, %u s.", "E%03u at %u:%02u and %u:%02u, cleared by restart.",
+};
+
+#define NOTE_FORMS 8
+
+static const char *const note_form_names[NOTE_FORMS] = {
+	"obfuscated e-mail (x at y dot com, (at)/(dot), [at]/[dot])",
+	"phone as spaced digits (0 3 0 1 2 ..., +4 9 1 7 1 ...)",
+	"card number with any separators (card 4012.8888.8888.1881)",
+	"date of birth with a birth word (born/DOB/geb./D.O.B.)",
+	"date before 2010 without a birth word (12.04.1980)",
+	"street address (12 Main Street, Hauptstrasse 5, Vaci ut 12, 15 rue X)",
+	"title and name (Mr./Mrs./Herr/Frau X)",
+	"known miss: bare name and town (Jane Doe from Springfield)",
+};
+
+static void tech_note(char *out, size_t cap)
+{
+	size_t o = 0, k, n = 1 + rnd_below(4);
+
+	out[0] = 0;
+	for (k = 0; k < n && o + 80 < cap; k++) {
+		int w = snprintf(out + o, cap - o, tech_phrases[rnd_below(sizeof(tech_phrases) / sizeof(tech_phrases[0]))],
+		                 (unsigned)rnd_below(12), (unsigned)rnd_below(60), (unsigned)rnd_below(28) + 1,
+		                 (unsigned)rnd_below(10), (unsigned)rnd_below(10));
+		if (w < 0)
+			break;
+		o += (size_t)w;
+		if (o + 1 < cap)
+			out[o++] = ' ', out[o] = 0;
+	}
+}
+
+static void note_form(int form, char *out, size_t cap)
+{
+	static const char *const first[] = { "jane", "carl", "anna", "peter", "maria", "j.doe", "k_lee" };
+	static const char *const doms[] = { "example", "cafe-roma", "gmail", "web", "mail" };
+	static const char *const tlds[] = { "com", "de", "org", "hu", "net", "co dot uk" };
+	static const char *const names[] = { "Smith", "Doe", "M\xc3\xbcller", "Schmidt", "Kov\xc3\xa1" "cs", "Rossi" };
+	static const char *const titles[] = { "Mr.", "Mrs.", "Ms.", "Herr", "Frau", "Mr", "Dr." };
+	static const char *const births[] = { "born", "DOB", "geb.", "D.O.B.", "date of birth:", "born on" };
+	static const char *const streets[] = { "%u Main Street", "Hauptstra\xc3\x9f" "e %u", "V\xc3\xa1" "ci \xc3\xbat %u",
+		                               "%u Baker Street", "Musterstr. %u", "%u rue Oberkampf", "Kerkstraat %u",
+		                               "%u Park Avenue", "Lindenallee %u", "%u Church Road" };
+	char d[24], g[64];
+	unsigned y = 1940 + (unsigned)rnd_below(69), mo = 1 + (unsigned)rnd_below(12), dd = 1 + (unsigned)rnd_below(28);
+	size_t i, o;
+
+	switch (form) {
+	case 0: {
+		static const char *const fmt[] = { "%s at %s dot %s", "%s(at)%s(dot)%s", "%s [at] %s [dot] %s",
+			                           "%s {at} %s {dot} %s" };
+		snprintf(out, cap, fmt[rnd_below(4)], first[rnd_below(7)], doms[rnd_below(5)], tlds[rnd_below(6)]);
+		break;
+	}
+	case 1:
+		o = (size_t)snprintf(out, cap, "%s", rnd_below(2) ? "0" : "+4 9");
+		for (i = 0; i < 9 + rnd_below(2) && o + 3 < cap; i++)
+			o += (size_t)snprintf(out + o, cap - o, " %u", (unsigned)rnd_below(10));
+		break;
+	case 2:
+		gen_card(d);
+		group_card(d, '.', g, sizeof(g));
+		snprintf(out, cap, "card %s", g);
+		break;
+	case 3:
+		switch (rnd_below(3)) {
+		case 0: snprintf(out, cap, "%s %04u-%02u-%02u", births[rnd_below(6)], y, mo, dd); break;
+		case 1: snprintf(out, cap, "%s %02u.%02u.%04u", births[rnd_below(6)], dd, mo, y); break;
+		default: snprintf(out, cap, "%s %02u/%02u/%02u", births[rnd_below(6)], dd, mo, y % 100); break;
+		}
+		break;
+	case 4:
+		snprintf(out, cap, rnd_below(2) ? "%02u.%02u.%04u" : "%3$04u-%2$02u-%1$02u", dd, mo, y);
+		break;
+	case 5:
+		snprintf(out, cap, streets[rnd_below(10)], 1 + (unsigned)rnd_below(300));
+		break;
+	case 6:
+		snprintf(out, cap, "%s %s", titles[rnd_below(7)], names[rnd_below(6)]);
+		break;
+	default:
+		snprintf(out, cap, "Jane %s from Springfield", names[rnd_below(6)]);
+		break;
+	}
+}
+
+static void test_note_measure(void)
+{
+	const int per_form = 1000, fp_total = 20000;
+	int caught[NOTE_FORMS] = { 0 }, missed[NOTE_FORMS] = { 0 }, f, i, fp = 0;
+	int64_t t0 = clock_mono_us();
+
+	rng_state = 0x0b0e5ULL;
+	for (f = 0; f < NOTE_FORMS; f++)
+		for (i = 0; i < per_form; i++) {
+			char pre[200], pii[96], text[400];
+
+			tech_note(pre, 120);
+			note_form(f, pii, sizeof(pii));
+			snprintf(text, sizeof(text), "%s%s.", rnd_below(2) ? pre : "", pii);
+			if (note(text) != PRIVACY_NONE)
+				caught[f]++;
+			else if (f < NOTE_FORMS - 1 && missed[f]++ < 3)
+				fprintf(stderr, "note missed (form %d): %s\n", f, text);
+		}
+	printf("privacy: service-report note filter, catch rate per form:\n");
+	for (f = 0; f < NOTE_FORMS; f++) {
+		printf("privacy:   %-70s %4d / %4d = %6.2f%%\n", note_form_names[f], caught[f], per_form,
+		       100.0 * caught[f] / per_form);
+		if (f < NOTE_FORMS - 1)
+			CHECK(caught[f] * 100 >= per_form * 99);
+	}
+	rng_state = 0x7ec4ULL;
+	for (i = 0; i < fp_total; i++) {
+		char text[300];
+		enum privacy_reason r;
+
+		tech_note(text, 281);
+		r = note(text);
+		if (r != PRIVACY_NONE) {
+			if (fp < 5)
+				fprintf(stderr, "note false positive (%s): %s\n", privacy_reason_name(r), text);
+			fp++;
+		}
+	}
+	printf("privacy:   false positives on %d generated technician notes: %d; %.1f us per note\n", fp_total, fp,
+	       (double)(clock_mono_us() - t0) / (NOTE_FORMS * per_form + fp_total));
+	CHECK_EQ(fp, 0);
+}
+
 /* Long hostile inputs stay linear: digit soup, separators, '@' and '+' runs. */
 static void test_hostile_text(void)
 {
@@ -994,10 +1227,12 @@ int main(void)
 	RUN(test_financial);
 	RUN(test_depth);
 	RUN(test_json_text);
+	RUN(test_note);
 	RUN(test_hostile_text);
 	RUN(test_card_recall);
 	RUN(test_split_recall);
 	RUN(test_false_positives);
 	RUN(test_cost);
+	RUN(test_note_measure);
 	return check_summary();
 }
