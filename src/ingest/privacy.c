@@ -956,11 +956,25 @@ int privacy_key_is_financial(const char *key, size_t len)
 
 /* ---- entry points ---------------------------------------------------- */
 
+static size_t count_digits(const unsigned char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += is_digit(s[i]);
+	return n;
+}
+
 static enum privacy_reason scan_text(const unsigned char *s, size_t len, int json_text)
 {
 	if (s == NULL || len == 0)
 		return PRIVACY_NONE;
-	if (card_scan(s, len, json_text) || card_split_scan(s, len) || card_encoded_scan(s, len))
+	/* Most strings are short: fewer than 13 digits cannot hold a card in
+	 * clear, fewer than 18 bytes cannot hold one encoded. */
+	if (len >= CARD_MIN && count_digits(s, len) >= CARD_MIN &&
+	    (card_scan(s, len, json_text) || card_split_scan(s, len)))
+		return PRIVACY_CARD_NUMBER;
+	if (len >= B64_TOKEN_MIN && card_encoded_scan(s, len))
 		return PRIVACY_CARD_NUMBER;
 	if (email_scan(s, len))
 		return PRIVACY_EMAIL;

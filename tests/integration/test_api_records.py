@@ -212,6 +212,26 @@ def test_service_reports(world):
     assert outcomes == ["denied", "ok", "ok", "ok"]  # the customer's manager tried once
 
 
+def test_api_names_refuse_card_and_phone_shapes(world):
+    """Issue 8: organisation names and logins are clear columns; the API
+    refuses card- and phone-shaped ones as the CLI does, and echoes none."""
+    api, t, f, d = world["api"], world["t"], world["fleet"], world["daemon"]
+    for value in ("4111111111111111", "4111.1111.1111.1111", "x4111x1111x1111x1111x", "NDExMTExMTExMTExMTExMQ",
+                  "0171-1234567"):
+        status, doc, _ = api.call("POST", "/api/v1/orgs", {"name": value, "kind": "customer",
+                                                           "parent": "manufacturer"}, token=t["admin"])
+        assert status == 400 and value not in json.dumps(doc), (value, doc)
+        status, doc, _ = api.call("POST", "/api/v1/users", {"login": value, "role": "technician", "org": "cafe-x",
+                                                            "password": "a long enough password"},
+                                  token=t["admin"])
+        assert status == 400 and value not in json.dumps(doc), (value, doc)
+        assert value not in d.log
+    status, doc, _ = api.call("GET", "/api/v1/orgs", token=t["admin"])
+    assert status == 200 and not any("4111" in o["name"] or "0171" in o["name"] for o in doc["orgs"]), doc
+    status, doc, _ = api.call("GET", "/api/v1/users", token=t["admin"])
+    assert status == 200 and not any("4111" in u["login"] or "0171" in u["login"] for u in doc["users"]), doc
+
+
 def test_a_large_export_is_written_in_slices(world):
     """More records than one slice (2,000): the document must come out whole,
     in order, and the daemon must serve others while it is being written."""
