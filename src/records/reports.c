@@ -177,9 +177,20 @@ enum report_refusal reports_check_at(const json_t *body, int64_t now_ms, enum pr
 		json_object_del(scan, "performed");
 	r = privacy_scan_json(scan);
 	json_decref(scan);
+	/* The stricter note filter on every string of the report, not only the
+	 * note: text people typed into a field that does not exist (an old
+	 * client's "summary") is refused as personal data, not as a typo. */
+	json_object_foreach((json_t *)body, key, value) {
+		size_t i, n = json_is_array(value) ? json_array_size(value) : 1;
+
+		for (i = 0; i < n && r == PRIVACY_NONE; i++) {
+			json_t *v = json_is_array(value) ? json_array_get(value, i) : value;
+
+			if (json_is_string(v) && json_string_length(v) <= PRIVACY_NOTE_SCAN_MAX)
+				r = privacy_scan_note(json_string_value(v), json_string_length(v));
+		}
+	}
 	note = json_object_get(body, "note");
-	if (r == PRIVACY_NONE && json_is_string(note) && json_string_length(note) <= PRIVACY_NOTE_SCAN_MAX)
-		r = privacy_scan_note(json_string_value(note), json_string_length(note));
 	if (r != PRIVACY_NONE) {
 		if (why != NULL)
 			*why = r;

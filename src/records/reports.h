@@ -10,8 +10,9 @@
  * characters) that must pass the stricter text filter for notes
  * (privacy_scan_note: card numbers with any separators, obfuscated e-mail,
  * spaced phone digits, dates of birth, street addresses, titled names).
- * Anything else is refused, and so is personal or financial data anywhere
- * (DESIGN §2.1: a report names parts and work, not people or prices).
+ * Every other string of the report passes the same note filter. Anything
+ * else is refused, and so is personal or financial data anywhere (DESIGN
+ * §2.1: a report names parts and work, not people or prices).
  *
  *   {"type": "service",                       installation|service|maintenance|repair
  *    "work": ["descaling", "gasket_replacement"],  1..REPORT_WORK_MAX codes, no repeats

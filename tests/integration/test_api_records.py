@@ -190,6 +190,9 @@ def test_service_reports(world):
         ({**ok, "note": "Mrs. Jane Canary at 12 Main Street"}, "address"),
         ({**ok, "note": "Asked for Herr Canary at the bar"}, "person-name"),
         ({**ok, "parts": ["GSK-58"], "price_eur": 120}, "financial"),
+        # The review's report, in the old free-text field: refused as personal data, not as a typo.
+        ({"type": "service", "summary": "Visited Mrs. Jane Canary, 12 Main Street, born 1980-04-12"},
+         "birth-date"),
     ]
     for body, why in leaky:
         status, doc, _ = api.call("POST", "/api/v1/machines/X1/reports", body, token=t["tech"])
