@@ -100,7 +100,8 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 	int rc;
 
 	if (!inventory_name_valid(login)) {
-		log_error(MOD, "invalid login: use 1-%d letters, digits, '.', '_' or '-'", CC_NAME_MAX);
+		log_error(MOD, "invalid login: use 1-%d letters, digits, '.', '_' or '-', and nothing shaped "
+		          "like a card or phone number", CC_NAME_MAX);
 		return CC_ERR_INVALID;
 	}
 	if (role_find(role) == NULL) {

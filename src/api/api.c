@@ -15,7 +15,8 @@ void api_openapi(struct http_req *r)
  * by the dispatcher before the handler runs. */
 static const char *const login_fields[] = { "login", "password", "totp", NULL };
 static const char *const code_fields[] = { "code", NULL };
-static const char *const report_fields[] = { "type", "performed", "summary", "parts", "duration_min", NULL };
+static const char *const report_fields[] = { "type", "work", "parts", "outcome", "duration_min", "travel_min",
+	                                       "performed", "note", NULL };
 static const char *const publish_fields[] = { "last_updated", NULL };
 static const char *const prose_fields[] = { "language", "clause", "text", NULL };
 static const char *const controller_fields[] = { "name", "address", "contact", NULL };
@@ -60,9 +61,12 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", MACHINE_DATA, HTTP_DATA, NULL, api_events,
 	  "a machine's events, types of the caller's classes only (from, to: epoch ms; type; limit, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/reports", "support", "service", HTTP_DATA, NULL, api_reports_list,
-	  "installation and service reports of a machine (from, to: epoch ms; limit, cursor)" },
+	  "installation and service reports of a machine: type, work codes, parts, outcome, durations, note, author "
+	  "(from, to: epoch ms; limit, cursor)" },
 	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/reports", "support", "service", HTTP_DATA, report_fields,
-	  api_reports_add, "file an installation or service report (type, summary, performed, parts, duration_min)" },
+	  api_reports_add, "file an installation or service report: type, work (codes of the work catalogue), outcome, "
+	  "and optionally parts (part numbers), duration_min, travel_min, performed (epoch ms), note (<= 280 "
+	  "characters, no personal data); docs/METRICS.md" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
 	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
 	  "technical roles, brew counts for usage roles" },

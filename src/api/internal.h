@@ -20,6 +20,7 @@
 #include "access/roles.h"
 #include "access/users.h"
 #include "api/api.h"
+#include "records/records.h"
 #include "store/store.h"
 
 #define MOD "api"
@@ -135,6 +136,9 @@ void api_machine(struct http_req *r);
 void api_telemetry(struct http_req *r);
 void api_events(struct http_req *r);
 void api_quality(struct http_req *r);
+/* A page of a machine's records of one kind (machines.c): telemetry, events, reports. */
+void api_records_route(struct http_req *r, enum record_kind kind);
+/* reports.c */
 void api_reports_list(struct http_req *r);
 void api_reports_add(struct http_req *r);
 

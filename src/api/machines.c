@@ -1,4 +1,4 @@
-/* machines.c - machines, their status, telemetry, events and quality. */
+/* machines.c - machines, their status, telemetry, events and quality (reports: reports.c). */
 #include "api/internal.h"
 
 #include <stdio.h>
@@ -11,7 +11,6 @@
 #include "fleet/inventory.h"
 #include "ingest/catalogue.h"
 #include "records/records.h"
-#include "records/reports.h"
 
 /* The status-class view of a machine, the only fields every machine role sees. */
 static json_t *machine_status_json(struct api *a, const struct store_machine *m)
@@ -312,7 +311,7 @@ static void sort_by_ts(json_t *list)
 static const char *const record_names[] = { NULL, "telemetry", "events", "reports" };
 static const char *const record_actions[] = { NULL, "telemetry.get", "events.get", "reports.get" };
 
-static void records_route(struct http_req *r, enum record_kind kind)
+void api_records_route(struct http_req *r, enum record_kind kind)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
@@ -367,7 +366,7 @@ static void records_route(struct http_req *r, enum record_kind kind)
 	http_reply_json(r, 200, doc);
 }
 
-void api_telemetry(struct http_req *r) { records_route(r, RECORD_TELEMETRY); }
+void api_telemetry(struct http_req *r) { api_records_route(r, RECORD_TELEMETRY); }
 
 /* The espresso standard of DESIGN §5: brewed at 90-96 degC in 20-30 s. */
 #define QUALITY_TEMP_MIN 90.0
@@ -436,53 +435,4 @@ void api_quality(struct http_req *r)
 	}
 	http_reply_json(r, 200, doc);
 }
-void api_events(struct http_req *r) { records_route(r, RECORD_EVENT); }
-
-void api_reports_list(struct http_req *r) { records_route(r, RECORD_REPORT); }
-
-/* Installation and service reports: filed by the people of distributors and
- * the manufacturer who work on the machine; a customer's people read them. */
-void api_reports_add(struct http_req *r)
-{
-	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
-	struct caller *s = api_authorize(r);
-	struct store_machine m;
-	struct store_org org;
-	enum report_refusal why;
-	json_t *body = NULL;
-	int64_t seq = 0;
-	int rc;
-
-	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
-		return;
-	if (st->ops->org_get(st, s->user.org_id, &org) != CC_OK || org.kind == ORG_CUSTOMER) {
-		if (api_audit_access(r, s, "report.add", &m, "denied") == CC_OK)
-			http_reply_error(r, 403, "forbidden", "reports are filed by the service side, not by customers");
-		return;
-	}
-	if (http_body_json(r, &body) != CC_OK)
-		return;
-	why = reports_check(body);
-	if (why != REPORT_OK) {
-		json_decref(body);
-		/* Nothing of the refused report is quoted or logged. */
-		if (why == REPORT_PRIVACY)
-			http_reply_error(r, 422, "not_machine_data",
-			                 "the report holds personal or financial data (a card number, e-mail, phone or price)");
-		else
-			http_reply_error(r, 400, "invalid", "send type (installation, service, maintenance or repair), "
-			                 "summary (<= 2000 characters), and optionally performed (epoch ms), parts "
-			                 "(part numbers), duration_min");
-		return;
-	}
-	rc = reports_add(a->vault, &m, body, s->actor, &seq);
-	json_decref(body);
-	if (rc != CC_OK) {
-		http_reply_error(r, rc == CC_ERR_LIMIT ? 413 : 500, rc == CC_ERR_LIMIT ? "too_large" : "internal",
-		                 "the report could not be stored");
-		return;
-	}
-	if (api_audit_access(r, s, "report.add", &m, "ok") == CC_OK)
-		http_reply_json(r, 201, json_pack("{s:s, s:I}", "serial", m.serial, "seq", (json_int_t)seq));
-}
+void api_events(struct http_req *r) { api_records_route(r, RECORD_EVENT); }

@@ -10,6 +10,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "crypto/ca.h"
+#include "ingest/privacy.h"
 
 #define MOD "inventory"
 #define CRL_DAYS 30
@@ -28,14 +29,22 @@ static int charset_ok(const char *s, size_t max)
 	return 1;
 }
 
+/* Names and serials are stored, indexed, logged and audited in clear: none
+ * may be a card number (plain, split or encoded) or a phone number. The
+ * charset already keeps e-mail addresses out ('@' is not in it). */
+static int shape_ok(const char *s)
+{
+	return privacy_scan_text(s, strlen(s)) == PRIVACY_NONE;
+}
+
 int inventory_name_valid(const char *name)
 {
-	return charset_ok(name, CC_NAME_MAX) && isalnum((unsigned char)name[0]);
+	return charset_ok(name, CC_NAME_MAX) && isalnum((unsigned char)name[0]) && shape_ok(name);
 }
 
 int inventory_serial_valid(const char *serial)
 {
-	return charset_ok(serial, CC_SERIAL_MAX);
+	return charset_ok(serial, CC_SERIAL_MAX) && shape_ok(serial);
 }
 
 static int check_name(const char *what, const char *name)
@@ -43,7 +52,8 @@ static int check_name(const char *what, const char *name)
 	if (inventory_name_valid(name))
 		return CC_OK;
 	log_error(MOD, "invalid %s name: use 1-%d letters, digits, '.', '_' or '-', "
-	          "starting with a letter or digit", what, CC_NAME_MAX);
+	          "starting with a letter or digit, and nothing shaped like a card or phone number",
+	          what, CC_NAME_MAX);
 	return CC_ERR_INVALID;
 }
 
@@ -251,7 +261,8 @@ int inventory_machine_add(struct vault *v, const char *serial, const char *model
 
 	memset(&b, 0, sizeof(b));
 	if (!inventory_serial_valid(serial)) {
-		log_error(MOD, "invalid serial: use 1-%d letters, digits, '.', '_' or '-'", CC_SERIAL_MAX);
+		log_error(MOD, "invalid serial: use 1-%d letters, digits, '.', '_' or '-', and nothing shaped "
+		          "like a card or phone number", CC_SERIAL_MAX);
 		return CC_ERR_INVALID;
 	}
 	rc = check_name("model", model);

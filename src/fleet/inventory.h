@@ -28,7 +28,9 @@
 /* Validity of machine certificates, in days. */
 #define INVENTORY_MACHINE_CERT_DAYS 3650
 
-/* 1 if the text is a valid slug / serial. */
+/* 1 if the text is a valid slug / serial: the charset and length of
+ * limits.h, and nothing the privacy filter's text detectors flag (a card
+ * number plain, split or encoded; a phone number): these are clear columns. */
 int inventory_name_valid(const char *name);
 int inventory_serial_valid(const char *serial);
 

@@ -153,7 +153,7 @@ static int read_seq_ts(json_t *doc, int64_t now_ms, struct message_verdict *out)
 		return refuse(out, "seq is not an integer");
 	n = json_integer_value(seq);
 	if (n < 1 || n > INGEST_SEQ_MAX)
-		return refuse(out, "seq out of range (1..2^53)");
+		return refuse(out, "seq out of range (1..999999999999)");
 	out->seq = n;
 	if (ts == NULL)
 		return refuse(out, "missing ts");

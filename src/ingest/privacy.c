@@ -1,7 +1,8 @@
 /*
  * privacy.c - the detectors of privacy.h. Every scan is linear in its input
  * (each detector looks a bounded distance from each start position) and uses
- * a few hundred bytes of stack; nothing here allocates or logs.
+ * a few hundred bytes of stack (privacy_scan_note: about 20 KiB, its word
+ * table and a normalised copy); nothing here allocates or logs.
  */
 #include <math.h>
 #include <string.h>
@@ -70,6 +71,12 @@ const char *privacy_reason_name(enum privacy_reason r)
 		return "financial";
 	case PRIVACY_UNSCANNABLE:
 		return "unscannable";
+	case PRIVACY_BIRTH_DATE:
+		return "birth-date";
+	case PRIVACY_ADDRESS:
+		return "address";
+	case PRIVACY_PERSON_NAME:
+		return "person-name";
 	}
 	return "unknown";
 }
@@ -121,6 +128,21 @@ static int luhn_span(const unsigned char *s, size_t from, size_t to)
 	return n >= CARD_MIN && privacy_luhn_valid(d, n);
 }
 
+/* Eight digits that read as a date 19000101..20991231: a build stamp such as
+ * "20261128.101530.123" leads with one, no card number does (no issuer
+ * prefix starts with 19 or 20). */
+static int group_is_date(const unsigned char *g, size_t n)
+{
+	unsigned y, m, d;
+
+	if (n != 8)
+		return 0;
+	y = (unsigned)((g[0] - '0') * 1000 + (g[1] - '0') * 100 + (g[2] - '0') * 10 + (g[3] - '0'));
+	m = (unsigned)((g[4] - '0') * 10 + (g[5] - '0'));
+	d = (unsigned)((g[6] - '0') * 10 + (g[7] - '0'));
+	return y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
 struct group {
 	size_t start, len;
 };
@@ -157,7 +179,8 @@ static int card_run(const unsigned char *s, size_t start, size_t end)
 			total += g->len;
 			if (total > CARD_MAX)
 				break;
-			if (total >= CARD_MIN && luhn_span(s, g->start, gs + gl))
+			if (total >= CARD_MIN && !(back > 0 && group_is_date(s + g->start, g->len)) &&
+			    luhn_span(s, g->start, gs + gl))
 				return 1;
 		}
 		if (i < end)
@@ -166,8 +189,8 @@ static int card_run(const unsigned char *s, size_t start, size_t end)
 	return 0;
 }
 
-/* In raw JSON text: is the run s[start, end) the integer value of a "ts" or
- * "seq" member, inside the epoch-ms window? Only 13-digit values matter:
+/* In raw JSON text: is the run s[start, end) the integer value of a "ts"
+ * member, inside the epoch-ms window? Only 13-digit values matter:
  * shorter ones are no card candidates, longer ones are outside the window. */
 static int json_text_exempt(const unsigned char *s, size_t len, size_t start, size_t end)
 {
@@ -198,8 +221,6 @@ static int json_text_exempt(const unsigned char *s, size_t len, size_t start, si
 	j--;
 	if (j >= 3 && memcmp(s + j - 2, "ts", 2) == 0 && s[j - 3] == '"')
 		return 1;
-	if (j >= 4 && memcmp(s + j - 3, "seq", 3) == 0 && s[j - 4] == '"')
-		return 1;
 	return 0;
 }
 
@@ -229,6 +250,256 @@ static int card_scan(const unsigned char *s, size_t len, int json_text)
 		if (json_text && json_text_exempt(s, len, start, i))
 			continue;
 		if (card_run(s, start, i))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- split card numbers ---------------------------------------------- */
+
+/* A "split" run: digit groups of >= SPLIT_GROUP_MIN digits with a gap between
+ * consecutive groups of 1..SPLIT_GAP_MAX bytes that are neither letters nor
+ * digits (any punctuation, spaces, control bytes: "4111.1111.1111.1111",
+ * "4111--1111", "4111 / 1111") or of exactly one ASCII letter
+ * ("4111a1111b1111c1111", "x4111x1111x1111x1111x"). Candidates are
+ * SPLIT_GROUPS_MIN or more consecutive whole groups with 13..19 digits in
+ * all, passing Luhn. Short groups end a run (a short group may still be
+ * the last of a candidate: 17- and 18-digit cards in fours end in one):
+ * that is what keeps dates and times ("2026-11-28T10:15:30.123Z") and
+ * version numbers out,
+ * and why a card split into groups of one or two digits by anything but a
+ * single space or dash is not found (docs/METRICS.md measures it). Two
+ * groups are too few: "20261128.143200" build stamps are that shape. */
+#define SPLIT_GROUP_MIN 3
+#define SPLIT_GROUPS_MIN 3
+#define SPLIT_GAP_MAX 3
+
+static int is_gap_byte(unsigned char c)
+{
+	return c < 0x80 && !is_alnum(c);
+}
+
+/* The end of the gap starting at s[i] when a digit follows it, else 0. */
+static size_t split_gap(const unsigned char *s, size_t len, size_t i)
+{
+	size_t j = i;
+
+	if (i < len && is_alpha(s[i]))
+		j = i + 1;
+	else
+		while (j < len && j - i < SPLIT_GAP_MAX && is_gap_byte(s[j]))
+			j++;
+	return j > i && j < len && is_digit(s[j]) ? j : 0;
+}
+
+/* Dotted groups of 1..3 digits, each <= 255, the last one after a '.' or a
+ * ':': (a part of) an IPv4 address, with a port ("12.145.224.170:61675" holds
+ * 13+ digits). */
+static int groups_are_ipv4(const unsigned char *s, const struct group *ring, size_t ng, size_t back)
+{
+	size_t k;
+
+	for (k = 0; k < back; k++) {
+		const struct group *g = &ring[(ng - 1 - back + k) % CARD_MAX];
+		unsigned char sep = s[g->start + g->len];
+		unsigned v = 0;
+		size_t i;
+
+		if (g->len > 3 || !(sep == '.' || (sep == ':' && k + 1 == back)) ||
+		    (sep != ':' && !is_digit(s[g->start + g->len + 1])))
+			return 0;
+		for (i = 0; i < g->len; i++)
+			v = v * 10 + (unsigned)(s[g->start + i] - '0');
+		if (v > 255)
+			return 0;
+	}
+	return 1;
+}
+
+static int split_candidate(const unsigned char *s, const struct group *ring, size_t ng, size_t back)
+{
+	char d[CARD_MAX];
+	size_t n = 0, k;
+
+	if (group_is_date(s + ring[(ng - 1 - back) % CARD_MAX].start, ring[(ng - 1 - back) % CARD_MAX].len) ||
+	    groups_are_ipv4(s, ring, ng, back))
+		return 0;
+	for (k = back + 1; k-- > 0;) {
+		const struct group *g = &ring[(ng - 1 - k) % CARD_MAX];
+
+		memcpy(d + n, s + g->start, g->len);
+		n += g->len;
+	}
+	return privacy_luhn_valid(d, n);
+}
+
+static int card_split_scan(const unsigned char *s, size_t len)
+{
+	struct group ring[CARD_MAX];
+	size_t ng = 0, i = 0;
+
+	while (i < len) {
+		size_t gs, gl, back, total = 0, next;
+
+		if (!is_digit(s[i])) {
+			i++;
+			continue;
+		}
+		gs = i;
+		while (i < len && is_digit(s[i]))
+			i++;
+		gl = i - gs;
+		if (gl > CARD_MAX || (gl < SPLIT_GROUP_MIN && ng < SPLIT_GROUPS_MIN - 1)) {
+			ng = 0; /* a long group, or a short one that cannot end a candidate, ends the run */
+		} else {
+			ring[ng % CARD_MAX].start = gs;
+			ring[ng % CARD_MAX].len = gl;
+			ng++;
+			for (back = 0; back < ng && back < CARD_MAX; back++) {
+				total += ring[(ng - 1 - back) % CARD_MAX].len;
+				if (total > CARD_MAX)
+					break;
+				if (back + 1 >= SPLIT_GROUPS_MIN && total >= CARD_MIN &&
+				    split_candidate(s, ring, ng, back))
+					return 1;
+			}
+			if (gl < SPLIT_GROUP_MIN)
+				ng = 0; /* a short group may only be the last of a candidate ("4111.1111.1111.1111.1") */
+		}
+		next = split_gap(s, len, i);
+		if (next == 0) {
+			ng = 0;
+			if (i < len)
+				i++;
+		} else {
+			i = next;
+		}
+	}
+	return 0;
+}
+
+/* ---- cards hidden in base64 or hex ----------------------------------- */
+
+/* Decoded text is scanned DECODE_CHUNK bytes at a time; consecutive chunks
+ * overlap by DECODE_OVERLAP bytes, more than a card written with separators
+ * takes, so a card across a chunk border is still whole in one of them. */
+#define DECODE_CHUNK 384
+#define DECODE_OVERLAP 96
+/* Shortest encodings worth decoding: 13 bytes (a 13-digit card). */
+#define B64_TOKEN_MIN 18
+#define HEX_TOKEN_MIN 26
+
+static int card_decoded(const unsigned char *d, size_t n)
+{
+	return card_scan(d, n, 0) || card_split_scan(d, n);
+}
+
+/* Standard and URL-safe alphabets; -1 for anything else ('=' included). */
+static int b64_value(unsigned char c)
+{
+	if (is_upper(c))
+		return c - 'A';
+	if (is_lower(c))
+		return c - 'a' + 26;
+	if (is_digit(c))
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+static int hex_value(unsigned char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	c = to_lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes the base64 characters t[0, n) (no padding) into out; returns the
+ * number of bytes. n <= DECODE_CHUNK * 4 / 3. */
+static size_t b64_chunk(const unsigned char *t, size_t n, unsigned char *out)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int bits = 0;
+
+	for (i = 0; i < n; i++) {
+		acc = (acc << 6) | (uint32_t)b64_value(t[i]);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return o;
+}
+
+/* A base64 token t[0, n): every one of its four alignments (an encoded card
+ * may follow encoded text of any length, or the token may start with plain
+ * characters of the alphabet), decoded a chunk at a time. */
+static int card_in_b64(const unsigned char *t, size_t n)
+{
+	unsigned char out[DECODE_CHUNK];
+	const size_t chars = DECODE_CHUNK / 3 * 4, step = (DECODE_CHUNK - DECODE_OVERLAP) / 3 * 4;
+	size_t a, pos;
+
+	for (a = 0; a < 4 && a + B64_TOKEN_MIN <= n; a++)
+		for (pos = a; pos + B64_TOKEN_MIN <= n; pos += step) {
+			size_t take = n - pos < chars ? n - pos : chars;
+
+			if (card_decoded(out, b64_chunk(t + pos, take, out)))
+				return 1;
+			if (take < chars)
+				break;
+		}
+	return 0;
+}
+
+static int card_in_hex(const unsigned char *t, size_t n)
+{
+	unsigned char out[DECODE_CHUNK];
+	size_t a, pos;
+
+	for (a = 0; a < 2 && a + HEX_TOKEN_MIN <= n; a++)
+		for (pos = a; pos + HEX_TOKEN_MIN <= n; pos += 2 * (DECODE_CHUNK - DECODE_OVERLAP)) {
+			size_t k, o = 0;
+
+			for (k = pos; k + 1 < n && o < DECODE_CHUNK; k += 2)
+				out[o++] = (unsigned char)(hex_value(t[k]) << 4 | hex_value(t[k + 1]));
+			if (card_decoded(out, o))
+				return 1;
+			if (k + 1 >= n)
+				break;
+		}
+	return 0;
+}
+
+/* Every maximal token of the base64 alphabet long enough to hold an encoded
+ * card, decoded as base64 and, when it is all hex digits, as hex. */
+static int card_encoded_scan(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i, k;
+		int hex = 1;
+
+		if (b64_value(s[i]) < 0) {
+			i++;
+			continue;
+		}
+		while (i < len && b64_value(s[i]) >= 0)
+			i++;
+		if (i - start < B64_TOKEN_MIN)
+			continue;
+		if (card_in_b64(s + start, i - start))
+			return 1;
+		for (k = start; k < i && hex; k++)
+			hex = hex_value(s[k]) >= 0;
+		if (hex && i - start >= HEX_TOKEN_MIN && card_in_hex(s + start, i - start))
 			return 1;
 	}
 	return 0;
@@ -685,11 +956,25 @@ int privacy_key_is_financial(const char *key, size_t len)
 
 /* ---- entry points ---------------------------------------------------- */
 
+static size_t count_digits(const unsigned char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += is_digit(s[i]);
+	return n;
+}
+
 static enum privacy_reason scan_text(const unsigned char *s, size_t len, int json_text)
 {
 	if (s == NULL || len == 0)
 		return PRIVACY_NONE;
-	if (card_scan(s, len, json_text))
+	/* Most strings are short: fewer than 13 digits cannot hold a card in
+	 * clear, fewer than 18 bytes cannot hold one encoded. */
+	if (len >= CARD_MIN && count_digits(s, len) >= CARD_MIN &&
+	    (card_scan(s, len, json_text) || card_split_scan(s, len)))
+		return PRIVACY_CARD_NUMBER;
+	if (len >= B64_TOKEN_MIN && card_encoded_scan(s, len))
 		return PRIVACY_CARD_NUMBER;
 	if (email_scan(s, len))
 		return PRIVACY_EMAIL;
@@ -739,10 +1024,6 @@ static int exempt_member(const char *key, size_t klen, const json_t *v)
 	if (!json_is_integer(v))
 		return 0;
 	n = json_integer_value(v);
-	/* seq is the machine's message counter; machines may start it anywhere
-	 * (the simulator starts at epoch-ms x 1000), so any 16-digit value occurs. */
-	if (klen == 3 && memcmp(key, "seq", 3) == 0)
-		return n >= 1 && n <= PRIVACY_SEQ_MAX;
 	if (!(klen == 2 && memcmp(key, "ts", 2) == 0))
 		return 0;
 	return n >= PRIVACY_EPOCH_MS_MIN && n < PRIVACY_EPOCH_MS_MAX;
@@ -806,4 +1087,480 @@ enum privacy_reason privacy_scan_json(const json_t *doc)
 	if (doc == NULL)
 		return PRIVACY_NONE;
 	return scan_value(doc, 1);
+}
+
+/* ---- notes people write ------------------------------------------------ */
+
+/* Notes are tokenised into words: maximal runs of letters, digits and UTF-8
+ * bytes, with one trailing '.' kept ("str.", "Mr."). */
+#define NOTE_WORDS_MAX 1024
+#define NOTE_WORD_MAX 32
+
+struct word {
+	size_t start, len; /* len includes a trailing '.' */
+};
+
+static int is_word_byte(unsigned char c)
+{
+	return is_alnum(c) || c >= 0x80;
+}
+
+static size_t note_words(const unsigned char *s, size_t len, struct word *w, size_t cap)
+{
+	size_t n = 0, i = 0;
+
+	while (i < len && n < cap) {
+		size_t st;
+
+		if (!is_word_byte(s[i])) {
+			i++;
+			continue;
+		}
+		st = i;
+		while (i < len && is_word_byte(s[i]))
+			i++;
+		if (i < len && s[i] == '.')
+			i++;
+		w[n].start = st;
+		w[n].len = i - st;
+		n++;
+	}
+	return n;
+}
+
+/* Case-insensitive (ASCII) comparison of a word with a lower-case literal;
+ * a word's trailing '.' (the end of a sentence) may be left out of lit. */
+static int word_is(const unsigned char *s, const struct word *w, const char *lit)
+{
+	size_t n = strlen(lit), i;
+
+	if (w->len != n && !(w->len == n + 1 && s[w->start + n] == '.'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (to_lower(s[w->start + i]) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+static int word_in(const unsigned char *s, const struct word *w, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (word_is(s, w, *list))
+			return 1;
+	return 0;
+}
+
+static int word_ends(const unsigned char *s, const struct word *w, const char *lit)
+{
+	size_t n = strlen(lit), i;
+
+	if (w->len <= n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (to_lower(s[w->start + w->len - n + i]) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+static int word_capitalised(const unsigned char *s, const struct word *w)
+{
+	unsigned char c = s[w->start];
+
+	return is_upper(c) || (c >= 0xc3 && w->len > 1); /* a UTF-8 letter: Ö, Š, ... */
+}
+
+/* -- obfuscated e-mail -- */
+
+/* At s[i]: optional spaces, then word in brackets, or a bare word between
+ * spaces; *end after the trailing spaces. */
+static int spelled_token(const unsigned char *s, size_t len, size_t i, const char *word, size_t *end)
+{
+	size_t j = i, sp = 0, n = strlen(word), k;
+	unsigned char open = 0, close = 0;
+
+	while (j < len && s[j] == ' ')
+		j++, sp++;
+	if (j < len && (s[j] == '(' || s[j] == '[' || s[j] == '{' || s[j] == '<')) {
+		open = s[j];
+		close = open == '(' ? ')' : open == '[' ? ']' : open == '{' ? '}' : '>';
+		j++;
+		while (j < len && s[j] == ' ')
+			j++;
+	} else if (sp == 0) {
+		return 0;
+	}
+	for (k = 0; k < n; k++)
+		if (j + k >= len || to_lower(s[j + k]) != (unsigned char)word[k])
+			return 0;
+	j += n;
+	if (open) {
+		while (j < len && s[j] == ' ')
+			j++;
+		if (j >= len || s[j] != close)
+			return 0;
+		j++;
+	} else if (j >= len || s[j] != ' ') {
+		return 0;
+	}
+	while (j < len && s[j] == ' ')
+		j++;
+	*end = j;
+	return 1;
+}
+
+/* After spelling is undone, an address must also end in a common top-level
+ * domain: "arrived at site.Replaced" would read as site.replaced. */
+static const char *const common_tlds[] = {
+	"com", "org", "net", "edu", "gov", "info", "biz", "io", "co", "eu", "de", "at", "ch", "hu", "fr", "it",
+	"es", "nl", "be", "lu", "uk", "ie", "pl", "cz", "sk", "si", "hr", "ro", "bg", "gr", "pt", "dk", "se",
+	"no", "fi", "ee", "lv", "lt", "us", "ca", "au", "nz", "jp", "cn", "ru", "tr", "br", "mx", "in", NULL,
+};
+
+static int spelled_email_scan(const unsigned char *s, size_t len)
+{
+	size_t at, j, last, k;
+
+	for (at = 1; at < len; at++) {
+		if (s[at] != '@' || !email_at(s, len, at))
+			continue;
+		j = last = at + 1;
+		while (j < len && (is_label_char(s[j]) || (s[j] == '.' && j + 1 < len && is_label_char(s[j + 1])))) {
+			if (s[j] == '.')
+				last = j + 1;
+			j++;
+		}
+		for (k = 0; common_tlds[k] != NULL; k++)
+			if (j - last == strlen(common_tlds[k]) && memcmp(s + last, common_tlds[k], j - last) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int note_email(const unsigned char *s, size_t len)
+{
+	static const char *const ats[] = { "at", "@", NULL };
+	static const char *const dots[] = { "dot", "punkt", "point", ".", NULL };
+	unsigned char norm[PRIVACY_NOTE_SCAN_MAX];
+	size_t i = 0, o = 0, end, k;
+	int changed = 0;
+
+	while (i < len) {
+		int hit = 0;
+
+		if (s[i] == ' ' || s[i] == '(' || s[i] == '[' || s[i] == '{' || s[i] == '<') {
+			for (k = 0; ats[k] != NULL && !hit; k++)
+				if (spelled_token(s, len, i, ats[k], &end))
+					norm[o++] = '@', hit = 1;
+			for (k = 0; dots[k] != NULL && !hit; k++)
+				if ((dots[k][0] != '.' || s[i] != ' ') && spelled_token(s, len, i, dots[k], &end))
+					norm[o++] = '.', hit = 1;
+		}
+		if (hit) {
+			i = end;
+			changed = 1;
+		} else {
+			norm[o++] = to_lower(s[i++]);
+		}
+	}
+	return changed && spelled_email_scan(norm, o);
+}
+
+/* -- spaced phone digits -- */
+
+static int is_phone_gap(unsigned char c)
+{
+	return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')';
+}
+
+static int note_spaced_phone(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t digits = 0, groups = 0;
+
+		if (!is_digit(s[i]) || (i > 0 && (is_word_byte(s[i - 1]) || s[i - 1] == '.'))) {
+			i++;
+			continue;
+		}
+		for (;;) {
+			size_t gs = i, j;
+
+			while (i < len && is_digit(s[i]))
+				i++;
+			if (i - gs > 3) {
+				if (groups >= 5 && digits >= 7)
+					return 1;
+				digits = groups = 0; /* a long group: a new chain may start after it */
+			} else {
+				digits += i - gs;
+				groups++;
+			}
+			for (j = i; j < len && j - i < 3 && is_phone_gap(s[j]); j++)
+				;
+			if (j == i || j >= len || !is_digit(s[j]))
+				break;
+			i = j;
+		}
+		if (groups >= 5 && digits >= 7 && (i >= len || !is_word_byte(s[i])))
+			return 1;
+	}
+	return 0;
+}
+
+/* -- dates -- */
+
+static const char *const month_names[] = {
+	"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+	"januar", "februar", "märz", "mai", "juni", "juli", "okt", "dez", NULL,
+};
+
+static int word_is_month(const unsigned char *s, const struct word *w)
+{
+	size_t i, n = w->len;
+	char low[NOTE_WORD_MAX];
+
+	if (n > 0 && s[w->start + n - 1] == '.')
+		n--;
+	if (n < 3 || n >= sizeof(low))
+		return 0;
+	for (i = 0; i < n; i++)
+		low[i] = (char)to_lower(s[w->start + i]);
+	for (i = 0; month_names[i] != NULL; i++) {
+		size_t m = strlen(month_names[i]);
+
+		/* a name or any longer spelling of its prefix: "apr", "april", "sept." */
+		if (n >= m && memcmp(low, month_names[i], m) == 0 && (i >= 12 || n <= 9))
+			return 1;
+	}
+	return 0;
+}
+
+static int word_number(const unsigned char *s, const struct word *w, unsigned *v)
+{
+	size_t i, n = w->len;
+
+	if (n > 0 && s[w->start + n - 1] == '.')
+		n--;
+	if (n == 0 || n > 4)
+		return 0;
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[w->start + i]))
+			return 0;
+		*v = *v * 10 + (unsigned)(s[w->start + i] - '0');
+	}
+	return 1;
+}
+
+/* A numeric date at s[i]: y-m-d (- / .), d.m.y, d/m/y, d-m-y with y of 2 or
+ * 4 digits. *year is the four-digit year (two digits: 19xx or 20xx, the
+ * nearer past), *end the byte after it. */
+static int numeric_date_at(const unsigned char *s, size_t len, size_t i, unsigned *year, int *year4, size_t *end)
+{
+	unsigned part[3] = { 0, 0, 0 };
+	size_t ndig[3] = { 0, 0, 0 }, j = i, k;
+	unsigned char sep = 0;
+
+	if (i > 0 && (is_digit(s[i - 1]) || s[i - 1] == '.'))
+		return 0;
+	for (k = 0; k < 3; k++) {
+		while (j < len && is_digit(s[j]) && ndig[k] < 5)
+			part[k] = part[k] * 10 + (unsigned)(s[j++] - '0'), ndig[k]++;
+		if (ndig[k] == 0 || ndig[k] > 4)
+			return 0;
+		if (k < 2) {
+			if (j >= len || !(s[j] == '-' || s[j] == '/' || s[j] == '.'))
+				return 0;
+			if (sep != 0 && s[j] != sep)
+				return 0;
+			sep = s[j++];
+		}
+	}
+	if (j < len && is_digit(s[j]))
+		return 0;
+	if (ndig[0] == 4 && ndig[1] <= 2 && ndig[2] <= 2) {
+		*year = part[0];
+		if (part[1] < 1 || part[1] > 12 || part[2] < 1 || part[2] > 31)
+			return 0;
+	} else if (ndig[0] <= 2 && ndig[1] <= 2 && (ndig[2] == 4 || ndig[2] == 2)) {
+		/* d.m.y or m/d/y: either reading will do, both parts <= 31, one <= 12 */
+		if (part[0] < 1 || part[0] > 31 || part[1] < 1 || part[1] > 31 || (part[0] > 12 && part[1] > 12))
+			return 0;
+		*year = ndig[2] == 4 ? part[2] : part[2] <= 29 ? 2000 + part[2] : 1900 + part[2];
+	} else {
+		return 0;
+	}
+	if (*year < 1900 || *year > 2099)
+		return 0;
+	*year4 = ndig[0] == 4 || ndig[2] == 4;
+	*end = j;
+	return 1;
+}
+
+/* A date written with a month name over words w[k..]: "12 April 1980",
+ * "12. April 1980", "April 12, 1980". */
+static int named_date_at(const unsigned char *s, const struct word *w, size_t n, size_t k, unsigned *year)
+{
+	unsigned a, b;
+
+	if (k + 2 < n && word_number(s, &w[k], &a) && a >= 1 && a <= 31 && word_is_month(s, &w[k + 1]) &&
+	    word_number(s, &w[k + 2], &b) && b >= 1900 && b <= 2099) {
+		*year = b;
+		return 1;
+	}
+	if (k + 2 < n && word_is_month(s, &w[k]) && word_number(s, &w[k + 1], &a) && a >= 1 && a <= 31 &&
+	    word_number(s, &w[k + 2], &b) && b >= 1900 && b <= 2099) {
+		*year = b;
+		return 1;
+	}
+	return 0;
+}
+
+#define BIRTH_WINDOW 24
+#define BIRTH_YEAR_BEFORE 2010
+
+static int note_birth_date(const unsigned char *s, size_t len, const struct word *w, size_t n)
+{
+	static const char *const birth[] = {
+		"born", "birth", "birthday", "dob", "dob.", "d.o.b.", "b.", "geb.", "geb", "geboren",
+		"geburtsdatum", "geburtstag", "n\xc3\xa9", "n\xc3\xa9" "e", "nacido", "nacida", "nato", "nata",
+		"sz\xc3\xbcl.", "sz\xc3\xbclet\xc3\xa9si", NULL,
+	};
+	size_t k, i, end;
+	unsigned year;
+	int year4;
+
+	/* without a birth word: four-digit years only ("v1.2.03" is a version) */
+	for (i = 0; i < len; i++)
+		if (is_digit(s[i]) && numeric_date_at(s, len, i, &year, &year4, &end) && year4 &&
+		    year < BIRTH_YEAR_BEFORE)
+			return 1;
+	for (k = 0; k < n; k++)
+		if (named_date_at(s, w, n, k, &year) && year < BIRTH_YEAR_BEFORE)
+			return 1;
+	for (k = 0; k < n; k++) {
+		size_t from = w[k].start + w[k].len, m;
+
+		/* "d.o.b." tokenises as d. o. b.: look at the joined text too */
+		if (!word_in(s, &w[k], birth) &&
+		    !(k + 2 < n && word_is(s, &w[k], "d.") && word_is(s, &w[k + 1], "o.") && (word_is(s, &w[k + 2], "b.") || word_is(s, &w[k + 2], "b"))))
+			continue;
+		for (i = from; i < len && i < from + BIRTH_WINDOW; i++)
+			if (is_digit(s[i]) && numeric_date_at(s, len, i, &year, &year4, &end))
+				return 1;
+		for (m = k + 1; m < n && w[m].start < from + BIRTH_WINDOW; m++)
+			if (named_date_at(s, w, n, m, &year))
+				return 1;
+	}
+	return 0;
+}
+
+/* -- street addresses -- */
+
+static int word_is_house_number(const unsigned char *s, const struct word *w)
+{
+	size_t i = 0, n = w->len;
+
+	if (n > 0 && s[w->start + n - 1] == '.')
+		n--;
+	while (i < n && is_digit(s[w->start + i]))
+		i++;
+	return i >= 1 && i <= 5 && (i == n || (i + 1 == n && is_alpha(s[w->start + i])));
+}
+
+static int word_is_street(const unsigned char *s, const struct word *w)
+{
+	static const char *const words[] = {
+		"street", "st.", "road", "rd.", "avenue", "ave.", "lane", "boulevard", "blvd.", "blvd", "square",
+		"terrace", "stra\xc3\x9f" "e", "strasse", "str.", "gasse", "allee", "platz", "weg", "rue", "calle",
+		"avenida", "piazza", "straat", "laan", "plein", "\xc3\xbat", "utca", "t\xc3\xa9r", "ulica", "ul.", NULL,
+	};
+	static const char *const suffixes[] = { "stra\xc3\x9f" "e", "strasse", "str.", "gasse", "allee", "weg",
+		                                "straat", "laan", NULL };
+	size_t i;
+
+	if (word_in(s, w, words))
+		return 1;
+	for (i = 0; suffixes[i] != NULL; i++)
+		if (word_ends(s, w, suffixes[i]))
+			return 1;
+	return 0;
+}
+
+static int note_address(const unsigned char *s, const struct word *w, size_t n)
+{
+	size_t k, m;
+
+	for (k = 0; k < n; k++) {
+		if (!word_is_street(s, &w[k]))
+			continue;
+		for (m = k >= 3 ? k - 3 : 0; m < k; m++)
+			if (word_is_house_number(s, &w[m]))
+				return 1;
+		for (m = k + 1; m < n && m <= k + 2; m++)
+			if (word_is_house_number(s, &w[m]))
+				return 1;
+	}
+	return 0;
+}
+
+/* -- person names introduced by a title -- */
+
+static int note_person(const unsigned char *s, const struct word *w, size_t n)
+{
+	static const char *const titles[] = {
+		"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss", "dr.", "herr", "frau", "hr.", "fr.", "monsieur",
+		"madame", "mme", "mme.", "se\xc3\xb1or", "se\xc3\xb1ora", "sr.", "sra.", "signor", "signora", NULL,
+	};
+	size_t k;
+
+	for (k = 0; k + 1 < n; k++) {
+		const struct word *next = &w[k + 1];
+
+		if (word_in(s, &w[k], titles) && word_capitalised(s, next))
+			return 1;
+		if (word_is(s, &w[k], "named") && word_capitalised(s, next))
+			return 1;
+		if (word_is(s, &w[k], "name") || word_is(s, &w[k], "name.")) {
+			size_t gap = w[k + 1].start - (w[k].start + w[k].len), i;
+			int colon = 0;
+
+			for (i = w[k].start + w[k].len; i < next->start; i++)
+				colon |= s[i] == ':';
+			if (colon && gap <= 3 && word_capitalised(s, next))
+				return 1;
+			if (k + 2 < n && (word_is(s, next, "is") || word_is(s, next, "was")) &&
+			    word_capitalised(s, &w[k + 2]))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+enum privacy_reason privacy_scan_note(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	struct word w[NOTE_WORDS_MAX];
+	enum privacy_reason r;
+	size_t n;
+
+	if (s == NULL || len == 0)
+		return PRIVACY_NONE;
+	if (len > PRIVACY_NOTE_SCAN_MAX)
+		return PRIVACY_UNSCANNABLE;
+	if ((r = privacy_scan_text(text, len)) != PRIVACY_NONE)
+		return r;
+	if (note_email(s, len))
+		return PRIVACY_EMAIL;
+	if (note_spaced_phone(s, len))
+		return PRIVACY_PHONE;
+	n = note_words(s, len, w, NOTE_WORDS_MAX);
+	if (note_birth_date(s, len, w, n))
+		return PRIVACY_BIRTH_DATE;
+	if (note_address(s, w, n))
+		return PRIVACY_ADDRESS;
+	if (note_person(s, w, n))
+		return PRIVACY_PERSON_NAME;
+	return PRIVACY_NONE;
 }

@@ -21,28 +21,43 @@
  *     group of more than 19 digits, every 13..19-digit window. (a) finds a
  *     card written next to other digits ("ref 12 4111 1111 1111 1111"),
  *     (b) one glued to other digits ("20261128411111111111111"). Any
- *     candidate passing Luhn is a card number, whatever the key.
+ *     candidate passing Luhn is a card number, whatever the key, except a
+ *     sequence of two or more groups whose first group is an 8-digit date
+ *     19000101..20991231 ("build 20261128-1432 2.14.3"; no issuer prefix
+ *     starts with 19 or 20).
+ *   - SPLIT (privacy.c, card_split_scan): digit groups of 3 or more digits
+ *     separated by 1..3 bytes that are neither letters nor digits, or by one
+ *     ASCII letter ("4111.1111.1111.1111", "4111--1111--1111--1111",
+ *     "4111a1111b1111c1111"): every sequence of 3 or more whole groups with
+ *     13..19 digits passing Luhn (its last group may have 1 or 2 digits),
+ *     unless its first group is an 8-digit date (a build stamp) or its
+ *     groups are dotted groups of <= 3 digits each <= 255 (an IPv4 address
+ *     with a port). Not found: groups of 1 or 2 digits, two groups only.
+ *   - ENCODED: every token of the base64 alphabets (standard and URL-safe,
+ *     padding optional) of 18 or more characters is decoded at each of its
+ *     four alignments, and every all-hex token of 26 or more at both of its
+ *     alignments; the decoded bytes go through the text and split rules.
  *   - JSON integers: the magnitude, when it has 13..19 digits.
  *   - JSON reals: the integer part of the magnitude when it is >= 10^12.
  *     A real >= 2^53 cannot hold 16+ digits exactly, so its digits are
  *     unknowable: reals in [2^53, 10^19) are refused as card numbers (fail
  *     closed). No catalogue metric comes near these magnitudes.
- *   - The exemptions: an INTEGER that is the value of the "ts" member of the
- *     TOP-LEVEL object and lies in the epoch-millisecond window
- *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01..2100-01-01);
- *     and the top-level "seq", an integer 1..2^53: it is the machine's own
- *     message counter, which may start at any value (a 16-digit start is
- *     common: epoch-ms x 1000), so one seq in ten would otherwise pass Luhn.
- *     Why: every message carries a 13-digit millisecond timestamp, and one in
- *     ten of them passes Luhn; without the exemption ingest would refuse 10%
- *     of all traffic. The exemption is narrow on purpose: top level only,
- *     integers only, those two names only, and a window that 16- to 19-digit
- *     cards cannot fall into. Its cost: a 13-digit card number in
- *     [4000000000000, 4102444800000) sent as the top-level ts is not flagged
- *     here (message_check refuses it anyway: such a ts is decades in the
- *     future). A millisecond timestamp anywhere else (a string, a nested
- *     field) is NOT exempt; the catalogue therefore carries no timestamps as
- *     metric values.
+ *   - The one exemption: an INTEGER that is the value of the "ts" member of
+ *     the TOP-LEVEL object and lies in the epoch-millisecond window
+ *     [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX) (2000-01-01 ..
+ *     2096-10-02). Why: every message carries a 13-digit millisecond
+ *     timestamp, and one in ten of them passes Luhn; without the exemption
+ *     ingest would refuse 10% of all traffic. It lets no real card through:
+ *     the window holds 12-digit values (before 2001-09-09), then 13-digit
+ *     numbers starting with 1, 2 or 3, and 13-digit card numbers are Visa (prefix 4) and Maestro
+ *     (prefixes 50, 56..69); the window ends before the Visa prefix 4
+ *     begins (4 x 10^12 ms). message_check narrows ts further to
+ *     [2020-01-01, now + 1 day]. There is no exemption for "seq": ingest
+ *     bounds it to 1..INGEST_SEQ_MAX (12 digits), so no seq is a card
+ *     candidate and a 13..19-digit seq passing Luhn is refused as a card
+ *     number like any other number. A millisecond timestamp anywhere else (a
+ *     string, a nested field) is NOT exempt; the catalogue therefore carries
+ *     no timestamps as metric values.
  *
  * E-MAIL ADDRESSES - local@domain.tld anywhere in a string or key: at least
  *   one local-part character before the '@', then two or more dot-separated
@@ -94,10 +109,10 @@
  * message_check refuses anything deeper than INGEST_DEPTH_MAX (16) first. */
 #define PRIVACY_DEPTH_MAX 32
 
-/* The epoch-millisecond window of the ts/seq exemption: [2000-01-01, 2100-01-01). */
+/* The epoch-millisecond window of the ts exemption: [2000-01-01, 2096-10-02),
+ * below the first 13-digit Visa number (prefix 4). */
 #define PRIVACY_EPOCH_MS_MIN INT64_C(946684800000)
-#define PRIVACY_EPOCH_MS_MAX INT64_C(4102444800000)
-#define PRIVACY_SEQ_MAX (INT64_C(1) << 53)
+#define PRIVACY_EPOCH_MS_MAX INT64_C(4000000000000)
 
 enum privacy_reason {
 	PRIVACY_NONE = 0,
@@ -109,9 +124,14 @@ enum privacy_reason {
 	 * inspected: treat it as refused (fail closed). message_check never
 	 * reports it, because it refuses such nesting before scanning. */
 	PRIVACY_UNSCANNABLE,
+	/* Only from privacy_scan_note (free text people write): */
+	PRIVACY_BIRTH_DATE,
+	PRIVACY_ADDRESS,
+	PRIVACY_PERSON_NAME,
 };
 
-/* "none", "card-number", "email", "phone", "financial", "unscannable";
+/* "none", "card-number", "email", "phone", "financial", "unscannable",
+ * "birth-date", "address", "person-name";
  * "unknown" for values outside the enum. Never NULL, static storage. */
 const char *privacy_reason_name(enum privacy_reason r);
 
@@ -128,12 +148,48 @@ enum privacy_reason privacy_scan_text(const char *s, size_t len);
 
 /* For a payload that did not decode as JSON (malformed, too deep, invalid
  * UTF-8): privacy_scan_text, plus the two rules of privacy_scan_json that can
- * be applied to raw text: a bare integer token that follows "ts": or "seq":
- * and lies in the epoch-ms window is exempt from the card detector, and a
+ * be applied to raw text: a bare integer token that follows "ts": and lies
+ * in the epoch-ms window is exempt from the card detector, and a
  * quoted string followed by ':' is judged as an object key by the financial
  * detector. Heuristic by nature: it exists so that a broken message carrying
  * a card number is still counted as a privacy refusal. */
 enum privacy_reason privacy_scan_json_text(const char *s, size_t len);
+
+/* The longest text privacy_scan_note judges; longer is PRIVACY_UNSCANNABLE. */
+#define PRIVACY_NOTE_SCAN_MAX 4096
+
+/* The stricter filter for the short notes people write (service reports):
+ * privacy_scan_text, then, in this order:
+ *   EMAIL        obfuscated addresses: "at" written as " at ", "(at)",
+ *                "[at]", "{at}", "<at>" or " @ ", "dot" as " dot ", "(dot)",
+ *                "[dot]", "{dot}", "<dot>" (also "punkt", "point"), then the
+ *                e-mail rule with a common top-level domain (com, org, net,
+ *                de, at, ...: "carl at example dot com", "carl(at)example(dot)com");
+ *   PHONE        spaced digits: 5 or more groups of at most 3 digits, 7 or
+ *                more digits in all, separated by 1..3 of " .-/()"
+ *                ("0 3 0 1 2 3 4 5 6 7", "+49 1 7 1 ...");
+ *   BIRTH_DATE   a date (y-m-d, d.m.y, d/m/y, d-m-y, with two- or
+ *                four-digit years, or "12 April 1980", "April 12, 1980")
+ *                within 24 bytes after a birth word (born, birth, birthday,
+ *                dob, d.o.b., b., geb., geboren, Geburtsdatum, né, née,
+ *                nacido, nato, szül.), or any full date before 2010 (a
+ *                report's own date is `performed`; machine history in notes
+ *                is recent);
+ *   ADDRESS      a street word (street, st., road, rd., avenue, ave., lane,
+ *                boulevard, blvd., square, terrace, straße, strasse, str.,
+ *                gasse, allee, platz, weg, rue, calle, avenida, piazza, straat,
+ *                laan, plein, út, utca, tér, ulica, ul.; and words ending in
+ *                -straße, -strasse, -str., -gasse, -allee, -weg, -straat,
+ *                -laan) with a house number
+ *                (1..5 digits, one optional letter) up to 3 words before it or
+ *                2 after it ("12 Main Street", "Hauptstraße 5", "Váci út 12");
+ *   PERSON_NAME  a title (Mr, Mrs, Ms, Miss, Dr., Herr, Frau, Hr., Fr.,
+ *                Monsieur, Madame, Mme, Señor, Señora, Sr., Sra., Signor,
+ *                Signora) or "name is" / "name:" / "named" followed by a
+ *                capitalised word.
+ * What it misses is listed in docs/METRICS.md (names without a title, a
+ * house number written as a word, addresses without a street word...). */
+enum privacy_reason privacy_scan_note(const char *s, size_t len);
 
 /* 1 if key (len bytes) names a financial field by the rule above, else 0.
  * Exposed for tests and for the catalogue's self-check. */

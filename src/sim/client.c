@@ -987,6 +987,8 @@ static void finish_stats(struct client *c)
 				st->unresolved++;
 		if (c->o->duration_s <= 0 && m->sent < c->quota)
 			st->shortfall += c->quota - m->sent;
+		if (m->sent > st->max_sent)
+			st->max_sent = m->sent;
 		st->events_dropped += fleet_model_events_dropped(&m->model);
 	}
 	if (c->first_publish != 0 && c->last_resolve > c->first_publish)

@@ -76,6 +76,7 @@ struct client_stats {
 	uint32_t machines;
 	uint32_t machines_connected;  /* machines that connected at least once */
 	uint64_t sent;                /* data messages handed to libmosquitto */
+	uint64_t max_sent;            /* the most data messages one machine published (its seqs used) */
 	uint64_t telemetry, events;   /* of sent, by topic */
 	uint64_t acked;               /* QoS > 0: acknowledged; QoS 0: written to the socket */
 	uint64_t refused;             /* refused by reason code >= 0x80 */

@@ -10,11 +10,21 @@
  * is closed before any traffic.
  *
  * seq: each machine numbers its messages seq_start, seq_start + 1, ...
- * across telemetry and events. Nothing is persisted: by default seq_start is
- * the wall-clock time in ms times 1000 (1.8e15 today, under 2^53 until the
- * year 2255), so a later run of the same machines starts above every seq of
- * an earlier one unless a machine sent over 1000 messages per millisecond.
- * --seq-start overrides it (1 for a fresh data directory).
+ * across telemetry and events, within ingest's bound 1..INGEST_SEQ_MAX
+ * (10^12 - 1: no seq can be a 13..19-digit card number). A run must start
+ * above every seq an earlier run of the same machines used, or the server
+ * stores the new messages as duplicates of the old. By default seq_start is
+ * the larger of
+ *   - the number in <certs>/seq-next, which every run raises before it
+ *     publishes (to seq_start + --count: the quota) and after it (to
+ *     seq_start + the most messages one machine sent), and
+ *   - the wall clock in deciseconds since 2020-01-01 (2.2e9 in 2026; 10^12
+ *     in the year 5188), for when seq-next is gone or a run was killed in
+ *     --duration mode: then monotonic as long as the machines averaged
+ *     under 10 messages a second since the previous run started.
+ * The certificate bundles live in <certs> too, so the counter goes where the
+ * machines' identities go. --seq-start N overrides the choice (1 for a
+ * fresh data directory); seq-next is raised after such a run as well.
  *
  * Ack log (--ack-log, appended, flushed every 100 ms and at exit): one line
  * "<serial> <seq>\n" per message the server acknowledged with success,
@@ -51,6 +61,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "fleet/inventory.h"
+#include "ingest/message.h"
 #include "sim/client.h"
 #include "sim/fleet.h"
 #include "vault/vault.h"
@@ -93,7 +104,8 @@ static void usage(FILE *f)
 	        "  --count M               publish M messages per machine [10]\n"
 	        "  --timeout S             stop publishing after S seconds in any case\n"
 	        "  --speedup F             model seconds per nominal message period (demos) [1]\n"
-	        "  --seq-start N           seq of each machine's first message [now in ms * 1000]\n"
+	        "  --seq-start N           seq of each machine's first message, 1..999999999999\n"
+	        "                          [above <certs>/seq-next and deciseconds since 2020]\n"
 	        "  --ack-log FILE          append \"<serial> <seq>\" per acknowledged message\n"
 	        "  --fault F               card|email|phone|price|foreign-topic|bad-json|\n"
 	        "                          unknown-metric|disconnect: once per machine, mid-run\n"
@@ -139,6 +151,79 @@ static int bad(const char *opt, const char *why)
 {
 	fprintf(stderr, "coffeecloud-sim: --%s: %s\n", opt, why);
 	return EXIT_USAGE;
+}
+
+/* ---- seq across runs (the scheme in the header comment) ---- */
+
+#define SEQ_STATE_FILE "seq-next"
+#define SEQ_CLOCK_EPOCH_MS INT64_C(1577836800000) /* 2020-01-01T00:00:00Z */
+
+/* The number in <certs>/seq-next, 0 when there is none. */
+static int seq_state_read(const char *certs, int64_t *out)
+{
+	char path[VAULT_PATH_MAX], buf[32];
+	unsigned char *data = NULL;
+	size_t len = 0;
+	uint64_t u;
+	int rc;
+
+	*out = 0;
+	rc = file_join(path, sizeof(path), certs, SEQ_STATE_FILE);
+	if (rc != CC_OK || !file_exists(path))
+		return rc;
+	rc = file_read_all(path, sizeof(buf) - 1, &data, &len);
+	if (rc != CC_OK)
+		return rc;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		len--;
+	memcpy(buf, data, len);
+	buf[len] = 0;
+	free(data);
+	if (parse_u64(buf, (uint64_t)INGEST_SEQ_MAX + 1, &u) != CC_OK) {
+		log_error(MOD, "%s: not a seq number", path);
+		return CC_ERR_INVALID;
+	}
+	*out = (int64_t)u;
+	return CC_OK;
+}
+
+/* Raises <certs>/seq-next to next (never lowers it). */
+static int seq_state_raise(const char *certs, int64_t next)
+{
+	char path[VAULT_PATH_MAX], buf[32];
+	int64_t cur;
+	int rc = seq_state_read(certs, &cur), n;
+
+	if (rc != CC_OK || cur >= next)
+		return rc;
+	rc = file_join(path, sizeof(path), certs, SEQ_STATE_FILE);
+	if (rc != CC_OK)
+		return rc;
+	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)next);
+	return file_write_atomic(path, buf, (size_t)n, 0600);
+}
+
+/* Picks seq_start (unless given) and reserves the run's quota. */
+static int seq_choose(struct options *o)
+{
+	int64_t state = 0, clock_ds = (clock_now_ms() - SEQ_CLOCK_EPOCH_MS) / 100, quota;
+
+	if (seq_state_read(o->c.certs_dir, &state) != CC_OK)
+		return CC_ERR_INVALID;
+	if (!o->seq_start_given)
+		o->c.seq_start = state > clock_ds ? state : clock_ds > 0 ? clock_ds : 1;
+	quota = o->c.duration_s > 0 ? 0 : (int64_t)o->c.count;
+	if (o->c.seq_start + quota - 1 > INGEST_SEQ_MAX ||
+	    (o->c.duration_s > 0 && o->c.seq_start > INGEST_SEQ_MAX)) {
+		log_error(MOD, "seq %lld + %lld messages is past the largest seq ingest accepts (%lld)",
+		          (long long)o->c.seq_start, (long long)quota, (long long)INGEST_SEQ_MAX);
+		return CC_ERR_LIMIT;
+	}
+	if (seq_state_raise(o->c.certs_dir, o->c.seq_start + quota) != CC_OK) {
+		log_error(MOD, "%s/%s could not be written", o->c.certs_dir, SEQ_STATE_FILE);
+		return CC_ERR_IO;
+	}
+	return CC_OK;
 }
 
 /* Returns 0, or an exit code. */
@@ -240,9 +325,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_QUIET: o->c.quiet = 1; break;
 		case O_SEQ:
-			/* JSON numbers are exact up to 2^53. */
-			if (parse_u64(optarg, (1ULL << 53) - 1ULL - 2000000000ULL, &u) != CC_OK || u == 0)
-				return bad("seq-start", "give a number from 1 to 2^53 - 2e9");
+			if (parse_u64(optarg, (uint64_t)INGEST_SEQ_MAX, &u) != CC_OK || u == 0)
+				return bad("seq-start", "give a number from 1 to 999999999999");
 			o->c.seq_start = (int64_t)u;
 			o->seq_start_given = 1;
 			break;
@@ -699,11 +783,6 @@ int main(int argc, char **argv)
 		o.certs_dir = o.certs_default;
 	}
 	o.c.certs_dir = o.certs_dir;
-	/* seq continues across runs without persisting anything: a run starts
-	 * at its start time in ms times 1000, above every seq of earlier runs
-	 * as long as no machine sends more than 1000 messages per ms. */
-	if (!o.seq_start_given)
-		o.c.seq_start = clock_now_ms() * 1000;
 	{
 		time_t now = time(NULL);
 		struct tm tm;
@@ -727,6 +806,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.machines; i++)
 		names[i] = serials[i];
+	if (seq_choose(&o) != CC_OK) {
+		rc = 1;
+		goto out;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -740,6 +823,9 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (seq_state_raise(o.c.certs_dir, o.c.seq_start + (int64_t)st.max_sent) != CC_OK)
+		log_error(MOD, "%s/%s could not be updated: the next run may reuse seq numbers",
+		          o.c.certs_dir, SEQ_STATE_FILE);
 	if (st.seconds > 0)
 		rate = (double)(st.acked + st.refused) / st.seconds;
 	ok = outcome_ok(&o, &st);

@@ -496,7 +496,7 @@ def policy_body(w, case, exp):
 EMPTY_SIGN_IN = PASSED((400,), ("invalid",), "public; an empty sign-in is invalid, whoever sends it")
 ADMIN_PUBLISH = PASSED((400,), ("invalid",), "past the role check; body deliberately invalid")
 ADMIN_INVALID = ADMIN_PUBLISH
-REPORT = {"type": "service", "summary": "descaled the boiler, replaced the group gasket", "duration_min": 35}
+REPORT = {"type": "service", "work": ["descaling", "gasket_replacement"], "outcome": "fixed", "duration_min": 35}
 
 ROUTES = [
     # ---- public

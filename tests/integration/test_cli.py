@@ -702,6 +702,40 @@ def test_machine_add_invalid_serial(work, tmp_path, serial):
     assert serials(work) == before
 
 
+# Issue 8: names and serials are clear columns (stored, indexed, audited):
+# nothing shaped like a card or phone number gets in through them.
+CARD_OR_PHONE_SHAPED = {
+    "visa": "4111111111111111", "mastercard-dashed": "5555-5555-5555-4444",
+    "amex": "378282246310005", "discover-dots": "6011.1111.1111.1117",
+    "letters": "x4111x1111x1111x1111x", "base64": "NDExMTExMTExMTExMTExMQ",
+    "phone": "0171-1234567",
+}
+
+
+def db_bytes(data):
+    return b"".join(p.read_bytes() for p in Path(data).glob("coffeecloud.db*"))
+
+
+@pytest.mark.parametrize("value", list(CARD_OR_PHONE_SHAPED.values()), ids=list(CARD_OR_PHONE_SHAPED))
+def test_names_refuse_card_and_phone_shapes(work, tmp_path, value):
+    before = snapshot_except_audit(work)
+    out = tmp_path / "out"
+    D = ("--data", work)
+    for args in [
+        ("org", "add", "--name", value, "--kind", "customer", "--parent", "acme"),
+        ("site", "add", "--customer", "cust-a", "--name", value),
+        ("group", "add", "--customer", "cust-a", "--name", value),
+        ("machine", "add", "--serial", value, "--model", "CM", "--customer", "cust-a", "--out", out),
+        ("machine", "add", "--serial", "SN-OK", "--model", value, "--customer", "cust-a", "--out", out),
+        ("user", "add", "--org", "cust-a", "--login", value, "--role", "technician", "--password-stdin"),
+    ]:
+        p = cc(*args, *D, rc=USAGE, stdin=PASSWORD + "\n")
+        assert value not in p.stderr and value not in p.stdout, args
+    assert not out.exists()
+    assert snapshot_except_audit(work) == before
+    assert value.encode() not in db_bytes(work)
+
+
 def test_machine_add_longest_serial(work, tmp_path):
     serial = "S" * 64
     out = tmp_path / "out"

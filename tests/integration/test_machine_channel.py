@@ -1049,6 +1049,52 @@ def test_privacy_refused_messages_are_never_stored_or_logged(other_fleet):
         assert canary not in d.raw_log
 
 
+CARD_SEQS = [4111111111111111, 5555555555554444, 378282246310005, 6011111111111117]
+SPLIT_CARDS = ["1.0+4111.1111.1111.1111", "1.0+4111a1111b1111c1111", "1.0+4111--1111--1111--1111"]
+
+
+def test_card_numbers_in_seq_and_split_strings_are_refused(other_fleet):
+    """Issue 8: seq is bounded to 12 digits and has no privacy exemption; split
+    and encoded card numbers in event and info strings are refused too."""
+    f = other_fleet
+    m = f.add_machine("CQ1")
+    ts = now_ms()
+    refused = []
+    for n in CARD_SEQS:
+        refused.append(("telemetry", {"seq": n, "ts": ts, "m": {"boiler_temp_c": 93.5}}))
+        refused.append(("event", {"seq": n, "ts": ts, "type": "power", "state": "on"}))
+    for v in SPLIT_CARDS:
+        refused.append(("event", {"seq": 50, "ts": ts, "type": "update", "phase": "offered", "version": v}))
+    for info in ({"model": "barista-pro", "hw": "rev-c", "sw": "4111.1111.1111.1111"},
+                 {"model": "barista-pro", "hw": "NDExMTExMTExMTExMTExMQ", "sw": "4.2.1"},
+                 {"model": "x4111x1111x1111x1111x", "hw": "rev-c", "sw": "4.2.1"}):
+        refused.append(("info", info))
+    canaries = [str(n).encode() for n in CARD_SEQS] + [b"4111.1111", b"4111a1111", b"4111--1111",
+                                                       b"NDExMTEx", b"x4111x"]
+    with ccdaemon.Daemon(f) as d:
+        with RawClient.tls(d.tls_port, m) as c:
+            c.connect_ok("CQ1")
+            for pid, (kind, doc) in enumerate(refused, start=1):
+                reason, props = c.publish(f"cc/v1/CQ1/{kind}", json.dumps(doc).encode(), qos=1,
+                                          packet_id=pid)
+                assert reason == RC_PAYLOAD_FORMAT_INVALID, f"{kind} {doc}: PUBACK {reason:#x}"
+                assert b"card-number" in props.get(0x1F, b""), props
+            # The bound itself: 12 digits stored, 13 refused (not Luhn-valid: a range refusal).
+            assert c.publish("cc/v1/CQ1/telemetry", telemetry(999_999_999_999), packet_id=100) == (0, {})
+            reason, props = c.publish("cc/v1/CQ1/telemetry", telemetry(1_000_000_000_000), packet_id=101)
+            assert reason == RC_PAYLOAD_FORMAT_INVALID
+            assert b"seq out of range" in props.get(0x1F, b"")
+        assert seqs(f.telemetry("CQ1")) == [999_999_999_999]
+        assert seqs(f.events("CQ1")) == []
+        assert f.status("CQ1")["info"] is None
+        d.wait_for(r"CQ1: refused a message: .*\bcard-number\b")
+    files = [p for p in f.data.rglob("*") if p.is_file()]
+    for path in files + [d.log_path]:
+        data = path.read_bytes()
+        for canary in canaries:
+            assert canary not in data, f"{canary!r} found in {path}"
+
+
 # ============================================================ 4. exactly once
 
 def test_same_seq_resent_is_stored_once(fleet, d):

@@ -18,6 +18,7 @@
 #include "ingest/catalogue.h"
 #include "ingest/message.h"
 #include "ingest/privacy.h"
+#include "records/reports.h"
 
 /* 2026-11-28T12:00:00Z: "now" for every check below. */
 #define NOW INT64_C(1795867200000)
@@ -167,7 +168,7 @@ static void test_catalogue_documented(void)
 	size_t cap = 0, len = 0, i, j, n;
 	const struct catalogue_metric *m;
 	const struct catalogue_event *ev;
-	char needle[96];
+	char needle[160];
 
 	if (cut == NULL || (size_t)(cut - file) + 16 > sizeof(path)) {
 		CHECK(cut != NULL);
@@ -216,6 +217,17 @@ static void test_catalogue_documented(void)
 			CHECK(strstr(doc, needle) != NULL);
 		}
 	}
+	/* the service-report catalogue (records/reports.h) */
+	for (i = 0; reports_work_at(i) != NULL; i++) {
+		snprintf(needle, sizeof(needle), "| `%s` | %s |", reports_work_at(i)->code, reports_work_at(i)->what);
+		if (strstr(doc, needle) == NULL)
+			fprintf(stderr, "METRICS.md lacks %s\n", needle);
+		CHECK(strstr(doc, needle) != NULL);
+	}
+	for (i = 0; reports_outcome_at(i) != NULL; i++) {
+		snprintf(needle, sizeof(needle), "`%s`", reports_outcome_at(i));
+		CHECK(strstr(doc, needle) != NULL);
+	}
 	free(doc);
 }
 
@@ -230,11 +242,12 @@ static void test_valid(void)
 	CHECK_EQ(v.seq, 17);
 	CHECK_EQ(v.ts_ms, INT64_C(1795860000000));
 	accepted(MESSAGE_TELEMETRY, "espresso-one",
-	         "{\"m\":{\"cup_counter\":0},\"ts\":" TS ",\"seq\":9007199254740992}");
-	CHECK_EQ(v.seq, INT64_C(9007199254740992));
+	         "{\"m\":{\"cup_counter\":0},\"ts\":" TS ",\"seq\":999999999999}");
+	CHECK_EQ(v.seq, INGEST_SEQ_MAX);
 	accepted(MESSAGE_TELEMETRY, NULL, "{\"seq\":1,\"ts\":1577836800000,\"m\":{\"flow_ml_s\":2.25e0}}");
-	/* ts up to now + 1 day; ts and seq that pass Luhn are still fine */
-	accepted(MESSAGE_TELEMETRY, NULL, "{\"seq\":1795953600000,\"ts\":1795953600000,\"m\":{\"flow_ml_s\":0}}");
+	/* ts up to now + 1 day; a ts that passes Luhn is still fine */
+	CHECK(privacy_luhn_valid("1795953599994", 13));
+	accepted(MESSAGE_TELEMETRY, NULL, "{\"seq\":411111111111,\"ts\":1795953599994,\"m\":{\"flow_ml_s\":0}}");
 
 	accepted(MESSAGE_EVENT, "barista-pro",
 	         "{\"seq\":18,\"ts\":" TS ",\"type\":\"brew\",\"product\":\"espresso\",\"volume_ml\":30,"
@@ -309,6 +322,9 @@ static void test_refused_schema(void)
 	refused(MESSAGE_TELEMETRY, NULL,
 	        "{\"seq\":9007199254740993,\"ts\":" TS ",\"m\":{\"cup_counter\":1}}", "seq out of range",
 	        "9007199254740993");
+	/* 13 digits: one past INGEST_SEQ_MAX (Luhn fails: a range refusal) */
+	refused(MESSAGE_TELEMETRY, NULL, "{\"seq\":1000000000000,\"ts\":" TS ",\"m\":{\"cup_counter\":1}}",
+	        "seq out of range", NULL);
 	refused(MESSAGE_TELEMETRY, NULL, "{\"seq\":1.5,\"ts\":" TS ",\"m\":{\"cup_counter\":1}}",
 	        "seq is not an integer", NULL);
 	refused(MESSAGE_TELEMETRY, NULL, "{\"seq\":\"1\",\"ts\":" TS ",\"m\":{\"cup_counter\":1}}",
@@ -536,6 +552,59 @@ static void test_refused_privacy(void)
 	CHECK(privacy_luhn_valid("1795860000003", 13));
 }
 
+/* Issue 8: no card number gets in through seq or ts, nor split or encoded in
+ * the strings of events and info. */
+static void test_refused_card_fields(void)
+{
+	static const char *const cards[] = { "4111111111111111", "5555555555554444", "378282246310005",
+		                             "6011111111111117", NULL };
+	static const char *const versions[] = { "1.0+4111.1111.1111.1111", "1.0+4111a1111b1111c1111",
+		                                "1.0+4111--1111--1111--1111", NULL };
+	static const char *const infos[] = {
+		"{\"model\":\"barista-pro\",\"hw\":\"rev-c\",\"sw\":\"4111.1111.1111.1111\"}",
+		"{\"model\":\"barista-pro\",\"hw\":\"NDExMTExMTExMTExMTExMQ\",\"sw\":\"4.2.1\"}",
+		"{\"model\":\"x4111x1111x1111x1111x\",\"hw\":\"rev-c\",\"sw\":\"4.2.1\"}",
+		"{\"model\":\"barista-pro\",\"hw\":\"34313131313131313131313131313131\",\"sw\":\"4.2.1\"}",
+		NULL,
+	};
+	char buf[256];
+	size_t i;
+
+	for (i = 0; cards[i] != NULL; i++) {
+		snprintf(buf, sizeof(buf), "{\"seq\":%s,\"ts\":" TS ",\"m\":{\"cup_counter\":1}}", cards[i]);
+		refused_privacy(MESSAGE_TELEMETRY, buf, PRIVACY_CARD_NUMBER, cards[i]);
+		CHECK_EQ(v.seq, 0);
+		snprintf(buf, sizeof(buf), "{\"seq\":%s,\"ts\":" TS ",\"type\":\"power\",\"state\":\"on\"}",
+		         cards[i]);
+		refused_privacy(MESSAGE_EVENT, buf, PRIVACY_CARD_NUMBER, cards[i]);
+		CHECK_EQ(v.seq, 0);
+	}
+	/* A 13-digit Visa number as ts: outside the exemption window (which
+	 * ends at 4 x 10^12 ms), so refused as a card, not only as a bad time. */
+	CHECK(privacy_luhn_valid("4222222222222", 13));
+	refused_privacy(MESSAGE_TELEMETRY, "{\"seq\":1,\"ts\":4222222222222,\"m\":{\"cup_counter\":1}}",
+	                PRIVACY_CARD_NUMBER, "4222222222222");
+	/* The ts window itself: its ends are accepted, one past them refused. */
+	accepted(MESSAGE_TELEMETRY, NULL, "{\"seq\":2,\"ts\":1577836800000,\"m\":{\"cup_counter\":1}}");
+	refused(MESSAGE_TELEMETRY, NULL, "{\"seq\":2,\"ts\":1577836799999,\"m\":{\"cup_counter\":1}}",
+	        "ts out of range", NULL);
+	snprintf(buf, sizeof(buf), "{\"seq\":2,\"ts\":%" PRId64 ",\"m\":{\"cup_counter\":1}}",
+	         NOW + INGEST_TS_FUTURE_MS);
+	accepted(MESSAGE_TELEMETRY, NULL, buf);
+	for (i = 0; versions[i] != NULL; i++) {
+		snprintf(buf, sizeof(buf),
+		         "{\"seq\":3,\"ts\":" TS ",\"type\":\"update\",\"phase\":\"offered\",\"version\":\"%s\"}",
+		         versions[i]);
+		refused_privacy(MESSAGE_EVENT, buf, PRIVACY_CARD_NUMBER, "4111");
+	}
+	for (i = 0; infos[i] != NULL; i++)
+		refused_privacy(MESSAGE_INFO, infos[i], PRIVACY_CARD_NUMBER, "4111");
+	/* and what real machines send still passes */
+	accepted(MESSAGE_EVENT, NULL,
+	         "{\"seq\":4,\"ts\":" TS ",\"type\":\"update\",\"phase\":\"offered\",\"version\":\"10.2.0+20261128.1432\"}");
+	accepted(MESSAGE_INFO, NULL, "{\"model\":\"barista-pro\",\"hw\":\"PCB-4711-REV-C\",\"sw\":\"2.14.3+b81\"}");
+}
+
 /* Realistic machine traffic end to end: all of it is accepted. */
 static void test_realistic_traffic(void)
 {
@@ -562,7 +631,7 @@ static void test_realistic_traffic(void)
 			n = snprintf(buf, sizeof(buf),
 			             "{\"seq\":%" PRId64 ",\"ts\":%" PRId64 ",\"type\":\"brew\",\"product\":\"%s\","
 			             "\"volume_ml\":%u,\"brew_time_s\":%.1f,\"temp_c\":%.1f}",
-			             ts, ts, products[x % 5], (unsigned)(20 + x % 300), 15 + (double)(x % 400) / 10,
+			             (int64_t)(x % INGEST_SEQ_MAX) + 1, ts, products[x % 5], (unsigned)(20 + x % 300), 15 + (double)(x % 400) / 10,
 			             88 + (double)(x % 80) / 10);
 		if (message_check_at(i % 2 ? MESSAGE_EVENT : MESSAGE_TELEMETRY, "barista-pro",
 		                     (const uint8_t *)buf, (size_t)n, NOW, &v) == 0 && v.accepted)
@@ -584,6 +653,7 @@ int main(void)
 	RUN(test_refused_schema);
 	RUN(test_refused_decoding);
 	RUN(test_refused_privacy);
+	RUN(test_refused_card_fields);
 	RUN(test_realistic_traffic);
 	return check_summary();
 }

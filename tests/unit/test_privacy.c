@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "common/clock.h"
+#include "common/codec.h"
 #include "ingest/catalogue.h"
 #include "ingest/message.h"
 #include "ingest/privacy.h"
@@ -133,7 +134,7 @@ static void test_card_text(void)
 
 	/* not cards */
 	CHECK_EQ(text("4111111111111112"), PRIVACY_NONE);     /* Luhn fails */
-	CHECK_EQ(text("4111  1111 1111 1111"), PRIVACY_NONE); /* double space: 4 + 12 digits */
+	CHECK_EQ(text("4111  1111 1111 1111"), PRIVACY_CARD_NUMBER); /* double space: a split card */
 	CHECK(privacy_luhn_valid("411111111117", 12));
 	CHECK_EQ(text("411111111117"), PRIVACY_NONE); /* 12 digits, Luhn-valid */
 	CHECK_EQ(text("CM-0001234"), PRIVACY_NONE);
@@ -164,9 +165,12 @@ static void test_card_json(void)
 	CHECK_EQ(json("{\"4111111111111111\":1}"), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("[true,false,null]"), PRIVACY_NONE);
 
-	/* the ts/seq exemption: top level, integers, epoch-ms window only */
-	snprintf(buf, sizeof(buf), "{\"seq\":%" PRId64 ",\"ts\":%" PRId64 "}", good, good);
+	/* the ts exemption: top level, integers, epoch-ms window only */
+	snprintf(buf, sizeof(buf), "{\"seq\":42,\"ts\":%" PRId64 "}", good);
 	CHECK_EQ(json(buf), PRIVACY_NONE);
+	/* the window ends below the 13-digit Visa numbers (prefix 4) */
+	CHECK_EQ(json("{\"ts\":4222222222222}"), PRIVACY_CARD_NUMBER);
+	CHECK_EQ(json("{\"ts\":3999999999999}"), PRIVACY_NONE);
 	snprintf(buf, sizeof(buf), "{\"ts\":%" PRId64 "}", bad);
 	CHECK_EQ(json(buf), PRIVACY_NONE);
 	snprintf(buf, sizeof(buf), "{\"x\":{\"ts\":%" PRId64 "}}", good);
@@ -178,14 +182,58 @@ static void test_card_json(void)
 	snprintf(buf, sizeof(buf), "{\"last_ts\":%" PRId64 "}", good);
 	CHECK_EQ(json(buf), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("{\"ts\":4111111111111111}"), PRIVACY_CARD_NUMBER);
-	/* The top-level seq is a counter: any value up to 2^53 is exempt... */
-	CHECK_EQ(json("{\"seq\":4111111111111111}"), PRIVACY_NONE);
-	/* ...but not past 2^53, nested, or as a string. */
+	/* seq has no exemption (ingest bounds it to 12 digits): a card as seq
+	 * is a card, at the top level, past 2^53, nested, or as a string. */
+	CHECK_EQ(json("{\"seq\":4111111111111111}"), PRIVACY_CARD_NUMBER);
+	snprintf(buf, sizeof(buf), "{\"seq\":%" PRId64 "}", good);
+	CHECK_EQ(json(buf), PRIVACY_CARD_NUMBER);
+	CHECK_EQ(json("{\"seq\":999999999999}"), PRIVACY_NONE);
 	CHECK_EQ(json("{\"seq\":9111111111111111115}"), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("{\"x\":{\"seq\":4111111111111111}}"), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("{\"seq\":\"4111111111111111\"}"), PRIVACY_CARD_NUMBER);
 	CHECK_EQ(json("[[]]"), PRIVACY_NONE);
 	CHECK_EQ(privacy_scan_json(NULL), PRIVACY_NONE);
+}
+
+/* Cards split by other separators or single letters, and encoded. */
+static void test_card_split(void)
+{
+	static const char *const yes[] = {
+		"1.0+4111.1111.1111.1111", "1.0+4111a1111b1111c1111", "1.0+4111--1111--1111--1111",
+		"4111.1111.1111.1111", "x4111x1111x1111x1111x", "4111_1111_1111_1111", "4111 / 1111 / 1111 / 1111",
+		"4111:1111:1111:1111", "3782.822463.10005", "4111,1111,1111,1111", "4111\t1111\t1111\t1111",
+		"card 4012.8888.8888.1881", "6011*1111*1111*1117", "6212.3456.7890.1234.569",
+		"NDExMTExMTExMTExMTExMQ==",             /* base64 of 4111111111111111 */
+		"NDExMTExMTExMTExMTExMQ",               /* without padding */
+		"Y2FyZCA0MTExIDExMTEgMTExMSAxMTEx",     /* "card 4111 1111 1111 1111" */
+		"v1+NDExMTExMTExMTExMTExMQ",            /* misaligned by plain alphabet characters */
+		"34313131313131313131313131313131",     /* hex */
+		"70616E3D343131312E313131312E313131312E31313131", /* hex of "pan=4111.1111.1111.1111" */
+		NULL,
+	};
+	static const char *const no[] = {
+		"2.14.3", "10.2.0+20261128.1432", "4.2.1+20261128T101530Z", "3.1.0-rc.2+20261128.101530.123",
+		"2026-11-28T10:15:30.123Z", "20261128T101530Z", "2026-11-28 10:15:30.123456+01:00",
+		"rev-C.2", "HW-3.1.4", "PCB-4711-REV-C", "BP1-2311-004521", "E042", "ERR1042", "CM-0001234",
+		"SN0123456789", "192.168.100.200", "192.168.100.200:8883", "00:1a:2b:3c:4d:5e", "barista-pro", "latte_macchiato",
+		"grounds_container_pct", "milk_system_cleanings", "411.111.111.111", "4111.1111.1111.1112",
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		NULL,
+	};
+	size_t i;
+
+	for (i = 0; yes[i] != NULL; i++) {
+		if (text(yes[i]) != PRIVACY_CARD_NUMBER)
+			fprintf(stderr, "split card missed: %s\n", yes[i]);
+		CHECK_EQ(text(yes[i]), PRIVACY_CARD_NUMBER);
+	}
+	for (i = 0; no[i] != NULL; i++) {
+		if (text(no[i]) != PRIVACY_NONE)
+			fprintf(stderr, "split card false positive: %s\n", no[i]);
+		CHECK_EQ(text(no[i]), PRIVACY_NONE);
+	}
+	CHECK_EQ(json("{\"type\":\"update\",\"version\":\"1.0+4111a1111b1111c1111\"}"), PRIVACY_CARD_NUMBER);
+	CHECK_EQ(json("{\"4111.1111.1111.1111\":1}"), PRIVACY_CARD_NUMBER);
 }
 
 static void test_email(void)
@@ -311,9 +359,11 @@ static void test_json_text(void)
 	char buf[256];
 	int64_t good = luhn_ts(1);
 
-	snprintf(buf, sizeof(buf), "{\"seq\": %" PRId64 ", \"ts\" : %" PRId64 ", \"m\": {", good, good);
+	snprintf(buf, sizeof(buf), "{\"seq\": 42, \"ts\" : %" PRId64 ", \"m\": {", good);
 	CHECK_EQ(privacy_scan_json_text(buf, strlen(buf)), PRIVACY_NONE);
 	CHECK_EQ(privacy_scan_text(buf, strlen(buf)), PRIVACY_CARD_NUMBER); /* no exemption there */
+	snprintf(buf, sizeof(buf), "{\"seq\": %" PRId64 ", \"m\": {", good);
+	CHECK_EQ(privacy_scan_json_text(buf, strlen(buf)), PRIVACY_CARD_NUMBER); /* seq: none at all */
 	snprintf(buf, sizeof(buf), "{\"last\": %" PRId64 ", ", good);
 	CHECK_EQ(privacy_scan_json_text(buf, strlen(buf)), PRIVACY_CARD_NUMBER);
 	snprintf(buf, sizeof(buf), "{\"ts\": %" PRId64 ".5", good);
@@ -326,6 +376,7 @@ static void test_json_text(void)
 	CHECK_EQ(privacy_scan_json_text(buf, strlen(buf)), PRIVACY_NONE);
 	CHECK_EQ(privacy_scan_json_text("", 0), PRIVACY_NONE);
 }
+
 
 /* ---- measurement: recall on card numbers ----------------------------- */
 
@@ -516,6 +567,135 @@ static void test_card_recall(void)
 	CHECK(e2e_caught * 1000 >= e2e * 999);
 }
 
+/* ---- measurement: recall on split and encoded card numbers ------------ */
+
+#define SPLIT_FORMS 13
+
+static const char *const split_form_names[SPLIT_FORMS] = {
+	"dots, card grouping (4111.1111.1111.1111)",
+	"one letter between groups, random letters (4111a1111b1111c1111)",
+	"double dashes (4111--1111--1111--1111)",
+	"mixed separators of 1-3 bytes (/ _ : , * ~ ' . ' tab)",
+	"after a version (1.0+<dotted card>)",
+	"same letter around and between groups (x4111x1111x1111x1111x)",
+	"base64, padded (NDExMTEx...MQ==)",
+	"base64url, no padding, of \"card <spaced card>\"",
+	"base64 after 1-3 plain alphabet characters (v1+...)",
+	"hex, lower case, of the card",
+	"hex, upper case, of \"pan=<dotted card>\"",
+	"known miss: groups of two digits with dots (41.11.11.11...)",
+	"known miss: two groups (41111111.11111111)",
+};
+
+static void sep_card(const char *d, const char *const *seps, size_t nseps, int fixed, char *out, size_t cap)
+{
+	char g[64];
+	size_t i, o = 0;
+
+	group_card(d, ' ', g, sizeof(g));
+	for (i = 0; g[i] != 0 && o + 4 < cap; i++) {
+		if (g[i] == ' ') {
+			const char *sp = seps[fixed >= 0 ? (size_t)fixed : rnd_below(nseps)];
+
+			o += (size_t)snprintf(out + o, cap - o, "%s", sp);
+		} else {
+			out[o++] = g[i];
+		}
+	}
+	out[o] = 0;
+}
+
+static void split_form(const char *d, int form, char *out, size_t cap)
+{
+	static const char *const letters[] = { "a", "b", "c", "x", "Q", "z", "k" };
+	static const char *const mixed[] = { "/", "_", ":", ",", "*", "~", " . ", "\t", "..", "+", "#" };
+	static const char *const dd[] = { "--" }, *const dot[] = { "." }, *const xs[] = { "x" };
+	char tmp[128], enc[96];
+	size_t i, n;
+
+	switch (form) {
+	case 0: sep_card(d, dot, 1, 0, out, cap); break;
+	case 1: sep_card(d, letters, 7, -1, out, cap); break;
+	case 2: sep_card(d, dd, 1, 0, out, cap); break;
+	case 3: sep_card(d, mixed, 11, -1, out, cap); break;
+	case 4:
+		sep_card(d, dot, 1, 0, tmp, sizeof(tmp));
+		snprintf(out, cap, "%u.%u+%s", (unsigned)rnd_below(10), (unsigned)rnd_below(10), tmp);
+		break;
+	case 5:
+		sep_card(d, xs, 1, 0, tmp, sizeof(tmp));
+		snprintf(out, cap, "x%sx", tmp);
+		break;
+	case 6:
+		b64_encode((const uint8_t *)d, strlen(d), out, cap);
+		break;
+	case 7:
+		group_card(d, ' ', enc, sizeof(enc));
+		snprintf(tmp, sizeof(tmp), "card %s", enc);
+		b64_encode((const uint8_t *)tmp, strlen(tmp), out, cap);
+		for (i = 0; out[i] != 0; i++)
+			out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+		while (i > 0 && out[i - 1] == '=')
+			out[--i] = 0;
+		break;
+	case 8:
+		b64_encode((const uint8_t *)d, strlen(d), enc, sizeof(enc));
+		snprintf(out, cap, "%.*s%s", 1 + (int)rnd_below(3), "v1+", enc);
+		break;
+	case 9:
+		hex_encode((const uint8_t *)d, strlen(d), out, cap);
+		break;
+	case 10:
+		sep_card(d, dot, 1, 0, enc, sizeof(enc));
+		snprintf(tmp, sizeof(tmp), "pan=%s", enc);
+		hex_encode((const uint8_t *)tmp, strlen(tmp), out, cap);
+		for (i = 0; out[i] != 0; i++)
+			if (out[i] >= 'a' && out[i] <= 'f')
+				out[i] = (char)(out[i] - 'a' + 'A');
+		break;
+	case 11:
+		for (i = 0, n = 0; d[i] != 0 && n + 3 < cap; i++) {
+			if (i > 0 && i % 2 == 0)
+				out[n++] = '.';
+			out[n++] = d[i];
+		}
+		out[n] = 0;
+		break;
+	default:
+		n = strlen(d) / 2;
+		snprintf(out, cap, "%.*s.%s", (int)n, d, d + n);
+		break;
+	}
+}
+
+static void test_split_recall(void)
+{
+	const int total = 13000;
+	int per[SPLIT_FORMS] = { 0 }, caught[SPLIT_FORMS] = { 0 }, i;
+	int64_t t0 = clock_mono_ms();
+
+	rng_state = 0x5b117ca2d0000ULL;
+	for (i = 0; i < total; i++) {
+		char d[24], out[256];
+		int form = i % SPLIT_FORMS;
+
+		gen_card(d);
+		split_form(d, form, out, sizeof(out));
+		per[form]++;
+		if (text(out) == PRIVACY_CARD_NUMBER)
+			caught[form]++;
+		else if (form < 11 && per[form] - caught[form] < 3)
+			fprintf(stderr, "split card missed (form %d): %s\n", form, out);
+	}
+	printf("privacy: split and encoded card numbers, %" PRId64 " ms:\n", clock_mono_ms() - t0);
+	for (i = 0; i < SPLIT_FORMS; i++) {
+		printf("privacy:   %-64s %5d / %5d = %6.2f%%\n", split_form_names[i], caught[i], per[i],
+		       100.0 * caught[i] / per[i]);
+		if (i < 11)
+			CHECK(caught[i] * 1000 >= per[i] * 999);
+	}
+}
+
 /* ---- measurement: false positives on machine data -------------------- */
 
 static const char *const fw_versions[] = {
@@ -548,15 +728,76 @@ static void rand_serial(char *s, size_t cap)
 	}
 }
 
-/* seq: a plain counter on most machines, the ms clock on some */
+/* seq: a counter, 1 .. INGEST_SEQ_MAX (12 digits); some machines start it
+ * at a clock reading of lower resolution (deciseconds since 2020: 10 digits) */
 static json_int_t rand_seq(int64_t ts)
 {
-	return rnd_below(10) < 7 ? (json_int_t)(1 + rnd_below(10000000)) : (json_int_t)ts;
+	if (rnd_below(10) < 7)
+		return (json_int_t)(1 + rnd_below(10000000));
+	if (rnd_below(2))
+		return (json_int_t)((ts - INT64_C(1577836800000)) / 100);
+	return (json_int_t)(1 + rnd_below((uint64_t)INGEST_SEQ_MAX));
+}
+
+/* Strings machines and their boards write: versions with build stamps,
+ * hardware revisions, ISO 8601 times (extended and basic), error codes,
+ * addresses. */
+static void rand_machine_string(char *s, size_t cap)
+{
+	unsigned y = 2020 + (unsigned)rnd_below(10), mo = 1 + (unsigned)rnd_below(12), d = 1 + (unsigned)rnd_below(28);
+	unsigned h = (unsigned)rnd_below(24), mi = (unsigned)rnd_below(60), se = (unsigned)rnd_below(60);
+	unsigned ms = (unsigned)rnd_below(1000);
+
+	switch (rnd_below(12)) {
+	case 0:
+		snprintf(s, cap, "%u.%u.%u+%04u%02u%02u.%02u%02u", (unsigned)rnd_below(20), (unsigned)rnd_below(30),
+		         (unsigned)rnd_below(50), y, mo, d, h, mi);
+		break;
+	case 1:
+		snprintf(s, cap, "%u.%u.%u+%04u%02u%02uT%02u%02u%02uZ", (unsigned)rnd_below(20),
+		         (unsigned)rnd_below(30), (unsigned)rnd_below(50), y, mo, d, h, mi, se);
+		break;
+	case 2:
+		snprintf(s, cap, "%u.%u.%u-rc.%u+%04u%02u%02u.%02u%02u%02u.%03u", (unsigned)rnd_below(20),
+		         (unsigned)rnd_below(30), (unsigned)rnd_below(50), (unsigned)rnd_below(9), y, mo, d, h, mi, se, ms);
+		break;
+	case 3:
+		snprintf(s, cap, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", y, mo, d, h, mi, se, ms);
+		break;
+	case 4:
+		snprintf(s, cap, "%04u%02u%02uT%02u%02u%02u.%03uZ", y, mo, d, h, mi, se, ms);
+		break;
+	case 5:
+		snprintf(s, cap, "%04u-%02u-%02u %02u:%02u:%02u.%06u+01:00", y, mo, d, h, mi, se,
+		         (unsigned)rnd_below(1000000));
+		break;
+	case 6:
+		snprintf(s, cap, "rev-%c.%u", (char)('A' + rnd_below(8)), (unsigned)rnd_below(10));
+		break;
+	case 7:
+		snprintf(s, cap, "HW-%u.%u.%u", (unsigned)rnd_below(10), (unsigned)rnd_below(10), (unsigned)rnd_below(100));
+		break;
+	case 8:
+		snprintf(s, cap, "%s%u", err_codes[rnd_below(5)], (unsigned)rnd_below(10));
+		break;
+	case 9:
+		snprintf(s, cap, "%u.%u.%u.%u:%u", 10 + (unsigned)rnd_below(240), (unsigned)rnd_below(256),
+		         (unsigned)rnd_below(256), (unsigned)rnd_below(256), (unsigned)rnd_below(65536));
+		break;
+	case 10:
+		snprintf(s, cap, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)rnd_below(256), (unsigned)rnd_below(256),
+		         (unsigned)rnd_below(256), (unsigned)rnd_below(256), (unsigned)rnd_below(256),
+		         (unsigned)rnd_below(256));
+		break;
+	default:
+		snprintf(s, cap, "build %04u%02u%02u-%02u%02u %s", y, mo, d, h, mi, fw_versions[rnd_below(7)]);
+		break;
+	}
 }
 
 static json_t *fp_doc(int kind, int64_t ts, size_t *values)
 {
-	char serial[48], date[48];
+	char serial[48], date[64], str2[64];
 
 	switch (kind) {
 	case 0: /* telemetry, 8 metrics */
@@ -587,6 +828,13 @@ static json_t *fp_doc(int kind, int64_t ts, size_t *values)
 		rand_serial(serial, sizeof(serial));
 		return json_pack("{s:s,s:s,s:s}", "model", models_[rnd_below(4)], "hw", serial, "sw",
 		                 fw_versions[rnd_below(7)]);
+	case 5: /* machine strings: versions with build stamps, times, revisions */
+		*values = 5;
+		rand_serial(serial, sizeof(serial));
+		rand_machine_string(date, sizeof(date));
+		rand_machine_string(str2, sizeof(str2));
+		return json_pack("{s:I,s:I,s:s,s:s,s:s}", "seq", rand_seq(ts), "ts", (json_int_t)ts, "board", serial,
+		                 "a", date, "b", str2);
 	default: /* diagnostics-style: serials, dates, uptime, addresses, versions */
 		*values = 8;
 		rand_serial(serial, sizeof(serial));
@@ -612,7 +860,7 @@ static void test_false_positives(void)
 	while (values < target) {
 		int64_t ts = INT64_C(1704067200000) + (int64_t)rnd_below(INT64_C(91000000000));
 		size_t n = 0;
-		json_t *doc = fp_doc((int)rnd_below(6), ts, &n);
+		json_t *doc = fp_doc((int)rnd_below(7), ts, &n);
 		enum privacy_reason r;
 
 		if (doc == NULL) {
@@ -657,6 +905,273 @@ static void test_false_positives(void)
 	CHECK(ts_flagged > ts_total / 20 && ts_flagged < ts_total * 3 / 20);
 }
 
+/* The cost on the ingest path: privacy_scan_json per realistic document
+ * (the mix of test_false_positives), best of 5 rounds over 20,000. */
+static void test_cost(void)
+{
+	enum { N = 20000, ROUNDS = 5 };
+	json_t **docs = calloc(N, sizeof(*docs));
+	double best = 1e9;
+	size_t i, n, hits = 0;
+	int r;
+
+	if (docs == NULL) {
+		CHECK(docs != NULL);
+		return;
+	}
+	rng_state = 0xc0577ULL;
+	for (i = 0; i < N; i++)
+		docs[i] = fp_doc((int)(i % 7), INT64_C(1704067200000) + (int64_t)rnd_below(INT64_C(91000000000)), &n);
+	for (r = 0; r < ROUNDS; r++) {
+		int64_t t0 = clock_mono_us();
+		double us;
+
+		for (i = 0; i < N; i++)
+			hits += privacy_scan_json(docs[i]) != PRIVACY_NONE;
+		us = (double)(clock_mono_us() - t0) / N;
+		if (us < best)
+			best = us;
+	}
+	printf("privacy: privacy_scan_json on realistic documents: %.2f us per document (best of %d x %d)\n",
+	       best, ROUNDS, N);
+	CHECK_EQ(hits, 0);
+	for (i = 0; i < N; i++)
+		json_decref(docs[i]);
+	free(docs);
+}
+
+/* ---- notes people write (service reports) ----------------------------- */
+
+static enum privacy_reason note(const char *s)
+{
+	return privacy_scan_note(s, strlen(s));
+}
+
+static void test_note(void)
+{
+	static const struct {
+		const char *text;
+		enum privacy_reason want;
+	} yes[] = {
+		{ "card 4012.8888.8888.1881", PRIVACY_CARD_NUMBER },
+		{ "carl at example dot com", PRIVACY_EMAIL },
+		{ "carl(at)example(dot)com", PRIVACY_EMAIL },
+		{ "write to Carl [at] Example [dot] De", PRIVACY_EMAIL },
+		{ "mail carl {at} cafe-roma {dot} co {dot} uk later", PRIVACY_EMAIL },
+		{ "0 3 0 1 2 3 4 5 6 7", PRIVACY_PHONE },
+		{ "call back 0 1 7 1 - 2 3 4 5 6 7 8", PRIVACY_PHONE },
+		{ "+4 9 1 7 1 2 3 4 5 6 7", PRIVACY_PHONE },
+		{ "born 1980-04-12", PRIVACY_BIRTH_DATE },
+		{ "DOB 12.04.1980", PRIVACY_BIRTH_DATE },
+		{ "D.O.B. 12/04/80", PRIVACY_BIRTH_DATE },
+		{ "geb. 12.04.1980", PRIVACY_BIRTH_DATE },
+		{ "born on 12 April 1980", PRIVACY_BIRTH_DATE },
+		{ "owner's birthday: April 12, 1985", PRIVACY_BIRTH_DATE },
+		{ "12.04.1975", PRIVACY_BIRTH_DATE },
+		{ "12 Main Street", PRIVACY_ADDRESS },
+		{ "Hauptstra\xc3\x9f" "e 5", PRIVACY_ADDRESS },
+		{ "V\xc3\xa1" "ci \xc3\xbat 12", PRIVACY_ADDRESS },
+		{ "221B Baker Street", PRIVACY_ADDRESS },
+		{ "Musterstr. 12a", PRIVACY_ADDRESS },
+		{ "15 rue Oberkampf", PRIVACY_ADDRESS },
+		{ "Kerkstraat 7", PRIVACY_ADDRESS },
+		{ "Mr. Smith", PRIVACY_PERSON_NAME },
+		{ "Mrs. Jane Doe", PRIVACY_PERSON_NAME },
+		{ "asked Herr M\xc3\xbcller", PRIVACY_PERSON_NAME },
+		{ "Frau Schmidt was there", PRIVACY_PERSON_NAME },
+		{ "customer name: Anna", PRIVACY_PERSON_NAME },
+		{ "her name is Jane", PRIVACY_PERSON_NAME },
+		/* the review's report: a person's name, a street address, a date of birth */
+		{ "Visited Mrs. Jane Doe, 12 Main Street, born 1980-04-12", PRIVACY_BIRTH_DATE },
+		{ "Visited Mrs. Jane Doe at 12 Main Street", PRIVACY_ADDRESS },
+	};
+	static const char *const no[] = {
+		"Descaled the boiler at 9.5 bar, replaced group gasket GSK-58.",
+		"Error E042 cleared after firmware update to 2.14.3.",
+		"Arrived at site.Replaced the pump.", "Left at reception. Next visit 2026-12-05.",
+		"Pressure at 9 bar at 93.5 C", "Updated 4.1.7 -> 4.2.1+20261128.1432",
+		"Replaced O-ring 12 x 2 mm", "Steckplatz 3 Platine getauscht", "v1.2.03 installed",
+		"Flow 2.5 ml/s, brew time 24 s at 9 bar.", "IP 192.168.1.20 set", "Visit on 28.11.2026 at 14.30",
+		"Tested 5 shots: 25 s, 26 s, 24 s, 27 s, 25 s.", "Sensor NTC 10k on board rev C.2",
+		"Born-in-the-USA mode off", "pump 2, valve 3, gasket 1", "Drive belt 2 replaced",
+		"",
+	};
+	size_t i;
+	char big[PRIVACY_NOTE_SCAN_MAX + 2];
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (note(yes[i].text) != yes[i].want)
+			fprintf(stderr, "note: %s -> %s, want %s\n", yes[i].text, privacy_reason_name(note(yes[i].text)),
+			        privacy_reason_name(yes[i].want));
+		CHECK_EQ(note(yes[i].text), yes[i].want);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		if (note(no[i]) != PRIVACY_NONE)
+			fprintf(stderr, "note false positive: %s -> %s\n", no[i], privacy_reason_name(note(no[i])));
+		CHECK_EQ(note(no[i]), PRIVACY_NONE);
+	}
+	memset(big, 'a', sizeof(big));
+	CHECK_EQ(privacy_scan_note(big, sizeof(big)), PRIVACY_UNSCANNABLE);
+	CHECK_EQ(privacy_scan_note(NULL, 0), PRIVACY_NONE);
+	CHECK_STR(privacy_reason_name(PRIVACY_BIRTH_DATE), "birth-date");
+	CHECK_STR(privacy_reason_name(PRIVACY_ADDRESS), "address");
+	CHECK_STR(privacy_reason_name(PRIVACY_PERSON_NAME), "person-name");
+}
+
+/* Measurement: catch rate per form on generated personal data inside
+ * technician phrases, and false positives on generated technician notes. */
+static const char *const tech_phrases[] = {
+	"Descaled the boiler at %u.%u bar.", "Replaced group gasket GSK-%u.", "Error E0%u cleared.",
+	"Firmware updated to %u.%u.%u.", "Grinder burrs worn, replaced (BUR-%u). Calibrated to %u g in %u s.",
+	"Milk system cleaned; fridge at %u.%u C.", "Next visit planned 2026-%02u-%02u.",
+	"Pump pressure %u bar at 9%u.%u C.", "Water hardness %u dH, filter changed at %u l.",
+	"Checked at customer site, no fault found.", "Leak at steam valve, ordered part VLV-%u.",
+	"Installed on counter %u, connected to water line.", "Restarted at 10:%02u, ok at 11:%02u.",
+	"Flow %u.%u ml/s, brew time %u s at 9 bar.", "Updated from 4.1.%u to 4.2.%u+20261128.",
+	"Replaced O-ring %u x %u mm.", "Steckplatz %u Platine getauscht.", "Entkalkt, Dichtung gewechselt.",
+	"Sensor NTC %uk replaced on board rev C.%u.", "Cup counter %u at visit.", "Left at reception.",
+	"Tested %u shots: 2%u s, 2%u s, 2%u s.", "IP 192.168.%u.%u configured.", "Serial CM-000%u checked.",
+	"Delivered %u x 1 l descaler.", "Visit on %02u.11.2026 at 14.%02u.", "Drive belt %u replaced.",
+	"Brew unit cycles %u, lubricated.", "Heater element %u W measured, ok.", "Voltage %u V at socket %u.",
+	"Calibrated flow meter: %u pulses per l.", "Valve %u and valve %u swapped.", "Ran rinse x%u, all ok.",
+	"Installed 2026-%02u-%02u, commissioning done.", "Code W1%u shown at %u:%02u, cleared.",
+	"Software 3.%u.%u-rc.%u flashed.", "Boiler %u.%u l, pressure switch set to 1.%u bar.",
+	"Machine at counter %u, second floor.", "Met the barista at %u:%02u, showed the rinse program.",
+	"Follow-up on 2026-12-%02u for the pump.", "Fr. %02u.12. next visit.", "Replaced board %u (PCB-4711 rev B).",
+	"Grind %u.%u -> %u.%u.", "Drip tray sensor at %u %%.", "Station %u of %u done.", "Name plate checked, model CM%u.",
+	"Mo.-Fr. %u-%u h open, visit before 10.", "Ordered %u x GSK-58 and %u x DSC-1 for next visit.",
+	"Tank %u l, consumption %u l/day, hardness %u.%u mmol/l.", "Check valve at %u.%u bar opened.",
+	"Dose %u.%u g in, %u.%u g out, %u s.", "E%03u at %u:%02u and %u:%02u, cleared by restart.",
+};
+
+#define NOTE_FORMS 8
+
+static const char *const note_form_names[NOTE_FORMS] = {
+	"obfuscated e-mail (x at y dot com, (at)/(dot), [at]/[dot])",
+	"phone as spaced digits (0 3 0 1 2 ..., +4 9 1 7 1 ...)",
+	"card number with any separators (card 4012.8888.8888.1881)",
+	"date of birth with a birth word (born/DOB/geb./D.O.B.)",
+	"date before 2010 without a birth word (12.04.1980)",
+	"street address (12 Main Street, Hauptstrasse 5, Vaci ut 12, 15 rue X)",
+	"title and name (Mr./Mrs./Herr/Frau X)",
+	"known miss: bare name and town (Jane Doe from Springfield)",
+};
+
+static void tech_note(char *out, size_t cap)
+{
+	size_t o = 0, k, n = 1 + rnd_below(4);
+
+	out[0] = 0;
+	for (k = 0; k < n && o + 80 < cap; k++) {
+		int w = snprintf(out + o, cap - o, tech_phrases[rnd_below(sizeof(tech_phrases) / sizeof(tech_phrases[0]))],
+		                 (unsigned)rnd_below(12), (unsigned)rnd_below(60), (unsigned)rnd_below(28) + 1,
+		                 (unsigned)rnd_below(10), (unsigned)rnd_below(10));
+		if (w < 0)
+			break;
+		o += (size_t)w;
+		if (o + 1 < cap)
+			out[o++] = ' ', out[o] = 0;
+	}
+}
+
+static void note_form(int form, char *out, size_t cap)
+{
+	static const char *const first[] = { "jane", "carl", "anna", "peter", "maria", "j.doe", "k_lee" };
+	static const char *const doms[] = { "example", "cafe-roma", "gmail", "web", "mail" };
+	static const char *const tlds[] = { "com", "de", "org", "hu", "net", "co dot uk" };
+	static const char *const names[] = { "Smith", "Doe", "M\xc3\xbcller", "Schmidt", "Kov\xc3\xa1" "cs", "Rossi" };
+	static const char *const titles[] = { "Mr.", "Mrs.", "Ms.", "Herr", "Frau", "Mr", "Dr." };
+	static const char *const births[] = { "born", "DOB", "geb.", "D.O.B.", "date of birth:", "born on" };
+	static const char *const streets[] = { "%u Main Street", "Hauptstra\xc3\x9f" "e %u", "V\xc3\xa1" "ci \xc3\xbat %u",
+		                               "%u Baker Street", "Musterstr. %u", "%u rue Oberkampf", "Kerkstraat %u",
+		                               "%u Park Avenue", "Lindenallee %u", "%u Church Road" };
+	char d[24], g[64];
+	unsigned y = 1940 + (unsigned)rnd_below(69), mo = 1 + (unsigned)rnd_below(12), dd = 1 + (unsigned)rnd_below(28);
+	size_t i, o;
+
+	switch (form) {
+	case 0: {
+		static const char *const fmt[] = { "%s at %s dot %s", "%s(at)%s(dot)%s", "%s [at] %s [dot] %s",
+			                           "%s {at} %s {dot} %s" };
+		snprintf(out, cap, fmt[rnd_below(4)], first[rnd_below(7)], doms[rnd_below(5)], tlds[rnd_below(6)]);
+		break;
+	}
+	case 1:
+		o = (size_t)snprintf(out, cap, "%s", rnd_below(2) ? "0" : "+4 9");
+		for (i = 0; i < 9 + rnd_below(2) && o + 3 < cap; i++)
+			o += (size_t)snprintf(out + o, cap - o, " %u", (unsigned)rnd_below(10));
+		break;
+	case 2:
+		gen_card(d);
+		group_card(d, '.', g, sizeof(g));
+		snprintf(out, cap, "card %s", g);
+		break;
+	case 3:
+		switch (rnd_below(3)) {
+		case 0: snprintf(out, cap, "%s %04u-%02u-%02u", births[rnd_below(6)], y, mo, dd); break;
+		case 1: snprintf(out, cap, "%s %02u.%02u.%04u", births[rnd_below(6)], dd, mo, y); break;
+		default: snprintf(out, cap, "%s %02u/%02u/%02u", births[rnd_below(6)], dd, mo, y % 100); break;
+		}
+		break;
+	case 4:
+		snprintf(out, cap, rnd_below(2) ? "%02u.%02u.%04u" : "%3$04u-%2$02u-%1$02u", dd, mo, y);
+		break;
+	case 5:
+		snprintf(out, cap, streets[rnd_below(10)], 1 + (unsigned)rnd_below(300));
+		break;
+	case 6:
+		snprintf(out, cap, "%s %s", titles[rnd_below(7)], names[rnd_below(6)]);
+		break;
+	default:
+		snprintf(out, cap, "Jane %s from Springfield", names[rnd_below(6)]);
+		break;
+	}
+}
+
+static void test_note_measure(void)
+{
+	const int per_form = 1000, fp_total = 20000;
+	int caught[NOTE_FORMS] = { 0 }, missed[NOTE_FORMS] = { 0 }, f, i, fp = 0;
+	int64_t t0 = clock_mono_us();
+
+	rng_state = 0x0b0e5ULL;
+	for (f = 0; f < NOTE_FORMS; f++)
+		for (i = 0; i < per_form; i++) {
+			char pre[200], pii[96], text[400];
+
+			tech_note(pre, 120);
+			note_form(f, pii, sizeof(pii));
+			snprintf(text, sizeof(text), "%s%s.", rnd_below(2) ? pre : "", pii);
+			if (note(text) != PRIVACY_NONE)
+				caught[f]++;
+			else if (f < NOTE_FORMS - 1 && missed[f]++ < 3)
+				fprintf(stderr, "note missed (form %d): %s\n", f, text);
+		}
+	printf("privacy: service-report note filter, catch rate per form:\n");
+	for (f = 0; f < NOTE_FORMS; f++) {
+		printf("privacy:   %-70s %4d / %4d = %6.2f%%\n", note_form_names[f], caught[f], per_form,
+		       100.0 * caught[f] / per_form);
+		if (f < NOTE_FORMS - 1)
+			CHECK(caught[f] * 100 >= per_form * 99);
+	}
+	rng_state = 0x7ec4ULL;
+	for (i = 0; i < fp_total; i++) {
+		char text[300];
+		enum privacy_reason r;
+
+		tech_note(text, 281);
+		r = note(text);
+		if (r != PRIVACY_NONE) {
+			if (fp < 5)
+				fprintf(stderr, "note false positive (%s): %s\n", privacy_reason_name(r), text);
+			fp++;
+		}
+	}
+	printf("privacy:   false positives on %d generated technician notes: %d; %.1f us per note\n", fp_total, fp,
+	       (double)(clock_mono_us() - t0) / (NOTE_FORMS * per_form + fp_total));
+	CHECK_EQ(fp, 0);
+}
+
 /* Long hostile inputs stay linear: digit soup, separators, '@' and '+' runs. */
 static void test_hostile_text(void)
 {
@@ -686,8 +1201,18 @@ static void test_hostile_text(void)
 	(void)privacy_scan_json_text(s, n);
 	memset(s, '"', n);
 	(void)privacy_scan_json_text(s, n);
+	/* one base64 token (decoded four times), one hex token, split runs */
+	memset(s, 'M', n);
+	(void)privacy_scan_text(s, n);
+	for (i = 0; i < n; i++)
+		s[i] = "0123456789abcdef"[i % 16];
+	(void)privacy_scan_text(s, n);
+	for (i = 0; i < n; i++)
+		s[i] = (i % 4 == 3) ? "a.-"[i % 3] : '7';
+	(void)privacy_scan_text(s, n);
 	ms = clock_mono_ms() - t0;
-	printf("privacy: 6 hostile 64 KiB texts scanned in %" PRId64 " ms\n", ms);
+	printf("privacy: 9 hostile 64 KiB texts scanned in %" PRId64 " ms\n", ms);
+	CHECK(ms < 2000);
 	free(s);
 }
 
@@ -696,13 +1221,18 @@ int main(void)
 	RUN(test_luhn);
 	RUN(test_card_text);
 	RUN(test_card_json);
+	RUN(test_card_split);
 	RUN(test_email);
 	RUN(test_phone);
 	RUN(test_financial);
 	RUN(test_depth);
 	RUN(test_json_text);
+	RUN(test_note);
 	RUN(test_hostile_text);
 	RUN(test_card_recall);
+	RUN(test_split_recall);
 	RUN(test_false_positives);
+	RUN(test_cost);
+	RUN(test_note_measure);
 	return check_summary();
 }
