@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
+#include "vault/rowmac.h"
 
 #define MOD "vault"
 #define DATA_KEY_LEN 32
@@ -126,8 +127,12 @@ static int make_private_dir(const char *dir)
 static int open_store(struct vault *v, int create)
 {
 	const struct store_ops *ops = store_backend_find("sqlite");
+	int rc = ops->open(v->paths[VAULT_DB], create, &v->store);
 
-	return ops->open(v->paths[VAULT_DB], create, &v->store);
+	/* Every caller reaches the rows through the integrity wrapper. */
+	if (rc == CC_OK)
+		rc = rowmac_attach(v, &v->store);
+	return rc;
 }
 
 int vault_create(const struct vault_create_opts *opts, struct vault **out)
@@ -272,7 +277,21 @@ int vault_check(struct vault *v)
 		log_error(MOD, "%s: integrity check failed", v->paths[VAULT_DB]);
 		worst = rc;
 	}
+	rc = vault_rows_check(v);
+	if (rc != CC_OK)
+		worst = rc;
 	return worst;
+}
+
+int vault_rows_check(struct vault *v)
+{
+	int bad = 0, rc = rowmac_check_all(v->store, &bad);
+
+	if (rc == CC_OK && bad > 0) {
+		log_error(MOD, "%d access row(s) do not match their integrity MAC", bad);
+		rc = CC_ERR_CORRUPT;
+	}
+	return rc;
 }
 
 struct store *vault_store(struct vault *v) { return v->store; }
@@ -551,6 +570,42 @@ int vault_secret_get(struct vault *v, const char *name, char **out, size_t *len)
 	buf[*len] = '\0';
 	*out = buf;
 	return CC_OK;
+}
+
+struct get_or_create {
+	const char *name;
+	size_t create_len;
+	uint8_t *out;
+	size_t cap, *len;
+	int *created;
+};
+
+static int change_get_or_create(struct keyring *kr, void *arg)
+{
+	struct get_or_create *g = arg;
+	int rc = keyring_get(kr, g->name, g->out, g->cap, g->len);
+
+	if (rc != CC_ERR_NOTFOUND || g->create_len == 0)
+		return rc;
+	if (g->create_len > g->cap)
+		return CC_ERR_LIMIT;
+	rc = crypto_random(g->out, g->create_len);
+	if (rc == CC_OK)
+		rc = keyring_set(kr, g->name, g->out, g->create_len);
+	if (rc == CC_OK) {
+		*g->len = g->create_len;
+		*g->created = 1;
+	}
+	return rc;
+}
+
+int vault_secret_get_or_create(struct vault *v, const char *name, size_t create_len, uint8_t *out, size_t cap,
+                               size_t *len, int *created)
+{
+	struct get_or_create g = { name, create_len, out, cap, len, created };
+
+	*created = 0;
+	return keyring_update(v, change_get_or_create, &g);
 }
 
 void vault_secret_free(char *secret, size_t len)

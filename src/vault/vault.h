@@ -17,6 +17,10 @@
  * (struct seal_ad), so a blob moved to any other row fails to open.
  * Destroying an organisation's key (crypto-shredding) makes its rows
  * unreadable in every copy of the database, old backups included.
+ *
+ * The store a vault hands out (vault_store) checks the integrity MAC of
+ * every row that decides access on each read and keeps it on each write
+ * (src/vault/rowmac.h): a row edited outside CoffeeCloud is not found.
  */
 #ifndef CC_VAULT_VAULT_H
 #define CC_VAULT_VAULT_H
@@ -112,6 +116,18 @@ int vault_secret_put(struct vault *v, const char *name, const void *secret, size
 /* *out is malloc'd and NUL-terminated; free with vault_secret_free. */
 int vault_secret_get(struct vault *v, const char *name, char **out, size_t *len);
 void vault_secret_free(char *secret, size_t len);
+
+/* Reads the named secret from the keyring file as it is now (another
+ * process may have made it); when absent and create_len > 0, makes a random
+ * one of that length under the keyring lock and sets *created. CC_ERR_NOTFOUND
+ * when absent and create_len is 0. */
+int vault_secret_get_or_create(struct vault *v, const char *name, size_t create_len, uint8_t *out, size_t cap,
+                               size_t *len, int *created);
+
+/* Verifies the integrity MAC of every row that decides access (organisations,
+ * machines, users, grants, credentials) and logs each one that fails, by
+ * table and id. CC_ERR_CORRUPT when any fails. Part of vault_check. */
+int vault_rows_check(struct vault *v);
 
 /* Re-wraps every keyring entry under the key in new_key_file and makes it
  * the master key: the old key no longer opens anything. When the old key

@@ -187,6 +187,16 @@ const char *const sqlite_migrations[] = {
 	"  body BLOB NOT NULL,"
 	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
 	"CREATE INDEX reports_time ON reports(machine_id, ts_ms);",
+
+	/* 6 -> 7: the integrity MAC of every row that decides access
+	 * (src/vault/rowmac.c). NULL until the vault seals the row: existing
+	 * rows are sealed once, by the first process that opens the data
+	 * directory with the key; after that a NULL is a mismatch. */
+	"ALTER TABLE orgs ADD COLUMN mac BLOB;"
+	"ALTER TABLE machines ADD COLUMN mac BLOB;"
+	"ALTER TABLE users ADD COLUMN mac BLOB;"
+	"ALTER TABLE grants ADD COLUMN mac BLOB;"
+	"ALTER TABLE credentials ADD COLUMN mac BLOB;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
