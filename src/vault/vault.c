@@ -418,6 +418,41 @@ static int reload_keyring(struct vault *v)
 	return CC_OK;
 }
 
+int vault_keys_refresh(struct vault *v, void (*dropped)(void *ctx, int64_t org_id), void *ctx)
+{
+	char name[KEYRING_NAME_MAX + 1];
+	size_t i = 0;
+	int rc = reload_keyring(v), n = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	while (i < v->nkeys) {
+		int64_t org_id = v->keys[i].org_id;
+
+		org_key_name(org_id, name, sizeof(name));
+		if (keyring_has(v->keyring, name)) {
+			i++;
+			continue;
+		}
+		v->keys[i] = v->keys[--v->nkeys];
+		crypto_wipe(&v->keys[v->nkeys], sizeof(v->keys[0]));
+		n++;
+		if (dropped != NULL)
+			dropped(ctx, org_id);
+	}
+	return n;
+}
+
+int vault_org_key_cached(const struct vault *v, int64_t org_id)
+{
+	size_t i;
+
+	for (i = 0; i < v->nkeys; i++)
+		if (v->keys[i].org_id == org_id)
+			return 1;
+	return 0;
+}
+
 /* Finds org_id's unwrapped data key, unwrapping it on first use. */
 static int data_key(struct vault *v, int64_t org_id, const uint8_t **key)
 {

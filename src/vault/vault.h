@@ -98,6 +98,16 @@ int vault_org_key_create(struct vault *v, int64_t org_id);
 /* Destroys org_id's data key, on disk and in memory: crypto-shredding. */
 int vault_org_key_destroy(struct vault *v, int64_t org_id);
 
+/* Reads the keyring file again and forgets every unwrapped data key this
+ * vault holds whose entry is gone: how an erasure made by another process
+ * (or another vault of this one) reaches this vault's cache. dropped(ctx,
+ * org_id) is called for each key forgotten (may be NULL). Returns how many. */
+int vault_keys_refresh(struct vault *v, void (*dropped)(void *ctx, int64_t org_id), void *ctx);
+
+/* 1 if this vault holds org_id's data key unwrapped in memory (for tests
+ * and diagnostics; the key itself never leaves the vault). */
+int vault_org_key_cached(const struct vault *v, int64_t org_id);
+
 /* 1 if org_id has a data key. */
 int vault_org_key_exists(struct vault *v, int64_t org_id);
 
