@@ -235,3 +235,47 @@ def test_erasure_reaches_the_running_daemons_key_caches(tmp_path):
         # Within a few poll intervals even on a busy machine (the poll is 100 ms here).
         assert time.monotonic() - erased < 5
         assert api.call("GET", "/api/v1/machines/E1/telemetry", token=admin)[0] == 404
+
+
+def test_a_damaged_record_costs_only_itself(tmp_path):
+    """One sealed blob damaged in the database file: `telemetry get`, the API
+    and the export skip it, name it (seq, never content) and give the rest."""
+    import subprocess
+
+    f = ccdaemon.Fleet.create(tmp_path, machines=("D1",), customer="cafe-d")
+    port = ccdaemon.free_port()
+    now = int(time.time() * 1000)
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"}) as d:
+        m = f.machines["D1"]
+        lines = [{"seq": i, "ts": now - 1000 * (5 - i), "m": {"boiler_temp_c": 90.0 + i}} for i in (1, 2, 3)]
+        p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
+                            "--cert", str(m.cert), "--key", str(m.key), "-i", "D1", "-V", "mqttv5", "-q", "1",
+                            "-t", "cc/v1/D1/telemetry", "-l"],
+                           input="".join(json.dumps(x) + "\n" for x in lines), capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert [r["seq"] for r in f.ccj("telemetry", "get", "D1")] == [1, 2, 3]
+
+        c = db(f)
+        with c:
+            body = c.execute("SELECT body FROM telemetry WHERE seq = 2").fetchone()[0]
+            damaged = body[:-1] + bytes([body[-1] ^ 0x01])  # one bit of the tag
+            assert c.execute("UPDATE telemetry SET body = ? WHERE seq = 2", (damaged,)).rowcount == 1
+        c.close()
+
+        p = f.cc("telemetry", "get", "D1", "--json")
+        assert [r["seq"] for r in json.loads(p.stdout)] == [1, 3]
+        assert "telemetry record 2 of machine D1 is damaged" in p.stderr, p.stderr
+        assert "1 damaged record(s) skipped (the first: seq 2)" in p.stderr, p.stderr
+        assert "92.0" not in p.stderr
+
+        api = Api(port, f.data / "ca.crt")
+        admin = api.login("admin", ccdaemon.PASSWORD)
+        mark = d.mark()
+        status, doc, _ = api.call("GET", "/api/v1/machines/D1/telemetry", token=admin)
+        assert status == 200 and sorted(r["seq"] for r in doc["telemetry"]) == [1, 3], doc
+        d.wait_for(r"telemetry record 2 of machine D1 is damaged", since=mark)
+
+        export = json.loads(f.cc("customer", "export", "cafe-d").stdout)
+        d1 = [x for x in export["machines"] if x["serial"] == "D1"][0]
+        assert [r["seq"] for r in d1["telemetry"]] == [1, 3]
