@@ -222,6 +222,10 @@ int main(int argc, char **argv)
 	rc = privdrop_to(cfg.user, o.data_dir);
 	if (rc == CC_OK)
 		rc = vault_open(o.data_dir, o.master_key_file, &vault);
+	if (rc == CC_OK && vault_master_key_inside(vault))
+		log_warn(MOD, "the master key is inside the data directory: a copy of the directory decrypts "
+		         "everything; keep it elsewhere (--master-key-file, CC_MASTER_KEY_FILE or a systemd "
+		         "credential: README, \"Keys\")");
 	if (rc == CC_OK)
 		rc = tls_server_ctx(vault, cfg.mqtt_tls12, 1, &tls);
 	if (rc == CC_OK)

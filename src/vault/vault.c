@@ -1,6 +1,7 @@
 #include "vault/vault.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,15 @@ static int set_paths(struct vault *v, const char *dir, const char *master_key_fi
 	}
 	if (master_key_file == NULL || *master_key_file == '\0')
 		master_key_file = getenv("CC_MASTER_KEY_FILE");
+	if (master_key_file == NULL || *master_key_file == '\0') {
+		/* A systemd credential (LoadCredential=/LoadCredentialEncrypted=master.key). */
+		const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+		if (creds != NULL && *creds == '/' &&
+		    file_join(v->master_path, sizeof(v->master_path), creds, "master.key") == CC_OK &&
+		    file_exists(v->master_path))
+			return CC_OK;
+	}
 	if (master_key_file == NULL || *master_key_file == '\0') {
 		master_key_file = v->paths[VAULT_MASTER_KEY];
 		v->master_is_internal = 1;
@@ -124,6 +134,27 @@ static int make_private_dir(const char *dir)
 	return CC_OK;
 }
 
+static int make_key_parent(const char *key_path)
+{
+	char parent[VAULT_PATH_MAX];
+	char *slash;
+
+	if (strlen(key_path) >= sizeof(parent))
+		return CC_ERR_LIMIT;
+	memcpy(parent, key_path, strlen(key_path) + 1);
+	slash = strrchr(parent, '/');
+	if (slash == NULL || slash == parent)
+		return CC_OK;
+	*slash = '\0';
+	if (file_exists(parent))
+		return CC_OK;
+	if (mkdir(parent, 0700) != 0) {
+		log_error(MOD, "%s: cannot create the master key's directory: %s", parent, strerror(errno));
+		return CC_ERR_IO;
+	}
+	return CC_OK;
+}
+
 static int open_store(struct vault *v, int create)
 {
 	const struct store_ops *ops = store_backend_find("sqlite");
@@ -149,7 +180,11 @@ int vault_create(const struct vault_create_opts *opts, struct vault **out)
 		rc = make_private_dir(opts->dir);
 	if (rc != CC_OK)
 		goto out;
-	if (v->master_is_internal)
+	/* A key file named outside the directory that does not exist yet is made
+	 * there, in a private directory made for it if need be (/etc/coffeecloud). */
+	if (!v->master_is_internal && !file_exists(v->master_path))
+		rc = make_key_parent(v->master_path);
+	if (rc == CC_OK && (v->master_is_internal || !file_exists(v->master_path)))
 		rc = keyring_master_generate(v->master_path, master);
 	else
 		rc = keyring_master_read(v->master_path, master);
@@ -295,6 +330,19 @@ int vault_rows_check(struct vault *v)
 }
 
 struct store *vault_store(struct vault *v) { return v->store; }
+
+int vault_master_key_inside(const struct vault *v)
+{
+	char dir[PATH_MAX], key[PATH_MAX];
+	size_t n;
+
+	if (v->master_is_internal)
+		return 1;
+	if (realpath(v->dir, dir) == NULL || realpath(v->master_path, key) == NULL)
+		return 0;
+	n = strlen(dir);
+	return strncmp(key, dir, n) == 0 && (key[n] == '/' || key[n] == '\0');
+}
 
 const char *vault_path(const struct vault *v, enum vault_file which)
 {

@@ -65,7 +65,10 @@ struct vault;
 
 struct vault_create_opts {
 	const char *dir;
-	const char *master_key_file; /* NULL: generate DIR/master.key */
+	/* NULL: $CC_MASTER_KEY_FILE, else the systemd credential
+	 * $CREDENTIALS_DIRECTORY/master.key if it exists, else DIR/master.key
+	 * (generated). A named file that does not exist yet is generated. */
+	const char *master_key_file;
 };
 
 /* Creates a data directory: the directory (0700, refused if it holds
@@ -74,7 +77,8 @@ struct vault_create_opts {
 int vault_create(const struct vault_create_opts *opts, struct vault **out);
 
 /* Opens an existing data directory. master_key_file NULL means
- * $CC_MASTER_KEY_FILE, else DIR/master.key. Checks the directory and secret
+ * $CC_MASTER_KEY_FILE, else $CREDENTIALS_DIRECTORY/master.key (a systemd
+ * credential) if it exists, else DIR/master.key. Checks the directory and secret
  * modes first (CC_ERR_PERM), then the master key against the keyring
  * (CC_ERR_AUTH), then opens the store (CC_ERR_CORRUPT for a damaged file). */
 int vault_open(const char *dir, const char *master_key_file, struct vault **out);
@@ -85,6 +89,11 @@ void vault_close(struct vault *v);
 /* Verifies modes of the directory and every secret file, the master key, the
  * keyring entries and the database integrity; logs each finding. */
 int vault_check(struct vault *v);
+
+/* 1 when the master key file lies inside the data directory: then a copy
+ * of the directory (a backup, a stolen disk) decrypts everything. Callers
+ * that create or run an installation warn about it. */
+int vault_master_key_inside(const struct vault *v);
 
 /* The store of this data directory (owned by the vault). */
 struct store *vault_store(struct vault *v);
