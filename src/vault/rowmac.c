@@ -655,8 +655,10 @@ static void r_close(struct store *s)
 
 	if (r == NULL)
 		return;
-	if (r->inner != NULL)
+	if (r->inner != NULL) {
+		flush(r); /* reports still waiting for a transaction to end */
 		r->inner->ops->close(r->inner);
+	}
 	crypto_wipe(r->key, sizeof(r->key));
 	free(r);
 }

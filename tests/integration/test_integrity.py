@@ -153,13 +153,15 @@ def test_init_check_names_every_edited_row(world):
 
 def legacy(f):
     """Turns a data directory into one made before row MACs: no mac columns,
-    schema version 6, no row key in the keyring, no marker."""
+    the schema version before their migration, no row key in the keyring, no marker."""
     c = db(f)
     with c:
         for table in rowmac.TABLES:
             c.execute(f"ALTER TABLE {table} DROP COLUMN mac")
         c.execute("DELETE FROM meta WHERE key = 'row-macs'")
-        c.execute("PRAGMA user_version = 6")
+        # The schema as it was before the row-MAC migration (the last one).
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        c.execute(f"PRAGMA user_version = {version - 1}")
     c.close()
     drop_row_key(f)
 
@@ -204,11 +206,13 @@ def test_a_lost_row_key_is_not_replaced_by_sealing_again(tmp_path):
     assert "row-key" not in json.loads((f.data / "keyring").read_text())["entries"]
 
 
-def test_erasure_reaches_the_running_daemons_key_caches(tmp_path):
+@pytest.mark.parametrize("via", ["cli", "api"])
+def test_erasure_reaches_the_running_daemons_key_caches(tmp_path, via):
     """Both caches of a running daemon (the event loop's vault, which the API
     reads through, and the writer's, which seals what machines send) hold the
-    customer's data key; an erasure by the CLI reaches both within the fleet
-    poll interval (100 ms in tests), without a restart."""
+    customer's data key; an erasure by the CLI (another process) or by the API
+    (the loop's own vault) reaches the other caches within the fleet poll
+    interval (100 ms in tests), without a restart."""
     import subprocess
 
     f = ccdaemon.Fleet.create(tmp_path, machines=("E1",), customer="cafe-e")
@@ -228,10 +232,15 @@ def test_erasure_reaches_the_running_daemons_key_caches(tmp_path):
         assert status == 200 and len(doc["telemetry"]) == 1, doc  # opened by the loop with cafe-e's key
 
         mark = d.mark()
-        f.cc("customer", "delete", "cafe-e", "--yes")
+        if via == "cli":
+            f.cc("customer", "delete", "cafe-e", "--yes")
+        else:
+            status, doc, _ = api.call("DELETE", "/api/v1/customers/cafe-e", token=admin)
+            assert status == 200, doc
         erased = time.monotonic()
         d.wait_for(rf"dropped the data key of organisation {cust} from the writer's cache", since=mark)
-        d.wait_for(rf"dropped the data key of organisation {cust} from the event loop's cache", since=mark)
+        if via == "cli":  # the API erased through the loop's vault, which forgot the key at once
+            d.wait_for(rf"dropped the data key of organisation {cust} from the event loop's cache", since=mark)
         # Within a few poll intervals even on a busy machine (the poll is 100 ms here).
         assert time.monotonic() - erased < 5
         assert api.call("GET", "/api/v1/machines/E1/telemetry", token=admin)[0] == 404
