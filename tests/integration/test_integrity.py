@@ -103,6 +103,18 @@ def test_role_edited_to_admin_cannot_sign_in_and_is_audited(world):
     assert sign_in(api, "admin", ccdaemon.PASSWORD)[0] == 200
 
 
+def test_api_token_moved_to_another_org_or_role_opens_nothing(world):
+    f, api = world["fleet"], world["api"]
+    doc = f.ccj("token", "add", "--name", "erp", "--org", "cafe-a", "--role", "sales", "--expires",
+                str(in_ms(3600)))
+    assert api.call("GET", "/api/v1/me", token=doc["token"])[0] == 200
+    edit(f, "UPDATE credentials SET role = 'engineer', org_id = (SELECT id FROM orgs WHERE name = 'manufacturer') "
+            "WHERE id = ?", (doc["id"],))
+    assert api.call("GET", "/api/v1/me", token=doc["token"])[0] == 401
+    assert api.call("GET", "/api/v1/machines", token=doc["token"])[0] == 401
+    assert f"row:credentials:{doc['id']}" in refusals(f)
+
+
 def test_unrevoked_grant_with_a_far_expiry_opens_nothing(world):
     f, api = world["fleet"], world["api"]
     g = f.ccj("grant", "add", "--login", "sub", "--serial", "A1", "--purpose", "support",
@@ -148,7 +160,8 @@ def test_init_check_names_every_edited_row(world):
     assert f"users {carl}: does not match its integrity MAC" in p.stderr
     assert f"machines {a2}: does not match its integrity MAC" in p.stderr
     assert "grants " in p.stderr
-    assert "3 access row(s) do not match" in p.stderr, p.stderr
+    assert "credentials " in p.stderr
+    assert "4 access row(s) do not match" in p.stderr, p.stderr
 
 
 def legacy(f):
