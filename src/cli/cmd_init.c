@@ -104,10 +104,15 @@ static int run_init(struct cli_args *a)
 		log_error(MOD, "%s: not initialised: %s", o.dir, cc_strerror(rc));
 		return rc;
 	}
+	if (r.master_key_inside)
+		log_warn(MOD, "WARNING: the master key is inside the data directory (%s): a copy of the directory "
+		         "(a backup, a stolen disk) decrypts everything. For production, init with "
+		         "--master-key-file /etc/coffeecloud/master.key (or a systemd credential) and keep an "
+		         "offline copy of the key apart from the backups (README, \"Keys\")", r.master_key_file);
 	if (cli_get(a, "controller-name") != NULL) {
 		struct vault *v = NULL;
 
-		rc = vault_open(o.dir, o.master_key_file, &v);
+		rc = vault_open(o.dir, r.master_key_file, &v);
 		if (rc == CC_OK)
 			rc = policy_controller_set(v, cli_get(a, "controller-name"), cli_get(a, "controller-address"),
 			                           cli_get(a, "controller-contact"));
@@ -122,8 +127,9 @@ static int run_init(struct cli_args *a)
 		         "coffeecloud policy controller --name ... --address ... --contact ...");
 	}
 	if (a->json) {
-		json_t *doc = json_pack("{s:s, s:s, s:s}", "data", o.dir, "manufacturer", o.manufacturer,
-		                        "admin", o.admin_login);
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:b}", "data", o.dir, "manufacturer", o.manufacturer,
+		                        "admin", o.admin_login, "master_key_file", r.master_key_file,
+		                        "master_key_inside", r.master_key_inside);
 		if (doc != NULL && r.password_generated)
 			json_object_set_new(doc, "admin_password", json_string(r.admin_password));
 		cli_print_json(doc);
@@ -135,7 +141,8 @@ static int run_init(struct cli_args *a)
 		       "  database        %s/coffeecloud.db\n"
 		       "  manufacturer    %s\n"
 		       "  admin login     %s\n",
-		       o.dir, o.master_key_file ? o.master_key_file : "DIR/master.key (keep a copy offline)",
+		       o.dir, r.master_key_inside ? "DIR/master.key (INSIDE the data directory: see the warning)"
+		                                  : r.master_key_file,
 		       o.dir, o.dir, o.dir, o.manufacturer, o.admin_login);
 		if (r.password_generated)
 			printf("  admin password  %s   (shown once: store it now)\n", r.admin_password);
@@ -151,7 +158,8 @@ const struct cli_cmd cli_init_cmds[] = {
 	    { "admin", "NAME", "login of the first admin (default: admin)", 0 },
 	    { "manufacturer", "NAME", "name of the root organisation (default: manufacturer)", 0 },
 	    { "san", "LIST", "server certificate names, comma-separated (default: " SETUP_DEFAULT_SANS ")", 0 },
-	    { "master-key-file", "F", "use this existing master key instead of generating DIR/master.key", 0 },
+	    { "master-key-file", "F", "the master key, outside the data directory (generated when F does not exist; "
+	      "default: $CREDENTIALS_DIRECTORY/master.key if set, else DIR/master.key, with a warning)", 0 },
 	    { "password-stdin", NULL, "read the admin password from standard input", 0 },
 	    { "owner", "USER", "as root: give the directory to this service account (the daemon's user)", 0 },
 	    { "check", NULL, "verify an existing data directory instead of creating one", 0 },

@@ -21,6 +21,7 @@
 #include "daemon/privdrop.h"
 #include "daemon/tls.h"
 #include "daemon/writer.h"
+#include "fleet/inventory.h"
 #include "api/api.h"
 #include "http/server.h"
 #include "vault/vault.h"
@@ -92,6 +93,71 @@ static enum log_level level_of(const char *name)
 	return LOG_LEVEL_INFO;
 }
 
+/*
+ * The event loop's side of erasure: every fleet_poll_ms the fleet version
+ * (bumped by every erasure, among other fleet changes) is read; when it
+ * moved, the loop's vault forgets the data keys that left the keyring. The
+ * writer thread does the same for its own vault (writer.h).
+ */
+struct erasure_watch {
+	struct event *ev;
+	struct vault *vault;
+	char version[32];
+};
+
+static void watch_dropped(void *ctx, int64_t org_id)
+{
+	(void)ctx;
+	log_info(MOD, "dropped the data key of organisation %lld from the event loop's cache (erased)",
+	         (long long)org_id);
+}
+
+static void erasure_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct erasure_watch *w = arg;
+	struct store *s = vault_store(w->vault);
+	char version[32] = "0";
+	int rc = s->ops->meta_get(s, INVENTORY_FLEET_VERSION, version, sizeof(version));
+
+	(void)fd;
+	(void)what;
+	if ((rc != CC_OK && rc != CC_ERR_NOTFOUND) || strcmp(version, w->version) == 0)
+		return;
+	if (vault_keys_refresh(w->vault, watch_dropped, w) >= 0)
+		snprintf(w->version, sizeof(w->version), "%s", version);
+}
+
+static int erasure_watch_start(struct event_base *base, struct vault *v, int64_t poll_ms,
+                               struct erasure_watch **out)
+{
+	struct timeval every = { (time_t)(poll_ms / 1000), (suseconds_t)((poll_ms % 1000) * 1000) };
+	struct erasure_watch *w = calloc(1, sizeof(*w));
+	struct store *s = vault_store(v);
+
+	if (w == NULL)
+		return CC_ERR_NOMEM;
+	w->vault = v;
+	if (s->ops->meta_get(s, INVENTORY_FLEET_VERSION, w->version, sizeof(w->version)) != CC_OK)
+		snprintf(w->version, sizeof(w->version), "0");
+	w->ev = event_new(base, -1, EV_PERSIST, erasure_watch_cb, w);
+	if (w->ev == NULL || event_add(w->ev, &every) != 0) {
+		if (w->ev != NULL)
+			event_free(w->ev);
+		free(w);
+		return CC_ERR_NOMEM;
+	}
+	*out = w;
+	return CC_OK;
+}
+
+static void erasure_watch_free(struct erasure_watch *w)
+{
+	if (w == NULL)
+		return;
+	event_free(w->ev);
+	free(w);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -110,6 +176,7 @@ int main(int argc, char **argv)
 	SSL_CTX *https_tls = NULL;
 	struct vault *vault = NULL;
 	struct writer *writer = NULL;
+	struct erasure_watch *watch = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	SSL_CTX *tls = NULL;
 	int rc;
@@ -155,6 +222,10 @@ int main(int argc, char **argv)
 	rc = privdrop_to(cfg.user, o.data_dir);
 	if (rc == CC_OK)
 		rc = vault_open(o.data_dir, o.master_key_file, &vault);
+	if (rc == CC_OK && vault_master_key_inside(vault))
+		log_warn(MOD, "the master key is inside the data directory: a copy of the directory decrypts "
+		         "everything; keep it elsewhere (--master-key-file, CC_MASTER_KEY_FILE or a systemd "
+		         "credential: README, \"Keys\")");
 	if (rc == CC_OK)
 		rc = tls_server_ctx(vault, cfg.mqtt_tls12, 1, &tls);
 	if (rc == CC_OK)
@@ -164,8 +235,10 @@ int main(int argc, char **argv)
 			printf("configuration and data directory ok\n");
 		goto out;
 	}
-	rc = writer_start(o.data_dir, o.master_key_file, (size_t)cfg.commit_max_batch, mqtt_server_wake, srv,
-	                  &writer);
+	rc = writer_start(o.data_dir, o.master_key_file, (size_t)cfg.commit_max_batch, cfg.fleet_poll_ms,
+	                  mqtt_server_wake, srv, &writer);
+	if (rc == CC_OK)
+		rc = erasure_watch_start(base, vault, cfg.fleet_poll_ms, &watch);
 	if (rc == CC_OK)
 		rc = mqtt_server_start(srv, tls, vault, writer);
 	if (rc == CC_OK && (https != NULL || http_plain != NULL)) {
@@ -205,6 +278,7 @@ out:
 	api_free(api);
 	mqtt_server_drop_connections(srv);
 	writer_stop(writer);
+	erasure_watch_free(watch);
 	mqtt_server_free(srv);
 	if (sigterm != NULL)
 		event_free(sigterm);

@@ -1,12 +1,15 @@
 #include "daemon/writer.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/inventory.h"
 #include "records/records.h"
 #include "vault/vault.h"
 
@@ -31,6 +34,9 @@ struct writer {
 	size_t ndone, capdone;
 	int stopping;               /* (lock) */
 	struct writer_stats stats;  /* (lock) */
+	/* Erasures reach this thread's key cache through the fleet version. */
+	int64_t poll_ms, next_poll_ms;
+	char fleet_version[32];
 };
 
 static int vec_push(struct vec *v, const struct writer_item *it)
@@ -217,6 +223,50 @@ static int store_batch(struct writer *w, struct writer_item *items, size_t n, ui
 	return CC_OK;
 }
 
+static void dropped_key(void *ctx, int64_t org_id)
+{
+	(void)ctx;
+	log_info(MOD, "dropped the data key of organisation %lld from the writer's cache (erased)",
+	         (long long)org_id);
+}
+
+/* Reads the fleet version (bumped by every erasure, among others); when it
+ * moved, forgets the data keys that left the keyring. */
+static void poll_fleet(struct writer *w)
+{
+	struct store *s = vault_store(w->vault);
+	char version[32] = "0";
+	int rc = s->ops->meta_get(s, INVENTORY_FLEET_VERSION, version, sizeof(version));
+
+	w->next_poll_ms = clock_mono_ms() + w->poll_ms;
+	if ((rc != CC_OK && rc != CC_ERR_NOTFOUND) || strcmp(version, w->fleet_version) == 0)
+		return;
+	rc = vault_keys_refresh(w->vault, dropped_key, w);
+	if (rc < 0) {
+		log_warn(MOD, "the keyring could not be read again (%s); trying at the next poll", cc_strerror(rc));
+		return;
+	}
+	snprintf(w->fleet_version, sizeof(w->fleet_version), "%s", version);
+}
+
+/* Waits for work or the next fleet poll, whichever comes first (lock held). */
+static void wait_for_work(struct writer *w)
+{
+	struct timespec until;
+	int64_t left = w->next_poll_ms - clock_mono_ms();
+
+	if (left <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(left / 1000);
+	until.tv_nsec += (long)(left % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->wake, &w->lock, &until);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -229,9 +279,16 @@ static void *writer_main(void *arg)
 		uint64_t dups = 0;
 		int rc, stop;
 
+		if (clock_mono_ms() >= w->next_poll_ms)
+			poll_fleet(w);
 		pthread_mutex_lock(&w->lock);
-		while (w->pending.n == 0 && !w->stopping)
-			pthread_cond_wait(&w->wake, &w->lock);
+		if (w->pending.n == 0 && !w->stopping) {
+			wait_for_work(w);
+			if (w->pending.n == 0 && !w->stopping) {
+				pthread_mutex_unlock(&w->lock);
+				continue; /* time for the fleet poll */
+			}
+		}
 		stop = w->stopping && w->pending.n == 0;
 		/* Take everything up to max_batch: the group that gathered while we committed. */
 		n = w->pending.n < w->max_batch ? w->pending.n : w->max_batch;
@@ -311,10 +368,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int writer_start(const char *data_dir, const char *master_key_file, size_t max_batch,
+int writer_start(const char *data_dir, const char *master_key_file, size_t max_batch, int64_t poll_ms,
                  void (*notify)(void *arg), void *arg, struct writer **out)
 {
 	struct writer *w = calloc(1, sizeof(*w));
+	pthread_condattr_t attr;
+	struct store *s;
 	int rc;
 
 	if (w == NULL)
@@ -327,8 +386,16 @@ int writer_start(const char *data_dir, const char *master_key_file, size_t max_b
 	w->max_batch = max_batch > 0 ? max_batch : 1;
 	w->notify = notify;
 	w->notify_arg = arg;
+	w->poll_ms = poll_ms > 0 ? poll_ms : 250;
+	w->next_poll_ms = clock_mono_ms() + w->poll_ms;
+	s = vault_store(w->vault);
+	if (s->ops->meta_get(s, INVENTORY_FLEET_VERSION, w->fleet_version, sizeof(w->fleet_version)) != CC_OK)
+		snprintf(w->fleet_version, sizeof(w->fleet_version), "0");
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->wake, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		vault_close(w->vault);
 		free(w);

@@ -56,8 +56,10 @@ struct writer;
 
 /* Opens the data directory for writing and starts the thread. notify(arg)
  * is called from the writer thread after each commit: it must only wake the
- * loop (e.g. event_active). */
-int writer_start(const char *data_dir, const char *master_key_file, size_t max_batch,
+ * loop (e.g. event_active). Every poll_ms the thread reads the fleet version
+ * and, when it moved, forgets the data keys that left the keyring (an
+ * erased customer's), so an erasure reaches its cache within that time. */
+int writer_start(const char *data_dir, const char *master_key_file, size_t max_batch, int64_t poll_ms,
                  void (*notify)(void *arg), void *arg, struct writer **out);
 
 /* Hands an item over (its payload too). CC_ERR_LIMIT when the queue is full:

@@ -60,11 +60,14 @@ int records_put(struct vault *v, const struct record_in *recs, size_t n, size_t 
 	return rc;
 }
 
+#define DAMAGED_NAMED_MAX 10 /* damaged records named one by one in the log, then counted */
+
 struct get_ctx {
 	struct vault *v;
 	const struct store_machine *machine;
 	int (*each)(void *, const struct record_out *);
 	void *ctx;
+	int64_t damaged, first_damaged;
 };
 
 static int open_one(void *arg, const struct store_record *rec)
@@ -79,6 +82,16 @@ static int open_one(void *arg, const struct store_record *rec)
 	record_ad(&ad, c->machine->id, c->machine->customer_id, c->machine->serial, rec->kind, rec->seq,
 	          rec->ts_ms);
 	rc = vault_unseal(c->v, &ad, rec->body, rec->body_len, &pt, &len);
+	if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT) {
+		/* One damaged record costs only itself: named (never its content), skipped. */
+		if (c->damaged++ == 0)
+			c->first_damaged = rec->seq;
+		if (c->damaged <= DAMAGED_NAMED_MAX)
+			log_warn(MOD, "%s record %lld of machine %s is damaged (it does not open): skipped",
+			         rec->kind == RECORD_EVENT ? "event" : rec->kind == RECORD_REPORT ? "report" : "telemetry",
+			         (long long)rec->seq, c->machine->serial);
+		return 0;
+	}
 	if (rc != CC_OK) {
 		log_error(MOD, "record %lld of machine %s does not open (%s)", (long long)rec->seq,
 		          c->machine->serial, cc_strerror(rc));
@@ -99,9 +112,13 @@ int records_page(struct vault *v, const struct store_machine *machine, enum reco
                  int (*each)(void *ctx, const struct record_out *r), void *ctx)
 {
 	struct store *s = vault_store(v);
-	struct get_ctx c = { v, machine, each, ctx };
+	struct get_ctx c = { v, machine, each, ctx, 0, 0 };
+	int rc = s->ops->records_get(s, machine->id, kind, from_ms, to_ms, after_seq, open_one, &c);
 
-	return s->ops->records_get(s, machine->id, kind, from_ms, to_ms, after_seq, open_one, &c);
+	if (c.damaged > 0)
+		log_warn(MOD, "machine %s: %lld damaged record(s) skipped (the first: seq %lld); the others were read",
+		         machine->serial, (long long)c.damaged, (long long)c.first_damaged);
+	return rc;
 }
 
 int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,

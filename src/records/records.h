@@ -40,7 +40,10 @@ struct record_out {
 };
 
 /* Opens and hands over one machine's records with from_ms <= ts < to_ms. A
- * record that fails to open stops the walk with its error. */
+ * damaged record (its blob does not open: CC_ERR_AUTH or CC_ERR_CORRUPT) is
+ * skipped and named in a warning by kind, seq and serial, never its content;
+ * the walk goes on and the count is logged at its end. Any other failure
+ * (the organisation's key destroyed, no memory) stops the walk with its error. */
 int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,
                 int64_t from_ms, int64_t to_ms,
                 int (*each)(void *ctx, const struct record_out *r), void *ctx);

@@ -91,7 +91,7 @@ int setup_issue_server_cert(struct vault *v, const char *san_list, char **cert_p
 }
 
 /* Removes what a failed init made, so that it can simply be run again. */
-static void undo_init(const char *dir, int master_internal, int dir_was_ours)
+static void undo_init(const char *dir, int master_internal, const char *made_key, int dir_was_ours)
 {
 	static const char *const made[] = {
 		"keyring", "keyring.lock", "coffeecloud.db", "coffeecloud.db-wal",
@@ -105,6 +105,8 @@ static void undo_init(const char *dir, int master_internal, int dir_was_ours)
 			unlink(path);
 	if (master_internal && file_join(path, sizeof(path), dir, "master.key") == CC_OK)
 		unlink(path);
+	if (made_key != NULL)
+		unlink(made_key);
 	if (dir_was_ours)
 		rmdir(dir);
 }
@@ -117,8 +119,10 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	uint8_t install_id[16];
 	char install_hex[33];
 	const char *password = o->admin_password;
-	int master_internal = o->master_key_file == NULL || *o->master_key_file == '\0';
-	int dir_was_ours = !file_exists(o->dir);
+	const char *named = o->master_key_file, *creds = getenv("CREDENTIALS_DIRECTORY");
+	char cred_key[VAULT_PATH_MAX];
+	int master_internal, dir_was_ours = !file_exists(o->dir);
+	const char *made_key = NULL; /* a named key file this init generates */
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -126,14 +130,23 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 		log_error(MOD, "invalid manufacturer or admin name: use letters, digits, '.', '_' or '-'");
 		return CC_ERR_INVALID;
 	}
-	if (master_internal && getenv("CC_MASTER_KEY_FILE") != NULL && *getenv("CC_MASTER_KEY_FILE"))
-		master_internal = 0;
+	/* Where the key comes from, as vault_create decides it (vault.h). */
+	if (named == NULL || *named == '\0')
+		named = getenv("CC_MASTER_KEY_FILE");
+	if ((named == NULL || *named == '\0') && creds != NULL && *creds == '/' &&
+	    file_join(cred_key, sizeof(cred_key), creds, "master.key") == CC_OK && file_exists(cred_key))
+		named = cred_key;
+	master_internal = named == NULL || *named == '\0';
+	if (!master_internal && !file_exists(named))
+		made_key = named;
 	rc = vault_create(&vo, &v);
 	if (rc != CC_OK) {
 		if (rc != CC_ERR_EXISTS) /* never touch a directory that was not ours */
-			undo_init(o->dir, master_internal, dir_was_ours);
+			undo_init(o->dir, master_internal, made_key, dir_was_ours);
 		return rc;
 	}
+	snprintf(r->master_key_file, sizeof(r->master_key_file), "%s", vault_path(v, VAULT_MASTER_KEY));
+	r->master_key_inside = vault_master_key_inside(v);
 	rc = make_pki(v, o->sans ? o->sans : SETUP_DEFAULT_SANS);
 	if (rc == CC_OK)
 		rc = inventory_write_crl(v);
@@ -157,7 +170,7 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	vault_close(v);
 	if (rc != CC_OK) {
 		crypto_wipe(r, sizeof(*r));
-		undo_init(o->dir, master_internal, dir_was_ours);
+		undo_init(o->dir, master_internal, made_key, dir_was_ours);
 	}
 	return rc;
 }
@@ -187,6 +200,10 @@ int setup_check(const char *dir, const char *master_key_file)
 	if (rc != CC_OK)
 		return rc;
 	rc = vault_check(c.v);
+	if (vault_master_key_inside(c.v))
+		log_warn(MOD, "%s: the master key is inside the data directory: a copy of the directory "
+		         "(a backup, a stolen disk) decrypts everything; move it out (README, \"Keys\")",
+		         vault_path(c.v, VAULT_MASTER_KEY));
 	s = vault_store(c.v);
 	rc2 = s->ops->org_list(s, check_org_key, &c);
 	if (rc == CC_OK)

@@ -20,7 +20,7 @@
 
 struct setup_opts {
 	const char *dir;
-	const char *master_key_file; /* NULL: generate DIR/master.key */
+	const char *master_key_file; /* NULL: as vault_create_opts; generated when missing */
 	const char *manufacturer;    /* root organisation's name */
 	const char *admin_login;
 	const char *admin_password;  /* NULL: generate one into the result */
@@ -30,6 +30,8 @@ struct setup_opts {
 struct setup_result {
 	char admin_password[SETUP_PASSWORD_LEN + 1]; /* set when generated */
 	int password_generated;
+	char master_key_file[VAULT_PATH_MAX]; /* where the master key is */
+	int master_key_inside;                /* 1: inside the data directory (warn) */
 };
 
 int setup_init(const struct setup_opts *opts, struct setup_result *result);

@@ -27,12 +27,32 @@
 
 enum org_kind { ORG_MANUFACTURER = 1, ORG_DISTRIBUTOR = 2, ORG_CUSTOMER = 3 };
 
+/*
+ * The rows that decide access (organisations, machines, users, grants,
+ * credentials) carry a `mac` column: an HMAC-SHA-256 the vault computes over
+ * the row's identity and its access-deciding columns and checks on every
+ * read (src/vault/rowmac.c, docs/ARCHITECTURE.md "Integrity of access
+ * rows"). A backend stores and returns it as an opaque blob; it never
+ * computes or checks one.
+ */
+#define STORE_MAC_LEN 32
+
+enum store_table {
+	STORE_TABLE_ORGS = 1,
+	STORE_TABLE_MACHINES,
+	STORE_TABLE_USERS,
+	STORE_TABLE_GRANTS,
+	STORE_TABLE_CREDENTIALS,
+};
+
 struct store_org {
 	int64_t id;
 	int64_t parent_id; /* 0 for the root (the manufacturer) */
 	enum org_kind kind;
 	char name[CC_NAME_MAX + 1];
 	int64_t created_ms;
+	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
+	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
 };
 
 struct store_site {
@@ -60,6 +80,8 @@ struct store_machine {
 	char cert_pem[CC_CERT_PEM_MAX + 1]; /* public: the machine's certificate */
 	int64_t created_ms;
 	int64_t revoked_ms; /* 0 while valid */
+	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
+	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
 };
 
 struct store_revoked_cert {
@@ -81,6 +103,8 @@ struct store_user {
 	size_t totp_len;
 	int totp_enabled;        /* 0 while enrolment awaits its first code */
 	int64_t totp_last_step;  /* the last time step a code was accepted for */
+	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
+	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
 };
 
 /* A bearer credential: a person's session or a partner system's API token.
@@ -102,6 +126,8 @@ struct store_credential {
 	int64_t created_ms, expires_ms;
 	int64_t revoked_ms;          /* 0 while in force */
 	int64_t rate_per_min;        /* tokens: requests per minute */
+	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
+	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
 };
 
 /* Telemetry and events come from machines, numbered by the machine's own
@@ -197,6 +223,8 @@ struct store_grant {
 	char created_by[CC_NAME_MAX + 1];
 	int64_t created_ms, expires_ms;
 	int64_t revoked_ms; /* 0 while in force */
+	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
+	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
 };
 
 /* A version of the privacy policy. */
@@ -262,6 +290,7 @@ struct store_ops {
 
 	int (*machine_add)(struct store *s, const struct store_machine *m, int64_t *id);
 	int (*machine_find)(struct store *s, const char *serial, struct store_machine *out);
+	int (*machine_get)(struct store *s, int64_t id, struct store_machine *out);
 	int (*machine_list)(struct store *s, int64_t customer_id /* 0: all */,
 	                    int (*each)(void *ctx, const struct store_machine *), void *ctx);
 	/* Marks the machine revoked and lists its certificate in revoked_certs.
@@ -355,11 +384,20 @@ struct store_ops {
 	int (*credential_revoke)(struct store *s, int64_t id, int64_t at_ms);
 	/* Deletes sessions that expired before now_ms, and revoked ones. */
 	int (*credential_purge)(struct store *s, int64_t now_ms);
+
+	/* Stores the integrity MAC of one row (len 0: NULL). Only the vault
+	 * calls this; an op that changes a MAC'd column must be wrapped there
+	 * too (src/vault/rowmac.c), or the row no longer verifies. */
+	int (*row_mac_set)(struct store *s, enum store_table table, int64_t id, const uint8_t *mac, size_t len);
 };
 
-/* Every store handle starts with its ops, so s->ops->x(s, ...) always works. */
+/* Every store handle starts with its ops, so s->ops->x(s, ...) always works.
+ * impl is the backend's own handle, which a backend's ops reach through:
+ * a wrapper (src/vault/rowmac.c) copies the backend's ops table, overrides
+ * some and shares impl, so every op it does not override still works. */
 struct store {
 	const struct store_ops *ops;
+	struct store *impl;
 };
 
 /* The backend of that name ("sqlite"), or NULL. */

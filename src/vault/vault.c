@@ -1,6 +1,7 @@
 #include "vault/vault.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
+#include "vault/rowmac.h"
 
 #define MOD "vault"
 #define DATA_KEY_LEN 32
@@ -60,6 +62,15 @@ static int set_paths(struct vault *v, const char *dir, const char *master_key_fi
 	}
 	if (master_key_file == NULL || *master_key_file == '\0')
 		master_key_file = getenv("CC_MASTER_KEY_FILE");
+	if (master_key_file == NULL || *master_key_file == '\0') {
+		/* A systemd credential (LoadCredential=/LoadCredentialEncrypted=master.key). */
+		const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+		if (creds != NULL && *creds == '/' &&
+		    file_join(v->master_path, sizeof(v->master_path), creds, "master.key") == CC_OK &&
+		    file_exists(v->master_path))
+			return CC_OK;
+	}
 	if (master_key_file == NULL || *master_key_file == '\0') {
 		master_key_file = v->paths[VAULT_MASTER_KEY];
 		v->master_is_internal = 1;
@@ -123,11 +134,36 @@ static int make_private_dir(const char *dir)
 	return CC_OK;
 }
 
+static int make_key_parent(const char *key_path)
+{
+	char parent[VAULT_PATH_MAX];
+	char *slash;
+
+	if (strlen(key_path) >= sizeof(parent))
+		return CC_ERR_LIMIT;
+	memcpy(parent, key_path, strlen(key_path) + 1);
+	slash = strrchr(parent, '/');
+	if (slash == NULL || slash == parent)
+		return CC_OK;
+	*slash = '\0';
+	if (file_exists(parent))
+		return CC_OK;
+	if (mkdir(parent, 0700) != 0) {
+		log_error(MOD, "%s: cannot create the master key's directory: %s", parent, strerror(errno));
+		return CC_ERR_IO;
+	}
+	return CC_OK;
+}
+
 static int open_store(struct vault *v, int create)
 {
 	const struct store_ops *ops = store_backend_find("sqlite");
+	int rc = ops->open(v->paths[VAULT_DB], create, &v->store);
 
-	return ops->open(v->paths[VAULT_DB], create, &v->store);
+	/* Every caller reaches the rows through the integrity wrapper. */
+	if (rc == CC_OK)
+		rc = rowmac_attach(v, &v->store);
+	return rc;
 }
 
 int vault_create(const struct vault_create_opts *opts, struct vault **out)
@@ -144,7 +180,11 @@ int vault_create(const struct vault_create_opts *opts, struct vault **out)
 		rc = make_private_dir(opts->dir);
 	if (rc != CC_OK)
 		goto out;
-	if (v->master_is_internal)
+	/* A key file named outside the directory that does not exist yet is made
+	 * there, in a private directory made for it if need be (/etc/coffeecloud). */
+	if (!v->master_is_internal && !file_exists(v->master_path))
+		rc = make_key_parent(v->master_path);
+	if (rc == CC_OK && (v->master_is_internal || !file_exists(v->master_path)))
 		rc = keyring_master_generate(v->master_path, master);
 	else
 		rc = keyring_master_read(v->master_path, master);
@@ -272,10 +312,37 @@ int vault_check(struct vault *v)
 		log_error(MOD, "%s: integrity check failed", v->paths[VAULT_DB]);
 		worst = rc;
 	}
+	rc = vault_rows_check(v);
+	if (rc != CC_OK)
+		worst = rc;
 	return worst;
 }
 
+int vault_rows_check(struct vault *v)
+{
+	int bad = 0, rc = rowmac_check_all(v->store, &bad);
+
+	if (rc == CC_OK && bad > 0) {
+		log_error(MOD, "%d access row(s) do not match their integrity MAC", bad);
+		rc = CC_ERR_CORRUPT;
+	}
+	return rc;
+}
+
 struct store *vault_store(struct vault *v) { return v->store; }
+
+int vault_master_key_inside(const struct vault *v)
+{
+	char dir[PATH_MAX], key[PATH_MAX];
+	size_t n;
+
+	if (v->master_is_internal)
+		return 1;
+	if (realpath(v->dir, dir) == NULL || realpath(v->master_path, key) == NULL)
+		return 0;
+	n = strlen(dir);
+	return strncmp(key, dir, n) == 0 && (key[n] == '/' || key[n] == '\0');
+}
 
 const char *vault_path(const struct vault *v, enum vault_file which)
 {
@@ -397,6 +464,41 @@ static int reload_keyring(struct vault *v)
 	keyring_free(v->keyring);
 	v->keyring = fresh;
 	return CC_OK;
+}
+
+int vault_keys_refresh(struct vault *v, void (*dropped)(void *ctx, int64_t org_id), void *ctx)
+{
+	char name[KEYRING_NAME_MAX + 1];
+	size_t i = 0;
+	int rc = reload_keyring(v), n = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	while (i < v->nkeys) {
+		int64_t org_id = v->keys[i].org_id;
+
+		org_key_name(org_id, name, sizeof(name));
+		if (keyring_has(v->keyring, name)) {
+			i++;
+			continue;
+		}
+		v->keys[i] = v->keys[--v->nkeys];
+		crypto_wipe(&v->keys[v->nkeys], sizeof(v->keys[0]));
+		n++;
+		if (dropped != NULL)
+			dropped(ctx, org_id);
+	}
+	return n;
+}
+
+int vault_org_key_cached(const struct vault *v, int64_t org_id)
+{
+	size_t i;
+
+	for (i = 0; i < v->nkeys; i++)
+		if (v->keys[i].org_id == org_id)
+			return 1;
+	return 0;
 }
 
 /* Finds org_id's unwrapped data key, unwrapping it on first use. */
@@ -551,6 +653,42 @@ int vault_secret_get(struct vault *v, const char *name, char **out, size_t *len)
 	buf[*len] = '\0';
 	*out = buf;
 	return CC_OK;
+}
+
+struct get_or_create {
+	const char *name;
+	size_t create_len;
+	uint8_t *out;
+	size_t cap, *len;
+	int *created;
+};
+
+static int change_get_or_create(struct keyring *kr, void *arg)
+{
+	struct get_or_create *g = arg;
+	int rc = keyring_get(kr, g->name, g->out, g->cap, g->len);
+
+	if (rc != CC_ERR_NOTFOUND || g->create_len == 0)
+		return rc;
+	if (g->create_len > g->cap)
+		return CC_ERR_LIMIT;
+	rc = crypto_random(g->out, g->create_len);
+	if (rc == CC_OK)
+		rc = keyring_set(kr, g->name, g->out, g->create_len);
+	if (rc == CC_OK) {
+		*g->len = g->create_len;
+		*g->created = 1;
+	}
+	return rc;
+}
+
+int vault_secret_get_or_create(struct vault *v, const char *name, size_t create_len, uint8_t *out, size_t cap,
+                               size_t *len, int *created)
+{
+	struct get_or_create g = { name, create_len, out, cap, len, created };
+
+	*created = 0;
+	return keyring_update(v, change_get_or_create, &g);
 }
 
 void vault_secret_free(char *secret, size_t len)

@@ -17,6 +17,10 @@
  * (struct seal_ad), so a blob moved to any other row fails to open.
  * Destroying an organisation's key (crypto-shredding) makes its rows
  * unreadable in every copy of the database, old backups included.
+ *
+ * The store a vault hands out (vault_store) checks the integrity MAC of
+ * every row that decides access on each read and keeps it on each write
+ * (src/vault/rowmac.h): a row edited outside CoffeeCloud is not found.
  */
 #ifndef CC_VAULT_VAULT_H
 #define CC_VAULT_VAULT_H
@@ -61,7 +65,10 @@ struct vault;
 
 struct vault_create_opts {
 	const char *dir;
-	const char *master_key_file; /* NULL: generate DIR/master.key */
+	/* NULL: $CC_MASTER_KEY_FILE, else the systemd credential
+	 * $CREDENTIALS_DIRECTORY/master.key if it exists, else DIR/master.key
+	 * (generated). A named file that does not exist yet is generated. */
+	const char *master_key_file;
 };
 
 /* Creates a data directory: the directory (0700, refused if it holds
@@ -70,7 +77,8 @@ struct vault_create_opts {
 int vault_create(const struct vault_create_opts *opts, struct vault **out);
 
 /* Opens an existing data directory. master_key_file NULL means
- * $CC_MASTER_KEY_FILE, else DIR/master.key. Checks the directory and secret
+ * $CC_MASTER_KEY_FILE, else $CREDENTIALS_DIRECTORY/master.key (a systemd
+ * credential) if it exists, else DIR/master.key. Checks the directory and secret
  * modes first (CC_ERR_PERM), then the master key against the keyring
  * (CC_ERR_AUTH), then opens the store (CC_ERR_CORRUPT for a damaged file). */
 int vault_open(const char *dir, const char *master_key_file, struct vault **out);
@@ -81,6 +89,11 @@ void vault_close(struct vault *v);
 /* Verifies modes of the directory and every secret file, the master key, the
  * keyring entries and the database integrity; logs each finding. */
 int vault_check(struct vault *v);
+
+/* 1 when the master key file lies inside the data directory: then a copy
+ * of the directory (a backup, a stolen disk) decrypts everything. Callers
+ * that create or run an installation warn about it. */
+int vault_master_key_inside(const struct vault *v);
 
 /* The store of this data directory (owned by the vault). */
 struct store *vault_store(struct vault *v);
@@ -93,6 +106,16 @@ int vault_org_key_create(struct vault *v, int64_t org_id);
 
 /* Destroys org_id's data key, on disk and in memory: crypto-shredding. */
 int vault_org_key_destroy(struct vault *v, int64_t org_id);
+
+/* Reads the keyring file again and forgets every unwrapped data key this
+ * vault holds whose entry is gone: how an erasure made by another process
+ * (or another vault of this one) reaches this vault's cache. dropped(ctx,
+ * org_id) is called for each key forgotten (may be NULL). Returns how many. */
+int vault_keys_refresh(struct vault *v, void (*dropped)(void *ctx, int64_t org_id), void *ctx);
+
+/* 1 if this vault holds org_id's data key unwrapped in memory (for tests
+ * and diagnostics; the key itself never leaves the vault). */
+int vault_org_key_cached(const struct vault *v, int64_t org_id);
 
 /* 1 if org_id has a data key. */
 int vault_org_key_exists(struct vault *v, int64_t org_id);
@@ -112,6 +135,18 @@ int vault_secret_put(struct vault *v, const char *name, const void *secret, size
 /* *out is malloc'd and NUL-terminated; free with vault_secret_free. */
 int vault_secret_get(struct vault *v, const char *name, char **out, size_t *len);
 void vault_secret_free(char *secret, size_t len);
+
+/* Reads the named secret from the keyring file as it is now (another
+ * process may have made it); when absent and create_len > 0, makes a random
+ * one of that length under the keyring lock and sets *created. CC_ERR_NOTFOUND
+ * when absent and create_len is 0. */
+int vault_secret_get_or_create(struct vault *v, const char *name, size_t create_len, uint8_t *out, size_t cap,
+                               size_t *len, int *created);
+
+/* Verifies the integrity MAC of every row that decides access (organisations,
+ * machines, users, grants, credentials) and logs each one that fails, by
+ * table and id. CC_ERR_CORRUPT when any fails. Part of vault_check. */
+int vault_rows_check(struct vault *v);
 
 /* Re-wraps every keyring entry under the key in new_key_file and makes it
  * the master key: the old key no longer opens anything. When the old key

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
+import rowmac  # noqa: E402
 from ccapi import Api, totp_code, totp_secret  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
@@ -29,6 +30,9 @@ def expire(f, token_kind):
     db = sqlite3.connect(str(f.data / "coffeecloud.db"), timeout=30)
     with db:
         db.execute("UPDATE credentials SET expires_ms = 1 WHERE kind = ?", (token_kind,))
+        # Sealed as an operator with the master key would: expiry, not tampering, is under test.
+        rowmac.seal(f.data, db, "credentials",
+                    [r[0] for r in db.execute("SELECT id FROM credentials WHERE kind = ?", (token_kind,))])
     db.close()
 
 

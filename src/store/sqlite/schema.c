@@ -188,7 +188,17 @@ const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (machine_id, seq)) WITHOUT ROWID;"
 	"CREATE INDEX reports_time ON reports(machine_id, ts_ms);",
 
-	/* 6 -> 7: which language of a version a customer's consent was given
+	/* 6 -> 7: the integrity MAC of every row that decides access
+	 * (src/vault/rowmac.c). NULL until the vault seals the row: existing
+	 * rows are sealed once, by the first process that opens the data
+	 * directory with the key; after that a NULL is a mismatch. */
+	"ALTER TABLE orgs ADD COLUMN mac BLOB;"
+	"ALTER TABLE machines ADD COLUMN mac BLOB;"
+	"ALTER TABLE users ADD COLUMN mac BLOB;"
+	"ALTER TABLE grants ADD COLUMN mac BLOB;"
+	"ALTER TABLE credentials ADD COLUMN mac BLOB;",
+
+	/* 7 -> 8: which language of a version a customer's consent was given
 	 * in (versions are documents in several languages from now on). */
 	"ALTER TABLE consents ADD COLUMN language TEXT NOT NULL DEFAULT 'en';",
 };

@@ -27,7 +27,9 @@ struct sqlite_store {
 	sqlite3_stmt *put_report;
 };
 
-#define SQ(s) ((struct sqlite_store *)(s))
+/* Through impl, so that a wrapper of the handle (the vault's integrity layer)
+ * can hand any op it does not override straight to this backend. */
+#define SQ(s) ((s) != NULL ? (struct sqlite_store *)((s)->impl) : NULL)
 
 extern const struct store_ops store_sqlite_ops;
 
@@ -98,6 +100,17 @@ static void copy_text(char *out, size_t cap, sqlite3_stmt *st, int col)
 static void bind_text(sqlite3_stmt *st, int idx, const char *text)
 {
 	sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC);
+}
+
+/* An integrity MAC as stored (opaque to the backend): NULL reads as length 0,
+ * an odd length keeps its length and no bytes, so it can never verify. */
+static void read_mac(sqlite3_stmt *st, int col, uint8_t mac[STORE_MAC_LEN], size_t *len)
+{
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	*len = n;
+	if (n == STORE_MAC_LEN)
+		memcpy(mac, sqlite3_column_blob(st, col), n);
 }
 
 static void bind_id_or_null(sqlite3_stmt *st, int idx, int64_t id)
@@ -172,6 +185,7 @@ static int sq_open(const char *location, int create, struct store **out)
 	if (s == NULL)
 		return CC_ERR_NOMEM;
 	s->base.ops = &store_sqlite_ops;
+	s->base.impl = &s->base;
 	memcpy(s->path, location, strlen(location) + 1);
 
 	rc = sqlite3_open_v2(location, &s->db, flags, NULL);
@@ -325,7 +339,7 @@ static int insert_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what
 
 /* ---- organisations ---- */
 
-#define ORG_COLUMNS "id, IFNULL(parent_id, 0), kind, name, created_ms"
+#define ORG_COLUMNS "id, IFNULL(parent_id, 0), kind, name, created_ms, mac"
 
 static void read_org(sqlite3_stmt *st, struct store_org *o)
 {
@@ -335,6 +349,7 @@ static void read_org(sqlite3_stmt *st, struct store_org *o)
 	o->kind = (enum org_kind)sqlite3_column_int(st, 2);
 	copy_text(o->name, sizeof(o->name), st, 3);
 	o->created_ms = sqlite3_column_int64(st, 4);
+	read_mac(st, 5, o->mac, &o->mac_len);
 }
 
 static int sq_org_add(struct store *base, const struct store_org *o, int64_t *id)
@@ -617,7 +632,7 @@ static int sq_group_list(struct store *base, int64_t customer_id,
 /* ---- machines ---- */
 
 #define MACHINE_COLUMNS "id, serial, model, customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
-                        "created_ms, revoked_ms, cert_pem"
+                        "created_ms, revoked_ms, cert_pem, mac"
 
 static void read_machine(sqlite3_stmt *st, void *out)
 {
@@ -633,6 +648,7 @@ static void read_machine(sqlite3_stmt *st, void *out)
 	m->created_ms = sqlite3_column_int64(st, 6);
 	m->revoked_ms = sqlite3_column_int64(st, 7);
 	copy_text(m->cert_pem, sizeof(m->cert_pem), st, 8);
+	read_mac(st, 9, m->mac, &m->mac_len);
 }
 
 DEFINE_EMITTER(machine, read_machine)
@@ -666,6 +682,18 @@ static int sq_machine_find(struct store *base, const char *serial, struct store_
 	if (rc != CC_OK)
 		return rc;
 	bind_text(st, 1, serial);
+	return select_one(s, st, read_machine, out, "reading a machine");
+}
+
+static int sq_machine_get(struct store *base, int64_t id, struct store_machine *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
 	return select_one(s, st, read_machine, out, "reading a machine");
 }
 
@@ -749,7 +777,7 @@ static int sq_revoked_cert_list(struct store *base,
 
 /* ---- users ---- */
 
-#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step"
+#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac"
 
 static void read_user(sqlite3_stmt *st, void *out)
 {
@@ -776,6 +804,7 @@ static void read_user(sqlite3_stmt *st, void *out)
 	}
 	u->totp_enabled = sqlite3_column_int(st, 8);
 	u->totp_last_step = sqlite3_column_int64(st, 9);
+	read_mac(st, 10, u->mac, &u->mac_len);
 }
 
 DEFINE_EMITTER(user, read_user)
@@ -1055,7 +1084,7 @@ static int sq_command_delivered(struct store *base, int64_t id, int64_t at_ms)
 /* ---- grants ---- */
 
 #define GRANT_COLUMNS "id, user_id, IFNULL(machine_id, 0), IFNULL(site_id, 0), customer_id, purpose, " \
-                      "created_by, created_ms, expires_ms, revoked_ms"
+                      "created_by, created_ms, expires_ms, revoked_ms, mac"
 
 static void read_grant(sqlite3_stmt *st, void *out)
 {
@@ -1072,6 +1101,7 @@ static void read_grant(sqlite3_stmt *st, void *out)
 	g->created_ms = sqlite3_column_int64(st, 7);
 	g->expires_ms = sqlite3_column_int64(st, 8);
 	g->revoked_ms = sqlite3_column_int64(st, 9);
+	read_mac(st, 10, g->mac, &g->mac_len);
 }
 
 DEFINE_EMITTER(grant, read_grant)
@@ -1447,7 +1477,7 @@ static int sq_records_last_seq(struct store *base, int64_t machine_id, enum reco
 /* ---- credentials ---- */
 
 #define CREDENTIAL_COLUMNS "id, token_hash, kind, IFNULL(user_id, 0), org_id, role, name, csrf_hash, flags, " \
-	"created_by, created_ms, expires_ms, revoked_ms, rate_per_min"
+	"created_by, created_ms, expires_ms, revoked_ms, rate_per_min, mac"
 
 static void copy_hash(uint8_t out[32], sqlite3_stmt *st, int col)
 {
@@ -1475,6 +1505,7 @@ static void read_credential(sqlite3_stmt *st, void *out)
 	c->expires_ms = sqlite3_column_int64(st, 11);
 	c->revoked_ms = sqlite3_column_int64(st, 12);
 	c->rate_per_min = sqlite3_column_int64(st, 13);
+	read_mac(st, 14, c->mac, &c->mac_len);
 }
 
 DEFINE_EMITTER(credential, read_credential)
@@ -1578,6 +1609,37 @@ static int sq_credential_purge(struct store *base, int64_t now_ms)
 	return step_done(s, st, "purging expired sessions");
 }
 
+/* ---- integrity MACs ---- */
+
+static int sq_row_mac_set(struct store *base, enum store_table table, int64_t id, const uint8_t *mac, size_t len)
+{
+	static const char *const sql[] = {
+		[STORE_TABLE_ORGS] = "UPDATE orgs SET mac = ? WHERE id = ?",
+		[STORE_TABLE_MACHINES] = "UPDATE machines SET mac = ? WHERE id = ?",
+		[STORE_TABLE_USERS] = "UPDATE users SET mac = ? WHERE id = ?",
+		[STORE_TABLE_GRANTS] = "UPDATE grants SET mac = ? WHERE id = ?",
+		[STORE_TABLE_CREDENTIALS] = "UPDATE credentials SET mac = ? WHERE id = ?",
+	};
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((int)table < STORE_TABLE_ORGS || (int)table > STORE_TABLE_CREDENTIALS)
+		return CC_ERR_INVALID;
+	rc = prepare(s, sql[table], &st);
+	if (rc != CC_OK)
+		return rc;
+	if (len > 0)
+		sqlite3_bind_blob(st, 1, mac, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int64(st, 2, id);
+	rc = step_done(s, st, "storing a row's integrity MAC");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1608,6 +1670,7 @@ const struct store_ops store_sqlite_ops = {
 	.group_list = sq_group_list,
 	.machine_add = sq_machine_add,
 	.machine_find = sq_machine_find,
+	.machine_get = sq_machine_get,
 	.machine_list = sq_machine_list,
 	.machine_revoke = sq_machine_revoke,
 	.revoked_cert_add = sq_revoked_cert_add,
@@ -1647,4 +1710,5 @@ const struct store_ops store_sqlite_ops = {
 	.audit_head = sq_audit_head,
 	.audit_insert = sq_audit_insert,
 	.audit_each = sq_audit_each,
+	.row_mac_set = sq_row_mac_set,
 };
