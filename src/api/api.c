@@ -1,6 +1,7 @@
 /* api.c - the route table, and the api object's life. */
 #include "api/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/err.h"
@@ -126,6 +127,8 @@ int api_new(struct event_base *base, struct vault *vault, const struct api_opts 
 	a->vault = vault;
 	a->opts = *opts;
 	a->opts.machines_tls = a->opts.people_tls = NULL;
+	a->opts.purposes = NULL;
+	snprintf(a->purposes, sizeof(a->purposes), "%s", opts->purposes != NULL ? opts->purposes : "");
 	a->machines_tls = json_deep_copy(opts->machines_tls);
 	a->people_tls = json_deep_copy(opts->people_tls);
 	if (strmap_new(&a->buckets) != CC_OK || strmap_new(&a->failures) != CC_OK || api_logins_start(a) != CC_OK) {

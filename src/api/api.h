@@ -35,6 +35,11 @@ struct api_opts {
 	/* What the listeners accept (daemon/tls.h tls_describe), for the facts
 	 * of the privacy policy; NULL for a listener that is off. Borrowed. */
 	json_t *machines_tls, *people_tls;
+	/* The purposes this installation uses customers' data for (comma-
+	 * separated): routes of any other purpose answer 404. Copied. */
+	const char *purposes;
+	/* Retention of telemetry, events, reports in days (0: until erasure). */
+	int64_t retention_days[3];
 };
 
 /* vault: the loop thread's data directory handle. Builds the privacy

@@ -283,6 +283,11 @@ int api_guard(struct http_req *r)
 
 	a->guarded = NULL;
 	a->has_machine = 0;
+	/* A purpose this installation does not use: the route is not served. */
+	if (!api_purpose_enabled(a, route->purpose)) {
+		http_reply_error(r, 404, "not_found", "no such resource");
+		return CC_ERR_NOTFOUND;
+	}
 	s = authenticate(r);
 	if (s == NULL)
 		return CC_ERR_AUTH;

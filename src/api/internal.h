@@ -43,6 +43,7 @@ struct api {
 	struct strmap *failures; /* login -> struct failures * */
 	struct export_job *exports;   /* exports being written (customers.c) */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
+	char purposes[256];                /* enabled purposes, comma-separated */
 	/* the password worker (login.c) */
 	pthread_t worker;
 	pthread_mutex_t lock;
@@ -143,6 +144,9 @@ void api_reports_list(struct http_req *r);
 void api_reports_add(struct http_req *r);
 
 /* ---- policy.c ---- */
+/* Does this installation use customers' data for purpose? ("none" and
+ * "administration" always.) */
+int api_purpose_enabled(const struct api *a, const char *purpose);
 /* The facts of the privacy policy this daemon enforces now (new reference). */
 json_t *api_policy_facts(struct api *a);
 /* Keeps the draft in step with those facts (at start, and when the data

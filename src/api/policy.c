@@ -12,22 +12,40 @@
 #include "common/log.h"
 #include "fleet/inventory.h"
 
+int api_purpose_enabled(const struct api *a, const char *purpose)
+{
+	size_t n = strlen(purpose);
+	const char *p = a->purposes;
+
+	if (strcmp(purpose, "none") == 0 || strcmp(purpose, "administration") == 0)
+		return 1;
+	while ((p = strstr(p, purpose)) != NULL) {
+		if ((p == a->purposes || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 json_t *api_policy_facts(struct api *a)
 {
 	const struct http_route *r;
 	const char *purposes[64];
 	size_t n = 0;
 	json_t *controller = policy_controller_get(a->vault), *facts;
-	/* What the records are kept for: until the customer is erased (its key
-	 * destroyed), the audit log for as long as the installation runs. No
-	 * retention settings exist yet; when they do, they are read here. */
-	json_t *retention = json_pack("[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}]", "record", "telemetry",
-	                              "days", 0, "record", "events", "days", 0, "record", "reports", "days", 0,
-	                              "record", "audit", "days", -1);
+	/* Records are kept for the configured days (0: until the customer is
+	 * erased and its key destroyed); the audit log for as long as the
+	 * installation runs (it names accounts and machines, never content). */
+	json_t *retention = json_pack("[{s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:i}]", "record", "telemetry",
+	                              "days", (json_int_t)a->opts.retention_days[0], "record", "events", "days",
+	                              (json_int_t)a->opts.retention_days[1], "record", "reports", "days",
+	                              (json_int_t)a->opts.retention_days[2], "record", "audit", "days", -1);
 	struct policy_facts_in in;
 
+	/* The purposes of the routes served: declared by a route and enabled here. */
 	for (r = api_routes(); r->pattern != NULL && n + 1 < sizeof(purposes) / sizeof(purposes[0]); r++)
-		purposes[n++] = r->purpose;
+		if (api_purpose_enabled(a, r->purpose))
+			purposes[n++] = r->purpose;
 	purposes[n] = NULL;
 	memset(&in, 0, sizeof(in));
 	in.purposes = purposes;

@@ -71,7 +71,19 @@ static const struct opt table[] = {
 	{ "commit_max_batch", I(commit_max_batch), "8192", 1, 100000, NULL,
 	  "messages per group commit at most" },
 	{ "fleet_poll_ms", I(fleet_poll_ms), "250", 50, 10000, NULL,
-	  "how often the daemon looks for added or revoked machines; revocation takes effect within this" },
+	  "how often the daemon looks for added, revoked or erased machines; revocation takes effect within this, "
+	  "and an erased customer's data key leaves every cache of the daemon (event loop and writer) within this" },
+	{ "purposes", S(purposes), CONFIG_PURPOSES_KNOWN, 0, 0, NULL,
+	  "what customers' data is used for here, comma-separated (of " CONFIG_PURPOSES_KNOWN "); routes of "
+	  "other purposes answer 404, and the privacy policy lists exactly these" },
+	{ "retention_telemetry_days", I(retention_telemetry_days), "0", 0, 36500, NULL,
+	  "telemetry older than this many days is deleted; 0 keeps it until the customer is erased" },
+	{ "retention_events_days", I(retention_events_days), "0", 0, 36500, NULL,
+	  "events older than this many days are deleted; 0 keeps them until the customer is erased" },
+	{ "retention_reports_days", I(retention_reports_days), "0", 0, 36500, NULL,
+	  "service and installation reports older than this many days are deleted; 0 keeps them until erasure" },
+	{ "retention_sweep_s", I(retention_sweep_s), "3600", 1, 86400, NULL,
+	  "how often records past their retention are looked for and deleted, seconds" },
 };
 
 #define OPT_COUNT (sizeof(table) / sizeof(table[0]))
@@ -233,6 +245,29 @@ int config_load_file(struct config *cfg, const char *path)
 	return rc;
 }
 
+/* A comma-separated list of known purposes, each once (may be empty: the
+ * installation then uses customers' data for nothing but administration). */
+static int purposes_valid(const char *list)
+{
+	static const char *const known[] = { "downtime", "quality", "support", "updates" };
+	int seen[4] = { 0 };
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < 4; i++)
+			if (strlen(known[i]) == n && strncmp(known[i], p, n) == 0)
+				break;
+		if (i == 4 || seen[i]++)
+			return 0;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			return 0;
+	}
+	return 1;
+}
+
 int config_validate(const struct config *cfg)
 {
 	struct netaddr a;
@@ -266,6 +301,10 @@ int config_validate(const struct config *cfg)
 			          "address (127.0.0.0/8 or ::1)");
 			return CC_ERR_PERM;
 		}
+	}
+	if (!purposes_valid(cfg->purposes)) {
+		log_error(MOD, "purposes: a comma-separated list of %s, each at most once", CONFIG_PURPOSES_KNOWN);
+		return CC_ERR_INVALID;
 	}
 	if (strcmp(cfg->mqtt_plain_acl, "open") == 0 && cfg->mqtt_plain_listen[0] == '\0') {
 		log_error(MOD, "mqtt_plain_acl = open needs mqtt_plain_listen");

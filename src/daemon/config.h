@@ -34,7 +34,16 @@ struct config {
 	int totp_required_for_admins;
 	int64_t commit_max_batch;
 	int64_t fleet_poll_ms;
+	char purposes[CONFIG_STRING_MAX];        /* what customers' data is used for here (policy facts) */
+	int64_t retention_telemetry_days;        /* 0: until the customer is erased */
+	int64_t retention_events_days;
+	int64_t retention_reports_days;
+	int64_t retention_sweep_s;
 };
+
+/* The purposes the code knows: a route's purpose must be one of these (or
+ * "none" / "administration"), and `purposes` names some of them. */
+#define CONFIG_PURPOSES_KNOWN "downtime,quality,support,updates"
 
 /* Fills cfg with the defaults. */
 void config_defaults(struct config *cfg);

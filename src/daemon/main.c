@@ -239,12 +239,19 @@ int main(int argc, char **argv)
 	                  mqtt_server_wake, srv, &writer);
 	if (rc == CC_OK)
 		rc = erasure_watch_start(base, vault, cfg.fleet_poll_ms, &watch);
-	if (rc == CC_OK)
+	if (rc == CC_OK) {
+		struct writer_retention wr = { { 0, cfg.retention_telemetry_days, cfg.retention_events_days,
+		                                 cfg.retention_reports_days }, cfg.retention_sweep_s * 1000 };
+
+		writer_set_retention(writer, &wr);
 		rc = mqtt_server_start(srv, tls, vault, writer);
+	}
 	if (rc == CC_OK && (https != NULL || http_plain != NULL)) {
 		struct api_opts ao = { cfg.totp_required_for_admins, cfg.api_session_ttl_s, "CoffeeCloud",
 		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
-		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL };
+		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
+		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
+		                         cfg.retention_reports_days } };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);

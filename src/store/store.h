@@ -373,6 +373,10 @@ struct store_ops {
 	                   int (*each)(void *ctx, const struct store_record *), void *ctx);
 	/* The highest seq of one machine's records of a kind; 0 for none. */
 	int (*records_last_seq)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t *seq);
+	/* Deletes the machine's records of kind stamped before before_ms
+	 * (retention); *deleted: how many. Inside the caller's transaction. */
+	int (*records_purge)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t before_ms,
+	                     int64_t *deleted);
 
 	int (*credential_add)(struct store *s, const struct store_credential *c, int64_t *id);
 	/* By token hash, whatever its state: the caller judges expiry. */

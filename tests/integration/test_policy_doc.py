@@ -133,6 +133,49 @@ def test_a_configuration_change_makes_a_draft_and_nothing_changes_until_publishe
     assert world.draft() is None
 
 
+def test_purposes_and_retention_come_from_the_configuration(tmp_path):
+    """Issue 17's proof: a purpose added and retention changed in the
+    configuration show up as exactly those new facts, in both languages, in
+    a draft; the published version stays served until the draft is published."""
+    w = World(tmp_path, settings={"purposes": "support"})
+    try:
+        status, doc, _ = w.api.call("GET", "/api/v1/machines/P1/quality", token=w.admin)
+        assert status == 404, "a purpose not enabled is not served"
+        v2 = w.publish("2026-12-01")
+        before = w.policy()
+        assert before["purposes"] == ["support"]
+        w.restart({"purposes": "support,quality", "retention_telemetry_days": "30"})
+        draft = w.draft()
+        assert draft["purposes"] == ["quality", "support"]
+        changed = {k for k in draft["facts"] if draft["facts"][k] != before["facts"][k]}
+        assert changed == {"purposes", "retention"}, changed
+        assert draft["facts"]["retention"][0] == {"record": "telemetry", "days": 30}
+        for lang, purpose, kept in (("en", "keeping the machines to the manufacturer's quality standards",
+                                     "telemetry: 30 days"),
+                                    ("hu", "a gyártó minőségi előírásainak betartatása", "mérési adatok: 30 nap")):
+            d = w.draft(lang)
+            assert purpose in clause(d, "purposes")["facts"], lang
+            assert kept in clause(d, "retention")["facts"], (lang, clause(d, "retention")["facts"])
+            old = w.policy(lang)
+            assert purpose not in clause(old, "purposes")["facts"] and kept not in clause(old, "retention")["facts"]
+        assert w.policy() == before and w.policy()["version"] == v2
+        # The new purpose is served now, but a customer's data only after its consent.
+        status, doc, _ = w.api.call("GET", "/api/v1/machines/P1/quality", token=w.admin)
+        assert status == 403 and doc["error"]["code"] == "consent_required", doc
+        assert w.publish("2026-12-02") == v2 + 1
+        assert w.policy()["purposes"] == ["quality", "support"]
+    finally:
+        w.d.stop()
+
+
+def test_routes_declare_known_purposes(world):
+    status, openapi, _ = world.api.call("GET", "/api/v1/openapi.json")
+    known = {"downtime", "quality", "support", "updates", "none", "administration"}
+    for path, ops in openapi["paths"].items():
+        for method, op in ops.items():
+            assert op["x-purpose"] in known, (method, path, op["x-purpose"])
+
+
 def test_the_data_controller(world):
     api, f = world.api, world.f
     assert clause(world.draft(), "controller")["facts"][0] == "Name: not yet named"

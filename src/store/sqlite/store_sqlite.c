@@ -1474,6 +1474,27 @@ static int sq_records_last_seq(struct store *base, int64_t machine_id, enum reco
 	return rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading the last record number");
 }
 
+static int sq_records_purge(struct store *base, int64_t machine_id, enum record_kind kind, int64_t before_ms,
+                            int64_t *deleted)
+{
+	struct sqlite_store *s = SQ(base);
+	char sql[96];
+	sqlite3_stmt *st;
+	int rc;
+
+	/* (machine_id, ts_ms) is indexed: one range of one machine. */
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE machine_id = ? AND ts_ms < ?", record_table(kind));
+	rc = prepare(s, sql, &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, before_ms);
+	rc = step_done(s, st, "deleting records past their retention");
+	if (rc == CC_OK)
+		*deleted = sqlite3_changes(s->db);
+	return rc;
+}
+
 /* ---- credentials ---- */
 
 #define CREDENTIAL_COLUMNS "id, token_hash, kind, IFNULL(user_id, 0), org_id, role, name, csrf_hash, flags, " \
@@ -1701,6 +1722,7 @@ const struct store_ops store_sqlite_ops = {
 	.records_put = sq_records_put,
 	.records_get = sq_records_get,
 	.records_last_seq = sq_records_last_seq,
+	.records_purge = sq_records_purge,
 	.credential_add = sq_credential_add,
 	.credential_find = sq_credential_find,
 	.credential_get = sq_credential_get,
