@@ -814,6 +814,7 @@ int audit_list(struct vault *v, const struct audit_filter *f,
 		sf.action_prefix = f->action_prefix;
 		sf.serial = f->serial;
 		sf.customer_id = f->customer_id;
+		sf.actor = f->actor;
 		sf.limit = f->limit;
 		sf.newest_first = f->newest_first;
 		sf.before_seq = f->before_seq;

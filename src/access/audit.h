@@ -118,6 +118,7 @@ struct audit_filter {
 	const char *action_prefix; /* NULL: any */
 	const char *serial;        /* NULL: any; else records naming this machine */
 	int64_t customer_id;       /* 0: any */
+	const char *actor;         /* NULL: any; else exactly this actor */
 	size_t limit;              /* 0: all */
 	int newest_first;
 	int64_t before_seq;        /* seq < before_seq; 0: no bound (the next page, newest first) */

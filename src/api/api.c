@@ -46,6 +46,9 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", HTTP_SIGNED_IN, NULL, api_logout, "end the session" },
 	{ EVHTTP_REQ_GET, "/api/v1/me", "none", "none", HTTP_SIGNED_IN, NULL, api_me,
 	  "who is signed in (or which API token)" },
+	{ EVHTTP_REQ_GET, "/api/v1/me/data", "none", "none", HTTP_PERSON, NULL, api_me_data,
+	  "everything held about the signed-in person: account, sessions, API tokens they issued, their audit "
+	  "trail (newest 1000; before: an audit seq for older)" },
 	{ EVHTTP_REQ_POST, "/api/v1/me/totp", "none", "none", HTTP_PERSON, code_fields, api_totp_enrol,
 	  "a new TOTP secret as an otpauth:// URI (a current code replaces one in force)" },
 	{ EVHTTP_REQ_POST, "/api/v1/me/totp/confirm", "none", "none", HTTP_PERSON, code_fields, api_totp_confirm,

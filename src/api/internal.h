@@ -124,6 +124,7 @@ void api_logins_stop(struct api *a);
 void api_login(struct http_req *r);
 void api_logout(struct http_req *r);
 void api_me(struct http_req *r);
+void api_me_data(struct http_req *r);
 void api_totp_enrol(struct http_req *r);
 void api_totp_confirm(struct http_req *r);
 void api_totp_disable(struct http_req *r);

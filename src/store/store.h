@@ -208,6 +208,7 @@ struct store_audit_filter {
 	const char *action_prefix; /* action starts with this (plain text, no wildcards) */
 	const char *serial;        /* machines lists exactly this serial */
 	int64_t customer_id;       /* only this customer's */
+	const char *actor;         /* exactly this actor ("user:LOGIN"); NULL: any */
 	size_t limit;              /* at most this many rows; 0: all */
 	int newest_first;          /* by seq descending instead of ascending */
 };

@@ -509,6 +509,7 @@ ROUTES = [
     Route("POST", "/api/v1/auth/logout", "none", "none",
           person_only(OK(200), PASSED((400,), ("invalid",), "API tokens are revoked, not signed out")), phase=2),
     Route("GET", "/api/v1/me", "none", "none", any_caller(200)),
+    Route("GET", "/api/v1/me/data", "none", "none", person_only(OK(200), FORBIDDEN)),
     Route("POST", "/api/v1/me/totp", "none", "none", person_only(OK(201), FORBIDDEN), body=lambda w, k, e: {}),
     Route("POST", "/api/v1/me/totp/confirm", "none", "none",
           person_only(PASSED((403, 409), ("totp_wrong", "conflict"), "past authorization; wrong code"), FORBIDDEN),

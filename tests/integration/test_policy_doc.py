@@ -263,3 +263,32 @@ def test_consent_records_version_and_language(world):
     rows = db.execute("SELECT version, language, login FROM consents").fetchall()
     db.close()
     assert rows == [(v, "hu", "mgr-p")]
+
+
+def test_a_person_sees_and_downloads_what_is_held_about_them(world):
+    f, api = world.f, world.api
+    f.cc("user", "add", "--org", "cafe-p", "--login", "mgr-q", "--role", "customer_manager", "--email",
+         "mgr-q@cafe.example", "--name", "Q. Manager", "--password-stdin", stdin="password of mgr-q\n")
+    first = api.login("mgr-q", "password of mgr-q")
+    me = api.login("mgr-q", "password of mgr-q")
+    assert api.call("GET", "/api/v1/machines/P1", token=me)[0] == 200
+    status, doc, resp = api.call("GET", "/api/v1/me/data", token=me)
+    assert status == 200, doc
+    assert resp.getheader("Content-Disposition") == 'attachment; filename="my-coffeecloud-data.json"'
+    assert doc["account"]["login"] == "mgr-q" and doc["account"]["email"] == "mgr-q@cafe.example"
+    assert doc["account"]["display_name"] == "Q. Manager" and doc["account"]["org"] == "cafe-p"
+    assert len(doc["sessions"]) == 2 and [s["this_session"] for s in doc["sessions"]].count(True) == 1
+    assert any(t["action"] == "machine.get" and t["machines"] == "P1" for t in doc["audit_trail"])
+    # Only one's own: the admin's trail and tokens are not in it.
+    admin_token = api.call("POST", "/api/v1/tokens", {"name": "erp-x", "org": "cafe-p", "role": "sales",
+                                                      "expires": int(__import__("time").time() * 1000) + 3600000},
+                           token=world.admin)
+    assert admin_token[0] == 201
+    status, again, _ = api.call("GET", "/api/v1/me/data", token=me)
+    assert again["api_tokens_issued"] == [] and all(t["action"] != "token.add" for t in again["audit_trail"])
+    status, mine, _ = api.call("GET", "/api/v1/me/data", token=world.admin)
+    assert [t["name"] for t in mine["api_tokens_issued"]] == ["erp-x"]
+    # A partner system's token is not a person.
+    assert api.call("GET", "/api/v1/me/data", token=admin_token[1]["token"])[0] == 403
+    assert first  # the other session is listed, not shown
+    assert "token" not in json.dumps(doc["sessions"])

@@ -1434,11 +1434,11 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 		? "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (?8 = 0 OR seq < ?8) AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
 		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
 		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
-		  "AND (?6 = 0 OR customer_id = ?6) ORDER BY seq DESC LIMIT ?7"
+		  "AND (?6 = 0 OR customer_id = ?6) AND (?9 IS NULL OR actor = ?9) ORDER BY seq DESC LIMIT ?7"
 		: "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (?8 = 0 OR seq < ?8) AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
 		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
 		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
-		  "AND (?6 = 0 OR customer_id = ?6) ORDER BY seq LIMIT ?7", &st);
+		  "AND (?6 = 0 OR customer_id = ?6) AND (?9 IS NULL OR actor = ?9) ORDER BY seq LIMIT ?7", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1452,6 +1452,8 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 	sqlite3_bind_int64(st, 6, f->customer_id);
 	sqlite3_bind_int64(st, 7, f->limit > 0 && f->limit < (size_t)INT64_MAX ? (int64_t)f->limit : -1);
 	sqlite3_bind_int64(st, 8, f->before_seq);
+	if (f->actor != NULL)
+		bind_text(st, 9, f->actor);
 	return select_each(s, st, emit_audit, &e, "reading the audit log");
 }
 
