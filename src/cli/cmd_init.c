@@ -1,5 +1,6 @@
 /* cmd_init.c - `coffeecloud init`: create or re-check a data directory. */
 #include <stdio.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -35,6 +36,21 @@ static int run_check(struct cli_args *a)
 	return rc;
 }
 
+/* 1 if dir does not exist or is an empty directory. */
+static int dir_new_or_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
 /* As root: make the directory, give it to the service account, and create
  * everything in it as that account. */
 static int become_owner(const char *dir, const char *user)
@@ -48,6 +64,11 @@ static int become_owner(const char *dir, const char *user)
 	if (geteuid() != 0) {
 		log_error(MOD, "--owner needs root");
 		return CC_ERR_PERM;
+	}
+	/* Refused before anything changes: a directory init would refuse keeps its owner. */
+	if (!dir_new_or_empty(dir)) {
+		log_error(MOD, "%s: exists and is not empty; nothing was changed", dir);
+		return CC_ERR_EXISTS;
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		log_error(MOD, "%s: cannot create: %s", dir, strerror(errno));

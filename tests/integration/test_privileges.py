@@ -86,3 +86,21 @@ def test_daemon_refuses_a_directory_its_account_does_not_own(place):
     p = subprocess.run([DAEMON, "--data", data, "--config", conf], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "chown" in p.stderr and ACCOUNT in p.stderr, p.stderr
+
+
+def test_a_refused_init_with_owner_changes_nothing(place):
+    """Issue 9: init --owner on a directory that init refuses (not empty)
+    used to hand it to the service account first, locking root's later
+    commands out. A refused command changes nothing."""
+    data = os.path.join(place, "data")
+    subprocess.run([CLI, "init", "--data", data, "--password-stdin"], input=b"a long test password\n",
+                   check=True, capture_output=True)
+    before = {name: os.stat(os.path.join(data, name)).st_uid for name in os.listdir(data)}
+    before["."] = os.stat(data).st_uid
+    p = subprocess.run([CLI, "init", "--data", data, "--owner", ACCOUNT, "--password-stdin"],
+                       input="a long test password\n", capture_output=True, text=True)
+    assert p.returncode == 4 and "not empty" in p.stderr, p.stderr
+    after = {name: os.stat(os.path.join(data, name)).st_uid for name in os.listdir(data)}
+    after["."] = os.stat(data).st_uid
+    assert after == before
+    subprocess.run([CLI, "org", "list", "--data", data], check=True, capture_output=True)
