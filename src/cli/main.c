@@ -176,6 +176,10 @@ int main(int argc, char **argv)
 
 	/* Everything this program creates is private unless it says otherwise. */
 	umask(077);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("coffeecloud %s\n", CC_VERSION);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage_top(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;

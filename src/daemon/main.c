@@ -40,9 +40,11 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: coffeecloudd --data DIR [--config FILE] [--master-key-file F]\n"
-	           "                    [--check-config] [--daemon] [--config-reference]\n\n"
+	           "                    [--check-config] [--daemon] [--config-reference] [--version]\n\n"
 	           "Runs the CoffeeCloud daemon in the foreground (logs to stderr) until SIGTERM.\n"
 	           "--check-config validates the configuration and the data directory, then exits.\n"
+	           "--daemon detaches from the terminal once ready (logs then go nowhere: prefer a\n"
+	           "service manager such as systemd, which runs it in the foreground).\n"
 	           "Settings: docs/CONFIG.md (or --config-reference).\n");
 }
 
@@ -56,6 +58,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 		if (strcmp(a, "--help") == 0) {
 			usage(stdout);
+			exit(0);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("coffeecloudd %s\n", CC_VERSION);
 			exit(0);
 		} else if (strcmp(a, "--check-config") == 0) {
 			o->check_config = 1;

@@ -1,0 +1,39 @@
+"""docs/CLI.md lists every command the CLI has (issue 9): the command list
+of `coffeecloud --help` is read, and each noun and verb must appear in the
+reference as a backticked command."""
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "CLI.md"
+
+
+def commands():
+    out = ccdaemon.run_cli("--help").stdout
+    found = []
+    for line in out.splitlines():
+        m = re.match(r"^  ([a-z]+)(?: +([a-z][a-z-]*))?  +\S", line)
+        if m:
+            found.append(" ".join(x for x in m.groups() if x))
+    return found
+
+
+def test_every_command_is_in_the_reference():
+    cmds = commands()
+    assert len(cmds) > 30, cmds
+    doc = DOC.read_text()
+    documented = re.findall(r"`([^`]+)`", doc)
+    missing = [c for c in cmds if not any(d == c or d.startswith(c + " ") for d in documented)]
+    assert not missing, f"commands missing from docs/CLI.md: {missing}"
+
+
+def test_both_programs_name_their_version():
+    project = re.search(r"project\(coffeecloud VERSION ([0-9.]+)",
+                        (DOC.parents[1] / "CMakeLists.txt").read_text()).group(1)
+    assert ccdaemon.run_cli("--version").stdout == f"coffeecloud {project}\n"
+    import subprocess
+    p = subprocess.run([str(ccdaemon.DAEMON), "--version"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout == f"coffeecloudd {project}\n"
