@@ -40,13 +40,20 @@ int cli_exit_code(int err)
 	}
 }
 
+static int printed_json;
+
+int cli_printed_json(void) { return printed_json; }
+
 int cli_print_json(json_t *doc)
 {
 	int rc;
 
 	if (doc == NULL)
 		return CC_ERR_NOMEM;
-	rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? CC_OK : CC_ERR_IO;
+	printed_json = 1;
+	/* 15 significant digits: numbers print as they were typed (93.4, not 93.400000000000006). */
+	rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) == 0 ? CC_OK
+	                                                                                                  : CC_ERR_IO;
 	fputc('\n', stdout);
 	json_decref(doc);
 	return rc;

@@ -64,6 +64,8 @@ int cli_exit_code(int err);
 
 /* Prints a JSON document to stdout (and a newline), then frees it. */
 int cli_print_json(json_t *doc);
+/* 1 once a command has printed its JSON document (a failure then says no more on stdout). */
+int cli_printed_json(void);
 
 /* Formats ms since the epoch as ISO-8601 UTC; "-" for 0. */
 const char *cli_time(int64_t ms, char *buf, size_t cap);

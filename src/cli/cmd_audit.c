@@ -253,7 +253,7 @@ static int print_audit(void *arg, const struct store_audit *r)
 			return CC_ERR_NOMEM;
 		/* Streamed, one element at a time: the log can be longer than memory. */
 		fputs(p->count == 0 ? "[\n" : ",\n", stdout);
-		rc = json_dumpf(row, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : CC_ERR_IO;
+		rc = json_dumpf(row, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) == 0 ? 0 : CC_ERR_IO;
 		json_decref(row);
 		p->count++;
 		return rc;

@@ -167,6 +167,21 @@ static const struct cli_cmd *find_noun(const char *noun)
 	return NULL;
 }
 
+/* A failure under --json: one JSON document on stdout too, so a script
+ * reads the outcome where it reads results (the exit code says the same). */
+static void print_json_error(int rc)
+{
+	static const char *const codes[] = { "ok", "failure", "usage", "not_found", "exists", "permission",
+		                              "wrong_key", "damaged" };
+	int exit_code = cli_exit_code(rc);
+	const char *message = log_first_error();
+
+	cli_print_json(json_pack("{s:{s:s, s:s, s:i}}", "error", "code",
+	                         exit_code >= 0 && exit_code < (int)(sizeof(codes) / sizeof(codes[0]))
+	                             ? codes[exit_code] : "failure",
+	                         "message", message != NULL ? message : cc_strerror(rc), "exit", exit_code));
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *table, *c;
@@ -218,11 +233,11 @@ int main(int argc, char **argv)
 	cli_audit_start(&au, c);
 	if (c->needs_data) {
 		rc = privdrop_to_owner(a.data_dir);
-		if (rc != CC_OK)
-			return cli_exit_code(rc);
-		rc = vault_open(a.data_dir, a.master_key_file, &a.vault);
-		if (rc != CC_OK) {
+		if (rc == CC_OK && (rc = vault_open(a.data_dir, a.master_key_file, &a.vault)) != CC_OK)
 			log_error(MOD, "cannot open data directory %s: %s", a.data_dir, cc_strerror(rc));
+		if (rc != CC_OK) {
+			if (a.json)
+				print_json_error(rc);
 			return cli_exit_code(rc);
 		}
 	}
@@ -231,5 +246,7 @@ int main(int argc, char **argv)
 		rc = c->run(&a);
 	rc = cli_audit_finish(&a, &au, rc);
 	vault_close(a.vault);
+	if (rc != CC_OK && a.json && !cli_printed_json())
+		print_json_error(rc);
 	return cli_exit_code(rc);
 }

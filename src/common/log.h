@@ -18,6 +18,10 @@ void log_set_timestamps(int on);
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The message of the first error logged by this thread (even one below
+ * the level, never shown), or NULL. */
+const char *log_first_error(void);
+
 #define log_error(mod, ...) log_msg(LOG_LEVEL_ERROR, (mod), __VA_ARGS__)
 #define log_warn(mod, ...) log_msg(LOG_LEVEL_WARN, (mod), __VA_ARGS__)
 #define log_info(mod, ...) log_msg(LOG_LEVEL_INFO, (mod), __VA_ARGS__)

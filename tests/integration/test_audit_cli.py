@@ -295,7 +295,10 @@ def test_machine_data_is_not_shown_when_its_read_cannot_be_audited(work):
         c.execute("UPDATE meta SET value = ? WHERE key = 'audit-head'", (f"{int(seq) - 1}:{h}:{mac}",))
     before = rows(work)
     p = cc("telemetry", "get", "SN-A1", "--data", work, "--json", rc=CORRUPT)
-    assert p.stdout == "" and "audit" in p.stderr
+    # No data on stdout: under --json only the error document (the same exit code).
+    assert json.loads(p.stdout) == {"error": {"code": "damaged", "exit": CORRUPT,
+                                              "message": json.loads(p.stdout)["error"]["message"]}}
+    assert "audit" in p.stderr and "audit" in json.loads(p.stdout)["error"]["message"]
     assert rows(work) == before
     doc = ccj("audit", "verify", "--data", work, rc=CORRUPT)
     assert doc["damage"] == "rewritten"

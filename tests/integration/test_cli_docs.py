@@ -37,3 +37,29 @@ def test_both_programs_name_their_version():
     import subprocess
     p = subprocess.run([str(ccdaemon.DAEMON), "--version"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0 and p.stdout == f"coffeecloudd {project}\n"
+
+
+def test_json_errors_and_numbers_as_typed(tmp_path):
+    import json
+    import subprocess
+    import time
+    f = ccdaemon.Fleet.create(tmp_path, machines=("N1",), customer="cafe-n")
+    p = f.cc("machine", "show", "NOPE-1", "--json", rc=3)
+    assert json.loads(p.stdout)["error"]["code"] == "not_found" and json.loads(p.stdout)["error"]["exit"] == 3
+    p = ccdaemon.run_cli("org", "list", "--data", tmp_path / "missing", "--json", rc=3)
+    assert "no such data directory" in json.loads(p.stdout)["error"]["message"]
+    d = ccdaemon.Daemon(f)
+    d.start()
+    m = f.machines["N1"]
+    try:
+        r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
+                            "--cert", str(m.cert), "--key", str(m.key), "-i", "N1", "-V", "mqttv5", "-q", "1",
+                            "-t", "cc/v1/N1/telemetry", "-m",
+                            json.dumps({"seq": 1, "ts": int(time.time() * 1000),
+                                        "m": {"boiler_temp_c": 93.4, "pump_pressure_bar": 9.1}})],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        d.stop()
+    out = f.cc("telemetry", "get", "N1", "--json").stdout
+    assert '"boiler_temp_c": 93.4' in out and '"pump_pressure_bar": 9.1' in out, out
