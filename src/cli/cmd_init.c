@@ -156,14 +156,13 @@ static int run_init(struct cli_args *a)
 		cli_print_json(doc);
 	} else {
 		printf("initialised %s\n"
-		       "  master key      %s\n"
+		       "  master key      %s%s\n"
 		       "  fleet CA        %s/ca.crt\n"
 		       "  server cert     %s/server.crt\n"
 		       "  database        %s/coffeecloud.db\n"
 		       "  manufacturer    %s\n"
 		       "  admin login     %s\n",
-		       o.dir, r.master_key_inside ? "DIR/master.key (INSIDE the data directory: see the warning)"
-		                                  : r.master_key_file,
+		       o.dir, r.master_key_file, r.master_key_inside ? " (INSIDE the data directory: see the warning)" : "",
 		       o.dir, o.dir, o.dir, o.manufacturer, o.admin_login);
 		if (r.password_generated)
 			printf("  admin password  %s   (shown once: store it now)\n", r.admin_password);
