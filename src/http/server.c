@@ -534,9 +534,49 @@ static json_t *request_body(const char *const *fields)
 	                 "schema", "type", "object", "properties", props, "additionalProperties", 0);
 }
 
+/* The {name} captures of a pattern as OpenAPI path parameters. */
+static json_t *path_parameters(const char *pattern)
+{
+	json_t *list = json_array();
+	const char *p = pattern, *open, *close;
+
+	while (list != NULL && (open = strchr(p, '{')) != NULL && (close = strchr(open, '}')) != NULL) {
+		json_array_append_new(list, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", open + 1,
+		                                      (size_t)(close - open - 1), "in", "path", "required", 1,
+		                                      "schema", "type", "string"));
+		p = close + 1;
+	}
+	return list;
+}
+
+static json_t *error_response(const char *why)
+{
+	return json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", why, "content", "application/json", "schema",
+	                 "$ref", "#/components/schemas/Error");
+}
+
+/* What every operation may answer: success, and the errors the dispatcher
+ * and the guard give before a handler runs (one JSON shape for all). */
+static json_t *responses(const struct http_route *r)
+{
+	json_t *out = json_pack("{s:{s:s, s:{s:{s:{s:s}}}}, s:o, s:o}", "2XX", "description", "success", "content",
+	                        "application/json", "schema", "type", "object",
+	                        "400", error_response("invalid request, or a field the route does not take"),
+	                        "404", error_response("no such resource, or outside the caller's scope"));
+
+	if (out != NULL && r->access != HTTP_OPEN) {
+		json_object_set_new(out, "401", error_response("no valid credential"));
+		json_object_set_new(out, "403", error_response("the role, an access level, CSRF or consent refuses"));
+		json_object_set_new(out, "429", error_response("an API token over its rate limit (Retry-After)"));
+	}
+	if (out != NULL && r->fields != NULL)
+		json_object_set_new(out, "415", error_response("the body is not application/json"));
+	return out;
+}
+
 json_t *http_openapi(const struct http_route *routes, const char *title, const char *version)
 {
-	json_t *paths = json_object(), *doc, *op;
+	json_t *paths = json_object(), *doc, *op, *params;
 	const struct http_route *r;
 
 	for (r = routes; paths != NULL && r->pattern != NULL; r++) {
@@ -547,14 +587,48 @@ json_t *http_openapi(const struct http_route *routes, const char *title, const c
 			item = json_object();
 			json_object_set_new(paths, r->pattern, item);
 		}
-		op = json_pack("{s:s, s:s, s:s, s:b, s:s}", "summary", r->summary, "x-purpose", r->purpose,
-		               "x-data-class", r->data_class, "x-authenticated", r->access != HTTP_OPEN,
-		               "x-access", access_names[r->access]);
-		if (op != NULL && r->fields != NULL)
+		op = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "summary", r->summary, "operationId",
+		               "", "x-purpose", r->purpose, "x-data-class", r->data_class, "x-authenticated",
+		               r->access != HTTP_OPEN, "x-access", access_names[r->access], "responses", responses(r));
+		if (op == NULL)
+			continue;
+		/* method + path, made an identifier: "get /api/v1/machines/{serial}" -> get_api_v1_machines_serial */
+		{
+			char id[160];
+			size_t n = (size_t)snprintf(id, sizeof(id), "%s", m), i;
+			const char *c;
+
+			for (c = r->pattern; *c != '\0' && n + 1 < sizeof(id); c++)
+				if (*c != '{' && *c != '}')
+					id[n++] = (*c == '/' || *c == '.' || *c == '-') ? '_' : *c;
+			id[n < sizeof(id) ? n : sizeof(id) - 1] = '\0';
+			for (i = 0; id[i] != '\0'; i++)
+				if (id[i] == '_' && id[i + 1] == '_')
+					memmove(id + i, id + i + 1, strlen(id + i));
+			json_object_set_new(op, "operationId", json_string(id));
+		}
+		params = path_parameters(r->pattern);
+		if (json_array_size(params) > 0)
+			json_object_set_new(op, "parameters", params);
+		else
+			json_decref(params);
+		if (r->fields != NULL)
 			json_object_set_new(op, "requestBody", request_body(r->fields));
+		json_object_set_new(op, "security", r->access == HTTP_OPEN ? json_array()
+		                                    : json_pack("[{s:[]}, {s:[]}]", "bearer", "session"));
 		json_object_set_new(item, m, op);
 	}
-	doc = json_pack("{s:s, s:{s:s, s:s}, s:o}", "openapi", "3.0.3", "info", "title", title, "version",
-	                version, "paths", paths);
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:{s:{s:s, s:[s], s:{s:{s:s, s:[s, s], s:{s:{s:s}, s:{s:s}}}}}},"
+	                " s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}}}",
+	                "openapi", "3.0.3", "info", "title", title, "version", version, "description",
+	                "Every operation declares its purpose (x-purpose), the data classes it reads (x-data-class) "
+	                "and who may call it (x-access); see docs/ARCHITECTURE.md.",
+	                "paths", paths, "components", "schemas", "Error", "type", "object", "required", "error",
+	                "properties", "error", "type", "object", "required", "code", "message", "properties",
+	                "code", "type", "string", "message", "type", "string",
+	                "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "description",
+	                "a session token from /api/v1/auth/login, or an API token (cct_...)",
+	                "session", "type", "apiKey", "in", "cookie", "name", "cc_session", "description",
+	                "the browser's session cookie; writes also need the X-CSRF-Token header");
 	return doc;
 }

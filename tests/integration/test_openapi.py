@@ -1,0 +1,80 @@
+"""The served OpenAPI document is a contract (issue 9): valid for a
+maintained validator (@apidevtools/swagger-parser, pinned in
+tests/openapi/package-lock.json), and it says of each operation what the
+dispatcher enforces."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+from ccapi import Api  # noqa: E402
+
+CHECKER = Path(__file__).resolve().parents[1] / "openapi"
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory):
+    root = tmp_path_factory.mktemp("openapi")
+    f = ccdaemon.Fleet.create(root, machines=("O1",), customer="cafe-o")
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    try:
+        status, doc, _ = Api(port, f.data / "ca.crt").call("GET", "/api/v1/openapi.json")
+    finally:
+        d.stop()
+    assert status == 200
+    path = root / "openapi.json"
+    path.write_text(json.dumps(doc))
+    return doc, path
+
+
+def test_the_document_validates(document):
+    doc, path = document
+    assert (CHECKER / "node_modules").is_dir(), "run scripts/install-deps (npm ci in tests/openapi)"
+    p = subprocess.run(["node", str(CHECKER / "validate.mjs"), str(path)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert "valid: CoffeeCloud API" in p.stdout
+
+
+def test_the_validator_refuses_what_was_served_before(document, tmp_path):
+    """The check can fail: the document as it was before this change (no
+    responses, undeclared path parameters) is refused."""
+    doc, _ = document
+    old = json.loads(json.dumps(doc))
+    for ops in old["paths"].values():
+        for op in ops.values():
+            op.pop("responses")
+            op.pop("parameters", None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    p = subprocess.run(["node", str(CHECKER / "validate.mjs"), str(path)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 1 and "invalid" in p.stderr
+
+
+def test_every_operation_says_what_is_enforced(document):
+    doc, _ = document
+    ids = set()
+    for path, ops in doc["paths"].items():
+        names = re.findall(r"{(\w+)}", path)
+        for method, op in ops.items():
+            assert [p["name"] for p in op.get("parameters", [])] == names, (method, path)
+            assert op["operationId"] not in ids
+            ids.add(op["operationId"])
+            assert op["x-access"] in ("open", "signed-in", "person", "data-class", "grant-managers", "admins",
+                                      "platform-admins")
+            assert (op["security"] == []) == (op["x-access"] == "open"), (method, path)
+            if method in ("post",) and "requestBody" not in op:
+                # A POST without a body: only sign-out, which takes none.
+                assert path == "/api/v1/auth/logout", path
+            if "requestBody" in op:
+                schema = op["requestBody"]["content"]["application/json"]["schema"]
+                assert schema["additionalProperties"] is False and schema["properties"]
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "session"}
