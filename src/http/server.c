@@ -220,7 +220,7 @@ void http_reply_text(struct http_req *r, int status, const char *content_type, c
 
 void http_reply_json(struct http_req *r, int status, json_t *doc)
 {
-	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
 
 	json_decref(doc);
 	if (text == NULL) {
@@ -234,7 +234,7 @@ void http_reply_json(struct http_req *r, int status, json_t *doc)
 void http_reply_error(struct http_req *r, int status, const char *code, const char *message)
 {
 	json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
 
 	json_decref(doc);
 	send_body(r, status, "application/json", text ? text : "{\"error\":{\"code\":\"internal\"}}",
