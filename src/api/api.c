@@ -84,9 +84,8 @@ int api_new(struct event_base *base, struct vault *vault, const struct api_opts 
 	a->base = base;
 	a->vault = vault;
 	a->opts = *opts;
-	if (strmap_new(&a->buckets) != CC_OK || strmap_new(&a->failures) != CC_OK || api_logins_start(a) != CC_OK) {
+	if (strmap_new(&a->buckets) != CC_OK || api_logins_start(a) != CC_OK) {
 		strmap_free(a->buckets);
-		strmap_free(a->failures);
 		free(a);
 		return CC_ERR_NOMEM;
 	}
@@ -109,8 +108,6 @@ void api_free(struct api *a)
 	api_logins_stop(a);
 	api_exports_stop(a);
 	strmap_foreach(a->buckets, free_value, NULL);
-	strmap_foreach(a->failures, free_value, NULL);
 	strmap_free(a->buckets);
-	strmap_free(a->failures);
 	free(a);
 }

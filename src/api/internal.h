@@ -36,7 +36,7 @@ struct api {
 	struct api_opts opts;
 	struct caller caller;    /* the current request's: valid until its handler returns */
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
-	struct strmap *failures; /* login -> struct failures * */
+	struct throttle *throttle; /* failed sign-ins (access/throttle.h) */
 	struct export_job *exports;   /* exports being written (customers.c) */
 	/* the password worker (login.c) */
 	pthread_t worker;

@@ -1,4 +1,4 @@
-/* login.c - sign-in (Argon2id on a worker thread, growing delays, lock-out), sign-out, who am I. */
+/* login.c - sign-in (Argon2id on a worker thread, throttled per login and source), sign-out, who am I. */
 #include "api/internal.h"
 
 #include <stdio.h>
@@ -6,21 +6,16 @@
 #include <string.h>
 
 #include "access/credentials.h"
+#include "access/throttle.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
 #include "common/log.h"
-#include "common/strmap.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
 #include "crypto/totp.h"
 #include "fleet/inventory.h"
-
-struct failures {
-	unsigned count;
-	int64_t locked_until_ms;
-};
 
 /* A password check handed to the worker thread. */
 struct login_job {
@@ -30,6 +25,7 @@ struct login_job {
 	char password[PASSWORD_MAX_LEN + 1];
 	char hash[CC_PASSWORD_HASH_MAX + 1];
 	char totp[TOTP_DIGITS + 1];   /* the one-time code, when the body had one */
+	char source[64];              /* the client's address */
 	int known;
 	struct user_info user;
 	int ok;
@@ -94,9 +90,9 @@ void api_login(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct login_job *job;
-	struct failures *f;
 	const char *login, *password, *totp;
 	json_t *body = NULL;
+	int64_t wait_ms;
 
 	if (http_body_json(r, &body) != CC_OK)
 		return;
@@ -109,10 +105,14 @@ void api_login(struct http_req *r)
 		http_reply_error(r, 400, "invalid", "send {\"login\": ..., \"password\": ...} (and \"totp\": a 6-digit code)");
 		return;
 	}
-	f = strmap_get(a->failures, login);
-	if (f != NULL && f->locked_until_ms > clock_now_ms()) {
+	wait_ms = throttle_admit(a->throttle, login, http_source(r), clock_now_ms());
+	if (wait_ms > 0) {
+		char retry[24];
+
 		json_decref(body);
-		http_reply_error(r, 429, "locked", "too many failed sign-ins; try again later");
+		snprintf(retry, sizeof(retry), "%lld", (long long)(wait_ms + 999) / 1000);
+		http_add_header(r, "Retry-After", retry);
+		http_reply_error(r, 429, "slow_down", "too many failed sign-ins; try again later");
 		return;
 	}
 	job = calloc(1, sizeof(*job));
@@ -127,6 +127,7 @@ void api_login(struct http_req *r)
 	job->live_next = a->live;
 	a->live = job;
 	memcpy(job->password, password, strlen(password) + 1);
+	snprintf(job->source, sizeof(job->source), "%s", http_source(r));
 	if (totp != NULL)
 		memcpy(job->totp, totp, TOTP_DIGITS + 1);
 	job->known = users_find(a->vault, login, &job->user, job->hash, sizeof(job->hash)) == CC_OK;
@@ -154,24 +155,15 @@ static void reply_later_cb(evutil_socket_t fd, short what, void *arg)
 
 static void login_failed(struct api *a, struct login_job *job)
 {
-	struct failures *f = strmap_get(a->failures, job->user.login);
 	struct timeval delay;
+	char tag[17];
 	int64_t ms;
 
-	if (f == NULL) {
-		f = calloc(1, sizeof(*f));
-		if (f == NULL || strmap_put(a->failures, job->user.login, f) != CC_OK) {
-			free(f);
-			f = NULL;
-		}
-	}
-	if (f != NULL && ++f->count >= API_LOGIN_FAILURES_BEFORE_LOCK)
-		f->locked_until_ms = clock_now_ms() + (int64_t)API_LOGIN_LOCK_S * 1000;
-	log_info(MOD, "failed sign-in for '%s'", job->user.login);
-	/* Growing delays: 0.1 s, 0.2 s, 0.4 s... up to 5 s, without blocking anyone else. */
-	ms = f != NULL ? (int64_t)100 << (f->count > 6 ? 6 : f->count - 1) : 100;
-	if (ms > 5000)
-		ms = 5000;
+	/* The login as typed is refused input: the log gets a keyed hash of it. */
+	throttle_tag(a->throttle, job->user.login, tag);
+	log_info(MOD, "failed sign-in for login#%s from %s", tag, job->source);
+	/* Held a little longer each time, without blocking anyone else. */
+	ms = throttle_failed(a->throttle, job->user.login, job->source, clock_now_ms());
 	delay.tv_sec = ms / 1000;
 	delay.tv_usec = (ms % 1000) * 1000;
 	if (event_base_once(a->base, -1, EV_TIMEOUT, reply_later_cb, job, &delay) != 0)
@@ -191,7 +183,7 @@ static void login_succeeded(struct api *a, struct login_job *job)
 		http_reply_error(job->r, 503, "busy", "try again");
 		return;
 	}
-	free(strmap_remove(a->failures, job->user.login));
+	throttle_succeeded(a->throttle, job->user.login, job->source, clock_now_ms());
 	(void)credentials_purge(a->vault, clock_now_ms()); /* housekeeping: expired sessions go */
 	snprintf(cookie, sizeof(cookie), "cc_session=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Strict",
 	         token, (long long)a->opts.session_ttl_s);
@@ -412,6 +404,8 @@ void api_totp_disable(struct http_req *r)
 
 int api_logins_start(struct api *a)
 {
+	if (throttle_new(&a->throttle) != CC_OK)
+		return CC_ERR_NOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	a->done_ev = event_new(a->base, -1, 0, done_cb, a);
@@ -420,6 +414,7 @@ int api_logins_start(struct api *a)
 			event_free(a->done_ev);
 		pthread_mutex_destroy(&a->lock);
 		pthread_cond_destroy(&a->wake);
+		throttle_free(a->throttle);
 		return CC_ERR_NOMEM;
 	}
 	return CC_OK;
@@ -438,4 +433,5 @@ void api_logins_stop(struct api *a)
 	event_free(a->done_ev);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->wake);
+	throttle_free(a->throttle);
 }

@@ -1,0 +1,90 @@
+"""Sign-in under attack (issue 8, section 4): throttling by login and source
+address, no second-factor oracle, exact cookie parsing, strict framing of
+requests, and nothing of a refused login in the log.
+
+Client source addresses: loopback takes any 127/8 address, so a client
+bound to 127.0.0.2 is, for the daemon, another machine than 127.0.0.1.
+"""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+from ccapi import Api, totp_code, totp_secret  # noqa: E402
+
+ADMIN_PASSWORD = ccdaemon.PASSWORD
+CARD = "4111111111111111"
+
+
+def pw(login):
+    """A password for a test account that passes the quality rules."""
+    return "Ristretto-Lungo-%d" % (sum(map(ord, login)) * 7919 % 100000)
+
+
+def add_user(f, login, role="technician", org="cafe-a"):
+    f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
+         stdin=pw(login) + "\n")
+
+
+def sign_in(api, login, password, **extra):
+    body = {"login": login, "password": password}
+    body.update(extra)
+    return api.call("POST", "/api/v1/auth/login", body)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("abuse")
+    f = ccdaemon.Fleet.create(root, machines=("A1",), customer="cafe-a")
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    yield {"fleet": f, "daemon": d, "api": Api(port, f.data / "ca.crt"), "port": port}
+    d.stop()
+
+
+def test_an_attacker_address_waits_the_real_user_signs_in(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "boss-1", role="admin", org="manufacturer")
+    attacker = api.from_source("127.0.0.2")
+    codes = [sign_in(attacker, "boss-1", "wrong guess number %d" % i)[0] for i in range(6)]
+    assert codes == [401] * 5 + [429], codes
+    # The attacker's address now waits, even with the right password ...
+    status, doc, resp = sign_in(attacker, "boss-1", pw("boss-1"))
+    assert status == 429 and doc["error"]["code"] == "slow_down"
+    assert 1 <= int(resp.getheader("Retry-After")) <= 900
+    # ... while the real user, from another address, signs in during the attack.
+    status, doc, _ = sign_in(api, "boss-1", pw("boss-1"))
+    assert status == 200 and doc["role"] == "admin", doc
+    assert sign_in(attacker, "boss-1", "one more guess here")[0] == 429
+
+
+def test_guessing_from_many_addresses_slows_but_never_locks_the_user(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "mgr-1")
+    home = api.from_source("127.0.0.3")
+    status, _, _ = sign_in(home, "mgr-1", pw("mgr-1"))
+    assert status == 200
+    for i in range(20):
+        bot = api.from_source("127.0.1.%d" % (i + 1))
+        assert sign_in(bot, "mgr-1", "distributed guess %d" % i)[0] == 401
+    # The login is slowed down: a new address gets one try per gap.
+    first = sign_in(api.from_source("127.0.2.1"), "mgr-1", "another guess 1")[0]
+    second, doc, resp = sign_in(api.from_source("127.0.2.2"), "mgr-1", "another guess 2")
+    assert first == 401 and second == 429 and doc["error"]["code"] == "slow_down", (first, second, doc)
+    # The address the user signed in from before is not slowed down.
+    for _ in range(2):
+        assert sign_in(home, "mgr-1", pw("mgr-1"))[0] == 200
+
+
+def test_a_card_number_typed_as_login_is_not_logged(world):
+    api, d = world["api"], world["daemon"]
+    mark = d.mark()
+    status, _, _ = sign_in(api.from_source("127.0.0.4"), CARD, "a card number as login")
+    assert status == 401
+    line = d.wait_for(r"failed sign-in for login#[0-9a-f]{16} from 127\.0\.0\.4", since=mark)
+    assert CARD not in line
+    assert CARD not in d.log and CARD.encode() not in d.raw_log
