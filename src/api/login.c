@@ -149,7 +149,8 @@ static void reply_later_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (job->r != NULL)
-		http_reply_error(job->r, 401, "unauthorized", "wrong login or password");
+		http_reply_error(job->r, 401, "unauthorized",
+		                 "wrong login, password or code (an account with TOTP also sends \"totp\")");
 	job_forget(job->api, job);
 }
 
@@ -213,12 +214,10 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	while (jobs != NULL) {
 		struct login_job *next = jobs->next;
 
+		/* A right password without its code fails like a wrong one (same
+		 * answer, same delay, counted): no oracle for the password. */
 		if (jobs->r == NULL) {
 			job_forget(a, jobs); /* the client left */
-		} else if (jobs->ok && jobs->known && jobs->user.totp_enabled && jobs->totp[0] == '\0') {
-			/* The password was right; the second factor is still to come. */
-			http_reply_error(jobs->r, 401, "totp_required", "send the 6-digit code of your authenticator as \"totp\"");
-			job_forget(a, jobs);
 		} else if (jobs->ok && jobs->known &&
 		           (!jobs->user.totp_enabled || users_totp_check(a->vault, jobs->user.id, jobs->totp) == CC_OK)) {
 			login_succeeded(a, jobs);

@@ -168,9 +168,10 @@ def test_totp_enrolment_and_sign_in(world):
     assert api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret, 5)}, token=token)[0] == 403
     status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
     assert status == 200 and doc["totp_enabled"] is True
-    # Now the password alone is not enough.
+    # Now the password alone is not enough, and it answers exactly like a wrong password.
     status, doc, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "password of tech-totp"})
-    assert status == 401 and doc["error"]["code"] == "totp_required"
+    wrong = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "not the password at all"})
+    assert (status, doc) == wrong[:2] and status == 401 and doc["error"]["code"] == "unauthorized", (doc, wrong)
     status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "password of tech-totp",
                                                            "totp": totp_code(secret, 5)})
     assert status == 401

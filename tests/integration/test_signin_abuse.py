@@ -88,3 +88,30 @@ def test_a_card_number_typed_as_login_is_not_logged(world):
     line = d.wait_for(r"failed sign-in for login#[0-9a-f]{16} from 127\.0\.0\.4", since=mark)
     assert CARD not in line
     assert CARD not in d.log and CARD.encode() not in d.raw_log
+
+
+def enrol_totp(api, login, password):
+    token = api.login(login, password)
+    status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
+    assert status == 201, doc
+    secret = totp_secret(doc["otpauth_uri"])
+    status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
+    assert status == 200, doc
+    return secret
+
+
+def test_totp_right_password_without_code_answers_like_a_wrong_one(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "tech-2fa")
+    secret = enrol_totp(api, "tech-2fa", pw("tech-2fa"))
+    probe = api.from_source("127.0.0.5")
+    right = sign_in(probe, "tech-2fa", pw("tech-2fa"))
+    wrong = sign_in(probe, "tech-2fa", "certainly not the password")
+    assert right[0] == wrong[0] == 401 and right[1] == wrong[1], (right[1], wrong[1])
+    assert right[2].getheaders() and dict(right[2].getheaders()).keys() == dict(wrong[2].getheaders()).keys()
+    # Both count as failures: three more right passwords without a code and the address waits.
+    codes = [sign_in(probe, "tech-2fa", pw("tech-2fa"))[0] for _ in range(4)]
+    assert codes == [401, 401, 401, 429], codes
+    # The password with a code still signs in from elsewhere.
+    status, doc, _ = sign_in(api, "tech-2fa", pw("tech-2fa"), totp=totp_code(secret, 1))
+    assert status == 200, doc
