@@ -115,3 +115,24 @@ def test_totp_right_password_without_code_answers_like_a_wrong_one(world):
     # The password with a code still signs in from elsewhere.
     status, doc, _ = sign_in(api, "tech-2fa", pw("tech-2fa"), totp=totp_code(secret, 1))
     assert status == 200, doc
+
+
+def test_the_session_cookie_is_parsed_exactly(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "tech-cookie")
+    token = api.login("tech-cookie", pw("tech-cookie"))
+    other = api.login("tech-cookie", pw("tech-cookie"))
+
+    def me(cookie):
+        return api.call("GET", "/api/v1/me", headers={"Cookie": cookie})[0]
+    assert me("cc_session=" + token) == 200
+    assert me("theme=dark; cc_session=" + token + "; lang=de") == 200
+    # Another cookie whose name merely ends in cc_session is not the session.
+    assert me("xcc_session=" + token) == 401
+    assert me("theme=dark; xcc_session=" + token) == 401
+    assert me("cc_session_old=" + token) == 401
+    assert me("cc_session=" + token + "ff") == 401
+    assert me("cc_session=" + token.upper()) == 401
+    assert me("x=cc_session=" + token) == 401
+    # Two session cookies are ambiguous: neither is taken.
+    assert me("cc_session=" + token + "; cc_session=" + other) == 401
