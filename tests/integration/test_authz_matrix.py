@@ -173,7 +173,7 @@ EXTRA_USERS = (("tech-exp", "technician", "dist-a"), ("sub-w", "subcontractor", 
 
 
 def password_of(login):
-    return ccdaemon.PASSWORD if login == "admin" else "password of " + login
+    return ccdaemon.PASSWORD if login == "admin" else ccdaemon.password_of(login)
 
 
 # --------------------------------------------------------------------------

@@ -136,3 +136,30 @@ def test_the_session_cookie_is_parsed_exactly(world):
     assert me("x=cc_session=" + token) == 401
     # Two session cookies are ambiguous: neither is taken.
     assert me("cc_session=" + token + "; cc_session=" + other) == 401
+
+
+WEAK = ("aaaaaaaaaaaa", "password1234", " " * 12, "P@ssw0rd2024", "abcabcabcabc")
+
+
+def test_weak_passwords_are_refused_everywhere_they_are_set(world, tmp_path):
+    f, api = world["fleet"], world["api"]
+    for weak in WEAK:
+        p = f.cc("user", "add", "--org", "cafe-a", "--login", "weak-1", "--role", "technician",
+                 "--password-stdin", stdin=weak + "\n", rc=2)
+        assert "password refused" in p.stderr and (weak.isspace() or weak not in p.stderr), p.stderr
+    p = f.cc("user", "add", "--org", "cafe-a", "--login", "weak-1", "--role", "technician", "--password-stdin",
+             stdin="weak-1 kettle crema 9\n", rc=2)
+    assert "contains the login" in p.stderr
+    p = ccdaemon.run_cli("init", "--data", tmp_path / "d", "--password-stdin", stdin="password1234\n", rc=2)
+    assert "dictionary word" in p.stderr, p.stderr
+    admin = api.login("admin", ADMIN_PASSWORD)
+    for weak in WEAK:
+        status, doc, _ = api.call("POST", "/api/v1/users", {"login": "weak-2", "role": "technician", "org": "cafe-a",
+                                                            "password": weak}, token=admin)
+        assert status == 400 and doc["error"]["code"] == "weak_password", (weak, doc)
+    status, doc, _ = api.call("POST", "/api/v1/users", {"login": "weak-2", "role": "technician", "org": "cafe-a",
+                                                        "password": "x" * 300 + "Qz9"}, token=admin)
+    assert status == 400 and "256" in doc["error"]["message"]
+    status, doc, _ = api.call("POST", "/api/v1/users", {"login": "weak-2", "role": "technician", "org": "cafe-a",
+                                                        "password": pw("weak-2")}, token=admin)
+    assert status == 201, doc
