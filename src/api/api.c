@@ -70,6 +70,10 @@ static const struct http_route routes[] = {
 	  "issue an API token (name, org, role, expires, rate_per_min); shown once" },
 	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/{id}", "administration", "admin", 0, api_tokens_delete,
 	  "revoke an API token" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/password", "none", "none", 0, api_password_change,
+	  "change one's password (current_password, new_password); ends one's other sessions" },
+	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/password", "administration", "admin", 0, api_password_reset,
+	  "set an account's password (new_password; admins, in their subtree; audited); ends its sessions" },
 	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
 };
 

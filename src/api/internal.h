@@ -120,6 +120,8 @@ void api_me(struct http_req *r);
 void api_totp_enrol(struct http_req *r);
 void api_totp_confirm(struct http_req *r);
 void api_totp_disable(struct http_req *r);
+void api_password_change(struct http_req *r);
+void api_password_reset(struct http_req *r);
 
 void api_tokens_list(struct http_req *r);
 void api_tokens_add(struct http_req *r);

@@ -163,3 +163,86 @@ def test_weak_passwords_are_refused_everywhere_they_are_set(world, tmp_path):
     status, doc, _ = api.call("POST", "/api/v1/users", {"login": "weak-2", "role": "technician", "org": "cafe-a",
                                                         "password": pw("weak-2")}, token=admin)
     assert status == 201, doc
+
+
+def me(api, token):
+    return api.call("GET", "/api/v1/me", token=token)[0]
+
+
+def test_changing_ones_password_ends_the_other_sessions(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "tech-chg")
+    old = pw("tech-chg")
+    mine, other, third = (api.login("tech-chg", old) for _ in range(3))
+    new = "Macchiato Doppio 5521"
+    change = lambda token, body: api.call("POST", "/api/v1/me/password", body, token=token)  # noqa: E731
+    # Wrong current password, weak new one, missing fields: nothing changes.
+    status, doc, _ = change(mine, {"current_password": "not my password at all", "new_password": new})
+    assert status == 403 and doc["error"]["code"] == "wrong_password", doc
+    status, doc, _ = change(mine, {"current_password": old, "new_password": "password1234"})
+    assert status == 400 and doc["error"]["code"] == "weak_password" and "dictionary" in doc["error"]["message"]
+    assert change(mine, {"new_password": new})[0] == 400
+    assert change(mine, {"current_password": old, "new_password": new, "role": "admin"})[0] == 400
+    assert me(api, other) == 200
+    status, doc, _ = change(mine, {"current_password": old, "new_password": new})
+    assert status == 200 and doc["login"] == "tech-chg", doc
+    # The changing session keeps working; the others are over.
+    assert me(api, mine) == 200
+    assert me(api, other) == 401 and me(api, third) == 401
+    assert sign_in(api.from_source("127.0.0.6"), "tech-chg", old)[0] == 401
+    api.login("tech-chg", new)
+
+
+def test_an_admin_resets_a_password_within_their_subtree(world):
+    f, api = world["fleet"], world["api"]
+    f.cc("org", "add", "--name", "dist-x", "--kind", "distributor", "--parent", "manufacturer")
+    add_user(f, "admin-x", role="admin", org="dist-x")
+    add_user(f, "tech-rst")
+    sessions = [api.login("tech-rst", pw("tech-rst")) for _ in range(2)]
+    admin = api.login("admin", ADMIN_PASSWORD)
+    admin_x = api.login("admin-x", pw("admin-x"))
+    reset = lambda token, login, body: api.call("POST", f"/api/v1/users/{login}/password", body, token=token)  # noqa
+    new = "Cortado Affogato 8080"
+    # Another distributor's admin does not see the account; a technician resets nothing.
+    assert reset(admin_x, "tech-rst", {"new_password": new})[0] == 404
+    assert reset(sessions[0], "tech-rst", {"new_password": new})[0] == 403
+    assert reset(admin, "nobody-here", {"new_password": new})[0] == 404
+    status, doc, _ = reset(admin, "tech-rst", {"new_password": "tech-rst-Cortado-99"})
+    assert status == 400 and "login" in doc["error"]["message"], doc
+    assert all(me(api, t) == 200 for t in sessions)
+    status, doc, _ = reset(admin, "tech-rst", {"new_password": new})
+    assert status == 200, doc
+    # Every session of the account is over; the new password signs in.
+    assert all(me(api, t) == 401 for t in sessions)
+    api.login("tech-rst", new)
+    # Audited.
+    status, doc, _ = api.call("GET", "/api/v1/audit?action=user.password_reset", token=admin)
+    assert status == 200 and any(r["actor"] == "user:admin" and r["outcome"] == "ok" for r in doc["records"]), doc
+
+
+def test_cli_user_passwd(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "tech-cli")
+    token = api.login("tech-cli", pw("tech-cli"))
+    p = f.cc("user", "passwd", "tech-cli", stdin="aaaaaaaaaaaa\n", rc=2)
+    assert "password refused" in p.stderr
+    assert me(api, token) == 200
+    f.cc("user", "passwd", "nobody-here", stdin="Flat White Tonic 6231\n", rc=3)
+    doc = f.ccj("user", "passwd", "tech-cli", stdin="Flat White Tonic 6231\n")
+    assert doc == {"login": "tech-cli", "sessions_ended": True}
+    assert me(api, token) == 401
+    api.login("tech-cli", "Flat White Tonic 6231")
+
+
+def test_turning_totp_on_ends_the_other_sessions(world):
+    f, api = world["fleet"], world["api"]
+    add_user(f, "tech-otp2")
+    other = api.login("tech-otp2", pw("tech-otp2"))
+    token = api.login("tech-otp2", pw("tech-otp2"))
+    status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
+    secret = totp_secret(doc["otpauth_uri"])
+    # Enrolled but not confirmed: nothing ends yet.
+    assert me(api, other) == 200
+    status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
+    assert status == 200, doc
+    assert me(api, token) == 200 and me(api, other) == 401
