@@ -178,21 +178,29 @@ int password_generate(char *out, size_t cap, size_t len)
 	/* No 0/O, 1/l/I: a printed password is read and typed by people. */
 	static const char alphabet[] = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
 	const size_t n = sizeof(alphabet) - 1;
+	char why[PASSWORD_WHY_MAX];
 	uint8_t r;
-	size_t i = 0;
-	int rc;
+	size_t i;
+	int rc, tries;
 
 	if (cap <= len)
 		return CC_ERR_LIMIT;
-	while (i < len) {
-		rc = crypto_random(&r, 1);
-		if (rc != CC_OK)
-			return rc;
-		/* Rejection sampling keeps every character equally likely. */
-		if (r >= 256 - 256 % n)
-			continue;
-		out[i++] = alphabet[r % n];
+	/* A random draw that the quality rules refuse (a dictionary word by
+	 * chance, too few different characters when short) is drawn again. */
+	for (tries = 0; tries < 16; tries++) {
+		for (i = 0; i < len;) {
+			rc = crypto_random(&r, 1);
+			if (rc != CC_OK)
+				return rc;
+			/* Rejection sampling keeps every character equally likely. */
+			if (r >= 256 - 256 % n)
+				continue;
+			out[i++] = alphabet[r % n];
+		}
+		out[len] = '\0';
+		if (len < PASSWORD_MIN_LEN || password_quality(out, NULL, why, sizeof(why)) == CC_OK)
+			return CC_OK;
 	}
-	out[len] = '\0';
-	return CC_OK;
+	crypto_wipe(out, cap);
+	return CC_ERR_CRYPTO;
 }

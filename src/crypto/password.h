@@ -38,7 +38,7 @@ int password_quality(const char *password, const char *login, char *why, size_t 
 int password_verify(const char *password, const char *encoded);
 
 /* A fresh random password of len characters from an unambiguous alphabet
- * into out (cap > len). */
+ * into out (cap > len), drawn again until password_quality takes it. */
 int password_generate(char *out, size_t cap, size_t len);
 
 #endif

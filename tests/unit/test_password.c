@@ -66,9 +66,22 @@ static void test_accepted(void)
 	CHECK(ok("Ristretto-Lungo-4711", "ri"));
 }
 
+static void test_generated_pass(void)
+{
+	char pw[24];
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		CHECK_EQ(password_generate(pw, sizeof(pw), 20), CC_OK);
+		CHECK_EQ(strlen(pw), 20);
+		CHECK(ok(pw, NULL));
+	}
+}
+
 int main(void)
 {
 	RUN(test_refused);
 	RUN(test_accepted);
+	RUN(test_generated_pass);
 	return check_summary();
 }
