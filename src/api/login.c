@@ -348,7 +348,7 @@ static json_t *password_body(struct http_req *r, const char *const *fields, cons
 		values[i] = json_string_value(json_object_get(body, fields[i]));
 		if (values[i] == NULL || strlen(values[i]) > PASSWORD_MAX_LEN) {
 			json_decref(body);
-			http_reply_error(r, 400, "invalid", i == 0 && fields[1] != NULL
+			http_reply_error(r, 400, "invalid", fields[1] != NULL
 			                 ? "send {\"current_password\": ..., \"new_password\": ...}"
 			                 : "send {\"new_password\": ...} (12 to 256 bytes)");
 			return NULL;
