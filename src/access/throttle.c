@@ -136,6 +136,12 @@ static int64_t shifted(int64_t base, unsigned shift, int64_t max)
 	return base > max ? max : base;
 }
 
+/* The gap between tries of a slowed-down login. */
+static int64_t login_gap(const struct entry *l)
+{
+	return shifted(THROTTLE_LOGIN_GAP_MS, (l->failures - THROTTLE_LOGIN_SLOW) / 20, THROTTLE_LOGIN_GAP_MAX_MS);
+}
+
 static int trusted(struct throttle *t, const uint8_t pair[ID_LEN], int64_t now_ms)
 {
 	struct entry *e = find(&t->trusted, pair, 0);
@@ -160,9 +166,9 @@ int64_t throttle_admit(struct throttle *t, const char *login, const char *source
 		return 0;
 	if (l->until_ms > now_ms)
 		return l->until_ms - now_ms;
-	/* Slowed down: this try takes the login's next slot. */
-	l->until_ms = now_ms + shifted(THROTTLE_LOGIN_GAP_MS, (l->failures - THROTTLE_LOGIN_SLOW) / 20,
-	                               THROTTLE_LOGIN_GAP_MAX_MS);
+	/* Slowed down: this try takes the login's next slot (its failure
+	 * moves the slot on again, counted from its answer). */
+	l->until_ms = now_ms + login_gap(l);
 	return 0;
 }
 
@@ -179,6 +185,8 @@ int64_t throttle_failed(struct throttle *t, const char *login, const char *sourc
 	if (l != NULL) {
 		l->failures++;
 		l->last_ms = now_ms;
+		if (l->failures >= THROTTLE_LOGIN_SLOW && l->until_ms < now_ms + login_gap(l))
+			l->until_ms = now_ms + login_gap(l);
 	}
 	p = find(&t->pairs, pid, 1);
 	forget_stale(p, now_ms);

@@ -28,9 +28,9 @@
 #define THROTTLE_PAIR_WAIT_MAX_MS (15 * 60 * 1000)
 /* Failures of a login from anywhere before it is slowed down. */
 #define THROTTLE_LOGIN_SLOW 20
-/* Then unknown sources get one try per gap: 1 s, doubling every 20 more
- * failures, at most 60 s. */
-#define THROTTLE_LOGIN_GAP_MS 1000
+/* Then unknown sources get one try per gap, counted from the last try or
+ * failure: 2 s, doubling every 20 more failures, at most 60 s. */
+#define THROTTLE_LOGIN_GAP_MS 2000
 #define THROTTLE_LOGIN_GAP_MAX_MS 60000
 /* Failures older than this are forgotten. */
 #define THROTTLE_FORGET_MS (60 * 60 * 1000)

@@ -53,18 +53,21 @@ static void test_login_slowed_known_sources_pass(void)
 		CHECK_EQ(throttle_admit(t, "boss", src, T0), 0);
 		throttle_failed(t, "boss", src, T0);
 	}
-	/* A new address gets one try per gap ... */
-	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.9", T0), 0);
-	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.10", T0), THROTTLE_LOGIN_GAP_MS);
-	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.10", T0 + THROTTLE_LOGIN_GAP_MS), 0);
+	/* A new address gets one try per gap, counted from the last failure ... */
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.9", T0), THROTTLE_LOGIN_GAP_MS);
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.9", T0 + THROTTLE_LOGIN_GAP_MS), 0);
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.10", T0 + THROTTLE_LOGIN_GAP_MS), THROTTLE_LOGIN_GAP_MS);
+	throttle_failed(t, "boss", "203.0.113.9", T0 + THROTTLE_LOGIN_GAP_MS + 500);
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.10", T0 + 2 * THROTTLE_LOGIN_GAP_MS), 500);
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.10", T0 + 2 * THROTTLE_LOGIN_GAP_MS + 500), 0);
 	/* ... the address the user signed in from before is not slowed. */
 	CHECK_EQ(throttle_admit(t, "boss", "192.0.2.1", T0), 0);
 	CHECK_EQ(throttle_admit(t, "boss", "192.0.2.1", T0), 0);
 	/* Other logins are not affected. */
 	CHECK_EQ(throttle_admit(t, "other", "203.0.113.10", T0), 0);
 	/* An hour without failures and the login is no longer slowed. */
-	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.11", T0 + THROTTLE_FORGET_MS + 1), 0);
-	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.12", T0 + THROTTLE_FORGET_MS + 1), 0);
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.11", T0 + THROTTLE_FORGET_MS + 10 * THROTTLE_LOGIN_GAP_MS), 0);
+	CHECK_EQ(throttle_admit(t, "boss", "203.0.113.12", T0 + THROTTLE_FORGET_MS + 10 * THROTTLE_LOGIN_GAP_MS), 0);
 	throttle_free(t);
 }
 
