@@ -289,8 +289,6 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	while (jobs != NULL) {
 		struct login_job *next = jobs->next;
 
-		/* A right password without its code fails like a wrong one (same
-		 * answer, same delay, counted): no oracle for the password. */
 		if (jobs->r == NULL) {
 			job_forget(a, jobs); /* the client left */
 		} else if (jobs->kind != JOB_SIGN_IN) {
@@ -300,6 +298,9 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 			login_succeeded(a, jobs);
 			job_forget(a, jobs);
 		} else {
+			/* A wrong password, code or login - and a right password
+			 * without the code TOTP asks for: one answer, one delay, one
+			 * more failure, so the answer tells nothing about the password. */
 			login_failed(a, jobs); /* answers later, then forgets */
 		}
 		jobs = next;
