@@ -245,6 +245,13 @@ int credentials_token_list(struct vault *v, int64_t scope_org_id,
 	return l.s->ops->credential_list(l.s, CREDENTIAL_API_TOKEN, list_in_scope, &l);
 }
 
+int credentials_end_sessions(struct vault *v, int64_t user_id, int64_t except_id)
+{
+	struct store *s = vault_store(v);
+
+	return s->ops->credential_revoke_sessions(s, user_id, except_id, clock_now_ms());
+}
+
 int credentials_purge(struct vault *v, int64_t now_ms)
 {
 	struct store *s = vault_store(v);

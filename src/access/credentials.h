@@ -74,6 +74,10 @@ int credentials_token_revoke(struct vault *v, int64_t id, int64_t scope_org_id);
 int credentials_token_list(struct vault *v, int64_t scope_org_id,
                            int (*each)(void *ctx, const struct store_credential *c), void *ctx);
 
+/* Ends every session of an account but except_id (a credential id; 0 ends
+ * them all): after a password change, a reset or a new second factor. */
+int credentials_end_sessions(struct vault *v, int64_t user_id, int64_t except_id);
+
 /* Forgets expired and ended sessions. */
 int credentials_purge(struct vault *v, int64_t now_ms);
 

@@ -97,6 +97,7 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 	struct store *s = vault_store(v);
 	struct store_org o;
 	struct store_user *u;
+	char why[PASSWORD_WHY_MAX];
 	int rc;
 
 	if (!inventory_name_valid(login)) {
@@ -113,7 +114,9 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 		return CC_ERR_NOMEM;
 	rc = inventory_org_find(v, org, &o);
 	if (rc == CC_OK)
-		rc = password_hash(password, u->password_hash, sizeof(u->password_hash));
+		rc = users_password_hash(login, password, u->password_hash, sizeof(u->password_hash), why, sizeof(why));
+	if (rc == CC_ERR_INVALID)
+		log_error(MOD, "password refused: %s", why);
 	if (rc == CC_OK)
 		rc = seal_profile(v, o.id, login, profile, u);
 	if (rc == CC_OK) {
@@ -257,6 +260,40 @@ int users_verify_password(const char *password, const char *hash)
 		return CC_ERR_AUTH;
 	}
 	return password_verify(password, hash) == CC_OK ? CC_OK : CC_ERR_AUTH;
+}
+
+int users_password_hash(const char *login, const char *password, char *hash, size_t cap, char *why, size_t whycap)
+{
+	int rc = password_quality(password, login, why, whycap);
+
+	if (rc == CC_OK)
+		rc = password_hash(password, hash, cap);
+	return rc;
+}
+
+int users_password_store(struct vault *v, int64_t user_id, const char *hash)
+{
+	struct store *s = vault_store(v);
+
+	return s->ops->user_password_set(s, user_id, hash);
+}
+
+int users_password_set(struct vault *v, const char *login, const char *password, char *why, size_t whycap)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->user_find(s, login, u);
+	if (rc == CC_OK)
+		rc = users_password_hash(login, password, u->password_hash, sizeof(u->password_hash), why, whycap);
+	if (rc == CC_OK)
+		rc = s->ops->user_password_set(s, u->id, u->password_hash);
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
 }
 
 int users_get(struct vault *v, int64_t id, struct user_info *out)

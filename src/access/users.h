@@ -64,6 +64,17 @@ int users_totp_check(struct vault *v, int64_t user_id, const char *code);
 /* Turns TOTP off and forgets the secret. */
 int users_totp_disable(struct vault *v, int64_t user_id);
 
+/*
+ * Setting a password: every path (init's admin, user add, change, reset)
+ * goes through password_quality (crypto/password.h), whose reason for a
+ * refusal lands in why (PASSWORD_WHY_MAX). users_password_hash checks and
+ * hashes (thread-safe, no store: for the password worker); users_password_store
+ * writes a hash made so; users_password_set does both (the CLI).
+ */
+int users_password_hash(const char *login, const char *password, char *hash, size_t cap, char *why, size_t whycap);
+int users_password_store(struct vault *v, int64_t user_id, const char *hash);
+int users_password_set(struct vault *v, const char *login, const char *password, char *why, size_t whycap);
+
 /* Verifies a password against a hash from users_find; with hash NULL (an
  * unknown login) it spends the same time and fails. Thread-safe: no store. */
 int users_verify_password(const char *password, const char *hash);

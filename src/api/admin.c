@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/limits.h"
 #include "crypto/aead.h"
+#include "crypto/password.h"
 #include "fleet/inventory.h"
 
 /* A listing limited to the caller's organisation subtree. */
@@ -133,6 +134,7 @@ void api_users_add(struct http_req *r)
 	struct user_profile profile;
 	struct store_org org;
 	const char *login, *role, *org_name, *password, *name, *email;
+	char why[PASSWORD_WHY_MAX];
 	json_t *body = NULL, *reply;
 	int rc;
 
@@ -156,6 +158,11 @@ void api_users_add(struct http_req *r)
 		http_reply_error(r, 404, "not_found", "no such organisation");
 		return;
 	}
+	if (password_quality(password, login, why, sizeof(why)) != CC_OK) {
+		json_decref(body);
+		http_reply_error(r, 400, "weak_password", why);
+		return;
+	}
 	snprintf(profile.display_name, sizeof(profile.display_name), "%s", name ? name : "");
 	snprintf(profile.email, sizeof(profile.email), "%s", email ? email : "");
 	rc = users_add(a->vault, org_name, login, role, &profile, password, NULL);
@@ -168,7 +175,7 @@ void api_users_add(struct http_req *r)
 		json_decref(reply);
 		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : 400, rc == CC_ERR_EXISTS ? "conflict" : "invalid",
 		                 rc == CC_ERR_EXISTS ? "that login is taken"
-		                                     : "unknown role, invalid login or a password under 12 characters");
+		                                     : "unknown role or invalid login");
 		return;
 	}
 	if (api_audit_access(r, s, "user.add", NULL, "ok") != CC_OK) {

@@ -26,6 +26,8 @@ static const char *const org_fields[] = { "name", "kind", "parent", NULL };
 static const char *const user_fields[] = { "login", "role", "org", "display_name", "email", "password", NULL };
 static const char *const grant_fields[] = { "login", "serial", "customer", "site", "purpose", "expires", NULL };
 static const char *const token_fields[] = { "name", "org", "role", "expires", "rate_per_min", NULL };
+static const char *const password_fields[] = { "current_password", "new_password", NULL };
+static const char *const reset_fields[] = { "new_password", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -114,6 +116,11 @@ static const struct http_route routes[] = {
 	  "issue an API token (name, org, role, expires, rate_per_min); shown once" },
 	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/{id}", "administration", "admin", HTTP_ADMIN, NULL, api_tokens_delete,
 	  "revoke an API token" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/password", "none", "none", HTTP_PERSON, password_fields, api_password_change,
+	  "change one's password (current_password, new_password); ends one's other sessions" },
+	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/password", "administration", "admin", HTTP_ADMIN, reset_fields,
+	  api_password_reset, "set an account's password (new_password; admins, in their subtree; audited); ends "
+	  "its sessions" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 
@@ -134,9 +141,8 @@ int api_new(struct event_base *base, struct vault *vault, const struct api_opts 
 	snprintf(a->purposes, sizeof(a->purposes), "%s", opts->purposes != NULL ? opts->purposes : "");
 	a->machines_tls = json_deep_copy(opts->machines_tls);
 	a->people_tls = json_deep_copy(opts->people_tls);
-	if (strmap_new(&a->buckets) != CC_OK || strmap_new(&a->failures) != CC_OK || api_logins_start(a) != CC_OK) {
+	if (strmap_new(&a->buckets) != CC_OK || api_logins_start(a) != CC_OK) {
 		strmap_free(a->buckets);
-		strmap_free(a->failures);
 		json_decref(a->machines_tls);
 		json_decref(a->people_tls);
 		free(a);
@@ -166,9 +172,7 @@ void api_free(struct api *a)
 	api_logins_stop(a);
 	api_exports_stop(a);
 	strmap_foreach(a->buckets, free_value, NULL);
-	strmap_foreach(a->failures, free_value, NULL);
 	strmap_free(a->buckets);
-	strmap_free(a->failures);
 	json_decref(a->machines_tls);
 	json_decref(a->people_tls);
 	free(a);

@@ -11,8 +11,8 @@
  * hashes, with expiry and sign-out or revocation; browsers get a cookie
  * (HttpOnly, Secure, SameSite=Strict) plus a CSRF token, scripts a bearer
  * token, partner systems rate-limited API tokens. Optional TOTP per account,
- * required for admins when configured; growing delays and a lock-out after
- * repeated failed sign-ins.
+ * required for admins when configured; failed sign-ins are throttled per
+ * login and source address (access/throttle.h).
  */
 #ifndef CC_API_API_H
 #define CC_API_API_H
@@ -23,10 +23,6 @@
 #include "vault/vault.h"
 
 struct api;
-
-/* Session lifetime and login throttling. */
-#define API_LOGIN_FAILURES_BEFORE_LOCK 5
-#define API_LOGIN_LOCK_S 900
 
 struct api_opts {
 	int totp_required_for_admins; /* admins without TOTP may only enrol */

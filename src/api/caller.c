@@ -24,25 +24,62 @@ const char *api_iso_time(int64_t ms, char *buf, size_t cap)
 	return buf;
 }
 
+/* The value of the cookie named exactly name in a Cookie header (RFC 6265
+ * 5.4: "name=value" pairs separated by "; "), copied into out; 0 when there
+ * is none, -1 when the header is malformed, names it twice or its value does
+ * not fit: a session cookie that is not unambiguous is no cookie. */
+static int cookie_value(const char *header, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	const char *p = header;
+	int found = 0;
+
+	while (*p != '\0') {
+		const char *pair = p, *eq, *end = strchr(p, ';');
+		size_t len;
+
+		if (end == NULL)
+			end = p + strlen(p);
+		len = (size_t)(end - pair);
+		eq = memchr(pair, '=', len);
+		if (eq == NULL || eq == pair)
+			return -1;
+		if ((size_t)(eq - pair) == nlen && memcmp(pair, name, nlen) == 0) {
+			size_t vlen = (size_t)(end - eq - 1);
+
+			if (found || vlen >= cap)
+				return -1;
+			memcpy(out, eq + 1, vlen);
+			out[vlen] = '\0';
+			found = 1;
+		}
+		if (*end == '\0')
+			break;
+		if (end[1] != ' ') /* the separator is "; " */
+			return -1;
+		p = end + 2;
+	}
+	return found;
+}
+
 /* The bearer token or session cookie of the request, or NULL. The cookie's
  * token is copied out of the header into buf. */
 const char *api_request_token(struct http_req *r, int *from_cookie, char buf[CREDENTIAL_TOKEN_TEXT_MAX])
 {
 	const char *h = http_header(r, "Authorization");
-	const char *c = http_header(r, "Cookie"), *p;
+	const char *c = http_header(r, "Cookie");
 
 	*from_cookie = 0;
 	if (h != NULL && strncmp(h, "Bearer ", 7) == 0)
 		return h + 7;
-	if (c != NULL && (p = strstr(c, "cc_session=")) != NULL) {
-		size_t n = strspn(p + 11, "0123456789abcdef");
+	if (c != NULL && cookie_value(c, "cc_session", buf, CREDENTIAL_TOKEN_TEXT_MAX) == 1) {
+		size_t n = strspn(buf, "0123456789abcdef");
 
-		if (n == 2 * TOKEN_BYTES) {
-			memcpy(buf, p + 11, n);
-			buf[n] = '\0';
+		if (n == 2 * TOKEN_BYTES && buf[n] == '\0') {
 			*from_cookie = 1;
 			return buf;
 		}
+		crypto_wipe(buf, CREDENTIAL_TOKEN_TEXT_MAX);
 	}
 	return NULL;
 }

@@ -40,7 +40,7 @@ struct api {
 	struct store_machine machine; /* the {serial} of that request's path, found in scope */
 	int has_machine;
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
-	struct strmap *failures; /* login -> struct failures * */
+	struct throttle *throttle; /* failed sign-ins (access/throttle.h) */
 	struct export_job *exports;   /* exports being written (customers.c) */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
 	char purposes[256];                /* enabled purposes, comma-separated */
@@ -128,6 +128,8 @@ void api_me_data(struct http_req *r);
 void api_totp_enrol(struct http_req *r);
 void api_totp_confirm(struct http_req *r);
 void api_totp_disable(struct http_req *r);
+void api_password_change(struct http_req *r);
+void api_password_reset(struct http_req *r);
 
 void api_tokens_list(struct http_req *r);
 void api_tokens_add(struct http_req *r);

@@ -1,4 +1,4 @@
-/* login.c - sign-in (Argon2id on a worker thread, growing delays, lock-out), sign-out, who am I. */
+/* login.c - sign-in (Argon2id on a worker thread, throttled per login and source), sign-out, who am I. */
 #include "api/internal.h"
 
 #include <stdio.h>
@@ -6,33 +6,43 @@
 #include <string.h>
 
 #include "access/credentials.h"
+#include "access/throttle.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
 #include "common/log.h"
-#include "common/strmap.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
 #include "crypto/totp.h"
 #include "fleet/inventory.h"
 
-struct failures {
-	unsigned count;
-	int64_t locked_until_ms;
+/* What a job asks of the worker. */
+enum job_kind {
+	JOB_SIGN_IN,  /* verify password against hash */
+	JOB_CHANGE,   /* verify password, then check and hash new_password */
+	JOB_RESET,    /* check and hash new_password */
 };
 
-/* A password check handed to the worker thread. */
+/* Argon2id work handed to the worker thread. */
 struct login_job {
 	struct api *api;
 	struct http_req *r;           /* NULL once the client has gone */
 	struct login_job *live_next;  /* every job in flight (loop thread only) */
+	enum job_kind kind;
 	char password[PASSWORD_MAX_LEN + 1];
 	char hash[CC_PASSWORD_HASH_MAX + 1];
 	char totp[TOTP_DIGITS + 1];   /* the one-time code, when the body had one */
+	char source[64];              /* the client's address */
 	int known;
-	struct user_info user;
-	int ok;
+	struct user_info user;        /* sign-in and change: the account; reset: the target */
+	int ok;                       /* the password was right (sign-in, change) */
+	/* change and reset */
+	struct caller caller;         /* who asked, for the audit record */
+	char new_password[PASSWORD_MAX_LEN + 1];
+	char new_hash[CC_PASSWORD_HASH_MAX + 1];
+	char why[PASSWORD_WHY_MAX];   /* why new_password was refused */
+	int new_rc;                   /* 0: new_hash is made */
 	struct login_job *next;
 };
 
@@ -56,8 +66,13 @@ static void *worker_main(void *arg)
 		a->queued = job->next;
 		pthread_mutex_unlock(&a->lock);
 
-		job->ok = users_verify_password(job->password, job->known ? job->hash : NULL) == CC_OK;
+		if (job->kind != JOB_RESET)
+			job->ok = users_verify_password(job->password, job->known ? job->hash : NULL) == CC_OK;
+		if (job->kind == JOB_RESET || (job->kind == JOB_CHANGE && job->ok))
+			job->new_rc = users_password_hash(job->user.login, job->new_password, job->new_hash,
+			                                  sizeof(job->new_hash), job->why, sizeof(job->why));
 		crypto_wipe(job->password, sizeof(job->password));
+		crypto_wipe(job->new_password, sizeof(job->new_password));
 
 		pthread_mutex_lock(&a->lock);
 		job->next = a->done;
@@ -90,42 +105,73 @@ static void job_forget(struct api *a, struct login_job *job)
 	free(job);
 }
 
+/* A new job for request r (answered later), on the live list. NULL after
+ * replying 503. */
+static struct login_job *job_new(struct api *a, struct http_req *r, enum job_kind kind)
+{
+	struct login_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL) {
+		http_reply_error(r, 503, "busy", "try again");
+		return NULL;
+	}
+	job->api = a;
+	job->r = r;
+	job->kind = kind;
+	snprintf(job->source, sizeof(job->source), "%s", http_source(r));
+	http_req_later(r, client_gone, job);
+	job->live_next = a->live;
+	a->live = job;
+	return job;
+}
+
+static void job_queue(struct api *a, struct login_job *job)
+{
+	pthread_mutex_lock(&a->lock);
+	job->next = a->queued;
+	a->queued = job;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+}
+
 void api_login(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct login_job *job;
-	struct failures *f;
 	const char *login, *password, *totp;
 	json_t *body = NULL;
+	int64_t wait_ms;
 
 	if (http_body_json(r, &body) != CC_OK)
 		return;
 	login = json_string_value(json_object_get(body, "login"));
 	password = json_string_value(json_object_get(body, "password"));
 	totp = json_string_value(json_object_get(body, "totp"));
-	if (login == NULL || password == NULL || !inventory_name_valid(login) || strlen(password) > PASSWORD_MAX_LEN ||
+	/* A login no account can have (a card number typed in the wrong field)
+	 * is answered like an unknown one: same time, same 401, and only its
+	 * keyed hash in the log. */
+	if (login == NULL || password == NULL || login[0] == '\0' || strlen(login) > CC_NAME_MAX ||
+	    strlen(password) > PASSWORD_MAX_LEN ||
 	    (totp != NULL && strlen(totp) != TOTP_DIGITS)) {
 		json_decref(body);
 		http_reply_error(r, 400, "invalid", "send {\"login\": ..., \"password\": ...} (and \"totp\": a 6-digit code)");
 		return;
 	}
-	f = strmap_get(a->failures, login);
-	if (f != NULL && f->locked_until_ms > clock_now_ms()) {
+	wait_ms = throttle_admit(a->throttle, login, http_source(r), clock_now_ms());
+	if (wait_ms > 0) {
+		char retry[24];
+
 		json_decref(body);
-		http_reply_error(r, 429, "locked", "too many failed sign-ins; try again later");
+		snprintf(retry, sizeof(retry), "%lld", (long long)(wait_ms + 999) / 1000);
+		http_add_header(r, "Retry-After", retry);
+		http_reply_error(r, 429, "slow_down", "too many failed sign-ins; try again later");
 		return;
 	}
-	job = calloc(1, sizeof(*job));
+	job = job_new(a, r, JOB_SIGN_IN);
 	if (job == NULL) {
 		json_decref(body);
-		http_reply_error(r, 503, "busy", "try again");
 		return;
 	}
-	job->api = a;
-	job->r = r;
-	http_req_later(r, client_gone, job);
-	job->live_next = a->live;
-	a->live = job;
 	memcpy(job->password, password, strlen(password) + 1);
 	if (totp != NULL)
 		memcpy(job->totp, totp, TOTP_DIGITS + 1);
@@ -134,11 +180,7 @@ void api_login(struct http_req *r)
 		snprintf(job->user.login, sizeof(job->user.login), "%s", login);
 	crypto_wipe((char *)password, strlen(password));
 	json_decref(body);
-	pthread_mutex_lock(&a->lock);
-	job->next = a->queued;
-	a->queued = job;
-	pthread_cond_signal(&a->wake);
-	pthread_mutex_unlock(&a->lock);
+	job_queue(a, job);
 }
 
 static void reply_later_cb(evutil_socket_t fd, short what, void *arg)
@@ -147,31 +189,25 @@ static void reply_later_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (job->r != NULL)
-		http_reply_error(job->r, 401, "unauthorized", "wrong login or password");
+	if (job->r != NULL && job->kind == JOB_CHANGE)
+		http_reply_error(job->r, 403, "wrong_password", "the current password is wrong");
+	else if (job->r != NULL)
+		http_reply_error(job->r, 401, "unauthorized",
+		                 "wrong login, password or code (an account with TOTP also sends \"totp\")");
 	job_forget(job->api, job);
 }
 
 static void login_failed(struct api *a, struct login_job *job)
 {
-	struct failures *f = strmap_get(a->failures, job->user.login);
 	struct timeval delay;
+	char tag[17];
 	int64_t ms;
 
-	if (f == NULL) {
-		f = calloc(1, sizeof(*f));
-		if (f == NULL || strmap_put(a->failures, job->user.login, f) != CC_OK) {
-			free(f);
-			f = NULL;
-		}
-	}
-	if (f != NULL && ++f->count >= API_LOGIN_FAILURES_BEFORE_LOCK)
-		f->locked_until_ms = clock_now_ms() + (int64_t)API_LOGIN_LOCK_S * 1000;
-	log_info(MOD, "failed sign-in for '%s'", job->user.login);
-	/* Growing delays: 0.1 s, 0.2 s, 0.4 s... up to 5 s, without blocking anyone else. */
-	ms = f != NULL ? (int64_t)100 << (f->count > 6 ? 6 : f->count - 1) : 100;
-	if (ms > 5000)
-		ms = 5000;
+	/* The login as typed is refused input: the log gets a keyed hash of it. */
+	throttle_tag(a->throttle, job->user.login, tag);
+	log_info(MOD, "failed sign-in for login#%s from %s", tag, job->source);
+	/* Held a little longer each time, without blocking anyone else. */
+	ms = throttle_failed(a->throttle, job->user.login, job->source, clock_now_ms());
 	delay.tv_sec = ms / 1000;
 	delay.tv_usec = (ms % 1000) * 1000;
 	if (event_base_once(a->base, -1, EV_TIMEOUT, reply_later_cb, job, &delay) != 0)
@@ -191,7 +227,7 @@ static void login_succeeded(struct api *a, struct login_job *job)
 		http_reply_error(job->r, 503, "busy", "try again");
 		return;
 	}
-	free(strmap_remove(a->failures, job->user.login));
+	throttle_succeeded(a->throttle, job->user.login, job->source, clock_now_ms());
 	(void)credentials_purge(a->vault, clock_now_ms()); /* housekeeping: expired sessions go */
 	snprintf(cookie, sizeof(cookie), "cc_session=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Strict",
 	         token, (long long)a->opts.session_ttl_s);
@@ -205,6 +241,42 @@ static void login_succeeded(struct api *a, struct login_job *job)
 	crypto_wipe(token, sizeof(token));
 	crypto_wipe(cookie, sizeof(cookie));
 	crypto_wipe(csrf, sizeof(csrf));
+}
+
+/* A change (JOB_CHANGE) or reset (JOB_RESET) back from the worker. */
+static void password_done(struct api *a, struct login_job *job)
+{
+	const char *action = job->kind == JOB_CHANGE ? "user.password_change" : "user.password_reset";
+	int rc;
+
+	if (job->kind == JOB_CHANGE && !job->ok) {
+		/* A wrong current password: a failed sign-in, answered as one. */
+		if (api_audit_access(job->r, &job->caller, action, NULL, "denied") != CC_OK)
+			job->r = NULL; /* answered 503 already */
+		login_failed(a, job);
+		return;
+	}
+	if (job->new_rc == CC_ERR_INVALID) {
+		http_reply_error(job->r, 400, "weak_password", job->why);
+		job_forget(a, job);
+		return;
+	}
+	rc = job->new_rc;
+	if (rc == CC_OK)
+		rc = users_password_store(a->vault, job->user.id, job->new_hash);
+	/* The other sessions end; after a reset, all of them. */
+	if (rc == CC_OK)
+		rc = credentials_end_sessions(a->vault, job->user.id, job->kind == JOB_CHANGE ? job->caller.cred.id : 0);
+	if (rc != CC_OK) {
+		http_reply_error(job->r, 500, "internal", "the password could not be set");
+		job_forget(a, job);
+		return;
+	}
+	log_info(MOD, "password of %s %s by %s", job->user.login, job->kind == JOB_CHANGE ? "changed" : "reset",
+	         job->caller.actor);
+	if (api_audit_access(job->r, &job->caller, action, NULL, "ok") == CC_OK)
+		http_reply_json(job->r, 200, json_pack("{s:s, s:b}", "login", job->user.login, "other_sessions_ended", 1));
+	job_forget(a, job);
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -223,15 +295,16 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (jobs->r == NULL) {
 			job_forget(a, jobs); /* the client left */
-		} else if (jobs->ok && jobs->known && jobs->user.totp_enabled && jobs->totp[0] == '\0') {
-			/* The password was right; the second factor is still to come. */
-			http_reply_error(jobs->r, 401, "totp_required", "send the 6-digit code of your authenticator as \"totp\"");
-			job_forget(a, jobs);
+		} else if (jobs->kind != JOB_SIGN_IN) {
+			password_done(a, jobs); /* answers (maybe later), then forgets */
 		} else if (jobs->ok && jobs->known &&
 		           (!jobs->user.totp_enabled || users_totp_check(a->vault, jobs->user.id, jobs->totp) == CC_OK)) {
 			login_succeeded(a, jobs);
 			job_forget(a, jobs);
 		} else {
+			/* A wrong password, code or login - and a right password
+			 * without the code TOTP asks for: one answer, one delay, one
+			 * more failure, so the answer tells nothing about the password. */
 			login_failed(a, jobs); /* answers later, then forgets */
 		}
 		jobs = next;
@@ -259,6 +332,126 @@ void api_logout(struct http_req *r)
 	crypto_wipe(buf, sizeof(buf));
 	http_add_header(r, "Set-Cookie", "cc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
 	http_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
+}
+
+/* ---- password change and reset ---- */
+
+/* The body's string fields (NULL-terminated names; all required), or NULL
+ * after replying 400. */
+static json_t *password_body(struct http_req *r, const char *const *fields, const char **values)
+{
+	json_t *body = NULL;
+	size_t i;
+
+	if (http_body_json(r, &body) != CC_OK)
+		return NULL;
+	if (api_only_fields(r, body, fields) != CC_OK) {
+		json_decref(body);
+		return NULL;
+	}
+	for (i = 0; fields[i] != NULL; i++) {
+		values[i] = json_string_value(json_object_get(body, fields[i]));
+		if (values[i] == NULL || strlen(values[i]) > PASSWORD_MAX_LEN) {
+			json_decref(body);
+			http_reply_error(r, 400, "invalid", fields[1] != NULL
+			                 ? "send {\"current_password\": ..., \"new_password\": ...}"
+			                 : "send {\"new_password\": ...} (12 to 256 bytes)");
+			return NULL;
+		}
+	}
+	return body;
+}
+
+/* One's own password: the current one, then a new one. Argon2id and the
+ * quality check run on the password worker; a wrong current password counts
+ * as a failed sign-in of this login from this address. */
+void api_password_change(struct http_req *r)
+{
+	static const char *const fields[] = { "current_password", "new_password", NULL };
+	struct api *a = http_app(r);
+	struct caller *s = api_authorize(r);
+	const char *v[2];
+	struct login_job *job;
+	json_t *body;
+	int64_t wait_ms;
+
+	if (s == NULL)
+		return;
+	if (s->cred.kind != CREDENTIAL_SESSION) {
+		http_reply_error(r, 403, "forbidden", "a password belongs to a person's account, not to an API token");
+		return;
+	}
+	wait_ms = throttle_admit(a->throttle, s->user.login, http_source(r), clock_now_ms());
+	if (wait_ms > 0) {
+		char retry[24];
+
+		snprintf(retry, sizeof(retry), "%lld", (long long)(wait_ms + 999) / 1000);
+		http_add_header(r, "Retry-After", retry);
+		http_reply_error(r, 429, "slow_down", "too many wrong passwords; try again later");
+		return;
+	}
+	body = password_body(r, fields, v);
+	if (body == NULL)
+		return;
+	job = job_new(a, r, JOB_CHANGE);
+	if (job != NULL) {
+		job->caller = *s;
+		job->known = users_find(a->vault, s->user.login, &job->user, job->hash, sizeof(job->hash)) == CC_OK;
+		if (!job->known)
+			job->user = s->user;
+		memcpy(job->password, v[0], strlen(v[0]) + 1);
+		memcpy(job->new_password, v[1], strlen(v[1]) + 1);
+	}
+	crypto_wipe((char *)v[0], strlen(v[0]));
+	crypto_wipe((char *)v[1], strlen(v[1]));
+	json_decref(body);
+	if (job != NULL)
+		job_queue(a, job);
+}
+
+/* An admin sets the password of an account in their organisation's
+ * subtree; every session of that account ends. Audited. */
+void api_password_reset(struct http_req *r)
+{
+	static const char *const fields[] = { "new_password", NULL };
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct caller *s = api_authorize(r);
+	const char *v[1], *login;
+	struct login_job *job;
+	json_t *body;
+	char hash[CC_PASSWORD_HASH_MAX + 1];
+	struct user_info target;
+
+	if (s == NULL)
+		return;
+	if (strcmp(s->user.role, "admin") != 0) {
+		http_reply_error(r, 403, "forbidden", "only admins reset passwords");
+		return;
+	}
+	login = http_param(r, "login");
+	if (login == NULL || !inventory_name_valid(login) ||
+	    users_find(a->vault, login, &target, hash, sizeof(hash)) != CC_OK ||
+	    !inventory_org_contains(st, s->user.org_id, target.org_id)) {
+		crypto_wipe(hash, sizeof(hash));
+		http_reply_error(r, 404, "not_found", "no such account");
+		return;
+	}
+	crypto_wipe(hash, sizeof(hash));
+	body = password_body(r, fields, v);
+	if (body == NULL)
+		return;
+	job = job_new(a, r, JOB_RESET);
+	if (job != NULL) {
+		job->caller = *s;
+		job->user = target;
+		memcpy(job->new_password, v[0], strlen(v[0]) + 1);
+	}
+	crypto_wipe((char *)v[0], strlen(v[0]));
+	crypto_wipe(&target, sizeof(target));
+	json_decref(body);
+	if (job != NULL)
+		job_queue(a, job);
 }
 
 static json_t *classes_json(const struct role *role)
@@ -376,9 +569,14 @@ void api_totp_confirm(struct http_req *r)
 		http_reply_error(r, 403, "totp_wrong", "that code does not match the enrolled secret");
 		return;
 	}
+	/* Sessions opened with the password alone end, but this one. */
+	if (credentials_end_sessions(a->vault, s->user.id, s->cred.id) != CC_OK) {
+		http_reply_error(r, 500, "internal", "TOTP is on, but the other sessions could not be ended");
+		return;
+	}
 	if (api_audit_access(r, s, "totp.confirm", NULL, "ok") == CC_OK)
-		http_reply_json(r, 200, json_pack("{s:b, s:s}", "totp_enabled", 1, "next",
-		                                  "sign in again with your password and a code"));
+		http_reply_json(r, 200, json_pack("{s:b, s:s, s:b}", "totp_enabled", 1, "next",
+		                                  "sign in again with your password and a code", "other_sessions_ended", 1));
 }
 
 void api_totp_disable(struct http_req *r)
@@ -412,6 +610,8 @@ void api_totp_disable(struct http_req *r)
 
 int api_logins_start(struct api *a)
 {
+	if (throttle_new(&a->throttle) != CC_OK)
+		return CC_ERR_NOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	a->done_ev = event_new(a->base, -1, 0, done_cb, a);
@@ -420,6 +620,7 @@ int api_logins_start(struct api *a)
 			event_free(a->done_ev);
 		pthread_mutex_destroy(&a->lock);
 		pthread_cond_destroy(&a->wake);
+		throttle_free(a->throttle);
 		return CC_ERR_NOMEM;
 	}
 	return CC_OK;
@@ -438,4 +639,5 @@ void api_logins_stop(struct api *a)
 	event_free(a->done_ev);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->wake);
+	throttle_free(a->throttle);
 }

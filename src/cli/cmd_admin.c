@@ -157,6 +157,44 @@ static int run_user_add(struct cli_args *a)
 	return rc;
 }
 
+/* An admin's reset: the new password from standard input (one line); the
+ * account's sessions end, wherever they are. */
+static int run_user_passwd(struct cli_args *a)
+{
+	const char *login = cli_get(a, "login");
+	char password[PASSWORD_MAX_LEN + 2], why[PASSWORD_WHY_MAX];
+	struct user_info u;
+	char hash[CC_PASSWORD_HASH_MAX + 1];
+	int rc;
+
+	rc = users_find(a->vault, login, &u, hash, sizeof(hash));
+	crypto_wipe(hash, sizeof(hash));
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no account '%s'", login);
+	if (rc != CC_OK)
+		return rc;
+	rc = cli_read_line_stdin(password, sizeof(password));
+	if (rc != CC_OK)
+		log_error(MOD, "could not read a password (one line, at most %d bytes) from standard input",
+		          PASSWORD_MAX_LEN);
+	if (rc == CC_OK) {
+		rc = users_password_set(a->vault, login, password, why, sizeof(why));
+		if (rc == CC_ERR_INVALID)
+			log_error(MOD, "password refused: %s", why);
+	}
+	crypto_wipe(password, sizeof(password));
+	if (rc == CC_OK)
+		rc = credentials_end_sessions(a->vault, u.id, 0);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		rc = cli_print_json(json_pack("{s:s, s:b}", "login", u.login, "sessions_ended", 1));
+	else
+		printf("password of %s set; its sessions ended\n", u.login);
+	crypto_wipe(&u, sizeof(u));
+	return rc;
+}
+
 struct user_lister {
 	struct cli_args *a;
 	json_t *rows;
@@ -638,6 +676,9 @@ const struct cli_cmd cli_user_cmds[] = {
 	    { "password-stdin", NULL, "read the password from standard input (else one is generated)", 0 },
 	    CLI_END_OPTS },
 	  run_user_add },
+	{ "user", "passwd", "set an account's password (read from standard input); ends its sessions", "login", 1,
+	  { { "login", "LOGIN", "the account", 1 }, CLI_END_OPTS },
+	  run_user_passwd },
 	{ "user", "list", "list accounts", NULL, 1,
 	  { { "org", "ORG", "only this organisation's", 0 }, CLI_END_OPTS }, run_user_list },
 	CLI_END_CMDS,

@@ -40,6 +40,11 @@
 #define CC_ORG_DEPTH_MAX 8
 /* Subject alternative names on the server certificate. */
 #define CC_SAN_MAX 16
+/* Sign-in throttling (access/throttle.h): entries kept for (login, source)
+ * pairs, for logins, and for pairs that signed in; the oldest goes first. */
+#define CC_SIGNIN_PAIRS_MAX 4096
+#define CC_SIGNIN_LOGINS_MAX 4096
+#define CC_SIGNIN_TRUSTED_MAX 1024
 /* Rows returned by one list call of the store. */
 #define CC_LIST_MAX 100000
 

@@ -8,7 +8,11 @@
  * enforces the conventions every route shares: one JSON error shape
  * {"error":{"code","message"}}, body and header limits (413/431), timeouts
  * for slow clients, no percent-escapes or dot segments in paths, HSTS and
- * no-store on every response. Runs on the event-loop thread.
+ * no-store on every response. Before routing it refuses, and closes the
+ * connection on, a method other than GET, POST and DELETE (501) and a body
+ * framed ambiguously - two Content-Length fields, or Transfer-Encoding
+ * (RFC 9112 6.3, request smuggling) - so bytes after such a head never run
+ * as a request. Runs on the event-loop thread.
  */
 #ifndef CC_HTTP_SERVER_H
 #define CC_HTTP_SERVER_H

@@ -313,6 +313,8 @@ struct store_ops {
 	int (*user_totp_step)(struct store *s, int64_t user_id, int64_t step);
 	int (*user_list)(struct store *s, int64_t org_id /* 0: all */,
 	                 int (*each)(void *ctx, const struct store_user *), void *ctx);
+	/* Replaces a user's password hash. CC_ERR_NOTFOUND for no such user. */
+	int (*user_password_set)(struct store *s, int64_t user_id, const char *password_hash);
 
 	/* Live state: set updates online/last_seen/reason (and info when
 	 * info_len > 0); get returns CC_ERR_NOTFOUND for a machine never seen. */
@@ -387,6 +389,8 @@ struct store_ops {
 	                       int (*each)(void *ctx, const struct store_credential *), void *ctx);
 	/* CC_ERR_STATE if revoked already, CC_ERR_NOTFOUND if unknown. */
 	int (*credential_revoke)(struct store *s, int64_t id, int64_t at_ms);
+	/* Revokes every session of a user in force, except except_id (0: none). */
+	int (*credential_revoke_sessions)(struct store *s, int64_t user_id, int64_t except_id, int64_t at_ms);
 	/* Deletes sessions that expired before now_ms, and revoked ones. */
 	int (*credential_purge)(struct store *s, int64_t now_ms);
 

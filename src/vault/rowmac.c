@@ -535,6 +535,7 @@ struct update_args {
 	const uint8_t *sealed;
 	size_t len;
 	int enabled;
+	const char *password_hash; /* users: a new password instead of TOTP */
 };
 
 /* 1 when the row verifies, 0 when it does not; <0 when it cannot be read. */
@@ -594,8 +595,12 @@ static int update_work(struct rstore *r, void *arg)
 	case STORE_TABLE_CREDENTIALS: rc = IN(r)->ops->credential_revoke(IN(r), a->id, a->at_ms); break;
 	case STORE_TABLE_USERS:
 		/* Changing a tampered account would launder it: refused. */
-		rc = valid ? IN(r)->ops->user_totp_set(IN(r), a->id, a->sealed, a->len, a->enabled)
-		           : CC_ERR_NOTFOUND;
+		if (!valid)
+			rc = CC_ERR_NOTFOUND;
+		else if (a->password_hash != NULL)
+			rc = IN(r)->ops->user_password_set(IN(r), a->id, a->password_hash);
+		else
+			rc = IN(r)->ops->user_totp_set(IN(r), a->id, a->sealed, a->len, a->enabled);
 		break;
 	default: rc = CC_ERR_INVALID;
 	}
@@ -607,30 +612,96 @@ static int update_work(struct rstore *r, void *arg)
 
 static int r_machine_revoke(struct store *s, int64_t id, int64_t at_ms)
 {
-	struct update_args a = { STORE_TABLE_MACHINES, id, at_ms, NULL, 0, 0 };
+	struct update_args a = { STORE_TABLE_MACHINES, id, at_ms, NULL, 0, 0, NULL };
 
 	return in_tx(RS(s), update_work, &a);
 }
 
 static int r_grant_revoke(struct store *s, int64_t id, int64_t at_ms)
 {
-	struct update_args a = { STORE_TABLE_GRANTS, id, at_ms, NULL, 0, 0 };
+	struct update_args a = { STORE_TABLE_GRANTS, id, at_ms, NULL, 0, 0, NULL };
 
 	return in_tx(RS(s), update_work, &a);
 }
 
 static int r_credential_revoke(struct store *s, int64_t id, int64_t at_ms)
 {
-	struct update_args a = { STORE_TABLE_CREDENTIALS, id, at_ms, NULL, 0, 0 };
+	struct update_args a = { STORE_TABLE_CREDENTIALS, id, at_ms, NULL, 0, 0, NULL };
 
 	return in_tx(RS(s), update_work, &a);
 }
 
 static int r_user_totp_set(struct store *s, int64_t user_id, const uint8_t *sealed, size_t len, int enabled)
 {
-	struct update_args a = { STORE_TABLE_USERS, user_id, 0, sealed, len, enabled };
+	struct update_args a = { STORE_TABLE_USERS, user_id, 0, sealed, len, enabled, NULL };
 
 	return in_tx(RS(s), update_work, &a);
+}
+
+static int r_user_password_set(struct store *s, int64_t user_id, const char *password_hash)
+{
+	struct update_args a = { STORE_TABLE_USERS, user_id, 0, NULL, 0, 0, password_hash };
+
+	return password_hash != NULL ? in_tx(RS(s), update_work, &a) : CC_ERR_INVALID;
+}
+
+/* Ending a user's sessions: each one revoked and sealed again, one by one,
+ * so that none is left with a MAC its new revocation time breaks. */
+struct sessions_of {
+	int64_t user_id, except_id;
+	int64_t ids[256];
+	size_t n;
+	int more;
+};
+
+static int collect_session(void *arg, const struct store_credential *c)
+{
+	struct sessions_of *so = arg;
+
+	if (c->user_id != so->user_id || c->id == so->except_id || c->revoked_ms != 0)
+		return 0;
+	if (so->n == sizeof(so->ids) / sizeof(so->ids[0])) {
+		so->more = 1;
+		return 1;
+	}
+	so->ids[so->n++] = c->id;
+	return 0;
+}
+
+struct revoke_sessions_args {
+	int64_t user_id, except_id, at_ms;
+};
+
+static int revoke_sessions_work(struct rstore *r, void *arg)
+{
+	struct revoke_sessions_args *ra = arg;
+	struct sessions_of so;
+	size_t i;
+	int rc;
+
+	do {
+		memset(&so, 0, sizeof(so));
+		so.user_id = ra->user_id;
+		so.except_id = ra->except_id;
+		rc = IN(r)->ops->credential_list(IN(r), CREDENTIAL_SESSION, collect_session, &so);
+		if (rc < 0)
+			return rc;
+		for (i = 0; i < so.n; i++) {
+			struct update_args a = { STORE_TABLE_CREDENTIALS, so.ids[i], ra->at_ms, NULL, 0, 0, NULL };
+
+			rc = update_work(r, &a);
+			if (rc != CC_OK && rc != CC_ERR_STATE)
+				return rc;
+		}
+	} while (so.more);
+	return CC_OK;
+}
+
+static int r_credential_revoke_sessions(struct store *s, int64_t user_id, int64_t except_id, int64_t at_ms)
+{
+	struct revoke_sessions_args a = { user_id, except_id, at_ms };
+
+	return in_tx(RS(s), revoke_sessions_work, &a);
 }
 
 /* ---- transactions and the handle ---- */
@@ -848,6 +919,8 @@ int rowmac_attach(struct vault *v, struct store **store)
 	r->ops.user_get = r_user_get;
 	r->ops.user_list = r_user_list;
 	r->ops.user_totp_set = r_user_totp_set;
+	r->ops.user_password_set = r_user_password_set;
+	r->ops.credential_revoke_sessions = r_credential_revoke_sessions;
 	r->ops.grant_add = r_grant_add;
 	r->ops.grant_get = r_grant_get;
 	r->ops.grant_list = r_grant_list;

@@ -13,13 +13,17 @@ import urllib.parse
 
 
 class Api:
-    def __init__(self, port, ca):
+    def __init__(self, port, ca, source=None, ctx=None):
         self.port = port
-        self.ctx = ssl.create_default_context(cafile=str(ca))
-        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.source = source  # a loopback address to connect from (127/8), or None
+        if ctx is None:
+            ctx = ssl.create_default_context(cafile=str(ca))
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.ctx = ctx
 
     def call(self, method, path, body=None, token=None, headers=None, raw=None):
-        c = http.client.HTTPSConnection("localhost", self.port, context=self.ctx, timeout=30)
+        c = http.client.HTTPSConnection("localhost", self.port, context=self.ctx, timeout=30,
+                                        source_address=(self.source, 0) if self.source else None)
         h = dict(headers or {})
         if token:
             h["Authorization"] = "Bearer " + token
@@ -44,6 +48,10 @@ class Api:
         status, doc, _ = self.call("POST", "/api/v1/auth/login", body)
         assert status == 200, (status, doc)
         return doc["token"]
+
+    def from_source(self, source):
+        """The same API, connecting from another loopback address."""
+        return Api(self.port, None, source, ctx=self.ctx)
 
 
 def totp_secret(uri):

@@ -30,6 +30,13 @@ DAEMON = BUILD_DIR / "coffeecloudd"
 #: Generous bound for anything the daemon does (the ASan build is slow).
 TIMEOUT = 20.0
 PASSWORD = "Correct-Horse-Battery-Staple-42"
+
+
+def password_of(login):
+    """A test account's password: passes the quality rules (crypto/password.h),
+    which refuse a password containing its login."""
+    import hashlib
+    return "Kettle Crema %012d" % (int(hashlib.sha256(login.encode()).hexdigest(), 16) % 10 ** 12)
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                      "runtime error:")
 

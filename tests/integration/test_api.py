@@ -31,7 +31,7 @@ def world(tmp_path_factory):
     for login, org, role in (("tech-a", "cafe-a", "technician"), ("sales-a", "cafe-a", "sales"),
                              ("audit-m", "manufacturer", "auditor"), ("tech-b", "dist-b", "technician")):
         f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--email", login + "@example.org",
-             "--password-stdin", stdin="password of " + login + "\n")
+             "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
     d.start()
@@ -102,7 +102,7 @@ def test_lockout_after_repeated_failures(world):
 
 def test_scope_and_data_classes(world):
     api = world["api"]
-    tokens = {who: api.login(who, "password of " + who) for who in ("tech-a", "sales-a", "audit-m", "tech-b")}
+    tokens = {who: api.login(who, ccdaemon.password_of(who)) for who in ("tech-a", "sales-a", "audit-m", "tech-b")}
     tokens["admin"] = api.login("admin", ADMIN_PASSWORD)
 
     # Who sees which machines.
@@ -165,9 +165,9 @@ def test_hostile_requests(world):
 
 def test_every_read_of_machine_data_is_audited(world):
     api, f = world["api"], world["fleet"]
-    tech = api.login("tech-a", "password of tech-a")
-    sales = api.login("sales-a", "password of sales-a")
-    auditor = api.login("audit-m", "password of audit-m")
+    tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
+    sales = api.login("sales-a", ccdaemon.password_of("sales-a"))
+    auditor = api.login("audit-m", ccdaemon.password_of("audit-m"))
     assert api.call("GET", "/api/v1/machines/A1/telemetry", token=tech)[0] == 200
     assert api.call("GET", "/api/v1/machines/A1/telemetry", token=sales)[0] == 200
     assert api.call("GET", "/api/v1/machines/A1/telemetry", token=auditor)[0] == 403
@@ -187,12 +187,12 @@ def test_every_read_of_machine_data_is_audited(world):
 def test_audit_api_and_access_report(world):
     api, f = world["api"], world["fleet"]
     f.cc("user", "add", "--org", "cafe-a", "--login", "boss-a", "--role", "customer_manager",
-         "--password-stdin", stdin="password of boss-a\n")
-    tech = api.login("tech-a", "password of tech-a")
+         "--password-stdin", stdin=ccdaemon.password_of("boss-a") + "\n")
+    tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
     assert api.call("GET", "/api/v1/machines/A1/telemetry", token=tech)[0] == 200
 
     # The auditor reads the log; a technician may not.
-    auditor = api.login("audit-m", "password of audit-m")
+    auditor = api.login("audit-m", ccdaemon.password_of("audit-m"))
     status, doc, _ = api.call("GET", "/api/v1/audit?action=telemetry.get&limit=5", token=auditor)
     assert status == 200 and doc["records"], doc
     assert all(r["action"] == "telemetry.get" for r in doc["records"])
@@ -200,7 +200,7 @@ def test_audit_api_and_access_report(world):
     assert api.call("GET", "/api/v1/audit", token=tech)[0] == 403
 
     # The customer's manager sees who read its machines' data, not admin chores.
-    boss = api.login("boss-a", "password of boss-a")
+    boss = api.login("boss-a", ccdaemon.password_of("boss-a"))
     status, doc, _ = api.call("GET", "/api/v1/customers/cafe-a/access-report", token=boss)
     assert status == 200
     reads = [r for r in doc["records"] if r["action"] == "telemetry.get"]
@@ -214,13 +214,13 @@ def test_audit_api_and_access_report(world):
 def test_grants_give_a_subcontractor_named_machines_until_expiry(world):
     api, f = world["api"], world["fleet"]
     f.cc("user", "add", "--org", "dist-b", "--login", "sub-1", "--role", "subcontractor",
-         "--password-stdin", stdin="password of sub-1\n")
+         "--password-stdin", stdin=ccdaemon.password_of("sub-1") + "\n")
     f.cc("user", "add", "--org", "dist-b", "--login", "svc-b", "--role", "service_manager",
-         "--password-stdin", stdin="password of svc-b\n")
+         "--password-stdin", stdin=ccdaemon.password_of("svc-b") + "\n")
     admin = api.login("admin", ADMIN_PASSWORD)
-    sub = api.login("sub-1", "password of sub-1")
-    svc_b = api.login("svc-b", "password of svc-b")
-    tech_b = api.login("tech-b", "password of tech-b")
+    sub = api.login("sub-1", ccdaemon.password_of("sub-1"))
+    svc_b = api.login("svc-b", ccdaemon.password_of("svc-b"))
+    tech_b = api.login("tech-b", ccdaemon.password_of("tech-b"))
     in_an_hour = int(time.time() * 1000) + 3600 * 1000
 
     # No grant: a subcontractor sees nothing, not even its own organisation's machines.
@@ -269,8 +269,8 @@ def test_grants_give_a_subcontractor_named_machines_until_expiry(world):
 def test_cli_grants(world):
     api, f = world["api"], world["fleet"]
     f.cc("user", "add", "--org", "cafe-a", "--login", "sub-2", "--role", "subcontractor",
-         "--password-stdin", stdin="password of sub-2\n")
-    sub = api.login("sub-2", "password of sub-2")
+         "--password-stdin", stdin=ccdaemon.password_of("sub-2") + "\n")
+    sub = api.login("sub-2", ccdaemon.password_of("sub-2"))
     assert api.call("GET", "/api/v1/machines/B1", token=sub)[0] == 404
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
     doc = f.ccj("grant", "add", "--login", "sub-2", "--serial", "B1", "--purpose", "support", "--expires", expires)
@@ -285,7 +285,7 @@ def test_cli_grants(world):
 def test_admins_manage_orgs_and_users(world):
     api, f = world["api"], world["fleet"]
     admin = api.login("admin", ADMIN_PASSWORD)
-    tech = api.login("tech-a", "password of tech-a")
+    tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
     status, doc, _ = api.call("POST", "/api/v1/orgs", {"name": "cafe-c", "kind": "customer", "parent": "dist-b"},
                               token=admin)
     assert status == 201 and doc["parent"] == "dist-b"
@@ -351,10 +351,10 @@ def test_a_new_purpose_needs_the_customers_consent(world):
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr
     f.cc("user", "add", "--org", "cafe-a", "--login", "mgr-a", "--role", "customer_manager",
-         "--password-stdin", stdin="password of mgr-a\n")
+         "--password-stdin", stdin=ccdaemon.password_of("mgr-a") + "\n")
     admin = api.login("admin", ADMIN_PASSWORD)
-    tech = api.login("tech-a", "password of tech-a")
-    mgr = api.login("mgr-a", "password of mgr-a")
+    tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
+    mgr = api.login("mgr-a", ccdaemon.password_of("mgr-a"))
 
     status, policy, _ = api.call("GET", "/policy")
     assert status == 200 and policy["version"] == 1 and "quality" not in policy["purposes"]
@@ -392,7 +392,7 @@ def test_a_new_purpose_needs_the_customers_consent(world):
     status, doc, _ = api.call("GET", "/api/v1/machines/A1/quality", token=admin)
     assert doc["brews"] == 2 and doc["in_standard"] == 1 and doc["compliance_pct"] == 50.0
     # cafe-b never consented: its machine stays out of the quality purpose for its own technician too.
-    tech_b = api.login("tech-b", "password of tech-b")
+    tech_b = api.login("tech-b", ccdaemon.password_of("tech-b"))
     status, doc, _ = api.call("GET", "/api/v1/machines/B1/quality", token=tech_b)
     assert status == 403 and doc["error"]["code"] == "consent_required"
     assert f.ccj("audit", "list", "--action", "consent.record")[-1]["actor"] == "user:mgr-a"
@@ -413,7 +413,7 @@ def test_cli_policy_and_consent(tmp_path):
     assert f.ccj("policy", "show", "--lang", "hu")["title"] == "Adatkezelési tájékoztató"
     f.cc("policy", "draft", rc=3)
     f.cc("user", "add", "--org", "cafe-p", "--login", "mgr-p", "--role", "customer_manager",
-         "--password-stdin", stdin="password of mgr-p\n")
+         "--password-stdin", stdin=ccdaemon.password_of("mgr-p") + "\n")
     f.cc("consent", "record", "--customer", "cafe-p", "--version", "2", "--by", "Jane Doe", rc=2)
     f.cc("consent", "record", "--customer", "cafe-p", "--version", "3", "--by", "mgr-p", rc=3)
     # The CLI follows the API's rule: the customer's own managers consent, not the manufacturer's admin.
@@ -428,9 +428,9 @@ def test_cli_policy_and_consent(tmp_path):
 def test_export_of_a_customers_data(world):
     api, f = world["api"], world["fleet"]
     f.cc("user", "add", "--org", "cafe-a", "--login", "mgr-x", "--role", "customer_manager",
-         "--password-stdin", stdin="password of mgr-x\n")
-    mgr = api.login("mgr-x", "password of mgr-x")
-    tech = api.login("tech-a", "password of tech-a")
+         "--password-stdin", stdin=ccdaemon.password_of("mgr-x") + "\n")
+    mgr = api.login("mgr-x", ccdaemon.password_of("mgr-x"))
+    tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
     status, doc, resp = api.call("GET", "/api/v1/customers/cafe-a/export?format=json", token=mgr)
     assert status == 200 and doc["customer"] == "cafe-a", doc
     assert resp.getheader("Content-Disposition") == 'attachment; filename="cafe-a.json"'

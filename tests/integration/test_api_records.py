@@ -41,7 +41,7 @@ def world(tmp_path_factory):
              ("cm", "cafe-x", "customer_manager"))
     for login, org, role in users:
         f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
-             stdin="password of " + login + "\n")
+             stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
     d.start()
@@ -55,7 +55,7 @@ def world(tmp_path_factory):
              {"seq": 2, "ts": T0 + 1000, "type": "error", "code": "E042", "severity": "critical"},
              {"seq": 3, "ts": T0 + 2000, "type": "cleaning", "program": "rinse", "result": "ok"}])
     api = Api(port, f.data / "ca.crt")
-    tokens = {login: api.login(login, "password of " + login) for login, _, _ in users}
+    tokens = {login: api.login(login, ccdaemon.password_of(login)) for login, _, _ in users}
     tokens["admin"] = api.login("admin", ADMIN_PASSWORD)
     yield {"fleet": f, "daemon": d, "api": api, "t": tokens}
     d.stop()

@@ -172,11 +172,13 @@ CALLERS = [
 CALLER = {c.name: c for c in CALLERS}
 #: Accounts that are not matrix callers: the owner of the expired session and
 #: the subcontractor that the grant writes of the matrix name.
-EXTRA_USERS = (("tech-exp", "technician", "dist-a"), ("sub-w", "subcontractor", "dist-a"))
+EXTRA_USERS = (("tech-exp", "technician", "dist-a"), ("sub-w", "subcontractor", "dist-a"),
+               # whose passwords the reset route is tried on
+               ("pw-a", "technician", "cafe-a"), ("pw-a2", "technician", "cafe-a2"), ("pw-b", "technician", "cafe-b"))
 
 
 def password_of(login):
-    return ccdaemon.PASSWORD if login == "admin" else "password of " + login
+    return ccdaemon.PASSWORD if login == "admin" else ccdaemon.password_of(login)
 
 
 # --------------------------------------------------------------------------
@@ -424,6 +426,10 @@ CUSTOMER_TARGETS = (Target("own", "cafe-a", "cafe-a"), Target("same-dist", "cafe
 ORG_TARGETS = CUSTOMER_TARGETS[:3] + (Target("root", "manufacturer", "manufacturer"),) + CUSTOMER_TARGETS[3:]
 PARENT_TARGETS = (Target("own-dist", "dist-a", "dist-a"), Target("other-dist", "dist-b", "dist-b"),
                   Target("root", "manufacturer", "manufacturer"), Target("nonexistent", NO_ORG, None))
+#: Accounts by the organisation they belong to (a password reset's target).
+USER_TARGETS = (Target("own", "pw-a", "cafe-a"), Target("same-dist", "pw-a2", "cafe-a2"),
+                Target("other-dist", "pw-b", "cafe-b"), Target("root", "admin", "manufacturer"),
+                Target("nonexistent", "no-such-user", None))
 #: DELETE of grants and tokens: a fresh one per case, about this machine / organisation.
 GRANT_TARGETS = tuple(Target(t.label, t.value, t.org) for t in MACHINE_TARGETS)
 TOKEN_TARGETS = CUSTOMER_TARGETS
@@ -517,6 +523,9 @@ ROUTES = [
     Route("DELETE", "/api/v1/me/totp", "none", "none",
           person_only(PASSED((403,), ("totp_wrong",), "past authorization; wrong code"), FORBIDDEN),
           body=lambda w, k, e: {"code": "not-a-code"}),
+    Route("POST", "/api/v1/me/password", "none", "none",
+          person_only(PASSED((400,), ("invalid",), "past authorization; body deliberately invalid"), FORBIDDEN),
+          body=lambda w, k, e: {}),
     # ---- machine data
     Route("GET", "/api/v1/machines", "support", "status", needs_class(200), check=check_machines),
     Route("GET", "/api/v1/machines/{serial}", "support", "status", machine_route(200), MACHINE_TARGETS),
@@ -555,6 +564,9 @@ ROUTES = [
     Route("POST", "/api/v1/users", "administration", "admin", admin_route(OK(201)), ORG_TARGETS,
           body=lambda w, k, e: {"login": w.unique("new-user"), "role": "technician", "org": k.target.value,
                                 "password": "a long enough password"}),
+    Route("POST", "/api/v1/users/{login}/password", "administration", "admin",
+          admin_route(PASSED((400,), ("invalid",), "past authorization and scope; body deliberately invalid")),
+          USER_TARGETS, body=lambda w, k, e: {}),
     # ---- grants
     Route("GET", "/api/v1/grants", "administration", "admin", grant_route(200, scoped=False), check=check_grants,
           query="?limit=1000"),
@@ -733,7 +745,8 @@ class World:
         if route.prepare is not None:
             value, t = route.prepare(self, case, exp)
             exp = expect(self, c, route, t)
-        path = route.path.replace("{serial}", value or "").replace("{id}", value or "") + route.query
+        path = (route.path.replace("{serial}", value or "").replace("{id}", value or "")
+                .replace("{login}", value or "")) + route.query
         body = route.body(self, case, exp) if route.body is not None else None
         status, doc, _ = self.api.call(route.method, path, body, token=self.tokens[c.name])
         code = (doc or {}).get("error", {}).get("code") if isinstance(doc, dict) else None
@@ -920,7 +933,7 @@ def test_out_of_scope_answers_exactly_like_nonexistent(world, name):
         nope = route.targets[-1]
 
         def answer(t):
-            path = route.path.replace("{serial}", t.value).replace("{id}", t.value)
+            path = route.path.replace("{serial}", t.value).replace("{id}", t.value).replace("{login}", t.value)
             case = Case(name, route.key, t)
             body = route.body(w, case, expect(w, c, route, t)) if route.body else None
             status, doc, _ = w.api.call(route.method, path, body, token=w.tokens[name])

@@ -22,7 +22,7 @@ ADMIN_PASSWORD = ccdaemon.PASSWORD
 
 def add_user(f, login, org, role):
     f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
-         stdin="password of " + login + "\n")
+         stdin=ccdaemon.password_of(login) + "\n")
 
 
 def expire(f, token_kind):
@@ -58,8 +58,8 @@ def world(tmp_path_factory):
 
 def test_sessions_outlive_a_restart_and_logout_ends_them(world):
     api, d = world["api"], world["daemon"]
-    kept = api.login("tech-a", "password of tech-a")
-    ended = api.login("tech-a", "password of tech-a")
+    kept = api.login("tech-a", ccdaemon.password_of("tech-a"))
+    ended = api.login("tech-a", ccdaemon.password_of("tech-a"))
     assert api.call("POST", "/api/v1/auth/logout", token=ended)[0] == 200
     d.stop()
     d.start()
@@ -73,7 +73,7 @@ def test_sessions_outlive_a_restart_and_logout_ends_them(world):
 
 def test_an_expired_session_is_refused(world):
     api, f = world["api"], world["fleet"]
-    token = api.login("tech-a", "password of tech-a")
+    token = api.login("tech-a", ccdaemon.password_of("tech-a"))
     assert api.call("GET", "/api/v1/machines", token=token)[0] == 200
     expire(f, 1)
     status, doc, _ = api.call("GET", "/api/v1/machines", token=token)
@@ -112,7 +112,7 @@ def test_api_tokens_act_for_an_organisation_in_a_role(world):
 def test_api_token_rules(world):
     api, f = world["api"], world["fleet"]
     admin = api.login("admin", ADMIN_PASSWORD)
-    admin_b = api.login("admin-b", "password of admin-b")
+    admin_b = api.login("admin-b", ccdaemon.password_of("admin-b"))
 
     def issue(token, **kw):
         body = {"name": "t-" + secrets.token_hex(4), "org": "cafe-a", "role": "technician", "expires": in_a_day()}
@@ -133,7 +133,7 @@ def test_api_token_rules(world):
     assert status == 200 and all(t["org"] != "cafe-a" for t in listing["tokens"])
     assert api.call("DELETE", f"/api/v1/tokens/{doc['id']}", token=admin_b)[0] == 404
     # Only admins issue tokens.
-    tech = api.login("tech-a", "password of tech-a")
+    tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
     assert issue(tech)[0] == 403
     # Forged tokens of the right shape open nothing.
     # (the last digit changed, never to itself)
@@ -164,28 +164,29 @@ def test_api_tokens_are_rate_limited(world):
 def test_totp_enrolment_and_sign_in(world):
     api, f = world["api"], world["fleet"]
     add_user(f, "tech-totp", "cafe-a", "technician")
-    token = api.login("tech-totp", "password of tech-totp")
+    token = api.login("tech-totp", ccdaemon.password_of("tech-totp"))
     status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
     assert status == 201 and doc["otpauth_uri"].startswith("otpauth://totp/CoffeeCloud:tech-totp?"), doc
     secret = totp_secret(doc["otpauth_uri"])
     assert len(secret) == 20
     # Not yet on: the password alone still signs in.
-    api.login("tech-totp", "password of tech-totp")
+    api.login("tech-totp", ccdaemon.password_of("tech-totp"))
     assert api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret, 5)}, token=token)[0] == 403
     status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
     assert status == 200 and doc["totp_enabled"] is True
-    # Now the password alone is not enough.
-    status, doc, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "password of tech-totp"})
-    assert status == 401 and doc["error"]["code"] == "totp_required"
-    status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "password of tech-totp",
+    # Now the password alone is not enough, and it answers exactly like a wrong password.
+    status, doc, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": ccdaemon.password_of("tech-totp")})
+    wrong = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "not the password at all"})
+    assert (status, doc) == wrong[:2] and status == 401 and doc["error"]["code"] == "unauthorized", (doc, wrong)
+    status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": ccdaemon.password_of("tech-totp"),
                                                            "totp": totp_code(secret, 5)})
     assert status == 401
     # The next step's code (one step of drift) signs in; the same code twice does not.
     code = totp_code(secret, 1)
-    session = api.login("tech-totp", "password of tech-totp", totp=code)
+    session = api.login("tech-totp", ccdaemon.password_of("tech-totp"), totp=code)
     status, me, _ = api.call("GET", "/api/v1/me", token=session)
     assert status == 200 and me["totp_enabled"] is True
-    status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": "password of tech-totp",
+    status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-totp", "password": ccdaemon.password_of("tech-totp"),
                                                            "totp": code})
     assert status == 401
     # A stolen session cannot swap or drop the second factor without a code.

@@ -21,7 +21,7 @@ from ccapi import Api  # noqa: E402
 
 
 def pw(login):
-    return "password of " + login + " 2026"
+    return ccdaemon.password_of(login)
 
 
 def in_ms(seconds):
@@ -302,3 +302,36 @@ def test_a_damaged_record_costs_only_itself(tmp_path):
         export = json.loads(f.cc("customer", "export", "cafe-d").stdout)
         d1 = [x for x in export["machines"] if x["serial"] == "D1"][0]
         assert [r["seq"] for r in d1["telemetry"]] == [1, 3]
+
+
+def test_password_changes_and_ended_sessions_are_sealed_again(tmp_path):
+    """A password change rewrites a user row and ends its other sessions:
+    the product seals those rows again, so nothing it wrote itself reads as
+    tampered (init --check stays clean) and the account still signs in."""
+    f = ccdaemon.Fleet.create(tmp_path, machines=("P1",), customer="cafe-p")
+    f.cc("user", "add", "--org", "cafe-p", "--login", "tech-p", "--role", "technician", "--password-stdin",
+         stdin=pw("tech-p") + "\n")
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    try:
+        api = Api(port, f.data / "ca.crt")
+        other = api.login("tech-p", pw("tech-p"))
+        me = api.login("tech-p", pw("tech-p"))
+        new = "Steamed Milk Foam 7361 Tamper"
+        status, doc, _ = api.call("POST", "/api/v1/me/password",
+                                  {"current_password": pw("tech-p"), "new_password": new}, token=me)
+        assert status == 200, doc
+        assert api.call("GET", "/api/v1/me", token=other)[0] == 401
+        assert api.call("GET", "/api/v1/me", token=me)[0] == 200
+        assert api.login("tech-p", new)
+        admin = api.login("admin", ccdaemon.PASSWORD)
+        status, doc, _ = api.call("POST", "/api/v1/users/tech-p/password", {"new_password": "Another Good Passphrase 9182"},
+                                  token=admin)
+        assert status == 200, doc
+        assert api.call("GET", "/api/v1/me", token=me)[0] == 401
+    finally:
+        d.stop()
+    p = f.cc("init", "--check", rc=None)
+    assert p.returncode == 0, p.stderr
+    assert refusals(f) == []

@@ -252,8 +252,8 @@ def test_consent_records_version_and_language(world):
     f, api = world.f, world.api
     v = world.publish("2026-12-06")
     f.cc("user", "add", "--org", "cafe-p", "--login", "mgr-p", "--role", "customer_manager",
-         "--password-stdin", stdin="password of mgr-p\n")
-    mgr = api.login("mgr-p", "password of mgr-p")
+         "--password-stdin", stdin=ccdaemon.password_of("mgr-p") + "\n")
+    mgr = api.login("mgr-p", ccdaemon.password_of("mgr-p"))
     assert api.call("POST", "/api/v1/consents", {"customer": "cafe-p", "version": v, "language": "de"},
                     token=mgr)[0] == 404
     status, doc, _ = api.call("POST", "/api/v1/consents", {"customer": "cafe-p", "version": v, "language": "hu"},
@@ -268,9 +268,9 @@ def test_consent_records_version_and_language(world):
 def test_a_person_sees_and_downloads_what_is_held_about_them(world):
     f, api = world.f, world.api
     f.cc("user", "add", "--org", "cafe-p", "--login", "mgr-q", "--role", "customer_manager", "--email",
-         "mgr-q@cafe.example", "--name", "Q. Manager", "--password-stdin", stdin="password of mgr-q\n")
-    first = api.login("mgr-q", "password of mgr-q")
-    me = api.login("mgr-q", "password of mgr-q")
+         "mgr-q@cafe.example", "--name", "Q. Manager", "--password-stdin", stdin=ccdaemon.password_of("mgr-q") + "\n")
+    first = api.login("mgr-q", ccdaemon.password_of("mgr-q"))
+    me = api.login("mgr-q", ccdaemon.password_of("mgr-q"))
     assert api.call("GET", "/api/v1/machines/P1", token=me)[0] == 200
     status, doc, resp = api.call("GET", "/api/v1/me/data", token=me)
     assert status == 200, doc

@@ -31,7 +31,7 @@ PEOPLE = (  # login, organisation, role
 
 
 def password_of(login):
-    return "password of " + login
+    return ccdaemon.password_of(login)
 
 
 def publish(d, m, topic, docs):

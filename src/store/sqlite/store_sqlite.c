@@ -873,6 +873,22 @@ static int sq_user_totp_set(struct store *base, int64_t user_id, const uint8_t *
 	return rc;
 }
 
+static int sq_user_password_set(struct store *base, int64_t user_id, const char *password_hash)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE users SET password_hash = ?1 WHERE id = ?2", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, password_hash);
+	sqlite3_bind_int64(st, 2, user_id);
+	rc = step_done(s, st, "setting a user's password");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
 static int sq_user_totp_step(struct store *base, int64_t user_id, int64_t step)
 {
 	struct sqlite_store *s = SQ(base);
@@ -1619,6 +1635,22 @@ static int sq_credential_revoke(struct store *base, int64_t id, int64_t at_ms)
 	return rc;
 }
 
+static int sq_credential_revoke_sessions(struct store *base, int64_t user_id, int64_t except_id, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE credentials SET revoked_ms = ?1 "
+	                    "WHERE kind = ?2 AND user_id = ?3 AND id <> ?4 AND revoked_ms = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	sqlite3_bind_int(st, 2, CREDENTIAL_SESSION);
+	sqlite3_bind_int64(st, 3, user_id);
+	sqlite3_bind_int64(st, 4, except_id);
+	return step_done(s, st, "ending a user's sessions");
+}
+
 static int sq_credential_purge(struct store *base, int64_t now_ms)
 {
 	struct sqlite_store *s = SQ(base);
@@ -1704,6 +1736,7 @@ const struct store_ops store_sqlite_ops = {
 	.user_totp_set = sq_user_totp_set,
 	.user_totp_step = sq_user_totp_step,
 	.user_list = sq_user_list,
+	.user_password_set = sq_user_password_set,
 	.machine_state_set = sq_machine_state_set,
 	.machine_state_touch = sq_machine_state_touch,
 	.machine_state_get = sq_machine_state_get,
@@ -1731,6 +1764,7 @@ const struct store_ops store_sqlite_ops = {
 	.credential_list = sq_credential_list,
 	.credential_revoke = sq_credential_revoke,
 	.credential_purge = sq_credential_purge,
+	.credential_revoke_sessions = sq_credential_revoke_sessions,
 	.audit_head = sq_audit_head,
 	.audit_insert = sq_audit_insert,
 	.audit_each = sq_audit_each,
