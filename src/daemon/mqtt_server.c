@@ -11,11 +11,14 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/strmap.h"
+#include "crypto/aead.h"
 #include "daemon/netaddr.h"
 #include "daemon/registry.h"
 #include "daemon/tls.h"
@@ -69,6 +72,7 @@ struct mqtt_server {
 	struct strmap *per_address; /* host -> (count as pointer) */
 	struct strmap *sessions;    /* serial -> struct remembered * */
 	int stopping;
+	uint8_t tag_key[32];        /* per process: keyed tags of refused input in logs */
 	uint64_t barrier_id;
 	uint64_t refused, accepted, dropped;
 };
@@ -143,6 +147,29 @@ static void address_count(struct mqtt_server *srv, const char *host, int delta)
 		strmap_put(srv->per_address, host, (void *)n);
 }
 
+/* A refused client's input never reaches the log: only a short keyed tag
+ * of it (the first 8 bytes of HMAC-SHA-256 under a key that lives and dies
+ * with this process), enough to correlate attempts within one run and
+ * useless to recover, say, a card number typed as a client id. */
+static void refused_tag(const struct mqtt_server *srv, const struct mqtt_bytes *b, char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (HMAC(EVP_sha256(), srv->tag_key, sizeof(srv->tag_key), b->len ? b->p : (const uint8_t *)"",
+	         b->len, mac, &n) == NULL || n < 8) {
+		memcpy(out, "????????????????", 17);
+		return;
+	}
+	for (i = 0; i < 8; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
+	out[16] = '\0';
+	crypto_wipe(mac, sizeof(mac));
+}
+
 /* ---- state items for the writer ---- */
 
 /* Queues a live-state change (and the retained info, if given). With a
@@ -201,34 +228,40 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *presen
 	const struct registry_entry *e;
 	struct remembered *mem;
 	struct conn *old;
-	char id[CC_SERIAL_MAX + 1];
+	char id[CC_SERIAL_MAX + 1], tag[17];
 
 	if (srv->stopping)
 		return MQTT_RC_SERVER_UNAVAILABLE;
+	refused_tag(srv, &m->client_id, tag);
 	if (bytes_to_string(&m->client_id, id, sizeof(id)) != CC_OK || !inventory_serial_valid(id)) {
-		log_info(MOD, "%s: refused: client id is not a valid serial", c->peer);
+		log_info(MOD, "%s: refused client id #%s: not a valid serial", c->peer, tag);
 		return MQTT_RC_CLIENT_ID_NOT_VALID;
 	}
 	if (c->l->tls) {
 		struct tls_identity ident;
 
 		if (tls_peer_identity(bufferevent_openssl_get_ssl(c->bev), &ident) != CC_OK) {
-			log_info(MOD, "%s: refused: no usable client certificate", c->peer);
+			log_info(MOD, "%s: refused client id #%s: no usable client certificate", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
 		if (strcmp(ident.common_name, id) != 0) {
-			log_info(MOD, "%s: refused %s: client id differs from its certificate (%s)", c->peer,
-			         id, ident.common_name);
+			/* The certificate's CN is a serial this fleet's CA signed: safe to name. */
+			log_info(MOD, "%s: refused client id #%s: differs from its certificate (%s)", c->peer,
+			         tag, ident.common_name);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
 		memcpy(c->fingerprint, ident.fingerprint, sizeof(c->fingerprint));
 	}
 	if (c->l->acl == ACL_MACHINE) {
 		e = registry_find(srv->registry, id);
-		if (e == NULL || e->revoked ||
-		    (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
-			log_info(MOD, "%s: refused %s: %s", c->peer, id,
-			         e == NULL ? "unknown machine" : e->revoked ? "revoked" : "certificate replaced");
+		if (e == NULL) {
+			log_info(MOD, "%s: refused client id #%s: unknown machine", c->peer, tag);
+			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		if (e->revoked || (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+			/* A registered serial: the fleet's own name, not the client's input. */
+			log_info(MOD, "%s: refused %s: %s", c->peer, e->serial,
+			         e->revoked ? "revoked" : "certificate replaced");
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
 		c->machine_id = e->id;
@@ -897,8 +930,10 @@ int mqtt_server_bind(struct event_base *base, const struct config *cfg, struct m
 		return CC_ERR_NOMEM;
 	srv->base = base;
 	srv->cfg = *cfg;
+	if (crypto_random(srv->tag_key, sizeof(srv->tag_key)) != CC_OK)
+		rc = CC_ERR_CRYPTO;
 	srv->done_ev = event_new(srv->base, -1, 0, done_cb, srv);
-	if (srv->done_ev == NULL)
+	if (rc == CC_OK && srv->done_ev == NULL)
 		rc = CC_ERR_NOMEM;
 	if (rc == CC_OK && cfg->mqtt_listen[0] != '\0')
 		rc = bind_one(srv, &srv->listeners[TLS_LISTENER], cfg->mqtt_listen, 1, ACL_MACHINE);
@@ -1041,5 +1076,6 @@ void mqtt_server_free(struct mqtt_server *srv)
 	strmap_free(srv->per_address);
 	free(srv->conns);
 	free(srv->generations);
+	crypto_wipe(srv->tag_key, sizeof(srv->tag_key));
 	free(srv);
 }

@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import ssl
@@ -858,8 +859,38 @@ def test_client_id_must_be_the_certificate_serial(fleet, d, version, refused):
     with RawClient.tls(d.tls_port, fleet.machines["M1"], version=version) as c:
         rc, _, _ = c.connect("M2")  # a registered serial, but not this certificate's
         assert rc == refused, f"CONNACK {rc:#x}"
-        d.wait_for(r"refused M2: client id differs from its certificate", since=mark)
+        d.wait_for(r"refused client id #[0-9a-f]{16}: differs from its certificate \(M1\)", since=mark)
         assert_closed(c, "after a refusing CONNACK")
+
+
+CARD = "4111111111111111"
+
+
+@pytest.mark.parametrize("how", ["tls-other-cn", "plain-unknown", "plain-not-serial"])
+def test_refused_client_id_never_reaches_the_log(fleet, d, how):
+    """A client id that is refused (a card number typed as one, say) is logged
+    only as a short keyed tag: neither it nor a part of it is in the log."""
+    mark = d.mark()
+    client_id, why = {"tls-other-cn": (CARD, "differs from its certificate"),
+                      "plain-unknown": (CARD, "unknown machine"),
+                      "plain-not-serial": ("4111 1111 1111 1111", "not a valid serial")}[how]
+    opened = (RawClient.tls(d.tls_port, fleet.machines["M1"]) if how.startswith("tls")
+              else RawClient.plain(d.plain_port))
+    with opened as c:
+        rc, _, _ = c.connect(client_id)
+        assert rc in (RC_NOT_AUTHORIZED, RC_CLIENT_ID_NOT_VALID), f"CONNACK {rc:#x}"
+        line = d.wait_for(r"refused client id #([0-9a-f]{16}): " + why, since=mark)
+        assert_closed(c, "after a refusing CONNACK")
+    logged = "\n".join(d.lines(since=mark))
+    for part in (CARD, "4111 1111", "41111111", "1111111111"):
+        assert part not in logged, f"{part!r} logged: {logged}"
+    # The same refused id gives the same tag within one run (attempts correlate).
+    mark2 = d.mark()
+    with RawClient.plain(d.plain_port) as c:
+        c.connect(client_id)
+    again = d.wait_for(r"refused client id #([0-9a-f]{16}): ", since=mark2)
+    tag = re.compile(r"#([0-9a-f]{16}): ")
+    assert tag.search(again).group(1) == tag.search(line).group(1), (line, again)
 
 
 def test_machine_of_deleted_customer_is_cut_off_and_refused(fleet, d):
