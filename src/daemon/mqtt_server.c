@@ -255,7 +255,12 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *presen
 	if (c->l->acl == ACL_MACHINE) {
 		e = registry_find(srv->registry, id);
 		if (e == NULL) {
-			log_info(MOD, "%s: refused client id #%s: unknown machine", c->peer, tag);
+			/* Over TLS the id is the CN of a certificate our CA signed (a
+			 * machine since deleted, say): nameable. Otherwise it is input. */
+			if (c->l->tls)
+				log_info(MOD, "%s: refused %s: unknown machine", c->peer, id);
+			else
+				log_info(MOD, "%s: refused client id #%s: unknown machine", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
 		if (e->revoked || (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
@@ -539,14 +544,38 @@ static int send_command(void *ctx, int64_t id, const char *name, const char *bod
 	struct conn *c = ctx;
 	char topic[CC_SERIAL_MAX + CC_NAME_MAX + 16];
 	uint16_t packet_id = 0;
+	int rc;
 
 	if (command_in_flight(c, id))
 		return 0;
 	if (c->ncommands == COMMANDS_IN_FLIGHT)
 		return 1; /* the rest when these are acknowledged */
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s", c->serial, name);
-	if (session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id) != CC_OK)
-		return 1;
+	rc = session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id);
+	if (rc == CC_ERR_INVALID) {
+		/* Larger than the machine's Maximum Packet Size: it can never take
+		 * it. Recorded as failed (kept in flight until the store has it). */
+		struct writer_item it;
+		size_t size = mqtt_publish_size(session_version(c->session), 1, strlen(topic), 0, strlen(body));
+
+		memset(&it, 0, sizeof(it));
+		it.op = WRITER_COMMAND_FAILED;
+		it.conn_id = c->id;
+		it.machine_id = c->machine_id;
+		it.seq = id;
+		snprintf(it.reason, sizeof(it.reason), "larger than the machine's maximum packet size (%zu > %lu bytes)",
+		         size, (unsigned long)session_peer_max_packet(c->session));
+		if (writer_submit(c->srv->writer, &it) != CC_OK)
+			return 1;
+		c->commands[c->ncommands].packet_id = 0;
+		c->commands[c->ncommands].command_id = id;
+		c->commands[c->ncommands].acked = 1;
+		c->ncommands++;
+		log_warn(MOD, "%s: command %lld (%s) failed: %s", c->serial, (long long)id, name, it.reason);
+		return 0;
+	}
+	if (rc != CC_OK)
+		return 1; /* the machine's receive maximum is reached: the rest after its PUBACKs */
 	c->commands[c->ncommands].packet_id = packet_id;
 	c->commands[c->ncommands].command_id = id;
 	c->commands[c->ncommands].acked = 0;
@@ -868,7 +897,7 @@ void mqtt_server_collect(struct mqtt_server *srv)
 			c = conn_by_id(srv, done[i].conn_id);
 			if (c == NULL || c->closing)
 				continue; /* gone: the machine re-sends, the store keeps it once */
-			if (done[i].op == WRITER_COMMAND_DONE) {
+			if (done[i].op == WRITER_COMMAND_DONE || done[i].op == WRITER_COMMAND_FAILED) {
 				command_recorded(c, done[i].seq);
 				deliver_commands(c); /* the next ones, if more wait */
 				continue;

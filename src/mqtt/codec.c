@@ -616,15 +616,31 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 	return 0;
 }
 
+size_t mqtt_publish_size(uint8_t version, uint8_t qos, size_t topic_len, size_t props_len, size_t payload_len)
+{
+	size_t body = 2 + topic_len + (qos ? 2 : 0) + payload_len;
+
+	if (version == MQTT_V5)
+		body += varint_len(props_len) + props_len;
+	return 1 + varint_len(body) + body;
+}
+
 int mqtt_encode_publish(struct mqtt_out *o, uint8_t version, uint8_t qos, int retain, int dup,
                         const char *topic, size_t topic_len, uint16_t packet_id,
+                        const uint8_t *props, size_t props_len,
                         const uint8_t *payload, size_t payload_len)
 {
-	size_t body = 2 + topic_len + (qos ? 2 : 0) + (version == MQTT_V5 ? 1 : 0) + payload_len;
+	size_t body = 2 + topic_len + (qos ? 2 : 0) + payload_len;
 	uint8_t first = (uint8_t)(MQTT_PUBLISH << 4 | (dup ? 8 : 0) | (qos & 3) << 1 | (retain ? 1 : 0));
 	int rc;
 
-	if (topic_len > 65535)
+	if (version != MQTT_V5)
+		props_len = 0;
+	if (topic_len > 65535 || props_len > MQTT_MAX_REMAINING)
+		return CC_ERR_LIMIT;
+	if (version == MQTT_V5)
+		body += varint_len(props_len) + props_len;
+	if (body > MQTT_MAX_REMAINING)
 		return CC_ERR_LIMIT;
 	rc = begin_packet(o, first, body);
 	if (rc != 0)
@@ -632,8 +648,11 @@ int mqtt_encode_publish(struct mqtt_out *o, uint8_t version, uint8_t qos, int re
 	put_string(o, topic, topic_len);
 	if (qos)
 		put_u16(o, packet_id);
-	if (version == MQTT_V5)
-		put_varint(o, 0);
+	if (version == MQTT_V5) {
+		put_varint(o, props_len);
+		if (props_len > 0)
+			put_bytes(o, props, props_len);
+	}
 	put_bytes(o, payload, payload_len);
 	return 0;
 }

@@ -184,9 +184,14 @@ struct mqtt_connack_opts {
 };
 int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present, uint8_t reason,
                         const struct mqtt_connack_opts *opts);
+/* PUBLISH. props: an encoded MQTT 5 property list (without its length),
+ * sent as given; ignored in 3.1.1. */
 int mqtt_encode_publish(struct mqtt_out *o, uint8_t version, uint8_t qos, int retain, int dup,
                         const char *topic, size_t topic_len, uint16_t packet_id,
+                        const uint8_t *props, size_t props_len,
                         const uint8_t *payload, size_t payload_len);
+/* The bytes mqtt_encode_publish would produce (for the peer's Maximum Packet Size). */
+size_t mqtt_publish_size(uint8_t version, uint8_t qos, size_t topic_len, size_t props_len, size_t payload_len);
 /* PUBACK, PUBREC, PUBREL, PUBCOMP; reason_string only in MQTT 5, may be NULL. */
 int mqtt_encode_ack(struct mqtt_out *o, uint8_t version, enum mqtt_type type, uint16_t packet_id,
                     uint8_t reason, const char *reason_string);

@@ -597,7 +597,7 @@ def ossl(*args, cwd=None):
 
 # ------------------------------------------------------------ fixtures
 
-MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5"]
+MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5", "FC"]
 
 
 @pytest.fixture(scope="module")
@@ -756,6 +756,44 @@ def test_acknowledged_command_is_not_sent_again(fleet, d):
             c.send(ack_packet(PUBACK, pid))
             assert body == {"ref": f"second-{i}"}, (
                 f"command {{'ref': 'first-{i}'}} was sent again after the machine acknowledged it")
+
+
+def test_commands_honour_receive_maximum_and_maximum_packet_size(fleet, d):
+    """A machine announcing Receive Maximum 2 and Maximum Packet Size 128 gets
+    at most 2 unacknowledged commands, none larger than 128 bytes; a command
+    too large for it is never sent and ends as failed, with the reason."""
+    small = [json.dumps({"ref": f"small-{i}"}) for i in range(4)]
+    big = json.dumps({"ref": "big", "pad": "x" * 200})
+    for body in (small[0], small[1], big, small[2], small[3]):
+        fleet.command("FC", "config", body)
+    props = b"\x21" + struct.pack("!H", 2) + b"\x27" + struct.pack("!I", 128)
+    got = []
+    with RawClient.tls(d.tls_port, fleet.machines["FC"]) as c:
+        c.connect_ok("FC", props=props)
+        assert c.subscribe(["cc/v1/FC/cmd/#"]) == [1]
+        window = [c.expect(PUBLISH), c.expect(PUBLISH)]
+        # Everything the server had to send on the subscription is before this PINGRESP.
+        c.send(bytes([PINGREQ << 4, 0]))
+        p = c.recv_packet()
+        assert p.type == PINGRESP, f"a third unacknowledged PUBLISH with Receive Maximum 2: {p!r}"
+        received = 2
+        while window:
+            p = window.pop(0)
+            assert 2 + len(p.body) <= 128, f"a {2 + len(p.body)}-byte PUBLISH, Maximum Packet Size 128"
+            _, pid, body = command_publish(p)
+            got.append(body["ref"])
+            c.send(ack_packet(PUBACK, pid))
+            if received < 4:  # one acknowledged: the next may come
+                window.append(c.expect(PUBLISH))
+                received += 1
+        assert got == ["small-0", "small-1", "small-2", "small-3"], got
+    rows = ccdaemon.poll_until(
+        lambda: (lambda r: r if all(x["state"] != "pending" for x in r) else None)(
+            fleet.ccj("machine", "commands", "FC")), "every command delivered or failed")
+    rows.sort(key=lambda r: r["id"])
+    assert [r["state"] for r in rows] == ["delivered", "delivered", "failed", "delivered", "delivered"]
+    assert "maximum packet size" in rows[2]["reason"] and "> 128 bytes" in rows[2]["reason"], rows[2]
+    assert all(r.get("reason") is None for r in rows if r["state"] == "delivered")
 
 
 # ============================================================ 2. refusals at the door
