@@ -92,6 +92,7 @@ struct conn {
 	int closing;     /* no more input; freed once the output is flushed */
 	int clean_exit;  /* the client sent DISCONNECT */
 	int clean_start;
+	int will_armed;  /* a machine's will (`offline` on its status): applied unless DISCONNECT 0 */
 	uint32_t session_expiry;
 	char reason[48]; /* why it went away, for machine status */
 	struct event *close_ev; /* frees the connection at a safe point of the loop */
@@ -188,7 +189,8 @@ static int submit_state(struct conn *c, int online, const uint8_t *info, size_t 
 	memcpy(it.serial, c->serial, sizeof(it.serial));
 	it.online = online;
 	it.at_ms = clock_now_ms();
-	snprintf(it.reason, sizeof(it.reason), "%s", online ? "" : c->reason);
+	if (!online)
+		snprintf(it.reason, sizeof(it.reason), "%s%s", c->reason, c->will_armed ? "; will: offline" : "");
 	if (info != NULL && info_len > 0) {
 		it.payload = malloc(info_len);
 		if (it.payload == NULL)
@@ -221,7 +223,28 @@ static int bytes_to_string(const struct mqtt_bytes *b, char *out, size_t cap)
 	return CC_OK;
 }
 
-static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *present)
+/* A machine may leave a will only to say it is gone: `offline` on its own
+ * status topic (DESIGN §4: status is "up, retained, will"). Returns 0 or the
+ * CONNACK reason refusing it. */
+static uint8_t machine_will_check(const char *serial, const struct mqtt_connect *m, const char **why)
+{
+	static const char offline[] = "offline";
+	enum machine_topic kind;
+
+	if (!acl_may_publish(ACL_MACHINE, serial, m->will_topic.p, m->will_topic.len, &kind) ||
+	    kind != TOPIC_STATUS) {
+		*why = "a machine's will goes to its own cc/v1/{serial}/status topic only";
+		return MQTT_RC_TOPIC_NAME_INVALID;
+	}
+	if (m->will_payload.len != sizeof(offline) - 1 ||
+	    memcmp(m->will_payload.p, offline, sizeof(offline) - 1) != 0) {
+		*why = "a machine's will payload is `offline`";
+		return MQTT_RC_PAYLOAD_FORMAT_INVALID;
+	}
+	return 0;
+}
+
+static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt_connack_opts *ack, int *present)
 {
 	struct conn *c = ctx;
 	struct mqtt_server *srv = c->srv;
@@ -268,6 +291,15 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *presen
 			log_info(MOD, "%s: refused %s: %s", c->peer, e->serial,
 			         e->revoked ? "revoked" : "certificate replaced");
 			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		if (m->will) {
+			uint8_t refused = machine_will_check(id, m, &ack->reason_string);
+
+			if (refused != 0) {
+				log_info(MOD, "%s: refused %s: %s", c->peer, id, ack->reason_string);
+				return refused;
+			}
+			c->will_armed = 1;
 		}
 		c->machine_id = e->id;
 		c->customer_id = e->customer_id;
@@ -605,8 +637,8 @@ static void hook_disconnect(void *ctx, uint8_t reason, int with_will)
 	struct conn *c = ctx;
 
 	(void)reason;
-	(void)with_will;
 	c->clean_exit = 1;
+	c->will_armed = c->will_armed && with_will; /* DISCONNECT 0x04 keeps the will */
 	snprintf(c->reason, sizeof(c->reason), "disconnected by the machine");
 }
 

@@ -548,7 +548,7 @@ static size_t reason_string_len(const char *rs)
 int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present, uint8_t reason,
                         const struct mqtt_connack_opts *opts)
 {
-	size_t props = 0, rs = 0;
+	size_t props = 0, rs = 0, aid = 0;
 	int rc;
 
 	if (version != MQTT_V5) {
@@ -580,6 +580,11 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 			props += 5;
 		if (rs > 0)
 			props += 3 + rs;
+		aid = opts->assigned_client_id ? strlen(opts->assigned_client_id) : 0;
+		if (aid > 0)
+			props += 3 + aid;
+		if (opts->topic_alias_max > 0)
+			props += 3;
 	}
 	rc = begin_packet(o, MQTT_CONNACK << 4, 2 + varint_len(props) + props);
 	if (rc != 0)
@@ -597,7 +602,7 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 		put_u8(o, 0x28);
 		put_u8(o, (uint8_t)(opts->wildcard_available ? 1 : 0));
 		put_u8(o, 0x29);
-		put_u8(o, 0);
+		put_u8(o, (uint8_t)(opts->subscription_ids_available ? 1 : 0));
 		put_u8(o, 0x2A);
 		put_u8(o, 0);
 		if (opts->keepalive_override >= 0) {
@@ -611,6 +616,14 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 		if (rs > 0) {
 			put_u8(o, 0x1F);
 			put_string(o, opts->reason_string, rs);
+		}
+		if (aid > 0) {
+			put_u8(o, 0x12);
+			put_string(o, opts->assigned_client_id, aid);
+		}
+		if (opts->topic_alias_max > 0) {
+			put_u8(o, 0x22);
+			put_u16(o, opts->topic_alias_max);
 		}
 	}
 	return 0;

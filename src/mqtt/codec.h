@@ -181,6 +181,9 @@ struct mqtt_connack_opts {
 	int wildcard_available;
 	uint32_t session_expiry; int has_session_expiry;
 	const char *reason_string;
+	int subscription_ids_available;
+	const char *assigned_client_id; /* NULL: none (at most 23 characters) */
+	uint16_t topic_alias_max;       /* 0: topic aliases not accepted */
 };
 int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present, uint8_t reason,
                         const struct mqtt_connack_opts *opts);

@@ -170,11 +170,6 @@ static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
 		if (c.props.has_max_packet)
 			s->peer_max_packet = c.props.max_packet;
 	}
-	if (c.props.has_auth_method) {
-		reason = MQTT_RC_BAD_AUTH; /* enhanced authentication is not offered */
-	} else {
-		reason = s->hooks.on_connect(s->ctx, &c, &present);
-	}
 	memset(&opts, 0, sizeof(opts));
 	opts.receive_max = s->cfg.receive_max;
 	opts.max_packet = (uint32_t)s->cfg.max_packet;
@@ -188,6 +183,11 @@ static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
 			s->keepalive = s->cfg.keepalive_max;
 			opts.keepalive_override = s->cfg.keepalive_max;
 		}
+	}
+	if (c.props.has_auth_method) {
+		reason = MQTT_RC_BAD_AUTH; /* enhanced authentication is not offered */
+	} else {
+		reason = s->hooks.on_connect(s->ctx, &c, &opts, &present);
 	}
 	rc = mqtt_encode_connack(&o, s->version, present, reason, &opts);
 	if (rc == 0)

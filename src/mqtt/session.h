@@ -41,8 +41,11 @@ struct session_config {
 
 struct session_hooks {
 	/* A well-formed CONNECT. Returns a reason code: 0 accepts. May set
-	 * *session_present. */
-	uint8_t (*on_connect)(void *ctx, const struct mqtt_connect *c, int *session_present);
+	 * *session_present, and adjust the CONNACK (a reason string explaining
+	 * a refusal, an assigned client id, ...: pointers must outlive the call's
+	 * return to the session, which sends the CONNACK at once). */
+	uint8_t (*on_connect)(void *ctx, const struct mqtt_connect *c, struct mqtt_connack_opts *ack,
+	                      int *session_present);
 	/* A well-formed PUBLISH. Returns SESSION_PENDING (acknowledge later),
 	 * a reason code to acknowledge with now (0 or >= 0x80), or a negative
 	 * reason code to disconnect the client with. An immediate refusal may

@@ -20,9 +20,12 @@ struct fuzz_ctx {
 	size_t sent;
 };
 
-static uint8_t on_connect(void *ctx, const struct mqtt_connect *c, int *present)
+static uint8_t on_connect(void *ctx, const struct mqtt_connect *c, struct mqtt_connack_opts *ack, int *present)
 {
 	struct fuzz_ctx *f = ctx;
+
+	if (f->mode & 4)
+		ack->assigned_client_id = "auto-0123456789abcdef";
 
 	*present = !c->clean_start && (f->mode & 1);
 	return (f->mode & 2) ? MQTT_RC_NOT_AUTHORIZED : 0;

@@ -127,6 +127,19 @@ def connect_packet(client_id, version=V5, clean=True, keepalive=60, props=b"", f
     return packet(CONNECT << 4, body)
 
 
+def will_connect_packet(client_id, topic, payload, version=V5, qos=1, retain=True, clean=True):
+    """CONNECT with a will (no will properties)."""
+    flags = (0x02 if clean else 0) | 0x04 | qos << 3 | (0x20 if retain else 0)
+    body = mqtt_str("MQTT") + bytes([version, flags]) + struct.pack("!H", 60)
+    if version == V5:
+        body += props_block()
+    body += mqtt_str(client_id)
+    if version == V5:
+        body += props_block()
+    body += mqtt_str(topic) + struct.pack("!H", len(payload)) + payload
+    return packet(CONNECT << 4, body)
+
+
 def publish_packet(topic, payload, qos=0, packet_id=1, version=V5, dup=False, retain=False):
     first = PUBLISH << 4 | (0x08 if dup else 0) | qos << 1 | (1 if retain else 0)
     body = mqtt_str(topic)
@@ -597,7 +610,8 @@ def ossl(*args, cwd=None):
 
 # ------------------------------------------------------------ fixtures
 
-MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5", "FC"]
+MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5", "FC",
+                 "W3", "W5"]
 
 
 @pytest.fixture(scope="module")
@@ -1478,6 +1492,58 @@ def test_live_state_online_info_then_offline(fleet, d):
     s = status_is(fleet, "M4", state="offline")
     assert s["online"] is False and s["info"]["sw"] == "4.2.1", s
     assert s["last_disconnect_reason"] and "machine" in s["last_disconnect_reason"], s
+
+
+@pytest.mark.parametrize("version", [V311, V5], ids=["v311", "v5"])
+def test_machine_will_on_its_status_is_applied_unless_disconnect(fleet, d, version):
+    """A machine's will (`offline` on its own status topic) is applied when its
+    connection ends without DISCONNECT (or with DISCONNECT 0x04), and not after
+    a normal DISCONNECT: machine status says which."""
+    serial = "W3" if version == V311 else "W5"
+    m = fleet.machines[serial]
+    will = dict(topic=f"cc/v1/{serial}/status", payload=b"offline", version=version)
+    endings = [("lost", b""), ("disconnect", bytes([DISCONNECT << 4, 0]))]
+    if version == V5:
+        endings.append(("disconnect-with-will", bytes([DISCONNECT << 4, 1, 0x04])))
+    for how, last in endings:
+        t0 = now_ms() - 1
+        with RawClient.tls(d.tls_port, m, version=version) as c:
+            c.send(will_connect_packet(serial, **will))
+            p = c.expect(CONNACK)
+            assert p.body[1] == 0, f"a will on its own status topic refused: {p!r}"
+            status_is(fleet, serial, since_ms=t0, state="online")
+            if last:
+                c.send(last)
+        s = status_is(fleet, serial, since_ms=t0, state="offline")
+        reason = s["last_disconnect_reason"] or ""
+        if how == "disconnect":
+            assert reason == "disconnected by the machine", s
+        else:
+            assert reason.endswith("; will: offline"), (how, s)
+
+
+@pytest.mark.parametrize("version,topic,payload,refused", [
+    (V5, "cc/v1/W5/telemetry", b"offline", 0x90),
+    (V5, "cc/v1/M1/status", b"offline", 0x90),
+    (V5, "some/where/else", b"offline", 0x90),
+    (V5, "cc/v1/W5/status", b"4111111111111111", 0x99),
+    (V311, "cc/v1/M1/status", b"offline", 5),
+    (V311, "cc/v1/W3/status", b"online", 5),
+], ids=["v5-own-telemetry", "v5-other-status", "v5-elsewhere", "v5-payload", "v311-other-status",
+        "v311-payload"])
+def test_machine_will_elsewhere_is_refused_at_connect(fleet, d, version, topic, payload, refused):
+    serial = "W3" if version == V311 else "W5"
+    mark = d.mark()
+    with RawClient.tls(d.tls_port, fleet.machines[serial], version=version) as c:
+        c.send(will_connect_packet(serial, topic, payload, version=version))
+        p = c.expect(CONNACK)
+        assert p.body[1] == refused, f"CONNACK {p.body[1]:#x}, expected {refused:#x}"
+        if version == V5:
+            props, _ = parse_props(p.body[2:])
+            assert b"will" in props.get(0x1F, b""), props
+        assert_closed(c, "after a refused will")
+    d.wait_for(rf"refused {serial}: a machine's will", since=mark)
+    assert "4111111111111111" not in "".join(d.lines(mark))
 
 
 @pytest.mark.parametrize("version", [V311, V5], ids=["v311", "v5"])

@@ -74,9 +74,10 @@ struct rec {
 	uint8_t connect_answer;
 };
 
-static uint8_t h_connect(void *ctx, const struct mqtt_connect *c, int *present)
+static uint8_t h_connect(void *ctx, const struct mqtt_connect *c, struct mqtt_connack_opts *ack, int *present)
 {
 	(void)c;
+	(void)ack;
 	*present = 0;
 	return ((struct rec *)ctx)->connect_answer;
 }
