@@ -26,10 +26,11 @@
 #include "fleet/inventory.h"
 #include "ingest/message.h"
 #include "mqtt/acl.h"
+#include "mqtt/broker.h"
 #include "mqtt/session.h"
 
 #define MOD "mqtt"
-#define OPEN_SUBS_MAX 16
+#define BROKER_TICK_MS 100
 #define COMMANDS_IN_FLIGHT 8
 #define DONE_CHUNK 1024
 #define CLOSE_GRACE_MS 2000
@@ -65,6 +66,8 @@ struct mqtt_server {
 	struct writer *writer;
 	struct event *done_ev;   /* activated by the writer thread */
 	struct event *poll_ev;   /* fleet changes: new and revoked machines */
+	struct broker *broker;   /* the open listener's in-memory broker (NULL without one) */
+	struct event *tick_ev;   /* its delayed wills and session expiry */
 	struct conn **conns;     /* slot -> connection */
 	uint32_t *generations;   /* slot -> generation, so stale ids never match */
 	size_t nslots, nconns;
@@ -96,8 +99,8 @@ struct conn {
 	uint32_t session_expiry;
 	char reason[48]; /* why it went away, for machine status */
 	struct event *close_ev; /* frees the connection at a safe point of the loop */
-	struct mqtt_bytes open_subs[OPEN_SUBS_MAX]; /* open ACL: owned copies */
-	size_t nopen;
+	struct broker_session *bsess; /* open ACL: the broker's session, NULL once taken over */
+	int64_t disconnect_expiry;    /* a DISCONNECT's session expiry, -1: none */
 	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int want_commands; /* deliver pending commands once the current input is handled */
@@ -244,6 +247,47 @@ static uint8_t machine_will_check(const char *serial, const struct mqtt_connect 
 	return 0;
 }
 
+/* The open listener: the broker decides (any client id). */
+static uint8_t open_connect(struct conn *c, const struct mqtt_connect *m, struct mqtt_connack_opts *ack,
+                            int *present)
+{
+	const char *assigned = NULL;
+	void *old = NULL;
+	uint8_t rc;
+	char tag[17];
+
+	rc = broker_connect(c->srv->broker, m, c, &c->bsess, present, &assigned, &old);
+	if (rc != 0) {
+		refused_tag(c->srv, &m->client_id, tag);
+		log_info(MOD, "%s: refused client id #%s: %s", c->peer, tag, mqtt_rc_name(rc));
+		return rc;
+	}
+	if (old != NULL) {
+		struct conn *o = old;
+
+		o->bsess = NULL;
+		snprintf(o->reason, sizeof(o->reason), "session taken over");
+		conn_close(o, "session taken over", MQTT_RC_SESSION_TAKEN_OVER);
+	}
+	if (m->version == MQTT_V5)
+		ack->assigned_client_id = assigned;
+	ack->subscription_ids_available = 1;
+	c->connected = 1;
+	c->will_armed = m->will;
+	/* Any client id is welcome here, but only serial-shaped ones reach the log. */
+	if (inventory_serial_valid(broker_session_id(c->bsess)) && strlen(broker_session_id(c->bsess)) < sizeof(c->serial)) {
+		snprintf(c->serial, sizeof(c->serial), "%s", broker_session_id(c->bsess));
+	} else {
+		struct mqtt_bytes id = { (const uint8_t *)broker_session_id(c->bsess), strlen(broker_session_id(c->bsess)) };
+
+		refused_tag(c->srv, &id, tag);
+		snprintf(c->serial, sizeof(c->serial), "#%s", tag);
+	}
+	log_info(MOD, "%s: %s connected (MQTT %s%s, open ACL)", c->peer, c->serial,
+	         m->version == MQTT_V5 ? "5" : "3.1.1", *present ? ", session resumed" : "");
+	return 0;
+}
+
 static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt_connack_opts *ack, int *present)
 {
 	struct conn *c = ctx;
@@ -255,6 +299,8 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 
 	if (srv->stopping)
 		return MQTT_RC_SERVER_UNAVAILABLE;
+	if (c->l->acl == ACL_OPEN && !c->l->tls)
+		return open_connect(c, m, ack, present);
 	refused_tag(srv, &m->client_id, tag);
 	if (bytes_to_string(&m->client_id, id, sizeof(id)) != CC_OK || !inventory_serial_valid(id)) {
 		log_info(MOD, "%s: refused client id #%s: not a valid serial", c->peer, tag);
@@ -349,31 +395,6 @@ static void arm_keepalive(struct conn *c)
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
-/* Open ACL: deliver to every open-listener subscriber whose filter matches. */
-static void route_open(struct mqtt_server *srv, const struct mqtt_publish *p)
-{
-	char topic[1024];
-	size_t i, j;
-
-	if (bytes_to_string(&p->topic, topic, sizeof(topic)) != CC_OK)
-		return;
-	for (i = 0; i < srv->nslots; i++) {
-		struct conn *s = srv->conns[i];
-
-		if (s == NULL || !s->connected || s->closing || s->l->acl != ACL_OPEN)
-			continue;
-		for (j = 0; j < s->nopen; j++) {
-			if (acl_topic_matches(s->open_subs[j].p, s->open_subs[j].len, p->topic.p, p->topic.len)) {
-				uint16_t id;
-
-				session_publish(s->session, topic, p->payload.p, p->payload.len,
-				                p->qos > 1 ? 1 : p->qos, 0, &id);
-				break;
-			}
-		}
-	}
-}
-
 /* Refuses a publish: counted per machine under a category; MQTT 5 clients
  * learn why (never payload content); a 3.1.1 client gets its acknowledgement
  * (it cannot be told) and the message is dropped. */
@@ -422,12 +443,12 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 		}
 		return -MQTT_RC_NOT_AUTHORIZED;
 	}
-	if (c->l->acl == ACL_OPEN && kind == TOPIC_NONE) {
-		route_open(srv, p);
-		return 0;
+	if (c->l->acl == ACL_OPEN) {
+		/* Routed in memory, stored nothing. */
+		uint8_t rc8 = broker_publish(srv->broker, c->bsess, p);
+
+		return p->qos > 0 ? rc8 : 0;
 	}
-	if (c->l->acl == ACL_OPEN)
-		return 0; /* open listeners store nothing */
 	if (kind == TOPIC_STATUS) {
 		/* Online/offline is known from the connection itself; accept and move on. */
 		return 0;
@@ -470,28 +491,33 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 	return p->qos > 0 ? SESSION_PENDING : 0;
 }
 
-static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options)
+static uint8_t open_subscribe(struct conn *c, const struct mqtt_bytes *filter, uint8_t options, uint32_t id)
+{
+	static const char share[] = "$share/";
+	const char *deny = c->srv->cfg.mqtt_open_nosubscribe;
+
+	if (c->bsess == NULL)
+		return MQTT_RC_UNSPECIFIED;
+	if (deny[0] != '\0' && filter->len == strlen(deny) && memcmp(filter->p, deny, filter->len) == 0)
+		return MQTT_RC_UNSPECIFIED; /* 0x80: what 3.1.1 knows, and what the suites look for */
+	if ((filter->len < sizeof(share) - 1 || memcmp(filter->p, share, sizeof(share) - 1) != 0) &&
+	    !acl_may_subscribe(ACL_OPEN, c->serial, filter->p, filter->len))
+		return acl_filter_valid(filter->p, filter->len) ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_TOPIC_FILTER_INVALID;
+	return broker_subscribe(c->srv->broker, c->bsess, filter, options, id);
+}
+
+static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options, uint32_t id)
 {
 	struct conn *c = ctx;
 	uint8_t qos = options & 3;
 
+	if (c->l->acl == ACL_OPEN)
+		return open_subscribe(c, filter, options, id);
 	if (!acl_may_subscribe(c->l->acl, c->serial, filter->p, filter->len)) {
 		log_info(MOD, "%s: refused a subscription outside its command topics", c->serial);
 		return MQTT_RC_NOT_AUTHORIZED;
 	}
-	if (c->l->acl == ACL_OPEN) {
-		uint8_t *copy;
-
-		if (c->nopen == OPEN_SUBS_MAX)
-			return MQTT_RC_QUOTA_EXCEEDED;
-		copy = malloc(filter->len);
-		if (copy == NULL)
-			return MQTT_RC_UNSPECIFIED;
-		memcpy(copy, filter->p, filter->len);
-		c->open_subs[c->nopen].p = copy;
-		c->open_subs[c->nopen].len = filter->len;
-		c->nopen++;
-	} else {
+	{
 		struct remembered *mem = strmap_get(c->srv->sessions, c->serial);
 
 		if (mem == NULL) {
@@ -511,15 +537,10 @@ static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_
 static uint8_t hook_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
 {
 	struct conn *c = ctx;
-	size_t i;
 
-	for (i = 0; i < c->nopen; i++) {
-		if (c->open_subs[i].len == filter->len && memcmp(c->open_subs[i].p, filter->p, filter->len) == 0) {
-			free((void *)c->open_subs[i].p);
-			c->open_subs[i] = c->open_subs[--c->nopen];
-			return 0;
-		}
-	}
+	if (c->l->acl == ACL_OPEN)
+		return c->bsess != NULL ? broker_unsubscribe(c->srv->broker, c->bsess, filter)
+		                        : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 	if (c->l->acl == ACL_MACHINE && strmap_get(c->srv->sessions, c->serial) != NULL)
 		return 0;
 	return MQTT_RC_NO_SUBSCRIPTION_EXISTED;
@@ -532,6 +553,10 @@ static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 	size_t i;
 
 	(void)reason; /* acknowledged, whatever the machine thinks of it: delivered */
+	if (c->l->acl == ACL_OPEN) {
+		broker_acked(c->srv->broker, c->bsess, packet_id);
+		return;
+	}
 	for (i = 0; i < c->ncommands; i++) {
 		if (c->commands[i].packet_id != packet_id || c->commands[i].acked)
 			continue;
@@ -632,20 +657,64 @@ static void deliver_commands(struct conn *c)
 		log_warn(MOD, "%s: pending commands could not be read", c->serial);
 }
 
-static void hook_disconnect(void *ctx, uint8_t reason, int with_will)
+static void hook_disconnect(void *ctx, const struct mqtt_disconnect *d)
 {
 	struct conn *c = ctx;
 
-	(void)reason;
 	c->clean_exit = 1;
-	c->will_armed = c->will_armed && with_will; /* DISCONNECT 0x04 keeps the will */
+	c->will_armed = c->will_armed && d->reason == 0x04; /* DISCONNECT 0x04 keeps the will */
+	if (d->props.has_session_expiry)
+		c->disconnect_expiry = d->props.session_expiry;
 	snprintf(c->reason, sizeof(c->reason), "disconnected by the machine");
+}
+
+static void hook_released(void *ctx, uint16_t packet_id)
+{
+	struct conn *c = ctx;
+
+	if (c->l->acl == ACL_OPEN)
+		broker_released(c->srv->broker, c->bsess, packet_id);
 }
 
 static const struct session_hooks hooks = {
 	hook_connect, hook_publish, hook_subscribe, hook_unsubscribe, hook_delivered, hook_disconnect,
-	hook_send,
+	hook_send, hook_released,
 };
+
+/* ---- the open listener's broker reaches its clients ---- */
+
+static int broker_send(void *conn, const struct session_message *m, uint16_t *packet_id)
+{
+	struct conn *c = conn;
+
+	if (c->closing)
+		return CC_ERR_STATE;
+	return session_send(c->session, m, packet_id);
+}
+
+static int broker_send_pubrel(void *conn, uint16_t packet_id)
+{
+	struct conn *c = conn;
+
+	if (c->closing)
+		return CC_ERR_STATE;
+	return session_resend_pubrel(c->session, packet_id);
+}
+
+static int64_t broker_now(void *arg)
+{
+	(void)arg;
+	return clock_now_ms();
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	broker_tick(srv->broker);
+}
 
 /* ---- connection life ---- */
 
@@ -653,9 +722,13 @@ static void conn_free(struct conn *c)
 {
 	struct mqtt_server *srv = c->srv;
 	uint32_t slot = (uint32_t)c->id;
-	size_t i;
 
-	if (c->connected) {
+	if (c->connected && c->l->acl == ACL_OPEN) {
+		if (c->bsess != NULL && srv->broker != NULL)
+			broker_disconnect(srv->broker, c->bsess, c->will_armed, c->disconnect_expiry);
+		c->bsess = NULL;
+		log_info(MOD, "%s: %s went away: %s", c->peer, c->serial, c->reason);
+	} else if (c->connected) {
 		/* A connection taken over by a newer one of the same machine is no
 		 * longer its current one: the machine is not offline. */
 		int current = strmap_get(srv->by_serial, c->serial) == c;
@@ -674,8 +747,6 @@ static void conn_free(struct conn *c)
 		log_info(MOD, "%s: %s went away: %s", c->peer, c->serial, c->reason);
 	}
 	address_count(srv, c->peer, -1);
-	for (i = 0; i < c->nopen; i++)
-		free((void *)c->open_subs[i].p);
 	if (slot < srv->nslots && srv->conns[slot] == c) {
 		srv->conns[slot] = NULL;
 		srv->nconns--;
@@ -710,10 +781,43 @@ static void conn_free_after(struct conn *c, int delay_ms)
 	evtimer_add(c->close_ev, &tv);
 }
 
+static void drain_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* The open listener closes like a polite broker: after what explains the
+ * close has gone out, only our side is shut, and what the client still
+ * sends (a PUBREL it pipelined, say) is read and dropped until it closes
+ * too, or the grace period ends; closing at once would reset the
+ * connection under the client's feet before it reads our DISCONNECT. */
+static void linger(struct conn *c)
+{
+	(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_setcb(c->bev, drain_cb, NULL, closing_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_free_after(c, CLOSE_GRACE_MS);
+}
+
+static int lingers(const struct conn *c)
+{
+	return c->l->acl == ACL_OPEN && !c->l->tls;
+}
+
 static void flushed_cb(struct bufferevent *bev, void *arg)
 {
+	struct conn *c = arg;
+
 	(void)bev;
-	conn_free_after(arg, 0);
+	if (lingers(c))
+		linger(c);
+	else
+		conn_free_after(c, 0);
 }
 
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -730,6 +834,11 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	if (c->bsess != NULL) {
+		/* The will goes now, not when the socket is finally freed. */
+		broker_disconnect(c->srv->broker, c->bsess, c->will_armed, c->disconnect_expiry);
+		c->bsess = NULL;
+	}
 	if (c->reason[0] == '\0')
 		snprintf(c->reason, sizeof(c->reason), "%s", reason);
 	/* The reason string (a fixed phrase) also makes clients that ignore
@@ -737,6 +846,10 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 	if (mqtt_reason != 0 && session_connected(c->session))
 		session_close(c->session, mqtt_reason, c->reason);
 	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && lingers(c)) {
+		linger(c);
+		return;
+	}
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		bufferevent_disable(c->bev, EV_WRITE);
 		conn_free_after(c, 0);
@@ -787,6 +900,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (!was_connected && c->connected)
 		arm_keepalive(c);
+	if (c->bsess != NULL)
+		broker_flush(c->srv->broker, c->bsess); /* retained messages, after the SUBACK */
 	if (c->want_commands)
 		deliver_commands(c);
 }
@@ -833,6 +948,7 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	}
 	c->srv = srv;
 	c->l = l;
+	c->disconnect_expiry = -1;
 	memcpy(c->peer, host, sizeof(c->peer));
 	address_count(srv, host, 1);
 	if (l->tls) {
@@ -1050,8 +1166,11 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 		sc->receive_max = (uint16_t)srv->cfg.mqtt_receive_max;
 		sc->keepalive_max = (uint16_t)srv->cfg.mqtt_keepalive_max;
 		/* Machines publish info and status retained: their latest is kept as
-		 * the machine's live state. Open test listeners keep nothing. */
-		sc->retain_available = srv->listeners[i].acl == ACL_MACHINE;
+		 * the machine's live state. The open listener's broker keeps them
+		 * in memory, and takes wildcard subscriptions. */
+		sc->retain_available = 1;
+		sc->wildcard_available = srv->listeners[i].acl == ACL_OPEN;
+		sc->topic_aliases = srv->listeners[i].acl == ACL_OPEN;
 	}
 	rc = store->ops->machine_list(store, 0, mark_offline, store);
 	if (rc == CC_OK)
@@ -1062,6 +1181,17 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 	if (srv->poll_ev == NULL)
 		return CC_ERR_NOMEM;
 	event_add(srv->poll_ev, &poll);
+	if (srv->listeners[PLAIN_LISTENER].ev != NULL && srv->listeners[PLAIN_LISTENER].acl == ACL_OPEN) {
+		struct broker_ops ops = { broker_send, broker_send_pubrel, broker_now, NULL };
+		struct timeval tick = { 0, BROKER_TICK_MS * 1000 };
+
+		if (broker_new(&ops, &srv->broker) != CC_OK)
+			return CC_ERR_NOMEM;
+		srv->tick_ev = event_new(srv->base, -1, EV_PERSIST, tick_cb, srv);
+		if (srv->tick_ev == NULL)
+			return CC_ERR_NOMEM;
+		event_add(srv->tick_ev, &tick);
+	}
 	for (i = 0; i < 2; i++) {
 		if (srv->listeners[i].ev != NULL) {
 			evconnlistener_enable(srv->listeners[i].ev);
@@ -1129,6 +1259,9 @@ void mqtt_server_free(struct mqtt_server *srv)
 		event_free(srv->done_ev);
 	if (srv->poll_ev != NULL)
 		event_free(srv->poll_ev);
+	if (srv->tick_ev != NULL)
+		event_free(srv->tick_ev);
+	broker_free(srv->broker);
 	registry_free(srv->registry);
 	if (srv->sessions != NULL)
 		strmap_foreach(srv->sessions, free_session, NULL);

@@ -217,6 +217,8 @@ static int read_props(struct reader *r, enum prop_ctx ctx, struct mqtt_props *p)
 	if (r->bad || len > left(r))
 		return -MQTT_RC_MALFORMED;
 	end = r->pos + len;
+	p->raw.p = r->p + r->pos;
+	p->raw.len = len;
 	while (r->pos < end) {
 		uint32_t id = get_varint(r), v = 0;
 		struct mqtt_bytes s = { NULL, 0 };
@@ -299,6 +301,70 @@ static int read_props(struct reader *r, enum prop_ctx ctx, struct mqtt_props *p)
 		}
 	}
 	return r->pos == end ? 0 : -MQTT_RC_MALFORMED;
+}
+
+static int prop_size(const uint8_t *p, size_t left_bytes, char type, size_t *size)
+{
+	size_t n = 0, a, b;
+
+	switch (type) {
+	case 'b': n = 1; break;
+	case '2': n = 2; break;
+	case '4': n = 4; break;
+	case 'v':
+		while (n < left_bytes && n < 4 && (p[n] & 0x80))
+			n++;
+		n++;
+		break;
+	case 's':
+	case 'd':
+		if (left_bytes < 2)
+			return -1;
+		n = 2 + ((size_t)p[0] << 8 | p[1]);
+		break;
+	case 'p':
+		if (left_bytes < 2)
+			return -1;
+		a = 2 + ((size_t)p[0] << 8 | p[1]);
+		if (left_bytes < a + 2)
+			return -1;
+		b = 2 + ((size_t)p[a] << 8 | p[a + 1]);
+		n = a + b;
+		break;
+	default:
+		return -1;
+	}
+	if (n > left_bytes)
+		return -1;
+	*size = n;
+	return 0;
+}
+
+int mqtt_props_copy(const struct mqtt_bytes *raw, const uint8_t *drop, size_t ndrop, uint8_t *out,
+                    size_t cap, size_t *out_len)
+{
+	size_t pos = 0, len = 0;
+
+	while (raw != NULL && pos < raw->len) {
+		uint8_t id = raw->p[pos];
+		size_t size, i;
+		int idx = id < 0x80 ? prop_index(id) : -1, keep = 1;
+
+		if (idx < 0 || prop_size(raw->p + pos + 1, raw->len - pos - 1, prop_table[idx].type, &size) != 0)
+			return CC_ERR_INVALID;
+		for (i = 0; i < ndrop; i++)
+			if (drop[i] == id)
+				keep = 0;
+		if (keep) {
+			if (len + 1 + size > cap)
+				return CC_ERR_LIMIT;
+			memcpy(out + len, raw->p + pos, 1 + size);
+			len += 1 + size;
+		}
+		pos += 1 + size;
+	}
+	*out_len = len;
+	return 0;
 }
 
 /* ---- decoders ---- */

@@ -88,7 +88,14 @@ struct mqtt_props {
 	int has_auth_method;
 	struct mqtt_bytes reason_string;
 	unsigned user_properties;
+	struct mqtt_bytes raw; /* the whole property list as received (without its length) */
 };
+
+/* Copies a validated property list (a struct mqtt_props raw), leaving out
+ * the properties whose ids are in drop: how a broker forwards what it must
+ * not change. 0, CC_ERR_LIMIT (cap too small) or CC_ERR_INVALID. */
+int mqtt_props_copy(const struct mqtt_bytes *raw, const uint8_t *drop, size_t ndrop, uint8_t *out,
+                    size_t cap, size_t *out_len);
 
 struct mqtt_frame {
 	enum mqtt_type type;

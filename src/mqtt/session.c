@@ -6,6 +6,7 @@
 #include "common/err.h"
 
 #define OUT_INFLIGHT_MAX 32
+#define ALIASES_MAX 16
 #define SMALL_PACKET 512
 
 enum state { AWAIT_CONNECT, CONNECTED, CLOSED };
@@ -40,6 +41,8 @@ struct mqtt_session {
 	uint16_t next_id;
 	uint16_t peer_receive_max; /* the client's Receive Maximum (65535 unless it said less) */
 	uint32_t peer_max_packet;  /* the client's Maximum Packet Size (0: no limit) */
+	uint16_t peer_alias_max;   /* topic aliases we may use (its Topic Alias Maximum, capped) */
+	char *aliases[ALIASES_MAX];/* alias i + 1 -> topic, for this connection */
 };
 
 typedef int (*packet_handler)(struct mqtt_session *s, const struct mqtt_frame *f);
@@ -72,8 +75,12 @@ int session_new(const struct session_config *cfg, const struct session_hooks *ho
 
 void session_free(struct mqtt_session *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
+	for (i = 0; i < ALIASES_MAX; i++)
+		free(s->aliases[i]);
 	free(s->in);
 	free(s);
 }
@@ -169,6 +176,8 @@ static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
 			s->peer_receive_max = c.props.receive_max;
 		if (c.props.has_max_packet)
 			s->peer_max_packet = c.props.max_packet;
+		if (s->cfg.topic_aliases)
+			s->peer_alias_max = c.props.topic_alias_max < ALIASES_MAX ? c.props.topic_alias_max : ALIASES_MAX;
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.receive_max = s->cfg.receive_max;
@@ -328,6 +337,8 @@ static int on_pubrec(struct mqtt_session *s, const struct mqtt_frame *f)
 		return 0;
 	}
 	o->state = OUT_AWAIT_PUBCOMP;
+	if (s->hooks.on_released != NULL)
+		s->hooks.on_released(s->ctx, a.packet_id);
 	return send_ack(s, MQTT_PUBREL, a.packet_id, 0, NULL);
 }
 
@@ -357,7 +368,8 @@ static int on_subscribe(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (rc != 0)
 		return fail(s, rc);
 	for (i = 0; i < sub.count; i++) {
-		uint8_t r = s->hooks.on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options);
+		uint8_t r = s->hooks.on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options,
+		                                  sub.props.has_subscription_id ? sub.props.subscription_id : 0);
 		/* 3.1.1 knows a single failure code. */
 		reasons[i] = s->version == MQTT_V311 && r >= 0x80 ? 0x80 : r;
 	}
@@ -402,7 +414,7 @@ static int on_disconnect(struct mqtt_session *s, const struct mqtt_frame *f)
 
 	if (rc != 0)
 		return fail(s, rc);
-	s->hooks.on_disconnect(s->ctx, d.reason, d.reason == 0x04);
+	s->hooks.on_disconnect(s->ctx, &d);
 	s->state = CLOSED;
 	return -1; /* the client closes; so do we */
 }
@@ -487,6 +499,61 @@ static int id_in_use(const struct mqtt_session *s, uint16_t id)
 	return 0;
 }
 
+/* Topic aliases (MQTT 5 3.3.2.3.4), when the client takes them: the first
+ * message on a topic sets an alias, the next ones send it with an empty
+ * topic. Returns the alias to send (0: none) and whether the topic goes too. */
+static uint16_t alias_for(struct mqtt_session *s, const char *topic, size_t len, int *with_topic)
+{
+	uint16_t i;
+
+	*with_topic = 1;
+	for (i = 0; i < s->peer_alias_max; i++) {
+		if (s->aliases[i] == NULL)
+			return (uint16_t)(i + 1); /* a new alias: set once the message has gone */
+		if (strlen(s->aliases[i]) == len && memcmp(s->aliases[i], topic, len) == 0) {
+			*with_topic = 0;
+			return (uint16_t)(i + 1);
+		}
+	}
+	return 0;
+}
+
+static int send_aliased(struct mqtt_session *s, const struct session_message *m, uint16_t *packet_id)
+{
+	struct session_message a = *m;
+	uint8_t *props;
+	int with_topic, rc;
+	uint16_t alias = alias_for(s, m->topic, m->topic_len, &with_topic);
+
+	if (alias == 0)
+		return CC_ERR_NOTFOUND;
+	props = malloc(m->props_len + 3);
+	if (props == NULL)
+		return CC_ERR_NOMEM;
+	props[0] = 0x23;
+	props[1] = (uint8_t)(alias >> 8);
+	props[2] = (uint8_t)alias;
+	if (m->props_len > 0)
+		memcpy(props + 3, m->props, m->props_len);
+	a.props = props;
+	a.props_len = m->props_len + 3;
+	if (!with_topic) {
+		a.topic = "";
+		a.topic_len = 0;
+	}
+	a.topic_aliased = 1;
+	rc = session_send(s, &a, packet_id);
+	free(props);
+	if (rc == CC_OK && with_topic) {
+		s->aliases[alias - 1] = malloc(m->topic_len + 1);
+		if (s->aliases[alias - 1] != NULL) {
+			memcpy(s->aliases[alias - 1], m->topic, m->topic_len);
+			s->aliases[alias - 1][m->topic_len] = '\0';
+		}
+	}
+	return rc;
+}
+
 int session_send(struct mqtt_session *s, const struct session_message *m, uint16_t *packet_id)
 {
 	struct mqtt_out o;
@@ -496,9 +563,14 @@ int session_send(struct mqtt_session *s, const struct session_message *m, uint16
 
 	if (s->state != CONNECTED)
 		return CC_ERR_STATE;
+	if (s->peer_alias_max > 0 && !m->topic_aliased && s->version == MQTT_V5) {
+		rc = send_aliased(s, m, packet_id);
+		if (rc != CC_ERR_NOTFOUND)
+			return rc;
+	}
 	if (m->qos > 2 || (m->packet_id != 0 && m->qos == 0))
 		return CC_ERR_INVALID;
-	size = mqtt_publish_size(s->version, m->qos, m->topic_len, m->props_len, m->len);
+	size = mqtt_publish_size(s->version, m->qos, m->topic_len, s->version == MQTT_V5 ? m->props_len : 0, m->len);
 	if (s->peer_max_packet != 0 && size > s->peer_max_packet)
 		return CC_ERR_INVALID; /* MQTT 5 3.1.2.11.4: never send what the client cannot take */
 	if (m->qos > 0) {

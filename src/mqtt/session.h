@@ -37,6 +37,7 @@ struct session_config {
 	uint16_t keepalive_max;/* a larger requested keepalive is lowered to this (MQTT 5 tells the client) */
 	int retain_available;  /* announced in CONNACK */
 	int wildcard_available;
+	int topic_aliases;     /* use topic aliases on what we send, if the client takes them */
 };
 
 struct session_hooks {
@@ -51,17 +52,22 @@ struct session_hooks {
 	 * reason code to disconnect the client with. An immediate refusal may
 	 * explain itself in *reason_string (MQTT 5 only; static text). */
 	int (*on_publish)(void *ctx, const struct mqtt_publish *p, const char **reason_string);
-	/* One SUBSCRIBE filter: the granted QoS, or a reason code >= 0x80. */
-	uint8_t (*on_subscribe)(void *ctx, const struct mqtt_bytes *filter, uint8_t options);
+	/* One SUBSCRIBE filter: the granted QoS, or a reason code >= 0x80.
+	 * subscription_id: the SUBSCRIBE's Subscription Identifier, 0 if none. */
+	uint8_t (*on_subscribe)(void *ctx, const struct mqtt_bytes *filter, uint8_t options,
+	                        uint32_t subscription_id);
 	/* One UNSUBSCRIBE filter: 0, or MQTT_RC_NO_SUBSCRIPTION_EXISTED. */
 	uint8_t (*on_unsubscribe)(void *ctx, const struct mqtt_bytes *filter);
 	/* The flow of a message we sent has ended (PUBACK; PUBCOMP, or a PUBREC
 	 * refusing it, for QoS 2): one more may be sent. */
 	void (*on_delivered)(void *ctx, uint16_t packet_id, uint8_t reason);
-	/* The client sent DISCONNECT; with_will is set for reason 0x04. */
-	void (*on_disconnect)(void *ctx, uint8_t reason, int with_will);
+	/* The client sent DISCONNECT (reason 0x04: publish the will anyway). */
+	void (*on_disconnect)(void *ctx, const struct mqtt_disconnect *d);
 	/* Queues bytes for the peer. Returns 0 or a negative code. */
 	int (*send)(void *ctx, const uint8_t *p, size_t n);
+	/* The client answered our QoS 2 message with PUBREC and we sent PUBREL
+	 * (a resumed session re-sends PUBREL, not the message). May be NULL. */
+	void (*on_released)(void *ctx, uint16_t packet_id);
 };
 
 /* Allocates a session in the awaiting-CONNECT state. */
@@ -90,6 +96,7 @@ struct session_message {
 	uint8_t qos;
 	int retain, dup;
 	uint16_t packet_id;    /* 0: the session picks one; else a resend under this id */
+	int topic_aliased;     /* internal: the topic alias is already in props */
 };
 
 /* Sends a message. For QoS 1/2 *packet_id is set and on_delivered reports

@@ -47,9 +47,10 @@ static int on_publish(void *ctx, const struct mqtt_publish *p, const char **rs)
 	return 0;
 }
 
-static uint8_t on_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options)
+static uint8_t on_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options, uint32_t id)
 {
 	(void)ctx;
+	(void)id;
 	return acl_may_subscribe(ACL_MACHINE, "M1", filter->p, filter->len) ? (options & 1) : MQTT_RC_NOT_AUTHORIZED;
 }
 
@@ -60,7 +61,7 @@ static uint8_t on_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
 }
 
 static void on_delivered(void *ctx, uint16_t id, uint8_t reason) { (void)ctx; (void)id; (void)reason; }
-static void on_disconnect(void *ctx, uint8_t reason, int will) { (void)ctx; (void)reason; (void)will; }
+static void on_disconnect(void *ctx, const struct mqtt_disconnect *d) { (void)ctx; (void)d; }
 
 static int on_send(void *ctx, const uint8_t *p, size_t n)
 {
@@ -72,11 +73,11 @@ static int on_send(void *ctx, const uint8_t *p, size_t n)
 }
 
 static const struct session_hooks hooks = { on_connect, on_publish, on_subscribe, on_unsubscribe,
-	                                     on_delivered, on_disconnect, on_send };
+	                                     on_delivered, on_disconnect, on_send, NULL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct session_config cfg = { 4096, 8, 60, 0, 0 };
+	struct session_config cfg = { 4096, 8, 60, 0, 0, 1 };
 	struct fuzz_ctx f;
 	struct mqtt_session *s = NULL;
 	uint8_t *buf;

@@ -95,15 +95,16 @@ static int h_publish(void *ctx, const struct mqtt_publish *p, const char **rs)
 	return r->defer && p->qos ? SESSION_PENDING : 0;
 }
 
-static uint8_t h_sub(void *ctx, const struct mqtt_bytes *f, uint8_t o)
+static uint8_t h_sub(void *ctx, const struct mqtt_bytes *f, uint8_t o, uint32_t id)
 {
 	(void)ctx;
+	(void)id;
 	return acl_may_subscribe(ACL_MACHINE, "M1", f->p, f->len) ? (o & 3) : MQTT_RC_NOT_AUTHORIZED;
 }
 
 static uint8_t h_unsub(void *ctx, const struct mqtt_bytes *f) { (void)ctx; (void)f; return 0; }
 static void h_delivered(void *ctx, uint16_t id, uint8_t r) { (void)ctx; (void)id; (void)r; }
-static void h_disc(void *ctx, uint8_t r, int w) { (void)ctx; (void)r; (void)w; }
+static void h_disc(void *ctx, const struct mqtt_disconnect *d) { (void)ctx; (void)d; }
 
 static int h_send(void *ctx, const uint8_t *p, size_t n)
 {
@@ -116,11 +117,12 @@ static int h_send(void *ctx, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static const struct session_hooks hooks = { h_connect, h_publish, h_sub, h_unsub, h_delivered, h_disc, h_send };
+static const struct session_hooks hooks = { h_connect, h_publish, h_sub, h_unsub, h_delivered, h_disc, h_send,
+                                            NULL };
 
 static struct mqtt_session *new_session(struct rec *r, uint16_t receive_max)
 {
-	struct session_config cfg = { 65536, receive_max, 60, 0, 0 };
+	struct session_config cfg = { 65536, receive_max, 60, 0, 0, 0 };
 	struct mqtt_session *s = NULL;
 
 	memset(r, 0, sizeof(*r));
