@@ -33,8 +33,14 @@ static uint8_t on_connect(void *ctx, const struct mqtt_connect *c, struct mqtt_c
 
 static int on_publish(void *ctx, const struct mqtt_publish *p, const char **rs)
 {
+	static const uint8_t drop[] = { 0x02, 0x0B, 0x23 };
 	struct fuzz_ctx *f = ctx;
 	enum machine_topic kind;
+	uint8_t copy[4096];
+	size_t copied;
+
+	/* What the broker forwards: the properties as received, less some. */
+	(void)mqtt_props_copy(&p->props.raw, drop, sizeof(drop), copy, sizeof(copy), &copied);
 
 	if (!acl_may_publish(ACL_MACHINE, "M1", p->topic.p, p->topic.len, &kind) && (f->mode & 4)) {
 		*rs = "not authorized";
@@ -82,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mqtt_session *s = NULL;
 	uint8_t *buf;
 	size_t have = 0, used = 0, chunk;
+	int sent = 0;
 
 	if (size < 1)
 		return 0;
@@ -110,6 +117,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		have -= consumed;
 		while (f.npending > 0 && rc == 0)
 			session_complete(s, f.pending[--f.npending], (f.mode & 16) ? 0x99 : 0, "refused");
+		if (!sent && rc == 0 && session_connected(s)) {
+			/* Messages of ours in flight, for the peer's PUBACK/PUBREC/PUBCOMP. */
+			struct session_message m = { "a/b", 3, (const uint8_t *)"\x26\0\1k\0\1v", 7,
+			                             (const uint8_t *)"x", 1, 2, 0, 0, 0, 0 };
+			uint16_t id;
+
+			(void)session_send(s, &m, &id);
+			m.qos = 1;
+			(void)session_send(s, &m, &id);
+			sent = 1;
+		}
 		if (rc < 0 || n == 0)
 			break;
 	}

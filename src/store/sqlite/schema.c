@@ -190,8 +190,9 @@ const char *const sqlite_migrations[] = {
 
 	/* 6 -> 7: a command the machine can never receive (larger than the
 	 * Maximum Packet Size it announced) ends as failed, with the reason. */
-	"ALTER TABLE commands ADD COLUMN failed_ms INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE commands ADD COLUMN failure TEXT NOT NULL DEFAULT '';",
+	"ALTER TABLE commands ADD COLUMN failed_ms INTEGER NOT NULL DEFAULT 0; "
+	"ALTER TABLE commands ADD COLUMN failure "
+	"TEXT NOT NULL DEFAULT '';",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
