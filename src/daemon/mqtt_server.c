@@ -272,6 +272,7 @@ static uint8_t open_connect(struct conn *c, const struct mqtt_connect *m, struct
 	if (m->version == MQTT_V5)
 		ack->assigned_client_id = assigned;
 	ack->subscription_ids_available = 1;
+	ack->shared_available = 1;
 	c->connected = 1;
 	c->will_armed = m->will;
 	/* Any client id is welcome here, but only serial-shaped ones reach the log. */

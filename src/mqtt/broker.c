@@ -47,8 +47,10 @@ struct delivery {
 };
 
 struct bsub {
-	char *filter;
+	char *filter;  /* as subscribed ("$share/{name}/{filter}" for a shared one) */
 	size_t len;
+	size_t match;  /* where the filter that matches topics starts (0 unless shared) */
+	uint64_t shared_got; /* shared: messages this member of its group was given */
 	uint8_t options; /* QoS bits 0-1, No Local 2, Retain As Published 3, Retain Handling 4-5 */
 	uint32_t sub_id;
 };
@@ -76,6 +78,7 @@ struct broker {
 	struct strmap *retained; /* topic -> struct bmsg * */
 	uint64_t next_serial;
 	size_t bytes;
+	size_t shared;      /* shared subscriptions in all sessions */
 };
 
 #define OPT_QOS(o) ((o) & 3)
@@ -353,6 +356,8 @@ static int route_one(void *arg, const char *key, void *value)
 		const struct bsub *sub = &s->subs[i];
 		uint8_t q;
 
+		if (sub->match != 0) /* shared: one session of the group gets it (route_shared) */
+			continue;
 		if (!acl_topic_matches((const uint8_t *)sub->filter, sub->len, (const uint8_t *)r->m->topic,
 		                       r->m->topic_len))
 			continue;
@@ -378,11 +383,94 @@ static int route_one(void *arg, const char *key, void *value)
 	return 0;
 }
 
+/* Shared subscriptions (MQTT 5 4.8.2): each group whose filter matches
+ * gets the message once, in the member that has been given the fewest so
+ * far (connected members first): they take turns. */
+struct candidate {
+	struct broker_session *s;
+	struct bsub *sub;
+	int taken;
+};
+
+struct shared_route {
+	struct bmsg *m;
+	struct candidate *c;
+	size_t n, cap;
+};
+
+static int collect_shared(void *arg, const char *key, void *value)
+{
+	struct shared_route *r = arg;
+	struct broker_session *s = value;
+	size_t i;
+
+	(void)key;
+	for (i = 0; i < s->nsubs && r->n < r->cap; i++) {
+		struct bsub *sub = &s->subs[i];
+
+		if (sub->match != 0 &&
+		    acl_topic_matches((const uint8_t *)sub->filter + sub->match, sub->len - sub->match,
+		                      (const uint8_t *)r->m->topic, r->m->topic_len)) {
+			r->c[r->n].s = s;
+			r->c[r->n].sub = sub;
+			r->c[r->n].taken = 0;
+			r->n++;
+		}
+	}
+	return r->n == r->cap;
+}
+
+static int same_group(const struct bsub *a, const struct bsub *b)
+{
+	return a->len == b->len && memcmp(a->filter, b->filter, a->len) == 0;
+}
+
+static void route_shared(struct broker *b, struct bmsg *m)
+{
+	struct shared_route r = { m, NULL, 0, b->shared };
+	size_t i, j;
+
+	r.c = calloc(r.cap, sizeof(*r.c));
+	if (r.c == NULL)
+		return;
+	strmap_foreach(b->sessions, collect_shared, &r);
+	for (i = 0; i < r.n; i++) {
+		struct candidate *chosen = NULL;
+
+		if (r.c[i].taken)
+			continue;
+		for (j = i; j < r.n; j++) {
+			struct candidate *k = &r.c[j];
+
+			if (k->taken || !same_group(r.c[i].sub, k->sub))
+				continue;
+			k->taken = 1;
+			if (chosen == NULL || (k->s->conn != NULL && chosen->s->conn == NULL) ||
+			    ((k->s->conn != NULL) == (chosen->s->conn != NULL) && k->sub->shared_got < chosen->sub->shared_got))
+				chosen = k;
+		}
+		if (chosen != NULL) {
+			struct bsub *sub = chosen->sub;
+
+			sub->shared_got++;
+			uint8_t qos = OPT_QOS(sub->options) < m->qos ? OPT_QOS(sub->options) : m->qos;
+
+			if ((chosen->s->conn != NULL || qos > 0) &&
+			    enqueue(chosen->s, m, qos, OPT_RAP(sub->options) && m->retain, &sub->sub_id,
+			            sub->sub_id ? 1 : 0) == CC_OK)
+				broker_flush(b, chosen->s);
+		}
+	}
+	free(r.c);
+}
+
 static void route(struct broker *b, struct bmsg *m)
 {
 	struct route r = { b, m, 0 };
 
 	strmap_foreach(b->sessions, route_one, &r);
+	if (b->shared > 0)
+		route_shared(b, m);
 }
 
 static void retain_store(struct broker *b, struct bmsg *m)
@@ -436,17 +524,33 @@ static int send_retained(void *arg, const char *key, void *value)
 	return 0;
 }
 
+/* For "$share/{name}/{filter}", where {filter} starts; 0 if not shared;
+ * -1 if malformed (empty name, a wildcard in it, or no filter). */
+static long shared_start(const struct mqtt_bytes *f)
+{
+	static const char share[] = "$share/";
+	size_t i, n = sizeof(share) - 1;
+
+	if (f->len < n || memcmp(f->p, share, n) != 0)
+		return 0;
+	for (i = n; i < f->len && f->p[i] != '/'; i++)
+		if (f->p[i] == '+' || f->p[i] == '#')
+			return -1;
+	if (i == n || i + 1 >= f->len)
+		return -1;
+	return (long)(i + 1);
+}
+
 uint8_t broker_subscribe(struct broker *b, struct broker_session *s, const struct mqtt_bytes *filter,
                          uint8_t options, uint32_t subscription_id)
 {
-	static const char share[] = "$share/";
 	struct bsub *sub = NULL;
 	int existed = 0;
+	long match = shared_start(filter);
 	size_t i;
 
-	if (filter->len >= sizeof(share) - 1 && memcmp(filter->p, share, sizeof(share) - 1) == 0)
-		return 0x9E; /* shared subscriptions are not offered */
-	if (!acl_filter_valid(filter->p, filter->len) || OPT_RH(options) == 3 || OPT_QOS(options) == 3)
+	if (match < 0 || OPT_RH(options) == 3 || OPT_QOS(options) == 3 ||
+	    !acl_filter_valid(filter->p + match, filter->len - (size_t)match))
 		return MQTT_RC_TOPIC_FILTER_INVALID;
 	for (i = 0; i < s->nsubs; i++) {
 		if (s->subs[i].len == filter->len && memcmp(s->subs[i].filter, filter->p, filter->len) == 0) {
@@ -468,10 +572,15 @@ uint8_t broker_subscribe(struct broker *b, struct broker_session *s, const struc
 		sub = &s->subs[s->nsubs++];
 		sub->filter = copy;
 		sub->len = filter->len;
+		sub->match = (size_t)match;
+		sub->shared_got = 0;
+		if (match > 0)
+			b->shared++;
 	}
 	sub->options = options;
 	sub->sub_id = subscription_id;
-	if (OPT_RH(options) == 0 || (OPT_RH(options) == 1 && !existed)) {
+	/* Retained messages are not sent for a shared subscription (4.8.2). */
+	if (match == 0 && (OPT_RH(options) == 0 || (OPT_RH(options) == 1 && !existed))) {
 		struct retained_match r = { b, s, sub };
 
 		strmap_foreach(b->retained, send_retained, &r);
@@ -483,9 +592,10 @@ uint8_t broker_unsubscribe(struct broker *b, struct broker_session *s, const str
 {
 	size_t i;
 
-	(void)b;
 	for (i = 0; i < s->nsubs; i++) {
 		if (s->subs[i].len == filter->len && memcmp(s->subs[i].filter, filter->p, filter->len) == 0) {
+			if (s->subs[i].match != 0)
+				b->shared--;
 			free(s->subs[i].filter);
 			s->subs[i] = s->subs[--s->nsubs];
 			return 0;
@@ -526,8 +636,11 @@ static void session_free_all(struct broker *b, struct broker_session *s)
 		next = d->next;
 		delivery_free(b, d);
 	}
-	for (i = 0; i < s->nsubs; i++)
+	for (i = 0; i < s->nsubs; i++) {
+		if (s->subs[i].match != 0)
+			b->shared--;
 		free(s->subs[i].filter);
+	}
 	msg_unref(b, s->will);
 	free(s->id);
 	free(s);

@@ -21,9 +21,11 @@
  *   (those of the subscriptions that matched); No Local; Retain As
  *   Published; overlapping subscriptions of one client give one message
  *   with the highest QoS and every matching subscription identifier.
- *   '$' topics are not matched by a wildcard at their first level.
- * What it does not: shared subscriptions ($share/...: refused with 0x9E),
- *   topic aliases (the session announces a maximum of 0).
+ *   '$' topics are not matched by a wildcard at their first level. Shared
+ *   subscriptions ($share/{name}/{filter}): each group gets a message once,
+ *   its sessions taken in turn (connected ones first), no retained messages.
+ * What it does not: accept topic aliases from clients (the session
+ *   announces a maximum of 0).
  */
 #ifndef CC_MQTT_BROKER_H
 #define CC_MQTT_BROKER_H

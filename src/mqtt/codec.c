@@ -670,7 +670,7 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 		put_u8(o, 0x29);
 		put_u8(o, (uint8_t)(opts->subscription_ids_available ? 1 : 0));
 		put_u8(o, 0x2A);
-		put_u8(o, 0);
+		put_u8(o, (uint8_t)(opts->shared_available ? 1 : 0));
 		if (opts->keepalive_override >= 0) {
 			put_u8(o, 0x13);
 			put_u16(o, (uint16_t)opts->keepalive_override);

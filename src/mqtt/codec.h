@@ -189,6 +189,7 @@ struct mqtt_connack_opts {
 	uint32_t session_expiry; int has_session_expiry;
 	const char *reason_string;
 	int subscription_ids_available;
+	int shared_available;
 	const char *assigned_client_id; /* NULL: none (at most 23 characters) */
 	uint16_t topic_alias_max;       /* 0: topic aliases not accepted */
 };

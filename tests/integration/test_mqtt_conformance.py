@@ -482,7 +482,6 @@ def test_wildcards_and_dollar_topics(b):
             raw.send(subscribe_packet(3, ["a/#/b"], V5, qos=1))
             p_ = raw.expect(SUBACK)
             assert p_.body[-1] == 0x8F, f"an invalid filter: {p_!r}"
-        assert s.sub("$share/g/x", 1) == [0x9E], "shared subscriptions are not offered"
         p.pub("$x/y", b"dollar")  # accepted, but no wildcard at level 1 matches it
         p.pub("w/a", b"plain")
         m = s.msg()
@@ -492,6 +491,30 @@ def test_wildcards_and_dollar_topics(b):
         p.pub("w/marker", b"m")
         assert s.msg().topic == "w/b"
         s.next_is_marker("w/marker", "overlapping subscriptions")
+
+
+def test_shared_subscriptions_share_the_messages(b):
+    c, p = raw_connect(b.plain_port, "share-probe")
+    with c:
+        assert parse_props(p.body[2:])[0].get(0x2A) == 1, "Shared Subscription Available"
+    with Client(b.plain_port, "sh-1").connect() as s1, Client(b.plain_port, "sh-2").connect() as s2, \
+            Client(b.plain_port, "sh-pub").connect() as p:
+        assert s1.sub("$share/grp/sh/+", 1) == [1]
+        assert s2.sub("$share/grp/sh/+", 1) == [1]
+        s1.sub("shm/#", 1)
+        s2.sub("shm/#", 1)
+        for i in range(4):
+            p.pub("sh/x", f"m{i}".encode())
+        p.pub("shm/x", b"marker")
+        got1, got2 = [], []
+        for s, got in ((s1, got1), (s2, got2)):
+            while True:
+                m = s.msg()
+                if m.topic == "shm/x":
+                    break
+                got.append(m.payload)
+        assert sorted(got1 + got2) == [b"m0", b"m1", b"m2", b"m3"], (got1, got2)
+        assert len(got1) == len(got2) == 2, f"taken in turn: {got1} {got2}"
 
 
 def test_receive_maximum_and_packet_size_on_forwarding(b):

@@ -151,7 +151,8 @@ static void test_routing_no_local_and_subscription_ids(void)
 	CHECK_EQ(subscribe(b, a, "t/+", 2 | 4, 0), 2);           /* No Local */
 	CHECK_EQ(subscribe(b, s, "t/x", 1, 7), 1);
 	CHECK_EQ(subscribe(b, s, "t/#", 2, 9), 2);
-	CHECK_EQ(subscribe(b, s, "$share/g/t", 1, 0), 0x9E);
+	CHECK_EQ(subscribe(b, s, "$share//t", 1, 0), MQTT_RC_TOPIC_FILTER_INVALID);
+	CHECK_EQ(subscribe(b, s, "$share/g+/t", 1, 0), MQTT_RC_TOPIC_FILTER_INVALID);
 	CHECK_EQ(subscribe(b, s, "a/#/b", 1, 0), MQTT_RC_TOPIC_FILTER_INVALID);
 	publish(b, a, "t/x", "hello", 2, 0);
 	CHECK_EQ(ca.n, 0);                                      /* not to its own publisher */
@@ -327,6 +328,37 @@ static void test_client_ids_takeover_and_bounds(void)
 	broker_free(b);
 }
 
+static void test_shared_subscriptions(void)
+{
+	static struct conn c1, c2, cp;
+	struct broker *b = new_broker();
+	struct broker_session *s1, *s2, *p;
+	int i;
+
+	memset(&c1, 0, sizeof(c1));
+	memset(&c2, 0, sizeof(c2));
+	memset(&cp, 0, sizeof(cp));
+	c1.window = c2.window = cp.window = -1;
+	p = join(b, &cp, "p", 1, 0, NULL);
+	publish(b, p, "sh/x", "retained", 1, 1);
+	s1 = join(b, &c1, "s1", 1, 0, NULL);
+	s2 = join(b, &c2, "s2", 1, 0, NULL);
+	CHECK_EQ(subscribe(b, s1, "$share/g/sh/+", 1, 0), 1);
+	CHECK_EQ(subscribe(b, s2, "$share/g/sh/#", 1, 0), 1);   /* another group: its own filter */
+	CHECK_EQ(subscribe(b, s2, "$share/g/sh/+", 1, 0), 1);
+	CHECK_EQ(c1.n + c2.n, 0);                                 /* no retained messages for shared ones */
+	for (i = 0; i < 4; i++)
+		publish(b, p, "sh/x", "m", 1, 0);
+	/* Group g/sh/+ : 4 messages, taken in turn; group g/sh/# : 4 more, all to s2. */
+	CHECK_EQ(c1.n, 2);
+	CHECK_EQ(c2.n, 6);
+	CHECK_EQ(broker_unsubscribe(b, s2, &(struct mqtt_bytes){ (const uint8_t *)"$share/g/sh/+", 13 }), 0);
+	CHECK_EQ(broker_unsubscribe(b, s2, &(struct mqtt_bytes){ (const uint8_t *)"$share/g/sh/#", 13 }), 0);
+	publish(b, p, "sh/x", "m", 1, 0);
+	CHECK_EQ(c1.n, 3);
+	broker_free(b);
+}
+
 int main(void)
 {
 	RUN(test_routing_no_local_and_subscription_ids);
@@ -334,5 +366,6 @@ int main(void)
 	RUN(test_persistent_session_queue_and_resend);
 	RUN(test_wills_delay_and_expiry);
 	RUN(test_client_ids_takeover_and_bounds);
+	RUN(test_shared_subscriptions);
 	return check_summary();
 }
