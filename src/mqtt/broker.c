@@ -157,6 +157,7 @@ static int msg_expired(const struct broker *b, const struct bmsg *m)
 
 static void delivery_free(struct broker *b, struct delivery *d)
 {
+	b->bytes -= sizeof(*d);
 	msg_unref(b, d->m);
 	free(d);
 }
@@ -173,16 +174,18 @@ static void queue_remove(struct broker *b, struct broker_session *s, struct deli
 	delivery_free(b, d);
 }
 
-static int enqueue(struct broker_session *s, struct bmsg *m, uint8_t qos, int retain, const uint32_t *ids,
-                   size_t nids)
+/* Queues a delivery; its bookkeeping counts against the byte bound too. */
+static int enqueue(struct broker *b, struct broker_session *s, struct bmsg *m, uint8_t qos, int retain,
+                   const uint32_t *ids, size_t nids)
 {
 	struct delivery *d;
 
-	if (s->queued >= CC_BROKER_QUEUE_MAX)
+	if (s->queued >= CC_BROKER_QUEUE_MAX || b->bytes + sizeof(*d) > CC_BROKER_BYTES_MAX)
 		return CC_ERR_LIMIT; /* a client that does not read loses what does not fit */
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return CC_ERR_NOMEM;
+	b->bytes += sizeof(*d);
 	d->m = m;
 	m->refs++;
 	d->qos = qos;
@@ -376,7 +379,7 @@ static int route_one(void *arg, const char *key, void *value)
 	/* A disconnected session keeps QoS 1/2 messages only. */
 	if (s->conn == NULL && qos == 0)
 		return 0;
-	if (enqueue(s, r->m, (uint8_t)qos, retain, ids, nids) == CC_OK) {
+	if (enqueue(r->b, s, r->m, (uint8_t)qos, retain, ids, nids) == CC_OK) {
 		r->delivered++;
 		broker_flush(r->b, s);
 	}
@@ -456,7 +459,7 @@ static void route_shared(struct broker *b, struct bmsg *m)
 			uint8_t qos = OPT_QOS(sub->options) < m->qos ? OPT_QOS(sub->options) : m->qos;
 
 			if ((chosen->s->conn != NULL || qos > 0) &&
-			    enqueue(chosen->s, m, qos, OPT_RAP(sub->options) && m->retain, &sub->sub_id,
+			    enqueue(b, chosen->s, m, qos, OPT_RAP(sub->options) && m->retain, &sub->sub_id,
 			            sub->sub_id ? 1 : 0) == CC_OK)
 				broker_flush(b, chosen->s);
 		}
@@ -520,7 +523,7 @@ static int send_retained(void *arg, const char *key, void *value)
 
 	if (acl_topic_matches((const uint8_t *)r->sub->filter, r->sub->len, (const uint8_t *)key, m->topic_len) &&
 	    !msg_expired(r->b, m))
-		(void)enqueue(r->s, m, qos, 1, &r->sub->sub_id, r->sub->sub_id ? 1 : 0);
+		(void)enqueue(r->b, r->s, m, qos, 1, &r->sub->sub_id, r->sub->sub_id ? 1 : 0);
 	return 0;
 }
 

@@ -164,6 +164,15 @@ static void test_routing_no_local_and_subscription_ids(void)
 	CHECK_EQ(subscribe(b, s, "#", 1, 0), 1);
 	publish(b, a, "$sys/x", "dollar", 1, 0);
 	CHECK_EQ(cb.n, 1);                                      /* '#' does not match a '$' topic */
+	broker_disconnect(b, a, 0, -1);                         /* session expiry 0: both end */
+	broker_disconnect(b, s, 0, -1);
+	{
+		struct broker_stats st;
+
+		broker_get_stats(b, &st);
+		CHECK_EQ(st.sessions, 0);
+		CHECK_EQ(st.bytes, 0);                          /* every message and delivery accounted for */
+	}
 	broker_free(b);
 }
 
