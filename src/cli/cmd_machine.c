@@ -201,6 +201,54 @@ static int run_machine_command(struct cli_args *a)
 	return CC_OK;
 }
 
+struct command_rows {
+	json_t *rows;
+	int json;
+};
+
+/* One command's state, never its (sealed) body. */
+static int list_command(void *arg, const struct store_command *c)
+{
+	struct command_rows *l = arg;
+	char created[40], at[40];
+	const char *state = c->failed_ms ? "failed" : c->delivered_ms ? "delivered" : "pending";
+	int64_t at_ms = c->failed_ms ? c->failed_ms : c->delivered_ms;
+
+	cli_time(c->created_ms, created, sizeof(created));
+	cli_time(at_ms, at, sizeof(at));
+	if (l->json) {
+		json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)c->id, "name", c->name,
+		                        "state", state, "created", created, "at", at_ms ? at : NULL,
+		                        "reason", c->failed_ms ? c->failure : NULL);
+
+		return row != NULL && json_array_append_new(l->rows, row) == 0 ? 0 : CC_ERR_NOMEM;
+	}
+	printf("%-8lld %-14s %-10s %-25s %-25s %s\n", (long long)c->id, c->name, state, created,
+	       at_ms ? at : "-", c->failed_ms ? c->failure : "");
+	return 0;
+}
+
+static int run_machine_commands(struct cli_args *a)
+{
+	struct store *s = vault_store(a->vault);
+	struct store_machine m;
+	struct command_rows l = { NULL, a->json };
+	int rc = inventory_machine_find(a->vault, cli_get(a, "serial"), &m);
+
+	if (rc != CC_OK)
+		return rc;
+	l.rows = json_array();
+	if (l.rows == NULL)
+		return CC_ERR_NOMEM;
+	if (!a->json)
+		printf("%-8s %-14s %-10s %-25s %-25s %s\n", "ID", "NAME", "STATE", "CREATED", "AT", "REASON");
+	rc = s->ops->command_list(s, m.id, list_command, &l);
+	if (rc == CC_OK && a->json)
+		return cli_print_json(l.rows);
+	json_decref(l.rows);
+	return rc;
+}
+
 const struct cli_cmd cli_machine_cmds[] = {
 	{ "machine", "add", "register a machine and issue its certificate bundle", NULL, 1,
 	  { { "serial", "S", "the machine's serial: 1-64 of A-Z a-z 0-9 . _ -", 1 },
@@ -223,6 +271,8 @@ const struct cli_cmd cli_machine_cmds[] = {
 	    { "body", "JSON", "a JSON object (default {})", 0 },
 	    CLI_END_OPTS },
 	  run_machine_command },
+	{ "machine", "commands", "a machine's commands: pending, delivered, or failed and why", "serial", 1,
+	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_machine_commands },
 	{ "machine", "show", "show one machine", "serial", 1,
 	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_show },
 	CLI_END_CMDS,

@@ -48,4 +48,14 @@
 /* Rows returned by one list call of the store. */
 #define CC_LIST_MAX 100000
 
+/* The open-ACL test listener's in-memory broker (src/mqtt/broker.h): it
+ * never touches the store, and everything it holds is bounded. */
+#define CC_BROKER_SESSIONS_MAX 1024        /* sessions, connected or kept */
+#define CC_BROKER_SUBS_MAX 64              /* subscriptions per session */
+#define CC_BROKER_QUEUE_MAX 1000           /* messages queued or in flight per session */
+#define CC_BROKER_RETAINED_MAX 1024        /* retained messages */
+#define CC_BROKER_BYTES_MAX (64 * 1024 * 1024) /* message bytes held in all */
+#define CC_BROKER_CLIENT_ID_MAX 256        /* client identifier, bytes */
+#define CC_BROKER_SUB_IDS_MAX 8            /* subscription identifiers on one delivery */
+
 #endif

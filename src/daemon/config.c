@@ -43,7 +43,11 @@ static const struct opt table[] = {
 	{ "mqtt_plain_listen", S(mqtt_plain_listen), "", 0, 0, NULL,
 	  "loopback address:port of a plain-TCP MQTT listener, for tests only; refused on any other address" },
 	{ "mqtt_plain_acl", E(mqtt_plain_acl), "machine", 0, 0, "machine|open",
-	  "ACL of the plain listener: machine (client id = serial, own topics) or open (any topic, nothing stored)" },
+	  "ACL of the plain listener: machine (client id = serial, own topics) or open (an in-memory broker for "
+	  "MQTT conformance suites: any client id, sessions, wills, retained messages; nothing stored)" },
+	{ "mqtt_open_nosubscribe", S(mqtt_open_nosubscribe), "", 0, 0, NULL,
+	  "open ACL only: a topic filter whose SUBSCRIBE is refused (0x80), for suites that test a refused "
+	  "subscription (the Paho suites use test/nosubscribe)" },
 	{ "mqtt_max_packet", I(mqtt_max_packet), "66560", 1024, 1048576, NULL,
 	  "largest MQTT packet accepted, bytes (before CONNECT: at most 8192)" },
 	{ "mqtt_receive_max", I(mqtt_receive_max), "64", 1, 1024, NULL,

@@ -20,6 +20,7 @@ struct config {
 	int mqtt_tls12;                          /* also accept TLS 1.2 (ECDHE-ECDSA + AEAD only) */
 	char mqtt_plain_listen[CONFIG_STRING_MAX];/* loopback host:port without TLS, "" = off */
 	char mqtt_plain_acl[16];                 /* machine | open */
+	char mqtt_open_nosubscribe[CONFIG_STRING_MAX]; /* open ACL: a filter refused on SUBSCRIBE, "" = none */
 	int64_t mqtt_max_packet;
 	int64_t mqtt_receive_max;
 	int64_t mqtt_keepalive_max;

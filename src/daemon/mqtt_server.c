@@ -11,11 +11,14 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/strmap.h"
+#include "crypto/aead.h"
 #include "daemon/netaddr.h"
 #include "daemon/registry.h"
 #include "daemon/tls.h"
@@ -23,10 +26,11 @@
 #include "fleet/inventory.h"
 #include "ingest/message.h"
 #include "mqtt/acl.h"
+#include "mqtt/broker.h"
 #include "mqtt/session.h"
 
 #define MOD "mqtt"
-#define OPEN_SUBS_MAX 16
+#define BROKER_TICK_MS 100
 #define COMMANDS_IN_FLIGHT 8
 #define DONE_CHUNK 1024
 #define CLOSE_GRACE_MS 2000
@@ -62,6 +66,8 @@ struct mqtt_server {
 	struct writer *writer;
 	struct event *done_ev;   /* activated by the writer thread */
 	struct event *poll_ev;   /* fleet changes: new and revoked machines */
+	struct broker *broker;   /* the open listener's in-memory broker (NULL without one) */
+	struct event *tick_ev;   /* its delayed wills and session expiry */
 	struct conn **conns;     /* slot -> connection */
 	uint32_t *generations;   /* slot -> generation, so stale ids never match */
 	size_t nslots, nconns;
@@ -69,6 +75,7 @@ struct mqtt_server {
 	struct strmap *per_address; /* host -> (count as pointer) */
 	struct strmap *sessions;    /* serial -> struct remembered * */
 	int stopping;
+	uint8_t tag_key[32];        /* per process: keyed tags of refused input in logs */
 	uint64_t barrier_id;
 	uint64_t refused, accepted, dropped;
 };
@@ -88,11 +95,12 @@ struct conn {
 	int closing;     /* no more input; freed once the output is flushed */
 	int clean_exit;  /* the client sent DISCONNECT */
 	int clean_start;
+	int will_armed;  /* a machine's will (`offline` on its status): applied unless DISCONNECT 0 */
 	uint32_t session_expiry;
 	char reason[48]; /* why it went away, for machine status */
 	struct event *close_ev; /* frees the connection at a safe point of the loop */
-	struct mqtt_bytes open_subs[OPEN_SUBS_MAX]; /* open ACL: owned copies */
-	size_t nopen;
+	struct broker_session *bsess; /* open ACL: the broker's session, NULL once taken over */
+	int64_t disconnect_expiry;    /* a DISCONNECT's session expiry, -1: none */
 	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int want_commands; /* deliver pending commands once the current input is handled */
@@ -143,6 +151,29 @@ static void address_count(struct mqtt_server *srv, const char *host, int delta)
 		strmap_put(srv->per_address, host, (void *)n);
 }
 
+/* A refused client's input never reaches the log: only a short keyed tag
+ * of it (the first 8 bytes of HMAC-SHA-256 under a key that lives and dies
+ * with this process), enough to correlate attempts within one run and
+ * useless to recover, say, a card number typed as a client id. */
+static void refused_tag(const struct mqtt_server *srv, const struct mqtt_bytes *b, char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (HMAC(EVP_sha256(), srv->tag_key, sizeof(srv->tag_key), b->len ? b->p : (const uint8_t *)"",
+	         b->len, mac, &n) == NULL || n < 8) {
+		memcpy(out, "????????????????", 17);
+		return;
+	}
+	for (i = 0; i < 8; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
+	out[16] = '\0';
+	crypto_wipe(mac, sizeof(mac));
+}
+
 /* ---- state items for the writer ---- */
 
 /* Queues a live-state change (and the retained info, if given). With a
@@ -161,7 +192,8 @@ static int submit_state(struct conn *c, int online, const uint8_t *info, size_t 
 	memcpy(it.serial, c->serial, sizeof(it.serial));
 	it.online = online;
 	it.at_ms = clock_now_ms();
-	snprintf(it.reason, sizeof(it.reason), "%s", online ? "" : c->reason);
+	if (!online)
+		snprintf(it.reason, sizeof(it.reason), "%s%s", c->reason, c->will_armed ? "; will: offline" : "");
 	if (info != NULL && info_len > 0) {
 		it.payload = malloc(info_len);
 		if (it.payload == NULL)
@@ -194,42 +226,127 @@ static int bytes_to_string(const struct mqtt_bytes *b, char *out, size_t cap)
 	return CC_OK;
 }
 
-static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, int *present)
+/* A machine may leave a will only to say it is gone: `offline` on its own
+ * status topic (DESIGN §4: status is "up, retained, will"). Returns 0 or the
+ * CONNACK reason refusing it. */
+static uint8_t machine_will_check(const char *serial, const struct mqtt_connect *m, const char **why)
+{
+	static const char offline[] = "offline";
+	enum machine_topic kind;
+
+	if (!acl_may_publish(ACL_MACHINE, serial, m->will_topic.p, m->will_topic.len, &kind) ||
+	    kind != TOPIC_STATUS) {
+		*why = "a machine's will goes to its own cc/v1/{serial}/status topic only";
+		return MQTT_RC_TOPIC_NAME_INVALID;
+	}
+	if (m->will_payload.len != sizeof(offline) - 1 ||
+	    memcmp(m->will_payload.p, offline, sizeof(offline) - 1) != 0) {
+		*why = "a machine's will payload is `offline`";
+		return MQTT_RC_PAYLOAD_FORMAT_INVALID;
+	}
+	return 0;
+}
+
+/* The open listener: the broker decides (any client id). */
+static uint8_t open_connect(struct conn *c, const struct mqtt_connect *m, struct mqtt_connack_opts *ack,
+                            int *present)
+{
+	const char *assigned = NULL;
+	void *old = NULL;
+	uint8_t rc;
+	char tag[17];
+
+	rc = broker_connect(c->srv->broker, m, c, &c->bsess, present, &assigned, &old);
+	if (rc != 0) {
+		refused_tag(c->srv, &m->client_id, tag);
+		log_info(MOD, "%s: refused client id #%s: %s", c->peer, tag, mqtt_rc_name(rc));
+		return rc;
+	}
+	if (old != NULL) {
+		struct conn *o = old;
+
+		o->bsess = NULL;
+		snprintf(o->reason, sizeof(o->reason), "session taken over");
+		conn_close(o, "session taken over", MQTT_RC_SESSION_TAKEN_OVER);
+	}
+	if (m->version == MQTT_V5)
+		ack->assigned_client_id = assigned;
+	ack->subscription_ids_available = 1;
+	ack->shared_available = 1;
+	c->connected = 1;
+	c->will_armed = m->will;
+	/* Any client id is welcome here, but only serial-shaped ones reach the log. */
+	if (inventory_serial_valid(broker_session_id(c->bsess)) && strlen(broker_session_id(c->bsess)) < sizeof(c->serial)) {
+		snprintf(c->serial, sizeof(c->serial), "%s", broker_session_id(c->bsess));
+	} else {
+		struct mqtt_bytes id = { (const uint8_t *)broker_session_id(c->bsess), strlen(broker_session_id(c->bsess)) };
+
+		refused_tag(c->srv, &id, tag);
+		snprintf(c->serial, sizeof(c->serial), "#%s", tag);
+	}
+	log_info(MOD, "%s: %s connected (MQTT %s%s, open ACL)", c->peer, c->serial,
+	         m->version == MQTT_V5 ? "5" : "3.1.1", *present ? ", session resumed" : "");
+	return 0;
+}
+
+static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt_connack_opts *ack, int *present)
 {
 	struct conn *c = ctx;
 	struct mqtt_server *srv = c->srv;
 	const struct registry_entry *e;
 	struct remembered *mem;
 	struct conn *old;
-	char id[CC_SERIAL_MAX + 1];
+	char id[CC_SERIAL_MAX + 1], tag[17];
 
 	if (srv->stopping)
 		return MQTT_RC_SERVER_UNAVAILABLE;
+	if (c->l->acl == ACL_OPEN && !c->l->tls)
+		return open_connect(c, m, ack, present);
+	refused_tag(srv, &m->client_id, tag);
 	if (bytes_to_string(&m->client_id, id, sizeof(id)) != CC_OK || !inventory_serial_valid(id)) {
-		log_info(MOD, "%s: refused: client id is not a valid serial", c->peer);
+		log_info(MOD, "%s: refused client id #%s: not a valid serial", c->peer, tag);
 		return MQTT_RC_CLIENT_ID_NOT_VALID;
 	}
 	if (c->l->tls) {
 		struct tls_identity ident;
 
 		if (tls_peer_identity(bufferevent_openssl_get_ssl(c->bev), &ident) != CC_OK) {
-			log_info(MOD, "%s: refused: no usable client certificate", c->peer);
+			log_info(MOD, "%s: refused client id #%s: no usable client certificate", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
 		if (strcmp(ident.common_name, id) != 0) {
-			log_info(MOD, "%s: refused %s: client id differs from its certificate (%s)", c->peer,
-			         id, ident.common_name);
+			/* The certificate's CN is a serial this fleet's CA signed: safe to name. */
+			log_info(MOD, "%s: refused client id #%s: differs from its certificate (%s)", c->peer,
+			         tag, ident.common_name);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
 		memcpy(c->fingerprint, ident.fingerprint, sizeof(c->fingerprint));
 	}
 	if (c->l->acl == ACL_MACHINE) {
 		e = registry_find(srv->registry, id);
-		if (e == NULL || e->revoked ||
-		    (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
-			log_info(MOD, "%s: refused %s: %s", c->peer, id,
-			         e == NULL ? "unknown machine" : e->revoked ? "revoked" : "certificate replaced");
+		if (e == NULL) {
+			/* Over TLS the id is the CN of a certificate our CA signed (a
+			 * machine since deleted, say): nameable. Otherwise it is input. */
+			if (c->l->tls)
+				log_info(MOD, "%s: refused %s: unknown machine", c->peer, id);
+			else
+				log_info(MOD, "%s: refused client id #%s: unknown machine", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		if (e->revoked || (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+			/* A registered serial: the fleet's own name, not the client's input. */
+			log_info(MOD, "%s: refused %s: %s", c->peer, e->serial,
+			         e->revoked ? "revoked" : "certificate replaced");
+			return MQTT_RC_NOT_AUTHORIZED;
+		}
+		if (m->will) {
+			uint8_t refused = machine_will_check(id, m, &ack->reason_string);
+
+			if (refused != 0) {
+				log_info(MOD, "%s: refused %s: %s", c->peer, id, ack->reason_string);
+				return refused;
+			}
+			c->will_armed = 1;
 		}
 		c->machine_id = e->id;
 		c->customer_id = e->customer_id;
@@ -277,31 +394,6 @@ static void arm_keepalive(struct conn *c)
 	tv.tv_sec = ka + ka / 2;
 	tv.tv_usec = (ka % 2) * 500000;
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
-}
-
-/* Open ACL: deliver to every open-listener subscriber whose filter matches. */
-static void route_open(struct mqtt_server *srv, const struct mqtt_publish *p)
-{
-	char topic[1024];
-	size_t i, j;
-
-	if (bytes_to_string(&p->topic, topic, sizeof(topic)) != CC_OK)
-		return;
-	for (i = 0; i < srv->nslots; i++) {
-		struct conn *s = srv->conns[i];
-
-		if (s == NULL || !s->connected || s->closing || s->l->acl != ACL_OPEN)
-			continue;
-		for (j = 0; j < s->nopen; j++) {
-			if (acl_topic_matches(s->open_subs[j].p, s->open_subs[j].len, p->topic.p, p->topic.len)) {
-				uint16_t id;
-
-				session_publish(s->session, topic, p->payload.p, p->payload.len,
-				                p->qos > 1 ? 1 : p->qos, 0, &id);
-				break;
-			}
-		}
-	}
 }
 
 /* Refuses a publish: counted per machine under a category; MQTT 5 clients
@@ -352,12 +444,12 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 		}
 		return -MQTT_RC_NOT_AUTHORIZED;
 	}
-	if (c->l->acl == ACL_OPEN && kind == TOPIC_NONE) {
-		route_open(srv, p);
-		return 0;
+	if (c->l->acl == ACL_OPEN) {
+		/* Routed in memory, stored nothing. */
+		uint8_t rc8 = broker_publish(srv->broker, c->bsess, p);
+
+		return p->qos > 0 ? rc8 : 0;
 	}
-	if (c->l->acl == ACL_OPEN)
-		return 0; /* open listeners store nothing */
 	if (kind == TOPIC_STATUS) {
 		/* Online/offline is known from the connection itself; accept and move on. */
 		return 0;
@@ -400,28 +492,33 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 	return p->qos > 0 ? SESSION_PENDING : 0;
 }
 
-static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options)
+static uint8_t open_subscribe(struct conn *c, const struct mqtt_bytes *filter, uint8_t options, uint32_t id)
+{
+	static const char share[] = "$share/";
+	const char *deny = c->srv->cfg.mqtt_open_nosubscribe;
+
+	if (c->bsess == NULL)
+		return MQTT_RC_UNSPECIFIED;
+	if (deny[0] != '\0' && filter->len == strlen(deny) && memcmp(filter->p, deny, filter->len) == 0)
+		return MQTT_RC_UNSPECIFIED; /* 0x80: what 3.1.1 knows, and what the suites look for */
+	if ((filter->len < sizeof(share) - 1 || memcmp(filter->p, share, sizeof(share) - 1) != 0) &&
+	    !acl_may_subscribe(ACL_OPEN, c->serial, filter->p, filter->len))
+		return acl_filter_valid(filter->p, filter->len) ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_TOPIC_FILTER_INVALID;
+	return broker_subscribe(c->srv->broker, c->bsess, filter, options, id);
+}
+
+static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options, uint32_t id)
 {
 	struct conn *c = ctx;
 	uint8_t qos = options & 3;
 
+	if (c->l->acl == ACL_OPEN)
+		return open_subscribe(c, filter, options, id);
 	if (!acl_may_subscribe(c->l->acl, c->serial, filter->p, filter->len)) {
 		log_info(MOD, "%s: refused a subscription outside its command topics", c->serial);
 		return MQTT_RC_NOT_AUTHORIZED;
 	}
-	if (c->l->acl == ACL_OPEN) {
-		uint8_t *copy;
-
-		if (c->nopen == OPEN_SUBS_MAX)
-			return MQTT_RC_QUOTA_EXCEEDED;
-		copy = malloc(filter->len);
-		if (copy == NULL)
-			return MQTT_RC_UNSPECIFIED;
-		memcpy(copy, filter->p, filter->len);
-		c->open_subs[c->nopen].p = copy;
-		c->open_subs[c->nopen].len = filter->len;
-		c->nopen++;
-	} else {
+	{
 		struct remembered *mem = strmap_get(c->srv->sessions, c->serial);
 
 		if (mem == NULL) {
@@ -441,15 +538,10 @@ static uint8_t hook_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_
 static uint8_t hook_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
 {
 	struct conn *c = ctx;
-	size_t i;
 
-	for (i = 0; i < c->nopen; i++) {
-		if (c->open_subs[i].len == filter->len && memcmp(c->open_subs[i].p, filter->p, filter->len) == 0) {
-			free((void *)c->open_subs[i].p);
-			c->open_subs[i] = c->open_subs[--c->nopen];
-			return 0;
-		}
-	}
+	if (c->l->acl == ACL_OPEN)
+		return c->bsess != NULL ? broker_unsubscribe(c->srv->broker, c->bsess, filter)
+		                        : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 	if (c->l->acl == ACL_MACHINE && strmap_get(c->srv->sessions, c->serial) != NULL)
 		return 0;
 	return MQTT_RC_NO_SUBSCRIPTION_EXISTED;
@@ -462,6 +554,10 @@ static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 	size_t i;
 
 	(void)reason; /* acknowledged, whatever the machine thinks of it: delivered */
+	if (c->l->acl == ACL_OPEN) {
+		broker_acked(c->srv->broker, c->bsess, packet_id);
+		return;
+	}
 	for (i = 0; i < c->ncommands; i++) {
 		if (c->commands[i].packet_id != packet_id || c->commands[i].acked)
 			continue;
@@ -506,14 +602,38 @@ static int send_command(void *ctx, int64_t id, const char *name, const char *bod
 	struct conn *c = ctx;
 	char topic[CC_SERIAL_MAX + CC_NAME_MAX + 16];
 	uint16_t packet_id = 0;
+	int rc;
 
 	if (command_in_flight(c, id))
 		return 0;
 	if (c->ncommands == COMMANDS_IN_FLIGHT)
 		return 1; /* the rest when these are acknowledged */
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s", c->serial, name);
-	if (session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id) != CC_OK)
-		return 1;
+	rc = session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id);
+	if (rc == CC_ERR_INVALID) {
+		/* Larger than the machine's Maximum Packet Size: it can never take
+		 * it. Recorded as failed (kept in flight until the store has it). */
+		struct writer_item it;
+		size_t size = mqtt_publish_size(session_version(c->session), 1, strlen(topic), 0, strlen(body));
+
+		memset(&it, 0, sizeof(it));
+		it.op = WRITER_COMMAND_FAILED;
+		it.conn_id = c->id;
+		it.machine_id = c->machine_id;
+		it.seq = id;
+		snprintf(it.reason, sizeof(it.reason), "larger than the machine's maximum packet size (%zu > %lu bytes)",
+		         size, (unsigned long)session_peer_max_packet(c->session));
+		if (writer_submit(c->srv->writer, &it) != CC_OK)
+			return 1;
+		c->commands[c->ncommands].packet_id = 0;
+		c->commands[c->ncommands].command_id = id;
+		c->commands[c->ncommands].acked = 1;
+		c->ncommands++;
+		log_warn(MOD, "%s: command %lld (%s) failed: %s", c->serial, (long long)id, name, it.reason);
+		return 0;
+	}
+	if (rc != CC_OK)
+		return 1; /* the machine's receive maximum is reached: the rest after its PUBACKs */
 	c->commands[c->ncommands].packet_id = packet_id;
 	c->commands[c->ncommands].command_id = id;
 	c->commands[c->ncommands].acked = 0;
@@ -538,20 +658,64 @@ static void deliver_commands(struct conn *c)
 		log_warn(MOD, "%s: pending commands could not be read", c->serial);
 }
 
-static void hook_disconnect(void *ctx, uint8_t reason, int with_will)
+static void hook_disconnect(void *ctx, const struct mqtt_disconnect *d)
 {
 	struct conn *c = ctx;
 
-	(void)reason;
-	(void)with_will;
 	c->clean_exit = 1;
+	c->will_armed = c->will_armed && d->reason == 0x04; /* DISCONNECT 0x04 keeps the will */
+	if (d->props.has_session_expiry)
+		c->disconnect_expiry = d->props.session_expiry;
 	snprintf(c->reason, sizeof(c->reason), "disconnected by the machine");
+}
+
+static void hook_released(void *ctx, uint16_t packet_id)
+{
+	struct conn *c = ctx;
+
+	if (c->l->acl == ACL_OPEN)
+		broker_released(c->srv->broker, c->bsess, packet_id);
 }
 
 static const struct session_hooks hooks = {
 	hook_connect, hook_publish, hook_subscribe, hook_unsubscribe, hook_delivered, hook_disconnect,
-	hook_send,
+	hook_send, hook_released,
 };
+
+/* ---- the open listener's broker reaches its clients ---- */
+
+static int broker_send(void *conn, const struct session_message *m, uint16_t *packet_id)
+{
+	struct conn *c = conn;
+
+	if (c->closing)
+		return CC_ERR_STATE;
+	return session_send(c->session, m, packet_id);
+}
+
+static int broker_send_pubrel(void *conn, uint16_t packet_id)
+{
+	struct conn *c = conn;
+
+	if (c->closing)
+		return CC_ERR_STATE;
+	return session_resend_pubrel(c->session, packet_id);
+}
+
+static int64_t broker_now(void *arg)
+{
+	(void)arg;
+	return clock_now_ms();
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	broker_tick(srv->broker);
+}
 
 /* ---- connection life ---- */
 
@@ -559,9 +723,13 @@ static void conn_free(struct conn *c)
 {
 	struct mqtt_server *srv = c->srv;
 	uint32_t slot = (uint32_t)c->id;
-	size_t i;
 
-	if (c->connected) {
+	if (c->connected && c->l->acl == ACL_OPEN) {
+		if (c->bsess != NULL && srv->broker != NULL)
+			broker_disconnect(srv->broker, c->bsess, c->will_armed, c->disconnect_expiry);
+		c->bsess = NULL;
+		log_info(MOD, "%s: %s went away: %s", c->peer, c->serial, c->reason);
+	} else if (c->connected) {
 		/* A connection taken over by a newer one of the same machine is no
 		 * longer its current one: the machine is not offline. */
 		int current = strmap_get(srv->by_serial, c->serial) == c;
@@ -580,8 +748,6 @@ static void conn_free(struct conn *c)
 		log_info(MOD, "%s: %s went away: %s", c->peer, c->serial, c->reason);
 	}
 	address_count(srv, c->peer, -1);
-	for (i = 0; i < c->nopen; i++)
-		free((void *)c->open_subs[i].p);
 	if (slot < srv->nslots && srv->conns[slot] == c) {
 		srv->conns[slot] = NULL;
 		srv->nconns--;
@@ -616,10 +782,43 @@ static void conn_free_after(struct conn *c, int delay_ms)
 	evtimer_add(c->close_ev, &tv);
 }
 
+static void drain_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* The open listener closes like a polite broker: after what explains the
+ * close has gone out, only our side is shut, and what the client still
+ * sends (a PUBREL it pipelined, say) is read and dropped until it closes
+ * too, or the grace period ends; closing at once would reset the
+ * connection under the client's feet before it reads our DISCONNECT. */
+static void linger(struct conn *c)
+{
+	(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_setcb(c->bev, drain_cb, NULL, closing_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_free_after(c, CLOSE_GRACE_MS);
+}
+
+static int lingers(const struct conn *c)
+{
+	return c->l->acl == ACL_OPEN && !c->l->tls;
+}
+
 static void flushed_cb(struct bufferevent *bev, void *arg)
 {
+	struct conn *c = arg;
+
 	(void)bev;
-	conn_free_after(arg, 0);
+	if (lingers(c))
+		linger(c);
+	else
+		conn_free_after(c, 0);
 }
 
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -636,6 +835,11 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	if (c->bsess != NULL) {
+		/* The will goes now, not when the socket is finally freed. */
+		broker_disconnect(c->srv->broker, c->bsess, c->will_armed, c->disconnect_expiry);
+		c->bsess = NULL;
+	}
 	if (c->reason[0] == '\0')
 		snprintf(c->reason, sizeof(c->reason), "%s", reason);
 	/* The reason string (a fixed phrase) also makes clients that ignore
@@ -643,6 +847,10 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 	if (mqtt_reason != 0 && session_connected(c->session))
 		session_close(c->session, mqtt_reason, c->reason);
 	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && lingers(c)) {
+		linger(c);
+		return;
+	}
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		bufferevent_disable(c->bev, EV_WRITE);
 		conn_free_after(c, 0);
@@ -693,6 +901,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (!was_connected && c->connected)
 		arm_keepalive(c);
+	if (c->bsess != NULL)
+		broker_flush(c->srv->broker, c->bsess); /* retained messages, after the SUBACK */
 	if (c->want_commands)
 		deliver_commands(c);
 }
@@ -739,6 +949,7 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	}
 	c->srv = srv;
 	c->l = l;
+	c->disconnect_expiry = -1;
 	memcpy(c->peer, host, sizeof(c->peer));
 	address_count(srv, host, 1);
 	if (l->tls) {
@@ -835,7 +1046,7 @@ void mqtt_server_collect(struct mqtt_server *srv)
 			c = conn_by_id(srv, done[i].conn_id);
 			if (c == NULL || c->closing)
 				continue; /* gone: the machine re-sends, the store keeps it once */
-			if (done[i].op == WRITER_COMMAND_DONE) {
+			if (done[i].op == WRITER_COMMAND_DONE || done[i].op == WRITER_COMMAND_FAILED) {
 				command_recorded(c, done[i].seq);
 				deliver_commands(c); /* the next ones, if more wait */
 				continue;
@@ -897,8 +1108,10 @@ int mqtt_server_bind(struct event_base *base, const struct config *cfg, struct m
 		return CC_ERR_NOMEM;
 	srv->base = base;
 	srv->cfg = *cfg;
+	if (crypto_random(srv->tag_key, sizeof(srv->tag_key)) != CC_OK)
+		rc = CC_ERR_CRYPTO;
 	srv->done_ev = event_new(srv->base, -1, 0, done_cb, srv);
-	if (srv->done_ev == NULL)
+	if (rc == CC_OK && srv->done_ev == NULL)
 		rc = CC_ERR_NOMEM;
 	if (rc == CC_OK && cfg->mqtt_listen[0] != '\0')
 		rc = bind_one(srv, &srv->listeners[TLS_LISTENER], cfg->mqtt_listen, 1, ACL_MACHINE);
@@ -954,8 +1167,11 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 		sc->receive_max = (uint16_t)srv->cfg.mqtt_receive_max;
 		sc->keepalive_max = (uint16_t)srv->cfg.mqtt_keepalive_max;
 		/* Machines publish info and status retained: their latest is kept as
-		 * the machine's live state. Open test listeners keep nothing. */
-		sc->retain_available = srv->listeners[i].acl == ACL_MACHINE;
+		 * the machine's live state. The open listener's broker keeps them
+		 * in memory, and takes wildcard subscriptions. */
+		sc->retain_available = 1;
+		sc->wildcard_available = srv->listeners[i].acl == ACL_OPEN;
+		sc->topic_aliases = srv->listeners[i].acl == ACL_OPEN;
 	}
 	rc = store->ops->machine_list(store, 0, mark_offline, store);
 	if (rc == CC_OK)
@@ -966,6 +1182,17 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 	if (srv->poll_ev == NULL)
 		return CC_ERR_NOMEM;
 	event_add(srv->poll_ev, &poll);
+	if (srv->listeners[PLAIN_LISTENER].ev != NULL && srv->listeners[PLAIN_LISTENER].acl == ACL_OPEN) {
+		struct broker_ops ops = { broker_send, broker_send_pubrel, broker_now, NULL };
+		struct timeval tick = { 0, BROKER_TICK_MS * 1000 };
+
+		if (broker_new(&ops, &srv->broker) != CC_OK)
+			return CC_ERR_NOMEM;
+		srv->tick_ev = event_new(srv->base, -1, EV_PERSIST, tick_cb, srv);
+		if (srv->tick_ev == NULL)
+			return CC_ERR_NOMEM;
+		event_add(srv->tick_ev, &tick);
+	}
 	for (i = 0; i < 2; i++) {
 		if (srv->listeners[i].ev != NULL) {
 			evconnlistener_enable(srv->listeners[i].ev);
@@ -1033,6 +1260,9 @@ void mqtt_server_free(struct mqtt_server *srv)
 		event_free(srv->done_ev);
 	if (srv->poll_ev != NULL)
 		event_free(srv->poll_ev);
+	if (srv->tick_ev != NULL)
+		event_free(srv->tick_ev);
+	broker_free(srv->broker);
 	registry_free(srv->registry);
 	if (srv->sessions != NULL)
 		strmap_foreach(srv->sessions, free_session, NULL);
@@ -1041,5 +1271,6 @@ void mqtt_server_free(struct mqtt_server *srv)
 	strmap_free(srv->per_address);
 	free(srv->conns);
 	free(srv->generations);
+	crypto_wipe(srv->tag_key, sizeof(srv->tag_key));
 	free(srv);
 }

@@ -8,6 +8,10 @@
  * privacy filter) -> writer (sealed, group-committed) -> PUBACK/PUBREC.
  * A refused message is answered (MQTT 5: reason 0x99 and why), counted,
  * and never written or logged. Runs on one event-loop thread.
+ *
+ * The plain loopback listener with the open ACL is different: identity
+ * and storage give way to mqtt/broker.h, an in-memory broker for MQTT
+ * conformance suites (docs/CONFORMANCE.md); it never writes to the store.
  */
 #ifndef CC_DAEMON_MQTT_SERVER_H
 #define CC_DAEMON_MQTT_SERVER_H

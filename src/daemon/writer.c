@@ -191,7 +191,8 @@ static int store_state(struct vault *v, const struct writer_item *it)
 	st.online = it->online;
 	st.last_seen_ms = it->at_ms;
 	st.changed_ms = it->at_ms;
-	memcpy(st.disconnect_reason, it->reason, sizeof(st.disconnect_reason));
+	memcpy(st.disconnect_reason, it->reason, sizeof(st.disconnect_reason) - 1);
+	st.disconnect_reason[sizeof(st.disconnect_reason) - 1] = '\0';
 	if (it->payload != NULL) {
 		struct seal_ad ad = { SEAL_MACHINE_INFO, it->customer_id, it->machine_id, 0, 0, it->serial };
 		uint8_t *blob = NULL;
@@ -239,6 +240,8 @@ static int store_item(struct writer *w, struct writer_item *it, int64_t now, uin
 		return s->ops->refusal_count(s, it->machine_id, it->reason, now);
 	case WRITER_COMMAND_DONE:
 		return s->ops->command_delivered(s, it->seq, now);
+	case WRITER_COMMAND_FAILED:
+		return s->ops->command_failed(s, it->seq, now, it->reason);
 	case WRITER_BARRIER:
 		return CC_OK;
 	}

@@ -22,6 +22,7 @@ enum writer_op {
 	WRITER_STATE,      /* online/offline, retained info */
 	WRITER_REFUSAL,    /* count a refused message (reason only, never content) */
 	WRITER_COMMAND_DONE, /* the machine acknowledged command `seq` */
+	WRITER_COMMAND_FAILED, /* command `seq` can never be delivered: `reason` */
 	WRITER_BARRIER,    /* completes after everything submitted before it */
 };
 
@@ -41,13 +42,13 @@ struct writer_item {
 	/* WRITER_STATE (reason: why offline), WRITER_REFUSAL (reason: the refusal) */
 	int online;
 	int64_t at_ms;
-	char reason[48];
+	char reason[96];
 };
 
 struct writer_done {
 	uint64_t conn_id;
 	uint16_t packet_id;
-	int64_t seq;        /* the item's seq (WRITER_COMMAND_DONE: the command id) */
+	int64_t seq;        /* the item's seq (WRITER_COMMAND_DONE/FAILED: the command id) */
 	enum writer_op op;
 	int ok; /* 1: durable; 0: the commit failed, do not acknowledge */
 };

@@ -58,8 +58,9 @@ int acl_may_publish(enum acl_mode mode, const char *serial, const uint8_t *topic
 			}
 		}
 	}
-	/* Open mode: anything but the machine tree of other clients and $-topics. */
-	return mode == ACL_OPEN && topic[0] != '$' &&
+	/* Open mode: anything but the machine tree of other clients ($-topics
+	 * too: wildcards at their first level do not match them). */
+	return mode == ACL_OPEN &&
 	       !(len >= strlen(PREFIX) && memcmp(topic, PREFIX, strlen(PREFIX)) == 0 && p == 0);
 }
 

@@ -4,8 +4,9 @@
  * Mode ACL_MACHINE (the default, and the only mode for TLS listeners):
  *   publish   cc/v1/{serial}/telemetry | event | info | status, nothing else;
  *   subscribe cc/v1/{serial}/cmd/# or a filter below it (cc/v1/{s}/cmd/x, .../+).
- * Mode ACL_OPEN (loopback test listeners only): any valid topic, for generic
- * MQTT conformance suites. Both fail closed: what is not allowed is refused.
+ * Mode ACL_OPEN (loopback test listeners only): any valid topic (but the
+ * machine tree of other clients), any filter not starting with '$', for
+ * generic MQTT conformance suites. Both fail closed.
  */
 #ifndef CC_MQTT_ACL_H
 #define CC_MQTT_ACL_H

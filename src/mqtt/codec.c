@@ -217,6 +217,8 @@ static int read_props(struct reader *r, enum prop_ctx ctx, struct mqtt_props *p)
 	if (r->bad || len > left(r))
 		return -MQTT_RC_MALFORMED;
 	end = r->pos + len;
+	p->raw.p = r->p + r->pos;
+	p->raw.len = len;
 	while (r->pos < end) {
 		uint32_t id = get_varint(r), v = 0;
 		struct mqtt_bytes s = { NULL, 0 };
@@ -299,6 +301,70 @@ static int read_props(struct reader *r, enum prop_ctx ctx, struct mqtt_props *p)
 		}
 	}
 	return r->pos == end ? 0 : -MQTT_RC_MALFORMED;
+}
+
+static int prop_size(const uint8_t *p, size_t left_bytes, char type, size_t *size)
+{
+	size_t n = 0, a, b;
+
+	switch (type) {
+	case 'b': n = 1; break;
+	case '2': n = 2; break;
+	case '4': n = 4; break;
+	case 'v':
+		while (n < left_bytes && n < 4 && (p[n] & 0x80))
+			n++;
+		n++;
+		break;
+	case 's':
+	case 'd':
+		if (left_bytes < 2)
+			return -1;
+		n = 2 + ((size_t)p[0] << 8 | p[1]);
+		break;
+	case 'p':
+		if (left_bytes < 2)
+			return -1;
+		a = 2 + ((size_t)p[0] << 8 | p[1]);
+		if (left_bytes < a + 2)
+			return -1;
+		b = 2 + ((size_t)p[a] << 8 | p[a + 1]);
+		n = a + b;
+		break;
+	default:
+		return -1;
+	}
+	if (n > left_bytes)
+		return -1;
+	*size = n;
+	return 0;
+}
+
+int mqtt_props_copy(const struct mqtt_bytes *raw, const uint8_t *drop, size_t ndrop, uint8_t *out,
+                    size_t cap, size_t *out_len)
+{
+	size_t pos = 0, len = 0;
+
+	while (raw != NULL && pos < raw->len) {
+		uint8_t id = raw->p[pos];
+		size_t size, i;
+		int idx = id < 0x80 ? prop_index(id) : -1, keep = 1;
+
+		if (idx < 0 || prop_size(raw->p + pos + 1, raw->len - pos - 1, prop_table[idx].type, &size) != 0)
+			return CC_ERR_INVALID;
+		for (i = 0; i < ndrop; i++)
+			if (drop[i] == id)
+				keep = 0;
+		if (keep) {
+			if (len + 1 + size > cap)
+				return CC_ERR_LIMIT;
+			memcpy(out + len, raw->p + pos, 1 + size);
+			len += 1 + size;
+		}
+		pos += 1 + size;
+	}
+	*out_len = len;
+	return 0;
 }
 
 /* ---- decoders ---- */
@@ -548,7 +614,7 @@ static size_t reason_string_len(const char *rs)
 int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present, uint8_t reason,
                         const struct mqtt_connack_opts *opts)
 {
-	size_t props = 0, rs = 0;
+	size_t props = 0, rs = 0, aid = 0;
 	int rc;
 
 	if (version != MQTT_V5) {
@@ -580,6 +646,11 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 			props += 5;
 		if (rs > 0)
 			props += 3 + rs;
+		aid = opts->assigned_client_id ? strlen(opts->assigned_client_id) : 0;
+		if (aid > 0)
+			props += 3 + aid;
+		if (opts->topic_alias_max > 0)
+			props += 3;
 	}
 	rc = begin_packet(o, MQTT_CONNACK << 4, 2 + varint_len(props) + props);
 	if (rc != 0)
@@ -597,9 +668,9 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 		put_u8(o, 0x28);
 		put_u8(o, (uint8_t)(opts->wildcard_available ? 1 : 0));
 		put_u8(o, 0x29);
-		put_u8(o, 0);
+		put_u8(o, (uint8_t)(opts->subscription_ids_available ? 1 : 0));
 		put_u8(o, 0x2A);
-		put_u8(o, 0);
+		put_u8(o, (uint8_t)(opts->shared_available ? 1 : 0));
 		if (opts->keepalive_override >= 0) {
 			put_u8(o, 0x13);
 			put_u16(o, (uint16_t)opts->keepalive_override);
@@ -612,19 +683,43 @@ int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present
 			put_u8(o, 0x1F);
 			put_string(o, opts->reason_string, rs);
 		}
+		if (aid > 0) {
+			put_u8(o, 0x12);
+			put_string(o, opts->assigned_client_id, aid);
+		}
+		if (opts->topic_alias_max > 0) {
+			put_u8(o, 0x22);
+			put_u16(o, opts->topic_alias_max);
+		}
 	}
 	return 0;
 }
 
+size_t mqtt_publish_size(uint8_t version, uint8_t qos, size_t topic_len, size_t props_len, size_t payload_len)
+{
+	size_t body = 2 + topic_len + (qos ? 2 : 0) + payload_len;
+
+	if (version == MQTT_V5)
+		body += varint_len(props_len) + props_len;
+	return 1 + varint_len(body) + body;
+}
+
 int mqtt_encode_publish(struct mqtt_out *o, uint8_t version, uint8_t qos, int retain, int dup,
                         const char *topic, size_t topic_len, uint16_t packet_id,
+                        const uint8_t *props, size_t props_len,
                         const uint8_t *payload, size_t payload_len)
 {
-	size_t body = 2 + topic_len + (qos ? 2 : 0) + (version == MQTT_V5 ? 1 : 0) + payload_len;
+	size_t body = 2 + topic_len + (qos ? 2 : 0) + payload_len;
 	uint8_t first = (uint8_t)(MQTT_PUBLISH << 4 | (dup ? 8 : 0) | (qos & 3) << 1 | (retain ? 1 : 0));
 	int rc;
 
-	if (topic_len > 65535)
+	if (version != MQTT_V5)
+		props_len = 0;
+	if (topic_len > 65535 || props_len > MQTT_MAX_REMAINING)
+		return CC_ERR_LIMIT;
+	if (version == MQTT_V5)
+		body += varint_len(props_len) + props_len;
+	if (body > MQTT_MAX_REMAINING)
 		return CC_ERR_LIMIT;
 	rc = begin_packet(o, first, body);
 	if (rc != 0)
@@ -632,8 +727,11 @@ int mqtt_encode_publish(struct mqtt_out *o, uint8_t version, uint8_t qos, int re
 	put_string(o, topic, topic_len);
 	if (qos)
 		put_u16(o, packet_id);
-	if (version == MQTT_V5)
-		put_varint(o, 0);
+	if (version == MQTT_V5) {
+		put_varint(o, props_len);
+		if (props_len > 0)
+			put_bytes(o, props, props_len);
+	}
 	put_bytes(o, payload, payload_len);
 	return 0;
 }

@@ -88,7 +88,14 @@ struct mqtt_props {
 	int has_auth_method;
 	struct mqtt_bytes reason_string;
 	unsigned user_properties;
+	struct mqtt_bytes raw; /* the whole property list as received (without its length) */
 };
+
+/* Copies a validated property list (a struct mqtt_props raw), leaving out
+ * the properties whose ids are in drop: how a broker forwards what it must
+ * not change. 0, CC_ERR_LIMIT (cap too small) or CC_ERR_INVALID. */
+int mqtt_props_copy(const struct mqtt_bytes *raw, const uint8_t *drop, size_t ndrop, uint8_t *out,
+                    size_t cap, size_t *out_len);
 
 struct mqtt_frame {
 	enum mqtt_type type;
@@ -181,12 +188,21 @@ struct mqtt_connack_opts {
 	int wildcard_available;
 	uint32_t session_expiry; int has_session_expiry;
 	const char *reason_string;
+	int subscription_ids_available;
+	int shared_available;
+	const char *assigned_client_id; /* NULL: none (at most 23 characters) */
+	uint16_t topic_alias_max;       /* 0: topic aliases not accepted */
 };
 int mqtt_encode_connack(struct mqtt_out *o, uint8_t version, int session_present, uint8_t reason,
                         const struct mqtt_connack_opts *opts);
+/* PUBLISH. props: an encoded MQTT 5 property list (without its length),
+ * sent as given; ignored in 3.1.1. */
 int mqtt_encode_publish(struct mqtt_out *o, uint8_t version, uint8_t qos, int retain, int dup,
                         const char *topic, size_t topic_len, uint16_t packet_id,
+                        const uint8_t *props, size_t props_len,
                         const uint8_t *payload, size_t payload_len);
+/* The bytes mqtt_encode_publish would produce (for the peer's Maximum Packet Size). */
+size_t mqtt_publish_size(uint8_t version, uint8_t qos, size_t topic_len, size_t props_len, size_t payload_len);
 /* PUBACK, PUBREC, PUBREL, PUBCOMP; reason_string only in MQTT 5, may be NULL. */
 int mqtt_encode_ack(struct mqtt_out *o, uint8_t version, enum mqtt_type type, uint16_t packet_id,
                     uint8_t reason, const char *reason_string);

@@ -6,11 +6,20 @@
 #include "common/err.h"
 
 #define OUT_INFLIGHT_MAX 32
+#define ALIASES_MAX 16
 #define SMALL_PACKET 512
 
 enum state { AWAIT_CONNECT, CONNECTED, CLOSED };
 
 enum slot_state { SLOT_FREE = 0, SLOT_STORING, SLOT_AWAIT_PUBREL };
+
+/* What a message we sent waits for. */
+enum out_state { OUT_AWAIT_PUBACK = 1, OUT_AWAIT_PUBREC, OUT_AWAIT_PUBCOMP };
+
+struct outbound {
+	uint16_t packet_id;
+	uint8_t state;
+};
 
 struct inbound {
 	uint16_t packet_id;
@@ -27,9 +36,13 @@ struct mqtt_session {
 	uint16_t keepalive;
 	size_t inflight;       /* used slots of in[] */
 	struct inbound *in;    /* cfg.receive_max slots */
-	uint16_t out_ids[OUT_INFLIGHT_MAX];
+	struct outbound out[OUT_INFLIGHT_MAX];
 	size_t out_count;
 	uint16_t next_id;
+	uint16_t peer_receive_max; /* the client's Receive Maximum (65535 unless it said less) */
+	uint32_t peer_max_packet;  /* the client's Maximum Packet Size (0: no limit) */
+	uint16_t peer_alias_max;   /* topic aliases we may use (its Topic Alias Maximum, capped) */
+	char *aliases[ALIASES_MAX];/* alias i + 1 -> topic, for this connection */
 };
 
 typedef int (*packet_handler)(struct mqtt_session *s, const struct mqtt_frame *f);
@@ -55,14 +68,19 @@ int session_new(const struct session_config *cfg, const struct session_hooks *ho
 	s->state = AWAIT_CONNECT;
 	s->version = MQTT_V311; /* until CONNECT says otherwise */
 	s->next_id = 1;
+	s->peer_receive_max = 65535;
 	*out = s;
 	return CC_OK;
 }
 
 void session_free(struct mqtt_session *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
+	for (i = 0; i < ALIASES_MAX; i++)
+		free(s->aliases[i]);
 	free(s->in);
 	free(s);
 }
@@ -152,10 +170,14 @@ static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
 		return rc;
 	}
 	s->version = c.version;
-	if (c.props.has_auth_method) {
-		reason = MQTT_RC_BAD_AUTH; /* enhanced authentication is not offered */
-	} else {
-		reason = s->hooks.on_connect(s->ctx, &c, &present);
+	if (c.version == MQTT_V5) {
+		/* What the client can take: honoured on everything we send it. */
+		if (c.props.has_receive_max)
+			s->peer_receive_max = c.props.receive_max;
+		if (c.props.has_max_packet)
+			s->peer_max_packet = c.props.max_packet;
+		if (s->cfg.topic_aliases)
+			s->peer_alias_max = c.props.topic_alias_max < ALIASES_MAX ? c.props.topic_alias_max : ALIASES_MAX;
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.receive_max = s->cfg.receive_max;
@@ -170,6 +192,11 @@ static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
 			s->keepalive = s->cfg.keepalive_max;
 			opts.keepalive_override = s->cfg.keepalive_max;
 		}
+	}
+	if (c.props.has_auth_method) {
+		reason = MQTT_RC_BAD_AUTH; /* enhanced authentication is not offered */
+	} else {
+		reason = s->hooks.on_connect(s->ctx, &c, &opts, &present);
 	}
 	rc = mqtt_encode_connack(&o, s->version, present, reason, &opts);
 	if (rc == 0)
@@ -259,23 +286,74 @@ static int on_pubrel(struct mqtt_session *s, const struct mqtt_frame *f)
 	return send_ack(s, MQTT_PUBCOMP, a.packet_id, 0, NULL);
 }
 
+static struct outbound *find_outbound(struct mqtt_session *s, uint16_t id)
+{
+	size_t i;
+
+	for (i = 0; i < s->out_count; i++)
+		if (s->out[i].packet_id == id)
+			return &s->out[i];
+	return NULL;
+}
+
+/* The flow of one message we sent has ended: its slot is free again. */
+static void out_done(struct mqtt_session *s, struct outbound *o, uint8_t reason)
+{
+	uint16_t id = o->packet_id;
+
+	*o = s->out[--s->out_count];
+	if (s->hooks.on_delivered != NULL)
+		s->hooks.on_delivered(s->ctx, id, reason);
+}
+
 static int on_puback(struct mqtt_session *s, const struct mqtt_frame *f)
 {
 	struct mqtt_ack a;
-	size_t i;
+	struct outbound *o;
 	int rc = mqtt_decode_ack(s->version, f, &a);
 
 	if (rc != 0)
 		return fail(s, rc);
-	for (i = 0; i < s->out_count; i++) {
-		if (s->out_ids[i] == a.packet_id) {
-			s->out_ids[i] = s->out_ids[--s->out_count];
-			if (s->hooks.on_delivered != NULL)
-				s->hooks.on_delivered(s->ctx, a.packet_id, a.reason);
-			return 0;
-		}
-	}
+	o = find_outbound(s, a.packet_id);
+	if (o != NULL && o->state == OUT_AWAIT_PUBACK)
+		out_done(s, o, a.reason);
 	return 0; /* an acknowledgement for nothing we sent: harmless, ignored */
+}
+
+static int on_pubrec(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_ack a;
+	struct outbound *o;
+	int rc = mqtt_decode_ack(s->version, f, &a);
+
+	if (rc != 0)
+		return fail(s, rc);
+	o = find_outbound(s, a.packet_id);
+	if (o == NULL || o->state == OUT_AWAIT_PUBACK)
+		return send_ack(s, MQTT_PUBREL, a.packet_id,
+		                s->version == MQTT_V5 ? MQTT_RC_PACKET_ID_NOT_FOUND : 0, NULL);
+	if (a.reason >= 0x80) {
+		out_done(s, o, a.reason); /* the client refused it: the flow ends here */
+		return 0;
+	}
+	o->state = OUT_AWAIT_PUBCOMP;
+	if (s->hooks.on_released != NULL)
+		s->hooks.on_released(s->ctx, a.packet_id);
+	return send_ack(s, MQTT_PUBREL, a.packet_id, 0, NULL);
+}
+
+static int on_pubcomp(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	struct mqtt_ack a;
+	struct outbound *o;
+	int rc = mqtt_decode_ack(s->version, f, &a);
+
+	if (rc != 0)
+		return fail(s, rc);
+	o = find_outbound(s, a.packet_id);
+	if (o != NULL && o->state == OUT_AWAIT_PUBCOMP)
+		out_done(s, o, a.reason);
+	return 0;
 }
 
 static int on_subscribe(struct mqtt_session *s, const struct mqtt_frame *f)
@@ -290,7 +368,8 @@ static int on_subscribe(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (rc != 0)
 		return fail(s, rc);
 	for (i = 0; i < sub.count; i++) {
-		uint8_t r = s->hooks.on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options);
+		uint8_t r = s->hooks.on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options,
+		                                  sub.props.has_subscription_id ? sub.props.subscription_id : 0);
 		/* 3.1.1 knows a single failure code. */
 		reasons[i] = s->version == MQTT_V311 && r >= 0x80 ? 0x80 : r;
 	}
@@ -335,7 +414,7 @@ static int on_disconnect(struct mqtt_session *s, const struct mqtt_frame *f)
 
 	if (rc != 0)
 		return fail(s, rc);
-	s->hooks.on_disconnect(s->ctx, d.reason, d.reason == 0x04);
+	s->hooks.on_disconnect(s->ctx, &d);
 	s->state = CLOSED;
 	return -1; /* the client closes; so do we */
 }
@@ -347,23 +426,14 @@ static int on_server_only(struct mqtt_session *s, const struct mqtt_frame *f)
 	return fail(s, -MQTT_RC_PROTOCOL_ERROR);
 }
 
-/* PUBREC/PUBCOMP would answer server-sent QoS 2, which we never send. */
-static int on_unexpected_ack(struct mqtt_session *s, const struct mqtt_frame *f)
-{
-	struct mqtt_ack a;
-	int rc = mqtt_decode_ack(s->version, f, &a);
-
-	return rc != 0 ? fail(s, rc) : fail(s, -MQTT_RC_PROTOCOL_ERROR);
-}
-
 static const packet_handler handlers[16] = {
 	[MQTT_CONNECT] = on_connect,
 	[MQTT_CONNACK] = on_server_only,
 	[MQTT_PUBLISH] = on_publish,
 	[MQTT_PUBACK] = on_puback,
-	[MQTT_PUBREC] = on_unexpected_ack,
+	[MQTT_PUBREC] = on_pubrec,
 	[MQTT_PUBREL] = on_pubrel,
-	[MQTT_PUBCOMP] = on_unexpected_ack,
+	[MQTT_PUBCOMP] = on_pubcomp,
 	[MQTT_SUBSCRIBE] = on_subscribe,
 	[MQTT_SUBACK] = on_server_only,
 	[MQTT_UNSUBSCRIBE] = on_unsubscribe,
@@ -410,36 +480,158 @@ int session_input(struct mqtt_session *s, const uint8_t *data, size_t len, size_
 	return rc;
 }
 
-int session_publish(struct mqtt_session *s, const char *topic, const uint8_t *payload, size_t len,
-                    uint8_t qos, int retain, uint16_t *packet_id)
+uint32_t session_peer_max_packet(const struct mqtt_session *s) { return s->peer_max_packet; }
+
+size_t session_send_window(const struct mqtt_session *s)
+{
+	size_t cap = s->peer_receive_max < OUT_INFLIGHT_MAX ? s->peer_receive_max : OUT_INFLIGHT_MAX;
+
+	return s->out_count >= cap ? 0 : cap - s->out_count;
+}
+
+static int id_in_use(const struct mqtt_session *s, uint16_t id)
+{
+	size_t i;
+
+	for (i = 0; i < s->out_count; i++)
+		if (s->out[i].packet_id == id)
+			return 1;
+	return 0;
+}
+
+/* Topic aliases (MQTT 5 3.3.2.3.4), when the client takes them: the first
+ * message on a topic sets an alias, the next ones send it with an empty
+ * topic. Returns the alias to send (0: none) and whether the topic goes too. */
+static uint16_t alias_for(struct mqtt_session *s, const char *topic, size_t len, int *with_topic)
+{
+	uint16_t i;
+
+	*with_topic = 1;
+	for (i = 0; i < s->peer_alias_max; i++) {
+		if (s->aliases[i] == NULL)
+			return (uint16_t)(i + 1); /* a new alias: set once the message has gone */
+		if (strlen(s->aliases[i]) == len && memcmp(s->aliases[i], topic, len) == 0) {
+			*with_topic = 0;
+			return (uint16_t)(i + 1);
+		}
+	}
+	return 0;
+}
+
+static int send_aliased(struct mqtt_session *s, const struct session_message *m, uint16_t *packet_id)
+{
+	struct session_message a = *m;
+	uint8_t *props;
+	int with_topic, rc;
+	uint16_t alias = alias_for(s, m->topic, m->topic_len, &with_topic);
+
+	if (alias == 0)
+		return CC_ERR_NOTFOUND;
+	props = malloc(m->props_len + 3);
+	if (props == NULL)
+		return CC_ERR_NOMEM;
+	props[0] = 0x23;
+	props[1] = (uint8_t)(alias >> 8);
+	props[2] = (uint8_t)alias;
+	if (m->props_len > 0)
+		memcpy(props + 3, m->props, m->props_len);
+	a.props = props;
+	a.props_len = m->props_len + 3;
+	if (!with_topic) {
+		a.topic = "";
+		a.topic_len = 0;
+	}
+	a.topic_aliased = 1;
+	rc = session_send(s, &a, packet_id);
+	free(props);
+	if (rc == CC_OK && with_topic) {
+		s->aliases[alias - 1] = malloc(m->topic_len + 1);
+		if (s->aliases[alias - 1] != NULL) {
+			memcpy(s->aliases[alias - 1], m->topic, m->topic_len);
+			s->aliases[alias - 1][m->topic_len] = '\0';
+		}
+	}
+	return rc;
+}
+
+int session_send(struct mqtt_session *s, const struct session_message *m, uint16_t *packet_id)
 {
 	struct mqtt_out o;
 	uint16_t id = 0;
+	size_t size;
 	int rc;
 
 	if (s->state != CONNECTED)
 		return CC_ERR_STATE;
-	if (qos > 1)
-		qos = 1; /* server-to-machine traffic is at most QoS 1 */
-	if (qos == 1) {
-		if (s->out_count >= OUT_INFLIGHT_MAX)
-			return CC_ERR_LIMIT;
-		id = s->next_id++;
-		if (s->next_id == 0)
-			s->next_id = 1;
+	if (s->peer_alias_max > 0 && !m->topic_aliased && s->version == MQTT_V5) {
+		rc = send_aliased(s, m, packet_id);
+		if (rc != CC_ERR_NOTFOUND)
+			return rc;
 	}
-	o.cap = strlen(topic) + len + 16;
+	if (m->qos > 2 || (m->packet_id != 0 && m->qos == 0))
+		return CC_ERR_INVALID;
+	size = mqtt_publish_size(s->version, m->qos, m->topic_len, s->version == MQTT_V5 ? m->props_len : 0, m->len);
+	if (s->peer_max_packet != 0 && size > s->peer_max_packet)
+		return CC_ERR_INVALID; /* MQTT 5 3.1.2.11.4: never send what the client cannot take */
+	if (m->qos > 0) {
+		if (session_send_window(s) == 0)
+			return CC_ERR_LIMIT;
+		if (m->packet_id != 0) {
+			if (id_in_use(s, m->packet_id))
+				return CC_ERR_EXISTS;
+			id = m->packet_id;
+		} else {
+			do {
+				id = s->next_id++;
+				if (s->next_id == 0)
+					s->next_id = 1;
+			} while (id_in_use(s, id));
+		}
+	}
+	o.cap = size;
 	o.len = 0;
 	o.p = malloc(o.cap);
 	if (o.p == NULL)
 		return CC_ERR_NOMEM;
-	rc = mqtt_encode_publish(&o, s->version, qos, retain, 0, topic, strlen(topic), id, payload, len);
+	rc = mqtt_encode_publish(&o, s->version, m->qos, m->retain, m->dup, m->topic, m->topic_len, id,
+	                         m->props, m->props_len, m->payload, m->len);
 	if (rc == 0)
 		rc = send_out(s, &o);
 	free(o.p);
-	if (rc == 0 && qos == 1) {
-		s->out_ids[s->out_count++] = id;
+	if (rc == 0 && m->qos > 0) {
+		s->out[s->out_count].packet_id = id;
+		s->out[s->out_count].state = m->qos == 1 ? OUT_AWAIT_PUBACK : OUT_AWAIT_PUBREC;
+		s->out_count++;
 		*packet_id = id;
 	}
 	return rc;
+}
+
+int session_resend_pubrel(struct mqtt_session *s, uint16_t packet_id)
+{
+	if (s->state != CONNECTED)
+		return CC_ERR_STATE;
+	if (session_send_window(s) == 0)
+		return CC_ERR_LIMIT;
+	if (id_in_use(s, packet_id))
+		return CC_ERR_EXISTS;
+	s->out[s->out_count].packet_id = packet_id;
+	s->out[s->out_count].state = OUT_AWAIT_PUBCOMP;
+	s->out_count++;
+	return send_ack(s, MQTT_PUBREL, packet_id, 0, NULL);
+}
+
+int session_publish(struct mqtt_session *s, const char *topic, const uint8_t *payload, size_t len,
+                    uint8_t qos, int retain, uint16_t *packet_id)
+{
+	struct session_message m;
+
+	memset(&m, 0, sizeof(m));
+	m.topic = topic;
+	m.topic_len = strlen(topic);
+	m.payload = payload;
+	m.len = len;
+	m.qos = qos > 1 ? 1 : qos; /* server-to-machine traffic is at most QoS 1 */
+	m.retain = retain;
+	return session_send(s, &m, packet_id);
 }

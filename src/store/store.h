@@ -165,6 +165,8 @@ struct store_command {
 	size_t body_len;
 	int64_t created_ms;
 	int64_t delivered_ms; /* 0 while pending */
+	int64_t failed_ms;    /* 0 unless it can never be delivered (then not pending) */
+	char failure[96];     /* why it failed: a phrase the daemon made, never input */
 };
 
 /*
@@ -333,6 +335,11 @@ struct store_ops {
 	int (*command_pending)(struct store *s, int64_t machine_id,
 	                       int (*each)(void *ctx, const struct store_command *), void *ctx);
 	int (*command_delivered)(struct store *s, int64_t id, int64_t at_ms);
+	/* Ends a pending command that can never be delivered, with the reason. */
+	int (*command_failed)(struct store *s, int64_t id, int64_t at_ms, const char *reason);
+	/* Every command of a machine, newest first, bodies included (sealed). */
+	int (*command_list)(struct store *s, int64_t machine_id,
+	                    int (*each)(void *ctx, const struct store_command *), void *ctx);
 
 	/* The audit log. audit_head: seq and hash of the record with the highest
 	 * seq (CC_ERR_NOTFOUND when there is none, CC_ERR_CORRUPT when its stored

@@ -20,9 +20,12 @@ struct fuzz_ctx {
 	size_t sent;
 };
 
-static uint8_t on_connect(void *ctx, const struct mqtt_connect *c, int *present)
+static uint8_t on_connect(void *ctx, const struct mqtt_connect *c, struct mqtt_connack_opts *ack, int *present)
 {
 	struct fuzz_ctx *f = ctx;
+
+	if (f->mode & 4)
+		ack->assigned_client_id = "auto-0123456789abcdef";
 
 	*present = !c->clean_start && (f->mode & 1);
 	return (f->mode & 2) ? MQTT_RC_NOT_AUTHORIZED : 0;
@@ -30,8 +33,14 @@ static uint8_t on_connect(void *ctx, const struct mqtt_connect *c, int *present)
 
 static int on_publish(void *ctx, const struct mqtt_publish *p, const char **rs)
 {
+	static const uint8_t drop[] = { 0x02, 0x0B, 0x23 };
 	struct fuzz_ctx *f = ctx;
 	enum machine_topic kind;
+	uint8_t copy[4096];
+	size_t copied;
+
+	/* What the broker forwards: the properties as received, less some. */
+	(void)mqtt_props_copy(&p->props.raw, drop, sizeof(drop), copy, sizeof(copy), &copied);
 
 	if (!acl_may_publish(ACL_MACHINE, "M1", p->topic.p, p->topic.len, &kind) && (f->mode & 4)) {
 		*rs = "not authorized";
@@ -44,9 +53,10 @@ static int on_publish(void *ctx, const struct mqtt_publish *p, const char **rs)
 	return 0;
 }
 
-static uint8_t on_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options)
+static uint8_t on_subscribe(void *ctx, const struct mqtt_bytes *filter, uint8_t options, uint32_t id)
 {
 	(void)ctx;
+	(void)id;
 	return acl_may_subscribe(ACL_MACHINE, "M1", filter->p, filter->len) ? (options & 1) : MQTT_RC_NOT_AUTHORIZED;
 }
 
@@ -57,7 +67,7 @@ static uint8_t on_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
 }
 
 static void on_delivered(void *ctx, uint16_t id, uint8_t reason) { (void)ctx; (void)id; (void)reason; }
-static void on_disconnect(void *ctx, uint8_t reason, int will) { (void)ctx; (void)reason; (void)will; }
+static void on_disconnect(void *ctx, const struct mqtt_disconnect *d) { (void)ctx; (void)d; }
 
 static int on_send(void *ctx, const uint8_t *p, size_t n)
 {
@@ -69,15 +79,16 @@ static int on_send(void *ctx, const uint8_t *p, size_t n)
 }
 
 static const struct session_hooks hooks = { on_connect, on_publish, on_subscribe, on_unsubscribe,
-	                                     on_delivered, on_disconnect, on_send };
+	                                     on_delivered, on_disconnect, on_send, NULL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct session_config cfg = { 4096, 8, 60, 0, 0 };
+	struct session_config cfg = { 4096, 8, 60, 0, 0, 1 };
 	struct fuzz_ctx f;
 	struct mqtt_session *s = NULL;
 	uint8_t *buf;
 	size_t have = 0, used = 0, chunk;
+	int sent = 0;
 
 	if (size < 1)
 		return 0;
@@ -106,6 +117,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		have -= consumed;
 		while (f.npending > 0 && rc == 0)
 			session_complete(s, f.pending[--f.npending], (f.mode & 16) ? 0x99 : 0, "refused");
+		if (!sent && rc == 0 && session_connected(s)) {
+			/* Messages of ours in flight, for the peer's PUBACK/PUBREC/PUBCOMP. */
+			struct session_message m = { "a/b", 3, (const uint8_t *)"\x26\0\1k\0\1v", 7,
+			                             (const uint8_t *)"x", 1, 2, 0, 0, 0, 0 };
+			uint16_t id;
+
+			(void)session_send(s, &m, &id);
+			m.qos = 1;
+			(void)session_send(s, &m, &id);
+			sent = 1;
+		}
 		if (rc < 0 || n == 0)
 			break;
 	}

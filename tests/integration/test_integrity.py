@@ -173,8 +173,11 @@ def legacy(f):
             c.execute(f"ALTER TABLE {table} DROP COLUMN mac")
         c.execute("DELETE FROM meta WHERE key = 'row-macs'")
         # The schema as it was before the row-MAC migration (6 -> 7), and
-        # without what the migrations after it add (7 -> 8: consent languages).
+        # without what the migrations after it add (7 -> 8: consent languages;
+        # 8 -> 9: failed commands).
         c.execute("ALTER TABLE consents DROP COLUMN language")
+        c.execute("ALTER TABLE commands DROP COLUMN failed_ms")
+        c.execute("ALTER TABLE commands DROP COLUMN failure")
         c.execute("PRAGMA user_version = 6")
     c.close()
     drop_row_key(f)

@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import ssl
@@ -123,6 +124,19 @@ def connect_packet(client_id, version=V5, clean=True, keepalive=60, props=b"", f
     if version == V5:
         body += props_block(props)
     body += mqtt_str(client_id)
+    return packet(CONNECT << 4, body)
+
+
+def will_connect_packet(client_id, topic, payload, version=V5, qos=1, retain=True, clean=True):
+    """CONNECT with a will (no will properties)."""
+    flags = (0x02 if clean else 0) | 0x04 | qos << 3 | (0x20 if retain else 0)
+    body = mqtt_str("MQTT") + bytes([version, flags]) + struct.pack("!H", 60)
+    if version == V5:
+        body += props_block()
+    body += mqtt_str(client_id)
+    if version == V5:
+        body += props_block()
+    body += mqtt_str(topic) + struct.pack("!H", len(payload)) + payload
     return packet(CONNECT << 4, body)
 
 
@@ -596,7 +610,8 @@ def ossl(*args, cwd=None):
 
 # ------------------------------------------------------------ fixtures
 
-MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5"]
+MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5", "FC",
+                 "W3", "W5"]
 
 
 @pytest.fixture(scope="module")
@@ -757,6 +772,44 @@ def test_acknowledged_command_is_not_sent_again(fleet, d):
                 f"command {{'ref': 'first-{i}'}} was sent again after the machine acknowledged it")
 
 
+def test_commands_honour_receive_maximum_and_maximum_packet_size(fleet, d):
+    """A machine announcing Receive Maximum 2 and Maximum Packet Size 128 gets
+    at most 2 unacknowledged commands, none larger than 128 bytes; a command
+    too large for it is never sent and ends as failed, with the reason."""
+    small = [json.dumps({"ref": f"small-{i}"}) for i in range(4)]
+    big = json.dumps({"ref": "big", "pad": "x" * 200})
+    for body in (small[0], small[1], big, small[2], small[3]):
+        fleet.command("FC", "config", body)
+    props = b"\x21" + struct.pack("!H", 2) + b"\x27" + struct.pack("!I", 128)
+    got = []
+    with RawClient.tls(d.tls_port, fleet.machines["FC"]) as c:
+        c.connect_ok("FC", props=props)
+        assert c.subscribe(["cc/v1/FC/cmd/#"]) == [1]
+        window = [c.expect(PUBLISH), c.expect(PUBLISH)]
+        # Everything the server had to send on the subscription is before this PINGRESP.
+        c.send(bytes([PINGREQ << 4, 0]))
+        p = c.recv_packet()
+        assert p.type == PINGRESP, f"a third unacknowledged PUBLISH with Receive Maximum 2: {p!r}"
+        received = 2
+        while window:
+            p = window.pop(0)
+            assert 2 + len(p.body) <= 128, f"a {2 + len(p.body)}-byte PUBLISH, Maximum Packet Size 128"
+            _, pid, body = command_publish(p)
+            got.append(body["ref"])
+            c.send(ack_packet(PUBACK, pid))
+            if received < 4:  # one acknowledged: the next may come
+                window.append(c.expect(PUBLISH))
+                received += 1
+        assert got == ["small-0", "small-1", "small-2", "small-3"], got
+    rows = ccdaemon.poll_until(
+        lambda: (lambda r: r if all(x["state"] != "pending" for x in r) else None)(
+            fleet.ccj("machine", "commands", "FC")), "every command delivered or failed")
+    rows.sort(key=lambda r: r["id"])
+    assert [r["state"] for r in rows] == ["delivered", "delivered", "failed", "delivered", "delivered"]
+    assert "maximum packet size" in rows[2]["reason"] and "> 128 bytes" in rows[2]["reason"], rows[2]
+    assert all(r.get("reason") is None for r in rows if r["state"] == "delivered")
+
+
 # ============================================================ 2. refusals at the door
 
 def test_tls_without_client_certificate_is_refused(fleet, d):
@@ -858,8 +911,40 @@ def test_client_id_must_be_the_certificate_serial(fleet, d, version, refused):
     with RawClient.tls(d.tls_port, fleet.machines["M1"], version=version) as c:
         rc, _, _ = c.connect("M2")  # a registered serial, but not this certificate's
         assert rc == refused, f"CONNACK {rc:#x}"
-        d.wait_for(r"refused M2: client id differs from its certificate", since=mark)
+        d.wait_for(r"refused client id #[0-9a-f]{16}: differs from its certificate \(M1\)", since=mark)
         assert_closed(c, "after a refusing CONNACK")
+
+
+CARD = "4111111111111111"
+
+
+@pytest.mark.parametrize("how", ["tls-other-cn", "plain-unknown", "plain-not-serial", "tls-card"])
+def test_refused_client_id_never_reaches_the_log(fleet, d, how):
+    """A client id that is refused (a card number typed as one, say) is logged
+    only as a short keyed tag: neither it nor a part of it is in the log. A
+    card-shaped id is no serial at all (serials refuse card shapes)."""
+    mark = d.mark()
+    client_id, why = {"tls-other-cn": ("SN-OTHER-4711", "differs from its certificate"),
+                      "plain-unknown": ("SN-UNKNOWN-4711", "unknown machine"),
+                      "plain-not-serial": ("4111 1111 1111 1111", "not a valid serial"),
+                      "tls-card": (CARD, "not a valid serial")}[how]
+    opened = (RawClient.tls(d.tls_port, fleet.machines["M1"]) if how.startswith("tls")
+              else RawClient.plain(d.plain_port))
+    with opened as c:
+        rc, _, _ = c.connect(client_id)
+        assert rc in (RC_NOT_AUTHORIZED, RC_CLIENT_ID_NOT_VALID), f"CONNACK {rc:#x}"
+        line = d.wait_for(r"refused client id #([0-9a-f]{16}): " + why, since=mark)
+        assert_closed(c, "after a refusing CONNACK")
+    logged = "\n".join(d.lines(since=mark))
+    for part in (client_id, CARD, "4111 1111", "41111111", "1111111111"):
+        assert part not in logged, f"{part!r} logged: {logged}"
+    # The same refused id gives the same tag within one run (attempts correlate).
+    mark2 = d.mark()
+    with RawClient.plain(d.plain_port) as c:
+        c.connect(client_id)
+    again = d.wait_for(r"refused client id #([0-9a-f]{16}): ", since=mark2)
+    tag = re.compile(r"#([0-9a-f]{16}): ")
+    assert tag.search(again).group(1) == tag.search(line).group(1), (line, again)
 
 
 def test_machine_of_deleted_customer_is_cut_off_and_refused(fleet, d):
@@ -1455,6 +1540,58 @@ def test_live_state_online_info_then_offline(fleet, d):
     s = status_is(fleet, "M4", state="offline")
     assert s["online"] is False and s["info"]["sw"] == "4.2.1", s
     assert s["last_disconnect_reason"] and "machine" in s["last_disconnect_reason"], s
+
+
+@pytest.mark.parametrize("version", [V311, V5], ids=["v311", "v5"])
+def test_machine_will_on_its_status_is_applied_unless_disconnect(fleet, d, version):
+    """A machine's will (`offline` on its own status topic) is applied when its
+    connection ends without DISCONNECT (or with DISCONNECT 0x04), and not after
+    a normal DISCONNECT: machine status says which."""
+    serial = "W3" if version == V311 else "W5"
+    m = fleet.machines[serial]
+    will = dict(topic=f"cc/v1/{serial}/status", payload=b"offline", version=version)
+    endings = [("lost", b""), ("disconnect", bytes([DISCONNECT << 4, 0]))]
+    if version == V5:
+        endings.append(("disconnect-with-will", bytes([DISCONNECT << 4, 1, 0x04])))
+    for how, last in endings:
+        t0 = now_ms() - 1
+        with RawClient.tls(d.tls_port, m, version=version) as c:
+            c.send(will_connect_packet(serial, **will))
+            p = c.expect(CONNACK)
+            assert p.body[1] == 0, f"a will on its own status topic refused: {p!r}"
+            status_is(fleet, serial, since_ms=t0, state="online")
+            if last:
+                c.send(last)
+        s = status_is(fleet, serial, since_ms=t0, state="offline")
+        reason = s["last_disconnect_reason"] or ""
+        if how == "disconnect":
+            assert reason == "disconnected by the machine", s
+        else:
+            assert reason.endswith("; will: offline"), (how, s)
+
+
+@pytest.mark.parametrize("version,topic,payload,refused", [
+    (V5, "cc/v1/W5/telemetry", b"offline", 0x90),
+    (V5, "cc/v1/M1/status", b"offline", 0x90),
+    (V5, "some/where/else", b"offline", 0x90),
+    (V5, "cc/v1/W5/status", b"4111111111111111", 0x99),
+    (V311, "cc/v1/M1/status", b"offline", 5),
+    (V311, "cc/v1/W3/status", b"online", 5),
+], ids=["v5-own-telemetry", "v5-other-status", "v5-elsewhere", "v5-payload", "v311-other-status",
+        "v311-payload"])
+def test_machine_will_elsewhere_is_refused_at_connect(fleet, d, version, topic, payload, refused):
+    serial = "W3" if version == V311 else "W5"
+    mark = d.mark()
+    with RawClient.tls(d.tls_port, fleet.machines[serial], version=version) as c:
+        c.send(will_connect_packet(serial, topic, payload, version=version))
+        p = c.expect(CONNACK)
+        assert p.body[1] == refused, f"CONNACK {p.body[1]:#x}, expected {refused:#x}"
+        if version == V5:
+            props, _ = parse_props(p.body[2:])
+            assert b"will" in props.get(0x1F, b""), props
+        assert_closed(c, "after a refused will")
+    d.wait_for(rf"refused {serial}: a machine's will", since=mark)
+    assert "4111111111111111" not in "".join(d.lines(mark))
 
 
 @pytest.mark.parametrize("version", [V311, V5], ids=["v311", "v5"])

@@ -74,9 +74,10 @@ struct rec {
 	uint8_t connect_answer;
 };
 
-static uint8_t h_connect(void *ctx, const struct mqtt_connect *c, int *present)
+static uint8_t h_connect(void *ctx, const struct mqtt_connect *c, struct mqtt_connack_opts *ack, int *present)
 {
 	(void)c;
+	(void)ack;
 	*present = 0;
 	return ((struct rec *)ctx)->connect_answer;
 }
@@ -94,15 +95,16 @@ static int h_publish(void *ctx, const struct mqtt_publish *p, const char **rs)
 	return r->defer && p->qos ? SESSION_PENDING : 0;
 }
 
-static uint8_t h_sub(void *ctx, const struct mqtt_bytes *f, uint8_t o)
+static uint8_t h_sub(void *ctx, const struct mqtt_bytes *f, uint8_t o, uint32_t id)
 {
 	(void)ctx;
+	(void)id;
 	return acl_may_subscribe(ACL_MACHINE, "M1", f->p, f->len) ? (o & 3) : MQTT_RC_NOT_AUTHORIZED;
 }
 
 static uint8_t h_unsub(void *ctx, const struct mqtt_bytes *f) { (void)ctx; (void)f; return 0; }
 static void h_delivered(void *ctx, uint16_t id, uint8_t r) { (void)ctx; (void)id; (void)r; }
-static void h_disc(void *ctx, uint8_t r, int w) { (void)ctx; (void)r; (void)w; }
+static void h_disc(void *ctx, const struct mqtt_disconnect *d) { (void)ctx; (void)d; }
 
 static int h_send(void *ctx, const uint8_t *p, size_t n)
 {
@@ -115,11 +117,12 @@ static int h_send(void *ctx, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static const struct session_hooks hooks = { h_connect, h_publish, h_sub, h_unsub, h_delivered, h_disc, h_send };
+static const struct session_hooks hooks = { h_connect, h_publish, h_sub, h_unsub, h_delivered, h_disc, h_send,
+                                            NULL };
 
 static struct mqtt_session *new_session(struct rec *r, uint16_t receive_max)
 {
-	struct session_config cfg = { 65536, receive_max, 60, 0, 0 };
+	struct session_config cfg = { 65536, receive_max, 60, 0, 0, 0 };
 	struct mqtt_session *s = NULL;
 
 	memset(r, 0, sizeof(*r));
@@ -208,6 +211,90 @@ static void test_receive_maximum_enforced(void)
 	CHECK(feed(s, &p) < 0);
 	CHECK_EQ(r.out[0], 0xE0);                   /* DISCONNECT ... */
 	CHECK_EQ(r.out[2], MQTT_RC_RECEIVE_MAX_EXCEEDED);
+	session_free(s);
+}
+
+/* CONNECT (v5) announcing Receive Maximum rm and Maximum Packet Size mps. */
+static void connect_limits(struct pkt *out, uint16_t rm, uint32_t mps)
+{
+	static struct pkt body;
+
+	body.n = 0;
+	putstr(&body, "MQTT");
+	put8(&body, MQTT_V5);
+	put8(&body, 0x02);
+	put16(&body, 30);
+	put8(&body, 8);
+	put8(&body, 0x21);
+	put16(&body, rm);
+	put8(&body, 0x27);
+	put16(&body, (uint16_t)(mps >> 16));
+	put16(&body, (uint16_t)mps);
+	putstr(&body, "M1");
+	frame(out, 0x10, &body);
+}
+
+static void test_outbound_honours_client_limits(void)
+{
+	struct rec r;
+	struct mqtt_session *s = new_session(&r, 4);
+	struct pkt p, ack;
+	uint8_t big[200];
+	uint16_t id1 = 0, id2 = 0, id3 = 0;
+	struct session_message m;
+
+	connect_limits(&p, 2, 128);
+	CHECK_EQ(feed(s, &p), 0);
+	CHECK_EQ(session_peer_max_packet(s), 128);
+	CHECK_EQ(session_send_window(s), 2);
+	CHECK_EQ(session_publish(s, "cc/v1/M1/cmd/x", (const uint8_t *)"{}", 2, 1, 0, &id1), CC_OK);
+	CHECK_EQ(session_publish(s, "cc/v1/M1/cmd/x", (const uint8_t *)"{}", 2, 1, 0, &id2), CC_OK);
+	CHECK(id1 != id2);
+	r.out_len = 0;
+	/* The third waits for an acknowledgement; QoS 0 is not counted. */
+	CHECK_EQ(session_publish(s, "cc/v1/M1/cmd/x", (const uint8_t *)"{}", 2, 1, 0, &id3), CC_ERR_LIMIT);
+	CHECK_EQ(r.out_len, 0);
+	CHECK_EQ(session_publish(s, "cc/v1/M1/cmd/x", (const uint8_t *)"{}", 2, 0, 0, &id3), CC_OK);
+	/* Larger than 128 bytes: never sent, whatever the window. */
+	memset(big, 'x', sizeof(big));
+	r.out_len = 0;
+	CHECK_EQ(session_publish(s, "cc/v1/M1/cmd/x", big, sizeof(big), 0, 0, &id3), CC_ERR_INVALID);
+	CHECK_EQ(r.out_len, 0);
+	CHECK_EQ(mqtt_publish_size(MQTT_V5, 1, 14, 0, 2), 1 + 1 + 2 + 14 + 2 + 1 + 2);
+	/* PUBACK opens the window again. */
+	ack.n = 0;
+	{
+		struct pkt body;
+
+		body.n = 0;
+		put16(&body, id1);
+		frame(&ack, 0x40, &body);
+	}
+	CHECK_EQ(feed(s, &ack), 0);
+	CHECK_EQ(session_send_window(s), 1);
+	/* A QoS 2 message: PUBREC -> PUBREL from us, PUBCOMP ends it. */
+	memset(&m, 0, sizeof(m));
+	m.topic = "a/b";
+	m.topic_len = 3;
+	m.payload = (const uint8_t *)"hi";
+	m.len = 2;
+	m.qos = 2;
+	CHECK_EQ(session_send(s, &m, &id3), CC_OK);
+	CHECK_EQ(session_send_window(s), 0);
+	{
+		struct pkt body;
+
+		body.n = 0;
+		put16(&body, id3);
+		frame(&ack, 0x50, &body);
+		r.out_len = 0;
+		CHECK_EQ(feed(s, &ack), 0);
+		CHECK_EQ(r.out[0], 0x62);           /* PUBREL */
+		CHECK_EQ(session_send_window(s), 0);
+		frame(&ack, 0x70, &body);
+		CHECK_EQ(feed(s, &ack), 0);
+		CHECK_EQ(session_send_window(s), 1);
+	}
 	session_free(s);
 }
 
@@ -372,6 +459,7 @@ int main(void)
 	RUN(test_connect_and_qos1_after_durability);
 	RUN(test_qos2_resend_answered_from_state);
 	RUN(test_receive_maximum_enforced);
+	RUN(test_outbound_honours_client_limits);
 	RUN(test_hostile_sequences);
 	RUN(test_user_property_flood_refused);
 	RUN(test_acl_and_matching);

@@ -201,6 +201,12 @@ const char *const sqlite_migrations[] = {
 	/* 7 -> 8: which language of a version a customer's consent was given
 	 * in (versions are documents in several languages from now on). */
 	"ALTER TABLE consents ADD COLUMN language TEXT NOT NULL DEFAULT 'en';",
+
+	/* 8 -> 9: a command the machine can never receive (larger than the
+	 * Maximum Packet Size it announced) ends as failed, with the reason. */
+	"ALTER TABLE commands ADD COLUMN failed_ms INTEGER NOT NULL DEFAULT 0; "
+	"ALTER TABLE commands ADD COLUMN failure "
+	"TEXT NOT NULL DEFAULT '';",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

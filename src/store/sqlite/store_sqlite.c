@@ -1065,7 +1065,11 @@ static void read_command(sqlite3_stmt *st, void *out)
 	}
 	c->created_ms = sqlite3_column_int64(st, 4);
 	c->delivered_ms = sqlite3_column_int64(st, 5);
+	c->failed_ms = sqlite3_column_int64(st, 6);
+	copy_text(c->failure, sizeof(c->failure), st, 7);
 }
+
+#define COMMAND_COLUMNS "id, machine_id, name, body, created_ms, delivered_ms, failed_ms, failure"
 
 DEFINE_EMITTER(command, read_command)
 
@@ -1075,8 +1079,8 @@ static int sq_command_pending(struct store *base, int64_t machine_id,
 	struct sqlite_store *s = SQ(base);
 	struct command_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT id, machine_id, name, body, created_ms, delivered_ms FROM commands "
-	                    "WHERE machine_id = ? AND delivered_ms = 0 ORDER BY id", &st);
+	int rc = prepare(s, "SELECT " COMMAND_COLUMNS " FROM commands "
+	                    "WHERE machine_id = ? AND delivered_ms = 0 AND failed_ms = 0 ORDER BY id", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1095,6 +1099,35 @@ static int sq_command_delivered(struct store *base, int64_t id, int64_t at_ms)
 	sqlite3_bind_int64(st, 1, at_ms);
 	sqlite3_bind_int64(st, 2, id);
 	return step_done(s, st, "marking a command delivered");
+}
+
+static int sq_command_failed(struct store *base, int64_t id, int64_t at_ms, const char *reason)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE commands SET failed_ms = ?, failure = ? "
+	                    "WHERE id = ? AND delivered_ms = 0 AND failed_ms = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, id);
+	return step_done(s, st, "marking a command failed");
+}
+
+static int sq_command_list(struct store *base, int64_t machine_id,
+                           int (*each)(void *, const struct store_command *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct command_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " COMMAND_COLUMNS " FROM commands WHERE machine_id = ? ORDER BY id DESC", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	return select_each(s, st, emit_command, &e, "listing commands");
 }
 
 /* ---- grants ---- */
@@ -1745,6 +1778,8 @@ const struct store_ops store_sqlite_ops = {
 	.command_add = sq_command_add,
 	.command_pending = sq_command_pending,
 	.command_delivered = sq_command_delivered,
+	.command_failed = sq_command_failed,
+	.command_list = sq_command_list,
 	.grant_add = sq_grant_add,
 	.grant_get = sq_grant_get,
 	.grant_list = sq_grant_list,
