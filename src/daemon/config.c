@@ -44,7 +44,7 @@ static const struct opt table[] = {
 	  "loopback address:port of a plain-TCP MQTT listener, for tests only; refused on any other address" },
 	{ "mqtt_plain_acl", E(mqtt_plain_acl), "machine", 0, 0, "machine|open",
 	  "ACL of the plain listener: machine (client id = serial, own topics) or open (an in-memory broker for "
-	  "MQTT conformance suites: any client id, sessions, wills, retained messages; nothing stored)" },
+	  "MQTT conformance suites: any client id, sessions, wills, retained messages; nothing stored; see docs/CONFORMANCE.md)" },
 	{ "mqtt_open_nosubscribe", S(mqtt_open_nosubscribe), "", 0, 0, NULL,
 	  "open ACL only: a topic filter whose SUBSCRIBE is refused (0x80), for suites that test a refused "
 	  "subscription (the Paho suites use test/nosubscribe)" },
