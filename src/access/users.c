@@ -106,7 +106,11 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 		return CC_ERR_INVALID;
 	}
 	if (role_find(role) == NULL) {
-		log_error(MOD, "unknown role '%s'", role);
+		/* Echoed only when it has a role's shape: refused input is not logged. */
+		if (role != NULL && strlen(role) <= 24 && strspn(role, "abcdefghijklmnopqrstuvwxyz_") == strlen(role))
+			log_error(MOD, "unknown role '%s'", role);
+		else
+			log_error(MOD, "unknown role");
 		return CC_ERR_INVALID;
 	}
 	u = calloc(1, sizeof(*u));

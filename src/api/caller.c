@@ -395,6 +395,11 @@ int api_find_customer(struct http_req *r, const struct caller *s, const char *na
 	return CC_OK;
 }
 
+const char *api_field(struct http_req *r, const char *name)
+{
+	return json_string_value(json_object_get(http_body(r), name));
+}
+
 /* Refuses a body with fields outside allowed (NULL-terminated). */
 int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed)
 {

@@ -83,6 +83,8 @@ int api_find_machine(struct http_req *r, const struct caller *s, struct store_ma
 /* The customer of that name in the caller's scope, else 404 as for one that
  * does not exist (name may be NULL: 404). */
 int api_find_customer(struct http_req *r, const struct caller *s, const char *name, struct store_org *cust);
+/* A string field of the route's declared body (http_body), or NULL. */
+const char *api_field(struct http_req *r, const char *name);
 /* Refuses (400) a body with fields outside allowed (NULL-terminated). */
 int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed);
 /*

@@ -241,14 +241,11 @@ void api_policy_prose(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	json_t *body = http_body(r);
 	int rc;
 
 	if (s == NULL)
 		return;
-	rc = policy_draft_set_prose(a->vault, json_string_value(json_object_get(body, "language")),
-	                            json_string_value(json_object_get(body, "clause")),
-	                            json_string_value(json_object_get(body, "text")));
+	rc = policy_draft_set_prose(a->vault, api_field(r, "language"), api_field(r, "clause"), api_field(r, "text"));
 	if (rc == CC_ERR_NOTFOUND) {
 		http_reply_error(r, 404, "not_found", "no draft to edit");
 		return;
@@ -266,14 +263,11 @@ void api_policy_controller(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	json_t *body = http_body(r);
 	int rc;
 
 	if (s == NULL)
 		return;
-	rc = policy_controller_set(a->vault, json_string_value(json_object_get(body, "name")),
-	                           json_string_value(json_object_get(body, "address")),
-	                           json_string_value(json_object_get(body, "contact")));
+	rc = policy_controller_set(a->vault, api_field(r, "name"), api_field(r, "address"), api_field(r, "contact"));
 	/* Also while a plain-text version is current: the draft of this configuration, with the controller. */
 	if (rc == CC_OK)
 		rc = api_policy_refresh(a);
@@ -331,7 +325,7 @@ void api_consent(struct http_req *r)
 	json_t *version;
 	int rc;
 
-	if (s == NULL || api_find_customer(r, s, json_string_value(json_object_get(body, "customer")), &cust) != CC_OK)
+	if (s == NULL || api_find_customer(r, s, api_field(r, "customer"), &cust) != CC_OK)
 		return;
 	if (!policy_may_consent(&s->user, cust.id)) {
 		if (api_audit_access(r, s, "consent.record", NULL, "denied") == CC_OK)
@@ -340,8 +334,7 @@ void api_consent(struct http_req *r)
 	}
 	version = json_object_get(body, "version");
 	rc = json_is_integer(version) ? policy_consent(a->vault, cust.id, json_integer_value(version),
-	                                               json_string_value(json_object_get(body, "language")),
-	                                               s->user.login)
+	                                               api_field(r, "language"), s->user.login)
 	                              : CC_ERR_NOTFOUND;
 	if (rc != CC_OK) {
 		http_reply_error(r, 404, "not_found", "no such policy version, or not in that language");

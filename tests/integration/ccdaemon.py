@@ -149,6 +149,17 @@ class Fleet:
         self.cc("machine", "revoke", serial)
 
 
+def publish(d, m, topic, docs):
+    """Sends each JSON document of docs on cc/v1/{serial}/{topic} with one
+    mosquitto_pub (MQTT 5, QoS 1): each is acknowledged after it is stored."""
+    p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
+                        "--cert", str(m.cert), "--key", str(m.key), "-i", m.serial, "-V", "mqttv5", "-q", "1",
+                        "-t", f"cc/v1/{m.serial}/{topic}", "-l"],
+                       input="".join(json.dumps(x) + "\n" for x in docs), capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
 def poll_until(fn, what, timeout=TIMEOUT):
     """Calls fn (a slow call: a CLI run) until it returns something truthy."""
     deadline = time.monotonic() + timeout

@@ -19,14 +19,7 @@ T0 = (int(time.time()) // 3600) * 3600 * 1000 - 3600 * 1000  # the start of the 
 N = 25
 
 
-def publish(d, m, topic, lines):
-    """One mosquitto_pub per call, QoS 1: each line is acknowledged after it is stored."""
-    p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
-                        "--cert", str(m.cert), "--key", str(m.key), "-i", m.serial, "-V", "mqttv5", "-q", "1",
-                        "-t", f"cc/v1/{m.serial}/{topic}", "-l"],
-                       input="".join(json.dumps(x) + "\n" for x in lines), capture_output=True, text=True,
-                       timeout=60)
-    assert p.returncode == 0, p.stderr
+publish = ccdaemon.publish
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,7 @@ def password_of(login):
     return ccdaemon.password_of(login)
 
 
-def publish(d, m, topic, docs):
-    p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
-                        "--cert", str(m.cert), "--key", str(m.key), "-i", m.serial, "-V", "mqttv5", "-q", "1",
-                        "-t", f"cc/v1/{m.serial}/{topic}", "-l"],
-                       input="".join(json.dumps(x) + "\n" for x in docs), capture_output=True, text=True,
-                       timeout=60)
-    assert p.returncode == 0, p.stderr
+publish = ccdaemon.publish
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,7 @@ import ccdaemon  # noqa: E402
 DAY_MS = 86400 * 1000
 
 
-def publish(d, m, topic, docs):
-    p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
-                        "--cert", str(m.cert), "--key", str(m.key), "-i", m.serial, "-V", "mqttv5", "-q", "1",
-                        "-t", f"cc/v1/{m.serial}/{topic}", "-l"],
-                       input="".join(json.dumps(x) + "\n" for x in docs), capture_output=True, text=True,
-                       timeout=60)
-    assert p.returncode == 0, p.stderr
+publish = ccdaemon.publish
 
 
 def test_records_past_their_retention_are_deleted(tmp_path):
