@@ -15,6 +15,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
+#include "common/file.h"
+#include "crypto/keyring.h"
 #include "crypto/password.h"
 #include "daemon/privdrop.h"
 #include "setup/setup.h"
@@ -53,9 +55,34 @@ static int dir_new_or_empty(const char *dir)
 
 /* As root: make the directory, give it to the service account, and create
  * everything in it as that account. */
-static int become_owner(const char *dir, const char *user)
+/* As root, with the key in its managed place beside the directory (no key
+ * named): that place is in the parent directory, where the service account
+ * may not write, so root makes the key and gives it to the account. *made
+ * is set when this made it (to be removed if init fails). */
+static int give_default_key(const char *dir, const struct passwd *pw, int *made)
+{
+	char path[VAULT_PATH_MAX];
+	uint8_t key[KEYRING_MASTER_LEN];
+	int rc = vault_default_key_path(dir, path, sizeof(path));
+
+	if (rc != CC_OK || file_exists(path))
+		return rc;
+	rc = keyring_master_generate(path, key);
+	crypto_wipe(key, sizeof(key));
+	if (rc == CC_OK && chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+		log_error(MOD, "%s: cannot give it to %s: %s", path, pw->pw_name, strerror(errno));
+		unlink(path);
+		rc = CC_ERR_IO;
+	}
+	if (rc == CC_OK)
+		*made = 1;
+	return rc;
+}
+
+static int become_owner(const char *dir, const char *user, int key_named, int *made_key)
 {
 	struct passwd *pw = getpwnam(user);
+	int rc;
 
 	if (pw == NULL) {
 		log_error(MOD, "account '%s' does not exist (create it: useradd --system %s)", user, user);
@@ -78,6 +105,8 @@ static int become_owner(const char *dir, const char *user)
 		log_error(MOD, "%s: cannot give it to %s: %s", dir, user, strerror(errno));
 		return CC_ERR_IO;
 	}
+	if (!key_named && (rc = give_default_key(dir, pw, made_key)) != CC_OK)
+		return rc;
 	return privdrop_to(user, dir);
 }
 
@@ -86,7 +115,7 @@ static int run_init(struct cli_args *a)
 	struct setup_opts o;
 	struct setup_result r;
 	char password[PASSWORD_MAX_LEN + 2];
-	int rc;
+	int rc, owner_made_key = 0;
 
 	if (cli_flag(a, "check"))
 		return run_check(a);
@@ -107,7 +136,10 @@ static int run_init(struct cli_args *a)
 		return CC_ERR_INVALID;
 	}
 	if (cli_get(a, "owner") != NULL) {
-		rc = become_owner(o.dir, cli_get(a, "owner"));
+		rc = become_owner(o.dir, cli_get(a, "owner"),
+		                  o.master_key_file != NULL || (getenv("CREDENTIALS_DIRECTORY") != NULL &&
+		                                                *getenv("CREDENTIALS_DIRECTORY") != '\0'),
+		                  &owner_made_key);
 		if (rc != CC_OK)
 			return rc;
 	}
@@ -121,6 +153,12 @@ static int run_init(struct cli_args *a)
 	}
 	rc = setup_init(&o, &r);
 	crypto_wipe(password, sizeof(password));
+	if (rc != CC_OK && owner_made_key) {
+		char path[VAULT_PATH_MAX];
+
+		if (vault_default_key_path(o.dir, path, sizeof(path)) == CC_OK)
+			(void)unlink(path); /* as root-made, it may outlive a refused init if the parent is root's */
+	}
 	if (rc != CC_OK) {
 		log_error(MOD, "%s: not initialised: %s", o.dir, cc_strerror(rc));
 		return rc;
@@ -179,7 +217,7 @@ const struct cli_cmd cli_init_cmds[] = {
 	    { "manufacturer", "NAME", "name of the root organisation (default: manufacturer)", 0 },
 	    { "san", "LIST", "server certificate names, comma-separated (default: " SETUP_DEFAULT_SANS ")", 0 },
 	    { "master-key-file", "F", "the master key, outside the data directory (generated when F does not exist; "
-	      "default: $CREDENTIALS_DIRECTORY/master.key if set, else DIR/master.key, with a warning)", 0 },
+	      "default: $CREDENTIALS_DIRECTORY/master.key if set, else DIR.master.key beside the directory)", 0 },
 	    { "password-stdin", NULL, "read the admin password from standard input", 0 },
 	    { "owner", "USER", "as root: give the directory to this service account (the daemon's user)", 0 },
 	    { "check", NULL, "verify an existing data directory instead of creating one", 0 },

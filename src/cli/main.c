@@ -57,7 +57,7 @@ static void usage_cmd(FILE *f, const struct cli_cmd *c)
 	if (c->needs_data) {
 		fprintf(f, "  --%-24s %s\n", "data DIR", "the data directory (required)");
 		fprintf(f, "  --%-24s %s\n", "master-key-file F",
-		        "the master key, if not DIR/master.key ($CC_MASTER_KEY_FILE)");
+		        "the master key, if not DIR.master.key beside DIR ($CC_MASTER_KEY_FILE)");
 	}
 	for (i = 0; i < CLI_OPTS_MAX && c->opts[i].name != NULL; i++) {
 		char left[64];

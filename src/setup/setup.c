@@ -91,7 +91,7 @@ int setup_issue_server_cert(struct vault *v, const char *san_list, char **cert_p
 }
 
 /* Removes what a failed init made, so that it can simply be run again. */
-static void undo_init(const char *dir, int master_internal, const char *made_key, int dir_was_ours)
+static void undo_init(const char *dir, const char *made_key, int dir_was_ours)
 {
 	static const char *const made[] = {
 		"keyring", "keyring.lock", "coffeecloud.db", "coffeecloud.db-wal",
@@ -103,8 +103,6 @@ static void undo_init(const char *dir, int master_internal, const char *made_key
 	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
 		if (file_join(path, sizeof(path), dir, made[i]) == CC_OK)
 			unlink(path);
-	if (master_internal && file_join(path, sizeof(path), dir, "master.key") == CC_OK)
-		unlink(path);
 	if (made_key != NULL)
 		unlink(made_key);
 	if (dir_was_ours)
@@ -120,7 +118,7 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	char install_hex[33];
 	const char *password = o->admin_password;
 	const char *named = o->master_key_file, *creds = getenv("CREDENTIALS_DIRECTORY");
-	char cred_key[VAULT_PATH_MAX];
+	char cred_key[VAULT_PATH_MAX], default_key[VAULT_PATH_MAX];
 	int master_internal, dir_was_ours = !file_exists(o->dir);
 	const char *made_key = NULL; /* a named key file this init generates */
 	int rc;
@@ -137,12 +135,15 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	    file_join(cred_key, sizeof(cred_key), creds, "master.key") == CC_OK && file_exists(cred_key))
 		named = cred_key;
 	master_internal = named == NULL || *named == '\0';
-	if (!master_internal && !file_exists(named))
+	if (master_internal && vault_default_key_path(o->dir, default_key, sizeof(default_key)) == CC_OK &&
+	    !file_exists(default_key))
+		made_key = default_key;
+	else if (!master_internal && !file_exists(named))
 		made_key = named;
 	rc = vault_create(&vo, &v);
 	if (rc != CC_OK) {
 		if (rc != CC_ERR_EXISTS) /* never touch a directory that was not ours */
-			undo_init(o->dir, master_internal, made_key, dir_was_ours);
+			undo_init(o->dir, made_key, dir_was_ours);
 		return rc;
 	}
 	snprintf(r->master_key_file, sizeof(r->master_key_file), "%s", vault_path(v, VAULT_MASTER_KEY));
@@ -170,7 +171,7 @@ int setup_init(const struct setup_opts *o, struct setup_result *r)
 	vault_close(v);
 	if (rc != CC_OK) {
 		crypto_wipe(r, sizeof(*r));
-		undo_init(o->dir, master_internal, made_key, dir_was_ours);
+		undo_init(o->dir, made_key, dir_was_ours);
 	}
 	return rc;
 }

@@ -89,7 +89,7 @@ static void usage(FILE *f)
 	        "reuses them) and drives them over MQTT: telemetry, events, status, commands.\n"
 	        "\n"
 	        "  --data DIR              the data directory (opened only for provisioning)\n"
-	        "  --master-key-file F     its master key, if not DIR/master.key ($CC_MASTER_KEY_FILE)\n"
+	        "  --master-key-file F     its master key, if not DIR.master.key beside it ($CC_MASTER_KEY_FILE)\n"
 	        "  --machines N            how many machines, 1-%d\n"
 	        "  --customer NAME         their customer (created under the manufacturer) [sim-fleet]\n"
 	        "  --prefix P              serials P-0001 ... [SIM]\n"

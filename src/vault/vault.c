@@ -47,6 +47,20 @@ struct vault {
 	size_t nkeys, capkeys;
 };
 
+int vault_default_key_path(const char *dir, char *out, size_t cap)
+{
+	static const char suffix[] = ".master.key";
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || n + sizeof(suffix) > cap)
+		return CC_ERR_LIMIT;
+	memcpy(out, dir, n);
+	memcpy(out + n, suffix, sizeof(suffix));
+	return CC_OK;
+}
+
 static int set_paths(struct vault *v, const char *dir, const char *master_key_file)
 {
 	size_t i;
@@ -72,8 +86,16 @@ static int set_paths(struct vault *v, const char *dir, const char *master_key_fi
 			return CC_OK;
 	}
 	if (master_key_file == NULL || *master_key_file == '\0') {
-		master_key_file = v->paths[VAULT_MASTER_KEY];
+		/* The managed default: beside the directory, not in it. A data
+		 * directory made before this rule keeps DIR/master.key (and is
+		 * warned about). Rotation replaces a managed key in place. */
 		v->master_is_internal = 1;
+		rc = vault_default_key_path(dir, v->master_path, sizeof(v->master_path));
+		if (rc != CC_OK)
+			return rc;
+		if (!file_exists(v->master_path) && file_exists(v->paths[VAULT_MASTER_KEY]))
+			memcpy(v->master_path, v->paths[VAULT_MASTER_KEY], strlen(v->paths[VAULT_MASTER_KEY]) + 1);
+		return CC_OK;
 	}
 	if (strlen(master_key_file) >= sizeof(v->master_path))
 		return CC_ERR_LIMIT;
@@ -184,7 +206,7 @@ int vault_create(const struct vault_create_opts *opts, struct vault **out)
 	 * there, in a private directory made for it if need be (/etc/coffeecloud). */
 	if (!v->master_is_internal && !file_exists(v->master_path))
 		rc = make_key_parent(v->master_path);
-	if (rc == CC_OK && (v->master_is_internal || !file_exists(v->master_path)))
+	if (rc == CC_OK && !file_exists(v->master_path))
 		rc = keyring_master_generate(v->master_path, master);
 	else
 		rc = keyring_master_read(v->master_path, master);
@@ -336,8 +358,6 @@ int vault_master_key_inside(const struct vault *v)
 	char dir[PATH_MAX], key[PATH_MAX];
 	size_t n;
 
-	if (v->master_is_internal)
-		return 1;
 	if (realpath(v->dir, dir) == NULL || realpath(v->master_path, key) == NULL)
 		return 0;
 	n = strlen(dir);

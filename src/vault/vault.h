@@ -66,8 +66,9 @@ struct vault;
 struct vault_create_opts {
 	const char *dir;
 	/* NULL: $CC_MASTER_KEY_FILE, else the systemd credential
-	 * $CREDENTIALS_DIRECTORY/master.key if it exists, else DIR/master.key
-	 * (generated). A named file that does not exist yet is generated. */
+	 * $CREDENTIALS_DIRECTORY/master.key if it exists, else DIR.master.key
+	 * beside the directory (vault_default_key_path; generated unless it
+	 * exists). A named file that does not exist yet is generated. */
 	const char *master_key_file;
 };
 
@@ -76,9 +77,15 @@ struct vault_create_opts {
  * migrated database. Returns the opened vault. */
 int vault_create(const struct vault_create_opts *opts, struct vault **out);
 
+/* The managed place of a data directory's master key: "DIR.master.key",
+ * beside the directory and not in it, so that a copy of the directory
+ * alone decrypts nothing (docs/ARCHITECTURE.md, "The data directory"). */
+int vault_default_key_path(const char *dir, char *out, size_t cap);
+
 /* Opens an existing data directory. master_key_file NULL means
  * $CC_MASTER_KEY_FILE, else $CREDENTIALS_DIRECTORY/master.key (a systemd
- * credential) if it exists, else DIR/master.key. Checks the directory and secret
+ * credential) if it exists, else DIR.master.key, else (a directory made
+ * before that rule) DIR/master.key. Checks the directory and secret
  * modes first (CC_ERR_PERM), then the master key against the keyring
  * (CC_ERR_AUTH), then opens the store (CC_ERR_CORRUPT for a damaged file). */
 int vault_open(const char *dir, const char *master_key_file, struct vault **out);
@@ -150,7 +157,7 @@ int vault_rows_check(struct vault *v);
 
 /* Re-wraps every keyring entry under the key in new_key_file and makes it
  * the master key: the old key no longer opens anything. When the old key
- * lived in DIR/master.key, that file is replaced by the new key. */
+ * lived in its managed place (DIR.master.key), that file is replaced by the new key. */
 int vault_rotate_master(struct vault *v, const char *new_key_file);
 
 #endif

@@ -149,6 +149,12 @@ class Fleet:
         self.cc("machine", "revoke", serial)
 
 
+def master_key_of(data):
+    """Where init puts a data directory's master key by default: beside it,
+    DIR.master.key, never inside it (src/vault/vault.h)."""
+    return Path(str(data).rstrip("/") + ".master.key")
+
+
 def publish(d, m, topic, docs):
     """Sends each JSON document of docs on cc/v1/{serial}/{topic} with one
     mosquitto_pub (MQTT 5, QoS 1): each is acknowledged after it is stored."""

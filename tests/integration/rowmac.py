@@ -34,7 +34,10 @@ COLUMNS = {
 
 def keyring_secret(data, name):
     data = Path(data)
-    master = bytes.fromhex((data / "master.key").read_text().strip())
+    key = Path(str(data).rstrip("/") + ".master.key")
+    if not key.exists():
+        key = Path(data) / "master.key"  # a directory made before keys moved out
+    master = bytes.fromhex(key.read_text().strip())
     blob = base64.b64decode(json.loads((data / "keyring").read_text())["entries"][name])
     assert blob[0] == 1
     return AESGCM(master).decrypt(blob[1:13], blob[13:], b"cc-keyring-v1|" + name.encode())

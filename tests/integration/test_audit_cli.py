@@ -18,7 +18,11 @@ import shutil
 import sqlite3
 import struct
 import subprocess
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
 
 import pytest
 
@@ -109,7 +113,7 @@ def audit_key(data):
 
     ring = json.loads((Path(data) / "keyring").read_text())
     blob = base64.b64decode(ring["entries"]["audit-key"])
-    master = bytes.fromhex((Path(data) / "master.key").read_text().strip())
+    master = bytes.fromhex(ccdaemon.master_key_of(data).read_text().strip())
     key = AESGCM(master).decrypt(blob[1:13], blob[13:], b"cc-keyring-v1|audit-key")
     assert len(key) == 32
     return key
@@ -146,6 +150,7 @@ def base(tmp_path_factory):
 def work(base, tmp_path):
     dest = tmp_path / "data"
     shutil.copytree(base, dest, symlinks=True)
+    shutil.copy2(ccdaemon.master_key_of(base), ccdaemon.master_key_of(dest))
     return dest
 
 

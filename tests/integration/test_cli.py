@@ -17,9 +17,13 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_DIR = Path(os.environ.get("CC_BUILD_DIR") or REPO / "build")
@@ -112,6 +116,8 @@ def snapshot_except_audit(root):
 def clone(data, dest):
     """A private copy of a data directory, modes preserved."""
     shutil.copytree(data, dest, symlinks=True)
+    if ccdaemon.master_key_of(data).exists():
+        shutil.copy2(ccdaemon.master_key_of(data), ccdaemon.master_key_of(dest))
     assert mode(dest) == 0o700
     return Path(dest)
 
@@ -218,9 +224,12 @@ def ext(tmp_path_factory):
 def test_init_creates_private_layout(base):
     d = base.data
     assert mode(d) == 0o700
-    for secret in ("master.key", "keyring", "coffeecloud.db"):
+    for secret in ("keyring", "coffeecloud.db"):
         assert (d / secret).is_file(), secret
         assert mode(d / secret) == 0o600, f"{secret}: {oct(mode(d / secret))}"
+    # The master key is beside the directory, not in it: a copy of the directory decrypts nothing.
+    assert not (d / "master.key").exists()
+    assert ccdaemon.master_key_of(d).is_file() and mode(ccdaemon.master_key_of(d)) == 0o600
     for public in ("ca.crt", "server.crt", "ca.crl"):
         assert (d / public).is_file(), public
     # The server certificate is issued by the fleet CA, for the names given.
@@ -265,7 +274,7 @@ def test_init_password_stdin_prints_no_password(tmp_path, json_out):
         assert "admin_password" not in doc
     else:
         assert not re.search(r"^\s*admin password", p.stdout, re.M), p.stdout
-    assert (tmp_path / "d" / "master.key").is_file()
+    assert ccdaemon.master_key_of(tmp_path / "d").is_file()
 
 
 def test_init_password_stdin_needs_a_password(tmp_path):
@@ -320,7 +329,7 @@ NORMAL_COMMANDS = [
 
 @pytest.mark.parametrize("secret", ["master.key", "keyring"])
 def test_unsafe_secret_mode_is_refused(work, secret):
-    path = work / secret
+    path = ccdaemon.master_key_of(work) if secret == "master.key" else work / secret
     os.chmod(path, 0o644)
     before = snapshot(work)
     p = cc("init", "--check", "--data", work, rc=PERM)
@@ -852,14 +861,15 @@ def test_user_add_generates_password(work):
 
 def test_rotate_master_internal(work, tmp_path):
     old = tmp_path / "old.key"
-    shutil.copy2(work / "master.key", old)
+    key = ccdaemon.master_key_of(work)
+    shutil.copy2(key, old)
     new = tmp_path / "new.key"
     cc("key", "generate", "--out", new)
     doc = ccj("key", "rotate-master", "--data", work, "--new-key-file", new)
     assert doc["rotated"] is True
-    assert (work / "master.key").read_bytes() == new.read_bytes()
-    assert mode(work / "master.key") == 0o600
-    assert not (work / "master.key.new").exists()
+    assert key.read_bytes() == new.read_bytes()
+    assert mode(key) == 0o600
+    assert not Path(str(key) + ".new").exists()
     p = cc("org", "list", "--data", work, "--master-key-file", old, rc=WRONGKEY)
     assert "master key" in p.stderr
     assert len(ccj("org", "list", "--data", work)) == 4

@@ -558,7 +558,7 @@ def fleet_ca_key(data):
     blob = base64.b64decode(ring["entries"]["ca-key"])
     assert blob[0] == 0x01, "keyring blob version"
     assert len(blob) > 1 + 12 + 16
-    master = bytes.fromhex((data / "master.key").read_text().strip())
+    master = bytes.fromhex(ccdaemon.master_key_of(data).read_text().strip())
     assert len(master) == 32, "AES-256 master key"
     pem = AESGCM(master).decrypt(blob[1:13], blob[13:], b"cc-keyring-v1|ca-key")
     assert pem.startswith(b"-----BEGIN "), pem[:30]

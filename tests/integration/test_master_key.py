@@ -54,21 +54,38 @@ def test_init_generates_the_key_outside_the_data_directory(tmp_path):
     assert "inside the data directory" not in p.stderr
 
 
-def test_a_key_inside_the_data_directory_is_warned_about(tmp_path):
+def test_the_default_key_is_beside_the_directory_and_a_key_inside_is_warned_about(tmp_path):
     data = tmp_path / "data"
     p = cc("init", "--data", data, "--password-stdin", "--json")
-    assert json.loads(p.stdout)["master_key_inside"] is True
-    assert "WARNING: the master key is inside the data directory" in p.stderr, p.stderr
-    p = cc("init", "--check", "--data", data)
-    assert "the master key is inside the data directory" in p.stderr, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["master_key_inside"] is False and doc["master_key_file"] == str(tmp_path / "data.master.key")
+    assert "inside the data directory" not in p.stderr, p.stderr
+    assert not (data / "master.key").exists()
+    # A copy of the directory alone decrypts nothing: without the key beside it, nothing opens.
+    shutil.copytree(data, tmp_path / "copy", symlinks=True)
+    cc("org", "list", "--data", tmp_path / "copy", rc=NOTFOUND)
     # Named explicitly, inside is inside.
     data2 = tmp_path / "data2"
     p = cc("init", "--data", data2, "--master-key-file", data2 / "keys" / "master.key", "--password-stdin")
     assert "WARNING: the master key is inside the data directory" in p.stderr, p.stderr
 
 
-def test_the_daemon_warns_about_a_key_inside(tmp_path):
+def legacy(tmp_path):
+    """A data directory made before keys moved out: its key is DIR/master.key."""
     f = ccdaemon.Fleet.create(tmp_path, machines=())
+    ccdaemon.master_key_of(f.data).rename(f.data / "master.key")
+    return f
+
+
+def test_a_directory_made_before_keeps_its_inside_key_with_a_warning(tmp_path):
+    f = legacy(tmp_path)
+    p = f.cc("init", "--check")
+    assert "the master key is inside the data directory" in p.stderr, p.stderr
+    assert "manufacturer" in f.cc("org", "list").stdout
+
+
+def test_the_daemon_warns_about_a_key_inside(tmp_path):
+    f = legacy(tmp_path)
     with ccdaemon.Daemon(f) as d:
         d.wait_for(r"the master key is inside the data directory")
 

@@ -296,7 +296,7 @@ static void test_master_rotation(void)
 	CHECK_EQ(vault_rotate_master(v, new_key), CC_OK);
 	vault_close(v);
 
-	/* The old key opens nothing; DIR/master.key is now the new key. */
+	/* The old key opens nothing; the managed key file (DIR.master.key) is now the new key. */
 	CHECK_EQ(vault_open(dir, old_key, &v), CC_ERR_AUTH);
 	CHECK_EQ(vault_open(dir, new_key, &v), CC_OK);
 	vault_close(v);
