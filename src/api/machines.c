@@ -318,7 +318,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	struct store_machine m;
 	struct record_page page;
 	struct api_page pg;
-	int64_t from, to;
+	int64_t from, to, damaged = 0;
 	json_t *doc;
 	int rc;
 
@@ -342,7 +342,8 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.list = json_array();
 	page.buckets = page.step_ms ? json_object() : NULL;
 	rc = page.list != NULL && (page.step_ms == 0 || page.buckets != NULL)
-		? records_page(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page) : CC_ERR_NOMEM;
+		? records_page_counted(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page, &damaged)
+		: CC_ERR_NOMEM;
 	if (rc >= 0 && page.step_ms != 0) {
 		rc = buckets_to_list(&page);
 		sort_by_ts(page.list);
@@ -361,6 +362,9 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 		return;
 	}
 	doc = json_pack("{s:s, s:o}", "serial", m.serial, record_names[kind], page.list);
+	/* Damaged records are skipped, and the reader told how many (never what). */
+	if (doc != NULL && damaged > 0)
+		json_object_set_new(doc, "damaged_skipped", json_integer(damaged));
 	if (page.next_after != 0)
 		api_page_next_int(doc, page.next_after);
 	http_reply_json(r, 200, doc);

@@ -107,9 +107,9 @@ static int open_one(void *arg, const struct store_record *rec)
 	return rc;
 }
 
-int records_page(struct vault *v, const struct store_machine *machine, enum record_kind kind,
-                 int64_t from_ms, int64_t to_ms, int64_t after_seq,
-                 int (*each)(void *ctx, const struct record_out *r), void *ctx)
+int records_page_counted(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                         int64_t from_ms, int64_t to_ms, int64_t after_seq,
+                         int (*each)(void *ctx, const struct record_out *r), void *ctx, int64_t *damaged)
 {
 	struct store *s = vault_store(v);
 	struct get_ctx c = { v, machine, each, ctx, 0, 0 };
@@ -118,7 +118,16 @@ int records_page(struct vault *v, const struct store_machine *machine, enum reco
 	if (c.damaged > 0)
 		log_warn(MOD, "machine %s: %lld damaged record(s) skipped (the first: seq %lld); the others were read",
 		         machine->serial, (long long)c.damaged, (long long)c.first_damaged);
+	if (damaged != NULL)
+		*damaged = c.damaged;
 	return rc;
+}
+
+int records_page(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                 int64_t from_ms, int64_t to_ms, int64_t after_seq,
+                 int (*each)(void *ctx, const struct record_out *r), void *ctx)
+{
+	return records_page_counted(v, machine, kind, from_ms, to_ms, after_seq, each, ctx, NULL);
 }
 
 int records_get(struct vault *v, const struct store_machine *machine, enum record_kind kind,

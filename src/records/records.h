@@ -53,6 +53,12 @@ int records_page(struct vault *v, const struct store_machine *machine, enum reco
                  int64_t from_ms, int64_t to_ms, int64_t after_seq,
                  int (*each)(void *ctx, const struct record_out *r), void *ctx);
 
+/* records_page, and *damaged (may be NULL): how many damaged records it
+ * skipped, for callers that tell their reader. */
+int records_page_counted(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                         int64_t from_ms, int64_t to_ms, int64_t after_seq,
+                         int (*each)(void *ctx, const struct record_out *r), void *ctx, int64_t *damaged);
+
 /* Opens the sealed retained `info` message of a machine's live state into
  * *json (malloc'd, NUL-terminated; caller frees). CC_ERR_NOTFOUND if none. */
 int records_open_info(struct vault *v, const struct store_machine *machine,

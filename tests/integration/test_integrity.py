@@ -300,6 +300,7 @@ def test_a_damaged_record_costs_only_itself(tmp_path):
         mark = d.mark()
         status, doc, _ = api.call("GET", "/api/v1/machines/D1/telemetry", token=admin)
         assert status == 200 and sorted(r["seq"] for r in doc["telemetry"]) == [1, 3], doc
+        assert doc["damaged_skipped"] == 1, doc  # the reader is told, never what it held
         d.wait_for(r"telemetry record 2 of machine D1 is damaged", since=mark)
 
         export = json.loads(f.cc("customer", "export", "cafe-d").stdout)
