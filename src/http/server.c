@@ -624,10 +624,28 @@ static json_t *responses(const struct http_route *r)
 	return out;
 }
 
+/* Method and path made an identifier: "get", "/api/v1/machines/{serial}"
+ * -> get_api_v1_machines_serial. */
+static void operation_id(const char *method, const char *pattern, char *id, size_t cap)
+{
+	size_t n = (size_t)snprintf(id, cap, "%s", method);
+	const char *c;
+
+	for (c = pattern; *c != '\0' && n + 1 < cap; c++) {
+		char ch = (*c == '/' || *c == '.' || *c == '-') ? '_' : *c;
+
+		if (*c == '{' || *c == '}' || (ch == '_' && n > 0 && id[n - 1] == '_'))
+			continue;
+		id[n++] = ch;
+	}
+	id[n < cap ? n : cap - 1] = '\0';
+}
+
 json_t *http_openapi(const struct http_route *routes, const char *title, const char *version)
 {
 	json_t *paths = json_object(), *doc, *op, *params;
 	const struct http_route *r;
+	char id[160];
 
 	for (r = routes; paths != NULL && r->pattern != NULL; r++) {
 		const char *m = r->method == EVHTTP_REQ_GET ? "get" : r->method == EVHTTP_REQ_POST ? "post" : "delete";
@@ -637,26 +655,12 @@ json_t *http_openapi(const struct http_route *routes, const char *title, const c
 			item = json_object();
 			json_object_set_new(paths, r->pattern, item);
 		}
-		op = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "summary", r->summary, "operationId",
-		               "", "x-purpose", r->purpose, "x-data-class", r->data_class, "x-authenticated",
+		operation_id(m, r->pattern, id, sizeof(id));
+		op = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "summary", r->summary, "operationId", id,
+		               "x-purpose", r->purpose, "x-data-class", r->data_class, "x-authenticated",
 		               r->access != HTTP_OPEN, "x-access", access_names[r->access], "responses", responses(r));
 		if (op == NULL)
 			continue;
-		/* method + path, made an identifier: "get /api/v1/machines/{serial}" -> get_api_v1_machines_serial */
-		{
-			char id[160];
-			size_t n = (size_t)snprintf(id, sizeof(id), "%s", m), i;
-			const char *c;
-
-			for (c = r->pattern; *c != '\0' && n + 1 < sizeof(id); c++)
-				if (*c != '{' && *c != '}')
-					id[n++] = (*c == '/' || *c == '.' || *c == '-') ? '_' : *c;
-			id[n < sizeof(id) ? n : sizeof(id) - 1] = '\0';
-			for (i = 0; id[i] != '\0'; i++)
-				if (id[i] == '_' && id[i + 1] == '_')
-					memmove(id + i, id + i + 1, strlen(id + i));
-			json_object_set_new(op, "operationId", json_string(id));
-		}
 		params = path_parameters(r->pattern);
 		if (json_array_size(params) > 0)
 			json_object_set_new(op, "parameters", params);
