@@ -777,7 +777,8 @@ static int sq_revoked_cert_list(struct store *base,
 
 /* ---- users ---- */
 
-#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac, " \
+#define USER_COLUMNS                                                                       \
+	"id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac, " \
 	"deletion_requested_ms"
 
 static void read_user(sqlite3_stmt *st, void *out)
