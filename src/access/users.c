@@ -131,6 +131,11 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 		rc = s->ops->user_add(s, u, &u->id);
 		if (rc == CC_ERR_EXISTS)
 			log_error(MOD, "a user with login '%s' exists already", login);
+		if (rc == CC_ERR_STATE) {
+			log_error(MOD, "login '%s' belonged to a deleted account: the audit log names it, so it is "
+			          "never given again", login);
+			rc = CC_ERR_EXISTS;
+		}
 	}
 	if (rc == CC_OK && out != NULL) {
 		memset(out, 0, sizeof(*out));
@@ -167,6 +172,7 @@ static int fill_info(struct vault *v, const struct store_user *u, struct user_in
 	info->org_id = u->org_id;
 	info->created_ms = u->created_ms;
 	info->totp_enabled = u->totp_enabled;
+	info->deletion_requested_ms = u->deletion_requested_ms;
 	rc = s->ops->org_get(s, u->org_id, &o);
 	if (rc == CC_OK)
 		memcpy(info->org, o.name, sizeof(info->org));
@@ -311,6 +317,94 @@ int users_get(struct vault *v, int64_t id, struct user_info *out)
 	rc = s->ops->user_get(s, id, u);
 	if (rc == CC_OK)
 		rc = fill_info(v, u, out);
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
+/* ---- deletion ---- */
+
+int users_deletion_request(struct vault *v, int64_t user_id, int64_t *at_ms)
+{
+	struct store *s = vault_store(v);
+
+	return s->ops->user_deletion_request(s, user_id, clock_now_ms(), at_ms);
+}
+
+struct admins_left {
+	int64_t except_id;
+	int count;
+};
+
+static int count_admin(void *arg, const struct store_user *u)
+{
+	struct admins_left *a = arg;
+
+	if (u->id != a->except_id && strcmp(u->role, "admin") == 0)
+		a->count++;
+	return 0;
+}
+
+/* The checks and the deletion, inside the caller's transaction. */
+static int delete_in_tx(struct store *s, const char *login, int64_t scope_org_id, int64_t self_id,
+                        struct store_user *u, struct store_org *o)
+{
+	struct admins_left left;
+	int rc = s->ops->user_find(s, login, u);
+
+	if (rc == CC_OK && scope_org_id != 0 && !inventory_org_contains(s, scope_org_id, u->org_id))
+		rc = CC_ERR_NOTFOUND;
+	if (rc == CC_OK && self_id != 0 && u->id == self_id)
+		rc = CC_ERR_PERM;
+	if (rc == CC_OK)
+		rc = s->ops->org_get(s, u->org_id, o);
+	/* Counted under the write lock: two admins deleting each other at
+	 * once cannot both pass. Only rows that verify count. */
+	if (rc == CC_OK && o->parent_id == 0 && strcmp(u->role, "admin") == 0) {
+		left.except_id = u->id;
+		left.count = 0;
+		rc = s->ops->user_list(s, o->id, count_admin, &left);
+		if (rc == CC_OK && left.count == 0)
+			rc = CC_ERR_STATE;
+	}
+	if (rc == CC_OK)
+		rc = s->ops->user_delete(s, u->id);
+	return rc;
+}
+
+int users_delete(struct vault *v, const char *login, int64_t scope_org_id, int64_t self_id,
+                 struct user_deleted *out)
+{
+	struct store *s = vault_store(v);
+	struct store_user *u;
+	struct store_org o;
+	int rc;
+
+	if (login == NULL || !inventory_name_valid(login))
+		return CC_ERR_NOTFOUND;
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->begin(s);
+	if (rc == CC_OK) {
+		rc = delete_in_tx(s, login, scope_org_id, self_id, u, &o);
+		if (rc == CC_OK)
+			rc = s->ops->commit(s);
+		if (rc != CC_OK)
+			s->ops->rollback(s);
+	}
+	if (rc == CC_OK) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out->login, u->login, sizeof(out->login));
+		memcpy(out->role, u->role, sizeof(out->role));
+		memcpy(out->org, o.name, sizeof(out->org));
+		out->requested_ms = u->deletion_requested_ms;
+		/* The row's old pages may still sit in the WAL: empty it now. */
+		out->shredded = s->ops->shred(s) == CC_OK;
+		if (!out->shredded)
+			log_warn(MOD, "account %s deleted; its old bytes leave the write-ahead log at the next "
+			         "checkpoint (a reader kept this one from finishing)", out->login);
+	}
 	crypto_wipe(u, sizeof(*u));
 	free(u);
 	return rc;

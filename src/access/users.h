@@ -4,6 +4,11 @@
  *
  * Logins follow the slug rules of inventory.h. Display name and e-mail are
  * personal data: they exist in clear only in memory, never in the store.
+ *
+ * A login is a handle, not a person's name: the audit log names actors by
+ * it ("user:LOGIN") and cannot be rewritten, so once the account is deleted
+ * the login is all that stays, a pseudonym, and it is never given to another
+ * account (docs/ARCHITECTURE.md, "Deleting an account").
  */
 #ifndef CC_ACCESS_USERS_H
 #define CC_ACCESS_USERS_H
@@ -27,10 +32,12 @@ struct user_info {
 	int64_t org_id;
 	int64_t created_ms;
 	int totp_enabled; /* sign-in needs a one-time code too */
+	int64_t deletion_requested_ms; /* when the person asked for deletion; 0: not asked */
 	struct user_profile profile;
 };
 
-/* Adds a user of org with role; password is hashed with Argon2id. */
+/* Adds a user of org with role; password is hashed with Argon2id.
+ * CC_ERR_EXISTS for a login in use, or one a deleted account had. */
 int users_add(struct vault *v, const char *org, const char *login, const char *role,
               const struct user_profile *profile, const char *password, struct user_info *out);
 
@@ -45,6 +52,35 @@ int users_find(struct vault *v, const char *login, struct user_info *out, char *
 
 /* An account by id, personal fields opened. CC_ERR_NOTFOUND if gone. */
 int users_get(struct vault *v, int64_t id, struct user_info *out);
+
+/*
+ * Deleting an account. The person asks (users_deletion_request: a time on
+ * the account, shown to admins); an admin confirms (users_delete), with or
+ * without a request. Deletion ends every session, takes the grants made to
+ * the account, destroys the sealed personal fields with the row, and
+ * retires the login for good. API tokens the person issued stay: they
+ * belong to their organisation's partner systems; their created_by keeps
+ * the login, now a pseudonym.
+ */
+/* Records the request; idempotent: the first request's time stays and lands
+ * in *at_ms. CC_ERR_NOTFOUND for an unknown (or tampered) account. */
+int users_deletion_request(struct vault *v, int64_t user_id, int64_t *at_ms);
+
+struct user_deleted {
+	char login[CC_NAME_MAX + 1];
+	char role[24];
+	char org[CC_NAME_MAX + 1];
+	int64_t requested_ms; /* when the person asked for it; 0: they did not */
+	int shredded;         /* 1: no file of the store holds the row's bytes any more */
+};
+
+/* Deletes the account login, in one transaction. scope_org_id bounds it to
+ * an organisation's subtree (0: none, the CLI); self_id is the deleting
+ * account (0: none). CC_ERR_NOTFOUND for an unknown account or one outside
+ * the scope, CC_ERR_PERM for one's own, CC_ERR_STATE for the last admin of
+ * the root organisation (the platform must keep one). */
+int users_delete(struct vault *v, const char *login, int64_t scope_org_id, int64_t self_id,
+                 struct user_deleted *out);
 
 /*
  * TOTP (RFC 6238, crypto/totp.h) as a second factor. The secret is sealed

@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/password.h"
 #include "fleet/inventory.h"
@@ -94,12 +95,16 @@ void api_orgs_add(struct http_req *r)
 static int add_user(void *arg, const struct user_info *u)
 {
 	struct scoped_lister *l = arg;
+	char buf[40];
 
 	if (!inventory_org_contains(l->st, l->s->user.org_id, u->org_id))
 		return 0;
-	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "login", u->login, "role",
+	/* A pending deletion request shows; without one the key is absent. */
+	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "login", u->login, "role",
 	                             u->role, "org", u->org, "display_name", u->profile.display_name, "email",
-	                             u->profile.email)) ? CC_ERR_NOMEM : 0;
+	                             u->profile.email, "deletion_requested", u->deletion_requested_ms != 0
+	                             ? api_iso_time(u->deletion_requested_ms, buf, sizeof(buf)) : NULL))
+	       ? CC_ERR_NOMEM : 0;
 }
 
 void api_users_list(struct http_req *r)
@@ -183,4 +188,51 @@ void api_users_add(struct http_req *r)
 		return;
 	}
 	http_reply_json(r, 201, reply);
+}
+
+/* DELETE /api/v1/users/{login}: an admin deletes an account of its subtree,
+ * whether the person asked (POST /api/v1/me/deletion) or not (a leaver).
+ * Outside the subtree the answer is the one for an account that does not
+ * exist. One's own account and the platform's last admin are refused. */
+void api_users_delete(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = api_caller(r);
+	struct user_deleted d;
+	const char *login;
+	char buf[40];
+	int rc;
+
+	if (s == NULL)
+		return;
+	login = http_param(r, "login");
+	rc = users_delete(a->vault, login, s->user.org_id, s->user.id, &d);
+	if (rc == CC_ERR_NOTFOUND) {
+		http_reply_error(r, 404, "not_found", "no such account");
+		return;
+	}
+	if (rc == CC_ERR_PERM || rc == CC_ERR_STATE) {
+		if (api_audit_access(r, s, "user.delete", NULL, "denied") != CC_OK)
+			return;
+		if (rc == CC_ERR_PERM)
+			http_reply_error(r, 403, "forbidden", "you cannot delete your own account: ask for it with "
+			                 "POST /api/v1/me/deletion, and another admin confirms");
+		else
+			http_reply_error(r, 409, "conflict", "this is the last admin of the platform's organisation: "
+			                 "add another admin there first");
+		return;
+	}
+	if (rc != CC_OK) {
+		http_reply_error(r, 500, "internal", "the account could not be deleted");
+		return;
+	}
+	log_info(MOD, "account %s deleted by %s (%s)", d.login, s->actor,
+	         d.requested_ms != 0 ? "as its person asked" : "not requested");
+	if (api_audit_access(r, s, "user.delete", NULL, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:b, s:b, s:s?, s:b}", "login", d.login, "role", d.role,
+	                                  "org", d.org, "deleted", 1, "requested", d.requested_ms != 0,
+	                                  "deletion_requested", d.requested_ms != 0
+	                                  ? api_iso_time(d.requested_ms, buf, sizeof(buf)) : NULL,
+	                                  "login_retired", 1));
 }

@@ -51,6 +51,8 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/me/data", "none", "none", HTTP_PERSON, NULL, api_me_data,
 	  "everything held about the signed-in person: account, sessions, API tokens they issued, their audit "
 	  "trail (newest 1000; before: an audit seq for older)" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/deletion", "none", "none", HTTP_PERSON, NULL, api_me_deletion,
+	  "ask for one's account to be deleted (an admin of one's organisation confirms; idempotent)" },
 	{ EVHTTP_REQ_POST, "/api/v1/me/totp", "none", "none", HTTP_PERSON, code_fields, api_totp_enrol,
 	  "a new TOTP secret as an otpauth:// URI (a current code replaces one in force)" },
 	{ EVHTTP_REQ_POST, "/api/v1/me/totp/confirm", "none", "none", HTTP_PERSON, code_fields, api_totp_confirm,
@@ -103,7 +105,11 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/users", "administration", "admin", HTTP_ADMIN, NULL, api_users_list,
 	  "accounts in the caller's subtree, personal fields opened (admins; audited)" },
 	{ EVHTTP_REQ_POST, "/api/v1/users", "administration", "admin", HTTP_ADMIN, user_fields, api_users_add,
-	  "add an account (login, role, org, password, display_name, email)" },
+	  "add an account (login: a handle, not the person's name, kept by the audit log and never reused; role, "
+	  "org, password, display_name, email)" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/users/{login}", "administration", "admin", HTTP_ADMIN, NULL, api_users_delete,
+	  "delete an account in the caller's subtree (requested or not): sessions end, grants to it go, "
+	  "personal fields destroyed, the login retired; audit records keep the login as a pseudonym" },
 	{ EVHTTP_REQ_GET, "/api/v1/grants", "administration", "admin", HTTP_GRANTS, NULL, api_grants_list,
 	  "grants in the caller's organisation (admins, service managers)" },
 	{ EVHTTP_REQ_POST, "/api/v1/grants", "administration", "admin", HTTP_GRANTS, grant_fields, api_grants_add,

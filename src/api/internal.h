@@ -127,6 +127,7 @@ void api_login(struct http_req *r);
 void api_logout(struct http_req *r);
 void api_me(struct http_req *r);
 void api_me_data(struct http_req *r);
+void api_me_deletion(struct http_req *r);
 void api_totp_enrol(struct http_req *r);
 void api_totp_confirm(struct http_req *r);
 void api_totp_disable(struct http_req *r);
@@ -172,6 +173,7 @@ void api_orgs_list(struct http_req *r);
 void api_orgs_add(struct http_req *r);
 void api_users_list(struct http_req *r);
 void api_users_add(struct http_req *r);
+void api_users_delete(struct http_req *r);
 
 void api_export(struct http_req *r);
 void api_customer_delete(struct http_req *r);

@@ -1,5 +1,6 @@
 /* me.c - what the product holds about the person asking: their account,
- * sessions, the API tokens they issued, and their audit trail. */
+ * sessions, the API tokens they issued, and their audit trail; and their
+ * request to have the account deleted. */
 #include "api/internal.h"
 
 #include <string.h>
@@ -101,11 +102,12 @@ void api_me_data(struct http_req *r)
 		json_decref(trail);
 		return;
 	}
-	doc = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:o, s:b}, s:o, s:o, s:o}", "account", "login", s->user.login,
-	                "role", s->user.role, "org", s->user.org, "display_name", s->user.profile.display_name,
-	                "email", s->user.profile.email, "created", when(s->user.created_ms), "totp_enabled",
-	                s->user.totp_enabled, "sessions", m.sessions, "api_tokens_issued", m.tokens, "audit_trail",
-	                trail);
+	doc = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:o}, s:o, s:o, s:o}", "account", "login",
+	                s->user.login, "role", s->user.role, "org", s->user.org, "display_name",
+	                s->user.profile.display_name, "email", s->user.profile.email, "created",
+	                when(s->user.created_ms), "totp_enabled", s->user.totp_enabled, "deletion_requested",
+	                when(s->user.deletion_requested_ms), "sessions", m.sessions, "api_tokens_issued", m.tokens,
+	                "audit_trail", trail);
 	if (doc != NULL && json_array_size(trail) > ME_AUDIT_MAX) {
 		json_int_t last = json_integer_value(json_object_get(json_array_get(trail, ME_AUDIT_MAX - 1), "seq"));
 
@@ -114,4 +116,30 @@ void api_me_data(struct http_req *r)
 	}
 	http_add_header(r, "Content-Disposition", "attachment; filename=\"my-coffeecloud-data.json\"");
 	http_reply_json(r, 200, doc);
+}
+
+/* POST /api/v1/me/deletion: the person asks for their account to be
+ * deleted. Recorded on the account (admins see it in GET /api/v1/users) and
+ * audited; an admin confirms with DELETE /api/v1/users/{login}. Asking
+ * again changes nothing: the first request's time stays. */
+void api_me_deletion(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = api_caller(r);
+	int already, rc;
+	int64_t at = 0;
+
+	if (s == NULL)
+		return;
+	already = s->user.deletion_requested_ms != 0;
+	rc = users_deletion_request(a->vault, s->user.id, &at);
+	if (rc != CC_OK) {
+		http_reply_error(r, 500, "internal", "the request could not be recorded");
+		return;
+	}
+	if (api_audit_access(r, s, "me.deletion_request", NULL, "ok") != CC_OK)
+		return;
+	http_reply_json(r, 202, json_pack("{s:s, s:o, s:b, s:s}", "login", s->user.login, "deletion_requested",
+	                                  when(at), "already_requested", already, "next",
+	                                  "an administrator of your organisation confirms the deletion"));
 }

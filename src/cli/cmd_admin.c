@@ -203,16 +203,19 @@ struct user_lister {
 static int list_user(void *arg, const struct user_info *u)
 {
 	struct user_lister *l = arg;
-	char when[40];
+	char when[40], asked[40];
+	const char *requested = u->deletion_requested_ms != 0
+	                        ? cli_time(u->deletion_requested_ms, asked, sizeof(asked)) : NULL;
 
 	if (l->a->json)
-		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
+		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s*}",
 		                              "id", (json_int_t)u->id, "login", u->login, "role", u->role,
 		                              "org", u->org, "display_name", u->profile.display_name,
 		                              "email", u->profile.email, "created",
-		                              cli_time(u->created_ms, when, sizeof(when)))) ? CC_ERR_NOMEM : 0;
-	printf("%-20s %-17s %-20s %-24s %s\n", u->login, u->role, u->org, u->profile.display_name,
-	       u->profile.email);
+		                              cli_time(u->created_ms, when, sizeof(when)), "deletion_requested",
+		                              requested)) ? CC_ERR_NOMEM : 0;
+	printf("%-20s %-17s %-20s %-24s %-32s %s\n", u->login, u->role, u->org, u->profile.display_name,
+	       u->profile.email, requested != NULL ? requested : "-");
 	return 0;
 }
 
@@ -224,12 +227,50 @@ static int run_user_list(struct cli_args *a)
 	if (l.rows == NULL)
 		return CC_ERR_NOMEM;
 	if (!a->json)
-		printf("%-20s %-17s %-20s %-24s %s\n", "LOGIN", "ROLE", "ORG", "NAME", "E-MAIL");
+		printf("%-20s %-17s %-20s %-24s %-32s %s\n", "LOGIN", "ROLE", "ORG", "NAME", "E-MAIL",
+		       "DELETION REQUESTED");
 	rc = users_list(a->vault, cli_get(a, "org"), list_user, &l);
 	if (rc == CC_OK && a->json)
 		return cli_print_json(l.rows);
 	json_decref(l.rows);
 	return rc;
+}
+
+/* An admin's deletion of an account (asked for by its person or not). */
+static int run_user_delete(struct cli_args *a)
+{
+	const char *login = cli_get(a, "login");
+	struct user_deleted d;
+	char asked[40];
+	int rc;
+
+	if (!cli_flag(a, "yes")) {
+		log_error(MOD, "deleting account '%s' ends its sessions and destroys its personal fields for good; "
+		          "add --yes to confirm", login);
+		return CC_ERR_INVALID;
+	}
+	rc = users_delete(a->vault, login, 0, 0, &d);
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no account '%s'", login);
+	if (rc == CC_ERR_STATE)
+		log_error(MOD, "'%s' is the last admin of the platform's organisation, which must keep one: "
+		          "add another admin there first", login);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:s, s:s, s:b, s:b, s:s?, s:b}", "login", d.login, "role",
+		                                d.role, "org", d.org, "deleted", 1, "requested", d.requested_ms != 0,
+		                                "deletion_requested", d.requested_ms != 0
+		                                ? cli_time(d.requested_ms, asked, sizeof(asked)) : NULL,
+		                                "login_retired", 1));
+	if (d.requested_ms != 0)
+		printf("deleted account %s (%s in %s), as its person asked on %s\n", d.login, d.role, d.org,
+		       cli_time(d.requested_ms, asked, sizeof(asked)));
+	else
+		printf("deleted account %s (%s in %s); its person had not asked\n", d.login, d.role, d.org);
+	printf("its sessions ended, grants to it went, its personal fields are destroyed; the login is never "
+	       "given again and stays in the audit log as a pseudonym\n");
+	return CC_OK;
 }
 
 static int run_ca_server_cert(struct cli_args *a)
@@ -668,7 +709,8 @@ const struct cli_cmd cli_customer_cmds[] = {
 const struct cli_cmd cli_user_cmds[] = {
 	{ "user", "add", "add a person's account", NULL, 1,
 	  { { "org", "ORG", "the organisation the person works for", 1 },
-	    { "login", "LOGIN", "the login name", 1 },
+	    { "login", "LOGIN", "a handle, not the person's name (e.g. tech-07): the audit log keeps it for good, "
+	      "and it is never given again", 1 },
 	    { "role", "ROLE", "admin, engineer, technician, service_manager, sales, "
 	                      "customer_manager, subcontractor or auditor", 1 },
 	    { "name", "TEXT", "display name (stored encrypted)", 0 },
@@ -681,5 +723,11 @@ const struct cli_cmd cli_user_cmds[] = {
 	  run_user_passwd },
 	{ "user", "list", "list accounts", NULL, 1,
 	  { { "org", "ORG", "only this organisation's", 0 }, CLI_END_OPTS }, run_user_list },
+	{ "user", "delete", "delete an account: sessions end, grants to it go, personal fields destroyed, login retired",
+	  "login", 1,
+	  { { "login", "LOGIN", "the account", 1 },
+	    { "yes", NULL, "confirm: this cannot be undone", 0 },
+	    CLI_END_OPTS },
+	  run_user_delete },
 	CLI_END_CMDS,
 };

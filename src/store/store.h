@@ -105,6 +105,9 @@ struct store_user {
 	int64_t totp_last_step;  /* the last time step a code was accepted for */
 	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
 	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
+	/* When the person asked for the account's deletion; 0: not asked. Not
+	 * in the MAC: it decides no access (an admin still confirms). */
+	int64_t deletion_requested_ms;
 };
 
 /* A bearer credential: a person's session or a partner system's API token.
@@ -304,6 +307,8 @@ struct store_ops {
 	int (*revoked_cert_list)(struct store *s,
 	                         int (*each)(void *ctx, const struct store_revoked_cert *), void *ctx);
 
+	/* CC_ERR_EXISTS for a login in use, CC_ERR_STATE for a retired one
+	 * (a deleted account's: logins are never given again). */
 	int (*user_add)(struct store *s, const struct store_user *u, int64_t *id);
 	int (*user_find)(struct store *s, const char *login, struct store_user *out);
 	int (*user_get)(struct store *s, int64_t id, struct store_user *out);
@@ -317,6 +322,24 @@ struct store_ops {
 	                 int (*each)(void *ctx, const struct store_user *), void *ctx);
 	/* Replaces a user's password hash. CC_ERR_NOTFOUND for no such user. */
 	int (*user_password_set)(struct store *s, int64_t user_id, const char *password_hash);
+	/* Records the person's request to delete the account at at_ms, unless
+	 * one is recorded already (idempotent): *requested_ms gets the time in
+	 * force. CC_ERR_NOTFOUND for no such user. */
+	int (*user_deletion_request)(struct store *s, int64_t user_id, int64_t at_ms, int64_t *requested_ms);
+	/* Deletes an account row, and with it (foreign keys) its sessions and
+	 * the grants made to it; its login is retired in the same statement
+	 * (retired_logins), so no later account can take it. Every deletion of
+	 * an account retires its login, that of an erased customer's too.
+	 * CC_ERR_NOTFOUND for no such user. */
+	int (*user_delete)(struct store *s, int64_t user_id);
+	/* 1 if login belonged to a deleted account, 0 if not. */
+	int (*login_retired)(struct store *s, const char *login);
+	/* Makes the bytes of deleted rows leave every file of the store now, as
+	 * far as it can (SQLite: a TRUNCATE checkpoint empties the WAL, whose
+	 * old frames would otherwise keep copies until overwritten; secure_delete
+	 * has zeroed them in the main file). CC_ERR_STATE if another connection's
+	 * reader kept it from finishing. Outside any transaction. */
+	int (*shred)(struct store *s);
 
 	/* Live state: set updates online/last_seen/reason (and info when
 	 * info_len > 0); get returns CC_ERR_NOTFOUND for a machine never seen. */

@@ -14,6 +14,13 @@
  * first and seals it again after. A revocation applies even to a row that
  * does not verify (it only takes access away), but such a row is not sealed
  * again: it stays refused.
+ *
+ * Deleting an account (user_delete) passes through unwrapped: a row that is
+ * gone needs no MAC, and neither do the sessions and grants its foreign
+ * keys take along; what stays (every other row) is untouched. A deletion
+ * request (user_deletion_request) changes a column outside the MAC, so
+ * nothing is sealed again, but like every change of an account it is
+ * refused for a row that does not verify.
  */
 #include "vault/rowmac.h"
 
@@ -645,6 +652,29 @@ static int r_user_password_set(struct store *s, int64_t user_id, const char *pas
 	return password_hash != NULL ? in_tx(RS(s), update_work, &a) : CC_ERR_INVALID;
 }
 
+struct deletion_request_args {
+	int64_t user_id, at_ms, *requested_ms;
+};
+
+static int deletion_request_work(struct rstore *r, void *arg)
+{
+	struct deletion_request_args *a = arg;
+	int valid = row_valid(r, STORE_TABLE_USERS, a->user_id);
+
+	if (valid < 0)
+		return valid;
+	if (!valid)
+		return CC_ERR_NOTFOUND;
+	return IN(r)->ops->user_deletion_request(IN(r), a->user_id, a->at_ms, a->requested_ms);
+}
+
+static int r_user_deletion_request(struct store *s, int64_t user_id, int64_t at_ms, int64_t *requested_ms)
+{
+	struct deletion_request_args a = { user_id, at_ms, requested_ms };
+
+	return in_tx(RS(s), deletion_request_work, &a);
+}
+
 /* Ending a user's sessions: each one revoked and sealed again, one by one,
  * so that none is left with a MAC its new revocation time breaks. */
 struct sessions_of {
@@ -920,6 +950,7 @@ int rowmac_attach(struct vault *v, struct store **store)
 	r->ops.user_list = r_user_list;
 	r->ops.user_totp_set = r_user_totp_set;
 	r->ops.user_password_set = r_user_password_set;
+	r->ops.user_deletion_request = r_user_deletion_request;
 	r->ops.credential_revoke_sessions = r_credential_revoke_sessions;
 	r->ops.grant_add = r_grant_add;
 	r->ops.grant_get = r_grant_get;

@@ -479,6 +479,19 @@ def fresh_token(w, case, exp):
     return str(doc["id"]), t
 
 
+def fresh_account(w, case, exp):
+    """An allowed deletion deletes a throwaway account made in the target's
+    organisation (same scope); a refused one is tried on the real account."""
+    t = case.target
+    if not exp.success:
+        return t.value, t
+    login = w.unique("tmp-user")
+    status, doc, _ = w.api.call("POST", "/api/v1/users", {"login": login, "role": "technician", "org": t.org,
+                                                          "password": ccdaemon.password_of(login)}, token=w.helper)
+    assert status == 201, ("a throwaway account", status, doc)
+    return login, Target(t.label, login, t.org)
+
+
 def erasure_target(w, case, exp):
     """An allowed erasure deletes a throwaway customer under the same parent
     (the same scope for every caller that may erase); a refused one is tried
@@ -516,6 +529,7 @@ ROUTES = [
           person_only(OK(200), PASSED((400,), ("invalid",), "API tokens are revoked, not signed out")), phase=2),
     Route("GET", "/api/v1/me", "none", "none", any_caller(200)),
     Route("GET", "/api/v1/me/data", "none", "none", person_only(OK(200), FORBIDDEN)),
+    Route("POST", "/api/v1/me/deletion", "none", "none", person_only(OK(202), FORBIDDEN)),
     Route("POST", "/api/v1/me/totp", "none", "none", person_only(OK(201), FORBIDDEN), body=lambda w, k, e: {}),
     Route("POST", "/api/v1/me/totp/confirm", "none", "none",
           person_only(PASSED((403, 409), ("totp_wrong", "conflict"), "past authorization; wrong code"), FORBIDDEN),
@@ -567,6 +581,8 @@ ROUTES = [
     Route("POST", "/api/v1/users/{login}/password", "administration", "admin",
           admin_route(PASSED((400,), ("invalid",), "past authorization and scope; body deliberately invalid")),
           USER_TARGETS, body=lambda w, k, e: {}),
+    Route("DELETE", "/api/v1/users/{login}", "administration", "admin", admin_route(OK(200)), USER_TARGETS,
+          prepare=fresh_account),
     # ---- grants
     Route("GET", "/api/v1/grants", "administration", "admin", grant_route(200, scoped=False), check=check_grants,
           query="?limit=1000"),

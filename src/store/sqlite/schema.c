@@ -207,6 +207,22 @@ const char *const sqlite_migrations[] = {
 	"ALTER TABLE commands ADD COLUMN failed_ms INTEGER NOT NULL DEFAULT 0; "
 	"ALTER TABLE commands ADD COLUMN failure "
 	"TEXT NOT NULL DEFAULT '';",
+
+	/* 9 -> 10: a person's request to delete their account, and the logins
+	 * of deleted accounts. The audit log names people by login and cannot
+	 * be rewritten, so a login is never given to a later account: the
+	 * trigger retires it whichever way an account row goes (an admin's
+	 * deletion, or with its organisation when a customer is erased). The
+	 * login is kept in clear: it is the pseudonym the audit log holds in
+	 * clear anyway, and nothing else of the person stays. */
+	"ALTER TABLE users ADD COLUMN deletion_requested_ms INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE retired_logins("
+	"  login TEXT PRIMARY KEY,"
+	"  retired_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TRIGGER users_retire_login AFTER DELETE ON users BEGIN"
+	"  INSERT OR IGNORE INTO retired_logins(login, retired_ms)"
+	"  VALUES (OLD.login, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+	"END;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -777,7 +777,9 @@ static int sq_revoked_cert_list(struct store *base,
 
 /* ---- users ---- */
 
-#define USER_COLUMNS "id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac"
+#define USER_COLUMNS                                                                       \
+	"id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac, " \
+	"deletion_requested_ms"
 
 static void read_user(sqlite3_stmt *st, void *out)
 {
@@ -805,6 +807,7 @@ static void read_user(sqlite3_stmt *st, void *out)
 	u->totp_enabled = sqlite3_column_int(st, 8);
 	u->totp_last_step = sqlite3_column_int64(st, 9);
 	read_mac(st, 10, u->mac, &u->mac_len);
+	u->deletion_requested_ms = sqlite3_column_int64(st, 11);
 }
 
 DEFINE_EMITTER(user, read_user)
@@ -813,8 +816,11 @@ static int sq_user_add(struct store *base, const struct store_user *u, int64_t *
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
+	/* A retired login (a deleted account's) inserts nothing: one statement,
+	 * so no deletion can slip between a check and the insert. */
 	int rc = prepare(s, "INSERT INTO users(org_id, login, role, password_hash, profile, created_ms) "
-	                    "VALUES (?, ?, ?, ?, ?, ?)", &st);
+	                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+	                    "WHERE NOT EXISTS (SELECT 1 FROM retired_logins WHERE login = ?2)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -824,7 +830,12 @@ static int sq_user_add(struct store *base, const struct store_user *u, int64_t *
 	bind_text(st, 4, u->password_hash);
 	sqlite3_bind_blob(st, 5, u->profile, (int)u->profile_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, u->created_ms);
-	return insert_row(s, st, "adding a user", id);
+	rc = step_done(s, st, "adding a user");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_STATE;
+	if (rc == CC_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
 }
 
 static int sq_user_find(struct store *base, const char *login, struct store_user *out)
@@ -917,6 +928,81 @@ static int sq_user_list(struct store *base, int64_t org_id,
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
 	return select_each(s, st, emit_user, &e, "listing users");
+}
+
+static int sq_user_deletion_request(struct store *base, int64_t user_id, int64_t at_ms, int64_t *requested_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE users SET deletion_requested_ms = "
+	                    "CASE WHEN deletion_requested_ms = 0 THEN ?2 ELSE deletion_requested_ms END "
+	                    "WHERE id = ?1 RETURNING deletion_requested_ms", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, at_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*requested_ms = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st); /* to the end, so that the update is done */
+	}
+	if (rc == SQLITE_DONE)
+		rc = sqlite3_changes(s->db) == 0 ? CC_ERR_NOTFOUND : CC_OK;
+	else
+		rc = db_fail(s, rc, "recording a deletion request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_user_delete(struct store *base, int64_t user_id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	/* Foreign keys take the sessions and the grants made to the account;
+	 * the trigger users_retire_login (schema.c) retires the login. */
+	int rc = prepare(s, "DELETE FROM users WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, user_id);
+	rc = step_done(s, st, "deleting a user");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
+static int sq_login_retired(struct store *base, const char *login)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT 1 FROM retired_logins WHERE login = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, login);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_fail(s, rc, "reading retired logins");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_shred(struct store *base)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "PRAGMA wal_checkpoint(TRUNCATE)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	/* One row: busy (1 when a reader or writer kept it from finishing), WAL frames, checkpointed frames. */
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int(st, 0) == 0 ? CC_OK : CC_ERR_STATE;
+	else
+		rc = db_fail(s, rc, "checkpointing");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* ---- live state ---- */
@@ -1770,6 +1856,10 @@ const struct store_ops store_sqlite_ops = {
 	.user_totp_step = sq_user_totp_step,
 	.user_list = sq_user_list,
 	.user_password_set = sq_user_password_set,
+	.user_deletion_request = sq_user_deletion_request,
+	.user_delete = sq_user_delete,
+	.login_retired = sq_login_retired,
+	.shred = sq_shred,
 	.machine_state_set = sq_machine_state_set,
 	.machine_state_touch = sq_machine_state_touch,
 	.machine_state_get = sq_machine_state_get,
