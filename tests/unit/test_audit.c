@@ -42,7 +42,9 @@ static void copy_dir(const char *from, const char *to)
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
+	/* The master key lives beside a data directory (DIR.master.key): it goes along. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s' && cp -a '%s.master.key' '%s.master.key'", to, from,
+	         to, from, to);
 	CHECK_EQ(system(cmd), 0);
 }
 
