@@ -306,7 +306,8 @@ static void out_done(struct mqtt_session *s, struct outbound *o, uint8_t reason)
 		s->hooks.on_delivered(s->ctx, id, reason);
 }
 
-static int on_puback(struct mqtt_session *s, const struct mqtt_frame *f)
+/* PUBACK (QoS 1) or PUBCOMP (QoS 2) ends an outbound flow that waits for it. */
+static int end_outbound(struct mqtt_session *s, const struct mqtt_frame *f, int awaiting)
 {
 	struct mqtt_ack a;
 	struct outbound *o;
@@ -315,9 +316,14 @@ static int on_puback(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (rc != 0)
 		return fail(s, rc);
 	o = find_outbound(s, a.packet_id);
-	if (o != NULL && o->state == OUT_AWAIT_PUBACK)
+	if (o != NULL && (int)o->state == awaiting)
 		out_done(s, o, a.reason);
 	return 0; /* an acknowledgement for nothing we sent: harmless, ignored */
+}
+
+static int on_puback(struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	return end_outbound(s, f, OUT_AWAIT_PUBACK);
 }
 
 static int on_pubrec(struct mqtt_session *s, const struct mqtt_frame *f)
@@ -344,16 +350,7 @@ static int on_pubrec(struct mqtt_session *s, const struct mqtt_frame *f)
 
 static int on_pubcomp(struct mqtt_session *s, const struct mqtt_frame *f)
 {
-	struct mqtt_ack a;
-	struct outbound *o;
-	int rc = mqtt_decode_ack(s->version, f, &a);
-
-	if (rc != 0)
-		return fail(s, rc);
-	o = find_outbound(s, a.packet_id);
-	if (o != NULL && o->state == OUT_AWAIT_PUBCOMP)
-		out_done(s, o, a.reason);
-	return 0;
+	return end_outbound(s, f, OUT_AWAIT_PUBCOMP);
 }
 
 static int on_subscribe(struct mqtt_session *s, const struct mqtt_frame *f)
