@@ -58,11 +58,4 @@
 #define CC_BROKER_CLIENT_ID_MAX 256        /* client identifier, bytes */
 #define CC_BROKER_SUB_IDS_MAX 8            /* subscription identifiers on one delivery */
 
-/* SQLite (src/store/sqlite/store_sqlite.c): page cache per connection, and
- * the WAL sizes (pages) at which the checkpoint thread is woken and at
- * which a commit checkpoints inline because that thread fell behind. */
-#define STORE_CACHE_KIB 65536
-#define STORE_CKPT_PAGES 16384
-#define STORE_CKPT_HARD_PAGES 65536
-
 #endif

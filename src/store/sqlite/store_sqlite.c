@@ -4,20 +4,7 @@
  * synchronous=FULL: a commit that returned is on disk, which is what lets the
  * daemon acknowledge a machine's message after it. secure_delete=ON: deleted
  * rows are overwritten, so erased ciphertext does not linger in free pages.
- *
- * Checkpoints run outside the commit path: a connection's WAL hook, instead
- * of SQLite's automatic checkpoint inside the commit that crossed the
- * threshold (which made that commit, and the acknowledgements waiting on
- * it, wait for the copy of the whole log into the database file), wakes a
- * checkpoint thread with its own connection once the log holds
- * STORE_CKPT_PAGES pages; that thread runs a PASSIVE checkpoint while
- * commits go on. Should the log still reach STORE_CKPT_HARD_PAGES (the
- * thread cannot keep up), the committing connection checkpoints inline as
- * before. The page cache (STORE_CACHE_KIB per connection) holds the pages
- * a group commit touches across a fleet (a table and an index leaf per
- * machine), so they are not read back and spilled mid-transaction.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +12,6 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
-#include "common/limits.h"
 #include "common/log.h"
 #include "store/sqlite/schema.h"
 #include "store/store.h"
@@ -36,11 +22,6 @@ struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
 	char path[4096];
-	/* The checkpoint thread, started at the first log over the threshold. */
-	pthread_mutex_t ckpt_lock;
-	pthread_cond_t ckpt_wake;
-	pthread_t ckpt_thread;
-	int ckpt_started, ckpt_due, ckpt_stop; /* (ckpt_lock) */
 	sqlite3_stmt *put_telemetry;
 	sqlite3_stmt *put_event;
 	sqlite3_stmt *put_report;
@@ -179,83 +160,12 @@ static int migrate(struct sqlite_store *s)
 	return CC_OK;
 }
 
-/* The checkpoint thread: a PASSIVE checkpoint through its own connection
- * whenever a commit left the log over the threshold. A failure is logged
- * and retried at the next wake: the log then only grows up to the hard
- * limit, where commits checkpoint inline. */
-static void *checkpointer(void *arg)
-{
-	struct sqlite_store *s = arg;
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(db, 10000);
-		rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
-	}
-	if (rc != SQLITE_OK)
-		log_warn(MOD, "%s: the checkpoint connection did not open (%s); commits checkpoint inline",
-		         s->path, sqlite3_errstr(rc));
-	pthread_mutex_lock(&s->ckpt_lock);
-	for (;;) {
-		while (!s->ckpt_due && !s->ckpt_stop)
-			pthread_cond_wait(&s->ckpt_wake, &s->ckpt_lock);
-		if (s->ckpt_stop)
-			break;
-		s->ckpt_due = 0;
-		pthread_mutex_unlock(&s->ckpt_lock);
-		if (rc == SQLITE_OK) {
-			int crc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-
-			if (crc != SQLITE_OK && crc != SQLITE_BUSY)
-				log_warn(MOD, "%s: checkpoint: %s", s->path, sqlite3_errstr(crc));
-		}
-		pthread_mutex_lock(&s->ckpt_lock);
-	}
-	pthread_mutex_unlock(&s->ckpt_lock);
-	sqlite3_close(db);
-	return NULL;
-}
-
-/* After every commit on this connection (SQLite's wal hook). */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	struct sqlite_store *s = arg;
-	int inline_ckpt = pages >= STORE_CKPT_HARD_PAGES;
-
-	if (pages < STORE_CKPT_PAGES)
-		return SQLITE_OK;
-	pthread_mutex_lock(&s->ckpt_lock);
-	if (!s->ckpt_started && !s->ckpt_stop) {
-		if (pthread_create(&s->ckpt_thread, NULL, checkpointer, s) == 0)
-			s->ckpt_started = 1;
-		else
-			inline_ckpt = 1;
-	}
-	s->ckpt_due = 1;
-	pthread_cond_signal(&s->ckpt_wake);
-	pthread_mutex_unlock(&s->ckpt_lock);
-	if (inline_ckpt)
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	return SQLITE_OK;
-}
-
 static void sq_close(struct store *base)
 {
 	struct sqlite_store *s = SQ(base);
-	int started;
 
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&s->ckpt_lock);
-	s->ckpt_stop = 1;
-	started = s->ckpt_started;
-	pthread_cond_signal(&s->ckpt_wake);
-	pthread_mutex_unlock(&s->ckpt_lock);
-	if (started)
-		pthread_join(s->ckpt_thread, NULL);
-	pthread_mutex_destroy(&s->ckpt_lock);
-	pthread_cond_destroy(&s->ckpt_wake);
 	sqlite3_finalize(s->put_telemetry);
 	sqlite3_finalize(s->put_event);
 	sqlite3_finalize(s->put_report);
@@ -276,8 +186,6 @@ static int sq_open(const char *location, int create, struct store **out)
 		return CC_ERR_NOMEM;
 	s->base.ops = &store_sqlite_ops;
 	s->base.impl = &s->base;
-	pthread_mutex_init(&s->ckpt_lock, NULL);
-	pthread_cond_init(&s->ckpt_wake, NULL);
 	memcpy(s->path, location, strlen(location) + 1);
 
 	rc = sqlite3_open_v2(location, &s->db, flags, NULL);
@@ -293,15 +201,6 @@ static int sq_open(const char *location, int create, struct store **out)
 	if (rc == CC_OK)
 		rc = exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
 		             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF", "opening");
-	if (rc == CC_OK) {
-		char cache[64];
-
-		snprintf(cache, sizeof(cache), "PRAGMA cache_size = -%d", STORE_CACHE_KIB);
-		rc = exec(s, cache, "opening");
-	}
-	/* Replaces SQLite's automatic checkpoint (see the top of this file). */
-	if (rc == CC_OK)
-		sqlite3_wal_hook(s->db, wal_hook, s);
 	if (rc == CC_OK)
 		rc = migrate(s);
 	/* Touch every table's root page so a truncated file is caught at open. */
