@@ -213,7 +213,11 @@ def main():
                                     "-i", "bench-subscriber"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             b = run_sim(build, data, mq_port, n, count)
             sub.terminate()
-            sub.wait()
+            try:
+                sub.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                sub.kill()  # mosquitto_sub 2.0.11 now and then misses SIGTERM in a futex wait
+                sub.wait()
             mq.stop()
             rows.append((n, a, b))
 

@@ -51,7 +51,7 @@
 
 #include "common/err.h"
 
-#define LG_WINDOW_MAX 64
+#define LG_WINDOW_MAX 256
 #define LG_OUT_MAX (24 * 1024)
 #define LG_IN_MAX 4096
 #define LG_SERIAL_MAX 64
@@ -187,7 +187,7 @@ static void usage(FILE *f)
 	      "  --count M          messages per machine, as fast as acks allow\n"
 	      "  --rate R           paced: messages a second per machine\n"
 	      "  --duration S       paced: seconds\n"
-	      "  --window W         unacknowledged messages per machine, 1..64 [20]\n"
+	      "  --window W         unacknowledged messages per machine, 1..256 [20]\n"
 	      "  --mqtt 5|3         MQTT 5 or 3.1.1 [5]\n"
 	      "  --handshakes H     connections being set up at a time [64]\n"
 	      "  --seq-start N      first seq [ms since 2020-01-01]\n"
@@ -915,14 +915,13 @@ static double pct_ms(const struct run *r, double q)
 
 static void report(struct run *r, int64_t end_ns, const struct rusage *ru_end)
 {
-	double secs = (double)(r->t_last_ack_ns - r->t_start_ns) / 1e9;
+	double secs = (double)((r->acked + r->refused > 0 ? r->t_last_ack_ns : end_ns) - r->t_start_ns) / 1e9;
 	double cpu = ru_seconds(ru_end) - ru_seconds(&r->ru_start);
 	double server = r->o.server_pid > 0 ? proc_cpu_s(r->o.server_pid) - r->server_cpu_start : 0;
 	uint64_t done = r->acked + r->refused;
 	char sample[LG_PAYLOAD_MAX];
 	struct machine probe;
 
-	(void)end_ns;
 	memset(&probe, 0, sizeof(probe));
 	probe.seq = r->o.seq_start;
 	qsort(r->lat_us, r->lat_len, sizeof(r->lat_us[0]), cmp_u32);
