@@ -104,6 +104,7 @@ struct conn {
 	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int want_commands; /* deliver pending commands once the current input is handled */
+	int read_blocked;  /* 3.1.1 over the receive maximum: not reading until a slot frees */
 	struct {
 		uint16_t packet_id;
 		int64_t command_id;
@@ -899,6 +900,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		conn_close(c, c->clean_exit ? "disconnected by the machine" : reason_for(rc), 0);
 		return;
 	}
+	if (session_input_blocked(c->session)) {
+		/* Back-pressure: the socket waits until a completion frees a slot. */
+		c->read_blocked = 1;
+		bufferevent_disable(bev, EV_READ);
+	}
 	if (!was_connected && c->connected)
 		arm_keepalive(c);
 	if (c->bsess != NULL)
@@ -1057,6 +1063,12 @@ void mqtt_server_collect(struct mqtt_server *srv)
 			}
 			if (session_complete(c->session, done[i].packet_id, 0, NULL) < 0 && !c->closing)
 				log_debug(MOD, "%s: completion for an unknown packet", c->serial);
+			if (c->read_blocked && !c->closing) {
+				/* A slot is free: what waited in the input buffer first, then the socket. */
+				c->read_blocked = 0;
+				bufferevent_enable(c->bev, EV_READ);
+				read_cb(c->bev, c);
+			}
 		}
 	}
 }

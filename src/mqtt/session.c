@@ -43,6 +43,7 @@ struct mqtt_session {
 	uint32_t peer_max_packet;  /* the client's Maximum Packet Size (0: no limit) */
 	uint16_t peer_alias_max;   /* topic aliases we may use (its Topic Alias Maximum, capped) */
 	char *aliases[ALIASES_MAX];/* alias i + 1 -> topic, for this connection */
+	int input_blocked;         /* session_input_blocked */
 };
 
 typedef int (*packet_handler)(struct mqtt_session *s, const struct mqtt_frame *f);
@@ -441,11 +442,29 @@ static const packet_handler handlers[16] = {
 	[MQTT_AUTH] = on_server_only, /* no enhanced authentication */
 };
 
+/* An MQTT 3.1.1 QoS 1/2 PUBLISH that finds every slot taken waits, unread,
+ * when one of them is being stored (session_input_blocked). */
+static int must_wait(const struct mqtt_session *s, const struct mqtt_frame *f)
+{
+	size_t i;
+
+	if (f->type != MQTT_PUBLISH || s->version == MQTT_V5 || s->state != CONNECTED ||
+	    (f->flags & 0x06) == 0 || s->inflight < s->cfg.receive_max)
+		return 0;
+	for (i = 0; i < s->cfg.receive_max; i++)
+		if (s->in[i].state == SLOT_STORING)
+			return 1;
+	return 0;
+}
+
+int session_input_blocked(const struct mqtt_session *s) { return s->input_blocked; }
+
 int session_input(struct mqtt_session *s, const uint8_t *data, size_t len, size_t *consumed)
 {
 	size_t used = 0;
 	int rc = 0;
 
+	s->input_blocked = 0;
 	while (s->state != CLOSED) {
 		struct mqtt_frame f;
 		/* Before CONNECT a peer gets only a small packet: nothing large is buffered for strangers. */
@@ -463,6 +482,10 @@ int session_input(struct mqtt_session *s, const uint8_t *data, size_t len, size_
 		if (s->state == AWAIT_CONNECT && f.type != MQTT_CONNECT) {
 			s->state = CLOSED; /* the first packet must be CONNECT */
 			rc = -MQTT_RC_PROTOCOL_ERROR;
+			break;
+		}
+		if (must_wait(s, &f)) {
+			s->input_blocked = 1;
 			break;
 		}
 		used += f.total_len;

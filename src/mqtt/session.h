@@ -81,6 +81,17 @@ void session_free(struct mqtt_session *s);
  * CONNACK or DISCONNECT explaining why has been sent already). */
 int session_input(struct mqtt_session *s, const uint8_t *data, size_t len, size_t *consumed);
 
+/* Whether the last session_input stopped before an MQTT 3.1.1 QoS 1/2
+ * PUBLISH because every inbound slot was taken. 3.1.1 has no Receive
+ * Maximum, so such a client is not in the wrong: the caller stops reading
+ * its socket (TCP flow control does the rest) and presents the rest of the
+ * input again after session_complete freed a slot. Only while a slot is
+ * being stored (its completion will come); when every slot awaits a PUBREL
+ * the client is disconnected as before, since its PUBRELs may sit behind
+ * the blocked message. MQTT 5 clients over the Receive Maximum are
+ * disconnected with 0x93 (MQTT 5 3.3.4). */
+int session_input_blocked(const struct mqtt_session *s);
+
 /* Acknowledges a publish that on_publish left pending. reason 0 = stored;
  * >= 0x80 = refused (MQTT 5 tells why via reason_string, may be NULL). */
 int session_complete(struct mqtt_session *s, uint16_t packet_id, uint8_t reason, const char *reason_string);

@@ -611,7 +611,7 @@ def ossl(*args, cwd=None):
 # ------------------------------------------------------------ fixtures
 
 MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5", "FC",
-                 "W3", "W5"]
+                 "W3", "W5", "BP"]
 
 
 @pytest.fixture(scope="module")
@@ -677,6 +677,32 @@ def test_mosquitto_pub_qos_0_1_2_v5_and_v311_all_stored_once(fleet, d):
     assert sorted(seqs(rows)) == sorted(sent), "each seq exactly once"
     for r in rows:
         assert r["body"]["m"] == {"boiler_temp_c": 93.5}
+
+
+def test_v311_machine_over_the_receive_maximum_is_slowed_down_not_disconnected(fleet, d):
+    """MQTT 3.1.1 has no Receive Maximum: a machine with 200 QoS 1 messages in
+    flight, more than the server's 64 slots, is held back by not reading its
+    socket until acknowledgements free slots, not disconnected: every message
+    acknowledged, each stored once, the connection still alive."""
+    n, first = 200, 5000
+    sent = list(range(first, first + n))
+    with RawClient.tls(d.tls_port, fleet.machines["BP"], version=V311) as c:
+        c.connect_ok("BP")
+        c.send(b"".join(publish_packet("cc/v1/BP/telemetry", telemetry(seq), qos=1, packet_id=i + 1,
+                                       version=V311) for i, seq in enumerate(sent)))
+        acked = []
+        while len(acked) < n:
+            try:
+                p = c.expect(PUBACK)
+            except Closed as e:
+                raise AssertionError(f"disconnected after {len(acked)} acknowledgements: {e}")
+            acked.append(struct.unpack("!H", p.body[:2])[0])
+        assert sorted(acked) == list(range(1, n + 1)), "each message acknowledged once"
+        c.send(bytes([PINGREQ << 4, 0]))
+        c.expect(PINGRESP)
+    rows = ccdaemon.poll_until(lambda: (lambda r: r if len(r) >= n else None)(fleet.telemetry("BP")),
+                               "all 200 messages in the store")
+    assert sorted(seqs(rows)) == sent, "each seq exactly once"
 
 
 def test_mosquitto_sub_receives_command_queued_while_offline(fleet, d):
