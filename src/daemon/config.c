@@ -51,7 +51,8 @@ static const struct opt table[] = {
 	{ "mqtt_max_packet", I(mqtt_max_packet), "66560", 1024, 1048576, NULL,
 	  "largest MQTT packet accepted, bytes (before CONNECT: at most 8192)" },
 	{ "mqtt_receive_max", I(mqtt_receive_max), "64", 1, 1024, NULL,
-	  "QoS 1/2 messages a machine may have unacknowledged (MQTT 5 receive maximum)" },
+	  "QoS 1/2 messages a machine may have unacknowledged (MQTT 5 receive maximum; an MQTT 3.1.1 machine "
+	  "with more in flight is held back by not reading its socket until acknowledgements free slots)" },
 	{ "mqtt_keepalive_max", I(mqtt_keepalive_max), "300", 10, 3600, NULL,
 	  "longest keepalive granted, seconds; a silent machine is dropped after 1.5 times its keepalive" },
 	{ "mqtt_connect_timeout_s", I(mqtt_connect_timeout_s), "10", 1, 120, NULL,
