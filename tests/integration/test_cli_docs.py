@@ -63,3 +63,15 @@ def test_json_errors_and_numbers_as_typed(tmp_path):
         d.stop()
     out = f.cc("telemetry", "get", "N1", "--json").stdout
     assert '"boiler_temp_c": 93.4' in out and '"pump_pressure_bar": 9.1' in out, out
+
+
+def test_the_config_reference_is_the_table_the_parser_uses():
+    """docs/CONFIG.md's table is what `coffeecloudd --config-reference` prints
+    from the parser's own table: a setting documented by hand drifts."""
+    import subprocess
+    p = subprocess.run([str(ccdaemon.DAEMON), "--config-reference"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0
+    printed = [l for l in p.stdout.splitlines() if l.startswith("|")]
+    documented = [l for l in (DOC.parent / "CONFIG.md").read_text().splitlines() if l.startswith("|")]
+    assert len(printed) > 20
+    assert documented[:len(printed)] == printed, "regenerate the table: coffeecloudd --config-reference"
