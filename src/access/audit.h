@@ -1,6 +1,6 @@
 /*
  * audit.h - the tamper-evident audit log: who read or changed what, when,
- * for which purpose, with what outcome (DESIGN §5 "Access and privacy").
+ * for which purpose, with what outcome (docs/PRODUCT.md §3 "Access and privacy").
  *
  * Owns: the `audit` table (through store_ops), meta "audit-head" (the keyed
  * checkpoint) and the keyring secret "audit-key" (32 random bytes, created

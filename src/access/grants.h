@@ -1,6 +1,6 @@
 /*
  * grants.h - time-limited access of a subcontractor to named machines or a
- * site, for a stated purpose (DESIGN §1, §3).
+ * site, for a stated purpose (docs/PRODUCT.md §1, docs/ARCHITECTURE.md "Who may do what").
  *
  * Grants are made by admins or by service managers for machines in their
  * own organisation's subtree, to accounts with the subcontractor role only.

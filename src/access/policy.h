@@ -1,5 +1,5 @@
 /*
- * policy.h - privacy policy versions and consent (DESIGN §2.6).
+ * policy.h - privacy policy versions and consent (docs/PRODUCT.md §2.6).
  *
  * Every version has a text, a "last updated" date and the purposes data is
  * used for. Version 1 is accepted by contract. When a later version adds a

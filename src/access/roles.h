@@ -1,5 +1,5 @@
 /*
- * roles.h - the roles of DESIGN §3 and the data classes each one sees.
+ * roles.h - the roles of docs/ARCHITECTURE.md "Who may do what" and the data classes each one sees.
  *
  * This table is the single source of truth for who sees what; the API's
  * field filters and the authorization tests are generated from it.

@@ -2,7 +2,7 @@
  * api.h - the people channel: the JSON API under /api/v1 and the public
  * policy, served by src/http over HTTPS.
  *
- * Who sees what (DESIGN §3): a signed-in user sees the machines of their
+ * Who sees what (docs/ARCHITECTURE.md "Who may do what"): a signed-in user sees the machines of their
  * organisation's subtree, and of those only the data classes of their role
  * (access/roles.h); a field of another class is absent, not null; a machine
  * outside the caller's scope answers exactly like one that does not exist.

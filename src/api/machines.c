@@ -372,7 +372,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 
 void api_telemetry(struct http_req *r) { api_records_route(r, RECORD_TELEMETRY); }
 
-/* The espresso standard of DESIGN §5: brewed at 90-96 degC in 20-30 s. */
+/* The espresso standard of docs/PRODUCT.md §3: brewed at 90-96 degC in 20-30 s. */
 #define QUALITY_TEMP_MIN 90.0
 #define QUALITY_TEMP_MAX 96.0
 #define QUALITY_TIME_MIN 20.0
@@ -402,7 +402,7 @@ static int count_brew(void *arg, const struct record_out *rec)
 
 /* A derived figure is cut to the caller's classes like the data it comes
  * from: the standard and the share of brews within it are technical; how
- * many brews there were is usage (DESIGN §3). */
+ * many brews there were is usage (docs/ARCHITECTURE.md "Who may do what"). */
 void api_quality(struct http_req *r)
 {
 	struct api *a = http_app(r);

@@ -228,7 +228,7 @@ static int bytes_to_string(const struct mqtt_bytes *b, char *out, size_t cap)
 }
 
 /* A machine may leave a will only to say it is gone: `offline` on its own
- * status topic (DESIGN §4: status is "up, retained, will"). Returns 0 or the
+ * status topic (docs/METRICS.md "Message formats": status is "up, retained, will"). Returns 0 or the
  * CONNACK reason refusing it. */
 static uint8_t machine_will_check(const char *serial, const struct mqtt_connect *m, const char **why)
 {

@@ -78,7 +78,7 @@ static int find_customer(struct vault *v, const char *name, struct store_org *ou
 	return rc;
 }
 
-/* Which kinds may sit under which: the tree of DESIGN §1. */
+/* Which kinds may sit under which: the tree of docs/PRODUCT.md §1. */
 static int parent_allowed(enum org_kind child, enum org_kind parent)
 {
 	if (child == ORG_MANUFACTURER)

@@ -2,7 +2,7 @@
  * catalogue.c - the metric and event tables of catalogue.h.
  *
  * Ranges are physical plausibility bounds, not quality limits (those are the
- * manufacturer's rule sets, DESIGN §5): a value outside them is a broken
+ * manufacturer's rule sets, docs/PRODUCT.md §3): a value outside them is a broken
  * sensor or a message that is not what it claims to be. No metric value can
  * reach 10^12, so no legitimate metric collides with the card-number
  * detector (privacy.h); counters are capped at 10^10.

@@ -6,14 +6,14 @@
  * allocation, safe from any thread. Every pointer it hands out lives as long
  * as the program. A metric or field that is not in the catalogue is not
  * machine data CoffeeCloud knows how to protect, so ingest refuses it
- * (DESIGN §2.1). docs/METRICS.md renders this table for people; the unit
+ * (docs/PRODUCT.md §2.1). docs/METRICS.md renders this table for people; the unit
  * test test_ingest checks that the document names every entry and the
  * version.
  *
  * Metrics: a default set applies to every model ("*"); a model may add
  * metrics of its own (barista-pro: the milk system). Units are part of the
  * name (boiler_temp_c is in degrees Celsius). Each metric carries its data
- * class (DESIGN §3; enum data_class of access/roles.h) and, where one exists,
+ * class (docs/ARCHITECTURE.md "Who may do what"; enum data_class of access/roles.h) and, where one exists,
  * the equivalent variable of the OPC UA companion specification for
  * commercial kitchen equipment (OPC 30200), as a BrowseName path below a
  * CoffeeMachineDeviceType instance; "—" where the specification has none.

@@ -1,6 +1,6 @@
 /*
  * message.h - decodes and validates one message a machine published, and
- * says whether it may be stored (DESIGN §2.1, §4).
+ * says whether it may be stored (docs/PRODUCT.md §2.1; docs/METRICS.md "Message formats").
  *
  * Order of checks, each refusal final:
  *   1. size: at most CC_PAYLOAD_MAX bytes (not even scanned beyond that);

@@ -1,5 +1,5 @@
 /*
- * privacy.h - the privacy filter of DESIGN §2.1 "Machine data only".
+ * privacy.h - the privacy filter of docs/PRODUCT.md §2.1 "Machine data only".
  *
  * Finds personal and financial data in what a machine sends, so that ingest
  * can refuse the message before anything is stored or logged. The filter is
@@ -11,7 +11,7 @@
  * recall and false-positive figures):
  *
  * CARD NUMBERS - 13 to 19 digits passing the Luhn check, whatever the network
- *   (the filter does not require a known issuer prefix: DESIGN defines a card
+ *   (the filter does not require a known issuer prefix: docs/PRODUCT.md §2.1 defines a card
  *   number by length and Luhn only, and failing closed is the point).
  *   - In text (string values, object keys, raw payloads): a "run" is a
  *     maximal sequence of digits in which consecutive digits are separated by

@@ -1,5 +1,5 @@
 /*
- * acl.h - which topics a machine may publish and subscribe to (DESIGN §4).
+ * acl.h - which topics a machine may publish and subscribe to (docs/METRICS.md "Message formats").
  *
  * Mode ACL_MACHINE (the default, and the only mode for TLS listeners):
  *   publish   cc/v1/{serial}/telemetry | event | info | status, nothing else;

@@ -1,6 +1,6 @@
 /*
  * broker.h - the in-memory MQTT broker behind the loopback open-ACL test
- * listener (DESIGN §5 "Conformance"), so generic MQTT suites can exercise
+ * listener (docs/PRODUCT.md §3 "Conformance"), so generic MQTT suites can exercise
  * the protocol engine. Pure: no I/O, no store, no clock of its own; the
  * owner hands it decoded packets and gives it a way to send (struct
  * broker_ops). Everything it holds is bounded (CC_BROKER_* in

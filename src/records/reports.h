@@ -1,6 +1,6 @@
 /*
  * reports.h - installation and service reports that distributors and
- * merchants submit for their machines (DESIGN §5, troubleshooting and
+ * merchants submit for their machines (docs/PRODUCT.md §3, support and troubleshooting and
  * support): service-class data from people, kept like machine records.
  *
  * A report is structured, so that it has no room for people: what was done
@@ -11,8 +11,8 @@
  * (privacy_scan_note: card numbers with any separators, obfuscated e-mail,
  * spaced phone digits, dates of birth, street addresses, titled names).
  * Every other string of the report passes the same note filter. Anything
- * else is refused, and so is personal or financial data anywhere (DESIGN
- * §2.1: a report names parts and work, not people or prices).
+ * else is refused, and so is personal or financial data anywhere
+ * (docs/PRODUCT.md §2.1: a report names parts and work, not people or prices).
  *
  *   {"type": "service",                       installation|service|maintenance|repair
  *    "work": ["descaling", "gasket_replacement"],  1..REPORT_WORK_MAX codes, no repeats

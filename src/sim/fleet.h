@@ -1,6 +1,6 @@
 /*
  * fleet.h - the simulated coffee machines: their state and the messages
- * they send (DESIGN §4). Pure: no I/O, no clock, no globals.
+ * they send (docs/METRICS.md "Message formats"). Pure: no I/O, no clock, no globals.
  *
  * A model advances only when asked, by a step of model time, and draws every
  * random number from its own generator seeded by (seed, index): the same

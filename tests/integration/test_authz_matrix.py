@@ -1,6 +1,6 @@
 """The authorization matrix of the people channel, generated from one table.
 
-Every caller (each role of DESIGN §3 where it lives in the organisation tree,
+Every caller (each role of docs/ARCHITECTURE.md "Who may do what" where it lives in the organisation tree,
 a partner system's API token, and callers with no valid credential: none at
 all, forged, tampered, expired, revoked) x every route of the served OpenAPI
 document x every target (the caller's own machine or customer, one of another
@@ -9,7 +9,7 @@ not exist) x the grant state of the caller on that machine (none, live,
 expired, live but for another purpose) -> the expected answer.
 
 The expected answer is not typed in as numbers: `expect()` derives it from
-the role table of DESIGN §3 (ROLES below, checked against src/access/roles.c),
+the role table of docs/ARCHITECTURE.md "Who may do what" (ROLES below, checked against src/access/roles.c),
 the organisation tree (scope = the caller's subtree; subcontractors: their
 grants in force only) and the policy's purposes, in the order the API checks
 them:
@@ -48,7 +48,7 @@ import rowmac  # noqa: E402
 from ccapi import Api  # noqa: E402
 
 # --------------------------------------------------------------------------
-# The specification: DESIGN §3 (roles and data classes)
+# The specification: docs/ARCHITECTURE.md "Who may do what" (roles and data classes)
 # --------------------------------------------------------------------------
 
 #: In the order GET /api/v1/me lists a role's classes.
@@ -228,12 +228,12 @@ def org_contains(orgs, ancestor, org):
 
 
 def sees_machine(w, c, serial, purpose):
-    """The scope rule of DESIGN §1/§3 for one machine and one purpose."""
+    """The scope rule of docs/PRODUCT.md §1, docs/ARCHITECTURE.md "Who may do what" for one machine and one purpose."""
     customer = MACHINES.get(serial)
     if customer is None:
         return False
     if c.role.granted_only:
-        # A grant names machines, a purpose and an expiry (DESIGN §1).
+        # A grant names machines, a purpose and an expiry (docs/PRODUCT.md §1).
         g = c.grant(serial)
         return g is not None and g.live and g.purpose == purpose
     return org_contains(w.orgs, c.org, customer)
@@ -248,7 +248,7 @@ def org_in_scope(w, c, org):
 
 
 def policy_allows(w, customer, purpose):
-    """DESIGN §2.6: a purpose first listed by version v serves a customer's data
+    """docs/PRODUCT.md §2.6: a purpose first listed by version v serves a customer's data
     only if the customer consented to v or later (version 1 is everyone's)."""
     if purpose in ("none", "administration"):
         return True
@@ -295,7 +295,7 @@ def machine_route(status, extra=None):
 
 
 def service_side_only(w, c, t):
-    """Reports are data submitted by distributors and merchants (DESIGN §5), not by customers."""
+    """Reports are data submitted by distributors and merchants (docs/PRODUCT.md §3), not by customers."""
     return FORBIDDEN if w.orgs[c.org][0] == "customer" else None
 
 
@@ -357,7 +357,7 @@ def platform_admin_route(allowed):
 
 
 def transparency_readers(c, t):
-    """The access-transparency report (DESIGN §5): the customer's own managers,
+    """The access-transparency report (docs/PRODUCT.md §3): the customer's own managers,
     its service company's service managers, admins and auditors (src/api/audit.c)."""
     return (c.role.manages_org or c.sees("audit")
             or c.role.name in ("customer_manager", "service_manager"))
@@ -892,7 +892,7 @@ def world(tmp_path_factory):
 # --------------------------------------------------------------------------
 
 def test_role_table_is_design_section_3():
-    """The matrix is judged by ROLES (DESIGN §3); the daemon by src/access/roles.c: they must agree."""
+    """The matrix is judged by ROLES (docs/ARCHITECTURE.md "Who may do what"); the daemon by src/access/roles.c: they must agree."""
     text = (ccdaemon.REPO / "src" / "access" / "roles.c").read_text()
     found = {}
     for name, classes, org, grants, granted in re.findall(

@@ -1,5 +1,5 @@
 """End-to-end tests of the machine channel: coffeecloudd's MQTT 3.1.1/5.0
-listeners (DESIGN §2 promises 1, 4, 5 and §4), driven by real clients
+listeners (docs/PRODUCT.md §2 promises 1, 4, 5; docs/METRICS.md "Message formats"), driven by real clients
 (mosquitto_pub/mosquitto_sub, paho-mqtt) and by raw bytes, and checked
 independently with the admin CLI, python3-cryptography and the raw bytes
 of the data directory.
@@ -1049,7 +1049,7 @@ def test_subscribe_outside_own_commands_fails(fleet, d, version, failure):
 
 
 def test_tls_versions_and_suites(fleet, d):
-    """TLS 1.3, or TLS 1.2 with ECDHE-ECDSA AEAD suites only (DESIGN §2.4)."""
+    """TLS 1.3, or TLS 1.2 with ECDHE-ECDSA AEAD suites only (docs/PRODUCT.md §2.4)."""
     m = fleet.machines["M1"]
 
     def attempt(min_v, max_v, ciphers=None):
@@ -1261,7 +1261,7 @@ def test_qos2_flow_stored_once(fleet, d):
 
 
 def test_acknowledged_means_durable_even_after_sigkill(other_fleet):
-    """DESIGN §4: QoS 1/2 messages are acknowledged only once durable. The daemon
+    """docs/ARCHITECTURE.md, the flow of one message: QoS 1/2 messages are acknowledged only once durable. The daemon
     is killed (SIGKILL) the moment the acknowledgement arrives (plain loopback
     listener, machine ACL: the shortest path from acknowledgement to kill)."""
     f = other_fleet

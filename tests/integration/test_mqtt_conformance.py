@@ -1,5 +1,5 @@
 """The loopback open-ACL listener as a conformant MQTT broker for tests
-(DESIGN §5 "Conformance", docs/CONFORMANCE.md): any client id, sessions
+(docs/PRODUCT.md §3 "Conformance", docs/CONFORMANCE.md): any client id, sessions
 with expiry, queued and re-sent QoS 1/2 messages, wills with delay, retained
 messages, QoS 2 end to end, properties forwarded unchanged, No Local,
 subscription identifiers, flow control, wildcards and '$' topics.
