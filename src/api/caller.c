@@ -358,9 +358,6 @@ struct caller *api_caller(struct http_req *r)
 	return &a->caller;
 }
 
-struct caller *api_authenticate(struct http_req *r) { return api_caller(r); }
-struct caller *api_authorize(struct http_req *r) { return api_caller(r); }
-
 int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose)
 {
 	if (s->role->granted_only)
@@ -398,25 +395,6 @@ int api_find_customer(struct http_req *r, const struct caller *s, const char *na
 const char *api_field(struct http_req *r, const char *name)
 {
 	return json_string_value(json_object_get(http_body(r), name));
-}
-
-/* Refuses a body with fields outside allowed (NULL-terminated). */
-int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed)
-{
-	const char *key;
-	json_t *value;
-
-	json_object_foreach(body, key, value) {
-		const char *const *a;
-
-		for (a = allowed; *a != NULL && strcmp(*a, key) != 0; a++)
-			;
-		if (*a == NULL) {
-			http_reply_error(r, 400, "invalid", "unknown field");
-			return CC_ERR_INVALID;
-		}
-	}
-	return CC_OK;
 }
 
 int api_parse_ms(const char *text, int64_t dflt, int64_t *out)

@@ -63,9 +63,6 @@ const char *api_request_token(struct http_req *r, int *from_cookie, char buf[CRE
 /* The caller the guard let through, for the handler of that request (never
  * NULL for a guarded route; NULL after a 500 if the guard did not run). */
 struct caller *api_caller(struct http_req *r);
-/* Old names of api_caller, kept for the handlers that still use them. */
-struct caller *api_authenticate(struct http_req *r);
-struct caller *api_authorize(struct http_req *r);
 /* Does the role see this data class ("none" needs nothing)? A
  * comma-separated list: one of them. */
 int api_role_sees(const struct caller *s, const char *data_class);
@@ -85,8 +82,6 @@ int api_find_machine(struct http_req *r, const struct caller *s, struct store_ma
 int api_find_customer(struct http_req *r, const struct caller *s, const char *name, struct store_org *cust);
 /* A string field of the route's declared body (http_body), or NULL. */
 const char *api_field(struct http_req *r, const char *name);
-/* Refuses (400) a body with fields outside allowed (NULL-terminated). */
-int api_only_fields(struct http_req *r, json_t *body, const char *const *allowed);
 /*
  * Pages. Every listing takes ?limit (1..max, a default otherwise) and
  * ?cursor, and answers "next_cursor" when there is more: an opaque string

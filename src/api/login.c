@@ -316,7 +316,7 @@ void api_logout(struct http_req *r)
 	struct api *a = http_app(r);
 	char buf[CREDENTIAL_TOKEN_TEXT_MAX];
 	int from_cookie;
-	struct caller *s = api_authenticate(r);
+	struct caller *s = api_caller(r);
 
 	if (s == NULL)
 		return;
@@ -343,12 +343,9 @@ static json_t *password_body(struct http_req *r, const char *const *fields, cons
 	json_t *body = NULL;
 	size_t i;
 
+	/* The dispatcher has refused fields the route does not declare. */
 	if (http_body_json(r, &body) != CC_OK)
 		return NULL;
-	if (api_only_fields(r, body, fields) != CC_OK) {
-		json_decref(body);
-		return NULL;
-	}
 	for (i = 0; fields[i] != NULL; i++) {
 		values[i] = json_string_value(json_object_get(body, fields[i]));
 		if (values[i] == NULL || strlen(values[i]) > PASSWORD_MAX_LEN) {
@@ -369,7 +366,7 @@ void api_password_change(struct http_req *r)
 {
 	static const char *const fields[] = { "current_password", "new_password", NULL };
 	struct api *a = http_app(r);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	const char *v[2];
 	struct login_job *job;
 	json_t *body;
@@ -416,7 +413,7 @@ void api_password_reset(struct http_req *r)
 	static const char *const fields[] = { "new_password", NULL };
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 	const char *v[1], *login;
 	struct login_job *job;
 	json_t *body;
@@ -468,7 +465,7 @@ static json_t *classes_json(const struct role *role)
 
 void api_me(struct http_req *r)
 {
-	struct caller *s = api_authorize(r);
+	struct caller *s = api_caller(r);
 
 	if (s == NULL)
 		return;
@@ -493,8 +490,7 @@ void api_me(struct http_req *r)
  * body's "code" when one is needed: NULL after replying. */
 static struct caller *totp_caller(struct http_req *r, json_t **body, int code_needed)
 {
-	struct caller *s = api_authenticate(r);
-	static const char *const fields[] = { "code", NULL };
+	struct caller *s = api_caller(r);
 	const char *code;
 
 	if (s == NULL)
@@ -506,10 +502,6 @@ static struct caller *totp_caller(struct http_req *r, json_t **body, int code_ne
 	*body = NULL;
 	if (http_body_json(r, body) != CC_OK)
 		return NULL;
-	if (api_only_fields(r, *body, fields) != CC_OK) {
-		json_decref(*body);
-		return NULL;
-	}
 	code = json_string_value(json_object_get(*body, "code"));
 	if (code_needed && code == NULL) {
 		json_decref(*body);
