@@ -36,9 +36,15 @@ static json_t *purposes_json(const char *const *purposes)
 	size_t n = 0, i;
 	json_t *out = json_array();
 
-	for (; purposes != NULL && *purposes != NULL && n < sizeof(list) / sizeof(list[0]); purposes++)
-		if (strcmp(*purposes, "none") != 0 && strcmp(*purposes, "administration") != 0)
-			list[n++] = *purposes;
+	for (; purposes != NULL && *purposes != NULL; purposes++) {
+		if (strcmp(*purposes, "none") == 0 || strcmp(*purposes, "administration") == 0)
+			continue;
+		if (n == sizeof(list) / sizeof(list[0])) {
+			json_decref(out); /* never a policy that leaves a purpose out */
+			return NULL;
+		}
+		list[n++] = *purposes;
+	}
 	qsort(list, n, sizeof(list[0]), cmp_str);
 	for (i = 0; out != NULL && i < n; i++)
 		if (i == 0 || strcmp(list[i], list[i - 1]) != 0)

@@ -42,10 +42,26 @@ json_t *api_policy_facts(struct api *a)
 	                              (json_int_t)a->opts.retention_days[2], "record", "audit", "days", -1);
 	struct policy_facts_in in;
 
-	/* The purposes of the routes served: declared by a route and enabled here. */
-	for (r = api_routes(); r->pattern != NULL && n + 1 < sizeof(purposes) / sizeof(purposes[0]); r++)
-		if (api_purpose_enabled(a, r->purpose))
-			purposes[n++] = r->purpose;
+	/* The purposes of the routes served: declared by a route and enabled
+	 * here, each once. A table with more distinct purposes than fit is a
+	 * bug the policy must not hide: no facts, and the daemon does not start. */
+	for (r = api_routes(); r->pattern != NULL; r++) {
+		size_t i;
+
+		if (!api_purpose_enabled(a, r->purpose))
+			continue;
+		for (i = 0; i < n && strcmp(purposes[i], r->purpose) != 0; i++)
+			;
+		if (i < n)
+			continue;
+		if (n + 1 == sizeof(purposes) / sizeof(purposes[0])) {
+			log_error(MOD, "more purposes than the policy's facts hold");
+			json_decref(controller);
+			json_decref(retention);
+			return NULL;
+		}
+		purposes[n++] = r->purpose;
+	}
 	purposes[n] = NULL;
 	memset(&in, 0, sizeof(in));
 	in.purposes = purposes;
