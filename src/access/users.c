@@ -290,18 +290,17 @@ int users_password_store(struct vault *v, int64_t user_id, const char *hash)
 
 int users_password_set(struct vault *v, const char *login, const char *password, char *why, size_t whycap)
 {
-	struct store *s = vault_store(v);
-	struct store_user *u = calloc(1, sizeof(*u));
-	int rc;
+	struct user_info *u = malloc(sizeof(*u));
+	char hash[CC_PASSWORD_HASH_MAX + 1];
+	int rc = u != NULL ? users_find(v, login, u, hash, sizeof(hash)) : CC_ERR_NOMEM;
 
-	if (u == NULL)
-		return CC_ERR_NOMEM;
-	rc = s->ops->user_find(s, login, u);
 	if (rc == CC_OK)
-		rc = users_password_hash(login, password, u->password_hash, sizeof(u->password_hash), why, whycap);
+		rc = users_password_hash(login, password, hash, sizeof(hash), why, whycap);
 	if (rc == CC_OK)
-		rc = s->ops->user_password_set(s, u->id, u->password_hash);
-	crypto_wipe(u, sizeof(*u));
+		rc = users_password_store(v, u->id, hash);
+	crypto_wipe(hash, sizeof(hash));
+	if (u != NULL)
+		crypto_wipe(u, sizeof(*u));
 	free(u);
 	return rc;
 }
