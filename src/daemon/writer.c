@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np: the thread's name in top -H and perf */
 #include "daemon/writer.h"
 
 #include <pthread.h>
@@ -9,12 +10,17 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "daemon/settler.h"
 #include "fleet/inventory.h"
 #include "records/records.h"
 #include "vault/vault.h"
 
 #define MOD "writer"
 #define QUEUE_MAX 262144
+/* The settler's rounds (settler.h): at least once a second, and as soon as
+ * this many records arrived; a round moves at most SETTLE_ROWS per transaction. */
+#define SETTLE_MS 1000
+#define SETTLE_ROWS 20000
 
 struct vec {
 	struct writer_item *items;
@@ -23,6 +29,8 @@ struct vec {
 
 struct writer {
 	struct vault *vault;
+	struct settler *settler;
+	size_t appended;            /* records since the last kick of the settler */
 	size_t max_batch;
 	void (*notify)(void *);
 	void *notify_arg;
@@ -212,28 +220,13 @@ static int store_state(struct vault *v, const struct writer_item *it)
 	return rc;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int store_item(struct writer *w, struct writer_item *it, int64_t now, uint64_t *dups)
+static int store_item(struct writer *w, struct writer_item *it, int64_t now)
 {
 	struct store *s = vault_store(w->vault);
 
 	switch (it->op) {
-	case WRITER_RECORD: {
-		struct record_in r = { it->machine_id, it->customer_id, it->serial, it->kind,
-		                       it->seq, it->ts_ms, (const char *)it->payload, it->len };
-		size_t inserted = 0;
-		int rc = records_put(w->vault, &r, 1, &inserted);
-
-		if (rc == CC_OK && inserted == 0)
-			(*dups)++;
-		return rc;
-	}
+	case WRITER_RECORD:
+		return CC_OK; /* appended to the inbox before (append_records) */
 	case WRITER_STATE:
 		return store_state(w->vault, it);
 	case WRITER_REFUSAL:
@@ -248,30 +241,77 @@ static int store_item(struct writer *w, struct writer_item *it, int64_t now, uin
 	return CC_ERR_INVALID;
 }
 
-/* Stores one batch in one transaction; ok[i] says which items are durable.
- * isolate: each item in a savepoint, so that one that cannot be stored (its
- * machine deleted a moment ago, say) fails alone. Returns 0 when it committed. */
-static int commit_batch(struct writer *w, struct writer_item *items, size_t n, int isolate,
-                        uint8_t *ok, uint64_t *dups)
+static struct record_in record_of(const struct writer_item *it)
 {
-	struct store *s = vault_store(w->vault);
-	int64_t *seen = malloc(n * sizeof(*seen));
-	int64_t now = clock_now_ms();
-	size_t i, nseen = 0;
+	struct record_in r = { it->machine_id, it->customer_id, it->serial, it->kind,
+	                       it->seq, it->ts_ms, (const char *)it->payload, it->len };
+
+	return r;
+}
+
+/* Telemetry and events: sealed and appended to the store's inbox, all of
+ * the batch in one commit (store.h records_put), which is all an
+ * acknowledgement waits for. When that fails, one append each, so that a
+ * record that cannot be stored (its customer erased a moment ago) fails alone. */
+static int append_records(struct writer *w, struct writer_item *items, size_t n, uint8_t *ok)
+{
+	struct record_in *recs = malloc(n * sizeof(*recs));
+	size_t i, m = 0, inserted = 0;
 	int rc;
 
-	if (seen == NULL)
+	if (recs == NULL)
 		return CC_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if (items[i].op == WRITER_RECORD)
+			recs[m++] = record_of(&items[i]);
+	rc = m > 0 ? records_put(w->vault, recs, m, &inserted) : CC_OK;
+	free(recs);
+	if (rc == CC_OK) {
+		for (i = 0; i < n; i++)
+			if (items[i].op == WRITER_RECORD)
+				ok[i] = 1;
+		w->appended += m;
+		return CC_OK;
+	}
+	for (i = 0; i < n; i++) {
+		struct record_in r;
+
+		if (items[i].op != WRITER_RECORD)
+			continue;
+		r = record_of(&items[i]);
+		ok[i] = records_put(w->vault, &r, 1, &inserted) == CC_OK;
+		w->appended += ok[i];
+	}
+	return rc;
+}
+
+/* Everything but records (state, refusals, commands) in one transaction of
+ * the main database; ok[i] says which items are durable. isolate: each
+ * item in a savepoint, so that one that cannot be stored (its machine
+ * deleted a moment ago, say) fails alone. Returns 0 when it committed. */
+static int commit_batch(struct writer *w, struct writer_item *items, size_t n, int isolate, uint8_t *ok)
+{
+	struct store *s = vault_store(w->vault);
+	int64_t now = clock_now_ms();
+	size_t i, others = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		others += items[i].op != WRITER_RECORD;
+	if (others == 0)
+		return CC_OK;
 	rc = s->ops->begin(s);
 	for (i = 0; i < n && rc == CC_OK; i++) {
 		int item_rc;
 
+		if (items[i].op == WRITER_RECORD)
+			continue;
 		if (isolate) {
 			rc = s->ops->savepoint(s);
 			if (rc != CC_OK)
 				break;
 		}
-		item_rc = store_item(w, &items[i], now, dups);
+		item_rc = store_item(w, &items[i], now);
 		ok[i] = item_rc == CC_OK;
 		if (isolate) {
 			if (item_rc == CC_OK)
@@ -281,42 +321,46 @@ static int commit_batch(struct writer *w, struct writer_item *items, size_t n, i
 		} else {
 			rc = item_rc;
 		}
-		if (item_rc == CC_OK && items[i].op == WRITER_RECORD)
-			seen[nseen++] = items[i].machine_id;
 	}
-	/* One last-seen update per machine per batch, not per message. */
-	if (nseen > 1)
-		qsort(seen, nseen, sizeof(*seen), cmp_id);
-	for (i = 0; i < nseen && rc == CC_OK; i++)
-		if (i == 0 || seen[i] != seen[i - 1])
-			rc = s->ops->machine_state_touch(s, seen[i], now);
 	if (rc == CC_OK)
 		rc = s->ops->commit(s);
 	if (rc != CC_OK)
 		s->ops->rollback(s);
-	free(seen);
 	return rc;
 }
 
-/* The fast path stores the whole batch at once; when that fails, the batch
- * is stored again item by item so one bad item costs only itself. */
-static int store_batch(struct writer *w, struct writer_item *items, size_t n, uint8_t *ok, uint64_t *dups)
+/* Records first (their acknowledgements wait for nothing else), then the
+ * rest; each part's fast path stores it at once, and when that fails it is
+ * stored again item by item so one bad item costs only itself. */
+static int store_batch(struct writer *w, struct writer_item *items, size_t n, uint8_t *ok)
 {
 	size_t i, failed = 0;
-	int rc = commit_batch(w, items, n, 0, ok, dups);
+	int rc;
 
-	if (rc == CC_OK)
-		return CC_OK;
-	*dups = 0;
-	rc = commit_batch(w, items, n, 1, ok, dups);
-	if (rc != CC_OK) {
-		memset(ok, 0, n);
-		log_error(MOD, "a batch of %zu messages was not stored (%s); they are not acknowledged",
-		          n, cc_strerror(rc));
-		return rc;
+	memset(ok, 0, n);
+	rc = append_records(w, items, n, ok);
+	if (commit_batch(w, items, n, 0, ok) != CC_OK) {
+		for (i = 0; i < n; i++)
+			if (items[i].op != WRITER_RECORD)
+				ok[i] = 0;
+		if (commit_batch(w, items, n, 1, ok) != CC_OK) {
+			for (i = 0; i < n; i++)
+				if (items[i].op != WRITER_RECORD)
+					ok[i] = 0;
+			rc = CC_ERR_DB;
+		}
+	}
+	if (w->appended >= SETTLE_ROWS) {
+		settler_kick(w->settler);
+		w->appended = 0;
 	}
 	for (i = 0; i < n; i++)
 		failed += !ok[i];
+	if (failed == n && n > 0) {
+		log_error(MOD, "a batch of %zu messages was not stored (%s); they are not acknowledged",
+		          n, cc_strerror(rc != CC_OK ? rc : CC_ERR_DB));
+		return rc != CC_OK ? rc : CC_ERR_DB;
+	}
 	if (failed > 0)
 		log_warn(MOD, "%zu of %zu messages could not be stored and are not acknowledged", failed, n);
 	return CC_OK;
@@ -373,9 +417,9 @@ static void *writer_main(void *arg)
 	uint8_t *ok = NULL;
 	size_t okcap = 0;
 
+	pthread_setname_np(pthread_self(), "cc-writer");
 	for (;;) {
 		size_t i, n;
-		uint64_t dups = 0;
 		int rc, stop;
 
 		if (clock_mono_ms() >= w->next_poll_ms) {
@@ -437,11 +481,10 @@ static void *writer_main(void *arg)
 			ok = grown;
 			okcap = n;
 		}
-		rc = store_batch(w, batch.items, n, ok, &dups);
+		rc = store_batch(w, batch.items, n, ok);
 
 		pthread_mutex_lock(&w->lock);
 		w->stats.batches++;
-		w->stats.duplicates += dups;
 		if (rc != CC_OK)
 			w->stats.failures++;
 		for (i = 0; i < n; i++) {
@@ -499,6 +542,12 @@ int writer_start(const char *data_dir, const char *master_key_file, size_t max_b
 	w->notify_arg = arg;
 	w->poll_ms = poll_ms > 0 ? poll_ms : 250;
 	w->next_poll_ms = clock_mono_ms() + w->poll_ms;
+	rc = settler_start(data_dir, master_key_file, SETTLE_MS, SETTLE_ROWS, &w->settler);
+	if (rc != CC_OK) {
+		vault_close(w->vault);
+		free(w);
+		return rc;
+	}
 	s = vault_store(w->vault);
 	if (s->ops->meta_get(s, INVENTORY_FLEET_VERSION, w->fleet_version, sizeof(w->fleet_version)) != CC_OK)
 		snprintf(w->fleet_version, sizeof(w->fleet_version), "0");
@@ -508,6 +557,7 @@ int writer_start(const char *data_dir, const char *master_key_file, size_t max_b
 	pthread_cond_init(&w->wake, &attr);
 	pthread_condattr_destroy(&attr);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		settler_stop(w->settler);
 		vault_close(w->vault);
 		free(w);
 		return CC_ERR_NOMEM;
@@ -527,6 +577,8 @@ void writer_stop(struct writer *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	/* After the writer: what it appended last is moved too. */
+	settler_stop(w->settler);
 	for (i = 0; i < w->pending.n; i++)
 		free(w->pending.items[i].payload);
 	free(w->pending.items);

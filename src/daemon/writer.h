@@ -6,7 +6,9 @@
  * The loop thread submits items (writer_submit) and, when notified, collects
  * completions (writer_take_done). The writer thread owns its own vault and
  * store connection; nothing else of it is shared. One fsync per batch:
- * while a batch commits, the next one gathers.
+ * while a batch commits, the next one gathers. Telemetry and events are
+ * appended to the store's inbox (store.h records_put); the writer runs the
+ * settler (settler.h) that moves them into their tables off this path.
  */
 #ifndef CC_DAEMON_WRITER_H
 #define CC_DAEMON_WRITER_H
@@ -84,7 +86,7 @@ size_t writer_take_done(struct writer *w, struct writer_done *out, size_t max);
 void writer_stop(struct writer *w);
 
 struct writer_stats {
-	uint64_t batches, records, duplicates, failures;
+	uint64_t batches, records, failures;
 };
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 

@@ -27,9 +27,11 @@ struct record_in {
 	size_t body_len;
 };
 
-/* Seals and stores n records in the caller's transaction (or autocommit).
- * Records already stored (same machine, kind, seq) are skipped: *inserted
- * counts the new ones. */
+/* Seals and stores n records. Reports: in the caller's transaction (or
+ * autocommit), one already stored (same machine, kind, seq) skipped and
+ * *inserted counting the new ones. Telemetry and events: appended to the
+ * store's inbox, durable on return, duplicates resolved on reading and
+ * when moved (store.h records_put); *inserted counts the appended. */
 int records_put(struct vault *v, const struct record_in *recs, size_t n, size_t *inserted);
 
 struct record_out {

@@ -94,7 +94,8 @@ int setup_issue_server_cert(struct vault *v, const char *san_list, char **cert_p
 static void undo_init(const char *dir, const char *made_key, int dir_was_ours)
 {
 	static const char *const made[] = {
-		"keyring", "keyring.lock", "coffeecloud.db", "coffeecloud.db-wal",
+		"keyring", "keyring.lock", "coffeecloud.db", "coffeecloud.db-wal", "coffeecloud-inbox.db",
+		"coffeecloud-inbox.db-wal", "coffeecloud-inbox.db-shm",
 		"coffeecloud.db-shm", "ca.crt", "server.crt", "ca.crl",
 	};
 	char path[VAULT_PATH_MAX];

@@ -397,8 +397,20 @@ struct store_ops {
 	int (*consent_latest)(struct store *s, int64_t customer_id, int64_t *version);
 
 	/* Inserts records; one already stored with the same (machine, kind, seq)
-	 * is skipped, not an error. *inserted counts the new rows. */
+	 * is skipped, not an error. *inserted counts the new rows.
+	 * Telemetry and events land in the backend's inbox first (SQLite: an
+	 * append-only table in a file of its own, committed and durable when
+	 * this returns, whatever transaction the caller has open; duplicates
+	 * are resolved later, so *inserted counts every row appended). Reports
+	 * go to their table in the caller's transaction. Every read below sees
+	 * inbox and tables as one: a record is readable once put. */
 	int (*records_put)(struct store *s, const struct store_record *recs, size_t n, size_t *inserted);
+	/* Moves up to max_rows records from the inbox into their tables in one
+	 * transaction, many per machine, skipping duplicates and records of
+	 * machines that no longer exist, and moves each machine's last-seen
+	 * time to its latest arrival. *moved: rows taken from the inbox.
+	 * Called in rounds off the acknowledgement path (src/daemon/settler.h). */
+	int (*records_settle)(struct store *s, size_t max_rows, size_t *moved);
 	/* Records of one machine and kind with from_ms <= ts_ms < to_ms and
 	 * seq > after_seq, by seq. */
 	int (*records_get)(struct store *s, int64_t machine_id, enum record_kind kind,

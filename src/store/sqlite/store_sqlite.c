@@ -1,9 +1,19 @@
 /*
- * store_sqlite.c - the embedded backend: one SQLite file in WAL mode.
+ * store_sqlite.c - the embedded backend: one SQLite file in WAL mode, and the
+ * inbox beside it (inbox.h) where telemetry and events land first.
  *
  * synchronous=FULL: a commit that returned is on disk, which is what lets the
  * daemon acknowledge a machine's message after it. secure_delete=ON: deleted
  * rows are overwritten, so erased ciphertext does not linger in free pages.
+ *
+ * Inbox and tables read as one. The main database's meta "inbox-applied"
+ * says up to which inbox id rows were moved (in the same transaction as the
+ * move); rows above it are read from the inbox, merged by seq, the table's
+ * copy winning over a duplicate. The two files have two snapshots: the
+ * inbox's is always taken first (begin_read, and each read outside a
+ * transaction), so a row deleted from the inbox is always already in the
+ * table snapshot. inbox "deleted-through" > "inbox-applied" would prove the
+ * opposite order; reads check it and refuse rather than miss rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +21,10 @@
 
 #include <sqlite3.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "store/sqlite/inbox.h"
 #include "store/sqlite/schema.h"
 #include "store/store.h"
 
@@ -25,7 +37,16 @@ struct sqlite_store {
 	sqlite3_stmt *put_telemetry;
 	sqlite3_stmt *put_event;
 	sqlite3_stmt *put_report;
+	struct inbox *inbox;
+	int settling; /* this connection moves the inbox: it got the larger page cache */
 };
+
+/* The connection that moves the inbox writes about one page per machine
+ * per round; with SQLite's default 2 MiB cache those pages spill and are
+ * read back within the round. */
+#define SETTLE_CACHE_KIB 65536
+
+#define INBOX_APPLIED "inbox-applied"
 
 /* Through impl, so that a wrapper of the handle (the vault's integrity layer)
  * can hand any op it does not override straight to this backend. */
@@ -160,6 +181,21 @@ static int migrate(struct sqlite_store *s)
 	return CC_OK;
 }
 
+/* The inbox id up to which rows were moved into their tables; 0: none. */
+static int applied_through(struct sqlite_store *s, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT value FROM meta WHERE key = '" INBOX_APPLIED "'", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	*id = rc == SQLITE_ROW ? strtoll((const char *)sqlite3_column_text(st, 0), NULL, 10) : 0;
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading the inbox position");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static void sq_close(struct store *base)
 {
 	struct sqlite_store *s = SQ(base);
@@ -169,6 +205,7 @@ static void sq_close(struct store *base)
 	sqlite3_finalize(s->put_telemetry);
 	sqlite3_finalize(s->put_event);
 	sqlite3_finalize(s->put_report);
+	inbox_close(s->inbox);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -216,6 +253,15 @@ static int sq_open(const char *location, int create, struct store **out)
 	if (rc == CC_OK)
 		rc = prepare(s, "INSERT OR IGNORE INTO reports(machine_id, seq, ts_ms, body) "
 		                "VALUES (?, ?, ?, ?)", &s->put_report);
+	if (rc == CC_OK)
+		rc = inbox_open(location, &s->inbox);
+	if (rc == CC_OK) {
+		int64_t applied = 0;
+
+		rc = applied_through(s, &applied);
+		if (rc == CC_OK && applied > 0)
+			rc = inbox_raise_ids(s->inbox, applied);
+	}
 	if (rc != CC_OK)
 		goto fail;
 	*out = &s->base;
@@ -252,11 +298,20 @@ static int sq_check(struct store *base)
 	                  check_row, &c, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(s, rc, "integrity check");
-	return c.bad ? CC_ERR_CORRUPT : CC_OK;
+	if (c.bad)
+		return CC_ERR_CORRUPT;
+	return inbox_check(s->inbox);
 }
 
 static int sq_begin(struct store *s) { return exec(SQ(s), "BEGIN IMMEDIATE", "begin"); }
-static int sq_commit(struct store *s) { return exec(SQ(s), "COMMIT", "commit"); }
+
+static int sq_commit(struct store *base)
+{
+	struct sqlite_store *s = SQ(base);
+
+	inbox_end_read(s->inbox);
+	return exec(s, "COMMIT", "commit");
+}
 
 static void sq_rollback(struct store *base)
 {
@@ -264,9 +319,21 @@ static void sq_rollback(struct store *base)
 
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	inbox_end_read(s->inbox);
 }
 
-static int sq_begin_read(struct store *s) { return exec(SQ(s), "BEGIN DEFERRED", "begin"); }
+/* The inbox's snapshot first, then the main database's (see the top). */
+static int sq_begin_read(struct store *base)
+{
+	struct sqlite_store *s = SQ(base);
+	int rc = inbox_begin_read(s->inbox);
+
+	if (rc == CC_OK)
+		rc = exec(s, "BEGIN DEFERRED; SELECT count(*) FROM meta", "begin");
+	if (rc != CC_OK)
+		sq_rollback(base);
+	return rc;
+}
 static int sq_in_transaction(struct store *s) { return !sqlite3_get_autocommit(SQ(s)->db); }
 
 static int sq_savepoint(struct store *s) { return exec(SQ(s), "SAVEPOINT item", "savepoint"); }
@@ -987,12 +1054,55 @@ static int sq_login_retired(struct store *base, const char *login)
 	return rc;
 }
 
+struct orphans {
+	struct sqlite_store *s;
+	int64_t ids[256];
+	size_t n;
+};
+
+static int collect_orphan(void *arg, int64_t machine_id)
+{
+	struct orphans *o = arg;
+	int64_t count = 0;
+
+	if (count_where(o->s, "SELECT count(*) FROM machines WHERE id = ?", machine_id, &count) != CC_OK)
+		return 1;
+	if (count == 0 && o->n < sizeof(o->ids) / sizeof(o->ids[0]))
+		o->ids[o->n++] = machine_id;
+	return 0;
+}
+
+/* Records in the inbox of machines that no longer exist (an erased
+ * customer's) go now, not at the next round. */
+static int forget_orphans(struct sqlite_store *s)
+{
+	struct orphans o;
+	size_t i;
+	int rc;
+
+	do {
+		o.s = s;
+		o.n = 0;
+		rc = inbox_machines(s->inbox, collect_orphan, &o);
+		if (rc > 0)
+			return CC_ERR_DB;
+		for (i = 0; i < o.n && rc == CC_OK; i++)
+			rc = inbox_forget_machine(s->inbox, o.ids[i]);
+	} while (rc == CC_OK && o.n == sizeof(o.ids) / sizeof(o.ids[0]));
+	return rc;
+}
+
 static int sq_shred(struct store *base)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "PRAGMA wal_checkpoint(TRUNCATE)", &st);
+	int rc = forget_orphans(s);
 
+	if (rc == CC_OK)
+		rc = inbox_shred(s->inbox);
+	if (rc != CC_OK)
+		return rc;
+	rc = prepare(s, "PRAGMA wal_checkpoint(TRUNCATE)", &st);
 	if (rc != CC_OK)
 		return rc;
 	rc = sqlite3_step(st);
@@ -1414,8 +1524,19 @@ static int sq_consent_latest(struct store *base, int64_t customer_id, int64_t *v
 static int sq_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
 {
 	struct sqlite_store *s = SQ(base);
-	size_t i, added = 0;
+	size_t i, added = 0, arriving = 0;
 
+	for (i = 0; i < n; i++)
+		arriving += recs[i].kind == RECORD_TELEMETRY || recs[i].kind == RECORD_EVENT;
+	if (arriving == n) {
+		int rc = inbox_append(s->inbox, recs, n, clock_now_ms());
+
+		if (rc == CC_OK)
+			*inserted = n;
+		return rc;
+	}
+	if (arriving != 0)
+		return CC_ERR_INVALID; /* one kind of path per call: reports alone, or machine records alone */
 	for (i = 0; i < n; i++) {
 		sqlite3_stmt *st = recs[i].kind == RECORD_EVENT ? s->put_event : s->put_telemetry;
 		int rc;
@@ -1445,21 +1566,148 @@ static const char *record_table(enum record_kind kind)
 	return kind == RECORD_EVENT ? "events" : kind == RECORD_REPORT ? "reports" : "telemetry";
 }
 
+/* Inbox rows of one machine and kind not yet moved, copied (the table is
+ * read while they wait), then ordered by seq with one row per seq. */
+struct arrival {
+	int64_t id, seq, ts_ms;
+	uint8_t *body;
+	size_t body_len;
+};
+
+struct arrivals {
+	struct arrival *v;
+	size_t n, cap;
+	int64_t from_ms, to_ms, after_seq;
+	int rc;
+};
+
+static void arrivals_free(struct arrivals *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i].body);
+	free(a->v);
+	a->v = NULL;
+	a->n = a->cap = 0;
+}
+
+static int collect_arrival(void *arg, const struct inbox_row *row)
+{
+	struct arrivals *a = arg;
+	struct arrival *x;
+
+	if (row->rec.ts_ms < a->from_ms || row->rec.ts_ms >= a->to_ms || row->rec.seq <= a->after_seq)
+		return 0;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		struct arrival *grown = realloc(a->v, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			goto nomem;
+		a->v = grown;
+		a->cap = cap;
+	}
+	x = &a->v[a->n];
+	x->body = malloc(row->rec.body_len ? row->rec.body_len : 1);
+	if (x->body == NULL)
+		goto nomem;
+	memcpy(x->body, row->rec.body, row->rec.body_len);
+	x->body_len = row->rec.body_len;
+	x->id = row->id;
+	x->seq = row->rec.seq;
+	x->ts_ms = row->rec.ts_ms;
+	a->n++;
+	return 0;
+nomem:
+	a->rc = CC_ERR_NOMEM;
+	return 1;
+}
+
+static int by_seq_then_id(const void *pa, const void *pb)
+{
+	const struct arrival *a = pa, *b = pb;
+
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Reads the arrivals of (machine, kind) above "inbox-applied", checking
+ * that the two snapshots fit together. */
+static int read_arrivals(struct sqlite_store *s, int64_t machine_id, enum record_kind kind, struct arrivals *a)
+{
+	int64_t applied = 0, deleted = 0;
+	int own_read = !inbox_in_read(s->inbox);
+	size_t i, kept;
+	int rc;
+
+	if (kind != RECORD_TELEMETRY && kind != RECORD_EVENT)
+		return CC_OK;
+	rc = inbox_begin_read(s->inbox);
+	if (rc == CC_OK)
+		rc = inbox_deleted_through(s->inbox, &deleted);
+	if (rc == CC_OK)
+		rc = applied_through(s, &applied);
+	if (rc == CC_OK && deleted > applied) {
+		log_error(MOD, "%s: the inbox was read after the tables (rows %lld..%lld would be missed); "
+		          "not answering from that view", s->path, (long long)applied, (long long)deleted);
+		rc = CC_ERR_STATE;
+	}
+	if (rc == CC_OK) {
+		rc = inbox_scan(s->inbox, applied, machine_id, kind, 0, collect_arrival, a);
+		if (rc > 0)
+			rc = a->rc;
+	}
+	if (own_read)
+		inbox_end_read(s->inbox);
+	if (rc != CC_OK) {
+		arrivals_free(a);
+		return rc;
+	}
+	qsort(a->v, a->n, sizeof(*a->v), by_seq_then_id);
+	for (i = 0, kept = 0; i < a->n; i++) {
+		if (kept > 0 && a->v[kept - 1].seq == a->v[i].seq) {
+			free(a->v[i].body);
+			continue;
+		}
+		a->v[kept++] = a->v[i];
+	}
+	a->n = kept;
+	return CC_OK;
+}
+
+static int emit_arrival(const struct arrival *x, int64_t machine_id, enum record_kind kind,
+                        int (*each)(void *, const struct store_record *), void *ctx)
+{
+	struct store_record rec = { machine_id, kind, x->seq, x->ts_ms, x->body, x->body_len };
+
+	return each(ctx, &rec);
+}
+
 static int sq_records_get(struct store *base, int64_t machine_id, enum record_kind kind,
                           int64_t from_ms, int64_t to_ms, int64_t after_seq,
                           int (*each)(void *, const struct store_record *), void *ctx)
 {
 	struct sqlite_store *s = SQ(base);
+	struct arrivals a = { NULL, 0, 0, from_ms, to_ms, after_seq, CC_OK };
 	char sql[160];
 	struct store_record rec;
 	sqlite3_stmt *st;
+	size_t next = 0;
 	int rc, stop = 0;
 
+	/* The inbox first: its snapshot must not be younger than the table's. */
+	rc = read_arrivals(s, machine_id, kind, &a);
+	if (rc != CC_OK)
+		return rc;
 	snprintf(sql, sizeof(sql), "SELECT seq, ts_ms, body FROM %s WHERE machine_id = ? AND ts_ms >= ? "
 	         "AND ts_ms < ? AND seq > ? ORDER BY seq", record_table(kind));
 	rc = prepare(s, sql, &st);
-	if (rc != CC_OK)
+	if (rc != CC_OK) {
+		arrivals_free(&a);
 		return rc;
+	}
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, from_ms);
 	sqlite3_bind_int64(st, 3, to_ms);
@@ -1471,14 +1719,147 @@ static int sq_records_get(struct store *base, int64_t machine_id, enum record_ki
 		rec.ts_ms = sqlite3_column_int64(st, 1);
 		rec.body = sqlite3_column_blob(st, 2);
 		rec.body_len = (size_t)sqlite3_column_bytes(st, 2);
-		stop = each(ctx, &rec);
+		while (stop == 0 && next < a.n && a.v[next].seq < rec.seq)
+			stop = emit_arrival(&a.v[next++], machine_id, kind, each, ctx);
+		if (next < a.n && a.v[next].seq == rec.seq)
+			next++; /* moved already: the table's copy is the record */
+		if (stop == 0)
+			stop = each(ctx, &rec);
 		if (stop != 0)
 			break;
 	}
 	sqlite3_finalize(st);
+	if (stop == 0 && (rc == SQLITE_DONE))
+		while (stop == 0 && next < a.n)
+			stop = emit_arrival(&a.v[next++], machine_id, kind, each, ctx);
+	arrivals_free(&a);
 	if (stop != 0)
 		return stop;
 	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading records");
+}
+
+/* Moving the inbox into the tables (inbox.h explains why). */
+struct settle {
+	struct sqlite_store *s;
+	sqlite3_stmt *put[RECORD_EVENT + 1];
+	int64_t (*seen)[2]; /* (machine, latest arrival) per row, sorted later */
+	size_t nseen;
+	int64_t last_id;
+	size_t moved;
+	int rc;
+};
+
+static int settle_row(void *arg, const struct inbox_row *row)
+{
+	struct settle *t = arg;
+	sqlite3_stmt *st = t->put[row->rec.kind == RECORD_EVENT ? RECORD_EVENT : RECORD_TELEMETRY];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, row->rec.machine_id);
+	sqlite3_bind_int64(st, 2, row->rec.seq);
+	sqlite3_bind_int64(st, 3, row->rec.ts_ms);
+	sqlite3_bind_blob(st, 4, row->rec.body, (int)row->rec.body_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		t->rc = db_fail(t->s, rc, "moving records from the inbox");
+		return 1;
+	}
+	t->seen[t->nseen][0] = row->rec.machine_id;
+	t->seen[t->nseen][1] = row->at_ms;
+	t->nseen++;
+	t->last_id = row->id;
+	t->moved++;
+	return 0;
+}
+
+static int by_machine(const void *pa, const void *pb)
+{
+	const int64_t *a = pa, *b = pb;
+
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+static int sq_records_settle(struct store *base, size_t max_rows, size_t *moved)
+{
+	struct sqlite_store *s = SQ(base);
+	struct settle t;
+	sqlite3_stmt *touch = NULL;
+	char applied_text[24];
+	int64_t applied = 0;
+	size_t i;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	t.s = s;
+	*moved = 0;
+	if (max_rows == 0)
+		return CC_OK;
+	t.seen = malloc(max_rows * sizeof(*t.seen));
+	if (t.seen == NULL)
+		return CC_ERR_NOMEM;
+	if (!s->settling) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = -%d", SETTLE_CACHE_KIB);
+		if (exec(s, pragma, "moving records from the inbox") == CC_OK)
+			s->settling = 1;
+	}
+	rc = exec(s, "BEGIN IMMEDIATE", "moving records from the inbox");
+	if (rc == CC_OK)
+		rc = applied_through(s, &applied);
+	/* A record of a machine deleted meanwhile goes nowhere (its key is
+	 * gone with its customer's). */
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT OR IGNORE INTO telemetry(machine_id, seq, ts_ms, body) SELECT ?1, ?2, ?3, ?4 "
+		                "WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)", &t.put[RECORD_TELEMETRY]);
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT OR IGNORE INTO events(machine_id, seq, ts_ms, body) SELECT ?1, ?2, ?3, ?4 "
+		                "WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)", &t.put[RECORD_EVENT]);
+	if (rc == CC_OK)
+		rc = prepare(s, "UPDATE machine_state SET last_seen_ms = max(last_seen_ms, ?) WHERE machine_id = ?",
+		             &touch);
+	if (rc == CC_OK) {
+		rc = inbox_scan(s->inbox, applied, 0, 0, max_rows, settle_row, &t);
+		if (rc > 0)
+			rc = t.rc;
+	}
+	/* One last-seen update per machine per round. */
+	if (rc == CC_OK && t.nseen > 0) {
+		qsort(t.seen, t.nseen, sizeof(*t.seen), by_machine);
+		for (i = 0; i < t.nseen && rc == CC_OK; i++) {
+			if (i + 1 < t.nseen && t.seen[i + 1][0] == t.seen[i][0])
+				continue; /* the last of each machine's run holds its latest arrival */
+			sqlite3_bind_int64(touch, 1, t.seen[i][1]);
+			sqlite3_bind_int64(touch, 2, t.seen[i][0]);
+			rc = sqlite3_step(touch);
+			sqlite3_reset(touch);
+			rc = rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "storing machine state");
+		}
+	}
+	if (rc == CC_OK && t.moved > 0) {
+		snprintf(applied_text, sizeof(applied_text), "%lld", (long long)t.last_id);
+		rc = sq_meta_set(base, INBOX_APPLIED, applied_text);
+	}
+	sqlite3_finalize(t.put[RECORD_TELEMETRY]);
+	sqlite3_finalize(t.put[RECORD_EVENT]);
+	sqlite3_finalize(touch);
+	free(t.seen);
+	if (rc == CC_OK)
+		rc = exec(s, "COMMIT", "moving records from the inbox");
+	if (rc != CC_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	/* Moved and committed: the inbox may let them go. A failure here only
+	 * delays that (reads skip ids up to "inbox-applied"). */
+	if (t.moved > 0 && inbox_delete_through(s->inbox, t.last_id) != CC_OK)
+		log_warn(MOD, "%s: moved records stay in the inbox until the next round", s->path);
+	*moved = t.moved;
+	return CC_OK;
 }
 
 /* ---- audit ---- */
@@ -1595,20 +1976,29 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 static int sq_records_last_seq(struct store *base, int64_t machine_id, enum record_kind kind, int64_t *seq)
 {
 	struct sqlite_store *s = SQ(base);
+	struct arrivals a = { NULL, 0, 0, INT64_MIN, INT64_MAX, INT64_MIN, CC_OK };
 	char sql[96];
 	sqlite3_stmt *st;
 	int rc;
 
-	snprintf(sql, sizeof(sql), "SELECT IFNULL(max(seq), 0) FROM %s WHERE machine_id = ?", record_table(kind));
-	rc = prepare(s, sql, &st);
+	/* The inbox first: its snapshot must not be younger than the table's. */
+	rc = read_arrivals(s, machine_id, kind, &a);
 	if (rc != CC_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, machine_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading the last record number");
+	snprintf(sql, sizeof(sql), "SELECT IFNULL(max(seq), 0) FROM %s WHERE machine_id = ?", record_table(kind));
+	rc = prepare(s, sql, &st);
+	if (rc == CC_OK) {
+		sqlite3_bind_int64(st, 1, machine_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*seq = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		rc = rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading the last record number");
+	}
+	if (rc == CC_OK && a.n > 0 && a.v[a.n - 1].seq > *seq)
+		*seq = a.v[a.n - 1].seq;
+	arrivals_free(&a);
+	return rc;
 }
 
 static int sq_records_purge(struct store *base, int64_t machine_id, enum record_kind kind, int64_t before_ms,
@@ -1880,6 +2270,7 @@ const struct store_ops store_sqlite_ops = {
 	.consent_add = sq_consent_add,
 	.consent_latest = sq_consent_latest,
 	.records_put = sq_records_put,
+	.records_settle = sq_records_settle,
 	.records_get = sq_records_get,
 	.records_last_seq = sq_records_last_seq,
 	.records_purge = sq_records_purge,

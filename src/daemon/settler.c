@@ -1,0 +1,140 @@
+#define _GNU_SOURCE /* pthread_setname_np: the thread's name in top -H and perf */
+#include "daemon/settler.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "vault/vault.h"
+
+#define MOD "settler"
+
+struct settler {
+	struct vault *vault;
+	int64_t round_ms;
+	size_t round_rows;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int kicked, stopping;          /* (lock) */
+	struct settler_stats stats;    /* (lock) */
+};
+
+/* Rounds until the inbox holds less than a round (or a round fails). */
+static void settle_all(struct settler *st)
+{
+	struct store *s = vault_store(st->vault);
+
+	for (;;) {
+		size_t moved = 0;
+		int rc = s->ops->records_settle(s, st->round_rows, &moved);
+
+		pthread_mutex_lock(&st->lock);
+		st->stats.rounds++;
+		st->stats.moved += moved;
+		if (rc != CC_OK)
+			st->stats.failures++;
+		pthread_mutex_unlock(&st->lock);
+		if (rc != CC_OK) {
+			log_warn(MOD, "records stay in the inbox until the next round (%s)", cc_strerror(rc));
+			return;
+		}
+		if (moved < st->round_rows)
+			return;
+	}
+}
+
+static void *settler_main(void *arg)
+{
+	struct settler *st = arg;
+
+	pthread_setname_np(pthread_self(), "cc-settler");
+	for (;;) {
+		struct timespec until;
+		int stop;
+
+		pthread_mutex_lock(&st->lock);
+		if (!st->kicked && !st->stopping) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += (time_t)(st->round_ms / 1000);
+			until.tv_nsec += (long)(st->round_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&st->wake, &st->lock, &until);
+		}
+		st->kicked = 0;
+		stop = st->stopping;
+		pthread_mutex_unlock(&st->lock);
+		settle_all(st);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+int settler_start(const char *data_dir, const char *master_key_file, int64_t round_ms, size_t round_rows,
+                  struct settler **out)
+{
+	struct settler *st = calloc(1, sizeof(*st));
+	pthread_condattr_t attr;
+	int rc;
+
+	if (st == NULL)
+		return CC_ERR_NOMEM;
+	rc = vault_open(data_dir, master_key_file, &st->vault);
+	if (rc != CC_OK) {
+		free(st);
+		return rc;
+	}
+	st->round_ms = round_ms > 0 ? round_ms : 1000;
+	st->round_rows = round_rows > 0 ? round_rows : 20000;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&st->thread, NULL, settler_main, st) != 0) {
+		pthread_mutex_destroy(&st->lock);
+		pthread_cond_destroy(&st->wake);
+		vault_close(st->vault);
+		free(st);
+		return CC_ERR_NOMEM;
+	}
+	*out = st;
+	return CC_OK;
+}
+
+void settler_kick(struct settler *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->kicked = 1;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void settler_stop(struct settler *st)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->stopping = 1;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+	pthread_join(st->thread, NULL);
+	vault_close(st->vault);
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->wake);
+	free(st);
+}
+
+void settler_get_stats(struct settler *st, struct settler_stats *out)
+{
+	pthread_mutex_lock(&st->lock);
+	*out = st->stats;
+	pthread_mutex_unlock(&st->lock);
+}
