@@ -20,11 +20,14 @@ struct inbox {
 	int reading;
 };
 
-/* AUTOINCREMENT: ids are never reused, even after every row was moved and
- * deleted, so "applied through id N" (kept in the main database) stays true. */
+/* Ids must never be reused, or "applied through id N" (kept in the main
+ * database) would hide new rows. A new rowid is one more than the largest
+ * in the table, so no deletion here ever takes the row with the largest id
+ * (it goes with a later round): cheaper than AUTOINCREMENT, which would
+ * write its counter's page in every append. */
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS records("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id INTEGER PRIMARY KEY,"
 	"  machine_id INTEGER NOT NULL,"
 	"  kind INTEGER NOT NULL,"
 	"  seq INTEGER NOT NULL,"
@@ -109,7 +112,10 @@ int inbox_open(const char *main_path, struct inbox **out)
 	/* Checkpoints happen after each round's deletion (inbox_delete_through),
 	 * never inside an append's commit. */
 	sqlite3_wal_autocheckpoint(ib->db, 0);
-	rc = exec(ib, "PRAGMA journal_mode = WAL", "opening the inbox");
+	/* Small pages: an append of a few messages writes its last page whole. */
+	rc = exec(ib, "PRAGMA page_size = 1024", "opening the inbox");
+	if (rc == CC_OK)
+		rc = exec(ib, "PRAGMA journal_mode = WAL", "opening the inbox");
 	if (rc == CC_OK)
 		rc = exec(ib, "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF",
 		          "opening the inbox");
@@ -266,26 +272,53 @@ static int run_bound(struct inbox *ib, const char *sql, int64_t value, const cha
 	return rc == SQLITE_DONE ? CC_OK : fail(ib, rc, what);
 }
 
+/* Rows per deletion transaction. */
+#define INBOX_DELETE_SLICE 1000
 /* Frames in the inbox's log above which a round also restarts it. */
 #define INBOX_LOG_RESTART_FRAMES 2048
 
 int inbox_delete_through(struct inbox *ib, int64_t through)
 {
 	int frames = 0, copied = 0;
-	/* Moved rows live on in their table: no need to overwrite them here. */
-	int rc = exec(ib, "PRAGMA secure_delete = FAST; BEGIN IMMEDIATE", "emptying the inbox");
+	int64_t from = 0;
+	int rc = CC_OK;
 
-	if (rc == CC_OK)
-		rc = run_bound(ib, "DELETE FROM records WHERE id <= ?", through, "emptying the inbox");
-	if (rc == CC_OK)
-		rc = run_bound(ib, "INSERT INTO state(key, value) VALUES ('deleted-through', ?1) "
-		                   "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)",
-		               through, "emptying the inbox");
-	if (rc == CC_OK)
-		rc = exec(ib, "COMMIT", "emptying the inbox");
-	if (rc != CC_OK)
-		sqlite3_exec(ib->db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_exec(ib->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
+	/* Moved rows live on in their table: no need to overwrite them here,
+	 * nor to wait for the disk (a deletion lost in a crash leaves rows that
+	 * every reader skips as moved). Slices, so appends wait for one slice
+	 * at most, never for the whole round. */
+	sqlite3_exec(ib->db, "PRAGMA secure_delete = FAST; PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	while (rc == CC_OK && from < through) {
+		int64_t upto = from + INBOX_DELETE_SLICE < through ? from + INBOX_DELETE_SLICE : through;
+
+		rc = exec(ib, "BEGIN IMMEDIATE", "emptying the inbox");
+		if (rc == CC_OK && from == 0) {
+			sqlite3_stmt *st;
+
+			/* Start at the oldest row, not at id 1. */
+			rc = prepare(ib, "SELECT IFNULL(min(id), ?1) FROM records", &st);
+			if (rc == CC_OK) {
+				sqlite3_bind_int64(st, 1, through);
+				if (sqlite3_step(st) == SQLITE_ROW)
+					from = sqlite3_column_int64(st, 0) - 1;
+				sqlite3_finalize(st);
+				upto = from + INBOX_DELETE_SLICE < through ? from + INBOX_DELETE_SLICE : through;
+			}
+		}
+		if (rc == CC_OK)
+			rc = run_bound(ib, "DELETE FROM records WHERE id <= ?1 AND id < (SELECT max(id) FROM records)",
+			               upto, "emptying the inbox");
+		if (rc == CC_OK)
+			rc = run_bound(ib, "INSERT INTO state(key, value) VALUES ('deleted-through', ?1) "
+			                   "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)",
+			               upto, "emptying the inbox");
+		if (rc == CC_OK)
+			rc = exec(ib, "COMMIT", "emptying the inbox");
+		if (rc != CC_OK)
+			sqlite3_exec(ib->db, "ROLLBACK", NULL, NULL, NULL);
+		from = upto;
+	}
+	sqlite3_exec(ib->db, "PRAGMA secure_delete = ON; PRAGMA synchronous = FULL", NULL, NULL, NULL);
 	if (rc != CC_OK)
 		return rc;
 	/* Passive: copies what no reader still needs and never waits. But
@@ -301,7 +334,8 @@ int inbox_delete_through(struct inbox *ib, int64_t through)
 
 int inbox_forget_machine(struct inbox *ib, int64_t machine_id)
 {
-	return run_bound(ib, "DELETE FROM records WHERE machine_id = ?", machine_id, "deleting from the inbox");
+	return run_bound(ib, "DELETE FROM records WHERE machine_id = ?1 AND id < (SELECT max(id) FROM records)",
+	                 machine_id, "deleting from the inbox");
 }
 
 int inbox_machines(struct inbox *ib, int (*each)(void *ctx, int64_t machine_id), void *ctx)
@@ -320,24 +354,13 @@ int inbox_machines(struct inbox *ib, int (*each)(void *ctx, int64_t machine_id),
 	return rc == SQLITE_DONE ? CC_OK : fail(ib, rc, "reading the inbox");
 }
 
-/* After a lost or replaced inbox file, new ids must still come after
- * everything the main database says it applied. */
+/* After a lost or replaced inbox file: a placeholder row at floor (read
+ * by nobody: everything up to floor counts as moved) sets the next id. */
 int inbox_raise_ids(struct inbox *ib, int64_t floor)
 {
-	int rc = exec(ib, "BEGIN IMMEDIATE", "opening the inbox");
-
-	if (rc == CC_OK)
-		rc = run_bound(ib, "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'records' AND seq < ?1",
-		               floor, "opening the inbox");
-	if (rc == CC_OK)
-		rc = run_bound(ib, "INSERT INTO sqlite_sequence(name, seq) SELECT 'records', ?1 "
-		                   "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'records')",
-		               floor, "opening the inbox");
-	if (rc == CC_OK)
-		rc = exec(ib, "COMMIT", "opening the inbox");
-	if (rc != CC_OK)
-		sqlite3_exec(ib->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return run_bound(ib, "INSERT INTO records(id, machine_id, kind, seq, ts_ms, at_ms, body) "
+	                     "SELECT ?1, 0, 0, 0, 0, 0, x'' "
+	                     "WHERE ?1 > (SELECT IFNULL(max(id), 0) FROM records)", floor, "opening the inbox");
 }
 
 static int check_row(void *arg, int ncol, char **values, char **names)

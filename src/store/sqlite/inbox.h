@@ -63,12 +63,14 @@ int inbox_scan(struct inbox *ib, int64_t after_id, int64_t machine_id, enum reco
 /* The highest id ever deleted (0: none), as of the current snapshot. */
 int inbox_deleted_through(struct inbox *ib, int64_t *id);
 
-/* Deletes the rows with id <= through and records through; then a passive
+/* Deletes the rows with id <= through (but never the row with the largest
+ * id: see inbox.c) and records through; then a passive
  * checkpoint, so the inbox's log does not grow (the appending connection
  * never checkpoints: that work stays off the acknowledgement path). */
 int inbox_delete_through(struct inbox *ib, int64_t through);
 
-/* Deletes every row of machine_id (a machine or customer erased). */
+/* Deletes every row of machine_id (a machine or customer erased), but the
+ * row with the largest id, which a later round takes. */
 int inbox_forget_machine(struct inbox *ib, int64_t machine_id);
 /* Distinct machine ids present, each(ctx, id). */
 int inbox_machines(struct inbox *ib, int (*each)(void *ctx, int64_t machine_id), void *ctx);
