@@ -11,6 +11,7 @@
 #include "fleet/inventory.h"
 #include "ingest/catalogue.h"
 #include "records/records.h"
+#include "records/rollup.h"
 
 /* The status-class view of a machine, the only fields every machine role sees. */
 static json_t *machine_status_json(struct api *a, const struct store_machine *m)
@@ -201,30 +202,40 @@ struct record_page {
 	size_t limit, count;
 	int64_t last_seq, next_after;
 	json_t *list;
-	json_t *buckets;        /* step_ms: bucket start (text) -> {"n", "sum": {metric: total}} */
+	json_t *buckets;        /* step_ms: bucket start (text) -> {metric: [count, min, max, sum]} */
 };
 
+/* The bucket of ts_ms gets the readings of m: metric -> [count, min, max, sum]. */
 static int add_to_bucket(struct record_page *p, int64_t ts_ms, json_t *m)
 {
 	char key[24];
 	const char *name;
-	json_t *b, *sum, *value;
+	json_t *b, *sums, *value;
 
 	snprintf(key, sizeof(key), "%lld", (long long)(ts_ms - ts_ms % p->step_ms));
 	b = json_object_get(p->buckets, key);
 	if (b == NULL) {
 		if (json_object_size(p->buckets) >= RECORDS_PAGE_MAX)
 			return CC_ERR_LIMIT;
-		b = json_pack("{s:I, s:{}}", "n", (json_int_t)0, "sum");
+		b = json_object();
 		if (b == NULL || json_object_set_new(p->buckets, key, b) != 0)
 			return CC_ERR_NOMEM;
 	}
-	json_object_set_new(b, "n", json_integer(json_integer_value(json_object_get(b, "n")) + 1));
-	sum = json_object_get(b, "sum");
 	json_object_foreach(m, name, value) {
-		json_t *total = json_object_get(sum, name);
+		double v = json_number_value(value);
 
-		json_object_set_new(sum, name, json_real((total ? json_number_value(total) : 0.0) + json_number_value(value)));
+		sums = json_object_get(b, name);
+		if (sums == NULL) {
+			if (json_object_set_new(b, name, json_pack("[i, f, f, f]", 1, v, v, v)) != 0)
+				return CC_ERR_NOMEM;
+			continue;
+		}
+		json_array_set_new(sums, 0, json_integer(json_integer_value(json_array_get(sums, 0)) + 1));
+		if (v < json_number_value(json_array_get(sums, 1)))
+			json_array_set_new(sums, 1, json_real(v));
+		if (v > json_number_value(json_array_get(sums, 2)))
+			json_array_set_new(sums, 2, json_real(v));
+		json_array_set_new(sums, 3, json_real(json_number_value(json_array_get(sums, 3)) + v));
 	}
 	return CC_OK;
 }
@@ -264,48 +275,72 @@ static int add_record(void *arg, const struct record_out *rec)
 	return json_array_append_new(p->list, body) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
-/* Buckets to the list: {"ts": start, "n": count, "m": {metric: mean}}, by time. */
-static int buckets_to_list(struct record_page *p)
+/* A bucket from the roll-ups (records/rollup.h): metric -> [count, min,
+ * max, sum], cut to the role's metrics like the raw records. */
+static int add_summary(void *arg, int64_t start_ms, json_t *bucket)
 {
-	const char *key;
-	json_t *b;
+	struct record_page *p = arg;
+	json_t *m = json_object_get(bucket, "m"), *means, *mins, *maxs, *a, *item;
+	json_int_t n = 0;
+	const char *name;
 
-	json_object_foreach(p->buckets, key, b) {
-		json_t *means = json_object(), *sum = json_object_get(b, "sum"), *total, *item;
-		double n = (double)json_integer_value(json_object_get(b, "n"));
-		const char *name;
+	filter_metrics(m, p->machine->model, p->role, p->only);
+	if (json_object_size(m) == 0)
+		return 0;
+	means = json_object();
+	mins = json_object();
+	maxs = json_object();
+	json_object_foreach(m, name, a) {
+		json_int_t count = json_integer_value(json_array_get(a, 0));
 
-		json_object_foreach(sum, name, total)
-			json_object_set_new(means, name, json_real(json_number_value(total) / n));
-		item = json_pack("{s:I, s:I, s:o}", "ts", (json_int_t)strtoll(key, NULL, 10), "n", (json_int_t)n, "m", means);
-		if (item == NULL || json_array_append_new(p->list, item) != 0)
-			return CC_ERR_NOMEM;
+		if (count <= 0)
+			continue;
+		n = count > n ? count : n; /* readings of the most-read metric the role sees */
+		json_object_set_new(means, name, json_real(json_number_value(json_array_get(a, 3)) / (double)count));
+		json_object_set_new(mins, name, json_real(json_number_value(json_array_get(a, 1))));
+		json_object_set_new(maxs, name, json_real(json_number_value(json_array_get(a, 2))));
 	}
-	return CC_OK;
+	item = json_pack("{s:I, s:I, s:o, s:o, s:o}", "ts", (json_int_t)start_ms, "n", n, "m", means, "min", mins,
+	                 "max", maxs);
+	return item != NULL && json_array_append_new(p->list, item) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
-static int by_ts(const void *a, const void *b)
+static int by_start_key(const void *a, const void *b)
 {
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "ts"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "ts"));
+	long long x = strtoll(*(const char *const *)a, NULL, 10), y = strtoll(*(const char *const *)b, NULL, 10);
 
 	return x < y ? -1 : x > y;
 }
 
-static void sort_by_ts(json_t *list)
+/* Buckets computed from the records to the list, by time, as the roll-ups give them. */
+static int buckets_to_list(struct record_page *p)
 {
-	size_t i, n = json_array_size(list);
-	json_t **items = calloc(n ? n : 1, sizeof(*items));
+	size_t i, n = 0, size = json_object_size(p->buckets);
+	const char **keys = calloc(size ? size : 1, sizeof(*keys));
+	const char *key;
+	json_t *b;
+	int rc = CC_OK;
 
-	if (items == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		items[i] = json_incref(json_array_get(list, i));
-	qsort(items, n, sizeof(*items), by_ts);
-	json_array_clear(list);
-	for (i = 0; i < n; i++)
-		json_array_append_new(list, items[i]);
-	free(items);
+	if (keys == NULL)
+		return CC_ERR_NOMEM;
+	json_object_foreach(p->buckets, key, b)
+		keys[n++] = key;
+	qsort(keys, n, sizeof(*keys), by_start_key);
+	for (i = 0; i < n && rc == CC_OK; i++) {
+		json_t *bucket = json_pack("{s:O}", "m", json_object_get(p->buckets, keys[i]));
+
+		rc = bucket != NULL ? add_summary(p, strtoll(keys[i], NULL, 10), bucket) : CC_ERR_NOMEM;
+		json_decref(bucket);
+	}
+	free(keys);
+	return rc;
+}
+
+/* Whole minutes (from, to and step) are answered from the roll-ups. */
+static int from_rollups(int64_t from, int64_t to, int64_t step)
+{
+	return step % ROLLUP_MINUTE_MS == 0 && from % ROLLUP_MINUTE_MS == 0 &&
+	       (to == INT64_MAX || to % ROLLUP_MINUTE_MS == 0);
 }
 
 static const char *const record_names[] = { NULL, "telemetry", "events", "reports" };
@@ -341,13 +376,13 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.limit = pg.limit;
 	page.list = json_array();
 	page.buckets = page.step_ms ? json_object() : NULL;
-	rc = page.list != NULL && (page.step_ms == 0 || page.buckets != NULL)
-		? records_page_counted(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page, &damaged)
-		: CC_ERR_NOMEM;
-	if (rc >= 0 && page.step_ms != 0) {
+	if (page.list == NULL || (page.step_ms != 0 && page.buckets == NULL))
+		rc = CC_ERR_NOMEM;
+	else if (page.step_ms != 0 && from_rollups(from, to, page.step_ms))
+		rc = rollup_read(a->vault, &m, page.step_ms, from, to, add_summary, &page, &damaged);
+	else if ((rc = records_page_counted(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page,
+	                                    &damaged)) >= 0 && page.step_ms != 0)
 		rc = buckets_to_list(&page);
-		sort_by_ts(page.list);
-	}
 	json_decref(page.buckets);
 	if (rc < 0) {
 		json_decref(page.list);

@@ -36,6 +36,10 @@
 #define CC_SMALL_FILE_MAX (1024 * 1024)
 /* A sealed payload (telemetry or event body) before sealing. */
 #define CC_PAYLOAD_MAX (64 * 1024)
+/* A telemetry roll-up (src/records/rollup.h) as sealed: count, min, max
+ * and sum for every metric one machine reported in a minute or an hour
+ * (a message carries at most 256 metrics, each named in 64 bytes). */
+#define CC_ROLLUP_SEALED_MAX (64 * 1024)
 /* Organisation tree depth (manufacturer -> distributor -> ... -> customer). */
 #define CC_ORG_DEPTH_MAX 8
 /* Subject alternative names on the server certificate. */

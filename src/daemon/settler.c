@@ -2,35 +2,65 @@
 #include "daemon/settler.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/inventory.h"
+#include "records/rollup.h"
 #include "vault/vault.h"
 
 #define MOD "settler"
 
 struct settler {
 	struct vault *vault;
+	struct rollup_round *rollups; /* the summaries each round brings up to date */
 	int64_t round_ms;
 	size_t round_rows;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	char fleet_version[32];        /* erasures reach this thread's key cache through it */
 	int kicked, stopping;          /* (lock) */
 	struct settler_stats stats;    /* (lock) */
 };
+
+static void dropped_key(void *ctx, int64_t org_id)
+{
+	(void)ctx;
+	log_info(MOD, "dropped the data key of organisation %lld from the settler's cache (erased)",
+	         (long long)org_id);
+}
+
+/* When the fleet version moved (an erasure among others), forgets the data
+ * keys that left the keyring, before a round could use one. */
+static void follow_erasures(struct settler *st)
+{
+	struct store *s = vault_store(st->vault);
+	char version[32] = "0";
+	int rc = s->ops->meta_get(s, INVENTORY_FLEET_VERSION, version, sizeof(version));
+
+	if ((rc != CC_OK && rc != CC_ERR_NOTFOUND) || strcmp(version, st->fleet_version) == 0)
+		return;
+	if (vault_keys_refresh(st->vault, dropped_key, st) >= 0)
+		snprintf(st->fleet_version, sizeof(st->fleet_version), "%s", version);
+}
 
 /* Rounds until the inbox holds less than a round (or a round fails). */
 static void settle_all(struct settler *st)
 {
 	struct store *s = vault_store(st->vault);
+	struct store_settle_hooks hooks;
 
+	follow_erasures(st);
+	rollup_round_hooks(st->rollups, &hooks);
 	for (;;) {
 		size_t moved = 0;
-		int rc = s->ops->records_settle(s, st->round_rows, &moved);
+		int rc = s->ops->records_settle(s, st->round_rows, &hooks, &moved);
 
 		pthread_mutex_lock(&st->lock);
 		st->stats.rounds++;
@@ -87,11 +117,22 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	if (st == NULL)
 		return CC_ERR_NOMEM;
 	rc = vault_open(data_dir, master_key_file, &st->vault);
+	if (rc == CC_OK) {
+		rc = rollup_round_new(st->vault, &st->rollups);
+		if (rc != CC_OK)
+			vault_close(st->vault);
+	}
 	if (rc != CC_OK) {
 		free(st);
 		return rc;
 	}
 	st->round_ms = round_ms > 0 ? round_ms : 1000;
+	{
+		struct store *s = vault_store(st->vault);
+
+		if (s->ops->meta_get(s, INVENTORY_FLEET_VERSION, st->fleet_version, sizeof(st->fleet_version)) != CC_OK)
+			snprintf(st->fleet_version, sizeof(st->fleet_version), "0");
+	}
 	st->round_rows = round_rows > 0 ? round_rows : 20000;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_condattr_init(&attr);
@@ -101,6 +142,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	if (pthread_create(&st->thread, NULL, settler_main, st) != 0) {
 		pthread_mutex_destroy(&st->lock);
 		pthread_cond_destroy(&st->wake);
+		rollup_round_free(st->rollups);
 		vault_close(st->vault);
 		free(st);
 		return CC_ERR_NOMEM;
@@ -126,6 +168,7 @@ void settler_stop(struct settler *st)
 	pthread_cond_signal(&st->wake);
 	pthread_mutex_unlock(&st->lock);
 	pthread_join(st->thread, NULL);
+	rollup_round_free(st->rollups);
 	vault_close(st->vault);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->wake);

@@ -13,6 +13,7 @@
 #include "daemon/settler.h"
 #include "fleet/inventory.h"
 #include "records/records.h"
+#include "records/rollup.h"
 #include "vault/vault.h"
 
 #define MOD "writer"
@@ -91,6 +92,17 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Summaries wholly before the cut-off (records/rollup.h). */
+static int purge_rollups(struct store *s, int64_t machine_id, int64_t before_ms)
+{
+	int64_t deleted = 0;
+	int rc = s->ops->rollup_purge(s, machine_id, ROLLUP_MINUTE_MS, before_ms - ROLLUP_MINUTE_MS + 1, &deleted);
+
+	if (rc == CC_OK)
+		rc = s->ops->rollup_purge(s, machine_id, ROLLUP_HOUR_MS, before_ms - ROLLUP_HOUR_MS + 1, &deleted);
+	return rc;
+}
+
 /* Deletes what has outlived its retention: per machine and kind, one
  * indexed range in its own transaction, so acknowledgements wait for at
  * most one machine's deletion. */
@@ -123,6 +135,9 @@ static void sweep_retention(struct writer *w, const struct writer_retention *r)
 				if (rc == CC_OK)
 					rc = s->ops->records_purge(s, sw.ids[i], (enum record_kind)k,
 					                           now - r->days[k] * INT64_C(86400000), &deleted);
+				/* Summaries of telemetry go with it: the policy's retention is theirs too. */
+				if (rc == CC_OK && k == RECORD_TELEMETRY)
+					rc = purge_rollups(s, sw.ids[i], now - r->days[k] * INT64_C(86400000));
 				if (rc == CC_OK)
 					rc = s->ops->commit(s);
 				if (rc != CC_OK) {

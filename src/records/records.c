@@ -107,6 +107,28 @@ static int open_one(void *arg, const struct store_record *rec)
 	return rc;
 }
 
+int records_open_record(struct vault *v, const struct store_machine *machine, const struct store_record *rec,
+                        uint8_t **pt, size_t *len)
+{
+	struct seal_ad ad;
+
+	record_ad(&ad, machine->id, machine->customer_id, machine->serial, rec->kind, rec->seq, rec->ts_ms);
+	return vault_unseal(v, &ad, rec->body, rec->body_len, pt, len);
+}
+
+int records_unsettled(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                      int64_t from_ms, int64_t to_ms,
+                      int (*each)(void *ctx, const struct record_out *r), void *ctx, int64_t *damaged)
+{
+	struct store *s = vault_store(v);
+	struct get_ctx c = { v, machine, each, ctx, 0, 0 };
+	int rc = s->ops->records_unsettled(s, machine->id, kind, from_ms, to_ms, open_one, &c);
+
+	if (damaged != NULL)
+		*damaged += c.damaged;
+	return rc;
+}
+
 int records_page_counted(struct vault *v, const struct store_machine *machine, enum record_kind kind,
                          int64_t from_ms, int64_t to_ms, int64_t after_seq,
                          int (*each)(void *ctx, const struct record_out *r), void *ctx, int64_t *damaged)

@@ -61,6 +61,18 @@ int records_page_counted(struct vault *v, const struct store_machine *machine, e
                          int64_t from_ms, int64_t to_ms, int64_t after_seq,
                          int (*each)(void *ctx, const struct record_out *r), void *ctx, int64_t *damaged);
 
+/* Opens one stored record of machine into *pt (malloc'd; the caller
+ * wipes and frees it). CC_ERR_AUTH or CC_ERR_CORRUPT: damaged. */
+int records_open_record(struct vault *v, const struct store_machine *machine, const struct store_record *rec,
+                        uint8_t **pt, size_t *len);
+
+/* Like records_get, but only records not yet moved from the store's inbox
+ * (store.h records_unsettled): what the roll-ups do not hold yet. Damaged
+ * ones are skipped and added to *damaged (may be NULL). */
+int records_unsettled(struct vault *v, const struct store_machine *machine, enum record_kind kind,
+                      int64_t from_ms, int64_t to_ms,
+                      int (*each)(void *ctx, const struct record_out *r), void *ctx, int64_t *damaged);
+
 /* Opens the sealed retained `info` message of a machine's live state into
  * *json (malloc'd, NUL-terminated; caller frees). CC_ERR_NOTFOUND if none. */
 int records_open_info(struct vault *v, const struct store_machine *machine,

@@ -244,6 +244,16 @@ struct store_policy {
 
 struct store;
 
+/* What records_settle tells its caller, inside its transaction: row() for
+ * each record it stored (a duplicate or a deleted machine's is not), then
+ * finish(), whose writes through s commit with the move (a non-zero
+ * return rolls the whole round back). Either may be NULL. */
+struct store_settle_hooks {
+	int (*row)(void *ctx, const struct store_record *rec);
+	int (*finish)(void *ctx, struct store *s);
+	void *ctx;
+};
+
 struct store_ops {
 	const char *name;
 
@@ -410,7 +420,26 @@ struct store_ops {
 	 * machines that no longer exist, and moves each machine's last-seen
 	 * time to its latest arrival. *moved: rows taken from the inbox.
 	 * Called in rounds off the acknowledgement path (src/daemon/settler.h). */
-	int (*records_settle)(struct store *s, size_t max_rows, size_t *moved);
+	int (*records_settle)(struct store *s, size_t max_rows, const struct store_settle_hooks *hooks,
+	                      size_t *moved);
+	/* Records not moved yet (those in the inbox) of one machine and kind
+	 * with from_ms <= ts_ms < to_ms, by seq: what roll-ups do not hold yet.
+	 * In a begin_read transaction, roll-ups and these fit together. */
+	int (*records_unsettled)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t from_ms,
+	                         int64_t to_ms, int (*each)(void *ctx, const struct store_record *), void *ctx);
+
+	/* Telemetry roll-ups (src/records/rollup.h): one sealed body per
+	 * (machine, width, start). get: CC_ERR_NOTFOUND when there is none;
+	 * *len gets the size (CC_ERR_LIMIT when cap is smaller). put replaces.
+	 * each: start_ms in [from_ms, to_ms), by start. purge: starts before before_ms. */
+	int (*rollup_get)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t start_ms, uint8_t *out,
+	                  size_t cap, size_t *len);
+	int (*rollup_put)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t start_ms,
+	                  const uint8_t *body, size_t len);
+	int (*rollup_each)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t from_ms, int64_t to_ms,
+	                   int (*each)(void *ctx, int64_t start_ms, const uint8_t *body, size_t len), void *ctx);
+	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms,
+	                    int64_t *deleted);
 	/* Records of one machine and kind with from_ms <= ts_ms < to_ms and
 	 * seq > after_seq, by seq. */
 	int (*records_get)(struct store *s, int64_t machine_id, enum record_kind kind,

@@ -50,6 +50,7 @@ enum seal_kind {
 	SEAL_COMMAND = 5,
 	SEAL_REPORT = 6,
 	SEAL_TOTP = 7,
+	SEAL_ROLLUP = 8, /* seq: the width in ms, ts_ms: the start */
 };
 
 struct seal_ad {

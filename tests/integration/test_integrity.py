@@ -174,7 +174,9 @@ def legacy(f):
         c.execute("DELETE FROM meta WHERE key = 'row-macs'")
         # The schema as it was before the row-MAC migration (6 -> 7), and
         # without what the migrations after it add (7 -> 8: consent languages;
-        # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins).
+        # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
+        # 10 -> 11: telemetry roll-ups).
+        c.execute("DROP TABLE rollups")
         c.execute("DROP TRIGGER users_retire_login")
         c.execute("DROP TABLE retired_logins")
         c.execute("ALTER TABLE users DROP COLUMN deletion_requested_ms")

@@ -2,6 +2,7 @@
 days are deleted by the daemon, kind by kind; a kind kept "until erasure"
 is left alone."""
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,6 +41,13 @@ def test_records_past_their_retention_are_deleted(tmp_path):
         d.stop()
     for serial in ("R1", "R2"):
         assert [r["seq"] for r in f.telemetry(serial)] == [3], serial
+    # The telemetry's summaries (charts) go with it: only those of the kept record stay.
+    c = sqlite3.connect(f.data / "coffeecloud.db")
+    widths = sorted(w for (w,) in c.execute("SELECT width_ms FROM rollups"))
+    old = c.execute("SELECT count(*) FROM rollups WHERE start_ms + width_ms <= ?", (now - 2 * DAY_MS,)).fetchone()
+    c.close()
+    assert widths == [60000, 60000, 3600000, 3600000] and old == (0,), (widths, old)
+    for serial in ("R1", "R2"):
         # Events are kept until erasure (0): untouched.
         assert [r["seq"] for r in f.events(serial)] == [4], serial
     assert "events records" not in d.log

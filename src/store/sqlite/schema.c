@@ -223,6 +223,17 @@ const char *const sqlite_migrations[] = {
 	"  INSERT OR IGNORE INTO retired_logins(login, retired_ms)"
 	"  VALUES (OLD.login, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
 	"END;",
+
+	/* 10 -> 11: telemetry roll-ups, per machine, per minute and per hour
+	 * (width_ms): count, min, max and sum per metric, sealed like the
+	 * records they summarise (src/records/rollup.h). Kept in step with the
+	 * telemetry table: written in the transaction that moves records in. */
+	"CREATE TABLE rollups("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  width_ms INTEGER NOT NULL,"
+	"  start_ms INTEGER NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  PRIMARY KEY (machine_id, width_ms, start_ms)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

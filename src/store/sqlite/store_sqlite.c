@@ -1741,6 +1741,7 @@ static int sq_records_get(struct store *base, int64_t machine_id, enum record_ki
 /* Moving the inbox into the tables (inbox.h explains why). */
 struct settle {
 	struct sqlite_store *s;
+	const struct store_settle_hooks *hooks;
 	sqlite3_stmt *put[RECORD_EVENT + 1];
 	int64_t (*seen)[2]; /* (machine, latest arrival) per row, sorted later */
 	size_t nseen;
@@ -1766,6 +1767,13 @@ static int settle_row(void *arg, const struct inbox_row *row)
 		t->rc = db_fail(t->s, rc, "moving records from the inbox");
 		return 1;
 	}
+	if (sqlite3_changes(t->s->db) > 0 && t->hooks != NULL && t->hooks->row != NULL) {
+		rc = t->hooks->row(t->hooks->ctx, &row->rec);
+		if (rc != CC_OK) {
+			t->rc = rc < 0 ? rc : CC_ERR_INVALID;
+			return 1;
+		}
+	}
 	t->seen[t->nseen][0] = row->rec.machine_id;
 	t->seen[t->nseen][1] = row->at_ms;
 	t->nseen++;
@@ -1783,7 +1791,8 @@ static int by_machine(const void *pa, const void *pb)
 	return a[1] < b[1] ? -1 : a[1] > b[1];
 }
 
-static int sq_records_settle(struct store *base, size_t max_rows, size_t *moved)
+static int sq_records_settle(struct store *base, size_t max_rows, const struct store_settle_hooks *hooks,
+                             size_t *moved)
 {
 	struct sqlite_store *s = SQ(base);
 	struct settle t;
@@ -1795,6 +1804,7 @@ static int sq_records_settle(struct store *base, size_t max_rows, size_t *moved)
 
 	memset(&t, 0, sizeof(t));
 	t.s = s;
+	t.hooks = hooks;
 	*moved = 0;
 	if (max_rows == 0)
 		return CC_OK;
@@ -1844,6 +1854,8 @@ static int sq_records_settle(struct store *base, size_t max_rows, size_t *moved)
 		snprintf(applied_text, sizeof(applied_text), "%lld", (long long)t.last_id);
 		rc = sq_meta_set(base, INBOX_APPLIED, applied_text);
 	}
+	if (rc == CC_OK && t.moved > 0 && hooks != NULL && hooks->finish != NULL)
+		rc = hooks->finish(hooks->ctx, base);
 	sqlite3_finalize(t.put[RECORD_TELEMETRY]);
 	sqlite3_finalize(t.put[RECORD_EVENT]);
 	sqlite3_finalize(touch);
@@ -1971,6 +1983,131 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 	if (f->actor != NULL)
 		bind_text(st, 9, f->actor);
 	return select_each(s, st, emit_audit, &e, "reading the audit log");
+}
+
+static int sq_records_unsettled(struct store *base, int64_t machine_id, enum record_kind kind, int64_t from_ms,
+                                int64_t to_ms, int (*each)(void *, const struct store_record *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct arrivals a = { NULL, 0, 0, from_ms, to_ms, INT64_MIN, CC_OK };
+	sqlite3_stmt *moved = NULL;
+	char sql[96];
+	size_t i;
+	int rc = read_arrivals(s, machine_id, kind, &a), stop = 0;
+
+	/* A retransmission of a record moved already is not a new record. */
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE machine_id = ? AND seq = ?", record_table(kind));
+	if (rc == CC_OK && a.n > 0)
+		rc = prepare(s, sql, &moved);
+	for (i = 0; rc == CC_OK && stop == 0 && i < a.n; i++) {
+		int step;
+
+		sqlite3_bind_int64(moved, 1, machine_id);
+		sqlite3_bind_int64(moved, 2, a.v[i].seq);
+		step = sqlite3_step(moved);
+		sqlite3_reset(moved);
+		if (step == SQLITE_DONE)
+			stop = emit_arrival(&a.v[i], machine_id, kind, each, ctx);
+		else if (step != SQLITE_ROW)
+			rc = db_fail(s, step, "reading records");
+	}
+	sqlite3_finalize(moved);
+	arrivals_free(&a);
+	return rc != CC_OK ? rc : stop;
+}
+
+/* ---- roll-ups ---- */
+
+static int sq_rollup_get(struct store *base, int64_t machine_id, int64_t width_ms, int64_t start_ms, uint8_t *out,
+                         size_t cap, size_t *len)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT body FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, width_ms);
+	sqlite3_bind_int64(st, 3, start_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+
+		*len = n;
+		if (n > cap) {
+			rc = CC_ERR_LIMIT;
+		} else {
+			if (n > 0)
+				memcpy(out, sqlite3_column_blob(st, 0), n);
+			rc = CC_OK;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : db_fail(s, rc, "reading a roll-up");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_rollup_put(struct store *base, int64_t machine_id, int64_t width_ms, int64_t start_ms,
+                         const uint8_t *body, size_t len)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT OR REPLACE INTO rollups(machine_id, width_ms, start_ms, body) VALUES (?, ?, ?, ?)",
+	                 &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, width_ms);
+	sqlite3_bind_int64(st, 3, start_ms);
+	sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
+	return step_done(s, st, "storing a roll-up");
+}
+
+static int sq_rollup_each(struct store *base, int64_t machine_id, int64_t width_ms, int64_t from_ms, int64_t to_ms,
+                          int (*each)(void *, int64_t, const uint8_t *, size_t), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT start_ms, body FROM rollups WHERE machine_id = ? AND width_ms = ? "
+	                    "AND start_ms >= ? AND start_ms < ? ORDER BY start_ms", &st), stop = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, width_ms);
+	sqlite3_bind_int64(st, 3, from_ms);
+	sqlite3_bind_int64(st, 4, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		stop = each(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+		            (size_t)sqlite3_column_bytes(st, 1));
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading roll-ups");
+}
+
+static int sq_rollup_purge(struct store *base, int64_t machine_id, int64_t width_ms, int64_t before_ms,
+                           int64_t *deleted)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms < ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, width_ms);
+	sqlite3_bind_int64(st, 3, before_ms);
+	rc = step_done(s, st, "deleting roll-ups past their retention");
+	if (rc == CC_OK)
+		*deleted = sqlite3_changes(s->db);
+	return rc;
 }
 
 static int sq_records_last_seq(struct store *base, int64_t machine_id, enum record_kind kind, int64_t *seq)
@@ -2271,6 +2408,11 @@ const struct store_ops store_sqlite_ops = {
 	.consent_latest = sq_consent_latest,
 	.records_put = sq_records_put,
 	.records_settle = sq_records_settle,
+	.records_unsettled = sq_records_unsettled,
+	.rollup_get = sq_rollup_get,
+	.rollup_put = sq_rollup_put,
+	.rollup_each = sq_rollup_each,
+	.rollup_purge = sq_rollup_purge,
 	.records_get = sq_records_get,
 	.records_last_seq = sq_records_last_seq,
 	.records_purge = sq_records_purge,
