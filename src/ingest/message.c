@@ -626,7 +626,7 @@ static int check_scan(enum message_kind kind, const char *model, const uint8_t *
 	return 1;
 }
 
-/* The checks every path starts with: arguments, size, emptiness, nesting.
+/* The checks every path starts with: arguments, size, emptiness.
  * Returns 1 when the payload may go on to a decoder, 0 when *out already
  * holds the verdict, CC_ERR_INVALID for a bad argument. */
 static int check_prefix(enum message_kind kind, const uint8_t *payload, size_t len,
@@ -648,6 +648,16 @@ static int check_prefix(enum message_kind kind, const uint8_t *payload, size_t l
 		refuse(out, "empty payload");
 		return 0;
 	}
+	return 1;
+}
+
+/* The last check before decoding. The scanner declines any nesting deeper
+ * than JSCAN_DEPTH_MAX (== INGEST_DEPTH_MAX), and on a document it takes
+ * this count is its nesting, so it runs only before the reference path. */
+_Static_assert(JSCAN_DEPTH_MAX == INGEST_DEPTH_MAX, "the scanner and the depth check must agree");
+
+static int check_depth(const uint8_t *payload, size_t len, struct message_verdict *out)
+{
 	if (too_deep(payload, len)) {
 		refuse_raw(out, payload, len, "nesting too deep (max 16 levels)");
 		return 0;
@@ -696,7 +706,11 @@ int message_check_reference_at(enum message_kind kind, const char *model, const 
 {
 	int rc = check_prefix(kind, payload, len, out);
 
-	return rc == 1 ? check_tree(kind, model, payload, len, now_ms, out) : rc;
+	if (rc != 1)
+		return rc;
+	if (!check_depth(payload, len, out))
+		return 0;
+	return check_tree(kind, model, payload, len, now_ms, out);
 }
 
 int message_check_fast_at(enum message_kind kind, const char *model, const uint8_t *payload,
@@ -719,6 +733,8 @@ int message_check_at(enum message_kind kind, const char *model, const uint8_t *p
 	if (check_scan(kind, model, payload, len, now_ms, out) == 1)
 		return 0;
 	memset(out, 0, sizeof(*out));
+	if (!check_depth(payload, len, out))
+		return 0;
 	return check_tree(kind, model, payload, len, now_ms, out);
 }
 

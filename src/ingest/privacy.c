@@ -876,12 +876,15 @@ static const char *const *words_for(unsigned char c)
 }
 
 /* Derived once from the lists above, so that most positions of a key are
- * dismissed with two table reads instead of a walk through a list:
- * bit b of pairs[a] says that some entry starts with the letters a, b
- * (every entry is lower-case ASCII letters); plus the shortest stem and
- * the shortest and longest word. The verdicts are those of the lists. */
+ * dismissed with three table reads instead of a walk through a list:
+ * letter[c] is the letter index 0..25 of byte c in either case, 26 for any
+ * other byte; bit b of pairs[a] says that some entry starts with the
+ * letters a, b (every entry is lower-case ASCII letters; pairs[26] and bit
+ * 26 stay clear); plus the shortest stem and the shortest and longest word.
+ * The verdicts are those of the lists. */
 struct fin_tables {
-	uint32_t stem_pairs[26], word_pairs[26];
+	uint8_t letter[256];
+	uint32_t stem_pairs[27], word_pairs[27];
 	size_t stem_min, word_min, word_max;
 };
 static struct fin_tables fin;
@@ -889,13 +892,15 @@ static pthread_once_t fin_once = PTHREAD_ONCE_INIT;
 
 static void fin_tables_build(void)
 {
-	unsigned char c;
+	unsigned c;
 	size_t s, n;
 
+	for (c = 0; c < 256; c++)
+		fin.letter[c] = is_alpha((unsigned char)c) ? (uint8_t)(to_lower((unsigned char)c) - 'a') : 26;
 	fin.stem_min = SIZE_MAX;
 	fin.word_min = SIZE_MAX;
 	for (c = 'a'; c <= 'z'; c++) {
-		const char *const *stems = stems_for(c), *const *words = words_for(c);
+		const char *const *stems = stems_for((unsigned char)c), *const *words = words_for((unsigned char)c);
 
 		for (s = 0; stems != NULL && stems[s] != NULL; s++) {
 			fin.stem_pairs[c - 'a'] |= UINT32_C(1) << (stems[s][1] - 'a');
@@ -912,13 +917,9 @@ static void fin_tables_build(void)
 }
 
 /* 1 if some entry of the table starts with the letters a, b (any case). */
-static int fin_pair(const uint32_t *pairs, unsigned char a, unsigned char b)
+static inline int fin_pair(const uint32_t *pairs, unsigned char a, unsigned char b)
 {
-	a = to_lower(a);
-	b = to_lower(b);
-	if (!is_lower(a) || !is_lower(b))
-		return 0;
-	return (int)((pairs[a - 'a'] >> (b - 'a')) & 1u);
+	return (int)((pairs[fin.letter[a]] >> fin.letter[b]) & 1u);
 }
 
 /* Does a stem start at k[i]? */
