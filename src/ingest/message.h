@@ -4,8 +4,9 @@
  *
  * Order of checks, each refusal final:
  *   1. size: at most CC_PAYLOAD_MAX bytes (not even scanned beyond that);
- *   2. nesting: a byte pre-scan refuses arrays/objects nested deeper than
- *      INGEST_DEPTH_MAX before the recursive JSON parser sees them;
+ *   2. nesting: arrays/objects nested deeper than INGEST_DEPTH_MAX are
+ *      refused (the scanner bounds its stack itself; a byte pre-scan keeps
+ *      such nesting away from jansson's recursive parser);
  *   3. decoding, strict: duplicate keys, invalid UTF-8, "\u0000"
  *      in strings or keys, numbers that overflow (no NaN/Infinity exist in
  *      JSON; jansson refuses them as syntax) and trailing bytes are refused;
