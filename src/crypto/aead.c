@@ -104,6 +104,73 @@ int aead_gcm_decrypt_raw(const uint8_t key[AEAD_KEY_LEN], const uint8_t *iv, siz
 	return rc;
 }
 
+/*
+ * Nonces. Each seal takes a fresh random 96-bit nonce, as before; only the
+ * way the random bytes are fetched changed. RAND_bytes costs about as much
+ * per call as sealing a telemetry message (docs/PERFORMANCE.md), so each
+ * thread fetches 341 nonces' worth (4,092 bytes) of CSPRNG output in one
+ * call and hands them out 12 bytes at a time:
+ *   - every byte is used once: a nonce is wiped from the pool as it is taken,
+ *     and the pool is refilled only when fewer than 12 bytes are left;
+ *   - one pool per thread (thread-local), so two threads never share bytes;
+ *   - a forked child discards the pool it inherited (pthread_atfork bumps a
+ *     generation), or parent and child would seal with the same nonces;
+ *   - the bytes are RAND_bytes output like before, so nonces under one key
+ *     stay independent and uniform whatever the process, thread, restart or
+ *     daemon (several daemons sharing an organisation key in a cluster
+ *     included): a collision among random 96-bit nonces is the birthday
+ *     bound, 2^-33 after 2^32 seals under one key (NIST SP 800-38D's limit
+ *     for random nonces). A counter-based nonce would need state that
+ *     survives restarts and is shared between daemons; random needs none.
+ * Nonces are public (they are stored in the blob), so bytes left in a pool
+ * when a thread ends disclose nothing that matters.
+ */
+#define NONCE_POOL (341 * AEAD_NONCE_LEN)
+
+struct nonce_pool {
+	uint8_t bytes[NONCE_POOL];
+	size_t used;          /* bytes taken from the front; NONCE_POOL = empty */
+	unsigned generation;  /* fork_generation when filled */
+	int filled;
+};
+
+static _Thread_local struct nonce_pool nonces;
+static unsigned fork_generation;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void nonce_forked(void)
+{
+	fork_generation++;
+}
+
+static void nonce_atfork(void)
+{
+	pthread_atfork(NULL, NULL, nonce_forked);
+}
+
+static int nonce_take(uint8_t nonce[AEAD_NONCE_LEN])
+{
+	struct nonce_pool *p = &nonces;
+	int rc;
+
+	pthread_once(&fork_once, nonce_atfork);
+	if (!p->filled || p->generation != fork_generation || NONCE_POOL - p->used < AEAD_NONCE_LEN) {
+		p->filled = 0;
+		rc = crypto_random(p->bytes, NONCE_POOL);
+		if (rc != CC_OK) {
+			crypto_wipe(p->bytes, NONCE_POOL);
+			return rc;
+		}
+		p->used = 0;
+		p->generation = fork_generation;
+		p->filled = 1;
+	}
+	memcpy(nonce, p->bytes + p->used, AEAD_NONCE_LEN);
+	crypto_wipe(p->bytes + p->used, AEAD_NONCE_LEN);
+	p->used += AEAD_NONCE_LEN;
+	return CC_OK;
+}
+
 int aead_seal(const uint8_t key[AEAD_KEY_LEN], const void *ad, size_t adlen,
               const void *pt, size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
 {
@@ -113,7 +180,7 @@ int aead_seal(const uint8_t key[AEAD_KEY_LEN], const void *ad, size_t adlen,
 	if (ptlen > SIZE_MAX - AEAD_OVERHEAD || cap < ptlen + AEAD_OVERHEAD)
 		return CC_ERR_LIMIT;
 	out[0] = AEAD_VERSION;
-	rc = crypto_random(nonce, AEAD_NONCE_LEN);
+	rc = nonce_take(nonce);
 	if (rc != CC_OK)
 		return rc;
 	rc = gcm_run(1, key, nonce, AEAD_NONCE_LEN, ad, adlen, pt, ptlen,

@@ -2,7 +2,8 @@
  * aead.h - AES-256-GCM sealing of payloads at rest.
  *
  * A sealed blob is self-describing:  version(1) | nonce(12) | ciphertext | tag(16).
- * Every seal draws a fresh 96-bit nonce from the OS CSPRNG. The associated
+ * Every seal takes a fresh random 96-bit nonce from OpenSSL's CSPRNG,
+ * fetched in 4 KiB chunks per thread (aead.c says why that is as safe). The associated
  * data (AD) is authenticated but not stored: callers pass the same AD to open,
  * and build it from the row the blob belongs to, so a blob copied to another
  * row fails to open (CC_ERR_AUTH). Nothing here allocates.

@@ -165,18 +165,29 @@ static const struct catalogue_model *find_model(const char *model)
 
 const struct catalogue_metric *catalogue_find_metric(const char *model, const char *name)
 {
+	return name != NULL ? catalogue_find_metric_len(model, name, strlen(name)) : NULL;
+}
+
+/* A catalogue name equals the len bytes at s (which hold no NUL). */
+static int name_is(const char *name, const char *s, size_t len)
+{
+	return name[0] == s[0] && strncmp(name, s, len) == 0 && name[len] == 0;
+}
+
+const struct catalogue_metric *catalogue_find_metric_len(const char *model, const char *name, size_t len)
+{
 	const struct catalogue_model *m;
 	size_t i;
 
-	if (name == NULL)
+	if (name == NULL || len == 0 || memchr(name, 0, len) != NULL)
 		return NULL;
 	for (i = 0; i < N(default_metrics); i++)
-		if (strcmp(default_metrics[i].name, name) == 0)
+		if (name_is(default_metrics[i].name, name, len))
 			return &default_metrics[i];
 	if ((m = find_model(model)) == NULL)
 		return NULL;
 	for (i = 0; i < m->nextra; i++)
-		if (strcmp(m->extra[i].name, name) == 0)
+		if (name_is(m->extra[i].name, name, len))
 			return &m->extra[i];
 	return NULL;
 }
@@ -201,12 +212,17 @@ const struct catalogue_model *catalogue_model_at(size_t i)
 
 const struct catalogue_event *catalogue_find_event(const char *type)
 {
+	return type != NULL ? catalogue_find_event_len(type, strlen(type)) : NULL;
+}
+
+const struct catalogue_event *catalogue_find_event_len(const char *type, size_t len)
+{
 	size_t i;
 
-	if (type == NULL)
+	if (type == NULL || len == 0 || memchr(type, 0, len) != NULL)
 		return NULL;
 	for (i = 0; i < N(events); i++)
-		if (strcmp(events[i].type, type) == 0)
+		if (name_is(events[i].type, type, len))
 			return &events[i];
 	return NULL;
 }
@@ -218,12 +234,18 @@ const struct catalogue_event *catalogue_event_at(size_t i)
 
 const struct catalogue_field *catalogue_find_field(const struct catalogue_event *ev, const char *name)
 {
+	return name != NULL ? catalogue_find_field_len(ev, name, strlen(name)) : NULL;
+}
+
+const struct catalogue_field *catalogue_find_field_len(const struct catalogue_event *ev, const char *name,
+                                                       size_t len)
+{
 	size_t i;
 
-	if (ev == NULL || name == NULL)
+	if (ev == NULL || name == NULL || len == 0 || memchr(name, 0, len) != NULL)
 		return NULL;
 	for (i = 0; i < ev->nfields; i++)
-		if (strcmp(ev->fields[i].name, name) == 0)
+		if (name_is(ev->fields[i].name, name, len))
 			return &ev->fields[i];
 	return NULL;
 }

@@ -83,6 +83,14 @@ const char *catalogue_version(void);
  * model's own), or NULL. model may be NULL or unknown: the default set only. */
 const struct catalogue_metric *catalogue_find_metric(const char *model, const char *name);
 
+/* As catalogue_find_metric, _event and _field, for a name of len bytes that
+ * is not NUL-terminated (a key the JSON scanner hands out). A name holding
+ * a NUL byte, or of length 0, is never found. */
+const struct catalogue_metric *catalogue_find_metric_len(const char *model, const char *name, size_t len);
+const struct catalogue_event *catalogue_find_event_len(const char *type, size_t len);
+const struct catalogue_field *catalogue_find_field_len(const struct catalogue_event *ev, const char *name,
+                                                       size_t len);
+
 /* The i-th metric model may report (default set first), NULL past the end. */
 const struct catalogue_metric *catalogue_metric_at(const char *model, size_t i);
 

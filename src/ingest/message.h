@@ -4,12 +4,13 @@
  *
  * Order of checks, each refusal final:
  *   1. size: at most CC_PAYLOAD_MAX bytes (not even scanned beyond that);
- *   2. nesting: a byte pre-scan refuses arrays/objects nested deeper than
- *      INGEST_DEPTH_MAX before the recursive JSON parser sees them;
- *   3. decoding: jansson, strict: duplicate keys, invalid UTF-8, "\u0000"
+ *   2. nesting: arrays/objects nested deeper than INGEST_DEPTH_MAX are
+ *      refused (the scanner bounds its stack itself; a byte pre-scan keeps
+ *      such nesting away from jansson's recursive parser);
+ *   3. decoding, strict: duplicate keys, invalid UTF-8, "\u0000"
  *      in strings or keys, numbers that overflow (no NaN/Infinity exist in
  *      JSON; jansson refuses them as syntax) and trailing bytes are refused;
- *   4. the privacy filter (privacy.h) over the whole parsed document - or,
+ *   4. the privacy filter (privacy.h) over the whole document - or,
  *      when 2 or 3 failed, over the raw bytes, so that a broken message with
  *      a card number in it is still counted as a privacy refusal;
  *   5. the schema of the kind, against the catalogue (catalogue.h) of the
@@ -31,8 +32,16 @@
  * the model, each a number in range (an integer where the metric says so).
  * No other keys anywhere. Info strings: 1..max bytes of [A-Za-z0-9._+-].
  *
- * Pure apart from jansson's allocations (freed before return) and the clock
- * read by message_check: safe to call from any thread.
+ * Parse once (docs/ARCHITECTURE.md): steps 3 to 5 run in one pass of the
+ * allocation-free scanner ingest/jscan.h, whose callback feeds the privacy
+ * filter and the catalogue checks as keys and values go by. A document the
+ * scanner declines (malformed, or unusual: see jscan.h) takes the reference
+ * path instead - jansson's tree, the same checks over it - which alone
+ * names decoding errors. Both paths give the same verdict for every input;
+ * tests/fuzz/fuzz_ingest_diff.c holds them to it.
+ *
+ * Pure apart from jansson's allocations on the reference path (freed before
+ * return) and the clock read by message_check: safe to call from any thread.
  */
 #ifndef CC_INGEST_MESSAGE_H
 #define CC_INGEST_MESSAGE_H
@@ -89,5 +98,16 @@ int message_check(enum message_kind kind, const char *model, const uint8_t *payl
 /* As message_check, with "now" given (epoch ms) so tests are deterministic. */
 int message_check_at(enum message_kind kind, const char *model, const uint8_t *payload,
                      size_t len, int64_t now_ms, struct message_verdict *out);
+
+/* The two paths of message_check_at, for the differential fuzz target and
+ * the benchmark. message_check_fast_at returns 1 with the verdict in *out
+ * when it could judge (the checks before decoding, or a document the
+ * scanner took), 0 when the scanner declined (*out holds nothing
+ * meaningful), CC_ERR_INVALID as message_check_at. message_check_reference_at
+ * is message_check_at over jansson's tree only. */
+int message_check_fast_at(enum message_kind kind, const char *model, const uint8_t *payload,
+                          size_t len, int64_t now_ms, struct message_verdict *out);
+int message_check_reference_at(enum message_kind kind, const char *model, const uint8_t *payload,
+                               size_t len, int64_t now_ms, struct message_verdict *out);
 
 #endif

@@ -5,6 +5,8 @@
  * table and a normalised copy); nothing here allocates or logs.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ingest/privacy.h"
@@ -873,12 +875,62 @@ static const char *const *words_for(unsigned char c)
 	}
 }
 
+/* Derived once from the lists above, so that most positions of a key are
+ * dismissed with three table reads instead of a walk through a list:
+ * letter[c] is the letter index 0..25 of byte c in either case, 26 for any
+ * other byte; bit b of pairs[a] says that some entry starts with the
+ * letters a, b (every entry is lower-case ASCII letters; pairs[26] and bit
+ * 26 stay clear); plus the shortest stem and the shortest and longest word.
+ * The verdicts are those of the lists. */
+struct fin_tables {
+	uint8_t letter[256];
+	uint32_t stem_pairs[27], word_pairs[27];
+	size_t stem_min, word_min, word_max;
+};
+static struct fin_tables fin;
+static pthread_once_t fin_once = PTHREAD_ONCE_INIT;
+
+static void fin_tables_build(void)
+{
+	unsigned c;
+	size_t s, n;
+
+	for (c = 0; c < 256; c++)
+		fin.letter[c] = is_alpha((unsigned char)c) ? (uint8_t)(to_lower((unsigned char)c) - 'a') : 26;
+	fin.stem_min = SIZE_MAX;
+	fin.word_min = SIZE_MAX;
+	for (c = 'a'; c <= 'z'; c++) {
+		const char *const *stems = stems_for((unsigned char)c), *const *words = words_for((unsigned char)c);
+
+		for (s = 0; stems != NULL && stems[s] != NULL; s++) {
+			fin.stem_pairs[c - 'a'] |= UINT32_C(1) << (stems[s][1] - 'a');
+			n = strlen(stems[s]);
+			fin.stem_min = n < fin.stem_min ? n : fin.stem_min;
+		}
+		for (s = 0; words != NULL && words[s] != NULL; s++) {
+			fin.word_pairs[c - 'a'] |= UINT32_C(1) << (words[s][1] - 'a');
+			n = strlen(words[s]);
+			fin.word_min = n < fin.word_min ? n : fin.word_min;
+			fin.word_max = n > fin.word_max ? n : fin.word_max;
+		}
+	}
+}
+
+/* 1 if some entry of the table starts with the letters a, b (any case). */
+static inline int fin_pair(const uint32_t *pairs, unsigned char a, unsigned char b)
+{
+	return (int)((pairs[fin.letter[a]] >> fin.letter[b]) & 1u);
+}
+
 /* Does a stem start at k[i]? */
 static int stem_at(const unsigned char *k, size_t len, size_t i)
 {
-	const char *const *list = stems_for(to_lower(k[i]));
+	const char *const *list;
 	size_t s, j;
 
+	if (len - i < fin.stem_min || !fin_pair(fin.stem_pairs, k[i], k[i + 1]))
+		return 0;
+	list = stems_for(to_lower(k[i]));
 	for (s = 0; list != NULL && list[s] != NULL; s++) {
 		const char *stem = list[s];
 
@@ -896,7 +948,7 @@ static int fin_word(const unsigned char *w, size_t n)
 	const char *const *list;
 	size_t s, j;
 
-	if (n == 0 || n > FIN_WORD_MAX)
+	if (n < fin.word_min || n > fin.word_max || n > FIN_WORD_MAX || !fin_pair(fin.word_pairs, w[0], w[1]))
 		return 0;
 	list = words_for(to_lower(w[0]));
 	for (s = 0; list != NULL && list[s] != NULL; s++) {
@@ -934,6 +986,7 @@ int privacy_key_is_financial(const char *key, size_t len)
 
 	if (key == NULL)
 		return 0;
+	pthread_once(&fin_once, fin_tables_build);
 	for (i = 0; i < len; i++)
 		if (stem_at(k, len, i))
 			return 1;
@@ -1017,16 +1070,30 @@ enum privacy_reason privacy_scan_json_text(const char *text, size_t len)
 	return PRIVACY_NONE;
 }
 
-static int exempt_member(const char *key, size_t klen, const json_t *v)
+int privacy_ts_exempt(const char *key, size_t klen, int64_t n)
 {
-	json_int_t n;
+	return klen == 2 && memcmp(key, "ts", 2) == 0 && n >= PRIVACY_EPOCH_MS_MIN && n < PRIVACY_EPOCH_MS_MAX;
+}
 
-	if (!json_is_integer(v))
-		return 0;
-	n = json_integer_value(v);
-	if (!(klen == 2 && memcmp(key, "ts", 2) == 0))
-		return 0;
-	return n >= PRIVACY_EPOCH_MS_MIN && n < PRIVACY_EPOCH_MS_MAX;
+enum privacy_reason privacy_scan_key(const char *key, size_t klen)
+{
+	enum privacy_reason r = privacy_scan_text(key, klen);
+
+	if (r != PRIVACY_NONE)
+		return r;
+	return privacy_key_is_financial(key, klen) ? PRIVACY_FINANCIAL_KEY : PRIVACY_NONE;
+}
+
+enum privacy_reason privacy_scan_integer(int64_t n)
+{
+	uint64_t m = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+
+	return card_in_u64(m) ? PRIVACY_CARD_NUMBER : PRIVACY_NONE;
+}
+
+enum privacy_reason privacy_scan_real(double v)
+{
+	return card_in_real(v) ? PRIVACY_CARD_NUMBER : PRIVACY_NONE;
 }
 
 static enum privacy_reason scan_value(const json_t *v, int depth)
@@ -1045,11 +1112,9 @@ static enum privacy_reason scan_value(const json_t *v, int depth)
 			size_t klen = json_object_iter_key_len(it);
 			const json_t *val = json_object_iter_value(it);
 
-			if ((r = privacy_scan_text(key, klen)) != PRIVACY_NONE)
+			if ((r = privacy_scan_key(key, klen)) != PRIVACY_NONE)
 				return r;
-			if (privacy_key_is_financial(key, klen))
-				return PRIVACY_FINANCIAL_KEY;
-			if (depth == 1 && exempt_member(key, klen, val))
+			if (depth == 1 && json_is_integer(val) && privacy_ts_exempt(key, klen, json_integer_value(val)))
 				continue;
 			if ((r = scan_value(val, depth + 1)) != PRIVACY_NONE)
 				return r;
@@ -1066,14 +1131,10 @@ static enum privacy_reason scan_value(const json_t *v, int depth)
 	}
 	case JSON_STRING:
 		return privacy_scan_text(json_string_value(v), json_string_length(v));
-	case JSON_INTEGER: {
-		json_int_t n = json_integer_value(v);
-		uint64_t m = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
-
-		return card_in_u64(m) ? PRIVACY_CARD_NUMBER : PRIVACY_NONE;
-	}
+	case JSON_INTEGER:
+		return privacy_scan_integer(json_integer_value(v));
 	case JSON_REAL:
-		return card_in_real(json_real_value(v)) ? PRIVACY_CARD_NUMBER : PRIVACY_NONE;
+		return privacy_scan_real(json_real_value(v));
 	case JSON_TRUE:
 	case JSON_FALSE:
 	case JSON_NULL:

@@ -3,7 +3,8 @@
  *
  * Finds personal and financial data in what a machine sends, so that ingest
  * can refuse the message before anything is stored or logged. The filter is
- * pure: no allocation, no global state, no logging (it must never be the
+ * pure: no allocation, no mutable global state (the financial-key detector
+ * derives two small lookup tables from its word lists once), no logging (it must never be the
  * place where the content of a refused message leaks), bounded stack
  * (recursion depth PRIVACY_DEPTH_MAX). Safe to call from any thread.
  *
@@ -141,6 +142,20 @@ const char *privacy_reason_name(enum privacy_reason r);
  * one string: card, then e-mail, then phone) or PRIVACY_NONE. doc NULL ->
  * PRIVACY_NONE. */
 enum privacy_reason privacy_scan_json(const json_t *doc);
+
+/* The pieces of privacy_scan_json, for a caller that walks a document
+ * itself (message.c, over the tokens of ingest/jscan.h) and must reach the
+ * same verdict: visit every object key with privacy_scan_key, then its
+ * value - unless the key is a member of the top-level object and
+ * privacy_ts_exempt says its integer value is exempt - strings with
+ * privacy_scan_text, integers with privacy_scan_integer, reals with
+ * privacy_scan_real; the first reason in document order is the verdict.
+ * privacy_scan_key: the text detectors, then the financial-key detector. */
+enum privacy_reason privacy_scan_key(const char *key, size_t klen);
+enum privacy_reason privacy_scan_integer(int64_t n);
+enum privacy_reason privacy_scan_real(double v);
+/* 1 if key is "ts" and n lies in [PRIVACY_EPOCH_MS_MIN, PRIVACY_EPOCH_MS_MAX). */
+int privacy_ts_exempt(const char *key, size_t klen, int64_t n);
 
 /* The card, e-mail and phone detectors over raw bytes (any bytes, NUL
  * included; s may be NULL when len is 0). No exemption applies. */

@@ -1,8 +1,11 @@
 /* AES-256-GCM: known answers, sealing round trips, tampering, nonce freshness. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "common/codec.h"
@@ -143,6 +146,71 @@ static void test_million_nonces_unique(void)
 	free(nonces);
 }
 
+/* Nonces come from a per-thread pool of CSPRNG output (aead.c): two threads
+ * sealing at once never take the same bytes. */
+enum { THREAD_SEALS = 2000 };
+
+static void *seal_many(void *arg)
+{
+	uint8_t *nonces = arg, key[32] = { 0 }, blob[64];
+	size_t bloblen, i;
+
+	for (i = 0; i < THREAD_SEALS; i++) {
+		if (aead_seal(key, NULL, 0, "x", 1, blob, sizeof(blob), &bloblen) != CC_OK)
+			return NULL;
+		memcpy(nonces + i * AEAD_NONCE_LEN, blob + 1, AEAD_NONCE_LEN);
+	}
+	return arg;
+}
+
+static void test_nonces_threads_unique(void)
+{
+	static uint8_t nonces[4 * THREAD_SEALS * AEAD_NONCE_LEN];
+	pthread_t t[4];
+	void *ret;
+	size_t i, repeats = 0;
+
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, seal_many, nonces + i * THREAD_SEALS * AEAD_NONCE_LEN), 0);
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(pthread_join(t[i], &ret), 0);
+		CHECK(ret != NULL);
+	}
+	qsort(nonces, 4 * THREAD_SEALS, AEAD_NONCE_LEN, cmp_nonce);
+	for (i = 1; i < 4 * THREAD_SEALS; i++)
+		if (memcmp(nonces + (i - 1) * AEAD_NONCE_LEN, nonces + i * AEAD_NONCE_LEN, AEAD_NONCE_LEN) == 0)
+			repeats++;
+	CHECK_EQ(repeats, 0);
+}
+
+/* A forked child must not take the nonces its parent's pool still holds:
+ * after fork both seal once, and the two nonces differ. */
+static void test_nonces_fork_differ(void)
+{
+	uint8_t key[32] = { 0 }, blob[64], child_nonce[AEAD_NONCE_LEN];
+	size_t bloblen;
+	int fds[2], status;
+	pid_t pid;
+
+	CHECK_EQ(aead_seal(key, NULL, 0, "x", 1, blob, sizeof(blob), &bloblen), CC_OK); /* pool filled */
+	CHECK_EQ(pipe(fds), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int ok = aead_seal(key, NULL, 0, "x", 1, blob, sizeof(blob), &bloblen) == CC_OK &&
+		         write(fds[1], blob + 1, AEAD_NONCE_LEN) == AEAD_NONCE_LEN;
+
+		_exit(ok ? 0 : 1);
+	}
+	close(fds[1]);
+	CHECK_EQ(aead_seal(key, NULL, 0, "x", 1, blob, sizeof(blob), &bloblen), CC_OK);
+	CHECK_EQ(read(fds[0], child_nonce, AEAD_NONCE_LEN), AEAD_NONCE_LEN);
+	close(fds[0]);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(memcmp(child_nonce, blob + 1, AEAD_NONCE_LEN) != 0);
+}
+
 static void test_codecs(void)
 {
 	uint8_t bytes[64], back[64];
@@ -173,6 +241,8 @@ int main(void)
 	RUN(test_round_trip);
 	RUN(test_every_bit_flip_fails);
 	RUN(test_million_nonces_unique);
+	RUN(test_nonces_threads_unique);
+	RUN(test_nonces_fork_differ);
 	RUN(test_codecs);
 	return check_summary();
 }
