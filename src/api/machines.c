@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "access/policy.h"
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
 #include "fleet/inventory.h"
@@ -44,36 +47,282 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 	return doc;
 }
 
-struct machine_lister {
+/* ---- the fleet list ----
+ *
+ * One query (store machine_status_list) brings each machine with its live
+ * state and site name, from the cursor's serial on, filtered in SQL; the
+ * vault checks every row's MAC on the way. What is decided per customer
+ * (is it in the caller's scope, has it consented to the purpose, its name)
+ * is decided once per customer and request, and the rows are written as
+ * JSON text straight into one buffer. */
+
+struct customer_seen {
+	int64_t id; /* 0: an empty slot */
+	int visible, consents;
+	char name[CC_NAME_MAX + 1];
+};
+
+struct fleet_lister {
 	struct api *a;
 	const struct caller *s;
 	const char *purpose;
-	const struct api_page *page;
-	json_t *list;
+	size_t limit, count;
+	struct customer_seen *seen; /* open addressing by id; cap a power of two */
+	size_t cap, used;
+	struct evbuffer *out;
 	json_int_t excluded; /* visible, but their customer did not consent to the purpose */
 	char last[CC_SERIAL_MAX + 1];
 	int more;
 };
 
-static int list_visible(void *arg, const struct store_machine *m)
+static size_t slot_of(int64_t id, size_t cap)
 {
-	struct machine_lister *l = arg;
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+}
 
-	/* By serial: a page starts after the cursor's serial. */
-	if (l->page->has_cursor && strcmp(m->serial, l->page->after) <= 0)
+static struct customer_seen *seen_slot(struct customer_seen *t, size_t cap, int64_t id)
+{
+	size_t i = slot_of(id, cap);
+
+	while (t[i].id != 0 && t[i].id != id)
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+/* What the caller may know of customer id, decided on its first machine. */
+static struct customer_seen *customer_of(struct fleet_lister *l, int64_t id)
+{
+	struct store *st = vault_store(l->a->vault);
+	struct customer_seen *c;
+	struct store_org org;
+	size_t i;
+
+	if (2 * (l->used + 1) > l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct customer_seen *t = calloc(cap, sizeof(*t));
+
+		if (t == NULL)
+			return NULL;
+		for (i = 0; i < l->cap; i++)
+			if (l->seen[i].id != 0)
+				*seen_slot(t, cap, l->seen[i].id) = l->seen[i];
+		free(l->seen);
+		l->seen = t;
+		l->cap = cap;
+	}
+	c = seen_slot(l->seen, l->cap, id);
+	if (c->id == id)
+		return c;
+	c->id = id;
+	l->used++;
+	/* Subcontractors see granted machines (checked per machine), never a scope. */
+	c->visible = l->s->role->granted_only || inventory_org_contains(st, l->s->user.org_id, id);
+	c->consents = c->visible && policy_allows(l->a->vault, id, l->purpose);
+	if (st->ops->org_get(st, id, &org) == CC_OK)
+		snprintf(c->name, sizeof(c->name), "%s", org.name);
+	else
+		snprintf(c->name, sizeof(c->name), "?");
+	return c;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_string(struct evbuffer *b, const char *text)
+{
+	const char *p = text, *run = text;
+	char esc[8];
+
+	evbuffer_add(b, "\"", 1);
+	for (; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		evbuffer_add(b, run, (size_t)(p - run));
+		if (ch == '"' || ch == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", ch);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", ch);
+		evbuffer_add(b, esc, strlen(esc));
+		run = p + 1;
+	}
+	evbuffer_add(b, run, (size_t)(p - run));
+	evbuffer_add(b, "\"", 1);
+}
+
+/* ,"name":"value" (name: a literal of ours, nothing to escape). */
+static void put_field(struct evbuffer *b, const char *name, const char *value)
+{
+	evbuffer_add(b, ",\"", 2);
+	evbuffer_add(b, name, strlen(name));
+	evbuffer_add(b, "\":", 2);
+	put_string(b, value);
+}
+
+static const char *skip_space(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* A JSON string without escapes at p (after its opening quote): its
+ * length, and *next after its closing quote; -1 if it has an escape or no end. */
+static long plain_string(const char *p, const char **next)
+{
+	const char *end = strpbrk(p, "\"\\");
+
+	if (end == NULL || *end != '"')
+		return -1;
+	*next = end + 1;
+	return (long)(end - p);
+}
+
+/* The "sw" of an info message as ingest accepts it (docs/METRICS.md: an
+ * object of short strings of [A-Za-z0-9._+-]), read without building a
+ * tree: 1 and out set; 0 when absent; -1 for anything else this scanner
+ * does not take (an escape, a number), which the caller hands to jansson. */
+static int info_sw_fast(const char *p, char *out, size_t cap)
+{
+	int found = 0;
+
+	p = skip_space(p);
+	if (*p++ != '{')
+		return -1;
+	p = skip_space(p);
+	if (*p == '}')
+		return skip_space(p + 1)[0] == '\0' ? 0 : -1;
+	for (;;) {
+		const char *key = p + 1, *val;
+		long klen, vlen;
+
+		if (*p != '"' || (klen = plain_string(key, &p)) < 0)
+			return -1;
+		p = skip_space(p);
+		if (*p++ != ':')
+			return -1;
+		p = skip_space(p);
+		val = p + 1;
+		if (*p != '"' || (vlen = plain_string(val, &p)) < 0)
+			return -1;
+		if (klen == 2 && strncmp(key, "sw", 2) == 0) {
+			if ((size_t)vlen >= cap)
+				return -1;
+			memcpy(out, val, (size_t)vlen);
+			out[vlen] = '\0';
+			found = 1;
+		}
+		p = skip_space(p);
+		if (*p == '}')
+			return skip_space(p + 1)[0] == '\0' ? found : -1;
+		if (*p++ != ',')
+			return -1;
+		p = skip_space(p);
+	}
+}
+
+/* The status-class view of a machine, the same fields machine_status_json
+ * makes, in the same order. */
+static void put_status(struct fleet_lister *l, const struct store_machine_status *row, const char *customer)
+{
+	struct evbuffer *b = l->out;
+	const struct store_machine_state *ms = &row->st;
+	char seen[40], sw[CC_SEALED_INFO_MAX];
+	char *info = NULL;
+	json_t *info_doc;
+	const char *flag;
+	int has_sw;
+
+	evbuffer_add(b, l->count > 0 ? ",{\"serial\":" : "{\"serial\":", l->count > 0 ? 11 : 10);
+	put_string(b, row->m.serial);
+	put_field(b, "model", row->m.model);
+	put_field(b, "customer", customer);
+	flag = row->has_state && ms->online ? ",\"online\":true" : ",\"online\":false";
+	evbuffer_add(b, flag, strlen(flag));
+	flag = row->m.revoked_ms != 0 ? ",\"revoked\":true" : ",\"revoked\":false";
+	evbuffer_add(b, flag, strlen(flag));
+	if (row->m.site_id != 0 && row->site[0] != '\0')
+		put_field(b, "site", row->site);
+	if (row->has_state) {
+		put_field(b, "last_seen", api_iso_time(ms->last_seen_ms, seen, sizeof(seen)));
+		if (!ms->online && ms->disconnect_reason[0])
+			put_field(b, "last_disconnect_reason", ms->disconnect_reason);
+		if (records_open_info(l->a->vault, &row->m, ms, &info) == CC_OK) {
+			has_sw = info_sw_fast(info, sw, sizeof(sw));
+			if (has_sw < 0 && (info_doc = json_loads(info, 0, NULL)) != NULL) {
+				const char *v = json_string_value(json_object_get(info_doc, "sw"));
+
+				has_sw = v != NULL && snprintf(sw, sizeof(sw), "%s", v) < (int)sizeof(sw);
+				json_decref(info_doc);
+			}
+			if (has_sw > 0)
+				put_field(b, "software_version", sw);
+		}
+		free(info);
+	}
+	evbuffer_add(b, "}", 1);
+}
+
+static int list_row(void *arg, const struct store_machine_status *row)
+{
+	struct fleet_lister *l = arg;
+	struct customer_seen *c;
+
+	if (l->s->role->granted_only && !api_machine_visible(l->a, l->s, &row->m, l->purpose))
 		return 0;
-	if (!api_machine_visible(l->a, l->s, m, l->purpose))
+	c = customer_of(l, row->m.customer_id);
+	if (c == NULL)
+		return CC_ERR_NOMEM;
+	if (!c->visible)
 		return 0;
-	if (json_array_size(l->list) == l->page->limit) {
+	if (l->count == l->limit) {
 		l->more = 1;
 		return 1;
 	}
-	if (!policy_allows(l->a->vault, m->customer_id, l->purpose)) {
+	if (!c->consents) {
 		l->excluded++;
 		return 0;
 	}
-	snprintf(l->last, sizeof(l->last), "%s", m->serial);
-	return json_array_append_new(l->list, machine_status_json(l->a, m)) == 0 ? 0 : CC_ERR_NOMEM;
+	put_status(l, row, c->name);
+	snprintf(l->last, sizeof(l->last), "%s", row->m.serial);
+	l->count++;
+	return 0;
+}
+
+/* The filters of GET /api/v1/machines: customer=, site=, status=. 0, or
+ * an error replied. */
+static int fleet_filter(struct http_req *r, const struct caller *s, struct store_machine_filter *f)
+{
+	struct store *st = vault_store(((struct api *)http_app(r))->vault);
+	const char *customer = http_query(r, "customer"), *site = http_query(r, "site");
+	const char *status = http_query(r, "status");
+	struct store_org org;
+
+	if (customer != NULL) {
+		if (api_find_customer(r, s, customer, &org) != CC_OK)
+			return CC_ERR_NOTFOUND;
+		f->customer_id = org.id;
+	} else if (!s->role->granted_only && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
+	           org.kind == ORG_CUSTOMER) {
+		f->customer_id = org.id; /* a customer has no sub-organisations: its scope is itself */
+	}
+	if (site != NULL && !inventory_name_valid(site)) {
+		http_reply_error(r, 400, "invalid", "site: a site's name");
+		return CC_ERR_INVALID;
+	}
+	f->site = site;
+	if (status == NULL)
+		f->status = STORE_STATUS_ANY;
+	else if (strcmp(status, "online") == 0)
+		f->status = STORE_STATUS_ONLINE;
+	else if (strcmp(status, "offline") == 0)
+		f->status = STORE_STATUS_OFFLINE;
+	else if (strcmp(status, "revoked") == 0)
+		f->status = STORE_STATUS_REVOKED;
+	else {
+		http_reply_error(r, 400, "invalid", "status: online, offline or revoked");
+		return CC_ERR_INVALID;
+	}
+	return CC_OK;
 }
 
 void api_machines(struct http_req *r)
@@ -81,31 +330,43 @@ void api_machines(struct http_req *r)
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
-	struct machine_lister l;
+	struct store_machine_filter f;
+	struct fleet_lister l;
 	struct api_page pg;
-	json_t *doc;
+	char cursor[2 * CC_SERIAL_MAX + 1];
+	int rc;
 
-	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK)
+	memset(&f, 0, sizeof(f));
+	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK || fleet_filter(r, s, &f) != CC_OK)
 		return;
 	memset(&l, 0, sizeof(l));
 	l.a = a;
 	l.s = s;
 	l.purpose = http_route(r)->purpose;
-	l.page = &pg;
-	l.list = json_array();
-	if (l.list == NULL || st->ops->machine_list(st, 0, list_visible, &l) < 0) {
-		json_decref(l.list);
+	l.limit = pg.limit;
+	l.out = evbuffer_new();
+	f.after_serial = pg.has_cursor ? pg.after : NULL; /* by serial: a page starts after the cursor's */
+	rc = l.out == NULL ? CC_ERR_NOMEM : evbuffer_add(l.out, "{\"machines\":[", 13) == 0 ? CC_OK : CC_ERR_NOMEM;
+	if (rc == CC_OK)
+		rc = st->ops->machine_status_list(st, &f, list_row, &l);
+	if (rc < 0) {
 		http_reply_error(r, 500, "internal", "the machines could not be listed");
-		return;
+		goto out;
 	}
-	if (api_audit_access(r, s, "machines.list", NULL, "ok") != CC_OK) {
-		json_decref(l.list);
-		return;
+	if (api_audit_access(r, s, "machines.list", NULL, "ok") != CC_OK)
+		goto out;
+	evbuffer_add_printf(l.out, "],\"excluded_without_consent\":%lld", (long long)l.excluded);
+	if (l.more && hex_encode((const uint8_t *)l.last, strlen(l.last), cursor, sizeof(cursor)) == CC_OK)
+		evbuffer_add_printf(l.out, ",\"next_cursor\":\"%s\"", cursor);
+	if (evbuffer_add(l.out, "}", 2) != 0 || evbuffer_pullup(l.out, -1) == NULL) {
+		http_reply_error(r, 500, "internal", "the response could not be built");
+		goto out;
 	}
-	doc = json_pack("{s:o, s:I}", "machines", l.list, "excluded_without_consent", l.excluded);
-	if (l.more)
-		api_page_next(doc, l.last);
-	http_reply_json(r, 200, doc);
+	http_reply_text(r, 200, "application/json", (const char *)evbuffer_pullup(l.out, -1));
+out:
+	if (l.out != NULL)
+		evbuffer_free(l.out);
+	free(l.seen);
 }
 
 struct latest {
