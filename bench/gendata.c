@@ -66,7 +66,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->customers = 10;
 	o->sites = 10;
 	o->points = 86400;
-	o->day_start_ms = 1796256000000LL; /* 2026-12-01 00:00 UTC */
+	o->day_start_ms = 1796256000000LL; /* 2026-12-03 00:00 UTC */
 	for (i = 1; i + 1 < argc; i += 2) {
 		char *end;
 		long long v = strtoll(argv[i + 1], &end, 10);
