@@ -12,7 +12,8 @@ ONE kept-alive TLS 1.3 connection (Python's http.client and ssl):
   (a) the day, every point, all pages (limit 10000)
   (b) the day as 1-minute means of one metric (step=60000&metric=...)
   (c) the day as 1-minute means of every metric
-  (d) every machine: all pages of GET /api/v1/machines (limit 1000)
+  (d) every machine: all pages of GET /api/v1/machines (limit 1000); d1 the
+      same in one page (limit 10000): one audit record (one commit) instead of ten
   (e) one filtered page: 100 machines of one site (site=, customer=, limit=100)
 
 Each figure: min and median wall time of N runs (request written -> last
@@ -199,6 +200,8 @@ def main():
             ("c", "the day as 1-minute means, all metrics", one(tele + "&step=60000"), args.runs),
             ("d", "all %d machines, all pages (limit 1000)" % info["machines"],
              listing("/api/v1/machines?limit=1000"), args.runs),
+            ("d1", "all %d machines in one page (limit 10000)" % info["machines"],
+             listing("/api/v1/machines?limit=10000"), args.runs),
             ("e", "one filtered page: 100 machines of a site",
              one("/api/v1/machines?customer=bench-cafe-03&site=c03-site-04&limit=100"), args.runs * 2),
         ]
