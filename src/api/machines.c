@@ -61,6 +61,7 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 struct row_text {
 	struct evbuffer *out;
 	size_t n;
+	int failed; /* an evbuffer_add failed: the text is not whole */
 	char b[1024];
 };
 
@@ -137,10 +138,10 @@ static struct customer_seen *customer_of(struct fleet_lister *l, int64_t id)
 static void put_raw(struct row_text *t, const char *p, size_t len)
 {
 	if (t->n + len > sizeof(t->b)) {
-		evbuffer_add(t->out, t->b, t->n);
+		t->failed |= evbuffer_add(t->out, t->b, t->n) != 0;
 		t->n = 0;
 		if (len > sizeof(t->b)) {
-			evbuffer_add(t->out, p, len);
+			t->failed |= evbuffer_add(t->out, p, len) != 0;
 			return;
 		}
 	}
@@ -193,56 +194,58 @@ static const char *skip_space(const char *p)
 }
 
 /* A JSON string without escapes at p (after its opening quote): its
- * length, and *next after its closing quote; -1 if it has an escape or no end. */
+ * length, and *next after its closing quote; CC_ERR_INVALID if it has an
+ * escape or no end. */
 static long plain_string(const char *p, const char **next)
 {
 	const char *end = strpbrk(p, "\"\\");
 
 	if (end == NULL || *end != '"')
-		return -1;
+		return CC_ERR_INVALID;
 	*next = end + 1;
 	return (long)(end - p);
 }
 
 /* The "sw" of an info message as ingest accepts it (docs/METRICS.md: an
  * object of short strings of [A-Za-z0-9._+-]), read without building a
- * tree: 1 and out set; 0 when absent; -1 for anything else this scanner
- * does not take (an escape, a number), which the caller hands to jansson. */
+ * tree: 1 and out set; 0 when absent; CC_ERR_INVALID for anything else
+ * this scanner does not take (an escape, a number), which the caller hands
+ * to jansson. */
 static int info_sw_fast(const char *p, char *out, size_t cap)
 {
 	int found = 0;
 
 	p = skip_space(p);
 	if (*p++ != '{')
-		return -1;
+		return CC_ERR_INVALID;
 	p = skip_space(p);
 	if (*p == '}')
-		return skip_space(p + 1)[0] == '\0' ? 0 : -1;
+		return skip_space(p + 1)[0] == '\0' ? 0 : CC_ERR_INVALID;
 	for (;;) {
 		const char *key = p + 1, *val;
 		long klen, vlen;
 
 		if (*p != '"' || (klen = plain_string(key, &p)) < 0)
-			return -1;
+			return CC_ERR_INVALID;
 		p = skip_space(p);
 		if (*p++ != ':')
-			return -1;
+			return CC_ERR_INVALID;
 		p = skip_space(p);
 		val = p + 1;
 		if (*p != '"' || (vlen = plain_string(val, &p)) < 0)
-			return -1;
+			return CC_ERR_INVALID;
 		if (klen == 2 && strncmp(key, "sw", 2) == 0) {
 			if ((size_t)vlen >= cap)
-				return -1;
+				return CC_ERR_INVALID;
 			memcpy(out, val, (size_t)vlen);
 			out[vlen] = '\0';
 			found = 1;
 		}
 		p = skip_space(p);
 		if (*p == '}')
-			return skip_space(p + 1)[0] == '\0' ? found : -1;
+			return skip_space(p + 1)[0] == '\0' ? found : CC_ERR_INVALID;
 		if (*p++ != ',')
-			return -1;
+			return CC_ERR_INVALID;
 		p = skip_space(p);
 	}
 }
@@ -286,7 +289,7 @@ static void put_status(struct fleet_lister *l, const struct store_machine_status
 		free(info);
 	}
 	put_raw(t, "}", 1);
-	evbuffer_add(t->out, t->b, t->n);
+	t->failed |= evbuffer_add(t->out, t->b, t->n) != 0;
 }
 
 static int list_row(void *arg, const struct store_machine_status *row)
@@ -310,6 +313,8 @@ static int list_row(void *arg, const struct store_machine_status *row)
 		return 0;
 	}
 	put_status(l, row, c->name);
+	if (l->row.failed)
+		return CC_ERR_NOMEM;
 	snprintf(l->last, sizeof(l->last), "%s", row->m.serial);
 	l->count++;
 	return 0;
@@ -382,10 +387,11 @@ void api_machines(struct http_req *r)
 	}
 	if (api_audit_access(r, s, "machines.list", NULL, "ok") != CC_OK)
 		goto out;
-	evbuffer_add_printf(l.out, "],\"excluded_without_consent\":%lld", (long long)l.excluded);
+	rc = evbuffer_add_printf(l.out, "],\"excluded_without_consent\":%lld", (long long)l.excluded) < 0;
 	if (l.more && hex_encode((const uint8_t *)l.last, strlen(l.last), cursor, sizeof(cursor)) == CC_OK)
-		evbuffer_add_printf(l.out, ",\"next_cursor\":\"%s\"", cursor);
-	if (evbuffer_add(l.out, "}", 2) != 0 || evbuffer_pullup(l.out, -1) == NULL) {
+		rc |= evbuffer_add_printf(l.out, ",\"next_cursor\":\"%s\"", cursor) < 0;
+	/* The closing brace and the NUL that ends the text. */
+	if (rc != 0 || evbuffer_add(l.out, "}", 2) != 0 || evbuffer_pullup(l.out, -1) == NULL) {
 		http_reply_error(r, 500, "internal", "the response could not be built");
 		goto out;
 	}
