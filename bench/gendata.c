@@ -226,8 +226,8 @@ static int add_day(struct vault *v, const struct opts *o, const struct store_mac
 				break;
 			memcpy(bodies + n * FLEET_PAYLOAD_MAX, msg->payload, msg->len);
 			recs[n] = (struct record_in){ m->id, m->customer_id, m->serial,
-			                              msg->kind == FLEET_EVENT ? RECORD_EVENT : RECORD_TELEMETRY, seq, ts,
-			                              bodies + n * FLEET_PAYLOAD_MAX, msg->len };
+			                              msg->kind == FLEET_EVENT ? RECORD_EVENT : RECORD_TELEMETRY,
+			                              seq, ts, bodies + n * FLEET_PAYLOAD_MAX, msg->len };
 			if (msg->kind == FLEET_EVENT)
 				(*events)++;
 			else

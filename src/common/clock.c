@@ -43,8 +43,11 @@ void clock_format_iso(int64_t ms, char *out, unsigned long cap)
 		/* The digits by hand: strftime and snprintf cost a microsecond a
 		 * time, and a fleet list formats 10,000 of these. */
 		static const char form[] = "0000-00-00T00:00:00.000Z";
-		int fields[][3] = { { tm.tm_year + 1900, 0, 4 }, { tm.tm_mon + 1, 5, 2 }, { tm.tm_mday, 8, 2 },
-			            { tm.tm_hour, 11, 2 }, { tm.tm_min, 14, 2 }, { tm.tm_sec, 17, 2 }, { milli, 20, 3 } };
+		/* value, offset, digits */
+		int fields[][3] = {
+			{ tm.tm_year + 1900, 0, 4 }, { tm.tm_mon + 1, 5, 2 }, { tm.tm_mday, 8, 2 },
+			{ tm.tm_hour, 11, 2 }, { tm.tm_min, 14, 2 }, { tm.tm_sec, 17, 2 }, { milli, 20, 3 },
+		};
 		size_t i;
 		int d, v;
 
