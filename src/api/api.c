@@ -60,7 +60,8 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_DELETE, "/api/v1/me/totp", "none", "none", HTTP_PERSON, code_fields, api_totp_disable,
 	  "turn TOTP off (with a current code)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines", "support", "status", HTTP_DATA, NULL, api_machines,
-	  "machines the caller sees" },
+	  "machines the caller sees, with their status, by serial (customer: a customer's name; site: a site's "
+	  "name; status: online, offline or revoked; limit (1000, at most 10000), cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", HTTP_DATA, NULL, api_machine,
 	  "one machine's status, and its latest values of the caller's classes" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", MACHINE_DATA, HTTP_DATA, NULL, api_telemetry,

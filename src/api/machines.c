@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "access/policy.h"
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
 #include "fleet/inventory.h"
@@ -45,36 +48,314 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 	return doc;
 }
 
-struct machine_lister {
+/* ---- the fleet list ----
+ *
+ * One query (store machine_status_list) brings each machine with its live
+ * state and site name, from the cursor's serial on, filtered in SQL; the
+ * vault checks every row's MAC on the way. What is decided per customer
+ * (is it in the caller's scope, has it consented to the purpose, its name)
+ * is decided once per customer and request, and the rows are written as
+ * JSON text straight into one buffer. */
+
+/* A row's JSON text gathers here and goes to the response in one piece
+ * (an evbuffer_add per field costs more than the field). */
+struct row_text {
+	struct evbuffer *out;
+	size_t n;
+	int failed; /* an evbuffer_add failed: the text is not whole */
+	char b[1024];
+};
+
+struct customer_seen {
+	int64_t id; /* 0: an empty slot */
+	int visible, consents;
+	char name[CC_NAME_MAX + 1];
+};
+
+struct fleet_lister {
 	struct api *a;
 	const struct caller *s;
 	const char *purpose;
-	const struct api_page *page;
-	json_t *list;
+	size_t limit, count;
+	struct customer_seen *seen; /* open addressing by id; cap a power of two */
+	size_t cap, used;
+	struct evbuffer *out;
+	struct row_text row;
 	json_int_t excluded; /* visible, but their customer did not consent to the purpose */
 	char last[CC_SERIAL_MAX + 1];
 	int more;
 };
 
-static int list_visible(void *arg, const struct store_machine *m)
+static size_t slot_of(int64_t id, size_t cap)
 {
-	struct machine_lister *l = arg;
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+}
 
-	/* By serial: a page starts after the cursor's serial. */
-	if (l->page->has_cursor && strcmp(m->serial, l->page->after) <= 0)
+static struct customer_seen *seen_slot(struct customer_seen *t, size_t cap, int64_t id)
+{
+	size_t i = slot_of(id, cap);
+
+	while (t[i].id != 0 && t[i].id != id)
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+/* What the caller may know of customer id, decided on its first machine. */
+static struct customer_seen *customer_of(struct fleet_lister *l, int64_t id)
+{
+	struct store *st = vault_store(l->a->vault);
+	struct customer_seen *c;
+	struct store_org org;
+	size_t i;
+
+	if (2 * (l->used + 1) > l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct customer_seen *t = calloc(cap, sizeof(*t));
+
+		if (t == NULL)
+			return NULL;
+		for (i = 0; i < l->cap; i++)
+			if (l->seen[i].id != 0)
+				*seen_slot(t, cap, l->seen[i].id) = l->seen[i];
+		free(l->seen);
+		l->seen = t;
+		l->cap = cap;
+	}
+	c = seen_slot(l->seen, l->cap, id);
+	if (c->id == id)
+		return c;
+	c->id = id;
+	l->used++;
+	/* Subcontractors see granted machines (checked per machine), never a scope. */
+	c->visible = l->s->role->granted_only || inventory_org_contains(st, l->s->user.org_id, id);
+	c->consents = c->visible && policy_allows(l->a->vault, id, l->purpose);
+	if (st->ops->org_get(st, id, &org) == CC_OK)
+		snprintf(c->name, sizeof(c->name), "%s", org.name);
+	else
+		snprintf(c->name, sizeof(c->name), "?");
+	return c;
+}
+
+static void put_raw(struct row_text *t, const char *p, size_t len)
+{
+	if (t->n + len > sizeof(t->b)) {
+		t->failed |= evbuffer_add(t->out, t->b, t->n) != 0;
+		t->n = 0;
+		if (len > sizeof(t->b)) {
+			t->failed |= evbuffer_add(t->out, p, len) != 0;
+			return;
+		}
+	}
+	memcpy(t->b + t->n, p, len);
+	t->n += len;
+}
+
+static void put_lit(struct row_text *t, const char *text) { put_raw(t, text, strlen(text)); }
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_string(struct row_text *t, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *p = text, *run = text;
+
+	put_raw(t, "\"", 1);
+	for (; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+		char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		put_raw(t, run, (size_t)(p - run));
+		if (ch == '"' || ch == '\\') {
+			esc[1] = (char)ch;
+			put_raw(t, esc, 2);
+		} else {
+			put_raw(t, esc, sizeof(esc));
+		}
+		run = p + 1;
+	}
+	put_raw(t, run, (size_t)(p - run));
+	put_raw(t, "\"", 1);
+}
+
+/* ,"name":"value" (name: a literal of ours, nothing to escape). */
+static void put_field(struct row_text *t, const char *name, const char *value)
+{
+	put_raw(t, ",\"", 2);
+	put_lit(t, name);
+	put_raw(t, "\":", 2);
+	put_string(t, value);
+}
+
+static const char *skip_space(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* A JSON string without escapes at p (after its opening quote): its
+ * length, and *next after its closing quote; CC_ERR_INVALID if it has an
+ * escape or no end. */
+static long plain_string(const char *p, const char **next)
+{
+	const char *end = strpbrk(p, "\"\\");
+
+	if (end == NULL || *end != '"')
+		return CC_ERR_INVALID;
+	*next = end + 1;
+	return (long)(end - p);
+}
+
+/* The "sw" of an info message as ingest accepts it (docs/METRICS.md: an
+ * object of short strings of [A-Za-z0-9._+-]), read without building a
+ * tree: 1 and out set; 0 when absent; CC_ERR_INVALID for anything else
+ * this scanner does not take (an escape, a number), which the caller hands
+ * to jansson. */
+static int info_sw_fast(const char *p, char *out, size_t cap)
+{
+	int found = 0;
+
+	p = skip_space(p);
+	if (*p++ != '{')
+		return CC_ERR_INVALID;
+	p = skip_space(p);
+	if (*p == '}')
+		return skip_space(p + 1)[0] == '\0' ? 0 : CC_ERR_INVALID;
+	for (;;) {
+		const char *key = p + 1, *val;
+		long klen, vlen;
+
+		if (*p != '"' || (klen = plain_string(key, &p)) < 0)
+			return CC_ERR_INVALID;
+		p = skip_space(p);
+		if (*p++ != ':')
+			return CC_ERR_INVALID;
+		p = skip_space(p);
+		val = p + 1;
+		if (*p != '"' || (vlen = plain_string(val, &p)) < 0)
+			return CC_ERR_INVALID;
+		if (klen == 2 && strncmp(key, "sw", 2) == 0) {
+			if ((size_t)vlen >= cap)
+				return CC_ERR_INVALID;
+			memcpy(out, val, (size_t)vlen);
+			out[vlen] = '\0';
+			found = 1;
+		}
+		p = skip_space(p);
+		if (*p == '}')
+			return skip_space(p + 1)[0] == '\0' ? found : CC_ERR_INVALID;
+		if (*p++ != ',')
+			return CC_ERR_INVALID;
+		p = skip_space(p);
+	}
+}
+
+/* The status-class view of a machine, the same fields machine_status_json
+ * makes, in the same order. */
+static void put_status(struct fleet_lister *l, const struct store_machine_status *row, const char *customer)
+{
+	struct row_text *t = &l->row;
+	const struct store_machine_state *ms = &row->st;
+	char seen[40], sw[CC_SEALED_INFO_MAX];
+	char *info = NULL;
+	json_t *info_doc;
+	int has_sw;
+
+	t->out = l->out;
+	t->n = 0;
+	put_lit(t, l->count > 0 ? ",{\"serial\":" : "{\"serial\":");
+	put_string(t, row->m.serial);
+	put_field(t, "model", row->m.model);
+	put_field(t, "customer", customer);
+	put_lit(t, row->has_state && ms->online ? ",\"online\":true" : ",\"online\":false");
+	put_lit(t, row->m.revoked_ms != 0 ? ",\"revoked\":true" : ",\"revoked\":false");
+	if (row->m.site_id != 0 && row->site[0] != '\0')
+		put_field(t, "site", row->site);
+	if (row->has_state) {
+		put_field(t, "last_seen", api_iso_time(ms->last_seen_ms, seen, sizeof(seen)));
+		if (!ms->online && ms->disconnect_reason[0])
+			put_field(t, "last_disconnect_reason", ms->disconnect_reason);
+		if (records_open_info(l->a->vault, &row->m, ms, &info) == CC_OK) {
+			has_sw = info_sw_fast(info, sw, sizeof(sw));
+			if (has_sw < 0 && (info_doc = json_loads(info, 0, NULL)) != NULL) {
+				const char *v = json_string_value(json_object_get(info_doc, "sw"));
+
+				has_sw = v != NULL && snprintf(sw, sizeof(sw), "%s", v) < (int)sizeof(sw);
+				json_decref(info_doc);
+			}
+			if (has_sw > 0)
+				put_field(t, "software_version", sw);
+		}
+		free(info);
+	}
+	put_raw(t, "}", 1);
+	t->failed |= evbuffer_add(t->out, t->b, t->n) != 0;
+}
+
+static int list_row(void *arg, const struct store_machine_status *row)
+{
+	struct fleet_lister *l = arg;
+	struct customer_seen *c;
+
+	if (l->s->role->granted_only && !api_machine_visible(l->a, l->s, &row->m, l->purpose))
 		return 0;
-	if (!api_machine_visible(l->a, l->s, m, l->purpose))
+	c = customer_of(l, row->m.customer_id);
+	if (c == NULL)
+		return CC_ERR_NOMEM;
+	if (!c->visible)
 		return 0;
-	if (json_array_size(l->list) == l->page->limit) {
+	if (l->count == l->limit) {
 		l->more = 1;
 		return 1;
 	}
-	if (!policy_allows(l->a->vault, m->customer_id, l->purpose)) {
+	if (!c->consents) {
 		l->excluded++;
 		return 0;
 	}
-	snprintf(l->last, sizeof(l->last), "%s", m->serial);
-	return json_array_append_new(l->list, machine_status_json(l->a, m)) == 0 ? 0 : CC_ERR_NOMEM;
+	put_status(l, row, c->name);
+	if (l->row.failed)
+		return CC_ERR_NOMEM;
+	snprintf(l->last, sizeof(l->last), "%s", row->m.serial);
+	l->count++;
+	return 0;
+}
+
+/* The filters of GET /api/v1/machines: customer=, site=, status=. 0, or
+ * an error replied. */
+static int fleet_filter(struct http_req *r, const struct caller *s, struct store_machine_filter *f)
+{
+	struct store *st = vault_store(((struct api *)http_app(r))->vault);
+	const char *customer = http_query(r, "customer"), *site = http_query(r, "site");
+	const char *status = http_query(r, "status");
+	struct store_org org;
+
+	if (customer != NULL) {
+		if (api_find_customer(r, s, customer, &org) != CC_OK)
+			return CC_ERR_NOTFOUND;
+		f->customer_id = org.id;
+	} else if (!s->role->granted_only && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
+	           org.kind == ORG_CUSTOMER) {
+		f->customer_id = org.id; /* a customer has no sub-organisations: its scope is itself */
+	}
+	if (site != NULL && !inventory_name_valid(site)) {
+		http_reply_error(r, 400, "invalid", "site: a site's name");
+		return CC_ERR_INVALID;
+	}
+	f->site = site;
+	if (status == NULL)
+		f->status = STORE_STATUS_ANY;
+	else if (strcmp(status, "online") == 0)
+		f->status = STORE_STATUS_ONLINE;
+	else if (strcmp(status, "offline") == 0)
+		f->status = STORE_STATUS_OFFLINE;
+	else if (strcmp(status, "revoked") == 0)
+		f->status = STORE_STATUS_REVOKED;
+	else {
+		http_reply_error(r, 400, "invalid", "status: online, offline or revoked");
+		return CC_ERR_INVALID;
+	}
+	return CC_OK;
 }
 
 void api_machines(struct http_req *r)
@@ -82,31 +363,44 @@ void api_machines(struct http_req *r)
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
-	struct machine_lister l;
+	struct store_machine_filter f;
+	struct fleet_lister l;
 	struct api_page pg;
-	json_t *doc;
+	char cursor[2 * CC_SERIAL_MAX + 1];
+	int rc;
 
-	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK)
+	memset(&f, 0, sizeof(f));
+	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK || fleet_filter(r, s, &f) != CC_OK)
 		return;
 	memset(&l, 0, sizeof(l));
 	l.a = a;
 	l.s = s;
 	l.purpose = http_route(r)->purpose;
-	l.page = &pg;
-	l.list = json_array();
-	if (l.list == NULL || st->ops->machine_list(st, 0, list_visible, &l) < 0) {
-		json_decref(l.list);
+	l.limit = pg.limit;
+	l.out = evbuffer_new();
+	f.after_serial = pg.has_cursor ? pg.after : NULL; /* by serial: a page starts after the cursor's */
+	rc = l.out == NULL ? CC_ERR_NOMEM : evbuffer_add(l.out, "{\"machines\":[", 13) == 0 ? CC_OK : CC_ERR_NOMEM;
+	if (rc == CC_OK)
+		rc = st->ops->machine_status_list(st, &f, list_row, &l);
+	if (rc < 0) {
 		http_reply_error(r, 500, "internal", "the machines could not be listed");
-		return;
+		goto out;
 	}
-	if (api_audit_access(r, s, "machines.list", NULL, "ok") != CC_OK) {
-		json_decref(l.list);
-		return;
+	if (api_audit_access(r, s, "machines.list", NULL, "ok") != CC_OK)
+		goto out;
+	rc = evbuffer_add_printf(l.out, "],\"excluded_without_consent\":%lld", (long long)l.excluded) < 0;
+	if (l.more && hex_encode((const uint8_t *)l.last, strlen(l.last), cursor, sizeof(cursor)) == CC_OK)
+		rc |= evbuffer_add_printf(l.out, ",\"next_cursor\":\"%s\"", cursor) < 0;
+	/* The closing brace and the NUL that ends the text. */
+	if (rc != 0 || evbuffer_add(l.out, "}", 2) != 0 || evbuffer_pullup(l.out, -1) == NULL) {
+		http_reply_error(r, 500, "internal", "the response could not be built");
+		goto out;
 	}
-	doc = json_pack("{s:o, s:I}", "machines", l.list, "excluded_without_consent", l.excluded);
-	if (l.more)
-		api_page_next(doc, l.last);
-	http_reply_json(r, 200, doc);
+	http_reply_text(r, 200, "application/json", (const char *)evbuffer_pullup(l.out, -1));
+out:
+	if (l.out != NULL)
+		evbuffer_free(l.out);
+	free(l.seen);
 }
 
 struct latest {
