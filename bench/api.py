@@ -44,7 +44,7 @@ PASSWORD = "Correct-Horse-Battery-Staple-42"
 TICKS = os.sysconf("SC_CLK_TCK")
 #: Issue 18's goals, against the median: the raw day, the day's 1-minute
 #: means of every metric, the whole fleet list, a filtered page of 100.
-GOALS_MS = {"a": 250, "c": 20, "d": 50, "d1": 50, "e": 5}
+GOALS_MS = {"a": 250, "a2": 250, "c": 20, "d": 50, "d1": 50, "e": 5}
 
 
 def free_port():
@@ -151,7 +151,8 @@ def measure(client, pid, fn, runs):
         cpus.append((cpu_s(pid) - c0) * 1000)
     items = 0
     for body in bodies:  # untimed
-        items += sum(len(v) for v in json.loads(body).values() if isinstance(v, list))
+        doc = json.loads(body)
+        items += sum(len(v) for v in doc.values() if isinstance(v, list)) + len(doc.get("columns", {}).get("ts", []))
     return {"min_ms": min(walls), "median_ms": statistics.median(walls), "cpu_ms": statistics.mean(cpus),
             "bytes": sum(len(b) for b in bodies), "pages": len(bodies), "items": items}
 
@@ -198,9 +199,13 @@ def main():
         cases = [
             ("anchor", "GET /api/v1/me", one("/api/v1/me"), args.runs * 2),
             ("a", "the day, every point, all pages (limit 10000)", listing(tele + "&limit=10000"), 3),
+            ("a2", "the day, every point, as columns (format=columns, limit 10000)",
+             listing(tele + "&limit=10000&format=columns"), 3),
             ("b", "the day as 1-minute means, one metric", one(tele + "&step=60000&metric=boiler_temp_c"),
              args.runs),
             ("c", "the day as 1-minute means, all metrics", one(tele + "&step=60000"), args.runs),
+            ("c2", "the day as 1-minute mean, min and max, all metrics, as columns",
+             one(tele + "&step=60000&stats=mean,min,max&format=columns"), args.runs),
             ("d", "all %d machines, all pages (limit 1000)" % info["machines"],
              listing("/api/v1/machines?limit=1000"), args.runs),
             ("d1", "all %d machines in one page (limit 10000)" % info["machines"],

@@ -66,7 +66,9 @@ static const struct http_route routes[] = {
 	  "one machine's status, and its latest values of the caller's classes" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", MACHINE_DATA, HTTP_DATA, NULL, api_telemetry,
 	  "a machine's telemetry, metrics of the caller's classes only (from, to: epoch ms; metric; "
-	  "step: mean per bucket of step ms; limit, cursor)" },
+	  "step: buckets of step ms, from the per-minute summaries when from, to and step are whole minutes; "
+	  "stats: mean, min, max per bucket (default mean); format: rows, or columns (one array per metric); "
+	  "limit, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", MACHINE_DATA, HTTP_DATA, NULL, api_events,
 	  "a machine's events, types of the caller's classes only (from, to: epoch ms; type; limit, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/reports", "support", "service", HTTP_DATA, NULL, api_reports_list,

@@ -14,6 +14,7 @@
 #include "fleet/inventory.h"
 #include "ingest/catalogue.h"
 #include "records/records.h"
+#include "records/columns.h"
 #include "records/rollup.h"
 
 /* The status-class view of a machine, the only fields every machine role sees. */
@@ -497,6 +498,8 @@ struct record_page {
 	int64_t last_seq, next_after;
 	json_t *list;
 	json_t *buckets;        /* step_ms: bucket start (text) -> {metric: [count, min, max, sum]} */
+	struct columns *columns; /* format=columns, raw telemetry: records go here, not to list */
+	int stats;              /* step_ms: STAT_* to show per metric */
 };
 
 /* The bucket of ts_ms gets the readings of m: metric -> [count, min, max, sum]. */
@@ -534,6 +537,18 @@ static int add_to_bucket(struct record_page *p, int64_t ts_ms, json_t *m)
 	return CC_OK;
 }
 
+enum { STAT_MEAN = 1, STAT_MIN = 2, STAT_MAX = 4 };
+
+/* columns.h asks once per metric name: the role's classes, and metric=. */
+static int column_visible(void *arg, const char *name, size_t len)
+{
+	struct record_page *p = arg;
+	const struct catalogue_metric *cm = catalogue_find_metric_len(p->machine->model, name, len);
+
+	return cm != NULL && (cm->data_class & p->role->classes) &&
+	       (p->only == NULL || (strlen(p->only) == len && memcmp(p->only, name, len) == 0));
+}
+
 static int add_record(void *arg, const struct record_out *rec)
 {
 	struct record_page *p = arg;
@@ -543,6 +558,13 @@ static int add_record(void *arg, const struct record_out *rec)
 	if (p->step_ms == 0 && p->count == p->limit) {
 		p->next_after = p->last_seq;
 		return 1; /* stop: the page is full, and there is more */
+	}
+	if (p->columns != NULL) {
+		rc = columns_add(p->columns, rec->seq, rec->ts_ms, rec->body, rec->body_len);
+		p->last_seq = rec->seq;
+		if (rc == 0)
+			p->count++;
+		return rc < 0 ? rc : 0;
 	}
 	body = json_loadb(rec->body, rec->body_len, 0, NULL);
 	if (body == NULL)
@@ -590,12 +612,23 @@ static int add_summary(void *arg, int64_t start_ms, json_t *bucket)
 		if (count <= 0)
 			continue;
 		n = count > n ? count : n; /* readings of the most-read metric the role sees */
-		json_object_set_new(means, name, json_real(json_number_value(json_array_get(a, 3)) / (double)count));
-		json_object_set_new(mins, name, json_real(json_number_value(json_array_get(a, 1))));
-		json_object_set_new(maxs, name, json_real(json_number_value(json_array_get(a, 2))));
+		if (p->stats & STAT_MEAN)
+			json_object_set_new(means, name, json_real(json_number_value(json_array_get(a, 3)) / (double)count));
+		if (p->stats & STAT_MIN)
+			json_object_set_new(mins, name, json_real(json_number_value(json_array_get(a, 1))));
+		if (p->stats & STAT_MAX)
+			json_object_set_new(maxs, name, json_real(json_number_value(json_array_get(a, 2))));
 	}
-	item = json_pack("{s:I, s:I, s:o, s:o, s:o}", "ts", (json_int_t)start_ms, "n", n, "m", means, "min", mins,
-	                 "max", maxs);
+	item = json_pack("{s:I, s:I}", "ts", (json_int_t)start_ms, "n", n);
+	if (item != NULL && (p->stats & STAT_MEAN))
+		json_object_set(item, "m", means);
+	if (item != NULL && (p->stats & STAT_MIN))
+		json_object_set(item, "min", mins);
+	if (item != NULL && (p->stats & STAT_MAX))
+		json_object_set(item, "max", maxs);
+	json_decref(means);
+	json_decref(mins);
+	json_decref(maxs);
 	return item != NULL && json_array_append_new(p->list, item) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
@@ -630,11 +663,96 @@ static int buckets_to_list(struct record_page *p)
 	return rc;
 }
 
+/* stats=mean,min,max (any of them; default mean): STAT_* bits, or -1. */
+static int parse_stats(const char *text)
+{
+	int bits = 0;
+
+	if (text == NULL)
+		return STAT_MEAN;
+	while (*text != '\0') {
+		size_t n = strcspn(text, ",");
+
+		if (n == 4 && strncmp(text, "mean", 4) == 0)
+			bits |= STAT_MEAN;
+		else if (n == 3 && strncmp(text, "min", 3) == 0)
+			bits |= STAT_MIN;
+		else if (n == 3 && strncmp(text, "max", 3) == 0)
+			bits |= STAT_MAX;
+		else
+			return -1;
+		text += n + (text[n] == ',');
+	}
+	return bits != 0 ? bits : -1;
+}
+
+/* Buckets as columns: {"ts": [...], "n": [...], "metric": [means], "metric:min": [...], ...}. */
+static json_t *buckets_as_columns(json_t *list)
+{
+	json_t *cols = json_pack("{s:[], s:[]}", "ts", "n"), *bucket;
+	static const char *const parts[] = { "m", "min", "max" };
+	static const char *const suffix[] = { "", ":min", ":max" };
+	size_t i, k, rows = json_array_size(list);
+
+	if (cols == NULL)
+		return NULL;
+	json_array_foreach(list, i, bucket) {
+		json_array_append(json_object_get(cols, "ts"), json_object_get(bucket, "ts"));
+		json_array_append(json_object_get(cols, "n"), json_object_get(bucket, "n"));
+		for (k = 0; k < 3; k++) {
+			const char *name;
+			json_t *v;
+
+			json_object_foreach(json_object_get(bucket, parts[k]), name, v) {
+				char col[96];
+				json_t *arr;
+
+				snprintf(col, sizeof(col), "%s%s", name, suffix[k]);
+				arr = json_object_get(cols, col);
+				if (arr == NULL) {
+					size_t r;
+
+					arr = json_array();
+					for (r = 0; r < rows; r++)
+						json_array_append_new(arr, json_null());
+					json_object_set_new(cols, col, arr);
+				}
+				json_array_set(arr, i, v);
+			}
+		}
+	}
+	return cols;
+}
+
 /* Whole minutes (from, to and step) are answered from the roll-ups. */
 static int from_rollups(int64_t from, int64_t to, int64_t step)
 {
 	return step % ROLLUP_MINUTE_MS == 0 && from % ROLLUP_MINUTE_MS == 0 &&
 	       (to == INT64_MAX || to % ROLLUP_MINUTE_MS == 0);
+}
+
+/* doc (serial, cursor...) with "columns" spliced in as the text columns.h built. */
+static void reply_with_columns(struct http_req *r, json_t *doc, struct columns *c)
+{
+	char *head = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL, *cols = NULL;
+	size_t hlen = head != NULL ? strlen(head) : 0, clen = 0;
+	struct evbuffer *out = evbuffer_new();
+	/* The columns first: the cursor stays at the end, where a client
+	 * streaming the pages finds it without parsing the whole body. */
+	int ok = head != NULL && hlen >= 2 && out != NULL && columns_json(c, &cols, &clen) == CC_OK &&
+	         evbuffer_add(out, "{\"columns\":", 11) == 0 && evbuffer_add(out, cols, clen) == 0 &&
+	         evbuffer_add(out, ",", 1) == 0 && evbuffer_add(out, head + 1, hlen) == 0 &&
+	         evbuffer_pullup(out, -1) != NULL;
+
+	if (ok)
+		http_reply_text(r, 200, "application/json", (const char *)evbuffer_pullup(out, -1));
+	else
+		http_reply_error(r, 500, "internal", "the response could not be built");
+	json_decref(doc);
+	free(head);
+	free(cols);
+	if (out != NULL)
+		evbuffer_free(out);
 }
 
 static const char *const record_names[] = { NULL, "telemetry", "events", "reports" };
@@ -649,7 +767,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	struct api_page pg;
 	int64_t from, to, damaged = 0;
 	json_t *doc;
-	int rc;
+	int rc, columns = 0;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
 		return;
@@ -661,6 +779,18 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 		http_reply_error(r, 400, "invalid", "from and to are epoch milliseconds; step (telemetry) >= 1000 ms");
 		return;
 	}
+	{
+		const char *format = http_query(r, "format");
+
+		page.stats = parse_stats(http_query(r, "stats"));
+		if (page.stats < 0 || (format != NULL && strcmp(format, "rows") != 0 &&
+		                       (strcmp(format, "columns") != 0 || kind != RECORD_TELEMETRY))) {
+			http_reply_error(r, 400, "invalid", "stats: mean, min, max (comma-separated); "
+			                                    "format: rows, or columns (telemetry)");
+			return;
+		}
+		columns = format != NULL && strcmp(format, "columns") == 0;
+	}
 	if (api_page_params(r, 1000, RECORDS_PAGE_MAX, &pg) != CC_OK)
 		return;
 	page.kind = kind;
@@ -670,7 +800,9 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.limit = pg.limit;
 	page.list = json_array();
 	page.buckets = page.step_ms ? json_object() : NULL;
-	if (page.list == NULL || (page.step_ms != 0 && page.buckets == NULL))
+	if (columns && page.step_ms == 0 && columns_new(column_visible, &page, &page.columns) != CC_OK)
+		rc = CC_ERR_NOMEM;
+	else if (page.list == NULL || (page.step_ms != 0 && page.buckets == NULL))
 		rc = CC_ERR_NOMEM;
 	else if (page.step_ms != 0 && from_rollups(from, to, page.step_ms))
 		rc = rollup_read(a->vault, &m, page.step_ms, from, to, add_summary, &page, &damaged);
@@ -680,6 +812,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	json_decref(page.buckets);
 	if (rc < 0) {
 		json_decref(page.list);
+		columns_free(page.columns);
 		if (rc == CC_ERR_LIMIT)
 			http_reply_error(r, 400, "invalid", "too many buckets: narrow from..to or widen step");
 		else
@@ -688,15 +821,31 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	}
 	if (api_audit_access(r, s, record_actions[kind], &m, "ok") != CC_OK) {
 		json_decref(page.list);
+		columns_free(page.columns);
 		return;
 	}
-	doc = json_pack("{s:s, s:o}", "serial", m.serial, record_names[kind], page.list);
+	if (columns && page.columns == NULL) {
+		json_t *cols = buckets_as_columns(page.list);
+
+		json_decref(page.list);
+		doc = cols != NULL ? json_pack("{s:s, s:o}", "serial", m.serial, "columns", cols) : NULL;
+	} else {
+		doc = json_pack("{s:s}", "serial", m.serial);
+		if (doc != NULL && page.columns == NULL)
+			json_object_set_new(doc, record_names[kind], page.list);
+		else
+			json_decref(page.list);
+	}
 	/* Damaged records are skipped, and the reader told how many (never what). */
 	if (doc != NULL && damaged > 0)
 		json_object_set_new(doc, "damaged_skipped", json_integer(damaged));
-	if (page.next_after != 0)
+	if (doc != NULL && page.next_after != 0)
 		api_page_next_int(doc, page.next_after);
-	http_reply_json(r, 200, doc);
+	if (page.columns != NULL)
+		reply_with_columns(r, doc, page.columns); /* raw telemetry as columns: text, not a tree */
+	else
+		http_reply_json(r, 200, doc);
+	columns_free(page.columns);
 }
 
 void api_telemetry(struct http_req *r) { api_records_route(r, RECORD_TELEMETRY); }

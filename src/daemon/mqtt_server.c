@@ -1185,7 +1185,15 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 		sc->wildcard_available = srv->listeners[i].acl == ACL_OPEN;
 		sc->topic_aliases = srv->listeners[i].acl == ACL_OPEN;
 	}
-	rc = store->ops->machine_list(store, 0, mark_offline, store);
+	/* One write transaction: the writes happen while the list is read, and
+	 * a read turned write at another thread's commit would be refused. */
+	rc = store->ops->begin(store);
+	if (rc == CC_OK)
+		rc = store->ops->machine_list(store, 0, mark_offline, store);
+	if (rc == CC_OK)
+		rc = store->ops->commit(store);
+	if (rc != CC_OK)
+		store->ops->rollback(store);
 	if (rc == CC_OK)
 		rc = registry_new(store, &srv->registry);
 	if (rc != CC_OK)

@@ -302,6 +302,8 @@ static int number_scan(struct scan *s, struct jscan_token *t)
 		t->type = JSCAN_REAL;
 		t->d = neg ? -d : d;
 	}
+	t->s = (const char *)p + s->i; /* the number as written, for callers that copy it */
+	t->len = i - s->i;
 	s->i = i;
 	return 0;
 }

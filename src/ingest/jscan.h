@@ -68,7 +68,8 @@ struct jscan_token {
 	/* Depth of the container this token is in: the top-level object's keys
 	 * and values are at 1; its own OBJECT/OBJECT_END tokens at 0. */
 	int depth;
-	const char *s; /* KEY, STRING: decoded UTF-8 (no NUL inside), not NUL-terminated */
+	const char *s; /* KEY, STRING: decoded UTF-8 (no NUL inside); INTEGER, REAL: the
+	                  number's text as written (valid JSON); not NUL-terminated */
 	size_t len;
 	int64_t i;
 	double d;

@@ -351,6 +351,20 @@ static int read_summary(void *ctx, int64_t start, const uint8_t *body, size_t le
 	free(pt);
 	if (doc == NULL)
 		return 0;
+	if (rd->width == rd->stored_width) {
+		/* One summary per bucket: it is the bucket (nothing to merge). */
+		char key[24];
+
+		if (!json_is_object(json_object_get(doc, "m")) || bucket_key(key, sizeof(key), start, rd->width) != CC_OK) {
+			json_decref(doc);
+			return 0;
+		}
+		if (json_object_size(rd->buckets) >= ROLLUP_BUCKETS_MAX) {
+			json_decref(doc);
+			return CC_ERR_LIMIT;
+		}
+		return json_object_set_new(rd->buckets, key, doc) == 0 ? 0 : CC_ERR_NOMEM;
+	}
 	b = bucket_for(rd, start);
 	rc = b != NULL ? merge(b, doc) : rd->rc;
 	json_decref(doc);

@@ -120,6 +120,66 @@ def test_telemetry_downsampled_by_step(world):
     assert first["m"]["boiler_temp_c"] == pytest.approx(sum(90.0 + i for i in range(10)) / 10)
 
 
+def test_telemetry_as_columns(world):
+    api, t = world["api"], world["t"]
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?format=columns", token=t["eng"])
+    assert status == 200, doc
+    cols = doc["columns"]
+    assert cols["ts"] == [T0 + i * 60000 for i in range(N)] and cols["seq"] == list(range(1, N + 1))
+    assert cols["boiler_temp_c"] == [90.0 + i for i in range(N)]
+    assert cols["cup_counter"] == [1000 + i for i in range(N)]
+    assert "telemetry" not in doc
+    # The role's classes cut whole columns; metric= keeps one.
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?format=columns", token=t["tech"])
+    assert set(doc["columns"]) == {"ts", "seq", "boiler_temp_c", "filter_used_pct"}, doc
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?format=columns&metric=cup_counter",
+                              token=t["sales"])
+    assert set(doc["columns"]) == {"ts", "seq", "cup_counter"}, doc
+    # Pages of columns follow the cursor like pages of rows.
+    seqs, cursor = [], None
+    while True:
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?format=columns&limit=10"
+                                  + (f"&cursor={cursor}" if cursor else ""), token=t["eng"])
+        assert status == 200 and len(doc["columns"]["seq"]) == len(doc["columns"]["boiler_temp_c"]), doc
+        seqs += doc["columns"]["seq"]
+        cursor = doc.get("next_cursor")
+        if cursor is None:
+            break
+    assert seqs == list(range(1, N + 1))
+    for bad in ("format=xml", "stats=median", "stats=", "stats=mean,,max"):
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1/telemetry?" + bad, token=t["eng"])
+        assert status == 400 and doc["error"]["code"] == "invalid", bad
+    status, doc, _ = api.call("GET", "/api/v1/machines/X1/events?format=columns", token=t["eng"])
+    assert status == 400, doc
+
+
+def test_steps_from_summaries_agree_with_records(world):
+    """Whole minutes are answered from the roll-ups, anything else from the
+    records: both give the same buckets, with min and max when asked."""
+    api, eng = world["api"], world["t"]["eng"]
+    q = "/api/v1/machines/X1/telemetry?step=600000&stats=mean,min,max&metric=boiler_temp_c"
+    status, summed, _ = api.call("GET", q + f"&from={T0}&to={T0 + 3600000}", token=eng)
+    assert status == 200, summed
+    status, counted, _ = api.call("GET", q + f"&from={T0 - 1}&to={T0 + 3600000}", token=eng)  # not a whole minute
+    assert status == 200, counted
+    want = []
+    for start in range(T0, T0 + N * 60000, 600000):
+        values = [90.0 + i for i in range(N) if start <= T0 + i * 60000 < start + 600000]
+        want.append({"ts": start, "n": len(values), "m": {"boiler_temp_c": pytest.approx(sum(values) / len(values))},
+                     "min": {"boiler_temp_c": min(values)}, "max": {"boiler_temp_c": max(values)}})
+    assert summed["telemetry"] == want and counted["telemetry"] == want
+    status, doc, _ = api.call("GET", q + f"&from={T0}&to={T0 + 3600000}&format=columns", token=eng)
+    assert status == 200, doc
+    assert doc["columns"]["ts"] == [w["ts"] for w in want]
+    assert doc["columns"]["boiler_temp_c:max"] == [w["max"]["boiler_temp_c"] for w in want]
+    # An hour as one bucket: the hour summary.
+    status, doc, _ = api.call("GET", f"/api/v1/machines/X1/telemetry?step=3600000&from={T0}&to={T0 + 3600000}",
+                              token=eng)
+    assert status == 200 and len(doc["telemetry"]) == 1, doc
+    assert doc["telemetry"][0]["n"] == N and set(doc["telemetry"][0]["m"]) == {"boiler_temp_c", "filter_used_pct",
+                                                                              "cup_counter"}
+
+
 def test_machines_and_audit_pages(world):
     api, admin = world["api"], world["t"]["admin"]
     status, doc, _ = api.call("GET", "/api/v1/machines?limit=2", token=admin)
