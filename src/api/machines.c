@@ -1,6 +1,7 @@
 /* machines.c - machines, their status, telemetry, events and quality (reports: reports.c). */
 #include "api/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,45 +498,12 @@ struct record_page {
 	size_t limit, count;
 	int64_t last_seq, next_after;
 	json_t *list;
-	json_t *buckets;        /* step_ms: bucket start (text) -> {metric: [count, min, max, sum]} */
+	struct rollup_buckets buckets; /* step_ms, not from the summaries: the records summarised here */
+	struct evbuffer *text;  /* step_ms, rows: the buckets as JSON text (no tree: most of a chart's time) */
+	size_t text_rows;
 	struct columns *columns; /* format=columns, raw telemetry: records go here, not to list */
 	int stats;              /* step_ms: STAT_* to show per metric */
 };
-
-/* The bucket of ts_ms gets the readings of m: metric -> [count, min, max, sum]. */
-static int add_to_bucket(struct record_page *p, int64_t ts_ms, json_t *m)
-{
-	char key[24];
-	const char *name;
-	json_t *b, *sums, *value;
-
-	snprintf(key, sizeof(key), "%lld", (long long)(ts_ms - ts_ms % p->step_ms));
-	b = json_object_get(p->buckets, key);
-	if (b == NULL) {
-		if (json_object_size(p->buckets) >= RECORDS_PAGE_MAX)
-			return CC_ERR_LIMIT;
-		b = json_object();
-		if (b == NULL || json_object_set_new(p->buckets, key, b) != 0)
-			return CC_ERR_NOMEM;
-	}
-	json_object_foreach(m, name, value) {
-		double v = json_number_value(value);
-
-		sums = json_object_get(b, name);
-		if (sums == NULL) {
-			if (json_object_set_new(b, name, json_pack("[i, f, f, f]", 1, v, v, v)) != 0)
-				return CC_ERR_NOMEM;
-			continue;
-		}
-		json_array_set_new(sums, 0, json_integer(json_integer_value(json_array_get(sums, 0)) + 1));
-		if (v < json_number_value(json_array_get(sums, 1)))
-			json_array_set_new(sums, 1, json_real(v));
-		if (v > json_number_value(json_array_get(sums, 2)))
-			json_array_set_new(sums, 2, json_real(v));
-		json_array_set_new(sums, 3, json_real(json_number_value(json_array_get(sums, 3)) + v));
-	}
-	return CC_OK;
-}
 
 enum { STAT_MEAN = 1, STAT_MIN = 2, STAT_MAX = 4 };
 
@@ -566,6 +534,8 @@ static int add_record(void *arg, const struct record_out *rec)
 			p->count++;
 		return rc < 0 ? rc : 0;
 	}
+	if (p->step_ms != 0) /* metrics are cut to the role's when the buckets are written */
+		return rollup_buckets_add(&p->buckets, rec->ts_ms, rec->body, rec->body_len);
 	body = json_loadb(rec->body, rec->body_len, 0, NULL);
 	if (body == NULL)
 		return 0;
@@ -578,11 +548,6 @@ static int add_record(void *arg, const struct record_out *rec)
 			json_decref(body);
 			return 0;
 		}
-		if (p->step_ms != 0) {
-			rc = add_to_bucket(p, rec->ts_ms, m);
-			json_decref(body);
-			return rc;
-		}
 	} else if (p->kind == RECORD_EVENT && !event_visible(body, p->role, p->only)) {
 		json_decref(body);
 		return 0;
@@ -591,76 +556,103 @@ static int add_record(void *arg, const struct record_out *rec)
 	return json_array_append_new(p->list, body) == 0 ? 0 : CC_ERR_NOMEM;
 }
 
-/* A bucket from the roll-ups (records/rollup.h): metric -> [count, min,
- * max, sum], cut to the role's metrics like the raw records. */
-static int add_summary(void *arg, int64_t start_ms, json_t *bucket)
+/* A bucket (records/rollup.h), cut to the role's metrics like the raw
+ * records: {"ts", "n": readings of its most-read metric, "m": means,
+ * "min", "max" as asked}. */
+static int add_summary(void *arg, const struct rollup_summary *b)
 {
 	struct record_page *p = arg;
-	json_t *m = json_object_get(bucket, "m"), *means, *mins, *maxs, *a, *item;
+	json_t *means = json_object(), *mins = json_object(), *maxs = json_object(), *item;
 	json_int_t n = 0;
-	const char *name;
+	size_t i;
+	int rc = CC_ERR_NOMEM;
 
-	filter_metrics(m, p->machine->model, p->role, p->only);
-	if (json_object_size(m) == 0)
-		return 0;
-	means = json_object();
-	mins = json_object();
-	maxs = json_object();
-	json_object_foreach(m, name, a) {
-		json_int_t count = json_integer_value(json_array_get(a, 0));
+	if (means == NULL || mins == NULL || maxs == NULL)
+		goto out;
+	for (i = 0; i < b->nmetrics; i++) {
+		const struct rollup_metric *x = &b->m[i];
 
-		if (count <= 0)
+		if (x->count <= 0 || !column_visible(p, x->name, x->len))
 			continue;
-		n = count > n ? count : n; /* readings of the most-read metric the role sees */
+		n = x->count > n ? x->count : n;
 		if (p->stats & STAT_MEAN)
-			json_object_set_new(means, name, json_real(json_number_value(json_array_get(a, 3)) / (double)count));
+			json_object_set_new(means, x->name, json_real(x->sum / (double)x->count));
 		if (p->stats & STAT_MIN)
-			json_object_set_new(mins, name, json_real(json_number_value(json_array_get(a, 1))));
+			json_object_set_new(mins, x->name, json_real(x->min));
 		if (p->stats & STAT_MAX)
-			json_object_set_new(maxs, name, json_real(json_number_value(json_array_get(a, 2))));
+			json_object_set_new(maxs, x->name, json_real(x->max));
 	}
-	item = json_pack("{s:I, s:I}", "ts", (json_int_t)start_ms, "n", n);
+	rc = CC_OK;
+	if (n == 0)
+		goto out; /* nothing the role sees */
+	item = json_pack("{s:I, s:I}", "ts", (json_int_t)b->start_ms, "n", n);
 	if (item != NULL && (p->stats & STAT_MEAN))
 		json_object_set(item, "m", means);
 	if (item != NULL && (p->stats & STAT_MIN))
 		json_object_set(item, "min", mins);
 	if (item != NULL && (p->stats & STAT_MAX))
 		json_object_set(item, "max", maxs);
+	rc = item != NULL && json_array_append_new(p->list, item) == 0 ? CC_OK : CC_ERR_NOMEM;
+out:
 	json_decref(means);
 	json_decref(mins);
 	json_decref(maxs);
-	return item != NULL && json_array_append_new(p->list, item) == 0 ? 0 : CC_ERR_NOMEM;
-}
-
-static int by_start_key(const void *a, const void *b)
-{
-	long long x = strtoll(*(const char *const *)a, NULL, 10), y = strtoll(*(const char *const *)b, NULL, 10);
-
-	return x < y ? -1 : x > y;
-}
-
-/* Buckets computed from the records to the list, by time, as the roll-ups give them. */
-static int buckets_to_list(struct record_page *p)
-{
-	size_t i, n = 0, size = json_object_size(p->buckets);
-	const char **keys = calloc(size ? size : 1, sizeof(*keys));
-	const char *key;
-	json_t *b;
-	int rc = CC_OK;
-
-	if (keys == NULL)
-		return CC_ERR_NOMEM;
-	json_object_foreach(p->buckets, key, b)
-		keys[n++] = key;
-	qsort(keys, n, sizeof(*keys), by_start_key);
-	for (i = 0; i < n && rc == CC_OK; i++) {
-		json_t *bucket = json_pack("{s:O}", "m", json_object_get(p->buckets, keys[i]));
-
-		rc = bucket != NULL ? add_summary(p, strtoll(keys[i], NULL, 10), bucket) : CC_ERR_NOMEM;
-		json_decref(bucket);
-	}
-	free(keys);
 	return rc;
+}
+
+/* One real as JSON the way the trees write them (15 significant digits,
+ * always with a point or an exponent), null for what JSON cannot hold. */
+static int add_real(struct evbuffer *b, double v)
+{
+	char num[40];
+	int n;
+
+	if (!isfinite(v))
+		return evbuffer_add(b, "null", 4);
+	n = snprintf(num, sizeof(num) - 2, "%.15g", v);
+	if (strpbrk(num, ".eEn") == NULL) {
+		num[n++] = '.';
+		num[n++] = '0';
+	}
+	return evbuffer_add(b, num, (size_t)n);
+}
+
+/* add_summary, written as text: {"ts","n","m":{...},"min":{...},"max":{...}}. */
+static int add_summary_text(void *arg, const struct rollup_summary *b)
+{
+	static const int bits[3] = { STAT_MEAN, STAT_MIN, STAT_MAX };
+	static const char *const names[3] = { "m", "min", "max" };
+	struct record_page *p = arg;
+	int64_t n = 0;
+	size_t i, k;
+	int rc = 0, first;
+
+	for (i = 0; i < b->nmetrics; i++)
+		if (b->m[i].count > n && column_visible(p, b->m[i].name, b->m[i].len))
+			n = b->m[i].count;
+	if (n == 0)
+		return 0; /* nothing the role sees */
+	rc |= evbuffer_add_printf(p->text, "%s{\"ts\":%lld,\"n\":%lld", p->text_rows ? "," : "",
+	                          (long long)b->start_ms, (long long)n) < 0;
+	for (k = 0; k < 3; k++) {
+		if (!(p->stats & bits[k]))
+			continue;
+		rc |= evbuffer_add_printf(p->text, ",\"%s\":{", names[k]) < 0;
+		for (i = 0, first = 1; i < b->nmetrics; i++) {
+			const struct rollup_metric *x = &b->m[i];
+
+			if (x->count <= 0 || !column_visible(p, x->name, x->len))
+				continue;
+			/* Catalogue names ([a-z0-9_]): nothing to escape. */
+			rc |= evbuffer_add_printf(p->text, "%s\"%s\":", first ? "" : ",", x->name) < 0;
+			rc |= add_real(p->text, k == 0 ? x->sum / (double)x->count : k == 1 ? x->min : x->max);
+			first = 0;
+		}
+		rc |= evbuffer_add(p->text, "}", 1);
+	}
+	rc |= evbuffer_add(p->text, "}", 1);
+	p->text_rows++;
+	return rc == 0 ? 0 : CC_ERR_NOMEM;
 }
 
 /* stats=mean,min,max (any of them; default mean): STAT_* bits, or -1. */
@@ -731,17 +723,19 @@ static int from_rollups(int64_t from, int64_t to, int64_t step)
 	       (to == INT64_MAX || to % ROLLUP_MINUTE_MS == 0);
 }
 
-/* doc (serial, cursor...) with "columns" spliced in as the text columns.h built. */
-static void reply_with_columns(struct http_req *r, json_t *doc, struct columns *c)
+/* doc (serial, cursor...) with "key": text spliced in as the first member
+ * (open and close wrap it): text built without a tree. The data first: the
+ * cursor stays at the end, where a client streaming the pages finds it
+ * without parsing the whole body. */
+static void reply_with_text(struct http_req *r, json_t *doc, const char *key, const char *open, const char *text,
+                            size_t len, const char *close)
 {
-	char *head = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL, *cols = NULL;
-	size_t hlen = head != NULL ? strlen(head) : 0, clen = 0;
+	char *head = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	size_t hlen = head != NULL ? strlen(head) : 0;
 	struct evbuffer *out = evbuffer_new();
-	/* The columns first: the cursor stays at the end, where a client
-	 * streaming the pages finds it without parsing the whole body. */
-	int ok = head != NULL && hlen >= 2 && out != NULL && columns_json(c, &cols, &clen) == CC_OK &&
-	         evbuffer_add(out, "{\"columns\":", 11) == 0 && evbuffer_add(out, cols, clen) == 0 &&
-	         evbuffer_add(out, ",", 1) == 0 && evbuffer_add(out, head + 1, hlen) == 0 &&
+	int ok = head != NULL && hlen >= 2 && out != NULL &&
+	         evbuffer_add_printf(out, "{\"%s\":%s", key, open) > 0 && evbuffer_add(out, text, len) == 0 &&
+	         evbuffer_add_printf(out, "%s,", close) > 0 && evbuffer_add(out, head + 1, hlen) == 0 &&
 	         evbuffer_pullup(out, -1) != NULL;
 
 	if (ok)
@@ -750,9 +744,22 @@ static void reply_with_columns(struct http_req *r, json_t *doc, struct columns *
 		http_reply_error(r, 500, "internal", "the response could not be built");
 	json_decref(doc);
 	free(head);
-	free(cols);
 	if (out != NULL)
 		evbuffer_free(out);
+}
+
+static void reply_with_columns(struct http_req *r, json_t *doc, struct columns *c)
+{
+	char *cols = NULL;
+	size_t clen = 0;
+
+	if (columns_json(c, &cols, &clen) != CC_OK) {
+		json_decref(doc);
+		http_reply_error(r, 500, "internal", "the response could not be built");
+		return;
+	}
+	reply_with_text(r, doc, "columns", "", cols, clen, "");
+	free(cols);
 }
 
 static const char *const record_names[] = { NULL, "telemetry", "events", "reports" };
@@ -799,20 +806,23 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.only = kind == RECORD_TELEMETRY ? http_query(r, "metric") : kind == RECORD_EVENT ? http_query(r, "type") : NULL;
 	page.limit = pg.limit;
 	page.list = json_array();
-	page.buckets = page.step_ms ? json_object() : NULL;
+	page.buckets.width = page.step_ms;
 	if (columns && page.step_ms == 0 && columns_new(column_visible, &page, &page.columns) != CC_OK)
 		rc = CC_ERR_NOMEM;
-	else if (page.list == NULL || (page.step_ms != 0 && page.buckets == NULL))
+	else if (page.list == NULL || (page.step_ms != 0 && !columns && (page.text = evbuffer_new()) == NULL))
 		rc = CC_ERR_NOMEM;
 	else if (page.step_ms != 0 && from_rollups(from, to, page.step_ms))
-		rc = rollup_read(a->vault, &m, page.step_ms, from, to, add_summary, &page, &damaged);
+		rc = rollup_read(a->vault, &m, page.step_ms, from, to, page.text ? add_summary_text : add_summary, &page,
+		                 &damaged);
 	else if ((rc = records_page_counted(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page,
 	                                    &damaged)) >= 0 && page.step_ms != 0)
-		rc = buckets_to_list(&page);
-	json_decref(page.buckets);
+		rc = rollup_buckets_each(&page.buckets, page.text ? add_summary_text : add_summary, &page);
+	rollup_buckets_free(&page.buckets);
 	if (rc < 0) {
 		json_decref(page.list);
 		columns_free(page.columns);
+		if (page.text != NULL)
+			evbuffer_free(page.text);
 		if (rc == CC_ERR_LIMIT)
 			http_reply_error(r, 400, "invalid", "too many buckets: narrow from..to or widen step");
 		else
@@ -822,6 +832,8 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	if (api_audit_access(r, s, record_actions[kind], &m, "ok") != CC_OK) {
 		json_decref(page.list);
 		columns_free(page.columns);
+		if (page.text != NULL)
+			evbuffer_free(page.text);
 		return;
 	}
 	if (columns && page.columns == NULL) {
@@ -831,7 +843,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 		doc = cols != NULL ? json_pack("{s:s, s:o}", "serial", m.serial, "columns", cols) : NULL;
 	} else {
 		doc = json_pack("{s:s}", "serial", m.serial);
-		if (doc != NULL && page.columns == NULL)
+		if (doc != NULL && page.columns == NULL && page.text == NULL)
 			json_object_set_new(doc, record_names[kind], page.list);
 		else
 			json_decref(page.list);
@@ -843,9 +855,15 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 		api_page_next_int(doc, page.next_after);
 	if (page.columns != NULL)
 		reply_with_columns(r, doc, page.columns); /* raw telemetry as columns: text, not a tree */
+	else if (page.text != NULL)
+		reply_with_text(r, doc, record_names[kind], "[",
+		                evbuffer_get_length(page.text) ? (const char *)evbuffer_pullup(page.text, -1) : "",
+		                evbuffer_get_length(page.text), "]");
 	else
 		http_reply_json(r, 200, doc);
 	columns_free(page.columns);
+	if (page.text != NULL)
+		evbuffer_free(page.text);
 }
 
 void api_telemetry(struct http_req *r) { api_records_route(r, RECORD_TELEMETRY); }

@@ -1,25 +1,301 @@
 #include "records/rollup.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/limits.h"
 #include "common/log.h"
 #include "crypto/aead.h"
+#include "ingest/jscan.h"
+#include "ingest/message.h"
 #include "records/records.h"
 
 #define MOD "rollup"
 
+/* ---- one summary ---- */
+
+void rollup_summary_free(struct rollup_summary *s)
+{
+	free(s->m);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct rollup_metric *metric_of(struct rollup_summary *s, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < s->nmetrics; i++)
+		if (s->m[i].len == len && memcmp(s->m[i].name, name, len) == 0)
+			return &s->m[i];
+	if (len > CC_NAME_MAX || s->nmetrics == INGEST_METRICS_MAX)
+		return NULL;
+	if (s->nmetrics == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct rollup_metric *grown = realloc(s->m, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return NULL;
+		s->m = grown;
+		s->cap = cap;
+	}
+	memset(&s->m[s->nmetrics], 0, sizeof(s->m[0]));
+	memcpy(s->m[s->nmetrics].name, name, len);
+	s->m[s->nmetrics].len = len;
+	return &s->m[s->nmetrics++];
+}
+
+static int add_reading(struct rollup_summary *s, const char *name, size_t len, double v)
+{
+	struct rollup_metric *x = metric_of(s, name, len);
+
+	if (x == NULL)
+		return CC_ERR_LIMIT;
+	if (x->count == 0 || v < x->min)
+		x->min = v;
+	if (x->count == 0 || v > x->max)
+		x->max = v;
+	x->sum += v;
+	x->count++;
+	return CC_OK;
+}
+
+static int merge(struct rollup_summary *into, const struct rollup_summary *part)
+{
+	size_t i;
+
+	into->records += part->records;
+	for (i = 0; i < part->nmetrics; i++) {
+		const struct rollup_metric *a = &part->m[i];
+		struct rollup_metric *b = metric_of(into, a->name, a->len);
+
+		if (b == NULL)
+			return CC_ERR_LIMIT;
+		if (b->count == 0 || a->min < b->min)
+			b->min = a->min;
+		if (b->count == 0 || a->max > b->max)
+			b->max = a->max;
+		b->sum += a->sum;
+		b->count += a->count;
+	}
+	return CC_OK;
+}
+
+struct body_scan {
+	struct rollup_summary *s;
+	int in_m;
+	const char *name;
+	size_t len;
+	int rc;
+};
+
+static int on_token(void *ctx, const struct jscan_token *t)
+{
+	struct body_scan *b = ctx;
+
+	if (t->depth == 1 && t->type == JSCAN_KEY) {
+		b->in_m = t->len == 1 && t->s[0] == 'm';
+		return 0;
+	}
+	if (!b->in_m || t->depth != 2)
+		return 0;
+	if (t->type == JSCAN_KEY) {
+		b->name = t->s;
+		b->len = t->len;
+		return 0;
+	}
+	if ((t->type == JSCAN_INTEGER || t->type == JSCAN_REAL) && b->name != NULL)
+		b->rc = add_reading(b->s, b->name, b->len, t->d);
+	b->name = NULL;
+	return b->rc != CC_OK;
+}
+
+int rollup_summary_add(struct rollup_summary *s, const char *body, size_t len)
+{
+	struct rollup_summary one = { 0, 0, 0, 0, NULL };
+	struct body_scan b = { &one, 0, NULL, 0, CC_OK };
+	struct jscan js;
+	int rc = jscan_run(&js, (const uint8_t *)body, len, on_token, &b);
+
+	if (rc == JSCAN_DECLINED) {
+		/* Ingest accepted it through jansson (a real of more than 15
+		 * significant digits, say): jansson reads it here too. */
+		json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *value;
+		const char *name;
+
+		rollup_summary_free(&one);
+		b.rc = CC_OK;
+		json_object_foreach(json_object_get(doc, "m"), name, value)
+			if (json_is_number(value) && b.rc == CC_OK)
+				b.rc = add_reading(&one, name, strlen(name), json_number_value(value));
+		json_decref(doc);
+		rc = JSCAN_OK;
+	}
+	if (rc == JSCAN_OK && b.rc == CC_OK && one.nmetrics > 0) {
+		one.records = 1;
+		rc = merge(s, &one);
+	} else {
+		rc = b.rc;
+	}
+	rollup_summary_free(&one);
+	return rc;
+}
+
+/* ---- the binary body ---- */
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static uint64_t bits_of(double d)
+{
+	uint64_t u;
+
+	memcpy(&u, &d, sizeof(u));
+	return u;
+}
+
+static double double_of(uint64_t u)
+{
+	double d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
+#define BODY_HEAD 13             /* "RU1" + u64 records + u16 metrics */
+#define BODY_METRIC(len) (1 + (len) + 32)
+
+static int encode(const struct rollup_summary *s, uint8_t **out, size_t *len)
+{
+	size_t i, n = BODY_HEAD, at;
+	uint8_t *p;
+
+	for (i = 0; i < s->nmetrics; i++)
+		n += BODY_METRIC(s->m[i].len);
+	p = malloc(n);
+	if (p == NULL)
+		return CC_ERR_NOMEM;
+	memcpy(p, "RU1", 3);
+	put_u64(p + 3, (uint64_t)s->records);
+	p[11] = (uint8_t)(s->nmetrics & 0xff);
+	p[12] = (uint8_t)(s->nmetrics >> 8);
+	for (i = 0, at = BODY_HEAD; i < s->nmetrics; i++) {
+		const struct rollup_metric *x = &s->m[i];
+
+		p[at++] = (uint8_t)x->len;
+		memcpy(p + at, x->name, x->len);
+		at += x->len;
+		put_u64(p + at, (uint64_t)x->count);
+		put_u64(p + at + 8, bits_of(x->min));
+		put_u64(p + at + 16, bits_of(x->max));
+		put_u64(p + at + 24, bits_of(x->sum));
+		at += 32;
+	}
+	*out = p;
+	*len = n;
+	return CC_OK;
+}
+
+/* CC_ERR_CORRUPT for anything but a whole body (it opened, so this is a
+ * bug or an older format, never an attack: it is authenticated). */
+static int decode(const uint8_t *p, size_t len, struct rollup_summary *s)
+{
+	size_t i, at = BODY_HEAD, nm;
+
+	if (len < BODY_HEAD || memcmp(p, "RU1", 3) != 0)
+		return CC_ERR_CORRUPT;
+	s->records = (int64_t)get_u64(p + 3);
+	nm = (size_t)p[11] | (size_t)p[12] << 8;
+	for (i = 0; i < nm; i++) {
+		struct rollup_metric *x;
+		size_t nl;
+
+		if (at >= len || (nl = p[at]) > CC_NAME_MAX || at + BODY_METRIC(nl) > len)
+			return CC_ERR_CORRUPT;
+		x = metric_of(s, (const char *)p + at + 1, nl);
+		if (x == NULL)
+			return CC_ERR_NOMEM;
+		at += 1 + nl;
+		x->count = (int64_t)get_u64(p + at);
+		x->min = double_of(get_u64(p + at + 8));
+		x->max = double_of(get_u64(p + at + 16));
+		x->sum = double_of(get_u64(p + at + 24));
+		at += 32;
+	}
+	return at == len ? CC_OK : CC_ERR_CORRUPT;
+}
+
+static void summary_ad(struct seal_ad *ad, const struct store_machine *m, int64_t width, int64_t start)
+{
+	memset(ad, 0, sizeof(*ad));
+	ad->kind = SEAL_ROLLUP;
+	ad->org_id = m->customer_id;
+	ad->subject_id = m->id;
+	ad->seq = width;
+	ad->ts_ms = start;
+	ad->name = m->serial;
+}
+
+/* Opens and decodes a sealed summary into *s (emptied first). */
+static int open_summary(struct vault *v, const struct store_machine *m, int64_t width, int64_t start,
+                        const uint8_t *blob, size_t len, struct rollup_summary *s)
+{
+	struct seal_ad ad;
+	uint8_t *pt = NULL;
+	size_t plen = 0;
+	int rc;
+
+	summary_ad(&ad, m, width, start);
+	rc = vault_unseal(v, &ad, blob, len, &pt, &plen);
+	if (rc != CC_OK)
+		return rc;
+	s->records = 0;
+	s->nmetrics = 0;
+	s->start_ms = start;
+	rc = decode(pt, plen, s);
+	crypto_wipe(pt, plen);
+	free(pt);
+	return rc;
+}
+
+static int64_t floor_to(int64_t ts, int64_t width)
+{
+	return ts - ((ts % width) + width) % width;
+}
+
+/* ---- a settle round ---- */
+
+struct pending {
+	int64_t machine_id, width;
+	struct rollup_summary s;
+};
+
 struct rollup_round {
 	struct vault *v;
-	json_t *machines; /* "id" -> index into known */
+	json_t *machines; /* "id" -> index into known, or -1 */
 	struct store_machine *known;
 	size_t nknown, capknown;
-	json_t *sums;     /* "machine:width:start" -> {"n": N, "m": {metric: [c, min, max, sum]}} */
+	json_t *index;    /* "machine:width:start" -> index into pending */
+	struct pending *pending;
+	size_t npending, cappending;
 	uint8_t *buf;     /* a sealed summary read back */
-	int64_t damaged;
+	struct rollup_summary stored;
 };
 
 int rollup_round_new(struct vault *v, struct rollup_round **out)
@@ -30,9 +306,9 @@ int rollup_round_new(struct vault *v, struct rollup_round **out)
 		return CC_ERR_NOMEM;
 	r->v = v;
 	r->machines = json_object();
-	r->sums = json_object();
+	r->index = json_object();
 	r->buf = malloc(CC_ROLLUP_SEALED_MAX);
-	if (r->machines == NULL || r->sums == NULL || r->buf == NULL) {
+	if (r->machines == NULL || r->index == NULL || r->buf == NULL) {
 		rollup_round_free(r);
 		return CC_ERR_NOMEM;
 	}
@@ -40,14 +316,29 @@ int rollup_round_new(struct vault *v, struct rollup_round **out)
 	return CC_OK;
 }
 
+static void round_clear(struct rollup_round *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->npending; i++)
+		rollup_summary_free(&r->pending[i].s);
+	r->npending = 0;
+	r->nknown = 0;
+	json_object_clear(r->index);
+	json_object_clear(r->machines);
+}
+
 void rollup_round_free(struct rollup_round *r)
 {
 	if (r == NULL)
 		return;
+	round_clear(r);
 	json_decref(r->machines);
-	json_decref(r->sums);
+	json_decref(r->index);
 	free(r->known);
+	free(r->pending);
 	free(r->buf);
+	rollup_summary_free(&r->stored);
 	free(r);
 }
 
@@ -55,9 +346,9 @@ void rollup_round_free(struct rollup_round *r)
  * are in the seal of its records). NULL: gone meanwhile. */
 static const struct store_machine *machine_of(struct rollup_round *r, int64_t id)
 {
+	struct store *s = vault_store(r->v);
 	char key[24];
 	json_t *at;
-	struct store *s = vault_store(r->v);
 
 	snprintf(key, sizeof(key), "%lld", (long long)id);
 	at = json_object_get(r->machines, key);
@@ -80,203 +371,104 @@ static const struct store_machine *machine_of(struct rollup_round *r, int64_t id
 	return &r->known[r->nknown++];
 }
 
-/* Adds one reading to metric name of a summary: [count, min, max, sum]. */
-static int add_reading(json_t *m, const char *name, double v)
+static struct rollup_summary *pending_of(struct rollup_round *r, int64_t machine_id, int64_t width, int64_t start)
 {
-	json_t *a = json_object_get(m, name);
+	char key[80];
+	json_t *at;
 
-	if (a == NULL)
-		return json_object_set_new(m, name, json_pack("[i, f, f, f]", 1, v, v, v)) == 0 ? CC_OK : CC_ERR_NOMEM;
-	json_array_set_new(a, 0, json_integer(json_integer_value(json_array_get(a, 0)) + 1));
-	if (v < json_number_value(json_array_get(a, 1)))
-		json_array_set_new(a, 1, json_real(v));
-	if (v > json_number_value(json_array_get(a, 2)))
-		json_array_set_new(a, 2, json_real(v));
-	json_array_set_new(a, 3, json_real(json_number_value(json_array_get(a, 3)) + v));
-	return CC_OK;
-}
+	snprintf(key, sizeof(key), "%lld:%lld:%lld", (long long)machine_id, (long long)width, (long long)start);
+	at = json_object_get(r->index, key);
+	if (at != NULL)
+		return &r->pending[json_integer_value(at)].s;
+	if (r->npending == r->cappending) {
+		size_t cap = r->cappending ? r->cappending * 2 : 1024;
+		struct pending *grown = realloc(r->pending, cap * sizeof(*grown));
 
-/* Merges summary part into into (both {"n", "m"}). */
-static int merge(json_t *into, const json_t *part)
-{
-	const char *name;
-	json_t *a, *m = json_object_get(into, "m");
-
-	if (!json_is_object(m))
-		return CC_ERR_CORRUPT;
-	json_object_set_new(into, "n", json_integer(json_integer_value(json_object_get(into, "n")) +
-	                                            json_integer_value(json_object_get(part, "n"))));
-	json_object_foreach(json_object_get(part, "m"), name, a) {
-		json_t *b = json_object_get(m, name);
-
-		if (!json_is_array(a) || json_array_size(a) != 4)
-			continue;
-		if (b == NULL) {
-			if (json_object_set_new(m, name, json_deep_copy(a)) != 0)
-				return CC_ERR_NOMEM;
-			continue;
-		}
-		json_array_set_new(b, 0, json_integer(json_integer_value(json_array_get(b, 0)) +
-		                                      json_integer_value(json_array_get(a, 0))));
-		if (json_number_value(json_array_get(a, 1)) < json_number_value(json_array_get(b, 1)))
-			json_array_set_new(b, 1, json_real(json_number_value(json_array_get(a, 1))));
-		if (json_number_value(json_array_get(a, 2)) > json_number_value(json_array_get(b, 2)))
-			json_array_set_new(b, 2, json_real(json_number_value(json_array_get(a, 2))));
-		json_array_set_new(b, 3, json_real(json_number_value(json_array_get(b, 3)) +
-		                                   json_number_value(json_array_get(a, 3))));
+		if (grown == NULL)
+			return NULL;
+		r->pending = grown;
+		r->cappending = cap;
 	}
-	return CC_OK;
-}
-
-/* Adds the numeric metrics of one opened telemetry body to bucket key. */
-static int add_body(json_t *buckets, const char *key, const char *body, size_t len)
-{
-	json_t *doc = json_loadb(body, len, 0, NULL), *m, *b, *value;
-	const char *name;
-	int rc = CC_OK;
-
-	m = json_object_get(doc, "m");
-	if (!json_is_object(m)) {
-		json_decref(doc);
-		return CC_OK;
-	}
-	b = json_object_get(buckets, key);
-	if (b == NULL) {
-		b = json_pack("{s:i, s:{}}", "n", 0, "m");
-		if (b == NULL || json_object_set_new(buckets, key, b) != 0) {
-			json_decref(doc);
-			return CC_ERR_NOMEM;
-		}
-	}
-	json_object_set_new(b, "n", json_integer(json_integer_value(json_object_get(b, "n")) + 1));
-	json_object_foreach(m, name, value)
-		if (json_is_number(value) && rc == CC_OK)
-			rc = add_reading(json_object_get(b, "m"), name, json_number_value(value));
-	json_decref(doc);
-	return rc;
+	if (json_object_set_new(r->index, key, json_integer((json_int_t)r->npending)) != 0)
+		return NULL;
+	memset(&r->pending[r->npending], 0, sizeof(r->pending[0]));
+	r->pending[r->npending].machine_id = machine_id;
+	r->pending[r->npending].width = width;
+	r->pending[r->npending].s.start_ms = start;
+	return &r->pending[r->npending++].s;
 }
 
 static int round_row(void *ctx, const struct store_record *rec)
 {
+	static const int64_t widths[2] = { ROLLUP_MINUTE_MS, ROLLUP_HOUR_MS };
 	struct rollup_round *r = ctx;
 	const struct store_machine *m;
 	uint8_t *pt = NULL;
 	size_t len = 0;
-	char key[80];
-	int64_t width[2] = { ROLLUP_MINUTE_MS, ROLLUP_HOUR_MS };
 	int i, rc;
 
 	if (rec->kind != RECORD_TELEMETRY || (m = machine_of(r, rec->machine_id)) == NULL)
 		return CC_OK;
 	rc = records_open_record(r->v, m, rec, &pt, &len);
-	if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT || rc == CC_ERR_NOTFOUND) {
-		r->damaged++; /* damaged, or its customer's key destroyed: summarises nothing */
-		return CC_OK;
-	}
+	if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT || rc == CC_ERR_NOTFOUND)
+		return CC_OK; /* damaged, or its customer's key destroyed: summarises nothing */
 	if (rc != CC_OK)
 		return rc;
 	for (i = 0; i < 2 && rc == CC_OK; i++) {
-		int64_t start = rec->ts_ms - ((rec->ts_ms % width[i]) + width[i]) % width[i];
+		struct rollup_summary *s = pending_of(r, m->id, widths[i], floor_to(rec->ts_ms, widths[i]));
 
-		snprintf(key, sizeof(key), "%lld:%lld:%lld", (long long)m->id, (long long)width[i], (long long)start);
-		rc = add_body(r->sums, key, (const char *)pt, len);
+		rc = s != NULL ? rollup_summary_add(s, (const char *)pt, len) : CC_ERR_NOMEM;
 	}
 	crypto_wipe(pt, len);
 	free(pt);
 	return rc;
 }
 
-static void summary_ad(struct seal_ad *ad, const struct store_machine *m, int64_t width, int64_t start)
-{
-	memset(ad, 0, sizeof(*ad));
-	ad->kind = SEAL_ROLLUP;
-	ad->org_id = m->customer_id;
-	ad->subject_id = m->id;
-	ad->seq = width;
-	ad->ts_ms = start;
-	ad->name = m->serial;
-}
-
-/* Reads, opens and parses a stored summary; NULL when there is none (or it
- * does not open: then the round's part replaces it, and it is counted). */
-static json_t *stored_summary(struct rollup_round *r, struct store *s, const struct store_machine *m, int64_t width,
-                              int64_t start, int *rc)
-{
-	struct seal_ad ad;
-	uint8_t *pt = NULL;
-	size_t len = 0, plen = 0;
-	json_t *doc;
-
-	*rc = s->ops->rollup_get(s, m->id, width, start, r->buf, CC_ROLLUP_SEALED_MAX, &len);
-	if (*rc == CC_ERR_NOTFOUND || *rc == CC_ERR_LIMIT) {
-		*rc = CC_OK;
-		return NULL;
-	}
-	if (*rc != CC_OK)
-		return NULL;
-	summary_ad(&ad, m, width, start);
-	*rc = vault_unseal(r->v, &ad, r->buf, len, &pt, &plen);
-	if (*rc == CC_ERR_AUTH || *rc == CC_ERR_CORRUPT) {
-		log_warn(MOD, "the %s summary of machine %s at %lld is damaged: rebuilt from new records only",
-		         width == ROLLUP_HOUR_MS ? "hour" : "minute", m->serial, (long long)start);
-		*rc = CC_OK;
-		return NULL;
-	}
-	if (*rc != CC_OK)
-		return NULL;
-	doc = json_loadb((const char *)pt, plen, 0, NULL);
-	crypto_wipe(pt, plen);
-	free(pt);
-	return doc;
-}
-
 static int round_finish(void *ctx, struct store *s)
 {
 	struct rollup_round *r = ctx;
-	const char *key;
-	json_t *part;
+	size_t i;
 	int rc = CC_OK;
 
-	json_object_foreach(r->sums, key, part) {
-		long long id = 0, width = 0, start = 0;
-		const struct store_machine *m;
-		json_t *whole;
-		char *text;
-		uint8_t *blob = NULL;
-		size_t blen = 0;
+	for (i = 0; i < r->npending && rc == CC_OK; i++) {
+		struct pending *p = &r->pending[i];
+		const struct store_machine *m = machine_of(r, p->machine_id);
 		struct seal_ad ad;
+		uint8_t *plain = NULL, *blob = NULL;
+		size_t len = 0, plen = 0, blen = 0;
 
-		if (sscanf(key, "%lld:%lld:%lld", &id, &width, &start) != 3 || (m = machine_of(r, id)) == NULL)
+		if (m == NULL || p->s.records == 0)
 			continue;
-		whole = stored_summary(r, s, m, width, start, &rc);
-		if (rc != CC_OK)
-			break;
-		if (whole != NULL)
-			rc = merge(whole, part);
-		else
-			whole = json_incref(part);
-		text = rc == CC_OK ? json_dumps(whole, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-		json_decref(whole);
-		if (text == NULL) {
-			rc = rc != CC_OK ? rc : CC_ERR_NOMEM;
-			break;
+		/* Read back what earlier rounds summarised of this bucket, and add. */
+		rc = s->ops->rollup_get(s, m->id, p->width, p->s.start_ms, r->buf, CC_ROLLUP_SEALED_MAX, &len);
+		if (rc == CC_OK) {
+			rc = open_summary(r->v, m, p->width, p->s.start_ms, r->buf, len, &r->stored);
+			if (rc == CC_OK)
+				rc = merge(&p->s, &r->stored);
+			else if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT) {
+				log_warn(MOD, "a summary of machine %s (at %lld) is damaged: rebuilt from new records only",
+				         m->serial, (long long)p->s.start_ms);
+				rc = CC_OK;
+			}
+		} else if (rc == CC_ERR_NOTFOUND || rc == CC_ERR_LIMIT) {
+			rc = CC_OK;
 		}
-		summary_ad(&ad, m, width, start);
-		rc = vault_seal(r->v, &ad, text, strlen(text), &blob, &blen);
-		free(text);
+		if (rc == CC_OK)
+			rc = encode(&p->s, &plain, &plen);
+		if (rc == CC_OK) {
+			summary_ad(&ad, m, p->width, p->s.start_ms);
+			rc = vault_seal(r->v, &ad, plain, plen, &blob, &blen);
+		}
 		if (rc == CC_OK && blen > CC_ROLLUP_SEALED_MAX)
 			rc = CC_ERR_LIMIT;
 		if (rc == CC_OK)
-			rc = s->ops->rollup_put(s, m->id, width, start, blob, blen);
-		free(blob);
+			rc = s->ops->rollup_put(s, m->id, p->width, p->s.start_ms, blob, blen);
 		if (rc == CC_ERR_NOTFOUND)
 			rc = CC_OK; /* the customer's key was destroyed meanwhile: nothing to keep */
-		if (rc != CC_OK)
-			break;
+		free(plain);
+		free(blob);
 	}
-	json_object_clear(r->sums);
-	json_object_clear(r->machines);
-	r->nknown = 0;
+	round_clear(r);
 	return rc;
 }
 
@@ -287,57 +479,96 @@ void rollup_round_hooks(struct rollup_round *r, struct store_settle_hooks *out)
 	out->ctx = r;
 }
 
+/* ---- buckets ---- */
+
+/* The bucket of ts: found by halving (they are kept by start), or made. */
+static struct rollup_summary *bucket_for(struct rollup_buckets *bs, int64_t ts, int *rc)
+{
+	int64_t start = floor_to(ts, bs->width);
+	size_t lo = 0, hi = bs->n;
+
+	if (bs->n > 0 && bs->b[bs->n - 1].start_ms == start)
+		return &bs->b[bs->n - 1];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (bs->b[mid].start_ms < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < bs->n && bs->b[lo].start_ms == start)
+		return &bs->b[lo];
+	if (bs->n == ROLLUP_BUCKETS_MAX) {
+		*rc = CC_ERR_LIMIT;
+		return NULL;
+	}
+	if (bs->n == bs->cap) {
+		size_t cap = bs->cap ? bs->cap * 2 : 256;
+		struct rollup_summary *grown = realloc(bs->b, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			*rc = CC_ERR_NOMEM;
+			return NULL;
+		}
+		bs->b = grown;
+		bs->cap = cap;
+	}
+	memmove(&bs->b[lo + 1], &bs->b[lo], (bs->n - lo) * sizeof(*bs->b));
+	memset(&bs->b[lo], 0, sizeof(*bs->b));
+	bs->b[lo].start_ms = start;
+	bs->n++;
+	return &bs->b[lo];
+}
+
+int rollup_buckets_add(struct rollup_buckets *bs, int64_t ts_ms, const char *body, size_t len)
+{
+	int rc = CC_OK;
+	struct rollup_summary *b = bucket_for(bs, ts_ms, &rc);
+
+	return b != NULL ? rollup_summary_add(b, body, len) : rc;
+}
+
+int rollup_buckets_each(const struct rollup_buckets *bs, int (*each)(void *ctx, const struct rollup_summary *b),
+                        void *ctx)
+{
+	size_t i;
+	int rc = CC_OK;
+
+	for (i = 0; i < bs->n && rc == CC_OK; i++)
+		if (bs->b[i].records > 0)
+			rc = each(ctx, &bs->b[i]);
+	return rc;
+}
+
+void rollup_buckets_free(struct rollup_buckets *bs)
+{
+	size_t i;
+
+	for (i = 0; i < bs->n; i++)
+		rollup_summary_free(&bs->b[i]);
+	free(bs->b);
+	bs->b = NULL;
+	bs->n = bs->cap = 0;
+}
+
 /* ---- reading ---- */
 
 struct reader {
 	struct vault *v;
 	const struct store_machine *m;
-	int64_t width, stored_width;
-	json_t *buckets; /* "start" -> {"n", "m"} */
+	int64_t stored_width;
+	struct rollup_buckets bs;
+	struct rollup_summary scratch;
 	int64_t damaged;
-	int rc;
 };
-
-static int bucket_key(char *key, size_t cap, int64_t ts, int64_t width)
-{
-	int64_t start = ts - ((ts % width) + width) % width;
-
-	return snprintf(key, cap, "%lld", (long long)start) < (int)cap ? CC_OK : CC_ERR_LIMIT;
-}
-
-static json_t *bucket_for(struct reader *rd, int64_t ts)
-{
-	char key[24];
-	json_t *b;
-
-	if (bucket_key(key, sizeof(key), ts, rd->width) != CC_OK)
-		return NULL;
-	b = json_object_get(rd->buckets, key);
-	if (b != NULL)
-		return b;
-	if (json_object_size(rd->buckets) >= ROLLUP_BUCKETS_MAX) {
-		rd->rc = CC_ERR_LIMIT;
-		return NULL;
-	}
-	b = json_pack("{s:i, s:{}}", "n", 0, "m");
-	if (b == NULL || json_object_set_new(rd->buckets, key, b) != 0) {
-		rd->rc = CC_ERR_NOMEM;
-		return NULL;
-	}
-	return b;
-}
 
 static int read_summary(void *ctx, int64_t start, const uint8_t *body, size_t len)
 {
 	struct reader *rd = ctx;
-	struct seal_ad ad;
-	uint8_t *pt = NULL;
-	size_t plen = 0;
-	json_t *doc, *b;
-	int rc;
+	struct rollup_summary *b;
+	int rc = open_summary(rd->v, rd->m, rd->stored_width, start, body, len, &rd->scratch);
 
-	summary_ad(&ad, rd->m, rd->stored_width, start);
-	rc = vault_unseal(rd->v, &ad, body, len, &pt, &plen);
 	if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT) {
 		if (rd->damaged++ == 0)
 			log_warn(MOD, "a summary of machine %s (at %lld) is damaged (it does not open): skipped",
@@ -346,74 +577,41 @@ static int read_summary(void *ctx, int64_t start, const uint8_t *body, size_t le
 	}
 	if (rc != CC_OK)
 		return rc;
-	doc = json_loadb((const char *)pt, plen, 0, NULL);
-	crypto_wipe(pt, plen);
-	free(pt);
-	if (doc == NULL)
-		return 0;
-	if (rd->width == rd->stored_width) {
-		/* One summary per bucket: it is the bucket (nothing to merge). */
-		char key[24];
-
-		if (!json_is_object(json_object_get(doc, "m")) || bucket_key(key, sizeof(key), start, rd->width) != CC_OK) {
-			json_decref(doc);
-			return 0;
-		}
-		if (json_object_size(rd->buckets) >= ROLLUP_BUCKETS_MAX) {
-			json_decref(doc);
-			return CC_ERR_LIMIT;
-		}
-		return json_object_set_new(rd->buckets, key, doc) == 0 ? 0 : CC_ERR_NOMEM;
-	}
-	b = bucket_for(rd, start);
-	rc = b != NULL ? merge(b, doc) : rd->rc;
-	json_decref(doc);
-	return rc;
+	b = bucket_for(&rd->bs, start, &rc);
+	return b != NULL ? merge(b, &rd->scratch) : rc;
 }
 
 static int read_unsettled(void *ctx, const struct record_out *rec)
 {
 	struct reader *rd = ctx;
-	char key[24];
 
-	if (bucket_key(key, sizeof(key), rec->ts_ms, rd->width) != CC_OK || bucket_for(rd, rec->ts_ms) == NULL)
-		return rd->rc != CC_OK ? rd->rc : CC_ERR_LIMIT;
-	return add_body(rd->buckets, key, rec->body, rec->body_len);
-}
-
-static int by_start(const void *a, const void *b)
-{
-	long long x = strtoll(*(const char *const *)a, NULL, 10), y = strtoll(*(const char *const *)b, NULL, 10);
-
-	return x < y ? -1 : x > y;
+	return rollup_buckets_add(&rd->bs, rec->ts_ms, rec->body, rec->body_len);
 }
 
 int rollup_read(struct vault *v, const struct store_machine *m, int64_t width_ms, int64_t from_ms,
-                int64_t to_ms, int (*each)(void *ctx, int64_t start_ms, json_t *metrics), void *ctx,
+                int64_t to_ms, int (*each)(void *ctx, const struct rollup_summary *bucket), void *ctx,
                 int64_t *damaged)
 {
 	struct store *s = vault_store(v);
-	struct reader rd = { v, m, width_ms, ROLLUP_MINUTE_MS, NULL, 0, CC_OK };
-	const char **keys = NULL;
-	const char *key;
-	json_t *b;
-	size_t i, n = 0;
+	struct reader rd;
 	int own = 0, rc;
 
 	if (width_ms <= 0 || width_ms % ROLLUP_MINUTE_MS != 0 || from_ms % ROLLUP_MINUTE_MS != 0 ||
 	    (to_ms != INT64_MAX && to_ms % ROLLUP_MINUTE_MS != 0))
 		return CC_ERR_INVALID;
+	memset(&rd, 0, sizeof(rd));
+	rd.v = v;
+	rd.m = m;
+	rd.bs.width = width_ms;
+	rd.stored_width = ROLLUP_MINUTE_MS;
 	if (width_ms % ROLLUP_HOUR_MS == 0 && from_ms % ROLLUP_HOUR_MS == 0 &&
 	    (to_ms == INT64_MAX || to_ms % ROLLUP_HOUR_MS == 0))
 		rd.stored_width = ROLLUP_HOUR_MS;
-	rd.buckets = json_object();
-	if (rd.buckets == NULL)
-		return CC_ERR_NOMEM;
 	/* One snapshot: the inbox's records are exactly those the summaries lack. */
 	if (!s->ops->in_transaction(s)) {
 		rc = s->ops->begin_read(s);
 		if (rc != CC_OK)
-			goto out;
+			return rc;
 		own = 1;
 	}
 	rc = s->ops->rollup_each(s, m->id, rd.stored_width, from_ms, to_ms, read_summary, &rd);
@@ -421,24 +619,11 @@ int rollup_read(struct vault *v, const struct store_machine *m, int64_t width_ms
 		rc = records_unsettled(v, m, RECORD_TELEMETRY, from_ms, to_ms, read_unsettled, &rd, &rd.damaged);
 	if (own)
 		s->ops->rollback(s);
-	if (rc > 0)
-		rc = rd.rc != CC_OK ? rd.rc : CC_ERR_INVALID;
-	if (rc != CC_OK)
-		goto out;
-	keys = calloc(json_object_size(rd.buckets) + 1, sizeof(*keys));
-	if (keys == NULL) {
-		rc = CC_ERR_NOMEM;
-		goto out;
-	}
-	json_object_foreach(rd.buckets, key, b)
-		keys[n++] = key;
-	qsort(keys, n, sizeof(*keys), by_start);
-	for (i = 0; i < n && rc == CC_OK; i++)
-		rc = each(ctx, strtoll(keys[i], NULL, 10), json_object_get(rd.buckets, keys[i]));
-out:
+	if (rc == CC_OK)
+		rc = rollup_buckets_each(&rd.bs, each, ctx);
 	if (damaged != NULL)
 		*damaged = rd.damaged;
-	free(keys);
-	json_decref(rd.buckets);
+	rollup_buckets_free(&rd.bs);
+	rollup_summary_free(&rd.scratch);
 	return rc;
 }

@@ -11,15 +11,18 @@
  * the table; what is still in the inbox is added when read. A record that
  * is not telemetry, or no JSON object with a numeric "m", adds nothing.
  *
- * The plain body: {"metric": [count, min, max, sum], ...}.
+ * The plain body is binary (parsing JSON was most of a chart's time):
+ * "RU1", then little-endian u64 records, u16 metrics, and per metric a u8
+ * name length, the name, u64 count, and the IEEE 754 bits of min, max and
+ * sum as u64.
  */
 #ifndef CC_RECORDS_ROLLUP_H
 #define CC_RECORDS_ROLLUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
+#include "common/limits.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -36,15 +39,46 @@ void rollup_round_free(struct rollup_round *r);
 /* The hooks to hand to records_settle; valid while r lives. */
 void rollup_round_hooks(struct rollup_round *r, struct store_settle_hooks *out);
 
-/* One bucket of width_ms (a multiple of ROLLUP_MINUTE_MS) starting at
- * start_ms: metric -> [count, min, max, sum] (borrowed, valid during the
- * call). Read from the minute (or, when width is a whole number of hours
- * and the range is hour-aligned, the hour) summaries in [from_ms, to_ms),
- * both multiples of a minute, plus the records still in the inbox, in one
- * snapshot. Buckets come by start; empty ones are left out. damaged (may
- * be NULL) counts summaries and records that did not open (skipped). */
+/* A bucket: the records in it and, per metric, its readings. */
+struct rollup_metric {
+	char name[CC_NAME_MAX + 1];
+	size_t len;
+	int64_t count;
+	double min, max, sum;
+};
+struct rollup_summary {
+	int64_t start_ms;
+	int64_t records;
+	size_t nmetrics, cap;
+	struct rollup_metric *m;
+};
+void rollup_summary_free(struct rollup_summary *s);
+/* Adds one telemetry record's opened JSON body (its numeric "m" members):
+ * 0, or CC_ERR_NOMEM / CC_ERR_LIMIT. A body that is not such JSON adds nothing. */
+int rollup_summary_add(struct rollup_summary *s, const char *body, size_t len);
+
+/* Buckets of width ms kept by start, for callers that summarise records
+ * themselves (a step that is not whole minutes). Zero-initialise, set width. */
+struct rollup_buckets {
+	int64_t width;
+	struct rollup_summary *b;
+	size_t n, cap;
+};
+/* Adds a record's body to the bucket of ts_ms; CC_ERR_LIMIT beyond ROLLUP_BUCKETS_MAX. */
+int rollup_buckets_add(struct rollup_buckets *bs, int64_t ts_ms, const char *body, size_t len);
+/* The non-empty buckets by start; stops at the first non-zero return. */
+int rollup_buckets_each(const struct rollup_buckets *bs, int (*each)(void *ctx, const struct rollup_summary *b),
+                        void *ctx);
+void rollup_buckets_free(struct rollup_buckets *bs);
+
+/* The buckets of width_ms (a multiple of ROLLUP_MINUTE_MS) in [from_ms,
+ * to_ms), both multiples of a minute: read from the minute (or, when width
+ * is a whole number of hours and the range is hour-aligned, the hour)
+ * summaries, plus the records still in the inbox, in one snapshot. each()
+ * gets them by start; empty ones are left out. damaged (may be NULL)
+ * counts summaries and records that did not open (skipped). */
 int rollup_read(struct vault *v, const struct store_machine *m, int64_t width_ms, int64_t from_ms,
-                int64_t to_ms, int (*each)(void *ctx, int64_t start_ms, json_t *metrics), void *ctx,
+                int64_t to_ms, int (*each)(void *ctx, const struct rollup_summary *bucket), void *ctx,
                 int64_t *damaged);
 
 #endif

@@ -172,6 +172,9 @@ def test_steps_from_summaries_agree_with_records(world):
     assert status == 200, doc
     assert doc["columns"]["ts"] == [w["ts"] for w in want]
     assert doc["columns"]["boiler_temp_c:max"] == [w["max"]["boiler_temp_c"] for w in want]
+    # Nothing in the window: an empty list, not a missing one.
+    status, doc, _ = api.call("GET", q + f"&from={T0 - 7200000}&to={T0 - 3600000}", token=eng)
+    assert status == 200 and doc["telemetry"] == [], doc
     # An hour as one bucket: the hour summary.
     status, doc, _ = api.call("GET", f"/api/v1/machines/X1/telemetry?step=3600000&from={T0}&to={T0 + 3600000}",
                               token=eng)

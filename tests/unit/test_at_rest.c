@@ -440,21 +440,25 @@ static void ru_put(struct vault *v, const struct store_machine *m, int from, int
 	}
 }
 
-static int ru_collect(void *ctx, int64_t start, json_t *bucket)
+static int ru_collect(void *ctx, const struct rollup_summary *bucket)
 {
 	struct ru_seen *seen = ctx;
-	json_t *a = json_object_get(json_object_get(bucket, "m"), "boiler_temp_c");
 	struct ru_bucket *b;
+	size_t i;
 
 	if (seen->n == sizeof(seen->b) / sizeof(seen->b[0]))
 		return CC_ERR_LIMIT;
 	b = &seen->b[seen->n++];
-	b->start = start;
-	b->n = json_integer_value(json_object_get(bucket, "n"));
-	b->count = json_integer_value(json_array_get(a, 0));
-	b->min = json_number_value(json_array_get(a, 1));
-	b->max = json_number_value(json_array_get(a, 2));
-	b->sum = json_number_value(json_array_get(a, 3));
+	memset(b, 0, sizeof(*b));
+	b->start = bucket->start_ms;
+	b->n = bucket->records;
+	for (i = 0; i < bucket->nmetrics; i++)
+		if (strcmp(bucket->m[i].name, "boiler_temp_c") == 0) {
+			b->count = bucket->m[i].count;
+			b->min = bucket->m[i].min;
+			b->max = bucket->m[i].max;
+			b->sum = bucket->m[i].sum;
+		}
 	return 0;
 }
 
