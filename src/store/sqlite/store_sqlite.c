@@ -1695,7 +1695,8 @@ static int collect_arrival(void *arg, const struct inbox_row *row)
 	x->body = malloc(row->rec.body_len ? row->rec.body_len : 1);
 	if (x->body == NULL)
 		goto nomem;
-	memcpy(x->body, row->rec.body, row->rec.body_len);
+	if (row->rec.body_len > 0)
+		memcpy(x->body, row->rec.body, row->rec.body_len);
 	x->body_len = row->rec.body_len;
 	x->id = row->id;
 	x->seq = row->rec.seq;
@@ -1748,7 +1749,8 @@ static int read_arrivals(struct sqlite_store *s, int64_t machine_id, enum record
 		arrivals_free(a);
 		return rc;
 	}
-	qsort(a->v, a->n, sizeof(*a->v), by_seq_then_id);
+	if (a->n > 1)
+		qsort(a->v, a->n, sizeof(*a->v), by_seq_then_id);
 	for (i = 0, kept = 0; i < a->n; i++) {
 		if (kept > 0 && a->v[kept - 1].seq == a->v[i].seq) {
 			free(a->v[i].body);
