@@ -50,7 +50,6 @@ struct listener {
 
 /* A machine's session that outlives its connection (clean start 0). */
 struct remembered {
-	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int64_t expires_ms; /* 0: until the daemon stops */
 };
@@ -78,39 +77,45 @@ struct mqtt_server {
 	uint8_t tag_key[32];        /* per process: keyed tags of refused input in logs */
 	uint64_t barrier_id;
 	uint64_t refused, accepted, dropped;
+	char refusal[160]; /* a refusal's reason, sent at once as the MQTT 5 reason string */
 };
 
+/* A command sent to a machine and not yet recorded as delivered. */
+struct command_flight {
+	int64_t command_id;
+	uint16_t packet_id;
+	uint8_t acked; /* acknowledged; kept until the store says so, so it is not sent again */
+};
+
+/* One per connection, idle ones included: kept small (docs/PERFORMANCE.md
+ * "Idle machine connections"); commands in flight get their table only
+ * while there are some. */
 struct conn {
 	struct mqtt_server *srv;
 	struct listener *l;
 	uint64_t id;
 	struct bufferevent *bev;
 	struct mqtt_session *session;
-	char peer[64];
-	char serial[CC_SERIAL_MAX + 1]; /* the identity, once connected */
-	int64_t machine_id, customer_id;
-	char model[CC_NAME_MAX + 1];
-	char fingerprint[65];
-	int connected;   /* CONNECT accepted */
-	int closing;     /* no more input; freed once the output is flushed */
-	int clean_exit;  /* the client sent DISCONNECT */
-	int clean_start;
-	int will_armed;  /* a machine's will (`offline` on its status): applied unless DISCONNECT 0 */
-	uint32_t session_expiry;
-	char reason[48]; /* why it went away, for machine status */
 	struct event *close_ev; /* frees the connection at a safe point of the loop */
 	struct broker_session *bsess; /* open ACL: the broker's session, NULL once taken over */
+	struct command_flight *commands; /* COMMANDS_IN_FLIGHT while ncommands > 0, else NULL */
+	int64_t machine_id, customer_id;
 	int64_t disconnect_expiry;    /* a DISCONNECT's session expiry, -1: none */
-	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
-	int subscribed_cmd;
-	int want_commands; /* deliver pending commands once the current input is handled */
-	int read_blocked;  /* 3.1.1 over the receive maximum: not reading until a slot frees */
-	struct {
-		uint16_t packet_id;
-		int64_t command_id;
-		int acked; /* acknowledged; kept until the store says so, so it is not sent again */
-	} commands[COMMANDS_IN_FLIGHT];
-	size_t ncommands;
+	uint32_t session_expiry;
+	uint8_t ncommands;
+	unsigned connected : 1;     /* CONNECT accepted */
+	unsigned closing : 1;       /* no more input; freed once the output is flushed */
+	unsigned clean_exit : 1;    /* the client sent DISCONNECT */
+	unsigned clean_start : 1;
+	unsigned will_armed : 1;    /* a machine's will (`offline` on its status): applied unless DISCONNECT 0 */
+	unsigned subscribed_cmd : 1;
+	unsigned want_commands : 1; /* deliver pending commands once the current input is handled */
+	unsigned read_blocked : 1;  /* 3.1.1 over the receive maximum: not reading until a slot frees */
+	char peer[64];
+	char serial[CC_SERIAL_MAX + 1]; /* the identity, once connected */
+	char model[CC_NAME_MAX + 1];
+	char fingerprint[65];
+	char reason[48]; /* why it went away, for machine status */
 };
 
 static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason);
@@ -275,7 +280,7 @@ static uint8_t open_connect(struct conn *c, const struct mqtt_connect *m, struct
 	ack->subscription_ids_available = 1;
 	ack->shared_available = 1;
 	c->connected = 1;
-	c->will_armed = m->will;
+	c->will_armed = m->will != 0;
 	/* Any client id is welcome here, but only serial-shaped ones reach the log. */
 	if (inventory_serial_valid(broker_session_id(c->bsess)) && strlen(broker_session_id(c->bsess)) < sizeof(c->serial)) {
 		snprintf(c->serial, sizeof(c->serial), "%s", broker_session_id(c->bsess));
@@ -363,7 +368,7 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 		return MQTT_RC_SERVER_BUSY;
 	memcpy(c->serial, id, sizeof(c->serial));
 	c->connected = 1;
-	c->clean_start = m->clean_start;
+	c->clean_start = m->clean_start != 0;
 	c->session_expiry = m->version == MQTT_V5 ? m->props.session_expiry : (m->clean_start ? 0 : UINT32_MAX);
 	mem = strmap_get(srv->sessions, id);
 	if (mem != NULL && (m->clean_start || (mem->expires_ms != 0 && mem->expires_ms < clock_now_ms()))) {
@@ -414,8 +419,8 @@ static int refuse(struct conn *c, const struct mqtt_publish *p, const char *cate
 	log_info(MOD, "%s: refused a message: %s", c->serial, why);
 	if (p->qos == 0 || session_version(c->session) != MQTT_V5)
 		return MQTT_RC_SUCCESS;
-	snprintf(c->refusal, sizeof(c->refusal), "%s", why);
-	*reason_string = c->refusal;
+	snprintf(c->srv->refusal, sizeof(c->srv->refusal), "%s", why);
+	*reason_string = c->srv->refusal;
 	return MQTT_RC_PAYLOAD_FORMAT_INVALID;
 }
 
@@ -548,6 +553,15 @@ static uint8_t hook_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
 	return MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 }
 
+static void command_forget(struct conn *c, size_t i)
+{
+	c->commands[i] = c->commands[--c->ncommands];
+	if (c->ncommands == 0) {
+		free(c->commands);
+		c->commands = NULL;
+	}
+}
+
 static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 {
 	struct conn *c = ctx;
@@ -570,7 +584,7 @@ static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 		if (writer_submit(c->srv->writer, &it) == CC_OK)
 			c->commands[i].acked = 1;
 		else
-			c->commands[i] = c->commands[--c->ncommands]; /* delivered again later: at least once */
+			command_forget(c, i); /* delivered again later: at least once */
 		return;
 	}
 }
@@ -582,7 +596,7 @@ static void command_recorded(struct conn *c, int64_t command_id)
 
 	for (i = 0; i < c->ncommands; i++) {
 		if (c->commands[i].command_id == command_id) {
-			c->commands[i] = c->commands[--c->ncommands];
+			command_forget(c, i);
 			return;
 		}
 	}
@@ -609,6 +623,11 @@ static int send_command(void *ctx, int64_t id, const char *name, const char *bod
 		return 0;
 	if (c->ncommands == COMMANDS_IN_FLIGHT)
 		return 1; /* the rest when these are acknowledged */
+	if (c->commands == NULL) {
+		c->commands = calloc(COMMANDS_IN_FLIGHT, sizeof(*c->commands));
+		if (c->commands == NULL)
+			return 1; /* later: the next delivery tries again */
+	}
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s", c->serial, name);
 	rc = session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id);
 	if (rc == CC_ERR_INVALID) {
@@ -757,6 +776,7 @@ static void conn_free(struct conn *c)
 		event_free(c->close_ev);
 	session_free(c->session);
 	bufferevent_free(c->bev);
+	free(c->commands);
 	free(c);
 }
 
