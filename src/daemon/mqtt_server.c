@@ -902,33 +902,40 @@ static void want_write(struct conn *c)
  * is writable again. */
 static void conn_flush(struct conn *c)
 {
-	while (c->out_len > 0 && !c->handshaking) {
-		int len = c->out_len > INT_MAX ? INT_MAX : (int)c->out_len, n, err = SSL_ERROR_NONE;
+	size_t done = 0;
+	int err = SSL_ERROR_NONE;
+
+	while (done < c->out_len && !c->handshaking) {
+		size_t left = c->out_len - done;
+		int len = left > INT_MAX ? INT_MAX : (int)left, n;
 
 		ERR_clear_error();
 		if (c->ssl != NULL) {
-			n = SSL_write(c->ssl, c->out, len);
+			n = SSL_write(c->ssl, c->out + done, len);
 			if (n <= 0)
 				err = SSL_get_error(c->ssl, n);
 		} else {
-			n = (int)send(c->fd, c->out, (size_t)len, MSG_NOSIGNAL);
+			n = (int)send(c->fd, c->out + done, (size_t)len, MSG_NOSIGNAL);
 			if (n < 0)
 				err = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SSL_ERROR_WANT_WRITE
 				                                                                 : SSL_ERROR_SYSCALL;
 		}
-		if (n > 0) {
-			memmove(c->out, c->out + n, c->out_len - (size_t)n);
-			c->out_len -= (size_t)n;
-			continue;
-		}
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done > 0 && done < c->out_len)
+		memmove(c->out, c->out + done, c->out_len - done);
+	c->out_len -= done;
+	if (c->out_len > 0) {
+		if (c->handshaking || err == SSL_ERROR_WANT_READ)
+			return; /* after the handshake; or the next read flushes again */
 		if (err == SSL_ERROR_WANT_WRITE)
 			want_write(c);
-		else if (err != SSL_ERROR_WANT_READ) /* WANT_READ: the next read flushes again */
+		else
 			conn_failed(c, c->connected ? "connection lost" : "TLS handshake failed");
 		return;
 	}
-	if (c->out_len > 0)
-		return;
 	free(c->out);
 	c->out = NULL;
 	c->out_cap = 0;
