@@ -20,7 +20,8 @@ merely forwards the same messages to one subscriber. Printed as ratios; the
 figures go into docs/PERFORMANCE.md. Nothing here is a pass/fail test.
 
 usage: bench/ingest.py BUILD_DIR [--machines 1,100,1000] [--messages 20000] [--idle 10000]
-                        [--loadgen-runs 3] [--paced-seconds 20] [--no-sim] [--json FILE]
+                        [--idle-servers coffeecloudd,mosquitto] [--loadgen-runs 3]
+                        [--loadgen-servers coffeecloudd,mosquitto] [--paced-seconds 20] [--no-sim] [--json FILE]
 """
 import argparse
 import json
@@ -117,7 +118,19 @@ def loadgen_section(build, data, servers, runs, paced_s):
             srv.stop()
         results[name] = {"a": a, "b": b}
 
-    cc, mq = results["coffeecloudd"], results["mosquitto"]
+    cc, mq = results.get("coffeecloudd"), results.get("mosquitto")
+    for name, res in results.items():
+        print("%s: server loop write calls per message: %s (a); %.3f (b)" % (
+            name, " ".join("%.3f" % r.get("server_loop_writes_per_msg", 0) for r in res["a"]),
+            res["b"].get("server_loop_writes_per_msg", 0)))
+    if cc is None or mq is None:
+        for name, res in results.items():
+            for r in res["a"] + [res["b"]]:
+                print("%s %s: %.0f msg/s, ack p50/p99 %.2f/%.2f ms, server %.1f us/msg (loop thread %.1f), "
+                      "%.2f cores" % (name, r["mode"], r["msgs_per_s"], r["ack_p50_ms"], r["ack_p99_ms"],
+                                      r["server_cpu_us_per_msg"], r.get("server_loop_cpu_us_per_msg", 0),
+                                      r["server_cpu_share"]))
+        return results
     print("ingest with coffeecloud-loadgen: QoS 1 over mutual TLS 1.3, MQTT 5, %d-byte telemetry, "
           "window %d per machine" % (cc["b"]["payload_bytes"], cc["b"]["window"]))
     head = "%-13s %9s %17s %12s %12s %14s %15s" % ("server", "msg/s", "ack p50/p99 ms", "server us/msg",
@@ -158,7 +171,11 @@ def main():
     ap.add_argument("--machines", default="1,100,1000")
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--idle", type=int, default=0, help="also hold this many idle TLS machines")
+    ap.add_argument("--idle-servers", default="coffeecloudd,mosquitto",
+                    help="which servers the idle part measures (comma-separated)")
     ap.add_argument("--loadgen-runs", type=int, default=3, help="runs of (a); 0: no coffeecloud-loadgen part")
+    ap.add_argument("--loadgen-servers", default="coffeecloudd,mosquitto",
+                    help="which servers the coffeecloud-loadgen part measures (comma-separated)")
     ap.add_argument("--paced-seconds", type=int, default=20)
     ap.add_argument("--no-sim", action="store_true", help="skip the coffeecloud-sim figures")
     ap.add_argument("--json", help="write every loadgen result to this file")
@@ -188,11 +205,12 @@ def main():
         run_sim(build, data, free_port(), largest, 1, ["--timeout", "1"])
 
         if args.loadgen_runs:
-            res = loadgen_section(build, data, [
+            res = loadgen_section(build, data, [s for s in [
                 ("coffeecloudd", [os.path.join(build, "coffeecloudd"), "--data", data, "--config",
                                   os.path.join(work, "cc.conf")], cc_port, os.path.join(work, "cc.lg.log")),
                 ("mosquitto", ["mosquitto", "-c", os.path.join(work, "mosquitto.conf")], mq_port,
-                 os.path.join(work, "mq.lg.log"))], args.loadgen_runs, args.paced_seconds)
+                 os.path.join(work, "mq.lg.log"))] if s[0] in args.loadgen_servers.split(",")],
+                args.loadgen_runs, args.paced_seconds)
             if args.json:
                 with open(args.json, "w") as f:
                     json.dump(res, f, indent=1)
@@ -239,7 +257,11 @@ def main():
                     ("coffeecloudd", [os.path.join(build, "coffeecloudd"), "--data", data, "--config",
                                       os.path.join(work, "cc.conf")], cc_port),
                     ("mosquitto", ["mosquitto", "-c", os.path.join(work, "mosquitto.conf")], mq_port)):
-                srv = Server(argv, port, os.path.join(work, name + ".idle.log"))
+                if name not in args.idle_servers.split(","):
+                    continue
+                # BENCH_IDLE_WRAP, e.g. "valgrind --tool=massif --massif-out-file=/tmp/m.out": a heap profile.
+                wrap = os.environ.get("BENCH_IDLE_WRAP", "").split()
+                srv = Server(wrap + argv, port, os.path.join(work, name + ".idle.log"))
                 base = rss_kib(srv.proc.pid)
                 hold = subprocess.Popen([os.path.join(build, "coffeecloud-sim"), "--data", data, "--machines",
                                          str(args.idle), "--port", str(port), "--rate", "0.001",
@@ -252,6 +274,14 @@ def main():
                                  if l.split()[1].endswith(":%04X" % port) and l.split()[3] == "01"])
                     if count >= args.idle:
                         break
+                    time.sleep(0.5)
+                # Established TCP connections may still be in their handshakes: wait until
+                # the server's memory stops growing.
+                last, steady = -1, 0
+                while steady < 3 and time.monotonic() < deadline:
+                    now = rss_kib(srv.proc.pid)
+                    steady = steady + 1 if now == last else 0
+                    last = now
                     time.sleep(0.5)
                 used = rss_kib(srv.proc.pid) - base
                 print("%14s: %d connections, %.1f MiB, %.1f KiB per connection, %.0f connections per GiB" % (

@@ -115,6 +115,8 @@ struct run {
 	size_t lat_len, lat_cap;
 	struct rusage ru_start;
 	double server_cpu_start;
+	long long server_writes_start;
+	double server_loop_cpu_start;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -148,15 +150,53 @@ static double ru_seconds(const struct rusage *r)
 }
 
 /* utime + stime of a process in seconds (/proc/PID/stat), or -1. */
+/* Write system calls of the server's main thread (its event loop), from
+ * /proc/PID/task/PID/io: how many writes (TLS records, mostly) its acks took. */
+static long long proc_loop_writes(int pid)
+{
+	char path[64], line[128];
+	long long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/io", pid, pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "syscw: %lld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static double stat_cpu_s(const char *path);
+
 static double proc_cpu_s(int pid)
 {
-	char path[64], buf[1024], *p;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return stat_cpu_s(path);
+}
+
+/* CPU time of the server's main thread alone: its event loop (TLS, MQTT,
+ * checks, acknowledgements), without the writer thread. */
+static double proc_loop_cpu_s(int pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	return stat_cpu_s(path);
+}
+
+static double stat_cpu_s(const char *path)
+{
+	char buf[1024], *p;
 	unsigned long long ut, st;
 	FILE *f;
 	size_t n;
 	int field;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
@@ -815,8 +855,11 @@ static void start_running(struct run *r, int64_t now)
 	r->t_start_ns = now;
 	r->t_last_ack_ns = now;
 	getrusage(RUSAGE_SELF, &r->ru_start);
-	if (r->o.server_pid > 0)
+	if (r->o.server_pid > 0) {
 		r->server_cpu_start = proc_cpu_s(r->o.server_pid);
+		r->server_writes_start = proc_loop_writes(r->o.server_pid);
+		r->server_loop_cpu_start = proc_loop_cpu_s(r->o.server_pid);
+	}
 	if (r->o.rate > 0) {
 		double total = r->o.rate * r->o.duration * r->o.machines;
 
@@ -918,6 +961,9 @@ static void report(struct run *r, int64_t end_ns, const struct rusage *ru_end)
 	double secs = (double)((r->acked + r->refused > 0 ? r->t_last_ack_ns : end_ns) - r->t_start_ns) / 1e9;
 	double cpu = ru_seconds(ru_end) - ru_seconds(&r->ru_start);
 	double server = r->o.server_pid > 0 ? proc_cpu_s(r->o.server_pid) - r->server_cpu_start : 0;
+	long long writes = r->o.server_pid > 0 && r->server_writes_start >= 0
+	                       ? proc_loop_writes(r->o.server_pid) - r->server_writes_start : 0;
+	double loop = r->o.server_pid > 0 ? proc_loop_cpu_s(r->o.server_pid) - r->server_loop_cpu_start : 0;
 	uint64_t done = r->acked + r->refused;
 	char sample[LG_PAYLOAD_MAX];
 	struct machine probe;
@@ -932,12 +978,13 @@ static void report(struct run *r, int64_t end_ns, const struct rusage *ru_end)
 	       ",\"refused\":%" PRIu64 ",\"late\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"seconds\":%.3f,"
 	       "\"msgs_per_s\":%.1f,\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"ack_max_ms\":%.3f,"
 	       "\"cpu_s\":%.3f,\"cpu_share\":%.3f,\"cpu_us_per_msg\":%.2f,\"server_cpu_s\":%.3f,"
-	       "\"server_cpu_share\":%.3f,\"server_cpu_us_per_msg\":%.2f}\n",
+	       "\"server_cpu_share\":%.3f,\"server_cpu_us_per_msg\":%.2f,\"server_loop_writes_per_msg\":%.3f,\"server_loop_cpu_us_per_msg\":%.2f}\n",
 	       r->o.machines, r->ready + (unsigned)0, r->o.mqtt, r->o.window, r->o.rate > 0 ? "paced" : "count",
 	       r->o.rate, payload(&probe, sample, sizeof(sample)), (double)r->t_connect_ns / 1e9, r->sent, r->acked,
 	       r->refused, r->late, r->errors, secs, (double)done / secs, pct_ms(r, 0.5), pct_ms(r, 0.99),
 	       pct_ms(r, 1.0), cpu, cpu / secs, done ? cpu * 1e6 / (double)done : 0.0, server, server / secs,
-	       done ? server * 1e6 / (double)done : 0.0);
+	       done ? server * 1e6 / (double)done : 0.0, done ? (double)writes / (double)done : 0.0,
+	       done ? loop * 1e6 / (double)done : 0.0);
 	fflush(stdout);
 }
 

@@ -1,16 +1,16 @@
 #include "daemon/mqtt_server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -34,6 +34,7 @@
 #define COMMANDS_IN_FLIGHT 8
 #define DONE_CHUNK 1024
 #define CLOSE_GRACE_MS 2000
+#define READ_CHUNK 16384 /* one TLS record's plaintext */
 #define TLS_LISTENER 0
 #define PLAIN_LISTENER 1
 
@@ -50,7 +51,6 @@ struct listener {
 
 /* A machine's session that outlives its connection (clean start 0). */
 struct remembered {
-	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
 	int subscribed_cmd;
 	int64_t expires_ms; /* 0: until the daemon stops */
 };
@@ -65,6 +65,8 @@ struct mqtt_server {
 	char commands_version[32];
 	struct writer *writer;
 	struct event *done_ev;   /* activated by the writer thread */
+	struct event *flush_ev;  /* activated when output is queued: writes it at the end of the loop turn */
+	struct conn *dirty;      /* connections with output queued this turn */
 	struct event *poll_ev;   /* fleet changes: new and revoked machines */
 	struct broker *broker;   /* the open listener's in-memory broker (NULL without one) */
 	struct event *tick_ev;   /* its delayed wills and session expiry */
@@ -78,42 +80,60 @@ struct mqtt_server {
 	uint8_t tag_key[32];        /* per process: keyed tags of refused input in logs */
 	uint64_t barrier_id;
 	uint64_t refused, accepted, dropped;
+	char refusal[160]; /* a refusal's reason, sent at once as the MQTT 5 reason string */
 };
 
+/* A command sent to a machine and not yet recorded as delivered. */
+struct command_flight {
+	int64_t command_id;
+	uint16_t packet_id;
+	uint8_t acked; /* acknowledged; kept until the store says so, so it is not sent again */
+};
+
+/* One per connection, idle ones included: kept small (docs/PERFORMANCE.md
+ * "Idle machine connections"); commands in flight get their table only
+ * while there are some. */
 struct conn {
 	struct mqtt_server *srv;
 	struct listener *l;
 	uint64_t id;
-	struct bufferevent *bev;
 	struct mqtt_session *session;
-	char peer[64];
-	char serial[CC_SERIAL_MAX + 1]; /* the identity, once connected */
-	int64_t machine_id, customer_id;
-	char model[CC_NAME_MAX + 1];
-	char fingerprint[65];
-	int connected;   /* CONNECT accepted */
-	int closing;     /* no more input; freed once the output is flushed */
-	int clean_exit;  /* the client sent DISCONNECT */
-	int clean_start;
-	int will_armed;  /* a machine's will (`offline` on its status): applied unless DISCONNECT 0 */
-	uint32_t session_expiry;
-	char reason[48]; /* why it went away, for machine status */
+	SSL *ssl;                /* NULL on the plain listener */
+	struct event *ev;        /* readable, with the CONNECT or keepalive timeout */
+	struct event *wev;       /* writable: made the first time a write has to wait */
+	struct conn *dirty_next; /* in srv->dirty */
+	uint8_t *in;             /* an incomplete packet, or input held back by back-pressure; else NULL */
+	uint8_t *out;            /* what is queued for the peer; NULL when nothing is */
+	size_t in_len, out_len, out_cap;
+	evutil_socket_t fd;
 	struct event *close_ev; /* frees the connection at a safe point of the loop */
 	struct broker_session *bsess; /* open ACL: the broker's session, NULL once taken over */
+	struct command_flight *commands; /* COMMANDS_IN_FLIGHT while ncommands > 0, else NULL */
+	int64_t machine_id, customer_id;
 	int64_t disconnect_expiry;    /* a DISCONNECT's session expiry, -1: none */
-	char refusal[160]; /* the last refusal's reason, sent as MQTT 5 reason string */
-	int subscribed_cmd;
-	int want_commands; /* deliver pending commands once the current input is handled */
-	int read_blocked;  /* 3.1.1 over the receive maximum: not reading until a slot frees */
-	struct {
-		uint16_t packet_id;
-		int64_t command_id;
-		int acked; /* acknowledged; kept until the store says so, so it is not sent again */
-	} commands[COMMANDS_IN_FLIGHT];
-	size_t ncommands;
+	uint32_t session_expiry;
+	uint8_t ncommands;
+	unsigned connected : 1;     /* CONNECT accepted */
+	unsigned closing : 1;       /* no more input; freed once the output is flushed */
+	unsigned clean_exit : 1;    /* the client sent DISCONNECT */
+	unsigned clean_start : 1;
+	unsigned will_armed : 1;    /* a machine's will (`offline` on its status): applied unless DISCONNECT 0 */
+	unsigned subscribed_cmd : 1;
+	unsigned want_commands : 1; /* deliver pending commands once the current input is handled */
+	unsigned read_blocked : 1;  /* 3.1.1 over the receive maximum: not reading until a slot frees */
+	unsigned handshaking : 1;   /* TLS handshake not done yet */
+	unsigned dirty : 1;         /* in srv->dirty */
+	unsigned lingering : 1;     /* our side shut; reading and dropping until the peer closes */
+	unsigned read_wants_write : 1; /* SSL_read needs the socket writable (a TLS 1.3 key update) */
+	char peer[64];
+	char serial[CC_SERIAL_MAX + 1]; /* the identity, once connected */
+	char model[CC_NAME_MAX + 1];
+	char fingerprint[65];
+	char reason[48]; /* why it went away, for machine status */
 };
 
 static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
 
 /* ---- connection table ---- */
 
@@ -211,11 +231,36 @@ static int submit_state(struct conn *c, int online, const uint8_t *info, size_t 
 
 /* ---- session hooks ---- */
 
+/* Output is queued, and written once per loop turn (flush_cb): all the
+ * acknowledgements a batch of completions gives one connection leave in
+ * one SSL_write, one TLS record, one system call. */
 static int hook_send(void *ctx, const uint8_t *p, size_t n)
 {
 	struct conn *c = ctx;
+	struct mqtt_server *srv = c->srv;
 
-	return bufferevent_write(c->bev, p, n) == 0 ? CC_OK : CC_ERR_IO;
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap > 0 ? c->out_cap : 256;
+		uint8_t *b;
+
+		while (cap < c->out_len + n)
+			cap *= 2;
+		b = realloc(c->out, cap);
+		if (b == NULL)
+			return CC_ERR_NOMEM;
+		c->out = b;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	if (!c->dirty) {
+		c->dirty = 1;
+		c->dirty_next = srv->dirty;
+		if (srv->dirty == NULL)
+			event_active(srv->flush_ev, EV_WRITE, 0);
+		srv->dirty = c;
+	}
+	return CC_OK;
 }
 
 static int bytes_to_string(const struct mqtt_bytes *b, char *out, size_t cap)
@@ -275,7 +320,7 @@ static uint8_t open_connect(struct conn *c, const struct mqtt_connect *m, struct
 	ack->subscription_ids_available = 1;
 	ack->shared_available = 1;
 	c->connected = 1;
-	c->will_armed = m->will;
+	c->will_armed = m->will != 0;
 	/* Any client id is welcome here, but only serial-shaped ones reach the log. */
 	if (inventory_serial_valid(broker_session_id(c->bsess)) && strlen(broker_session_id(c->bsess)) < sizeof(c->serial)) {
 		snprintf(c->serial, sizeof(c->serial), "%s", broker_session_id(c->bsess));
@@ -311,7 +356,7 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 	if (c->l->tls) {
 		struct tls_identity ident;
 
-		if (tls_peer_identity(bufferevent_openssl_get_ssl(c->bev), &ident) != CC_OK) {
+		if (tls_peer_identity(c->ssl, &ident) != CC_OK) {
 			log_info(MOD, "%s: refused client id #%s: no usable client certificate", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
@@ -363,7 +408,7 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 		return MQTT_RC_SERVER_BUSY;
 	memcpy(c->serial, id, sizeof(c->serial));
 	c->connected = 1;
-	c->clean_start = m->clean_start;
+	c->clean_start = m->clean_start != 0;
 	c->session_expiry = m->version == MQTT_V5 ? m->props.session_expiry : (m->clean_start ? 0 : UINT32_MAX);
 	mem = strmap_get(srv->sessions, id);
 	if (mem != NULL && (m->clean_start || (mem->expires_ms != 0 && mem->expires_ms < clock_now_ms()))) {
@@ -383,18 +428,19 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 	return MQTT_RC_SUCCESS;
 }
 
-static void arm_keepalive(struct conn *c)
+/* (Re)starts reading, with the keepalive as timeout: silence for 1.5 x
+ * keepalive ends the connection (before CONNECT: mqtt_connect_timeout_s). */
+static void arm_reading(struct conn *c)
 {
 	uint16_t ka = session_keepalive(c->session);
-	struct timeval tv;
+	struct timeval tv = { c->srv->cfg.mqtt_connect_timeout_s, 0 };
 
-	if (ka == 0) {
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
-		return;
+	if (c->connected) {
+		tv.tv_sec = ka + ka / 2;
+		tv.tv_usec = (ka % 2) * 500000;
 	}
-	tv.tv_sec = ka + ka / 2;
-	tv.tv_usec = (ka % 2) * 500000;
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	event_del(c->ev); /* event_add keeps an old timeout when given none */
+	event_add(c->ev, c->connected && ka == 0 ? NULL : &tv);
 }
 
 /* Refuses a publish: counted per machine under a category; MQTT 5 clients
@@ -414,8 +460,8 @@ static int refuse(struct conn *c, const struct mqtt_publish *p, const char *cate
 	log_info(MOD, "%s: refused a message: %s", c->serial, why);
 	if (p->qos == 0 || session_version(c->session) != MQTT_V5)
 		return MQTT_RC_SUCCESS;
-	snprintf(c->refusal, sizeof(c->refusal), "%s", why);
-	*reason_string = c->refusal;
+	snprintf(c->srv->refusal, sizeof(c->srv->refusal), "%s", why);
+	*reason_string = c->srv->refusal;
 	return MQTT_RC_PAYLOAD_FORMAT_INVALID;
 }
 
@@ -548,6 +594,15 @@ static uint8_t hook_unsubscribe(void *ctx, const struct mqtt_bytes *filter)
 	return MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 }
 
+static void command_forget(struct conn *c, size_t i)
+{
+	c->commands[i] = c->commands[--c->ncommands];
+	if (c->ncommands == 0) {
+		free(c->commands);
+		c->commands = NULL;
+	}
+}
+
 static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 {
 	struct conn *c = ctx;
@@ -570,7 +625,7 @@ static void hook_delivered(void *ctx, uint16_t packet_id, uint8_t reason)
 		if (writer_submit(c->srv->writer, &it) == CC_OK)
 			c->commands[i].acked = 1;
 		else
-			c->commands[i] = c->commands[--c->ncommands]; /* delivered again later: at least once */
+			command_forget(c, i); /* delivered again later: at least once */
 		return;
 	}
 }
@@ -582,7 +637,7 @@ static void command_recorded(struct conn *c, int64_t command_id)
 
 	for (i = 0; i < c->ncommands; i++) {
 		if (c->commands[i].command_id == command_id) {
-			c->commands[i] = c->commands[--c->ncommands];
+			command_forget(c, i);
 			return;
 		}
 	}
@@ -609,6 +664,11 @@ static int send_command(void *ctx, int64_t id, const char *name, const char *bod
 		return 0;
 	if (c->ncommands == COMMANDS_IN_FLIGHT)
 		return 1; /* the rest when these are acknowledged */
+	if (c->commands == NULL) {
+		c->commands = calloc(COMMANDS_IN_FLIGHT, sizeof(*c->commands));
+		if (c->commands == NULL)
+			return 1; /* later: the next delivery tries again */
+	}
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s", c->serial, name);
 	rc = session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id);
 	if (rc == CC_ERR_INVALID) {
@@ -753,10 +813,25 @@ static void conn_free(struct conn *c)
 		srv->conns[slot] = NULL;
 		srv->nconns--;
 	}
+	if (c->dirty) {
+		struct conn **p = &srv->dirty;
+
+		while (*p != c)
+			p = &(*p)->dirty_next;
+		*p = c->dirty_next;
+	}
 	if (c->close_ev != NULL)
 		event_free(c->close_ev);
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->wev != NULL)
+		event_free(c->wev);
 	session_free(c->session);
-	bufferevent_free(c->bev);
+	SSL_free(c->ssl); /* its socket BIO leaves the descriptor to us */
+	evutil_closesocket(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c->commands);
 	free(c);
 }
 
@@ -783,16 +858,6 @@ static void conn_free_after(struct conn *c, int delay_ms)
 	evtimer_add(c->close_ev, &tv);
 }
 
-static void drain_cb(struct bufferevent *bev, void *arg)
-{
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	(void)arg;
-	evbuffer_drain(in, evbuffer_get_length(in));
-}
-
-static void closing_event_cb(struct bufferevent *bev, short what, void *arg);
-
 /* The open listener closes like a polite broker: after what explains the
  * close has gone out, only our side is shut, and what the client still
  * sends (a PUBREL it pipelined, say) is read and dropped until it closes
@@ -800,9 +865,10 @@ static void closing_event_cb(struct bufferevent *bev, short what, void *arg);
  * connection under the client's feet before it reads our DISCONNECT. */
 static void linger(struct conn *c)
 {
-	(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-	bufferevent_setcb(c->bev, drain_cb, NULL, closing_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ);
+	(void)shutdown(c->fd, SHUT_WR);
+	c->lingering = 1;
+	event_del(c->ev);
+	event_add(c->ev, NULL);
 	conn_free_after(c, CLOSE_GRACE_MS);
 }
 
@@ -811,22 +877,91 @@ static int lingers(const struct conn *c)
 	return c->l->acl == ACL_OPEN && !c->l->tls;
 }
 
-static void flushed_cb(struct bufferevent *bev, void *arg)
+/* A socket or TLS error: the connection is gone. */
+static void conn_failed(struct conn *c, const char *reason)
 {
-	struct conn *c = arg;
-
-	(void)bev;
-	if (lingers(c))
-		linger(c);
-	else
+	c->out_len = 0; /* nothing more can be sent */
+	if (c->closing) {
+		event_del(c->ev);
 		conn_free_after(c, 0);
+	} else {
+		conn_close(c, reason, 0);
+	}
+	ERR_clear_error();
 }
 
-static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
+static void want_write(struct conn *c)
 {
+	if (c->wev == NULL)
+		c->wev = event_new(c->srv->base, c->fd, EV_WRITE, write_cb, c);
+	if (c->wev == NULL || event_add(c->wev, NULL) != 0)
+		conn_failed(c, "out of memory");
+}
+
+/* Writes what is queued, as far as the socket takes it; the rest when it
+ * is writable again. */
+static void conn_flush(struct conn *c)
+{
+	size_t done = 0;
+	int err = SSL_ERROR_NONE;
+
+	while (done < c->out_len && !c->handshaking) {
+		size_t left = c->out_len - done;
+		int len = left > INT_MAX ? INT_MAX : (int)left, n;
+
+		ERR_clear_error();
+		if (c->ssl != NULL) {
+			n = SSL_write(c->ssl, c->out + done, len);
+			if (n <= 0)
+				err = SSL_get_error(c->ssl, n);
+		} else {
+			n = (int)send(c->fd, c->out + done, (size_t)len, MSG_NOSIGNAL);
+			if (n < 0)
+				err = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SSL_ERROR_WANT_WRITE
+				                                                                 : SSL_ERROR_SYSCALL;
+		}
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done > 0 && done < c->out_len)
+		memmove(c->out, c->out + done, c->out_len - done);
+	c->out_len -= done;
+	if (c->out_len > 0) {
+		if (c->handshaking || err == SSL_ERROR_WANT_READ)
+			return; /* after the handshake; or the next read flushes again */
+		if (err == SSL_ERROR_WANT_WRITE)
+			want_write(c);
+		else
+			conn_failed(c, c->connected ? "connection lost" : "TLS handshake failed");
+		return;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = 0;
+	if (c->closing && !c->lingering && c->close_ev != NULL) {
+		/* What explains the close has gone out. */
+		if (lingers(c))
+			linger(c);
+		else
+			conn_free_after(c, 0);
+	}
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt_server *srv = arg;
+
+	(void)fd;
 	(void)what;
-	bufferevent_disable(bev, EV_READ | EV_WRITE);
-	conn_free_after(arg, 0);
+	while (srv->dirty != NULL) {
+		struct conn *c = srv->dirty;
+
+		srv->dirty = c->dirty_next;
+		c->dirty_next = NULL;
+		c->dirty = 0;
+		conn_flush(c);
+	}
 }
 
 /* Stops input, sends what explains the close (MQTT 5 DISCONNECT) and frees
@@ -847,19 +982,16 @@ static void conn_close(struct conn *c, const char *reason, uint8_t mqtt_reason)
 	 * a bare two-byte DISCONNECT see the reason code. */
 	if (mqtt_reason != 0 && session_connected(c->session))
 		session_close(c->session, mqtt_reason, c->reason);
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && lingers(c)) {
+	event_del(c->ev);
+	if (c->out_len == 0 && lingers(c)) {
 		linger(c);
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		bufferevent_disable(c->bev, EV_WRITE);
+	if (c->out_len == 0) {
 		conn_free_after(c, 0);
 		return;
 	}
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_setcb(c->bev, NULL, flushed_cb, closing_event_cb, c);
-	conn_free_after(c, CLOSE_GRACE_MS);
+	conn_free_after(c, CLOSE_GRACE_MS); /* conn_flush frees it sooner, once flushed */
 }
 
 static const char *reason_for(int rc)
@@ -879,55 +1011,179 @@ static const char *reason_for(int rc)
 	}
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* Hands input to the session: n bytes from data, after what waited in
+ * c->in. Keeps what the session did not take (an incomplete packet, or
+ * packets held back by back-pressure). Returns nonzero once the
+ * connection reads no more for now. */
+static int conn_input(struct conn *c, const uint8_t *data, size_t n)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t len = evbuffer_get_length(in), used = 0;
+	const uint8_t *p = data;
+	size_t len = n, used = 0;
 	int was_connected = c->connected, rc;
-	uint8_t *data;
 
-	if (c->closing || len == 0)
-		return;
-	data = evbuffer_pullup(in, (ev_ssize_t)len);
-	if (data == NULL) {
-		conn_close(c, "out of memory", MQTT_RC_UNSPECIFIED);
-		return;
+	if (c->in_len > 0) {
+		if (n > 0) {
+			uint8_t *b = realloc(c->in, c->in_len + n);
+
+			if (b == NULL) {
+				conn_close(c, "out of memory", MQTT_RC_UNSPECIFIED);
+				return 1;
+			}
+			memcpy(b + c->in_len, data, n);
+			c->in = b;
+			c->in_len += n;
+		}
+		p = c->in;
+		len = c->in_len;
 	}
-	rc = session_input(c->session, data, len, &used);
-	evbuffer_drain(in, used);
+	rc = session_input(c->session, p, len, &used);
+	if (p == c->in) {
+		memmove(c->in, c->in + used, len - used);
+		c->in_len = len - used;
+	} else if (used < len) {
+		c->in = malloc(len - used);
+		if (c->in == NULL) {
+			conn_close(c, "out of memory", MQTT_RC_UNSPECIFIED);
+			return 1;
+		}
+		memcpy(c->in, p + used, len - used);
+		c->in_len = len - used;
+	}
+	if (c->in != NULL && c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+	}
 	if (rc < 0) {
 		conn_close(c, c->clean_exit ? "disconnected by the machine" : reason_for(rc), 0);
-		return;
+		return 1;
 	}
 	if (session_input_blocked(c->session)) {
 		/* Back-pressure: the socket waits until a completion frees a slot. */
 		c->read_blocked = 1;
-		bufferevent_disable(bev, EV_READ);
+		event_del(c->ev);
 	}
-	if (!was_connected && c->connected)
-		arm_keepalive(c);
+	if (!was_connected && c->connected && !c->read_blocked)
+		arm_reading(c);
 	if (c->bsess != NULL)
 		broker_flush(c->srv->broker, c->bsess); /* retained messages, after the SUBACK */
 	if (c->want_commands)
 		deliver_commands(c);
+	return c->closing || c->read_blocked;
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+/* Reads until the socket (and OpenSSL's buffer) is empty: level-triggered
+ * events do not see records OpenSSL already holds. */
+static void conn_read(struct conn *c)
+{
+	uint8_t buf[READ_CHUNK];
+
+	if (c->in_len > 0 && conn_input(c, NULL, 0) != 0)
+		return; /* what waited for a free slot first */
+	while (!c->closing && !c->read_blocked) {
+		int n, err = SSL_ERROR_NONE;
+
+		ERR_clear_error();
+		if (c->ssl != NULL) {
+			n = SSL_read(c->ssl, buf, sizeof(buf));
+			if (n <= 0)
+				err = SSL_get_error(c->ssl, n);
+		} else {
+			n = (int)recv(c->fd, buf, sizeof(buf), 0);
+			if (n == 0)
+				err = SSL_ERROR_ZERO_RETURN;
+			else if (n < 0)
+				err = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SSL_ERROR_WANT_READ
+				                                                                 : SSL_ERROR_SYSCALL;
+		}
+		if (n > 0) {
+			if (conn_input(c, buf, (size_t)n) != 0)
+				return;
+			continue;
+		}
+		if (err == SSL_ERROR_WANT_READ)
+			return;
+		if (err == SSL_ERROR_WANT_WRITE) {
+			c->read_wants_write = 1;
+			want_write(c);
+			return;
+		}
+		if (err == SSL_ERROR_ZERO_RETURN)
+			conn_close(c, "connection closed by the machine", 0);
+		else
+			conn_close(c, "connection lost", 0);
+		ERR_clear_error();
+		return;
+	}
+}
+
+/* Returns 1 once the TLS handshake is done, 0 while it goes on, -1 failed. */
+static int conn_handshake(struct conn *c)
+{
+	int r, err;
+
+	ERR_clear_error();
+	r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->handshaking = 0;
+		return 1;
+	}
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ)
+		return 0;
+	if (err == SSL_ERROR_WANT_WRITE) {
+		want_write(c);
+		return 0;
+	}
+	conn_close(c, "TLS handshake failed", 0);
+	ERR_clear_error();
+	return -1;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED)
-		return; /* the TLS handshake completed */
-	if (what & BEV_EVENT_TIMEOUT)
-		conn_close(c, c->connected ? "keepalive timeout" : "no CONNECT in time",
-		           MQTT_RC_KEEP_ALIVE_TIMEOUT);
-	else if (what & BEV_EVENT_ERROR)
-		conn_close(c, c->connected ? "connection lost" : "TLS handshake failed", 0);
-	else
-		conn_close(c, "connection closed by the machine", 0);
-	ERR_clear_error();
+	(void)fd;
+	if (c->lingering) {
+		uint8_t buf[READ_CHUNK];
+		ssize_t n;
+
+		while ((n = recv(c->fd, buf, sizeof(buf), 0)) > 0)
+			; /* dropped */
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			event_del(c->ev);
+			conn_free_after(c, 0);
+		}
+		return;
+	}
+	if (c->closing)
+		return;
+	if (what & EV_TIMEOUT) {
+		conn_close(c, c->connected ? "keepalive timeout" : "no CONNECT in time", MQTT_RC_KEEP_ALIVE_TIMEOUT);
+		return;
+	}
+	if (c->handshaking && conn_handshake(c) != 1)
+		return;
+	conn_read(c);
+	if (c->out_len > 0 && !c->dirty)
+		conn_flush(c); /* a write that waited for this read (SSL_ERROR_WANT_READ) */
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->handshaking) {
+		if (c->closing || conn_handshake(c) != 1)
+			return;
+		conn_read(c);
+	} else if (c->read_wants_write && !c->closing) {
+		c->read_wants_write = 0;
+		conn_read(c);
+	}
+	conn_flush(c);
 }
 
 static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -936,7 +1192,6 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	struct listener *l = arg;
 	struct mqtt_server *srv = l->srv;
 	struct conn *c = NULL;
-	struct timeval connect_timeout = { srv->cfg.mqtt_connect_timeout_s, 0 };
 	char host[64];
 
 	(void)ev;
@@ -955,36 +1210,29 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	}
 	c->srv = srv;
 	c->l = l;
+	c->fd = fd;
 	c->disconnect_expiry = -1;
 	memcpy(c->peer, host, sizeof(c->peer));
 	address_count(srv, host, 1);
-	if (l->tls) {
-		SSL *ssl = SSL_new(srv->tls);
-
-		if (ssl != NULL)
-			c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			                                        BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL)
-			SSL_free(ssl);
-	} else {
-		c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	}
-	if (c->bev == NULL || session_new(&l->session_cfg, &hooks, c, &c->session) != CC_OK) {
-		if (c->bev == NULL)
-			evutil_closesocket(fd);
-		srv->conns[(uint32_t)c->id] = NULL;
-		srv->nconns--;
-		address_count(srv, host, -1);
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
-		free(c);
+	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+	if (c->ev == NULL || session_new(&l->session_cfg, &hooks, c, &c->session) != CC_OK) {
+		conn_free(c);
 		return;
 	}
-	/* Never buffer more than a packet and a bit per connection. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)srv->cfg.mqtt_max_packet + 16384);
-	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-	bufferevent_set_timeouts(c->bev, &connect_timeout, NULL);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (l->tls) {
+		/* The socket BIO: OpenSSL reads and writes the descriptor itself,
+		 * and with SSL_MODE_RELEASE_BUFFERS holds no buffer while idle. */
+		c->ssl = SSL_new(srv->tls);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, (int)fd) != 1) {
+			ERR_clear_error();
+			conn_free(c);
+			return;
+		}
+		SSL_set_accept_state(c->ssl);
+		SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		c->handshaking = 1;
+	}
+	arm_reading(c);
 }
 
 /* ---- fleet changes, completions ---- */
@@ -1066,8 +1314,8 @@ void mqtt_server_collect(struct mqtt_server *srv)
 			if (c->read_blocked && !c->closing) {
 				/* A slot is free: what waited in the input buffer first, then the socket. */
 				c->read_blocked = 0;
-				bufferevent_enable(c->bev, EV_READ);
-				read_cb(c->bev, c);
+				arm_reading(c);
+				conn_read(c);
 			}
 		}
 	}
@@ -1123,7 +1371,8 @@ int mqtt_server_bind(struct event_base *base, const struct config *cfg, struct m
 	if (crypto_random(srv->tag_key, sizeof(srv->tag_key)) != CC_OK)
 		rc = CC_ERR_CRYPTO;
 	srv->done_ev = event_new(srv->base, -1, 0, done_cb, srv);
-	if (rc == CC_OK && srv->done_ev == NULL)
+	srv->flush_ev = event_new(srv->base, -1, 0, flush_cb, srv);
+	if (rc == CC_OK && (srv->done_ev == NULL || srv->flush_ev == NULL))
 		rc = CC_ERR_NOMEM;
 	if (rc == CC_OK && cfg->mqtt_listen[0] != '\0')
 		rc = bind_one(srv, &srv->listeners[TLS_LISTENER], cfg->mqtt_listen, 1, ACL_MACHINE);
@@ -1278,6 +1527,8 @@ void mqtt_server_free(struct mqtt_server *srv)
 			evconnlistener_free(srv->listeners[i].ev);
 	if (srv->done_ev != NULL)
 		event_free(srv->done_ev);
+	if (srv->flush_ev != NULL)
+		event_free(srv->flush_ev);
 	if (srv->poll_ev != NULL)
 		event_free(srv->poll_ev);
 	if (srv->tick_ev != NULL)

@@ -54,6 +54,10 @@ int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out
 	                         SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* Without a cache no ticket could ever be used: TLS 1.3 would still send
+	 * two per handshake (a session copy and a key derivation each). */
+	if (SSL_CTX_set_num_tickets(ctx, 0) != 1)
+		goto out;
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
 		goto out;
 	if (SSL_CTX_use_certificate_chain_file(ctx, vault_path(v, VAULT_SERVER_CERT)) != 1) {

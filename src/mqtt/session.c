@@ -27,23 +27,26 @@ struct inbound {
 	uint8_t state;
 };
 
+/* One per connection, so kept small (docs/PERFORMANCE.md "Idle machine
+ * connections"): the slot tables exist only while something is in flight,
+ * the alias table only once an alias is used. */
 struct mqtt_session {
 	struct session_config cfg;
-	struct session_hooks hooks;
+	const struct session_hooks *hooks;
 	void *ctx;
-	enum state state;
-	uint8_t version;
-	uint16_t keepalive;
-	size_t inflight;       /* used slots of in[] */
-	struct inbound *in;    /* cfg.receive_max slots */
-	struct outbound out[OUT_INFLIGHT_MAX];
-	size_t out_count;
-	uint16_t next_id;
-	uint16_t peer_receive_max; /* the client's Receive Maximum (65535 unless it said less) */
+	struct inbound *in;        /* cfg.receive_max slots while inflight > 0, else NULL */
+	struct outbound *out;      /* OUT_INFLIGHT_MAX slots while out_count > 0, else NULL */
+	char **aliases;            /* ALIASES_MAX: alias i + 1 -> topic; NULL until the first alias */
 	uint32_t peer_max_packet;  /* the client's Maximum Packet Size (0: no limit) */
+	uint16_t inflight;         /* used slots of in[] */
+	uint16_t out_count;
+	uint16_t next_id;
+	uint16_t keepalive;
+	uint16_t peer_receive_max; /* the client's Receive Maximum (65535 unless it said less) */
 	uint16_t peer_alias_max;   /* topic aliases we may use (its Topic Alias Maximum, capped) */
-	char *aliases[ALIASES_MAX];/* alias i + 1 -> topic, for this connection */
-	int input_blocked;         /* session_input_blocked */
+	uint8_t state;             /* enum state */
+	uint8_t version;
+	uint8_t input_blocked;     /* session_input_blocked */
 };
 
 typedef int (*packet_handler)(struct mqtt_session *s, const struct mqtt_frame *f);
@@ -58,13 +61,8 @@ int session_new(const struct session_config *cfg, const struct session_hooks *ho
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return CC_ERR_NOMEM;
-	s->in = calloc(cfg->receive_max, sizeof(*s->in));
-	if (s->in == NULL) {
-		free(s);
-		return CC_ERR_NOMEM;
-	}
 	s->cfg = *cfg;
-	s->hooks = *hooks;
+	s->hooks = hooks;
 	s->ctx = ctx;
 	s->state = AWAIT_CONNECT;
 	s->version = MQTT_V311; /* until CONNECT says otherwise */
@@ -80,9 +78,11 @@ void session_free(struct mqtt_session *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < ALIASES_MAX; i++)
+	for (i = 0; s->aliases != NULL && i < ALIASES_MAX; i++)
 		free(s->aliases[i]);
+	free(s->aliases);
 	free(s->in);
+	free(s->out);
 	free(s);
 }
 
@@ -93,7 +93,7 @@ size_t session_inflight(const struct mqtt_session *s) { return s->inflight; }
 
 static int send_out(struct mqtt_session *s, const struct mqtt_out *o)
 {
-	return s->hooks.send(s->ctx, o->p, o->len);
+	return s->hooks->send(s->ctx, o->p, o->len);
 }
 
 void session_close(struct mqtt_session *s, uint8_t reason, const char *reason_string)
@@ -118,10 +118,20 @@ static struct inbound *find_inbound(struct mqtt_session *s, uint16_t id)
 {
 	size_t i;
 
-	for (i = 0; i < s->cfg.receive_max; i++)
+	for (i = 0; s->in != NULL && i < s->cfg.receive_max; i++)
 		if (s->in[i].state != SLOT_FREE && s->in[i].packet_id == id)
 			return &s->in[i];
 	return NULL;
+}
+
+/* A slot is done with: the table goes once none is in use. */
+static void release_inbound(struct mqtt_session *s, struct inbound *slot)
+{
+	slot->state = SLOT_FREE;
+	if (--s->inflight == 0) {
+		free(s->in);
+		s->in = NULL;
+	}
 }
 
 static struct inbound *free_inbound(struct mqtt_session *s)
@@ -197,7 +207,7 @@ static int on_connect(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (c.props.has_auth_method) {
 		reason = MQTT_RC_BAD_AUTH; /* enhanced authentication is not offered */
 	} else {
-		reason = s->hooks.on_connect(s->ctx, &c, &opts, &present);
+		reason = s->hooks->on_connect(s->ctx, &c, &opts, &present);
 	}
 	rc = mqtt_encode_connack(&o, s->version, present, reason, &opts);
 	if (rc == 0)
@@ -234,12 +244,21 @@ static int on_publish(struct mqtt_session *s, const struct mqtt_frame *f)
 		}
 		if (s->inflight >= s->cfg.receive_max)
 			return fail(s, -MQTT_RC_RECEIVE_MAX_EXCEEDED);
+		if (s->in == NULL) {
+			/* Before the hook: once it has the message, a slot must be there. */
+			s->in = calloc(s->cfg.receive_max, sizeof(*s->in));
+			if (s->in == NULL)
+				return fail(s, -MQTT_RC_SERVER_BUSY);
+		}
 	}
-	rc = s->hooks.on_publish(s->ctx, &p, &reason_string);
-	if (rc < 0)
-		return fail(s, rc);
-	if (p.qos == 0)
-		return 0;
+	rc = s->hooks->on_publish(s->ctx, &p, &reason_string);
+	if (rc < 0 || p.qos == 0) {
+		if (s->inflight == 0) {
+			free(s->in);
+			s->in = NULL;
+		}
+		return rc < 0 ? fail(s, rc) : 0;
+	}
 	slot = free_inbound(s);
 	slot->packet_id = p.packet_id;
 	slot->qos = p.qos;
@@ -262,8 +281,7 @@ int session_complete(struct mqtt_session *s, uint16_t packet_id, uint8_t reason,
 		/* A refused QoS 2 message ends at PUBREC too (MQTT 5 4.3.3). */
 		uint8_t qos = slot->qos;
 
-		slot->state = SLOT_FREE;
-		s->inflight--;
+		release_inbound(s, slot);
 		return send_ack(s, qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, packet_id, reason, reason_string);
 	}
 	slot->state = SLOT_AWAIT_PUBREL;
@@ -282,8 +300,7 @@ static int on_pubrel(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (slot == NULL || slot->state != SLOT_AWAIT_PUBREL)
 		return send_ack(s, MQTT_PUBCOMP, a.packet_id,
 		                s->version == MQTT_V5 ? MQTT_RC_PACKET_ID_NOT_FOUND : 0, NULL);
-	slot->state = SLOT_FREE;
-	s->inflight--;
+	release_inbound(s, slot);
 	return send_ack(s, MQTT_PUBCOMP, a.packet_id, 0, NULL);
 }
 
@@ -303,8 +320,12 @@ static void out_done(struct mqtt_session *s, struct outbound *o, uint8_t reason)
 	uint16_t id = o->packet_id;
 
 	*o = s->out[--s->out_count];
-	if (s->hooks.on_delivered != NULL)
-		s->hooks.on_delivered(s->ctx, id, reason);
+	if (s->out_count == 0) {
+		free(s->out);
+		s->out = NULL;
+	}
+	if (s->hooks->on_delivered != NULL)
+		s->hooks->on_delivered(s->ctx, id, reason);
 }
 
 /* PUBACK (QoS 1) or PUBCOMP (QoS 2) ends an outbound flow that waits for it. */
@@ -344,8 +365,8 @@ static int on_pubrec(struct mqtt_session *s, const struct mqtt_frame *f)
 		return 0;
 	}
 	o->state = OUT_AWAIT_PUBCOMP;
-	if (s->hooks.on_released != NULL)
-		s->hooks.on_released(s->ctx, a.packet_id);
+	if (s->hooks->on_released != NULL)
+		s->hooks->on_released(s->ctx, a.packet_id);
 	return send_ack(s, MQTT_PUBREL, a.packet_id, 0, NULL);
 }
 
@@ -366,7 +387,7 @@ static int on_subscribe(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (rc != 0)
 		return fail(s, rc);
 	for (i = 0; i < sub.count; i++) {
-		uint8_t r = s->hooks.on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options,
+		uint8_t r = s->hooks->on_subscribe(s->ctx, &sub.topics[i].filter, sub.topics[i].options,
 		                                  sub.props.has_subscription_id ? sub.props.subscription_id : 0);
 		/* 3.1.1 knows a single failure code. */
 		reasons[i] = s->version == MQTT_V311 && r >= 0x80 ? 0x80 : r;
@@ -388,7 +409,7 @@ static int on_unsubscribe(struct mqtt_session *s, const struct mqtt_frame *f)
 	if (rc != 0)
 		return fail(s, rc);
 	for (i = 0; i < sub.count; i++)
-		reasons[i] = s->hooks.on_unsubscribe(s->ctx, &sub.topics[i].filter);
+		reasons[i] = s->hooks->on_unsubscribe(s->ctx, &sub.topics[i].filter);
 	if (mqtt_encode_suback(&o, s->version, MQTT_UNSUBACK, sub.packet_id, reasons, sub.count) != 0)
 		return fail(s, -MQTT_RC_UNSPECIFIED);
 	return send_out(s, &o);
@@ -412,7 +433,7 @@ static int on_disconnect(struct mqtt_session *s, const struct mqtt_frame *f)
 
 	if (rc != 0)
 		return fail(s, rc);
-	s->hooks.on_disconnect(s->ctx, &d);
+	s->hooks->on_disconnect(s->ctx, &d);
 	s->state = CLOSED;
 	return -1; /* the client closes; so do we */
 }
@@ -509,6 +530,14 @@ size_t session_send_window(const struct mqtt_session *s)
 	return s->out_count >= cap ? 0 : cap - s->out_count;
 }
 
+/* The outbound table, made when the first message goes out. */
+static int outbound_table(struct mqtt_session *s)
+{
+	if (s->out == NULL)
+		s->out = calloc(OUT_INFLIGHT_MAX, sizeof(*s->out));
+	return s->out != NULL ? CC_OK : CC_ERR_NOMEM;
+}
+
 static int id_in_use(const struct mqtt_session *s, uint16_t id)
 {
 	size_t i;
@@ -543,8 +572,14 @@ static int send_aliased(struct mqtt_session *s, const struct session_message *m,
 	struct session_message a = *m;
 	uint8_t *props;
 	int with_topic, rc;
-	uint16_t alias = alias_for(s, m->topic, m->topic_len, &with_topic);
+	uint16_t alias;
 
+	if (s->aliases == NULL) {
+		s->aliases = calloc(ALIASES_MAX, sizeof(*s->aliases));
+		if (s->aliases == NULL)
+			return CC_ERR_NOMEM;
+	}
+	alias = alias_for(s, m->topic, m->topic_len, &with_topic);
 	if (alias == 0)
 		return CC_ERR_NOTFOUND;
 	props = malloc(m->props_len + 3);
@@ -596,6 +631,8 @@ int session_send(struct mqtt_session *s, const struct session_message *m, uint16
 	if (m->qos > 0) {
 		if (session_send_window(s) == 0)
 			return CC_ERR_LIMIT;
+		if (outbound_table(s) != CC_OK)
+			return CC_ERR_NOMEM;
 		if (m->packet_id != 0) {
 			if (id_in_use(s, m->packet_id))
 				return CC_ERR_EXISTS;
@@ -635,6 +672,8 @@ int session_resend_pubrel(struct mqtt_session *s, uint16_t packet_id)
 		return CC_ERR_LIMIT;
 	if (id_in_use(s, packet_id))
 		return CC_ERR_EXISTS;
+	if (outbound_table(s) != CC_OK)
+		return CC_ERR_NOMEM;
 	s->out[s->out_count].packet_id = packet_id;
 	s->out[s->out_count].state = OUT_AWAIT_PUBCOMP;
 	s->out_count++;

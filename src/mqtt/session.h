@@ -70,7 +70,8 @@ struct session_hooks {
 	void (*on_released)(void *ctx, uint16_t packet_id);
 };
 
-/* Allocates a session in the awaiting-CONNECT state. */
+/* Allocates a session in the awaiting-CONNECT state. cfg is copied; hooks
+ * is kept by reference (one table for every session) and must outlive it. */
 int session_new(const struct session_config *cfg, const struct session_hooks *hooks, void *ctx,
                 struct mqtt_session **out);
 void session_free(struct mqtt_session *s);

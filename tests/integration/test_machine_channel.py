@@ -611,7 +611,7 @@ def ossl(*args, cwd=None):
 # ------------------------------------------------------------ fixtures
 
 MAIN_MACHINES = ["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "KA", "TO", "CM", "PA3", "PA5", "FC",
-                 "W3", "W5", "BP"]
+                 "W3", "W5", "BP", "SP"]
 
 
 @pytest.fixture(scope="module")
@@ -1227,6 +1227,29 @@ def test_same_seq_resent_is_stored_once(fleet, d):
     assert [r["seq"] for r in rows if r["seq"] == 201] == [201], rows
     assert [r["body"]["m"] for r in rows if r["seq"] == 201] == [{"boiler_temp_c": 93.5}]
     assert [r["seq"] for r in fleet.events("M2") if r["seq"] == 202] == [202]
+
+
+def test_packets_split_over_records_and_many_in_one_record(fleet, d):
+    """The connection's input path: a CONNECT arriving a byte per TLS record,
+    a packet larger than a TLS record (three records, read in pieces), and
+    30 PUBLISHes in one record, all taken whole and in order; the 30
+    acknowledgements come back in order."""
+    m = fleet.machines["SP"]
+    with RawClient.tls(d.tls_port, m) as c:
+        for b in connect_packet("SP"):
+            c.send(bytes([b]))  # one TLS record each
+        p = c.expect(CONNACK)
+        assert p.body[1] == 0, p
+        big = json.dumps({"seq": 400, "ts": now_ms(), "m": {"boiler_temp_c": 93.5}, "pad": "x" * 40000}).encode()
+        c.send(publish_packet("cc/v1/SP/telemetry", big, qos=1, packet_id=7))
+        p = c.expect(PUBACK)
+        assert struct.unpack("!H", p.body[:2])[0] == 7, p  # refused or not, it was read whole
+        c.send(b"".join(publish_packet("cc/v1/SP/telemetry", telemetry(401 + i), qos=1, packet_id=100 + i)
+                        for i in range(30)))
+        ids = [struct.unpack("!H", c.expect(PUBACK).body[:2])[0] for _ in range(30)]
+        assert ids == list(range(100, 130))
+        c.ping()
+    assert set(range(401, 431)) <= set(seqs(fleet.telemetry("SP")))
 
 
 def test_qos2_flow_stored_once(fleet, d):

@@ -584,3 +584,25 @@ def test_takeover_and_state_is_bounded(b):
         s.sub("bd2/#")
         s.pub("bd2/marker", b"m")
         s.next_is_marker("bd2/marker", "more than 1000 queued messages")
+
+
+def test_subscriber_that_reads_late_gets_everything_in_order(b):
+    """More than the socket buffers hold (300 x 60 KB) for a subscriber that
+    does not read: the server queues it, waits for the socket to drain, and
+    the subscriber then gets every message in order."""
+    sub, _ = raw_connect(b.plain_port, "late-reader")
+    pub, _ = raw_connect(b.plain_port, "late-writer")
+    with sub, pub:
+        assert sub.subscribe(["late/x"], qos=0) == [0]
+        blob = b"y" * 60000
+        for i in range(300):
+            pub.send(publish_packet("late/x", struct.pack("!I", i) + blob, qos=0))
+        pub.ping()  # the server has read (and forwarded) all 300
+        got = []
+        for _ in range(300):
+            p = sub.expect(PUBLISH)
+            tlen = struct.unpack("!H", p.body[:2])[0]
+            payload = p.body[2 + tlen:][1:]  # after the (empty) v5 properties
+            assert len(payload) == 4 + len(blob)
+            got.append(struct.unpack("!I", payload[:4])[0])
+        assert got == list(range(300))

@@ -52,3 +52,27 @@ def test_tls12_can_be_switched_off(fleet):
         assert not ok, out
         ok, out = handshake(d, m, "-tls1_3")
         assert ok and "TLSv1.3" in out, out
+
+
+def test_no_session_tickets(fleet):
+    """Sessions are never resumed (no cache), so none is offered: a TLS 1.3
+    NewSessionTicket would cost a session copy per handshake for nothing."""
+    import socket
+    import ssl
+
+    m = fleet.machines["T1"]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(str(m.ca))
+    ctx.load_cert_chain(str(m.cert), str(m.key))
+    ctx.check_hostname = False
+    client_id = m.serial.encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
+    with ccdaemon.Daemon(fleet) as d:
+        with socket.create_connection(("127.0.0.1", d.tls_port), timeout=30) as raw:
+            with ctx.wrap_socket(raw) as s:
+                s.sendall(bytes([0x10, len(body)]) + body)
+                connack = s.recv(4)
+                # Any ticket came before the CONNACK (sent when the handshake ended).
+                assert connack == b"\x20\x02\x00\x00", connack
+                assert s.session is None or not s.session.has_ticket
