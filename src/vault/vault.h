@@ -2,11 +2,11 @@
  * vault.h - an opened data directory: master key, keyring, store, and the
  * envelope encryption between them.
  *
- * Layout of a data directory (0700):
- *   master.key         the 256-bit master key, 0600 (unless kept elsewhere:
- *                      --master-key-file or $CC_MASTER_KEY_FILE)
+ * Layout of a data directory DIR (0700); the 256-bit master key is beside it
+ * as DIR.master.key, 0600 (or elsewhere: --master-key-file, $CC_MASTER_KEY_FILE):
  *   keyring            data keys and private keys, each sealed by the master key, 0600
  *   coffeecloud.db     the SQLite store (+ -wal, -shm), only ciphertext and index columns
+ *   coffeecloud-inbox.db  where telemetry and events land first (store/sqlite/inbox.h)
  *   ca.crt             the fleet CA certificate (public)
  *   server.crt         the listeners' certificate (public); its key is in the keyring
  *   ca.crl             revoked machine certificates (public)
