@@ -75,6 +75,9 @@ static const struct opt table[] = {
 	  "admins must sign in with a TOTP code; one without an enrolled authenticator may only enrol" },
 	{ "commit_max_batch", I(commit_max_batch), "8192", 1, 100000, NULL,
 	  "messages per group commit at most" },
+	{ "commit_gather_us", I(commit_gather_us), "300", 0, 10000, NULL,
+	  "while messages keep coming, a group commit waits this long after its first message for more: "
+	  "fewer commits (less CPU) for a little latency; a lone message never waits; 0: never" },
 	{ "fleet_poll_ms", I(fleet_poll_ms), "250", 50, 10000, NULL,
 	  "how often the daemon looks for added, revoked or erased machines; revocation takes effect within this, "
 	  "and an erased customer's data key leaves every cache of the daemon (event loop and writer) within this" },

@@ -249,6 +249,7 @@ int main(int argc, char **argv)
 		                                 cfg.retention_reports_days }, cfg.retention_sweep_s * 1000 };
 
 		writer_set_retention(writer, &wr);
+		writer_set_gather(writer, cfg.commit_gather_us);
 		rc = mqtt_server_start(srv, tls, vault, writer);
 	}
 	if (rc == CC_OK && (https != NULL || http_plain != NULL)) {

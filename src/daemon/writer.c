@@ -42,6 +42,10 @@ struct writer {
 	struct writer_done *done;   /* completions for the loop (lock) */
 	size_t ndone, capdone;
 	int stopping;               /* (lock) */
+	int idle;                   /* (lock) waiting for work: a submit wakes it */
+	int64_t first_us;           /* (lock) when pending last went from empty to not */
+	size_t last_batch;          /* items in the batch before (the writer's own) */
+	int64_t gather_us;          /* (lock) writer_set_gather */
 	struct writer_stats stats;  /* (lock) */
 	/* Erasures reach this thread's key cache through the fleet version. */
 	int64_t poll_ms, next_poll_ms;
@@ -49,6 +53,13 @@ struct writer {
 	struct writer_retention retention; /* (lock) */
 	int64_t next_sweep_ms;             /* (lock); 0: no retention */
 };
+
+void writer_set_gather(struct writer *w, int64_t us)
+{
+	pthread_mutex_lock(&w->lock);
+	w->gather_us = us > 0 ? us : 0;
+	pthread_mutex_unlock(&w->lock);
+}
 
 void writer_set_retention(struct writer *w, const struct writer_retention *r)
 {
@@ -182,7 +193,10 @@ int writer_submit(struct writer *w, struct writer_item *item)
 		rc = CC_ERR_LIMIT;
 	else
 		rc = vec_push(&w->pending, item);
-	if (rc == CC_OK)
+	if (rc == CC_OK && w->pending.n == 1)
+		w->first_us = clock_mono_us();
+	/* Not while a batch gathers (writer_set_gather): that wait ends on its clock. */
+	if (rc == CC_OK && w->idle)
 		pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	return rc;
@@ -422,7 +436,25 @@ static void wait_for_work(struct writer *w)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
+	w->idle = 1;
 	pthread_cond_timedwait(&w->wake, &w->lock, &until);
+	w->idle = 0;
+}
+
+/* Lets a batch gather until gather_us after its first item, when the one
+ * before showed that messages keep coming (lock held). */
+static void gather(struct writer *w)
+{
+	int64_t until_us = w->first_us + w->gather_us;
+	struct timespec until;
+
+	if (w->gather_us == 0 || w->last_batch < 2 || w->stopping || w->pending.n >= w->max_batch || clock_mono_us() >= until_us)
+		return;
+	until.tv_sec = (time_t)(until_us / 1000000);
+	until.tv_nsec = (long)(until_us % 1000000) * 1000L;
+	while (!w->stopping && w->pending.n < w->max_batch &&
+	       pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
+		;
 }
 
 static void *writer_main(void *arg)
@@ -459,6 +491,7 @@ static void *writer_main(void *arg)
 				continue; /* time for the fleet poll */
 			}
 		}
+		gather(w);
 		stop = w->stopping && w->pending.n == 0;
 		/* Take everything up to max_batch: the group that gathered while we committed. */
 		n = w->pending.n < w->max_batch ? w->pending.n : w->max_batch;
@@ -497,6 +530,7 @@ static void *writer_main(void *arg)
 			okcap = n;
 		}
 		rc = store_batch(w, batch.items, n, ok);
+		w->last_batch = n;
 
 		pthread_mutex_lock(&w->lock);
 		w->stats.batches++;

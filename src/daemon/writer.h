@@ -75,6 +75,14 @@ struct writer_retention {
 };
 void writer_set_retention(struct writer *w, const struct writer_retention *r);
 
+/* While messages keep coming (the last batch held more than one), a batch
+ * gathers for us microseconds after its first message before it commits:
+ * at 10,000 messages a second that is several per commit instead of ~3,
+ * and a commit (a page, fdatasync, two thread wake-ups) costs more CPU
+ * than the messages in it (docs/PERFORMANCE.md "The inbox"). A lone
+ * message never waits; 0 turns it off (the default until called). */
+void writer_set_gather(struct writer *w, int64_t us);
+
 /* Hands an item over (its payload too). CC_ERR_LIMIT when the queue is full:
  * the caller keeps ownership then. */
 int writer_submit(struct writer *w, struct writer_item *item);
