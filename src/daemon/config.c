@@ -75,6 +75,9 @@ static const struct opt table[] = {
 	  "admins must sign in with a TOTP code; one without an enrolled authenticator may only enrol" },
 	{ "commit_max_batch", I(commit_max_batch), "8192", 1, 100000, NULL,
 	  "messages per group commit at most" },
+	{ "inbox_backlog_max", I(inbox_backlog_max), "100000", 1000, 10000000, NULL,
+	  "telemetry and events received and not yet moved from the inbox into the tables, at most: beyond, "
+	  "new messages wait (machines are slowed down by TCP), so reads, which scan the inbox, stay fast" },
 	{ "commit_gather_us", I(commit_gather_us), "300", 0, 10000, NULL,
 	  "while messages keep coming, a group commit waits this long after its first message for more: "
 	  "fewer commits (less CPU) for a little latency; a lone message never waits; 0: never" },

@@ -35,6 +35,7 @@ struct config {
 	int totp_required_for_admins;
 	int64_t commit_max_batch;
 	int64_t commit_gather_us;
+	int64_t inbox_backlog_max;
 	int64_t fleet_poll_ms;
 	char purposes[CONFIG_STRING_MAX];        /* what customers' data is used for here (policy facts) */
 	int64_t retention_telemetry_days;        /* 0: until the customer is erased */

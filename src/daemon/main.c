@@ -250,6 +250,7 @@ int main(int argc, char **argv)
 
 		writer_set_retention(writer, &wr);
 		writer_set_gather(writer, cfg.commit_gather_us);
+		writer_set_backlog(writer, (uint64_t)cfg.inbox_backlog_max);
 		rc = mqtt_server_start(srv, tls, vault, writer);
 	}
 	if (rc == CC_OK && (https != NULL || http_plain != NULL)) {

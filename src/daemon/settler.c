@@ -24,6 +24,7 @@ struct settler {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t progress;       /* broadcast after each round */
 	char fleet_version[32];        /* erasures reach this thread's key cache through it */
 	int kicked, stopping;          /* (lock) */
 	struct settler_stats stats;    /* (lock) */
@@ -67,6 +68,7 @@ static void settle_all(struct settler *st)
 		st->stats.moved += moved;
 		if (rc != CC_OK)
 			st->stats.failures++;
+		pthread_cond_broadcast(&st->progress);
 		pthread_mutex_unlock(&st->lock);
 		if (rc != CC_OK) {
 			log_warn(MOD, "records stay in the inbox until the next round (%s)", cc_strerror(rc));
@@ -138,10 +140,12 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->wake, &attr);
+	pthread_cond_init(&st->progress, &attr);
 	pthread_condattr_destroy(&attr);
 	if (pthread_create(&st->thread, NULL, settler_main, st) != 0) {
 		pthread_mutex_destroy(&st->lock);
 		pthread_cond_destroy(&st->wake);
+		pthread_cond_destroy(&st->progress);
 		rollup_round_free(st->rollups);
 		vault_close(st->vault);
 		free(st);
@@ -172,7 +176,31 @@ void settler_stop(struct settler *st)
 	vault_close(st->vault);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->wake);
+	pthread_cond_destroy(&st->progress);
 	free(st);
+}
+
+int settler_wait_moved(struct settler *st, uint64_t moved, int64_t timeout_ms)
+{
+	struct timespec until;
+	int reached;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(timeout_ms / 1000);
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&st->lock);
+	st->kicked = 1;
+	pthread_cond_signal(&st->wake);
+	while (st->stats.moved < moved && !st->stopping &&
+	       pthread_cond_timedwait(&st->progress, &st->lock, &until) == 0)
+		;
+	reached = st->stats.moved >= moved;
+	pthread_mutex_unlock(&st->lock);
+	return reached;
 }
 
 void settler_get_stats(struct settler *st, struct settler_stats *out)

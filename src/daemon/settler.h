@@ -28,6 +28,12 @@ void settler_kick(struct settler *st);
 /* Moves what is left, then stops the thread and frees it. */
 void settler_stop(struct settler *st);
 
+/* Waits (at most timeout_ms) until the settler has moved at least moved
+ * rows since it started: how the writer holds back when the inbox grows
+ * beyond what reads should scan (writer.c INBOX_BACKLOG_MAX). 1 when
+ * reached, 0 when not yet. */
+int settler_wait_moved(struct settler *st, uint64_t moved, int64_t timeout_ms);
+
 struct settler_stats {
 	uint64_t rounds, moved, failures;
 };

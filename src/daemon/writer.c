@@ -32,6 +32,9 @@ struct writer {
 	struct vault *vault;
 	struct settler *settler;
 	size_t appended;            /* records since the last kick of the settler */
+	uint64_t appended_total;    /* records appended since the start */
+	uint64_t backlog_max;       /* (lock) writer_set_backlog */
+	int holding;                /* hold_back is holding the writer back (logged once) */
 	size_t max_batch;
 	void (*notify)(void *);
 	void *notify_arg;
@@ -53,6 +56,13 @@ struct writer {
 	struct writer_retention retention; /* (lock) */
 	int64_t next_sweep_ms;             /* (lock); 0: no retention */
 };
+
+void writer_set_backlog(struct writer *w, uint64_t records)
+{
+	pthread_mutex_lock(&w->lock);
+	w->backlog_max = records > 0 ? records : 1;
+	pthread_mutex_unlock(&w->lock);
+}
 
 void writer_set_gather(struct writer *w, int64_t us)
 {
@@ -300,6 +310,7 @@ static int append_records(struct writer *w, struct writer_item *items, size_t n,
 			if (items[i].op == WRITER_RECORD)
 				ok[i] = 1;
 		w->appended += m;
+		w->appended_total += m;
 		return CC_OK;
 	}
 	for (i = 0; i < n; i++) {
@@ -310,6 +321,7 @@ static int append_records(struct writer *w, struct writer_item *items, size_t n,
 		r = record_of(&items[i]);
 		ok[i] = records_put(w->vault, &r, 1, &inserted) == CC_OK;
 		w->appended += ok[i];
+		w->appended_total += ok[i];
 	}
 	return rc;
 }
@@ -421,6 +433,48 @@ static void poll_fleet(struct writer *w)
 	snprintf(w->fleet_version, sizeof(w->fleet_version), "%s", version);
 }
 
+static uint64_t backlog_max(struct writer *w)
+{
+	uint64_t max;
+
+	pthread_mutex_lock(&w->lock);
+	max = w->backlog_max;
+	pthread_mutex_unlock(&w->lock);
+	return max;
+}
+
+static int stopping(struct writer *w)
+{
+	int stop;
+
+	pthread_mutex_lock(&w->lock);
+	stop = w->stopping;
+	pthread_mutex_unlock(&w->lock);
+	return stop;
+}
+
+/* Waits while more records wait in the inbox than writer_set_backlog allows. */
+static void hold_back(struct writer *w)
+{
+	uint64_t max = backlog_max(w);
+	struct settler_stats st;
+
+	settler_get_stats(w->settler, &st);
+	if (w->appended_total <= max || st.moved >= w->appended_total - max) {
+		if (w->holding)
+			log_info(MOD, "the inbox is back under %llu records: messages are taken as they come",
+			         (unsigned long long)max);
+		w->holding = 0;
+		return;
+	}
+	if (!w->holding)
+		log_info(MOD, "the inbox holds more than %llu records: new messages wait until they are moved",
+		         (unsigned long long)max);
+	w->holding = 1;
+	while (!settler_wait_moved(w->settler, w->appended_total - max, 1000) && !stopping(w))
+		;
+}
+
 /* Waits for work or the next fleet poll, whichever comes first (lock held). */
 static void wait_for_work(struct writer *w)
 {
@@ -529,6 +583,7 @@ static void *writer_main(void *arg)
 			ok = grown;
 			okcap = n;
 		}
+		hold_back(w);
 		rc = store_batch(w, batch.items, n, ok);
 		w->last_batch = n;
 
@@ -590,6 +645,7 @@ int writer_start(const char *data_dir, const char *master_key_file, size_t max_b
 	w->notify = notify;
 	w->notify_arg = arg;
 	w->poll_ms = poll_ms > 0 ? poll_ms : 250;
+	w->backlog_max = 100000;
 	w->next_poll_ms = clock_mono_ms() + w->poll_ms;
 	rc = settler_start(data_dir, master_key_file, SETTLE_MS, SETTLE_ROWS, &w->settler);
 	if (rc != CC_OK) {

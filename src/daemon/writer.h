@@ -83,6 +83,13 @@ void writer_set_retention(struct writer *w, const struct writer_retention *r);
  * message never waits; 0 turns it off (the default until called). */
 void writer_set_gather(struct writer *w, int64_t us);
 
+/* Records appended and not yet moved by the settler, at most (100,000
+ * until called): beyond, the writer waits for the settler, its queue fills
+ * and the loop stops reading machines' sockets (TCP's own back-pressure),
+ * so the inbox every read scans stays small under a flood faster than the
+ * tables take it. */
+void writer_set_backlog(struct writer *w, uint64_t records);
+
 /* Hands an item over (its payload too). CC_ERR_LIMIT when the queue is full:
  * the caller keeps ownership then. */
 int writer_submit(struct writer *w, struct writer_item *item);

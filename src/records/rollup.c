@@ -1,6 +1,7 @@
 #include "records/rollup.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,33 +112,44 @@ static int on_token(void *ctx, const struct jscan_token *t)
 	return b->rc != CC_OK;
 }
 
-int rollup_summary_add(struct rollup_summary *s, const char *body, size_t len)
+/* One record's readings into one (emptied first, its allocation kept):
+ * one->records is 1 when it had any. */
+static int scan_record(struct rollup_summary *one, const char *body, size_t len)
 {
-	struct rollup_summary one = { 0, 0, 0, 0, NULL };
-	struct body_scan b = { &one, 0, NULL, 0, CC_OK };
+	struct body_scan b = { one, 0, NULL, 0, CC_OK };
 	struct jscan js;
-	int rc = jscan_run(&js, (const uint8_t *)body, len, on_token, &b);
+	int rc;
 
+	one->records = 0;
+	one->nmetrics = 0;
+	rc = jscan_run(&js, (const uint8_t *)body, len, on_token, &b);
 	if (rc == JSCAN_DECLINED) {
 		/* Ingest accepted it through jansson (a real of more than 15
 		 * significant digits, say): jansson reads it here too. */
 		json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *value;
 		const char *name;
 
-		rollup_summary_free(&one);
+		one->nmetrics = 0;
 		b.rc = CC_OK;
 		json_object_foreach(json_object_get(doc, "m"), name, value)
 			if (json_is_number(value) && b.rc == CC_OK)
-				b.rc = add_reading(&one, name, strlen(name), json_number_value(value));
+				b.rc = add_reading(one, name, strlen(name), json_number_value(value));
 		json_decref(doc);
 		rc = JSCAN_OK;
 	}
-	if (rc == JSCAN_OK && b.rc == CC_OK && one.nmetrics > 0) {
-		one.records = 1;
+	if (b.rc != CC_OK)
+		return b.rc;
+	one->records = rc == JSCAN_OK && one->nmetrics > 0;
+	return CC_OK;
+}
+
+int rollup_summary_add(struct rollup_summary *s, const char *body, size_t len)
+{
+	struct rollup_summary one = { 0, 0, 0, 0, NULL };
+	int rc = scan_record(&one, body, len);
+
+	if (rc == CC_OK && one.records > 0)
 		rc = merge(s, &one);
-	} else {
-		rc = b.rc;
-	}
 	rollup_summary_free(&one);
 	return rc;
 }
@@ -281,6 +293,68 @@ static int64_t floor_to(int64_t ts, int64_t width)
 
 /* ---- a settle round ---- */
 
+/* (a, b, c) -> an index, open addressing; a round looks one up per record. */
+#define GONE LONG_MAX /* a machine deleted meanwhile */
+struct slot {
+	int64_t a, b, c;
+	long v; /* -1: free */
+};
+struct idmap {
+	struct slot *t;
+	size_t cap, n; /* cap: a power of two */
+};
+
+static size_t idmap_hash(int64_t a, int64_t b, int64_t c)
+{
+	uint64_t h = (uint64_t)a * 0x9E3779B97F4A7C15u ^ (uint64_t)b * 0xC2B2AE3D27D4EB4Fu ^ (uint64_t)c * 0x165667B19E3779F9u;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+static long *idmap_slot(struct idmap *m, int64_t a, int64_t b, int64_t c, int *made)
+{
+	size_t i;
+
+	if (2 * (m->n + 1) > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024, k;
+		struct slot *t = malloc(cap * sizeof(*t));
+
+		if (t == NULL)
+			return NULL;
+		for (k = 0; k < cap; k++)
+			t[k].v = -1;
+		for (k = 0; k < m->cap; k++)
+			if (m->t[k].v >= 0) {
+				for (i = idmap_hash(m->t[k].a, m->t[k].b, m->t[k].c) & (cap - 1); t[i].v >= 0; i = (i + 1) & (cap - 1))
+					;
+				t[i] = m->t[k];
+			}
+		free(m->t);
+		m->t = t;
+		m->cap = cap;
+	}
+	for (i = idmap_hash(a, b, c) & (m->cap - 1); m->t[i].v >= 0; i = (i + 1) & (m->cap - 1))
+		if (m->t[i].a == a && m->t[i].b == b && m->t[i].c == c) {
+			*made = 0;
+			return &m->t[i].v;
+		}
+	m->t[i].a = a;
+	m->t[i].b = b;
+	m->t[i].c = c;
+	m->n++;
+	*made = 1;
+	return &m->t[i].v;
+}
+
+static void idmap_clear(struct idmap *m)
+{
+	size_t k;
+
+	for (k = 0; k < m->cap; k++)
+		m->t[k].v = -1;
+	m->n = 0;
+}
+
 struct pending {
 	int64_t machine_id, width;
 	struct rollup_summary s;
@@ -288,14 +362,15 @@ struct pending {
 
 struct rollup_round {
 	struct vault *v;
-	json_t *machines; /* "id" -> index into known, or -1 */
+	struct idmap machines; /* (id, 0, 0) -> index into known, or GONE */
 	struct store_machine *known;
 	size_t nknown, capknown;
-	json_t *index;    /* "machine:width:start" -> index into pending */
+	struct idmap index; /* (machine, width, start) -> index into pending */
 	struct pending *pending;
 	size_t npending, cappending;
 	uint8_t *buf;     /* a sealed summary read back */
 	struct rollup_summary stored;
+	struct rollup_summary one; /* the record being added */
 };
 
 int rollup_round_new(struct vault *v, struct rollup_round **out)
@@ -305,10 +380,8 @@ int rollup_round_new(struct vault *v, struct rollup_round **out)
 	if (r == NULL)
 		return CC_ERR_NOMEM;
 	r->v = v;
-	r->machines = json_object();
-	r->index = json_object();
 	r->buf = malloc(CC_ROLLUP_SEALED_MAX);
-	if (r->machines == NULL || r->index == NULL || r->buf == NULL) {
+	if (r->buf == NULL) {
 		rollup_round_free(r);
 		return CC_ERR_NOMEM;
 	}
@@ -324,8 +397,8 @@ static void round_clear(struct rollup_round *r)
 		rollup_summary_free(&r->pending[i].s);
 	r->npending = 0;
 	r->nknown = 0;
-	json_object_clear(r->index);
-	json_object_clear(r->machines);
+	idmap_clear(&r->index);
+	idmap_clear(&r->machines);
 }
 
 void rollup_round_free(struct rollup_round *r)
@@ -333,12 +406,13 @@ void rollup_round_free(struct rollup_round *r)
 	if (r == NULL)
 		return;
 	round_clear(r);
-	json_decref(r->machines);
-	json_decref(r->index);
+	free(r->machines.t);
+	free(r->index.t);
 	free(r->known);
 	free(r->pending);
 	free(r->buf);
 	rollup_summary_free(&r->stored);
+	rollup_summary_free(&r->one);
 	free(r);
 }
 
@@ -347,13 +421,14 @@ void rollup_round_free(struct rollup_round *r)
 static const struct store_machine *machine_of(struct rollup_round *r, int64_t id)
 {
 	struct store *s = vault_store(r->v);
-	char key[24];
-	json_t *at;
+	int made = 0;
+	long *at = idmap_slot(&r->machines, id, 0, 0, &made);
 
-	snprintf(key, sizeof(key), "%lld", (long long)id);
-	at = json_object_get(r->machines, key);
-	if (at != NULL)
-		return json_integer_value(at) < 0 ? NULL : &r->known[json_integer_value(at)];
+	if (at == NULL)
+		return NULL;
+	if (!made)
+		return *at == GONE ? NULL : &r->known[*at];
+	*at = GONE;
 	if (r->nknown == r->capknown) {
 		size_t cap = r->capknown ? r->capknown * 2 : 256;
 		struct store_machine *grown = realloc(r->known, cap * sizeof(*grown));
@@ -363,23 +438,22 @@ static const struct store_machine *machine_of(struct rollup_round *r, int64_t id
 		r->known = grown;
 		r->capknown = cap;
 	}
-	if (s->ops->machine_get(s, id, &r->known[r->nknown]) != CC_OK) {
-		json_object_set_new(r->machines, key, json_integer(-1));
+	if (s->ops->machine_get(s, id, &r->known[r->nknown]) != CC_OK)
 		return NULL;
-	}
-	json_object_set_new(r->machines, key, json_integer((json_int_t)r->nknown));
+	*at = (long)r->nknown;
 	return &r->known[r->nknown++];
 }
 
 static struct rollup_summary *pending_of(struct rollup_round *r, int64_t machine_id, int64_t width, int64_t start)
 {
-	char key[80];
-	json_t *at;
+	int made = 0;
+	long *at = idmap_slot(&r->index, machine_id, width, start, &made);
 
-	snprintf(key, sizeof(key), "%lld:%lld:%lld", (long long)machine_id, (long long)width, (long long)start);
-	at = json_object_get(r->index, key);
-	if (at != NULL)
-		return &r->pending[json_integer_value(at)].s;
+	if (at == NULL)
+		return NULL;
+	if (!made)
+		return *at == GONE ? NULL : &r->pending[*at].s;
+	*at = GONE; /* until it exists (a failed allocation leaves it so) */
 	if (r->npending == r->cappending) {
 		size_t cap = r->cappending ? r->cappending * 2 : 1024;
 		struct pending *grown = realloc(r->pending, cap * sizeof(*grown));
@@ -389,12 +463,11 @@ static struct rollup_summary *pending_of(struct rollup_round *r, int64_t machine
 		r->pending = grown;
 		r->cappending = cap;
 	}
-	if (json_object_set_new(r->index, key, json_integer((json_int_t)r->npending)) != 0)
-		return NULL;
 	memset(&r->pending[r->npending], 0, sizeof(r->pending[0]));
 	r->pending[r->npending].machine_id = machine_id;
 	r->pending[r->npending].width = width;
 	r->pending[r->npending].s.start_ms = start;
+	*at = (long)r->npending;
 	return &r->pending[r->npending++].s;
 }
 
@@ -414,13 +487,15 @@ static int round_row(void *ctx, const struct store_record *rec)
 		return CC_OK; /* damaged, or its customer's key destroyed: summarises nothing */
 	if (rc != CC_OK)
 		return rc;
-	for (i = 0; i < 2 && rc == CC_OK; i++) {
-		struct rollup_summary *s = pending_of(r, m->id, widths[i], floor_to(rec->ts_ms, widths[i]));
-
-		rc = s != NULL ? rollup_summary_add(s, (const char *)pt, len) : CC_ERR_NOMEM;
-	}
+	/* Read once, added to its minute and to its hour. */
+	rc = scan_record(&r->one, (const char *)pt, len);
 	crypto_wipe(pt, len);
 	free(pt);
+	for (i = 0; i < 2 && rc == CC_OK && r->one.records > 0; i++) {
+		struct rollup_summary *s = pending_of(r, m->id, widths[i], floor_to(rec->ts_ms, widths[i]));
+
+		rc = s != NULL ? merge(s, &r->one) : CC_ERR_NOMEM;
+	}
 	return rc;
 }
 

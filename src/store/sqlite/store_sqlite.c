@@ -38,6 +38,7 @@ struct sqlite_store {
 	sqlite3_stmt *put_event;
 	sqlite3_stmt *put_report;
 	struct inbox *inbox;
+	sqlite3_stmt *rollup_read, *rollup_write; /* kept: a round reads and writes thousands */
 	int settling; /* this connection moves the inbox: it got the larger page cache */
 };
 
@@ -205,6 +206,8 @@ static void sq_close(struct store *base)
 	sqlite3_finalize(s->put_telemetry);
 	sqlite3_finalize(s->put_event);
 	sqlite3_finalize(s->put_report);
+	sqlite3_finalize(s->rollup_read);
+	sqlite3_finalize(s->rollup_write);
 	inbox_close(s->inbox);
 	sqlite3_close(s->db);
 	free(s);
@@ -2123,10 +2126,13 @@ static int sq_rollup_get(struct store *base, int64_t machine_id, int64_t width_m
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT body FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?", &st);
+	int rc = s->rollup_read != NULL ? CC_OK
+	         : prepare(s, "SELECT body FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?",
+	                   &s->rollup_read);
 
 	if (rc != CC_OK)
 		return rc;
+	st = s->rollup_read;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, width_ms);
 	sqlite3_bind_int64(st, 3, start_ms);
@@ -2145,7 +2151,7 @@ static int sq_rollup_get(struct store *base, int64_t machine_id, int64_t width_m
 	} else {
 		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : db_fail(s, rc, "reading a roll-up");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -2154,16 +2160,22 @@ static int sq_rollup_put(struct store *base, int64_t machine_id, int64_t width_m
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR REPLACE INTO rollups(machine_id, width_ms, start_ms, body) VALUES (?, ?, ?, ?)",
-	                 &st);
+	int rc = s->rollup_write != NULL
+	         ? CC_OK
+	         : prepare(s, "INSERT OR REPLACE INTO rollups(machine_id, width_ms, start_ms, body) VALUES (?, ?, ?, ?)",
+	                   &s->rollup_write);
 
 	if (rc != CC_OK)
 		return rc;
+	st = s->rollup_write;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, width_ms);
 	sqlite3_bind_int64(st, 3, start_ms);
 	sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
-	return step_done(s, st, "storing a roll-up");
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "storing a roll-up");
 }
 
 static int sq_rollup_each(struct store *base, int64_t machine_id, int64_t width_ms, int64_t from_ms, int64_t to_ms,
