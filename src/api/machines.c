@@ -501,7 +501,8 @@ struct record_page {
 	struct rollup_buckets buckets; /* step_ms, not from the summaries: the records summarised here */
 	struct evbuffer *text;  /* step_ms, rows: the buckets as JSON text (no tree: most of a chart's time) */
 	size_t text_rows;
-	struct columns *columns; /* format=columns, raw telemetry: records go here, not to list */
+	struct columns *columns; /* raw telemetry: records written here as text, not as a list of trees */
+	int as_rows;            /* ...as rows (the default format), not as columns */
 	int stats;              /* step_ms: STAT_* to show per metric */
 };
 
@@ -528,7 +529,8 @@ static int add_record(void *arg, const struct record_out *rec)
 		return 1; /* stop: the page is full, and there is more */
 	}
 	if (p->columns != NULL) {
-		rc = columns_add(p->columns, rec->seq, rec->ts_ms, rec->body, rec->body_len);
+		rc = p->as_rows ? columns_add_row(p->columns, rec->seq, rec->ts_ms, rec->body, rec->body_len)
+		                : columns_add(p->columns, rec->seq, rec->ts_ms, rec->body, rec->body_len);
 		p->last_seq = rec->seq;
 		if (rc == 0)
 			p->count++;
@@ -807,7 +809,8 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.limit = pg.limit;
 	page.list = json_array();
 	page.buckets.width = page.step_ms;
-	if (columns && page.step_ms == 0 && columns_new(column_visible, &page, &page.columns) != CC_OK)
+	page.as_rows = !columns;
+	if (kind == RECORD_TELEMETRY && page.step_ms == 0 && columns_new(column_visible, &page, &page.columns) != CC_OK)
 		rc = CC_ERR_NOMEM;
 	else if (page.list == NULL || (page.step_ms != 0 && !columns && (page.text = evbuffer_new()) == NULL))
 		rc = CC_ERR_NOMEM;
@@ -853,8 +856,13 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 		json_object_set_new(doc, "damaged_skipped", json_integer(damaged));
 	if (doc != NULL && page.next_after != 0)
 		api_page_next_int(doc, page.next_after);
-	if (page.columns != NULL)
-		reply_with_columns(r, doc, page.columns); /* raw telemetry as columns: text, not a tree */
+	if (page.columns != NULL && page.as_rows) {
+		size_t len = 0;
+		const char *text = columns_rows_text(page.columns, &len);
+
+		reply_with_text(r, doc, record_names[kind], "[", text, len, "]"); /* raw telemetry: text, not trees */
+	} else if (page.columns != NULL)
+		reply_with_columns(r, doc, page.columns);
 	else if (page.text != NULL)
 		reply_with_text(r, doc, record_names[kind], "[",
 		                evbuffer_get_length(page.text) ? (const char *)evbuffer_pullup(page.text, -1) : "",

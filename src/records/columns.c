@@ -37,6 +37,9 @@ static int text_add(struct text *t, const char *s, size_t len)
 	return CC_OK;
 }
 
+/* A string literal, its length counted by the compiler. */
+#define TEXT_LIT(t, lit) text_add((t), (lit), sizeof(lit) - 1)
+
 static int text_int(struct text *t, int64_t v)
 {
 	char b[24];
@@ -59,6 +62,8 @@ struct columns {
 	struct column cols[INGEST_METRICS_MAX];
 	size_t ncols, nrows;
 	struct text ts, seq;
+	struct text rows, row; /* columns_add_row: the rows so far, the one being written */
+	size_t nrow_items;
 	/* while scanning one record */
 	int in_m, added;
 	struct column *pending; /* the metric whose value comes next */
@@ -87,6 +92,8 @@ void columns_free(struct columns *c)
 		free(c->cols[i].values.p);
 	free(c->ts.p);
 	free(c->seq.p);
+	free(c->rows.p);
+	free(c->row.p);
 	free(c);
 }
 
@@ -150,6 +157,38 @@ static int on_token(void *ctx, const struct jscan_token *t)
 	return c->rc != CC_OK;
 }
 
+/* columns_add_row's scan: the kept metrics into c->row as "name":value. */
+static int on_row_token(void *ctx, const struct jscan_token *t)
+{
+	struct columns *c = ctx;
+	struct column *col;
+
+	if (t->depth == 1 && t->type == JSCAN_KEY) {
+		c->in_m = t->len == 1 && t->s[0] == 'm';
+		return 0;
+	}
+	if (!c->in_m || t->depth != 2)
+		return 0;
+	if (t->type == JSCAN_KEY) {
+		c->pending = column_of(c, t->s, t->len);
+		return c->pending == NULL ? 1 : 0;
+	}
+	col = c->pending;
+	c->pending = NULL;
+	if (col == NULL || !col->keep || (t->type != JSCAN_INTEGER && t->type != JSCAN_REAL))
+		return 0;
+	/* Catalogue names ([a-z0-9_]), the only ones visible() keeps: nothing to escape. */
+	c->rc = c->added ? TEXT_LIT(&c->row, ",\"") : TEXT_LIT(&c->row, "\"");
+	if (c->rc == CC_OK)
+		c->rc = text_add(&c->row, col->name, col->name_len);
+	if (c->rc == CC_OK)
+		c->rc = TEXT_LIT(&c->row, "\":");
+	if (c->rc == CC_OK)
+		c->rc = text_add(&c->row, t->s, t->len);
+	c->added = 1;
+	return c->rc != CC_OK;
+}
+
 /* Takes back the values this record wrote (a declined document's prefix). */
 static void take_back(struct columns *c)
 {
@@ -196,6 +235,76 @@ static int add_slowly(struct columns *c, const char *body, size_t len)
 	return c->rc != CC_OK ? c->rc : rc;
 }
 
+int columns_add_row(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len)
+{
+	struct jscan js;
+	int rc;
+
+	c->in_m = c->added = 0;
+	c->pending = NULL;
+	c->rc = CC_OK;
+	c->row.n = 0;
+	rc = jscan_run(&js, (const uint8_t *)body, len, on_row_token, c);
+	if (c->rc != CC_OK)
+		return c->rc;
+	if (rc == JSCAN_DECLINED) {
+		/* As in add_slowly: what ingest accepted through jansson. */
+		json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *value;
+		const char *name;
+
+		c->row.n = 0;
+		c->added = 0;
+		json_object_foreach(json_object_get(doc, "m"), name, value) {
+			struct column *col;
+			char num[40];
+			int n;
+
+			if (!json_is_number(value) || (col = column_of(c, name, strlen(name))) == NULL || !col->keep)
+				continue;
+			n = json_is_integer(value) ? snprintf(num, sizeof(num), "%" PRId64, (int64_t)json_integer_value(value))
+			                           : snprintf(num, sizeof(num), "%.17g", json_real_value(value));
+			rc = c->added ? TEXT_LIT(&c->row, ",\"") : TEXT_LIT(&c->row, "\"");
+			if (rc == CC_OK)
+				rc = text_add(&c->row, col->name, col->name_len);
+			if (rc == CC_OK)
+				rc = TEXT_LIT(&c->row, "\":");
+			if (rc == CC_OK)
+				rc = text_add(&c->row, num, (size_t)n);
+			c->added = 1;
+			if (rc != CC_OK)
+				break;
+		}
+		json_decref(doc);
+		if (rc != CC_OK)
+			return rc;
+		if (c->rc != CC_OK)
+			return c->rc;
+	}
+	if (!c->added)
+		return 1;
+	rc = c->nrow_items ? TEXT_LIT(&c->rows, ",{\"seq\":") : TEXT_LIT(&c->rows, "{\"seq\":");
+	if (rc == CC_OK)
+		rc = text_int(&c->rows, seq);
+	if (rc == CC_OK)
+		rc = TEXT_LIT(&c->rows, ",\"ts\":");
+	if (rc == CC_OK)
+		rc = text_int(&c->rows, ts_ms);
+	if (rc == CC_OK)
+		rc = TEXT_LIT(&c->rows, ",\"m\":{");
+	if (rc == CC_OK)
+		rc = text_add(&c->rows, c->row.p, c->row.n);
+	if (rc == CC_OK)
+		rc = TEXT_LIT(&c->rows, "}}");
+	c->nrow_items++;
+	return rc;
+}
+
+const char *columns_rows_text(struct columns *c, size_t *len)
+{
+	*len = c->rows.n;
+	return c->rows.n ? c->rows.p : "";
+}
+
 int columns_add(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len)
 {
 	struct jscan js;
@@ -230,16 +339,16 @@ int columns_json(struct columns *c, char **out, size_t *len)
 {
 	struct text t = { NULL, 0, 0 };
 	size_t i;
-	int rc = text_add(&t, "{\"ts\":[", 7);
+	int rc = TEXT_LIT(&t, "{\"ts\":[");
 
 	if (rc == CC_OK && c->ts.n)
 		rc = text_add(&t, c->ts.p, c->ts.n);
 	if (rc == CC_OK)
-		rc = text_add(&t, "],\"seq\":[", 9);
+		rc = TEXT_LIT(&t, "],\"seq\":[");
 	if (rc == CC_OK && c->seq.n)
 		rc = text_add(&t, c->seq.p, c->seq.n);
 	if (rc == CC_OK)
-		rc = text_add(&t, "]", 1);
+		rc = TEXT_LIT(&t, "]");
 	for (i = 0; i < c->ncols && rc == CC_OK; i++) {
 		struct column *col = &c->cols[i];
 
@@ -249,18 +358,18 @@ int columns_json(struct columns *c, char **out, size_t *len)
 		/* Metric names are catalogue names ([a-z0-9_]): no escaping needed,
 		 * and visible() only keeps catalogue names. */
 		if (rc == CC_OK)
-			rc = text_add(&t, ",\"", 2);
+			rc = TEXT_LIT(&t, ",\"");
 		if (rc == CC_OK)
 			rc = text_add(&t, col->name, col->name_len);
 		if (rc == CC_OK)
-			rc = text_add(&t, "\":[", 3);
+			rc = TEXT_LIT(&t, "\":[");
 		if (rc == CC_OK && col->values.n)
 			rc = text_add(&t, col->values.p, col->values.n);
 		if (rc == CC_OK)
-			rc = text_add(&t, "]", 1);
+			rc = TEXT_LIT(&t, "]");
 	}
 	if (rc == CC_OK)
-		rc = text_add(&t, "}", 2); /* and the NUL */
+		rc = text_add(&t, "}", 2); /* and the NUL that ends the text */
 	if (rc != CC_OK) {
 		free(t.p);
 		return rc;

@@ -27,6 +27,14 @@ void columns_free(struct columns *c);
 int columns_add(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len);
 size_t columns_rows(const struct columns *c);
 
+/* The other shape, rows, written the same way: one record as
+ * {"seq":..,"ts":..,"m":{...the metrics visible() keeps...}} appended to
+ * the rows (a struct columns holds either columns or rows, not both).
+ * 0 when added, 1 when it holds no metric the caller keeps, CC_ERR_*. */
+int columns_add_row(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len);
+/* The rows so far, comma-separated (no brackets); valid until the next add. */
+const char *columns_rows_text(struct columns *c, size_t *len);
+
 /* The columns as one JSON object's text, NUL-terminated, malloc'd. */
 int columns_json(struct columns *c, char **out, size_t *len);
 

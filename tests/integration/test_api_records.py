@@ -153,6 +153,23 @@ def test_telemetry_as_columns(world):
     assert status == 400, doc
 
 
+def test_numbers_the_scanner_declines_are_read_too(world):
+    """A reading of 17 significant digits is accepted (jansson reads it) but
+    the one-pass scanner declines it: rows, columns and steps still carry it."""
+    api, eng, d, f = world["api"], world["t"]["eng"], world["daemon"], world["fleet"]
+    publish(d, f.machines["X2"], "telemetry", [{"seq": 1, "ts": T0, "m": {"boiler_temp_c": 93.123456789012345}},
+                                               {"seq": 2, "ts": T0 + 1000, "m": {"boiler_temp_c": 91.5}}])
+    status, doc, _ = api.call("GET", "/api/v1/machines/X2/telemetry", token=eng)
+    assert status == 200 and [r["m"]["boiler_temp_c"] for r in doc["telemetry"]] == [
+        pytest.approx(93.123456789012345), 91.5], doc
+    status, doc, _ = api.call("GET", "/api/v1/machines/X2/telemetry?format=columns", token=eng)
+    assert doc["columns"]["boiler_temp_c"] == [pytest.approx(93.123456789012345), 91.5], doc
+    status, doc, _ = api.call("GET", f"/api/v1/machines/X2/telemetry?step=60000&from={T0}&to={T0 + 60000}",
+                              token=eng)
+    assert [b["n"] for b in doc["telemetry"]] == [2], doc
+    assert doc["telemetry"][0]["m"]["boiler_temp_c"] == pytest.approx((93.123456789012345 + 91.5) / 2)
+
+
 def test_steps_from_summaries_agree_with_records(world):
     """Whole minutes are answered from the roll-ups, anything else from the
     records: both give the same buckets, with min and max when asked."""
