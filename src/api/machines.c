@@ -528,7 +528,7 @@ static int add_record(void *arg, const struct record_out *rec)
 		p->next_after = p->last_seq;
 		return 1; /* stop: the page is full, and there is more */
 	}
-	if (p->columns != NULL) {
+	if (p->columns != NULL && p->step_ms == 0) {
 		rc = p->as_rows ? columns_add_row(p->columns, rec->seq, rec->ts_ms, rec->body, rec->body_len)
 		                : columns_add(p->columns, rec->seq, rec->ts_ms, rec->body, rec->body_len);
 		p->last_seq = rec->seq;
@@ -657,6 +657,43 @@ static int add_summary_text(void *arg, const struct rollup_summary *b)
 	return rc == 0 ? 0 : CC_ERR_NOMEM;
 }
 
+/* add_summary for format=columns: a row of the columns. */
+static int add_summary_columns(void *arg, const struct rollup_summary *b)
+{
+	static const int bits[3] = { STAT_MEAN, STAT_MIN, STAT_MAX };
+	static const char *const suffix[3] = { "", ":min", ":max" };
+	struct record_page *p = arg;
+	int64_t n = 0;
+	size_t i, k;
+	int rc;
+
+	for (i = 0; i < b->nmetrics; i++)
+		if (b->m[i].count > n && column_visible(p, b->m[i].name, b->m[i].len))
+			n = b->m[i].count;
+	if (n == 0)
+		return 0; /* nothing the role sees */
+	rc = columns_add_bucket(p->columns, b->start_ms, n, NULL, NULL, 0);
+	for (i = 0; i < b->nmetrics && rc == CC_OK; i++) {
+		const struct rollup_metric *x = &b->m[i];
+
+		if (x->count <= 0 || !column_visible(p, x->name, x->len))
+			continue;
+		for (k = 0; k < 3 && rc == CC_OK; k++)
+			if (p->stats & bits[k])
+				rc = columns_add_bucket(p->columns, b->start_ms, n, x->name, suffix[k],
+				                        k == 0 ? x->sum / (double)x->count : k == 1 ? x->min : x->max);
+	}
+	return rc;
+}
+
+static int everything_visible(void *arg, const char *name, size_t len)
+{
+	(void)arg;
+	(void)name;
+	(void)len;
+	return 1; /* add_summary_columns has decided already */
+}
+
 /* stats=mean,min,max (any of them; default mean): STAT_* bits, or -1. */
 static int parse_stats(const char *text)
 {
@@ -678,44 +715,6 @@ static int parse_stats(const char *text)
 		text += n + (text[n] == ',');
 	}
 	return bits != 0 ? bits : -1;
-}
-
-/* Buckets as columns: {"ts": [...], "n": [...], "metric": [means], "metric:min": [...], ...}. */
-static json_t *buckets_as_columns(json_t *list)
-{
-	json_t *cols = json_pack("{s:[], s:[]}", "ts", "n"), *bucket;
-	static const char *const parts[] = { "m", "min", "max" };
-	static const char *const suffix[] = { "", ":min", ":max" };
-	size_t i, k, rows = json_array_size(list);
-
-	if (cols == NULL)
-		return NULL;
-	json_array_foreach(list, i, bucket) {
-		json_array_append(json_object_get(cols, "ts"), json_object_get(bucket, "ts"));
-		json_array_append(json_object_get(cols, "n"), json_object_get(bucket, "n"));
-		for (k = 0; k < 3; k++) {
-			const char *name;
-			json_t *v;
-
-			json_object_foreach(json_object_get(bucket, parts[k]), name, v) {
-				char col[96];
-				json_t *arr;
-
-				snprintf(col, sizeof(col), "%s%s", name, suffix[k]);
-				arr = json_object_get(cols, col);
-				if (arr == NULL) {
-					size_t r;
-
-					arr = json_array();
-					for (r = 0; r < rows; r++)
-						json_array_append_new(arr, json_null());
-					json_object_set_new(cols, col, arr);
-				}
-				json_array_set(arr, i, v);
-			}
-		}
-	}
-	return cols;
 }
 
 /* Whole minutes (from, to and step) are answered from the roll-ups. */
@@ -812,14 +811,19 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.as_rows = !columns;
 	if (kind == RECORD_TELEMETRY && page.step_ms == 0 && columns_new(column_visible, &page, &page.columns) != CC_OK)
 		rc = CC_ERR_NOMEM;
+	else if (columns && page.step_ms != 0 && columns_new(everything_visible, NULL, &page.columns) != CC_OK)
+		rc = CC_ERR_NOMEM;
 	else if (page.list == NULL || (page.step_ms != 0 && !columns && (page.text = evbuffer_new()) == NULL))
 		rc = CC_ERR_NOMEM;
 	else if (page.step_ms != 0 && from_rollups(from, to, page.step_ms))
-		rc = rollup_read(a->vault, &m, page.step_ms, from, to, page.text ? add_summary_text : add_summary, &page,
+		rc = rollup_read(a->vault, &m, page.step_ms, from, to,
+		                 page.text ? add_summary_text : page.columns ? add_summary_columns : add_summary, &page,
 		                 &damaged);
 	else if ((rc = records_page_counted(a->vault, &m, kind, from, to, api_page_after_int(&pg), add_record, &page,
 	                                    &damaged)) >= 0 && page.step_ms != 0)
-		rc = rollup_buckets_each(&page.buckets, page.text ? add_summary_text : add_summary, &page);
+		rc = rollup_buckets_each(&page.buckets,
+		                         page.text ? add_summary_text : page.columns ? add_summary_columns : add_summary,
+		                         &page);
 	rollup_buckets_free(&page.buckets);
 	if (rc < 0) {
 		json_decref(page.list);
@@ -839,12 +843,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 			evbuffer_free(page.text);
 		return;
 	}
-	if (columns && page.columns == NULL) {
-		json_t *cols = buckets_as_columns(page.list);
-
-		json_decref(page.list);
-		doc = cols != NULL ? json_pack("{s:s, s:o}", "serial", m.serial, "columns", cols) : NULL;
-	} else {
+	{
 		doc = json_pack("{s:s}", "serial", m.serial);
 		if (doc != NULL && page.columns == NULL && page.text == NULL)
 			json_object_set_new(doc, record_names[kind], page.list);

@@ -2,6 +2,7 @@
 #include "records/columns.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/limits.h"
 #include "ingest/jscan.h"
 #include "ingest/message.h"
 
@@ -61,7 +63,8 @@ struct columns {
 	void *ctx;
 	struct column cols[INGEST_METRICS_MAX];
 	size_t ncols, nrows;
-	struct text ts, seq;
+	struct text ts, seq;   /* seq: the records' numbers, or a bucket's count (columns_add_bucket) */
+	int buckets;           /* columns_add_bucket was used: the second column is "n" */
 	struct text rows, row; /* columns_add_row: the rows so far, the one being written */
 	size_t nrow_items;
 	/* while scanning one record */
@@ -305,6 +308,43 @@ const char *columns_rows_text(struct columns *c, size_t *len)
 	return c->rows.n ? c->rows.p : "";
 }
 
+int columns_add_bucket(struct columns *c, int64_t start_ms, int64_t n, const char *name, const char *suffix,
+                       double value)
+{
+	struct column *col;
+	char full[CC_NAME_MAX + 8], num[40];
+	int len, nn, rc;
+
+	c->buckets = 1;
+	if (name == NULL) { /* the bucket's row begins */
+		if (c->nrows > 0 || c->ts.n > 0)
+			c->nrows++;
+		rc = text_add(&c->ts, ",", c->nrows ? 1 : 0);
+		if (rc == CC_OK)
+			rc = text_int(&c->ts, start_ms);
+		if (rc == CC_OK)
+			rc = text_add(&c->seq, ",", c->nrows ? 1 : 0);
+		return rc == CC_OK ? text_int(&c->seq, n) : rc;
+	}
+	len = snprintf(full, sizeof(full), "%s%s", name, suffix);
+	if (len < 0 || (size_t)len >= sizeof(full) || (col = column_of(c, full, (size_t)len)) == NULL)
+		return CC_ERR_LIMIT;
+	col->keep = 1;
+	/* As the trees write reals: 15 significant digits, a point or an exponent. */
+	nn = isfinite(value) ? snprintf(num, sizeof(num) - 2, "%.15g", value) : snprintf(num, sizeof(num), "null");
+	if (isfinite(value) && strpbrk(num, ".eEn") == NULL) {
+		num[nn++] = '.';
+		num[nn++] = '0';
+	}
+	rc = pad(col, c->nrows);
+	if (rc == CC_OK)
+		rc = text_add(&col->values, ",", col->rows ? 1 : 0);
+	if (rc == CC_OK)
+		rc = text_add(&col->values, num, (size_t)nn);
+	col->rows = c->nrows + 1;
+	return rc;
+}
+
 int columns_add(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len)
 {
 	struct jscan js;
@@ -344,11 +384,13 @@ int columns_json(struct columns *c, char **out, size_t *len)
 	if (rc == CC_OK && c->ts.n)
 		rc = text_add(&t, c->ts.p, c->ts.n);
 	if (rc == CC_OK)
-		rc = TEXT_LIT(&t, "],\"seq\":[");
+		rc = c->buckets ? TEXT_LIT(&t, "],\"n\":[") : TEXT_LIT(&t, "],\"seq\":[");
 	if (rc == CC_OK && c->seq.n)
 		rc = text_add(&t, c->seq.p, c->seq.n);
 	if (rc == CC_OK)
 		rc = TEXT_LIT(&t, "]");
+	if (c->buckets && c->ts.n > 0)
+		c->nrows++; /* the last bucket's row is complete */
 	for (i = 0; i < c->ncols && rc == CC_OK; i++) {
 		struct column *col = &c->cols[i];
 

@@ -35,6 +35,13 @@ int columns_add_row(struct columns *c, int64_t seq, int64_t ts_ms, const char *b
 /* The rows so far, comma-separated (no brackets); valid until the next add. */
 const char *columns_rows_text(struct columns *c, size_t *len);
 
+/* A third shape, the buckets of a step as columns ("ts", "n", then one per
+ * metric and statistic): name NULL begins the bucket of start_ms holding
+ * n readings; then each value name+suffix (e.g. "boiler_temp_c", ":min")
+ * of that bucket. The caller decides what is visible. */
+int columns_add_bucket(struct columns *c, int64_t start_ms, int64_t n, const char *name, const char *suffix,
+                       double value);
+
 /* The columns as one JSON object's text, NUL-terminated, malloc'd. */
 int columns_json(struct columns *c, char **out, size_t *len);
 

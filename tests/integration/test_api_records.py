@@ -158,16 +158,26 @@ def test_numbers_the_scanner_declines_are_read_too(world):
     the one-pass scanner declines it: rows, columns and steps still carry it."""
     api, eng, d, f = world["api"], world["t"]["eng"], world["daemon"], world["fleet"]
     publish(d, f.machines["X2"], "telemetry", [{"seq": 1, "ts": T0, "m": {"boiler_temp_c": 93.123456789012345}},
-                                               {"seq": 2, "ts": T0 + 1000, "m": {"boiler_temp_c": 91.5}}])
+                                               {"seq": 2, "ts": T0 + 1000, "m": {"boiler_temp_c": 91.5}},
+                                               {"seq": 3, "ts": T0 + 61000, "m": {"cup_counter": 5}}])
     status, doc, _ = api.call("GET", "/api/v1/machines/X2/telemetry", token=eng)
-    assert status == 200 and [r["m"]["boiler_temp_c"] for r in doc["telemetry"]] == [
-        pytest.approx(93.123456789012345), 91.5], doc
+    assert status == 200 and [r["m"].get("boiler_temp_c") for r in doc["telemetry"]] == [
+        pytest.approx(93.123456789012345), 91.5, None], doc
+    # Columns: a record without a metric is a null in its column.
     status, doc, _ = api.call("GET", "/api/v1/machines/X2/telemetry?format=columns", token=eng)
-    assert doc["columns"]["boiler_temp_c"] == [pytest.approx(93.123456789012345), 91.5], doc
-    status, doc, _ = api.call("GET", f"/api/v1/machines/X2/telemetry?step=60000&from={T0}&to={T0 + 60000}",
+    assert doc["columns"]["boiler_temp_c"] == [pytest.approx(93.123456789012345), 91.5, None], doc
+    assert doc["columns"]["cup_counter"] == [None, None, 5], doc
+    status, doc, _ = api.call("GET", f"/api/v1/machines/X2/telemetry?step=60000&from={T0}&to={T0 + 120000}",
                               token=eng)
-    assert [b["n"] for b in doc["telemetry"]] == [2], doc
+    assert [b["n"] for b in doc["telemetry"]] == [2, 1], doc
     assert doc["telemetry"][0]["m"]["boiler_temp_c"] == pytest.approx((93.123456789012345 + 91.5) / 2)
+    # The same buckets as columns: a bucket without a metric is a null there too.
+    status, doc, _ = api.call("GET", f"/api/v1/machines/X2/telemetry?step=60000&from={T0}&to={T0 + 120000}"
+                              "&format=columns&stats=mean,max", token=eng)
+    cols = doc["columns"]
+    assert cols["ts"] == [T0, T0 + 60000] and cols["n"] == [2, 1], doc
+    assert cols["boiler_temp_c:max"] == [pytest.approx(93.123456789012345), None], doc
+    assert cols["cup_counter"] == [None, 5.0], doc
 
 
 def test_steps_from_summaries_agree_with_records(world):
