@@ -62,6 +62,7 @@ struct columns {
 	int (*visible)(void *, const char *, size_t);
 	void *ctx;
 	struct column cols[INGEST_METRICS_MAX];
+	struct column hidden; /* every name the caller does not keep (keep = 0) */
 	size_t ncols, nrows;
 	struct text ts, seq;   /* seq: the records' numbers, or a bucket's count (columns_add_bucket) */
 	int buckets;           /* columns_add_bucket was used: the second column is "n" */
@@ -112,13 +113,17 @@ static struct column *column_of(struct columns *c, const char *name, size_t len)
 	for (i = 0; i < c->ncols; i++)
 		if (c->cols[i].name_len == len && memcmp(c->cols[i].name, name, len) == 0)
 			return &c->cols[i];
-	if (c->ncols == sizeof(c->cols) / sizeof(c->cols[0]) || len >= sizeof(c->cols[0].name)) {
+	/* A name the caller does not keep takes no column (so hostile names
+	 * cannot use them up); one it keeps is a catalogue name, short and few. */
+	if (len >= sizeof(c->cols[0].name) || !c->visible(c->ctx, name, len))
+		return &c->hidden;
+	if (c->ncols == sizeof(c->cols) / sizeof(c->cols[0])) {
 		c->rc = CC_ERR_LIMIT;
 		return NULL;
 	}
 	memcpy(c->cols[c->ncols].name, name, len);
 	c->cols[c->ncols].name_len = len;
-	c->cols[c->ncols].keep = c->visible(c->ctx, name, len);
+	c->cols[c->ncols].keep = 1;
 	return &c->cols[c->ncols++];
 }
 
@@ -329,7 +334,8 @@ int columns_add_bucket(struct columns *c, int64_t start_ms, int64_t n, const cha
 	len = snprintf(full, sizeof(full), "%s%s", name, suffix);
 	if (len < 0 || (size_t)len >= sizeof(full) || (col = column_of(c, full, (size_t)len)) == NULL)
 		return CC_ERR_LIMIT;
-	col->keep = 1;
+	if (col == &c->hidden)
+		return CC_ERR_LIMIT; /* not a catalogue name */
 	/* As the trees write reals: 15 significant digits, a point or an exponent. */
 	nn = isfinite(value) ? snprintf(num, sizeof(num) - 2, "%.15g", value) : snprintf(num, sizeof(num), "null");
 	if (isfinite(value) && strpbrk(num, ".eEn") == NULL) {

@@ -49,10 +49,15 @@ static struct rollup_metric *metric_of(struct rollup_summary *s, const char *nam
 
 static int add_reading(struct rollup_summary *s, const char *name, size_t len, double v)
 {
-	struct rollup_metric *x = metric_of(s, name, len);
+	struct rollup_metric *x;
 
+	/* No catalogue metric is named longer, nor does a model have as many:
+	 * such a reading (never stored by ingest) summarises nothing. */
+	if (len > CC_NAME_MAX || (s->nmetrics == INGEST_METRICS_MAX && metric_of(s, name, len) == NULL))
+		return CC_OK;
+	x = metric_of(s, name, len);
 	if (x == NULL)
-		return CC_ERR_LIMIT;
+		return CC_ERR_NOMEM;
 	if (x->count == 0 || v < x->min)
 		x->min = v;
 	if (x->count == 0 || v > x->max)
