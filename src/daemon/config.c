@@ -83,7 +83,7 @@ static const struct opt table[] = {
 	  "fewer commits (less CPU) for a little latency; a lone message never waits; 0: never" },
 	{ "fleet_poll_ms", I(fleet_poll_ms), "250", 50, 10000, NULL,
 	  "how often the daemon looks for added, revoked or erased machines; revocation takes effect within this, "
-	  "and an erased customer's data key leaves every cache of the daemon (event loop and writer) within this" },
+	  "and an erased customer's data key leaves every cache of the daemon (event loop, writer, settler) within this" },
 	{ "purposes", S(purposes), CONFIG_PURPOSES_KNOWN, 0, 0, NULL,
 	  "what customers' data is used for here, comma-separated (of " CONFIG_PURPOSES_KNOWN "); routes of "
 	  "other purposes answer 404, and the privacy policy lists exactly these" },

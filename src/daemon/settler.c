@@ -20,6 +20,7 @@ struct settler {
 	struct vault *vault;
 	struct rollup_round *rollups; /* the summaries each round brings up to date */
 	int64_t round_ms;
+	int64_t poll_ms;               /* how often erasures are looked for */
 	size_t round_rows;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -57,7 +58,6 @@ static void settle_all(struct settler *st)
 	struct store *s = vault_store(st->vault);
 	struct store_settle_hooks hooks;
 
-	follow_erasures(st);
 	rollup_round_hooks(st->rollups, &hooks);
 	for (;;) {
 		size_t moved = 0;
@@ -82,27 +82,37 @@ static void settle_all(struct settler *st)
 static void *settler_main(void *arg)
 {
 	struct settler *st = arg;
+	int64_t next_round = clock_mono_ms() + st->round_ms;
 
 	pthread_setname_np(pthread_self(), "cc-settler");
 	for (;;) {
 		struct timespec until;
-		int stop;
+		int64_t wait;
+		int stop, due;
 
 		pthread_mutex_lock(&st->lock);
-		if (!st->kicked && !st->stopping) {
+		/* Wake for the next round or the next look at erasures, whichever is first. */
+		wait = next_round - clock_mono_ms();
+		wait = wait < st->poll_ms ? wait : st->poll_ms;
+		if (!st->kicked && !st->stopping && wait > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += (time_t)(st->round_ms / 1000);
-			until.tv_nsec += (long)(st->round_ms % 1000) * 1000000L;
+			until.tv_sec += (time_t)(wait / 1000);
+			until.tv_nsec += (long)(wait % 1000) * 1000000L;
 			if (until.tv_nsec >= 1000000000L) {
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000L;
 			}
 			pthread_cond_timedwait(&st->wake, &st->lock, &until);
 		}
+		due = st->kicked || st->stopping || clock_mono_ms() >= next_round;
 		st->kicked = 0;
 		stop = st->stopping;
 		pthread_mutex_unlock(&st->lock);
-		settle_all(st);
+		follow_erasures(st);
+		if (due) {
+			settle_all(st);
+			next_round = clock_mono_ms() + st->round_ms;
+		}
 		if (stop)
 			break;
 	}
@@ -110,7 +120,7 @@ static void *settler_main(void *arg)
 }
 
 int settler_start(const char *data_dir, const char *master_key_file, int64_t round_ms, size_t round_rows,
-                  struct settler **out)
+                  int64_t poll_ms, struct settler **out)
 {
 	struct settler *st = calloc(1, sizeof(*st));
 	pthread_condattr_t attr;
@@ -129,6 +139,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 		return rc;
 	}
 	st->round_ms = round_ms > 0 ? round_ms : 1000;
+	st->poll_ms = poll_ms > 0 ? poll_ms : 250;
 	{
 		struct store *s = vault_store(st->vault);
 

@@ -18,9 +18,11 @@
 struct settler;
 
 /* A round every round_ms, of at most round_rows rows per transaction (more
- * rounds at once while the inbox holds more). */
+ * rounds at once while the inbox holds more). Every poll_ms it reads the
+ * fleet version and, when it moved, forgets the data keys that left the
+ * keyring (an erased customer's), as the writer does. */
 int settler_start(const char *data_dir, const char *master_key_file, int64_t round_ms, size_t round_rows,
-                  struct settler **out);
+                  int64_t poll_ms, struct settler **out);
 
 /* Starts a round now (the writer appended a round's worth). */
 void settler_kick(struct settler *st);

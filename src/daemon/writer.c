@@ -647,7 +647,7 @@ int writer_start(const char *data_dir, const char *master_key_file, size_t max_b
 	w->poll_ms = poll_ms > 0 ? poll_ms : 250;
 	w->backlog_max = 100000;
 	w->next_poll_ms = clock_mono_ms() + w->poll_ms;
-	rc = settler_start(data_dir, master_key_file, SETTLE_MS, SETTLE_ROWS, &w->settler);
+	rc = settler_start(data_dir, master_key_file, SETTLE_MS, SETTLE_ROWS, poll_ms > 0 ? poll_ms : 250, &w->settler);
 	if (rc != CC_OK) {
 		vault_close(w->vault);
 		free(w);

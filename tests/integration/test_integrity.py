@@ -230,9 +230,10 @@ def test_a_lost_row_key_is_not_replaced_by_sealing_again(tmp_path):
 
 @pytest.mark.parametrize("via", ["cli", "api"])
 def test_erasure_reaches_the_running_daemons_key_caches(tmp_path, via):
-    """Both caches of a running daemon (the event loop's vault, which the API
-    reads through, and the writer's, which seals what machines send) hold the
-    customer's data key; an erasure by the CLI (another process) or by the API
+    """Every cache of a running daemon (the event loop's vault, which the API
+    reads through, the writer's, which seals what machines send, and the
+    settler's, which opens records to summarise them) holds the customer's
+    data key; an erasure by the CLI (another process) or by the API
     (the loop's own vault) reaches the other caches within the fleet poll
     interval (100 ms in tests), without a restart."""
     import subprocess
@@ -253,6 +254,13 @@ def test_erasure_reaches_the_running_daemons_key_caches(tmp_path, via):
         status, doc, _ = api.call("GET", "/api/v1/machines/E1/telemetry", token=admin)
         assert status == 200 and len(doc["telemetry"]) == 1, doc  # opened by the loop with cafe-e's key
 
+        def summarised():  # the settler opened the record with cafe-e's key to summarise it
+            c = db(f)
+            try:
+                return c.execute("SELECT count(*) FROM rollups").fetchone()[0] == 2
+            finally:
+                c.close()
+        ccdaemon.poll_until(summarised, "the record to be moved and summarised")
         mark = d.mark()
         if via == "cli":
             f.cc("customer", "delete", "cafe-e", "--yes")
@@ -261,6 +269,7 @@ def test_erasure_reaches_the_running_daemons_key_caches(tmp_path, via):
             assert status == 200, doc
         erased = time.monotonic()
         d.wait_for(rf"dropped the data key of organisation {cust} from the writer's cache", since=mark)
+        d.wait_for(rf"dropped the data key of organisation {cust} from the settler's cache", since=mark)
         if via == "cli":  # the API erased through the loop's vault, which forgot the key at once
             d.wait_for(rf"dropped the data key of organisation {cust} from the event loop's cache", since=mark)
         # Within a few poll intervals even on a busy machine (the poll is 100 ms here).
