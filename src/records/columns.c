@@ -139,36 +139,49 @@ static int pad(struct column *col, size_t row)
 	return rc;
 }
 
-static int on_token(void *ctx, const struct jscan_token *t)
+/* A value for a column of the columns: nulls for the rows it missed, then it. */
+static int put_column_value(struct columns *c, struct column *col, const char *num, size_t len)
 {
-	struct columns *c = ctx;
-	struct column *col;
+	int rc = pad(col, c->nrows);
 
-	if (t->depth == 1 && t->type == JSCAN_KEY) {
-		c->in_m = t->len == 1 && t->s[0] == 'm';
-		return 0;
-	}
-	if (!c->in_m || t->depth != 2)
-		return 0;
-	if (t->type == JSCAN_KEY) {
-		c->pending = column_of(c, t->s, t->len);
-		return c->pending == NULL ? 1 : 0;
-	}
-	col = c->pending;
-	c->pending = NULL;
-	if (col == NULL || !col->keep || (t->type != JSCAN_INTEGER && t->type != JSCAN_REAL))
-		return 0;
-	if ((c->rc = pad(col, c->nrows)) == CC_OK && (c->rc = text_add(&col->values, ",", col->rows ? 1 : 0)) == CC_OK)
-		c->rc = text_add(&col->values, t->s, t->len);
+	if (rc == CC_OK)
+		rc = text_add(&col->values, ",", col->rows ? 1 : 0);
+	if (rc == CC_OK)
+		rc = text_add(&col->values, num, len);
 	col->rows = c->nrows + 1;
 	c->added = 1;
-	return c->rc != CC_OK;
+	return rc;
 }
 
-/* columns_add_row's scan: the kept metrics into c->row as "name":value. */
-static int on_row_token(void *ctx, const struct jscan_token *t)
+/* A value for the row being written: "name":value. Catalogue names
+ * ([a-z0-9_]), the only ones visible() keeps: nothing to escape. */
+static int put_row_value(struct columns *c, struct column *col, const char *num, size_t len)
 {
-	struct columns *c = ctx;
+	int rc = c->added ? TEXT_LIT(&c->row, ",\"") : TEXT_LIT(&c->row, "\"");
+
+	if (rc == CC_OK)
+		rc = text_add(&c->row, col->name, col->name_len);
+	if (rc == CC_OK)
+		rc = TEXT_LIT(&c->row, "\":");
+	if (rc == CC_OK)
+		rc = text_add(&c->row, num, len);
+	c->added = 1;
+	return rc;
+}
+
+typedef int (*put_fn)(struct columns *c, struct column *col, const char *num, size_t len);
+
+struct scan {
+	struct columns *c;
+	put_fn put;
+};
+
+/* Follows the members of the top-level "m" and hands each kept number,
+ * as written, to put. */
+static int on_token(void *ctx, const struct jscan_token *t)
+{
+	struct scan *sc = ctx;
+	struct columns *c = sc->c;
 	struct column *col;
 
 	if (t->depth == 1 && t->type == JSCAN_KEY) {
@@ -185,15 +198,7 @@ static int on_row_token(void *ctx, const struct jscan_token *t)
 	c->pending = NULL;
 	if (col == NULL || !col->keep || (t->type != JSCAN_INTEGER && t->type != JSCAN_REAL))
 		return 0;
-	/* Catalogue names ([a-z0-9_]), the only ones visible() keeps: nothing to escape. */
-	c->rc = c->added ? TEXT_LIT(&c->row, ",\"") : TEXT_LIT(&c->row, "\"");
-	if (c->rc == CC_OK)
-		c->rc = text_add(&c->row, col->name, col->name_len);
-	if (c->rc == CC_OK)
-		c->rc = TEXT_LIT(&c->row, "\":");
-	if (c->rc == CC_OK)
-		c->rc = text_add(&c->row, t->s, t->len);
-	c->added = 1;
+	c->rc = sc->put(c, col, t->s, t->len);
 	return c->rc != CC_OK;
 }
 
@@ -214,7 +219,7 @@ static void take_back(struct columns *c)
 
 /* A stored body the scanner declines (ingest accepted it through jansson:
  * a real of more than 15 significant digits, say): jansson reads it here too. */
-static int add_slowly(struct columns *c, const char *body, size_t len)
+static int add_slowly(struct columns *c, const char *body, size_t len, put_fn put)
 {
 	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *value;
 	const char *name;
@@ -229,13 +234,7 @@ static int add_slowly(struct columns *c, const char *body, size_t len)
 			continue;
 		n = json_is_integer(value) ? snprintf(num, sizeof(num), "%" PRId64, (int64_t)json_integer_value(value))
 		                           : snprintf(num, sizeof(num), "%.17g", json_real_value(value));
-		rc = pad(col, c->nrows);
-		if (rc == CC_OK)
-			rc = text_add(&col->values, ",", col->rows ? 1 : 0);
-		if (rc == CC_OK)
-			rc = text_add(&col->values, num, (size_t)n);
-		col->rows = c->nrows + 1;
-		c->added = 1;
+		rc = put(c, col, num, (size_t)n);
 		if (rc != CC_OK)
 			break;
 	}
@@ -243,51 +242,36 @@ static int add_slowly(struct columns *c, const char *body, size_t len)
 	return c->rc != CC_OK ? c->rc : rc;
 }
 
-int columns_add_row(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len)
+/* One body through the scanner (or jansson when it declines): put gets
+ * each kept number; c->added says whether there was one. */
+static int scan_body(struct columns *c, const char *body, size_t len, put_fn put)
 {
+	struct scan sc = { c, put };
 	struct jscan js;
 	int rc;
 
 	c->in_m = c->added = 0;
 	c->pending = NULL;
 	c->rc = CC_OK;
-	c->row.n = 0;
-	rc = jscan_run(&js, (const uint8_t *)body, len, on_row_token, c);
+	rc = jscan_run(&js, (const uint8_t *)body, len, on_token, &sc);
 	if (c->rc != CC_OK)
 		return c->rc;
 	if (rc == JSCAN_DECLINED) {
-		/* As in add_slowly: what ingest accepted through jansson. */
-		json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *value;
-		const char *name;
-
+		take_back(c);
 		c->row.n = 0;
-		c->added = 0;
-		json_object_foreach(json_object_get(doc, "m"), name, value) {
-			struct column *col;
-			char num[40];
-			int n;
-
-			if (!json_is_number(value) || (col = column_of(c, name, strlen(name))) == NULL || !col->keep)
-				continue;
-			n = json_is_integer(value) ? snprintf(num, sizeof(num), "%" PRId64, (int64_t)json_integer_value(value))
-			                           : snprintf(num, sizeof(num), "%.17g", json_real_value(value));
-			rc = c->added ? TEXT_LIT(&c->row, ",\"") : TEXT_LIT(&c->row, "\"");
-			if (rc == CC_OK)
-				rc = text_add(&c->row, col->name, col->name_len);
-			if (rc == CC_OK)
-				rc = TEXT_LIT(&c->row, "\":");
-			if (rc == CC_OK)
-				rc = text_add(&c->row, num, (size_t)n);
-			c->added = 1;
-			if (rc != CC_OK)
-				break;
-		}
-		json_decref(doc);
-		if (rc != CC_OK)
-			return rc;
-		if (c->rc != CC_OK)
-			return c->rc;
+		return add_slowly(c, body, len, put);
 	}
+	return CC_OK;
+}
+
+int columns_add_row(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len)
+{
+	int rc;
+
+	c->row.n = 0;
+	rc = scan_body(c, body, len, put_row_value);
+	if (rc != CC_OK)
+		return rc;
 	if (!c->added)
 		return 1;
 	rc = c->nrow_items ? TEXT_LIT(&c->rows, ",{\"seq\":") : TEXT_LIT(&c->rows, "{\"seq\":");
@@ -353,21 +337,10 @@ int columns_add_bucket(struct columns *c, int64_t start_ms, int64_t n, const cha
 
 int columns_add(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len)
 {
-	struct jscan js;
-	int rc;
+	int rc = scan_body(c, body, len, put_column_value);
 
-	c->in_m = c->added = 0;
-	c->pending = NULL;
-	c->rc = CC_OK;
-	rc = jscan_run(&js, (const uint8_t *)body, len, on_token, c);
-	if (c->rc != CC_OK)
-		return c->rc;
-	if (rc == JSCAN_DECLINED) {
-		take_back(c);
-		rc = add_slowly(c, body, len);
-		if (rc != CC_OK)
-			return rc;
-	}
+	if (rc != CC_OK)
+		return rc;
 	if (!c->added)
 		return 1;
 	rc = text_add(&c->ts, ",", c->nrows ? 1 : 0);
