@@ -502,7 +502,8 @@ static void gather(struct writer *w)
 	int64_t until_us = w->first_us + w->gather_us;
 	struct timespec until;
 
-	if (w->gather_us == 0 || w->last_batch < 2 || w->stopping || w->pending.n >= w->max_batch || clock_mono_us() >= until_us)
+	if (w->gather_us == 0 || w->last_batch < 2 || w->stopping || w->pending.n >= w->max_batch ||
+	    clock_mono_us() >= until_us)
 		return;
 	until.tv_sec = (time_t)(until_us / 1000000);
 	until.tv_nsec = (long)(until_us % 1000000) * 1000L;
