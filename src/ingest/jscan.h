@@ -25,7 +25,7 @@
  * Strict RFC 8259 as jansson reads it: whitespace is space, tab, CR, LF;
  * strings are valid UTF-8 (no overlong forms, no surrogates, nothing above
  * U+10FFFF), no control bytes below 0x20, escapes \" \\ \/ \b \f \n \r \t
- * \uXXXX with surrogate pairs paired; numbers without leading zeros,
+ * \u and four hex digits, surrogate pairs paired; numbers without leading zeros,
  * '+', NaN or Infinity; duplicate keys in one object refused.
  *
  * Pure: no globals, no I/O, safe from any thread; stack use is
