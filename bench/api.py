@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -40,23 +39,12 @@ import tempfile
 import threading
 import time
 
+from benchutil import cpu_s, free_port
+
 PASSWORD = "Correct-Horse-Battery-Staple-42"
-TICKS = os.sysconf("SC_CLK_TCK")
 #: Issue 18's goals, against the median: the raw day, the day's 1-minute
 #: means of every metric, the whole fleet list, a filtered page of 100.
 GOALS_MS = {"a": 250, "a2": 250, "c": 20, "d": 50, "d1": 50, "e": 5}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class Daemon:

@@ -34,11 +34,7 @@ import sys
 import tempfile
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchutil import cpu_s, free_port
 
 
 def wait_port(port, proc, timeout=30):
@@ -105,12 +101,6 @@ def run_loadgen(build, data, port, pid, args):
     if res.get("acked"):
         res["server_cpu_us_per_msg"] = res["server_cpu_s"] / res["acked"] * 1e6
     return res
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deferred_cpu_s(pid, limit_s=60):

@@ -101,11 +101,6 @@ void columns_free(struct columns *c)
 	free(c);
 }
 
-size_t columns_rows(const struct columns *c)
-{
-	return c->nrows;
-}
-
 static struct column *column_of(struct columns *c, const char *name, size_t len)
 {
 	size_t i;

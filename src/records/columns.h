@@ -25,7 +25,6 @@ void columns_free(struct columns *c);
  * metric the caller keeps (not added), CC_ERR_* on failure (CC_ERR_LIMIT:
  * more distinct metrics than a message may carry). */
 int columns_add(struct columns *c, int64_t seq, int64_t ts_ms, const char *body, size_t len);
-size_t columns_rows(const struct columns *c);
 
 /* The other shape, rows, written the same way: one record as
  * {"seq":..,"ts":..,"m":{...the metrics visible() keeps...}} appended to
