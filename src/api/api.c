@@ -63,7 +63,8 @@ static const struct http_route routes[] = {
 	  "machines the caller sees, with their status, by serial (customer: a customer's name; site: a site's "
 	  "name; status: online, offline or revoked; limit (1000, at most 10000), cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", HTTP_DATA, NULL, api_machine,
-	  "one machine's status, and its latest values of the caller's classes" },
+	  "one machine's status, and the latest reading of every metric of the caller's classes (latest.read_at: "
+	  "each one's time)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/telemetry", "support", MACHINE_DATA, HTTP_DATA, NULL, api_telemetry,
 	  "a machine's telemetry, metrics of the caller's classes only (from, to: epoch ms; metric; "
 	  "step: buckets of step ms, from the per-minute summaries when from, to and step are whole minutes; "

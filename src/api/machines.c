@@ -407,48 +407,49 @@ out:
 
 struct latest {
 	const struct store_machine *m;
-	json_t *doc;
+	json_t *doc, *read_at;
 	const struct role *role;
+	int64_t newest;
 };
 
-/* The last telemetry message, its metrics under their data class: a class
- * the role does not see is absent, not null. */
-static int add_latest(void *arg, const struct record_out *rec)
+static int latest_wanted(void *arg, const char *name)
 {
 	struct latest *l = arg;
-	json_t *body = json_loadb(rec->body, rec->body_len, 0, NULL), *m = json_object_get(body, "m"), *value;
-	const char *key;
+	const struct catalogue_metric *cm = catalogue_find_metric(l->m->model, name);
+
+	return cm != NULL && (cm->data_class & l->role->classes);
+}
+
+/* The latest reading of one metric, under its data class (a class the role
+ * does not see is absent, not null), as the machine wrote the number. */
+static int add_latest(void *arg, const struct rollup_metric *x)
+{
+	struct latest *l = arg;
+	const struct catalogue_metric *cm = catalogue_find_metric(l->m->model, x->name);
+	const char *cls = catalogue_class_name(cm->data_class);
+	json_t *section = json_object_get(l->doc, cls), *value;
 	char when[40];
 
-	json_object_foreach(m, key, value) {
-		const struct catalogue_metric *cm = catalogue_find_metric(l->m->model, key);
-		const char *cls;
-		json_t *section;
-
-		if (cm == NULL || !(cm->data_class & l->role->classes))
-			continue;
-		cls = catalogue_class_name(cm->data_class);
-		section = json_object_get(l->doc, cls);
-		if (section == NULL) {
-			section = json_object();
-			json_object_set_new(l->doc, cls, section);
-		}
-		json_object_set(section, key, value);
+	value = strpbrk(x->last, ".eE") != NULL ? json_real(strtod(x->last, NULL))
+	                                        : json_integer(strtoll(x->last, NULL, 10));
+	if (section == NULL) {
+		section = json_object();
+		json_object_set_new(l->doc, cls, section);
 	}
-	if (json_object_size(l->doc) > 0)
-		json_object_set_new(l->doc, "time", json_string(api_iso_time(rec->ts_ms, when, sizeof(when))));
-	json_decref(body);
-	return 1;
+	json_object_set_new(section, x->name, value);
+	json_object_set_new(l->read_at, x->name, json_string(api_iso_time(x->last_ts, when, sizeof(when))));
+	if (x->last_ts > l->newest)
+		l->newest = x->last_ts;
+	return CC_OK;
 }
 
 void api_machine(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
 	struct store_machine m;
 	struct latest l;
-	int64_t last = 0;
+	char when[40];
 	json_t *doc;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK || api_audit_access(r, s, "machine.get", &m, "ok") != CC_OK)
@@ -456,12 +457,17 @@ void api_machine(struct http_req *r)
 	doc = machine_status_json(a, &m);
 	l.m = &m;
 	l.role = s->role;
+	l.newest = INT64_MIN;
 	l.doc = json_object();
-	if (doc != NULL && l.doc != NULL && st->ops->records_last_seq(st, m.id, RECORD_TELEMETRY, &last) == CC_OK &&
-	    last > 0 && records_page(a->vault, &m, RECORD_TELEMETRY, 0, INT64_MAX, last - 1, add_latest, &l) >= 0 &&
-	    json_object_size(l.doc) > 0)
+	l.read_at = json_object();
+	if (doc != NULL && l.doc != NULL && l.read_at != NULL &&
+	    rollup_latest(a->vault, &m, latest_wanted, add_latest, &l, NULL) == CC_OK && l.newest != INT64_MIN) {
+		json_object_set_new(l.doc, "time", json_string(api_iso_time(l.newest, when, sizeof(when))));
+		json_object_set(l.doc, "read_at", l.read_at);
 		json_object_set(doc, "latest", l.doc);
+	}
 	json_decref(l.doc);
+	json_decref(l.read_at);
 	http_reply_json(r, 200, doc);
 }
 

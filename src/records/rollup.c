@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
+#include "ingest/catalogue.h"
 #include "ingest/jscan.h"
 #include "ingest/message.h"
 #include "records/records.h"
@@ -47,7 +49,27 @@ static struct rollup_metric *metric_of(struct rollup_summary *s, const char *nam
 	return &s->m[s->nmetrics++];
 }
 
-static int add_reading(struct rollup_summary *s, const char *name, size_t len, double v)
+/* Keeps the reading's text when it fits, else its value written shortest
+ * (the same number: 17 significant digits round-trip an IEEE double). */
+static void set_last(struct rollup_metric *x, int64_t ts, double v, const char *raw, size_t rawlen)
+{
+	int n;
+
+	x->last_ts = ts;
+	if (raw != NULL && rawlen <= ROLLUP_LAST_MAX) {
+		memcpy(x->last, raw, rawlen);
+		x->last_len = rawlen;
+	} else {
+		n = snprintf(x->last, sizeof(x->last), "%.15g", v);
+		if (n > 0 && strtod(x->last, NULL) != v)
+			n = snprintf(x->last, sizeof(x->last), "%.17g", v);
+		x->last_len = n > 0 && (size_t)n <= ROLLUP_LAST_MAX ? (size_t)n : 0;
+	}
+	x->last[x->last_len] = '\0';
+}
+
+static int add_reading(struct rollup_summary *s, const char *name, size_t len, double v, int64_t ts,
+                       const char *raw, size_t rawlen)
 {
 	struct rollup_metric *x;
 
@@ -63,11 +85,15 @@ static int add_reading(struct rollup_summary *s, const char *name, size_t len, d
 	if (x->count == 0 || v > x->max)
 		x->max = v;
 	x->sum += v;
+	if (x->count == 0 || ts >= x->last_ts)
+		set_last(x, ts, v, raw, rawlen);
 	x->count++;
 	return CC_OK;
 }
 
-static int merge(struct rollup_summary *into, const struct rollup_summary *part)
+/* Adds part to into. The last reading is the later one; of two at the same
+ * time, part's when part_is_newer (it was stored after into's). */
+static int merge(struct rollup_summary *into, const struct rollup_summary *part, int part_is_newer)
 {
 	size_t i;
 
@@ -83,6 +109,11 @@ static int merge(struct rollup_summary *into, const struct rollup_summary *part)
 		if (b->count == 0 || a->max > b->max)
 			b->max = a->max;
 		b->sum += a->sum;
+		if (b->count == 0 || a->last_ts > b->last_ts || (part_is_newer && a->last_ts == b->last_ts)) {
+			b->last_ts = a->last_ts;
+			memcpy(b->last, a->last, a->last_len + 1);
+			b->last_len = a->last_len;
+		}
 		b->count += a->count;
 	}
 	return CC_OK;
@@ -90,6 +121,7 @@ static int merge(struct rollup_summary *into, const struct rollup_summary *part)
 
 struct body_scan {
 	struct rollup_summary *s;
+	int64_t ts;
 	int in_m;
 	const char *name;
 	size_t len;
@@ -112,16 +144,16 @@ static int on_token(void *ctx, const struct jscan_token *t)
 		return 0;
 	}
 	if ((t->type == JSCAN_INTEGER || t->type == JSCAN_REAL) && b->name != NULL)
-		b->rc = add_reading(b->s, b->name, b->len, t->d);
+		b->rc = add_reading(b->s, b->name, b->len, t->d, b->ts, t->s, t->len);
 	b->name = NULL;
 	return b->rc != CC_OK;
 }
 
 /* One record's readings into one (emptied first, its allocation kept):
  * one->records is 1 when it had any. */
-static int scan_record(struct rollup_summary *one, const char *body, size_t len)
+static int scan_record(struct rollup_summary *one, int64_t ts, const char *body, size_t len)
 {
-	struct body_scan b = { one, 0, NULL, 0, CC_OK };
+	struct body_scan b = { one, ts, 0, NULL, 0, CC_OK };
 	struct jscan js;
 	int rc;
 
@@ -138,7 +170,7 @@ static int scan_record(struct rollup_summary *one, const char *body, size_t len)
 		b.rc = CC_OK;
 		json_object_foreach(json_object_get(doc, "m"), name, value)
 			if (json_is_number(value) && b.rc == CC_OK)
-				b.rc = add_reading(one, name, strlen(name), json_number_value(value));
+				b.rc = add_reading(one, name, strlen(name), json_number_value(value), ts, NULL, 0);
 		json_decref(doc);
 		rc = JSCAN_OK;
 	}
@@ -148,13 +180,13 @@ static int scan_record(struct rollup_summary *one, const char *body, size_t len)
 	return CC_OK;
 }
 
-int rollup_summary_add(struct rollup_summary *s, const char *body, size_t len)
+int rollup_summary_add(struct rollup_summary *s, int64_t ts_ms, const char *body, size_t len)
 {
 	struct rollup_summary one = { 0, 0, 0, 0, NULL };
-	int rc = scan_record(&one, body, len);
+	int rc = scan_record(&one, ts_ms, body, len);
 
 	if (rc == CC_OK && one.records > 0)
-		rc = merge(s, &one);
+		rc = merge(s, &one, 1);
 	rollup_summary_free(&one);
 	return rc;
 }
@@ -195,8 +227,9 @@ static double double_of(uint64_t u)
 	return d;
 }
 
-#define BODY_HEAD 13             /* "RU1" + u64 records + u16 metrics */
-#define BODY_METRIC(len) (1 + (len) + 32)
+#define BODY_HEAD 13             /* "RU2" + u64 records + u16 metrics */
+#define BODY_METRIC_V1(len) (1 + (len) + 32)
+#define BODY_METRIC(len, last) (1 + (len) + 32 + 9 + (last))
 
 static int encode(const struct rollup_summary *s, uint8_t **out, size_t *len)
 {
@@ -204,11 +237,11 @@ static int encode(const struct rollup_summary *s, uint8_t **out, size_t *len)
 	uint8_t *p;
 
 	for (i = 0; i < s->nmetrics; i++)
-		n += BODY_METRIC(s->m[i].len);
+		n += BODY_METRIC(s->m[i].len, s->m[i].last_len);
 	p = malloc(n);
 	if (p == NULL)
 		return CC_ERR_NOMEM;
-	memcpy(p, "RU1", 3);
+	memcpy(p, "RU2", 3);
 	put_u64(p + 3, (uint64_t)s->records);
 	p[11] = (uint8_t)(s->nmetrics & 0xff);
 	p[12] = (uint8_t)(s->nmetrics >> 8);
@@ -223,6 +256,10 @@ static int encode(const struct rollup_summary *s, uint8_t **out, size_t *len)
 		put_u64(p + at + 16, bits_of(x->max));
 		put_u64(p + at + 24, bits_of(x->sum));
 		at += 32;
+		put_u64(p + at, (uint64_t)x->last_ts);
+		p[at + 8] = (uint8_t)x->last_len;
+		memcpy(p + at + 9, x->last, x->last_len);
+		at += 9 + x->last_len;
 	}
 	*out = p;
 	*len = n;
@@ -234,16 +271,18 @@ static int encode(const struct rollup_summary *s, uint8_t **out, size_t *len)
 static int decode(const uint8_t *p, size_t len, struct rollup_summary *s)
 {
 	size_t i, at = BODY_HEAD, nm;
+	int v1;
 
-	if (len < BODY_HEAD || memcmp(p, "RU1", 3) != 0)
+	if (len < BODY_HEAD || (memcmp(p, "RU1", 3) != 0 && memcmp(p, "RU2", 3) != 0))
 		return CC_ERR_CORRUPT;
+	v1 = p[2] == '1';
 	s->records = (int64_t)get_u64(p + 3);
 	nm = (size_t)p[11] | (size_t)p[12] << 8;
 	for (i = 0; i < nm; i++) {
 		struct rollup_metric *x;
 		size_t nl;
 
-		if (at >= len || (nl = p[at]) > CC_NAME_MAX || at + BODY_METRIC(nl) > len)
+		if (at >= len || (nl = p[at]) > CC_NAME_MAX || at + BODY_METRIC_V1(nl) > len)
 			return CC_ERR_CORRUPT;
 		x = metric_of(s, (const char *)p + at + 1, nl);
 		if (x == NULL)
@@ -254,6 +293,17 @@ static int decode(const uint8_t *p, size_t len, struct rollup_summary *s)
 		x->max = double_of(get_u64(p + at + 16));
 		x->sum = double_of(get_u64(p + at + 24));
 		at += 32;
+		x->last_ts = INT64_MIN;
+		x->last_len = 0;
+		if (!v1) {
+			if (at + 9 > len || p[at + 8] > ROLLUP_LAST_MAX || at + 9 + p[at + 8] > len)
+				return CC_ERR_CORRUPT;
+			x->last_ts = (int64_t)get_u64(p + at);
+			x->last_len = p[at + 8];
+			memcpy(x->last, p + at + 9, x->last_len);
+			at += 9 + x->last_len;
+		}
+		x->last[x->last_len] = '\0';
 	}
 	return at == len ? CC_OK : CC_ERR_CORRUPT;
 }
@@ -493,13 +543,13 @@ static int round_row(void *ctx, const struct store_record *rec)
 	if (rc != CC_OK)
 		return rc;
 	/* Read once, added to its minute and to its hour. */
-	rc = scan_record(&r->one, (const char *)pt, len);
+	rc = scan_record(&r->one, rec->ts_ms, (const char *)pt, len);
 	crypto_wipe(pt, len);
 	free(pt);
 	for (i = 0; i < 2 && rc == CC_OK && r->one.records > 0; i++) {
 		struct rollup_summary *s = pending_of(r, m->id, widths[i], floor_to(rec->ts_ms, widths[i]));
 
-		rc = s != NULL ? merge(s, &r->one) : CC_ERR_NOMEM;
+		rc = s != NULL ? merge(s, &r->one, 1) : CC_ERR_NOMEM;
 	}
 	return rc;
 }
@@ -524,7 +574,7 @@ static int round_finish(void *ctx, struct store *s)
 		if (rc == CC_OK) {
 			rc = open_summary(r->v, m, p->width, p->s.start_ms, r->buf, len, &r->stored);
 			if (rc == CC_OK)
-				rc = merge(&p->s, &r->stored);
+				rc = merge(&p->s, &r->stored, 0);
 			else if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT) {
 				log_warn(MOD, "a summary of machine %s (at %lld) is damaged: rebuilt from new records only",
 				         m->serial, (long long)p->s.start_ms);
@@ -606,7 +656,7 @@ int rollup_buckets_add(struct rollup_buckets *bs, int64_t ts_ms, const char *bod
 	int rc = CC_OK;
 	struct rollup_summary *b = bucket_for(bs, ts_ms, &rc);
 
-	return b != NULL ? rollup_summary_add(b, body, len) : rc;
+	return b != NULL ? rollup_summary_add(b, ts_ms, body, len) : rc;
 }
 
 int rollup_buckets_each(const struct rollup_buckets *bs, int (*each)(void *ctx, const struct rollup_summary *b),
@@ -658,7 +708,7 @@ static int read_summary(void *ctx, int64_t start, const uint8_t *body, size_t le
 	if (rc != CC_OK)
 		return rc;
 	b = bucket_for(&rd->bs, start, &rc);
-	return b != NULL ? merge(b, &rd->scratch) : rc;
+	return b != NULL ? merge(b, &rd->scratch, 0) : rc;
 }
 
 static int read_unsettled(void *ctx, const struct record_out *rec)
@@ -704,6 +754,102 @@ int rollup_read(struct vault *v, const struct store_machine *m, int64_t width_ms
 	if (damaged != NULL)
 		*damaged = rd.damaged;
 	rollup_buckets_free(&rd.bs);
+	rollup_summary_free(&rd.scratch);
+	return rc;
+}
+
+/* ---- the latest reading of each metric ---- */
+
+struct latest_reader {
+	struct vault *v;
+	const struct store_machine *m;
+	struct rollup_summary acc, scratch;
+	int64_t damaged;
+};
+
+static int latest_summary(void *ctx, int64_t start, const uint8_t *body, size_t len)
+{
+	struct latest_reader *rd = ctx;
+	int rc = open_summary(rd->v, rd->m, ROLLUP_HOUR_MS, start, body, len, &rd->scratch);
+
+	if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT) {
+		if (rd->damaged++ == 0)
+			log_warn(MOD, "a summary of machine %s (at %lld) is damaged (it does not open): skipped",
+			         rd->m->serial, (long long)start);
+		return 0;
+	}
+	return rc == CC_OK ? merge(&rd->acc, &rd->scratch, 0) : rc;
+}
+
+static int latest_unsettled(void *ctx, const struct record_out *rec)
+{
+	struct latest_reader *rd = ctx;
+
+	return rollup_summary_add(&rd->acc, rec->ts_ms, rec->body, rec->body_len);
+}
+
+/* 1 when every wanted metric of the model has a reading at or after
+ * from_ms: nothing before it can hold a later one. */
+static int latest_complete(struct latest_reader *rd, int64_t from_ms, int (*wanted)(void *, const char *), void *ctx)
+{
+	const struct catalogue_metric *cm;
+	size_t i;
+
+	for (i = 0; (cm = catalogue_metric_at(rd->m->model, i)) != NULL; i++) {
+		const struct rollup_metric *x;
+		size_t k, len = strlen(cm->name);
+
+		if (!wanted(ctx, cm->name))
+			continue;
+		for (k = 0, x = NULL; k < rd->acc.nmetrics && x == NULL; k++)
+			if (rd->acc.m[k].len == len && memcmp(rd->acc.m[k].name, cm->name, len) == 0)
+				x = &rd->acc.m[k];
+		if (x == NULL || x->last_len == 0 || x->last_ts < from_ms)
+			return 0;
+	}
+	return 1;
+}
+
+int rollup_latest(struct vault *v, const struct store_machine *m, int (*wanted)(void *ctx, const char *name),
+                  int (*each)(void *ctx, const struct rollup_metric *metric), void *ctx, int64_t *damaged)
+{
+	/* Hour summaries in widening windows back from now: the first holds
+	 * every metric of a machine that is sending. */
+	static const int64_t back_hours[] = { 2, 48, 24 * 31, 24 * 400 };
+	struct store *s = vault_store(v);
+	struct latest_reader rd;
+	int64_t now = clock_now_ms(), to = INT64_MAX, from = 0;
+	size_t w, i;
+	int own = 0, rc;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.v = v;
+	rd.m = m;
+	if (!s->ops->in_transaction(s)) {
+		rc = s->ops->begin_read(s);
+		if (rc != CC_OK)
+			return rc;
+		own = 1;
+	}
+	rc = records_unsettled(v, m, RECORD_TELEMETRY, 0, INT64_MAX, latest_unsettled, &rd, &rd.damaged);
+	for (w = 0; rc == CC_OK && to > 0; w++) {
+		from = w < sizeof(back_hours) / sizeof(back_hours[0])
+		               ? floor_to(now, ROLLUP_HOUR_MS) - back_hours[w] * ROLLUP_HOUR_MS : 0;
+		if (from < 0)
+			from = 0;
+		rc = s->ops->rollup_each(s, m->id, ROLLUP_HOUR_MS, from, to, latest_summary, &rd);
+		if (rc == CC_OK && latest_complete(&rd, from, wanted, ctx))
+			break;
+		to = from;
+	}
+	if (own)
+		s->ops->rollback(s);
+	for (i = 0; rc == CC_OK && i < rd.acc.nmetrics; i++)
+		if (rd.acc.m[i].last_len > 0 && wanted(ctx, rd.acc.m[i].name))
+			rc = each(ctx, &rd.acc.m[i]);
+	if (damaged != NULL)
+		*damaged = rd.damaged;
+	rollup_summary_free(&rd.acc);
 	rollup_summary_free(&rd.scratch);
 	return rc;
 }

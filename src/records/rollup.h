@@ -11,10 +11,15 @@
  * the table; what is still in the inbox is added when read. A record that
  * is not telemetry, or no JSON object with a numeric "m", adds nothing.
  *
+ * Each metric also keeps its last reading (the one with the latest time)
+ * as it was written, so that a machine's latest value of every metric is
+ * read from a few hour summaries (rollup_latest).
+ *
  * The plain body is binary (parsing JSON was most of a chart's time):
- * "RU1", then little-endian u64 records, u16 metrics, and per metric a u8
- * name length, the name, u64 count, and the IEEE 754 bits of min, max and
- * sum as u64.
+ * "RU2", then little-endian u64 records, u16 metrics, and per metric a u8
+ * name length, the name, u64 count, the IEEE 754 bits of min, max and sum
+ * as u64, the last reading's time (i64 ms), a u8 length and its text.
+ * "RU1" bodies (before the last reading was kept) still open, without it.
  */
 #ifndef CC_RECORDS_ROLLUP_H
 #define CC_RECORDS_ROLLUP_H
@@ -39,12 +44,18 @@ void rollup_round_free(struct rollup_round *r);
 /* The hooks to hand to records_settle; valid while r lives. */
 void rollup_round_hooks(struct rollup_round *r, struct store_settle_hooks *out);
 
+/* A number's text longer than this keeps its value, written shortest. */
+#define ROLLUP_LAST_MAX 32
+
 /* A bucket: the records in it and, per metric, its readings. */
 struct rollup_metric {
 	char name[CC_NAME_MAX + 1];
 	size_t len;
 	int64_t count;
 	double min, max, sum;
+	int64_t last_ts;                  /* INT64_MIN: not known (an "RU1" summary) */
+	char last[ROLLUP_LAST_MAX + 1];   /* the last reading as written (JSON number) */
+	size_t last_len;
 };
 struct rollup_summary {
 	int64_t start_ms;
@@ -53,9 +64,10 @@ struct rollup_summary {
 	struct rollup_metric *m;
 };
 void rollup_summary_free(struct rollup_summary *s);
-/* Adds one telemetry record's opened JSON body (its numeric "m" members):
- * 0, or CC_ERR_NOMEM / CC_ERR_LIMIT. A body that is not such JSON adds nothing. */
-int rollup_summary_add(struct rollup_summary *s, const char *body, size_t len);
+/* Adds one telemetry record's opened JSON body (its numeric "m" members),
+ * read at ts_ms: 0, or CC_ERR_NOMEM / CC_ERR_LIMIT. A body that is not
+ * such JSON adds nothing. */
+int rollup_summary_add(struct rollup_summary *s, int64_t ts_ms, const char *body, size_t len);
 
 /* Buckets of width ms kept by start, for callers that summarise records
  * themselves (a step that is not whole minutes). Zero-initialise, set width. */
@@ -80,5 +92,15 @@ void rollup_buckets_free(struct rollup_buckets *bs);
 int rollup_read(struct vault *v, const struct store_machine *m, int64_t width_ms, int64_t from_ms,
                 int64_t to_ms, int (*each)(void *ctx, const struct rollup_summary *bucket), void *ctx,
                 int64_t *damaged);
+
+/* The latest reading of every metric of machine m that wanted(ctx, name)
+ * accepts: each(ctx, metric) once per metric found, in no order (count,
+ * min, max, sum are not meaningful there; last, last_len, last_ts are).
+ * Reads the records still in the inbox and the hour summaries newest
+ * first, in one snapshot, and stops as soon as nothing older can hold a
+ * later reading of a wanted metric: a machine that sends all its metrics
+ * reads one hour or so. damaged as for rollup_read. */
+int rollup_latest(struct vault *v, const struct store_machine *m, int (*wanted)(void *ctx, const char *name),
+                  int (*each)(void *ctx, const struct rollup_metric *metric), void *ctx, int64_t *damaged);
 
 #endif

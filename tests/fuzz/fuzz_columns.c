@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc < 0)
 			abort();
 		kept_rows += rc == 0;
-		if (rollup_summary_add(&sum, (const char *)data + at, n) < 0)
+		if (rollup_summary_add(&sum, 0, (const char *)data + at, n) < 0)
 			abort();
 		at += n + 1;
 		if (nl == NULL)

@@ -30,6 +30,7 @@ def world(tmp_path_factory):
     f.add_customer("cafe-x", parent="dist-a")
     f.add_machine("X1", customer="cafe-x")
     f.add_machine("X2", customer="cafe-x")
+    f.add_machine("X3", customer="cafe-x")
     users = (("tech", "dist-a", "technician"), ("eng", "manufacturer", "engineer"), ("sales", "dist-a", "sales"),
              ("cm", "cafe-x", "customer_manager"))
     for login, org, role in users:
@@ -94,9 +95,10 @@ def test_fields_of_other_classes_are_absent(world):
     assert latest("eng")["technical"] == {"boiler_temp_c": 90.0 + N - 1}
     assert latest("eng")["service"] == {"filter_used_pct": 10 + N - 1}
     assert latest("eng")["usage"] == {"cup_counter": 1000 + N - 1}
-    assert set(latest("tech")) == {"technical", "service", "time"}
-    assert set(latest("cm")) == {"service", "usage", "time"}
-    assert set(latest("sales")) == {"usage", "time"}
+    assert set(latest("tech")) == {"technical", "service", "time", "read_at"}
+    assert set(latest("tech")["read_at"]) == {"boiler_temp_c", "filter_used_pct"}
+    assert set(latest("cm")) == {"service", "usage", "time", "read_at"}
+    assert set(latest("sales")) == {"usage", "time", "read_at"}
 
     def event_types(who, query=""):
         status, doc, _ = api.call("GET", "/api/v1/machines/X1/events" + query, token=t[who])
@@ -105,6 +107,30 @@ def test_fields_of_other_classes_are_absent(world):
     assert event_types("eng") == ["brew", "error", "cleaning"]
     assert event_types("tech") == ["error", "cleaning"]  # a brew is usage data
     assert event_types("eng", "?type=error") == ["error"]
+
+
+def test_latest_value_of_every_metric(world):
+    """GET /machines/{serial} shows the latest reading of every metric the
+    caller may see, not only the last message's, as the machine wrote it,
+    each with its time."""
+    api, d, f, eng = world["api"], world["daemon"], world["fleet"], world["t"]["eng"]
+    early, later = T0 - 3 * 3600000, T0 + 30 * 60000
+    publish(d, f.machines["X3"], "telemetry",
+            [{"seq": 1, "ts": early, "m": {"boiler_temp_c": 93.40, "filter_used_pct": 5}},
+             {"seq": 2, "ts": later, "m": {"cup_counter": 7}},
+             {"seq": 3, "ts": later - 60000, "m": {"filter_used_pct": 6}}])  # older than seq 2, sent after
+    status, doc, _ = api.call("GET", "/api/v1/machines/X3", token=eng)
+    assert status == 200, doc
+    latest = doc["latest"]
+    assert latest["technical"] == {"boiler_temp_c": 93.4}
+    assert latest["service"] == {"filter_used_pct": 6} and latest["usage"] == {"cup_counter": 7}
+    iso = lambda ms: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))  # noqa: E731
+    assert latest["read_at"]["boiler_temp_c"].startswith(iso(early))
+    assert latest["read_at"]["filter_used_pct"].startswith(iso(later - 60000))
+    assert latest["time"].startswith(iso(later))
+    status, doc, _ = api.call("GET", "/api/v1/machines/X3", token=world["t"]["sales"])
+    assert status == 200 and set(doc["latest"]) == {"usage", "time", "read_at"}, doc
+    assert doc["latest"]["read_at"] == {"cup_counter": doc["latest"]["time"]}
 
 
 def test_telemetry_downsampled_by_step(world):
@@ -215,7 +241,7 @@ def test_machines_and_audit_pages(world):
     status, doc, _ = api.call("GET", "/api/v1/machines?limit=2", token=admin)
     assert status == 200 and [m["serial"] for m in doc["machines"]] == ["A1", "X1"]
     status, doc, _ = api.call("GET", "/api/v1/machines?limit=2&cursor=" + doc["next_cursor"], token=admin)
-    assert [m["serial"] for m in doc["machines"]] == ["X2"] and "next_cursor" not in doc
+    assert [m["serial"] for m in doc["machines"]] == ["X2", "X3"] and "next_cursor" not in doc
     status, first, _ = api.call("GET", "/api/v1/audit?limit=3", token=admin)
     assert status == 200 and len(first["records"]) == 3
     status, second, _ = api.call("GET", "/api/v1/audit?limit=3&cursor=" + first["next_cursor"], token=admin)
@@ -336,7 +362,7 @@ def test_a_large_export_is_written_in_slices(world):
     c.request("GET", "/api/v1/customers/cafe-x/export?format=csv", headers={"Authorization": "Bearer " + t["admin"]})
     lines = c.getresponse().read().decode().splitlines()
     c.close()
-    assert lines[0] == "serial,kind,seq,time,body" and len(lines) == 1 + N + 3 + 3 + many
+    assert lines[0] == "serial,kind,seq,time,body" and len(lines) == 1 + N + 3 + 3 + 3 + many
     # A client that leaves in the middle costs the daemon nothing.
     c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
     c.request("GET", "/api/v1/customers/cafe-x/export?format=csv", headers={"Authorization": "Bearer " + t["admin"]})

@@ -13,6 +13,7 @@
 
 #include "access/users.h"
 #include "check.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -551,6 +552,99 @@ static void test_rollups_agree_with_records(void)
 	vault_close(v);
 }
 
+/* The latest reading of each metric: the one with the latest time, not the
+ * last stored; as the machine wrote it; found whether in the inbox or in
+ * hour summaries, and days back for a metric sent rarely. */
+struct lr_seen {
+	char boiler[ROLLUP_LAST_MAX + 1], water[ROLLUP_LAST_MAX + 1];
+	int64_t boiler_ts, water_ts;
+	int metrics;
+};
+
+static int lr_all(void *ctx, const char *name)
+{
+	(void)ctx;
+	(void)name;
+	return 1;
+}
+
+static int lr_collect(void *ctx, const struct rollup_metric *x)
+{
+	struct lr_seen *seen = ctx;
+
+	seen->metrics++;
+	if (strcmp(x->name, "boiler_temp_c") == 0) {
+		snprintf(seen->boiler, sizeof(seen->boiler), "%s", x->last);
+		seen->boiler_ts = x->last_ts;
+	} else if (strcmp(x->name, "water_l") == 0) {
+		snprintf(seen->water, sizeof(seen->water), "%s", x->last);
+		seen->water_ts = x->last_ts;
+	}
+	return 0;
+}
+
+static void lr_put(struct vault *v, const struct store_machine *m, int seq, int64_t ts, const char *metrics)
+{
+	char body[200];
+	struct record_in r = { m->id, m->customer_id, m->serial, RECORD_TELEMETRY, seq, ts, body, 0 };
+	size_t inserted = 0;
+
+	snprintf(body, sizeof(body), "{\"seq\":%d,\"ts\":%lld,\"m\":{%s}}", seq, (long long)ts, metrics);
+	r.body_len = strlen(body);
+	CHECK_EQ(records_put(v, &r, 1, &inserted), CC_OK);
+	CHECK_EQ(inserted, 1);
+}
+
+static void lr_check(struct vault *v, const struct store_machine *m, const char *boiler, int64_t boiler_ts,
+                     const char *water, int64_t water_ts)
+{
+	struct lr_seen seen;
+
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ(rollup_latest(v, m, lr_all, lr_collect, &seen, NULL), CC_OK);
+	CHECK_EQ(seen.metrics, 2);
+	CHECK_STR(seen.boiler, boiler);
+	CHECK_EQ(seen.boiler_ts, boiler_ts);
+	CHECK_STR(seen.water, water);
+	CHECK_EQ(seen.water_ts, water_ts);
+}
+
+static void test_latest_reading_of_each_metric(void)
+{
+	struct vault *v = NULL;
+	struct rollup_round *round = NULL;
+	struct store_settle_hooks hooks;
+	struct store_machine m;
+	struct store *s;
+	size_t moved = 0;
+	int64_t now = clock_now_ms(), days5 = now - 5 * INT64_C(86400000), hour1 = now - 3600000;
+
+	init_dir("latest");
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	s = vault_store(v);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(add_machine(v, "CM-L1", "cafe-a"), CC_OK);
+	CHECK_EQ(inventory_machine_find(v, "CM-L1", &m), CC_OK);
+	CHECK_EQ(rollup_round_new(v, &round), CC_OK);
+	rollup_round_hooks(round, &hooks);
+
+	lr_put(v, &m, 1, days5, "\"boiler_temp_c\":91.50");
+	lr_put(v, &m, 2, hour1, "\"water_l\":3");
+	lr_put(v, &m, 3, hour1 - 60000, "\"water_l\":2"); /* older, stored later */
+	lr_check(v, &m, "91.50", days5, "3", hour1);      /* all in the inbox */
+	CHECK_EQ(s->ops->records_settle(s, 100, &hooks, &moved), CC_OK);
+	CHECK_EQ(moved, 3);
+	lr_check(v, &m, "91.50", days5, "3", hour1);      /* from hour summaries, 5 days back */
+	lr_put(v, &m, 4, now - 60000, "\"boiler_temp_c\":92");
+	lr_check(v, &m, "92", now - 60000, "3", hour1);   /* the inbox and the summaries */
+	CHECK_EQ(s->ops->records_settle(s, 100, &hooks, &moved), CC_OK);
+	lr_put(v, &m, 5, hour1, "\"water_l\":4");        /* the same time as seq 2, stored later: wins */
+	CHECK_EQ(s->ops->records_settle(s, 100, &hooks, &moved), CC_OK);
+	lr_check(v, &m, "92", now - 60000, "4", hour1);
+	rollup_round_free(round);
+	vault_close(v);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_WARN);
@@ -561,5 +655,6 @@ int main(void)
 	RUN(test_duplicate_seq_stored_once);
 	RUN(test_inbox_survives_reopen);
 	RUN(test_rollups_agree_with_records);
+	RUN(test_latest_reading_of_each_metric);
 	return check_summary();
 }
