@@ -7,11 +7,6 @@
 #include "common/err.h"
 #include "common/strmap.h"
 
-void api_openapi(struct http_req *r)
-{
-	http_reply_json(r, 200, http_openapi(api_routes(), "CoffeeCloud API", "1"));
-}
-
 /* The body fields each writing route takes: anything else is refused (400)
  * by the dispatcher before the handler runs. */
 static const char *const login_fields[] = { "login", "password", "totp", NULL };

@@ -117,7 +117,14 @@ void api_exports_stop(struct api *a);
 int api_logins_start(struct api *a);
 void api_logins_stop(struct api *a);
 
+/* ---- openapi.c ---- */
+/* The served document: the route table (http_openapi) with each
+ * operation's request and response schemas from share/api/schemas.json.
+ * NULL when an operation has no schema there (a test keeps them in step). */
+json_t *api_openapi_document(void);
+
 /* ---- the handlers, by file ---- */
+void api_openapi(struct http_req *r);
 void api_login(struct http_req *r);
 void api_logout(struct http_req *r);
 void api_me(struct http_req *r);

@@ -621,6 +621,9 @@ static json_t *responses(const struct http_route *r)
 	}
 	if (out != NULL && r->fields != NULL)
 		json_object_set_new(out, "415", error_response("the body is not application/json"));
+	if (out != NULL)
+		json_object_set_new(out, "default", error_response("any other refusal or failure, in the same shape: "
+		                                                   "409 conflict, 413 too large, 422, 500, 503"));
 	return out;
 }
 

@@ -45,6 +45,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 import rowmac  # noqa: E402
+from oas import Contract  # noqa: E402
 from ccapi import Api  # noqa: E402
 
 # --------------------------------------------------------------------------
@@ -743,6 +744,7 @@ class World:
         self.helper = None         # an admin session for setting up throwaways
         self.fixture_grants = {}   # grant id -> serial
         self.erp_token_id = None
+        self.contract = None       # the served OpenAPI document (oas.Contract)
         self.versions = {}         # version -> set of purposes
         self.consented = {}        # customer -> latest consented version (absent: 1, this file records no other)
         self._n = itertools.count(1)
@@ -766,9 +768,10 @@ class World:
         body = route.body(self, case, exp) if route.body is not None else None
         status, doc, _ = self.api.call(route.method, path, body, token=self.tokens[c.name])
         code = (doc or {}).get("error", {}).get("code") if isinstance(doc, dict) else None
-        problems = []
+        # Every answer, refusals included, is what the served document says.
+        problems = self.contract.check(route.method, route.path, status, doc)
         if 200 <= status < 300 and exp.success and route.check is not None:
-            problems = route.check(self, c, doc)
+            problems += route.check(self, c, doc)
         if 200 <= status < 300 and not exp.success:
             problems.append("UNEXPECTED 2xx")
         return Result(case, exp, status, code, problems, gap_of(c, route, case.target)), doc
@@ -830,6 +833,9 @@ def world(tmp_path_factory):
         api = QuickApi(port, f.data / "ca.crt")
         w = World(f, d, api)
         w.fixture_grants = fixture_grants
+        status, served, _ = api.call("GET", "/api/v1/openapi.json")
+        assert status == 200, served
+        w.contract = Contract(served)
         # One sign-in per account (each runs Argon2id; nothing here fails one).
         for c in CALLERS:
             if c.kind == "session":

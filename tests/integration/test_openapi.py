@@ -1,4 +1,4 @@
-"""The served OpenAPI document is a contract (issue 9): valid for a
+"""The served OpenAPI document is a contract: valid for a
 maintained validator (@apidevtools/swagger-parser, pinned in
 tests/openapi/package-lock.json), and it says of each operation what the
 dispatcher enforces."""
@@ -79,3 +79,44 @@ def test_every_operation_says_what_is_enforced(document):
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]
     assert set(doc["components"]["securitySchemes"]) == {"bearer", "session"}
+
+
+def test_every_operation_has_its_schemas(document):
+    """Each operation names its success status with the schema of its answer,
+    and types every body field the dispatcher takes (share/api/schemas.json,
+    compiled in: the daemon refuses to serve a document missing one). The
+    file holds nothing for routes that are not served."""
+    doc, _ = document
+    served = set()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            served.add(f"{method.upper()} {path}")
+            ok = [code for code in op["responses"] if code.startswith("2")]
+            assert len(ok) == 1 and ok[0] != "2XX", (method, path, ok)
+            schema = op["responses"][ok[0]]["content"]["application/json"]["schema"]
+            assert schema.get("type") == "object" or "$ref" in schema, (method, path)
+            assert "$ref" in op["responses"]["default"]["content"]["application/json"]["schema"]
+            if "requestBody" in op:
+                body = op["requestBody"]["content"]["application/json"]["schema"]
+                assert all("type" in p for p in body["properties"].values()), (method, path)
+                assert set(body.get("required", [])) <= set(body["properties"]), (method, path)
+    source = Path(__file__).resolve().parents[2] / "share" / "api" / "schemas.json"
+    written = set(json.loads(source.read_text())["operations"])
+    assert written == served, (sorted(written - served), sorted(served - written))
+
+
+def test_the_contract_check_can_fail(document):
+    """The check every answer of the authorization matrix goes through
+    (oas.Contract) refuses an answer of the wrong shape and an undeclared
+    status, and takes a right one."""
+    from oas import Contract
+    doc, _ = document
+    c = Contract(doc)
+    assert c.check("GET", "/api/v1/policy/versions", 200,
+                   {"versions": [{"version": 1, "last_updated": "2026-11-28", "purposes": ["support"],
+                                  "languages": ["en"]}]}) == []
+    assert c.check("GET", "/api/v1/policy/versions", 200, {"versions": [{"version": "1"}]})
+    assert c.check("GET", "/api/v1/policy/versions", 200, {"nothing": []})
+    assert c.check("GET", "/api/v1/policy/versions", 201, {"versions": []})
+    assert c.check("GET", "/api/v1/me", 401, {"error": {"code": "unauthorized", "message": "sign in"}}) == []
+    assert c.check("GET", "/api/v1/me", 401, {"message": "sign in"})
