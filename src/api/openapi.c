@@ -93,6 +93,8 @@ json_t *api_openapi_document(void)
 			}
 		}
 	}
+	json_object_update_missing(json_object_get(json_object_get(doc, "components"), "schemas"),
+	                           json_object_get(schemas, "components"));
 	json_decref(schemas);
 	if (bad > 0) {
 		json_decref(doc);

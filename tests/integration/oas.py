@@ -45,3 +45,33 @@ class Contract:
                         key=lambda e: list(e.path))
         return [f"{method} {path} {status}: {'/'.join(map(str, e.path)) or '(top)'}: {e.message[:200]}"
                 for e in errors[:3]]
+
+    def template(self, method, concrete):
+        """The document's path template a concrete path (query dropped) matches."""
+        path = concrete.split("?", 1)[0]
+        parts = path.strip("/").split("/")
+        for template, item in self.doc["paths"].items():
+            t = template.strip("/").split("/")
+            if method.lower() in item and len(t) == len(parts) and all(
+                    a == b or (a.startswith("{") and a.endswith("}")) for a, b in zip(t, parts)):
+                return template
+        return None
+
+
+def checked(api):
+    """Makes every answer api.call gets from now on pass the contract of the
+    document the daemon serves: an AssertionError names the difference."""
+    status, doc, _ = api.call("GET", "/api/v1/openapi.json")
+    assert status == 200, doc
+    contract = Contract(doc)
+    plain = api.call
+
+    def call(method, path, *args, **kw):
+        status, body, resp = plain(method, path, *args, **kw)
+        template = contract.template(method, path)
+        if template is not None and resp.getheader("Content-Type", "").startswith("application/json"):
+            problems = contract.check(method, template, status, body)
+            assert not problems, problems
+        return status, body, resp
+    api.call = call
+    return api

@@ -20,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 ADMIN = ("admin", ccdaemon.PASSWORD)
 NAME_CANARY = "Canary Deletee 7c1f"
@@ -36,7 +37,7 @@ class World:
         self.port = ccdaemon.free_port()
         self.d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{self.port}"})
         self.d.start()
-        self.api = Api(self.port, f.data / "ca.crt")
+        self.api = checked(Api(self.port, f.data / "ca.crt"))
         self.admin = self.api.login(*ADMIN)
 
     def add(self, login, role, org, *extra):

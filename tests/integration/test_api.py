@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
 
@@ -42,7 +43,7 @@ def world(tmp_path_factory):
                         '{"seq":1,"ts":%d,"m":{"boiler_temp_c":93.5,"pump_pressure_bar":9.1}}' % int(time.time() * 1000)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    yield {"fleet": f, "daemon": d, "api": Api(port, f.data / "ca.crt")}
+    yield {"fleet": f, "daemon": d, "api": checked(Api(port, f.data / "ca.crt"))}
     d.stop()
 
 

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
 T0 = (int(time.time()) // 3600) * 3600 * 1000 - 3600 * 1000  # the start of the previous hour
@@ -48,7 +49,7 @@ def world(tmp_path_factory):
             [{"seq": 1, "ts": T0, "type": "brew", "product": "espresso", "brew_time_s": 25.0, "temp_c": 93.0},
              {"seq": 2, "ts": T0 + 1000, "type": "error", "code": "E042", "severity": "critical"},
              {"seq": 3, "ts": T0 + 2000, "type": "cleaning", "program": "rinse", "result": "ok"}])
-    api = Api(port, f.data / "ca.crt")
+    api = checked(Api(port, f.data / "ca.crt"))  # every answer as the OpenAPI document says
     tokens = {login: api.login(login, ccdaemon.password_of(login)) for login, _, _ in users}
     tokens["admin"] = api.login("admin", ADMIN_PASSWORD)
     yield {"fleet": f, "daemon": d, "api": api, "t": tokens}

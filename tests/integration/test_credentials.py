@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 import rowmac  # noqa: E402
 from ccapi import Api, totp_code, totp_secret  # noqa: E402
+from oas import checked  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
 
@@ -52,7 +53,7 @@ def world(tmp_path_factory):
     port = ccdaemon.free_port()
     d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
     d.start()
-    yield {"fleet": f, "daemon": d, "api": Api(port, f.data / "ca.crt")}
+    yield {"fleet": f, "daemon": d, "api": checked(Api(port, f.data / "ca.crt"))}
     d.stop()
 
 

@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 A = ["A01", "A02", "A03", "A04", "A05"]
 B = ["B01", "B02", "B03"]
@@ -54,7 +55,7 @@ def world(tmp_path_factory):
                             "-t", "cc/v1/A01/cmd/#"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         d.wait_for(r"A01 connected", since=mark)
-        api = Api(port, f.data / "ca.crt")
+        api = checked(Api(port, f.data / "ca.crt"))  # every answer as the OpenAPI document says
         tokens = {"admin": api.login("admin", ccdaemon.PASSWORD)}
         tokens.update({who: api.login(who, ccdaemon.password_of(who)) for who in ("tech-a", "tech-b")})
         yield {"fleet": f, "daemon": d, "api": api, "tokens": tokens}

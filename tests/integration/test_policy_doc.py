@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
 SOURCE = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ class World:
         self.port = ccdaemon.free_port()
         self.d = ccdaemon.Daemon(self.f, settings={"https_listen": f"127.0.0.1:{self.port}", **settings})
         self.d.start()
-        self.api = Api(self.port, self.f.data / "ca.crt")
+        self.api = checked(Api(self.port, self.f.data / "ca.crt"))
         self.admin = self.api.login("admin", ADMIN_PASSWORD)
 
     def restart(self, settings):

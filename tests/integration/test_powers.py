@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
 PEOPLE = (  # login, organisation, role
@@ -56,7 +57,7 @@ def world(tmp_path_factory):
     publish(d, m, "event", [{"seq": 2, "ts": now + 1, "type": "brew", "product": "espresso", "volume_ml": 30,
                              "brew_time_s": 25.0, "temp_c": 93.0},
                             {"seq": 3, "ts": now + 2, "type": "error", "code": "E042", "severity": "critical"}])
-    api = Api(port, f.data / "ca.crt")
+    api = checked(Api(port, f.data / "ca.crt"))
     tokens = {login: api.login(login, password_of(login)) for login, _, _ in PEOPLE}
     tokens["admin"] = api.login("admin", ADMIN_PASSWORD)
     yield {"fleet": f, "daemon": d, "api": api, "t": tokens}
