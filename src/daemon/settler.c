@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/downtime.h"
 #include "fleet/inventory.h"
 #include "records/rollup.h"
 #include "vault/vault.h"
@@ -19,6 +20,8 @@
 struct settler {
 	struct vault *vault;
 	struct rollup_round *rollups; /* the summaries each round brings up to date */
+	struct downtime_round *faults; /* the critical errors each round brings in */
+	struct store_settle_hooks parts[2];
 	int64_t round_ms;
 	int64_t poll_ms;               /* how often erasures are looked for */
 	size_t round_rows;
@@ -52,13 +55,35 @@ static void follow_erasures(struct settler *st)
 		snprintf(st->fleet_version, sizeof(st->fleet_version), "%s", version);
 }
 
+/* Every record of a round goes to each part: roll-ups, then faults. */
+static int each_row(void *ctx, const struct store_record *rec)
+{
+	struct settler *st = ctx;
+	size_t i;
+	int rc = CC_OK;
+
+	for (i = 0; i < 2 && rc == CC_OK; i++)
+		rc = st->parts[i].row(st->parts[i].ctx, rec);
+	return rc;
+}
+
+static int each_finish(void *ctx, struct store *s)
+{
+	struct settler *st = ctx;
+	size_t i;
+	int rc = CC_OK;
+
+	for (i = 0; i < 2 && rc == CC_OK; i++)
+		rc = st->parts[i].finish(st->parts[i].ctx, s);
+	return rc;
+}
+
 /* Rounds until the inbox holds less than a round (or a round fails). */
 static void settle_all(struct settler *st)
 {
 	struct store *s = vault_store(st->vault);
-	struct store_settle_hooks hooks;
+	struct store_settle_hooks hooks = { each_row, each_finish, st };
 
-	rollup_round_hooks(st->rollups, &hooks);
 	for (;;) {
 		size_t moved = 0;
 		int rc = s->ops->records_settle(s, st->round_rows, &hooks, &moved);
@@ -131,13 +156,19 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	rc = vault_open(data_dir, master_key_file, &st->vault);
 	if (rc == CC_OK) {
 		rc = rollup_round_new(st->vault, &st->rollups);
-		if (rc != CC_OK)
+		if (rc == CC_OK)
+			rc = downtime_round_new(st->vault, &st->faults);
+		if (rc != CC_OK) {
+			rollup_round_free(st->rollups);
 			vault_close(st->vault);
+		}
 	}
 	if (rc != CC_OK) {
 		free(st);
 		return rc;
 	}
+	rollup_round_hooks(st->rollups, &st->parts[0]);
+	downtime_round_hooks(st->faults, &st->parts[1]);
 	st->round_ms = round_ms > 0 ? round_ms : 1000;
 	st->poll_ms = poll_ms > 0 ? poll_ms : 250;
 	{
@@ -158,6 +189,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 		pthread_cond_destroy(&st->wake);
 		pthread_cond_destroy(&st->progress);
 		rollup_round_free(st->rollups);
+		downtime_round_free(st->faults);
 		vault_close(st->vault);
 		free(st);
 		return CC_ERR_NOMEM;
@@ -184,6 +216,7 @@ void settler_stop(struct settler *st)
 	pthread_mutex_unlock(&st->lock);
 	pthread_join(st->thread, NULL);
 	rollup_round_free(st->rollups);
+	downtime_round_free(st->faults);
 	vault_close(st->vault);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->wake);

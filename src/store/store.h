@@ -183,6 +183,21 @@ struct store_machine_filter {
 	enum store_machine_status_filter status;
 };
 
+/* A change of one of a machine's states (src/fleet/downtime.h). */
+enum store_state_kind {
+	STATE_LINK = 1,        /* value 1 online, 0 offline; reason: why it went offline */
+	STATE_FAULT = 2,       /* code: a critical error's; value 1 raised, 0 cleared */
+	STATE_MAINTENANCE = 3, /* code: the reason; value: the planned end (ms), 0 ended; reason: who */
+};
+struct store_state_change {
+	int64_t machine_id;
+	int64_t at_ms;
+	enum store_state_kind kind;
+	char code[CC_NAME_MAX + 1];
+	int64_t value;
+	char reason[64];
+};
+
 /* A command for a machine, delivered on cc/v1/{serial}/cmd/{name}. */
 struct store_command {
 	int64_t id;
@@ -389,6 +404,17 @@ struct store_ops {
 	/* Counts one refused message of a machine for a reason. */
 	int (*refusal_count)(struct store *s, int64_t machine_id, const char *reason, int64_t at_ms);
 	/* Per reason: each(ctx, reason, count, last_ms). */
+	/* Records a change of a machine's state (the same machine, time, kind
+	 * and code again: replaced). Link changes need no call: machine_state_set
+	 * records them. A machine deleted meanwhile: a no-op. */
+	int (*state_change_add)(struct store *s, const struct store_state_change *c);
+	/* The changes of one machine (0: of every machine), by machine then
+	 * time: for each machine first the state in force at from_ms (the last
+	 * change before it of each kind and code; before = 1), then the changes
+	 * in [from_ms, to_ms) (before = 0), each by time. A non-zero return of
+	 * each stops. */
+	int (*state_changes)(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
+	                     int (*each)(void *ctx, const struct store_state_change *c, int before), void *ctx);
 	int (*refusal_list)(struct store *s, int64_t machine_id,
 	                    int (*each)(void *ctx, const char *reason, int64_t count, int64_t last_ms), void *ctx);
 

@@ -234,6 +234,35 @@ const char *const sqlite_migrations[] = {
 	"  start_ms INTEGER NOT NULL,"
 	"  body BLOB NOT NULL,"
 	"  PRIMARY KEY (machine_id, width_ms, start_ms)) WITHOUT ROWID;",
+
+	/* 11 -> 12: the history of each machine's states (src/fleet/downtime.h):
+	 * its link (value 1 online, 0 offline; reason why it went), critical
+	 * faults (code; value 1 raised, 0 cleared) and maintenance (code the
+	 * reason; value the planned end, 0 ended; reason who). Clear, like
+	 * machine_state: availability over a fleet is a query. Link changes
+	 * are recorded by the triggers, in the transaction that changes the
+	 * live state, whichever code path does it. */
+	"CREATE TABLE state_changes("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  at_ms INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 3),"
+	"  code TEXT NOT NULL,"
+	"  value INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  PRIMARY KEY (machine_id, at_ms, kind, code)) WITHOUT ROWID;"
+	"CREATE INDEX state_changes_time ON state_changes(at_ms);"
+	"CREATE TRIGGER machine_state_link_new AFTER INSERT ON machine_state BEGIN"
+	"  INSERT OR REPLACE INTO state_changes VALUES (NEW.machine_id, NEW.changed_ms, 1, '', NEW.online,"
+	"    CASE WHEN NEW.online THEN '' ELSE NEW.disconnect_reason END);"
+	"END;"
+	"CREATE TRIGGER machine_state_link AFTER UPDATE OF online ON machine_state"
+	"  WHEN OLD.online <> NEW.online BEGIN"
+	"  INSERT OR REPLACE INTO state_changes VALUES (NEW.machine_id, NEW.changed_ms, 1, '', NEW.online,"
+	"    CASE WHEN NEW.online THEN '' ELSE NEW.disconnect_reason END);"
+	"END;"
+	/* Machines seen before: their link from their live state. */
+	"INSERT INTO state_changes SELECT machine_id, changed_ms, 1, '', online,"
+	"  CASE WHEN online THEN '' ELSE disconnect_reason END FROM machine_state;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

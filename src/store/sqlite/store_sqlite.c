@@ -1316,6 +1316,84 @@ static int sq_refusal_list(struct store *base, int64_t machine_id,
 	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "listing refusals");
 }
 
+static int sq_state_change_add(struct store *base, const struct store_state_change *c)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT OR REPLACE INTO state_changes(machine_id, at_ms, kind, code, value, reason) "
+	                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, c->machine_id);
+	sqlite3_bind_int64(st, 2, c->at_ms);
+	sqlite3_bind_int(st, 3, (int)c->kind);
+	bind_text(st, 4, c->code);
+	sqlite3_bind_int64(st, 5, c->value);
+	bind_text(st, 6, c->reason);
+	return step_done(s, st, "storing a state change");
+}
+
+static void state_change_of(sqlite3_stmt *st, struct store_state_change *c)
+{
+	c->machine_id = sqlite3_column_int64(st, 0);
+	c->at_ms = sqlite3_column_int64(st, 1);
+	c->kind = (enum store_state_kind)sqlite3_column_int(st, 2);
+	snprintf(c->code, sizeof(c->code), "%s", (const char *)sqlite3_column_text(st, 3));
+	c->value = sqlite3_column_int64(st, 4);
+	snprintf(c->reason, sizeof(c->reason), "%s", (const char *)sqlite3_column_text(st, 5));
+}
+
+/* Two cursors by machine, merged here: the state in force at from_ms
+ * (one row per kind and code, SQLite's bare columns of max()) and the
+ * changes after it. A sort of both together would cost more than both. */
+static int sq_state_changes(struct store *base, int64_t machine_id, int64_t from_ms, int64_t to_ms,
+                            int (*each)(void *, const struct store_state_change *, int), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *before = NULL, *during = NULL;
+	struct store_state_change c;
+	int rb, rd, stop = 0, rc;
+
+	rc = prepare(s, "SELECT machine_id, max(at_ms), kind, code, value, reason FROM state_changes "
+	                "WHERE at_ms < ?2 AND (?1 = 0 OR machine_id = ?1) GROUP BY machine_id, kind, code "
+	                "ORDER BY machine_id, 2", &before);
+	if (rc == CC_OK)
+		rc = prepare(s, "SELECT machine_id, at_ms, kind, code, value, reason FROM state_changes "
+		                "WHERE (?1 = 0 OR machine_id = ?1) AND at_ms >= ?2 AND at_ms < ?3 "
+		                "ORDER BY machine_id, at_ms", &during);
+	if (rc != CC_OK) {
+		sqlite3_finalize(before);
+		return rc;
+	}
+	sqlite3_bind_int64(before, 1, machine_id);
+	sqlite3_bind_int64(before, 2, from_ms);
+	sqlite3_bind_int64(during, 1, machine_id);
+	sqlite3_bind_int64(during, 2, from_ms);
+	sqlite3_bind_int64(during, 3, to_ms);
+	rb = sqlite3_step(before);
+	rd = sqlite3_step(during);
+	while (stop == 0 && (rb == SQLITE_ROW || rd == SQLITE_ROW)) {
+		/* A machine's state before comes first, then its changes. */
+		int take_before = rb == SQLITE_ROW &&
+		                  (rd != SQLITE_ROW || sqlite3_column_int64(before, 0) <= sqlite3_column_int64(during, 0));
+
+		state_change_of(take_before ? before : during, &c);
+		stop = each(ctx, &c, take_before);
+		if (take_before)
+			rb = sqlite3_step(before);
+		else
+			rd = sqlite3_step(during);
+	}
+	sqlite3_finalize(before);
+	sqlite3_finalize(during);
+	if (stop != 0)
+		return stop;
+	if (rb != SQLITE_DONE)
+		return db_fail(s, rb, "reading state changes");
+	return rd == SQLITE_DONE ? CC_OK : db_fail(s, rd, "reading state changes");
+}
+
 static int sq_command_add(struct store *base, const struct store_command *c, int64_t *id)
 {
 	struct sqlite_store *s = SQ(base);
@@ -2504,6 +2582,8 @@ const struct store_ops store_sqlite_ops = {
 	.machine_state_touch = sq_machine_state_touch,
 	.machine_state_get = sq_machine_state_get,
 	.refusal_count = sq_refusal_count,
+	.state_change_add = sq_state_change_add,
+	.state_changes = sq_state_changes,
 	.refusal_list = sq_refusal_list,
 	.command_add = sq_command_add,
 	.command_pending = sq_command_pending,

@@ -1,0 +1,252 @@
+/* Machine states over time and their availability (fleet/downtime.h): a
+ * scripted timeline whose figures are worked out by hand below, link
+ * changes recorded by the store whichever way the live state changes,
+ * critical errors picked up from settled events, and maintenance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "fleet/downtime.h"
+#include "fleet/inventory.h"
+#include "records/records.h"
+#include "setup/setup.h"
+#include "vault/vault.h"
+
+static char dir[900];
+static int64_t t0;
+
+static struct vault *fresh(const char *name, struct store_machine *m)
+{
+	struct setup_opts o = { 0 };
+	struct setup_result r;
+	struct vault *v = NULL;
+
+	check_tmpdir(dir, sizeof(dir), name);
+	strncat(dir, "/data", sizeof(dir) - strlen(dir) - 1);
+	o.dir = dir;
+	o.manufacturer = "acme";
+	o.admin_login = "admin";
+	o.admin_password = "correct horse battery staple";
+	CHECK_EQ(setup_init(&o, &r), CC_OK);
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(inventory_machine_add(v, "CM-D1", "barista-pro", "cafe-a", NULL, NULL, NULL, NULL), CC_OK);
+	CHECK_EQ(inventory_machine_find(v, "CM-D1", m), CC_OK);
+	return v;
+}
+
+static void set_link(struct store *s, const struct store_machine *m, int64_t at_s, int online, const char *why)
+{
+	struct store_machine_state st;
+
+	memset(&st, 0, sizeof(st));
+	st.machine_id = m->id;
+	st.online = online;
+	st.last_seen_ms = st.changed_ms = t0 + at_s * 1000;
+	snprintf(st.disconnect_reason, sizeof(st.disconnect_reason), "%s", why);
+	CHECK_EQ(s->ops->machine_state_set(s, &st), CC_OK);
+}
+
+static void change(struct store *s, const struct store_machine *m, int64_t at_s, enum store_state_kind kind,
+                   const char *code, int64_t value)
+{
+	struct store_state_change c;
+
+	memset(&c, 0, sizeof(c));
+	c.machine_id = m->id;
+	c.at_ms = t0 + at_s * 1000;
+	c.kind = kind;
+	snprintf(c.code, sizeof(c.code), "%s", code);
+	c.value = value;
+	CHECK_EQ(s->ops->state_change_add(s, &c), CC_OK);
+}
+
+static int keep(void *ctx, int64_t machine_id, const struct availability *a)
+{
+	(void)machine_id;
+	*(struct availability *)ctx = *a;
+	return 0;
+}
+
+static struct availability over(struct store *s, const struct store_machine *m, int64_t from_s, int64_t to_s)
+{
+	struct availability a;
+
+	memset(&a, 0xff, sizeof(a));
+	CHECK_EQ(availability_each(s, m->id, t0 + from_s * 1000, t0 + to_s * 1000, keep, &a), CC_OK);
+	return a;
+}
+
+/*
+ *   0  online        up 100
+ * 100  offline       offline 60    (incident 1; "keepalive timeout")
+ * 160  online        up 40         (restored)
+ * 200  E042 raised   out of service 30 (incident 2)
+ * 230  E042 cleared  up 70         (restored)
+ * 300  maintenance   until 400: maintenance 100 (neither up nor down)
+ * 400  (its end)     up 100
+ * 500  offline       offline 100   (incident 3)
+ * 600  the end of the period
+ */
+static void test_a_scripted_timeline(void)
+{
+	struct store_machine m;
+	struct vault *v = fresh("timeline", &m);
+	struct store *s = vault_store(v);
+	struct availability a;
+
+	set_link(s, &m, 0, 1, "");
+	set_link(s, &m, 100, 0, "keepalive timeout");
+	set_link(s, &m, 160, 1, "");
+	change(s, &m, 200, STATE_FAULT, "E042", 1);
+	change(s, &m, 230, STATE_FAULT, "E042", 0);
+	change(s, &m, 300, STATE_MAINTENANCE, "repair", t0 + 400 * 1000);
+	set_link(s, &m, 500, 0, "connection lost");
+
+	a = over(s, &m, 0, 600);
+	CHECK_EQ(a.up_ms, 310000);
+	CHECK_EQ(a.offline_ms, 160000);
+	CHECK_EQ(a.out_of_service_ms, 30000);
+	CHECK_EQ(a.maintenance_ms, 100000);
+	CHECK_EQ(a.unknown_ms, 0);
+	CHECK_EQ(a.incidents, 3);
+	CHECK_EQ(a.restorations, 2);
+	CHECK_EQ(a.state_at_end, MSTATE_OFFLINE);
+	CHECK_STR(a.reason, "connection lost");
+	CHECK_EQ(a.since_ms, t0 + 500000);
+
+	/* A window that starts offline: the state in force is read from before it. */
+	a = over(s, &m, 150, 250);
+	CHECK_EQ(a.offline_ms, 10000);
+	CHECK_EQ(a.up_ms, 60000);
+	CHECK_EQ(a.out_of_service_ms, 30000);
+	CHECK_EQ(a.incidents, 1);
+	CHECK_EQ(a.restorations, 2);
+
+	/* Inside the maintenance window, and across its end. */
+	a = over(s, &m, 320, 420);
+	CHECK_EQ(a.maintenance_ms, 80000);
+	CHECK_EQ(a.up_ms, 20000);
+	CHECK_EQ(a.incidents, 0);
+	CHECK_EQ(a.state_at_end, MSTATE_ONLINE);
+
+	/* Before the machine was first seen: unknown, not down. */
+	a = over(s, &m, -50, 50);
+	CHECK_EQ(a.unknown_ms, 50000);
+	CHECK_EQ(a.up_ms, 50000);
+	CHECK_EQ(a.incidents, 0);
+	CHECK_EQ(availability_down_ms(&a), 0);
+	vault_close(v);
+}
+
+/* Two faults at once: out of service until both are cleared; a fault
+ * cleared that was never raised changes nothing. */
+static void test_overlapping_faults(void)
+{
+	struct store_machine m;
+	struct vault *v = fresh("faults", &m);
+	struct store *s = vault_store(v);
+	struct availability a;
+
+	set_link(s, &m, 0, 1, "");
+	change(s, &m, 10, STATE_FAULT, "E001", 1);
+	change(s, &m, 20, STATE_FAULT, "E002", 1);
+	change(s, &m, 30, STATE_FAULT, "E001", 0);
+	change(s, &m, 35, STATE_FAULT, "E999", 0);
+	change(s, &m, 50, STATE_FAULT, "E002", 0);
+	a = over(s, &m, 0, 100);
+	CHECK_EQ(a.out_of_service_ms, 40000);
+	CHECK_EQ(a.up_ms, 60000);
+	CHECK_EQ(a.incidents, 1);
+	CHECK_EQ(a.restorations, 1);
+	a = over(s, &m, 25, 40);
+	CHECK_EQ(a.out_of_service_ms, 15000);
+	CHECK_EQ(a.state_at_end, MSTATE_OUT_OF_SERVICE);
+	CHECK_STR(a.reason, "E002");
+	vault_close(v);
+}
+
+/* Maintenance set and ended through fleet/downtime.h: a bad reason or end
+ * is refused; ending none is a state error. */
+static void test_maintenance(void)
+{
+	struct store_machine m;
+	struct vault *v = fresh("maintenance", &m);
+	struct store *s = vault_store(v);
+	struct availability now;
+	int64_t t = clock_now_ms();
+
+	CHECK_EQ(downtime_maintenance(v, &m, "repair", 0, "user:tech"), CC_ERR_STATE);
+	CHECK_EQ(downtime_maintenance(v, &m, "haircut", t + 60000, "user:tech"), CC_ERR_INVALID);
+	CHECK_EQ(downtime_maintenance(v, &m, "repair", t - 1, "user:tech"), CC_ERR_INVALID);
+	CHECK_EQ(downtime_maintenance(v, &m, "repair", t + 40 * INT64_C(86400000), "user:tech"), CC_ERR_INVALID);
+	CHECK_EQ(downtime_maintenance(v, &m, "repair", t + 3600000, "user:tech"), CC_OK);
+	CHECK_EQ(downtime_state_now(s, m.id, &now), CC_OK);
+	CHECK_EQ(now.state_at_end, MSTATE_MAINTENANCE);
+	CHECK_STR(now.reason, "repair");
+	CHECK_EQ(downtime_maintenance(v, &m, NULL, 0, "user:tech"), CC_OK);
+	CHECK_EQ(downtime_state_now(s, m.id, &now), CC_OK);
+	CHECK_EQ(now.state_at_end, MSTATE_UNKNOWN); /* never connected */
+	vault_close(v);
+}
+
+static int put_event(struct vault *v, const struct store_machine *m, int64_t seq, int64_t ts, const char *body)
+{
+	struct record_in r = { m->id, m->customer_id, m->serial, RECORD_EVENT, seq, ts, body, strlen(body) };
+	size_t inserted = 0;
+
+	return records_put(v, &r, 1, &inserted);
+}
+
+/* Critical errors raised and cleared become fault changes when the events
+ * are settled; warnings and momentary errors do not. */
+static void test_faults_from_settled_events(void)
+{
+	struct store_machine m;
+	struct vault *v = fresh("settled", &m);
+	struct store *s = vault_store(v);
+	struct downtime_round *round = NULL;
+	struct store_settle_hooks hooks;
+	struct availability a;
+	size_t moved = 0;
+	char body[200];
+
+	set_link(s, &m, 0, 1, "");
+	snprintf(body, sizeof(body), "{\"seq\":1,\"ts\":%lld,\"type\":\"error\",\"code\":\"E042\",\"severity\":"
+	         "\"critical\",\"state\":\"raised\"}", (long long)(t0 + 100000));
+	CHECK_EQ(put_event(v, &m, 1, t0 + 100000, body), CC_OK);
+	snprintf(body, sizeof(body), "{\"seq\":2,\"ts\":%lld,\"type\":\"error\",\"code\":\"W007\",\"severity\":"
+	         "\"warning\",\"state\":\"raised\"}", (long long)(t0 + 110000));
+	CHECK_EQ(put_event(v, &m, 2, t0 + 110000, body), CC_OK);
+	snprintf(body, sizeof(body), "{\"seq\":3,\"ts\":%lld,\"type\":\"error\",\"code\":\"E050\",\"severity\":"
+	         "\"critical\"}", (long long)(t0 + 120000));
+	CHECK_EQ(put_event(v, &m, 3, t0 + 120000, body), CC_OK);
+	snprintf(body, sizeof(body), "{\"seq\":4,\"ts\":%lld,\"type\":\"error\",\"code\":\"E042\",\"severity\":"
+	         "\"critical\",\"state\":\"cleared\"}", (long long)(t0 + 190000));
+	CHECK_EQ(put_event(v, &m, 4, t0 + 190000, body), CC_OK);
+	CHECK_EQ(downtime_round_new(v, &round), CC_OK);
+	downtime_round_hooks(round, &hooks);
+	CHECK_EQ(s->ops->records_settle(s, 100, &hooks, &moved), CC_OK);
+	CHECK_EQ(moved, 4);
+	a = over(s, &m, 0, 300);
+	CHECK_EQ(a.out_of_service_ms, 90000);
+	CHECK_EQ(a.up_ms, 210000);
+	CHECK_EQ(a.incidents, 1);
+	downtime_round_free(round);
+	vault_close(v);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LEVEL_WARN);
+	t0 = (clock_now_ms() / 1000 - 7200) * 1000; /* two hours ago, whole seconds */
+	RUN(test_a_scripted_timeline);
+	RUN(test_overlapping_faults);
+	RUN(test_maintenance);
+	RUN(test_faults_from_settled_events);
+	return check_summary();
+}
