@@ -1,0 +1,187 @@
+/* cmd_report.c - `report availability` and `maintenance start|end`:
+ * downtime as the fleet's operators read it (docs/OPERATIONS.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "fleet/downtime.h"
+#include "fleet/inventory.h"
+#include "fleet/uptime.h"
+
+#define DAY_MS INT64_C(86400000)
+
+static void print_figures(const char *key, const struct uptime_row *r)
+{
+	double pct = uptime_percent(r), mtbf = uptime_mtbf_minutes(r), mttr = uptime_mttr_minutes(r);
+	char p[16] = "-", b[24] = "-", t[24] = "-";
+
+	if (pct >= 0)
+		snprintf(p, sizeof(p), "%.3f", pct);
+	if (mtbf >= 0)
+		snprintf(b, sizeof(b), "%.1f", mtbf);
+	if (mttr >= 0)
+		snprintf(t, sizeof(t), "%.1f", mttr);
+	printf("%-32s %8lld %9s %12.1f %9lld %10s %10s\n", key, (long long)r->machines, p, uptime_down_minutes(r),
+	       (long long)r->sum.incidents, b, t);
+}
+
+static int run_availability(struct cli_args *a)
+{
+	struct store *s = vault_store(a->vault);
+	struct store_machine_filter f;
+	struct uptime_query q;
+	struct uptime_report r;
+	struct store_org org;
+	struct store_machine m;
+	const char *serial = cli_get(a, "serial");
+	int by = uptime_by_parse(cli_get(a, "by"));
+	int64_t now = clock_now_ms();
+	size_t i;
+	int rc = CC_OK;
+
+	memset(&f, 0, sizeof(f));
+	memset(&q, 0, sizeof(q));
+	q.to_ms = now;
+	q.from_ms = now - 30 * DAY_MS;
+	if (by < 0) {
+		fprintf(stderr, "coffeecloud: --by: machine, site, customer or distributor\n");
+		return CC_ERR_INVALID;
+	}
+	if ((cli_get(a, "from") != NULL && cli_parse_time(cli_get(a, "from"), &q.from_ms) != CC_OK) ||
+	    (cli_get(a, "to") != NULL && cli_parse_time(cli_get(a, "to"), &q.to_ms) != CC_OK) || q.from_ms >= q.to_ms ||
+	    q.from_ms >= now) {
+		fprintf(stderr, "coffeecloud: --from and --to: a period that starts before now (epoch ms or "
+		                "YYYY-MM-DDTHH:MM:SSZ)\n");
+		return CC_ERR_INVALID;
+	}
+	if (cli_get(a, "customer") != NULL) {
+		rc = s->ops->org_find(s, cli_get(a, "customer"), &org);
+		if (rc == CC_OK && org.kind != ORG_CUSTOMER)
+			rc = CC_ERR_NOTFOUND;
+		if (rc != CC_OK) {
+			fprintf(stderr, "coffeecloud: no customer %s\n", cli_get(a, "customer"));
+			return rc;
+		}
+		f.customer_id = org.id;
+	}
+	f.site = cli_get(a, "site");
+	if (serial != NULL) {
+		rc = inventory_machine_find(a->vault, serial, &m);
+		if (rc != CC_OK) {
+			fprintf(stderr, "coffeecloud: no machine %s\n", serial);
+			return rc;
+		}
+		f.customer_id = m.customer_id;
+		f.after_serial = NULL;
+	}
+	q.filter = &f;
+	q.by = serial != NULL ? UPTIME_BY_MACHINE : (enum uptime_by)by;
+	rc = uptime_report(a->vault, &q, &r);
+	if (rc != CC_OK) {
+		fprintf(stderr, "coffeecloud: the availability could not be computed: %s\n", cc_strerror(rc));
+		return rc;
+	}
+	if (serial != NULL) { /* one machine: keep its row only */
+		for (i = 0; i < r.nrows && strcmp(r.rows[i].key, serial) != 0; i++)
+			;
+		r.total = i < r.nrows ? r.rows[i] : r.total;
+		if (i < r.nrows && i > 0)
+			r.rows[0] = r.rows[i];
+		r.nrows = i < r.nrows ? 1 : 0;
+	}
+	if (a->json) {
+		json_t *doc = uptime_report_json(&r, q.by);
+
+		uptime_report_free(&r);
+		return doc != NULL ? cli_print_json(doc) : CC_ERR_NOMEM;
+	}
+	{
+		char from[40], to[40];
+
+		printf("availability %s .. %s (down: offline or out of service; maintenance and never-seen time "
+		       "count neither way)\n", cli_time(r.from_ms, from, sizeof(from)), cli_time(r.to_ms, to, sizeof(to)));
+	}
+	{
+		char head[16];
+
+		for (i = 0; i + 1 < sizeof(head) && uptime_by_name(q.by)[i] != '\0'; i++)
+			head[i] = (char)(uptime_by_name(q.by)[i] - 'a' + 'A');
+		head[i] = '\0';
+		printf("%-32s %8s %9s %12s %9s %10s %10s\n", head, "MACHINES",
+		       "AVAIL_%", "DOWNTIME_MIN", "INCIDENTS", "MTBF_MIN", "MTTR_MIN");
+	}
+	for (i = 0; i < r.nrows; i++)
+		print_figures(r.rows[i].key, &r.rows[i]);
+	if (serial == NULL)
+		print_figures("TOTAL", &r.total);
+	uptime_report_free(&r);
+	return CC_OK;
+}
+
+static int run_maintenance(struct cli_args *a, int start)
+{
+	struct store_machine m;
+	const char *serial = cli_get(a, "serial");
+	int64_t until = 0;
+	int rc = inventory_machine_find(a->vault, serial, &m);
+
+	if (rc != CC_OK) {
+		fprintf(stderr, "coffeecloud: no machine %s\n", serial);
+		return rc;
+	}
+	if (start && cli_parse_time(cli_get(a, "until"), &until) != CC_OK) {
+		fprintf(stderr, "coffeecloud: --until: the planned end (epoch ms or YYYY-MM-DDTHH:MM:SSZ)\n");
+		return CC_ERR_INVALID;
+	}
+	rc = downtime_maintenance(a->vault, &m, start ? cli_get(a, "reason") : NULL, until, "cli");
+	if (rc == CC_ERR_INVALID)
+		fprintf(stderr, "coffeecloud: --reason: planned_service, repair, installation, cleaning, descaling, "
+		                "relocation or other; --until: after now, at most 30 days ahead\n");
+	else if (rc == CC_ERR_STATE)
+		fprintf(stderr, "coffeecloud: %s is not in maintenance\n", serial);
+	else if (rc != CC_OK)
+		fprintf(stderr, "coffeecloud: the maintenance could not be stored: %s\n", cc_strerror(rc));
+	if (rc == CC_OK && a->json)
+		return cli_print_json(json_pack("{s:s, s:b}", "serial", m.serial, "maintenance", start));
+	if (rc == CC_OK)
+		printf("%s: %s\n", m.serial, start ? "in maintenance" : "maintenance ended");
+	return rc;
+}
+
+static int run_maintenance_start(struct cli_args *a)
+{
+	return run_maintenance(a, 1);
+}
+
+static int run_maintenance_end(struct cli_args *a)
+{
+	return run_maintenance(a, 0);
+}
+
+const struct cli_cmd cli_report_cmds[] = {
+	{ "report", "availability",
+	  "availability %, downtime, incidents, MTBF and MTTR over a period (default the last 30 days)", NULL, 1,
+	  { { "from", "TIME", "from this time (epoch ms or YYYY-MM-DDTHH:MM:SSZ)", 0 },
+	    { "to", "TIME", "until this time (default now)", 0 },
+	    { "customer", "C", "only this customer's machines", 0 },
+	    { "site", "X", "only machines at this site", 0 },
+	    { "serial", "S", "only this machine (with its state now)", 0 },
+	    { "by", "KEY", "a row per machine, site, customer or distributor", 0 }, CLI_END_OPTS },
+	  run_availability },
+	CLI_END_CMDS,
+};
+
+const struct cli_cmd cli_maintenance_cmds[] = {
+	{ "maintenance", "start", "put a machine in maintenance until a planned end (not counted as downtime)",
+	  "serial", 1,
+	  { { "serial", "S", "the machine", 1 },
+	    { "reason", "R", "planned_service, repair, installation, cleaning, descaling, relocation, other", 1 },
+	    { "until", "TIME", "the planned end (at most 30 days ahead)", 1 }, CLI_END_OPTS },
+	  run_maintenance_start },
+	{ "maintenance", "end", "end a machine's maintenance now", "serial", 1,
+	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_maintenance_end },
+	CLI_END_CMDS,
+};

@@ -1,0 +1,194 @@
+"""Downtime and availability end to end (docs/OPERATIONS.md): a machine's
+scripted day of connections, a clean DISCONNECT, a TCP reset and a critical
+error raised and cleared, through the real daemon and a real MQTT client
+(paho); the figures `coffeecloud report availability` gives must agree with
+the scenario's own timeline, to the second. kill -9 of the daemon ends in
+the right state too."""
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+
+import paho.mqtt.client as paho  # noqa: E402
+
+SECOND = 1000
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def iso_ms(text):
+    """Epoch ms of the CLI's ISO 8601 UTC times (YYYY-MM-DDTHH:MM:SS.mmmZ)."""
+    import calendar
+    main, frac = text.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(frac)
+
+
+class Paho:
+    """A machine over MQTT 5/TLS with its certificate; connect() returns when
+    the daemon's CONNACK is in, publish() when its PUBACK is."""
+
+    def __init__(self, d, m):
+        self.c = paho.Client(client_id=m.serial, protocol=paho.MQTTv5)
+        self.c.tls_set(ca_certs=str(m.ca), certfile=str(m.cert), keyfile=str(m.key))
+        self.d, self.m = d, m
+
+    def connect(self):
+        self.c.connect("127.0.0.1", self.d.tls_port, keepalive=30)
+        self.c.loop_start()
+        ccdaemon.poll_until(self.c.is_connected, "CONNACK")
+
+    def publish(self, topic, doc):
+        info = self.c.publish(f"cc/v1/{self.m.serial}/{topic}", json.dumps(doc), qos=1)
+        info.wait_for_publish(timeout=ccdaemon.TIMEOUT)
+        assert info.is_published()
+
+    def disconnect(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+    def reset(self):
+        """The TCP connection dies under the machine: no DISCONNECT."""
+        self.c.loop_stop()
+        sock = self.c.socket()
+        # Linger 0: close sends a TCP RST, not a FIN.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+
+
+def offline(f, serial):
+    return lambda: not f.status(serial)["online"]
+
+
+def report(f, *args):
+    return f.ccj("report", "availability", *args)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    root = tmp_path_factory.mktemp("downtime")
+    f = ccdaemon.Fleet.create(root, machines=("D1", "D2", "D3"), customer="cafe-d")
+    f.add_customer("cafe-e")
+    f.add_machine("E1", customer="cafe-e")
+    return f
+
+
+def test_a_scripted_day_agrees_with_its_own_timeline(fleet):
+    f = fleet
+    with ccdaemon.Daemon(f) as d:
+        start = now_ms()
+        m = Paho(d, f.machines["D1"])
+        a0 = now_ms()
+        m.connect()
+        a1 = now_ms()
+        raised = now_ms()
+        m.publish("event", {"seq": 1, "ts": raised, "type": "error", "code": "E042", "severity": "critical",
+                            "state": "raised"})
+        m.publish("event", {"seq": 2, "ts": raised + 300, "type": "error", "code": "W010", "severity": "warning",
+                            "state": "raised"})
+        time.sleep(1.5)  # the scenario's fault lasts 1.5 s
+        cleared = now_ms()
+        m.publish("event", {"seq": 3, "ts": cleared, "type": "error", "code": "E042", "severity": "critical",
+                            "state": "cleared"})
+        b0 = now_ms()
+        m.disconnect()
+        ccdaemon.poll_until(offline(f, "D1"), "D1 offline after DISCONNECT")
+        b1 = now_ms()
+        time.sleep(1.0)  # offline for a second
+        m = Paho(d, f.machines["D1"])
+        c0 = now_ms()
+        m.connect()
+        c1 = now_ms()
+        time.sleep(1.0)  # online for a second
+        e0 = now_ms()
+        m.reset()
+        ccdaemon.poll_until(offline(f, "D1"), "D1 offline after a TCP reset")
+        e1 = now_ms()
+
+        # The settler moves the events in within a round (1 s): until then
+        # the fault is not part of the history.
+        def settled():
+            doc = report(f, "--serial", "D1", "--from", str(start))
+            return doc if doc["total"]["ms"]["out_of_service"] > 0 else None
+        doc = ccdaemon.poll_until(settled, "the fault in the report")
+    to = iso_ms(doc["to"])
+    t = doc["total"]
+    ms = t["ms"]
+    row = doc["rows"][0]
+    assert doc["from"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start // 1000)))
+    assert row["serial"] == "D1" and row["state"] == "offline" and row["reason"] != ""
+    assert e0 <= iso_ms(row["since"]) <= e1
+    # Exactly the events' own times: 1.5 s of the critical error.
+    assert ms["out_of_service"] == cleared - raised
+    # Unknown until the first connection; offline from the DISCONNECT to the
+    # reconnection and from the reset to the end.
+    assert a0 - start - 5 <= ms["unknown"] <= a1 - start + 5
+    lo = (c0 - b1) + (to - e1)
+    hi = (c1 - b0) + (to - e0)
+    assert lo - 5 <= ms["offline"] <= hi + 5, (lo, ms["offline"], hi)
+    assert sum(ms.values()) == to - start
+    assert ms["maintenance"] == 0
+    assert t["incidents"] == 3 and t["restorations"] == 2
+    assert t["availability_pct"] == pytest.approx(100 * ms["up"] / (ms["up"] + ms["offline"] + ms["out_of_service"]),
+                                                  abs=0.001)
+    assert t["mttr_min"] == pytest.approx((ms["offline"] + ms["out_of_service"]) / 60000 / 3, abs=0.01)
+    assert t["mtbf_min"] == pytest.approx(ms["up"] / 60000 / 3, abs=0.01)
+    # Human form: a header and the machine's row.
+    out = f.cc("report", "availability", "--serial", "D1", "--from", str(start)).stdout
+    assert "MACHINES" in out and "AVAIL_%" in out and "D1" in out
+
+
+def test_maintenance_is_neither_up_nor_down(fleet):
+    f = fleet
+    with ccdaemon.Daemon(f) as d:
+        m = Paho(d, f.machines["D2"])
+        m.connect()
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        f.cc("maintenance", "start", "D2", "--reason", "repair", "--until", until)
+        assert report(f, "--serial", "D2", "--from", str(now_ms() - SECOND))["rows"][0]["state"] == "maintenance"
+        m.disconnect()
+        ccdaemon.poll_until(offline(f, "D2"), "D2 offline")
+        row = report(f, "--serial", "D2", "--from", str(now_ms() - SECOND))["rows"][0]
+        assert row["state"] == "maintenance" and row["reason"] == "repair"
+        f.cc("maintenance", "end", "D2")
+        row = report(f, "--serial", "D2", "--from", str(now_ms() - SECOND))["rows"][0]
+        assert row["state"] == "offline"
+        # Ending none, a reason not on the list, an end in the past: refused.
+        p = f.cc("maintenance", "end", "D2", rc=1)
+        assert "not in maintenance" in p.stderr
+        f.cc("maintenance", "start", "D2", "--reason", "lunch", "--until", until, rc=2)
+        f.cc("maintenance", "start", "D2", "--reason", "repair", "--until", "2020-01-01T00:00:00Z", rc=2)
+    doc = report(f, "--serial", "D2", "--from", str(now_ms() - 60 * SECOND))
+    ms = doc["total"]["ms"]
+    assert ms["maintenance"] > 0 and doc["total"]["incidents"] == 0
+
+
+def test_kill_9_ends_offline_and_reports_group(fleet):
+    f = fleet
+    d = ccdaemon.Daemon(f)
+    d.start()
+    m = Paho(d, f.machines["D3"])
+    m.connect()
+    assert f.status("D3")["online"]
+    d._kill()
+    m.c.loop_stop()
+    with ccdaemon.Daemon(f):
+        status = ccdaemon.poll_until(lambda: (lambda s: s if not s["online"] else None)(f.status("D3")),
+                                     "D3 offline")
+        assert "restarted" in json.dumps(status)
+    doc = report(f, "--by", "customer")
+    rows = {r["customer"]: r for r in doc["rows"]}
+    assert set(rows) == {"cafe-d", "cafe-e"}
+    assert rows["cafe-d"]["machines"] == 3 and rows["cafe-e"]["machines"] == 1
+    assert rows["cafe-e"]["ms"]["unknown"] == iso_ms(doc["to"]) - iso_ms(doc["from"])  # never seen
+    assert doc["total"]["machines"] == 4
+    assert report(f, "--customer", "cafe-e")["total"]["machines"] == 1
+    f.cc("report", "availability", "--by", "shoe", rc=2)
+    f.cc("report", "availability", "--customer", "nobody", rc=3)
