@@ -4,13 +4,17 @@
  *
  *   coffeecloud-bench-gendata --data DIR [--machines N] [--customers C]
  *                             [--sites S] [--points P] [--day-start MS]
+ *                             [--history-days D]
  *
  * DIR must have been made by `coffeecloud init`. It adds C customers under
  * one distributor, S sites per customer, N machines spread over them (serials
  * BM-00000..), a live state for each (every fifth never seen; the others with
  * a sealed `info` message) and, for machine BM-00000, P telemetry messages at
  * 1 Hz from MS on (the simulator's machine model, src/sim/fleet.c; events the
- * model emits meanwhile are stored as events).
+ * model emits meanwhile are stored as events). With D days of history, each
+ * machine seen gets the state changes of D days before the last two hours
+ * (fleet/downtime.h): on from about 06:00 to 22:00 every day, a critical
+ * fault of 20 minutes every seventh day, an hour of maintenance every tenth.
  *
  * Everything goes through the product's own code, so that it is stored and
  * sealed exactly as the daemon stores it and keeps working when the store's
@@ -47,14 +51,14 @@
 
 struct opts {
 	const char *data;
-	long machines, customers, sites, points;
+	long machines, customers, sites, points, history_days;
 	long long day_start_ms;
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: coffeecloud-bench-gendata --data DIR [--machines N] [--customers C] [--sites S] "
-	                "[--points P] [--day-start MS]\n");
+	                "[--points P] [--day-start MS] [--history-days D]\n");
 	return 2;
 }
 
@@ -67,6 +71,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->customers = 10;
 	o->sites = 10;
 	o->points = 86400;
+	o->history_days = 0;
 	o->day_start_ms = 1796256000000LL; /* 2026-12-03 00:00 UTC */
 	for (i = 1; i + 1 < argc; i += 2) {
 		char *end;
@@ -85,6 +90,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->points = (long)v;
 		else if (strcmp(argv[i], "--day-start") == 0 && num)
 			o->day_start_ms = v;
+		else if (strcmp(argv[i], "--history-days") == 0 && num && v <= 400)
+			o->history_days = (long)v;
 		else
 			return CC_ERR_INVALID;
 	}
@@ -112,6 +119,48 @@ static int add_orgs(struct vault *v, const struct opts *o, int64_t *cust_ids, in
 			rc = inventory_site_add(v, name, sname, &site);
 			site_ids[c * o->sites + s] = site.id;
 		}
+	}
+	return rc;
+}
+
+static int change(struct store *st, int64_t machine_id, int64_t at, enum store_state_kind kind, const char *code,
+                  int64_t value, const char *reason)
+{
+	struct store_state_change c;
+
+	memset(&c, 0, sizeof(c));
+	c.machine_id = machine_id;
+	c.at_ms = at;
+	c.kind = kind;
+	snprintf(c.code, sizeof(c.code), "%s", code);
+	c.value = value;
+	snprintf(c.reason, sizeof(c.reason), "%s", reason);
+	return st->ops->state_change_add(st, &c);
+}
+
+/* D days of machine i's state changes, ending two hours before now. */
+static int add_history(struct vault *v, const struct store_machine *m, long i, long days, int64_t now)
+{
+	struct store *st = vault_store(v);
+	int64_t day0 = (now - 2 * 3600000) / 86400000 * 86400000 - days * 86400000;
+	long d;
+	int rc = CC_OK;
+
+	if (i % 5 == 4)
+		return CC_OK; /* never seen */
+	for (d = 0; d < days && rc == CC_OK; d++) {
+		int64_t on = day0 + d * 86400000 + 6 * 3600000 + (i % 600) * 1000, off = on + 16 * 3600000;
+
+		rc = change(st, m->id, on, STATE_LINK, "", 1, "");
+		if (rc == CC_OK && (i + d) % 7 == 0)
+			rc = change(st, m->id, on + 3 * 3600000, STATE_FAULT, "E042", 1, "");
+		if (rc == CC_OK && (i + d) % 7 == 0)
+			rc = change(st, m->id, on + 3 * 3600000 + 20 * 60000, STATE_FAULT, "E042", 0, "");
+		if (rc == CC_OK && (i + d) % 10 == 0)
+			rc = change(st, m->id, on + 5 * 3600000, STATE_MAINTENANCE, "planned_service", on + 6 * 3600000,
+			            "user:bench");
+		if (rc == CC_OK)
+			rc = change(st, m->id, off, STATE_LINK, "", 0, "disconnected by the machine");
 	}
 	return rc;
 }
@@ -173,6 +222,8 @@ static int add_machines(struct vault *v, const struct opts *o, const int64_t *cu
 	if (rc != CC_OK)
 		goto out;
 	rc = add_state(v, first, 0, now);
+	if (rc == CC_OK)
+		rc = add_history(v, first, 0, o->history_days, now);
 	for (i = 1; i < o->machines && rc == CC_OK; i++) {
 		long c = i % o->customers, s = (i / o->customers) % o->sites;
 
@@ -188,6 +239,8 @@ static int add_machines(struct vault *v, const struct opts *o, const int64_t *cu
 			rc = st->ops->machine_add(st, m, &m->id);
 		if (rc == CC_OK)
 			rc = add_state(v, m, i, now);
+		if (rc == CC_OK)
+			rc = add_history(v, m, i, o->history_days, now);
 	}
 	if (rc == CC_OK)
 		rc = st->ops->meta_bump(st, "fleet-version");

@@ -28,6 +28,11 @@ static void print_figures(const char *key, const struct uptime_row *r)
 	       (long long)r->sum.incidents, b, t);
 }
 
+static int only_serial(void *ctx, const struct store_machine_status *m)
+{
+	return strcmp(m->m.serial, (const char *)ctx) == 0;
+}
+
 static int run_availability(struct cli_args *a)
 {
 	struct store *s = vault_store(a->vault);
@@ -75,7 +80,8 @@ static int run_availability(struct cli_args *a)
 			return rc;
 		}
 		f.customer_id = m.customer_id;
-		f.after_serial = NULL;
+		q.visible = only_serial;
+		q.ctx = (void *)serial;
 	}
 	q.filter = &f;
 	q.by = serial != NULL ? UPTIME_BY_MACHINE : (enum uptime_by)by;

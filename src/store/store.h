@@ -408,11 +408,9 @@ struct store_ops {
 	 * and code again: replaced). Link changes need no call: machine_state_set
 	 * records them. A machine deleted meanwhile: a no-op. */
 	int (*state_change_add)(struct store *s, const struct store_state_change *c);
-	/* The changes of one machine (0: of every machine), by machine then
-	 * time: for each machine first the state in force at from_ms (the last
-	 * change before it of each kind and code; before = 1), then the changes
-	 * in [from_ms, to_ms) (before = 0), each by time. A non-zero return of
-	 * each stops. */
+	/* The changes of one machine (0: of every machine) before to_ms, by
+	 * machine then time; before is 1 for those before from_ms (they make
+	 * the state in force at from_ms). A non-zero return of each stops. */
 	int (*state_changes)(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
 	                     int (*each)(void *ctx, const struct store_state_change *c, int before), void *ctx);
 	int (*refusal_list)(struct store *s, int64_t machine_id,
