@@ -95,11 +95,17 @@ static int run_customer_export(struct cli_args *a)
 {
 	struct store_org cust;
 	enum export_format format;
+	enum record_kind table;
 	int rc = export_format_parse(cli_get(a, "format"), &format);
 
 	if (rc != CC_OK) {
 		log_error(MOD, "--format is json or csv");
 		return rc;
+	}
+	if (export_table_parse(cli_get(a, "table"), &table) != CC_OK ||
+	    (format != EXPORT_CSV && cli_get(a, "table") != NULL)) {
+		log_error(MOD, "--table is telemetry, events or reports, with --format csv");
+		return CC_ERR_INVALID;
 	}
 	rc = inventory_org_find(a->vault, cli_get(a, "customer"), &cust);
 	if (rc == CC_OK && cust.kind != ORG_CUSTOMER) {
@@ -107,7 +113,7 @@ static int run_customer_export(struct cli_args *a)
 		rc = CC_ERR_INVALID;
 	}
 	if (rc == CC_OK)
-		rc = export_customer(a->vault, cust.id, format, write_stdout, NULL);
+		rc = export_customer(a->vault, cust.id, format, table, write_stdout, NULL);
 	return rc;
 }
 
@@ -739,7 +745,8 @@ const struct cli_cmd cli_customer_cmds[] = {
 	{ "customer", "export", "everything stored for a customer's machines, decrypted, on standard output",
 	  "customer", 1,
 	  { { "customer", "ORG", "the customer", 1 },
-	    { "format", "F", "json (default) or csv", 0 },
+	    { "format", "F", "json (default: everything, one document) or csv (one table, see --table)", 0 },
+	    { "table", "T", "with csv: telemetry (default), events or reports", 0 },
 	    CLI_END_OPTS },
 	  run_customer_export },
 	CLI_END_CMDS,
