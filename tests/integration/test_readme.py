@@ -102,6 +102,7 @@ def test_the_readme_runs_as_written(tmp_path):
     finally:
         shutil.rmtree(root, ignore_errors=True)
     where = f"\n--- stdout\n{out[-6000:]}\n--- stderr\n{err[-6000:]}"
+    ccdaemon.assert_no_sanitizer_report(err, "the README's blocks")
     assert proc.returncode == 0, f"a README block failed (exit {proc.returncode}); the last === line names it" + where
     assert out.count("=== README.md block at line") == ran, where
     assert "CM-0001/machine.crt: OK" in out, where
