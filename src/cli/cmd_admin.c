@@ -313,6 +313,7 @@ static int run_ca_server_cert(struct cli_args *a)
 static int run_grant_add(struct cli_args *a)
 {
 	struct grant_request req;
+	char until[40];
 	int64_t id = 0;
 	int rc;
 
@@ -328,10 +329,11 @@ static int run_grant_add(struct cli_args *a)
 	if (rc != CC_OK)
 		return rc;
 	if (a->json)
-		return cli_print_json(json_pack("{s:I, s:s}", "id", (json_int_t)id, "login", req.login));
+		return cli_print_json(json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "login", req.login, "expires",
+		                                cli_time(req.expires_ms, until, sizeof(until))));
 	printf("grant %lld: %s may see %s%s%s for %s until %s\n", (long long)id, req.login,
 	       req.serial ? req.serial : req.site, req.serial ? "" : " of ", req.serial ? "" : req.customer,
-	       req.purpose, cli_get(a, "expires"));
+	       req.purpose, cli_time_s(req.expires_ms, until, sizeof(until)));
 	return CC_OK;
 }
 
