@@ -1,9 +1,11 @@
 /* cmd_admin.c - keys, customers and users: `key`, `customer`, `user`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "access/users.h"
 #include "cli/cli.h"
@@ -85,6 +87,61 @@ static int run_customer_delete(struct cli_args *a)
 	return CC_OK;
 }
 
+static int write_file(void *ctx, const char *data, size_t len)
+{
+	return fwrite(data, 1, len, (FILE *)ctx) == len ? CC_OK : CC_ERR_IO;
+}
+
+/* --out DIR: the three CSV tables as DIR/telemetry.csv, events.csv and
+ * reports.csv, new files readable by their owner only (decrypted data). */
+static int export_tables(struct cli_args *a, int64_t customer_id, const char *dir)
+{
+	static const struct { enum record_kind kind; const char *file; } tables[] = {
+		{ RECORD_TELEMETRY, "telemetry.csv" }, { RECORD_EVENT, "events.csv" }, { RECORD_REPORT, "reports.csv" },
+	};
+	char path[VAULT_PATH_MAX];
+	size_t i;
+	int rc = file_mkdirs(dir, 0700);
+
+	/* All or none: an earlier export there is not half overwritten. */
+	for (i = 0; rc == CC_OK && i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (file_join(path, sizeof(path), dir, tables[i].file) != CC_OK)
+			return CC_ERR_LIMIT;
+		if (file_exists(path)) {
+			log_error(MOD, "%s exists already: export into a new directory", path);
+			return CC_ERR_EXISTS;
+		}
+	}
+	for (i = 0; rc == CC_OK && i < sizeof(tables) / sizeof(tables[0]); i++) {
+		int fd;
+		FILE *f;
+
+		if (file_join(path, sizeof(path), dir, tables[i].file) != CC_OK)
+			return CC_ERR_LIMIT;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			log_error(MOD, "cannot create %s: %s", path, strerror(errno));
+			return errno == EEXIST ? CC_ERR_EXISTS : CC_ERR_IO;
+		}
+		f = fdopen(fd, "w");
+		if (f == NULL) {
+			close(fd);
+			return CC_ERR_NOMEM;
+		}
+		rc = export_customer(a->vault, customer_id, EXPORT_CSV, tables[i].kind, write_file, f);
+		if (fclose(f) != 0 && rc == CC_OK)
+			rc = CC_ERR_IO;
+		if (rc != CC_OK)
+			unlink(path); /* no table that looks whole and is not */
+		if (rc == CC_OK && !a->json)
+			printf("wrote %s\n", path);
+	}
+	if (rc == CC_OK && a->json)
+		rc = cli_print_json(json_pack("{s:s, s:[s, s, s]}", "dir", dir, "files", tables[0].file, tables[1].file,
+		                              tables[2].file));
+	return rc;
+}
+
 static int write_stdout(void *ctx, const char *data, size_t len)
 {
 	(void)ctx;
@@ -96,6 +153,7 @@ static int run_customer_export(struct cli_args *a)
 	struct store_org cust;
 	enum export_format format;
 	enum record_kind table;
+	const char *out = cli_get(a, "out");
 	int rc = export_format_parse(cli_get(a, "format"), &format);
 
 	if (rc != CC_OK) {
@@ -103,8 +161,10 @@ static int run_customer_export(struct cli_args *a)
 		return rc;
 	}
 	if (export_table_parse(cli_get(a, "table"), &table) != CC_OK ||
-	    (format != EXPORT_CSV && cli_get(a, "table") != NULL)) {
-		log_error(MOD, "--table is telemetry, events or reports, with --format csv");
+	    (format != EXPORT_CSV && (cli_get(a, "table") != NULL || out != NULL)) ||
+	    (out != NULL && cli_get(a, "table") != NULL)) {
+		log_error(MOD, "with --format csv: --table telemetry, events or reports (standard output), "
+		          "or --out DIR (all three)");
 		return CC_ERR_INVALID;
 	}
 	rc = inventory_org_find(a->vault, cli_get(a, "customer"), &cust);
@@ -112,6 +172,8 @@ static int run_customer_export(struct cli_args *a)
 		log_error(MOD, "'%s' is not a customer", cust.name);
 		rc = CC_ERR_INVALID;
 	}
+	if (rc == CC_OK && out != NULL)
+		return export_tables(a, cust.id, out);
 	if (rc == CC_OK)
 		rc = export_customer(a->vault, cust.id, format, table, write_stdout, NULL);
 	return rc;
@@ -749,6 +811,7 @@ const struct cli_cmd cli_customer_cmds[] = {
 	  { { "customer", "ORG", "the customer", 1 },
 	    { "format", "F", "json (default: everything, one document) or csv (one table, see --table)", 0 },
 	    { "table", "T", "with csv: telemetry (default), events or reports", 0 },
+	    { "out", "DIR", "with csv: write all three tables as DIR/telemetry.csv, events.csv, reports.csv", 0 },
 	    CLI_END_OPTS },
 	  run_customer_export },
 	CLI_END_CMDS,

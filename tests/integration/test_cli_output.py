@@ -224,6 +224,15 @@ def test_csv_export_is_a_spreadsheet_table(w):
     assert r["note"] == "'=1+2 sums nothing, \"quoted\", two, commas"
     assert '"\'=1+2 sums nothing, ""quoted"", two, commas"' in reports
 
+    # --out DIR: the three tables at once, as new private files; never over an earlier export.
+    out = f.root / "export"
+    f.cc("customer", "export", "cafe-o", "--format", "csv", "--out", out)
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "reports.csv", "telemetry.csv"]
+    assert (out / "telemetry.csv").read_bytes().decode() == text
+    assert (out / "events.csv").read_bytes().decode() == events and (out / "reports.csv").read_bytes().decode() == reports
+    assert all((p.stat().st_mode & 0o077) == 0 for p in out.iterdir())
+    f.cc("customer", "export", "cafe-o", "--format", "csv", "--out", out, rc=4)
+    f.cc("customer", "export", "cafe-o", "--format", "csv", "--out", out, "--table", "events", rc=2)
     f.cc("customer", "export", "cafe-o", "--table", "events", rc=2)  # tables are for CSV
     f.cc("customer", "export", "cafe-o", "--format", "csv", "--table", "sessions", rc=2)
     doc = json.loads(f.cc("customer", "export", "cafe-o").stdout)  # JSON: everything, one document
