@@ -52,17 +52,20 @@ struct record_printer {
 	struct packed_row *current;
 };
 
-static int column_of(struct record_printer *p, const char *name, size_t len)
+/* The column of name into *col, made when new; CC_ERR_LIMIT when the
+ * table has as many columns as it can show. */
+static int column_of(struct record_printer *p, const char *name, size_t len, size_t *col)
 {
-	size_t i;
-
-	for (i = 0; i < p->ncols; i++)
-		if (strlen(p->names[i]) == len && memcmp(p->names[i], name, len) == 0)
-			return (int)i;
+	for (*col = 0; *col < p->ncols; (*col)++)
+		if (strlen(p->names[*col]) == len && memcmp(p->names[*col], name, len) == 0)
+			return CC_OK;
 	if (p->ncols == RECORD_COLS_MAX)
-		return -1;
+		return CC_ERR_LIMIT;
 	p->names[p->ncols] = strndup(name, len);
-	return p->names[p->ncols] != NULL ? (int)p->ncols++ : CC_ERR_NOMEM;
+	if (p->names[p->ncols] == NULL)
+		return CC_ERR_NOMEM;
+	p->ncols++;
+	return CC_OK;
 }
 
 static int pack_field(void *arg, const char *name, size_t name_len, const char *value, size_t value_len,
@@ -70,14 +73,15 @@ static int pack_field(void *arg, const char *name, size_t name_len, const char *
 {
 	struct record_printer *p = arg;
 	struct packed_row *r = p->current;
-	int col = column_of(p, name, name_len);
+	size_t col;
+	int rc = column_of(p, name, name_len, &col);
 	char *grown;
 
 	(void)is_text;
-	if (col == CC_ERR_NOMEM)
-		return col;
-	if (col < 0)
+	if (rc == CC_ERR_LIMIT)
 		return 0; /* more distinct names than a message may carry */
+	if (rc != CC_OK)
+		return rc;
 	grown = realloc(r->cells, r->len + value_len + 2);
 	if (grown == NULL)
 		return CC_ERR_NOMEM;
