@@ -90,7 +90,8 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/consents", "administration", "none", HTTP_PERSON, consent_fields, api_consent,
 	  "record a customer's consent to a policy version in a language (the customer's own managers)" },
 	{ EVHTTP_REQ_GET, "/api/v1/customers/{id}/export", "administration", "none", HTTP_SIGNED_IN, NULL, api_export,
-	  "everything stored for a customer's machines, decrypted (format=json|csv)" },
+	  "everything stored for a customer's machines, decrypted (format=json|csv; csv: one table, "
+	  "table=telemetry|events|reports)" },
 	{ EVHTTP_REQ_DELETE, "/api/v1/customers/{id}", "administration", "admin", HTTP_ADMIN, NULL, api_customer_delete,
 	  "erase a customer: certificates revoked, rows deleted, data key destroyed; a signed receipt" },
 	{ EVHTTP_REQ_GET, "/api/v1/audit", "administration", "audit", HTTP_DATA, NULL, api_audit_list,

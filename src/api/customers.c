@@ -103,6 +103,7 @@ void api_export(struct http_req *r)
 	struct caller *s = api_caller(r);
 	const char *name;
 	enum export_format format;
+	enum record_kind table;
 	struct store_org cust;
 	struct export_job *job;
 	char disposition[128];
@@ -112,6 +113,10 @@ void api_export(struct http_req *r)
 	name = http_param(r, "id"); /* r is gone once a guard has replied */
 	if (export_format_parse(http_query(r, "format"), &format) != CC_OK) {
 		http_reply_error(r, 400, "invalid", "format is json or csv");
+		return;
+	}
+	if (export_table_parse(http_query(r, "table"), &table) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "table is telemetry, events or reports");
 		return;
 	}
 	if (api_find_customer(r, s, name, &cust) != CC_OK)
@@ -140,11 +145,14 @@ void api_export(struct http_req *r)
 			return;
 		}
 	}
-	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.%s\"", cust.name,
-	         format == EXPORT_CSV ? "csv" : "json");
+	if (format == EXPORT_CSV)
+		snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s-%s.csv\"", cust.name,
+		         table == RECORD_EVENT ? "events" : table == RECORD_REPORT ? "reports" : "telemetry");
+	else
+		snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.json\"", cust.name);
 	job = calloc(1, sizeof(*job));
 	if (job == NULL || (job->buf = evbuffer_new()) == NULL ||
-	    export_open(a->vault, cust.id, format, &job->cursor) != CC_OK) {
+	    export_open(a->vault, cust.id, format, table, &job->cursor) != CC_OK) {
 		if (job != NULL && job->buf != NULL)
 			evbuffer_free(job->buf);
 		free(job);

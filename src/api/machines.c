@@ -737,7 +737,7 @@ static int from_rollups(int64_t from, int64_t to, int64_t step)
 static void reply_with_text(struct http_req *r, json_t *doc, const char *key, const char *open, const char *text,
                             size_t len, const char *close)
 {
-	char *head = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *head = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
 	size_t hlen = head != NULL ? strlen(head) : 0;
 	struct evbuffer *out = evbuffer_new();
 	int ok = head != NULL && hlen >= 2 && out != NULL &&

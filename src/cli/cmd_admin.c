@@ -1,12 +1,15 @@
 /* cmd_admin.c - keys, customers and users: `key`, `customer`, `user`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "access/users.h"
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
@@ -84,6 +87,61 @@ static int run_customer_delete(struct cli_args *a)
 	return CC_OK;
 }
 
+static int write_file(void *ctx, const char *data, size_t len)
+{
+	return fwrite(data, 1, len, (FILE *)ctx) == len ? CC_OK : CC_ERR_IO;
+}
+
+/* --out DIR: the three CSV tables as DIR/telemetry.csv, events.csv and
+ * reports.csv, new files readable by their owner only (decrypted data). */
+static int export_tables(struct cli_args *a, int64_t customer_id, const char *dir)
+{
+	static const struct { enum record_kind kind; const char *file; } tables[] = {
+		{ RECORD_TELEMETRY, "telemetry.csv" }, { RECORD_EVENT, "events.csv" }, { RECORD_REPORT, "reports.csv" },
+	};
+	char path[VAULT_PATH_MAX];
+	size_t i;
+	int rc = file_mkdirs(dir, 0700);
+
+	/* All or none: an earlier export there is not half overwritten. */
+	for (i = 0; rc == CC_OK && i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (file_join(path, sizeof(path), dir, tables[i].file) != CC_OK)
+			return CC_ERR_LIMIT;
+		if (file_exists(path)) {
+			log_error(MOD, "%s exists already: export into a new directory", path);
+			return CC_ERR_EXISTS;
+		}
+	}
+	for (i = 0; rc == CC_OK && i < sizeof(tables) / sizeof(tables[0]); i++) {
+		int fd;
+		FILE *f;
+
+		if (file_join(path, sizeof(path), dir, tables[i].file) != CC_OK)
+			return CC_ERR_LIMIT;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			log_error(MOD, "cannot create %s: %s", path, strerror(errno));
+			return errno == EEXIST ? CC_ERR_EXISTS : CC_ERR_IO;
+		}
+		f = fdopen(fd, "w");
+		if (f == NULL) {
+			close(fd);
+			return CC_ERR_NOMEM;
+		}
+		rc = export_customer(a->vault, customer_id, EXPORT_CSV, tables[i].kind, write_file, f);
+		if (fclose(f) != 0 && rc == CC_OK)
+			rc = CC_ERR_IO;
+		if (rc != CC_OK)
+			unlink(path); /* no table that looks whole and is not */
+		if (rc == CC_OK && !a->json)
+			printf("wrote %s\n", path);
+	}
+	if (rc == CC_OK && a->json)
+		rc = cli_print_json(json_pack("{s:s, s:[s, s, s]}", "dir", dir, "files", tables[0].file, tables[1].file,
+		                              tables[2].file));
+	return rc;
+}
+
 static int write_stdout(void *ctx, const char *data, size_t len)
 {
 	(void)ctx;
@@ -94,19 +152,30 @@ static int run_customer_export(struct cli_args *a)
 {
 	struct store_org cust;
 	enum export_format format;
+	enum record_kind table;
+	const char *out = cli_get(a, "out");
 	int rc = export_format_parse(cli_get(a, "format"), &format);
 
 	if (rc != CC_OK) {
 		log_error(MOD, "--format is json or csv");
 		return rc;
 	}
+	if (export_table_parse(cli_get(a, "table"), &table) != CC_OK ||
+	    (format != EXPORT_CSV && (cli_get(a, "table") != NULL || out != NULL)) ||
+	    (out != NULL && cli_get(a, "table") != NULL)) {
+		log_error(MOD, "with --format csv: --table telemetry, events or reports (standard output), "
+		          "or --out DIR (all three)");
+		return CC_ERR_INVALID;
+	}
 	rc = inventory_org_find(a->vault, cli_get(a, "customer"), &cust);
 	if (rc == CC_OK && cust.kind != ORG_CUSTOMER) {
 		log_error(MOD, "'%s' is not a customer", cust.name);
 		rc = CC_ERR_INVALID;
 	}
+	if (rc == CC_OK && out != NULL)
+		return export_tables(a, cust.id, out);
 	if (rc == CC_OK)
-		rc = export_customer(a->vault, cust.id, format, write_stdout, NULL);
+		rc = export_customer(a->vault, cust.id, format, table, write_stdout, NULL);
 	return rc;
 }
 
@@ -198,6 +267,7 @@ static int run_user_passwd(struct cli_args *a)
 struct user_lister {
 	struct cli_args *a;
 	json_t *rows;
+	struct cli_table *table;
 };
 
 static int list_user(void *arg, const struct user_info *u)
@@ -214,26 +284,21 @@ static int list_user(void *arg, const struct user_info *u)
 		                              "email", u->profile.email, "created",
 		                              cli_time(u->created_ms, when, sizeof(when)), "deletion_requested",
 		                              requested)) ? CC_ERR_NOMEM : 0;
-	printf("%-20s %-17s %-20s %-24s %-32s %s\n", u->login, u->role, u->org, u->profile.display_name,
-	       u->profile.email, requested != NULL ? requested : "-");
-	return 0;
+	return cli_table_add(l->table, u->login, u->role, u->org, u->profile.display_name, u->profile.email,
+	                     cli_time_s(u->created_ms, when, sizeof(when)),
+	                     cli_time_s(u->deletion_requested_ms, asked, sizeof(asked)));
 }
 
 static int run_user_list(struct cli_args *a)
 {
-	struct user_lister l = { a, json_array() };
-	int rc;
+	static const char *const headers[] = { "LOGIN", "ROLE", "ORG", "NAME", "E-MAIL", "CREATED",
+		                               "DELETION REQUESTED", NULL };
+	struct user_lister l = { a, json_array(), cli_table_new(headers) };
+	int rc = l.rows != NULL && l.table != NULL ? CC_OK : CC_ERR_NOMEM;
 
-	if (l.rows == NULL)
-		return CC_ERR_NOMEM;
-	if (!a->json)
-		printf("%-20s %-17s %-20s %-24s %-32s %s\n", "LOGIN", "ROLE", "ORG", "NAME", "E-MAIL",
-		       "DELETION REQUESTED");
-	rc = users_list(a->vault, cli_get(a, "org"), list_user, &l);
-	if (rc == CC_OK && a->json)
-		return cli_print_json(l.rows);
-	json_decref(l.rows);
-	return rc;
+	if (rc == CC_OK)
+		rc = users_list(a->vault, cli_get(a, "org"), list_user, &l);
+	return cli_list_done(a, rc, l.rows, l.table);
 }
 
 /* An admin's deletion of an account (asked for by its person or not). */
@@ -310,6 +375,7 @@ static int run_ca_server_cert(struct cli_args *a)
 static int run_grant_add(struct cli_args *a)
 {
 	struct grant_request req;
+	char until[40];
 	int64_t id = 0;
 	int rc;
 
@@ -325,43 +391,75 @@ static int run_grant_add(struct cli_args *a)
 	if (rc != CC_OK)
 		return rc;
 	if (a->json)
-		return cli_print_json(json_pack("{s:I, s:s}", "id", (json_int_t)id, "login", req.login));
+		return cli_print_json(json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "login", req.login, "expires",
+		                                cli_time(req.expires_ms, until, sizeof(until))));
 	printf("grant %lld: %s may see %s%s%s for %s until %s\n", (long long)id, req.login,
 	       req.serial ? req.serial : req.site, req.serial ? "" : " of ", req.serial ? "" : req.customer,
-	       req.purpose, cli_get(a, "expires"));
+	       req.purpose, cli_time_s(req.expires_ms, until, sizeof(until)));
 	return CC_OK;
 }
 
+/* "in force", "expired" or "revoked": what a listing says of a grant or token. */
+static const char *standing(int64_t revoked_ms, int64_t expires_ms)
+{
+	return revoked_ms != 0 ? "revoked" : expires_ms <= clock_now_ms() ? "expired" : "in force";
+}
+
+struct grant_lister {
+	struct cli_args *a;
+	struct store *s;
+	json_t *rows;
+	struct cli_table *table;
+};
+
 static int print_grant(void *arg, const struct store_grant *g)
 {
-	struct cli_args *a = arg;
-	char expires[40];
+	struct grant_lister *l = arg;
+	struct store_user u;
+	struct store_machine m;
+	struct store_site site;
+	struct store_org cust;
+	char expires[40], created[40], revoked[40], id[24];
+	const char *login = NULL, *serial = NULL, *site_name = NULL, *customer = NULL;
+	int rc;
 
-	if (a->json)
-		return json_array_append_new((json_t *)a->scratch, json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:b}",
-		                             "id", (json_int_t)g->id, "user_id", (json_int_t)g->user_id,
-		                             "machine_id", (json_int_t)g->machine_id, "site_id", (json_int_t)g->site_id,
-		                             "purpose", g->purpose, "expires", cli_time(g->expires_ms, expires, sizeof(expires)),
-		                             "revoked", g->revoked_ms != 0)) ? CC_ERR_NOMEM : 0;
-	printf("%-6lld user %-6lld %s %-6lld %-10s %s%s\n", (long long)g->id, (long long)g->user_id,
-	       g->machine_id ? "machine" : "site   ", (long long)(g->machine_id ? g->machine_id : g->site_id),
-	       g->purpose, cli_time(g->expires_ms, expires, sizeof(expires)), g->revoked_ms ? " REVOKED" : "");
-	return 0;
+	if (l->s->ops->user_get(l->s, g->user_id, &u) == CC_OK)
+		login = u.login;
+	if (g->machine_id != 0 && l->s->ops->machine_get(l->s, g->machine_id, &m) == CC_OK)
+		serial = m.serial;
+	if (g->site_id != 0 && l->s->ops->site_get(l->s, g->site_id, &site) == CC_OK)
+		site_name = site.name;
+	if (l->s->ops->org_get(l->s, g->customer_id, &cust) == CC_OK)
+		customer = cust.name;
+	if (l->a->json) {
+		rc = json_array_append_new(l->rows, json_pack(
+			"{s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:s, s:s?, s:b, s:I, s:I, s:I}",
+			"id", (json_int_t)g->id, "login", login, "serial", serial, "site", site_name,
+			"customer", customer, "purpose", g->purpose, "state", standing(g->revoked_ms, g->expires_ms),
+			"created", cli_time(g->created_ms, created, sizeof(created)),
+			"expires", cli_time(g->expires_ms, expires, sizeof(expires)),
+			"revoked_at", g->revoked_ms ? cli_time(g->revoked_ms, revoked, sizeof(revoked)) : NULL,
+			"revoked", g->revoked_ms != 0, "user_id", (json_int_t)g->user_id,
+			"machine_id", (json_int_t)g->machine_id, "site_id", (json_int_t)g->site_id)) ? CC_ERR_NOMEM : 0;
+	} else {
+		snprintf(id, sizeof(id), "%lld", (long long)g->id);
+		rc = cli_table_add(l->table, id, login, serial, site_name, customer, g->purpose,
+		                   cli_time_s(g->expires_ms, expires, sizeof(expires)), standing(g->revoked_ms, g->expires_ms));
+	}
+	crypto_wipe(&u, sizeof(u));
+	return rc;
 }
 
 static int run_grant_list(struct cli_args *a)
 {
-	json_t *list = json_array();
-	int rc;
+	static const char *const headers[] = { "ID", "LOGIN", "MACHINE", "SITE", "CUSTOMER", "PURPOSE", "EXPIRES",
+		                               "STATE", NULL };
+	struct grant_lister l = { a, vault_store(a->vault), json_array(), cli_table_new(headers) };
+	int rc = l.rows != NULL && l.table != NULL ? CC_OK : CC_ERR_NOMEM;
 
-	if (list == NULL)
-		return CC_ERR_NOMEM;
-	a->scratch = list;
-	rc = grants_list(a->vault, 0, print_grant, a);
-	if (rc == CC_OK && a->json)
-		return cli_print_json(list);
-	json_decref(list);
-	return rc;
+	if (rc == CC_OK)
+		rc = grants_list(a->vault, 0, print_grant, &l);
+	return cli_list_done(a, rc, l.rows, l.table);
 }
 
 static int run_grant_revoke(struct cli_args *a)
@@ -426,38 +524,49 @@ static int run_token_add(struct cli_args *a)
 	return rc;
 }
 
+struct token_lister {
+	struct cli_args *a;
+	struct store *s;
+	json_t *rows;
+	struct cli_table *table;
+};
+
+/* Revoked and expired tokens are listed too, marked: they explain a partner's 401. */
 static int print_token(void *arg, const struct store_credential *c)
 {
-	struct cli_args *a = arg;
-	char expires[40];
-	int in_force = c->revoked_ms == 0 && c->expires_ms > clock_now_ms();
+	struct token_lister *l = arg;
+	struct store_org org;
+	char expires[40], created[40], revoked[40], id[24], rate[24];
+	const char *org_name = l->s->ops->org_get(l->s, c->org_id, &org) == CC_OK ? org.name : NULL;
+	const char *state = standing(c->revoked_ms, c->expires_ms);
 
-	if (a->json)
-		return json_array_append_new((json_t *)a->scratch, json_pack("{s:I, s:s, s:s, s:I, s:s, s:I, s:b}",
-		                             "id", (json_int_t)c->id, "name", c->name, "role", c->role,
-		                             "org_id", (json_int_t)c->org_id,
-		                             "expires", cli_time(c->expires_ms, expires, sizeof(expires)),
-		                             "rate_per_min", (json_int_t)c->rate_per_min, "in_force", in_force))
-		       ? CC_ERR_NOMEM : 0;
-	printf("%-6lld %-24s %-16s %s %6lld/min%s\n", (long long)c->id, c->name, c->role,
-	       cli_time(c->expires_ms, expires, sizeof(expires)), (long long)c->rate_per_min,
-	       in_force ? "" : (c->revoked_ms ? " REVOKED" : " EXPIRED"));
-	return 0;
+	if (l->a->json)
+		return json_array_append_new(l->rows, json_pack(
+			"{s:I, s:s, s:s?, s:s, s:s, s:b, s:s, s:s, s:s?, s:I, s:s, s:I}",
+			"id", (json_int_t)c->id, "name", c->name, "org", org_name, "role", c->role, "state", state,
+			"in_force", strcmp(state, "in force") == 0,
+			"created", cli_time(c->created_ms, created, sizeof(created)),
+			"expires", cli_time(c->expires_ms, expires, sizeof(expires)),
+			"revoked_at", c->revoked_ms ? cli_time(c->revoked_ms, revoked, sizeof(revoked)) : NULL,
+			"rate_per_min", (json_int_t)c->rate_per_min, "created_by", c->created_by,
+			"org_id", (json_int_t)c->org_id)) ? CC_ERR_NOMEM : 0;
+	snprintf(id, sizeof(id), "%lld", (long long)c->id);
+	snprintf(rate, sizeof(rate), "%lld/min", (long long)c->rate_per_min);
+	return cli_table_add(l->table, id, c->name, org_name, c->role, rate,
+	                     cli_time_s(c->created_ms, created, sizeof(created)),
+	                     cli_time_s(c->expires_ms, expires, sizeof(expires)), state);
 }
 
 static int run_token_list(struct cli_args *a)
 {
-	json_t *list = json_array();
-	int rc;
+	static const char *const headers[] = { "ID", "NAME", "ORG", "ROLE", "RATE", "CREATED", "EXPIRES", "STATE",
+		                               NULL };
+	struct token_lister l = { a, vault_store(a->vault), json_array(), cli_table_new(headers) };
+	int rc = l.rows != NULL && l.table != NULL ? CC_OK : CC_ERR_NOMEM;
 
-	if (list == NULL)
-		return CC_ERR_NOMEM;
-	a->scratch = list;
-	rc = credentials_token_list(a->vault, 0, print_token, a);
-	if (rc == CC_OK && a->json)
-		return cli_print_json(list);
-	json_decref(list);
-	return rc;
+	if (rc == CC_OK)
+		rc = credentials_token_list(a->vault, 0, print_token, &l);
+	return cli_list_done(a, rc, l.rows, l.table);
 }
 
 static int run_token_revoke(struct cli_args *a)
@@ -700,7 +809,9 @@ const struct cli_cmd cli_customer_cmds[] = {
 	{ "customer", "export", "everything stored for a customer's machines, decrypted, on standard output",
 	  "customer", 1,
 	  { { "customer", "ORG", "the customer", 1 },
-	    { "format", "F", "json (default) or csv", 0 },
+	    { "format", "F", "json (default: everything, one document) or csv (one table, see --table)", 0 },
+	    { "table", "T", "with csv: telemetry (default), events or reports", 0 },
+	    { "out", "DIR", "with csv: write all three tables as DIR/telemetry.csv, events.csv, reports.csv", 0 },
 	    CLI_END_OPTS },
 	  run_customer_export },
 	CLI_END_CMDS,

@@ -13,6 +13,7 @@
 
 #include "access/audit.h"
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -209,6 +210,7 @@ struct audit_printer {
 	struct cli_args *a;
 	struct store *s;
 	size_t count;
+	struct cli_table *table;
 };
 
 static json_t *machines_json(const char *list)
@@ -262,15 +264,20 @@ static int print_audit(void *arg, const struct store_audit *r)
 		return rc;
 	}
 	p->count++;
-	printf("%-8lld %-24s %-20s %-20s %-7s %-10s %-15s %s%s%s\n", (long long)r->seq, when, r->actor,
-	       r->action, r->outcome, r->data_class, r->purpose, r->machines,
-	       customer ? " customer=" : "", customer ? customer : "");
-	return 0;
+	{
+		char seq[24], at[40];
+
+		snprintf(seq, sizeof(seq), "%lld", (long long)r->seq);
+		return cli_table_add(p->table, seq, cli_time_s(r->ts_ms, at, sizeof(at)), r->actor, r->action,
+		                     r->outcome, r->data_class, r->purpose, r->machines, customer);
+	}
 }
 
 static int run_audit_list(struct cli_args *a)
 {
-	struct audit_printer p = { a, vault_store(a->vault), 0 };
+	static const char *const headers[] = { "SEQ", "TIME", "ACTOR", "ACTION", "OUTCOME", "CLASS", "PURPOSE",
+		                               "MACHINES", "CUSTOMER", NULL };
+	struct audit_printer p = { a, vault_store(a->vault), 0, NULL };
 	struct audit_filter f;
 	const char *limit = cli_get(a, "limit"), *serial = cli_get(a, "serial");
 	const char *customer = cli_get(a, "customer");
@@ -308,14 +315,16 @@ static int run_audit_list(struct cli_args *a)
 	f.action_prefix = cli_get(a, "action");
 	f.serial = serial;
 	f.newest_first = cli_flag(a, "newest");
-	if (!a->json)
-		printf("%-8s %-24s %-20s %-20s %-7s %-10s %-15s %s\n", "SEQ", "TIME", "ACTOR", "ACTION",
-		       "OUTCOME", "CLASS", "PURPOSE", "MACHINES");
+	if (!a->json && (p.table = cli_table_new(headers)) == NULL)
+		return CC_ERR_NOMEM;
 	rc = audit_list(a->vault, &f, print_audit, &p);
 	if (a->json) {
 		/* Close the document even after a failure, so that it still parses. */
 		fputs(p.count == 0 ? "[]\n" : "\n]\n", stdout);
+	} else if (rc == CC_OK) {
+		return cli_table_print(p.table);
 	}
+	cli_table_free(p.table);
 	return rc;
 }
 

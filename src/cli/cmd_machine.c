@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/limits.h"
@@ -119,42 +120,44 @@ struct machine_lister {
 	struct cli_args *a;
 	struct store *s;
 	json_t *rows;
+	struct cli_table *table;
 };
 
 static int list_machine(void *arg, const struct store_machine *m)
 {
 	struct machine_lister *l = arg;
 	struct store_org cust;
+	struct store_site site;
 	char created[40];
 
 	if (l->a->json)
 		return json_array_append_new(l->rows, machine_json(l->s, m)) ? CC_ERR_NOMEM : 0;
 	if (l->s->ops->org_get(l->s, m->customer_id, &cust) != CC_OK)
 		snprintf(cust.name, sizeof(cust.name), "?");
-	printf("%-24s %-16s %-20s %-8s %s\n", m->serial, m->model, cust.name,
-	       m->revoked_ms ? "REVOKED" : "valid", cli_time(m->created_ms, created, sizeof(created)));
-	return 0;
+	if (m->site_id == 0 || l->s->ops->site_get(l->s, m->site_id, &site) != CC_OK)
+		site.name[0] = '\0';
+	return cli_table_add(l->table, m->serial, m->model, cust.name, site.name,
+	                     m->revoked_ms ? "revoked" : "valid", cli_time_s(m->created_ms, created, sizeof(created)));
 }
 
 static int run_machine_list(struct cli_args *a)
 {
-	struct machine_lister l = { a, vault_store(a->vault), json_array() };
+	static const char *const headers[] = { "SERIAL", "MODEL", "CUSTOMER", "SITE", "CERT", "CREATED", NULL };
+	struct machine_lister l = { a, vault_store(a->vault), json_array(), cli_table_new(headers) };
 	const char *customer = cli_get(a, "customer");
 	struct store_org o = { 0 };
 	int rc = CC_OK;
 
-	if (l.rows == NULL)
+	if (l.rows == NULL || l.table == NULL) {
+		json_decref(l.rows);
+		cli_table_free(l.table);
 		return CC_ERR_NOMEM;
+	}
 	if (customer != NULL)
 		rc = inventory_org_find(a->vault, customer, &o);
-	if (rc == CC_OK && !a->json)
-		printf("%-24s %-16s %-20s %-8s %s\n", "SERIAL", "MODEL", "CUSTOMER", "CERT", "CREATED");
 	if (rc == CC_OK)
 		rc = l.s->ops->machine_list(l.s, o.id, list_machine, &l);
-	if (rc == CC_OK && a->json)
-		return cli_print_json(l.rows);
-	json_decref(l.rows);
-	return rc;
+	return cli_list_done(a, rc, l.rows, l.table);
 }
 
 static int run_machine_show(struct cli_args *a)
@@ -203,6 +206,7 @@ static int run_machine_command(struct cli_args *a)
 
 struct command_rows {
 	json_t *rows;
+	struct cli_table *table;
 	int json;
 };
 
@@ -210,43 +214,36 @@ struct command_rows {
 static int list_command(void *arg, const struct store_command *c)
 {
 	struct command_rows *l = arg;
-	char created[40], at[40];
+	char created[40], at[40], id[24];
 	const char *state = c->failed_ms ? "failed" : c->delivered_ms ? "delivered" : "pending";
 	int64_t at_ms = c->failed_ms ? c->failed_ms : c->delivered_ms;
 
-	cli_time(c->created_ms, created, sizeof(created));
-	cli_time(at_ms, at, sizeof(at));
 	if (l->json) {
 		json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)c->id, "name", c->name,
-		                        "state", state, "created", created, "at", at_ms ? at : NULL,
+		                        "state", state, "created", cli_time(c->created_ms, created, sizeof(created)),
+		                        "at", at_ms ? cli_time(at_ms, at, sizeof(at)) : NULL,
 		                        "reason", c->failed_ms ? c->failure : NULL);
 
 		return row != NULL && json_array_append_new(l->rows, row) == 0 ? 0 : CC_ERR_NOMEM;
 	}
-	printf("%-8lld %-14s %-10s %-25s %-25s %s\n", (long long)c->id, c->name, state, created,
-	       at_ms ? at : "-", c->failed_ms ? c->failure : "");
-	return 0;
+	snprintf(id, sizeof(id), "%lld", (long long)c->id);
+	return cli_table_add(l->table, id, c->name, state, cli_time_s(c->created_ms, created, sizeof(created)),
+	                     cli_time_s(at_ms, at, sizeof(at)), c->failed_ms ? c->failure : NULL);
 }
 
 static int run_machine_commands(struct cli_args *a)
 {
+	static const char *const headers[] = { "ID", "NAME", "STATE", "CREATED", "AT", "REASON", NULL };
 	struct store *s = vault_store(a->vault);
 	struct store_machine m;
-	struct command_rows l = { NULL, a->json };
+	struct command_rows l = { json_array(), cli_table_new(headers), a->json };
 	int rc = inventory_machine_find(a->vault, cli_get(a, "serial"), &m);
 
-	if (rc != CC_OK)
-		return rc;
-	l.rows = json_array();
-	if (l.rows == NULL)
-		return CC_ERR_NOMEM;
-	if (!a->json)
-		printf("%-8s %-14s %-10s %-25s %-25s %s\n", "ID", "NAME", "STATE", "CREATED", "AT", "REASON");
-	rc = s->ops->command_list(s, m.id, list_command, &l);
-	if (rc == CC_OK && a->json)
-		return cli_print_json(l.rows);
-	json_decref(l.rows);
-	return rc;
+	if (rc == CC_OK && (l.rows == NULL || l.table == NULL))
+		rc = CC_ERR_NOMEM;
+	if (rc == CC_OK)
+		rc = s->ops->command_list(s, m.id, list_command, &l);
+	return cli_list_done(a, rc, l.rows, l.table);
 }
 
 const struct cli_cmd cli_machine_cmds[] = {

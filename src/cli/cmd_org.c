@@ -1,8 +1,10 @@
 /* cmd_org.c - organisations, sites and groups: `org`, `site`, `group`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "fleet/inventory.h"
@@ -13,6 +15,9 @@ struct lister {
 	struct cli_args *a;
 	struct store *s;
 	json_t *rows;
+	struct cli_table *table;        /* people's form */
+	struct store_group *groups;     /* group list: kept to name parents */
+	size_t ngroups, groups_cap;
 };
 
 static const char *org_name_of(struct store *s, int64_t id, struct store_org *buf)
@@ -55,33 +60,33 @@ static int list_org(void *arg, const struct store_org *o)
 		                              (json_int_t)o->id, "name", o->name, "kind",
 		                              org_kind_name(o->kind), "parent", pname, "created",
 		                              cli_time(o->created_ms, when, sizeof(when)))) ? CC_ERR_NOMEM : 0;
-	printf("%-24s %-13s %-24s %s\n", o->name, org_kind_name(o->kind), pname ? pname : "-",
-	       cli_time(o->created_ms, when, sizeof(when)));
-	return 0;
+	return cli_table_add(l->table, o->name, org_kind_name(o->kind), pname,
+	                     cli_time_s(o->created_ms, when, sizeof(when)));
 }
 
-static int run_list(struct cli_args *a, const char *header,
+static int run_list(struct cli_args *a, const char *const *headers,
                     int (*walk)(struct lister *l))
 {
-	struct lister l = { a, vault_store(a->vault), json_array() };
+	struct lister l = { a, vault_store(a->vault), json_array(), cli_table_new(headers), NULL, 0, 0 };
 	int rc;
 
-	if (l.rows == NULL)
+	if (l.rows == NULL || l.table == NULL) {
+		json_decref(l.rows);
+		cli_table_free(l.table);
 		return CC_ERR_NOMEM;
-	if (!a->json)
-		printf("%s\n", header);
+	}
 	rc = walk(&l);
-	if (rc == CC_OK && a->json)
-		return cli_print_json(l.rows);
-	json_decref(l.rows);
-	return rc;
+	free(l.groups);
+	return cli_list_done(a, rc, l.rows, l.table);
 }
 
 static int walk_orgs(struct lister *l) { return l->s->ops->org_list(l->s, list_org, l); }
 
 static int run_org_list(struct cli_args *a)
 {
-	return run_list(a, "NAME                     KIND          PARENT                   CREATED", walk_orgs);
+	static const char *const headers[] = { "NAME", "KIND", "PARENT", "CREATED", NULL };
+
+	return run_list(a, headers, walk_orgs);
 }
 
 static int run_site_add(struct cli_args *a)
@@ -119,12 +124,13 @@ static int list_site(void *arg, const struct store_site *x)
 	struct lister *l = arg;
 	struct store_org cust;
 	const char *cname = org_name_of(l->s, x->customer_id, &cust);
+	char when[40];
 
 	if (l->a->json)
-		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s?}", "id", (json_int_t)x->id,
-		                              "name", x->name, "customer", cname)) ? CC_ERR_NOMEM : 0;
-	printf("%-24s %s\n", x->name, cname ? cname : "-");
-	return 0;
+		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s?, s:s}", "id", (json_int_t)x->id,
+		                              "name", x->name, "customer", cname, "created",
+		                              cli_time(x->created_ms, when, sizeof(when)))) ? CC_ERR_NOMEM : 0;
+	return cli_table_add(l->table, x->name, cname, cli_time_s(x->created_ms, when, sizeof(when)));
 }
 
 static int walk_sites(struct lister *l)
@@ -137,7 +143,9 @@ static int walk_sites(struct lister *l)
 
 static int run_site_list(struct cli_args *a)
 {
-	return run_list(a, "SITE                     CUSTOMER", walk_sites);
+	static const char *const headers[] = { "SITE", "CUSTOMER", "CREATED", NULL };
+
+	return run_list(a, headers, walk_sites);
 }
 
 static int run_group_add(struct cli_args *a)
@@ -156,31 +164,65 @@ static int run_group_add(struct cli_args *a)
 	return CC_OK;
 }
 
-static int list_group(void *arg, const struct store_group *g)
+/* Groups are kept first: a parent is named, and it may come after its child. */
+static int keep_group(void *arg, const struct store_group *g)
 {
 	struct lister *l = arg;
+
+	if (l->ngroups == l->groups_cap) {
+		size_t cap = l->groups_cap ? 2 * l->groups_cap : 16;
+		struct store_group *grown = realloc(l->groups, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		l->groups = grown;
+		l->groups_cap = cap;
+	}
+	l->groups[l->ngroups++] = *g;
+	return 0;
+}
+
+static const char *group_name_of(const struct lister *l, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; id != 0 && i < l->ngroups; i++)
+		if (l->groups[i].id == id)
+			return l->groups[i].name;
+	return NULL;
+}
+
+static int list_group(struct lister *l, const struct store_group *g)
+{
 	struct store_org cust;
 	const char *cname = org_name_of(l->s, g->customer_id, &cust);
+	const char *parent = group_name_of(l, g->parent_id);
 
 	if (l->a->json)
-		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s?, s:I}", "id",
-		                              (json_int_t)g->id, "name", g->name, "customer", cname,
-		                              "parent_id", (json_int_t)g->parent_id)) ? CC_ERR_NOMEM : 0;
-	printf("%-24s %-24s %lld\n", g->name, cname ? cname : "-", (long long)g->parent_id);
-	return 0;
+		return json_array_append_new(l->rows, json_pack("{s:I, s:s, s:s?, s:s?, s:I}", "id",
+		                              (json_int_t)g->id, "name", g->name, "customer", cname, "parent",
+		                              parent, "parent_id", (json_int_t)g->parent_id)) ? CC_ERR_NOMEM : 0;
+	return cli_table_add(l->table, g->name, cname, parent);
 }
 
 static int walk_groups(struct lister *l)
 {
 	int64_t id;
+	size_t i;
 	int rc = customer_filter(l->a, &id);
 
-	return rc != CC_OK ? rc : l->s->ops->group_list(l->s, id, list_group, l);
+	if (rc == CC_OK)
+		rc = l->s->ops->group_list(l->s, id, keep_group, l);
+	for (i = 0; rc == CC_OK && i < l->ngroups; i++)
+		rc = list_group(l, &l->groups[i]);
+	return rc;
 }
 
 static int run_group_list(struct cli_args *a)
 {
-	return run_list(a, "GROUP                    CUSTOMER                 PARENT-ID", walk_groups);
+	static const char *const headers[] = { "GROUP", "CUSTOMER", "PARENT", NULL };
+
+	return run_list(a, headers, walk_groups);
 }
 
 const struct cli_cmd cli_org_cmds[] = {

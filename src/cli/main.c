@@ -191,16 +191,12 @@ int main(int argc, char **argv)
 
 	/* Everything this program creates is private unless it says otherwise. */
 	umask(077);
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("coffeecloud %s\n", CC_VERSION);
-		return 0;
-	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage_top(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("coffeecloud 0.1.0\n");
+		printf("coffeecloud %s\n", CC_VERSION);
 		return EXIT_OK;
 	}
 	table = find_noun(argv[1]);

@@ -57,7 +57,7 @@ int commands_send(struct vault *v, const char *serial, const char *name, const c
 		json_decref(doc);
 		return CC_ERR_INVALID;
 	}
-	text = json_dumps(doc, JSON_COMPACT);
+	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* 0.1 stays 0.1 */
 	json_decref(doc);
 	if (text == NULL)
 		return CC_ERR_NOMEM;

@@ -5,6 +5,7 @@ is Python's own TLS and HTTP stack verifying it against the fleet CA.
 """
 import http.client
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -447,8 +448,12 @@ def test_export_of_a_customers_data(world):
     body = resp.read().decode()
     c.close()
     lines = body.splitlines()
-    assert resp.status == 200 and lines[0] == "serial,kind,seq,time,body"
-    assert any(l.startswith("A1,telemetry,1,") and '""boiler_temp_c"":93.5' in l for l in lines[1:]), lines[:3]
+    assert resp.status == 200 and resp.getheader("Content-Disposition") == 'attachment; filename="cafe-a-telemetry.csv"'
+    header = lines[0].split(",")
+    assert header[:4] == ["serial", "seq", "time", "boiler_temp_c"] and header[-1] == "other", header
+    a1 = [dict(zip(header, l.split(","))) for l in lines[1:] if l.startswith("A1,1,")]
+    assert a1 and a1[0]["boiler_temp_c"] == "93.5" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",
+                                                                    a1[0]["time"]), lines[:3]
 
     assert api.call("GET", "/api/v1/customers/cafe-a/export", token=tech)[0] == 403
     assert api.call("GET", "/api/v1/customers/cafe-b/export", token=mgr)[0] == 404

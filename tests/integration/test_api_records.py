@@ -359,11 +359,19 @@ def test_a_large_export_is_written_in_slices(world):
     assert status == 200
     x2 = [m for m in export["machines"] if m["serial"] == "X2"][0]
     assert [r["seq"] for r in x2["telemetry"]] == list(range(1, many + 1))
-    c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
-    c.request("GET", "/api/v1/customers/cafe-x/export?format=csv", headers={"Authorization": "Bearer " + t["admin"]})
-    lines = c.getresponse().read().decode().splitlines()
-    c.close()
-    assert lines[0] == "serial,kind,seq,time,body" and len(lines) == 1 + N + 3 + 3 + 3 + many
+    def csv_lines(table):
+        c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
+        c.request("GET", "/api/v1/customers/cafe-x/export?format=csv&table=" + table,
+                  headers={"Authorization": "Bearer " + t["admin"]})
+        lines = c.getresponse().read().decode().splitlines()
+        c.close()
+        return lines
+    lines = csv_lines("telemetry")
+    assert lines[0].startswith("serial,seq,time,boiler_temp_c,") and len(lines) == 1 + N + 3 + many  # X1, X3 (the latest test), X2
+    assert [l.split(",")[1] for l in lines if l.startswith("X2,")] == [str(i + 1) for i in range(many)]
+    assert len(csv_lines("events")) == 1 + 3
+    assert csv_lines("reports")[0] == ("serial,seq,time,type,work,parts,outcome,duration_min,travel_min,"
+                                       "performed,submitted,author,note,other")
     # A client that leaves in the middle costs the daemon nothing.
     c = http.client.HTTPSConnection("localhost", api.port, context=api.ctx, timeout=30)
     c.request("GET", "/api/v1/customers/cafe-x/export?format=csv", headers={"Authorization": "Bearer " + t["admin"]})

@@ -802,7 +802,7 @@ def test_machine_revoke(base, work):
     assert (work / "ca.crl").read_bytes() == crl
     cc("machine", "revoke", "NO-SUCH", "--data", work, rc=NOTFOUND)
     human = cc("machine", "list", "--data", work).stdout
-    assert re.search(r"SN-A1\s.*REVOKED", human)
+    assert re.search(r"SN-A1\s.*revoked", human)
 
 
 # ---------------------------------------------------------------- 8. users

@@ -75,3 +75,52 @@ def test_the_config_reference_is_the_table_the_parser_uses():
     documented = [l for l in (DOC.parent / "CONFIG.md").read_text().splitlines() if l.startswith("|")]
     assert len(printed) > 20
     assert documented[:len(printed)] == printed, "regenerate the table: coffeecloudd --config-reference"
+
+
+def options_of(cmd):
+    """The options `coffeecloud NOUN VERB --help` lists (without --data,
+    --master-key-file, --json and --help, which every command shares)."""
+    out = ccdaemon.run_cli(*cmd.split(), "--help").stdout
+    opts = re.findall(r"^  --([a-z][a-z-]*)", out, re.M)
+    # The option a bare argument fills (`machine revoke S`) is written bare.
+    usage = re.match(r"usage: coffeecloud " + re.escape(cmd) + r" ([a-z-]+) \[options\]", out)
+    positional = usage.group(1) if usage else None
+    return [o for o in opts if o not in ("data", "master-key-file", "json", "help", positional)]
+
+
+def reference_rows():
+    """{command: the first cells of the reference's table rows that name it}.
+    A row names `noun verb ...` in backticks (several, separated by /)."""
+    rows = {}
+    nouns = {c.split()[0] for c in commands()}
+    for line in DOC.read_text().splitlines():
+        if not line.startswith("| `"):
+            continue
+        first = re.split(r"(?<!\\)\|", line)[1]
+        for code in re.findall(r"`([^`]+)`", first):
+            words = code.split()
+            if words and words[0] in nouns:
+                name = " ".join(words[:2]) if len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*", words[1]) \
+                    else words[0]
+                rows.setdefault(name, []).append(code)
+    return rows
+
+
+def test_every_option_is_in_the_reference_and_nothing_else():
+    """Both ways: each command's row names every option it takes, and the
+    reference names no command or option the CLI does not have."""
+    cmds = set(commands())
+    rows = reference_rows()
+    missing, unknown = [], []
+    for cmd in sorted(cmds):
+        text = " ".join(rows.get(cmd, []) + (rows.get(cmd.split()[0], []) if cmd == "init" else []))
+        missing += [f"{cmd} --{o}" for o in options_of(cmd) if f"--{o}" not in text]
+    for name, codes in rows.items():
+        if name not in cmds:
+            unknown.append(name)
+            continue
+        known = set(options_of(name)) | {"data", "master-key-file", "json", "help"}
+        unknown += [f"{name} --{o}" for code in codes for o in re.findall(r"--([a-z][a-z-]*)", code)
+                    if o not in known]
+    assert not missing, f"options missing from docs/CLI.md: {missing}"
+    assert not unknown, f"docs/CLI.md names what the CLI does not have: {unknown}"
