@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "fleet/downtime.h"
@@ -13,19 +14,26 @@
 
 #define DAY_MS INT64_C(86400000)
 
-static void print_figures(const char *key, const struct uptime_row *r)
+static int add_figures(struct cli_table *t, const char *key, const struct uptime_row *r, int with_state)
 {
-	double pct = uptime_percent(r), mtbf = uptime_mtbf_minutes(r), mttr = uptime_mttr_minutes(r);
-	char p[16] = "-", b[24] = "-", t[24] = "-";
+	char since[40];
 
+	double pct = uptime_percent(r), mtbf = uptime_mtbf_minutes(r), mttr = uptime_mttr_minutes(r);
+	char n[24], p[16] = "", down[32], inc[24], b[24] = "", m[24] = "";
+
+	snprintf(n, sizeof(n), "%lld", (long long)r->machines);
 	if (pct >= 0)
 		snprintf(p, sizeof(p), "%.3f", pct);
+	snprintf(down, sizeof(down), "%.1f", uptime_down_minutes(r));
+	snprintf(inc, sizeof(inc), "%lld", (long long)r->sum.incidents);
 	if (mtbf >= 0)
 		snprintf(b, sizeof(b), "%.1f", mtbf);
 	if (mttr >= 0)
-		snprintf(t, sizeof(t), "%.1f", mttr);
-	printf("%-32s %8lld %9s %12.1f %9lld %10s %10s\n", key, (long long)r->machines, p, uptime_down_minutes(r),
-	       (long long)r->sum.incidents, b, t);
+		snprintf(m, sizeof(m), "%.1f", mttr);
+	if (with_state)
+		return cli_table_add(t, key, n, p, down, inc, b, m, downtime_state_name(r->sum.state_at_end), r->sum.reason,
+		                     r->sum.since_ms == INT64_MIN ? "" : cli_time_s(r->sum.since_ms, since, sizeof(since)));
+	return cli_table_add(t, key, n, p, down, inc, b, m);
 }
 
 static int only_serial(void *ctx, const struct store_machine_status *m)
@@ -105,26 +113,35 @@ static int run_availability(struct cli_args *a)
 		return doc != NULL ? cli_print_json(doc) : CC_ERR_NOMEM;
 	}
 	{
+		static const char *const by_heads[] = { "", "MACHINE", "SITE", "CUSTOMER", "DISTRIBUTOR" };
+		const char *heads[] = { by_heads[q.by], "MACHINES", "AVAILABILITY_%", "DOWNTIME_MIN", "INCIDENTS",
+		                        "MTBF_MIN", "MTTR_MIN", NULL, NULL, NULL, NULL };
+		int with_state = q.by == UPTIME_BY_MACHINE;
+		struct cli_table *t;
 		char from[40], to[40];
 
-		printf("availability %s .. %s (down: offline or out of service; maintenance and never-seen time "
-		       "count neither way)\n", cli_time(r.from_ms, from, sizeof(from)), cli_time(r.to_ms, to, sizeof(to)));
-	}
-	{
-		char head[16];
+		if (with_state) {
+			heads[7] = "STATE";
+			heads[8] = "REASON";
+			heads[9] = "SINCE";
+		}
+		t = cli_table_new(heads);
 
-		for (i = 0; i + 1 < sizeof(head) && uptime_by_name(q.by)[i] != '\0'; i++)
-			head[i] = (char)(uptime_by_name(q.by)[i] - 'a' + 'A');
-		head[i] = '\0';
-		printf("%-32s %8s %9s %12s %9s %10s %10s\n", head, "MACHINES",
-		       "AVAIL_%", "DOWNTIME_MIN", "INCIDENTS", "MTBF_MIN", "MTTR_MIN");
+		printf("availability from %s to %s (down: offline or out of service; maintenance and never-seen "
+		       "time count neither way)\n", cli_time_s(r.from_ms, from, sizeof(from)),
+		       cli_time_s(r.to_ms, to, sizeof(to)));
+		rc = t != NULL ? CC_OK : CC_ERR_NOMEM;
+		for (i = 0; rc == CC_OK && i < r.nrows; i++)
+			rc = add_figures(t, r.rows[i].key, &r.rows[i], with_state);
+		if (rc == CC_OK && serial == NULL && !with_state)
+			rc = add_figures(t, "TOTAL", &r.total, 0);
+		if (rc == CC_OK)
+			rc = cli_table_print(t);
+		else
+			cli_table_free(t);
 	}
-	for (i = 0; i < r.nrows; i++)
-		print_figures(r.rows[i].key, &r.rows[i]);
-	if (serial == NULL)
-		print_figures("TOTAL", &r.total);
 	uptime_report_free(&r);
-	return CC_OK;
+	return rc;
 }
 
 static int run_maintenance(struct cli_args *a, int start)

@@ -142,7 +142,7 @@ def test_a_scripted_day_agrees_with_its_own_timeline(fleet):
     assert t["mtbf_min"] == pytest.approx(ms["up"] / 60000 / 3, abs=0.01)
     # Human form: a header and the machine's row.
     out = f.cc("report", "availability", "--serial", "D1", "--from", str(start)).stdout
-    assert "MACHINES" in out and "AVAIL_%" in out and "D1" in out
+    assert "MACHINES" in out and "AVAILABILITY_%" in out and "STATE" in out and "D1" in out
 
 
 def test_maintenance_is_neither_up_nor_down(fleet):
