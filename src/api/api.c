@@ -77,6 +77,9 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
 	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
 	  "technical roles, brew counts for usage roles" },
+	{ EVHTTP_REQ_GET, "/api/v1/errors", "support", "technical,service", HTTP_DATA, NULL, api_errors,
+	  "the error-code catalogue (version, and per code: model, severity, data class, text, action), cut to the "
+	  "caller's classes (model: one model's view; lang: en or hu)" },
 	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", HTTP_SIGNED_IN, NULL, api_policy_versions,
 	  "every version of the privacy policy" },
 	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", HTTP_PLATFORM, publish_fields,

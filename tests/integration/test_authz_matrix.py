@@ -551,6 +551,7 @@ ROUTES = [
           machine_route(201, service_side_only), MACHINE_TARGETS, body=lambda w, k, e: dict(REPORT)),
     Route("GET", "/api/v1/machines/{serial}/quality", "quality", "technical,usage", machine_route(200), MACHINE_TARGETS),
     # ---- policy and consent
+    Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
     Route("POST", "/api/v1/policy/versions", "administration", "admin", platform_admin_route(ADMIN_PUBLISH),
           body=policy_body),

@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/limits.h"
 #include "ingest/catalogue.h"
+#include "ingest/errors.h"
 #include "ingest/message.h"
 #include "ingest/privacy.h"
 #include "records/reports.h"
@@ -226,6 +227,17 @@ static void test_catalogue_documented(void)
 	}
 	for (i = 0; reports_outcome_at(i) != NULL; i++) {
 		snprintf(needle, sizeof(needle), "`%s`", reports_outcome_at(i));
+		CHECK(strstr(doc, needle) != NULL);
+	}
+	/* the error-code catalogue (ingest/errors.h) */
+	CHECK(strstr(doc, "Error-code catalogue version: `" ERRORS_VERSION "`") != NULL);
+	for (i = 0; errors_at(i) != NULL; i++) {
+		const struct error_entry *e = errors_at(i);
+
+		snprintf(needle, sizeof(needle), "| `%s` | `%s` | %s | %s | %s |", e->code, e->model, e->severity,
+		         catalogue_class_name(e->data_class), e->text[0]);
+		if (strstr(doc, needle) == NULL)
+			fprintf(stderr, "METRICS.md lacks %s\n", needle);
 		CHECK(strstr(doc, needle) != NULL);
 	}
 	free(doc);
