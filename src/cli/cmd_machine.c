@@ -1,5 +1,8 @@
 /* cmd_machine.c - `machine add|revoke|list|show`: provisioning and inventory. */
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include "common/log.h"
 #include "crypto/ca.h"
 #include "fleet/commands.h"
+#include "fleet/jobs.h"
 #include "fleet/inventory.h"
 
 #define MOD "cli"
@@ -186,18 +190,53 @@ static int run_machine_show(struct cli_args *a)
 	return CC_OK;
 }
 
+static int first_command(void *arg, const struct store_command *c)
+{
+	*(int64_t *)arg = c->id;
+	return 1;
+}
+
+/* A one-target job (fleet/jobs.h), so it is tracked like any other. */
 static int run_machine_command(struct cli_args *a)
 {
-	int64_t id = 0;
-	int rc = commands_send(a->vault, cli_get(a, "serial"), cli_get(a, "name"), cli_get(a, "body"), &id);
+	struct store *s = vault_store(a->vault);
+	struct job_request req;
+	struct passwd *pw = getpwuid(getuid());
+	char actor[CC_NAME_MAX + 8], bad[CC_SERIAL_MAX + 1];
+	const char *serial = cli_get(a, "serial"), *timeout = cli_get(a, "timeout");
+	int64_t job = 0, id = 0;
+	size_t i;
+	int rc;
 
+	memset(&req, 0, sizeof(req));
+	snprintf(actor, sizeof(actor), "cli:%.64s", pw != NULL && pw->pw_name != NULL ? pw->pw_name : "unknown");
+	for (i = 4; actor[i] != '\0'; i++)
+		if (!isalnum((unsigned char)actor[i]) && actor[i] != '.' && actor[i] != '-')
+			actor[i] = '_';
+	req.name = cli_get(a, "name");
+	req.body = cli_get(a, "body");
+	req.created_by = actor;
+	req.kind = JOB_TARGET_SERIALS;
+	req.serials = &serial;
+	req.nserials = 1;
+	if (timeout != NULL && (sscanf(timeout, "%" SCNd64, &req.timeout_s) != 1 || req.timeout_s <= 0)) {
+		log_error(MOD, "--timeout is a number of seconds");
+		return CC_ERR_INVALID;
+	}
+	rc = jobs_create(a->vault, &req, &job, bad);
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no such machine: %s", serial);
+	else if (rc == CC_ERR_STATE)
+		log_error(MOD, "machine '%s' is revoked", serial);
+	if (rc == CC_OK)
+		rc = s->ops->command_list_job(s, job, first_command, &id) < 0 ? CC_ERR_DB : CC_OK;
 	if (rc != CC_OK)
 		return rc;
 	if (a->json)
-		return cli_print_json(json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)id, "serial",
-		                                cli_get(a, "serial"), "name", cli_get(a, "name"), "queued", 1));
-	printf("queued command %lld (%s) for %s; it is delivered when the machine is subscribed\n",
-	       (long long)id, cli_get(a, "name"), cli_get(a, "serial"));
+		return cli_print_json(json_pack("{s:I, s:I, s:s, s:s, s:b}", "id", (json_int_t)id, "job", (json_int_t)job,
+		                                "serial", serial, "name", cli_get(a, "name"), "queued", 1));
+	printf("queued command %lld (%s) for %s as job %lld; it is delivered when the machine is subscribed\n",
+	       (long long)id, cli_get(a, "name"), serial, (long long)job);
 	return CC_OK;
 }
 
@@ -211,20 +250,22 @@ static int list_command(void *arg, const struct store_command *c)
 {
 	struct command_rows *l = arg;
 	char created[40], at[40];
-	const char *state = c->failed_ms ? "failed" : c->delivered_ms ? "delivered" : "pending";
-	int64_t at_ms = c->failed_ms ? c->failed_ms : c->delivered_ms;
+	const char *state = jobs_target_state(c);
+	int64_t at_ms = c->ended_ms ? c->ended_ms : c->failed_ms ? c->failed_ms : c->accepted_ms ? c->accepted_ms
+	                                                                                         : c->delivered_ms;
+	const char *why = c->failed_ms ? c->failure : c->detail;
 
 	cli_time(c->created_ms, created, sizeof(created));
 	cli_time(at_ms, at, sizeof(at));
 	if (l->json) {
-		json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)c->id, "name", c->name,
-		                        "state", state, "created", created, "at", at_ms ? at : NULL,
-		                        "reason", c->failed_ms ? c->failure : NULL);
+		json_t *row = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)c->id, "job",
+		                        (json_int_t)c->job_id, "name", c->name, "state", state, "created", created, "at",
+		                        at_ms ? at : NULL, "reason", why[0] ? why : NULL);
 
 		return row != NULL && json_array_append_new(l->rows, row) == 0 ? 0 : CC_ERR_NOMEM;
 	}
-	printf("%-8lld %-14s %-10s %-25s %-25s %s\n", (long long)c->id, c->name, state, created,
-	       at_ms ? at : "-", c->failed_ms ? c->failure : "");
+	printf("%-8lld %-6lld %-14s %-13s %-25s %-25s %s\n", (long long)c->id, (long long)c->job_id, c->name, state,
+	       created, at_ms ? at : "-", why);
 	return 0;
 }
 
@@ -241,7 +282,7 @@ static int run_machine_commands(struct cli_args *a)
 	if (l.rows == NULL)
 		return CC_ERR_NOMEM;
 	if (!a->json)
-		printf("%-8s %-14s %-10s %-25s %-25s %s\n", "ID", "NAME", "STATE", "CREATED", "AT", "REASON");
+		printf("%-8s %-6s %-14s %-13s %-25s %-25s %s\n", "ID", "JOB", "NAME", "STATE", "CREATED", "AT", "REASON");
 	rc = s->ops->command_list(s, m.id, list_command, &l);
 	if (rc == CC_OK && a->json)
 		return cli_print_json(l.rows);
@@ -265,13 +306,15 @@ const struct cli_cmd cli_machine_cmds[] = {
 	  { { "customer", "ORG", "only this customer's", 0 }, CLI_END_OPTS }, run_machine_list },
 	{ "machine", "status", "live state: online/offline, last seen, software, last disconnect", "serial", 1,
 	  { { "serial", "S", "only this machine", 0 }, CLI_END_OPTS }, cli_run_machine_status },
-	{ "machine", "command", "queue a command for a machine (cc/v1/{serial}/cmd/{name}, QoS 1)", "serial", 1,
+	{ "machine", "command", "queue a command for a machine: a one-target job (cc/v1/{serial}/cmd/{name}/{id})",
+	  "serial", 1,
 	  { { "serial", "S", "the machine", 1 },
 	    { "name", "NAME", "update-offer, diagnostics or config", 1 },
 	    { "body", "JSON", "a JSON object (default {})", 0 },
+	    { "timeout", "SEC", "it ends as timed out if not done by then (default 3600)", 0 },
 	    CLI_END_OPTS },
 	  run_machine_command },
-	{ "machine", "commands", "a machine's commands: pending, delivered, or failed and why", "serial", 1,
+	{ "machine", "commands", "a machine's commands and their jobs: state, when, and why", "serial", 1,
 	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_machine_commands },
 	{ "machine", "show", "show one machine", "serial", 1,
 	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_show },
