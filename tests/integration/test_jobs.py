@@ -266,3 +266,72 @@ def test_state_survives_a_daemon_restart(tmp_path):
             assert mc.messages.empty(), "an acknowledged command was sent again"
     assert target(doc, "R1")["acknowledged"] == target(before, "R1")["acknowledged"]
     assert target(doc, "R1")["result"] == "all good"
+
+
+# ---------------------------------------------------------------- the API
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from ccapi import Api
+    f = ccdaemon.Fleet.create(tmp_path_factory.mktemp("jobs-api"), machines=("A1", "A2"), customer="cafe-a")
+    f.cc("org", "add", "--name", "dist-b", "--kind", "distributor", "--parent", "manufacturer")
+    f.add_customer("cafe-b", parent="dist-b")
+    f.add_machine("B1", customer="cafe-b", model="barista-pro")
+    for login, org, role in (("tech-a", "cafe-a", "technician"), ("tech-b", "dist-b", "technician"),
+                             ("sales-a", "cafe-a", "sales")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--email", login + "@example.org",
+             "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"}) as d:
+        api = Api(port, f.data / "ca.crt")
+        tokens = {"admin": api.login("admin", ccdaemon.PASSWORD)}
+        tokens.update({who: api.login(who, ccdaemon.password_of(who)) for who in ("tech-a", "tech-b", "sales-a")})
+        yield {"fleet": f, "daemon": d, "api": api, "tokens": tokens}
+
+
+def call(world, who, method, path, body=None):
+    status, doc, _ = world["api"].call(method, path, body, token=world["tokens"][who])
+    return status, doc
+
+
+def test_api_jobs_are_scoped_and_audited(world):
+    f, d = world["fleet"], world["daemon"]
+    # Another customer's machine looks like none; a role without the technical class is refused.
+    status, doc = call(world, "tech-a", "POST", "/api/v1/jobs",
+                       {"command": "diagnostics", "target": {"serials": ["A1", "B1"]}})
+    assert (status, doc["error"]["message"] if doc.get("error") else doc) == (404, "no such machine: B1"), doc
+    assert call(world, "sales-a", "POST", "/api/v1/jobs",
+                {"command": "diagnostics", "target": {"serial": "A1"}})[0] == 403
+    assert call(world, "tech-a", "POST", "/api/v1/jobs", {"command": "reboot", "target": {"serial": "A1"}})[0] == 400
+    assert call(world, "tech-a", "POST", "/api/v1/jobs",
+                {"command": "diagnostics", "target": {"serial": "A1", "filter": {}}})[0] == 400
+    assert call(world, "tech-a", "POST", "/api/v1/jobs",
+                {"command": "diagnostics", "target": {"group": "bar"}})[0] == 501
+    # A filter of everything is everything the caller sees.
+    status, job = call(world, "tech-a", "POST", "/api/v1/jobs",
+                       {"command": "config", "body": {"ref": "api"}, "target": {"filter": {}}, "timeout_s": 600})
+    assert status == 201, job
+    assert sorted(t["serial"] for t in job["targets"]) == ["A1", "A2"] and job["timeout_s"] == 600
+    assert job["created_by"] == "user:tech-a" and ISO.fullmatch(job["created"])
+    jid = job["id"]
+    # The machine gets it and says it is done.
+    with Machine(d, f.machines["A1"]) as mc:
+        name, cid, body = mc.command()
+        assert (name, body) == ("config", {"ref": "api"})
+        mc.report(cid, "succeeded")
+        ccdaemon.poll_until(lambda: call(world, "tech-a", "GET", f"/api/v1/jobs/{jid}")[1]["counts"]["succeeded"] == 1,
+                            "A1 succeeded")
+    assert call(world, "tech-b", "GET", f"/api/v1/jobs/{jid}")[0] == 404
+    assert call(world, "tech-b", "POST", f"/api/v1/jobs/{jid}/cancel")[0] == 404
+    assert jid not in [j["id"] for j in call(world, "tech-b", "GET", "/api/v1/jobs")[1]["jobs"]]
+    status, listed = call(world, "admin", "GET", "/api/v1/jobs")
+    assert status == 200 and listed["jobs"][0]["id"] == jid and listed["jobs"][0]["counts"]["succeeded"] == 1
+    status, doc = call(world, "tech-a", "POST", f"/api/v1/jobs/{jid}/cancel")
+    assert status == 200 and doc["cancelled_now"] == 1, doc
+    states = {t["serial"]: t["state"] for t in doc["targets"]}
+    assert states == {"A1": "succeeded", "A2": "cancelled"}
+    assert ISO.fullmatch(doc["cancelled"]) and doc["cancelled_by"] == "user:tech-a"
+    audit = f.ccj("audit", "list", "--action", "job.create")
+    assert [(r["actor"], r["machines"], r["outcome"]) for r in audit if r["outcome"] == "ok"] == \
+        [("user:tech-a", ["A1", "A2"], "ok")], audit
+    assert f.ccj("audit", "list", "--action", "job.cancel")[0]["machines"] == ["A1", "A2"]
