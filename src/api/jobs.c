@@ -21,16 +21,31 @@ struct scope {
 	struct api *a;
 	const struct caller *s;
 	const char *purpose;
+	int64_t unconsented; /* machines in scope left out for want of consent */
+	char last_unconsented[CC_SERIAL_MAX + 1];
 };
 
 /* The machines a caller may command: those it would see on the fleet
- * list, of customers that consented to the purpose. */
+ * list, of customers that consented to the purpose. Those in scope without
+ * consent are noted, so the answer can say so (403, as for one machine)
+ * instead of 404. */
 static int sees(void *ctx, const struct store_machine *m)
 {
 	struct scope *sc = ctx;
 
-	return api_machine_visible(sc->a, sc->s, m, sc->purpose) && policy_allows(sc->a->vault, m->customer_id,
-	                                                                          sc->purpose);
+	if (!api_machine_visible(sc->a, sc->s, m, sc->purpose))
+		return 0;
+	if (policy_allows(sc->a->vault, m->customer_id, sc->purpose))
+		return 1;
+	sc->unconsented++;
+	snprintf(sc->last_unconsented, sizeof(sc->last_unconsented), "%s", m->serial);
+	return 0;
+}
+
+static void reply_consent(struct http_req *r)
+{
+	http_reply_error(r, 403, "consent_required",
+	                 "the machine's customer has not consented to this purpose in the current policy");
 }
 
 /* The audit record of a job: which machines (its targets' serials; "*"
@@ -103,7 +118,9 @@ static json_t *find_job(struct http_req *r, struct scope *sc, int64_t id, int wi
 
 	if (rc == CC_OK)
 		doc = jobs_json(sc->a->vault, &j, with_targets, sees, sc, &rc);
-	if (doc == NULL)
+	if (doc == NULL && rc == CC_ERR_NOTFOUND && sc->unconsented > 0)
+		reply_consent(r);
+	else if (doc == NULL)
 		http_reply_error(r, rc == CC_ERR_NOTFOUND ? 404 : 500, rc == CC_ERR_NOTFOUND ? "not_found" : "internal",
 		                 rc == CC_ERR_NOTFOUND ? "no such job" : "the job could not be read");
 	return doc;
@@ -188,7 +205,7 @@ void api_jobs_create(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL };
+	struct scope sc = { a, s, NULL, 0, "" };
 	struct job_request req;
 	const json_t *body, *cmd_body, *timeout;
 	const char **serials = NULL;
@@ -234,8 +251,20 @@ void api_jobs_create(struct http_req *r)
 		int status = 500;
 		const char *code = "internal", *text = "the job could not be created";
 
-		if (rc == CC_ERR_NOTFOUND && bad[0] != '\0') {
-			snprintf(msg, sizeof(msg), "no such machine: %s", bad);
+		if (rc == CC_ERR_NOTFOUND && bad[0] != '\0' && strcmp(bad, sc.last_unconsented) == 0) {
+			status = 403, code = "consent_required";
+			text = "the machine's customer has not consented to this purpose in the current policy";
+		} else if (rc == CC_ERR_NOTFOUND && bad[0] != '\0') {
+			/* The same answer as for the guard's serials: which one by its
+			 * place in the list, never whether it exists elsewhere. */
+			size_t i;
+
+			for (i = 0; i < req.nserials && strcmp(req.serials[i], bad) != 0; i++)
+				;
+			if (req.nserials > 1 && i < req.nserials)
+				snprintf(msg, sizeof(msg), "no such machine (serials[%zu])", i);
+			else
+				snprintf(msg, sizeof(msg), "no such machine");
 			status = 404, code = "not_found", text = msg;
 		} else if (rc == CC_ERR_NOTFOUND) {
 			status = 422, code = "no_targets", text = "no machine you may command matches the target";
@@ -293,7 +322,7 @@ void api_jobs_list(struct http_req *r)
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL };
+	struct scope sc = { a, s, NULL, 0, "" };
 	struct api_page pg;
 	struct lister l;
 	json_t *doc;
@@ -328,7 +357,7 @@ void api_jobs_get(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL };
+	struct scope sc = { a, s, NULL, 0, "" };
 	json_t *doc;
 	int64_t id;
 
@@ -349,7 +378,7 @@ void api_jobs_cancel(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL };
+	struct scope sc = { a, s, NULL, 0, "" };
 	json_t *doc;
 	int64_t id, n = 0;
 	int rc;
@@ -358,6 +387,10 @@ void api_jobs_cancel(struct http_req *r)
 		return;
 	sc.purpose = http_route(r)->purpose;
 	rc = jobs_cancel(a->vault, id, s->actor, sees, &sc, &n);
+	if (rc == CC_ERR_NOTFOUND && sc.unconsented > 0) {
+		reply_consent(r);
+		return;
+	}
 	if (rc != CC_OK) {
 		http_reply_error(r, rc == CC_ERR_NOTFOUND ? 404 : 500, rc == CC_ERR_NOTFOUND ? "not_found" : "internal",
 		                 rc == CC_ERR_NOTFOUND ? "no such job" : "the job could not be cancelled");
