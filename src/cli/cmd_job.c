@@ -179,7 +179,7 @@ static int list_row(void *arg, const struct store_job *j)
 		return json_array_append_new(rows, doc) == 0 ? 0 : CC_ERR_NOMEM;
 	c = json_object_get(doc, "counts");
 #define N(k) (long long)json_integer_value(json_object_get(c, k))
-	printf("%-6lld %-13s %-25s %-20s %6lld %6lld %6lld %6lld %6lld %6lld %6lld %6lld%s\n", (long long)j->id, j->name,
+	printf("%-6lld %-13s %-25s %-20s %6lld %6lld %6lld %6lld %6lld %6lld %8lld %6lld%s\n", (long long)j->id, j->name,
 	       json_string_value(json_object_get(doc, "created")), j->created_by,
 	       (long long)json_integer_value(json_object_get(doc, "targets_total")), N("queued"), N("sent"),
 	       N("acknowledged"), N("succeeded"), N("failed"), N("timed out"), N("cancelled"),
@@ -199,7 +199,7 @@ static int run_job_list(struct cli_args *a)
 		return CC_ERR_NOMEM;
 	a->scratch = rows;
 	if (!a->json)
-		printf("%-6s %-13s %-25s %-20s %6s %6s %6s %6s %6s %6s %6s %6s\n", "ID", "COMMAND", "CREATED", "BY",
+		printf("%-6s %-13s %-25s %-20s %6s %6s %6s %6s %6s %6s %8s %6s\n", "ID", "COMMAND", "CREATED", "BY",
 		       "TOTAL", "QUEUED", "SENT", "ACKED", "OK", "FAILED", "TIMEDOUT", "CANCEL");
 	rc = s->ops->job_list(s, 0, list_row, a);
 	if (rc == CC_OK && a->json)

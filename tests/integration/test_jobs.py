@@ -268,6 +268,29 @@ def test_state_survives_a_daemon_restart(tmp_path):
     assert target(doc, "R1")["result"] == "all good"
 
 
+def test_the_simulator_completes_jobs(fleet, d):
+    """coffeecloud-sim answers what it receives: accepted, then a diagnostics
+    result, or (at --fail-rate 1) an update-offer's failure."""
+    def sim(*args):
+        argv = [str(ccdaemon.BUILD_DIR / "coffeecloud-sim"), "--data", str(fleet.data), "--port", str(d.tls_port),
+                "--customer", "sim-jobs", "--prefix", "SJ", "--machines", "3", "--quiet", *map(str, args)]
+        p = subprocess.run(argv, capture_output=True, text=True, env=ccdaemon.base_env(), timeout=120)
+        ccdaemon.assert_no_sanitizer_report(p.stderr, "coffeecloud-sim")
+        assert p.returncode == 0, ccdaemon.describe(argv, p)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    sim("--count", 1)  # provisions SJ-0001..3
+    diag = create(fleet, "--command", "diagnostics", "--customer", "sim-jobs")
+    offer = create(fleet, "--command", "update-offer", "--customer", "sim-jobs", "--body", '{"offer":"x"}')
+    serials = ["SJ-0001", "SJ-0002", "SJ-0003"]
+    assert sorted(t["serial"] for t in diag["targets"]) == serials
+    summary = sim("--count", 3, "--rate", 3, "--fail-rate", 1)
+    assert summary["commands_received"] == 6 and summary["commands_answered"] == 6, summary
+    doc = states_are(fleet, diag["id"], {s: "succeeded" for s in serials})
+    assert all(t["result"].startswith("boiler") for t in doc["targets"])
+    doc = states_are(fleet, offer["id"], {s: "failed" for s in serials})
+    assert all(t["reason"] == "offer rejected: product not on this machine" for t in doc["targets"])
+
+
 # ---------------------------------------------------------------- the API
 
 @pytest.fixture(scope="module")
