@@ -17,26 +17,53 @@
 #define JOBS_PAGE_MAX 200
 #define SERIALS_MAX 1000
 
+#define SCOPE_CACHE 32
+
 struct scope {
 	struct api *a;
 	const struct caller *s;
 	const char *purpose;
 	int64_t unconsented; /* machines in scope left out for want of consent */
 	char last_unconsented[CC_SERIAL_MAX + 1];
+	/* Outside grants, scope and consent are the customer's: a job's
+	 * targets are judged once per customer, not once per machine. */
+	struct {
+		int64_t customer_id;
+		int verdict; /* 1 sees, 0 out of scope, -1 in scope without consent */
+	} cache[SCOPE_CACHE];
+	size_t cached;
 };
 
 /* The machines a caller may command: those it would see on the fleet
  * list, of customers that consented to the purpose. Those in scope without
  * consent are noted, so the answer can say so (403, as for one machine)
  * instead of 404. */
+static int judge(struct scope *sc, const struct store_machine *m)
+{
+	size_t i;
+	int verdict;
+
+	if (!sc->s->role->granted_only)
+		for (i = 0; i < sc->cached; i++)
+			if (sc->cache[i].customer_id == m->customer_id)
+				return sc->cache[i].verdict;
+	verdict = !api_machine_visible(sc->a, sc->s, m, sc->purpose)           ? 0
+	          : policy_allows(sc->a->vault, m->customer_id, sc->purpose) ? 1
+	                                                                      : -1;
+	if (!sc->s->role->granted_only && sc->cached < SCOPE_CACHE) {
+		sc->cache[sc->cached].customer_id = m->customer_id;
+		sc->cache[sc->cached++].verdict = verdict;
+	}
+	return verdict;
+}
+
 static int sees(void *ctx, const struct store_machine *m)
 {
 	struct scope *sc = ctx;
+	int verdict = judge(sc, m);
 
-	if (!api_machine_visible(sc->a, sc->s, m, sc->purpose))
-		return 0;
-	if (policy_allows(sc->a->vault, m->customer_id, sc->purpose))
-		return 1;
+	if (verdict >= 0)
+		return verdict;
 	sc->unconsented++;
 	snprintf(sc->last_unconsented, sizeof(sc->last_unconsented), "%s", m->serial);
 	return 0;
@@ -205,7 +232,7 @@ void api_jobs_create(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL, 0, "" };
+	struct scope sc = { a, s, NULL, 0, "", { { 0, 0 } }, 0 };
 	struct job_request req;
 	const json_t *body, *cmd_body, *timeout;
 	const char **serials = NULL;
@@ -322,7 +349,7 @@ void api_jobs_list(struct http_req *r)
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL, 0, "" };
+	struct scope sc = { a, s, NULL, 0, "", { { 0, 0 } }, 0 };
 	struct api_page pg;
 	struct lister l;
 	json_t *doc;
@@ -357,7 +384,7 @@ void api_jobs_get(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL, 0, "" };
+	struct scope sc = { a, s, NULL, 0, "", { { 0, 0 } }, 0 };
 	json_t *doc;
 	int64_t id;
 
@@ -378,7 +405,7 @@ void api_jobs_cancel(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
-	struct scope sc = { a, s, NULL, 0, "" };
+	struct scope sc = { a, s, NULL, 0, "", { { 0, 0 } }, 0 };
 	json_t *doc;
 	int64_t id, n = 0;
 	int rc;

@@ -106,7 +106,8 @@ static int resolve(struct vault *v, const struct job_request *req, struct target
 			/* Not there and not visible look alike to the creator. */
 			if (!inventory_serial_valid(serial) || s->ops->machine_find(s, serial, m) != CC_OK ||
 			    !req_sees(req, m)) {
-				snprintf(t->bad, CC_SERIAL_MAX + 1, "%s", inventory_serial_valid(serial) ? serial : "");
+				snprintf(t->bad, CC_SERIAL_MAX + 1, "%s",
+				         inventory_serial_valid(serial) ? serial : "(not a serial)");
 				rc = CC_ERR_NOTFOUND;
 			} else if (m->revoked_ms != 0) {
 				snprintf(t->bad, CC_SERIAL_MAX + 1, "%s", serial);
