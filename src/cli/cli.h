@@ -73,6 +73,10 @@ const char *cli_time(int64_t ms, char *buf, size_t cap);
 /* Parses epoch milliseconds or an ISO-8601 UTC time (YYYY-MM-DD[THH:MM:SS[Z]]). */
 int cli_parse_time(const char *text, int64_t *out);
 
+/* The person at the keyboard as the audit log names them ("cli:USER"), for
+ * what a command records as made by someone (a job's creator). */
+void cli_actor(char *out, size_t cap);
+
 /* Reads one line (without its newline) from stdin into out. */
 int cli_read_line_stdin(char *out, size_t cap);
 

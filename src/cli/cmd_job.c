@@ -14,8 +14,7 @@
 #define MOD "cli"
 #define SERIALS_MAX 1000
 
-/* The job's creator as the audit log names the person at the keyboard. */
-static void cli_actor(char *out, size_t cap)
+void cli_actor(char *out, size_t cap)
 {
 	struct passwd *pw = getpwuid(getuid());
 	size_t i;

@@ -1,8 +1,6 @@
 /* cmd_machine.c - `machine add|revoke|list|show`: provisioning and inventory. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,18 +199,13 @@ static int run_machine_command(struct cli_args *a)
 {
 	struct store *s = vault_store(a->vault);
 	struct job_request req;
-	struct passwd *pw = getpwuid(getuid());
 	char actor[CC_NAME_MAX + 8], bad[CC_SERIAL_MAX + 1];
 	const char *serial = cli_get(a, "serial"), *timeout = cli_get(a, "timeout");
 	int64_t job = 0, id = 0;
-	size_t i;
 	int rc;
 
 	memset(&req, 0, sizeof(req));
-	snprintf(actor, sizeof(actor), "cli:%.64s", pw != NULL && pw->pw_name != NULL ? pw->pw_name : "unknown");
-	for (i = 4; actor[i] != '\0'; i++)
-		if (!isalnum((unsigned char)actor[i]) && actor[i] != '.' && actor[i] != '-')
-			actor[i] = '_';
+	cli_actor(actor, sizeof(actor));
 	req.name = cli_get(a, "name");
 	req.body = cli_get(a, "body");
 	req.created_by = actor;
