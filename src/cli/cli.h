@@ -117,7 +117,7 @@ struct cli_audit {
 	const char *data_class;
 	const char *purpose;
 	char actor[CC_AUDIT_ACTOR_MAX + 1];
-	char machines[CC_SERIAL_MAX + 1];
+	char machines[CC_AUDIT_MACHINES_MAX + 1]; /* a serial, or a job's serials */
 	int64_t customer_id;
 };
 void cli_audit_start(struct cli_audit *au, const struct cli_cmd *c);

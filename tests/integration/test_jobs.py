@@ -117,6 +117,8 @@ def test_a_job_to_three_machines_goes_through_each_state(fleet, d):
     j = create(fleet, "--command", "diagnostics", "--body", '{"level":"full"}', "--serial", "J1,J2,J3")
     assert j["command"] == "diagnostics" and j["targets_total"] == 3 and j["target"] == "serials"
     assert j["counts"]["queued"] == 3
+    audit = fleet.ccj("audit", "list", "--action", "job.create")
+    assert audit[0]["machines"] == ["J1", "J2", "J3"] and audit[0]["actor"].startswith("cli:"), audit
     assert all(t["state"] == "queued" and ISO.fullmatch(t["queued"]) and "sent" not in t for t in j["targets"])
     machines = [Machine(d, fleet.machines[s]) for s in ("J1", "J2", "J3")]
     try:
