@@ -23,6 +23,7 @@ static const char *const grant_fields[] = { "login", "serial", "customer", "site
 static const char *const token_fields[] = { "name", "org", "role", "expires", "rate_per_min", NULL };
 static const char *const password_fields[] = { "current_password", "new_password", NULL };
 static const char *const reset_fields[] = { "new_password", NULL };
+static const char *const job_fields[] = { "command", "body", "target", "timeout_s", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -130,6 +131,18 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/password", "administration", "admin", HTTP_ADMIN, reset_fields,
 	  api_password_reset, "set an account's password (new_password; admins, in their subtree; audited); ends "
 	  "its sessions" },
+	{ EVHTTP_REQ_POST, "/api/v1/jobs", "support", "technical", HTTP_DATA, job_fields, api_jobs_create,
+	  "send a command (update-offer, diagnostics, config; body: a JSON object) to machines in the caller's "
+	  "scope: target {serial}, {serials: [...]}, {filter: {customer, site, status, model}}; timeout_s "
+	  "(default 3600); tracked per machine (docs/METRICS.md \"Commands and jobs\")" },
+	{ EVHTTP_REQ_GET, "/api/v1/jobs", "support", "technical", HTTP_DATA, NULL, api_jobs_list,
+	  "jobs with a machine in the caller's scope, newest first, with how many targets are in each state "
+	  "(limit (50, at most 200), cursor)" },
+	{ EVHTTP_REQ_GET, "/api/v1/jobs/{id}", "support", "technical", HTTP_DATA, NULL, api_jobs_get,
+	  "one job: each target's state (queued, sent, acknowledged, succeeded, failed, timed out, cancelled), "
+	  "its times (ISO 8601 UTC) and the machine's reason or result" },
+	{ EVHTTP_REQ_POST, "/api/v1/jobs/{id}/cancel", "support", "technical", HTTP_DATA, NULL, api_jobs_cancel,
+	  "cancel the job's open targets in the caller's scope; results that come later are ignored, counted" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

@@ -181,6 +181,11 @@ void api_users_delete(struct http_req *r);
 void api_export(struct http_req *r);
 void api_customer_delete(struct http_req *r);
 
+void api_jobs_create(struct http_req *r);
+void api_jobs_list(struct http_req *r);
+void api_jobs_get(struct http_req *r);
+void api_jobs_cancel(struct http_req *r);
+
 void api_grants_list(struct http_req *r);
 void api_grants_add(struct http_req *r);
 void api_grants_delete(struct http_req *r);

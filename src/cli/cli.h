@@ -73,6 +73,10 @@ const char *cli_time(int64_t ms, char *buf, size_t cap);
 /* Parses epoch milliseconds or an ISO-8601 UTC time (YYYY-MM-DD[THH:MM:SS[Z]]). */
 int cli_parse_time(const char *text, int64_t *out);
 
+/* The person at the keyboard as the audit log names them ("cli:USER"), for
+ * what a command records as made by someone (a job's creator). */
+void cli_actor(char *out, size_t cap);
+
 /* Reads one line (without its newline) from stdin into out. */
 int cli_read_line_stdin(char *out, size_t cap);
 
@@ -85,6 +89,7 @@ extern const struct cli_cmd cli_org_cmds[];
 extern const struct cli_cmd cli_site_cmds[];
 extern const struct cli_cmd cli_group_cmds[];
 extern const struct cli_cmd cli_machine_cmds[];
+extern const struct cli_cmd cli_job_cmds[];
 extern const struct cli_cmd cli_key_cmds[];
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_grant_cmds[];
@@ -114,7 +119,7 @@ struct cli_audit {
 	const char *data_class;
 	const char *purpose;
 	char actor[CC_AUDIT_ACTOR_MAX + 1];
-	char machines[CC_SERIAL_MAX + 1];
+	char machines[CC_AUDIT_MACHINES_MAX + 1]; /* a serial, or a job's serials */
 	int64_t customer_id;
 };
 void cli_audit_start(struct cli_audit *au, const struct cli_cmd *c);

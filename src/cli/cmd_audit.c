@@ -110,6 +110,31 @@ static int64_t involved_customer(struct cli_args *a)
 	return 0;
 }
 
+/* "S1,S2,...": the serials of a job (`job create --serial`), recorded as
+ * they are when they fit. */
+static int serial_list_valid(const char *list)
+{
+	char serial[CC_SERIAL_MAX + 1];
+	const char *p = list, *comma;
+	size_t n;
+
+	if (strlen(list) > CC_AUDIT_MACHINES_MAX)
+		return 0;
+	for (;;) {
+		comma = strchr(p, ',');
+		n = comma ? (size_t)(comma - p) : strlen(p);
+		if (n == 0 || n > CC_SERIAL_MAX)
+			return 0;
+		memcpy(serial, p, n);
+		serial[n] = '\0';
+		if (!inventory_serial_valid(serial))
+			return 0;
+		if (comma == NULL)
+			return 1;
+		p = comma + 1;
+	}
+}
+
 int cli_audit_prepare(struct cli_args *a, struct cli_audit *au)
 {
 	const char *serial;
@@ -118,7 +143,7 @@ int cli_audit_prepare(struct cli_args *a, struct cli_audit *au)
 	if (!au->audited || a->vault == NULL)
 		return CC_OK;
 	serial = cli_get(a, "serial");
-	if (serial != NULL && inventory_serial_valid(serial))
+	if (serial != NULL && (inventory_serial_valid(serial) || serial_list_valid(serial)))
 		snprintf(au->machines, sizeof(au->machines), "%s", serial);
 	else if (serial == NULL && au->machine_data)
 		snprintf(au->machines, sizeof(au->machines), "*");

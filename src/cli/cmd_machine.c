@@ -1,5 +1,6 @@
 /* cmd_machine.c - `machine add|revoke|list|show`: provisioning and inventory. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "crypto/ca.h"
 #include "fleet/commands.h"
+#include "fleet/jobs.h"
 #include "fleet/inventory.h"
 
 #define MOD "cli"
@@ -189,18 +191,48 @@ static int run_machine_show(struct cli_args *a)
 	return CC_OK;
 }
 
+static int first_command(void *arg, const struct store_command *c)
+{
+	*(int64_t *)arg = c->id;
+	return 1;
+}
+
+/* A one-target job (fleet/jobs.h), so it is tracked like any other. */
 static int run_machine_command(struct cli_args *a)
 {
-	int64_t id = 0;
-	int rc = commands_send(a->vault, cli_get(a, "serial"), cli_get(a, "name"), cli_get(a, "body"), &id);
+	struct store *s = vault_store(a->vault);
+	struct job_request req;
+	char actor[CC_NAME_MAX + 8], bad[CC_SERIAL_MAX + 1];
+	const char *serial = cli_get(a, "serial"), *timeout = cli_get(a, "timeout");
+	int64_t job = 0, id = 0;
+	int rc;
 
+	memset(&req, 0, sizeof(req));
+	cli_actor(actor, sizeof(actor));
+	req.name = cli_get(a, "name");
+	req.body = cli_get(a, "body");
+	req.created_by = actor;
+	req.kind = JOB_TARGET_SERIALS;
+	req.serials = &serial;
+	req.nserials = 1;
+	if (timeout != NULL && (sscanf(timeout, "%" SCNd64, &req.timeout_s) != 1 || req.timeout_s <= 0)) {
+		log_error(MOD, "--timeout is a number of seconds");
+		return CC_ERR_INVALID;
+	}
+	rc = jobs_create(a->vault, &req, &job, bad);
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no such machine: %s", serial);
+	else if (rc == CC_ERR_STATE)
+		log_error(MOD, "machine '%s' is revoked", serial);
+	if (rc == CC_OK)
+		rc = s->ops->command_list_job(s, job, first_command, &id) < 0 ? CC_ERR_DB : CC_OK;
 	if (rc != CC_OK)
 		return rc;
 	if (a->json)
-		return cli_print_json(json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)id, "serial",
-		                                cli_get(a, "serial"), "name", cli_get(a, "name"), "queued", 1));
-	printf("queued command %lld (%s) for %s; it is delivered when the machine is subscribed\n",
-	       (long long)id, cli_get(a, "name"), cli_get(a, "serial"));
+		return cli_print_json(json_pack("{s:I, s:I, s:s, s:s, s:b}", "id", (json_int_t)id, "job", (json_int_t)job,
+		                                "serial", serial, "name", cli_get(a, "name"), "queued", 1));
+	printf("queued command %lld (%s) for %s as job %lld; it is delivered when the machine is subscribed\n",
+	       (long long)id, cli_get(a, "name"), serial, (long long)job);
 	return CC_OK;
 }
 
@@ -214,26 +246,29 @@ struct command_rows {
 static int list_command(void *arg, const struct store_command *c)
 {
 	struct command_rows *l = arg;
-	char created[40], at[40], id[24];
-	const char *state = c->failed_ms ? "failed" : c->delivered_ms ? "delivered" : "pending";
-	int64_t at_ms = c->failed_ms ? c->failed_ms : c->delivered_ms;
+	char created[40], at[40], id[24], job[24];
+	const char *state = jobs_target_state(c);
+	int64_t at_ms = c->ended_ms ? c->ended_ms : c->failed_ms ? c->failed_ms : c->accepted_ms ? c->accepted_ms
+	                                                                                         : c->delivered_ms;
+	const char *why = c->failed_ms ? c->failure : c->detail;
 
 	if (l->json) {
-		json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)c->id, "name", c->name,
-		                        "state", state, "created", cli_time(c->created_ms, created, sizeof(created)),
-		                        "at", at_ms ? cli_time(at_ms, at, sizeof(at)) : NULL,
-		                        "reason", c->failed_ms ? c->failure : NULL);
+		json_t *row = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)c->id, "job",
+		                        (json_int_t)c->job_id, "name", c->name, "state", state, "created",
+		                        cli_time(c->created_ms, created, sizeof(created)), "at",
+		                        at_ms ? cli_time(at_ms, at, sizeof(at)) : NULL, "reason", why[0] ? why : NULL);
 
 		return row != NULL && json_array_append_new(l->rows, row) == 0 ? 0 : CC_ERR_NOMEM;
 	}
 	snprintf(id, sizeof(id), "%lld", (long long)c->id);
-	return cli_table_add(l->table, id, c->name, state, cli_time_s(c->created_ms, created, sizeof(created)),
-	                     cli_time_s(at_ms, at, sizeof(at)), c->failed_ms ? c->failure : NULL);
+	snprintf(job, sizeof(job), "%lld", (long long)c->job_id);
+	return cli_table_add(l->table, id, job, c->name, state, cli_time_s(c->created_ms, created, sizeof(created)),
+	                     cli_time_s(at_ms, at, sizeof(at)), why);
 }
 
 static int run_machine_commands(struct cli_args *a)
 {
-	static const char *const headers[] = { "ID", "NAME", "STATE", "CREATED", "AT", "REASON", NULL };
+	static const char *const headers[] = { "ID", "JOB", "NAME", "STATE", "CREATED", "AT", "REASON", NULL };
 	struct store *s = vault_store(a->vault);
 	struct store_machine m;
 	struct command_rows l = { json_array(), cli_table_new(headers), a->json };
@@ -262,13 +297,15 @@ const struct cli_cmd cli_machine_cmds[] = {
 	  { { "customer", "ORG", "only this customer's", 0 }, CLI_END_OPTS }, run_machine_list },
 	{ "machine", "status", "live state: online/offline, last seen, software, last disconnect", "serial", 1,
 	  { { "serial", "S", "only this machine", 0 }, CLI_END_OPTS }, cli_run_machine_status },
-	{ "machine", "command", "queue a command for a machine (cc/v1/{serial}/cmd/{name}, QoS 1)", "serial", 1,
+	{ "machine", "command", "queue a command for a machine: a one-target job (cc/v1/{serial}/cmd/{name}/{id})",
+	  "serial", 1,
 	  { { "serial", "S", "the machine", 1 },
 	    { "name", "NAME", "update-offer, diagnostics or config", 1 },
 	    { "body", "JSON", "a JSON object (default {})", 0 },
+	    { "timeout", "SEC", "it ends as timed out if not done by then (default 3600)", 0 },
 	    CLI_END_OPTS },
 	  run_machine_command },
-	{ "machine", "commands", "a machine's commands: pending, delivered, or failed and why", "serial", 1,
+	{ "machine", "commands", "a machine's commands and their jobs: state, when, and why", "serial", 1,
 	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_machine_commands },
 	{ "machine", "show", "show one machine", "serial", 1,
 	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_show },

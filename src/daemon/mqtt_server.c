@@ -23,6 +23,7 @@
 #include "daemon/registry.h"
 #include "daemon/tls.h"
 #include "fleet/commands.h"
+#include "fleet/jobs.h"
 #include "fleet/inventory.h"
 #include "ingest/message.h"
 #include "mqtt/acl.h"
@@ -68,6 +69,7 @@ struct mqtt_server {
 	struct event *flush_ev;  /* activated when output is queued: writes it at the end of the loop turn */
 	struct conn *dirty;      /* connections with output queued this turn */
 	struct event *poll_ev;   /* fleet changes: new and revoked machines */
+	struct event *expire_ev; /* commands past their job's deadline end as timed out */
 	struct broker *broker;   /* the open listener's in-memory broker (NULL without one) */
 	struct event *tick_ev;   /* its delayed wills and session expiry */
 	struct conn **conns;     /* slot -> connection */
@@ -470,6 +472,44 @@ static enum message_kind message_kind_of(enum machine_topic t)
 	return t == TOPIC_EVENT ? MESSAGE_EVENT : t == TOPIC_INFO ? MESSAGE_INFO : MESSAGE_TELEMETRY;
 }
 
+/* A machine's report on one of its commands (fleet/jobs.h): judged here,
+ * stored by the writer, acknowledged once stored. */
+static int command_result(struct conn *c, const struct mqtt_publish *p, const char **reason_string)
+{
+	struct store *store = vault_store(c->srv->vault);
+	struct store_command *cmd;
+	struct writer_item it;
+	enum privacy_reason privacy;
+	const char *why;
+	int64_t id = jobs_result_topic_id(p->topic.p, p->topic.len);
+	int mine, rc;
+
+	memset(&it, 0, sizeof(it));
+	if (jobs_result_parse(p->payload.p, p->payload.len, &it.report, it.reason, &why, &privacy) != CC_OK)
+		return refuse(c, p, privacy != PRIVACY_NONE ? privacy_reason_name(privacy) : "invalid result", why,
+		              reason_string);
+	cmd = malloc(sizeof(*cmd));
+	if (cmd == NULL)
+		return -MQTT_RC_SERVER_BUSY;
+	mine = id > 0 && store->ops->command_get(store, id, cmd) == CC_OK && cmd->machine_id == c->machine_id;
+	free(cmd);
+	if (!mine) {
+		/* Another machine's command looks like one that does not exist. */
+		rc = refuse(c, p, "unknown command", "no such command for this machine", reason_string);
+		return rc == MQTT_RC_SUCCESS ? rc : MQTT_RC_NOT_AUTHORIZED;
+	}
+	it.op = WRITER_COMMAND_RESULT;
+	it.conn_id = p->qos > 0 ? c->id : 0;
+	it.packet_id = p->packet_id;
+	it.machine_id = c->machine_id;
+	it.customer_id = c->customer_id;
+	memcpy(it.serial, c->serial, sizeof(it.serial));
+	it.seq = id;
+	if (writer_submit(c->srv->writer, &it) != CC_OK)
+		return p->qos > 0 ? -MQTT_RC_SERVER_BUSY : 0;
+	return p->qos > 0 ? SESSION_PENDING : 0;
+}
+
 static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **reason_string)
 {
 	struct conn *c = ctx;
@@ -497,6 +537,8 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 
 		return p->qos > 0 ? rc8 : 0;
 	}
+	if (kind == TOPIC_RESULT)
+		return command_result(c, p, reason_string);
 	if (kind == TOPIC_STATUS) {
 		/* Online/offline is known from the connection itself; accept and move on. */
 		return 0;
@@ -656,7 +698,7 @@ static int command_in_flight(const struct conn *c, int64_t id)
 static int send_command(void *ctx, int64_t id, const char *name, const char *body)
 {
 	struct conn *c = ctx;
-	char topic[CC_SERIAL_MAX + CC_NAME_MAX + 16];
+	char topic[CC_SERIAL_MAX + CC_NAME_MAX + 40];
 	uint16_t packet_id = 0;
 	int rc;
 
@@ -669,7 +711,7 @@ static int send_command(void *ctx, int64_t id, const char *name, const char *bod
 		if (c->commands == NULL)
 			return 1; /* later: the next delivery tries again */
 	}
-	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s", c->serial, name);
+	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%s/%lld", c->serial, name, (long long)id);
 	rc = session_publish(c->session, topic, (const uint8_t *)body, strlen(body), 1, 0, &packet_id);
 	if (rc == CC_ERR_INVALID) {
 		/* Larger than the machine's Maximum Packet Size: it can never take
@@ -1273,6 +1315,26 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Once a second: when an open command's deadline has passed (a read), the
+ * writer ends those as timed out. The deadlines are in the store, so a
+ * restarted daemon times out what came due while it was down. */
+static void expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt_server *srv = arg;
+	struct store *store = vault_store(srv->vault);
+	struct writer_item it;
+	int64_t next = 0, now = clock_now_ms();
+
+	(void)fd;
+	(void)what;
+	if (srv->stopping || store->ops->command_next_deadline(store, &next) != CC_OK || next == 0 || next > now)
+		return;
+	memset(&it, 0, sizeof(it));
+	it.op = WRITER_COMMANDS_EXPIRE;
+	it.at_ms = now;
+	(void)writer_submit(srv->writer, &it); /* a full queue: the next second */
+}
+
 static void close_everyone(struct mqtt_server *srv)
 {
 	size_t i;
@@ -1451,6 +1513,10 @@ int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault
 	if (srv->poll_ev == NULL)
 		return CC_ERR_NOMEM;
 	event_add(srv->poll_ev, &poll);
+	srv->expire_ev = event_new(srv->base, -1, EV_PERSIST, expire_cb, srv);
+	if (srv->expire_ev == NULL)
+		return CC_ERR_NOMEM;
+	event_add(srv->expire_ev, &(struct timeval){ 1, 0 });
 	if (srv->listeners[PLAIN_LISTENER].ev != NULL && srv->listeners[PLAIN_LISTENER].acl == ACL_OPEN) {
 		struct broker_ops ops = { broker_send, broker_send_pubrel, broker_now, NULL };
 		struct timeval tick = { 0, BROKER_TICK_MS * 1000 };
@@ -1531,6 +1597,8 @@ void mqtt_server_free(struct mqtt_server *srv)
 		event_free(srv->flush_ev);
 	if (srv->poll_ev != NULL)
 		event_free(srv->poll_ev);
+	if (srv->expire_ev != NULL)
+		event_free(srv->expire_ev);
 	if (srv->tick_ev != NULL)
 		event_free(srv->tick_ev);
 	broker_free(srv->broker);

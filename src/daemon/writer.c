@@ -276,6 +276,22 @@ static int store_item(struct writer *w, struct writer_item *it, int64_t now)
 		return s->ops->command_failed(s, it->seq, now, it->reason);
 	case WRITER_BARRIER:
 		return CC_OK;
+	case WRITER_COMMAND_RESULT: {
+		int late = 0, rc = s->ops->command_result(s, it->seq, it->machine_id, it->report, it->reason, now, &late);
+
+		if (rc == CC_OK && late)
+			log_info(MOD, "%s: a result for command %lld came after it ended: ignored, counted", it->serial,
+			         (long long)it->seq);
+		return rc;
+	}
+	case WRITER_COMMANDS_EXPIRE: {
+		int64_t n = 0;
+		int rc = s->ops->command_expire(s, it->at_ms, &n);
+
+		if (rc == CC_OK && n > 0)
+			log_info(MOD, "%lld command(s) timed out", (long long)n);
+		return rc;
+	}
 	}
 	return CC_ERR_INVALID;
 }

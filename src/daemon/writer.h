@@ -26,6 +26,8 @@ enum writer_op {
 	WRITER_COMMAND_DONE, /* the machine acknowledged command `seq` */
 	WRITER_COMMAND_FAILED, /* command `seq` can never be delivered: `reason` */
 	WRITER_BARRIER,    /* completes after everything submitted before it */
+	WRITER_COMMAND_RESULT, /* the machine's report on command `seq`: `report`, `reason` its text */
+	WRITER_COMMANDS_EXPIRE, /* open commands past their deadline at `at_ms` end as timed out */
 };
 
 struct writer_item {
@@ -45,6 +47,7 @@ struct writer_item {
 	int online;
 	int64_t at_ms;
 	char reason[96];
+	enum store_command_report report; /* WRITER_COMMAND_RESULT */
 };
 
 struct writer_done {

@@ -5,10 +5,8 @@
 
 #include <jansson.h>
 
-#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "fleet/inventory.h"
 
 #define MOD "commands"
 
@@ -35,48 +33,48 @@ static void command_ad(struct seal_ad *ad, const struct store_machine *m, int64_
 	ad->name = m->serial;
 }
 
-int commands_send(struct vault *v, const char *serial, const char *name, const char *body, int64_t *id)
+int commands_body(const char *body, char **text)
 {
-	struct store *s = vault_store(v);
-	struct store_machine m;
-	struct store_command *c = NULL;
-	struct seal_ad ad;
-	json_t *doc = NULL;
-	char *text = NULL;
-	uint8_t *blob = NULL;
-	size_t bloblen = 0;
-	int rc;
+	json_t *doc = body ? json_loads(body, JSON_REJECT_DUPLICATES, NULL) : json_object();
 
-	if (!commands_name_allowed(name)) {
-		log_error(MOD, "unknown command '%s' (allowed: update-offer, diagnostics, config)", name);
-		return CC_ERR_INVALID;
-	}
-	doc = body ? json_loads(body, JSON_REJECT_DUPLICATES, NULL) : json_object();
+	*text = NULL;
 	if (doc == NULL || !json_is_object(doc)) {
 		log_error(MOD, "the command body must be a JSON object");
 		json_decref(doc);
 		return CC_ERR_INVALID;
 	}
-	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* 0.1 stays 0.1 */
+	*text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* 0.1 stays 0.1 */
 	json_decref(doc);
-	if (text == NULL)
+	if (*text == NULL)
 		return CC_ERR_NOMEM;
-	rc = strlen(text) > COMMAND_BODY_MAX ? CC_ERR_LIMIT : CC_OK;
-	if (rc == CC_OK)
-		rc = inventory_machine_find(v, serial, &m);
-	if (rc == CC_OK && m.revoked_ms != 0) {
-		log_error(MOD, "machine '%s' is revoked", serial);
-		rc = CC_ERR_STATE;
+	if (strlen(*text) > COMMAND_BODY_MAX) {
+		log_error(MOD, "the command body is larger than %d bytes", COMMAND_BODY_MAX);
+		free(*text);
+		*text = NULL;
+		return CC_ERR_LIMIT;
 	}
+	return CC_OK;
+}
+
+int commands_add(struct vault *v, const struct store_machine *m, const char *name, const char *text,
+                 int64_t created_ms, int64_t job_id, int64_t deadline_ms, int64_t *id)
+{
+	struct store *s = vault_store(v);
+	struct store_command *c = calloc(1, sizeof(*c));
+	struct seal_ad ad;
+	uint8_t *blob = NULL;
+	size_t bloblen = 0;
+	int rc = c != NULL ? CC_OK : CC_ERR_NOMEM;
+
+	if (rc == CC_OK && !commands_name_allowed(name))
+		rc = CC_ERR_INVALID;
 	if (rc == CC_OK) {
-		c = calloc(1, sizeof(*c));
-		rc = c ? CC_OK : CC_ERR_NOMEM;
-	}
-	if (rc == CC_OK) {
-		c->machine_id = m.id;
+		c->machine_id = m->id;
 		snprintf(c->name, sizeof(c->name), "%s", name);
-		c->created_ms = clock_now_ms();
-		command_ad(&ad, &m, c->created_ms, name);
+		c->created_ms = created_ms;
+		c->job_id = job_id;
+		c->deadline_ms = deadline_ms;
+		command_ad(&ad, m, c->created_ms, name);
 		rc = vault_seal(v, &ad, text, strlen(text), &blob, &bloblen);
 	}
 	if (rc == CC_OK && bloblen > sizeof(c->body))
@@ -84,18 +82,9 @@ int commands_send(struct vault *v, const char *serial, const char *name, const c
 	if (rc == CC_OK) {
 		memcpy(c->body, blob, bloblen);
 		c->body_len = bloblen;
-		rc = s->ops->begin(s);
-		if (rc == CC_OK)
-			rc = s->ops->command_add(s, c, id);
-		if (rc == CC_OK)
-			rc = s->ops->meta_bump(s, COMMANDS_VERSION);
-		if (rc == CC_OK)
-			rc = s->ops->commit(s);
-		else
-			s->ops->rollback(s);
+		rc = s->ops->command_add(s, c, id);
 	}
 	free(blob);
-	free(text);
 	free(c);
 	return rc;
 }

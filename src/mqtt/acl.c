@@ -25,6 +25,21 @@ static size_t own_prefix(const char *serial, const uint8_t *topic, size_t len)
 	return plen + slen + 1;
 }
 
+/* "cmd/{id}/result": id 1-18 digits, no leading zero (fleet/jobs.h). */
+static int result_topic(const uint8_t *t, size_t len)
+{
+	static const char head[] = "cmd/", tail[] = "/result";
+	size_t h = sizeof(head) - 1, tl = sizeof(tail) - 1, i;
+
+	if (len < h + 1 + tl || len > h + 18 + tl || memcmp(t, head, h) != 0 ||
+	    memcmp(t + len - tl, tail, tl) != 0 || t[h] == '0')
+		return 0;
+	for (i = h; i < len - tl; i++)
+		if (t[i] < '0' || t[i] > '9')
+			return 0;
+	return 1;
+}
+
 int acl_filter_valid(const uint8_t *f, size_t len)
 {
 	size_t i;
@@ -48,6 +63,10 @@ int acl_may_publish(enum acl_mode mode, const char *serial, const uint8_t *topic
 	*kind = TOPIC_NONE;
 	if (memchr(topic, '+', len) != NULL || memchr(topic, '#', len) != NULL || len == 0)
 		return 0;
+	if (p > 0 && result_topic(topic + p, len - p)) {
+		*kind = TOPIC_RESULT;
+		return 1;
+	}
 	if (p > 0) {
 		for (i = 0; i < sizeof(publish_topics) / sizeof(publish_topics[0]); i++) {
 			size_t n = strlen(publish_topics[i].suffix);

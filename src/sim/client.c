@@ -296,19 +296,62 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 	pend_del(m, p);
 }
 
-static void publish_control(struct machine *m, const char *topic, const char *payload)
+/* Status and info (retained), and results of commands (not): QoS 1, their
+ * acknowledgements counted apart from the data's. */
+static void publish_qos1(struct machine *m, const char *topic, const char *payload, bool retain)
 {
 	int mid = 0, rc;
 
 	if (m->unresolved >= MIDS - 2) /* a server that never acknowledges these */
 		return;
-	rc = mosquitto_publish(m->mosq, &mid, topic, (int)strlen(payload), payload, 1, true);
+	rc = mosquitto_publish(m->mosq, &mid, topic, (int)strlen(payload), payload, 1, retain);
 	if ((rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN) &&
 	    pend_add(m, (uint16_t)mid, PF_CONTROL, 0) == CC_OK) {
 		m->c->st->control_sent++;
 	} else {
 		m->c->st->publish_errors++;
 	}
+}
+
+static void publish_control(struct machine *m, const char *topic, const char *payload)
+{
+	publish_qos1(m, topic, payload, true);
+}
+
+/* A command on cc/v1/{serial}/cmd/{name}/{id} is answered on
+ * cc/v1/{serial}/cmd/{id}/result (docs/METRICS.md "Commands and jobs"):
+ * accepted, then succeeded, with a small result for diagnostics; an
+ * update-offer fails at the --fail-rate. One without an id (an older
+ * server) is only counted. */
+static void answer_command(struct machine *m, const char *topic)
+{
+	struct client *c = m->c;
+	char prefix[TOPIC_MAX], name[32], result[TOPIC_MAX];
+	const char *p, *slash, *done;
+	size_t plen, i;
+
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "cc/v1/%s/cmd/", m->serial);
+	if (strncmp(topic, prefix, plen) != 0)
+		return;
+	p = topic + plen;
+	slash = strchr(p, '/');
+	if (slash == NULL || (size_t)(slash - p) >= sizeof(name) || slash[1] == '\0' || strlen(slash + 1) > 18)
+		return;
+	for (i = 1; slash[i] != '\0'; i++)
+		if (slash[i] < '0' || slash[i] > '9')
+			return;
+	memcpy(name, p, (size_t)(slash - p));
+	name[slash - p] = '\0';
+	snprintf(result, sizeof(result), "cc/v1/%s/cmd/%s/result", m->serial, slash + 1);
+	publish_qos1(m, result, "{\"state\":\"accepted\"}", false);
+	if (strcmp(name, "update-offer") == 0 && rand() / (RAND_MAX + 1.0) < c->o->fail_rate)
+		done = "{\"state\":\"failed\",\"reason\":\"offer rejected: product not on this machine\"}";
+	else if (strcmp(name, "diagnostics") == 0)
+		done = "{\"state\":\"succeeded\",\"reason\":\"boiler 93.2 C, pump 9.1 bar, no fault codes\"}";
+	else
+		done = "{\"state\":\"succeeded\"}";
+	publish_qos1(m, result, done, false);
+	c->st->commands_answered++;
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *props)
@@ -384,6 +427,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		printf("%s: command on %s (%d bytes)%s\n", m->serial, msg->topic, msg->payloadlen,
 		       c->commands_shown == COMMANDS_SHOWN ? "; further commands are only counted" : "");
 	}
+	answer_command(m, msg->topic);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *granted,

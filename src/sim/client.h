@@ -9,7 +9,8 @@
  * server certificate is verified, host name included), or plain TCP.
  * Persistent session (clean start off, MQTT 5 session expiry 1 h); will
  * cc/v1/{s}/status "offline" retained QoS 1; on every connect it publishes
- * retained "online" status and its info, and subscribes to cc/v1/{s}/cmd/#.
+ * retained "online" status and its info, and subscribes to cc/v1/{s}/cmd/#;
+ * it answers each command on cc/v1/{s}/cmd/{id}/result.
  * Data messages (telemetry and events from fleet.h) carry one seq counter
  * per machine: seq_start, seq_start + 1, ...
  *
@@ -66,6 +67,7 @@ struct client_opts {
 	const char *ack_log;  /* NULL: none; else appended "<serial> <seq>\n" per acked message */
 	int quiet;            /* no progress or command lines */
 	double start_day_s;   /* local time of day at the start, for the models */
+	double fail_rate;     /* update-offer commands answered "failed", 0..1 */
 };
 
 /* Publish-to-acknowledgement latency histogram: 50 us buckets up to 1 s. */
@@ -96,6 +98,7 @@ struct client_stats {
 	uint64_t shortfall;           /* messages of the quota never sent (count mode) */
 	uint64_t control_sent, control_acked, control_refused; /* status and info */
 	uint64_t commands_received;
+	uint64_t commands_answered;   /* with a job's command id: results published */
 	uint64_t connects, reconnects, disconnects, sessions_resumed;
 	uint64_t connect_errors;      /* attempts that failed before CONNACK */
 	uint64_t publish_errors;      /* publish calls libmosquitto refused outright */

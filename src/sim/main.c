@@ -110,6 +110,7 @@ static void usage(FILE *f)
 	        "  --fault F               card|email|phone|price|foreign-topic|bad-json|\n"
 	        "                          unknown-metric|disconnect: once per machine, mid-run\n"
 	        "  --seed N                seed of the machine models [1]\n"
+	        "  --fail-rate R           update-offer commands answered failed, 0..1 [0.1]\n"
 	        "  --quiet                 print only the final JSON line\n"
 	        "  --help\n"
 	        "\n"
@@ -232,7 +233,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum {
 		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
 		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
-		O_TIMEOUT, O_HELP,
+		O_TIMEOUT, O_FAILRATE, O_HELP,
 	};
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
@@ -256,6 +257,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "seq-start", required_argument, NULL, O_SEQ },
 		{ "speedup", required_argument, NULL, O_SPEEDUP },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "fail-rate", required_argument, NULL, O_FAILRATE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -334,6 +336,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_double(optarg, 0.001, 100000, &d) != CC_OK)
 				return bad("speedup", "give a factor from 0.001 to 100000");
 			o->c.speedup = d;
+			break;
+		case O_FAILRATE:
+			if (parse_double(optarg, 0, 1, &d) != CC_OK)
+				return bad("fail-rate", "give a fraction, 0 to 1");
+			o->c.fail_rate = d;
 			break;
 		case O_TIMEOUT:
 			if (parse_double(optarg, 0.001, 30 * 86400.0, &d) != CC_OK)
@@ -642,7 +649,8 @@ static void print_summary(const struct options *o, const struct client_stats *st
 	printf("status      %llu status/info messages, %llu acked, %llu refused\n",
 	       (unsigned long long)st->control_sent, (unsigned long long)st->control_acked,
 	       (unsigned long long)st->control_refused);
-	printf("commands    %llu received\n", (unsigned long long)st->commands_received);
+	printf("commands    %llu received, %llu answered\n", (unsigned long long)st->commands_received,
+	       (unsigned long long)st->commands_answered);
 	printf("errors      %llu (%llu connection attempts, %llu publish calls)\n",
 	       (unsigned long long)(st->connect_errors + st->publish_errors),
 	       (unsigned long long)st->connect_errors, (unsigned long long)st->publish_errors);
@@ -697,7 +705,8 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 	if (SETI("machines", st->machines) || SETI("sent", st->sent) || SETI("acked", st->acked) ||
 	    SETI("refused", st->refused) || json_object_set(doc, "refused_reasons", reasons) != 0 ||
 	    json_object_set(doc, "refused_reason_strings", texts) != 0 ||
-	    SETI("commands_received", st->commands_received) || SETI("reconnects", st->reconnects) ||
+	    SETI("commands_received", st->commands_received) || SETI("commands_answered", st->commands_answered) ||
+	    SETI("reconnects", st->reconnects) ||
 	    SETI("errors", st->connect_errors + st->publish_errors) ||
 	    SETR("seconds", (double)(int64_t)(st->seconds * 1000) / 1000.0) ||
 	    SETR("msgs_per_s", (double)(int64_t)(rate * 10) / 10.0) ||
@@ -763,6 +772,7 @@ int main(int argc, char **argv)
 	o.c.protocol = 5;
 	o.c.qos = 1;
 	o.c.rate = 1;
+	o.c.fail_rate = 0.1;
 	o.c.count = 10;
 	o.c.speedup = 1;
 	o.c.seed = 1;

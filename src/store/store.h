@@ -207,9 +207,31 @@ struct store_command {
 	size_t body_len;
 	int64_t created_ms;
 	int64_t delivered_ms; /* 0 while pending */
-	int64_t failed_ms;    /* 0 unless it can never be delivered (then not pending) */
-	char failure[96];     /* why it failed: a phrase the daemon made, never input */
+	int64_t failed_ms;    /* 0 unless it failed: never delivered, or the machine said so */
+	char failure[96];     /* why: the daemon's phrase, or the machine's reason (privacy-checked) */
+	/* Jobs (src/fleet/jobs.h): the command is one target of job_id. */
+	int64_t job_id;       /* 0: a command from before jobs */
+	int64_t deadline_ms;  /* 0: none; past it, an open command ends "timed_out" */
+	int64_t accepted_ms;  /* the machine said it accepted it */
+	int64_t ended_ms;     /* 0 while open; then end_state says how it ended */
+	char end_state[16];   /* "", succeeded, failed, timed_out, cancelled */
+	char detail[96];      /* a succeeded command's result text from the machine (privacy-checked) */
+	int64_t late_results; /* results that came after it was cancelled or timed out: ignored, counted */
 };
+
+/* A job: one command sent to several machines (its targets are commands rows). */
+struct store_job {
+	int64_t id;
+	char name[CC_NAME_MAX + 1];
+	char created_by[CC_NAME_MAX + 8]; /* the audit log's actor: user:LOGIN, token:NAME, cli:... */
+	char target[16];                  /* how the targets were chosen: serial, serials, filter, group */
+	int64_t created_ms, timeout_ms;
+	int64_t cancelled_ms;             /* 0: not cancelled */
+	char cancelled_by[CC_NAME_MAX + 8];
+};
+
+/* What a machine reports for a command (command_result). */
+enum store_command_report { STORE_REPORT_ACCEPTED = 1, STORE_REPORT_SUCCEEDED, STORE_REPORT_FAILED };
 
 /*
  * One record of the audit log (src/access/audit.h): who did what to which
@@ -426,6 +448,28 @@ struct store_ops {
 	/* Every command of a machine, newest first, bodies included (sealed). */
 	int (*command_list)(struct store *s, int64_t machine_id,
 	                    int (*each)(void *ctx, const struct store_command *), void *ctx);
+	int (*command_get)(struct store *s, int64_t id, struct store_command *out);
+	/* A machine's report on its command id: moves an open command on (a
+	 * report for another machine's command changes nothing). *late is set
+	 * when the command had ended already (cancelled, timed out, or a
+	 * repeated end): counted on the command, nothing else changes. */
+	int (*command_result)(struct store *s, int64_t id, int64_t machine_id, enum store_command_report report,
+	                      const char *text, int64_t at_ms, int *late);
+	/* The earliest deadline of an open command; 0: none. */
+	int (*command_next_deadline)(struct store *s, int64_t *deadline_ms);
+	/* Ends every open command whose deadline is at or before now: timed out. */
+	int (*command_expire)(struct store *s, int64_t now_ms, int64_t *count);
+	/* Ends an open command: cancelled. CC_ERR_STATE when it had ended. */
+	int (*command_cancel)(struct store *s, int64_t id, int64_t at_ms);
+	/* The commands (targets) of a job, by id. */
+	int (*command_list_job)(struct store *s, int64_t job_id,
+	                        int (*each)(void *ctx, const struct store_command *), void *ctx);
+	int (*job_add)(struct store *s, const struct store_job *j, int64_t *id);
+	int (*job_get)(struct store *s, int64_t id, struct store_job *out);
+	int (*job_cancelled)(struct store *s, int64_t id, int64_t at_ms, const char *by);
+	/* Jobs, newest first, those with ids below before (0: from the newest). */
+	int (*job_list)(struct store *s, int64_t before,
+	                int (*each)(void *ctx, const struct store_job *), void *ctx);
 
 	/* The audit log. audit_head: seq and hash of the record with the highest
 	 * seq (CC_ERR_NOTFOUND when there is none, CC_ERR_CORRUPT when its stored

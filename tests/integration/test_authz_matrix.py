@@ -509,6 +509,15 @@ def erasure_target(w, case, exp):
     return name, Target(t.label, name, name)
 
 
+def fresh_job(w, case, exp):
+    """A job to the target machine, made with the CLI (it needs no consent)."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    doc = w.fleet.ccj("job", "create", "--command", "diagnostics", "--serial", t.value)
+    return str(doc["id"]), t
+
+
 def policy_body(w, case, exp):
     # Allowed callers get a body that fails validation: no version is published here.
     return {"last_updated": "never"}
@@ -550,6 +559,13 @@ ROUTES = [
     Route("POST", "/api/v1/machines/{serial}/reports", "support", "service",
           machine_route(201, service_side_only), MACHINE_TARGETS, body=lambda w, k, e: dict(REPORT)),
     Route("GET", "/api/v1/machines/{serial}/quality", "quality", "technical,usage", machine_route(200), MACHINE_TARGETS),
+    # ---- jobs: commands to machines (the technical class, in scope, with consent)
+    Route("POST", "/api/v1/jobs", "support", "technical", machine_route(201), MACHINE_TARGETS,
+          body=lambda w, k, e: {"command": "diagnostics", "target": {"serial": k.target.value}}),
+    Route("GET", "/api/v1/jobs", "support", "technical", needs_class(200)),
+    Route("GET", "/api/v1/jobs/{id}", "support", "technical", machine_route(200), GRANT_TARGETS, prepare=fresh_job),
+    Route("POST", "/api/v1/jobs/{id}/cancel", "support", "technical", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_job),
     # ---- policy and consent
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),

@@ -146,8 +146,9 @@ def test_status_commands_and_audit_are_tables(w):
     o1 = [r for r in rows if r["SERIAL"] == "O1"][0]
     assert o1["STATE"] == "offline" and ISO_S.fullmatch(o1["LAST SEEN"]) and o1["CUSTOMER"] == "cafe-o", rows
     names, rows = table(f.cc("machine", "commands", "O1").stdout)
-    assert names == ["ID", "NAME", "STATE", "CREATED", "AT", "REASON"]
-    assert (rows[0]["NAME"], rows[0]["STATE"], rows[0]["AT"]) == ("diagnostics", "pending", "-")
+    assert names == ["ID", "JOB", "NAME", "STATE", "CREATED", "AT", "REASON"]
+    assert (rows[0]["NAME"], rows[0]["STATE"], rows[0]["AT"]) == ("diagnostics", "queued", "-")
+    assert rows[0]["JOB"].isdigit()
     assert ISO_S.fullmatch(rows[0]["CREATED"])
     text = f.cc("audit", "list", "--action", "grant.add").stdout
     names, rows = table(text)

@@ -175,10 +175,15 @@ def legacy(f):
         # The schema as it was before the row-MAC migration (6 -> 7), and
         # without what the migrations after it add (7 -> 8: consent languages;
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
-        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes).
+        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs).
         c.execute("DROP TRIGGER machine_state_link_new")
         c.execute("DROP TRIGGER machine_state_link")
         c.execute("DROP TABLE state_changes")
+        c.execute("DROP INDEX commands_open")
+        c.execute("DROP INDEX commands_job")
+        for column in ("job_id", "deadline_ms", "accepted_ms", "ended_ms", "end_state", "detail", "late_results"):
+            c.execute(f"ALTER TABLE commands DROP COLUMN {column}")
+        c.execute("DROP TABLE jobs")
         c.execute("DROP TABLE rollups")
         c.execute("DROP TRIGGER users_retire_login")
         c.execute("DROP TABLE retired_logins")

@@ -406,6 +406,16 @@ static void test_acl_and_matching(void)
 	CHECK(PUB(ACL_MACHINE, "M1", "cc/v1/M1/status") && k == TOPIC_STATUS);
 	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M2/telemetry"));
 	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/update-offer"));
+	CHECK(PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/42/result") && k == TOPIC_RESULT);
+	CHECK(PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/999999999999999999/result") && k == TOPIC_RESULT);
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/1000000000000000000/result"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M2/cmd/42/result"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/042/result"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd//result"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/4a/result"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/diagnostics/42/result"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/42/result/x"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cmd/+/result"));
 	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/telemetry/x"));
 	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1"));
 	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M10/telemetry"));

@@ -263,6 +263,32 @@ const char *const sqlite_migrations[] = {
 	/* Machines seen before: their link from their live state. */
 	"INSERT INTO state_changes SELECT machine_id, changed_ms, 1, '', online,"
 	"  CASE WHEN online THEN '' ELSE disconnect_reason END FROM machine_state;",
+
+	/* 12 -> 13: jobs (src/fleet/jobs.h). A job is one command for several
+	 * machines; its targets are commands rows, each with its own life
+	 * (queued, sent, acknowledged, then succeeded, failed, timed out or
+	 * cancelled). The job keeps no customer's name: how its targets were
+	 * chosen, not which customer's machines they were. Commands that failed
+	 * before jobs existed end as failed. */
+	"CREATE TABLE jobs("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  timeout_ms INTEGER NOT NULL,"
+	"  cancelled_ms INTEGER NOT NULL DEFAULT 0,"
+	"  cancelled_by TEXT NOT NULL DEFAULT '');"
+	"ALTER TABLE commands ADD COLUMN job_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE commands ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE commands ADD COLUMN accepted_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE commands ADD COLUMN ended_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE commands ADD COLUMN end_state TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE commands ADD COLUMN detail TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE commands ADD COLUMN late_results INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE commands SET ended_ms = failed_ms, end_state = 'failed' WHERE failed_ms > 0;"
+	"CREATE INDEX commands_job ON commands(job_id) WHERE job_id > 0;"
+	"CREATE INDEX commands_open ON commands(deadline_ms) WHERE ended_ms = 0 AND deadline_ms > 0;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -1379,7 +1379,8 @@ static int sq_command_add(struct store *base, const struct store_command *c, int
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO commands(machine_id, name, body, created_ms) VALUES (?, ?, ?, ?)", &st);
+	int rc = prepare(s, "INSERT INTO commands(machine_id, name, body, created_ms, job_id, deadline_ms) "
+	                    "VALUES (?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1387,6 +1388,8 @@ static int sq_command_add(struct store *base, const struct store_command *c, int
 	bind_text(st, 2, c->name);
 	sqlite3_bind_blob(st, 3, c->body, (int)c->body_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, c->created_ms);
+	sqlite3_bind_int64(st, 5, c->job_id);
+	sqlite3_bind_int64(st, 6, c->deadline_ms);
 	return insert_row(s, st, "adding a command", id);
 }
 
@@ -1408,9 +1411,17 @@ static void read_command(sqlite3_stmt *st, void *out)
 	c->delivered_ms = sqlite3_column_int64(st, 5);
 	c->failed_ms = sqlite3_column_int64(st, 6);
 	copy_text(c->failure, sizeof(c->failure), st, 7);
+	c->job_id = sqlite3_column_int64(st, 8);
+	c->deadline_ms = sqlite3_column_int64(st, 9);
+	c->accepted_ms = sqlite3_column_int64(st, 10);
+	c->ended_ms = sqlite3_column_int64(st, 11);
+	copy_text(c->end_state, sizeof(c->end_state), st, 12);
+	copy_text(c->detail, sizeof(c->detail), st, 13);
+	c->late_results = sqlite3_column_int64(st, 14);
 }
 
-#define COMMAND_COLUMNS "id, machine_id, name, body, created_ms, delivered_ms, failed_ms, failure"
+#define COMMAND_COLUMNS "id, machine_id, name, body, created_ms, delivered_ms, failed_ms, failure, " \
+	"job_id, deadline_ms, accepted_ms, ended_ms, end_state, detail, late_results"
 
 DEFINE_EMITTER(command, read_command)
 
@@ -1421,7 +1432,7 @@ static int sq_command_pending(struct store *base, int64_t machine_id,
 	struct command_emitter e = { each, ctx };
 	sqlite3_stmt *st;
 	int rc = prepare(s, "SELECT " COMMAND_COLUMNS " FROM commands "
-	                    "WHERE machine_id = ? AND delivered_ms = 0 AND failed_ms = 0 ORDER BY id", &st);
+	                    "WHERE machine_id = ? AND delivered_ms = 0 AND ended_ms = 0 ORDER BY id", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1446,8 +1457,8 @@ static int sq_command_failed(struct store *base, int64_t id, int64_t at_ms, cons
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE commands SET failed_ms = ?, failure = ? "
-	                    "WHERE id = ? AND delivered_ms = 0 AND failed_ms = 0", &st);
+	int rc = prepare(s, "UPDATE commands SET failed_ms = ?1, failure = ?2, ended_ms = ?1, end_state = 'failed' "
+	                    "WHERE id = ?3 AND delivered_ms = 0 AND ended_ms = 0", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1469,6 +1480,204 @@ static int sq_command_list(struct store *base, int64_t machine_id,
 		return rc;
 	sqlite3_bind_int64(st, 1, machine_id);
 	return select_each(s, st, emit_command, &e, "listing commands");
+}
+
+static void read_command_v(sqlite3_stmt *st, void *out) { read_command(st, out); }
+
+static int sq_command_get(struct store *base, int64_t id, struct store_command *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_command_v, out, "reading a command");
+}
+
+/* Each report moves an open command forward only: a repeated "accepted"
+ * (QoS 1 redelivers) changes nothing; reaching an end implies the steps
+ * before it (a machine that answers at once skips "accepted"). */
+static int sq_command_result(struct store *base, int64_t id, int64_t machine_id,
+                             enum store_command_report report, const char *text, int64_t at_ms, int *late)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	const char *sql;
+	int rc;
+
+	*late = 0;
+	if (report == STORE_REPORT_ACCEPTED)
+		sql = "UPDATE commands SET accepted_ms = ?1, "
+		      "delivered_ms = CASE delivered_ms WHEN 0 THEN ?1 ELSE delivered_ms END "
+		      "WHERE id = ?2 AND machine_id = ?3 AND ended_ms = 0 AND accepted_ms = 0";
+	else if (report == STORE_REPORT_SUCCEEDED)
+		sql = "UPDATE commands SET ended_ms = ?1, end_state = 'succeeded', detail = ?4, "
+		      "accepted_ms = CASE accepted_ms WHEN 0 THEN ?1 ELSE accepted_ms END, "
+		      "delivered_ms = CASE delivered_ms WHEN 0 THEN ?1 ELSE delivered_ms END "
+		      "WHERE id = ?2 AND machine_id = ?3 AND ended_ms = 0";
+	else
+		sql = "UPDATE commands SET ended_ms = ?1, end_state = 'failed', failed_ms = ?1, failure = ?4, "
+		      "accepted_ms = CASE accepted_ms WHEN 0 THEN ?1 ELSE accepted_ms END, "
+		      "delivered_ms = CASE delivered_ms WHEN 0 THEN ?1 ELSE delivered_ms END "
+		      "WHERE id = ?2 AND machine_id = ?3 AND ended_ms = 0";
+	rc = prepare(s, sql, &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, machine_id);
+	if (report != STORE_REPORT_ACCEPTED)
+		bind_text(st, 4, text != NULL ? text : "");
+	rc = step_done(s, st, "recording a command's result");
+	if (rc != CC_OK || sqlite3_changes(s->db) > 0)
+		return rc;
+	rc = prepare(s, "UPDATE commands SET late_results = late_results + 1 "
+	                "WHERE id = ? AND machine_id = ? AND ended_ms > 0", &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, machine_id);
+	rc = step_done(s, st, "counting a late result");
+	*late = rc == CC_OK && sqlite3_changes(s->db) > 0;
+	return rc;
+}
+
+static int sq_command_next_deadline(struct store *base, int64_t *deadline_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT MIN(deadline_ms) FROM commands WHERE ended_ms = 0 AND deadline_ms > 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	*deadline_ms = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading the next deadline");
+}
+
+static int sq_command_expire(struct store *base, int64_t now_ms, int64_t *count)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE commands SET ended_ms = ?1, end_state = 'timed_out' "
+	                    "WHERE ended_ms = 0 AND deadline_ms > 0 AND deadline_ms <= ?1", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, now_ms);
+	rc = step_done(s, st, "timing out commands");
+	*count = rc == CC_OK ? sqlite3_changes(s->db) : 0;
+	return rc;
+}
+
+static int sq_command_cancel(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE commands SET ended_ms = ?, end_state = 'cancelled' WHERE id = ? AND ended_ms = 0",
+	                 &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	sqlite3_bind_int64(st, 2, id);
+	rc = step_done(s, st, "cancelling a command");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_STATE;
+	return rc;
+}
+
+static int sq_command_list_job(struct store *base, int64_t job_id,
+                               int (*each)(void *, const struct store_command *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct command_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " COMMAND_COLUMNS " FROM commands WHERE job_id = ? ORDER BY id", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, job_id);
+	return select_each(s, st, emit_command, &e, "listing a job's commands");
+}
+
+#define JOB_COLUMNS "id, name, created_by, target, created_ms, timeout_ms, cancelled_ms, cancelled_by"
+
+static void read_job(sqlite3_stmt *st, void *out)
+{
+	struct store_job *j = out;
+
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(st, 0);
+	copy_text(j->name, sizeof(j->name), st, 1);
+	copy_text(j->created_by, sizeof(j->created_by), st, 2);
+	copy_text(j->target, sizeof(j->target), st, 3);
+	j->created_ms = sqlite3_column_int64(st, 4);
+	j->timeout_ms = sqlite3_column_int64(st, 5);
+	j->cancelled_ms = sqlite3_column_int64(st, 6);
+	copy_text(j->cancelled_by, sizeof(j->cancelled_by), st, 7);
+}
+
+DEFINE_EMITTER(job, read_job)
+
+static int sq_job_add(struct store *base, const struct store_job *j, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO jobs(name, created_by, target, created_ms, timeout_ms) VALUES (?, ?, ?, ?, ?)",
+	                 &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, j->name);
+	bind_text(st, 2, j->created_by);
+	bind_text(st, 3, j->target);
+	sqlite3_bind_int64(st, 4, j->created_ms);
+	sqlite3_bind_int64(st, 5, j->timeout_ms);
+	return insert_row(s, st, "adding a job", id);
+}
+
+static int sq_job_get(struct store *base, int64_t id, struct store_job *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_job, out, "reading a job");
+}
+
+static int sq_job_cancelled(struct store *base, int64_t id, int64_t at_ms, const char *by)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE jobs SET cancelled_ms = ?, cancelled_by = ? WHERE id = ? AND cancelled_ms = 0",
+	                 &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, at_ms);
+	bind_text(st, 2, by);
+	sqlite3_bind_int64(st, 3, id);
+	return step_done(s, st, "cancelling a job");
+}
+
+static int sq_job_list(struct store *base, int64_t before, int (*each)(void *, const struct store_job *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct job_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+	return select_each(s, st, emit_job, &e, "listing jobs");
 }
 
 /* ---- grants ---- */
@@ -2571,6 +2780,16 @@ const struct store_ops store_sqlite_ops = {
 	.command_delivered = sq_command_delivered,
 	.command_failed = sq_command_failed,
 	.command_list = sq_command_list,
+	.command_get = sq_command_get,
+	.command_result = sq_command_result,
+	.command_next_deadline = sq_command_next_deadline,
+	.command_expire = sq_command_expire,
+	.command_cancel = sq_command_cancel,
+	.command_list_job = sq_command_list_job,
+	.job_add = sq_job_add,
+	.job_get = sq_job_get,
+	.job_cancelled = sq_job_cancelled,
+	.job_list = sq_job_list,
 	.grant_add = sq_grant_add,
 	.grant_get = sq_grant_get,
 	.grant_list = sq_grant_list,
