@@ -75,6 +75,10 @@ static const struct http_route routes[] = {
 	  api_reports_add, "file an installation or service report: type, work (codes of the work catalogue), outcome, "
 	  "and optionally parts (part numbers), duration_min, travel_min, performed (epoch ms), note (<= 280 "
 	  "characters, no personal data); docs/METRICS.md" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/timeline", "support", "status,technical,service", HTTP_DATA, NULL,
+	  api_timeline, "one machine's story by time: online/offline with the reason, faults, maintenance, errors "
+	  "with their catalogue entry, cleanings, updates, commands, service reports; each item cut to the caller's "
+	  "classes (from, to: epoch ms, default the last 7 days, at most 92; lang: en or hu; the newest 1,000)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
 	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
 	  "technical roles, brew counts for usage roles" },

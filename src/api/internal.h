@@ -126,6 +126,7 @@ json_t *api_openapi_document(void);
 /* ---- the handlers, by file ---- */
 void api_openapi(struct http_req *r);
 void api_errors(struct http_req *r);
+void api_timeline(struct http_req *r);
 void api_login(struct http_req *r);
 void api_logout(struct http_req *r);
 void api_me(struct http_req *r);

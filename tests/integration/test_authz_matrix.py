@@ -558,6 +558,8 @@ ROUTES = [
     Route("GET", "/api/v1/machines/{serial}/reports", "support", "service", machine_route(200), MACHINE_TARGETS),
     Route("POST", "/api/v1/machines/{serial}/reports", "support", "service",
           machine_route(201, service_side_only), MACHINE_TARGETS, body=lambda w, k, e: dict(REPORT)),
+    Route("GET", "/api/v1/machines/{serial}/timeline", "support", "status,technical,service", machine_route(200),
+          MACHINE_TARGETS),
     Route("GET", "/api/v1/machines/{serial}/quality", "quality", "technical,usage", machine_route(200), MACHINE_TARGETS),
     # ---- jobs: commands to machines (the technical class, in scope, with consent)
     Route("POST", "/api/v1/jobs", "support", "technical", machine_route(201), MACHINE_TARGETS,

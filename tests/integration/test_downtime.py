@@ -192,3 +192,54 @@ def test_kill_9_ends_offline_and_reports_group(fleet):
     assert report(f, "--customer", "cafe-e")["total"]["machines"] == 1
     f.cc("report", "availability", "--by", "shoe", rc=2)
     f.cc("report", "availability", "--customer", "nobody", rc=3)
+
+
+def test_the_timeline_tells_the_machines_story_cut_to_each_role(fleet):
+    """GET /machines/{serial}/timeline merges state changes, events (errors
+    with their catalogue entry), commands and reports by time; each role
+    sees only its classes (a customer manager no error codes, a technician
+    no brews: brews are never in it)."""
+    from ccapi import Api
+    from oas import checked
+    f = fleet
+    for login, org, role in (("tl-eng", "manufacturer", "engineer"), ("tl-cm", "cafe-e", "customer_manager")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
+             stdin=ccdaemon.password_of(login) + "\n")
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"}) as d:
+        m = Paho(d, f.machines["E1"])
+        m.connect()
+        t0 = now_ms()
+        m.publish("event", {"seq": 1, "ts": t0, "type": "error", "code": "E201", "severity": "critical",
+                            "state": "raised"})
+        m.publish("event", {"seq": 2, "ts": t0 + 1, "type": "brew", "product": "espresso"})
+        m.publish("event", {"seq": 3, "ts": t0 + 2, "type": "cleaning", "program": "rinse", "result": "ok"})
+        m.publish("event", {"seq": 4, "ts": t0 + 3, "type": "error", "code": "E201", "severity": "critical",
+                            "state": "cleared"})
+        f.cc("machine", "command", "E1", "--name", "diagnostics")
+        api = checked(Api(port, f.data / "ca.crt"))
+        eng = api.login("tl-eng", ccdaemon.password_of("tl-eng"))
+        cm = api.login("tl-cm", ccdaemon.password_of("tl-cm"))
+
+        def kinds(token, query=""):
+            status, doc, _ = api.call("GET", "/api/v1/machines/E1/timeline" + query, token=token)
+            assert status == 200, doc
+            return doc
+        doc = ccdaemon.poll_until(lambda: (lambda x: x if any(i["kind"] == "out_of_service" for i in x["items"])
+                                           else None)(kinds(eng)), "the settled fault in the timeline")
+        got = [i["kind"] for i in doc["items"]]
+        assert got.index("online") < got.index("error") < got.index("cleaning") and "brew" not in got
+        assert {"out_of_service", "fault_cleared", "command"} <= set(got)
+        error = [i for i in doc["items"] if i["kind"] == "error"][0]
+        assert error["code"] == "E201" and error["explained"]["severity"] == "critical"
+        assert error["explained"]["text"].startswith("Boiler over-temperature") and error["data_class"] == "technical"
+        hu = [i for i in kinds(eng, "?lang=hu")["items"] if i["kind"] == "error"][0]
+        assert hu["explained"]["text"].startswith("A kazán")
+        seen = {i["kind"] for i in kinds(cm)["items"]}
+        assert "online" in seen and "cleaning" in seen
+        assert not seen & {"error", "out_of_service", "fault_cleared", "command"}, seen
+        # A window before any of it: empty; a bad window: 400.
+        assert kinds(eng, f"?from={t0 - 3600000}&to={t0 - 1800000}")["items"] == []
+        status, doc, _ = api.call("GET", f"/api/v1/machines/E1/timeline?from={t0}&to={t0 - 1}", token=eng)
+        assert status == 400
+        m.disconnect()
