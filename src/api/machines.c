@@ -12,6 +12,7 @@
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
+#include "fleet/health.h"
 #include "fleet/inventory.h"
 #include "ingest/catalogue.h"
 #include "records/records.h"
@@ -449,6 +450,7 @@ void api_machine(struct http_req *r)
 	struct caller *s = api_caller(r);
 	struct store_machine m;
 	struct latest l;
+	struct health h;
 	char when[40];
 	json_t *doc;
 
@@ -468,6 +470,8 @@ void api_machine(struct http_req *r)
 	}
 	json_decref(l.doc);
 	json_decref(l.read_at);
+	if (doc != NULL && health_of(a->vault, &m, s->role->classes, &h) == CC_OK)
+		json_object_set_new(doc, "health", health_json(&h));
 	http_reply_json(r, 200, doc);
 }
 

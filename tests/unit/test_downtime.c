@@ -10,7 +10,9 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "access/roles.h"
 #include "fleet/downtime.h"
+#include "fleet/health.h"
 #include "fleet/inventory.h"
 #include "records/records.h"
 #include "setup/setup.h"
@@ -240,6 +242,43 @@ static void test_faults_from_settled_events(void)
 	vault_close(v);
 }
 
+/* The health score and its parts: each counted only for a reader who may
+ * see its class. */
+static void test_health_score(void)
+{
+	struct store_machine m;
+	struct vault *v = fresh("health", &m);
+	struct store *s = vault_store(v);
+	struct health h;
+	char body[160];
+	struct record_in r = { m.id, m.customer_id, m.serial, RECORD_TELEMETRY, 1, t0 + 200000, body, 0 };
+	size_t inserted = 0;
+
+	set_link(s, &m, 0, 1, "");
+	change(s, &m, 100, STATE_FAULT, "E201", 1); /* never cleared: out of service since */
+	snprintf(body, sizeof(body), "{\"seq\":1,\"ts\":%lld,\"m\":{\"filter_used_pct\":120,\"descale_due_l\":5}}",
+	         (long long)(t0 + 200000));
+	r.body_len = strlen(body);
+	CHECK_EQ(records_put(v, &r, 1, &inserted), CC_OK);
+
+	CHECK_EQ(health_of(v, &m, CLASS_STATUS | CLASS_TECHNICAL | CLASS_SERVICE, &h), CC_OK);
+	CHECK_EQ(h.nparts, 4);
+	CHECK_STR(h.parts[0].name, "availability"); /* ~1.4 %: the cap */
+	CHECK_EQ(h.parts[0].penalty, 40);
+	CHECK_STR(h.parts[1].name, "state");
+	CHECK_EQ(h.parts[1].penalty, 30);
+	CHECK(strstr(h.parts[1].why, "E201") != NULL);
+	CHECK_STR(h.parts[2].name, "filter");
+	CHECK_STR(h.parts[3].name, "faults");
+	CHECK_EQ(h.parts[3].penalty, 5);
+	CHECK_EQ(h.score, 100 - 40 - 30 - 10 - 5);
+	/* A reader of status only: the parts it may see, and the score they make. */
+	CHECK_EQ(health_of(v, &m, CLASS_STATUS, &h), CC_OK);
+	CHECK_EQ(h.nparts, 2);
+	CHECK_EQ(h.score, 30);
+	vault_close(v);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_WARN);
@@ -248,5 +287,6 @@ int main(void)
 	RUN(test_overlapping_faults);
 	RUN(test_maintenance);
 	RUN(test_faults_from_settled_events);
+	RUN(test_health_score);
 	return check_summary();
 }
