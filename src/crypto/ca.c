@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -959,5 +960,80 @@ out:
 	X509_CRL_free(crl);
 	EVP_PKEY_free(ca_key);
 	X509_free(ca);
+	return rc;
+}
+
+/* The hex SHA-256 of a public key's SubjectPublicKeyInfo DER. */
+static int spki_sha256(EVP_PKEY *pub, char out[65])
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(pub, &der);
+
+	if (len <= 0) {
+		log_ssl("cannot encode a public key");
+		return CC_ERR_CRYPTO;
+	}
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	hex_sha256(md, out);
+	return CC_OK;
+}
+
+int ca_csr_check(const char *csr_pem, const char *serial, char spki[65], const char **why)
+{
+	BIO *bio = NULL;
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub;
+	const char *reason = NULL;
+	char fp[65];
+	int rc;
+
+	*why = "too large";
+	if ((rc = pem_bio("machine CSR", csr_pem, CA_CSR_MAX, &bio)) != CC_OK)
+		return rc;
+	req = PEM_read_bio_X509_REQ(bio, NULL, no_passphrase, NULL);
+	pub = req != NULL ? X509_REQ_get0_pubkey(req) : NULL;
+	if (req == NULL)
+		reason = "not a PEM certificate request";
+	else if (pub == NULL)
+		reason = "unreadable public key";
+	else if (!is_p256(pub))
+		reason = "the key must be EC P-256";
+	else if (X509_REQ_verify(req, pub) != 1)
+		reason = "bad self-signature";
+	else if (csr_check_cn(req, serial) != CC_OK)
+		reason = "its subject CN is not the machine serial";
+	ERR_clear_error();
+	rc = reason != NULL ? CC_ERR_INVALID : spki != NULL ? spki_sha256(pub, fp) : CC_OK;
+	if (rc == CC_OK && spki != NULL)
+		memcpy(spki, fp, sizeof(fp));
+	*why = reason;
+	X509_REQ_free(req);
+	BIO_free(bio);
+	return rc;
+}
+
+int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65])
+{
+	X509 *x = NULL;
+	struct tm tm;
+	char fp[65];
+	int rc = parse_cert("certificate", cert_pem, &x);
+
+	if (rc != CC_OK)
+		return rc;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+		log_ssl("certificate notAfter");
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK && spki != NULL)
+		rc = spki_sha256(X509_get0_pubkey(x), fp);
+	if (rc == CC_OK) {
+		*not_after_ms = (long long)timegm(&tm) * 1000;
+		if (spki != NULL)
+			memcpy(spki, fp, sizeof(fp));
+	}
+	X509_free(x);
 	return rc;
 }

@@ -92,6 +92,21 @@ int ca_cert_fingerprint(const char *cert_pem, char fingerprint[65]);
  */
 int ca_cert_common_name(const char *cert_pem, char *out, size_t cap);
 
+/*
+ * Vets a machine CSR as ca_issue_machine does (P-256 key, valid
+ * self-signature, any CN equal to serial) without logging the refusal:
+ * *why receives a short static reason for a refused CSR (CC_ERR_INVALID or
+ * CC_ERR_LIMIT), NULL otherwise. spki (may be NULL) receives the lowercase hex
+ * SHA-256 of the CSR's SubjectPublicKeyInfo DER.
+ */
+int ca_csr_check(const char *csr_pem, const char *serial, char spki[65], const char **why);
+
+/*
+ * A certificate's notAfter in ms since the epoch, and (spki may be NULL) the
+ * hex SHA-256 of its SubjectPublicKeyInfo DER, comparable with ca_csr_check's.
+ */
+int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65]);
+
 /* One revoked certificate for ca_make_crl: its PEM and when it was revoked. */
 struct ca_revoked {
 	const char *cert_pem;

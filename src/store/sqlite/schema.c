@@ -234,6 +234,16 @@ const char *const sqlite_migrations[] = {
 	"  start_ms INTEGER NOT NULL,"
 	"  body BLOB NOT NULL,"
 	"  PRIMARY KEY (machine_id, width_ms, start_ms)) WITHOUT ROWID;",
+
+	/* 11 -> 12: certificate lifecycle (src/fleet/provision.h): the
+	 * certificate's expiry, kept so audits need not parse every PEM, and
+	 * after a renewal the superseded certificate, accepted until
+	 * prev_cert_until_ms so a machine that missed its new one can still
+	 * connect. The meta key machine-cert-days holds the default validity. */
+	"ALTER TABLE machines ADD COLUMN cert_not_after_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE machines ADD COLUMN prev_cert_fingerprint TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE machines ADD COLUMN prev_cert_pem TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE machines ADD COLUMN prev_cert_until_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
