@@ -28,6 +28,9 @@ static const char *const grant_fields[] = { "login", "serial", "customer", "site
 static const char *const token_fields[] = { "name", "org", "role", "expires", "rate_per_min", NULL };
 static const char *const password_fields[] = { "current_password", "new_password", NULL };
 static const char *const reset_fields[] = { "new_password", NULL };
+static const char *const machine_add_fields[] = { "serial", "model", "customer", "site", "csr", "validity_days", NULL };
+static const char *const machine_batch_fields[] = { "machines", "validity_days", NULL };
+static const char *const renew_fields[] = { "csr", "validity_days", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -130,6 +133,18 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/password", "administration", "admin", HTTP_ADMIN, reset_fields,
 	  api_password_reset, "set an account's password (new_password; admins, in their subtree; audited); ends "
 	  "its sessions" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines", "administration", "admin", HTTP_ADMIN, machine_add_fields,
+	  api_machines_add, "register a machine of a customer in the caller's subtree with its CSR (PEM, EC P-256; "
+	  "serial, model, customer, site, csr, validity_days): its certificate and the CA" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/batch", "administration", "admin", HTTP_ADMIN, machine_batch_fields,
+	  api_machines_batch, "register up to 1000 machines with their CSRs, all or none (machines: [{serial, model, "
+	  "customer, site, csr}], validity_days); 400 names each bad item" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/certificate", "administration", "admin", HTTP_ADMIN,
+	  renew_fields, api_machine_renew, "renew a machine's certificate for a CSR with a new key (csr, "
+	  "validity_days); the previous one is accepted for 7 more days at most" },
+	{ EVHTTP_REQ_GET, "/api/v1/certificates/audit", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_certificates_audit, "machine certificates expiring within expiring_days (30), revoked but connected, "
+	  "or never used, in the caller's subtree" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

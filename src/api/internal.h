@@ -173,6 +173,12 @@ void api_users_delete(struct http_req *r);
 void api_export(struct http_req *r);
 void api_customer_delete(struct http_req *r);
 
+/* provision.c */
+void api_machines_add(struct http_req *r);
+void api_machines_batch(struct http_req *r);
+void api_machine_renew(struct http_req *r);
+void api_certificates_audit(struct http_req *r);
+
 void api_grants_list(struct http_req *r);
 void api_grants_add(struct http_req *r);
 void api_grants_delete(struct http_req *r);

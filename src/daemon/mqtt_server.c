@@ -379,7 +379,7 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 				log_info(MOD, "%s: refused client id #%s: unknown machine", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
-		if (e->revoked || (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+		if (e->revoked || (c->l->tls && !registry_cert_ok(e, c->fingerprint))) {
 			/* A registered serial: the fleet's own name, not the client's input. */
 			log_info(MOD, "%s: refused %s: %s", c->peer, e->serial,
 			         e->revoked ? "revoked" : "certificate replaced");
@@ -1265,7 +1265,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		e = registry_find(srv->registry, c->serial);
 		if (e == NULL || e->revoked || e->id != c->machine_id ||
-		    (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+		    (c->l->tls && !registry_cert_ok(e, c->fingerprint))) {
 			snprintf(c->reason, sizeof(c->reason), "%s", e == NULL ? "deleted" : "revoked");
 			log_info(MOD, "%s: cut off: %s", c->serial, c->reason);
 			conn_close(c, c->reason, MQTT_RC_ADMIN_ACTION);
