@@ -713,14 +713,58 @@ out:
 	return rc;
 }
 
-int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char *serial, int days,
-		     const char *csr_pem, char **cert_pem, char **key_pem, char fingerprint[65])
+struct ca_signer {
+	X509 *ca;
+	EVP_PKEY *key;
+};
+
+int ca_signer_open(const char *ca_cert_pem, const char *ca_key_pem, struct ca_signer **out)
 {
-	X509 *ca = NULL, *x = NULL;
-	EVP_PKEY *ca_key = NULL, *pub = NULL;
+	struct ca_signer *sg = calloc(1, sizeof(*sg));
+	int rc;
+
+	if (sg == NULL)
+		return CC_ERR_NOMEM;
+	rc = load_ca(ca_cert_pem, ca_key_pem, &sg->ca, &sg->key);
+	if (rc != CC_OK) {
+		free(sg);
+		return rc;
+	}
+	*out = sg;
+	return CC_OK;
+}
+
+void ca_signer_free(struct ca_signer *sg)
+{
+	if (sg == NULL)
+		return;
+	EVP_PKEY_free(sg->key);
+	X509_free(sg->ca);
+	free(sg);
+}
+
+static int cert_not_after(X509 *x, long long *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+		log_ssl("certificate notAfter");
+		return CC_ERR_INVALID;
+	}
+	*out = (long long)timegm(&tm) * 1000;
+	return CC_OK;
+}
+
+int ca_signer_issue_machine(struct ca_signer *sg, const char *serial, int days, const char *csr_pem,
+			    char **cert_pem, char **key_pem, char fingerprint[65], long long *not_after)
+{
+	X509 *x = NULL;
+	EVP_PKEY *pub = NULL;
 	X509_NAME *name = NULL;
 	char *cert = NULL, *kpem = NULL;
 	char fp[65];
+	long long until = 0;
 	int rc;
 
 	if (cert_pem == NULL || key_pem == NULL || fingerprint == NULL) {
@@ -729,8 +773,6 @@ int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char
 	}
 	if ((rc = check_serial(serial)) != CC_OK || (rc = check_days(days)) != CC_OK)
 		return rc;
-	if ((rc = load_ca(ca_cert_pem, ca_key_pem, &ca, &ca_key)) != CC_OK)
-		goto out;
 	if (csr_pem == NULL) {
 		if ((rc = new_p256_key(&pub)) != CC_OK || (rc = key_to_pem(pub, &kpem)) != CC_OK)
 			goto out;
@@ -738,13 +780,16 @@ int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char
 		goto out;
 	}
 	if ((rc = make_name(serial, CA_MACHINE_ORG, &name)) != CC_OK ||
-	    (rc = cert_new(ca, name, pub, days, &x)) != CC_OK ||
-	    (rc = leaf_exts(ca, x, "clientAuth")) != CC_OK || (rc = cert_sign(x, ca_key)) != CC_OK ||
-	    (rc = cert_fingerprint(x, fp)) != CC_OK || (rc = cert_to_pem(x, &cert)) != CC_OK)
+	    (rc = cert_new(sg->ca, name, pub, days, &x)) != CC_OK ||
+	    (rc = leaf_exts(sg->ca, x, "clientAuth")) != CC_OK || (rc = cert_sign(x, sg->key)) != CC_OK ||
+	    (rc = cert_fingerprint(x, fp)) != CC_OK || (rc = cert_not_after(x, &until)) != CC_OK ||
+	    (rc = cert_to_pem(x, &cert)) != CC_OK)
 		goto out;
 	*cert_pem = cert;
 	*key_pem = kpem;
 	memcpy(fingerprint, fp, sizeof(fp));
+	if (not_after != NULL)
+		*not_after = until;
 	cert = NULL;
 	kpem = NULL;
 out:
@@ -753,8 +798,25 @@ out:
 	X509_free(x);
 	X509_NAME_free(name);
 	EVP_PKEY_free(pub);
-	EVP_PKEY_free(ca_key);
-	X509_free(ca);
+	return rc;
+}
+
+int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char *serial, int days,
+		     const char *csr_pem, char **cert_pem, char **key_pem, char fingerprint[65])
+{
+	struct ca_signer *sg = NULL;
+	int rc;
+
+	if (cert_pem == NULL || key_pem == NULL || fingerprint == NULL) {
+		log_error(MOD, "machine certificate: missing output pointer");
+		return CC_ERR_INVALID;
+	}
+	if ((rc = check_serial(serial)) != CC_OK || (rc = check_days(days)) != CC_OK)
+		return rc;
+	rc = ca_signer_open(ca_cert_pem, ca_key_pem, &sg);
+	if (rc == CC_OK)
+		rc = ca_signer_issue_machine(sg, serial, days, csr_pem, cert_pem, key_pem, fingerprint, NULL);
+	ca_signer_free(sg);
 	return rc;
 }
 
@@ -1016,21 +1078,17 @@ int ca_csr_check(const char *csr_pem, const char *serial, char spki[65], const c
 int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65])
 {
 	X509 *x = NULL;
-	struct tm tm;
+	long long until = 0;
 	char fp[65];
 	int rc = parse_cert("certificate", cert_pem, &x);
 
 	if (rc != CC_OK)
 		return rc;
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
-		log_ssl("certificate notAfter");
-		rc = CC_ERR_INVALID;
-	}
+	rc = cert_not_after(x, &until);
 	if (rc == CC_OK && spki != NULL)
 		rc = spki_sha256(X509_get0_pubkey(x), fp);
 	if (rc == CC_OK) {
-		*not_after_ms = (long long)timegm(&tm) * 1000;
+		*not_after_ms = until;
 		if (spki != NULL)
 			memcpy(spki, fp, sizeof(fp));
 	}

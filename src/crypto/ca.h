@@ -79,6 +79,18 @@ int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char
 		     const char *csr_pem, char **cert_pem, char **key_pem, char fingerprint[65]);
 
 /*
+ * The CA pair parsed and checked once, for issuing many machine
+ * certificates (a factory batch): ca_signer_issue_machine is
+ * ca_issue_machine without parsing the CA each time, and also gives the
+ * certificate's notAfter in ms since the epoch (not_after may be NULL).
+ */
+struct ca_signer;
+int ca_signer_open(const char *ca_cert_pem, const char *ca_key_pem, struct ca_signer **out);
+int ca_signer_issue_machine(struct ca_signer *sg, const char *serial, int days, const char *csr_pem,
+			    char **cert_pem, char **key_pem, char fingerprint[65], long long *not_after);
+void ca_signer_free(struct ca_signer *sg);
+
+/*
  * Writes the lowercase hex SHA-256 of a PEM certificate's DER (64 characters
  * and a NUL) into fingerprint. CC_ERR_INVALID if cert_pem is not a certificate.
  */

@@ -180,7 +180,7 @@ static int check_rows(struct vault *v, const struct provision_row *rows, size_t 
 		if (r->csr_pem == NULL) {
 			if (o->csr_required)
 				issue(rep, r->line, "csr", "a CSR is required: the server never hands out private keys");
-		} else if (r->serial != NULL && inventory_serial_valid(r->serial) &&
+		} else if (!o->csrs_checked && r->serial != NULL && inventory_serial_valid(r->serial) &&
 		           ca_csr_check(r->csr_pem, r->serial, NULL, &why) != CC_OK) {
 			issue(rep, r->line, "csr", "refused: %s", why != NULL ? why : "unreadable");
 		}
@@ -227,27 +227,25 @@ static int load_ca(struct vault *v, char **ca_pem, char **ca_key, size_t *ca_key
 
 /* Certificates are made before the transaction opens, so the store's
  * write lock is held for the inserts only, not for the signing. */
-static int issue_all(struct vault *v, const struct provision_row *rows, size_t n, int days,
-                     struct machine_bundle *b, const char *ca_pem, const char *ca_key)
+static int issue_all(const struct provision_row *rows, size_t n, int days, struct machine_bundle *b,
+                     const char *ca_pem, const char *ca_key)
 {
+	struct ca_signer *sg = NULL;
 	size_t i;
-	int rc = CC_OK;
+	int rc = ca_signer_open(ca_pem, ca_key, &sg);
 
 	for (i = 0; i < n && rc == CC_OK; i++) {
 		struct store_machine *m = &b[i].machine;
 		long long not_after = 0;
 
-		(void)v;
-		rc = ca_issue_machine(ca_pem, ca_key, rows[i].serial, days, rows[i].csr_pem, &b[i].cert_pem,
-		                      &b[i].key_pem, m->cert_fingerprint);
+		rc = ca_signer_issue_machine(sg, rows[i].serial, days, rows[i].csr_pem, &b[i].cert_pem, &b[i].key_pem,
+		                             m->cert_fingerprint, &not_after);
 		if (rc == CC_OK && strlen(b[i].cert_pem) > CC_CERT_PEM_MAX)
 			rc = CC_ERR_LIMIT;
-		if (rc == CC_OK)
-			rc = ca_cert_validity(b[i].cert_pem, &not_after, NULL);
-		if (rc == CC_OK)
-			m->cert_not_after_ms = not_after;
+		m->cert_not_after_ms = not_after;
 		b[i].ca_pem = (char *)ca_pem; /* shared; detached before the bundles are freed */
 	}
+	ca_signer_free(sg);
 	return rc;
 }
 
@@ -279,7 +277,7 @@ int provision_batch(struct vault *v, const struct provision_row *rows, size_t n,
 	if (rc == CC_OK)
 		rc = load_ca(v, &ca_pem, &ca_key, &ca_key_len);
 	if (rc == CC_OK)
-		rc = issue_all(v, rows, n, days, b, ca_pem, ca_key);
+		rc = issue_all(rows, n, days, b, ca_pem, ca_key);
 	if (rc != CC_OK)
 		goto out;
 	rc = s->ops->begin(s);
@@ -305,6 +303,8 @@ int provision_batch(struct vault *v, const struct provision_row *rows, size_t n,
 		if (rc == CC_OK && o->deliver != NULL)
 			rc = o->deliver(o->ctx, i, &b[i]);
 	}
+	if (rc == CC_OK && o->delivered != NULL)
+		rc = o->delivered(o->ctx);
 	if (rc == CC_OK)
 		rc = s->ops->meta_bump(s, INVENTORY_FLEET_VERSION);
 	if (rc == CC_OK)

@@ -63,9 +63,15 @@ struct provision_opts {
 	int days;             /* validity; 0: the data directory's default */
 	int64_t scope_org_id; /* 0: any customer; else only customers in this subtree */
 	int csr_required;     /* over the API: the server never makes a private key */
+	/* The rows passed provision_check already: a batch does not verify each
+	 * CSR's signature twice more (issuing verifies it once again anyway). */
+	int csrs_checked;
 	/* Called with each row's bundle (index into rows) before the batch
 	 * commits; an error aborts the batch. May be NULL. */
 	int (*deliver)(void *ctx, size_t i, const struct machine_bundle *b);
+	/* Called once after the last deliver and before the commit (may be
+	 * NULL): a caller that wrote files without syncing each syncs them here. */
+	int (*delivered)(void *ctx);
 	void *ctx;
 };
 
