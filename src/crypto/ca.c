@@ -1095,3 +1095,22 @@ int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65
 	X509_free(x);
 	return rc;
 }
+
+int ca_cert_issued(const char *cert_pem, long long *not_before_ms)
+{
+	X509 *x = NULL;
+	struct tm tm;
+	int rc = parse_cert("certificate", cert_pem, &x);
+
+	if (rc != CC_OK)
+		return rc;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1) {
+		log_ssl("certificate notBefore");
+		rc = CC_ERR_INVALID;
+	} else {
+		*not_before_ms = (long long)timegm(&tm) * 1000;
+	}
+	X509_free(x);
+	return rc;
+}

@@ -118,6 +118,8 @@ int ca_csr_check(const char *csr_pem, const char *serial, char spki[65], const c
  * hex SHA-256 of its SubjectPublicKeyInfo DER, comparable with ca_csr_check's.
  */
 int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65]);
+/* A certificate's notBefore in ms since the epoch. */
+int ca_cert_issued(const char *cert_pem, long long *not_before_ms);
 
 /* One revoked certificate for ca_make_crl: its PEM and when it was revoked. */
 struct ca_revoked {

@@ -24,6 +24,7 @@
 #include "daemon/tls.h"
 #include "fleet/commands.h"
 #include "fleet/inventory.h"
+#include "fleet/provision.h"
 #include "ingest/message.h"
 #include "mqtt/acl.h"
 #include "mqtt/broker.h"
@@ -470,6 +471,36 @@ static enum message_kind message_kind_of(enum machine_topic t)
 	return t == TOPIC_EVENT ? MESSAGE_EVENT : t == TOPIC_INFO ? MESSAGE_INFO : MESSAGE_TELEMETRY;
 }
 
+/* A renewal over the live session: signed and stored here, on the loop
+ * (rare: one per machine per hour at most), the certificate published back
+ * on cc/v1/{serial}/cert/issued at QoS 1. The connection's certificate
+ * stays accepted during the overlap (fleet/provision.h). */
+static int renew_over_session(struct conn *c, const struct mqtt_publish *p, const char **reason_string)
+{
+	char topic[CC_SERIAL_MAX + 24], *cert = NULL;
+	const char *why = NULL;
+	uint16_t packet_id = 0;
+	int rc = provision_renew_by_machine(c->srv->vault, c->serial, p->payload.p, p->payload.len, &cert, &why);
+
+	if (rc != CC_OK) {
+		log_info(MOD, "%s: certificate renewal refused: %s", c->serial, why != NULL ? why : cc_strerror(rc));
+		if (p->qos == 0 || session_version(c->session) != MQTT_V5)
+			return MQTT_RC_SUCCESS;
+		snprintf(c->srv->refusal, sizeof(c->srv->refusal), "%s", why != NULL ? why : "renewal failed");
+		*reason_string = c->srv->refusal;
+		return rc == CC_ERR_LIMIT ? MQTT_RC_QUOTA_EXCEEDED : why != NULL ? MQTT_RC_PAYLOAD_FORMAT_INVALID
+		                                                                 : MQTT_RC_UNSPECIFIED;
+	}
+	snprintf(topic, sizeof(topic), "cc/v1/%s/cert/issued", c->serial);
+	if (session_publish(c->session, topic, (const uint8_t *)cert, strlen(cert), 1, 0, &packet_id) != CC_OK)
+		log_warn(MOD, "%s: renewed, but the certificate could not be sent: it may ask again in an hour",
+		         c->serial);
+	else
+		log_info(MOD, "%s: certificate renewed and sent", c->serial);
+	free(cert);
+	return MQTT_RC_SUCCESS;
+}
+
 static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **reason_string)
 {
 	struct conn *c = ctx;
@@ -501,6 +532,8 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 		/* Online/offline is known from the connection itself; accept and move on. */
 		return 0;
 	}
+	if (kind == TOPIC_CERT_CSR)
+		return renew_over_session(c, p, reason_string);
 	rc = message_check(message_kind_of(kind), c->model, p->payload.p, p->payload.len, &verdict);
 	if (rc != CC_OK)
 		return -MQTT_RC_UNSPECIFIED;

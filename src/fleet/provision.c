@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "access/audit.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/file.h"
@@ -393,6 +394,56 @@ int provision_renew(struct vault *v, const char *serial, const char *csr_pem, in
 	ca_free_secret(key);
 	free(ca_pem);
 	vault_secret_free(ca_key, ca_key_len);
+	free(m);
+	return rc;
+}
+
+int provision_renew_by_machine(struct vault *v, const char *serial, const uint8_t *csr, size_t len,
+                               char **cert_pem, const char **why)
+{
+	struct store_machine *m = calloc(1, sizeof(*m));
+	struct audit_event e;
+	char *text = NULL, actor[CC_AUDIT_ACTOR_MAX + 1];
+	long long issued = 0;
+	int rc = CC_OK;
+
+	*why = NULL;
+	if (m == NULL)
+		return CC_ERR_NOMEM;
+	if (len == 0 || len > CA_CSR_MAX || memchr(csr, '\0', len) != NULL) {
+		*why = "the payload is not a PEM CSR";
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK && (text = malloc(len + 1)) == NULL)
+		rc = CC_ERR_NOMEM;
+	if (rc == CC_OK) {
+		memcpy(text, csr, len);
+		text[len] = '\0';
+		rc = inventory_machine_find(v, serial, m);
+	}
+	/* Only a renewal counts: the certificate it was registered with may be renewed at once. */
+	if (rc == CC_OK && m->prev_cert_fingerprint[0] != '\0' && ca_cert_issued(m->cert_pem, &issued) == CC_OK &&
+	    issued + CA_BACKDATE_S * 1000LL + PROVISION_MACHINE_RENEW_MS > clock_now_ms()) {
+		*why = "renewed less than an hour ago";
+		rc = CC_ERR_LIMIT;
+	}
+	if (rc == CC_OK)
+		rc = provision_renew(v, serial, text, 0, cert_pem, m, why);
+	if (rc == CC_OK) {
+		memset(&e, 0, sizeof(e));
+		snprintf(actor, sizeof(actor), "machine:%s", serial);
+		e.actor = actor;
+		e.source = "";
+		e.action = "machine.renew";
+		e.machines = serial;
+		e.data_class = "admin";
+		e.purpose = "administration";
+		e.outcome = "ok";
+		e.customer_id = m->customer_id;
+		if (audit_append(v, &e) != CC_OK)
+			log_error(MOD, "%s: the renewal could not be recorded in the audit log", serial);
+	}
+	free(text);
 	free(m);
 	return rc;
 }

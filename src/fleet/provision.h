@@ -97,6 +97,15 @@ int provision_days_set(struct vault *v, int days);
 int provision_renew(struct vault *v, const char *serial, const char *csr_pem, int days,
                     char **cert_pem, struct store_machine *m, const char **why);
 
+/* The machine's own renewal over its live MQTT session (cc/v1/{serial}/cert/csr):
+ * provision_renew with the default validity, at most one per machine per
+ * PROVISION_MACHINE_RENEW_MS (judged by a renewed certificate's notBefore,
+ * so reconnecting does not reset it), audited as
+ * machine.renew by machine:SERIAL. csr: len bytes, not NUL-terminated. */
+#define PROVISION_MACHINE_RENEW_MS (3600LL * 1000)
+int provision_renew_by_machine(struct vault *v, const char *serial, const uint8_t *csr, size_t len,
+                               char **cert_pem, const char **why);
+
 /* 1 if fingerprint is one of m's accepted certificates at now_ms: the
  * current one, or the previous one within its overlap. Constant-time. */
 int provision_cert_accepted(const char *current, const char *previous, int64_t previous_until_ms,

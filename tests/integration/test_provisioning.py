@@ -305,3 +305,69 @@ def test_certificate_audit(world):
     admin_b = api.login("admin-b", ccdaemon.password_of("admin-b"))
     status, got, _ = api.call("GET", "/api/v1/certificates/audit", token=admin_b)
     assert status == 200 and {m["customer"] for m in got["machines"]} <= {"cafe-b"}, got
+
+
+class Session:
+    """A machine's live MQTT 5 session over TLS (paho), recording messages."""
+
+    def __init__(self, port, ca, cert, key, serial):
+        import queue
+        self.messages = queue.Queue()
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.c = paho.Client(client_id=serial, protocol=paho.MQTTv5)
+        self.c.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+        self.c.on_connect = lambda c, u, f, rc, p: self.connected.set()
+        self.c.on_disconnect = lambda c, u, rc, p=None: self.disconnected.set()
+        self.c.on_message = lambda c, u, msg: self.messages.put((msg.topic, msg.payload))
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        assert self.connected.wait(TIMEOUT), "no CONNACK"
+
+    def subscribe(self, topic):
+        done = threading.Event()
+        self.c.on_subscribe = lambda c, u, mid, codes, p: done.set()
+        self.c.subscribe(topic, 1)
+        assert done.wait(TIMEOUT), "no SUBACK"
+
+    def publish(self, topic, payload):
+        info = self.c.publish(topic, payload, qos=1)
+        info.wait_for_publish(timeout=TIMEOUT)
+        assert info.is_published()
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def test_renewal_over_the_live_mqtt_session(world):
+    f, d, root = world["fleet"], world["daemon"], world["root"]
+    m = f.add_machine("R3")
+    ccdaemon.poll_until(lambda: connect(d.tls_port, m.ca, m.cert, m.key, "R3") == 0, "R3 registered")
+    s = Session(d.tls_port, m.ca, m.cert, m.key, "R3")
+    try:
+        # Another machine's renewal topics are not its own.
+        assert s.c.subscribe("cc/v1/R1/cert/issued", 1)[0] == paho.MQTT_ERR_SUCCESS
+        s.subscribe("cc/v1/R3/cert/issued")
+        key, csr = make_csr("R3")
+        s.publish("cc/v1/R3/cert/csr", csr)
+        topic, cert_pem = s.messages.get(timeout=TIMEOUT)
+        assert topic == "cc/v1/R3/cert/issued"
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        assert cert.public_key().public_numbers() == serialization.load_pem_private_key(key, None) \
+            .public_key().public_numbers()
+        assert f.ccj("machine", "show", "R3")["cert_sha256"] == fingerprint(cert_pem)
+        # Rate-limited: a second CSR within the hour is refused, and the certificate stays.
+        mark = d.mark()
+        s.publish("cc/v1/R3/cert/csr", make_csr("R3")[1])
+        d.wait_for(r"R3: certificate renewal refused: renewed less than an hour ago", since=mark)
+        assert s.messages.empty()
+        assert f.ccj("machine", "show", "R3")["cert_sha256"] == fingerprint(cert_pem)
+        # The session that asked, on its old certificate, is not cut off by the renewal.
+        assert not s.disconnected.is_set()
+    finally:
+        s.close()
+    (root / "R3-new.crt").write_bytes(cert_pem)
+    (root / "R3-new.key").write_bytes(key)
+    assert connect(d.tls_port, m.ca, root / "R3-new.crt", root / "R3-new.key", "R3") == 0
+    assert f.ccj("audit", "list", "--action", "machine.renew", "--serial", "R3")[0]["actor"] == "machine:R3"
