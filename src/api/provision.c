@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+#include <event2/http.h>
+
 #include "access/audit.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -189,23 +192,206 @@ void api_machines_add(struct http_req *r)
 	register_rows(r, s, &row, 1, days, 1);
 }
 
+/* A text/csv body, RFC 4180: fields separated by commas, records by
+ * (CR)LF; a field in double quotes may hold commas, newlines (a PEM CSR)
+ * and "" for a quote. Parsed in place: text is the NUL-terminated copy of
+ * the body and each field ends up NUL-terminated inside it. */
+struct csv {
+	char *p;
+	long line; /* the physical line the cursor is on */
+};
+
+/* The next field; *end_of_record set when it closes its record. NULL for a
+ * malformed field (a quote inside an unquoted one, an unclosed quote). */
+static char *csv_field(struct csv *c, int *end_of_record)
+{
+	char *start = c->p, *out = c->p;
+
+	*end_of_record = 0;
+	if (*c->p == '"') {
+		c->p++;
+		for (;;) {
+			if (*c->p == '\0')
+				return NULL;
+			if (*c->p == '"' && c->p[1] == '"') {
+				*out++ = '"';
+				c->p += 2;
+				continue;
+			}
+			if (*c->p == '"') {
+				c->p++;
+				break;
+			}
+			if (*c->p == '\n')
+				c->line++;
+			*out++ = *c->p++;
+		}
+	} else {
+		while (*c->p != '\0' && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
+			if (*c->p == '"')
+				return NULL;
+			*out++ = *c->p++;
+		}
+	}
+	if (*c->p == '\r')
+		c->p++;
+	if (*c->p == ',') {
+		c->p++;
+	} else if (*c->p == '\n' || *c->p == '\0') {
+		if (*c->p == '\n') {
+			c->p++;
+			c->line++;
+		}
+		*end_of_record = 1;
+	} else {
+		return NULL;
+	}
+	*out = '\0';
+	return start;
+}
+
+enum { CSV_SERIAL, CSV_MODEL, CSV_CUSTOMER, CSV_SITE, CSV_CSR, CSV_COLS };
+static const char *const csv_names[CSV_COLS] = { "serial", "model", "customer", "site", "csr" };
+
+/* Rows from a CSV body; replies 400 itself for a malformed one. */
+static int csv_rows(struct http_req *r, char *text, struct provision_row *rows, size_t *n)
+{
+	struct csv c = { text, 1 };
+	int col[CSV_COLS] = { -1, -1, -1, -1, -1 }, i, k, eor = 0;
+	char *f;
+	char why[96];
+
+	for (i = 0; !eor; i++) {
+		if ((f = csv_field(&c, &eor)) == NULL || i >= CSV_COLS)
+			goto bad_header;
+		for (k = 0; k < CSV_COLS && strcmp(f, csv_names[k]) != 0; k++)
+			;
+		if (k == CSV_COLS || col[k] >= 0)
+			goto bad_header;
+		col[k] = i;
+	}
+	if (col[CSV_SERIAL] < 0 || col[CSV_MODEL] < 0 || col[CSV_CUSTOMER] < 0 || col[CSV_CSR] < 0)
+		goto bad_header;
+	*n = 0;
+	while (*c.p != '\0') {
+		long line = c.line;
+		char *v[CSV_COLS + 1] = { NULL };
+
+		if (*n == API_BATCH_MAX) {
+			http_reply_error(r, 413, "too_large", "at most 1000 machines per batch");
+			return CC_ERR_LIMIT;
+		}
+		for (i = 0, eor = 0; !eor; i++) {
+			if ((f = csv_field(&c, &eor)) == NULL || i > CSV_COLS) {
+				snprintf(why, sizeof(why), "line %ld: malformed (quotes, or more fields than the header)", line);
+				http_reply_error(r, 400, "invalid", why);
+				return CC_ERR_INVALID;
+			}
+			v[i] = f;
+		}
+		if (i == 1 && v[0][0] == '\0')
+			continue; /* an empty line */
+		memset(&rows[*n], 0, sizeof(rows[0]));
+		rows[*n].line = line;
+		for (k = 0; k < CSV_COLS; k++) {
+			const char *x = col[k] >= 0 && col[k] < i ? v[col[k]] : NULL;
+
+			x = x != NULL && x[0] != '\0' ? x : NULL;
+			switch (k) {
+			case CSV_SERIAL: rows[*n].serial = x; break;
+			case CSV_MODEL: rows[*n].model = x; break;
+			case CSV_CUSTOMER: rows[*n].customer = x; break;
+			case CSV_SITE: rows[*n].site = x; break;
+			case CSV_CSR: rows[*n].csr_pem = x; break;
+			}
+		}
+		(*n)++;
+	}
+	if (*n > 0)
+		return CC_OK;
+	http_reply_error(r, 400, "invalid", "no machines in the CSV");
+	return CC_ERR_INVALID;
+bad_header:
+	http_reply_error(r, 400, "invalid", "the first line names the columns: serial,model,customer[,site],csr");
+	return CC_ERR_INVALID;
+}
+
+static void batch_csv(struct http_req *r, const struct caller *s)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(http_evrequest(r));
+	size_t len = evbuffer_get_length(in), n = 0;
+	const char *days_text = http_query(r, "validity_days");
+	int64_t days = 0;
+	char *text = NULL;
+	struct provision_row *rows = NULL;
+
+	if (days_text != NULL && (api_parse_ms(days_text, 0, &days) != CC_OK || days < 1 || days > CA_DAYS_MAX)) {
+		http_reply_error(r, 400, "invalid", "validity_days: a whole number of days, 1-36500");
+		return;
+	}
+	if (len > HTTP_BODY_MAX) {
+		http_reply_error(r, 413, "too_large", "the request body is too large");
+		return;
+	}
+	text = malloc(len + 1);
+	rows = calloc(API_BATCH_MAX, sizeof(*rows));
+	if (text == NULL || rows == NULL) {
+		http_reply_error(r, 500, "internal", "out of memory");
+		goto out;
+	}
+	if (evbuffer_copyout(in, text, len) != (ev_ssize_t)len || memchr(text, '\0', len) != NULL) {
+		http_reply_error(r, 400, "invalid", "the body is not text");
+		goto out;
+	}
+	text[len] = '\0';
+	if (csv_rows(r, text, rows, &n) == CC_OK)
+		register_rows(r, s, rows, n, (int)days, 0);
+out:
+	free(rows);
+	free(text);
+}
+
+/* JSON ({"machines": [...], "validity_days": n}) or text/csv (a header line
+ * naming serial,model,customer[,site],csr; validity_days in the query). */
 void api_machines_batch(struct http_req *r)
 {
 	struct caller *s = api_caller(r);
-	json_t *body = http_body(r), *list = json_object_get(body, "machines"), *item;
+	const char *type = http_header(r, "Content-Type");
+	json_t *body = NULL, *list, *item, *value;
 	struct provision_row *rows;
+	const char *key;
 	size_t n, i;
 	int days;
 
-	if (s == NULL || validity_field(r, body, &days) != CC_OK)
+	if (s == NULL)
 		return;
+	if (type != NULL && strncmp(type, "text/csv", 8) == 0) {
+		batch_csv(r, s);
+		return;
+	}
+	if (http_body_json(r, &body) != CC_OK)
+		return;
+	json_object_foreach(body, key, value) {
+		if (strcmp(key, "machines") != 0 && strcmp(key, "validity_days") != 0) {
+			json_decref(body);
+			http_reply_error(r, 400, "invalid", "unknown field");
+			return;
+		}
+	}
+	list = json_object_get(body, "machines");
+	if (validity_field(r, body, &days) != CC_OK) {
+		json_decref(body);
+		return;
+	}
 	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > API_BATCH_MAX) {
+		json_decref(body);
 		http_reply_error(r, 400, "invalid", "machines: an array of 1-1000 {serial, model, customer, site, csr}");
 		return;
 	}
 	n = json_array_size(list);
 	rows = calloc(n, sizeof(*rows));
 	if (rows == NULL) {
+		json_decref(body);
 		http_reply_error(r, 500, "internal", "out of memory");
 		return;
 	}
@@ -219,6 +405,7 @@ void api_machines_batch(struct http_req *r)
 	}
 	register_rows(r, s, rows, n, days, 0);
 	free(rows);
+	json_decref(body);
 }
 
 void api_machine_renew(struct http_req *r)

@@ -371,3 +371,36 @@ def test_renewal_over_the_live_mqtt_session(world):
     (root / "R3-new.key").write_bytes(key)
     assert connect(d.tls_port, m.ca, root / "R3-new.crt", root / "R3-new.key", "R3") == 0
     assert f.ccj("audit", "list", "--action", "machine.renew", "--serial", "R3")[0]["actor"] == "machine:R3"
+
+
+def csv_body(rows):
+    """text/csv, RFC 4180: the CSR PEMs in double quotes across lines. Returns
+    the body and the line each record starts on."""
+    text, starts = "serial,model,customer,csr\r\n", []
+    for serial, customer, csr in rows:
+        starts.append(text.count("\n") + 1)
+        text += f'{serial},barista-pro,{customer},"{csr}"\r\n'
+    return text.encode(), starts
+
+
+def test_api_batch_as_csv(world):
+    f, api = world["fleet"], world["api"]
+    admin = api.login("admin", ccdaemon.PASSWORD)
+    body, _ = csv_body([(f"CSV-{i}", "cafe-a", make_csr(f"CSV-{i}")[1].decode()) for i in range(3)])
+    status, doc, _ = api.call("POST", "/api/v1/machines/batch?validity_days=100", token=admin, raw=body,
+                              headers={"Content-Type": "text/csv"})
+    assert status == 201 and doc["registered"] == 3, doc
+    assert 98 <= not_after_days_of_pem(doc["machines"][2]["certificate"]) <= 100
+    rows = [(f"CSV-B{i}", "cafe-a", make_csr(f"CSV-B{i}")[1].decode()) for i in range(3)]
+    rows[2] = ("CSV B2", "cafe-a", rows[2][2])
+    body, starts = csv_body(rows)
+    status, doc, _ = api.call("POST", "/api/v1/machines/batch", token=admin, raw=body,
+                              headers={"Content-Type": "text/csv"})
+    assert status == 400, doc
+    assert [(r["line"], r["field"]) for r in doc["error"]["rows"]] == [(starts[2], "serial")], (doc, starts)
+    assert not {m["serial"] for m in f.ccj("machine", "list")} & {"CSV-B0", "CSV-B1"}
+    status, doc, _ = api.call("POST", "/api/v1/machines/batch", token=admin, raw=b'serial,model,customer,csr\nX,"a"b,c,d\n',
+                              headers={"Content-Type": "text/csv"})
+    assert status == 400 and "line 2" in doc["error"]["message"], doc
+    status, doc, _ = api.call("POST", "/api/v1/machines/batch", {"machines": [], "owner": "x"}, token=admin)
+    assert status == 400 and doc["error"]["message"] == "unknown field", doc
