@@ -53,12 +53,16 @@ struct import {
 	char *text;
 	struct provision_row *rows;
 	char **csrs;
+	unsigned char *wrote; /* per row: WROTE_* of its bundle, for undoing a failed batch */
 	size_t n;
 	struct provision_report rep; /* file-level issues (CSR files) */
 	const char *out;
 	char ca_path[VAULT_PATH_MAX]; /* OUT/ca.crt, once written: each bundle's ca.crt is a link to it */
 	size_t done;
 };
+
+enum { WROTE_CERT = 1, WROTE_KEY = 2, WROTE_CA = 4 };
+static const char *const bundle_files[] = { "machine.crt", "machine.key", "ca.crt" };
 
 enum column { COL_SERIAL, COL_MODEL, COL_CUSTOMER, COL_SITE, COL_CSR, COLS };
 static const char *const column_names[COLS] = { "serial", "model", "customer", "site", "csr" };
@@ -269,10 +273,10 @@ static int sync_bundles(void *arg)
 static int write_bundle(void *arg, size_t i, const struct machine_bundle *b)
 {
 	struct import *im = arg;
+	unsigned char *wrote = &im->wrote[im->done + i];
 	char dir[VAULT_PATH_MAX], path[VAULT_PATH_MAX];
 	int rc;
 
-	(void)i;
 	rc = file_join(dir, sizeof(dir), im->out, b->machine.serial);
 	if (rc == CC_OK && im->ca_path[0] == '\0')
 		rc = file_mkdirs(im->out, 0700);
@@ -282,10 +286,14 @@ static int write_bundle(void *arg, size_t i, const struct machine_bundle *b)
 		rc = file_join(path, sizeof(path), dir, "machine.crt");
 	if (rc == CC_OK)
 		rc = write_unsynced(path, b->cert_pem, 0644);
+	if (rc == CC_OK)
+		*wrote |= WROTE_CERT;
 	if (rc == CC_OK && b->key_pem != NULL) {
 		rc = file_join(path, sizeof(path), dir, "machine.key");
 		if (rc == CC_OK)
 			rc = write_unsynced(path, b->key_pem, 0600);
+		if (rc == CC_OK)
+			*wrote |= WROTE_KEY;
 	}
 	if (rc == CC_OK)
 		rc = file_join(path, sizeof(path), dir, "ca.crt");
@@ -302,7 +310,27 @@ static int write_bundle(void *arg, size_t i, const struct machine_bundle *b)
 		log_error(MOD, "%s: %s", path, strerror(errno));
 		rc = CC_ERR_IO;
 	}
+	if (rc == CC_OK)
+		*wrote |= WROTE_CA;
 	return rc;
+}
+
+/* A batch that did not commit leaves no bundle behind: only the files this
+ * run wrote go (a directory is removed only when that leaves it empty). */
+static void undo_bundles(struct import *im, size_t from, size_t n)
+{
+	char dir[VAULT_PATH_MAX], path[VAULT_PATH_MAX];
+	size_t i, k;
+
+	for (i = from; i < from + n; i++) {
+		if (im->wrote[i] == 0 || file_join(dir, sizeof(dir), im->out, im->rows[i].serial) != CC_OK)
+			continue;
+		for (k = 0; k < 3; k++)
+			if ((im->wrote[i] & (1u << k)) && file_join(path, sizeof(path), dir, bundle_files[k]) == CC_OK)
+				unlink(path);
+		rmdir(dir);
+		im->wrote[i] = 0;
+	}
 }
 
 static json_t *issues_json(const struct provision_report *rep)
@@ -334,6 +362,7 @@ static void import_free(struct import *im)
 	for (i = 0; i < im->n; i++)
 		free(im->csrs[i]);
 	free(im->csrs);
+	free(im->wrote);
 	free(im->rows);
 	free(im->text);
 }
@@ -387,10 +416,14 @@ int cli_run_machine_import(struct cli_args *a)
 		rc = CC_ERR_INVALID;
 	}
 	o.csrs_checked = 1;
+	if (rc == CC_OK && (im->wrote = calloc(im->n, 1)) == NULL)
+		rc = CC_ERR_NOMEM;
 	while (rc == CC_OK && im->done < im->n) {
 		size_t n = im->n - im->done < (size_t)batch ? im->n - im->done : (size_t)batch;
 
 		rc = provision_batch(a->vault, im->rows + im->done, n, &o, &im->rep);
+		if (rc != CC_OK)
+			undo_bundles(im, im->done, n);
 		if (rc == CC_OK) {
 			im->done += n;
 			batches++;

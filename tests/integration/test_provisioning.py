@@ -270,6 +270,11 @@ def test_renewal_over_https_then_both_certificates_connect(world):
     assert status == 409, doc
     ccdaemon.poll_until(lambda: connect(d.tls_port, m.ca, new_cert, new_key, "R1") != 0, "revocation")
     assert connect(d.tls_port, m.ca, m.cert, m.key, "R1") != 0
+    # The CRL lists both: the previous certificate was still accepted.
+    crl = x509.load_pem_x509_crl((f.data / "ca.crl").read_bytes())
+    for path in (m.cert, new_cert):
+        serial = x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+        assert crl.get_revoked_certificate_by_serial_number(serial) is not None, path
 
 
 def test_renewal_with_the_cli(world):
@@ -404,3 +409,17 @@ def test_api_batch_as_csv(world):
     assert status == 400 and "line 2" in doc["error"]["message"], doc
     status, doc, _ = api.call("POST", "/api/v1/machines/batch", {"machines": [], "owner": "x"}, token=admin)
     assert status == 400 and doc["error"]["message"] == "unknown field", doc
+
+
+def test_a_batch_that_fails_on_its_files_leaves_none(world):
+    f, root = world["fleet"], world["root"]
+    out = root / "undo"
+    (out / "U0002").mkdir(parents=True)
+    (out / "U0002" / "machine.crt").write_text("someone else's\n")
+    csv = write_csv(root / "undo.csv", "serial,model,customer",
+                    [("U0001", "barista-pro", "cafe-a"), ("U0002", "barista-pro", "cafe-a")])
+    p = f.cc("machine", "import", "--csv", csv, "--out", out, rc=None)
+    assert p.returncode != 0 and "exists already" in p.stderr, p.stderr
+    assert not (out / "U0001").exists(), "the failed batch's bundle is removed"
+    assert (out / "U0002" / "machine.crt").read_text() == "someone else's\n"
+    assert not {m["serial"] for m in f.ccj("machine", "list")} & {"U0001", "U0002"}
