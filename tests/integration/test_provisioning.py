@@ -299,6 +299,8 @@ def test_certificate_audit(world):
     assert by["AUD-1"]["findings"] == ["never-seen"]
     assert "F0007" not in by  # connected: seen, and valid for two years
     assert "R1" not in by  # revoked, and not connected
+    # A renewed row (its MAC covers the previous certificate) reads back in the fleet list.
+    assert by["R2"]["findings"] == ["never-seen"]
     # The daemon cuts revoked machines off, so none is revoked-but-connected.
     assert not [m for m in doc["machines"] if "revoked-connected" in m["findings"]]
     admin = api.login("admin", ccdaemon.PASSWORD)
@@ -310,6 +312,8 @@ def test_certificate_audit(world):
     admin_b = api.login("admin-b", ccdaemon.password_of("admin-b"))
     status, got, _ = api.call("GET", "/api/v1/certificates/audit", token=admin_b)
     assert status == 200 and {m["customer"] for m in got["machines"]} <= {"cafe-b"}, got
+    # Every access row, renewed and revoked ones included, still verifies.
+    assert f.cc("init", "--check", rc=None).returncode == 0
 
 
 class Session:
