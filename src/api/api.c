@@ -29,6 +29,7 @@ static const char *const token_fields[] = { "name", "org", "role", "expires", "r
 static const char *const password_fields[] = { "current_password", "new_password", NULL };
 static const char *const reset_fields[] = { "new_password", NULL };
 static const char *const machine_add_fields[] = { "serial", "model", "customer", "site", "csr", "validity_days", NULL };
+static const char *const machine_batch_fields[] = { "machines", "validity_days", HTTP_ALSO_CSV, NULL };
 static const char *const renew_fields[] = { "csr", "validity_days", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
@@ -135,8 +136,7 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/machines", "administration", "admin", HTTP_ADMIN, machine_add_fields,
 	  api_machines_add, "register a machine of a customer in the caller's subtree with its CSR (PEM, EC P-256; "
 	  "serial, model, customer, site, csr, validity_days): its certificate and the CA" },
-	/* No declared fields: the body is JSON or text/csv; the handler checks it. */
-	{ EVHTTP_REQ_POST, "/api/v1/machines/batch", "administration", "admin", HTTP_ADMIN, NULL,
+	{ EVHTTP_REQ_POST, "/api/v1/machines/batch", "administration", "admin", HTTP_ADMIN, machine_batch_fields,
 	  api_machines_batch, "register up to 1000 machines with their CSRs, all or none: application/json "
 	  "{machines: [{serial, model, customer, site, csr}], validity_days}, or text/csv with a header line "
 	  "serial,model,customer[,site],csr (PEM in double quotes; validity_days in the query); 400 names each "

@@ -357,9 +357,8 @@ void api_machines_batch(struct http_req *r)
 {
 	struct caller *s = api_caller(r);
 	const char *type = http_header(r, "Content-Type");
-	json_t *body = NULL, *list, *item, *value;
+	json_t *body, *list, *item;
 	struct provision_row *rows;
-	const char *key;
 	size_t n, i;
 	int days;
 
@@ -369,15 +368,7 @@ void api_machines_batch(struct http_req *r)
 		batch_csv(r, s);
 		return;
 	}
-	if (http_body_json(r, &body) != CC_OK)
-		return;
-	json_object_foreach(body, key, value) {
-		if (strcmp(key, "machines") != 0 && strcmp(key, "validity_days") != 0) {
-			json_decref(body);
-			http_reply_error(r, 400, "invalid", "unknown field");
-			return;
-		}
-	}
+	body = json_incref(http_body(r)); /* declared fields: checked by the dispatcher */
 	list = json_object_get(body, "machines");
 	if (validity_field(r, body, &days) != CC_OK) {
 		json_decref(body);
