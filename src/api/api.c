@@ -24,6 +24,9 @@ static const char *const token_fields[] = { "name", "org", "role", "expires", "r
 static const char *const password_fields[] = { "current_password", "new_password", NULL };
 static const char *const reset_fields[] = { "new_password", NULL };
 static const char *const job_fields[] = { "command", "body", "target", "timeout_s", NULL };
+static const char *const machine_add_fields[] = { "serial", "model", "customer", "site", "csr", "validity_days", NULL };
+static const char *const machine_batch_fields[] = { "machines", "validity_days", HTTP_ALSO_CSV, NULL };
+static const char *const renew_fields[] = { "csr", "validity_days", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -147,6 +150,20 @@ static const struct http_route routes[] = {
 	  "its times (ISO 8601 UTC) and the machine's reason or result" },
 	{ EVHTTP_REQ_POST, "/api/v1/jobs/{id}/cancel", "support", "technical", HTTP_DATA, NULL, api_jobs_cancel,
 	  "cancel the job's open targets in the caller's scope; results that come later are ignored, counted" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines", "administration", "admin", HTTP_ADMIN, machine_add_fields,
+	  api_machines_add, "register a machine of a customer in the caller's subtree with its CSR (PEM, EC P-256; "
+	  "serial, model, customer, site, csr, validity_days): its certificate and the CA" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/batch", "administration", "admin", HTTP_ADMIN, machine_batch_fields,
+	  api_machines_batch, "register up to 1000 machines with their CSRs, all or none: application/json "
+	  "{machines: [{serial, model, customer, site, csr}], validity_days}, or text/csv with a header line "
+	  "serial,model,customer[,site],csr (PEM in double quotes; validity_days in the query); 400 names each "
+	  "bad item by its position or CSV line" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/certificate", "administration", "admin", HTTP_ADMIN,
+	  renew_fields, api_machine_renew, "renew a machine's certificate for a CSR with a new key (csr, "
+	  "validity_days); the previous one is accepted for 7 more days at most" },
+	{ EVHTTP_REQ_GET, "/api/v1/certificates/audit", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_certificates_audit, "machine certificates expiring within expiring_days (30), revoked but connected, "
+	  "or never used, in the caller's subtree" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

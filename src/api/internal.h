@@ -186,6 +186,11 @@ void api_jobs_create(struct http_req *r);
 void api_jobs_list(struct http_req *r);
 void api_jobs_get(struct http_req *r);
 void api_jobs_cancel(struct http_req *r);
+/* provision.c */
+void api_machines_add(struct http_req *r);
+void api_machines_batch(struct http_req *r);
+void api_machine_renew(struct http_req *r);
+void api_certificates_audit(struct http_req *r);
 
 void api_grants_list(struct http_req *r);
 void api_grants_add(struct http_req *r);

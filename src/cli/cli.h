@@ -128,5 +128,10 @@ int cli_audit_finish(struct cli_args *a, struct cli_audit *au, int rc);
 
 /* `machine status`, listed in the machine table, lives with the data commands. */
 int cli_run_machine_status(struct cli_args *a);
+/* `machine import|renew|certs|cert-validity` live in cmd_provision.c. */
+int cli_run_machine_import(struct cli_args *a);
+int cli_run_machine_renew(struct cli_args *a);
+int cli_run_machine_certs(struct cli_args *a);
+int cli_run_machine_cert_validity(struct cli_args *a);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/table.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/limits.h"
@@ -59,6 +60,9 @@ static int run_machine_add(struct cli_args *a)
 	unsigned char *csr = NULL;
 	size_t csr_len = 0;
 	const char *csr_file = cli_get(a, "csr");
+	const char *days_text = cli_get(a, "validity-days");
+	char *end = NULL;
+	long days = days_text != NULL ? strtol(days_text, &end, 10) : 0;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -67,14 +71,18 @@ static int run_machine_add(struct cli_args *a)
 	    file_join(o.key, sizeof(o.key), o.dir, "machine.key") != CC_OK ||
 	    file_join(o.ca, sizeof(o.ca), o.dir, "ca.crt") != CC_OK)
 		return CC_ERR_LIMIT;
+	if (days_text != NULL && (*end != '\0' || days < 1 || days > CA_DAYS_MAX)) {
+		log_error(MOD, "--validity-days must be a whole number 1-%d", CA_DAYS_MAX);
+		return CC_ERR_INVALID;
+	}
 	if (csr_file != NULL) {
 		rc = file_read_all(csr_file, CA_CSR_MAX, &csr, &csr_len);
 		if (rc != CC_OK)
 			return rc;
 	}
-	rc = inventory_machine_add(a->vault, cli_get(a, "serial"), cli_get(a, "model"),
-	                           cli_get(a, "customer"), cli_get(a, "site"), (const char *)csr,
-	                           deliver_bundle, &o);
+	rc = inventory_machine_add_days(a->vault, cli_get(a, "serial"), cli_get(a, "model"),
+	                                cli_get(a, "customer"), cli_get(a, "site"), (const char *)csr, (int)days,
+	                                deliver_bundle, &o);
 	free(csr);
 	if (rc != CC_OK)
 		return rc;
@@ -105,17 +113,26 @@ static json_t *machine_json(struct store *s, const struct store_machine *m)
 	struct store_org cust;
 	struct store_site site;
 	const char *site_name = NULL;
-	char created[40], revoked[40];
+	char created[40], revoked[40], not_after[40], prev_until[40];
+	int64_t now = clock_now_ms();
+	const char *state = m->revoked_ms != 0 ? "revoked"
+	                    : m->cert_not_after_ms != 0 && m->cert_not_after_ms <= now ? "expired" : "valid";
+	int overlap = m->prev_cert_fingerprint[0] != '\0' && m->prev_cert_until_ms > now && m->revoked_ms == 0;
 
 	if (s->ops->org_get(s, m->customer_id, &cust) != CC_OK)
 		snprintf(cust.name, sizeof(cust.name), "?");
 	if (m->site_id != 0 && s->ops->site_get(s, m->site_id, &site) == CC_OK)
 		site_name = site.name;
-	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:b, s:s?}", "serial", m->serial, "model",
-	                 m->model, "customer", cust.name, "site", site_name, "cert_sha256",
-	                 m->cert_fingerprint, "created", cli_time(m->created_ms, created, sizeof(created)),
+	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?, s:s?}", "serial", m->serial,
+	                 "model", m->model, "customer", cust.name, "site", site_name, "cert_sha256",
+	                 m->cert_fingerprint, "cert_not_after", cli_time(m->cert_not_after_ms, not_after,
+	                 sizeof(not_after)), "cert_state", state,
+	                 "created", cli_time(m->created_ms, created, sizeof(created)),
 	                 "revoked", m->revoked_ms != 0,
-	                 "revoked_at", m->revoked_ms ? cli_time(m->revoked_ms, revoked, sizeof(revoked)) : NULL);
+	                 "revoked_at", m->revoked_ms ? cli_time(m->revoked_ms, revoked, sizeof(revoked)) : NULL,
+	                 "prev_cert_sha256", overlap ? m->prev_cert_fingerprint : NULL,
+	                 "prev_cert_until", overlap ? cli_time(m->prev_cert_until_ms, prev_until, sizeof(prev_until))
+	                                            : NULL);
 }
 
 struct machine_lister {
@@ -182,9 +199,9 @@ static int run_machine_show(struct cli_args *a)
 
 		json_object_foreach(doc, key, value) {
 			if (json_is_string(value))
-				printf("%-12s %s\n", key, json_string_value(value));
+				printf("%-16s %s\n", key, json_string_value(value));
 			else if (json_is_boolean(value))
-				printf("%-12s %s\n", key, json_is_true(value) ? "yes" : "no");
+				printf("%-16s %s\n", key, json_is_true(value) ? "yes" : "no");
 		}
 	}
 	json_decref(doc);
@@ -289,6 +306,7 @@ const struct cli_cmd cli_machine_cmds[] = {
 	    { "site", "SITE", "the customer's site where it stands", 0 },
 	    { "out", "DIR", "where to write machine.crt, machine.key and ca.crt", 1 },
 	    { "csr", "FILE", "sign this CSR (PEM, P-256) instead of generating a key", 0 },
+	    { "validity-days", "N", "certificate validity (default: machine cert-validity)", 0 },
 	    CLI_END_OPTS },
 	  run_machine_add },
 	{ "machine", "revoke", "revoke a machine's certificate at once", "serial", 1,
@@ -309,5 +327,26 @@ const struct cli_cmd cli_machine_cmds[] = {
 	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_machine_commands },
 	{ "machine", "show", "show one machine", "serial", 1,
 	  { { "serial", "S", "the machine's serial", 1 }, CLI_END_OPTS }, run_machine_show },
+	{ "machine", "import", "register machines from a CSV (serial,model,customer[,site][,csr]) in batches", NULL, 1,
+	  { { "csv", "FILE", "the CSV; its header names the columns", 1 },
+	    { "out", "DIR", "bundles go to DIR/SERIAL/ (machine.crt, machine.key for generated keys, ca.crt)", 1 },
+	    { "csr-dir", "DIR", "where the csr column's file names are (else they are paths)", 0 },
+	    { "validity-days", "N", "certificate validity (default: machine cert-validity)", 0 },
+	    { "batch", "N", "machines per transaction (default 1000)", 0 },
+	    CLI_END_OPTS },
+	  cli_run_machine_import },
+	{ "machine", "renew", "issue a machine a new certificate for a CSR with a new key", "serial", 1,
+	  { { "serial", "S", "the machine", 1 },
+	    { "csr", "FILE", "the CSR (PEM, P-256)", 1 },
+	    { "out", "FILE", "where to write the certificate", 1 },
+	    { "validity-days", "N", "certificate validity (default: machine cert-validity)", 0 },
+	    CLI_END_OPTS },
+	  cli_run_machine_renew },
+	{ "machine", "certs", "certificate audit: expiring, revoked but connected, never seen", NULL, 1,
+	  { { "expiring-days", "N", "expiring within N days (default 30)", 0 }, CLI_END_OPTS },
+	  cli_run_machine_certs },
+	{ "machine", "cert-validity", "show or set the validity of new machine certificates", NULL, 1,
+	  { { "days", "N", "set it to N days (default 730)", 0 }, CLI_END_OPTS },
+	  cli_run_machine_cert_validity },
 	CLI_END_CMDS,
 };

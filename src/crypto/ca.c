@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -712,14 +713,58 @@ out:
 	return rc;
 }
 
-int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char *serial, int days,
-		     const char *csr_pem, char **cert_pem, char **key_pem, char fingerprint[65])
+struct ca_signer {
+	X509 *ca;
+	EVP_PKEY *key;
+};
+
+int ca_signer_open(const char *ca_cert_pem, const char *ca_key_pem, struct ca_signer **out)
 {
-	X509 *ca = NULL, *x = NULL;
-	EVP_PKEY *ca_key = NULL, *pub = NULL;
+	struct ca_signer *sg = calloc(1, sizeof(*sg));
+	int rc;
+
+	if (sg == NULL)
+		return CC_ERR_NOMEM;
+	rc = load_ca(ca_cert_pem, ca_key_pem, &sg->ca, &sg->key);
+	if (rc != CC_OK) {
+		free(sg);
+		return rc;
+	}
+	*out = sg;
+	return CC_OK;
+}
+
+void ca_signer_free(struct ca_signer *sg)
+{
+	if (sg == NULL)
+		return;
+	EVP_PKEY_free(sg->key);
+	X509_free(sg->ca);
+	free(sg);
+}
+
+static int cert_not_after(X509 *x, long long *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+		log_ssl("certificate notAfter");
+		return CC_ERR_INVALID;
+	}
+	*out = (long long)timegm(&tm) * 1000;
+	return CC_OK;
+}
+
+int ca_signer_issue_machine(struct ca_signer *sg, const char *serial, int days, const char *csr_pem,
+			    char **cert_pem, char **key_pem, char fingerprint[65], long long *not_after)
+{
+	X509 *x = NULL;
+	EVP_PKEY *pub = NULL;
 	X509_NAME *name = NULL;
 	char *cert = NULL, *kpem = NULL;
 	char fp[65];
+	long long until = 0;
 	int rc;
 
 	if (cert_pem == NULL || key_pem == NULL || fingerprint == NULL) {
@@ -728,8 +773,6 @@ int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char
 	}
 	if ((rc = check_serial(serial)) != CC_OK || (rc = check_days(days)) != CC_OK)
 		return rc;
-	if ((rc = load_ca(ca_cert_pem, ca_key_pem, &ca, &ca_key)) != CC_OK)
-		goto out;
 	if (csr_pem == NULL) {
 		if ((rc = new_p256_key(&pub)) != CC_OK || (rc = key_to_pem(pub, &kpem)) != CC_OK)
 			goto out;
@@ -737,13 +780,16 @@ int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char
 		goto out;
 	}
 	if ((rc = make_name(serial, CA_MACHINE_ORG, &name)) != CC_OK ||
-	    (rc = cert_new(ca, name, pub, days, &x)) != CC_OK ||
-	    (rc = leaf_exts(ca, x, "clientAuth")) != CC_OK || (rc = cert_sign(x, ca_key)) != CC_OK ||
-	    (rc = cert_fingerprint(x, fp)) != CC_OK || (rc = cert_to_pem(x, &cert)) != CC_OK)
+	    (rc = cert_new(sg->ca, name, pub, days, &x)) != CC_OK ||
+	    (rc = leaf_exts(sg->ca, x, "clientAuth")) != CC_OK || (rc = cert_sign(x, sg->key)) != CC_OK ||
+	    (rc = cert_fingerprint(x, fp)) != CC_OK || (rc = cert_not_after(x, &until)) != CC_OK ||
+	    (rc = cert_to_pem(x, &cert)) != CC_OK)
 		goto out;
 	*cert_pem = cert;
 	*key_pem = kpem;
 	memcpy(fingerprint, fp, sizeof(fp));
+	if (not_after != NULL)
+		*not_after = until;
 	cert = NULL;
 	kpem = NULL;
 out:
@@ -752,8 +798,25 @@ out:
 	X509_free(x);
 	X509_NAME_free(name);
 	EVP_PKEY_free(pub);
-	EVP_PKEY_free(ca_key);
-	X509_free(ca);
+	return rc;
+}
+
+int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char *serial, int days,
+		     const char *csr_pem, char **cert_pem, char **key_pem, char fingerprint[65])
+{
+	struct ca_signer *sg = NULL;
+	int rc;
+
+	if (cert_pem == NULL || key_pem == NULL || fingerprint == NULL) {
+		log_error(MOD, "machine certificate: missing output pointer");
+		return CC_ERR_INVALID;
+	}
+	if ((rc = check_serial(serial)) != CC_OK || (rc = check_days(days)) != CC_OK)
+		return rc;
+	rc = ca_signer_open(ca_cert_pem, ca_key_pem, &sg);
+	if (rc == CC_OK)
+		rc = ca_signer_issue_machine(sg, serial, days, csr_pem, cert_pem, key_pem, fingerprint, NULL);
+	ca_signer_free(sg);
 	return rc;
 }
 
@@ -959,5 +1022,95 @@ out:
 	X509_CRL_free(crl);
 	EVP_PKEY_free(ca_key);
 	X509_free(ca);
+	return rc;
+}
+
+/* The hex SHA-256 of a public key's SubjectPublicKeyInfo DER. */
+static int spki_sha256(EVP_PKEY *pub, char out[65])
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(pub, &der);
+
+	if (len <= 0) {
+		log_ssl("cannot encode a public key");
+		return CC_ERR_CRYPTO;
+	}
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	hex_sha256(md, out);
+	return CC_OK;
+}
+
+int ca_csr_check(const char *csr_pem, const char *serial, char spki[65], const char **why)
+{
+	BIO *bio = NULL;
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub;
+	const char *reason = NULL;
+	char fp[65];
+	int rc;
+
+	*why = "too large";
+	if ((rc = pem_bio("machine CSR", csr_pem, CA_CSR_MAX, &bio)) != CC_OK)
+		return rc;
+	req = PEM_read_bio_X509_REQ(bio, NULL, no_passphrase, NULL);
+	pub = req != NULL ? X509_REQ_get0_pubkey(req) : NULL;
+	if (req == NULL)
+		reason = "not a PEM certificate request";
+	else if (pub == NULL)
+		reason = "unreadable public key";
+	else if (!is_p256(pub))
+		reason = "the key must be EC P-256";
+	else if (X509_REQ_verify(req, pub) != 1)
+		reason = "bad self-signature";
+	else if (csr_check_cn(req, serial) != CC_OK)
+		reason = "its subject CN is not the machine serial";
+	ERR_clear_error();
+	rc = reason != NULL ? CC_ERR_INVALID : spki != NULL ? spki_sha256(pub, fp) : CC_OK;
+	if (rc == CC_OK && spki != NULL)
+		memcpy(spki, fp, sizeof(fp));
+	*why = reason;
+	X509_REQ_free(req);
+	BIO_free(bio);
+	return rc;
+}
+
+int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65])
+{
+	X509 *x = NULL;
+	long long until = 0;
+	char fp[65];
+	int rc = parse_cert("certificate", cert_pem, &x);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = cert_not_after(x, &until);
+	if (rc == CC_OK && spki != NULL)
+		rc = spki_sha256(X509_get0_pubkey(x), fp);
+	if (rc == CC_OK) {
+		*not_after_ms = until;
+		if (spki != NULL)
+			memcpy(spki, fp, sizeof(fp));
+	}
+	X509_free(x);
+	return rc;
+}
+
+int ca_cert_issued(const char *cert_pem, long long *not_before_ms)
+{
+	X509 *x = NULL;
+	struct tm tm;
+	int rc = parse_cert("certificate", cert_pem, &x);
+
+	if (rc != CC_OK)
+		return rc;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1) {
+		log_ssl("certificate notBefore");
+		rc = CC_ERR_INVALID;
+	} else {
+		*not_before_ms = (long long)timegm(&tm) * 1000;
+	}
+	X509_free(x);
 	return rc;
 }

@@ -79,6 +79,18 @@ int ca_issue_machine(const char *ca_cert_pem, const char *ca_key_pem, const char
 		     const char *csr_pem, char **cert_pem, char **key_pem, char fingerprint[65]);
 
 /*
+ * The CA pair parsed and checked once, for issuing many machine
+ * certificates (a factory batch): ca_signer_issue_machine is
+ * ca_issue_machine without parsing the CA each time, and also gives the
+ * certificate's notAfter in ms since the epoch (not_after may be NULL).
+ */
+struct ca_signer;
+int ca_signer_open(const char *ca_cert_pem, const char *ca_key_pem, struct ca_signer **out);
+int ca_signer_issue_machine(struct ca_signer *sg, const char *serial, int days, const char *csr_pem,
+			    char **cert_pem, char **key_pem, char fingerprint[65], long long *not_after);
+void ca_signer_free(struct ca_signer *sg);
+
+/*
  * Writes the lowercase hex SHA-256 of a PEM certificate's DER (64 characters
  * and a NUL) into fingerprint. CC_ERR_INVALID if cert_pem is not a certificate.
  */
@@ -91,6 +103,23 @@ int ca_cert_fingerprint(const char *cert_pem, char fingerprint[65]);
  * holds a NUL byte. out is written only on success.
  */
 int ca_cert_common_name(const char *cert_pem, char *out, size_t cap);
+
+/*
+ * Vets a machine CSR as ca_issue_machine does (P-256 key, valid
+ * self-signature, any CN equal to serial) without logging the refusal:
+ * *why receives a short static reason for a refused CSR (CC_ERR_INVALID or
+ * CC_ERR_LIMIT), NULL otherwise. spki (may be NULL) receives the lowercase hex
+ * SHA-256 of the CSR's SubjectPublicKeyInfo DER.
+ */
+int ca_csr_check(const char *csr_pem, const char *serial, char spki[65], const char **why);
+
+/*
+ * A certificate's notAfter in ms since the epoch, and (spki may be NULL) the
+ * hex SHA-256 of its SubjectPublicKeyInfo DER, comparable with ca_csr_check's.
+ */
+int ca_cert_validity(const char *cert_pem, long long *not_after_ms, char spki[65]);
+/* A certificate's notBefore in ms since the epoch. */
+int ca_cert_issued(const char *cert_pem, long long *not_before_ms);
 
 /* One revoked certificate for ca_make_crl: its PEM and when it was revoked. */
 struct ca_revoked {

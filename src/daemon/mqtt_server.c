@@ -25,6 +25,7 @@
 #include "fleet/commands.h"
 #include "fleet/jobs.h"
 #include "fleet/inventory.h"
+#include "fleet/provision.h"
 #include "ingest/message.h"
 #include "mqtt/acl.h"
 #include "mqtt/broker.h"
@@ -381,7 +382,7 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 				log_info(MOD, "%s: refused client id #%s: unknown machine", c->peer, tag);
 			return MQTT_RC_NOT_AUTHORIZED;
 		}
-		if (e->revoked || (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+		if (e->revoked || (c->l->tls && !registry_cert_ok(e, c->fingerprint))) {
 			/* A registered serial: the fleet's own name, not the client's input. */
 			log_info(MOD, "%s: refused %s: %s", c->peer, e->serial,
 			         e->revoked ? "revoked" : "certificate replaced");
@@ -510,6 +511,36 @@ static int command_result(struct conn *c, const struct mqtt_publish *p, const ch
 	return p->qos > 0 ? SESSION_PENDING : 0;
 }
 
+/* A renewal over the live session: signed and stored here, on the loop
+ * (rare: one per machine per hour at most), the certificate published back
+ * on cc/v1/{serial}/cert/issued at QoS 1. The connection's certificate
+ * stays accepted during the overlap (fleet/provision.h). */
+static int renew_over_session(struct conn *c, const struct mqtt_publish *p, const char **reason_string)
+{
+	char topic[CC_SERIAL_MAX + 24], *cert = NULL;
+	const char *why = NULL;
+	uint16_t packet_id = 0;
+	int rc = provision_renew_by_machine(c->srv->vault, c->serial, p->payload.p, p->payload.len, &cert, &why);
+
+	if (rc != CC_OK) {
+		log_info(MOD, "%s: certificate renewal refused: %s", c->serial, why != NULL ? why : cc_strerror(rc));
+		if (p->qos == 0 || session_version(c->session) != MQTT_V5)
+			return MQTT_RC_SUCCESS;
+		snprintf(c->srv->refusal, sizeof(c->srv->refusal), "%s", why != NULL ? why : "renewal failed");
+		*reason_string = c->srv->refusal;
+		return rc == CC_ERR_LIMIT ? MQTT_RC_QUOTA_EXCEEDED : why != NULL ? MQTT_RC_PAYLOAD_FORMAT_INVALID
+		                                                                 : MQTT_RC_UNSPECIFIED;
+	}
+	snprintf(topic, sizeof(topic), "cc/v1/%s/cert/issued", c->serial);
+	if (session_publish(c->session, topic, (const uint8_t *)cert, strlen(cert), 1, 0, &packet_id) != CC_OK)
+		log_warn(MOD, "%s: renewed, but the certificate could not be sent: it may ask again in an hour",
+		         c->serial);
+	else
+		log_info(MOD, "%s: certificate renewed and sent", c->serial);
+	free(cert);
+	return MQTT_RC_SUCCESS;
+}
+
 static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **reason_string)
 {
 	struct conn *c = ctx;
@@ -543,6 +574,8 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 		/* Online/offline is known from the connection itself; accept and move on. */
 		return 0;
 	}
+	if (kind == TOPIC_CERT_CSR)
+		return renew_over_session(c, p, reason_string);
 	rc = message_check(message_kind_of(kind), c->model, p->payload.p, p->payload.len, &verdict);
 	if (rc != CC_OK)
 		return -MQTT_RC_UNSPECIFIED;
@@ -1307,7 +1340,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		e = registry_find(srv->registry, c->serial);
 		if (e == NULL || e->revoked || e->id != c->machine_id ||
-		    (c->l->tls && strcmp(e->cert_fingerprint, c->fingerprint) != 0)) {
+		    (c->l->tls && !registry_cert_ok(e, c->fingerprint))) {
 			snprintf(c->reason, sizeof(c->reason), "%s", e == NULL ? "deleted" : "revoked");
 			log_info(MOD, "%s: cut off: %s", c->serial, c->reason);
 			conn_close(c, c->reason, MQTT_RC_ADMIN_ACTION);

@@ -6,7 +6,9 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/clock.h"
 #include "fleet/inventory.h"
+#include "fleet/provision.h"
 
 #define MOD "registry"
 
@@ -38,6 +40,8 @@ static int add_entry(void *arg, const struct store_machine *m)
 	memcpy(e->serial, m->serial, sizeof(e->serial));
 	memcpy(e->model, m->model, sizeof(e->model));
 	memcpy(e->cert_fingerprint, m->cert_fingerprint, sizeof(e->cert_fingerprint));
+	memcpy(e->prev_cert_fingerprint, m->prev_cert_fingerprint, sizeof(e->prev_cert_fingerprint));
+	e->prev_cert_until_ms = m->prev_cert_until_ms;
 	e->revoked = m->revoked_ms != 0;
 	return 0;
 }
@@ -122,3 +126,9 @@ const struct registry_entry *registry_find(const struct registry *r, const char 
 }
 
 size_t registry_count(const struct registry *r) { return r->count; }
+
+int registry_cert_ok(const struct registry_entry *e, const char *fingerprint)
+{
+	return provision_cert_accepted(e->cert_fingerprint, e->prev_cert_fingerprint, e->prev_cert_until_ms,
+	                               fingerprint, clock_now_ms());
+}

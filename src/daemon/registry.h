@@ -21,6 +21,8 @@ struct registry_entry {
 	char serial[CC_SERIAL_MAX + 1];
 	char model[CC_NAME_MAX + 1];
 	char cert_fingerprint[65];
+	char prev_cert_fingerprint[65]; /* a renewed machine's previous certificate; "" */
+	int64_t prev_cert_until_ms;     /* accepted until then (fleet/provision.h) */
 	int revoked;
 };
 
@@ -36,5 +38,9 @@ int registry_poll(struct registry *r, int *changed);
 const struct registry_entry *registry_find(const struct registry *r, const char *serial);
 
 size_t registry_count(const struct registry *r);
+
+/* 1 if a TLS client certificate of this fingerprint is the machine's:
+ * its current one, or the previous one during a renewal's overlap. */
+int registry_cert_ok(const struct registry_entry *e, const char *fingerprint);
 
 #endif

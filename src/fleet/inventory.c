@@ -10,6 +10,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "crypto/ca.h"
+#include "fleet/provision.h"
 #include "ingest/privacy.h"
 
 #define MOD "inventory"
@@ -250,6 +251,14 @@ int inventory_machine_add(struct vault *v, const char *serial, const char *model
                           const char *customer, const char *site, const char *csr_pem,
                           int (*deliver)(void *ctx, const struct machine_bundle *b), void *ctx)
 {
+	return inventory_machine_add_days(v, serial, model, customer, site, csr_pem, 0, deliver, ctx);
+}
+
+int inventory_machine_add_days(struct vault *v, const char *serial, const char *model,
+                               const char *customer, const char *site, const char *csr_pem, int days,
+                               int (*deliver)(void *ctx, const struct machine_bundle *b), void *ctx)
+{
+	long long not_after = 0;
 	struct store *s = vault_store(v);
 	struct machine_bundle b;
 	struct store_org cust;
@@ -266,6 +275,8 @@ int inventory_machine_add(struct vault *v, const char *serial, const char *model
 		return CC_ERR_INVALID;
 	}
 	rc = check_name("model", model);
+	if (rc == CC_OK && days == 0)
+		rc = provision_days(v, &days);
 	if (rc != CC_OK)
 		return rc;
 	rc = s->ops->begin(s);
@@ -286,10 +297,13 @@ int inventory_machine_add(struct vault *v, const char *serial, const char *model
 	if (rc == CC_OK)
 		rc = load_ca(v, &b.ca_pem, &ca_key, &ca_key_len);
 	if (rc == CC_OK)
-		rc = ca_issue_machine(b.ca_pem, ca_key, serial, INVENTORY_MACHINE_CERT_DAYS, csr_pem,
+		rc = ca_issue_machine(b.ca_pem, ca_key, serial, days, csr_pem,
 		                      &b.cert_pem, &b.key_pem, m->cert_fingerprint);
 	if (rc == CC_OK && strlen(b.cert_pem) > CC_CERT_PEM_MAX)
 		rc = CC_ERR_LIMIT;
+	if (rc == CC_OK)
+		rc = ca_cert_validity(b.cert_pem, &not_after, NULL);
+	m->cert_not_after_ms = not_after;
 	if (rc == CC_OK) {
 		memcpy(m->serial, serial, strlen(serial) + 1);
 		memcpy(m->model, model, strlen(model) + 1);

@@ -25,9 +25,6 @@
  * daemon polls it to refresh its registry and cut revoked machines off. */
 #define INVENTORY_FLEET_VERSION "fleet-version"
 
-/* Validity of machine certificates, in days. */
-#define INVENTORY_MACHINE_CERT_DAYS 3650
-
 /* 1 if the text is a valid slug / serial: the charset and length of
  * limits.h, and nothing the privacy filter's text detectors flag (a card
  * number plain, split or encoded; a phone number): these are clear columns. */
@@ -63,6 +60,10 @@ struct machine_bundle {
 int inventory_machine_add(struct vault *v, const char *serial, const char *model,
                           const char *customer, const char *site, const char *csr_pem,
                           int (*deliver)(void *ctx, const struct machine_bundle *b), void *ctx);
+/* The same, valid days (0: the data directory's default, provision_days). */
+int inventory_machine_add_days(struct vault *v, const char *serial, const char *model,
+                               const char *customer, const char *site, const char *csr_pem, int days,
+                               int (*deliver)(void *ctx, const struct machine_bundle *b), void *ctx);
 void inventory_bundle_free(struct machine_bundle *b);
 
 /* Revokes a machine's certificate and rewrites the CRL (DIR/ca.crl). */

@@ -276,6 +276,23 @@ int http_body_json(struct http_req *r, json_t **out)
 
 json_t *http_body(const struct http_req *r) { return r->body; }
 
+static int takes_csv(const struct http_route *route)
+{
+	const char *const *f;
+
+	for (f = route->fields; f != NULL && *f != NULL; f++)
+		if (strcmp(*f, HTTP_ALSO_CSV) == 0)
+			return 1;
+	return 0;
+}
+
+static int sent_csv(const struct http_req *r)
+{
+	const char *type = http_header(r, "Content-Type");
+
+	return takes_csv(r->route) && type != NULL && strncmp(type, "text/csv", 8) == 0;
+}
+
 /* The route's declared body: a JSON object with no field outside the list.
  * Unknown fields (an "owner", an "org", a "role" slipped in) are refused
  * here, before any handler could act on them. */
@@ -289,7 +306,7 @@ static int body_declared(struct http_req *r)
 	json_object_foreach(body, key, value) {
 		const char *const *f;
 
-		for (f = r->route->fields; *f != NULL && strcmp(*f, key) != 0; f++)
+		for (f = r->route->fields; *f != NULL && (strcmp(*f, key) != 0 || strcmp(*f, HTTP_ALSO_CSV) == 0); f++)
 			;
 		if (*f == NULL) {
 			json_decref(body);
@@ -476,7 +493,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		}
 		if (route->access != HTTP_OPEN && s->guard(r) != 0)
 			return; /* refused, and answered */
-		if (route->fields != NULL && body_declared(r) != CC_OK)
+		if (route->fields != NULL && !sent_csv(r) && body_declared(r) != CC_OK)
 			return;
 		route->handle(r);
 	} else if (status == 405) {
@@ -576,12 +593,21 @@ static const char *const access_names[] = {
 /* A JSON object body with exactly these optional fields, nothing else. */
 static json_t *request_body(const char *const *fields)
 {
-	json_t *props = json_object();
+	json_t *props = json_object(), *body;
+	int csv = 0;
 
-	for (; props != NULL && *fields != NULL; fields++)
-		json_object_set_new(props, *fields, json_object());
-	return json_pack("{s:b, s:{s:{s:{s:s, s:o, s:b}}}}", "required", 1, "content", "application/json",
+	for (; props != NULL && *fields != NULL; fields++) {
+		if (strcmp(*fields, HTTP_ALSO_CSV) == 0)
+			csv = 1;
+		else
+			json_object_set_new(props, *fields, json_object());
+	}
+	body = json_pack("{s:b, s:{s:{s:{s:s, s:o, s:b}}}}", "required", 1, "content", "application/json",
 	                 "schema", "type", "object", "properties", props, "additionalProperties", 0);
+	if (body != NULL && csv)
+		json_object_set_new(json_object_get(body, "content"), "text/csv",
+		                    json_pack("{s:{s:s}}", "schema", "type", "string"));
+	return body;
 }
 
 /* The {name} captures of a pattern as OpenAPI path parameters. */

@@ -50,10 +50,16 @@ struct http_route {
 	const char *purpose;  /* what the data is used for (policy purposes) */
 	const char *data_class; /* comma-separated: status,technical,service,usage,audit; or none */
 	enum http_access access;
-	const char *const *fields; /* the body's accepted fields (NULL-terminated); NULL: no body read */
+	const char *const *fields; /* the body's accepted fields (NULL-terminated); NULL: no body read;
+	                              HTTP_ALSO_CSV among them: see there */
 	void (*handle)(struct http_req *r);
 	const char *summary;  /* for the OpenAPI document */
 };
+
+/* Listed among a route's fields: the route also takes a text/csv body,
+ * which its handler reads itself (http_evrequest); the JSON check is then
+ * skipped, and the OpenAPI document names both media types. */
+#define HTTP_ALSO_CSV "+text/csv"
 
 struct http_server_opts {
 	const char *listen;       /* host:port */

@@ -12,6 +12,7 @@ static const struct {
 	{ "event", TOPIC_EVENT },
 	{ "info", TOPIC_INFO },
 	{ "status", TOPIC_STATUS },
+	{ "cert/csr", TOPIC_CERT_CSR },
 };
 
 /* If topic starts with "cc/v1/{serial}/", returns the length of that prefix; else 0. */
@@ -86,6 +87,7 @@ int acl_may_publish(enum acl_mode mode, const char *serial, const uint8_t *topic
 int acl_may_subscribe(enum acl_mode mode, const char *serial, const uint8_t *filter, size_t len)
 {
 	static const char cmd[] = "cmd";
+	static const char issued[] = "cert/issued";
 	size_t p;
 
 	if (!acl_filter_valid(filter, len))
@@ -93,6 +95,8 @@ int acl_may_subscribe(enum acl_mode mode, const char *serial, const uint8_t *fil
 	if (mode == ACL_OPEN)
 		return filter[0] != '$';
 	p = own_prefix(serial, filter, len);
+	if (p > 0 && len - p == sizeof(issued) - 1 && memcmp(filter + p, issued, sizeof(issued) - 1) == 0)
+		return 1;
 	if (p == 0 || len - p < sizeof(cmd) - 1 || memcmp(filter + p, cmd, sizeof(cmd) - 1) != 0)
 		return 0;
 	p += sizeof(cmd) - 1;

@@ -2,9 +2,10 @@
  * acl.h - which topics a machine may publish and subscribe to (docs/METRICS.md "Message formats").
  *
  * Mode ACL_MACHINE (the default, and the only mode for TLS listeners):
- *   publish   cc/v1/{serial}/telemetry | event | info | status, and
+ *   publish   cc/v1/{serial}/telemetry | event | info | status | cert/csr, and
  *             cc/v1/{serial}/cmd/{id}/result (a command's result), nothing else;
- *   subscribe cc/v1/{serial}/cmd/# or a filter below it (cc/v1/{s}/cmd/x, .../+).
+ *   subscribe cc/v1/{serial}/cmd/# or a filter below it (cc/v1/{s}/cmd/x, .../+),
+ *             and cc/v1/{serial}/cert/issued (a renewed certificate).
  * Mode ACL_OPEN (loopback test listeners only): any valid topic (but the
  * machine tree of other clients), any filter not starting with '$', for
  * generic MQTT conformance suites. Both fail closed.
@@ -24,6 +25,7 @@ enum machine_topic {
 	TOPIC_INFO,
 	TOPIC_STATUS,
 	TOPIC_RESULT, /* cc/v1/{serial}/cmd/{id}/result */
+	TOPIC_CERT_CSR, /* a CSR for renewing its certificate (fleet/provision.h) */
 };
 
 /* 1 if serial may publish to topic; *kind says which machine topic it is

@@ -80,6 +80,11 @@ struct store_machine {
 	char cert_pem[CC_CERT_PEM_MAX + 1]; /* public: the machine's certificate */
 	int64_t created_ms;
 	int64_t revoked_ms; /* 0 while valid */
+	int64_t cert_not_after_ms; /* the certificate's notAfter; 0: issued before it was kept */
+	/* After a renewal, the superseded certificate is still accepted until
+	 * prev_cert_until_ms (src/fleet/provision.h); "" when there is none. */
+	char prev_cert_fingerprint[65];
+	int64_t prev_cert_until_ms;
 	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
 	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
 };
@@ -375,7 +380,13 @@ struct store_ops {
 	 * each row's MAC (a row that fails is skipped). */
 	int (*machine_status_list)(struct store *s, const struct store_machine_filter *f,
 	                           int (*each)(void *ctx, const struct store_machine_status *), void *ctx);
-	/* Marks the machine revoked and lists its certificate in revoked_certs.
+	/* Replaces a machine's certificate (a renewal): cert_fingerprint,
+	 * cert_pem and cert_not_after_ms from m; the certificate replaced becomes
+	 * the previous one, accepted until prev_until_ms. CC_ERR_STATE if the
+	 * machine is revoked. */
+	int (*machine_cert_set)(struct store *s, int64_t id, const struct store_machine *m, int64_t prev_until_ms);
+	/* Marks the machine revoked and lists its certificate (and a previous one
+	 * still accepted) in revoked_certs.
 	 * CC_ERR_STATE if it was revoked already. */
 	int (*machine_revoke)(struct store *s, int64_t id, int64_t revoked_ms);
 	/* Lists a certificate as revoked (idempotent); for the CRL. */

@@ -154,6 +154,12 @@ static void input_machine(struct input *in, const struct store_machine *m)
 	put_u64(in, m->site_id);
 	put_text(in, m->cert_fingerprint);
 	put_u64(in, m->revoked_ms);
+	/* Only a renewed machine has a previous certificate: rows sealed before
+	 * renewals existed keep their MAC input, and so their MAC. */
+	if (m->prev_cert_fingerprint[0] != '\0') {
+		put_text(in, m->prev_cert_fingerprint);
+		put_u64(in, m->prev_cert_until_ms);
+	}
 }
 
 static void input_user(struct input *in, const struct store_user *u)
@@ -664,6 +670,35 @@ static int r_machine_revoke(struct store *s, int64_t id, int64_t at_ms)
 	return in_tx(RS(s), update_work, &a);
 }
 
+struct cert_set_args {
+	int64_t id, prev_until_ms;
+	const struct store_machine *m;
+};
+
+/* A renewal changes MAC'd columns: only a row that verifies is renewed
+ * (renewing a tampered row would launder it), then sealed again. */
+static int cert_set_work(struct rstore *r, void *arg)
+{
+	struct cert_set_args *a = arg;
+	int valid = row_valid(r, STORE_TABLE_MACHINES, a->id), rc;
+
+	if (valid < 0)
+		return valid;
+	if (!valid)
+		return CC_ERR_NOTFOUND;
+	rc = IN(r)->ops->machine_cert_set(IN(r), a->id, a->m, a->prev_until_ms);
+	if (rc == CC_OK)
+		rc = reseal(r, STORE_TABLE_MACHINES, a->id);
+	return rc;
+}
+
+static int r_machine_cert_set(struct store *s, int64_t id, const struct store_machine *m, int64_t prev_until_ms)
+{
+	struct cert_set_args a = { id, prev_until_ms, m };
+
+	return in_tx(RS(s), cert_set_work, &a);
+}
+
 static int r_grant_revoke(struct store *s, int64_t id, int64_t at_ms)
 {
 	struct update_args a = { STORE_TABLE_GRANTS, id, at_ms, NULL, 0, 0, NULL };
@@ -1006,6 +1041,7 @@ int rowmac_attach(struct vault *v, struct store **store)
 	r->ops.machine_list = r_machine_list;
 	r->ops.machine_status_list = r_machine_status_list;
 	r->ops.machine_revoke = r_machine_revoke;
+	r->ops.machine_cert_set = r_machine_cert_set;
 	r->ops.user_add = r_user_add;
 	r->ops.user_find = r_user_find;
 	r->ops.user_get = r_user_get;

@@ -23,7 +23,9 @@ TABLES = {"orgs": 1, "machines": 2, "users": 3, "grants": 4, "credentials": 5}
 # (i: be64 integer, t: text, b: blob, both be16-length-prefixed).
 COLUMNS = {
     "orgs": ("IFNULL(parent_id, 0), kind, name", "iit"),
-    "machines": ("serial, customer_id, IFNULL(site_id, 0), cert_fingerprint, revoked_ms", "tiiti"),
+    # A renewed machine's previous certificate joins the MAC only when there is one.
+    "machines": ("serial, customer_id, IFNULL(site_id, 0), cert_fingerprint, revoked_ms, "
+                 "prev_cert_fingerprint, prev_cert_until_ms", "tiitiTI"),
     "users": ("org_id, login, role, password_hash, totp_enabled, totp", "itttib"),
     "grants": ("user_id, IFNULL(machine_id, 0), IFNULL(site_id, 0), customer_id, purpose, created_by, "
                "expires_ms, revoked_ms", "iiiittii"),
@@ -61,6 +63,10 @@ def mac(key, table, row_id, values):
     _, kinds = COLUMNS[table]
     msg = MAGIC + bytes([TABLES[table]]) + struct.pack(">q", row_id)
     for kind, value in zip(kinds, values):
+        if kind.isupper():  # optional trailing columns: present only when the first is set
+            if not values[kinds.index("T")]:
+                break
+            kind = kind.lower()
         if table == "credentials" and kind == "b":
             value = (value or b"").ljust(32, b"\0")  # a NULL hash reads as 32 zero bytes
         msg += _field(kind, value)

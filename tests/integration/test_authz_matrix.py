@@ -523,6 +523,23 @@ def policy_body(w, case, exp):
     return {"last_updated": "never"}
 
 
+def machine_csr(serial):
+    """A CSR (PEM, EC P-256) for serial, as a machine on the factory line makes it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, serial)])).sign(key, hashes.SHA256()))
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def new_machine(w, k):
+    serial = w.unique("PRV")
+    return {"serial": serial, "model": "barista-pro", "customer": k.target.value, "csr": machine_csr(serial)}
+
+
 EMPTY_SIGN_IN = PASSED((400,), ("invalid",), "public; an empty sign-in is invalid, whoever sends it")
 ADMIN_PUBLISH = PASSED((400,), ("invalid",), "past the role check; body deliberately invalid")
 ADMIN_INVALID = ADMIN_PUBLISH
@@ -603,6 +620,15 @@ ROUTES = [
           USER_TARGETS, body=lambda w, k, e: {}),
     Route("DELETE", "/api/v1/users/{login}", "administration", "admin", admin_route(OK(200)), USER_TARGETS,
           prepare=fresh_account),
+    # ---- provisioning (src/api/provision.c)
+    Route("POST", "/api/v1/machines", "administration", "admin", admin_route(OK(201)), CUSTOMER_TARGETS,
+          body=lambda w, k, e: new_machine(w, k)),
+    Route("POST", "/api/v1/machines/batch", "administration", "admin", admin_route(OK(201)), CUSTOMER_TARGETS,
+          body=lambda w, k, e: {"machines": [new_machine(w, k), new_machine(w, k)]}),
+    Route("POST", "/api/v1/machines/{serial}/certificate", "administration", "admin",
+          admin_route(PASSED((400,), ("invalid",), "past authorization and scope; CSR deliberately invalid")),
+          MACHINE_TARGETS, body=lambda w, k, e: {"csr": "not a CSR"}),
+    Route("GET", "/api/v1/certificates/audit", "administration", "admin", admin_route(OK(200), scoped=False)),
     # ---- grants
     Route("GET", "/api/v1/grants", "administration", "admin", grant_route(200, scoped=False), check=check_grants,
           query="?limit=1000"),

@@ -175,7 +175,8 @@ def legacy(f):
         # The schema as it was before the row-MAC migration (6 -> 7), and
         # without what the migrations after it add (7 -> 8: consent languages;
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
-        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs).
+        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
+        # 13 -> 14: certificate expiry and renewal).
         c.execute("DROP TRIGGER machine_state_link_new")
         c.execute("DROP TRIGGER machine_state_link")
         c.execute("DROP TABLE state_changes")
@@ -184,6 +185,8 @@ def legacy(f):
         for column in ("job_id", "deadline_ms", "accepted_ms", "ended_ms", "end_state", "detail", "late_results"):
             c.execute(f"ALTER TABLE commands DROP COLUMN {column}")
         c.execute("DROP TABLE jobs")
+        for column in ("cert_not_after_ms", "prev_cert_fingerprint", "prev_cert_pem", "prev_cert_until_ms"):
+            c.execute(f"ALTER TABLE machines DROP COLUMN {column}")
         c.execute("DROP TABLE rollups")
         c.execute("DROP TRIGGER users_retire_login")
         c.execute("DROP TABLE retired_logins")

@@ -431,6 +431,14 @@ static void test_acl_and_matching(void)
 	CHECK(!SUB(ACL_MACHINE, "M1", "#"));
 	CHECK(!SUB(ACL_MACHINE, "M1", "$SYS/#"));
 	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M1/cmdx"));
+	/* Certificate renewal: its own CSR out, its own certificate in, nothing around them. */
+	CHECK(PUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/csr") && k == TOPIC_CERT_CSR);
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M2/cert/csr"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/issued"));
+	CHECK(SUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/issued"));
+	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M2/cert/issued"));
+	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/#"));
+	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/csr"));
 	CHECK(!SUB(ACL_OPEN, "x", "$SYS/#"));
 	CHECK(!SUB(ACL_OPEN, "x", "a/#/b"));
 	CHECK(!SUB(ACL_OPEN, "x", "a+/b"));

@@ -289,6 +289,16 @@ const char *const sqlite_migrations[] = {
 	"UPDATE commands SET ended_ms = failed_ms, end_state = 'failed' WHERE failed_ms > 0;"
 	"CREATE INDEX commands_job ON commands(job_id) WHERE job_id > 0;"
 	"CREATE INDEX commands_open ON commands(deadline_ms) WHERE ended_ms = 0 AND deadline_ms > 0;",
+
+	/* 13 -> 14: certificate lifecycle (src/fleet/provision.h): the
+	 * certificate's expiry, kept so audits need not parse every PEM, and
+	 * after a renewal the superseded certificate, accepted until
+	 * prev_cert_until_ms so a machine that missed its new one can still
+	 * connect. The meta key machine-cert-days holds the default validity. */
+	"ALTER TABLE machines ADD COLUMN cert_not_after_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE machines ADD COLUMN prev_cert_fingerprint TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE machines ADD COLUMN prev_cert_pem TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE machines ADD COLUMN prev_cert_until_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

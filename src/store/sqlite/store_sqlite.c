@@ -702,7 +702,8 @@ static int sq_group_list(struct store *base, int64_t customer_id,
 /* ---- machines ---- */
 
 #define MACHINE_COLUMNS "id, serial, model, customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
-                        "created_ms, revoked_ms, cert_pem, mac"
+                        "created_ms, revoked_ms, cert_pem, mac, cert_not_after_ms, prev_cert_fingerprint, " \
+                        "prev_cert_until_ms"
 
 static void read_machine(sqlite3_stmt *st, void *out)
 {
@@ -719,6 +720,9 @@ static void read_machine(sqlite3_stmt *st, void *out)
 	m->revoked_ms = sqlite3_column_int64(st, 7);
 	copy_text(m->cert_pem, sizeof(m->cert_pem), st, 8);
 	read_mac(st, 9, m->mac, &m->mac_len);
+	m->cert_not_after_ms = sqlite3_column_int64(st, 10);
+	copy_text(m->prev_cert_fingerprint, sizeof(m->prev_cert_fingerprint), st, 11);
+	m->prev_cert_until_ms = sqlite3_column_int64(st, 12);
 }
 
 DEFINE_EMITTER(machine, read_machine)
@@ -727,8 +731,8 @@ static int sq_machine_add(struct store *base, const struct store_machine *m, int
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, "
-	                    "cert_fingerprint, created_ms, revoked_ms, cert_pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st);
+	int rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, "
+	                    "created_ms, revoked_ms, cert_pem, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -740,7 +744,29 @@ static int sq_machine_add(struct store *base, const struct store_machine *m, int
 	sqlite3_bind_int64(st, 6, m->created_ms);
 	sqlite3_bind_int64(st, 7, m->revoked_ms);
 	bind_text(st, 8, m->cert_pem);
+	sqlite3_bind_int64(st, 9, m->cert_not_after_ms);
 	return insert_row(s, st, "adding a machine", id);
+}
+
+static int sq_machine_cert_set(struct store *base, int64_t id, const struct store_machine *m, int64_t prev_until_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE machines SET prev_cert_fingerprint = cert_fingerprint, prev_cert_pem = cert_pem, "
+	                    "prev_cert_until_ms = ?1, cert_fingerprint = ?2, cert_pem = ?3, cert_not_after_ms = ?4 "
+	                    "WHERE id = ?5 AND revoked_ms = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, prev_until_ms);
+	bind_text(st, 2, m->cert_fingerprint);
+	bind_text(st, 3, m->cert_pem);
+	sqlite3_bind_int64(st, 4, m->cert_not_after_ms);
+	sqlite3_bind_int64(st, 5, id);
+	rc = step_done(s, st, "renewing a machine certificate");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		return CC_ERR_STATE;
+	return rc;
 }
 
 static int sq_machine_find(struct store *base, const char *serial, struct store_machine *out)
@@ -787,7 +813,8 @@ static int sq_machine_list(struct store *base, int64_t customer_id,
 #define STATUS_COLUMNS "m.id, m.serial, m.model, m.customer_id, IFNULL(m.site_id, 0), m.cert_fingerprint, " \
                        "m.created_ms, m.revoked_ms, m.mac, ms.machine_id IS NOT NULL, IFNULL(ms.online, 0), " \
                        "IFNULL(ms.last_seen_ms, 0), IFNULL(ms.changed_ms, 0), IFNULL(ms.disconnect_reason, ''), " \
-                       "ms.info, IFNULL(s.name, '')"
+                       "ms.info, IFNULL(s.name, ''), m.prev_cert_fingerprint, m.prev_cert_until_ms, " \
+                       "m.cert_not_after_ms"
 
 /* Field by field: the row struct is large (cert_pem), and a list of
  * 10,000 does not clear 4 KiB per row. */
@@ -818,6 +845,9 @@ static void read_machine_status(sqlite3_stmt *st, struct store_machine_status *x
 		x->st.info_len = n;
 	}
 	copy_text(x->site, sizeof(x->site), st, 15);
+	copy_text(x->m.prev_cert_fingerprint, sizeof(x->m.prev_cert_fingerprint), st, 16);
+	x->m.prev_cert_until_ms = sqlite3_column_int64(st, 17);
+	x->m.cert_not_after_ms = sqlite3_column_int64(st, 18);
 }
 
 static int sq_machine_status_list(struct store *base, const struct store_machine_filter *f,
@@ -880,7 +910,9 @@ static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
 		return CC_ERR_STATE;
 	if (rc == CC_OK)
 		rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-		                "SELECT cert_fingerprint, cert_pem, revoked_ms FROM machines WHERE id = ?", &st);
+		                "SELECT cert_fingerprint, cert_pem, revoked_ms FROM machines WHERE id = ?1 "
+		                "UNION ALL SELECT prev_cert_fingerprint, prev_cert_pem, revoked_ms FROM machines "
+		                "WHERE id = ?1 AND prev_cert_fingerprint <> ''", &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -2755,6 +2787,7 @@ const struct store_ops store_sqlite_ops = {
 	.machine_list = sq_machine_list,
 	.machine_status_list = sq_machine_status_list,
 	.machine_revoke = sq_machine_revoke,
+	.machine_cert_set = sq_machine_cert_set,
 	.revoked_cert_add = sq_revoked_cert_add,
 	.revoked_cert_list = sq_revoked_cert_list,
 	.user_add = sq_user_add,
