@@ -70,7 +70,8 @@ static const struct http_route routes[] = {
 	  "stats: mean, min, max per bucket (default mean); format: rows, or columns (one array per metric); "
 	  "limit, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/events", "support", MACHINE_DATA, HTTP_DATA, NULL, api_events,
-	  "a machine's events, types of the caller's classes only (from, to: epoch ms; type; limit, cursor)" },
+	  "a machine's events, types of the caller's classes only, an error with its catalogue entry as "
+	  "`explained` (from, to: epoch ms; type; lang: en or hu; limit, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/reports", "support", "service", HTTP_DATA, NULL, api_reports_list,
 	  "installation and service reports of a machine: type, work codes, parts, outcome, durations, note, author "
 	  "(from, to: epoch ms; limit, cursor)" },

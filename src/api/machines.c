@@ -15,6 +15,7 @@
 #include "fleet/health.h"
 #include "fleet/inventory.h"
 #include "ingest/catalogue.h"
+#include "ingest/errors.h"
 #include "records/records.h"
 #include "records/columns.h"
 #include "records/rollup.h"
@@ -504,6 +505,7 @@ struct record_page {
 	const struct store_machine *machine;
 	const struct role *role;
 	const char *only;       /* metric= or type= */
+	enum error_lang lang;   /* of the error catalogue's texts (lang=) */
 	int64_t step_ms;        /* telemetry: average over buckets of this width; 0: raw */
 	size_t limit, count;
 	int64_t last_seq, next_after;
@@ -526,6 +528,20 @@ static int column_visible(void *arg, const char *name, size_t len)
 
 	return cm != NULL && (cm->data_class & p->role->classes) &&
 	       (p->only == NULL || (strlen(p->only) == len && memcmp(p->only, name, len) == 0));
+}
+
+/* An error event with what the catalogue says of its code (ingest/errors.h). */
+static void explain_error(json_t *event, const char *model, enum error_lang lang)
+{
+	const char *type = json_string_value(json_object_get(event, "type"));
+	const struct error_entry *e;
+
+	if (type == NULL || strcmp(type, "error") != 0)
+		return;
+	e = errors_find(model, json_string_value(json_object_get(event, "code")));
+	if (e != NULL)
+		json_object_set_new(event, "explained", json_pack("{s:s, s:s, s:s}", "text", e->text[lang], "action",
+		                                                  e->action[lang], "severity", e->severity));
 }
 
 static int add_record(void *arg, const struct record_out *rec)
@@ -563,6 +579,8 @@ static int add_record(void *arg, const struct record_out *rec)
 	} else if (p->kind == RECORD_EVENT && !event_visible(body, p->role, p->only)) {
 		json_decref(body);
 		return 0;
+	} else if (p->kind == RECORD_EVENT) {
+		explain_error(body, p->machine->model, p->lang);
 	}
 	p->count++;
 	return json_array_append_new(p->list, body) == 0 ? 0 : CC_ERR_NOMEM;
@@ -815,6 +833,7 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 	page.machine = &m;
 	page.role = s->role;
 	page.only = kind == RECORD_TELEMETRY ? http_query(r, "metric") : kind == RECORD_EVENT ? http_query(r, "type") : NULL;
+	page.lang = errors_lang(http_query(r, "lang"));
 	page.limit = pg.limit;
 	page.list = json_array();
 	page.buckets.width = page.step_ms;

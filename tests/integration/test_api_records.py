@@ -108,6 +108,11 @@ def test_fields_of_other_classes_are_absent(world):
     assert event_types("eng") == ["brew", "error", "cleaning"]
     assert event_types("tech") == ["error", "cleaning"]  # a brew is usage data
     assert event_types("eng", "?type=error") == ["error"]
+    # An error event comes with what the error-code catalogue says of its code.
+    for lang, start in (("", "Brew unit not in position"), ("&lang=hu", "A főzőegység nincs a helyén")):
+        status, doc, _ = api.call("GET", "/api/v1/machines/X1/events?type=error" + lang, token=t["tech"])
+        assert status == 200 and doc["events"][0]["explained"]["text"] == start, doc
+        assert doc["events"][0]["explained"]["severity"] == "warning"  # the catalogue's view; the machine said critical
 
 
 def test_latest_value_of_every_metric(world):
