@@ -121,5 +121,10 @@ int cli_audit_finish(struct cli_args *a, struct cli_audit *au, int rc);
 
 /* `machine status`, listed in the machine table, lives with the data commands. */
 int cli_run_machine_status(struct cli_args *a);
+/* cmd_fleet.c: rows of the machine and user tables. */
+int cli_run_machine_move(struct cli_args *a);
+int cli_run_machine_decommission(struct cli_args *a);
+int cli_run_user_deactivate(struct cli_args *a);
+int cli_run_user_activate(struct cli_args *a);
 
 #endif

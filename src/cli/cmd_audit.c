@@ -44,6 +44,7 @@ static const struct audit_rule rules[] = {
 	{ "org", "list", 0, 0, NULL, NULL },
 	{ "site", "list", 0, 0, NULL, NULL },
 	{ "group", "list", 0, 0, NULL, NULL },
+	{ "group", "show", 0, 0, NULL, NULL },
 	{ "machine", "list", 0, 0, NULL, NULL },
 	{ "machine", "show", 0, 0, NULL, NULL },
 	{ "user", "list", 0, 0, NULL, NULL },

@@ -175,7 +175,15 @@ def legacy(f):
         # The schema as it was before the row-MAC migration (6 -> 7), and
         # without what the migrations after it add (7 -> 8: consent languages;
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
-        # 10 -> 11: telemetry roll-ups).
+        # 10 -> 11: telemetry roll-ups; 11 -> 12: places, group membership,
+        # decommission and moves, deactivation).
+        c.execute("DROP INDEX machines_model")
+        c.execute("DROP TABLE group_machines")
+        for table, column in (("sites", "address"), ("sites", "lat_e2"), ("sites", "lon_e2"),
+                              ("sites", "timezone"), ("machine_groups", "filter"),
+                              ("machines", "decommissioned_ms"), ("machines", "origin_serial"),
+                              ("orgs", "deactivated_ms"), ("users", "deactivated_ms")):
+            c.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         c.execute("DROP TABLE rollups")
         c.execute("DROP TRIGGER users_retire_login")
         c.execute("DROP TABLE retired_logins")
