@@ -46,6 +46,8 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 		if (records_open_info(a->vault, m, &ms, &info) == CC_OK && (info_doc = json_loads(info, 0, NULL)))
 			json_object_set_new(doc, "software_version", json_incref(json_object_get(info_doc, "sw")));
 	}
+	if (m->decommissioned_ms != 0)
+		json_object_set_new(doc, "decommissioned", json_true());
 	json_decref(info_doc);
 	free(info);
 	return doc;

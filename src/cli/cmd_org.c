@@ -286,7 +286,7 @@ static int list_member(void *arg, const struct store_machine_status *row)
 	if (l->version == NULL || (sw != NULL && strcmp(sw, l->version) == 0)) {
 		if (l->a->json)
 			rc = json_array_append_new(l->rows, json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s?}", "serial",
-			                           row->m.serial, "model", row->m.model, "customer", row->customer,
+			                           row->m.serial, "model", row->m.model, "customer", cli_get(l->a, "customer"),
 			                           "online", row->has_state && row->st.online, "site",
 			                           row->site[0] ? row->site : NULL, "software_version", sw))
 			     ? CC_ERR_NOMEM : 0;

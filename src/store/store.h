@@ -181,8 +181,6 @@ struct store_machine_status {
 	struct store_machine_state st;
 	char site[CC_NAME_MAX + 1]; /* "" when not placed at a site */
 	char key[CC_SERIAL_MAX + 1]; /* the row's key for after_serial (a moved row's is not its serial) */
-	char customer[CC_NAME_MAX + 1];
-	int64_t refusals; /* messages refused, counted per machine */
 };
 
 enum store_machine_status_filter {

@@ -241,6 +241,11 @@ def test_move_to_another_customer_keeps_the_records_with_their_owner(world):
     old = [r["seq"] for mach in export["machines"] for r in mach["telemetry"]]
     assert sorted(old) == [1, 2], export
     assert [x["customer"] for x in audit(world, "machine.move") if x["machines"] == ["MV1"]] == ["cafe-old", "cafe-c"]
+    # The retired row is the old customer's, out of service, its MAC sealed anew.
+    retired = call(world, "GET", "/api/v1/machines?customer=cafe-old&status=all")[1]["machines"]
+    assert [(x["serial"], x.get("decommissioned")) for x in retired] == [("MV1", True)]
+    assert call(world, "GET", "/api/v1/machines?customer=cafe-old")[1]["machines"] == []
+    assert f.cc("init", "--check", rc=None).returncode == 0
     # Erasing the old owner destroys the old records, not the machine.
     f.cc("customer", "delete", "cafe-old", "--yes")
     assert [r["seq"] for r in f.telemetry("MV1")] == [3]
@@ -295,6 +300,8 @@ def test_user_deactivation(world):
     status, _, _ = api.call("POST", "/api/v1/auth/login", {"login": "tech-c",
                                                            "password": ccdaemon.password_of("tech-c")})
     assert status == 401
+    users = {u["login"]: u for u in call(world, "GET", "/api/v1/users?limit=1000", who="admin-b")[1]["users"]}
+    assert users["tech-c"]["active"] is False and users["tech-c2"]["active"] is True
     assert call(world, "POST", "/api/v1/users/tech-c/activate", who="admin-b")[0] == 200
     assert api.call("GET", "/api/v1/me", token=api.login("tech-c", ccdaemon.password_of("tech-c")))[0] == 200
     # Not one's own; not outside one's subtree.
@@ -322,6 +329,8 @@ def test_org_deactivation_stops_people_and_tokens_not_machines(world):
     assert status == 200 and doc["active"] is False, doc
     assert api.call("GET", "/api/v1/me", token=session)[0] == 401
     assert api.call("GET", "/api/v1/machines", token=token)[0] == 401
+    orgs = {o["id"]: o for o in call(world, "GET", "/api/v1/orgs?limit=1000")[1]["orgs"]}
+    assert orgs["dist-z"]["active"] is False and orgs["cafe-z"]["active"] is True
     assert api.call("POST", "/api/v1/auth/login", {"login": "tech-z",
                                                    "password": ccdaemon.password_of("tech-z")})[0] == 401
     # Machines keep sending.

@@ -883,8 +883,7 @@ static int sq_machine_list(struct store *base, int64_t customer_id,
                        "m.model, m.customer_id, IFNULL(m.site_id, 0), m.cert_fingerprint, " \
                        "m.created_ms, m.revoked_ms, m.mac, ms.machine_id IS NOT NULL, IFNULL(ms.online, 0), " \
                        "IFNULL(ms.last_seen_ms, 0), IFNULL(ms.changed_ms, 0), IFNULL(ms.disconnect_reason, ''), " \
-                       "ms.info, IFNULL(s.name, ''), m.decommissioned_ms, m.origin_serial <> '', m.serial, " \
-                       "IFNULL(o.name, ''), (SELECT IFNULL(SUM(r.count), 0) FROM refusals r WHERE r.machine_id = m.id)"
+                       "ms.info, IFNULL(s.name, ''), m.decommissioned_ms, m.origin_serial <> '', m.serial"
 
 /* Field by field: the row struct is large (cert_pem), and a list of
  * 10,000 does not clear 4 KiB per row. */
@@ -918,8 +917,6 @@ static void read_machine_status(sqlite3_stmt *st, struct store_machine_status *x
 	x->m.decommissioned_ms = sqlite3_column_int64(st, 16);
 	x->m.moved = sqlite3_column_int(st, 17);
 	copy_text(x->key, sizeof(x->key), st, 18);
-	copy_text(x->customer, sizeof(x->customer), st, 19);
-	x->refusals = sqlite3_column_int64(st, 20);
 }
 
 /* Reasons a machine goes offline that are no trouble of its own. */
@@ -969,7 +966,7 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 	sqlite3_stmt *st = NULL;
 	char sql[3072], order[256] = "";
 	size_t used = 0;
-	int rc, stop = 0, i;
+	int rc, stop = 0, i, customer_sort = 0;
 
 	if (row == NULL)
 		return CC_ERR_NOMEM;
@@ -978,6 +975,7 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 			free(row);
 			return CC_ERR_INVALID;
 		}
+		customer_sort |= f->sort[i] == STORE_SORT_CUSTOMER;
 		used += (size_t)snprintf(order + used, sizeof(order) - used, "%s %s, ", sort_columns[f->sort[i]],
 		                         f->sort_desc[i] ? "DESC" : "ASC");
 		if (used >= sizeof(order)) {
@@ -991,9 +989,10 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 	snprintf(sql, sizeof(sql),
 	         "SELECT " STATUS_COLUMNS " FROM machines m "
 	         "LEFT JOIN machine_state ms ON ms.machine_id = m.id "
-	         "LEFT JOIN sites s ON s.id = m.site_id "
-	         "LEFT JOIN orgs o ON o.id = m.customer_id "
+	         "LEFT JOIN sites s ON s.id = m.site_id%s "
 	         "WHERE m.serial > ?1%s%s%s%s%s%s%s%s ORDER BY %sm.serial",
+	         /* the customer's name only to sort by it: a join per row otherwise spent for nothing */
+	         customer_sort ? " LEFT JOIN orgs o ON o.id = m.customer_id" : "",
 	         f->customer_id != 0 ? " AND m.customer_id = ?2" : "",
 	         f->site != NULL ? " AND s.name = ?3" : "",
 	         status_condition(f->status),
