@@ -401,34 +401,6 @@ static int list_row(void *arg, const struct store_machine_status *row)
 	return 0;
 }
 
-/* sort=field[,-field]...: the fields the store orders by. */
-static int parse_sort(const char *text, struct store_machine_filter *f)
-{
-	static const char *const names[] = { [STORE_SORT_SERIAL] = "serial", [STORE_SORT_MODEL] = "model",
-		[STORE_SORT_CUSTOMER] = "customer", [STORE_SORT_SITE] = "site", [STORE_SORT_LAST_SEEN] = "last_seen",
-		[STORE_SORT_ONLINE] = "online", [STORE_SORT_CREATED] = "created" };
-	const char *p = text;
-
-	while (*p != '\0') {
-		size_t n, i;
-		int desc = *p == '-';
-
-		p += desc;
-		n = strcspn(p, ",");
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (strlen(names[i]) == n && strncmp(names[i], p, n) == 0)
-				break;
-		if (i == sizeof(names) / sizeof(names[0]) || f->nsort == STORE_SORT_MAX)
-			return CC_ERR_INVALID;
-		f->sort[f->nsort] = (enum store_sort_field)i;
-		f->sort_desc[f->nsort++] = desc;
-		p += n;
-		if (*p == ',' && *++p == '\0')
-			return CC_ERR_INVALID;
-	}
-	return f->nsort > 0 ? CC_OK : CC_ERR_INVALID;
-}
-
 static int parse_facets(const char *text, unsigned *mask)
 {
 	static const char *const names[] = { "status", "model", "version", "site", "customer" };
@@ -511,7 +483,7 @@ static int fleet_filter(struct http_req *r, const struct caller *s, const struct
 			return CC_ERR_INVALID;
 		}
 	}
-	if (sort != NULL && parse_sort(sort, f) != CC_OK) {
+	if (sort != NULL && fleet_sort_parse(sort, f) != CC_OK) {
 		http_reply_error(r, 400, "invalid", "sort: serial, model, customer, site, last_seen, online or created, "
 		                 "a leading - for descending, comma-separated (at most 4)");
 		return CC_ERR_INVALID;

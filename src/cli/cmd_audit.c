@@ -39,6 +39,7 @@ static const struct audit_rule rules[] = {
 	{ "telemetry", "get", 1, 1, "technical", "support" },
 	{ "events", "get", 1, 1, "technical", "support" },
 	{ "machine", "status", 1, 1, "status", "support" },
+	{ "machine", "search", 1, 1, "status", "support" },
 	{ "audit", "verify", 1, 0, "audit", "administration" },
 	{ "audit", "list", 1, 0, "audit", "administration" },
 	{ "org", "list", 0, 0, NULL, NULL },

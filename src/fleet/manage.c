@@ -352,6 +352,33 @@ void fleet_query_apply(const struct fleet_query *q, struct store_machine_filter 
 	f->seen_before_ms = q->seen_before_ms;
 }
 
+int fleet_sort_parse(const char *text, struct store_machine_filter *f)
+{
+	static const char *const names[] = { [STORE_SORT_SERIAL] = "serial", [STORE_SORT_MODEL] = "model",
+		[STORE_SORT_CUSTOMER] = "customer", [STORE_SORT_SITE] = "site", [STORE_SORT_LAST_SEEN] = "last_seen",
+		[STORE_SORT_ONLINE] = "online", [STORE_SORT_CREATED] = "created" };
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t n, i;
+		int desc = *p == '-';
+
+		p += desc;
+		n = strcspn(p, ",");
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i]) == n && strncmp(names[i], p, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]) || f->nsort == STORE_SORT_MAX)
+			return CC_ERR_INVALID;
+		f->sort[f->nsort] = (enum store_sort_field)i;
+		f->sort_desc[f->nsort++] = desc;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			return CC_ERR_INVALID;
+	}
+	return f->nsort > 0 ? CC_OK : CC_ERR_INVALID;
+}
+
 /* The canonical text of a dynamic group's filter: an object of filter
  * fields, each checked, keys sorted. */
 static int canonical_filter(const char *text, char *out, size_t cap)

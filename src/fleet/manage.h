@@ -61,6 +61,9 @@ int fleet_query_set(struct fleet_query *q, const char *key, const char *value);
 const char *fleet_query_help(const char *key);
 /* A dynamic group's filter text into q (ANDed with what q holds). */
 int fleet_query_from_json(struct fleet_query *q, const char *filter);
+/* sort=field[,-field]... (serial, model, customer, site, last_seen, online,
+ * created; "-": descending; at most STORE_SORT_MAX) into f. */
+int fleet_sort_parse(const char *text, struct store_machine_filter *f);
 /* Copies q's SQL-side fields into f (strings point into q). */
 void fleet_query_apply(const struct fleet_query *q, struct store_machine_filter *f);
 

@@ -254,3 +254,22 @@ def test_search_refuses_what_it_does_not_take(world):
                   "?last_seen_before=-5", "?status=decommission"):
         status, doc, _ = api.call("GET", "/api/v1/machines" + query, token=token)
         assert status == 400 and doc["error"]["code"] == "invalid", (query, status, doc)
+
+
+def test_machine_search_cli(world):
+    """`machine search`: the same filters on the command line, audited as a read of status."""
+    f = world["fleet"]
+    rows = lambda *args: [r["serial"] for r in f.ccj("machine", "search", *args)]  # noqa: E731
+    assert rows() == A + B
+    assert rows("--customer", "cafe-a", "--site", "north", "--status", "offline") == ["A02", "A03"]
+    assert rows("--version", "4.2.1") == ["A02"]
+    assert rows("--model", "office-one") == []
+    assert rows("--seen-after", "2000-01-01") == ["A01", "A02"]
+    assert rows("--sort", "-serial", "--customer", "cafe-b") == list(reversed(B))
+    assert rows("--customer", "cafe-a", "--group", "bar") == ["A03", "A04"]
+    row = f.ccj("machine", "search", "--customer", "cafe-a", "--version", "4.2.1")[0]
+    assert (row["status"], row["site"], row["software_version"]) == ("offline", "north", "4.2.1")
+    assert f.cc("machine", "search", "--status", "sleeping", rc=2).returncode == 2
+    assert f.cc("machine", "search", "--group", "bar", rc=2).returncode == 2
+    rec = f.ccj("audit", "list", "--action", "machine.search")[-1]
+    assert (rec["data_class"], rec["purpose"], rec["machines"]) == ("status", "support", ["*"])
