@@ -755,10 +755,14 @@ static int sq_group_member_remove(struct store *base, int64_t group_id, int64_t 
 
 static int sq_group_unlist_machine(struct store *base, int64_t machine_id)
 {
-	int rc = change_pair(SQ(base), "DELETE FROM group_machines WHERE machine_id = ?1 AND ?2 = ?2", machine_id,
-	                     0, "taking a machine out of its groups");
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "DELETE FROM group_machines WHERE machine_id = ?", &st);
 
-	return rc == CC_ERR_NOTFOUND ? CC_OK : rc;
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	return step_done(s, st, "taking a machine out of its groups");
 }
 
 static int sq_group_find(struct store *base, int64_t customer_id, const char *name, struct store_group *out)
