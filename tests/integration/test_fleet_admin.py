@@ -186,6 +186,14 @@ def test_group_cli(world):
 
 # ---- machines: move and decommission
 
+def publish_and_leave(d, m, docs):
+    """publish, then wait until the daemon logged that connection's end, so
+    that its "connected" line is not taken for a later connection's."""
+    mark = d.mark()
+    ccdaemon.publish(d, m, "telemetry", docs)
+    d.wait_for(rf"{m.serial} went away", since=mark)
+
+
 def connected(d, m, mark):
     """A subscribed mosquitto_sub of machine m (MQTT 5): the caller ends it."""
     p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(d.tls_port), "--cafile", str(m.ca),
@@ -217,8 +225,7 @@ def test_move_to_another_customer_keeps_the_records_with_their_owner(world):
     goes on under cafe-c with the same certificate."""
     f, d = world["fleet"], world["daemon"]
     m = f.machines["MV1"]
-    ccdaemon.publish(d, m, "telemetry", [{"seq": i, "ts": 1795860000000 + i, "m": {"boiler_temp_c": 90 + i}}
-                                         for i in (1, 2)])
+    publish_and_leave(d, m, [{"seq": i, "ts": 1795860000000 + i, "m": {"boiler_temp_c": 90 + i}} for i in (1, 2)])
     mark = d.mark()
     sub = connected(d, m, mark)
     try:
@@ -231,7 +238,7 @@ def test_move_to_another_customer_keeps_the_records_with_their_owner(world):
         if sub.poll() is None:
             sub.terminate()
             sub.wait(timeout=30)
-    ccdaemon.publish(d, m, "telemetry", [{"seq": 3, "ts": 1795860000003, "m": {"boiler_temp_c": 99}}])
+    publish_and_leave(d, m, [{"seq": 3, "ts": 1795860000003, "m": {"boiler_temp_c": 99}}])
     # Acknowledged means stored: the new owner reads its own record, not the old ones.
     status, doc = call(world, "GET", "/api/v1/machines/MV1/telemetry")
     assert status == 200 and [r["seq"] for r in doc["telemetry"]] == [3], doc
