@@ -357,3 +357,28 @@ def test_org_deactivation_stops_people_and_tokens_not_machines(world):
         ("org.activate", "ok"), ("org.deactivate", "denied"), ("org.deactivate", "ok"), ("org.activate", "ok")]
     # The flag is in the row's integrity MAC: the data directory checks clean.
     assert f.cc("init", "--check", rc=None).returncode == 0
+
+
+def test_deactivation_and_decommission_are_in_the_row_mac(tmp_path):
+    """Clearing a flag behind the product's back does not give access back:
+    the row no longer matches its integrity MAC, so it is refused."""
+    import sqlite3
+    f = ccdaemon.Fleet.create(tmp_path, machines=("T1",), customer="cafe-t")
+    f.cc("user", "add", "--org", "cafe-t", "--login", "tech-t", "--role", "technician", "--password-stdin",
+         stdin=ccdaemon.password_of("tech-t") + "\n")
+    f.cc("user", "deactivate", "tech-t")
+    f.cc("org", "deactivate", "cafe-t")
+    f.cc("machine", "decommission", "T1", "--yes")
+    assert f.cc("init", "--check", rc=None).returncode == 0
+    db = sqlite3.connect(str(f.data / "coffeecloud.db"))
+    with db:
+        db.execute("UPDATE users SET deactivated_ms = 0 WHERE login = 'tech-t'")
+        db.execute("UPDATE orgs SET deactivated_ms = 0 WHERE name = 'cafe-t'")
+        db.execute("UPDATE machines SET decommissioned_ms = 0 WHERE serial = 'T1'")
+    db.close()
+    p = f.cc("init", "--check", rc=None)
+    assert p.returncode != 0
+    for table in ("users", "orgs", "machines"):
+        assert f"{table} " in p.stderr and "does not match its integrity MAC" in p.stderr, p.stderr
+    # The edited account is not there for the product, let alone active.
+    assert f.cc("user", "activate", "tech-t", rc=None).returncode != 0
