@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "fleet/inventory.h"
+#include "fleet/manage.h"
 
 #define MOD "credentials"
 #define TOKEN_BYTES 32
@@ -151,11 +152,15 @@ int credentials_resolve(struct vault *v, const char *token, int64_t now_ms, stru
 		rc = CC_ERR_AUTH;
 	if (rc == CC_OK && c->cred.kind == CREDENTIAL_SESSION) {
 		rc = users_get(v, c->cred.user_id, &c->user);
+		if (rc == CC_OK && c->user.deactivated)
+			rc = CC_ERR_AUTH; /* deactivated: every session fails at once */
 		snprintf(c->actor, sizeof(c->actor), "user:%s", c->user.login);
 	} else if (rc == CC_OK && c->cred.kind == CREDENTIAL_API_TOKEN) {
 		struct store_org org;
 
 		rc = s->ops->org_get(s, c->cred.org_id, &org);
+		if (rc == CC_OK && !manage_org_active(s, org.id))
+			rc = CC_ERR_AUTH; /* its organisation (or one above) is deactivated */
 		if (rc == CC_OK) {
 			snprintf(c->user.login, sizeof(c->user.login), "%s", c->cred.name);
 			snprintf(c->user.role, sizeof(c->user.role), "%s", c->cred.role);

@@ -13,6 +13,7 @@
 #include "crypto/password.h"
 #include "crypto/totp.h"
 #include "fleet/inventory.h"
+#include "fleet/manage.h"
 
 #define MOD "users"
 
@@ -173,6 +174,7 @@ static int fill_info(struct vault *v, const struct store_user *u, struct user_in
 	info->created_ms = u->created_ms;
 	info->totp_enabled = u->totp_enabled;
 	info->deletion_requested_ms = u->deletion_requested_ms;
+	info->deactivated = u->deactivated_ms != 0 || !manage_org_active(s, u->org_id);
 	rc = s->ops->org_get(s, u->org_id, &o);
 	if (rc == CC_OK)
 		memcpy(info->org, o.name, sizeof(info->org));

@@ -33,6 +33,9 @@ struct user_info {
 	int64_t created_ms;
 	int totp_enabled; /* sign-in needs a one-time code too */
 	int64_t deletion_requested_ms; /* when the person asked for deletion; 0: not asked */
+	/* The account or its organisation (or one above) is deactivated: it
+	 * signs in no more, its sessions and its organisations' tokens fail. */
+	int deactivated;
 	struct user_profile profile;
 };
 

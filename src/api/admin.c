@@ -28,8 +28,10 @@ static int add_org(void *arg, const struct store_org *o)
 		return 0;
 	if (o->parent_id != 0 && l->st->ops->org_get(l->st, o->parent_id, &parent) == CC_OK)
 		pname = parent.name;
-	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s?}", "name", o->name, "kind",
-	                             org_kind_name(o->kind), "parent", pname)) ? CC_ERR_NOMEM : 0;
+	/* id: what /orgs/{id}/... takes (the name: unique and stable). */
+	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s?, s:b}", "id", o->name, "name", o->name,
+	                             "kind", org_kind_name(o->kind), "parent", pname, "active",
+	                             o->deactivated_ms == 0)) ? CC_ERR_NOMEM : 0;
 }
 
 void api_orgs_list(struct http_req *r)
@@ -100,10 +102,13 @@ static int add_user(void *arg, const struct user_info *u)
 	if (!inventory_org_contains(l->st, l->s->user.org_id, u->org_id))
 		return 0;
 	/* A pending deletion request shows; without one the key is absent. */
-	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "login", u->login, "role",
-	                             u->role, "org", u->org, "display_name", u->profile.display_name, "email",
-	                             u->profile.email, "deletion_requested", u->deletion_requested_ms != 0
-	                             ? api_iso_time(u->deletion_requested_ms, buf, sizeof(buf)) : NULL))
+	/* active: neither it nor one of its organisations is deactivated. */
+	return json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*, s:b}",
+	                             "login", u->login, "role", u->role, "org", u->org, "display_name",
+	                             u->profile.display_name, "email", u->profile.email, "deletion_requested",
+	                             u->deletion_requested_ms != 0
+	                             ? api_iso_time(u->deletion_requested_ms, buf, sizeof(buf)) : NULL,
+	                             "active", !u->deactivated))
 	       ? CC_ERR_NOMEM : 0;
 }
 

@@ -27,6 +27,12 @@ static const char *const job_fields[] = { "command", "body", "target", "timeout_
 static const char *const machine_add_fields[] = { "serial", "model", "customer", "site", "csr", "validity_days", NULL };
 static const char *const machine_batch_fields[] = { "machines", "validity_days", HTTP_ALSO_CSV, NULL };
 static const char *const renew_fields[] = { "csr", "validity_days", NULL };
+static const char *const site_fields[] = { "customer", "name", "address", "lat", "lon", "timezone", NULL };
+static const char *const place_fields[] = { "address", "lat", "lon", "timezone", NULL };
+static const char *const group_fields[] = { "customer", "name", "parent", "filter", NULL };
+static const char *const member_fields[] = { "serial", NULL };
+static const char *const move_fields[] = { "customer", "site", NULL };
+static const char *const decommission_fields[] = { "confirm", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -60,7 +66,12 @@ static const struct http_route routes[] = {
 	  "turn TOTP off (with a current code)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines", "support", "status", HTTP_DATA, NULL, api_machines,
 	  "machines the caller sees, with their status, by serial (customer: a customer's name; site: a site's "
-	  "name; status: online, offline or revoked; limit (1000, at most 10000), cursor)" },
+	  "name; status: online, offline, revoked, decommissioned, active (default: in service) or all; model; "
+	  "version: software version; group: a group's id (its sub-groups too; a dynamic group's filter); "
+	  "error: connection, refused, any or none; last_seen_after, last_seen_before: epoch ms; "
+	  "sort: fields (serial, model, customer, site, last_seen, online, created), - for descending; "
+	  "facets: counts per status, model, version, site, customer over the filtered set; limit (1000, at most "
+	  "10000), cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}", "support", "status", HTTP_DATA, NULL, api_machine,
 	  "one machine's status, and the latest reading of every metric of the caller's classes (latest.read_at: "
 	  "each one's time)" },
@@ -165,6 +176,41 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/certificates/audit", "administration", "admin", HTTP_ADMIN, NULL,
 	  api_certificates_audit, "machine certificates expiring within expiring_days (30), revoked but connected, "
 	  "or never used, in the caller's subtree" },
+	/* The fleet as managed (fleet_admin.c): a path takes what the listing calls `id`. */
+	{ EVHTTP_REQ_GET, "/api/v1/sites", "administration", "admin", HTTP_ADMIN, NULL, api_sites_list,
+	  "sites of the customers in the caller's subtree (customer: one customer's); id: what /sites/{id} takes" },
+	{ EVHTTP_REQ_POST, "/api/v1/sites", "administration", "admin", HTTP_ADMIN, site_fields, api_sites_add,
+	  "add a site of a customer (customer, name; address, lat and lon with at most 2 decimals, timezone: a tz "
+	  "database zone)" },
+	{ EVHTTP_REQ_POST, "/api/v1/sites/{id}", "administration", "admin", HTTP_ADMIN, place_fields, api_sites_update,
+	  "change a site's address, position (lat and lon together; \"\" clears) or time zone" },
+	{ EVHTTP_REQ_GET, "/api/v1/groups", "administration", "admin", HTTP_ADMIN, NULL, api_groups_list,
+	  "machine groups of the customers in the caller's subtree (customer); id: what /groups/{id} takes" },
+	{ EVHTTP_REQ_POST, "/api/v1/groups", "administration", "admin", HTTP_ADMIN, group_fields, api_groups_add,
+	  "add a group of a customer (customer, name; parent: a group's id; filter: fleet-list filters, which make "
+	  "it dynamic: its machines are computed)" },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/machines", "administration", "status", HTTP_ADMIN, NULL,
+	  api_group_machines, "the group's machines (and its sub-groups'), as the fleet list shows them, with its "
+	  "filters, sort and facets" },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/machines", "administration", "admin", HTTP_ADMIN, member_fields,
+	  api_group_machines_add, "list a machine of the group's customer in the group (serial)" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}/machines/{serial}", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_group_machines_remove, "take a machine out of the group" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/move", "administration", "admin", HTTP_ADMIN, move_fields,
+	  api_machine_move, "move a machine to a site (site; null: none) or to another customer (customer, site): "
+	  "what was recorded before stays with the customer that owned the machine then" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/decommission", "administration", "admin", HTTP_ADMIN,
+	  decommission_fields, api_machine_decommission, "decommission a machine (confirm: its serial): certificate "
+	  "revoked, connection dropped, kept for its data until erasure; listed with status=decommissioned" },
+	{ EVHTTP_REQ_POST, "/api/v1/orgs/{id}/deactivate", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_org_deactivate, "deactivate an organisation of the caller's subtree ({id}: its name): its accounts "
+	  "and API tokens, and those below it, stop working; its machines keep sending" },
+	{ EVHTTP_REQ_POST, "/api/v1/orgs/{id}/activate", "administration", "admin", HTTP_ADMIN, NULL, api_org_activate,
+	  "activate a deactivated organisation again" },
+	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/deactivate", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_user_deactivate, "deactivate an account: it cannot sign in, its sessions end at once" },
+	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/activate", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_user_activate, "activate a deactivated account again (it signs in anew)" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

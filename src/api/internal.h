@@ -143,6 +143,11 @@ void api_tokens_add(struct http_req *r);
 void api_tokens_delete(struct http_req *r);
 
 void api_machines(struct http_req *r);
+/* The fleet list (GET /api/v1/machines) of a request: group (may be NULL)
+ * limits it to the group's machines; action names the audit record. */
+void api_fleet_list(struct http_req *r, const struct store_group *group, const char *action);
+/* The group {id} in the caller's scope, else 404 as for none (replied). */
+int api_find_group(struct http_req *r, const struct caller *s, const char *id_text, struct store_group *g);
 void api_machine(struct http_req *r);
 void api_telemetry(struct http_req *r);
 void api_events(struct http_req *r);
@@ -191,6 +196,21 @@ void api_machines_add(struct http_req *r);
 void api_machines_batch(struct http_req *r);
 void api_machine_renew(struct http_req *r);
 void api_certificates_audit(struct http_req *r);
+/* fleet_admin.c */
+void api_sites_list(struct http_req *r);
+void api_sites_add(struct http_req *r);
+void api_sites_update(struct http_req *r);
+void api_groups_list(struct http_req *r);
+void api_groups_add(struct http_req *r);
+void api_group_machines(struct http_req *r);
+void api_group_machines_add(struct http_req *r);
+void api_group_machines_remove(struct http_req *r);
+void api_machine_move(struct http_req *r);
+void api_machine_decommission(struct http_req *r);
+void api_org_deactivate(struct http_req *r);
+void api_org_activate(struct http_req *r);
+void api_user_deactivate(struct http_req *r);
+void api_user_activate(struct http_req *r);
 
 void api_grants_list(struct http_req *r);
 void api_grants_add(struct http_req *r);

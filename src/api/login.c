@@ -175,7 +175,9 @@ void api_login(struct http_req *r)
 	memcpy(job->password, password, strlen(password) + 1);
 	if (totp != NULL)
 		memcpy(job->totp, totp, TOTP_DIGITS + 1);
-	job->known = users_find(a->vault, login, &job->user, job->hash, sizeof(job->hash)) == CC_OK;
+	/* A deactivated account is answered like an unknown one. */
+	job->known = users_find(a->vault, login, &job->user, job->hash, sizeof(job->hash)) == CC_OK &&
+	             !job->user.deactivated;
 	if (!job->known)
 		snprintf(job->user.login, sizeof(job->user.login), "%s", login);
 	crypto_wipe((char *)password, strlen(password));

@@ -14,6 +14,7 @@
 #include "common/limits.h"
 #include "fleet/health.h"
 #include "fleet/inventory.h"
+#include "fleet/manage.h"
 #include "ingest/catalogue.h"
 #include "ingest/errors.h"
 #include "records/records.h"
@@ -47,6 +48,8 @@ static json_t *machine_status_json(struct api *a, const struct store_machine *m)
 		if (records_open_info(a->vault, m, &ms, &info) == CC_OK && (info_doc = json_loads(info, 0, NULL)))
 			json_object_set_new(doc, "software_version", json_incref(json_object_get(info_doc, "sw")));
 	}
+	if (m->decommissioned_ms != 0)
+		json_object_set_new(doc, "decommissioned", json_true());
 	json_decref(info_doc);
 	free(info);
 	return doc;
@@ -88,7 +91,15 @@ struct fleet_lister {
 	json_int_t excluded; /* visible, but their customer did not consent to the purpose */
 	char last[CC_SERIAL_MAX + 1];
 	int more;
+	const char *version; /* software version filter (opened from info); NULL: any */
+	int none;            /* the filters contradict: nothing matches */
+	size_t skip;         /* sorted lists page by offset: rows still to skip */
+	size_t offset;       /* the offset of this page's first row */
+	json_t *facets;      /* facet -> {value: count}; NULL: none asked */
+	unsigned facet_mask;
 };
+
+enum { FACET_STATUS = 1, FACET_MODEL = 2, FACET_VERSION = 4, FACET_SITE = 8, FACET_CUSTOMER = 16 };
 
 static size_t slot_of(int64_t id, size_t cap)
 {
@@ -255,16 +266,35 @@ static int info_sw_fast(const char *p, char *out, size_t cap)
 	}
 }
 
+/* The software version a machine last reported (its sealed info opened):
+ * 1 and sw set, 0 when it reported none. */
+static int row_sw(struct fleet_lister *l, const struct store_machine_status *row, char *sw, size_t cap)
+{
+	char *info = NULL;
+	json_t *info_doc;
+	int has_sw = 0;
+
+	if (!row->has_state || records_open_info(l->a->vault, &row->m, &row->st, &info) != CC_OK)
+		return 0;
+	has_sw = info_sw_fast(info, sw, cap);
+	if (has_sw < 0 && (info_doc = json_loads(info, 0, NULL)) != NULL) {
+		const char *v = json_string_value(json_object_get(info_doc, "sw"));
+
+		has_sw = v != NULL && snprintf(sw, cap, "%s", v) < (int)cap;
+		json_decref(info_doc);
+	}
+	free(info);
+	return has_sw > 0;
+}
+
 /* The status-class view of a machine, the same fields machine_status_json
- * makes, in the same order. */
-static void put_status(struct fleet_lister *l, const struct store_machine_status *row, const char *customer)
+ * makes, in the same order. sw: the version opened already, or NULL. */
+static void put_status(struct fleet_lister *l, const struct store_machine_status *row, const char *customer,
+                       const char *known_sw)
 {
 	struct row_text *t = &l->row;
 	const struct store_machine_state *ms = &row->st;
 	char seen[40], sw[CC_SEALED_INFO_MAX];
-	char *info = NULL;
-	json_t *info_doc;
-	int has_sw;
 
 	t->out = l->out;
 	t->n = 0;
@@ -280,28 +310,60 @@ static void put_status(struct fleet_lister *l, const struct store_machine_status
 		put_field(t, "last_seen", api_iso_time(ms->last_seen_ms, seen, sizeof(seen)));
 		if (!ms->online && ms->disconnect_reason[0])
 			put_field(t, "last_disconnect_reason", ms->disconnect_reason);
-		if (records_open_info(l->a->vault, &row->m, ms, &info) == CC_OK) {
-			has_sw = info_sw_fast(info, sw, sizeof(sw));
-			if (has_sw < 0 && (info_doc = json_loads(info, 0, NULL)) != NULL) {
-				const char *v = json_string_value(json_object_get(info_doc, "sw"));
-
-				has_sw = v != NULL && snprintf(sw, sizeof(sw), "%s", v) < (int)sizeof(sw);
-				json_decref(info_doc);
-			}
-			if (has_sw > 0)
-				put_field(t, "software_version", sw);
-		}
-		free(info);
+		if (known_sw != NULL)
+			put_field(t, "software_version", known_sw);
+		else if (l->version == NULL && !(l->facet_mask & FACET_VERSION) && row_sw(l, row, sw, sizeof(sw)))
+			put_field(t, "software_version", sw);
 	}
+	if (row->m.decommissioned_ms != 0)
+		put_lit(t, ",\"decommissioned\":true");
 	put_raw(t, "}", 1);
 	t->failed |= evbuffer_add(t->out, t->b, t->n) != 0;
+}
+
+/* Counts one row under value in facet name. */
+static int facet_add(struct fleet_lister *l, const char *name, const char *value)
+{
+	json_t *facet = json_object_get(l->facets, name), *n;
+
+	if (facet == NULL && json_object_set_new(l->facets, name, facet = json_object()) != 0)
+		return CC_ERR_NOMEM;
+	n = json_object_get(facet, value);
+	if (n != NULL)
+		return json_integer_set(n, json_integer_value(n) + 1) == 0 ? 0 : CC_ERR_NOMEM;
+	return json_object_set_new(facet, value, json_integer(1)) == 0 ? 0 : CC_ERR_NOMEM;
+}
+
+static int facets_count(struct fleet_lister *l, const struct store_machine_status *row, const char *customer,
+                        const char *sw)
+{
+	const char *status = row->m.decommissioned_ms != 0 ? "decommissioned"
+	                     : row->m.revoked_ms != 0 ? "revoked"
+	                     : row->has_state && row->st.online ? "online" : "offline";
+	int rc = 0;
+
+	if (l->facet_mask & FACET_STATUS)
+		rc |= facet_add(l, "status", status);
+	if (l->facet_mask & FACET_MODEL)
+		rc |= facet_add(l, "model", row->m.model);
+	if (l->facet_mask & FACET_VERSION)
+		rc |= facet_add(l, "version", sw != NULL ? sw : "");
+	if (l->facet_mask & FACET_SITE)
+		rc |= facet_add(l, "site", row->site);
+	if (l->facet_mask & FACET_CUSTOMER)
+		rc |= facet_add(l, "customer", customer);
+	return rc != 0 ? CC_ERR_NOMEM : 0;
 }
 
 static int list_row(void *arg, const struct store_machine_status *row)
 {
 	struct fleet_lister *l = arg;
 	struct customer_seen *c;
+	char sw[CC_SEALED_INFO_MAX];
+	const char *known_sw = NULL;
 
+	if (l->none)
+		return 1;
 	if (l->s->role->granted_only && !api_machine_visible(l->a, l->s, &row->m, l->purpose))
 		return 0;
 	c = customer_of(l, row->m.customer_id);
@@ -309,30 +371,87 @@ static int list_row(void *arg, const struct store_machine_status *row)
 		return CC_ERR_NOMEM;
 	if (!c->visible)
 		return 0;
+	/* The version is sealed in the machine's info: opened only when a
+	 * filter or a facet needs it (the list opens it anyway to show it). */
+	if (l->version != NULL || (l->facet_mask & FACET_VERSION)) {
+		known_sw = row_sw(l, row, sw, sizeof(sw)) ? sw : NULL;
+		if (l->version != NULL && (known_sw == NULL || strcmp(known_sw, l->version) != 0))
+			return 0;
+	}
+	/* Facets count what the caller may read: in scope and consented. */
+	if (l->facets != NULL && c->consents && facets_count(l, row, c->name, known_sw) != 0)
+		return CC_ERR_NOMEM;
+	if (l->more)
+		return 0; /* past the page: still counting facets */
 	if (l->count == l->limit) {
 		l->more = 1;
-		return 1;
+		return l->facets != NULL ? 0 : 1;
 	}
 	if (!c->consents) {
 		l->excluded++;
 		return 0;
 	}
-	put_status(l, row, c->name);
+	if (l->skip > 0) {
+		l->skip--;
+		return 0;
+	}
+	put_status(l, row, c->name, known_sw);
 	if (l->row.failed)
 		return CC_ERR_NOMEM;
-	snprintf(l->last, sizeof(l->last), "%s", row->m.serial);
+	snprintf(l->last, sizeof(l->last), "%s", row->key);
 	l->count++;
 	return 0;
 }
 
-/* The filters of GET /api/v1/machines: customer=, site=, status=. 0, or
- * an error replied. */
-static int fleet_filter(struct http_req *r, const struct caller *s, struct store_machine_filter *f)
+static int parse_facets(const char *text, unsigned *mask)
+{
+	static const char *const names[] = { "status", "model", "version", "site", "customer" };
+	const char *p = text;
+
+	*mask = 0;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i]) == n && strncmp(names[i], p, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return CC_ERR_INVALID;
+		*mask |= 1u << i;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			return CC_ERR_INVALID;
+	}
+	return *mask != 0 ? CC_OK : CC_ERR_INVALID;
+}
+
+/* A group of a customer in the caller's scope, else 404 as for none. */
+int api_find_group(struct http_req *r, const struct caller *s, const char *id_text, struct store_group *g)
 {
 	struct store *st = vault_store(((struct api *)http_app(r))->vault);
-	const char *customer = http_query(r, "customer"), *site = http_query(r, "site");
-	const char *status = http_query(r, "status");
+	int64_t id = 0;
+
+	if (id_text == NULL || api_parse_ms(id_text, 0, &id) != CC_OK || id <= 0 || s->role->granted_only ||
+	    st->ops->group_get(st, id, g) != CC_OK || !inventory_org_contains(st, s->user.org_id, g->customer_id)) {
+		http_reply_error(r, 404, "not_found", "no such group");
+		return CC_ERR_NOTFOUND;
+	}
+	return CC_OK;
+}
+
+/* The filters of GET /api/v1/machines: customer=, group=, the fleet_query
+ * fields (fleet/manage.h), sort=, facets=. 0, or an error replied. */
+static int fleet_filter(struct http_req *r, const struct caller *s, const struct store_group *group,
+                        struct store_machine_filter *f, struct fleet_query *q, struct fleet_lister *l)
+{
+	static const char *const fields[] = { "status", "model", "version", "site", "error", "last_seen_after",
+		                              "last_seen_before", NULL };
+	struct store *st = vault_store(((struct api *)http_app(r))->vault);
+	const char *customer = http_query(r, "customer"), *sort = http_query(r, "sort");
+	const char *facets = http_query(r, "facets"), *group_id = http_query(r, "group");
+	struct store_group g;
 	struct store_org org;
+	size_t i;
 
 	if (customer != NULL) {
 		if (api_find_customer(r, s, customer, &org) != CC_OK)
@@ -342,47 +461,97 @@ static int fleet_filter(struct http_req *r, const struct caller *s, struct store
 	           org.kind == ORG_CUSTOMER) {
 		f->customer_id = org.id; /* a customer has no sub-organisations: its scope is itself */
 	}
-	if (site != NULL && !inventory_name_valid(site)) {
-		http_reply_error(r, 400, "invalid", "site: a site's name");
+	for (i = 0; fields[i] != NULL; i++) {
+		const char *value = http_query(r, fields[i]);
+
+		if (value != NULL && fleet_query_set(q, fields[i], value) != CC_OK) {
+			http_reply_error(r, 400, "invalid", fleet_query_help(fields[i]));
+			return CC_ERR_INVALID;
+		}
+	}
+	if (group == NULL && group_id != NULL) {
+		if (api_find_group(r, s, group_id, &g) != CC_OK)
+			return CC_ERR_NOTFOUND;
+		group = &g;
+	}
+	if (group != NULL) {
+		if (f->customer_id != 0 && f->customer_id != group->customer_id)
+			q->contradicts = 1;
+		f->customer_id = group->customer_id;
+		if (group->filter[0] == '\0')
+			f->group_id = group->id;
+		else if (fleet_query_from_json(q, group->filter) != CC_OK) {
+			http_reply_error(r, 500, "internal", "the group's filter could not be read");
+			return CC_ERR_INVALID;
+		}
+	}
+	if (sort != NULL && fleet_sort_parse(sort, f) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "sort: serial, model, customer, site, last_seen, online or created, "
+		                 "a leading - for descending, comma-separated (at most 4)");
 		return CC_ERR_INVALID;
 	}
-	f->site = site;
-	if (status == NULL)
-		f->status = STORE_STATUS_ANY;
-	else if (strcmp(status, "online") == 0)
-		f->status = STORE_STATUS_ONLINE;
-	else if (strcmp(status, "offline") == 0)
-		f->status = STORE_STATUS_OFFLINE;
-	else if (strcmp(status, "revoked") == 0)
-		f->status = STORE_STATUS_REVOKED;
-	else {
-		http_reply_error(r, 400, "invalid", "status: online, offline or revoked");
+	if (facets != NULL && parse_facets(facets, &l->facet_mask) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "facets: status, model, version, site, customer, comma-separated");
 		return CC_ERR_INVALID;
 	}
+	fleet_query_apply(q, f);
+	l->version = q->version[0] ? q->version : NULL;
+	l->none = q->contradicts;
 	return CC_OK;
 }
 
-void api_machines(struct http_req *r)
+/* A sorted list pages by offset: its cursor is "#" and the offset (no
+ * serial has a "#"). */
+static int sorted_offset(const struct api_page *pg, size_t *offset)
+{
+	char *end;
+	unsigned long long n;
+
+	*offset = 0;
+	if (!pg->has_cursor)
+		return CC_OK;
+	if (pg->after[0] != '#' || pg->after[1] < '0' || pg->after[1] > '9')
+		return CC_ERR_INVALID;
+	n = strtoull(pg->after + 1, &end, 10);
+	if (*end != '\0' || n > 100000000ULL)
+		return CC_ERR_INVALID;
+	*offset = (size_t)n;
+	return CC_OK;
+}
+
+void api_fleet_list(struct http_req *r, const struct store_group *group, const char *action)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
 	struct store_machine_filter f;
+	struct fleet_query q;
 	struct fleet_lister l;
 	struct api_page pg;
-	char cursor[2 * CC_SERIAL_MAX + 1];
+	char cursor[2 * API_CURSOR_KEY_MAX + 1], key[32];
 	int rc;
 
 	memset(&f, 0, sizeof(f));
-	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK || fleet_filter(r, s, &f) != CC_OK)
-		return;
+	memset(&q, 0, sizeof(q));
 	memset(&l, 0, sizeof(l));
+	if (s == NULL || api_page_params(r, 1000, 10000, &pg) != CC_OK || fleet_filter(r, s, group, &f, &q, &l) != CC_OK)
+		return;
+	if (f.nsort > 0 && sorted_offset(&pg, &l.offset) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "cursor: not one of this sorted list");
+		return;
+	}
+	l.skip = l.offset;
 	l.a = a;
 	l.s = s;
 	l.purpose = http_route(r)->purpose;
 	l.limit = pg.limit;
 	l.out = evbuffer_new();
-	f.after_serial = pg.has_cursor ? pg.after : NULL; /* by serial: a page starts after the cursor's */
+	if (l.facet_mask != 0 && (l.facets = json_object()) == NULL) {
+		evbuffer_free(l.out);
+		http_reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	f.after_serial = pg.has_cursor && f.nsort == 0 ? pg.after : NULL; /* by serial: after the cursor's */
 	rc = l.out == NULL ? CC_ERR_NOMEM : evbuffer_add(l.out, "{\"machines\":[", 13) == 0 ? CC_OK : CC_ERR_NOMEM;
 	if (rc == CC_OK)
 		rc = st->ops->machine_status_list(st, &f, list_row, &l);
@@ -390,11 +559,20 @@ void api_machines(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the machines could not be listed");
 		goto out;
 	}
-	if (api_audit_access(r, s, "machines.list", NULL, "ok") != CC_OK)
+	if (api_audit_access(r, s, action, NULL, "ok") != CC_OK)
 		goto out;
 	rc = evbuffer_add_printf(l.out, "],\"excluded_without_consent\":%lld", (long long)l.excluded) < 0;
-	if (l.more && hex_encode((const uint8_t *)l.last, strlen(l.last), cursor, sizeof(cursor)) == CC_OK)
+	if (l.more && f.nsort > 0)
+		snprintf(key, sizeof(key), "#%zu", l.offset + l.count);
+	if (l.more && hex_encode((const uint8_t *)(f.nsort > 0 ? key : l.last), strlen(f.nsort > 0 ? key : l.last),
+	                         cursor, sizeof(cursor)) == CC_OK)
 		rc |= evbuffer_add_printf(l.out, ",\"next_cursor\":\"%s\"", cursor) < 0;
+	if (l.facets != NULL) {
+		char *text = json_dumps(l.facets, JSON_COMPACT | JSON_SORT_KEYS);
+
+		rc |= text == NULL || evbuffer_add_printf(l.out, ",\"facets\":%s", text) < 0;
+		free(text);
+	}
 	/* The closing brace and the NUL that ends the text. */
 	if (rc != 0 || evbuffer_add(l.out, "}", 2) != 0 || evbuffer_pullup(l.out, -1) == NULL) {
 		http_reply_error(r, 500, "internal", "the response could not be built");
@@ -404,7 +582,13 @@ void api_machines(struct http_req *r)
 out:
 	if (l.out != NULL)
 		evbuffer_free(l.out);
+	json_decref(l.facets);
 	free(l.seen);
+}
+
+void api_machines(struct http_req *r)
+{
+	api_fleet_list(r, NULL, "machines.list");
 }
 
 struct latest {

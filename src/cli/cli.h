@@ -133,5 +133,11 @@ int cli_run_machine_import(struct cli_args *a);
 int cli_run_machine_renew(struct cli_args *a);
 int cli_run_machine_certs(struct cli_args *a);
 int cli_run_machine_cert_validity(struct cli_args *a);
+/* cmd_fleet.c: rows of the machine and user tables. */
+int cli_run_machine_move(struct cli_args *a);
+int cli_run_machine_decommission(struct cli_args *a);
+int cli_run_machine_search(struct cli_args *a);
+int cli_run_user_deactivate(struct cli_args *a);
+int cli_run_user_activate(struct cli_args *a);
 
 #endif

@@ -840,5 +840,9 @@ const struct cli_cmd cli_user_cmds[] = {
 	    { "yes", NULL, "confirm: this cannot be undone", 0 },
 	    CLI_END_OPTS },
 	  run_user_delete },
+	{ "user", "deactivate", "deactivate an account: it cannot sign in, its sessions end at once", "login", 1,
+	  { { "login", "LOGIN", "the account", 1 }, CLI_END_OPTS }, cli_run_user_deactivate },
+	{ "user", "activate", "activate a deactivated account again", "login", 1,
+	  { { "login", "LOGIN", "the account", 1 }, CLI_END_OPTS }, cli_run_user_activate },
 	CLI_END_CMDS,
 };

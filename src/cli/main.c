@@ -32,7 +32,7 @@ static void usage_top(FILE *f)
 	           "Administers a CoffeeCloud data directory. Commands:\n");
 	for (i = 0; i < NOUN_COUNT; i++)
 		for (c = nouns[i]; c->noun != NULL; c++)
-			fprintf(f, "  %-8s %-14s %s\n", c->noun, c->verb ? c->verb : "", c->summary);
+			fprintf(f, "  %-12s %-16s %s\n", c->noun, c->verb ? c->verb : "", c->summary);
 	fprintf(f, "\n'coffeecloud <noun> --help' and 'coffeecloud <noun> <verb> --help' say more.\n"
 	           "Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 exists, 5 permissions,\n"
 	           "6 wrong key, 7 damaged data.\n");
@@ -44,7 +44,7 @@ static void usage_noun(FILE *f, const struct cli_cmd *table)
 
 	fprintf(f, "usage: coffeecloud %s <verb> [options]\n\n", table->noun);
 	for (c = table; c->noun != NULL; c++)
-		fprintf(f, "  %-14s %s\n", c->verb ? c->verb : "", c->summary);
+		fprintf(f, "  %-16s %s\n", c->verb ? c->verb : "", c->summary);
 }
 
 static void usage_cmd(FILE *f, const struct cli_cmd *c)

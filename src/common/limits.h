@@ -13,6 +13,12 @@
 #define CC_NAME_MAX 64
 /* Free-text personal fields (display name, e-mail) of a user account. */
 #define CC_PERSONAL_FIELD_MAX 256
+/* A site's postal address (a business's place; clear, checked by the privacy filter). */
+#define CC_SITE_ADDRESS_MAX 200
+/* A tz database zone name ("Europe/Berlin"). */
+#define CC_TIMEZONE_MAX 64
+/* A dynamic group's filter, canonical JSON. */
+#define CC_GROUP_FILTER_MAX 512
 /* A user's personal fields as sealed in the store (JSON of the fields + AEAD). */
 #define CC_SEALED_PROFILE_MAX 1024
 /* An encoded Argon2id password hash (PHC string format). */

@@ -24,6 +24,9 @@ static int add_entry(void *arg, const struct store_machine *m)
 	struct registry *r = arg;
 	struct registry_entry *e;
 
+	if (m->moved)
+		return 0; /* retired by a move: the machine goes on as its new row */
+
 	if (r->count == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 256;
 		struct registry_entry *grown = realloc(r->entries, cap * sizeof(*grown));

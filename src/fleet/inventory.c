@@ -427,8 +427,8 @@ static int revoke_cert_of(void *arg, const struct store_machine *m)
 	struct store *s = arg;
 	struct store_revoked_cert c;
 
-	if (m->revoked_ms != 0)
-		return 0; /* listed when it was revoked */
+	if (m->revoked_ms != 0 || m->moved)
+		return 0; /* listed when it was revoked; a moved machine's certificate serves its new row */
 	memset(&c, 0, sizeof(c));
 	memcpy(c.fingerprint, m->cert_fingerprint, sizeof(c.fingerprint));
 	memcpy(c.cert_pem, m->cert_pem, sizeof(c.cert_pem));

@@ -53,6 +53,7 @@ struct store_org {
 	int64_t created_ms;
 	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
 	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
+	int64_t deactivated_ms;     /* 0 while active; in the MAC */
 };
 
 struct store_site {
@@ -60,6 +61,10 @@ struct store_site {
 	int64_t customer_id;
 	char name[CC_NAME_MAX + 1];
 	int64_t created_ms;
+	char address[CC_SITE_ADDRESS_MAX + 1]; /* "" when not given */
+	int has_position;                      /* lat_e2/lon_e2 hold a coarse position */
+	int64_t lat_e2, lon_e2;                /* hundredths of a degree */
+	char timezone[CC_TIMEZONE_MAX + 1];    /* a tz database name; "" when not given */
 };
 
 struct store_group {
@@ -68,6 +73,9 @@ struct store_group {
 	int64_t parent_id; /* 0 for a top-level group */
 	char name[CC_NAME_MAX + 1];
 	int64_t created_ms;
+	/* "" for a group that lists its machines; else a dynamic group: the
+	 * fleet-list filter (canonical JSON) that computes its members. */
+	char filter[CC_GROUP_FILTER_MAX + 1];
 };
 
 struct store_machine {
@@ -87,6 +95,11 @@ struct store_machine {
 	int64_t prev_cert_until_ms;
 	uint8_t mac[STORE_MAC_LEN]; /* the row's integrity MAC (src/vault/rowmac.c) */
 	size_t mac_len;             /* as stored: 0 when NULL, anything but STORE_MAC_LEN is damage */
+	int64_t decommissioned_ms; /* 0 while in service; in the MAC */
+	/* 1: retired by a move to another customer. The row stays its old
+	 * customer's, with the records sealed under that customer's key; a new
+	 * row carries the serial on. serial still reads the real serial. In the MAC. */
+	int moved;
 };
 
 struct store_revoked_cert {
@@ -113,6 +126,7 @@ struct store_user {
 	/* When the person asked for the account's deletion; 0: not asked. Not
 	 * in the MAC: it decides no access (an admin still confirms). */
 	int64_t deletion_requested_ms;
+	int64_t deactivated_ms; /* 0 while active; in the MAC */
 };
 
 /* A bearer credential: a person's session or a partner system's API token.
@@ -171,14 +185,32 @@ struct store_machine_status {
 	int has_state;           /* 0: never seen, st is zero */
 	struct store_machine_state st;
 	char site[CC_NAME_MAX + 1]; /* "" when not placed at a site */
+	char key[CC_SERIAL_MAX + 1]; /* the row's key for after_serial (a moved row's is not its serial) */
 };
 
 enum store_machine_status_filter {
-	STORE_STATUS_ANY = 0,
-	STORE_STATUS_ONLINE,  /* online now */
-	STORE_STATUS_OFFLINE, /* not online now, or never seen */
-	STORE_STATUS_REVOKED, /* its certificate revoked */
+	STORE_STATUS_ANY = 0,  /* every machine in service (not decommissioned) */
+	STORE_STATUS_ONLINE,   /* online now */
+	STORE_STATUS_OFFLINE,  /* not online now, or never seen */
+	STORE_STATUS_REVOKED,  /* its certificate revoked */
+	STORE_STATUS_DECOMMISSIONED, /* decommissioned (or retired by a move) */
+	STORE_STATUS_ALL,      /* in service or not */
 };
+
+/* What the store knows of a machine's trouble, in clear columns. */
+enum store_error_filter {
+	STORE_ERROR_ANY = 0,
+	STORE_ERROR_CONNECTION, /* offline, and it did not leave cleanly */
+	STORE_ERROR_REFUSED,    /* messages of it were refused */
+	STORE_ERROR_EITHER,     /* one or the other */
+	STORE_ERROR_NONE,       /* neither */
+};
+
+enum store_sort_field {
+	STORE_SORT_SERIAL = 0, STORE_SORT_MODEL, STORE_SORT_CUSTOMER, STORE_SORT_SITE,
+	STORE_SORT_LAST_SEEN, STORE_SORT_ONLINE, STORE_SORT_CREATED,
+};
+#define STORE_SORT_MAX 4
 
 /* Which machines machine_status_list emits, by serial. Zero fields select all. */
 struct store_machine_filter {
@@ -186,6 +218,24 @@ struct store_machine_filter {
 	int64_t customer_id;      /* 0: any */
 	const char *site;         /* the site's name; NULL: any */
 	enum store_machine_status_filter status;
+	const char *model;        /* NULL: any */
+	int64_t group_id;         /* machines listed in this group or its sub-groups; 0: any */
+	int64_t seen_after_ms;    /* last seen at or after; 0: no bound */
+	int64_t seen_before_ms;   /* last seen before (or never); 0: no bound */
+	enum store_error_filter error;
+	/* ORDER BY these (then serial); after_serial is ignored when nsort > 0 */
+	enum store_sort_field sort[STORE_SORT_MAX];
+	int sort_desc[STORE_SORT_MAX];
+	int nsort;
+};
+
+/* Columns of access rows changed after insert (store_ops.row_set). */
+enum store_column {
+	STORE_COL_MACHINE_SITE = 1,      /* value: the site id, 0 for none */
+	STORE_COL_MACHINE_DECOMMISSIONED, /* value: when (ms) */
+	STORE_COL_MACHINE_RETIRED,       /* value: when (ms); decommissions and frees the serial */
+	STORE_COL_ORG_DEACTIVATED,       /* value: when (ms), 0 to activate */
+	STORE_COL_USER_DEACTIVATED,      /* value: when (ms), 0 to activate */
 };
 
 /* A change of one of a machine's states (src/fleet/downtime.h). */
@@ -369,6 +419,18 @@ struct store_ops {
 	int (*group_find)(struct store *s, int64_t customer_id, const char *name, struct store_group *out);
 	int (*group_list)(struct store *s, int64_t customer_id /* 0: all */,
 	                  int (*each)(void *ctx, const struct store_group *), void *ctx);
+	/* The fleet as managed (sites' places, group membership). site_update
+	 * replaces address, position and time zone. Membership: CC_ERR_EXISTS
+	 * when listed already, CC_ERR_NOTFOUND when not listed. group_unlist_machine
+	 * takes a machine out of every group (a move to another customer). */
+	int (*site_update)(struct store *s, const struct store_site *site);
+	int (*group_get)(struct store *s, int64_t id, struct store_group *out);
+	int (*group_member_add)(struct store *s, int64_t group_id, int64_t machine_id);
+	int (*group_member_remove)(struct store *s, int64_t group_id, int64_t machine_id);
+	int (*group_unlist_machine)(struct store *s, int64_t machine_id);
+	/* Sets one column of an access row (enum store_column); the vault
+	 * checks the row's MAC first and seals it again. CC_ERR_NOTFOUND for no row. */
+	int (*row_set)(struct store *s, enum store_column col, int64_t id, int64_t value);
 
 	int (*machine_add)(struct store *s, const struct store_machine *m, int64_t *id);
 	int (*machine_find)(struct store *s, const char *serial, struct store_machine *out);

@@ -144,6 +144,10 @@ static void input_org(struct input *in, const struct store_org *o)
 	put_u64(in, o->parent_id);
 	put_u64(in, (int64_t)o->kind);
 	put_text(in, o->name);
+	/* Columns added later go in only when set, so that the MACs of rows
+	 * sealed before them still verify. */
+	if (o->deactivated_ms != 0)
+		put_u64(in, o->deactivated_ms);
 }
 
 static void input_machine(struct input *in, const struct store_machine *m)
@@ -160,6 +164,11 @@ static void input_machine(struct input *in, const struct store_machine *m)
 		put_text(in, m->prev_cert_fingerprint);
 		put_u64(in, m->prev_cert_until_ms);
 	}
+	/* Only a decommissioned or moved machine has these set (the same reason). */
+	if (m->decommissioned_ms != 0 || m->moved) {
+		put_u64(in, m->decommissioned_ms);
+		put_u64(in, m->moved);
+	}
 }
 
 static void input_user(struct input *in, const struct store_user *u)
@@ -171,6 +180,8 @@ static void input_user(struct input *in, const struct store_user *u)
 	put_text(in, u->password_hash);
 	put_u64(in, u->totp_enabled);
 	put_bytes(in, u->totp, u->totp_len);
+	if (u->deactivated_ms != 0)
+		put_u64(in, u->deactivated_ms);
 }
 
 static void input_grant(struct input *in, const struct store_grant *g)
@@ -595,6 +606,7 @@ struct update_args {
 static int row_valid(struct rstore *r, enum store_table t, int64_t id)
 {
 	union {
+		struct store_org o;
 		struct store_user u;
 		struct store_grant g;
 		struct store_credential c;
@@ -605,6 +617,11 @@ static int row_valid(struct rstore *r, enum store_table t, int64_t id)
 	if (row == NULL)
 		return CC_ERR_NOMEM;
 	switch (t) {
+	case STORE_TABLE_ORGS:
+		rc = IN(r)->ops->org_get(IN(r), id, &row->o);
+		if (rc == CC_OK)
+			rc = check_org(r, &row->o) == CC_OK;
+		break;
 	case STORE_TABLE_MACHINES:
 		m = calloc(1, sizeof(*m));
 		rc = m == NULL ? CC_ERR_NOMEM : IN(r)->ops->machine_get(IN(r), id, m);
@@ -725,6 +742,52 @@ static int r_user_password_set(struct store *s, int64_t user_id, const char *pas
 	struct update_args a = { STORE_TABLE_USERS, user_id, 0, NULL, 0, 0, password_hash };
 
 	return password_hash != NULL ? in_tx(RS(s), update_work, &a) : CC_ERR_INVALID;
+}
+
+/* One column of an access row (store_ops.row_set): a row that does not
+ * verify is refused (changing it would launder it), one that does is
+ * sealed again with its new value. */
+struct row_set_args {
+	enum store_column col;
+	int64_t id, value;
+};
+
+static enum store_table table_of_column(enum store_column col)
+{
+	switch (col) {
+	case STORE_COL_MACHINE_SITE:
+	case STORE_COL_MACHINE_DECOMMISSIONED:
+	case STORE_COL_MACHINE_RETIRED: return STORE_TABLE_MACHINES;
+	case STORE_COL_ORG_DEACTIVATED: return STORE_TABLE_ORGS;
+	case STORE_COL_USER_DEACTIVATED: return STORE_TABLE_USERS;
+	}
+	return 0;
+}
+
+static int row_set_work(struct rstore *r, void *arg)
+{
+	struct row_set_args *a = arg;
+	enum store_table t = table_of_column(a->col);
+	int valid, rc;
+
+	if (t == 0)
+		return CC_ERR_INVALID;
+	valid = row_valid(r, t, a->id);
+	if (valid < 0)
+		return valid;
+	if (!valid)
+		return CC_ERR_NOTFOUND;
+	rc = IN(r)->ops->row_set(IN(r), a->col, a->id, a->value);
+	if (rc == CC_OK)
+		rc = reseal(r, t, a->id);
+	return rc;
+}
+
+static int r_row_set(struct store *s, enum store_column col, int64_t id, int64_t value)
+{
+	struct row_set_args a = { col, id, value };
+
+	return in_tx(RS(s), row_set_work, &a);
 }
 
 struct deletion_request_args {
@@ -1042,6 +1105,7 @@ int rowmac_attach(struct vault *v, struct store **store)
 	r->ops.machine_status_list = r_machine_status_list;
 	r->ops.machine_revoke = r_machine_revoke;
 	r->ops.machine_cert_set = r_machine_cert_set;
+	r->ops.row_set = r_row_set;
 	r->ops.user_add = r_user_add;
 	r->ops.user_find = r_user_find;
 	r->ops.user_get = r_user_get;

@@ -24,13 +24,23 @@ TABLES = {"orgs": 1, "machines": 2, "users": 3, "grants": 4, "credentials": 5}
 COLUMNS = {
     "orgs": ("IFNULL(parent_id, 0), kind, name", "iit"),
     # A renewed machine's previous certificate joins the MAC only when there is one.
-    "machines": ("serial, customer_id, IFNULL(site_id, 0), cert_fingerprint, revoked_ms, "
-                 "prev_cert_fingerprint, prev_cert_until_ms", "tiitiTI"),
+    "machines": ("CASE WHEN origin_serial <> '' THEN origin_serial ELSE serial END, customer_id, "
+                 "IFNULL(site_id, 0), cert_fingerprint, revoked_ms, prev_cert_fingerprint, prev_cert_until_ms",
+                 "tiitiTI"),
     "users": ("org_id, login, role, password_hash, totp_enabled, totp", "itttib"),
     "grants": ("user_id, IFNULL(machine_id, 0), IFNULL(site_id, 0), customer_id, purpose, created_by, "
                "expires_ms, revoked_ms", "iiiittii"),
     "credentials": ("token_hash, kind, IFNULL(user_id, 0), org_id, role, name, csrf_hash, flags, expires_ms, "
                     "revoked_ms, rate_per_min", "biiittbiiii"),
+}
+
+
+# Columns added later: in the MAC only when one of them is set (so rows sealed
+# before they existed still verify).
+LATER = {
+    "orgs": ("deactivated_ms", "i"),
+    "machines": ("decommissioned_ms, origin_serial <> ''", "ii"),
+    "users": ("deactivated_ms", "i"),
 }
 
 
@@ -59,13 +69,16 @@ def _field(kind, value):
     return struct.pack(">H", len(raw)) + raw
 
 
-def mac(key, table, row_id, values):
+def mac(key, table, row_id, values, later=()):
     _, kinds = COLUMNS[table]
+    if any(later):
+        kinds += LATER[table][1]
+        values = tuple(values) + tuple(later)
     msg = MAGIC + bytes([TABLES[table]]) + struct.pack(">q", row_id)
     for kind, value in zip(kinds, values):
-        if kind.isupper():  # optional trailing columns: present only when the first is set
+        if kind.isupper():  # optional columns: present only when the first of them is set
             if not values[kinds.index("T")]:
-                break
+                continue
             kind = kind.lower()
         if table == "credentials" and kind == "b":
             value = (value or b"").ljust(32, b"\0")  # a NULL hash reads as 32 zero bytes
@@ -76,7 +89,10 @@ def mac(key, table, row_id, values):
 def expected(db, key, table, row_id):
     cols, _ = COLUMNS[table]
     values = db.execute(f"SELECT {cols} FROM {table} WHERE id = ?", (row_id,)).fetchone()
-    return mac(key, table, row_id, values)
+    later = ()
+    if table in LATER:
+        later = db.execute(f"SELECT {LATER[table][0]} FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    return mac(key, table, row_id, values, later)
 
 
 def seal(data, db, table, ids):

@@ -310,7 +310,7 @@ def test_admins_manage_orgs_and_users(world):
     assert api.login("new-tech", "a long new password")
     status, doc, _ = api.call("GET", "/api/v1/users", token=admin)
     assert {"login": "new-tech", "role": "technician", "org": "cafe-c", "display_name": "",
-            "email": "new-tech@example.org"} in doc["users"]
+            "email": "new-tech@example.org", "active": True} in doc["users"]
     # The e-mail address is stored sealed: not in any file of the data directory.
     for path in f.data.iterdir():
         if path.is_file():

@@ -518,6 +518,79 @@ def fresh_job(w, case, exp):
     return str(doc["id"]), t
 
 
+#: One machine of each customer, for group membership.
+MACHINE_OF = {customer: serial for serial, customer in MACHINES.items()}
+
+
+def fresh_site(w, case, exp):
+    """A site of the target customer, made for this case: its id."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    status, doc, _ = w.api.call("POST", "/api/v1/sites", {"customer": t.value, "name": w.unique("site")},
+                                token=w.helper)
+    assert status == 201, ("a throwaway site", status, doc)
+    return str(doc["id"]), t
+
+
+def fresh_group(w, case, exp):
+    """A group of the target customer, made for this case: its id."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    status, doc, _ = w.api.call("POST", "/api/v1/groups", {"customer": t.value, "name": w.unique("group")},
+                                token=w.helper)
+    assert status == 201, ("a throwaway group", status, doc)
+    return str(doc["id"]), t
+
+
+def fresh_membership(w, case, exp):
+    """A group of the machine's customer that lists the machine: both ids of the path."""
+    t = case.target
+    if t.org is None:
+        return {"id": NO_ID, "serial": t.value}, t
+    gid, _ = fresh_group(w, Case(case.caller, case.route, Target(t.label, t.org, t.org)), exp)
+    status, doc, _ = w.api.call("POST", f"/api/v1/groups/{gid}/machines", {"serial": t.value}, token=w.helper)
+    assert status == 201, ("a throwaway membership", status, doc)
+    return {"id": gid, "serial": t.value}, t
+
+
+def fresh_org(w, case, exp):
+    """An allowed (de)activation acts on a throwaway customer under the same
+    parent (the same scope); a refused one is tried on the real organisation."""
+    t = case.target
+    if not exp.success:
+        return t.value, t
+    parent = ORGS[t.value][1]
+    name = w.unique("tmp-org")
+    status, doc, _ = w.api.call("POST", "/api/v1/orgs", {"name": name, "kind": "customer", "parent": parent},
+                                token=w.helper)
+    assert status == 201, ("a throwaway customer", status, doc)
+    w.orgs[name] = ("customer", parent)
+    return name, Target(t.label, name, name)
+
+
+def org_admin_route(w, c, route, t):
+    """(De)activating an organisation: admins, in their subtree, not their own."""
+    if not c.role.manages_org:
+        return FORBIDDEN
+    if t.org is None or not org_contains(w.orgs, c.org, t.org):
+        return NOT_FOUND
+    if t.org == c.org:
+        return PASSED((409,), ("conflict",), "one's own organisation: an admin above it decides")
+    return OK(200)
+
+
+def check_sites(w, c, doc):
+    return [f"site {x['id']} of {x['customer']} is outside the caller's subtree" for x in doc["sites"]
+            if x["customer"] in w.orgs and not org_contains(w.orgs, c.org, x["customer"])]
+
+
+def check_groups(w, c, doc):
+    return [f"group {x['id']} of {x['customer']} is outside the caller's subtree" for x in doc["groups"]
+            if x["customer"] in w.orgs and not org_contains(w.orgs, c.org, x["customer"])]
+
+
 def policy_body(w, case, exp):
     # Allowed callers get a body that fails validation: no version is published here.
     return {"last_updated": "never"}
@@ -645,6 +718,37 @@ ROUTES = [
                                 "expires": in_ms(3600)}),
     Route("DELETE", "/api/v1/tokens/{id}", "administration", "admin", admin_route(OK(200)), TOKEN_TARGETS,
           prepare=fresh_token),
+    # ---- the fleet as managed: sites, groups, moves, decommissioning, deactivation
+    Route("GET", "/api/v1/sites", "administration", "admin", admin_route(OK(200), scoped=False), check=check_sites,
+          query="?limit=1000"),
+    Route("POST", "/api/v1/sites", "administration", "admin", admin_route(OK(201)), CUSTOMER_TARGETS,
+          body=lambda w, k, e: {"customer": k.target.value, "name": w.unique("site"), "timezone": "UTC"}),
+    Route("POST", "/api/v1/sites/{id}", "administration", "admin", admin_route(OK(200)), CUSTOMER_TARGETS,
+          prepare=fresh_site, body=lambda w, k, e: {"timezone": "Europe/Berlin", "lat": 52.52, "lon": 13.4}),
+    Route("GET", "/api/v1/groups", "administration", "admin", admin_route(OK(200), scoped=False),
+          check=check_groups, query="?limit=1000"),
+    Route("POST", "/api/v1/groups", "administration", "admin", admin_route(OK(201)), CUSTOMER_TARGETS,
+          body=lambda w, k, e: {"customer": k.target.value, "name": w.unique("group")}),
+    Route("GET", "/api/v1/groups/{id}/machines", "administration", "status", admin_route(OK(200)),
+          CUSTOMER_TARGETS, prepare=fresh_group),
+    Route("POST", "/api/v1/groups/{id}/machines", "administration", "admin", admin_route(OK(201)), CUSTOMER_TARGETS,
+          prepare=fresh_group, body=lambda w, k, e: {"serial": MACHINE_OF.get(k.target.value, NO_SERIAL)}),
+    Route("DELETE", "/api/v1/groups/{id}/machines/{serial}", "administration", "admin", admin_route(OK(200)),
+          MACHINE_TARGETS, prepare=fresh_membership),
+    Route("POST", "/api/v1/machines/{serial}/move", "administration", "admin",
+          admin_route(PASSED((400,), ("invalid",), "past authorization and scope; body deliberately invalid")),
+          MACHINE_TARGETS, body=lambda w, k, e: {}),
+    Route("POST", "/api/v1/machines/{serial}/decommission", "administration", "admin",
+          admin_route(PASSED((400,), ("invalid",), "past authorization and scope; the confirmation names another")),
+          MACHINE_TARGETS, body=lambda w, k, e: {"confirm": NO_SERIAL}),
+    Route("POST", "/api/v1/orgs/{id}/deactivate", "administration", "admin", org_admin_route, ORG_TARGETS,
+          prepare=fresh_org),
+    Route("POST", "/api/v1/orgs/{id}/activate", "administration", "admin", org_admin_route, ORG_TARGETS,
+          prepare=fresh_org),
+    Route("POST", "/api/v1/users/{login}/deactivate", "administration", "admin", admin_route(OK(200)),
+          USER_TARGETS, prepare=fresh_account),
+    Route("POST", "/api/v1/users/{login}/activate", "administration", "admin", admin_route(OK(200)),
+          USER_TARGETS, prepare=fresh_account),
 ]
 ROUTE = {r.key: r for r in ROUTES}
 assert len(ROUTE) == len(ROUTES), "a route is in the table twice"
@@ -808,8 +912,14 @@ class World:
         if route.prepare is not None:
             value, t = route.prepare(self, case, exp)
             exp = expect(self, c, route, t)
-        path = (route.path.replace("{serial}", value or "").replace("{id}", value or "")
-                .replace("{login}", value or "")) + route.query
+        if isinstance(value, dict):  # a path of several ids
+            path = route.path
+            for name, v in value.items():
+                path = path.replace("{" + name + "}", v)
+            path += route.query
+        else:
+            path = (route.path.replace("{serial}", value or "").replace("{id}", value or "")
+                    .replace("{login}", value or "")) + route.query
         body = route.body(self, case, exp) if route.body is not None else None
         status, doc, _ = self.api.call(route.method, path, body, token=self.tokens[c.name])
         code = (doc or {}).get("error", {}).get("code") if isinstance(doc, dict) else None

@@ -157,6 +157,7 @@ def test_list_rows_are_the_machines_own_status(world):
         status, one, resp = api.call("GET", "/api/v1/machines/" + row["serial"], token=token)
         assert status == 200
         one.pop("latest", None)
+        one.pop("health", None)
         assert row == one and list(row) == list(one), (row, one)
     by = {r["serial"]: r for r in rows}
     assert by["A01"]["online"] is True and by["A01"]["site"] == "north" and by["A01"]["customer"] == "cafe-a"
@@ -174,3 +175,103 @@ def test_one_audit_record_per_request(world):
     assert len(records) == before + pages
     assert [(r["actor"], r["machines"], r["outcome"]) for r in records[before:]] == \
         [("user:tech-a", ["*"], "ok")] * pages
+
+
+# ---- search: model, software version, group, last seen, error state; sort; facets
+
+def test_filter_by_model_and_version(world):
+    assert serials(world, "admin", "?model=barista-pro") == A + B
+    assert serials(world, "admin", "?model=office-one") == []
+    # The version is sealed in the machine's info message: opened to filter.
+    assert serials(world, "admin", "?version=4.2.1") == ["A02"]
+    assert serials(world, "admin", "?version=4.2.2") == []
+    assert serials(world, "tech-b", "?version=4.2.1") == []
+
+
+def test_filter_by_last_seen_and_error_state(world):
+    import time
+    hour_ago = int(time.time() * 1000) - 3600_000
+    assert serials(world, "admin", f"?last_seen_after={hour_ago}") == ["A01", "A02"]
+    assert serials(world, "admin", f"?last_seen_before={hour_ago}") == ["A03", "A04", "A05"] + B
+    # A02 left cleanly (the machine disconnected): no trouble the store knows of.
+    assert serials(world, "admin", "?error=connection") == []
+    assert serials(world, "admin", "?error=refused") == []
+    assert serials(world, "admin", "?error=none") == A + B
+
+
+def test_sort(world):
+    assert serials(world, "admin", "?sort=-serial") == list(reversed(A + B))
+    # No site sorts first; ties by serial.
+    assert serials(world, "admin", "?sort=site") == ["A05", "B03", "A01", "A02", "A03", "B01", "B02", "A04"]
+    assert serials(world, "admin", "?sort=-online,customer") == ["A01", "A02", "A03", "A04", "A05"] + B
+    # A sorted list pages by offset: every machine once, in order.
+    got, pages = all_pages(world, "admin", "?sort=-serial&limit=3")
+    assert got == list(reversed(A + B)) and pages == 3
+
+
+def test_facets_count_the_filtered_set_the_caller_sees(world):
+    doc = listing(world, "admin", "?facets=status,model,version,site,customer&limit=2")
+    assert [m["serial"] for m in doc["machines"]] == ["A01", "A02"]
+    assert doc["facets"] == {
+        "status": {"online": 1, "offline": 6, "revoked": 1},
+        "model": {"barista-pro": 8},
+        "version": {"4.2.1": 1, "": 7},
+        "site": {"north": 5, "south": 1, "": 2},
+        "customer": {"cafe-a": 5, "cafe-b": 3},
+    }
+    assert listing(world, "tech-b", "?facets=customer,site")["facets"] == \
+        {"customer": {"cafe-b": 3}, "site": {"north": 2, "": 1}}
+    assert listing(world, "admin", "?customer=cafe-a&site=north&facets=status")["facets"] == \
+        {"status": {"online": 1, "offline": 2}}
+    assert "facets" not in listing(world, "admin")
+
+
+def test_filter_by_group(world):
+    api, token = world["api"], world["tokens"]["admin"]
+    status, top = api.call("POST", "/api/v1/groups", {"customer": "cafe-a", "name": "bar"}, token=token)[:2]
+    assert status == 201, top
+    status, sub = api.call("POST", "/api/v1/groups", {"customer": "cafe-a", "name": "bar-left", "parent": top["id"]},
+                           token=token)[:2]
+    assert status == 201, sub
+    assert api.call("POST", f"/api/v1/groups/{top['id']}/machines", {"serial": "A03"}, token=token)[0] == 201
+    assert api.call("POST", f"/api/v1/groups/{sub['id']}/machines", {"serial": "A04"}, token=token)[0] == 201
+    assert serials(world, "admin", f"?group={top['id']}") == ["A03", "A04"]
+    assert serials(world, "admin", f"?group={sub['id']}") == ["A04"]
+    assert serials(world, "tech-a", f"?group={top['id']}&status=offline") == ["A03", "A04"]
+    # Another customer's group is one that does not exist.
+    a = api.call("GET", f"/api/v1/machines?group={top['id']}", token=world["tokens"]["tech-b"])[:2]
+    b = api.call("GET", "/api/v1/machines?group=999999", token=world["tokens"]["tech-b"])[:2]
+    assert a[0] == b[0] == 404 and a[1] == b[1]
+    # A dynamic group: the machines its filter selects.
+    status, dyn = api.call("POST", "/api/v1/groups", {"customer": "cafe-a", "name": "on-4.2.1",
+                                                      "filter": {"version": "4.2.1"}}, token=token)[:2]
+    assert status == 201, dyn
+    assert serials(world, "admin", f"?group={dyn['id']}") == ["A02"]
+
+
+def test_search_refuses_what_it_does_not_take(world):
+    api, token = world["api"], world["tokens"]["admin"]
+    for query in ("?sort=colour", "?sort=serial,", "?sort=a,b,c,d,e", "?facets=colour", "?facets=",
+                  "?version=4.2.1!", "?model=a%22b", "?error=sometimes", "?last_seen_after=yesterday",
+                  "?last_seen_before=-5", "?status=decommission"):
+        status, doc, _ = api.call("GET", "/api/v1/machines" + query, token=token)
+        assert status == 400 and doc["error"]["code"] == "invalid", (query, status, doc)
+
+
+def test_machine_search_cli(world):
+    """`machine search`: the same filters on the command line, audited as a read of status."""
+    f = world["fleet"]
+    rows = lambda *args: [r["serial"] for r in f.ccj("machine", "search", *args)]  # noqa: E731
+    assert rows() == A + B
+    assert rows("--customer", "cafe-a", "--site", "north", "--status", "offline") == ["A02", "A03"]
+    assert rows("--version", "4.2.1") == ["A02"]
+    assert rows("--model", "office-one") == []
+    assert rows("--seen-after", "2000-01-01") == ["A01", "A02"]
+    assert rows("--sort", "-serial", "--customer", "cafe-b") == list(reversed(B))
+    assert rows("--customer", "cafe-a", "--group", "bar") == ["A03", "A04"]
+    row = f.ccj("machine", "search", "--customer", "cafe-a", "--version", "4.2.1")[0]
+    assert (row["status"], row["site"], row["software_version"]) == ("offline", "north", "4.2.1")
+    assert f.cc("machine", "search", "--status", "sleeping", rc=2).returncode == 2
+    assert f.cc("machine", "search", "--group", "bar", rc=2).returncode == 2
+    rec = f.ccj("audit", "list", "--action", "machine.search")[-1]
+    assert (rec["data_class"], rec["purpose"], rec["machines"]) == ("status", "support", ["*"])

@@ -176,7 +176,15 @@ def legacy(f):
         # without what the migrations after it add (7 -> 8: consent languages;
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
-        # 13 -> 14: certificate expiry and renewal).
+        # 13 -> 14: certificate expiry and renewal; 14 -> 15: places, group membership,
+        # decommission and moves, deactivation).
+        c.execute("DROP INDEX machines_model")
+        c.execute("DROP TABLE group_machines")
+        for table, column in (("sites", "address"), ("sites", "lat_e2"), ("sites", "lon_e2"),
+                              ("sites", "timezone"), ("machine_groups", "filter"),
+                              ("machines", "decommissioned_ms"), ("machines", "origin_serial"),
+                              ("orgs", "deactivated_ms"), ("users", "deactivated_ms")):
+            c.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         c.execute("DROP TRIGGER machine_state_link_new")
         c.execute("DROP TRIGGER machine_state_link")
         c.execute("DROP TABLE state_changes")

@@ -299,6 +299,29 @@ const char *const sqlite_migrations[] = {
 	"ALTER TABLE machines ADD COLUMN prev_cert_fingerprint TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE machines ADD COLUMN prev_cert_pem TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE machines ADD COLUMN prev_cert_until_ms INTEGER NOT NULL DEFAULT 0;",
+
+	/* 14 -> 15: the fleet managed through the API. Sites get a place
+	 * (address, coarse position in hundredths of a degree, a tz database
+	 * zone); a group either lists its machines (group_machines) or carries
+	 * a filter of the fleet list (dynamic); machines can be decommissioned
+	 * or retired by a move to another customer (the row keeps the records
+	 * sealed under the old customer: serial becomes '~' || id, the real one
+	 * stays in origin_serial); organisations and accounts can be deactivated. */
+	"ALTER TABLE sites ADD COLUMN address TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE sites ADD COLUMN lat_e2 INTEGER;"
+	"ALTER TABLE sites ADD COLUMN lon_e2 INTEGER;"
+	"ALTER TABLE sites ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE machine_groups ADD COLUMN filter TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE group_machines("
+	"  group_id INTEGER NOT NULL REFERENCES machine_groups(id) ON DELETE CASCADE,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (group_id, machine_id)) WITHOUT ROWID;"
+	"CREATE INDEX group_machines_machine ON group_machines(machine_id);"
+	"ALTER TABLE machines ADD COLUMN decommissioned_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE machines ADD COLUMN origin_serial TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX machines_model ON machines(model, serial);"
+	"ALTER TABLE orgs ADD COLUMN deactivated_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN deactivated_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

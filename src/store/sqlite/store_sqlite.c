@@ -409,7 +409,7 @@ static int insert_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what
 
 /* ---- organisations ---- */
 
-#define ORG_COLUMNS "id, IFNULL(parent_id, 0), kind, name, created_ms, mac"
+#define ORG_COLUMNS "id, IFNULL(parent_id, 0), kind, name, created_ms, mac, deactivated_ms"
 
 static void read_org(sqlite3_stmt *st, struct store_org *o)
 {
@@ -420,6 +420,7 @@ static void read_org(sqlite3_stmt *st, struct store_org *o)
 	copy_text(o->name, sizeof(o->name), st, 3);
 	o->created_ms = sqlite3_column_int64(st, 4);
 	read_mac(st, 5, o->mac, &o->mac_len);
+	o->deactivated_ms = sqlite3_column_int64(st, 6);
 }
 
 static int sq_org_add(struct store *base, const struct store_org *o, int64_t *id)
@@ -579,29 +580,67 @@ static void read_site(sqlite3_stmt *st, void *out)
 	x->customer_id = sqlite3_column_int64(st, 1);
 	copy_text(x->name, sizeof(x->name), st, 2);
 	x->created_ms = sqlite3_column_int64(st, 3);
+	copy_text(x->address, sizeof(x->address), st, 4);
+	x->has_position = sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_type(st, 6) != SQLITE_NULL;
+	x->lat_e2 = sqlite3_column_int64(st, 5);
+	x->lon_e2 = sqlite3_column_int64(st, 6);
+	copy_text(x->timezone, sizeof(x->timezone), st, 7);
 }
 
 DEFINE_EMITTER(site, read_site)
+
+#define SITE_COLUMNS "id, customer_id, name, created_ms, address, lat_e2, lon_e2, timezone"
+
+static void bind_place(sqlite3_stmt *st, int first, const struct store_site *x)
+{
+	bind_text(st, first, x->address);
+	if (x->has_position) {
+		sqlite3_bind_int64(st, first + 1, x->lat_e2);
+		sqlite3_bind_int64(st, first + 2, x->lon_e2);
+	} else {
+		sqlite3_bind_null(st, first + 1);
+		sqlite3_bind_null(st, first + 2);
+	}
+	bind_text(st, first + 3, x->timezone);
+}
 
 static int sq_site_add(struct store *base, const struct store_site *x, int64_t *id)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO sites(customer_id, name, created_ms) VALUES (?, ?, ?)", &st);
+	int rc = prepare(s, "INSERT INTO sites(customer_id, name, created_ms, address, lat_e2, lon_e2, timezone) "
+	                    "VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, x->customer_id);
 	bind_text(st, 2, x->name);
 	sqlite3_bind_int64(st, 3, x->created_ms);
+	bind_place(st, 4, x);
 	return insert_row(s, st, "adding a site", id);
+}
+
+static int sq_site_update(struct store *base, const struct store_site *x)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE sites SET address = ?, lat_e2 = ?, lon_e2 = ?, timezone = ? WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_place(st, 1, x);
+	sqlite3_bind_int64(st, 5, x->id);
+	rc = step_done(s, st, "updating a site");
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
 }
 
 static int sq_site_get(struct store *base, int64_t id, struct store_site *out)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT id, customer_id, name, created_ms FROM sites WHERE id = ?", &st);
+	int rc = prepare(s, "SELECT " SITE_COLUMNS " FROM sites WHERE id = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -613,7 +652,7 @@ static int sq_site_find(struct store *base, int64_t customer_id, const char *nam
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT id, customer_id, name, created_ms FROM sites "
+	int rc = prepare(s, "SELECT " SITE_COLUMNS " FROM sites "
 	                    "WHERE customer_id = ? AND name = ?", &st);
 
 	if (rc != CC_OK)
@@ -629,7 +668,7 @@ static int sq_site_list(struct store *base, int64_t customer_id,
 	struct sqlite_store *s = SQ(base);
 	struct site_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT id, customer_id, name, created_ms FROM sites "
+	int rc = prepare(s, "SELECT " SITE_COLUMNS " FROM sites "
 	                    "WHERE ?1 = 0 OR customer_id = ?1 ORDER BY id", &st);
 
 	if (rc != CC_OK)
@@ -648,18 +687,19 @@ static void read_group(sqlite3_stmt *st, void *out)
 	x->parent_id = sqlite3_column_int64(st, 2);
 	copy_text(x->name, sizeof(x->name), st, 3);
 	x->created_ms = sqlite3_column_int64(st, 4);
+	copy_text(x->filter, sizeof(x->filter), st, 5);
 }
 
 DEFINE_EMITTER(group, read_group)
 
-#define GROUP_COLUMNS "id, customer_id, IFNULL(parent_id, 0), name, created_ms"
+#define GROUP_COLUMNS "id, customer_id, IFNULL(parent_id, 0), name, created_ms, filter"
 
 static int sq_group_add(struct store *base, const struct store_group *x, int64_t *id)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO machine_groups(customer_id, parent_id, name, created_ms) "
-	                    "VALUES (?, ?, ?, ?)", &st);
+	int rc = prepare(s, "INSERT INTO machine_groups(customer_id, parent_id, name, created_ms, filter) "
+	                    "VALUES (?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -667,7 +707,62 @@ static int sq_group_add(struct store *base, const struct store_group *x, int64_t
 	bind_id_or_null(st, 2, x->parent_id);
 	bind_text(st, 3, x->name);
 	sqlite3_bind_int64(st, 4, x->created_ms);
+	bind_text(st, 5, x->filter);
 	return insert_row(s, st, "adding a group", id);
+}
+
+static int sq_group_get(struct store *base, int64_t id, struct store_group *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " GROUP_COLUMNS " FROM machine_groups WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_group, out, "reading a group");
+}
+
+/* One statement with two ids bound; CC_ERR_NOTFOUND when it changed nothing. */
+static int change_pair(struct sqlite_store *s, const char *sql, int64_t a, int64_t b, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql, &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	rc = step_done(s, st, what);
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
+static int sq_group_member_add(struct store *base, int64_t group_id, int64_t machine_id)
+{
+	int rc = change_pair(SQ(base), "INSERT OR IGNORE INTO group_machines(group_id, machine_id) VALUES (?, ?)",
+	                     group_id, machine_id, "adding a machine to a group");
+
+	return rc == CC_ERR_NOTFOUND ? CC_ERR_EXISTS : rc;
+}
+
+static int sq_group_member_remove(struct store *base, int64_t group_id, int64_t machine_id)
+{
+	return change_pair(SQ(base), "DELETE FROM group_machines WHERE group_id = ? AND machine_id = ?", group_id,
+	                   machine_id, "taking a machine out of a group");
+}
+
+static int sq_group_unlist_machine(struct store *base, int64_t machine_id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "DELETE FROM group_machines WHERE machine_id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	return step_done(s, st, "taking a machine out of its groups");
 }
 
 static int sq_group_find(struct store *base, int64_t customer_id, const char *name, struct store_group *out)
@@ -701,9 +796,11 @@ static int sq_group_list(struct store *base, int64_t customer_id,
 
 /* ---- machines ---- */
 
-#define MACHINE_COLUMNS "id, serial, model, customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
+/* A machine retired by a move keeps its real serial in origin_serial. */
+#define MACHINE_COLUMNS "id, CASE WHEN origin_serial <> '' THEN origin_serial ELSE serial END, model, " \
+                        "customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
                         "created_ms, revoked_ms, cert_pem, mac, cert_not_after_ms, prev_cert_fingerprint, " \
-                        "prev_cert_until_ms"
+                        "prev_cert_until_ms, decommissioned_ms, origin_serial <> ''"
 
 static void read_machine(sqlite3_stmt *st, void *out)
 {
@@ -723,6 +820,8 @@ static void read_machine(sqlite3_stmt *st, void *out)
 	m->cert_not_after_ms = sqlite3_column_int64(st, 10);
 	copy_text(m->prev_cert_fingerprint, sizeof(m->prev_cert_fingerprint), st, 11);
 	m->prev_cert_until_ms = sqlite3_column_int64(st, 12);
+	m->decommissioned_ms = sqlite3_column_int64(st, 13);
+	m->moved = sqlite3_column_int(st, 14);
 }
 
 DEFINE_EMITTER(machine, read_machine)
@@ -810,11 +909,12 @@ static int sq_machine_list(struct store *base, int64_t customer_id,
 
 /* ---- the fleet list: machines with their live state and site, one query ---- */
 
-#define STATUS_COLUMNS "m.id, m.serial, m.model, m.customer_id, IFNULL(m.site_id, 0), m.cert_fingerprint, " \
+#define STATUS_COLUMNS "m.id, CASE WHEN m.origin_serial <> '' THEN m.origin_serial ELSE m.serial END, " \
+                       "m.model, m.customer_id, IFNULL(m.site_id, 0), m.cert_fingerprint, " \
                        "m.created_ms, m.revoked_ms, m.mac, ms.machine_id IS NOT NULL, IFNULL(ms.online, 0), " \
                        "IFNULL(ms.last_seen_ms, 0), IFNULL(ms.changed_ms, 0), IFNULL(ms.disconnect_reason, ''), " \
                        "ms.info, IFNULL(s.name, ''), m.prev_cert_fingerprint, m.prev_cert_until_ms, " \
-                       "m.cert_not_after_ms"
+                       "m.cert_not_after_ms, m.decommissioned_ms, m.origin_serial <> '', m.serial"
 
 /* Field by field: the row struct is large (cert_pem), and a list of
  * 10,000 does not clear 4 KiB per row. */
@@ -848,7 +948,53 @@ static void read_machine_status(sqlite3_stmt *st, struct store_machine_status *x
 	copy_text(x->m.prev_cert_fingerprint, sizeof(x->m.prev_cert_fingerprint), st, 16);
 	x->m.prev_cert_until_ms = sqlite3_column_int64(st, 17);
 	x->m.cert_not_after_ms = sqlite3_column_int64(st, 18);
+	x->m.decommissioned_ms = sqlite3_column_int64(st, 19);
+	x->m.moved = sqlite3_column_int(st, 20);
+	copy_text(x->key, sizeof(x->key), st, 21);
 }
+
+/* Reasons a machine goes offline that are no trouble of its own. */
+#define CLEAN_LEAVE "('', 'disconnected by the machine', 'daemon restarted')"
+
+/* Machines out of service are left out of the other statuses row by row,
+ * not in SQL: decommissioned_ms sits after the certificate in the row, and
+ * reading it for every row the indexes bring costs more than for the rows
+ * that pass the other filters. */
+static const char *status_condition(enum store_machine_status_filter f)
+{
+	switch (f) {
+	case STORE_STATUS_ANY: return "";
+	case STORE_STATUS_ONLINE: return " AND ms.online = 1";
+	case STORE_STATUS_OFFLINE: return " AND IFNULL(ms.online, 0) = 0";
+	case STORE_STATUS_REVOKED: return " AND m.revoked_ms <> 0";
+	case STORE_STATUS_DECOMMISSIONED: return " AND m.decommissioned_ms <> 0";
+	case STORE_STATUS_ALL: return "";
+	}
+	return " AND 0";
+}
+
+static const char *error_condition(enum store_error_filter f)
+{
+	switch (f) {
+	case STORE_ERROR_ANY: return "";
+	case STORE_ERROR_CONNECTION:
+		return " AND IFNULL(ms.online, 1) = 0 AND ms.disconnect_reason NOT IN " CLEAN_LEAVE;
+	case STORE_ERROR_REFUSED: return " AND EXISTS (SELECT 1 FROM refusals r WHERE r.machine_id = m.id)";
+	case STORE_ERROR_EITHER:
+		return " AND ((IFNULL(ms.online, 1) = 0 AND ms.disconnect_reason NOT IN " CLEAN_LEAVE ") "
+		       "OR EXISTS (SELECT 1 FROM refusals r WHERE r.machine_id = m.id))";
+	case STORE_ERROR_NONE:
+		return " AND NOT (IFNULL(ms.online, 1) = 0 AND ms.disconnect_reason NOT IN " CLEAN_LEAVE ") "
+		       "AND NOT EXISTS (SELECT 1 FROM refusals r WHERE r.machine_id = m.id)";
+	}
+	return " AND 0";
+}
+
+static const char *const sort_columns[] = {
+	[STORE_SORT_SERIAL] = "m.serial", [STORE_SORT_MODEL] = "m.model", [STORE_SORT_CUSTOMER] = "o.name",
+	[STORE_SORT_SITE] = "IFNULL(s.name, '')", [STORE_SORT_LAST_SEEN] = "IFNULL(ms.last_seen_ms, 0)",
+	[STORE_SORT_ONLINE] = "IFNULL(ms.online, 0)", [STORE_SORT_CREATED] = "m.created_ms",
+};
 
 static int sq_machine_status_list(struct store *base, const struct store_machine_filter *f,
                                   int (*each)(void *, const struct store_machine_status *), void *ctx)
@@ -856,34 +1002,66 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 	struct sqlite_store *s = SQ(base);
 	struct store_machine_status *row = malloc(sizeof(*row));
 	sqlite3_stmt *st = NULL;
-	char sql[1024];
-	int rc, stop = 0;
+	char sql[3072], order[256] = "";
+	size_t used = 0;
+	int rc, stop = 0, i, customer_sort = 0;
 
 	if (row == NULL)
 		return CC_ERR_NOMEM;
+	for (i = 0; i < f->nsort && i < STORE_SORT_MAX; i++) {
+		if ((unsigned)f->sort[i] >= sizeof(sort_columns) / sizeof(sort_columns[0])) {
+			free(row);
+			return CC_ERR_INVALID;
+		}
+		customer_sort |= f->sort[i] == STORE_SORT_CUSTOMER;
+		used += (size_t)snprintf(order + used, sizeof(order) - used, "%s %s, ", sort_columns[f->sort[i]],
+		                         f->sort_desc[i] ? "DESC" : "ASC");
+		if (used >= sizeof(order)) {
+			free(row);
+			return CC_ERR_LIMIT;
+		}
+	}
 	/* Only the filters asked for are in the statement, so that the planner
 	 * can start from the site's or the customer's index; the key set
 	 * (serial > ?1) starts a page where the last one ended. */
 	snprintf(sql, sizeof(sql),
 	         "SELECT " STATUS_COLUMNS " FROM machines m "
 	         "LEFT JOIN machine_state ms ON ms.machine_id = m.id "
-	         "LEFT JOIN sites s ON s.id = m.site_id "
-	         "WHERE m.serial > ?1%s%s%s ORDER BY m.serial",
+	         "LEFT JOIN sites s ON s.id = m.site_id%s "
+	         "WHERE m.serial > ?1%s%s%s%s%s%s%s%s ORDER BY %sm.serial",
+	         /* the customer's name only to sort by it: a join per row otherwise spent for nothing */
+	         customer_sort ? " LEFT JOIN orgs o ON o.id = m.customer_id" : "",
 	         f->customer_id != 0 ? " AND m.customer_id = ?2" : "",
 	         f->site != NULL ? " AND s.name = ?3" : "",
-	         f->status == STORE_STATUS_ONLINE ? " AND ms.online = 1"
-	         : f->status == STORE_STATUS_OFFLINE ? " AND IFNULL(ms.online, 0) = 0"
-	         : f->status == STORE_STATUS_REVOKED ? " AND m.revoked_ms <> 0" : "");
+	         status_condition(f->status),
+	         f->model != NULL ? " AND m.model = ?4" : "",
+	         f->group_id != 0 ? " AND m.id IN (WITH RECURSIVE g(id) AS (SELECT ?5 UNION "
+	                            "SELECT c.id FROM machine_groups c JOIN g ON c.parent_id = g.id) "
+	                            "SELECT gm.machine_id FROM group_machines gm JOIN g ON gm.group_id = g.id)" : "",
+	         f->seen_after_ms != 0 ? " AND ms.last_seen_ms >= ?6" : "",
+	         f->seen_before_ms != 0 ? " AND IFNULL(ms.last_seen_ms, 0) < ?7" : "",
+	         error_condition(f->error), order);
 	rc = prepare(s, sql, &st);
 	if (rc != CC_OK)
 		goto out;
-	bind_text(st, 1, f->after_serial != NULL ? f->after_serial : "");
+	bind_text(st, 1, f->after_serial != NULL && f->nsort == 0 ? f->after_serial : "");
 	if (f->customer_id != 0)
 		sqlite3_bind_int64(st, 2, f->customer_id);
 	if (f->site != NULL)
 		bind_text(st, 3, f->site);
+	if (f->model != NULL)
+		bind_text(st, 4, f->model);
+	if (f->group_id != 0)
+		sqlite3_bind_int64(st, 5, f->group_id);
+	if (f->seen_after_ms != 0)
+		sqlite3_bind_int64(st, 6, f->seen_after_ms);
+	if (f->seen_before_ms != 0)
+		sqlite3_bind_int64(st, 7, f->seen_before_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_machine_status(st, row);
+		if (row->m.decommissioned_ms != 0 && f->status != STORE_STATUS_DECOMMISSIONED &&
+		    f->status != STORE_STATUS_ALL)
+			continue;
 		stop = each(ctx, row);
 		if (stop != 0)
 			break;
@@ -893,6 +1071,27 @@ out:
 	sqlite3_finalize(st);
 	free(row);
 	return rc;
+}
+
+/* ---- columns of access rows changed after insert (the vault re-seals) ---- */
+
+static int sq_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
+{
+	static const char *const sql[] = {
+		[STORE_COL_MACHINE_SITE] = "UPDATE machines SET site_id = NULLIF(?1, 0) WHERE id = ?2",
+		[STORE_COL_MACHINE_DECOMMISSIONED] = "UPDATE machines SET decommissioned_ms = ?1 WHERE id = ?2",
+		/* '~' is no serial's character and sorts after them all: the
+		 * serial is free for the row that carries the machine on. */
+		[STORE_COL_MACHINE_RETIRED] = "UPDATE machines SET decommissioned_ms = ?1, origin_serial = serial, "
+		                              "serial = '~' || id WHERE id = ?2 AND origin_serial = ''",
+		[STORE_COL_ORG_DEACTIVATED] = "UPDATE orgs SET deactivated_ms = ?1 WHERE id = ?2",
+		[STORE_COL_USER_DEACTIVATED] = "UPDATE users SET deactivated_ms = ?1 WHERE id = ?2",
+	};
+	struct sqlite_store *s = SQ(base);
+
+	if ((int)col < STORE_COL_MACHINE_SITE || (int)col > STORE_COL_USER_DEACTIVATED)
+		return CC_ERR_INVALID;
+	return change_pair(s, sql[col], value, id, "changing an access row");
 }
 
 static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
@@ -964,7 +1163,7 @@ static int sq_revoked_cert_list(struct store *base,
 
 #define USER_COLUMNS                                                                       \
 	"id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac, " \
-	"deletion_requested_ms"
+	"deletion_requested_ms, deactivated_ms"
 
 static void read_user(sqlite3_stmt *st, void *out)
 {
@@ -993,6 +1192,7 @@ static void read_user(sqlite3_stmt *st, void *out)
 	u->totp_last_step = sqlite3_column_int64(st, 9);
 	read_mac(st, 10, u->mac, &u->mac_len);
 	u->deletion_requested_ms = sqlite3_column_int64(st, 11);
+	u->deactivated_ms = sqlite3_column_int64(st, 12);
 }
 
 DEFINE_EMITTER(user, read_user)
@@ -2780,6 +2980,12 @@ const struct store_ops store_sqlite_ops = {
 	.site_list = sq_site_list,
 	.group_add = sq_group_add,
 	.group_find = sq_group_find,
+	.site_update = sq_site_update,
+	.group_get = sq_group_get,
+	.group_member_add = sq_group_member_add,
+	.group_member_remove = sq_group_member_remove,
+	.group_unlist_machine = sq_group_unlist_machine,
+	.row_set = sq_row_set,
 	.group_list = sq_group_list,
 	.machine_add = sq_machine_add,
 	.machine_find = sq_machine_find,
