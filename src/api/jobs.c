@@ -213,10 +213,12 @@ static int parse_target(struct http_req *r, const struct caller *s, const json_t
 		else if (status != NULL)
 			goto bad;
 	} else if ((v = json_object_get(target, "group")) != NULL) {
-		if (!json_is_string(v) || !inventory_name_valid(json_string_value(v)))
+		/* A group's id, as GET /api/v1/groups gives it. */
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
 			goto bad;
 		req->kind = JOB_TARGET_GROUP;
-		req->group = json_string_value(v);
+		snprintf(req->group_id, sizeof(req->group_id), "%lld", (long long)json_integer_value(v));
+		req->group = req->group_id;
 	} else {
 		goto bad;
 	}
@@ -224,7 +226,7 @@ static int parse_target(struct http_req *r, const struct caller *s, const json_t
 bad:
 	http_reply_error(r, 400, "invalid",
 	                 "target: one of {\"serial\": S}, {\"serials\": [S, ...]} (at most 1000), {\"filter\": "
-	                 "{customer, site, status (online, offline), model}}, {\"group\": G}");
+	                 "{customer, site, status (online, offline), model}}, {\"group\": a group's id}");
 	return CC_ERR_INVALID;
 }
 
@@ -298,8 +300,6 @@ void api_jobs_create(struct http_req *r)
 		} else if (rc == CC_ERR_STATE && bad[0] != '\0') {
 			snprintf(msg, sizeof(msg), "machine %s is revoked", bad);
 			status = 409, code = "revoked", text = msg;
-		} else if (rc == CC_ERR_STATE) {
-			status = 501, code = "not_supported", text = "group targets are not supported yet";
 		} else if (rc == CC_ERR_LIMIT) {
 			status = 413, code = "too_large", text = "the body is at most 2048 bytes, a job at most 10000 machines";
 		} else if (rc == CC_ERR_INVALID) {

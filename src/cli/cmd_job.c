@@ -244,7 +244,7 @@ const struct cli_cmd cli_job_cmds[] = {
 	    { "site", "SITE", "filter: machines at this site", 0 },
 	    { "status", "STATUS", "filter: online or offline", 0 },
 	    { "model", "M", "filter: machines of this model", 0 },
-	    { "group", "GROUP", "a group's machines (not supported yet)", 0 },
+	    { "group", "ID", "the machines of a group (its id: group list --json), listed or dynamic", 0 },
 	    { "timeout", "SEC", "open commands end as timed out after this (default 3600, at most 604800)", 0 },
 	    CLI_END_OPTS },
 	  run_job_create },

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "fleet/commands.h"
 #include "fleet/inventory.h"
+#include "fleet/manage.h"
 
 #define MOD "jobs"
 
@@ -25,15 +26,31 @@ struct targets {
 	char *bad;
 };
 
+struct group_targets {
+	int (*each)(void *ctx, const struct store_machine *m);
+	void *ctx;
+};
+
+static int group_target(void *arg, const struct store_machine_status *row)
+{
+	struct group_targets *g = arg;
+
+	return g->each(g->ctx, &row->m);
+}
+
 int jobs_group_members(struct vault *v, const char *group,
                        int (*each)(void *ctx, const struct store_machine *m), void *ctx)
 {
-	(void)v;
-	(void)group;
-	(void)each;
-	(void)ctx;
-	log_error(MOD, "group targets are not supported yet: name serials or a filter");
-	return CC_ERR_STATE;
+	struct group_targets g = { each, ctx };
+	char *end = NULL;
+	long long id = group != NULL ? strtoll(group, &end, 10) : 0;
+
+	/* A group is named by its id, as the API's listings give it. */
+	if (group == NULL || end == group || *end != '\0' || id <= 0) {
+		log_error(MOD, "a group is named by its id (group list shows it)");
+		return CC_ERR_INVALID;
+	}
+	return manage_group_machines(v, (int64_t)id, group_target, &g);
 }
 
 static int targets_push(struct targets *t, const struct store_machine *m)

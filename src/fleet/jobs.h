@@ -3,7 +3,7 @@
  *
  * A job is a command (commands.h: the allow-list, the sealed body) sent to
  * its targets, chosen at creation: one serial, a list of serials, a fleet
- * filter, or (not yet) a group, always within what the creator may see.
+ * filter, or a group (by its id), always within what the creator may see.
  * Each target is a commands row with its own life, every step timestamped:
  *
  *   queued -> sent (the machine's PUBACK) -> acknowledged (it said
@@ -46,15 +46,14 @@ struct job_request {
 	size_t nserials;
 	struct store_machine_filter filter; /* JOB_TARGET_FILTER (after_serial unused) */
 	const char *model;                  /* JOB_TARGET_FILTER: NULL, any */
-	const char *group;                  /* JOB_TARGET_GROUP */
+	const char *group;                  /* JOB_TARGET_GROUP: a group's id, as text */
+	char group_id[24];                  /* room for it, when it came as a number */
 	jobs_visible_fn visible;            /* NULL: every machine */
 	void *visible_ctx;
 };
 
-/*
- * The seam for group targets: each(ctx, m) for the group's machines.
- * Until groups exist this returns CC_ERR_STATE ("not supported yet").
- */
+/* each(ctx, m) for the machines of the group whose id is the text group
+ * (fleet/manage.h: listed or dynamic); the caller's scope is applied after. */
 int jobs_group_members(struct vault *v, const char *group,
                        int (*each)(void *ctx, const struct store_machine *m), void *ctx);
 

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "fleet/inventory.h"
 #include "ingest/privacy.h"
+#include "records/records.h"
 
 #define MOD "fleet"
 
@@ -648,4 +649,55 @@ int manage_user_set_active(struct vault *v, const char *login, int active)
 		rc = s->ops->credential_revoke_sessions(s, u->id, 0, now);
 	free(u);
 	return finish(s, rc);
+}
+
+struct group_walk {
+	struct vault *v;
+	const char *version;
+	int (*each)(void *ctx, const struct store_machine_status *row);
+	void *ctx;
+};
+
+static int group_row(void *arg, const struct store_machine_status *row)
+{
+	struct group_walk *w = arg;
+	char *info = NULL;
+	json_t *doc = NULL;
+	int match = w->version == NULL;
+
+	if (!match && row->has_state && records_open_info(w->v, &row->m, &row->st, &info) == CC_OK &&
+	    (doc = json_loads(info, 0, NULL)) != NULL) {
+		const char *sw = json_string_value(json_object_get(doc, "sw"));
+
+		match = sw != NULL && strcmp(sw, w->version) == 0;
+	}
+	json_decref(doc);
+	free(info);
+	return match ? w->each(w->ctx, row) : 0;
+}
+
+int manage_group_machines(struct vault *v, int64_t group_id,
+                          int (*each)(void *ctx, const struct store_machine_status *row), void *ctx)
+{
+	struct store *s = vault_store(v);
+	struct store_machine_filter f;
+	struct fleet_query q;
+	struct store_group g;
+	struct group_walk w = { v, NULL, each, ctx };
+	int rc = s->ops->group_get(s, group_id, &g);
+
+	if (rc != CC_OK)
+		return rc;
+	memset(&f, 0, sizeof(f));
+	memset(&q, 0, sizeof(q));
+	f.customer_id = g.customer_id;
+	if (g.filter[0] == '\0')
+		f.group_id = g.id;
+	else if (fleet_query_from_json(&q, g.filter) != CC_OK)
+		return CC_ERR_CORRUPT;
+	if (q.contradicts)
+		return CC_OK;
+	fleet_query_apply(&q, &f);
+	w.version = q.version[0] ? q.version : NULL;
+	return s->ops->machine_status_list(s, &f, group_row, &w);
 }

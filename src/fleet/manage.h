@@ -71,6 +71,11 @@ void fleet_query_apply(const struct fleet_query *q, struct store_machine_filter 
  * makes it dynamic. parent: a group of the same customer, or NULL. */
 int manage_group_add(struct vault *v, const char *customer, const char *name, const char *parent,
                      const char *filter, struct store_group *out);
+/* The machines of group group_id: a listed group's (and its sub-groups'),
+ * or those a dynamic group's filter selects now (its software version
+ * read from each machine's sealed info). CC_ERR_NOTFOUND: no such group. */
+int manage_group_machines(struct vault *v, int64_t group_id,
+                          int (*each)(void *ctx, const struct store_machine_status *row), void *ctx);
 /* Lists / unlists a machine of the group's own customer in a listed group. */
 int manage_group_member(struct vault *v, int64_t group_id, const char *serial, int add);
 

@@ -180,8 +180,24 @@ def test_a_filter_selects_at_creation_and_only_what_it_names(fleet, d):
     assert "no machine matches" in none.stderr
     assert fleet.cc("job", "create", "--command", "diagnostics", "--serial", "J1,NOPE", rc=3).stderr.count("NOPE")
     assert fleet.cc("job", "create", "--command", "reboot", "--serial", "J1", rc=2).returncode == 2
-    grp = fleet.cc("job", "create", "--command", "diagnostics", "--group", "espresso-bar", rc=None)
-    assert grp.returncode != 0 and "not supported yet" in grp.stderr
+    assert fleet.cc("job", "create", "--command", "diagnostics", "--group", "espresso-bar", rc=2).returncode == 2
+
+
+def test_a_group_of_machines_listed_or_dynamic(fleet, d):
+    """--group ID: a listed group's machines (its sub-groups' too), or those a
+    dynamic group's filter selects when the job is made."""
+    bar = fleet.ccj("group", "add", "--customer", "cafe-a", "--name", "bar")
+    corner = fleet.ccj("group", "add", "--customer", "cafe-a", "--name", "corner", "--parent", "bar")
+    fleet.cc("group", "add-machine", "--customer", "cafe-a", "--name", "bar", "--serial", SERIALS[0])
+    fleet.cc("group", "add-machine", "--customer", "cafe-a", "--name", "corner", "--serial", SERIALS[1])
+    j = create(fleet, "--command", "diagnostics", "--group", str(bar["id"]))
+    assert sorted(t["serial"] for t in j["targets"]) == sorted(SERIALS[:2])
+    j = create(fleet, "--command", "diagnostics", "--group", str(corner["id"]))
+    assert [t["serial"] for t in j["targets"]] == [SERIALS[1]]
+    dyn = fleet.ccj("group", "add", "--customer", "cafe-b", "--name", "pros", "--filter", '{"model": "barista-pro"}')
+    j = create(fleet, "--command", "diagnostics", "--group", str(dyn["id"]))
+    assert [t["serial"] for t in j["targets"]] == ["K1"]
+    fleet.cc("job", "create", "--command", "diagnostics", "--group", "999999", rc=3)
 
 
 def test_timeout_ends_open_commands_and_a_late_result_is_counted(fleet, d):
@@ -331,7 +347,7 @@ def test_api_jobs_are_scoped_and_audited(world):
     assert call(world, "tech-a", "POST", "/api/v1/jobs",
                 {"command": "diagnostics", "target": {"serial": "A1", "filter": {}}})[0] == 400
     assert call(world, "tech-a", "POST", "/api/v1/jobs",
-                {"command": "diagnostics", "target": {"group": "bar"}})[0] == 501
+                {"command": "diagnostics", "target": {"group": "bar"}})[0] == 400  # a group's id, a number
     # A filter of everything is everything the caller sees.
     status, job = call(world, "tech-a", "POST", "/api/v1/jobs",
                        {"command": "config", "body": {"ref": "api"}, "target": {"filter": {}}, "timeout_s": 600})
