@@ -98,6 +98,8 @@ extern const struct cli_cmd cli_events_cmds[];
 extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_report_cmds[];
 extern const struct cli_cmd cli_maintenance_cmds[];
+extern const struct cli_cmd cli_webhook_cmds[];
+extern const struct cli_cmd cli_notify_cmds[];
 
 /*
  * The audit record of one run (cmd_audit.c). main.c calls, in order:

@@ -175,7 +175,11 @@ def legacy(f):
         # The schema as it was before the row-MAC migration (6 -> 7), and
         # without what the migrations after it add (7 -> 8: consent languages;
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
-        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes).
+        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13:
+        # webhooks, the notification outbox and its delivery log).
+        c.execute("DROP TABLE notify_attempts")
+        c.execute("DROP TABLE outbox")
+        c.execute("DROP TABLE webhooks")
         c.execute("DROP TRIGGER machine_state_link_new")
         c.execute("DROP TRIGGER machine_state_link")
         c.execute("DROP TABLE state_changes")
