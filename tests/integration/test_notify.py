@@ -1,0 +1,300 @@
+"""Notifications that are never lost: webhooks from the real daemon to a real
+HTTPS receiver (http.server + ssl, its certificate from the fleet CA) that
+verifies the Standard Webhooks signature on its own (hmac, base64); retries,
+kill -9, rotation, the endpoint disabled after persistent failure, and the
+refused targets (no server-side request forgery)."""
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import signal
+import ssl
+import threading
+import time
+
+import ccdaemon
+from ccdaemon import Daemon, Fleet, poll_until, run_cli
+
+FAST = {"notify_poll_ms": "100", "webhook_retry_base_ms": "200", "webhook_timeout_s": "5"}
+
+
+def verify(secrets, headers, body):
+    """The receiver's side of https://www.standardwebhooks.com: any of the
+    space-separated v1 signatures made with any of our secrets."""
+    msg_id, ts, sigs = headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"]
+    assert abs(int(ts) - time.time()) < 300, "stale timestamp"
+    ok = set()
+    for secret in secrets:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+        want = "v1," + base64.b64encode(mac).decode()
+        for s in sigs.split(" "):
+            if hmac.compare_digest(s, want):
+                ok.add(secret)
+    return ok
+
+
+class Receiver:
+    """An HTTPS webhook receiver on 127.0.0.1. answers: status codes to give,
+    one per request, then 200. Every request is kept with which secrets its
+    signature verified under."""
+
+    def __init__(self, tmp_path, fleet, secrets=()):
+        cert_dir = tmp_path / "receiver"
+        fleet.cc("ca", "server-cert", "--san", "127.0.0.1,localhost", "--out", cert_dir)
+        self.ca = cert_dir / "ca.crt"
+        self.secrets = list(secrets)
+        self.answers = []
+        self.failing = set()  # paths that always answer 500
+        self.requests = []
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with outer.cond:
+                    if self.path in outer.failing:
+                        status = 500
+                    else:
+                        status = outer.answers.pop(0) if outer.answers else 200
+                    outer.requests.append({
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                        "verified": verify(outer.secrets, {k.lower(): v for k, v in self.headers.items()}, body),
+                        "status": status,
+                    })
+                    outer.cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_dir / "server.crt", cert_dir / "server.key")
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}/hook"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def wait(self, pred, what, timeout=ccdaemon.TIMEOUT):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not pred(self.requests):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {what}; got {len(self.requests)} requests")
+                self.cond.wait(left)
+            return list(self.requests)
+
+    def delivered_ids(self):
+        with self.cond:
+            return {r["headers"]["webhook-id"] for r in self.requests if r["status"] == 200}
+
+
+def settings(receiver, **extra):
+    s = dict(FAST, webhook_allow_private="true", webhook_ca_file=str(receiver.ca))
+    s.update({k: str(v) for k, v in extra.items()})
+    return s
+
+
+def add_hook(f, url, org="cafe-a"):
+    doc = f.ccj("webhook", "add", "--org", org, "--url", url, "--allow-private")
+    assert doc["secret"].startswith("whsec_") and len(base64.b64decode(doc["secret"][6:])) == 32
+    return doc["id"], doc["secret"]
+
+
+def deliveries(f, hook):
+    return f.ccj("webhook", "deliveries", str(hook))["notifications"]
+
+
+def test_signed_delivery_and_retry_with_the_same_id(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, secret = add_hook(f, rx.url)
+        rx.secrets.append(secret)
+        rx.answers = [500, 503]
+        with Daemon(f, settings=settings(rx)):
+            assert f.ccj("notify", "test", "--org", "cafe-a", "--text", "hello")["queued"] == 1
+            reqs = rx.wait(lambda r: any(x["status"] == 200 for x in r), "a delivery after two failures")
+        assert [r["status"] for r in reqs] == [500, 503, 200]
+        assert len({r["headers"]["webhook-id"] for r in reqs}) == 1  # every attempt carries the same id
+        msg_id = reqs[0]["headers"]["webhook-id"]
+        assert msg_id.startswith("msg_")
+        for r in reqs:
+            assert r["verified"] == {secret}, r["headers"]
+            assert r["headers"]["content-type"] == "application/json"
+        doc = json.loads(reqs[-1]["body"])
+        assert doc["type"] == "test" and doc["data"] == {"org": "cafe-a", "text": "hello"}
+        assert doc["timestamp"].endswith("Z")
+        # A body changed in transit does not verify.
+        assert verify([secret], reqs[-1]["headers"], reqs[-1]["body"] + b" ") == set()
+        log = deliveries(f, hook)
+        assert len(log) == 1 and log[0]["id"] == msg_id and log[0]["state"] == "delivered"
+        assert [a["status"] for a in log[0]["log"]] == [500, 503, 200]
+        assert log[0]["log"][0]["error"] == "HTTP 500"
+    finally:
+        rx.close()
+
+
+def test_kill_9_loses_nothing(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, secret = add_hook(f, rx.url)
+        rx.secrets.append(secret)
+        rx.answers = [500] * 1000  # nothing gets through while the first daemon lives
+        d = Daemon(f, settings=settings(rx, webhook_retry_base_ms=100))
+        d.start()
+        try:
+            for i in range(5):
+                f.cc("notify", "test", "--org", "cafe-a", "--text", f"n{i}")
+            rx.wait(lambda r: len({x["headers"]["webhook-id"] for x in r}) == 5, "attempts at all five")
+        finally:
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait(timeout=30)
+        queued = {n["id"] for n in deliveries(f, hook)}
+        assert len(queued) == 5
+        assert all(n["state"] == "pending" for n in deliveries(f, hook))
+        with rx.cond:
+            rx.answers = []
+        with Daemon(f, settings=settings(rx)):
+            rx.wait(lambda r: {x["headers"]["webhook-id"] for x in r if x["status"] == 200} >= queued,
+                    "all five delivered after the restart")
+            poll_until(lambda: all(n["state"] == "delivered" for n in deliveries(f, hook)), "delivered states")
+        assert rx.delivered_ids() == queued
+        texts = sorted(json.loads(r["body"])["data"]["text"] for r in rx.requests if r["status"] == 200)
+        assert texts == [f"n{i}" for i in range(5)]
+        assert all(r["verified"] == {secret} for r in rx.requests)
+    finally:
+        rx.close()
+
+
+def test_rotation_signs_with_both_secrets_for_the_overlap(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, old = add_hook(f, rx.url)
+        new = f.ccj("webhook", "rotate", str(hook))["secret"]
+        assert new != old and new.startswith("whsec_")
+        rx.secrets = [old, new]
+        with Daemon(f, settings=settings(rx)):
+            f.cc("notify", "test", "--org", "cafe-a")
+            reqs = rx.wait(lambda r: len(r) == 1, "one delivery")
+        assert reqs[0]["verified"] == {old, new}
+        assert len(reqs[0]["headers"]["webhook-signature"].split(" ")) == 2
+        listed = f.ccj("webhook", "list")["webhooks"]
+        assert listed[0]["previous_secret_until"] is not None
+    finally:
+        rx.close()
+
+
+def test_endpoint_disabled_after_persistent_failure(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, secret = add_hook(f, rx.url)
+        other, other_secret = add_hook(f, rx.url + "/other")
+        rx.secrets = [secret, other_secret]
+        rx.failing = {"/hook"}
+        with Daemon(f, settings=settings(rx, webhook_retry_window_s=5, webhook_disable_after=2)):
+            f.cc("notify", "test", "--org", "cafe-a")
+            f.cc("notify", "test", "--org", "cafe-a")
+            poll_until(lambda: not f.ccj("webhook", "list")["webhooks"][0]["enabled"], "the endpoint disabled",
+                       timeout=60)
+            # The organisation hears of it through its endpoint that works.
+            told = rx.wait(lambda r: any(json.loads(x["body"])["type"] == "webhook.disabled" for x in r),
+                           "the webhook.disabled notification")
+        note = [json.loads(x["body"]) for x in told if json.loads(x["body"])["type"] == "webhook.disabled"][0]
+        assert note["data"]["webhook_id"] == hook and note["data"]["failed_messages"] == 2
+        assert all(x["verified"] for x in told)
+        hooks = {h["id"]: h for h in f.ccj("webhook", "list")["webhooks"]}
+        assert not hooks[hook]["enabled"] and hooks[hook]["failures"] >= 2
+        states = [n["state"] for n in deliveries(f, hook)]
+        assert states.count("failed") >= 2, states
+        failed = [n for n in deliveries(f, hook) if n["kind"] == "test"]
+        assert all(len(n["log"]) >= 2 for n in failed)
+        assert [n["kind"] for n in deliveries(f, other)].count("webhook.disabled") == 1
+        f.cc("webhook", "enable", str(hook))
+        assert f.ccj("webhook", "list")["webhooks"][0]["enabled"]
+    finally:
+        rx.close()
+
+
+def test_refused_targets(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    for url, why in [
+        ("http://example.com/hook", "only https://"),
+        ("https://10.0.0.1/hook", "internal"),
+        ("https://127.0.0.1:9/hook", "internal"),
+        ("https://[::1]/hook", "internal"),
+        ("https://[::ffff:127.0.0.1]/hook", "internal"),
+        ("https://169.254.169.254/latest", "internal"),
+        ("https://localhost/hook", "internal"),
+        ("https://user@example.com/hook", "user information"),
+        ("ftp://example.com/", "only https://"),
+    ]:
+        p = f.cc("webhook", "add", "--org", "cafe-a", "--url", url, rc=None)
+        assert p.returncode != 0 and why in p.stderr, (url, p.stderr)
+    assert f.ccj("webhook", "list")["webhooks"] == []
+
+
+def test_the_daemon_refuses_internal_addresses_at_delivery(tmp_path):
+    """Added with --allow-private, but the daemon's operator did not allow it:
+    the connection is refused at the address it would use (so a name that
+    changes what it resolves to cannot get around the check)."""
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, secret = add_hook(f, f"https://localhost:{rx.port}/hook")
+        with Daemon(f, settings=dict(FAST, webhook_ca_file=str(rx.ca))):
+            f.cc("notify", "test", "--org", "cafe-a")
+            log = poll_until(lambda: [a for n in deliveries(f, hook) for a in n["log"]], "an attempt")
+        assert "internal" in log[0]["error"] and log[0]["status"] == 0, log
+        assert rx.requests == []
+    finally:
+        rx.close()
+
+
+def test_untrusted_certificate_is_not_delivered(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, _ = add_hook(f, rx.url)
+        with Daemon(f, settings=dict(FAST, webhook_allow_private="true")):  # the system's CAs only
+            f.cc("notify", "test", "--org", "cafe-a")
+            log = poll_until(lambda: [a for n in deliveries(f, hook) for a in n["log"]], "an attempt")
+        assert log[0]["status"] == 0 and log[0]["error"], log
+        assert rx.requests == []
+    finally:
+        rx.close()
+
+
+def test_a_distributors_endpoint_hears_of_its_customers(tmp_path):
+    f = Fleet.create(tmp_path, machines=(), customer="cafe-a")
+    f.cc("org", "add", "--name", "dist-x", "--kind", "distributor", "--parent", "manufacturer")
+    f.add_customer("cafe-b", parent="dist-x")
+    rx = Receiver(tmp_path, f)
+    try:
+        _, s1 = add_hook(f, rx.url + "/dist", org="dist-x")
+        _, s2 = add_hook(f, rx.url + "/a", org="cafe-a")
+        rx.secrets = [s1, s2]
+        with Daemon(f, settings=settings(rx)):
+            assert f.ccj("notify", "test", "--org", "cafe-b")["queued"] == 1
+            reqs = rx.wait(lambda r: len(r) == 1, "the distributor's delivery")
+        assert reqs[0]["verified"] == {s1}
+        assert json.loads(reqs[0]["body"])["data"]["org"] == "cafe-b"
+    finally:
+        rx.close()
