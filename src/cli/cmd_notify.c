@@ -13,7 +13,9 @@
 #include "common/err.h"
 #include "crypto/aead.h"
 #include "fleet/inventory.h"
+#include "access/users.h"
 #include "notify/outbox.h"
+#include "notify/prefs.h"
 #include "notify/webhook.h"
 
 static const char *const state_names[] = { "pending", "delivered", "failed", "gone" };
@@ -336,6 +338,79 @@ static int run_test(struct cli_args *a)
 		return cli_print_json(json_pack("{s:s, s:I}", "org", name, "queued", (json_int_t)queued));
 	printf("test notification queued for %zu destination(s) of %s (the daemon delivers it)\n", queued, name);
 	return CC_OK;
+}
+
+static json_t *csv_array(const char *csv)
+{
+	json_t *arr = json_array();
+	const char *p = csv;
+
+	while (arr != NULL && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n > 0)
+			json_array_append_new(arr, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return arr;
+}
+
+int cli_run_user_notifications(struct cli_args *a)
+{
+	struct user_info *u = calloc(1, sizeof(*u));
+	struct store_notify_prefs p;
+	const char *login = cli_get(a, "login"), *email = cli_get(a, "email");
+	json_t *changes = json_object(), *shown;
+	char why[300], hash[512];
+	int rc = u && changes ? users_find(a->vault, login, u, hash, sizeof(hash)) : CC_ERR_NOMEM;
+
+	crypto_wipe(hash, sizeof(hash));
+	if (rc == CC_ERR_NOTFOUND)
+		fprintf(stderr, "coffeecloud: no account %s\n", login);
+	if (rc == CC_OK)
+		rc = notify_prefs_get(a->vault, u->id, &p);
+	if (rc == CC_OK && email != NULL) {
+		if (strcmp(email, "on") != 0 && strcmp(email, "off") != 0) {
+			fprintf(stderr, "coffeecloud: --email: on or off\n");
+			rc = CC_ERR_INVALID;
+		} else {
+			json_object_set_new(changes, "email", json_boolean(strcmp(email, "on") == 0));
+		}
+	}
+	if (rc == CC_OK && cli_get(a, "kinds"))
+		json_object_set_new(changes, "kinds", csv_array(cli_get(a, "kinds")));
+	if (rc == CC_OK && cli_get(a, "sites"))
+		json_object_set_new(changes, "sites", csv_array(cli_get(a, "sites")));
+	if (rc == CC_OK && cli_get(a, "quiet"))
+		json_object_set_new(changes, "quiet", json_string(cli_get(a, "quiet")));
+	if (rc == CC_OK && cli_get(a, "tz"))
+		json_object_set_new(changes, "tz", json_string(cli_get(a, "tz")));
+	if (rc == CC_OK && cli_get(a, "lang"))
+		json_object_set_new(changes, "language", json_string(cli_get(a, "lang")));
+	if (rc == CC_OK && json_object_size(changes) > 0) {
+		rc = notify_prefs_apply(&p, changes, why, sizeof(why));
+		if (rc != CC_OK)
+			fprintf(stderr, "coffeecloud: %s\n", why);
+		else
+			rc = notify_prefs_set(a->vault, &p);
+	}
+	json_decref(changes);
+	if (rc == CC_OK) {
+		shown = notify_prefs_json(&p);
+		if (a->json) {
+			json_object_set_new(shown, "login", json_string(u->login));
+			rc = cli_print_json(shown);
+		} else {
+			printf("%s: e-mail %s; kinds: %s; sites: %s; quiet hours: %s (%s); language: %s\n", u->login,
+			       p.email ? "on" : "off", p.kinds[0] ? p.kinds : "all", p.sites[0] ? p.sites : "all",
+			       p.quiet[0] ? p.quiet : "none", p.tz, p.language);
+			json_decref(shown);
+		}
+	}
+	if (u != NULL)
+		crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
 }
 
 const struct cli_cmd cli_webhook_cmds[] = {

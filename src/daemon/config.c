@@ -110,6 +110,14 @@ static const struct opt table[] = {
 	  "consecutive failed notifications that disable a webhook endpoint (its organisation is notified)" },
 	{ "notify_poll_ms", I(notify_poll_ms), "500", 50, 60000, NULL,
 	  "how often the notification outbox is looked at for due deliveries" },
+	{ "smtp_url", S(smtp_url), "", 0, 0, NULL,
+	  "the SMTP relay notification e-mails go to: smtp://HOST:PORT (STARTTLS required unless HOST is loopback) "
+	  "or smtps://HOST:PORT; empty: no e-mail (e-mail notifications wait, then fail after the retry window)" },
+	{ "smtp_from", S(smtp_from), "coffeecloud@localhost", 0, 0, NULL, "the sender address of notification e-mails" },
+	{ "smtp_credentials_file", S(smtp_credentials_file), "", 0, 0, NULL,
+	  "a file (mode 0600, else refused) with one line USER:PASSWORD for the relay; empty: no authentication" },
+	{ "smtp_ca_file", S(smtp_ca_file), "", 0, 0, NULL,
+	  "PEM file of the CAs the relay's certificate is verified against; empty: the system's store" },
 };
 
 #define OPT_COUNT (sizeof(table) / sizeof(table[0]))

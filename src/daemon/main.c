@@ -269,7 +269,8 @@ int main(int argc, char **argv)
 	if (rc == CC_OK) {
 		struct notify_delivery_opts no = { cfg.webhook_allow_private, cfg.webhook_ca_file, cfg.webhook_timeout_s,
 		                                   cfg.webhook_retry_window_s, cfg.webhook_retry_base_ms,
-		                                   cfg.webhook_disable_after, cfg.notify_poll_ms };
+		                                   cfg.webhook_disable_after, cfg.notify_poll_ms, cfg.smtp_url,
+		                                   cfg.smtp_from, cfg.smtp_credentials_file, cfg.smtp_ca_file };
 
 		rc = notify_delivery_start(base, vault, &no, &notify);
 	}

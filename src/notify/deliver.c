@@ -13,7 +13,11 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
+#include "access/users.h"
+#include "common/file.h"
+#include "notify/mail.h"
 #include "notify/outbox.h"
+#include "notify/prefs.h"
 #include "notify/seal.h"
 #include "notify/webhook.h"
 
@@ -31,6 +35,9 @@ struct transfer {
 	int64_t started_ms;
 	size_t answer_bytes;
 	int refused_address; /* the open-socket hook refused the address */
+	int mail;            /* an e-mail: body is the message, sent from upload_off */
+	size_t body_len, upload_off;
+	struct curl_slist *rcpt;
 	char error[CURL_ERROR_SIZE];
 };
 
@@ -43,6 +50,9 @@ struct notify_delivery {
 	struct vault *vault;
 	struct notify_delivery_opts o;
 	char ca_file[512];
+	char smtp_url[256], smtp_from[256], smtp_ca[512];
+	char *smtp_user, *smtp_password; /* from the credentials file, wiped at the end */
+	int smtp_loopback;
 	CURLM *multi;
 	struct event *timer; /* libcurl's timeout */
 	struct event *poll;  /* the outbox */
@@ -159,8 +169,9 @@ static void transfer_free(struct transfer *t)
 	if (t->easy != NULL)
 		curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
+	curl_slist_free_all(t->rcpt);
 	if (t->body != NULL) {
-		crypto_wipe(t->body, strlen(t->body));
+		crypto_wipe(t->body, t->body_len);
 		free(t->body);
 	}
 	free(t);
@@ -223,9 +234,12 @@ static void finish(struct notify_delivery *d, struct transfer *t, CURLcode res)
 		snprintf(a.error, sizeof(a.error), "refused: the address is internal (webhook_allow_private)");
 	else if (res != CURLE_OK)
 		snprintf(a.error, sizeof(a.error), "%.120s", t->error[0] ? t->error : curl_easy_strerror(res));
-	else if (status < 200 || status > 299)
+	else if (!t->mail && (status < 200 || status > 299))
 		snprintf(a.error, sizeof(a.error), "HTTP %ld", status);
-	if (res == CURLE_OK && status >= 200 && status <= 299) {
+	if (t->mail && res == CURLE_OK) {
+		a.error[0] = '\0';
+		state = NOTIFY_DELIVERED;
+	} else if (!t->mail && res == CURLE_OK && status >= 200 && status <= 299) {
 		state = NOTIFY_DELIVERED;
 	} else {
 		next = now + backoff_ms(d, t->attempt);
@@ -236,7 +250,7 @@ static void finish(struct notify_delivery *d, struct transfer *t, CURLcode res)
 	if (s->ops->notify->outbox_attempt(s, &a, state, next) != CC_OK)
 		log_error(MOD, "the outcome of notification %lld could not be stored; it will be sent again",
 		          (long long)t->outbox_id);
-	else if (state != NOTIFY_PENDING)
+	else if (state != NOTIFY_PENDING && !t->mail)
 		count_outcome(d, t->webhook_id, t->org_id, state == NOTIFY_FAILED);
 	log_debug(MOD, "notification %lld attempt %lld: %s", (long long)t->outbox_id, (long long)t->attempt,
 	          state == NOTIFY_DELIVERED ? "delivered" : a.error);
@@ -304,6 +318,140 @@ static int add_header(struct transfer *t, const char *name, const char *value)
 	return CC_OK;
 }
 
+static size_t read_message(char *buf, size_t size, size_t n, void *userp)
+{
+	struct transfer *t = userp;
+	size_t left = t->body_len - t->upload_off, take = size * n < left ? size * n : left;
+
+	memcpy(buf, t->body + t->upload_off, take);
+	t->upload_off += take;
+	return take;
+}
+
+/* A failed attempt that never reached the network (no relay configured...). */
+static void fail_attempt(struct notify_delivery *d, const struct store_notification *n, const char *why)
+{
+	struct store *s = vault_store(d->vault);
+	struct store_notify_attempt a;
+	int64_t now = clock_now_ms(), next = now + backoff_ms(d, n->attempts + 1);
+	int state = next - n->created_ms >= d->o.retry_window_s * 1000 ? NOTIFY_FAILED : NOTIFY_PENDING;
+
+	memset(&a, 0, sizeof(a));
+	a.outbox_id = n->id;
+	a.attempt = n->attempts + 1;
+	a.at_ms = now;
+	snprintf(a.error, sizeof(a.error), "%s", why);
+	s->ops->notify->outbox_attempt(s, &a, state, state == NOTIFY_PENDING ? next : 0);
+}
+
+static int start_mail(struct notify_delivery *d, const struct store_notification *n)
+{
+	struct store *s = vault_store(d->vault);
+	struct store_notify_prefs p;
+	struct user_info *u;
+	struct transfer *t;
+	struct seal_ad ad;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	int64_t now = clock_now_ms(), quiet;
+	char rcpt[CC_PERSONAL_FIELD_MAX + 3];
+	int rc;
+
+	if (d->smtp_url[0] == '\0') {
+		fail_attempt(d, n, "no SMTP relay is configured (smtp_url)");
+		return 0;
+	}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	rc = users_get(d->vault, n->user_id, u);
+	if (rc == CC_ERR_NOTFOUND || (rc == CC_OK && !mail_address_ok(u->profile.email))) {
+		end_row(d, n, NOTIFY_GONE, "the person's account or address is gone");
+		free(u);
+		return 0;
+	}
+	if (rc == CC_OK)
+		rc = notify_prefs_get(d->vault, n->user_id, &p);
+	if (rc == CC_OK && (quiet = notify_quiet_until(&p, now)) != 0) {
+		s->ops->notify->outbox_defer(s, n->id, quiet);
+		crypto_wipe(u, sizeof(*u));
+		free(u);
+		return 0;
+	}
+	if (rc == CC_OK) {
+		notify_body_ad(&ad, n);
+		if (vault_unseal(d->vault, &ad, n->body, n->body_len, &pt, &ptlen) != CC_OK) {
+			end_row(d, n, NOTIFY_FAILED, "the notification cannot be opened (its organisation erased?)");
+			crypto_wipe(u, sizeof(*u));
+			free(u);
+			return 0;
+		}
+	}
+	t = rc == CC_OK ? calloc(1, sizeof(*t)) : NULL;
+	if (t == NULL) {
+		rc = rc == CC_OK ? CC_ERR_NOMEM : rc;
+		goto out;
+	}
+	t->d = d;
+	t->mail = 1;
+	t->outbox_id = n->id;
+	t->org_id = n->org_id;
+	t->created_ms = n->created_ms;
+	t->attempt = n->attempts + 1;
+	t->started_ms = now;
+	rc = mail_compose(d->smtp_from, u->profile.email, p.language, n->msg_id, (const char *)pt, now, &t->body,
+	                  &t->body_len);
+	snprintf(rcpt, sizeof(rcpt), "<%s>", u->profile.email);
+	if (rc == CC_OK)
+		rc = (t->rcpt = curl_slist_append(NULL, rcpt)) != NULL ? CC_OK : CC_ERR_NOMEM;
+	if (rc == CC_OK)
+		rc = (t->easy = curl_easy_init()) != NULL ? CC_OK : CC_ERR_NOMEM;
+	if (rc == CC_OK) {
+		CURL *e = t->easy;
+		char from[300];
+
+		snprintf(from, sizeof(from), "<%s>", d->smtp_from);
+		curl_easy_setopt(e, CURLOPT_URL, d->smtp_url);
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+		/* STARTTLS or nothing, except to a relay on this host. */
+		curl_easy_setopt(e, CURLOPT_USE_SSL, d->smtp_loopback ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (d->smtp_ca[0] != '\0')
+			curl_easy_setopt(e, CURLOPT_CAINFO, d->smtp_ca);
+		if (d->smtp_user != NULL) {
+			curl_easy_setopt(e, CURLOPT_USERNAME, d->smtp_user);
+			curl_easy_setopt(e, CURLOPT_PASSWORD, d->smtp_password);
+		}
+		curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+		curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->rcpt);
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->body_len);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_message);
+		curl_easy_setopt(e, CURLOPT_READDATA, t);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(d->o.timeout_s * 1000 * 3));
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(d->o.timeout_s * 1000));
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+		curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+		rc = curl_multi_add_handle(d->multi, e) == CURLM_OK ? CC_OK : CC_ERR_NOMEM;
+	}
+	if (rc == CC_OK) {
+		d->inflight[d->ninflight++] = t;
+		t = NULL;
+	}
+out:
+	transfer_free(t);
+	if (pt != NULL) {
+		crypto_wipe(pt, ptlen);
+		free(pt);
+	}
+	crypto_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
 static int start_one(void *ctx, const struct store_notification *n)
 {
 	struct notify_delivery *d = ctx;
@@ -320,8 +468,10 @@ static int start_one(void *ctx, const struct store_notification *n)
 
 	if (d->ninflight >= INFLIGHT_MAX)
 		return 1;
-	if (in_flight(d, n->id) || n->webhook_id == 0)
-		return 0; /* e-mail rows are not this channel's */
+	if (in_flight(d, n->id))
+		return 0;
+	if (n->webhook_id == 0)
+		return n->user_id != 0 ? start_mail(d, n) : (end_row(d, n, NOTIFY_GONE, "the destination is gone"), 0);
 	rc = s->ops->notify->webhook_get(s, n->webhook_id, &w);
 	if (rc == CC_ERR_NOTFOUND) {
 		end_row(d, n, NOTIFY_GONE, "the endpoint was removed");
@@ -362,6 +512,7 @@ static int start_one(void *ctx, const struct store_notification *n)
 	}
 	t->d = d;
 	t->body = (char *)pt;
+	t->body_len = ptlen;
 	t->outbox_id = n->id;
 	t->webhook_id = n->webhook_id;
 	t->org_id = n->org_id;
@@ -428,6 +579,54 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	s->ops->notify->outbox_due(s, clock_now_ms(), 0, INFLIGHT_MAX + d->ninflight, start_one, d);
 }
 
+/* The relay's URL, sender and credentials: checked once, at start. */
+static int smtp_setup(struct notify_delivery *d, const char *cred_file)
+{
+	const char *host;
+	unsigned char *cred = NULL;
+	size_t len = 0, size;
+	char *colon;
+
+	if (d->smtp_url[0] == '\0')
+		return CC_OK;
+	if (strncmp(d->smtp_url, "smtp://", 7) == 0)
+		host = d->smtp_url + 7;
+	else if (strncmp(d->smtp_url, "smtps://", 8) == 0)
+		host = d->smtp_url + 8;
+	else {
+		log_error(MOD, "smtp_url: expected smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+		return CC_ERR_INVALID;
+	}
+	d->smtp_loopback = strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+	                   strncmp(host, "localhost", 9) == 0;
+	if (d->smtp_loopback && strncmp(host, "localhost", 9) == 0 && host[9] != '\0' && host[9] != ':' &&
+	    host[9] != '/')
+		d->smtp_loopback = 0; /* localhost.example.com is not this host */
+	if (!mail_address_ok(d->smtp_from)) {
+		log_error(MOD, "smtp_from: expected the sender's address (name@domain)");
+		return CC_ERR_INVALID;
+	}
+	if (cred_file == NULL || cred_file[0] == '\0')
+		return CC_OK;
+	if (file_read_secret(cred_file, 1024, &cred, &len) != CC_OK) {
+		log_error(MOD, "smtp_credentials_file: cannot be read, or is readable by others (it must be 0600)");
+		return CC_ERR_PERM;
+	}
+	size = len;
+	while (len > 0 && (cred[len - 1] == '\n' || cred[len - 1] == '\r'))
+		len--;
+	colon = memchr(cred, ':', len);
+	if (colon == NULL || memchr(cred, '\n', len) != NULL) {
+		log_error(MOD, "smtp_credentials_file: expected one line USER:PASSWORD");
+		file_free_secret(cred, size);
+		return CC_ERR_INVALID;
+	}
+	d->smtp_user = strndup((const char *)cred, (size_t)(colon - (char *)cred));
+	d->smtp_password = strndup(colon + 1, len - (size_t)(colon + 1 - (char *)cred));
+	file_free_secret(cred, size);
+	return d->smtp_user != NULL && d->smtp_password != NULL ? CC_OK : CC_ERR_NOMEM;
+}
+
 int notify_delivery_start(struct event_base *base, struct vault *v, const struct notify_delivery_opts *o,
                           struct notify_delivery **out)
 {
@@ -444,6 +643,13 @@ int notify_delivery_start(struct event_base *base, struct vault *v, const struct
 	d->o = *o;
 	snprintf(d->ca_file, sizeof(d->ca_file), "%s", o->ca_file ? o->ca_file : "");
 	d->o.ca_file = d->ca_file;
+	snprintf(d->smtp_url, sizeof(d->smtp_url), "%s", o->smtp_url ? o->smtp_url : "");
+	snprintf(d->smtp_from, sizeof(d->smtp_from), "%s", o->smtp_from ? o->smtp_from : "");
+	snprintf(d->smtp_ca, sizeof(d->smtp_ca), "%s", o->smtp_ca_file ? o->smtp_ca_file : "");
+	if (smtp_setup(d, o->smtp_credentials_file) != CC_OK) {
+		notify_delivery_free(d);
+		return CC_ERR_INVALID;
+	}
 	d->multi = curl_multi_init();
 	d->timer = evtimer_new(base, on_timeout, d);
 	d->poll = event_new(base, -1, EV_PERSIST, on_poll, d);
@@ -475,6 +681,14 @@ void notify_delivery_free(struct notify_delivery *d)
 		event_free(d->timer);
 	if (d->multi != NULL)
 		curl_multi_cleanup(d->multi);
+	if (d->smtp_user != NULL) {
+		crypto_wipe(d->smtp_user, strlen(d->smtp_user));
+		free(d->smtp_user);
+	}
+	if (d->smtp_password != NULL) {
+		crypto_wipe(d->smtp_password, strlen(d->smtp_password));
+		free(d->smtp_password);
+	}
 	free(d);
 	curl_global_cleanup();
 }

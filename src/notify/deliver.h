@@ -13,6 +13,10 @@
  * flight at a kill -9 is still pending in the store and is sent again, with
  * the same webhook-id, by the next daemon.
  *
+ * E-mail rows go to the SMTP relay (curl's smtp), in the reader's language,
+ * after their quiet hours (notify/prefs.h): such a row waits, it is not
+ * dropped.
+ *
  * Each connection is judged by the address it is about to use (libcurl's
  * open-socket hook), so a name that resolved to a public address when the
  * endpoint was added and to an internal one now (DNS rebinding) is refused
@@ -35,6 +39,13 @@ struct notify_delivery_opts {
 	int64_t retry_base_ms;    /* first backoff; doubles per attempt, at most an hour */
 	int64_t disable_after;    /* consecutive failed messages that disable an endpoint */
 	int64_t poll_ms;
+	/* E-mail: the relay (smtp://host:port with STARTTLS, required unless
+	 * the host is loopback, or smtps://host:port), "" none; the sender;
+	 * a 0600 file "user:password" ("" none); CAs of the relay ("" system). */
+	const char *smtp_url;
+	const char *smtp_from;
+	const char *smtp_credentials_file;
+	const char *smtp_ca_file;
 };
 
 struct notify_delivery;

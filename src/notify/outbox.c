@@ -10,7 +10,10 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
+#include "access/users.h"
+#include "notify/prefs.h"
 #include "notify/seal.h"
+#include "notify/mail.h"
 
 #define MOD "notify"
 #define BODY_MAX (6 * 1024)
@@ -49,7 +52,9 @@ struct fanout {
 	struct vault *v;
 	struct store_notification *n;
 	const char *body;
+	const char *site; /* the data's "site", "" when none */
 	size_t queued;
+	int rc;
 };
 
 static int queue_one(struct fanout *f)
@@ -86,6 +91,28 @@ static int each_webhook(void *ctx, const struct store_webhook *w)
 	f->n->webhook_id = w->id;
 	f->n->user_id = 0;
 	return queue_one(f);
+}
+
+/* E-mail to the organisation's own people who want it; notifications about
+ * the notification system itself (webhook.*) to its admins only. */
+static int each_user(void *ctx, const struct user_info *u)
+{
+	struct fanout *f = ctx;
+	struct store_notify_prefs p;
+
+	if (u->deletion_requested_ms != 0 || !mail_address_ok(u->profile.email))
+		return 0;
+	if (strncmp(f->n->kind, "webhook.", 8) == 0 && strcmp(u->role, "admin") != 0)
+		return 0;
+	f->rc = notify_prefs_get(f->v, u->id, &p);
+	if (f->rc != CC_OK)
+		return 1;
+	if (!notify_prefs_want(&p, f->n->kind, f->site))
+		return 0;
+	f->n->webhook_id = 0;
+	f->n->user_id = u->id;
+	f->rc = queue_one(f);
+	return f->rc != CC_OK;
 }
 
 static char *body_of(const char *kind, const json_t *data, int64_t now_ms)
@@ -137,16 +164,23 @@ int notify_enqueue(struct vault *v, int64_t org_id, const char *kind, const json
 	snprintf(n->kind, sizeof(n->kind), "%s", kind);
 	n->created_ms = now;
 	n->next_ms = now;
-	f = (struct fanout){ v, n, body, 0 };
+	f = (struct fanout){ v, n, body, json_string_value(json_object_get(data, "site")), 0, CC_OK };
+	if (f.site == NULL)
+		f.site = "";
 	if (!s->ops->in_transaction(s)) {
 		rc = s->ops->begin(s);
 		own = rc == CC_OK;
 	}
-	/* The organisation's own endpoints, then those of the ones above it. */
+	/* The organisation's own endpoints and people, then the endpoints of the ones above it. */
 	for (depth = 0; rc == CC_OK && at != 0 && depth < ANCESTORS_MAX; depth++) {
 		rc = s->ops->org_get(s, at, &org);
 		if (rc == CC_OK)
 			rc = s->ops->notify->webhook_list(s, at, each_webhook, &f);
+		if (rc == CC_OK && depth == 0) {
+			rc = users_list(v, org.name, each_user, &f);
+			if (f.rc != CC_OK)
+				rc = f.rc;
+		}
 		at = org.parent_id;
 	}
 	if (own)

@@ -62,7 +62,24 @@ struct store_notify_attempt {
 	char error[128];     /* what went wrong, never the answer's body */
 };
 
+#define STORE_NOTIFY_LIST_MAX 512
+
+/* A person's e-mail preferences. */
+struct store_notify_prefs {
+	int64_t user_id;
+	int email;                              /* 0: no e-mail at all */
+	char kinds[STORE_NOTIFY_LIST_MAX + 1];  /* comma-separated kinds, "" every kind */
+	char sites[STORE_NOTIFY_LIST_MAX + 1];  /* comma-separated site names, "" every site */
+	char quiet[16];                         /* "HH:MM-HH:MM" in tz, "" none */
+	char tz[64];                            /* IANA name */
+	char language[8];                       /* en, hu */
+};
+
 struct store_notify_ops {
+	/* CC_ERR_NOTFOUND when the person chose nothing yet. set replaces. */
+	int (*prefs_get)(struct store *s, int64_t user_id, struct store_notify_prefs *out);
+	int (*prefs_set)(struct store *s, const struct store_notify_prefs *p);
+
 	int (*webhook_add)(struct store *s, const struct store_webhook *w, int64_t *id);
 	/* CC_ERR_NOTFOUND for no such endpoint. */
 	int (*webhook_get)(struct store *s, int64_t id, struct store_webhook *out);
@@ -84,6 +101,8 @@ struct store_notify_ops {
 	/* Pending notifications due at now_ms with id > after_id, by id, at most max. */
 	int (*outbox_due)(struct store *s, int64_t now_ms, int64_t after_id, size_t max,
 	                  int (*each)(void *ctx, const struct store_notification *), void *ctx);
+	/* Moves a pending notification's next attempt without one (quiet hours). */
+	int (*outbox_defer)(struct store *s, int64_t id, int64_t next_ms);
 	/* The earliest next_ms of a pending notification; CC_ERR_NOTFOUND for none. */
 	int (*outbox_next_due)(struct store *s, int64_t *next_ms);
 	/* Records one attempt and the state after it (in one transaction of its own

@@ -177,6 +177,7 @@ def legacy(f):
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13:
         # webhooks, the notification outbox and its delivery log).
+        c.execute("DROP TABLE notify_prefs")
         c.execute("DROP TABLE notify_attempts")
         c.execute("DROP TABLE outbox")
         c.execute("DROP TABLE webhooks")

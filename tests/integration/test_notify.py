@@ -298,3 +298,143 @@ def test_a_distributors_endpoint_hears_of_its_customers(tmp_path):
         assert json.loads(reqs[0]["body"])["data"]["org"] == "cafe-b"
     finally:
         rx.close()
+
+
+# ---- e-mail
+
+
+class Mailbox:
+    """aiosmtpd on 127.0.0.1 that demands STARTTLS (its certificate from the
+    fleet CA) before MAIL; keeps every message with whether it came over TLS."""
+
+    def __init__(self, tmp_path, fleet):
+        from aiosmtpd.controller import Controller
+        cert_dir = tmp_path / "smtp"
+        fleet.cc("ca", "server-cert", "--san", "127.0.0.1,localhost", "--out", cert_dir)
+        self.ca = cert_dir / "ca.crt"
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_dir / "server.crt", cert_dir / "server.key")
+        self.messages = []
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                with outer.cond:
+                    outer.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                                           "tls": session.ssl is not None, "content": envelope.content})
+                    outer.cond.notify_all()
+                return "250 OK"
+
+        port = ccdaemon.free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=ctx,
+                                     require_starttls=True)
+        self.controller.start()
+        self.url = f"smtp://127.0.0.1:{port}"
+
+    def close(self):
+        self.controller.stop()
+
+    def wait(self, n, timeout=ccdaemon.TIMEOUT):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.messages) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {n} e-mails; got {len(self.messages)}")
+                self.cond.wait(left)
+            return list(self.messages)
+
+
+def parts(raw):
+    import email
+    from email import policy
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    kinds = {p.get_content_type(): p.get_content() for p in msg.iter_parts()}
+    assert set(kinds) == {"text/plain", "text/html"}, kinds.keys()
+    return msg, kinds
+
+
+def outbox_rows(f):
+    import sqlite3
+    c = sqlite3.connect(f"file:{f.data / 'coffeecloud.db'}?mode=ro", uri=True)
+    try:
+        return c.execute("SELECT u.login, o.kind, o.state, o.next_ms, o.attempts FROM outbox o "
+                         "JOIN users u ON u.id = o.user_id ORDER BY o.id").fetchall()
+    finally:
+        c.close()
+
+
+def test_email_over_starttls_in_the_readers_language_after_quiet_hours(tmp_path):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    f = Fleet.create(tmp_path, machines=())
+    mb = Mailbox(tmp_path, f)
+    try:
+        for login, addr in [("ops-en", "ops@example.com"), ("ops-hu", "uzem@example.hu"),
+                            ("ops-quiet", "quiet@example.com"), ("ops-alerts", "alerts@example.com"),
+                            ("ops-off", "off@example.com")]:
+            f.cc("user", "add", "--org", "cafe-a", "--login", login, "--role", "engineer", "--email", addr)
+        f.cc("user", "add", "--org", "cafe-a", "--login", "ops-noaddr", "--role", "engineer")
+        assert f.ccj("user", "notifications", "ops-hu", "--lang", "hu")["language"] == "hu"
+        now = datetime.now(ZoneInfo("Europe/Budapest"))
+        quiet = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=2)):%H:%M}"
+        doc = f.ccj("user", "notifications", "ops-quiet", "--quiet", quiet, "--tz", "Europe/Budapest")
+        assert doc["quiet"] == quiet and doc["tz"] == "Europe/Budapest"
+        assert f.ccj("user", "notifications", "ops-alerts", "--kinds", "alert.opened,alert.resolved")["kinds"] == [
+            "alert.opened", "alert.resolved"]
+        f.cc("user", "notifications", "ops-off", "--email", "off")
+        for bad in (["--quiet", "25:00-07:00"], ["--tz", "../../etc/passwd"], ["--lang", "xx"], ["--email", "maybe"]):
+            p = f.cc("user", "notifications", "ops-en", *bad, rc=None)
+            assert p.returncode != 0, bad
+        with Daemon(f, settings=dict(FAST, smtp_url=mb.url, smtp_ca_file=str(mb.ca),
+                                     smtp_from="alerts@coffeecloud.example")):
+            assert f.ccj("notify", "test", "--org", "cafe-a", "--text", "Kávé <b>& tea</b>")["queued"] == 3
+            got = mb.wait(2)
+            poll_until(lambda: [r for r in outbox_rows(f) if r[0] != "ops-quiet" and r[2] == 1], "delivered rows")
+        assert len(got) == 2 and all(m["tls"] for m in got), got
+        by = {m["to"][0]: m for m in got}
+        assert set(by) == {"ops@example.com", "uzem@example.hu"}
+        assert all(m["from"] == "alerts@coffeecloud.example" for m in got)
+        msg, en = parts(by["ops@example.com"]["content"])
+        assert msg["Subject"] == "CoffeeCloud test notification"
+        assert "This is a test notification for cafe-a." in en["text/plain"]
+        assert "Kávé <b>& tea</b>" in en["text/plain"]
+        assert "Kávé &lt;b&gt;&amp; tea&lt;/b&gt;" in en["text/html"] and "<b>" not in en["text/html"]
+        msg, hu = parts(by["uzem@example.hu"]["content"])
+        assert msg["Subject"] == "CoffeeCloud tesztértesítés" and msg["Content-Language"] == "hu"
+        assert "Ez egy tesztértesítés" in hu["text/plain"] and 'lang="hu"' in hu["text/html"]
+        # No personal data but the recipient's own address.
+        for m in got:
+            raw = m["content"].decode("utf-8", "replace")
+            for other in ("quiet@example.com", "alerts@example.com", "off@example.com", "ops-en", "ops-hu"):
+                assert other not in raw
+        rows = {r[0]: r for r in outbox_rows(f)}
+        assert set(rows) == {"ops-en", "ops-hu", "ops-quiet"}
+        # The quiet one waits for the end of its quiet hours, untried.
+        login, kind, state, next_ms, attempts = rows["ops-quiet"]
+        assert state == 0 and attempts == 0
+        assert next_ms >= int((now + timedelta(hours=2) - timedelta(minutes=1)).timestamp() * 1000)
+    finally:
+        mb.close()
+
+
+def test_smtp_credentials_file_must_be_private(tmp_path):
+    import pytest
+    f = Fleet.create(tmp_path, machines=())
+    cred = tmp_path / "smtp.cred"
+    cred.write_text("relay-user:hunter2-pw\n")
+    os.chmod(cred, 0o644)
+    d = Daemon(f, settings=dict(FAST, smtp_url="smtp://127.0.0.1:25", smtp_credentials_file=str(cred)))
+    try:
+        with pytest.raises(AssertionError):
+            d.start()  # it exits instead of becoming ready
+        d.proc.wait(timeout=30)
+        assert d.proc.returncode != 0
+    finally:
+        d._kill()
+    assert "smtp_credentials_file" in d.log and "hunter2" not in d.log and "relay-user" not in d.log
+    os.chmod(cred, 0o600)
+    with Daemon(f, settings=dict(FAST, smtp_url="smtp://127.0.0.1:25", smtp_credentials_file=str(cred))) as d2:
+        assert "hunter2" not in d2.log

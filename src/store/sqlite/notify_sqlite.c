@@ -294,6 +294,18 @@ static int outbox_due(struct store *s, int64_t now_ms, int64_t after_id, size_t 
 	return rows(s, st, emit_notification, &e, "reading due notifications");
 }
 
+static int outbox_defer(struct store *s, int64_t id, int64_t next_ms)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "UPDATE outbox SET next_ms = ? WHERE id = ? AND state = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, next_ms);
+	sqlite3_bind_int64(st, 2, id);
+	return done(s, st, "deferring a notification");
+}
+
 static int outbox_next_due(struct store *s, int64_t *next_ms)
 {
 	sqlite3_stmt *st;
@@ -404,7 +416,51 @@ static int attempts_of(struct store *s, int64_t outbox_id, int (*each)(void *, c
 	return rows(s, st, emit_attempt, &e, "listing delivery attempts");
 }
 
+static int prefs_get(struct store *s, int64_t user_id, struct store_notify_prefs *out)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT email, kinds, sites, quiet, tz, language FROM notify_prefs WHERE user_id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, user_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->user_id = user_id;
+		out->email = sqlite3_column_int(st, 0);
+		text_of(out->kinds, sizeof(out->kinds), st, 1);
+		text_of(out->sites, sizeof(out->sites), st, 2);
+		text_of(out->quiet, sizeof(out->quiet), st, 3);
+		text_of(out->tz, sizeof(out->tz), st, 4);
+		text_of(out->language, sizeof(out->language), st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return CC_OK;
+	return rc == SQLITE_DONE ? CC_ERR_NOTFOUND : sqlite_store_fail(s, rc, "reading notification preferences");
+}
+
+static int prefs_set(struct store *s, const struct store_notify_prefs *p)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT OR REPLACE INTO notify_prefs VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, p->user_id);
+	sqlite3_bind_int(st, 2, p->email);
+	sqlite3_bind_text(st, 3, p->kinds, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->sites, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->quiet, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, p->tz, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, p->language, -1, SQLITE_STATIC);
+	return done(s, st, "storing notification preferences");
+}
+
 const struct store_notify_ops sqlite_notify_ops = {
+	.prefs_get = prefs_get,
+	.prefs_set = prefs_set,
 	.webhook_add = webhook_add,
 	.webhook_get = webhook_get,
 	.webhook_list = webhook_list,
@@ -414,6 +470,7 @@ const struct store_notify_ops sqlite_notify_ops = {
 	.webhook_remove = webhook_remove,
 	.outbox_add = outbox_add,
 	.outbox_due = outbox_due,
+	.outbox_defer = outbox_defer,
 	.outbox_next_due = outbox_next_due,
 	.outbox_attempt = outbox_attempt,
 	.outbox_of_webhook = outbox_of_webhook,

@@ -306,7 +306,17 @@ const char *const sqlite_migrations[] = {
 	"  status INTEGER NOT NULL,"
 	"  duration_ms INTEGER NOT NULL,"
 	"  error TEXT NOT NULL,"
-	"  PRIMARY KEY (outbox_id, attempt)) WITHOUT ROWID;",
+	"  PRIMARY KEY (outbox_id, attempt)) WITHOUT ROWID;"
+	/* A person's choice of e-mails: kinds and sites ('' all), quiet hours
+	 * ("HH:MM-HH:MM" in tz, '' none), language. No row: every kind, in English. */
+	"CREATE TABLE notify_prefs("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  email INTEGER NOT NULL,"
+	"  kinds TEXT NOT NULL,"
+	"  sites TEXT NOT NULL,"
+	"  quiet TEXT NOT NULL,"
+	"  tz TEXT NOT NULL,"
+	"  language TEXT NOT NULL);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
