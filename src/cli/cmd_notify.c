@@ -79,12 +79,12 @@ static int run_add(struct cli_args *a)
 
 	if (rc != CC_OK)
 		return rc;
-	rc = webhook_url_check(url, allow_private, why, sizeof(why));
+	rc = webhook_url_check(url, allow_private, 1, why, sizeof(why));
 	if (rc != CC_OK) {
 		fprintf(stderr, "coffeecloud: refused: %s\n", why);
 		return rc;
 	}
-	rc = webhook_create(a->vault, org_id, url, allow_private, &id, secret);
+	rc = webhook_create(a->vault, org_id, url, &id, secret);
 	if (rc != CC_OK) {
 		fprintf(stderr, "coffeecloud: the webhook could not be added: %s\n", cc_strerror(rc));
 		return rc;

@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
 		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
-		                         cfg.retention_reports_days } };
+		                         cfg.retention_reports_days }, cfg.webhook_allow_private };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);

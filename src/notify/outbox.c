@@ -194,3 +194,38 @@ int notify_enqueue(struct vault *v, int64_t org_id, const char *kind, const json
 	free(n);
 	return rc;
 }
+
+int notify_enqueue_webhook(struct vault *v, int64_t webhook_id, const char *kind, const json_t *data)
+{
+	struct store *s = vault_store(v);
+	struct store_webhook w;
+	struct store_notification *n;
+	struct fanout f;
+	int64_t now = clock_now_ms();
+	char *body;
+	int rc;
+
+	if (kind == NULL || !kind_ok(kind) || data == NULL || !json_is_object(data))
+		return CC_ERR_INVALID;
+	rc = s->ops->notify->webhook_get(s, webhook_id, &w);
+	if (rc != CC_OK)
+		return rc;
+	body = body_of(kind, data, now);
+	n = calloc(1, sizeof(*n));
+	if (body == NULL || n == NULL || strlen(body) > BODY_MAX) {
+		rc = body == NULL || n == NULL ? CC_ERR_NOMEM : CC_ERR_LIMIT;
+		free(body);
+		free(n);
+		return rc;
+	}
+	n->org_id = w.org_id;
+	n->webhook_id = w.id;
+	snprintf(n->kind, sizeof(n->kind), "%s", kind);
+	n->created_ms = now;
+	n->next_ms = now;
+	f = (struct fanout){ v, n, body, "", 0, CC_OK };
+	rc = queue_one(&f);
+	free(body);
+	free(n);
+	return rc;
+}

@@ -42,6 +42,9 @@
  */
 int notify_enqueue(struct vault *v, int64_t org_id, const char *kind, const json_t *data, size_t *queued);
 
+/* Queues a notification for one webhook endpoint only (a test of it). */
+int notify_enqueue_webhook(struct vault *v, int64_t webhook_id, const char *kind, const json_t *data);
+
 /* Fresh message id: "msg_" + 24 hex digits. */
 int notify_msg_id(char out[32]);
 

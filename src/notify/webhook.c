@@ -134,7 +134,7 @@ bad:
 	return CC_ERR_INVALID;
 }
 
-int webhook_url_check(const char *url, int allow_private, char *why, size_t cap)
+int webhook_url_check(const char *url, int allow_private, int resolve, char *why, size_t cap)
 {
 	char host[256], port[8];
 	struct addrinfo hints, *res = NULL, *ai;
@@ -144,7 +144,10 @@ int webhook_url_check(const char *url, int allow_private, char *why, size_t cap)
 		return rc;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = resolve ? 0 : AI_NUMERICHOST;
 	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
+		if (!resolve)
+			return CC_OK; /* a name: judged at every connection */
 		snprintf(why, cap, "the host does not resolve");
 		return CC_ERR_INVALID;
 	}
@@ -200,7 +203,7 @@ static int store_secret(struct vault *v, const struct store_webhook *w, const ch
 	return rc;
 }
 
-int webhook_create(struct vault *v, int64_t org_id, const char *url, int allow_private, int64_t *id,
+int webhook_create(struct vault *v, int64_t org_id, const char *url, int64_t *id,
                    char secret[WEBHOOK_SECRET_TEXT_MAX])
 {
 	struct store *s = vault_store(v);
@@ -208,7 +211,7 @@ int webhook_create(struct vault *v, int64_t org_id, const char *url, int allow_p
 	char why[160];
 	int rc = w != NULL ? CC_OK : CC_ERR_NOMEM;
 
-	if (rc == CC_OK && (rc = webhook_url_check(url, allow_private, why, sizeof(why))) != CC_OK)
+	if (rc == CC_OK && (rc = webhook_url_check(url, 1, 0, why, sizeof(why))) != CC_OK)
 		log_error(MOD, "refused: %s", why);
 	if (rc == CC_OK)
 		rc = new_secret(secret);

@@ -31,13 +31,15 @@ int webhook_addr_public(const struct sockaddr *sa);
 
 /* Checks a target URL: https only, a host and nothing that hides one
  * (userinfo, spaces), at most STORE_WEBHOOK_URL_MAX characters; unless
- * allow_private, every address the host resolves to must be public.
+ * allow_private, an address in the URL must be public, and with resolve
+ * every address a name resolves to (getaddrinfo: blocks, so the event loop
+ * passes 0 and leaves names to the check at every connection).
  * CC_ERR_INVALID / CC_ERR_PERM with the reason in why (safe to show). */
-int webhook_url_check(const char *url, int allow_private, char *why, size_t cap);
+int webhook_url_check(const char *url, int allow_private, int resolve, char *why, size_t cap);
 
-/* Adds an endpoint to org_id (URL checked as above); secret gets the new
- * secret, to be shown once. */
-int webhook_create(struct vault *v, int64_t org_id, const char *url, int allow_private, int64_t *id,
+/* Adds an endpoint to org_id (the caller checked the URL as above); secret
+ * gets the new secret, to be shown once. */
+int webhook_create(struct vault *v, int64_t org_id, const char *url, int64_t *id,
                    char secret[WEBHOOK_SECRET_TEXT_MAX]);
 
 /* A new secret; the previous one stays valid for the overlap. */

@@ -438,3 +438,92 @@ def test_smtp_credentials_file_must_be_private(tmp_path):
     os.chmod(cred, 0o600)
     with Daemon(f, settings=dict(FAST, smtp_url="smtp://127.0.0.1:25", smtp_credentials_file=str(cred))) as d2:
         assert "hunter2" not in d2.log
+
+
+# ---- the API
+
+
+def test_api_webhooks_and_preferences(tmp_path):
+    from ccapi import Api
+    from oas import checked
+    f = Fleet.create(tmp_path, machines=())
+    f.cc("org", "add", "--name", "dist-b", "--kind", "distributor", "--parent", "manufacturer")
+    f.add_customer("cafe-b", parent="dist-b")
+    for login, org, role in (("adm-a", "cafe-a", "admin"), ("adm-b", "dist-b", "admin"), ("tech-a", "cafe-a", "technician")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--email", login + "@example.org",
+             "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
+    rx = Receiver(tmp_path, f)
+    port = ccdaemon.free_port()
+    try:
+        with Daemon(f, settings=settings(rx, https_listen=f"127.0.0.1:{port}")):
+            api = checked(Api(port, f.data / "ca.crt"))
+            adm_a = api.login("adm-a", ccdaemon.password_of("adm-a"))
+            adm_b = api.login("adm-b", ccdaemon.password_of("adm-b"))
+            tech = api.login("tech-a", ccdaemon.password_of("tech-a"))
+            # Refused targets, before anything is stored (internal addresses: below).
+            for url in ("http://hooks.example.com/x", "https://user:pw@hooks.example.com/x", "https://ho st/x"):
+                status, doc, _ = api.call("POST", "/api/v1/webhooks", {"org": "cafe-a", "url": url}, token=adm_a)
+                assert status == 400 and doc["error"]["code"] == "invalid", (url, status, doc)
+            # Another subtree's organisation does not exist for this admin.
+            status, _, _ = api.call("POST", "/api/v1/webhooks", {"org": "cafe-b", "url": rx.url}, token=adm_a)
+            assert status == 404
+            status, doc, _ = api.call("POST", "/api/v1/webhooks", {"org": "cafe-a", "url": rx.url}, token=adm_a)
+            assert status == 201 and doc["secret"].startswith("whsec_"), doc
+            hook, secret = doc["id"], doc["secret"]
+            rx.secrets.append(secret)
+            status, doc, _ = api.call("GET", "/api/v1/webhooks", token=adm_a)
+            assert [h["id"] for h in doc["webhooks"]] == [hook] and "secret" not in doc["webhooks"][0]
+            status, doc, _ = api.call("GET", "/api/v1/webhooks", token=adm_b)
+            assert doc["webhooks"] == []
+            for method, path in (("GET", "deliveries"), ("POST", "test"), ("POST", "rotate-secret")):
+                assert api.call(method, f"/api/v1/webhooks/{hook}/{path}", token=adm_b)[0] == 404
+                assert api.call(method, f"/api/v1/webhooks/{hook}/{path}", token=tech)[0] == 403
+            status, doc, _ = api.call("POST", f"/api/v1/webhooks/{hook}/test", token=adm_a)
+            assert status == 202
+            reqs = rx.wait(lambda r: len(r) == 1, "the test delivery")
+            assert reqs[0]["verified"] == {secret}
+            status, doc, _ = api.call("POST", f"/api/v1/webhooks/{hook}/rotate-secret", token=adm_a)
+            assert status == 200 and doc["secret"] != secret
+            rx.secrets.append(doc["secret"])
+            api.call("POST", f"/api/v1/webhooks/{hook}/test", token=adm_a)
+            reqs = rx.wait(lambda r: len(r) == 2, "the second test delivery")
+            assert reqs[1]["verified"] == {secret, doc["secret"]}
+            doc = poll_until(lambda: (lambda d: d if all(n["state"] == "delivered" for n in d["notifications"])
+                                      else None)(api.call("GET", f"/api/v1/webhooks/{hook}/deliveries",
+                                                          token=adm_a)[1]), "delivered")
+            assert len(doc["notifications"]) == 2 and doc["notifications"][0]["log"][0]["status"] == 200
+            # One's own e-mail preferences.
+            status, doc, _ = api.call("GET", "/api/v1/me/notifications", token=tech)
+            assert status == 200 and doc == {"email": True, "kinds": [], "sites": [], "quiet": "", "tz": "UTC",
+                                             "language": "en"}
+            status, doc, _ = api.call("POST", "/api/v1/me/notifications",
+                                      {"language": "hu", "quiet": "22:00-06:30", "tz": "Europe/Budapest",
+                                       "kinds": ["alert.opened"]}, token=tech)
+            assert status == 200 and doc["language"] == "hu" and doc["quiet"] == "22:00-06:30", doc
+            status, doc, _ = api.call("POST", "/api/v1/me/notifications", {"quiet": "6-7"}, token=tech)
+            assert status == 400
+            assert f.ccj("user", "notifications", "tech-a")["kinds"] == ["alert.opened"]
+            status, doc, _ = api.call("DELETE", f"/api/v1/webhooks/{hook}", token=adm_a)
+            assert status == 200 and api.call("GET", "/api/v1/webhooks", token=adm_a)[1]["webhooks"] == []
+        actions = [r["action"] for r in f.ccj("audit", "list")]
+        for a in ("webhook.add", "webhook.test", "webhook.rotate", "webhook.remove", "notifications.set"):
+            assert a in actions, a
+    finally:
+        rx.close()
+
+
+def test_api_refuses_internal_targets_unless_the_operator_allows(tmp_path):
+    from ccapi import Api
+    from oas import checked
+    f = Fleet.create(tmp_path, machines=())
+    port = ccdaemon.free_port()
+    with Daemon(f, settings=dict(FAST, https_listen=f"127.0.0.1:{port}")):
+        api = checked(Api(port, f.data / "ca.crt"))
+        adm = api.login("admin", ccdaemon.PASSWORD)
+        for url in ("https://10.1.2.3/x", "https://127.0.0.1:8443/x", "https://[::1]/x", "https://[fd00::1]/x",
+                    "https://[::ffff:192.168.1.1]/x", "https://169.254.169.254/x", "https://0.0.0.0/x"):
+            status, doc, _ = api.call("POST", "/api/v1/webhooks", {"org": "cafe-a", "url": url}, token=adm)
+            assert status == 400 and "internal" in doc["error"]["message"], (url, status, doc)
+        status, doc, _ = api.call("POST", "/api/v1/webhooks", {"org": "cafe-a", "url": "https://93.184.215.14/x"},
+                                  token=adm)
+        assert status == 201, doc

@@ -72,9 +72,10 @@ def test_every_operation_says_what_is_enforced(document):
                                       "platform-admins")
             assert (op["security"] == []) == (op["x-access"] == "open"), (method, path)
             if method in ("post",) and "requestBody" not in op:
-                # A POST without a body: only sign-out and asking for one's
-                # account's deletion, which take none.
-                assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion"), path
+                # A POST without a body: only sign-out, asking for one's account's
+                # deletion, and a webhook's secret rotation and test, which take none.
+                assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion",
+                                "/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]
