@@ -192,7 +192,7 @@ static int64_t backoff_ms(const struct notify_delivery *d, int64_t attempt)
 }
 
 /* Disables an endpoint after too many failed messages and tells its organisation. */
-static void count_outcome(struct notify_delivery *d, int64_t webhook_id, int64_t org_id, int failed)
+static void count_outcome(struct notify_delivery *d, int64_t webhook_id, int failed)
 {
 	struct store *s = vault_store(d->vault);
 	struct store_webhook w;
@@ -211,7 +211,7 @@ static void count_outcome(struct notify_delivery *d, int64_t webhook_id, int64_t
 	data = json_pack("{s:I, s:I, s:s}", "webhook_id", (json_int_t)webhook_id, "failed_messages",
 	                 (json_int_t)failures, "reason", "persistent delivery failure");
 	if (data != NULL)
-		notify_enqueue(d->vault, org_id == w.org_id ? org_id : w.org_id, NOTIFY_KIND_WEBHOOK_DISABLED, data, NULL);
+		notify_enqueue(d->vault, w.org_id, NOTIFY_KIND_WEBHOOK_DISABLED, data, NULL); /* the endpoint's owner */
 	json_decref(data);
 }
 
@@ -251,7 +251,7 @@ static void finish(struct notify_delivery *d, struct transfer *t, CURLcode res)
 		log_error(MOD, "the outcome of notification %lld could not be stored; it will be sent again",
 		          (long long)t->outbox_id);
 	else if (state != NOTIFY_PENDING && !t->mail)
-		count_outcome(d, t->webhook_id, t->org_id, state == NOTIFY_FAILED);
+		count_outcome(d, t->webhook_id, state == NOTIFY_FAILED);
 	log_debug(MOD, "notification %lld attempt %lld: %s", (long long)t->outbox_id, (long long)t->attempt,
 	          state == NOTIFY_DELIVERED ? "delivered" : a.error);
 }
