@@ -209,7 +209,13 @@ def test_endpoint_disabled_after_persistent_failure(tmp_path):
         other, other_secret = add_hook(f, rx.url + "/other")
         rx.secrets = [secret, other_secret]
         rx.failing = {"/hook"}
-        with Daemon(f, settings=settings(rx, webhook_retry_window_s=5, webhook_disable_after=2)):
+        f.cc("user", "add", "--org", "cafe-a", "--login", "adm-a", "--role", "admin", "--email", "adm@example.com")
+        f.cc("user", "add", "--org", "cafe-a", "--login", "eng-a", "--role", "engineer", "--email", "eng@example.com")
+        for login in ("adm-a", "eng-a"):
+            f.cc("user", "notifications", login, "--kinds", "webhook.disabled")
+        mb = Mailbox(tmp_path, f)
+        with Daemon(f, settings=settings(rx, webhook_retry_window_s=5, webhook_disable_after=2, smtp_url=mb.url,
+                                         smtp_ca_file=str(mb.ca), smtp_from="cc@example.com")):
             f.cc("notify", "test", "--org", "cafe-a")
             f.cc("notify", "test", "--org", "cafe-a")
             poll_until(lambda: not f.ccj("webhook", "list")["webhooks"][0]["enabled"], "the endpoint disabled",
@@ -217,6 +223,13 @@ def test_endpoint_disabled_after_persistent_failure(tmp_path):
             # The organisation hears of it through its endpoint that works.
             told = rx.wait(lambda r: any(json.loads(x["body"])["type"] == "webhook.disabled" for x in r),
                            "the webhook.disabled notification")
+            # And its admins by e-mail (the engineer who asked for it is not an admin).
+            mails = mb.wait(1)
+        mb.close()
+        assert [m["to"] for m in mails] == [["adm@example.com"]]
+        msg, body = parts(mails[0]["content"])
+        assert msg["Subject"] == "A webhook endpoint was disabled"
+        assert f"Webhook endpoint {hook} failed 2 notifications in a row" in body["text/plain"]
         note = [json.loads(x["body"]) for x in told if json.loads(x["body"])["type"] == "webhook.disabled"][0]
         assert note["data"]["webhook_id"] == hook and note["data"]["failed_messages"] == 2
         assert all(x["verified"] for x in told)
@@ -307,13 +320,15 @@ class Mailbox:
     """aiosmtpd on 127.0.0.1 that demands STARTTLS (its certificate from the
     fleet CA) before MAIL; keeps every message with whether it came over TLS."""
 
-    def __init__(self, tmp_path, fleet):
+    def __init__(self, tmp_path, fleet, tls=True, host="127.0.0.1"):
         from aiosmtpd.controller import Controller
         cert_dir = tmp_path / "smtp"
         fleet.cc("ca", "server-cert", "--san", "127.0.0.1,localhost", "--out", cert_dir)
         self.ca = cert_dir / "ca.crt"
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert_dir / "server.crt", cert_dir / "server.key")
+        if not tls:
+            ctx = None
         self.messages = []
         self.cond = threading.Condition()
         outer = self
@@ -327,10 +342,10 @@ class Mailbox:
                 return "250 OK"
 
         port = ccdaemon.free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=ctx,
-                                     require_starttls=True)
+        self.controller = Controller(Handler(), hostname=host, port=port, tls_context=ctx,
+                                     require_starttls=ctx is not None)
         self.controller.start()
-        self.url = f"smtp://127.0.0.1:{port}"
+        self.url = f"smtp://{host}:{port}"
 
     def close(self):
         self.controller.stop()
@@ -527,3 +542,41 @@ def test_api_refuses_internal_targets_unless_the_operator_allows(tmp_path):
         status, doc, _ = api.call("POST", "/api/v1/webhooks", {"org": "cafe-a", "url": "https://93.184.215.14/x"},
                                   token=adm)
         assert status == 201, doc
+
+
+def own_address():
+    """This host's address on its outward interface (not loopback)."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # no packet is sent: it only picks the route
+        addr = s.getsockname()[0]
+    finally:
+        s.close()
+    assert not addr.startswith("127."), "the test needs a non-loopback interface"
+    return addr
+
+
+def test_starttls_is_required_unless_the_relay_is_loopback(tmp_path):
+    f = Fleet.create(tmp_path, machines=())
+    f.cc("user", "add", "--org", "cafe-a", "--login", "ops-1", "--role", "engineer", "--email", "ops@example.com")
+    plain = Mailbox(tmp_path, f, tls=False, host=own_address())  # offers no STARTTLS
+    try:
+        with Daemon(f, settings=dict(FAST, smtp_url=plain.url, smtp_from="cc@example.com")):
+            f.cc("notify", "test", "--org", "cafe-a")
+            rows = poll_until(lambda: [r for r in outbox_rows(f) if r[4] >= 1], "an attempt")
+        assert rows[0][2] == 0, rows  # still pending: not sent in clear
+        assert plain.messages == []
+    finally:
+        plain.close()
+    # The same server on loopback: the relay is this host, clear text is allowed.
+    f2 = Fleet.create(tmp_path / "loop", machines=())
+    f2.cc("user", "add", "--org", "cafe-a", "--login", "ops-1", "--role", "engineer", "--email", "ops@example.com")
+    local = Mailbox(tmp_path / "loop", f2, tls=False)
+    try:
+        with Daemon(f2, settings=dict(FAST, smtp_url=local.url, smtp_from="cc@example.com")):
+            f2.cc("notify", "test", "--org", "cafe-a")
+            got = local.wait(1)
+        assert got[0]["tls"] is False and got[0]["to"] == ["ops@example.com"]
+    finally:
+        local.close()
