@@ -25,6 +25,7 @@
 #define INFLIGHT_MAX 32
 #define BACKOFF_CAP_MS (3600LL * 1000)
 #define ANSWER_MAX (64 * 1024) /* what we read of an answer before cutting it */
+#define PURGE_EVERY_MS (3600LL * 1000)
 
 struct transfer {
 	struct notify_delivery *d;
@@ -58,6 +59,7 @@ struct notify_delivery {
 	struct event *poll;  /* the outbox */
 	struct transfer *inflight[INFLIGHT_MAX];
 	size_t ninflight;
+	int64_t purged_ms; /* when ended notifications were last deleted */
 };
 
 static void check_done(struct notify_delivery *d);
@@ -573,6 +575,13 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (clock_now_ms() - d->purged_ms >= PURGE_EVERY_MS) {
+		int64_t deleted = 0;
+
+		d->purged_ms = clock_now_ms();
+		if (s->ops->notify->outbox_purge(s, d->purged_ms - NOTIFY_LOG_KEEP_MS, &deleted) == CC_OK && deleted > 0)
+			log_info(MOD, "deleted %lld notifications that ended more than 30 days ago", (long long)deleted);
+	}
 	if (d->ninflight >= INFLIGHT_MAX)
 		return;
 	/* More due rows than free slots: in-flight ones are skipped by id. */

@@ -13,6 +13,8 @@
  * flight at a kill -9 is still pending in the store and is sent again, with
  * the same webhook-id, by the next daemon.
  *
+ * Notifications that ended are deleted with their log after 30 days.
+ *
  * E-mail rows go to the SMTP relay (curl's smtp), in the reader's language,
  * after their quiet hours (notify/prefs.h): such a row waits, it is not
  * dropped.
@@ -30,6 +32,9 @@
 #include <event2/event.h>
 
 #include "vault/vault.h"
+
+/* Ended notifications (and their delivery log) are kept this long. */
+#define NOTIFY_LOG_KEEP_MS (30LL * 24 * 3600 * 1000)
 
 struct notify_delivery_opts {
 	int allow_private;        /* webhook_allow_private */

@@ -11,6 +11,9 @@
  * a 2xx, with exponential backoff for up to the retry window; a row is
  * delivered, failed or gone, never dropped, and survives kill -9 and
  * restarts (a delivery cut short is sent again with the same id).
+ *
+ * Any thread may call it with its own vault (the event loop's, the
+ * settler's...): the daemon's delivery finds the rows in the store.
  */
 #ifndef CC_NOTIFY_OUTBOX_H
 #define CC_NOTIFY_OUTBOX_H

@@ -108,6 +108,9 @@ struct store_notify_ops {
 	/* Records one attempt and the state after it (in one transaction of its own
 	 * when the caller has none): state PENDING with next_ms, or an end state. */
 	int (*outbox_attempt)(struct store *s, const struct store_notify_attempt *a, int state, int64_t next_ms);
+	/* Deletes notifications that ended (delivered, failed, gone) before
+	 * before_ms, with their attempts; *deleted: how many. */
+	int (*outbox_purge)(struct store *s, int64_t before_ms, int64_t *deleted);
 	/* Notifications of one endpoint, newest first, at most max; each with its attempts. */
 	int (*outbox_of_webhook)(struct store *s, int64_t webhook_id, size_t max,
 	                         int (*each)(void *ctx, const struct store_notification *), void *ctx);

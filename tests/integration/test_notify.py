@@ -580,3 +580,26 @@ def test_starttls_is_required_unless_the_relay_is_loopback(tmp_path):
         assert got[0]["tls"] is False and got[0]["to"] == ["ops@example.com"]
     finally:
         local.close()
+
+
+def test_ended_notifications_are_deleted_after_30_days(tmp_path):
+    import sqlite3
+    f = Fleet.create(tmp_path, machines=())
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, secret = add_hook(f, rx.url)
+        with Daemon(f, settings=settings(rx)):
+            f.cc("notify", "test", "--org", "cafe-a")
+            f.cc("notify", "test", "--org", "cafe-a")
+            poll_until(lambda: [n for n in deliveries(f, hook) if n["state"] == "delivered"] == deliveries(f, hook)
+                       and len(deliveries(f, hook)) == 2, "two delivered")
+        old, recent = deliveries(f, hook)[1]["id"], deliveries(f, hook)[0]["id"]
+        c = sqlite3.connect(f.data / "coffeecloud.db")
+        with c:
+            c.execute("UPDATE outbox SET done_ms = done_ms - 31 * 86400000 WHERE msg_id = ?", (old,))
+        c.close()
+        with Daemon(f, settings=settings(rx)) as d:
+            d.wait_for(r"deleted 1 notifications that ended more than 30 days ago")
+        assert [n["id"] for n in deliveries(f, hook)] == [recent]
+    finally:
+        rx.close()

@@ -366,6 +366,20 @@ static int outbox_attempt(struct store *s, const struct store_notify_attempt *a,
 	return rc;
 }
 
+static int outbox_purge(struct store *s, int64_t before_ms, int64_t *deleted)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM outbox WHERE state <> 0 AND done_ms < ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, before_ms);
+	rc = done(s, st, "deleting old notifications");
+	if (rc == CC_OK && deleted != NULL)
+		*deleted = sqlite3_changes(sqlite_store_db(s));
+	return rc;
+}
+
 static int outbox_of_webhook(struct store *s, int64_t webhook_id, size_t max,
                              int (*each)(void *, const struct store_notification *), void *ctx)
 {
@@ -473,6 +487,7 @@ const struct store_notify_ops sqlite_notify_ops = {
 	.outbox_defer = outbox_defer,
 	.outbox_next_due = outbox_next_due,
 	.outbox_attempt = outbox_attempt,
+	.outbox_purge = outbox_purge,
 	.outbox_of_webhook = outbox_of_webhook,
 	.attempts_of = attempts_of,
 };
