@@ -177,7 +177,10 @@ int notify_prefs_want(const struct store_notify_prefs *p, const char *kind, cons
 }
 
 /* localtime_r in another zone: glibc reads the zone from TZ only, so the
- * switch is serialised (the daemon's other threads keep to UTC). */
+ * switch is serialised. The daemon sets TZ before its resolver threads
+ * exist (notify_delivery_start), so here it is only ever replaced in place,
+ * never added or removed: a getenv in another thread (getaddrinfo's) never
+ * sees the environment array moved. */
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void local_time(const char *tz, time_t t, struct tm *out)
