@@ -33,6 +33,8 @@ static const char *const group_fields[] = { "customer", "name", "parent", "filte
 static const char *const member_fields[] = { "serial", NULL };
 static const char *const move_fields[] = { "customer", "site", NULL };
 static const char *const decommission_fields[] = { "confirm", NULL };
+static const char *const webhook_fields[] = { "org", "url", NULL };
+static const char *const notify_pref_fields[] = { "email", "kinds", "sites", "quiet", "tz", "language", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -211,6 +213,23 @@ static const struct http_route routes[] = {
 	  api_user_deactivate, "deactivate an account: it cannot sign in, its sessions end at once" },
 	{ EVHTTP_REQ_POST, "/api/v1/users/{login}/activate", "administration", "admin", HTTP_ADMIN, NULL,
 	  api_user_activate, "activate a deactivated account again (it signs in anew)" },
+	{ EVHTTP_REQ_GET, "/api/v1/webhooks", "administration", "admin", HTTP_ADMIN, NULL, api_webhooks_list,
+	  "webhook endpoints of organisations in the caller's subtree (admins)" },
+	{ EVHTTP_REQ_POST, "/api/v1/webhooks", "administration", "admin", HTTP_ADMIN, webhook_fields,
+	  api_webhooks_add, "add a webhook endpoint (org, url: https, no internal address); its signing secret is "
+	  "in the answer, once" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/webhooks/{id}", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_webhooks_delete, "remove a webhook endpoint (its undelivered notifications end as gone)" },
+	{ EVHTTP_REQ_POST, "/api/v1/webhooks/{id}/rotate-secret", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_webhooks_rotate, "a new signing secret, in the answer once; the previous one stays valid for 24 hours" },
+	{ EVHTTP_REQ_GET, "/api/v1/webhooks/{id}/deliveries", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_webhooks_deliveries, "an endpoint's notifications, newest first, each with its attempts (limit)" },
+	{ EVHTTP_REQ_POST, "/api/v1/webhooks/{id}/test", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_webhooks_test, "queue a test notification to this endpoint" },
+	{ EVHTTP_REQ_GET, "/api/v1/me/notifications", "none", "none", HTTP_PERSON, NULL, api_me_notifications,
+	  "one's notification e-mail preferences: on or off, kinds, sites, quiet hours, time zone, language" },
+	{ EVHTTP_REQ_POST, "/api/v1/me/notifications", "none", "none", HTTP_PERSON, notify_pref_fields,
+	  api_me_notifications_set, "change one's notification e-mail preferences (the fields sent)" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

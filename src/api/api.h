@@ -36,6 +36,7 @@ struct api_opts {
 	const char *purposes;
 	/* Retention of telemetry, events, reports in days (0: until erasure). */
 	int64_t retention_days[3];
+	int webhook_allow_private;    /* webhook targets on internal addresses allowed */
 };
 
 /* vault: the loop thread's data directory handle. Builds the privacy

@@ -216,4 +216,13 @@ void api_grants_list(struct http_req *r);
 void api_grants_add(struct http_req *r);
 void api_grants_delete(struct http_req *r);
 
+void api_webhooks_list(struct http_req *r);
+void api_webhooks_add(struct http_req *r);
+void api_webhooks_delete(struct http_req *r);
+void api_webhooks_rotate(struct http_req *r);
+void api_webhooks_deliveries(struct http_req *r);
+void api_webhooks_test(struct http_req *r);
+void api_me_notifications(struct http_req *r);
+void api_me_notifications_set(struct http_req *r);
+
 #endif

@@ -103,6 +103,8 @@ extern const struct cli_cmd cli_events_cmds[];
 extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_report_cmds[];
 extern const struct cli_cmd cli_maintenance_cmds[];
+extern const struct cli_cmd cli_webhook_cmds[];
+extern const struct cli_cmd cli_notify_cmds[];
 
 /*
  * The audit record of one run (cmd_audit.c). main.c calls, in order:
@@ -125,6 +127,9 @@ struct cli_audit {
 void cli_audit_start(struct cli_audit *au, const struct cli_cmd *c);
 int cli_audit_prepare(struct cli_args *a, struct cli_audit *au);
 int cli_audit_finish(struct cli_args *a, struct cli_audit *au, int rc);
+
+/* `user notifications`, listed in the user table, lives with the notification commands. */
+int cli_run_user_notifications(struct cli_args *a);
 
 /* `machine status`, listed in the machine table, lives with the data commands. */
 int cli_run_machine_status(struct cli_args *a);

@@ -53,6 +53,8 @@ static const struct audit_rule rules[] = {
 	{ "machine", "list", 0, 0, NULL, NULL },
 	{ "machine", "show", 0, 0, NULL, NULL },
 	{ "user", "list", 0, 0, NULL, NULL },
+	{ "webhook", "list", 0, 0, NULL, NULL },
+	{ "webhook", "deliveries", 0, 0, NULL, NULL },
 };
 
 static const struct audit_rule default_rule = { NULL, NULL, 1, 0, "admin", "administration" };

@@ -95,6 +95,29 @@ static const struct opt table[] = {
 	  "service and installation reports older than this many days are deleted; 0 keeps them until erasure" },
 	{ "retention_sweep_s", I(retention_sweep_s), "3600", 1, 86400, NULL,
 	  "how often records past their retention are looked for and deleted, seconds" },
+	{ "webhook_allow_private", B(webhook_allow_private), "false", 0, 0, NULL,
+	  "let webhooks reach loopback, private, link-local and other internal addresses (a receiver inside "
+	  "the operator's network, tests); off, such targets are refused when added and at every connection" },
+	{ "webhook_ca_file", S(webhook_ca_file), "", 0, 0, NULL,
+	  "PEM file of the CAs webhook receivers' certificates are verified against; empty: the system's store" },
+	{ "webhook_timeout_s", I(webhook_timeout_s), "10", 1, 120, NULL,
+	  "one webhook delivery attempt, connection included, seconds" },
+	{ "webhook_retry_window_s", I(webhook_retry_window_s), "86400", 5, 604800, NULL,
+	  "how long a notification is retried from when it was queued before it counts as failed, seconds" },
+	{ "webhook_retry_base_ms", I(webhook_retry_base_ms), "5000", 100, 600000, NULL,
+	  "wait after a notification's first failed attempt; it doubles per attempt (at most an hour, +-20 % jitter)" },
+	{ "webhook_disable_after", I(webhook_disable_after), "5", 1, 1000, NULL,
+	  "consecutive failed notifications that disable a webhook endpoint (its organisation is notified)" },
+	{ "notify_poll_ms", I(notify_poll_ms), "500", 50, 60000, NULL,
+	  "how often the notification outbox is looked at for due deliveries" },
+	{ "smtp_url", S(smtp_url), "", 0, 0, NULL,
+	  "the SMTP relay notification e-mails go to: smtp://HOST:PORT (STARTTLS required unless HOST is loopback) "
+	  "or smtps://HOST:PORT; empty: no e-mail (e-mail notifications wait, then fail after the retry window)" },
+	{ "smtp_from", S(smtp_from), "coffeecloud@localhost", 0, 0, NULL, "the sender address of notification e-mails" },
+	{ "smtp_credentials_file", S(smtp_credentials_file), "", 0, 0, NULL,
+	  "a file (mode 0600, else refused) with one line USER:PASSWORD for the relay; empty: no authentication" },
+	{ "smtp_ca_file", S(smtp_ca_file), "", 0, 0, NULL,
+	  "PEM file of the CAs the relay's certificate is verified against; empty: the system's store" },
 };
 
 #define OPT_COUNT (sizeof(table) / sizeof(table[0]))

@@ -42,6 +42,17 @@ struct config {
 	int64_t retention_events_days;
 	int64_t retention_reports_days;
 	int64_t retention_sweep_s;
+	int webhook_allow_private;               /* targets on internal addresses (tests, private receivers) */
+	char webhook_ca_file[CONFIG_STRING_MAX]; /* "" = the system's CA store */
+	int64_t webhook_timeout_s;
+	int64_t webhook_retry_window_s;
+	int64_t webhook_retry_base_ms;
+	int64_t webhook_disable_after;
+	int64_t notify_poll_ms;
+	char smtp_url[CONFIG_STRING_MAX];        /* "" = no e-mail */
+	char smtp_from[CONFIG_STRING_MAX];
+	char smtp_credentials_file[CONFIG_STRING_MAX];
+	char smtp_ca_file[CONFIG_STRING_MAX];
 };
 
 /* The purposes the code knows: a route's purpose must be one of these (or

@@ -24,6 +24,7 @@
 #include "fleet/inventory.h"
 #include "api/api.h"
 #include "http/server.h"
+#include "notify/deliver.h"
 #include "vault/vault.h"
 
 #define MOD "daemon"
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
 	struct vault *vault = NULL;
 	struct writer *writer = NULL;
 	struct erasure_watch *watch = NULL;
+	struct notify_delivery *notify = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	SSL_CTX *tls = NULL;
 	int rc;
@@ -258,11 +260,19 @@ int main(int argc, char **argv)
 		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
 		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
-		                         cfg.retention_reports_days } };
+		                         cfg.retention_reports_days }, cfg.webhook_allow_private };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);
 		json_decref(ao.people_tls);
+	}
+	if (rc == CC_OK) {
+		struct notify_delivery_opts no = { cfg.webhook_allow_private, cfg.webhook_ca_file, cfg.webhook_timeout_s,
+		                                   cfg.webhook_retry_window_s, cfg.webhook_retry_base_ms,
+		                                   cfg.webhook_disable_after, cfg.notify_poll_ms, cfg.smtp_url,
+		                                   cfg.smtp_from, cfg.smtp_credentials_file, cfg.smtp_ca_file };
+
+		rc = notify_delivery_start(base, vault, &no, &notify);
 	}
 	if (rc != CC_OK)
 		goto out;
@@ -290,6 +300,7 @@ out:
 	http_server_free(https);
 	http_server_free(http_plain);
 	api_free(api);
+	notify_delivery_free(notify);
 	mqtt_server_drop_connections(srv);
 	writer_stop(writer);
 	erasure_watch_free(watch);

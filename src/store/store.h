@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/limits.h"
+#include "store/notify.h"
 
 enum org_kind { ORG_MANUFACTURER = 1, ORG_DISTRIBUTOR = 2, ORG_CUSTOMER = 3 };
 
@@ -372,6 +373,8 @@ struct store_settle_hooks {
 
 struct store_ops {
 	const char *name;
+	/* Webhooks, the notification outbox, its delivery log (store/notify.h). */
+	const struct store_notify_ops *notify;
 
 	/* Opens (creating if allowed) the store at location, migrating its schema
 	 * to the current version. CC_ERR_CORRUPT names a damaged file. */

@@ -51,6 +51,8 @@ enum seal_kind {
 	SEAL_REPORT = 6,
 	SEAL_TOTP = 7,
 	SEAL_ROLLUP = 8, /* seq: the width in ms, ts_ms: the start */
+	SEAL_WEBHOOK_SECRET = 9, /* subject: the endpoint, name: its URL */
+	SEAL_NOTIFICATION = 10,  /* subject: the endpoint, ts: queued, name: the message id */
 };
 
 struct seal_ad {

@@ -480,6 +480,17 @@ def fresh_token(w, case, exp):
     return str(doc["id"]), t
 
 
+def fresh_webhook(w, case, exp):
+    """A throwaway endpoint of the target organisation (made by the platform's admin)."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    status, doc, _ = w.api.call("POST", "/api/v1/webhooks", {"org": t.value, "url": "https://hooks.example.com/cc"},
+                                token=w.helper)
+    assert status == 201, ("a throwaway webhook", status, doc)
+    return str(doc["id"]), t
+
+
 def fresh_account(w, case, exp):
     """An allowed deletion deletes a throwaway account made in the target's
     organisation (same scope); a refused one is tried on the real account."""
@@ -749,6 +760,22 @@ ROUTES = [
           USER_TARGETS, prepare=fresh_account),
     Route("POST", "/api/v1/users/{login}/activate", "administration", "admin", admin_route(OK(200)),
           USER_TARGETS, prepare=fresh_account),
+    # ---- notifications
+    Route("GET", "/api/v1/webhooks", "administration", "admin", admin_route(OK(200), scoped=False),
+          query="?limit=1000"),
+    Route("POST", "/api/v1/webhooks", "administration", "admin", admin_route(OK(201)), ORG_TARGETS,
+          body=lambda w, k, e: {"org": k.target.value, "url": "https://hooks.example.com/" + w.unique("h")}),
+    Route("DELETE", "/api/v1/webhooks/{id}", "administration", "admin", admin_route(OK(200)), TOKEN_TARGETS,
+          prepare=fresh_webhook),
+    Route("POST", "/api/v1/webhooks/{id}/rotate-secret", "administration", "admin", admin_route(OK(200)),
+          TOKEN_TARGETS, prepare=fresh_webhook),
+    Route("GET", "/api/v1/webhooks/{id}/deliveries", "administration", "admin", admin_route(OK(200)),
+          TOKEN_TARGETS, prepare=fresh_webhook),
+    Route("POST", "/api/v1/webhooks/{id}/test", "administration", "admin", admin_route(OK(202)), TOKEN_TARGETS,
+          prepare=fresh_webhook),
+    Route("GET", "/api/v1/me/notifications", "none", "none", person_only(OK(200), FORBIDDEN)),
+    Route("POST", "/api/v1/me/notifications", "none", "none", person_only(OK(200), FORBIDDEN),
+          body=lambda w, k, e: {"language": "hu", "kinds": ["alert.opened"]}),
 ]
 ROUTE = {r.key: r for r in ROUTES}
 assert len(ROUTE) == len(ROUTES), "a route is in the table twice"

@@ -177,7 +177,12 @@ def legacy(f):
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
         # 13 -> 14: certificate expiry and renewal; 14 -> 15: places, group membership,
-        # decommission and moves, deactivation).
+        # decommission and moves, deactivation; 15 -> 16: webhooks, the notification
+        # outbox and its delivery log).
+        c.execute("DROP TABLE notify_prefs")
+        c.execute("DROP TABLE notify_attempts")
+        c.execute("DROP TABLE outbox")
+        c.execute("DROP TABLE webhooks")
         c.execute("DROP INDEX machines_model")
         c.execute("DROP TABLE group_machines")
         for table, column in (("sites", "address"), ("sites", "lat_e2"), ("sites", "lon_e2"),

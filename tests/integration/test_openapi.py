@@ -72,11 +72,12 @@ def test_every_operation_says_what_is_enforced(document):
                                       "platform-admins")
             assert (op["security"] == []) == (op["x-access"] == "open"), (method, path)
             if method in ("post",) and "requestBody" not in op:
-                # A POST without a body: only sign-out, asking for one's
-                # account's deletion, cancelling a job and (de)activation, which take none.
+                # A POST without a body: only sign-out, asking for one's account's deletion,
+                # cancelling a job, (de)activation, and a webhook's secret rotation and test.
                 assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel",
                                 "/api/v1/orgs/{id}/deactivate", "/api/v1/orgs/{id}/activate",
-                                "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate"), path
+                                "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate",
+                                "/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]

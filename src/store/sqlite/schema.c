@@ -322,6 +322,60 @@ const char *const sqlite_migrations[] = {
 	"CREATE INDEX machines_model ON machines(model, serial);"
 	"ALTER TABLE orgs ADD COLUMN deactivated_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE users ADD COLUMN deactivated_ms INTEGER NOT NULL DEFAULT 0;",
+
+	/* 15 -> 16: notifications that are never lost (src/notify/outbox.h).
+	 * webhooks: an organisation's endpoints; the signing secret sealed
+	 * under its data key with the URL in the associated data (an edited URL
+	 * no longer opens it), the previous secret until prev_until_ms after a
+	 * rotation. outbox: one row per (notification, destination), body
+	 * sealed; msg_id is the webhook-id every attempt carries. state: 0
+	 * pending, 1 delivered, 2 failed, 3 gone (destination removed).
+	 * notify_attempts: the delivery log, one row per attempt. */
+	"CREATE TABLE webhooks("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  url TEXT NOT NULL,"
+	"  secret BLOB NOT NULL,"
+	"  prev_secret BLOB,"
+	"  prev_until_ms INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL,"
+	"  disabled_ms INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX webhooks_org ON webhooks(org_id);"
+	"CREATE TABLE outbox("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  msg_id TEXT NOT NULL,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  webhook_id INTEGER REFERENCES webhooks(id) ON DELETE SET NULL,"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+	"  kind TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_ms INTEGER NOT NULL,"
+	"  last_status INTEGER NOT NULL DEFAULT 0,"
+	"  done_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX outbox_due ON outbox(state, next_ms);"
+	"CREATE INDEX outbox_webhook ON outbox(webhook_id, id);"
+	"CREATE TABLE notify_attempts("
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,"
+	"  attempt INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  duration_ms INTEGER NOT NULL,"
+	"  error TEXT NOT NULL,"
+	"  PRIMARY KEY (outbox_id, attempt)) WITHOUT ROWID;"
+	/* A person's choice of e-mails: kinds and sites ('' all), quiet hours
+	 * ("HH:MM-HH:MM" in tz, '' none), language. No row: every kind, in English. */
+	"CREATE TABLE notify_prefs("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  email INTEGER NOT NULL,"
+	"  kinds TEXT NOT NULL,"
+	"  sites TEXT NOT NULL,"
+	"  quiet TEXT NOT NULL,"
+	"  tz TEXT NOT NULL,"
+	"  language TEXT NOT NULL);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

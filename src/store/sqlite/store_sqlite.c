@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "store/sqlite/handle.h"
 #include "store/sqlite/inbox.h"
 #include "store/sqlite/schema.h"
 #include "store/store.h"
@@ -2953,8 +2954,19 @@ static int sq_row_mac_set(struct store *base, enum store_table table, int64_t id
 	return rc;
 }
 
+sqlite3 *sqlite_store_db(struct store *base)
+{
+	return SQ(base)->db;
+}
+
+int sqlite_store_fail(struct store *base, int rc, const char *what)
+{
+	return db_fail(SQ(base), rc, what);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
+	.notify = &sqlite_notify_ops,
 	.open = sq_open,
 	.close = sq_close,
 	.check = sq_check,
