@@ -95,6 +95,12 @@ static const struct opt table[] = {
 	  "service and installation reports older than this many days are deleted; 0 keeps them until erasure" },
 	{ "retention_sweep_s", I(retention_sweep_s), "3600", 1, 86400, NULL,
 	  "how often records past their retention are looked for and deleted, seconds" },
+	{ "alerts", B(alerts), "true", 0, 0, NULL,
+	  "evaluate the alert rules (docs/OPERATIONS.md \"Alerts\"): on settled telemetry and events, and on the "
+	  "alert timer; false stops opening, resolving and escalating alerts (the bench's comparison)" },
+	{ "alerts_tick_ms", I(alerts_tick_ms), "60000", 100, 3600000, NULL,
+	  "how often the time-based alert rules (offline, out of service, refusals, certificate expiry) and "
+	  "escalation run" },
 };
 
 #define OPT_COUNT (sizeof(table) / sizeof(table[0]))

@@ -42,6 +42,8 @@ struct config {
 	int64_t retention_events_days;
 	int64_t retention_reports_days;
 	int64_t retention_sweep_s;
+	int alerts;                              /* evaluate alert rules */
+	int64_t alerts_tick_ms;                  /* the time-based rules and escalation */
 };
 
 /* The purposes the code knows: a route's purpose must be one of these (or

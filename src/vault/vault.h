@@ -51,6 +51,7 @@ enum seal_kind {
 	SEAL_REPORT = 6,
 	SEAL_TOTP = 7,
 	SEAL_ROLLUP = 8, /* seq: the width in ms, ts_ms: the start */
+	SEAL_ALERT_NOTE = 9, /* subject: the alert, seq: the event's time */
 };
 
 struct seal_ad {

@@ -175,7 +175,11 @@ def legacy(f):
         # The schema as it was before the row-MAC migration (6 -> 7), and
         # without what the migrations after it add (7 -> 8: consent languages;
         # 8 -> 9: failed commands; 9 -> 10: deletion requests, retired logins;
-        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs).
+        # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
+        # 13 -> 14: alerts).
+        c.execute("DROP TABLE alert_events")
+        c.execute("DROP TABLE alert_rules")
+        c.execute("DROP TABLE alerts")
         c.execute("DROP TRIGGER machine_state_link_new")
         c.execute("DROP TRIGGER machine_state_link")
         c.execute("DROP TABLE state_changes")
