@@ -17,6 +17,7 @@
 #define MOD "alerts"
 #define RULES_MAX 16
 #define CONFIG_CACHE 64
+#define STATE_LOOKBACK_MS (INT64_C(7) * 86400000 + 1000)
 
 static atomic_int enabled_flag = 1;
 static _Atomic int64_t tick_ms_value = 60000;
@@ -532,8 +533,8 @@ static int sum_refusals(void *ctx, const char *reason, int64_t count, int64_t la
 
 /* Refused messages since the machine's window began; a window ends after
  * window_seconds and the next begins at the count then. */
-static int64_t refusals_recent(struct alerts_round *r, int64_t machine_id, int64_t total, int64_t now_ms,
-                               int64_t window_s)
+static int64_t refusals_recent(struct alerts_round *r, int64_t machine_id, int64_t total, int64_t last_ms,
+                               int64_t now_ms, int64_t window_s)
 {
 	struct refusal_window *w = NULL;
 	size_t i;
@@ -555,9 +556,12 @@ static int64_t refusals_recent(struct alerts_round *r, int64_t machine_id, int64
 		}
 		w = &r->windows[r->nwin++];
 		w->machine_id = machine_id;
-		/* First look since the start: what came before it is not "recent". */
+		/* First look since the start: the counts keep no times, so a
+		 * machine refused within the window counts all it was refused
+		 * (a restart may open its alert early); one refused before it,
+		 * none of them. */
 		w->since_ms = now_ms;
-		w->base_count = total;
+		w->base_count = last_ms >= now_ms - window_s * 1000 ? 0 : total;
 	}
 	if (now_ms - w->since_ms >= window_s * 1000) {
 		w->since_ms = now_ms;
@@ -579,7 +583,10 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 	if (!alerts_enabled())
 		return CC_OK;
 	forget_configs(r);
-	rc = availability_each(s, 0, now_ms - 1, now_ms, keep_state, &st);
+	/* Since when a machine is in its state is known within the period:
+	 * a week, the longest any rule waits (rules.c); before it reads as
+	 * the period's start. */
+	rc = availability_each(s, 0, now_ms - STATE_LOOKBACK_MS, now_ms, keep_state, &st);
 	if (rc != CC_OK)
 		goto out;
 	rc = s->ops->begin(s);
@@ -599,7 +606,7 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 		view.now_ms = now_ms;
 		view.machine_id = r->machine.id;
 		view.state = st.m[k].state;
-		view.since_ms = st.m[k].since_ms == INT64_MIN ? now_ms - 1 : st.m[k].since_ms;
+		view.since_ms = st.m[k].since_ms == INT64_MIN ? now_ms - STATE_LOOKBACK_MS : st.m[k].since_ms;
 		view.within_hours = alerts_within_business_hours(s, &r->machine, now_ms);
 		view.cert_not_after_ms = alerts_cert_not_after(s, &r->machine);
 		for (i = 0; i < r->nrules; i++)
@@ -609,7 +616,7 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 			}
 		if (refusals >= 0 && c[refusals].enabled) {
 			rc = s->ops->refusal_list(s, r->machine.id, sum_refusals, &sum);
-			view.refusals_recent = refusals_recent(r, r->machine.id, sum.count, now_ms,
+			view.refusals_recent = refusals_recent(r, r->machine.id, sum.count, sum.last_ms, now_ms,
 			                                       c[refusals].p[refusals_window]);
 			view.refusals_last_ms = sum.last_ms;
 		}

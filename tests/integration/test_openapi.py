@@ -73,8 +73,9 @@ def test_every_operation_says_what_is_enforced(document):
             assert (op["security"] == []) == (op["x-access"] == "open"), (method, path)
             if method in ("post",) and "requestBody" not in op:
                 # A POST without a body: only sign-out, asking for one's
-                # account's deletion and cancelling a job, which take none.
-                assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel"), path
+                # account's deletion, cancelling a job, acknowledging or resolving an alert, which take none.
+                assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel",
+                                "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/{id}/resolve"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]
