@@ -571,6 +571,40 @@ static int64_t refusals_recent(struct alerts_round *r, int64_t machine_id, int64
 }
 
 static int escalate(struct alerts_round *r, struct store *s, int64_t now_ms);
+static int keep_alert(void *ctx, const struct store_alert *a);
+
+struct unresolved {
+	struct store_alert *a;
+	size_t n, cap;
+};
+
+/* A revoked machine sends nothing more: nothing of it would ever clear. */
+static int resolve_revoked(struct alerts_round *r, struct store *s, int64_t now_ms)
+{
+	struct store_alert_filter f;
+	struct unresolved u = { NULL, 0, 0 };
+	size_t i;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.unresolved = 1;
+	f.machine_id = r->machine.id;
+	rc = s->ops->alert_list(s, &f, keep_alert, &u);
+	for (i = 0; i < u.n && rc == CC_OK; i++) {
+		struct store_alert *a = &u.a[i];
+
+		snprintf(a->state, sizeof(a->state), "resolved");
+		a->resolved_ms = now_ms;
+		snprintf(a->resolved_by, sizeof(a->resolved_by), "auto");
+		rc = s->ops->alert_update(s, a);
+		if (rc == CC_OK)
+			rc = history(s, a->id, now_ms, "auto", "resolved", "the machine was revoked");
+		if (rc == CC_OK)
+			rc = notify(s, &r->machine, "resolved", a);
+	}
+	free(u.a);
+	return rc;
+}
 
 int alerts_tick(struct alerts_round *r, int64_t now_ms)
 {
@@ -597,8 +631,12 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 		struct refusal_sum sum = { 0, 0 };
 		int refusals = -1, refusals_window = -1;
 
-		if (!machine_of(r, s, st.m[k].machine_id) || r->machine.revoked_ms != 0)
+		if (!machine_of(r, s, st.m[k].machine_id))
 			continue;
+		if (r->machine.revoked_ms != 0) {
+			rc = resolve_revoked(r, s, now_ms);
+			continue;
+		}
 		c = configs(r, s, r->machine.customer_id);
 		if (c == NULL)
 			continue;
@@ -643,11 +681,6 @@ out:
 	forget_configs(r);
 	return rc;
 }
-
-struct unresolved {
-	struct store_alert *a;
-	size_t n, cap;
-};
 
 static int keep_alert(void *ctx, const struct store_alert *a)
 {

@@ -24,7 +24,7 @@ def now_ms():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    f = ccdaemon.Fleet.create(tmp_path_factory.mktemp("alerts"), machines=("A1", "A2", "A3", "A4", "R1"),
+    f = ccdaemon.Fleet.create(tmp_path_factory.mktemp("alerts"), machines=("A1", "A2", "A3", "A4", "R1", "V1"),
                               customer="cafe-a")
     f.cc("org", "add", "--name", "dist-b", "--kind", "distributor", "--parent", "manufacturer")
     f.add_customer("cafe-b", parent="dist-b")
@@ -216,7 +216,6 @@ def test_people_acknowledge_comment_and_resolve_with_history(world):
 def test_an_unacknowledged_alert_escalates_level_by_level(world):
     w = world
     f = w["fleet"]
-    f.ccj("alert-rule", "set", "--org", "dist-e", "--rule", "critical_error", "--params", '{"escalate_seconds": 1}')
     m = Paho(w["daemon"], f.machines["E1"])
     m.connect()
     m.publish("event", error(1, "E201", "raised"))
@@ -225,6 +224,8 @@ def test_an_unacknowledged_alert_escalates_level_by_level(world):
     acked = next(a for a in got if a["cause"].endswith("E310"))
     status, _ = call(w, "admin", "POST", f"/api/v1/alerts/{acked['id']}/acknowledge")
     assert status == 200
+    # Only now a short escalation (the default is an hour): the distributor's setting, inherited by cafe-e.
+    f.ccj("alert-rule", "set", "--org", "dist-e", "--rule", "critical_error", "--params", '{"escalate_seconds": 1}')
     top = wait_alert(w, lambda a: len(a) == 1 and a[0]["level"] == 2, who="admin", serial="E1",
                      rule="critical_error", state="open")[0]
     assert top["level_name"] == "manufacturer" and top["cause"].endswith("E201")
@@ -244,7 +245,7 @@ def test_an_unacknowledged_alert_escalates_level_by_level(world):
 def test_scope_another_customers_alerts_are_absent(world):
     w = world
     mine = alerts(w, "tech-a", state="unresolved")
-    assert mine and all(a["serial"] in ("A1", "A2", "A3", "A4", "R1") for a in mine)
+    assert mine and all(a["serial"] in ("A1", "A2", "A3", "A4", "R1", "V1") for a in mine)
     assert alerts(w, "tech-b") == []
     for a in mine[:3]:
         status, doc = call(w, "tech-b", "GET", f"/api/v1/alerts/{a['id']}")
@@ -289,3 +290,19 @@ def test_a_restart_keeps_open_alerts_and_resolves_what_cleared_meanwhile(world):
     m.publish("event", error(2, "E310", "cleared"))
     wait_alert(w, lambda a: a == [], serial="R1", state="unresolved")
     m.disconnect()
+
+
+def test_a_revoked_machines_alerts_are_resolved(world):
+    w = world
+    f = w["fleet"]
+    m = Paho(w["daemon"], f.machines["V1"])
+    m.connect()
+    m.publish("event", error(1, "E201", "raised"))
+    got = wait_alert(w, lambda a: len(a) == 1, serial="V1", rule="critical_error", state="open")
+    m.disconnect()
+    f.revoke("V1")
+    done = wait_alert(w, lambda a: a == [], serial="V1", state="unresolved")
+    assert done == []
+    status, doc = call(w, "tech-a", "GET", f"/api/v1/alerts/{got[0]['id']}")
+    assert status == 200 and doc["resolved_by"] == "auto"
+    assert doc["history"][-1]["detail"] == "the machine was revoked"
