@@ -272,6 +272,109 @@ static void test_settings_inherit_and_are_bounded(void)
 	vault_close(v);
 }
 
+
+struct heard {
+	int n;
+	char what[8][16];
+	int64_t level[8];
+	size_t n_orgs[8];
+	int64_t orgs[8][ALERT_LEVELS];
+};
+
+static int sink(void *ctx, struct store *s, const struct alert_notice *n)
+{
+	struct heard *h = ctx;
+
+	(void)s;
+	if (h->n < 8) {
+		snprintf(h->what[h->n], sizeof(h->what[0]), "%s", n->what);
+		h->level[h->n] = n->alert->level;
+		h->n_orgs[h->n] = n->n_orgs;
+		memcpy(h->orgs[h->n], n->org_ids, sizeof(n->org_ids));
+		h->n++;
+	}
+	return 0;
+}
+
+/* The timer through a store: offline for two hours opens offline_long; the
+ * sink hears it with the customer; unacknowledged, it escalates to the
+ * distributor, then the manufacturer; back online, it is resolved. */
+static void test_timer_escalation_and_sink(void)
+{
+	struct setup_opts o = { 0 };
+	struct setup_result res;
+	struct vault *v = NULL;
+	struct alerts_round *r = NULL;
+	struct store_org dist, cafe;
+	struct store_machine m;
+	struct store_machine_state st;
+	struct heard h;
+	struct store *s;
+	char dir[900], why[128];
+	int64_t now = clock_now_ms();
+
+	check_tmpdir(dir, sizeof(dir), "alert-timer");
+	strncat(dir, "/data", sizeof(dir) - strlen(dir) - 1);
+	o.dir = dir;
+	o.manufacturer = "acme";
+	o.admin_login = "admin";
+	o.admin_password = "correct horse battery staple";
+	CHECK_EQ(setup_init(&o, &res), CC_OK);
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	if (v == NULL)
+		return;
+	s = vault_store(v);
+	CHECK_EQ(inventory_org_add(v, "dist-a", ORG_DISTRIBUTOR, "acme", &dist), CC_OK);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "dist-a", &cafe), CC_OK);
+	CHECK_EQ(inventory_machine_add(v, "CM-T1", "barista-pro", "cafe-a", NULL, NULL, NULL, NULL), CC_OK);
+	CHECK_EQ(inventory_machine_find(v, "CM-T1", &m), CC_OK);
+	CHECK_EQ(alerts_rule_set(s, dist.id, "offline_long", 1, "{\"escalate_seconds\":1}", why, sizeof(why)), CC_OK);
+	memset(&st, 0, sizeof(st));
+	st.machine_id = m.id;
+	st.online = 0;
+	st.last_seen_ms = st.changed_ms = now - 2 * 3600000;
+	snprintf(st.disconnect_reason, sizeof(st.disconnect_reason), "keepalive");
+	CHECK_EQ(s->ops->machine_state_set(s, &st), CC_OK);
+
+	memset(&h, 0, sizeof(h));
+	alerts_set_sink(sink, &h);
+	alerts_configure(1, 60000);
+	CHECK_EQ(alerts_round_new(v, &r), CC_OK);
+	CHECK_EQ(alerts_tick(r, now), CC_OK);
+	CHECK_EQ(h.n, 1);
+	CHECK_STR(h.what[0], "opened");
+	CHECK(h.level[0] == 0 && h.n_orgs[0] == 1 && h.orgs[0][0] == cafe.id);
+	/* Again at once: nothing new (one per cause). */
+	CHECK_EQ(alerts_tick(r, now), CC_OK);
+	CHECK_EQ(h.n, 1);
+	CHECK_EQ(alerts_tick(r, now + 1000), CC_OK);
+	CHECK_EQ(h.n, 2);
+	CHECK(strcmp(h.what[1], "escalated") == 0 && h.level[1] == 1 && h.n_orgs[1] == 2 && h.orgs[1][1] == dist.id);
+	/* Not yet a second since it reached level 1. */
+	CHECK_EQ(alerts_tick(r, now + 1999), CC_OK);
+	CHECK_EQ(h.n, 2);
+	CHECK_EQ(alerts_tick(r, now + 2000), CC_OK);
+	CHECK_EQ(h.n, 3);
+	CHECK(h.level[2] == 2 && h.n_orgs[2] == 3 && h.orgs[2][2] == 1);
+	/* The top level: no further. */
+	CHECK_EQ(alerts_tick(r, now + 5000), CC_OK);
+	CHECK_EQ(h.n, 3);
+	/* alerts = false: the timer does nothing. */
+	st.online = 1;
+	st.last_seen_ms = st.changed_ms = clock_now_ms();
+	CHECK_EQ(s->ops->machine_state_set(s, &st), CC_OK);
+	alerts_configure(0, 60000);
+	CHECK_EQ(alerts_tick(r, clock_now_ms()), CC_OK);
+	CHECK_EQ(h.n, 3);
+	alerts_configure(1, 60000);
+	CHECK_EQ(alerts_tick(r, clock_now_ms()), CC_OK);
+	CHECK_EQ(h.n, 4);
+	CHECK_STR(h.what[3], "resolved");
+	alerts_set_sink(NULL, NULL);
+	alerts_round_free(r);
+	vault_close(v);
+}
+
 int main(void)
 {
 	RUN(test_critical_error);
@@ -279,5 +382,6 @@ int main(void)
 	RUN(test_timer_rules);
 	RUN(test_cert_seam_says_unknown);
 	RUN(test_settings_inherit_and_are_bounded);
+	RUN(test_timer_escalation_and_sink);
 	return check_summary();
 }
