@@ -44,8 +44,8 @@ def world(tmp_path_factory):
     w["tokens"] = {who: api.login(who, ccdaemon.password_of(who)) for who in ("tech-a", "mgr-a", "tech-b", "admin-a")}
     w["tokens"]["admin"] = api.login("admin", ccdaemon.PASSWORD)
     yield w
-    if d.alive():
-        d.stop()
+    if w["daemon"].alive():  # a test may have replaced it (alerts = false)
+        w["daemon"].stop()
 
 
 def call(w, who, method, path, body=None):
@@ -306,3 +306,29 @@ def test_a_revoked_machines_alerts_are_resolved(world):
     status, doc = call(w, "tech-a", "GET", f"/api/v1/alerts/{got[0]['id']}")
     assert status == 200 and doc["resolved_by"] == "auto"
     assert doc["history"][-1]["detail"] == "the machine was revoked"
+
+
+def test_alerts_false_judges_nothing(world):
+    """The bench's comparison: with `alerts = false` a settled critical error
+    opens nothing (the same round records the fault, so its fault in the
+    availability report proves the round committed)."""
+    w = world
+    f = w["fleet"]
+    w["daemon"].stop()
+    port = w["port"]
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "alerts_tick_ms": str(TICK_MS),
+                                     "alerts": "false"})
+    w["daemon"] = d
+    d.start()
+    start = now_ms()
+    m = Paho(d, f.machines["A2"])
+    m.connect()
+    m.publish("event", error(500, "E401", "raised"))
+
+    def settled():
+        doc = f.ccj("report", "availability", "--serial", "A2", "--from", str(start))
+        return doc if doc["total"]["ms"]["out_of_service"] > 0 else None
+    ccdaemon.poll_until(settled, "the fault settled")
+    w["tokens"]["tech-a"] = w["api"].login("tech-a", ccdaemon.password_of("tech-a"))
+    assert [a for a in alerts(w, serial="A2", rule="critical_error") if a["cause"].endswith("E401")] == []
+    m.disconnect()
