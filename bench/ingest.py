@@ -19,9 +19,16 @@ allow. (a) coffeecloudd acknowledges each message only after it is sealed
 merely forwards the same messages to one subscriber. Printed as ratios; the
 figures go into docs/PERFORMANCE.md. Nothing here is a pass/fail test.
 
+Alert rules (docs/OPERATIONS.md "Alerts"): coffeecloudd with the default
+rules against the same daemon with `alerts = false`, in the same run, runs
+interleaved (on, off, on, off, ...), each 1,000 machines x 60 messages under
+coffeecloud-loadgen; the rules run in the settler's rounds, whose CPU is in
+"server us/msg" (the deferred part). Printed as a ratio; the budget is 10 %.
+
 usage: bench/ingest.py BUILD_DIR [--machines 1,100,1000] [--messages 20000] [--idle 10000]
                         [--idle-servers coffeecloudd,mosquitto] [--loadgen-runs 3]
                         [--loadgen-servers coffeecloudd,mosquitto] [--paced-seconds 20] [--no-sim] [--json FILE]
+                        [--alerts-runs 3]
 """
 import argparse
 import json
@@ -188,6 +195,44 @@ def loadgen_section(build, data, servers, runs, paced_s):
     return results
 
 
+def alerts_section(build, data, work, port, runs):
+    """coffeecloudd with the default alert rules vs `alerts = false`."""
+    base = open(os.path.join(work, "cc.conf")).read()
+    confs = {}
+    for name, value in (("rules on", "true"), ("rules off", "false")):
+        confs[name] = os.path.join(work, "cc.alerts-%s.conf" % value)
+        with open(confs[name], "w") as f:
+            f.write(base + "alerts = %s\n" % value)
+    results = {name: [] for name in confs}
+    for i in range(runs):
+        for name, conf in confs.items():
+            srv = Server([os.path.join(build, "coffeecloudd"), "--data", data, "--config", conf], port,
+                         os.path.join(work, "cc.alerts.log"))
+            try:
+                results[name].append(run_loadgen(build, data, port, srv.proc.pid, ["--machines", 1000, "--count", 60]))
+            finally:
+                srv.stop()
+    print("alert rules: coffeecloudd with the default rules vs alerts = false, 1,000 machines x 60 messages, "
+          "%d interleaved runs each, median (by msg/s)" % runs)
+    print("%-10s %9s %17s %14s" % ("", "msg/s", "ack p50/p99 ms", "server us/msg"))
+    med = {}
+    for name, rs in results.items():
+        for r in rs:
+            print("%-10s %9.0f %8.2f/%-8.2f %14.1f" % ("  run", r["msgs_per_s"], r["ack_p50_ms"], r["ack_p99_ms"],
+                                                    r["server_cpu_us_per_msg"]))
+        m = med[name] = median_run(rs)
+        print("%-10s %9.0f %8.2f/%-8.2f %14.1f" % (name, m["msgs_per_s"], m["ack_p50_ms"], m["ack_p99_ms"],
+                                                m["server_cpu_us_per_msg"]))
+    on, off = med["rules on"], med["rules off"]
+    cpu_on = sorted(r["server_cpu_us_per_msg"] for r in results["rules on"])[runs // 2]
+    cpu_off = sorted(r["server_cpu_us_per_msg"] for r in results["rules off"])[runs // 2]
+    print("    on / off: %.3fx the msg/s, %.3fx the server CPU per message (medians; budget: >= 0.9x, <= 1.1x)" % (
+        on["msgs_per_s"] / max(off["msgs_per_s"], 1), cpu_on / max(cpu_off, 0.01)))
+    print()
+    sys.stdout.flush()
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -202,6 +247,7 @@ def main():
     ap.add_argument("--paced-seconds", type=int, default=20)
     ap.add_argument("--no-sim", action="store_true", help="skip the coffeecloud-sim figures")
     ap.add_argument("--json", help="write every loadgen result to this file")
+    ap.add_argument("--alerts-runs", type=int, default=3, help="runs of the alert rules on/off part; 0: none")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     cli = os.path.join(build, "coffeecloud")
@@ -237,6 +283,9 @@ def main():
             if args.json:
                 with open(args.json, "w") as f:
                     json.dump(res, f, indent=1)
+
+        if args.alerts_runs:
+            alerts_section(build, data, work, cc_port, args.alerts_runs)
 
         rows = []
         for n in ([] if args.no_sim else (int(x) for x in args.machines.split(","))):

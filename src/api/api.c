@@ -35,6 +35,8 @@ static const char *const move_fields[] = { "customer", "site", NULL };
 static const char *const decommission_fields[] = { "confirm", NULL };
 static const char *const webhook_fields[] = { "org", "url", NULL };
 static const char *const notify_pref_fields[] = { "email", "kinds", "sites", "quiet", "tz", "language", NULL };
+static const char *const alert_comment_fields[] = { "text", NULL };
+static const char *const alert_rule_fields[] = { "org", "rule", "enabled", "params", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -230,6 +232,24 @@ static const struct http_route routes[] = {
 	  "one's notification e-mail preferences: on or off, kinds, sites, quiet hours, time zone, language" },
 	{ EVHTTP_REQ_POST, "/api/v1/me/notifications", "none", "none", HTTP_PERSON, notify_pref_fields,
 	  api_me_notifications_set, "change one's notification e-mail preferences (the fields sent)" },
+	{ EVHTTP_REQ_GET, "/api/v1/alerts", "downtime", "status", HTTP_DATA, NULL, api_alerts_list,
+	  "alerts of the machines in the caller's scope, newest first (state: open, acknowledged, resolved or "
+	  "unresolved; severity; rule; serial; customer; site; limit (50, at most 500), cursor); the cause's detail "
+	  "(an error code, a consumable) only for roles that see the rule's data class (docs/OPERATIONS.md \"Alerts\")" },
+	{ EVHTTP_REQ_GET, "/api/v1/alerts/{id}", "downtime", "status", HTTP_DATA, NULL, api_alerts_get,
+	  "one alert with its history: who did what when (opened, acknowledged, resolved, commented, escalated)" },
+	{ EVHTTP_REQ_POST, "/api/v1/alerts/{id}/acknowledge", "downtime", "status", HTTP_DATA, NULL,
+	  api_alerts_acknowledge, "acknowledge an open alert (it stops escalating); 409 when it is not open" },
+	{ EVHTTP_REQ_POST, "/api/v1/alerts/{id}/resolve", "downtime", "status", HTTP_DATA, NULL, api_alerts_resolve,
+	  "resolve an alert by hand; 409 when it is resolved" },
+	{ EVHTTP_REQ_POST, "/api/v1/alerts/{id}/comment", "downtime", "status", HTTP_DATA, alert_comment_fields,
+	  api_alerts_comment, "comment on an alert (text: <= 280 characters, no personal data; sealed)" },
+	{ EVHTTP_REQ_GET, "/api/v1/alert-rules", "administration", "admin", HTTP_ADMIN, NULL, api_alert_rules_get,
+	  "the alert rules in force for an organisation of the caller's subtree (org, default the caller's own): "
+	  "enabled, parameters with bounds, and whose setting it is (its own, an ancestor's, or the default)" },
+	{ EVHTTP_REQ_POST, "/api/v1/alert-rules", "administration", "admin", HTTP_ADMIN, alert_rule_fields,
+	  api_alert_rules_put, "set an organisation's own setting of a rule (org, rule, enabled, params: an object "
+	  "of the rule's parameters; those left out keep the value in force); its subtree inherits it" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

@@ -212,6 +212,14 @@ void api_org_activate(struct http_req *r);
 void api_user_deactivate(struct http_req *r);
 void api_user_activate(struct http_req *r);
 
+void api_alerts_list(struct http_req *r);
+void api_alerts_get(struct http_req *r);
+void api_alerts_acknowledge(struct http_req *r);
+void api_alerts_resolve(struct http_req *r);
+void api_alerts_comment(struct http_req *r);
+void api_alert_rules_get(struct http_req *r);
+void api_alert_rules_put(struct http_req *r);
+
 void api_grants_list(struct http_req *r);
 void api_grants_add(struct http_req *r);
 void api_grants_delete(struct http_req *r);

@@ -118,6 +118,12 @@ static const struct opt table[] = {
 	  "a file (mode 0600, else refused) with one line USER:PASSWORD for the relay; empty: no authentication" },
 	{ "smtp_ca_file", S(smtp_ca_file), "", 0, 0, NULL,
 	  "PEM file of the CAs the relay's certificate is verified against; empty: the system's store" },
+	{ "alerts", B(alerts), "true", 0, 0, NULL,
+	  "evaluate the alert rules (docs/OPERATIONS.md \"Alerts\"): on settled telemetry and events, and on the "
+	  "alert timer; false stops opening, resolving and escalating alerts (the bench's comparison)" },
+	{ "alerts_tick_ms", I(alerts_tick_ms), "60000", 100, 3600000, NULL,
+	  "how often the time-based alert rules (offline, out of service, refusals, certificate expiry) and "
+	  "escalation run" },
 };
 
 #define OPT_COUNT (sizeof(table) / sizeof(table[0]))

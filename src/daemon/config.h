@@ -53,6 +53,8 @@ struct config {
 	char smtp_from[CONFIG_STRING_MAX];
 	char smtp_credentials_file[CONFIG_STRING_MAX];
 	char smtp_ca_file[CONFIG_STRING_MAX];
+	int alerts;                              /* evaluate alert rules */
+	int64_t alerts_tick_ms;                  /* the time-based rules and escalation */
 };
 
 /* The purposes the code knows: a route's purpose must be one of these (or

@@ -14,6 +14,8 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
+#include "alerts/alerts.h"
+#include "alerts/notices.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/config.h"
@@ -242,6 +244,8 @@ int main(int argc, char **argv)
 			printf("configuration and data directory ok\n");
 		goto out;
 	}
+	alerts_configure(cfg.alerts, cfg.alerts_tick_ms);
+	alerts_set_sink(alerts_notices_to_outbox, NULL);
 	rc = writer_start(o.data_dir, o.master_key_file, (size_t)cfg.commit_max_batch, cfg.fleet_poll_ms,
 	                  mqtt_server_wake, srv, &writer);
 	if (rc == CC_OK)

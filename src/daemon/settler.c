@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts/alerts.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -21,7 +22,9 @@ struct settler {
 	struct vault *vault;
 	struct rollup_round *rollups; /* the summaries each round brings up to date */
 	struct downtime_round *faults; /* the critical errors each round brings in */
-	struct store_settle_hooks parts[2];
+	struct alerts_round *alerts;   /* the alert rules each round's records are judged by */
+	struct store_settle_hooks parts[3];
+	int64_t next_alert_tick;       /* the time-based alert rules and escalation (alerts.h) */
 	int64_t round_ms;
 	int64_t poll_ms;               /* how often erasures are looked for */
 	size_t round_rows;
@@ -55,14 +58,15 @@ static void follow_erasures(struct settler *st)
 		snprintf(st->fleet_version, sizeof(st->fleet_version), "%s", version);
 }
 
-/* Every record of a round goes to each part: roll-ups, then faults. */
+/* Every record of a round goes to each part: roll-ups, faults, then alerts
+ * (which read the faults' state changes of the same round). */
 static int each_row(void *ctx, const struct store_record *rec)
 {
 	struct settler *st = ctx;
 	size_t i;
 	int rc = CC_OK;
 
-	for (i = 0; i < 2 && rc == CC_OK; i++)
+	for (i = 0; i < 3 && rc == CC_OK; i++)
 		rc = st->parts[i].row(st->parts[i].ctx, rec);
 	return rc;
 }
@@ -73,7 +77,7 @@ static int each_finish(void *ctx, struct store *s)
 	size_t i;
 	int rc = CC_OK;
 
-	for (i = 0; i < 2 && rc == CC_OK; i++)
+	for (i = 0; i < 3 && rc == CC_OK; i++)
 		rc = st->parts[i].finish(st->parts[i].ctx, s);
 	return rc;
 }
@@ -119,6 +123,8 @@ static void *settler_main(void *arg)
 		/* Wake for the next round or the next look at erasures, whichever is first. */
 		wait = next_round - clock_mono_ms();
 		wait = wait < st->poll_ms ? wait : st->poll_ms;
+		if (st->next_alert_tick - clock_mono_ms() < wait)
+			wait = st->next_alert_tick - clock_mono_ms();
 		if (!st->kicked && !st->stopping && wait > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_sec += (time_t)(wait / 1000);
@@ -137,6 +143,15 @@ static void *settler_main(void *arg)
 		if (due) {
 			settle_all(st);
 			next_round = clock_mono_ms() + st->round_ms;
+		}
+		/* On this thread: a tick scans every machine's state, which must
+		 * never hold up the event loop or the writer. */
+		if (clock_mono_ms() >= st->next_alert_tick && !stop) {
+			int rc = alerts_tick(st->alerts, clock_now_ms());
+
+			if (rc != CC_OK)
+				log_warn(MOD, "alert timer: %s (again at the next tick)", cc_strerror(rc));
+			st->next_alert_tick = clock_mono_ms() + alerts_tick_ms();
 		}
 		if (stop)
 			break;
@@ -158,8 +173,11 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 		rc = rollup_round_new(st->vault, &st->rollups);
 		if (rc == CC_OK)
 			rc = downtime_round_new(st->vault, &st->faults);
+		if (rc == CC_OK)
+			rc = alerts_round_new(st->vault, &st->alerts);
 		if (rc != CC_OK) {
 			rollup_round_free(st->rollups);
+			downtime_round_free(st->faults);
 			vault_close(st->vault);
 		}
 	}
@@ -169,6 +187,8 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	}
 	rollup_round_hooks(st->rollups, &st->parts[0]);
 	downtime_round_hooks(st->faults, &st->parts[1]);
+	alerts_round_hooks(st->alerts, &st->parts[2]);
+	st->next_alert_tick = clock_mono_ms() + alerts_tick_ms();
 	st->round_ms = round_ms > 0 ? round_ms : 1000;
 	st->poll_ms = poll_ms > 0 ? poll_ms : 250;
 	{
@@ -190,6 +210,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 		pthread_cond_destroy(&st->progress);
 		rollup_round_free(st->rollups);
 		downtime_round_free(st->faults);
+		alerts_round_free(st->alerts);
 		vault_close(st->vault);
 		free(st);
 		return CC_ERR_NOMEM;
@@ -217,6 +238,7 @@ void settler_stop(struct settler *st)
 	pthread_join(st->thread, NULL);
 	rollup_round_free(st->rollups);
 	downtime_round_free(st->faults);
+	alerts_round_free(st->alerts);
 	vault_close(st->vault);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->wake);

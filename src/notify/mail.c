@@ -33,6 +33,12 @@ static const struct words table[] = {
 	  "The alert on machine {serial} at site {site} is resolved.\n\nAlert: {title}\nResolved: {resolved_at}" },
 	{ "alert.resolved", "hu", "Megszűnt – {serial}: {title}",
 	  "A(z) {serial} gép ({site} telephely) riasztása megszűnt.\n\nRiasztás: {title}\nMegszűnt: {resolved_at}" },
+	{ "alert.escalated", "en", "Unacknowledged alert on {serial}: {title}",
+	  "The alert on machine {serial} at site {site} has not been acknowledged and now comes to you.\n\n"
+	  "Severity: {severity}\nAlert: {title}\nSince: {opened_at}" },
+	{ "alert.escalated", "hu", "Nyugtázatlan riasztás – {serial}: {title}",
+	  "A(z) {serial} gép ({site} telephely) riasztását senki sem nyugtázta, ezért most Önhöz kerül.\n\n"
+	  "Súlyosság: {severity}\nRiasztás: {title}\nKezdete: {opened_at}" },
 	{ "webhook.disabled", "en", "A webhook endpoint was disabled",
 	  "Webhook endpoint {webhook_id} failed {failed_messages} notifications in a row and was disabled.\n"
 	  "Check the receiver, then enable it again (coffeecloud webhook enable {webhook_id})." },

@@ -29,6 +29,7 @@
 #define NOTIFY_KIND_TEST "test"
 #define NOTIFY_KIND_ALERT_OPENED "alert.opened"
 #define NOTIFY_KIND_ALERT_RESOLVED "alert.resolved"
+#define NOTIFY_KIND_ALERT_ESCALATED "alert.escalated"
 #define NOTIFY_KIND_WEBHOOK_DISABLED "webhook.disabled"
 
 /*

@@ -286,6 +286,40 @@ struct store_job {
 	char cancelled_by[CC_NAME_MAX + 8];
 };
 
+/* An alert (src/alerts/alerts.h): at most one unresolved per machine and cause. */
+#define STORE_ALERT_NOTE_MAX 1024 /* a sealed comment */
+struct store_alert {
+	int64_t id;
+	int64_t machine_id;
+	char rule[32];
+	char cause[CC_NAME_MAX + 40];       /* rule, or rule:detail (an error code, a consumable) */
+	char severity[16];                  /* info, warning, critical */
+	char state[16];                     /* open, acknowledged, resolved */
+	int64_t opened_ms;
+	int64_t acknowledged_ms;            /* 0: not acknowledged */
+	char acknowledged_by[CC_NAME_MAX + 8];
+	int64_t resolved_ms;                /* 0: not resolved */
+	char resolved_by[CC_NAME_MAX + 8];  /* an actor, or "auto" when the cause cleared */
+	int64_t level, level_ms;            /* escalation level (0 customer, 1 distributor, 2 manufacturer), since */
+	int64_t last_notified_ms;
+};
+/* Which alerts alert_list emits, newest first. Zero fields select all. */
+struct store_alert_filter {
+	int64_t before_id;   /* key set: ids below this one; 0: from the newest */
+	int unresolved;      /* 1: open or acknowledged only */
+	const char *state, *severity, *rule;
+	int64_t machine_id, customer_id, site_id;
+};
+/* One line of an alert's history. */
+struct store_alert_event {
+	int64_t seq, alert_id, at_ms;
+	char who[CC_NAME_MAX + 8];
+	char what[16];       /* opened, acknowledged, resolved, commented, escalated */
+	char detail[64];     /* e.g. the level reached */
+	uint8_t note[STORE_ALERT_NOTE_MAX]; /* sealed comment (SEAL_ALERT_NOTE), note_len 0: none */
+	size_t note_len;
+};
+
 /* What a machine reports for a command (command_result). */
 enum store_command_report { STORE_REPORT_ACCEPTED = 1, STORE_REPORT_SUCCEEDED, STORE_REPORT_FAILED };
 
@@ -637,6 +671,25 @@ struct store_ops {
 	int (*credential_revoke_sessions)(struct store *s, int64_t user_id, int64_t except_id, int64_t at_ms);
 	/* Deletes sessions that expired before now_ms, and revoked ones. */
 	int (*credential_purge)(struct store *s, int64_t now_ms);
+
+	/* Alerts (src/alerts/alerts.h). alert_open: CC_ERR_EXISTS when one
+	 * is unresolved for the machine and cause already. alert_update writes
+	 * the state, acknowledgement, resolution, level and last_notified. */
+	int (*alert_open)(struct store *s, const struct store_alert *a, int64_t *id);
+	int (*alert_get)(struct store *s, int64_t id, struct store_alert *out);
+	int (*alert_find_open)(struct store *s, int64_t machine_id, const char *cause, struct store_alert *out);
+	int (*alert_update)(struct store *s, const struct store_alert *a);
+	int (*alert_list)(struct store *s, const struct store_alert_filter *f,
+	                  int (*each)(void *ctx, const struct store_alert *a), void *ctx);
+	int (*alert_event_add)(struct store *s, const struct store_alert_event *e);
+	int (*alert_events)(struct store *s, int64_t alert_id,
+	                    int (*each)(void *ctx, const struct store_alert_event *e), void *ctx);
+	/* An organisation's own rule settings (org_id 0: every organisation's);
+	 * params is a JSON object's text. */
+	int (*alert_rule_set)(struct store *s, int64_t org_id, const char *rule, int enabled, const char *params);
+	int (*alert_rule_list)(struct store *s, int64_t org_id,
+	                       int (*each)(void *ctx, int64_t org_id, const char *rule, int enabled, const char *params),
+	                       void *ctx);
 
 	/* Stores the integrity MAC of one row (len 0: NULL). Only the vault
 	 * calls this; an op that changes a MAC'd column must be wrapped there

@@ -53,6 +53,7 @@ enum seal_kind {
 	SEAL_ROLLUP = 8, /* seq: the width in ms, ts_ms: the start */
 	SEAL_WEBHOOK_SECRET = 9, /* subject: the endpoint, name: its URL */
 	SEAL_NOTIFICATION = 10,  /* subject: the endpoint, ts: queued, name: the message id */
+	SEAL_ALERT_NOTE = 11,/* subject: the alert, seq: the event's time */
 };
 
 struct seal_ad {

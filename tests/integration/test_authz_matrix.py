@@ -454,6 +454,7 @@ class Route:
     check: Optional[Callable] = None     # (world, caller, doc) -> problems
     phase: int = 0                       # 1: erasures, 2: sign-outs (they end the caller's session)
     query: str = ""
+    query_target: str = ""               # the target goes in this query parameter (?org=...)
 
     @property
     def key(self):
@@ -600,6 +601,20 @@ def check_sites(w, c, doc):
 def check_groups(w, c, doc):
     return [f"group {x['id']} of {x['customer']} is outside the caller's subtree" for x in doc["groups"]
             if x["customer"] in w.orgs and not org_contains(w.orgs, c.org, x["customer"])]
+def fresh_alert(w, case, exp):
+    """An open alert on the target machine, written into the store as the
+    engine would (the engine's own paths are tested in test_alerts.py)."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    now = in_ms(0)
+    with w.db() as db:
+        cur = db.execute("INSERT INTO alerts(machine_id, rule, cause, severity, state, opened_ms, level, level_ms) "
+                         "SELECT id, 'critical_error', ?, 'critical', 'open', ?, 0, ? FROM machines WHERE serial = ?",
+                         (f"critical_error:E{next(w._n)}", now, now, t.value))
+        assert cur.rowcount == 1
+        alert_id = cur.lastrowid
+    return str(alert_id), t
 
 
 def policy_body(w, case, exp):
@@ -669,6 +684,19 @@ ROUTES = [
     Route("GET", "/api/v1/jobs/{id}", "support", "technical", machine_route(200), GRANT_TARGETS, prepare=fresh_job),
     Route("POST", "/api/v1/jobs/{id}/cancel", "support", "technical", machine_route(200), GRANT_TARGETS,
           prepare=fresh_job),
+    # ---- alerts: status of the machines in scope, for the downtime purpose; rules: admins in their subtree
+    Route("GET", "/api/v1/alerts", "downtime", "status", needs_class(200)),
+    Route("GET", "/api/v1/alerts/{id}", "downtime", "status", machine_route(200), GRANT_TARGETS, prepare=fresh_alert),
+    Route("POST", "/api/v1/alerts/{id}/acknowledge", "downtime", "status", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_alert),
+    Route("POST", "/api/v1/alerts/{id}/resolve", "downtime", "status", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_alert),
+    Route("POST", "/api/v1/alerts/{id}/comment", "downtime", "status", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_alert, body=lambda w, k, e: {"text": "checked the grinder"}),
+    Route("GET", "/api/v1/alert-rules", "administration", "admin", admin_route(OK(200)), ORG_TARGETS,
+          query_target="org"),
+    Route("POST", "/api/v1/alert-rules", "administration", "admin", admin_route(OK(200)), ORG_TARGETS,
+          body=lambda w, k, e: {"org": k.target.value, "rule": "offline_long", "params": {"offline_seconds": 900}}),
     # ---- policy and consent
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
@@ -947,6 +975,8 @@ class World:
         else:
             path = (route.path.replace("{serial}", value or "").replace("{id}", value or "")
                     .replace("{login}", value or "")) + route.query
+        if route.query_target and value is not None and not isinstance(value, dict):
+            path += ("&" if "?" in path else "?") + f"{route.query_target}={value}"
         body = route.body(self, case, exp) if route.body is not None else None
         status, doc, _ = self.api.call(route.method, path, body, token=self.tokens[c.name])
         code = (doc or {}).get("error", {}).get("code") if isinstance(doc, dict) else None

@@ -178,7 +178,10 @@ def legacy(f):
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
         # 13 -> 14: certificate expiry and renewal; 14 -> 15: places, group membership,
         # decommission and moves, deactivation; 15 -> 16: webhooks, the notification
-        # outbox and its delivery log).
+        # outbox and its delivery log; 16 -> 17: alerts).
+        c.execute("DROP TABLE alert_events")
+        c.execute("DROP TABLE alert_rules")
+        c.execute("DROP TABLE alerts")
         c.execute("DROP TABLE notify_prefs")
         c.execute("DROP TABLE notify_attempts")
         c.execute("DROP TABLE outbox")

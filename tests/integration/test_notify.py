@@ -603,3 +603,31 @@ def test_ended_notifications_are_deleted_after_30_days(tmp_path):
         assert [n["id"] for n in deliveries(f, hook)] == [recent]
     finally:
         rx.close()
+
+
+def test_alerts_reach_the_customers_webhook(tmp_path):
+    """The alert engine's notices go through the outbox: a critical error
+    opens an alert, its clearing resolves it, and the customer's endpoint
+    hears both, signed, naming the machine and the rule (not the code)."""
+    f = Fleet.create(tmp_path, machines=("N1",))
+    rx = Receiver(tmp_path, f)
+    try:
+        hook, secret = add_hook(f, rx.url)
+        rx.secrets.append(secret)
+        with Daemon(f, settings=settings(rx)) as d:
+            m = f.machines["N1"]
+            t0 = int(time.time() * 1000)
+            ccdaemon.publish(d, m, "event", [{"seq": 1, "ts": t0, "type": "error", "code": "E201",
+                                              "severity": "critical", "state": "raised"}])
+            reqs = rx.wait(lambda r: any(json.loads(x["body"])["type"] == "alert.opened" for x in r),
+                           "alert.opened")
+            ccdaemon.publish(d, m, "event", [{"seq": 2, "ts": t0 + 1000, "type": "error", "code": "E201",
+                                              "severity": "critical", "state": "cleared"}])
+            reqs = rx.wait(lambda r: any(json.loads(x["body"])["type"] == "alert.resolved" for x in r),
+                           "alert.resolved")
+        opened = [json.loads(r["body"]) for r in reqs if json.loads(r["body"])["type"] == "alert.opened"]
+        assert {o["data"]["rule"] for o in opened} >= {"critical_error"}
+        assert all(o["data"]["serial"] == "N1" and "E201" not in json.dumps(o) for o in opened)
+        assert all(r["verified"] == {secret} for r in reqs)
+    finally:
+        rx.close()

@@ -73,11 +73,13 @@ def test_every_operation_says_what_is_enforced(document):
             assert (op["security"] == []) == (op["x-access"] == "open"), (method, path)
             if method in ("post",) and "requestBody" not in op:
                 # A POST without a body: only sign-out, asking for one's account's deletion,
-                # cancelling a job, (de)activation, and a webhook's secret rotation and test.
+                # cancelling a job, (de)activation, a webhook's secret rotation and test, and
+                # acknowledging or resolving an alert.
                 assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel",
                                 "/api/v1/orgs/{id}/deactivate", "/api/v1/orgs/{id}/activate",
                                 "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate",
-                                "/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test"), path
+                                "/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test",
+                                "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/{id}/resolve"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]

@@ -376,6 +376,46 @@ const char *const sqlite_migrations[] = {
 	"  quiet TEXT NOT NULL,"
 	"  tz TEXT NOT NULL,"
 	"  language TEXT NOT NULL);",
+
+	/* 16 -> 17: alerts (src/alerts/alerts.h). At most one unresolved alert
+	 * per machine and cause (the rule and what it is about, e.g. an error
+	 * code): the engine opens and resolves idempotently against that index.
+	 * Clear columns (machine, rule, cause, states, who): alerts are status,
+	 * listed over a fleet. Comments are people's notes: sealed under the
+	 * customer's key. Rules per organisation; an organisation without a
+	 * row inherits its parent's, then the shipped default. */
+	"CREATE TABLE alerts("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  rule TEXT NOT NULL,"
+	"  cause TEXT NOT NULL,"
+	"  severity TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),"
+	"  opened_ms INTEGER NOT NULL,"
+	"  acknowledged_ms INTEGER NOT NULL DEFAULT 0,"
+	"  acknowledged_by TEXT NOT NULL DEFAULT '',"
+	"  resolved_ms INTEGER NOT NULL DEFAULT 0,"
+	"  resolved_by TEXT NOT NULL DEFAULT '',"
+	"  level INTEGER NOT NULL DEFAULT 0,"
+	"  level_ms INTEGER NOT NULL,"
+	"  last_notified_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX alerts_cause ON alerts(machine_id, cause) WHERE state <> 'resolved';"
+	"CREATE INDEX alerts_machine ON alerts(machine_id, id);"
+	"CREATE TABLE alert_events("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,"
+	"  at_ms INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  what TEXT NOT NULL,"
+	"  detail TEXT NOT NULL,"
+	"  note BLOB);"
+	"CREATE INDEX alert_events_alert ON alert_events(alert_id, seq);"
+	"CREATE TABLE alert_rules("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  rule TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL,"
+	"  params TEXT NOT NULL,"
+	"  PRIMARY KEY (org_id, rule)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -2964,6 +2964,224 @@ int sqlite_store_fail(struct store *base, int rc, const char *what)
 	return db_fail(SQ(base), rc, what);
 }
 
+/* ---- alerts ---- */
+
+#define ALERT_COLUMNS "id, machine_id, rule, cause, severity, state, opened_ms, acknowledged_ms, " \
+                      "acknowledged_by, resolved_ms, resolved_by, level, level_ms, last_notified_ms"
+
+static void read_alert(sqlite3_stmt *st, void *out)
+{
+	struct store_alert *a = out;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, 0);
+	a->machine_id = sqlite3_column_int64(st, 1);
+	copy_text(a->rule, sizeof(a->rule), st, 2);
+	copy_text(a->cause, sizeof(a->cause), st, 3);
+	copy_text(a->severity, sizeof(a->severity), st, 4);
+	copy_text(a->state, sizeof(a->state), st, 5);
+	a->opened_ms = sqlite3_column_int64(st, 6);
+	a->acknowledged_ms = sqlite3_column_int64(st, 7);
+	copy_text(a->acknowledged_by, sizeof(a->acknowledged_by), st, 8);
+	a->resolved_ms = sqlite3_column_int64(st, 9);
+	copy_text(a->resolved_by, sizeof(a->resolved_by), st, 10);
+	a->level = sqlite3_column_int64(st, 11);
+	a->level_ms = sqlite3_column_int64(st, 12);
+	a->last_notified_ms = sqlite3_column_int64(st, 13);
+}
+
+DEFINE_EMITTER(alert, read_alert)
+
+static int sq_alert_open(struct store *base, const struct store_alert *a, int64_t *id)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO alerts(machine_id, rule, cause, severity, state, opened_ms, level, level_ms) "
+	                    "VALUES (?, ?, ?, ?, 'open', ?, 0, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, a->machine_id);
+	bind_text(st, 2, a->rule);
+	bind_text(st, 3, a->cause);
+	bind_text(st, 4, a->severity);
+	sqlite3_bind_int64(st, 5, a->opened_ms);
+	sqlite3_bind_int64(st, 6, a->opened_ms);
+	return insert_row(s, st, "opening an alert", id);
+}
+
+static int sq_alert_get(struct store *base, int64_t id, struct store_alert *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " ALERT_COLUMNS " FROM alerts WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return select_one(s, st, read_alert, out, "reading an alert");
+}
+
+static int sq_alert_find_open(struct store *base, int64_t machine_id, const char *cause, struct store_alert *out)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " ALERT_COLUMNS " FROM alerts WHERE machine_id = ? AND cause = ? "
+	                    "AND state <> 'resolved'", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	bind_text(st, 2, cause);
+	return select_one(s, st, read_alert, out, "reading an alert");
+}
+
+static int sq_alert_update(struct store *base, const struct store_alert *a)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE alerts SET state = ?, acknowledged_ms = ?, acknowledged_by = ?, resolved_ms = ?, "
+	                    "resolved_by = ?, level = ?, level_ms = ?, last_notified_ms = ? WHERE id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, a->state);
+	sqlite3_bind_int64(st, 2, a->acknowledged_ms);
+	bind_text(st, 3, a->acknowledged_by);
+	sqlite3_bind_int64(st, 4, a->resolved_ms);
+	bind_text(st, 5, a->resolved_by);
+	sqlite3_bind_int64(st, 6, a->level);
+	sqlite3_bind_int64(st, 7, a->level_ms);
+	sqlite3_bind_int64(st, 8, a->last_notified_ms);
+	sqlite3_bind_int64(st, 9, a->id);
+	return step_done(s, st, "updating an alert");
+}
+
+static int sq_alert_list(struct store *base, const struct store_alert_filter *f,
+                         int (*each)(void *, const struct store_alert *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct alert_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT a.id, a.machine_id, a.rule, a.cause, a.severity, a.state, a.opened_ms, "
+	                    "a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by, a.level, a.level_ms, "
+	                    "a.last_notified_ms FROM alerts a JOIN machines m ON m.id = a.machine_id "
+	                    "WHERE (?1 = 0 OR a.id < ?1) AND (?2 = 0 OR a.state <> 'resolved') "
+	                    "AND (?3 IS NULL OR a.state = ?3) AND (?4 IS NULL OR a.severity = ?4) "
+	                    "AND (?5 IS NULL OR a.rule = ?5) AND (?6 = 0 OR a.machine_id = ?6) "
+	                    "AND (?7 = 0 OR m.customer_id = ?7) AND (?8 = 0 OR m.site_id = ?8) "
+	                    "ORDER BY a.id DESC", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, f->before_id);
+	sqlite3_bind_int(st, 2, f->unresolved);
+	bind_text(st, 3, f->state);
+	bind_text(st, 4, f->severity);
+	bind_text(st, 5, f->rule);
+	sqlite3_bind_int64(st, 6, f->machine_id);
+	sqlite3_bind_int64(st, 7, f->customer_id);
+	sqlite3_bind_int64(st, 8, f->site_id);
+	return select_each(s, st, emit_alert, &e, "listing alerts");
+}
+
+static void read_alert_event(sqlite3_stmt *st, void *out)
+{
+	struct store_alert_event *e = out;
+	size_t n = (size_t)sqlite3_column_bytes(st, 6);
+
+	memset(e, 0, sizeof(*e));
+	e->seq = sqlite3_column_int64(st, 0);
+	e->alert_id = sqlite3_column_int64(st, 1);
+	e->at_ms = sqlite3_column_int64(st, 2);
+	copy_text(e->who, sizeof(e->who), st, 3);
+	copy_text(e->what, sizeof(e->what), st, 4);
+	copy_text(e->detail, sizeof(e->detail), st, 5);
+	if (n > 0 && n <= sizeof(e->note)) {
+		memcpy(e->note, sqlite3_column_blob(st, 6), n);
+		e->note_len = n;
+	}
+}
+
+DEFINE_EMITTER(alert_event, read_alert_event)
+
+static int sq_alert_event_add(struct store *base, const struct store_alert_event *e)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO alert_events(alert_id, at_ms, who, what, detail, note) VALUES (?, ?, ?, ?, ?, ?)",
+	                 &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, e->alert_id);
+	sqlite3_bind_int64(st, 2, e->at_ms);
+	bind_text(st, 3, e->who);
+	bind_text(st, 4, e->what);
+	bind_text(st, 5, e->detail);
+	if (e->note_len > 0)
+		sqlite3_bind_blob(st, 6, e->note, (int)e->note_len, SQLITE_STATIC);
+	return step_done(s, st, "adding to an alert's history");
+}
+
+static int sq_alert_events(struct store *base, int64_t alert_id,
+                           int (*each)(void *, const struct store_alert_event *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct alert_event_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT seq, alert_id, at_ms, who, what, detail, note FROM alert_events WHERE alert_id = ? "
+	                    "ORDER BY seq", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, alert_id);
+	return select_each(s, st, emit_alert_event, &e, "reading an alert's history");
+}
+
+static int sq_alert_rule_set(struct store *base, int64_t org_id, const char *rule, int enabled, const char *params)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT OR REPLACE INTO alert_rules(org_id, rule, enabled, params) VALUES (?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, rule);
+	sqlite3_bind_int(st, 3, enabled != 0);
+	bind_text(st, 4, params);
+	return step_done(s, st, "setting an alert rule");
+}
+
+struct alert_rule_emitter {
+	int (*each)(void *, int64_t, const char *, int, const char *);
+	void *ctx;
+};
+
+static int emit_alert_rule(void *arg, sqlite3_stmt *st)
+{
+	struct alert_rule_emitter *e = arg;
+
+	return e->each(e->ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+	               sqlite3_column_int(st, 2), (const char *)sqlite3_column_text(st, 3));
+}
+
+static int sq_alert_rule_list(struct store *base, int64_t org_id,
+                              int (*each)(void *, int64_t, const char *, int, const char *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct alert_rule_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT org_id, rule, enabled, params FROM alert_rules WHERE ?1 = 0 OR org_id = ?1 "
+	                    "ORDER BY org_id, rule", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return select_each(s, st, emit_alert_rule, &e, "listing alert rules");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
@@ -3038,6 +3256,15 @@ const struct store_ops store_sqlite_ops = {
 	.command_cancel = sq_command_cancel,
 	.command_list_job = sq_command_list_job,
 	.job_add = sq_job_add,
+	.alert_open = sq_alert_open,
+	.alert_get = sq_alert_get,
+	.alert_find_open = sq_alert_find_open,
+	.alert_update = sq_alert_update,
+	.alert_list = sq_alert_list,
+	.alert_event_add = sq_alert_event_add,
+	.alert_events = sq_alert_events,
+	.alert_rule_set = sq_alert_rule_set,
+	.alert_rule_list = sq_alert_rule_list,
 	.job_get = sq_job_get,
 	.job_cancelled = sq_job_cancelled,
 	.job_list = sq_job_list,

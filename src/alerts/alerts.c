@@ -1,0 +1,871 @@
+#include "alerts/alerts.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "crypto/aead.h"
+#include "ingest/privacy.h"
+#include "records/records.h"
+
+#define MOD "alerts"
+#define RULES_MAX 16
+#define CONFIG_CACHE 64
+#define STATE_LOOKBACK_MS (INT64_C(7) * 86400000 + 1000)
+
+static atomic_int enabled_flag = 1;
+static _Atomic int64_t tick_ms_value = 60000;
+static alerts_sink_fn sink_fn;
+static void *sink_ctx;
+
+void alerts_configure(int enabled, int64_t tick_ms)
+{
+	atomic_store(&enabled_flag, enabled != 0);
+	atomic_store(&tick_ms_value, tick_ms > 0 ? tick_ms : 60000);
+}
+
+int alerts_enabled(void) { return atomic_load(&enabled_flag); }
+int64_t alerts_tick_ms(void) { return atomic_load(&tick_ms_value); }
+
+void alerts_set_sink(alerts_sink_fn fn, void *ctx)
+{
+	sink_fn = fn;
+	sink_ctx = ctx;
+}
+
+int alerts_within_business_hours(struct store *s, const struct store_machine *m, int64_t at_ms)
+{
+	(void)s;
+	(void)m;
+	(void)at_ms;
+	return 1;
+}
+
+int64_t alerts_cert_not_after(struct store *s, const struct store_machine *m)
+{
+	(void)s;
+	return m->cert_not_after_ms; /* 0: a certificate from before expiries were kept */
+}
+
+/* ---- rule settings ---- */
+
+struct rule_row_scan {
+	const char *rule;
+	int64_t org_id;
+	int found, enabled;
+	char params[512];
+};
+
+static int find_rule_row(void *ctx, int64_t org_id, const char *rule, int enabled, const char *params)
+{
+	struct rule_row_scan *f = ctx;
+
+	if (org_id != f->org_id || rule == NULL || strcmp(rule, f->rule) != 0)
+		return 0;
+	f->found = 1;
+	f->enabled = enabled;
+	snprintf(f->params, sizeof(f->params), "%s", params != NULL ? params : "{}");
+	return 1;
+}
+
+static void apply_params(const struct alert_rule *r, const char *text, struct alert_rule_config *c)
+{
+	json_t *doc = json_loads(text, 0, NULL);
+	int i;
+
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return;
+	}
+	for (i = 0; i < ALERT_PARAMS_MAX && r->params[i].name != NULL; i++) {
+		json_t *v = json_object_get(doc, r->params[i].name);
+
+		if (json_is_integer(v) && json_integer_value(v) >= r->params[i].min &&
+		    json_integer_value(v) <= r->params[i].max)
+			c->p[i] = json_integer_value(v);
+	}
+	if (json_is_integer(json_object_get(doc, ALERT_ESCALATE_PARAM)))
+		c->escalate_s = json_integer_value(json_object_get(doc, ALERT_ESCALATE_PARAM));
+	json_decref(doc);
+}
+
+static void defaults(const struct alert_rule *r, struct alert_rule_config *c)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	c->enabled = 1;
+	c->escalate_s = ALERT_ESCALATE_DEFAULT;
+	for (i = 0; i < ALERT_PARAMS_MAX && r->params[i].name != NULL; i++)
+		c->p[i] = r->params[i].dflt;
+}
+
+int alerts_rule_config(struct store *s, int64_t org_id, const struct alert_rule *r, struct alert_rule_config *out)
+{
+	int64_t chain[8];
+	size_t n = 0;
+	int rc;
+
+	defaults(r, out);
+	/* The organisation and its ancestors, nearest first. */
+	while (org_id > 0 && n < sizeof(chain) / sizeof(chain[0])) {
+		struct store_org o;
+
+		chain[n++] = org_id;
+		rc = s->ops->org_get(s, org_id, &o);
+		if (rc != CC_OK)
+			break;
+		org_id = o.parent_id;
+	}
+	/* The furthest first, so nearer settings override: parameters the
+	 * nearer one leaves out keep the inherited value. */
+	while (n > 0) {
+		struct rule_row_scan f;
+
+		memset(&f, 0, sizeof(f));
+		f.rule = r->id;
+		f.org_id = chain[--n];
+		rc = s->ops->alert_rule_list(s, f.org_id, find_rule_row, &f);
+		if (rc < 0)
+			return rc;
+		if (f.found) {
+			out->enabled = f.enabled;
+			out->from_org = f.org_id;
+			apply_params(r, f.params, out);
+		}
+	}
+	return CC_OK;
+}
+
+int alerts_rule_set(struct store *s, int64_t org_id, const char *rule, int enabled, const char *params_json,
+                    char *why, size_t why_cap)
+{
+	const struct alert_rule *r = alert_rule_find(rule);
+	json_t *doc, *v, *keep;
+	const char *key;
+	char *text;
+	int rc;
+
+	if (r == NULL) {
+		snprintf(why, why_cap, "no such rule");
+		return CC_ERR_INVALID;
+	}
+	doc = json_loads(params_json != NULL ? params_json : "{}", JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		snprintf(why, why_cap, "parameters must be a JSON object");
+		return CC_ERR_INVALID;
+	}
+	keep = json_object();
+	json_object_foreach(doc, key, v) {
+		int i = alert_rule_param(r, key);
+		int64_t min = i >= 0 ? r->params[i].min : 0, max = i >= 0 ? r->params[i].max : 30 * 86400;
+
+		if (i < 0 && strcmp(key, ALERT_ESCALATE_PARAM) != 0) {
+			snprintf(why, why_cap, "the rule has no such parameter");
+			rc = CC_ERR_INVALID;
+			goto out;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+			snprintf(why, why_cap, "%s must be an integer from %lld to %lld", i >= 0 ? r->params[i].name
+			         : ALERT_ESCALATE_PARAM, (long long)min, (long long)max);
+			rc = CC_ERR_INVALID;
+			goto out;
+		}
+		json_object_set(keep, key, v);
+	}
+	text = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
+	rc = text == NULL ? CC_ERR_NOMEM : s->ops->alert_rule_set(s, org_id, r->id, enabled, text);
+	free(text);
+out:
+	json_decref(keep);
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- applying verdicts ---- */
+
+static void org_levels(struct store *s, int64_t customer_id, struct alert_notice *n)
+{
+	int64_t id = customer_id;
+	int64_t chain[8];
+	size_t k = 0;
+
+	while (id > 0 && k < 8) {
+		struct store_org o;
+
+		chain[k++] = id;
+		if (s->ops->org_get(s, id, &o) != CC_OK)
+			break;
+		id = o.parent_id;
+	}
+	/* Level 0 the customer, 1 the organisation above it, 2 the root. */
+	n->n_orgs = 0;
+	if (k > 0)
+		n->org_ids[n->n_orgs++] = chain[0];
+	if (k > 2)
+		n->org_ids[n->n_orgs++] = chain[1];
+	if (k > 1)
+		n->org_ids[n->n_orgs++] = chain[k - 1];
+	if (n->n_orgs > (size_t)n->alert->level + 1)
+		n->n_orgs = (size_t)n->alert->level + 1;
+}
+
+static int notify(struct vault *v, const struct store_machine *m, const char *what, const struct store_alert *a)
+{
+	struct store *s = vault_store(v);
+	struct alert_notice n;
+
+	if (sink_fn == NULL)
+		return CC_OK;
+	memset(&n, 0, sizeof(n));
+	n.what = what;
+	n.alert = a;
+	n.serial = m->serial;
+	org_levels(s, m->customer_id, &n);
+	return sink_fn(sink_ctx, v, &n);
+}
+
+static int history(struct store *s, int64_t alert_id, int64_t at_ms, const char *who, const char *what,
+                   const char *detail)
+{
+	struct store_alert_event *e = calloc(1, sizeof(*e));
+	int rc;
+
+	if (e == NULL)
+		return CC_ERR_NOMEM;
+	e->alert_id = alert_id;
+	e->at_ms = at_ms;
+	snprintf(e->who, sizeof(e->who), "%s", who);
+	snprintf(e->what, sizeof(e->what), "%s", what);
+	snprintf(e->detail, sizeof(e->detail), "%s", detail);
+	rc = s->ops->alert_event_add(s, e);
+	free(e);
+	return rc;
+}
+
+/* Opens or resolves the alert of (machine, cause); nothing when it is so. */
+static int apply(struct vault *v, const struct store_machine *m, const struct alert_rule *r, const char *detail,
+                 int active, int64_t at_ms)
+{
+	struct store *s = vault_store(v);
+	struct store_alert a;
+	char cause[sizeof(a.cause)];
+	int rc;
+
+	snprintf(cause, sizeof(cause), "%s%s%s", r->id, detail[0] ? ":" : "", detail);
+	rc = s->ops->alert_find_open(s, m->id, cause, &a);
+	if (rc != CC_OK && rc != CC_ERR_NOTFOUND)
+		return rc;
+	if (active) {
+		if (rc == CC_OK)
+			return CC_OK;
+		memset(&a, 0, sizeof(a));
+		a.machine_id = m->id;
+		snprintf(a.rule, sizeof(a.rule), "%s", r->id);
+		snprintf(a.cause, sizeof(a.cause), "%s", cause);
+		snprintf(a.severity, sizeof(a.severity), "%s", r->severity);
+		snprintf(a.state, sizeof(a.state), "open");
+		a.opened_ms = at_ms;
+		a.level_ms = at_ms;
+		rc = s->ops->alert_open(s, &a, &a.id);
+		if (rc == CC_OK)
+			rc = history(s, a.id, at_ms, "auto", "opened", "");
+		return rc == CC_OK ? notify(v, m, "opened", &a) : rc;
+	}
+	if (rc == CC_ERR_NOTFOUND)
+		return CC_OK;
+	snprintf(a.state, sizeof(a.state), "resolved");
+	a.resolved_ms = at_ms > a.opened_ms ? at_ms : a.opened_ms;
+	snprintf(a.resolved_by, sizeof(a.resolved_by), "auto");
+	rc = s->ops->alert_update(s, &a);
+	if (rc == CC_OK)
+		rc = history(s, a.id, a.resolved_ms, "auto", "resolved", "the cause cleared");
+	return rc == CC_OK ? notify(v, m, "resolved", &a) : rc;
+}
+
+/* ---- per-round caches ---- */
+
+struct cached_config {
+	int64_t customer_id;
+	struct alert_rule_config c[RULES_MAX];
+};
+
+struct verdict {
+	int64_t machine_id, at_ms;
+	unsigned rule;
+	int active;
+	char detail[CC_NAME_MAX + 1];
+};
+
+struct alerts_round {
+	struct vault *v;
+	const struct alert_rule *rules;
+	size_t nrules;
+	struct cached_config cache[CONFIG_CACHE];
+	size_t cached;
+	struct store_machine machine; /* the last one looked up */
+	int have_machine;
+	struct verdict *pending;
+	size_t n, cap;
+	/* the verdict being given: whose */
+	int64_t cur_machine, cur_at;
+	unsigned cur_rule;
+	/* refusal windows, per machine (timer) */
+	struct refusal_window {
+		int64_t machine_id, since_ms, base_count;
+	} *windows;
+	size_t nwin, capwin;
+};
+
+int alerts_round_new(struct vault *v, struct alerts_round **out)
+{
+	struct alerts_round *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return CC_ERR_NOMEM;
+	r->v = v;
+	r->rules = alert_rules(&r->nrules);
+	if (r->nrules > RULES_MAX)
+		r->nrules = RULES_MAX;
+	*out = r;
+	return CC_OK;
+}
+
+void alerts_round_free(struct alerts_round *r)
+{
+	if (r == NULL)
+		return;
+	free(r->pending);
+	free(r->windows);
+	free(r);
+}
+
+/* The settings in force for a customer's machines, cached for the round. */
+static const struct alert_rule_config *configs(struct alerts_round *r, struct store *s, int64_t customer_id)
+{
+	struct cached_config *cc;
+	size_t i;
+
+	for (i = 0; i < r->cached; i++)
+		if (r->cache[i].customer_id == customer_id)
+			return r->cache[i].c;
+	if (r->cached == CONFIG_CACHE)
+		r->cached = 0;
+	cc = &r->cache[r->cached];
+	cc->customer_id = -1;
+	for (i = 0; i < r->nrules; i++)
+		if (alerts_rule_config(s, customer_id, &r->rules[i], &cc->c[i]) != CC_OK)
+			return NULL;
+	cc->customer_id = customer_id;
+	r->cached++;
+	return cc->c;
+}
+
+static void forget_configs(struct alerts_round *r)
+{
+	r->cached = 0;
+	r->have_machine = 0;
+}
+
+static void take_verdict(void *vctx, const char *detail, int active)
+{
+	struct alerts_round *r = vctx;
+	struct verdict *v;
+	size_t i;
+
+	/* The same verdict again (every reading of a full hopper): once. */
+	for (i = r->n; i > 0 && i + 8 > r->n; i--) {
+		v = &r->pending[i - 1];
+		if (v->machine_id == r->cur_machine && v->rule == r->cur_rule && strcmp(v->detail, detail) == 0) {
+			if (v->active == active)
+				return;
+			break;
+		}
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct verdict *grown = realloc(r->pending, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return; /* judged again with the machine's next message */
+		r->pending = grown;
+		r->cap = cap;
+	}
+	v = &r->pending[r->n++];
+	v->machine_id = r->cur_machine;
+	v->at_ms = r->cur_at;
+	v->rule = r->cur_rule;
+	v->active = active;
+	snprintf(v->detail, sizeof(v->detail), "%s", detail);
+}
+
+static int machine_of(struct alerts_round *r, struct store *s, int64_t id)
+{
+	if (!r->have_machine || r->machine.id != id)
+		r->have_machine = s->ops->machine_get(s, id, &r->machine) == CC_OK;
+	return r->have_machine;
+}
+
+static int apply_pending(struct alerts_round *r, struct store *s)
+{
+	size_t i;
+	int rc = CC_OK;
+
+	for (i = 0; i < r->n && rc == CC_OK; i++) {
+		struct verdict *v = &r->pending[i];
+
+		if (!machine_of(r, s, v->machine_id))
+			continue; /* deleted meanwhile */
+		rc = apply(r->v, &r->machine, &r->rules[v->rule], v->detail, v->active, v->at_ms);
+	}
+	r->n = 0;
+	return rc;
+}
+
+/* ---- the settler's part ---- */
+
+static int round_row(void *ctx, const struct store_record *rec)
+{
+	struct alerts_round *r = ctx;
+	struct store *s = vault_store(r->v);
+	const struct alert_rule_config *c;
+	uint8_t *pt = NULL;
+	size_t len = 0, i;
+	int wanted = 0, rc;
+
+	if (!alerts_enabled() || (rec->kind != RECORD_TELEMETRY && rec->kind != RECORD_EVENT))
+		return CC_OK;
+	if (!machine_of(r, s, rec->machine_id))
+		return CC_OK;
+	c = configs(r, s, r->machine.customer_id);
+	if (c == NULL)
+		return CC_OK; /* judged with its next record */
+	for (i = 0; i < r->nrules; i++)
+		wanted |= r->rules[i].on_record != NULL && c[i].enabled;
+	if (!wanted)
+		return CC_OK;
+	rc = records_open_record(r->v, &r->machine, rec, &pt, &len);
+	if (rc == CC_ERR_AUTH || rc == CC_ERR_CORRUPT || rc == CC_ERR_NOTFOUND)
+		return CC_OK;
+	if (rc != CC_OK)
+		return rc;
+	r->cur_machine = rec->machine_id;
+	r->cur_at = rec->ts_ms;
+	for (i = 0; i < r->nrules; i++)
+		if (r->rules[i].on_record != NULL && c[i].enabled) {
+			r->cur_rule = (unsigned)i;
+			r->rules[i].on_record(c[i].p, rec->kind, pt, len, take_verdict, r);
+		}
+	crypto_wipe(pt, len);
+	free(pt);
+	return CC_OK;
+}
+
+static int round_finish(void *ctx, struct store *s)
+{
+	struct alerts_round *r = ctx;
+	int rc = apply_pending(r, s);
+
+	/* Settings people changed reach the next round. */
+	forget_configs(r);
+	return rc;
+}
+
+void alerts_round_hooks(struct alerts_round *r, struct store_settle_hooks *out)
+{
+	out->row = round_row;
+	out->finish = round_finish;
+	out->ctx = r;
+}
+
+/* ---- the timer ---- */
+
+struct machine_now {
+	int64_t machine_id, since_ms;
+	enum machine_state state;
+};
+
+struct states {
+	struct machine_now *m;
+	size_t n, cap;
+};
+
+static int keep_state(void *ctx, int64_t machine_id, const struct availability *a)
+{
+	struct states *st = ctx;
+
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 256;
+		struct machine_now *grown = realloc(st->m, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		st->m = grown;
+		st->cap = cap;
+	}
+	st->m[st->n].machine_id = machine_id;
+	st->m[st->n].state = a->state_at_end;
+	st->m[st->n].since_ms = a->since_ms;
+	st->n++;
+	return 0;
+}
+
+struct refusal_sum {
+	int64_t count, last_ms;
+};
+
+static int sum_refusals(void *ctx, const char *reason, int64_t count, int64_t last_ms)
+{
+	struct refusal_sum *sum = ctx;
+
+	(void)reason;
+	sum->count += count;
+	if (last_ms > sum->last_ms)
+		sum->last_ms = last_ms;
+	return 0;
+}
+
+/* Refused messages since the machine's window began; a window ends after
+ * window_seconds and the next begins at the count then. */
+static int64_t refusals_recent(struct alerts_round *r, int64_t machine_id, int64_t total, int64_t last_ms,
+                               int64_t now_ms, int64_t window_s)
+{
+	struct refusal_window *w = NULL;
+	size_t i;
+
+	for (i = 0; i < r->nwin; i++)
+		if (r->windows[i].machine_id == machine_id) {
+			w = &r->windows[i];
+			break;
+		}
+	if (w == NULL) {
+		if (r->nwin == r->capwin) {
+			size_t cap = r->capwin ? 2 * r->capwin : 64;
+			struct refusal_window *grown = realloc(r->windows, cap * sizeof(*grown));
+
+			if (grown == NULL)
+				return 0;
+			r->windows = grown;
+			r->capwin = cap;
+		}
+		w = &r->windows[r->nwin++];
+		w->machine_id = machine_id;
+		/* First look since the start: the counts keep no times, so a
+		 * machine refused within the window counts all it was refused
+		 * (a restart may open its alert early); one refused before it,
+		 * none of them. */
+		w->since_ms = now_ms;
+		w->base_count = last_ms >= now_ms - window_s * 1000 ? 0 : total;
+	}
+	if (now_ms - w->since_ms >= window_s * 1000) {
+		w->since_ms = now_ms;
+		w->base_count = total;
+	}
+	return total - w->base_count;
+}
+
+static int escalate(struct alerts_round *r, struct store *s, int64_t now_ms);
+static int keep_alert(void *ctx, const struct store_alert *a);
+
+struct unresolved {
+	struct store_alert *a;
+	size_t n, cap;
+};
+
+/* A revoked machine sends nothing more: nothing of it would ever clear. */
+static int resolve_revoked(struct alerts_round *r, struct store *s, int64_t now_ms)
+{
+	struct store_alert_filter f;
+	struct unresolved u = { NULL, 0, 0 };
+	size_t i;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.unresolved = 1;
+	f.machine_id = r->machine.id;
+	rc = s->ops->alert_list(s, &f, keep_alert, &u);
+	for (i = 0; i < u.n && rc == CC_OK; i++) {
+		struct store_alert *a = &u.a[i];
+
+		snprintf(a->state, sizeof(a->state), "resolved");
+		a->resolved_ms = now_ms;
+		snprintf(a->resolved_by, sizeof(a->resolved_by), "auto");
+		rc = s->ops->alert_update(s, a);
+		if (rc == CC_OK)
+			rc = history(s, a->id, now_ms, "auto", "resolved", "the machine was revoked");
+		if (rc == CC_OK)
+			rc = notify(r->v, &r->machine, "resolved", a);
+	}
+	free(u.a);
+	return rc;
+}
+
+int alerts_tick(struct alerts_round *r, int64_t now_ms)
+{
+	struct store *s = vault_store(r->v);
+	struct states st = { NULL, 0, 0 };
+	struct alert_timer_view view;
+	size_t k, i;
+	int rc;
+
+	if (!alerts_enabled())
+		return CC_OK;
+	forget_configs(r);
+	/* Since when a machine is in its state is known within the period:
+	 * a week, the longest any rule waits (rules.c); before it reads as
+	 * the period's start. */
+	rc = availability_each(s, 0, now_ms - STATE_LOOKBACK_MS, now_ms, keep_state, &st);
+	if (rc != CC_OK)
+		goto out;
+	rc = s->ops->begin(s);
+	if (rc != CC_OK)
+		goto out;
+	for (k = 0; k < st.n && rc == CC_OK; k++) {
+		const struct alert_rule_config *c;
+		struct refusal_sum sum = { 0, 0 };
+		int refusals = -1, refusals_window = -1;
+
+		if (!machine_of(r, s, st.m[k].machine_id))
+			continue;
+		if (r->machine.revoked_ms != 0) {
+			rc = resolve_revoked(r, s, now_ms);
+			continue;
+		}
+		c = configs(r, s, r->machine.customer_id);
+		if (c == NULL)
+			continue;
+		memset(&view, 0, sizeof(view));
+		view.now_ms = now_ms;
+		view.machine_id = r->machine.id;
+		view.state = st.m[k].state;
+		view.since_ms = st.m[k].since_ms == INT64_MIN ? now_ms - STATE_LOOKBACK_MS : st.m[k].since_ms;
+		view.within_hours = alerts_within_business_hours(s, &r->machine, now_ms);
+		view.cert_not_after_ms = alerts_cert_not_after(s, &r->machine);
+		for (i = 0; i < r->nrules; i++)
+			if (strcmp(r->rules[i].id, "refusals") == 0) {
+				refusals = (int)i;
+				refusals_window = alert_rule_param(&r->rules[i], "window_seconds");
+			}
+		if (refusals >= 0 && c[refusals].enabled) {
+			rc = s->ops->refusal_list(s, r->machine.id, sum_refusals, &sum);
+			view.refusals_recent = refusals_recent(r, r->machine.id, sum.count, sum.last_ms, now_ms,
+			                                       c[refusals].p[refusals_window]);
+			view.refusals_last_ms = sum.last_ms;
+		}
+		r->cur_machine = r->machine.id;
+		r->cur_at = now_ms;
+		for (i = 0; i < r->nrules && rc == CC_OK; i++)
+			if (r->rules[i].on_timer != NULL && c[i].enabled) {
+				r->cur_rule = (unsigned)i;
+				r->rules[i].on_timer(c[i].p, &view, take_verdict, r);
+			}
+	}
+	if (rc == CC_OK)
+		rc = apply_pending(r, s);
+	if (rc == CC_OK)
+		rc = escalate(r, s, now_ms);
+	if (rc == CC_OK)
+		rc = s->ops->commit(s);
+	if (rc != CC_OK) {
+		s->ops->rollback(s);
+		r->n = 0;
+	}
+out:
+	free(st.m);
+	forget_configs(r);
+	return rc;
+}
+
+static int keep_alert(void *ctx, const struct store_alert *a)
+{
+	struct unresolved *u = ctx;
+
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 64;
+		struct store_alert *grown = realloc(u->a, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		u->a = grown;
+		u->cap = cap;
+	}
+	u->a[u->n++] = *a;
+	return 0;
+}
+
+static const char *const level_names[ALERT_LEVELS] = { "customer", "distributor", "manufacturer" };
+
+/* Open and unacknowledged for the rule's escalate_seconds since it reached
+ * its level: the next level, once per tick at most. */
+static int escalate(struct alerts_round *r, struct store *s, int64_t now_ms)
+{
+	struct store_alert_filter f;
+	struct unresolved u = { NULL, 0, 0 };
+	size_t i;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.state = "open";
+	rc = s->ops->alert_list(s, &f, keep_alert, &u);
+	for (i = 0; i < u.n && rc == CC_OK; i++) {
+		struct store_alert *a = &u.a[i];
+		const struct alert_rule *rule = alert_rule_find(a->rule);
+		const struct alert_rule_config *c;
+		char detail[64];
+
+		if (rule == NULL || a->level + 1 >= ALERT_LEVELS || !machine_of(r, s, a->machine_id))
+			continue;
+		c = configs(r, s, r->machine.customer_id);
+		if (c == NULL)
+			continue;
+		c = &c[rule - r->rules];
+		if (c->escalate_s <= 0 || now_ms - a->level_ms < c->escalate_s * 1000)
+			continue;
+		a->level++;
+		a->level_ms = now_ms;
+		a->last_notified_ms = now_ms;
+		rc = s->ops->alert_update(s, a);
+		snprintf(detail, sizeof(detail), "level %lld (%s)", (long long)a->level, level_names[a->level]);
+		if (rc == CC_OK)
+			rc = history(s, a->id, now_ms, "auto", "escalated", detail);
+		if (rc == CC_OK)
+			rc = notify(r->v, &r->machine, "escalated", a);
+	}
+	free(u.a);
+	return rc;
+}
+
+/* ---- people ---- */
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+static int seal_comment(struct vault *v, const struct store_alert *a, int64_t customer_id, const char *text,
+                        struct store_alert_event *e)
+{
+	struct seal_ad ad = { SEAL_ALERT_NOTE, customer_id, a->id, 0, e->at_ms, NULL };
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	int rc = vault_seal(v, &ad, text, strlen(text), &blob, &len);
+
+	if (rc != CC_OK)
+		return rc;
+	if (len > sizeof(e->note)) {
+		free(blob);
+		return CC_ERR_INVALID;
+	}
+	memcpy(e->note, blob, len);
+	e->note_len = len;
+	free(blob);
+	return CC_OK;
+}
+
+int alerts_comment_open(struct vault *v, const struct store_alert *a, int64_t customer_id,
+                        const struct store_alert_event *e, char **text)
+{
+	struct seal_ad ad = { SEAL_ALERT_NOTE, customer_id, a->id, 0, e->at_ms, NULL };
+	uint8_t *pt = NULL;
+	size_t len = 0;
+	int rc = vault_unseal(v, &ad, e->note, e->note_len, &pt, &len);
+
+	if (rc != CC_OK)
+		return rc;
+	*text = (char *)pt;
+	return CC_OK;
+}
+
+int alerts_act(struct vault *v, int64_t alert_id, enum alert_action action, const char *who, const char *text,
+               int *privacy)
+{
+	struct store *s = vault_store(v);
+	struct store_alert a;
+	struct store_machine m;
+	struct store_alert_event *e;
+	int64_t now = clock_now_ms();
+	int rc;
+
+	if (privacy != NULL)
+		*privacy = PRIVACY_NONE;
+	if (action == ALERT_COMMENT) {
+		enum privacy_reason why;
+
+		if (text == NULL || text[0] == '\0' || utf8_chars(text) > ALERT_COMMENT_MAX)
+			return CC_ERR_INVALID;
+		why = privacy_scan_note(text, strlen(text));
+		if (why != PRIVACY_NONE) {
+			if (privacy != NULL)
+				*privacy = (int)why;
+			return CC_ERR_INVALID;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->begin(s);
+	if (rc != CC_OK) {
+		free(e);
+		return rc;
+	}
+	rc = s->ops->alert_get(s, alert_id, &a);
+	if (rc == CC_OK)
+		rc = s->ops->machine_get(s, a.machine_id, &m);
+	if (rc != CC_OK)
+		goto out;
+	e->alert_id = a.id;
+	e->at_ms = now;
+	snprintf(e->who, sizeof(e->who), "%s", who);
+	switch (action) {
+	case ALERT_ACKNOWLEDGE:
+		if (strcmp(a.state, "open") != 0) {
+			rc = CC_ERR_STATE;
+			goto out;
+		}
+		snprintf(a.state, sizeof(a.state), "acknowledged");
+		a.acknowledged_ms = now;
+		snprintf(a.acknowledged_by, sizeof(a.acknowledged_by), "%s", who);
+		snprintf(e->what, sizeof(e->what), "acknowledged");
+		rc = s->ops->alert_update(s, &a);
+		break;
+	case ALERT_RESOLVE:
+		if (strcmp(a.state, "resolved") == 0) {
+			rc = CC_ERR_STATE;
+			goto out;
+		}
+		snprintf(a.state, sizeof(a.state), "resolved");
+		a.resolved_ms = now;
+		snprintf(a.resolved_by, sizeof(a.resolved_by), "%s", who);
+		snprintf(e->what, sizeof(e->what), "resolved");
+		rc = s->ops->alert_update(s, &a);
+		if (rc == CC_OK)
+			rc = notify(v, &m, "resolved", &a);
+		break;
+	case ALERT_COMMENT:
+		snprintf(e->what, sizeof(e->what), "commented");
+		rc = seal_comment(v, &a, m.customer_id, text, e);
+		break;
+	default:
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK)
+		rc = s->ops->alert_event_add(s, e);
+out:
+	if (rc == CC_OK)
+		rc = s->ops->commit(s);
+	if (rc != CC_OK)
+		s->ops->rollback(s);
+	free(e);
+	return rc;
+}

@@ -1,0 +1,222 @@
+#include "alerts/rules.h"
+
+#include <string.h>
+
+#include "ingest/jscan.h"
+
+/* ---- critical_error: an error event of severity critical, per code ---- */
+
+struct event_scan {
+	int is_error, critical, state; /* state: 0 momentary, 1 raised, 2 cleared */
+	char code[CC_NAME_MAX + 1];
+	const char *key;
+	size_t klen;
+};
+
+static int token_is(const char *s, size_t len, const char *text)
+{
+	return len == strlen(text) && memcmp(s, text, len) == 0;
+}
+
+static int on_event_token(void *ctx, const struct jscan_token *t)
+{
+	struct event_scan *e = ctx;
+
+	if (t->depth != 1)
+		return 0;
+	if (t->type == JSCAN_KEY) {
+		e->key = t->s;
+		e->klen = t->len;
+		return 0;
+	}
+	if (t->type == JSCAN_STRING && e->key != NULL) {
+		if (token_is(e->key, e->klen, "type"))
+			e->is_error = token_is(t->s, t->len, "error");
+		else if (token_is(e->key, e->klen, "severity"))
+			e->critical = token_is(t->s, t->len, "critical");
+		else if (token_is(e->key, e->klen, "state"))
+			e->state = token_is(t->s, t->len, "raised") ? 1 : token_is(t->s, t->len, "cleared") ? 2 : 0;
+		else if (token_is(e->key, e->klen, "code") && t->len < sizeof(e->code)) {
+			memcpy(e->code, t->s, t->len);
+			e->code[t->len] = '\0';
+		}
+	}
+	e->key = NULL;
+	return 0;
+}
+
+/* A momentary critical error (no state) opens an alert that people resolve:
+ * nothing will clear it. A cleared one resolves whatever its raise opened. */
+static void critical_error_record(const int64_t *p, enum record_kind kind, const uint8_t *body, size_t len,
+                                  alert_verdict_fn verdict, void *vctx)
+{
+	struct event_scan e;
+	struct jscan js;
+
+	(void)p;
+	if (kind != RECORD_EVENT)
+		return;
+	memset(&e, 0, sizeof(e));
+	/* Ingest validated the event: a declined scan has no bearing on the strings read. */
+	(void)jscan_run(&js, body, len, on_event_token, &e);
+	if (!e.is_error || e.code[0] == '\0')
+		return;
+	if (e.state == 2)
+		verdict(vctx, e.code, 0); /* cleared: whatever severity the raise had */
+	else if (e.critical)
+		verdict(vctx, e.code, 1);
+}
+
+/* ---- consumable_low: bean hopper below X %, water filter used above Y % ---- */
+
+struct telemetry_scan {
+	int in_m;
+	const char *key;
+	size_t klen;
+	int has_beans, has_filter;
+	double beans, filter;
+};
+
+static int on_telemetry_token(void *ctx, const struct jscan_token *t)
+{
+	struct telemetry_scan *m = ctx;
+
+	if (t->depth == 1 && t->type == JSCAN_KEY) {
+		m->in_m = token_is(t->s, t->len, "m");
+		return 0;
+	}
+	if (t->depth != 2 || !m->in_m)
+		return 0;
+	if (t->type == JSCAN_KEY) {
+		m->key = t->s;
+		m->klen = t->len;
+		return 0;
+	}
+	if ((t->type == JSCAN_INTEGER || t->type == JSCAN_REAL) && m->key != NULL) {
+		double v = t->type == JSCAN_INTEGER ? (double)t->i : t->d;
+
+		if (token_is(m->key, m->klen, "bean_hopper_pct")) {
+			m->has_beans = 1;
+			m->beans = v;
+		} else if (token_is(m->key, m->klen, "filter_used_pct")) {
+			m->has_filter = 1;
+			m->filter = v;
+		}
+	}
+	m->key = NULL;
+	return 0;
+}
+
+enum { BEANS_BELOW, FILTER_ABOVE };
+
+static void consumable_low_record(const int64_t *p, enum record_kind kind, const uint8_t *body, size_t len,
+                                  alert_verdict_fn verdict, void *vctx)
+{
+	struct telemetry_scan m;
+	struct jscan js;
+
+	if (kind != RECORD_TELEMETRY)
+		return;
+	memset(&m, 0, sizeof(m));
+	(void)jscan_run(&js, body, len, on_telemetry_token, &m);
+	if (m.has_beans)
+		verdict(vctx, "beans", m.beans < (double)p[BEANS_BELOW]);
+	if (m.has_filter)
+		verdict(vctx, "water_filter", m.filter > (double)p[FILTER_ABOVE]);
+}
+
+/* ---- timer rules ---- */
+
+enum { OFFLINE_SECONDS };
+
+/* Offline counts only within business hours (a seam: every hour is one
+ * until sites have hours); outside them the alert stays as it is. */
+static void offline_long_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
+                               void *vctx)
+{
+	if (m->state == MSTATE_OFFLINE) {
+		if (m->within_hours && m->now_ms - m->since_ms >= p[OFFLINE_SECONDS] * 1000)
+			verdict(vctx, "", 1);
+	} else if (m->state != MSTATE_UNKNOWN) {
+		verdict(vctx, "", 0); /* back, or in maintenance (neither up nor down) */
+	}
+}
+
+enum { OOS_SECONDS };
+
+/* Offline says nothing of whether it is still out of service: no verdict. */
+static void out_of_service_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
+                                 void *vctx)
+{
+	if (m->state == MSTATE_OUT_OF_SERVICE) {
+		if (m->now_ms - m->since_ms >= p[OOS_SECONDS] * 1000)
+			verdict(vctx, "", 1);
+	} else if (m->state == MSTATE_ONLINE || m->state == MSTATE_MAINTENANCE) {
+		verdict(vctx, "", 0);
+	}
+}
+
+enum { REFUSALS_COUNT, REFUSALS_WINDOW };
+
+static void refusals_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict, void *vctx)
+{
+	if (m->refusals_recent > p[REFUSALS_COUNT])
+		verdict(vctx, "", 1);
+	else if (m->refusals_last_ms < m->now_ms - p[REFUSALS_WINDOW] * 1000)
+		verdict(vctx, "", 0);
+}
+
+enum { CERT_DAYS };
+
+/* Unknown (0) until machines carry their certificate's not-after. */
+static void cert_expiring_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
+                                void *vctx)
+{
+	if (m->cert_not_after_ms == 0)
+		return;
+	verdict(vctx, "", m->cert_not_after_ms - m->now_ms < p[CERT_DAYS] * 86400000);
+}
+
+#define DAY_S 86400
+
+static const struct alert_rule rules[] = {
+	{ "offline_long", "warning", "status", { { "offline_seconds", 1800, 1, 7 * DAY_S }, { NULL, 0, 0, 0 } },
+	  NULL, offline_long_timer },
+	{ "critical_error", "critical", "technical", { { NULL, 0, 0, 0 } }, critical_error_record, NULL },
+	{ "out_of_service", "critical", "status", { { "after_seconds", 0, 0, 7 * DAY_S }, { NULL, 0, 0, 0 } },
+	  NULL, out_of_service_timer },
+	{ "consumable_low", "warning", "technical",
+	  { { "beans_below_pct", 10, 0, 100 }, { "filter_above_pct", 100, 0, 200 }, { NULL, 0, 0, 0 } },
+	  consumable_low_record, NULL },
+	{ "refusals", "warning", "status",
+	  { { "count", 10, 1, 1000000 }, { "window_seconds", 600, 1, DAY_S }, { NULL, 0, 0, 0 } }, NULL,
+	  refusals_timer },
+	{ "cert_expiring", "warning", "status", { { "days", 30, 1, 365 }, { NULL, 0, 0, 0 } }, NULL,
+	  cert_expiring_timer },
+};
+
+const struct alert_rule *alert_rules(size_t *n)
+{
+	*n = sizeof(rules) / sizeof(rules[0]);
+	return rules;
+}
+
+const struct alert_rule *alert_rule_find(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id != NULL && i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (strcmp(rules[i].id, id) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+int alert_rule_param(const struct alert_rule *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < ALERT_PARAMS_MAX && r->params[i].name != NULL; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return i;
+	return -1;
+}

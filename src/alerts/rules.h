@@ -1,0 +1,75 @@
+/*
+ * rules.h - the alert rules: what makes a cause active or cleared
+ * (docs/OPERATIONS.md "Alerts").
+ *
+ * A rule is a table row: an id, a default severity, the data class its
+ * cause detail belongs to (who may read "critical_error:E42"), bounded
+ * integer parameters, and up to two evaluators. Evaluators are pure: they
+ * read what they are given and say, per cause, "active" or "cleared"
+ * through verdict(); saying nothing keeps the alert as it is. The engine
+ * (alerts.h) turns verdicts into alerts, idempotently, per machine and
+ * cause key ("rule" or "rule:detail").
+ *
+ *   on_record  a settled telemetry record or event (plaintext JSON), in the
+ *              settler's round transaction;
+ *   on_timer   the machine's state now (downtime.h), refusals, certificate,
+ *              every alerts_tick_ms.
+ *
+ * The next issue's quality-breach and cleaning-overdue rules are rows of
+ * the same table (an on_record over brew events, an on_timer over the last
+ * cleaning): docs/OPERATIONS.md shows how.
+ */
+#ifndef CC_ALERTS_RULES_H
+#define CC_ALERTS_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet/downtime.h"
+#include "store/store.h"
+
+#define ALERT_PARAMS_MAX 4
+
+struct alert_param {
+	const char *name; /* NULL ends the list */
+	int64_t dflt, min, max;
+};
+
+/* verdict(vctx, detail, active): detail "" for a rule with one cause per
+ * machine, else what the cause is about (an error code, "beans"). */
+typedef void (*alert_verdict_fn)(void *vctx, const char *detail, int active);
+
+/* What the timer knows of a machine. */
+struct alert_timer_view {
+	int64_t now_ms;
+	int64_t machine_id;
+	enum machine_state state; /* downtime.h, now */
+	int64_t since_ms;         /* in that state since */
+	int within_hours;         /* alerts_within_business_hours() */
+	int64_t refusals_recent;  /* refused messages counted since the window began */
+	int64_t refusals_last_ms; /* the last refused message's time, 0 none */
+	int64_t cert_not_after_ms; /* 0: unknown */
+};
+
+struct alert_rule {
+	const char *id;
+	const char *severity;   /* info, warning, critical */
+	const char *data_class; /* status, technical, service */
+	struct alert_param params[ALERT_PARAMS_MAX];
+	void (*on_record)(const int64_t *p, enum record_kind kind, const uint8_t *body, size_t len,
+	                  alert_verdict_fn verdict, void *vctx);
+	void (*on_timer)(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict, void *vctx);
+};
+
+/* The shipped rules, in a fixed order (an index is a rule's number). */
+const struct alert_rule *alert_rules(size_t *n);
+/* The rule of that id, or NULL. */
+const struct alert_rule *alert_rule_find(const char *id);
+/* The index of a parameter of a rule, -1 when it has none of that name. */
+int alert_rule_param(const struct alert_rule *r, const char *name);
+
+/* Every rule also takes these (the engine's, not the evaluators'). */
+#define ALERT_ESCALATE_PARAM "escalate_seconds" /* unacknowledged this long: next level; 0 never */
+#define ALERT_ESCALATE_DEFAULT 3600
+
+#endif
