@@ -12,7 +12,8 @@ export class ApiError extends Error {
 	constructor(status, code, message) { super(message || code); this.status = status; this.code = code; }
 }
 
-// GET or POST path; {etag} makes a conditional GET: null comes back for 304.
+// GET or POST path; {etag} makes a conditional GET: null comes back for 304;
+// {seen(etag)} is told the answer's ETag.
 export async function api(method, path, body, opts = {}) {
 	const headers = { Accept: 'application/json' };
 	if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -22,6 +23,7 @@ export async function api(method, path, body, opts = {}) {
 		method, headers, credentials: 'same-origin', cache: 'no-store',
 		body: body === undefined ? undefined : JSON.stringify(body),
 	});
+	if (opts.seen) opts.seen(res.headers.get('ETag'));
 	if (res.status === 304) return null;
 	let doc = null;
 	try { doc = await res.json(); } catch (e) { doc = null; }

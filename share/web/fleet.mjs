@@ -11,11 +11,20 @@ export function statusOf(m) {
 }
 const SEVERITY = { offline: 0, never: 1, revoked: 2, online: 3 };
 
+// The whole list; null when it has not changed since the last call (a fleet
+// of one page is asked with If-None-Match, answered 304 without a body).
+let lastEtag = null;
 async function allMachines() {
 	const out = [];
 	let cursor = null;
+	let first = true;
 	do {
-		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
+		let etag = null;
+		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }), undefined,
+			{ etag: first ? lastEtag : null, seen: (e) => { etag = e; } });
+		if (doc === null) return null;
+		if (first) lastEtag = doc.next_cursor ? null : etag;
+		first = false;
 		out.push(...(doc.machines || []));
 		cursor = doc.next_cursor || null;
 	} while (cursor);
@@ -43,12 +52,13 @@ export function Fleet() {
 
 	useEffect(() => {
 		let live = true;
+		lastEtag = null; // a new page asks for the whole list
 		let timer = null;
 		const load = async () => {
 			try {
 				const list = await allMachines();
 				if (!live) return;
-				setMachines(list);
+				if (list !== null) setMachines(list);
 				setUpdated(new Date().toISOString());
 				setError(null);
 			} catch (e) {

@@ -13,7 +13,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http_struct.h>
+#include <openssl/evp.h>
 
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/netaddr.h"
@@ -253,6 +255,32 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body)
 {
 	send_body(r, status, content_type, body, strlen(body));
+}
+
+void http_reply_text_etag(struct http_req *r, const char *content_type, const char *body)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char etag[2 + 32 + 1];
+	const char *seen = http_header(r, "If-None-Match");
+	size_t len = strlen(body);
+
+	if (EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16) {
+		send_body(r, 200, content_type, body, len);
+		return;
+	}
+	etag[0] = '"';
+	hex_encode(md, 15, etag + 1, 31);
+	etag[31] = '"';
+	etag[32] = '\0';
+	http_add_header(r, "ETag", etag);
+	if (seen != NULL && strcmp(seen, etag) == 0) {
+		common_headers(r, content_type);
+		evhttp_send_reply(r->req, 304, NULL, NULL);
+		req_free(r);
+		return;
+	}
+	send_body(r, 200, content_type, body, len);
 }
 
 void http_reply_json(struct http_req *r, int status, json_t *doc)

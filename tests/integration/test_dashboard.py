@@ -101,3 +101,27 @@ def test_dashboard_in_chromium(world):
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
+
+
+def test_fleet_list_answers_304_while_unchanged(world):
+    """The fleet page polls GET /api/v1/machines with If-None-Match: an unchanged
+    list costs a 304 without a body (the request is still audited); a change
+    (here a machine added) gives a new ETag and the new list. Runs after the
+    browser test, whose machine count it changes."""
+    d = world["daemon"]
+    api = Api(int(world["url"].rsplit(":", 1)[1]), d.fleet.data / "ca.crt")
+    eng = world["users"]["eng"]
+    token = api.login(eng["login"], eng["password"])
+    status, doc, resp = api.call("GET", "/api/v1/machines?limit=500", token=token)
+    etag = resp.getheader("ETag")
+    assert status == 200 and etag and etag.startswith('"') and etag.endswith('"'), (status, etag)
+    status, doc2, resp2 = api.call("GET", "/api/v1/machines?limit=500", token=token, headers={"If-None-Match": etag})
+    assert status == 304 and doc2 is None and resp2.getheader("ETag") == etag, status
+    assert resp2.getheader("Cache-Control") == "no-store"
+    status, _, resp3 = api.call("GET", "/api/v1/machines?limit=500", token=token,
+                                headers={"If-None-Match": '"not-it"'})
+    assert status == 200 and resp3.getheader("ETag") == etag
+    d.fleet.add_machine("CM-LATE", customer="cafe-a")
+    status, doc4, resp4 = api.call("GET", "/api/v1/machines?limit=500", token=token, headers={"If-None-Match": etag})
+    assert status == 200 and resp4.getheader("ETag") not in (None, etag)
+    assert "CM-LATE" in [m["serial"] for m in doc4["machines"]] and len(doc4["machines"]) == len(doc["machines"]) + 1
