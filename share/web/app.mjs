@@ -6,6 +6,7 @@ import { api, setCsrf, onSessionExpired } from './api.mjs';
 import { translator, initialLang, saveLang, languages } from './i18n.mjs';
 import { pages, visible } from './pages.mjs';
 import { SignIn } from './signin.mjs';
+import { Enrol } from './account.mjs';
 
 const route = () => {
 	const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
@@ -40,18 +41,18 @@ function App() {
 		loadMe();
 	}, []);
 
+	const signedOut = (key) => { setCsrf(null); setMe(null); setMessage(key); };
+
 	async function signOut() {
 		try { await api('POST', '/api/v1/auth/logout', undefined, { quiet401: true }); } catch (e) { /* gone already */ }
-		setCsrf(null);
-		setMe(null);
-		setMessage('signin.signedout');
+		signedOut('signin.signedout');
 	}
 
 	const ctx = { t, me };
 	const header = html`<header class="top">
 		<a class="skip" href="#main">Skip</a>
 		<span class="brand">${t('app.name')}</span>
-		${me && html`<nav aria-label=${t('nav.main')}><ul>
+		${me && !me.totp_enrolment_required && html`<nav aria-label=${t('nav.main')}><ul>
 			${pages.filter((p) => p.nav && visible(p, me)).map((p) => html`<li>
 				<a href=${'#/' + p.route} aria-current=${where.name === p.route ? 'page' : undefined}>${t(p.nav)}</a></li>`)}
 		</ul></nav>`}
@@ -62,11 +63,16 @@ function App() {
 
 	let body;
 	if (me === undefined) body = html`<main id="main"><p class="loading" role="status">${t('loading')}</p></main>`;
-	else if (me === null) body = html`<${SignIn} message=${message && t(message)} onSignedIn=${loadMe} />`;
+	else if (me !== null && me.totp_enrolment_required) {
+		// A session that may only enrol (an admin who must use TOTP, back after a reload).
+		body = html`<main id="main" class="signin"><h1>${t('signin.title')}</h1>
+			<p class="notice">${t('signin.enrol')}</p><${Enrol} done=${() => signedOut('totp.enabled')} /></main>`;
+	} else if (me === null) body = html`<${SignIn} message=${message && t(message)} onSignedIn=${loadMe}
+		onEnrolled=${() => setMessage('totp.enabled')} />`;
 	else {
 		const page = pages.find((p) => p.route === where.name && visible(p, me)) ||
 			pages.find((p) => p.nav && visible(p, me));
-		body = html`<main id="main">${page ? html`<${page.component} args=${where.args} />`
+		body = html`<main id="main">${page ? html`<${page.component} args=${where.args} signedOut=${signedOut} />`
 			: html`<h1>${t('app.name')}</h1><p class="notice">${t('home.nothing')}</p>`}</main>`;
 	}
 	return html`<${Ctx.Provider} value=${ctx}>${header}${body}<//>`;

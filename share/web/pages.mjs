@@ -3,12 +3,15 @@
 // this table, showing a page only to the roles whose data classes it needs.
 import { Fleet } from './fleet.mjs';
 import { Machine } from './machine.mjs';
+import { Account } from './account.mjs';
 
 export const pages = [
 	// route: the hash path's first segment; nav: its label key, or null when it
-	// is reached from another page; needs: data classes, any of which suffices.
+	// is reached from another page; needs: data classes, any of which suffices
+	// (null: every signed-in person). A component gets { args, signedOut(messageKey) }.
 	{ route: 'fleet', nav: 'nav.fleet', needs: ['status'], component: Fleet },
 	{ route: 'machine', nav: null, needs: ['status'], component: Machine },
+	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
 ];
 
 export const visible = (page, me) =>

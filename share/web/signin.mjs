@@ -1,13 +1,15 @@
 import { html, useState, useApp, Notice } from './ui.mjs';
 import { api, setCsrf } from './api.mjs';
+import { Enrol } from './account.mjs';
 
-export function SignIn({ onSignedIn, message }) {
+export function SignIn({ onSignedIn, onEnrolled, message }) {
 	const { t } = useApp();
 	const [login, setLogin] = useState('');
 	const [password, setPassword] = useState('');
 	const [totp, setTotp] = useState('');
 	const [error, setError] = useState(null);
 	const [busy, setBusy] = useState(false);
+	const [enrol, setEnrol] = useState(false); // a session that may only enrol a second factor
 
 	async function submit(e) {
 		e.preventDefault();
@@ -19,7 +21,7 @@ export function SignIn({ onSignedIn, message }) {
 			const doc = await api('POST', '/api/v1/auth/login', body, { quiet401: true });
 			setCsrf(doc.csrf_token);
 			setPassword('');
-			if (doc.totp_enrolment_required) setError(t('signin.enrol'));
+			if (doc.totp_enrolment_required) setEnrol(true);
 			else onSignedIn();
 		} catch (err) {
 			setError(err.status === 429 ? t('signin.throttled') : t('signin.failed'));
@@ -28,6 +30,13 @@ export function SignIn({ onSignedIn, message }) {
 		}
 	}
 
+	if (enrol) {
+		return html`<main id="main" class="signin">
+			<h1>${t('signin.title')}</h1>
+			<${Notice}>${t('signin.enrol')}<//>
+			<${Enrol} done=${() => { setCsrf(null); setEnrol(false); setTotp(''); onEnrolled(); }} />
+		</main>`;
+	}
 	return html`<main id="main" class="signin">
 		<h1>${t('signin.title')}</h1>
 		${message && html`<${Notice}>${message}<//>`}

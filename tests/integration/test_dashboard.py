@@ -3,8 +3,9 @@ Debian's Chromium driven by Playwright's test runner (tests/web), against the
 real daemon with a fleet from the query benchmark's generator (a day of 1 Hz
 telemetry on BM-00000) and the simulator's machines streaming live.
 
-Users of three roles: a technician with TOTP (no usage class), an engineer
-(usage too), an auditor (no machine data: no fleet page). What the browser
+Users of four roles: a technician with TOTP (no usage class), an engineer
+(usage too), an auditor (no machine data: no fleet page), and the admin, who
+must use TOTP (totp_required_for_admins) and enrols with the QR code. What the browser
 checks is in tests/web/dashboard.spec.mjs; screenshots of each page at
 desktop and phone sizes land in BUILD_DIR/dashboard-screenshots (not
 committed)."""
@@ -52,7 +53,8 @@ def world(tmp_path_factory):
              "--email", login + "@example.org", "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
         users[key] = {"login": login, "password": ccdaemon.password_of(login)}
     port = ccdaemon.free_port()
-    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"})
+    # The admin must use TOTP and has none yet: the browser enrols it.
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "totp_required_for_admins": "true"})
     d.start()
     sim = None
     try:
@@ -75,6 +77,7 @@ def world(tmp_path_factory):
         status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=api.login(
             users["eng"]["login"], users["eng"]["password"]))
         assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES, doc
+        users["admin"] = {"login": "admin", "password": ccdaemon.PASSWORD}
         for u in users.values():
             u["machines"] = len(doc["machines"])
         yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d}
@@ -98,7 +101,7 @@ def test_dashboard_in_chromium(world):
     assert p.returncode == 0, p.stdout[-20000:] + p.stderr[-5000:]
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
-    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu"):
+    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

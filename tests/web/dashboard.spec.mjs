@@ -57,13 +57,15 @@ async function shoot(page, name) {
 	await page.setViewportSize(before);
 }
 
-async function signIn(page, who) {
-	const u = users[who];
+async function signIn(page, who, secret) {
+	const u = secret ? { ...users[who], totp_secret: secret } : users[who];
 	await page.goto('/');
 	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
 	await page.getByLabel('User name').fill(u.login);
 	await page.getByLabel('Password', { exact: true }).fill(u.password);
-	if (u.totp_secret) await page.getByLabel('Authenticator code (if enabled)').fill(totp(u.totp_secret));
+	// The next step's code: accepted (one step of drift either way) and never
+	// the one that confirmed the enrolment (a code is good once).
+	if (u.totp_secret) await page.getByLabel('Authenticator code (if enabled)').fill(totp(u.totp_secret, Date.now() + 30000));
 	await page.getByRole('button', { name: 'Sign in' }).click();
 	await expect(page.getByText(`Signed in as ${u.login}`)).toBeVisible();
 }
@@ -174,12 +176,13 @@ test('an engineer sees the usage class', async ({ page }) => {
 	await expect(page.locator('[data-metric="cup_counter"]')).toBeVisible();
 });
 
-test('an auditor sees no fleet page, and is told why', async ({ page }) => {
+test('an auditor sees no fleet page: their account page instead', async ({ page }) => {
 	const problems = watch(page);
 	await signIn(page, 'auditor');
+	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 	await expect(page.getByRole('link', { name: 'Fleet' })).toHaveCount(0);
-	await expect(page.getByText('Your role has no dashboard pages yet')).toBeVisible();
 	await page.goto('/#/fleet');
+	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 	await expect(page.locator('table.fleet')).toHaveCount(0);
 	await axe(page, 'auditor home');
 	await shoot(page, 'auditor-home');
@@ -197,6 +200,46 @@ test('language switch: Hungarian strings and number format, kept on reload', asy
 	await shoot(page, 'fleet-hu');
 	await page.reload();
 	await expect(page.getByRole('heading', { name: 'Géppark' })).toBeVisible();
+});
+
+test('an admin who must use TOTP enrols with the QR code, then signs in with a code', async ({ page }) => {
+	const problems = watch(page);
+	const u = users.admin;
+	await page.goto('/');
+	await page.getByLabel('User name').fill(u.login);
+	await page.getByLabel('Password', { exact: true }).fill(u.password);
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await expect(page.getByText('Your account must sign in with a second factor')).toBeVisible();
+	const qr = page.getByRole('img', { name: 'QR code of your authenticator secret' });
+	await expect(qr).toBeVisible();
+	expect(await qr.locator('rect').count()).toBeGreaterThan(100);
+	const secret = await page.getByTestId('totp-secret').textContent();
+	expect(await qr.getAttribute('data-otpauth')).toContain('secret=' + secret);
+	await axe(page, 'TOTP enrolment');
+	await shoot(page, 'enrol');
+	await page.getByLabel('Code from the app').fill('000000' === totp(secret) ? '111111' : '000000');
+	await page.getByRole('button', { name: 'Turn on' }).click();
+	await expect(page.getByRole('alert')).toContainText('That code does not match');
+	await page.getByLabel('Code from the app').fill(totp(secret));
+	await page.getByRole('button', { name: 'Turn on' }).click();
+	await expect(page.getByText('Two-factor sign-in is on. Sign in again')).toBeVisible();
+	await signIn(page, 'admin', secret);
+	await page.getByRole('link', { name: 'Account' }).click();
+	await expect(page.getByText('Two-factor sign-in is on.')).toBeVisible();
+	expect(problems).toEqual([]);
+});
+
+test('the account page: password change, two-factor set-up offered', async ({ page }) => {
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Account' }).click();
+	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+	await expect(page.getByRole('button', { name: 'Set up two-factor sign-in' })).toBeVisible();
+	await page.getByLabel('Current password').fill('not the password at all');
+	await page.getByLabel('New password (at least 12 characters)').fill('a much better passphrase 42');
+	await page.getByRole('button', { name: 'Change password' }).click();
+	await expect(page.getByRole('alert')).toContainText('The password was not changed');
+	await axe(page, 'account');
+	await shoot(page, 'account');
 });
 
 test('sign-out, and an expired session leads back to sign-in', async ({ page, context }) => {
