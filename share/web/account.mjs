@@ -12,7 +12,7 @@ export function QrCode({ text, label }) {
 	const cells = [];
 	for (let r = 0; r < n; r++)
 		for (let c = 0; c < n; c++) if (qr.isDark(r, c)) cells.push(html`<rect x=${c + 4} y=${r + 4} width="1" height="1" />`);
-	return html`<svg class="qr" viewBox=${`0 0 ${n + 8} ${n + 8}`} width="220" height="220" role="img" aria-label=${label}
+	return html`<svg class="qr" viewBox=${`0 0 ${n + 8} ${n + 8}`} width="220" height="220" shape-rendering="crispEdges" role="img" aria-label=${label}
 		data-otpauth=${text}><rect width=${n + 8} height=${n + 8} fill="#fff" /><g fill="#000">${cells}</g></svg>`;
 }
 
