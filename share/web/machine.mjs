@@ -27,6 +27,17 @@ async function telemetry(serial, from, to, step) {
 	return all;
 }
 
+// One timeline item in words: its kind, an error's code and the catalogue's
+// explanation and action, a reason where there is one.
+function describe(t, it) {
+	const kind = t('kind.' + it.kind) === 'kind.' + it.kind ? it.kind : t('kind.' + it.kind);
+	const parts = [kind];
+	if (it.code) parts.push(it.code);
+	if (it.explained) parts.push(it.explained.text + (it.explained.action ? ' → ' + it.explained.action : ''));
+	if (it.reason) parts.push(it.reason);
+	return parts.join(' · ');
+}
+
 function Latest({ latest }) {
 	const { t } = useApp();
 	const classes = CLASSES.filter((c) => latest && latest[c] && Object.keys(latest[c]).length);
@@ -78,9 +89,16 @@ export function Machine({ args }) {
 			const names = Object.keys(c).filter((k) => !['ts', 'n', 'seq'].includes(k) && !k.includes(':'));
 			setMetric((cur) => (names.includes(cur) ? cur : names[0] || ''));
 		}, () => setCols({}));
-		api('GET', `/api/v1/machines/${encodeURIComponent(serial)}/timeline` + q({ from, to }))
-			.then((d) => setTimeline(d.items || []), () => setTimeline([]));
 	}, [serial, period, raw]);
+
+	// The timeline explains error codes from the catalogue in the page's language.
+	useEffect(() => {
+		const span = PERIODS.find((p) => p[0] === period)[1];
+		const to = Date.now(), from = to - span;
+		setTimeline(null);
+		api('GET', `/api/v1/machines/${encodeURIComponent(serial)}/timeline` + q({ from, to, lang: t.lang }))
+			.then((d) => setTimeline(d.items || []), () => setTimeline([]));
+	}, [serial, period, t.lang]);
 
 	if (error) return html`<${Notice} kind="error">${error}<//>`;
 	if (!m) return html`<p class="loading" role="status">${t('loading')}</p>`;
@@ -125,7 +143,7 @@ export function Machine({ args }) {
 			: html`<div class="table-wrap"><table class="timeline"><thead><tr><th scope="col">${t('machine.when')}</th>
 				<th scope="col">${t('machine.what')}</th></tr></thead>
 				<tbody>${timeline.slice().reverse().map((it) => html`<tr><td>${t.time(it.time)}</td>
-					<td>${it.kind}${it.reason ? ': ' + it.reason : ''}${it.code ? ' ' + it.code : ''}</td></tr>`)}</tbody></table></div>`}
+					<td>${describe(t, it)}</td></tr>`)}</tbody></table></div>`}
 		</section>
 	</article>`;
 }

@@ -142,6 +142,8 @@ test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no u
 	expect(buckets).toBeGreaterThan(1380); // 1-minute buckets over the day
 	expect(buckets).toBeLessThanOrEqual(1441);
 	await expect(page.locator('.plot canvas')).toBeVisible();
+	// The day's timeline: the generator's error events, with their codes.
+	await expect(page.locator('table.timeline')).toContainText(/Error · E\d{3}/);
 	await axe(page, 'machine');
 	await shoot(page, 'machine');
 	expect(problems).toEqual([]);
