@@ -578,7 +578,7 @@ void api_fleet_list(struct http_req *r, const struct store_group *group, const c
 		http_reply_error(r, 500, "internal", "the response could not be built");
 		goto out;
 	}
-	http_reply_text(r, 200, "application/json", (const char *)evbuffer_pullup(l.out, -1));
+	http_reply_text_etag(r, "application/json", (const char *)evbuffer_pullup(l.out, -1));
 out:
 	if (l.out != NULL)
 		evbuffer_free(l.out);

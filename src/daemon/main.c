@@ -27,6 +27,7 @@
 #include "api/api.h"
 #include "http/server.h"
 #include "notify/deliver.h"
+#include "web/assets.h"
 #include "vault/vault.h"
 
 #define MOD "daemon"
@@ -216,12 +217,12 @@ int main(int argc, char **argv)
 	if (!o.check_config) {
 		rc = mqtt_server_bind(base, &cfg, &srv);
 		if (rc == CC_OK && cfg.https_listen[0] != '\0') {
-			struct http_server_opts ho = { cfg.https_listen, 1, api_routes(), (int)cfg.https_timeout_s, api_guard };
+			struct http_server_opts ho = { cfg.https_listen, 1, api_routes(), (int)cfg.https_timeout_s, api_guard, web_serve };
 
 			rc = http_server_new(base, &ho, &https);
 		}
 		if (rc == CC_OK && cfg.https_plain_listen[0] != '\0') {
-			struct http_server_opts ho = { cfg.https_plain_listen, 0, api_routes(), (int)cfg.https_timeout_s, api_guard };
+			struct http_server_opts ho = { cfg.https_plain_listen, 0, api_routes(), (int)cfg.https_timeout_s, api_guard, web_serve };
 
 			rc = http_server_new(base, &ho, &http_plain);
 		}

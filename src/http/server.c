@@ -13,7 +13,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http_struct.h>
+#include <openssl/evp.h>
 
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/netaddr.h"
@@ -29,6 +31,7 @@ struct http_server {
 	int want_tls;
 	const struct http_route *routes;
 	int (*guard)(struct http_req *r);
+	int (*files)(struct http_req *r, const char *path);
 	void *app;
 	struct http_req *waiting; /* requests answered later (http_req_later) */
 };
@@ -108,15 +111,23 @@ static void req_free(struct http_req *r)
 	free(r);
 }
 
-static void common_headers(struct http_req *r, const char *content_type)
+static void security_headers(struct http_req *r, const char *content_type, const char *cache_control,
+                             const char *csp)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 
-	evhttp_add_header(h, "Content-Type", content_type);
+	if (content_type != NULL)
+		evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Cache-Control", cache_control);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "Content-Security-Policy", csp);
+}
+
+static void common_headers(struct http_req *r, const char *content_type)
+{
+	security_headers(r, content_type, "no-store", "default-src 'none'; frame-ancestors 'none'");
 }
 
 void http_stream_begin(struct http_req *r, const char *content_type, const char *disposition)
@@ -214,9 +225,62 @@ static void send_body(struct http_req *r, int status, const char *content_type, 
 	req_free(r);
 }
 
+void http_reply_file(struct http_req *r, const char *content_type, const char *bytes, size_t len,
+                     const char *cache_control, const char *csp, const char *etag)
+{
+	const char *seen = http_header(r, "If-None-Match");
+	struct evbuffer *b;
+
+	if (etag != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "ETag", etag);
+	if (etag != NULL && seen != NULL && strcmp(seen, etag) == 0) {
+		security_headers(r, NULL, cache_control, csp);
+		evhttp_send_reply(r->req, 304, NULL, NULL);
+		req_free(r);
+		return;
+	}
+	security_headers(r, content_type, cache_control, csp);
+	/* By reference: the embedded bytes live as long as the program. */
+	b = evbuffer_new();
+	if (b != NULL && evbuffer_add_reference(b, bytes, len, NULL, NULL) != 0) {
+		evbuffer_free(b);
+		b = NULL;
+	}
+	evhttp_send_reply(r->req, b != NULL ? 200 : 500, NULL, b);
+	if (b != NULL)
+		evbuffer_free(b);
+	req_free(r);
+}
+
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body)
 {
 	send_body(r, status, content_type, body, strlen(body));
+}
+
+void http_reply_text_etag(struct http_req *r, const char *content_type, const char *body)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char etag[2 + 32 + 1];
+	const char *seen = http_header(r, "If-None-Match");
+	size_t len = strlen(body);
+
+	if (EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16) {
+		send_body(r, 200, content_type, body, len);
+		return;
+	}
+	etag[0] = '"';
+	hex_encode(md, 15, etag + 1, 31);
+	etag[31] = '"';
+	etag[32] = '\0';
+	http_add_header(r, "ETag", etag);
+	if (seen != NULL && strcmp(seen, etag) == 0) {
+		common_headers(r, content_type);
+		evhttp_send_reply(r->req, 304, NULL, NULL);
+		req_free(r);
+		return;
+	}
+	send_body(r, 200, content_type, body, len);
 }
 
 void http_reply_json(struct http_req *r, int status, json_t *doc)
@@ -496,6 +560,10 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		if (route->fields != NULL && !sent_csv(r) && body_declared(r) != CC_OK)
 			return;
 		route->handle(r);
+	} else if (status == 404 && s->files != NULL && evhttp_request_get_command(req) == EVHTTP_REQ_GET &&
+	           uri != NULL && evhttp_uri_get_path(uri) != NULL && strncmp(evhttp_uri_get_path(uri), "/api/", 5) != 0 &&
+	           s->files(r, evhttp_uri_get_path(uri)) == 0) {
+		return; /* a static file, answered */
 	} else if (status == 405) {
 		http_reply_error(r, 405, "method_not_allowed", "this resource does not take that method");
 	} else {
@@ -529,6 +597,7 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o, s
 	s->want_tls = o->tls;
 	s->routes = o->routes;
 	s->guard = o->guard;
+	s->files = o->files;
 	s->http = evhttp_new(base);
 	if (s->http == NULL || netaddr_parse(o->listen, &a) != CC_OK) {
 		http_server_free(s);

@@ -71,6 +71,10 @@ struct http_server_opts {
 	 * gone). The declared body fields are checked after it, so a caller
 	 * who may not call a route learns nothing of its body. */
 	int (*guard)(struct http_req *r);
+	/* Static files outside the route table (the dashboard, web/assets.h):
+	 * runs for a GET whose path no route matches; 0 means it has replied,
+	 * anything else lets the usual 404 go out. Never sees /api/ paths. */
+	int (*files)(struct http_req *r, const char *path);
 };
 
 /* Binds the listener (before privileges are dropped); serves nothing until
@@ -108,6 +112,16 @@ json_t *http_body(const struct http_req *r);
 void http_reply_json(struct http_req *r, int status, json_t *doc);
 void http_reply_error(struct http_req *r, int status, const char *code, const char *message);
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body);
+/* A 200 with an ETag (a hash of body): 304 and no body when the request's
+ * If-None-Match names it, so a poller that has the answer costs no transfer
+ * (the dashboard's fleet list). Still no-store: the page keeps the copy. */
+void http_reply_text_etag(struct http_req *r, const char *content_type, const char *body);
+/* A static file: bytes are borrowed and must outlive the reply (embedded
+ * files do); cache_control and csp replace the API's no-store and
+ * default-src 'none'. Answers 304 without the body when the request's
+ * If-None-Match equals etag (which may be NULL). */
+void http_reply_file(struct http_req *r, const char *content_type, const char *bytes, size_t len,
+                     const char *cache_control, const char *csp, const char *etag);
 /* A chunked reply: begin, any number of writes, end (which frees r). */
 void http_stream_begin(struct http_req *r, const char *content_type, const char *disposition);
 int http_stream_write(struct http_req *r, const char *data, size_t len);

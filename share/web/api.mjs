@@ -1,0 +1,42 @@
+// The dashboard's only way to the daemon: the public API, same origin, with
+// the HttpOnly session cookie; writes carry the CSRF token the sign-in gave.
+const CSRF_KEY = 'cc_csrf';
+let expired = () => {};
+
+export function onSessionExpired(fn) { expired = fn; }
+export function setCsrf(token) {
+	if (token) sessionStorage.setItem(CSRF_KEY, token); else sessionStorage.removeItem(CSRF_KEY);
+}
+
+export class ApiError extends Error {
+	constructor(status, code, message) { super(message || code); this.status = status; this.code = code; }
+}
+
+// GET or POST path; {etag} makes a conditional GET: null comes back for 304;
+// {seen(etag)} is told the answer's ETag.
+export async function api(method, path, body, opts = {}) {
+	const headers = { Accept: 'application/json' };
+	if (body !== undefined) headers['Content-Type'] = 'application/json';
+	if (method !== 'GET') headers['X-CSRF-Token'] = sessionStorage.getItem(CSRF_KEY) || '';
+	if (opts.etag) headers['If-None-Match'] = opts.etag;
+	const res = await fetch(path, {
+		method, headers, credentials: 'same-origin', cache: 'no-store',
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	if (opts.seen) opts.seen(res.headers.get('ETag'));
+	if (res.status === 304) return null;
+	let doc = null;
+	try { doc = await res.json(); } catch (e) { doc = null; }
+	if (!res.ok) {
+		const err = (doc && doc.error) || {};
+		if (res.status === 401 && !opts.quiet401) expired();
+		throw new ApiError(res.status, err.code || 'http_' + res.status, err.message);
+	}
+	return doc;
+}
+
+export const q = (params) => {
+	const s = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '')
+		.map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
+	return s ? '?' + s : '';
+};

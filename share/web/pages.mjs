@@ -1,0 +1,18 @@
+// The dashboard's pages: one row each. A later feature adds its module and a
+// row here; the shell (app.mjs) builds the navigation and the routing from
+// this table, showing a page only to the roles whose data classes it needs.
+import { Fleet } from './fleet.mjs';
+import { Machine } from './machine.mjs';
+import { Account } from './account.mjs';
+
+export const pages = [
+	// route: the hash path's first segment; nav: its label key, or null when it
+	// is reached from another page; needs: data classes, any of which suffices
+	// (null: every signed-in person). A component gets { args, signedOut(messageKey) }.
+	{ route: 'fleet', nav: 'nav.fleet', needs: ['status'], component: Fleet },
+	{ route: 'machine', nav: null, needs: ['status'], component: Machine },
+	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
+];
+
+export const visible = (page, me) =>
+	!page.needs || page.needs.some((c) => (me.data_classes || []).includes(c));

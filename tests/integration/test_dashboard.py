@@ -1,0 +1,130 @@
+"""The dashboard (share/web, served by coffeecloudd at /) in a real browser:
+Debian's Chromium driven by Playwright's test runner (tests/web), against the
+real daemon with a fleet from the query benchmark's generator (a day of 1 Hz
+telemetry on BM-00000) and the simulator's machines streaming live.
+
+Users of four roles: a technician with TOTP (no usage class), an engineer
+(usage too), an auditor (no machine data: no fleet page), and the admin, who
+must use TOTP (totp_required_for_admins) and enrols with the QR code. What the browser
+checks is in tests/web/dashboard.spec.mjs; screenshots of each page at
+desktop and phone sizes land in BUILD_DIR/dashboard-screenshots (not
+committed)."""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+from ccapi import Api, totp_code, totp_secret  # noqa: E402
+
+WEB_TESTS = ccdaemon.REPO / "tests" / "web"
+CHROMIUM = Path("/usr/bin/chromium")
+GENDATA = ccdaemon.BUILD_DIR / "coffeecloud-bench-gendata"
+SIM = ccdaemon.BUILD_DIR / "coffeecloud-sim"
+DAY_SERIAL = "BM-00000"
+SIM_MACHINES = 3
+BENCH_MACHINES = 12
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    assert CHROMIUM.is_file(), "Debian's chromium is missing: run scripts/install-deps"
+    assert (WEB_TESTS / "node_modules" / "@playwright" / "test").is_dir(), \
+        "tests/web/node_modules is missing: run scripts/install-deps"
+    root = tmp_path_factory.mktemp("dashboard")
+    f = ccdaemon.Fleet.create(root, machines=(), customer="cafe-a")
+    day_start = int(time.time() * 1000) - 86_400_000
+    p = subprocess.run([str(GENDATA), "--data", str(f.data), "--machines", str(BENCH_MACHINES), "--customers", "2",
+                        "--sites", "2", "--points", "86400", "--day-start", str(day_start)],
+                       capture_output=True, text=True, timeout=300, env=ccdaemon.base_env())
+    ccdaemon.assert_no_sanitizer_report(p.stderr, "gendata")
+    assert p.returncode == 0, p.stderr
+    users = {}
+    for key, login, role in (("tech", "dash-tech", "technician"), ("eng", "dash-eng", "engineer"),
+                             ("auditor", "dash-audit", "auditor")):
+        f.cc("user", "add", "--org", "manufacturer", "--login", login, "--role", role,
+             "--email", login + "@example.org", "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
+        users[key] = {"login": login, "password": ccdaemon.password_of(login)}
+    port = ccdaemon.free_port()
+    # The admin must use TOTP and has none yet: the browser enrols it.
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "totp_required_for_admins": "true"})
+    d.start()
+    sim = None
+    try:
+        mark = d.mark()
+        sim = subprocess.Popen([str(SIM), "--data", str(f.data), "--machines", str(SIM_MACHINES), "--customer", "cafe-a",
+                                "--port", str(d.tls_port), "--duration", "900", "--rate", "1", "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ccdaemon.base_env())
+        for n in range(1, SIM_MACHINES + 1):
+            d.wait_for(rf"SIM-{n:04d} connected", since=mark)
+        api = Api(port, f.data / "ca.crt")
+        # The technician turns TOTP on, as a person would (the browser then signs in with a code).
+        token = api.login(users["tech"]["login"], users["tech"]["password"])
+        status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
+        assert status == 201, doc
+        secret = totp_secret(doc["otpauth_uri"])
+        status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
+        assert status == 200 and doc["totp_enabled"] is True, doc
+        users["tech"]["totp_secret"] = base64.b32encode(secret).decode()
+        # What the technician's fleet page must show: every machine the API lists for them.
+        status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=api.login(
+            users["eng"]["login"], users["eng"]["password"]))
+        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES, doc
+        users["admin"] = {"login": "admin", "password": ccdaemon.PASSWORD}
+        for u in users.values():
+            u["machines"] = len(doc["machines"])
+        yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d}
+    finally:
+        if sim is not None:
+            sim.terminate()
+            sim.wait(timeout=60)
+        d.stop()
+
+
+def test_dashboard_in_chromium(world):
+    shots = ccdaemon.BUILD_DIR / "dashboard-screenshots"
+    shutil.rmtree(shots, ignore_errors=True)
+    env = dict(os.environ, CC_DASH_URL=world["url"], CC_DASH_USERS=json.dumps(world["users"]),
+               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_SHOTS=str(shots),
+               CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
+    p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
+                        "--config", str(WEB_TESTS / "playwright.config.mjs")],
+                       cwd=WEB_TESTS, env=env, capture_output=True, text=True, timeout=600)
+    print(p.stdout[-20000:])
+    assert p.returncode == 0, p.stdout[-20000:] + p.stderr[-5000:]
+    assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
+    taken = {x.name for x in shots.glob("*.png")}
+    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account"):
+        for size in ("desktop", "phone"):
+            assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
+
+
+def test_fleet_list_answers_304_while_unchanged(world):
+    """The fleet page polls GET /api/v1/machines with If-None-Match: an unchanged
+    list costs a 304 without a body (the request is still audited); a change
+    (here a machine added) gives a new ETag and the new list. Runs after the
+    browser test, whose machine count it changes."""
+    d = world["daemon"]
+    api = Api(int(world["url"].rsplit(":", 1)[1]), d.fleet.data / "ca.crt")
+    eng = world["users"]["eng"]
+    token = api.login(eng["login"], eng["password"])
+    status, doc, resp = api.call("GET", "/api/v1/machines?limit=500", token=token)
+    etag = resp.getheader("ETag")
+    assert status == 200 and etag and etag.startswith('"') and etag.endswith('"'), (status, etag)
+    status, doc2, resp2 = api.call("GET", "/api/v1/machines?limit=500", token=token, headers={"If-None-Match": etag})
+    assert status == 304 and doc2 is None and resp2.getheader("ETag") == etag, status
+    assert resp2.getheader("Cache-Control") == "no-store"
+    status, _, resp3 = api.call("GET", "/api/v1/machines?limit=500", token=token,
+                                headers={"If-None-Match": '"not-it"'})
+    assert status == 200 and resp3.getheader("ETag") == etag
+    d.fleet.add_machine("CM-LATE", customer="cafe-a")
+    status, doc4, resp4 = api.call("GET", "/api/v1/machines?limit=500", token=token, headers={"If-None-Match": etag})
+    assert status == 200 and resp4.getheader("ETag") not in (None, etag)
+    assert "CM-LATE" in [m["serial"] for m in doc4["machines"]] and len(doc4["machines"]) == len(doc["machines"]) + 1

@@ -1,0 +1,259 @@
+// The dashboard in a real browser against a real daemon (tests/integration/
+// test_dashboard.py starts it with a fleet, a day of 1 Hz telemetry on
+// CC_DASH_DAY_SERIAL and the users in CC_DASH_USERS). Every wait is on the
+// page's state, never on time.
+import { test, expect } from '@playwright/test';
+import { createHmac } from 'node:crypto';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { strings } from '../../share/web/i18n.mjs';
+
+const users = JSON.parse(process.env.CC_DASH_USERS || '{}');
+const daySerial = process.env.CC_DASH_DAY_SERIAL;
+const shots = process.env.CC_DASH_SHOTS || 'screenshots';
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+
+function totp(base32, at = Date.now()) {
+	const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+	let bits = '';
+	for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+	const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+	const counter = Buffer.alloc(8);
+	counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
+	const mac = createHmac('sha1', key).update(counter).digest();
+	const off = mac[mac.length - 1] & 0x0f;
+	return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+// Console errors about the Content-Security-Policy, and uncaught errors: none allowed.
+function watch(page) {
+	const problems = [];
+	page.on('console', (m) => {
+		if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
+	});
+	page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
+	return problems;
+}
+
+// axe-core in the page (evaluated over the debugging protocol, which the page's
+// CSP does not govern); serious and critical violations fail.
+async function axe(page, what) {
+	await page.evaluate(axeSource);
+	const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+	const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+		.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+	expect(bad, `axe on ${what}`).toEqual([]);
+}
+
+async function shoot(page, name) {
+	mkdirSync(shots, { recursive: true });
+	const before = page.viewportSize();
+	for (const [size, vp] of Object.entries(SIZES)) {
+		await page.setViewportSize(vp);
+		await page.screenshot({ path: path.join(shots, `${name}-${size}.png`), fullPage: true });
+	}
+	await page.setViewportSize(before);
+}
+
+async function signIn(page, who, secret) {
+	const u = secret ? { ...users[who], totp_secret: secret } : users[who];
+	await page.goto('/');
+	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+	await page.getByLabel('User name').fill(u.login);
+	await page.getByLabel('Password', { exact: true }).fill(u.password);
+	// The next step's code: accepted (one step of drift either way) and never
+	// the one that confirmed the enrolment (a code is good once).
+	if (u.totp_secret) await page.getByLabel('Authenticator code (if enabled)').fill(totp(u.totp_secret, Date.now() + 30000));
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await expect(page.getByText(`Signed in as ${u.login}`)).toBeVisible();
+}
+
+test.beforeEach(async ({ page }) => {
+	await page.addInitScript(() => localStorage.getItem('cc_lang') || localStorage.setItem('cc_lang', 'en'));
+});
+
+test('the page and its assets carry the security headers and caching', async ({ request }) => {
+	const index = await request.get('/');
+	expect(index.status()).toBe(200);
+	const h = index.headers();
+	expect(h['content-security-policy']).toContain("script-src 'self'");
+	expect(h['content-security-policy']).not.toContain('unsafe-inline');
+	expect(h['content-security-policy']).toContain("frame-ancestors 'none'");
+	expect(h['cache-control']).toBe('no-cache');
+	expect(h['x-content-type-options']).toBe('nosniff');
+	expect(h['referrer-policy']).toBe('no-referrer');
+	const again = await request.get('/', { headers: { 'If-None-Match': h.etag } });
+	expect(again.status()).toBe(304);
+	const script = (await index.text()).match(/src="(\/assets\/[0-9a-f]{16}\/app\.mjs)"/)[1];
+	const asset = await request.get(script);
+	expect(asset.status()).toBe(200);
+	expect(asset.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+	expect(asset.headers()['content-type']).toMatch(/^text\/javascript/);
+	expect((await request.get('/assets/0000000000000000/app.mjs')).status()).toBe(404);
+});
+
+test('the two languages have the same strings', () => {
+	expect(Object.keys(strings.hu).sort()).toEqual(Object.keys(strings.en).sort());
+	for (const [k, v] of Object.entries(strings.hu)) expect(v, k).not.toBe('');
+});
+
+test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no usage', async ({ page }) => {
+	const problems = watch(page);
+	await page.goto('/');
+	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+	await axe(page, 'sign-in');
+	await shoot(page, 'signin');
+	// The password alone is refused for a user with TOTP.
+	await page.getByLabel('User name').fill(users.tech.login);
+	await page.getByLabel('Password', { exact: true }).fill(users.tech.password);
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await expect(page.getByRole('alert')).toContainText('Sign-in failed');
+	await signIn(page, 'tech');
+
+	// The fleet: every machine, counts by status, search, sort.
+	const rows = page.locator('table.fleet tbody tr');
+	await expect(rows).toHaveCount(users.tech.machines);
+	const counts = await Promise.all(['online', 'offline', 'never', 'revoked'].map(
+		(s) => page.getByTestId('count-' + s).textContent()));
+	expect(counts.map(Number).reduce((a, b) => a + b)).toBe(users.tech.machines);
+	expect(Number(counts[0])).toBeGreaterThan(0); // the simulator's machines are online
+	await axe(page, 'fleet');
+	await shoot(page, 'fleet');
+	await page.getByRole('button', { name: 'Serial' }).click();
+	const first = await rows.first().getAttribute('data-serial');
+	await page.getByRole('button', { name: 'Serial' }).click();
+	await expect(rows.first()).not.toHaveAttribute('data-serial', first);
+	await page.getByLabel('Search serial, site or customer').fill(daySerial);
+	await expect(rows).toHaveCount(1);
+	await page.getByRole('link', { name: daySerial }).click();
+
+	// The machine: state, latest values without the usage class, the chart.
+	await expect(page.getByRole('heading', { level: 1 })).toContainText(daySerial);
+	await expect(page.locator('table.latest[data-class="technical"]')).toBeVisible();
+	await expect(page.locator('[data-metric="boiler_temp_c"]')).toBeVisible();
+	await expect(page.locator('table.latest[data-class="usage"]')).toHaveCount(0);
+	await expect(page.locator('[data-metric="cup_counter"]')).toHaveCount(0);
+	await expect(page.locator('#metric option[value="cup_counter"]')).toHaveCount(0);
+	await page.getByRole('button', { name: 'Last day' }).click();
+	await expect(page.locator('.plot')).toHaveAttribute('data-points', /^\d+$/);
+	const buckets = Number(await page.locator('.plot').getAttribute('data-points'));
+	expect(buckets).toBeGreaterThan(1380); // 1-minute buckets over the day
+	expect(buckets).toBeLessThanOrEqual(1441);
+	await expect(page.locator('.plot canvas')).toBeVisible();
+	// The day's timeline: the generator's error events, with their codes.
+	await expect(page.locator('table.timeline')).toContainText(/Error · E\d{3}/);
+	await axe(page, 'machine');
+	await shoot(page, 'machine');
+	expect(problems).toEqual([]);
+});
+
+test('a day of 1 Hz telemetry is drawn in under 500 ms', async ({ page }) => {
+	await signIn(page, 'eng');
+	await page.goto('/#/machine/' + daySerial);
+	await page.getByRole('button', { name: 'Last day' }).click();
+	await expect(page.locator('.plot')).toHaveAttribute('data-points', /^\d+$/);
+	await page.getByLabel(/Every reading/).check();
+	await expect(page.locator('.plot')).toHaveAttribute('data-points', /^\d{5}$/, { timeout: 30_000 });
+	const points = Number(await page.locator('.plot').getAttribute('data-points'));
+	const ms = Number(await page.locator('.plot').getAttribute('data-draw-ms'));
+	console.log(`dashboard: ${points} points drawn in ${ms} ms`);
+	expect(points).toBeGreaterThan(86000);
+	expect(ms).toBeLessThan(500);
+	// Zoom: a drag over the plot narrows the x scale.
+	const over = page.locator('.plot .u-over');
+	const box = await over.boundingBox();
+	await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+	await page.mouse.down();
+	await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+	await page.mouse.up();
+	await expect(page.locator('.plot')).toHaveAttribute('data-zoomed', 'yes');
+});
+
+test('an engineer sees the usage class', async ({ page }) => {
+	await signIn(page, 'eng');
+	await page.goto('/#/machine/' + daySerial);
+	await expect(page.locator('table.latest[data-class="usage"]')).toBeVisible();
+	await expect(page.locator('[data-metric="cup_counter"]')).toBeVisible();
+});
+
+test('an auditor sees no fleet page: their account page instead', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'auditor');
+	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Fleet' })).toHaveCount(0);
+	await page.goto('/#/fleet');
+	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+	await expect(page.locator('table.fleet')).toHaveCount(0);
+	await axe(page, 'auditor home');
+	await shoot(page, 'auditor-home');
+	expect(problems).toEqual([]);
+});
+
+test('language switch: Hungarian strings and number format, kept on reload', async ({ page }) => {
+	await signIn(page, 'eng');
+	await expect(page.getByRole('heading', { name: 'Fleet' })).toBeVisible();
+	await page.getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Géppark' })).toBeVisible();
+	await expect(page.locator('html')).toHaveAttribute('lang', 'hu');
+	await expect(page.getByRole('button', { name: 'Kijelentkezés' })).toBeVisible();
+	await axe(page, 'fleet (hu)');
+	await shoot(page, 'fleet-hu');
+	await page.reload();
+	await expect(page.getByRole('heading', { name: 'Géppark' })).toBeVisible();
+});
+
+test('an admin who must use TOTP enrols with the QR code, then signs in with a code', async ({ page }) => {
+	const problems = watch(page);
+	const u = users.admin;
+	await page.goto('/');
+	await page.getByLabel('User name').fill(u.login);
+	await page.getByLabel('Password', { exact: true }).fill(u.password);
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await expect(page.getByText('Your account must sign in with a second factor')).toBeVisible();
+	const qr = page.getByRole('img', { name: 'QR code of your authenticator secret' });
+	await expect(qr).toBeVisible();
+	expect(await qr.locator('rect').count()).toBeGreaterThan(100);
+	const secret = await page.getByTestId('totp-secret').textContent();
+	expect(await qr.getAttribute('data-otpauth')).toContain('secret=' + secret);
+	await axe(page, 'TOTP enrolment');
+	await shoot(page, 'enrol');
+	await page.getByLabel('Code from the app').fill('000000' === totp(secret) ? '111111' : '000000');
+	await page.getByRole('button', { name: 'Turn on' }).click();
+	await expect(page.getByRole('alert')).toContainText('That code does not match');
+	await page.getByLabel('Code from the app').fill(totp(secret));
+	await page.getByRole('button', { name: 'Turn on' }).click();
+	await expect(page.getByText('Two-factor sign-in is on. Sign in again')).toBeVisible();
+	await signIn(page, 'admin', secret);
+	await page.getByRole('link', { name: 'Account' }).click();
+	await expect(page.getByText('Two-factor sign-in is on.')).toBeVisible();
+	expect(problems).toEqual([]);
+});
+
+test('the account page: password change, two-factor set-up offered', async ({ page }) => {
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Account' }).click();
+	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+	await expect(page.getByRole('button', { name: 'Set up two-factor sign-in' })).toBeVisible();
+	await page.getByLabel('Current password').fill('not the password at all');
+	await page.getByLabel('New password (at least 12 characters)').fill('a much better passphrase 42');
+	await page.getByRole('button', { name: 'Change password' }).click();
+	await expect(page.getByRole('alert')).toContainText('The password was not changed');
+	await axe(page, 'account');
+	await shoot(page, 'account');
+});
+
+test('sign-out, and an expired session leads back to sign-in', async ({ page, context }) => {
+	await signIn(page, 'eng');
+	await expect(page.locator('table.fleet')).toBeVisible();
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await expect(page.getByText('You have signed out.')).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+	// The session ends under the page (the cookie is gone): the next call says so.
+	await signIn(page, 'eng');
+	await context.clearCookies();
+	await page.getByRole('link', { name: daySerial }).click();
+	await expect(page.getByText('Your session has ended. Please sign in again.')).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
