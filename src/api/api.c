@@ -101,6 +101,10 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
 	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
 	  "technical roles, brew counts for usage roles" },
+	{ EVHTTP_REQ_GET, "/api/v1/availability", "downtime", "status", HTTP_DATA, NULL, api_availability,
+	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
+	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "
+	  "serial: which machines; from, to: epoch ms, default the last 30 days)" },
 	{ EVHTTP_REQ_GET, "/api/v1/errors", "support", "technical,service", HTTP_DATA, NULL, api_errors,
 	  "the error-code catalogue (version, and per code: model, severity, data class, text, action), cut to the "
 	  "caller's classes (model: one model's view; lang: en or hu)" },

@@ -243,3 +243,34 @@ def test_the_timeline_tells_the_machines_story_cut_to_each_role(fleet):
         status, doc, _ = api.call("GET", f"/api/v1/machines/E1/timeline?from={t0}&to={t0 - 1}", token=eng)
         assert status == 400
         m.disconnect()
+
+
+def test_availability_through_the_api_is_scoped(fleet):
+    """GET /api/v1/availability: the report of the CLI, for the machines the
+    caller sees (a customer manager: its own customer's), as the OpenAPI
+    document says; another customer's serial is 404 like none."""
+    from ccapi import Api
+    from oas import checked
+    f = fleet
+    for login, org, role in (("av-eng", "manufacturer", "engineer"), ("av-cm", "cafe-e", "customer_manager")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
+             stdin=ccdaemon.password_of(login) + "\n")
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"}):
+        api = checked(Api(port, f.data / "ca.crt"))
+        eng = api.login("av-eng", ccdaemon.password_of("av-eng"))
+        cm = api.login("av-cm", ccdaemon.password_of("av-cm"))
+        status, doc, _ = api.call("GET", "/api/v1/availability?by=customer", token=eng)
+        assert status == 200 and doc["by"] == "customer", doc
+        rows = {r["customer"]: r for r in doc["rows"]}
+        assert set(rows) == {"cafe-d", "cafe-e"} and doc["total"]["machines"] == 4
+        cli = report(f, "--by", "customer", "--from", str(iso_ms(doc["from"])), "--to", str(iso_ms(doc["to"])))
+        assert {r["customer"]: r["ms"] for r in cli["rows"]} == {k: v["ms"] for k, v in rows.items()}
+        status, doc, _ = api.call("GET", "/api/v1/availability?by=machine", token=cm)
+        assert status == 200 and [r["serial"] for r in doc["rows"]] == ["E1"], doc
+        status, doc, _ = api.call("GET", "/api/v1/availability?serial=D1", token=cm)
+        assert status == 404, doc
+        status, doc, _ = api.call("GET", "/api/v1/availability?serial=D1", token=eng)
+        assert status == 200 and doc["rows"][0]["serial"] == "D1" and doc["rows"][0]["state"] == "offline"
+        for bad in ("by=shoe", "from=x", f"from={now_ms() + 3600000}"):
+            assert api.call("GET", "/api/v1/availability?" + bad, token=eng)[0] == 400, bad

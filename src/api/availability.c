@@ -1,0 +1,150 @@
+/* availability.c - GET /api/v1/availability: the availability report of
+ * fleet/uptime.h over the machines the caller sees whose customer consented
+ * to the downtime purpose (docs/OPERATIONS.md "Downtime and availability"). */
+#include "api/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "access/policy.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "fleet/inventory.h"
+#include "fleet/uptime.h"
+
+#define DAY_MS INT64_C(86400000)
+#define SPAN_MAX (INT64_C(400) * DAY_MS)
+
+struct customer_verdict {
+	int64_t id;
+	int counts; /* in scope and consented */
+};
+
+struct scope {
+	struct api *a;
+	const struct caller *s;
+	const char *purpose;
+	const char *serial;       /* serial=: that machine only */
+	struct customer_verdict *seen;
+	size_t n, cap;
+	int64_t excluded;         /* in scope, but their customer did not consent */
+};
+
+/* A fleet has few customers: decided once each, kept in a short list. */
+static int customer_counts(struct scope *sc, int64_t customer_id)
+{
+	struct store *st = vault_store(sc->a->vault);
+	size_t i;
+	int visible;
+
+	for (i = 0; i < sc->n; i++)
+		if (sc->seen[i].id == customer_id)
+			return sc->seen[i].counts;
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 16;
+		struct customer_verdict *grown = realloc(sc->seen, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		sc->seen = grown;
+		sc->cap = cap;
+	}
+	visible = inventory_org_contains(st, sc->s->user.org_id, customer_id);
+	sc->seen[sc->n].id = customer_id;
+	sc->seen[sc->n].counts = visible ? (policy_allows(sc->a->vault, customer_id, sc->purpose) ? 1 : 2) : 0;
+	return sc->seen[sc->n++].counts;
+}
+
+static int visible(void *ctx, const struct store_machine_status *row)
+{
+	struct scope *sc = ctx;
+	int v;
+
+	if (sc->serial != NULL && strcmp(row->m.serial, sc->serial) != 0)
+		return 0;
+	if (sc->s->role->granted_only)
+		return api_machine_visible(sc->a, sc->s, &row->m, sc->purpose) &&
+		       policy_allows(sc->a->vault, row->m.customer_id, sc->purpose);
+	v = customer_counts(sc, row->m.customer_id);
+	if (v < 0)
+		return CC_ERR_NOMEM;
+	if (v == 2)
+		sc->excluded++;
+	return v == 1;
+}
+
+void api_availability(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct caller *s = api_caller(r);
+	const char *customer = http_query(r, "customer"), *site = http_query(r, "site");
+	struct store_machine_filter f;
+	struct uptime_query q;
+	struct uptime_report rep;
+	struct store_org org;
+	struct scope sc;
+	int64_t now = clock_now_ms();
+	int by, rc;
+	json_t *doc;
+
+	if (s == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	memset(&q, 0, sizeof(q));
+	memset(&sc, 0, sizeof(sc));
+	by = uptime_by_parse(http_query(r, "by"));
+	if (by < 0 || api_parse_ms(http_query(r, "to"), now, &q.to_ms) != CC_OK ||
+	    api_parse_ms(http_query(r, "from"), (q.to_ms < now ? q.to_ms : now) - 30 * DAY_MS, &q.from_ms) != CC_OK ||
+	    q.from_ms >= q.to_ms || q.from_ms >= now || q.to_ms - q.from_ms > SPAN_MAX) {
+		http_reply_error(r, 400, "invalid", "from, to: epoch ms, from before to and before now, at most 400 days "
+		                                    "apart (default the last 30 days); by: machine, site, customer or "
+		                                    "distributor");
+		return;
+	}
+	if (site != NULL && !inventory_name_valid(site)) {
+		http_reply_error(r, 400, "invalid", "site: a site's name");
+		return;
+	}
+	if (customer != NULL) {
+		if (api_find_customer(r, s, customer, &org) != CC_OK)
+			return;
+		f.customer_id = org.id;
+	} else if (!s->role->granted_only && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
+	           org.kind == ORG_CUSTOMER) {
+		f.customer_id = org.id;
+	}
+	f.site = site;
+	sc.a = a;
+	sc.s = s;
+	sc.purpose = http_route(r)->purpose;
+	sc.serial = http_query(r, "serial");
+	q.filter = &f;
+	q.by = sc.serial != NULL ? UPTIME_BY_MACHINE : (enum uptime_by)by;
+	q.visible = visible;
+	q.ctx = &sc;
+	rc = uptime_report(a->vault, &q, &rep);
+	free(sc.seen);
+	if (rc != CC_OK) {
+		http_reply_error(r, rc == CC_ERR_INVALID ? 400 : 500, rc == CC_ERR_INVALID ? "invalid" : "internal",
+		                 rc == CC_ERR_INVALID ? "an empty period" : "the availability could not be computed");
+		return;
+	}
+	if (sc.serial != NULL && rep.total.machines == 0) {
+		uptime_report_free(&rep);
+		http_reply_error(r, 404, "not_found", "no such machine");
+		return;
+	}
+	doc = uptime_report_json(&rep, q.by);
+	uptime_report_free(&rep);
+	if (doc == NULL) {
+		http_reply_error(r, 500, "internal", "the answer could not be built");
+		return;
+	}
+	if (api_audit_access(r, s, "availability.report", NULL, "ok") != CC_OK) {
+		json_decref(doc);
+		return;
+	}
+	json_object_set_new(doc, "excluded_without_consent", json_integer(sc.excluded));
+	http_reply_json(r, 200, doc);
+}
