@@ -13,6 +13,12 @@
 sqlite3 *sqlite_store_db(struct store *s);
 /* Logs and maps a SQLite result code (CC_ERR_EXISTS for a unique key, ...). */
 int sqlite_store_fail(struct store *s, int rc, const char *what);
+/* sqlite3_prepare_v2 on the store's connection, failures mapped. */
+int sqlite_store_prepare(struct store *s, const char *sql, sqlite3_stmt **st);
+/* Steps a prepared write to its end and finalizes it. */
+int sqlite_store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
+/* A text column into out (cut to cap - 1 bytes, NUL-terminated). */
+void sqlite_copy_text(char *out, size_t cap, sqlite3_stmt *st, int col);
 
 extern const struct store_notify_ops sqlite_notify_ops;
 

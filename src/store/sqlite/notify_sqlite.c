@@ -11,33 +11,6 @@
 #include "common/err.h"
 #include "store/sqlite/handle.h"
 
-static int prep(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(sqlite_store_db(s), sql, -1, st, NULL);
-
-	return rc == SQLITE_OK ? CC_OK : sqlite_store_fail(s, rc, "prepare");
-}
-
-static int done(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? CC_OK : sqlite_store_fail(s, rc, what);
-}
-
-static void text_of(char *out, size_t cap, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
-
-	if (n >= cap)
-		n = cap - 1;
-	if (n > 0)
-		memcpy(out, t, n);
-	out[n] = '\0';
-}
-
 static size_t blob_of(uint8_t *out, size_t cap, sqlite3_stmt *st, int col)
 {
 	size_t n = (size_t)sqlite3_column_bytes(st, col);
@@ -71,7 +44,7 @@ static void read_webhook(sqlite3_stmt *st, struct store_webhook *w)
 	memset(w, 0, sizeof(*w));
 	w->id = sqlite3_column_int64(st, 0);
 	w->org_id = sqlite3_column_int64(st, 1);
-	text_of(w->url, sizeof(w->url), st, 2);
+	sqlite_copy_text(w->url, sizeof(w->url), st, 2);
 	w->secret_len = blob_of(w->secret, sizeof(w->secret), st, 3);
 	w->prev_secret_len = blob_of(w->prev_secret, sizeof(w->prev_secret), st, 4);
 	w->prev_until_ms = sqlite3_column_int64(st, 5);
@@ -83,7 +56,7 @@ static void read_webhook(sqlite3_stmt *st, struct store_webhook *w)
 static int webhook_add(struct store *s, const struct store_webhook *w, int64_t *id)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO webhooks(org_id, url, secret, created_ms) VALUES (?, ?, ?, ?)", &st);
+	int rc = sqlite_store_prepare(s, "INSERT INTO webhooks(org_id, url, secret, created_ms) VALUES (?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -91,7 +64,7 @@ static int webhook_add(struct store *s, const struct store_webhook *w, int64_t *
 	sqlite3_bind_text(st, 2, w->url, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, w->secret, (int)w->secret_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, w->created_ms);
-	rc = done(s, st, "adding a webhook");
+	rc = sqlite_store_step_done(s, st, "adding a webhook");
 	if (rc == CC_OK && id != NULL)
 		*id = sqlite3_last_insert_rowid(sqlite_store_db(s));
 	return rc;
@@ -100,7 +73,7 @@ static int webhook_add(struct store *s, const struct store_webhook *w, int64_t *
 static int webhook_get(struct store *s, int64_t id, struct store_webhook *out)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?", &st);
+	int rc = sqlite_store_prepare(s, "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -133,7 +106,7 @@ static int webhook_list(struct store *s, int64_t org_id, int (*each)(void *, con
 {
 	struct webhook_emit e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE ?1 = 0 OR org_id = ?1 ORDER BY id", &st);
+	int rc = sqlite_store_prepare(s, "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE ?1 = 0 OR org_id = ?1 ORDER BY id", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -152,7 +125,7 @@ static int webhook_set_secret(struct store *s, int64_t id, const uint8_t *secret
                               size_t prev_len, int64_t prev_until_ms)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "UPDATE webhooks SET secret = ?, prev_secret = ?, prev_until_ms = ? WHERE id = ?", &st);
+	int rc = sqlite_store_prepare(s, "UPDATE webhooks SET secret = ?, prev_secret = ?, prev_until_ms = ? WHERE id = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -163,13 +136,13 @@ static int webhook_set_secret(struct store *s, int64_t id, const uint8_t *secret
 		sqlite3_bind_null(st, 2);
 	sqlite3_bind_int64(st, 3, prev_until_ms);
 	sqlite3_bind_int64(st, 4, id);
-	return changed(s, done(s, st, "rotating a webhook secret"));
+	return changed(s, sqlite_store_step_done(s, st, "rotating a webhook secret"));
 }
 
 static int webhook_outcome(struct store *s, int64_t id, int failed, int64_t *failures)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, failed ? "UPDATE webhooks SET failures = failures + 1 WHERE id = ? RETURNING failures"
+	int rc = sqlite_store_prepare(s, failed ? "UPDATE webhooks SET failures = failures + 1 WHERE id = ? RETURNING failures"
 	                        : "UPDATE webhooks SET failures = 0 WHERE id = ? RETURNING failures", &st);
 
 	if (rc != CC_OK)
@@ -187,32 +160,32 @@ static int webhook_outcome(struct store *s, int64_t id, int failed, int64_t *fai
 static int webhook_disable(struct store *s, int64_t id, int64_t at_ms)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, at_ms != 0 ? "UPDATE webhooks SET disabled_ms = ?1 WHERE id = ?2"
+	int rc = sqlite_store_prepare(s, at_ms != 0 ? "UPDATE webhooks SET disabled_ms = ?1 WHERE id = ?2"
 	                            : "UPDATE webhooks SET disabled_ms = ?1, failures = 0 WHERE id = ?2", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, at_ms);
 	sqlite3_bind_int64(st, 2, id);
-	return changed(s, done(s, st, "disabling a webhook"));
+	return changed(s, sqlite_store_step_done(s, st, "disabling a webhook"));
 }
 
 static int webhook_remove(struct store *s, int64_t id, int64_t at_ms)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "UPDATE outbox SET state = 3, done_ms = ? WHERE webhook_id = ? AND state = 0", &st);
+	int rc = sqlite_store_prepare(s, "UPDATE outbox SET state = 3, done_ms = ? WHERE webhook_id = ? AND state = 0", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, at_ms);
 	sqlite3_bind_int64(st, 2, id);
-	rc = done(s, st, "ending a webhook's notifications");
+	rc = sqlite_store_step_done(s, st, "ending a webhook's notifications");
 	if (rc == CC_OK)
-		rc = prep(s, "DELETE FROM webhooks WHERE id = ?", &st);
+		rc = sqlite_store_prepare(s, "DELETE FROM webhooks WHERE id = ?", &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	return changed(s, done(s, st, "removing a webhook"));
+	return changed(s, sqlite_store_step_done(s, st, "removing a webhook"));
 }
 
 #define OUTBOX_COLUMNS                                                                          \
@@ -223,11 +196,11 @@ static void read_notification(sqlite3_stmt *st, struct store_notification *n)
 {
 	memset(n, 0, sizeof(*n));
 	n->id = sqlite3_column_int64(st, 0);
-	text_of(n->msg_id, sizeof(n->msg_id), st, 1);
+	sqlite_copy_text(n->msg_id, sizeof(n->msg_id), st, 1);
 	n->org_id = sqlite3_column_int64(st, 2);
 	n->webhook_id = sqlite3_column_int64(st, 3);
 	n->user_id = sqlite3_column_int64(st, 4);
-	text_of(n->kind, sizeof(n->kind), st, 5);
+	sqlite_copy_text(n->kind, sizeof(n->kind), st, 5);
 	n->created_ms = sqlite3_column_int64(st, 6);
 	n->body_len = blob_of(n->body, sizeof(n->body), st, 7);
 	n->state = sqlite3_column_int(st, 8);
@@ -259,7 +232,7 @@ static int emit_notification(void *arg, sqlite3_stmt *st)
 static int outbox_add(struct store *s, const struct store_notification *n, int64_t *id)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO outbox(msg_id, org_id, webhook_id, user_id, kind, created_ms, body, next_ms) "
+	int rc = sqlite_store_prepare(s, "INSERT INTO outbox(msg_id, org_id, webhook_id, user_id, kind, created_ms, body, next_ms) "
 	                 "VALUES (?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
@@ -272,7 +245,7 @@ static int outbox_add(struct store *s, const struct store_notification *n, int64
 	sqlite3_bind_int64(st, 6, n->created_ms);
 	sqlite3_bind_blob(st, 7, n->body, (int)n->body_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, n->next_ms);
-	rc = done(s, st, "queueing a notification");
+	rc = sqlite_store_step_done(s, st, "queueing a notification");
 	if (rc == CC_OK && id != NULL)
 		*id = sqlite3_last_insert_rowid(sqlite_store_db(s));
 	return rc;
@@ -283,7 +256,7 @@ static int outbox_due(struct store *s, int64_t now_ms, int64_t after_id, size_t 
 {
 	struct notification_emit e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 0 AND next_ms <= ? AND id > ? "
+	int rc = sqlite_store_prepare(s, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 0 AND next_ms <= ? AND id > ? "
 	                 "ORDER BY id LIMIT ?", &st);
 
 	if (rc != CC_OK)
@@ -297,19 +270,19 @@ static int outbox_due(struct store *s, int64_t now_ms, int64_t after_id, size_t 
 static int outbox_defer(struct store *s, int64_t id, int64_t next_ms)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "UPDATE outbox SET next_ms = ? WHERE id = ? AND state = 0", &st);
+	int rc = sqlite_store_prepare(s, "UPDATE outbox SET next_ms = ? WHERE id = ? AND state = 0", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, next_ms);
 	sqlite3_bind_int64(st, 2, id);
-	return done(s, st, "deferring a notification");
+	return sqlite_store_step_done(s, st, "deferring a notification");
 }
 
 static int outbox_next_due(struct store *s, int64_t *next_ms)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT MIN(next_ms) FROM outbox WHERE state = 0", &st);
+	int rc = sqlite_store_prepare(s, "SELECT MIN(next_ms) FROM outbox WHERE state = 0", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -338,7 +311,7 @@ static int outbox_attempt(struct store *s, const struct store_notify_attempt *a,
 	int rc = own ? exec_sql(s, "BEGIN IMMEDIATE") : CC_OK;
 
 	if (rc == CC_OK)
-		rc = prep(s, "INSERT OR REPLACE INTO notify_attempts VALUES (?, ?, ?, ?, ?, ?)", &st);
+		rc = sqlite_store_prepare(s, "INSERT OR REPLACE INTO notify_attempts VALUES (?, ?, ?, ?, ?, ?)", &st);
 	if (rc == CC_OK) {
 		sqlite3_bind_int64(st, 1, a->outbox_id);
 		sqlite3_bind_int64(st, 2, a->attempt);
@@ -346,10 +319,10 @@ static int outbox_attempt(struct store *s, const struct store_notify_attempt *a,
 		sqlite3_bind_int64(st, 4, a->status);
 		sqlite3_bind_int64(st, 5, a->duration_ms);
 		sqlite3_bind_text(st, 6, a->error, -1, SQLITE_STATIC);
-		rc = done(s, st, "logging a delivery attempt");
+		rc = sqlite_store_step_done(s, st, "logging a delivery attempt");
 	}
 	if (rc == CC_OK)
-		rc = prep(s, "UPDATE outbox SET attempts = ?, last_status = ?, state = ?, next_ms = ?, "
+		rc = sqlite_store_prepare(s, "UPDATE outbox SET attempts = ?, last_status = ?, state = ?, next_ms = ?, "
 		             "done_ms = CASE WHEN ? = 0 THEN 0 ELSE ? END WHERE id = ? AND state = 0", &st);
 	if (rc == CC_OK) {
 		sqlite3_bind_int64(st, 1, a->attempt);
@@ -359,7 +332,7 @@ static int outbox_attempt(struct store *s, const struct store_notify_attempt *a,
 		sqlite3_bind_int(st, 5, state);
 		sqlite3_bind_int64(st, 6, a->at_ms);
 		sqlite3_bind_int64(st, 7, a->outbox_id);
-		rc = done(s, st, "recording a notification's state");
+		rc = sqlite_store_step_done(s, st, "recording a notification's state");
 	}
 	if (own)
 		rc = rc == CC_OK ? exec_sql(s, "COMMIT") : (exec_sql(s, "ROLLBACK"), rc);
@@ -369,12 +342,12 @@ static int outbox_attempt(struct store *s, const struct store_notify_attempt *a,
 static int outbox_purge(struct store *s, int64_t before_ms, int64_t *deleted)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "DELETE FROM outbox WHERE state <> 0 AND done_ms < ?", &st);
+	int rc = sqlite_store_prepare(s, "DELETE FROM outbox WHERE state <> 0 AND done_ms < ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, before_ms);
-	rc = done(s, st, "deleting old notifications");
+	rc = sqlite_store_step_done(s, st, "deleting old notifications");
 	if (rc == CC_OK && deleted != NULL)
 		*deleted = sqlite3_changes(sqlite_store_db(s));
 	return rc;
@@ -385,7 +358,7 @@ static int outbox_of_webhook(struct store *s, int64_t webhook_id, size_t max,
 {
 	struct notification_emit e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE webhook_id = ? ORDER BY id DESC LIMIT ?", &st);
+	int rc = sqlite_store_prepare(s, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE webhook_id = ? ORDER BY id DESC LIMIT ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -410,8 +383,8 @@ static int emit_attempt(void *arg, sqlite3_stmt *st)
 	a.at_ms = sqlite3_column_int64(st, 2);
 	a.status = sqlite3_column_int64(st, 3);
 	a.duration_ms = sqlite3_column_int64(st, 4);
-	text_of(a.error, sizeof(a.error), st, 5);
-	text_of(a.msg_id, sizeof(a.msg_id), st, 6);
+	sqlite_copy_text(a.error, sizeof(a.error), st, 5);
+	sqlite_copy_text(a.msg_id, sizeof(a.msg_id), st, 6);
 	return e->each(e->ctx, &a);
 }
 
@@ -420,7 +393,7 @@ static int attempts_of(struct store *s, int64_t outbox_id, int (*each)(void *, c
 {
 	struct attempt_emit e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT a.outbox_id, a.attempt, a.at_ms, a.status, a.duration_ms, a.error, o.msg_id "
+	int rc = sqlite_store_prepare(s, "SELECT a.outbox_id, a.attempt, a.at_ms, a.status, a.duration_ms, a.error, o.msg_id "
 	                 "FROM notify_attempts a JOIN outbox o ON o.id = a.outbox_id "
 	                 "WHERE a.outbox_id = ? ORDER BY a.attempt", &st);
 
@@ -433,7 +406,7 @@ static int attempts_of(struct store *s, int64_t outbox_id, int (*each)(void *, c
 static int prefs_get(struct store *s, int64_t user_id, struct store_notify_prefs *out)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT email, kinds, sites, quiet, tz, language FROM notify_prefs WHERE user_id = ?", &st);
+	int rc = sqlite_store_prepare(s, "SELECT email, kinds, sites, quiet, tz, language FROM notify_prefs WHERE user_id = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -443,11 +416,11 @@ static int prefs_get(struct store *s, int64_t user_id, struct store_notify_prefs
 		memset(out, 0, sizeof(*out));
 		out->user_id = user_id;
 		out->email = sqlite3_column_int(st, 0);
-		text_of(out->kinds, sizeof(out->kinds), st, 1);
-		text_of(out->sites, sizeof(out->sites), st, 2);
-		text_of(out->quiet, sizeof(out->quiet), st, 3);
-		text_of(out->tz, sizeof(out->tz), st, 4);
-		text_of(out->language, sizeof(out->language), st, 5);
+		sqlite_copy_text(out->kinds, sizeof(out->kinds), st, 1);
+		sqlite_copy_text(out->sites, sizeof(out->sites), st, 2);
+		sqlite_copy_text(out->quiet, sizeof(out->quiet), st, 3);
+		sqlite_copy_text(out->tz, sizeof(out->tz), st, 4);
+		sqlite_copy_text(out->language, sizeof(out->language), st, 5);
 	}
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW)
@@ -458,7 +431,7 @@ static int prefs_get(struct store *s, int64_t user_id, struct store_notify_prefs
 static int prefs_set(struct store *s, const struct store_notify_prefs *p)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT OR REPLACE INTO notify_prefs VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
+	int rc = sqlite_store_prepare(s, "INSERT OR REPLACE INTO notify_prefs VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -469,7 +442,7 @@ static int prefs_set(struct store *s, const struct store_notify_prefs *p)
 	sqlite3_bind_text(st, 5, p->quiet, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, p->tz, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, p->language, -1, SQLITE_STATIC);
-	return done(s, st, "storing notification preferences");
+	return sqlite_store_step_done(s, st, "storing notification preferences");
 }
 
 const struct store_notify_ops sqlite_notify_ops = {

@@ -2964,6 +2964,21 @@ int sqlite_store_fail(struct store *base, int rc, const char *what)
 	return db_fail(SQ(base), rc, what);
 }
 
+int sqlite_store_prepare(struct store *base, const char *sql, sqlite3_stmt **st)
+{
+	return prepare(SQ(base), sql, st);
+}
+
+int sqlite_store_step_done(struct store *base, sqlite3_stmt *st, const char *what)
+{
+	return step_done(SQ(base), st, what);
+}
+
+void sqlite_copy_text(char *out, size_t cap, sqlite3_stmt *st, int col)
+{
+	copy_text(out, cap, st, col);
+}
+
 /* ---- alerts ---- */
 
 #define ALERT_COLUMNS "id, machine_id, rule, cause, severity, state, opened_ms, acknowledged_ms, " \
