@@ -23,6 +23,7 @@ static const char *const grant_fields[] = { "login", "serial", "customer", "site
 static const char *const token_fields[] = { "name", "org", "role", "expires", "rate_per_min", NULL };
 static const char *const password_fields[] = { "current_password", "new_password", NULL };
 static const char *const reset_fields[] = { "new_password", NULL };
+static const char *const maintenance_fields[] = { "reason", "until", NULL };
 static const char *const job_fields[] = { "command", "body", "target", "timeout_s", NULL };
 static const char *const machine_add_fields[] = { "serial", "model", "customer", "site", "csr", "validity_days", NULL };
 static const char *const machine_batch_fields[] = { "machines", "validity_days", HTTP_ALSO_CSV, NULL };
@@ -105,6 +106,12 @@ static const struct http_route routes[] = {
 	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
 	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "
 	  "serial: which machines; from, to: epoch ms, default the last 30 days)" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/maintenance", "downtime", "service", HTTP_DATA,
+	  maintenance_fields, api_maintenance_start, "put the machine in maintenance until a planned end (reason: "
+	  "planned_service, repair, installation, cleaning, descaling, relocation, other; until: epoch ms, at "
+	  "most 30 days ahead): neither up nor down time" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/machines/{serial}/maintenance", "downtime", "service", HTTP_DATA, NULL,
+	  api_maintenance_end, "end the machine's maintenance now (409 when it is not in maintenance)" },
 	{ EVHTTP_REQ_GET, "/api/v1/errors", "support", "technical,service", HTTP_DATA, NULL, api_errors,
 	  "the error-code catalogue (version, and per code: model, severity, data class, text, action), cut to the "
 	  "caller's classes (model: one model's view; lang: en or hu)" },

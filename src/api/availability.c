@@ -1,6 +1,7 @@
-/* availability.c - GET /api/v1/availability: the availability report of
- * fleet/uptime.h over the machines the caller sees whose customer consented
- * to the downtime purpose (docs/OPERATIONS.md "Downtime and availability"). */
+/* availability.c - downtime through the API (docs/OPERATIONS.md "Downtime
+ * and availability"): GET /api/v1/availability, the report of fleet/uptime.h
+ * over the machines the caller sees whose customer consented to the downtime
+ * purpose; and a machine's maintenance, set and ended. */
 #include "api/internal.h"
 
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "access/policy.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "fleet/downtime.h"
 #include "fleet/inventory.h"
 #include "fleet/uptime.h"
 
@@ -148,3 +150,43 @@ void api_availability(struct http_req *r)
 	json_object_set_new(doc, "excluded_without_consent", json_integer(sc.excluded));
 	http_reply_json(r, 200, doc);
 }
+
+/* POST /api/v1/machines/{serial}/maintenance {reason, until}: the machine
+ * in maintenance until then; DELETE: ended now (fleet/downtime.h). */
+static void maintenance(struct http_req *r, int start)
+{
+	struct api *a = http_app(r);
+	struct caller *s = api_caller(r);
+	struct store_machine m;
+	json_t *until = json_object_get(http_body(r), "until");
+	const char *reason = api_field(r, "reason");
+	const char *action = start ? "maintenance.start" : "maintenance.end";
+	int rc;
+
+	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
+		return;
+	if (start && (!json_is_integer(until) || !downtime_maintenance_reason_valid(reason))) {
+		http_reply_error(r, 400, "invalid", "reason: planned_service, repair, installation, cleaning, descaling, "
+		                                    "relocation or other; until: the planned end, epoch ms");
+		return;
+	}
+	rc = downtime_maintenance(a->vault, &m, start ? reason : NULL, start ? json_integer_value(until) : 0,
+	                          s->actor);
+	if (rc == CC_ERR_INVALID) {
+		http_reply_error(r, 400, "invalid", "until: after now, at most 30 days ahead");
+		return;
+	}
+	if (rc == CC_ERR_STATE) {
+		http_reply_error(r, 409, "conflict", "the machine is not in maintenance");
+		return;
+	}
+	if (rc != CC_OK) {
+		http_reply_error(r, 500, "internal", "the maintenance could not be stored");
+		return;
+	}
+	if (api_audit_access(r, s, action, &m, "ok") == CC_OK)
+		http_reply_json(r, start ? 201 : 200, json_pack("{s:s, s:b}", "serial", m.serial, "maintenance", start));
+}
+
+void api_maintenance_start(struct http_req *r) { maintenance(r, 1); }
+void api_maintenance_end(struct http_req *r) { maintenance(r, 0); }

@@ -128,6 +128,8 @@ void api_openapi(struct http_req *r);
 void api_errors(struct http_req *r);
 void api_timeline(struct http_req *r);
 void api_availability(struct http_req *r);
+void api_maintenance_start(struct http_req *r);
+void api_maintenance_end(struct http_req *r);
 void api_login(struct http_req *r);
 void api_logout(struct http_req *r);
 void api_me(struct http_req *r);

@@ -52,7 +52,7 @@ int downtime_state_now(struct store *s, int64_t machine_id, struct availability 
 
 	memset(out, 0, sizeof(*out));
 	out->state_at_end = MSTATE_UNKNOWN;
-	return availability_each(s, machine_id, now - 1, now, keep_state, out);
+	return availability_each(s, machine_id, now, now + 1, keep_state, out);
 }
 
 int downtime_maintenance(struct vault *v, const struct store_machine *m, const char *reason, int64_t until_ms,
@@ -99,7 +99,7 @@ struct sweep {
 	char link_reason[64];
 	char faults[OPEN_FAULTS_MAX][CC_NAME_MAX + 1];
 	int nfaults;
-	int64_t maint_until;
+	int64_t maint_until, maint_ended_ms;
 	char maint_reason[CC_NAME_MAX + 1];
 	enum machine_state state;
 	struct availability a;
@@ -181,6 +181,12 @@ static void apply(struct sweep *w, const struct store_state_change *c)
 			memmove(&w->faults[i], &w->faults[i + 1], (size_t)(--w->nfaults - i) * sizeof(w->faults[0]));
 		break;
 	case STATE_MAINTENANCE:
+		/* Changes of one millisecond are read in code order: an end
+		 * wins over a start made in the same millisecond. */
+		if (c->value == 0)
+			w->maint_ended_ms = c->at_ms;
+		else if (c->at_ms == w->maint_ended_ms)
+			break;
 		w->maint_until = c->value;
 		snprintf(w->maint_reason, sizeof(w->maint_reason), "%s", c->code);
 		break;
@@ -220,6 +226,7 @@ static void start(struct sweep *w, int64_t machine_id)
 	w->link_reason[0] = '\0';
 	w->nfaults = 0;
 	w->maint_until = 0;
+	w->maint_ended_ms = INT64_MIN;
 	w->maint_reason[0] = '\0';
 	w->state = MSTATE_UNKNOWN;
 	memset(&w->a, 0, sizeof(w->a));
@@ -256,8 +263,9 @@ int availability_each(struct store *s, int64_t machine_id, int64_t from_ms, int6
 	int64_t now = clock_now_ms();
 	int rc;
 
-	if (to_ms > now)
-		to_ms = now;
+	/* The future is unknown; a change made this very millisecond is known. */
+	if (to_ms > now + 1)
+		to_ms = now + 1;
 	if (from_ms >= to_ms)
 		return CC_ERR_INVALID;
 	memset(&w, 0, sizeof(w));

@@ -54,7 +54,8 @@ int64_t availability_down_ms(const struct availability *a);
 
 /* The availability over [from_ms, to_ms) of one machine (machine_id) or of
  * every machine (0): each(ctx, machine_id, a) once per machine that has
- * any history, by machine id. to_ms beyond now is cut to now. */
+ * any history, by machine id. to_ms beyond now is cut to now (the end of
+ * the current millisecond: a change made in it counts). */
 int availability_each(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
                       int (*each)(void *ctx, int64_t machine_id, const struct availability *a), void *ctx);
 

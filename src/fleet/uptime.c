@@ -190,7 +190,7 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 	struct store *s = vault_store(v);
 	struct builder b;
 	struct availability never;
-	int64_t now = clock_now_ms(), to = q->to_ms < now ? q->to_ms : now;
+	int64_t now = clock_now_ms() + 1, to = q->to_ms < now ? q->to_ms : now; /* as availability_each cuts it */
 	size_t i;
 	int rc;
 

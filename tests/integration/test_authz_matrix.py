@@ -461,6 +461,15 @@ class Route:
         return (self.method, self.path)
 
 
+def in_maintenance(w, case, exp):
+    """The target machine in maintenance (made with the CLI), so that ending it can succeed."""
+    t = case.target
+    if t.org is not None:
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        w.fleet.cc("maintenance", "start", t.value, "--reason", "repair", "--until", until)
+    return t.value, t
+
+
 def fresh_grant(w, case, exp):
     t = case.target
     if t.org is None:
@@ -674,6 +683,10 @@ ROUTES = [
     Route("GET", "/api/v1/machines/{serial}/reports", "support", "service", machine_route(200), MACHINE_TARGETS),
     Route("POST", "/api/v1/machines/{serial}/reports", "support", "service",
           machine_route(201, service_side_only), MACHINE_TARGETS, body=lambda w, k, e: dict(REPORT)),
+    Route("POST", "/api/v1/machines/{serial}/maintenance", "downtime", "service", machine_route(201),
+          MACHINE_TARGETS, body=lambda w, k, e: {"reason": "repair", "until": int(time.time() * 1000) + 3600000}),
+    Route("DELETE", "/api/v1/machines/{serial}/maintenance", "downtime", "service", machine_route(200),
+          MACHINE_TARGETS, prepare=in_maintenance),
     Route("GET", "/api/v1/machines/{serial}/timeline", "support", "status,technical,service", machine_route(200),
           MACHINE_TARGETS),
     Route("GET", "/api/v1/machines/{serial}/quality", "quality", "technical,usage", machine_route(200), MACHINE_TARGETS),
