@@ -235,6 +235,8 @@ static const struct http_route routes[] = {
 	  api_webhooks_delete, "remove a webhook endpoint (its undelivered notifications end as gone)" },
 	{ EVHTTP_REQ_POST, "/api/v1/webhooks/{id}/rotate-secret", "administration", "admin", HTTP_ADMIN, NULL,
 	  api_webhooks_rotate, "a new signing secret, in the answer once; the previous one stays valid for 24 hours" },
+	{ EVHTTP_REQ_POST, "/api/v1/webhooks/{id}/enable", "administration", "admin", HTTP_ADMIN, NULL,
+	  api_webhooks_enable, "enable an endpoint again (one disabled after persistent failure): deliveries resume" },
 	{ EVHTTP_REQ_GET, "/api/v1/webhooks/{id}/deliveries", "administration", "admin", HTTP_ADMIN, NULL,
 	  api_webhooks_deliveries, "an endpoint's notifications, newest first, each with its attempts (limit)" },
 	{ EVHTTP_REQ_POST, "/api/v1/webhooks/{id}/test", "administration", "admin", HTTP_ADMIN, NULL,

@@ -315,3 +315,22 @@ void api_me_notifications_set(struct http_req *r)
 	if (api_audit_access(r, s, "notifications.set", NULL, "ok") == CC_OK)
 		http_reply_json(r, 200, notify_prefs_json(&p));
 }
+
+/* An endpoint disabled after persistent failure, enabled again (its
+ * receiver was mended): deliveries resume. */
+void api_webhooks_enable(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct caller *s = api_caller(r);
+	struct store_webhook w;
+
+	if (s == NULL || find_webhook(r, s, &w) != CC_OK)
+		return;
+	if (st->ops->notify->webhook_disable(st, w.id, 0) != CC_OK) {
+		http_reply_error(r, 500, "internal", "the endpoint could not be enabled");
+		return;
+	}
+	if (api_audit_access(r, s, "webhook.enable", NULL, "ok") == CC_OK)
+		http_reply_json(r, 200, json_pack("{s:I, s:b}", "id", (json_int_t)w.id, "enabled", 1));
+}

@@ -811,6 +811,8 @@ ROUTES = [
           prepare=fresh_webhook),
     Route("POST", "/api/v1/webhooks/{id}/rotate-secret", "administration", "admin", admin_route(OK(200)),
           TOKEN_TARGETS, prepare=fresh_webhook),
+    Route("POST", "/api/v1/webhooks/{id}/enable", "administration", "admin", admin_route(OK(200)),
+          TOKEN_TARGETS, prepare=fresh_webhook),
     Route("GET", "/api/v1/webhooks/{id}/deliveries", "administration", "admin", admin_route(OK(200)),
           TOKEN_TARGETS, prepare=fresh_webhook),
     Route("POST", "/api/v1/webhooks/{id}/test", "administration", "admin", admin_route(OK(202)), TOKEN_TARGETS,

@@ -79,6 +79,7 @@ def test_every_operation_says_what_is_enforced(document):
                                 "/api/v1/orgs/{id}/deactivate", "/api/v1/orgs/{id}/activate",
                                 "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate",
                                 "/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test",
+                                "/api/v1/webhooks/{id}/enable",
                                 "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/{id}/resolve"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
