@@ -1,7 +1,7 @@
 /* timeline.c - GET /api/v1/machines/{serial}/timeline: one machine's
  * story over a period, merged from its state changes (fleet/downtime.h),
  * its events (errors with their catalogue entry, cleanings, maintenance,
- * updates, power), its commands and its service reports, by time, each
+ * updates, power), its alerts, its commands and its service reports, by time, each
  * item cut to the caller's data classes (docs/OPERATIONS.md "Timeline"). */
 #include "api/internal.h"
 
@@ -164,6 +164,26 @@ static int on_report(void *ctx, const struct record_out *r)
 	return t->rc;
 }
 
+/* Alerts name the rule to every reader of status; the cause's detail (an
+ * error code, a consumable) only to readers of technical data. */
+static int on_alert(void *ctx, const struct store_alert *al)
+{
+	struct timeline *t = ctx;
+	json_t *doc;
+
+	if (al->opened_ms >= t->from_ms && al->opened_ms < t->to_ms) {
+		doc = json_pack("{s:I, s:s, s:s}", "alert", (json_int_t)al->id, "rule", al->rule, "severity",
+		                al->severity);
+		if (doc != NULL && sees(t, CLASS_TECHNICAL))
+			json_object_set_new(doc, "cause", json_string(al->cause));
+		add(t, al->opened_ms, "alert_opened", CLASS_STATUS, doc);
+	}
+	if (t->rc == CC_OK && al->resolved_ms != 0 && al->resolved_ms >= t->from_ms && al->resolved_ms < t->to_ms)
+		add(t, al->resolved_ms, "alert_resolved", CLASS_STATUS,
+		    json_pack("{s:I, s:s, s:s}", "alert", (json_int_t)al->id, "rule", al->rule, "by", al->resolved_by));
+	return t->rc;
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -208,6 +228,13 @@ void api_timeline(struct http_req *r)
 		rc = st->ops->command_list(st, m.id, on_command, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))
 		rc = records_get(a->vault, &m, RECORD_REPORT, t.from_ms, t.to_ms, on_report, &t);
+	if (rc == CC_OK && sees(&t, CLASS_STATUS)) {
+		struct store_alert_filter af;
+
+		memset(&af, 0, sizeof(af));
+		af.machine_id = m.id;
+		rc = st->ops->alert_list(st, &af, on_alert, &t);
+	}
 	if (rc == CC_OK)
 		rc = t.rc;
 	list = rc == CC_OK ? json_array() : NULL;

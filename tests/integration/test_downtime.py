@@ -225,8 +225,9 @@ def test_the_timeline_tells_the_machines_story_cut_to_each_role(fleet):
             status, doc, _ = api.call("GET", "/api/v1/machines/E1/timeline" + query, token=token)
             assert status == 200, doc
             return doc
-        doc = ccdaemon.poll_until(lambda: (lambda x: x if any(i["kind"] == "out_of_service" for i in x["items"])
-                                           else None)(kinds(eng)), "the settled fault in the timeline")
+        # The settler moves events in by rounds: wait for the last of them (the clearing) and its alert.
+        doc = ccdaemon.poll_until(lambda: (lambda x: x if {"fault_cleared", "alert_resolved"} <= {
+            i["kind"] for i in x["items"]} else None)(kinds(eng)), "the settled fault and its alert in the timeline")
         got = [i["kind"] for i in doc["items"]]
         assert got.index("online") < got.index("error") < got.index("cleaning") and "brew" not in got
         assert {"out_of_service", "fault_cleared", "command"} <= set(got)
@@ -235,7 +236,13 @@ def test_the_timeline_tells_the_machines_story_cut_to_each_role(fleet):
         assert error["explained"]["text"].startswith("Boiler over-temperature") and error["data_class"] == "technical"
         hu = [i for i in kinds(eng, "?lang=hu")["items"] if i["kind"] == "error"][0]
         assert hu["explained"]["text"].startswith("A kazán")
-        seen = {i["kind"] for i in kinds(cm)["items"]}
+        alerts = [i for i in doc["items"] if i["kind"] == "alert_opened"]
+        assert any(a["rule"] == "critical_error" and "E201" in a["cause"] for a in alerts), alerts
+        assert "alert_resolved" in got
+        cm_items = kinds(cm)["items"]
+        assert [a for a in cm_items if a["kind"] == "alert_opened"] and all(
+            "cause" not in a for a in cm_items if a["kind"] == "alert_opened")  # no error code for a manager
+        seen = {i["kind"] for i in cm_items}
         assert "online" in seen and "cleaning" in seen
         assert not seen & {"error", "out_of_service", "fault_cleared", "command"}, seen
         # A window before any of it: empty; a bad window: 400.
