@@ -239,7 +239,8 @@ void api_timeline(struct http_req *r)
 		rc = t.rc;
 	list = rc == CC_OK ? json_array() : NULL;
 	if (list != NULL) {
-		qsort(t.items, t.n, sizeof(*t.items), by_time);
+		if (t.n > 1) /* t.items is NULL when there are none */
+			qsort(t.items, t.n, sizeof(*t.items), by_time);
 		first = t.n > TIMELINE_MAX ? t.n - TIMELINE_MAX : 0;
 		for (i = first; i < t.n; i++)
 			json_array_append(list, t.items[i].doc);

@@ -114,7 +114,8 @@ int health_of(struct vault *v, const struct store_machine *m, unsigned classes, 
 		snprintf(why, sizeof(why), "descaling overdue by %.0f l", -sr.descale_due_l);
 		part(out, "descaling", CLASS_SERVICE, 10, why);
 	}
-	qsort(out->parts, (size_t)out->nparts, sizeof(out->parts[0]), by_penalty);
+	if (out->nparts > 1)
+		qsort(out->parts, (size_t)out->nparts, sizeof(out->parts[0]), by_penalty);
 	for (i = 0; i < out->nparts; i++)
 		total += out->parts[i].penalty;
 	out->score = total >= 100 ? 0 : 100 - total;

@@ -164,7 +164,7 @@ static int on_machine(void *ctx, int64_t machine_id, const struct availability *
 	struct builder *b = ctx;
 	struct member key = { machine_id, 0 }, *m;
 
-	m = bsearch(&key, b->members, b->nmembers, sizeof(*b->members), by_machine_id);
+	m = b->nmembers > 0 ? bsearch(&key, b->members, b->nmembers, sizeof(*b->members), by_machine_id) : NULL;
 	if (m != NULL) {
 		count_machine(b, m, a);
 		m->machine_id = -m->machine_id; /* seen: not unknown all through */
@@ -212,7 +212,8 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 	if (rc == CC_OK) {
 		rc = s->ops->machine_status_list(s, q->filter, add_member, &b);
 		if (rc == CC_OK) {
-			qsort(b.members, b.nmembers, sizeof(*b.members), by_machine_id);
+			if (b.nmembers > 1) /* members is NULL when none was selected */
+				qsort(b.members, b.nmembers, sizeof(*b.members), by_machine_id);
 			/* A few machines: their own histories; many: one pass over all. */
 			if (b.nmembers > 64)
 				rc = availability_each(s, 0, q->from_ms, to, on_machine, &b);
