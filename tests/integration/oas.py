@@ -24,6 +24,7 @@ class Contract:
     def __init__(self, doc):
         self.doc = _json_schema(copy.deepcopy(doc))
         self.resolver = jsonschema.RefResolver.from_schema(self.doc)
+        self.validators = {}
 
     def operation(self, method, path):
         return self.doc["paths"].get(path, {}).get(method.lower())
@@ -41,8 +42,10 @@ class Contract:
             return []
         if body is None:
             return [f"{method} {path} {status}: the body is not JSON"]
-        errors = sorted(jsonschema.Draft7Validator(schema, resolver=self.resolver).iter_errors(body),
-                        key=lambda e: list(e.path))
+        key = (method, path, status)
+        if key not in self.validators:  # one validator per answer kind: thousands of calls check against it
+            self.validators[key] = jsonschema.Draft7Validator(schema, resolver=self.resolver)
+        errors = sorted(self.validators[key].iter_errors(body), key=lambda e: list(e.path))
         return [f"{method} {path} {status}: {'/'.join(map(str, e.path)) or '(top)'}: {e.message[:200]}"
                 for e in errors[:3]]
 
