@@ -64,6 +64,7 @@ struct mqtt_server {
 	SSL_CTX *tls;
 	struct vault *vault;
 	struct registry *registry;
+	int registry_sweep_due;    /* reloaded at a CONNECT: the timer checks the live ones */
 	char commands_version[32];
 	struct writer *writer;
 	struct event *done_ev;   /* activated by the writer thread */
@@ -373,6 +374,16 @@ static uint8_t hook_connect(void *ctx, const struct mqtt_connect *m, struct mqtt
 	}
 	if (c->l->acl == ACL_MACHINE) {
 		e = registry_find(srv->registry, id);
+		if (e == NULL) {
+			int changed;
+
+			/* Registered a moment ago by the CLI or the API, before the
+			 * periodic poll: one version read, a reload only if it moved. */
+			if (registry_poll(srv->registry, &changed) == CC_OK && changed) {
+				e = registry_find(srv->registry, id);
+				srv->registry_sweep_due = 1; /* the timer cuts off the revoked */
+			}
+		}
 		if (e == NULL) {
 			/* Over TLS the id is the CN of a certificate our CA signed (a
 			 * machine since deleted, say): nameable. Otherwise it is input. */
@@ -1330,8 +1341,11 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 			if (srv->conns[i] != NULL && srv->conns[i]->subscribed_cmd)
 				deliver_commands(srv->conns[i]);
 	}
-	if (registry_poll(srv->registry, &changed) != CC_OK || !changed)
+	if (registry_poll(srv->registry, &changed) != CC_OK)
 		return;
+	if (!changed && !srv->registry_sweep_due)
+		return;
+	srv->registry_sweep_due = 0;
 	for (i = 0; i < srv->nslots; i++) {
 		struct conn *c = srv->conns[i];
 		const struct registry_entry *e;

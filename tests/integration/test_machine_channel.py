@@ -1744,6 +1744,23 @@ def test_revocation_disconnect_reason_v5(fleet, d):
     revoked_afterwards(fleet, d, "M6", V5, 601)
 
 
+def test_machine_added_while_running_connects_before_the_next_poll(other_fleet):
+    """A machine registered by the CLI connects at once, though the daemon's
+    periodic look at the fleet is minutes away: an unknown serial on a
+    certificate of our CA makes it look again (make demo: the simulator's new
+    machines were refused "unknown machine" for up to a poll)."""
+    f = other_fleet
+    with ccdaemon.Daemon(f, settings={"fleet_poll_ms": 10000}) as d:
+        for serial in ("NEW1", "NEW2"):
+            mark = d.mark()
+            m = f.add_machine(serial)
+            p = mosquitto(MOSQUITTO_PUB, d, m, "-t", f"cc/v1/{serial}/telemetry", "-q", 1, "-d",
+                          "-m", telemetry(901).decode())
+            assert p.returncode == 0 and "received PUBACK" in p.stdout, p.stdout + p.stderr
+            assert not [l for l in d.lines(mark) if f"refused {serial}" in l], d.lines(mark)
+            assert seqs(f.telemetry(serial)) == [901]
+
+
 # ============================================================ 8. open loopback listener, configuration
 
 def test_open_acl_loopback_listener_routes_and_stores_nothing(other_fleet):
