@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
+#include "fleet/hours.h"
 #include "ingest/privacy.h"
 #include "records/records.h"
 
@@ -39,12 +40,30 @@ void alerts_set_sink(alerts_sink_fn fn, void *ctx)
 	sink_ctx = ctx;
 }
 
-int alerts_within_business_hours(struct store *s, const struct store_machine *m, int64_t at_ms)
+int alerts_business_hours(struct store *s, const struct store_machine *m, int64_t from_ms, int64_t at_ms,
+                          int64_t *open_ms)
 {
-	(void)s;
-	(void)m;
-	(void)at_ms;
-	return 1;
+	struct store_site site;
+	struct week_hours h;
+	struct hours_window *w;
+	size_t n, i;
+	int within;
+
+	*open_ms = at_ms > from_ms ? at_ms - from_ms : 0;
+	/* A site that cannot be read, or hours that no longer parse: around the clock. */
+	if (m->site_id == 0 || s->ops->site_get(s, m->site_id, &site) != CC_OK || site.hours[0] == '\0' ||
+	    hours_parse(site.hours, &h, NULL, 0) != CC_OK)
+		return 1;
+	/* One millisecond past at_ms: the last stretch reaches it when it is open then. */
+	if (hours_windows(&h, site.timezone[0] ? site.timezone : "UTC", from_ms < at_ms ? from_ms : at_ms, at_ms + 1,
+	                  &w, &n) != CC_OK)
+		return 1;
+	*open_ms = 0;
+	for (i = 0; i < n; i++)
+		*open_ms += (w[i].end_ms < at_ms ? w[i].end_ms : at_ms) - w[i].start_ms;
+	within = n > 0 && w[n - 1].start_ms <= at_ms && w[n - 1].end_ms > at_ms;
+	free(w);
+	return within;
 }
 
 int64_t alerts_cert_not_after(struct store *s, const struct store_machine *m)
@@ -646,7 +665,7 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 		view.machine_id = r->machine.id;
 		view.state = st.m[k].state;
 		view.since_ms = st.m[k].since_ms == INT64_MIN ? now_ms - STATE_LOOKBACK_MS : st.m[k].since_ms;
-		view.within_hours = alerts_within_business_hours(s, &r->machine, now_ms);
+		view.within_hours = alerts_business_hours(s, &r->machine, view.since_ms, now_ms, &view.open_in_state_ms);
 		view.cert_not_after_ms = alerts_cert_not_after(s, &r->machine);
 		for (i = 0; i < r->nrules; i++)
 			if (strcmp(r->rules[i].id, "refusals") == 0) {

@@ -47,10 +47,12 @@ struct alert_notice {
 typedef int (*alerts_sink_fn)(void *ctx, struct vault *v, const struct alert_notice *n);
 void alerts_set_sink(alerts_sink_fn fn, void *ctx);
 
-/* ---- seams for other branches ---- */
-/* Business hours of the machine's site: 1 (always within) until sites have hours. */
-int alerts_within_business_hours(struct store *s, const struct store_machine *m, int64_t at_ms);
-/* The machine's certificate not-after (ms), 0 unknown: until machines carry it. */
+/* The business hours of the machine's site (fleet/hours.h): 1 when at_ms
+ * is within them, and *open_ms the time within them in [from_ms, at_ms).
+ * A machine without a site, or at a site without hours, is always within. */
+int alerts_business_hours(struct store *s, const struct store_machine *m, int64_t from_ms, int64_t at_ms,
+                          int64_t *open_ms);
+/* The machine's certificate not-after (ms), 0 unknown (issued before it was kept). */
 int64_t alerts_cert_not_after(struct store *s, const struct store_machine *m);
 
 /* ---- rule settings ---- */

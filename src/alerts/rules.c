@@ -129,13 +129,14 @@ static void consumable_low_record(const int64_t *p, enum record_kind kind, const
 
 enum { OFFLINE_SECONDS };
 
-/* Offline counts only within business hours (a seam: every hour is one
- * until sites have hours); outside them the alert stays as it is. */
+/* Offline counts only within business hours: a café closed overnight opens
+ * the alert N minutes after opening time, not at it; outside them the
+ * alert stays as it is. */
 static void offline_long_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
                                void *vctx)
 {
 	if (m->state == MSTATE_OFFLINE) {
-		if (m->within_hours && m->now_ms - m->since_ms >= p[OFFLINE_SECONDS] * 1000)
+		if (m->within_hours && m->open_in_state_ms >= p[OFFLINE_SECONDS] * 1000)
 			verdict(vctx, "", 1);
 	} else if (m->state != MSTATE_UNKNOWN) {
 		verdict(vctx, "", 0); /* back, or in maintenance (neither up nor down) */

@@ -45,7 +45,8 @@ struct alert_timer_view {
 	int64_t machine_id;
 	enum machine_state state; /* downtime.h, now */
 	int64_t since_ms;         /* in that state since */
-	int within_hours;         /* alerts_within_business_hours() */
+	int within_hours;         /* within its site's business hours now (alerts_business_hours) */
+	int64_t open_in_state_ms; /* of [since_ms, now_ms), the time within them */
 	int64_t refusals_recent;  /* refused messages counted since the window began */
 	int64_t refusals_last_ms; /* the last refused message's time, 0 none */
 	int64_t cert_not_after_ms; /* 0: unknown */

@@ -28,8 +28,8 @@ static const char *const job_fields[] = { "command", "body", "target", "timeout_
 static const char *const machine_add_fields[] = { "serial", "model", "customer", "site", "csr", "validity_days", NULL };
 static const char *const machine_batch_fields[] = { "machines", "validity_days", HTTP_ALSO_CSV, NULL };
 static const char *const renew_fields[] = { "csr", "validity_days", NULL };
-static const char *const site_fields[] = { "customer", "name", "address", "lat", "lon", "timezone", NULL };
-static const char *const place_fields[] = { "address", "lat", "lon", "timezone", NULL };
+static const char *const site_fields[] = { "customer", "name", "address", "lat", "lon", "timezone", "hours", NULL };
+static const char *const place_fields[] = { "address", "lat", "lon", "timezone", "hours", NULL };
 static const char *const group_fields[] = { "customer", "name", "parent", "filter", NULL };
 static const char *const member_fields[] = { "serial", NULL };
 static const char *const move_fields[] = { "customer", "site", NULL };
@@ -105,7 +105,8 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/availability", "downtime", "status", HTTP_DATA, NULL, api_availability,
 	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
 	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "
-	  "serial: which machines; from, to: epoch ms, default the last 30 days)" },
+	  "serial: which machines; from, to: epoch ms, default the last 30 days; business_hours=true: only within "
+	  "each site's business hours)" },
 	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/maintenance", "downtime", "service", HTTP_DATA,
 	  maintenance_fields, api_maintenance_start, "put the machine in maintenance until a planned end (reason: "
 	  "planned_service, repair, installation, cleaning, descaling, relocation, other; until: epoch ms, at "
@@ -196,9 +197,9 @@ static const struct http_route routes[] = {
 	  "sites of the customers in the caller's subtree (customer: one customer's); id: what /sites/{id} takes" },
 	{ EVHTTP_REQ_POST, "/api/v1/sites", "administration", "admin", HTTP_ADMIN, site_fields, api_sites_add,
 	  "add a site of a customer (customer, name; address, lat and lon with at most 2 decimals, timezone: a tz "
-	  "database zone)" },
+	  "database zone, hours: business hours such as \"mon-fri 07:00-19:00; sat 08:00-12:00\")" },
 	{ EVHTTP_REQ_POST, "/api/v1/sites/{id}", "administration", "admin", HTTP_ADMIN, place_fields, api_sites_update,
-	  "change a site's address, position (lat and lon together; \"\" clears) or time zone" },
+	  "change a site's address, position (lat and lon together; \"\" clears), time zone or business hours" },
 	{ EVHTTP_REQ_GET, "/api/v1/groups", "administration", "admin", HTTP_ADMIN, NULL, api_groups_list,
 	  "machine groups of the customers in the caller's subtree (customer); id: what /groups/{id} takes" },
 	{ EVHTTP_REQ_POST, "/api/v1/groups", "administration", "admin", HTTP_ADMIN, group_fields, api_groups_add,

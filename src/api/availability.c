@@ -96,6 +96,10 @@ void api_availability(struct http_req *r)
 	memset(&q, 0, sizeof(q));
 	memset(&sc, 0, sizeof(sc));
 	by = uptime_by_parse(http_query(r, "by"));
+	if (api_parse_bool(http_query(r, "business_hours"), &q.business_hours) != CC_OK) {
+		http_reply_error(r, 400, "invalid", "business_hours: true or false");
+		return;
+	}
 	if (by < 0 || api_parse_ms(http_query(r, "to"), now, &q.to_ms) != CC_OK ||
 	    api_parse_ms(http_query(r, "from"), (q.to_ms < now ? q.to_ms : now) - 30 * DAY_MS, &q.from_ms) != CC_OK ||
 	    q.from_ms >= q.to_ms || q.from_ms >= now || q.to_ms - q.from_ms > SPAN_MAX) {

@@ -413,6 +413,18 @@ int api_parse_ms(const char *text, int64_t dflt, int64_t *out)
 	return CC_OK;
 }
 
+int api_parse_bool(const char *text, int *out)
+{
+	*out = 0;
+	if (text == NULL || strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
+		return CC_OK;
+	if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0) {
+		*out = 1;
+		return CC_OK;
+	}
+	return CC_ERR_INVALID;
+}
+
 int api_page_params(struct http_req *r, size_t dflt, size_t max, struct api_page *out)
 {
 	const char *cursor = http_query(r, "cursor");

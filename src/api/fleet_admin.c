@@ -15,6 +15,7 @@
 #include "access/audit.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/hours.h"
 #include "fleet/inventory.h"
 #include "fleet/manage.h"
 
@@ -74,6 +75,8 @@ static json_t *site_json(struct store *st, const struct store_site *x)
 	}
 	if (x->timezone[0])
 		json_object_set_new(doc, "timezone", json_string(x->timezone));
+	if (x->hours[0])
+		json_object_set_new(doc, "hours", json_string(x->hours));
 	return doc;
 }
 
@@ -155,6 +158,20 @@ static void place_of(struct http_req *r, struct site_place *p, char lat[32], cha
 	p->lat = degrees_text(json_object_get(body, "lat"), lat, 32);
 	p->lon = degrees_text(json_object_get(body, "lon"), lon, 32);
 	p->timezone = api_field(r, "timezone");
+	p->hours = api_field(r, "hours");
+}
+
+/* Business hours refused with what is wrong in them (hours.h never repeats
+ * the input): 0 when fine or not given. */
+static int hours_refused(struct http_req *r, const struct site_place *p)
+{
+	struct week_hours h;
+	char why[160];
+
+	if (p->hours == NULL || hours_parse(p->hours, &h, why, sizeof(why)) == CC_OK)
+		return 0;
+	http_reply_error(r, 400, "invalid", why);
+	return 1;
 }
 
 void api_sites_add(struct http_req *r)
@@ -174,6 +191,8 @@ void api_sites_add(struct http_req *r)
 	if (api_find_customer(r, s, api_field(r, "customer"), &cust) != CC_OK)
 		return;
 	place_of(r, &p, lat, lon);
+	if (hours_refused(r, &p))
+		return;
 	if (name == NULL) {
 		http_reply_error(r, 400, "invalid", "send customer and name (address, lat, lon, timezone optional)");
 		return;
@@ -209,6 +228,8 @@ void api_sites_update(struct http_req *r)
 		return;
 	}
 	place_of(r, &p, lat, lon);
+	if (hours_refused(r, &p))
+		return;
 	rc = manage_site_update(a->vault, id, &p, &site);
 	if (rc != CC_OK) {
 		reply_failure(r, rc, "address: no personal data, <= 200 characters; lat, lon: at most 2 decimals, "

@@ -109,6 +109,8 @@ void api_reply_list(struct http_req *r, const char *name, json_t *list, const ch
 
 /* A decimal integer query parameter, dflt when absent. */
 int api_parse_ms(const char *text, int64_t dflt, int64_t *out);
+/* A yes/no query parameter: true/false (1/0); 0 when absent. */
+int api_parse_bool(const char *text, int *out);
 
 /* ---- customers.c ---- */
 void api_exports_stop(struct api *a);

@@ -121,6 +121,8 @@ static json_t *site_doc(const struct store_site *x, const char *customer)
 	}
 	if (x->timezone[0])
 		json_object_set_new(doc, "timezone", json_string(x->timezone));
+	if (x->hours[0])
+		json_object_set_new(doc, "hours", json_string(x->hours));
 	return doc;
 }
 
@@ -130,6 +132,7 @@ static void place_options(struct cli_args *a, struct site_place *p)
 	p->lat = cli_get(a, "lat");
 	p->lon = cli_get(a, "lon");
 	p->timezone = cli_get(a, "timezone");
+	p->hours = cli_get(a, "hours");
 }
 
 static int run_site_add(struct cli_args *a)
@@ -169,8 +172,8 @@ static int run_site_update(struct cli_args *a)
 	if (rc != CC_OK)
 		return rc;
 	place_options(a, &p);
-	if (p.address == NULL && p.lat == NULL && p.lon == NULL && p.timezone == NULL) {
-		log_error(MOD, "nothing to change: give --address, --lat and --lon, or --timezone");
+	if (p.address == NULL && p.lat == NULL && p.lon == NULL && p.timezone == NULL && p.hours == NULL) {
+		log_error(MOD, "nothing to change: give --address, --lat and --lon, --timezone or --hours");
 		return CC_ERR_INVALID;
 	}
 	rc = manage_site_update(a->vault, site.id, &p, &site);
@@ -207,7 +210,8 @@ static int list_site(void *arg, const struct store_site *x)
 
 	if (l->a->json)
 		return json_array_append_new(l->rows, site_doc(x, cname)) ? CC_ERR_NOMEM : 0;
-	return cli_table_add(l->table, x->name, cname, cli_time_s(x->created_ms, when, sizeof(when)));
+	return cli_table_add(l->table, x->name, cname, x->timezone[0] ? x->timezone : "-",
+	                     x->hours[0] ? x->hours : "-", cli_time_s(x->created_ms, when, sizeof(when)));
 }
 
 static int walk_sites(struct lister *l)
@@ -220,7 +224,7 @@ static int walk_sites(struct lister *l)
 
 static int run_site_list(struct cli_args *a)
 {
-	static const char *const headers[] = { "SITE", "CUSTOMER", "CREATED", NULL };
+	static const char *const headers[] = { "SITE", "CUSTOMER", "TIMEZONE", "HOURS", "CREATED", NULL };
 
 	return run_list(a, headers, walk_sites);
 }
@@ -433,15 +437,17 @@ const struct cli_cmd cli_site_cmds[] = {
 	    { "lat", "DEG", "latitude, at most 2 decimals (about 1 km)", 0 },
 	    { "lon", "DEG", "longitude, at most 2 decimals", 0 },
 	    { "timezone", "ZONE", "a tz database zone, e.g. Europe/Berlin", 0 },
+	    { "hours", "HOURS", "business hours there, e.g. \"mon-fri 07:00-19:00; sat 08:00-12:00\"", 0 },
 	    CLI_END_OPTS },
 	  run_site_add },
-	{ "site", "update", "change a site's address, position or time zone", NULL, 1,
+	{ "site", "update", "change a site's address, position, time zone or business hours", NULL, 1,
 	  { { "customer", "ORG", "the customer", 1 },
 	    { "name", "NAME", "the site's name", 1 },
 	    { "address", "TEXT", "its postal address (\"\" clears)", 0 },
 	    { "lat", "DEG", "latitude, at most 2 decimals (with --lon; \"\" clears both)", 0 },
 	    { "lon", "DEG", "longitude, at most 2 decimals", 0 },
 	    { "timezone", "ZONE", "a tz database zone (\"\" clears)", 0 },
+	    { "hours", "HOURS", "business hours (\"\" clears: open around the clock)", 0 },
 	    CLI_END_OPTS },
 	  run_site_update },
 	{ "site", "list", "list sites", NULL, 1,

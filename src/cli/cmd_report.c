@@ -93,6 +93,7 @@ static int run_availability(struct cli_args *a)
 	}
 	q.filter = &f;
 	q.by = serial != NULL ? UPTIME_BY_MACHINE : (enum uptime_by)by;
+	q.business_hours = cli_flag(a, "business-hours");
 	rc = uptime_report(a->vault, &q, &r);
 	if (rc != CC_OK) {
 		fprintf(stderr, "coffeecloud: the availability could not be computed: %s\n", cc_strerror(rc));
@@ -127,9 +128,9 @@ static int run_availability(struct cli_args *a)
 		}
 		t = cli_table_new(heads);
 
-		printf("availability from %s to %s (down: offline or out of service; maintenance and never-seen "
+		printf("availability from %s to %s%s (down: offline or out of service; maintenance and never-seen "
 		       "time count neither way)\n", cli_time_s(r.from_ms, from, sizeof(from)),
-		       cli_time_s(r.to_ms, to, sizeof(to)));
+		       cli_time_s(r.to_ms, to, sizeof(to)), r.business_hours ? ", within business hours" : "");
 		rc = t != NULL ? CC_OK : CC_ERR_NOMEM;
 		for (i = 0; rc == CC_OK && i < r.nrows; i++)
 			rc = add_figures(t, r.rows[i].key, &r.rows[i], with_state);
@@ -192,7 +193,8 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "customer", "C", "only this customer's machines", 0 },
 	    { "site", "X", "only machines at this site", 0 },
 	    { "serial", "S", "only this machine (with its state now)", 0 },
-	    { "by", "KEY", "a row per machine, site, customer or distributor", 0 }, CLI_END_OPTS },
+	    { "by", "KEY", "a row per machine, site, customer or distributor", 0 },
+	    { "business-hours", NULL, "only within each site's business hours, in its time zone", 0 }, CLI_END_OPTS },
 	  run_availability },
 	CLI_END_CMDS,
 };

@@ -17,6 +17,7 @@
 #define CC_SITE_ADDRESS_MAX 200
 /* A tz database zone name ("Europe/Berlin"). */
 #define CC_TIMEZONE_MAX 64
+#define CC_SITE_HOURS_MAX 160 /* business hours as written (fleet/hours.h) */
 /* A dynamic group's filter, canonical JSON. */
 #define CC_GROUP_FILTER_MAX 512
 /* A user's personal fields as sealed in the store (JSON of the fields + AEAD). */

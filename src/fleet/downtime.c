@@ -106,6 +106,15 @@ struct sweep {
 	int (*each)(void *ctx, int64_t machine_id, const struct availability *a);
 	void *ctx;
 	int rc;
+	/* Business hours: only time inside the windows counts, and the state
+	 * seen there (vstate) is what incidents are counted on, as if the
+	 * closed hours were cut out of the timeline. */
+	const struct availability_hours *hours;
+	int windowed;
+	const struct hours_window *win;
+	size_t nwin, wi;
+	enum machine_state vstate;
+	int vstate_set;
 };
 
 static enum machine_state state_at(const struct sweep *w, int64_t t)
@@ -119,14 +128,49 @@ static enum machine_state state_at(const struct sweep *w, int64_t t)
 	return w->nfaults > 0 ? MSTATE_OUT_OF_SERVICE : MSTATE_ONLINE;
 }
 
+static int is_down(enum machine_state s)
+{
+	return s == MSTATE_OFFLINE || s == MSTATE_OUT_OF_SERVICE;
+}
+
+/* An incident: from online to down; a restoration: back. */
+static void transition(struct sweep *w, enum machine_state from, enum machine_state to)
+{
+	if (from == MSTATE_ONLINE && is_down(to))
+		w->a.incidents++;
+	if (is_down(from) && to == MSTATE_ONLINE)
+		w->a.restorations++;
+}
+
+/* Counts [w->t, w->t + ms) as state s (within the business hours, if any). */
 static void count(struct sweep *w, enum machine_state s, int64_t ms)
 {
 	int64_t *bucket[] = { [MSTATE_UNKNOWN] = &w->a.unknown_ms, [MSTATE_ONLINE] = &w->a.up_ms,
 		              [MSTATE_OFFLINE] = &w->a.offline_ms, [MSTATE_OUT_OF_SERVICE] = &w->a.out_of_service_ms,
 		              [MSTATE_MAINTENANCE] = &w->a.maintenance_ms };
+	int64_t from = w->t, to = w->t + ms;
+	size_t i;
 
-	if (ms > 0)
+	if (ms <= 0)
+		return;
+	if (!w->windowed) {
 		*bucket[s] += ms;
+		return;
+	}
+	while (w->wi < w->nwin && w->win[w->wi].end_ms <= from)
+		w->wi++;
+	for (i = w->wi; i < w->nwin && w->win[i].start_ms < to; i++) {
+		int64_t lo = from > w->win[i].start_ms ? from : w->win[i].start_ms;
+		int64_t hi = to < w->win[i].end_ms ? to : w->win[i].end_ms;
+
+		if (hi <= lo)
+			continue;
+		if (s != w->vstate) {
+			transition(w, w->vstate, s);
+			w->vstate = s;
+		}
+		*bucket[s] += hi - lo;
+	}
 }
 
 /* The state moved (or may have) at t: incidents and restorations. */
@@ -136,12 +180,8 @@ static void moved(struct sweep *w, int64_t t)
 
 	if (now == w->state)
 		return;
-	if (t >= w->from_ms) {
-		if (w->state == MSTATE_ONLINE && (now == MSTATE_OFFLINE || now == MSTATE_OUT_OF_SERVICE))
-			w->a.incidents++;
-		if ((w->state == MSTATE_OFFLINE || w->state == MSTATE_OUT_OF_SERVICE) && now == MSTATE_ONLINE)
-			w->a.restorations++;
-	}
+	if (t >= w->from_ms && !w->windowed) /* within business hours: counted as time is (count) */
+		transition(w, w->state, now);
 	w->state = now;
 	w->a.since_ms = t;
 }
@@ -206,10 +246,20 @@ static void reason_of(struct sweep *w)
 	snprintf(w->a.reason, sizeof(w->a.reason), "%s", why);
 }
 
+/* The state at the period's start, once the changes before it are read. */
+static void period_starts(struct sweep *w)
+{
+	if (!w->vstate_set) {
+		w->vstate = w->state;
+		w->vstate_set = 1;
+	}
+}
+
 static void finish(struct sweep *w)
 {
 	if (w->machine_id == 0 || w->rc != 0)
 		return;
+	period_starts(w);
 	advance(w, w->to_ms);
 	w->a.state_at_end = w->state;
 	reason_of(w);
@@ -231,6 +281,9 @@ static void start(struct sweep *w, int64_t machine_id)
 	w->state = MSTATE_UNKNOWN;
 	memset(&w->a, 0, sizeof(w->a));
 	w->a.since_ms = INT64_MIN;
+	w->windowed = w->hours != NULL && w->hours->of(w->hours->ctx, machine_id, &w->win, &w->nwin);
+	w->wi = 0;
+	w->vstate_set = 0;
 }
 
 static int on_change(void *ctx, const struct store_state_change *c, int before)
@@ -250,6 +303,7 @@ static int on_change(void *ctx, const struct store_state_change *c, int before)
 	}
 	if (c->at_ms >= w->to_ms)
 		return 0;
+	period_starts(w);
 	advance(w, c->at_ms);
 	apply(w, c);
 	moved(w, c->at_ms);
@@ -258,6 +312,13 @@ static int on_change(void *ctx, const struct store_state_change *c, int before)
 
 int availability_each(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
                       int (*each)(void *ctx, int64_t machine_id, const struct availability *a), void *ctx)
+{
+	return availability_within(s, machine_id, from_ms, to_ms, NULL, each, ctx);
+}
+
+int availability_within(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
+                        const struct availability_hours *hours,
+                        int (*each)(void *ctx, int64_t machine_id, const struct availability *a), void *ctx)
 {
 	struct sweep w;
 	int64_t now = clock_now_ms();
@@ -273,6 +334,7 @@ int availability_each(struct store *s, int64_t machine_id, int64_t from_ms, int6
 	w.to_ms = to_ms;
 	w.each = each;
 	w.ctx = ctx;
+	w.hours = hours;
 	rc = s->ops->state_changes(s, machine_id, from_ms, to_ms, on_change, &w);
 	if (rc == CC_OK)
 		finish(&w);

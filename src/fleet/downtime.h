@@ -18,8 +18,10 @@
 #ifndef CC_FLEET_DOWNTIME_H
 #define CC_FLEET_DOWNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "fleet/hours.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -58,6 +60,20 @@ int64_t availability_down_ms(const struct availability *a);
  * the current millisecond: a change made in it counts). */
 int availability_each(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
                       int (*each)(void *ctx, int64_t machine_id, const struct availability *a), void *ctx);
+
+/* The same within business hours: of(ctx, machine_id, &windows, &n) gives
+ * a machine's open stretches over the period (fleet/hours.h) and returns 1,
+ * or 0 for a machine counted around the clock. Only time inside them
+ * counts; incidents and restorations are counted as if the closed hours
+ * were cut out (down at opening after up at closing is an incident). The
+ * state at the end, its reason and since are the machine's, hours or not. */
+struct availability_hours {
+	int (*of)(void *ctx, int64_t machine_id, const struct hours_window **windows, size_t *n);
+	void *ctx;
+};
+int availability_within(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
+                        const struct availability_hours *hours,
+                        int (*each)(void *ctx, int64_t machine_id, const struct availability *a), void *ctx);
 
 /* The state of one machine now (state_at_end, reason, since_ms); a
  * machine with no history is MSTATE_UNKNOWN. */

@@ -14,6 +14,8 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/zone.h"
+#include "fleet/hours.h"
 #include "fleet/inventory.h"
 #include "ingest/privacy.h"
 #include "records/records.h"
@@ -21,33 +23,6 @@
 #define MOD "fleet"
 
 /* ---- places ---- */
-
-int manage_timezone_valid(const char *name)
-{
-	char path[sizeof(MANAGE_ZONEINFO) + CC_TIMEZONE_MAX + 2];
-	const char *seg;
-	char magic[4];
-	struct stat sb;
-	size_t n = strlen(name), i;
-	int fd, ok;
-
-	if (n == 0 || n > CC_TIMEZONE_MAX || name[0] == '/' || name[n - 1] == '/')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && strchr("_+-/", name[i]) == NULL)
-			return 0;
-	/* Every segment starts with a letter or digit: no "..", no "//", no hidden files. */
-	for (seg = name; seg != NULL; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL)
-		if (!isalnum((unsigned char)seg[0]))
-			return 0;
-	snprintf(path, sizeof(path), "%s/%s", MANAGE_ZONEINFO, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && read(fd, magic, 4) == 4 && memcmp(magic, "TZif", 4) == 0;
-	close(fd);
-	return ok;
-}
 
 /* Decimal degrees with at most 2 decimals, within bound, as hundredths. */
 static int parse_degrees(const char *text, int bound, int64_t *out)
@@ -129,11 +104,21 @@ static int place_apply(const struct site_place *p, struct store_site *site)
 		site->lon_e2 = lon;
 	}
 	if (p->timezone != NULL) {
-		if (p->timezone[0] != '\0' && !manage_timezone_valid(p->timezone)) {
+		if (p->timezone[0] != '\0' && !zone_valid(p->timezone)) {
 			log_error(MOD, "timezone: a zone of the tz database, e.g. Europe/Berlin");
 			return CC_ERR_INVALID;
 		}
 		snprintf(site->timezone, sizeof(site->timezone), "%s", p->timezone);
+	}
+	if (p->hours != NULL) {
+		struct week_hours h;
+		char why[160];
+
+		if (hours_parse(p->hours, &h, why, sizeof(why)) != CC_OK) {
+			log_error(MOD, "%s", why);
+			return CC_ERR_INVALID;
+		}
+		hours_format(&h, site->hours, sizeof(site->hours));
 	}
 	return CC_OK;
 }

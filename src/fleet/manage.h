@@ -20,16 +20,12 @@
 
 /* A site's place as given (text; NULL: not given, "" on update: clear it).
  * lat/lon are decimal degrees with at most 2 decimals (about 1 km: a place,
- * not a door); timezone a tz database name found under MANAGE_ZONEINFO. */
+ * not a door); timezone a zone of the tz database (common/zone.h), which
+ * business hours are read in. */
 struct site_place {
 	const char *address, *lat, *lon, *timezone;
+	const char *hours; /* business hours (fleet/hours.h), kept in their canonical form */
 };
-
-#define MANAGE_ZONEINFO "/usr/share/zoneinfo"
-
-/* 1 when name is a zone of the system's tz database (no path tricks: no
- * "..", no leading "/", nothing but [A-Za-z0-9_+-/]). */
-int manage_timezone_valid(const char *name);
 
 int manage_site_add(struct vault *v, const char *customer, const char *name, const struct site_place *p,
                     struct store_site *out);

@@ -28,9 +28,18 @@ int uptime_by_parse(const char *text)
 	return -1;
 }
 
+/* A site's open stretches over the report's period. */
+struct site_hours {
+	int open_all_day; /* no hours kept: around the clock */
+	struct hours_window *w;
+	size_t n;
+	int64_t open_ms;  /* their total */
+};
+
 struct member {
 	int64_t machine_id;
 	size_t row; /* index into rows; (size_t)-1: the total only */
+	const struct site_hours *hours; /* NULL: around the clock */
 };
 
 struct builder {
@@ -41,8 +50,46 @@ struct builder {
 	size_t nmembers, capmembers, caprows;
 	struct strmap *row_of;  /* key -> index + 1 */
 	struct strmap *orgs;    /* "id" -> struct store_org * (customers and their parents) */
+	struct strmap *sites;   /* "id" -> struct site_hours *, with business hours */
+	int64_t to_ms;          /* the period's end as cut to now */
 	int rc;
 };
+
+static int hours_of_site(struct builder *b, int64_t site_id, const struct site_hours **out)
+{
+	struct store *s = vault_store(b->v);
+	struct store_site site;
+	struct week_hours wh;
+	struct site_hours *h;
+	char key[24];
+	size_t i;
+	int rc;
+
+	snprintf(key, sizeof(key), "%lld", (long long)site_id);
+	*out = h = strmap_get(b->sites, key);
+	if (h != NULL)
+		return CC_OK;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return CC_ERR_NOMEM;
+	rc = s->ops->site_get(s, site_id, &site);
+	/* Kept canonical by manage.c: one that no longer parses counts around the clock. */
+	if (rc == CC_OK && (site.hours[0] == '\0' || hours_parse(site.hours, &wh, NULL, 0) != CC_OK))
+		h->open_all_day = 1;
+	else if (rc == CC_OK)
+		rc = hours_windows(&wh, site.timezone[0] ? site.timezone : "UTC", b->q->from_ms, b->to_ms, &h->w, &h->n);
+	for (i = 0; i < h->n; i++)
+		h->open_ms += h->w[i].end_ms - h->w[i].start_ms;
+	if (rc == CC_OK)
+		rc = strmap_put(b->sites, key, h);
+	if (rc != CC_OK) {
+		free(h->w);
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return CC_OK;
+}
 
 static const struct store_org *org_of(struct builder *b, int64_t id)
 {
@@ -122,7 +169,18 @@ static int add_member(void *ctx, const struct store_machine_status *m)
 		b->capmembers = cap;
 	}
 	b->members[b->nmembers].machine_id = m->m.id;
-	b->members[b->nmembers++].row = row;
+	b->members[b->nmembers].row = row;
+	b->members[b->nmembers].hours = NULL;
+	if (b->q->business_hours && m->m.site_id != 0) {
+		const struct site_hours *h;
+		int rc = hours_of_site(b, m->m.site_id, &h);
+
+		if (rc != CC_OK)
+			return rc;
+		if (!h->open_all_day)
+			b->members[b->nmembers].hours = h;
+	}
+	b->nmembers++;
 	return 0;
 }
 
@@ -162,13 +220,44 @@ static void count_machine(struct builder *b, const struct member *m, const struc
 static int on_machine(void *ctx, int64_t machine_id, const struct availability *a)
 {
 	struct builder *b = ctx;
-	struct member key = { machine_id, 0 }, *m;
+	struct member key = { machine_id, 0, NULL }, *m;
 
 	m = b->nmembers > 0 ? bsearch(&key, b->members, b->nmembers, sizeof(*b->members), by_machine_id) : NULL;
 	if (m != NULL) {
 		count_machine(b, m, a);
 		m->machine_id = -m->machine_id; /* seen: not unknown all through */
 	}
+	return 0;
+}
+
+static const struct member *member_of(const struct builder *b, int64_t machine_id)
+{
+	struct member key = { machine_id, 0, NULL };
+
+	if (b->nmembers == 0)
+		return NULL;
+	return bsearch(&key, b->members, b->nmembers, sizeof(*b->members), by_machine_id);
+}
+
+static int windows_of(void *ctx, int64_t machine_id, const struct hours_window **w, size_t *n)
+{
+	const struct member *m = member_of(ctx, machine_id);
+
+	if (m == NULL || m->hours == NULL)
+		return 0;
+	*w = m->hours->w;
+	*n = m->hours->n;
+	return 1;
+}
+
+static int free_site(void *ctx, const char *key, void *value)
+{
+	struct site_hours *h = value;
+
+	(void)ctx;
+	(void)key;
+	free(h->w);
+	free(h);
 	return 0;
 }
 
@@ -190,6 +279,7 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 	struct store *s = vault_store(v);
 	struct builder b;
 	struct availability never;
+	struct availability_hours hours = { windows_of, NULL };
 	int64_t now = clock_now_ms() + 1, to = q->to_ms < now ? q->to_ms : now; /* as availability_each cuts it */
 	size_t i;
 	int rc;
@@ -199,13 +289,18 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 		return CC_ERR_INVALID;
 	out->from_ms = q->from_ms;
 	out->to_ms = to;
+	out->business_hours = q->business_hours != 0;
 	memset(&b, 0, sizeof(b));
 	b.v = v;
 	b.q = q;
 	b.out = out;
+	b.to_ms = to;
+	hours.ctx = &b;
 	rc = strmap_new(&b.row_of);
 	if (rc == CC_OK)
 		rc = strmap_new(&b.orgs);
+	if (rc == CC_OK)
+		rc = strmap_new(&b.sites);
 	/* One snapshot: the machines, then their histories. */
 	if (rc == CC_OK)
 		rc = s->ops->begin_read(s);
@@ -215,10 +310,12 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 			if (b.nmembers > 1) /* members is NULL when none was selected */
 				qsort(b.members, b.nmembers, sizeof(*b.members), by_machine_id);
 			/* A few machines: their own histories; many: one pass over all. */
+			const struct availability_hours *within = q->business_hours ? &hours : NULL;
+
 			if (b.nmembers > 64)
-				rc = availability_each(s, 0, q->from_ms, to, on_machine, &b);
+				rc = availability_within(s, 0, q->from_ms, to, within, on_machine, &b);
 			for (i = 0; rc == CC_OK && b.nmembers <= 64 && i < b.nmembers; i++)
-				rc = availability_each(s, b.members[i].machine_id, q->from_ms, to, on_machine, &b);
+				rc = availability_within(s, b.members[i].machine_id, q->from_ms, to, within, on_machine, &b);
 		}
 		s->ops->rollback(s);
 	}
@@ -228,6 +325,7 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 	never.state_at_end = MSTATE_UNKNOWN;
 	never.since_ms = INT64_MIN;
 	for (i = 0; rc == CC_OK && i < b.nmembers; i++) {
+		never.unknown_ms = b.members[i].hours != NULL ? b.members[i].hours->open_ms : to - q->from_ms;
 		if (b.members[i].machine_id > 0)
 			count_machine(&b, &b.members[i], &never);
 		out->total.machines++;
@@ -238,6 +336,9 @@ int uptime_report(struct vault *v, const struct uptime_query *q, struct uptime_r
 		qsort(out->rows, out->nrows, sizeof(*out->rows), by_key);
 	strmap_foreach(b.orgs, free_org, NULL);
 	strmap_free(b.orgs);
+	if (b.sites != NULL)
+		strmap_foreach(b.sites, free_site, NULL);
+	strmap_free(b.sites);
 	strmap_free(b.row_of);
 	free(b.members);
 	if (rc != CC_OK)
@@ -336,7 +437,7 @@ json_t *uptime_report_json(const struct uptime_report *r, enum uptime_by by)
 		}
 	clock_format_iso(r->from_ms, from, sizeof(from));
 	clock_format_iso(r->to_ms, to, sizeof(to));
-	doc = json_pack("{s:s, s:s, s:s, s:o, s:o}", "from", from, "to", to, "by", names[by], "total",
-	                row_json(&r->total, by, 1), "rows", rows);
+	doc = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "from", from, "to", to, "by", names[by], "business_hours",
+	                r->business_hours, "total", row_json(&r->total, by, 1), "rows", rows);
 	return doc;
 }

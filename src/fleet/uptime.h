@@ -5,7 +5,8 @@
  * minutes, incidents, MTBF and MTTR (docs/OPERATIONS.md).
  *
  * Which machines: the fleet-list filter, then visible() (the API's scope
- * and consent; NULL: all, for the CLI).
+ * and consent; NULL: all, for the CLI). Optionally only within the
+ * business hours of each machine's site.
  */
 #ifndef CC_FLEET_UPTIME_H
 #define CC_FLEET_UPTIME_H
@@ -31,6 +32,7 @@ struct uptime_row {
 
 struct uptime_report {
 	int64_t from_ms, to_ms;
+	int business_hours;
 	struct uptime_row total;
 	struct uptime_row *rows;         /* by key */
 	size_t nrows;
@@ -40,6 +42,10 @@ struct uptime_query {
 	int64_t from_ms, to_ms;
 	const struct store_machine_filter *filter;
 	enum uptime_by by;
+	/* Only within each machine's site's business hours, in the site's time
+	 * zone (fleet/hours.h); a machine without a site, or at a site without
+	 * hours, counts around the clock. */
+	int business_hours;
 	/* 1: the machine counts; 0: it does not; < 0: an error that stops the report. */
 	int (*visible)(void *ctx, const struct store_machine_status *m);
 	void *ctx;

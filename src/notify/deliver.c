@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/zone.h"
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "access/users.h"
@@ -642,8 +643,7 @@ int notify_delivery_start(struct event_base *base, struct vault *v, const struct
 	struct timeval every = { (time_t)(o->poll_ms / 1000), (suseconds_t)((o->poll_ms % 1000) * 1000) };
 	struct notify_delivery *d;
 
-	/* Before any resolver thread: quiet hours replace TZ in place later (prefs.c). */
-	setenv("TZ", "UTC", 0);
+	zone_init(); /* before any resolver thread (common/zone.h) */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return CC_ERR_NOMEM;
 	d = calloc(1, sizeof(*d));

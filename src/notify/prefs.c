@@ -1,13 +1,12 @@
 #include "notify/prefs.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "common/err.h"
+#include "common/zone.h"
 
 static void defaults(struct store_notify_prefs *p, int64_t user_id)
 {
@@ -55,21 +54,6 @@ static int parse_quiet(const char *q, int *from, int *to)
 }
 
 /* An IANA zone the system has: letters, digits, '/', '_', '+', '-', no "..". */
-static int tz_ok(const char *tz)
-{
-	char path[128];
-	struct stat st;
-	size_t n = strlen(tz);
-
-	if (n == 0 || n >= 64 || tz[0] == '/' || strstr(tz, "..") != NULL ||
-	    strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != n)
-		return 0;
-	if (strcmp(tz, "UTC") == 0)
-		return 1;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int join_list(const json_t *arr, char *out, size_t cap, size_t item_max)
 {
 	size_t i, used = 0;
@@ -113,7 +97,7 @@ int notify_prefs_apply(struct store_notify_prefs *p, const json_t *changes, char
 				goto bad;
 			snprintf(p->quiet, sizeof(p->quiet), "%s", q);
 		} else if (strcmp(key, "tz") == 0 && json_is_string(val)) {
-			if (!tz_ok(json_string_value(val)))
+			if (!zone_valid(json_string_value(val)))
 				goto bad;
 			snprintf(p->tz, sizeof(p->tz), "%s", json_string_value(val));
 		} else if (strcmp(key, "language") == 0 && json_is_string(val)) {
@@ -176,35 +160,6 @@ int notify_prefs_want(const struct store_notify_prefs *p, const char *kind, cons
 	return p->sites[0] == '\0' || (site != NULL && site[0] != '\0' && in_list(p->sites, site));
 }
 
-/* localtime_r in another zone: glibc reads the zone from TZ only, so the
- * switch is serialised. The daemon sets TZ before its resolver threads
- * exist (notify_delivery_start), so here it is only ever replaced in place,
- * never added or removed: a getenv in another thread (getaddrinfo's) never
- * sees the environment array moved. */
-static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void local_time(const char *tz, time_t t, struct tm *out)
-{
-	char saved[128] = "";
-	const char *cur;
-	int had;
-
-	pthread_mutex_lock(&tz_lock);
-	cur = getenv("TZ");
-	had = cur != NULL;
-	if (had)
-		snprintf(saved, sizeof(saved), "%s", cur);
-	setenv("TZ", tz, 1);
-	tzset();
-	localtime_r(&t, out);
-	if (had)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	pthread_mutex_unlock(&tz_lock);
-}
-
 int64_t notify_quiet_until(const struct store_notify_prefs *p, int64_t now_ms)
 {
 	struct tm tm;
@@ -212,7 +167,7 @@ int64_t notify_quiet_until(const struct store_notify_prefs *p, int64_t now_ms)
 
 	if (p->quiet[0] == '\0' || parse_quiet(p->quiet, &from, &to) != CC_OK)
 		return 0;
-	local_time(tz_ok(p->tz) ? p->tz : "UTC", (time_t)(now_ms / 1000), &tm);
+	zone_localtime(zone_valid(p->tz) ? p->tz : "UTC", (time_t)(now_ms / 1000), &tm);
 	m = tm.tm_hour * 60 + tm.tm_min;
 	quiet = from < to ? (m >= from && m < to) : (m >= from || m < to);
 	if (!quiet)

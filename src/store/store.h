@@ -66,6 +66,7 @@ struct store_site {
 	int has_position;                      /* lat_e2/lon_e2 hold a coarse position */
 	int64_t lat_e2, lon_e2;                /* hundredths of a degree */
 	char timezone[CC_TIMEZONE_MAX + 1];    /* a tz database name; "" when not given */
+	char hours[CC_SITE_HOURS_MAX + 1];     /* business hours (fleet/hours.h); "" when not kept */
 };
 
 struct store_group {

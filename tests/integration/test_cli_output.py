@@ -103,7 +103,7 @@ def test_organisations_sites_and_groups_by_name(w):
     cafe = [r for r in rows if r["NAME"] == "cafe-o"][0]
     assert cafe["PARENT"] == "manufacturer" and ISO_S.fullmatch(cafe["CREATED"]), rows
     names, rows = table(f.cc("site", "list").stdout)
-    assert names == ["SITE", "CUSTOMER", "CREATED"] and rows[0]["CUSTOMER"] == "cafe-o", rows
+    assert names == ["SITE", "CUSTOMER", "TIMEZONE", "HOURS", "CREATED"] and rows[0]["CUSTOMER"] == "cafe-o", rows
     names, rows = table(f.cc("group", "list").stdout)
     assert names == ["GROUP", "CUSTOMER", "PARENT"]
     assert {r["GROUP"]: r["PARENT"] for r in rows} == {"espresso-bar": "-", "upstairs": "espresso-bar"}, rows

@@ -281,3 +281,73 @@ def test_availability_through_the_api_is_scoped(fleet):
         assert status == 200 and doc["rows"][0]["serial"] == "D1" and doc["rows"][0]["state"] == "offline"
         for bad in ("by=shoe", "from=x", f"from={now_ms() + 3600000}"):
             assert api.call("GET", "/api/v1/availability?" + bad, token=eng)[0] == 400, bad
+
+
+def test_business_hours_count_only_the_open_time(fleet):
+    """A site's business hours (docs/OPERATIONS.md "Business hours"): set in
+    the CLI and the API, kept canonical, refused with the reason; the
+    availability within them counts only open time in the site's zone. Closed
+    on the days around now: nothing counts; open around the clock: the same
+    figures as without hours, to the millisecond."""
+    import datetime
+    import zoneinfo
+    from ccapi import Api
+    from oas import checked
+    f = fleet
+    zone = "Pacific/Kiritimati"  # UTC+14: its day is not the test machine's
+    local = datetime.datetime.now(zoneinfo.ZoneInfo(zone))
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    near = {(local + datetime.timedelta(days=k)).weekday() for k in (-1, 0, 1)}
+    far = [days[i] for i in range(7) if i not in near]
+    p = f.cc("site", "add", "--customer", "cafe-d", "--name", "night-bar", "--timezone", zone,
+             "--hours", "mon-fri 19:00-07:00", rc=2)
+    assert "opens before it closes" in p.stderr and "19:00-07:00" not in p.stderr, p.stderr
+    site = f.ccj("site", "add", "--customer", "cafe-d", "--name", "night-bar", "--timezone", zone,
+                 "--hours", "; ".join(f"{d} 00:00-24:00" for d in reversed(far)))
+    idx = [days.index(d) for d in far]
+    runs = []
+    for i in idx:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    canonical = ",".join(days[a] if a == b else f"{days[a]}-{days[b]}" for a, b in runs) + " 00:00-24:00"
+    assert site["hours"] == canonical, (site, canonical)
+    f.cc("machine", "move", "D3", "--site", "night-bar")
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}"}) as d:
+        start = now_ms()
+        m = Paho(d, f.machines["D3"])
+        m.connect()
+        m.publish("telemetry", {"seq": 1, "ts": now_ms(), "m": {"boiler_temp_c": 93.1}})
+        m.disconnect()
+        ccdaemon.poll_until(offline(f, "D3"), "D3 offline after DISCONNECT")
+        end = now_ms() + 1
+        api = checked(Api(port, f.data / "ca.crt"))
+        admin = api.login("admin", ccdaemon.PASSWORD)
+
+        def availability(hours):
+            q = f"/api/v1/availability?serial=D3&from={start}&to={end}&business_hours={hours}"
+            status, doc, _ = api.call("GET", q, token=admin)
+            assert status == 200, doc
+            assert doc["business_hours"] is (hours == "true")
+            return doc["total"]
+
+        around = availability("false")
+        assert around["ms"]["up"] > 0 and around["ms"]["offline"] > 0 and around["incidents"] == 1, around
+        closed = availability("true")
+        assert closed["ms"] == {"up": 0, "offline": 0, "out_of_service": 0, "maintenance": 0, "unknown": 0}
+        assert closed["availability_pct"] is None and closed["incidents"] == 0, closed
+        cli = report(f, "--serial", "D3", "--from", str(start), "--to", str(end), "--business-hours")
+        assert cli["business_hours"] is True and cli["total"]["ms"] == closed["ms"]
+
+        status, sites, _ = api.call("GET", "/api/v1/sites?customer=cafe-d", token=admin)
+        sid = [s["id"] for s in sites["sites"] if s["name"] == "night-bar"][0]
+        for bad, why in (("mon 09:00-12:00,11:00-13:00", "overlap"), ("daily 9-5", "e.g."),
+                         ("mon 09:00-25:00", "e.g.")):
+            status, doc, _ = api.call("POST", f"/api/v1/sites/{sid}", {"hours": bad}, token=admin)
+            assert status == 400 and why in doc["error"]["message"] and bad not in doc["error"]["message"], doc
+        status, doc, _ = api.call("POST", f"/api/v1/sites/{sid}", {"hours": "mon-sun 00:00-24:00"}, token=admin)
+        assert status == 200 and doc["hours"] == "mon-sun 00:00-24:00", doc
+        assert availability("true") == around
+        assert api.call("GET", "/api/v1/availability?business_hours=maybe", token=admin)[0] == 400

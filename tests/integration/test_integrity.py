@@ -178,7 +178,7 @@ def legacy(f):
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
         # 13 -> 14: certificate expiry and renewal; 14 -> 15: places, group membership,
         # decommission and moves, deactivation; 15 -> 16: webhooks, the notification
-        # outbox and its delivery log; 16 -> 17: alerts).
+        # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours).
         c.execute("DROP TABLE alert_events")
         c.execute("DROP TABLE alert_rules")
         c.execute("DROP TABLE alerts")
@@ -189,7 +189,7 @@ def legacy(f):
         c.execute("DROP INDEX machines_model")
         c.execute("DROP TABLE group_machines")
         for table, column in (("sites", "address"), ("sites", "lat_e2"), ("sites", "lon_e2"),
-                              ("sites", "timezone"), ("machine_groups", "filter"),
+                              ("sites", "timezone"), ("sites", "hours"), ("machine_groups", "filter"),
                               ("machines", "decommissioned_ms"), ("machines", "origin_serial"),
                               ("orgs", "deactivated_ms"), ("users", "deactivated_ms")):
             c.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

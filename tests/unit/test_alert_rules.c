@@ -124,10 +124,17 @@ static void test_timer_rules(void)
 	/* offline_long: 29:59 is not yet 30 minutes; 30:00 is. */
 	v.state = MSTATE_OFFLINE;
 	v.since_ms = v.now_ms - 1799999;
+	v.open_in_state_ms = 1799999;
 	CHECK_EQ(on_timer("offline_long", offline, &v).n, 0);
 	v.since_ms = v.now_ms - 1800000;
+	v.open_in_state_ms = 1800000;
 	s = on_timer("offline_long", offline, &v);
 	CHECK(s.n == 1 && s.active[0] == 1 && s.detail[0][0] == '\0');
+	/* Offline all night, open for 29:59 of it: not yet. */
+	v.since_ms = v.now_ms - 9 * 3600000;
+	v.open_in_state_ms = 1799999;
+	CHECK_EQ(on_timer("offline_long", offline, &v).n, 0);
+	v.open_in_state_ms = 1800000;
 	/* Outside business hours: no verdict either way. */
 	v.within_hours = 0;
 	CHECK_EQ(on_timer("offline_long", offline, &v).n, 0);
@@ -178,14 +185,19 @@ static void test_timer_rules(void)
 	CHECK(s.n == 1 && s.active[0] == 0);
 }
 
-static void test_cert_seam_says_unknown(void)
+static void test_unknown_not_after_and_no_site(void)
 {
 	struct store_machine m;
+	int64_t open = -1;
 
-	/* To be completed at merge: the certificate branch's not-after replaces this seam. */
+	/* A certificate from before expiries were kept: unknown (0). */
 	memset(&m, 0, sizeof(m));
 	CHECK_EQ(alerts_cert_not_after(NULL, &m), 0);
-	CHECK_EQ(alerts_within_business_hours(NULL, &m, 0), 1);
+	m.cert_not_after_ms = 1234;
+	CHECK_EQ(alerts_cert_not_after(NULL, &m), 1234);
+	/* No site: always within, every millisecond counts (test_downtime has a site's). */
+	CHECK_EQ(alerts_business_hours(NULL, &m, 1000, 61000, &open), 1);
+	CHECK_EQ(open, 60000);
 }
 
 static void test_settings_inherit_and_are_bounded(void)
@@ -380,7 +392,7 @@ int main(void)
 	RUN(test_critical_error);
 	RUN(test_consumable_low);
 	RUN(test_timer_rules);
-	RUN(test_cert_seam_says_unknown);
+	RUN(test_unknown_not_after_and_no_site);
 	RUN(test_settings_inherit_and_are_bounded);
 	RUN(test_timer_escalation_and_sink);
 	return check_summary();

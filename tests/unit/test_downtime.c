@@ -11,7 +11,11 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "access/roles.h"
+#include "alerts/alerts.h"
 #include "fleet/downtime.h"
+#include "fleet/hours.h"
+#include "fleet/manage.h"
+#include "fleet/uptime.h"
 #include "fleet/health.h"
 #include "fleet/inventory.h"
 #include "records/records.h"
@@ -279,6 +283,120 @@ static void test_health_score(void)
 	vault_close(v);
 }
 
+static int keep_windows(void *ctx, int64_t machine_id, const struct hours_window **w, size_t *n)
+{
+	const struct hours_window *const *given = ctx;
+
+	(void)machine_id;
+	*w = given[0];
+	*n = (size_t)(given[1] - given[0]);
+	return 1;
+}
+
+static int keep_within(void *ctx, int64_t machine_id, const struct availability *a)
+{
+	(void)machine_id;
+	*(struct availability *)ctx = *a;
+	return 0;
+}
+
+/*
+ * Monday 2026-11-30, UTC, a site open mon-fri 09:00-17:00 (hours from Monday 00:00):
+ *   8  online                 before opening: not counted
+ *  12  offline  until 13      down 1 h, incident 1 (within the hours)
+ *  20  offline  until Tue 10  closed until 33: down at opening is incident 2, down 1 h
+ * Around the clock the same history is 25 h up, 15 h down, 8 h unknown.
+ */
+static void test_within_business_hours(void)
+{
+	struct setup_opts o = { 0 };
+	struct setup_result res;
+	struct vault *v = NULL;
+	struct store *s;
+	struct store_machine m;
+	struct store_site site;
+	struct site_place place = { NULL, NULL, NULL, "UTC", "mon-fri 09:00-17:00" };
+	struct week_hours wh;
+	struct hours_window *w;
+	const struct hours_window *given[2];
+	struct availability_hours hours = { keep_windows, given };
+	struct availability a;
+	struct uptime_query q;
+	struct uptime_report rep;
+	struct store_machine_filter f;
+	const int64_t monday = INT64_C(1795996800000), h = 3600000;
+	int64_t saved = t0, open;
+	size_t n;
+
+	check_tmpdir(dir, sizeof(dir), "hours");
+	strncat(dir, "/data", sizeof(dir) - strlen(dir) - 1);
+	o.dir = dir;
+	o.manufacturer = "acme";
+	o.admin_login = "admin";
+	o.admin_password = "correct horse battery staple";
+	CHECK_EQ(setup_init(&o, &res), CC_OK);
+	CHECK_EQ(vault_open(dir, NULL, &v), CC_OK);
+	s = vault_store(v);
+	CHECK_EQ(inventory_org_add(v, "cafe-a", ORG_CUSTOMER, "acme", NULL), CC_OK);
+	CHECK_EQ(manage_site_add(v, "cafe-a", "corner", &place, &site), CC_OK);
+	CHECK_STR(site.hours, "mon-fri 09:00-17:00");
+	CHECK_EQ(inventory_machine_add(v, "CM-H1", "barista-pro", "cafe-a", "corner", NULL, NULL, NULL), CC_OK);
+	CHECK_EQ(inventory_machine_find(v, "CM-H1", &m), CC_OK);
+	t0 = monday;
+	set_link(s, &m, 8 * 3600, 1, "");
+	set_link(s, &m, 12 * 3600, 0, "keepalive timeout");
+	set_link(s, &m, 13 * 3600, 1, "");
+	set_link(s, &m, 20 * 3600, 0, "connection lost");
+	set_link(s, &m, 34 * 3600, 1, "");
+
+	CHECK_EQ(hours_parse(site.hours, &wh, NULL, 0), CC_OK);
+	CHECK_EQ(hours_windows(&wh, "UTC", monday, monday + 48 * h, &w, &n), CC_OK);
+	CHECK_EQ(n, 2);
+	given[0] = w;
+	given[1] = w + n;
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ(availability_within(s, m.id, monday, monday + 48 * h, &hours, keep_within, &a), CC_OK);
+	CHECK_EQ(a.up_ms, 14 * h);
+	CHECK_EQ(a.offline_ms, 2 * h);
+	CHECK_EQ(a.unknown_ms + a.maintenance_ms + a.out_of_service_ms, 0);
+	CHECK_EQ(a.incidents, 2);
+	CHECK_EQ(a.restorations, 2);
+	CHECK_EQ(a.state_at_end, MSTATE_ONLINE);
+	CHECK_EQ(a.since_ms, monday + 34 * h);
+	free(w);
+
+	/* The report reads the site's hours itself; without them, every hour. */
+	memset(&q, 0, sizeof(q));
+	memset(&f, 0, sizeof(f));
+	q.from_ms = monday;
+	q.to_ms = monday + 48 * h;
+	q.filter = &f;
+	q.by = UPTIME_BY_MACHINE;
+	q.business_hours = 1;
+	CHECK_EQ(uptime_report(v, &q, &rep), CC_OK);
+	CHECK(rep.nrows == 1 && rep.business_hours == 1);
+	CHECK_EQ(rep.total.sum.up_ms, 14 * h);
+	CHECK_EQ(rep.total.sum.offline_ms, 2 * h);
+	CHECK_EQ(rep.total.sum.incidents, 2);
+	uptime_report_free(&rep);
+	q.business_hours = 0;
+	CHECK_EQ(uptime_report(v, &q, &rep), CC_OK);
+	CHECK_EQ(rep.total.sum.up_ms, 25 * h);
+	CHECK_EQ(rep.total.sum.offline_ms, 15 * h);
+	CHECK_EQ(rep.total.sum.unknown_ms, 8 * h);
+	CHECK_EQ(rep.total.sum.incidents, 2);
+	uptime_report_free(&rep);
+
+	/* The alert engine's view: offline since Monday 20:00, on Tuesday at
+	 * 09:30 it was within the hours and offline for 30 open minutes. */
+	CHECK_EQ(alerts_business_hours(s, &m, monday + 20 * h, monday + 33 * h + h / 2, &open), 1);
+	CHECK_EQ(open, h / 2);
+	CHECK_EQ(alerts_business_hours(s, &m, monday + 20 * h, monday + 23 * h, &open), 0);
+	CHECK_EQ(open, 0);
+	t0 = saved;
+	vault_close(v);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_WARN);
@@ -288,5 +406,6 @@ int main(void)
 	RUN(test_maintenance);
 	RUN(test_faults_from_settled_events);
 	RUN(test_health_score);
+	RUN(test_within_business_hours);
 	return check_summary();
 }

@@ -416,6 +416,9 @@ const char *const sqlite_migrations[] = {
 	"  enabled INTEGER NOT NULL,"
 	"  params TEXT NOT NULL,"
 	"  PRIMARY KEY (org_id, rule)) WITHOUT ROWID;",
+	/* A site's business hours as written (fleet/hours.h): availability
+	 * within them, alerts that wait for opening time. */
+	"ALTER TABLE sites ADD COLUMN hours TEXT NOT NULL DEFAULT '';",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -586,11 +586,12 @@ static void read_site(sqlite3_stmt *st, void *out)
 	x->lat_e2 = sqlite3_column_int64(st, 5);
 	x->lon_e2 = sqlite3_column_int64(st, 6);
 	copy_text(x->timezone, sizeof(x->timezone), st, 7);
+	copy_text(x->hours, sizeof(x->hours), st, 8);
 }
 
 DEFINE_EMITTER(site, read_site)
 
-#define SITE_COLUMNS "id, customer_id, name, created_ms, address, lat_e2, lon_e2, timezone"
+#define SITE_COLUMNS "id, customer_id, name, created_ms, address, lat_e2, lon_e2, timezone, hours"
 
 static void bind_place(sqlite3_stmt *st, int first, const struct store_site *x)
 {
@@ -603,14 +604,15 @@ static void bind_place(sqlite3_stmt *st, int first, const struct store_site *x)
 		sqlite3_bind_null(st, first + 2);
 	}
 	bind_text(st, first + 3, x->timezone);
+	bind_text(st, first + 4, x->hours);
 }
 
 static int sq_site_add(struct store *base, const struct store_site *x, int64_t *id)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO sites(customer_id, name, created_ms, address, lat_e2, lon_e2, timezone) "
-	                    "VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
+	int rc = prepare(s, "INSERT INTO sites(customer_id, name, created_ms, address, lat_e2, lon_e2, timezone, hours) "
+	                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -625,12 +627,13 @@ static int sq_site_update(struct store *base, const struct store_site *x)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE sites SET address = ?, lat_e2 = ?, lon_e2 = ?, timezone = ? WHERE id = ?", &st);
+	int rc = prepare(s, "UPDATE sites SET address = ?, lat_e2 = ?, lon_e2 = ?, timezone = ?, hours = ? WHERE id = ?",
+	                 &st);
 
 	if (rc != CC_OK)
 		return rc;
 	bind_place(st, 1, x);
-	sqlite3_bind_int64(st, 5, x->id);
+	sqlite3_bind_int64(st, 6, x->id);
 	rc = step_done(s, st, "updating a site");
 	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
 		rc = CC_ERR_NOTFOUND;
