@@ -205,6 +205,10 @@ def main():
             ("f", "availability of all %d machines over %d days (issue 10: < 200 ms)"
              % (info["machines"], args.history_days), one("/api/v1/availability"), args.runs),
             ("f1", "the same, a row per site", one("/api/v1/availability?by=site"), args.runs),
+            ("g", "health scores of a site's 100 machines, worst first",
+             one("/api/v1/health-scores?customer=bench-cafe-03&site=c03-site-04"), args.runs),
+            ("g1", "health scores of all %d machines, the 50 worst" % info["machines"],
+             one("/api/v1/health-scores"), 3),
         ]
         for key, what, fn, runs in cases:
             results[key] = dict(measure(c, pid, fn, runs), what=what, runs=runs)

@@ -7,11 +7,13 @@
 
 #include <jansson.h>
 
+#include "access/roles.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "fleet/hours.h"
+#include "ingest/catalogue.h"
 #include "ingest/privacy.h"
 #include "records/records.h"
 
@@ -64,6 +66,58 @@ int alerts_business_hours(struct store *s, const struct store_machine *m, int64_
 	within = n > 0 && w[n - 1].start_ms <= at_ms && w[n - 1].end_ms > at_ms;
 	free(w);
 	return within;
+}
+
+struct alert_weight {
+	unsigned classes;
+	int penalty, n, critical;
+	int worst;           /* the heaviest alert's penalty */
+	unsigned worst_class; /* and its rule's data class */
+};
+
+static int weigh_alert(void *ctx, const struct store_alert *a)
+{
+	static const unsigned bits[] = { CLASS_STATUS, CLASS_TECHNICAL, CLASS_SERVICE };
+	struct alert_weight *w = ctx;
+	const struct alert_rule *rule = alert_rule_find(a->rule);
+	unsigned cls = 0;
+	size_t i;
+	int penalty;
+
+	for (i = 0; rule != NULL && i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (strcmp(catalogue_class_name(bits[i]), rule->data_class) == 0)
+			cls = bits[i];
+	if ((cls & w->classes) == 0)
+		return 0;
+	penalty = strcmp(a->severity, "critical") == 0 ? 10 : strcmp(a->severity, "warning") == 0 ? 5 : 2;
+	w->n++;
+	w->critical += penalty == 10;
+	w->penalty += penalty;
+	if (penalty > w->worst) {
+		w->worst = penalty;
+		w->worst_class = cls;
+	}
+	return 0;
+}
+
+int alerts_health(struct store *s, const struct store_machine *m, unsigned classes, struct health *h)
+{
+	struct store_alert_filter f;
+	struct alert_weight w = { classes, 0, 0, 0, 0, 0 };
+	char why[96];
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.unresolved = 1;
+	f.machine_id = m->id;
+	rc = s->ops->alert_list(s, &f, weigh_alert, &w);
+	if (rc != CC_OK || w.n == 0)
+		return rc;
+	snprintf(why, sizeof(why), "%d unresolved alert%s (%d critical)", w.n, w.n == 1 ? "" : "s", w.critical);
+	/* Only alerts of classes the reader sees were counted; the part is
+	 * labelled with the heaviest one's. */
+	health_add(h, "alerts", w.worst_class, w.penalty > 30 ? 30 : w.penalty, why);
+	return CC_OK;
 }
 
 int64_t alerts_cert_not_after(struct store *s, const struct store_machine *m)

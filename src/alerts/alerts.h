@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "alerts/rules.h"
+#include "fleet/health.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -52,6 +53,10 @@ void alerts_set_sink(alerts_sink_fn fn, void *ctx);
  * A machine without a site, or at a site without hours, is always within. */
 int alerts_business_hours(struct store *s, const struct store_machine *m, int64_t from_ms, int64_t at_ms,
                           int64_t *open_ms);
+/* The health part of m's unresolved alerts (fleet/health.h): 10 per
+ * critical, 5 per warning, 2 per info, at most 30; only alerts whose rule's
+ * data class is among classes count. */
+int alerts_health(struct store *s, const struct store_machine *m, unsigned classes, struct health *h);
 /* The machine's certificate not-after (ms), 0 unknown (issued before it was kept). */
 int64_t alerts_cert_not_after(struct store *s, const struct store_machine *m);
 

@@ -102,6 +102,10 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
 	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
 	  "technical roles, brew counts for usage roles" },
+	{ EVHTTP_REQ_GET, "/api/v1/health-scores", "support", "status", HTTP_DATA, NULL, api_health_scores,
+	  "the health score (0-100) of the machines the caller sees, worst first, each with the parts it is made "
+	  "of, counted only for the caller's data classes (docs/OPERATIONS.md \"Health\"; customer, site: which "
+	  "machines; limit: how many, 1-1000, default 50; count: how many were scored)" },
 	{ EVHTTP_REQ_GET, "/api/v1/availability", "downtime", "status", HTTP_DATA, NULL, api_availability,
 	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
 	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "

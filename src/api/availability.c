@@ -1,7 +1,8 @@
 /* availability.c - downtime through the API (docs/OPERATIONS.md "Downtime
  * and availability"): GET /api/v1/availability, the report of fleet/uptime.h
  * over the machines the caller sees whose customer consented to the downtime
- * purpose; and a machine's maintenance, set and ended. */
+ * purpose; the fleet's health scores worst first (GET /api/v1/health-scores); and a
+ * machine's maintenance, set and ended. */
 #include "api/internal.h"
 
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include "access/policy.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "alerts/alerts.h"
 #include "fleet/downtime.h"
+#include "fleet/health.h"
 #include "fleet/inventory.h"
 #include "fleet/uptime.h"
 
@@ -75,16 +78,42 @@ static int visible(void *ctx, const struct store_machine_status *row)
 	return v == 1;
 }
 
-void api_availability(struct http_req *r)
+/* customer=, site=, serial=: which machines; a customer's people see their
+ * own customer's. Replies and returns an error for a bad one. */
+static int fleet_scope(struct http_req *r, const struct caller *s, struct store_machine_filter *f, struct scope *sc)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);
-	struct caller *s = api_caller(r);
 	const char *customer = http_query(r, "customer"), *site = http_query(r, "site");
+	struct store_org org;
+
+	if (site != NULL && !inventory_name_valid(site)) {
+		http_reply_error(r, 400, "invalid", "site: a site's name");
+		return CC_ERR_INVALID;
+	}
+	if (customer != NULL) {
+		if (api_find_customer(r, s, customer, &org) != CC_OK)
+			return CC_ERR_NOTFOUND;
+		f->customer_id = org.id;
+	} else if (!s->role->granted_only && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
+	           org.kind == ORG_CUSTOMER) {
+		f->customer_id = org.id;
+	}
+	f->site = site;
+	sc->a = a;
+	sc->s = s;
+	sc->purpose = http_route(r)->purpose;
+	sc->serial = http_query(r, "serial");
+	return CC_OK;
+}
+
+void api_availability(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = api_caller(r);
 	struct store_machine_filter f;
 	struct uptime_query q;
 	struct uptime_report rep;
-	struct store_org org;
 	struct scope sc;
 	int64_t now = clock_now_ms();
 	int by, rc;
@@ -108,23 +137,8 @@ void api_availability(struct http_req *r)
 		                                    "distributor");
 		return;
 	}
-	if (site != NULL && !inventory_name_valid(site)) {
-		http_reply_error(r, 400, "invalid", "site: a site's name");
+	if (fleet_scope(r, s, &f, &sc) != CC_OK)
 		return;
-	}
-	if (customer != NULL) {
-		if (api_find_customer(r, s, customer, &org) != CC_OK)
-			return;
-		f.customer_id = org.id;
-	} else if (!s->role->granted_only && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
-	           org.kind == ORG_CUSTOMER) {
-		f.customer_id = org.id;
-	}
-	f.site = site;
-	sc.a = a;
-	sc.s = s;
-	sc.purpose = http_route(r)->purpose;
-	sc.serial = http_query(r, "serial");
 	q.filter = &f;
 	q.by = sc.serial != NULL ? UPTIME_BY_MACHINE : (enum uptime_by)by;
 	q.visible = visible;
@@ -153,6 +167,116 @@ void api_availability(struct http_req *r)
 	}
 	json_object_set_new(doc, "excluded_without_consent", json_integer(sc.excluded));
 	http_reply_json(r, 200, doc);
+}
+
+/* ---- GET /api/v1/health-scores: the machines the caller sees, worst first ---- */
+
+#define HEALTH_LIMIT_DEFAULT 50
+#define HEALTH_LIMIT_MAX 1000
+
+struct health_row {
+	struct store_machine m;
+	char site[CC_NAME_MAX + 1];
+	struct health h;
+};
+
+struct health_lister {
+	struct scope sc;
+	struct health_row *rows;
+	size_t n, cap;
+};
+
+static int add_health_row(void *ctx, const struct store_machine_status *row)
+{
+	struct health_lister *l = ctx;
+	int v = visible(&l->sc, row);
+
+	if (v <= 0)
+		return v;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct health_row *grown = realloc(l->rows, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		l->rows = grown;
+		l->cap = cap;
+	}
+	l->rows[l->n].m = row->m;
+	snprintf(l->rows[l->n].site, sizeof(l->rows[0].site), "%s", row->site);
+	l->n++;
+	return 0;
+}
+
+static int worst_first(const void *a, const void *b)
+{
+	const struct health_row *x = a, *y = b;
+
+	if (x->h.score != y->h.score)
+		return x->h.score - y->h.score;
+	return strcmp(x->m.serial, y->m.serial);
+}
+
+void api_health_scores(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	struct caller *s = api_caller(r);
+	struct store_machine_filter f;
+	struct health_lister l;
+	struct store_org cust;
+	int64_t limit;
+	json_t *list, *item;
+	size_t i;
+	int rc;
+
+	if (s == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	memset(&l, 0, sizeof(l));
+	if (api_parse_ms(http_query(r, "limit"), HEALTH_LIMIT_DEFAULT, &limit) != CC_OK || limit < 1 ||
+	    limit > HEALTH_LIMIT_MAX) {
+		http_reply_error(r, 400, "invalid", "limit: 1 to 1000 (default 50)");
+		return;
+	}
+	if (fleet_scope(r, s, &f, &l.sc) != CC_OK)
+		return;
+	rc = st->ops->machine_status_list(st, &f, add_health_row, &l);
+	/* Each score counts only the parts of the classes the caller reads. */
+	for (i = 0; rc == CC_OK && i < l.n; i++) {
+		rc = health_of(a->vault, &l.rows[i].m, s->role->classes, &l.rows[i].h);
+		if (rc == CC_OK)
+			rc = alerts_health(st, &l.rows[i].m, s->role->classes, &l.rows[i].h);
+	}
+	free(l.sc.seen);
+	if (rc != CC_OK) {
+		free(l.rows);
+		http_reply_error(r, 500, "internal", "the health scores could not be computed");
+		return;
+	}
+	if (l.n > 1)
+		qsort(l.rows, l.n, sizeof(*l.rows), worst_first);
+	list = json_array();
+	for (i = 0; list != NULL && i < l.n && i < (size_t)limit; i++) {
+		item = health_json(&l.rows[i].h);
+		if (item == NULL)
+			break;
+		json_object_set_new(item, "serial", json_string(l.rows[i].m.serial));
+		if (st->ops->org_get(st, l.rows[i].m.customer_id, &cust) == CC_OK)
+			json_object_set_new(item, "customer", json_string(cust.name));
+		if (l.rows[i].site[0] != '\0')
+			json_object_set_new(item, "site", json_string(l.rows[i].site));
+		json_array_append_new(list, item);
+	}
+	free(l.rows);
+	if (list == NULL || api_audit_access(r, s, "health.list", NULL, "ok") != CC_OK) {
+		if (list == NULL)
+			http_reply_error(r, 500, "internal", "the answer could not be built");
+		json_decref(list);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o, s:I, s:I}", "machines", list, "count", (json_int_t)l.n,
+	                                  "excluded_without_consent", (json_int_t)l.sc.excluded));
 }
 
 /* POST /api/v1/machines/{serial}/maintenance {reason, until}: the machine

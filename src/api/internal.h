@@ -130,6 +130,7 @@ void api_openapi(struct http_req *r);
 void api_errors(struct http_req *r);
 void api_timeline(struct http_req *r);
 void api_availability(struct http_req *r);
+void api_health_scores(struct http_req *r);
 void api_maintenance_start(struct http_req *r);
 void api_maintenance_end(struct http_req *r);
 void api_webhooks_enable(struct http_req *r);

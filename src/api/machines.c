@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 
 #include "access/policy.h"
+#include "alerts/alerts.h"
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
@@ -655,7 +656,8 @@ void api_machine(struct http_req *r)
 	}
 	json_decref(l.doc);
 	json_decref(l.read_at);
-	if (doc != NULL && health_of(a->vault, &m, s->role->classes, &h) == CC_OK)
+	if (doc != NULL && health_of(a->vault, &m, s->role->classes, &h) == CC_OK &&
+	    alerts_health(vault_store(a->vault), &m, s->role->classes, &h) == CC_OK)
 		json_object_set_new(doc, "health", health_json(&h));
 	http_reply_json(r, 200, doc);
 }

@@ -41,6 +41,7 @@ static const struct audit_rule rules[] = {
 	{ "events", "get", 1, 1, "technical", "support" },
 	{ "machine", "status", 1, 1, "status", "support" },
 	{ "report", "availability", 1, 1, "status", "downtime" },
+	{ "report", "health", 1, 1, "status", "support" },
 	{ "maintenance", "start", 1, 0, "status", "downtime" },
 	{ "maintenance", "end", 1, 0, "status", "downtime" },
 	{ "machine", "search", 1, 1, "status", "support" },

@@ -1,14 +1,17 @@
-/* cmd_report.c - `report availability` and `maintenance start|end`:
- * downtime as the fleet's operators read it (docs/OPERATIONS.md). */
+/* cmd_report.c - `report availability`, `report health` and `maintenance
+ * start|end`: downtime as the fleet's operators read it (docs/OPERATIONS.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/roles.h"
+#include "alerts/alerts.h"
 #include "cli/cli.h"
 #include "cli/table.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "fleet/downtime.h"
+#include "fleet/health.h"
 #include "fleet/inventory.h"
 #include "fleet/uptime.h"
 
@@ -145,6 +148,122 @@ static int run_availability(struct cli_args *a)
 	return rc;
 }
 
+struct scored {
+	struct store_machine m;
+	char site[CC_NAME_MAX + 1];
+	struct health h;
+};
+
+struct scorer {
+	struct scored *rows;
+	size_t n, cap;
+};
+
+static int collect(void *ctx, const struct store_machine_status *row)
+{
+	struct scorer *sc = ctx;
+
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 64;
+		struct scored *grown = realloc(sc->rows, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		sc->rows = grown;
+		sc->cap = cap;
+	}
+	sc->rows[sc->n].m = row->m;
+	snprintf(sc->rows[sc->n].site, sizeof(sc->rows[0].site), "%s", row->site);
+	sc->n++;
+	return 0;
+}
+
+static int worst_first(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+
+	return x->h.score != y->h.score ? x->h.score - y->h.score : strcmp(x->m.serial, y->m.serial);
+}
+
+/* The operator reads every data class: each score has all its parts. */
+static int run_health(struct cli_args *a)
+{
+	const unsigned every = CLASS_STATUS | CLASS_TECHNICAL | CLASS_SERVICE;
+	struct store *s = vault_store(a->vault);
+	struct store_machine_filter f;
+	struct scorer sc = { NULL, 0, 0 };
+	struct store_org org;
+	struct cli_table *t = NULL;
+	const char *limit_text = cli_get(a, "limit");
+	char *end;
+	long limit = limit_text != NULL ? strtol(limit_text, &end, 10) : 20;
+	size_t i;
+	int rc;
+
+	if (limit_text != NULL && (*end != '\0' || limit < 1 || limit > 100000)) {
+		fprintf(stderr, "coffeecloud: --limit: 1 to 100000\n");
+		return CC_ERR_INVALID;
+	}
+	memset(&f, 0, sizeof(f));
+	if (cli_get(a, "customer") != NULL) {
+		rc = s->ops->org_find(s, cli_get(a, "customer"), &org);
+		if (rc == CC_OK && org.kind != ORG_CUSTOMER)
+			rc = CC_ERR_NOTFOUND;
+		if (rc != CC_OK) {
+			fprintf(stderr, "coffeecloud: no customer %s\n", cli_get(a, "customer"));
+			return rc;
+		}
+		f.customer_id = org.id;
+	}
+	f.site = cli_get(a, "site");
+	rc = s->ops->machine_status_list(s, &f, collect, &sc);
+	for (i = 0; rc == CC_OK && i < sc.n; i++) {
+		rc = health_of(a->vault, &sc.rows[i].m, every, &sc.rows[i].h);
+		if (rc == CC_OK)
+			rc = alerts_health(s, &sc.rows[i].m, every, &sc.rows[i].h);
+	}
+	if (rc != CC_OK) {
+		fprintf(stderr, "coffeecloud: the health scores could not be computed: %s\n", cc_strerror(rc));
+		free(sc.rows);
+		return rc;
+	}
+	if (sc.n > 1)
+		qsort(sc.rows, sc.n, sizeof(*sc.rows), worst_first);
+	if (a->json) {
+		json_t *list = json_array();
+
+		for (i = 0; list != NULL && i < sc.n && i < (size_t)limit; i++) {
+			json_t *item = health_json(&sc.rows[i].h);
+
+			json_object_set_new(item, "serial", json_string(sc.rows[i].m.serial));
+			if (sc.rows[i].site[0] != '\0')
+				json_object_set_new(item, "site", json_string(sc.rows[i].site));
+			json_array_append_new(list, item);
+		}
+		free(sc.rows);
+		return list != NULL ? cli_print_json(list) : CC_ERR_NOMEM;
+	}
+	{
+		static const char *const heads[] = { "SERIAL", "SITE", "SCORE", "WORST PART", NULL };
+
+		t = cli_table_new(heads);
+	}
+	rc = t != NULL ? CC_OK : CC_ERR_NOMEM;
+	for (i = 0; rc == CC_OK && i < sc.n && i < (size_t)limit; i++) {
+		char score[8];
+
+		snprintf(score, sizeof(score), "%d", sc.rows[i].h.score);
+		rc = cli_table_add(t, sc.rows[i].m.serial, sc.rows[i].site[0] ? sc.rows[i].site : "-", score,
+		                   sc.rows[i].h.nparts > 0 ? sc.rows[i].h.parts[0].why : "-");
+	}
+	free(sc.rows);
+	if (rc != CC_OK) {
+		cli_table_free(t);
+		return rc;
+	}
+	return cli_table_print(t);
+}
+
 static int run_maintenance(struct cli_args *a, int start)
 {
 	struct store_machine m;
@@ -196,6 +315,12 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "by", "KEY", "a row per machine, site, customer or distributor", 0 },
 	    { "business-hours", NULL, "only within each site's business hours, in its time zone", 0 }, CLI_END_OPTS },
 	  run_availability },
+	{ "report", "health", "the machines' health scores, worst first, with the worst part of each (--json: all parts)",
+	  NULL, 1,
+	  { { "customer", "C", "only this customer's machines", 0 },
+	    { "site", "X", "only machines at this site", 0 },
+	    { "limit", "N", "how many, worst first [20]", 0 }, CLI_END_OPTS },
+	  run_health },
 	CLI_END_CMDS,
 };
 

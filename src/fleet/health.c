@@ -66,13 +66,25 @@ static int by_penalty(const void *a, const void *b)
 	return ((const struct health_part *)b)->penalty - ((const struct health_part *)a)->penalty;
 }
 
+/* Worst part first; 100 less the penalties, never below 0. */
+static void score(struct health *h)
+{
+	int i, total = 0;
+
+	if (h->nparts > 1)
+		qsort(h->parts, (size_t)h->nparts, sizeof(h->parts[0]), by_penalty);
+	for (i = 0; i < h->nparts; i++)
+		total += h->parts[i].penalty;
+	h->score = total >= 100 ? 0 : 100 - total;
+}
+
 int health_of(struct vault *v, const struct store_machine *m, unsigned classes, struct health *out)
 {
 	struct store *s = vault_store(v);
 	int64_t now = clock_now_ms(), from = now - HEALTH_WINDOW_MS;
 	struct service_readings sr;
 	char why[96];
-	int faults = 0, i, total = 0, rc;
+	int faults = 0, rc;
 
 	memset(out, 0, sizeof(*out));
 	out->week.state_at_end = MSTATE_UNKNOWN;
@@ -114,12 +126,14 @@ int health_of(struct vault *v, const struct store_machine *m, unsigned classes, 
 		snprintf(why, sizeof(why), "descaling overdue by %.0f l", -sr.descale_due_l);
 		part(out, "descaling", CLASS_SERVICE, 10, why);
 	}
-	if (out->nparts > 1)
-		qsort(out->parts, (size_t)out->nparts, sizeof(out->parts[0]), by_penalty);
-	for (i = 0; i < out->nparts; i++)
-		total += out->parts[i].penalty;
-	out->score = total >= 100 ? 0 : 100 - total;
+	score(out);
 	return CC_OK;
+}
+
+void health_add(struct health *h, const char *name, unsigned data_class, int penalty, const char *why)
+{
+	part(h, name, data_class, penalty, why);
+	score(h);
 }
 
 json_t *health_json(const struct health *h)

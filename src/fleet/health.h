@@ -9,7 +9,8 @@
  *   faults        technical  5 per critical fault raised in the last 7 days, at most 20
  *   filter        service    10 when the water filter is past its capacity (filter_used_pct > 100)
  *   descaling     service    10 when descaling is overdue (descale_due_l < 0)
- * The alert engine adds its open alerts as one more part.
+ * The alert engine adds its unresolved alerts as one more part
+ * (alerts_health in alerts/alerts.h), through health_add.
  */
 #ifndef CC_FLEET_HEALTH_H
 #define CC_FLEET_HEALTH_H
@@ -41,6 +42,10 @@ struct health {
 /* The health of machine m now, counting only parts of the classes given
  * (a bit set of enum data_class). */
 int health_of(struct vault *v, const struct store_machine *m, unsigned classes, struct health *out);
+
+/* One more part (a penalty <= 0 adds none); the parts stay worst first and
+ * the score follows. */
+void health_add(struct health *h, const char *name, unsigned data_class, int penalty, const char *why);
 
 /* {"score", "parts": [{"part", "penalty", "why", "data_class"}]} */
 json_t *health_json(const struct health *h);

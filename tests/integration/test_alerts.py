@@ -263,6 +263,59 @@ def test_scope_another_customers_alerts_are_absent(world):
     assert status == 200 and p2["alerts"] and p2["alerts"][0]["id"] < p1["alerts"][1]["id"]
 
 
+def test_health_scores_worst_first_with_alerts_as_a_part_cut_to_the_reader(world):
+    """GET /api/v1/health-scores (docs/OPERATIONS.md "Health"): the machines a
+    caller sees, worst first; unresolved alerts are one part of a score,
+    counted only for the classes the reader sees, like every part; the CLI's
+    `report health` has all the parts."""
+    w = world
+    f = w["fleet"]
+    f.add_machine("H1", customer="cafe-a")  # while the daemon runs: it connects at once
+    m = Paho(w["daemon"], f.machines["H1"])
+    m.connect()
+    m.publish("event", error(1, "E201", "raised"))
+    m.publish("telemetry", {"seq": 2, "ts": now_ms(), "m": {"bean_hopper_pct": 4.0}})
+    wait_alert(w, lambda a: {x["rule"] for x in a} >= {"critical_error", "consumable_low", "out_of_service"},
+               serial="H1", state="unresolved")
+
+    def scores(who, query=""):
+        status, doc = call(w, who, "GET", "/api/v1/health-scores" + query)
+        assert status == 200, doc
+        got = [x["score"] for x in doc["machines"]]
+        assert got == sorted(got), "worst first"
+        for x in doc["machines"]:
+            assert x["score"] == max(0, 100 - sum(p["penalty"] for p in x["parts"])), x
+            assert [p["penalty"] for p in x["parts"]] == sorted((p["penalty"] for p in x["parts"]), reverse=True)
+        return doc, {x["serial"]: x for x in doc["machines"]}
+
+    doc, tech = scores("tech-a", "?limit=1000")
+    assert doc["count"] == len(doc["machines"]) and "H1" in tech and "B1" not in tech
+    parts = {p["part"]: p for p in tech["H1"]["parts"]}
+    assert parts["alerts"]["why"] == "3 unresolved alerts (2 critical)", parts
+    assert parts["alerts"]["penalty"] == 25 and parts["state"]["penalty"] == 30, parts
+    assert parts["faults"]["data_class"] == "technical"
+    # The customer's manager reads no technical data: no faults part, and the
+    # critical_error and consumable_low alerts (technical) do not count.
+    _, mgr = scores("mgr-a", "?limit=1000")
+    mparts = {p["part"]: p for p in mgr["H1"]["parts"]}
+    assert "faults" not in mparts and all(p["data_class"] != "technical" for p in mgr["H1"]["parts"])
+    assert mparts["alerts"]["why"] == "1 unresolved alert (1 critical)", mparts
+    # Another distributor's technician does not see cafe-a's machines.
+    _, other = scores("tech-b")
+    assert not set(other) & set(tech)
+    one, _ = scores("tech-a", "?limit=1")
+    assert len(one["machines"]) == 1 and one["count"] == doc["count"]
+    for bad in ("?limit=0", "?limit=1001", "?site=..", "?customer=nobody"):
+        assert call(w, "tech-a", "GET", "/api/v1/health-scores" + bad)[0] in (400, 404), bad
+    cli = f.ccj("report", "health", "--customer", "cafe-a", "--limit", "1000")
+    assert [x["score"] for x in cli] == sorted(x["score"] for x in cli)
+    h1 = next(x for x in cli if x["serial"] == "H1")
+    assert {p["part"]: p["why"] for p in h1["parts"]}["alerts"] == "3 unresolved alerts (2 critical)"
+    table = f.cc("report", "health", "--customer", "cafe-a").stdout.splitlines()
+    assert table[0].split()[:3] == ["SERIAL", "SITE", "SCORE"]
+    m.disconnect()
+
+
 def test_a_restart_keeps_open_alerts_and_resolves_what_cleared_meanwhile(world):
     w = world
     f, d = w["fleet"], w["daemon"]
@@ -332,3 +385,4 @@ def test_alerts_false_judges_nothing(world):
     w["tokens"]["tech-a"] = w["api"].login("tech-a", ccdaemon.password_of("tech-a"))
     assert [a for a in alerts(w, serial="A2", rule="critical_error") if a["cause"].endswith("E401")] == []
     m.disconnect()
+

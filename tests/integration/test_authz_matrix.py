@@ -712,6 +712,7 @@ ROUTES = [
           body=lambda w, k, e: {"org": k.target.value, "rule": "offline_long", "params": {"offline_seconds": 900}}),
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
+    Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
     Route("POST", "/api/v1/policy/versions", "administration", "admin", platform_admin_route(ADMIN_PUBLISH),

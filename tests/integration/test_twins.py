@@ -86,6 +86,7 @@ TWINS = {
     "events get": ["GET /api/v1/machines/{serial}/events"],
     "audit list": ["GET /api/v1/audit"],
     "report availability": ["GET /api/v1/availability"],
+    "report health": ["GET /api/v1/health-scores"],
     "maintenance start": ["POST /api/v1/machines/{serial}/maintenance"],
     "maintenance end": ["DELETE /api/v1/machines/{serial}/maintenance"],
     "webhook add": ["POST /api/v1/webhooks"],
