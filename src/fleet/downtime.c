@@ -203,6 +203,15 @@ static void advance(struct sweep *w, int64_t until)
 	}
 }
 
+/* strlcpy: a sweep copies a reason per change, 100,000s in a fleet report. */
+static void copy_reason(char *out, size_t cap, const char *in)
+{
+	size_t n = strnlen(in, cap - 1);
+
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
 static void apply(struct sweep *w, const struct store_state_change *c)
 {
 	int i;
@@ -210,7 +219,7 @@ static void apply(struct sweep *w, const struct store_state_change *c)
 	switch (c->kind) {
 	case STATE_LINK:
 		w->link = c->value != 0;
-		snprintf(w->link_reason, sizeof(w->link_reason), "%s", c->reason);
+		copy_reason(w->link_reason, sizeof(w->link_reason), c->reason);
 		break;
 	case STATE_FAULT:
 		for (i = 0; i < w->nfaults && strcmp(w->faults[i], c->code) != 0; i++)
@@ -228,7 +237,7 @@ static void apply(struct sweep *w, const struct store_state_change *c)
 		else if (c->at_ms == w->maint_ended_ms)
 			break;
 		w->maint_until = c->value;
-		snprintf(w->maint_reason, sizeof(w->maint_reason), "%s", c->code);
+		copy_reason(w->maint_reason, sizeof(w->maint_reason), c->code);
 		break;
 	}
 }
