@@ -144,6 +144,44 @@ static void bind_id_or_null(sqlite3_stmt *st, int idx, int64_t id)
 		sqlite3_bind_int64(st, idx, id);
 }
 
+static int count_row(void *arg, int ncol, char **val, char **name)
+{
+	(void)ncol;
+	(void)val;
+	(void)name;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A migration that rebuilds a table drops the old one: with foreign keys
+ * on, that would delete, or cascade to, every row that refers to it. So
+ * migrations run with them off (the pragma is a no-op inside a
+ * transaction), and each one is checked against them before its commit. */
+static int migrate_one(struct sqlite_store *s, size_t i)
+{
+	char bump[64];
+	int violations = 0, rc;
+
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", i + 1);
+	rc = exec(s, "BEGIN IMMEDIATE", "migration");
+	if (rc == CC_OK)
+		rc = exec(s, sqlite_migrations[i], "migration");
+	if (rc == CC_OK) {
+		rc = sqlite3_exec(s->db, "PRAGMA foreign_key_check", count_row, &violations, NULL);
+		rc = rc != SQLITE_OK ? db_fail(s, rc, "migration") : violations == 0 ? CC_OK : CC_ERR_CORRUPT;
+		if (violations != 0)
+			log_error(MOD, "%s: migration to version %zu leaves %d rows that refer to no row", s->path,
+			          i + 1, violations);
+	}
+	if (rc == CC_OK)
+		rc = exec(s, bump, "migration");
+	if (rc == CC_OK)
+		rc = exec(s, "COMMIT", "migration");
+	if (rc != CC_OK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 static int migrate(struct sqlite_store *s)
 {
 	sqlite3_stmt *st = NULL;
@@ -163,24 +201,19 @@ static int migrate(struct sqlite_store *s)
 		          version, sqlite_migration_count);
 		return CC_ERR_STATE;
 	}
-	for (i = (size_t)version; i < sqlite_migration_count; i++) {
-		char bump[64];
-
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", i + 1);
-		rc = exec(s, "BEGIN IMMEDIATE", "migration");
+	if ((size_t)version == sqlite_migration_count)
+		return CC_OK;
+	rc = exec(s, "PRAGMA foreign_keys = OFF", "migration");
+	for (i = (size_t)version; rc == CC_OK && i < sqlite_migration_count; i++) {
+		rc = migrate_one(s, i);
 		if (rc == CC_OK)
-			rc = exec(s, sqlite_migrations[i], "migration");
-		if (rc == CC_OK)
-			rc = exec(s, bump, "migration");
-		if (rc == CC_OK)
-			rc = exec(s, "COMMIT", "migration");
-		if (rc != CC_OK) {
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return rc;
-		}
-		log_debug(MOD, "%s: schema migrated to version %zu", s->path, i + 1);
+			log_debug(MOD, "%s: schema migrated to version %zu", s->path, i + 1);
 	}
-	return CC_OK;
+	if (rc == CC_OK)
+		rc = exec(s, "PRAGMA foreign_keys = ON", "migration");
+	else
+		sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	return rc;
 }
 
 /* The inbox id up to which rows were moved into their tables; 0: none. */
@@ -797,11 +830,14 @@ static int sq_group_list(struct store *base, int64_t customer_id,
 
 /* ---- machines ---- */
 
-/* A machine retired by a move keeps its real serial in origin_serial. */
-#define MACHINE_COLUMNS "id, CASE WHEN origin_serial <> '' THEN origin_serial ELSE serial END, model, " \
-                        "customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
-                        "created_ms, revoked_ms, cert_pem, mac, cert_not_after_ms, prev_cert_fingerprint, " \
-                        "prev_cert_until_ms, decommissioned_ms, origin_serial <> ''"
+/* A machine retired by a move keeps its real serial in origin_serial. The
+ * certificates live in machine_certs, out of the rows a scan of the fleet
+ * reads (schema.c, 17 -> 18). */
+#define MACHINE_COLUMNS "m.id, CASE WHEN m.origin_serial <> '' THEN m.origin_serial ELSE m.serial END, " \
+                        "m.model, m.customer_id, IFNULL(m.site_id, 0), m.cert_fingerprint, " \
+                        "m.created_ms, m.revoked_ms, IFNULL(c.cert_pem, ''), m.mac, m.cert_not_after_ms, " \
+                        "m.prev_cert_fingerprint, m.prev_cert_until_ms, m.decommissioned_ms, m.origin_serial <> ''"
+#define MACHINE_FROM "machines m LEFT JOIN machine_certs c ON c.machine_id = m.id"
 
 static void read_machine(sqlite3_stmt *st, void *out)
 {
@@ -827,45 +863,74 @@ static void read_machine(sqlite3_stmt *st, void *out)
 
 DEFINE_EMITTER(machine, read_machine)
 
+/* The row and its certificate, both or neither (a savepoint of its own:
+ * callers need not be in a transaction). */
 static int sq_machine_add(struct store *base, const struct store_machine *m, int64_t *id)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, "
-	                    "created_ms, revoked_ms, cert_pem, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
+	int rc = exec(s, "SAVEPOINT machine_add", "adding a machine");
 
 	if (rc != CC_OK)
 		return rc;
-	bind_text(st, 1, m->serial);
-	bind_text(st, 2, m->model);
-	sqlite3_bind_int64(st, 3, m->customer_id);
-	bind_id_or_null(st, 4, m->site_id);
-	bind_text(st, 5, m->cert_fingerprint);
-	sqlite3_bind_int64(st, 6, m->created_ms);
-	sqlite3_bind_int64(st, 7, m->revoked_ms);
-	bind_text(st, 8, m->cert_pem);
-	sqlite3_bind_int64(st, 9, m->cert_not_after_ms);
-	return insert_row(s, st, "adding a machine", id);
+	rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, "
+	                "created_ms, revoked_ms, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st);
+	if (rc == CC_OK) {
+		bind_text(st, 1, m->serial);
+		bind_text(st, 2, m->model);
+		sqlite3_bind_int64(st, 3, m->customer_id);
+		bind_id_or_null(st, 4, m->site_id);
+		bind_text(st, 5, m->cert_fingerprint);
+		sqlite3_bind_int64(st, 6, m->created_ms);
+		sqlite3_bind_int64(st, 7, m->revoked_ms);
+		sqlite3_bind_int64(st, 8, m->cert_not_after_ms);
+		rc = insert_row(s, st, "adding a machine", id);
+	}
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT INTO machine_certs(machine_id, cert_pem) VALUES (?, ?)", &st);
+	if (rc == CC_OK) {
+		sqlite3_bind_int64(st, 1, *id);
+		bind_text(st, 2, m->cert_pem);
+		rc = step_done(s, st, "adding a machine");
+	}
+	if (rc == CC_OK)
+		return exec(s, "RELEASE machine_add", "adding a machine");
+	sqlite3_exec(s->db, "ROLLBACK TO machine_add; RELEASE machine_add", NULL, NULL, NULL);
+	return rc;
 }
 
 static int sq_machine_cert_set(struct store *base, int64_t id, const struct store_machine *m, int64_t prev_until_ms)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE machines SET prev_cert_fingerprint = cert_fingerprint, prev_cert_pem = cert_pem, "
-	                    "prev_cert_until_ms = ?1, cert_fingerprint = ?2, cert_pem = ?3, cert_not_after_ms = ?4 "
-	                    "WHERE id = ?5 AND revoked_ms = 0", &st);
+	int rc = exec(s, "SAVEPOINT machine_cert", "renewing a machine certificate");
 
 	if (rc != CC_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, prev_until_ms);
-	bind_text(st, 2, m->cert_fingerprint);
-	bind_text(st, 3, m->cert_pem);
-	sqlite3_bind_int64(st, 4, m->cert_not_after_ms);
-	sqlite3_bind_int64(st, 5, id);
-	rc = step_done(s, st, "renewing a machine certificate");
+	rc = prepare(s, "UPDATE machines SET prev_cert_fingerprint = cert_fingerprint, prev_cert_until_ms = ?1, "
+	                "cert_fingerprint = ?2, cert_not_after_ms = ?3 WHERE id = ?4 AND revoked_ms = 0", &st);
+	if (rc == CC_OK) {
+		sqlite3_bind_int64(st, 1, prev_until_ms);
+		bind_text(st, 2, m->cert_fingerprint);
+		sqlite3_bind_int64(st, 3, m->cert_not_after_ms);
+		sqlite3_bind_int64(st, 4, id);
+		rc = step_done(s, st, "renewing a machine certificate");
+	}
 	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
-		return CC_ERR_STATE;
+		rc = CC_ERR_STATE;
+	if (rc == CC_OK)
+		rc = prepare(s, "UPDATE machine_certs SET prev_cert_pem = cert_pem, cert_pem = ?1 "
+		                "WHERE machine_id = ?2", &st);
+	if (rc == CC_OK) {
+		bind_text(st, 1, m->cert_pem);
+		sqlite3_bind_int64(st, 2, id);
+		rc = step_done(s, st, "renewing a machine certificate");
+	}
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_STATE;
+	if (rc == CC_OK)
+		return exec(s, "RELEASE machine_cert", "renewing a machine certificate");
+	sqlite3_exec(s->db, "ROLLBACK TO machine_cert; RELEASE machine_cert", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -873,7 +938,7 @@ static int sq_machine_find(struct store *base, const char *serial, struct store_
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines WHERE serial = ?", &st);
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.serial = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -885,7 +950,7 @@ static int sq_machine_get(struct store *base, int64_t id, struct store_machine *
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines WHERE id = ?", &st);
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.id = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -899,8 +964,8 @@ static int sq_machine_list(struct store *base, int64_t customer_id,
 	struct sqlite_store *s = SQ(base);
 	struct machine_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines "
-	                    "WHERE ?1 = 0 OR customer_id = ?1 ORDER BY serial", &st);
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " "
+	                    "WHERE ?1 = 0 OR m.customer_id = ?1 ORDER BY m.serial", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1110,9 +1175,11 @@ static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
 		return CC_ERR_STATE;
 	if (rc == CC_OK)
 		rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-		                "SELECT cert_fingerprint, cert_pem, revoked_ms FROM machines WHERE id = ?1 "
-		                "UNION ALL SELECT prev_cert_fingerprint, prev_cert_pem, revoked_ms FROM machines "
-		                "WHERE id = ?1 AND prev_cert_fingerprint <> ''", &st);
+		                "SELECT m.cert_fingerprint, c.cert_pem, m.revoked_ms FROM machines m "
+		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 "
+		                "UNION ALL SELECT m.prev_cert_fingerprint, c.prev_cert_pem, m.revoked_ms FROM machines m "
+		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 AND m.prev_cert_fingerprint <> ''",
+		                &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
