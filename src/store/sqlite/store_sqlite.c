@@ -1022,17 +1022,14 @@ static void read_machine_status(sqlite3_stmt *st, struct store_machine_status *x
 /* Reasons a machine goes offline that are no trouble of its own. */
 #define CLEAN_LEAVE "('', 'disconnected by the machine', 'daemon restarted')"
 
-/* Machines out of service are left out of the other statuses row by row,
- * not in SQL: decommissioned_ms sits after the certificate in the row, and
- * reading it for every row the indexes bring costs more than for the rows
- * that pass the other filters. */
+/* Machines out of service are left out of every status but theirs and all. */
 static const char *status_condition(enum store_machine_status_filter f)
 {
 	switch (f) {
-	case STORE_STATUS_ANY: return "";
-	case STORE_STATUS_ONLINE: return " AND ms.online = 1";
-	case STORE_STATUS_OFFLINE: return " AND IFNULL(ms.online, 0) = 0";
-	case STORE_STATUS_REVOKED: return " AND m.revoked_ms <> 0";
+	case STORE_STATUS_ANY: return " AND m.decommissioned_ms = 0";
+	case STORE_STATUS_ONLINE: return " AND ms.online = 1 AND m.decommissioned_ms = 0";
+	case STORE_STATUS_OFFLINE: return " AND IFNULL(ms.online, 0) = 0 AND m.decommissioned_ms = 0";
+	case STORE_STATUS_REVOKED: return " AND m.revoked_ms <> 0 AND m.decommissioned_ms = 0";
 	case STORE_STATUS_DECOMMISSIONED: return " AND m.decommissioned_ms <> 0";
 	case STORE_STATUS_ALL: return "";
 	}
@@ -1098,7 +1095,10 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 	         /* the customer's name only to sort by it: a join per row otherwise spent for nothing */
 	         customer_sort ? " LEFT JOIN orgs o ON o.id = m.customer_id" : "",
 	         f->customer_id != 0 ? " AND m.customer_id = ?2" : "",
-	         f->site != NULL ? " AND s.name = ?3" : "",
+	         /* a site's name is its customer's: so the planner starts from
+	          * the site (sites' unique index), not from every machine of the customer */
+	         f->site != NULL ? f->customer_id != 0 ? " AND s.name = ?3 AND s.customer_id = ?2" : " AND s.name = ?3"
+	                         : "",
 	         status_condition(f->status),
 	         f->model != NULL ? " AND m.model = ?4" : "",
 	         f->group_id != 0 ? " AND m.id IN (WITH RECURSIVE g(id) AS (SELECT ?5 UNION "
@@ -1125,9 +1125,6 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 		sqlite3_bind_int64(st, 7, f->seen_before_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_machine_status(st, row);
-		if (row->m.decommissioned_ms != 0 && f->status != STORE_STATUS_DECOMMISSIONED &&
-		    f->status != STORE_STATUS_ALL)
-			continue;
 		stop = each(ctx, row);
 		if (stop != 0)
 			break;
