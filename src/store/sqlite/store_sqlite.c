@@ -48,6 +48,13 @@ struct sqlite_store {
  * read back within the round. */
 #define SETTLE_CACHE_KIB 65536
 
+/* Every connection: the pages a pass over a fleet of 10,000 machines reads
+ * (machines, machine_state, the serial index: about 700 pages, 2.8 MiB)
+ * stay in the cache from one fleet list to the next, instead of being read
+ * again through the OS at every one (SQLite's default is 2 MiB). Pages are
+ * allocated as they are used: a connection that reads less holds less. */
+#define CONNECTION_CACHE_SIZE "-8192" /* KiB */
+
 #define INBOX_APPLIED "inbox-applied"
 
 /* Through impl, so that a wrapper of the handle (the vault's integrity layer)
@@ -274,7 +281,8 @@ static int sq_open(const char *location, int create, struct store **out)
 	rc = exec(s, "PRAGMA journal_mode = WAL", "opening");
 	if (rc == CC_OK)
 		rc = exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-		             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF", "opening");
+		             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF;"
+		             "PRAGMA cache_size = " CONNECTION_CACHE_SIZE, "opening");
 	if (rc == CC_OK)
 		rc = migrate(s);
 	/* Touch every table's root page so a truncated file is caught at open. */
