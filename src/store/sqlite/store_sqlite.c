@@ -161,19 +161,24 @@ static int count_row(void *arg, int ncol, char **val, char **name)
 }
 
 /* A migration that rebuilds a table drops the old one: with foreign keys
- * on, that would delete, or cascade to, every row that refers to it. So
- * migrations run with them off (the pragma is a no-op inside a
- * transaction), and each one is checked against them before its commit. */
+ * on, that would delete, or cascade to, every row that refers to it. Such
+ * a migration runs with them off (the pragma is a no-op inside a
+ * transaction) and is checked against them before its commit (SQLite's
+ * generalized ALTER TABLE procedure). Only such a one: the check reads
+ * every table that refers to another, on an old store every record. */
 static int migrate_one(struct sqlite_store *s, size_t i)
 {
 	char bump[64];
-	int violations = 0, rc;
+	int rebuild = strstr(sqlite_migrations[i], "DROP TABLE") != NULL, violations = 0, rc = CC_OK;
 
 	snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", i + 1);
-	rc = exec(s, "BEGIN IMMEDIATE", "migration");
+	if (rebuild)
+		rc = exec(s, "PRAGMA foreign_keys = OFF", "migration");
+	if (rc == CC_OK)
+		rc = exec(s, "BEGIN IMMEDIATE", "migration");
 	if (rc == CC_OK)
 		rc = exec(s, sqlite_migrations[i], "migration");
-	if (rc == CC_OK) {
+	if (rc == CC_OK && rebuild) {
 		rc = sqlite3_exec(s->db, "PRAGMA foreign_key_check", count_row, &violations, NULL);
 		rc = rc != SQLITE_OK ? db_fail(s, rc, "migration") : violations == 0 ? CC_OK : CC_ERR_CORRUPT;
 		if (violations != 0)
@@ -186,6 +191,11 @@ static int migrate_one(struct sqlite_store *s, size_t i)
 		rc = exec(s, "COMMIT", "migration");
 	if (rc != CC_OK)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rebuild) {
+		int on = exec(s, "PRAGMA foreign_keys = ON", "migration");
+
+		rc = rc == CC_OK ? on : rc;
+	}
 	return rc;
 }
 
@@ -208,19 +218,13 @@ static int migrate(struct sqlite_store *s)
 		          version, sqlite_migration_count);
 		return CC_ERR_STATE;
 	}
-	if ((size_t)version == sqlite_migration_count)
-		return CC_OK;
-	rc = exec(s, "PRAGMA foreign_keys = OFF", "migration");
-	for (i = (size_t)version; rc == CC_OK && i < sqlite_migration_count; i++) {
+	for (i = (size_t)version; i < sqlite_migration_count; i++) {
 		rc = migrate_one(s, i);
-		if (rc == CC_OK)
-			log_debug(MOD, "%s: schema migrated to version %zu", s->path, i + 1);
+		if (rc != CC_OK)
+			return rc;
+		log_debug(MOD, "%s: schema migrated to version %zu", s->path, i + 1);
 	}
-	if (rc == CC_OK)
-		rc = exec(s, "PRAGMA foreign_keys = ON", "migration");
-	else
-		sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-	return rc;
+	return CC_OK;
 }
 
 /* The inbox id up to which rows were moved into their tables; 0: none. */
