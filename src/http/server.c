@@ -257,30 +257,37 @@ void http_reply_text(struct http_req *r, int status, const char *content_type, c
 	send_body(r, status, content_type, body, strlen(body));
 }
 
-void http_reply_text_etag(struct http_req *r, const char *content_type, const char *body)
+void http_reply_buffer_etag(struct http_req *r, const char *content_type, struct evbuffer *body)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char etag[2 + 32 + 1];
 	const char *seen = http_header(r, "If-None-Match");
-	size_t len = strlen(body);
+	/* Chain by chain, where the bytes lie. */
+	int i, n = evbuffer_peek(body, -1, NULL, NULL, 0);
+	struct evbuffer_iovec *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && (n == 0 || v != NULL) && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	         (n == 0 || evbuffer_peek(body, -1, NULL, v, n) == n);
 
-	if (EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16) {
-		send_body(r, 200, content_type, body, len);
-		return;
+	for (i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, v[i].iov_base, v[i].iov_len) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 16;
+	EVP_MD_CTX_free(ctx);
+	free(v);
+	common_headers(r, content_type);
+	if (ok) {
+		etag[0] = '"';
+		hex_encode(md, 15, etag + 1, 31);
+		etag[31] = '"';
+		etag[32] = '\0';
+		http_add_header(r, "ETag", etag);
 	}
-	etag[0] = '"';
-	hex_encode(md, 15, etag + 1, 31);
-	etag[31] = '"';
-	etag[32] = '\0';
-	http_add_header(r, "ETag", etag);
-	if (seen != NULL && strcmp(seen, etag) == 0) {
-		common_headers(r, content_type);
+	if (ok && seen != NULL && strcmp(seen, etag) == 0)
 		evhttp_send_reply(r->req, 304, NULL, NULL);
-		req_free(r);
-		return;
-	}
-	send_body(r, 200, content_type, body, len);
+	else
+		evhttp_send_reply(r->req, 200, NULL, body);
+	req_free(r);
 }
 
 void http_reply_json(struct http_req *r, int status, json_t *doc)

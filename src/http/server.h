@@ -114,8 +114,10 @@ void http_reply_error(struct http_req *r, int status, const char *code, const ch
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body);
 /* A 200 with an ETag (a hash of body): 304 and no body when the request's
  * If-None-Match names it, so a poller that has the answer costs no transfer
- * (the dashboard's fleet list). Still no-store: the page keeps the copy. */
-void http_reply_text_etag(struct http_req *r, const char *content_type, const char *body);
+ * (the dashboard's fleet list). Still no-store: the page keeps the copy.
+ * The bytes are moved out of body, not copied (a fleet list is megabytes);
+ * the caller still frees body. */
+void http_reply_buffer_etag(struct http_req *r, const char *content_type, struct evbuffer *body);
 /* A static file: bytes are borrowed and must outlive the reply (embedded
  * files do); cache_control and csp replace the API's no-store and
  * default-src 'none'. Answers 304 without the body when the request's

@@ -178,7 +178,9 @@ def legacy(f):
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
         # 13 -> 14: certificate expiry and renewal; 14 -> 15: places, group membership,
         # decommission and moves, deactivation; 15 -> 16: webhooks, the notification
-        # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours).
+        # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours;
+        # 18 -> 19: certificates in machine_certs, out of the machines row).
+        certificates_in_the_machines_row(c)
         c.execute("DROP TABLE alert_events")
         c.execute("DROP TABLE alert_rules")
         c.execute("DROP TABLE alerts")
@@ -213,6 +215,45 @@ def legacy(f):
         c.execute("PRAGMA user_version = 6")
     c.close()
     drop_row_key(f)
+
+
+def certificates_in_the_machines_row(c):
+    """The machines table before 18 -> 19: the certificates at the end of the row."""
+    for column in ("cert_pem", "prev_cert_pem"):
+        c.execute(f"ALTER TABLE machines ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+        c.execute(f"UPDATE machines SET {column} = "
+                  f"(SELECT {column} FROM machine_certs WHERE machine_id = machines.id)")
+    c.execute("DROP TABLE machine_certs")
+
+
+def test_certificates_leave_the_machines_row_intact(tmp_path):
+    """18 -> 19 rebuilds the machines table without its certificates: every
+    certificate, id and MAC comes through, and the AUTOINCREMENT counter too
+    (an id is never given twice, even the id of a machine deleted since)."""
+    f = ccdaemon.Fleet.create(tmp_path, machines=("C1", "C2", "C3"), customer="cafe-c")
+    with db(f) as c:
+        c.execute("UPDATE machine_certs SET prev_cert_pem = 'an earlier certificate' "
+                  "WHERE machine_id = (SELECT id FROM machines WHERE serial = 'C2')")
+        before = c.execute("SELECT m.id, m.serial, m.mac, c.cert_pem, c.prev_cert_pem FROM machines m "
+                           "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
+        c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
+        certificates_in_the_machines_row(c)
+        c.execute("PRAGMA user_version = 18")
+    c.close()
+    assert f.cc("init", "--check", rc=None).returncode == 0  # migrates, then every MAC verifies
+    with db(f) as c:
+        after = c.execute("SELECT m.id, m.serial, m.mac, c.cert_pem, c.prev_cert_pem FROM machines m "
+                          "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
+        columns = [r[1] for r in c.execute("PRAGMA table_info(machines)")]
+        indexes = sorted(r[1] for r in c.execute("PRAGMA index_list(machines)"))
+    c.close()
+    assert after == before and len(after) == 3
+    assert after[0][3] == f.machines["C1"].cert.read_text()
+    assert "cert_pem" not in columns and "prev_cert_pem" not in columns, columns
+    assert indexes == ["machines_customer", "machines_model", "machines_site", "sqlite_autoindex_machines_1"]
+    assert f.ccj("machine", "show", "C2")["serial"] == "C2"
+    f.add_machine("C4", customer="cafe-c")
+    assert row_id(f, "machines", "serial = ?", ("C4",)) == 51
 
 
 def drop_row_key(f):

@@ -419,6 +419,53 @@ const char *const sqlite_migrations[] = {
 	/* A site's business hours as written (fleet/hours.h): availability
 	 * within them, alerts that wait for opening time. */
 	"ALTER TABLE sites ADD COLUMN hours TEXT NOT NULL DEFAULT '';",
+
+	/* 18 -> 19: the certificates leave the machines row for machine_certs.
+	 * A PEM (about 700 bytes) was most of a row: four machines to a 4 KiB
+	 * page, so every pass over the fleet (the list, its filters, the
+	 * joins by machine) read every certificate it passed. Column order
+	 * would not help (the row fits its page, no overflow to skip): the
+	 * pages must hold fewer bytes. DROP COLUMN would rewrite each row in
+	 * place and leave as many pages, mostly empty; the table is rebuilt
+	 * instead (SQLite's generalized ALTER TABLE procedure; migrate() runs
+	 * it with foreign keys off, so the DROP cascades to nothing, and checks
+	 * them before the commit). Ids, and so the rows' MACs, stay as they
+	 * were (a MAC covers the fingerprint, not the PEM); the AUTOINCREMENT
+	 * counter is carried over, so no id is ever given again. */
+	"CREATE TABLE machine_certs("
+	"  machine_id INTEGER PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  cert_pem TEXT NOT NULL,"
+	"  prev_cert_pem TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO machine_certs SELECT id, cert_pem, prev_cert_pem FROM machines ORDER BY id;"
+	"CREATE TABLE machines_new("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  serial TEXT NOT NULL UNIQUE,"
+	"  model TEXT NOT NULL,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  site_id INTEGER REFERENCES sites(id) ON DELETE SET NULL,"
+	"  cert_fingerprint TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+	"  mac BLOB,"
+	"  cert_not_after_ms INTEGER NOT NULL DEFAULT 0,"
+	"  prev_cert_fingerprint TEXT NOT NULL DEFAULT '',"
+	"  prev_cert_until_ms INTEGER NOT NULL DEFAULT 0,"
+	"  decommissioned_ms INTEGER NOT NULL DEFAULT 0,"
+	"  origin_serial TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO machines_new(id, serial, model, customer_id, site_id, cert_fingerprint, created_ms,"
+	"  revoked_ms, mac, cert_not_after_ms, prev_cert_fingerprint, prev_cert_until_ms, decommissioned_ms,"
+	"  origin_serial)"
+	"  SELECT id, serial, model, customer_id, site_id, cert_fingerprint, created_ms, revoked_ms, mac,"
+	"  cert_not_after_ms, prev_cert_fingerprint, prev_cert_until_ms, decommissioned_ms, origin_serial"
+	"  FROM machines ORDER BY id;"
+	"DELETE FROM sqlite_sequence WHERE name = 'machines_new';"
+	"INSERT INTO sqlite_sequence(name, seq) SELECT 'machines_new', seq FROM sqlite_sequence"
+	"  WHERE name = 'machines';"
+	"DROP TABLE machines;"
+	"ALTER TABLE machines_new RENAME TO machines;"
+	"CREATE INDEX machines_customer ON machines(customer_id);"
+	"CREATE INDEX machines_site ON machines(site_id);"
+	"CREATE INDEX machines_model ON machines(model, serial);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

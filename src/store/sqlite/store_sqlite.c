@@ -48,6 +48,13 @@ struct sqlite_store {
  * read back within the round. */
 #define SETTLE_CACHE_KIB 65536
 
+/* Every connection: the pages a pass over a fleet of 10,000 machines reads
+ * (machines, machine_state, the serial index: about 700 pages, 2.8 MiB)
+ * stay in the cache from one fleet list to the next, instead of being read
+ * again through the OS at every one (SQLite's default is 2 MiB). Pages are
+ * allocated as they are used: a connection that reads less holds less. */
+#define CONNECTION_CACHE_SIZE "-8192" /* KiB */
+
 #define INBOX_APPLIED "inbox-applied"
 
 /* Through impl, so that a wrapper of the handle (the vault's integrity layer)
@@ -144,6 +151,54 @@ static void bind_id_or_null(sqlite3_stmt *st, int idx, int64_t id)
 		sqlite3_bind_int64(st, idx, id);
 }
 
+static int count_row(void *arg, int ncol, char **val, char **name)
+{
+	(void)ncol;
+	(void)val;
+	(void)name;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A migration that rebuilds a table drops the old one: with foreign keys
+ * on, that would delete, or cascade to, every row that refers to it. Such
+ * a migration runs with them off (the pragma is a no-op inside a
+ * transaction) and is checked against them before its commit (SQLite's
+ * generalized ALTER TABLE procedure). Only such a one: the check reads
+ * every table that refers to another, on an old store every record. */
+static int migrate_one(struct sqlite_store *s, size_t i)
+{
+	char bump[64];
+	int rebuild = strstr(sqlite_migrations[i], "DROP TABLE") != NULL, violations = 0, rc = CC_OK;
+
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", i + 1);
+	if (rebuild)
+		rc = exec(s, "PRAGMA foreign_keys = OFF", "migration");
+	if (rc == CC_OK)
+		rc = exec(s, "BEGIN IMMEDIATE", "migration");
+	if (rc == CC_OK)
+		rc = exec(s, sqlite_migrations[i], "migration");
+	if (rc == CC_OK && rebuild) {
+		rc = sqlite3_exec(s->db, "PRAGMA foreign_key_check", count_row, &violations, NULL);
+		rc = rc != SQLITE_OK ? db_fail(s, rc, "migration") : violations == 0 ? CC_OK : CC_ERR_CORRUPT;
+		if (violations != 0)
+			log_error(MOD, "%s: migration to version %zu leaves %d rows that refer to no row", s->path,
+			          i + 1, violations);
+	}
+	if (rc == CC_OK)
+		rc = exec(s, bump, "migration");
+	if (rc == CC_OK)
+		rc = exec(s, "COMMIT", "migration");
+	if (rc != CC_OK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rebuild) {
+		int on = exec(s, "PRAGMA foreign_keys = ON", "migration");
+
+		rc = rc == CC_OK ? on : rc;
+	}
+	return rc;
+}
+
 static int migrate(struct sqlite_store *s)
 {
 	sqlite3_stmt *st = NULL;
@@ -164,20 +219,9 @@ static int migrate(struct sqlite_store *s)
 		return CC_ERR_STATE;
 	}
 	for (i = (size_t)version; i < sqlite_migration_count; i++) {
-		char bump[64];
-
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", i + 1);
-		rc = exec(s, "BEGIN IMMEDIATE", "migration");
-		if (rc == CC_OK)
-			rc = exec(s, sqlite_migrations[i], "migration");
-		if (rc == CC_OK)
-			rc = exec(s, bump, "migration");
-		if (rc == CC_OK)
-			rc = exec(s, "COMMIT", "migration");
-		if (rc != CC_OK) {
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		rc = migrate_one(s, i);
+		if (rc != CC_OK)
 			return rc;
-		}
 		log_debug(MOD, "%s: schema migrated to version %zu", s->path, i + 1);
 	}
 	return CC_OK;
@@ -241,7 +285,8 @@ static int sq_open(const char *location, int create, struct store **out)
 	rc = exec(s, "PRAGMA journal_mode = WAL", "opening");
 	if (rc == CC_OK)
 		rc = exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-		             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF", "opening");
+		             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF;"
+		             "PRAGMA cache_size = " CONNECTION_CACHE_SIZE, "opening");
 	if (rc == CC_OK)
 		rc = migrate(s);
 	/* Touch every table's root page so a truncated file is caught at open. */
@@ -800,11 +845,14 @@ static int sq_group_list(struct store *base, int64_t customer_id,
 
 /* ---- machines ---- */
 
-/* A machine retired by a move keeps its real serial in origin_serial. */
-#define MACHINE_COLUMNS "id, CASE WHEN origin_serial <> '' THEN origin_serial ELSE serial END, model, " \
-                        "customer_id, IFNULL(site_id, 0), cert_fingerprint, " \
-                        "created_ms, revoked_ms, cert_pem, mac, cert_not_after_ms, prev_cert_fingerprint, " \
-                        "prev_cert_until_ms, decommissioned_ms, origin_serial <> ''"
+/* A machine retired by a move keeps its real serial in origin_serial. The
+ * certificates live in machine_certs, out of the rows a scan of the fleet
+ * reads (schema.c, 18 -> 19). */
+#define MACHINE_COLUMNS "m.id, CASE WHEN m.origin_serial <> '' THEN m.origin_serial ELSE m.serial END, " \
+                        "m.model, m.customer_id, IFNULL(m.site_id, 0), m.cert_fingerprint, " \
+                        "m.created_ms, m.revoked_ms, IFNULL(c.cert_pem, ''), m.mac, m.cert_not_after_ms, " \
+                        "m.prev_cert_fingerprint, m.prev_cert_until_ms, m.decommissioned_ms, m.origin_serial <> ''"
+#define MACHINE_FROM "machines m LEFT JOIN machine_certs c ON c.machine_id = m.id"
 
 static void read_machine(sqlite3_stmt *st, void *out)
 {
@@ -830,45 +878,74 @@ static void read_machine(sqlite3_stmt *st, void *out)
 
 DEFINE_EMITTER(machine, read_machine)
 
+/* The row and its certificate, both or neither (a savepoint of its own:
+ * callers need not be in a transaction). */
 static int sq_machine_add(struct store *base, const struct store_machine *m, int64_t *id)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, "
-	                    "created_ms, revoked_ms, cert_pem, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
+	int rc = exec(s, "SAVEPOINT machine_add", "adding a machine");
 
 	if (rc != CC_OK)
 		return rc;
-	bind_text(st, 1, m->serial);
-	bind_text(st, 2, m->model);
-	sqlite3_bind_int64(st, 3, m->customer_id);
-	bind_id_or_null(st, 4, m->site_id);
-	bind_text(st, 5, m->cert_fingerprint);
-	sqlite3_bind_int64(st, 6, m->created_ms);
-	sqlite3_bind_int64(st, 7, m->revoked_ms);
-	bind_text(st, 8, m->cert_pem);
-	sqlite3_bind_int64(st, 9, m->cert_not_after_ms);
-	return insert_row(s, st, "adding a machine", id);
+	rc = prepare(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, "
+	                "created_ms, revoked_ms, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st);
+	if (rc == CC_OK) {
+		bind_text(st, 1, m->serial);
+		bind_text(st, 2, m->model);
+		sqlite3_bind_int64(st, 3, m->customer_id);
+		bind_id_or_null(st, 4, m->site_id);
+		bind_text(st, 5, m->cert_fingerprint);
+		sqlite3_bind_int64(st, 6, m->created_ms);
+		sqlite3_bind_int64(st, 7, m->revoked_ms);
+		sqlite3_bind_int64(st, 8, m->cert_not_after_ms);
+		rc = insert_row(s, st, "adding a machine", id);
+	}
+	if (rc == CC_OK)
+		rc = prepare(s, "INSERT INTO machine_certs(machine_id, cert_pem) VALUES (?, ?)", &st);
+	if (rc == CC_OK) {
+		sqlite3_bind_int64(st, 1, *id);
+		bind_text(st, 2, m->cert_pem);
+		rc = step_done(s, st, "adding a machine");
+	}
+	if (rc == CC_OK)
+		return exec(s, "RELEASE machine_add", "adding a machine");
+	sqlite3_exec(s->db, "ROLLBACK TO machine_add; RELEASE machine_add", NULL, NULL, NULL);
+	return rc;
 }
 
 static int sq_machine_cert_set(struct store *base, int64_t id, const struct store_machine *m, int64_t prev_until_ms)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE machines SET prev_cert_fingerprint = cert_fingerprint, prev_cert_pem = cert_pem, "
-	                    "prev_cert_until_ms = ?1, cert_fingerprint = ?2, cert_pem = ?3, cert_not_after_ms = ?4 "
-	                    "WHERE id = ?5 AND revoked_ms = 0", &st);
+	int rc = exec(s, "SAVEPOINT machine_cert", "renewing a machine certificate");
 
 	if (rc != CC_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, prev_until_ms);
-	bind_text(st, 2, m->cert_fingerprint);
-	bind_text(st, 3, m->cert_pem);
-	sqlite3_bind_int64(st, 4, m->cert_not_after_ms);
-	sqlite3_bind_int64(st, 5, id);
-	rc = step_done(s, st, "renewing a machine certificate");
+	rc = prepare(s, "UPDATE machines SET prev_cert_fingerprint = cert_fingerprint, prev_cert_until_ms = ?1, "
+	                "cert_fingerprint = ?2, cert_not_after_ms = ?3 WHERE id = ?4 AND revoked_ms = 0", &st);
+	if (rc == CC_OK) {
+		sqlite3_bind_int64(st, 1, prev_until_ms);
+		bind_text(st, 2, m->cert_fingerprint);
+		sqlite3_bind_int64(st, 3, m->cert_not_after_ms);
+		sqlite3_bind_int64(st, 4, id);
+		rc = step_done(s, st, "renewing a machine certificate");
+	}
 	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
-		return CC_ERR_STATE;
+		rc = CC_ERR_STATE;
+	if (rc == CC_OK)
+		rc = prepare(s, "UPDATE machine_certs SET prev_cert_pem = cert_pem, cert_pem = ?1 "
+		                "WHERE machine_id = ?2", &st);
+	if (rc == CC_OK) {
+		bind_text(st, 1, m->cert_pem);
+		sqlite3_bind_int64(st, 2, id);
+		rc = step_done(s, st, "renewing a machine certificate");
+	}
+	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
+		rc = CC_ERR_STATE;
+	if (rc == CC_OK)
+		return exec(s, "RELEASE machine_cert", "renewing a machine certificate");
+	sqlite3_exec(s->db, "ROLLBACK TO machine_cert; RELEASE machine_cert", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -876,7 +953,7 @@ static int sq_machine_find(struct store *base, const char *serial, struct store_
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines WHERE serial = ?", &st);
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.serial = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -888,7 +965,7 @@ static int sq_machine_get(struct store *base, int64_t id, struct store_machine *
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines WHERE id = ?", &st);
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.id = ?", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -902,8 +979,8 @@ static int sq_machine_list(struct store *base, int64_t customer_id,
 	struct sqlite_store *s = SQ(base);
 	struct machine_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM machines "
-	                    "WHERE ?1 = 0 OR customer_id = ?1 ORDER BY serial", &st);
+	int rc = prepare(s, "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " "
+	                    "WHERE ?1 = 0 OR m.customer_id = ?1 ORDER BY m.serial", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -960,17 +1037,14 @@ static void read_machine_status(sqlite3_stmt *st, struct store_machine_status *x
 /* Reasons a machine goes offline that are no trouble of its own. */
 #define CLEAN_LEAVE "('', 'disconnected by the machine', 'daemon restarted')"
 
-/* Machines out of service are left out of the other statuses row by row,
- * not in SQL: decommissioned_ms sits after the certificate in the row, and
- * reading it for every row the indexes bring costs more than for the rows
- * that pass the other filters. */
+/* Machines out of service are left out of every status but theirs and all. */
 static const char *status_condition(enum store_machine_status_filter f)
 {
 	switch (f) {
-	case STORE_STATUS_ANY: return "";
-	case STORE_STATUS_ONLINE: return " AND ms.online = 1";
-	case STORE_STATUS_OFFLINE: return " AND IFNULL(ms.online, 0) = 0";
-	case STORE_STATUS_REVOKED: return " AND m.revoked_ms <> 0";
+	case STORE_STATUS_ANY: return " AND m.decommissioned_ms = 0";
+	case STORE_STATUS_ONLINE: return " AND ms.online = 1 AND m.decommissioned_ms = 0";
+	case STORE_STATUS_OFFLINE: return " AND IFNULL(ms.online, 0) = 0 AND m.decommissioned_ms = 0";
+	case STORE_STATUS_REVOKED: return " AND m.revoked_ms <> 0 AND m.decommissioned_ms = 0";
 	case STORE_STATUS_DECOMMISSIONED: return " AND m.decommissioned_ms <> 0";
 	case STORE_STATUS_ALL: return "";
 	}
@@ -1036,7 +1110,10 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 	         /* the customer's name only to sort by it: a join per row otherwise spent for nothing */
 	         customer_sort ? " LEFT JOIN orgs o ON o.id = m.customer_id" : "",
 	         f->customer_id != 0 ? " AND m.customer_id = ?2" : "",
-	         f->site != NULL ? " AND s.name = ?3" : "",
+	         /* a site's name is its customer's: so the planner starts from
+	          * the site (sites' unique index), not from every machine of the customer */
+	         f->site != NULL ? f->customer_id != 0 ? " AND s.name = ?3 AND s.customer_id = ?2" : " AND s.name = ?3"
+	                         : "",
 	         status_condition(f->status),
 	         f->model != NULL ? " AND m.model = ?4" : "",
 	         f->group_id != 0 ? " AND m.id IN (WITH RECURSIVE g(id) AS (SELECT ?5 UNION "
@@ -1063,9 +1140,6 @@ static int sq_machine_status_list(struct store *base, const struct store_machine
 		sqlite3_bind_int64(st, 7, f->seen_before_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_machine_status(st, row);
-		if (row->m.decommissioned_ms != 0 && f->status != STORE_STATUS_DECOMMISSIONED &&
-		    f->status != STORE_STATUS_ALL)
-			continue;
 		stop = each(ctx, row);
 		if (stop != 0)
 			break;
@@ -1113,9 +1187,11 @@ static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
 		return CC_ERR_STATE;
 	if (rc == CC_OK)
 		rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-		                "SELECT cert_fingerprint, cert_pem, revoked_ms FROM machines WHERE id = ?1 "
-		                "UNION ALL SELECT prev_cert_fingerprint, prev_cert_pem, revoked_ms FROM machines "
-		                "WHERE id = ?1 AND prev_cert_fingerprint <> ''", &st);
+		                "SELECT m.cert_fingerprint, c.cert_pem, m.revoked_ms FROM machines m "
+		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 "
+		                "UNION ALL SELECT m.prev_cert_fingerprint, c.prev_cert_pem, m.revoked_ms FROM machines m "
+		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 AND m.prev_cert_fingerprint <> ''",
+		                &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
