@@ -693,8 +693,9 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 	forget_configs(r);
 	/* Since when a machine is in its state is known within the period:
 	 * a week, the longest any rule waits (rules.c); before it reads as
-	 * the period's start. */
-	rc = availability_each(s, 0, now_ms - STATE_LOOKBACK_MS, now_ms, keep_state, &st);
+	 * the period's start. A change made in this very millisecond counts
+	 * (to is exclusive). */
+	rc = availability_each(s, 0, now_ms - STATE_LOOKBACK_MS, now_ms + 1, keep_state, &st);
 	if (rc != CC_OK)
 		goto out;
 	rc = s->ops->begin(s);

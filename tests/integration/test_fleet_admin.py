@@ -232,8 +232,9 @@ def test_move_to_another_customer_keeps_the_records_with_their_owner(world):
         status, doc = call(world, "POST", "/api/v1/machines/MV1/move", {"customer": "cafe-c", "site": None})
         assert status == 200 and doc["customer"] == "cafe-c" and doc["customer_changed"], doc
         # The live connection, still the old row's, is dropped; it comes back as the new one.
+        # (mosquitto_sub may see the close before the DISCONNECT and reconnect: the
+        # machine is valid under its new row, so whether it exits is not the point.)
         d.wait_for(r"MV1: cut off", since=mark)
-        assert sub.wait(timeout=30) is not None
     finally:
         if sub.poll() is None:
             sub.terminate()
