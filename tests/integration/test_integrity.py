@@ -178,7 +178,8 @@ def legacy(f):
         # 10 -> 11: telemetry roll-ups; 11 -> 12: state changes; 12 -> 13: jobs;
         # 13 -> 14: certificate expiry and renewal; 14 -> 15: places, group membership,
         # decommission and moves, deactivation; 15 -> 16: webhooks, the notification
-        # outbox and its delivery log; 16 -> 17: alerts).
+        # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: quality rule sets).
+        c.execute("DROP TABLE quality_rulesets")
         c.execute("DROP TABLE alert_events")
         c.execute("DROP TABLE alert_rules")
         c.execute("DROP TABLE alerts")

@@ -416,6 +416,17 @@ const char *const sqlite_migrations[] = {
 	"  enabled INTEGER NOT NULL,"
 	"  params TEXT NOT NULL,"
 	"  PRIMARY KEY (org_id, rule)) WITHOUT ROWID;",
+	/* 17 -> 18: quality rule sets (src/quality/ruleset.h): every version of
+	 * every model's standard, kept, so that the version that judged a day
+	 * can always be shown. The manufacturer's engineering documents, not
+	 * customer data: clear text. */
+	"CREATE TABLE quality_rulesets("
+	"  model TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  author TEXT NOT NULL,"
+	"  doc TEXT NOT NULL,"
+	"  PRIMARY KEY (model, version)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
