@@ -194,6 +194,15 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "serial", "S", "only this machine (with its state now)", 0 },
 	    { "by", "KEY", "a row per machine, site, customer or distributor", 0 }, CLI_END_OPTS },
 	  run_availability },
+	{ "report", "compliance",
+	  "quality compliance (docs/QUALITY.md): brews in spec, breaches, cleanings done vs due per machine and in "
+	  "total (default the last 7 days, at most 92)", NULL, 1,
+	  { { "from", "TIME", "from this time (epoch ms or YYYY-MM-DDTHH:MM:SSZ)", 0 },
+	    { "to", "TIME", "until this time (default now)", 0 },
+	    { "customer", "C", "only this customer's machines", 0 },
+	    { "site", "X", "only machines at this site", 0 },
+	    { "serial", "S", "only this machine", 0 }, CLI_END_OPTS },
+	  cli_run_report_compliance },
 	CLI_END_CMDS,
 };
 

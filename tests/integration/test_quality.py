@@ -88,7 +88,7 @@ USERS = (("eng-m", "manufacturer", "engineer"), ("tech-a", "cafe-a", "technician
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    f = ccdaemon.Fleet.create(tmp_path_factory.mktemp("quality"), machines=("Q1", "Q2"), customer="cafe-a")
+    f = ccdaemon.Fleet.create(tmp_path_factory.mktemp("quality"), machines=("Q1", "Q2", "Q3"), customer="cafe-a")
     f.cc("site", "add", "--customer", "cafe-a", "--name", "bar-1")
     f.cc("machine", "move", "Q1", "--site", "bar-1")
     f.cc("org", "add", "--name", "dist-b", "--kind", "distributor", "--parent", "manufacturer")
@@ -189,12 +189,12 @@ def test_site_and_customer_scope(world):
     w = world
     scenario_compliance(w)
     everything = compliance(w, "tech-a", **{"from": D, "to": D + 2 * DAY})
-    assert sorted(m["serial"] for m in everything["machines"]) == ["Q1", "Q2"]
+    assert sorted(m["serial"] for m in everything["machines"]) == ["Q1", "Q2", "Q3"]
     assert {c["customer"] for c in everything["customers"]} == {"cafe-a"}
     site = compliance(w, "tech-a", site="bar-1", **{"from": D, "to": D + 2 * DAY})
     assert [m["serial"] for m in site["machines"]] == ["Q1"]
     org = compliance(w, "eng-m", org="cafe-a", **{"from": D, "to": D + 2 * DAY})
-    assert sorted(m["serial"] for m in org["machines"]) == ["Q1", "Q2"]
+    assert sorted(m["serial"] for m in org["machines"]) == ["Q1", "Q2", "Q3"]
     # cafe-b never consented to the quality purpose: left out, and counted.
     assert "B1" not in [m["serial"] for m in org["machines"]]
     assert compliance(w, "eng-m", **{"from": D, "to": D + 2 * DAY})["excluded_without_consent"] == 1
@@ -283,3 +283,59 @@ def test_rule_sets_validated_versioned_and_judging_from_their_day(world):
     assert doc["standard"] == {"model": "barista-pro", "ruleset_version": first + 1}
     assert [a["outcome"] for a in w["fleet"].ccj("audit", "list", "--action", "quality.rules.upload")][-4:] == \
         ["error", "error", "ok", "ok"]
+
+
+def test_the_cli_twins(world, tmp_path):
+    w = world
+    f = w["fleet"]
+    scenario_compliance(w)
+    doc = f.ccj("report", "compliance", "--serial", "Q1", "--from", str(D), "--to", str(D + 2 * DAY))
+    m = doc["machines"][0]
+    assert m["brews"] == 20 and m["in_spec"] == 16 and m["telemetry_breaches"] == 1
+    assert m["in_spec_pct"] == pytest.approx(80.0)
+    text = f.cc("report", "compliance", "--serial", "Q1", "--from", str(D), "--to", str(D + 2 * DAY)).stdout
+    row = next(line.split() for line in text.splitlines() if line.startswith("Q1"))
+    assert row == ["Q1", "bar-1", "20", "80.0", "4", "1", "2/3", "1"], text
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": "espresso-one", "cleaning": [{"program": "descale", "every_l": 0}]}')
+    p = f.cc("quality-rule", "upload", "--file", bad, rc=2)
+    assert "cleaning[0].every_l" in p.stderr
+    good = tmp_path / "good.json"
+    good.write_text('{"model": "espresso-one", "products": {"*": {"temp_c": {"min": 91, "max": 95}}}}')
+    up = f.ccj("quality-rule", "upload", "--file", good)
+    assert up["model"] == "espresso-one" and up["version"] == 1
+    listed = f.ccj("quality-rule", "list", "--model", "espresso-one")["rulesets"]
+    assert [(r["version"], r["author"]) for r in listed] == [(1, listed[0]["author"])]
+    assert listed[0]["author"].startswith("cli:")
+    shown = f.ccj("quality-rule", "show", "--model", "espresso-one")
+    assert shown["document"]["products"]["*"]["temp_c"] == {"min": 91, "max": 95}
+    assert f.ccj("audit", "list", "--action", "quality-rule")[-1]["outcome"] == "ok"
+
+
+def test_a_brew_out_of_spec_raises_an_alert_and_one_in_spec_resolves_it(world):
+    w = world
+
+    def alerts(state):
+        status, doc = call(w, "tech-a", "GET", f"/api/v1/alerts?serial=Q3&rule=quality_breach&state={state}")
+        assert status == 200, doc
+        return doc["alerts"]
+
+    m = Paho(w["daemon"], w["fleet"].machines["Q3"])
+    m.connect()
+    t = now_ms() - 2000
+    # 97.5 degC: out of every version's espresso range; a cappuccino in spec says nothing of espressos.
+    m.publish("event", {"seq": 1, "ts": t, "type": "brew", "product": "espresso", "temp_c": 97.5,
+                        "brew_time_s": 25.0, "volume_ml": 30})
+    m.publish("event", {"seq": 2, "ts": t + 1, "type": "brew", "product": "cappuccino", "temp_c": 93.0,
+                        "brew_time_s": 25.0, "volume_ml": 180})
+    opened = ccdaemon.poll_until(lambda: alerts("open") or None, "the quality alert")
+    assert [(a["cause"], a["severity"]) for a in opened] == [("quality_breach:espresso", "warning")]
+    # The customer's manager (no technical class) reads the rule, not the product.
+    status, doc = call(w, "mgr-a", "GET", "/api/v1/alerts?serial=Q3&rule=quality_breach")
+    assert status == 200 and [a["cause"] for a in doc["alerts"]] == ["quality_breach"]
+    m.publish("event", {"seq": 3, "ts": t + 2, "type": "brew", "product": "espresso", "temp_c": 93.0,
+                        "brew_time_s": 25.0, "volume_ml": 30})
+    done = ccdaemon.poll_until(lambda: alerts("resolved") or None, "the quality alert resolved")
+    assert done[0]["id"] == opened[0]["id"] and done[0]["resolved_by"] == "auto"
+    assert alerts("unresolved") == []
+    m.disconnect()
