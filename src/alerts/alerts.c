@@ -15,6 +15,7 @@
 #include "fleet/hours.h"
 #include "ingest/catalogue.h"
 #include "ingest/privacy.h"
+#include "quality/compliance.h"
 #include "records/records.h"
 
 #define MOD "alerts"
@@ -395,6 +396,7 @@ struct alerts_round {
 		int64_t machine_id, since_ms, base_count;
 	} *windows;
 	size_t nwin, capwin;
+	struct compliance_rules *quality; /* the quality rule sets, read once per round */
 };
 
 int alerts_round_new(struct vault *v, struct alerts_round **out)
@@ -417,6 +419,7 @@ void alerts_round_free(struct alerts_round *r)
 		return;
 	free(r->pending);
 	free(r->windows);
+	compliance_rules_free(r->quality);
 	free(r);
 }
 
@@ -445,6 +448,8 @@ static void forget_configs(struct alerts_round *r)
 {
 	r->cached = 0;
 	r->have_machine = 0;
+	compliance_rules_free(r->quality); /* an upload reaches the next round */
+	r->quality = NULL;
 }
 
 static void take_verdict(void *vctx, const char *detail, int active)
@@ -521,7 +526,8 @@ static int round_row(void *ctx, const struct store_record *rec)
 	if (c == NULL)
 		return CC_OK; /* judged with its next record */
 	for (i = 0; i < r->nrules; i++)
-		wanted |= r->rules[i].on_record != NULL && c[i].enabled;
+		wanted |= (r->rules[i].on_record != NULL || (r->rules[i].on_brew != NULL && rec->kind == RECORD_EVENT)) &&
+		          c[i].enabled;
 	if (!wanted)
 		return CC_OK;
 	rc = records_open_record(r->v, &r->machine, rec, &pt, &len);
@@ -535,6 +541,16 @@ static int round_row(void *ctx, const struct store_record *rec)
 		if (r->rules[i].on_record != NULL && c[i].enabled) {
 			r->cur_rule = (unsigned)i;
 			r->rules[i].on_record(c[i].p, rec->kind, pt, len, take_verdict, r);
+		}
+	for (i = 0; i < r->nrules; i++)
+		if (r->rules[i].on_brew != NULL && c[i].enabled && rec->kind == RECORD_EVENT &&
+		    (r->quality != NULL || compliance_rules_load(s, &r->quality) == CC_OK)) {
+			int64_t version;
+			const struct quality_ruleset *rs = compliance_rules_for(
+			        r->quality, r->machine.model, rec->ts_ms - rec->ts_ms % COMPLIANCE_DAY_MS, clock_now_ms(), &version);
+
+			r->cur_rule = (unsigned)i;
+			r->rules[i].on_brew(c[i].p, rs, pt, len, take_verdict, r);
 		}
 	crypto_wipe(pt, len);
 	free(pt);

@@ -125,6 +125,66 @@ static void consumable_low_record(const int64_t *p, enum record_kind kind, const
 		verdict(vctx, "water_filter", m.filter > (double)p[FILTER_ABOVE]);
 }
 
+/* ---- quality_breach: a brew out of its product's range, per product ---- */
+
+struct brew_scan {
+	const char *key;
+	size_t klen;
+	int is_brew;
+	char product[CC_NAME_MAX + 1];
+	double v[QF_COUNT];
+	int has[QF_COUNT];
+};
+
+static int on_brew_token(void *ctx, const struct jscan_token *t)
+{
+	struct brew_scan *b = ctx;
+	int f;
+
+	if (t->depth != 1)
+		return 0;
+	if (t->type == JSCAN_KEY) {
+		b->key = t->s;
+		b->klen = t->len;
+		return 0;
+	}
+	if (b->key != NULL && t->type == JSCAN_STRING) {
+		if (token_is(b->key, b->klen, "type"))
+			b->is_brew = token_is(t->s, t->len, "brew");
+		else if (token_is(b->key, b->klen, "product") && t->len < sizeof(b->product)) {
+			memcpy(b->product, t->s, t->len);
+			b->product[t->len] = '\0';
+		}
+	} else if (b->key != NULL && (t->type == JSCAN_INTEGER || t->type == JSCAN_REAL)) {
+		for (f = 0; f < QF_COUNT; f++)
+			if (token_is(b->key, b->klen, quality_field_name(f))) {
+				b->has[f] = 1;
+				b->v[f] = t->d;
+			}
+	}
+	b->key = NULL;
+	return 0;
+}
+
+/* Opened by a brew out of spec, resolved by the next one of the product in
+ * spec: the cause is the product ("quality_breach:espresso"). */
+static void quality_breach_brew(const int64_t *p, const struct quality_ruleset *rs, const uint8_t *body, size_t len,
+                                alert_verdict_fn verdict, void *vctx)
+{
+	const struct quality_product *qp;
+	struct brew_scan b;
+	struct jscan js;
+
+	(void)p;
+	memset(&b, 0, sizeof(b));
+	(void)jscan_run(&js, body, len, on_brew_token, &b);
+	if (!b.is_brew || b.product[0] == '\0')
+		return;
+	qp = quality_ruleset_product(rs, b.product, strlen(b.product));
+	if (qp != NULL)
+		verdict(vctx, b.product, quality_brew_judge(qp, b.v, b.has) != 0);
+}
+
 /* ---- timer rules ---- */
 
 enum { OFFLINE_SECONDS };
@@ -182,18 +242,19 @@ static void cert_expiring_timer(const int64_t *p, const struct alert_timer_view 
 
 static const struct alert_rule rules[] = {
 	{ "offline_long", "warning", "status", { { "offline_seconds", 1800, 1, 7 * DAY_S }, { NULL, 0, 0, 0 } },
-	  NULL, offline_long_timer },
-	{ "critical_error", "critical", "technical", { { NULL, 0, 0, 0 } }, critical_error_record, NULL },
+	  NULL, offline_long_timer, NULL },
+	{ "critical_error", "critical", "technical", { { NULL, 0, 0, 0 } }, critical_error_record, NULL, NULL },
 	{ "out_of_service", "critical", "status", { { "after_seconds", 0, 0, 7 * DAY_S }, { NULL, 0, 0, 0 } },
-	  NULL, out_of_service_timer },
+	  NULL, out_of_service_timer, NULL },
 	{ "consumable_low", "warning", "technical",
 	  { { "beans_below_pct", 10, 0, 100 }, { "filter_above_pct", 100, 0, 200 }, { NULL, 0, 0, 0 } },
-	  consumable_low_record, NULL },
+	  consumable_low_record, NULL, NULL },
 	{ "refusals", "warning", "status",
 	  { { "count", 10, 1, 1000000 }, { "window_seconds", 600, 1, DAY_S }, { NULL, 0, 0, 0 } }, NULL,
-	  refusals_timer },
+	  refusals_timer, NULL },
 	{ "cert_expiring", "warning", "status", { { "days", 30, 1, 365 }, { NULL, 0, 0, 0 } }, NULL,
-	  cert_expiring_timer },
+	  cert_expiring_timer, NULL },
+	{ "quality_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, quality_breach_brew },
 };
 
 const struct alert_rule *alert_rules(size_t *n)

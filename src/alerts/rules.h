@@ -15,9 +15,11 @@
  *   on_timer   the machine's state now (downtime.h), refusals, certificate,
  *              every alerts_tick_ms.
  *
- * The next issue's quality-breach and cleaning-overdue rules are rows of
- * the same table (an on_record over brew events, an on_timer over the last
- * cleaning): docs/OPERATIONS.md shows how.
+ *   on_brew    a settled brew event with the quality rule set judging its
+ *              day (quality/compliance.h): quality_breach.
+ *
+ * The cleaning-overdue rule is a row of the same table (an on_timer over
+ * the last cleaning): docs/OPERATIONS.md shows how.
  */
 #ifndef CC_ALERTS_RULES_H
 #define CC_ALERTS_RULES_H
@@ -26,6 +28,7 @@
 #include <stdint.h>
 
 #include "fleet/downtime.h"
+#include "quality/ruleset.h"
 #include "store/store.h"
 
 #define ALERT_PARAMS_MAX 4
@@ -60,6 +63,8 @@ struct alert_rule {
 	void (*on_record)(const int64_t *p, enum record_kind kind, const uint8_t *body, size_t len,
 	                  alert_verdict_fn verdict, void *vctx);
 	void (*on_timer)(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict, void *vctx);
+	void (*on_brew)(const int64_t *p, const struct quality_ruleset *rs, const uint8_t *body, size_t len,
+	                alert_verdict_fn verdict, void *vctx);
 };
 
 /* The shipped rules, in a fixed order (an index is a rule's number). */

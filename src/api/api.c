@@ -38,6 +38,7 @@ static const char *const webhook_fields[] = { "org", "url", NULL };
 static const char *const notify_pref_fields[] = { "email", "kinds", "sites", "quiet", "tz", "language", NULL };
 static const char *const alert_comment_fields[] = { "text", NULL };
 static const char *const alert_rule_fields[] = { "org", "rule", "enabled", "params", NULL };
+static const char *const ruleset_fields[] = { "model", "name", "products", "telemetry", "cleaning", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -100,12 +101,25 @@ static const struct http_route routes[] = {
 	  "with their catalogue entry, cleanings, updates, commands, service reports; each item cut to the caller's "
 	  "classes (from, to: epoch ms, default the last 7 days, at most 92; lang: en or hu; the newest 1,000)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
-	  "espresso brews against the standard (90-96 degC, 20-30 s), from, to: epoch ms; compliance for "
-	  "technical roles, brew counts for usage roles" },
+	  "brews against the model's quality rule set (docs/QUALITY.md; each brew by the version judging its "
+	  "day), from, to: epoch ms; compliance for technical roles, brew counts for usage roles" },
 	{ EVHTTP_REQ_GET, "/api/v1/health-scores", "support", "status", HTTP_DATA, NULL, api_health_scores,
 	  "the health score (0-100) of the machines the caller sees, worst first, each with the parts it is made "
 	  "of, counted only for the caller's data classes (docs/OPERATIONS.md \"Health\"; customer, site: which "
 	  "machines; limit: how many, 1-1000, default 50; count: how many were scored)" },
+	{ EVHTTP_REQ_GET, "/api/v1/quality/rulesets", "quality", "technical", HTTP_DATA, NULL, api_rulesets_list,
+	  "the quality rule sets: every version of every model's, and the shipped ones (version 0) (model)" },
+	{ EVHTTP_REQ_GET, "/api/v1/quality/rulesets/{model}", "quality", "technical", HTTP_DATA, NULL,
+	  api_rulesets_show, "one model's rule set with its document: the newest, or version= (0: the shipped one); "
+	  "docs/QUALITY.md" },
+	{ EVHTTP_REQ_POST, "/api/v1/quality/rulesets", "quality", "technical", HTTP_DATA, ruleset_fields,
+	  api_rulesets_upload, "upload a model's rule set (the manufacturer's engineers): the body is the document "
+	  "(model, name, products, telemetry, cleaning; docs/QUALITY.md), validated; stored as the model's next version" },
+	{ EVHTTP_REQ_GET, "/api/v1/compliance", "quality", "technical,usage", HTTP_DATA, NULL, api_compliance,
+	  "quality compliance of the machines the caller sees (org: a customer's name; site; machine: a serial; from, "
+	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "
+	  "times and values, cleanings done against due; in total, per customer, site and machine; each day names "
+	  "the rule set version that judged it. Shares and breaches for technical roles, brew counts for usage roles" },
 	{ EVHTTP_REQ_GET, "/api/v1/availability", "downtime", "status", HTTP_DATA, NULL, api_availability,
 	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
 	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "

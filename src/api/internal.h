@@ -159,6 +159,11 @@ void api_machine(struct http_req *r);
 void api_telemetry(struct http_req *r);
 void api_events(struct http_req *r);
 void api_quality(struct http_req *r);
+/* quality.c */
+void api_rulesets_list(struct http_req *r);
+void api_rulesets_show(struct http_req *r);
+void api_rulesets_upload(struct http_req *r);
+void api_compliance(struct http_req *r);
 /* A page of a machine's records of one kind (machines.c): telemetry, events, reports. */
 void api_records_route(struct http_req *r, enum record_kind kind);
 /* reports.c */

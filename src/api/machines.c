@@ -10,6 +10,7 @@
 
 #include "access/policy.h"
 #include "alerts/alerts.h"
+#include "common/clock.h"
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/limits.h"
@@ -18,6 +19,7 @@
 #include "fleet/manage.h"
 #include "ingest/catalogue.h"
 #include "ingest/errors.h"
+#include "quality/compliance.h"
 #include "records/records.h"
 #include "records/columns.h"
 #include "records/rollup.h"
@@ -1097,28 +1099,37 @@ void api_records_route(struct http_req *r, enum record_kind kind)
 
 void api_telemetry(struct http_req *r) { api_records_route(r, RECORD_TELEMETRY); }
 
-/* The espresso standard of docs/PRODUCT.md §3: brewed at 90-96 degC in 20-30 s. */
-#define QUALITY_TEMP_MIN 90.0
-#define QUALITY_TEMP_MAX 96.0
-#define QUALITY_TIME_MIN 20.0
-#define QUALITY_TIME_MAX 30.0
-
 struct quality {
+	const struct compliance_rules *rules;
+	const char *model;
+	int64_t now_ms;
 	json_int_t brews, in_standard;
 };
 
+/* Each brew by the rule set judging its day (quality/compliance.h). */
 static int count_brew(void *arg, const struct record_out *rec)
 {
 	struct quality *q = arg;
 	json_t *e = json_loadb(rec->body, rec->body_len, 0, NULL);
 	const char *type = json_string_value(json_object_get(e, "type"));
-	json_t *temp = json_object_get(e, "temp_c"), *secs = json_object_get(e, "brew_time_s");
+	const char *product = json_string_value(json_object_get(e, "product"));
+	int64_t version;
 
-	if (type != NULL && strcmp(type, "brew") == 0 && json_is_number(temp) && json_is_number(secs)) {
-		double t = json_number_value(temp), d = json_number_value(secs);
+	if (type != NULL && strcmp(type, "brew") == 0 && product != NULL) {
+		const struct quality_ruleset *rs = compliance_rules_for(
+		        q->rules, q->model, rec->ts_ms - rec->ts_ms % COMPLIANCE_DAY_MS, q->now_ms, &version);
+		const struct quality_product *p = quality_ruleset_product(rs, product, strlen(product));
+		double v[QF_COUNT];
+		int has[QF_COUNT], f;
 
+		for (f = 0; f < QF_COUNT; f++) {
+			json_t *n = json_object_get(e, quality_field_name(f));
+
+			has[f] = json_is_number(n);
+			v[f] = has[f] ? json_number_value(n) : 0;
+		}
 		q->brews++;
-		if (t >= QUALITY_TEMP_MIN && t <= QUALITY_TEMP_MAX && d >= QUALITY_TIME_MIN && d <= QUALITY_TIME_MAX)
+		if (p != NULL && quality_brew_judge(p, v, has) == 0)
 			q->in_standard++;
 	}
 	json_decref(e);
@@ -1133,8 +1144,9 @@ void api_quality(struct http_req *r)
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
 	struct store_machine m;
-	struct quality q = { 0, 0 };
-	int64_t from, to;
+	struct compliance_rules *rules = NULL;
+	struct quality q;
+	int64_t from, to, version;
 	json_t *doc;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
@@ -1143,17 +1155,27 @@ void api_quality(struct http_req *r)
 		http_reply_error(r, 400, "invalid", "from and to are epoch milliseconds");
 		return;
 	}
+	memset(&q, 0, sizeof(q));
+	q.model = m.model;
+	q.now_ms = clock_now_ms();
+	if (compliance_rules_load(vault_store(a->vault), &rules) != CC_OK) {
+		http_reply_error(r, 500, "internal", "the rule sets could not be read");
+		return;
+	}
+	q.rules = rules;
 	if (records_get(a->vault, &m, RECORD_EVENT, from, to, count_brew, &q) < 0) {
+		compliance_rules_free(rules);
 		http_reply_error(r, 500, "internal", "the events could not be read");
 		return;
 	}
+	(void)compliance_rules_for(rules, m.model, q.now_ms - q.now_ms % COMPLIANCE_DAY_MS, q.now_ms, &version);
+	compliance_rules_free(rules);
 	if (api_audit_access(r, s, "quality.get", &m, "ok") != CC_OK)
 		return;
 	doc = json_pack("{s:s}", "serial", m.serial);
 	if (doc != NULL && (s->role->classes & CLASS_TECHNICAL)) {
-		json_object_set_new(doc, "standard", json_pack("{s:f, s:f, s:f, s:f}", "temp_min_c", QUALITY_TEMP_MIN,
-		                                               "temp_max_c", QUALITY_TEMP_MAX, "brew_min_s",
-		                                               QUALITY_TIME_MIN, "brew_max_s", QUALITY_TIME_MAX));
+		json_object_set_new(doc, "standard", json_pack("{s:s, s:I}", "model", m.model, "ruleset_version",
+		                                               (json_int_t)version));
 		if (q.brews > 0)
 			json_object_set_new(doc, "compliance_pct",
 			                    json_real(100.0 * (double)q.in_standard / (double)q.brews));

@@ -321,6 +321,15 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "site", "X", "only machines at this site", 0 },
 	    { "limit", "N", "how many, worst first [20]", 0 }, CLI_END_OPTS },
 	  run_health },
+	{ "report", "compliance",
+	  "quality compliance (docs/QUALITY.md): brews in spec, breaches, cleanings done vs due per machine and in "
+	  "total (default the last 7 days, at most 92)", NULL, 1,
+	  { { "from", "TIME", "from this time (epoch ms or YYYY-MM-DDTHH:MM:SSZ)", 0 },
+	    { "to", "TIME", "until this time (default now)", 0 },
+	    { "customer", "C", "only this customer's machines", 0 },
+	    { "site", "X", "only machines at this site", 0 },
+	    { "serial", "S", "only this machine", 0 }, CLI_END_OPTS },
+	  cli_run_report_compliance },
 	CLI_END_CMDS,
 };
 

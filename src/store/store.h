@@ -311,6 +311,14 @@ struct store_alert_filter {
 	const char *state, *severity, *rule;
 	int64_t machine_id, customer_id, site_id;
 };
+/* A quality rule set's version (src/quality/ruleset.h); its document apart. */
+struct store_ruleset {
+	char model[CC_NAME_MAX + 1];
+	int64_t version;
+	int64_t created_ms;
+	char author[CC_NAME_MAX + 8]; /* the uploader as the audit log names it: "user:LOGIN" */
+};
+
 /* One line of an alert's history. */
 struct store_alert_event {
 	int64_t seq, alert_id, at_ms;
@@ -691,6 +699,13 @@ struct store_ops {
 	int (*alert_rule_list)(struct store *s, int64_t org_id,
 	                       int (*each)(void *ctx, int64_t org_id, const char *rule, int enabled, const char *params),
 	                       void *ctx);
+
+	/* Quality rule sets (src/quality/ruleset.h), every version kept.
+	 * add: the model's next version (1 for its first) in *version. list:
+	 * model's versions (NULL: every model's), by model and version. */
+	int (*ruleset_add)(struct store *s, const struct store_ruleset *r, const char *doc, int64_t *version);
+	int (*ruleset_list)(struct store *s, const char *model,
+	                    int (*each)(void *ctx, const struct store_ruleset *r, const char *doc), void *ctx);
 
 	/* Stores the integrity MAC of one row (len 0: NULL). Only the vault
 	 * calls this; an op that changes a MAC'd column must be wrapped there

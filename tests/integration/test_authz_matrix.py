@@ -648,6 +648,17 @@ def new_machine(w, k):
     return {"serial": serial, "model": "barista-pro", "customer": k.target.value, "csr": machine_csr(serial)}
 
 
+def ruleset_writers(w, c, route, t):
+    """The technical class, then the manufacturer's engineers and administrators only."""
+    if not c.sees(route.data_class):
+        return FORBIDDEN
+    return OK(201) if w.orgs[c.org][0] == "manufacturer" and c.role.name in ("engineer", "admin") else FORBIDDEN
+
+
+def matrix_ruleset(w, k, e):
+    return {"model": "matrix-model", "products": {"*": {"temp_c": {"min": 90, "max": 96}}}}
+
+
 EMPTY_SIGN_IN = PASSED((400,), ("invalid",), "public; an empty sign-in is invalid, whoever sends it")
 ADMIN_PUBLISH = PASSED((400,), ("invalid",), "past the role check; body deliberately invalid")
 ADMIN_INVALID = ADMIN_PUBLISH
@@ -710,6 +721,12 @@ ROUTES = [
           query_target="org"),
     Route("POST", "/api/v1/alert-rules", "administration", "admin", admin_route(OK(200)), ORG_TARGETS,
           body=lambda w, k, e: {"org": k.target.value, "rule": "offline_long", "params": {"offline_seconds": 900}}),
+    # ---- quality: rule sets (the manufacturer's engineers write them), compliance like availability
+    Route("GET", "/api/v1/quality/rulesets", "quality", "technical", needs_class(200)),
+    Route("GET", "/api/v1/quality/rulesets/{model}", "quality", "technical", needs_class(200),
+          prepare=lambda w, case, exp: ({"model": "barista-pro"}, case.target)),
+    Route("POST", "/api/v1/quality/rulesets", "quality", "technical", ruleset_writers, body=matrix_ruleset),
+    Route("GET", "/api/v1/compliance", "quality", "technical,usage", needs_class(200)),
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),

@@ -466,6 +466,18 @@ const char *const sqlite_migrations[] = {
 	"CREATE INDEX machines_customer ON machines(customer_id);"
 	"CREATE INDEX machines_site ON machines(site_id);"
 	"CREATE INDEX machines_model ON machines(model, serial);",
+
+	/* 19 -> 20: quality rule sets (src/quality/ruleset.h): every version of
+	 * every model's standard, kept, so that the version that judged a day
+	 * can always be shown. The manufacturer's engineering documents, not
+	 * customer data: clear text. */
+	"CREATE TABLE quality_rulesets("
+	"  model TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  author TEXT NOT NULL,"
+	"  doc TEXT NOT NULL,"
+	"  PRIMARY KEY (model, version)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

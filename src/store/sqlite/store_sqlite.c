@@ -3276,6 +3276,62 @@ static int sq_alert_rule_list(struct store *base, int64_t org_id,
 	return select_each(s, st, emit_alert_rule, &e, "listing alert rules");
 }
 
+static int sq_ruleset_add(struct store *base, const struct store_ruleset *r, const char *doc, int64_t *version)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO quality_rulesets(model, version, created_ms, author, doc) "
+	                    "SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4 FROM quality_rulesets WHERE model = ?1 "
+	                    "RETURNING version", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	bind_text(st, 1, r->model);
+	sqlite3_bind_int64(st, 2, r->created_ms);
+	bind_text(st, 3, r->author);
+	bind_text(st, 4, doc);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return db_fail(s, rc, "adding a quality rule set");
+	}
+	*version = sqlite3_column_int64(st, 0);
+	return step_done(s, st, "adding a quality rule set");
+}
+
+struct ruleset_emitter {
+	int (*each)(void *, const struct store_ruleset *, const char *);
+	void *ctx;
+};
+
+static int emit_ruleset(void *arg, sqlite3_stmt *st)
+{
+	struct ruleset_emitter *e = arg;
+	struct store_ruleset r;
+
+	memset(&r, 0, sizeof(r));
+	copy_text(r.model, sizeof(r.model), st, 0);
+	r.version = sqlite3_column_int64(st, 1);
+	r.created_ms = sqlite3_column_int64(st, 2);
+	copy_text(r.author, sizeof(r.author), st, 3);
+	return e->each(e->ctx, &r, (const char *)sqlite3_column_text(st, 4));
+}
+
+static int sq_ruleset_list(struct store *base, const char *model,
+                           int (*each)(void *, const struct store_ruleset *, const char *), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct ruleset_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT model, version, created_ms, author, doc FROM quality_rulesets "
+	                    "WHERE ?1 IS NULL OR model = ?1 ORDER BY model, version", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	if (model != NULL)
+		bind_text(st, 1, model);
+	return select_each(s, st, emit_ruleset, &e, "listing quality rule sets");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
@@ -3359,6 +3415,8 @@ const struct store_ops store_sqlite_ops = {
 	.alert_events = sq_alert_events,
 	.alert_rule_set = sq_alert_rule_set,
 	.alert_rule_list = sq_alert_rule_list,
+	.ruleset_add = sq_ruleset_add,
+	.ruleset_list = sq_ruleset_list,
 	.job_get = sq_job_get,
 	.job_cancelled = sq_job_cancelled,
 	.job_list = sq_job_list,

@@ -1,0 +1,211 @@
+/*
+ * gendata_quality.c - `coffeecloud-bench-gendata-quality`: fills a data
+ * directory for the compliance benchmark (bench/quality.py). Not part of
+ * the product, not installed.
+ *
+ *   coffeecloud-bench-gendata-quality --data DIR [--machines N] [--days D] [--brews B]
+ *
+ * DIR must have been made by `coffeecloud init`. One customer (bench-cafe)
+ * with one site (bench-site) and N barista-pro machines (QB-000..), each
+ * with D whole days (UTC) before today of: B brews a day between 06:00 and
+ * 22:00 (the simulator's products, about 3 % out of spec), the milk system
+ * cleaned every evening (skipped every ninth day), the brew unit weekly,
+ * and a telemetry message a minute with the milk fridge's temperature (a
+ * 20-minute warm spell every fifth day). Everything through the product's
+ * own code (inventory, records_put, the settler's roll-ups), so it is
+ * sealed and summarised exactly as the daemon does it. Prints one JSON
+ * line: machines, days, events, telemetry, from_ms, to_ms.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "fleet/inventory.h"
+#include "records/records.h"
+#include "records/rollup.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+#define DAY_MS INT64_C(86400000)
+#define MIN_MS INT64_C(60000)
+#define BATCH 10000
+#define BODY_MAX 200
+
+static const char *const products[] = { "espresso", "cappuccino", "caffe_latte", "americano", "flat_white" };
+static const int volumes[] = { 30, 180, 250, 200, 160 };
+
+struct gen {
+	struct vault *v;
+	struct record_in recs[BATCH];
+	char bodies[BATCH][BODY_MAX];
+	size_t n;
+	long events, telemetry;
+	uint64_t rng;
+};
+
+static double rnd(struct gen *g)
+{
+	g->rng = g->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double)(g->rng >> 11) / 9007199254740992.0;
+}
+
+static int flush(struct gen *g)
+{
+	struct store *st = vault_store(g->v);
+	size_t inserted;
+	int rc = st->ops->begin(st);
+
+	if (rc == CC_OK)
+		rc = records_put(g->v, g->recs, g->n, &inserted);
+	if (rc == CC_OK)
+		rc = st->ops->commit(st);
+	if (rc != CC_OK)
+		st->ops->rollback(st);
+	g->n = 0;
+	return rc;
+}
+
+static int add(struct gen *g, const struct store_machine *m, enum record_kind kind, int64_t seq, int64_t ts,
+               const char *body)
+{
+	snprintf(g->bodies[g->n], BODY_MAX, "%s", body);
+	g->recs[g->n] = (struct record_in){ m->id, m->customer_id, m->serial, kind, seq, ts, g->bodies[g->n],
+		                            strlen(g->bodies[g->n]) };
+	if (kind == RECORD_EVENT)
+		g->events++;
+	else
+		g->telemetry++;
+	return ++g->n == BATCH ? flush(g) : CC_OK;
+}
+
+static int machine_days(struct gen *g, const struct store_machine *m, long index, int64_t first_day, long days,
+                        long brews)
+{
+	char body[BODY_MAX];
+	int64_t seq = 0;
+	long d, b, minute;
+	int rc = CC_OK;
+
+	for (d = 0; d < days && rc == CC_OK; d++) {
+		int64_t day = first_day + d * DAY_MS;
+		int warm = (d + index) % 5 == 0;
+
+		for (minute = 0; minute < 1440 && rc == CC_OK; minute++) {
+			double c = warm && minute >= 13 * 60 && minute < 13 * 60 + 20 ? 6.5 : 3.8 + rnd(g) * 0.6;
+
+			snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"m\":{\"milk_fridge_temp_c\":%.1f,"
+			         "\"boiler_temp_c\":%.1f}}", (long long)(seq + 1), (long long)(day + minute * MIN_MS), c,
+			         93.0 + rnd(g));
+			rc = add(g, m, RECORD_TELEMETRY, ++seq, day + minute * MIN_MS, body);
+		}
+		for (b = 0; b < brews && rc == CC_OK; b++) {
+			int64_t ts = day + 6 * 3600000 + (int64_t)(b * (16.0 * 3600000 / (double)brews));
+			size_t p = (size_t)(rnd(g) * 5) % 5;
+			double q = rnd(g), temp = 93.0 + (rnd(g) - 0.5) * 2, secs = 25 + (rnd(g) - 0.5) * 4;
+
+			if (q < 0.015)
+				temp = 88.5;
+			else if (q < 0.03)
+				secs = 36;
+			snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"type\":\"brew\",\"product\":\"%s\","
+			         "\"volume_ml\":%d,\"brew_time_s\":%.1f,\"temp_c\":%.1f}", (long long)(seq + 1), (long long)ts,
+			         products[p], volumes[p], secs, temp);
+			rc = add(g, m, RECORD_EVENT, ++seq, ts, body);
+		}
+		if (rc == CC_OK && (d + index) % 9 != 0) {
+			snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"type\":\"cleaning\",\"program\":"
+			         "\"milk_system\",\"result\":\"ok\",\"duration_s\":300}", (long long)(seq + 1),
+			         (long long)(day + 22 * 3600000));
+			rc = add(g, m, RECORD_EVENT, ++seq, day + 22 * 3600000, body);
+		}
+		if (rc == CC_OK && (d + index) % 7 == 0) {
+			snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"type\":\"cleaning\",\"program\":"
+			         "\"brew_unit\",\"result\":\"ok\",\"duration_s\":600}", (long long)(seq + 1),
+			         (long long)(day + 22 * 3600000 + 600000));
+			rc = add(g, m, RECORD_EVENT, ++seq, day + 22 * 3600000 + 600000, body);
+		}
+	}
+	return rc;
+}
+
+static int settle(struct vault *v)
+{
+	struct store *st = vault_store(v);
+	struct rollup_round *round = NULL;
+	struct store_settle_hooks hooks;
+	size_t moved = 0;
+	int rc = rollup_round_new(v, &round);
+
+	if (rc == CC_OK)
+		rollup_round_hooks(round, &hooks);
+	do
+		rc = rc == CC_OK ? st->ops->records_settle(st, 20000, &hooks, &moved) : rc;
+	while (rc == CC_OK && moved > 0);
+	rollup_round_free(round);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *data = NULL;
+	long machines = 20, days = 30, brews = 300, i;
+	struct gen *g = calloc(1, sizeof(*g));
+	struct store_org org;
+	struct store_site site;
+	struct store_machine m;
+	int64_t first_day = (clock_now_ms() / DAY_MS - 1) * DAY_MS;
+	char serial[CC_SERIAL_MAX + 1];
+	int rc = g != NULL ? CC_OK : CC_ERR_NOMEM;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--data") == 0)
+			data = argv[i + 1];
+		else if (strcmp(argv[i], "--machines") == 0)
+			machines = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--days") == 0)
+			days = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--brews") == 0)
+			brews = strtol(argv[i + 1], NULL, 10);
+	}
+	if (data == NULL || machines < 1 || machines > 1000 || days < 1 || days > 92 || brews < 0 || brews > 5000) {
+		fprintf(stderr, "usage: coffeecloud-bench-gendata-quality --data DIR [--machines N] [--days D] [--brews B]\n");
+		free(g);
+		return 2;
+	}
+	log_set_level(LOG_LEVEL_WARN);
+	first_day -= (days - 1) * DAY_MS;
+	g->rng = 42;
+	if (rc == CC_OK)
+		rc = vault_open(data, NULL, &g->v);
+	if (rc == CC_OK)
+		rc = inventory_org_add(g->v, "bench-cafe", ORG_CUSTOMER, "manufacturer", &org);
+	if (rc == CC_OK)
+		rc = inventory_site_add(g->v, "bench-cafe", "bench-site", &site);
+	for (i = 0; i < machines && rc == CC_OK; i++) {
+		snprintf(serial, sizeof(serial), "QB-%03ld", i);
+		rc = inventory_machine_add(g->v, serial, "barista-pro", "bench-cafe", "bench-site", NULL, NULL, NULL);
+		if (rc == CC_OK)
+			rc = vault_store(g->v)->ops->machine_find(vault_store(g->v), serial, &m);
+		if (rc == CC_OK)
+			rc = machine_days(g, &m, i, first_day, days, brews);
+		/* The records point into m: stored before it is the next machine. */
+		if (rc == CC_OK && g->n > 0)
+			rc = flush(g);
+	}
+	if (rc == CC_OK && g->n > 0)
+		rc = flush(g);
+	if (rc == CC_OK)
+		rc = settle(g->v);
+	if (rc == CC_OK)
+		printf("{\"machines\":%ld,\"days\":%ld,\"events\":%ld,\"telemetry\":%ld,\"from_ms\":%lld,\"to_ms\":%lld}\n",
+		       machines, days, g->events, g->telemetry, (long long)first_day, (long long)(first_day + days * DAY_MS));
+	else
+		fprintf(stderr, "gendata-quality: %s\n", cc_strerror(rc));
+	if (g != NULL && g->v != NULL)
+		vault_close(g->v);
+	free(g);
+	return rc == CC_OK ? 0 : 1;
+}
