@@ -397,6 +397,12 @@ struct alerts_round {
 	} *windows;
 	size_t nwin, capwin;
 	struct compliance_rules *quality; /* the quality rule sets, read once per round */
+	/* each machine's last cleaning per program seen since the start, by machine id */
+	struct cleaned {
+		int64_t machine_id;
+		int64_t last[QP_COUNT];
+	} *cleaned;
+	size_t ncleaned, capcleaned;
 };
 
 int alerts_round_new(struct vault *v, struct alerts_round **out)
@@ -420,6 +426,7 @@ void alerts_round_free(struct alerts_round *r)
 	free(r->pending);
 	free(r->windows);
 	compliance_rules_free(r->quality);
+	free(r->cleaned);
 	free(r);
 }
 
@@ -450,6 +457,39 @@ static void forget_configs(struct alerts_round *r)
 	r->have_machine = 0;
 	compliance_rules_free(r->quality); /* an upload reaches the next round */
 	r->quality = NULL;
+}
+
+/* The machine's row of r->cleaned (sorted by id), made when add; NULL without. */
+static struct cleaned *cleaned_of(struct alerts_round *r, int64_t machine_id, int add)
+{
+	size_t lo = 0, hi = r->ncleaned;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->cleaned[mid].machine_id < machine_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->ncleaned && r->cleaned[lo].machine_id == machine_id)
+		return &r->cleaned[lo];
+	if (!add)
+		return NULL;
+	if (r->ncleaned == r->capcleaned) {
+		size_t cap = r->capcleaned ? 2 * r->capcleaned : 64;
+		struct cleaned *grown = realloc(r->cleaned, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return NULL;
+		r->cleaned = grown;
+		r->capcleaned = cap;
+	}
+	memmove(&r->cleaned[lo + 1], &r->cleaned[lo], (r->ncleaned - lo) * sizeof(r->cleaned[0]));
+	memset(&r->cleaned[lo], 0, sizeof(r->cleaned[0]));
+	r->cleaned[lo].machine_id = machine_id;
+	r->ncleaned++;
+	return &r->cleaned[lo];
 }
 
 static void take_verdict(void *vctx, const char *detail, int active)
@@ -526,7 +566,9 @@ static int round_row(void *ctx, const struct store_record *rec)
 	if (c == NULL)
 		return CC_OK; /* judged with its next record */
 	for (i = 0; i < r->nrules; i++)
-		wanted |= (r->rules[i].on_record != NULL || (r->rules[i].on_brew != NULL && rec->kind == RECORD_EVENT)) &&
+		wanted |= (r->rules[i].on_record != NULL ||
+		           (rec->kind == RECORD_EVENT &&
+		            (r->rules[i].on_brew != NULL || strcmp(r->rules[i].id, "cleaning_overdue") == 0))) &&
 		          c[i].enabled;
 	if (!wanted)
 		return CC_OK;
@@ -537,6 +579,13 @@ static int round_row(void *ctx, const struct store_record *rec)
 		return rc;
 	r->cur_machine = rec->machine_id;
 	r->cur_at = rec->ts_ms;
+	if (rec->kind == RECORD_EVENT) {
+		int prog = compliance_cleaning_of((const char *)pt, len);
+		struct cleaned *cl = prog >= 0 ? cleaned_of(r, rec->machine_id, 1) : NULL;
+
+		if (cl != NULL && rec->ts_ms > cl->last[prog])
+			cl->last[prog] = rec->ts_ms;
+	}
 	for (i = 0; i < r->nrules; i++)
 		if (r->rules[i].on_record != NULL && c[i].enabled) {
 			r->cur_rule = (unsigned)i;
@@ -738,6 +787,16 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 		view.since_ms = st.m[k].since_ms == INT64_MIN ? now_ms - STATE_LOOKBACK_MS : st.m[k].since_ms;
 		view.within_hours = alerts_business_hours(s, &r->machine, view.since_ms, now_ms, &view.open_in_state_ms);
 		view.cert_not_after_ms = alerts_cert_not_after(s, &r->machine);
+		{
+			const struct cleaned *cl = cleaned_of(r, r->machine.id, 0);
+			int64_t version;
+
+			if (cl != NULL && (r->quality != NULL || compliance_rules_load(s, &r->quality) == CC_OK)) {
+				view.quality = compliance_rules_for(r->quality, r->machine.model,
+				                                    now_ms - now_ms % COMPLIANCE_DAY_MS, now_ms, &version);
+				memcpy(view.last_cleaning_ms, cl->last, sizeof(view.last_cleaning_ms));
+			}
+		}
 		for (i = 0; i < r->nrules; i++)
 			if (strcmp(r->rules[i].id, "refusals") == 0) {
 				refusals = (int)i;

@@ -238,6 +238,23 @@ static void cert_expiring_timer(const int64_t *p, const struct alert_timer_view 
 	verdict(vctx, "", m->cert_not_after_ms - m->now_ms < p[CERT_DAYS] * 86400000);
 }
 
+/* One cause per program ("cleaning_overdue:milk_system"); a program whose
+ * last cleaning is not known says nothing. */
+static void cleaning_overdue_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
+                                   void *vctx)
+{
+	int prog;
+
+	(void)p;
+	for (prog = 0; m->quality != NULL && prog < QP_COUNT; prog++) {
+		const struct quality_cleaning *c = &m->quality->cleaning[prog];
+
+		if (c->due && c->every_h > 0 && m->last_cleaning_ms[prog] != 0)
+			verdict(vctx, quality_program_name(prog),
+			        m->now_ms - m->last_cleaning_ms[prog] > (c->every_h + c->grace_h) * INT64_C(3600000));
+	}
+}
+
 #define DAY_S 86400
 
 static const struct alert_rule rules[] = {
@@ -255,6 +272,7 @@ static const struct alert_rule rules[] = {
 	{ "cert_expiring", "warning", "status", { { "days", 30, 1, 365 }, { NULL, 0, 0, 0 } }, NULL,
 	  cert_expiring_timer, NULL },
 	{ "quality_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, quality_breach_brew },
+	{ "cleaning_overdue", "warning", "service", { { NULL, 0, 0, 0 } }, NULL, cleaning_overdue_timer, NULL },
 };
 
 const struct alert_rule *alert_rules(size_t *n)

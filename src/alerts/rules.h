@@ -18,8 +18,8 @@
  *   on_brew    a settled brew event with the quality rule set judging its
  *              day (quality/compliance.h): quality_breach.
  *
- * The cleaning-overdue rule is a row of the same table (an on_timer over
- * the last cleaning): docs/OPERATIONS.md shows how.
+ * cleaning_overdue is an on_timer over the last cleaning of each program
+ * against the rule set's schedule (docs/QUALITY.md "Alerts").
  */
 #ifndef CC_ALERTS_RULES_H
 #define CC_ALERTS_RULES_H
@@ -53,6 +53,10 @@ struct alert_timer_view {
 	int64_t refusals_recent;  /* refused messages counted since the window began */
 	int64_t refusals_last_ms; /* the last refused message's time, 0 none */
 	int64_t cert_not_after_ms; /* 0: unknown */
+	/* The quality rule set judging today (NULL: unknown), and each
+	 * program's last cleaning seen since the daemon started (0: none). */
+	const struct quality_ruleset *quality;
+	int64_t last_cleaning_ms[QP_COUNT];
 };
 
 struct alert_rule {

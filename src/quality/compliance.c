@@ -491,6 +491,18 @@ static int on_event(void *ctx, const struct record_out *rec)
 	return w->rc;
 }
 
+int compliance_cleaning_of(const char *body, size_t len)
+{
+	struct event_scan e;
+	struct jscan js;
+
+	memset(&e, 0, sizeof(e));
+	if (jscan_run(&js, (const uint8_t *)body, len, on_token, &e) != JSCAN_OK || e.type == NULL ||
+	    !is(e.type, e.type_len, "cleaning") || e.program == NULL || e.result == NULL || !is(e.result, e.result_len, "ok"))
+		return -1;
+	return quality_program_find(e.program, e.program_len);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

@@ -47,6 +47,10 @@ int compliance_rules_show_json(struct store *st, const char *model, int has_vers
 int compliance_rules_upload(struct store *st, const char *text, size_t len, const char *author, int64_t now_ms,
                             char *why, size_t cap, struct store_ruleset *out);
 
+/* The program of a cleaning event with result "ok" (len bytes of its JSON
+ * body), -1 for any other record. Pure. */
+int compliance_cleaning_of(const char *body, size_t len);
+
 /* Sums that add up over machines, sites, customers. */
 struct compliance_product_sum {
 	char name[CC_NAME_MAX + 1];

@@ -339,3 +339,25 @@ def test_a_brew_out_of_spec_raises_an_alert_and_one_in_spec_resolves_it(world):
     assert done[0]["id"] == opened[0]["id"] and done[0]["resolved_by"] == "auto"
     assert alerts("unresolved") == []
     m.disconnect()
+
+
+def test_a_skipped_cleaning_raises_cleaning_overdue_and_cleaning_resolves_it(world):
+    w = world
+
+    def alerts(state):
+        status, doc = call(w, "tech-a", "GET", f"/api/v1/alerts?serial=Q2&rule=cleaning_overdue&state={state}")
+        assert status == 200, doc
+        return doc["alerts"]
+
+    m = Paho(w["daemon"], w["fleet"].machines["Q2"])
+    m.connect()
+    # The milk system last cleaned 30 hours ago: past its 24 h and 2 h of grace.
+    m.publish("event", {"seq": 100, "ts": now_ms() - 30 * HOUR, "type": "cleaning", "program": "milk_system",
+                        "result": "ok", "duration_s": 300})
+    opened = ccdaemon.poll_until(lambda: alerts("open") or None, "the cleaning alert")
+    assert [(a["cause"], a["severity"]) for a in opened] == [("cleaning_overdue:milk_system", "warning")]
+    m.publish("event", {"seq": 101, "ts": now_ms(), "type": "cleaning", "program": "milk_system",
+                        "result": "ok", "duration_s": 300})
+    done = ccdaemon.poll_until(lambda: alerts("resolved") or None, "the cleaning alert resolved")
+    assert done[0]["id"] == opened[0]["id"] and done[0]["resolved_by"] == "auto"
+    m.disconnect()

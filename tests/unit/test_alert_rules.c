@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "fleet/inventory.h"
+#include "quality/ruleset.h"
 #include "setup/setup.h"
 #include "vault/vault.h"
 
@@ -109,6 +110,39 @@ static struct said on_timer(const char *rule, const int64_t *p, const struct ale
 	if (r != NULL && r->on_timer != NULL)
 		r->on_timer(p, v, hear, &s);
 	return s;
+}
+
+/* quality_breach judges a brew by the rule set it is handed; cleaning_overdue
+ * a program's last cleaning against the schedule, silent while unknown. */
+static void test_quality_rules(void)
+{
+	static struct quality_ruleset rs;
+	const struct alert_rule *r = alert_rule_find("quality_breach");
+	const char *text = quality_default_text("barista-pro");
+	const char *cold = "{\"type\":\"brew\",\"product\":\"espresso\",\"temp_c\":88.0,\"brew_time_s\":25}";
+	const char *fine = "{\"type\":\"brew\",\"product\":\"lungo\",\"temp_c\":93.0,\"brew_time_s\":35}";
+	char why[QUALITY_WHY_MAX];
+	struct alert_timer_view v;
+	struct said s;
+
+	CHECK_EQ(quality_ruleset_parse(text, strlen(text), &rs, why, sizeof(why)), CC_OK);
+	CHECK(r != NULL && r->on_brew != NULL);
+	memset(&s, 0, sizeof(s));
+	r->on_brew(NULL, &rs, (const uint8_t *)cold, strlen(cold), hear, &s);
+	CHECK(s.n == 1 && strcmp(s.detail[0], "espresso") == 0 && s.active[0] == 1);
+	memset(&s, 0, sizeof(s));
+	r->on_brew(NULL, &rs, (const uint8_t *)fine, strlen(fine), hear, &s);
+	CHECK(s.n == 1 && strcmp(s.detail[0], "lungo") == 0 && s.active[0] == 0);
+
+	memset(&v, 0, sizeof(v));
+	v.now_ms = 1800000000000LL;
+	v.quality = &rs;
+	CHECK_EQ(on_timer("cleaning_overdue", NULL, &v).n, 0); /* nothing known */
+	v.last_cleaning_ms[QP_MILK_SYSTEM] = v.now_ms - 25LL * 3600000;  /* within 24 h + 2 h */
+	v.last_cleaning_ms[QP_BREW_UNIT] = v.now_ms - 181LL * 3600000;   /* past 168 h + 12 h */
+	s = on_timer("cleaning_overdue", NULL, &v);
+	CHECK(s.n == 2 && strcmp(s.detail[0], "milk_system") == 0 && s.active[0] == 0);
+	CHECK(strcmp(s.detail[1], "brew_unit") == 0 && s.active[1] == 1);
 }
 
 static void test_timer_rules(void)
@@ -389,6 +423,7 @@ static void test_timer_escalation_and_sink(void)
 
 int main(void)
 {
+	RUN(test_quality_rules);
 	RUN(test_critical_error);
 	RUN(test_consumable_low);
 	RUN(test_timer_rules);
