@@ -11,6 +11,7 @@ import { strings } from '../../share/web/i18n.mjs';
 
 const users = JSON.parse(process.env.CC_DASH_USERS || '{}');
 const daySerial = process.env.CC_DASH_DAY_SERIAL;
+const alertSerial = process.env.CC_DASH_ALERT_SERIAL;
 const shots = process.env.CC_DASH_SHOTS || 'screenshots';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
@@ -183,6 +184,7 @@ test('an auditor sees no fleet page: their account page instead', async ({ page 
 	await signIn(page, 'auditor');
 	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 	await expect(page.getByRole('link', { name: 'Fleet' })).toHaveCount(0);
+	await expect(page.getByRole('link', { name: 'Alerts' })).toHaveCount(0);
 	await page.goto('/#/fleet');
 	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 	await expect(page.locator('table.fleet')).toHaveCount(0);
@@ -256,4 +258,77 @@ test('sign-out, and an expired session leads back to sign-in', async ({ page, co
 	await page.getByRole('link', { name: daySerial }).click();
 	await expect(page.getByText('Your session has ended. Please sign in again.')).toBeVisible();
 	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
+
+test('alerts: acknowledge, comment (personal data refused), the states, notification settings', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Alerts' }).click();
+	await expect(page.getByRole('heading', { name: 'Alerts', level: 1 })).toBeVisible();
+	await page.getByLabel('Machine serial').fill(alertSerial);
+	await page.getByLabel('Machine serial').press('Enter');
+	const rows = page.locator('table.alerts tbody tr');
+	await expect(rows).toHaveCount(2);
+	await expect(rows.first()).toContainText(/Critical error · E(201|310)/);
+	await axe(page, 'alerts');
+	await shoot(page, 'alerts');
+	const id = await rows.first().getAttribute('data-alert');
+	await page.getByRole('button', { name: `Acknowledge alert ${id} of ${alertSerial}` }).click();
+	await expect(page.getByText(`Alert ${id} acknowledged`)).toBeVisible();
+	await expect(rows).toHaveCount(1);
+	await page.getByRole('button', { name: 'Acknowledged', exact: true }).click();
+	await expect(page.locator(`tr[data-alert="${id}"]`)).toHaveAttribute('data-state', 'acknowledged');
+	await expect(page.locator(`tr[data-alert="${id}"]`)).toContainText('user:' + users.eng.login);
+	// Its history, and a comment from the keyboard.
+	await page.getByRole('button', { name: `History and comments of alert ${id} of ${alertSerial}` }).click();
+	const history = page.getByTestId('history-' + id);
+	await expect(history).toContainText('acknowledged (user:' + users.eng.login + ')');
+	await page.getByLabel(/^Comment/).fill('ordered a new heater');
+	await page.getByLabel(/^Comment/).press('Tab');
+	await page.keyboard.press('Enter');
+	await expect(page.getByText('Comment added.')).toBeVisible();
+	await expect(history).toContainText('ordered a new heater');
+	await page.getByLabel(/^Comment/).fill('call anna dot kovacs at example dot com');
+	await page.getByRole('button', { name: 'Add comment' }).click();
+	await expect(page.getByRole('alert')).toContainText('The comment was not added');
+	await page.getByRole('button', { name: 'Resolved', exact: true }).click();
+	await expect(page.getByText('No resolved alerts yet')).toBeVisible();
+	// Notification settings: quiet hours kept.
+	await page.getByLabel(/^Quiet hours/).fill('22:00-07:00');
+	await page.getByRole('button', { name: 'Save settings' }).click();
+	await expect(page.getByText('Your notification settings are saved.')).toBeVisible();
+	await page.reload();
+	await expect(page.getByLabel(/^Quiet hours/)).toHaveValue('22:00-07:00');
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Riasztások', level: 1 })).toBeVisible();
+	await axe(page, 'alerts (hu)');
+	await shoot(page, 'alerts-hu');
+	expect(problems).toEqual([]);
+});
+
+test('availability: totals and rows per machine, narrowed by customer and machine', async ({ page, request }) => {
+	const problems = watch(page);
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Availability' }).click();
+	await expect(page.getByRole('heading', { name: 'Availability report' })).toBeVisible();
+	await expect(page.getByTestId('avail-pct')).toHaveText(/^\d+([.,]\d+)? %$/);
+	const rows = page.locator('table.avail tbody tr');
+	await expect(rows).toHaveCount(users.eng.machines);
+	await page.getByLabel('Customer', { exact: true }).selectOption('cafe-a');
+	await expect(rows).toHaveCount(4); // the simulator's three and the alerts' machine
+	await page.getByLabel('Machine', { exact: true }).selectOption('SIM-0001');
+	await expect(rows).toHaveCount(1);
+	await expect(page.locator('tr[data-row="SIM-0001"]')).toBeVisible();
+	await page.getByLabel('Rows per').selectOption('total');
+	await expect(page.locator('table.avail')).toHaveCount(0);
+	await expect(page.getByTestId('avail-total')).toContainText('Machines1');
+	// The business-hours switch is offered exactly when the served API declares the parameter.
+	const doc = await (await request.get('/api/v1/openapi.json')).json();
+	const op = doc.paths['/api/v1/availability'].get;
+	const declared = (op.parameters || []).some((p) => p.name === 'business_hours') ||
+		/\bbusiness_hours\b/.test((op.description || '') + ' ' + (op.summary || ''));
+	await expect(page.getByLabel('Business hours only')).toHaveCount(declared ? 1 : 0);
+	await axe(page, 'availability');
+	await shoot(page, 'availability');
+	expect(problems).toEqual([]);
 });
