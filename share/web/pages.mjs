@@ -6,6 +6,7 @@ import { Machine } from './machine.mjs';
 import { Account } from './account.mjs';
 import { Alerts } from './alerts.mjs';
 import { Availability } from './availability.mjs';
+import { Admin } from './admin.mjs';
 import { may } from './roles.mjs';
 
 export const pages = [
@@ -18,6 +19,7 @@ export const pages = [
 	{ route: 'machine', nav: null, needs: ['status'], component: Machine },
 	{ route: 'alerts', nav: 'nav.alerts', needs: ['status'], component: Alerts },
 	{ route: 'availability', nav: 'nav.availability', needs: ['status'], component: Availability },
+	{ route: 'admin', nav: 'nav.admin', needs: null, may: may.administer, component: Admin },
 	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
 ];
 

@@ -55,7 +55,8 @@ def world(tmp_path_factory):
                                   ("auditor", "dash-audit", "auditor", "manufacturer"),
                                   ("svc", "dash-svc", "service_manager", "manufacturer"),
                                   ("cm", "dash-cm", "customer_manager", "cafe-a"),
-                                  ("sub", "dash-sub", "subcontractor", "manufacturer")):
+                                  ("sub", "dash-sub", "subcontractor", "manufacturer"),
+                                  ("adm", "dash-adm", "admin", "manufacturer")):
         f.cc("user", "add", "--org", org, "--login", login, "--role", role,
              "--email", login + "@example.org", "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
         users[key] = {"login": login, "password": ccdaemon.password_of(login), "org": org}
@@ -94,6 +95,14 @@ def world(tmp_path_factory):
         status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
         assert status == 200 and doc["totp_enabled"] is True, doc
         users["tech"]["totp_secret"] = base64.b32encode(secret).decode()
+        # A second admin, enrolled here, for the administration page (the first enrols in the browser).
+        token = api.login(users["adm"]["login"], users["adm"]["password"])
+        status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
+        assert status == 201, doc
+        secret = totp_secret(doc["otpauth_uri"])
+        status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
+        assert status == 200 and doc["totp_enabled"] is True, doc
+        users["adm"]["totp_secret"] = base64.b32encode(secret).decode()
         # What the technician's fleet page must show: every machine the API lists for them.
         status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=eng_token)
         assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES + 1, doc
@@ -121,7 +130,8 @@ def test_dashboard_in_chromium(world):
     assert p.returncode == 0, p.stdout[-20000:] + p.stderr[-5000:]
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
-    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability"):
+    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
+                 "admin-grants", "admin"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

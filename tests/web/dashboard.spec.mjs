@@ -332,3 +332,72 @@ test('availability: totals and rows per machine, narrowed by customer and machin
 	await shoot(page, 'availability');
 	expect(problems).toEqual([]);
 });
+
+test('administration: a service manager grants a subcontractor one machine for a purpose; the subcontractor sees it', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'svc');
+	await page.getByRole('link', { name: 'Administration' }).click();
+	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toBeVisible();
+	// A service manager manages grants, not the organisation.
+	await expect(page.getByRole('heading', { name: 'Organisations' })).toHaveCount(0);
+	await expect(page.getByRole('heading', { name: 'API tokens' })).toHaveCount(0);
+	await page.getByLabel("Subcontractor's user name").fill(users.sub.login);
+	await page.getByLabel('Grant on').selectOption('serial');
+	await page.getByLabel('Serial, site or customer').fill('SIM-0001');
+	await page.getByLabel('Purpose').selectOption('support');
+	await page.getByRole('button', { name: 'Grant', exact: true }).click();
+	await expect(page.getByText(/Grant no\. \d+ made\./)).toBeVisible();
+	const row = page.locator('tr[data-grant]').first();
+	await expect(row).toContainText('Support');
+	await expect(row).toContainText(users.svc.login);
+	await expect(row).toContainText('Yes');
+	// A grant to someone who is not a subcontractor is refused, and says so.
+	await page.getByLabel("Subcontractor's user name").fill(users.eng.login);
+	await page.getByLabel('Serial, site or customer').fill('SIM-0001');
+	await page.getByRole('button', { name: 'Grant', exact: true }).click();
+	await expect(page.getByRole('alert')).toContainText('Not done');
+	await axe(page, 'administration (grants)');
+	await shoot(page, 'admin-grants');
+	// The subcontractor sees the granted machine and nothing else.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'sub');
+	await expect(page.locator('table.fleet tbody tr')).toHaveCount(1);
+	await expect(page.locator('tr[data-serial="SIM-0001"]')).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Administration' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
+test('administration: an admin sees organisations, users, tokens; adds a customer, issues and revokes a token', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'adm');
+	await page.getByRole('link', { name: 'Administration' }).click();
+	await expect(page.getByRole('heading', { name: 'Organisations' })).toBeVisible();
+	await expect(page.locator('tr[data-org="cafe-a"]')).toBeVisible();
+	await expect(page.locator(`tr[data-user="${users.sub.login}"]`)).toContainText('Subcontractor');
+	await page.locator('#org-name').fill('cafe-new');
+	await page.locator('#org-kind').selectOption('customer');
+	await page.locator('#org-parent').selectOption('manufacturer');
+	await page.getByRole('button', { name: 'Add organisation' }).click();
+	await expect(page.locator('tr[data-org="cafe-new"]')).toBeVisible();
+	await page.locator('#token-name').fill('erp-link');
+	await page.locator('#token-org').selectOption('cafe-a');
+	await page.locator('#token-role').selectOption('sales');
+	await page.getByRole('button', { name: 'Issue token' }).click();
+	await expect(page.getByTestId('token-secret')).toContainText(/\S{20,}/);
+	const token = page.locator('tr[data-token]', { hasText: 'erp-link' });
+	await expect(token).toContainText('Yes');
+	await token.getByRole('button', { name: 'Revoke erp-link' }).click();
+	await expect(page.getByText('The token is revoked.')).toBeVisible();
+	await expect(token).toContainText('No');
+	await axe(page, 'administration');
+	await shoot(page, 'admin');
+	expect(problems).toEqual([]);
+});
+
+test('an engineer has no administration page', async ({ page }) => {
+	await signIn(page, 'eng');
+	await expect(page.getByRole('link', { name: 'Administration' })).toHaveCount(0);
+	await page.goto('/#/admin');
+	await expect(page.getByRole('heading', { name: 'Fleet' })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toHaveCount(0);
+});
