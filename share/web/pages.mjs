@@ -7,6 +7,7 @@ import { Account } from './account.mjs';
 import { Alerts } from './alerts.mjs';
 import { Availability } from './availability.mjs';
 import { Admin } from './admin.mjs';
+import { Privacy } from './privacy.mjs';
 import { may } from './roles.mjs';
 
 export const pages = [
@@ -21,6 +22,7 @@ export const pages = [
 	{ route: 'availability', nav: 'nav.availability', needs: ['status'], component: Availability },
 	{ route: 'admin', nav: 'nav.admin', needs: null, may: may.administer, component: Admin },
 	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
+	{ route: 'privacy', nav: 'nav.privacy', needs: null, component: Privacy },
 ];
 
 export const visible = (page, me) =>

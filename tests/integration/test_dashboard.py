@@ -32,6 +32,7 @@ SIM = ccdaemon.BUILD_DIR / "coffeecloud-sim"
 DAY_SERIAL = "BM-00000"
 SIM_MACHINES = 3
 BENCH_MACHINES = 12
+ERASE_CUSTOMER = "cafe-gone"  # erased in the browser, with its signed receipt
 ALERT_SERIAL = "AL-0001"  # raises two critical errors: two open alerts for the alerts page
 
 
@@ -49,6 +50,7 @@ def world(tmp_path_factory):
     ccdaemon.assert_no_sanitizer_report(p.stderr, "gendata")
     assert p.returncode == 0, p.stderr
     f.add_machine(ALERT_SERIAL, customer="cafe-a")
+    f.add_customer(ERASE_CUSTOMER)
     users = {}
     for key, login, role, org in (("tech", "dash-tech", "technician", "manufacturer"),
                                   ("eng", "dash-eng", "engineer", "manufacturer"),
@@ -121,7 +123,7 @@ def test_dashboard_in_chromium(world):
     shots = ccdaemon.BUILD_DIR / "dashboard-screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     env = dict(os.environ, CC_DASH_URL=world["url"], CC_DASH_USERS=json.dumps(world["users"]),
-               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_SHOTS=str(shots),
+               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
                         "--config", str(WEB_TESTS / "playwright.config.mjs")],
@@ -131,7 +133,7 @@ def test_dashboard_in_chromium(world):
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
-                 "admin-grants", "admin"):
+                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

@@ -401,3 +401,63 @@ test('an engineer has no administration page', async ({ page }) => {
 	await expect(page.getByRole('heading', { name: 'Fleet' })).toBeVisible();
 	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toHaveCount(0);
 });
+
+test('privacy: the policy and its date, consent, the access report shows who read, export; an admin erases with a receipt', async ({ page }) => {
+	const problems = watch(page);
+	// Someone reads a machine of cafe-a: the customer's access report must show it.
+	await signIn(page, 'eng');
+	await page.goto('/#/machine/SIM-0001');
+	await expect(page.getByRole('heading', { level: 1 })).toContainText('SIM-0001');
+	// An engineer reads the policy but no customer's access report.
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await expect(page.getByTestId('policy-updated')).toContainText(/Version \d+ · last updated \d+ \w+ \d{4}/);
+	await expect(page.getByRole('heading', { name: /^Access report/ })).toHaveCount(0);
+	await page.getByRole('button', { name: 'Sign out' }).click();
+
+	await signIn(page, 'cm');
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await expect(page.getByRole('heading', { name: 'Consent of cafe-a' })).toBeVisible();
+	await page.getByRole('button', { name: 'Give consent' }).click();
+	await expect(page.getByText(/cafe-a consented to version \d+\./)).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Access report of cafe-a' })).toBeVisible();
+	await expect(page.locator('table.access tbody')).toContainText(users.eng.login);
+	await expect(page.locator('table.access tbody')).toContainText('SIM-0001');
+	await expect(page.getByRole('link', { name: 'Download everything (JSON)' }))
+		.toHaveAttribute('href', '/api/v1/customers/cafe-a/export?format=json');
+	await expect(page.getByRole('heading', { name: 'Erase the customer' })).toHaveCount(0);
+	await axe(page, 'privacy');
+	await shoot(page, 'privacy');
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Adatvédelem', level: 1 })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'cafe-a hozzáférési jelentése' })).toBeVisible();
+	await axe(page, 'privacy (hu)');
+	await shoot(page, 'privacy-hu');
+	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	expect(problems).toEqual([]);
+});
+
+test('privacy: an auditor reads an access report; an admin erases a customer and gets the signed receipt', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'auditor');
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await page.getByLabel('Customer', { exact: true }).fill('cafe-a');
+	await page.getByRole('button', { name: 'Show' }).click();
+	await expect(page.locator('table.access tbody')).toContainText(users.eng.login);
+	await expect(page.getByRole('heading', { name: /^Export of/ })).toHaveCount(0);
+	await page.getByRole('button', { name: 'Sign out' }).click();
+
+	const gone = process.env.CC_DASH_ERASE;
+	await signIn(page, 'adm');
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await page.getByLabel('Customer', { exact: true }).selectOption(gone);
+	await expect(page.getByText('Nobody has read this customer')).toBeVisible();
+	await expect(page.getByRole('button', { name: 'Erase ' + gone })).toBeDisabled();
+	await page.getByLabel('Type ' + gone + ' to confirm').fill(gone);
+	await axe(page, 'privacy (admin)');
+	await shoot(page, 'privacy-admin');
+	await page.getByRole('button', { name: 'Erase ' + gone }).click();
+	const receipt = page.getByTestId('erase-receipt');
+	await expect(receipt).toContainText('The customer is erased');
+	await expect(receipt).toContainText(/Signature\s*\S{40,}/);
+	expect(problems).toEqual([]);
+});
