@@ -133,7 +133,7 @@ def test_dashboard_in_chromium(world):
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
-                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin"):
+                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

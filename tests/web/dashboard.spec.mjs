@@ -461,3 +461,24 @@ test('privacy: an auditor reads an access report; an admin erases a customer and
 	await expect(receipt).toContainText(/Signature\s*\S{40,}/);
 	expect(problems).toEqual([]);
 });
+
+test('machine page: a technician requests diagnostics and follows the job; a customer manager has no commands', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'tech');
+	await page.goto('/#/machine/SIM-0002');
+	await expect(page.getByRole('heading', { name: 'Commands' })).toBeVisible();
+	await page.getByRole('button', { name: 'Request diagnostics' }).click();
+	const job = page.locator('li[data-job]').first();
+	await expect(job).toContainText(/Job \d+ \(diagnostics\)/);
+	// The machine is online: the command leaves the queue.
+	await expect(job.locator('strong')).toHaveText(/Sent|Acknowledged by the machine|Succeeded|Failed/);
+	await axe(page, 'machine (commands)');
+	await shoot(page, 'machine-commands');
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'cm');
+	await page.goto('/#/machine/SIM-0002');
+	await expect(page.getByRole('heading', { level: 1 })).toContainText('SIM-0002');
+	await expect(page.getByRole('heading', { name: 'Timeline' })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Commands' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
