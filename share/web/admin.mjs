@@ -36,13 +36,13 @@ function Section({ id, title, items, error, empty, head, row, children, msg }) {
 		: html`<div class="table-wrap"><table class="admin"><thead><tr>${head.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead>
 			<tbody>${items.map(row)}</tbody></table></div>`}
 		${children}
-		${msg && html`<${Notice} kind=${msg[0]}>${msg[1]}<//>`}
+		${msg && html`<${Notice} kind=${msg[0]}>${t(msg[1], msg[2])}<//>`}
 	</section>`;
 }
 
-// Submits the form's named fields through make(fields) and reports the outcome.
+// Submits the form's named fields through make(fields) and reports the outcome
+// (as a string key, so a language switch translates it too).
 function useAction(done) {
-	const { t } = useApp();
 	const [msg, setMsg] = useState(null);
 	const run = (make, okKey) => async (e) => {
 		if (e && e.preventDefault) e.preventDefault();
@@ -51,11 +51,11 @@ function useAction(done) {
 		setMsg(null);
 		try {
 			const doc = await make(f);
-			setMsg(['info', t(okKey, doc || {})]);
+			setMsg(['info', okKey, doc || {}]);
 			if (form) form.reset();
 			done();
 		} catch (err) {
-			setMsg(['error', t('admin.refused', { msg: err.message })]);
+			setMsg(['error', 'admin.refused', { msg: err.message }]);
 		}
 	};
 	return [msg, run, setMsg];

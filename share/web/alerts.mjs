@@ -21,7 +21,7 @@ function History({ alert, onChanged }) {
 	const [doc, setDoc] = useState(null);
 	const [text, setText] = useState('');
 	const [msg, setMsg] = useState(null);
-	const load = () => api('GET', '/api/v1/alerts/' + alert.id).then(setDoc, (e) => setMsg(['error', e.message]));
+	const load = () => api('GET', '/api/v1/alerts/' + alert.id).then(setDoc, (e) => setMsg(['error', 'error.generic', { msg: e.message }]));
 	useEffect(() => { load(); }, [alert.id, alert.state]);
 
 	async function comment(e) {
@@ -30,9 +30,9 @@ function History({ alert, onChanged }) {
 		try {
 			setDoc(await api('POST', `/api/v1/alerts/${alert.id}/comment`, { text }));
 			setText('');
-			setMsg(['info', t('alerts.commented')]);
+			setMsg(['info', 'alerts.commented']);
 		} catch (err) {
-			setMsg(['error', t('alerts.comment.refused', { msg: err.message })]);
+			setMsg(['error', 'alerts.comment.refused', { msg: err.message }]);
 		}
 	}
 	const id = 'comment-' + alert.id;
@@ -49,7 +49,7 @@ function History({ alert, onChanged }) {
 			<p class="meta">${t('alerts.comment.hint')}</p>
 			<div><button type="submit">${t('alerts.comment.send')}</button></div>
 		</form>
-		${msg && html`<${Notice} kind=${msg[0]}>${msg[1]}<//>`}
+		${msg && html`<${Notice} kind=${msg[0]}>${t(msg[1], msg[2])}<//>`}
 	</div>`;
 }
 
@@ -58,9 +58,9 @@ function Notifications() {
 	const [prefs, setPrefs] = useState(null);
 	const [msg, setMsg] = useState(null);
 	useEffect(() => {
-		api('GET', '/api/v1/me/notifications').then(setPrefs, (e) => setMsg(['error', e.message]));
+		api('GET', '/api/v1/me/notifications').then(setPrefs, (e) => setMsg(['error', 'error.generic', { msg: e.message }]));
 	}, []);
-	if (!prefs) return msg ? html`<${Notice} kind="error">${msg[1]}<//>` : null;
+	if (!prefs) return msg ? html`<${Notice} kind="error">${t(msg[1], msg[2])}<//>` : null;
 	const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 	async function save(e) {
 		e.preventDefault();
@@ -71,9 +71,9 @@ function Notifications() {
 		};
 		try {
 			setPrefs(await api('POST', '/api/v1/me/notifications', body));
-			setMsg(['info', t('notify.saved')]);
+			setMsg(['info', 'notify.saved']);
 		} catch (err) {
-			setMsg(['error', t('notify.refused', { msg: err.message })]);
+			setMsg(['error', 'notify.refused', { msg: err.message }]);
 		}
 	}
 	return html`<section aria-labelledby="notify-h" class="card">
@@ -95,7 +95,7 @@ function Notifications() {
 				<option value="en">English</option><option value="hu">Magyar</option></select>
 			<div><button type="submit">${t('notify.save')}</button></div>
 		</form>
-		${msg && html`<${Notice} kind=${msg[0]}>${msg[1]}<//>`}
+		${msg && html`<${Notice} kind=${msg[0]}>${t(msg[1], msg[2])}<//>`}
 	</section>`;
 }
 
@@ -128,9 +128,9 @@ export function Alerts() {
 		setDone(null);
 		try {
 			await api('POST', `/api/v1/alerts/${a.id}/${verb}`);
-			setDone(['info', t('alerts.done.' + verb, { id: a.id })]);
+			setDone(['info', 'alerts.done.' + verb, { id: a.id }]);
 		} catch (e) {
-			setDone(['error', e.status === 409 ? t('alerts.conflict') : e.message]);
+			setDone(['error', e.status === 409 ? 'alerts.conflict' : 'error.generic', { msg: e.message }]);
 		}
 		load(false);
 	}
@@ -150,7 +150,7 @@ export function Alerts() {
 			<label for="alerts-serial">${t('alerts.serial')}</label>
 			<input id="alerts-serial" type="search" value=${serial} onChange=${(e) => setSerial(e.target.value)} />
 		</div>
-		${done && html`<${Notice} kind=${done[0]}>${done[1]}<//>`}
+		${done && html`<${Notice} kind=${done[0]}>${t(done[1], done[2])}<//>`}
 		${error ? html`<${Notice} kind="error">${error}<//>`
 		: !list ? html`<p class="loading" role="status">${t('loading')}</p>`
 		: list.length === 0 ? html`<${Notice}>${t('alerts.none.' + state)}<//>`

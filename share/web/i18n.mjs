@@ -106,6 +106,8 @@ export const strings = {
 		'kind.service_report': 'Service report',
 		'error.generic': 'Something went wrong: {msg}',
 		'loading': 'Loading…',
+		'kind.alert_opened': 'Alert opened',
+		'kind.alert_resolved': 'Alert resolved',
 		'fleet.health': 'Health',
 		'machine.commands': 'Commands',
 		'machine.commands.explain': 'Ask the machine for a diagnostics report; its state follows here and the command appears in the timeline.',
@@ -682,6 +684,8 @@ export const strings = {
 		'job.failed': 'Sikertelen',
 		'job.timed_out': 'Időtúllépés',
 		'job.cancelled': 'Visszavonva',
+		'kind.alert_opened': 'Riasztás megnyitva',
+		'kind.alert_resolved': 'Riasztás megoldva',
 		'loading': 'Betöltés…',
 	},
 };

@@ -46,9 +46,9 @@ function Consent({ customer, versions }) {
 		const f = Object.fromEntries(new FormData(e.target));
 		try {
 			const doc = await api('POST', '/api/v1/consents', { customer, version: Number(f.version), language: f.language });
-			setMsg(['info', t('consent.given', { customer: doc.customer, v: doc.version })]);
+			setMsg(['info', 'consent.given', { customer: doc.customer, v: doc.version }]);
 		} catch (err) {
-			setMsg(['error', t('admin.refused', { msg: err.message })]);
+			setMsg(['error', 'admin.refused', { msg: err.message }]);
 		}
 	}
 	return html`<section aria-labelledby="consent-h" class="card">
@@ -62,7 +62,7 @@ function Consent({ customer, versions }) {
 			<select id="consent-lang" name="language">${(latest.languages || ['en']).map((l) => html`<option value=${l}>${l}</option>`)}</select>
 			<div><button type="submit">${t('consent.give')}</button></div>
 		</form>
-		${msg && html`<${Notice} kind=${msg[0]}>${msg[1]}<//>`}
+		${msg && html`<${Notice} kind=${msg[0]}>${t(msg[1], msg[2])}<//>`}
 	</section>`;
 }
 
@@ -108,7 +108,7 @@ function ExportErase({ customer, me }) {
 			setReceipt(await api('DELETE', base));
 			setConfirm('');
 		} catch (err) {
-			setMsg(['error', t('admin.refused', { msg: err.message })]);
+			setMsg(['error', 'admin.refused', { msg: err.message }]);
 		}
 	}
 	return html`<section aria-labelledby="export-h" class="card">
@@ -128,7 +128,7 @@ function ExportErase({ customer, me }) {
 			<dl class="facts"><dt>${t('erase.receipt')}</dt><dd><code>${receipt.receipt}</code></dd>
 			<dt>${t('erase.signature')}</dt><dd><code>${receipt.signature}</code></dd>
 			<dt>${t('erase.algorithm')}</dt><dd>${receipt.algorithm}</dd><dt>${t('erase.signedby')}</dt><dd>${receipt.signed_by}</dd></dl></div>`}
-		${msg && html`<${Notice} kind=${msg[0]}>${msg[1]}<//>`}
+		${msg && html`<${Notice} kind=${msg[0]}>${t(msg[1], msg[2])}<//>`}
 	</section>`;
 }
 
