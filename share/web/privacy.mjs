@@ -135,7 +135,7 @@ function ExportErase({ customer, me }) {
 export function Privacy() {
 	const { t, me } = useApp();
 	const [versions, setVersions] = useState(null);
-	const [customers, setCustomers] = useState(null);
+	const [customers, setCustomers] = useState(undefined); // undefined: asking; null: typed by hand
 	const own = me.role === 'customer_manager';
 	const [customer, setCustomer] = useState(own ? me.org : '');
 	const [typed, setTyped] = useState('');
@@ -150,10 +150,12 @@ export function Privacy() {
 				const cs = (d.orgs || []).filter((o) => o.kind === 'customer').map((o) => o.name).sort();
 				setCustomers(cs);
 				setOwnIsCustomer(cs.includes(me.org));
-			}, () => setCustomers([]));
+			}, () => setCustomers(null));
 		} else if ((me.data_classes || []).includes('status')) {
 			api('GET', '/api/v1/machines' + q({ limit: 500 })).then((d) =>
-				setCustomers([...new Set((d.machines || []).map((m) => m.customer))].sort()), () => setCustomers([]));
+				setCustomers([...new Set((d.machines || []).map((m) => m.customer))].sort()), () => setCustomers(null));
+		} else {
+			setCustomers(null);
 		}
 	}, []);
 	const reports = may.readAccessReport(me) || may.exportCustomer(me);
@@ -163,7 +165,8 @@ export function Privacy() {
 		${may.consent(me) && ownIsCustomer && versions && html`<${Consent} customer=${me.org} versions=${versions} />`}
 		${reports && !own && html`<section class="card" aria-labelledby="pick-h">
 			<h2 id="pick-h">${t('privacy.customer')}</h2>
-			${customers ? html`<label for="privacy-customer">${t('fleet.customer')}</label>
+			${customers === undefined ? html`<p class="loading" role="status">${t('loading')}</p>`
+			: customers ? html`<label for="privacy-customer">${t('fleet.customer')}</label>
 				<select id="privacy-customer" value=${customer} onChange=${(e) => setCustomer(e.target.value)}>
 					<option value="">${t('privacy.choose')}</option>
 					${customers.map((c) => html`<option value=${c}>${c}</option>`)}</select>`
