@@ -40,6 +40,12 @@ const COLUMNS = [
 	['last_seen', 'fleet.lastseen', (m) => m.last_seen || ''],
 	['software', 'fleet.software', (m) => m.software_version || ''],
 ];
+// Health (0-100, worst first): shown once the list carries it. Today only a
+// machine's own page has it (GET /api/v1/machines/{serial}); one request per
+// row would cost the daemon N calls a poll, so the column waits for the list.
+const healthOf = (m) => (m.health && typeof m.health.score === 'number' ? m.health.score
+	: typeof m.health_score === 'number' ? m.health_score : null);
+const HEALTH = ['health', 'fleet.health', (m) => healthOf(m) ?? 101];
 
 export function Fleet() {
 	const { t } = useApp();
@@ -80,7 +86,7 @@ export function Fleet() {
 
 	const rows = useMemo(() => {
 		const needle = search.trim().toLowerCase();
-		const key = COLUMNS.find((c) => c[0] === sort[0])[2];
+		const key = [...COLUMNS, HEALTH].find((c) => c[0] === sort[0])[2];
 		return (machines || [])
 			.filter((m) => !status || statusOf(m) === status)
 			.filter((m) => !needle || [m.serial, m.site, m.customer].some((x) => x && x.toLowerCase().includes(needle)))
@@ -93,6 +99,7 @@ export function Fleet() {
 	if (error && !machines) return html`<${Notice} kind="error">${t('error.generic', { msg: error })}<//>`;
 	if (!machines) return html`<p class="loading" role="status">${t('loading')}</p>`;
 
+	const columns = machines.some((m) => healthOf(m) !== null) ? [COLUMNS[0], HEALTH, ...COLUMNS.slice(1)] : COLUMNS;
 	const by = (col) => setSort(sort[0] === col ? [col, -sort[1]] : [col, 1]);
 	const ariaSort = (col) => (sort[0] !== col ? 'none' : sort[1] > 0 ? 'ascending' : 'descending');
 
@@ -116,12 +123,13 @@ export function Fleet() {
 		${machines.length === 0 ? html`<${Notice}>${t('fleet.none')}<//>`
 		: rows.length === 0 ? html`<${Notice}>${t('fleet.empty')}<//>`
 		: html`<div class="table-wrap"><table class="fleet">
-			<thead><tr>${COLUMNS.map(([col, label]) => html`<th scope="col" aria-sort=${ariaSort(col)}>
+			<thead><tr>${columns.map(([col, label]) => html`<th scope="col" aria-sort=${ariaSort(col)}>
 				<button type="button" class="sort" onClick=${() => by(col)} title=${t('fleet.sort', { col: t(label) })}>
 					${t(label)}<span aria-hidden="true">${sort[0] === col ? (sort[1] > 0 ? ' ▲' : ' ▼') : ''}</span>
 				</button></th>`)}</tr></thead>
 			<tbody>${rows.map((m) => html`<tr key=${m.serial} data-serial=${m.serial}>
 				<td><span class=${'badge ' + statusOf(m)}>${t('fleet.' + statusOf(m))}</span></td>
+				${columns === COLUMNS ? null : html`<td>${healthOf(m) === null ? '—' : t.num(healthOf(m))}</td>`}
 				<th scope="row"><a href=${'#/machine/' + encodeURIComponent(m.serial)}>${m.serial}</a></th>
 				<td>${m.model}</td><td>${m.customer}</td><td>${m.site || '—'}</td>
 				<td>${m.last_seen ? t.time(m.last_seen) : '—'}</td><td>${m.software_version || '—'}</td>

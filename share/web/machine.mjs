@@ -62,8 +62,51 @@ function Health({ health }) {
 	</section>`;
 }
 
-export function Machine({ args }) {
+const JOB_POLL_MS = 3000;
+const OPEN_STATES = ['queued', 'sent', 'acknowledged'];
+
+// Commands: a diagnostics request to this machine (POST /api/v1/jobs), and
+// the state of the ones sent from this page, followed until they end. Roles
+// with the technical class only, as the jobs API allows.
+function Commands({ serial }) {
 	const { t } = useApp();
+	const [jobs, setJobs] = useState([]);
+	const [msg, setMsg] = useState(null);
+	useEffect(() => {
+		const open = jobs.filter((j) => j.targets && j.targets.some((x) => OPEN_STATES.includes(x.state)));
+		if (!open.length) return undefined;
+		const timer = setTimeout(async () => {
+			const fresh = await Promise.all(jobs.map((j) => (open.includes(j)
+				? api('GET', '/api/v1/jobs/' + j.id).catch(() => j) : j)));
+			setJobs(fresh);
+		}, JOB_POLL_MS);
+		return () => clearTimeout(timer);
+	}, [jobs]);
+	async function diagnostics() {
+		setMsg(null);
+		try {
+			const job = await api('POST', '/api/v1/jobs', { command: 'diagnostics', target: { serial }, body: {} });
+			setJobs((cur) => [job, ...cur]);
+		} catch (e) {
+			setMsg(t('error.generic', { msg: e.message }));
+		}
+	}
+	return html`<section aria-labelledby="commands-h" class="card">
+		<h2 id="commands-h">${t('machine.commands')}</h2>
+		<p>${t('machine.commands.explain')}</p>
+		<p><button type="button" onClick=${diagnostics}>${t('machine.diagnostics')}</button></p>
+		${msg && html`<${Notice} kind="error">${msg}<//>`}
+		${jobs.length > 0 && html`<ul class="jobs">${jobs.map((j) => {
+			const target = (j.targets || []).find((x) => x.serial === serial) || {};
+			return html`<li data-job=${j.id}>${t('machine.job', { id: j.id, command: j.command })}:
+				<strong data-testid=${'job-state-' + j.id}>${t('job.' + (target.state || 'queued'))}</strong>
+				${target.reason ? ' · ' + target.reason : ''}</li>`;
+		})}</ul>`}
+	</section>`;
+}
+
+export function Machine({ args }) {
+	const { t, me } = useApp();
 	const serial = decodeURIComponent(args[0] || '');
 	const [m, setM] = useState(null);
 	const [error, setError] = useState(null);
@@ -136,6 +179,7 @@ export function Machine({ args }) {
 			: metrics.length === 0 ? html`<${Notice}>${t('machine.chart.none')}<//>`
 			: html`<${Chart} columns=${cols} metric=${metric} label=${metric} />`}
 		</section>
+		${(me.data_classes || []).includes('technical') && html`<${Commands} serial=${m.serial} />`}
 		<section aria-labelledby="timeline-h" class="card">
 			<h2 id="timeline-h">${t('machine.timeline')}</h2>
 			${!timeline ? html`<p class="loading" role="status">${t('loading')}</p>`

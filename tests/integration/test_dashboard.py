@@ -23,6 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api, totp_code, totp_secret  # noqa: E402
+from test_downtime import Paho  # noqa: E402
 
 WEB_TESTS = ccdaemon.REPO / "tests" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,6 +32,8 @@ SIM = ccdaemon.BUILD_DIR / "coffeecloud-sim"
 DAY_SERIAL = "BM-00000"
 SIM_MACHINES = 3
 BENCH_MACHINES = 12
+ERASE_CUSTOMER = "cafe-gone"  # erased in the browser, with its signed receipt
+ALERT_SERIAL = "AL-0001"  # raises two critical errors: two open alerts for the alerts page
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +49,23 @@ def world(tmp_path_factory):
                        capture_output=True, text=True, timeout=300, env=ccdaemon.base_env())
     ccdaemon.assert_no_sanitizer_report(p.stderr, "gendata")
     assert p.returncode == 0, p.stderr
+    f.add_machine(ALERT_SERIAL, customer="cafe-a")
+    f.add_customer(ERASE_CUSTOMER)
     users = {}
-    for key, login, role in (("tech", "dash-tech", "technician"), ("eng", "dash-eng", "engineer"),
-                             ("auditor", "dash-audit", "auditor")):
-        f.cc("user", "add", "--org", "manufacturer", "--login", login, "--role", role,
+    for key, login, role, org in (("tech", "dash-tech", "technician", "manufacturer"),
+                                  ("eng", "dash-eng", "engineer", "manufacturer"),
+                                  ("auditor", "dash-audit", "auditor", "manufacturer"),
+                                  ("svc", "dash-svc", "service_manager", "manufacturer"),
+                                  ("cm", "dash-cm", "customer_manager", "cafe-a"),
+                                  ("sub", "dash-sub", "subcontractor", "manufacturer"),
+                                  ("adm", "dash-adm", "admin", "manufacturer")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role,
              "--email", login + "@example.org", "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
-        users[key] = {"login": login, "password": ccdaemon.password_of(login)}
+        users[key] = {"login": login, "password": ccdaemon.password_of(login), "org": org}
     port = ccdaemon.free_port()
     # The admin must use TOTP and has none yet: the browser enrols it.
-    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "totp_required_for_admins": "true"})
+    d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "totp_required_for_admins": "true",
+                                     "alerts_tick_ms": "200"})
     d.start()
     sim = None
     try:
@@ -65,6 +76,21 @@ def world(tmp_path_factory):
         for n in range(1, SIM_MACHINES + 1):
             d.wait_for(rf"SIM-{n:04d} connected", since=mark)
         api = Api(port, f.data / "ca.crt")
+        # Two critical errors on one machine: two open alerts (one is acknowledged in the browser;
+        # the machine's being out of service may open more).
+        m = Paho(d, f.machines[ALERT_SERIAL])
+        m.connect()
+        for seq, code in ((1, "E201"), (2, "E310")):
+            m.publish("event", {"seq": seq, "ts": int(time.time() * 1000), "type": "error", "code": code,
+                                "severity": "critical", "state": "raised"})
+        m.disconnect()
+        eng_token = api.login(users["eng"]["login"], users["eng"]["password"])
+
+        def two_open():
+            st, got, _ = api.call("GET", f"/api/v1/alerts?serial={ALERT_SERIAL}&state=open&rule=critical_error",
+                                  token=eng_token)
+            return st == 200 and len(got["alerts"]) == 2
+        ccdaemon.poll_until(two_open, "two open alerts")
         # The technician turns TOTP on, as a person would (the browser then signs in with a code).
         token = api.login(users["tech"]["login"], users["tech"]["password"])
         status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
@@ -73,10 +99,17 @@ def world(tmp_path_factory):
         status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
         assert status == 200 and doc["totp_enabled"] is True, doc
         users["tech"]["totp_secret"] = base64.b32encode(secret).decode()
+        # A second admin, enrolled here, for the administration page (the first enrols in the browser).
+        token = api.login(users["adm"]["login"], users["adm"]["password"])
+        status, doc, _ = api.call("POST", "/api/v1/me/totp", {}, token=token)
+        assert status == 201, doc
+        secret = totp_secret(doc["otpauth_uri"])
+        status, doc, _ = api.call("POST", "/api/v1/me/totp/confirm", {"code": totp_code(secret)}, token=token)
+        assert status == 200 and doc["totp_enabled"] is True, doc
+        users["adm"]["totp_secret"] = base64.b32encode(secret).decode()
         # What the technician's fleet page must show: every machine the API lists for them.
-        status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=api.login(
-            users["eng"]["login"], users["eng"]["password"]))
-        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES, doc
+        status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=eng_token)
+        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES + 1, doc
         users["admin"] = {"login": "admin", "password": ccdaemon.PASSWORD}
         for u in users.values():
             u["machines"] = len(doc["machines"])
@@ -92,7 +125,7 @@ def test_dashboard_in_chromium(world):
     shots = ccdaemon.BUILD_DIR / "dashboard-screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     env = dict(os.environ, CC_DASH_URL=world["url"], CC_DASH_USERS=json.dumps(world["users"]),
-               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_SHOTS=str(shots),
+               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
                         "--config", str(WEB_TESTS / "playwright.config.mjs")],
@@ -101,7 +134,8 @@ def test_dashboard_in_chromium(world):
     assert p.returncode == 0, p.stdout[-20000:] + p.stderr[-5000:]
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
-    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account"):
+    for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
+                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

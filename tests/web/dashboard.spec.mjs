@@ -11,6 +11,7 @@ import { strings } from '../../share/web/i18n.mjs';
 
 const users = JSON.parse(process.env.CC_DASH_USERS || '{}');
 const daySerial = process.env.CC_DASH_DAY_SERIAL;
+const alertSerial = process.env.CC_DASH_ALERT_SERIAL;
 const shots = process.env.CC_DASH_SHOTS || 'screenshots';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
@@ -52,6 +53,9 @@ async function shoot(page, name) {
 	const before = page.viewportSize();
 	for (const [size, vp] of Object.entries(SIZES)) {
 		await page.setViewportSize(vp);
+		// Usable on a phone: nothing wider than the screen (wide tables scroll inside their box).
+		const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+		expect(wide, `${name} at ${size}: page width`).toBeLessThanOrEqual(vp.width);
 		await page.screenshot({ path: path.join(shots, `${name}-${size}.png`), fullPage: true });
 	}
 	await page.setViewportSize(before);
@@ -183,6 +187,7 @@ test('an auditor sees no fleet page: their account page instead', async ({ page 
 	await signIn(page, 'auditor');
 	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 	await expect(page.getByRole('link', { name: 'Fleet' })).toHaveCount(0);
+	await expect(page.getByRole('link', { name: 'Alerts' })).toHaveCount(0);
 	await page.goto('/#/fleet');
 	await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 	await expect(page.locator('table.fleet')).toHaveCount(0);
@@ -256,4 +261,246 @@ test('sign-out, and an expired session leads back to sign-in', async ({ page, co
 	await page.getByRole('link', { name: daySerial }).click();
 	await expect(page.getByText('Your session has ended. Please sign in again.')).toBeVisible();
 	await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
+
+test('alerts: acknowledge, comment (personal data refused), the states, notification settings', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Alerts' }).click();
+	await expect(page.getByRole('heading', { name: 'Alerts', level: 1 })).toBeVisible();
+	await page.getByLabel('Machine serial').fill(alertSerial);
+	await page.getByLabel('Machine serial').press('Enter');
+	// The two critical errors (being out of service may add alerts of its own).
+	const e201 = page.locator('table.alerts tbody tr', { hasText: 'Critical error · E201' });
+	await expect(e201).toHaveCount(1);
+	await expect(page.locator('table.alerts tbody tr', { hasText: 'Critical error · E310' })).toHaveCount(1);
+	await axe(page, 'alerts');
+	await shoot(page, 'alerts');
+	const id = await e201.getAttribute('data-alert');
+	await page.getByRole('button', { name: `Acknowledge alert ${id} of ${alertSerial}` }).click();
+	await expect(page.getByText(`Alert ${id} acknowledged`)).toBeVisible();
+	await expect(page.locator(`tr[data-alert="${id}"]`)).toHaveCount(0);
+	const e310 = await page.locator('table.alerts tbody tr', { hasText: 'Critical error · E310' }).getAttribute('data-alert');
+	await page.getByRole('button', { name: `Resolve alert ${e310} of ${alertSerial}` }).click();
+	await expect(page.getByText(`Alert ${e310} resolved.`)).toBeVisible();
+	// An empty list says why it is empty.
+	await page.getByLabel('Severity').selectOption('info');
+	await expect(page.getByText('No open alerts for your machines')).toBeVisible();
+	await page.getByLabel('Severity').selectOption('');
+	await page.getByRole('button', { name: 'Acknowledged', exact: true }).click();
+	await expect(page.locator(`tr[data-alert="${id}"]`)).toHaveAttribute('data-state', 'acknowledged');
+	await expect(page.locator(`tr[data-alert="${id}"]`)).toContainText('user:' + users.eng.login);
+	// Its history, and a comment from the keyboard.
+	await page.getByRole('button', { name: `History and comments of alert ${id} of ${alertSerial}` }).click();
+	const history = page.getByTestId('history-' + id);
+	await expect(history).toContainText('acknowledged (user:' + users.eng.login + ')');
+	await page.getByLabel(/^Comment/).fill('ordered a new heater');
+	await page.getByLabel(/^Comment/).press('Tab');
+	await page.keyboard.press('Enter');
+	await expect(page.getByText('Comment added.')).toBeVisible();
+	await expect(history).toContainText('ordered a new heater');
+	await page.getByLabel(/^Comment/).fill('call anna dot kovacs at example dot com');
+	await page.getByRole('button', { name: 'Add comment' }).click();
+	await expect(page.getByRole('alert')).toContainText('The comment was not added');
+	await page.getByRole('button', { name: 'Resolved', exact: true }).click();
+	await expect(page.locator(`tr[data-alert="${e310}"]`)).toContainText('user:' + users.eng.login);
+	// Notification settings: quiet hours kept.
+	await page.getByLabel(/^Quiet hours/).fill('22:00-07:00');
+	await page.getByRole('button', { name: 'Save settings' }).click();
+	await expect(page.getByText('Your notification settings are saved.')).toBeVisible();
+	await page.reload();
+	await expect(page.getByLabel(/^Quiet hours/)).toHaveValue('22:00-07:00');
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Riasztások', level: 1 })).toBeVisible();
+	await axe(page, 'alerts (hu)');
+	await shoot(page, 'alerts-hu');
+	expect(problems).toEqual([]);
+});
+
+test('availability: totals and rows per machine, narrowed by customer and machine', async ({ page, request }) => {
+	const problems = watch(page);
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Availability' }).click();
+	await expect(page.getByRole('heading', { name: 'Availability report' })).toBeVisible();
+	await expect(page.getByTestId('avail-pct')).toHaveText(/^\d+([.,]\d+)? %$/);
+	const rows = page.locator('table.avail tbody tr');
+	await expect(rows).toHaveCount(users.eng.machines);
+	await page.getByLabel('Customer', { exact: true }).selectOption('cafe-a');
+	await expect(rows).toHaveCount(4); // the simulator's three and the alerts' machine
+	await page.getByLabel('Machine', { exact: true }).selectOption('SIM-0001');
+	await expect(rows).toHaveCount(1);
+	await expect(page.locator('tr[data-row="SIM-0001"]')).toBeVisible();
+	await page.getByLabel('Rows per').selectOption('total');
+	await expect(page.locator('table.avail')).toHaveCount(0);
+	await expect(page.getByTestId('avail-total')).toContainText('Machines1');
+	// The business-hours switch is offered exactly when the served API declares the parameter.
+	const doc = await (await request.get('/api/v1/openapi.json')).json();
+	const op = doc.paths['/api/v1/availability'].get;
+	const declared = (op.parameters || []).some((p) => p.name === 'business_hours') ||
+		/\bbusiness_hours\b/.test((op.description || '') + ' ' + (op.summary || ''));
+	await expect(page.getByLabel('Business hours only')).toHaveCount(declared ? 1 : 0);
+	await axe(page, 'availability');
+	await shoot(page, 'availability');
+	expect(problems).toEqual([]);
+});
+
+test('administration: a service manager grants a subcontractor one machine for a purpose; the subcontractor sees it', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'svc');
+	await page.getByRole('link', { name: 'Administration' }).click();
+	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toBeVisible();
+	// A service manager manages grants, not the organisation.
+	await expect(page.getByRole('heading', { name: 'Organisations' })).toHaveCount(0);
+	await expect(page.getByRole('heading', { name: 'API tokens' })).toHaveCount(0);
+	await page.getByLabel("Subcontractor's user name").fill(users.sub.login);
+	await page.getByLabel('Grant on').selectOption('serial');
+	await page.getByLabel('Serial, site or customer').fill('SIM-0001');
+	await page.getByLabel('Purpose').selectOption('support');
+	await page.getByRole('button', { name: 'Grant', exact: true }).click();
+	await expect(page.getByText(/Grant no\. \d+ made\./)).toBeVisible();
+	const row = page.locator('tr[data-grant]').first();
+	await expect(row).toContainText('Support');
+	await expect(row).toContainText(users.svc.login);
+	await expect(row).toContainText('Yes');
+	// A grant to someone who is not a subcontractor is refused, and says so.
+	await page.getByLabel("Subcontractor's user name").fill(users.eng.login);
+	await page.getByLabel('Serial, site or customer').fill('SIM-0001');
+	await page.getByRole('button', { name: 'Grant', exact: true }).click();
+	await expect(page.getByRole('alert')).toContainText('Not done');
+	await axe(page, 'administration (grants)');
+	await shoot(page, 'admin-grants');
+	// The subcontractor sees the granted machine and nothing else.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'sub');
+	await expect(page.locator('table.fleet tbody tr')).toHaveCount(1);
+	await expect(page.locator('tr[data-serial="SIM-0001"]')).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Administration' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
+test('administration: an admin sees organisations, users, tokens; adds a customer, issues and revokes a token', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'adm');
+	await page.getByRole('link', { name: 'Administration' }).click();
+	await expect(page.getByRole('heading', { name: 'Organisations' })).toBeVisible();
+	await expect(page.locator('tr[data-org="cafe-a"]')).toBeVisible();
+	await expect(page.locator(`tr[data-user="${users.sub.login}"]`)).toContainText('Subcontractor');
+	await page.locator('#org-name').fill('cafe-new');
+	await page.locator('#org-kind').selectOption('customer');
+	await page.locator('#org-parent').selectOption('manufacturer');
+	await page.getByRole('button', { name: 'Add organisation' }).click();
+	await expect(page.locator('tr[data-org="cafe-new"]')).toBeVisible();
+	await page.locator('#token-name').fill('erp-link');
+	await page.locator('#token-org').selectOption('cafe-a');
+	await page.locator('#token-role').selectOption('sales');
+	await page.getByRole('button', { name: 'Issue token' }).click();
+	await expect(page.getByTestId('token-secret')).toContainText(/\S{20,}/);
+	const token = page.locator('tr[data-token]', { hasText: 'erp-link' });
+	await expect(token).toContainText('Yes');
+	await token.getByRole('button', { name: 'Revoke erp-link' }).click();
+	await expect(page.getByText('The token is revoked.')).toBeVisible();
+	await expect(token).toContainText('No');
+	await axe(page, 'administration');
+	await shoot(page, 'admin');
+	expect(problems).toEqual([]);
+});
+
+test('an engineer has no administration page', async ({ page }) => {
+	await signIn(page, 'eng');
+	await expect(page.getByRole('link', { name: 'Administration' })).toHaveCount(0);
+	await page.goto('/#/admin');
+	await expect(page.getByRole('heading', { name: 'Fleet' })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toHaveCount(0);
+});
+
+test('privacy: the policy and its date, consent, the access report shows who read, export; an admin erases with a receipt', async ({ page }) => {
+	const problems = watch(page);
+	// Someone reads a machine of cafe-a: the customer's access report must show it.
+	await signIn(page, 'eng');
+	await page.goto('/#/machine/SIM-0001');
+	await expect(page.getByRole('heading', { level: 1 })).toContainText('SIM-0001');
+	// An engineer reads the policy but no customer's access report.
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await expect(page.getByTestId('policy-updated')).toContainText(/Version \d+ · last updated \d+ \w+ \d{4}/);
+	await expect(page.getByRole('heading', { name: /^Access report/ })).toHaveCount(0);
+	await page.getByRole('button', { name: 'Sign out' }).click();
+
+	await signIn(page, 'cm');
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await expect(page.getByRole('heading', { name: 'Consent of cafe-a' })).toBeVisible();
+	await page.getByRole('button', { name: 'Give consent' }).click();
+	await expect(page.getByText(/cafe-a consented to version \d+\./)).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Access report of cafe-a' })).toBeVisible();
+	await expect(page.locator('table.access tbody')).toContainText(users.eng.login);
+	await expect(page.locator('table.access tbody')).toContainText('SIM-0001');
+	await expect(page.getByRole('link', { name: 'Download everything (JSON)' }))
+		.toHaveAttribute('href', '/api/v1/customers/cafe-a/export?format=json');
+	await expect(page.getByRole('heading', { name: 'Erase the customer' })).toHaveCount(0);
+	await axe(page, 'privacy');
+	await shoot(page, 'privacy');
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Adatvédelem', level: 1 })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'cafe-a hozzáférési jelentése' })).toBeVisible();
+	await axe(page, 'privacy (hu)');
+	await shoot(page, 'privacy-hu');
+	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	expect(problems).toEqual([]);
+});
+
+test('privacy: an auditor reads an access report; an admin erases a customer and gets the signed receipt', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'auditor');
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await page.getByLabel('Customer', { exact: true }).fill('cafe-a');
+	await page.getByRole('button', { name: 'Show' }).click();
+	await expect(page.locator('table.access tbody')).toContainText(users.eng.login);
+	await expect(page.getByRole('heading', { name: /^Export of/ })).toHaveCount(0);
+	await page.getByRole('button', { name: 'Sign out' }).click();
+
+	const gone = process.env.CC_DASH_ERASE;
+	await signIn(page, 'adm');
+	await page.getByRole('link', { name: 'Privacy' }).click();
+	await page.getByLabel('Customer', { exact: true }).selectOption(gone);
+	await expect(page.getByText('Nobody has read this customer')).toBeVisible();
+	await expect(page.getByRole('button', { name: 'Erase ' + gone })).toBeDisabled();
+	await page.getByLabel('Type ' + gone + ' to confirm').fill(gone);
+	await axe(page, 'privacy (admin)');
+	await shoot(page, 'privacy-admin');
+	await page.getByRole('button', { name: 'Erase ' + gone }).click();
+	const receipt = page.getByTestId('erase-receipt');
+	await expect(receipt).toContainText('The customer is erased');
+	await expect(receipt).toContainText(/Signature\s*\S{40,}/);
+	expect(problems).toEqual([]);
+});
+
+test('machine page: a technician requests diagnostics and follows the job; a customer manager has no commands', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'tech');
+	await page.goto('/#/machine/SIM-0002');
+	await expect(page.getByRole('heading', { name: 'Commands' })).toBeVisible();
+	await page.getByRole('button', { name: 'Request diagnostics' }).click();
+	const job = page.locator('li[data-job]').first();
+	await expect(job).toContainText(/Job \d+ \(diagnostics\)/);
+	// The machine is online: the command leaves the queue.
+	await expect(job.locator('strong')).toHaveText(/Sent|Acknowledged by the machine|Succeeded|Failed/);
+	await axe(page, 'machine (commands)');
+	await shoot(page, 'machine-commands');
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'cm');
+	await page.goto('/#/machine/SIM-0002');
+	await expect(page.getByRole('heading', { level: 1 })).toContainText('SIM-0002');
+	await expect(page.getByRole('heading', { name: 'Timeline' })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Commands' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
+test("machine page: the timeline explains an error from the catalogue, in the page's language", async ({ page }) => {
+	await signIn(page, 'eng');
+	await page.goto('/#/machine/' + alertSerial);
+	const timeline = page.locator('table.timeline');
+	await expect(timeline).toContainText('Error · E201 · Boiler over-temperature: heating stopped → Out of service.');
+	await expect(timeline).toContainText('Alert opened');
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(timeline).toContainText('E201 · A kazán túlmelegedett: a fűtés leállt');
+	await page.locator('header').getByLabel('Nyelv').selectOption('en');
 });
