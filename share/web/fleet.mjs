@@ -40,12 +40,28 @@ const COLUMNS = [
 	['last_seen', 'fleet.lastseen', (m) => m.last_seen || ''],
 	['software', 'fleet.software', (m) => m.software_version || ''],
 ];
-// Health (0-100, worst first): shown once the list carries it. Today only a
-// machine's own page has it (GET /api/v1/machines/{serial}); one request per
-// row would cost the daemon N calls a poll, so the column waits for the list.
+// Health (0-100, worst first when sorted): one request a poll to
+// GET /api/v1/health-scores, never one per row. The daemon scores every
+// machine in scope at each call (about 0.2 ms a machine), so a fleet larger
+// than HEALTH_MAX goes without the column; a role that may not read scores
+// (the request refused) too.
+const HEALTH_MAX = 1000;
 const healthOf = (m) => (m.health && typeof m.health.score === 'number' ? m.health.score
 	: typeof m.health_score === 'number' ? m.health_score : null);
 const HEALTH = ['health', 'fleet.health', (m) => healthOf(m) ?? 101];
+
+async function healthScores() {
+	try {
+		const doc = await api('GET', '/api/v1/health-scores' + q({ limit: HEALTH_MAX }));
+		if (doc.count > HEALTH_MAX) return null;
+		return new Map((doc.machines || []).map((x) => [x.serial, x.score]));
+	} catch (e) {
+		return null;
+	}
+}
+
+const withScores = (list, scores) => (scores === null ? list
+	: list.map((m) => ({ ...m, health_score: scores.has(m.serial) ? scores.get(m.serial) : null })));
 
 export function Fleet() {
 	const { t } = useApp();
@@ -63,8 +79,10 @@ export function Fleet() {
 		const load = async () => {
 			try {
 				const list = await allMachines();
+				const scores = await healthScores();
 				if (!live) return;
-				if (list !== null) setMachines(list);
+				if (list !== null) setMachines(withScores(list, scores));
+				else if (scores !== null) setMachines((old) => (old === null ? old : withScores(old, scores)));
 				setUpdated(new Date().toISOString());
 				setError(null);
 			} catch (e) {
@@ -129,7 +147,8 @@ export function Fleet() {
 				</button></th>`)}</tr></thead>
 			<tbody>${rows.map((m) => html`<tr key=${m.serial} data-serial=${m.serial}>
 				<td><span class=${'badge ' + statusOf(m)}>${t('fleet.' + statusOf(m))}</span></td>
-				${columns === COLUMNS ? null : html`<td>${healthOf(m) === null ? '—' : t.num(healthOf(m))}</td>`}
+				${columns === COLUMNS ? null : html`<td data-health=${healthOf(m) ?? ''}>${healthOf(m) === null ? '—'
+					: t.num(healthOf(m))}</td>`}
 				<th scope="row"><a href=${'#/machine/' + encodeURIComponent(m.serial)}>${m.serial}</a></th>
 				<td>${m.model}</td><td>${m.customer}</td><td>${m.site || '—'}</td>
 				<td>${m.last_seen ? t.time(m.last_seen) : '—'}</td><td>${m.software_version || '—'}</td>

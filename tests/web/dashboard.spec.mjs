@@ -129,6 +129,14 @@ test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no u
 	const first = await rows.first().getAttribute('data-serial');
 	await page.getByRole('button', { name: 'Serial' }).click();
 	await expect(rows.first()).not.toHaveAttribute('data-serial', first);
+	// Health scores from one request (GET /api/v1/health-scores), sorted worst first.
+	await page.getByRole('button', { name: 'Health' }).click();
+	await expect(page.locator('table.fleet th[aria-sort="ascending"]')).toContainText('Health');
+	const health = (await page.locator('table.fleet td[data-health]').evaluateAll(
+		(tds) => tds.map((td) => td.dataset.health))).filter((x) => x !== '').map(Number);
+	expect(health.length).toBe(users.tech.machines);
+	expect(health.every((x) => x >= 0 && x <= 100)).toBe(true);
+	expect(health).toEqual([...health].sort((a, b) => a - b));
 	await page.getByLabel('Search serial, site or customer').fill(daySerial);
 	await expect(rows).toHaveCount(1);
 	await page.getByRole('link', { name: daySerial }).click();
