@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "store/store.h"
 
 const char *cli_get(const struct cli_args *a, const char *name)
 {
@@ -106,5 +107,26 @@ int cli_parse_time(const char *text, int64_t *out)
 		}
 	}
 	*out = (int64_t)timegm(&tm) * 1000;
+	return CC_OK;
+}
+
+int cli_report_scope(const struct cli_args *a, struct store_machine_filter *f)
+{
+	struct store *s = vault_store(a->vault);
+	const char *customer = cli_get(a, "customer");
+	struct store_org org;
+	int rc;
+
+	if (customer != NULL) {
+		rc = s->ops->org_find(s, customer, &org);
+		if (rc == CC_OK && org.kind != ORG_CUSTOMER)
+			rc = CC_ERR_NOTFOUND;
+		if (rc != CC_OK) {
+			fprintf(stderr, "coffeecloud: no customer %s\n", customer);
+			return rc;
+		}
+		f->customer_id = org.id;
+	}
+	f->site = cli_get(a, "site");
 	return CC_OK;
 }

@@ -77,6 +77,11 @@ int cli_parse_time(const char *text, int64_t *out);
  * what a command records as made by someone (a job's creator). */
 void cli_actor(char *out, size_t cap);
 
+/* A report's --customer C (a customer's name) and --site X into f (site
+ * points into a's values); an error after saying so: a name that is not a
+ * customer's is not found. */
+int cli_report_scope(const struct cli_args *a, struct store_machine_filter *f);
+
 /* Reads one line (without its newline) from stdin into out. */
 int cli_read_line_stdin(char *out, size_t cap);
 

@@ -184,7 +184,6 @@ static int run_compliance(struct cli_args *a)
 	struct store *s = vault_store(a->vault);
 	struct store_machine_filter f;
 	struct targets ts;
-	struct store_org org;
 	int64_t now = clock_now_ms(), from, to = now;
 	json_t *doc = NULL, *m;
 	size_t i;
@@ -201,17 +200,9 @@ static int run_compliance(struct cli_args *a)
 		               "YYYY-MM-DDTHH:MM:SSZ)");
 		return CC_ERR_INVALID;
 	}
-	if (cli_get(a, "customer") != NULL) {
-		rc = s->ops->org_find(s, cli_get(a, "customer"), &org);
-		if (rc == CC_OK && org.kind != ORG_CUSTOMER)
-			rc = CC_ERR_NOTFOUND;
-		if (rc != CC_OK) {
-			log_error(MOD, "no such customer");
-			return rc;
-		}
-		f.customer_id = org.id;
-	}
-	f.site = cli_get(a, "site");
+	rc = cli_report_scope(a, &f);
+	if (rc != CC_OK)
+		return rc;
 	ts.st = s;
 	ts.serial = cli_get(a, "serial");
 	rc = s->ops->machine_status_list(s, &f, add_target, &ts);

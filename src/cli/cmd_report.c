@@ -46,11 +46,9 @@ static int only_serial(void *ctx, const struct store_machine_status *m)
 
 static int run_availability(struct cli_args *a)
 {
-	struct store *s = vault_store(a->vault);
 	struct store_machine_filter f;
 	struct uptime_query q;
 	struct uptime_report r;
-	struct store_org org;
 	struct store_machine m;
 	const char *serial = cli_get(a, "serial");
 	int by = uptime_by_parse(cli_get(a, "by"));
@@ -73,17 +71,9 @@ static int run_availability(struct cli_args *a)
 		                "YYYY-MM-DDTHH:MM:SSZ)\n");
 		return CC_ERR_INVALID;
 	}
-	if (cli_get(a, "customer") != NULL) {
-		rc = s->ops->org_find(s, cli_get(a, "customer"), &org);
-		if (rc == CC_OK && org.kind != ORG_CUSTOMER)
-			rc = CC_ERR_NOTFOUND;
-		if (rc != CC_OK) {
-			fprintf(stderr, "coffeecloud: no customer %s\n", cli_get(a, "customer"));
-			return rc;
-		}
-		f.customer_id = org.id;
-	}
-	f.site = cli_get(a, "site");
+	rc = cli_report_scope(a, &f);
+	if (rc != CC_OK)
+		return rc;
 	if (serial != NULL) {
 		rc = inventory_machine_find(a->vault, serial, &m);
 		if (rc != CC_OK) {
@@ -192,7 +182,6 @@ static int run_health(struct cli_args *a)
 	struct store *s = vault_store(a->vault);
 	struct store_machine_filter f;
 	struct scorer sc = { NULL, 0, 0 };
-	struct store_org org;
 	struct cli_table *t = NULL;
 	const char *limit_text = cli_get(a, "limit");
 	char *end;
@@ -205,17 +194,9 @@ static int run_health(struct cli_args *a)
 		return CC_ERR_INVALID;
 	}
 	memset(&f, 0, sizeof(f));
-	if (cli_get(a, "customer") != NULL) {
-		rc = s->ops->org_find(s, cli_get(a, "customer"), &org);
-		if (rc == CC_OK && org.kind != ORG_CUSTOMER)
-			rc = CC_ERR_NOTFOUND;
-		if (rc != CC_OK) {
-			fprintf(stderr, "coffeecloud: no customer %s\n", cli_get(a, "customer"));
-			return rc;
-		}
-		f.customer_id = org.id;
-	}
-	f.site = cli_get(a, "site");
+	rc = cli_report_scope(a, &f);
+	if (rc != CC_OK)
+		return rc;
 	rc = s->ops->machine_status_list(s, &f, collect, &sc);
 	for (i = 0; rc == CC_OK && i < sc.n; i++) {
 		rc = health_of(a->vault, &sc.rows[i].m, every, &sc.rows[i].h);
