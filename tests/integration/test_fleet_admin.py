@@ -237,7 +237,7 @@ def test_move_to_another_customer_keeps_the_records_with_their_owner(world):
         d.wait_for(r"MV1: cut off", since=mark)
     finally:
         if sub.poll() is None:
-            sub.terminate()
+            sub.kill()  # SIGTERM right after CONNACK can be lost by mosquitto_sub
             sub.wait(timeout=30)
     publish_and_leave(d, m, [{"seq": 3, "ts": 1795860000003, "m": {"boiler_temp_c": 99}}])
     # Acknowledged means stored: the new owner reads its own record, not the old ones.
@@ -259,7 +259,7 @@ def test_move_to_another_customer_keeps_the_records_with_their_owner(world):
     assert [r["seq"] for r in f.telemetry("MV1")] == [3]
     mark = d.mark()
     sub = connected(d, m, mark)
-    sub.terminate()
+    sub.kill()  # SIGTERM right after CONNACK can be lost by mosquitto_sub
     sub.wait(timeout=30)
     ccdaemon.publish(d, m, "telemetry", [{"seq": 4, "ts": 1795860000004, "m": {"boiler_temp_c": 98}}])
     assert [r["seq"] for r in f.telemetry("MV1")] == [3, 4]
@@ -278,7 +278,7 @@ def test_decommission(world):
         assert sub.wait(timeout=30) is not None
     finally:
         if sub.poll() is None:
-            sub.terminate()
+            sub.kill()  # SIGTERM right after CONNACK can be lost by mosquitto_sub
             sub.wait(timeout=30)
     crl = subprocess.run(["openssl", "crl", "-in", str(f.data / "ca.crl"), "-noout", "-text"], capture_output=True,
                          text=True, check=True).stdout
