@@ -54,6 +54,8 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/policy", "none", "none", HTTP_OPEN, NULL, api_policy,
 	  "the current privacy policy: HTML for browsers, JSON otherwise (lang, or Accept-Language)" },
 	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", HTTP_OPEN, NULL, api_openapi, "this document" },
+	{ EVHTTP_REQ_GET, "/api/v1/signing-key", "none", "none", HTTP_OPEN, NULL, api_signing_key,
+	  "the public key (Ed25519, PEM) that verifies what this installation signs" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", HTTP_OPEN, login_fields, api_login,
 	  "sign in: a session token" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", HTTP_SIGNED_IN, NULL, api_logout, "end the session" },

@@ -668,6 +668,7 @@ ROUTES = [
     # ---- public
     Route("GET", "/policy", "none", "none", any_caller(200), public=True),
     Route("GET", "/api/v1/openapi.json", "none", "none", any_caller(200), public=True),
+    Route("GET", "/api/v1/signing-key", "none", "none", any_caller(200), public=True),
     Route("POST", "/api/v1/auth/login", "none", "none",
           lambda w, c, r, t: EMPTY_SIGN_IN, public=True, body=lambda w, k, e: {}),
     # ---- the caller's own account
