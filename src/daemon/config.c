@@ -93,8 +93,13 @@ static const struct opt table[] = {
 	  "events older than this many days are deleted; 0 keeps them until the customer is erased" },
 	{ "retention_reports_days", I(retention_reports_days), "0", 0, 36500, NULL,
 	  "service and installation reports older than this many days are deleted; 0 keeps them until erasure" },
+	{ "retention_rollups_days", I(retention_rollups_days), "0", 0, 36500, NULL,
+	  "per-minute and per-hour summaries of telemetry (the charts of long periods) older than this many days "
+	  "are deleted; 0 keeps them until erasure, so charts outlive the raw points" },
 	{ "retention_sweep_s", I(retention_sweep_s), "3600", 1, 86400, NULL,
 	  "how often records past their retention are looked for and deleted, seconds" },
+	{ "retention_batch_rows", I(retention_batch_rows), "5000", 1, 1000000, NULL,
+	  "records deleted per transaction by the retention sweep: other writers wait for one batch at most" },
 	{ "webhook_allow_private", B(webhook_allow_private), "false", 0, 0, NULL,
 	  "let webhooks reach loopback, private, link-local and other internal addresses (a receiver inside "
 	  "the operator's network, tests); off, such targets are refused when added and at every connection" },

@@ -41,7 +41,9 @@ struct config {
 	int64_t retention_telemetry_days;        /* 0: until the customer is erased */
 	int64_t retention_events_days;
 	int64_t retention_reports_days;
+	int64_t retention_rollups_days;          /* the charts' summaries; 0: until erasure */
 	int64_t retention_sweep_s;
+	int64_t retention_batch_rows;
 	int webhook_allow_private;               /* targets on internal addresses (tests, private receivers) */
 	char webhook_ca_file[CONFIG_STRING_MAX]; /* "" = the system's CA store */
 	int64_t webhook_timeout_s;

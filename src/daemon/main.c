@@ -22,6 +22,7 @@
 #include "daemon/mqtt_server.h"
 #include "daemon/privdrop.h"
 #include "daemon/tls.h"
+#include "daemon/retention.h"
 #include "daemon/writer.h"
 #include "fleet/inventory.h"
 #include "api/api.h"
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
 	SSL_CTX *https_tls = NULL;
 	struct vault *vault = NULL;
 	struct writer *writer = NULL;
+	struct retention *retention = NULL;
 	struct erasure_watch *watch = NULL;
 	struct notify_delivery *notify = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -252,10 +254,13 @@ int main(int argc, char **argv)
 	if (rc == CC_OK)
 		rc = erasure_watch_start(base, vault, cfg.fleet_poll_ms, &watch);
 	if (rc == CC_OK) {
-		struct writer_retention wr = { { 0, cfg.retention_telemetry_days, cfg.retention_events_days,
-		                                 cfg.retention_reports_days }, cfg.retention_sweep_s * 1000 };
+		struct retention_policy rp = { { cfg.retention_telemetry_days, cfg.retention_events_days,
+		                                 cfg.retention_reports_days, cfg.retention_rollups_days },
+		                               cfg.retention_sweep_s * 1000, (size_t)cfg.retention_batch_rows };
 
-		writer_set_retention(writer, &wr);
+		rc = retention_start(o.data_dir, o.master_key_file, &rp, &retention);
+	}
+	if (rc == CC_OK) {
 		writer_set_gather(writer, cfg.commit_gather_us);
 		writer_set_backlog(writer, (uint64_t)cfg.inbox_backlog_max);
 		rc = mqtt_server_start(srv, tls, vault, writer);
@@ -265,7 +270,8 @@ int main(int argc, char **argv)
 		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
 		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
-		                         cfg.retention_reports_days }, cfg.webhook_allow_private };
+		                         cfg.retention_reports_days, cfg.retention_rollups_days },
+		                       cfg.webhook_allow_private };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);
@@ -307,6 +313,7 @@ out:
 	api_free(api);
 	notify_delivery_free(notify);
 	mqtt_server_drop_connections(srv);
+	retention_stop(retention);
 	writer_stop(writer);
 	erasure_watch_free(watch);
 	mqtt_server_free(srv);

@@ -654,7 +654,8 @@ struct store_ops {
 	                  const uint8_t *body, size_t len);
 	int (*rollup_each)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t from_ms, int64_t to_ms,
 	                   int (*each)(void *ctx, int64_t start_ms, const uint8_t *body, size_t len), void *ctx);
-	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms,
+	/* At most limit summaries of one width starting before before_ms, oldest first. */
+	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms, int64_t limit,
 	                    int64_t *deleted);
 	/* Records of one machine and kind with from_ms <= ts_ms < to_ms and
 	 * seq > after_seq, by seq. */
@@ -663,10 +664,11 @@ struct store_ops {
 	                   int (*each)(void *ctx, const struct store_record *), void *ctx);
 	/* The highest seq of one machine's records of a kind; 0 for none. */
 	int (*records_last_seq)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t *seq);
-	/* Deletes the machine's records of kind stamped before before_ms
-	 * (retention); *deleted: how many. Inside the caller's transaction. */
+	/* Deletes at most limit of the machine's records of kind stamped before
+	 * before_ms, oldest first (retention); *deleted: how many. Inside the
+	 * caller's transaction. */
 	int (*records_purge)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t before_ms,
-	                     int64_t *deleted);
+	                     int64_t limit, int64_t *deleted);
 
 	int (*credential_add)(struct store *s, const struct store_credential *c, int64_t *id);
 	/* By token hash, whatever its state: the caller judges expiry. */

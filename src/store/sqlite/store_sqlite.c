@@ -2785,17 +2785,20 @@ static int sq_rollup_each(struct store *base, int64_t machine_id, int64_t width_
 }
 
 static int sq_rollup_purge(struct store *base, int64_t machine_id, int64_t width_ms, int64_t before_ms,
-                           int64_t *deleted)
+                           int64_t limit, int64_t *deleted)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms < ?", &st);
+	int rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms IN "
+	                    "(SELECT start_ms FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms < ?3 "
+	                    "ORDER BY start_ms LIMIT ?4)", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, width_ms);
 	sqlite3_bind_int64(st, 3, before_ms);
+	sqlite3_bind_int64(st, 4, limit);
 	rc = step_done(s, st, "deleting roll-ups past their retention");
 	if (rc == CC_OK)
 		*deleted = sqlite3_changes(s->db);
@@ -2831,20 +2834,24 @@ static int sq_records_last_seq(struct store *base, int64_t machine_id, enum reco
 }
 
 static int sq_records_purge(struct store *base, int64_t machine_id, enum record_kind kind, int64_t before_ms,
-                            int64_t *deleted)
+                            int64_t limit, int64_t *deleted)
 {
 	struct sqlite_store *s = SQ(base);
-	char sql[96];
+	const char *t = record_table(kind);
+	char sql[256];
 	sqlite3_stmt *st;
 	int rc;
 
-	/* (machine_id, ts_ms) is indexed: one range of one machine. */
-	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE machine_id = ? AND ts_ms < ?", record_table(kind));
+	/* (machine_id, ts_ms) is indexed: the oldest of one machine's range. */
+	snprintf(sql, sizeof(sql),
+	         "DELETE FROM %s WHERE machine_id = ?1 AND seq IN "
+	         "(SELECT seq FROM %s WHERE machine_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)", t, t);
 	rc = prepare(s, sql, &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, before_ms);
+	sqlite3_bind_int64(st, 3, limit);
 	rc = step_done(s, st, "deleting records past their retention");
 	if (rc == CC_OK)
 		*deleted = sqlite3_changes(s->db);
