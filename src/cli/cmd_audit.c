@@ -57,6 +57,7 @@ static const struct audit_rule rules[] = {
 	{ "audit", "verify", 1, 0, "audit", "administration" },
 	{ "audit", "list", 1, 0, "audit", "administration" },
 	{ "org", "list", 0, 0, NULL, NULL },
+	{ "retention", "show", 0, 0, NULL, NULL },
 	{ "site", "list", 0, 0, NULL, NULL },
 	{ "group", "list", 0, 0, NULL, NULL },
 	{ "group", "show", 0, 0, NULL, NULL },

@@ -18,7 +18,6 @@
 #define MOD "retention"
 #define DAY_MS INT64_C(86400000)
 
-static const char *const kind_names[RETAIN_KINDS] = { "telemetry", "events", "reports", "roll-up" };
 /* The data class each kind is read under, for the audit record. */
 static const char *const kind_classes[RETAIN_KINDS] = { "technical", "technical", "service", "technical" };
 
@@ -26,6 +25,7 @@ static const char *const kind_classes[RETAIN_KINDS] = { "technical", "technical"
 struct tally {
 	int64_t customer_id;
 	int64_t deleted[RETAIN_KINDS];
+	int64_t cut_ms[RETAIN_KINDS]; /* what was older than this went */
 };
 
 struct retention {
@@ -37,6 +37,8 @@ struct retention {
 	int stopping; /* (lock) */
 	struct tally *tallies;
 	size_t ntallies, captallies;
+	struct retention_agreement *terms; /* customers' shorter terms, by org id, read per sweep */
+	size_t nterms;
 };
 
 struct slice {
@@ -130,47 +132,60 @@ static int delete_batch(struct retention *r, int64_t machine_id, enum retention_
 	return CC_OK;
 }
 
+static const int64_t *agreed_days(const struct retention *r, int64_t customer_id)
+{
+	static const int64_t none[RETAIN_KINDS];
+
+	for (size_t i = 0; i < r->nterms; i++)
+		if (r->terms[i].org_id == customer_id)
+			return r->terms[i].days;
+	return none;
+}
+
 /* Everything of one machine past its retention, a batch at a time. */
 static void sweep_machine(struct retention *r, int64_t machine_id, int64_t customer_id, int64_t now,
                           int64_t total[RETAIN_KINDS])
 {
-	for (int k = 0; k < RETAIN_KINDS; k++) {
-		int64_t deleted;
+	const int64_t *agreed = agreed_days(r, customer_id);
 
-		if (r->policy.days[k] <= 0)
+	for (int k = 0; k < RETAIN_KINDS; k++) {
+		int64_t deleted, days = retention_effective(r->policy.days[k], agreed[k]);
+
+		if (days <= 0)
 			continue;
 		do {
-			int rc = delete_batch(r, machine_id, (enum retention_kind)k, now - r->policy.days[k] * DAY_MS,
-			                      &deleted);
+			int rc = delete_batch(r, machine_id, (enum retention_kind)k, now - days * DAY_MS, &deleted);
 			struct tally *t;
 
 			if (rc != CC_OK) {
 				log_warn(MOD, "%s of machine %lld could not be deleted (%s); again at the next sweep",
-				         kind_names[k], (long long)machine_id, cc_strerror(rc));
+				         retention_kind_name((enum retention_kind)k), (long long)machine_id, cc_strerror(rc));
 				break;
 			}
 			total[k] += deleted;
 			t = deleted > 0 ? tally_of(r, customer_id) : NULL;
-			if (t != NULL)
+			if (t != NULL) {
 				t->deleted[k] += deleted;
+				t->cut_ms[k] = now - days * DAY_MS;
+			}
 		} while (deleted >= (int64_t)r->policy.batch_rows && !stopping(r));
 	}
 }
 
 /* One audit record per customer and kind that lost records in this sweep. */
-static void audit_sweep(struct retention *r, int64_t now)
+static void audit_sweep(struct retention *r)
 {
 	for (size_t i = 0; i < r->ntallies; i++) {
 		for (int k = 0; k < RETAIN_KINDS; k++) {
 			char action[48], detail[96];
 			struct audit_event e = { 0 };
-			time_t cut = (time_t)((now - r->policy.days[k] * DAY_MS) / 1000);
+			time_t cut = (time_t)(r->tallies[i].cut_ms[k] / 1000);
 			struct tm tm;
 
 			if (r->tallies[i].deleted[k] == 0)
 				continue;
 			gmtime_r(&cut, &tm);
-			snprintf(action, sizeof(action), "retention.%s.delete", k == RETAIN_ROLLUPS ? "rollups" : kind_names[k]);
+			snprintf(action, sizeof(action), "retention.%s.delete", retention_kind_name((enum retention_kind)k));
 			snprintf(detail, sizeof(detail), "deleted %lld older than %04d-%02d-%02dT%02d:%02dZ",
 			         (long long)r->tallies[i].deleted[k], tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 			         tm.tm_hour, tm.tm_min);
@@ -197,6 +212,14 @@ static void sweep(struct retention *r)
 
 	memset(&sl, 0, sizeof(sl));
 	r->ntallies = 0;
+	free(r->terms);
+	r->terms = NULL;
+	r->nterms = 0;
+	if (retention_terms_load(r->vault, &r->terms, &r->nterms) != CC_OK) {
+		/* Without the customers' terms a sweep would keep too much: wait. */
+		log_warn(MOD, "customers' retention terms could not be read; trying at the next sweep");
+		return;
+	}
 	do {
 		sl.n = 0;
 		sl.more = 0;
@@ -212,9 +235,10 @@ static void sweep(struct retention *r)
 	} while (sl.more && !stopping(r));
 	for (int k = 0; k < RETAIN_KINDS; k++)
 		if (total[k] > 0)
-			log_info(MOD, "deleted %lld %s records older than %lld days", (long long)total[k], kind_names[k],
+			log_info(MOD, "deleted %lld %s records past their retention (the installation's: %lld days)",
+			         (long long)total[k], retention_kind_name((enum retention_kind)k),
 			         (long long)r->policy.days[k]);
-	audit_sweep(r, now);
+	audit_sweep(r);
 }
 
 static void *retention_main(void *arg)
@@ -258,13 +282,9 @@ int retention_start(const char *data_dir, const char *master_key_file, const str
 {
 	struct retention *r;
 	pthread_condattr_t attr;
-	int any = 0, rc;
+	int rc;
 
 	*out = NULL;
-	for (int k = 0; k < RETAIN_KINDS; k++)
-		any |= p->days[k] > 0;
-	if (!any)
-		return CC_OK;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return CC_ERR_NOMEM;
@@ -307,5 +327,6 @@ void retention_stop(struct retention *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
 	free(r->tallies);
+	free(r->terms);
 	free(r);
 }

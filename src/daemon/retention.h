@@ -3,7 +3,8 @@
  * "retention_*", docs/OPERATIONS.md "Retention"), on a thread and a store
  * connection of its own.
  *
- * Every sweep_ms a sweep visits every machine; per machine and kind it
+ * Every sweep_ms a sweep visits every machine; per machine and kind (by
+ * the shorter of the installation's days and its customer's agreed ones) it
  * deletes at most batch_rows rows per transaction, oldest first, so the
  * settler and the API's writes wait for one short batch at most, and the
  * writer (whose acknowledgements commit to the inbox, a file of its own)
@@ -18,18 +19,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum retention_kind { RETAIN_TELEMETRY, RETAIN_EVENTS, RETAIN_REPORTS, RETAIN_ROLLUPS, RETAIN_KINDS };
+#include "fleet/retention_terms.h"
 
 struct retention_policy {
-	int64_t days[RETAIN_KINDS]; /* 0: kept until the customer is erased */
+	int64_t days[RETAIN_KINDS]; /* the installation's; 0: kept until the customer is erased */
 	int64_t sweep_ms;
 	size_t batch_rows;
 };
 
 struct retention;
 
-/* Starts the thread; *out is NULL (and nothing runs) when every kind is kept
- * until erasure. The first sweep is one sweep_ms after the start. */
+/* Starts the thread. The first sweep is one sweep_ms after the start. */
 int retention_start(const char *data_dir, const char *master_key_file, const struct retention_policy *p,
                     struct retention **out);
 

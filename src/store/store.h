@@ -709,6 +709,15 @@ struct store_ops {
 	int (*ruleset_list)(struct store *s, const char *model,
 	                    int (*each)(void *ctx, const struct store_ruleset *r, const char *doc), void *ctx);
 
+	/* Retention agreed with a customer (src/fleet/retention_terms.h): days
+	 * for one kind of record ("telemetry", "rollups", "events", "reports");
+	 * days 0 removes the agreement. list: org_id's (0: every customer's),
+	 * by organisation and kind. */
+	int (*retention_term_set)(struct store *s, int64_t org_id, const char *kind, int64_t days, const char *set_by,
+	                          int64_t at_ms);
+	int (*retention_term_list)(struct store *s, int64_t org_id,
+	                           int (*each)(void *ctx, int64_t org_id, const char *kind, int64_t days), void *ctx);
+
 	/* Stores the integrity MAC of one row (len 0: NULL). Only the vault
 	 * calls this; an op that changes a MAC'd column must be wrapped there
 	 * too (src/vault/rowmac.c), or the row no longer verifies. */

@@ -733,6 +733,10 @@ ROUTES = [
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
+    # ---- retention: the installation's figures are the policy's; customers' terms set by the platform
+    Route("GET", "/api/v1/retention", "none", "none", any_caller(200)),
+    Route("POST", "/api/v1/retention", "administration", "admin", platform_admin_route(ADMIN_INVALID),
+          body=lambda w, k, e: {"customer": "no-such-customer", "kind": "telemetry", "days": -1}),
     Route("POST", "/api/v1/policy/versions", "administration", "admin", platform_admin_route(ADMIN_PUBLISH),
           body=policy_body),
     Route("GET", "/api/v1/policy/draft", "administration", "admin", platform_admin_route(OK(200))),

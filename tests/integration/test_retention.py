@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
 
 DAY_MS = 86400 * 1000
 
@@ -41,7 +42,8 @@ def test_records_past_their_retention_are_deleted(tmp_path):
         def old_rows_gone():
             return all([r["seq"] for r in f.telemetry(serial)] == [3] for serial in ("R1", "R2"))
         ccdaemon.poll_until(old_rows_gone, "telemetry older than 2 days to be deleted")
-        line = d.wait_for(r"retention: info: deleted \d+ telemetry records older than 2 days")
+        line = d.wait_for(r"retention: info: deleted \d+ telemetry records past their retention "
+                          r"\(the installation's: 2 days\)")
         assert int(line.split("deleted ")[1].split()[0]) in (1, 2, 3, 4)
         # The chart of the deleted period lives on in its summaries.
         api = Api(port, f.data / "ca.crt")
@@ -78,3 +80,71 @@ def test_records_past_their_retention_are_deleted(tmp_path):
         # Events are kept until erasure (0): untouched.
         assert [r["seq"] for r in f.events(serial)] == [4], serial
     assert "events records" not in d.log
+
+
+def test_a_customers_shorter_term_deletes_only_its_records(tmp_path):
+    """The installation keeps telemetry until erasure; cafe-r agreed 2 days.
+    Only cafe-r's old records go, its manager sees its own term and no one
+    else's, and the platform's admins alone set terms."""
+    f = ccdaemon.Fleet.create(tmp_path, machines=("R1",), customer="cafe-r")
+    f.add_customer("cafe-s")
+    f.add_machine("S1", customer="cafe-s")
+    for login, org, role in (("mgr-r", "cafe-r", "customer_manager"), ("mgr-s", "cafe-s", "customer_manager"),
+                             ("admin-r", "cafe-r", "admin")):
+        f.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
+             stdin=ccdaemon.password_of(login) + "\n")
+    f.cc("retention", "set", "--customer", "cafe-r", "--kind", "telemetry", "--days", "2")
+    f.cc("retention", "set", "--customer", "cafe-r", "--kind", "events", "--days", "400")
+    f.cc("retention", "set", "--customer", "cafe-r", "--kind", "events", "--days", "0")  # removed again
+    bad = f.cc("retention", "set", "--customer", "cafe-r", "--kind", "prices", "--days", "2", rc=2)
+    assert "--kind" in bad.stderr
+    f.cc("retention", "set", "--customer", "nobody", "--kind", "telemetry", "--days", "2", rc=3)
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(f, settings={"retention_sweep_s": "1", "retention_events_days": "365",
+                                     "https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    try:
+        now = int(time.time() * 1000)
+        for serial in ("R1", "S1"):
+            publish(d, f.machines[serial], "telemetry",
+                    [{"seq": 1, "ts": now - 5 * DAY_MS, "m": {"boiler_temp_c": 91.0}},
+                     {"seq": 2, "ts": now - DAY_MS, "m": {"boiler_temp_c": 93.0}}])
+        ccdaemon.poll_until(lambda: [r["seq"] for r in f.telemetry("R1")] == [2],
+                            "cafe-r's telemetry older than its 2 days to be deleted")
+        api = checked(Api(port, f.data / "ca.crt"))
+        tokens = {who: api.login(who, ccdaemon.password_of(who)) for who in ("mgr-r", "mgr-s", "admin-r")}
+        status, doc, _ = api.call("GET", "/api/v1/retention?customer=cafe-r", token=tokens["mgr-r"])
+        assert status == 200, doc
+        assert doc["installation"] == {"telemetry": 0, "rollups": 0, "events": 365, "reports": 0}, doc
+        assert doc["customers"] == [{"customer": "cafe-r", "agreed": {"telemetry": 2},
+                                     "effective": {"telemetry": 2, "rollups": 0, "events": 365, "reports": 0}}]
+        status, doc, _ = api.call("GET", "/api/v1/retention", token=tokens["mgr-s"])
+        assert status == 200 and doc["customers"] == [], doc  # cafe-r's term is not cafe-s's business
+        status, doc, _ = api.call("GET", "/api/v1/retention?customer=cafe-r", token=tokens["mgr-s"])
+        assert status == 404, doc
+        # A customer's own admin cannot agree terms: the platform's admins do.
+        status, doc, _ = api.call("POST", "/api/v1/retention", token=tokens["admin-r"],
+                                  body={"customer": "cafe-r", "kind": "telemetry", "days": 1})
+        assert status == 403, doc
+        admin = api.login("admin", ccdaemon.PASSWORD)
+        status, doc, _ = api.call("POST", "/api/v1/retention", token=admin,
+                                  body={"customer": "cafe-s", "kind": "rollups", "days": 30})
+        assert status == 200 and doc == {"customer": "cafe-s", "kind": "rollups", "days": 30}, doc
+        status, doc, _ = api.call("POST", "/api/v1/retention", token=admin,
+                                  body={"customer": "cafe-s", "kind": "rollups", "days": 36501})
+        assert status == 400, doc
+        status, doc, _ = api.call("GET", "/api/v1/retention", token=admin)
+        assert [c["customer"] for c in doc["customers"]] == ["cafe-r", "cafe-s"], doc
+    finally:
+        d.stop()
+    # cafe-s keeps everything: the installation keeps telemetry until erasure.
+    assert [r["seq"] for r in f.telemetry("S1")] == [1, 2]
+    shown = f.ccj("retention", "show", "--customer", "cafe-s")
+    assert shown["customers"] == [{"customer": "cafe-s", "agreed": {"rollups": 30},
+                                   "effective": {"telemetry": 0, "rollups": 30, "events": 365, "reports": 0}}]
+    c = sqlite3.connect(f.data / "coffeecloud.db")
+    audit = c.execute("SELECT action, source, customer_id FROM audit WHERE actor = 'daemon:retention'").fetchall()
+    customer = c.execute("SELECT id FROM orgs WHERE name = 'cafe-r'").fetchone()[0]
+    c.close()
+    assert [(a, cid) for a, _, cid in audit] == [("retention.telemetry.delete", customer)], audit
+    assert audit[0][1].startswith("deleted 1 older than "), audit

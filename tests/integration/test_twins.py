@@ -91,6 +91,8 @@ TWINS = {
     "quality-rule list": ["GET /api/v1/quality/rulesets"],
     "quality-rule show": ["GET /api/v1/quality/rulesets/{model}"],
     "quality-rule upload": ["POST /api/v1/quality/rulesets"],
+    "retention show": ["GET /api/v1/retention"],
+    "retention set": ["POST /api/v1/retention"],
     "maintenance start": ["POST /api/v1/machines/{serial}/maintenance"],
     "maintenance end": ["DELETE /api/v1/machines/{serial}/maintenance"],
     "webhook add": ["POST /api/v1/webhooks"],
