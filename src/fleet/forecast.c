@@ -110,6 +110,11 @@ struct machine_walk {
 	size_t cap;
 	struct series s[M_COUNT];
 	struct last_service last[FS_COUNT];
+	/* Without a water counter (the simulator sends none), descaling
+	 * counts the water of the brews instead. */
+	int sum_brews;
+	double brewed_l, window_l;
+	int64_t first_brew_ts, last_brew_ts;
 	int rc;
 };
 
@@ -153,10 +158,11 @@ static int on_hour(void *ctx, const struct rollup_summary *b)
 }
 
 struct event_scan {
-	int key; /* 1 type, 2 action, 3 program, 4 result, 5 counter */
+	int key; /* 1 type, 2 action, 3 program, 4 result, 5 counter, 6 volume_ml */
 	char type[16], action[24], program[16], result[8];
 	int has_counter;
 	int64_t counter;
+	double volume_ml;
 };
 
 static void copy(char *to, size_t cap, const char *s, size_t len)
@@ -170,14 +176,14 @@ static void copy(char *to, size_t cap, const char *s, size_t len)
 static int on_token(void *ctx, const struct jscan_token *t)
 {
 	struct event_scan *e = ctx;
-	static const char *const keys[] = { "type", "action", "program", "result", "counter" };
+	static const char *const keys[] = { "type", "action", "program", "result", "counter", "volume_ml" };
 	size_t k;
 
 	if (t->depth != 1)
 		return 0;
 	if (t->type == JSCAN_KEY) {
 		e->key = 0;
-		for (k = 0; k < 5; k++)
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 			if (strlen(keys[k]) == t->len && memcmp(keys[k], t->s, t->len) == 0)
 				e->key = (int)k + 1;
 		return 0;
@@ -194,6 +200,8 @@ static int on_token(void *ctx, const struct jscan_token *t)
 	} else if (t->type == JSCAN_INTEGER && e->key == 5) {
 		e->has_counter = 1;
 		e->counter = t->i;
+	} else if ((t->type == JSCAN_INTEGER || t->type == JSCAN_REAL) && e->key == 6) {
+		e->volume_ml = t->d;
 	}
 	e->key = 0;
 	return 0;
@@ -218,11 +226,27 @@ static int on_event(void *ctx, const struct record_out *rec)
 	struct jscan js;
 
 	memset(&e, 0, sizeof(e));
-	/* Brews are most events: a look at the type's bytes skips them unscanned. */
-	if (memmem(rec->body, rec->body_len, "\"brew\"", 6) != NULL)
+	/* Brews are most events: a look at the type's bytes skips them
+	 * unscanned unless their water is wanted. */
+	if (memmem(rec->body, rec->body_len, "\"brew\"", 6) != NULL && !w->sum_brews)
 		return 0;
 	if (jscan_run(&js, (const uint8_t *)rec->body, rec->body_len, on_token, &e) != JSCAN_OK)
 		return 0;
+	if (strcmp(e.type, "brew") == 0) {
+		if (e.volume_ml > 0) {
+			w->brewed_l += e.volume_ml / 1000.0;
+			if (rec->ts_ms >= w->window_from)
+				w->window_l += e.volume_ml / 1000.0;
+		}
+		if (w->first_brew_ts == 0)
+			w->first_brew_ts = rec->ts_ms;
+		w->last_brew_ts = rec->ts_ms;
+		return 0;
+	}
+	if (w->sum_brews && rec->ts_ms >= w->last[FS_DESCALING].ts &&
+	    ((strcmp(e.type, "maintenance") == 0 && strcmp(e.action, "descale") == 0) ||
+	     (strcmp(e.type, "cleaning") == 0 && strcmp(e.program, "descale") == 0 && strcmp(e.result, "ok") == 0)))
+		w->brewed_l = 0; /* counted from the descaling on */
 	if (strcmp(e.type, "maintenance") == 0) {
 		if (strcmp(e.action, "brew_unit_change") == 0)
 			note(w, FS_BREW_UNIT, &e, rec->ts_ms, "maintenance");
@@ -262,9 +286,11 @@ static double rate_of(const struct series *s)
 
 static json_t *num(double d)
 {
-	/* Thousandths are plenty; an overdue remainder stays negative. */
-	return isfinite(d) && d > -1e12 && d < 1e12 ? json_real((double)(int64_t)(d * 1000.0 + (d < 0 ? -0.5 : 0.5)) / 1000.0)
-	                                            : json_null();
+	/* Millionths are plenty (and hide the float noise of 0.05 * 150); an
+	 * overdue remainder stays negative. */
+	return isfinite(d) && d > -1e12 && d < 1e12
+	               ? json_real((double)(int64_t)(d * 1e6 + (d < 0 ? -0.5 : 0.5)) / 1e6)
+	               : json_null();
 }
 
 static json_t *service_json(const struct machine_walk *w, int service, const char *unit, double interval,
@@ -306,7 +332,7 @@ int forecast_machine(struct vault *v, const struct store_machine *m, int64_t now
 	const struct forecast_intervals *iv = forecast_intervals_for(m->model);
 	struct machine_walk w;
 	int64_t from = now_ms - now_ms % HOUR_MS - FORECAST_SERVICE_DAYS * FORECAST_DAY_MS, dues[FS_COUNT];
-	double hardness, at, used, rate, capacity, k;
+	double hardness, at, used, capacity, k;
 	json_t *list = NULL;
 	int i, rc;
 
@@ -325,6 +351,7 @@ int forecast_machine(struct vault *v, const struct store_machine *m, int64_t now
 		}
 	}
 	rc = rollup_read(v, m, HOUR_MS, from, now_ms - now_ms % HOUR_MS + HOUR_MS, on_hour, &w, NULL);
+	w.sum_brews = w.s[M_WATER].n == 0;
 	if (rc == CC_OK)
 		rc = records_get(v, m, RECORD_EVENT, from, now_ms + 1, on_event, &w);
 	if (rc != CC_OK)
@@ -366,14 +393,27 @@ int forecast_machine(struct vault *v, const struct store_machine *m, int64_t now
 	                                         &dues[FS_WATER_FILTER]));
 
 	/* Descaling: water drawn since the last descaling (the reading at its
-	 * time); none seen in the look-back: since the look-back began. */
-	if (w.last[FS_DESCALING].ts == 0 || !value_at(&w.s[M_WATER], w.last[FS_DESCALING].ts, &at))
-		at = w.s[M_WATER].n > 0 ? w.s[M_WATER].min[0] : 0;
-	used = w.s[M_WATER].last - at;
-	rate = rate_of(&w.s[M_WATER]);
-	json_array_append_new(list, service_json(&w, FS_DESCALING, "l", iv->descale_l_dh / hardness, &w.s[M_WATER],
-	                                         metric_names[M_WATER], used, rate, due_within_days,
-	                                         &dues[FS_DESCALING]));
+	 * time); none seen in the look-back: since the look-back began. No
+	 * water counter: the brews' volumes, the same way. */
+	if (w.sum_brews && w.last_brew_ts != 0) {
+		struct series brewed;
+		int64_t since = w.first_brew_ts > w.window_from ? w.first_brew_ts : w.window_from;
+		double days = (double)(now_ms - since) / (double)FORECAST_DAY_MS;
+
+		memset(&brewed, 0, sizeof(brewed));
+		brewed.n = 1;
+		brewed.last = w.brewed_l;
+		brewed.last_ts = w.last_brew_ts;
+		json_array_append_new(list, service_json(&w, FS_DESCALING, "l", iv->descale_l_dh / hardness, &brewed,
+		                                         "brew.volume_ml", w.brewed_l, days >= 1.0 ? w.window_l / days : NAN,
+		                                         due_within_days, &dues[FS_DESCALING]));
+	} else {
+		if (w.last[FS_DESCALING].ts == 0 || !value_at(&w.s[M_WATER], w.last[FS_DESCALING].ts, &at))
+			at = w.s[M_WATER].n > 0 ? w.s[M_WATER].min[0] : 0;
+		json_array_append_new(list, service_json(&w, FS_DESCALING, "l", iv->descale_l_dh / hardness,
+		                                         &w.s[M_WATER], metric_names[M_WATER], w.s[M_WATER].last - at,
+		                                         rate_of(&w.s[M_WATER]), due_within_days, &dues[FS_DESCALING]));
+	}
 	{
 		json_t *d = json_array_get(list, FS_DESCALING), *f = json_array_get(list, FS_WATER_FILTER);
 

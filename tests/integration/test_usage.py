@@ -315,3 +315,16 @@ def test_due_soon_alert(world):
     alerts = ccdaemon.poll_until(opened, "the due-soon alert")
     assert [a["cause"] for a in alerts] == ["maintenance_due_soon:water_filter"]
     assert alerts[0]["severity"] == "warning"
+
+
+def test_descaling_from_brews_without_a_water_counter(world):
+    """The simulator sends no water counter: descaling counts the water of
+    the brews (U1: 13 brews of 30 ml, no descaling seen)."""
+    settled(world)
+    doc = forecasts(world, machine="U1")
+    s = {x["service"]: x for x in doc["machines"][0]["services"]}["descaling"]
+    assert s["counter"]["metric"] == "brew.volume_ml" and s["last_service"] is None
+    assert s["used"] == pytest.approx(13 * 0.030) and s["interval"] == 450.0
+    first = D + 10 * HOUR
+    assert s["rate_per_day"] == pytest.approx(13 * 0.030 / ((doc["now"] - first) / DAY), rel=1e-3)
+    assert s["status"] == "ok" and s["due_ms"] > doc["now"]
