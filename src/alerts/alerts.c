@@ -768,6 +768,7 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 	struct states st = { NULL, 0, 0 };
 	struct alert_timer_view view;
 	size_t k, i;
+	int64_t budget_end;
 	int rc, due_rule;
 
 	if (!alerts_enabled())
@@ -780,19 +781,21 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 	rc = availability_each(s, 0, now_ms - STATE_LOOKBACK_MS, now_ms + 1, keep_state, &st);
 	if (rc != CC_OK)
 		goto out;
-	/* Forecasts read much: made before the transaction, not inside it. */
+	/* Forecasts read much: made before the transaction, not inside it,
+	 * and for at most a quarter of the tick (the settler's thread also
+	 * settles ingest); the rest at the next ticks. */
 	for (i = 0, due_rule = -1; i < r->nrules; i++)
 		if (strcmp(r->rules[i].id, "maintenance_due_soon") == 0)
 			due_rule = (int)i;
-	for (k = 0; k < st.n && due_rule >= 0; k++) {
+	for (k = 0, budget_end = clock_mono_ms() + alerts_tick_ms() / 4;
+	     k < st.n && due_rule >= 0 && clock_mono_ms() < budget_end; k++) {
 		const struct alert_rule_config *c;
-		int64_t due[FS_COUNT];
 
 		if (!machine_of(r, s, st.m[k].machine_id) || r->machine.revoked_ms != 0)
 			continue;
 		c = configs(r, s, r->machine.customer_id);
 		if (c != NULL && c[due_rule].enabled &&
-		    alert_due_get(r->due, r->v, &r->machine, now_ms, due_recheck_ms(), due) != CC_OK)
+		    alert_due_refresh(r->due, r->v, &r->machine, now_ms, due_recheck_ms()) < 0)
 			log_warn(MOD, "the service forecast of %s could not be made (again at the next tick)",
 			         r->machine.serial);
 	}
@@ -831,8 +834,7 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 			}
 		}
 		if (due_rule >= 0 && c[due_rule].enabled)
-			view.has_forecast = alert_due_get(r->due, r->v, &r->machine, now_ms, due_recheck_ms(),
-			                                  view.service_due_ms) == CC_OK;
+			view.has_forecast = alert_due_known(r->due, r->machine.id, view.service_due_ms);
 		for (i = 0; i < r->nrules; i++)
 			if (strcmp(r->rules[i].id, "refusals") == 0) {
 				refusals = (int)i;

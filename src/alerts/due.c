@@ -72,26 +72,34 @@ int alert_due_touch(struct alert_due *d, int64_t machine_id)
 	return CC_OK; /* not known yet: made at its first tick anyway */
 }
 
-int alert_due_get(struct alert_due *d, struct vault *v, const struct store_machine *m, int64_t now_ms,
-                  int64_t recheck_ms, int64_t due_ms[FS_COUNT])
+int alert_due_refresh(struct alert_due *d, struct vault *v, const struct store_machine *m, int64_t now_ms,
+                      int64_t recheck_ms)
 {
 	struct entry *e = entry_of(d, m->id, 1);
 	json_t *doc = NULL;
-	int i, rc;
+	int rc;
 
 	if (e == NULL)
 		return CC_ERR_NOMEM;
-	if (e->computed_ms == 0 || (e->dirty && now_ms - e->computed_ms >= recheck_ms)) {
-		rc = forecast_machine(v, m, now_ms, 0, &doc, e->due);
-		json_decref(doc);
-		if (rc != CC_OK) {
-			for (i = 0; i < FS_COUNT; i++)
-				e->due[i] = INT64_MIN;
-			return rc;
-		}
-		e->computed_ms = now_ms;
-		e->dirty = 0;
+	if (e->computed_ms != 0 && !(e->dirty && now_ms - e->computed_ms >= recheck_ms))
+		return 0;
+	rc = forecast_machine(v, m, now_ms, 0, &doc, e->due);
+	json_decref(doc);
+	if (rc != CC_OK) {
+		e->computed_ms = 0; /* none: tried again at the next tick */
+		return rc;
 	}
+	e->computed_ms = now_ms;
+	e->dirty = 0;
+	return 1;
+}
+
+int alert_due_known(const struct alert_due *d, int64_t machine_id, int64_t due_ms[FS_COUNT])
+{
+	struct entry *e = entry_of((struct alert_due *)d, machine_id, 0);
+
+	if (e == NULL || e->computed_ms == 0)
+		return 0;
 	memcpy(due_ms, e->due, sizeof(e->due));
-	return CC_OK;
+	return 1;
 }
