@@ -210,7 +210,8 @@ void api_forecasts(struct http_req *r)
 	}
 	if (machines_in_scope(r, s, &sc) != CC_OK)
 		goto out;
-	if (forecast_report(a->vault, sc.machines, sc.nm, clock_now_ms(), (int)days, &doc) != CC_OK) {
+	if (forecast_report(a->vault, sc.machines, sc.nm, clock_now_ms(), (int)days, &doc) != CC_OK ||
+	    forecast_name_companies(vault_store(a->vault), doc) != CC_OK) {
 		http_reply_error(r, 500, "internal", "the forecasts could not be computed");
 		goto out;
 	}

@@ -203,6 +203,8 @@ static int run_forecasts(struct cli_args *a)
 	rc = targets_of(a, &ts);
 	if (rc == CC_OK)
 		rc = forecast_report(a->vault, ts.t, ts.n, clock_now_ms(), (int)days, &doc);
+	if (rc == CC_OK)
+		rc = forecast_name_companies(vault_store(a->vault), doc);
 	free(ts.t);
 	if (rc != CC_OK)
 		return rc;

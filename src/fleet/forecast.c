@@ -506,3 +506,22 @@ int forecast_report(struct vault *v, const struct compliance_target *machines, s
 	json_decref(list);
 	return rc;
 }
+
+int forecast_name_companies(struct store *st, json_t *report)
+{
+	static const char *const lists[] = { "overdue", "due_soon" };
+	struct store_org customer, company;
+	json_t *item;
+	size_t l, i;
+
+	for (l = 0; l < 2; l++)
+		json_array_foreach(json_object_get(report, lists[l]), i, item) {
+			const char *name = json_string_value(json_object_get(item, "customer"));
+			int found = name != NULL && st->ops->org_find(st, name, &customer) == CC_OK &&
+			            st->ops->org_get(st, customer.parent_id, &company) == CC_OK;
+
+			if (json_object_set_new(item, "service_company", found ? json_string(company.name) : json_null()) != 0)
+				return CC_ERR_NOMEM;
+		}
+	return CC_OK;
+}

@@ -67,5 +67,9 @@ int forecast_machine(struct vault *v, const struct store_machine *m, int64_t now
  * the lists name serial, site, customer, service, due_ms, soonest first. */
 int forecast_report(struct vault *v, const struct compliance_target *machines, size_t n, int64_t now_ms,
                     int due_within_days, json_t **out);
+/* Adds to each item of the report's overdue and due_soon lists its
+ * service_company: the customer's distributor, or the manufacturer for a
+ * customer it serves itself. */
+int forecast_name_companies(struct store *st, json_t *report);
 
 #endif

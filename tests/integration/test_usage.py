@@ -265,8 +265,9 @@ def test_worn_filter_forecast(world):
     assert (f["interval"], f["used"], f["remaining"], f["rate_per_day"]) == (150.0, 112.5, 37.5, 7.5)
     assert f["unit"] == "l" and f["hardness_dh"] == 10.0
     assert f["due_ms"] == now + int(37.5 / 7.5 * DAY) and f["status"] == "due_soon"
+    # Listed for the service company: cafe-a is served by the manufacturer itself.
     assert doc["due_soon"] == [{"serial": "F1", "site": "bar-1", "customer": "cafe-a", "service": "water_filter",
-                                "due_ms": f["due_ms"]}]
+                                "due_ms": f["due_ms"], "service_company": "manufacturer"}]
     # The brew unit counts from its change (the maintenance event's counter).
     b = svc["brew_unit"]
     assert b["last_service"]["counter"] == 47000 and b["last_service"]["source"] == "maintenance"
