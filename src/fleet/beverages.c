@@ -320,7 +320,7 @@ static json_t *row_json(const struct report *rep, const struct row *r)
 		if (end == k)
 			json_object_set_new(o, by_names[i], json_null()); /* a machine at no site */
 		else if ((1 << i) == BEV_BY_HOUR)
-			json_object_set_new(o, by_names[i], json_integer(atoi(k)));
+			json_object_set_new(o, by_names[i], json_integer(strtol(k, NULL, 10)));
 		else
 			json_object_set_new(o, by_names[i], json_stringn(k, (size_t)(end - k)));
 		k = end + 1;
