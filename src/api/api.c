@@ -123,6 +123,15 @@ static const struct http_route routes[] = {
 	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "
 	  "times and values, cleanings done against due; in total, per customer, site and machine; each day names "
 	  "the rule set version that judged it. Shares and breaches for technical roles, brew counts for usage roles" },
+	{ EVHTTP_REQ_GET, "/api/v1/beverages", "quality", "usage", HTTP_DATA, NULL, api_beverages,
+	  "beverages dispensed by the machines the caller sees (docs/OPERATIONS.md \"Beverage statistics\"): "
+	  "counts of brew events, never prices, group_by any of product, machine, site, day, hour (the site's local "
+	  "day and hour); per machine the cup counter's increase against the events and the gap (customer, site, "
+	  "machine: which machines; from, to: epoch ms, default the last 7 days, at most 92)" },
+	{ EVHTTP_REQ_GET, "/api/v1/forecasts", "support", "service", HTTP_DATA, NULL, api_forecasts,
+	  "service due dates of the machines the caller sees (docs/OPERATIONS.md \"Maintenance forecasts\"): brew "
+	  "unit, grinder burrs, water filter, descaling, each with its basis (interval, last service, counter, rate "
+	  "per day); overdue and due-soon lists (customer, site, machine; due_within_days: 0-365, default 14)" },
 	{ EVHTTP_REQ_GET, "/api/v1/availability", "downtime", "status", HTTP_DATA, NULL, api_availability,
 	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
 	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "

@@ -43,6 +43,8 @@ static const struct audit_rule rules[] = {
 	{ "report", "availability", 1, 1, "status", "downtime" },
 	{ "report", "health", 1, 1, "status", "support" },
 	{ "report", "compliance", 1, 1, "technical,usage", "quality" },
+	{ "report", "beverages", 1, 1, "usage", "quality" },
+	{ "report", "forecasts", 1, 1, "service", "support" },
 	{ "quality-rule", "list", 1, 0, "technical", "quality" },
 	{ "quality-rule", "show", 1, 0, "technical", "quality" },
 	{ "quality-rule", "upload", 1, 0, "technical", "quality" },

@@ -728,6 +728,9 @@ ROUTES = [
           prepare=lambda w, case, exp: ({"model": "barista-pro"}, case.target)),
     Route("POST", "/api/v1/quality/rulesets", "quality", "technical", ruleset_writers, body=matrix_ruleset),
     Route("GET", "/api/v1/compliance", "quality", "technical,usage", needs_class(200)),
+    # ---- beverage counts (usage) and service forecasts (service), scoped like compliance
+    Route("GET", "/api/v1/beverages", "quality", "usage", needs_class(200)),
+    Route("GET", "/api/v1/forecasts", "support", "service", needs_class(200)),
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),

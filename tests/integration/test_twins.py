@@ -88,6 +88,8 @@ TWINS = {
     "report availability": ["GET /api/v1/availability"],
     "report health": ["GET /api/v1/health-scores"],
     "report compliance": ["GET /api/v1/compliance"],
+    "report beverages": ["GET /api/v1/beverages"],
+    "report forecasts": ["GET /api/v1/forecasts"],
     "quality-rule list": ["GET /api/v1/quality/rulesets"],
     "quality-rule show": ["GET /api/v1/quality/rulesets/{model}"],
     "quality-rule upload": ["POST /api/v1/quality/rulesets"],
