@@ -16,6 +16,8 @@
 struct config {
 	char user[CONFIG_STRING_MAX];            /* account to run as when started as root */
 	char log_level[16];
+	char log_format[8];                      /* text | json */
+	char metrics_listen[CONFIG_STRING_MAX];  /* loopback host:port of /metrics, /healthz, /readyz; "" = off */
 	char mqtt_listen[CONFIG_STRING_MAX];     /* host:port of the TLS listener, "" = off */
 	int mqtt_tls12;                          /* also accept TLS 1.2 (ECDHE-ECDSA + AEAD only) */
 	char mqtt_plain_listen[CONFIG_STRING_MAX];/* loopback host:port without TLS, "" = off */

@@ -27,6 +27,8 @@
 #include "api/api.h"
 #include "http/server.h"
 #include "notify/deliver.h"
+#include "ops/endpoint.h"
+#include "ops/metrics.h"
 #include "web/assets.h"
 #include "vault/vault.h"
 
@@ -171,6 +173,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	log_info(MOD, "signal %d: shutting down", (int)sig);
+	metrics_set_ready(0);
 	mqtt_server_shutdown(arg);
 }
 
@@ -182,6 +185,7 @@ int main(int argc, char **argv)
 	struct mqtt_server *srv = NULL;
 	struct http_server *https = NULL, *http_plain = NULL;
 	struct api *api = NULL;
+	struct ops_endpoint *ops = NULL;
 	SSL_CTX *https_tls = NULL;
 	struct vault *vault = NULL;
 	struct writer *writer = NULL;
@@ -207,6 +211,7 @@ int main(int argc, char **argv)
 	if (rc != CC_OK)
 		return 2;
 	log_set_level(level_of(cfg.log_level));
+	log_set_json(strcmp(cfg.log_format, "json") == 0);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL) {
@@ -226,6 +231,8 @@ int main(int argc, char **argv)
 
 			rc = http_server_new(base, &ho, &http_plain);
 		}
+		if (rc == CC_OK && cfg.metrics_listen[0] != '\0')
+			rc = ops_endpoint_new(base, cfg.metrics_listen, &ops);
 		if (rc != CC_OK)
 			goto out;
 	}
@@ -285,6 +292,9 @@ int main(int argc, char **argv)
 		http_server_attach(https, https_tls, api);
 	if (http_plain != NULL)
 		http_server_attach(http_plain, NULL, api);
+	metrics_http_routes(api_routes());
+	if (ops != NULL)
+		ops_endpoint_attach(ops, vault, o.data_dir);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(base, SIGINT, on_signal, srv);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
@@ -296,6 +306,7 @@ int main(int argc, char **argv)
 		rc = CC_ERR_IO;
 		goto out;
 	}
+	metrics_set_ready(1);
 	log_info(MOD, "ready");
 	event_base_dispatch(base);
 	log_info(MOD, "stopped");
@@ -304,6 +315,7 @@ out:
 	 * commits everything queued, then the rest. */
 	http_server_free(https);
 	http_server_free(http_plain);
+	ops_endpoint_free(ops);
 	api_free(api);
 	notify_delivery_free(notify);
 	mqtt_server_drop_connections(srv);
