@@ -113,6 +113,8 @@ extern const struct cli_cmd cli_maintenance_cmds[];
 extern const struct cli_cmd cli_webhook_cmds[];
 extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_quality_rule_cmds[];
+extern const struct cli_cmd cli_backup_cmds[];
+extern const struct cli_cmd cli_restore_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
 
