@@ -35,10 +35,11 @@ struct opt {
 static const struct opt table[] = {
 	{ "user", S(user), "coffeecloud", 0, 0, NULL,
 	  "account the daemon switches to when started as root; must own the data directory" },
-	{ "log_level", E(log_level), "info", 0, 0, "error|warn|info|debug", "what is logged to stderr" },
+	{ "log_level", E(log_level), "info", 0, 0, "error|warn|info|debug",
+	  "what is logged to stderr; reloads on SIGHUP" },
 	{ "log_format", E(log_format), "text", 0, 0, "text|json",
 	  "one line per event on stderr (journald): text (time module: level: message) or json (one object a "
-	  "line: ts, level, module, msg); never payload content" },
+	  "line: ts, level, module, msg); never payload content; reloads on SIGHUP" },
 	{ "metrics_listen", S(metrics_listen), "", 0, 0, NULL,
 	  "loopback address:port of the plain-HTTP listener for GET /metrics (Prometheus), /healthz and /readyz; "
 	  "empty turns it off; refused on any other address (docs/OPERATIONS.md \"Watching it\")" },

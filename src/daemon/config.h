@@ -1,7 +1,7 @@
 /*
  * config.h - the daemon's configuration: one declarative table (name, type,
  * default, range, meaning), documented in docs/CONFIG.md; changes take
- * effect at the next start. A file of `name = value` lines ('#' starts a comment)
+ * effect at the next start, those that say so also on SIGHUP (main.c). A file of `name = value` lines ('#' starts a comment)
  * overrides the defaults; --check-config validates without starting.
  */
 #ifndef CC_DAEMON_CONFIG_H

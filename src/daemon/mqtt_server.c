@@ -1525,6 +1525,8 @@ static int mark_offline(void *arg, const struct store_machine *m)
 	return store->ops->machine_state_set(store, &st);
 }
 
+void mqtt_server_set_tls(struct mqtt_server *srv, SSL_CTX *tls) { srv->tls = tls; }
+
 int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault, struct writer *w)
 {
 	struct store *store = vault_store(vault);

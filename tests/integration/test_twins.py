@@ -19,6 +19,7 @@ OPERATOR = {
     "key generate": "the master key never travels over the API",
     "key rotate-master": "the master key never travels over the API",
     "ca server-cert": "certificates for the operator's own listeners, files on the host",
+    "ca rotate-server": "the installation's own listener key, in the keyring on the host",
     "machine cert-validity": "the installation's default, like the daemon's configuration (per request: "
                              "validity_days of POST /api/v1/machines)",
     "audit verify": "checks the database file's chain and keyed checkpoint on the host (audit list is the API's)",
