@@ -46,14 +46,20 @@ static struct {
 	_Atomic int ready;
 } http;
 
-void metrics_count(enum metrics_counter c)
+/* Each counter has one writer (metrics.h): a relaxed load and store, no
+ * locked instruction, and a scrape on another thread still reads whole
+ * values. */
+static void bump(_Atomic uint64_t *v, uint64_t n)
 {
-	atomic_fetch_add_explicit(&loop.counters[c], 1, memory_order_relaxed);
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
 }
+
+void metrics_count(enum metrics_counter c) { bump(&loop.counters[c], 1); }
 
 void metrics_gauge_add(enum metrics_gauge g, int64_t delta)
 {
-	atomic_fetch_add_explicit(&loop.gauges[g], delta, memory_order_relaxed);
+	atomic_store_explicit(&loop.gauges[g], atomic_load_explicit(&loop.gauges[g], memory_order_relaxed) + delta,
+	                      memory_order_relaxed);
 }
 
 void metrics_gauge_set(enum metrics_gauge g, int64_t value)
@@ -100,7 +106,7 @@ void metrics_refused(const char *reason, int privacy, const char *kind)
 	for (i = 0; i < STAGES; i++)
 		if (strcmp(stages[i], stage) == 0)
 			break;
-	atomic_fetch_add_explicit(&loop.refused[i < STAGES ? i : STAGES - 1], 1, memory_order_relaxed);
+	bump(&loop.refused[i < STAGES ? i : STAGES - 1], 1);
 }
 
 void metrics_commit(size_t messages, int64_t duration_us)
@@ -109,14 +115,14 @@ void metrics_commit(size_t messages, int64_t duration_us)
 
 	for (i = 0; i < BATCH_BUCKETS && messages > batch_le[i]; i++)
 		;
-	atomic_fetch_add_explicit(&writer.batch[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&writer.batch_sum, messages, memory_order_relaxed);
+	bump(&writer.batch[i], 1);
+	bump(&writer.batch_sum, messages);
 	if (duration_us < 0)
 		duration_us = 0;
 	for (i = 0; i < COMMIT_BUCKETS && duration_us > commit_le_us[i]; i++)
 		;
-	atomic_fetch_add_explicit(&writer.commit[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&writer.commit_sum_us, (uint64_t)duration_us, memory_order_relaxed);
+	bump(&writer.commit[i], 1);
+	bump(&writer.commit_sum_us, (uint64_t)duration_us);
 }
 
 void metrics_writer_beat(void)
@@ -152,7 +158,7 @@ void metrics_http(const struct http_route *route, int status)
 		i = (size_t)(route - http.routes);
 	if (cls < 0 || cls >= CLASSES)
 		cls = CLASSES - 1;
-	atomic_fetch_add_explicit(&http.counts[i][cls], 1, memory_order_relaxed);
+	bump(&http.counts[i][cls], 1);
 }
 
 /* ---- rendering ---- */

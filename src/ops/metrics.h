@@ -1,9 +1,14 @@
 /*
  * metrics.h - the daemon's numbers for Prometheus (docs/OPERATIONS.md
- * "Watching it"): a fixed registry of counters, gauges and histograms that
- * any thread bumps with a relaxed atomic add (no lock, nothing allocated:
- * the ingest path pays a few nanoseconds), rendered in the Prometheus text
- * exposition format when scraped.
+ * "Watching it"): a fixed registry of counters, gauges and histograms,
+ * rendered in the Prometheus text exposition format when scraped (on any
+ * thread).
+ *
+ * Each number has ONE writing thread, so bumping it is a relaxed atomic
+ * load and store - no lock, no locked instruction, nothing allocated (about
+ * a nanosecond on the ingest path): counters, metrics_gauge_add, refusals
+ * and HTTP requests on the event-loop thread; metrics_commit and the
+ * writer's gauges (metrics_gauge_set) on the writer thread.
  *
  * Every label comes from a closed set known here: message kinds, refusal
  * stages (docs/METRICS.md "Refusal reasons"), route templates of the route
