@@ -228,7 +228,7 @@ int backup_create(struct vault *v, const char *dest, json_t **summary)
 		e[n].mode = (st.st_mode & 077) ? 0644 : 0600;
 		rc = copy_file(src, dst, e[n].mode, e[n].sha256, &e[n].bytes);
 		if (rc == CC_OK) {
-			snprintf(e[n].name, sizeof(e[n].name), "%s", de->d_name);
+			snprintf(e[n].name, sizeof(e[n].name), "%.127s", de->d_name);
 			n++;
 		}
 	}
