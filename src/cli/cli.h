@@ -115,6 +115,8 @@ extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_quality_rule_cmds[];
 /* `retention show|set` (cmd_retention.c). */
 extern const struct cli_cmd cli_retention_cmds[];
+extern const struct cli_cmd cli_backup_cmds[];
+extern const struct cli_cmd cli_restore_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
 /* `report beverages` and `report forecasts` (cmd_usage.c). */

@@ -1,7 +1,7 @@
 /*
  * config.h - the daemon's configuration: one declarative table (name, type,
  * default, range, meaning), documented in docs/CONFIG.md; changes take
- * effect at the next start. A file of `name = value` lines ('#' starts a comment)
+ * effect at the next start, those that say so also on SIGHUP (main.c). A file of `name = value` lines ('#' starts a comment)
  * overrides the defaults; --check-config validates without starting.
  */
 #ifndef CC_DAEMON_CONFIG_H
@@ -16,6 +16,8 @@
 struct config {
 	char user[CONFIG_STRING_MAX];            /* account to run as when started as root */
 	char log_level[16];
+	char log_format[8];                      /* text | json */
+	char metrics_listen[CONFIG_STRING_MAX];  /* loopback host:port of /metrics, /healthz, /readyz; "" = off */
 	char mqtt_listen[CONFIG_STRING_MAX];     /* host:port of the TLS listener, "" = off */
 	int mqtt_tls12;                          /* also accept TLS 1.2 (ECDHE-ECDSA + AEAD only) */
 	char mqtt_plain_listen[CONFIG_STRING_MAX];/* loopback host:port without TLS, "" = off */

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "daemon/settler.h"
 #include "fleet/inventory.h"
+#include "ops/metrics.h"
 #include "records/records.h"
 #include "vault/vault.h"
 
@@ -365,6 +366,8 @@ static void hold_back(struct writer *w)
 	struct settler_stats st;
 
 	settler_get_stats(w->settler, &st);
+	metrics_gauge_set(METRIC_INBOX_BACKLOG,
+	                  w->appended_total > st.moved ? (int64_t)(w->appended_total - st.moved) : 0);
 	if (w->appended_total <= max || st.moved >= w->appended_total - max) {
 		if (w->holding)
 			log_info(MOD, "the inbox is back under %llu records: messages are taken as they come",
@@ -377,7 +380,7 @@ static void hold_back(struct writer *w)
 		         (unsigned long long)max);
 	w->holding = 1;
 	while (!settler_wait_moved(w->settler, w->appended_total - max, 1000) && !stopping(w))
-		;
+		metrics_writer_beat(); /* held back, not stuck */
 }
 
 /* Waits for work or the next fleet poll, whichever comes first (lock held). */
@@ -429,6 +432,7 @@ static void *writer_main(void *arg)
 		size_t i, n;
 		int rc, stop;
 
+		metrics_writer_beat();
 		if (clock_mono_ms() >= w->next_poll_ms)
 			poll_fleet(w);
 		pthread_mutex_lock(&w->lock);
@@ -459,6 +463,7 @@ static void *writer_main(void *arg)
 			        (w->pending.n - n) * sizeof(*batch.items));
 			w->pending.n -= n;
 		}
+		metrics_gauge_set(METRIC_WRITER_QUEUE, (int64_t)w->pending.n);
 		pthread_mutex_unlock(&w->lock);
 		if (stop)
 			break;
@@ -478,7 +483,12 @@ static void *writer_main(void *arg)
 			okcap = n;
 		}
 		hold_back(w);
-		rc = store_batch(w, batch.items, n, ok);
+		{
+			int64_t started_us = clock_mono_us();
+
+			rc = store_batch(w, batch.items, n, ok);
+			metrics_commit(n, clock_mono_us() - started_us);
+		}
 		w->last_batch = n;
 
 		pthread_mutex_lock(&w->lock);
