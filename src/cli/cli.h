@@ -113,6 +113,9 @@ extern const struct cli_cmd cli_maintenance_cmds[];
 extern const struct cli_cmd cli_webhook_cmds[];
 extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_quality_rule_cmds[];
+extern const struct cli_cmd cli_release_cmds[];
+extern const struct cli_cmd cli_release_key_cmds[];
+extern const struct cli_cmd cli_artifact_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
 

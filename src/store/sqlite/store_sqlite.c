@@ -3335,6 +3335,7 @@ static int sq_ruleset_list(struct store *base, const char *model,
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
+	.updates = &sqlite_update_ops,
 	.open = sq_open,
 	.close = sq_close,
 	.check = sq_check,
