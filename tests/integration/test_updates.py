@@ -142,3 +142,153 @@ def test_artifact_upload_verified(tmp_path):
     for what in ("release-key.add", "release-key.revoke", "artifact.add"):
         assert (what, "ok", "updates") in actions, what
     assert ("artifact.add", "error", "updates") in actions
+
+
+def machine_ctx(fleet, m=None, cert=None, key=None):
+    """TLS as a machine: the fleet CA as trust anchor, its own certificate (or none)."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(fleet.data / "ca.crt"))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if m is not None:
+        ctx.load_cert_chain(str(m.cert), str(m.key))
+    if cert is not None:
+        ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+def fetch(port, ctx, path, headers=None):
+    """GET path: (status, headers, body bytes)."""
+    import http.client
+    c = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=30)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def foreign_certificate(tmp, cn):
+    """A certificate for cn that the fleet CA never issued (self-signed, EC P-256)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    c, k = Path(tmp) / "foreign.crt", Path(tmp) / "foreign.key"
+    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    return c, k
+
+
+def test_machines_download_what_they_are_offered_with_their_certificate(tmp_path):
+    import base64
+    import time
+    from ccapi import Api
+    from oas import checked
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("U1", "U2", "U3"))
+    keygen(tmp_path / "rk")
+    key = tmp_path / "rk" / "release.key"
+    big = artifact(tmp_path, "fw.bin", 5 * 1024 * 1024 + 12345)
+    other = artifact(tmp_path, "fw-b.bin", 4096)
+    sign(key, big)
+    sign(key, other, version="1.6.0")
+    sha = hashlib.sha256(big.read_bytes()).hexdigest()
+    sha_b = hashlib.sha256(other.read_bytes()).hexdigest()
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"}):
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        admin = people.login("admin", ccdaemon.PASSWORD)
+        # The API twins: trust the key, upload stays the CLI's (the file is on the host), offer.
+        pem = (tmp_path / "rk" / "release.pub").read_text()
+        status, doc, _ = people.call("POST", "/api/v1/release-keys", {"public_key": pem, "label": "r1"}, token=admin)
+        assert status == 201, doc
+        fleet.cc("artifact", "add", big, "--meta", str(big) + ".meta.json")
+        fleet.cc("artifact", "add", other, "--meta", str(other) + ".meta.json")
+        status, doc, _ = people.call("GET", "/api/v1/artifacts", token=admin)
+        assert status == 200 and {a["sha256"] for a in doc["artifacts"]} == {sha, sha_b}, doc
+        status, doc, _ = people.call("GET", f"/api/v1/artifacts/{sha}", token=admin)
+        assert status == 200 and doc["size"] == big.stat().st_size and doc["metadata"].startswith('{"signature":')
+        for serial in ("U1", "U3"):
+            status, doc, _ = people.call("POST", f"/api/v1/artifacts/{sha}/offers", {"serial": serial}, token=admin)
+            assert status == 201, doc
+        # Not for this model: refused with the reason.
+        fleet.add_machine("G1", model="grinder-1")
+        status, doc, _ = people.call("POST", f"/api/v1/artifacts/{sha}/offers", {"serial": "G1"}, token=admin)
+        assert status == 400 and "model" in doc["error"]["message"], doc
+        status, doc, _ = people.call("GET", "/api/v1/release-keys", token=admin)
+        assert status == 200 and doc["release_keys"][0]["label"] == "r1"
+        status, signing, _ = people.call("GET", "/api/v1/signing-key")
+        assert status == 200
+        fleet.revoke("U3")
+
+        u1 = Api(port, None, ctx=machine_ctx(fleet, fleet.machines["U1"]))
+        status, offer, _ = u1.call("GET", "/api/v1/machine/update")
+        assert status == 200, offer
+        assert offer["serial"] == "U1" and offer["artifact"] == f"/api/v1/machine/artifacts/{sha}"
+        assert offer["metadata"] == (Path(str(big) + ".meta.json")).read_text()
+        # The offer: signed by the installation's key, for this machine and artifact, for 24 h.
+        env = offer["offer"]
+        inner = env[env.index('"signed":') + len('"signed":'):-1]
+        load_pem_public_key(signing["public_key_pem"].encode()).verify(
+            base64.b64decode(json.loads(env)["signature"]), inner.encode())
+        signed = json.loads(inner)
+        assert signed["_type"] == "offer" and signed["serial"] == "U1" and signed["sha256"] == sha
+        assert signed["version"] == "1.5.0" and signed["key_id"] == signing["key_id"]
+        expires = time.mktime(time.strptime(signed["expires"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        assert abs(expires - (time.time() + 86400)) < 120
+
+        # The download, resumed: two ranges, and the bytes are the signed ones.
+        ctx = machine_ctx(fleet, fleet.machines["U1"])
+        n = big.stat().st_size
+        half = n // 2
+        s1, h1, b1 = fetch(port, ctx, offer["artifact"], {"Range": f"bytes=0-{half - 1}"})
+        assert s1 == 206 and h1["content-range"] == f"bytes 0-{half - 1}/{n}" and len(b1) == half
+        s2, h2, b2 = fetch(port, ctx, offer["artifact"], {"Range": f"bytes={half}-"})
+        assert s2 == 206 and h2["content-range"] == f"bytes {half}-{n - 1}/{n}" and len(b2) == n - half
+        assert hashlib.sha256(b1 + b2).hexdigest() == sha
+        s, h, whole = fetch(port, ctx, offer["artifact"])
+        assert s == 200 and int(h["content-length"]) == n and hashlib.sha256(whole).hexdigest() == sha
+        s, h, _ = fetch(port, ctx, offer["artifact"], {"Range": f"bytes={n}-"})
+        assert s == 416 and h["content-range"] == f"bytes */{n}"
+        # With curl as well (a suffix range: the last 1000 bytes).
+        import subprocess
+        p = subprocess.run(["curl", "-sS", "--fail", "--cacert", str(fleet.data / "ca.crt"),
+                            "--cert", str(fleet.machines["U1"].cert), "--key", str(fleet.machines["U1"].key),
+                            "-r", "-1000", f"https://localhost:{port}{offer['artifact']}"],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0 and p.stdout == big.read_bytes()[-1000:], p.stderr
+
+        # Refused: no certificate, a certificate the fleet CA never issued, a revoked machine's,
+        # an artifact stored but not offered, a machine offered nothing.
+        none = machine_ctx(fleet)
+        assert fetch(port, none, offer["artifact"])[0] == 401
+        assert fetch(port, none, "/api/v1/machine/update")[0] == 401
+        fc, fk = foreign_certificate(tmp_path, "U1")
+        assert fetch(port, machine_ctx(fleet, cert=fc, key=fk), offer["artifact"])[0] == 401
+        u3 = machine_ctx(fleet, fleet.machines["U3"])
+        assert fetch(port, u3, offer["artifact"])[0] == 403
+        assert fetch(port, u3, "/api/v1/machine/update")[0] == 403
+        assert fetch(port, ctx, f"/api/v1/machine/artifacts/{sha_b}")[0] == 404
+        u2 = machine_ctx(fleet, fleet.machines["U2"])
+        assert fetch(port, u2, offer["artifact"])[0] == 404
+        assert fetch(port, u2, "/api/v1/machine/update")[0] == 404
+        # A bearer token is no machine certificate.
+        assert fetch(port, none, offer["artifact"], {"Authorization": "Bearer " + admin})[0] == 401
+
+        # Revoking the release key withdraws what it signed.
+        kid = json.loads(Path(str(big) + ".meta.json").read_text())["signed"]["key_id"]
+        status, doc, _ = people.call("POST", f"/api/v1/release-keys/{kid}/revoke", token=admin)
+        assert status == 200 and doc == {"key_id": kid, "revoked": True}
+        assert fetch(port, ctx, "/api/v1/machine/update")[0] == 404
+        actions = {(r["action"], r["outcome"]) for r in fleet.ccj("audit", "list")}
+        for what in ("release-key.add", "artifact.offer", "release-key.revoke"):
+            assert (what, "ok") in actions, what
