@@ -22,6 +22,10 @@ OPERATOR = {
     "machine cert-validity": "the installation's default, like the daemon's configuration (per request: "
                              "validity_days of POST /api/v1/machines)",
     "audit verify": "checks the database file's chain and keyed checkpoint on the host (audit list is the API's)",
+    "release keygen": "the release key is made and kept offline: it never lives on the server (docs/UPDATES.md)",
+    "release sign": "signing happens where the release key is, offline, with no data directory",
+    "artifact add": "for now the file is copied from the host a slice at a time; an upload over the API that "
+                    "streams to disk is still to come (docs/UPDATES.md)",
 }
 
 TWINS = {
@@ -91,6 +95,12 @@ TWINS = {
     "quality-rule list": ["GET /api/v1/quality/rulesets"],
     "quality-rule show": ["GET /api/v1/quality/rulesets/{model}"],
     "quality-rule upload": ["POST /api/v1/quality/rulesets"],
+    "release-key add": ["POST /api/v1/release-keys"],
+    "release-key revoke": ["POST /api/v1/release-keys/{id}/revoke"],
+    "release-key list": ["GET /api/v1/release-keys"],
+    "artifact list": ["GET /api/v1/artifacts"],
+    "artifact show": ["GET /api/v1/artifacts/{sha256}"],
+    "artifact offer": ["POST /api/v1/artifacts/{sha256}/offers"],
     "maintenance start": ["POST /api/v1/machines/{serial}/maintenance"],
     "maintenance end": ["DELETE /api/v1/machines/{serial}/maintenance"],
     "webhook add": ["POST /api/v1/webhooks"],
