@@ -2,8 +2,8 @@
  * update.h - software update artifacts: their signed metadata, the server's
  * signed offers, and the verdict a machine reaches on them (docs/UPDATES.md).
  *
- * Pure: OpenSSL and src/common only, no store, no daemon, no allocation that
- * outlives a call, so the machine-side agent links it as it is.
+ * Pure: OpenSSL, src/common and src/crypto only; no store, no daemon, no
+ * state of its own, so the machine-side agent links it as it is.
  *
  * Both documents are canonical JSON: one object, keys sorted bytewise, no
  * whitespace, strings escaping only '"', '\\', '\n' and other control bytes
