@@ -41,6 +41,7 @@ static const char *const alert_rule_fields[] = { "org", "rule", "enabled", "para
 static const char *const ruleset_fields[] = { "model", "name", "products", "telemetry", "cleaning", NULL };
 static const char *const release_key_fields[] = { "public_key", "label", NULL };
 static const char *const offer_fields[] = { "serial", NULL };
+static const char *const upload_fields[] = { "metadata", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -131,6 +132,11 @@ static const struct http_route routes[] = {
 	  "the stored update artifacts, newest first (the manufacturer's engineers)" },
 	{ EVHTTP_REQ_GET, "/api/v1/artifacts/{sha256}", "updates", "technical", HTTP_DATA, NULL, api_artifacts_show,
 	  "one artifact: its signed metadata and release notes" },
+	{ EVHTTP_REQ_POST, "/api/v1/artifacts", "updates", "technical", HTTP_DATA, upload_fields, api_artifacts_upload,
+	  "start an artifact's upload with its signed metadata (release sign), checked before any of the file" },
+	{ EVHTTP_REQ_POST, "/api/v1/artifacts/{sha256}/content", "updates", "technical", HTTP_DATA, NULL,
+	  api_artifacts_content, "one slice of the artifact (application/octet-stream body, at most 1 MiB) at "
+	  "offset, the bytes received so far; the last publishes it, checked against the signed size and SHA-256" },
 	{ EVHTTP_REQ_POST, "/api/v1/artifacts/{sha256}/offers", "updates", "technical", HTTP_DATA, offer_fields,
 	  api_artifacts_offer, "offer the artifact to a machine (serial), replacing its offer" },
 	{ EVHTTP_REQ_GET, "/api/v1/machine/update", "updates", "none", HTTP_OPEN, NULL, api_machine_update,

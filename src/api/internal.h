@@ -125,6 +125,8 @@ void api_release_keys_revoke(struct http_req *r);
 void api_artifacts_list(struct http_req *r);
 void api_artifacts_show(struct http_req *r);
 void api_artifacts_offer(struct http_req *r);
+void api_artifacts_upload(struct http_req *r);
+void api_artifacts_content(struct http_req *r);
 void api_machine_update(struct http_req *r);
 void api_machine_artifact(struct http_req *r);
 

@@ -450,3 +450,85 @@ void api_machine_artifact(struct http_req *r)
 	}
 	download_slice(d);
 }
+
+/* ---- the upload, in slices ---- */
+
+/* Starts (or starts over) an artifact's upload: its signed metadata first,
+ * checked before a byte of the file is taken. */
+void api_artifacts_upload(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = releaser(r, "artifact.upload");
+	const char *meta = api_field(r, "metadata");
+	struct update_meta m;
+	char why[UPDATES_WHY_MAX], url[128];
+	int rc;
+
+	if (s == NULL)
+		return;
+	if (meta == NULL) {
+		http_reply_error(r, 400, "invalid", "metadata: the signed metadata document (release sign)");
+		return;
+	}
+	rc = updates_upload_begin(a->vault, meta, strlen(meta), &m, why);
+	if (rc != CC_OK && rc != CC_ERR_INVALID && rc != CC_ERR_AUTH && rc != CC_ERR_EXISTS) {
+		http_reply_error(r, 500, "internal", "the upload could not be started");
+		return;
+	}
+	if (api_audit_access(r, s, "artifact.upload", NULL, rc == CC_OK ? "ok" : "error") != CC_OK)
+		return;
+	if (rc != CC_OK) {
+		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : rc == CC_ERR_AUTH ? 403 : 400,
+		                 rc == CC_ERR_EXISTS ? "conflict" : rc == CC_ERR_AUTH ? "untrusted" : "invalid", why);
+		return;
+	}
+	snprintf(url, sizeof(url), "/api/v1/artifacts/%s/content", m.sha256);
+	http_reply_json(r, 201, json_pack("{s:s, s:s, s:I, s:I, s:s}", "sha256", m.sha256, "version", m.version, "size",
+	                                  (json_int_t)m.size, "received", (json_int_t)0, "upload", url));
+}
+
+/* One slice of the file (the raw body, at most a request body's limit) at
+ * ?offset=, the bytes received so far; the last one publishes the artifact. */
+void api_artifacts_content(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = releaser(r, "artifact.upload");
+	const char *sha = http_param(r, "sha256"), *off = http_query(r, "offset");
+	struct evbuffer *in = evhttp_request_get_input_buffer(http_evrequest(r));
+	size_t len = in != NULL ? evbuffer_get_length(in) : 0;
+	unsigned char *data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	char why[UPDATES_WHY_MAX];
+	uint64_t received = 0;
+	int64_t offset = -1;
+	int rc, done = 0;
+
+	if (s == NULL)
+		return;
+	if (api_parse_ms(off, -1, &offset) != CC_OK || offset < 0 || (len > 0 && data == NULL)) {
+		http_reply_error(r, 400, "invalid", "offset: the bytes received so far (0 for the first slice)");
+		return;
+	}
+	rc = updates_upload_append(a->vault, sha, (uint64_t)offset, data, len, s->actor, &received, &done, why);
+	if (rc == CC_ERR_NOTFOUND) {
+		http_reply_error(r, 404, "not_found", why[0] ? why : "no such upload");
+		return;
+	}
+	if (rc == CC_ERR_STATE) {
+		http_reply_json(r, 409, json_pack("{s:{s:s, s:s}, s:I}", "error", "code", "conflict", "message", why,
+		                                  "received", (json_int_t)received));
+		return;
+	}
+	if (rc != CC_OK && rc != CC_ERR_INVALID && rc != CC_ERR_AUTH && rc != CC_ERR_EXISTS) {
+		http_reply_error(r, 500, "internal", "the slice could not be stored");
+		return;
+	}
+	if ((rc != CC_OK || done) && api_audit_access(r, s, "artifact.add", NULL, rc == CC_OK ? "ok" : "error") != CC_OK)
+		return;
+	if (rc != CC_OK) {
+		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : rc == CC_ERR_AUTH ? 403 : 400,
+		                 rc == CC_ERR_EXISTS ? "conflict" : rc == CC_ERR_AUTH ? "untrusted" : "invalid", why);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:s, s:I, s:b}", "sha256", sha, "received", (json_int_t)received,
+	                                  "complete", done));
+}

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "fleet/inventory.h"
+#include "update/release.h"
 #include "vault/signing.h"
 
 #define MOD "updates"
@@ -144,6 +145,11 @@ static int load_keys(struct vault *v, struct keyset *ks)
 
 /* ---- artifacts ---- */
 
+static int sha_valid(const char *sha)
+{
+	return sha != NULL && key_id_valid(sha);
+}
+
 static int artifacts_dir(struct vault *v)
 {
 	const char *dir = vault_path(v, VAULT_ARTIFACTS);
@@ -220,16 +226,17 @@ static void join_models(const struct update_meta *m, char *out, size_t cap)
 		used += (size_t)snprintf(out + used, cap - used, "%s%s", i > 0 ? "," : "", m->models[i]);
 }
 
-int updates_artifact_add(struct vault *v, int fd, const char *meta, size_t metalen, const char *by,
-                         struct update_meta *m, char why[UPDATES_WHY_MAX])
+/* The metadata as the server takes it in: verified against the trusted
+ * keys, unexpired, valid model names, not stored already. */
+static int check_meta(struct vault *v, const char *meta, size_t metalen, struct update_meta *m,
+                      char why[UPDATES_WHY_MAX])
 {
 	struct store *s = vault_store(v);
 	struct keyset ks;
 	struct update_trust trust = { ks.keys, 0, NULL, 0 };
 	struct store_artifact a;
-	char part[VAULT_PATH_MAX + 80], final[VAULT_PATH_MAX + 80];
 	enum update_verdict verdict;
-	int rc, io = CC_OK;
+	int rc;
 
 	why[0] = '\0';
 	rc = load_keys(v, &ks);
@@ -255,25 +262,24 @@ int updates_artifact_add(struct vault *v, int fd, const char *meta, size_t metal
 		snprintf(why, UPDATES_WHY_MAX, "artifact %.16s... is stored already", m->sha256);
 		return CC_ERR_EXISTS;
 	}
-	if (rc != CC_ERR_NOTFOUND)
-		return rc;
-	rc = artifacts_dir(v);
-	if (rc != CC_OK)
-		return rc;
-	snprintf(part, sizeof(part), "%s/.%s.part", vault_path(v, VAULT_ARTIFACTS), m->sha256);
-	snprintf(final, sizeof(final), "%s/%s", vault_path(v, VAULT_ARTIFACTS), m->sha256);
-	/* A part file is what a crashed upload left: never a published artifact. */
-	(void)unlink(part);
-	verdict = copy_checked(fd, part, m, &io);
-	if (io != CC_OK || verdict != UPDATE_ACCEPT) {
-		(void)unlink(part);
-		if (io != CC_OK)
-			return io;
-		snprintf(why, UPDATES_WHY_MAX, "file refused: %s", verdict == UPDATE_TOO_LARGE
-		                                                        ? "more bytes than the signed size"
-		                                                        : "its size or SHA-256 is not the signed one");
-		return CC_ERR_INVALID;
-	}
+	return rc == CC_ERR_NOTFOUND ? artifacts_dir(v) : rc;
+}
+
+static void part_paths(struct vault *v, const char *sha, char *part, char *final, char *metapath, size_t cap)
+{
+	snprintf(part, cap, "%s/.%s.part", vault_path(v, VAULT_ARTIFACTS), sha);
+	snprintf(final, cap, "%s/%s", vault_path(v, VAULT_ARTIFACTS), sha);
+	snprintf(metapath, cap, "%s/.%s.meta", vault_path(v, VAULT_ARTIFACTS), sha);
+}
+
+/* A checked part file becomes the artifact: renamed, then its row. */
+static int publish(struct vault *v, const struct update_meta *m, const char *meta, const char *part,
+                   const char *final, const char *by)
+{
+	struct store *s = vault_store(v);
+	struct store_artifact a;
+	int rc;
+
 	memset(&a, 0, sizeof(a));
 	memcpy(a.sha256, m->sha256, sizeof(a.sha256));
 	memcpy(a.version, m->version, sizeof(a.version));
@@ -288,8 +294,155 @@ int updates_artifact_add(struct vault *v, int fd, const char *meta, size_t metal
 		return CC_ERR_IO;
 	}
 	rc = s->ops->updates->artifact_add(s, &a, meta);
-	if (rc != CC_OK)
+	if (rc != CC_OK && rc != CC_ERR_EXISTS)
 		(void)unlink(final);
+	return rc;
+}
+
+int updates_artifact_add(struct vault *v, int fd, const char *meta, size_t metalen, const char *by,
+                         struct update_meta *m, char why[UPDATES_WHY_MAX])
+{
+	char part[VAULT_PATH_MAX + 80], final[VAULT_PATH_MAX + 80], metapath[VAULT_PATH_MAX + 80];
+	enum update_verdict verdict;
+	int rc = check_meta(v, meta, metalen, m, why), io = CC_OK;
+
+	if (rc != CC_OK)
+		return rc;
+	part_paths(v, m->sha256, part, final, metapath, sizeof(part));
+	/* A part file is what a crashed or abandoned upload left: never a published artifact. */
+	(void)unlink(part);
+	(void)unlink(metapath);
+	verdict = copy_checked(fd, part, m, &io);
+	if (io != CC_OK || verdict != UPDATE_ACCEPT) {
+		(void)unlink(part);
+		if (io != CC_OK)
+			return io;
+		snprintf(why, UPDATES_WHY_MAX, "file refused: %s", verdict == UPDATE_TOO_LARGE
+		                                                        ? "more bytes than the signed size"
+		                                                        : "its size or SHA-256 is not the signed one");
+		return CC_ERR_INVALID;
+	}
+	return publish(v, m, meta, part, final, by);
+}
+
+/* ---- the upload in slices (the API) ---- */
+
+int updates_upload_begin(struct vault *v, const char *meta, size_t metalen, struct update_meta *m,
+                         char why[UPDATES_WHY_MAX])
+{
+	char part[VAULT_PATH_MAX + 80], final[VAULT_PATH_MAX + 80], metapath[VAULT_PATH_MAX + 80];
+	int fd, rc = check_meta(v, meta, metalen, m, why);
+
+	if (rc != CC_OK)
+		return rc;
+	part_paths(v, m->sha256, part, final, metapath, sizeof(part));
+	rc = file_write_atomic(metapath, meta, metalen, 0600);
+	if (rc != CC_OK)
+		return rc;
+	/* Starting again discards what an earlier attempt sent. */
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return CC_ERR_IO;
+	close(fd);
+	return CC_OK;
+}
+
+static void upload_drop(const char *part, const char *metapath)
+{
+	(void)unlink(part);
+	(void)unlink(metapath);
+}
+
+int updates_upload_append(struct vault *v, const char *sha256, uint64_t offset, const void *data, size_t len,
+                          const char *by, uint64_t *received, int *done, char why[UPDATES_WHY_MAX])
+{
+	char part[VAULT_PATH_MAX + 80], final[VAULT_PATH_MAX + 80], metapath[VAULT_PATH_MAX + 80];
+	unsigned char *meta = NULL;
+	size_t metalen = 0;
+	struct update_meta m;
+	struct stat sb;
+	int fd = -1, rc, io = CC_OK;
+
+	why[0] = '\0';
+	*done = 0;
+	*received = 0;
+	if (!sha_valid(sha256))
+		return CC_ERR_NOTFOUND;
+	part_paths(v, sha256, part, final, metapath, sizeof(part));
+	if (file_read_all(metapath, CC_UPDATE_DOC_MAX, &meta, &metalen) != CC_OK) {
+		snprintf(why, UPDATES_WHY_MAX, "no upload of this artifact is under way: POST its metadata first");
+		return CC_ERR_NOTFOUND;
+	}
+	/* Checked again: a key revoked while the upload runs stops it. */
+	rc = check_meta(v, (const char *)meta, metalen, &m, why);
+	if (rc == CC_OK && strcmp(m.sha256, sha256) != 0)
+		rc = CC_ERR_CORRUPT;
+	if (rc != CC_OK) {
+		if (rc != CC_ERR_EXISTS)
+			upload_drop(part, metapath);
+		goto out;
+	}
+	fd = open(part, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		snprintf(why, UPDATES_WHY_MAX, "no upload of this artifact is under way: POST its metadata first");
+		rc = CC_ERR_NOTFOUND;
+		goto out;
+	}
+	*received = (uint64_t)sb.st_size;
+	if (offset != *received) {
+		snprintf(why, UPDATES_WHY_MAX, "the upload is at byte %llu: send from there",
+		         (unsigned long long)*received);
+		rc = CC_ERR_STATE;
+		goto out;
+	}
+	if (len > m.size - offset) {
+		/* Endless data: the upload is over, nothing of it is kept. */
+		upload_drop(part, metapath);
+		snprintf(why, UPDATES_WHY_MAX, "file refused: more bytes than the signed size");
+		rc = CC_ERR_INVALID;
+		goto out;
+	}
+	for (size_t put = 0; put < len;) {
+		ssize_t w = write(fd, (const unsigned char *)data + put, len - put);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = CC_ERR_IO;
+			goto out;
+		}
+		put += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		rc = CC_ERR_IO;
+		goto out;
+	}
+	*received = offset + len;
+	if (*received < m.size)
+		goto out;
+	close(fd);
+	fd = -1;
+	/* Complete: the bytes on disk, hashed a slice at a time, must be the signed ones. */
+	{
+		char got[65];
+		uint64_t size = 0;
+
+		io = update_hash_file(part, got, &size);
+		if (io != CC_OK || size != m.size || strcmp(got, m.sha256) != 0) {
+			upload_drop(part, metapath);
+			if (io == CC_OK)
+				snprintf(why, UPDATES_WHY_MAX, "file refused: its SHA-256 is not the signed one");
+			rc = io != CC_OK ? io : CC_ERR_INVALID;
+			goto out;
+		}
+	}
+	rc = publish(v, &m, (const char *)meta, part, final, by);
+	(void)unlink(metapath);
+	if (rc == CC_OK)
+		*done = 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(meta);
 	return rc;
 }
 
@@ -331,11 +484,6 @@ int updates_artifacts_json(struct vault *v, json_t **out)
 	}
 	*out = json_pack("{s:o}", "artifacts", list);
 	return *out != NULL ? CC_OK : CC_ERR_NOMEM;
-}
-
-static int sha_valid(const char *sha)
-{
-	return sha != NULL && key_id_valid(sha);
 }
 
 int updates_artifact_json(struct vault *v, const char *sha256, json_t **out)

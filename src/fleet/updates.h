@@ -39,6 +39,16 @@ int updates_keys_json(struct vault *v, json_t **out);
  * nothing is kept of a refused artifact. */
 int updates_artifact_add(struct vault *v, int fd, const char *meta, size_t metalen, const char *by,
                          struct update_meta *out, char why[UPDATES_WHY_MAX]);
+/* The API's upload, in slices no larger than a request body: begin checks
+ * the metadata as above and starts (or starts over) DIR/artifacts/.SHA.part;
+ * each append must come at the bytes received so far (CC_ERR_STATE with
+ * *received otherwise, to resume from), never past the signed size (the
+ * upload is dropped); the last one checks the SHA-256 and publishes the
+ * artifact (*done). */
+int updates_upload_begin(struct vault *v, const char *meta, size_t metalen, struct update_meta *out,
+                         char why[UPDATES_WHY_MAX]);
+int updates_upload_append(struct vault *v, const char *sha256, uint64_t offset, const void *data, size_t len,
+                          const char *by, uint64_t *received, int *done, char why[UPDATES_WHY_MAX]);
 /* {"artifacts":[...]} newest first; one artifact with its notes and metadata document. */
 int updates_artifacts_json(struct vault *v, json_t **out);
 int updates_artifact_json(struct vault *v, const char *sha256, json_t **out);

@@ -24,8 +24,6 @@ OPERATOR = {
     "audit verify": "checks the database file's chain and keyed checkpoint on the host (audit list is the API's)",
     "release keygen": "the release key is made and kept offline: it never lives on the server (docs/UPDATES.md)",
     "release sign": "signing happens where the release key is, offline, with no data directory",
-    "artifact add": "for now the file is copied from the host a slice at a time; an upload over the API that "
-                    "streams to disk is still to come (docs/UPDATES.md)",
 }
 
 TWINS = {
@@ -98,6 +96,7 @@ TWINS = {
     "release-key add": ["POST /api/v1/release-keys"],
     "release-key revoke": ["POST /api/v1/release-keys/{id}/revoke"],
     "release-key list": ["GET /api/v1/release-keys"],
+    "artifact add": ["POST /api/v1/artifacts", "POST /api/v1/artifacts/{sha256}/content"],
     "artifact list": ["GET /api/v1/artifacts"],
     "artifact show": ["GET /api/v1/artifacts/{sha256}"],
     "artifact offer": ["POST /api/v1/artifacts/{sha256}/offers"],

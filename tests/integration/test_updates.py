@@ -187,6 +187,50 @@ def foreign_certificate(tmp, cn):
     return c, k
 
 
+def post_raw(people, token, path, data):
+    return people.call("POST", path, token=token, raw=data, headers={"Content-Type": "application/octet-stream"})
+
+
+def upload(people, admin, f, fleet, tmp):
+    """The API's upload: the metadata first, then slices of at most 1 MiB at the offset received."""
+    meta = Path(str(f) + ".meta.json").read_text()
+    data = f.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    # Metadata a stranger's key signed: refused before any byte of the file.
+    keygen(tmp / "stranger")
+    sign(tmp / "stranger" / "release.key", f, out=tmp / "stranger.json")
+    status, doc, _ = people.call("POST", "/api/v1/artifacts", {"metadata": (tmp / "stranger.json").read_text()},
+                                 token=admin)
+    assert status == 403 and "unknown-key" in doc["error"]["message"], doc
+    # Endless data: one byte past the signed size ends the upload, nothing is kept.
+    status, doc, _ = people.call("POST", "/api/v1/artifacts", {"metadata": meta}, token=admin)
+    assert status == 201 and doc["upload"] == f"/api/v1/artifacts/{sha}/content" and doc["received"] == 0, doc
+    status, doc, _ = post_raw(people, admin, f"/api/v1/artifacts/{sha}/content?offset=0", data + b"x")
+    assert status == 400 and "more bytes" in doc["error"]["message"], doc
+    status, doc, _ = post_raw(people, admin, f"/api/v1/artifacts/{sha}/content?offset=0", data)
+    assert status == 404, doc
+    # Wrong bytes of the right size: refused when complete.
+    status, doc, _ = people.call("POST", "/api/v1/artifacts", {"metadata": meta}, token=admin)
+    assert status == 201
+    status, doc, _ = post_raw(people, admin, f"/api/v1/artifacts/{sha}/content?offset=0", b"y" * len(data))
+    assert status == 400 and "SHA-256" in doc["error"]["message"], doc
+    assert sha not in stored(fleet) and not any(p.startswith(".") for p in stored(fleet))
+    # The real thing, in two slices; a slice at the wrong offset says where to resume.
+    status, doc, _ = people.call("POST", "/api/v1/artifacts", {"metadata": meta}, token=admin)
+    assert status == 201
+    half = len(data) // 2
+    status, doc, _ = post_raw(people, admin, f"/api/v1/artifacts/{sha}/content?offset=0", data[:half])
+    assert status == 200 and doc == {"sha256": sha, "received": half, "complete": False}, doc
+    status, doc, _ = post_raw(people, admin, f"/api/v1/artifacts/{sha}/content?offset=0", data[half:])
+    assert status == 409 and doc["received"] == half, doc
+    status, doc, _ = post_raw(people, admin, f"/api/v1/artifacts/{sha}/content?offset={half}", data[half:])
+    assert status == 200 and doc == {"sha256": sha, "received": len(data), "complete": True}, doc
+    assert (fleet.data / "artifacts" / sha).read_bytes() == data
+    assert not any(p.startswith(".") for p in stored(fleet))
+    status, doc, _ = people.call("POST", "/api/v1/artifacts", {"metadata": meta}, token=admin)
+    assert status == 409, doc
+
+
 def test_machines_download_what_they_are_offered_with_their_certificate(tmp_path):
     import base64
     import time
@@ -198,7 +242,7 @@ def test_machines_download_what_they_are_offered_with_their_certificate(tmp_path
     keygen(tmp_path / "rk")
     key = tmp_path / "rk" / "release.key"
     big = artifact(tmp_path, "fw.bin", 5 * 1024 * 1024 + 12345)
-    other = artifact(tmp_path, "fw-b.bin", 4096)
+    other = artifact(tmp_path, "fw-b.bin", 300000)
     sign(key, big)
     sign(key, other, version="1.6.0")
     sha = hashlib.sha256(big.read_bytes()).hexdigest()
@@ -212,7 +256,7 @@ def test_machines_download_what_they_are_offered_with_their_certificate(tmp_path
         status, doc, _ = people.call("POST", "/api/v1/release-keys", {"public_key": pem, "label": "r1"}, token=admin)
         assert status == 201, doc
         fleet.cc("artifact", "add", big, "--meta", str(big) + ".meta.json")
-        fleet.cc("artifact", "add", other, "--meta", str(other) + ".meta.json")
+        upload(people, admin, other, fleet, tmp_path)
         status, doc, _ = people.call("GET", "/api/v1/artifacts", token=admin)
         assert status == 200 and {a["sha256"] for a in doc["artifacts"]} == {sha, sha_b}, doc
         status, doc, _ = people.call("GET", f"/api/v1/artifacts/{sha}", token=admin)
@@ -290,5 +334,5 @@ def test_machines_download_what_they_are_offered_with_their_certificate(tmp_path
         assert status == 200 and doc == {"key_id": kid, "revoked": True}
         assert fetch(port, ctx, "/api/v1/machine/update")[0] == 404
         actions = {(r["action"], r["outcome"]) for r in fleet.ccj("audit", "list")}
-        for what in ("release-key.add", "artifact.offer", "release-key.revoke"):
+        for what in ("release-key.add", "artifact.offer", "release-key.revoke", "artifact.upload", "artifact.add"):
             assert (what, "ok") in actions, what
