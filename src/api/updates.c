@@ -169,13 +169,16 @@ void api_artifacts_show(struct http_req *r)
 void api_artifacts_offer(struct http_req *r)
 {
 	struct api *a = http_app(r);
+	/* releaser() may have replied, and r is gone then: nothing of r before the check. */
 	struct caller *s = releaser(r, "artifact.offer");
-	const char *sha = http_param(r, "sha256"), *serial = api_field(r, "serial");
+	const char *sha, *serial;
 	char why[UPDATES_WHY_MAX];
 	int rc;
 
 	if (s == NULL)
 		return;
+	sha = http_param(r, "sha256");
+	serial = api_field(r, "serial");
 	rc = updates_offer(a->vault, serial, sha, s->actor, why);
 	if (rc != CC_OK && rc != CC_ERR_NOTFOUND && rc != CC_ERR_INVALID && rc != CC_ERR_STATE) {
 		http_reply_error(r, 500, "internal", "the offer could not be stored");
@@ -459,13 +462,14 @@ void api_artifacts_upload(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = releaser(r, "artifact.upload");
-	const char *meta = api_field(r, "metadata");
+	const char *meta;
 	struct update_meta m;
 	char why[UPDATES_WHY_MAX], url[128];
 	int rc;
 
 	if (s == NULL)
 		return;
+	meta = api_field(r, "metadata");
 	if (meta == NULL) {
 		http_reply_error(r, 400, "invalid", "metadata: the signed metadata document (release sign)");
 		return;
@@ -493,10 +497,10 @@ void api_artifacts_content(struct http_req *r)
 {
 	struct api *a = http_app(r);
 	struct caller *s = releaser(r, "artifact.upload");
-	const char *sha = http_param(r, "sha256"), *off = http_query(r, "offset");
-	struct evbuffer *in = evhttp_request_get_input_buffer(http_evrequest(r));
-	size_t len = in != NULL ? evbuffer_get_length(in) : 0;
-	unsigned char *data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	const char *sha, *off;
+	struct evbuffer *in;
+	size_t len;
+	unsigned char *data;
 	char why[UPDATES_WHY_MAX];
 	uint64_t received = 0;
 	int64_t offset = -1;
@@ -504,6 +508,11 @@ void api_artifacts_content(struct http_req *r)
 
 	if (s == NULL)
 		return;
+	sha = http_param(r, "sha256");
+	off = http_query(r, "offset");
+	in = evhttp_request_get_input_buffer(http_evrequest(r));
+	len = in != NULL ? evbuffer_get_length(in) : 0;
+	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
 	if (api_parse_ms(off, -1, &offset) != CC_OK || offset < 0 || (len > 0 && data == NULL)) {
 		http_reply_error(r, 400, "invalid", "offset: the bytes received so far (0 for the first slice)");
 		return;
