@@ -40,6 +40,9 @@ static const char *const alert_comment_fields[] = { "text", NULL };
 static const char *const alert_rule_fields[] = { "org", "rule", "enabled", "params", NULL };
 static const char *const retention_fields[] = { "customer", "kind", "days", NULL };
 static const char *const ruleset_fields[] = { "model", "name", "products", "telemetry", "cleaning", NULL };
+static const char *const release_key_fields[] = { "public_key", "label", NULL };
+static const char *const offer_fields[] = { "serial", NULL };
+static const char *const upload_fields[] = { "metadata", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -118,6 +121,31 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/quality/rulesets", "quality", "technical", HTTP_DATA, ruleset_fields,
 	  api_rulesets_upload, "upload a model's rule set (the manufacturer's engineers): the body is the document "
 	  "(model, name, products, telemetry, cleaning; docs/QUALITY.md), validated; stored as the model's next version" },
+	/* Software updates (docs/UPDATES.md): the release keys (platform administrators), artifacts and offers
+	 * (the manufacturer's engineers: checked in the handler); machines with their certificate, no credential. */
+	{ EVHTTP_REQ_GET, "/api/v1/release-keys", "updates", "admin", HTTP_PLATFORM, NULL, api_release_keys_list,
+	  "the release keys the platform trusts, and the revoked ones" },
+	{ EVHTTP_REQ_POST, "/api/v1/release-keys", "updates", "admin", HTTP_PLATFORM, release_key_fields,
+	  api_release_keys_add, "trust a release key (public_key: Ed25519, PEM; label)" },
+	{ EVHTTP_REQ_POST, "/api/v1/release-keys/{id}/revoke", "updates", "admin", HTTP_PLATFORM, NULL,
+	  api_release_keys_revoke, "stop trusting a release key, for good: its artifacts are no longer offered" },
+	{ EVHTTP_REQ_GET, "/api/v1/artifacts", "updates", "technical", HTTP_DATA, NULL, api_artifacts_list,
+	  "the stored update artifacts, newest first (the manufacturer's engineers)" },
+	{ EVHTTP_REQ_GET, "/api/v1/artifacts/{sha256}", "updates", "technical", HTTP_DATA, NULL, api_artifacts_show,
+	  "one artifact: its signed metadata and release notes" },
+	{ EVHTTP_REQ_POST, "/api/v1/artifacts", "updates", "technical", HTTP_DATA, upload_fields, api_artifacts_upload,
+	  "start an artifact's upload with its signed metadata (release sign), checked before any of the file" },
+	{ EVHTTP_REQ_POST, "/api/v1/artifacts/{sha256}/content", "updates", "technical", HTTP_DATA, NULL,
+	  api_artifacts_content, "one slice of the artifact (application/octet-stream body, at most 1 MiB) at "
+	  "offset, the bytes received so far; the last publishes it, checked against the signed size and SHA-256" },
+	{ EVHTTP_REQ_POST, "/api/v1/artifacts/{sha256}/offers", "updates", "technical", HTTP_DATA, offer_fields,
+	  api_artifacts_offer, "offer the artifact to a machine (serial), replacing its offer" },
+	{ EVHTTP_REQ_GET, "/api/v1/machine/update", "updates", "none", HTTP_OPEN, NULL, api_machine_update,
+	  "for machines, with their certificate (mutual TLS): the update offered, as an offer signed by the "
+	  "installation's key for 24 h and the release key's signed metadata" },
+	{ EVHTTP_REQ_GET, "/api/v1/machine/artifacts/{sha256}", "updates", "none", HTTP_OPEN, NULL,
+	  api_machine_artifact, "for machines, with their certificate (mutual TLS): the artifact offered to them "
+	  "(application/octet-stream; one Range for a resumed download)" },
 	{ EVHTTP_REQ_GET, "/api/v1/compliance", "quality", "technical,usage", HTTP_DATA, NULL, api_compliance,
 	  "quality compliance of the machines the caller sees (org: a customer's name; site; machine: a serial; from, "
 	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "
@@ -350,6 +378,7 @@ void api_free(struct api *a)
 		return;
 	api_logins_stop(a);
 	api_exports_stop(a);
+	api_downloads_stop(a);
 	strmap_foreach(a->buckets, free_value, NULL);
 	strmap_free(a->buckets);
 	json_decref(a->machines_tls);

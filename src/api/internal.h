@@ -30,6 +30,7 @@
 
 struct login_job;
 struct export_job;
+struct download;
 
 struct api {
 	struct event_base *base;
@@ -42,6 +43,7 @@ struct api {
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
 	struct throttle *throttle; /* failed sign-ins (access/throttle.h) */
 	struct export_job *exports;   /* exports being written (customers.c) */
+	struct download *downloads;   /* artifacts being sent to machines (updates.c) */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
 	char purposes[256];                /* enabled purposes, comma-separated */
 	/* the password worker (login.c) */
@@ -114,6 +116,19 @@ int api_parse_bool(const char *text, int *out);
 
 /* ---- customers.c ---- */
 void api_exports_stop(struct api *a);
+
+/* ---- updates.c ---- */
+void api_downloads_stop(struct api *a);
+void api_release_keys_list(struct http_req *r);
+void api_release_keys_add(struct http_req *r);
+void api_release_keys_revoke(struct http_req *r);
+void api_artifacts_list(struct http_req *r);
+void api_artifacts_show(struct http_req *r);
+void api_artifacts_offer(struct http_req *r);
+void api_artifacts_upload(struct http_req *r);
+void api_artifacts_content(struct http_req *r);
+void api_machine_update(struct http_req *r);
+void api_machine_artifact(struct http_req *r);
 
 /* ---- login.c ---- */
 int api_logins_start(struct api *a);

@@ -58,6 +58,17 @@ static int add_response(json_t *op, json_t *entry)
 		return -1;
 	snprintf(code, sizeof(code), "%d", (int)status);
 	json_object_del(responses, "2XX");
+	/* A file (an update artifact) is bytes, not JSON: "media" names its type. */
+	if (json_is_string(json_object_get(entry, "media"))) {
+		json_object_set_new(responses, code,
+		                    json_pack("{s:s, s:{s:{s:{s:s, s:s}}}}", "description", json_string_value(json_object_get(
+		                                                                 schema, "description")) != NULL
+		                                                                 ? json_string_value(json_object_get(schema, "description"))
+		                                                                 : "success",
+		                              "content", json_string_value(json_object_get(entry, "media")), "schema", "type",
+		                              "string", "format", "binary"));
+		return 0;
+	}
 	json_object_set_new(responses, code,
 	                    json_pack("{s:s, s:{s:{s:O}}}", "description", status == 201 ? "created" : "success",
 	                              "content", "application/json", "schema", schema));

@@ -117,6 +117,9 @@ extern const struct cli_cmd cli_quality_rule_cmds[];
 extern const struct cli_cmd cli_retention_cmds[];
 extern const struct cli_cmd cli_backup_cmds[];
 extern const struct cli_cmd cli_restore_cmds[];
+extern const struct cli_cmd cli_release_cmds[];
+extern const struct cli_cmd cli_release_key_cmds[];
+extern const struct cli_cmd cli_artifact_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
 /* `report beverages` and `report forecasts` (cmd_usage.c). */

@@ -69,4 +69,11 @@
 #define CC_BROKER_CLIENT_ID_MAX 256        /* client identifier, bytes */
 #define CC_BROKER_SUB_IDS_MAX 8            /* subscription identifiers on one delivery */
 
+/* Software updates (src/update/update.h): signed artifact metadata and offers. */
+#define CC_UPDATE_DOC_MAX 32768         /* a signed metadata or offer document, bytes (notes escaped) */
+#define CC_UPDATE_VERSION_MAX 64        /* a semantic version */
+#define CC_UPDATE_MODELS_MAX 16         /* models one artifact fits */
+#define CC_UPDATE_NOTES_MAX 4096        /* release notes, bytes */
+#define CC_UPDATE_ARTIFACT_MAX (1024LL * 1024 * 1024) /* an artifact file, bytes */
+
 #endif

@@ -299,9 +299,9 @@ int main(int argc, char **argv)
 		         "everything; keep it elsewhere (--master-key-file, CC_MASTER_KEY_FILE or a systemd "
 		         "credential: README, \"Keys\")");
 	if (rc == CC_OK)
-		rc = tls_server_ctx(vault, cfg.mqtt_tls12, 1, &tls);
+		rc = tls_server_ctx(vault, cfg.mqtt_tls12, TLS_CLIENT_REQUIRED, &tls);
 	if (rc == CC_OK)
-		rc = tls_server_ctx(vault, cfg.https_tls12, 0, &https_tls);
+		rc = tls_server_ctx(vault, cfg.https_tls12, TLS_CLIENT_OPTIONAL, &https_tls);
 	if (rc != CC_OK || o.check_config) {
 		if (o.check_config && rc == CC_OK)
 			printf("configuration and data directory ok\n");

@@ -41,6 +41,16 @@ static int load_key(struct vault *v, SSL_CTX *ctx)
 	return CC_OK;
 }
 
+/* People's listener: a machine's certificate is asked for but never
+ * required, and a bad one does not end the handshake. The verdict is kept
+ * (SSL_get_verify_result) for the routes machines call to judge. */
+static int keep_verdict(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
 int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -77,7 +87,10 @@ int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out
 			log_error(MOD, "%s: not a usable CA certificate", vault_path(v, VAULT_CA_CERT));
 			goto out;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		if (machines == TLS_CLIENT_OPTIONAL)
+			SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, keep_verdict);
+		else
+			SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		SSL_CTX_set_verify_depth(ctx, 1);
 	}
 	*out = ctx;

@@ -17,8 +17,14 @@
 #include "vault/vault.h"
 
 /* Builds the context from the data directory: server.crt, the server key
- * from the keyring; with machines set, a client certificate is required and
- * ca.crt is its only trust anchor (people use HTTPS without one). */
+ * from the keyring; with machines TLS_CLIENT_REQUIRED a client certificate
+ * is required and ca.crt is its only trust anchor; TLS_CLIENT_OPTIONAL
+ * (people's HTTPS, where machines also download updates) asks for one,
+ * lets the handshake through without or with a bad one, and leaves the
+ * verdict to tls_peer_identity. */
+#define TLS_CLIENT_NONE 0
+#define TLS_CLIENT_REQUIRED 1
+#define TLS_CLIENT_OPTIONAL 2
 int tls_server_ctx(struct vault *v, int allow_tls12, int machines, SSL_CTX **out);
 
 /* What a context accepts, for the privacy policy's facts:

@@ -140,6 +140,30 @@ void http_stream_begin(struct http_req *r, const char *content_type, const char 
 	evhttp_send_reply_start(r->req, 200, "OK");
 }
 
+void http_stream_begin_sized(struct http_req *r, int status, const char *content_type, uint64_t len,
+                             const char *content_range)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	char n[24];
+
+	common_headers(r, content_type);
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)len);
+	/* With a length evhttp writes the slices as they are, not chunked. */
+	evhttp_add_header(h, "Content-Length", n);
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	if (content_range != NULL)
+		evhttp_add_header(h, "Content-Range", content_range);
+	evhttp_send_reply_start(r->req, status, status == 206 ? "Partial Content" : "OK");
+}
+
+SSL *http_ssl(const struct http_req *r)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+	return r->srv->tls != NULL && bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
 int http_stream_write(struct http_req *r, const char *data, size_t len)
 {
 	struct evbuffer *b = evbuffer_new();

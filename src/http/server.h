@@ -18,6 +18,7 @@
 #define CC_HTTP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -128,6 +129,16 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 void http_stream_begin(struct http_req *r, const char *content_type, const char *disposition);
 int http_stream_write(struct http_req *r, const char *data, size_t len);
 void http_stream_end(struct http_req *r);
+
+/* A reply of known length (a file, or a range of it: status 206 with
+ * content_range "bytes A-B/N") sent in slices with http_stream_chunk and
+ * ended by http_stream_end; nothing is held beyond the slice in flight. */
+void http_stream_begin_sized(struct http_req *r, int status, const char *content_type, uint64_t len,
+                             const char *content_range);
+
+/* The TLS connection of the request (NULL on a plain listener): its
+ * client certificate, if one was sent, for routes machines call. */
+SSL *http_ssl(const struct http_req *r);
 
 /* A chunk whose sending waits for the client: sent(arg) runs once it has
  * gone out, and is where the next one is made. chunk is drained. */

@@ -27,6 +27,7 @@ static const char *const file_names[] = {
 	[VAULT_CA_CERT] = "ca.crt",
 	[VAULT_SERVER_CERT] = "server.crt",
 	[VAULT_CRL] = "ca.crl",
+	[VAULT_ARTIFACTS] = "artifacts",
 };
 #define VAULT_FILE_COUNT (sizeof(file_names) / sizeof(file_names[0]))
 

@@ -10,6 +10,7 @@
  *   ca.crt             the fleet CA certificate (public)
  *   server.crt         the listeners' certificate (public); its key is in the keyring
  *   ca.crl             revoked machine certificates (public)
+ *   artifacts/         software update files, named by their SHA-256 (fleet/updates.h)
  *
  * Each organisation has its own random 256-bit data key ("org:<id>" in the
  * keyring). Payloads are sealed with AES-256-GCM under the key of the
@@ -39,6 +40,7 @@ enum vault_file {
 	VAULT_CA_CERT,
 	VAULT_SERVER_CERT,
 	VAULT_CRL,
+	VAULT_ARTIFACTS, /* a directory: update artifacts by SHA-256 (fleet/updates.h) */
 };
 
 /* What a sealed blob is, and the row it belongs to. */

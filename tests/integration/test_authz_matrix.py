@@ -659,6 +659,27 @@ def matrix_ruleset(w, k, e):
     return {"model": "matrix-model", "products": {"*": {"temp_c": {"min": 90, "max": 96}}}}
 
 
+NO_ARTIFACT = "0" * 64
+
+
+def no_artifact(w, case, exp):
+    return {"sha256": NO_ARTIFACT}, case.target
+
+
+def release_managers(allowed):
+    """Software releases (docs/UPDATES.md): the technical class, then the
+    manufacturer's engineers and administrators only."""
+    def rule(w, c, route, t):
+        if not c.sees(route.data_class):
+            return FORBIDDEN
+        return allowed if w.orgs[c.org][0] == "manufacturer" and c.role.name in ("engineer", "admin") else FORBIDDEN
+    return rule
+
+
+def machines_only(w, c, route, t):
+    return PASSED((401,), ("certificate_required",), "machines only: their certificate, never a credential")
+
+
 EMPTY_SIGN_IN = PASSED((400,), ("invalid",), "public; an empty sign-in is invalid, whoever sends it")
 ADMIN_PUBLISH = PASSED((400,), ("invalid",), "past the role check; body deliberately invalid")
 ADMIN_INVALID = ADMIN_PUBLISH
@@ -731,6 +752,31 @@ ROUTES = [
     # ---- beverage counts (usage) and service forecasts (service), scoped like compliance
     Route("GET", "/api/v1/beverages", "quality", "usage", needs_class(200)),
     Route("GET", "/api/v1/forecasts", "support", "service", needs_class(200)),
+    # ---- software updates: release keys (platform admins), artifacts (the manufacturer's engineers),
+    # machines with their certificate (no credential opens these)
+    Route("GET", "/api/v1/release-keys", "updates", "admin", platform_admin_route(OK(200))),
+    Route("POST", "/api/v1/release-keys", "updates", "admin",
+          platform_admin_route(PASSED((400,), ("invalid",), "past the role check; not a key")),
+          body=lambda w, k, e: {"public_key": "not a key"}),
+    Route("POST", "/api/v1/release-keys/{id}/revoke", "updates", "admin",
+          platform_admin_route(PASSED((404,), ("not_found",), "past the role check; no such key")),
+          prepare=lambda w, case, exp: ({"id": NO_ARTIFACT}, case.target)),
+    Route("GET", "/api/v1/artifacts", "updates", "technical", release_managers(OK(200))),
+    Route("POST", "/api/v1/artifacts", "updates", "technical",
+          release_managers(PASSED((400,), ("invalid",), "past the role check; not signed metadata")),
+          body=lambda w, k, e: {"metadata": "{}"}),
+    Route("POST", "/api/v1/artifacts/{sha256}/content", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such upload")),
+          prepare=no_artifact, query="?offset=0"),
+    Route("GET", "/api/v1/artifacts/{sha256}", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such artifact")),
+          prepare=no_artifact),
+    Route("POST", "/api/v1/artifacts/{sha256}/offers", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such artifact")),
+          prepare=no_artifact, body=lambda w, k, e: {"serial": "A1"}),
+    Route("GET", "/api/v1/machine/update", "updates", "none", machines_only, public=True),
+    Route("GET", "/api/v1/machine/artifacts/{sha256}", "updates", "none", machines_only, public=True,
+          prepare=no_artifact),
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),

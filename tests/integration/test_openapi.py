@@ -74,13 +74,16 @@ def test_every_operation_says_what_is_enforced(document):
             if method in ("post",) and "requestBody" not in op:
                 # A POST without a body: only sign-out, asking for one's account's deletion,
                 # cancelling a job, (de)activation, a webhook's secret rotation and test, and
-                # acknowledging or resolving an alert.
+                # acknowledging or resolving an alert, revoking a release key; an artifact's
+                # slice is raw bytes, not JSON.
                 assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel",
                                 "/api/v1/orgs/{id}/deactivate", "/api/v1/orgs/{id}/activate",
                                 "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate",
                                 "/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test",
                                 "/api/v1/webhooks/{id}/enable",
-                                "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/{id}/resolve"), path
+                                "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/{id}/resolve",
+                                "/api/v1/release-keys/{id}/revoke",
+                                "/api/v1/artifacts/{sha256}/content"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]
@@ -99,6 +102,11 @@ def test_every_operation_has_its_schemas(document):
             served.add(f"{method.upper()} {path}")
             ok = [code for code in op["responses"] if code.startswith("2")]
             assert len(ok) == 1 and ok[0] != "2XX", (method, path, ok)
+            if path == "/api/v1/machine/artifacts/{sha256}":
+                # An update artifact: bytes (the only answer that is not JSON).
+                assert op["responses"][ok[0]]["content"]["application/octet-stream"]["schema"] == \
+                    {"type": "string", "format": "binary"}
+                continue
             schema = op["responses"][ok[0]]["content"]["application/json"]["schema"]
             assert schema.get("type") == "object" or "$ref" in schema, (method, path)
             assert "$ref" in op["responses"]["default"]["content"]["application/json"]["schema"]

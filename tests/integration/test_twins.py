@@ -25,6 +25,8 @@ OPERATOR = {
     "audit verify": "checks the database file's chain and keyed checkpoint on the host (audit list is the API's)",
     "backup": "copies the data directory's files on the host (the keyring among them): never over the network",
     "restore": "makes a new data directory on the host from a backup and the master key, before any daemon serves it",
+    "release keygen": "the release key is made and kept offline: it never lives on the server (docs/UPDATES.md)",
+    "release sign": "signing happens where the release key is, offline, with no data directory",
 }
 
 TWINS = {
@@ -98,6 +100,13 @@ TWINS = {
     "quality-rule upload": ["POST /api/v1/quality/rulesets"],
     "retention show": ["GET /api/v1/retention"],
     "retention set": ["POST /api/v1/retention"],
+    "release-key add": ["POST /api/v1/release-keys"],
+    "release-key revoke": ["POST /api/v1/release-keys/{id}/revoke"],
+    "release-key list": ["GET /api/v1/release-keys"],
+    "artifact add": ["POST /api/v1/artifacts", "POST /api/v1/artifacts/{sha256}/content"],
+    "artifact list": ["GET /api/v1/artifacts"],
+    "artifact show": ["GET /api/v1/artifacts/{sha256}"],
+    "artifact offer": ["POST /api/v1/artifacts/{sha256}/offers"],
     "maintenance start": ["POST /api/v1/machines/{serial}/maintenance"],
     "maintenance end": ["DELETE /api/v1/machines/{serial}/maintenance"],
     "webhook add": ["POST /api/v1/webhooks"],

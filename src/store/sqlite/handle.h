@@ -21,5 +21,6 @@ int sqlite_store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 void sqlite_copy_text(char *out, size_t cap, sqlite3_stmt *st, int col);
 
 extern const struct store_notify_ops sqlite_notify_ops;
+extern const struct store_update_ops sqlite_update_ops;
 
 #endif

@@ -488,6 +488,35 @@ const char *const sqlite_migrations[] = {
 	"  set_by TEXT NOT NULL,"
 	"  set_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (org_id, kind)) WITHOUT ROWID;",
+
+	/* 21 -> 22: software updates (store/updates.h, docs/UPDATES.md): the release
+	 * keys the platform trusts (public; a revoked one is kept, so what it
+	 * signed is refused by name), the artifacts uploaded (their signed
+	 * metadata; the files under DIR/artifacts/), and the one artifact each
+	 * machine is offered now. */
+	"CREATE TABLE release_keys("
+	"  key_id TEXT PRIMARY KEY,"
+	"  pem TEXT NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  added_ms INTEGER NOT NULL,"
+	"  added_by TEXT NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_by TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+	"CREATE TABLE artifacts("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  version TEXT NOT NULL,"
+	"  models TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  key_id TEXT NOT NULL REFERENCES release_keys(key_id),"
+	"  expires_ms INTEGER NOT NULL,"
+	"  added_ms INTEGER NOT NULL,"
+	"  added_by TEXT NOT NULL,"
+	"  meta TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE update_offers("
+	"  machine_id INTEGER PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  sha256 TEXT NOT NULL REFERENCES artifacts(sha256),"
+	"  offered_ms INTEGER NOT NULL,"
+	"  offered_by TEXT NOT NULL);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

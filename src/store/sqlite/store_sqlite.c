@@ -3391,6 +3391,7 @@ static int sq_retention_term_list(struct store *base, int64_t org_id,
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
+	.updates = &sqlite_update_ops,
 	.open = sq_open,
 	.close = sq_close,
 	.check = sq_check,
