@@ -128,6 +128,7 @@ json_t *api_openapi_document(void);
 /* ---- the handlers, by file ---- */
 void api_openapi(struct http_req *r);
 void api_signing_key(struct http_req *r);
+void api_haccp_report(struct http_req *r);
 void api_errors(struct http_req *r);
 void api_timeline(struct http_req *r);
 void api_availability(struct http_req *r);

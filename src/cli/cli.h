@@ -115,6 +115,8 @@ extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_quality_rule_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
+/* `report haccp` (cmd_haccp.c). */
+int cli_run_report_haccp(struct cli_args *a);
 
 /*
  * The audit record of one run (cmd_audit.c). main.c calls, in order:
