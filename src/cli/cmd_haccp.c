@@ -97,7 +97,8 @@ static int add_machine(void *ctx, const struct store_machine_status *row)
 }
 
 /* The report in its format to out (or stdout), and for CSV its signature
- * beside it in OUT.sig (base64, as `base64 -d` reads it). */
+ * beside it in OUT.sig (base64, as `base64 -d` reads it). sig: the
+ * signature alone (the report is the same bytes every time it is made). */
 static int write_out(const char *out, const char *format, const json_t *doc, char **sig_path)
 {
 	char *text = NULL, *sig = NULL;
@@ -107,6 +108,8 @@ static int write_out(const char *out, const char *format, const json_t *doc, cha
 	*sig_path = NULL;
 	if (strcmp(format, "csv") == 0)
 		bytes = json_string_value(json_object_get(doc, "csv"));
+	else if (strcmp(format, "sig") == 0 && asprintf(&text, "%s\n", json_string_value(json_object_get(doc, "signature"))) > 0)
+		bytes = text;
 	else if (strcmp(format, "html") == 0)
 		bytes = text = haccp_report_html(doc);
 	else
@@ -151,8 +154,9 @@ static int run_haccp(struct cli_args *a)
 	char *sig_path = NULL;
 	int rc;
 
-	if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0 && strcmp(format, "html") != 0) {
-		log_error(MOD, "--format: csv, json or html");
+	if (strcmp(format, "csv") != 0 && strcmp(format, "sig") != 0 && strcmp(format, "json") != 0 &&
+	    strcmp(format, "html") != 0) {
+		log_error(MOD, "--format: csv, sig, json or html");
 		return CC_ERR_INVALID;
 	}
 	if (cli_get(a, "to") != NULL && cli_parse_time(cli_get(a, "to"), &to) != CC_OK)

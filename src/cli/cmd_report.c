@@ -319,7 +319,7 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "customer", "C", "the site's customer (when several have a site of that name)", 0 },
 	    { "from", "TIME", "from this time (epoch ms or YYYY-MM-DDTHH:MM:SSZ)", 0 },
 	    { "to", "TIME", "until this time (default now)", 0 },
-	    { "format", "F", "csv, json or html [csv]", 0 },
+	    { "format", "F", "csv, sig (the CSV's signature alone), json or html [csv]", 0 },
 	    { "out", "FILE", "write the report here (and the CSV's signature to FILE.sig); default stdout", 0 },
 	    CLI_END_OPTS },
 	  cli_run_report_haccp },

@@ -266,6 +266,10 @@ def test_the_cli_twin(world, tmp_path):
     # The CLI signs with the daemon's key: the same bytes, the same signature.
     assert out.read_text() == report(w)["csv"]
     assert (tmp_path / "report.csv.sig").read_text() == report(w)["signature"] + "\n"
+    # To stdout, the signature alone: the same, since the report is the same bytes each time.
+    sig = w["fleet"].cc("report", "haccp", "--site", "bar-1", "--from", str(D), "--to", str(D + 2 * DAY),
+                        "--format", "sig").stdout
+    assert sig == report(w)["signature"] + "\n"
     page = tmp_path / "report.html"
     w["fleet"].cc("report", "haccp", "--site", "bar-1", "--customer", "cafe-a", "--from", iso(D), "--to",
                   iso(D + 2 * DAY), "--format", "html", "--out", page)
@@ -273,4 +277,4 @@ def test_the_cli_twin(world, tmp_path):
     p = w["fleet"].cc("report", "haccp", "--site", "nope", rc=3)
     assert "no site nope" in p.stderr
     audit = w["fleet"].ccj("audit", "list", "--action", "report")
-    assert [a["outcome"] for a in audit if "haccp" in a["action"]][-3:] == ["ok", "ok", "error"], audit
+    assert [a["outcome"] for a in audit if "haccp" in a["action"]][-4:] == ["ok", "ok", "ok", "error"], audit

@@ -88,6 +88,7 @@ TWINS = {
     "report availability": ["GET /api/v1/availability"],
     "report health": ["GET /api/v1/health-scores"],
     "report compliance": ["GET /api/v1/compliance"],
+    "report haccp": ["GET /api/v1/haccp/cleaning-report"],
     "quality-rule list": ["GET /api/v1/quality/rulesets"],
     "quality-rule show": ["GET /api/v1/quality/rulesets/{model}"],
     "quality-rule upload": ["POST /api/v1/quality/rulesets"],
