@@ -16,7 +16,7 @@ static const char style[] =
 	"table{border-collapse:collapse;width:100%;margin:.3em 0 .8em}"
 	"th,td{border:1px solid #999;padding:.2em .4em;text-align:left;vertical-align:top}"
 	"th{background:#eee}.meta th{width:12em}.sig{font:7pt/1.2 monospace;word-break:break-all}"
-	".bad{font-weight:bold}.missed td{background:#fde8e8}code,pre{font:8.5pt monospace}"
+	".t{white-space:nowrap}.bad{font-weight:bold}.missed td{background:#fde8e8}code,pre{font:8.5pt monospace}"
 	"pre{white-space:pre-wrap;border:1px solid #ccc;padding:.5em}"
 	"@page{size:A4;margin:14mm}"
 	"@media print{body{margin:0;max-width:none;padding:0}thead{display:table-header-group}"
@@ -57,6 +57,14 @@ static void cell(FILE *f, const char *s)
 	fputs("</td>", f);
 }
 
+/* A time: never broken across lines. */
+static void time_cell(FILE *f, const char *s)
+{
+	fputs("<td class=\"t\">", f);
+	text(f, s);
+	fputs("</td>", f);
+}
+
 static void meta(FILE *f, const char *name, const char *value, const char *cls)
 {
 	fputs("<tr><th>", f);
@@ -93,8 +101,8 @@ static void machine_section(FILE *f, const json_t *report, const char *serial)
 			if (!of_machine(item, serial))
 				continue;
 			fputs("<tr>", f);
-			cell(f, str(item, "time_local"));
-			cell(f, str(item, "time_utc"));
+			time_cell(f, str(item, "time_local"));
+			time_cell(f, str(item, "time_utc"));
 			cell(f, str(item, "program"));
 			fprintf(f, "<td%s>", strcmp(str(item, "result"), "ok") != 0 ? " class=\"bad\"" : "");
 			text(f, str(item, "result"));
@@ -138,7 +146,7 @@ static void machine_section(FILE *f, const json_t *report, const char *serial)
 		cell(f, num);
 		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(item, "missed")));
 		cell(f, num);
-		cell(f, when);
+		time_cell(f, when);
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table>\n", f);
@@ -153,8 +161,8 @@ static void machine_section(FILE *f, const json_t *report, const char *serial)
 				continue;
 			fputs("<tr class=\"missed\">", f);
 			cell(f, str(item, "program"));
-			cell(f, str(item, "time_local"));
-			cell(f, str(item, "until_local"));
+			time_cell(f, str(item, "time_local"));
+			time_cell(f, str(item, "until_local"));
 			fputs("<td class=\"sig\">", f);
 			text(f, str(item, "signature"));
 			fputs("</td></tr>\n", f);
