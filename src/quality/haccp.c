@@ -48,11 +48,17 @@ static int known_result(const char *s)
 static int on_event(void *ctx, const struct record_out *rec)
 {
 	struct cleanings *cs = ctx;
-	json_t *e = json_loadb(rec->body, rec->body_len, 0, NULL), *d;
-	const char *type = json_string_value(json_object_get(e, "type"));
-	const char *program = json_string_value(json_object_get(e, "program"));
-	const char *result = json_string_value(json_object_get(e, "result"));
+	json_t *e, *d;
+	const char *type, *program, *result;
 	struct cleaning *c;
+
+	/* Most events are brews: only a body naming a cleaning is parsed. */
+	if (memmem(rec->body, rec->body_len, "\"cleaning\"", 10) == NULL)
+		return 0;
+	e = json_loadb(rec->body, rec->body_len, 0, NULL);
+	type = json_string_value(json_object_get(e, "type"));
+	program = json_string_value(json_object_get(e, "program"));
+	result = json_string_value(json_object_get(e, "result"));
 
 	/* Only the values the event's schema allows reach a signed row: the
 	 * rows are comma-separated and never quoted. */
