@@ -14,7 +14,13 @@
  * 20-minute warm spell every fifth day). Everything through the product's
  * own code (inventory, records_put, the settler's roll-ups), so it is
  * sealed and summarised exactly as the daemon does it. Prints one JSON
- * line: machines, days, events, telemetry, from_ms, to_ms.
+ * line: machines, days, events, telemetry, from_ms, to_ms, lost.
+ *
+ * --counters (the beverage and forecast benchmark, bench/usage.py): each
+ * telemetry message also carries the counters (cup_counter,
+ * brew_unit_cycles, water_used_l, filter_used_pct of a 150 l cartridge
+ * changed when full, water_hardness_dh 10), and one brew in 250 is counted
+ * by the cup counter but its event is lost (`lost`: how many).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +38,7 @@
 #define DAY_MS INT64_C(86400000)
 #define MIN_MS INT64_C(60000)
 #define BATCH 10000
-#define BODY_MAX 200
+#define BODY_MAX 320
 
 static const char *const products[] = { "espresso", "cappuccino", "caffe_latte", "americano", "flat_white" };
 static const int volumes[] = { 30, 180, 250, 200, 160 };
@@ -42,8 +48,9 @@ struct gen {
 	struct record_in recs[BATCH];
 	char bodies[BATCH][BODY_MAX];
 	size_t n;
-	long events, telemetry;
+	long events, telemetry, lost;
 	uint64_t rng;
+	int counters;
 };
 
 static double rnd(struct gen *g)
@@ -88,6 +95,9 @@ static int machine_days(struct gen *g, const struct store_machine *m, long index
 	int64_t seq = 0;
 	long d, b, minute;
 	int rc = CC_OK;
+	/* the counters: so many brews before today, a filter's litres */
+	long long cups_before = 10000 * index;
+	double filter_l = 0, step = brews > 0 ? 16.0 * 3600000 / (double)brews : 0;
 
 	for (d = 0; d < days && rc == CC_OK; d++) {
 		int64_t day = first_day + d * DAY_MS;
@@ -95,12 +105,29 @@ static int machine_days(struct gen *g, const struct store_machine *m, long index
 
 		for (minute = 0; minute < 1440 && rc == CC_OK; minute++) {
 			double c = warm && minute >= 13 * 60 && minute < 13 * 60 + 20 ? 6.5 : 3.8 + rnd(g) * 0.6;
+			int len;
 
-			snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"m\":{\"milk_fridge_temp_c\":%.1f,"
-			         "\"boiler_temp_c\":%.1f}}", (long long)(seq + 1), (long long)(day + minute * MIN_MS), c,
-			         93.0 + rnd(g));
+			len = snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"m\":{\"milk_fridge_temp_c\":%.1f,"
+			               "\"boiler_temp_c\":%.1f", (long long)(seq + 1), (long long)(day + minute * MIN_MS), c,
+			               93.0 + rnd(g));
+			if (g->counters) {
+				/* the brews at or before this minute (their times below) */
+				int64_t since = minute * MIN_MS - 6 * 3600000;
+				long done = since < 0 || brews == 0 ? 0 : (long)((double)since / step) + 1;
+				long long cups = cups_before + (done < brews ? done : brews);
+				double litres = (double)cups * 0.15, pct;
+
+				filter_l = litres - (double)(long long)(litres / 150.0) * 150.0;
+				pct = filter_l / 150.0 * 100.0;
+				len += snprintf(body + len, sizeof(body) - (size_t)len,
+				                ",\"cup_counter\":%lld,\"brew_unit_cycles\":%lld,\"water_used_l\":%.1f,"
+				                "\"filter_used_pct\":%.1f,\"water_hardness_dh\":10.0", cups, cups + cups / 40,
+				                litres, pct);
+			}
+			snprintf(body + len, sizeof(body) - (size_t)len, "}}");
 			rc = add(g, m, RECORD_TELEMETRY, ++seq, day + minute * MIN_MS, body);
 		}
+		cups_before += brews;
 		for (b = 0; b < brews && rc == CC_OK; b++) {
 			int64_t ts = day + 6 * 3600000 + (int64_t)(b * (16.0 * 3600000 / (double)brews));
 			size_t p = (size_t)(rnd(g) * 5) % 5;
@@ -110,6 +137,10 @@ static int machine_days(struct gen *g, const struct store_machine *m, long index
 				temp = 88.5;
 			else if (q < 0.03)
 				secs = 36;
+			if (g->counters && b % 250 == 137) {
+				g->lost++; /* the counter saw it; its event never came */
+				continue;
+			}
 			snprintf(body, sizeof(body), "{\"seq\":%lld,\"ts\":%lld,\"type\":\"brew\",\"product\":\"%s\","
 			         "\"volume_ml\":%d,\"brew_time_s\":%.1f,\"temp_c\":%.1f}", (long long)(seq + 1), (long long)ts,
 			         products[p], volumes[p], secs, temp);
@@ -160,6 +191,13 @@ int main(int argc, char **argv)
 	char serial[CC_SERIAL_MAX + 1];
 	int rc = g != NULL ? CC_OK : CC_ERR_NOMEM;
 
+	for (i = 1; i < argc && g != NULL; i++)
+		if (strcmp(argv[i], "--counters") == 0) {
+			g->counters = 1;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			break;
+		}
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--data") == 0)
 			data = argv[i + 1];
@@ -171,7 +209,8 @@ int main(int argc, char **argv)
 			brews = strtol(argv[i + 1], NULL, 10);
 	}
 	if (data == NULL || machines < 1 || machines > 1000 || days < 1 || days > 92 || brews < 0 || brews > 5000) {
-		fprintf(stderr, "usage: coffeecloud-bench-gendata-quality --data DIR [--machines N] [--days D] [--brews B]\n");
+		fprintf(stderr, "usage: coffeecloud-bench-gendata-quality --data DIR [--machines N] [--days D] [--brews B] "
+		                "[--counters]\n");
 		free(g);
 		return 2;
 	}
@@ -200,8 +239,9 @@ int main(int argc, char **argv)
 	if (rc == CC_OK)
 		rc = settle(g->v);
 	if (rc == CC_OK)
-		printf("{\"machines\":%ld,\"days\":%ld,\"events\":%ld,\"telemetry\":%ld,\"from_ms\":%lld,\"to_ms\":%lld}\n",
-		       machines, days, g->events, g->telemetry, (long long)first_day, (long long)(first_day + days * DAY_MS));
+		printf("{\"machines\":%ld,\"days\":%ld,\"events\":%ld,\"telemetry\":%ld,\"from_ms\":%lld,\"to_ms\":%lld,"
+		       "\"lost\":%ld}\n", machines, days, g->events, g->telemetry, (long long)first_day,
+		       (long long)(first_day + days * DAY_MS), g->lost);
 	else
 		fprintf(stderr, "gendata-quality: %s\n", cc_strerror(rc));
 	if (g != NULL && g->v != NULL)

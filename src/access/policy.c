@@ -247,6 +247,17 @@ int policy_draft_get(struct vault *v, json_t **out)
 	return meta_json(v, DRAFT_KEY, out);
 }
 
+int policy_facts_in_force(struct vault *v, json_t **out)
+{
+	json_t *doc = NULL;
+
+	if (policy_draft_get(v, &doc) != CC_OK)
+		doc = current_doc(v);
+	*out = json_incref(json_object_get(doc, "facts"));
+	json_decref(doc);
+	return *out != NULL ? CC_OK : CC_ERR_NOTFOUND;
+}
+
 int policy_draft_refresh(struct vault *v, json_t *facts, int *changed)
 {
 	json_t *cur = current_doc(v), *draft = NULL, *texts;

@@ -40,6 +40,9 @@ int policy_publish(struct vault *v, const char *text, const char *purposes, cons
 int policy_draft_refresh(struct vault *v, json_t *facts, int *changed);
 /* The draft document (new reference), CC_ERR_NOTFOUND when there is none. */
 int policy_draft_get(struct vault *v, json_t **out);
+/* The facts the running daemon last rendered: the draft's when one waits,
+ * else the current version's (*out: a new reference). CC_ERR_NOTFOUND: none. */
+int policy_facts_in_force(struct vault *v, json_t **out);
 /* Replaces the prose of a clause of the draft in one language (a language
  * the draft does not have yet starts from the English text). */
 int policy_draft_set_prose(struct vault *v, const char *lang, const char *clause, const char *prose);

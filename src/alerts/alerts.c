@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "access/roles.h"
+#include "alerts/due.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -403,6 +404,7 @@ struct alerts_round {
 		int64_t last[QP_COUNT];
 	} *cleaned;
 	size_t ncleaned, capcleaned;
+	struct alert_due *due; /* each machine's service forecast (maintenance_due_soon) */
 };
 
 int alerts_round_new(struct vault *v, struct alerts_round **out)
@@ -413,6 +415,10 @@ int alerts_round_new(struct vault *v, struct alerts_round **out)
 		return CC_ERR_NOMEM;
 	r->v = v;
 	r->rules = alert_rules(&r->nrules);
+	if (alert_due_new(&r->due) != CC_OK) {
+		free(r);
+		return CC_ERR_NOMEM;
+	}
 	if (r->nrules > RULES_MAX)
 		r->nrules = RULES_MAX;
 	*out = r;
@@ -427,6 +433,7 @@ void alerts_round_free(struct alerts_round *r)
 	free(r->windows);
 	compliance_rules_free(r->quality);
 	free(r->cleaned);
+	alert_due_free(r->due);
 	free(r);
 }
 
@@ -562,6 +569,7 @@ static int round_row(void *ctx, const struct store_record *rec)
 		return CC_OK;
 	if (!machine_of(r, s, rec->machine_id))
 		return CC_OK;
+	alert_due_touch(r->due, rec->machine_id);
 	c = configs(r, s, r->machine.customer_id);
 	if (c == NULL)
 		return CC_OK; /* judged with its next record */
@@ -745,13 +753,23 @@ static int resolve_revoked(struct alerts_round *r, struct store *s, int64_t now_
 	return rc;
 }
 
+/* A forecast is made again at most this often per machine: 30 ticks (half
+ * an hour by default), at most an hour. */
+static int64_t due_recheck_ms(void)
+{
+	int64_t t = 30 * alerts_tick_ms();
+
+	return t < INT64_C(3600000) ? t : INT64_C(3600000);
+}
+
 int alerts_tick(struct alerts_round *r, int64_t now_ms)
 {
 	struct store *s = vault_store(r->v);
 	struct states st = { NULL, 0, 0 };
 	struct alert_timer_view view;
 	size_t k, i;
-	int rc;
+	int64_t budget_end;
+	int rc, due_rule;
 
 	if (!alerts_enabled())
 		return CC_OK;
@@ -763,6 +781,24 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 	rc = availability_each(s, 0, now_ms - STATE_LOOKBACK_MS, now_ms + 1, keep_state, &st);
 	if (rc != CC_OK)
 		goto out;
+	/* Forecasts read much: made before the transaction, not inside it,
+	 * and for at most a quarter of the tick (the settler's thread also
+	 * settles ingest); the rest at the next ticks. */
+	for (i = 0, due_rule = -1; i < r->nrules; i++)
+		if (strcmp(r->rules[i].id, "maintenance_due_soon") == 0)
+			due_rule = (int)i;
+	for (k = 0, budget_end = clock_mono_ms() + alerts_tick_ms() / 4;
+	     k < st.n && due_rule >= 0 && clock_mono_ms() < budget_end; k++) {
+		const struct alert_rule_config *c;
+
+		if (!machine_of(r, s, st.m[k].machine_id) || r->machine.revoked_ms != 0)
+			continue;
+		c = configs(r, s, r->machine.customer_id);
+		if (c != NULL && c[due_rule].enabled &&
+		    alert_due_refresh(r->due, r->v, &r->machine, now_ms, due_recheck_ms()) < 0)
+			log_warn(MOD, "the service forecast of %s could not be made (again at the next tick)",
+			         r->machine.serial);
+	}
 	rc = s->ops->begin(s);
 	if (rc != CC_OK)
 		goto out;
@@ -797,6 +833,8 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 				memcpy(view.last_cleaning_ms, cl->last, sizeof(view.last_cleaning_ms));
 			}
 		}
+		if (due_rule >= 0 && c[due_rule].enabled)
+			view.has_forecast = alert_due_known(r->due, r->machine.id, view.service_due_ms);
 		for (i = 0; i < r->nrules; i++)
 			if (strcmp(r->rules[i].id, "refusals") == 0) {
 				refusals = (int)i;

@@ -255,6 +255,22 @@ static void cleaning_overdue_timer(const int64_t *p, const struct alert_timer_vi
 	}
 }
 
+enum { DUE_DAYS };
+
+/* One cause per service ("maintenance_due_soon:water_filter"): due within
+ * the days (or overdue) opens it, a service done (a due date moved out)
+ * resolves it; a service without a forecast says nothing. */
+static void maintenance_due_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
+                                  void *vctx)
+{
+	int s;
+
+	for (s = 0; m->has_forecast && s < FS_COUNT; s++)
+		if (m->service_due_ms[s] != INT64_MIN)
+			verdict(vctx, forecast_service_name((enum forecast_service)s),
+			        m->service_due_ms[s] - m->now_ms <= p[DUE_DAYS] * INT64_C(86400000));
+}
+
 #define DAY_S 86400
 
 static const struct alert_rule rules[] = {
@@ -273,6 +289,8 @@ static const struct alert_rule rules[] = {
 	  cert_expiring_timer, NULL },
 	{ "quality_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, quality_breach_brew },
 	{ "cleaning_overdue", "warning", "service", { { NULL, 0, 0, 0 } }, NULL, cleaning_overdue_timer, NULL },
+	{ "maintenance_due_soon", "warning", "service", { { "days", 7, 0, 365 }, { NULL, 0, 0, 0 } }, NULL,
+	  maintenance_due_timer, NULL },
 };
 
 const struct alert_rule *alert_rules(size_t *n)

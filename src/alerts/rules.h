@@ -19,7 +19,9 @@
  *              day (quality/compliance.h): quality_breach.
  *
  * cleaning_overdue is an on_timer over the last cleaning of each program
- * against the rule set's schedule (docs/QUALITY.md "Alerts").
+ * against the rule set's schedule (docs/QUALITY.md "Alerts");
+ * maintenance_due_soon one over each service's forecast due date
+ * (docs/OPERATIONS.md "Maintenance forecasts").
  */
 #ifndef CC_ALERTS_RULES_H
 #define CC_ALERTS_RULES_H
@@ -28,6 +30,7 @@
 #include <stdint.h>
 
 #include "fleet/downtime.h"
+#include "fleet/forecast.h"
 #include "quality/ruleset.h"
 #include "store/store.h"
 
@@ -57,6 +60,10 @@ struct alert_timer_view {
 	 * program's last cleaning seen since the daemon started (0: none). */
 	const struct quality_ruleset *quality;
 	int64_t last_cleaning_ms[QP_COUNT];
+	/* Each service's forecast due date (fleet/forecast.h), INT64_MIN:
+	 * none; has_forecast 0: not made (the rule disabled). */
+	int has_forecast;
+	int64_t service_due_ms[FS_COUNT];
 };
 
 struct alert_rule {

@@ -38,6 +38,7 @@ static const char *const webhook_fields[] = { "org", "url", NULL };
 static const char *const notify_pref_fields[] = { "email", "kinds", "sites", "quiet", "tz", "language", NULL };
 static const char *const alert_comment_fields[] = { "text", NULL };
 static const char *const alert_rule_fields[] = { "org", "rule", "enabled", "params", NULL };
+static const char *const retention_fields[] = { "customer", "kind", "days", NULL };
 static const char *const ruleset_fields[] = { "model", "name", "products", "telemetry", "cleaning", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
@@ -128,6 +129,15 @@ static const struct http_route routes[] = {
 	  "key (site: the site's name; org: its customer, when the name is not unique; from, to: epoch ms, default the "
 	  "last 7 days, at most 92; format: json, csv (the signed text, signature in X-Signature), sig (the "
 	  "signature alone) or html (a printable page))" },
+	{ EVHTTP_REQ_GET, "/api/v1/beverages", "quality", "usage", HTTP_DATA, NULL, api_beverages,
+	  "beverages dispensed by the machines the caller sees (docs/OPERATIONS.md \"Beverage statistics\"): "
+	  "counts of brew events, never prices, group_by any of product, machine, site, day, hour (the site's local "
+	  "day and hour); per machine the cup counter's increase against the events and the gap (customer, site, "
+	  "machine: which machines; from, to: epoch ms, default the last 7 days, at most 92)" },
+	{ EVHTTP_REQ_GET, "/api/v1/forecasts", "support", "service", HTTP_DATA, NULL, api_forecasts,
+	  "service due dates of the machines the caller sees (docs/OPERATIONS.md \"Maintenance forecasts\"): brew "
+	  "unit, grinder burrs, water filter, descaling, each with its basis (interval, last service, counter, rate "
+	  "per day); overdue and due-soon lists (customer, site, machine; due_within_days: 0-365, default 14)" },
 	{ EVHTTP_REQ_GET, "/api/v1/availability", "downtime", "status", HTTP_DATA, NULL, api_availability,
 	  "availability of the machines the caller sees (docs/OPERATIONS.md): availability %, downtime, "
 	  "incidents, MTBF and MTTR in total and by= machine, site, customer or distributor (customer, site, "
@@ -142,6 +152,12 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/errors", "support", "technical,service", HTTP_DATA, NULL, api_errors,
 	  "the error-code catalogue (version, and per code: model, severity, data class, text, action), cut to the "
 	  "caller's classes (model: one model's view; lang: en or hu)" },
+	{ EVHTTP_REQ_GET, "/api/v1/retention", "none", "none", HTTP_SIGNED_IN, NULL, api_retention,
+	  "how long each kind of record is kept: the installation's days and the shorter terms agreed with customers "
+	  "in the caller's scope (customer=NAME: that one's, agreed or not)" },
+	{ EVHTTP_REQ_POST, "/api/v1/retention", "administration", "admin", HTTP_PLATFORM, retention_fields,
+	  api_retention_set, "agree a shorter retention with a customer: customer, kind (telemetry, rollups, events, "
+	  "reports), days (0 removes the term)" },
 	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", HTTP_SIGNED_IN, NULL, api_policy_versions,
 	  "every version of the privacy policy" },
 	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", HTTP_PLATFORM, publish_fields,

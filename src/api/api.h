@@ -35,7 +35,7 @@ struct api_opts {
 	 * separated): routes of any other purpose answer 404. Copied. */
 	const char *purposes;
 	/* Retention of telemetry, events, reports in days (0: until erasure). */
-	int64_t retention_days[3];
+	int64_t retention_days[4]; /* telemetry, events, reports, roll-ups */
 	int webhook_allow_private;    /* webhook targets on internal addresses allowed */
 };
 

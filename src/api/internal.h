@@ -129,6 +129,8 @@ json_t *api_openapi_document(void);
 void api_openapi(struct http_req *r);
 void api_signing_key(struct http_req *r);
 void api_haccp_report(struct http_req *r);
+void api_retention(struct http_req *r);
+void api_retention_set(struct http_req *r);
 void api_errors(struct http_req *r);
 void api_timeline(struct http_req *r);
 void api_availability(struct http_req *r);
@@ -166,6 +168,9 @@ void api_rulesets_list(struct http_req *r);
 void api_rulesets_show(struct http_req *r);
 void api_rulesets_upload(struct http_req *r);
 void api_compliance(struct http_req *r);
+/* usage.c: beverage counts and service forecasts */
+void api_beverages(struct http_req *r);
+void api_forecasts(struct http_req *r);
 /* A page of a machine's records of one kind (machines.c): telemetry, events, reports. */
 void api_records_route(struct http_req *r, enum record_kind kind);
 /* reports.c */

@@ -7,6 +7,7 @@
 
 #include "access/credentials.h"
 #include "access/throttle.h"
+#include "ops/metrics.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/err.h"
@@ -208,6 +209,7 @@ static void login_failed(struct api *a, struct login_job *job)
 	/* The login as typed is refused input: the log gets a keyed hash of it. */
 	throttle_tag(a->throttle, job->user.login, tag);
 	log_info(MOD, "failed sign-in for login#%s from %s", tag, job->source);
+	metrics_count(METRIC_SIGNIN_FAILURES);
 	/* Held a little longer each time, without blocking anyone else. */
 	ms = throttle_failed(a->throttle, job->user.login, job->source, clock_now_ms());
 	delay.tv_sec = ms / 1000;

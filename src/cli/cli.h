@@ -113,10 +113,17 @@ extern const struct cli_cmd cli_maintenance_cmds[];
 extern const struct cli_cmd cli_webhook_cmds[];
 extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_quality_rule_cmds[];
+/* `retention show|set` (cmd_retention.c). */
+extern const struct cli_cmd cli_retention_cmds[];
+extern const struct cli_cmd cli_backup_cmds[];
+extern const struct cli_cmd cli_restore_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
 /* `report haccp` (cmd_haccp.c). */
 int cli_run_report_haccp(struct cli_args *a);
+/* `report beverages` and `report forecasts` (cmd_usage.c). */
+int cli_run_report_beverages(struct cli_args *a);
+int cli_run_report_forecasts(struct cli_args *a);
 
 /*
  * The audit record of one run (cmd_audit.c). main.c calls, in order:

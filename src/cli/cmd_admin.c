@@ -372,6 +372,30 @@ static int run_ca_server_cert(struct cli_args *a)
 	return CC_OK;
 }
 
+/* The installation's own listeners' certificate, replaced: a new key in
+ * the keyring, then the certificate (atomically). A daemon reading both at
+ * once in between finds them unmatched and keeps its current pair. */
+static int run_ca_rotate_server_cert(struct cli_args *a)
+{
+	char *cert_pem = NULL, *key_pem = NULL;
+	int rc = setup_issue_server_cert(a->vault, cli_get(a, "san"), &cert_pem, &key_pem);
+
+	if (rc == CC_OK)
+		rc = vault_secret_put(a->vault, "server-key", key_pem, strlen(key_pem));
+	if (rc == CC_OK)
+		rc = file_write_atomic(vault_path(a->vault, VAULT_SERVER_CERT), cert_pem, strlen(cert_pem), 0644);
+	free(cert_pem);
+	ca_free_secret(key_pem);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(json_pack("{s:s, s:s}", "certificate", vault_path(a->vault, VAULT_SERVER_CERT),
+		                                "reload", "SIGHUP"));
+	printf("replaced %s and its key; send the daemon SIGHUP for new connections to get it "
+	       "(connections open now keep theirs)\n", vault_path(a->vault, VAULT_SERVER_CERT));
+	return CC_OK;
+}
+
 static int run_grant_add(struct cli_args *a)
 {
 	struct grant_request req;
@@ -787,6 +811,10 @@ const struct cli_cmd cli_ca_cmds[] = {
 	    { "out", "DIR", "where to write server.crt, server.key and ca.crt", 1 },
 	    CLI_END_OPTS },
 	  run_ca_server_cert },
+	{ "ca", "rotate-server", "replace this installation's listener certificate and key (new ones from the "
+	  "fleet CA; the daemon takes them on SIGHUP)",
+	  NULL, 1, { { "san", "LIST", "DNS names and IP addresses, comma-separated", 1 }, CLI_END_OPTS },
+	  run_ca_rotate_server_cert },
 	CLI_END_CMDS,
 };
 

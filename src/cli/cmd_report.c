@@ -323,6 +323,25 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "out", "FILE", "write the report here (and the CSV's signature to FILE.sig); default stdout", 0 },
 	    CLI_END_OPTS },
 	  cli_run_report_haccp },
+	{ "report", "beverages",
+	  "beverages dispensed (brew events, never prices) grouped by product, machine, site, local day and hour, "
+	  "with each machine's cup counter against its events and the gap (default the last 7 days, at most 92)",
+	  NULL, 1,
+	  { { "from", "TIME", "from this time (epoch ms or YYYY-MM-DDTHH:MM:SSZ)", 0 },
+	    { "to", "TIME", "until this time (default now)", 0 },
+	    { "customer", "C", "only this customer's machines", 0 },
+	    { "site", "X", "only machines at this site", 0 },
+	    { "serial", "S", "only this machine", 0 },
+	    { "group-by", "KEYS", "any of product,machine,site,day,hour (default: totals only)", 0 }, CLI_END_OPTS },
+	  cli_run_report_beverages },
+	{ "report", "forecasts",
+	  "service due dates (brew unit, grinder burrs, water filter, descaling) from each machine's usage rate, "
+	  "with the basis of each", NULL, 1,
+	  { { "customer", "C", "only this customer's machines", 0 },
+	    { "site", "X", "only machines at this site", 0 },
+	    { "serial", "S", "only this machine", 0 },
+	    { "due-within-days", "N", "due soon: within N days [14]", 0 }, CLI_END_OPTS },
+	  cli_run_report_forecasts },
 	CLI_END_CMDS,
 };
 

@@ -21,7 +21,8 @@ static const struct cli_cmd *const nouns[] = {
 	cli_customer_cmds, cli_user_cmds, cli_key_cmds, cli_ca_cmds, cli_grant_cmds, cli_token_cmds,
 	cli_policy_cmds, cli_consent_cmds,
 	cli_telemetry_cmds, cli_events_cmds, cli_audit_cmds, cli_report_cmds, cli_maintenance_cmds,
-	cli_webhook_cmds, cli_notify_cmds, cli_quality_rule_cmds,
+	cli_webhook_cmds, cli_notify_cmds, cli_quality_rule_cmds, cli_retention_cmds, cli_backup_cmds,
+	cli_restore_cmds,
 };
 #define NOUN_COUNT (sizeof(nouns) / sizeof(nouns[0]))
 

@@ -12,6 +12,11 @@ enum log_level { LOG_LEVEL_SILENT = -1, LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG
 /* Messages above this level are dropped. Default LOG_LEVEL_INFO. */
 void log_set_level(enum log_level level);
 
+/* One JSON object per line ({"ts","level","module","msg"}) instead of
+ * "time module: level: message" (config log_format). Either way an event
+ * is one line: control characters in a message never start another. */
+void log_set_json(int on);
+
 /* Prefix every line with an ISO-8601 UTC timestamp (daemons) or not (CLI). */
 void log_set_timestamps(int on);
 

@@ -35,7 +35,14 @@ struct opt {
 static const struct opt table[] = {
 	{ "user", S(user), "coffeecloud", 0, 0, NULL,
 	  "account the daemon switches to when started as root; must own the data directory" },
-	{ "log_level", E(log_level), "info", 0, 0, "error|warn|info|debug", "what is logged to stderr" },
+	{ "log_level", E(log_level), "info", 0, 0, "error|warn|info|debug",
+	  "what is logged to stderr; reloads on SIGHUP" },
+	{ "log_format", E(log_format), "text", 0, 0, "text|json",
+	  "one line per event on stderr (journald): text (time module: level: message) or json (one object a "
+	  "line: ts, level, module, msg); never payload content; reloads on SIGHUP" },
+	{ "metrics_listen", S(metrics_listen), "", 0, 0, NULL,
+	  "loopback address:port of the plain-HTTP listener for GET /metrics (Prometheus), /healthz and /readyz; "
+	  "empty turns it off; refused on any other address (docs/OPERATIONS.md \"Watching it\")" },
 	{ "mqtt_listen", S(mqtt_listen), "0.0.0.0:8883", 0, 0, NULL,
 	  "address:port of the machines' MQTT/TLS listener; empty turns it off" },
 	{ "mqtt_tls12", B(mqtt_tls12), "true", 0, 0, NULL,
@@ -93,8 +100,13 @@ static const struct opt table[] = {
 	  "events older than this many days are deleted; 0 keeps them until the customer is erased" },
 	{ "retention_reports_days", I(retention_reports_days), "0", 0, 36500, NULL,
 	  "service and installation reports older than this many days are deleted; 0 keeps them until erasure" },
+	{ "retention_rollups_days", I(retention_rollups_days), "0", 0, 36500, NULL,
+	  "per-minute and per-hour summaries of telemetry (the charts of long periods) older than this many days "
+	  "are deleted; 0 keeps them until erasure, so charts outlive the raw points" },
 	{ "retention_sweep_s", I(retention_sweep_s), "3600", 1, 86400, NULL,
 	  "how often records past their retention are looked for and deleted, seconds" },
+	{ "retention_batch_rows", I(retention_batch_rows), "5000", 1, 1000000, NULL,
+	  "records deleted per transaction by the retention sweep: other writers wait for one batch at most" },
 	{ "webhook_allow_private", B(webhook_allow_private), "false", 0, 0, NULL,
 	  "let webhooks reach loopback, private, link-local and other internal addresses (a receiver inside "
 	  "the operator's network, tests); off, such targets are refused when added and at every connection" },
@@ -339,6 +351,17 @@ int config_validate(const struct config *cfg)
 		if (!netaddr_is_loopback(&a)) {
 			log_error(MOD, "https_plain_listen: a listener without TLS may only bind a loopback "
 			          "address (127.0.0.0/8 or ::1)");
+			return CC_ERR_PERM;
+		}
+	}
+	if (cfg->metrics_listen[0] != '\0') {
+		if (netaddr_parse(cfg->metrics_listen, &a) != CC_OK) {
+			log_error(MOD, "metrics_listen: expected address:port, e.g. 127.0.0.1:9464");
+			return CC_ERR_INVALID;
+		}
+		if (!netaddr_is_loopback(&a)) {
+			log_error(MOD, "metrics_listen: the metrics listener has no TLS and no sign-in, so it may only "
+			          "bind a loopback address (127.0.0.0/8 or ::1)");
 			return CC_ERR_PERM;
 		}
 	}

@@ -1,7 +1,7 @@
 /*
  * config.h - the daemon's configuration: one declarative table (name, type,
  * default, range, meaning), documented in docs/CONFIG.md; changes take
- * effect at the next start. A file of `name = value` lines ('#' starts a comment)
+ * effect at the next start, those that say so also on SIGHUP (main.c). A file of `name = value` lines ('#' starts a comment)
  * overrides the defaults; --check-config validates without starting.
  */
 #ifndef CC_DAEMON_CONFIG_H
@@ -16,6 +16,8 @@
 struct config {
 	char user[CONFIG_STRING_MAX];            /* account to run as when started as root */
 	char log_level[16];
+	char log_format[8];                      /* text | json */
+	char metrics_listen[CONFIG_STRING_MAX];  /* loopback host:port of /metrics, /healthz, /readyz; "" = off */
 	char mqtt_listen[CONFIG_STRING_MAX];     /* host:port of the TLS listener, "" = off */
 	int mqtt_tls12;                          /* also accept TLS 1.2 (ECDHE-ECDSA + AEAD only) */
 	char mqtt_plain_listen[CONFIG_STRING_MAX];/* loopback host:port without TLS, "" = off */
@@ -41,7 +43,9 @@ struct config {
 	int64_t retention_telemetry_days;        /* 0: until the customer is erased */
 	int64_t retention_events_days;
 	int64_t retention_reports_days;
+	int64_t retention_rollups_days;          /* the charts' summaries; 0: until erasure */
 	int64_t retention_sweep_s;
+	int64_t retention_batch_rows;
 	int webhook_allow_private;               /* targets on internal addresses (tests, private receivers) */
 	char webhook_ca_file[CONFIG_STRING_MAX]; /* "" = the system's CA store */
 	int64_t webhook_timeout_s;

@@ -22,11 +22,14 @@
 #include "daemon/mqtt_server.h"
 #include "daemon/privdrop.h"
 #include "daemon/tls.h"
+#include "daemon/retention.h"
 #include "daemon/writer.h"
 #include "fleet/inventory.h"
 #include "api/api.h"
 #include "http/server.h"
 #include "notify/deliver.h"
+#include "ops/endpoint.h"
+#include "ops/metrics.h"
 #include "web/assets.h"
 #include "vault/vault.h"
 
@@ -167,10 +170,62 @@ static void erasure_watch_free(struct erasure_watch *w)
 	free(w);
 }
 
+/*
+ * SIGHUP: what can change live does (docs/CONFIG.md says which settings):
+ * the configuration file is read again and its log settings applied, and
+ * the listeners' certificate and key are read again (a rotated certificate:
+ * `coffeecloud ca rotate-server`) for the connections accepted from
+ * now on; open connections keep theirs. Anything that fails to load keeps
+ * what runs.
+ */
+struct reload {
+	const char *config_file;
+	struct vault *vault;
+	struct mqtt_server *srv;
+	struct http_server *https;
+	struct api *api;
+	const struct config *cfg;
+	SSL_CTX **tls, **https_tls;
+};
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct reload *r = arg;
+	struct config fresh;
+	SSL_CTX *tls = NULL, *https_tls = NULL;
+
+	(void)sig;
+	(void)what;
+	config_defaults(&fresh);
+	if (r->config_file != NULL && (config_load_file(&fresh, r->config_file) != CC_OK ||
+	                               config_validate(&fresh) != CC_OK)) {
+		log_warn(MOD, "SIGHUP: the configuration file does not load: nothing reloaded");
+		return;
+	}
+	log_set_level(level_of(fresh.log_level));
+	log_set_json(strcmp(fresh.log_format, "json") == 0);
+	if (vault_keys_refresh(r->vault, NULL, NULL) < 0 ||
+	    tls_server_ctx(r->vault, r->cfg->mqtt_tls12, 1, &tls) != CC_OK ||
+	    tls_server_ctx(r->vault, r->cfg->https_tls12, 0, &https_tls) != CC_OK) {
+		SSL_CTX_free(tls);
+		log_warn(MOD, "SIGHUP: the server certificate and key do not load: the current ones stay");
+		return;
+	}
+	mqtt_server_set_tls(r->srv, tls);
+	if (r->https != NULL)
+		http_server_attach(r->https, https_tls, r->api);
+	SSL_CTX_free(*r->tls);
+	SSL_CTX_free(*r->https_tls);
+	*r->tls = tls;
+	*r->https_tls = https_tls;
+	log_info(MOD, "SIGHUP: reloaded the log settings and the server certificate (new connections get it)");
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	log_info(MOD, "signal %d: shutting down", (int)sig);
+	metrics_set_ready(0);
 	mqtt_server_shutdown(arg);
 }
 
@@ -182,12 +237,15 @@ int main(int argc, char **argv)
 	struct mqtt_server *srv = NULL;
 	struct http_server *https = NULL, *http_plain = NULL;
 	struct api *api = NULL;
+	struct ops_endpoint *ops = NULL;
 	SSL_CTX *https_tls = NULL;
 	struct vault *vault = NULL;
 	struct writer *writer = NULL;
+	struct retention *retention = NULL;
 	struct erasure_watch *watch = NULL;
 	struct notify_delivery *notify = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+	struct reload reload;
 	SSL_CTX *tls = NULL;
 	int rc;
 
@@ -207,7 +265,9 @@ int main(int argc, char **argv)
 	if (rc != CC_OK)
 		return 2;
 	log_set_level(level_of(cfg.log_level));
+	log_set_json(strcmp(cfg.log_format, "json") == 0);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* until the reload handler is in place: a reload never kills */
 
 	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL) {
 		log_error(MOD, "cannot start the event loop");
@@ -226,6 +286,8 @@ int main(int argc, char **argv)
 
 			rc = http_server_new(base, &ho, &http_plain);
 		}
+		if (rc == CC_OK && cfg.metrics_listen[0] != '\0')
+			rc = ops_endpoint_new(base, cfg.metrics_listen, &ops);
 		if (rc != CC_OK)
 			goto out;
 	}
@@ -252,10 +314,13 @@ int main(int argc, char **argv)
 	if (rc == CC_OK)
 		rc = erasure_watch_start(base, vault, cfg.fleet_poll_ms, &watch);
 	if (rc == CC_OK) {
-		struct writer_retention wr = { { 0, cfg.retention_telemetry_days, cfg.retention_events_days,
-		                                 cfg.retention_reports_days }, cfg.retention_sweep_s * 1000 };
+		struct retention_policy rp = { { cfg.retention_telemetry_days, cfg.retention_events_days,
+		                                 cfg.retention_reports_days, cfg.retention_rollups_days },
+		                               cfg.retention_sweep_s * 1000, (size_t)cfg.retention_batch_rows };
 
-		writer_set_retention(writer, &wr);
+		rc = retention_start(o.data_dir, o.master_key_file, &rp, &retention);
+	}
+	if (rc == CC_OK) {
 		writer_set_gather(writer, cfg.commit_gather_us);
 		writer_set_backlog(writer, (uint64_t)cfg.inbox_backlog_max);
 		rc = mqtt_server_start(srv, tls, vault, writer);
@@ -265,7 +330,8 @@ int main(int argc, char **argv)
 		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
 		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
-		                         cfg.retention_reports_days }, cfg.webhook_allow_private };
+		                         cfg.retention_reports_days, cfg.retention_rollups_days },
+		                       cfg.webhook_allow_private };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);
@@ -285,8 +351,17 @@ int main(int argc, char **argv)
 		http_server_attach(https, https_tls, api);
 	if (http_plain != NULL)
 		http_server_attach(http_plain, NULL, api);
+	metrics_http_routes(api_routes());
+	if (ops != NULL)
+		ops_endpoint_attach(ops, vault, o.data_dir);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(base, SIGINT, on_signal, srv);
+	reload = (struct reload){ o.config_file, vault, srv, https, api, &cfg, &tls, &https_tls };
+	sighup = evsignal_new(base, SIGHUP, on_reload, &reload);
+	if (sighup == NULL || event_add(sighup, NULL) != 0) {
+		rc = CC_ERR_NOMEM;
+		goto out;
+	}
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
 		rc = CC_ERR_NOMEM;
 		goto out;
@@ -296,6 +371,7 @@ int main(int argc, char **argv)
 		rc = CC_ERR_IO;
 		goto out;
 	}
+	metrics_set_ready(1);
 	log_info(MOD, "ready");
 	event_base_dispatch(base);
 	log_info(MOD, "stopped");
@@ -304,9 +380,11 @@ out:
 	 * commits everything queued, then the rest. */
 	http_server_free(https);
 	http_server_free(http_plain);
+	ops_endpoint_free(ops);
 	api_free(api);
 	notify_delivery_free(notify);
 	mqtt_server_drop_connections(srv);
+	retention_stop(retention);
 	writer_stop(writer);
 	erasure_watch_free(watch);
 	mqtt_server_free(srv);
@@ -314,6 +392,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sighup != NULL)
+		event_free(sighup);
 	SSL_CTX_free(tls);
 	SSL_CTX_free(https_tls);
 	vault_close(vault);

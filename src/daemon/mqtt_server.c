@@ -30,6 +30,7 @@
 #include "mqtt/acl.h"
 #include "mqtt/broker.h"
 #include "mqtt/session.h"
+#include "ops/metrics.h"
 
 #define MOD "mqtt"
 #define BROKER_TICK_MS 100
@@ -160,6 +161,7 @@ static int conn_slot(struct mqtt_server *srv, struct conn *c)
 			srv->generations[i]++;
 			c->id = (uint64_t)srv->generations[i] << 32 | i;
 			srv->nconns++;
+			metrics_gauge_add(METRIC_MQTT_CONNECTIONS, 1);
 			return CC_OK;
 		}
 	}
@@ -497,9 +499,11 @@ static int command_result(struct conn *c, const struct mqtt_publish *p, const ch
 	int mine, rc;
 
 	memset(&it, 0, sizeof(it));
-	if (jobs_result_parse(p->payload.p, p->payload.len, &it.report, it.reason, &why, &privacy) != CC_OK)
+	if (jobs_result_parse(p->payload.p, p->payload.len, &it.report, it.reason, &why, &privacy) != CC_OK) {
+		metrics_refused(why, privacy != PRIVACY_NONE, "result");
 		return refuse(c, p, privacy != PRIVACY_NONE ? privacy_reason_name(privacy) : "invalid result", why,
 		              reason_string);
+	}
 	cmd = malloc(sizeof(*cmd));
 	if (cmd == NULL)
 		return -MQTT_RC_SERVER_BUSY;
@@ -507,6 +511,7 @@ static int command_result(struct conn *c, const struct mqtt_publish *p, const ch
 	free(cmd);
 	if (!mine) {
 		/* Another machine's command looks like one that does not exist. */
+		metrics_refused(NULL, 0, "result");
 		rc = refuse(c, p, "unknown command", "no such command for this machine", reason_string);
 		return rc == MQTT_RC_SUCCESS ? rc : MQTT_RC_NOT_AUTHORIZED;
 	}
@@ -519,6 +524,7 @@ static int command_result(struct conn *c, const struct mqtt_publish *p, const ch
 	it.seq = id;
 	if (writer_submit(c->srv->writer, &it) != CC_OK)
 		return p->qos > 0 ? -MQTT_RC_SERVER_BUSY : 0;
+	metrics_count(METRIC_ACCEPTED_RESULT);
 	return p->qos > 0 ? SESSION_PENDING : 0;
 }
 
@@ -566,6 +572,7 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 	if (!acl_may_publish(c->l->acl, c->serial, p->topic.p, p->topic.len, &kind)) {
 		log_info(MOD, "%s: refused a publish outside its own topics", c->serial);
 		srv->refused++;
+		metrics_refused(NULL, 0, "topic");
 		/* MQTT 5 can say so per message; 3.1.1 can only hang up. */
 		if (session_version(c->session) == MQTT_V5 && p->qos > 0) {
 			*reason_string = "not authorized for this topic";
@@ -590,12 +597,15 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 	rc = message_check(message_kind_of(kind), c->model, p->payload.p, p->payload.len, &verdict);
 	if (rc != CC_OK)
 		return -MQTT_RC_UNSPECIFIED;
-	if (!verdict.accepted)
+	if (!verdict.accepted) {
+		metrics_refused(verdict.reason, verdict.privacy != PRIVACY_NONE, message_kind_name(message_kind_of(kind)));
 		return refuse(c, p, verdict.privacy != PRIVACY_NONE ? privacy_reason_name(verdict.privacy) : "invalid",
 		              verdict.reason, reason_string);
+	}
 	if (kind == TOPIC_INFO) {
 		if (submit_state(c, 1, p->payload.p, p->payload.len, p->packet_id) != CC_OK)
 			return p->qos > 0 ? -MQTT_RC_SERVER_BUSY : 0;
+		metrics_count(METRIC_ACCEPTED_INFO);
 		return p->qos > 0 ? SESSION_PENDING : 0;
 	}
 	memset(&it, 0, sizeof(it));
@@ -617,11 +627,13 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 		free(it.payload);
 		if (p->qos == 0) {
 			srv->dropped++;
+			metrics_count(METRIC_DROPPED);
 			return 0; /* at most once: under overload, QoS 0 may be dropped */
 		}
 		return -MQTT_RC_SERVER_BUSY;
 	}
 	srv->accepted++;
+	metrics_count(kind == TOPIC_EVENT ? METRIC_ACCEPTED_EVENT : METRIC_ACCEPTED_TELEMETRY);
 	return p->qos > 0 ? SESSION_PENDING : 0;
 }
 
@@ -898,6 +910,7 @@ static void conn_free(struct conn *c)
 	if (slot < srv->nslots && srv->conns[slot] == c) {
 		srv->conns[slot] = NULL;
 		srv->nconns--;
+		metrics_gauge_add(METRIC_MQTT_CONNECTIONS, -1);
 	}
 	if (c->dirty) {
 		struct conn **p = &srv->dirty;
@@ -1511,6 +1524,8 @@ static int mark_offline(void *arg, const struct store_machine *m)
 	snprintf(st.disconnect_reason, sizeof(st.disconnect_reason), "daemon restarted");
 	return store->ops->machine_state_set(store, &st);
 }
+
+void mqtt_server_set_tls(struct mqtt_server *srv, SSL_CTX *tls) { srv->tls = tls; }
 
 int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault, struct writer *w)
 {

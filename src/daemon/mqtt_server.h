@@ -33,6 +33,11 @@ int mqtt_server_bind(struct event_base *base, const struct config *cfg, struct m
  * through vault, a store connection private to the loop thread) and the writer. */
 int mqtt_server_start(struct mqtt_server *srv, SSL_CTX *tls, struct vault *vault, struct writer *w);
 
+/* A new TLS context for connections accepted from now on (a rotated server
+ * certificate, SIGHUP); open connections keep the one they started with
+ * (each SSL holds a reference to its context). Borrowed, like the first. */
+void mqtt_server_set_tls(struct mqtt_server *srv, SSL_CTX *tls);
+
 /* The writer's notify function (pass the server as its argument): wakes the
  * loop, which then collects completions and acknowledges. Thread-safe. */
 void mqtt_server_wake(void *srv);

@@ -12,8 +12,8 @@
 #include "common/log.h"
 #include "daemon/settler.h"
 #include "fleet/inventory.h"
+#include "ops/metrics.h"
 #include "records/records.h"
-#include "records/rollup.h"
 #include "vault/vault.h"
 
 #define MOD "writer"
@@ -53,8 +53,6 @@ struct writer {
 	/* Erasures reach this thread's key cache through the fleet version. */
 	int64_t poll_ms, next_poll_ms;
 	char fleet_version[32];
-	struct writer_retention retention; /* (lock) */
-	int64_t next_sweep_ms;             /* (lock); 0: no retention */
 };
 
 void writer_set_backlog(struct writer *w, uint64_t records)
@@ -69,114 +67,6 @@ void writer_set_gather(struct writer *w, int64_t us)
 	pthread_mutex_lock(&w->lock);
 	w->gather_us = us > 0 ? us : 0;
 	pthread_mutex_unlock(&w->lock);
-}
-
-void writer_set_retention(struct writer *w, const struct writer_retention *r)
-{
-	int any = 0;
-	size_t k;
-
-	for (k = RECORD_TELEMETRY; k <= RECORD_REPORT; k++)
-		any |= r->days[k] > 0;
-	pthread_mutex_lock(&w->lock);
-	w->retention = *r;
-	w->next_sweep_ms = any ? clock_mono_ms() + (r->sweep_ms > 0 ? r->sweep_ms : 3600000) : 0;
-	pthread_mutex_unlock(&w->lock);
-}
-
-struct sweep {
-	struct writer *w;
-	int64_t ids[256];
-	size_t n;
-	int64_t after; /* machines are visited by id, a slice at a time */
-	int more;
-};
-
-static int collect_machine(void *arg, const struct store_machine *m)
-{
-	struct sweep *sw = arg;
-
-	if (m->id <= sw->after)
-		return 0;
-	if (sw->n == sizeof(sw->ids) / sizeof(sw->ids[0])) {
-		sw->more = 1;
-		return 1;
-	}
-	sw->ids[sw->n++] = m->id;
-	return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Summaries wholly before the cut-off (records/rollup.h). */
-static int purge_rollups(struct store *s, int64_t machine_id, int64_t before_ms)
-{
-	int64_t deleted = 0;
-	int rc = s->ops->rollup_purge(s, machine_id, ROLLUP_MINUTE_MS, before_ms - ROLLUP_MINUTE_MS + 1, &deleted);
-
-	if (rc == CC_OK)
-		rc = s->ops->rollup_purge(s, machine_id, ROLLUP_HOUR_MS, before_ms - ROLLUP_HOUR_MS + 1, &deleted);
-	return rc;
-}
-
-/* Deletes what has outlived its retention: per machine and kind, one
- * indexed range in its own transaction, so acknowledgements wait for at
- * most one machine's deletion. */
-static void sweep_retention(struct writer *w, const struct writer_retention *r)
-{
-	static const char *const names[] = { NULL, "telemetry", "events", "reports" };
-	struct store *s = vault_store(w->vault);
-	int64_t now = clock_now_ms(), total[RECORD_REPORT + 1] = { 0 };
-	struct sweep sw;
-	size_t i, k;
-
-	memset(&sw, 0, sizeof(sw));
-	sw.w = w;
-	do {
-		sw.n = 0;
-		sw.more = 0;
-		if (s->ops->machine_list(s, 0, collect_machine, &sw) < 0) {
-			log_warn(MOD, "retention: the machines could not be listed; trying at the next sweep");
-			return;
-		}
-		qsort(sw.ids, sw.n, sizeof(sw.ids[0]), cmp_i64);
-		for (i = 0; i < sw.n; i++) {
-			for (k = RECORD_TELEMETRY; k <= RECORD_REPORT; k++) {
-				int64_t deleted = 0;
-				int rc;
-
-				if (r->days[k] <= 0)
-					continue;
-				rc = s->ops->begin(s);
-				if (rc == CC_OK)
-					rc = s->ops->records_purge(s, sw.ids[i], (enum record_kind)k,
-					                           now - r->days[k] * INT64_C(86400000), &deleted);
-				/* Summaries of telemetry go with it: the policy's retention is theirs too. */
-				if (rc == CC_OK && k == RECORD_TELEMETRY)
-					rc = purge_rollups(s, sw.ids[i], now - r->days[k] * INT64_C(86400000));
-				if (rc == CC_OK)
-					rc = s->ops->commit(s);
-				if (rc != CC_OK) {
-					s->ops->rollback(s);
-					log_warn(MOD, "retention: %s of machine %lld could not be deleted (%s)", names[k],
-					         (long long)sw.ids[i], cc_strerror(rc));
-					continue;
-				}
-				total[k] += deleted;
-			}
-		}
-		if (sw.n > 0)
-			sw.after = sw.ids[sw.n - 1];
-	} while (sw.more);
-	for (k = RECORD_TELEMETRY; k <= RECORD_REPORT; k++)
-		if (total[k] > 0)
-			log_info(MOD, "retention: deleted %lld %s records older than %lld days", (long long)total[k],
-			         names[k], (long long)r->days[k]);
 }
 
 static int vec_push(struct vec *v, const struct writer_item *it)
@@ -476,6 +366,8 @@ static void hold_back(struct writer *w)
 	struct settler_stats st;
 
 	settler_get_stats(w->settler, &st);
+	metrics_gauge_set(METRIC_INBOX_BACKLOG,
+	                  w->appended_total > st.moved ? (int64_t)(w->appended_total - st.moved) : 0);
 	if (w->appended_total <= max || st.moved >= w->appended_total - max) {
 		if (w->holding)
 			log_info(MOD, "the inbox is back under %llu records: messages are taken as they come",
@@ -488,7 +380,7 @@ static void hold_back(struct writer *w)
 		         (unsigned long long)max);
 	w->holding = 1;
 	while (!settler_wait_moved(w->settler, w->appended_total - max, 1000) && !stopping(w))
-		;
+		metrics_writer_beat(); /* held back, not stuck */
 }
 
 /* Waits for work or the next fleet poll, whichever comes first (lock held). */
@@ -540,20 +432,9 @@ static void *writer_main(void *arg)
 		size_t i, n;
 		int rc, stop;
 
-		if (clock_mono_ms() >= w->next_poll_ms) {
-			struct writer_retention r;
-			int due;
-
+		metrics_writer_beat();
+		if (clock_mono_ms() >= w->next_poll_ms)
 			poll_fleet(w);
-			pthread_mutex_lock(&w->lock);
-			due = w->next_sweep_ms != 0 && clock_mono_ms() >= w->next_sweep_ms;
-			if (due)
-				w->next_sweep_ms = clock_mono_ms() + w->retention.sweep_ms;
-			r = w->retention;
-			pthread_mutex_unlock(&w->lock);
-			if (due)
-				sweep_retention(w, &r);
-		}
 		pthread_mutex_lock(&w->lock);
 		if (w->pending.n == 0 && !w->stopping) {
 			wait_for_work(w);
@@ -582,6 +463,7 @@ static void *writer_main(void *arg)
 			        (w->pending.n - n) * sizeof(*batch.items));
 			w->pending.n -= n;
 		}
+		metrics_gauge_set(METRIC_WRITER_QUEUE, (int64_t)w->pending.n);
 		pthread_mutex_unlock(&w->lock);
 		if (stop)
 			break;
@@ -601,7 +483,12 @@ static void *writer_main(void *arg)
 			okcap = n;
 		}
 		hold_back(w);
-		rc = store_batch(w, batch.items, n, ok);
+		{
+			int64_t started_us = clock_mono_us();
+
+			rc = store_batch(w, batch.items, n, ok);
+			metrics_commit(n, clock_mono_us() - started_us);
+		}
 		w->last_batch = n;
 
 		pthread_mutex_lock(&w->lock);

@@ -68,16 +68,6 @@ struct writer;
 int writer_start(const char *data_dir, const char *master_key_file, size_t max_batch, int64_t poll_ms,
                  void (*notify)(void *arg), void *arg, struct writer **out);
 
-/* Retention (docs/CONFIG.md): records of each kind older than days[kind]
- * days are deleted by the writer thread every sweep_ms, machine by
- * machine, one transaction each; days 0 keeps a kind until the customer is
- * erased. Called once, before the first sweep is due. */
-struct writer_retention {
-	int64_t days[RECORD_REPORT + 1]; /* by enum record_kind; [0] unused */
-	int64_t sweep_ms;
-};
-void writer_set_retention(struct writer *w, const struct writer_retention *r);
-
 /* While messages keep coming (the last batch held more than one), a batch
  * gathers for us microseconds after its first message before it commits:
  * at 10,000 messages a second that is several per commit instead of ~3,

@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/netaddr.h"
+#include "ops/metrics.h"
 
 #define MOD "http"
 #define SEGMENTS_MAX 12
@@ -135,6 +136,7 @@ void http_stream_begin(struct http_req *r, const char *content_type, const char 
 	common_headers(r, content_type);
 	if (disposition != NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Disposition", disposition);
+	metrics_http(r->route, 200);
 	evhttp_send_reply_start(r->req, 200, "OK");
 }
 
@@ -219,6 +221,7 @@ static void send_body(struct http_req *r, int status, const char *content_type, 
 	common_headers(r, content_type);
 	if (b != NULL)
 		evbuffer_add(b, body, len);
+	metrics_http(r->route, status);
 	evhttp_send_reply(r->req, status, NULL, b);
 	if (b != NULL)
 		evbuffer_free(b);
@@ -235,6 +238,7 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "ETag", etag);
 	if (etag != NULL && seen != NULL && strcmp(seen, etag) == 0) {
 		security_headers(r, NULL, cache_control, csp);
+		metrics_http(r->route, 304);
 		evhttp_send_reply(r->req, 304, NULL, NULL);
 		req_free(r);
 		return;
@@ -246,6 +250,7 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 		evbuffer_free(b);
 		b = NULL;
 	}
+	metrics_http(r->route, b != NULL ? 200 : 500);
 	evhttp_send_reply(r->req, b != NULL ? 200 : 500, NULL, b);
 	if (b != NULL)
 		evbuffer_free(b);
@@ -296,6 +301,7 @@ void http_reply_buffer_etag(struct http_req *r, const char *content_type, struct
 		etag[32] = '\0';
 		http_add_header(r, "ETag", etag);
 	}
+	metrics_http(r->route, ok && seen != NULL && strcmp(seen, etag) == 0 ? 304 : 200);
 	if (ok && seen != NULL && strcmp(seen, etag) == 0)
 		evhttp_send_reply(r->req, 304, NULL, NULL);
 	else

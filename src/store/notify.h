@@ -105,6 +105,8 @@ struct store_notify_ops {
 	int (*outbox_defer)(struct store *s, int64_t id, int64_t next_ms);
 	/* The earliest next_ms of a pending notification; CC_ERR_NOTFOUND for none. */
 	int (*outbox_next_due)(struct store *s, int64_t *next_ms);
+	/* Pending notifications, due or not (the metrics' webhook backlog). */
+	int (*outbox_pending)(struct store *s, int64_t *count);
 	/* Records one attempt and the state after it (in one transaction of its own
 	 * when the caller has none): state PENDING with next_ms, or an end state. */
 	int (*outbox_attempt)(struct store *s, const struct store_notify_attempt *a, int state, int64_t next_ms);

@@ -654,7 +654,8 @@ struct store_ops {
 	                  const uint8_t *body, size_t len);
 	int (*rollup_each)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t from_ms, int64_t to_ms,
 	                   int (*each)(void *ctx, int64_t start_ms, const uint8_t *body, size_t len), void *ctx);
-	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms,
+	/* At most limit summaries of one width starting before before_ms, oldest first. */
+	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms, int64_t limit,
 	                    int64_t *deleted);
 	/* Records of one machine and kind with from_ms <= ts_ms < to_ms and
 	 * seq > after_seq, by seq. */
@@ -663,10 +664,11 @@ struct store_ops {
 	                   int (*each)(void *ctx, const struct store_record *), void *ctx);
 	/* The highest seq of one machine's records of a kind; 0 for none. */
 	int (*records_last_seq)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t *seq);
-	/* Deletes the machine's records of kind stamped before before_ms
-	 * (retention); *deleted: how many. Inside the caller's transaction. */
+	/* Deletes at most limit of the machine's records of kind stamped before
+	 * before_ms, oldest first (retention); *deleted: how many. Inside the
+	 * caller's transaction. */
 	int (*records_purge)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t before_ms,
-	                     int64_t *deleted);
+	                     int64_t limit, int64_t *deleted);
 
 	int (*credential_add)(struct store *s, const struct store_credential *c, int64_t *id);
 	/* By token hash, whatever its state: the caller judges expiry. */
@@ -706,6 +708,15 @@ struct store_ops {
 	int (*ruleset_add)(struct store *s, const struct store_ruleset *r, const char *doc, int64_t *version);
 	int (*ruleset_list)(struct store *s, const char *model,
 	                    int (*each)(void *ctx, const struct store_ruleset *r, const char *doc), void *ctx);
+
+	/* Retention agreed with a customer (src/fleet/retention_terms.h): days
+	 * for one kind of record ("telemetry", "rollups", "events", "reports");
+	 * days 0 removes the agreement. list: org_id's (0: every customer's),
+	 * by organisation and kind. */
+	int (*retention_term_set)(struct store *s, int64_t org_id, const char *kind, int64_t days, const char *set_by,
+	                          int64_t at_ms);
+	int (*retention_term_list)(struct store *s, int64_t org_id,
+	                           int (*each)(void *ctx, int64_t org_id, const char *kind, int64_t days), void *ctx);
 
 	/* Stores the integrity MAC of one row (len 0: NULL). Only the vault
 	 * calls this; an op that changes a MAC'd column must be wrapped there

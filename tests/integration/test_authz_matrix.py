@@ -755,11 +755,18 @@ ROUTES = [
     Route("GET", "/api/v1/compliance", "quality", "technical,usage", needs_class(200)),
     Route("GET", "/api/v1/haccp/cleaning-report", "quality", "service", site_report(200), CUSTOMER_TARGETS,
           prepare=haccp_site, query="?site=haccp", query_target="org"),
+    # ---- beverage counts (usage) and service forecasts (service), scoped like compliance
+    Route("GET", "/api/v1/beverages", "quality", "usage", needs_class(200)),
+    Route("GET", "/api/v1/forecasts", "support", "service", needs_class(200)),
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
+    # ---- retention: the installation's figures are the policy's; customers' terms set by the platform
+    Route("GET", "/api/v1/retention", "none", "none", any_caller(200)),
+    Route("POST", "/api/v1/retention", "administration", "admin", platform_admin_route(ADMIN_INVALID),
+          body=lambda w, k, e: {"customer": "no-such-customer", "kind": "telemetry", "days": -1}),
     Route("POST", "/api/v1/policy/versions", "administration", "admin", platform_admin_route(ADMIN_PUBLISH),
           body=policy_body),
     Route("GET", "/api/v1/policy/draft", "administration", "admin", platform_admin_route(OK(200))),

@@ -180,7 +180,8 @@ def legacy(f):
         # decommission and moves, deactivation; 15 -> 16: webhooks, the notification
         # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours;
         # 18 -> 19: certificates in machine_certs, out of the machines row;
-        # 19 -> 20: quality rule sets).
+        # 19 -> 20: quality rule sets; 20 -> 21: customers' retention).
+        c.execute("DROP TABLE retention_terms")
         c.execute("DROP TABLE quality_rulesets")
         certificates_in_the_machines_row(c)
         c.execute("DROP TABLE alert_events")
@@ -240,6 +241,7 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        c.execute("DROP TABLE retention_terms")  # what 20 -> 21 adds
         c.execute("DROP TABLE quality_rulesets")  # what 19 -> 20 adds
         c.execute("PRAGMA user_version = 18")
     c.close()

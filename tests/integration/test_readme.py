@@ -25,7 +25,7 @@ import ccdaemon  # noqa: E402
 
 README = ccdaemon.REPO / "README.md"
 SKIP = "<!-- readme-test: skip"
-PORTS = ("18883", "18443")
+PORTS = ("18883", "18443", "19464")
 
 
 def blocks(text):

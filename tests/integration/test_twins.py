@@ -19,9 +19,12 @@ OPERATOR = {
     "key generate": "the master key never travels over the API",
     "key rotate-master": "the master key never travels over the API",
     "ca server-cert": "certificates for the operator's own listeners, files on the host",
+    "ca rotate-server": "the installation's own listener key, in the keyring on the host",
     "machine cert-validity": "the installation's default, like the daemon's configuration (per request: "
                              "validity_days of POST /api/v1/machines)",
     "audit verify": "checks the database file's chain and keyed checkpoint on the host (audit list is the API's)",
+    "backup": "copies the data directory's files on the host (the keyring among them): never over the network",
+    "restore": "makes a new data directory on the host from a backup and the master key, before any daemon serves it",
 }
 
 TWINS = {
@@ -89,9 +92,13 @@ TWINS = {
     "report health": ["GET /api/v1/health-scores"],
     "report compliance": ["GET /api/v1/compliance"],
     "report haccp": ["GET /api/v1/haccp/cleaning-report"],
+    "report beverages": ["GET /api/v1/beverages"],
+    "report forecasts": ["GET /api/v1/forecasts"],
     "quality-rule list": ["GET /api/v1/quality/rulesets"],
     "quality-rule show": ["GET /api/v1/quality/rulesets/{model}"],
     "quality-rule upload": ["POST /api/v1/quality/rulesets"],
+    "retention show": ["GET /api/v1/retention"],
+    "retention set": ["POST /api/v1/retention"],
     "maintenance start": ["POST /api/v1/machines/{serial}/maintenance"],
     "maintenance end": ["DELETE /api/v1/machines/{serial}/maintenance"],
     "webhook add": ["POST /api/v1/webhooks"],

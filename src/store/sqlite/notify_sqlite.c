@@ -297,6 +297,20 @@ static int outbox_next_due(struct store *s, int64_t *next_ms)
 	return rc == SQLITE_DONE ? CC_ERR_NOTFOUND : sqlite_store_fail(s, rc, "reading the next due notification");
 }
 
+static int outbox_pending(struct store *s, int64_t *count)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite_store_prepare(s, "SELECT COUNT(*) FROM outbox WHERE state = 0", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? CC_OK : sqlite_store_fail(s, rc, "counting pending notifications");
+}
+
 static int exec_sql(struct store *s, const char *sql)
 {
 	int rc = sqlite3_exec(sqlite_store_db(s), sql, NULL, NULL, NULL);
@@ -459,6 +473,7 @@ const struct store_notify_ops sqlite_notify_ops = {
 	.outbox_due = outbox_due,
 	.outbox_defer = outbox_defer,
 	.outbox_next_due = outbox_next_due,
+	.outbox_pending = outbox_pending,
 	.outbox_attempt = outbox_attempt,
 	.outbox_purge = outbox_purge,
 	.outbox_of_webhook = outbox_of_webhook,

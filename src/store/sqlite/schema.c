@@ -478,6 +478,16 @@ const char *const sqlite_migrations[] = {
 	"  author TEXT NOT NULL,"
 	"  doc TEXT NOT NULL,"
 	"  PRIMARY KEY (model, version)) WITHOUT ROWID;",
+
+	/* 20 -> 21: retention agreed with a customer, shorter than the
+	 * installation's (src/fleet/retention_terms.h). */
+	"CREATE TABLE retention_terms("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('telemetry', 'rollups', 'events', 'reports')),"
+	"  days INTEGER NOT NULL CHECK (days BETWEEN 1 AND 36500),"
+	"  set_by TEXT NOT NULL,"
+	"  set_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (org_id, kind)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -2785,17 +2785,20 @@ static int sq_rollup_each(struct store *base, int64_t machine_id, int64_t width_
 }
 
 static int sq_rollup_purge(struct store *base, int64_t machine_id, int64_t width_ms, int64_t before_ms,
-                           int64_t *deleted)
+                           int64_t limit, int64_t *deleted)
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms < ?", &st);
+	int rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms IN "
+	                    "(SELECT start_ms FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms < ?3 "
+	                    "ORDER BY start_ms LIMIT ?4)", &st);
 
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, width_ms);
 	sqlite3_bind_int64(st, 3, before_ms);
+	sqlite3_bind_int64(st, 4, limit);
 	rc = step_done(s, st, "deleting roll-ups past their retention");
 	if (rc == CC_OK)
 		*deleted = sqlite3_changes(s->db);
@@ -2831,20 +2834,24 @@ static int sq_records_last_seq(struct store *base, int64_t machine_id, enum reco
 }
 
 static int sq_records_purge(struct store *base, int64_t machine_id, enum record_kind kind, int64_t before_ms,
-                            int64_t *deleted)
+                            int64_t limit, int64_t *deleted)
 {
 	struct sqlite_store *s = SQ(base);
-	char sql[96];
+	const char *t = record_table(kind);
+	char sql[256];
 	sqlite3_stmt *st;
 	int rc;
 
-	/* (machine_id, ts_ms) is indexed: one range of one machine. */
-	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE machine_id = ? AND ts_ms < ?", record_table(kind));
+	/* (machine_id, ts_ms) is indexed: the oldest of one machine's range. */
+	snprintf(sql, sizeof(sql),
+	         "DELETE FROM %s WHERE machine_id = ?1 AND seq IN "
+	         "(SELECT seq FROM %s WHERE machine_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)", t, t);
 	rc = prepare(s, sql, &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, machine_id);
 	sqlite3_bind_int64(st, 2, before_ms);
+	sqlite3_bind_int64(st, 3, limit);
 	rc = step_done(s, st, "deleting records past their retention");
 	if (rc == CC_OK)
 		*deleted = sqlite3_changes(s->db);
@@ -3332,6 +3339,55 @@ static int sq_ruleset_list(struct store *base, const char *model,
 	return select_each(s, st, emit_ruleset, &e, "listing quality rule sets");
 }
 
+static int sq_retention_term_set(struct store *base, int64_t org_id, const char *kind, int64_t days,
+                                 const char *set_by, int64_t at_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, days > 0 ? "INSERT OR REPLACE INTO retention_terms(org_id, kind, days, set_by, set_ms) "
+	                               "VALUES (?1, ?2, ?3, ?4, ?5)"
+	                             : "DELETE FROM retention_terms WHERE org_id = ?1 AND kind = ?2", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, kind);
+	if (days > 0) {
+		sqlite3_bind_int64(st, 3, days);
+		bind_text(st, 4, set_by);
+		sqlite3_bind_int64(st, 5, at_ms);
+	}
+	return step_done(s, st, "setting a customer's retention");
+}
+
+struct retention_term_emitter {
+	int (*each)(void *, int64_t, const char *, int64_t);
+	void *ctx;
+};
+
+static int emit_retention_term(void *arg, sqlite3_stmt *st)
+{
+	struct retention_term_emitter *e = arg;
+
+	return e->each(e->ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+	               sqlite3_column_int64(st, 2));
+}
+
+static int sq_retention_term_list(struct store *base, int64_t org_id,
+                                  int (*each)(void *, int64_t, const char *, int64_t), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	struct retention_term_emitter e = { each, ctx };
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT org_id, kind, days FROM retention_terms WHERE ?1 = 0 OR org_id = ?1 "
+	                    "ORDER BY org_id, kind", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return select_each(s, st, emit_retention_term, &e, "listing customers' retention");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
@@ -3416,6 +3472,8 @@ const struct store_ops store_sqlite_ops = {
 	.alert_rule_set = sq_alert_rule_set,
 	.alert_rule_list = sq_alert_rule_list,
 	.ruleset_add = sq_ruleset_add,
+	.retention_term_set = sq_retention_term_set,
+	.retention_term_list = sq_retention_term_list,
 	.ruleset_list = sq_ruleset_list,
 	.job_get = sq_job_get,
 	.job_cancelled = sq_job_cancelled,
