@@ -13,6 +13,8 @@ consents; then one client times over one kept-alive TLS 1.3 connection:
   q       the site's compliance over the 30 days (issue 11: < 300 ms)
   q1      one machine of it over the 30 days
   q7      the site over the last 7 of the days
+  h       the site's signed HACCP cleaning report over the 30 days (JSON:
+          every cleaning, the missed ones, the schedule; each row signed)
 
 Figures: min and median wall time, the server's CPU time per run, bytes,
 the median as a multiple of the anchor's. Not a pass/fail test; the figures
@@ -102,6 +104,8 @@ def main():
             ("q1", "one machine over %d days" % info["days"], one("/api/v1/compliance?machine=QB-000&" + span),
              args.runs),
             ("q7", "the site over 7 days", one(site + week), args.runs),
+            ("h", "the site's signed HACCP cleaning report (JSON, with its CSV) over %d days" % info["days"],
+             one("/api/v1/haccp/cleaning-report?org=bench-cafe&site=bench-site&" + span), args.runs),
         ]
         for key, what, fn, runs in cases:
             results[key] = dict(measure(c, pid, fn, runs), what=what, runs=runs)

@@ -8,6 +8,7 @@ import { Alerts } from './alerts.mjs';
 import { Availability } from './availability.mjs';
 import { Admin } from './admin.mjs';
 import { Privacy } from './privacy.mjs';
+import { Quality } from './quality.mjs';
 import { may } from './roles.mjs';
 
 export const pages = [
@@ -20,6 +21,7 @@ export const pages = [
 	{ route: 'machine', nav: null, needs: ['status'], component: Machine },
 	{ route: 'alerts', nav: 'nav.alerts', needs: ['status'], component: Alerts },
 	{ route: 'availability', nav: 'nav.availability', needs: ['status'], component: Availability },
+	{ route: 'quality', nav: 'nav.quality', needs: ['service'], component: Quality },
 	{ route: 'admin', nav: 'nav.admin', needs: null, may: may.administer, component: Admin },
 	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
 	{ route: 'privacy', nav: 'nav.privacy', needs: null, component: Privacy },

@@ -59,7 +59,7 @@ static const struct http_route routes[] = {
 	  "the current privacy policy: HTML for browsers, JSON otherwise (lang, or Accept-Language)" },
 	{ EVHTTP_REQ_GET, "/api/v1/openapi.json", "none", "none", HTTP_OPEN, NULL, api_openapi, "this document" },
 	{ EVHTTP_REQ_GET, "/api/v1/signing-key", "none", "none", HTTP_OPEN, NULL, api_signing_key,
-	  "the public key (Ed25519, PEM) that verifies what this installation signs" },
+	  "the public key (Ed25519, PEM) that verifies what this installation signs (format=pem: the PEM text alone)" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/login", "none", "none", HTTP_OPEN, login_fields, api_login,
 	  "sign in: a session token" },
 	{ EVHTTP_REQ_POST, "/api/v1/auth/logout", "none", "none", HTTP_SIGNED_IN, NULL, api_logout, "end the session" },
@@ -151,6 +151,12 @@ static const struct http_route routes[] = {
 	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "
 	  "times and values, cleanings done against due; in total, per customer, site and machine; each day names "
 	  "the rule set version that judged it. Shares and breaches for technical roles, brew counts for usage roles" },
+	{ EVHTTP_REQ_GET, "/api/v1/haccp/cleaning-report", "quality", "service", HTTP_DATA, NULL, api_haccp_report,
+	  "the signed HACCP cleaning report of one site (docs/QUALITY.md): every cleaning of its machines, what was "
+	  "due and missed by the rule set's schedule, each row and the whole signed with the installation's Ed25519 "
+	  "key (site: the site's name; org: its customer, when the name is not unique; from, to: epoch ms, default the "
+	  "last 7 days, at most 92; format: json, csv (the signed text, signature in X-Signature), sig (the "
+	  "signature alone) or html (a printable page))" },
 	{ EVHTTP_REQ_GET, "/api/v1/beverages", "quality", "usage", HTTP_DATA, NULL, api_beverages,
 	  "beverages dispensed by the machines the caller sees (docs/OPERATIONS.md \"Beverage statistics\"): "
 	  "counts of brew events, never prices, group_by any of product, machine, site, day, hour (the site's local "

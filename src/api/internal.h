@@ -143,6 +143,7 @@ json_t *api_openapi_document(void);
 /* ---- the handlers, by file ---- */
 void api_openapi(struct http_req *r);
 void api_signing_key(struct http_req *r);
+void api_haccp_report(struct http_req *r);
 void api_retention(struct http_req *r);
 void api_retention_set(struct http_req *r);
 void api_errors(struct http_req *r);

@@ -4,6 +4,7 @@
 #include "api/internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
 
@@ -23,7 +24,11 @@ void api_signing_key(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the signing key could not be read");
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "algorithm", "Ed25519", "key_id", k.id, "public_key_pem",
+	/* format=pem: the file `openssl pkeyutl -inkey` reads, with no JSON tool. */
+	if (http_query(r, "format") != NULL && strcmp(http_query(r, "format"), "pem") == 0)
+		http_reply_text(r, 200, "application/x-pem-file", pem);
+	else
+		http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "algorithm", "Ed25519", "key_id", k.id, "public_key_pem",
 	                                  pem));
 	signing_key_wipe(&k);
 	free(pem);

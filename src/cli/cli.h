@@ -122,6 +122,8 @@ extern const struct cli_cmd cli_release_key_cmds[];
 extern const struct cli_cmd cli_artifact_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
+/* `report haccp` (cmd_haccp.c). */
+int cli_run_report_haccp(struct cli_args *a);
 /* `report beverages` and `report forecasts` (cmd_usage.c). */
 int cli_run_report_beverages(struct cli_args *a);
 int cli_run_report_forecasts(struct cli_args *a);

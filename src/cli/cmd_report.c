@@ -311,6 +311,18 @@ const struct cli_cmd cli_report_cmds[] = {
 	    { "site", "X", "only machines at this site", 0 },
 	    { "serial", "S", "only this machine", 0 }, CLI_END_OPTS },
 	  cli_run_report_compliance },
+	{ "report", "haccp",
+	  "the signed HACCP cleaning report of a site (docs/QUALITY.md): every cleaning, what was due and missed; "
+	  "CSV with its signature in OUT.sig, JSON or a printable HTML page (default the last 7 days, at most 92)",
+	  NULL, 1,
+	  { { "site", "X", "the site", 1 },
+	    { "customer", "C", "the site's customer (when several have a site of that name)", 0 },
+	    { "from", "TIME", "from this time (epoch ms or YYYY-MM-DDTHH:MM:SSZ)", 0 },
+	    { "to", "TIME", "until this time (default now)", 0 },
+	    { "format", "F", "csv, sig (the CSV's signature alone), json or html [csv]", 0 },
+	    { "out", "FILE", "write the report here (and the CSV's signature to FILE.sig); default stdout", 0 },
+	    CLI_END_OPTS },
+	  cli_run_report_haccp },
 	{ "report", "beverages",
 	  "beverages dispensed (brew events, never prices) grouped by product, machine, site, local day and hour, "
 	  "with each machine's cup counter against its events and the gap (default the last 7 days, at most 92)",

@@ -281,6 +281,19 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 	req_free(r);
 }
 
+void http_reply_page(struct http_req *r, const char *content_type, const char *body, size_t len, const char *csp)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	security_headers(r, content_type, "no-store", csp);
+	if (b != NULL)
+		evbuffer_add(b, body, len);
+	evhttp_send_reply(r->req, b != NULL ? 200 : 500, NULL, b);
+	if (b != NULL)
+		evbuffer_free(b);
+	req_free(r);
+}
+
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body)
 {
 	send_body(r, status, content_type, body, strlen(body));

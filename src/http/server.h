@@ -113,6 +113,9 @@ json_t *http_body(const struct http_req *r);
 void http_reply_json(struct http_req *r, int status, json_t *doc);
 void http_reply_error(struct http_req *r, int status, const char *code, const char *message);
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body);
+/* A 200 page made for this request (copied), with its own CSP (a printable
+ * report's style hash) instead of the API's default-src 'none'. */
+void http_reply_page(struct http_req *r, const char *content_type, const char *body, size_t len, const char *csp);
 /* A 200 with an ETag (a hash of body): 304 and no body when the request's
  * If-None-Match names it, so a poller that has the answer costs no transfer
  * (the dashboard's fleet list). Still no-store: the page keeps the copy.

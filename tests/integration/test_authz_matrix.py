@@ -554,6 +554,31 @@ def fresh_site(w, case, exp):
     return str(doc["id"]), t
 
 
+def haccp_site(w, case, exp):
+    """The target customer's site "haccp" (made once per customer): the report names it."""
+    t = case.target
+    if t.org is not None and t.value not in w.haccp_sites:
+        status, doc, _ = w.api.call("POST", "/api/v1/sites", {"customer": t.value, "name": "haccp"},
+                                    token=w.helper)
+        assert status == 201, ("the HACCP report's site", status, doc)
+        w.haccp_sites.add(t.value)
+    return t.value, t
+
+
+def site_report(status):
+    """A customer's site named in the query: the data class, then scope (404),
+    then the customer's consent (docs/QUALITY.md "HACCP cleaning reports")."""
+    def rule(w, c, route, t):
+        if not c.sees(route.data_class):
+            return FORBIDDEN
+        if not org_in_scope(w, c, t.org) or w.orgs[t.org][0] != "customer":
+            return NOT_FOUND
+        if not policy_allows(w, t.org, route.purpose):
+            return CONSENT
+        return OK(status)
+    return rule
+
+
 def fresh_group(w, case, exp):
     """A group of the target customer, made for this case: its id."""
     t = case.target
@@ -749,6 +774,8 @@ ROUTES = [
           prepare=lambda w, case, exp: ({"model": "barista-pro"}, case.target)),
     Route("POST", "/api/v1/quality/rulesets", "quality", "technical", ruleset_writers, body=matrix_ruleset),
     Route("GET", "/api/v1/compliance", "quality", "technical,usage", needs_class(200)),
+    Route("GET", "/api/v1/haccp/cleaning-report", "quality", "service", site_report(200), CUSTOMER_TARGETS,
+          prepare=haccp_site, query="?site=haccp", query_target="org"),
     # ---- beverage counts (usage) and service forecasts (service), scoped like compliance
     Route("GET", "/api/v1/beverages", "quality", "usage", needs_class(200)),
     Route("GET", "/api/v1/forecasts", "support", "service", needs_class(200)),
@@ -1040,6 +1067,7 @@ class World:
         self.versions = {}         # version -> set of purposes
         self.consented = {}        # customer -> latest consented version (absent: 1, this file records no other)
         self._n = itertools.count(1)
+        self.haccp_sites = set()   # customers with the site of the HACCP report
 
     def unique(self, prefix):
         return f"{prefix}-{next(self._n)}"

@@ -34,6 +34,7 @@ SIM_MACHINES = 3
 BENCH_MACHINES = 12
 ERASE_CUSTOMER = "cafe-gone"  # erased in the browser, with its signed receipt
 ALERT_SERIAL = "AL-0001"  # raises two critical errors: two open alerts for the alerts page
+HACCP_SERIAL, HACCP_SITE = "HC-0001", "bar-haccp"  # cleaned its milk system 30 h ago, and not since
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,9 @@ def world(tmp_path_factory):
     ccdaemon.assert_no_sanitizer_report(p.stderr, "gendata")
     assert p.returncode == 0, p.stderr
     f.add_machine(ALERT_SERIAL, customer="cafe-a")
+    f.add_machine(HACCP_SERIAL, customer="cafe-a")
+    f.cc("site", "add", "--customer", "cafe-a", "--name", HACCP_SITE, "--timezone", "Europe/Budapest")
+    f.cc("machine", "move", HACCP_SERIAL, "--site", HACCP_SITE)
     f.add_customer(ERASE_CUSTOMER)
     users = {}
     for key, login, role, org in (("tech", "dash-tech", "technician", "manufacturer"),
@@ -84,6 +88,17 @@ def world(tmp_path_factory):
             m.publish("event", {"seq": seq, "ts": int(time.time() * 1000), "type": "error", "code": code,
                                 "severity": "critical", "state": "raised"})
         m.disconnect()
+        # The quality page: cafe-a consents to the policy version that names the quality purpose;
+        # its machine at bar-haccp cleaned its milk system 30 h ago (overdue 26 h after) and aborted one since.
+        version = f.ccj("policy", "publish")["version"]
+        f.cc("consent", "record", "--customer", "cafe-a", "--version", str(version), "--by", users["cm"]["login"])
+        m = Paho(d, f.machines[HACCP_SERIAL])
+        m.connect()
+        now = int(time.time() * 1000)
+        for seq, ago_h, result in ((1, 30, "ok"), (2, 2, "aborted")):
+            m.publish("event", {"seq": seq, "ts": now - ago_h * 3_600_000, "type": "cleaning",
+                                "program": "milk_system", "result": result, "duration_s": 600})
+        m.disconnect()
         eng_token = api.login(users["eng"]["login"], users["eng"]["password"])
 
         def two_open():
@@ -109,7 +124,7 @@ def world(tmp_path_factory):
         users["adm"]["totp_secret"] = base64.b32encode(secret).decode()
         # What the technician's fleet page must show: every machine the API lists for them.
         status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=eng_token)
-        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES + 1, doc
+        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES + 2, doc
         users["admin"] = {"login": "admin", "password": ccdaemon.PASSWORD}
         for u in users.values():
             u["machines"] = len(doc["machines"])
@@ -125,7 +140,7 @@ def test_dashboard_in_chromium(world):
     shots = ccdaemon.BUILD_DIR / "dashboard-screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     env = dict(os.environ, CC_DASH_URL=world["url"], CC_DASH_USERS=json.dumps(world["users"]),
-               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
+               CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_HACCP_SITE=HACCP_SITE, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
                         "--config", str(WEB_TESTS / "playwright.config.mjs")],
@@ -135,7 +150,7 @@ def test_dashboard_in_chromium(world):
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
-                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands"):
+                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

@@ -93,6 +93,7 @@ TWINS = {
     "report availability": ["GET /api/v1/availability"],
     "report health": ["GET /api/v1/health-scores"],
     "report compliance": ["GET /api/v1/compliance"],
+    "report haccp": ["GET /api/v1/haccp/cleaning-report"],
     "report beverages": ["GET /api/v1/beverages"],
     "report forecasts": ["GET /api/v1/forecasts"],
     "quality-rule list": ["GET /api/v1/quality/rulesets"],

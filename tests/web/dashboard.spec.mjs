@@ -3,7 +3,7 @@
 // CC_DASH_DAY_SERIAL and the users in CC_DASH_USERS). Every wait is on the
 // page's state, never on time.
 import { test, expect } from '@playwright/test';
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -347,7 +347,7 @@ test('availability: totals and rows per machine, narrowed by customer and machin
 	const rows = page.locator('table.avail tbody tr');
 	await expect(rows).toHaveCount(users.eng.machines);
 	await page.getByLabel('Customer', { exact: true }).selectOption('cafe-a');
-	await expect(rows).toHaveCount(4); // the simulator's three and the alerts' machine
+	await expect(rows).toHaveCount(5); // the simulator's three, the alerts' machine and the HACCP site's
 	await page.getByLabel('Machine', { exact: true }).selectOption('SIM-0001');
 	await expect(rows).toHaveCount(1);
 	await expect(page.locator('tr[data-row="SIM-0001"]')).toBeVisible();
@@ -524,4 +524,46 @@ test("machine page: the timeline explains an error from the catalogue, in the pa
 	await page.locator('header').getByLabel('Language').selectOption('hu');
 	await expect(timeline).toContainText('E201 · A kazán túlmelegedett: a fűtés leállt');
 	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+});
+
+test('quality: a customer manager reads a site\'s compliance and cleaning records and downloads the signed report', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'cm');
+	await page.getByRole('link', { name: 'Quality & HACCP' }).click();
+	await expect(page.getByRole('heading', { name: 'Quality and HACCP cleaning', level: 1 })).toBeVisible();
+	await page.getByLabel('Site').selectOption('cafe-a/' + process.env.CC_DASH_HACCP_SITE);
+	// The machine cleaned its milk system 30 h ago and aborted a run 2 h ago: two records, one missed.
+	const records = page.getByTestId('haccp-records');
+	await expect(records.locator('tbody tr')).toHaveCount(2);
+	await expect(records.locator('tbody tr').nth(1)).toContainText('Aborted');
+	await expect(records.locator('tbody tr').first()).toContainText(/\+0[12]:00/); // the site's zone, Budapest
+	await expect(page.getByTestId('haccp-missed').locator('tbody tr')).toHaveCount(1);
+	await expect(page.getByTestId('haccp-missed')).toContainText('milk_system');
+	await expect(page.getByTestId('quality-days').locator('tbody tr')).toHaveCount(8); // 7 days, begun on a partial one
+	await expect(page.getByTestId('haccp-verify')).toContainText('openssl pkeyutl -verify -pubin');
+	// The downloads: the CSV is the signed text, the .sig its signature, which the published key verifies.
+	const csv = await page.request.get(await page.getByRole('link', { name: 'Signed report (CSV)' }).getAttribute('href'));
+	expect(csv.status()).toBe(200);
+	const text = await csv.text();
+	expect(text.startsWith('format,coffeecloud-haccp-cleaning-report/1\ncustomer,cafe-a\n')).toBe(true);
+	const sig = await page.request.get(await page.getByRole('link', { name: 'Its signature (.sig)' }).getAttribute('href'));
+	expect((await sig.text()).trim()).toBe(csv.headers()['x-signature']);
+	const pem = await (await page.request.get('/api/v1/signing-key?format=pem')).text();
+	expect(verify(null, Buffer.from(text), createPublicKey(pem), Buffer.from(csv.headers()['x-signature'], 'base64')))
+		.toBe(true);
+	expect(verify(null, Buffer.from(text + 'x'), createPublicKey(pem), Buffer.from(csv.headers()['x-signature'], 'base64')))
+		.toBe(false);
+	// The printable page opens with its own style (its CSP allows exactly that).
+	const [popup] = await Promise.all([page.waitForEvent('popup'),
+		page.getByRole('link', { name: /Printable page/ }).click()]);
+	await expect(popup.getByRole('heading', { name: 'HACCP cleaning report' })).toBeVisible();
+	expect(await popup.locator('th').first().evaluate((e) => getComputedStyle(e).backgroundColor)).toBe('rgb(238, 238, 238)');
+	await popup.close();
+	await axe(page, 'quality');
+	await shoot(page, 'quality');
+	// Roles without the service class have no such page.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'auditor');
+	await expect(page.getByRole('link', { name: 'Quality & HACCP' })).toHaveCount(0);
+	expect(problems).toEqual([]);
 });
