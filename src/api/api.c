@@ -151,7 +151,9 @@ static const struct http_route routes[] = {
 	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "
 	  "times and values, cleanings done against due; in total, per customer, site and machine; each day names "
 	  "the rule set version that judged it. Shares and breaches for technical roles, brew counts for usage roles" },
-	{ EVHTTP_REQ_GET, "/api/v1/haccp/cleaning-report", "quality", "service", HTTP_DATA, NULL, api_haccp_report,
+	/* Cleaning records are service data; auditors (food-safety inspectors
+	 * among them) read compliance reports, so the audit class opens it too. */
+	{ EVHTTP_REQ_GET, "/api/v1/haccp/cleaning-report", "quality", "service,audit", HTTP_DATA, NULL, api_haccp_report,
 	  "the signed HACCP cleaning report of one site (docs/QUALITY.md): every cleaning of its machines, what was "
 	  "due and missed by the rule set's schedule, each row and the whole signed with the installation's Ed25519 "
 	  "key (site: the site's name; org: its customer, when the name is not unique; from, to: epoch ms, default the "

@@ -774,7 +774,7 @@ ROUTES = [
           prepare=lambda w, case, exp: ({"model": "barista-pro"}, case.target)),
     Route("POST", "/api/v1/quality/rulesets", "quality", "technical", ruleset_writers, body=matrix_ruleset),
     Route("GET", "/api/v1/compliance", "quality", "technical,usage", needs_class(200)),
-    Route("GET", "/api/v1/haccp/cleaning-report", "quality", "service", site_report(200), CUSTOMER_TARGETS,
+    Route("GET", "/api/v1/haccp/cleaning-report", "quality", "service,audit", site_report(200), CUSTOMER_TARGETS,
           prepare=haccp_site, query="?site=haccp", query_target="org"),
     # ---- beverage counts (usage) and service forecasts (service), scoped like compliance
     Route("GET", "/api/v1/beverages", "quality", "usage", needs_class(200)),

@@ -161,10 +161,13 @@ test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no u
 	await expect(page.locator('[data-metric="cup_counter"]')).toHaveCount(0);
 	await expect(page.locator('#metric option[value="cup_counter"]')).toHaveCount(0);
 	await page.getByRole('button', { name: 'Last day' }).click();
-	await expect(page.locator('.plot')).toHaveAttribute('data-points', /^\d+$/);
-	const buckets = Number(await page.locator('.plot').getAttribute('data-points'));
-	expect(buckets).toBeGreaterThan(1380); // 1-minute buckets over the day
-	expect(buckets).toBeLessThanOrEqual(1441);
+	// Until the day's buckets are drawn, the plot may still be the hour's
+	// (about 3,600 raw points): wait for the redraw, not for any count.
+	// 1-minute buckets over the day: 1,381 to 1,441 of them.
+	await expect.poll(async () => {
+		const n = Number(await page.locator('.plot').getAttribute('data-points'));
+		return n > 1380 && n <= 1441 ? 'a day of 1-minute buckets' : n;
+	}).toBe('a day of 1-minute buckets');
 	await expect(page.locator('.plot canvas')).toBeVisible();
 	// The day's timeline: the generator's error events, with their codes.
 	await expect(page.locator('table.timeline')).toContainText(/Error · E\d{3}/);
