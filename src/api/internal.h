@@ -134,6 +134,24 @@ void api_machine_artifact(struct http_req *r);
 int api_logins_start(struct api *a);
 void api_logins_stop(struct api *a);
 
+/* ---- report_scope.c ---- */
+/* The machines a fleet report covers (compliance, beverages, forecasts):
+ * those in the caller's scope whose customer consented to the route's
+ * purpose (in-scope machines of customers who did not are counted in
+ * excluded); a subcontractor's granted machines of consenting customers.
+ * The query narrows them: customer_param (a customer's name), site=,
+ * machine= (a serial; none found is 404). On a bad parameter it replies
+ * and returns the error; free the scope either way. */
+struct compliance_target;
+struct api_report_scope {
+	struct compliance_target *machines; /* quality/compliance.h: machine, site, customer */
+	size_t n;
+	int64_t excluded;
+};
+int api_report_scope(struct http_req *r, const struct caller *s, const char *customer_param,
+                     struct api_report_scope *sc);
+void api_report_scope_free(struct api_report_scope *sc);
+
 /* ---- openapi.c ---- */
 /* The served document: the route table (http_openapi) with each
  * operation's request and response schemas from share/api/schemas.json.

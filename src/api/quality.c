@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "access/policy.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "fleet/inventory.h"
@@ -124,122 +123,17 @@ void api_rulesets_upload(struct http_req *r)
 
 /* ---- compliance ---- */
 
-struct customer_verdict {
-	int64_t id;
-	int counts; /* 1 in scope and consented, 2 in scope without consent, 0 out of scope */
-	json_t *name;
-};
-
-struct scope {
-	struct api *a;
-	const struct caller *s;
-	const char *purpose, *serial;
-	struct customer_verdict *seen;
-	size_t n, cap;
-	struct compliance_target *machines;
-	size_t nm, capm;
-	int64_t excluded;
-};
-
-static int customer_counts(struct scope *sc, int64_t customer_id)
-{
-	struct store *st = vault_store(sc->a->vault);
-	size_t i;
-
-	for (i = 0; i < sc->n; i++)
-		if (sc->seen[i].id == customer_id)
-			return sc->seen[i].counts;
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 16;
-		struct customer_verdict *grown = realloc(sc->seen, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return -1;
-		sc->seen = grown;
-		sc->cap = cap;
-	}
-	sc->seen[sc->n].id = customer_id;
-	sc->seen[sc->n].name = NULL;
-	sc->seen[sc->n].counts = inventory_org_contains(st, sc->s->user.org_id, customer_id)
-	                                 ? (policy_allows(sc->a->vault, customer_id, sc->purpose) ? 1 : 2)
-	                                 : 0;
-	return sc->seen[sc->n++].counts;
-}
-
-static const char *customer_name(struct scope *sc, int64_t id);
-
-static int pick(void *ctx, const struct store_machine_status *row)
-{
-	struct scope *sc = ctx;
-	int v;
-
-	if (sc->serial != NULL && strcmp(row->m.serial, sc->serial) != 0)
-		return 0;
-	if (sc->s->role->granted_only) {
-		v = api_machine_visible(sc->a, sc->s, &row->m, sc->purpose) &&
-		    policy_allows(sc->a->vault, row->m.customer_id, sc->purpose);
-		if (v && customer_counts(sc, row->m.customer_id) < 0)
-			return CC_ERR_NOMEM;
-	} else {
-		v = customer_counts(sc, row->m.customer_id);
-		if (v < 0)
-			return CC_ERR_NOMEM;
-		if (v == 2)
-			sc->excluded++;
-		v = v == 1;
-	}
-	if (!v)
-		return 0;
-	if (sc->nm == sc->capm) {
-		size_t cap = sc->capm ? 2 * sc->capm : 32;
-		struct compliance_target *grown = realloc(sc->machines, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return CC_ERR_NOMEM;
-		sc->machines = grown;
-		sc->capm = cap;
-	}
-	sc->machines[sc->nm].m = row->m;
-	snprintf(sc->machines[sc->nm].site, sizeof(sc->machines[sc->nm].site), "%s", row->site);
-	snprintf(sc->machines[sc->nm].customer, sizeof(sc->machines[sc->nm].customer), "%s",
-	         customer_name(sc, row->m.customer_id));
-	sc->nm++;
-	return 0;
-}
-
-static const char *customer_name(struct scope *sc, int64_t id)
-{
-	struct store *st = vault_store(sc->a->vault);
-	struct store_org org;
-	size_t i;
-
-	for (i = 0; i < sc->n; i++)
-		if (sc->seen[i].id == id) {
-			if (sc->seen[i].name == NULL)
-				sc->seen[i].name = json_string(st->ops->org_get(st, id, &org) == CC_OK ? org.name : "?");
-			return json_string_value(sc->seen[i].name);
-		}
-	return "?";
-}
-
 void api_compliance(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
-	const char *customer = http_query(r, "org"), *site = http_query(r, "site");
-	struct store_machine_filter f;
-	struct store_org org;
-	struct scope sc;
+	struct api_report_scope sc = { 0 };
 	int64_t now = clock_now_ms(), from, to;
 	json_t *doc = NULL;
-	size_t i;
 	int rc;
 
 	if (s == NULL)
 		return;
-	memset(&f, 0, sizeof(f));
-	memset(&sc, 0, sizeof(sc));
 	if (api_parse_ms(http_query(r, "to"), now, &to) != CC_OK ||
 	    api_parse_ms(http_query(r, "from"), (to < now ? to : now) - 7 * COMPLIANCE_DAY_MS, &from) != CC_OK ||
 	    from < 0 || from >= to || from >= now || to - from > SPAN_MAX_DAYS * COMPLIANCE_DAY_MS) {
@@ -247,28 +141,10 @@ void api_compliance(struct http_req *r)
 		                                    "apart (default the last 7 days)");
 		return;
 	}
-	if (site != NULL && !inventory_name_valid(site)) {
-		http_reply_error(r, 400, "invalid", "site: a site's name");
-		return;
-	}
-	if (customer != NULL) {
-		if (api_find_customer(r, s, customer, &org) != CC_OK)
-			return;
-		f.customer_id = org.id;
-	}
-	f.site = site;
-	sc.a = a;
-	sc.s = s;
-	sc.purpose = http_route(r)->purpose;
-	sc.serial = http_query(r, "machine");
-	rc = st->ops->machine_status_list(st, &f, pick, &sc);
-	if (rc == CC_OK && sc.serial != NULL && sc.nm == 0) {
-		http_reply_error(r, 404, "not_found", "no such machine");
+	if (api_report_scope(r, s, "org", &sc) != CC_OK)
 		goto out;
-	}
-	if (rc == CC_OK)
-		rc = compliance_report(a->vault, sc.machines, sc.nm, from, to, now, (s->role->classes & CLASS_TECHNICAL) != 0,
-		                       (s->role->classes & CLASS_USAGE) != 0, &doc);
+	rc = compliance_report(a->vault, sc.machines, sc.n, from, to, now, (s->role->classes & CLASS_TECHNICAL) != 0,
+	                       (s->role->classes & CLASS_USAGE) != 0, &doc);
 	if (rc != CC_OK) {
 		http_reply_error(r, 500, "internal", "the compliance could not be computed");
 		goto out;
@@ -280,8 +156,5 @@ void api_compliance(struct http_req *r)
 	doc = NULL;
 out:
 	json_decref(doc);
-	for (i = 0; i < sc.n; i++)
-		json_decref(sc.seen[i].name);
-	free(sc.seen);
-	free(sc.machines);
+	api_report_scope_free(&sc);
 }
