@@ -18,7 +18,6 @@
 #include "fleet/inventory.h"
 #include "quality/compliance.h"
 #include "quality/haccp.h"
-#include "vault/signing.h"
 
 #define SPAN_MAX_DAYS 92
 
@@ -97,28 +96,6 @@ static int find_site(struct http_req *r, const struct caller *s, struct store_si
 	return CC_OK;
 }
 
-struct machines {
-	struct store_machine *m;
-	size_t n, cap;
-};
-
-static int add_machine(void *ctx, const struct store_machine_status *row)
-{
-	struct machines *ms = ctx;
-
-	if (ms->n == ms->cap) {
-		size_t cap = ms->cap ? 2 * ms->cap : 16;
-		struct store_machine *grown = realloc(ms->m, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return CC_ERR_NOMEM;
-		ms->m = grown;
-		ms->cap = cap;
-	}
-	ms->m[ms->n++] = row->m;
-	return 0;
-}
-
 /* The page may use its own inline style and nothing else. */
 static int page_csp(char *out, size_t cap)
 {
@@ -177,16 +154,11 @@ static void reply(struct http_req *r, int format, json_t *doc)
 void api_haccp_report(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
 	const char *site_name = http_query(r, "site");
 	int format = format_of(http_query(r, "format"));
-	struct store_machine_filter f;
 	struct store_site site;
 	struct store_org cust;
-	struct machines ms;
-	struct signing_key k;
-	struct haccp_query q;
 	int64_t now = clock_now_ms(), from, to;
 	json_t *doc = NULL;
 	int rc;
@@ -212,27 +184,7 @@ void api_haccp_report(struct http_req *r)
 			                 "the customer has not consented to this purpose in the current policy");
 		return;
 	}
-	memset(&f, 0, sizeof(f));
-	memset(&ms, 0, sizeof(ms));
-	f.customer_id = cust.id;
-	f.site = site.name;
-	rc = st->ops->machine_status_list(st, &f, add_machine, &ms);
-	if (rc == CC_OK)
-		rc = signing_key_load(a->vault, &k);
-	if (rc == CC_OK) {
-		memset(&q, 0, sizeof(q));
-		q.customer = cust.name;
-		q.site = site.name;
-		q.timezone = site.timezone;
-		q.from_ms = from;
-		q.to_ms = to;
-		q.now_ms = now;
-		q.machines = ms.m;
-		q.nmachines = ms.n;
-		rc = haccp_report(a->vault, &k, &q, &doc);
-		signing_key_wipe(&k);
-	}
-	free(ms.m);
+	rc = haccp_site_report(a->vault, &cust, &site, from, to, now, &doc);
 	if (rc != CC_OK) {
 		http_reply_error(r, 500, "internal", "the cleaning report could not be made");
 		return;

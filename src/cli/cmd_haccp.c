@@ -15,7 +15,6 @@
 #include "fleet/inventory.h"
 #include "quality/compliance.h"
 #include "quality/haccp.h"
-#include "vault/signing.h"
 
 #define MOD "cli"
 
@@ -74,28 +73,6 @@ static int find_site(struct cli_args *a, struct store_site *site, struct store_o
 	return rc;
 }
 
-struct machines {
-	struct store_machine *m;
-	size_t n, cap;
-};
-
-static int add_machine(void *ctx, const struct store_machine_status *row)
-{
-	struct machines *ms = ctx;
-
-	if (ms->n == ms->cap) {
-		size_t cap = ms->cap ? 2 * ms->cap : 16;
-		struct store_machine *grown = realloc(ms->m, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return CC_ERR_NOMEM;
-		ms->m = grown;
-		ms->cap = cap;
-	}
-	ms->m[ms->n++] = row->m;
-	return 0;
-}
-
 /* The report in its format to out (or stdout), and for CSV its signature
  * beside it in OUT.sig (base64, as `base64 -d` reads it). sig: the
  * signature alone (the report is the same bytes every time it is made). */
@@ -141,14 +118,9 @@ static int write_out(const char *out, const char *format, const json_t *doc, cha
 
 static int run_haccp(struct cli_args *a)
 {
-	struct store *s = vault_store(a->vault);
 	const char *format = cli_get(a, "format") != NULL ? cli_get(a, "format") : "csv", *out = cli_get(a, "out");
-	struct store_machine_filter f;
 	struct store_site site;
 	struct store_org cust;
-	struct machines ms;
-	struct signing_key k;
-	struct haccp_query q;
 	int64_t now = clock_now_ms(), from, to = now;
 	json_t *doc = NULL;
 	char *sig_path = NULL;
@@ -171,27 +143,7 @@ static int run_haccp(struct cli_args *a)
 	rc = find_site(a, &site, &cust);
 	if (rc != CC_OK)
 		return rc;
-	memset(&f, 0, sizeof(f));
-	memset(&ms, 0, sizeof(ms));
-	f.customer_id = cust.id;
-	f.site = site.name;
-	rc = s->ops->machine_status_list(s, &f, add_machine, &ms);
-	if (rc == CC_OK)
-		rc = signing_key_load(a->vault, &k);
-	if (rc == CC_OK) {
-		memset(&q, 0, sizeof(q));
-		q.customer = cust.name;
-		q.site = site.name;
-		q.timezone = site.timezone;
-		q.from_ms = from;
-		q.to_ms = to;
-		q.now_ms = now;
-		q.machines = ms.m;
-		q.nmachines = ms.n;
-		rc = haccp_report(a->vault, &k, &q, &doc);
-		signing_key_wipe(&k);
-	}
-	free(ms.m);
+	rc = haccp_site_report(a->vault, &cust, &site, from, to, now, &doc);
 	if (rc != CC_OK) {
 		log_error(MOD, "the cleaning report could not be made: %s", cc_strerror(rc));
 		return rc;

@@ -361,3 +361,58 @@ out:
 	json_decref(r.schedule);
 	return rc != CC_OK ? rc : r.rc;
 }
+
+struct site_machines {
+	struct store_machine *m;
+	size_t n, cap;
+};
+
+static int add_machine(void *ctx, const struct store_machine_status *row)
+{
+	struct site_machines *ms = ctx;
+
+	if (ms->n == ms->cap) {
+		size_t cap = ms->cap ? 2 * ms->cap : 16;
+		struct store_machine *grown = realloc(ms->m, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return CC_ERR_NOMEM;
+		ms->m = grown;
+		ms->cap = cap;
+	}
+	ms->m[ms->n++] = row->m;
+	return 0;
+}
+
+int haccp_site_report(struct vault *v, const struct store_org *customer, const struct store_site *site,
+                      int64_t from_ms, int64_t to_ms, int64_t now_ms, json_t **out)
+{
+	struct store *st = vault_store(v);
+	struct store_machine_filter f;
+	struct site_machines ms = { NULL, 0, 0 };
+	struct signing_key k;
+	struct haccp_query q;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.customer_id = customer->id;
+	f.site = site->name;
+	rc = st->ops->machine_status_list(st, &f, add_machine, &ms);
+	if (rc == CC_OK)
+		rc = signing_key_load(v, &k);
+	if (rc == CC_OK) {
+		memset(&q, 0, sizeof(q));
+		q.customer = customer->name;
+		q.site = site->name;
+		q.timezone = site->timezone;
+		q.from_ms = from_ms;
+		q.to_ms = to_ms;
+		q.now_ms = now_ms;
+		q.machines = ms.m;
+		q.nmachines = ms.n;
+		rc = haccp_report(v, &k, &q, out);
+		signing_key_wipe(&k);
+	}
+	free(ms.m);
+	return rc;
+}

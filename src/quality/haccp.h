@@ -46,6 +46,11 @@ struct haccp_query {
  */
 int haccp_report(struct vault *v, const struct signing_key *k, const struct haccp_query *q, json_t **out);
 
+/* The report of one of a customer's sites: its machines in service now,
+ * signed with the installation's key (vault/signing.h). */
+int haccp_site_report(struct vault *v, const struct store_org *customer, const struct store_site *site,
+                      int64_t from_ms, int64_t to_ms, int64_t now_ms, json_t **out);
+
 /* The printable page of a report (malloc'd HTML, NUL-terminated). Its one
  * inline style is haccp_page_style(), for the page's CSP hash. */
 char *haccp_report_html(const json_t *report);
