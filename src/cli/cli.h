@@ -81,6 +81,15 @@ void cli_actor(char *out, size_t cap);
  * points into a's values); an error after saying so: a name that is not a
  * customer's is not found. */
 int cli_report_scope(const struct cli_args *a, struct store_machine_filter *f);
+/* The machines of --customer, --site (cli_report_scope) and --serial as
+ * quality/compliance.h targets, for the fleet reports (cmd_quality.c);
+ * free t. */
+struct compliance_target;
+struct cli_report_targets {
+	struct compliance_target *t;
+	size_t n;
+};
+int cli_report_targets(struct cli_args *a, struct cli_report_targets *ts);
 
 /* Reads one line (without its newline) from stdin into out. */
 int cli_read_line_stdin(char *out, size_t cap);

@@ -118,36 +118,57 @@ static int run_rule_upload(struct cli_args *a)
 
 /* ---- report compliance ---- */
 
-struct targets {
+struct collector {
 	struct store *st;
 	const char *serial;
-	struct compliance_target *t;
-	size_t n, cap;
+	struct cli_report_targets *ts;
+	size_t cap;
 };
 
 static int add_target(void *ctx, const struct store_machine_status *row)
 {
-	struct targets *ts = ctx;
+	struct collector *c = ctx;
+	struct cli_report_targets *ts = c->ts;
 	struct store_org org;
 
-	if (ts->serial != NULL && strcmp(ts->serial, row->m.serial) != 0)
+	if (c->serial != NULL && strcmp(c->serial, row->m.serial) != 0)
 		return 0;
-	if (ts->n == ts->cap) {
-		size_t cap = ts->cap ? 2 * ts->cap : 32;
+	if (ts->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 32;
 		struct compliance_target *grown = realloc(ts->t, cap * sizeof(*grown));
 
 		if (grown == NULL)
 			return CC_ERR_NOMEM;
 		ts->t = grown;
-		ts->cap = cap;
+		c->cap = cap;
 	}
 	memset(&ts->t[ts->n], 0, sizeof(ts->t[0]));
 	ts->t[ts->n].m = row->m;
 	snprintf(ts->t[ts->n].site, sizeof(ts->t[ts->n].site), "%s", row->site);
 	snprintf(ts->t[ts->n].customer, sizeof(ts->t[ts->n].customer), "%s",
-	         ts->st->ops->org_get(ts->st, row->m.customer_id, &org) == CC_OK ? org.name : "?");
+	         c->st->ops->org_get(c->st, row->m.customer_id, &org) == CC_OK ? org.name : "?");
 	ts->n++;
 	return 0;
+}
+
+int cli_report_targets(struct cli_args *a, struct cli_report_targets *ts)
+{
+	struct store *s = vault_store(a->vault);
+	struct collector c = { s, cli_get(a, "serial"), ts, 0 };
+	struct store_machine_filter f;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	memset(ts, 0, sizeof(*ts));
+	rc = cli_report_scope(a, &f);
+	if (rc != CC_OK)
+		return rc;
+	rc = s->ops->machine_status_list(s, &f, add_target, &c);
+	if (rc == CC_OK && c.serial != NULL && ts->n == 0) {
+		log_error(MOD, "no such machine");
+		rc = CC_ERR_NOTFOUND;
+	}
+	return rc;
 }
 
 static const char *pct_text(json_t *v, char *buf, size_t cap)
@@ -181,15 +202,12 @@ static int add_row(struct cli_table *t, const char *key, const char *site, json_
 
 static int run_compliance(struct cli_args *a)
 {
-	struct store *s = vault_store(a->vault);
-	struct store_machine_filter f;
-	struct targets ts;
+	struct cli_report_targets ts;
 	int64_t now = clock_now_ms(), from, to = now;
 	json_t *doc = NULL, *m;
 	size_t i;
 	int rc;
 
-	memset(&f, 0, sizeof(f));
 	memset(&ts, 0, sizeof(ts));
 	if (cli_get(a, "to") != NULL && cli_parse_time(cli_get(a, "to"), &to) != CC_OK)
 		to = -1;
@@ -200,16 +218,7 @@ static int run_compliance(struct cli_args *a)
 		               "YYYY-MM-DDTHH:MM:SSZ)");
 		return CC_ERR_INVALID;
 	}
-	rc = cli_report_scope(a, &f);
-	if (rc != CC_OK)
-		return rc;
-	ts.st = s;
-	ts.serial = cli_get(a, "serial");
-	rc = s->ops->machine_status_list(s, &f, add_target, &ts);
-	if (rc == CC_OK && ts.serial != NULL && ts.n == 0) {
-		log_error(MOD, "no such machine");
-		rc = CC_ERR_NOTFOUND;
-	}
+	rc = cli_report_targets(a, &ts);
 	if (rc == CC_OK)
 		rc = compliance_report(a->vault, ts.t, ts.n, from, to, now, 1, 1, &doc);
 	free(ts.t);

@@ -15,60 +15,6 @@
 #define MOD "cli"
 #define DAY_MS INT64_C(86400000)
 
-struct targets {
-	struct store *st;
-	const char *serial;
-	struct compliance_target *t;
-	size_t n, cap;
-};
-
-static int add_target(void *ctx, const struct store_machine_status *row)
-{
-	struct targets *ts = ctx;
-	struct store_org org;
-
-	if (ts->serial != NULL && strcmp(ts->serial, row->m.serial) != 0)
-		return 0;
-	if (ts->n == ts->cap) {
-		size_t cap = ts->cap ? 2 * ts->cap : 32;
-		struct compliance_target *grown = realloc(ts->t, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return CC_ERR_NOMEM;
-		ts->t = grown;
-		ts->cap = cap;
-	}
-	memset(&ts->t[ts->n], 0, sizeof(ts->t[0]));
-	ts->t[ts->n].m = row->m;
-	snprintf(ts->t[ts->n].site, sizeof(ts->t[ts->n].site), "%s", row->site);
-	snprintf(ts->t[ts->n].customer, sizeof(ts->t[ts->n].customer), "%s",
-	         ts->st->ops->org_get(ts->st, row->m.customer_id, &org) == CC_OK ? org.name : "?");
-	ts->n++;
-	return 0;
-}
-
-/* The machines of --customer, --site, --serial. */
-static int targets_of(struct cli_args *a, struct targets *ts)
-{
-	struct store *s = vault_store(a->vault);
-	struct store_machine_filter f;
-	int rc;
-
-	memset(&f, 0, sizeof(f));
-	memset(ts, 0, sizeof(*ts));
-	rc = cli_report_scope(a, &f);
-	if (rc != CC_OK)
-		return rc;
-	ts->st = s;
-	ts->serial = cli_get(a, "serial");
-	rc = s->ops->machine_status_list(s, &f, add_target, ts);
-	if (rc == CC_OK && ts->serial != NULL && ts->n == 0) {
-		log_error(MOD, "no such machine");
-		rc = CC_ERR_NOTFOUND;
-	}
-	return rc;
-}
-
 static const char *int_text(json_t *v, char *buf, size_t cap)
 {
 	if (!json_is_integer(v))
@@ -144,7 +90,7 @@ static int print_beverages(json_t *doc)
 
 static int run_beverages(struct cli_args *a)
 {
-	struct targets ts;
+	struct cli_report_targets ts;
 	int64_t now = clock_now_ms(), from, to = now;
 	int by = beverages_group_parse(cli_get(a, "group-by"));
 	json_t *doc = NULL;
@@ -163,7 +109,7 @@ static int run_beverages(struct cli_args *a)
 		               "YYYY-MM-DDTHH:MM:SSZ)");
 		return CC_ERR_INVALID;
 	}
-	rc = targets_of(a, &ts);
+	rc = cli_report_targets(a, &ts);
 	if (rc == CC_OK)
 		rc = beverages_report(a->vault, ts.t, ts.n, from, to, by, &doc);
 	free(ts.t);
@@ -184,7 +130,7 @@ static int run_beverages(struct cli_args *a)
 
 static int run_forecasts(struct cli_args *a)
 {
-	struct targets ts;
+	struct cli_report_targets ts;
 	const char *within = cli_get(a, "due-within-days");
 	long days = 14;
 	json_t *doc = NULL, *m, *svc;
@@ -200,7 +146,7 @@ static int run_forecasts(struct cli_args *a)
 			return CC_ERR_INVALID;
 		}
 	}
-	rc = targets_of(a, &ts);
+	rc = cli_report_targets(a, &ts);
 	if (rc == CC_OK)
 		rc = forecast_report(a->vault, ts.t, ts.n, clock_now_ms(), (int)days, &doc);
 	if (rc == CC_OK)
