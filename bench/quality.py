@@ -48,31 +48,38 @@ def call(client, method, path, body):
     return doc
 
 
-def main():
+def site_args(runs):
+    """The site benchmarks' options (this one and bench/usage.py)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--machines", type=int, default=20)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--brews", type=int, default=300)
-    ap.add_argument("--runs", type=int, default=9)
-    args = ap.parse_args()
+    ap.add_argument("--runs", type=int, default=runs)
+    return ap.parse_args()
+
+
+def consenting_site(args, prefix, counters=False):
+    """The generator's site in a fresh data directory, a daemon serving it,
+    the admin signed in, and the customer's consent to the policy in force:
+    (info, daemon, client, root). The caller stops the daemon and removes root."""
     build = os.path.abspath(args.build)
     cc = os.path.join(build, "coffeecloud")
-    root = tempfile.mkdtemp(prefix="cc-bench-quality-")
+    root = tempfile.mkdtemp(prefix=prefix)
     data = os.path.join(root, "data")
     subprocess.run([cc, "init", "--data", data, "--password-stdin"], input=PASSWORD + "\n", text=True, check=True,
                    capture_output=True)
     t0 = time.monotonic()
     p = subprocess.run([os.path.join(build, "coffeecloud-bench-gendata-quality"), "--data", data, "--machines",
-                        str(args.machines), "--days", str(args.days), "--brews", str(args.brews)],
-                       text=True, capture_output=True)
+                        str(args.machines), "--days", str(args.days), "--brews", str(args.brews)]
+                       + (["--counters"] if counters else []), text=True, capture_output=True)
     if p.returncode != 0:
         raise SystemExit("gendata-quality failed:\n" + p.stderr)
     info = json.loads(p.stdout)
-    print("data: %d machines, %d days: %d events + %d telemetry (generated in %.1f s)"
-          % (info["machines"], info["days"], info["events"], info["telemetry"], time.monotonic() - t0))
+    print("data: %d machines, %d days: %d events + %d telemetry%s (generated in %.1f s)"
+          % (info["machines"], info["days"], info["events"], info["telemetry"],
+             ", %d brews lost" % info["lost"] if counters else "", time.monotonic() - t0))
     d = Daemon(build, data, root)
-    results = {}
     try:
         c = Client(d.https, os.path.join(data, "ca.crt"))
         c.login()
@@ -82,6 +89,18 @@ def main():
                        check=True, capture_output=True)
         subprocess.run([cc, "consent", "record", "--data", data, "--customer", "bench-cafe", "--version",
                         str(version), "--by", "bench-mgr"], text=True, check=True, capture_output=True)
+    except BaseException:
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return info, d, c, root
+
+
+def main():
+    args = site_args(9)
+    info, d, c, root = consenting_site(args, "cc-bench-quality-")
+    results = {}
+    try:
         pid = d.proc.pid
         span = "from=%d&to=%d" % (info["from_ms"], info["to_ms"])
         week = "from=%d&to=%d" % (info["to_ms"] - 7 * 86400000, info["to_ms"])

@@ -23,55 +23,21 @@ go into docs/PERFORMANCE.md ("Beverages and forecasts of a site").
 
 usage: bench/usage.py BUILD_DIR [--machines 20] [--days 30] [--brews 300] [--runs 7]
 """
-import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from api import PASSWORD, Client, Daemon, measure  # noqa: E402
-from quality import MANAGER_PASSWORD, call  # noqa: E402
+from api import measure  # noqa: E402
+from quality import consenting_site, site_args  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build")
-    ap.add_argument("--machines", type=int, default=20)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--brews", type=int, default=300)
-    ap.add_argument("--runs", type=int, default=7)
-    args = ap.parse_args()
-    build = os.path.abspath(args.build)
-    cc = os.path.join(build, "coffeecloud")
-    root = tempfile.mkdtemp(prefix="cc-bench-usage-")
-    data = os.path.join(root, "data")
-    subprocess.run([cc, "init", "--data", data, "--password-stdin"], input=PASSWORD + "\n", text=True, check=True,
-                   capture_output=True)
-    t0 = time.monotonic()
-    p = subprocess.run([os.path.join(build, "coffeecloud-bench-gendata-quality"), "--data", data, "--machines",
-                        str(args.machines), "--days", str(args.days), "--brews", str(args.brews), "--counters"],
-                       text=True, capture_output=True)
-    if p.returncode != 0:
-        raise SystemExit("gendata-quality failed:\n" + p.stderr)
-    info = json.loads(p.stdout)
-    print("data: %d machines, %d days: %d events + %d telemetry, %d brews lost (generated in %.1f s)"
-          % (info["machines"], info["days"], info["events"], info["telemetry"], info["lost"],
-             time.monotonic() - t0))
-    d = Daemon(build, data, root)
+    args = site_args(7)
+    info, d, c, root = consenting_site(args, "cc-bench-usage-", counters=True)
     results = {}
     try:
-        c = Client(d.https, os.path.join(data, "ca.crt"))
-        c.login()
-        version = call(c, "POST", "/api/v1/policy/versions", {})["version"]
-        subprocess.run([cc, "user", "add", "--data", data, "--org", "bench-cafe", "--login", "bench-mgr", "--role",
-                        "customer_manager", "--password-stdin"], input=MANAGER_PASSWORD + "\n", text=True,
-                       check=True, capture_output=True)
-        subprocess.run([cc, "consent", "record", "--data", data, "--customer", "bench-cafe", "--version",
-                        str(version), "--by", "bench-mgr"], text=True, check=True, capture_output=True)
         pid = d.proc.pid
         span = "from=%d&to=%d" % (info["from_ms"], info["to_ms"])
         site = "/api/v1/beverages?customer=bench-cafe&site=bench-site&"
