@@ -176,7 +176,8 @@ def test_kill_9_ends_offline_and_reports_group(fleet):
     d.start()
     m = Paho(d, f.machines["D3"])
     m.connect()
-    assert f.status("D3")["online"]
+    # The live state is committed by the writer after the CONNACK went out.
+    ccdaemon.poll_until(lambda: f.status("D3")["online"], "D3 to be online")
     d._kill()
     m.c.loop_stop()
     with ccdaemon.Daemon(f):
