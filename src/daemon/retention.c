@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "records/records.h"
+#include "records/event_days.h"
 #include "records/rollup.h"
 #include "vault/vault.h"
 
@@ -104,7 +105,7 @@ static int delete_batch(struct retention *r, int64_t machine_id, enum retention_
                         int64_t *deleted)
 {
 	struct store *s = vault_store(r->vault);
-	int64_t limit = (int64_t)r->policy.batch_rows, n = 0, hours = 0;
+	int64_t limit = (int64_t)r->policy.batch_rows, n = 0, hours = 0, days = 0;
 	int rc = s->ops->begin(s);
 
 	*deleted = 0;
@@ -120,6 +121,11 @@ static int delete_batch(struct retention *r, int64_t machine_id, enum retention_
 		} else {
 			rc = s->ops->records_purge(s, machine_id, (enum record_kind)(RECORD_TELEMETRY + k), cut_ms, limit,
 			                           &n);
+			/* The digests of days wholly before the cut-off go with their
+			 * events (records/event_days.h); not counted as events. */
+			if (rc == CC_OK && k == RETAIN_EVENTS && n < limit)
+				rc = s->ops->rollup_purge(s, machine_id, EVENT_DAYS_WIDTH_MS, cut_ms - EVENT_DAYS_DAY_MS + 1,
+				                          limit - n, &days);
 		}
 	}
 	if (rc == CC_OK)

@@ -13,17 +13,22 @@
 #include "common/log.h"
 #include "fleet/downtime.h"
 #include "fleet/inventory.h"
+#include "records/event_days.h"
 #include "records/rollup.h"
 #include "vault/vault.h"
 
 #define MOD "settler"
+
+/* Days digested between two looks at the inbox: about 50 ms of work. */
+#define DIGEST_BATCH 16
 
 struct settler {
 	struct vault *vault;
 	struct rollup_round *rollups; /* the summaries each round brings up to date */
 	struct downtime_round *faults; /* the critical errors each round brings in */
 	struct alerts_round *alerts;   /* the alert rules each round's records are judged by */
-	struct store_settle_hooks parts[3];
+	struct event_days_round *days; /* the days of events each round marks for their digest */
+	struct store_settle_hooks parts[4];
 	int64_t next_alert_tick;       /* the time-based alert rules and escalation (alerts.h) */
 	int64_t round_ms;
 	int64_t poll_ms;               /* how often erasures are looked for */
@@ -66,7 +71,7 @@ static int each_row(void *ctx, const struct store_record *rec)
 	size_t i;
 	int rc = CC_OK;
 
-	for (i = 0; i < 3 && rc == CC_OK; i++)
+	for (i = 0; i < 4 && rc == CC_OK; i++)
 		rc = st->parts[i].row(st->parts[i].ctx, rec);
 	return rc;
 }
@@ -77,7 +82,7 @@ static int each_finish(void *ctx, struct store *s)
 	size_t i;
 	int rc = CC_OK;
 
-	for (i = 0; i < 3 && rc == CC_OK; i++)
+	for (i = 0; i < 4 && rc == CC_OK; i++)
 		rc = st->parts[i].finish(st->parts[i].ctx, s);
 	return rc;
 }
@@ -108,10 +113,25 @@ static void settle_all(struct settler *st)
 	}
 }
 
+/* A batch of finished days of events digested, here because no record
+ * moves in while this thread digests (event_days.h). 1: more are due. */
+static int digest_days(struct settler *st)
+{
+	size_t built = 0;
+	int rc = event_days_build(st->vault, clock_now_ms(), DIGEST_BATCH, &built);
+
+	if (rc != CC_OK) {
+		log_warn(MOD, "digesting days of events: %s (again after the next round)", cc_strerror(rc));
+		return 0;
+	}
+	return built == DIGEST_BATCH;
+}
+
 static void *settler_main(void *arg)
 {
 	struct settler *st = arg;
 	int64_t next_round = clock_mono_ms() + st->round_ms;
+	int more_days = 1; /* days of events may wait for their digest */
 
 	pthread_setname_np(pthread_self(), "cc-settler");
 	for (;;) {
@@ -125,6 +145,8 @@ static void *settler_main(void *arg)
 		wait = wait < st->poll_ms ? wait : st->poll_ms;
 		if (st->next_alert_tick - clock_mono_ms() < wait)
 			wait = st->next_alert_tick - clock_mono_ms();
+		if (more_days)
+			wait = 0;
 		if (!st->kicked && !st->stopping && wait > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_sec += (time_t)(wait / 1000);
@@ -155,6 +177,7 @@ static void *settler_main(void *arg)
 		}
 		if (stop)
 			break;
+		more_days = digest_days(st);
 	}
 	return NULL;
 }
@@ -175,9 +198,12 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 			rc = downtime_round_new(st->vault, &st->faults);
 		if (rc == CC_OK)
 			rc = alerts_round_new(st->vault, &st->alerts);
+		if (rc == CC_OK)
+			rc = event_days_round_new(&st->days);
 		if (rc != CC_OK) {
 			rollup_round_free(st->rollups);
 			downtime_round_free(st->faults);
+			alerts_round_free(st->alerts);
 			vault_close(st->vault);
 		}
 	}
@@ -188,6 +214,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	rollup_round_hooks(st->rollups, &st->parts[0]);
 	downtime_round_hooks(st->faults, &st->parts[1]);
 	alerts_round_hooks(st->alerts, &st->parts[2]);
+	event_days_round_hooks(st->days, &st->parts[3]);
 	st->next_alert_tick = clock_mono_ms() + alerts_tick_ms();
 	st->round_ms = round_ms > 0 ? round_ms : 1000;
 	st->poll_ms = poll_ms > 0 ? poll_ms : 250;
@@ -211,6 +238,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 		rollup_round_free(st->rollups);
 		downtime_round_free(st->faults);
 		alerts_round_free(st->alerts);
+		event_days_round_free(st->days);
 		vault_close(st->vault);
 		free(st);
 		return CC_ERR_NOMEM;
@@ -239,6 +267,7 @@ void settler_stop(struct settler *st)
 	rollup_round_free(st->rollups);
 	downtime_round_free(st->faults);
 	alerts_round_free(st->alerts);
+	event_days_round_free(st->days);
 	vault_close(st->vault);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->wake);

@@ -10,6 +10,7 @@
 #include "common/strmap.h"
 #include "common/zone.h"
 #include "ingest/jscan.h"
+#include "records/event_days.h"
 #include "records/records.h"
 #include "records/rollup.h"
 
@@ -211,7 +212,7 @@ static int machine_add(struct report *rep, const struct compliance_target *t, js
 		rc = CC_ERR_NOMEM;
 		goto out;
 	}
-	rc = records_get(rep->v, &t->m, RECORD_EVENT, rep->from_ms, rep->to_ms, on_event, &w);
+	rc = event_days_get(rep->v, &t->m, rep->from_ms, rep->to_ms, on_event, &w);
 	if (rc != CC_OK)
 		goto out;
 	w.hour_from = rep->from_ms - rep->from_ms % ROLLUP_HOUR_MS;

@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "fleet/inventory.h"
 #include "ingest/jscan.h"
+#include "records/event_days.h"
 #include "records/records.h"
 #include "records/rollup.h"
 
@@ -353,7 +354,7 @@ int forecast_machine(struct vault *v, const struct store_machine *m, int64_t now
 	rc = rollup_read(v, m, HOUR_MS, from, now_ms - now_ms % HOUR_MS + HOUR_MS, on_hour, &w, NULL);
 	w.sum_brews = w.s[M_WATER].n == 0;
 	if (rc == CC_OK)
-		rc = records_get(v, m, RECORD_EVENT, from, now_ms + 1, on_event, &w);
+		rc = event_days_get(v, m, from, now_ms + 1, on_event, &w);
 	if (rc != CC_OK)
 		goto out;
 	list = json_array();

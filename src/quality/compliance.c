@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "ingest/jscan.h"
+#include "records/event_days.h"
 #include "records/records.h"
 #include "records/rollup.h"
 
@@ -783,7 +784,7 @@ int compliance_machine(struct vault *v, const struct compliance_rules *rules, co
 	sum->machines++;
 	w.brew_list = technical ? json_array() : NULL;
 	w.descale_spans = json_array();
-	rc = records_get(v, m, RECORD_EVENT, from_ms - LOOKBACK_MS, to_ms, on_event, &w);
+	rc = event_days_get(v, m, from_ms - LOOKBACK_MS, to_ms, on_event, &w);
 	if (rc == CC_OK && w.rc != CC_OK)
 		rc = w.rc;
 	if (rc == CC_OK && technical) {

@@ -660,6 +660,14 @@ struct store_ops {
 	/* At most limit summaries of one width starting before before_ms, oldest first. */
 	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms, int64_t limit,
 	                    int64_t *deleted);
+	/* Days of events changed since their digest (src/records/event_days.h):
+	 * touch marks (machine, day) and drops the day's digest (a roll-up of
+	 * width wdigest); dirty hands over marked days starting before
+	 * before_ms, oldest first, at most limit; clean unmarks one. */
+	int (*event_day_touch)(struct store *s, int64_t machine_id, int64_t day_ms, int64_t wdigest);
+	int (*event_days_dirty)(struct store *s, int64_t before_ms, size_t limit,
+	                        int (*each)(void *ctx, int64_t machine_id, int64_t day_ms), void *ctx);
+	int (*event_day_clean)(struct store *s, int64_t machine_id, int64_t day_ms);
 	/* Records of one machine and kind with from_ms <= ts_ms < to_ms and
 	 * seq > after_seq, by seq. */
 	int (*records_get)(struct store *s, int64_t machine_id, enum record_kind kind,

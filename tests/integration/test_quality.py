@@ -4,6 +4,7 @@ scenario that real machines publish over MQTT/TLS (paho): brews out of
 spec, a milk fridge warming up, a skipped cleaning. The figures are checked
 against the scenario's own record; who sees what follows roles and consent."""
 import calendar
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -183,6 +184,38 @@ def test_the_scenario_in_figures(world):
     assert site["brews"] == 20 and site["in_spec"] == 16 and site["telemetry_breaches"] == 1
     assert site["cleanings"]["milk_system"] == {"done": 1, "due": 2, "overdue": 1}
     assert doc["total"]["brews"] == 20 and [d["brews"] for d in doc["total"]["days"]] == [14, 6]
+
+
+def test_finished_days_digested_in_the_background_answer_the_same(world):
+    """The settler digests Q1's finished days (records/event_days.h); the
+    answer from the digests is the one the records give."""
+    w = world
+    scenario_compliance(w)
+    db = w["fleet"].data / "coffeecloud.db"
+
+    def digested():
+        c = sqlite3.connect(db, timeout=10)
+        try:
+            return c.execute("SELECT count(*) FROM rollups r JOIN machines m ON m.id = r.machine_id "
+                             "WHERE m.serial = 'Q1' AND r.width_ms = ? AND r.start_ms IN (?, ?)",
+                             (-DAY, D, D + DAY)).fetchone()[0] == 2
+        finally:
+            c.close()
+    ccdaemon.poll_until(digested, "Q1's two scenario days digested")
+    query = {"from": D, "to": D + 2 * DAY}
+    from_digests = compliance(w, "eng-m", machine="Q1", **query)
+    status, usage_digests = call(w, "eng-m", "GET", f"/api/v1/beverages?group_by=product,day&from={D}&to={D + 2 * DAY}")
+    assert status == 200, usage_digests
+    c = sqlite3.connect(db, timeout=10)
+    with c:
+        c.execute("DELETE FROM rollups WHERE width_ms = ?", (-DAY,))
+    c.close()
+    from_records = compliance(w, "eng-m", machine="Q1", **query)
+    status, usage_records = call(w, "eng-m", "GET", f"/api/v1/beverages?group_by=product,day&from={D}&to={D + 2 * DAY}")
+    assert status == 200, usage_records
+    assert from_digests["machines"] == from_records["machines"]
+    assert from_digests["machines"][0]["brews"] == 20
+    assert usage_digests == usage_records
 
 
 def test_site_and_customer_scope(world):

@@ -517,6 +517,17 @@ const char *const sqlite_migrations[] = {
 	"  sha256 TEXT NOT NULL REFERENCES artifacts(sha256),"
 	"  offered_ms INTEGER NOT NULL,"
 	"  offered_by TEXT NOT NULL);",
+
+	/* 22 -> 23: the days of events that changed since they were digested
+	 * (src/records/event_days.h). The digests themselves are roll-ups of
+	 * width EVENT_DAYS_WIDTH_MS (negative: no telemetry width) in rollups.
+	 * Every day that already holds events is to be digested. */
+	"CREATE TABLE event_days_dirty("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  day_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (day_ms, machine_id)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO event_days_dirty(machine_id, day_ms)"
+	"  SELECT DISTINCT machine_id, ts_ms - ts_ms % 86400000 FROM events WHERE ts_ms >= 0;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

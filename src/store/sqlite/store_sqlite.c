@@ -40,6 +40,7 @@ struct sqlite_store {
 	sqlite3_stmt *put_report;
 	struct inbox *inbox;
 	sqlite3_stmt *rollup_read, *rollup_write; /* kept: a round reads and writes thousands */
+	sqlite3_stmt *day_mark, *day_undigest;     /* kept: a round marks a day per machine */
 	int settling; /* this connection moves the inbox: it got the larger page cache */
 };
 
@@ -253,6 +254,8 @@ static void sq_close(struct store *base)
 	sqlite3_finalize(s->put_report);
 	sqlite3_finalize(s->rollup_read);
 	sqlite3_finalize(s->rollup_write);
+	sqlite3_finalize(s->day_mark);
+	sqlite3_finalize(s->day_undigest);
 	inbox_close(s->inbox);
 	sqlite3_close(s->db);
 	free(s);
@@ -2805,6 +2808,69 @@ static int sq_rollup_purge(struct store *base, int64_t machine_id, int64_t width
 	return rc;
 }
 
+/* ---- days of events to digest ---- */
+
+static int sq_event_day_touch(struct store *base, int64_t machine_id, int64_t day_ms, int64_t wdigest)
+{
+	struct sqlite_store *s = SQ(base);
+	int rc = s->day_mark != NULL ? CC_OK
+	         : prepare(s, "INSERT OR IGNORE INTO event_days_dirty(day_ms, machine_id) VALUES (?, ?)", &s->day_mark);
+
+	if (rc == CC_OK && s->day_undigest == NULL)
+		rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?",
+		             &s->day_undigest);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(s->day_mark, 1, day_ms);
+	sqlite3_bind_int64(s->day_mark, 2, machine_id);
+	rc = sqlite3_step(s->day_mark);
+	sqlite3_reset(s->day_mark);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, rc, "marking a day of events");
+	sqlite3_bind_int64(s->day_undigest, 1, machine_id);
+	sqlite3_bind_int64(s->day_undigest, 2, wdigest);
+	sqlite3_bind_int64(s->day_undigest, 3, day_ms);
+	rc = sqlite3_step(s->day_undigest);
+	sqlite3_reset(s->day_undigest);
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "dropping a day's digest");
+}
+
+static int sq_event_days_dirty(struct store *base, int64_t before_ms, size_t limit,
+                               int (*each)(void *, int64_t, int64_t), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT machine_id, day_ms FROM event_days_dirty WHERE day_ms < ? "
+	                    "ORDER BY day_ms, machine_id LIMIT ?", &st), stop = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, before_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		stop = each(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading the days of events to digest");
+}
+
+static int sq_event_day_clean(struct store *base, int64_t machine_id, int64_t day_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "DELETE FROM event_days_dirty WHERE machine_id = ? AND day_ms = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, day_ms);
+	return step_done(s, st, "unmarking a day of events");
+}
+
 static int sq_records_last_seq(struct store *base, int64_t machine_id, enum record_kind kind, int64_t *seq)
 {
 	struct sqlite_store *s = SQ(base);
@@ -3495,6 +3561,9 @@ const struct store_ops store_sqlite_ops = {
 	.rollup_put = sq_rollup_put,
 	.rollup_each = sq_rollup_each,
 	.rollup_purge = sq_rollup_purge,
+	.event_day_touch = sq_event_day_touch,
+	.event_days_dirty = sq_event_days_dirty,
+	.event_day_clean = sq_event_day_clean,
 	.records_get = sq_records_get,
 	.records_last_seq = sq_records_last_seq,
 	.records_purge = sq_records_purge,
