@@ -2356,13 +2356,43 @@ static int emit_arrival(const struct arrival *x, int64_t machine_id, enum record
 	return each(ctx, &rec);
 }
 
+/* The lowest and highest seq of (machine, kind)'s stored records with
+ * from_ms <= ts_ms < to_ms, from the time index alone; none: lo > hi. */
+static int seq_bounds(struct sqlite_store *s, int64_t machine_id, enum record_kind kind, int64_t from_ms,
+                      int64_t to_ms, int64_t *lo, int64_t *hi)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT min(seq), max(seq) FROM %s WHERE machine_id = ? AND ts_ms >= ? AND ts_ms < ?",
+	         record_table(kind));
+	rc = prepare(s, sql, &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, to_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*lo = sqlite3_column_int64(st, 0);
+		*hi = sqlite3_column_int64(st, 1);
+	} else {
+		*lo = 1;
+		*hi = 0;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? CC_OK : db_fail(s, rc, "reading records");
+}
+
 static int sq_records_get(struct store *base, int64_t machine_id, enum record_kind kind,
                           int64_t from_ms, int64_t to_ms, int64_t after_seq,
                           int (*each)(void *, const struct store_record *), void *ctx)
 {
 	struct sqlite_store *s = SQ(base);
 	struct arrivals a = { NULL, 0, 0, from_ms, to_ms, after_seq, CC_OK };
-	char sql[160];
+	int64_t lo = 1, hi = 0;
+	char sql[192];
 	struct store_record rec;
 	sqlite3_stmt *st;
 	size_t next = 0;
@@ -2372,17 +2402,28 @@ static int sq_records_get(struct store *base, int64_t machine_id, enum record_ki
 	rc = read_arrivals(s, machine_id, kind, &a);
 	if (rc != CC_OK)
 		return rc;
-	snprintf(sql, sizeof(sql), "SELECT seq, ts_ms, body FROM %s WHERE machine_id = ? AND ts_ms >= ? "
-	         "AND ts_ms < ? AND seq > ? ORDER BY seq", record_table(kind));
+	/* Left to itself, SQLite walks the primary key (machine, seq) for the
+	 * ORDER BY, through every record the machine ever sent, bodies and
+	 * all, to find a day's. The time index bounds the seqs of the range
+	 * first (no bodies read); seq grows with time, so the walk is short. */
+	rc = seq_bounds(s, machine_id, kind, from_ms, to_ms, &lo, &hi);
+	if (rc != CC_OK) {
+		arrivals_free(&a);
+		return rc;
+	}
+	snprintf(sql, sizeof(sql), "SELECT seq, ts_ms, body FROM %s WHERE machine_id = ? AND seq >= ? AND seq <= ? "
+	         "AND ts_ms >= ? AND ts_ms < ? AND seq > ? ORDER BY seq", record_table(kind));
 	rc = prepare(s, sql, &st);
 	if (rc != CC_OK) {
 		arrivals_free(&a);
 		return rc;
 	}
 	sqlite3_bind_int64(st, 1, machine_id);
-	sqlite3_bind_int64(st, 2, from_ms);
-	sqlite3_bind_int64(st, 3, to_ms);
-	sqlite3_bind_int64(st, 4, after_seq);
+	sqlite3_bind_int64(st, 2, lo);
+	sqlite3_bind_int64(st, 3, hi);
+	sqlite3_bind_int64(st, 4, from_ms);
+	sqlite3_bind_int64(st, 5, to_ms);
+	sqlite3_bind_int64(st, 6, after_seq);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rec.machine_id = machine_id;
 		rec.kind = kind;
