@@ -15,6 +15,7 @@
 #include "crypto/aead.h"
 #include "fleet/hours.h"
 #include "ingest/catalogue.h"
+#include "ingest/jscan.h"
 #include "ingest/privacy.h"
 #include "quality/compliance.h"
 #include "records/records.h"
@@ -398,18 +399,40 @@ struct alerts_round {
 	} *windows;
 	size_t nwin, capwin;
 	struct compliance_rules *quality; /* the quality rule sets, read once per round */
-	/* each machine's last cleaning per program seen since the start, by machine id */
+	/* What the rules remember of each machine, by machine id: its last
+	 * cleaning per program (kept in the store too: a restart forgets
+	 * none) and since when each limited metric has been beyond its
+	 * limit (0: within; of the rule set version beyond_version - 1). */
 	struct cleaned {
 		int64_t machine_id;
 		int64_t last[QP_COUNT];
+		int changed; /* a cleaning to store at the round's end */
+		int64_t beyond_version;
+		int64_t beyond_since[QUALITY_LIMITS_MAX];
 	} *cleaned;
 	size_t ncleaned, capcleaned;
+	int cleanings_changed;
 	struct alert_due *due; /* each machine's service forecast (maintenance_due_soon) */
 };
+
+static struct cleaned *cleaned_of(struct alerts_round *r, int64_t machine_id, int add);
+
+static int load_cleaning(void *ctx, int64_t machine_id, const char *program, int64_t ts_ms)
+{
+	struct alerts_round *r = ctx;
+	int prog = program != NULL ? quality_program_find(program, strlen(program)) : -1;
+	struct cleaned *cl = prog >= 0 ? cleaned_of(r, machine_id, 1) : NULL;
+
+	if (cl != NULL && ts_ms > cl->last[prog])
+		cl->last[prog] = ts_ms;
+	return 0;
+}
 
 int alerts_round_new(struct vault *v, struct alerts_round **out)
 {
 	struct alerts_round *r = calloc(1, sizeof(*r));
+	struct store *s = vault_store(v);
+	int rc;
 
 	if (r == NULL)
 		return CC_ERR_NOMEM;
@@ -421,6 +444,12 @@ int alerts_round_new(struct vault *v, struct alerts_round **out)
 	}
 	if (r->nrules > RULES_MAX)
 		r->nrules = RULES_MAX;
+	/* The cleanings seen before this start: an overdue one still alerts. */
+	rc = s->ops->last_cleanings_each(s, load_cleaning, r);
+	if (rc != CC_OK) {
+		alerts_round_free(r);
+		return rc;
+	}
 	*out = r;
 	return CC_OK;
 }
@@ -556,6 +585,86 @@ static int apply_pending(struct alerts_round *r, struct store *s)
 
 /* ---- the settler's part ---- */
 
+/* The readings of a telemetry record's "m" of the metrics the rule set
+ * limits: has[k] and v[k] for rs->limits[k]. */
+struct limit_scan {
+	const struct quality_ruleset *rs;
+	int in_m;
+	const char *key;
+	size_t klen;
+	int has[QUALITY_LIMITS_MAX];
+	double v[QUALITY_LIMITS_MAX];
+};
+
+static int on_limit_token(void *ctx, const struct jscan_token *t)
+{
+	struct limit_scan *ls = ctx;
+	size_t k;
+
+	if (t->depth == 1 && t->type == JSCAN_KEY) {
+		ls->in_m = t->len == 1 && t->s[0] == 'm';
+		return 0;
+	}
+	if (t->depth != 2 || !ls->in_m)
+		return 0;
+	if (t->type == JSCAN_KEY) {
+		ls->key = t->s;
+		ls->klen = t->len;
+		return 0;
+	}
+	for (k = 0; ls->key != NULL && (t->type == JSCAN_INTEGER || t->type == JSCAN_REAL) && k < ls->rs->nlimits; k++)
+		if (strlen(ls->rs->limits[k].metric) == ls->klen && memcmp(ls->rs->limits[k].metric, ls->key, ls->klen) == 0) {
+			ls->has[k] = 1;
+			ls->v[k] = t->d;
+		}
+	ls->key = NULL;
+	return 0;
+}
+
+/* A reading of each limited metric moves its "beyond since" and is judged. */
+static void judge_limits(struct alerts_round *r, struct store *s, const struct alert_rule *rule, const int64_t *p,
+                         const struct store_record *rec, const uint8_t *body, size_t len)
+{
+	const struct quality_ruleset *rs;
+	struct limit_scan ls;
+	struct cleaned *cl;
+	struct jscan js;
+	int64_t version;
+	size_t k;
+
+	if (r->quality == NULL && compliance_rules_load(s, &r->quality) != CC_OK)
+		return;
+	rs = compliance_rules_for(r->quality, r->machine.model, rec->ts_ms - rec->ts_ms % COMPLIANCE_DAY_MS,
+	                          clock_now_ms(), &version);
+	if (rs == NULL || rs->nlimits == 0)
+		return;
+	memset(&ls, 0, sizeof(ls));
+	ls.rs = rs;
+	if (jscan_run(&js, body, len, on_limit_token, &ls) != JSCAN_OK)
+		return;
+	for (k = 0; k < rs->nlimits && !ls.has[k]; k++)
+		;
+	if (k == rs->nlimits || (cl = cleaned_of(r, rec->machine_id, 1)) == NULL)
+		return;
+	if (cl->beyond_version != version + 1) { /* another version, other limits */
+		memset(cl->beyond_since, 0, sizeof(cl->beyond_since));
+		cl->beyond_version = version + 1;
+	}
+	for (k = 0; k < rs->nlimits; k++) {
+		const struct quality_range *q = &rs->limits[k].r;
+
+		if (!ls.has[k])
+			continue;
+		if ((q->has_max && ls.v[k] > q->max) || (q->has_min && ls.v[k] < q->min)) {
+			if (cl->beyond_since[k] == 0 || rec->ts_ms < cl->beyond_since[k])
+				cl->beyond_since[k] = rec->ts_ms;
+		} else {
+			cl->beyond_since[k] = 0;
+		}
+		rule->on_limit(p, &rs->limits[k], cl->beyond_since[k], rec->ts_ms, take_verdict, r);
+	}
+}
+
 static int round_row(void *ctx, const struct store_record *rec)
 {
 	struct alerts_round *r = ctx;
@@ -576,7 +685,8 @@ static int round_row(void *ctx, const struct store_record *rec)
 	for (i = 0; i < r->nrules; i++)
 		wanted |= (r->rules[i].on_record != NULL ||
 		           (rec->kind == RECORD_EVENT &&
-		            (r->rules[i].on_brew != NULL || strcmp(r->rules[i].id, "cleaning_overdue") == 0))) &&
+		            (r->rules[i].on_brew != NULL || strcmp(r->rules[i].id, "cleaning_overdue") == 0)) ||
+		           (rec->kind == RECORD_TELEMETRY && r->rules[i].on_limit != NULL)) &&
 		          c[i].enabled;
 	if (!wanted)
 		return CC_OK;
@@ -591,8 +701,11 @@ static int round_row(void *ctx, const struct store_record *rec)
 		int prog = compliance_cleaning_of((const char *)pt, len);
 		struct cleaned *cl = prog >= 0 ? cleaned_of(r, rec->machine_id, 1) : NULL;
 
-		if (cl != NULL && rec->ts_ms > cl->last[prog])
+		if (cl != NULL && rec->ts_ms > cl->last[prog]) {
 			cl->last[prog] = rec->ts_ms;
+			cl->changed = 1;
+			r->cleanings_changed = 1;
+		}
 	}
 	for (i = 0; i < r->nrules; i++)
 		if (r->rules[i].on_record != NULL && c[i].enabled) {
@@ -609,15 +722,45 @@ static int round_row(void *ctx, const struct store_record *rec)
 			r->cur_rule = (unsigned)i;
 			r->rules[i].on_brew(c[i].p, rs, pt, len, take_verdict, r);
 		}
+	for (i = 0; i < r->nrules; i++)
+		if (r->rules[i].on_limit != NULL && c[i].enabled && rec->kind == RECORD_TELEMETRY) {
+			r->cur_rule = (unsigned)i;
+			judge_limits(r, s, &r->rules[i], c[i].p, rec, pt, len);
+		}
 	crypto_wipe(pt, len);
 	free(pt);
 	return CC_OK;
+}
+
+/* The cleanings the round brought, into the store in its transaction. */
+static int store_cleanings(struct alerts_round *r, struct store *s)
+{
+	size_t i;
+	int prog, rc = CC_OK;
+
+	if (!r->cleanings_changed)
+		return CC_OK;
+	for (i = 0; i < r->ncleaned && rc == CC_OK; i++) {
+		struct cleaned *cl = &r->cleaned[i];
+
+		for (prog = 0; cl->changed && prog < QP_COUNT && rc == CC_OK; prog++)
+			if (cl->last[prog] != 0)
+				rc = s->ops->last_cleaning_put(s, cl->machine_id, quality_program_name(prog), cl->last[prog]);
+		if (rc == CC_OK)
+			cl->changed = 0;
+	}
+	if (rc == CC_OK)
+		r->cleanings_changed = 0;
+	return rc;
 }
 
 static int round_finish(void *ctx, struct store *s)
 {
 	struct alerts_round *r = ctx;
 	int rc = apply_pending(r, s);
+
+	if (rc == CC_OK)
+		rc = store_cleanings(r, s);
 
 	/* Settings people changed reach the next round. */
 	forget_configs(r);

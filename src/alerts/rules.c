@@ -185,6 +185,21 @@ static void quality_breach_brew(const int64_t *p, const struct quality_ruleset *
 		verdict(vctx, b.product, quality_brew_judge(qp, b.v, b.has) != 0);
 }
 
+/* ---- telemetry_breach: a limited metric beyond its limit for too long ---- */
+
+/* The cause is the metric ("telemetry_breach:milk_fridge_temp_c"): opened
+ * by a reading after more than for_s beyond the limit without a reading
+ * within it (the compliance report's breach), resolved by one within. */
+static void telemetry_breach_limit(const int64_t *p, const struct quality_limit *lim, int64_t beyond_since_ms,
+                                   int64_t ts_ms, alert_verdict_fn verdict, void *vctx)
+{
+	(void)p;
+	if (beyond_since_ms == 0)
+		verdict(vctx, lim->metric, 0);
+	else if (ts_ms - beyond_since_ms > lim->for_s * 1000)
+		verdict(vctx, lim->metric, 1);
+}
+
 /* ---- timer rules ---- */
 
 enum { OFFLINE_SECONDS };
@@ -275,22 +290,23 @@ static void maintenance_due_timer(const int64_t *p, const struct alert_timer_vie
 
 static const struct alert_rule rules[] = {
 	{ "offline_long", "warning", "status", { { "offline_seconds", 1800, 1, 7 * DAY_S }, { NULL, 0, 0, 0 } },
-	  NULL, offline_long_timer, NULL },
-	{ "critical_error", "critical", "technical", { { NULL, 0, 0, 0 } }, critical_error_record, NULL, NULL },
+	  NULL, offline_long_timer, NULL, NULL },
+	{ "critical_error", "critical", "technical", { { NULL, 0, 0, 0 } }, critical_error_record, NULL, NULL, NULL },
 	{ "out_of_service", "critical", "status", { { "after_seconds", 0, 0, 7 * DAY_S }, { NULL, 0, 0, 0 } },
-	  NULL, out_of_service_timer, NULL },
+	  NULL, out_of_service_timer, NULL, NULL },
 	{ "consumable_low", "warning", "technical",
 	  { { "beans_below_pct", 10, 0, 100 }, { "filter_above_pct", 100, 0, 200 }, { NULL, 0, 0, 0 } },
-	  consumable_low_record, NULL, NULL },
+	  consumable_low_record, NULL, NULL, NULL },
 	{ "refusals", "warning", "status",
 	  { { "count", 10, 1, 1000000 }, { "window_seconds", 600, 1, DAY_S }, { NULL, 0, 0, 0 } }, NULL,
-	  refusals_timer, NULL },
+	  refusals_timer, NULL, NULL },
 	{ "cert_expiring", "warning", "status", { { "days", 30, 1, 365 }, { NULL, 0, 0, 0 } }, NULL,
-	  cert_expiring_timer, NULL },
-	{ "quality_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, quality_breach_brew },
-	{ "cleaning_overdue", "warning", "service", { { NULL, 0, 0, 0 } }, NULL, cleaning_overdue_timer, NULL },
+	  cert_expiring_timer, NULL, NULL },
+	{ "quality_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, quality_breach_brew, NULL },
+	{ "cleaning_overdue", "warning", "service", { { NULL, 0, 0, 0 } }, NULL, cleaning_overdue_timer, NULL, NULL },
 	{ "maintenance_due_soon", "warning", "service", { { "days", 7, 0, 365 }, { NULL, 0, 0, 0 } }, NULL,
-	  maintenance_due_timer, NULL },
+	  maintenance_due_timer, NULL, NULL },
+	{ "telemetry_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, NULL, telemetry_breach_limit },
 };
 
 const struct alert_rule *alert_rules(size_t *n)

@@ -17,6 +17,9 @@
  *
  *   on_brew    a settled brew event with the quality rule set judging its
  *              day (quality/compliance.h): quality_breach.
+ *   on_limit   a settled reading of a metric the rule set limits (the milk
+ *              fridge), with the time it has been beyond the limit since
+ *              (0: it is within), kept by the engine: telemetry_breach.
  *
  * cleaning_overdue is an on_timer over the last cleaning of each program
  * against the rule set's schedule (docs/QUALITY.md "Alerts");
@@ -76,6 +79,8 @@ struct alert_rule {
 	void (*on_timer)(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict, void *vctx);
 	void (*on_brew)(const int64_t *p, const struct quality_ruleset *rs, const uint8_t *body, size_t len,
 	                alert_verdict_fn verdict, void *vctx);
+	void (*on_limit)(const int64_t *p, const struct quality_limit *lim, int64_t beyond_since_ms, int64_t ts_ms,
+	                 alert_verdict_fn verdict, void *vctx);
 };
 
 /* The shipped rules, in a fixed order (an index is a rule's number). */

@@ -660,6 +660,13 @@ struct store_ops {
 	/* At most limit summaries of one width starting before before_ms, oldest first. */
 	int (*rollup_purge)(struct store *s, int64_t machine_id, int64_t width_ms, int64_t before_ms, int64_t limit,
 	                    int64_t *deleted);
+	/* Each machine's last successful cleaning per program (alerts.h
+	 * cleaning_overdue), kept across restarts: put keeps the later time;
+	 * each hands over every row. */
+	int (*last_cleaning_put)(struct store *s, int64_t machine_id, const char *program, int64_t ts_ms);
+	int (*last_cleanings_each)(struct store *s,
+	                           int (*each)(void *ctx, int64_t machine_id, const char *program, int64_t ts_ms),
+	                           void *ctx);
 	/* Days of events changed since their digest (src/records/event_days.h):
 	 * touch marks (machine, day) and drops the day's digest (a roll-up of
 	 * width wdigest); dirty hands over marked days starting before

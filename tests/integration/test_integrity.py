@@ -182,6 +182,7 @@ def legacy(f):
         # 18 -> 19: certificates in machine_certs, out of the machines row;
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
         # 21 -> 22: release keys, artifacts, offers).
+        c.execute("DROP TABLE last_cleanings")
         c.execute("DROP TABLE event_days_dirty")
         c.execute("DROP TABLE update_offers")
         c.execute("DROP TABLE artifacts")
@@ -246,6 +247,7 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        c.execute("DROP TABLE last_cleanings")  # what 23 -> 24 adds
         c.execute("DROP TABLE event_days_dirty")  # what 22 -> 23 adds
         for table in ("update_offers", "artifacts", "release_keys"):  # what 21 -> 22 adds
             c.execute(f"DROP TABLE {table}")

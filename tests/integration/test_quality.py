@@ -394,3 +394,78 @@ def test_a_skipped_cleaning_raises_cleaning_overdue_and_cleaning_resolves_it(wor
     done = ccdaemon.poll_until(lambda: alerts("resolved") or None, "the cleaning alert resolved")
     assert done[0]["id"] == opened[0]["id"] and done[0]["resolved_by"] == "auto"
     m.disconnect()
+
+
+def test_a_warm_fridge_raises_telemetry_breach_and_a_cold_reading_resolves_it(world):
+    w = world
+
+    def alerts(state):
+        status, doc = call(w, "tech-a", "GET", f"/api/v1/alerts?serial=Q3&rule=telemetry_breach&state={state}")
+        assert status == 200, doc
+        return doc["alerts"]
+
+    m = Paho(w["daemon"], w["fleet"].machines["Q3"])
+    m.connect()
+    t = now_ms() - 20 * MIN
+    # Above 5 degC for 9 minutes: not yet a breach (the limit is 600 s)...
+    for minute in range(0, 10):
+        m.publish("telemetry", {"seq": 300 + minute, "ts": t + minute * MIN, "m": {"milk_fridge_temp_c": 6.5}})
+    # A lungo out of spec after them: when its alert is open, the readings
+    # before it were judged (rounds take the inbox in arrival order).
+    m.publish("event", {"seq": 400, "ts": t + 10 * MIN, "type": "brew", "product": "lungo", "temp_c": 80.0,
+                        "brew_time_s": 35.0, "volume_ml": 110})
+
+    def lungo():
+        status, doc = call(w, "tech-a", "GET", "/api/v1/alerts?serial=Q3&rule=quality_breach&state=open")
+        return [a for a in doc["alerts"] if a["cause"] == "quality_breach:lungo"] or None
+    ccdaemon.poll_until(lungo, "the lungo's alert, after the readings")
+    assert alerts("open") == []
+    # ...one more minute beyond: 10 minutes and more, a breach.
+    m.publish("telemetry", {"seq": 310, "ts": t + 10 * MIN + 1000, "m": {"milk_fridge_temp_c": 6.8}})
+    opened = ccdaemon.poll_until(lambda: alerts("open") or None, "the fridge alert")
+    assert [(a["cause"], a["severity"]) for a in opened] == [("telemetry_breach:milk_fridge_temp_c", "warning")]
+    m.publish("telemetry", {"seq": 311, "ts": t + 12 * MIN, "m": {"milk_fridge_temp_c": 4.0}})
+    done = ccdaemon.poll_until(lambda: alerts("resolved") or None, "the fridge alert resolved")
+    assert done[0]["id"] == opened[0]["id"] and done[0]["resolved_by"] == "auto"
+    m.disconnect()
+
+
+def test_an_overdue_cleaning_still_alerts_after_a_restart(tmp_path):
+    """The last cleaning is kept in the store: a daemon that starts after it
+    was noted (and before its timer ran) still raises cleaning_overdue."""
+    f = ccdaemon.Fleet.create(tmp_path, machines=("K1",), customer="cafe-k")
+    port = ccdaemon.free_port()
+    settings = {"https_listen": f"127.0.0.1:{port}", "alerts_tick_ms": "3600000"}  # no tick before the restart
+    d = ccdaemon.Daemon(f, settings=settings)
+    d.start()
+    try:
+        m = Paho(d, f.machines["K1"])
+        m.connect()
+        m.publish("event", {"seq": 1, "ts": now_ms() - 30 * HOUR, "type": "cleaning", "program": "milk_system",
+                            "result": "ok", "duration_s": 300})
+        m.disconnect()
+
+        def noted():
+            c = sqlite3.connect(f.data / "coffeecloud.db", timeout=10)
+            try:
+                return c.execute("SELECT program FROM last_cleanings").fetchall() == [("milk_system",)]
+            finally:
+                c.close()
+        ccdaemon.poll_until(noted, "the cleaning noted in the store")
+    finally:
+        d.stop()
+    settings["alerts_tick_ms"] = "200"
+    d = ccdaemon.Daemon(f, settings=settings)
+    d.start()
+    try:
+        api = checked(Api(port, f.data / "ca.crt"))
+        admin = api.login("admin", ccdaemon.PASSWORD)
+
+        def opened():
+            status, doc, _ = api.call("GET", "/api/v1/alerts?serial=K1&rule=cleaning_overdue&state=open", token=admin)
+            assert status == 200, doc
+            return doc["alerts"] or None
+        alerts = ccdaemon.poll_until(opened, "the overdue cleaning's alert after the restart")
+        assert [a["cause"] for a in alerts] == ["cleaning_overdue:milk_system"]
+    finally:
+        d.stop()

@@ -528,6 +528,17 @@ const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (day_ms, machine_id)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO event_days_dirty(machine_id, day_ms)"
 	"  SELECT DISTINCT machine_id, ts_ms - ts_ms % 86400000 FROM events WHERE ts_ms >= 0;",
+
+	/* 23 -> 24: each machine's last successful cleaning per program, so
+	 * that an overdue cleaning still raises its alert after a restart
+	 * (alerts/alerts.c). A time per machine and program: machine data,
+	 * clear text like the machines' states. Known from the next cleaning
+	 * on (the events are sealed; no migration reads them). */
+	"CREATE TABLE last_cleanings("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  program TEXT NOT NULL,"
+	"  ts_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (machine_id, program)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

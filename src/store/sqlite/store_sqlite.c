@@ -2849,6 +2849,43 @@ static int sq_rollup_purge(struct store *base, int64_t machine_id, int64_t width
 	return rc;
 }
 
+/* ---- last cleanings ---- */
+
+static int sq_last_cleaning_put(struct store *base, int64_t machine_id, const char *program, int64_t ts_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO last_cleanings(machine_id, program, ts_ms) VALUES (?, ?, ?) "
+	                    "ON CONFLICT(machine_id, program) DO UPDATE SET ts_ms = max(ts_ms, excluded.ts_ms)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_text(st, 2, program, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ts_ms);
+	return step_done(s, st, "keeping a machine's last cleaning");
+}
+
+static int sq_last_cleanings_each(struct store *base, int (*each)(void *, int64_t, const char *, int64_t), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT machine_id, program, ts_ms FROM last_cleanings ORDER BY machine_id", &st), stop = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		stop = each(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+		            sqlite3_column_int64(st, 2));
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading the last cleanings");
+}
+
 /* ---- days of events to digest ---- */
 
 static int sq_event_day_touch(struct store *base, int64_t machine_id, int64_t day_ms, int64_t wdigest)
@@ -3602,6 +3639,8 @@ const struct store_ops store_sqlite_ops = {
 	.rollup_put = sq_rollup_put,
 	.rollup_each = sq_rollup_each,
 	.rollup_purge = sq_rollup_purge,
+	.last_cleaning_put = sq_last_cleaning_put,
+	.last_cleanings_each = sq_last_cleanings_each,
 	.event_day_touch = sq_event_day_touch,
 	.event_days_dirty = sq_event_days_dirty,
 	.event_day_clean = sq_event_day_clean,
