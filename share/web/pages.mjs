@@ -9,6 +9,7 @@ import { Availability } from './availability.mjs';
 import { Admin } from './admin.mjs';
 import { Privacy } from './privacy.mjs';
 import { Quality } from './quality.mjs';
+import { Usage } from './usage.mjs';
 import { may } from './roles.mjs';
 
 export const pages = [
@@ -22,6 +23,7 @@ export const pages = [
 	{ route: 'alerts', nav: 'nav.alerts', needs: ['status'], component: Alerts },
 	{ route: 'availability', nav: 'nav.availability', needs: ['status'], component: Availability },
 	{ route: 'quality', nav: 'nav.quality', needs: ['service'], component: Quality },
+	{ route: 'usage', nav: 'nav.usage', needs: ['usage', 'service'], component: Usage },
 	{ route: 'admin', nav: 'nav.admin', needs: null, may: may.administer, component: Admin },
 	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
 	{ route: 'privacy', nav: 'nav.privacy', needs: null, component: Privacy },

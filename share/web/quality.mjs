@@ -98,8 +98,13 @@ export function Quality() {
 		const [org, site] = pick.split('/');
 		setSpan({ org, site, from, to });
 		setCompliance(null); setReport(null); setError(null);
-		api('GET', '/api/v1/compliance' + q({ org, site, from, to })).then(setCompliance, () => setCompliance({}));
-		api('GET', REPORT + q({ org, site, from, to })).then(setReport, (e) => setError(e.message));
+		// An answer for a site or period no longer picked is dropped, whatever order they arrive in.
+		let current = true;
+		api('GET', '/api/v1/compliance' + q({ org, site, from, to }))
+			.then((doc) => current && setCompliance(doc), () => current && setCompliance({}));
+		api('GET', REPORT + q({ org, site, from, to }))
+			.then((doc) => current && setReport(doc), (e) => current && setError(e.message));
+		return () => { current = false; };
 	}, [pick, days]);
 
 	const link = (format) => REPORT + q({ org: span.org, site: span.site, from: span.from, to: span.to, format });

@@ -98,6 +98,11 @@ def world(tmp_path_factory):
         for seq, ago_h, result in ((1, 30, "ok"), (2, 2, "aborted")):
             m.publish("event", {"seq": seq, "ts": now - ago_h * 3_600_000, "type": "cleaning",
                                 "program": "milk_system", "result": result, "duration_s": 600})
+        # The beverages page: three espressos and two cappuccinos in spec, an hour ago.
+        for seq, product, ml in ((3, "espresso", 30), (4, "espresso", 30), (5, "espresso", 30),
+                                 (6, "cappuccino", 180), (7, "cappuccino", 180)):
+            m.publish("event", {"seq": seq, "ts": now - 3_600_000 + seq * 1000, "type": "brew", "product": product,
+                                "temp_c": 93.0, "brew_time_s": 25.0, "volume_ml": ml})
         m.disconnect()
         eng_token = api.login(users["eng"]["login"], users["eng"]["password"])
 

@@ -518,6 +518,34 @@ test('machine page: a technician requests diagnostics and follows the job; a cus
 	expect(problems).toEqual([]);
 });
 
+test('beverages and service: a customer manager reads a site\'s beverages per day and product and its service forecasts; a technician only the forecasts', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'cm');
+	await page.getByRole('link', { name: 'Beverages & service' }).click();
+	await expect(page.getByRole('heading', { name: 'Beverages and service', level: 1 })).toBeVisible();
+	await page.getByLabel('Site').selectOption('cafe-a/' + process.env.CC_DASH_HACCP_SITE);
+	// The machine at the site brewed three espressos and two cappuccinos an hour ago.
+	const table = page.getByTestId('beverages');
+	await expect(table.locator('thead th')).toHaveText(['Day', 'cappuccino', 'espresso', 'All']);
+	await expect(table.locator('tbody tr')).toHaveCount(1);
+	await expect(table.locator('tbody tr td')).toHaveText(['2', '3', '5']);
+	await expect(page.getByTestId('beverages-total')).toContainText('5 beverages from 1 machines');
+	// Its four services, each with a status.
+	await expect(page.getByTestId('forecasts').locator('tbody tr')).toHaveCount(4);
+	await expect(page.getByTestId('forecasts')).toContainText('Water filter');
+	await axe(page, 'usage');
+	await shoot(page, 'usage');
+	// A technician reads the service class, not the usage class: the forecasts only.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'tech');
+	await page.getByRole('link', { name: 'Beverages & service' }).click();
+	await page.getByLabel('Site').selectOption('cafe-a/' + process.env.CC_DASH_HACCP_SITE);
+	await expect(page.getByTestId('forecasts').locator('tbody tr')).toHaveCount(4);
+	await expect(page.getByRole('heading', { name: 'Beverages', exact: true })).toHaveCount(0);
+	await expect(page.getByTestId('beverages')).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
 test("machine page: the timeline explains an error from the catalogue, in the page's language", async ({ page }) => {
 	await signIn(page, 'eng');
 	await page.goto('/#/machine/' + alertSerial);

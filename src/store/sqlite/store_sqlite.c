@@ -2391,7 +2391,7 @@ static int sq_records_get(struct store *base, int64_t machine_id, enum record_ki
 {
 	struct sqlite_store *s = SQ(base);
 	struct arrivals a = { NULL, 0, 0, from_ms, to_ms, after_seq, CC_OK };
-	int64_t lo = 1, hi = 0;
+	int64_t lo, hi;
 	char sql[192];
 	struct store_record rec;
 	sqlite3_stmt *st;
@@ -2404,9 +2404,14 @@ static int sq_records_get(struct store *base, int64_t machine_id, enum record_ki
 		return rc;
 	/* Left to itself, SQLite walks the primary key (machine, seq) for the
 	 * ORDER BY, through every record the machine ever sent, bodies and
-	 * all, to find a day's. The time index bounds the seqs of the range
-	 * first (no bodies read); seq grows with time, so the walk is short. */
-	rc = seq_bounds(s, machine_id, kind, from_ms, to_ms, &lo, &hi);
+	 * all, to find a day's. On a first read of a time range the time index
+	 * bounds its seqs first (no bodies read; seq grows with time, so the
+	 * walk is short). A cursor's next page starts at its seq and stops
+	 * when full, and a read of everything has nothing to bound. */
+	lo = INT64_MIN;
+	hi = INT64_MAX;
+	if (after_seq <= 0 && (from_ms > 0 || to_ms != INT64_MAX))
+		rc = seq_bounds(s, machine_id, kind, from_ms, to_ms, &lo, &hi);
 	if (rc != CC_OK) {
 		arrivals_free(&a);
 		return rc;
