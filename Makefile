@@ -6,7 +6,7 @@ JOBS       ?= 2
 FUZZ_SECONDS ?= 60
 DEMO_DIR   ?= demo-data
 
-.PHONY: all deps build asan-build test asan fuzz bench demo clean
+.PHONY: all deps build asan-build test asan fuzz bench demo deb test-package clean
 
 all: build
 
@@ -38,6 +38,14 @@ bench: build
 
 demo: build
 	@scripts/demo $(BUILD) $(DEMO_DIR)
+
+# The Debian package (debian/) into $(BUILD)/deb, and its install test on a
+# fresh Debian 12 root (docs/SERVICE.md "The package").
+deb: deps
+	@scripts/build-deb $(BUILD)/deb
+
+test-package: deb
+	@scripts/test-package $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
