@@ -181,7 +181,9 @@ def legacy(f):
         # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours;
         # 18 -> 19: certificates in machine_certs, out of the machines row;
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
-        # 21 -> 22: release keys, artifacts, offers).
+        # 21 -> 22: release keys, artifacts, offers; 22 -> 23: diagnostics bundles).
+        c.execute("DROP TABLE diag_chunks")
+        c.execute("DROP TABLE diag_bundles")
         c.execute("DROP TABLE update_offers")
         c.execute("DROP TABLE artifacts")
         c.execute("DROP TABLE release_keys")
