@@ -225,3 +225,66 @@ def test_roles_without_the_technical_class_are_refused(world):
     assert status == 409 and doc["error"]["code"] == "not_complete", doc
     status, doc, _ = people.call("GET", "/api/v1/diagnostics/999999", token=w["tech"])
     assert status == 404, doc
+
+
+def test_cli_twins(world, tmp_path):
+    """The admin CLI asks, lists, shows and downloads like the API (and is audited)."""
+    w, fleet = world, world["fleet"]
+    req = fleet.ccj("diagnostics", "request", "D1", "--max-bytes", "4096")
+    assert req["state"] == "requested" and req["max_bytes"] == 4096 and req["requested_by"].startswith("cli:"), req
+    data = bundle("D1", 3000)
+    m = machine_api(fleet, w["port"], "D1")
+    status, doc, _ = put(m, f"/api/v1/machine/diagnostics/{req['id']}?offset=0&final=true&sha256="
+                         + hashlib.sha256(data).hexdigest(), data)
+    assert status == 200 and doc["complete"] is True, doc
+    listed = fleet.ccj("diagnostics", "list", "D1")
+    assert listed[0]["id"] == req["id"] and listed[0]["state"] == "complete", listed
+    shown = fleet.ccj("diagnostics", "show", str(req["id"]))
+    assert shown["sha256"] == hashlib.sha256(data).hexdigest() and shown["received"] == len(data), shown
+    out = tmp_path / "bundle.txt"
+    got = fleet.ccj("diagnostics", "download", str(req["id"]), "--out", str(out))
+    assert got["bytes"] == len(data) and out.read_bytes() == data, got
+    # An existing file is not overwritten; a bundle not complete is not written.
+    fleet.cc("diagnostics", "download", str(req["id"]), "--out", str(out), rc=4)
+    open_req = fleet.ccj("diagnostics", "request", "D2")
+    p = fleet.cc("diagnostics", "download", str(open_req["id"]), "--out", str(tmp_path / "x"), rc=None)
+    assert p.returncode != 0 and not (tmp_path / "x").exists()
+    actions = {r["action"] for r in fleet.ccj("audit", "list") if r["actor"].startswith("cli:")}
+    assert {"diagnostics.request", "diagnostics.list", "diagnostics.show", "diagnostics.download"} <= actions
+
+
+def test_the_simulator_uploads_a_realistic_bundle(world):
+    """coffeecloud-sim answers the command with a bundle over HTTPS, with its certificate."""
+    import subprocess
+    w, fleet = world, world["fleet"]
+
+    def sim(*args):
+        argv = [str(ccdaemon.BUILD_DIR / "coffeecloud-sim"), "--data", str(fleet.data), "--port",
+                str(w["d"].tls_port), "--customer", "sim-diag", "--prefix", "SD", "--machines", "1", "--quiet",
+                *map(str, args)]
+        p = subprocess.run(argv, capture_output=True, text=True, env=ccdaemon.base_env(), timeout=120)
+        ccdaemon.assert_no_sanitizer_report(p.stderr, "coffeecloud-sim")
+        assert p.returncode == 0, ccdaemon.describe(argv, p)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    sim("--count", 1)  # provisions SD-0001
+    req = request(w, "SD-0001")
+    summary = sim("--count", 2, "--rate", 2, "--https-port", w["port"])
+    assert summary["diagnostics_uploaded"] == 1 and summary["diagnostics_failed"] == 0, summary
+    people, tech = w["people"], w["tech"]
+    status, doc, _ = people.call("GET", f"/api/v1/diagnostics/{req['id']}", token=tech)
+    assert status == 200 and doc["state"] == "complete", doc
+    import http.client
+    c = http.client.HTTPSConnection("localhost", w["port"], context=people.ctx, timeout=30)
+    c.request("GET", f"/api/v1/diagnostics/{req['id']}/content", headers={"Authorization": "Bearer " + tech})
+    got = c.getresponse().read()
+    c.close()
+    assert hashlib.sha256(got).hexdigest() == doc["sha256"] and len(got) == doc["received"]
+    head, _, logs = got.partition(b"\n")
+    manifest = json.loads(head)
+    assert manifest["format"] == "coffeecloud-diagnostics/1" and manifest["serial"] == "SD-0001", manifest
+    assert manifest["firmware"] and manifest["uptime_s"] > 0 and len(manifest["boiler_c_per_min"]) == 60
+    assert all(88 < t < 96 for t in manifest["boiler_c_per_min"]) and manifest["config"]["brew_temp_c"] == 93
+    assert manifest["errors"] and logs.count(b"\n") > 100 and b"boiler: heating" in logs
+    # The machine's job says so too.
+    job = fleet.ccj("job", "show", str(doc["job"]))
+    assert job["targets"][0]["state"] == "succeeded" and job["targets"][0]["result"].startswith("bundle uploaded")
