@@ -104,8 +104,8 @@ def test_every_operation_has_its_schemas(document):
             served.add(f"{method.upper()} {path}")
             ok = [code for code in op["responses"] if code.startswith("2")]
             assert len(ok) == 1 and ok[0] != "2XX", (method, path, ok)
-            if path == "/api/v1/machine/artifacts/{sha256}":
-                # An update artifact: bytes (the only answer that is not JSON).
+            if path in ("/api/v1/machine/artifacts/{sha256}", "/api/v1/diagnostics/{id}/content"):
+                # An update artifact, a diagnostics bundle: bytes (the only answers that are not JSON).
                 assert op["responses"][ok[0]]["content"]["application/octet-stream"]["schema"] == \
                     {"type": "string", "format": "binary"}
                 continue
