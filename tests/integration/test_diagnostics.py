@@ -165,6 +165,12 @@ def test_request_upload_resume_download(world):
     seen = {(r["action"], r["outcome"]) for r in audit}
     for action in ("diagnostics.request", "diagnostics.upload", "diagnostics.download"):
         assert (action, "ok") in seen, (action, seen)
+    # The machine's timeline tells it to technical readers.
+    status, doc, _ = people.call("GET", "/api/v1/machines/D1/timeline", token=tech)
+    kinds = {(i["kind"], i.get("bundle")) for i in doc["items"]}
+    assert ("diagnostics", req["id"]) in kinds and ("diagnostics_uploaded", req["id"]) in kinds, doc
+    status, doc, _ = people.call("GET", "/api/v1/machines/D1/timeline", token=w["seller"])
+    assert status == 200 and not any(i["kind"].startswith("diagnostics") for i in doc["items"]), doc
     upload = next(r for r in audit if r["action"] == "diagnostics.upload")
     assert upload["actor"] == "machine:D1" and upload["machines"] == ["D1"], upload
 
