@@ -92,7 +92,7 @@ def world(tmp_path_factory):
                  stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}",
-                                          "diagnostics_max_bytes": str(LIMIT)}) as d:
+                                          "diagnostics_max_bytes": str(LIMIT), "retention_sweep_s": "1"}) as d:
         people = checked(Api(port, fleet.data / "ca.crt"))
         yield {"fleet": fleet, "d": d, "port": port, "people": people,
                "tech": people.login("tech", ccdaemon.password_of("tech")),
@@ -294,3 +294,31 @@ def test_the_simulator_uploads_a_realistic_bundle(world):
     # The machine's job says so too.
     job = fleet.ccj("job", "show", str(doc["job"]))
     assert job["targets"][0]["state"] == "succeeded" and job["targets"][0]["result"].startswith("bundle uploaded")
+
+
+def test_retention_expires_and_deletes(world):
+    """The retention thread expires requests past their 24 h and deletes bundles older than
+    diagnostics_retention_days (30), their sealed chunks with them; audited."""
+    import sqlite3
+    w, fleet = world, world["fleet"]
+    old, stale = request(w, "D2"), request(w, "D2")
+    data = bundle("D2", 100000)
+    status, doc, _ = put(machine_api(fleet, w["port"], "D2"), f"/api/v1/machine/diagnostics/{old['id']}?offset=0"
+                         f"&final=true&sha256={hashlib.sha256(data).hexdigest()}", data)
+    assert status == 200 and doc["complete"], doc
+    db = sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30)
+    with db:
+        assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (old["id"],)).fetchone()[0] == 2
+        db.execute("UPDATE diag_bundles SET requested_ms = requested_ms - 31 * 86400000 WHERE id = ?", (old["id"],))
+        db.execute("UPDATE diag_bundles SET expires_ms = 1 WHERE id = ?", (stale["id"],))
+    db.close()
+
+    def swept():
+        s1, _, _ = w["people"].call("GET", f"/api/v1/diagnostics/{old['id']}", token=w["tech"])
+        s2, doc, _ = w["people"].call("GET", f"/api/v1/diagnostics/{stale['id']}", token=w["tech"])
+        return s1 == 404 and s2 == 200 and doc["state"] == "expired" and doc
+    doc = ccdaemon.poll_until(swept, "the retention sweep")
+    assert doc["reason"] == "not uploaded in time", doc
+    with sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30) as db:
+        assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (old["id"],)).fetchone()[0] == 0
+    assert "retention.diagnostics.delete" in {r["action"] for r in fleet.ccj("audit", "list")}
