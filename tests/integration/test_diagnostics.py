@@ -322,3 +322,22 @@ def test_retention_expires_and_deletes(world):
     with sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30) as db:
         assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (old["id"],)).fetchone()[0] == 0
     assert "retention.diagnostics.delete" in {r["action"] for r in fleet.ccj("audit", "list")}
+
+
+def test_erasure_leaves_nothing_readable(world):
+    """Erasing the customer destroys its key and cascades its bundles and their chunks."""
+    import sqlite3
+    w, fleet = world, world["fleet"]
+    fleet.add_customer("cafe-gone")
+    fleet.add_machine("G1", customer="cafe-gone")
+    req = request(w, "G1")
+    data = bundle("G1", 70000)
+    status, doc, _ = put(machine_api(fleet, w["port"], "G1"), f"/api/v1/machine/diagnostics/{req['id']}?offset=0"
+                         f"&final=true&sha256={hashlib.sha256(data).hexdigest()}", data)
+    assert status == 200 and doc["complete"], doc
+    fleet.cc("customer", "delete", "--customer", "cafe-gone", "--yes")
+    with sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30) as db:
+        assert db.execute("SELECT count(*) FROM diag_bundles WHERE id = ?", (req["id"],)).fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (req["id"],)).fetchone()[0] == 0
+    status, doc, _ = w["people"].call("GET", f"/api/v1/diagnostics/{req['id']}", token=w["tech"])
+    assert status == 404, doc
