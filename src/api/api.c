@@ -146,6 +146,22 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machine/artifacts/{sha256}", "updates", "none", HTTP_OPEN, NULL,
 	  api_machine_artifact, "for machines, with their certificate (mutual TLS): the artifact offered to them "
 	  "(application/octet-stream; one Range for a resumed download)" },
+	/* Diagnostics bundles (docs/METRICS.md "Diagnostics bundles"): people with the technical class ask
+	 * and download; the machine uploads with its certificate, no credential. */
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/diagnostics", "support", "technical", HTTP_DATA, NULL,
+	  api_diagnostics_request, "ask the machine for a diagnostics bundle: the \"diagnostics\" command tells it "
+	  "where to upload it (within 24 h, at most diagnostics_max_bytes)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/diagnostics", "support", "technical", HTTP_DATA, NULL,
+	  api_diagnostics_list, "the machine's diagnostics bundles, newest first, with their state (limit: 1-200, "
+	  "default 50)" },
+	{ EVHTTP_REQ_GET, "/api/v1/diagnostics/{id}", "support", "technical", HTTP_DATA, NULL, api_diagnostics_show,
+	  "one diagnostics bundle: state (requested, uploading, complete, failed, expired), size, SHA-256" },
+	{ EVHTTP_REQ_GET, "/api/v1/diagnostics/{id}/content", "support", "technical", HTTP_DATA, NULL,
+	  api_diagnostics_content, "download a complete bundle (application/octet-stream), unsealed as it is sent" },
+	{ EVHTTP_REQ_POST, "/api/v1/machine/diagnostics/{id}", "support", "none", HTTP_OPEN, NULL,
+	  api_machine_diagnostics_upload, "for machines, with their certificate (mutual TLS): one slice of the "
+	  "bundle asked for (application/octet-stream, at most 1 MiB) at offset, the bytes received so far (409 "
+	  "with received when another); final=true and sha256 (hex) on the last, which checks the whole" },
 	{ EVHTTP_REQ_GET, "/api/v1/compliance", "quality", "technical,usage", HTTP_DATA, NULL, api_compliance,
 	  "quality compliance of the machines the caller sees (org: a customer's name; site; machine: a serial; from, "
 	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "
@@ -387,6 +403,7 @@ void api_free(struct api *a)
 	api_logins_stop(a);
 	api_exports_stop(a);
 	api_downloads_stop(a);
+	api_diag_downloads_stop(a);
 	strmap_foreach(a->buckets, free_value, NULL);
 	strmap_free(a->buckets);
 	json_decref(a->machines_tls);

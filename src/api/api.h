@@ -37,6 +37,8 @@ struct api_opts {
 	/* Retention of telemetry, events, reports in days (0: until erasure). */
 	int64_t retention_days[4]; /* telemetry, events, reports, roll-ups */
 	int webhook_allow_private;    /* webhook targets on internal addresses allowed */
+	int64_t diagnostics_max_bytes;      /* the largest bundle a machine may upload */
+	int64_t diagnostics_retention_days; /* bundles older are deleted; 0: kept */
 };
 
 /* vault: the loop thread's data directory handle. Builds the privacy

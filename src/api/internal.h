@@ -31,6 +31,7 @@
 struct login_job;
 struct export_job;
 struct download;
+struct diag_download;
 
 struct api {
 	struct event_base *base;
@@ -44,6 +45,7 @@ struct api {
 	struct throttle *throttle; /* failed sign-ins (access/throttle.h) */
 	struct export_job *exports;   /* exports being written (customers.c) */
 	struct download *downloads;   /* artifacts being sent to machines (updates.c) */
+	struct diag_download *diag_downloads; /* diagnostics bundles being sent to people (diagnostics.c) */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
 	char purposes[256];                /* enabled purposes, comma-separated */
 	/* the password worker (login.c) */
@@ -117,6 +119,11 @@ int api_parse_bool(const char *text, int *out);
 /* ---- customers.c ---- */
 void api_exports_stop(struct api *a);
 
+/* ---- machine_caller.c ---- */
+/* The machine whose certificate the client presented, in service; else
+ * replies 401 (no certificate, or not one of the fleet CA's) or 403. */
+int api_machine_of(struct http_req *r, struct store_machine *m);
+
 /* ---- updates.c ---- */
 void api_downloads_stop(struct api *a);
 void api_release_keys_list(struct http_req *r);
@@ -129,6 +136,14 @@ void api_artifacts_upload(struct http_req *r);
 void api_artifacts_content(struct http_req *r);
 void api_machine_update(struct http_req *r);
 void api_machine_artifact(struct http_req *r);
+
+/* ---- diagnostics.c ---- */
+void api_diag_downloads_stop(struct api *a);
+void api_diagnostics_request(struct http_req *r);
+void api_diagnostics_list(struct http_req *r);
+void api_diagnostics_show(struct http_req *r);
+void api_diagnostics_content(struct http_req *r);
+void api_machine_diagnostics_upload(struct http_req *r);
 
 /* ---- login.c ---- */
 int api_logins_start(struct api *a);

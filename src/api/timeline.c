@@ -11,6 +11,7 @@
 #include "access/roles.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "fleet/diagnostics.h"
 #include "fleet/downtime.h"
 #include "fleet/jobs.h"
 #include "ingest/catalogue.h"
@@ -149,6 +150,20 @@ static int on_command(void *ctx, const struct store_command *c)
 	return t->rc;
 }
 
+/* A diagnostics bundle: when it was asked for, and when it arrived. */
+static int on_diagnostics(void *ctx, const struct store_diag *d)
+{
+	struct timeline *t = ctx;
+
+	if (d->requested_ms >= t->from_ms && d->requested_ms < t->to_ms)
+		add(t, d->requested_ms, "diagnostics", CLASS_TECHNICAL,
+		    json_pack("{s:I, s:s}", "bundle", (json_int_t)d->id, "state", diagnostics_state_name(d->state)));
+	if (t->rc == CC_OK && d->state == DIAG_COMPLETE && d->completed_ms >= t->from_ms && d->completed_ms < t->to_ms)
+		add(t, d->completed_ms, "diagnostics_uploaded", CLASS_TECHNICAL,
+		    json_pack("{s:I, s:I}", "bundle", (json_int_t)d->id, "size", (json_int_t)d->received));
+	return t->rc;
+}
+
 static int on_report(void *ctx, const struct record_out *r)
 {
 	struct timeline *t = ctx;
@@ -226,6 +241,8 @@ void api_timeline(struct http_req *r)
 		rc = records_get(a->vault, &m, RECORD_EVENT, t.from_ms, t.to_ms, on_event, &t);
 	if (rc == CC_OK)
 		rc = st->ops->command_list(st, m.id, on_command, &t);
+	if (rc == CC_OK && sees(&t, CLASS_TECHNICAL))
+		rc = st->ops->diagnostics->list(st, m.id, TIMELINE_MAX, on_diagnostics, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))
 		rc = records_get(a->vault, &m, RECORD_REPORT, t.from_ms, t.to_ms, on_report, &t);
 	if (rc == CC_OK && sees(&t, CLASS_STATUS)) {

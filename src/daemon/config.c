@@ -107,6 +107,10 @@ static const struct opt table[] = {
 	  "how often records past their retention are looked for and deleted, seconds" },
 	{ "retention_batch_rows", I(retention_batch_rows), "5000", 1, 1000000, NULL,
 	  "records deleted per transaction by the retention sweep: other writers wait for one batch at most" },
+	{ "diagnostics_max_bytes", I(diagnostics_max_bytes), "16777216", 1024, 268435456, NULL,
+	  "the largest diagnostics bundle a machine may upload, bytes (docs/METRICS.md \"Diagnostics bundles\")" },
+	{ "diagnostics_retention_days", I(diagnostics_retention_days), "30", 0, 36500, NULL,
+	  "diagnostics bundles older than this are deleted; 0 keeps them until erasure" },
 	{ "webhook_allow_private", B(webhook_allow_private), "false", 0, 0, NULL,
 	  "let webhooks reach loopback, private, link-local and other internal addresses (a receiver inside "
 	  "the operator's network, tests); off, such targets are refused when added and at every connection" },

@@ -316,7 +316,8 @@ int main(int argc, char **argv)
 	if (rc == CC_OK) {
 		struct retention_policy rp = { { cfg.retention_telemetry_days, cfg.retention_events_days,
 		                                 cfg.retention_reports_days, cfg.retention_rollups_days },
-		                               cfg.retention_sweep_s * 1000, (size_t)cfg.retention_batch_rows };
+		                               cfg.retention_sweep_s * 1000, (size_t)cfg.retention_batch_rows,
+		                               cfg.diagnostics_retention_days };
 
 		rc = retention_start(o.data_dir, o.master_key_file, &rp, &retention);
 	}
@@ -331,7 +332,8 @@ int main(int argc, char **argv)
 		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
 		                         cfg.retention_reports_days, cfg.retention_rollups_days },
-		                       cfg.webhook_allow_private };
+		                       cfg.webhook_allow_private, cfg.diagnostics_max_bytes,
+		                       cfg.diagnostics_retention_days };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/diagnostics.h"
 #include "records/records.h"
 #include "records/event_days.h"
 #include "records/rollup.h"
@@ -210,6 +211,33 @@ static void audit_sweep(struct retention *r)
 	r->ntallies = 0;
 }
 
+/* Diagnostics bundles go whole, by age, and open requests past their time
+ * expire (fleet/diagnostics.h); one audit record when any did. */
+static void sweep_diagnostics(struct retention *r)
+{
+	struct audit_event e = { 0 };
+	char detail[96];
+	int64_t n = 0;
+
+	if (diagnostics_sweep(r->vault, r->policy.diagnostics_days, &n) != CC_OK) {
+		log_warn(MOD, "old diagnostics bundles could not be deleted; again at the next sweep");
+		return;
+	}
+	if (n == 0)
+		return;
+	snprintf(detail, sizeof(detail), "%lld bundles expired or older than %lld days", (long long)n,
+	         (long long)r->policy.diagnostics_days);
+	e.actor = "daemon:retention";
+	e.source = detail;
+	e.action = "retention.diagnostics.delete";
+	e.machines = "*";
+	e.data_class = "technical";
+	e.purpose = "administration";
+	e.outcome = "ok";
+	if (audit_append(r->vault, &e) != CC_OK)
+		log_warn(MOD, "the audit record of a retention sweep could not be written");
+}
+
 static void sweep(struct retention *r)
 {
 	struct store *s = vault_store(r->vault);
@@ -245,6 +273,8 @@ static void sweep(struct retention *r)
 			         (long long)total[k], retention_kind_name((enum retention_kind)k),
 			         (long long)r->policy.days[k]);
 	audit_sweep(r);
+	if (!stopping(r))
+		sweep_diagnostics(r);
 }
 
 static void *retention_main(void *arg)

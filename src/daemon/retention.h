@@ -25,6 +25,7 @@ struct retention_policy {
 	int64_t days[RETAIN_KINDS]; /* the installation's; 0: kept until the customer is erased */
 	int64_t sweep_ms;
 	size_t batch_rows;
+	int64_t diagnostics_days; /* diagnostics bundles older are deleted whole; 0: kept (fleet/diagnostics.h) */
 };
 
 struct retention;

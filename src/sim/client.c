@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
@@ -20,6 +21,8 @@
 #include "common/file.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "fleet/jobs.h"
+#include "sim/diag.h"
 
 #define MOD "sim"
 
@@ -323,10 +326,37 @@ static void publish_control(struct machine *m, const char *topic, const char *pa
  * accepted, then succeeded, with a small result for diagnostics; an
  * update-offer fails at the --fail-rate. One without an id (an older
  * server) is only counted. */
-static void answer_command(struct machine *m, const char *topic)
+/* A diagnostics command with an upload path, when the simulator knows the
+ * people's HTTPS listener (--https-port): the bundle, uploaded (sim/diag.h). */
+static void upload_diagnostics(struct machine *m, const void *payload, int len, char *reason, size_t cap)
 {
 	struct client *c = m->c;
-	char prefix[TOPIC_MAX], name[32], result[TOPIC_MAX];
+	json_t *body = payload != NULL && len > 0 ? json_loadb(payload, (size_t)len, 0, NULL) : NULL;
+	const char *path = json_string_value(json_object_get(body, "upload"));
+	json_int_t max = json_integer_value(json_object_get(body, "max_bytes"));
+	char *bundle = NULL;
+	size_t blen = 0;
+
+	if (path == NULL) {
+		snprintf(reason, cap, "boiler 93.2 C, pump 9.1 bar, no fault codes");
+	} else if (sim_diag_bundle(m->serial, c->o->seed, (double)(clock_mono_ms() - c->t0) / 1000.0 + 86400.0,
+	                           max > 4096 ? (size_t)max : 4096, &bundle, &blen) != CC_OK ||
+	           sim_diag_upload(c->o->host, c->o->https_port, c->o->certs_dir, m->serial, path, bundle, blen, reason,
+	                           cap) != CC_OK) {
+		if (reason[0] == '\0')
+			snprintf(reason, cap, "diagnostics: the bundle could not be made");
+		c->st->diagnostics_failed++;
+	} else {
+		c->st->diagnostics_uploaded++;
+	}
+	free(bundle);
+	json_decref(body);
+}
+
+static void answer_command(struct machine *m, const char *topic, const void *payload, int len)
+{
+	struct client *c = m->c;
+	char prefix[TOPIC_MAX], name[32], result[TOPIC_MAX], diag_done[JOBS_REASON_MAX + 48];
 	const char *p, *slash, *done;
 	size_t plen, i;
 
@@ -346,7 +376,14 @@ static void answer_command(struct machine *m, const char *topic)
 	publish_qos1(m, result, "{\"state\":\"accepted\"}", false);
 	if (strcmp(name, "update-offer") == 0 && rand() / (RAND_MAX + 1.0) < c->o->fail_rate)
 		done = "{\"state\":\"failed\",\"reason\":\"offer rejected: product not on this machine\"}";
-	else if (strcmp(name, "diagnostics") == 0)
+	else if (strcmp(name, "diagnostics") == 0 && c->o->https_port > 0 && c->o->certs_dir != NULL) {
+		char reason[JOBS_REASON_MAX + 1] = "";
+
+		upload_diagnostics(m, payload, len, reason, sizeof(reason));
+		snprintf(diag_done, sizeof(diag_done), "{\"state\":\"%s\",\"reason\":\"%s\"}",
+		         strncmp(reason, "bundle uploaded", 15) == 0 ? "succeeded" : "failed", reason);
+		done = diag_done;
+	} else if (strcmp(name, "diagnostics") == 0)
 		done = "{\"state\":\"succeeded\",\"reason\":\"boiler 93.2 C, pump 9.1 bar, no fault codes\"}";
 	else
 		done = "{\"state\":\"succeeded\"}";
@@ -427,7 +464,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		printf("%s: command on %s (%d bytes)%s\n", m->serial, msg->topic, msg->payloadlen,
 		       c->commands_shown == COMMANDS_SHOWN ? "; further commands are only counted" : "");
 	}
-	answer_command(m, msg->topic);
+	answer_command(m, msg->topic, msg->payload, msg->payloadlen);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *granted,

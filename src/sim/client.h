@@ -68,6 +68,7 @@ struct client_opts {
 	int quiet;            /* no progress or command lines */
 	double start_day_s;   /* local time of day at the start, for the models */
 	double fail_rate;     /* update-offer commands answered "failed", 0..1 */
+	int https_port;       /* > 0: people's HTTPS listener on host, where diagnostics bundles go (sim/diag.h) */
 };
 
 /* Publish-to-acknowledgement latency histogram: 50 us buckets up to 1 s. */
@@ -99,6 +100,8 @@ struct client_stats {
 	uint64_t control_sent, control_acked, control_refused; /* status and info */
 	uint64_t commands_received;
 	uint64_t commands_answered;   /* with a job's command id: results published */
+	uint64_t diagnostics_uploaded; /* bundles uploaded (--https-port) */
+	uint64_t diagnostics_failed;   /* bundles that could not be */
 	uint64_t connects, reconnects, disconnects, sessions_resumed;
 	uint64_t connect_errors;      /* attempts that failed before CONNACK */
 	uint64_t publish_errors;      /* publish calls libmosquitto refused outright */

@@ -111,6 +111,8 @@ static void usage(FILE *f)
 	        "                          unknown-metric|disconnect: once per machine, mid-run\n"
 	        "  --seed N                seed of the machine models [1]\n"
 	        "  --fail-rate R           update-offer commands answered failed, 0..1 [0.1]\n"
+	        "  --https-port P          people's HTTPS listener on --host: diagnostics bundles are\n"
+	        "                          uploaded there with the machine's certificate [none]\n"
 	        "  --quiet                 print only the final JSON line\n"
 	        "  --help\n"
 	        "\n"
@@ -233,7 +235,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum {
 		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
 		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
-		O_TIMEOUT, O_FAILRATE, O_HELP,
+		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_HELP,
 	};
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
@@ -258,6 +260,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "speedup", required_argument, NULL, O_SPEEDUP },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "fail-rate", required_argument, NULL, O_FAILRATE },
+		{ "https-port", required_argument, NULL, O_HTTPS_PORT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -336,6 +339,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_double(optarg, 0.001, 100000, &d) != CC_OK)
 				return bad("speedup", "give a factor from 0.001 to 100000");
 			o->c.speedup = d;
+			break;
+		case O_HTTPS_PORT:
+			if (parse_u64(optarg, 65535, &u) != CC_OK || u == 0)
+				return bad("https-port", "give a port, 1 to 65535");
+			o->c.https_port = (int)u;
 			break;
 		case O_FAILRATE:
 			if (parse_double(optarg, 0, 1, &d) != CC_OK)
@@ -649,8 +657,9 @@ static void print_summary(const struct options *o, const struct client_stats *st
 	printf("status      %llu status/info messages, %llu acked, %llu refused\n",
 	       (unsigned long long)st->control_sent, (unsigned long long)st->control_acked,
 	       (unsigned long long)st->control_refused);
-	printf("commands    %llu received, %llu answered\n", (unsigned long long)st->commands_received,
-	       (unsigned long long)st->commands_answered);
+	printf("commands    %llu received, %llu answered; %llu diagnostics bundles uploaded, %llu failed\n",
+	       (unsigned long long)st->commands_received, (unsigned long long)st->commands_answered,
+	       (unsigned long long)st->diagnostics_uploaded, (unsigned long long)st->diagnostics_failed);
 	printf("errors      %llu (%llu connection attempts, %llu publish calls)\n",
 	       (unsigned long long)(st->connect_errors + st->publish_errors),
 	       (unsigned long long)st->connect_errors, (unsigned long long)st->publish_errors);
@@ -706,6 +715,7 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 	    SETI("refused", st->refused) || json_object_set(doc, "refused_reasons", reasons) != 0 ||
 	    json_object_set(doc, "refused_reason_strings", texts) != 0 ||
 	    SETI("commands_received", st->commands_received) || SETI("commands_answered", st->commands_answered) ||
+	    SETI("diagnostics_uploaded", st->diagnostics_uploaded) || SETI("diagnostics_failed", st->diagnostics_failed) ||
 	    SETI("reconnects", st->reconnects) ||
 	    SETI("errors", st->connect_errors + st->publish_errors) ||
 	    SETR("seconds", (double)(int64_t)(st->seconds * 1000) / 1000.0) ||

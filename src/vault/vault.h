@@ -56,6 +56,7 @@ enum seal_kind {
 	SEAL_WEBHOOK_SECRET = 9, /* subject: the endpoint, name: its URL */
 	SEAL_NOTIFICATION = 10,  /* subject: the endpoint, ts: queued, name: the message id */
 	SEAL_ALERT_NOTE = 11,/* subject: the alert, seq: the event's time */
+	SEAL_DIAGNOSTICS = 12, /* subject: the bundle, seq: the chunk's offset, ts: requested, name: serial */
 };
 
 struct seal_ad {

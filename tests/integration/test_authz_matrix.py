@@ -651,6 +651,22 @@ def fresh_alert(w, case, exp):
     return str(alert_id), t
 
 
+def fresh_bundle(w, case, exp):
+    """A diagnostics request of the target machine, written into the store as
+    the API would (the request itself is tested in test_diagnostics.py)."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    now = in_ms(0)
+    with w.db() as db:
+        cur = db.execute("INSERT INTO diag_bundles(machine_id, customer_id, requested_by, requested_ms, expires_ms, "
+                         "max_bytes, state) SELECT id, customer_id, 'user:matrix', ?, ?, 1024, 'requested' "
+                         "FROM machines WHERE serial = ?", (now, now + 3600000, t.value))
+        assert cur.rowcount == 1
+        bundle_id = cur.lastrowid
+    return str(bundle_id), t
+
+
 def policy_body(w, case, exp):
     # Allowed callers get a body that fails validation: no version is published here.
     return {"last_updated": "never"}
@@ -755,6 +771,18 @@ ROUTES = [
     Route("GET", "/api/v1/jobs/{id}", "support", "technical", machine_route(200), GRANT_TARGETS, prepare=fresh_job),
     Route("POST", "/api/v1/jobs/{id}/cancel", "support", "technical", machine_route(200), GRANT_TARGETS,
           prepare=fresh_job),
+    # ---- diagnostics bundles: asked for and read like jobs; uploaded by machines with their certificate
+    Route("POST", "/api/v1/machines/{serial}/diagnostics", "support", "technical", machine_route(201),
+          MACHINE_TARGETS),
+    Route("GET", "/api/v1/machines/{serial}/diagnostics", "support", "technical", machine_route(200),
+          MACHINE_TARGETS),
+    Route("GET", "/api/v1/diagnostics/{id}", "support", "technical", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_bundle),
+    Route("GET", "/api/v1/diagnostics/{id}/content", "support", "technical",
+          machine_route(200, lambda w, c, t: PASSED((409,), ("not_complete",), "past authorization; not uploaded")),
+          GRANT_TARGETS, prepare=fresh_bundle),
+    Route("POST", "/api/v1/machine/diagnostics/{id}", "support", "none", machines_only, public=True,
+          prepare=lambda w, case, exp: ({"id": NO_ID}, case.target), query="?offset=0"),
     # ---- alerts: status of the machines in scope, for the downtime purpose; rules: admins in their subtree
     Route("GET", "/api/v1/alerts", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/alerts/{id}", "downtime", "status", machine_route(200), GRANT_TARGETS, prepare=fresh_alert),

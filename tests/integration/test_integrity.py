@@ -181,7 +181,10 @@ def legacy(f):
         # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours;
         # 18 -> 19: certificates in machine_certs, out of the machines row;
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
-        # 21 -> 22: release keys, artifacts, offers).
+        # 21 -> 22: release keys, artifacts, offers; 22 -> 23: days of events to digest;
+        # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles).
+        c.execute("DROP TABLE diag_chunks")
+        c.execute("DROP TABLE diag_bundles")
         c.execute("DROP TABLE last_cleanings")
         c.execute("DROP TABLE event_days_dirty")
         c.execute("DROP TABLE update_offers")
@@ -247,6 +250,8 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        for table in ("diag_chunks", "diag_bundles"):  # what 24 -> 25 adds
+            c.execute(f"DROP TABLE {table}")
         c.execute("DROP TABLE last_cleanings")  # what 23 -> 24 adds
         c.execute("DROP TABLE event_days_dirty")  # what 22 -> 23 adds
         for table in ("update_offers", "artifacts", "release_keys"):  # what 21 -> 22 adds

@@ -74,8 +74,8 @@ def test_every_operation_says_what_is_enforced(document):
             if method in ("post",) and "requestBody" not in op:
                 # A POST without a body: only sign-out, asking for one's account's deletion,
                 # cancelling a job, (de)activation, a webhook's secret rotation and test, and
-                # acknowledging or resolving an alert, revoking a release key; an artifact's
-                # slice is raw bytes, not JSON.
+                # acknowledging or resolving an alert, revoking a release key, asking a machine
+                # for a diagnostics bundle; an artifact's or a bundle's slice is raw bytes, not JSON.
                 assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel",
                                 "/api/v1/orgs/{id}/deactivate", "/api/v1/orgs/{id}/activate",
                                 "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate",
@@ -83,7 +83,9 @@ def test_every_operation_says_what_is_enforced(document):
                                 "/api/v1/webhooks/{id}/enable",
                                 "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/{id}/resolve",
                                 "/api/v1/release-keys/{id}/revoke",
-                                "/api/v1/artifacts/{sha256}/content"), path
+                                "/api/v1/artifacts/{sha256}/content",
+                                "/api/v1/machines/{serial}/diagnostics",
+                                "/api/v1/machine/diagnostics/{id}"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]
@@ -102,8 +104,8 @@ def test_every_operation_has_its_schemas(document):
             served.add(f"{method.upper()} {path}")
             ok = [code for code in op["responses"] if code.startswith("2")]
             assert len(ok) == 1 and ok[0] != "2XX", (method, path, ok)
-            if path == "/api/v1/machine/artifacts/{sha256}":
-                # An update artifact: bytes (the only answer that is not JSON).
+            if path in ("/api/v1/machine/artifacts/{sha256}", "/api/v1/diagnostics/{id}/content"):
+                # An update artifact, a diagnostics bundle: bytes (the only answers that are not JSON).
                 assert op["responses"][ok[0]]["content"]["application/octet-stream"]["schema"] == \
                     {"type": "string", "format": "binary"}
                 continue

@@ -539,6 +539,31 @@ const char *const sqlite_migrations[] = {
 	"  program TEXT NOT NULL,"
 	"  ts_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (machine_id, program)) WITHOUT ROWID;",
+
+	/* 24 -> 25: diagnostics bundles (store/diagnostics.h, fleet/diagnostics.h):
+	 * a person's request to a machine, and the bundle it uploaded, sealed
+	 * under its customer's key in 64 KiB chunks. */
+	"CREATE TABLE diag_bundles("
+	"  id INTEGER PRIMARY KEY,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  requested_by TEXT NOT NULL,"
+	"  requested_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL,"
+	"  max_bytes INTEGER NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('requested', 'uploading', 'complete', 'failed', 'expired')),"
+	"  received INTEGER NOT NULL DEFAULT 0,"
+	"  sha256 TEXT NOT NULL DEFAULT '',"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  completed_ms INTEGER NOT NULL DEFAULT 0,"
+	"  job_id INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX diag_bundles_machine ON diag_bundles(machine_id, id);"
+	"CREATE INDEX diag_bundles_customer ON diag_bundles(customer_id);"
+	"CREATE TABLE diag_chunks("
+	"  bundle_id INTEGER NOT NULL REFERENCES diag_bundles(id) ON DELETE CASCADE,"
+	"  pos INTEGER NOT NULL,"
+	"  blob BLOB NOT NULL,"
+	"  PRIMARY KEY (bundle_id, pos)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

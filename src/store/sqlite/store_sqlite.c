@@ -3541,6 +3541,7 @@ const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
 	.updates = &sqlite_update_ops,
+	.diagnostics = &sqlite_diag_ops,
 	.open = sq_open,
 	.close = sq_close,
 	.check = sq_check,
