@@ -1,7 +1,7 @@
 // Alerts: open, acknowledged and resolved, filtered by severity and machine;
 // acknowledge, resolve and comment from the page (the alert's history opens
 // beside it); and the signed-in person's notification e-mail settings.
-import { html, useState, useEffect, useApp, Notice } from './ui.mjs';
+import { html, useState, useEffect, useRef, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
 
 const STATES = ['open', 'acknowledged', 'resolved'];
@@ -110,14 +110,19 @@ export function Alerts() {
 	const [open, setOpen] = useState(null); // the alert whose history is shown
 	const [done, setDone] = useState(null);
 
+	// Each load is numbered: an answer for filters changed meanwhile is dropped.
+	const asked = useRef(0);
 	const load = async (more) => {
+		const mine = ++asked.current;
 		try {
 			const doc = await api('GET', '/api/v1/alerts' + q({ state, severity, serial: serial.trim(), limit: 50,
 				cursor: more ? cursor : null }));
+			if (mine !== asked.current) return;
 			setList((cur) => (more ? [...(cur || []), ...doc.alerts] : doc.alerts));
 			setCursor(doc.next_cursor || null);
 			setError(null);
 		} catch (e) {
+			if (mine !== asked.current) return;
 			setError(e.status === 400 ? t('alerts.badfilter') : e.message);
 			setList([]);
 		}

@@ -74,9 +74,12 @@ export function Availability() {
 	useEffect(() => {
 		const to = Date.now(), from = to - PERIODS.find((p) => p[0] === days)[1];
 		setReport(null); setError(null);
+		// An answer for filters no longer chosen is dropped, whatever order they arrive in.
+		let current = true;
 		api('GET', '/api/v1/availability' + q({ customer, site, serial, from, to, by: by === 'total' ? null : by,
 			business_hours: businessHoursOffered && businessHours ? 'true' : null }))
-			.then(setReport, (e) => setError(e.message));
+			.then((doc) => current && setReport(doc), (e) => current && setError(e.message));
+		return () => { current = false; };
 	}, [customer, site, serial, days, by, businessHours]);
 
 	const rowName = (r) => (by === 'machine' ? r.serial : by === 'site' ? r.site : by === 'customer' ? r.customer : '');
