@@ -56,6 +56,7 @@ enum seal_kind {
 	SEAL_WEBHOOK_SECRET = 9, /* subject: the endpoint, name: its URL */
 	SEAL_NOTIFICATION = 10,  /* subject: the endpoint, ts: queued, name: the message id */
 	SEAL_ALERT_NOTE = 11,/* subject: the alert, seq: the event's time */
+	SEAL_TICKET = 12,    /* subject: the ticket, seq: the history line (0 with name title / description) */
 };
 
 struct seal_ad {
