@@ -54,80 +54,6 @@ static void reply_refusal(struct http_req *r, const struct caller *s, const stru
 		http_reply_error(r, 400, "invalid", msg);
 }
 
-struct history {
-	struct api *a;
-	const struct store_ticket *t;
-	json_t *list;
-};
-
-static int history_one(void *ctx, const struct store_ticket_event *e)
-{
-	struct history *h = ctx;
-	json_t *item = json_object();
-	char iso[40], *text = NULL;
-
-	json_object_set_new(item, "seq", json_integer(e->seq));
-	json_object_set_new(item, "at", json_string(api_iso_time(e->at_ms, iso, sizeof(iso))));
-	json_object_set_new(item, "at_ms", json_integer(e->at_ms));
-	json_object_set_new(item, "who", json_string(e->who));
-	json_object_set_new(item, "what", json_string(e->what));
-	if (e->detail[0] != '\0')
-		json_object_set_new(item, "detail", json_string(e->detail));
-	/* Words whose customer's key is gone are gone with it. */
-	if (e->text_len > 0 && tickets_event_text(h->a->vault, h->t, e, &text) == CC_OK) {
-		json_t *report = strcmp(e->what, "closed") == 0 ? json_loads(text, 0, NULL) : NULL;
-
-		if (report != NULL)
-			json_object_set_new(item, "report", report);
-		else
-			json_object_set_new(item, "text", json_string(text));
-	}
-	free(text);
-	json_array_append_new(h->list, item);
-	return 0;
-}
-
-static json_t *ticket_json(struct api *a, const struct store_ticket *t, const struct store_machine *m, int history)
-{
-	struct store *st = vault_store(a->vault);
-	json_t *doc = json_object();
-	struct store_org org;
-	struct store_site site;
-	char iso[40], *text = NULL;
-
-	json_object_set_new(doc, "id", json_integer(t->id));
-	json_object_set_new(doc, "serial", json_string(m->serial));
-	if (st->ops->org_get(st, t->customer_id, &org) == CC_OK)
-		json_object_set_new(doc, "customer", json_string(org.name));
-	if (m->site_id != 0 && st->ops->site_get(st, m->site_id, &site) == CC_OK)
-		json_object_set_new(doc, "site", json_string(site.name));
-	json_object_set_new(doc, "state", json_string(t->state));
-	json_object_set_new(doc, "assignee", t->assignee[0] ? json_string(t->assignee) : json_null());
-	json_object_set_new(doc, "alert", t->alert_id ? json_integer(t->alert_id) : json_null());
-	json_object_set_new(doc, "opened", json_string(api_iso_time(t->opened_ms, iso, sizeof(iso))));
-	json_object_set_new(doc, "opened_ms", json_integer(t->opened_ms));
-	json_object_set_new(doc, "opened_by", json_string(t->opened_by));
-	json_object_set_new(doc, "updated", json_string(api_iso_time(t->updated_ms, iso, sizeof(iso))));
-	if (t->closed_ms != 0)
-		json_object_set_new(doc, "closed", json_string(api_iso_time(t->closed_ms, iso, sizeof(iso))));
-	json_object_set_new(doc, "title", json_string(tickets_open_text(a->vault, t, 0, &text) == CC_OK ? text : ""));
-	free(text);
-	if (tickets_open_text(a->vault, t, 1, &text) == CC_OK)
-		json_object_set_new(doc, "description", json_string(text));
-	free(text);
-	if (history) {
-		struct history h = { a, t, json_array() };
-
-		if (st->ops->tickets->events(st, t->id, history_one, &h) < 0) {
-			json_decref(h.list);
-			json_decref(doc);
-			return NULL;
-		}
-		json_object_set_new(doc, "history", h.list);
-	}
-	return doc;
-}
-
 static void reply_ticket(struct http_req *r, const struct caller *s, int64_t id, const struct store_machine *m,
                          const char *action, int status)
 {
@@ -137,7 +63,7 @@ static void reply_ticket(struct http_req *r, const struct caller *s, int64_t id,
 	json_t *doc = NULL;
 
 	if (t != NULL && st->ops->tickets->get(st, id, t) == CC_OK)
-		doc = ticket_json(a, t, m, 1);
+		doc = tickets_doc(a->vault, t, 1);
 	free(t);
 	if (doc == NULL) {
 		http_reply_error(r, 500, "internal", "the ticket could not be read");
@@ -279,7 +205,7 @@ static int list_one(void *ctx, const struct store_ticket *t)
 		l->more = 1;
 		return 1;
 	}
-	doc = ticket_json(l->a, t, &l->m, 0);
+	doc = tickets_doc(l->a->vault, t, 0);
 	if (doc == NULL) {
 		l->rc = CC_ERR_NOMEM;
 		return 1;

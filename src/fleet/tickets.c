@@ -221,6 +221,93 @@ int tickets_event_text(struct vault *v, const struct store_ticket *t, const stru
 	return rc;
 }
 
+/* ---- as documents ---- */
+
+static const char *iso_of(int64_t ms, char *buf, size_t cap)
+{
+	clock_format_iso(ms, buf, cap);
+	return buf;
+}
+
+struct history {
+	struct vault *v;
+	const struct store_ticket *t;
+	json_t *list;
+};
+
+static int history_one(void *ctx, const struct store_ticket_event *e)
+{
+	struct history *h = ctx;
+	json_t *item = json_object();
+	char iso[40], *text = NULL;
+
+	json_object_set_new(item, "seq", json_integer(e->seq));
+	json_object_set_new(item, "at", json_string(iso_of(e->at_ms, iso, sizeof(iso))));
+	json_object_set_new(item, "at_ms", json_integer(e->at_ms));
+	json_object_set_new(item, "who", json_string(e->who));
+	json_object_set_new(item, "what", json_string(e->what));
+	if (e->detail[0] != '\0')
+		json_object_set_new(item, "detail", json_string(e->detail));
+	/* Words whose customer's key is gone are gone with it. */
+	if (e->text_len > 0 && tickets_event_text(h->v, h->t, e, &text) == CC_OK) {
+		json_t *report = strcmp(e->what, "closed") == 0 ? json_loads(text, 0, NULL) : NULL;
+
+		if (report != NULL)
+			json_object_set_new(item, "report", report);
+		else
+			json_object_set_new(item, "text", json_string(text));
+	}
+	free(text);
+	json_array_append_new(h->list, item);
+	return 0;
+}
+
+json_t *tickets_doc(struct vault *v, const struct store_ticket *t, int history)
+{
+	struct store *st = vault_store(v);
+	struct store_machine mr, *m = &mr;
+	json_t *doc = json_object();
+	struct store_org org;
+	struct store_site site;
+	char iso[40], *text = NULL;
+
+	if (doc == NULL || st->ops->machine_get(st, t->machine_id, m) != CC_OK) {
+		json_decref(doc);
+		return NULL;
+	}
+	json_object_set_new(doc, "id", json_integer(t->id));
+	json_object_set_new(doc, "serial", json_string(m->serial));
+	if (st->ops->org_get(st, t->customer_id, &org) == CC_OK)
+		json_object_set_new(doc, "customer", json_string(org.name));
+	if (m->site_id != 0 && st->ops->site_get(st, m->site_id, &site) == CC_OK)
+		json_object_set_new(doc, "site", json_string(site.name));
+	json_object_set_new(doc, "state", json_string(t->state));
+	json_object_set_new(doc, "assignee", t->assignee[0] ? json_string(t->assignee) : json_null());
+	json_object_set_new(doc, "alert", t->alert_id ? json_integer(t->alert_id) : json_null());
+	json_object_set_new(doc, "opened", json_string(iso_of(t->opened_ms, iso, sizeof(iso))));
+	json_object_set_new(doc, "opened_ms", json_integer(t->opened_ms));
+	json_object_set_new(doc, "opened_by", json_string(t->opened_by));
+	json_object_set_new(doc, "updated", json_string(iso_of(t->updated_ms, iso, sizeof(iso))));
+	if (t->closed_ms != 0)
+		json_object_set_new(doc, "closed", json_string(iso_of(t->closed_ms, iso, sizeof(iso))));
+	json_object_set_new(doc, "title", json_string(tickets_open_text(v, t, 0, &text) == CC_OK ? text : ""));
+	free(text);
+	if (tickets_open_text(v, t, 1, &text) == CC_OK)
+		json_object_set_new(doc, "description", json_string(text));
+	free(text);
+	if (history) {
+		struct history h = { v, t, json_array() };
+
+		if (st->ops->tickets->events(st, t->id, history_one, &h) < 0) {
+			json_decref(h.list);
+			json_decref(doc);
+			return NULL;
+		}
+		json_object_set_new(doc, "history", h.list);
+	}
+	return doc;
+}
+
 /* ---- notifications ---- */
 
 /* Names the ticket, the machine and its site, the state and the assignee's

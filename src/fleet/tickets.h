@@ -90,6 +90,11 @@ int tickets_close(struct vault *v, int64_t id, const char *who, enum ticket_side
  * subcontractor with a grant for m in force for support? */
 int tickets_may_assign(struct vault *v, const struct store_machine *m, const struct user_info *u);
 
+/* The ticket as the API and the CLI show it: serial, customer, site,
+ * state, assignee, alert, times, title, description; with its history
+ * (each line's text or report opened) when history is 1. NULL on failure. */
+json_t *tickets_doc(struct vault *v, const struct store_ticket *t, int history);
+
 /* The ticket's title / description / an event's text, opened (malloc'd). */
 int tickets_open_text(struct vault *v, const struct store_ticket *t, int which_description, char **text);
 int tickets_event_text(struct vault *v, const struct store_ticket *t, const struct store_ticket_event *e,

@@ -257,8 +257,8 @@ def test_the_cli_twins(world):
     assert f.ccj("ticket", "assign", tid, "--login", "tech-s")["assignee"] == "tech-s"
     assert f.cc("ticket", "assign", tid, "--login", "tech-o", rc=None).returncode != 0
     assert f.ccj("ticket", "state", tid, "--state", "in_progress")["state"] == "in_progress"
-    closed = f.ccj("ticket", "close", tid, "--work", "Reflashed the display firmware.", "--part", "DSP-12",
-                   "--counter-reset", "descaling")
+    closed = f.ccj("ticket", "close", tid, "--work", "Reflashed the display firmware.", "--parts", "DSP-12",
+                   "--counters-reset", "descaling")
     assert closed["state"] == "closed"
     assert closed["history"][-1]["report"] == {"work": "Reflashed the display firmware.", "parts": ["DSP-12"],
                                                "counters_reset": ["descaling"]}
