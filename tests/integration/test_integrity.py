@@ -181,7 +181,9 @@ def legacy(f):
         # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours;
         # 18 -> 19: certificates in machine_certs, out of the machines row;
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
-        # 21 -> 22: release keys, artifacts, offers).
+        # 21 -> 22: release keys, artifacts, offers; then service tickets).
+        c.execute("DROP TABLE ticket_events")
+        c.execute("DROP TABLE tickets")
         c.execute("DROP TABLE update_offers")
         c.execute("DROP TABLE artifacts")
         c.execute("DROP TABLE release_keys")
@@ -245,6 +247,8 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        for table in ("ticket_events", "tickets"):  # service tickets
+            c.execute(f"DROP TABLE {table}")
         for table in ("update_offers", "artifacts", "release_keys"):  # what 21 -> 22 adds
             c.execute(f"DROP TABLE {table}")
         c.execute("DROP TABLE retention_terms")  # what 20 -> 21 adds
