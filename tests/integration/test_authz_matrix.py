@@ -175,7 +175,9 @@ CALLER = {c.name: c for c in CALLERS}
 #: the subcontractor that the grant writes of the matrix name.
 EXTRA_USERS = (("tech-exp", "technician", "dist-a"), ("sub-w", "subcontractor", "dist-a"),
                # whose passwords the reset route is tried on
-               ("pw-a", "technician", "cafe-a"), ("pw-a2", "technician", "cafe-a2"), ("pw-b", "technician", "cafe-b"))
+               ("pw-a", "technician", "cafe-a"), ("pw-a2", "technician", "cafe-a2"), ("pw-b", "technician", "cafe-b"),
+               # whom tickets are assigned to: above every customer, and never asks for its deletion
+               ("tech-m", "technician", "manufacturer"))
 
 
 def password_of(login):
@@ -660,7 +662,7 @@ def fresh_ticket(w, case, exp):
     now = in_ms(0)
     with w.db() as db:
         cur = db.execute("INSERT INTO tickets(machine_id, customer_id, state, assignee, opened_ms, opened_by, "
-                         "updated_ms, title) SELECT id, customer_id, 'assigned', 'eng-m', ?, 'user:eng-m', ?, x'' "
+                         "updated_ms, title) SELECT id, customer_id, 'assigned', 'tech-m', ?, 'user:tech-m', ?, x'' "
                          "FROM machines WHERE serial = ?", (now, now, t.value))
         assert cur.rowcount == 1
         ticket_id = cur.lastrowid
@@ -794,7 +796,7 @@ ROUTES = [
     Route("POST", "/api/v1/tickets/{id}/comments", "support", "service", machine_route(200), GRANT_TARGETS,
           prepare=fresh_ticket, body=lambda w, k, e: {"text": "checked the grinder"}),
     Route("POST", "/api/v1/tickets/{id}/assign", "support", "service", machine_route(200, service_side_only),
-          GRANT_TARGETS, prepare=fresh_ticket, body=lambda w, k, e: {"login": "eng-m"}),
+          GRANT_TARGETS, prepare=fresh_ticket, body=lambda w, k, e: {"login": "tech-m"}),
     Route("POST", "/api/v1/tickets/{id}/state", "support", "service", machine_route(200, service_side_only),
           GRANT_TARGETS, prepare=fresh_ticket, body=lambda w, k, e: {"state": "in_progress"}),
     Route("POST", "/api/v1/tickets/{id}/close", "support", "service", machine_route(200, service_side_only),
