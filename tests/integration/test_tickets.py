@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
 from oas import checked  # noqa: E402
-from test_notify import Receiver, add_hook, settings  # noqa: E402
+from test_notify import Mailbox, Receiver, add_hook, settings  # noqa: E402
 
 CARD = "4111 1111 1111 1111"
 EMAIL = "carl.smith@example.com"
@@ -45,17 +45,21 @@ def world(tmp_path_factory):
     rx = Receiver(root, f)
     hook, secret = add_hook(f, rx.url, org="serv-s")  # the service company hears of its customers' tickets
     rx.secrets.append(secret)
+    mb = Mailbox(root, f)
     port = ccdaemon.free_port()
-    d = ccdaemon.Daemon(f, settings=settings(rx, https_listen=f"127.0.0.1:{port}", alerts_tick_ms="200"))
+    d = ccdaemon.Daemon(f, settings=settings(rx, https_listen=f"127.0.0.1:{port}", alerts_tick_ms="200",
+                                             smtp_url=mb.url, smtp_ca_file=str(mb.ca),
+                                             smtp_from="tickets@coffeecloud.example"))
     d.start()
     api = Api(port, f.data / "ca.crt")
     checked(api)
-    w = {"fleet": f, "daemon": d, "api": api, "rx": rx}
+    w = {"fleet": f, "daemon": d, "api": api, "rx": rx, "mb": mb}
     w["tokens"] = {who: api.login(who, ccdaemon.password_of(who))
                    for who in ("staff-a", "mgr-b", "tech-s", "tech-o", "sales-s")}
     yield w
     d.stop()
     rx.close()
+    mb.close()
 
 
 def call(w, who, method, path, body=None):
@@ -185,6 +189,19 @@ def test_a_ticket_from_open_to_closed_with_its_history(world):
     assert {x["type"] for x in mine} >= {"ticket.opened", "ticket.assigned", "ticket.closed"}
     assert all(x["data"]["serial"] == "T1" and "Grinder" not in json.dumps(x) for x in mine)
     assert any(x["type"] == "ticket.assigned" and x["data"]["assignee"] == "tech-s" for x in mine)
+
+    # E-mail: the assignee (of the service company) and the customer's people.
+    def mails(msgs):
+        import email
+        from email import policy
+        return [(m["to"][0], email.message_from_bytes(m["content"], policy=policy.default)["Subject"]) for m in msgs]
+    want = {("tech-s@example.org", f"Service ticket {tid} on T1 assigned to tech-s"),
+            ("staff-a@example.org", f"Service ticket {tid} on T1"),
+            ("tech-s@example.org", f"Service ticket {tid} on T1 closed")}
+    ccdaemon.poll_until(lambda: want <= set(mails(w["mb"].messages)), "the ticket's e-mails")
+    got = mails(w["mb"].messages)
+    assert not any(to.startswith(("mgr-b", "tech-o", "sales-s")) for to, _ in got), got
+    assert all("Grinder" not in m["content"].decode("utf-8", "replace") for m in w["mb"].messages)
 
     # Every step audited with its machine.
     audit = w["fleet"].ccj("audit", "list", "--action", "ticket.")
