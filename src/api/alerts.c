@@ -275,6 +275,14 @@ static json_t *alert_with_history(struct api *a, const struct caller *s, const s
 		return NULL;
 	}
 	json_object_set_new(doc, "history", h.list);
+	{
+		/* The ticket opened from it, if any (fleet/tickets.h). */
+		struct store_ticket *t = calloc(1, sizeof(*t));
+
+		if (t != NULL && st->ops->tickets->find_by_alert(st, al->id, t) == CC_OK)
+			json_object_set_new(doc, "ticket", json_integer(t->id));
+		free(t);
+	}
 	return doc;
 }
 

@@ -43,6 +43,10 @@ static const char *const ruleset_fields[] = { "model", "name", "products", "tele
 static const char *const release_key_fields[] = { "public_key", "label", NULL };
 static const char *const offer_fields[] = { "serial", NULL };
 static const char *const upload_fields[] = { "metadata", NULL };
+static const char *const ticket_fields[] = { "serial", "alert", "title", "description", NULL };
+static const char *const ticket_assign_fields[] = { "login", NULL };
+static const char *const ticket_state_fields[] = { "state", NULL };
+static const char *const ticket_close_fields[] = { "report", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -104,7 +108,7 @@ static const struct http_route routes[] = {
 	  "characters, no personal data); docs/METRICS.md" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/timeline", "support", "status,technical,service", HTTP_DATA, NULL,
 	  api_timeline, "one machine's story by time: online/offline with the reason, faults, maintenance, errors "
-	  "with their catalogue entry, cleanings, updates, commands, service reports; each item cut to the caller's "
+	  "with their catalogue entry, cleanings, updates, commands, service reports, tickets; each item cut to the caller's "
 	  "classes (from, to: epoch ms, default the last 7 days, at most 92; lang: en or hu; the newest 1,000)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/quality", "quality", "technical,usage", HTTP_DATA, NULL, api_quality,
 	  "brews against the model's quality rule set (docs/QUALITY.md; each brew by the version judging its "
@@ -352,6 +356,26 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/alert-rules", "administration", "admin", HTTP_ADMIN, alert_rule_fields,
 	  api_alert_rules_put, "set an organisation's own setting of a rule (org, rule, enabled, params: an object "
 	  "of the rule's parameters; those left out keep the value in force); its subtree inherits it" },
+	/* Service tickets (tickets.c): the customer's people and the service side of its machines. */
+	{ EVHTTP_REQ_POST, "/api/v1/tickets", "support", "service", HTTP_DATA, ticket_fields, api_tickets_open,
+	  "open a service ticket for a machine (serial; title <= 120 characters, description <= 2000, no personal "
+	  "data; alert: an alert of the machine to open it from); the customer and its service company are told" },
+	{ EVHTTP_REQ_GET, "/api/v1/tickets", "support", "service", HTTP_DATA, NULL, api_tickets_list,
+	  "service tickets of the machines in the caller's scope, newest first (machine: a serial; site: a site's "
+	  "name; customer; state, or unclosed; limit (50, at most 500), cursor)" },
+	{ EVHTTP_REQ_GET, "/api/v1/tickets/{id}", "support", "service", HTTP_DATA, NULL, api_tickets_get,
+	  "one ticket with its history: who did what when, comments, the service report" },
+	{ EVHTTP_REQ_POST, "/api/v1/tickets/{id}/comments", "support", "service", HTTP_DATA, alert_comment_fields,
+	  api_tickets_comment, "comment on a ticket (text: <= 2000 characters, no personal data; sealed); 409 when closed" },
+	{ EVHTTP_REQ_POST, "/api/v1/tickets/{id}/assign", "support", "service", HTTP_DATA, ticket_assign_fields,
+	  api_tickets_assign, "assign a ticket (login: an account of the service company that serves the machine, or "
+	  "a subcontractor granted it); the service side only; the assignee is told" },
+	{ EVHTTP_REQ_POST, "/api/v1/tickets/{id}/state", "support", "service", HTTP_DATA, ticket_state_fields,
+	  api_tickets_state, "move a ticket (state: in_progress, waiting_customer, resolved; open reopens a resolved "
+	  "or closed one); the customer answers a ticket waiting for it; 409 for a step the state does not allow" },
+	{ EVHTTP_REQ_POST, "/api/v1/tickets/{id}/close", "support", "service", HTTP_DATA, ticket_close_fields,
+	  api_tickets_close, "close a ticket with a service report (report: {work: <= 2000 characters, parts: part "
+	  "numbers or names, counters_reset: service counters}); the service side only" },
 	{ 0, NULL, NULL, NULL, HTTP_OPEN, NULL, NULL, NULL },
 };
 

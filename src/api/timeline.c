@@ -1,7 +1,7 @@
 /* timeline.c - GET /api/v1/machines/{serial}/timeline: one machine's
  * story over a period, merged from its state changes (fleet/downtime.h),
  * its events (errors with their catalogue entry, cleanings, maintenance,
- * updates, power), its alerts, its commands and its service reports, by time, each
+ * updates, power), its alerts, its commands, its service reports and tickets, by time, each
  * item cut to the caller's data classes (docs/OPERATIONS.md "Timeline"). */
 #include "api/internal.h"
 
@@ -199,6 +199,21 @@ static int on_alert(void *ctx, const struct store_alert *al)
 	return t->rc;
 }
 
+/* A ticket's steps (opened, assigned, state, closed, reopened), never its words. */
+static int on_ticket(void *ctx, const struct store_ticket_event *e)
+{
+	struct timeline *t = ctx;
+	json_t *doc;
+
+	if (strcmp(e->what, "commented") == 0)
+		return 0;
+	doc = json_pack("{s:I, s:s, s:s}", "ticket", (json_int_t)e->ticket_id, "what", e->what, "by", e->who);
+	if (doc != NULL && e->detail[0] != '\0')
+		json_object_set_new(doc, "detail", json_string(e->detail));
+	add(t, e->at_ms, "ticket", CLASS_SERVICE, doc);
+	return t->rc;
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -245,6 +260,8 @@ void api_timeline(struct http_req *r)
 		rc = st->ops->diagnostics->list(st, m.id, TIMELINE_MAX, on_diagnostics, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))
 		rc = records_get(a->vault, &m, RECORD_REPORT, t.from_ms, t.to_ms, on_report, &t);
+	if (rc == CC_OK && sees(&t, CLASS_SERVICE))
+		rc = st->ops->tickets->machine_events(st, m.id, t.from_ms, t.to_ms, on_ticket, &t);
 	if (rc == CC_OK && sees(&t, CLASS_STATUS)) {
 		struct store_alert_filter af;
 

@@ -106,6 +106,7 @@ extern const struct cli_cmd cli_machine_cmds[];
 extern const struct cli_cmd cli_job_cmds[];
 extern const struct cli_cmd cli_alert_cmds[];
 extern const struct cli_cmd cli_alert_rule_cmds[];
+extern const struct cli_cmd cli_ticket_cmds[];
 extern const struct cli_cmd cli_key_cmds[];
 extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_grant_cmds[];

@@ -17,7 +17,7 @@
 
 static const struct cli_cmd *const nouns[] = {
 	cli_init_cmds, cli_org_cmds, cli_site_cmds, cli_group_cmds, cli_machine_cmds, cli_job_cmds,
-	cli_alert_cmds, cli_alert_rule_cmds,
+	cli_alert_cmds, cli_alert_rule_cmds, cli_ticket_cmds,
 	cli_customer_cmds, cli_user_cmds, cli_key_cmds, cli_ca_cmds, cli_grant_cmds, cli_token_cmds,
 	cli_policy_cmds, cli_consent_cmds,
 	cli_telemetry_cmds, cli_events_cmds, cli_audit_cmds, cli_report_cmds, cli_maintenance_cmds,

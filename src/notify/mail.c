@@ -45,6 +45,18 @@ static const struct words table[] = {
 	{ "webhook.disabled", "hu", "Egy webhook-végpont letiltásra került",
 	  "A(z) {webhook_id} webhook-végpont egymás után {failed_messages} értesítést nem fogadott, ezért letiltottuk.\n"
 	  "Ellenőrizze a fogadót, majd engedélyezze újra (coffeecloud webhook enable {webhook_id})." },
+	{ "ticket.opened", "en", "Service ticket {ticket_id} on {serial}",
+	  "A service ticket was opened for machine {serial} at site {site}.\n\nTicket: {ticket_id}\nOpened: {opened_at}" },
+	{ "ticket.opened", "hu", "Szervizjegy ({ticket_id}) – {serial}",
+	  "Szervizjegy nyílt a(z) {serial} géphez ({site} telephely).\n\nJegy: {ticket_id}\nMegnyitva: {opened_at}" },
+	{ "ticket.assigned", "en", "Service ticket {ticket_id} on {serial} assigned to {assignee}",
+	  "Service ticket {ticket_id} for machine {serial} at site {site} is assigned to {assignee}." },
+	{ "ticket.assigned", "hu", "Szervizjegy ({ticket_id}) – {serial}: felelős {assignee}",
+	  "A(z) {serial} gép ({site} telephely) {ticket_id}. szervizjegyének felelőse: {assignee}." },
+	{ "ticket.closed", "en", "Service ticket {ticket_id} on {serial} closed",
+	  "Service ticket {ticket_id} for machine {serial} at site {site} is closed with a service report." },
+	{ "ticket.closed", "hu", "Szervizjegy ({ticket_id}) lezárva – {serial}",
+	  "A(z) {serial} gép ({site} telephely) {ticket_id}. szervizjegyét szervizjelentéssel lezárták." },
 	{ "", "en", "CoffeeCloud notification: {type}", "A {type} notification from CoffeeCloud." },
 	{ "", "hu", "CoffeeCloud értesítés: {type}", "{type} értesítés a CoffeeCloudtól." },
 };

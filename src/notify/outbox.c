@@ -195,6 +195,46 @@ int notify_enqueue(struct vault *v, int64_t org_id, const char *kind, const json
 	return rc;
 }
 
+int notify_enqueue_user(struct vault *v, int64_t user_id, const char *kind, const json_t *data, size_t *queued)
+{
+	struct store_notification *n;
+	struct user_info u;
+	struct fanout f;
+	int64_t now = clock_now_ms();
+	char *body;
+	int rc;
+
+	if (queued != NULL)
+		*queued = 0;
+	if (kind == NULL || !kind_ok(kind) || data == NULL || !json_is_object(data))
+		return CC_ERR_INVALID;
+	rc = users_get(v, user_id, &u);
+	if (rc != CC_OK)
+		return rc;
+	body = body_of(kind, data, now);
+	n = calloc(1, sizeof(*n));
+	if (body == NULL || n == NULL || strlen(body) > BODY_MAX) {
+		rc = body == NULL || n == NULL ? CC_ERR_NOMEM : CC_ERR_LIMIT;
+		free(body);
+		free(n);
+		return rc;
+	}
+	n->org_id = u.org_id;
+	snprintf(n->kind, sizeof(n->kind), "%s", kind);
+	n->created_ms = now;
+	n->next_ms = now;
+	f = (struct fanout){ v, n, body, json_string_value(json_object_get(data, "site")), 0, CC_OK };
+	if (f.site == NULL)
+		f.site = "";
+	each_user(&f, &u);
+	rc = f.rc;
+	if (rc == CC_OK && queued != NULL)
+		*queued = f.queued;
+	free(body);
+	free(n);
+	return rc;
+}
+
 int notify_enqueue_webhook(struct vault *v, int64_t webhook_id, const char *kind, const json_t *data)
 {
 	struct store *s = vault_store(v);

@@ -31,6 +31,9 @@
 #define NOTIFY_KIND_ALERT_RESOLVED "alert.resolved"
 #define NOTIFY_KIND_ALERT_ESCALATED "alert.escalated"
 #define NOTIFY_KIND_WEBHOOK_DISABLED "webhook.disabled"
+#define NOTIFY_KIND_TICKET_OPENED "ticket.opened"
+#define NOTIFY_KIND_TICKET_ASSIGNED "ticket.assigned"
+#define NOTIFY_KIND_TICKET_CLOSED "ticket.closed"
 
 /*
  * Queues a notification of kind for organisation org_id. data: a JSON
@@ -45,6 +48,11 @@
  * notification commit together).
  */
 int notify_enqueue(struct vault *v, int64_t org_id, const char *kind, const json_t *data, size_t *queued);
+
+/* Queues an e-mail notification for one person (a ticket's assignee), as
+ * notify_enqueue would for the people of their organisation: only when
+ * they have an address and want the kind. Joins the caller's transaction. */
+int notify_enqueue_user(struct vault *v, int64_t user_id, const char *kind, const json_t *data, size_t *queued);
 
 /* Queues a notification for one webhook endpoint only (a test of it). */
 int notify_enqueue_webhook(struct vault *v, int64_t webhook_id, const char *kind, const json_t *data);

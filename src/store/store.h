@@ -27,6 +27,7 @@
 #include "store/notify.h"
 #include "store/updates.h"
 #include "store/diagnostics.h"
+#include "store/tickets.h"
 
 enum org_kind { ORG_MANUFACTURER = 1, ORG_DISTRIBUTOR = 2, ORG_CUSTOMER = 3 };
 
@@ -424,6 +425,8 @@ struct store_ops {
 	const struct store_update_ops *updates;
 	/* Diagnostics bundles (store/diagnostics.h). */
 	const struct store_diag_ops *diagnostics;
+	/* Service tickets and their history (store/tickets.h). */
+	const struct store_ticket_ops *tickets;
 
 	/* Opens (creating if allowed) the store at location, migrating its schema
 	 * to the current version. CC_ERR_CORRUPT names a damaged file. */

@@ -57,6 +57,7 @@ enum seal_kind {
 	SEAL_NOTIFICATION = 10,  /* subject: the endpoint, ts: queued, name: the message id */
 	SEAL_ALERT_NOTE = 11,/* subject: the alert, seq: the event's time */
 	SEAL_DIAGNOSTICS = 12, /* subject: the bundle, seq: the chunk's offset, ts: requested, name: serial */
+	SEAL_TICKET = 13,    /* subject: the ticket, seq: the history line (0 with name title / description) */
 };
 
 struct seal_ad {

@@ -175,7 +175,9 @@ CALLER = {c.name: c for c in CALLERS}
 #: the subcontractor that the grant writes of the matrix name.
 EXTRA_USERS = (("tech-exp", "technician", "dist-a"), ("sub-w", "subcontractor", "dist-a"),
                # whose passwords the reset route is tried on
-               ("pw-a", "technician", "cafe-a"), ("pw-a2", "technician", "cafe-a2"), ("pw-b", "technician", "cafe-b"))
+               ("pw-a", "technician", "cafe-a"), ("pw-a2", "technician", "cafe-a2"), ("pw-b", "technician", "cafe-b"),
+               # whom tickets are assigned to: above every customer, and never asks for its deletion
+               ("tech-m", "technician", "manufacturer"))
 
 
 def password_of(login):
@@ -667,6 +669,22 @@ def fresh_bundle(w, case, exp):
     return str(bundle_id), t
 
 
+def fresh_ticket(w, case, exp):
+    """An assigned ticket of the target machine, written into the store as
+    fleet/tickets.c would (its own paths are tested in test_tickets.py)."""
+    t = case.target
+    if t.org is None:
+        return NO_ID, t
+    now = in_ms(0)
+    with w.db() as db:
+        cur = db.execute("INSERT INTO tickets(machine_id, customer_id, state, assignee, opened_ms, opened_by, "
+                         "updated_ms, title) SELECT id, customer_id, 'assigned', 'tech-m', ?, 'user:tech-m', ?, x'' "
+                         "FROM machines WHERE serial = ?", (now, now, t.value))
+        assert cur.rowcount == 1
+        ticket_id = cur.lastrowid
+    return str(ticket_id), t
+
+
 def policy_body(w, case, exp):
     # Allowed callers get a body that fails validation: no version is published here.
     return {"last_updated": "never"}
@@ -796,6 +814,21 @@ ROUTES = [
           query_target="org"),
     Route("POST", "/api/v1/alert-rules", "administration", "admin", admin_route(OK(200)), ORG_TARGETS,
           body=lambda w, k, e: {"org": k.target.value, "rule": "offline_long", "params": {"offline_seconds": 900}}),
+    # ---- service tickets: the service class of the machines in scope, for support; assigning, moving
+    # and closing are the service side's (the customer's people comment and answer)
+    Route("POST", "/api/v1/tickets", "support", "service", machine_route(201), MACHINE_TARGETS,
+          body=lambda w, k, e: {"serial": k.target.value, "title": "grinder noisy"}),
+    Route("GET", "/api/v1/tickets", "support", "service", needs_class(200)),
+    Route("GET", "/api/v1/tickets/{id}", "support", "service", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_ticket),
+    Route("POST", "/api/v1/tickets/{id}/comments", "support", "service", machine_route(200), GRANT_TARGETS,
+          prepare=fresh_ticket, body=lambda w, k, e: {"text": "checked the grinder"}),
+    Route("POST", "/api/v1/tickets/{id}/assign", "support", "service", machine_route(200, service_side_only),
+          GRANT_TARGETS, prepare=fresh_ticket, body=lambda w, k, e: {"login": "tech-m"}),
+    Route("POST", "/api/v1/tickets/{id}/state", "support", "service", machine_route(200, service_side_only),
+          GRANT_TARGETS, prepare=fresh_ticket, body=lambda w, k, e: {"state": "in_progress"}),
+    Route("POST", "/api/v1/tickets/{id}/close", "support", "service", machine_route(200, service_side_only),
+          GRANT_TARGETS, prepare=fresh_ticket, body=lambda w, k, e: {"report": {"work": "new burrs"}}),
     # ---- quality: rule sets (the manufacturer's engineers write them), compliance like availability
     Route("GET", "/api/v1/quality/rulesets", "quality", "technical", needs_class(200)),
     Route("GET", "/api/v1/quality/rulesets/{model}", "quality", "technical", needs_class(200),

@@ -564,6 +564,37 @@ const char *const sqlite_migrations[] = {
 	"  pos INTEGER NOT NULL,"
 	"  blob BLOB NOT NULL,"
 	"  PRIMARY KEY (bundle_id, pos)) WITHOUT ROWID;",
+
+	/* 25 -> 26: service tickets (store/tickets.h, fleet/tickets.h): a ticket
+	 * per machine, its history a line per change with who and when; the
+	 * people's words sealed. The customer's erasure takes them along. */
+	"CREATE TABLE tickets("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  customer_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  alert_id INTEGER REFERENCES alerts(id) ON DELETE SET NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('open', 'assigned', 'in_progress', 'waiting_customer', 'resolved',"
+	"                                      'closed')),"
+	"  assignee TEXT NOT NULL DEFAULT '',"
+	"  opened_ms INTEGER NOT NULL,"
+	"  opened_by TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  closed_ms INTEGER NOT NULL DEFAULT 0,"
+	"  events INTEGER NOT NULL DEFAULT 0,"
+	"  title BLOB NOT NULL,"
+	"  description BLOB);"
+	"CREATE INDEX tickets_machine ON tickets(machine_id, id);"
+	"CREATE INDEX tickets_customer ON tickets(customer_id, id);"
+	"CREATE INDEX tickets_alert ON tickets(alert_id) WHERE alert_id IS NOT NULL;"
+	"CREATE TABLE ticket_events("
+	"  ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  what TEXT NOT NULL,"
+	"  detail TEXT NOT NULL,"
+	"  text BLOB,"
+	"  PRIMARY KEY (ticket_id, seq)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

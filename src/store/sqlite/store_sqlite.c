@@ -3542,6 +3542,7 @@ const struct store_ops store_sqlite_ops = {
 	.notify = &sqlite_notify_ops,
 	.updates = &sqlite_update_ops,
 	.diagnostics = &sqlite_diag_ops,
+	.tickets = &sqlite_ticket_ops,
 	.open = sq_open,
 	.close = sq_close,
 	.check = sq_check,
