@@ -291,6 +291,8 @@ static const struct alert_rule rules[] = {
 	{ "cleaning_overdue", "warning", "service", { { NULL, 0, 0, 0 } }, NULL, cleaning_overdue_timer, NULL },
 	{ "maintenance_due_soon", "warning", "service", { { "days", 7, 0, 365 }, { NULL, 0, 0, 0 } }, NULL,
 	  maintenance_due_timer, NULL },
+	/* Raised by the rollouts' timer (alerts_raise), never by an evaluator. */
+	{ "rollout_halted", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, NULL },
 };
 
 const struct alert_rule *alert_rules(size_t *n)

@@ -25,6 +25,7 @@
 
 #include "common/limits.h"
 #include "store/notify.h"
+#include "store/rollouts.h"
 #include "store/updates.h"
 
 enum org_kind { ORG_MANUFACTURER = 1, ORG_DISTRIBUTOR = 2, ORG_CUSTOMER = 3 };
@@ -421,6 +422,8 @@ struct store_ops {
 	const struct store_notify_ops *notify;
 	/* Release keys, artifacts, offers (store/updates.h). */
 	const struct store_update_ops *updates;
+	/* Staged rollouts (store/rollouts.h). */
+	const struct store_rollout_ops *rollouts;
 
 	/* Opens (creating if allowed) the store at location, migrating its schema
 	 * to the current version. CC_ERR_CORRUPT names a damaged file. */

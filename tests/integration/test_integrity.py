@@ -181,7 +181,10 @@ def legacy(f):
         # outbox and its delivery log; 16 -> 17: alerts; 17 -> 18: business hours;
         # 18 -> 19: certificates in machine_certs, out of the machines row;
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
-        # 21 -> 22: release keys, artifacts, offers).
+        # 21 -> 22: release keys, artifacts, offers; 24 -> 25: staged rollouts).
+        c.execute("DROP TABLE rollout_reports")
+        c.execute("DROP TABLE rollout_machines")
+        c.execute("DROP TABLE rollouts")
         c.execute("DROP TABLE update_offers")
         c.execute("DROP TABLE artifacts")
         c.execute("DROP TABLE release_keys")

@@ -22,5 +22,6 @@ void sqlite_copy_text(char *out, size_t cap, sqlite3_stmt *st, int col);
 
 extern const struct store_notify_ops sqlite_notify_ops;
 extern const struct store_update_ops sqlite_update_ops;
+extern const struct store_rollout_ops sqlite_rollout_ops;
 
 #endif

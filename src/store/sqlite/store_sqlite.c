@@ -3392,6 +3392,7 @@ const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.notify = &sqlite_notify_ops,
 	.updates = &sqlite_update_ops,
+	.rollouts = &sqlite_rollout_ops,
 	.open = sq_open,
 	.close = sq_close,
 	.check = sq_check,
