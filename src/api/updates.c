@@ -32,7 +32,6 @@
 #include "fleet/updates.h"
 
 #define SLICE (64 * 1024)
-#define CRL_MAX (16 * 1024 * 1024)
 
 /* ---- people ---- */
 
@@ -46,7 +45,7 @@ static int may_release(struct api *a, const struct caller *s)
 	       st->ops->org_get(st, s->user.org_id, &org) == CC_OK && org.kind == ORG_MANUFACTURER;
 }
 
-static struct caller *releaser(struct http_req *r, const char *action)
+struct caller *api_releaser(struct http_req *r, const char *action)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
@@ -137,7 +136,7 @@ void api_artifacts_list(struct http_req *r)
 	struct api *a = http_app(r);
 	json_t *doc = NULL;
 
-	if (releaser(r, "artifact.list") == NULL)
+	if (api_releaser(r, "artifact.list") == NULL)
 		return;
 	if (updates_artifacts_json(a->vault, &doc) != CC_OK) {
 		http_reply_error(r, 500, "internal", "the artifacts could not be read");
@@ -152,7 +151,7 @@ void api_artifacts_show(struct http_req *r)
 	json_t *doc = NULL;
 	int rc;
 
-	if (releaser(r, "artifact.show") == NULL)
+	if (api_releaser(r, "artifact.show") == NULL)
 		return;
 	rc = updates_artifact_json(a->vault, http_param(r, "sha256"), &doc);
 	if (rc == CC_ERR_NOTFOUND) {
@@ -169,8 +168,8 @@ void api_artifacts_show(struct http_req *r)
 void api_artifacts_offer(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	/* releaser() may have replied, and r is gone then: nothing of r before the check. */
-	struct caller *s = releaser(r, "artifact.offer");
+	/* api_releaser() may have replied, and r is gone then: nothing of r before the check. */
+	struct caller *s = api_releaser(r, "artifact.offer");
 	const char *sha, *serial;
 	char why[UPDATES_WHY_MAX];
 	int rc;
@@ -195,59 +194,6 @@ void api_artifacts_offer(struct http_req *r)
 
 /* ---- machines ---- */
 
-/* 1 when the certificate is on the fleet's CRL (DIR/ca.crl). The row's
- * revocation says the same within a transaction; the CRL is what a
- * certificate revoked before the machine's row changed (a renewal) is on. */
-static int on_crl(struct api *a, X509 *cert)
-{
-	unsigned char *pem = NULL;
-	size_t len = 0;
-	X509_CRL *crl = NULL;
-	X509_REVOKED *entry = NULL;
-	BIO *bio;
-	int revoked;
-
-	if (file_read_all(vault_path(a->vault, VAULT_CRL), CRL_MAX, &pem, &len) != CC_OK)
-		return 0; /* no CRL yet: nothing was revoked */
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio != NULL)
-		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-	/* An unreadable CRL fails closed. */
-	revoked = crl == NULL || X509_CRL_get0_by_cert(crl, &entry, cert) == 1;
-	X509_CRL_free(crl);
-	BIO_free(bio);
-	free(pem);
-	return revoked;
-}
-
-/* The machine whose certificate the client presented, in service; else
- * replies 401 (no certificate, or not one of the fleet CA's) or 403. */
-static int machine_of(struct http_req *r, struct store_machine *m)
-{
-	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
-	SSL *ssl = http_ssl(r);
-	struct tls_identity id;
-	X509 *cert;
-	int revoked;
-
-	if (ssl == NULL || tls_peer_identity(ssl, &id) != CC_OK) {
-		http_reply_error(r, 401, "certificate_required", "machines present their certificate (mutual TLS)");
-		return CC_ERR_AUTH;
-	}
-	cert = SSL_get1_peer_certificate(ssl);
-	revoked = cert == NULL || on_crl(a, cert);
-	X509_free(cert);
-	if (revoked || st->ops->machine_find(st, id.common_name, m) != CC_OK || m->revoked_ms != 0 ||
-	    m->decommissioned_ms != 0 || m->moved ||
-	    !provision_cert_accepted(m->cert_fingerprint, m->prev_cert_fingerprint, m->prev_cert_until_ms,
-	                             id.fingerprint, clock_now_ms())) {
-		http_reply_error(r, 403, "forbidden", "this certificate is not a machine's in service");
-		return CC_ERR_PERM;
-	}
-	return CC_OK;
-}
-
 void api_machine_update(struct http_req *r)
 {
 	struct api *a = http_app(r);
@@ -255,7 +201,7 @@ void api_machine_update(struct http_req *r)
 	char *offer = NULL, *meta = NULL, sha[65], url[128];
 	int rc;
 
-	if (machine_of(r, &m) != CC_OK)
+	if (api_machine_caller(r, &m) != CC_OK)
 		return;
 	rc = updates_offer_doc(a->vault, &m, &offer, &meta, sha);
 	if (rc == CC_ERR_NOTFOUND) {
@@ -403,7 +349,7 @@ void api_machine_artifact(struct http_req *r)
 	struct stat sb;
 	int fd, kind;
 
-	if (machine_of(r, &m) != CC_OK)
+	if (api_machine_caller(r, &m) != CC_OK)
 		return;
 	/* Only what the machine is offered now: 404 for anything else, as for
 	 * an artifact that does not exist. */
@@ -461,7 +407,7 @@ void api_machine_artifact(struct http_req *r)
 void api_artifacts_upload(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct caller *s = releaser(r, "artifact.upload");
+	struct caller *s = api_releaser(r, "artifact.upload");
 	const char *meta;
 	struct update_meta m;
 	char why[UPDATES_WHY_MAX], url[128];
@@ -496,7 +442,7 @@ void api_artifacts_upload(struct http_req *r)
 void api_artifacts_content(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct caller *s = releaser(r, "artifact.upload");
+	struct caller *s = api_releaser(r, "artifact.upload");
 	const char *sha, *off;
 	struct evbuffer *in;
 	size_t len;
