@@ -373,6 +373,8 @@ int alerts_raise(struct vault *v, const struct store_machine *m, const char *rul
 
 	if (r == NULL || level < 0 || level >= ALERT_LEVELS)
 		return CC_ERR_INVALID;
+	if (!alerts_enabled())
+		return CC_OK; /* `alerts = false`: no alert opens, whatever raises it */
 	return apply(v, m, r, detail, 1, at_ms, level);
 }
 

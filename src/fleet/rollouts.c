@@ -368,6 +368,8 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		k.models = art.models;
 		k.v = v;
 		rc = resolve(v, json_object_get(req, "target"), &k, why);
+		if ((rc == CC_ERR_INVALID || rc == CC_ERR_NOTFOUND) && why[0] == '\0')
+			snprintf(why, ROLLOUTS_WHY_MAX, "%s", TARGET_HELP);
 	}
 	if (rc == CC_OK && k.n == 0) {
 		snprintf(why, ROLLOUTS_WHY_MAX, "the target selects no machine in service that the artifact fits");
