@@ -328,7 +328,7 @@ static int history(struct store *s, int64_t alert_id, int64_t at_ms, const char 
 
 /* Opens or resolves the alert of (machine, cause); nothing when it is so. */
 static int apply(struct vault *v, const struct store_machine *m, const struct alert_rule *r, const char *detail,
-                 int active, int64_t at_ms)
+                 int active, int64_t at_ms, int64_t level)
 {
 	struct store *s = vault_store(v);
 	struct store_alert a;
@@ -349,6 +349,7 @@ static int apply(struct vault *v, const struct store_machine *m, const struct al
 		snprintf(a.severity, sizeof(a.severity), "%s", r->severity);
 		snprintf(a.state, sizeof(a.state), "open");
 		a.opened_ms = at_ms;
+		a.level = level;
 		a.level_ms = at_ms;
 		rc = s->ops->alert_open(s, &a, &a.id);
 		if (rc == CC_OK)
@@ -364,6 +365,18 @@ static int apply(struct vault *v, const struct store_machine *m, const struct al
 	if (rc == CC_OK)
 		rc = history(s, a.id, a.resolved_ms, "auto", "resolved", "the cause cleared");
 	return rc == CC_OK ? notify(v, m, "resolved", &a) : rc;
+}
+
+int alerts_raise(struct vault *v, const struct store_machine *m, const char *rule, const char *detail, int64_t level,
+                 int64_t at_ms)
+{
+	const struct alert_rule *r = alert_rule_find(rule);
+
+	if (r == NULL || level < 0 || level >= ALERT_LEVELS)
+		return CC_ERR_INVALID;
+	if (!alerts_enabled())
+		return CC_OK; /* `alerts = false`: no alert opens, whatever raises it */
+	return apply(v, m, r, detail, 1, at_ms, level);
 }
 
 /* ---- per-round caches ---- */
@@ -577,7 +590,7 @@ static int apply_pending(struct alerts_round *r, struct store *s)
 
 		if (!machine_of(r, s, v->machine_id))
 			continue; /* deleted meanwhile */
-		rc = apply(r->v, &r->machine, &r->rules[v->rule], v->detail, v->active, v->at_ms);
+		rc = apply(r->v, &r->machine, &r->rules[v->rule], v->detail, v->active, v->at_ms, 0);
 	}
 	r->n = 0;
 	return rc;

@@ -84,6 +84,13 @@ void alerts_round_hooks(struct alerts_round *r, struct store_settle_hooks *out);
 /* The time-based rules and escalation, in a transaction of their own. */
 int alerts_tick(struct alerts_round *r, int64_t now_ms);
 
+/* Opens the alert of (m, rule:detail) from outside the rules' evaluators
+ * (a rollout halted: fleet/rollouts.h), at an escalation level (who is
+ * told at once); nothing when it is open already. In the caller's
+ * transaction on v's store. */
+int alerts_raise(struct vault *v, const struct store_machine *m, const char *rule, const char *detail, int64_t level,
+                 int64_t at_ms);
+
 /* ---- people ---- */
 enum alert_action { ALERT_ACKNOWLEDGE = 1, ALERT_RESOLVE, ALERT_COMMENT };
 #define ALERT_COMMENT_MAX 280 /* characters */

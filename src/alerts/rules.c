@@ -307,6 +307,8 @@ static const struct alert_rule rules[] = {
 	{ "maintenance_due_soon", "warning", "service", { { "days", 7, 0, 365 }, { NULL, 0, 0, 0 } }, NULL,
 	  maintenance_due_timer, NULL, NULL },
 	{ "telemetry_breach", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, NULL, telemetry_breach_limit },
+	/* Raised by the rollouts' timer (alerts_raise), never by an evaluator. */
+	{ "rollout_halted", "warning", "technical", { { NULL, 0, 0, 0 } }, NULL, NULL, NULL, NULL },
 };
 
 const struct alert_rule *alert_rules(size_t *n)

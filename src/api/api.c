@@ -47,6 +47,9 @@ static const char *const ticket_fields[] = { "serial", "alert", "title", "descri
 static const char *const ticket_assign_fields[] = { "login", NULL };
 static const char *const ticket_state_fields[] = { "state", NULL };
 static const char *const ticket_close_fields[] = { "report", NULL };
+static const char *const rollout_fields[] = { "artifact", "target", "phases", "soak", "threshold", "min_reports",
+	                                      "window", NULL };
+static const char *const progress_fields[] = { "sha256", "state", "percent", "reason", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
  * handler cuts fields to the caller's classes (ingest/catalogue.h). */
@@ -166,6 +169,26 @@ static const struct http_route routes[] = {
 	  api_machine_diagnostics_upload, "for machines, with their certificate (mutual TLS): one slice of the "
 	  "bundle asked for (application/octet-stream, at most 1 MiB) at offset, the bytes received so far (409 "
 	  "with received when another); final=true and sha256 (hex) on the last, which checks the whole" },
+	/* Staged rollouts (docs/UPDATES.md): whoever offers artifacts; machines report with their certificate. */
+	{ EVHTTP_REQ_POST, "/api/v1/rollouts", "updates", "technical", HTTP_DATA, rollout_fields, api_rollouts_create,
+	  "start a staged rollout of an artifact (artifact: its sha256; target: group, serials or filter {model, "
+	  "version, site, customer}; phases: cumulative percentages, default [1, 10, 50, 100]; soak: seconds between "
+	  "phases; threshold: % of a phase's finished machines that may fail before it halts; min_reports; window: "
+	  "maintenance hours in each site's local time); machines in another active rollout are skipped" },
+	{ EVHTTP_REQ_GET, "/api/v1/rollouts", "updates", "technical", HTTP_DATA, NULL, api_rollouts_list,
+	  "the rollouts, newest first (state: running, paused, halted, aborted, completed)" },
+	{ EVHTTP_REQ_GET, "/api/v1/rollouts/{id}", "updates", "technical", HTTP_DATA, NULL, api_rollouts_show,
+	  "one rollout: its progress per state and per phase, and each machine's state, download percent and reason" },
+	{ EVHTTP_REQ_POST, "/api/v1/rollouts/{id}/pause", "updates", "technical", HTTP_DATA, NULL, api_rollouts_act,
+	  "pause a running rollout: no new offers until resumed" },
+	{ EVHTTP_REQ_POST, "/api/v1/rollouts/{id}/resume", "updates", "technical", HTTP_DATA, NULL, api_rollouts_act,
+	  "resume a paused rollout" },
+	{ EVHTTP_REQ_POST, "/api/v1/rollouts/{id}/abort", "updates", "technical", HTTP_DATA, NULL, api_rollouts_act,
+	  "abort a rollout (running, paused or halted): offers not yet taken are withdrawn, its machines freed" },
+	{ EVHTTP_REQ_POST, "/api/v1/machine/update/progress", "updates", "none", HTTP_OPEN, progress_fields,
+	  api_machine_update_progress, "for machines, with their certificate (mutual TLS): progress on the artifact "
+	  "offered (state: offered, downloading, verifying, installing, rebooting, succeeded, failed, rolled_back; "
+	  "percent; reason: a refusal name of docs/UPDATES.md)" },
 	{ EVHTTP_REQ_GET, "/api/v1/compliance", "quality", "technical,usage", HTTP_DATA, NULL, api_compliance,
 	  "quality compliance of the machines the caller sees (org: a customer's name; site; machine: a serial; from, "
 	  "to: epoch ms, default the last 7 days, at most 92): brews in spec per product and day, breaches with their "

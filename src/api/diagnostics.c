@@ -296,7 +296,7 @@ void api_machine_diagnostics_upload(struct http_req *r)
 	size_t len;
 	int rc, final = 0;
 
-	if (api_machine_of(r, &m) != CC_OK)
+	if (api_machine_caller(r, &m) != CC_OK)
 		return;
 	idtext = http_param(r, "id");
 	id = idtext != NULL ? strtoll(idtext, &end, 10) : 0;

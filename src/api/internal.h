@@ -116,15 +116,25 @@ int api_parse_ms(const char *text, int64_t dflt, int64_t *out);
 /* A yes/no query parameter: true/false (1/0); 0 when absent. */
 int api_parse_bool(const char *text, int *out);
 
-/* ---- customers.c ---- */
-void api_exports_stop(struct api *a);
-
 /* ---- machine_caller.c ---- */
 /* The machine whose certificate the client presented, in service; else
  * replies 401 (no certificate, or not one of the fleet CA's) or 403. */
-int api_machine_of(struct http_req *r, struct store_machine *m);
+int api_machine_caller(struct http_req *r, struct store_machine *m);
+
+/* ---- rollouts.c ---- */
+void api_rollouts_create(struct http_req *r);
+void api_rollouts_list(struct http_req *r);
+void api_rollouts_show(struct http_req *r);
+void api_rollouts_act(struct http_req *r);
+void api_machine_update_progress(struct http_req *r);
+
+/* ---- customers.c ---- */
+void api_exports_stop(struct api *a);
 
 /* ---- updates.c ---- */
+/* The caller when one of the manufacturer's engineers or administrators
+ * (who release software); else audits the denial, replies 403, NULL. */
+struct caller *api_releaser(struct http_req *r, const char *action);
 void api_downloads_stop(struct api *a);
 void api_release_keys_list(struct http_req *r);
 void api_release_keys_add(struct http_req *r);

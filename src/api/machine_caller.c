@@ -1,9 +1,12 @@
-/* machine_caller.c - the machine behind a request on people's HTTPS
- * listener: authenticated by its own certificate (mutual TLS, asked for and
- * not required by that listener), checked here against the fleet CA, the
- * CRL and the machine's row, never by a credential. Shared by the
- * machine-facing routes (updates.c, diagnostics.c). */
+/* machine_caller.c - the machine calling a machine route of people's HTTPS
+ * listener, known by its client certificate (mutual TLS: asked for, not
+ * required, by that listener): issued by the fleet CA, not on the CRL, the
+ * current certificate (or the previous one within a renewal's overlap) of
+ * a machine in service. Never a bearer token or session. Shared by the
+ * machine routes (updates.c, diagnostics.c, rollouts.c). */
 #include "api/internal.h"
+
+#include <stdlib.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -41,7 +44,9 @@ static int on_crl(struct api *a, X509 *cert)
 	return revoked;
 }
 
-int api_machine_of(struct http_req *r, struct store_machine *m)
+/* The machine whose certificate the client presented, in service; else
+ * replies 401 (no certificate, or not one of the fleet CA's) or 403. */
+int api_machine_caller(struct http_req *r, struct store_machine *m)
 {
 	struct api *a = http_app(r);
 	struct store *st = vault_store(a->vault);

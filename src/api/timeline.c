@@ -1,8 +1,9 @@
 /* timeline.c - GET /api/v1/machines/{serial}/timeline: one machine's
  * story over a period, merged from its state changes (fleet/downtime.h),
  * its events (errors with their catalogue entry, cleanings, maintenance,
- * updates, power), its alerts, its commands, its service reports and tickets, by time, each
- * item cut to the caller's data classes (docs/OPERATIONS.md "Timeline"). */
+ * updates, power), its alerts, its commands, its progress in rollouts, its
+ * service reports and tickets, by time, each item cut to the caller's data
+ * classes (docs/OPERATIONS.md "Timeline"). */
 #include "api/internal.h"
 
 #include <stdlib.h>
@@ -214,6 +215,19 @@ static int on_ticket(void *ctx, const struct store_ticket_event *e)
 	return t->rc;
 }
 
+/* What the machine reported of a rollout's update (fleet/rollouts.h): each change of state. */
+static int on_update_progress(void *ctx, const struct store_rollout_report *rep)
+{
+	struct timeline *t = ctx;
+	json_t *doc = json_pack("{s:I, s:s, s:I}", "rollout", (json_int_t)rep->rollout_id, "state", rep->state,
+	                        "percent", (json_int_t)rep->percent);
+
+	if (doc != NULL && rep->reason[0] != '\0')
+		json_object_set_new(doc, "reason", json_string(rep->reason));
+	add(t, rep->at_ms, "update_progress", CLASS_TECHNICAL, doc);
+	return t->rc;
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -258,6 +272,8 @@ void api_timeline(struct http_req *r)
 		rc = st->ops->command_list(st, m.id, on_command, &t);
 	if (rc == CC_OK && sees(&t, CLASS_TECHNICAL))
 		rc = st->ops->diagnostics->list(st, m.id, TIMELINE_MAX, on_diagnostics, &t);
+	if (rc == CC_OK && sees(&t, CLASS_TECHNICAL))
+		rc = st->ops->rollouts->reports(st, m.id, t.from_ms, t.to_ms, on_update_progress, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))
 		rc = records_get(a->vault, &m, RECORD_REPORT, t.from_ms, t.to_ms, on_report, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))

@@ -45,7 +45,7 @@ static int may_release(struct api *a, const struct caller *s)
 	       st->ops->org_get(st, s->user.org_id, &org) == CC_OK && org.kind == ORG_MANUFACTURER;
 }
 
-static struct caller *releaser(struct http_req *r, const char *action)
+struct caller *api_releaser(struct http_req *r, const char *action)
 {
 	struct api *a = http_app(r);
 	struct caller *s = api_caller(r);
@@ -136,7 +136,7 @@ void api_artifacts_list(struct http_req *r)
 	struct api *a = http_app(r);
 	json_t *doc = NULL;
 
-	if (releaser(r, "artifact.list") == NULL)
+	if (api_releaser(r, "artifact.list") == NULL)
 		return;
 	if (updates_artifacts_json(a->vault, &doc) != CC_OK) {
 		http_reply_error(r, 500, "internal", "the artifacts could not be read");
@@ -151,7 +151,7 @@ void api_artifacts_show(struct http_req *r)
 	json_t *doc = NULL;
 	int rc;
 
-	if (releaser(r, "artifact.show") == NULL)
+	if (api_releaser(r, "artifact.show") == NULL)
 		return;
 	rc = updates_artifact_json(a->vault, http_param(r, "sha256"), &doc);
 	if (rc == CC_ERR_NOTFOUND) {
@@ -168,8 +168,8 @@ void api_artifacts_show(struct http_req *r)
 void api_artifacts_offer(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	/* releaser() may have replied, and r is gone then: nothing of r before the check. */
-	struct caller *s = releaser(r, "artifact.offer");
+	/* api_releaser() may have replied, and r is gone then: nothing of r before the check. */
+	struct caller *s = api_releaser(r, "artifact.offer");
 	const char *sha, *serial;
 	char why[UPDATES_WHY_MAX];
 	int rc;
@@ -201,7 +201,7 @@ void api_machine_update(struct http_req *r)
 	char *offer = NULL, *meta = NULL, sha[65], url[128];
 	int rc;
 
-	if (api_machine_of(r, &m) != CC_OK)
+	if (api_machine_caller(r, &m) != CC_OK)
 		return;
 	rc = updates_offer_doc(a->vault, &m, &offer, &meta, sha);
 	if (rc == CC_ERR_NOTFOUND) {
@@ -349,7 +349,7 @@ void api_machine_artifact(struct http_req *r)
 	struct stat sb;
 	int fd, kind;
 
-	if (api_machine_of(r, &m) != CC_OK)
+	if (api_machine_caller(r, &m) != CC_OK)
 		return;
 	/* Only what the machine is offered now: 404 for anything else, as for
 	 * an artifact that does not exist. */
@@ -407,7 +407,7 @@ void api_machine_artifact(struct http_req *r)
 void api_artifacts_upload(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct caller *s = releaser(r, "artifact.upload");
+	struct caller *s = api_releaser(r, "artifact.upload");
 	const char *meta;
 	struct update_meta m;
 	char why[UPDATES_WHY_MAX], url[128];
@@ -442,7 +442,7 @@ void api_artifacts_upload(struct http_req *r)
 void api_artifacts_content(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct caller *s = releaser(r, "artifact.upload");
+	struct caller *s = api_releaser(r, "artifact.upload");
 	const char *sha, *off;
 	struct evbuffer *in;
 	size_t len;

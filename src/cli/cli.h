@@ -132,6 +132,7 @@ extern const struct cli_cmd cli_release_key_cmds[];
 extern const struct cli_cmd cli_artifact_cmds[];
 /* `diagnostics request|list|show|download` (cmd_diagnostics.c). */
 extern const struct cli_cmd cli_diagnostics_cmds[];
+extern const struct cli_cmd cli_rollout_cmds[];
 /* `report compliance` (cmd_quality.c). */
 int cli_run_report_compliance(struct cli_args *a);
 /* `report haccp` (cmd_haccp.c). */

@@ -140,6 +140,8 @@ static const struct opt table[] = {
 	{ "alerts_tick_ms", I(alerts_tick_ms), "60000", 100, 3600000, NULL,
 	  "how often the time-based alert rules (offline, out of service, refusals, certificate expiry) and "
 	  "escalation run" },
+	{ "rollouts_tick_ms", I(rollouts_tick_ms), "10000", 50, 3600000, NULL,
+	  "how often the staged rollouts move (docs/UPDATES.md): offers of the next machines, soak, halts" },
 };
 
 #define OPT_COUNT (sizeof(table) / sizeof(table[0]))

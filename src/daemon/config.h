@@ -61,6 +61,7 @@ struct config {
 	char smtp_ca_file[CONFIG_STRING_MAX];
 	int alerts;                              /* evaluate alert rules */
 	int64_t alerts_tick_ms;                  /* the time-based rules and escalation */
+	int64_t rollouts_tick_ms;                /* the staged rollouts' timer (fleet/rollouts.h) */
 };
 
 /* The purposes the code knows: a route's purpose must be one of these (or

@@ -25,6 +25,7 @@
 
 #include "common/limits.h"
 #include "store/notify.h"
+#include "store/rollouts.h"
 #include "store/updates.h"
 #include "store/diagnostics.h"
 #include "store/tickets.h"
@@ -427,6 +428,8 @@ struct store_ops {
 	const struct store_diag_ops *diagnostics;
 	/* Service tickets and their history (store/tickets.h). */
 	const struct store_ticket_ops *tickets;
+	/* Staged rollouts (store/rollouts.h). */
+	const struct store_rollout_ops *rollouts;
 
 	/* Opens (creating if allowed) the store at location, migrating its schema
 	 * to the current version. CC_ERR_CORRUPT names a damaged file. */

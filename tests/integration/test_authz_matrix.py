@@ -725,6 +725,10 @@ def no_artifact(w, case, exp):
     return {"sha256": NO_ARTIFACT}, case.target
 
 
+def no_rollout(w, case, exp):
+    return {"id": "999999"}, case.target
+
+
 def release_managers(allowed):
     """Software releases (docs/UPDATES.md): the technical class, then the
     manufacturer's engineers and administrators only."""
@@ -862,6 +866,24 @@ ROUTES = [
     Route("POST", "/api/v1/artifacts/{sha256}/offers", "updates", "technical",
           release_managers(PASSED((404,), ("not_found",), "past the role check; no such artifact")),
           prepare=no_artifact, body=lambda w, k, e: {"serial": "A1"}),
+    Route("POST", "/api/v1/rollouts", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such artifact")),
+          body=lambda w, k, e: {"artifact": NO_ARTIFACT, "target": {"serials": ["A1"]}}),
+    Route("GET", "/api/v1/rollouts", "updates", "technical", release_managers(OK(200))),
+    Route("GET", "/api/v1/rollouts/{id}", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such rollout")),
+          prepare=no_rollout),
+    Route("POST", "/api/v1/rollouts/{id}/pause", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such rollout")),
+          prepare=no_rollout),
+    Route("POST", "/api/v1/rollouts/{id}/resume", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such rollout")),
+          prepare=no_rollout),
+    Route("POST", "/api/v1/rollouts/{id}/abort", "updates", "technical",
+          release_managers(PASSED((404,), ("not_found",), "past the role check; no such rollout")),
+          prepare=no_rollout),
+    Route("POST", "/api/v1/machine/update/progress", "updates", "none", machines_only, public=True,
+          body=lambda w, k, e: {"sha256": NO_ARTIFACT, "state": "offered"}),
     Route("GET", "/api/v1/machine/update", "updates", "none", machines_only, public=True),
     Route("GET", "/api/v1/machine/artifacts/{sha256}", "updates", "none", machines_only, public=True,
           prepare=no_artifact),

@@ -182,7 +182,11 @@ def legacy(f):
         # 18 -> 19: certificates in machine_certs, out of the machines row;
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
         # 21 -> 22: release keys, artifacts, offers; 22 -> 23: days of events to digest;
-        # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets).
+        # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
+        # 26 -> 27: staged rollouts).
+        c.execute("DROP TABLE rollout_reports")
+        c.execute("DROP TABLE rollout_machines")
+        c.execute("DROP TABLE rollouts")
         c.execute("DROP TABLE ticket_events")
         c.execute("DROP TABLE tickets")
         c.execute("DROP TABLE diag_chunks")
@@ -252,6 +256,8 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        for table in ("rollout_reports", "rollout_machines", "rollouts"):  # what 26 -> 27 adds
+            c.execute(f"DROP TABLE {table}")
         for table in ("ticket_events", "tickets"):  # what 25 -> 26 adds
             c.execute(f"DROP TABLE {table}")
         for table in ("diag_chunks", "diag_bundles"):  # what 24 -> 25 adds

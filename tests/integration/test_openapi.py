@@ -75,7 +75,8 @@ def test_every_operation_says_what_is_enforced(document):
                 # A POST without a body: only sign-out, asking for one's account's deletion,
                 # cancelling a job, (de)activation, a webhook's secret rotation and test, and
                 # acknowledging or resolving an alert, revoking a release key, asking a machine
-                # for a diagnostics bundle; an artifact's or a bundle's slice is raw bytes, not JSON.
+                # for a diagnostics bundle, pausing, resuming or aborting a rollout; an
+                # artifact's or a bundle's slice is raw bytes, not JSON.
                 assert path in ("/api/v1/auth/logout", "/api/v1/me/deletion", "/api/v1/jobs/{id}/cancel",
                                 "/api/v1/orgs/{id}/deactivate", "/api/v1/orgs/{id}/activate",
                                 "/api/v1/users/{login}/deactivate", "/api/v1/users/{login}/activate",
@@ -85,7 +86,8 @@ def test_every_operation_says_what_is_enforced(document):
                                 "/api/v1/release-keys/{id}/revoke",
                                 "/api/v1/artifacts/{sha256}/content",
                                 "/api/v1/machines/{serial}/diagnostics",
-                                "/api/v1/machine/diagnostics/{id}"), path
+                                "/api/v1/machine/diagnostics/{id}", "/api/v1/rollouts/{id}/pause",
+                                "/api/v1/rollouts/{id}/resume", "/api/v1/rollouts/{id}/abort"), path
             if "requestBody" in op:
                 schema = op["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False and schema["properties"]

@@ -595,6 +595,51 @@ const char *const sqlite_migrations[] = {
 	"  detail TEXT NOT NULL,"
 	"  text BLOB,"
 	"  PRIMARY KEY (ticket_id, seq)) WITHOUT ROWID;",
+
+	/* 26 -> 27: staged rollouts (store/rollouts.h, docs/UPDATES.md): each
+	 * rollout, each machine's place and progress in it (one active rollout
+	 * per machine: the partial unique index), and what the machines
+	 * reported (their timeline). */
+	"CREATE TABLE rollouts("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  sha256 TEXT NOT NULL REFERENCES artifacts(sha256),"
+	"  target TEXT NOT NULL,"
+	"  phases TEXT NOT NULL,"
+	"  soak_ms INTEGER NOT NULL,"
+	"  threshold_pct INTEGER NOT NULL,"
+	"  min_reports INTEGER NOT NULL,"
+	"  win TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'halted', 'aborted', 'completed')),"
+	"  phase INTEGER NOT NULL,"
+	"  phase_done_ms INTEGER NOT NULL,"
+	"  skipped INTEGER NOT NULL,"
+	"  halt_reason TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  updated_by TEXT NOT NULL,"
+	"  ended_ms INTEGER NOT NULL);"
+	"CREATE TABLE rollout_machines("
+	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  active INTEGER NOT NULL,"
+	"  phase INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  percent INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  offered_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (rollout_id, machine_id)) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX rollout_machines_active ON rollout_machines(machine_id) WHERE active = 1;"
+	"CREATE TABLE rollout_reports("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  at_ms INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  percent INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL);"
+	"CREATE INDEX rollout_reports_machine ON rollout_reports(machine_id, at_ms);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
