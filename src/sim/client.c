@@ -669,7 +669,7 @@ static void publish_one(struct client *c, struct machine *m, int64_t now)
 	struct client_stats *st = c->st;
 	struct fleet_msg msg;
 	enum fleet_fault fault = FLEET_FAULT_NONE;
-	int64_t seq = o->seq_start + m->sent;
+	int64_t seq = o->seq_start + m->sent, ts;
 	const char *topic;
 	char foreign[TOPIC_MAX];
 	int mid = 0, rc, down = m->state != MS_UP;
@@ -683,7 +683,10 @@ static void publish_one(struct client *c, struct machine *m, int64_t now)
 			fault = o->fault;
 		}
 	}
-	if (fleet_model_next(&m->model, c->step_s, seq, clock_now_ms(), fault, &msg) != CC_OK) {
+	/* Model time when backfilling: the message's place in the model's day. */
+	ts = o->backfill_from_ms > 0 ? o->backfill_from_ms + (int64_t)(((double)m->sent + 1) * c->step_s * 1000.0)
+	                             : clock_now_ms();
+	if (fleet_model_next(&m->model, c->step_s, seq, ts, fault, &msg) != CC_OK) {
 		st->publish_errors++;
 		m->sent++;
 		return;
@@ -1138,6 +1141,8 @@ int client_run(const struct client_opts *o, const char *const *serials, size_t n
 		snprintf(m->topic_event, TOPIC_MAX, "cc/v1/%s/event", m->serial);
 		snprintf(m->topic_status, TOPIC_MAX, "cc/v1/%s/status", m->serial);
 		fleet_model_init(&m->model, o->seed, (uint32_t)i, o->start_day_s);
+		if (i < o->nscenarios)
+			fleet_model_scenario(&m->model, o->scenario[i]);
 		rc = machine_setup(&c, m);
 		if (rc != CC_OK)
 			goto out;

@@ -49,6 +49,8 @@
 #define CLIENT_MODEL "barista-pro"
 #define CLIENT_INFO "{\"model\":\"barista-pro\",\"hw\":\"rev-c\",\"sw\":\"4.2.1\"}"
 
+#define CLIENT_SCENARIOS_MAX 16
+
 struct client_opts {
 	const char *host;
 	int port;
@@ -69,6 +71,12 @@ struct client_opts {
 	double start_day_s;   /* local time of day at the start, for the models */
 	double fail_rate;     /* update-offer commands answered "failed", 0..1 */
 	int https_port;       /* > 0: people's HTTPS listener on host, where diagnostics bundles go (sim/diag.h) */
+	/* Machine i is put on scenario[i] (fleet.h), the others on none. */
+	enum fleet_scenario scenario[CLIENT_SCENARIOS_MAX];
+	size_t nscenarios;
+	/* > 0: each message is stamped with its model time, from this moment on
+	 * (--backfill-hours): hours of history made in seconds. */
+	int64_t backfill_from_ms;
 };
 
 /* Publish-to-acknowledgement latency histogram: 50 us buckets up to 1 s. */

@@ -288,6 +288,8 @@ static void start_drink(struct fleet_model *m)
 	p = &products[m->product];
 	/* A few drinks miss the quality standard (90-96 °C, 20-30 s). */
 	m->quality_fault = q < 0.015 ? 1 : q < 0.025 ? 2 : q < 0.04 ? 3 : q < 0.05 ? 4 : 0;
+	if (m->scenario == FLEET_SCENARIO_OUT_OF_SPEC)
+		m->quality_fault = 1; /* too cold, every one */
 	m->brew_time_s = p->brew_s + gauss(m) * 1.2;
 	if (m->quality_fault == 3)
 		m->brew_time_s = uniform(m, 14, 18);
@@ -397,7 +399,7 @@ static void consumables(struct fleet_model *m, double dt)
 		m->warn_filter = 1;
 		m->fix_filter_s = uniform(m, 1800, 14400);
 		queue_error(m, CODE_FILTER_DUE, SEV_WARNING, STATE_RAISED);
-	} else if (m->warn_filter && (m->fix_filter_s -= dt) <= 0) {
+	} else if (m->warn_filter && m->scenario != FLEET_SCENARIO_WORN_FILTER && (m->fix_filter_s -= dt) <= 0) {
 		m->warn_filter = 0;
 		m->filter_pct = 0;
 		queue_action(m, EV_MAINTENANCE, ACT_FILTER_CHANGE, m->cycles);
@@ -452,8 +454,9 @@ static void ready_events(struct fleet_model *m, double dt)
 		return;
 	}
 	/* Daily milk-system cleaning, usually at closing time; the brew unit weekly. */
-	if (m->since_milk_clean_s > 24 * 3600.0 || m->cups_since_milk_clean > 250 ||
-	    (hour >= 19 && m->since_milk_clean_s > 10 * 3600.0)) {
+	if (m->scenario != FLEET_SCENARIO_SKIPPED_CLEANING &&
+	    (m->since_milk_clean_s > 24 * 3600.0 || m->cups_since_milk_clean > 250 ||
+	     (hour >= 19 && m->since_milk_clean_s > 10 * 3600.0))) {
 		if (chance(m, dt / 600.0)) {
 			start_cleaning(m, PROG_MILK);
 			return;
@@ -481,7 +484,7 @@ static void substep(struct fleet_model *m, double dt)
 
 	/* The milk fridge holds 3-5 °C, its set point drifting slowly; rarely
 	 * its door is left open or it fails and it warms past 5 °C. */
-	if ((m->fridge_target_left_s -= dt) <= 0) {
+	if ((m->fridge_target_left_s -= dt) <= 0 && m->scenario != FLEET_SCENARIO_WARM_FRIDGE) {
 		m->fridge_target = chance(m, 0.03) ? uniform(m, 5.5, 7.5) : uniform(m, 3.3, 4.6);
 		m->fridge_target_left_s = uniform(m, 1800, 7200);
 	}
@@ -581,6 +584,54 @@ static void substep(struct fleet_model *m, double dt)
 		break;
 	}
 	consumables(m, dt);
+}
+
+static const char *const scenario_names[] = { "none", "out-of-spec", "warm-fridge", "skipped-cleaning",
+	                                             "worn-filter" };
+
+int fleet_scenario_parse(const char *name, size_t len, enum fleet_scenario *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++)
+		if (strlen(scenario_names[i]) == len && memcmp(scenario_names[i], name, len) == 0) {
+			*out = (enum fleet_scenario)i;
+			return CC_OK;
+		}
+	return CC_ERR_INVALID;
+}
+
+const char *fleet_scenario_name(enum fleet_scenario s)
+{
+	return (size_t)s < sizeof(scenario_names) / sizeof(scenario_names[0]) ? scenario_names[s] : "?";
+}
+
+void fleet_model_scenario(struct fleet_model *m, enum fleet_scenario s)
+{
+	struct fleet_event e;
+
+	m->scenario = (uint8_t)s;
+	switch (s) {
+	case FLEET_SCENARIO_WARM_FRIDGE:
+		m->fridge_target = 7.5;
+		m->fridge_c = 7.2;
+		break;
+	case FLEET_SCENARIO_SKIPPED_CLEANING:
+		/* Cleaned now, so the server knows when it was last done. */
+		memset(&e, 0, sizeof(e));
+		e.type = EV_CLEANING;
+		e.program = PROG_MILK;
+		e.duration_s = 600;
+		queue_event(m, &e);
+		m->since_milk_clean_s = 0;
+		m->cups_since_milk_clean = 0;
+		break;
+	case FLEET_SCENARIO_WORN_FILTER:
+		m->filter_pct = 99.5;
+		break;
+	default:
+		break;
+	}
 }
 
 void fleet_model_init(struct fleet_model *m, uint64_t seed, uint32_t index, double start_day_s)

@@ -70,6 +70,23 @@ struct fleet_event {
 	float brew_time_s, temp_c;
 };
 
+/* What a machine is made to do wrong (--scenario), on top of its random
+ * character, so that the quality and service reports and alerts have
+ * something known to find (docs/SIMULATOR.md "Scenarios"):
+ *   out-of-spec       every brew 4.5 degC too cold;
+ *   warm-fridge       the milk fridge held at 7.5 degC;
+ *   skipped-cleaning  the milk system cleaned once at the start, never again;
+ *   worn-filter       the water filter at its end and never changed. */
+enum fleet_scenario {
+	FLEET_SCENARIO_NONE,
+	FLEET_SCENARIO_OUT_OF_SPEC,
+	FLEET_SCENARIO_WARM_FRIDGE,
+	FLEET_SCENARIO_SKIPPED_CLEANING,
+	FLEET_SCENARIO_WORN_FILTER,
+};
+int fleet_scenario_parse(const char *name, size_t len, enum fleet_scenario *out);
+const char *fleet_scenario_name(enum fleet_scenario s);
+
 /* A machine's state (fields private to fleet.c). */
 struct fleet_model {
 	uint64_t rng[4];
@@ -101,12 +118,16 @@ struct fleet_model {
 	struct fleet_event events[FLEET_EVENTS_MAX];
 	uint8_t ev_head, ev_count;
 	uint32_t events_dropped;
+	uint8_t scenario;      /* enum fleet_scenario */
 };
 
 /* Sets up machine `index` of a fleet with its own random character and
  * starting state (most warm and ready, some starting cold or mid-cleaning).
  * start_day_s: local seconds since midnight when the run starts. */
 void fleet_model_init(struct fleet_model *m, uint64_t seed, uint32_t index, double start_day_s);
+
+/* Puts machine m (just initialised) on scenario s. */
+void fleet_model_scenario(struct fleet_model *m, enum fleet_scenario s);
 
 /* Advances the model by step_s seconds of model time (clamped to
  * 0..FLEET_STEP_MAX_S), then writes the next message: a pending event if

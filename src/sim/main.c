@@ -113,6 +113,10 @@ static void usage(FILE *f)
 	        "  --fail-rate R           update-offer commands answered failed, 0..1 [0.1]\n"
 	        "  --https-port P          people's HTTPS listener on --host: diagnostics bundles are\n"
 	        "                          uploaded there with the machine's certificate [none]\n"
+	        "  --scenario S[,S...]     machine i does the i-th: out-of-spec|warm-fridge|\n"
+	        "                          skipped-cleaning|worn-filter|none (docs/SIMULATOR.md)\n"
+	        "  --backfill-hours H      stamp messages with model time from H hours ago: with\n"
+	        "                          --count, history made in seconds (count x step <= H h)\n"
 	        "  --quiet                 print only the final JSON line\n"
 	        "  --help\n"
 	        "\n"
@@ -235,7 +239,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum {
 		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
 		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
-		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_HELP,
+		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_SCENARIO, O_BACKFILL, O_HELP,
 	};
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
@@ -261,10 +265,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "fail-rate", required_argument, NULL, O_FAILRATE },
 		{ "https-port", required_argument, NULL, O_HTTPS_PORT },
+		{ "scenario", required_argument, NULL, O_SCENARIO },
+		{ "backfill-hours", required_argument, NULL, O_BACKFILL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, port_given = 0, count_given = 0;
+	double backfill_h = 0;
 	uint64_t u;
 	double d;
 
@@ -345,6 +352,29 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad("https-port", "give a port, 1 to 65535");
 			o->c.https_port = (int)u;
 			break;
+		case O_SCENARIO: {
+			const char *s = optarg;
+
+			o->c.nscenarios = 0;
+			for (;;) {
+				size_t len = strcspn(s, ",");
+
+				if (o->c.nscenarios == CLIENT_SCENARIOS_MAX ||
+				    fleet_scenario_parse(s, len, &o->c.scenario[o->c.nscenarios]) != CC_OK)
+					return bad("scenario", "up to 16 of out-of-spec, warm-fridge, skipped-cleaning, "
+					           "worn-filter, none, comma-separated");
+				o->c.nscenarios++;
+				if (s[len] == '\0')
+					break;
+				s += len + 1;
+			}
+			break;
+		}
+		case O_BACKFILL:
+			if (parse_double(optarg, 0.001, 24 * 92.0, &d) != CC_OK)
+				return bad("backfill-hours", "give hours, more than 0 and at most 2208 (92 days)");
+			backfill_h = d;
+			break;
 		case O_FAILRATE:
 			if (parse_double(optarg, 0, 1, &d) != CC_OK)
 				return bad("fail-rate", "give a fraction, 0 to 1");
@@ -375,6 +405,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad("count", "give --count or --duration, not both");
 	if (!port_given)
 		o->c.port = o->c.plain ? 1883 : 8883;
+	if (backfill_h > 0) {
+		/* The last message must not be stamped after now. */
+		double step_s = o->c.speedup * (o->c.rate > 0 ? 1.0 / o->c.rate : 1.0);
+
+		if (!count_given)
+			return bad("backfill-hours", "give --count too: the history ends when its messages are sent");
+		if ((double)o->c.count * step_s > backfill_h * 3600.0)
+			return bad("backfill-hours", "count x step (speedup / rate) passes now: fewer messages, a smaller "
+			           "speedup or more hours");
+		o->c.backfill_from_ms = clock_now_ms() - (int64_t)(backfill_h * 3600000.0);
+	}
 	if (!inventory_name_valid(o->customer))
 		return bad("customer", "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 	{
@@ -804,7 +845,8 @@ int main(int argc, char **argv)
 	}
 	o.c.certs_dir = o.certs_dir;
 	{
-		time_t now = time(NULL);
+		/* The models' day starts where their first message is stamped. */
+		time_t now = o.c.backfill_from_ms > 0 ? (time_t)(o.c.backfill_from_ms / 1000) : time(NULL);
 		struct tm tm;
 
 		if (localtime_r(&now, &tm) != NULL)
