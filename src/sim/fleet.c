@@ -454,7 +454,7 @@ static void ready_events(struct fleet_model *m, double dt)
 		return;
 	}
 	/* Daily milk-system cleaning, usually at closing time; the brew unit weekly. */
-	if (m->scenario != FLEET_SCENARIO_SKIPPED_CLEANING &&
+	if (m->scenario != FLEET_SCENARIO_SKIPPED_CLEANING && m->scenario != FLEET_SCENARIO_NO_CLEANING &&
 	    (m->since_milk_clean_s > 24 * 3600.0 || m->cups_since_milk_clean > 250 ||
 	     (hour >= 19 && m->since_milk_clean_s > 10 * 3600.0))) {
 		if (chance(m, dt / 600.0)) {
@@ -587,7 +587,7 @@ static void substep(struct fleet_model *m, double dt)
 }
 
 static const char *const scenario_names[] = { "none", "out-of-spec", "warm-fridge", "skipped-cleaning",
-	                                             "worn-filter" };
+	                                             "worn-filter", "no-cleaning" };
 
 int fleet_scenario_parse(const char *name, size_t len, enum fleet_scenario *out)
 {

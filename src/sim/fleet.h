@@ -76,6 +76,8 @@ struct fleet_event {
  *   out-of-spec       every brew 4.5 degC too cold;
  *   warm-fridge       the milk fridge held at 7.5 degC;
  *   skipped-cleaning  the milk system cleaned once at the start, never again;
+ *   no-cleaning       the milk system never cleaned (a skipped-cleaning machine's
+ *                     next run: its last cleaning stays where it was);
  *   worn-filter       the water filter at its end and never changed. */
 enum fleet_scenario {
 	FLEET_SCENARIO_NONE,
@@ -83,6 +85,7 @@ enum fleet_scenario {
 	FLEET_SCENARIO_WARM_FRIDGE,
 	FLEET_SCENARIO_SKIPPED_CLEANING,
 	FLEET_SCENARIO_WORN_FILTER,
+	FLEET_SCENARIO_NO_CLEANING,
 };
 int fleet_scenario_parse(const char *name, size_t len, enum fleet_scenario *out);
 const char *fleet_scenario_name(enum fleet_scenario s);

@@ -114,7 +114,8 @@ static void usage(FILE *f)
 	        "  --https-port P          people's HTTPS listener on --host: diagnostics bundles are\n"
 	        "                          uploaded there with the machine's certificate [none]\n"
 	        "  --scenario S[,S...]     machine i does the i-th: out-of-spec|warm-fridge|\n"
-	        "                          skipped-cleaning|worn-filter|none (docs/SIMULATOR.md)\n"
+	        "                          skipped-cleaning|no-cleaning|worn-filter|none\n"
+	        "                          (docs/SIMULATOR.md)\n"
 	        "  --backfill-hours H      stamp messages with model time from H hours ago: with\n"
 	        "                          --count, history made in seconds (count x step <= H h)\n"
 	        "  --quiet                 print only the final JSON line\n"
@@ -362,7 +363,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				if (o->c.nscenarios == CLIENT_SCENARIOS_MAX ||
 				    fleet_scenario_parse(s, len, &o->c.scenario[o->c.nscenarios]) != CC_OK)
 					return bad("scenario", "up to 16 of out-of-spec, warm-fridge, skipped-cleaning, "
-					           "worn-filter, none, comma-separated");
+					           "no-cleaning, worn-filter, none, comma-separated");
 				o->c.nscenarios++;
 				if (s[len] == '\0')
 					break;
