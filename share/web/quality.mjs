@@ -4,11 +4,22 @@
 // was missed, what was due; the signed CSV, its signature and the printable
 // page to download, and how an inspector checks them with openssl.
 import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
-import { api, allMachines, q } from './api.mjs';
+import { api, q } from './api.mjs';
 
 const DAY = 86400e3;
 const PERIODS = ['7', '30', '90'];
 const REPORT = '/api/v1/haccp/cleaning-report';
+
+async function fleet() {
+	const out = [];
+	let cursor = null;
+	do {
+		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
+		out.push(...(doc.machines || []));
+		cursor = doc.next_cursor || null;
+	} while (cursor);
+	return out;
+}
 
 // The commands of docs/QUALITY.md "Verifying a report", for the files as downloaded.
 const verifySteps = (origin, csv, sig) => `curl -fsS "${origin}/api/v1/signing-key?format=pem" > signing-key.pem
@@ -75,7 +86,7 @@ export function Quality() {
 	const [report, setReport] = useState(null);
 	const [error, setError] = useState(null);
 
-	useEffect(() => { allMachines().then(setMachines, () => setMachines([])); }, []);
+	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
 	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
 		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
 	useEffect(() => { if (!pick && sites.length) setPick(sites[0]); }, [sites]);

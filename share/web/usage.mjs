@@ -5,10 +5,21 @@
 // Each part shows only to the roles whose classes it needs; the API cuts the
 // rest anyway.
 import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
-import { api, allMachines, q } from './api.mjs';
+import { api, q } from './api.mjs';
 
 const DAY = 86400e3;
 const PERIODS = ['7', '30', '90'];
+
+async function fleet() {
+	const out = [];
+	let cursor = null;
+	do {
+		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
+		out.push(...(doc.machines || []));
+		cursor = doc.next_cursor || null;
+	} while (cursor);
+	return out;
+}
 
 // rows of {day, product, beverages} as days x products.
 function pivot(rows) {
@@ -75,7 +86,7 @@ export function Usage() {
 	const [forecasts, setForecasts] = useState(null);
 	const [error, setError] = useState(null);
 
-	useEffect(() => { allMachines().then(setMachines, () => setMachines([])); }, []);
+	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
 	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
 		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
 	useEffect(() => { if (!pick && sites.length) setPick(sites[0]); }, [sites]);
