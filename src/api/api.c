@@ -416,6 +416,8 @@ int api_new(struct event_base *base, struct vault *vault, const struct api_opts 
 	a->opts = *opts;
 	a->opts.machines_tls = a->opts.people_tls = NULL;
 	a->opts.purposes = NULL;
+	if (a->opts.downloads_max < 1)
+		a->opts.downloads_max = 1;
 	snprintf(a->purposes, sizeof(a->purposes), "%s", opts->purposes != NULL ? opts->purposes : "");
 	a->machines_tls = json_deep_copy(opts->machines_tls);
 	a->people_tls = json_deep_copy(opts->people_tls);

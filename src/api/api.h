@@ -39,6 +39,7 @@ struct api_opts {
 	int webhook_allow_private;    /* webhook targets on internal addresses allowed */
 	int64_t diagnostics_max_bytes;      /* the largest bundle a machine may upload */
 	int64_t diagnostics_retention_days; /* bundles older are deleted; 0: kept */
+	int64_t downloads_max;              /* artifacts sent at once; the next wait in line */
 };
 
 /* vault: the loop thread's data directory handle. Builds the privacy

@@ -44,7 +44,9 @@ struct api {
 	struct strmap *buckets;  /* API token id -> its rate-limit bucket */
 	struct throttle *throttle; /* failed sign-ins (access/throttle.h) */
 	struct export_job *exports;   /* exports being written (customers.c) */
-	struct download *downloads;   /* artifacts being sent to machines (updates.c) */
+	struct download *downloads;   /* artifacts being sent to machines, or waiting to be (updates.c) */
+	int64_t downloads_active, downloads_waiting, downloads_seq;
+	int stopping_downloads;
 	struct diag_download *diag_downloads; /* diagnostics bundles being sent to people (diagnostics.c) */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
 	char purposes[256];                /* enabled purposes, comma-separated */

@@ -224,15 +224,33 @@ struct download {
 	struct api *api;
 	struct http_req *r;
 	int fd;
-	uint64_t off, end; /* bytes [off, end) still to send */
+	uint64_t off, end, size; /* bytes [off, end) still to send, of the artifact's size */
+	int ranged;              /* answered 206 with Content-Range */
+	int active, queued;      /* being sent, or waiting in line for a place */
+	int64_t waiting_since;   /* the line's order */
 	struct evbuffer *buf;
 	char serial[CC_SERIAL_MAX + 1];
 	struct download *next; /* a->downloads */
 };
 
+static void download_start(struct download *d);
+
+/* The download that has waited longest, or NULL. */
+static struct download *next_in_line(struct api *a)
+{
+	struct download *d, *first = NULL;
+
+	for (d = a->downloads; d != NULL; d = d->next)
+		if (d->queued && (first == NULL || d->waiting_since < first->waiting_since))
+			first = d;
+	return first;
+}
+
 static void download_free(struct download *d)
 {
+	struct api *a = d->api;
 	struct download **p;
+	int was_active = d->active, was_queued = d->queued;
 
 	for (p = &d->api->downloads; *p != NULL; p = &(*p)->next)
 		if (*p == d) {
@@ -244,10 +262,18 @@ static void download_free(struct download *d)
 	if (d->buf != NULL)
 		evbuffer_free(d->buf);
 	free(d);
+	if (was_queued)
+		a->downloads_waiting--;
+	if (was_active) {
+		a->downloads_active--;
+		if (!a->stopping_downloads && (d = next_in_line(a)) != NULL)
+			download_start(d);
+	}
 }
 
 void api_downloads_stop(struct api *a)
 {
+	a->stopping_downloads = 1;
 	while (a->downloads != NULL)
 		download_free(a->downloads);
 }
@@ -366,6 +392,12 @@ void api_machine_artifact(struct http_req *r)
 		http_reply_error(r, 500, "internal", "the artifact could not be read");
 		return;
 	}
+	if (a->downloads_active >= a->opts.downloads_max && a->downloads_waiting >= 4 * a->opts.downloads_max) {
+		close(fd);
+		http_add_header(r, "Retry-After", "30");
+		http_reply_error(r, 503, "busy", "too many downloads at once: try again later (resume with Range)");
+		return;
+	}
 	kind = parse_range(http_header(r, "Range"), (uint64_t)size, &from, &to);
 	if (kind < 0) {
 		snprintf(range, sizeof(range), "bytes */%" PRId64, size);
@@ -386,16 +418,44 @@ void api_machine_artifact(struct http_req *r)
 	d->fd = fd;
 	d->off = from;
 	d->end = to;
+	d->size = (uint64_t)size;
+	d->ranged = kind == 0;
+	d->waiting_since = ++a->downloads_seq;
 	snprintf(d->serial, sizeof(d->serial), "%s", m.serial);
 	d->next = a->downloads;
 	a->downloads = d;
-	log_info(MOD, "%s downloads %.16s... bytes %" PRIu64 "-%" PRIu64 " of %" PRId64, m.serial, sha, from, to, size);
 	http_req_later(r, download_gone, d);
-	if (kind == 0) {
-		snprintf(range, sizeof(range), "bytes %" PRIu64 "-%" PRIu64 "/%" PRId64, from, to - 1, size);
-		http_stream_begin_sized(r, 206, "application/octet-stream", to - from, range);
+	log_info(MOD, "%s downloads %.16s... bytes %" PRIu64 "-%" PRIu64 " of %" PRId64, m.serial, sha, from, to, size);
+	if (a->downloads_active < a->opts.downloads_max) {
+		download_start(d);
+		return;
+	}
+	/* A bounded line: each download holds a file, a socket and up to a
+	 * slice of memory, and a thousand machines asking at once must not
+	 * take the listener down. */
+	d->queued = 1;
+	a->downloads_waiting++;
+	log_info(MOD, "%s waits in line for its download (%" PRId64 " being sent, %" PRId64 " waiting)", m.serial,
+	         a->downloads_active, a->downloads_waiting);
+}
+
+/* Sends the headers and the first slice of a download given its place. */
+static void download_start(struct download *d)
+{
+	struct api *a = d->api;
+	char range[96];
+
+	if (d->queued) {
+		d->queued = 0;
+		a->downloads_waiting--;
+	}
+	d->active = 1;
+	a->downloads_active++;
+	if (d->ranged) {
+		snprintf(range, sizeof(range), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, d->off, d->end - 1, d->size);
+		http_stream_begin_sized(d->r, 206, "application/octet-stream", d->end - d->off, range);
 	} else {
-		http_stream_begin_sized(r, 200, "application/octet-stream", to - from, NULL);
+		http_stream_begin_sized(d->r, 200, "application/octet-stream", d->end - d->off, NULL);
 	}
 	download_slice(d);
 }

@@ -107,6 +107,9 @@ static const struct opt table[] = {
 	  "how often records past their retention are looked for and deleted, seconds" },
 	{ "retention_batch_rows", I(retention_batch_rows), "5000", 1, 1000000, NULL,
 	  "records deleted per transaction by the retention sweep: other writers wait for one batch at most" },
+	{ "downloads_max", I(downloads_max), "64", 1, 100000, NULL,
+	  "artifacts sent to machines at once; more wait in line (four times as many), beyond that 503 with "
+	  "Retry-After (docs/UPDATES.md \"Downloads in line\")" },
 	{ "diagnostics_max_bytes", I(diagnostics_max_bytes), "16777216", 1024, 268435456, NULL,
 	  "the largest diagnostics bundle a machine may upload, bytes (docs/METRICS.md \"Diagnostics bundles\")" },
 	{ "diagnostics_retention_days", I(diagnostics_retention_days), "30", 0, 36500, NULL,

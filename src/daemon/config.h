@@ -46,6 +46,7 @@ struct config {
 	int64_t retention_rollups_days;          /* the charts' summaries; 0: until erasure */
 	int64_t retention_sweep_s;
 	int64_t retention_batch_rows;
+	int64_t downloads_max;
 	int64_t diagnostics_max_bytes;           /* the largest bundle a machine may upload */
 	int64_t diagnostics_retention_days;      /* 0: until erasure */
 	int webhook_allow_private;               /* targets on internal addresses (tests, private receivers) */

@@ -336,3 +336,64 @@ def test_machines_download_what_they_are_offered_with_their_certificate(tmp_path
         actions = {(r["action"], r["outcome"]) for r in fleet.ccj("audit", "list")}
         for what in ("release-key.add", "artifact.offer", "release-key.revoke", "artifact.upload", "artifact.add"):
             assert (what, "ok") in actions, what
+
+
+def test_downloads_beyond_the_bound_wait_in_line(tmp_path):
+    """downloads_max at once: the next waits for a place (no answer yet) and
+    is sent, whole, when one frees; the line is bounded too (503, Retry-After)."""
+    import socket
+    import ssl
+
+    fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("Q1", "Q2", "Q3", "Q4", "Q5"))
+    keygen(tmp_path / "rk")
+    big = artifact(tmp_path, "fw.bin", 24 * 1024 * 1024)
+    sign(tmp_path / "rk" / "release.key", big)
+    sha = hashlib.sha256(big.read_bytes()).hexdigest()
+    fleet.cc("release-key", "add", "--file", str(tmp_path / "rk" / "release.pub"), "--label", "r1")
+    fleet.cc("artifact", "add", big, "--meta", str(big) + ".meta.json")
+    for serial in fleet.machines:
+        fleet.cc("artifact", "offer", sha, "--serial", serial)
+    port = ccdaemon.free_port()
+    path = f"/api/v1/machine/artifacts/{sha}"
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", "downloads_max": "1"}) as d:
+        def stalled(serial, rcvbuf=None):
+            """A download asked for and not read: it holds its place. A small
+            receive buffer for the one that must stall; not for those read
+            later, whose tiny TCP window would make them crawl."""
+            s = socket.create_connection(("127.0.0.1", port))
+            if rcvbuf is not None:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            t = machine_ctx(fleet, fleet.machines[serial]).wrap_socket(s, server_hostname="localhost")
+            t.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+            return t
+
+        mark = d.mark()
+        first = stalled("Q1", rcvbuf=4096)
+        d.wait_for(r"Q1 downloads", since=mark)
+        # The second waits: its request is in, no answer comes while the first holds the place.
+        second = stalled("Q2")
+        d.wait_for(r"Q2 waits in line for its download \(1 being sent, 1 waiting\)", since=mark)
+        waiting = [stalled(serial) for serial in ("Q3", "Q4", "Q5")]
+        d.wait_for(r"Q5 waits in line for its download \(1 being sent, 4 waiting\)", since=mark)
+        # Beyond four times the bound, 503 at once.
+        status, headers, _ = fetch(port, machine_ctx(fleet, fleet.machines["Q1"]), path)
+        assert status == 503 and headers["retry-after"] == "30"
+        # The first leaves: the second is sent, whole and right.
+        first.close()
+        second.settimeout(60)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = second.recv(65536)
+            assert chunk, data
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        size = big.stat().st_size
+        while len(body) < size:
+            chunk = second.recv(1 << 20)
+            assert chunk, len(body)
+            body += chunk
+        assert hashlib.sha256(body).hexdigest() == sha
+        second.close()
+        for w in waiting:
+            w.close()
