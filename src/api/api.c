@@ -48,7 +48,7 @@ static const char *const ticket_assign_fields[] = { "login", NULL };
 static const char *const ticket_state_fields[] = { "state", NULL };
 static const char *const ticket_close_fields[] = { "report", NULL };
 static const char *const rollout_fields[] = { "artifact", "target", "phases", "soak", "threshold", "min_reports",
-	                                      "window", NULL };
+	                                      "window", "health_margin", NULL };
 static const char *const progress_fields[] = { "sha256", "state", "percent", "reason", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the

@@ -63,7 +63,11 @@ static int int_opt(struct cli_args *a, const char *name, json_t *req)
 		log_error(MOD, "--%s: a whole number", name);
 		return CC_ERR_INVALID;
 	}
-	json_object_set_new(req, strcmp(name, "min-reports") == 0 ? "min_reports" : name, json_integer(n));
+	json_object_set_new(req,
+	                    strcmp(name, "min-reports") == 0     ? "min_reports"
+	                    : strcmp(name, "health-margin") == 0 ? "health_margin"
+	                                                         : name,
+	                    json_integer(n));
 	return CC_OK;
 }
 
@@ -116,7 +120,7 @@ static int run_create(struct cli_args *a)
 		json_object_set_new(req, "phases", p);
 	}
 	if ((rc = int_opt(a, "soak", req)) != CC_OK || (rc = int_opt(a, "threshold", req)) != CC_OK ||
-	    (rc = int_opt(a, "min-reports", req)) != CC_OK)
+	    (rc = int_opt(a, "min-reports", req)) != CC_OK || (rc = int_opt(a, "health-margin", req)) != CC_OK)
 		goto out;
 	if (cli_get(a, "window") != NULL)
 		json_object_set_new(req, "window", json_string(cli_get(a, "window")));
@@ -262,6 +266,8 @@ const struct cli_cmd cli_rollout_cmds[] = {
 	    { "soak", "SECONDS", "between a phase's end and the next (default 3600)", 0 },
 	    { "threshold", "PCT", "a phase's failures that halt it, above this % (default 10)", 0 },
 	    { "min-reports", "N", "finished machines before a phase is judged (default 1)", 0 },
+	    { "health-margin", "POINTS",
+	      "availability the updated machines may lose against the others over a soak (default 5; 100: off)", 0 },
 	    { "window", "HOURS", "maintenance hours in each site's local time (\"mon-fri 01:00-05:00\")", 0 },
 	    CLI_END_OPTS },
 	  run_create },

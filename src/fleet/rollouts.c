@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/downtime.h"
 #include "fleet/hours.h"
 #include "fleet/inventory.h"
 #include "fleet/jobs.h"
@@ -21,6 +22,8 @@
 #define MACHINES_MAX 100000
 #define STEPS_PER_TICK 16 /* steps of one rollout per round: a phase with soak 0 advances and offers at once */
 #define SOAK_DEFAULT_S 3600
+#define HEALTH_MARGIN_DEFAULT 5 /* points of availability (update/rollout.h) */
+#define HEALTH_SAMPLE 200       /* machines read per group for a soak's verdict */
 #define HALT_RULE "rollout_halted"
 
 static const uint8_t default_phases[] = { 1, 10, 50, 100 };
@@ -55,6 +58,7 @@ static int plan_of(const struct store_rollout *r, struct rollout_plan *p)
 	p->soak_ms = r->soak_ms;
 	p->threshold_pct = (int)r->threshold_pct;
 	p->min_reports = (int)r->min_reports;
+	p->health_margin = (int)r->health_margin;
 	return CC_OK;
 }
 
@@ -247,7 +251,7 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
                       char why[ROLLOUTS_WHY_MAX])
 {
 	const json_t *phases = json_object_get(req, "phases"), *w = json_object_get(req, "window");
-	int64_t soak, threshold, min_reports;
+	int64_t soak, threshold, min_reports, margin;
 	char reason[ROLLOUT_REASON_MAX];
 	struct week_hours h;
 
@@ -282,9 +286,14 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
 		snprintf(why, ROLLOUTS_WHY_MAX, "min_reports: 1 or more");
 		return CC_ERR_INVALID;
 	}
+	if (!int_field(req, "health_margin", HEALTH_MARGIN_DEFAULT, 0, 100, &margin)) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "health_margin: points of availability, 0-100 (100: not compared)");
+		return CC_ERR_INVALID;
+	}
 	p->soak_ms = soak * 1000;
 	p->threshold_pct = (int)threshold;
 	p->min_reports = (int)min_reports;
+	p->health_margin = (int)margin;
 	if (rollout_plan_check(p, reason) != 0) {
 		snprintf(why, ROLLOUTS_WHY_MAX, "%s", reason);
 		return CC_ERR_INVALID;
@@ -304,8 +313,9 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
 	return CC_OK;
 }
 
-static const char *const request_keys[] = { "artifact", "target", "phases", "soak", "threshold", "min_reports",
-	                                    "window", NULL };
+static const char *const request_keys[] = { "artifact", "target",      "phases", "soak",
+	                                    "threshold", "min_reports", "window", "health_margin",
+	                                    NULL };
 
 int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t **out, char why[ROLLOUTS_WHY_MAX])
 {
@@ -333,7 +343,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 			;
 		if (request_keys[i] == NULL) {
 			snprintf(why, ROLLOUTS_WHY_MAX, "unknown field (artifact, target, phases, soak, threshold, "
-			                                "min_reports, window)");
+			                                "min_reports, window, health_margin)");
 			return CC_ERR_INVALID;
 		}
 	}
@@ -382,6 +392,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		r->soak_ms = plan.soak_ms;
 		r->threshold_pct = plan.threshold_pct;
 		r->min_reports = plan.min_reports;
+		r->health_margin = plan.health_margin;
 		snprintf(r->state, sizeof(r->state), "%s", rollout_state_name(ROLLOUT_RUNNING));
 		r->created_ms = r->updated_ms = now;
 		snprintf(r->created_by, sizeof(r->created_by), "%s", by);
@@ -544,10 +555,12 @@ static json_t *rollout_doc(const struct store_rollout *r)
 	if (plan_of(r, &p) == CC_OK)
 		for (size_t i = 0; i < p.n_phases; i++)
 			json_array_append_new(phases, json_integer(p.phases[i]));
-	return json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:I, s:s, s:I}", "id",
+	return json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:I, s:s, s:I}",
+	                 "id",
 	                 (json_int_t)r->id, "artifact", r->sha256, "target", target != NULL ? target : json_object(),
 	                 "phases", phases, "soak", (json_int_t)(r->soak_ms / 1000), "threshold",
-	                 (json_int_t)r->threshold_pct, "min_reports", (json_int_t)r->min_reports, "window", r->window,
+	                 (json_int_t)r->threshold_pct, "min_reports", (json_int_t)r->min_reports, "health_margin",
+	                 (json_int_t)r->health_margin, "window", r->window,
 	                 "state", r->state, "phase", (json_int_t)(r->phase + 1), "skipped", (json_int_t)r->skipped,
 	                 "halt_reason", r->halt_reason, "created_ms", (json_int_t)r->created_ms, "created_by",
 	                 r->created_by, "updated_ms", (json_int_t)r->updated_ms, "updated_by", r->updated_by,
@@ -713,11 +726,11 @@ static const struct store_rollout_machine *last_failed(const struct rows *rows, 
 	return best;
 }
 
+/* tipped: the machine the halt's alert hangs on (NULL: none). */
 static int halt(struct vault *v, struct store_rollout *r, const struct rows *rows, const struct rollout_step *step,
-                int64_t now_ms)
+                const struct store_rollout_machine *tipped, int64_t now_ms)
 {
 	struct store *s = vault_store(v);
-	const struct store_rollout_machine *tipped = last_failed(rows, r->phase);
 	struct store_machine m;
 	char detail[32];
 	int rc;
@@ -726,12 +739,71 @@ static int halt(struct vault *v, struct store_rollout *r, const struct rows *row
 	snprintf(r->halt_reason, sizeof(r->halt_reason), "%s", step->reason);
 	rc = withdraw(s, r, rows);
 	if (rc == CC_OK && tipped != NULL && s->ops->machine_find(s, tipped->serial, &m) == CC_OK) {
-		/* The alert hangs on the machine whose failure halted it, told up
-		 * to the manufacturer, who runs the rollout. */
+		/* The alert hangs on the machine whose failure (or whose downtime)
+		 * halted it, told up to the manufacturer, who runs the rollout. */
 		snprintf(detail, sizeof(detail), "%lld", (long long)r->id);
 		rc = alerts_raise(v, &m, HALT_RULE, detail, ALERT_LEVELS - 1, now_ms);
 	}
 	log_warn(MOD, "rollout %lld halted: %s", (long long)r->id, step->reason);
+	return rc;
+}
+
+/* ---- the soak's verdict ---- */
+
+static int add_availability(void *ctx, int64_t machine_id, const struct availability *a)
+{
+	struct rollout_health *h = ctx;
+
+	(void)machine_id;
+	h->up_ms += a->up_ms;
+	h->down_ms += availability_down_ms(a);
+	h->incidents += a->incidents;
+	return CC_OK;
+}
+
+/* Before the next phase: the machines updated so far against those still
+ * on the old software, over the soak that just ended, each group read for
+ * at most HEALTH_SAMPLE machines in the rollout's order (the work of a
+ * round stays bounded however large the rollout). A worse phase turns
+ * step into a halt; *worst is the updated machine that was down longest. */
+static int soak_verdict(struct store *s, const struct rollout_plan *plan, const struct store_rollout *r,
+                        const struct rollout_machine *em, const struct rows *rows, int64_t now_ms,
+                        struct rollout_step *step, const struct store_rollout_machine **worst)
+{
+	struct rollout_health updated = { 0, 0, 0, 0 }, rest = { 0, 0, 0, 0 };
+	int64_t worst_down = -1;
+	int rc = CC_OK;
+
+	if (plan->soak_ms <= 0 || plan->health_margin >= 100 || r->phase_done_ms <= 0)
+		return CC_OK;
+	for (size_t i = 0; rc == CC_OK && i < rows->n; i++) {
+		const struct store_rollout_machine *row = &rows->v[em[i].id];
+		struct rollout_health one = { 1, 0, 0, 0 }, *group;
+
+		if (em[i].state == RM_SUCCEEDED && updated.machines < HEALTH_SAMPLE)
+			group = &updated;
+		else if (em[i].state == RM_PENDING && rest.machines < HEALTH_SAMPLE)
+			group = &rest;
+		else
+			continue;
+		rc = availability_each(s, row->machine_id, r->phase_done_ms, now_ms, add_availability, &one);
+		group->machines++;
+		group->up_ms += one.up_ms;
+		group->down_ms += one.down_ms;
+		group->incidents += one.incidents;
+		if (group == &updated && one.down_ms + one.incidents > worst_down) {
+			worst_down = one.down_ms + one.incidents;
+			*worst = row;
+		}
+	}
+	if (rc == CC_OK && rollout_health_verdict(plan, (int)r->phase, &updated, &rest, step->reason)) {
+		step->kind = STEP_HALT;
+		log_info(MOD, "rollout %lld: over the soak, %lld updated machines %lld ms up, %lld down, %lld "
+		              "incidents; %lld others %lld up, %lld down, %lld incidents",
+		         (long long)r->id, (long long)updated.machines, (long long)updated.up_ms,
+		         (long long)updated.down_ms, (long long)updated.incidents, (long long)rest.machines,
+		         (long long)rest.up_ms, (long long)rest.down_ms, (long long)rest.incidents);
+	}
 	return rc;
 }
 
@@ -828,11 +900,18 @@ static int tick_one(struct vault *v, int64_t id, int64_t now_ms)
 		if (step.kind == STEP_SOAK) {
 			r->phase_done_ms = now_ms;
 		} else if (step.kind == STEP_ADVANCE) {
+			const struct store_rollout_machine *worst = NULL;
+
+			rc = soak_verdict(s, &plan, r, em, &rows, now_ms, &step, &worst);
+			if (rc == CC_OK && step.kind == STEP_HALT)
+				rc = halt(v, r, &rows, &step, worst, now_ms);
+			if (rc != CC_OK || step.kind == STEP_HALT)
+				break;
 			r->phase = step.phase;
 			r->phase_done_ms = 0;
 			log_info(MOD, "rollout %lld: phase %d begins", (long long)id, step.phase + 1);
 		} else if (step.kind == STEP_HALT) {
-			rc = halt(v, r, &rows, &step, now_ms);
+			rc = halt(v, r, &rows, &step, last_failed(&rows, r->phase), now_ms);
 			break;
 		} else if (step.kind == STEP_COMPLETE) {
 			snprintf(r->state, sizeof(r->state), "%s", rollout_state_name(ROLLOUT_COMPLETED));

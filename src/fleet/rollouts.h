@@ -32,6 +32,9 @@
  *   soak       seconds between a phase's end and the next (default 3600)
  *   threshold  % of a phase's finished machines that may fail (default 10)
  *   min_reports  finished machines before a phase is judged (default 1)
+ *   health_margin  points of availability the machines updated so far may
+ *              lose against the others over a soak before the rollout
+ *              halts (default 5; 100: not compared; update/rollout.h)
  *   window     business-hours text (fleet/hours.h) in each site's zone: when
  *              machines are offered ("" or absent: any time)
  * Machines in another active rollout are left out and counted ("skipped");

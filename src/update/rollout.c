@@ -75,6 +75,10 @@ int rollout_plan_check(const struct rollout_plan *p, char why[ROLLOUT_REASON_MAX
 		snprintf(why, ROLLOUT_REASON_MAX, "min_reports: at least 1");
 		return -1;
 	}
+	if (p->health_margin < 0 || p->health_margin > 100) {
+		snprintf(why, ROLLOUT_REASON_MAX, "health_margin: points of availability, 0-100");
+		return -1;
+	}
 	return 0;
 }
 
@@ -185,4 +189,37 @@ void rollout_decide(const struct rollout_plan *p, const struct rollout_now *now,
 	}
 	out->kind = STEP_ADVANCE;
 	out->phase = now->phase + 1;
+}
+
+int rollout_health_verdict(const struct rollout_plan *p, int phase, const struct rollout_health *updated,
+                           const struct rollout_health *rest, char why[ROLLOUT_REASON_MAX])
+{
+	double per_updated, per_rest;
+
+	why[0] = '\0';
+	if (p->health_margin >= 100 || updated->machines <= 0 || rest->machines <= 0)
+		return 0;
+	if (updated->up_ms + updated->down_ms > 0 && rest->up_ms + rest->down_ms > 0) {
+		double a_updated = 100.0 * (double)updated->up_ms / (double)(updated->up_ms + updated->down_ms);
+		double a_rest = 100.0 * (double)rest->up_ms / (double)(rest->up_ms + rest->down_ms);
+
+		if (a_rest - a_updated > (double)p->health_margin) {
+			snprintf(why, ROLLOUT_REASON_MAX,
+			         "phase %d: its updated machines were available %.1f %% of the soak, the rest %.1f %% "
+			         "(margin %d points)",
+			         phase + 1, a_updated, a_rest, p->health_margin);
+			return 1;
+		}
+	}
+	/* Incidents are few and lumpy: one more per machine, and more than
+	 * twice the rest's rate, before a phase is blamed for them. */
+	per_updated = (double)updated->incidents / (double)updated->machines;
+	per_rest = (double)rest->incidents / (double)rest->machines;
+	if (per_updated >= per_rest + 1.0 && per_updated > 2.0 * per_rest) {
+		snprintf(why, ROLLOUT_REASON_MAX,
+		         "phase %d: %.1f incidents per updated machine over the soak, %.1f for the rest", phase + 1,
+		         per_updated, per_rest);
+		return 1;
+	}
+	return 0;
 }

@@ -13,6 +13,11 @@
  * the next starts a soak time later. A phase halts the rollout as soon as
  * its failures (failed, rolled back) exceed threshold % of its finished
  * machines, judged once min_reports of them (or all) have finished.
+ *
+ * When a soak ends, before the next phase, the machines updated so far are
+ * compared with those still on the old software over the soak
+ * (rollout_health_verdict): a phase whose machines run worse halts the
+ * rollout even when each of them reported success.
  */
 #ifndef CC_UPDATE_ROLLOUT_H
 #define CC_UPDATE_ROLLOUT_H
@@ -53,6 +58,7 @@ struct rollout_plan {
 	int64_t soak_ms;
 	int threshold_pct;  /* 0-100: failures above this share of a phase's finished halt */
 	int min_reports;    /* >= 1 */
+	int health_margin;  /* 0-100: points of availability the updated may lose against the rest; 100: not compared */
 };
 
 struct rollout_now {
@@ -105,6 +111,22 @@ void rollout_sort(struct rollout_machine *m, size_t n);
  * indexes. Only a running rollout moves; STEP_WAIT otherwise. */
 void rollout_decide(const struct rollout_plan *p, const struct rollout_now *now, const struct rollout_machine *m,
                     size_t n, int64_t now_ms, size_t *offer_buf, struct rollout_step *out);
+
+/* What a group of machines did over a soak (fleet/downtime.h figures):
+ * time up and down, and incidents (went offline or out of service). */
+struct rollout_health {
+	int64_t machines;
+	int64_t up_ms, down_ms;
+	int64_t incidents;
+};
+
+/* At the end of phase's soak: 1 (why filled) when the updated machines ran
+ * worse than the rest, i.e. their availability is more than health_margin
+ * points below the rest's, or they had at least one incident a machine
+ * more than the rest and more than twice as many. 0 to go on, also when a
+ * group is empty, has no time up or down, or health_margin is 100. */
+int rollout_health_verdict(const struct rollout_plan *p, int phase, const struct rollout_health *updated,
+                           const struct rollout_health *rest, char why[ROLLOUT_REASON_MAX]);
 
 /* Names of states, as the API and the agent spell them; parse returns -1
  * for an unknown name. */

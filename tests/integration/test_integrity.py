@@ -183,7 +183,7 @@ def legacy(f):
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
         # 21 -> 22: release keys, artifacts, offers; 22 -> 23: days of events to digest;
         # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
-        # 26 -> 27: staged rollouts).
+        # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table).
         c.execute("DROP TABLE rollout_reports")
         c.execute("DROP TABLE rollout_machines")
         c.execute("DROP TABLE rollouts")

@@ -300,3 +300,63 @@ def test_progress_needs_the_machine_certificate(tmp_path):
         status, doc, _ = Agent(fleet, port, "C1").api.call("POST", "/api/v1/machine/update/progress", body)
         assert status == 403, doc
         assert json.dumps(doc).find(sha) < 0
+
+
+def test_a_phase_whose_machines_run_worse_halts_after_its_soak(tmp_path):
+    """Machines over MQTT (paho) stay online, except one rollout's canary:
+    it goes down while installing and stays down, though it reports
+    success. At the end of the soak its rollout halts on availability (the
+    machines updated so far against the rest, health_margin), the alert on
+    the canary; the twin rollout, whose canary came back, goes on to its
+    next phase."""
+    from test_downtime import Paho
+
+    worse = [f"H{i}" for i in range(1, 5)]
+    fine = [f"K{i}" for i in range(1, 5)]
+    fleet, (sha,) = make_fleet(tmp_path, worse + fine)
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", **TICK}) as d:
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        admin = people.login("admin", ccdaemon.PASSWORD)
+        links = {s: Paho(d, fleet.machines[s]) for s in worse + fine}
+        for link in links.values():
+            link.connect()
+        agents = {s: Agent(fleet, port, s) for s in worse + fine}
+        plan = {"artifact": sha, "phases": [25, 100], "soak": 2}
+        status, doc, _ = people.call("POST", "/api/v1/rollouts", {**plan, "target": {"serials": worse},
+                                                                  "health_margin": 101}, token=admin)
+        assert status == 400 and "health_margin" in doc["error"]["message"], doc
+        rids = {}
+        for name, serials in (("worse", worse), ("fine", fine)):
+            status, ro, _ = people.call("POST", "/api/v1/rollouts", {**plan, "target": {"serials": serials}},
+                                        token=admin)
+            assert status == 201 and ro["health_margin"] == 5, ro
+            rids[name] = ro["id"]
+        canary = {}
+        for name, rid in rids.items():
+            doc = wait_rollout(people, admin, rid, lambda d: d["counts"]["offered"] == 1, f"{name}'s canary")
+            canary[name] = [s for s, st in states(doc).items() if st == "offered"][0]
+        # The canary of "worse" goes down while it installs and does not come back.
+        a = agents[canary["worse"]]
+        a.report(sha, "downloading", percent=100)
+        a.report(sha, "installing")
+        a.report(sha, "rebooting")
+        links[canary["worse"]].disconnect()
+        ccdaemon.poll_until(lambda: not fleet.status(canary["worse"])["online"], "the canary offline")
+        a.report(sha, "succeeded")
+        install(agents[canary["fine"]], sha)
+
+        doc = wait_rollout(people, admin, rids["fine"], lambda d: d["phase"] == 2 and d["counts"]["offered"] == 3,
+                           "the fine rollout's second phase")
+        assert doc["state"] == "running" and doc["halt_reason"] == "", doc
+        doc = wait_rollout(people, admin, rids["worse"], lambda d: d["state"] == "halted", "the halt on health")
+        assert doc["halt_reason"] == ("phase 1: its updated machines were available 0.0 % of the soak, the rest "
+                                      "100.0 % (margin 5 points)"), doc
+        assert doc["phase"] == 1 and doc["counts"]["succeeded"] == 1 and doc["counts"]["pending"] == 3, doc
+        alerts = fleet.ccj("alert", "list", "--rule", "rollout_halted")
+        alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+        assert [(x["serial"], x["cause"]) for x in alerts] == [(canary["worse"], f"rollout_halted:{rids['worse']}")]
+        for link in links.values():
+            if link.c.is_connected():
+                link.disconnect()
+    assert fleet.ccj("rollout", "show", str(rids["worse"]))["health_margin"] == 5

@@ -109,7 +109,7 @@ static void test_shares(void)
 
 static void test_plan_check(void)
 {
-	struct rollout_plan p = { { 1, 10, 100 }, 3, 0, 10, 1 };
+	struct rollout_plan p = { { 1, 10, 100 }, 3, 0, 10, 1, 5 };
 	char why[ROLLOUT_REASON_MAX];
 
 	CHECK_EQ(rollout_plan_check(&p, why), 0);
@@ -134,6 +134,57 @@ static void test_plan_check(void)
 	CHECK_EQ(rollout_plan_check(&p, why), -1);
 	p.n_phases = ROLLOUT_PHASES_MAX + 1;
 	CHECK_EQ(rollout_plan_check(&p, why), -1);
+	p.n_phases = 3;
+	p.health_margin = 101;
+	CHECK_EQ(rollout_plan_check(&p, why), -1);
+	CHECK(strstr(why, "health_margin") != NULL);
+	p.health_margin = 100;
+	CHECK_EQ(rollout_plan_check(&p, why), 0);
+}
+
+/* The soak's verdict: the updated machines against the rest. */
+static void test_health_verdict(void)
+{
+	struct rollout_plan p = { { 10, 100 }, 2, 60000, 10, 1, 5 };
+	struct rollout_health up = { 2, 60000, 0, 0 }, rest = { 18, 18 * 60000, 0, 0 };
+	char why[ROLLOUT_REASON_MAX];
+
+	CHECK_EQ(rollout_health_verdict(&p, 0, &up, &rest, why), 0);
+	CHECK_STR(why, "");
+	/* 94 % against 100 %: more than 5 points below */
+	up.up_ms = 56400, up.down_ms = 3600;
+	CHECK_EQ(rollout_health_verdict(&p, 0, &up, &rest, why), 1);
+	CHECK(strstr(why, "phase 1: its updated machines were available 94.0 % of the soak, the rest 100.0 %") != NULL);
+	/* 95 %: exactly the margin, not beyond it */
+	up.up_ms = 57000, up.down_ms = 3000;
+	CHECK_EQ(rollout_health_verdict(&p, 0, &up, &rest, why), 0);
+	/* the rest worse too: relative, not absolute */
+	rest.up_ms = 18 * 54000, rest.down_ms = 18 * 6000;
+	up.up_ms = 54000, up.down_ms = 6000;
+	CHECK_EQ(rollout_health_verdict(&p, 0, &up, &rest, why), 0);
+	/* incidents: one more per machine and more than twice the rest's */
+	up.incidents = 2;
+	rest.incidents = 0;
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 1);
+	CHECK(strstr(why, "phase 2: 1.0 incidents per updated machine over the soak, 0.0 for the rest") != NULL);
+	up.incidents = 1; /* half an incident a machine: noise */
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 0);
+	up.incidents = 6, rest.incidents = 18 * 2; /* 3 against 2 a machine: not twice */
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 0);
+	/* nothing to compare with, or not compared */
+	up.incidents = 10, up.down_ms = 60000, up.up_ms = 0;
+	rest.machines = 0;
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 0);
+	rest.machines = 18;
+	p.health_margin = 100;
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 0);
+	p.health_margin = 0;
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 1);
+	/* no time up or down in a group (all in maintenance): incidents only */
+	rest.up_ms = rest.down_ms = 0;
+	rest.incidents = 0;
+	up.incidents = 0;
+	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 0);
 }
 
 /* Good machines: each phase is offered, finishes, soaks, and the next one
@@ -380,6 +431,7 @@ int main(void)
 {
 	RUN(test_shares);
 	RUN(test_plan_check);
+	RUN(test_health_verdict);
 	RUN(test_good_rollout_completes);
 	RUN(test_canaries_stable);
 	RUN(test_failing_canary_halts);

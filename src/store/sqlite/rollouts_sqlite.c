@@ -8,7 +8,7 @@
 
 #define ROLLOUT_COLUMNS                                                                                      \
 	"id, sha256, target, phases, soak_ms, threshold_pct, min_reports, win, state, phase, phase_done_ms, " \
-	"skipped, halt_reason, created_ms, created_by, updated_ms, updated_by, ended_ms"
+	"skipped, halt_reason, created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin"
 
 static void read_rollout(sqlite3_stmt *st, struct store_rollout *r)
 {
@@ -31,6 +31,7 @@ static void read_rollout(sqlite3_stmt *st, struct store_rollout *r)
 	r->updated_ms = sqlite3_column_int64(st, 15);
 	sqlite_copy_text(r->updated_by, sizeof(r->updated_by), st, 16);
 	r->ended_ms = sqlite3_column_int64(st, 17);
+	r->health_margin = sqlite3_column_int64(st, 18);
 }
 
 static int add(struct store *s, const struct store_rollout *r, int64_t *id)
@@ -38,8 +39,8 @@ static int add(struct store *s, const struct store_rollout *r, int64_t *id)
 	sqlite3_stmt *st;
 	int rc = sqlite_store_prepare(s, "INSERT INTO rollouts(sha256, target, phases, soak_ms, threshold_pct, "
 	                                 "min_reports, win, state, phase, phase_done_ms, skipped, halt_reason, "
-	                                 "created_ms, created_by, updated_ms, updated_by, ended_ms) "
-	                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                                 "created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin) "
+	                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                              &st);
 
 	if (rc != CC_OK)
@@ -61,6 +62,7 @@ static int add(struct store *s, const struct store_rollout *r, int64_t *id)
 	sqlite3_bind_int64(st, 15, r->updated_ms);
 	sqlite3_bind_text(st, 16, r->updated_by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 17, r->ended_ms);
+	sqlite3_bind_int64(st, 18, r->health_margin);
 	rc = sqlite_store_step_done(s, st, "rollout_add");
 	if (rc == CC_OK)
 		*id = sqlite3_last_insert_rowid(sqlite_store_db(s));

@@ -640,6 +640,9 @@ const char *const sqlite_migrations[] = {
 	"  percent INTEGER NOT NULL,"
 	"  reason TEXT NOT NULL);"
 	"CREATE INDEX rollout_reports_machine ON rollout_reports(machine_id, at_ms);",
+	/* 27 -> 28: a rollout's health margin (update/rollout.h
+	 * rollout_health_verdict); rollouts made before keep the default. */
+	"ALTER TABLE rollouts ADD COLUMN health_margin INTEGER NOT NULL DEFAULT 5;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
