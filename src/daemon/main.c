@@ -172,51 +172,6 @@ static void erasure_watch_free(struct erasure_watch *w)
 	free(w);
 }
 
-/* The staged rollouts' timer: each round in the event loop, on the API's
- * vault (rollouts_tick runs a transaction per rollout). */
-struct rollouts_timer {
-	struct event *ev;
-	struct vault *vault;
-};
-
-static void rollouts_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct rollouts_timer *t = arg;
-
-	(void)fd;
-	(void)what;
-	if (rollouts_tick(t->vault, clock_now_ms()) != CC_OK)
-		log_error(MOD, "the rollouts' round failed: again at the next");
-}
-
-static int rollouts_timer_start(struct event_base *base, struct vault *v, int64_t every_ms,
-                                struct rollouts_timer **out)
-{
-	struct timeval every = { (time_t)(every_ms / 1000), (suseconds_t)((every_ms % 1000) * 1000) };
-	struct rollouts_timer *t = calloc(1, sizeof(*t));
-
-	if (t == NULL)
-		return CC_ERR_NOMEM;
-	t->vault = v;
-	t->ev = event_new(base, -1, EV_PERSIST, rollouts_timer_cb, t);
-	if (t->ev == NULL || event_add(t->ev, &every) != 0) {
-		if (t->ev != NULL)
-			event_free(t->ev);
-		free(t);
-		return CC_ERR_NOMEM;
-	}
-	*out = t;
-	return CC_OK;
-}
-
-static void rollouts_timer_free(struct rollouts_timer *t)
-{
-	if (t == NULL)
-		return;
-	event_free(t->ev);
-	free(t);
-}
-
 /*
  * SIGHUP: what can change live does (docs/CONFIG.md says which settings):
  * the configuration file is read again and its log settings applied, and
@@ -290,7 +245,6 @@ int main(int argc, char **argv)
 	struct writer *writer = NULL;
 	struct retention *retention = NULL;
 	struct erasure_watch *watch = NULL;
-	struct rollouts_timer *rollouts = NULL;
 	struct notify_delivery *notify = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct reload reload;
@@ -356,6 +310,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	alerts_configure(cfg.alerts, cfg.alerts_tick_ms);
+	rollouts_configure(cfg.rollouts_tick_ms);
 	alerts_set_sink(alerts_notices_to_outbox, NULL);
 	rc = writer_start(o.data_dir, o.master_key_file, (size_t)cfg.commit_max_batch, cfg.fleet_poll_ms,
 	                  mqtt_server_wake, srv, &writer);
@@ -395,8 +350,6 @@ int main(int argc, char **argv)
 
 		rc = notify_delivery_start(base, vault, &no, &notify);
 	}
-	if (rc == CC_OK)
-		rc = rollouts_timer_start(base, vault, cfg.rollouts_tick_ms, &rollouts);
 	if (rc != CC_OK)
 		goto out;
 	if (https != NULL)
@@ -433,7 +386,6 @@ out:
 	http_server_free(https);
 	http_server_free(http_plain);
 	ops_endpoint_free(ops);
-	rollouts_timer_free(rollouts);
 	api_free(api);
 	notify_delivery_free(notify);
 	mqtt_server_drop_connections(srv);

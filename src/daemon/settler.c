@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "fleet/downtime.h"
 #include "fleet/inventory.h"
+#include "fleet/rollouts.h"
 #include "records/event_days.h"
 #include "records/rollup.h"
 #include "vault/vault.h"
@@ -30,6 +31,7 @@ struct settler {
 	struct event_days_round *days; /* the days of events each round marks for their digest */
 	struct store_settle_hooks parts[4];
 	int64_t next_alert_tick;       /* the time-based alert rules and escalation (alerts.h) */
+	int64_t next_rollouts_tick;    /* the staged rollouts' rounds (fleet/rollouts.h) */
 	int64_t round_ms;
 	int64_t poll_ms;               /* how often erasures are looked for */
 	size_t round_rows;
@@ -145,6 +147,8 @@ static void *settler_main(void *arg)
 		wait = wait < st->poll_ms ? wait : st->poll_ms;
 		if (st->next_alert_tick - clock_mono_ms() < wait)
 			wait = st->next_alert_tick - clock_mono_ms();
+		if (st->next_rollouts_tick - clock_mono_ms() < wait)
+			wait = st->next_rollouts_tick - clock_mono_ms();
 		if (more_days)
 			wait = 0;
 		if (!st->kicked && !st->stopping && wait > 0) {
@@ -174,6 +178,12 @@ static void *settler_main(void *arg)
 			if (rc != CC_OK)
 				log_warn(MOD, "alert timer: %s (again at the next tick)", cc_strerror(rc));
 			st->next_alert_tick = clock_mono_ms() + alerts_tick_ms();
+		}
+		/* Likewise the rollouts' rounds: availability reads and offers. */
+		if (clock_mono_ms() >= st->next_rollouts_tick && !stop) {
+			if (rollouts_tick(st->vault, clock_now_ms()) != CC_OK)
+				log_error(MOD, "the rollouts' round failed: again at the next");
+			st->next_rollouts_tick = clock_mono_ms() + rollouts_tick_ms();
 		}
 		if (stop)
 			break;
@@ -216,6 +226,7 @@ int settler_start(const char *data_dir, const char *master_key_file, int64_t rou
 	alerts_round_hooks(st->alerts, &st->parts[2]);
 	event_days_round_hooks(st->days, &st->parts[3]);
 	st->next_alert_tick = clock_mono_ms() + alerts_tick_ms();
+	st->next_rollouts_tick = clock_mono_ms() + rollouts_tick_ms();
 	st->round_ms = round_ms > 0 ? round_ms : 1000;
 	st->poll_ms = poll_ms > 0 ? poll_ms : 250;
 	{

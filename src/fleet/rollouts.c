@@ -1,6 +1,7 @@
 /* rollouts.c - see rollouts.h. */
 #include "fleet/rollouts.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -948,6 +949,12 @@ static int collect_running(void *ctx, const struct store_rollout *r)
 	m.machine_id = r->id;
 	return collect_row(ids, &m);
 }
+
+static _Atomic int64_t tick_ms_value = 10000;
+
+void rollouts_configure(int64_t tick_ms) { atomic_store(&tick_ms_value, tick_ms > 0 ? tick_ms : 10000); }
+
+int64_t rollouts_tick_ms(void) { return atomic_load(&tick_ms_value); }
 
 int rollouts_tick(struct vault *v, int64_t now_ms)
 {

@@ -52,8 +52,16 @@ int rollouts_list_json(struct vault *v, const char *state, json_t **out);
 /* One rollout: counts per state, per phase, and each machine. */
 int rollouts_json(struct vault *v, int64_t id, json_t **out);
 
-/* One round of every running rollout at now_ms (the daemon's timer). */
+/* One round of every running rollout at now_ms. The daemon runs it on the
+ * settler's thread and store connection (daemon/settler.h) every
+ * rollouts_tick_ms(), never on the event loop: a round reads machines'
+ * availability and writes offers. */
 int rollouts_tick(struct vault *v, int64_t now_ms);
+
+/* The period of those rounds (the rollouts_tick_ms setting), set once at
+ * start; 10 s until then. */
+void rollouts_configure(int64_t tick_ms);
+int64_t rollouts_tick_ms(void);
 
 /* A machine's progress report on the artifact it is offered:
  * state one of offered, downloading, verifying, installing, rebooting,
