@@ -67,10 +67,10 @@ class Daemon:
         self.data, self.conf, self.log_path = data, conf, log
         self.proc = None
 
-    def start(self):
+    def start(self, env=None):
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen([DAEMON, "--data", self.data, "--config", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         out = Lines(self.proc.stderr, copy_to=self.log)
         if not out.wait(lambda l: any("daemon: info: ready" in x for x in l.lines), "the daemon to be ready"):
             raise AssertionError("daemon exited: " + "".join(out.lines)[-2000:])
