@@ -95,10 +95,23 @@ static int open_profile(struct vault *v, const struct store_user *u, struct user
 int users_add(struct vault *v, const char *org, const char *login, const char *role,
               const struct user_profile *profile, const char *password, struct user_info *out)
 {
+	char hash[CC_PASSWORD_HASH_MAX + 1], why[PASSWORD_WHY_MAX];
+	int rc = users_password_hash(login, password, hash, sizeof(hash), why, sizeof(why));
+
+	if (rc == CC_ERR_INVALID)
+		log_error(MOD, "password refused: %s", why);
+	if (rc == CC_OK)
+		rc = users_add_hashed(v, org, login, role, profile, hash, out);
+	crypto_wipe(hash, sizeof(hash));
+	return rc;
+}
+
+int users_add_hashed(struct vault *v, const char *org, const char *login, const char *role,
+                     const struct user_profile *profile, const char *password_hash, struct user_info *out)
+{
 	struct store *s = vault_store(v);
 	struct store_org o;
 	struct store_user *u;
-	char why[PASSWORD_WHY_MAX];
 	int rc;
 
 	if (!inventory_name_valid(login)) {
@@ -118,12 +131,12 @@ int users_add(struct vault *v, const char *org, const char *login, const char *r
 	if (u == NULL)
 		return CC_ERR_NOMEM;
 	rc = inventory_org_find(v, org, &o);
-	if (rc == CC_OK)
-		rc = users_password_hash(login, password, u->password_hash, sizeof(u->password_hash), why, sizeof(why));
-	if (rc == CC_ERR_INVALID)
-		log_error(MOD, "password refused: %s", why);
-	if (rc == CC_OK)
+	if (rc == CC_OK && strlen(password_hash) >= sizeof(u->password_hash))
+		rc = CC_ERR_INVALID;
+	if (rc == CC_OK) {
+		memcpy(u->password_hash, password_hash, strlen(password_hash) + 1);
 		rc = seal_profile(v, o.id, login, profile, u);
+	}
 	if (rc == CC_OK) {
 		u->org_id = o.id;
 		memcpy(u->login, login, strlen(login) + 1);

@@ -43,6 +43,10 @@ struct user_info {
  * CC_ERR_EXISTS for a login in use, or one a deleted account had. */
 int users_add(struct vault *v, const char *org, const char *login, const char *role,
               const struct user_profile *profile, const char *password, struct user_info *out);
+/* The same with the hash made already (users_password_hash, e.g. on the
+ * API's password worker, so that no Argon2id runs on the event loop). */
+int users_add_hashed(struct vault *v, const char *org, const char *login, const char *role,
+                     const struct user_profile *profile, const char *password_hash, struct user_info *out);
 
 /* Lists users (of org, or all when org is NULL), personal fields opened. */
 int users_list(struct vault *v, const char *org,

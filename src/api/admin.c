@@ -145,8 +145,7 @@ void api_users_add(struct http_req *r)
 	struct store_org org;
 	const char *login, *role, *org_name, *password, *name, *email;
 	char why[PASSWORD_WHY_MAX];
-	json_t *body = NULL, *reply;
-	int rc;
+	json_t *body = NULL;
 
 	if (s == NULL || http_body_json(r, &body) != CC_OK)
 		return;
@@ -175,24 +174,12 @@ void api_users_add(struct http_req *r)
 	}
 	snprintf(profile.display_name, sizeof(profile.display_name), "%s", name ? name : "");
 	snprintf(profile.email, sizeof(profile.email), "%s", email ? email : "");
-	rc = users_add(a->vault, org_name, login, role, &profile, password, NULL);
+	/* Argon2id (64 MiB, tenths of a second) runs on the password worker:
+	 * the loop serves every machine meanwhile. */
+	api_user_add_later(r, s, org_name, login, role, &profile, password);
 	crypto_wipe((char *)password, strlen(password));
 	crypto_wipe(&profile, sizeof(profile));
-	/* The answer is built before the body (whose strings it quotes) goes. */
-	reply = json_pack("{s:s, s:s, s:s}", "login", login, "role", role, "org", org_name);
 	json_decref(body);
-	if (rc != CC_OK) {
-		json_decref(reply);
-		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : 400, rc == CC_ERR_EXISTS ? "conflict" : "invalid",
-		                 rc == CC_ERR_EXISTS ? "that login is taken"
-		                                     : "unknown role or invalid login");
-		return;
-	}
-	if (api_audit_access(r, s, "user.add", NULL, "ok") != CC_OK) {
-		json_decref(reply);
-		return;
-	}
-	http_reply_json(r, 201, reply);
 }
 
 /* DELETE /api/v1/users/{login}: an admin deletes an account of its subtree,

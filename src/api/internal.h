@@ -215,6 +215,11 @@ void api_totp_confirm(struct http_req *r);
 void api_totp_disable(struct http_req *r);
 void api_password_change(struct http_req *r);
 void api_password_reset(struct http_req *r);
+/* Adds the account on the password worker (Argon2id off the event loop),
+ * then answers r: 201, 400 weak_password / invalid, 409; audited user.add
+ * as by. The strings are copied. */
+void api_user_add_later(struct http_req *r, const struct caller *by, const char *org, const char *login,
+                        const char *role, const struct user_profile *profile, const char *password);
 
 void api_tokens_list(struct http_req *r);
 void api_tokens_add(struct http_req *r);

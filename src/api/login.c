@@ -23,6 +23,7 @@ enum job_kind {
 	JOB_SIGN_IN,  /* verify password against hash */
 	JOB_CHANGE,   /* verify password, then check and hash new_password */
 	JOB_RESET,    /* check and hash new_password */
+	JOB_ADD,      /* check and hash new_password of a new account (user: its login, role, org, profile) */
 };
 
 /* Argon2id work handed to the worker thread. */
@@ -67,9 +68,9 @@ static void *worker_main(void *arg)
 		a->queued = job->next;
 		pthread_mutex_unlock(&a->lock);
 
-		if (job->kind != JOB_RESET)
+		if (job->kind == JOB_SIGN_IN || job->kind == JOB_CHANGE)
 			job->ok = users_verify_password(job->password, job->known ? job->hash : NULL) == CC_OK;
-		if (job->kind == JOB_RESET || (job->kind == JOB_CHANGE && job->ok))
+		if (job->kind == JOB_RESET || job->kind == JOB_ADD || (job->kind == JOB_CHANGE && job->ok))
 			job->new_rc = users_password_hash(job->user.login, job->new_password, job->new_hash,
 			                                  sizeof(job->new_hash), job->why, sizeof(job->why));
 		crypto_wipe(job->password, sizeof(job->password));
@@ -283,6 +284,55 @@ static void password_done(struct api *a, struct login_job *job)
 	job_forget(a, job);
 }
 
+/* A new account (JOB_ADD) back from the worker: stored with its hash. */
+static void user_added(struct api *a, struct login_job *job)
+{
+	int rc = job->new_rc;
+
+	if (rc == CC_ERR_INVALID) {
+		http_reply_error(job->r, 400, "weak_password", job->why);
+		job_forget(a, job);
+		return;
+	}
+	if (rc == CC_OK)
+		rc = users_add_hashed(a->vault, job->user.org, job->user.login, job->user.role, &job->user.profile,
+		                      job->new_hash, NULL);
+	if (rc != CC_OK) {
+		http_reply_error(job->r, rc == CC_ERR_EXISTS ? 409 : 400, rc == CC_ERR_EXISTS ? "conflict" : "invalid",
+		                 rc == CC_ERR_EXISTS ? "that login is taken" : "unknown role or invalid login");
+		job_forget(a, job);
+		return;
+	}
+	if (api_audit_access(job->r, &job->caller, "user.add", NULL, "ok") == CC_OK)
+		http_reply_json(job->r, 201, json_pack("{s:s, s:s, s:s}", "login", job->user.login, "role",
+		                                       job->user.role, "org", job->user.org));
+	job_forget(a, job);
+}
+
+void api_user_add_later(struct http_req *r, const struct caller *by, const char *org, const char *login,
+                        const char *role, const struct user_profile *profile, const char *password)
+{
+	struct api *a = http_app(r);
+	struct login_job *job;
+
+	/* What is refused anyway is refused before a hash is spent on it. */
+	if (strlen(org) > CC_NAME_MAX || !inventory_name_valid(login) || role_find(role) == NULL ||
+	    strlen(role) >= sizeof(job->user.role) || strlen(password) > PASSWORD_MAX_LEN) {
+		http_reply_error(r, 400, "invalid", "unknown role or invalid login");
+		return;
+	}
+	job = job_new(a, r, JOB_ADD);
+	if (job == NULL)
+		return;
+	job->caller = *by;
+	memcpy(job->user.org, org, strlen(org) + 1);
+	memcpy(job->user.login, login, strlen(login) + 1);
+	memcpy(job->user.role, role, strlen(role) + 1);
+	job->user.profile = *profile;
+	memcpy(job->new_password, password, strlen(password) + 1);
+	job_queue(a, job);
+}
+
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct api *a = arg;
@@ -299,6 +349,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (jobs->r == NULL) {
 			job_forget(a, jobs); /* the client left */
+		} else if (jobs->kind == JOB_ADD) {
+			user_added(a, jobs);
 		} else if (jobs->kind != JOB_SIGN_IN) {
 			password_done(a, jobs); /* answers (maybe later), then forgets */
 		} else if (jobs->ok && jobs->known &&
