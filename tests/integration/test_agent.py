@@ -1,0 +1,210 @@
+"""libcoffeecloud-agent (docs/AGENT.md) against the real daemon: a simulated
+machine built from the library (tests/agent/agent_driver.c, one process per
+boot, its flash a directory) takes an update through a staged rollout,
+resumes a download cut short, confirms the new slot, and reports each step;
+each attack of the TUF specification is refused and reported.
+
+Where the daemon cannot produce an attack (it verifies what it stores and
+signs each offer fresh), a local HTTPS server stands in for a compromised
+server or a man in the middle holding a certificate the agent trusts: it
+serves the daemon's real documents replayed, swapped between machines,
+edited, or an endless download (`Impostor` below)."""
+import hashlib
+import http.server
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ccdaemon  # noqa: E402
+from ccapi import Api  # noqa: E402
+from oas import checked  # noqa: E402
+from test_updates import artifact, keygen, machine_ctx, sign  # noqa: E402
+
+AGENT = ccdaemon.BUILD_DIR / "cc-agent-test"
+TICK = {"rollouts_tick_ms": "100"}
+
+
+def make(tmp, serials, sizes=(1_500_000,), versions=("1.5.0",)):
+    fleet = ccdaemon.Fleet.create(tmp / "f", machines=serials)
+    keygen(tmp / "rk")
+    fleet.cc("release-key", "add", "--file", tmp / "rk" / "release.pub", "--label", "r1")
+    arts = []
+    for i, (size, v) in enumerate(zip(sizes, versions)):
+        f = artifact(tmp, f"fw-{i}.bin", size)
+        sign(tmp / "rk" / "release.key", f, version=v)
+        fleet.cc("artifact", "add", f, "--meta", str(f) + ".meta.json")
+        arts.append((f, hashlib.sha256(f.read_bytes()).hexdigest()))
+    return fleet, arts
+
+
+def signing_key(tmp, port, fleet):
+    status, doc, _ = Api(port, fleet.data / "ca.crt").call("GET", "/api/v1/signing-key")
+    assert status == 200, doc
+    p = tmp / "server.pub"
+    p.write_text(doc["public_key_pem"])
+    return p
+
+
+def run_agent(tmp, fleet, url, serial, op="update", *, ca=None, release=None, revoked=(), server=None,
+              model="barista-pro", factory="1.0.0", extra=(), rc=0, dev=None):
+    """One boot of the simulated machine: the JSON lines it printed."""
+    m = fleet.machines[serial]
+    args = [str(AGENT), op, "--dir", str(dev or tmp / "dev" / serial), "--serial", serial, "--model", model,
+            "--factory", factory, "--url", url, "--ca", str(ca or m.ca), "--cert", str(m.cert),
+            "--key", str(m.key), "--server-key", str(server or tmp / "server.pub")]
+    for k in (release if release is not None else [tmp / "rk" / "release.pub"]):
+        args += ["--release-key", str(k)]
+    for k in revoked:
+        args += ["--revoked-key", str(k)]
+    args += [str(x) for x in extra]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120, env=ccdaemon.base_env())
+    ccdaemon.assert_no_sanitizer_report(p.stderr, "cc-agent-test")
+    assert p.returncode == rc, (p.returncode, p.stdout, p.stderr)
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+def by_op(lines, op):
+    found = [x for x in lines if x.get("op") == op]
+    assert len(found) == 1, lines
+    return found[0]
+
+
+def rollout(fleet, people, admin, sha, serials):
+    created = fleet.ccj("rollout", "create", "--artifact", sha, "--serials", ",".join(serials),
+                        "--phases", "100", "--soak", "0", "--threshold", "100")
+    ccdaemon.poll_until(lambda: machines(people, admin, created["id"]) if all(
+        m["state"] == "offered" for m in machines(people, admin, created["id"]).values()) else None,
+        "the offers")
+    return created["id"]
+
+
+def machines(people, admin, rid):
+    status, doc, _ = people.call("GET", f"/api/v1/rollouts/{rid}", token=admin)
+    assert status == 200, doc
+    return {m["serial"]: m for m in doc["machines"]}
+
+
+def test_update_resumed_installed_confirmed(tmp_path):
+    fleet, [(fw, sha)] = make(tmp_path, ("A1",))
+    port = ccdaemon.free_port()
+    url = f"https://localhost:{port}"
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", **TICK}):
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        admin = people.login("admin", ccdaemon.PASSWORD)
+        signing_key(tmp_path, port, fleet)
+        # Nothing offered yet.
+        assert by_op(run_agent(tmp_path, fleet, url, "A1"), "update")["rc"] == "no update offered"
+        rid = rollout(fleet, people, admin, sha, ["A1"])
+        # A power cut in the middle of the download.
+        out = run_agent(tmp_path, fleet, url, "A1", extra=["--die-after-bytes", 700_000], rc=9)
+        assert out[-1]["died_at"] >= 700_000
+        assert machines(people, admin, rid)["A1"]["state"] == "downloading"
+        # The next boot resumes where the stored progress says (a Range request), not from 0.
+        out = run_agent(tmp_path, fleet, url, "A1")
+        up = by_op(out, "update")
+        assert up["rc"] == "installed: reboot" and out[-1] == {"reboot": True}, out
+        assert 512 * 1024 <= up["resumed_at"] <= 700_000 and up["fetched"] == fw.stat().st_size - up["resumed_at"]
+        assert (tmp_path / "dev" / "A1" / "slot-b").read_bytes() == fw.read_bytes()
+        assert machines(people, admin, rid)["A1"]["state"] == "rebooting"
+        # The bootloader runs the new slot once; healthy, the agent confirms it.
+        start = by_op(run_agent(tmp_path, fleet, url, "A1", "start"), "start")
+        assert start["state"] == "succeeded" and start["installed"] == "1.5.0", start
+        assert (tmp_path / "dev" / "A1" / "boot").read_text() == "b -\n"
+        assert machines(people, admin, rid)["A1"]["state"] == "succeeded"
+        # Installed now: the same artifact again would be a rollback.
+        up = by_op(run_agent(tmp_path, fleet, url, "A1"), "update")
+        assert up["rc"] in ("no update offered", "update refused"), up
+        if up["rc"] == "update refused":
+            assert up["reason"] == "rollback"
+
+
+def test_each_refusal_against_the_daemon(tmp_path):
+    """Attacks the real daemon can carry: metadata signed by a key the
+    machine does not trust (arbitrary software) or revoked, a downgrade, a
+    wrong model, expired metadata (freeze: the machine's clock past the
+    expiry), an offer not signed by the installation. Each refused before
+    a byte is downloaded, and reported as failed with its reason."""
+    serials = ("K1", "K2", "K3", "K4", "K5", "K6")
+    fleet, [(fw, sha)] = make(tmp_path, serials, sizes=(50_000,))
+    keygen(tmp_path / "stranger")
+    stranger = tmp_path / "stranger" / "release.pub"
+    port = ccdaemon.free_port()
+    url = f"https://localhost:{port}"
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", **TICK}):
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        admin = people.login("admin", ccdaemon.PASSWORD)
+        signing_key(tmp_path, port, fleet)
+        rid = rollout(fleet, people, admin, sha, list(serials))
+        cases = {
+            "K1": ("unknown-key", dict(release=[stranger])),
+            "K2": ("revoked-key", dict(release=[stranger], revoked=[tmp_path / "rk" / "release.pub"])),
+            "K3": ("rollback", dict(factory="1.5.0")),
+            "K4": ("wrong-model", dict(model="espresso-one")),
+            "K5": ("expired", dict(extra=["--clock-offset", 80 * 365 * 86400])),
+            "K6": ("offer-bad-signature", dict(server=stranger)),
+        }
+        for serial, (reason, kw) in cases.items():
+            up = by_op(run_agent(tmp_path, fleet, url, serial, **kw), "update")
+            assert up["rc"] == "update refused" and up["reason"] == reason, (serial, up)
+            assert up["fetched"] == 0 and not (tmp_path / "dev" / serial / "slot-b").exists(), up
+            assert up["installed"] == kw.get("factory", "1.0.0")
+        got = machines(people, admin, rid)
+        for serial, (reason, _) in cases.items():
+            assert (got[serial]["state"], got[serial]["reason"]) == ("failed", reason), got[serial]
+
+
+def test_power_cut_mid_install_boots_the_old_slot(tmp_path):
+    serials = ("P1", "P2", "P3")
+    fleet, [(fw, sha)] = make(tmp_path, serials, sizes=(80_000,))
+    port = ccdaemon.free_port()
+    url = f"https://localhost:{port}"
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", **TICK}):
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        admin = people.login("admin", ccdaemon.PASSWORD)
+        server = signing_key(tmp_path, port, fleet)
+        rid = rollout(fleet, people, admin, sha, list(serials))
+        # P1: killed while installing to the inactive slot.
+        m = fleet.machines["P1"]
+        p = subprocess.Popen([str(AGENT), "update", "--dir", str(tmp_path / "dev" / "P1"), "--serial", "P1",
+                              "--model", "barista-pro", "--factory", "1.0.0", "--url", url, "--ca", str(m.ca),
+                              "--cert", str(m.cert), "--key", str(m.key), "--server-key", str(server),
+                              "--release-key", str(tmp_path / "rk" / "release.pub"), "--hang-in-install"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ccdaemon.base_env())
+        try:
+            for line in p.stdout:
+                if json.loads(line).get("installing"):
+                    break
+            else:
+                raise AssertionError("the agent never reached the install: " + p.stderr.read())
+            assert machines(people, admin, rid)["P1"]["state"] == "installing"
+            p.send_signal(signal.SIGKILL)
+        finally:
+            p.kill()
+            p.wait(timeout=30)
+            p.stdout.close()
+            p.stderr.close()
+        start = by_op(run_agent(tmp_path, fleet, url, "P1", "start"), "start")
+        assert (start["state"], start["reason"], start["installed"]) == ("failed", "install-failed", "1.0.0"), start
+        assert (tmp_path / "dev" / "P1" / "boot").read_text() == "a -\n"
+        # P2: installed, but the new slot does not boot: the bootloader goes back.
+        assert by_op(run_agent(tmp_path, fleet, url, "P2"), "update")["rc"] == "installed: reboot"
+        start = by_op(run_agent(tmp_path, fleet, url, "P2", "start", extra=["--no-boot"]), "start")
+        assert (start["state"], start["reason"], start["installed"]) == ("rolled_back", "boot-failed", "1.0.0")
+        # P3: it boots but fails its health check: rolled back, and the next boot is the old slot.
+        assert by_op(run_agent(tmp_path, fleet, url, "P3"), "update")["rc"] == "installed: reboot"
+        out = run_agent(tmp_path, fleet, url, "P3", "start", extra=["--unhealthy"])
+        start = by_op(out, "start")
+        assert (start["state"], start["reason"]) == ("rolled_back", "health-check-failed") and out[-1] == {
+            "reboot": True}, out
+        assert (tmp_path / "dev" / "P3" / "boot").read_text() == "a -\n"
+        assert by_op(run_agent(tmp_path, fleet, url, "P3", "start"), "start")["installed"] == "1.0.0"
+        got = machines(people, admin, rid)
+        assert (got["P1"]["state"], got["P1"]["reason"]) == ("failed", "install-failed"), got["P1"]
+        assert (got["P2"]["state"], got["P2"]["reason"]) == ("rolled_back", "boot-failed"), got["P2"]
+        assert (got["P3"]["state"], got["P3"]["reason"]) == ("rolled_back", "health-check-failed"), got["P3"]
