@@ -208,3 +208,162 @@ def test_power_cut_mid_install_boots_the_old_slot(tmp_path):
         assert (got["P1"]["state"], got["P1"]["reason"]) == ("failed", "install-failed"), got["P1"]
         assert (got["P2"]["state"], got["P2"]["reason"]) == ("rolled_back", "boot-failed"), got["P2"]
         assert (got["P3"]["state"], got["P3"]["reason"]) == ("rolled_back", "health-check-failed"), got["P3"]
+
+
+def impostor_tls(tmp):
+    """A CA and a localhost certificate: what an attacker holding a
+    certificate the agent trusts would present."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "impostor CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tmp / "impostor-ca.crt", tmp / "impostor.crt", tmp / "impostor.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+class Impostor:
+    """An HTTPS server speaking the machine routes with documents it was
+    given (answer), an artifact body of its choice (download: bytes, or
+    "endless"), and the progress reports it receives kept (reports)."""
+
+    def __init__(self, tmp):
+        ca, cert, key = impostor_tls(tmp)
+        self.ca = ca
+        self.answer = b""
+        self.download = b""
+        self.sent = 0
+        self.reports = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path == "/api/v1/machine/update":
+                    self._send(200, outer.answer)
+                elif self.path.startswith("/api/v1/machine/artifacts/"):
+                    if outer.download == "endless":
+                        # No length, no end: the agent has to stop reading itself.
+                        self.send_response(200)
+                        self.send_header("Connection", "close")
+                        self.end_headers()
+                        chunk = os.urandom(64 * 1024)
+                        try:
+                            while outer.sent < 256 * 1024 * 1024:
+                                self.wfile.write(chunk)
+                                outer.sent += len(chunk)
+                        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                            pass
+                        self.close_connection = True
+                    else:
+                        self._send(200, outer.download)
+                else:
+                    self._send(404, b"{}")
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                outer.reports.append(json.loads(self.rfile.read(n)))
+                self._send(200, b"{}")
+
+            def _send(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://localhost:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        return False
+
+
+def test_attacks_a_compromised_server_would_carry(tmp_path):
+    """Replayed, swapped, edited documents and bad downloads, from the
+    impostor: the daemon's own documents as an attacker would reuse them."""
+    fleet, [(fw, sha), (fw_b, sha_b)] = make(tmp_path, ("U1", "U2"), sizes=(300_000, 1000),
+                                             versions=("1.5.0", "1.6.0"))
+    port = ccdaemon.free_port()
+    url = f"https://localhost:{port}"
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"}):
+        signing_key(tmp_path, port, fleet)
+
+        def answer(serial):
+            s, doc, _ = Api(port, None, ctx=machine_ctx(fleet, fleet.machines[serial])).call(
+                "GET", "/api/v1/machine/update")
+            assert s == 200, doc
+            return doc
+
+        fleet.cc("artifact", "offer", sha_b, "--serial", "U1")
+        b_to_u1 = answer("U1")
+        fleet.cc("artifact", "offer", sha, "--serial", "U1")
+        fleet.cc("artifact", "offer", sha, "--serial", "U2")
+        a_to_u1, a_to_u2 = answer("U1"), answer("U2")
+        # The real thing through the daemon works (the documents are good).
+        assert by_op(run_agent(tmp_path, fleet, url, "U1", dev=tmp_path / "real"), "update")["rc"] == \
+            "installed: reboot"
+
+    edited = dict(a_to_u1, metadata=a_to_u1["metadata"].replace("Faster descaling", "Slower descaling"))
+    assert edited["metadata"] != a_to_u1["metadata"]
+    cases = [
+        # (name, answer, download, agent options, refusal)
+        ("arbitrary software: metadata edited after signing", edited, fw.read_bytes(), [], "bad-signature"),
+        ("freeze: yesterday's offer replayed a day later", a_to_u1, fw.read_bytes(),
+         ["--clock-offset", 25 * 3600], "offer-expired"),
+        ("mix-and-match: another machine's offer", a_to_u2, fw.read_bytes(), [], "offer-other-machine"),
+        ("mix-and-match: the offer of another artifact", dict(a_to_u1, offer=b_to_u1["offer"]), fw.read_bytes(),
+         [], "offer-other-artifact"),
+        ("endless data", a_to_u1, "endless", [], "too-large"),
+        ("other bytes of the signed size", a_to_u1, os.urandom(300_000), [], "hash-mismatch"),
+    ]
+    for i, (what, doc, body, extra, reason) in enumerate(cases):
+        (tmp_path / f"imp{i}").mkdir()
+        with Impostor(tmp_path / f"imp{i}") as imp:
+            imp.answer = json.dumps(doc).encode()
+            imp.download = body
+            dev = tmp_path / f"dev-{i}"
+            up = by_op(run_agent(tmp_path, fleet, imp.url, "U1", ca=imp.ca, dev=dev, extra=extra), "update")
+            assert (up["rc"], up["reason"]) == ("update refused", reason), (what, up)
+            assert up["installed"] == "1.0.0", (what, up)
+            # Refused before the install: the bootloader still boots the old slot.
+            assert (dev / "boot").read_text() == "a -\n", what
+            assert imp.reports[-1] == {"sha256": sha, "state": "failed", "reason": reason}, (what, imp.reports)
+            if body == "endless":
+                # Not a byte past the signed size went to the slot, and the agent hung up.
+                assert up["fetched"] <= 300_000 and (dev / "slot-b").stat().st_size == 300_000, up
+                assert imp.sent < 64 * 1024 * 1024, imp.sent
+            elif reason != "hash-mismatch":
+                assert up["fetched"] == 0 and not (dev / "slot-b").exists(), (what, up)
