@@ -161,6 +161,7 @@ struct cc_agent_stats {
 	uint64_t queued;    /* messages stored, not yet acknowledged by the server */
 	uint64_t dropped;   /* dropped oldest-first because the store was full (persistent) */
 	uint64_t sent;      /* acknowledged by the server since cc_agent_new */
+	uint64_t refused;   /* acknowledged with a refusal (MQTT 5 reason code): never resent */
 	uint64_t next_seq;
 	int connected;
 };

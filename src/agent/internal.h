@@ -32,9 +32,11 @@ struct cc_agent {
 	int connected, connecting;
 	int inflight_mid;      /* the one stored message on its way, or -1 */
 	uint64_t inflight_idx;
-	int64_t next_connect_ms;
+	int64_t next_connect_ms, backoff_ms;
 	char info[256];
-	uint64_t sent;
+	uint64_t sent, refused;
+	int qloaded;
+	uint64_t qhead, qtail, qdropped; /* the store-and-forward ring, mirrored from storage */
 };
 
 void *cc_ag_malloc(cc_agent *a, size_t n);

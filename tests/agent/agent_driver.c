@@ -461,14 +461,14 @@ int main(int argc, char **argv)
 			cc_agent_stats(a, &st);
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			long long ms = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000;
-			if (ms >= run_ms || (run_ms < 0 && st.queued == 0 && st.connected)) {
+			int done = run_ms >= 0 ? ms >= run_ms : (st.queued == 0 && st.connected) || ms >= 60000;
+			if (done) {
 				printf("{\"op\": \"mqtt\", \"queued\": %llu, \"dropped\": %llu, \"sent\": %llu, "
-				       "\"next_seq\": %llu, \"connected\": %d}\n",
+				       "\"refused\": %llu, \"next_seq\": %llu, \"connected\": %d}\n",
 				       (unsigned long long)st.queued, (unsigned long long)st.dropped,
-				       (unsigned long long)st.sent, (unsigned long long)st.next_seq, st.connected);
+				       (unsigned long long)st.sent, (unsigned long long)st.refused,
+				       (unsigned long long)st.next_seq, st.connected);
 				fflush(stdout);
-				if (run_ms >= 0 || ms >= 60000)
-					break;
 				break;
 			}
 		}

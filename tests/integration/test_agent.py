@@ -367,3 +367,97 @@ def test_attacks_a_compromised_server_would_carry(tmp_path):
                 assert imp.sent < 64 * 1024 * 1024, imp.sent
             elif reason != "hash-mismatch":
                 assert up["fetched"] == 0 and not (dev / "slot-b").exists(), (what, up)
+
+
+def cups(fleet, serial):
+    rows = fleet.telemetry(serial)
+    return [(r["seq"], r["body"]["m"]["cup_counter"]) for r in rows]
+
+
+def test_store_and_forward_across_a_daemon_restart(tmp_path):
+    """Telemetry with a persistent seq: sent at once while the daemon is up;
+    buffered (bounded, the oldest dropped and counted) while it is down;
+    replayed in order when it is back; sent again after a cut between the
+    server's acknowledgement and the agent's note of it, and still stored
+    once (seq)."""
+    fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("T1",))
+    # The agent's server key is unused here; any PEM Ed25519 key will do.
+    keygen(tmp_path / "k")
+    store = tmp_path / "dev" / "T1" / "store"
+
+    def agent(d, *extra):
+        port = d.tls_port if d is not None else dead_port
+        return by_op(run_agent(tmp_path, fleet, "https://localhost:1", "T1", "mqtt", server=tmp_path / "k" /
+                               "release.pub", release=[], extra=["--mqtt", f"localhost:{port}", *extra]), "mqtt")
+
+    dead_port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(fleet)
+    d.start()
+    try:
+        got = agent(d, "--publish", 5, "--run-ms", -1)
+        assert got["sent"] == 5 and got["queued"] == 0 and got["dropped"] == 0, got
+        first = cups(fleet, "T1")
+        assert [c for _, c in first] == [1000, 1001, 1002, 1003, 1004], first
+        seqs = [s for s, _ in first]
+        assert seqs == sorted(set(seqs)) and seqs[-1] - seqs[0] == 4, seqs
+    finally:
+        d.stop()
+    # Offline: 30 messages into a store of 20; the 10 oldest go, counted.
+    got = agent(None, "--publish", 30, "--queue-max", 20, "--run-ms", 300)
+    assert (got["queued"], got["dropped"], got["sent"], got["connected"]) == (20, 10, 0, 0), got
+    head = (store / "q.head").read_text()
+    d = ccdaemon.Daemon(fleet)
+    d.start()
+    try:
+        got = agent(d, "--queue-max", 20, "--run-ms", -1)
+        assert (got["queued"], got["dropped"], got["sent"]) == (0, 10, 20), got
+        after = cups(fleet, "T1")
+        assert [c for _, c in after] == [1000, 1001, 1002, 1003, 1004] + list(range(1010, 1030)), after
+        seqs = [s for s, _ in after]
+        assert seqs == sorted(set(seqs)), seqs
+        # A cut after the server's acknowledgements, before the agent noted them: all 20 again.
+        (store / "q.head").write_text(head)
+        got = agent(d, "--queue-max", 20, "--run-ms", -1)
+        assert (got["queued"], got["sent"]) == (0, 20), got
+        assert cups(fleet, "T1") == after
+        # The seq survives: the next message follows the last one.
+        agent(d, "--queue-max", 20, "--publish", 1, "--run-ms", -1)
+        last = cups(fleet, "T1")[-1]
+        assert last[0] > seqs[-1] and last[1] == 1000, last
+    finally:
+        d.stop()
+
+
+def test_commands_received_and_results_reported(tmp_path):
+    fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("C1",))
+    keygen(tmp_path / "k")
+    m = fleet.machines["C1"]
+    with ccdaemon.Daemon(fleet) as d:
+        job = fleet.ccj("job", "create", "--command", "diagnostics", "--body", '{"level":"full"}', "--serial", "C1")
+        p = subprocess.Popen([str(AGENT), "mqtt", "--dir", str(tmp_path / "dev"), "--serial", "C1", "--model",
+                              "barista-pro", "--factory", "1.0.0", "--url", "https://localhost:1", "--ca", str(m.ca),
+                              "--cert", str(m.cert), "--key", str(m.key), "--server-key",
+                              str(tmp_path / "k" / "release.pub"), "--mqtt", f"localhost:{d.tls_port}",
+                              "--run-ms", "60000"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ccdaemon.base_env())
+        try:
+            line = json.loads(p.stdout.readline())
+            assert line["op"] == "start", line
+            line = json.loads(p.stdout.readline())
+            assert line["command"] == "diagnostics" and line["body_len"] == len('{"level":"full"}'), line
+
+            def done():
+                doc = fleet.ccj("job", "show", str(job["id"]))
+                t = doc["targets"][0]
+                return t if t["state"] == "succeeded" else None
+            t = ccdaemon.poll_until(done, "the command's result")
+            assert t["result"] == "done by the test agent", t
+            # The info the agent sent at connection (retained).
+            status = ccdaemon.poll_until(lambda: fleet.status("C1")["info"],
+                                         "the machine's info")
+            assert status["sw"] == "1.0.0" and status["hw"] == "rev-T", status
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+            p.stdout.close()
+            p.stderr.close()
