@@ -461,3 +461,30 @@ def test_commands_received_and_results_reported(tmp_path):
             p.wait(timeout=30)
             p.stdout.close()
             p.stderr.close()
+
+
+def test_the_minimal_example_sends_telemetry(tmp_path):
+    """examples/agent-minimal.c as built: it connects and its telemetry is stored."""
+    import shutil
+    fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("E1",))
+    keygen(tmp_path / "rk")
+    m = fleet.machines["E1"]
+    work = tmp_path / "machine"
+    (work / "store").mkdir(parents=True)
+    for f in (m.ca, m.cert, m.key):
+        shutil.copy(f, work / f.name)
+    shutil.copy(tmp_path / "rk" / "release.pub", work / "release.pub")
+    port = ccdaemon.free_port()
+    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"}) as d:
+        shutil.copy(signing_key(tmp_path, port, fleet), work / "server.pub")
+        p = subprocess.Popen([str(ccdaemon.BUILD_DIR / "agent-minimal"), "E1", "barista-pro", "1.0.0",
+                              f"https://localhost:{port}", "localhost", str(d.tls_port), "store"], cwd=work,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ccdaemon.base_env())
+        try:
+            rows = ccdaemon.poll_until(lambda: fleet.telemetry("E1"), "the example's telemetry")
+            assert rows[0]["body"]["m"] == {"boiler_temp_c": 121.5}, rows
+            assert ccdaemon.poll_until(lambda: fleet.status("E1")["info"], "its info")["sw"] == "1.0.0"
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+            p.stderr.close()
