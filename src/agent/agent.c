@@ -116,8 +116,17 @@ static int keys(cc_agent *a, const char *const *pem, size_t n, int revoked, stru
 		return CC_AGENT_ENOMEM;
 	*out = k;
 	for (size_t i = 0; i < n; i++) {
+		size_t j;
 		if (pem[i] == NULL || ed25519_public_from_pem(pem[i], strlen(pem[i]), k[*nout].pub) != CC_OK)
 			return CC_AGENT_EINVAL;
+		/* A key listed as trusted and as revoked is revoked: the verifier
+		 * takes the first entry with a key's id, so there must be one. */
+		for (j = 0; j < *nout && memcmp(k[j].pub, k[*nout].pub, ED25519_PUBLIC_LEN) != 0; j++)
+			;
+		if (j < *nout) {
+			k[j].revoked |= revoked;
+			continue;
+		}
 		k[*nout].revoked = revoked;
 		(*nout)++;
 	}
