@@ -172,8 +172,8 @@ static size_t to_sink(char *data, size_t size, size_t nmemb, void *ud)
 	return d->sink(d->ctx, data, size * nmemb, status, status == 206 ? d->range_start : 0);
 }
 
-int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, cc_ag_sink sink, void *ctx,
-                        long *status)
+int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, uint64_t to, cc_ag_sink sink,
+                        void *ctx, long *status)
 {
 	struct dl d = { easy(a, path), sink, ctx, 0, 0 };
 	char range[48];
@@ -187,10 +187,8 @@ int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, cc_ag_sink
 	curl_easy_setopt(d.c, CURLOPT_HEADERDATA, &d);
 	curl_easy_setopt(d.c, CURLOPT_WRITEFUNCTION, to_sink);
 	curl_easy_setopt(d.c, CURLOPT_WRITEDATA, &d);
-	if (from > 0) {
-		snprintf(range, sizeof(range), "%llu-", (unsigned long long)from);
-		curl_easy_setopt(d.c, CURLOPT_RANGE, range);
-	}
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)from, (unsigned long long)to);
+	curl_easy_setopt(d.c, CURLOPT_RANGE, range);
 	rc = curl_easy_perform(d.c);
 	curl_easy_getinfo(d.c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(d.c);

@@ -316,7 +316,18 @@ static int run(cc_agent *a, struct cc_update_result *res, const char *meta, cons
 	(void)report(a, m.sha256, "downloading", (int)(r.got * 100 / r.size), NULL);
 	char path[128];
 	snprintf(path, sizeof(path), "/api/v1/machine/artifacts/%s", m.sha256);
-	rc = r.got < r.size ? cc_ag_http_download(a, path, r.got, sink, &f, &status) : 0;
+	/* In slices of a tenth (at least 256 KiB), a progress report after each. */
+	uint64_t slice = r.size / 10 > SAVE_EVERY ? r.size / 10 : SAVE_EVERY;
+	rc = 0;
+	while (r.got < r.size) {
+		uint64_t before = r.got, to = r.got + slice - 1 < r.size - 1 ? r.got + slice - 1 : r.size - 1;
+		f.started = 0;
+		rc = cc_ag_http_download(a, path, r.got, to, sink, &f, &status);
+		if (rc != 0 || f.too_large || f.broken || r.got == before)
+			break;
+		if (r.got < r.size)
+			(void)report(a, m.sha256, "downloading", (int)(r.got * 100 / r.size), NULL);
+	}
 	if (res != NULL)
 		res->fetched = f.fetched;
 	if (f.too_large || f.broken) {

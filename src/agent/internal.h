@@ -58,8 +58,10 @@ int cc_ag_http_get(cc_agent *a, const char *path, char **body, size_t *len, size
 int cc_ag_http_post(cc_agent *a, const char *path, const char *json, long *status);
 /* Sink of a download: returns n, or 0 to stop the transfer. */
 typedef size_t (*cc_ag_sink)(void *ctx, const void *p, size_t n, long status, uint64_t range_start);
-int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, cc_ag_sink sink, void *ctx,
-                        long *status);
+/* Asks for bytes from..to; what comes is the sink's to judge (a server may
+ * send more, or the whole file with 200). */
+int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, uint64_t to, cc_ag_sink sink,
+                        void *ctx, long *status);
 
 /* JSON (agent_json.c). Reads one JSON object of at most 16 levels; for each
  * names[i] present with a string value, out[i] gets it decoded (allocated

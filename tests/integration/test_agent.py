@@ -104,7 +104,9 @@ def test_update_resumed_installed_confirmed(tmp_path):
         # A power cut in the middle of the download.
         out = run_agent(tmp_path, fleet, url, "A1", extra=["--die-after-bytes", 700_000], rc=9)
         assert out[-1]["died_at"] >= 700_000
-        assert machines(people, admin, rid)["A1"]["state"] == "downloading"
+        # Reported as it went: a slice of 256 KiB at a time, the percent after each.
+        row = machines(people, admin, rid)["A1"]
+        assert row["state"] == "downloading" and row["percent"] == 512 * 1024 * 100 // fw.stat().st_size, row
         # The next boot resumes where the stored progress says (a Range request), not from 0.
         out = run_agent(tmp_path, fleet, url, "A1")
         up = by_op(out, "update")
