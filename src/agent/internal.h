@@ -33,7 +33,7 @@ struct cc_agent {
 	int inflight_mid;      /* the one stored message on its way, or -1 */
 	uint64_t inflight_idx;
 	int64_t next_connect_ms, backoff_ms;
-	char info[256];
+	char info[512];
 	uint64_t sent, refused;
 	int qloaded;
 	uint64_t qhead, qtail, qdropped; /* the store-and-forward ring, mirrored from storage */
