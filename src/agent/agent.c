@@ -184,6 +184,7 @@ void cc_agent_free(cc_agent *a)
 		return;
 	if (a->mosq != NULL)
 		mosquitto_destroy(a->mosq);
+	cc_ag_http_close(a);
 	cc_ag_free(a, a->release);
 	cc_ag_free(a, a->server);
 	cc_ag_free(a, a);

@@ -15,6 +15,9 @@
 #define CONNECT_TIMEOUT_S 15L
 #define STALL_S 30L /* below 1 byte/s for this long: the transfer is dropped */
 
+/* The agent's one handle, reset for each request: the connection (and TLS
+ * session) stays open between the offer, the slices of a download and the
+ * reports, so a download is one handshake, not one per slice. */
 static CURL *easy(cc_agent *a, const char *path)
 {
 	char url[CC_AG_PATH_MAX * 2];
@@ -22,8 +25,10 @@ static CURL *easy(cc_agent *a, const char *path)
 
 	if (a->url[0] == '\0' || snprintf(url, sizeof(url), "%s%s", a->url, path) >= (int)sizeof(url))
 		return NULL;
-	if ((c = curl_easy_init()) == NULL)
+	if (a->curl == NULL && (a->curl = curl_easy_init()) == NULL)
 		return NULL;
+	c = a->curl;
+	curl_easy_reset(c);
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
@@ -35,10 +40,8 @@ static CURL *easy(cc_agent *a, const char *path)
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, STALL_S) != CURLE_OK) {
-		curl_easy_cleanup(c);
+	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, STALL_S) != CURLE_OK)
 		return NULL;
-	}
 	return c;
 }
 
@@ -90,7 +93,6 @@ int cc_ag_http_get(cc_agent *a, const char *path, char **body, size_t *len, size
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
 		cc_ag_log(a, "GET %s: %s", path, b.over ? "answer too large" : curl_easy_strerror(rc));
 		cc_ag_free(a, b.p);
@@ -124,7 +126,6 @@ int cc_ag_http_post(cc_agent *a, const char *path, const char *json, long *statu
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
 		cc_ag_log(a, "POST %s: %s", path, curl_easy_strerror(rc));
@@ -191,10 +192,16 @@ int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, uint64_t t
 	curl_easy_setopt(d.c, CURLOPT_RANGE, range);
 	rc = curl_easy_perform(d.c);
 	curl_easy_getinfo(d.c, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(d.c);
 	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
 		cc_ag_log(a, "download: %s", curl_easy_strerror(rc));
 		return CC_AGENT_ENET;
 	}
 	return CC_AGENT_OK;
+}
+
+void cc_ag_http_close(cc_agent *a)
+{
+	if (a->curl != NULL)
+		curl_easy_cleanup(a->curl);
+	a->curl = NULL;
 }

@@ -26,6 +26,7 @@ struct cc_agent {
 	char ca[CC_AG_PATH_MAX], cert[CC_AG_PATH_MAX], key[CC_AG_PATH_MAX];
 	struct update_key *release, *server;
 	size_t nrelease, nserver;
+	void *curl; /* agent_http.c: a CURL easy handle, its connection kept */
 
 	/* MQTT (agent_mqtt.c) */
 	struct mosquitto *mosq;
@@ -58,6 +59,7 @@ int cc_ag_http_get(cc_agent *a, const char *path, char **body, size_t *len, size
 int cc_ag_http_post(cc_agent *a, const char *path, const char *json, long *status);
 /* Sink of a download: returns n, or 0 to stop the transfer. */
 typedef size_t (*cc_ag_sink)(void *ctx, const void *p, size_t n, long status, uint64_t range_start);
+void cc_ag_http_close(cc_agent *a);
 /* Asks for bytes from..to; what comes is the sink's to judge (a server may
  * send more, or the whole file with 200). */
 int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, uint64_t to, cc_ag_sink sink,
