@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	mosquitto_lib_init();
 	cfg.serial = argv[1], cfg.model = argv[2], cfg.factory_version = argv[3];
-	cfg.server_url = argv[4], cfg.mqtt_host = argv[5], cfg.mqtt_port = atoi(argv[6]);
+	cfg.server_url = argv[4], cfg.mqtt_host = argv[5], cfg.mqtt_port = (int)strtol(argv[6], NULL, 10);
 	cfg.ca_file = "ca.crt", cfg.cert_file = "machine.crt", cfg.key_file = "machine.key";
 	cfg.release_keys = release_keys, cfg.nrelease_keys = 1;
 	cfg.server_keys = server_keys, cfg.nserver_keys = 1;

@@ -234,19 +234,15 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 int cc_agent_command_result(cc_agent *a, uint64_t id, const char *state, const char *reason)
 {
-	char topic[128], body[256] = "{\"state\":";
+	char topic[128], st[64] = "", why[512] = "", body[640];
 
 	if (!a->connected)
 		return CC_AGENT_ESTATE;
-	if (state == NULL || cc_ag_json_quote(state, body, sizeof(body)) != 0 ||
-	    (reason != NULL && (strlen(reason) > 80 || strchr(reason, '\n') != NULL)))
+	if (state == NULL || cc_ag_json_quote(state, st, sizeof(st)) != 0 ||
+	    (reason != NULL && (strlen(reason) > 80 || strchr(reason, '\n') != NULL ||
+	                        cc_ag_json_quote(reason, why, sizeof(why)) != 0)))
 		return CC_AGENT_EINVAL;
-	if (reason != NULL) {
-		strcat(body, ",\"reason\":");
-		if (cc_ag_json_quote(reason, body, sizeof(body) - 1) != 0)
-			return CC_AGENT_EINVAL;
-	}
-	strcat(body, "}");
+	snprintf(body, sizeof(body), "{\"state\":%s%s%s}", st, reason != NULL ? ",\"reason\":" : "", why);
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/%" PRIu64 "/result", a->serial, id);
 	return mosquitto_publish(a->mosq, NULL, topic, (int)strlen(body), body, 1, false) == MOSQ_ERR_SUCCESS
 	       ? CC_AGENT_OK : CC_AGENT_ENET;

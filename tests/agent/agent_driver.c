@@ -387,23 +387,23 @@ int main(int argc, char **argv)
 		else if (strcmp(o, "--server-key") == 0 && nsrv < 8)
 			srv[nsrv++] = slurp(v);
 		else if (strcmp(o, "--clock-offset") == 0)
-			d.clock_offset = atoll(v);
+			d.clock_offset = strtoll(v, NULL, 10);
 		else if (strcmp(o, "--die-after-bytes") == 0)
-			d.die_after = atoll(v);
+			d.die_after = strtoll(v, NULL, 10);
 		else if (strcmp(o, "--mqtt") == 0) {
 			snprintf(mqtt_host, sizeof(mqtt_host), "%s", v);
 			char *colon = strrchr(mqtt_host, ':');
 			if (colon == NULL)
 				return 2;
 			*colon = '\0';
-			cfg.mqtt_port = atoi(colon + 1);
+			cfg.mqtt_port = (int)strtol(colon + 1, NULL, 10);
 			cfg.mqtt_host = mqtt_host;
 		} else if (strcmp(o, "--queue-max") == 0)
-			cfg.queue_max = (size_t)atoll(v);
+			cfg.queue_max = (size_t)strtoll(v, NULL, 10);
 		else if (strcmp(o, "--publish") == 0)
-			publish = atoll(v);
+			publish = strtoll(v, NULL, 10);
 		else if (strcmp(o, "--run-ms") == 0)
-			run_ms = atoll(v);
+			run_ms = strtoll(v, NULL, 10);
 		else {
 			fprintf(stderr, "unknown option %s\n", o);
 			return 2;
