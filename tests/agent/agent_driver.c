@@ -10,7 +10,7 @@
  *       [--release-key F]... [--revoked-key F]... [--server-key F]...
  *       [--clock-offset S] [--die-after-bytes N] [--hang-in-install]
  *       [--no-boot] [--unhealthy] [--mqtt host:port] [--queue-max N]
- *       [--publish N] [--run-ms N]
+ *       [--publish N] [--event STATE] [--run-ms N]
  *
  * Prints one JSON line with what happened. Test hooks: --die-after-bytes
  * ends the process (a power cut) once N bytes of the slot are written;
@@ -336,6 +336,7 @@ int main(int argc, char **argv)
 	size_t nrel = 0, nrev = 0, nsrv = 0;
 	struct cc_agent_config cfg;
 	long long publish = 0, run_ms = 0;
+	const char *event = NULL; /* --event STATE: a power event after the telemetry */
 	char mqtt_host[256] = "";
 	cc_agent *a;
 	int rc;
@@ -400,6 +401,8 @@ int main(int argc, char **argv)
 			cfg.mqtt_host = mqtt_host;
 		} else if (strcmp(o, "--queue-max") == 0)
 			cfg.queue_max = (size_t)strtoll(v, NULL, 10);
+		else if (strcmp(o, "--event") == 0)
+			event = v;
 		else if (strcmp(o, "--publish") == 0)
 			publish = strtoll(v, NULL, 10);
 		else if (strcmp(o, "--run-ms") == 0)
@@ -449,6 +452,14 @@ int main(int argc, char **argv)
 			char fields[128];
 			snprintf(fields, sizeof(fields), "\"m\":{\"cup_counter\":%lld}", 1000 + i);
 			if ((rc = cc_agent_publish_telemetry(a, fields)) != CC_AGENT_OK) {
+				fprintf(stderr, "publish: %s\n", cc_agent_strerror(rc));
+				return 1;
+			}
+		}
+		if (event != NULL) {
+			char fields[128];
+			snprintf(fields, sizeof(fields), "\"type\":\"power\",\"state\":\"%s\"", event);
+			if ((rc = cc_agent_publish_event(a, fields)) != CC_AGENT_OK) {
 				fprintf(stderr, "publish: %s\n", cc_agent_strerror(rc));
 				return 1;
 			}

@@ -405,24 +405,28 @@ def test_store_and_forward_across_a_daemon_restart(tmp_path):
         assert seqs == sorted(set(seqs)) and seqs[-1] - seqs[0] == 4, seqs
     finally:
         d.stop()
-    # Offline: 30 messages into a store of 20; the 10 oldest go, counted.
-    got = agent(None, "--publish", 30, "--queue-max", 20, "--run-ms", 300)
-    assert (got["queued"], got["dropped"], got["sent"], got["connected"]) == (20, 10, 0, 0), got
+    # Offline: 30 messages and an event into a store of 20; the 11 oldest go, counted.
+    got = agent(None, "--publish", 30, "--event", "standby", "--queue-max", 20, "--run-ms", 300)
+    assert (got["queued"], got["dropped"], got["sent"], got["connected"]) == (20, 11, 0, 0), got
     head = (store / "q.head").read_text()
     d = ccdaemon.Daemon(fleet)
     d.start()
     try:
         got = agent(d, "--queue-max", 20, "--run-ms", -1)
-        assert (got["queued"], got["dropped"], got["sent"]) == (0, 10, 20), got
+        assert (got["queued"], got["dropped"], got["sent"]) == (0, 11, 20), got
         after = cups(fleet, "T1")
-        assert [c for _, c in after] == [1000, 1001, 1002, 1003, 1004] + list(range(1010, 1030)), after
+        assert [c for _, c in after] == [1000, 1001, 1002, 1003, 1004] + list(range(1011, 1030)), after
         seqs = [s for s, _ in after]
         assert seqs == sorted(set(seqs)), seqs
+        # The event, last in, after the last telemetry: one seq for both kinds, in order.
+        events = fleet.events("T1")
+        assert [(e["body"]["type"], e["body"]["state"]) for e in events] == [("power", "standby")], events
+        assert events[0]["seq"] == seqs[-1] + 1, (events, seqs)
         # A cut after the server's acknowledgements, before the agent noted them: all 20 again.
         (store / "q.head").write_text(head)
         got = agent(d, "--queue-max", 20, "--run-ms", -1)
         assert (got["queued"], got["sent"]) == (0, 20), got
-        assert cups(fleet, "T1") == after
+        assert cups(fleet, "T1") == after and len(fleet.events("T1")) == 1
         # The seq survives: the next message follows the last one.
         agent(d, "--queue-max", 20, "--publish", 1, "--run-ms", -1)
         last = cups(fleet, "T1")[-1]
