@@ -147,7 +147,6 @@ int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out)
 		return CC_AGENT_ENOMEM;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
-	a->inflight_mid = -1;
 	if (copy(a->serial, sizeof(a->serial), cfg->serial, 1) || copy(a->model, sizeof(a->model), cfg->model, 1) ||
 	    copy(a->factory, sizeof(a->factory), cfg->factory_version, 1) ||
 	    !update_version_valid(a->factory) || copy(a->url, sizeof(a->url), cfg->server_url, 0) ||

@@ -4,12 +4,12 @@
  * libmosquitto driven by the firmware's loop (cc_agent_run: no thread).
  *
  * Store and forward: every message is written to storage first, in a ring
- * of queue_max records ("q/N"), with "q.head" (the oldest not yet
+ * of queue_max records ("q/N", the size in "q.max"), with "q.head" (the oldest not yet
  * acknowledged), "q.tail" (the next free) and "q.dropped" (how many the
- * ring overwrote while offline, oldest first). Messages go out one at a
- * time in order; the head moves on at the server's PUBACK, which comes
- * after the server stored it. A cut between the PUBACK and the head's write
- * sends a message twice: the server keeps each (machine, kind, seq) once,
+ * ring overwrote while offline, oldest first). Messages go out in order, up
+ * to CC_AG_WINDOW before the first is acknowledged; the head moves on over
+ * the acknowledged ones (the server's PUBACK comes after it stored the
+ * message). A cut before the head's write sends messages again: the server keeps each (machine, kind, seq) once,
  * so each is stored exactly once. "seq" is the next seq, written before it
  * is used.
  */
@@ -41,13 +41,22 @@ static int qload(cc_agent *a)
 		return rc;
 	if (a->qhead > a->qtail)
 		return CC_AGENT_ESTORAGE;
+	/* The ring's size is stored with it: a firmware that changes queue_max
+	 * while messages wait gets the new size once they have gone. */
+	if ((rc = cc_ag_get_u64(a, "q.max", &a->qmax)) != 0)
+		return rc;
+	if (a->qmax == 0 || (a->qmax != a->cfg.queue_max && a->qhead == a->qtail)) {
+		a->qmax = a->cfg.queue_max;
+		if ((rc = cc_ag_put_u64(a, "q.max", a->qmax)) != 0)
+			return rc;
+	}
 	a->qloaded = 1;
 	return 0;
 }
 
 static void slot_key(cc_agent *a, uint64_t idx, char key[32])
 {
-	snprintf(key, 32, "q/%" PRIu64, idx % a->cfg.queue_max);
+	snprintf(key, 32, "q/%" PRIu64, idx % a->qmax);
 }
 
 /* The next seq: the stored counter, but never below the clock (deciseconds
@@ -78,11 +87,9 @@ static int enqueue(cc_agent *a, char kind, const char *fields)
 	if ((rc = qload(a)) != 0 || (rc = next_seq(a, &seq)) != 0)
 		return rc;
 	snprintf(msg, sizeof(msg), "%c{\"seq\":%" PRIu64 ",\"ts\":%" PRId64 ",%s}", kind, seq, cc_ag_now_ms(a), fields);
-	if (a->qtail - a->qhead >= a->cfg.queue_max) {
+	if (a->qtail - a->qhead >= a->qmax) {
 		/* Full: the oldest goes, counted. */
-		if (a->inflight_mid >= 0 && a->inflight_idx == a->qhead)
-			a->inflight_mid = -1;
-		a->qhead++;
+		a->qhead++; /* one on its way is forgotten by advance() */
 		a->qdropped++;
 		if ((rc = cc_ag_put_u64(a, "q.dropped", a->qdropped)) != 0 || (rc = cc_ag_put_u64(a, "q.head", a->qhead)) != 0)
 			return rc;
@@ -127,26 +134,63 @@ static void publish_info(cc_agent *a)
 	(void)mosquitto_publish(a->mosq, NULL, topic, (int)strlen(a->info), a->info, 1, true);
 }
 
-/* Sends the oldest stored message if none is on its way. */
+static void flight_reset(cc_agent *a)
+{
+	a->nflight = 0;
+	a->qnext = a->qhead;
+}
+
+/* Moves the head over the acknowledged messages at its front. */
+static void advance(cc_agent *a)
+{
+	int moved = 0;
+	for (;;) {
+		size_t i;
+		for (i = 0; i < a->nflight;)
+			if (a->flight[i].idx < a->qhead)
+				a->flight[i] = a->flight[--a->nflight]; /* dropped while on its way */
+			else
+				i++;
+		for (i = 0; i < a->nflight && !(a->flight[i].idx == a->qhead && a->flight[i].acked); i++)
+			;
+		if (i == a->nflight)
+			break;
+		a->flight[i] = a->flight[--a->nflight];
+		a->qhead++;
+		moved = 1;
+	}
+	if (moved && cc_ag_put_u64(a, "q.head", a->qhead) != 0)
+		cc_ag_log(a, "storage: the queue's head was not saved");
+}
+
+/* Sends stored messages in order while the window has room. */
 static void drain(cc_agent *a)
 {
 	char msg[CC_AG_MSG_MAX + 64], key[32], topic[128];
 	int mid;
 
-	if (!a->connected || a->inflight_mid >= 0 || qload(a) != 0 || a->qhead == a->qtail)
+	if (!a->connected || qload(a) != 0)
 		return;
-	slot_key(a, a->qhead, key);
-	if (cc_ag_get(a, key, msg, sizeof(msg)) != 0 || (msg[0] != 't' && msg[0] != 'e')) {
-		/* A record storage lost: skip it rather than stop the queue. */
-		a->qhead++;
-		(void)cc_ag_put_u64(a, "q.head", a->qhead);
-		return;
+	advance(a); /* first: forgets what was dropped while on its way */
+	if (a->qnext < a->qhead)
+		a->qnext = a->qhead;
+	while (a->nflight < CC_AG_WINDOW && a->qnext < a->qtail) {
+		slot_key(a, a->qnext, key);
+		if (cc_ag_get(a, key, msg, sizeof(msg)) != 0 || (msg[0] != 't' && msg[0] != 'e')) {
+			/* A record storage lost: passed over rather than stop the queue. */
+			a->flight[a->nflight].mid = 0;
+			a->flight[a->nflight].acked = 1;
+			a->flight[a->nflight++].idx = a->qnext++;
+			continue;
+		}
+		snprintf(topic, sizeof(topic), "cc/v1/%s/%s", a->serial, msg[0] == 't' ? "telemetry" : "event");
+		if (mosquitto_publish(a->mosq, &mid, topic, (int)strlen(msg + 1), msg + 1, 1, false) != MOSQ_ERR_SUCCESS)
+			break;
+		a->flight[a->nflight].mid = mid;
+		a->flight[a->nflight].acked = 0;
+		a->flight[a->nflight++].idx = a->qnext++;
 	}
-	snprintf(topic, sizeof(topic), "cc/v1/%s/%s", a->serial, msg[0] == 't' ? "telemetry" : "event");
-	if (mosquitto_publish(a->mosq, &mid, topic, (int)strlen(msg + 1), msg + 1, 1, false) == MOSQ_ERR_SUCCESS) {
-		a->inflight_mid = mid;
-		a->inflight_idx = a->qhead;
-	}
+	advance(a);
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const mosquitto_property *props)
@@ -162,7 +206,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	}
 	a->connected = 1;
 	a->backoff_ms = 0;
-	a->inflight_mid = -1;
+	flight_reset(a);
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/#", a->serial);
 	(void)mosquitto_subscribe(m, NULL, topic, 1);
 	publish_info(a);
@@ -177,7 +221,7 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc, const mosquitto
 	if (a->connected)
 		cc_ag_log(a, "MQTT connection lost (%d)", rc);
 	a->connected = a->connecting = 0;
-	a->inflight_mid = -1;
+	flight_reset(a);
 }
 
 static void on_publish(struct mosquitto *m, void *ud, int mid, int reason, const mosquitto_property *props)
@@ -185,20 +229,18 @@ static void on_publish(struct mosquitto *m, void *ud, int mid, int reason, const
 	cc_agent *a = ud;
 	(void)m;
 	(void)props;
-	if (mid != a->inflight_mid)
-		return;
-	a->inflight_mid = -1;
-	if (a->inflight_idx != a->qhead)
-		return; /* dropped while on its way */
+	size_t i;
+	for (i = 0; i < a->nflight && !(a->flight[i].mid == mid && !a->flight[i].acked); i++)
+		;
+	if (i == a->nflight || a->flight[i].idx < a->qhead)
+		return; /* not ours, or dropped while on its way */
+	a->flight[i].acked = 1;
 	if (reason >= 0x80) {
 		a->refused++;
 		cc_ag_log(a, "message refused by the server: %s", mosquitto_reason_string(reason));
 	} else {
 		a->sent++;
 	}
-	a->qhead++;
-	if (cc_ag_put_u64(a, "q.head", a->qhead) != 0)
-		cc_ag_log(a, "storage: the queue's head was not saved");
 	drain(a);
 }
 
@@ -318,7 +360,7 @@ int cc_agent_run(cc_agent *a, int timeout_ms)
 			if (a->connected)
 				cc_ag_log(a, "MQTT: %s", mosquitto_strerror(rc));
 			a->connected = a->connecting = 0;
-			a->inflight_mid = -1;
+			flight_reset(a);
 		}
 		drain(a);
 	} while (mono_ms() < end);

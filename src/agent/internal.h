@@ -16,6 +16,7 @@
 #define CC_AG_PATH_MAX 512
 #define CC_AG_VALUE_MAX 4096
 #define CC_AG_MSG_MAX 4000 /* a stored message: fits one storage value */
+#define CC_AG_WINDOW 16    /* stored messages sent before the first is acknowledged */
 
 struct mosquitto;
 
@@ -31,13 +32,17 @@ struct cc_agent {
 	/* MQTT (agent_mqtt.c) */
 	struct mosquitto *mosq;
 	int connected, connecting;
-	int inflight_mid;      /* the one stored message on its way, or -1 */
-	uint64_t inflight_idx;
+	struct {               /* stored messages on their way: at most CC_AG_WINDOW */
+		int mid, acked;
+		uint64_t idx;
+	} flight[CC_AG_WINDOW];
+	size_t nflight;
+	uint64_t qnext;        /* the next stored message to send */
 	int64_t next_connect_ms, backoff_ms;
 	char info[512];
 	uint64_t sent, refused;
 	int qloaded;
-	uint64_t qhead, qtail, qdropped; /* the store-and-forward ring, mirrored from storage */
+	uint64_t qhead, qtail, qdropped, qmax; /* the store-and-forward ring, mirrored from storage */
 };
 
 void *cc_ag_malloc(cc_agent *a, size_t n);

@@ -427,10 +427,14 @@ def test_store_and_forward_across_a_daemon_restart(tmp_path):
         got = agent(d, "--queue-max", 20, "--run-ms", -1)
         assert (got["queued"], got["sent"]) == (0, 20), got
         assert cups(fleet, "T1") == after and len(fleet.events("T1")) == 1
-        # The seq survives: the next message follows the last one.
-        agent(d, "--queue-max", 20, "--publish", 1, "--run-ms", -1)
-        last = cups(fleet, "T1")[-1]
-        assert last[0] > seqs[-1] and last[1] == 1000, last
+        # The seq survives: the next messages follow the last one; 200 at once through a
+        # store of 300, 16 on their way at a time: each stored once, in order.
+        # (A larger store: the ring is empty, so it grows at once.)
+        got = agent(d, "--queue-max", 300, "--publish", 200, "--run-ms", -1)
+        assert (got["queued"], got["sent"]) == (0, 200), got
+        more = cups(fleet, "T1")[len(after):]
+        assert [c for _, c in more] == list(range(1000, 1200)), more
+        assert [s for s, _ in more] == sorted(set(s for s, _ in more)) and more[0][0] > seqs[-1], more[:3]
     finally:
         d.stop()
 
