@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "common/codec.h"
 #include "common/err.h"
-#include "crypto/aead.h"
 
 const char *update_verdict_name(enum update_verdict v)
 {
@@ -593,7 +593,7 @@ static const struct update_key *find_key(const struct update_key *keys, size_t n
 {
 	for (size_t i = 0; i < n; i++) {
 		char id[65];
-		if (ed25519_key_id(keys[i].pub, id) == CC_OK && crypto_equal(id, key_id, 64))
+		if (ed25519_key_id(keys[i].pub, id) == CC_OK && CRYPTO_memcmp(id, key_id, 64) == 0)
 			return &keys[i];
 	}
 	return NULL;
@@ -693,7 +693,7 @@ enum update_verdict update_download_finish(struct update_download *d)
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	int ok = d->md != NULL && d->got == d->size && EVP_DigestFinal_ex(d->md, md, &mdlen) == 1 && mdlen == 32 &&
-	         crypto_equal(md, d->want, 32);
+	         CRYPTO_memcmp(md, d->want, 32) == 0;
 
 	update_download_free(d);
 	return ok ? UPDATE_ACCEPT : UPDATE_HASH_MISMATCH;

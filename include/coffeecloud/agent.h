@@ -1,0 +1,176 @@
+/*
+ * coffeecloud/agent.h - libcoffeecloud-agent: the machine side of CoffeeCloud,
+ * linked into a coffee machine's firmware (docs/AGENT.md).
+ *
+ * One cc_agent per machine, no global state: everything it keeps lives in
+ * the cc_agent and in the firmware's persistent storage (struct cc_storage).
+ * The firmware drives it from one thread: cc_agent_update() when it wants to
+ * look for software, cc_agent_run() in its main loop for MQTT. The library
+ * calls neither curl_global_init() nor mosquitto_lib_init(): the firmware
+ * does, once, before the first cc_agent_new().
+ *
+ * What the agent refuses on an update and why: docs/UPDATES.md "The
+ * machine's verdict"; the names (cc_update_result.reason) are those.
+ */
+#ifndef COFFEECLOUD_AGENT_H
+#define COFFEECLOUD_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cc_agent cc_agent;
+
+/* Return codes. */
+enum {
+	CC_AGENT_OK = 0,
+	CC_AGENT_NO_UPDATE = 1, /* cc_agent_update: nothing is offered */
+	CC_AGENT_REBOOT = 2,    /* cc_agent_update: installed and activated; fw.reboot returned */
+	CC_AGENT_ENOMEM = -1,
+	CC_AGENT_EINVAL = -2,   /* a bad configuration or argument */
+	CC_AGENT_ENET = -3,     /* the server could not be reached or answered oddly: try later */
+	CC_AGENT_EREFUSED = -4, /* the update was refused (reason in cc_update_result) */
+	CC_AGENT_ESTORAGE = -5, /* the storage callbacks failed */
+	CC_AGENT_EFIRMWARE = -6,/* a firmware callback failed (install-failed) */
+	CC_AGENT_ESTATE = -7,   /* not possible now (not connected, ...) */
+};
+
+/* The allocator for everything the agent allocates itself (OpenSSL, libcurl
+ * and libmosquitto have their own process-wide hooks: docs/AGENT.md). NULL
+ * members: the C library's. */
+struct cc_alloc {
+	void *(*malloc)(void *ud, size_t n);
+	void *(*realloc)(void *ud, void *p, size_t n);
+	void (*free)(void *ud, void *p);
+	void *ud;
+};
+
+/* Small durable records by name (keys are [a-z0-9/._-], at most 32 bytes;
+ * values at most 4096 bytes). put must be durable when it returns (a power
+ * cut after it keeps the value); get answers 0 and the length, 1 when the
+ * key is absent, <0 on failure; del of an absent key is 0. */
+struct cc_storage {
+	int (*get)(void *ud, const char *key, void *buf, size_t cap, size_t *len);
+	int (*put)(void *ud, const char *key, const void *buf, size_t len);
+	int (*del)(void *ud, const char *key);
+	void *ud;
+};
+
+/* Wall-clock time, milliseconds since 1970 UTC: expiry of metadata and
+ * offers, message timestamps. Keep it set (NTP, RTC): a clock far behind
+ * accepts expired metadata, one far ahead refuses fresh offers. */
+struct cc_clock {
+	int64_t (*now_ms)(void *ud);
+	void *ud;
+};
+
+/* The firmware's A/B update: the agent writes the inactive slot, the
+ * firmware's bootloader boots it once after activate(), the agent confirms
+ * it (or not) after the reboot. Each returns 0 on success. */
+struct cc_firmware {
+	int (*slot_begin)(void *ud, uint64_t size);     /* erase the inactive slot for size bytes */
+	int (*slot_write)(void *ud, uint64_t off, const void *p, size_t n); /* durable on return */
+	int (*slot_read)(void *ud, uint64_t off, void *p, size_t n);        /* a resumed download re-hashes */
+	int (*install)(void *ud, const char *version);  /* finish the inactive slot (verified bytes) */
+	int (*activate)(void *ud);                      /* boot the inactive slot once, next boot */
+	void (*reboot)(void *ud);                       /* should not return */
+	int (*running_version)(void *ud, char *buf, size_t cap); /* the version running now */
+	int (*health_check)(void *ud);                  /* the new version works */
+	int (*confirm)(void *ud);                       /* keep the running slot for good */
+	int (*rollback)(void *ud);                      /* boot the previous slot from now on */
+	void *ud;
+};
+
+struct cc_agent_config {
+	const char *serial, *model;
+	const char *factory_version;  /* the anti-rollback floor until an update is confirmed */
+	const char *server_url;       /* https://host:port of the HTTPS listener */
+	const char *mqtt_host;        /* NULL: no MQTT */
+	int mqtt_port;
+	const char *ca_file, *cert_file, *key_file; /* PEM: fleet CA, machine certificate and key */
+	/* Ed25519 public keys, PEM: release keys (sign artifact metadata), their
+	 * revoked ones, the installation's signing keys (sign offers). */
+	const char *const *release_keys;
+	size_t nrelease_keys;
+	const char *const *revoked_keys;
+	size_t nrevoked_keys;
+	const char *const *server_keys;
+	size_t nserver_keys;
+	size_t queue_max;             /* store-and-forward bound, messages (0: 1000) */
+	struct cc_alloc alloc;
+	struct cc_storage storage;    /* required */
+	struct cc_clock clock;        /* required */
+	struct cc_firmware fw;        /* required for updates */
+	/* A command arrived (cc/v1/{serial}/cmd/{name}/{id}); answer with
+	 * cc_agent_command_result(). body is NUL-terminated JSON. */
+	void (*on_command)(void *ud, cc_agent *a, const char *name, uint64_t id, const char *body, size_t len);
+	/* One line about what happened (never secrets or refused content). */
+	void (*on_log)(void *ud, const char *line);
+	void *ud;
+};
+
+/* The outcome of cc_agent_update / cc_agent_start. */
+struct cc_update_result {
+	char sha256[65];
+	char version[65];
+	char state[16];   /* the last state reported: downloading, failed, succeeded, rolled_back, ... */
+	char reason[32];  /* a refusal name (docs/UPDATES.md) or download-failed, install-failed, ... */
+	uint64_t resumed_at; /* a resumed download started at this byte */
+	uint64_t fetched;    /* bytes received from the network in this call */
+};
+
+/* Copies what it needs of cfg (keys parsed now: EINVAL for a bad one). */
+int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out);
+void cc_agent_free(cc_agent *a);
+
+/* At every boot, before anything else: finishes an update in progress (the
+ * new slot running and healthy: confirm, report succeeded; the old slot
+ * running after an install or a reboot cut short: report the failure).
+ * *res (may be NULL) says what was found; CC_AGENT_OK when nothing was. */
+int cc_agent_start(cc_agent *a, struct cc_update_result *res);
+
+/* Looks for an offer and runs it through: verify, download (resuming a
+ * download cut short), install, activate, reboot. */
+int cc_agent_update(cc_agent *a, struct cc_update_result *res);
+
+/* The installed version (the anti-rollback floor) into buf. */
+int cc_agent_installed_version(cc_agent *a, char *buf, size_t cap);
+
+/* Telemetry and events: payload_fields is the inside of the JSON object
+ * without seq and ts, e.g. "\"m\":{\"brew_temp_c\":93.1}" or
+ * "\"type\":\"power\",\"state\":\"on\"". The agent adds a persistent seq and
+ * ts, stores the message (bounded: the oldest dropped and counted), and sends
+ * it in order once connected; the server keeps each seq once. */
+int cc_agent_publish_telemetry(cc_agent *a, const char *fields);
+int cc_agent_publish_event(cc_agent *a, const char *fields);
+/* Retained info {"model","hw","sw"}: sent at each connection. */
+int cc_agent_set_info(cc_agent *a, const char *hw, const char *sw);
+
+/* A command's result: state "accepted", "succeeded" or "failed"; reason
+ * (may be NULL) at most 80 bytes of one line. */
+int cc_agent_command_result(cc_agent *a, uint64_t id, const char *state, const char *reason);
+
+/* Runs MQTT for up to timeout_ms: connects (and reconnects), sends stored
+ * messages in order, receives commands. */
+int cc_agent_run(cc_agent *a, int timeout_ms);
+
+struct cc_agent_stats {
+	uint64_t queued;    /* messages stored, not yet acknowledged by the server */
+	uint64_t dropped;   /* dropped oldest-first because the store was full (persistent) */
+	uint64_t sent;      /* acknowledged by the server since cc_agent_new */
+	uint64_t refused;   /* acknowledged with a refusal (MQTT 5 reason code): never resent */
+	uint64_t next_seq;
+	int connected;
+};
+void cc_agent_stats(cc_agent *a, struct cc_agent_stats *st);
+
+/* A stable name of a return code. */
+const char *cc_agent_strerror(int rc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

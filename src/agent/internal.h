@@ -1,0 +1,83 @@
+/*
+ * internal.h - what the agent's modules share (never installed): the
+ * cc_agent itself, its allocator, storage and clock wrappers, HTTPS and
+ * JSON helpers. Cross-module names start with cc_ag_.
+ */
+#ifndef CC_AGENT_INTERNAL_H
+#define CC_AGENT_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coffeecloud/agent.h"
+#include "update/update.h"
+
+#define CC_AG_PATH_MAX 512
+#define CC_AG_VALUE_MAX 4096
+#define CC_AG_MSG_MAX 4000 /* a stored message: fits one storage value */
+#define CC_AG_WINDOW 16    /* stored messages sent before the first is acknowledged */
+
+struct mosquitto;
+
+struct cc_agent {
+	struct cc_agent_config cfg; /* the strings below replace cfg's pointers */
+	char serial[CC_SERIAL_MAX + 1], model[CC_NAME_MAX + 1], factory[CC_UPDATE_VERSION_MAX + 1];
+	char url[CC_AG_PATH_MAX], mqtt_host[256];
+	char ca[CC_AG_PATH_MAX], cert[CC_AG_PATH_MAX], key[CC_AG_PATH_MAX];
+	struct update_key *release, *server;
+	size_t nrelease, nserver;
+	void *curl; /* agent_http.c: a CURL easy handle, its connection kept */
+
+	/* MQTT (agent_mqtt.c) */
+	struct mosquitto *mosq;
+	int connected, connecting;
+	struct {               /* stored messages on their way: at most CC_AG_WINDOW */
+		int mid, acked;
+		uint64_t idx;
+	} flight[CC_AG_WINDOW];
+	size_t nflight;
+	uint64_t qnext;        /* the next stored message to send */
+	int64_t next_connect_ms, backoff_ms;
+	char info[512];
+	uint64_t sent, refused;
+	int qloaded;
+	uint64_t qhead, qtail, qdropped, qmax; /* the store-and-forward ring, mirrored from storage */
+};
+
+void *cc_ag_malloc(cc_agent *a, size_t n);
+void *cc_ag_realloc(cc_agent *a, void *p, size_t n);
+void cc_ag_free(cc_agent *a, void *p);
+void cc_ag_log(cc_agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int64_t cc_ag_now_ms(cc_agent *a);
+
+/* Storage of short text records (NUL-terminated on get): 0, 1 absent, <0. */
+int cc_ag_get(cc_agent *a, const char *key, char *buf, size_t cap);
+int cc_ag_put(cc_agent *a, const char *key, const char *value);
+int cc_ag_del(cc_agent *a, const char *key);
+int cc_ag_get_u64(cc_agent *a, const char *key, uint64_t *v); /* absent: 0 */
+int cc_ag_put_u64(cc_agent *a, const char *key, uint64_t v);
+
+/* HTTPS with the machine certificate (agent_http.c). status is the HTTP
+ * status; CC_AGENT_ENET when no answer came. */
+int cc_ag_http_get(cc_agent *a, const char *path, char **body, size_t *len, size_t max, long *status);
+int cc_ag_http_post(cc_agent *a, const char *path, const char *json, long *status);
+/* Sink of a download: returns n, or 0 to stop the transfer. */
+typedef size_t (*cc_ag_sink)(void *ctx, const void *p, size_t n, long status, uint64_t range_start);
+void cc_ag_http_close(cc_agent *a);
+/* Asks for bytes from..to; what comes is the sink's to judge (a server may
+ * send more, or the whole file with 200). */
+int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, uint64_t to, cc_ag_sink sink,
+                        void *ctx, long *status);
+
+/* JSON (agent_json.c). Reads one JSON object of at most 16 levels; for each
+ * names[i] present with a string value, out[i] gets it decoded (allocated
+ * with a's allocator, NUL-terminated; NULL when absent). Other members are
+ * checked and skipped. CC_AGENT_EINVAL for anything else: a duplicate
+ * member, a wanted one that is not a string, bytes after the object. */
+int cc_ag_json_strings(cc_agent *a, const char *doc, size_t len, const char *const *names, char **out,
+                       size_t n);
+/* Appends s as a JSON string (quoted) into buf; 0, or -1 when it does not fit. */
+int cc_ag_json_quote(const char *s, char *buf, size_t cap);
+
+#endif
