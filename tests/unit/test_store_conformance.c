@@ -17,6 +17,7 @@
  * variable is unset fails the run: nothing is skipped silently.
  */
 #define _GNU_SOURCE
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -819,6 +820,7 @@ static void case_grants(struct store **sp)
 	CHECK_EQ(s->ops->grant_covers(s, f.user, f.m1, f.site, "support", T0 + 60 * MIN - 1), 1);
 	CHECK_EQ(s->ops->grant_covers(s, f.user, f.m1, f.site, "", T0), 0);
 	CHECK_EQ(s->ops->grant_covers(s, f.user, f.m1, f.site, "Support", T0), 0);
+	CHECK_EQ(s->ops->grant_covers(s, f.user, f.m1, f.site, NULL, T0), 0);
 
 	/* A site grant covers the machines at the site, and only them. */
 	g2 = add_grant(s, &f, 0, f.site, "maintenance", T0 + 60 * MIN);
@@ -1373,7 +1375,7 @@ static void case_records_purge(struct store **sp)
 	struct fleet f;
 	struct store_record r[10];
 	struct rec_seen rs = { 0, "" };
-	char bodies[10][8];
+	char bodies[10][16];
 	size_t ins = 0;
 	int64_t deleted = -1;
 	int i;
@@ -1438,7 +1440,7 @@ static void case_rollups(struct store **sp)
 	fleet(s, &f);
 	CHECK_EQ(s->ops->rollup_get(s, f.m1, hour, T0, buf, sizeof(buf), &len), CC_ERR_NOTFOUND);
 	for (i = 0; i < 4; i++) {
-		char body[8];
+		char body[16];
 
 		snprintf(body, sizeof(body), "h%d", i);
 		CHECK_EQ(s->ops->rollup_put(s, f.m1, hour, T0 + i * hour, (const uint8_t *)body, strlen(body)), CC_OK);
@@ -2347,6 +2349,57 @@ static void case_diagnostics(struct store **sp)
 	CHECK(got.state == DIAG_EXPIRED || got.state == DIAG_FAILED);
 }
 
+/* ---- the table itself ---- */
+
+/* Every slot of a table of pointers, from first on, is filled: callers
+ * never check an op for NULL, so a backend that leaves one out would
+ * crash where it is first used instead of failing here. The tables hold
+ * nothing but pointers (checked), so they are walked slot by slot. */
+static int slots_filled(const void *table, size_t size, size_t first, const char *what /* NULL: quiet */)
+{
+	typedef void (*fn)(void);
+	const unsigned char *p = table;
+	size_t off, empty = 0;
+
+	CHECK_EQ(size % sizeof(fn), 0);
+	for (off = first; off + sizeof(fn) <= size; off += sizeof(fn)) {
+		fn f;
+
+		memcpy(&f, p + off, sizeof(f));
+		if (f == NULL) {
+			if (what != NULL)
+				fprintf(stderr, "%s: slot %zu of the table is empty\n", what, off / sizeof(fn));
+			empty++;
+		}
+	}
+	return empty == 0;
+}
+
+static void case_ops_complete(struct store **sp)
+{
+	const struct store_ops *o = (*sp)->ops;
+
+	CHECK(o->name != NULL && strcmp(o->name, ops->name) == 0);
+	CHECK(o->notify != NULL && o->updates != NULL && o->diagnostics != NULL && o->tickets != NULL &&
+	      o->rollouts != NULL);
+	if (o->notify == NULL || o->updates == NULL || o->diagnostics == NULL || o->tickets == NULL ||
+	    o->rollouts == NULL)
+		return;
+	CHECK(slots_filled(o, sizeof(*o), offsetof(struct store_ops, open), "store_ops"));
+	CHECK(slots_filled(o->notify, sizeof(*o->notify), 0, "notify"));
+	CHECK(slots_filled(o->updates, sizeof(*o->updates), 0, "updates"));
+	CHECK(slots_filled(o->diagnostics, sizeof(*o->diagnostics), 0, "diagnostics"));
+	CHECK(slots_filled(o->tickets, sizeof(*o->tickets), 0, "tickets"));
+	CHECK(slots_filled(o->rollouts, sizeof(*o->rollouts), 0, "rollouts"));
+	/* The walk sees a hole where there is one. */
+	{
+		struct store_ops holed = *o;
+
+		holed.row_mac_set = NULL;
+		CHECK(!slots_filled(&holed, sizeof(holed), offsetof(struct store_ops, open), NULL));
+	}
+}
+
 /* ---- the runner ---- */
 
 struct conformance_case {
@@ -2356,6 +2409,7 @@ struct conformance_case {
 
 #define CASE(fn) { #fn + 5, fn }
 static const struct conformance_case cases[] = {
+	CASE(case_ops_complete),
 	CASE(case_meta),
 	CASE(case_orgs),
 	CASE(case_org_delete),
