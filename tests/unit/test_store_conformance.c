@@ -37,7 +37,9 @@ struct backend {
 
 static const struct backend backends[] = {
 	{ "sqlite", NULL },
-	/* { "postgresql", "CC_TEST_POSTGRESQL" },  -- tests/support/pgserver sets it */
+#ifdef CC_STORE_POSTGRESQL /* in progress: -DCC_STORE_POSTGRESQL=ON; tests/support/pgserver.py sets it */
+	{ "postgresql", "CC_TEST_POSTGRESQL" },
+#endif
 };
 
 /* The case being run: its backend and location, for cases that reopen. */
@@ -136,23 +138,47 @@ static void fleet(struct store *s, struct fleet *f)
 	f->user = add_user(s, f->customer, "barista");
 }
 
-static int count_any(void *ctx, const void *row)
-{
-	(void)row;
-	(*(int *)ctx)++;
-	return 0;
-}
+/* Row counters, one per row type (a callback is called through its own type). */
+#define COUNTER_OF(type)                                          \
+	static int count_##type(void *ctx, const struct type *row) \
+	{                                                          \
+		(void)row;                                         \
+		(*(int *)ctx)++;                                   \
+		return 0;                                          \
+	}
+COUNTER_OF(store_alert)
+COUNTER_OF(store_alert_event)
+COUNTER_OF(store_artifact)
+COUNTER_OF(store_command)
+COUNTER_OF(store_credential)
+COUNTER_OF(store_diag)
+COUNTER_OF(store_grant)
+COUNTER_OF(store_group)
+COUNTER_OF(store_job)
+COUNTER_OF(store_machine)
+COUNTER_OF(store_machine_status)
+COUNTER_OF(store_notify_attempt)
+COUNTER_OF(store_org)
+COUNTER_OF(store_record)
+COUNTER_OF(store_release_key)
+COUNTER_OF(store_revoked_cert)
+COUNTER_OF(store_rollout)
+COUNTER_OF(store_rollout_machine)
+COUNTER_OF(store_rollout_report)
+COUNTER_OF(store_site)
+COUNTER_OF(store_ticket)
+COUNTER_OF(store_ticket_event)
+COUNTER_OF(store_user)
+COUNTER_OF(store_webhook)
+#define COUNTER(type) count_##type
 
-/* List callbacks differ only in the row type: one counter for all. */
-#define COUNTER(type) ((int (*)(void *, const type *))(void (*)(void))count_any)
-
-static int stop_at_first(void *ctx, const void *row)
+/* Stops a list at its first row with a value of its own. */
+static int stop_at_first_org(void *ctx, const struct store_org *row)
 {
 	(void)row;
 	(*(int *)ctx)++;
 	return 7;
 }
-#define STOPPER(type) ((int (*)(void *, const type *))(void (*)(void))stop_at_first)
 
 static struct store *reopen(struct store *s)
 {
@@ -219,10 +245,10 @@ static void case_orgs(struct store **sp)
 	snprintf(o.name, sizeof(o.name), "%s", "cafe-co");
 	o.created_ms = T0;
 	CHECK_EQ(s->ops->org_add(s, &o, &id), CC_ERR_EXISTS);
-	CHECK_EQ(s->ops->org_list(s, COUNTER(struct store_org), &n), CC_OK);
+	CHECK_EQ(s->ops->org_list(s, COUNTER(store_org), &n), CC_OK);
 	CHECK_EQ(n, 3);
 	n = 0;
-	CHECK_EQ(s->ops->org_list(s, STOPPER(struct store_org), &n), 7);
+	CHECK_EQ(s->ops->org_list(s, stop_at_first_org, &n), 7);
 	CHECK_EQ(n, 1);
 	/* Deactivation is a column of the row. */
 	CHECK_EQ(s->ops->row_set(s, STORE_COL_ORG_DEACTIVATED, cust, T0 + 5), CC_OK);
@@ -260,14 +286,14 @@ static void case_org_delete(struct store **sp)
 	CHECK_EQ(s->ops->machine_get(s, f.m1, &m), CC_ERR_NOTFOUND);
 	CHECK_EQ(s->ops->machine_find(s, "SN-0002", &m), CC_ERR_NOTFOUND);
 	CHECK_EQ(s->ops->user_get(s, f.user, &u), CC_ERR_NOTFOUND);
-	CHECK_EQ(s->ops->site_list(s, 0, COUNTER(struct store_site), &n), CC_OK);
+	CHECK_EQ(s->ops->site_list(s, 0, COUNTER(store_site), &n), CC_OK);
 	CHECK_EQ(n, 0);
 	CHECK_EQ(s->ops->records_get(s, f.m1, RECORD_REPORT, 0, INT64_MAX, 0,
-	                             COUNTER(struct store_record), &n), CC_OK);
+	                             COUNTER(store_record), &n), CC_OK);
 	CHECK_EQ(n, 0);
 	CHECK_EQ(s->ops->org_delete(s, f.maker), CC_OK);
 	n = 0;
-	CHECK_EQ(s->ops->org_list(s, COUNTER(struct store_org), &n), CC_OK);
+	CHECK_EQ(s->ops->org_list(s, COUNTER(store_org), &n), CC_OK);
 	CHECK_EQ(n, 0);
 }
 
@@ -291,10 +317,10 @@ static void case_sites(struct store **sp)
 	CHECK_EQ(got.id, s1);
 	CHECK_EQ(s->ops->site_find(s, c1, "annex", &got), CC_ERR_NOTFOUND);
 	CHECK_EQ(s->ops->site_get(s, s1 + 1000, &got), CC_ERR_NOTFOUND);
-	CHECK_EQ(s->ops->site_list(s, c1, COUNTER(struct store_site), &n), CC_OK);
+	CHECK_EQ(s->ops->site_list(s, c1, COUNTER(store_site), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	n = 0;
-	CHECK_EQ(s->ops->site_list(s, 0, COUNTER(struct store_site), &n), CC_OK);
+	CHECK_EQ(s->ops->site_list(s, 0, COUNTER(store_site), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(s->ops->site_get(s, s1, &got), CC_OK);
 	snprintf(got.address, sizeof(got.address), "%s", "1 Main Street");
@@ -336,7 +362,7 @@ static void case_groups(struct store **sp)
 	CHECK_EQ(s->ops->group_get(s, top, &got), CC_OK);
 	CHECK_STR(got.name, "espresso-bar");
 	CHECK_EQ(s->ops->group_get(s, sub + 1000, &got), CC_ERR_NOTFOUND);
-	CHECK_EQ(s->ops->group_list(s, f.customer, COUNTER(struct store_group), &n), CC_OK);
+	CHECK_EQ(s->ops->group_list(s, f.customer, COUNTER(store_group), &n), CC_OK);
 	CHECK_EQ(n, 2);
 
 	CHECK_EQ(s->ops->group_member_add(s, sub, f.m1), CC_OK);
@@ -345,14 +371,14 @@ static void case_groups(struct store **sp)
 	/* A group's machines are those of its sub-groups too. */
 	filt.group_id = top;
 	n = 0;
-	CHECK_EQ(s->ops->machine_status_list(s, &filt, COUNTER(struct store_machine_status), &n), CC_OK);
+	CHECK_EQ(s->ops->machine_status_list(s, &filt, COUNTER(store_machine_status), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(s->ops->group_member_add(s, top, f.m2), CC_OK);
 	CHECK_EQ(s->ops->group_unlist_machine(s, f.m1), CC_OK);
 	CHECK_EQ(s->ops->group_member_remove(s, sub, f.m1), CC_ERR_NOTFOUND);
 	CHECK_EQ(s->ops->group_member_remove(s, top, f.m2), CC_OK);
 	n = 0;
-	CHECK_EQ(s->ops->machine_status_list(s, &filt, COUNTER(struct store_machine_status), &n), CC_OK);
+	CHECK_EQ(s->ops->machine_status_list(s, &filt, COUNTER(store_machine_status), &n), CC_OK);
 	CHECK_EQ(n, 0);
 }
 
@@ -381,7 +407,7 @@ static void case_machines(struct store **sp)
 	CHECK_EQ(s->ops->machine_find(s, "SN-9999", &got), CC_ERR_NOTFOUND);
 	machine_row(&m, f.customer, 0, "SN-0001");
 	CHECK_EQ(s->ops->machine_add(s, &m, &id), CC_ERR_EXISTS);
-	CHECK_EQ(s->ops->machine_list(s, f.customer, COUNTER(struct store_machine), &n), CC_OK);
+	CHECK_EQ(s->ops->machine_list(s, f.customer, COUNTER(store_machine), &n), CC_OK);
 	CHECK_EQ(n, 2);
 
 	/* Site changes and decommissioning are columns of the row. */
@@ -450,12 +476,12 @@ static void case_machine_certs(struct store **sp)
 	rc.revoked_ms = T0;
 	CHECK_EQ(s->ops->revoked_cert_add(s, &rc), CC_OK);
 	CHECK_EQ(s->ops->revoked_cert_add(s, &rc), CC_OK); /* idempotent */
-	CHECK_EQ(s->ops->revoked_cert_list(s, COUNTER(struct store_revoked_cert), &n), CC_OK);
+	CHECK_EQ(s->ops->revoked_cert_list(s, COUNTER(store_revoked_cert), &n), CC_OK);
 	CHECK_EQ(n, 3);
 	/* The CRL outlives the machine rows. */
 	CHECK_EQ(s->ops->org_delete(s, f.customer), CC_OK);
 	n = 0;
-	CHECK_EQ(s->ops->revoked_cert_list(s, COUNTER(struct store_revoked_cert), &n), CC_OK);
+	CHECK_EQ(s->ops->revoked_cert_list(s, COUNTER(store_revoked_cert), &n), CC_OK);
 	CHECK_EQ(n, 3);
 }
 
@@ -641,10 +667,10 @@ static void case_users(struct store **sp)
 	u.profile_len = 1;
 	CHECK_EQ(s->ops->user_add(s, &u, &id), CC_ERR_EXISTS);
 	(void)add_user(s, f.maker, "engineer");
-	CHECK_EQ(s->ops->user_list(s, f.customer, COUNTER(struct store_user), &n), CC_OK);
+	CHECK_EQ(s->ops->user_list(s, f.customer, COUNTER(store_user), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	n = 0;
-	CHECK_EQ(s->ops->user_list(s, 0, COUNTER(struct store_user), &n), CC_OK);
+	CHECK_EQ(s->ops->user_list(s, 0, COUNTER(store_user), &n), CC_OK);
 	CHECK_EQ(n, 2);
 
 	CHECK_EQ(s->ops->user_password_set(s, f.user, "$argon2id$new"), CC_OK);
@@ -741,10 +767,10 @@ static void case_credentials(struct store **sp)
 	CHECK_EQ(got.kind, CREDENTIAL_API_TOKEN);
 	CHECK_EQ(got.user_id, 0);
 	CHECK_EQ(got.rate_per_min, 60);
-	CHECK_EQ(s->ops->credential_list(s, CREDENTIAL_SESSION, COUNTER(struct store_credential), &n), CC_OK);
+	CHECK_EQ(s->ops->credential_list(s, CREDENTIAL_SESSION, COUNTER(store_credential), &n), CC_OK);
 	CHECK_EQ(n, 3);
 	n = 0;
-	CHECK_EQ(s->ops->credential_list(s, CREDENTIAL_API_TOKEN, COUNTER(struct store_credential), &n), CC_OK);
+	CHECK_EQ(s->ops->credential_list(s, CREDENTIAL_API_TOKEN, COUNTER(store_credential), &n), CC_OK);
 	CHECK_EQ(n, 1);
 
 	CHECK_EQ(s->ops->credential_revoke(s, tok, T0 + 1), CC_OK);
@@ -830,10 +856,10 @@ static void case_grants(struct store **sp)
 	/* "No machine" (id 0) is covered by nothing, a site grant's empty machine neither. */
 	CHECK_EQ(s->ops->grant_covers(s, f.user, 0, 0, "maintenance", T0), 0);
 
-	CHECK_EQ(s->ops->grant_list(s, f.user, COUNTER(struct store_grant), &n), CC_OK);
+	CHECK_EQ(s->ops->grant_list(s, f.user, COUNTER(store_grant), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	n = 0;
-	CHECK_EQ(s->ops->grant_list(s, other, COUNTER(struct store_grant), &n), CC_OK);
+	CHECK_EQ(s->ops->grant_list(s, other, COUNTER(store_grant), &n), CC_OK);
 	CHECK_EQ(n, 0);
 
 	CHECK_EQ(s->ops->grant_revoke(s, g1, T0 + 1), CC_OK);
@@ -952,7 +978,7 @@ static void case_tx_all_or_nothing(struct store **sp)
 	*sp = s = reopen(s);
 	CHECK_EQ(s->ops->org_find(s, "new-customer", &o), CC_OK);
 	CHECK_EQ(s->ops->machine_find(s, "SN-0100", &m), CC_OK);
-	CHECK_EQ(s->ops->machine_list(s, 0, COUNTER(struct store_machine), &n), CC_OK);
+	CHECK_EQ(s->ops->machine_list(s, 0, COUNTER(store_machine), &n), CC_OK);
 	CHECK_EQ(n, 3);
 }
 
@@ -992,11 +1018,11 @@ static void case_tx_read_snapshot(struct store **sp)
 		return;
 	CHECK_EQ(s->ops->begin_read(s), CC_OK);
 	CHECK_EQ(s->ops->in_transaction(s), 1);
-	CHECK_EQ(s->ops->machine_list(s, 0, COUNTER(struct store_machine), &n), CC_OK);
+	CHECK_EQ(s->ops->machine_list(s, 0, COUNTER(store_machine), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	(void)add_machine(writer, f.customer, 0, "SN-0300");
 	n = 0;
-	CHECK_EQ(s->ops->machine_list(s, 0, COUNTER(struct store_machine), &n), CC_OK);
+	CHECK_EQ(s->ops->machine_list(s, 0, COUNTER(store_machine), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	s->ops->rollback(s);
 	CHECK_EQ(s->ops->machine_find(s, "SN-0300", &m), CC_OK);
@@ -1635,7 +1661,7 @@ static void case_jobs(struct store **sp)
 	(void)add_command(s, f.m1, "rinse", j1, T0 + 60000);
 	(void)add_command(s, f.m2, "rinse", j1, T0 + 60000);
 	(void)add_command(s, f.m2, "rinse", j2, T0 + 60000);
-	CHECK_EQ(s->ops->command_list_job(s, j1, COUNTER(struct store_command), &n), CC_OK);
+	CHECK_EQ(s->ops->command_list_job(s, j1, COUNTER(store_command), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(s->ops->job_get(s, j1, &got), CC_OK);
 	CHECK_STR(got.target, "serials");
@@ -1646,10 +1672,10 @@ static void case_jobs(struct store **sp)
 	CHECK_EQ(got.cancelled_ms, T0 + 9);
 	CHECK_STR(got.cancelled_by, "user:ann");
 	n = 0;
-	CHECK_EQ(s->ops->job_list(s, 0, COUNTER(struct store_job), &n), CC_OK);
+	CHECK_EQ(s->ops->job_list(s, 0, COUNTER(store_job), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	n = 0;
-	CHECK_EQ(s->ops->job_list(s, j2, COUNTER(struct store_job), &n), CC_OK);
+	CHECK_EQ(s->ops->job_list(s, j2, COUNTER(store_job), &n), CC_OK);
 	CHECK_EQ(n, 1);
 }
 
@@ -1697,20 +1723,20 @@ static void case_alerts(struct store **sp)
 	CHECK_EQ(s->ops->alert_get(s, a2 + 1000, &got), CC_ERR_NOTFOUND);
 
 	filt.unresolved = 1;
-	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(struct store_alert), &n), CC_OK);
+	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(store_alert), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	memset(&filt, 0, sizeof(filt));
 	n = 0;
-	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(struct store_alert), &n), CC_OK);
+	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(store_alert), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	filt.before_id = a2;
 	n = 0;
-	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(struct store_alert), &n), CC_OK);
+	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(store_alert), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	memset(&filt, 0, sizeof(filt));
 	filt.machine_id = f.m2;
 	n = 0;
-	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(struct store_alert), &n), CC_OK);
+	CHECK_EQ(s->ops->alert_list(s, &filt, COUNTER(store_alert), &n), CC_OK);
 	CHECK_EQ(n, 0);
 
 	e.alert_id = a1;
@@ -1723,10 +1749,10 @@ static void case_alerts(struct store **sp)
 	e.note_len = 11;
 	CHECK_EQ(s->ops->alert_event_add(s, &e), CC_OK);
 	n = 0;
-	CHECK_EQ(s->ops->alert_events(s, a1, COUNTER(struct store_alert_event), &n), CC_OK);
+	CHECK_EQ(s->ops->alert_events(s, a1, COUNTER(store_alert_event), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	n = 0;
-	CHECK_EQ(s->ops->alert_events(s, a2, COUNTER(struct store_alert_event), &n), CC_OK);
+	CHECK_EQ(s->ops->alert_events(s, a2, COUNTER(store_alert_event), &n), CC_OK);
 	CHECK_EQ(n, 0);
 }
 
@@ -1918,10 +1944,10 @@ static void case_notify_webhooks(struct store **sp)
 	CHECK_STR(w.url, "https://example.com/hook");
 	CHECK_EQ(w.secret_len, 13);
 	CHECK_EQ(no->webhook_get(s, h2 + 1000, &w), CC_ERR_NOTFOUND);
-	CHECK_EQ(no->webhook_list(s, f.customer, COUNTER(struct store_webhook), &n), CC_OK);
+	CHECK_EQ(no->webhook_list(s, f.customer, COUNTER(store_webhook), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	n = 0;
-	CHECK_EQ(no->webhook_list(s, 0, COUNTER(struct store_webhook), &n), CC_OK);
+	CHECK_EQ(no->webhook_list(s, 0, COUNTER(store_webhook), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(no->webhook_set_secret(s, h1, (const uint8_t *)"new-secret", 10, (const uint8_t *)"sealed-secret", 13,
 	                                T0 + 100),
@@ -2008,7 +2034,7 @@ static void case_notify_outbox(struct store **sp)
 	at.status = 204;
 	at.error[0] = '\0';
 	CHECK_EQ(no->outbox_attempt(s, &at, NOTIFY_DELIVERED, 0), CC_OK);
-	CHECK_EQ(no->attempts_of(s, n1, COUNTER(struct store_notify_attempt), &n), CC_OK);
+	CHECK_EQ(no->attempts_of(s, n1, COUNTER(store_notify_attempt), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(no->outbox_pending(s, &pending), CC_OK);
 	CHECK_EQ(pending, 2);
@@ -2022,11 +2048,15 @@ static void case_notify_outbox(struct store **sp)
 	CHECK_EQ(no->outbox_purge(s, INT64_MAX, &deleted), CC_OK);
 	CHECK_EQ(deleted, 1);
 	n = 0;
-	CHECK_EQ(no->attempts_of(s, n1, COUNTER(struct store_notify_attempt), &n), CC_OK);
+	CHECK_EQ(no->attempts_of(s, n1, COUNTER(store_notify_attempt), &n), CC_OK);
 	CHECK_EQ(n, 0);
 	CHECK_EQ(no->outbox_pending(s, &pending), CC_OK);
 	CHECK_EQ(pending, 2);
-	(void)n3;
+	/* A person's notification (no endpoint) is due like the others. */
+	seen[0] = '\0';
+	CHECK_EQ(no->outbox_due(s, T0 + 100, n2, 10, see_msg, seen), CC_OK);
+	CHECK_STR(seen, "m3,");
+	CHECK(n3 > n2);
 }
 
 /* ---- tickets ---- */
@@ -2091,17 +2121,17 @@ static void case_tickets(struct store **sp)
 	CHECK_EQ(got.description_len, 11);
 
 	filt.unclosed = 1;
-	CHECK_EQ(to->list(s, &filt, COUNTER(struct store_ticket), &n), CC_OK);
+	CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	memset(&filt, 0, sizeof(filt));
 	filt.machine_id = f.m1;
 	n = 0;
-	CHECK_EQ(to->list(s, &filt, COUNTER(struct store_ticket), &n), CC_OK);
+	CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	memset(&filt, 0, sizeof(filt));
 	filt.before_id = t2;
 	n = 0;
-	CHECK_EQ(to->list(s, &filt, COUNTER(struct store_ticket), &n), CC_OK);
+	CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
 	CHECK_EQ(n, 1);
 
 	e.ticket_id = t1;
@@ -2118,13 +2148,13 @@ static void case_tickets(struct store **sp)
 	CHECK_EQ(to->event_add(s, &e), CC_OK);
 	CHECK(to->event_add(s, &e) != CC_OK); /* a line of history is written once */
 	n = 0;
-	CHECK_EQ(to->events(s, t1, COUNTER(struct store_ticket_event), &n), CC_OK);
+	CHECK_EQ(to->events(s, t1, COUNTER(store_ticket_event), &n), CC_OK);
 	CHECK_EQ(n, 2);
 	n = 0;
-	CHECK_EQ(to->machine_events(s, f.m1, T0, T0 + 10, COUNTER(struct store_ticket_event), &n), CC_OK);
+	CHECK_EQ(to->machine_events(s, f.m1, T0, T0 + 10, COUNTER(store_ticket_event), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	n = 0;
-	CHECK_EQ(to->machine_events(s, f.m2, 0, INT64_MAX, COUNTER(struct store_ticket_event), &n), CC_OK);
+	CHECK_EQ(to->machine_events(s, f.m2, 0, INT64_MAX, COUNTER(store_ticket_event), &n), CC_OK);
 	CHECK_EQ(n, 0);
 }
 
@@ -2198,7 +2228,7 @@ static void case_rollouts(struct store **sp)
 	CHECK_EQ(ro->active_of(s, f.m1, &rm), CC_OK);
 	CHECK_EQ(rm.percent, 40);
 	CHECK_STR(rm.state, "downloading");
-	CHECK_EQ(ro->machines(s, r1, COUNTER(struct store_rollout_machine), &n), CC_OK);
+	CHECK_EQ(ro->machines(s, r1, COUNTER(store_rollout_machine), &n), CC_OK);
 	CHECK_EQ(n, 2);
 
 	CHECK_EQ(ro->get(s, r1, &got), CC_OK);
@@ -2210,10 +2240,10 @@ static void case_rollouts(struct store **sp)
 	CHECK_EQ(ro->active_of(s, f.m1, &rm), CC_ERR_NOTFOUND);
 	CHECK_EQ(ro->machine_add(s, r2, f.m1, T0 + 100), CC_OK);
 	n = 0;
-	CHECK_EQ(ro->list(s, "completed", COUNTER(struct store_rollout), &n), CC_OK);
+	CHECK_EQ(ro->list(s, "completed", COUNTER(store_rollout), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	n = 0;
-	CHECK_EQ(ro->list(s, NULL, COUNTER(struct store_rollout), &n), CC_OK);
+	CHECK_EQ(ro->list(s, NULL, COUNTER(store_rollout), &n), CC_OK);
 	CHECK_EQ(n, 2);
 
 	rep.rollout_id = r1;
@@ -2224,7 +2254,7 @@ static void case_rollouts(struct store **sp)
 	rep.at_ms = T0 + 15;
 	CHECK_EQ(ro->report_add(s, &rep), CC_OK);
 	n = 0;
-	CHECK_EQ(ro->reports(s, f.m1, T0, T0 + 15, COUNTER(struct store_rollout_report), &n), CC_OK);
+	CHECK_EQ(ro->reports(s, f.m1, T0, T0 + 15, COUNTER(store_rollout_report), &n), CC_OK);
 	CHECK_EQ(n, 1);
 }
 
@@ -2251,7 +2281,7 @@ static void case_updates(struct store **sp)
 	CHECK_EQ(uo->release_key_add(s, &k), CC_ERR_EXISTS);
 	CHECK_EQ(uo->release_key_revoke(s, k.key_id, T0 + 1, "cli:root"), CC_OK);
 	CHECK_EQ(uo->release_key_add(s, &k), CC_ERR_EXISTS); /* revoked keys stay known */
-	CHECK_EQ(uo->release_key_list(s, COUNTER(struct store_release_key), &n), CC_OK);
+	CHECK_EQ(uo->release_key_list(s, COUNTER(store_release_key), &n), CC_OK);
 	CHECK_EQ(n, 1);
 
 	memset(a.sha256, 'd', 64);
@@ -2274,7 +2304,7 @@ static void case_updates(struct store **sp)
 	CHECK_EQ(uo->artifact_get(s, sha, &got, &meta), CC_ERR_NOTFOUND);
 	free(meta);
 	n = 0;
-	CHECK_EQ(uo->artifact_list(s, COUNTER(struct store_artifact), &n), CC_OK);
+	CHECK_EQ(uo->artifact_list(s, COUNTER(store_artifact), &n), CC_OK);
 	CHECK_EQ(n, 1);
 
 	CHECK_EQ(uo->offer_get(s, f.m1, sha, &at), CC_ERR_NOTFOUND);
@@ -2334,7 +2364,7 @@ static void case_diagnostics(struct store **sp)
 	CHECK_EQ(dg->get(s, d.id, &got), CC_OK);
 	CHECK_EQ(got.state, DIAG_COMPLETE);
 	CHECK_EQ(got.received, 12);
-	CHECK_EQ(dg->list(s, f.m1, 10, COUNTER(struct store_diag), &n), CC_OK);
+	CHECK_EQ(dg->list(s, f.m1, 10, COUNTER(store_diag), &n), CC_OK);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(dg->chunks_drop(s, d.id), CC_OK);
 	blob = NULL;
@@ -2366,12 +2396,11 @@ static int slots_filled(const void *table, size_t size, size_t first, const char
 		fn f;
 
 		memcpy(&f, p + off, sizeof(f));
-		if (f == NULL) {
-			if (what != NULL)
-				fprintf(stderr, "%s: slot %zu of the table is empty\n", what, off / sizeof(fn));
-			empty++;
-		}
+		if (f == NULL && empty++ == 0 && what != NULL)
+			fprintf(stderr, "%s: slot %zu of the table is empty\n", what, off / sizeof(fn));
 	}
+	if (empty > 1 && what != NULL)
+		fprintf(stderr, "%s: %zu of %zu slots empty\n", what, empty, (size - first) / sizeof(fn));
 	return empty == 0;
 }
 
@@ -2465,7 +2494,21 @@ static int case_location(const struct backend *b, const char *dir, const char *n
 	return n > 0 && (size_t)n < sizeof(location) ? 0 : -1;
 }
 
-int main(void)
+/* With arguments, only the cases named run (a backend in the making runs
+ * those whose ops it has); ctest gives none: every case. */
+static int wanted(int argc, char **argv, const char *name)
+{
+	int i;
+
+	if (argc < 2)
+		return 1;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	char dir[900];
 	size_t b, c;
@@ -2481,6 +2524,8 @@ int main(void)
 			int before = check_failures;
 			struct store *s = NULL;
 
+			if (!wanted(argc, argv, cases[c].name))
+				continue;
 			if (case_location(&backends[b], dir, cases[c].name) != 0) {
 				CHECK(!"no location for the backend");
 				continue;
@@ -2495,6 +2540,11 @@ int main(void)
 				ops->close(s);
 			}
 			printf("%s %s/%s\n", check_failures == before ? "ok  " : "FAIL", backends[b].name, cases[c].name);
+			/* A table with holes would crash the cases that call them. */
+			if (cases[c].run == case_ops_complete && check_failures != before && argc < 2) {
+				printf("FAIL %s: the ops table has empty slots, its other cases not run\n", backends[b].name);
+				break;
+			}
 		}
 	}
 	return check_summary();
