@@ -1081,6 +1081,12 @@ static int list_seqs(void *ctx, const struct store_audit *r)
 	return 0;
 }
 
+static int stop_after_one(void *ctx, const struct store_audit *r)
+{
+	list_seqs(ctx, r);
+	return 5;
+}
+
 static void case_audit_chain(struct store **sp)
 {
 	struct store *s = *sp;
@@ -1161,6 +1167,13 @@ static void case_audit_chain(struct store **sp)
 	filt.from_seq = 4;
 	CHECK_EQ(s->ops->audit_each(s, &filt, list_seqs, seqs), CC_OK);
 	CHECK_STR(seqs, "4,5,");
+	/* A stop is returned, and the store is usable right after it. */
+	memset(&filt, 0, sizeof(filt));
+	seqs[0] = '\0';
+	CHECK_EQ(s->ops->audit_each(s, &filt, stop_after_one, seqs), 5);
+	CHECK_STR(seqs, "1,");
+	CHECK_EQ(s->ops->audit_head(s, &seq, head), CC_OK);
+	CHECK_EQ(seq, 5);
 }
 
 /* ---- records ---- */

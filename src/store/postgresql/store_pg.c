@@ -36,12 +36,22 @@ struct pg_store {
 
 #define PG(s) ((struct pg_store *)(s)->impl)
 
-/* The server's words go to the log, never to a caller: they may quote values. */
+/* Never the server's full message: its DETAIL, and the primary message of
+ * data and constraint errors (SQLSTATE classes 22, 23), quote the values
+ * refused. Those are logged by SQLSTATE and constraint name only. */
 static int pg_fail(struct pg_store *s, const PGresult *r, const char *what)
 {
 	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *constraint = r != NULL ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	const char *primary = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-	log_error(MOD, "postgresql: %s: %s", what, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+	if (state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
+		log_error(MOD, "postgresql: %s: SQLSTATE %s%s%s", what, state, constraint != NULL ? ", constraint " : "",
+		          constraint != NULL ? constraint : "");
+	else if (primary != NULL)
+		log_error(MOD, "postgresql: %s: SQLSTATE %s: %s", what, state != NULL ? state : "?", primary);
+	else
+		log_error(MOD, "postgresql: %s: %s", what, PQerrorMessage(s->conn));
 	if (state != NULL && strcmp(state, "23505") == 0)
 		return CC_ERR_EXISTS; /* unique_violation */
 	if (state != NULL && strncmp(state, "23", 2) == 0)
@@ -51,6 +61,73 @@ static int pg_fail(struct pg_store *s, const PGresult *r, const char *what)
 
 /* Runs one shared statement with text parameters (NULL: SQL NULL); *out
  * gets the result when the caller wants rows (PQclear it). */
+struct params {
+	int n;
+	const char *values[PARAMS_MAX];
+	int lengths[PARAMS_MAX]; /* binary ones' */
+	int formats[PARAMS_MAX]; /* 1: binary (blobs), 0: text */
+	char numbers[PARAMS_MAX][24];
+};
+
+static void param_text(struct params *p, const char *v)
+{
+	p->values[p->n] = v;
+	p->formats[p->n++] = 0;
+}
+
+static void param_int(struct params *p, int64_t v)
+{
+	snprintf(p->numbers[p->n], sizeof(p->numbers[p->n]), "%lld", (long long)v);
+	param_text(p, p->numbers[p->n]);
+}
+
+static void param_blob(struct params *p, const void *v, size_t len)
+{
+	p->values[p->n] = v != NULL ? v : "";
+	p->lengths[p->n] = (int)len;
+	p->formats[p->n++] = 1;
+}
+
+/* Sends sql (shared text, ?N placeholders) with its parameters. */
+static int send(struct pg_store *s, const char *sql, const struct params *p)
+{
+	char text[SQL_MAX];
+	int highest = 0, rc;
+
+	rc = sql_params_pg(sql, text, sizeof(text), &highest);
+	if (rc != CC_OK)
+		return rc;
+	if (highest != p->n)
+		return CC_ERR_INVALID;
+	if (!PQsendQueryParams(s->conn, text, p->n, NULL, p->values, p->lengths, p->formats, 0))
+		return pg_fail(s, NULL, "sending");
+	return CC_OK;
+}
+
+static int run_p(struct pg_store *s, const char *sql, const struct params *p, const char *what, PGresult **out)
+{
+	char text[SQL_MAX];
+	int highest = 0, rc;
+	PGresult *r;
+
+	rc = sql_params_pg(sql, text, sizeof(text), &highest);
+	if (rc != CC_OK)
+		return rc;
+	if (highest != p->n)
+		return CC_ERR_INVALID;
+	r = PQexecParams(s->conn, text, p->n, NULL, p->values, p->lengths, p->formats, 0);
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
+		rc = pg_fail(s, r, what);
+		PQclear(r);
+		return rc;
+	}
+	if (out != NULL)
+		*out = r;
+	else
+		PQclear(r);
+	return CC_OK;
+}
+
 static int run(struct pg_store *s, const char *sql, int n, const char *const *params, const char *what,
                PGresult **out)
 {
@@ -83,10 +160,36 @@ static int exec_plain(struct pg_store *s, const char *sql, const char *what)
 
 /* ---- schema ---- */
 
+/* A migration: several statements, no parameters (the simple protocol). */
+static int exec_script(struct pg_store *s, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	int rc = CC_OK;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(s, r, what);
+	PQclear(r);
+	return rc;
+}
+
 /* Migrations, in order; the PostgreSQL text of each SQLite migration the
  * backend has caught up with. schema_version counts them. */
 static const char *const migrations[] = {
 	"CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL)",
+	"CREATE TABLE audit("
+	"  seq bigint PRIMARY KEY,"
+	"  ts_ms bigint NOT NULL,"
+	"  actor text NOT NULL,"
+	"  source text NOT NULL,"
+	"  action text NOT NULL,"
+	"  machines text NOT NULL,"
+	"  data_class text NOT NULL,"
+	"  purpose text NOT NULL,"
+	"  outcome text NOT NULL,"
+	"  customer_id bigint NOT NULL,"
+	"  hash bytea NOT NULL);"
+	"CREATE INDEX audit_time ON audit(ts_ms);"
+	"CREATE INDEX audit_customer ON audit(customer_id, ts_ms)",
 };
 
 static int migrate(struct pg_store *s)
@@ -115,7 +218,7 @@ static int migrate(struct pg_store *s)
 		return CC_ERR_STATE;
 	}
 	for (i = have; i < sizeof(migrations) / sizeof(migrations[0]) && rc == CC_OK; i++)
-		rc = exec_plain(s, migrations[i], "migrating");
+		rc = exec_script(s, migrations[i], "migrating");
 	if (rc == CC_OK && i != have) {
 		char v[24];
 		const char *p[1] = { v };
@@ -361,6 +464,161 @@ static int pg_meta_bump(struct store *base, const char *key)
 	           "meta", NULL);
 }
 
+/* ---- the audit log ---- */
+
+#define AUDIT_COLUMNS "seq, ts_ms, customer_id, actor, source, action, machines, data_class, purpose, outcome, hash"
+
+static void copy_value(char *out, size_t cap, const PGresult *r, int row, int col)
+{
+	size_t n = (size_t)PQgetlength(r, row, col);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, PQgetvalue(r, row, col), n);
+	out[n] = '\0';
+}
+
+static int64_t int_value(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* bytea arrives in text results as \x and hex digits. */
+static size_t hex_value(uint8_t *out, size_t cap, const PGresult *r, int row, int col)
+{
+	const char *v = PQgetvalue(r, row, col);
+	size_t len = (size_t)PQgetlength(r, row, col), i, n;
+
+	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 != 0)
+		return 0;
+	n = (len - 2) / 2;
+	for (i = 0; i < n && i < cap; i++) {
+		unsigned hi, lo;
+
+		if (sscanf(v + 2 + 2 * i, "%1x%1x", &hi, &lo) != 2)
+			return 0;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return n; /* the stored length, even past cap: damage shows */
+}
+
+static void read_audit(const PGresult *r, int row, struct store_audit *a)
+{
+	uint8_t hash[STORE_AUDIT_HASH_LEN + 1];
+
+	memset(a, 0, sizeof(*a));
+	a->seq = int_value(r, row, 0);
+	a->ts_ms = int_value(r, row, 1);
+	a->customer_id = int_value(r, row, 2);
+	copy_value(a->actor, sizeof(a->actor), r, row, 3);
+	copy_value(a->source, sizeof(a->source), r, row, 4);
+	copy_value(a->action, sizeof(a->action), r, row, 5);
+	copy_value(a->machines, sizeof(a->machines), r, row, 6);
+	copy_value(a->data_class, sizeof(a->data_class), r, row, 7);
+	copy_value(a->purpose, sizeof(a->purpose), r, row, 8);
+	copy_value(a->outcome, sizeof(a->outcome), r, row, 9);
+	a->hash_len = hex_value(hash, sizeof(hash), r, row, 10);
+	if (a->hash_len == STORE_AUDIT_HASH_LEN)
+		memcpy(a->hash, hash, STORE_AUDIT_HASH_LEN);
+}
+
+static int pg_audit_head(struct store *base, int64_t *seq, uint8_t hash[STORE_AUDIT_HASH_LEN])
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	uint8_t h[STORE_AUDIT_HASH_LEN + 1];
+	int rc = run_p(PG(base), "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &p, "reading the audit log",
+	               &r);
+
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = CC_ERR_NOTFOUND;
+	else if (hex_value(h, sizeof(h), r, 0, 1) != STORE_AUDIT_HASH_LEN)
+		rc = CC_ERR_CORRUPT;
+	else {
+		*seq = int_value(r, 0, 0);
+		memcpy(hash, h, STORE_AUDIT_HASH_LEN);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_audit_insert(struct store *base, const struct store_audit *a)
+{
+	struct params p = { 0 };
+
+	param_int(&p, a->seq);
+	param_int(&p, a->ts_ms);
+	param_int(&p, a->customer_id);
+	param_text(&p, a->actor);
+	param_text(&p, a->source);
+	param_text(&p, a->action);
+	param_text(&p, a->machines);
+	param_text(&p, a->data_class);
+	param_text(&p, a->purpose);
+	param_text(&p, a->outcome);
+	param_blob(&p, a->hash, a->hash_len);
+	return run_p(PG(base), "INSERT INTO audit(" AUDIT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &p,
+	             "appending to the audit log", NULL);
+}
+
+/* Streams the rows (single-row mode): the log is never loaded whole. */
+static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
+                         int (*each)(void *, const struct store_audit *), void *ctx)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 };
+	struct store_audit a;
+	PGresult *r;
+	int rc, stop = 0;
+	/* SQLite's statement, but for instr (strpos here: the dialect table's
+	 * row) and the casts PostgreSQL needs to type a parameter compared only
+	 * with NULL or a literal (valid in SQLite too: the shared text to be). */
+	const char *asc =
+		"SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (CAST(?8 AS BIGINT) = 0 OR seq < ?8) AND ts_ms >= ?2 "
+		"AND (CAST(?3 AS BIGINT) = 0 OR ts_ms < ?3) AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(?4)) = ?4) "
+		"AND (CAST(?5 AS TEXT) IS NULL OR strpos(',' || machines || ',', ',' || ?5 || ',') > 0) "
+		"AND (CAST(?6 AS BIGINT) = 0 OR customer_id = ?6) AND (CAST(?9 AS TEXT) IS NULL OR actor = ?9) ORDER BY seq LIMIT ?7";
+	const char *desc =
+		"SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (CAST(?8 AS BIGINT) = 0 OR seq < ?8) AND ts_ms >= ?2 "
+		"AND (CAST(?3 AS BIGINT) = 0 OR ts_ms < ?3) AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(?4)) = ?4) "
+		"AND (CAST(?5 AS TEXT) IS NULL OR strpos(',' || machines || ',', ',' || ?5 || ',') > 0) "
+		"AND (CAST(?6 AS BIGINT) = 0 OR customer_id = ?6) AND (CAST(?9 AS TEXT) IS NULL OR actor = ?9) ORDER BY seq DESC LIMIT ?7";
+
+	param_int(&p, f->from_seq);
+	param_int(&p, f->from_ms);
+	param_int(&p, f->to_ms);
+	param_text(&p, f->action_prefix);
+	param_text(&p, f->serial);
+	param_int(&p, f->customer_id);
+	param_int(&p, f->limit > 0 && f->limit < (size_t)INT64_MAX ? (int64_t)f->limit : INT64_MAX);
+	param_int(&p, f->before_seq);
+	param_text(&p, f->actor);
+	rc = send(s, f->newest_first ? desc : asc, &p);
+	if (rc != CC_OK)
+		return rc;
+	if (!PQsetSingleRowMode(s->conn))
+		log_error(MOD, "postgresql: single-row mode refused; reading the audit log whole");
+	/* Every result is taken, even after a stop, so the connection is free. */
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+			int i;
+
+			for (i = 0; i < PQntuples(r) && stop == 0 && rc == CC_OK; i++) {
+				read_audit(r, i, &a);
+				stop = each(ctx, &a);
+			}
+		} else if (rc == CC_OK) {
+			rc = pg_fail(s, r, "reading the audit log");
+		}
+		PQclear(r);
+	}
+	return rc != CC_OK ? rc : stop;
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -389,4 +647,7 @@ const struct store_ops store_postgresql_ops = {
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
 	.meta_bump = pg_meta_bump,
+	.audit_head = pg_audit_head,
+	.audit_insert = pg_audit_insert,
+	.audit_each = pg_audit_each,
 };
