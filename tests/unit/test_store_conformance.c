@@ -982,6 +982,33 @@ static void case_tx_all_or_nothing(struct store **sp)
 	CHECK_EQ(n, 3);
 }
 
+/* An op that fails as documented (a name taken) inside a transaction
+ * leaves the transaction usable: callers try, look at the code, and go
+ * on (PostgreSQL would abort the whole transaction unless the backend
+ * fences each statement). */
+static void case_tx_failure_keeps_tx(struct store **sp)
+{
+	struct store *s = *sp;
+	struct store_org o = { 0 }, got;
+	int64_t maker, id = 0;
+
+	maker = add_org(s, 0, ORG_MANUFACTURER, "acme");
+	CHECK_EQ(s->ops->begin(s), CC_OK);
+	(void)add_org(s, maker, ORG_CUSTOMER, "first");
+	o.parent_id = maker;
+	o.kind = ORG_CUSTOMER;
+	snprintf(o.name, sizeof(o.name), "%s", "acme"); /* taken */
+	o.created_ms = T0;
+	CHECK_EQ(s->ops->org_add(s, &o, &id), CC_ERR_EXISTS);
+	CHECK_EQ(s->ops->org_get(s, id + 1000, &got), CC_ERR_NOTFOUND);
+	(void)add_org(s, maker, ORG_CUSTOMER, "second");
+	CHECK_EQ(s->ops->meta_set(s, "after-failure", "yes"), CC_OK);
+	CHECK_EQ(s->ops->commit(s), CC_OK);
+	CHECK_EQ(s->ops->in_transaction(s), 0);
+	CHECK_EQ(s->ops->org_find(s, "first", &got), CC_OK);
+	CHECK_EQ(s->ops->org_find(s, "second", &got), CC_OK);
+}
+
 static void case_tx_savepoint(struct store **sp)
 {
 	struct store *s = *sp;
@@ -2466,6 +2493,7 @@ static const struct conformance_case cases[] = {
 	CASE(case_grants),
 	CASE(case_row_macs),
 	CASE(case_tx_all_or_nothing),
+	CASE(case_tx_failure_keeps_tx),
 	CASE(case_tx_savepoint),
 	CASE(case_tx_read_snapshot),
 	CASE(case_audit_chain),

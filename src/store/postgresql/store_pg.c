@@ -88,6 +88,34 @@ static void param_blob(struct params *p, const void *v, size_t len)
 	p->formats[p->n++] = 1;
 }
 
+/*
+ * Fences. PostgreSQL aborts a whole transaction at its first failed
+ * statement; SQLite fails the statement only, and callers rely on that
+ * (try an insert, see CC_ERR_EXISTS, go on, commit: the conformance
+ * suite's tx_failure_keeps_tx). Inside a transaction each statement runs
+ * under a savepoint of its own, undone alone when it fails. Two more
+ * round trips a statement: pipeline mode can take them back later.
+ */
+static int fence_open(struct pg_store *s)
+{
+	PGresult *r;
+	int ok;
+
+	if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
+		return 0;
+	r = PQexec(s->conn, "SAVEPOINT stmt");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok;
+}
+
+static void fence_close(struct pg_store *s, int fenced, int ok)
+{
+	if (!fenced)
+		return;
+	PQclear(PQexec(s->conn, ok ? "RELEASE SAVEPOINT stmt" : "ROLLBACK TO SAVEPOINT stmt; RELEASE SAVEPOINT stmt"));
+}
+
 /* Sends sql (shared text, ?N placeholders) with its parameters. */
 static int send(struct pg_store *s, const char *sql, const struct params *p)
 {
@@ -107,7 +135,7 @@ static int send(struct pg_store *s, const char *sql, const struct params *p)
 static int run_p(struct pg_store *s, const char *sql, const struct params *p, const char *what, PGresult **out)
 {
 	char text[SQL_MAX];
-	int highest = 0, rc;
+	int highest = 0, rc, fenced;
 	PGresult *r;
 
 	rc = sql_params_pg(sql, text, sizeof(text), &highest);
@@ -115,12 +143,15 @@ static int run_p(struct pg_store *s, const char *sql, const struct params *p, co
 		return rc;
 	if (highest != p->n)
 		return CC_ERR_INVALID;
+	fenced = fence_open(s);
 	r = PQexecParams(s->conn, text, p->n, NULL, p->values, p->lengths, p->formats, 0);
 	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
 		rc = pg_fail(s, r, what);
 		PQclear(r);
+		fence_close(s, fenced, 0);
 		return rc;
 	}
+	fence_close(s, fenced, 1);
 	if (out != NULL)
 		*out = r;
 	else
@@ -376,9 +407,22 @@ static int pg_begin(struct store *base)
 	return exec_plain(PG(base), "BEGIN", "begin");
 }
 
+/* COMMIT of a transaction PostgreSQL had aborted "succeeds" as ROLLBACK:
+ * that is a failure to the caller, who believes its writes are kept. */
 static int pg_commit(struct store *base)
 {
-	return exec_plain(PG(base), "COMMIT", "commit");
+	struct pg_store *s = PG(base);
+	PGresult *r = PQexec(s->conn, "COMMIT");
+	int rc = CC_OK;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(s, r, "commit");
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		log_error(MOD, "postgresql: commit: the transaction had failed and was rolled back");
+		rc = CC_ERR_STATE;
+	}
+	PQclear(r);
+	return rc;
 }
 
 static void pg_rollback(struct store *base)
@@ -581,7 +625,7 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 	struct params p = { 0 };
 	struct store_audit a;
 	PGresult *r;
-	int rc, stop = 0;
+	int rc, stop = 0, fenced;
 	/* SQLite's statement, but for instr (strpos here: the dialect table's
 	 * row) and the casts PostgreSQL needs to type a parameter compared only
 	 * with NULL or a literal (valid in SQLite too: the shared text to be). */
@@ -605,9 +649,12 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 	param_int(&p, f->limit > 0 && f->limit < (size_t)INT64_MAX ? (int64_t)f->limit : INT64_MAX);
 	param_int(&p, f->before_seq);
 	param_text(&p, f->actor);
+	fenced = fence_open(s);
 	rc = send(s, f->newest_first ? desc : asc, &p);
-	if (rc != CC_OK)
+	if (rc != CC_OK) {
+		fence_close(s, fenced, 0);
 		return rc;
+	}
 	if (!PQsetSingleRowMode(s->conn))
 		log_error(MOD, "postgresql: single-row mode refused; reading the audit log whole");
 	/* Every result is taken, even after a stop, so the connection is free. */
@@ -626,6 +673,7 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 		}
 		PQclear(r);
 	}
+	fence_close(s, fenced, rc == CC_OK);
 	return rc != CC_OK ? rc : stop;
 }
 
@@ -638,10 +686,12 @@ static int each_row(struct pg_store *s, const char *sql, const struct params *p,
                     int (*emit)(void *arg, const PGresult *r, int row), void *arg, const char *what)
 {
 	PGresult *r;
-	int rc = send(s, sql, p), stop = 0;
+	int fenced = fence_open(s), rc = send(s, sql, p), stop = 0;
 
-	if (rc != CC_OK)
+	if (rc != CC_OK) {
+		fence_close(s, fenced, 0);
 		return rc;
+	}
 	(void)PQsetSingleRowMode(s->conn);
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
@@ -655,6 +705,7 @@ static int each_row(struct pg_store *s, const char *sql, const struct params *p,
 		}
 		PQclear(r);
 	}
+	fence_close(s, fenced, rc == CC_OK);
 	return rc != CC_OK ? rc : stop;
 }
 
