@@ -231,6 +231,17 @@ static const char *const migrations[] = {
 	"  mac bytea,"
 	"  deactivated_ms bigint NOT NULL DEFAULT 0);"
 	"CREATE INDEX orgs_parent ON orgs(parent_id)",
+	"CREATE TABLE sites("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  name text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  address text NOT NULL DEFAULT '',"
+	"  lat_e2 bigint,"
+	"  lon_e2 bigint,"
+	"  timezone text NOT NULL DEFAULT '',"
+	"  hours text NOT NULL DEFAULT '',"
+	"  UNIQUE (customer_id, name))",
 };
 
 static int migrate(struct pg_store *s)
@@ -830,6 +841,112 @@ static int pg_org_list(struct store *base, int (*each)(void *, const struct stor
 	                "listing organisations");
 }
 
+/* ---- sites ---- */
+
+#define SITE_COLUMNS "id, customer_id, name, created_ms, address, lat_e2, lon_e2, timezone, hours"
+
+static void read_site(const PGresult *r, int row, void *out)
+{
+	struct store_site *x = out;
+
+	memset(x, 0, sizeof(*x));
+	x->id = int_value(r, row, 0);
+	x->customer_id = int_value(r, row, 1);
+	copy_value(x->name, sizeof(x->name), r, row, 2);
+	x->created_ms = int_value(r, row, 3);
+	copy_value(x->address, sizeof(x->address), r, row, 4);
+	x->has_position = !PQgetisnull(r, row, 5) && !PQgetisnull(r, row, 6);
+	x->lat_e2 = int_value(r, row, 5);
+	x->lon_e2 = int_value(r, row, 6);
+	copy_value(x->timezone, sizeof(x->timezone), r, row, 7);
+	copy_value(x->hours, sizeof(x->hours), r, row, 8);
+}
+
+static void param_place(struct params *p, const struct store_site *x)
+{
+	param_text(p, x->address);
+	if (x->has_position) {
+		param_int(p, x->lat_e2);
+		param_int(p, x->lon_e2);
+	} else {
+		param_text(p, NULL);
+		param_text(p, NULL);
+	}
+	param_text(p, x->timezone);
+	param_text(p, x->hours);
+}
+
+static int pg_site_add(struct store *base, const struct store_site *x, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_int(&p, x->customer_id);
+	param_text(&p, x->name);
+	param_int(&p, x->created_ms);
+	param_place(&p, x);
+	return insert_id(PG(base), "INSERT INTO sites(customer_id, name, created_ms, address, lat_e2, lon_e2, timezone, hours) "
+	                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", &p, id, "adding a site");
+}
+
+static int pg_site_update(struct store *base, const struct store_site *x)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_place(&p, x);
+	param_int(&p, x->id);
+	rc = run_p(PG(base), "UPDATE sites SET address = ?, lat_e2 = ?, lon_e2 = ?, timezone = ?, hours = ? WHERE id = ?",
+	           &p, "updating a site", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_site_get(struct store *base, int64_t id, struct store_site *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " SITE_COLUMNS " FROM sites WHERE id = ?", &p, read_site, out, "reading a site");
+}
+
+static int pg_site_find(struct store *base, int64_t customer_id, const char *name, struct store_site *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, customer_id);
+	param_text(&p, name);
+	return one_row(PG(base), "SELECT " SITE_COLUMNS " FROM sites WHERE customer_id = ? AND name = ?", &p, read_site,
+	               out, "reading a site");
+}
+
+struct site_emitter {
+	int (*each)(void *, const struct store_site *);
+	void *ctx;
+};
+
+static int emit_site(void *arg, const PGresult *r, int row)
+{
+	struct site_emitter *e = arg;
+	struct store_site x;
+
+	read_site(r, row, &x);
+	return e->each(e->ctx, &x);
+}
+
+static int pg_site_list(struct store *base, int64_t customer_id, int (*each)(void *, const struct store_site *),
+                        void *ctx)
+{
+	struct params p = { 0 };
+	struct site_emitter e = { each, ctx };
+
+	param_int(&p, customer_id);
+	return each_row(PG(base), "SELECT " SITE_COLUMNS " FROM sites WHERE CAST(?1 AS BIGINT) = 0 OR customer_id = ?1 "
+	                          "ORDER BY id", &p, emit_site, &e, "listing sites");
+}
+
 /* Columns of access rows; those of tables not written yet are refused. */
 static int pg_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
 {
@@ -909,6 +1026,11 @@ const struct store_ops store_postgresql_ops = {
 	.org_get = pg_org_get,
 	.org_find = pg_org_find,
 	.org_list = pg_org_list,
+	.site_add = pg_site_add,
+	.site_get = pg_site_get,
+	.site_find = pg_site_find,
+	.site_list = pg_site_list,
+	.site_update = pg_site_update,
 	.row_set = pg_row_set,
 	.row_mac_set = pg_row_mac_set,
 };
