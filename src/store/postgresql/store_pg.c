@@ -242,6 +242,42 @@ static const char *const migrations[] = {
 	"  timezone text NOT NULL DEFAULT '',"
 	"  hours text NOT NULL DEFAULT '',"
 	"  UNIQUE (customer_id, name))",
+	"CREATE TABLE machines("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  serial text NOT NULL UNIQUE,"
+	"  model text NOT NULL,"
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  site_id bigint REFERENCES sites(id) ON DELETE SET NULL,"
+	"  cert_fingerprint text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  revoked_ms bigint NOT NULL DEFAULT 0,"
+	"  mac bytea,"
+	"  cert_not_after_ms bigint NOT NULL DEFAULT 0,"
+	"  prev_cert_fingerprint text NOT NULL DEFAULT '',"
+	"  prev_cert_until_ms bigint NOT NULL DEFAULT 0,"
+	"  decommissioned_ms bigint NOT NULL DEFAULT 0,"
+	"  origin_serial text NOT NULL DEFAULT '');"
+	"CREATE INDEX machines_customer ON machines(customer_id);"
+	"CREATE INDEX machines_site ON machines(site_id);"
+	"CREATE TABLE machine_certs("
+	"  machine_id bigint PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  cert_pem text NOT NULL);"
+	"CREATE TABLE retired_logins(login text PRIMARY KEY, retired_ms bigint NOT NULL);"
+	"CREATE TABLE users("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  login text NOT NULL UNIQUE,"
+	"  role text NOT NULL,"
+	"  password_hash text NOT NULL,"
+	"  profile bytea NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  totp bytea,"
+	"  totp_enabled integer NOT NULL DEFAULT 0,"
+	"  totp_last_step bigint NOT NULL DEFAULT 0,"
+	"  mac bytea,"
+	"  deletion_requested_ms bigint NOT NULL DEFAULT 0,"
+	"  deactivated_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX users_org ON users(org_id)",
 };
 
 static int migrate(struct pg_store *s)
@@ -443,9 +479,17 @@ static void pg_rollback(struct store *base)
 	PG(base)->savepoint_began = 0;
 }
 
+/* The snapshot is taken at the first statement, not at BEGIN: take it now,
+ * as SQLite's begin_read does. */
 static int pg_begin_read(struct store *base)
 {
-	return exec_plain(PG(base), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
+	int rc = exec_plain(PG(base), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
+
+	if (rc == CC_OK)
+		rc = exec_plain(PG(base), "SELECT 1", "begin");
+	if (rc != CC_OK)
+		pg_rollback(base);
+	return rc;
 }
 
 static int pg_savepoint(struct store *base)
@@ -947,6 +991,161 @@ static int pg_site_list(struct store *base, int64_t customer_id, int (*each)(voi
 	                          "ORDER BY id", &p, emit_site, &e, "listing sites");
 }
 
+/* ---- several statements as one ---- */
+
+/* Outside a transaction: one of its own; inside: a savepoint, so a
+ * failure undoes these statements and not the caller's. */
+static int atomic_begin(struct pg_store *s, int *own)
+{
+	*own = PQtransactionStatus(s->conn) == PQTRANS_IDLE;
+	return exec_plain(s, *own ? "BEGIN" : "SAVEPOINT atomic", "beginning");
+}
+
+static int atomic_end(struct pg_store *s, int own, int rc)
+{
+	if (rc == CC_OK)
+		return own ? pg_commit(&s->base) : exec_plain(s, "RELEASE SAVEPOINT atomic", "ending");
+	PQclear(PQexec(s->conn, own ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT atomic; RELEASE SAVEPOINT atomic"));
+	return rc;
+}
+
+/* ---- machines ---- */
+
+#define MACHINE_COLUMNS "m.id, CASE WHEN m.origin_serial <> '' THEN m.origin_serial ELSE m.serial END, " \
+                        "m.model, m.customer_id, COALESCE(m.site_id, 0), m.cert_fingerprint, " \
+                        "m.created_ms, m.revoked_ms, COALESCE(c.cert_pem, ''), m.mac, m.cert_not_after_ms, " \
+                        "m.prev_cert_fingerprint, m.prev_cert_until_ms, m.decommissioned_ms, " \
+                        "CASE WHEN m.origin_serial <> '' THEN 1 ELSE 0 END"
+#define MACHINE_FROM "machines m LEFT JOIN machine_certs c ON c.machine_id = m.id"
+
+static void read_machine(const PGresult *r, int row, void *out)
+{
+	struct store_machine *m = out;
+
+	memset(m, 0, sizeof(*m));
+	m->id = int_value(r, row, 0);
+	copy_value(m->serial, sizeof(m->serial), r, row, 1);
+	copy_value(m->model, sizeof(m->model), r, row, 2);
+	m->customer_id = int_value(r, row, 3);
+	m->site_id = int_value(r, row, 4);
+	copy_value(m->cert_fingerprint, sizeof(m->cert_fingerprint), r, row, 5);
+	m->created_ms = int_value(r, row, 6);
+	m->revoked_ms = int_value(r, row, 7);
+	copy_value(m->cert_pem, sizeof(m->cert_pem), r, row, 8);
+	read_mac(r, row, 9, m->mac, &m->mac_len);
+	m->cert_not_after_ms = int_value(r, row, 10);
+	copy_value(m->prev_cert_fingerprint, sizeof(m->prev_cert_fingerprint), r, row, 11);
+	m->prev_cert_until_ms = int_value(r, row, 12);
+	m->decommissioned_ms = int_value(r, row, 13);
+	m->moved = (int)int_value(r, row, 14);
+}
+
+/* The row and its certificate, both or neither. */
+static int pg_machine_add(struct store *base, const struct store_machine *m, int64_t *id)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 }, c = { 0 };
+	int own, rc = atomic_begin(s, &own);
+
+	if (rc != CC_OK)
+		return rc;
+	param_text(&p, m->serial);
+	param_text(&p, m->model);
+	param_int(&p, m->customer_id);
+	param_id_or_null(&p, m->site_id);
+	param_text(&p, m->cert_fingerprint);
+	param_int(&p, m->created_ms);
+	param_int(&p, m->revoked_ms);
+	param_int(&p, m->cert_not_after_ms);
+	rc = insert_id(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, created_ms, "
+	                  "revoked_ms, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", &p, id,
+	               "adding a machine");
+	if (rc == CC_OK) {
+		param_int(&c, *id);
+		param_text(&c, m->cert_pem);
+		rc = run_p(s, "INSERT INTO machine_certs(machine_id, cert_pem) VALUES (?, ?)", &c, "adding a machine", NULL);
+	}
+	return atomic_end(s, own, rc);
+}
+
+static int pg_machine_find(struct store *base, const char *serial, struct store_machine *out)
+{
+	struct params p = { 0 };
+
+	param_text(&p, serial);
+	return one_row(PG(base), "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.serial = ?", &p, read_machine,
+	               out, "reading a machine");
+}
+
+static int pg_machine_get(struct store *base, int64_t id, struct store_machine *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.id = ?", &p, read_machine,
+	               out, "reading a machine");
+}
+
+struct machine_emitter {
+	int (*each)(void *, const struct store_machine *);
+	void *ctx;
+};
+
+static int emit_machine(void *arg, const PGresult *r, int row)
+{
+	struct machine_emitter *e = arg;
+	struct store_machine *m = malloc(sizeof(*m)); /* a certificate's room: too big for a stack frame here */
+	int stop;
+
+	if (m == NULL)
+		return CC_ERR_NOMEM;
+	read_machine(r, row, m);
+	stop = e->each(e->ctx, m);
+	free(m);
+	return stop;
+}
+
+static int pg_machine_list(struct store *base, int64_t customer_id, int (*each)(void *, const struct store_machine *),
+                           void *ctx)
+{
+	struct params p = { 0 };
+	struct machine_emitter e = { each, ctx };
+
+	param_int(&p, customer_id);
+	return each_row(PG(base), "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " "
+	                          "WHERE CAST(?1 AS BIGINT) = 0 OR m.customer_id = ?1 ORDER BY m.serial",
+	                &p, emit_machine, &e, "listing machines");
+}
+
+/* ---- users ---- */
+
+/* A retired login (a deleted account's) is never given again. */
+static int pg_user_add(struct store *base, const struct store_user *u, int64_t *id)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, u->org_id);
+	param_text(&p, u->login);
+	param_text(&p, u->role);
+	param_text(&p, u->password_hash);
+	param_blob(&p, u->profile, u->profile_len);
+	param_int(&p, u->created_ms);
+	rc = run_p(PG(base), "INSERT INTO users(org_id, login, role, password_hash, profile, created_ms) "
+	                     "SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+	                     "WHERE NOT EXISTS (SELECT 1 FROM retired_logins WHERE login = ?2) RETURNING id",
+	           &p, "adding a user", &r);
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 1)
+		*id = int_value(r, 0, 0);
+	else
+		rc = CC_ERR_STATE;
+	PQclear(r);
+	return rc;
+}
+
 /* Columns of access rows; those of tables not written yet are refused. */
 static int pg_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
 {
@@ -1031,6 +1230,11 @@ const struct store_ops store_postgresql_ops = {
 	.site_find = pg_site_find,
 	.site_list = pg_site_list,
 	.site_update = pg_site_update,
+	.machine_add = pg_machine_add,
+	.machine_find = pg_machine_find,
+	.machine_get = pg_machine_get,
+	.machine_list = pg_machine_list,
+	.user_add = pg_user_add,
 	.row_set = pg_row_set,
 	.row_mac_set = pg_row_mac_set,
 };
