@@ -278,6 +278,26 @@ static const char *const migrations[] = {
 	"  deletion_requested_ms bigint NOT NULL DEFAULT 0,"
 	"  deactivated_ms bigint NOT NULL DEFAULT 0);"
 	"CREATE INDEX users_org ON users(org_id)",
+	/* Every deletion of an account retires its login, a cascade's too. */
+	"CREATE FUNCTION users_retire_login() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  INSERT INTO retired_logins(login, retired_ms)"
+	"  VALUES (OLD.login, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) ON CONFLICT DO NOTHING;"
+	"  RETURN OLD; END $$;"
+	"CREATE TRIGGER users_retire_login AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION users_retire_login();"
+	"CREATE TABLE grants("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  machine_id bigint REFERENCES machines(id) ON DELETE CASCADE,"
+	"  site_id bigint REFERENCES sites(id) ON DELETE CASCADE,"
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  purpose text NOT NULL,"
+	"  created_by text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  expires_ms bigint NOT NULL,"
+	"  revoked_ms bigint NOT NULL DEFAULT 0,"
+	"  mac bytea,"
+	"  CHECK ((machine_id IS NULL) <> (site_id IS NULL)));"
+	"CREATE INDEX grants_user ON grants(user_id)",
 };
 
 static int migrate(struct pg_store *s)
@@ -1146,6 +1166,145 @@ static int pg_user_add(struct store *base, const struct store_user *u, int64_t *
 	return rc;
 }
 
+static int pg_user_delete(struct store *base, int64_t user_id)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, user_id);
+	/* Foreign keys take the grants; the trigger retires the login. */
+	rc = run_p(PG(base), "DELETE FROM users WHERE id = ?", &p, "deleting a user", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_login_retired(struct store *base, const char *login)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_text(&p, login);
+	rc = run_p(PG(base), "SELECT 1 FROM retired_logins WHERE login = ?", &p, "reading retired logins", &r);
+	if (rc == CC_OK)
+		rc = PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+/* ---- grants ---- */
+
+#define GRANT_COLUMNS "id, user_id, COALESCE(machine_id, 0), COALESCE(site_id, 0), customer_id, purpose, " \
+                      "created_by, created_ms, expires_ms, revoked_ms, mac"
+
+static void read_grant(const PGresult *r, int row, void *out)
+{
+	struct store_grant *g = out;
+
+	memset(g, 0, sizeof(*g));
+	g->id = int_value(r, row, 0);
+	g->user_id = int_value(r, row, 1);
+	g->machine_id = int_value(r, row, 2);
+	g->site_id = int_value(r, row, 3);
+	g->customer_id = int_value(r, row, 4);
+	copy_value(g->purpose, sizeof(g->purpose), r, row, 5);
+	copy_value(g->created_by, sizeof(g->created_by), r, row, 6);
+	g->created_ms = int_value(r, row, 7);
+	g->expires_ms = int_value(r, row, 8);
+	g->revoked_ms = int_value(r, row, 9);
+	read_mac(r, row, 10, g->mac, &g->mac_len);
+}
+
+static int pg_grant_add(struct store *base, const struct store_grant *g, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_int(&p, g->user_id);
+	param_id_or_null(&p, g->machine_id);
+	param_id_or_null(&p, g->site_id);
+	param_int(&p, g->customer_id);
+	param_text(&p, g->purpose);
+	param_text(&p, g->created_by);
+	param_int(&p, g->created_ms);
+	param_int(&p, g->expires_ms);
+	return insert_id(PG(base), "INSERT INTO grants(user_id, machine_id, site_id, customer_id, purpose, created_by, "
+	                           "created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+	                 &p, id, "adding a grant");
+}
+
+static int pg_grant_get(struct store *base, int64_t id, struct store_grant *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " GRANT_COLUMNS " FROM grants WHERE id = ?", &p, read_grant, out,
+	               "reading a grant");
+}
+
+struct grant_emitter {
+	int (*each)(void *, const struct store_grant *);
+	void *ctx;
+};
+
+static int emit_grant(void *arg, const PGresult *r, int row)
+{
+	struct grant_emitter *e = arg;
+	struct store_grant g;
+
+	read_grant(r, row, &g);
+	return e->each(e->ctx, &g);
+}
+
+static int pg_grant_list(struct store *base, int64_t user_id, int (*each)(void *, const struct store_grant *),
+                         void *ctx)
+{
+	struct params p = { 0 };
+	struct grant_emitter e = { each, ctx };
+
+	param_int(&p, user_id);
+	return each_row(PG(base), "SELECT " GRANT_COLUMNS " FROM grants WHERE CAST(?1 AS BIGINT) = 0 OR user_id = ?1 "
+	                          "ORDER BY id DESC", &p, emit_grant, &e, "listing grants");
+}
+
+static int pg_grant_revoke(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	rc = run_p(PG(base), "UPDATE grants SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0", &p, "revoking a grant", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_STATE;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_grant_covers(struct store *base, int64_t user_id, int64_t machine_id, int64_t site_id,
+                           const char *purpose, int64_t now_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int covered;
+
+	param_int(&p, user_id);
+	param_int(&p, machine_id);
+	param_int(&p, site_id);
+	param_int(&p, now_ms);
+	param_text(&p, purpose);
+	if (run_p(PG(base), "SELECT 1 FROM grants WHERE user_id = ?1 AND revoked_ms = 0 AND expires_ms > ?4 "
+	                    "AND purpose = ?5 AND (machine_id = ?2 OR (CAST(?3 AS BIGINT) <> 0 AND site_id = ?3)) LIMIT 1",
+	          &p, "checking a grant", &r) != CC_OK)
+		return 0; /* any failure is "not covered": access fails closed */
+	covered = PQntuples(r) == 1;
+	PQclear(r);
+	return covered;
+}
+
 /* Columns of access rows; those of tables not written yet are refused. */
 static int pg_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
 {
@@ -1176,14 +1335,21 @@ static int pg_row_mac_set(struct store *base, enum store_table table, int64_t id
 	PGresult *r = NULL;
 	int rc;
 
-	if (table != STORE_TABLE_ORGS)
-		return CC_ERR_STATE; /* the other access tables: not in this backend yet */
+	static const char *const sql[] = {
+		[STORE_TABLE_ORGS] = "UPDATE orgs SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_MACHINES] = "UPDATE machines SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_USERS] = "UPDATE users SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_GRANTS] = "UPDATE grants SET mac = ?2 WHERE id = ?1",
+	};
+
+	if ((size_t)table >= sizeof(sql) / sizeof(sql[0]) || sql[table] == NULL)
+		return CC_ERR_STATE; /* credentials: not in this backend yet */
 	param_int(&p, id);
 	if (len == 0)
 		param_text(&p, NULL);
 	else
 		param_blob(&p, mac, len);
-	rc = run_p(PG(base), "UPDATE orgs SET mac = ?2 WHERE id = ?1", &p, "sealing a row", &r);
+	rc = run_p(PG(base), sql[table], &p, "sealing a row", &r);
 	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
 		rc = CC_ERR_NOTFOUND;
 	PQclear(r);
@@ -1235,6 +1401,13 @@ const struct store_ops store_postgresql_ops = {
 	.machine_get = pg_machine_get,
 	.machine_list = pg_machine_list,
 	.user_add = pg_user_add,
+	.user_delete = pg_user_delete,
+	.login_retired = pg_login_retired,
+	.grant_add = pg_grant_add,
+	.grant_get = pg_grant_get,
+	.grant_list = pg_grant_list,
+	.grant_revoke = pg_grant_revoke,
+	.grant_covers = pg_grant_covers,
 	.row_set = pg_row_set,
 	.row_mac_set = pg_row_mac_set,
 };
