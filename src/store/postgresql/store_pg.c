@@ -298,6 +298,22 @@ static const char *const migrations[] = {
 	"  mac bytea,"
 	"  CHECK ((machine_id IS NULL) <> (site_id IS NULL)));"
 	"CREATE INDEX grants_user ON grants(user_id)",
+	"CREATE TABLE credentials("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  token_hash bytea NOT NULL UNIQUE,"
+	"  kind integer NOT NULL,"
+	"  user_id bigint REFERENCES users(id) ON DELETE CASCADE,"
+	"  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  role text NOT NULL,"
+	"  name text NOT NULL,"
+	"  csrf_hash bytea,"
+	"  flags integer NOT NULL DEFAULT 0,"
+	"  created_by text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  expires_ms bigint NOT NULL,"
+	"  revoked_ms bigint NOT NULL DEFAULT 0,"
+	"  rate_per_min bigint NOT NULL DEFAULT 0,"
+	"  mac bytea)",
 };
 
 static int migrate(struct pg_store *s)
@@ -1305,6 +1321,197 @@ static int pg_grant_covers(struct store *base, int64_t user_id, int64_t machine_
 	return covered;
 }
 
+/* ---- users read back ---- */
+
+#define USER_COLUMNS                                                                                      \
+	"id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac, " \
+	"deletion_requested_ms, deactivated_ms"
+
+static void read_user(const PGresult *r, int row, void *out)
+{
+	struct store_user *u = out;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	u->id = int_value(r, row, 0);
+	u->org_id = int_value(r, row, 1);
+	copy_value(u->login, sizeof(u->login), r, row, 2);
+	copy_value(u->role, sizeof(u->role), r, row, 3);
+	copy_value(u->password_hash, sizeof(u->password_hash), r, row, 4);
+	/* An oversized blob cannot have been written by us: left empty, it fails to open. */
+	n = hex_value(u->profile, sizeof(u->profile), r, row, 5);
+	u->profile_len = n <= sizeof(u->profile) ? n : 0;
+	u->created_ms = int_value(r, row, 6);
+	n = PQgetisnull(r, row, 7) ? 0 : hex_value(u->totp, sizeof(u->totp), r, row, 7);
+	u->totp_len = n <= sizeof(u->totp) ? n : 0;
+	u->totp_enabled = (int)int_value(r, row, 8);
+	u->totp_last_step = int_value(r, row, 9);
+	read_mac(r, row, 10, u->mac, &u->mac_len);
+	u->deletion_requested_ms = int_value(r, row, 11);
+	u->deactivated_ms = int_value(r, row, 12);
+}
+
+static int pg_user_find(struct store *base, const char *login, struct store_user *out)
+{
+	struct params p = { 0 };
+
+	param_text(&p, login);
+	return one_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE login = ?", &p, read_user, out,
+	               "reading a user");
+}
+
+static int pg_user_get(struct store *base, int64_t id, struct store_user *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE id = ?", &p, read_user, out, "reading a user");
+}
+
+/* ---- credentials ---- */
+
+#define CREDENTIAL_COLUMNS "id, token_hash, kind, COALESCE(user_id, 0), org_id, role, name, csrf_hash, flags, " \
+	"created_by, created_ms, expires_ms, revoked_ms, rate_per_min, mac"
+
+/* Anything but 32 bytes cannot have been written by us: it stays zero and matches nothing. */
+static void read_hash(const PGresult *r, int row, int col, uint8_t out[32])
+{
+	uint8_t buf[33];
+
+	if (!PQgetisnull(r, row, col) && hex_value(buf, sizeof(buf), r, row, col) == 32)
+		memcpy(out, buf, 32);
+}
+
+static void read_credential(const PGresult *r, int row, void *out)
+{
+	struct store_credential *c = out;
+
+	memset(c, 0, sizeof(*c));
+	c->id = int_value(r, row, 0);
+	read_hash(r, row, 1, c->token_hash);
+	c->kind = (int)int_value(r, row, 2);
+	c->user_id = int_value(r, row, 3);
+	c->org_id = int_value(r, row, 4);
+	copy_value(c->role, sizeof(c->role), r, row, 5);
+	copy_value(c->name, sizeof(c->name), r, row, 6);
+	read_hash(r, row, 7, c->csrf_hash);
+	c->flags = (int)int_value(r, row, 8);
+	copy_value(c->created_by, sizeof(c->created_by), r, row, 9);
+	c->created_ms = int_value(r, row, 10);
+	c->expires_ms = int_value(r, row, 11);
+	c->revoked_ms = int_value(r, row, 12);
+	c->rate_per_min = int_value(r, row, 13);
+	read_mac(r, row, 14, c->mac, &c->mac_len);
+}
+
+static int pg_credential_add(struct store *base, const struct store_credential *c, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_blob(&p, c->token_hash, 32);
+	param_int(&p, c->kind);
+	param_id_or_null(&p, c->user_id);
+	param_int(&p, c->org_id);
+	param_text(&p, c->role);
+	param_text(&p, c->name);
+	if (c->kind == CREDENTIAL_SESSION)
+		param_blob(&p, c->csrf_hash, 32);
+	else
+		param_text(&p, NULL);
+	param_int(&p, c->flags);
+	param_text(&p, c->created_by);
+	param_int(&p, c->created_ms);
+	param_int(&p, c->expires_ms);
+	param_int(&p, c->rate_per_min);
+	return insert_id(PG(base), "INSERT INTO credentials(token_hash, kind, user_id, org_id, role, name, csrf_hash, flags, "
+	                           "created_by, created_ms, expires_ms, rate_per_min) "
+	                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", &p, id, "adding a credential");
+}
+
+static int pg_credential_find(struct store *base, const uint8_t token_hash[32], struct store_credential *out)
+{
+	struct params p = { 0 };
+
+	param_blob(&p, token_hash, 32);
+	return one_row(PG(base), "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE token_hash = ?", &p, read_credential,
+	               out, "reading a credential");
+}
+
+static int pg_credential_get(struct store *base, int64_t id, struct store_credential *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE id = ?", &p, read_credential, out,
+	               "reading a credential");
+}
+
+struct credential_emitter {
+	int (*each)(void *, const struct store_credential *);
+	void *ctx;
+};
+
+static int emit_credential(void *arg, const PGresult *r, int row)
+{
+	struct credential_emitter *e = arg;
+	struct store_credential c;
+
+	read_credential(r, row, &c);
+	return e->each(e->ctx, &c);
+}
+
+static int pg_credential_list(struct store *base, int kind, int (*each)(void *, const struct store_credential *),
+                              void *ctx)
+{
+	struct params p = { 0 };
+	struct credential_emitter e = { each, ctx };
+
+	param_int(&p, kind);
+	return each_row(PG(base), "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE kind = ? ORDER BY id", &p,
+	                emit_credential, &e, "listing credentials");
+}
+
+static int pg_credential_revoke(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	rc = run_p(PG(base), "UPDATE credentials SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?1 ELSE revoked_ms END "
+	                     "WHERE id = ?2 RETURNING CASE WHEN revoked_ms = ?1 THEN 1 ELSE 0 END", &p,
+	           "revoking a credential", &r);
+	if (rc != CC_OK)
+		return rc;
+	rc = PQntuples(r) == 0 ? CC_ERR_NOTFOUND : int_value(r, 0, 0) ? CC_OK : CC_ERR_STATE;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_credential_revoke_sessions(struct store *base, int64_t user_id, int64_t except_id, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, at_ms);
+	param_int(&p, CREDENTIAL_SESSION);
+	param_int(&p, user_id);
+	param_int(&p, except_id);
+	return run_p(PG(base), "UPDATE credentials SET revoked_ms = ?1 "
+	                       "WHERE kind = ?2 AND user_id = ?3 AND id <> ?4 AND revoked_ms = 0", &p,
+	             "ending a user's sessions", NULL);
+}
+
+static int pg_credential_purge(struct store *base, int64_t now_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, CREDENTIAL_SESSION);
+	param_int(&p, now_ms);
+	return run_p(PG(base), "DELETE FROM credentials WHERE kind = ? AND (expires_ms < ? OR revoked_ms <> 0)", &p,
+	             "purging expired sessions", NULL);
+}
+
 /* Columns of access rows; those of tables not written yet are refused. */
 static int pg_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
 {
@@ -1340,10 +1547,11 @@ static int pg_row_mac_set(struct store *base, enum store_table table, int64_t id
 		[STORE_TABLE_MACHINES] = "UPDATE machines SET mac = ?2 WHERE id = ?1",
 		[STORE_TABLE_USERS] = "UPDATE users SET mac = ?2 WHERE id = ?1",
 		[STORE_TABLE_GRANTS] = "UPDATE grants SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_CREDENTIALS] = "UPDATE credentials SET mac = ?2 WHERE id = ?1",
 	};
 
 	if ((size_t)table >= sizeof(sql) / sizeof(sql[0]) || sql[table] == NULL)
-		return CC_ERR_STATE; /* credentials: not in this backend yet */
+		return CC_ERR_INVALID;
 	param_int(&p, id);
 	if (len == 0)
 		param_text(&p, NULL);
@@ -1401,6 +1609,15 @@ const struct store_ops store_postgresql_ops = {
 	.machine_get = pg_machine_get,
 	.machine_list = pg_machine_list,
 	.user_add = pg_user_add,
+	.user_find = pg_user_find,
+	.user_get = pg_user_get,
+	.credential_add = pg_credential_add,
+	.credential_find = pg_credential_find,
+	.credential_get = pg_credential_get,
+	.credential_list = pg_credential_list,
+	.credential_revoke = pg_credential_revoke,
+	.credential_revoke_sessions = pg_credential_revoke_sessions,
+	.credential_purge = pg_credential_purge,
 	.user_delete = pg_user_delete,
 	.login_retired = pg_login_retired,
 	.grant_add = pg_grant_add,
