@@ -159,34 +159,30 @@ static int run_p(struct pg_store *s, const char *sql, const struct params *p, co
 	return CC_OK;
 }
 
+/* A statement with text parameters (NULL: SQL NULL). */
 static int run(struct pg_store *s, const char *sql, int n, const char *const *params, const char *what,
                PGresult **out)
 {
-	char text[SQL_MAX];
-	int highest = 0, rc;
-	PGresult *r;
+	struct params p = { 0 };
+	int i;
 
-	rc = sql_params_pg(sql, text, sizeof(text), &highest);
-	if (rc != CC_OK)
-		return rc;
-	if (highest != n || n > PARAMS_MAX)
+	if (n < 0 || n > PARAMS_MAX)
 		return CC_ERR_INVALID;
-	r = PQexecParams(s->conn, text, n, NULL, params, NULL, NULL, 0);
-	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
-		rc = pg_fail(s, r, what);
-		PQclear(r);
-		return rc;
-	}
-	if (out != NULL)
-		*out = r;
-	else
-		PQclear(r);
-	return CC_OK;
+	for (i = 0; i < n; i++)
+		param_text(&p, params[i]);
+	return run_p(s, sql, &p, what, out);
 }
 
+/* Transaction control: never fenced, no parameters. */
 static int exec_plain(struct pg_store *s, const char *sql, const char *what)
 {
-	return run(s, sql, 0, NULL, what, NULL);
+	PGresult *r = PQexec(s->conn, sql);
+	int rc = CC_OK;
+
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(s, r, what);
+	PQclear(r);
+	return rc;
 }
 
 /* ---- schema ---- */
@@ -628,6 +624,17 @@ static int64_t int_value(const PGresult *r, int row, int col)
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* bytea arrives in text results as \x and hex digits. */
 static size_t hex_value(uint8_t *out, size_t cap, const PGresult *r, int row, int col)
 {
@@ -638,9 +645,9 @@ static size_t hex_value(uint8_t *out, size_t cap, const PGresult *r, int row, in
 		return 0;
 	n = (len - 2) / 2;
 	for (i = 0; i < n && i < cap; i++) {
-		unsigned hi, lo;
+		int hi = hex_digit(v[2 + 2 * i]), lo = hex_digit(v[3 + 2 * i]);
 
-		if (sscanf(v + 2 + 2 * i, "%1x%1x", &hi, &lo) != 2)
+		if (hi < 0 || lo < 0)
 			return 0;
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
