@@ -1375,6 +1375,104 @@ static int pg_user_get(struct store *base, int64_t id, struct store_user *out)
 	return one_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE id = ?", &p, read_user, out, "reading a user");
 }
 
+/* An UPDATE of one row; what no row changed means is the caller's. */
+static int update_one(struct pg_store *s, const char *sql, const struct params *p, int none, const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r);
+
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = none;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_user_totp_set(struct store *base, int64_t user_id, const uint8_t *sealed, size_t len, int enabled)
+{
+	struct params p = { 0 };
+
+	if (len > 0)
+		param_blob(&p, sealed, len);
+	else
+		param_text(&p, NULL);
+	param_int(&p, len > 0 && enabled);
+	param_int(&p, user_id);
+	return update_one(PG(base), "UPDATE users SET totp = ?1, totp_enabled = ?2, "
+	                            "totp_last_step = CASE WHEN CAST(?2 AS INTEGER) = 1 THEN totp_last_step ELSE 0 END "
+	                            "WHERE id = ?3", &p, CC_ERR_NOTFOUND, "setting a user's TOTP secret");
+}
+
+/* A code is good once: the step only moves forward, in one statement. */
+static int pg_user_totp_step(struct store *base, int64_t user_id, int64_t step)
+{
+	struct params p = { 0 };
+
+	param_int(&p, step);
+	param_int(&p, user_id);
+	return update_one(PG(base), "UPDATE users SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1", &p,
+	                  CC_ERR_STATE, "recording a TOTP code's use");
+}
+
+static int pg_user_password_set(struct store *base, int64_t user_id, const char *password_hash)
+{
+	struct params p = { 0 };
+
+	param_text(&p, password_hash);
+	param_int(&p, user_id);
+	return update_one(PG(base), "UPDATE users SET password_hash = ?1 WHERE id = ?2", &p, CC_ERR_NOTFOUND,
+	                  "setting a user's password");
+}
+
+struct user_emitter {
+	int (*each)(void *, const struct store_user *);
+	void *ctx;
+};
+
+static int emit_user(void *arg, const PGresult *r, int row)
+{
+	struct user_emitter *e = arg;
+	struct store_user *u = malloc(sizeof(*u));
+	int stop;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	read_user(r, row, u);
+	stop = e->each(e->ctx, u);
+	free(u);
+	return stop;
+}
+
+static int pg_user_list(struct store *base, int64_t org_id, int (*each)(void *, const struct store_user *), void *ctx)
+{
+	struct params p = { 0 };
+	struct user_emitter e = { each, ctx };
+
+	param_int(&p, org_id);
+	return each_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE CAST(?1 AS BIGINT) = 0 OR org_id = ?1 "
+	                          "ORDER BY login", &p, emit_user, &e, "listing users");
+}
+
+static int pg_user_deletion_request(struct store *base, int64_t user_id, int64_t at_ms, int64_t *requested_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, user_id);
+	param_int(&p, at_ms);
+	rc = run_p(PG(base), "UPDATE users SET deletion_requested_ms = "
+	                     "CASE WHEN deletion_requested_ms = 0 THEN ?2 ELSE deletion_requested_ms END "
+	                     "WHERE id = ?1 RETURNING deletion_requested_ms", &p, "recording a deletion request", &r);
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = CC_ERR_NOTFOUND;
+	else
+		*requested_ms = int_value(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
 /* ---- credentials ---- */
 
 #define CREDENTIAL_COLUMNS "id, token_hash, kind, COALESCE(user_id, 0), org_id, role, name, csrf_hash, flags, " \
@@ -1531,8 +1629,11 @@ static int pg_row_set(struct store *base, enum store_column col, int64_t id, int
 	case STORE_COL_ORG_DEACTIVATED:
 		sql = "UPDATE orgs SET deactivated_ms = ?2 WHERE id = ?1";
 		break;
+	case STORE_COL_USER_DEACTIVATED:
+		sql = "UPDATE users SET deactivated_ms = ?2 WHERE id = ?1";
+		break;
 	default:
-		return CC_ERR_STATE; /* machines and users: not in this backend yet */
+		return CC_ERR_STATE; /* machines' columns: not in this backend yet */
 	}
 	param_int(&p, id);
 	param_int(&p, value);
@@ -1625,6 +1726,11 @@ const struct store_ops store_postgresql_ops = {
 	.credential_revoke = pg_credential_revoke,
 	.credential_revoke_sessions = pg_credential_revoke_sessions,
 	.credential_purge = pg_credential_purge,
+	.user_totp_set = pg_user_totp_set,
+	.user_totp_step = pg_user_totp_step,
+	.user_list = pg_user_list,
+	.user_password_set = pg_user_password_set,
+	.user_deletion_request = pg_user_deletion_request,
 	.user_delete = pg_user_delete,
 	.login_retired = pg_login_retired,
 	.grant_add = pg_grant_add,
