@@ -10,11 +10,14 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
+import sys
 import threading
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import storeview  # noqa: E402
 
 BUILD = os.environ.get("CC_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 CLI = os.path.join(BUILD, "coffeecloud")
@@ -135,11 +138,8 @@ def test_acknowledged_messages_survive_kill9(tmp_path):
         acked.add((serial, int(seq)))
     assert len(acked) == total, "the simulator saw %d of %d acknowledged" % (len(acked), total)
 
-    db = sqlite3.connect(os.path.join(data, "coffeecloud.db"))
-    stored = db.execute("SELECT m.serial, t.seq FROM telemetry t JOIN machines m ON m.id = t.machine_id "
-                        "UNION ALL SELECT m.serial, e.seq FROM events e JOIN machines m ON m.id = e.machine_id"
-                        ).fetchall()
-    db.close()
+    with storeview.open_store(data) as db:
+        stored = db.machine_records()
     stored_set = set(stored)
     missing = acked - stored_set
     assert not missing, "%d acknowledged messages are not stored, e.g. %s" % (len(missing), sorted(missing)[:5])

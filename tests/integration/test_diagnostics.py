@@ -21,6 +21,7 @@ import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
 from ccdaemon import TIMEOUT  # noqa: E402
 from oas import checked  # noqa: E402
+import storeview  # noqa: E402
 
 MARKER = b"DIAG-PLAINTEXT-MARKER-7f3a"
 CARD = "4111 1111 1111 1111"
@@ -188,8 +189,8 @@ def test_oversize_refused(world):
     status, doc, _ = w["people"].call("GET", f"/api/v1/diagnostics/{req['id']}", token=w["tech"])
     assert status == 200 and doc["state"] == "failed" and doc["received"] == LIMIT // 2, doc
     # Nothing of it is kept, and it takes no more.
-    with __import__("sqlite3").connect(str(fleet.data / "coffeecloud.db")) as db:
-        n = db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (req["id"],)).fetchone()[0]
+    with storeview.open_store(fleet.data) as db:
+        n = db.count("diag_chunks", "bundle_id = ?", (req["id"],))
     assert n == 0
     status, doc, _ = put(m, url + f"?offset={LIMIT // 2}", b"x")
     assert status == 410, doc
@@ -299,19 +300,17 @@ def test_the_simulator_uploads_a_realistic_bundle(world):
 def test_retention_expires_and_deletes(world):
     """The retention thread expires requests past their 24 h and deletes bundles older than
     diagnostics_retention_days (30), their sealed chunks with them; audited."""
-    import sqlite3
     w, fleet = world, world["fleet"]
     old, stale = request(w, "D2"), request(w, "D2")
     data = bundle("D2", 100000)
     status, doc, _ = put(machine_api(fleet, w["port"], "D2"), f"/api/v1/machine/diagnostics/{old['id']}?offset=0"
                          f"&final=true&sha256={hashlib.sha256(data).hexdigest()}", data)
     assert status == 200 and doc["complete"], doc
-    db = sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30)
-    with db:
-        assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (old["id"],)).fetchone()[0] == 2
-        db.execute("UPDATE diag_bundles SET requested_ms = requested_ms - 31 * 86400000 WHERE id = ?", (old["id"],))
-        db.execute("UPDATE diag_bundles SET expires_ms = 1 WHERE id = ?", (stale["id"],))
-    db.close()
+    with storeview.open_store(fleet.data, write=True) as db:
+        assert db.count("diag_chunks", "bundle_id = ?", (old["id"],)) == 2
+        assert db.execute("UPDATE diag_bundles SET requested_ms = requested_ms - 31 * 86400000 WHERE id = ?",
+                          (old["id"],)) == 1
+        assert db.execute("UPDATE diag_bundles SET expires_ms = 1 WHERE id = ?", (stale["id"],)) == 1
 
     def swept():
         s1, _, _ = w["people"].call("GET", f"/api/v1/diagnostics/{old['id']}", token=w["tech"])
@@ -319,14 +318,13 @@ def test_retention_expires_and_deletes(world):
         return s1 == 404 and s2 == 200 and doc["state"] == "expired" and doc
     doc = ccdaemon.poll_until(swept, "the retention sweep")
     assert doc["reason"] == "not uploaded in time", doc
-    with sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30) as db:
-        assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (old["id"],)).fetchone()[0] == 0
+    with storeview.open_store(fleet.data) as db:
+        assert db.count("diag_chunks", "bundle_id = ?", (old["id"],)) == 0
     assert "retention.diagnostics.delete" in {r["action"] for r in fleet.ccj("audit", "list")}
 
 
 def test_erasure_leaves_nothing_readable(world):
     """Erasing the customer destroys its key and cascades its bundles and their chunks."""
-    import sqlite3
     w, fleet = world, world["fleet"]
     fleet.add_customer("cafe-gone")
     fleet.add_machine("G1", customer="cafe-gone")
@@ -336,8 +334,8 @@ def test_erasure_leaves_nothing_readable(world):
                          f"&final=true&sha256={hashlib.sha256(data).hexdigest()}", data)
     assert status == 200 and doc["complete"], doc
     fleet.cc("customer", "delete", "--customer", "cafe-gone", "--yes")
-    with sqlite3.connect(str(fleet.data / "coffeecloud.db"), timeout=30) as db:
-        assert db.execute("SELECT count(*) FROM diag_bundles WHERE id = ?", (req["id"],)).fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM diag_chunks WHERE bundle_id = ?", (req["id"],)).fetchone()[0] == 0
+    with storeview.open_store(fleet.data) as db:
+        assert db.count("diag_bundles", "id = ?", (req["id"],)) == 0
+        assert db.count("diag_chunks", "bundle_id = ?", (req["id"],)) == 0
     status, doc, _ = w["people"].call("GET", f"/api/v1/diagnostics/{req['id']}", token=w["tech"])
     assert status == 404, doc

@@ -4,13 +4,13 @@ more arrive than the tables take, the writer holds back at
 inbox_backlog_max and machines are slowed down, never refused, and every
 acknowledged message is stored once."""
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
+import storeview  # noqa: E402
 
 LOADGEN = ccdaemon.BUILD_DIR / "coffeecloud-loadgen"
 MACHINES, EACH = 4, 2500
@@ -37,11 +37,6 @@ def test_a_flood_is_held_back_at_the_backlog_and_nothing_is_lost(tmp_path):
     finally:
         assert d.stop() == 0
     # Stopped, the daemon has moved everything: the inbox holds nothing unmoved.
-    c = sqlite3.connect(f.data / "coffeecloud.db")
-    stored = c.execute("SELECT count(*) FROM telemetry").fetchone()[0]
-    applied = int(c.execute("SELECT value FROM meta WHERE key = 'inbox-applied'").fetchone()[0])
-    c.close()
-    c = sqlite3.connect(f.data / "coffeecloud-inbox.db")
-    waiting = c.execute("SELECT count(*) FROM records WHERE id > ?", (applied,)).fetchone()[0]
-    c.close()
+    with storeview.open_store(f.data) as db:
+        stored, waiting = db.count("telemetry"), db.unsettled()
     assert stored == MACHINES * EACH and waiting == 0, (stored, waiting)

@@ -16,6 +16,7 @@ import threading
 import time
 
 import ccdaemon
+import storeview
 from ccdaemon import Daemon, Fleet, poll_until, run_cli
 
 FAST = {"notify_poll_ms": "100", "webhook_retry_base_ms": "200", "webhook_timeout_s": "5"}
@@ -372,13 +373,9 @@ def parts(raw):
 
 
 def outbox_rows(f):
-    import sqlite3
-    c = sqlite3.connect(f"file:{f.data / 'coffeecloud.db'}?mode=ro", uri=True)
-    try:
-        return c.execute("SELECT u.login, o.kind, o.state, o.next_ms, o.attempts FROM outbox o "
-                         "JOIN users u ON u.id = o.user_id ORDER BY o.id").fetchall()
-    finally:
-        c.close()
+    with storeview.open_store(f.data) as c:
+        return c.rows("SELECT u.login, o.kind, o.state, o.next_ms, o.attempts FROM outbox o "
+                      "JOIN users u ON u.id = o.user_id ORDER BY o.id")
 
 
 def test_email_over_starttls_in_the_readers_language_after_quiet_hours(tmp_path):
@@ -583,7 +580,6 @@ def test_starttls_is_required_unless_the_relay_is_loopback(tmp_path):
 
 
 def test_ended_notifications_are_deleted_after_30_days(tmp_path):
-    import sqlite3
     f = Fleet.create(tmp_path, machines=())
     rx = Receiver(tmp_path, f)
     try:
@@ -594,10 +590,8 @@ def test_ended_notifications_are_deleted_after_30_days(tmp_path):
             poll_until(lambda: [n for n in deliveries(f, hook) if n["state"] == "delivered"] == deliveries(f, hook)
                        and len(deliveries(f, hook)) == 2, "two delivered")
         old, recent = deliveries(f, hook)[1]["id"], deliveries(f, hook)[0]["id"]
-        c = sqlite3.connect(f.data / "coffeecloud.db")
-        with c:
-            c.execute("UPDATE outbox SET done_ms = done_ms - 31 * 86400000 WHERE msg_id = ?", (old,))
-        c.close()
+        with storeview.open_store(f.data, write=True) as c:
+            assert c.execute("UPDATE outbox SET done_ms = done_ms - 31 * 86400000 WHERE msg_id = ?", (old,)) == 1
         with Daemon(f, settings=settings(rx)) as d:
             d.wait_for(r"deleted 1 notifications that ended more than 30 days ago")
         assert [n["id"] for n in deliveries(f, hook)] == [recent]

@@ -7,7 +7,6 @@ version stays in force until the platform's admins publish the draft.
 """
 import json
 import re
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
 from oas import checked  # noqa: E402
+import storeview  # noqa: E402
 
 ADMIN_PASSWORD = ccdaemon.PASSWORD
 SOURCE = Path(__file__).resolve().parents[2]
@@ -260,9 +260,8 @@ def test_consent_records_version_and_language(world):
     status, doc, _ = api.call("POST", "/api/v1/consents", {"customer": "cafe-p", "version": v, "language": "hu"},
                               token=mgr)
     assert status == 201, doc
-    db = sqlite3.connect(f"file:{f.data / 'coffeecloud.db'}?mode=ro", uri=True)
-    rows = db.execute("SELECT version, language, login FROM consents").fetchall()
-    db.close()
+    with storeview.open_store(f.data) as db:
+        rows = db.rows("SELECT version, language, login FROM consents")
     assert rows == [(v, "hu", "mgr-p")]
 
 

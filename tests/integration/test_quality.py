@@ -4,7 +4,6 @@ scenario that real machines publish over MQTT/TLS (paho): brews out of
 spec, a milk fridge warming up, a skipped cleaning. The figures are checked
 against the scenario's own record; who sees what follows roles and consent."""
 import calendar
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
 from oas import checked  # noqa: E402
 from test_downtime import Paho  # noqa: E402
+import storeview  # noqa: E402
 
 DAY = 86400000
 HOUR = 3600000
@@ -191,25 +191,20 @@ def test_finished_days_digested_in_the_background_answer_the_same(world):
     answer from the digests is the one the records give."""
     w = world
     scenario_compliance(w)
-    db = w["fleet"].data / "coffeecloud.db"
+    data = w["fleet"].data
 
     def digested():
-        c = sqlite3.connect(db, timeout=10)
-        try:
-            return c.execute("SELECT count(*) FROM rollups r JOIN machines m ON m.id = r.machine_id "
-                             "WHERE m.serial = 'Q1' AND r.width_ms = ? AND r.start_ms IN (?, ?)",
-                             (-DAY, D, D + DAY)).fetchone()[0] == 2
-        finally:
-            c.close()
+        with storeview.open_store(data) as c:
+            return c.scalar("SELECT count(*) FROM rollups r JOIN machines m ON m.id = r.machine_id "
+                            "WHERE m.serial = 'Q1' AND r.width_ms = ? AND r.start_ms IN (?, ?)",
+                            (-DAY, D, D + DAY)) == 2
     ccdaemon.poll_until(digested, "Q1's two scenario days digested")
     query = {"from": D, "to": D + 2 * DAY}
     from_digests = compliance(w, "eng-m", machine="Q1", **query)
     status, usage_digests = call(w, "eng-m", "GET", f"/api/v1/beverages?group_by=product,day&from={D}&to={D + 2 * DAY}")
     assert status == 200, usage_digests
-    c = sqlite3.connect(db, timeout=10)
-    with c:
+    with storeview.open_store(data, write=True) as c:
         c.execute("DELETE FROM rollups WHERE width_ms = ?", (-DAY,))
-    c.close()
     from_records = compliance(w, "eng-m", machine="Q1", **query)
     status, usage_records = call(w, "eng-m", "GET", f"/api/v1/beverages?group_by=product,day&from={D}&to={D + 2 * DAY}")
     assert status == 200, usage_records
@@ -446,11 +441,8 @@ def test_an_overdue_cleaning_still_alerts_after_a_restart(tmp_path):
         m.disconnect()
 
         def noted():
-            c = sqlite3.connect(f.data / "coffeecloud.db", timeout=10)
-            try:
-                return c.execute("SELECT program FROM last_cleanings").fetchall() == [("milk_system",)]
-            finally:
-                c.close()
+            with storeview.open_store(f.data) as c:
+                return c.rows("SELECT program FROM last_cleanings") == [("milk_system",)]
         ccdaemon.poll_until(noted, "the cleaning noted in the store")
     finally:
         d.stop()

@@ -3,7 +3,6 @@ days are deleted by the daemon, kind by kind; a kind kept "until erasure"
 is left alone."""
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
 from oas import checked  # noqa: E402
+import storeview  # noqa: E402
 
 DAY_MS = 86400 * 1000
 
@@ -60,13 +60,12 @@ def test_records_past_their_retention_are_deleted(tmp_path):
         d.stop()
     for serial in ("R1", "R2"):
         assert [r["seq"] for r in f.telemetry(serial)] == [3], serial
-    c = sqlite3.connect(f.data / "coffeecloud.db")
-    # Summaries older than 4 days went; the 3-day-old and the fresh ones stay.
-    starts = sorted(s for (s,) in c.execute("SELECT start_ms + width_ms FROM rollups WHERE width_ms > 0"))
-    audit = c.execute("SELECT actor, action, machines, purpose, outcome, source, customer_id FROM audit "
-                      "WHERE actor = 'daemon:retention' ORDER BY seq").fetchall()
-    customer = c.execute("SELECT id FROM orgs WHERE name = 'cafe-r'").fetchone()[0]
-    c.close()
+    with storeview.open_store(f.data) as c:
+        # Summaries older than 4 days went; the 3-day-old and the fresh ones stay.
+        starts = sorted(s for (s,) in c.rows("SELECT start_ms + width_ms FROM rollups WHERE width_ms > 0"))
+        audit = c.rows("SELECT actor, action, machines, purpose, outcome, source, customer_id FROM audit "
+                       "WHERE actor = 'daemon:retention' ORDER BY seq")
+        customer = c.scalar("SELECT id FROM orgs WHERE name = 'cafe-r'")
     assert len(starts) == 8 and min(starts) > now - 4 * DAY_MS, starts
     # Each kind's deletions are in the audit log, with their count, under the customer.
     deleted = {}
@@ -142,9 +141,8 @@ def test_a_customers_shorter_term_deletes_only_its_records(tmp_path):
     shown = f.ccj("retention", "show", "--customer", "cafe-s")
     assert shown["customers"] == [{"customer": "cafe-s", "agreed": {"rollups": 30},
                                    "effective": {"telemetry": 0, "rollups": 30, "events": 365, "reports": 0}}]
-    c = sqlite3.connect(f.data / "coffeecloud.db")
-    audit = c.execute("SELECT action, source, customer_id FROM audit WHERE actor = 'daemon:retention'").fetchall()
-    customer = c.execute("SELECT id FROM orgs WHERE name = 'cafe-r'").fetchone()[0]
-    c.close()
+    with storeview.open_store(f.data) as c:
+        audit = c.rows("SELECT action, source, customer_id FROM audit WHERE actor = 'daemon:retention' ORDER BY seq")
+        customer = c.scalar("SELECT id FROM orgs WHERE name = 'cafe-r'")
     assert [(a, cid) for a, _, cid in audit] == [("retention.telemetry.delete", customer)], audit
     assert audit[0][1].startswith("deleted 1 older than "), audit

@@ -1,0 +1,1743 @@
+/*
+ * The PostgreSQL backend through libpq: IN PROGRESS (issue 14). Built only
+ * with -DCC_STORE_POSTGRESQL=ON, and not in the default build until it
+ * passes tests/unit/test_store_conformance.c (docs/STORE.md). What is here:
+ * connecting (and making the database when asked to create), the schema
+ * version, transactions and savepoints, meta. Every other slot of the
+ * table is empty, which the conformance suite's first case names.
+ *
+ * Shared statements are SQLite's text with ?N placeholders, rewritten by
+ * store/sql/params.h; the location is a libpq connection string.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "store/sql/params.h"
+#include "store/store.h"
+
+#define MOD "store"
+
+extern const struct store_ops store_postgresql_ops;
+#define SQL_MAX 8192
+#define PARAMS_MAX 32
+
+struct pg_store {
+	struct store base;
+	PGconn *conn;
+	/* A savepoint outside a transaction opened one (SQLite's SAVEPOINT
+	 * does; PostgreSQL's needs a BEGIN first): its release commits it. */
+	int savepoint_began;
+};
+
+#define PG(s) ((struct pg_store *)(s)->impl)
+
+/* Never the server's full message: its DETAIL, and the primary message of
+ * data and constraint errors (SQLSTATE classes 22, 23), quote the values
+ * refused. Those are logged by SQLSTATE and constraint name only. */
+static int pg_fail(struct pg_store *s, const PGresult *r, const char *what)
+{
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *constraint = r != NULL ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	const char *primary = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
+		log_error(MOD, "postgresql: %s: SQLSTATE %s%s%s", what, state, constraint != NULL ? ", constraint " : "",
+		          constraint != NULL ? constraint : "");
+	else if (primary != NULL)
+		log_error(MOD, "postgresql: %s: SQLSTATE %s: %s", what, state != NULL ? state : "?", primary);
+	else
+		log_error(MOD, "postgresql: %s: %s", what, PQerrorMessage(s->conn));
+	if (state != NULL && strcmp(state, "23505") == 0)
+		return CC_ERR_EXISTS; /* unique_violation */
+	if (state != NULL && strncmp(state, "23", 2) == 0)
+		return CC_ERR_INVALID; /* another integrity constraint */
+	return CC_ERR_DB;
+}
+
+/* Runs one shared statement with text parameters (NULL: SQL NULL); *out
+ * gets the result when the caller wants rows (PQclear it). */
+struct params {
+	int n;
+	const char *values[PARAMS_MAX];
+	int lengths[PARAMS_MAX]; /* binary ones' */
+	int formats[PARAMS_MAX]; /* 1: binary (blobs), 0: text */
+	char numbers[PARAMS_MAX][24];
+};
+
+static void param_text(struct params *p, const char *v)
+{
+	p->values[p->n] = v;
+	p->formats[p->n++] = 0;
+}
+
+static void param_int(struct params *p, int64_t v)
+{
+	snprintf(p->numbers[p->n], sizeof(p->numbers[p->n]), "%lld", (long long)v);
+	param_text(p, p->numbers[p->n]);
+}
+
+static void param_blob(struct params *p, const void *v, size_t len)
+{
+	p->values[p->n] = v != NULL ? v : "";
+	p->lengths[p->n] = (int)len;
+	p->formats[p->n++] = 1;
+}
+
+/*
+ * Fences. PostgreSQL aborts a whole transaction at its first failed
+ * statement; SQLite fails the statement only, and callers rely on that
+ * (try an insert, see CC_ERR_EXISTS, go on, commit: the conformance
+ * suite's tx_failure_keeps_tx). Inside a transaction each statement runs
+ * under a savepoint of its own, undone alone when it fails. Two more
+ * round trips a statement: pipeline mode can take them back later.
+ */
+static int fence_open(struct pg_store *s)
+{
+	PGresult *r;
+	int ok;
+
+	if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
+		return 0;
+	r = PQexec(s->conn, "SAVEPOINT stmt");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok;
+}
+
+static void fence_close(struct pg_store *s, int fenced, int ok)
+{
+	if (!fenced)
+		return;
+	PQclear(PQexec(s->conn, ok ? "RELEASE SAVEPOINT stmt" : "ROLLBACK TO SAVEPOINT stmt; RELEASE SAVEPOINT stmt"));
+}
+
+/* Sends sql (shared text, ?N placeholders) with its parameters. */
+static int send(struct pg_store *s, const char *sql, const struct params *p)
+{
+	char text[SQL_MAX];
+	int highest = 0, rc;
+
+	rc = sql_params_pg(sql, text, sizeof(text), &highest);
+	if (rc != CC_OK)
+		return rc;
+	if (highest != p->n)
+		return CC_ERR_INVALID;
+	if (!PQsendQueryParams(s->conn, text, p->n, NULL, p->values, p->lengths, p->formats, 0))
+		return pg_fail(s, NULL, "sending");
+	return CC_OK;
+}
+
+static int run_p(struct pg_store *s, const char *sql, const struct params *p, const char *what, PGresult **out)
+{
+	char text[SQL_MAX];
+	int highest = 0, rc, fenced;
+	PGresult *r;
+
+	rc = sql_params_pg(sql, text, sizeof(text), &highest);
+	if (rc != CC_OK)
+		return rc;
+	if (highest != p->n)
+		return CC_ERR_INVALID;
+	fenced = fence_open(s);
+	r = PQexecParams(s->conn, text, p->n, NULL, p->values, p->lengths, p->formats, 0);
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
+		rc = pg_fail(s, r, what);
+		PQclear(r);
+		fence_close(s, fenced, 0);
+		return rc;
+	}
+	fence_close(s, fenced, 1);
+	if (out != NULL)
+		*out = r;
+	else
+		PQclear(r);
+	return CC_OK;
+}
+
+/* A statement with text parameters (NULL: SQL NULL). */
+static int run(struct pg_store *s, const char *sql, int n, const char *const *params, const char *what,
+               PGresult **out)
+{
+	struct params p = { 0 };
+	int i;
+
+	if (n < 0 || n > PARAMS_MAX)
+		return CC_ERR_INVALID;
+	for (i = 0; i < n; i++)
+		param_text(&p, params[i]);
+	return run_p(s, sql, &p, what, out);
+}
+
+/* Transaction control: never fenced, no parameters. */
+static int exec_plain(struct pg_store *s, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	int rc = CC_OK;
+
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(s, r, what);
+	PQclear(r);
+	return rc;
+}
+
+/* ---- schema ---- */
+
+/* A migration: several statements, no parameters (the simple protocol). */
+static int exec_script(struct pg_store *s, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	int rc = CC_OK;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(s, r, what);
+	PQclear(r);
+	return rc;
+}
+
+/* Migrations, in order; the PostgreSQL text of each SQLite migration the
+ * backend has caught up with. schema_version counts them. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL)",
+	"CREATE TABLE audit("
+	"  seq bigint PRIMARY KEY,"
+	"  ts_ms bigint NOT NULL,"
+	"  actor text NOT NULL,"
+	"  source text NOT NULL,"
+	"  action text NOT NULL,"
+	"  machines text NOT NULL,"
+	"  data_class text NOT NULL,"
+	"  purpose text NOT NULL,"
+	"  outcome text NOT NULL,"
+	"  customer_id bigint NOT NULL,"
+	"  hash bytea NOT NULL);"
+	"CREATE INDEX audit_time ON audit(ts_ms);"
+	"CREATE INDEX audit_customer ON audit(customer_id, ts_ms)",
+	/* Ids are identities: never reused, so an AD never matches a deleted row's. */
+	"CREATE TABLE orgs("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  parent_id bigint REFERENCES orgs(id),"
+	"  kind integer NOT NULL CHECK (kind BETWEEN 1 AND 3),"
+	"  name text NOT NULL UNIQUE,"
+	"  created_ms bigint NOT NULL,"
+	"  mac bytea,"
+	"  deactivated_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX orgs_parent ON orgs(parent_id)",
+	"CREATE TABLE sites("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  name text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  address text NOT NULL DEFAULT '',"
+	"  lat_e2 bigint,"
+	"  lon_e2 bigint,"
+	"  timezone text NOT NULL DEFAULT '',"
+	"  hours text NOT NULL DEFAULT '',"
+	"  UNIQUE (customer_id, name))",
+	"CREATE TABLE machines("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  serial text NOT NULL UNIQUE,"
+	"  model text NOT NULL,"
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  site_id bigint REFERENCES sites(id) ON DELETE SET NULL,"
+	"  cert_fingerprint text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  revoked_ms bigint NOT NULL DEFAULT 0,"
+	"  mac bytea,"
+	"  cert_not_after_ms bigint NOT NULL DEFAULT 0,"
+	"  prev_cert_fingerprint text NOT NULL DEFAULT '',"
+	"  prev_cert_until_ms bigint NOT NULL DEFAULT 0,"
+	"  decommissioned_ms bigint NOT NULL DEFAULT 0,"
+	"  origin_serial text NOT NULL DEFAULT '');"
+	"CREATE INDEX machines_customer ON machines(customer_id);"
+	"CREATE INDEX machines_site ON machines(site_id);"
+	"CREATE TABLE machine_certs("
+	"  machine_id bigint PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  cert_pem text NOT NULL);"
+	"CREATE TABLE retired_logins(login text PRIMARY KEY, retired_ms bigint NOT NULL);"
+	"CREATE TABLE users("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  login text NOT NULL UNIQUE,"
+	"  role text NOT NULL,"
+	"  password_hash text NOT NULL,"
+	"  profile bytea NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  totp bytea,"
+	"  totp_enabled integer NOT NULL DEFAULT 0,"
+	"  totp_last_step bigint NOT NULL DEFAULT 0,"
+	"  mac bytea,"
+	"  deletion_requested_ms bigint NOT NULL DEFAULT 0,"
+	"  deactivated_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX users_org ON users(org_id)",
+	/* Every deletion of an account retires its login, a cascade's too. */
+	"CREATE FUNCTION users_retire_login() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  INSERT INTO retired_logins(login, retired_ms)"
+	"  VALUES (OLD.login, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) ON CONFLICT DO NOTHING;"
+	"  RETURN OLD; END $$;"
+	"CREATE TRIGGER users_retire_login AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION users_retire_login();"
+	"CREATE TABLE grants("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  machine_id bigint REFERENCES machines(id) ON DELETE CASCADE,"
+	"  site_id bigint REFERENCES sites(id) ON DELETE CASCADE,"
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  purpose text NOT NULL,"
+	"  created_by text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  expires_ms bigint NOT NULL,"
+	"  revoked_ms bigint NOT NULL DEFAULT 0,"
+	"  mac bytea,"
+	"  CHECK ((machine_id IS NULL) <> (site_id IS NULL)));"
+	"CREATE INDEX grants_user ON grants(user_id)",
+	"CREATE TABLE credentials("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  token_hash bytea NOT NULL UNIQUE,"
+	"  kind integer NOT NULL,"
+	"  user_id bigint REFERENCES users(id) ON DELETE CASCADE,"
+	"  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  role text NOT NULL,"
+	"  name text NOT NULL,"
+	"  csrf_hash bytea,"
+	"  flags integer NOT NULL DEFAULT 0,"
+	"  created_by text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  expires_ms bigint NOT NULL,"
+	"  revoked_ms bigint NOT NULL DEFAULT 0,"
+	"  rate_per_min bigint NOT NULL DEFAULT 0,"
+	"  mac bytea)",
+};
+
+static int migrate(struct pg_store *s)
+{
+	PGresult *r = NULL;
+	size_t have, i;
+	int rc;
+
+	rc = exec_plain(s, "CREATE TABLE IF NOT EXISTS schema_version(version bigint NOT NULL)", "schema");
+	if (rc == CC_OK)
+		rc = exec_plain(s, "BEGIN", "schema");
+	/* One migrator at a time: nodes that start together take turns. */
+	if (rc == CC_OK)
+		rc = exec_plain(s, "LOCK TABLE schema_version IN EXCLUSIVE MODE", "schema");
+	if (rc == CC_OK)
+		rc = run(s, "SELECT COALESCE(MAX(version), 0) FROM schema_version", 0, NULL, "schema", &r);
+	if (rc != CC_OK) {
+		(void)exec_plain(s, "ROLLBACK", "schema");
+		return rc;
+	}
+	have = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if (have > sizeof(migrations) / sizeof(migrations[0])) {
+		log_error(MOD, "postgresql: the schema is newer (%zu) than this program knows", have);
+		(void)exec_plain(s, "ROLLBACK", "schema");
+		return CC_ERR_STATE;
+	}
+	for (i = have; i < sizeof(migrations) / sizeof(migrations[0]) && rc == CC_OK; i++)
+		rc = exec_script(s, migrations[i], "migrating");
+	if (rc == CC_OK && i != have) {
+		char v[24];
+		const char *p[1] = { v };
+
+		snprintf(v, sizeof(v), "%zu", i);
+		rc = exec_plain(s, "DELETE FROM schema_version", "schema");
+		if (rc == CC_OK)
+			rc = run(s, "INSERT INTO schema_version(version) VALUES (?1)", 1, p, "schema", NULL);
+	}
+	if (rc == CC_OK)
+		return exec_plain(s, "COMMIT", "schema");
+	(void)exec_plain(s, "ROLLBACK", "schema");
+	return rc;
+}
+
+/* ---- connections ---- */
+
+/* Connects to location, or (create) to the same server's maintenance
+ * database to make location's database first. */
+static PGconn *connect_to(const char *location, const char *dbname_override)
+{
+	const char *keys[3] = { "dbname", "dbname", NULL };
+	const char *values[3] = { location, dbname_override, NULL };
+
+	/* expand_dbname: the first dbname is the whole connection string; a
+	 * second one, when given, overrides the database it names. */
+	if (dbname_override == NULL)
+		keys[1] = NULL;
+	return PQconnectdbParams(keys, values, 1);
+}
+
+static int create_database(const char *location)
+{
+	PQconninfoOption *opts = PQconninfoParse(location, NULL), *o;
+	const char *dbname = NULL;
+	PGconn *admin;
+	PGresult *r;
+	char *quoted = NULL, sql[512];
+	int rc = CC_ERR_INVALID;
+
+	if (opts == NULL)
+		return CC_ERR_INVALID;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "dbname") == 0)
+			dbname = o->val;
+	if (dbname == NULL || dbname[0] == '\0')
+		goto out;
+	admin = connect_to(location, "postgres");
+	if (PQstatus(admin) != CONNECTION_OK) {
+		log_error(MOD, "postgresql: cannot reach the server to create the database: %s", PQerrorMessage(admin));
+		PQfinish(admin);
+		rc = CC_ERR_IO;
+		goto out;
+	}
+	quoted = PQescapeIdentifier(admin, dbname, strlen(dbname));
+	if (quoted != NULL && (size_t)snprintf(sql, sizeof(sql), "CREATE DATABASE %s", quoted) < sizeof(sql)) {
+		r = PQexec(admin, sql);
+		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? CC_OK : CC_ERR_DB;
+		if (rc != CC_OK)
+			log_error(MOD, "postgresql: creating the database: %s", PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	PQfreemem(quoted);
+	PQfinish(admin);
+out:
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/* Notices ("already exists, skipping") are not errors and not for stderr. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static void pg_close(struct store *base)
+{
+	struct pg_store *s;
+
+	if (base == NULL)
+		return;
+	s = PG(base);
+	PQfinish(s->conn);
+	free(s);
+}
+
+static int pg_open(const char *location, int create, struct store **out)
+{
+	struct pg_store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (s == NULL)
+		return CC_ERR_NOMEM;
+	s->base.ops = &store_postgresql_ops;
+	s->base.impl = &s->base;
+	s->conn = connect_to(location, NULL);
+	if (PQstatus(s->conn) != CONNECTION_OK && create) {
+		PQfinish(s->conn);
+		s->conn = NULL;
+		rc = create_database(location);
+		if (rc != CC_OK) {
+			free(s);
+			return rc;
+		}
+		s->conn = connect_to(location, NULL);
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		log_error(MOD, "postgresql: cannot connect: %s", PQerrorMessage(s->conn));
+		pg_close(&s->base);
+		return CC_ERR_NOTFOUND;
+	}
+	PQsetNoticeProcessor(s->conn, quiet, NULL);
+	rc = exec_plain(s, "SET synchronous_commit = on", "opening");
+	if (rc == CC_OK)
+		rc = migrate(s);
+	if (rc != CC_OK) {
+		pg_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return CC_OK;
+}
+
+static int pg_check(struct store *base)
+{
+	return exec_plain(PG(base), "SELECT count(*) FROM meta", "check");
+}
+
+/* ---- transactions ---- */
+
+static int pg_in_transaction(struct store *base)
+{
+	return PQtransactionStatus(PG(base)->conn) != PQTRANS_IDLE;
+}
+
+/* READ COMMITTED, PostgreSQL's default. SQLite's BEGIN IMMEDIATE makes
+ * writers take turns; which statements need a row lock (FOR UPDATE) or an
+ * advisory lock to keep that guarantee across nodes is decided op by op
+ * as they are written (docs/STORE.md), not by SERIALIZABLE, whose
+ * serialization failures no caller retries today. */
+static int pg_begin(struct store *base)
+{
+	PG(base)->savepoint_began = 0;
+	return exec_plain(PG(base), "BEGIN", "begin");
+}
+
+/* COMMIT of a transaction PostgreSQL had aborted "succeeds" as ROLLBACK:
+ * that is a failure to the caller, who believes its writes are kept. */
+static int pg_commit(struct store *base)
+{
+	struct pg_store *s = PG(base);
+	PGresult *r = PQexec(s->conn, "COMMIT");
+	int rc = CC_OK;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(s, r, "commit");
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		log_error(MOD, "postgresql: commit: the transaction had failed and was rolled back");
+		rc = CC_ERR_STATE;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static void pg_rollback(struct store *base)
+{
+	if (pg_in_transaction(base))
+		(void)exec_plain(PG(base), "ROLLBACK", "rollback");
+	PG(base)->savepoint_began = 0;
+}
+
+/* The snapshot is taken at the first statement, not at BEGIN: take it now,
+ * as SQLite's begin_read does. */
+static int pg_begin_read(struct store *base)
+{
+	int rc = exec_plain(PG(base), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
+
+	if (rc == CC_OK)
+		rc = exec_plain(PG(base), "SELECT 1", "begin");
+	if (rc != CC_OK)
+		pg_rollback(base);
+	return rc;
+}
+
+static int pg_savepoint(struct store *base)
+{
+	struct pg_store *s = PG(base);
+	int rc = CC_OK;
+
+	if (!pg_in_transaction(base)) {
+		rc = exec_plain(s, "BEGIN", "savepoint");
+		s->savepoint_began = rc == CC_OK;
+	}
+	return rc == CC_OK ? exec_plain(s, "SAVEPOINT item", "savepoint") : rc;
+}
+
+static int pg_savepoint_release(struct store *base)
+{
+	struct pg_store *s = PG(base);
+	int rc = exec_plain(s, "RELEASE SAVEPOINT item", "savepoint");
+
+	if (rc == CC_OK && s->savepoint_began) {
+		s->savepoint_began = 0;
+		rc = exec_plain(s, "COMMIT", "savepoint");
+	}
+	return rc;
+}
+
+static void pg_savepoint_rollback(struct store *base)
+{
+	struct pg_store *s = PG(base);
+
+	(void)exec_plain(s, "ROLLBACK TO SAVEPOINT item", "savepoint");
+	(void)exec_plain(s, "RELEASE SAVEPOINT item", "savepoint");
+	if (s->savepoint_began) {
+		s->savepoint_began = 0;
+		(void)exec_plain(s, "COMMIT", "savepoint");
+	}
+}
+
+/* ---- meta: the same statements as SQLite's ---- */
+
+static int pg_meta_get(struct store *base, const char *key, char *out, size_t cap)
+{
+	const char *p[1] = { key };
+	PGresult *r = NULL;
+	int rc = run(PG(base), "SELECT value FROM meta WHERE key = ?1", 1, p, "meta", &r);
+	size_t n;
+
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return CC_ERR_NOTFOUND;
+	}
+	n = (size_t)PQgetlength(r, 0, 0);
+	if (cap == 0) {
+		PQclear(r);
+		return CC_ERR_LIMIT;
+	}
+	if (n >= cap)
+		n = cap - 1; /* cut, as SQLite's does */
+	memcpy(out, PQgetvalue(r, 0, 0), n);
+	out[n] = '\0';
+	PQclear(r);
+	return CC_OK;
+}
+
+static int pg_meta_set(struct store *base, const char *key, const char *value)
+{
+	const char *p[2] = { key, value };
+
+	return run(PG(base), "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+	                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", 2, p, "meta", NULL);
+}
+
+static int pg_meta_bump(struct store *base, const char *key)
+{
+	const char *p[1] = { key };
+
+	return run(PG(base), "INSERT INTO meta(key, value) VALUES (?1, '1') "
+	                     "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)", 1, p,
+	           "meta", NULL);
+}
+
+/* ---- the audit log ---- */
+
+#define AUDIT_COLUMNS "seq, ts_ms, customer_id, actor, source, action, machines, data_class, purpose, outcome, hash"
+
+static void copy_value(char *out, size_t cap, const PGresult *r, int row, int col)
+{
+	size_t n = (size_t)PQgetlength(r, row, col);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, PQgetvalue(r, row, col), n);
+	out[n] = '\0';
+}
+
+static int64_t int_value(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* bytea arrives in text results as \x and hex digits. */
+static size_t hex_value(uint8_t *out, size_t cap, const PGresult *r, int row, int col)
+{
+	const char *v = PQgetvalue(r, row, col);
+	size_t len = (size_t)PQgetlength(r, row, col), i, n;
+
+	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 != 0)
+		return 0;
+	n = (len - 2) / 2;
+	for (i = 0; i < n && i < cap; i++) {
+		int hi = hex_digit(v[2 + 2 * i]), lo = hex_digit(v[3 + 2 * i]);
+
+		if (hi < 0 || lo < 0)
+			return 0;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return n; /* the stored length, even past cap: damage shows */
+}
+
+static void read_audit(const PGresult *r, int row, struct store_audit *a)
+{
+	uint8_t hash[STORE_AUDIT_HASH_LEN + 1];
+
+	memset(a, 0, sizeof(*a));
+	a->seq = int_value(r, row, 0);
+	a->ts_ms = int_value(r, row, 1);
+	a->customer_id = int_value(r, row, 2);
+	copy_value(a->actor, sizeof(a->actor), r, row, 3);
+	copy_value(a->source, sizeof(a->source), r, row, 4);
+	copy_value(a->action, sizeof(a->action), r, row, 5);
+	copy_value(a->machines, sizeof(a->machines), r, row, 6);
+	copy_value(a->data_class, sizeof(a->data_class), r, row, 7);
+	copy_value(a->purpose, sizeof(a->purpose), r, row, 8);
+	copy_value(a->outcome, sizeof(a->outcome), r, row, 9);
+	a->hash_len = hex_value(hash, sizeof(hash), r, row, 10);
+	if (a->hash_len == STORE_AUDIT_HASH_LEN)
+		memcpy(a->hash, hash, STORE_AUDIT_HASH_LEN);
+}
+
+static int pg_audit_head(struct store *base, int64_t *seq, uint8_t hash[STORE_AUDIT_HASH_LEN])
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	uint8_t h[STORE_AUDIT_HASH_LEN + 1];
+	int rc = run_p(PG(base), "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &p, "reading the audit log",
+	               &r);
+
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = CC_ERR_NOTFOUND;
+	else if (hex_value(h, sizeof(h), r, 0, 1) != STORE_AUDIT_HASH_LEN)
+		rc = CC_ERR_CORRUPT;
+	else {
+		*seq = int_value(r, 0, 0);
+		memcpy(hash, h, STORE_AUDIT_HASH_LEN);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_audit_insert(struct store *base, const struct store_audit *a)
+{
+	struct params p = { 0 };
+
+	param_int(&p, a->seq);
+	param_int(&p, a->ts_ms);
+	param_int(&p, a->customer_id);
+	param_text(&p, a->actor);
+	param_text(&p, a->source);
+	param_text(&p, a->action);
+	param_text(&p, a->machines);
+	param_text(&p, a->data_class);
+	param_text(&p, a->purpose);
+	param_text(&p, a->outcome);
+	param_blob(&p, a->hash, a->hash_len);
+	return run_p(PG(base), "INSERT INTO audit(" AUDIT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &p,
+	             "appending to the audit log", NULL);
+}
+
+/* Streams the rows (single-row mode): the log is never loaded whole. */
+static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
+                         int (*each)(void *, const struct store_audit *), void *ctx)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 };
+	struct store_audit a;
+	PGresult *r;
+	int rc, stop = 0, fenced;
+	/* SQLite's statement, but for instr (strpos here: the dialect table's
+	 * row) and the casts PostgreSQL needs to type a parameter compared only
+	 * with NULL or a literal (valid in SQLite too: the shared text to be). */
+	const char *asc =
+		"SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (CAST(?8 AS BIGINT) = 0 OR seq < ?8) AND ts_ms >= ?2 "
+		"AND (CAST(?3 AS BIGINT) = 0 OR ts_ms < ?3) AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(?4)) = ?4) "
+		"AND (CAST(?5 AS TEXT) IS NULL OR strpos(',' || machines || ',', ',' || ?5 || ',') > 0) "
+		"AND (CAST(?6 AS BIGINT) = 0 OR customer_id = ?6) AND (CAST(?9 AS TEXT) IS NULL OR actor = ?9) ORDER BY seq LIMIT ?7";
+	const char *desc =
+		"SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (CAST(?8 AS BIGINT) = 0 OR seq < ?8) AND ts_ms >= ?2 "
+		"AND (CAST(?3 AS BIGINT) = 0 OR ts_ms < ?3) AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(?4)) = ?4) "
+		"AND (CAST(?5 AS TEXT) IS NULL OR strpos(',' || machines || ',', ',' || ?5 || ',') > 0) "
+		"AND (CAST(?6 AS BIGINT) = 0 OR customer_id = ?6) AND (CAST(?9 AS TEXT) IS NULL OR actor = ?9) ORDER BY seq DESC LIMIT ?7";
+
+	param_int(&p, f->from_seq);
+	param_int(&p, f->from_ms);
+	param_int(&p, f->to_ms);
+	param_text(&p, f->action_prefix);
+	param_text(&p, f->serial);
+	param_int(&p, f->customer_id);
+	param_int(&p, f->limit > 0 && f->limit < (size_t)INT64_MAX ? (int64_t)f->limit : INT64_MAX);
+	param_int(&p, f->before_seq);
+	param_text(&p, f->actor);
+	fenced = fence_open(s);
+	rc = send(s, f->newest_first ? desc : asc, &p);
+	if (rc != CC_OK) {
+		fence_close(s, fenced, 0);
+		return rc;
+	}
+	if (!PQsetSingleRowMode(s->conn))
+		log_error(MOD, "postgresql: single-row mode refused; reading the audit log whole");
+	/* Every result is taken, even after a stop, so the connection is free. */
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+			int i;
+
+			for (i = 0; i < PQntuples(r) && stop == 0 && rc == CC_OK; i++) {
+				read_audit(r, i, &a);
+				stop = each(ctx, &a);
+			}
+		} else if (rc == CC_OK) {
+			rc = pg_fail(s, r, "reading the audit log");
+		}
+		PQclear(r);
+	}
+	fence_close(s, fenced, rc == CC_OK);
+	return rc != CC_OK ? rc : stop;
+}
+
+/* ---- rows, streamed ---- */
+
+/* Sends sql and hands each row to emit, one at a time; stops at emit's
+ * first non-zero return, which it returns. The connection is drained
+ * either way. */
+static int each_row(struct pg_store *s, const char *sql, const struct params *p,
+                    int (*emit)(void *arg, const PGresult *r, int row), void *arg, const char *what)
+{
+	PGresult *r;
+	int fenced = fence_open(s), rc = send(s, sql, p), stop = 0;
+
+	if (rc != CC_OK) {
+		fence_close(s, fenced, 0);
+		return rc;
+	}
+	(void)PQsetSingleRowMode(s->conn);
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+		int i;
+
+		if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+			for (i = 0; i < PQntuples(r) && stop == 0 && rc == CC_OK; i++)
+				stop = emit(arg, r, i);
+		} else if (rc == CC_OK) {
+			rc = pg_fail(s, r, what);
+		}
+		PQclear(r);
+	}
+	fence_close(s, fenced, rc == CC_OK);
+	return rc != CC_OK ? rc : stop;
+}
+
+/* The first row into out through read; CC_ERR_NOTFOUND when none. */
+static int one_row(struct pg_store *s, const char *sql, const struct params *p, void (*read)(const PGresult *, int, void *),
+                   void *out, const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r);
+
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = CC_ERR_NOTFOUND;
+	else
+		read(r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
+/* INSERT ... RETURNING id. */
+static int insert_id(struct pg_store *s, const char *sql, const struct params *p, int64_t *id, const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r);
+
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 1)
+		*id = int_value(r, 0, 0);
+	else
+		rc = CC_ERR_DB;
+	PQclear(r);
+	return rc;
+}
+
+static void param_id_or_null(struct params *p, int64_t id)
+{
+	if (id == 0)
+		param_text(p, NULL);
+	else
+		param_int(p, id);
+}
+
+static void read_mac(const PGresult *r, int row, int col, uint8_t mac[STORE_MAC_LEN], size_t *len)
+{
+	uint8_t buf[STORE_MAC_LEN + 1];
+
+	*len = PQgetisnull(r, row, col) ? 0 : hex_value(buf, sizeof(buf), r, row, col);
+	if (*len == STORE_MAC_LEN)
+		memcpy(mac, buf, STORE_MAC_LEN);
+}
+
+/* ---- organisations ---- */
+
+#define ORG_COLUMNS "id, COALESCE(parent_id, 0), kind, name, created_ms, mac, deactivated_ms"
+
+static void read_org(const PGresult *r, int row, void *out)
+{
+	struct store_org *o = out;
+
+	memset(o, 0, sizeof(*o));
+	o->id = int_value(r, row, 0);
+	o->parent_id = int_value(r, row, 1);
+	o->kind = (enum org_kind)int_value(r, row, 2);
+	copy_value(o->name, sizeof(o->name), r, row, 3);
+	o->created_ms = int_value(r, row, 4);
+	read_mac(r, row, 5, o->mac, &o->mac_len);
+	o->deactivated_ms = int_value(r, row, 6);
+}
+
+static int pg_org_add(struct store *base, const struct store_org *o, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_id_or_null(&p, o->parent_id);
+	param_int(&p, (int64_t)o->kind);
+	param_text(&p, o->name);
+	param_int(&p, o->created_ms);
+	return insert_id(PG(base), "INSERT INTO orgs(parent_id, kind, name, created_ms) VALUES (?, ?, ?, ?) RETURNING id",
+	                 &p, id, "adding an organisation");
+}
+
+static int pg_org_get(struct store *base, int64_t id, struct store_org *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " ORG_COLUMNS " FROM orgs WHERE id = ?", &p, read_org, out,
+	               "reading an organisation");
+}
+
+static int pg_org_find(struct store *base, const char *name, struct store_org *out)
+{
+	struct params p = { 0 };
+
+	param_text(&p, name);
+	return one_row(PG(base), "SELECT " ORG_COLUMNS " FROM orgs WHERE name = ?", &p, read_org, out,
+	               "reading an organisation");
+}
+
+struct org_emitter {
+	int (*each)(void *, const struct store_org *);
+	void *ctx;
+};
+
+static int emit_org(void *arg, const PGresult *r, int row)
+{
+	struct org_emitter *e = arg;
+	struct store_org o;
+
+	read_org(r, row, &o);
+	return e->each(e->ctx, &o);
+}
+
+static int pg_org_list(struct store *base, int (*each)(void *, const struct store_org *), void *ctx)
+{
+	struct params p = { 0 };
+	struct org_emitter e = { each, ctx };
+
+	return each_row(PG(base), "SELECT " ORG_COLUMNS " FROM orgs ORDER BY id", &p, emit_org, &e,
+	                "listing organisations");
+}
+
+/* ---- sites ---- */
+
+#define SITE_COLUMNS "id, customer_id, name, created_ms, address, lat_e2, lon_e2, timezone, hours"
+
+static void read_site(const PGresult *r, int row, void *out)
+{
+	struct store_site *x = out;
+
+	memset(x, 0, sizeof(*x));
+	x->id = int_value(r, row, 0);
+	x->customer_id = int_value(r, row, 1);
+	copy_value(x->name, sizeof(x->name), r, row, 2);
+	x->created_ms = int_value(r, row, 3);
+	copy_value(x->address, sizeof(x->address), r, row, 4);
+	x->has_position = !PQgetisnull(r, row, 5) && !PQgetisnull(r, row, 6);
+	x->lat_e2 = int_value(r, row, 5);
+	x->lon_e2 = int_value(r, row, 6);
+	copy_value(x->timezone, sizeof(x->timezone), r, row, 7);
+	copy_value(x->hours, sizeof(x->hours), r, row, 8);
+}
+
+static void param_place(struct params *p, const struct store_site *x)
+{
+	param_text(p, x->address);
+	if (x->has_position) {
+		param_int(p, x->lat_e2);
+		param_int(p, x->lon_e2);
+	} else {
+		param_text(p, NULL);
+		param_text(p, NULL);
+	}
+	param_text(p, x->timezone);
+	param_text(p, x->hours);
+}
+
+static int pg_site_add(struct store *base, const struct store_site *x, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_int(&p, x->customer_id);
+	param_text(&p, x->name);
+	param_int(&p, x->created_ms);
+	param_place(&p, x);
+	return insert_id(PG(base), "INSERT INTO sites(customer_id, name, created_ms, address, lat_e2, lon_e2, timezone, hours) "
+	                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", &p, id, "adding a site");
+}
+
+static int pg_site_update(struct store *base, const struct store_site *x)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_place(&p, x);
+	param_int(&p, x->id);
+	rc = run_p(PG(base), "UPDATE sites SET address = ?, lat_e2 = ?, lon_e2 = ?, timezone = ?, hours = ? WHERE id = ?",
+	           &p, "updating a site", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_site_get(struct store *base, int64_t id, struct store_site *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " SITE_COLUMNS " FROM sites WHERE id = ?", &p, read_site, out, "reading a site");
+}
+
+static int pg_site_find(struct store *base, int64_t customer_id, const char *name, struct store_site *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, customer_id);
+	param_text(&p, name);
+	return one_row(PG(base), "SELECT " SITE_COLUMNS " FROM sites WHERE customer_id = ? AND name = ?", &p, read_site,
+	               out, "reading a site");
+}
+
+struct site_emitter {
+	int (*each)(void *, const struct store_site *);
+	void *ctx;
+};
+
+static int emit_site(void *arg, const PGresult *r, int row)
+{
+	struct site_emitter *e = arg;
+	struct store_site x;
+
+	read_site(r, row, &x);
+	return e->each(e->ctx, &x);
+}
+
+static int pg_site_list(struct store *base, int64_t customer_id, int (*each)(void *, const struct store_site *),
+                        void *ctx)
+{
+	struct params p = { 0 };
+	struct site_emitter e = { each, ctx };
+
+	param_int(&p, customer_id);
+	return each_row(PG(base), "SELECT " SITE_COLUMNS " FROM sites WHERE CAST(?1 AS BIGINT) = 0 OR customer_id = ?1 "
+	                          "ORDER BY id", &p, emit_site, &e, "listing sites");
+}
+
+/* ---- several statements as one ---- */
+
+/* Outside a transaction: one of its own; inside: a savepoint, so a
+ * failure undoes these statements and not the caller's. */
+static int atomic_begin(struct pg_store *s, int *own)
+{
+	*own = PQtransactionStatus(s->conn) == PQTRANS_IDLE;
+	return exec_plain(s, *own ? "BEGIN" : "SAVEPOINT atomic", "beginning");
+}
+
+static int atomic_end(struct pg_store *s, int own, int rc)
+{
+	if (rc == CC_OK)
+		return own ? pg_commit(&s->base) : exec_plain(s, "RELEASE SAVEPOINT atomic", "ending");
+	PQclear(PQexec(s->conn, own ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT atomic; RELEASE SAVEPOINT atomic"));
+	return rc;
+}
+
+/* ---- machines ---- */
+
+#define MACHINE_COLUMNS "m.id, CASE WHEN m.origin_serial <> '' THEN m.origin_serial ELSE m.serial END, " \
+                        "m.model, m.customer_id, COALESCE(m.site_id, 0), m.cert_fingerprint, " \
+                        "m.created_ms, m.revoked_ms, COALESCE(c.cert_pem, ''), m.mac, m.cert_not_after_ms, " \
+                        "m.prev_cert_fingerprint, m.prev_cert_until_ms, m.decommissioned_ms, " \
+                        "CASE WHEN m.origin_serial <> '' THEN 1 ELSE 0 END"
+#define MACHINE_FROM "machines m LEFT JOIN machine_certs c ON c.machine_id = m.id"
+
+static void read_machine(const PGresult *r, int row, void *out)
+{
+	struct store_machine *m = out;
+
+	memset(m, 0, sizeof(*m));
+	m->id = int_value(r, row, 0);
+	copy_value(m->serial, sizeof(m->serial), r, row, 1);
+	copy_value(m->model, sizeof(m->model), r, row, 2);
+	m->customer_id = int_value(r, row, 3);
+	m->site_id = int_value(r, row, 4);
+	copy_value(m->cert_fingerprint, sizeof(m->cert_fingerprint), r, row, 5);
+	m->created_ms = int_value(r, row, 6);
+	m->revoked_ms = int_value(r, row, 7);
+	copy_value(m->cert_pem, sizeof(m->cert_pem), r, row, 8);
+	read_mac(r, row, 9, m->mac, &m->mac_len);
+	m->cert_not_after_ms = int_value(r, row, 10);
+	copy_value(m->prev_cert_fingerprint, sizeof(m->prev_cert_fingerprint), r, row, 11);
+	m->prev_cert_until_ms = int_value(r, row, 12);
+	m->decommissioned_ms = int_value(r, row, 13);
+	m->moved = (int)int_value(r, row, 14);
+}
+
+/* The row and its certificate, both or neither. */
+static int pg_machine_add(struct store *base, const struct store_machine *m, int64_t *id)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 }, c = { 0 };
+	int own, rc = atomic_begin(s, &own);
+
+	if (rc != CC_OK)
+		return rc;
+	param_text(&p, m->serial);
+	param_text(&p, m->model);
+	param_int(&p, m->customer_id);
+	param_id_or_null(&p, m->site_id);
+	param_text(&p, m->cert_fingerprint);
+	param_int(&p, m->created_ms);
+	param_int(&p, m->revoked_ms);
+	param_int(&p, m->cert_not_after_ms);
+	rc = insert_id(s, "INSERT INTO machines(serial, model, customer_id, site_id, cert_fingerprint, created_ms, "
+	                  "revoked_ms, cert_not_after_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", &p, id,
+	               "adding a machine");
+	if (rc == CC_OK) {
+		param_int(&c, *id);
+		param_text(&c, m->cert_pem);
+		rc = run_p(s, "INSERT INTO machine_certs(machine_id, cert_pem) VALUES (?, ?)", &c, "adding a machine", NULL);
+	}
+	return atomic_end(s, own, rc);
+}
+
+static int pg_machine_find(struct store *base, const char *serial, struct store_machine *out)
+{
+	struct params p = { 0 };
+
+	param_text(&p, serial);
+	return one_row(PG(base), "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.serial = ?", &p, read_machine,
+	               out, "reading a machine");
+}
+
+static int pg_machine_get(struct store *base, int64_t id, struct store_machine *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " WHERE m.id = ?", &p, read_machine,
+	               out, "reading a machine");
+}
+
+struct machine_emitter {
+	int (*each)(void *, const struct store_machine *);
+	void *ctx;
+};
+
+static int emit_machine(void *arg, const PGresult *r, int row)
+{
+	struct machine_emitter *e = arg;
+	struct store_machine *m = malloc(sizeof(*m)); /* a certificate's room: too big for a stack frame here */
+	int stop;
+
+	if (m == NULL)
+		return CC_ERR_NOMEM;
+	read_machine(r, row, m);
+	stop = e->each(e->ctx, m);
+	free(m);
+	return stop;
+}
+
+static int pg_machine_list(struct store *base, int64_t customer_id, int (*each)(void *, const struct store_machine *),
+                           void *ctx)
+{
+	struct params p = { 0 };
+	struct machine_emitter e = { each, ctx };
+
+	param_int(&p, customer_id);
+	return each_row(PG(base), "SELECT " MACHINE_COLUMNS " FROM " MACHINE_FROM " "
+	                          "WHERE CAST(?1 AS BIGINT) = 0 OR m.customer_id = ?1 ORDER BY m.serial",
+	                &p, emit_machine, &e, "listing machines");
+}
+
+/* ---- users ---- */
+
+/* A retired login (a deleted account's) is never given again. */
+static int pg_user_add(struct store *base, const struct store_user *u, int64_t *id)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, u->org_id);
+	param_text(&p, u->login);
+	param_text(&p, u->role);
+	param_text(&p, u->password_hash);
+	param_blob(&p, u->profile, u->profile_len);
+	param_int(&p, u->created_ms);
+	rc = run_p(PG(base), "INSERT INTO users(org_id, login, role, password_hash, profile, created_ms) "
+	                     "SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+	                     "WHERE NOT EXISTS (SELECT 1 FROM retired_logins WHERE login = ?2) RETURNING id",
+	           &p, "adding a user", &r);
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 1)
+		*id = int_value(r, 0, 0);
+	else
+		rc = CC_ERR_STATE;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_user_delete(struct store *base, int64_t user_id)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, user_id);
+	/* Foreign keys take the grants; the trigger retires the login. */
+	rc = run_p(PG(base), "DELETE FROM users WHERE id = ?", &p, "deleting a user", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_login_retired(struct store *base, const char *login)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_text(&p, login);
+	rc = run_p(PG(base), "SELECT 1 FROM retired_logins WHERE login = ?", &p, "reading retired logins", &r);
+	if (rc == CC_OK)
+		rc = PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+/* ---- grants ---- */
+
+#define GRANT_COLUMNS "id, user_id, COALESCE(machine_id, 0), COALESCE(site_id, 0), customer_id, purpose, " \
+                      "created_by, created_ms, expires_ms, revoked_ms, mac"
+
+static void read_grant(const PGresult *r, int row, void *out)
+{
+	struct store_grant *g = out;
+
+	memset(g, 0, sizeof(*g));
+	g->id = int_value(r, row, 0);
+	g->user_id = int_value(r, row, 1);
+	g->machine_id = int_value(r, row, 2);
+	g->site_id = int_value(r, row, 3);
+	g->customer_id = int_value(r, row, 4);
+	copy_value(g->purpose, sizeof(g->purpose), r, row, 5);
+	copy_value(g->created_by, sizeof(g->created_by), r, row, 6);
+	g->created_ms = int_value(r, row, 7);
+	g->expires_ms = int_value(r, row, 8);
+	g->revoked_ms = int_value(r, row, 9);
+	read_mac(r, row, 10, g->mac, &g->mac_len);
+}
+
+static int pg_grant_add(struct store *base, const struct store_grant *g, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_int(&p, g->user_id);
+	param_id_or_null(&p, g->machine_id);
+	param_id_or_null(&p, g->site_id);
+	param_int(&p, g->customer_id);
+	param_text(&p, g->purpose);
+	param_text(&p, g->created_by);
+	param_int(&p, g->created_ms);
+	param_int(&p, g->expires_ms);
+	return insert_id(PG(base), "INSERT INTO grants(user_id, machine_id, site_id, customer_id, purpose, created_by, "
+	                           "created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+	                 &p, id, "adding a grant");
+}
+
+static int pg_grant_get(struct store *base, int64_t id, struct store_grant *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " GRANT_COLUMNS " FROM grants WHERE id = ?", &p, read_grant, out,
+	               "reading a grant");
+}
+
+struct grant_emitter {
+	int (*each)(void *, const struct store_grant *);
+	void *ctx;
+};
+
+static int emit_grant(void *arg, const PGresult *r, int row)
+{
+	struct grant_emitter *e = arg;
+	struct store_grant g;
+
+	read_grant(r, row, &g);
+	return e->each(e->ctx, &g);
+}
+
+static int pg_grant_list(struct store *base, int64_t user_id, int (*each)(void *, const struct store_grant *),
+                         void *ctx)
+{
+	struct params p = { 0 };
+	struct grant_emitter e = { each, ctx };
+
+	param_int(&p, user_id);
+	return each_row(PG(base), "SELECT " GRANT_COLUMNS " FROM grants WHERE CAST(?1 AS BIGINT) = 0 OR user_id = ?1 "
+	                          "ORDER BY id DESC", &p, emit_grant, &e, "listing grants");
+}
+
+static int pg_grant_revoke(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	rc = run_p(PG(base), "UPDATE grants SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0", &p, "revoking a grant", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_STATE;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_grant_covers(struct store *base, int64_t user_id, int64_t machine_id, int64_t site_id,
+                           const char *purpose, int64_t now_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int covered;
+
+	param_int(&p, user_id);
+	param_int(&p, machine_id);
+	param_int(&p, site_id);
+	param_int(&p, now_ms);
+	param_text(&p, purpose);
+	if (run_p(PG(base), "SELECT 1 FROM grants WHERE user_id = ?1 AND revoked_ms = 0 AND expires_ms > ?4 "
+	                    "AND purpose = ?5 AND (machine_id = ?2 OR (CAST(?3 AS BIGINT) <> 0 AND site_id = ?3)) LIMIT 1",
+	          &p, "checking a grant", &r) != CC_OK)
+		return 0; /* any failure is "not covered": access fails closed */
+	covered = PQntuples(r) == 1;
+	PQclear(r);
+	return covered;
+}
+
+/* ---- users read back ---- */
+
+#define USER_COLUMNS                                                                                      \
+	"id, org_id, login, role, password_hash, profile, created_ms, totp, totp_enabled, totp_last_step, mac, " \
+	"deletion_requested_ms, deactivated_ms"
+
+static void read_user(const PGresult *r, int row, void *out)
+{
+	struct store_user *u = out;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	u->id = int_value(r, row, 0);
+	u->org_id = int_value(r, row, 1);
+	copy_value(u->login, sizeof(u->login), r, row, 2);
+	copy_value(u->role, sizeof(u->role), r, row, 3);
+	copy_value(u->password_hash, sizeof(u->password_hash), r, row, 4);
+	/* An oversized blob cannot have been written by us: left empty, it fails to open. */
+	n = hex_value(u->profile, sizeof(u->profile), r, row, 5);
+	u->profile_len = n <= sizeof(u->profile) ? n : 0;
+	u->created_ms = int_value(r, row, 6);
+	n = PQgetisnull(r, row, 7) ? 0 : hex_value(u->totp, sizeof(u->totp), r, row, 7);
+	u->totp_len = n <= sizeof(u->totp) ? n : 0;
+	u->totp_enabled = (int)int_value(r, row, 8);
+	u->totp_last_step = int_value(r, row, 9);
+	read_mac(r, row, 10, u->mac, &u->mac_len);
+	u->deletion_requested_ms = int_value(r, row, 11);
+	u->deactivated_ms = int_value(r, row, 12);
+}
+
+static int pg_user_find(struct store *base, const char *login, struct store_user *out)
+{
+	struct params p = { 0 };
+
+	param_text(&p, login);
+	return one_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE login = ?", &p, read_user, out,
+	               "reading a user");
+}
+
+static int pg_user_get(struct store *base, int64_t id, struct store_user *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE id = ?", &p, read_user, out, "reading a user");
+}
+
+/* An UPDATE of one row; what no row changed means is the caller's. */
+static int update_one(struct pg_store *s, const char *sql, const struct params *p, int none, const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r);
+
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = none;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_user_totp_set(struct store *base, int64_t user_id, const uint8_t *sealed, size_t len, int enabled)
+{
+	struct params p = { 0 };
+
+	if (len > 0)
+		param_blob(&p, sealed, len);
+	else
+		param_text(&p, NULL);
+	param_int(&p, len > 0 && enabled);
+	param_int(&p, user_id);
+	return update_one(PG(base), "UPDATE users SET totp = ?1, totp_enabled = ?2, "
+	                            "totp_last_step = CASE WHEN CAST(?2 AS INTEGER) = 1 THEN totp_last_step ELSE 0 END "
+	                            "WHERE id = ?3", &p, CC_ERR_NOTFOUND, "setting a user's TOTP secret");
+}
+
+/* A code is good once: the step only moves forward, in one statement. */
+static int pg_user_totp_step(struct store *base, int64_t user_id, int64_t step)
+{
+	struct params p = { 0 };
+
+	param_int(&p, step);
+	param_int(&p, user_id);
+	return update_one(PG(base), "UPDATE users SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1", &p,
+	                  CC_ERR_STATE, "recording a TOTP code's use");
+}
+
+static int pg_user_password_set(struct store *base, int64_t user_id, const char *password_hash)
+{
+	struct params p = { 0 };
+
+	param_text(&p, password_hash);
+	param_int(&p, user_id);
+	return update_one(PG(base), "UPDATE users SET password_hash = ?1 WHERE id = ?2", &p, CC_ERR_NOTFOUND,
+	                  "setting a user's password");
+}
+
+struct user_emitter {
+	int (*each)(void *, const struct store_user *);
+	void *ctx;
+};
+
+static int emit_user(void *arg, const PGresult *r, int row)
+{
+	struct user_emitter *e = arg;
+	struct store_user *u = malloc(sizeof(*u));
+	int stop;
+
+	if (u == NULL)
+		return CC_ERR_NOMEM;
+	read_user(r, row, u);
+	stop = e->each(e->ctx, u);
+	free(u);
+	return stop;
+}
+
+static int pg_user_list(struct store *base, int64_t org_id, int (*each)(void *, const struct store_user *), void *ctx)
+{
+	struct params p = { 0 };
+	struct user_emitter e = { each, ctx };
+
+	param_int(&p, org_id);
+	return each_row(PG(base), "SELECT " USER_COLUMNS " FROM users WHERE CAST(?1 AS BIGINT) = 0 OR org_id = ?1 "
+	                          "ORDER BY login", &p, emit_user, &e, "listing users");
+}
+
+static int pg_user_deletion_request(struct store *base, int64_t user_id, int64_t at_ms, int64_t *requested_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, user_id);
+	param_int(&p, at_ms);
+	rc = run_p(PG(base), "UPDATE users SET deletion_requested_ms = "
+	                     "CASE WHEN deletion_requested_ms = 0 THEN ?2 ELSE deletion_requested_ms END "
+	                     "WHERE id = ?1 RETURNING deletion_requested_ms", &p, "recording a deletion request", &r);
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = CC_ERR_NOTFOUND;
+	else
+		*requested_ms = int_value(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* ---- credentials ---- */
+
+#define CREDENTIAL_COLUMNS "id, token_hash, kind, COALESCE(user_id, 0), org_id, role, name, csrf_hash, flags, " \
+	"created_by, created_ms, expires_ms, revoked_ms, rate_per_min, mac"
+
+/* Anything but 32 bytes cannot have been written by us: it stays zero and matches nothing. */
+static void read_hash(const PGresult *r, int row, int col, uint8_t out[32])
+{
+	uint8_t buf[33];
+
+	if (!PQgetisnull(r, row, col) && hex_value(buf, sizeof(buf), r, row, col) == 32)
+		memcpy(out, buf, 32);
+}
+
+static void read_credential(const PGresult *r, int row, void *out)
+{
+	struct store_credential *c = out;
+
+	memset(c, 0, sizeof(*c));
+	c->id = int_value(r, row, 0);
+	read_hash(r, row, 1, c->token_hash);
+	c->kind = (int)int_value(r, row, 2);
+	c->user_id = int_value(r, row, 3);
+	c->org_id = int_value(r, row, 4);
+	copy_value(c->role, sizeof(c->role), r, row, 5);
+	copy_value(c->name, sizeof(c->name), r, row, 6);
+	read_hash(r, row, 7, c->csrf_hash);
+	c->flags = (int)int_value(r, row, 8);
+	copy_value(c->created_by, sizeof(c->created_by), r, row, 9);
+	c->created_ms = int_value(r, row, 10);
+	c->expires_ms = int_value(r, row, 11);
+	c->revoked_ms = int_value(r, row, 12);
+	c->rate_per_min = int_value(r, row, 13);
+	read_mac(r, row, 14, c->mac, &c->mac_len);
+}
+
+static int pg_credential_add(struct store *base, const struct store_credential *c, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_blob(&p, c->token_hash, 32);
+	param_int(&p, c->kind);
+	param_id_or_null(&p, c->user_id);
+	param_int(&p, c->org_id);
+	param_text(&p, c->role);
+	param_text(&p, c->name);
+	if (c->kind == CREDENTIAL_SESSION)
+		param_blob(&p, c->csrf_hash, 32);
+	else
+		param_text(&p, NULL);
+	param_int(&p, c->flags);
+	param_text(&p, c->created_by);
+	param_int(&p, c->created_ms);
+	param_int(&p, c->expires_ms);
+	param_int(&p, c->rate_per_min);
+	return insert_id(PG(base), "INSERT INTO credentials(token_hash, kind, user_id, org_id, role, name, csrf_hash, flags, "
+	                           "created_by, created_ms, expires_ms, rate_per_min) "
+	                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", &p, id, "adding a credential");
+}
+
+static int pg_credential_find(struct store *base, const uint8_t token_hash[32], struct store_credential *out)
+{
+	struct params p = { 0 };
+
+	param_blob(&p, token_hash, 32);
+	return one_row(PG(base), "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE token_hash = ?", &p, read_credential,
+	               out, "reading a credential");
+}
+
+static int pg_credential_get(struct store *base, int64_t id, struct store_credential *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE id = ?", &p, read_credential, out,
+	               "reading a credential");
+}
+
+struct credential_emitter {
+	int (*each)(void *, const struct store_credential *);
+	void *ctx;
+};
+
+static int emit_credential(void *arg, const PGresult *r, int row)
+{
+	struct credential_emitter *e = arg;
+	struct store_credential c;
+
+	read_credential(r, row, &c);
+	return e->each(e->ctx, &c);
+}
+
+static int pg_credential_list(struct store *base, int kind, int (*each)(void *, const struct store_credential *),
+                              void *ctx)
+{
+	struct params p = { 0 };
+	struct credential_emitter e = { each, ctx };
+
+	param_int(&p, kind);
+	return each_row(PG(base), "SELECT " CREDENTIAL_COLUMNS " FROM credentials WHERE kind = ? ORDER BY id", &p,
+	                emit_credential, &e, "listing credentials");
+}
+
+static int pg_credential_revoke(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	rc = run_p(PG(base), "UPDATE credentials SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?1 ELSE revoked_ms END "
+	                     "WHERE id = ?2 RETURNING CASE WHEN revoked_ms = ?1 THEN 1 ELSE 0 END", &p,
+	           "revoking a credential", &r);
+	if (rc != CC_OK)
+		return rc;
+	rc = PQntuples(r) == 0 ? CC_ERR_NOTFOUND : int_value(r, 0, 0) ? CC_OK : CC_ERR_STATE;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_credential_revoke_sessions(struct store *base, int64_t user_id, int64_t except_id, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, at_ms);
+	param_int(&p, CREDENTIAL_SESSION);
+	param_int(&p, user_id);
+	param_int(&p, except_id);
+	return run_p(PG(base), "UPDATE credentials SET revoked_ms = ?1 "
+	                       "WHERE kind = ?2 AND user_id = ?3 AND id <> ?4 AND revoked_ms = 0", &p,
+	             "ending a user's sessions", NULL);
+}
+
+static int pg_credential_purge(struct store *base, int64_t now_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, CREDENTIAL_SESSION);
+	param_int(&p, now_ms);
+	return run_p(PG(base), "DELETE FROM credentials WHERE kind = ? AND (expires_ms < ? OR revoked_ms <> 0)", &p,
+	             "purging expired sessions", NULL);
+}
+
+/* Columns of access rows; those of tables not written yet are refused. */
+static int pg_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	const char *sql;
+	int rc;
+
+	switch (col) {
+	case STORE_COL_ORG_DEACTIVATED:
+		sql = "UPDATE orgs SET deactivated_ms = ?2 WHERE id = ?1";
+		break;
+	case STORE_COL_USER_DEACTIVATED:
+		sql = "UPDATE users SET deactivated_ms = ?2 WHERE id = ?1";
+		break;
+	default:
+		return CC_ERR_STATE; /* machines' columns: not in this backend yet */
+	}
+	param_int(&p, id);
+	param_int(&p, value);
+	rc = run_p(PG(base), sql, &p, "changing a row", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_row_mac_set(struct store *base, enum store_table table, int64_t id, const uint8_t *mac, size_t len)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	static const char *const sql[] = {
+		[STORE_TABLE_ORGS] = "UPDATE orgs SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_MACHINES] = "UPDATE machines SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_USERS] = "UPDATE users SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_GRANTS] = "UPDATE grants SET mac = ?2 WHERE id = ?1",
+		[STORE_TABLE_CREDENTIALS] = "UPDATE credentials SET mac = ?2 WHERE id = ?1",
+	};
+
+	if ((size_t)table >= sizeof(sql) / sizeof(sql[0]) || sql[table] == NULL)
+		return CC_ERR_INVALID;
+	param_int(&p, id);
+	if (len == 0)
+		param_text(&p, NULL);
+	else
+		param_blob(&p, mac, len);
+	rc = run_p(PG(base), sql[table], &p, "sealing a row", &r);
+	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = CC_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+/* The sub-tables, empty for now: the conformance suite names each hole. */
+static const struct store_notify_ops pg_notify_ops;
+static const struct store_update_ops pg_update_ops;
+static const struct store_diag_ops pg_diag_ops;
+static const struct store_ticket_ops pg_ticket_ops;
+static const struct store_rollout_ops pg_rollout_ops;
+
+const struct store_ops store_postgresql_ops = {
+	.name = "postgresql",
+	.notify = &pg_notify_ops,
+	.updates = &pg_update_ops,
+	.diagnostics = &pg_diag_ops,
+	.tickets = &pg_ticket_ops,
+	.rollouts = &pg_rollout_ops,
+	.open = pg_open,
+	.close = pg_close,
+	.check = pg_check,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.begin_read = pg_begin_read,
+	.in_transaction = pg_in_transaction,
+	.savepoint = pg_savepoint,
+	.savepoint_release = pg_savepoint_release,
+	.savepoint_rollback = pg_savepoint_rollback,
+	.meta_get = pg_meta_get,
+	.meta_set = pg_meta_set,
+	.meta_bump = pg_meta_bump,
+	.audit_head = pg_audit_head,
+	.audit_insert = pg_audit_insert,
+	.audit_each = pg_audit_each,
+	.org_add = pg_org_add,
+	.org_get = pg_org_get,
+	.org_find = pg_org_find,
+	.org_list = pg_org_list,
+	.site_add = pg_site_add,
+	.site_get = pg_site_get,
+	.site_find = pg_site_find,
+	.site_list = pg_site_list,
+	.site_update = pg_site_update,
+	.machine_add = pg_machine_add,
+	.machine_find = pg_machine_find,
+	.machine_get = pg_machine_get,
+	.machine_list = pg_machine_list,
+	.user_add = pg_user_add,
+	.user_find = pg_user_find,
+	.user_get = pg_user_get,
+	.credential_add = pg_credential_add,
+	.credential_find = pg_credential_find,
+	.credential_get = pg_credential_get,
+	.credential_list = pg_credential_list,
+	.credential_revoke = pg_credential_revoke,
+	.credential_revoke_sessions = pg_credential_revoke_sessions,
+	.credential_purge = pg_credential_purge,
+	.user_totp_set = pg_user_totp_set,
+	.user_totp_step = pg_user_totp_step,
+	.user_list = pg_user_list,
+	.user_password_set = pg_user_password_set,
+	.user_deletion_request = pg_user_deletion_request,
+	.user_delete = pg_user_delete,
+	.login_retired = pg_login_retired,
+	.grant_add = pg_grant_add,
+	.grant_get = pg_grant_get,
+	.grant_list = pg_grant_list,
+	.grant_revoke = pg_grant_revoke,
+	.grant_covers = pg_grant_covers,
+	.row_set = pg_row_set,
+	.row_mac_set = pg_row_mac_set,
+};
