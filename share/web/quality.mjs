@@ -89,23 +89,27 @@ export function Quality() {
 	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
 	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
 		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
-	useEffect(() => { if (!pick && sites.length) setPick(sites[0]); }, [sites]);
+	// The site shown: the one chosen, else the first. Derived, not set by an
+	// effect: an effect setting the default ran a frame after the options
+	// appeared and, holding the render's empty choice, overwrote a site
+	// chosen in that frame (the list then showed the first site's machines).
+	const site = pick || sites[0] || '';
 
 	useEffect(() => {
-		if (!pick) return;
+		if (!site) return;
 		// One period for the page and its downloads: the CSV and its signature are the same bytes.
 		const to = Math.floor(Date.now() / 60000) * 60000, from = to - Number(days) * DAY;
-		const [org, site] = pick.split('/');
-		setSpan({ org, site, from, to });
+		const [org, name] = site.split('/');
+		setSpan({ org, site: name, from, to });
 		setCompliance(null); setReport(null); setError(null);
 		// An answer for a site or period no longer picked is dropped, whatever order they arrive in.
 		let current = true;
-		api('GET', '/api/v1/compliance' + q({ org, site, from, to }))
+		api('GET', '/api/v1/compliance' + q({ org, site: name, from, to }))
 			.then((doc) => current && setCompliance(doc), () => current && setCompliance({}));
-		api('GET', REPORT + q({ org, site, from, to }))
+		api('GET', REPORT + q({ org, site: name, from, to }))
 			.then((doc) => current && setReport(doc), (e) => current && setError(e.message));
 		return () => { current = false; };
-	}, [pick, days]);
+	}, [site, days]);
 
 	const link = (format) => REPORT + q({ org: span.org, site: span.site, from: span.from, to: span.to, format });
 	const file = span && `haccp-${span.site}.csv`;
@@ -115,7 +119,7 @@ export function Quality() {
 		<h1 id="quality-h">${t('quality.title')}</h1>
 		<form class="filters" onSubmit=${(e) => e.preventDefault()}>
 			<label for="quality-site">${t('fleet.site')}</label>
-			<select id="quality-site" value=${pick} onChange=${(e) => setPick(e.target.value)}>
+			<select id="quality-site" value=${site} onChange=${(e) => setPick(e.target.value)}>
 				${sites.map((s) => html`<option value=${s}>${s.replace('/', ' · ')}</option>`)}</select>
 			<label for="quality-period">${t('avail.period')}</label>
 			<select id="quality-period" value=${days} onChange=${(e) => setDays(e.target.value)}>

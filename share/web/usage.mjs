@@ -89,30 +89,34 @@ export function Usage() {
 	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
 	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
 		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
-	useEffect(() => { if (!pick && sites.length) setPick(sites[0]); }, [sites]);
+	// The site shown: the one chosen, else the first. Derived, not set by an
+	// effect: an effect setting the default ran a frame after the options
+	// appeared and, holding the render's empty choice, overwrote a site
+	// chosen in that frame (the list then showed the first site's machines).
+	const site = pick || sites[0] || '';
 
 	useEffect(() => {
-		if (!pick) return;
+		if (!site) return;
 		const to = Math.floor(Date.now() / 60000) * 60000, from = to - Number(days) * DAY;
-		const [customer, site] = pick.split('/');
+		const [customer, name] = site.split('/');
 		setBeverages(null); setForecasts(null); setError(null);
 		// An answer for a site or period no longer picked is dropped, whatever order they arrive in.
 		let current = true;
 		const keep = (set) => (doc) => current && set(doc);
 		const fail = (e) => current && setError(e.message);
 		if (classes.includes('usage'))
-			api('GET', '/api/v1/beverages' + q({ customer, site, from, to, group_by: 'product,day' }))
+			api('GET', '/api/v1/beverages' + q({ customer, site: name, from, to, group_by: 'product,day' }))
 				.then(keep(setBeverages), fail);
 		if (classes.includes('service'))
-			api('GET', '/api/v1/forecasts' + q({ customer, site })).then(keep(setForecasts), fail);
+			api('GET', '/api/v1/forecasts' + q({ customer, site: name })).then(keep(setForecasts), fail);
 		return () => { current = false; };
-	}, [pick, days]);
+	}, [site, days]);
 
 	return html`<section aria-labelledby="usage-h">
 		<h1 id="usage-h">${t('usage.title')}</h1>
 		<form class="filters" onSubmit=${(e) => e.preventDefault()}>
 			<label for="usage-site">${t('fleet.site')}</label>
-			<select id="usage-site" value=${pick} onChange=${(e) => setPick(e.target.value)}>
+			<select id="usage-site" value=${site} onChange=${(e) => setPick(e.target.value)}>
 				${sites.map((s) => html`<option value=${s}>${s.replace('/', ' · ')}</option>`)}</select>
 			<label for="usage-period">${t('avail.period')}</label>
 			<select id="usage-period" value=${days} onChange=${(e) => setDays(e.target.value)}>
