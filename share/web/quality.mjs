@@ -3,23 +3,13 @@
 // cleaning report (GET /api/v1/haccp/cleaning-report): every cleaning, what
 // was missed, what was due; the signed CSV, its signature and the printable
 // page to download, and how an inspector checks them with openssl.
-import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
+import { html, useState, useEffect, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
+import { useSitePick } from './sites.mjs';
 
 const DAY = 86400e3;
 const PERIODS = ['7', '30', '90'];
 const REPORT = '/api/v1/haccp/cleaning-report';
-
-async function fleet() {
-	const out = [];
-	let cursor = null;
-	do {
-		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
-		out.push(...(doc.machines || []));
-		cursor = doc.next_cursor || null;
-	} while (cursor);
-	return out;
-}
 
 // The commands of docs/QUALITY.md "Verifying a report", for the files as downloaded.
 const verifySteps = (origin, csv, sig) => `curl -fsS "${origin}/api/v1/signing-key?format=pem" > signing-key.pem
@@ -78,22 +68,12 @@ function Cleanings({ report }) {
 
 export function Quality() {
 	const { t } = useApp();
-	const [machines, setMachines] = useState(null);
-	const [pick, setPick] = useState('');
+	const { machines, sites, site, choose } = useSitePick();
 	const [days, setDays] = useState('7');
 	const [span, setSpan] = useState(null);
 	const [compliance, setCompliance] = useState(null);
 	const [report, setReport] = useState(null);
 	const [error, setError] = useState(null);
-
-	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
-	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
-		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
-	// The site shown: the one chosen, else the first. Derived, not set by an
-	// effect: an effect setting the default ran a frame after the options
-	// appeared and, holding the render's empty choice, overwrote a site
-	// chosen in that frame (the list then showed the first site's machines).
-	const site = pick || sites[0] || '';
 
 	useEffect(() => {
 		if (!site) return;
@@ -119,7 +99,7 @@ export function Quality() {
 		<h1 id="quality-h">${t('quality.title')}</h1>
 		<form class="filters" onSubmit=${(e) => e.preventDefault()}>
 			<label for="quality-site">${t('fleet.site')}</label>
-			<select id="quality-site" value=${site} onChange=${(e) => setPick(e.target.value)}>
+			<select id="quality-site" value=${site} onChange=${(e) => choose(e.target.value)}>
 				${sites.map((s) => html`<option value=${s}>${s.replace('/', ' · ')}</option>`)}</select>
 			<label for="quality-period">${t('avail.period')}</label>
 			<select id="quality-period" value=${days} onChange=${(e) => setDays(e.target.value)}>

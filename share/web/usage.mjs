@@ -6,20 +6,10 @@
 // rest anyway.
 import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
+import { useSitePick } from './sites.mjs';
 
 const DAY = 86400e3;
 const PERIODS = ['7', '30', '90'];
-
-async function fleet() {
-	const out = [];
-	let cursor = null;
-	do {
-		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
-		out.push(...(doc.machines || []));
-		cursor = doc.next_cursor || null;
-	} while (cursor);
-	return out;
-}
 
 // rows of {day, product, beverages} as days x products.
 function pivot(rows) {
@@ -79,21 +69,11 @@ function Forecasts({ doc }) {
 export function Usage() {
 	const { t, me } = useApp();
 	const classes = (me && me.data_classes) || [];
-	const [machines, setMachines] = useState(null);
-	const [pick, setPick] = useState('');
+	const { machines, sites, site, choose } = useSitePick();
 	const [days, setDays] = useState('7');
 	const [beverages, setBeverages] = useState(null);
 	const [forecasts, setForecasts] = useState(null);
 	const [error, setError] = useState(null);
-
-	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
-	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
-		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
-	// The site shown: the one chosen, else the first. Derived, not set by an
-	// effect: an effect setting the default ran a frame after the options
-	// appeared and, holding the render's empty choice, overwrote a site
-	// chosen in that frame (the list then showed the first site's machines).
-	const site = pick || sites[0] || '';
 
 	useEffect(() => {
 		if (!site) return;
@@ -116,7 +96,7 @@ export function Usage() {
 		<h1 id="usage-h">${t('usage.title')}</h1>
 		<form class="filters" onSubmit=${(e) => e.preventDefault()}>
 			<label for="usage-site">${t('fleet.site')}</label>
-			<select id="usage-site" value=${site} onChange=${(e) => setPick(e.target.value)}>
+			<select id="usage-site" value=${site} onChange=${(e) => choose(e.target.value)}>
 				${sites.map((s) => html`<option value=${s}>${s.replace('/', ' · ')}</option>`)}</select>
 			<label for="usage-period">${t('avail.period')}</label>
 			<select id="usage-period" value=${days} onChange=${(e) => setDays(e.target.value)}>
