@@ -632,3 +632,63 @@ test('quality: a customer manager reads a site\'s compliance and cleaning record
 	await expect(page.getByRole('link', { name: 'Quality & HACCP' })).toHaveCount(0);
 	expect(problems).toEqual([]);
 });
+
+test('updates: an engineer reads the artifacts and a rollout\'s progress per phase, pauses, resumes and aborts it; a technician has no such page', async ({ page }) => {
+	const problems = watch(page);
+	const rollout = process.env.CC_DASH_ROLLOUT;
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Updates' }).click();
+	await expect(page.getByRole('heading', { name: 'Software updates', level: 1 })).toBeVisible();
+	// Two artifacts, newest first; the details show the signed release notes.
+	const artifacts = page.getByTestId('artifacts');
+	await expect(artifacts.locator('tbody tr')).toHaveCount(2);
+	await expect(artifacts.locator('tbody tr th')).toHaveText(['1.6.0', '1.5.0']);
+	await artifacts.getByRole('button', { name: 'Details 1.5.0' }).click();
+	await expect(page.getByTestId('artifact-detail')).toContainText('Version 1.5.0');
+	await expect(page.getByTestId('artifact-notes')).toContainText('Faster descaling.');
+	// The rollout of 1.6.0: the first phase's machine succeeded, the second's one failed and one downloads,
+	// the third's is not offered yet.
+	const rollouts = page.getByTestId('rollouts');
+	await expect(rollouts.locator('tbody tr')).toHaveCount(1);
+	await expect(rollouts.locator('tbody tr')).toContainText('1.6.0');
+	await expect(rollouts.locator('tbody tr')).toContainText('Running');
+	await rollouts.getByRole('link', { name: 'Rollout ' + rollout }).click();
+	await expect(page).toHaveURL(new RegExp('#/updates/' + rollout + '$'));
+	const phases = page.getByTestId('rollout-phases').locator('tbody tr');
+	await expect(phases).toHaveCount(3);
+	const cell = (phase, col) => phases.nth(phase - 1).locator(`td[data-col="${col}"]`);
+	await expect(cell(1, 'succeeded')).toHaveText('1');
+	await expect(cell(2, 'failed')).toHaveText('1');
+	await expect(cell(2, 'downloading')).toHaveText('1');
+	await expect(phases.nth(2).locator('td').nth(2)).toHaveText('1'); // the third phase's machine: not yet offered
+	await expect(page.getByTestId('rollout-machines').locator('tbody tr')).toHaveCount(4);
+	await expect(page.getByTestId('rollout-machines')).toContainText('download-failed');
+	await expect(page.getByTestId('rollout-machines')).toContainText('40 %');
+	await axe(page, 'updates');
+	await shoot(page, 'updates');
+	// Pause, resume, abort: the buttons follow the state.
+	const detail = page.getByTestId('rollout-detail');
+	await detail.getByRole('button', { name: 'Pause' }).click();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Paused');
+	await expect(detail.getByRole('button', { name: 'Pause' })).toHaveCount(0);
+	await detail.getByRole('button', { name: 'Resume' }).click();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Running');
+	await detail.getByRole('button', { name: 'Abort' }).click();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Aborted');
+	await expect(detail.getByRole('button')).toHaveCount(0);
+	await expect(rollouts.locator('tbody tr')).toContainText('Aborted');
+	// In Hungarian.
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Szoftverfrissítések', level: 1 })).toBeVisible();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Megszakítva');
+	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	// A technician reads the technical class but releases nothing: no link, and the route shows no updates.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'tech');
+	await expect(page.getByRole('link', { name: 'Fleet' })).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Updates' })).toHaveCount(0);
+	await page.goto('/#/updates/' + rollout);
+	await expect(page.getByRole('heading', { name: 'Fleet', level: 1 })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Software updates' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
