@@ -115,10 +115,10 @@ function RolloutDetail({ id, mayAct, changed }) {
 		try {
 			const d = await api('POST', `/api/v1/rollouts/${id}/${action}`);
 			setR(d);
-			setMsg({ kind: 'info', text: t('updates.done.' + action, { id }) });
+			setMsg({ kind: 'info', key: 'updates.done.' + action, vars: { id } });
 			changed();
 		} catch (e) {
-			setMsg({ kind: 'error', text: t('error.generic', { msg: e.message }) });
+			setMsg({ kind: 'error', key: 'error.generic', vars: { msg: e.message } });
 		}
 		setBusy(false);
 	}
@@ -135,7 +135,7 @@ function RolloutDetail({ id, mayAct, changed }) {
 		${mayAct && (ACTIONS[r.state] || []).length > 0 && html`<p class="filters">
 			${ACTIONS[r.state].map((a) => html`<button type="button" disabled=${busy}
 				onClick=${() => act(a)}>${t('updates.act.' + a)}</button>`)}</p>`}
-		${msg && html`<${Notice} kind=${msg.kind}>${msg.text}<//>`}
+		${msg && html`<${Notice} kind=${msg.kind}>${t(msg.key, msg.vars)}<//>`}
 		<${Phases} r=${r} />
 		${(r.machines || []).length > 0 && html`<div class="table-wrap"><table data-testid="rollout-machines">
 			<caption>${t('updates.machines.caption')}</caption>

@@ -26,7 +26,7 @@ import ccdaemon  # noqa: E402
 from ccapi import Api, totp_code, totp_secret  # noqa: E402
 from test_downtime import Paho  # noqa: E402
 from test_rollouts import Agent, install, wait_rollout  # noqa: E402
-from test_updates import artifact, keygen, sign  # noqa: E402
+from test_updates import artifact, keygen, machine_ctx, sign  # noqa: E402
 
 WEB_TESTS = ccdaemon.REPO / "tests" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,6 +43,9 @@ HACCP_SERIAL, HACCP_SITE = "HC-0001", "bar-haccp"  # cleaned its milk system 30 
 # third's is not offered yet.
 UPDATE_SERIALS = [f"UP-{n:04d}" for n in range(1, 5)]
 UPDATE_VERSIONS = ("1.5.0", "1.6.0")
+# The tickets page and the machine page's support parts: a ticket the service manager opened on ALERT_SERIAL,
+# and a diagnostics bundle that machine uploaded with its certificate when asked.
+TICKET_TITLE = "Boiler trips at start"
 
 
 def add_artifacts(f, tmp):
@@ -80,6 +83,27 @@ def start_rollout(f, port, api, token, sha):
                  d["phase_progress"][1]["counts"].get("downloading") == 1 and d["state"] == "running" else None,
                  "phase 2: one failed, one downloading")
     return rid
+
+
+def support_data(f, port, api, token):
+    """A ticket (POST /api/v1/tickets) and a complete diagnostics bundle: asked for through the API, uploaded by
+    the machine with its certificate (POST /api/v1/machine/diagnostics/{id}) in one slice; the bundle's SHA-256."""
+    status, doc, _ = api.call("POST", "/api/v1/tickets", {"serial": ALERT_SERIAL, "title": TICKET_TITLE,
+                                                          "description": "E201 twice this week."}, token=token)
+    assert status == 201 and doc["state"] == "open", doc
+    status, doc, _ = api.call("POST", f"/api/v1/machines/{ALERT_SERIAL}/diagnostics", token=token)
+    assert status == 201 and doc["state"] == "requested", doc
+    data = (json.dumps({"format": "coffeecloud-diagnostics/1", "serial": ALERT_SERIAL, "firmware": "2.14.3",
+                       "uptime_s": 86400}) +
+            "\n" + "2026-12-07T10:00:00Z boiler: over temperature, heating stopped\n" * 40).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    machine = Api(port, None, ctx=machine_ctx(f, f.machines[ALERT_SERIAL]))
+    status, up, _ = machine.call("POST", f"/api/v1/machine/diagnostics/{doc['id']}?offset=0&final=true&sha256={sha}",
+                                 raw=data, headers={"Content-Type": "application/octet-stream"})
+    assert status == 200, up
+    status, doc, _ = api.call("GET", f"/api/v1/diagnostics/{doc['id']}", token=token)
+    assert status == 200 and doc["state"] == "complete" and doc["sha256"] == sha, doc
+    return sha
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +178,7 @@ def world(tmp_path_factory):
         m.disconnect()
         eng_token = api.login(users["eng"]["login"], users["eng"]["password"])
         rollout = start_rollout(f, port, api, eng_token, shas[1])
+        bundle_sha = support_data(f, port, api, api.login(users["svc"]["login"], users["svc"]["password"]))
 
         def two_open():
             st, got, _ = api.call("GET", f"/api/v1/alerts?serial={ALERT_SERIAL}&state=open&rule=critical_error",
@@ -182,7 +207,8 @@ def world(tmp_path_factory):
         users["admin"] = {"login": "admin", "password": ccdaemon.PASSWORD}
         for u in users.values():
             u["machines"] = len(doc["machines"])
-        yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d, "rollout": rollout}
+        yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d, "rollout": rollout,
+               "bundle_sha": bundle_sha}
     finally:
         if sim is not None:
             sim.terminate()
@@ -195,7 +221,8 @@ def test_dashboard_in_chromium(world):
     shutil.rmtree(shots, ignore_errors=True)
     env = dict(os.environ, CC_DASH_URL=world["url"], CC_DASH_USERS=json.dumps(world["users"]),
                CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_HACCP_SITE=HACCP_SITE, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
-               CC_DASH_ROLLOUT=str(world["rollout"]),
+               CC_DASH_ROLLOUT=str(world["rollout"]), CC_DASH_BUNDLE_SHA=world["bundle_sha"],
+               CC_DASH_TICKET_TITLE=TICKET_TITLE, CC_DASH_HACCP_SERIAL=HACCP_SERIAL,
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
                         "--config", str(WEB_TESTS / "playwright.config.mjs")],
@@ -205,7 +232,8 @@ def test_dashboard_in_chromium(world):
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
-                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality", "updates"):
+                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality", "updates", "tickets",
+                 "ticket-closed", "machine-support"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 
