@@ -694,7 +694,7 @@ test('updates: an engineer reads the artifacts and a rollout\'s progress per pha
 	expect(problems).toEqual([]);
 });
 
-test('tickets: a customer manager opens one and comments; a service manager assigns, moves and closes it with a report; an auditor has no such page', async ({ page }) => {
+test('tickets: a customer manager opens one and comments; a service manager assigns, moves and closes it with a report; the customer answers a ticket waiting for it; an auditor has no such page', async ({ page }) => {
 	const problems = watch(page);
 	const serial = process.env.CC_DASH_HACCP_SERIAL;
 	await signIn(page, 'cm');
@@ -763,6 +763,24 @@ test('tickets: a customer manager opens one and comments; a service manager assi
 	await expect(ticket).toContainText('A hibajegy lezárva a szervizjelentéssel.');
 	await shoot(page, 'ticket-closed');
 	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	// The service side waits for the customer on the other ticket; the customer answers it, and may do no more.
+	await page.locator('#tickets-state').selectOption('unclosed');
+	await page.locator('#tickets-machine').selectOption('');
+	await list.getByRole('link', { name: new RegExp(process.env.CC_DASH_TICKET_TITLE) }).click();
+	await page.getByLabel('Assign to (login)').fill(users.tech.login);
+	await page.getByRole('button', { name: 'Assign', exact: true }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Assigned');
+	await ticket.getByRole('button', { name: 'Wait for the customer' }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Waiting for the customer');
+	const waiting = page.url();
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'cm');
+	await page.goto(waiting);
+	await expect(page.getByTestId('ticket-state')).toHaveText('Waiting for the customer');
+	await expect(ticket.getByRole('button', { name: 'Resolved' })).toHaveCount(0);
+	await ticket.getByRole('button', { name: 'In progress' }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('In progress');
+	await expect(ticket.getByRole('button')).toHaveText(['Add the comment']);
 	// An auditor reads no service class: no link, and the route shows no tickets.
 	await page.getByRole('button', { name: 'Sign out' }).click();
 	await signIn(page, 'auditor');
