@@ -40,3 +40,15 @@ export const q = (params) => {
 		.map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
 	return s ? '?' + s : '';
 };
+
+// Every machine the caller sees, page by page: the pickers of the report pages.
+export async function allMachines() {
+	const out = [];
+	let cursor = null;
+	do {
+		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
+		out.push(...(doc.machines || []));
+		cursor = doc.next_cursor || null;
+	} while (cursor);
+	return out;
+}

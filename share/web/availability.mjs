@@ -2,7 +2,7 @@
 // downtime, incidents, MTBF and MTTR of the machines the caller sees, for a
 // customer, a site or a machine over a period, in total and per row.
 import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
-import { api, q } from './api.mjs';
+import { api, allMachines, q } from './api.mjs';
 
 const DAY = 86400e3;
 const PERIODS = [['1', DAY], ['7', 7 * DAY], ['30', 30 * DAY], ['90', 90 * DAY], ['365', 365 * DAY]];
@@ -17,18 +17,6 @@ export async function declares(path, param) {
 	const op = (((await openapi).paths || {})[path] || {}).get || {};
 	return (op.parameters || []).some((p) => p.name === param) ||
 		new RegExp('\\b' + param + '\\b').test((op.description || '') + ' ' + (op.summary || ''));
-}
-
-// Customers, sites and serials for the pickers, from the fleet list the role reads anyway.
-async function fleet() {
-	const out = [];
-	let cursor = null;
-	do {
-		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
-		out.push(...(doc.machines || []));
-		cursor = doc.next_cursor || null;
-	} while (cursor);
-	return out;
 }
 
 const uniq = (xs) => [...new Set(xs.filter(Boolean))].sort();
@@ -61,7 +49,8 @@ export function Availability() {
 	const [error, setError] = useState(null);
 
 	useEffect(() => {
-		fleet().then(setMachines, () => setMachines([]));
+		// Customers, sites and serials for the pickers, from the fleet list the role reads anyway.
+		allMachines().then(setMachines, () => setMachines([]));
 		declares('/api/v1/availability', 'business_hours').then(setOffered);
 	}, []);
 

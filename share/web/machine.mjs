@@ -2,6 +2,7 @@ import { html, useState, useEffect, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
 import { statusOf } from './fleet.mjs';
 import { Chart } from './chart.mjs';
+import { MachineTickets, Bundles } from './support.mjs';
 
 const PERIODS = [['hour', 3600e3, null], ['day', 86400e3, 60000], ['week', 7 * 86400e3, 60000]];
 const CLASSES = ['status', 'technical', 'service', 'usage'];
@@ -180,6 +181,8 @@ export function Machine({ args }) {
 			: html`<${Chart} columns=${cols} metric=${metric} label=${metric} />`}
 		</section>
 		${(me.data_classes || []).includes('technical') && html`<${Commands} serial=${m.serial} />`}
+		${(me.data_classes || []).includes('technical') && html`<${Bundles} serial=${m.serial} />`}
+		${(me.data_classes || []).includes('service') && html`<${MachineTickets} serial=${m.serial} />`}
 		<section aria-labelledby="timeline-h" class="card">
 			<h2 id="timeline-h">${t('machine.timeline')}</h2>
 			${!timeline ? html`<p class="loading" role="status">${t('loading')}</p>`

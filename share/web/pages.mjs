@@ -10,6 +10,8 @@ import { Admin } from './admin.mjs';
 import { Privacy } from './privacy.mjs';
 import { Quality } from './quality.mjs';
 import { Usage } from './usage.mjs';
+import { Updates } from './updates.mjs';
+import { Tickets } from './tickets.mjs';
 import { may } from './roles.mjs';
 
 export const pages = [
@@ -24,6 +26,8 @@ export const pages = [
 	{ route: 'availability', nav: 'nav.availability', needs: ['status'], component: Availability },
 	{ route: 'quality', nav: 'nav.quality', needs: ['service'], component: Quality },
 	{ route: 'usage', nav: 'nav.usage', needs: ['usage', 'service'], component: Usage },
+	{ route: 'tickets', nav: 'nav.tickets', needs: ['service'], component: Tickets },
+	{ route: 'updates', nav: 'nav.updates', needs: ['technical'], may: may.release, component: Updates },
 	{ route: 'admin', nav: 'nav.admin', needs: null, may: may.administer, component: Admin },
 	{ route: 'account', nav: 'nav.account', needs: null, component: Account },
 	{ route: 'privacy', nav: 'nav.privacy', needs: null, component: Privacy },

@@ -3,23 +3,13 @@
 // cleaning report (GET /api/v1/haccp/cleaning-report): every cleaning, what
 // was missed, what was due; the signed CSV, its signature and the printable
 // page to download, and how an inspector checks them with openssl.
-import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
+import { html, useState, useEffect, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
+import { useSitePick } from './sites.mjs';
 
 const DAY = 86400e3;
 const PERIODS = ['7', '30', '90'];
 const REPORT = '/api/v1/haccp/cleaning-report';
-
-async function fleet() {
-	const out = [];
-	let cursor = null;
-	do {
-		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
-		out.push(...(doc.machines || []));
-		cursor = doc.next_cursor || null;
-	} while (cursor);
-	return out;
-}
 
 // The commands of docs/QUALITY.md "Verifying a report", for the files as downloaded.
 const verifySteps = (origin, csv, sig) => `curl -fsS "${origin}/api/v1/signing-key?format=pem" > signing-key.pem
@@ -78,34 +68,28 @@ function Cleanings({ report }) {
 
 export function Quality() {
 	const { t } = useApp();
-	const [machines, setMachines] = useState(null);
-	const [pick, setPick] = useState('');
+	const { machines, sites, site, choose } = useSitePick();
 	const [days, setDays] = useState('7');
 	const [span, setSpan] = useState(null);
 	const [compliance, setCompliance] = useState(null);
 	const [report, setReport] = useState(null);
 	const [error, setError] = useState(null);
 
-	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
-	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
-		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
-	useEffect(() => { if (!pick && sites.length) setPick(sites[0]); }, [sites]);
-
 	useEffect(() => {
-		if (!pick) return;
+		if (!site) return;
 		// One period for the page and its downloads: the CSV and its signature are the same bytes.
 		const to = Math.floor(Date.now() / 60000) * 60000, from = to - Number(days) * DAY;
-		const [org, site] = pick.split('/');
-		setSpan({ org, site, from, to });
+		const [org, name] = site.split('/');
+		setSpan({ org, site: name, from, to });
 		setCompliance(null); setReport(null); setError(null);
 		// An answer for a site or period no longer picked is dropped, whatever order they arrive in.
 		let current = true;
-		api('GET', '/api/v1/compliance' + q({ org, site, from, to }))
+		api('GET', '/api/v1/compliance' + q({ org, site: name, from, to }))
 			.then((doc) => current && setCompliance(doc), () => current && setCompliance({}));
-		api('GET', REPORT + q({ org, site, from, to }))
+		api('GET', REPORT + q({ org, site: name, from, to }))
 			.then((doc) => current && setReport(doc), (e) => current && setError(e.message));
 		return () => { current = false; };
-	}, [pick, days]);
+	}, [site, days]);
 
 	const link = (format) => REPORT + q({ org: span.org, site: span.site, from: span.from, to: span.to, format });
 	const file = span && `haccp-${span.site}.csv`;
@@ -115,7 +99,7 @@ export function Quality() {
 		<h1 id="quality-h">${t('quality.title')}</h1>
 		<form class="filters" onSubmit=${(e) => e.preventDefault()}>
 			<label for="quality-site">${t('fleet.site')}</label>
-			<select id="quality-site" value=${pick} onChange=${(e) => setPick(e.target.value)}>
+			<select id="quality-site" value=${site} onChange=${(e) => choose(e.target.value)}>
 				${sites.map((s) => html`<option value=${s}>${s.replace('/', ' · ')}</option>`)}</select>
 			<label for="quality-period">${t('avail.period')}</label>
 			<select id="quality-period" value=${days} onChange=${(e) => setDays(e.target.value)}>

@@ -9,6 +9,8 @@ const GRANT_MANAGERS = ['admin', 'service_manager'];
 const ACCESS_REPORT_READERS = ['admin', 'auditor', 'customer_manager', 'service_manager'];
 const EXPORTERS = ['admin', 'customer_manager'];
 const CONSENTERS = ['admin', 'customer_manager']; // of their own customer only
+// Artifacts and rollouts: the manufacturer's (the API also checks the organisation's kind, which /me does not say).
+const RELEASERS = ['admin', 'engineer'];
 
 const is = (list) => (me) => !!me && list.includes(me.role);
 export const may = {
@@ -18,5 +20,6 @@ export const may = {
 	exportCustomer: is(EXPORTERS),
 	eraseCustomer: is(ADMINS),
 	consent: is(CONSENTERS),
+	release: is(RELEASERS),
 	administer: (me) => is(ADMINS)(me) || is(GRANT_MANAGERS)(me),
 };

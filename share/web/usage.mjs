@@ -6,20 +6,10 @@
 // rest anyway.
 import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
+import { useSitePick } from './sites.mjs';
 
 const DAY = 86400e3;
 const PERIODS = ['7', '30', '90'];
-
-async function fleet() {
-	const out = [];
-	let cursor = null;
-	do {
-		const doc = await api('GET', '/api/v1/machines' + q({ limit: 500, cursor }));
-		out.push(...(doc.machines || []));
-		cursor = doc.next_cursor || null;
-	} while (cursor);
-	return out;
-}
 
 // rows of {day, product, beverages} as days x products.
 function pivot(rows) {
@@ -79,40 +69,34 @@ function Forecasts({ doc }) {
 export function Usage() {
 	const { t, me } = useApp();
 	const classes = (me && me.data_classes) || [];
-	const [machines, setMachines] = useState(null);
-	const [pick, setPick] = useState('');
+	const { machines, sites, site, choose } = useSitePick();
 	const [days, setDays] = useState('7');
 	const [beverages, setBeverages] = useState(null);
 	const [forecasts, setForecasts] = useState(null);
 	const [error, setError] = useState(null);
 
-	useEffect(() => { fleet().then(setMachines, () => setMachines([])); }, []);
-	const sites = useMemo(() => [...new Set((machines || []).filter((m) => m.site)
-		.map((m) => m.customer + '/' + m.site))].sort(), [machines]);
-	useEffect(() => { if (!pick && sites.length) setPick(sites[0]); }, [sites]);
-
 	useEffect(() => {
-		if (!pick) return;
+		if (!site) return;
 		const to = Math.floor(Date.now() / 60000) * 60000, from = to - Number(days) * DAY;
-		const [customer, site] = pick.split('/');
+		const [customer, name] = site.split('/');
 		setBeverages(null); setForecasts(null); setError(null);
 		// An answer for a site or period no longer picked is dropped, whatever order they arrive in.
 		let current = true;
 		const keep = (set) => (doc) => current && set(doc);
 		const fail = (e) => current && setError(e.message);
 		if (classes.includes('usage'))
-			api('GET', '/api/v1/beverages' + q({ customer, site, from, to, group_by: 'product,day' }))
+			api('GET', '/api/v1/beverages' + q({ customer, site: name, from, to, group_by: 'product,day' }))
 				.then(keep(setBeverages), fail);
 		if (classes.includes('service'))
-			api('GET', '/api/v1/forecasts' + q({ customer, site })).then(keep(setForecasts), fail);
+			api('GET', '/api/v1/forecasts' + q({ customer, site: name })).then(keep(setForecasts), fail);
 		return () => { current = false; };
-	}, [pick, days]);
+	}, [site, days]);
 
 	return html`<section aria-labelledby="usage-h">
 		<h1 id="usage-h">${t('usage.title')}</h1>
 		<form class="filters" onSubmit=${(e) => e.preventDefault()}>
 			<label for="usage-site">${t('fleet.site')}</label>
-			<select id="usage-site" value=${pick} onChange=${(e) => setPick(e.target.value)}>
+			<select id="usage-site" value=${site} onChange=${(e) => choose(e.target.value)}>
 				${sites.map((s) => html`<option value=${s}>${s.replace('/', ' · ')}</option>`)}</select>
 			<label for="usage-period">${t('avail.period')}</label>
 			<select id="usage-period" value=${days} onChange=${(e) => setDays(e.target.value)}>

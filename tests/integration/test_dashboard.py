@@ -10,6 +10,7 @@ checks is in tests/web/dashboard.spec.mjs; screenshots of each page at
 desktop and phone sizes land in BUILD_DIR/dashboard-screenshots (not
 committed)."""
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api, totp_code, totp_secret  # noqa: E402
 from test_downtime import Paho  # noqa: E402
+from test_rollouts import Agent, install, wait_rollout  # noqa: E402
+from test_updates import artifact, keygen, machine_ctx, sign  # noqa: E402
 
 WEB_TESTS = ccdaemon.REPO / "tests" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,6 +38,74 @@ BENCH_MACHINES = 12
 ERASE_CUSTOMER = "cafe-gone"  # erased in the browser, with its signed receipt
 ALERT_SERIAL = "AL-0001"  # raises two critical errors: two open alerts for the alerts page
 HACCP_SERIAL, HACCP_SITE = "HC-0001", "bar-haccp"  # cleaned its milk system 30 h ago, and not since
+# The updates page: two artifacts, and a rollout of the newer to these machines in three phases (25, 75,
+# 100 %): the first phase's machine succeeded, of the second's one failed and one is downloading, the
+# third's is not offered yet.
+QUIET_CUSTOMER = "bench-cafe-00"  # the generator's: stored history, no live connection
+QUIET = f"/api/v1/machines?customer={QUIET_CUSTOMER}&limit=500"
+UPDATE_SERIALS = [f"UP-{n:04d}" for n in range(1, 5)]
+UPDATE_VERSIONS = ("1.5.0", "1.6.0")
+# The tickets page and the machine page's support parts: a ticket the service manager opened on ALERT_SERIAL,
+# and a diagnostics bundle that machine uploaded with its certificate when asked.
+TICKET_TITLE = "Boiler trips at start"
+
+
+def add_artifacts(f, tmp):
+    """A trusted release key and two signed artifacts in the store; their SHA-256s."""
+    keygen(tmp / "rk")
+    f.cc("release-key", "add", "--file", tmp / "rk" / "release.pub", "--label", "dashboard")
+    shas = []
+    for i, version in enumerate(UPDATE_VERSIONS):
+        fw = artifact(tmp, f"fw-{version}.bin", 3000 + i)
+        sign(tmp / "rk" / "release.key", fw, version=version)
+        f.cc("artifact", "add", fw, "--meta", str(fw) + ".meta.json")
+        shas.append(hashlib.sha256(fw.read_bytes()).hexdigest())
+    return shas
+
+
+def start_rollout(f, port, api, token, sha):
+    """POST /api/v1/rollouts, then the machines (with their certificates) report as an agent would."""
+    status, doc, _ = api.call("POST", "/api/v1/rollouts", {"artifact": sha, "target": {"serials": UPDATE_SERIALS},
+                                                           "phases": [25, 75, 100], "soak": 0, "threshold": 100},
+                              token=token)
+    assert status == 201, doc
+    rid = doc["id"]
+    agents = {s: Agent(f, port, s) for s in UPDATE_SERIALS}
+
+    def offered(phase, n):
+        """Waits until phase has offered n machines; their serials."""
+        doc = wait_rollout(api, token, rid, lambda d: len([m for m in d["machines"] if m["phase"] == phase and
+                                                           m["state"] == "offered"]) == n, f"phase {phase} offered")
+        return [m["serial"] for m in doc["machines"] if m["phase"] == phase]
+    install(agents[offered(1, 1)[0]], sha)
+    second = offered(2, 2)
+    install(agents[second[0]], sha, outcome="failed", reason="download-failed")
+    agents[second[1]].report(sha, "downloading", percent=40)
+    wait_rollout(api, token, rid, lambda d: d if d["phase_progress"][1]["counts"].get("failed") == 1 and
+                 d["phase_progress"][1]["counts"].get("downloading") == 1 and d["state"] == "running" else None,
+                 "phase 2: one failed, one downloading")
+    return rid
+
+
+def support_data(f, port, api, token):
+    """A ticket (POST /api/v1/tickets) and a complete diagnostics bundle: asked for through the API, uploaded by
+    the machine with its certificate (POST /api/v1/machine/diagnostics/{id}) in one slice; the bundle's SHA-256."""
+    status, doc, _ = api.call("POST", "/api/v1/tickets", {"serial": ALERT_SERIAL, "title": TICKET_TITLE,
+                                                          "description": "E201 twice this week."}, token=token)
+    assert status == 201 and doc["state"] == "open", doc
+    status, doc, _ = api.call("POST", f"/api/v1/machines/{ALERT_SERIAL}/diagnostics", token=token)
+    assert status == 201 and doc["state"] == "requested", doc
+    data = (json.dumps({"format": "coffeecloud-diagnostics/1", "serial": ALERT_SERIAL, "firmware": "2.14.3",
+                       "uptime_s": 86400}) +
+            "\n" + "2026-12-07T10:00:00Z boiler: over temperature, heating stopped\n" * 40).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    machine = Api(port, None, ctx=machine_ctx(f, f.machines[ALERT_SERIAL]))
+    status, up, _ = machine.call("POST", f"/api/v1/machine/diagnostics/{doc['id']}?offset=0&final=true&sha256={sha}",
+                                 raw=data, headers={"Content-Type": "application/octet-stream"})
+    assert status == 200, up
+    status, doc, _ = api.call("GET", f"/api/v1/diagnostics/{doc['id']}", token=token)
+    assert status == 200 and doc["state"] == "complete" and doc["sha256"] == sha, doc
+    return sha
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +126,9 @@ def world(tmp_path_factory):
     f.cc("site", "add", "--customer", "cafe-a", "--name", HACCP_SITE, "--timezone", "Europe/Budapest")
     f.cc("machine", "move", HACCP_SERIAL, "--site", HACCP_SITE)
     f.add_customer(ERASE_CUSTOMER)
+    for serial in UPDATE_SERIALS:
+        f.add_machine(serial, customer="bench-cafe-01")
+    shas = add_artifacts(f, root)
     users = {}
     for key, login, role, org in (("tech", "dash-tech", "technician", "manufacturer"),
                                   ("eng", "dash-eng", "engineer", "manufacturer"),
@@ -69,7 +143,7 @@ def world(tmp_path_factory):
     port = ccdaemon.free_port()
     # The admin must use TOTP and has none yet: the browser enrols it.
     d = ccdaemon.Daemon(f, settings={"https_listen": f"127.0.0.1:{port}", "totp_required_for_admins": "true",
-                                     "alerts_tick_ms": "200"})
+                                     "alerts_tick_ms": "200", "rollouts_tick_ms": "200"})
     d.start()
     sim = None
     try:
@@ -105,6 +179,8 @@ def world(tmp_path_factory):
                                 "temp_c": 93.0, "brew_time_s": 25.0, "volume_ml": ml})
         m.disconnect()
         eng_token = api.login(users["eng"]["login"], users["eng"]["password"])
+        rollout = start_rollout(f, port, api, eng_token, shas[1])
+        bundle_sha = support_data(f, port, api, api.login(users["svc"]["login"], users["svc"]["password"]))
 
         def two_open():
             st, got, _ = api.call("GET", f"/api/v1/alerts?serial={ALERT_SERIAL}&state=open&rule=critical_error",
@@ -129,11 +205,12 @@ def world(tmp_path_factory):
         users["adm"]["totp_secret"] = base64.b32encode(secret).decode()
         # What the technician's fleet page must show: every machine the API lists for them.
         status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=eng_token)
-        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES + 2, doc
+        assert status == 200 and len(doc["machines"]) == BENCH_MACHINES + SIM_MACHINES + 2 + len(UPDATE_SERIALS), doc
         users["admin"] = {"login": "admin", "password": ccdaemon.PASSWORD}
         for u in users.values():
             u["machines"] = len(doc["machines"])
-        yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d}
+        yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d, "rollout": rollout,
+               "bundle_sha": bundle_sha}
     finally:
         if sim is not None:
             sim.terminate()
@@ -146,6 +223,8 @@ def test_dashboard_in_chromium(world):
     shutil.rmtree(shots, ignore_errors=True)
     env = dict(os.environ, CC_DASH_URL=world["url"], CC_DASH_USERS=json.dumps(world["users"]),
                CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_HACCP_SITE=HACCP_SITE, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
+               CC_DASH_ROLLOUT=str(world["rollout"]), CC_DASH_BUNDLE_SHA=world["bundle_sha"],
+               CC_DASH_TICKET_TITLE=TICKET_TITLE, CC_DASH_HACCP_SERIAL=HACCP_SERIAL,
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
                         "--config", str(WEB_TESTS / "playwright.config.mjs")],
@@ -155,7 +234,8 @@ def test_dashboard_in_chromium(world):
     assert " passed" in p.stdout and " failed" not in p.stdout and " skipped" not in p.stdout
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
-                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality"):
+                 "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality", "updates", "tickets",
+                 "ticket-closed", "machine-support"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 
@@ -164,21 +244,25 @@ def test_fleet_list_answers_304_while_unchanged(world):
     """The fleet page polls GET /api/v1/machines with If-None-Match: an unchanged
     list costs a 304 without a body (the request is still audited); a change
     (here a machine added) gives a new ETag and the new list. Runs after the
-    browser test, whose machine count it changes."""
+    browser test, whose machine count it changes. The list is one customer's
+    whose machines are quiet (the generator's): the simulator's stream moves
+    its machines' last_seen between any two requests, a changed list (this
+    test failed 1 run in 2 on the whole fleet under load)."""
     d = world["daemon"]
     api = Api(int(world["url"].rsplit(":", 1)[1]), d.fleet.data / "ca.crt")
     eng = world["users"]["eng"]
     token = api.login(eng["login"], eng["password"])
-    status, doc, resp = api.call("GET", "/api/v1/machines?limit=500", token=token)
+    status, doc, resp = api.call("GET", QUIET, token=token)
     etag = resp.getheader("ETag")
     assert status == 200 and etag and etag.startswith('"') and etag.endswith('"'), (status, etag)
-    status, doc2, resp2 = api.call("GET", "/api/v1/machines?limit=500", token=token, headers={"If-None-Match": etag})
+    assert len(doc["machines"]) >= 3, doc  # the generator spread its 12 machines over two customers
+    status, doc2, resp2 = api.call("GET", QUIET, token=token, headers={"If-None-Match": etag})
     assert status == 304 and doc2 is None and resp2.getheader("ETag") == etag, status
     assert resp2.getheader("Cache-Control") == "no-store"
-    status, _, resp3 = api.call("GET", "/api/v1/machines?limit=500", token=token,
+    status, _, resp3 = api.call("GET", QUIET, token=token,
                                 headers={"If-None-Match": '"not-it"'})
     assert status == 200 and resp3.getheader("ETag") == etag
-    d.fleet.add_machine("CM-LATE", customer="cafe-a")
-    status, doc4, resp4 = api.call("GET", "/api/v1/machines?limit=500", token=token, headers={"If-None-Match": etag})
+    d.fleet.add_machine("CM-LATE", customer=QUIET_CUSTOMER)
+    status, doc4, resp4 = api.call("GET", QUIET, token=token, headers={"If-None-Match": etag})
     assert status == 200 and resp4.getheader("ETag") not in (None, etag)
     assert "CM-LATE" in [m["serial"] for m in doc4["machines"]] and len(doc4["machines"]) == len(doc["machines"]) + 1

@@ -3,7 +3,7 @@
 // CC_DASH_DAY_SERIAL and the users in CC_DASH_USERS). Every wait is on the
 // page's state, never on time.
 import { test, expect } from '@playwright/test';
-import { createHmac, createPublicKey, verify } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -546,6 +546,40 @@ test('beverages and service: a customer manager reads a site\'s beverages per da
 	expect(problems).toEqual([]);
 });
 
+// A person (or Playwright's selectOption) may choose a site in the moment the
+// picker fills, before the page has settled on its default: that choice stays.
+// The page is driven from inside, on the DOM change that adds the options (a
+// MutationObserver runs before Preact's effects, which wait for a frame), so
+// the window that made the test above fail now and then (12 forecast rows: the
+// first site's three machines instead of the chosen one) is hit every time.
+async function chooseWhenListed(page, select, value) {
+	await page.evaluate(([sel, val]) => {
+		const observer = new MutationObserver(() => {
+			const el = document.querySelector(sel);
+			if (!el || ![...el.options].some((o) => o.value === val)) return;
+			observer.disconnect();
+			el.value = val;
+			el.dispatchEvent(new Event('change', { bubbles: true }));
+		});
+		observer.observe(document.body, { childList: true, subtree: true });
+	}, [select, value]);
+}
+
+test('a site chosen the moment the picker fills is kept: beverages and service, quality', async ({ page }) => {
+	const problems = watch(page);
+	const site = 'cafe-a/' + process.env.CC_DASH_HACCP_SITE;
+	await signIn(page, 'svc'); // a service manager sees every site: the first is not this one
+	await chooseWhenListed(page, '#usage-site', site);
+	await page.getByRole('link', { name: 'Beverages & service' }).click();
+	await expect(page.getByTestId('forecasts').locator('tbody tr')).toHaveCount(4);
+	await expect(page.getByLabel('Site')).toHaveValue(site);
+	await chooseWhenListed(page, '#quality-site', site);
+	await page.getByRole('link', { name: 'Quality & HACCP' }).click();
+	await expect(page.getByTestId('haccp-records').locator('tbody tr')).toHaveCount(2);
+	await expect(page.getByLabel('Site')).toHaveValue(site);
+	expect(problems).toEqual([]);
+});
+
 test("machine page: the timeline explains an error from the catalogue, in the page's language", async ({ page }) => {
 	await signIn(page, 'eng');
 	await page.goto('/#/machine/' + alertSerial);
@@ -596,5 +630,197 @@ test('quality: a customer manager reads a site\'s compliance and cleaning record
 	await page.getByRole('button', { name: 'Sign out' }).click();
 	await signIn(page, 'auditor');
 	await expect(page.getByRole('link', { name: 'Quality & HACCP' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
+test('updates: an engineer reads the artifacts and a rollout\'s progress per phase, pauses, resumes and aborts it; a technician has no such page', async ({ page }) => {
+	const problems = watch(page);
+	const rollout = process.env.CC_DASH_ROLLOUT;
+	await signIn(page, 'eng');
+	await page.getByRole('link', { name: 'Updates' }).click();
+	await expect(page.getByRole('heading', { name: 'Software updates', level: 1 })).toBeVisible();
+	// Two artifacts, newest first; the details show the signed release notes.
+	const artifacts = page.getByTestId('artifacts');
+	await expect(artifacts.locator('tbody tr')).toHaveCount(2);
+	await expect(artifacts.locator('tbody tr th')).toHaveText(['1.6.0', '1.5.0']);
+	await artifacts.getByRole('button', { name: 'Details 1.5.0' }).click();
+	await expect(page.getByTestId('artifact-detail')).toContainText('Version 1.5.0');
+	await expect(page.getByTestId('artifact-notes')).toContainText('Faster descaling.');
+	// The rollout of 1.6.0: the first phase's machine succeeded, the second's one failed and one downloads,
+	// the third's is not offered yet.
+	const rollouts = page.getByTestId('rollouts');
+	await expect(rollouts.locator('tbody tr')).toHaveCount(1);
+	await expect(rollouts.locator('tbody tr')).toContainText('1.6.0');
+	await expect(rollouts.locator('tbody tr')).toContainText('Running');
+	await rollouts.getByRole('link', { name: 'Rollout ' + rollout }).click();
+	await expect(page).toHaveURL(new RegExp('#/updates/' + rollout + '$'));
+	const phases = page.getByTestId('rollout-phases').locator('tbody tr');
+	await expect(phases).toHaveCount(3);
+	const cell = (phase, col) => phases.nth(phase - 1).locator(`td[data-col="${col}"]`);
+	await expect(cell(1, 'succeeded')).toHaveText('1');
+	await expect(cell(2, 'failed')).toHaveText('1');
+	await expect(cell(2, 'downloading')).toHaveText('1');
+	await expect(phases.nth(2).locator('td').nth(2)).toHaveText('1'); // the third phase's machine: not yet offered
+	await expect(page.getByTestId('rollout-machines').locator('tbody tr')).toHaveCount(4);
+	await expect(page.getByTestId('rollout-machines')).toContainText('download-failed');
+	await expect(page.getByTestId('rollout-machines')).toContainText('40 %');
+	await axe(page, 'updates');
+	await shoot(page, 'updates');
+	// Pause, resume, abort: the buttons follow the state.
+	const detail = page.getByTestId('rollout-detail');
+	await detail.getByRole('button', { name: 'Pause' }).click();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Paused');
+	await expect(detail.getByRole('button', { name: 'Pause' })).toHaveCount(0);
+	await detail.getByRole('button', { name: 'Resume' }).click();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Running');
+	await detail.getByRole('button', { name: 'Abort' }).click();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Aborted');
+	await expect(detail.getByRole('button')).toHaveCount(0);
+	await expect(rollouts.locator('tbody tr')).toContainText('Aborted');
+	// In Hungarian.
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByRole('heading', { name: 'Szoftverfrissítések', level: 1 })).toBeVisible();
+	await expect(page.getByTestId('rollout-state')).toHaveText('Megszakítva');
+	await expect(detail).toContainText('kiadás megszakítva');
+	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	// A technician reads the technical class but releases nothing: no link, and the route shows no updates.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'tech');
+	await expect(page.getByRole('link', { name: 'Fleet' })).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Updates' })).toHaveCount(0);
+	await page.goto('/#/updates/' + rollout);
+	await expect(page.getByRole('heading', { name: 'Fleet', level: 1 })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Software updates' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
+test('tickets: a customer manager opens one and comments; a service manager assigns, moves and closes it with a report; the customer answers a ticket waiting for it; an auditor has no such page', async ({ page }) => {
+	const problems = watch(page);
+	const serial = process.env.CC_DASH_HACCP_SERIAL;
+	await signIn(page, 'cm');
+	await page.getByRole('link', { name: 'Tickets' }).click();
+	await expect(page.getByRole('heading', { name: 'Service tickets', level: 1 })).toBeVisible();
+	// The ticket the service manager opened on a machine of the customer's.
+	const list = page.getByTestId('tickets');
+	await expect(list.locator('tbody tr')).toHaveCount(1);
+	await expect(list).toContainText(process.env.CC_DASH_TICKET_TITLE);
+	// The customer opens one for the machine at its bar.
+	await page.getByRole('link', { name: 'Open a ticket' }).click();
+	await page.locator('#ticket-serial').selectOption(serial);
+	await page.getByLabel('Ticket', { exact: true }).fill('Grinder noisy');
+	await page.getByLabel('Description (optional)').fill('Loud grinding at every espresso since Monday.');
+	await page.getByRole('button', { name: 'Open the ticket' }).click();
+	await expect(page).toHaveURL(/#\/tickets\/\d+$/);
+	const ticket = page.getByTestId('ticket');
+	await expect(ticket.getByRole('heading', { level: 2 })).toContainText('Grinder noisy');
+	await expect(page.getByTestId('ticket-state')).toHaveText('Open');
+	await expect(page.getByTestId('ticket-history').locator('li')).toHaveCount(1);
+	await expect(list.locator('tbody tr')).toHaveCount(2);
+	// The customer's side: no assignment, no close.
+	await expect(ticket.getByRole('button', { name: 'Assign' })).toHaveCount(0);
+	await expect(ticket.getByRole('button', { name: 'Close the ticket' })).toHaveCount(0);
+	// A comment naming a person is refused and not kept; a comment about the machine is.
+	await page.getByLabel('Comment').fill('Call me at +36 30 123 4567 please');
+	await page.getByRole('button', { name: 'Add the comment' }).click();
+	await expect(ticket.getByRole('alert')).toContainText('personal data');
+	await expect(page.getByTestId('ticket-history').locator('li')).toHaveCount(1);
+	await page.getByLabel('Comment').fill('Worse with the dark roast.');
+	await page.getByRole('button', { name: 'Add the comment' }).click();
+	await expect(page.getByTestId('ticket-history').locator('li')).toHaveCount(2);
+	await expect(page.getByTestId('ticket-history')).toContainText('Worse with the dark roast.');
+	await axe(page, 'tickets');
+	await shoot(page, 'tickets');
+	// The service side: find it by machine, assign it, work on it, close it with a report.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'svc');
+	await page.getByRole('link', { name: 'Tickets' }).click();
+	await page.locator('#tickets-machine').selectOption(serial);
+	await expect(list.locator('tbody tr')).toHaveCount(1);
+	await list.getByRole('link', { name: /Grinder noisy/ }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Open');
+	await page.getByLabel('Assign to (login)').fill(users.tech.login);
+	await page.getByRole('button', { name: 'Assign', exact: true }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Assigned');
+	await expect(page.getByTestId('ticket-assignee')).toHaveText(users.tech.login);
+	await ticket.getByRole('button', { name: 'In progress' }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('In progress');
+	await page.getByLabel('Work done').fill('Replaced the grinder burrs.');
+	await page.getByLabel('Parts (part numbers or words, separated by commas)').fill('GSK-58');
+	await page.getByLabel('Grinder burrs').check();
+	await page.getByRole('button', { name: 'Close the ticket' }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Closed');
+	const history = page.getByTestId('ticket-history');
+	await expect(history.locator('li')).toHaveCount(5); // opened, commented, assigned, in progress, closed
+	await expect(history).toContainText('GSK-58');
+	await expect(history).toContainText('Service counters reset: Grinder burrs');
+	await expect(ticket.getByRole('button', { name: 'Add the comment' })).toHaveCount(0);
+	await expect(ticket.getByRole('button', { name: 'Reopen' })).toBeVisible();
+	// Found among the closed ones, in Hungarian too.
+	await page.locator('#tickets-state').selectOption('closed');
+	await expect(list.locator('tbody tr')).toHaveCount(1);
+	await page.locator('header').getByLabel('Language').selectOption('hu');
+	await expect(page.getByTestId('ticket-state')).toHaveText('Lezárva');
+	await expect(ticket).toContainText('A hibajegy lezárva a szervizjelentéssel.');
+	await shoot(page, 'ticket-closed');
+	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	// The service side waits for the customer on the other ticket; the customer answers it, and may do no more.
+	await page.locator('#tickets-state').selectOption('unclosed');
+	await page.locator('#tickets-machine').selectOption('');
+	await list.getByRole('link', { name: new RegExp(process.env.CC_DASH_TICKET_TITLE) }).click();
+	await page.getByLabel('Assign to (login)').fill(users.tech.login);
+	await page.getByRole('button', { name: 'Assign', exact: true }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Assigned');
+	await ticket.getByRole('button', { name: 'Wait for the customer' }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('Waiting for the customer');
+	const waiting = page.url();
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'cm');
+	await page.goto(waiting);
+	await expect(page.getByTestId('ticket-state')).toHaveText('Waiting for the customer');
+	await expect(ticket.getByRole('button', { name: 'Resolved' })).toHaveCount(0);
+	await ticket.getByRole('button', { name: 'In progress' }).click();
+	await expect(page.getByTestId('ticket-state')).toHaveText('In progress');
+	await expect(ticket.getByRole('button')).toHaveText(['Add the comment']);
+	// An auditor reads no service class: no link, and the route shows no tickets.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'auditor');
+	await expect(page.getByRole('link', { name: 'Account' })).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Tickets' })).toHaveCount(0);
+	await page.goto('/#/tickets');
+	await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Service tickets' })).toHaveCount(0);
+	expect(problems).toEqual([]);
+});
+
+test('machine page: a service manager sees its tickets and diagnostics bundles, downloads one and requests another; a customer manager sees the tickets, no bundles', async ({ page }) => {
+	const problems = watch(page);
+	await signIn(page, 'svc');
+	await page.goto('/#/machine/' + alertSerial);
+	const tickets = page.getByRole('region', { name: 'Service tickets' });
+	await expect(tickets.getByTestId('tickets')).toContainText(process.env.CC_DASH_TICKET_TITLE);
+	const bundles = page.getByTestId('bundles');
+	await expect(bundles.locator('tbody tr')).toHaveCount(1);
+	await expect(bundles.locator('tbody tr')).toContainText('Complete');
+	// The download is the bytes the machine uploaded.
+	const href = await bundles.getByRole('link', { name: /Download/ }).getAttribute('href');
+	const file = await page.request.get(href);
+	expect(file.status()).toBe(200);
+	expect(createHash('sha256').update(await file.body()).digest('hex')).toBe(process.env.CC_DASH_BUNDLE_SHA);
+	// Another is asked for: the machine is told where to upload it.
+	await page.getByRole('button', { name: 'Request a bundle' }).click();
+	await expect(bundles.locator('tbody tr')).toHaveCount(2);
+	await expect(bundles.locator('tbody tr').first()).toContainText('Requested');
+	await expect(page.locator('table.timeline')).toContainText('Diagnostics bundle uploaded');
+	await expect(page.locator('table.timeline')).toContainText('Service ticket');
+	await axe(page, 'machine (support)');
+	await shoot(page, 'machine-support');
+	// A customer manager: the machine's tickets, but no technical class, so no bundles.
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await signIn(page, 'cm');
+	await page.goto('/#/machine/' + alertSerial);
+	await expect(page.getByRole('region', { name: 'Service tickets' })).toContainText(process.env.CC_DASH_TICKET_TITLE);
+	await expect(page.getByRole('heading', { name: 'Timeline' })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Diagnostics bundles' })).toHaveCount(0);
+	await expect(page.getByRole('button', { name: 'Request a bundle' })).toHaveCount(0);
 	expect(problems).toEqual([]);
 });
