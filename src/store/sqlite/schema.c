@@ -640,6 +640,26 @@ const char *const sqlite_migrations[] = {
 	"  percent INTEGER NOT NULL,"
 	"  reason TEXT NOT NULL);"
 	"CREATE INDEX rollout_reports_machine ON rollout_reports(machine_id, at_ms);",
+
+	/* 27 -> 28: remote configuration (store/machine_config.h,
+	 * fleet/machine_config.h): every desired version per machine with who,
+	 * when and why, and the machine's one retained report; documents and
+	 * reasons sealed. The customer's erasure takes them along. */
+	"CREATE TABLE machine_config_desired("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  command_id INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  doc BLOB NOT NULL,"
+	"  why BLOB NOT NULL,"
+	"  PRIMARY KEY (machine_id, version)) WITHOUT ROWID;"
+	"CREATE TABLE machine_config_reported("
+	"  machine_id INTEGER PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  at_ms INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  rejected INTEGER NOT NULL,"
+	"  body BLOB NOT NULL);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
