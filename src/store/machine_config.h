@@ -26,7 +26,7 @@ struct store;
 struct store_config_version {
 	int64_t machine_id, version;   /* version: 1, 2, 3... per machine */
 	int64_t at_ms;
-	int64_t command_id;            /* the config command that carries it; 0: none */
+	int64_t job_id;            /* the job of the config command that carries it; 0: none */
 	char who[STORE_CONFIG_WHO_MAX + 1];
 	uint8_t doc[STORE_CONFIG_BLOB_MAX];
 	size_t doc_len;

@@ -5,7 +5,7 @@
 #include "store/machine_config.h"
 #include "store/sqlite/handle.h"
 
-#define VERSION_COLUMNS "machine_id, version, at_ms, command_id, who, doc, why"
+#define VERSION_COLUMNS "machine_id, version, at_ms, job_id, who, doc, why"
 
 static void copy_blob(uint8_t *out, size_t cap, size_t *len, sqlite3_stmt *st, int col)
 {
@@ -24,7 +24,7 @@ static void read_version(sqlite3_stmt *st, struct store_config_version *v)
 	v->machine_id = sqlite3_column_int64(st, 0);
 	v->version = sqlite3_column_int64(st, 1);
 	v->at_ms = sqlite3_column_int64(st, 2);
-	v->command_id = sqlite3_column_int64(st, 3);
+	v->job_id = sqlite3_column_int64(st, 3);
 	sqlite_copy_text(v->who, sizeof(v->who), st, 4);
 	copy_blob(v->doc, sizeof(v->doc), &v->doc_len, st, 5);
 	copy_blob(v->why, sizeof(v->why), &v->why_len, st, 6);
@@ -41,7 +41,7 @@ static int desired_add(struct store *s, const struct store_config_version *v)
 	sqlite3_bind_int64(st, 1, v->machine_id);
 	sqlite3_bind_int64(st, 2, v->version);
 	sqlite3_bind_int64(st, 3, v->at_ms);
-	sqlite3_bind_int64(st, 4, v->command_id);
+	sqlite3_bind_int64(st, 4, v->job_id);
 	sqlite3_bind_text(st, 5, v->who, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 6, v->doc, (int)v->doc_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 7, v->why, (int)v->why_len, SQLITE_STATIC);

@@ -649,7 +649,7 @@ const char *const sqlite_migrations[] = {
 	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
 	"  version INTEGER NOT NULL,"
 	"  at_ms INTEGER NOT NULL,"
-	"  command_id INTEGER NOT NULL,"
+	"  job_id INTEGER NOT NULL,"
 	"  who TEXT NOT NULL,"
 	"  doc BLOB NOT NULL,"
 	"  why BLOB NOT NULL,"
