@@ -6,6 +6,7 @@
 #include "check.h"
 #include "common/err.h"
 #include "fleet/config_doc.h"
+#include "fleet/machine_config.h"
 #include "ingest/catalogue.h"
 #include "ingest/privacy.h"
 
@@ -165,6 +166,33 @@ static void test_report(void)
 	CHECK_EQ(privacy, PRIVACY_FINANCIAL_KEY);
 }
 
+static void test_status(void)
+{
+	static struct config_doc want;
+	static struct config_report rep;
+	char why[CONFIG_WHY_MAX], where[CONFIG_WHY_MAX];
+	static const char w[] = "{\"settings\":{\"standby_min\":30}}";
+
+	CHECK_EQ(config_doc_parse("espresso-one", w, strlen(w), &want, NULL, why, sizeof(why)), CC_OK);
+	CHECK_STR(machine_config_status(0, &want, NULL, where, sizeof(where)), "unset");
+	CHECK_STR(machine_config_status(2, &want, NULL, where, sizeof(where)), "pending");
+	memset(&rep, 0, sizeof(rep));
+	rep.version = 1;
+	rep.has_config = 1;
+	rep.config = want;
+	CHECK_STR(machine_config_status(2, &want, &rep, where, sizeof(where)), "pending");
+	rep.version = 2;
+	CHECK_STR(machine_config_status(2, &want, &rep, where, sizeof(where)), "in_sync");
+	rep.config.settings[CS_STANDBY] = 5;
+	CHECK_STR(machine_config_status(2, &want, &rep, where, sizeof(where)), "drifted");
+	CHECK_STR(where, "settings.standby_min");
+	rep.rejected = 1;
+	CHECK_STR(machine_config_status(2, &want, &rep, where, sizeof(where)), "rejected");
+	/* A refusal of an older version while a newer one waits: still pending. */
+	rep.version = 1;
+	CHECK_STR(machine_config_status(2, &want, &rep, where, sizeof(where)), "pending");
+}
+
 static void test_schema(void)
 {
 	json_t *s = config_schema_json("espresso-one");
@@ -186,6 +214,7 @@ int main(void)
 	RUN(test_no_prices);
 	RUN(test_satisfies);
 	RUN(test_report);
+	RUN(test_status);
 	RUN(test_schema);
 	return check_summary();
 }
