@@ -15,6 +15,7 @@ static const char *const report_fields[] = { "type", "work", "parts", "outcome",
 	                                       "performed", "note", NULL };
 static const char *const publish_fields[] = { "last_updated", NULL };
 static const char *const prose_fields[] = { "language", "clause", "text", NULL };
+static const char *const machine_config_fields[] = { "config", "reason", NULL };
 static const char *const controller_fields[] = { "name", "address", "contact", NULL };
 static const char *const consent_fields[] = { "customer", "version", "language", NULL };
 static const char *const org_fields[] = { "name", "kind", "parent", NULL };
@@ -169,6 +170,22 @@ static const struct http_route routes[] = {
 	  api_machine_diagnostics_upload, "for machines, with their certificate (mutual TLS): one slice of the "
 	  "bundle asked for (application/octet-stream, at most 1 MiB) at offset, the bytes received so far (409 "
 	  "with received when another); final=true and sha256 (hex) on the last, which checks the whole" },
+	/* Remote configuration (docs/CONFIGURATION-REMOTE.md): the technical roles, as for jobs (setting one
+	 * sends the machine the config command); the machine fetches a large one with its certificate. */
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/config", "support", "technical", HTTP_DATA, NULL,
+	  api_machine_config_show, "the machine's configuration: the newest desired version (who, when, why), what "
+	  "the machine reports it runs, and the status: unset, pending, in_sync, rejected (with the machine's reason), "
+	  "drifted (changed at the panel: drift names the first member that differs)" },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{serial}/config", "support", "technical", HTTP_DATA, machine_config_fields,
+	  api_machine_config_set, "set the machine's desired configuration (config: recipes and settings, validated "
+	  "for its model, no prices or payment settings; reason: why, <= 200 characters, no personal data): stored as "
+	  "its next version and sent with the config command" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/config/history", "support", "technical", HTTP_DATA, NULL,
+	  api_machine_config_history, "every desired version of the machine's configuration, newest first, with "
+	  "who, when, why and the document (limit: 1-200, default 50; before: a version)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machine/config", "support", "none", HTTP_OPEN, NULL, api_machine_config_fetch,
+	  "for machines, with their certificate (mutual TLS): the newest desired configuration, when the config "
+	  "command could not carry it (over 2,048 bytes)" },
 	/* Staged rollouts (docs/UPDATES.md): whoever offers artifacts; machines report with their certificate. */
 	{ EVHTTP_REQ_POST, "/api/v1/rollouts", "updates", "technical", HTTP_DATA, rollout_fields, api_rollouts_create,
 	  "start a staged rollout of an artifact (artifact: its sha256; target: group, serials or filter {model, "

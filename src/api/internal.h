@@ -123,6 +123,13 @@ int api_parse_bool(const char *text, int *out);
  * replies 401 (no certificate, or not one of the fleet CA's) or 403. */
 int api_machine_caller(struct http_req *r, struct store_machine *m);
 
+/* ---- machine_config.c ---- */
+
+void api_machine_config_show(struct http_req *r);
+void api_machine_config_set(struct http_req *r);
+void api_machine_config_history(struct http_req *r);
+void api_machine_config_fetch(struct http_req *r);
+
 /* ---- rollouts.c ---- */
 void api_rollouts_create(struct http_req *r);
 void api_rollouts_list(struct http_req *r);

@@ -2,7 +2,7 @@
  * story over a period, merged from its state changes (fleet/downtime.h),
  * its events (errors with their catalogue entry, cleanings, maintenance,
  * updates, power), its alerts, its commands, its progress in rollouts, its
- * service reports and tickets, by time, each item cut to the caller's data
+ * configuration changes and reports, its service reports and tickets, by time, each item cut to the caller's data
  * classes (docs/OPERATIONS.md "Timeline"). */
 #include "api/internal.h"
 
@@ -15,6 +15,7 @@
 #include "fleet/diagnostics.h"
 #include "fleet/downtime.h"
 #include "fleet/jobs.h"
+#include "fleet/machine_config.h"
 #include "ingest/catalogue.h"
 #include "ingest/errors.h"
 #include "records/records.h"
@@ -228,6 +229,16 @@ static int on_update_progress(void *ctx, const struct store_rollout_report *rep)
 	return t->rc;
 }
 
+/* Remote configuration: each desired version set, and the machine's last report of it. */
+static int on_config(void *ctx, int64_t at_ms, const char *what, int64_t version, const char *who)
+{
+	struct timeline *t = ctx;
+
+	add(t, at_ms, "config", CLASS_TECHNICAL,
+	    json_pack("{s:s, s:I, s:s}", "what", what, "version", (json_int_t)version, "by", who));
+	return t->rc;
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -274,6 +285,8 @@ void api_timeline(struct http_req *r)
 		rc = st->ops->diagnostics->list(st, m.id, TIMELINE_MAX, on_diagnostics, &t);
 	if (rc == CC_OK && sees(&t, CLASS_TECHNICAL))
 		rc = st->ops->rollouts->reports(st, m.id, t.from_ms, t.to_ms, on_update_progress, &t);
+	if (rc == CC_OK && sees(&t, CLASS_TECHNICAL))
+		rc = machine_config_timeline(a->vault, &m, t.from_ms, t.to_ms, on_config, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))
 		rc = records_get(a->vault, &m, RECORD_REPORT, t.from_ms, t.to_ms, on_report, &t);
 	if (rc == CC_OK && sees(&t, CLASS_SERVICE))

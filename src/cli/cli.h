@@ -130,6 +130,8 @@ extern const struct cli_cmd cli_restore_cmds[];
 extern const struct cli_cmd cli_release_cmds[];
 extern const struct cli_cmd cli_release_key_cmds[];
 extern const struct cli_cmd cli_artifact_cmds[];
+/* `config show|set|history` (cmd_config.c). */
+extern const struct cli_cmd cli_config_cmds[];
 /* `diagnostics request|list|show|download` (cmd_diagnostics.c). */
 extern const struct cli_cmd cli_diagnostics_cmds[];
 extern const struct cli_cmd cli_rollout_cmds[];

@@ -24,6 +24,7 @@ static const struct cli_cmd *const nouns[] = {
 	cli_webhook_cmds, cli_notify_cmds, cli_quality_rule_cmds, cli_retention_cmds, cli_backup_cmds,
 	cli_restore_cmds,
 	cli_release_cmds, cli_release_key_cmds, cli_artifact_cmds, cli_diagnostics_cmds, cli_rollout_cmds,
+	cli_config_cmds,
 };
 #define NOUN_COUNT (sizeof(nouns) / sizeof(nouns[0]))
 

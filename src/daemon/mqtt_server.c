@@ -24,6 +24,7 @@
 #include "daemon/tls.h"
 #include "fleet/commands.h"
 #include "fleet/jobs.h"
+#include "fleet/machine_config.h"
 #include "fleet/inventory.h"
 #include "fleet/provision.h"
 #include "ingest/message.h"
@@ -558,6 +559,34 @@ static int renew_over_session(struct conn *c, const struct mqtt_publish *p, cons
 	return MQTT_RC_SUCCESS;
 }
 
+/* The configuration the machine runs (retained on its side: sent again on
+ * every connect). Rare, one per change: judged and stored here, on the loop,
+ * like a renewal; refused like any machine data that fails the privacy
+ * filter or the schema. */
+static int config_reported(struct conn *c, const struct mqtt_publish *p, const char **reason_string)
+{
+	struct store *store = vault_store(c->srv->vault);
+	struct store_machine *m = malloc(sizeof(*m));
+	char why[CONFIG_WHY_MAX];
+	int privacy = 0, rc;
+
+	if (m == NULL)
+		return -MQTT_RC_SERVER_BUSY;
+	rc = store->ops->machine_get(store, c->machine_id, m);
+	if (rc == CC_OK)
+		rc = machine_config_report(c->srv->vault, m, p->payload.p, p->payload.len, &privacy, why, sizeof(why));
+	free(m);
+	if (rc == CC_ERR_INVALID) {
+		metrics_refused(why, privacy != 0, "config");
+		return refuse(c, p, privacy != 0 ? privacy_reason_name((enum privacy_reason)privacy) : "invalid", why,
+		              reason_string);
+	}
+	if (rc != CC_OK)
+		return p->qos > 0 ? -MQTT_RC_SERVER_BUSY : 0;
+	log_info(MOD, "%s: reported its configuration", c->serial);
+	return MQTT_RC_SUCCESS;
+}
+
 static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **reason_string)
 {
 	struct conn *c = ctx;
@@ -594,6 +623,8 @@ static int hook_publish(void *ctx, const struct mqtt_publish *p, const char **re
 	}
 	if (kind == TOPIC_CERT_CSR)
 		return renew_over_session(c, p, reason_string);
+	if (kind == TOPIC_CONFIG_REPORTED)
+		return config_reported(c, p, reason_string);
 	rc = message_check(message_kind_of(kind), c->model, p->payload.p, p->payload.len, &verdict);
 	if (rc != CC_OK)
 		return -MQTT_RC_UNSPECIFIED;

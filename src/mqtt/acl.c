@@ -13,6 +13,7 @@ static const struct {
 	{ "info", TOPIC_INFO },
 	{ "status", TOPIC_STATUS },
 	{ "cert/csr", TOPIC_CERT_CSR },
+	{ "config/reported", TOPIC_CONFIG_REPORTED },
 };
 
 /* If topic starts with "cc/v1/{serial}/", returns the length of that prefix; else 0. */

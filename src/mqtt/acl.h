@@ -2,7 +2,8 @@
  * acl.h - which topics a machine may publish and subscribe to (docs/METRICS.md "Message formats").
  *
  * Mode ACL_MACHINE (the default, and the only mode for TLS listeners):
- *   publish   cc/v1/{serial}/telemetry | event | info | status | cert/csr, and
+ *   publish   cc/v1/{serial}/telemetry | event | info | status | cert/csr |
+ *             config/reported (its configuration, fleet/machine_config.h), and
  *             cc/v1/{serial}/cmd/{id}/result (a command's result), nothing else;
  *   subscribe cc/v1/{serial}/cmd/# or a filter below it (cc/v1/{s}/cmd/x, .../+),
  *             and cc/v1/{serial}/cert/issued (a renewed certificate).
@@ -26,6 +27,7 @@ enum machine_topic {
 	TOPIC_STATUS,
 	TOPIC_RESULT, /* cc/v1/{serial}/cmd/{id}/result */
 	TOPIC_CERT_CSR, /* a CSR for renewing its certificate (fleet/provision.h) */
+	TOPIC_CONFIG_REPORTED, /* the configuration it runs (fleet/machine_config.h) */
 };
 
 /* 1 if serial may publish to topic; *kind says which machine topic it is

@@ -14,7 +14,7 @@
 #define CLASSES 5 /* 1xx .. 5xx */
 
 static const char *const stages[] = { "size", "decoding", "privacy", "seq_ts", "telemetry", "event",
-	                              "info", "result", "topic", "internal" };
+	                              "info", "result", "config", "topic", "internal" };
 #define STAGES (sizeof(stages) / sizeof(stages[0]))
 
 static const uint64_t batch_le[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
@@ -77,6 +77,8 @@ const char *metrics_refusal_stage(const char *reason, int privacy, const char *k
 	size_t i;
 
 	if (kind != NULL && (strcmp(kind, "topic") == 0 || strcmp(kind, "result") == 0))
+		return kind;
+	if (kind != NULL && strcmp(kind, "config") == 0 && !privacy)
 		return kind;
 	if (privacy)
 		return "privacy";

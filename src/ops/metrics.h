@@ -47,9 +47,9 @@ void metrics_gauge_add(enum metrics_gauge g, int64_t delta);
 void metrics_gauge_set(enum metrics_gauge g, int64_t value);
 
 /* A refused message: reason is the verdict's text, privacy nonzero when the
- * privacy filter refused it, kind "telemetry", "event", "info" or "result";
- * counted under its stage (size, decoding, privacy, seq_ts, telemetry,
- * event, info, result, topic, internal). */
+ * privacy filter refused it, kind "telemetry", "event", "info", "result" or
+ * "config"; counted under its stage (size, decoding, privacy, seq_ts, telemetry,
+ * event, info, result, config, topic, internal). */
 void metrics_refused(const char *reason, int privacy, const char *kind);
 /* The stage a refusal is counted under (for tests and the dashboard). */
 const char *metrics_refusal_stage(const char *reason, int privacy, const char *kind);

@@ -29,6 +29,7 @@
 #include "store/updates.h"
 #include "store/diagnostics.h"
 #include "store/tickets.h"
+#include "store/machine_config.h"
 
 enum org_kind { ORG_MANUFACTURER = 1, ORG_DISTRIBUTOR = 2, ORG_CUSTOMER = 3 };
 
@@ -430,6 +431,8 @@ struct store_ops {
 	const struct store_ticket_ops *tickets;
 	/* Staged rollouts (store/rollouts.h). */
 	const struct store_rollout_ops *rollouts;
+	/* Desired and reported machine configuration (store/machine_config.h). */
+	const struct store_machine_config_ops *machine_config;
 
 	/* Opens (creating if allowed) the store at location, migrating its schema
 	 * to the current version. CC_ERR_CORRUPT names a damaged file. */

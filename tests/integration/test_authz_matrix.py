@@ -805,6 +805,13 @@ ROUTES = [
           GRANT_TARGETS, prepare=fresh_bundle),
     Route("POST", "/api/v1/machine/diagnostics/{id}", "support", "none", machines_only, public=True,
           prepare=lambda w, case, exp: ({"id": NO_ID}, case.target), query="?offset=0"),
+    # ---- remote configuration: like jobs (setting one sends a command); machines fetch with their certificate
+    Route("GET", "/api/v1/machines/{serial}/config", "support", "technical", machine_route(200), MACHINE_TARGETS),
+    Route("POST", "/api/v1/machines/{serial}/config", "support", "technical", machine_route(201), MACHINE_TARGETS,
+          body=lambda w, k, e: {"config": {"settings": {"standby_min": 30}}, "reason": "energy saving"}),
+    Route("GET", "/api/v1/machines/{serial}/config/history", "support", "technical", machine_route(200),
+          MACHINE_TARGETS),
+    Route("GET", "/api/v1/machine/config", "support", "none", machines_only, public=True),
     # ---- alerts: status of the machines in scope, for the downtime purpose; rules: admins in their subtree
     Route("GET", "/api/v1/alerts", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/alerts/{id}", "downtime", "status", machine_route(200), GRANT_TARGETS, prepare=fresh_alert),

@@ -183,7 +183,10 @@ def legacy(f):
         # 19 -> 20: quality rule sets; 20 -> 21: customers' retention;
         # 21 -> 22: release keys, artifacts, offers; 22 -> 23: days of events to digest;
         # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
-        # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table).
+        # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table;
+        # 28 -> 29: remote configuration).
+        c.execute("DROP TABLE machine_config_reported")
+        c.execute("DROP TABLE machine_config_desired")
         c.execute("DROP TABLE rollout_reports")
         c.execute("DROP TABLE rollout_machines")
         c.execute("DROP TABLE rollouts")
@@ -256,6 +259,8 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        for table in ("machine_config_reported", "machine_config_desired"):  # what 28 -> 29 adds
+            c.execute(f"DROP TABLE {table}")
         for table in ("rollout_reports", "rollout_machines", "rollouts"):  # what 26 -> 27 adds
             c.execute(f"DROP TABLE {table}")
         for table in ("ticket_events", "tickets"):  # what 25 -> 26 adds

@@ -218,7 +218,7 @@ def test_metrics_move_by_exactly_what_was_sent(fleet):
         sum(v for (n, _), v in before["coffeecloud_messages_refused_total"]["samples"].items()) == 4
     # Every refusal reason of docs/METRICS.md has its series, zero or not: a bounded set.
     reasons = {dict(k[1])["reason"] for k in after["coffeecloud_messages_refused_total"]["samples"]}
-    assert reasons == {"size", "decoding", "privacy", "seq_ts", "telemetry", "event", "info", "result",
+    assert reasons == {"size", "decoding", "privacy", "seq_ts", "telemetry", "event", "info", "result", "config",
                        "topic", "internal"}
     assert value(after, "coffeecloud_mqtt_connections") == 0
     # Commits: at least one batch, the 6 accepted messages among the items committed.

@@ -439,6 +439,12 @@ static void test_acl_and_matching(void)
 	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M2/cert/issued"));
 	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/#"));
 	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M1/cert/csr"));
+	/* Remote configuration: its own report out, nobody else's, and no subscription to it. */
+	CHECK(PUB(ACL_MACHINE, "M1", "cc/v1/M1/config/reported") && k == TOPIC_CONFIG_REPORTED);
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M2/config/reported"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/config/desired"));
+	CHECK(!PUB(ACL_MACHINE, "M1", "cc/v1/M1/config"));
+	CHECK(!SUB(ACL_MACHINE, "M1", "cc/v1/M1/config/reported"));
 	CHECK(!SUB(ACL_OPEN, "x", "$SYS/#"));
 	CHECK(!SUB(ACL_OPEN, "x", "a/#/b"));
 	CHECK(!SUB(ACL_OPEN, "x", "a+/b"));

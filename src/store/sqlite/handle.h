@@ -24,6 +24,7 @@ extern const struct store_notify_ops sqlite_notify_ops;
 extern const struct store_update_ops sqlite_update_ops;
 extern const struct store_diag_ops sqlite_diag_ops;
 extern const struct store_ticket_ops sqlite_ticket_ops;
+extern const struct store_machine_config_ops sqlite_machine_config_ops;
 extern const struct store_rollout_ops sqlite_rollout_ops;
 
 #endif

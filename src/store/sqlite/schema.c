@@ -643,6 +643,25 @@ const char *const sqlite_migrations[] = {
 	/* 27 -> 28: a rollout's health margin (update/rollout.h
 	 * rollout_health_verdict); rollouts made before keep the default. */
 	"ALTER TABLE rollouts ADD COLUMN health_margin INTEGER NOT NULL DEFAULT 5;",
+	/* 28 -> 29: remote configuration (store/machine_config.h,
+	 * fleet/machine_config.h): every desired version per machine with who,
+	 * when and why, and the machine's one retained report; documents and
+	 * reasons sealed. The customer's erasure takes them along. */
+	"CREATE TABLE machine_config_desired("
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  job_id INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  doc BLOB NOT NULL,"
+	"  why BLOB NOT NULL,"
+	"  PRIMARY KEY (machine_id, version)) WITHOUT ROWID;"
+	"CREATE TABLE machine_config_reported("
+	"  machine_id INTEGER PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  at_ms INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  rejected INTEGER NOT NULL,"
+	"  body BLOB NOT NULL);",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -3543,6 +3543,7 @@ const struct store_ops store_sqlite_ops = {
 	.updates = &sqlite_update_ops,
 	.diagnostics = &sqlite_diag_ops,
 	.tickets = &sqlite_ticket_ops,
+	.machine_config = &sqlite_machine_config_ops,
 	.rollouts = &sqlite_rollout_ops,
 	.open = sq_open,
 	.close = sq_close,
