@@ -99,6 +99,16 @@ struct alert_lister {
 	int more;
 };
 
+/* The ticket opened from the alert, if any (fleet/tickets.h). */
+static void add_ticket(struct store *st, const struct store_alert *al, json_t *doc)
+{
+	struct store_ticket *t = calloc(1, sizeof(*t));
+
+	if (t != NULL && st->ops->tickets->find_by_alert(st, al->id, t) == CC_OK)
+		json_object_set_new(doc, "ticket", json_integer(t->id));
+	free(t);
+}
+
 static int list_one(void *ctx, const struct store_alert *al)
 {
 	struct alert_lister *l = ctx;
@@ -117,7 +127,12 @@ static int list_one(void *ctx, const struct store_alert *al)
 		l->more = 1;
 		return 1;
 	}
-	json_array_append_new(l->list, alert_json(l->sc->s, al, l->sc->m.serial));
+	{
+		json_t *doc = alert_json(l->sc->s, al, l->sc->m.serial);
+
+		add_ticket(st, al, doc);
+		json_array_append_new(l->list, doc);
+	}
 	l->last_id = al->id;
 	return 0;
 }
@@ -275,14 +290,7 @@ static json_t *alert_with_history(struct api *a, const struct caller *s, const s
 		return NULL;
 	}
 	json_object_set_new(doc, "history", h.list);
-	{
-		/* The ticket opened from it, if any (fleet/tickets.h). */
-		struct store_ticket *t = calloc(1, sizeof(*t));
-
-		if (t != NULL && st->ops->tickets->find_by_alert(st, al->id, t) == CC_OK)
-			json_object_set_new(doc, "ticket", json_integer(t->id));
-		free(t);
-	}
+	add_ticket(st, al, doc);
 	return doc;
 }
 

@@ -258,6 +258,9 @@ def test_a_ticket_opened_from_an_alert_links_both(world):
     assert t["history"][0]["detail"] == f"alert {alert['id']}"
     status, a = call(w, "staff-a", "GET", f"/api/v1/alerts/{alert['id']}")
     assert status == 200 and a["ticket"] == t["id"], a
+    # The list shows it too, so nobody opens a second ticket for the alert.
+    status, doc = call(w, "staff-a", "GET", "/api/v1/alerts?serial=T2")
+    assert status == 200 and [x.get("ticket") for x in doc["alerts"] if x["id"] == alert["id"]] == [t["id"]], doc
     status, doc = call(w, "staff-a", "GET", "/api/v1/tickets?machine=T2")
     assert t["id"] in [x["id"] for x in doc["tickets"]]
 
