@@ -171,18 +171,7 @@ static void text_ad(struct seal_ad *ad, const struct store_ticket *t, int64_t se
 static int seal_into(struct vault *v, const struct seal_ad *ad, const char *text, uint8_t *out, size_t cap,
                      size_t *len)
 {
-	uint8_t *blob = NULL;
-	size_t n = 0;
-	int rc = vault_seal(v, ad, text, strlen(text), &blob, &n);
-
-	if (rc == CC_OK && n > cap)
-		rc = CC_ERR_LIMIT;
-	if (rc == CC_OK) {
-		memcpy(out, blob, n);
-		*len = n;
-	}
-	free(blob);
-	return rc;
+	return vault_seal_into(v, ad, text, strlen(text), out, cap, len);
 }
 
 int tickets_open_text(struct vault *v, const struct store_ticket *t, int which_description, char **text)

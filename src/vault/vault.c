@@ -625,6 +625,24 @@ int vault_seal(struct vault *v, const struct seal_ad *ad, const void *pt, size_t
 	return CC_OK;
 }
 
+int vault_seal_into(struct vault *v, const struct seal_ad *ad, const void *pt, size_t ptlen, uint8_t *blob,
+                    size_t cap, size_t *bloblen)
+{
+	uint8_t adbuf[AD_MAX];
+	const uint8_t *key;
+	size_t adlen = build_ad(ad, adbuf);
+	int rc;
+
+	if (cap < AEAD_OVERHEAD || ptlen > cap - AEAD_OVERHEAD)
+		return CC_ERR_LIMIT;
+	rc = data_key(v, ad->org_id, &key);
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "organisation %lld has no data key", (long long)ad->org_id);
+	if (rc != CC_OK)
+		return rc;
+	return aead_seal(key, adbuf, adlen, pt, ptlen, blob, cap, bloblen);
+}
+
 int vault_unseal(struct vault *v, const struct seal_ad *ad, const uint8_t *blob, size_t bloblen,
                  uint8_t **pt, size_t *ptlen)
 {

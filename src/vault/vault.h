@@ -140,6 +140,11 @@ int vault_org_key_exists(struct vault *v, int64_t org_id);
 int vault_seal(struct vault *v, const struct seal_ad *ad, const void *pt, size_t ptlen,
                uint8_t **blob, size_t *bloblen);
 
+/* The same into the caller's buffer of cap bytes (a fixed-size row field):
+ * *bloblen is set; CC_ERR_LIMIT when it does not fit (ptlen + 28 bytes). */
+int vault_seal_into(struct vault *v, const struct seal_ad *ad, const void *pt, size_t ptlen, uint8_t *blob,
+                    size_t cap, size_t *bloblen);
+
 /* Opens a blob; *pt is malloc'd with a NUL after the data (not counted), the
  * caller frees it. CC_ERR_AUTH when it does not belong to that row or key;
  * CC_ERR_NOTFOUND when org_id's key has been destroyed. */
