@@ -205,43 +205,43 @@ static void note_sync(int fd)
 	pthread_mutex_unlock(&lock);
 }
 
-int open(const char *path, int flags, ...)
+/* Only absolute paths are followed: the daemon and SQLite open by them. */
+static int open_tracked(int dirfd, const char *path, int flags, mode_t mode)
 {
-	mode_t mode = 0;
-	int fd;
+	int fd = real_openat(dirfd, path, flags, mode);
 
-	resolve();
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = (mode_t)va_arg(ap, int);
-		va_end(ap);
-	}
-	fd = real_openat(AT_FDCWD, path, flags, mode);
 	if (fd >= 0 && path[0] == '/')
 		track(fd, path, flags);
 	return fd;
+}
+
+#define MODE_ARG(flags, mode)                                      \
+	do {                                                       \
+		if ((flags) & (O_CREAT | O_TMPFILE)) {             \
+			va_list ap;                                \
+			va_start(ap, flags);                       \
+			(mode) = (mode_t)va_arg(ap, int);          \
+			va_end(ap);                                \
+		}                                                  \
+	} while (0)
+
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	resolve();
+	MODE_ARG(flags, mode);
+	return open_tracked(AT_FDCWD, path, flags, mode);
 }
 int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
-	int fd;
 
 	resolve();
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = (mode_t)va_arg(ap, int);
-		va_end(ap);
-	}
-	fd = real_openat(dirfd, path, flags, mode);
-	if (fd >= 0 && path[0] == '/')
-		track(fd, path, flags);
-	return fd;
+	MODE_ARG(flags, mode);
+	return open_tracked(dirfd, path, flags, mode);
 }
 int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
 
