@@ -27,12 +27,6 @@ static void config_ad(struct seal_ad *ad, const struct store_machine *m, int64_t
 	ad->name = name;
 }
 
-static int seal_into(struct vault *v, const struct seal_ad *ad, const char *text, uint8_t *out, size_t cap,
-                     size_t *len)
-{
-	return vault_seal_into(v, ad, text, strlen(text), out, cap, len);
-}
-
 static int open_text(struct vault *v, const struct seal_ad *ad, const uint8_t *blob, size_t len, char **text)
 {
 	uint8_t *pt = NULL;
@@ -107,10 +101,10 @@ int machine_config_set(struct vault *v, const struct store_machine *m, const jso
 		return CC_ERR_NOMEM;
 	}
 	config_ad(&ad, m, row.version, row.at_ms, "desired");
-	rc = seal_into(v, &ad, text, row.doc, sizeof(row.doc), &row.doc_len);
+	rc = vault_seal_into(v, &ad, text, strlen(text), row.doc, sizeof(row.doc), &row.doc_len);
 	config_ad(&ad, m, row.version, row.at_ms, "why");
 	if (rc == CC_OK)
-		rc = seal_into(v, &ad, reason, row.why, sizeof(row.why), &row.why_len);
+		rc = vault_seal_into(v, &ad, reason, strlen(reason), row.why, sizeof(row.why), &row.why_len);
 	if (rc == CC_OK) {
 		memset(&req, 0, sizeof(req));
 		req.name = "config";
@@ -171,7 +165,7 @@ int machine_config_report(struct vault *v, const struct store_machine *m, const 
 	if (text == NULL)
 		return CC_ERR_NOMEM;
 	config_ad(&ad, m, 0, row.at_ms, "reported");
-	rc = seal_into(v, &ad, text, row.body, sizeof(row.body), &row.body_len);
+	rc = vault_seal_into(v, &ad, text, strlen(text), row.body, sizeof(row.body), &row.body_len);
 	free(text);
 	if (rc == CC_OK)
 		rc = s->ops->machine_config->reported_put(s, &row);

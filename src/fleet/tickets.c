@@ -168,12 +168,6 @@ static void text_ad(struct seal_ad *ad, const struct store_ticket *t, int64_t se
 	ad->name = name;
 }
 
-static int seal_into(struct vault *v, const struct seal_ad *ad, const char *text, uint8_t *out, size_t cap,
-                     size_t *len)
-{
-	return vault_seal_into(v, ad, text, strlen(text), out, cap, len);
-}
-
 int tickets_open_text(struct vault *v, const struct store_ticket *t, int which_description, char **text)
 {
 	struct seal_ad ad;
@@ -382,7 +376,7 @@ static int apply(struct vault *v, int64_t id, struct change *c)
 		snprintf(e->detail, sizeof(e->detail), "%s", c->detail);
 		if (c->text != NULL) {
 			text_ad(&ad, t, e->seq, e->at_ms, NULL);
-			rc = seal_into(v, &ad, c->text, e->text, sizeof(e->text), &e->text_len);
+			rc = vault_seal_into(v, &ad, c->text, strlen(c->text), e->text, sizeof(e->text), &e->text_len);
 		}
 	}
 	if (rc == CC_OK)
@@ -440,11 +434,12 @@ int tickets_open(struct vault *v, const struct ticket_open *req, struct ticket_r
 	/* Sealed once the row has its id: the id is in the associated data. */
 	if (rc == CC_OK) {
 		text_ad(&ad, t, 0, t->opened_ms, "title");
-		rc = seal_into(v, &ad, req->title, t->title, sizeof(t->title), &t->title_len);
+		rc = vault_seal_into(v, &ad, req->title, strlen(req->title), t->title, sizeof(t->title), &t->title_len);
 	}
 	if (rc == CC_OK && req->description != NULL && req->description[0] != '\0') {
 		text_ad(&ad, t, 0, t->opened_ms, "description");
-		rc = seal_into(v, &ad, req->description, t->description, sizeof(t->description), &t->description_len);
+		rc = vault_seal_into(v, &ad, req->description, strlen(req->description), t->description,
+		                     sizeof(t->description), &t->description_len);
 	}
 	if (rc == CC_OK)
 		rc = s->ops->tickets->update(s, t);

@@ -35,7 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 
 PORT = 5432  # names the socket file only: there is no TCP listener
 SUPERUSER = "postgres"
@@ -113,26 +113,32 @@ class PgServer:
                                 "-c", "unix_socket_permissions=0700", "-c", "shared_buffers=16MB",
                                 "-c", "max_connections=40", "-c", "logging_collector=off",
                                 "-c", "log_destination=stderr"]),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(log, "ab"), cwd="/",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/",
                 start_new_session=True)
+            self._ready = threading.Event()
+            threading.Thread(target=self._copy_log, args=(self.proc.stderr, log), daemon=True).start()
             self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _copy_log(self, stream, log):
+        """The server's log lines into server.log; the line that says it
+        accepts connections is the event start() waits for."""
+        with open(log, "ab") as out:
+            for line in stream:
+                out.write(line)
+                out.flush()
+                if b"ready to accept connections" in line:
+                    self._ready.set()
+        self._ready.set()  # the server exited: start() finds out why
+
     def _wait_ready(self, timeout):
-        isready = os.path.join(bindir(), "pg_isready")
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("PostgreSQL exited at start:\n" + self.log_tail())
-            r = subprocess.run([isready, "-q", "-h", self.socketdir, "-p", str(PORT)], check=False)
-            if r.returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL did not become ready:\n" + self.log_tail())
-            time.sleep(0.05)  # polling a readiness probe, not synchronisation by sleep
+        if not self._ready.wait(timeout):
+            raise RuntimeError("PostgreSQL did not become ready:\n" + self.log_tail())
+        if self.proc.poll() is not None:
+            raise RuntimeError("PostgreSQL exited at start:\n" + self.log_tail())
         with open(os.path.join(self.datadir, "postmaster.pid")) as f:
             self.pid = int(f.readline())
 
