@@ -613,15 +613,24 @@ int rollouts_json(struct vault *v, int64_t id, json_t **out)
 	struct rollout_plan p;
 	size_t counts[RM_COUNT] = { 0 }, (*per)[RM_COUNT] = NULL;
 	json_t *doc = NULL, *machines = NULL, *phases = NULL;
-	int rc;
+	int rc = CC_OK, own = 0;
 
 	if (r == NULL)
 		return CC_ERR_NOMEM;
-	rc = s->ops->rollouts->get(s, id, r);
+	/* One snapshot: the settler thread's round writes the rollout and its
+	 * machines in one transaction, and the document must not straddle it. */
+	if (!s->ops->in_transaction(s)) {
+		rc = s->ops->begin_read(s);
+		own = rc == CC_OK;
+	}
+	if (rc == CC_OK)
+		rc = s->ops->rollouts->get(s, id, r);
 	if (rc == CC_OK)
 		rc = plan_of(r, &p);
 	if (rc == CC_OK)
 		rc = s->ops->rollouts->machines(s, id, collect_row, &rows);
+	if (own)
+		s->ops->rollback(s);
 	if (rc == CC_OK && (per = calloc(ROLLOUT_PHASES_MAX, sizeof(*per))) == NULL)
 		rc = CC_ERR_NOMEM;
 	if (rc == CC_OK) {
