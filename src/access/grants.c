@@ -76,8 +76,15 @@ int grants_add(struct vault *v, const struct grant_request *req, const char *cre
 	rc = s->ops->user_find(s, req->login, u);
 	if (rc == CC_ERR_NOTFOUND)
 		log_error(MOD, "no user '%s'", req->login);
-	if (rc == CC_OK && strcmp(u->role, "subcontractor") != 0) {
-		log_error(MOD, "grants are for subcontractors; '%s' is a %s", req->login, u->role);
+	if (rc == CC_OK && strcmp(u->role, "site_staff") == 0) {
+		/* The people of a site see their own site: never one machine picked
+		 * out of it, never another customer's. */
+		if (g.site_id == 0 || u->org_id != g.customer_id) {
+			log_error(MOD, "site staff are granted a site of their own customer only");
+			rc = CC_ERR_INVALID;
+		}
+	} else if (rc == CC_OK && strcmp(u->role, "subcontractor") != 0) {
+		log_error(MOD, "grants are for subcontractors and site staff; '%s' is a %s", req->login, u->role);
 		rc = CC_ERR_INVALID;
 	}
 	g.user_id = u->id;
@@ -139,4 +146,12 @@ int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m
 	struct store *s = vault_store(v);
 
 	return s->ops->grant_covers(s, user_id, m->id, m->site_id, purpose, clock_now_ms());
+}
+
+int grants_cover_site(struct vault *v, int64_t user_id, int64_t site_id, const char *purpose)
+{
+	struct store *s = vault_store(v);
+
+	/* machine 0: only a grant naming the site itself matches */
+	return site_id != 0 && s->ops->grant_covers(s, user_id, 0, site_id, purpose, clock_now_ms());
 }

@@ -3,9 +3,10 @@
  * site, for a stated purpose (docs/PRODUCT.md §1, docs/ARCHITECTURE.md "Who may do what").
  *
  * Grants are made by admins or by service managers for machines in their
- * own organisation's subtree, to accounts with the subcontractor role only.
- * A grant gives nothing once expired or revoked; subcontractors see nothing
- * else.
+ * own organisation's subtree, to accounts with the subcontractor role, or
+ * to site staff for a site of their own customer (and nothing else). A
+ * grant gives nothing once expired or revoked; subcontractors and site
+ * staff see nothing else.
  */
 #ifndef CC_ACCESS_GRANTS_H
 #define CC_ACCESS_GRANTS_H
@@ -42,6 +43,10 @@ int grants_list(struct vault *v, int64_t scope_org_id,
 /* 1 if user_id may see the machine, for purpose, through a grant in force
  * now: a grant for updates opens nothing that serves support. */
 int grants_cover(struct vault *v, int64_t user_id, const struct store_machine *m, const char *purpose);
+
+/* 1 if user_id holds a grant of the site (not of one of its machines) for
+ * purpose, in force now: what a site-wide report asks of a granted role. */
+int grants_cover_site(struct vault *v, int64_t user_id, int64_t site_id, const char *purpose);
 
 /* 1 if purpose is one of the policy's purposes. */
 int grants_purpose_valid(const char *purpose);

@@ -10,6 +10,9 @@ static const struct role roles[] = {
 	{ "sales", CLASS_STATUS | CLASS_USAGE, 0, 0, 0 },
 	{ "customer_manager", CLASS_STATUS | CLASS_SERVICE | CLASS_USAGE, 0, 0, 0 },
 	{ "subcontractor", CLASS_STATUS | CLASS_TECHNICAL | CLASS_SERVICE, 0, 0, 1 },
+	/* The people at a customer's site: its machines' state and care, through
+	 * grants of their own customer's site (access/grants.h). */
+	{ "site_staff", CLASS_STATUS | CLASS_SERVICE, 0, 0, 1 },
 	{ "auditor", CLASS_AUDIT, 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0 },
 };

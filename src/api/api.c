@@ -284,7 +284,8 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/grants", "administration", "admin", HTTP_GRANTS, NULL, api_grants_list,
 	  "grants in the caller's organisation (admins, service managers)" },
 	{ EVHTTP_REQ_POST, "/api/v1/grants", "administration", "admin", HTTP_GRANTS, grant_fields, api_grants_add,
-	  "grant a subcontractor one machine or site, for a purpose, until an expiry (people, not API tokens)" },
+	  "grant a subcontractor one machine or site, or site staff their own site, for a purpose, until an expiry "
+	  "(people, not API tokens)" },
 	{ EVHTTP_REQ_DELETE, "/api/v1/grants/{id}", "administration", "admin", HTTP_GRANTS, NULL, api_grants_delete,
 	  "revoke a grant (also the customer's own admins, for grants on its machines)" },
 	{ EVHTTP_REQ_GET, "/api/v1/tokens", "administration", "admin", HTTP_ADMIN, NULL, api_tokens_list,

@@ -1,4 +1,4 @@
-/* grants.c - grants of machines or sites to subcontractors. */
+/* grants.c - grants of machines or sites to subcontractors, and of sites to their staff. */
 #include "api/internal.h"
 
 #include <string.h>
@@ -71,8 +71,9 @@ void api_grants_add(struct http_req *r)
 		return;
 	}
 	if (rc != CC_OK) {
-		http_reply_error(r, 400, "invalid", "a grant needs a subcontractor, one machine or site, a purpose "
-		                 "(downtime, quality, support, updates) and a future expiry (epoch ms)");
+		http_reply_error(r, 400, "invalid", "a grant needs a subcontractor and one machine or site, or a site "
+		                 "staff account and a site of its own customer; a purpose (downtime, quality, support, "
+		                 "updates) and a future expiry (epoch ms)");
 		return;
 	}
 	if (api_audit_access(r, s, "grant.add", NULL, "ok") != CC_OK)

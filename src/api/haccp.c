@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "access/grants.h"
 #include "access/policy.h"
 #include "common/clock.h"
 #include "common/codec.h"
@@ -42,13 +43,24 @@ struct site_search {
 	const char *name;
 	struct store_site found;
 	int n;
+	/* A granted role (site staff, subcontractors): sites granted to it whole, for the route's purpose. */
+	struct vault *v;
+	int64_t granted_user;
+	const char *purpose;
 };
+
+static int in_search(const struct site_search *ss, const struct store_site *site)
+{
+	if (ss->granted_user != 0)
+		return grants_cover_site(ss->v, ss->granted_user, site->id, ss->purpose);
+	return inventory_org_contains(ss->st, ss->scope_org, site->customer_id);
+}
 
 static int same_name(void *ctx, const struct store_site *site)
 {
 	struct site_search *ss = ctx;
 
-	if (strcmp(site->name, ss->name) == 0 && inventory_org_contains(ss->st, ss->scope_org, site->customer_id)) {
+	if (strcmp(site->name, ss->name) == 0 && in_search(ss, site)) {
 		if (ss->n++ == 0)
 			ss->found = *site;
 	}
@@ -76,7 +88,12 @@ static int find_site(struct http_req *r, const struct caller *s, struct store_si
 		ss.st = st;
 		ss.scope_org = s->user.org_id;
 		ss.name = name;
-		if (!s->role->granted_only && st->ops->site_list(st, 0, same_name, &ss) != CC_OK) {
+		if (s->role->granted_only) {
+			ss.v = ((struct api *)http_app(r))->vault;
+			ss.granted_user = s->user.id;
+			ss.purpose = http_route(r)->purpose;
+		}
+		if (st->ops->site_list(st, 0, same_name, &ss) != CC_OK) {
 			http_reply_error(r, 500, "internal", "the sites could not be read");
 			return CC_ERR_IO;
 		}

@@ -24,9 +24,11 @@ static int sees(struct api *a, const struct caller *s, const struct store_machin
 	return policy_allows(a->vault, m->customer_id, purpose) ? 1 : -1;
 }
 
+/* The customer's own people (its managers, its site staff) are its side;
+ * everyone else who sees the machine serves it. */
 static enum ticket_side side_of(const struct caller *s, const struct store_machine *m)
 {
-	return !s->role->granted_only && s->user.org_id == m->customer_id ? TICKET_CUSTOMER : TICKET_SERVICE;
+	return s->user.org_id == m->customer_id ? TICKET_CUSTOMER : TICKET_SERVICE;
 }
 
 static void reply_scope(struct http_req *r, int verdict, const char *what)

@@ -85,7 +85,7 @@ void api_tokens_add(struct http_req *r)
 	}
 	if (rc != CC_OK) {
 		http_reply_error(r, rc == CC_ERR_EXISTS ? 409 : 400, "invalid",
-		                 "send name, org, role (not admin or subcontractor), expires (epoch ms, within "
+		                 "send name, org, role (not admin, subcontractor or site_staff), expires (epoch ms, within "
 		                 "366 days) and optionally rate_per_min (1 to 60000)");
 		return;
 	}

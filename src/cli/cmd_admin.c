@@ -502,8 +502,8 @@ static int run_grant_revoke(struct cli_args *a)
 }
 
 const struct cli_cmd cli_grant_cmds[] = {
-	{ "grant", "add", "give a subcontractor one machine or site, for a purpose, until an expiry", NULL, 1,
-	  { { "login", "LOGIN", "the subcontractor's login", 1 },
+	{ "grant", "add", "give a subcontractor one machine or site, or site staff their own site, for a purpose, until an expiry", NULL, 1,
+	  { { "login", "LOGIN", "the subcontractor's or site staff's login", 1 },
 	    { "serial", "S", "the machine, or", 0 },
 	    { "site", "SITE", "a site of --customer", 0 },
 	    { "customer", "ORG", "the customer of --site", 0 },
@@ -612,7 +612,7 @@ const struct cli_cmd cli_token_cmds[] = {
 	{ "token", "add", "issue an API token for a partner system (printed once)", NULL, 1,
 	  { { "name", "NAME", "a label for the token", 1 },
 	    { "org", "ORG", "the organisation it acts for", 1 },
-	    { "role", "ROLE", "the role it acts in (not admin or subcontractor)", 1 },
+	    { "role", "ROLE", "the role it acts in (not admin, subcontractor or site_staff)", 1 },
 	    { "expires", "TIME", "when it ends (epoch ms or YYYY-MM-DDTHH:MM:SSZ), at most 366 days ahead", 1 },
 	    { "rate", "N", "requests per minute (default 60)", 0 },
 	    CLI_END_OPTS },
@@ -851,7 +851,7 @@ const struct cli_cmd cli_user_cmds[] = {
 	    { "login", "LOGIN", "a handle, not the person's name (e.g. tech-07): the audit log keeps it for good, "
 	      "and it is never given again", 1 },
 	    { "role", "ROLE", "admin, engineer, technician, service_manager, sales, "
-	                      "customer_manager, subcontractor or auditor", 1 },
+	                      "customer_manager, subcontractor, site_staff or auditor", 1 },
 	    { "name", "TEXT", "display name (stored encrypted)", 0 },
 	    { "email", "ADDR", "e-mail address (stored encrypted)", 0 },
 	    { "password-stdin", NULL, "read the password from standard input (else one is generated)", 0 },

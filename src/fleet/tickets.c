@@ -567,7 +567,7 @@ int tickets_may_assign(struct vault *v, const struct store_machine *m, const str
 
 	if (role == NULL || u->deactivated || u->deletion_requested_ms != 0 || (role->classes & CLASS_SERVICE) == 0)
 		return 0;
-	if (role->granted_only)
-		return grants_cover(v, u->id, m, "support");
+	if (role->granted_only) /* a subcontractor, never the customer's own site staff */
+		return u->org_id != m->customer_id && grants_cover(v, u->id, m, "support");
 	return u->org_id != m->customer_id && inventory_org_contains(s, u->org_id, m->customer_id);
 }

@@ -76,6 +76,7 @@ ROLES = {r.name: r for r in (
     _role("sales", "status usage"),
     _role("customer_manager", "status service usage"),
     _role("subcontractor", "status technical service", granted_only=True),
+    _role("site_staff", "status service", granted_only=True),
     _role("auditor", "audit"),
 )}
 
@@ -117,6 +118,10 @@ SUB_GRANTS = {
     "sub-3": {"A1": NONE, "A2": OTHER, "B1": LIVE},
     "sub-4": {"A1": OTHER, "A2": LIVE, "B1": EXPIRED},
 }
+#: Site staff of cafe-a: a grant of the site that holds A1 (never one machine:
+#: the API refuses that for site staff), so it covers A1 like a machine grant.
+STAFF_SITE = "front"
+STAFF_GRANTS = {"staff-a": {"A1": LIVE}}
 #: Technicians with grants. The API and CLI grant to subcontractors only, so
 #: these rows are written into the store directly: a grant must not widen (nor
 #: narrow) what a role scoped by its organisation's subtree sees.
@@ -158,6 +163,7 @@ CALLERS = [
     _person("service_manager@dist-a", "svc-a", "service_manager", "dist-a"),
     _person("sales@dist-a", "sales-a", "sales", "dist-a"),
     _person("customer_manager@cafe-a", "mgr-a", "customer_manager", "cafe-a"),
+    _person("site_staff@cafe-a", "staff-a", "site_staff", "cafe-a", STAFF_GRANTS["staff-a"]),
     *[_person(f"subcontractor-{i}@dist-a", f"sub-{i}", "subcontractor", "dist-a", SUB_GRANTS[f"sub-{i}"])
       for i in (1, 2, 3, 4)],
     _person("auditor@manufacturer", "audit-m", "auditor", "manufacturer"),
@@ -1232,6 +1238,14 @@ def world(tmp_path_factory):
 
     # Grants of the subcontractors, through the CLI; expired ones are moved into the past.
     fixture_grants, fixture_live, expired = {}, {}, []
+    # The site staff's: A1 stands at its site, and the site is granted.
+    f.cc("site", "add", "--customer", "cafe-a", "--name", STAFF_SITE)
+    f.cc("machine", "move", "A1", "--site", STAFF_SITE)
+    for login, grants in STAFF_GRANTS.items():
+        for serial, g in grants.items():
+            doc = f.ccj("grant", "add", "--login", login, "--customer", MACHINES[serial], "--site", STAFF_SITE,
+                        "--purpose", g.purpose, "--expires", str(in_ms(86400)))
+            fixture_grants[doc["id"]], fixture_live[doc["id"]] = serial, g.live
     for login, grants in SUB_GRANTS.items():
         for serial, g in grants.items():
             if g is None:

@@ -257,6 +257,53 @@ def test_who_reads_a_sites_report(world):
     assert any(a["actor"] == "user:mgr-a" and a["outcome"] == "ok" for a in audit), audit
 
 
+def test_site_staff_read_their_own_sites_cleaning_records(world):
+    """The customer's site staff (issue 11): a grant of their own customer's site opens that
+    site's report and machines for the grant's purpose, and nothing else."""
+    w, f, api = world, world["fleet"], world["api"]
+    f.cc("user", "add", "--org", "cafe-a", "--login", "staff-a", "--role", "site_staff",
+         "--password-stdin", stdin=ccdaemon.password_of("staff-a") + "\n")
+    w["tokens"]["staff-a"] = api.login("staff-a", ccdaemon.password_of("staff-a"))
+    admin, until = w["tokens"]["admin"], int(time.time() * 1000) + DAY
+
+    def grant(**what):
+        return api.call("POST", "/api/v1/grants", dict({"login": "staff-a", "expires": until}, **what), token=admin)
+
+    def status_of(query):
+        return fetch(w, "staff-a", query)[0]
+
+    # Before any grant: nothing, as if the site did not exist.
+    assert status_of("site=bar-1&" + PERIOD) == 404
+    assert api.call("GET", "/api/v1/machines/H1", token=w["tokens"]["staff-a"])[0] == 404
+    # Site staff get a site of their own customer, never one machine, never another customer's site.
+    status, doc, _ = grant(serial="H1", purpose="quality")
+    assert status == 400 and "site staff" in doc["error"]["message"], doc
+    status, doc, _ = grant(customer="cafe-b", site="bar-b", purpose="quality")
+    assert status == 400, doc
+    # A grant for another purpose (support: the machine pages) does not open the report, which serves quality.
+    status, doc, _ = grant(customer="cafe-a", site="bar-1", purpose="support")
+    assert status == 201, doc
+    assert status_of("site=bar-1&" + PERIOD) == 404
+    status, doc, _ = grant(customer="cafe-a", site="bar-1", purpose="quality")
+    assert status == 201, doc
+    quality = doc["id"]
+    mine = report(w, "staff-a")
+    assert mine["csv"] == report(w)["csv"] and len(mine["records"]) == 6
+    # Naming the customer is a customer's scope, which site staff do not have.
+    assert status_of("org=cafe-a&site=bar-1") == 404
+    assert status_of("site=bar-b") == 404
+    # The site's machines (support), with the status class but not the technical one;
+    # a machine of the same customer elsewhere stays out of sight.
+    status, doc, _ = api.call("GET", "/api/v1/machines/H1", token=w["tokens"]["staff-a"])
+    assert status == 200 and doc["serial"] == "H1", doc
+    assert api.call("GET", "/api/v1/machines/H3", token=w["tokens"]["staff-a"])[0] == 404
+    status, doc, _ = api.call("GET", "/api/v1/quality/rulesets", token=w["tokens"]["staff-a"])
+    assert status == 403 and doc["error"]["code"] == "forbidden", doc
+    # The customer may always take it back: revoked, the report is gone again.
+    assert api.call("DELETE", f"/api/v1/grants/{quality}", token=admin)[0] == 200
+    assert status_of("site=bar-1&" + PERIOD) == 404
+
+
 def test_the_cli_twin(world, tmp_path):
     w = world
     out = tmp_path / "report.csv"
