@@ -415,11 +415,16 @@ struct alerts_round {
 	/* What the rules remember of each machine, by machine id: its last
 	 * cleaning per program (kept in the store too: a restart forgets
 	 * none) and since when each limited metric has been beyond its
-	 * limit (0: within; of the rule set version beyond_version - 1). */
+	 * limit (0: within; of the rule set version beyond_version - 1);
+	 * the water brewed since its last descale, counted from the first
+	 * brew or descale seen (water_known) and kept sealed in the store. */
 	struct cleaned {
 		int64_t machine_id;
 		int64_t last[QP_COUNT];
 		int changed; /* a cleaning to store at the round's end */
+		int64_t water_ml;
+		int water_known, water_changed;
+		int64_t water_customer; /* whose key seals it */
 		int64_t beyond_version;
 		int64_t beyond_since[QUALITY_LIMITS_MAX];
 	} *cleaned;
@@ -441,6 +446,49 @@ static int load_cleaning(void *ctx, int64_t machine_id, const char *program, int
 	return 0;
 }
 
+static int machine_of(struct alerts_round *r, struct store *s, int64_t id);
+
+static void be64_write(uint8_t *out, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+static uint64_t be64_read(const uint8_t *in)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | in[i];
+	return v;
+}
+
+/* The water counted before this start. A row that does not open (its
+ * customer's key destroyed, moved elsewhere) is unknown: counted afresh. */
+static int load_water(void *ctx, int64_t machine_id, const uint8_t *sealed, size_t len)
+{
+	struct alerts_round *r = ctx;
+	struct store *s = vault_store(r->v);
+	struct seal_ad ad = { SEAL_DESCALE_WATER, 0, machine_id, 0, 0, NULL };
+	struct cleaned *cl;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+
+	if (!machine_of(r, s, machine_id))
+		return 0;
+	ad.org_id = r->machine.customer_id;
+	if (vault_unseal(r->v, &ad, sealed, len, &pt, &ptlen) != CC_OK)
+		return 0;
+	cl = ptlen == 8 ? cleaned_of(r, machine_id, 1) : NULL;
+	if (cl != NULL) {
+		cl->water_ml = (int64_t)be64_read(pt);
+		cl->water_known = 1;
+		cl->water_customer = r->machine.customer_id;
+	}
+	free(pt);
+	return 0;
+}
+
 int alerts_round_new(struct vault *v, struct alerts_round **out)
 {
 	struct alerts_round *r = calloc(1, sizeof(*r));
@@ -459,6 +507,8 @@ int alerts_round_new(struct vault *v, struct alerts_round **out)
 		r->nrules = RULES_MAX;
 	/* The cleanings seen before this start: an overdue one still alerts. */
 	rc = s->ops->last_cleanings_each(s, load_cleaning, r);
+	if (rc == CC_OK)
+		rc = s->ops->descale_water_each(s, load_water, r);
 	if (rc != CC_OK) {
 		alerts_round_free(r);
 		return rc;
@@ -678,6 +728,15 @@ static void judge_limits(struct alerts_round *r, struct store *s, const struct a
 	}
 }
 
+static void water_count(struct alerts_round *r, struct cleaned *cl, int64_t ml, int descaled)
+{
+	cl->water_ml = descaled ? 0 : cl->water_ml + ml;
+	cl->water_known = 1;
+	cl->water_changed = 1;
+	cl->water_customer = r->machine.customer_id;
+	r->cleanings_changed = 1;
+}
+
 static int round_row(void *ctx, const struct store_record *rec)
 {
 	struct alerts_round *r = ctx;
@@ -714,11 +773,18 @@ static int round_row(void *ctx, const struct store_record *rec)
 		int prog = compliance_cleaning_of((const char *)pt, len);
 		struct cleaned *cl = prog >= 0 ? cleaned_of(r, rec->machine_id, 1) : NULL;
 
+		double water = prog < 0 ? compliance_water_ml_of((const char *)pt, len) : 0;
+
 		if (cl != NULL && rec->ts_ms > cl->last[prog]) {
 			cl->last[prog] = rec->ts_ms;
 			cl->changed = 1;
 			r->cleanings_changed = 1;
+			if (prog == QP_DESCALE)
+				water_count(r, cl, 0, 1);
 		}
+		/* A brew older than the last descale was before it: not counted. */
+		if (water > 0 && (cl = cleaned_of(r, rec->machine_id, 1)) != NULL && rec->ts_ms > cl->last[QP_DESCALE])
+			water_count(r, cl, (int64_t)(water + 0.5), 0);
 	}
 	for (i = 0; i < r->nrules; i++)
 		if (r->rules[i].on_record != NULL && c[i].enabled) {
@@ -761,6 +827,18 @@ static int store_cleanings(struct alerts_round *r, struct store *s)
 				rc = s->ops->last_cleaning_put(s, cl->machine_id, quality_program_name(prog), cl->last[prog]);
 		if (rc == CC_OK)
 			cl->changed = 0;
+		if (rc == CC_OK && cl->water_changed) {
+			struct seal_ad ad = { SEAL_DESCALE_WATER, cl->water_customer, cl->machine_id, 0, 0, NULL };
+			uint8_t pt[8], blob[64];
+			size_t bloblen = 0;
+
+			be64_write(pt, (uint64_t)cl->water_ml);
+			rc = vault_seal_into(r->v, &ad, pt, sizeof(pt), blob, sizeof(blob), &bloblen);
+			if (rc == CC_OK)
+				rc = s->ops->descale_water_put(s, cl->machine_id, blob, bloblen);
+			if (rc == CC_OK)
+				cl->water_changed = 0;
+		}
 	}
 	if (rc == CC_OK)
 		r->cleanings_changed = 0;
@@ -987,6 +1065,8 @@ int alerts_tick(struct alerts_round *r, int64_t now_ms)
 				view.quality = compliance_rules_for(r->quality, r->machine.model,
 				                                    now_ms - now_ms % COMPLIANCE_DAY_MS, now_ms, &version);
 				memcpy(view.last_cleaning_ms, cl->last, sizeof(view.last_cleaning_ms));
+				view.water_known = cl->water_known;
+				view.water_since_descale_ml = cl->water_ml;
 			}
 		}
 		if (due_rule >= 0 && c[due_rule].enabled)

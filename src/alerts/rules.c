@@ -253,8 +253,10 @@ static void cert_expiring_timer(const int64_t *p, const struct alert_timer_view 
 	verdict(vctx, "", m->cert_not_after_ms - m->now_ms < p[CERT_DAYS] * 86400000);
 }
 
-/* One cause per program ("cleaning_overdue:milk_system"); a program whose
- * last cleaning is not known says nothing. */
+/* One cause per program ("cleaning_overdue:milk_system"), overdue by time
+ * (every_h + grace_h since the last cleaning) or, descaling, by the water
+ * brewed since (every_l litres); a schedule whose basis is not known yet
+ * (no cleaning seen, no water counted) says nothing. */
 static void cleaning_overdue_timer(const int64_t *p, const struct alert_timer_view *m, alert_verdict_fn verdict,
                                    void *vctx)
 {
@@ -263,10 +265,20 @@ static void cleaning_overdue_timer(const int64_t *p, const struct alert_timer_vi
 	(void)p;
 	for (prog = 0; m->quality != NULL && prog < QP_COUNT; prog++) {
 		const struct quality_cleaning *c = &m->quality->cleaning[prog];
+		int known = 0, overdue = 0;
 
-		if (c->due && c->every_h > 0 && m->last_cleaning_ms[prog] != 0)
-			verdict(vctx, quality_program_name(prog),
-			        m->now_ms - m->last_cleaning_ms[prog] > (c->every_h + c->grace_h) * INT64_C(3600000));
+		if (!c->due)
+			continue;
+		if (c->every_h > 0 && m->last_cleaning_ms[prog] != 0) {
+			known = 1;
+			overdue = m->now_ms - m->last_cleaning_ms[prog] > (c->every_h + c->grace_h) * INT64_C(3600000);
+		}
+		if (prog == QP_DESCALE && c->every_l > 0 && m->water_known) {
+			known = 1;
+			overdue |= m->water_since_descale_ml > (int64_t)(c->every_l * 1000.0);
+		}
+		if (known)
+			verdict(vctx, quality_program_name(prog), overdue);
 	}
 }
 

@@ -63,6 +63,10 @@ struct alert_timer_view {
 	 * program's last cleaning seen since the daemon started (0: none). */
 	const struct quality_ruleset *quality;
 	int64_t last_cleaning_ms[QP_COUNT];
+	/* The water brewed since its last descale (litre-based descaling);
+	 * water_known 0: nothing counted yet. */
+	int water_known;
+	int64_t water_since_descale_ml;
 	/* Each service's forecast due date (fleet/forecast.h), INT64_MIN:
 	 * none; has_forecast 0: not made (the rule disabled). */
 	int has_forecast;

@@ -504,6 +504,18 @@ int compliance_cleaning_of(const char *body, size_t len)
 	return quality_program_find(e.program, e.program_len);
 }
 
+double compliance_water_ml_of(const char *body, size_t len)
+{
+	struct event_scan e;
+	struct jscan js;
+
+	memset(&e, 0, sizeof(e));
+	if (jscan_run(&js, (const uint8_t *)body, len, on_token, &e) != JSCAN_OK || e.type == NULL ||
+	    !is(e.type, e.type_len, "brew") || !e.has[QF_VOLUME] || !(e.v[QF_VOLUME] > 0))
+		return 0;
+	return e.v[QF_VOLUME];
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

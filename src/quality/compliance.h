@@ -51,6 +51,10 @@ int compliance_rules_upload(struct store *st, const char *text, size_t len, cons
  * body), -1 for any other record. Pure. */
 int compliance_cleaning_of(const char *body, size_t len);
 
+/* The water of a brew event (its volume_ml, > 0), 0 for any other record:
+ * what descaling by litres counts. Pure. */
+double compliance_water_ml_of(const char *body, size_t len);
+
 /* Sums that add up over machines, sites, customers. */
 struct compliance_product_sum {
 	char name[CC_NAME_MAX + 1];

@@ -679,6 +679,13 @@ struct store_ops {
 	int (*last_cleanings_each)(struct store *s,
 	                           int (*each)(void *ctx, int64_t machine_id, const char *program, int64_t ts_ms),
 	                           void *ctx);
+	/* Each machine's water brewed since its last descale (alerts.h,
+	 * descaling by litres), sealed above the store: put replaces the
+	 * machine's one row; each hands over every row. */
+	int (*descale_water_put)(struct store *s, int64_t machine_id, const uint8_t *sealed, size_t len);
+	int (*descale_water_each)(struct store *s,
+	                          int (*each)(void *ctx, int64_t machine_id, const uint8_t *sealed, size_t len),
+	                          void *ctx);
 	/* Days of events changed since their digest (src/records/event_days.h):
 	 * touch marks (machine, day) and drops the day's digest (a roll-up of
 	 * width wdigest); dirty hands over marked days starting before

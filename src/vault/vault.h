@@ -59,6 +59,7 @@ enum seal_kind {
 	SEAL_DIAGNOSTICS = 12, /* subject: the bundle, seq: the chunk's offset, ts: requested, name: serial */
 	SEAL_TICKET = 13,    /* subject: the ticket, seq: the history line (0 with name title / description) */
 	SEAL_MACHINE_CONFIG = 14, /* subject: the machine, seq: the version (0: the report), name: desired / why / reported */
+	SEAL_DESCALE_WATER = 17,  /* subject: the machine; the water brewed since its last descale */
 };
 
 struct seal_ad {

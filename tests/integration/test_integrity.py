@@ -185,6 +185,7 @@ def legacy(f):
         # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
         # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table;
         # 28 -> 29: remote configuration).
+        c.execute("DROP TABLE descale_water")
         c.execute("DROP TABLE machine_config_reported")
         c.execute("DROP TABLE machine_config_desired")
         c.execute("DROP TABLE rollout_reports")
@@ -259,6 +260,7 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        c.execute("DROP TABLE descale_water")  # what 29 -> 30 adds
         for table in ("machine_config_reported", "machine_config_desired"):  # what 28 -> 29 adds
             c.execute(f"DROP TABLE {table}")
         for table in ("rollout_reports", "rollout_machines", "rollouts"):  # what 26 -> 27 adds

@@ -461,3 +461,67 @@ def test_an_overdue_cleaning_still_alerts_after_a_restart(tmp_path):
         assert [a["cause"] for a in alerts] == ["cleaning_overdue:milk_system"]
     finally:
         d.stop()
+
+
+def test_descaling_by_water_alerts_across_a_restart_and_a_descale_resolves_it(tmp_path):
+    """Litre-based descaling (issue 11): the water of every brew since the last descale is
+    counted as records settle, kept sealed in the store across a restart, and opens
+    cleaning_overdue:descale past the rule set's every_l; a descale resolves it."""
+    f = ccdaemon.Fleet.create(tmp_path, machines=("W1",), customer="cafe-w")
+    port = ccdaemon.free_port()
+    settings = {"https_listen": f"127.0.0.1:{port}", "alerts_tick_ms": "3600000"}  # no tick before the restart
+    d = ccdaemon.Daemon(f, settings=settings)
+    d.start()
+    try:
+        api = checked(Api(port, f.data / "ca.crt"))
+        admin = api.login("admin", ccdaemon.PASSWORD)
+        status, doc, _ = api.call("GET", "/api/v1/quality/rulesets/barista-pro", token=admin)
+        assert status == 200, doc
+        rules = doc["document"]
+        rules["cleaning"] = [c if c["program"] != "descale" else {"program": "descale", "every_l": 1}
+                             for c in rules["cleaning"]]
+        status, doc, _ = api.call("POST", "/api/v1/quality/rulesets", rules, token=admin)
+        assert status == 201, doc
+        m = Paho(d, f.machines["W1"])
+        m.connect()
+        t = now_ms() - 60_000
+        for seq in (1, 2, 3):  # 3 x 300 ml: 0.9 l, under the litre
+            m.publish("event", {"seq": seq, "ts": t + seq, "type": "brew", "product": "lungo", "temp_c": 93.0,
+                                "brew_time_s": 35.0, "volume_ml": 300})
+        m.disconnect()
+
+        def counted():
+            with storeview.open_store(f.data) as c:
+                settled = sorted(seq for serial, seq in c.machine_records() if serial == "W1")
+                rows = c.rows("SELECT machine_id, sealed FROM descale_water")
+            # Sealed under the customer's key: never the 900 ml in the clear.
+            return (settled == [1, 2, 3] and len(rows) == 1 and len(rows[0][1]) > 8
+                    and (900).to_bytes(8, "big") not in bytes(rows[0][1]))
+        ccdaemon.poll_until(counted, "the water counted in the store")
+    finally:
+        d.stop()
+    settings["alerts_tick_ms"] = "200"
+    d = ccdaemon.Daemon(f, settings=settings)
+    d.start()
+    try:
+        api = checked(Api(port, f.data / "ca.crt"))
+        admin = api.login("admin", ccdaemon.PASSWORD)
+
+        def alerts(state):
+            status, doc, _ = api.call("GET", f"/api/v1/alerts?serial=W1&rule=cleaning_overdue&state={state}",
+                                      token=admin)
+            assert status == 200, doc
+            return doc["alerts"]
+        m = Paho(d, f.machines["W1"])
+        m.connect()
+        # One more brew after the restart: 1.2 l, past the litre only with the 0.9 l kept across it.
+        m.publish("event", {"seq": 4, "ts": now_ms(), "type": "brew", "product": "lungo", "temp_c": 93.0,
+                            "brew_time_s": 35.0, "volume_ml": 300})
+        opened = ccdaemon.poll_until(lambda: alerts("open") or None, "the descale alert")
+        assert [a["cause"] for a in opened] == ["cleaning_overdue:descale"], opened
+        m.publish("event", {"seq": 5, "ts": now_ms(), "type": "cleaning", "program": "descale", "result": "ok",
+                            "duration_s": 1800})
+        ccdaemon.poll_until(lambda: not alerts("open") and alerts("resolved") or None, "the descale resolving it")
+        m.disconnect()
+    finally:
+        d.stop()

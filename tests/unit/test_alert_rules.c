@@ -143,6 +143,17 @@ static void test_quality_rules(void)
 	s = on_timer("cleaning_overdue", NULL, &v);
 	CHECK(s.n == 2 && strcmp(s.detail[0], "milk_system") == 0 && s.active[0] == 0);
 	CHECK(strcmp(s.detail[1], "brew_unit") == 0 && s.active[1] == 1);
+	/* Descaling by water: the default set's every_l, one millilitre either side. */
+	CHECK(rs.cleaning[QP_DESCALE].due && rs.cleaning[QP_DESCALE].every_l > 0);
+	v.water_known = 1;
+	v.water_since_descale_ml = (int64_t)(rs.cleaning[QP_DESCALE].every_l * 1000.0);
+	s = on_timer("cleaning_overdue", NULL, &v);
+	CHECK(s.n == 3 && strcmp(s.detail[2], "descale") == 0 && s.active[2] == 0);
+	v.water_since_descale_ml++;
+	s = on_timer("cleaning_overdue", NULL, &v);
+	CHECK(s.n == 3 && strcmp(s.detail[2], "descale") == 0 && s.active[2] == 1);
+	v.water_known = 0; /* nothing counted: no verdict, not "fine" */
+	CHECK_EQ(on_timer("cleaning_overdue", NULL, &v).n, 2);
 }
 
 static void test_timer_rules(void)

@@ -1548,6 +1548,15 @@ static int see_cleaning(void *ctx, int64_t machine_id, const char *program, int6
 	return 0;
 }
 
+static int see_water(void *ctx, int64_t machine_id, const uint8_t *sealed, size_t len)
+{
+	char *out = ctx, one[64];
+
+	snprintf(one, sizeof(one), "%lld=%.*s,", (long long)machine_id, (int)len, (const char *)sealed);
+	strncat(out, one, 256 - strlen(out) - 1);
+	return 0;
+}
+
 static void case_event_days_cleanings(struct store **sp)
 {
 	struct store *s = *sp;
@@ -1587,6 +1596,15 @@ static void case_event_days_cleanings(struct store **sp)
 	CHECK(strstr(seen, ":rinse=50,") != NULL);
 	CHECK(strstr(seen, ":descale=7,") != NULL);
 	CHECK(strstr(seen, ":rinse=20,") == NULL);
+
+	/* The water since a descale: one row per machine, the last put wins. */
+	CHECK_EQ(s->ops->descale_water_put(s, f.m1, (const uint8_t *)"old", 3), CC_OK);
+	CHECK_EQ(s->ops->descale_water_put(s, f.m1, (const uint8_t *)"newer", 5), CC_OK);
+	CHECK_EQ(s->ops->descale_water_put(s, f.m2, (const uint8_t *)"m2", 2), CC_OK);
+	seen[0] = '\0';
+	CHECK_EQ(s->ops->descale_water_each(s, see_water, seen), CC_OK);
+	snprintf(want, sizeof(want), "%lld=newer,%lld=m2,", (long long)f.m1, (long long)f.m2);
+	CHECK_STR(seen, want);
 }
 
 /* ---- commands and jobs ---- */

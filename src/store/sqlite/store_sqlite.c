@@ -2891,6 +2891,39 @@ static int sq_last_cleanings_each(struct store *base, int (*each)(void *, int64_
 	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading the last cleanings");
 }
 
+static int sq_descale_water_put(struct store *base, int64_t machine_id, const uint8_t *sealed, size_t len)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT OR REPLACE INTO descale_water(machine_id, sealed) VALUES (?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
+	return step_done(s, st, "keeping a machine's water since its descale");
+}
+
+static int sq_descale_water_each(struct store *base, int (*each)(void *, int64_t, const uint8_t *, size_t), void *ctx)
+{
+	struct sqlite_store *s = SQ(base);
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT machine_id, sealed FROM descale_water ORDER BY machine_id", &st), stop = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		stop = each(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+		            (size_t)sqlite3_column_bytes(st, 1));
+		if (stop != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : db_fail(s, rc, "reading the water since each descale");
+}
+
 /* ---- days of events to digest ---- */
 
 static int sq_event_day_touch(struct store *base, int64_t machine_id, int64_t day_ms, int64_t wdigest)
@@ -3650,6 +3683,8 @@ const struct store_ops store_sqlite_ops = {
 	.rollup_purge = sq_rollup_purge,
 	.last_cleaning_put = sq_last_cleaning_put,
 	.last_cleanings_each = sq_last_cleanings_each,
+	.descale_water_put = sq_descale_water_put,
+	.descale_water_each = sq_descale_water_each,
 	.event_day_touch = sq_event_day_touch,
 	.event_days_dirty = sq_event_days_dirty,
 	.event_day_clean = sq_event_day_clean,
