@@ -84,6 +84,7 @@ struct client {
 	struct pollfd *pfd;
 	uint32_t *pfd_owner;
 	FILE *ack;
+	FILE *record;
 	int connecting;          /* machines in MS_CONNECTING */
 	uint32_t quota;          /* data messages per machine */
 	uint32_t fault_at;       /* index of the message that carries the fault */
@@ -700,6 +701,9 @@ static void publish_one(struct client *c, struct machine *m, int64_t now)
 	if (o->qos == 0)
 		m->qos0_published++;
 	rc = mosquitto_publish(m->mosq, &mid, topic, (int)msg.len, msg.payload, o->qos, false);
+	if (c->record != NULL && !msg.hostile && !msg.foreign)
+		fprintf(c->record, "{\"serial\":\"%s\",\"topic\":\"%s\",\"msg\":%.*s}\n", m->serial,
+		        msg.kind == FLEET_EVENT ? "event" : "telemetry", (int)msg.len, msg.payload);
 	m->sent++;
 	st->sent++;
 	if (msg.kind == FLEET_EVENT)
@@ -1127,6 +1131,15 @@ int client_run(const struct client_opts *o, const char *const *serials, size_t n
 		}
 		setvbuf(c.ack, NULL, _IOFBF, 1 << 16);
 	}
+	if (o->record != NULL) {
+		c.record = fopen(o->record, "a");
+		if (c.record == NULL) {
+			log_error(MOD, "%s: cannot open the record: %s", o->record, strerror(errno));
+			rc = CC_ERR_IO;
+			goto out;
+		}
+		setvbuf(c.record, NULL, _IOFBF, 1 << 16);
+	}
 	mosquitto_lib_init();
 	lib_ready = 1;
 	for (i = 0; i < n; i++) {
@@ -1161,6 +1174,11 @@ out:
 			if (rc == CC_OK)
 				rc = CC_ERR_IO;
 		}
+	}
+	if (c.record != NULL && (fflush(c.record) != 0 || fclose(c.record) != 0)) {
+		log_error(MOD, "%s: cannot write the record: %s", o->record, strerror(errno));
+		if (rc == CC_OK)
+			rc = CC_ERR_IO;
 	}
 	if (c.m != NULL)
 		for (i = 0; i < n; i++)

@@ -67,6 +67,7 @@ struct client_opts {
 	enum fleet_fault fault;
 	const char *certs_dir;
 	const char *ack_log;  /* NULL: none; else appended "<serial> <seq>\n" per acked message */
+	const char *record;   /* NULL: none; else appended a JSON line per well-formed message published */
 	int quiet;            /* no progress or command lines */
 	double start_day_s;   /* local time of day at the start, for the models */
 	double fail_rate;     /* update-offer commands answered "failed", 0..1 */

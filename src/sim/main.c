@@ -31,6 +31,12 @@
  * well-formed messages only (hostile fault messages are never listed):
  * every line names a message the server must have stored.
  *
+ * Record (--record, appended): one JSON line per well-formed data message
+ * the machines published, {"serial", "topic": "telemetry"|"event",
+ * "msg": the payload}: the scenario's own account of what each machine did,
+ * for checking the server's reports against (docs/SIMULATOR.md). With
+ * every message acknowledged (acked = sent), it is what the server stored.
+ *
  * Output: a line per category (unless --quiet), then one JSON line: machines,
  * sent, acked, refused, refused_reasons {"0x99": n}, refused_reason_strings,
  * commands_received, reconnects, errors (failed connection attempts + publish
@@ -107,6 +113,7 @@ static void usage(FILE *f)
 	        "  --seq-start N           seq of each machine's first message, 1..999999999999\n"
 	        "                          [above <certs>/seq-next and deciseconds since 2020]\n"
 	        "  --ack-log FILE          append \"<serial> <seq>\" per acknowledged message\n"
+	        "  --record FILE           append each published message as a JSON line (what the machines did)\n"
 	        "  --fault F               card|email|phone|price|foreign-topic|bad-json|\n"
 	        "                          unknown-metric|disconnect: once per machine, mid-run\n"
 	        "  --seed N                seed of the machine models [1]\n"
@@ -240,7 +247,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum {
 		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
 		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
-		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_SCENARIO, O_BACKFILL, O_HELP,
+		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_SCENARIO, O_BACKFILL, O_RECORD, O_HELP,
 	};
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
@@ -257,6 +264,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "ack-log", required_argument, NULL, O_ACKLOG },
+		{ "record", required_argument, NULL, O_RECORD },
 		{ "certs", required_argument, NULL, O_CERTS },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -325,6 +333,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			count_given = 1;
 			break;
 		case O_ACKLOG: o->c.ack_log = optarg; break;
+		case O_RECORD: o->c.record = optarg; break;
 		case O_CERTS: o->certs_dir = optarg; break;
 		case O_FAULT:
 			if (fleet_fault_parse(optarg, &o->c.fault) != CC_OK || o->c.fault == FLEET_FAULT_NONE)

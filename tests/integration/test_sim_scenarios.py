@@ -1,10 +1,16 @@
 """The simulator's scenarios (docs/SIMULATOR.md) against the real daemon:
 30 hours of history made in seconds (--backfill-hours), four machines each
 doing one thing wrong, a fifth doing nothing wrong; the quality and service
-reports and the alerts find each one, and only where it happened."""
+reports and the alerts find each one, and only where it happened. The
+simulator's own record (--record: every message each machine published)
+is the account the figures are checked against: brews and their judgement
+computed here from the rule set, the cleanings of the signed HACCP report
+(verified with openssl alone), the quality alerts left open."""
+import http.client
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,12 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
 from oas import checked  # noqa: E402
+from test_haccp import verify_all  # noqa: E402
 
 SIM = ccdaemon.BUILD_DIR / "coffeecloud-sim"
 HOURS = 30
 STEP_S = 30  # model seconds per message (--speedup with --rate 0)
 COUNT = HOURS * 3600 // STEP_S
 SCENARIOS = ("out-of-spec", "warm-fridge", "skipped-cleaning", "worn-filter", "none")
+SITE = "counter"
+FIELDS = {"temp_c": "temp_c", "brew_time_s": "brew_time_s", "volume_ml": "volume_ml"}
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +38,29 @@ def world(tmp_path_factory):
     d.start()
     try:
         version = f.ccj("policy", "publish")["version"]
+        record = f.root / "sim-record.jsonl"
         p = subprocess.run([str(SIM), "--data", str(f.data), "--machines", str(len(SCENARIOS)), "--customer",
                             "cafe-s", "--port", str(d.tls_port), "--rate", "0", "--speedup", str(STEP_S),
                             "--count", str(COUNT), "--backfill-hours", str(HOURS), "--scenario",
-                            ",".join(SCENARIOS), "--quiet"],
+                            ",".join(SCENARIOS), "--record", str(record), "--quiet"],
                            capture_output=True, text=True, timeout=600, env=ccdaemon.base_env())
         ccdaemon.assert_no_sanitizer_report(p.stderr, "sim")
         assert p.returncode == 0, p.stdout + p.stderr
         run = json.loads(p.stdout.splitlines()[-1])
+        did = {}
+        for line in record.read_text().splitlines():
+            x = json.loads(line)
+            did.setdefault(x["serial"], []).append((x["topic"], x["msg"]))
+        # The machines stand at one site: its HACCP report is theirs.
+        f.cc("site", "add", "--customer", "cafe-s", "--name", SITE)
+        for i in range(len(SCENARIOS)):
+            f.cc("machine", "move", serial(i), "--site", SITE)
         f.cc("user", "add", "--org", "cafe-s", "--login", "mgr-s", "--role", "customer_manager", "--email",
              "mgr-s@example.org", "--password-stdin", stdin=ccdaemon.password_of("mgr-s") + "\n")
         f.cc("consent", "record", "--customer", "cafe-s", "--version", str(version), "--by", "mgr-s")
         api = checked(Api(port, f.data / "ca.crt"))
         token = api.login("admin", ccdaemon.PASSWORD)
-        yield {"fleet": f, "daemon": d, "api": api, "token": token, "run": run}
+        yield {"fleet": f, "daemon": d, "api": api, "token": token, "run": run, "did": did, "port": port}
     finally:
         d.stop()
 
@@ -69,6 +87,93 @@ def alerts(w, rule):
 def test_every_message_was_taken(world):
     run = world["run"]
     assert run["acked"] == COUNT * len(SCENARIOS), run
+    # The record holds every one of them: what follows checks the server against it.
+    assert sum(len(v) for v in world["did"].values()) == run["acked"]
+
+
+def events(w, sn, type_):
+    return [m for topic, m in w["did"][sn] if topic == "event" and m["type"] == type_]
+
+
+def in_spec(rule, brew):
+    """The rule set's judgement of one brew (docs/QUALITY.md), made here from the record."""
+    for field in FIELDS:
+        r = rule.get(field)
+        if r is None or field not in brew:
+            continue
+        if ("min" in r and brew[field] < r["min"]) or ("max" in r and brew[field] > r["max"]):
+            return False
+    return True
+
+
+def test_compliance_figures_are_the_records(world):
+    """Brews, judged brews and brews in spec per machine: counted here from what each
+    machine published, with the rule set the server serves; equal, not near."""
+    w = world
+    doc = get(w, "/api/v1/compliance?org=cafe-s")
+    machines = {m["serial"]: m for m in doc["machines"]}
+    rulesets = {}
+    for i in range(len(SCENARIOS)):
+        sn = serial(i)
+        model = get(w, f"/api/v1/machines/{sn}")["model"]
+        if model not in rulesets:
+            rulesets[model] = get(w, f"/api/v1/quality/rulesets/{model}")["document"]["products"]
+        products = rulesets[model]
+        brews = events(w, sn, "brew")
+        judged = [b for b in brews if b["product"] in products]
+        good = [b for b in judged if in_spec(products[b["product"]], b)]
+        m = machines[sn]
+        assert (m["brews"], m["brews_unjudged"], m["in_spec"]) == (len(brews), len(brews) - len(judged), len(good)), \
+            (sn, SCENARIOS[i], m["brews"], m["brews_unjudged"], m["in_spec"], len(brews), len(judged), len(good))
+    assert machines[serial(0)]["in_spec"] == 0 and machines[serial(4)]["in_spec"] > 0
+
+
+def test_the_open_quality_alerts_are_the_records(world):
+    """quality_breach:<product> stays open exactly for the products whose last brew was out of spec."""
+    w = world
+    want = {}
+    for i in range(len(SCENARIOS)):
+        sn = serial(i)
+        products = get(w, f"/api/v1/quality/rulesets/{get(w, f'/api/v1/machines/{sn}')['model']}")["document"]["products"]
+        last = {}
+        for b in events(w, sn, "brew"):
+            if b["product"] in products:
+                last[b["product"]] = in_spec(products[b["product"]], b)
+        causes = sorted(f"quality_breach:{p}" for p, ok in last.items() if not ok)
+        if causes:
+            want[sn] = causes
+
+    def settled():
+        got = {sn: sorted(c) for sn, c in alerts(w, "quality_breach").items()}
+        return got if got == want else None
+    got = ccdaemon.poll_until(settled, "the open quality alerts of the record")
+    assert serial(0) in got
+
+
+def test_the_signed_haccp_report_is_the_records_cleanings(world, tmp_path):
+    """Every cleaning each machine published, and nothing else, is a signed row of the site's
+    report, and the report verifies with openssl alone (docs/QUALITY.md)."""
+    w = world
+    now = int(time.time() * 1000)
+    period = f"from={now - (HOURS + 2) * 3600000}&to={now}"
+    doc = get(w, f"/api/v1/haccp/cleaning-report?site={SITE}&{period}")
+    want = sorted((serial(i), c["seq"], c["ts"], c["program"], c["result"], c["duration_s"])
+                  for i in range(len(SCENARIOS)) for c in events(w, serial(i), "cleaning"))
+    got = sorted((r["serial"], r["seq"], r["ts"], r["program"], r["result"], r["duration_s"]) for r in doc["records"])
+    assert got == want and len(want) > 10, (len(got), len(want))
+    skipped = [r for r in want if r[0] == serial(2) and r[3] == "milk_system"]
+    assert len(skipped) == 1, skipped  # the skipped-cleaning machine: once at the start
+    for fmt, name in (("csv", "report.csv"), ("sig", "report.csv.sig")):
+        c = http.client.HTTPSConnection("localhost", w["port"], context=w["api"].ctx, timeout=30)
+        c.request("GET", f"/api/v1/haccp/cleaning-report?site={SITE}&format={fmt}&{period}",
+                  headers={"Authorization": "Bearer " + w["token"]})
+        resp = c.getresponse()
+        (tmp_path / name).write_bytes(resp.read())
+        c.close()
+        assert resp.status == 200, fmt
+    checks = verify_all(w, tmp_path)
+    assert [p.returncode for p in checks] == [0, 0, 0], [(p.stdout, p.stderr) for p in checks]
+    assert "Signature Verified Successfully" in checks[1].stdout and "every row verified" in checks[2].stdout
 
 
 def test_compliance_finds_each_quality_scenario_and_only_there(world):
