@@ -217,3 +217,33 @@ def test_the_worn_filter_is_overdue_in_the_forecasts(world):
     services = {m["serial"]: {s["service"]: s for s in m["services"]} for m in doc["machines"]}
     assert services[serial(3)]["water_filter"]["status"] == "overdue", services[serial(3)]["water_filter"]
     assert any(o["serial"] == serial(3) and o["service"] == "water_filter" for o in doc["overdue"]), doc["overdue"]
+
+
+def test_the_forecasts_read_the_records_counters(world):
+    """Each service forecast's counter is the last reading of its metric each machine published."""
+    w = world
+    doc = get(w, "/api/v1/forecasts?customer=cafe-s")
+    checked_counters = 0
+    for m in doc["machines"]:
+        last, brewed_l = {}, 0.0
+        for topic, msg in w["did"][m["serial"]]:
+            if topic == "telemetry":
+                for metric, value in msg["m"].items():
+                    if metric not in last or msg["ts"] >= last[metric][0]:
+                        last[metric] = (msg["ts"], value)
+            elif msg["type"] == "brew":
+                # Without a water meter, the brews' water since the last descale (docs/QUALITY.md).
+                brewed_l += msg.get("volume_ml", 0) / 1000.0
+                last["brew.volume_ml"] = (msg["ts"], brewed_l)
+            elif (msg["type"] == "cleaning" and msg["program"] == "descale" and msg["result"] == "ok") or \
+                    (msg["type"] == "maintenance" and msg.get("action") == "descale"):
+                brewed_l = 0.0
+        for s in m["services"]:
+            c = s["counter"]
+            if c["value"] is None:
+                assert c["metric"] not in last, (m["serial"], s)
+                continue
+            ts, value = last[c["metric"]]
+            assert c["ts"] == ts and abs(c["value"] - value) < 1e-5, (m["serial"], s["service"], c, ts, value)
+            checked_counters += 1
+    assert checked_counters >= len(SCENARIOS), doc["machines"]
