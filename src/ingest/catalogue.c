@@ -111,6 +111,7 @@ static const struct catalogue_field brew_fields[] = {
 	F_NUM("volume_ml", 0, 0, 2000, 0, "ml"),
 	F_NUM("brew_time_s", 0, 0, 600, 0, "s"),
 	F_NUM("temp_c", 0, 0, 110, 0, "°C"),
+	F_NUM("pressure_bar", 0, 0, 20, 0, "bar"),
 };
 static const struct catalogue_field error_fields[] = {
 	{ "code", CATALOGUE_FIELD_ERROR_CODE, 1, 0, 0, 0, NULL, NULL },

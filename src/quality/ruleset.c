@@ -11,7 +11,7 @@
 #include "common/err.h"
 #include "ingest/catalogue.h"
 
-static const char *const field_names[QF_COUNT] = { "temp_c", "brew_time_s", "volume_ml" };
+static const char *const field_names[QF_COUNT] = { "temp_c", "brew_time_s", "volume_ml", "pressure_bar" };
 static const char *const program_names[QP_COUNT] = { "rinse", "milk_system", "brew_unit", "descale" };
 
 #define FOR_S_MIN 60
@@ -144,8 +144,8 @@ static int parse_products(json_t *o, struct quality_ruleset *rs, char *why, size
 						break;
 				if (f == QF_COUNT)
 					return slug(key) ? fail(why, cap, "products.%s.%s: not a field of the brew event "
-					                                  "(temp_c, brew_time_s, volume_ml)", name, key)
-					                 : fail(why, cap, "products.%s: fields are temp_c, brew_time_s, volume_ml",
+					                                  "(temp_c, brew_time_s, volume_ml, pressure_bar)", name, key)
+					                 : fail(why, cap, "products.%s: fields are temp_c, brew_time_s, volume_ml, pressure_bar",
 					                        name);
 			}
 		}
@@ -162,7 +162,7 @@ static int parse_products(json_t *o, struct quality_ruleset *rs, char *why, size
 			any = 1;
 		}
 		if (!any)
-			return fail(why, cap, "products.%s: at least one of temp_c, brew_time_s, volume_ml", name);
+			return fail(why, cap, "products.%s: at least one of temp_c, brew_time_s, volume_ml, pressure_bar", name);
 		rs->nproducts++;
 	}
 	return CC_OK;
@@ -354,15 +354,15 @@ unsigned quality_brew_judge(const struct quality_product *p, const double v[QF_C
 static const char barista_pro[] =
 	"{\"model\":\"barista-pro\",\"name\":\"Barista Pro factory standard\","
 	"\"products\":{"
-	"\"espresso\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":25,\"max\":35}},"
-	"\"ristretto\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":17,\"max\":26},\"volume_ml\":{\"min\":15,\"max\":25}},"
-	"\"doppio\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":22,\"max\":32},\"volume_ml\":{\"min\":52,\"max\":68}},"
-	"\"lungo\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":30,\"max\":42},\"volume_ml\":{\"min\":95,\"max\":125}},"
-	"\"americano\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":180,\"max\":220}},"
-	"\"cappuccino\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":160,\"max\":200}},"
-	"\"latte_macchiato\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":270,\"max\":330}},"
-	"\"caffe_latte\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":225,\"max\":275}},"
-	"\"flat_white\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":22,\"max\":32},\"volume_ml\":{\"min\":145,\"max\":175}},"
+	"\"espresso\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":25,\"max\":35},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"ristretto\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":17,\"max\":26},\"volume_ml\":{\"min\":15,\"max\":25},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"doppio\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":22,\"max\":32},\"volume_ml\":{\"min\":52,\"max\":68},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"lungo\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":30,\"max\":42},\"volume_ml\":{\"min\":95,\"max\":125},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"americano\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":180,\"max\":220},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"cappuccino\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":160,\"max\":200},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"latte_macchiato\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":270,\"max\":330},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"caffe_latte\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30},\"volume_ml\":{\"min\":225,\"max\":275},\"pressure_bar\":{\"min\":8,\"max\":10}},"
+	"\"flat_white\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":22,\"max\":32},\"volume_ml\":{\"min\":145,\"max\":175},\"pressure_bar\":{\"min\":8,\"max\":10}},"
 	"\"*\":{\"temp_c\":{\"min\":90,\"max\":96},\"brew_time_s\":{\"min\":20,\"max\":30}}},"
 	"\"telemetry\":[{\"metric\":\"milk_fridge_temp_c\",\"max\":5,\"for_s\":600}],"
 	"\"cleaning\":[{\"program\":\"milk_system\",\"every_h\":24,\"grace_h\":2},"

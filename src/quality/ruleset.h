@@ -28,9 +28,9 @@
 #define QUALITY_NAME_TEXT_MAX 80
 #define QUALITY_WHY_MAX 160
 
-/* The brew event fields a product's ranges judge (docs/METRICS.md "brew").
- * Brew events carry no pressure: pressure is a telemetry metric. */
-enum quality_field { QF_TEMP, QF_TIME, QF_VOLUME, QF_COUNT };
+/* The brew event fields a product's ranges judge (docs/METRICS.md "brew"):
+ * pressure_bar is the brew's mean extraction pressure. */
+enum quality_field { QF_TEMP, QF_TIME, QF_VOLUME, QF_PRESSURE, QF_COUNT };
 
 /* The cleaning programs of the cleaning event. */
 enum quality_program { QP_RINSE, QP_MILK_SYSTEM, QP_BREW_UNIT, QP_DESCALE, QP_COUNT };

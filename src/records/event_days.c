@@ -17,7 +17,7 @@
  * volume_ml) read. A report that needs another member adds it here; the
  * test holds the brew's measures to quality_field_name(). */
 static const char *const kept[] = {
-	"type", "product", "program", "action", "result", "counter", "temp_c", "brew_time_s", "volume_ml",
+	"type", "product", "program", "action", "result", "counter", "temp_c", "brew_time_s", "volume_ml", "pressure_bar",
 };
 #define NKEPT (sizeof(kept) / sizeof(kept[0]))
 

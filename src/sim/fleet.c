@@ -302,6 +302,8 @@ static void start_drink(struct fleet_model *m)
 	m->volume_ml = (uint16_t)(p->total_ml + (int)(gauss(m) * 2));
 	m->brew_temp_sum = 0;
 	m->brew_temp_n = 0;
+	m->brew_press_sum = 0;
+	m->brew_press_n = 0;
 	m->product_stage = 0;
 	set_phase(m, PH_GRIND, clamp(m->grind_s, 1.5, 8));
 }
@@ -316,6 +318,8 @@ static void finish_drink(struct fleet_model *m)
 	e.volume_ml = m->volume_ml;
 	e.brew_time_s = (float)m->brew_time_s;
 	e.temp_c = (float)(m->brew_temp_n > 0 ? m->brew_temp_sum / m->brew_temp_n : m->brew_c);
+	/* The extraction's mean pressure, after the pre-infusion. */
+	e.pressure_bar = (float)(m->brew_press_n > 0 ? m->brew_press_sum / m->brew_press_n : 0);
 	queue_event(m, &e);
 	m->cups++;
 	m->cycles++;
@@ -527,6 +531,10 @@ static void substep(struct fleet_model *m, double dt)
 		m->boiler_c += (set - 3.0 - m->boiler_c) * dt / 30.0;
 		m->brew_temp_sum += m->brew_c * dt;
 		m->brew_temp_n += dt;
+		if (in_phase >= 3) {
+			m->brew_press_sum += m->pressure_bar * dt;
+			m->brew_press_n += dt;
+		}
 		if (m->phase_left_s <= 0) {
 			m->beans_pct -= m->dose_g / 10.0;                     /* 1 kg hopper */
 			m->water_pct -= m->volume_ml / 100.0;                 /* 10 l tank */
@@ -758,8 +766,12 @@ static int put_event(struct fleet_msg *o, int64_t seq, int64_t ts_ms, const stru
 	switch (e->type) {
 	case EV_BREW:
 		rc = put(o, "\"type\":\"brew\",\"product\":\"%s\",\"volume_ml\":%u,\"brew_time_s\":%.1f,"
-		         "\"temp_c\":%.1f}", products[e->product % N_PRODUCTS].name, e->volume_ml,
+		         "\"temp_c\":%.1f", products[e->product % N_PRODUCTS].name, e->volume_ml,
 		         (double)e->brew_time_s, (double)e->temp_c);
+		if (rc == CC_OK && e->pressure_bar > 0)
+			rc = put(o, ",\"pressure_bar\":%.1f", (double)e->pressure_bar);
+		if (rc == CC_OK)
+			rc = put(o, "}");
 		break;
 	case EV_ERROR:
 		rc = put(o, "\"type\":\"error\",\"code\":\"E%03u\",\"severity\":\"%s\"", e->code,

@@ -67,7 +67,7 @@ struct fleet_event {
 	uint8_t type, product, program, result, severity, action;
 	uint16_t code, volume_ml, duration_s;
 	uint32_t counter;
-	float brew_time_s, temp_c;
+	float brew_time_s, temp_c, pressure_bar; /* pressure_bar 0: none */
 };
 
 /* What a machine is made to do wrong (--scenario), on top of its random
@@ -100,7 +100,7 @@ struct fleet_model {
 	double phase_total_s;
 	/* the drink being made */
 	uint8_t product, product_stage, program;
-	double brew_time_s, brew_temp_sum, brew_temp_n, grind_s, steam_s, dose_g;
+	double brew_time_s, brew_temp_sum, brew_temp_n, brew_press_sum, brew_press_n, grind_s, steam_s, dose_g;
 	uint16_t volume_ml;
 	int8_t quality_fault;  /* 0 fine, 1 too cold, 2 too hot, 3 too fast, 4 too slow */
 	/* character of this machine */

@@ -27,7 +27,7 @@ STEP_S = 30  # model seconds per message (--speedup with --rate 0)
 COUNT = HOURS * 3600 // STEP_S
 SCENARIOS = ("out-of-spec", "warm-fridge", "skipped-cleaning", "worn-filter", "none")
 SITE = "counter"
-FIELDS = {"temp_c": "temp_c", "brew_time_s": "brew_time_s", "volume_ml": "volume_ml"}
+FIELDS = ("temp_c", "brew_time_s", "volume_ml", "pressure_bar")
 
 
 @pytest.fixture(scope="module")

@@ -44,14 +44,14 @@ static void test_reduce(void)
 	char out[512];
 	size_t len = 0;
 	const char *body = "{\"seq\":7,\"ts\":1,\"type\":\"brew\",\"product\":\"caf\\u00e9 \\\"x\\\"\\n\","
-	                   "\"temp_c\":93.25,\"brew_time_s\":24,\"volume_ml\":40,\"note\":\"left out\","
+	                   "\"temp_c\":93.25,\"brew_time_s\":24,\"volume_ml\":40,\"pressure_bar\":9.1,\"note\":\"left out\","
 	                   "\"result\":{\"nested\":1},\"counter\":123456789012}";
 	int f;
 
 	CHECK_EQ(event_days_reduce(body, strlen(body), out, sizeof(out), &len), CC_OK);
 	out[len] = '\0';
 	CHECK_STR(out, "{\"type\":\"brew\",\"product\":\"caf\xc3\xa9 \\\"x\\\"\\u000a\",\"temp_c\":93.25,"
-	                  "\"brew_time_s\":24,\"volume_ml\":40,\"result\":null,\"counter\":123456789012}");
+	                  "\"brew_time_s\":24,\"volume_ml\":40,\"pressure_bar\":9.1,\"result\":null,\"counter\":123456789012}");
 	/* Every measure a rule set judges is kept. */
 	for (f = 0; f < QF_COUNT; f++) {
 		char key[64];

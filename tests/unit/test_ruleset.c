@@ -53,6 +53,13 @@ static void test_judge(void)
 	CHECK_EQ(quality_brew_judge(p, v, has), (1u << QF_TEMP) | (1u << QF_TIME));
 	has[QF_TEMP] = 0; /* not sent: not judged */
 	CHECK_EQ(quality_brew_judge(p, v, has), 1u << QF_TIME);
+	/* The extraction pressure: 8-10 bar for the barista-pro's espresso. */
+	v[QF_TIME] = 24.0;
+	v[QF_PRESSURE] = 7.9;
+	has[QF_PRESSURE] = 1;
+	CHECK_EQ(quality_brew_judge(p, v, has), 1u << QF_PRESSURE);
+	v[QF_PRESSURE] = 10.0;
+	CHECK_EQ(quality_brew_judge(p, v, has), 0);
 }
 
 static void refused(const char *text, const char *expect)
@@ -81,8 +88,8 @@ static void test_refused(void)
 	refused("{\"model\":\"m\",\"products\":{\"espresso\":{\"temp_c\":{\"min\":-5}}}}",
 	        "products.espresso.temp_c: min and max within");
 	refused("{\"model\":\"m\",\"products\":{\"espresso\":{\"temp_c\":{}}}}", "needs min, max or both");
-	refused("{\"model\":\"m\",\"products\":{\"espresso\":{\"pressure_bar\":{\"max\":9}}}}",
-	        "products.espresso.pressure_bar: not a field");
+	refused("{\"model\":\"m\",\"products\":{\"espresso\":{\"grind_g\":{\"max\":9}}}}",
+	        "products.espresso.grind_g: not a field");
 	refused("{\"model\":\"m\",\"products\":{\"mocha\":{\"temp_c\":{\"max\":96}}}}", "products.mocha: not a product");
 	refused("{\"model\":\"m\",\"products\":{\"espresso\":{}}}", "at least one of");
 	refused("{\"model\":\"m\",\"telemetry\":[{\"metric\":\"warp_core_c\",\"max\":5,\"for_s\":600}]}",
