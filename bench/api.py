@@ -54,12 +54,12 @@ GOALS_MS = {"a": 250, "a2": 250, "c": 20, "d": 50, "d1": 50, "e": 5, "f": 200}
 class Daemon:
     """coffeecloudd on the data directory; ready when it logs so."""
 
-    def __init__(self, build, data, root):
-        self.https = free_port()
+    def __init__(self, build, data, root, extra=""):
+        self.https, self.mqtt = free_port(), free_port()
         conf = os.path.join(root, "coffeecloudd.conf")
         with open(conf, "w") as f:
             f.write("user = root\nlog_level = info\nmqtt_listen = 127.0.0.1:%d\n"
-                    "https_listen = 127.0.0.1:%d\n" % (free_port(), self.https))
+                    "https_listen = 127.0.0.1:%d\n%s" % (self.mqtt, self.https, extra))
         self.log = open(os.path.join(root, "coffeecloudd.log"), "w")
         self.proc = subprocess.Popen([os.path.join(build, "coffeecloudd"), "--data", data, "--config", conf],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
