@@ -42,7 +42,7 @@ class Person(threading.Thread):
         ctx = ssl.create_default_context(cafile=ca)
         self.conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=120)
         self.login, self.password, self.serials, self.signs_in, self.stop = login, password, serials, signs_in, stop
-        self.latencies, self.errors, self.token = [], 0, None
+        self.latencies, self.errors, self.token, self.statuses = [], 0, None, {}
 
     def call(self, method, path, body=None):
         h = {"Authorization": "Bearer " + self.token} if self.token else {}
@@ -60,6 +60,8 @@ class Person(threading.Thread):
         self.latencies.append(time.perf_counter() - t0)
         if resp.status != 200:
             self.errors += 1
+            key = (resp.status, path.split("?")[0].replace(self.serials[0], "{serial}")[:40])
+            self.statuses[key] = self.statuses.get(key, 0) + 1
             return None
         return data
 
@@ -147,6 +149,12 @@ def main():
               "%d errors; the server at %.2f cores"
               % (len(reads), len(reads) / wall, 1000 * pct(reads, 0.5), 1000 * pct(reads, 0.99), len(signins),
                  len(signins) / wall, 1000 * pct(signins, 0.5), errors, server))
+        refused = {}
+        for p in crowd:
+            for k, v in p.statuses.items():
+                refused[k] = refused.get(k, 0) + v
+        if refused:
+            print("    refused:", ", ".join("%d x %s %s" % (v, k[0], k[1]) for k, v in sorted(refused.items())))
         sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)

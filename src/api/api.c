@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/audit_queue.h"
 #include "common/err.h"
 #include "common/strmap.h"
 
@@ -446,7 +447,10 @@ int api_new(struct event_base *base, struct vault *vault, const struct api_opts 
 		free(a);
 		return CC_ERR_NOMEM;
 	}
-	rc = api_policy_refresh(a);
+	a->opts.data_dir = a->opts.master_key_file = NULL;
+	rc = opts->data_dir != NULL ? audit_queue_start(base, opts->data_dir, opts->master_key_file, &a->audits) : CC_OK;
+	if (rc == CC_OK)
+		rc = api_policy_refresh(a);
 	if (rc != CC_OK) {
 		api_free(a);
 		return rc;
@@ -467,6 +471,7 @@ void api_free(struct api *a)
 {
 	if (a == NULL)
 		return;
+	audit_queue_stop(a->audits);
 	api_logins_stop(a);
 	api_exports_stop(a);
 	api_downloads_stop(a);

@@ -40,6 +40,9 @@ struct api_opts {
 	int64_t diagnostics_max_bytes;      /* the largest bundle a machine may upload */
 	int64_t diagnostics_retention_days; /* bundles older are deleted; 0: kept */
 	int64_t downloads_max;              /* artifacts sent at once; the next wait in line */
+	/* Where the audit thread opens its own handle (api/audit_queue.h);
+	 * NULL: records are appended on the loop thread. Borrowed. */
+	const char *data_dir, *master_key_file;
 };
 
 /* vault: the loop thread's data directory handle. Builds the privacy

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "access/audit.h"
+#include "api/audit_queue.h"
 #include "access/credentials.h"
 #include "access/grants.h"
 #include "access/policy.h"
@@ -228,8 +229,8 @@ const char *api_classes_served(const struct caller *s, const char *data_class, c
 
 /* Records a person's access to machine data. Reads fail closed: when the
  * record cannot be written, the data is not served. */
-int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
-                        const struct store_machine *m, const char *outcome)
+static int audit_access(struct http_req *r, const struct caller *s, const char *action,
+                        const struct store_machine *m, const char *outcome, int now)
 {
 	struct api *a = http_app(r);
 	struct audit_event e;
@@ -245,12 +246,26 @@ int api_audit_access(struct http_req *r, const struct caller *s, const char *act
 	e.purpose = http_route(r)->purpose;
 	e.outcome = outcome;
 	e.customer_id = m != NULL ? m->customer_id : 0;
+	if (!now && a->audits != NULL && audit_queue_add(a->audits, r, &e) == CC_OK)
+		return CC_OK;
 	rc = audit_append(a->vault, &e);
 	if (rc != CC_OK) {
 		log_error(MOD, "the access of %s could not be recorded: refused", s->actor);
 		http_reply_error(r, 503, "audit_unavailable", "the access could not be recorded, so it is refused");
 	}
 	return rc;
+}
+
+int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
+                     const struct store_machine *m, const char *outcome)
+{
+	return audit_access(r, s, action, m, outcome, 0);
+}
+
+int api_audit_access_now(struct http_req *r, const struct caller *s, const char *action,
+                         const struct store_machine *m, const char *outcome)
+{
+	return audit_access(r, s, action, m, outcome, 1);
 }
 
 /* Is the caller an administrator of the root organisation (the manufacturer)? */

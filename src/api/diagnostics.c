@@ -238,7 +238,7 @@ void api_diagnostics_content(struct http_req *r)
 		http_reply_error(r, 409, "not_complete", "the bundle is not complete: see its state");
 		return;
 	}
-	if (api_audit_access(r, s, "diagnostics.download", &m, "ok") != CC_OK) {
+	if (api_audit_access_now(r, s, "diagnostics.download", &m, "ok") != CC_OK) {
 		evbuffer_free(dl->buf);
 		free(dl);
 		return;

@@ -48,6 +48,7 @@ struct api {
 	int64_t downloads_active, downloads_waiting, downloads_seq;
 	int stopping_downloads;
 	struct diag_download *diag_downloads; /* diagnostics bundles being sent to people (diagnostics.c) */
+	struct audit_queue *audits; /* records appended off the loop (audit_queue.h); NULL: on it */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */
 	char purposes[256];                /* enabled purposes, comma-separated */
 	/* the password worker (login.c) */
@@ -74,10 +75,17 @@ struct caller *api_caller(struct http_req *r);
 int api_role_sees(const struct caller *s, const char *data_class);
 /* The route's classes that the role sees, comma-separated into buf (for the audit record). */
 const char *api_classes_served(const struct caller *s, const char *data_class, char *buf, size_t cap);
-/* Appends the audit record of an access; on failure replies 503 (reads
- * fail closed) and returns the error. */
+/* The audit record of an access: queued for the audit thread, the request's
+ * reply held until it is appended (api/audit_queue.h), a failure there
+ * turning the reply into 503 audit_unavailable; without the thread (or when
+ * it cannot take it), appended here. A non-zero return has replied 503
+ * already (reads fail closed). */
 int api_audit_access(struct http_req *r, const struct caller *s, const char *action,
                      const struct store_machine *m, const char *outcome);
+/* The same, appended here before it returns: for a chunked reply, which
+ * cannot be held. */
+int api_audit_access_now(struct http_req *r, const struct caller *s, const char *action,
+                         const struct store_machine *m, const char *outcome);
 /* In the caller's scope: its organisation's subtree, or for subcontractors a
  * grant in force for the purpose. */
 int api_machine_visible(struct api *a, const struct caller *s, const struct store_machine *m, const char *purpose);

@@ -336,7 +336,8 @@ int main(int argc, char **argv)
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
 		                         cfg.retention_reports_days, cfg.retention_rollups_days },
 		                       cfg.webhook_allow_private, cfg.diagnostics_max_bytes,
-		                       cfg.diagnostics_retention_days, cfg.downloads_max };
+		                       cfg.diagnostics_retention_days, cfg.downloads_max, o.data_dir,
+		                       o.master_key_file };
 
 		rc = api_new(base, vault, &ao, &api);
 		json_decref(ao.machines_tls);

@@ -35,6 +35,7 @@ struct http_server {
 	int (*files)(struct http_req *r, const char *path);
 	void *app;
 	struct http_req *waiting; /* requests answered later (http_req_later) */
+	uint64_t next_id;
 };
 
 struct http_req {
@@ -56,6 +57,11 @@ struct http_req {
 	/* a chunk in flight */
 	void (*sent)(void *arg);
 	void *sent_arg;
+	/* held (http_req_hold): the reply waits in stash until every hold is
+	 * released; a failed hold turns it into a refusal */
+	uint64_t id;
+	int waiting_listed, holds, hold_failed, stashed, stash_status;
+	struct evbuffer *stash;
 };
 
 void *http_app(const struct http_req *r) { return r->srv->app; }
@@ -108,8 +114,51 @@ static void req_free(struct http_req *r)
 	}
 	if (r->query_parsed)
 		evhttp_clear_headers(&r->query);
+	if (r->stash != NULL)
+		evbuffer_free(r->stash);
 	json_decref(r->body);
 	free(r);
+}
+
+static void common_headers(struct http_req *r, const char *content_type);
+
+/* The refusal a failed hold turns the reply into: whatever the handler
+ * answered is dropped, headers and all. */
+static void send_hold_refusal(struct http_req *r)
+{
+	static const char body[] = "{\"error\":{\"code\":\"audit_unavailable\",\"message\":"
+	                           "\"the access could not be recorded, so it is refused\"}}";
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_clear_headers(evhttp_request_get_output_headers(r->req));
+	common_headers(r, "application/json");
+	if (b != NULL)
+		evbuffer_add(b, body, sizeof(body) - 1);
+	metrics_http(r->route, 503);
+	evhttp_send_reply(r->req, 503, NULL, b);
+	if (b != NULL)
+		evbuffer_free(b);
+	req_free(r);
+}
+
+/* Every whole reply ends here: sent and r freed, or kept (body moved out of
+ * b) while the request is held. */
+static void finish(struct http_req *r, int status, struct evbuffer *b)
+{
+	if (r->holds > 0) {
+		r->stash = evbuffer_new();
+		if (r->stash != NULL && b != NULL)
+			evbuffer_add_buffer(r->stash, b);
+		r->stash_status = r->stash != NULL ? status : 500;
+		r->stashed = 1;
+		return;
+	}
+	if (r->hold_failed) {
+		send_hold_refusal(r);
+		return;
+	}
+	evhttp_send_reply(r->req, status, NULL, b);
+	req_free(r);
 }
 
 static void security_headers(struct http_req *r, const char *content_type, const char *cache_control,
@@ -216,20 +265,59 @@ static void connection_closed(struct evhttp_connection *conn, void *arg)
 			evhttp_request_free(r->req);
 		if (r->query_parsed)
 			evhttp_clear_headers(&r->query);
+		if (r->stash != NULL)
+			evbuffer_free(r->stash);
 		json_decref(r->body);
 		free(r);
 	}
 }
 
-void http_req_later(struct http_req *r, void (*gone)(void *arg), void *arg)
+static void watch(struct http_req *r)
 {
+	if (r->waiting_listed)
+		return;
+	r->waiting_listed = 1;
 	r->conn = evhttp_request_get_connection(r->req);
-	r->gone = gone;
-	r->gone_arg = arg;
 	r->waiting_next = r->srv->waiting;
 	r->srv->waiting = r;
 	if (r->conn != NULL)
 		evhttp_connection_set_closecb(r->conn, connection_closed, r->srv);
+}
+
+void http_req_later(struct http_req *r, void (*gone)(void *arg), void *arg)
+{
+	r->gone = gone;
+	r->gone_arg = arg;
+	watch(r);
+}
+
+uint64_t http_req_hold(struct http_req *r)
+{
+	r->holds++;
+	watch(r);
+	return r->id;
+}
+
+struct http_server *http_req_server(const struct http_req *r) { return r->srv; }
+
+void http_req_release(struct http_server *s, uint64_t id, int ok)
+{
+	struct http_req *r;
+
+	for (r = s->waiting; r != NULL && r->id != id; r = r->waiting_next)
+		;
+	if (r == NULL || r->holds == 0)
+		return; /* the client left meanwhile */
+	if (!ok)
+		r->hold_failed = 1;
+	if (--r->holds > 0 || !r->stashed)
+		return; /* more to wait for, or the handler has not answered yet */
+	if (r->hold_failed) {
+		send_hold_refusal(r);
+		return;
+	}
+	evhttp_send_reply(r->req, r->stash_status, NULL, r->stash);
+	req_free(r);
 }
 
 void http_stream_end(struct http_req *r)
@@ -246,10 +334,9 @@ static void send_body(struct http_req *r, int status, const char *content_type, 
 	if (b != NULL)
 		evbuffer_add(b, body, len);
 	metrics_http(r->route, status);
-	evhttp_send_reply(r->req, status, NULL, b);
+	finish(r, status, b);
 	if (b != NULL)
 		evbuffer_free(b);
-	req_free(r);
 }
 
 void http_reply_file(struct http_req *r, const char *content_type, const char *bytes, size_t len,
@@ -263,8 +350,7 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 	if (etag != NULL && seen != NULL && strcmp(seen, etag) == 0) {
 		security_headers(r, NULL, cache_control, csp);
 		metrics_http(r->route, 304);
-		evhttp_send_reply(r->req, 304, NULL, NULL);
-		req_free(r);
+		finish(r, 304, NULL);
 		return;
 	}
 	security_headers(r, content_type, cache_control, csp);
@@ -275,10 +361,9 @@ void http_reply_file(struct http_req *r, const char *content_type, const char *b
 		b = NULL;
 	}
 	metrics_http(r->route, b != NULL ? 200 : 500);
-	evhttp_send_reply(r->req, b != NULL ? 200 : 500, NULL, b);
+	finish(r, b != NULL ? 200 : 500, b);
 	if (b != NULL)
 		evbuffer_free(b);
-	req_free(r);
 }
 
 void http_reply_page(struct http_req *r, const char *content_type, const char *body, size_t len, const char *csp)
@@ -288,10 +373,9 @@ void http_reply_page(struct http_req *r, const char *content_type, const char *b
 	security_headers(r, content_type, "no-store", csp);
 	if (b != NULL)
 		evbuffer_add(b, body, len);
-	evhttp_send_reply(r->req, b != NULL ? 200 : 500, NULL, b);
+	finish(r, b != NULL ? 200 : 500, b);
 	if (b != NULL)
 		evbuffer_free(b);
-	req_free(r);
 }
 
 void http_reply_text(struct http_req *r, int status, const char *content_type, const char *body)
@@ -327,10 +411,9 @@ void http_reply_buffer_etag(struct http_req *r, const char *content_type, struct
 	}
 	metrics_http(r->route, ok && seen != NULL && strcmp(seen, etag) == 0 ? 304 : 200);
 	if (ok && seen != NULL && strcmp(seen, etag) == 0)
-		evhttp_send_reply(r->req, 304, NULL, NULL);
+		finish(r, 304, NULL);
 	else
-		evhttp_send_reply(r->req, 200, NULL, body);
-	req_free(r);
+		finish(r, 200, body);
 }
 
 void http_reply_json(struct http_req *r, int status, json_t *doc)
@@ -588,6 +671,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
 	}
 	r->srv = s;
 	r->req = req;
+	r->id = ++s->next_id;
 	if (conn != NULL) {
 		const struct sockaddr *sa = evhttp_connection_get_addr(conn);
 

@@ -152,6 +152,16 @@ int http_stream_chunk(struct http_req *r, struct evbuffer *chunk, void (*sent)(v
  * not be used after. A reply (or http_stream_end) ends the watch. */
 void http_req_later(struct http_req *r, void (*gone)(void *arg), void *arg);
 
+/* Holds the request's reply until http_req_release for each hold: whatever
+ * the handler answers meanwhile waits (sent as it was when every hold was
+ * released with ok, replaced by 503 audit_unavailable when one was not).
+ * For work the reply must not go out before, done on another thread (the
+ * audit record of an access). Not for chunked replies. The id names the
+ * request to http_req_release, which ignores a request whose client left. */
+uint64_t http_req_hold(struct http_req *r);
+void http_req_release(struct http_server *s, uint64_t id, int ok);
+struct http_server *http_req_server(const struct http_req *r);
+
 /* Adds a response header before the reply (e.g. Set-Cookie). */
 void http_add_header(struct http_req *r, const char *name, const char *value);
 
