@@ -46,6 +46,7 @@ QUIET_CUSTOMER = "bench-cafe-00"  # the generator's: stored history, no live con
 QUIET = f"/api/v1/machines?customer={QUIET_CUSTOMER}&limit=500"
 UPDATE_SERIALS = [f"UP-{n:04d}" for n in range(1, 5)]
 UPDATE_VERSIONS = ("1.5.0", "1.6.0")
+UPLOAD_VERSION = "1.7.0"  # signed by the fixture, uploaded in the browser, rolled out to two machines
 # The tickets page and the machine page's support parts: a ticket the service manager opened on ALERT_SERIAL,
 # and a diagnostics bundle that machine uploaded with its certificate when asked.
 TICKET_TITLE = "Boiler trips at start"
@@ -66,6 +67,9 @@ def add_artifacts(f, tmp):
         sign(tmp / "rk" / "release.key", fw, version=version)
         f.cc("artifact", "add", fw, "--meta", str(fw) + ".meta.json")
         shas.append(hashlib.sha256(fw.read_bytes()).hexdigest())
+    # Uploaded in the browser: signed offline, not stored; over 1 MiB, so it travels in two slices.
+    fw = artifact(tmp, f"fw-{UPLOAD_VERSION}.bin", 1024 * 1024 + 4096)
+    sign(tmp / "rk" / "release.key", fw, version=UPLOAD_VERSION)
     return shas
 
 
@@ -218,7 +222,8 @@ def world(tmp_path_factory):
         for u in users.values():
             u["machines"] = len(doc["machines"])
         yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d, "rollout": rollout,
-               "bundle_sha": bundle_sha}
+               "bundle_sha": bundle_sha, "upload": root / f"fw-{UPLOAD_VERSION}.bin",
+               "stored_meta": root / f"fw-{UPDATE_VERSIONS[0]}.bin.meta.json"}
     finally:
         if sim is not None:
             sim.terminate()
@@ -280,9 +285,14 @@ def test_dashboard_in_chromium(world):
                CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_HACCP_SITE=HACCP_SITE, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
                CC_DASH_ROLLOUT=str(world["rollout"]), CC_DASH_BUNDLE_SHA=world["bundle_sha"],
                CC_DASH_TICKET_TITLE=TICKET_TITLE, CC_DASH_HACCP_SERIAL=HACCP_SERIAL,
+               CC_DASH_UPLOAD=str(world["upload"]), CC_DASH_UPLOAD_META=str(world["upload"]) + ".meta.json",
+               CC_DASH_STORED_META=str(world["stored_meta"]), CC_DASH_UPLOAD_VERSION=UPLOAD_VERSION,
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
+    # CC_DASH_GREP: only the browser tests whose title matches (while working on one; the screenshots'
+    # check below then fails for the others').
+    only = ["--grep", os.environ["CC_DASH_GREP"]] if os.environ.get("CC_DASH_GREP") else []
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
-                        "--config", str(WEB_TESTS / "playwright.config.mjs")],
+                        "--config", str(WEB_TESTS / "playwright.config.mjs"), *only],
                        cwd=WEB_TESTS, env=env, capture_output=True, text=True, timeout=600)
     print(p.stdout[-20000:])
     assert p.returncode == 0, p.stdout[-20000:] + p.stderr[-5000:]
@@ -290,7 +300,8 @@ def test_dashboard_in_chromium(world):
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
                  "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality", "updates", "tickets",
-                 "ticket-closed", "machine-support"):
+                 "ticket-closed", "machine-support", "machine-config", "machine-update", "updates-upload",
+                 "updates-new"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 
