@@ -898,7 +898,7 @@ ROUTES = [
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),
-    # the dashboard's map: sites of the machines in scope (their content is test_dashboard_api.py's)
+    # the dashboard's map: sites of the machines in scope (which ones: test_dashboard.py)
     Route("GET", "/api/v1/site-locations", "support", "status", needs_class(200)),
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),

@@ -276,6 +276,9 @@ def test_views_of_the_dashboard_api(world):
     assert status == 200 and doc == {"serial": ALERT_SERIAL}, doc
     # The customer's manager reads no technical class.
     assert api.call("GET", f"/api/v1/machines/{ALERT_SERIAL}/update", token=tokens["cm"])[0] == 403
+    # Both reads are audited, like their neighbours.
+    for action in ("sites.locations", "machines.update"):
+        assert [r["outcome"] for r in d.fleet.ccj("audit", "list", "--action", action, "--limit", "1")] == ["ok"], action
 
 
 def test_dashboard_in_chromium(world):
