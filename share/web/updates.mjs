@@ -196,9 +196,6 @@ export function MachineUpdate({ serial }) {
 	</section>`;
 }
 
-// Reads a File as text or bytes (the metadata as text, the artifact a slice at a time).
-const readText = (file) => file.text();
-
 // The upload: the signed metadata first (checked before any byte of the file:
 // an untrusted key, an expired or unsigned document is refused here), then
 // the file in slices at the offset the server has; a refusal says why.
@@ -218,7 +215,7 @@ function Upload({ uploaded }) {
 		}
 		setBusy(true);
 		try {
-			const start = await api('POST', '/api/v1/artifacts', { metadata: await readText(meta) });
+			const start = await api('POST', '/api/v1/artifacts', { metadata: await meta.text() });
 			if (start.size !== file.size) throw new Error(t('upload.size', { file: t.num(file.size), signed: t.num(start.size) }));
 			let offset = start.received || 0;
 			setSent([offset, file.size]);

@@ -147,8 +147,10 @@ test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no u
 	const r = (a) => a.locator('circle').getAttribute('r').then(Number);
 	expect(await r(map.locator('a[data-site="cafe-a/sim-site"]'))).toBeGreaterThan(
 		await r(map.locator(`a[data-site="cafe-a/${process.env.CC_DASH_HACCP_SITE}"]`)));
-	// From the keyboard: the marker is a link that narrows the table to its site.
-	await map.locator(`a[data-site="cafe-a/${process.env.CC_DASH_HACCP_SITE}"]`).focus();
+	// From the keyboard: the marker is a link in the tab order that narrows the table to its site.
+	const marker = map.locator(`a[data-site="cafe-a/${process.env.CC_DASH_HACCP_SITE}"]`);
+	expect(await marker.evaluate((a) => a.tabIndex)).toBe(0);
+	await marker.focus();
 	await page.keyboard.press('Enter');
 	await expect(page).toHaveURL(new RegExp(`#/fleet/site/cafe-a/${process.env.CC_DASH_HACCP_SITE}$`));
 	await expect(rows).toHaveCount(1);
