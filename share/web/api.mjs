@@ -13,15 +13,16 @@ export class ApiError extends Error {
 }
 
 // GET or POST path; {etag} makes a conditional GET: null comes back for 304;
-// {seen(etag)} is told the answer's ETag.
+// {seen(etag)} is told the answer's ETag; {raw} sends body as bytes
+// (application/octet-stream: an artifact's slice), not as JSON.
 export async function api(method, path, body, opts = {}) {
 	const headers = { Accept: 'application/json' };
-	if (body !== undefined) headers['Content-Type'] = 'application/json';
+	if (body !== undefined) headers['Content-Type'] = opts.raw ? 'application/octet-stream' : 'application/json';
 	if (method !== 'GET') headers['X-CSRF-Token'] = sessionStorage.getItem(CSRF_KEY) || '';
 	if (opts.etag) headers['If-None-Match'] = opts.etag;
 	const res = await fetch(path, {
 		method, headers, credentials: 'same-origin', cache: 'no-store',
-		body: body === undefined ? undefined : JSON.stringify(body),
+		body: body === undefined ? undefined : opts.raw ? body : JSON.stringify(body),
 	});
 	if (opts.seen) opts.seen(res.headers.get('ETag'));
 	if (res.status === 304) return null;
@@ -30,7 +31,9 @@ export async function api(method, path, body, opts = {}) {
 	if (!res.ok) {
 		const err = (doc && doc.error) || {};
 		if (res.status === 401 && !opts.quiet401) expired();
-		throw new ApiError(res.status, err.code || 'http_' + res.status, err.message);
+		const e = new ApiError(res.status, err.code || 'http_' + res.status, err.message);
+		e.doc = doc; // what else the refusal says (an upload's received)
+		throw e;
 	}
 	return doc;
 }

@@ -1,5 +1,6 @@
 import { html, useState, useEffect, useMemo, useApp, Notice } from './ui.mjs';
 import { api, q } from './api.mjs';
+import { SiteMap } from './sitemap.mjs';
 
 const POLL_MS = 15000;
 
@@ -63,9 +64,12 @@ async function healthScores() {
 const withScores = (list, scores) => (scores === null ? list
 	: list.map((m) => ({ ...m, health_score: scores.has(m.serial) ? scores.get(m.serial) : null })));
 
-export function Fleet() {
+export function Fleet({ args = [] }) {
 	const { t } = useApp();
 	const [machines, setMachines] = useState(null);
+	const [sites, setSites] = useState(null);
+	// #/fleet/site/CUSTOMER/SITE: the table narrowed to one site (the map's links).
+	const atSite = args[0] === 'site' && args.length === 3 ? [decodeURIComponent(args[1]), decodeURIComponent(args[2])] : null;
 	const [error, setError] = useState(null);
 	const [updated, setUpdated] = useState(null);
 	const [search, setSearch] = useState('');
@@ -93,6 +97,8 @@ export function Fleet() {
 		};
 		const tick = () => (document.hidden ? (timer = setTimeout(tick, POLL_MS)) : load());
 		load();
+		// The sites' places change seldom: asked once a visit, not at each poll.
+		api('GET', '/api/v1/site-locations').then((d) => live && setSites(d.sites || []), () => live && setSites([]));
 		return () => { live = false; clearTimeout(timer); };
 	}, []);
 
@@ -106,13 +112,14 @@ export function Fleet() {
 		const needle = search.trim().toLowerCase();
 		const key = [...COLUMNS, HEALTH].find((c) => c[0] === sort[0])[2];
 		return (machines || [])
+			.filter((m) => !atSite || (m.customer === atSite[0] && m.site === atSite[1]))
 			.filter((m) => !status || statusOf(m) === status)
 			.filter((m) => !needle || [m.serial, m.site, m.customer].some((x) => x && x.toLowerCase().includes(needle)))
 			.sort((a, b) => {
 				const x = key(a), y = key(b);
 				return (x < y ? -1 : x > y ? 1 : a.serial < b.serial ? -1 : 1) * sort[1];
 			});
-	}, [machines, search, status, sort]);
+	}, [machines, search, status, sort, atSite && atSite.join('\n')]);
 
 	if (error && !machines) return html`<${Notice} kind="error">${t('error.generic', { msg: error })}<//>`;
 	if (!machines) return html`<p class="loading" role="status">${t('loading')}</p>`;
@@ -127,6 +134,9 @@ export function Fleet() {
 			${['online', 'offline', 'never', 'revoked'].map((s) => html`<li class=${'count ' + s}>
 				<span class="n" data-testid=${'count-' + s}>${t.num(counts[s])}</span> ${t('fleet.' + s)}</li>`)}
 		</ul>
+		<${SiteMap} sites=${sites} machines=${machines} statusOf=${statusOf} current=${atSite} />
+		${atSite && html`<p class="notice" role="status" data-testid="fleet-site">${t('map.showing', { site: atSite[1], customer: atSite[0] })}
+			· <a href="#/fleet">${t('map.all')}</a></p>`}
 		<div class="filters">
 			<label for="fleet-search">${t('fleet.search')}</label>
 			<input id="fleet-search" type="search" value=${search} onInput=${(e) => setSearch(e.target.value)} />

@@ -3,6 +3,8 @@ import { api, q } from './api.mjs';
 import { statusOf } from './fleet.mjs';
 import { Chart } from './chart.mjs';
 import { MachineTickets, Bundles } from './support.mjs';
+import { MachineConfig } from './machineconfig.mjs';
+import { MachineUpdate } from './updates.mjs';
 
 const PERIODS = [['hour', 3600e3, null], ['day', 86400e3, 60000], ['week', 7 * 86400e3, 60000]];
 const CLASSES = ['status', 'technical', 'service', 'usage'];
@@ -182,6 +184,8 @@ export function Machine({ args }) {
 		</section>
 		${(me.data_classes || []).includes('technical') && html`<${Commands} serial=${m.serial} />`}
 		${(me.data_classes || []).includes('technical') && html`<${Bundles} serial=${m.serial} />`}
+		${(me.data_classes || []).includes('technical') && html`<${MachineUpdate} serial=${m.serial} />`}
+		${(me.data_classes || []).includes('technical') && html`<${MachineConfig} serial=${m.serial} />`}
 		${(me.data_classes || []).includes('service') && html`<${MachineTickets} serial=${m.serial} />`}
 		<section aria-labelledby="timeline-h" class="card">
 			<h2 id="timeline-h">${t('machine.timeline')}</h2>

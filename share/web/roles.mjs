@@ -13,6 +13,7 @@ const CONSENTERS = ['admin', 'customer_manager']; // of their own customer only
 const RELEASERS = ['admin', 'engineer'];
 
 const is = (list) => (me) => !!me && list.includes(me.role);
+const reads = (cls) => (me) => !!me && (me.data_classes || []).includes(cls);
 export const may = {
 	manageOrg: is(ADMINS),
 	manageGrants: is(GRANT_MANAGERS),
@@ -21,5 +22,7 @@ export const may = {
 	eraseCustomer: is(ADMINS),
 	consent: is(CONSENTERS),
 	release: is(RELEASERS),
+	// A machine's remote configuration: set by whoever reads it, the technical class (src/api/api.c).
+	configure: reads('technical'),
 	administer: (me) => is(ADMINS)(me) || is(GRANT_MANAGERS)(me),
 };

@@ -23,6 +23,7 @@ const COLUMNS = [
 const ACTIONS = { running: ['pause', 'abort'], paused: ['resume', 'abort'], halted: ['abort'] };
 
 const short = (sha) => (sha || '').slice(0, 12);
+const SLICE = 1024 * 1024; // the API's largest body: an artifact travels in slices of it
 const bytes = (t, n) => (n >= 1048576 ? t.num(Math.round(n / 104857.6) / 10) + ' MiB'
 	: n >= 1024 ? t.num(Math.round(n / 102.4) / 10) + ' KiB' : t.num(n) + ' B');
 
@@ -152,6 +153,177 @@ function RolloutDetail({ id, mayAct, changed }) {
 	</section>`;
 }
 
+// The machine page's update: the artifact offered now and the machine's place
+// in its active rollout (GET /api/v1/machines/{serial}/update), for the
+// technical class; the rollout's page is linked for those who release.
+export function MachineUpdate({ serial }) {
+	const { t, me } = useApp();
+	const [doc, setDoc] = useState(null);
+	const [error, setError] = useState(null);
+	useEffect(() => {
+		let current = true, timer = null;
+		const load = () => api('GET', `/api/v1/machines/${encodeURIComponent(serial)}/update`).then((d) => {
+			if (!current) return;
+			setDoc(d);
+			// A download under way moves: followed while the tab is shown.
+			if (d.rollout && d.rollout.rollout_state === 'running' && !['succeeded', 'failed', 'rolled_back', 'skipped'].includes(d.rollout.state))
+				timer = setTimeout(() => (document.hidden ? (timer = setTimeout(load, POLL_MS)) : load()), POLL_MS);
+		}, (e) => current && setError(e.message));
+		load();
+		return () => { current = false; clearTimeout(timer); };
+	}, [serial]);
+	let body;
+	if (error) body = html`<${Notice} kind="error">${t('error.generic', { msg: error })}<//>`;
+	else if (!doc) body = html`<p class="loading" role="status">${t('loading')}</p>`;
+	else if (!doc.offer && !doc.rollout) body = html`<p data-testid="update-none">${t('mupdate.none')}</p>`;
+	else {
+		const r = doc.rollout;
+		body = html`<dl class="facts" data-testid="machine-update">
+			<dt>${t('mupdate.offer')}</dt><dd>${doc.offer ? t('mupdate.offered', { version: doc.offer.version, when: t.time(doc.offer.offered) })
+				: t('mupdate.offer.none')}</dd>
+			${r && html`<dt>${t('updates.rollout')}</dt><dd>${may.release(me)
+				? html`<a href=${'#/updates/' + r.id}>${t('updates.rollout.detail', { id: r.id })}</a>`
+				: t('updates.rollout.detail', { id: r.id })} · ${t('updates.rstate.' + r.rollout_state)}${r.phase
+				? ' · ' + t('mupdate.phase', { phase: t.num(r.phase) }) : ''}</dd>
+			<dt>${t('mupdate.progress')}</dt><dd data-testid="update-state" class=${r.state === 'failed' || r.state === 'rolled_back' ? 'bad' : ''}>
+				${t('updates.mstate.' + r.state)}${r.state === 'downloading' ? ' · ' + t.num(r.percent) + ' %' : ''}${r.reason
+				? ' · ' + r.reason : ''}${r.updated ? ' · ' + t.time(r.updated) : ''}</dd>`}
+		</dl>`;
+	}
+	return html`<section aria-labelledby="mupdate-h" class="card">
+		<h2 id="mupdate-h">${t('mupdate.title')}</h2>
+		${body}
+	</section>`;
+}
+
+// The upload: the signed metadata first (checked before any byte of the file:
+// an untrusted key, an expired or unsigned document is refused here), then
+// the file in slices at the offset the server has; a refusal says why.
+function Upload({ uploaded }) {
+	const { t } = useApp();
+	const [msg, setMsg] = useState(null);
+	const [sent, setSent] = useState(null); // [bytes, of]
+	const [busy, setBusy] = useState(false);
+	async function submit(e) {
+		e.preventDefault();
+		const form = e.target;
+		const file = form.elements['upload-file'].files[0], meta = form.elements['upload-meta'].files[0];
+		setMsg(null);
+		if (!file || !meta) {
+			setMsg({ kind: 'error', text: t('upload.both') });
+			return;
+		}
+		setBusy(true);
+		try {
+			const start = await api('POST', '/api/v1/artifacts', { metadata: await meta.text() });
+			if (start.size !== file.size) throw new Error(t('upload.size', { file: t.num(file.size), signed: t.num(start.size) }));
+			let offset = start.received || 0;
+			setSent([offset, file.size]);
+			let done = false;
+			while (!done) {
+				const slice = new Uint8Array(await file.slice(offset, offset + SLICE).arrayBuffer());
+				let got;
+				try {
+					got = await api('POST', `/api/v1/artifacts/${start.sha256}/content?offset=${offset}`, slice, { raw: true });
+				} catch (err) {
+					// The server has another count (an earlier attempt): go on from there.
+					if (err.status === 409 && err.doc && typeof err.doc.received === 'number' && err.doc.received !== offset) {
+						offset = err.doc.received;
+						continue;
+					}
+					throw err;
+				}
+				offset = got.received;
+				done = got.complete;
+				setSent([offset, file.size]);
+				if (!done && slice.length === 0) throw new Error(t('upload.short'));
+			}
+			setMsg({ kind: 'info', text: t('upload.done', { version: start.version }) });
+			form.reset();
+			uploaded(start.sha256);
+		} catch (err) {
+			setMsg({ kind: 'error', text: t('upload.refused', { msg: err.message }) });
+		}
+		setBusy(false);
+	}
+	return html`<form class="card stack wide" onSubmit=${submit} aria-labelledby="upload-h" data-testid="upload">
+		<h3 id="upload-h">${t('upload.title')}</h3>
+		<p class="meta">${t('upload.explain')}</p>
+		<label for="upload-file">${t('upload.file')}</label>
+		<input id="upload-file" name="upload-file" type="file" />
+		<label for="upload-meta">${t('upload.meta')}</label>
+		<input id="upload-meta" name="upload-meta" type="file" accept=".json,application/json" />
+		<p><button type="submit" disabled=${busy}>${t('upload.submit')}</button></p>
+		${sent && busy && html`<p><label for="upload-progress">${t('upload.progress')}</label>
+			<progress id="upload-progress" max=${sent[1]} value=${sent[0]}></progress></p>`}
+		${msg && html`<${Notice} kind=${msg.kind}>${msg.text}<//>`}
+	</form>`;
+}
+
+const numbers = (text) => text.split(/[\s,;]+/).filter(Boolean).map(Number);
+
+// A new rollout: the artifact, its target (a group's id, a list of serials,
+// or a filter), the phases, soak, failure threshold, health margin and a
+// maintenance window; the API's refusal is shown as it gives it.
+function CreateRollout({ artifacts, created }) {
+	const { t } = useApp();
+	const [kind, setKind] = useState('serials');
+	const [msg, setMsg] = useState(null);
+	const [busy, setBusy] = useState(false);
+	async function submit(e) {
+		e.preventDefault();
+		const v = (name) => e.target.elements[name].value.trim();
+		const body = { artifact: v('ro-artifact') };
+		if (kind === 'group') body.target = { group: Number(v('ro-group')) };
+		else if (kind === 'serials') body.target = { serials: v('ro-serials').split(/[\s,;]+/).filter(Boolean) };
+		else {
+			const filter = {};
+			for (const k of ['model', 'version', 'site', 'customer']) if (v('ro-' + k)) filter[k] = v('ro-' + k);
+			body.target = { filter };
+		}
+		if (v('ro-phases')) body.phases = numbers(v('ro-phases'));
+		for (const [k, name] of [['soak', 'ro-soak'], ['threshold', 'ro-threshold'], ['health_margin', 'ro-margin']])
+			if (v(name) !== '') body[k] = Number(v(name)) * (k === 'soak' ? 60 : 1);
+		if (v('ro-window')) body.window = v('ro-window');
+		setBusy(true); setMsg(null);
+		try {
+			const r = await api('POST', '/api/v1/rollouts', body);
+			created(r.id);
+		} catch (err) {
+			setMsg(t('rollout.refused', { msg: err.message }));
+		}
+		setBusy(false);
+	}
+	if (!artifacts.length) return null;
+	return html`<form class="card stack wide" onSubmit=${submit} aria-labelledby="newrollout-h" data-testid="new-rollout">
+		<h3 id="newrollout-h">${t('rollout.new')}</h3>
+		<label for="ro-artifact">${t('rollout.artifact')}</label>
+		<select id="ro-artifact" name="ro-artifact">${artifacts.map((a) => html`<option value=${a.sha256}>${a.version} (${short(a.sha256)})</option>`)}</select>
+		<fieldset><legend>${t('rollout.target')}</legend>
+			${['serials', 'group', 'filter'].map((k) => html`<label class="check"><input type="radio" name="ro-kind" value=${k}
+				checked=${kind === k} onChange=${() => setKind(k)} /> ${t('rollout.target.' + k)}</label> `)}
+		</fieldset>
+		${kind === 'serials' && html`<label for="ro-serials">${t('rollout.serials')}</label>
+			<textarea id="ro-serials" name="ro-serials" rows="2" required></textarea>`}
+		${kind === 'group' && html`<label for="ro-group">${t('rollout.group')}</label>
+			<input id="ro-group" name="ro-group" type="number" min="1" required />`}
+		${kind === 'filter' && ['model', 'version', 'site', 'customer'].map((k) => html`<label for=${'ro-' + k}>${t('rollout.f.' + k)}</label>
+			<input id=${'ro-' + k} name=${'ro-' + k} />`)}
+		<label for="ro-phases">${t('rollout.phases')}</label>
+		<input id="ro-phases" name="ro-phases" placeholder="1, 10, 50, 100" />
+		<label for="ro-soak">${t('rollout.soak')}</label>
+		<input id="ro-soak" name="ro-soak" type="number" min="0" max="43200" />
+		<label for="ro-threshold">${t('rollout.threshold')}</label>
+		<input id="ro-threshold" name="ro-threshold" type="number" min="0" max="100" />
+		<label for="ro-margin">${t('rollout.margin')}</label>
+		<input id="ro-margin" name="ro-margin" type="number" min="0" max="100" />
+		<label for="ro-window">${t('rollout.window')}</label>
+		<input id="ro-window" name="ro-window" placeholder="mon-fri 01:00-05:00" />
+		<p><button type="submit" disabled=${busy}>${t('rollout.start')}</button></p>
+		${msg && html`<${Notice} kind="error">${msg}<//>`}
+	</form>`;
+}
+
 export function Updates({ args }) {
 	const { t, me } = useApp();
 	const [artifacts, setArtifacts] = useState(null);
@@ -192,8 +364,13 @@ export function Updates({ args }) {
 				<td>${t.time(r.created_ms)} · ${r.created_by}</td></tr>`)}</tbody>
 		</table></div>`}
 		${picked && html`<${RolloutDetail} id=${picked} mayAct=${may.release(me)} changed=${() => setReload((n) => n + 1)} />`}
+		${may.release(me) && html`<${CreateRollout} artifacts=${artifacts} created=${(id) => {
+			setReload((n) => n + 1);
+			location.hash = '#/updates/' + id;
+		}} />`}
 		<h2>${t('updates.artifacts')}</h2>
-		<${Artifacts} artifacts=${artifacts} open=${openArtifact} setOpen=${setOpenArtifact} />`;
+		<${Artifacts} artifacts=${artifacts} open=${openArtifact} setOpen=${setOpenArtifact} />
+		${may.release(me) && html`<${Upload} uploaded=${() => setReload((n) => n + 1)} />`}`;
 	return html`<section aria-labelledby="updates-h">
 		<h1 id="updates-h">${t('updates.title')}</h1>
 		<p class="meta">${t('updates.explain')}</p>

@@ -122,6 +122,14 @@ static const struct http_route routes[] = {
 	  "the health score (0-100) of the machines the caller sees, worst first, each with the parts it is made "
 	  "of, counted only for the caller's data classes (docs/OPERATIONS.md \"Health\"; customer, site: which "
 	  "machines; limit: how many, 1-1000, default 50; count: how many were scored)" },
+	{ EVHTTP_REQ_GET, "/api/v1/site-locations", "support", "status", HTTP_DATA, NULL, api_site_locations,
+	  "the sites of the machines the caller sees (the fleet list's scope and consent), each with its coarse "
+	  "position (lat, lon: 2 decimals, about 1 km; absent when not given) and how many of those machines are "
+	  "there (customer: a customer's name; site: a site's name)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/update", "updates", "technical", HTTP_DATA, NULL,
+	  api_machine_update_state, "the machine's update now: the artifact offered (sha256, version, since when) "
+	  "and its place in its active rollout (id, the rollout's state, phase, the machine's state, download "
+	  "percent, reason); neither when there is none" },
 	{ EVHTTP_REQ_GET, "/api/v1/quality/rulesets", "quality", "technical", HTTP_DATA, NULL, api_rulesets_list,
 	  "the quality rule sets: every version of every model's, and the shipped ones (version 0) (model)" },
 	{ EVHTTP_REQ_GET, "/api/v1/quality/rulesets/{model}", "quality", "technical", HTTP_DATA, NULL,

@@ -217,6 +217,8 @@ void api_tickets_state(struct http_req *r);
 void api_tickets_close(struct http_req *r);
 void api_availability(struct http_req *r);
 void api_health_scores(struct http_req *r);
+void api_site_locations(struct http_req *r);      /* site_map.c */
+void api_machine_update_state(struct http_req *r); /* machine_update.c */
 void api_maintenance_start(struct http_req *r);
 void api_maintenance_end(struct http_req *r);
 void api_webhooks_enable(struct http_req *r);

@@ -816,6 +816,8 @@ ROUTES = [
           body=lambda w, k, e: {"config": {"settings": {"standby_min": 30}}, "reason": "energy saving"}),
     Route("GET", "/api/v1/machines/{serial}/config/history", "support", "technical", machine_route(200),
           MACHINE_TARGETS),
+    # the dashboard's machine page: the machine's offer and its place in a rollout (not the releasers' views)
+    Route("GET", "/api/v1/machines/{serial}/update", "updates", "technical", machine_route(200), MACHINE_TARGETS),
     Route("GET", "/api/v1/machine/config", "support", "none", machines_only, public=True),
     # ---- alerts: status of the machines in scope, for the downtime purpose; rules: admins in their subtree
     Route("GET", "/api/v1/alerts", "downtime", "status", needs_class(200)),
@@ -902,6 +904,8 @@ ROUTES = [
     # ---- policy and consent
     Route("GET", "/api/v1/availability", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/health-scores", "support", "status", needs_class(200)),
+    # the dashboard's map: sites of the machines in scope (which ones: test_dashboard.py)
+    Route("GET", "/api/v1/site-locations", "support", "status", needs_class(200)),
     Route("GET", "/api/v1/errors", "support", "technical,service", needs_class(200)),
     Route("GET", "/api/v1/policy/versions", "none", "none", any_caller(200)),
     # ---- retention: the installation's figures are the policy's; customers' terms set by the platform

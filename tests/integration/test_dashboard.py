@@ -24,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api, totp_code, totp_secret  # noqa: E402
+from oas import checked  # noqa: E402
 from test_downtime import Paho  # noqa: E402
 from test_rollouts import Agent, install, wait_rollout  # noqa: E402
 from test_updates import artifact, keygen, machine_ctx, sign  # noqa: E402
@@ -45,9 +46,15 @@ QUIET_CUSTOMER = "bench-cafe-00"  # the generator's: stored history, no live con
 QUIET = f"/api/v1/machines?customer={QUIET_CUSTOMER}&limit=500"
 UPDATE_SERIALS = [f"UP-{n:04d}" for n in range(1, 5)]
 UPDATE_VERSIONS = ("1.5.0", "1.6.0")
+UPLOAD_VERSION = "1.7.0"  # signed by the fixture, uploaded in the browser, rolled out to two machines
 # The tickets page and the machine page's support parts: a ticket the service manager opened on ALERT_SERIAL,
 # and a diagnostics bundle that machine uploaded with its certificate when asked.
 TICKET_TITLE = "Boiler trips at start"
+# The fleet page's map: the sites' coarse positions (one left without, so the map says it is not drawn).
+SITE_PLACES = {("cafe-a", HACCP_SITE): (47.50, 19.04), ("bench-cafe-00", "c00-site-00"): (48.21, 16.37),
+               ("bench-cafe-00", "c00-site-01"): (52.52, 13.40), ("bench-cafe-01", "c01-site-00"): (38.72, -9.14),
+               ("cafe-a", "sim-site"): (46.25, 20.15)}  # the simulator's site
+UNPLACED_SITE = ("bench-cafe-01", "c01-site-01")
 
 
 def add_artifacts(f, tmp):
@@ -60,6 +67,9 @@ def add_artifacts(f, tmp):
         sign(tmp / "rk" / "release.key", fw, version=version)
         f.cc("artifact", "add", fw, "--meta", str(fw) + ".meta.json")
         shas.append(hashlib.sha256(fw.read_bytes()).hexdigest())
+    # Uploaded in the browser: signed offline, not stored; over 1 MiB, so it travels in two slices.
+    fw = artifact(tmp, f"fw-{UPLOAD_VERSION}.bin", 1024 * 1024 + 4096)
+    sign(tmp / "rk" / "release.key", fw, version=UPLOAD_VERSION)
     return shas
 
 
@@ -153,6 +163,8 @@ def world(tmp_path_factory):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ccdaemon.base_env())
         for n in range(1, SIM_MACHINES + 1):
             d.wait_for(rf"SIM-{n:04d} connected", since=mark)
+        for (customer, site), (lat, lon) in SITE_PLACES.items():  # the simulator has made its site
+            f.cc("site", "update", "--customer", customer, "--name", site, "--lat", str(lat), "--lon", str(lon))
         api = Api(port, f.data / "ca.crt")
         # Two critical errors on one machine: two open alerts (one is acknowledged in the browser;
         # the machine's being out of service may open more).
@@ -210,12 +222,63 @@ def world(tmp_path_factory):
         for u in users.values():
             u["machines"] = len(doc["machines"])
         yield {"url": f"https://127.0.0.1:{port}", "users": users, "daemon": d, "rollout": rollout,
-               "bundle_sha": bundle_sha}
+               "bundle_sha": bundle_sha, "upload": root / f"fw-{UPLOAD_VERSION}.bin",
+               "stored_meta": root / f"fw-{UPDATE_VERSIONS[0]}.bin.meta.json"}
     finally:
         if sim is not None:
             sim.terminate()
             sim.wait(timeout=60)
         d.stop()
+
+
+def test_views_of_the_dashboard_api(world):
+    """GET /api/v1/site-locations (the map) names only sites where a machine
+    the caller sees is placed, with its coarse position and how many; GET
+    /api/v1/machines/{serial}/update shows a machine's offer and its place in
+    the rollout. Runs before the browser aborts that rollout."""
+    d = world["daemon"]
+    api = checked(Api(int(world["url"].rsplit(":", 1)[1]), d.fleet.data / "ca.crt"))
+    tokens = {k: api.login(world["users"][k]["login"], world["users"][k]["password"]) for k in ("eng", "cm", "sub")}
+
+    def sites(who):
+        status, doc, _ = api.call("GET", "/api/v1/site-locations", token=tokens[who])
+        assert status == 200, doc
+        return {(x["customer"], x["name"]): x for x in doc["sites"]}
+    every = sites("eng")
+    assert set(every) == set(SITE_PLACES) | {UNPLACED_SITE}, every
+    for key, (lat, lon) in SITE_PLACES.items():
+        assert (every[key]["lat"], every[key]["lon"]) == (lat, lon), every[key]
+    assert "lat" not in every[UNPLACED_SITE] and "lon" not in every[UNPLACED_SITE]
+    status, doc, _ = api.call("GET", "/api/v1/machines?limit=500", token=tokens["eng"])
+    placed = [m for m in doc["machines"] if m.get("site")]
+    assert sum(x["machines"] for x in every.values()) == len(placed) > 0
+    # A customer's manager: its own site only, never another customer's.
+    mine = sites("cm")
+    assert set(mine) == {("cafe-a", HACCP_SITE), ("cafe-a", "sim-site")} and mine[("cafe-a", HACCP_SITE)]["machines"] == 1
+    # A subcontractor with no grant on a placed machine sees no site.
+    assert sites("sub") == {}
+    # An auditor reads no status class.
+    auditor = api.login(world["users"]["auditor"]["login"], world["users"]["auditor"]["password"])
+    assert api.call("GET", "/api/v1/site-locations", token=auditor)[0] == 403
+    # The update of a machine of the rollout: the first phase's succeeded; one of the second's downloads.
+    states = {}
+    for serial in UPDATE_SERIALS:
+        status, doc, _ = api.call("GET", f"/api/v1/machines/{serial}/update", token=tokens["eng"])
+        assert status == 200 and doc["serial"] == serial, doc
+        assert doc["rollout"]["id"] == world["rollout"] and doc["rollout"]["rollout_state"] == "running", doc
+        states[serial] = doc["rollout"]
+        if doc["rollout"]["state"] != "pending":
+            assert doc["offer"]["version"] == UPDATE_VERSIONS[1], doc
+    assert sorted(x["state"] for x in states.values()) == ["downloading", "failed", "pending", "succeeded"], states
+    assert [x["percent"] for x in states.values() if x["state"] == "downloading"] == [40]
+    assert [x["reason"] for x in states.values() if x["state"] == "failed"] == ["download-failed"]
+    status, doc, _ = api.call("GET", f"/api/v1/machines/{ALERT_SERIAL}/update", token=tokens["eng"])
+    assert status == 200 and doc == {"serial": ALERT_SERIAL}, doc
+    # The customer's manager reads no technical class.
+    assert api.call("GET", f"/api/v1/machines/{ALERT_SERIAL}/update", token=tokens["cm"])[0] == 403
+    # Both reads are audited, like their neighbours.
+    for action in ("sites.locations", "machines.update"):
+        assert [r["outcome"] for r in d.fleet.ccj("audit", "list", "--action", action, "--limit", "1")] == ["ok"], action
 
 
 def test_dashboard_in_chromium(world):
@@ -225,9 +288,14 @@ def test_dashboard_in_chromium(world):
                CC_DASH_DAY_SERIAL=DAY_SERIAL, CC_DASH_ALERT_SERIAL=ALERT_SERIAL, CC_DASH_HACCP_SITE=HACCP_SITE, CC_DASH_ERASE=ERASE_CUSTOMER, CC_DASH_SHOTS=str(shots),
                CC_DASH_ROLLOUT=str(world["rollout"]), CC_DASH_BUNDLE_SHA=world["bundle_sha"],
                CC_DASH_TICKET_TITLE=TICKET_TITLE, CC_DASH_HACCP_SERIAL=HACCP_SERIAL,
+               CC_DASH_UPLOAD=str(world["upload"]), CC_DASH_UPLOAD_META=str(world["upload"]) + ".meta.json",
+               CC_DASH_STORED_META=str(world["stored_meta"]), CC_DASH_UPLOAD_VERSION=UPLOAD_VERSION,
                CC_DASH_OUT=str(ccdaemon.BUILD_DIR / "dashboard-results"), CC_CHROMIUM=str(CHROMIUM))
+    # CC_DASH_GREP: only the browser tests whose title matches (while working on one; the screenshots'
+    # check below then fails for the others').
+    only = ["--grep", os.environ["CC_DASH_GREP"]] if os.environ.get("CC_DASH_GREP") else []
     p = subprocess.run(["node", str(WEB_TESTS / "node_modules" / "@playwright" / "test" / "cli.js"), "test",
-                        "--config", str(WEB_TESTS / "playwright.config.mjs")],
+                        "--config", str(WEB_TESTS / "playwright.config.mjs"), *only],
                        cwd=WEB_TESTS, env=env, capture_output=True, text=True, timeout=600)
     print(p.stdout[-20000:])
     assert p.returncode == 0, p.stdout[-20000:] + p.stderr[-5000:]
@@ -235,7 +303,8 @@ def test_dashboard_in_chromium(world):
     taken = {x.name for x in shots.glob("*.png")}
     for page in ("signin", "fleet", "machine", "auditor-home", "fleet-hu", "enrol", "account", "alerts", "alerts-hu", "availability",
                  "admin-grants", "admin", "privacy", "privacy-hu", "privacy-admin", "machine-commands", "quality", "updates", "tickets",
-                 "ticket-closed", "machine-support"):
+                 "ticket-closed", "machine-support", "machine-config", "machine-update", "updates-upload",
+                 "updates-new"):
         for size in ("desktop", "phone"):
             assert f"{page}-{size}.png" in taken, (page, size, sorted(taken))
 

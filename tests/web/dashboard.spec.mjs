@@ -137,6 +137,27 @@ test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no u
 	expect(Number(counts[0])).toBeGreaterThan(0); // the simulator's machines are online
 	await axe(page, 'fleet');
 	await shoot(page, 'fleet');
+	// The map of sites: drawn here (no tiles), a marker per placed site, sized by its machines and coloured by
+	// the worst status there; one site has no position and is named below the map.
+	const map = page.getByTestId('sitemap');
+	await expect(map.locator('a[data-site]')).toHaveCount(5);
+	await expect(map.locator('a[data-site="cafe-a/sim-site"]')).toHaveAttribute('data-worst', 'online');
+	await expect(page.getByRole('link', { name: /^sim-site \(cafe-a\): 3 machines; 3 online\./ })).toBeVisible();
+	await expect(page.getByTestId('sitemap-unplaced')).toContainText('bench-cafe-01/c01-site-01');
+	const r = (a) => a.locator('circle').getAttribute('r').then(Number);
+	expect(await r(map.locator('a[data-site="cafe-a/sim-site"]'))).toBeGreaterThan(
+		await r(map.locator(`a[data-site="cafe-a/${process.env.CC_DASH_HACCP_SITE}"]`)));
+	// From the keyboard: the marker is a link in the tab order that narrows the table to its site.
+	const marker = map.locator(`a[data-site="cafe-a/${process.env.CC_DASH_HACCP_SITE}"]`);
+	expect(await marker.evaluate((a) => a.tabIndex)).toBe(0);
+	await marker.focus();
+	await page.keyboard.press('Enter');
+	await expect(page).toHaveURL(new RegExp(`#/fleet/site/cafe-a/${process.env.CC_DASH_HACCP_SITE}$`));
+	await expect(rows).toHaveCount(1);
+	await expect(rows.first()).toHaveAttribute('data-serial', process.env.CC_DASH_HACCP_SERIAL);
+	await expect(page.getByTestId('fleet-site')).toContainText(`Machines at ${process.env.CC_DASH_HACCP_SITE} (cafe-a).`);
+	await page.getByRole('link', { name: 'Show all machines' }).click();
+	await expect(rows).toHaveCount(users.tech.machines);
 	await page.getByRole('button', { name: 'Serial' }).click();
 	const first = await rows.first().getAttribute('data-serial');
 	await page.getByRole('button', { name: 'Serial' }).click();
@@ -173,12 +194,40 @@ test('sign-in with TOTP, the fleet, a machine, its chart; a technician sees no u
 	await expect(page.locator('table.timeline')).toContainText(/Error · E\d{3}/);
 	await axe(page, 'machine');
 	await shoot(page, 'machine');
+	// Its software update: none offered. Its remote configuration: not set; a document that is not JSON, and
+	// one the API refuses (a setting out of range), say why; a good one is stored as version 1, pending.
+	await expect(page.getByTestId('update-none')).toBeVisible();
+	const cfg = page.getByTestId('machine-config');
+	await expect(page.getByTestId('config-status')).toHaveText('Not set');
+	await cfg.getByLabel(/^Configuration/).fill('{"settings": {');
+	await cfg.getByLabel(/^Why/).fill('energy saving');
+	await cfg.getByRole('button', { name: 'Send to the machine' }).click();
+	await expect(cfg.getByRole('alert')).toContainText('That is not JSON');
+	await cfg.getByLabel(/^Configuration/).fill('{"settings": {"standby_min": 9999}}');
+	await cfg.getByRole('button', { name: 'Send to the machine' }).click();
+	await expect(cfg.getByRole('alert')).toContainText('The configuration was not stored: ');
+	await expect(page.getByTestId('config-status')).toHaveText('Not set');
+	await cfg.getByLabel(/^Configuration/).fill('{"settings": {"standby_min": 30}}');
+	await cfg.getByRole('button', { name: 'Send to the machine' }).click();
+	await expect(cfg.getByRole('status')).toContainText('Version 1 is stored and sent to the machine.');
+	await expect(page.getByTestId('config-status')).toHaveText('Pending'); // the machine is not connected
+	await expect(page.getByTestId('config-desired')).toContainText('version 1');
+	await expect(page.getByTestId('config-desired')).toContainText(users.tech.login);
+	await expect(page.getByTestId('config-members').locator('tr[data-member="settings.standby_min"] td')).toHaveText(['30', '—']);
+	await expect(page.getByTestId('config-history').locator('tbody tr')).toHaveCount(1);
+	await expect(cfg.getByLabel(/^Configuration/)).toHaveValue(/"standby_min": 30/);
+	await axe(page, 'machine (configuration)');
+	await cfg.scrollIntoViewIfNeeded();
+	await shoot(page, 'machine-config');
 	expect(problems).toEqual([]);
 });
 
-test('a day of 1 Hz telemetry is drawn in under 500 ms', async ({ page }) => {
+// One sign-in for the engineer's machine page: the usage class, then the chart's speed.
+test('an engineer sees the usage class; a day of 1 Hz telemetry is drawn in under 500 ms', async ({ page }) => {
 	await signIn(page, 'eng');
 	await page.goto('/#/machine/' + daySerial);
+	await expect(page.locator('table.latest[data-class="usage"]')).toBeVisible();
+	await expect(page.locator('[data-metric="cup_counter"]')).toBeVisible();
 	await page.getByRole('button', { name: 'Last day' }).click();
 	await expect(page.locator('.plot')).toHaveAttribute('data-points', /^\d+$/);
 	await page.getByLabel(/Every reading/).check();
@@ -198,13 +247,6 @@ test('a day of 1 Hz telemetry is drawn in under 500 ms', async ({ page }) => {
 	await expect(page.locator('.plot')).toHaveAttribute('data-zoomed', 'yes');
 });
 
-test('an engineer sees the usage class', async ({ page }) => {
-	await signIn(page, 'eng');
-	await page.goto('/#/machine/' + daySerial);
-	await expect(page.locator('table.latest[data-class="usage"]')).toBeVisible();
-	await expect(page.locator('[data-metric="cup_counter"]')).toBeVisible();
-});
-
 test('an auditor sees no fleet page: their account page instead', async ({ page }) => {
 	const problems = watch(page);
 	await signIn(page, 'auditor');
@@ -219,13 +261,18 @@ test('an auditor sees no fleet page: their account page instead', async ({ page 
 	expect(problems).toEqual([]);
 });
 
-test('language switch: Hungarian strings and number format, kept on reload', async ({ page }) => {
+test('an engineer has no administration page; language switch: Hungarian strings and number format, kept on reload', async ({ page }) => {
 	await signIn(page, 'eng');
+	await expect(page.getByRole('link', { name: 'Administration' })).toHaveCount(0);
+	await page.goto('/#/admin');
 	await expect(page.getByRole('heading', { name: 'Fleet' })).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toHaveCount(0);
 	await page.getByLabel('Language').selectOption('hu');
 	await expect(page.getByRole('heading', { name: 'Géppark' })).toBeVisible();
 	await expect(page.locator('html')).toHaveAttribute('lang', 'hu');
 	await expect(page.getByRole('button', { name: 'Kijelentkezés' })).toBeVisible();
+	await expect(page.locator('.sitemap figcaption')).toHaveText('A telephelyek térképe (5 elhelyezve)');
+	await expect(page.getByRole('link', { name: /^sim-site \(cafe-a\): 3 gép; 3 elérhető\./ })).toBeVisible();
 	await axe(page, 'fleet (hu)');
 	await shoot(page, 'fleet-hu');
 	await page.reload();
@@ -427,14 +474,6 @@ test('administration: an admin sees organisations, users, tokens; adds a custome
 	await axe(page, 'administration');
 	await shoot(page, 'admin');
 	expect(problems).toEqual([]);
-});
-
-test('an engineer has no administration page', async ({ page }) => {
-	await signIn(page, 'eng');
-	await expect(page.getByRole('link', { name: 'Administration' })).toHaveCount(0);
-	await page.goto('/#/admin');
-	await expect(page.getByRole('heading', { name: 'Fleet' })).toBeVisible();
-	await expect(page.getByRole('heading', { name: 'Grants to subcontractors' })).toHaveCount(0);
 });
 
 test('privacy: the policy and its date, consent, the access report shows who read, export; an admin erases with a receipt', async ({ page }) => {
@@ -666,6 +705,17 @@ test('updates: an engineer reads the artifacts and a rollout\'s progress per pha
 	await expect(page.getByTestId('rollout-machines')).toContainText('40 %');
 	await axe(page, 'updates');
 	await shoot(page, 'updates');
+	// The machine that downloads, on its own page: its offer and its place in the rollout, linked back.
+	const downloading = page.getByTestId('rollout-machines').locator('tbody tr', { hasText: '40 %' });
+	const dlSerial = await downloading.getAttribute('data-serial');
+	await downloading.getByRole('link', { name: dlSerial }).click();
+	await expect(page.getByTestId('update-state')).toContainText('Downloading · 40 %');
+	await expect(page.getByTestId('machine-update')).toContainText('version 1.6.0 since');
+	await axe(page, 'machine (update)');
+	await page.getByRole('region', { name: 'Software update' }).scrollIntoViewIfNeeded();
+	await shoot(page, 'machine-update');
+	await page.getByTestId('machine-update').getByRole('link', { name: 'Rollout ' + rollout }).click();
+	await expect(page).toHaveURL(new RegExp('#/updates/' + rollout + '$'));
 	// Pause, resume, abort: the buttons follow the state.
 	const detail = page.getByTestId('rollout-detail');
 	await detail.getByRole('button', { name: 'Pause' }).click();
@@ -683,6 +733,38 @@ test('updates: an engineer reads the artifacts and a rollout\'s progress per pha
 	await expect(page.getByTestId('rollout-state')).toHaveText('Megszakítva');
 	await expect(detail).toContainText('kiadás megszakítva');
 	await page.locator('header').getByLabel('Nyelv').selectOption('en');
+	// An artifact uploaded from the browser: the metadata of another (stored already) is refused and says so;
+	// the file with its own signed metadata goes in slices and is stored.
+	const upload = page.getByTestId('upload');
+	await upload.getByLabel('Artifact (the firmware file)').setInputFiles(process.env.CC_DASH_UPLOAD);
+	await upload.getByLabel('Signed metadata (.meta.json)').setInputFiles(process.env.CC_DASH_STORED_META);
+	await upload.getByRole('button', { name: 'Upload' }).click();
+	await expect(upload.getByRole('alert')).toContainText('Not uploaded: ');
+	await upload.getByLabel('Signed metadata (.meta.json)').setInputFiles(process.env.CC_DASH_UPLOAD_META);
+	await upload.getByRole('button', { name: 'Upload' }).click();
+	await expect(upload.getByRole('status')).toHaveText(`Version ${process.env.CC_DASH_UPLOAD_VERSION} is uploaded, checked and stored.`);
+	await expect(artifacts.locator('tbody tr th')).toHaveText([process.env.CC_DASH_UPLOAD_VERSION, '1.6.0', '1.5.0']);
+	await axe(page, 'updates (upload)');
+	await upload.scrollIntoViewIfNeeded();
+	await shoot(page, 'updates-upload');
+	// A rollout of it to two machines: phases that shrink are refused with the API's reason; then it starts.
+	const form = page.getByTestId('new-rollout');
+	const option = form.getByLabel('Artifact').locator('option', { hasText: process.env.CC_DASH_UPLOAD_VERSION + ' (' });
+	await form.getByLabel('Artifact').selectOption(await option.getAttribute('value'));
+	await form.getByLabel(/^Serials/).fill('UP-0001, UP-0002');
+	await form.getByLabel(/^Phases/).fill('50, 10');
+	await form.getByLabel(/^Soak/).fill('0');
+	await form.getByRole('button', { name: 'Start the rollout' }).click();
+	await expect(form.getByRole('alert')).toContainText('The rollout was not started: ');
+	await form.getByLabel(/^Phases/).fill('50, 100');
+	await form.getByRole('button', { name: 'Start the rollout' }).click();
+	await expect(page).not.toHaveURL(new RegExp('#/updates/' + rollout + '$'));
+	await expect(page.getByTestId('rollout-state')).toHaveText('Running');
+	await expect(page.getByTestId('rollout-phases').locator('tbody tr')).toHaveCount(2);
+	await expect(rollouts.locator('tbody tr')).toHaveCount(2);
+	await expect(rollouts.locator('tbody tr').first()).toContainText(process.env.CC_DASH_UPLOAD_VERSION);
+	await axe(page, 'updates (new rollout)');
+	await shoot(page, 'updates-new');
 	// A technician reads the technical class but releases nothing: no link, and the route shows no updates.
 	await page.getByRole('button', { name: 'Sign out' }).click();
 	await signIn(page, 'tech');
