@@ -7,7 +7,7 @@ import { api } from './api.mjs';
 import { may } from './roles.mjs';
 
 const ROLES = ['admin', 'engineer', 'technician', 'service_manager', 'sales', 'customer_manager', 'subcontractor',
-	'auditor'];
+	'site_staff', 'auditor'];
 const PURPOSES = ['support', 'downtime', 'quality', 'updates'];
 const DAY = 86400e3;
 
