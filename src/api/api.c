@@ -202,9 +202,13 @@ static const struct http_route routes[] = {
 	  "resume a paused rollout" },
 	{ EVHTTP_REQ_POST, "/api/v1/rollouts/{id}/abort", "updates", "technical", HTTP_DATA, NULL, api_rollouts_act,
 	  "abort a rollout (running, paused or halted): offers not yet taken are withdrawn, its machines freed" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/update", "updates", "technical", HTTP_DATA, NULL,
+	  api_machine_update_status, "the machine's update status: the artifact it is offered (by a rollout, "
+	  "named, or to it alone), and the state, download percent and reason it last reported" },
 	{ EVHTTP_REQ_POST, "/api/v1/machine/update/progress", "updates", "none", HTTP_OPEN, progress_fields,
 	  api_machine_update_progress, "for machines, with their certificate (mutual TLS): progress on the artifact "
-	  "offered (state: offered, downloading, verifying, installing, rebooting, succeeded, failed, rolled_back; "
+	  "offered, by a rollout or to it alone (state: offered, downloading, verifying, installing, rebooting, "
+	  "succeeded, failed, rolled_back; "
 	  "percent; reason: a refusal name of docs/UPDATES.md)" },
 	{ EVHTTP_REQ_GET, "/api/v1/compliance", "quality", "technical,usage", HTTP_DATA, NULL, api_compliance,
 	  "quality compliance of the machines the caller sees (org: a customer's name; site; machine: a serial; from, "

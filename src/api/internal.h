@@ -136,6 +136,7 @@ void api_rollouts_list(struct http_req *r);
 void api_rollouts_show(struct http_req *r);
 void api_rollouts_act(struct http_req *r);
 void api_machine_update_progress(struct http_req *r);
+void api_machine_update_status(struct http_req *r);
 
 /* ---- customers.c ---- */
 void api_exports_stop(struct api *a);

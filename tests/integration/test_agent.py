@@ -20,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
@@ -499,3 +501,62 @@ def test_the_minimal_example_sends_telemetry(tmp_path):
             p.terminate()
             p.wait(timeout=30)
             p.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One daemon (HTTPS and MQTT listeners) for the tests below: a direct
+    offer's progress, enrolment and certificate renewal."""
+    tmp = tmp_path_factory.mktemp("agent-world")
+    fleet, [(fw, sha)] = make(tmp, ("D1", "D2", "R1", "R2"), sizes=(200_000,))
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    try:
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        signing_key(tmp, port, fleet)
+        yield dict(tmp=tmp, fleet=fleet, fw=fw, sha=sha, port=port, url=f"https://localhost:{port}", daemon=d,
+                   people=people, admin=people.login("admin", ccdaemon.PASSWORD))
+    finally:
+        d.stop()
+
+
+def test_progress_of_an_offer_made_to_one_machine(world):
+    """`artifact offer` (no rollout): the machine's every step is accepted,
+    kept as its update status (API and CLI) and on its timeline, audited;
+    a report on an artifact the machine was not offered is refused."""
+    w = world
+    fleet, people, admin, sha = w["fleet"], w["people"], w["admin"], w["sha"]
+    fleet.cc("artifact", "offer", sha, "--serial", "D1")
+    status, doc, _ = people.call("GET", "/api/v1/machines/D1/update", token=admin)
+    assert status == 200 and doc["offer"]["state"] == "offered" and doc["offer"]["rollout"] is None, doc
+    out = run_agent(w["tmp"], fleet, w["url"], "D1")
+    assert by_op(out, "update")["rc"] == "installed: reboot", out
+    status, doc, _ = people.call("GET", "/api/v1/machines/D1/update", token=admin)
+    assert status == 200 and (doc["offer"]["sha256"], doc["offer"]["state"]) == (sha, "rebooting"), doc
+    start = by_op(run_agent(w["tmp"], fleet, w["url"], "D1", "start"), "start")
+    assert (start["state"], start["installed"]) == ("succeeded", "1.5.0"), start
+    cli = fleet.ccj("artifact", "status", "D1")
+    assert cli["offer"]["state"] == "succeeded" and cli["offer"]["percent"] == 100, cli
+    assert cli["offer"]["version"] == "1.5.0" and cli["offer"]["rollout"] is None, cli
+    status, tl, _ = people.call("GET", "/api/v1/machines/D1/timeline", token=admin)
+    assert status == 200, tl
+    progress = [i for i in tl["items"] if i["kind"] == "update_progress"]
+    assert [i["state"] for i in progress] == ["downloading", "verifying", "installing", "rebooting",
+                                               "succeeded"], progress
+    assert all(i["rollout"] is None and i["sha256"] == sha for i in progress), progress
+    # A finished update stands.
+    d1 = Api(w["port"], None, ctx=machine_ctx(fleet, fleet.machines["D1"]))
+    status, doc, _ = d1.call("POST", "/api/v1/machine/update/progress", {"sha256": sha, "state": "installing"})
+    assert status == 409, doc
+    # D2 was offered nothing: refused, and the refusal names nothing of it.
+    d2 = Api(w["port"], None, ctx=machine_ctx(fleet, fleet.machines["D2"]))
+    status, doc, _ = d2.call("POST", "/api/v1/machine/update/progress", {"sha256": sha, "state": "downloading",
+                                                                         "percent": 5})
+    assert status == 404 and sha not in json.dumps(doc), doc
+    assert people.call("GET", "/api/v1/machines/D2/update", token=admin)[1]["offer"] is None
+    # Audited: each change of state and the refusals, by the machine itself.
+    records = fleet.ccj("audit", "list", "--action", "update.progress")
+    mine = [(r["actor"], r["outcome"]) for r in records]
+    assert mine.count(("machine:D1", "ok")) == 5, mine
+    assert ("machine:D1", "denied") in mine and ("machine:D2", "denied") in mine, mine

@@ -888,6 +888,7 @@ ROUTES = [
     Route("POST", "/api/v1/rollouts/{id}/abort", "updates", "technical",
           release_managers(PASSED((404,), ("not_found",), "past the role check; no such rollout")),
           prepare=no_rollout),
+    Route("GET", "/api/v1/machines/{serial}/update", "updates", "technical", machine_route(200), MACHINE_TARGETS),
     Route("POST", "/api/v1/machine/update/progress", "updates", "none", machines_only, public=True,
           body=lambda w, k, e: {"sha256": NO_ARTIFACT, "state": "offered"}),
     Route("GET", "/api/v1/machine/update", "updates", "none", machines_only, public=True),
