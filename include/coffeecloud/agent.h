@@ -163,8 +163,8 @@ int cc_agent_run(cc_agent *a, int timeout_ms);
 
 /* Enrolment (docs/AGENT.md "Enrolment and renewal"): begin makes a key on
  * the machine (kept in storage, never leaving it) and writes a certificate
- * request for it (PEM, CN the serial) into csr; the same request again
- * until finished. Hand it to the factory's provisioning (`machine add
+ * request for it (PEM, CN the serial) into csr; a request for the same
+ * key again until finished. Hand it to the factory's provisioning (`machine add
  * --csr`, `machine import`, the provisioning API) and the certificate it
  * issues to finish: EINVAL unless it is for that key and this serial and
  * issued by the fleet CA (ca_file). */

@@ -508,7 +508,7 @@ def world(tmp_path_factory):
     """One daemon (HTTPS and MQTT listeners) for the tests below: a direct
     offer's progress, enrolment and certificate renewal."""
     tmp = tmp_path_factory.mktemp("agent-world")
-    fleet, [(fw, sha)] = make(tmp, ("D1", "D2", "R1", "R2"), sizes=(200_000,))
+    fleet, [(fw, sha)] = make(tmp, ("D1", "D2", "R1"), sizes=(200_000,))
     port = ccdaemon.free_port()
     d = ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"})
     d.start()
@@ -560,3 +560,89 @@ def test_progress_of_an_offer_made_to_one_machine(world):
     mine = [(r["actor"], r["outcome"]) for r in records]
     assert mine.count(("machine:D1", "ok")) == 5, mine
     assert ("machine:D1", "denied") in mine and ("machine:D2", "denied") in mine, mine
+
+
+def boot(w, serial, op, *extra, files=True, rc=0):
+    """One boot of a machine whose key and certificate may live in its storage only."""
+    fleet, tmp = w["fleet"], w["tmp"]
+    args = [str(AGENT), op, "--dir", str(tmp / "dev" / serial), "--serial", serial, "--model", "barista-pro",
+            "--factory", "1.0.0", "--url", w["url"], "--ca", str(fleet.data / "ca.crt"), "--server-key",
+            str(tmp / "server.pub"), "--release-key", str(tmp / "rk" / "release.pub"),
+            "--mqtt", f"localhost:{w['daemon'].tls_port}"]
+    if files:
+        m = fleet.machines[serial]
+        args += ["--cert", str(m.cert), "--key", str(m.key)]
+    args += [str(x) for x in extra]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120, env=ccdaemon.base_env())
+    ccdaemon.assert_no_sanitizer_report(p.stderr, "cc-agent-test")
+    assert p.returncode == rc, (p.returncode, p.stdout, p.stderr)
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+def der_sha256(pem_path):
+    import ssl as _ssl
+    return hashlib.sha256(_ssl.PEM_cert_to_DER_cert(Path(pem_path).read_text())).hexdigest()
+
+
+def test_renewal_moves_the_pair_into_storage(world):
+    """A machine delivered with the bundle of `machine add --out` renews
+    over MQTT: a new key made on the machine, its certificate stored with
+    it, and the next boot connects with the stored pair alone."""
+    w = world
+    fleet, store = w["fleet"], w["tmp"] / "dev" / "R1" / "store"
+    old = der_sha256(fleet.machines["R1"].cert)
+    got = by_op(boot(w, "R1", "mqtt", "--renew", "--publish", 1, "--run-ms", -1), "mqtt")
+    assert got["rc"] == "ok" and got["cert_generation"] == 1 and got["sent"] == 1, got
+    shown = fleet.ccj("machine", "show", "R1")
+    assert got["cert_sha256"] == shown["cert_sha256"] != old, (got, shown)
+    assert shown["prev_cert_sha256"] == old, shown
+    pair = (store / "cred_1").read_text()
+    assert "PRIVATE KEY" in pair and "CERTIFICATE" in pair and not (store / "cred_new").exists()
+    # The files of the bundle are gone: the stored pair is what connects.
+    gone = w["tmp"] / "no-such-file"
+    got = by_op(boot(w, "R1", "mqtt", "--cert", gone, "--key", gone, "--publish", 1, "--run-ms", -1,
+                     files=False), "mqtt")
+    assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, shown["cert_sha256"]), got
+    assert [c for _, c in cups(fleet, "R1")] == [1000, 1000], cups(fleet, "R1")
+
+
+def test_enrolment_then_a_power_cut_in_the_renewal_keeps_the_old_pair(world):
+    """Enrolment: the key made on the machine, its request given to the
+    factory's `machine add --csr`, the certificate installed; the machine
+    connects with what its storage holds. Then a renewal cut by a power
+    cut while the new pair is written: the next boot runs on the old one."""
+    w = world
+    fleet, tmp = w["fleet"], w["tmp"]
+    store = tmp / "dev" / "N1" / "store"
+    csr = tmp / "N1.csr"
+    assert by_op(boot(w, "N1", "enrol", "--csr-out", csr, files=False), "enrol")["rc"] == "ok"
+    assert "CERTIFICATE REQUEST" in csr.read_text() and "PRIVATE KEY" in (store / "cred_new").read_text()
+    # Asked again before it is finished: a request for the same key.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    again = tmp / "N1-again.csr"
+    boot(w, "N1", "enrol", "--csr-out", again, files=False)
+    pub = [x509.load_pem_x509_csr(f.read_bytes()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) for f in (csr, again)]
+    assert pub[0] == pub[1]
+    out = tmp / "N1-bundle"
+    fleet.cc("machine", "add", "--serial", "N1", "--model", "barista-pro", "--customer", "cafe-a", "--csr", csr,
+             "--out", out)
+    assert not (out / "machine.key").exists()
+    # Another machine's certificate is not for this key.
+    got = by_op(boot(w, "N1", "enrol-finish", "--cert-in", fleet.machines["D1"].cert, files=False), "enrol-finish")
+    assert got["rc"] == "invalid argument", got
+    got = by_op(boot(w, "N1", "enrol-finish", "--cert-in", out / "machine.crt", files=False), "enrol-finish")
+    assert got["rc"] == "ok", got
+    enrolled = der_sha256(out / "machine.crt")
+    got = by_op(boot(w, "N1", "mqtt", "--publish", 1, "--run-ms", -1, files=False), "mqtt")
+    assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, enrolled), got
+    # The renewal: the server issues, the machine's power fails while it writes the new pair.
+    lines = boot(w, "N1", "mqtt", "--renew", "--run-ms", -1, "--die-in-put", "cred/0", files=False, rc=9)
+    assert lines[-1] == {"died_in_put": "cred/0"}, lines
+    assert (store / "cred_0").stat().st_size > 0  # half a record
+    assert fleet.ccj("machine", "show", "N1")["cert_sha256"] != enrolled
+    # A torn record is never taken: the old pair (still accepted in the renewal's overlap) connects.
+    got = by_op(boot(w, "N1", "mqtt", "--publish", 1, "--run-ms", -1, files=False), "mqtt")
+    assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, enrolled), got
+    assert [c for _, c in cups(fleet, "N1")] == [1000, 1000], cups(fleet, "N1")
