@@ -284,9 +284,13 @@ void *cc_ag_cred_ssl_ctx(cc_agent *a)
 	return ctx;
 }
 
-/* The key waiting for its certificate: made now, or the stored one. */
-static int pending_key(cc_agent *a, int fresh)
+enum pending { PENDING_LOAD, PENDING_LOAD_OR_MAKE, PENDING_MAKE };
+
+/* The key waiting for its certificate: the stored one, or one made now.
+ * 1 when PENDING_LOAD finds none. */
+static int pending_key(cc_agent *a, enum pending how)
 {
+	int fresh = how == PENDING_MAKE;
 	char *buf, *nl, sum[65], *pem;
 	int rc;
 
@@ -306,7 +310,7 @@ static int pending_key(cc_agent *a, int fresh)
 		}
 		rc = a->pending != NULL ? 0 : 1; /* damaged: make another */
 	}
-	if (rc == 1) {
+	if (rc == 1 && how != PENDING_LOAD) {
 		EVP_PKEY *k = EVP_EC_gen("P-256");
 
 		pem = k != NULL ? key_to_pem(a, k) : NULL;
@@ -359,7 +363,7 @@ int cc_agent_enrol_begin(cc_agent *a, char *csr, size_t cap)
 
 	if (a == NULL || csr == NULL)
 		return CC_AGENT_EINVAL;
-	if ((rc = pending_key(a, 0)) != 0)
+	if ((rc = pending_key(a, PENDING_LOAD_OR_MAKE)) != 0)
 		return rc;
 	return make_csr(a, csr, cap);
 }
@@ -377,7 +381,7 @@ static int commit(cc_agent *a, const char *cert_pem, size_t len)
 
 	if (len == 0 || len > PEM_MAX || memchr(cert_pem, '\0', len) != NULL)
 		return CC_AGENT_EINVAL;
-	if ((rc = pending_key(a, 0)) != 0)
+	if ((rc = pending_key(a, PENDING_LOAD)) != 0)
 		return rc == 1 ? CC_AGENT_ESTATE : rc;
 	cert = cert_from_pem(cert_pem, len);
 	if (cert == NULL || !cert_fits(a, cert, a->pending)) {
@@ -424,10 +428,10 @@ int cc_agent_enrol_finish(cc_agent *a, const char *cert_pem)
 	return commit(a, cert_pem, strlen(cert_pem));
 }
 
+/* Also after a reboot: the session is kept, so a certificate asked for
+ * before it may come now; it is taken only for the key still waiting. */
 int cc_ag_cred_issued(cc_agent *a, const void *payload, size_t len)
 {
-	if (!a->renewing)
-		return CC_AGENT_ESTATE; /* not asked for */
 	return commit(a, payload, len);
 }
 
@@ -452,7 +456,7 @@ int cc_ag_cred_due(cc_agent *a, int64_t mono_ms, char *csr, size_t cap)
 	a->renew_asked = 0;
 	/* Each attempt a new key: one the server certified already but whose
 	 * answer was lost cannot be certified again. */
-	if (pending_key(a, 1) != 0 || make_csr(a, csr, cap) != 0) {
+	if (pending_key(a, PENDING_MAKE) != 0 || make_csr(a, csr, cap) != 0) {
 		cc_ag_log(a, "the renewal's key or request could not be made");
 		return 0;
 	}
