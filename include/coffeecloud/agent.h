@@ -38,6 +38,9 @@ enum {
 	CC_AGENT_ESTATE = -7,   /* not possible now (not connected, ...) */
 };
 
+/* cc_agent_config.mqtt_version */
+enum { CC_AGENT_MQTT_5 = 5, CC_AGENT_MQTT_311 = 4 };
+
 /* The allocator for everything the agent allocates itself (OpenSSL, libcurl
  * and libmosquitto have their own process-wide hooks: docs/AGENT.md). NULL
  * members: the C library's. */
@@ -90,6 +93,10 @@ struct cc_agent_config {
 	const char *server_url;       /* https://host:port of the HTTPS listener */
 	const char *mqtt_host;        /* NULL: no MQTT */
 	int mqtt_port;
+	/* CC_AGENT_MQTT_5 (0 means it too) or CC_AGENT_MQTT_311 for a firmware
+	 * whose network stack knows only MQTT 3.1.1: the same messages, but
+	 * the server cannot say it refused one (counted as sent). */
+	int mqtt_version;
 	/* PEM: the fleet CA; the machine's certificate and key as delivered
 	 * (`machine add --out`), used until a pair is in storage (enrolment or
 	 * a renewal put one there); both NULL for a machine that enrols. */

@@ -153,7 +153,8 @@ int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out)
 	    copy(a->mqtt_host, sizeof(a->mqtt_host), cfg->mqtt_host, 0) ||
 	    copy(a->ca, sizeof(a->ca), cfg->ca_file, 1) || copy(a->cert, sizeof(a->cert), cfg->cert_file, 0) ||
 	    copy(a->key, sizeof(a->key), cfg->key_file, 0) || (a->cert[0] == '\0') != (a->key[0] == '\0') ||
-	    strpbrk(a->serial, "/+#") != NULL || cfg->renew_before_days < 0) {
+	    strpbrk(a->serial, "/+#") != NULL || cfg->renew_before_days < 0 ||
+	    (cfg->mqtt_version != 0 && cfg->mqtt_version != CC_AGENT_MQTT_5 && cfg->mqtt_version != CC_AGENT_MQTT_311)) {
 		cc_agent_free(a);
 		return CC_AGENT_EINVAL;
 	}

@@ -1,6 +1,7 @@
 /*
  * agent_mqtt.c - telemetry, events and info to the server, commands from it
- * (docs/METRICS.md), over MQTT 5 with the machine certificate, on
+ * (docs/METRICS.md), over MQTT 5 (or 3.1.1, where a refusal cannot be told
+ * from an acknowledgement) with the machine certificate, on
  * libmosquitto driven by the firmware's loop (cc_agent_run: no thread).
  *
  * Store and forward: every message is written to storage first, in a ring
@@ -202,7 +203,8 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	(void)props;
 	a->connecting = 0;
 	if (rc != 0) {
-		cc_ag_log(a, "MQTT connection refused: %s", mosquitto_reason_string(rc));
+		cc_ag_log(a, "MQTT connection refused: %s", a->cfg.mqtt_version == CC_AGENT_MQTT_311
+		          ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
 		return;
 	}
 	a->connected = 1;
@@ -321,7 +323,8 @@ static int setup(cc_agent *a)
 		SSL_CTX_free(ctx);
 		return CC_AGENT_ENOMEM;
 	}
-	rc = mosquitto_int_option(a->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	rc = mosquitto_int_option(a->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+	                          a->cfg.mqtt_version == CC_AGENT_MQTT_311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_void_option(a->mosq, MOSQ_OPT_SSL_CTX, ctx); /* it holds its own reference */
 	if (rc == MOSQ_ERR_SUCCESS)

@@ -11,7 +11,7 @@
  *       [--clock-offset S] [--die-after-bytes N] [--hang-in-install]
  *       [--no-boot] [--unhealthy] [--mqtt host:port] [--queue-max N]
  *       [--publish N] [--event STATE] [--run-ms N]
- *       [--csr-out F] [--cert-in F] [--renew] [--die-in-put KEY]
+ *       [--csr-out F] [--cert-in F] [--renew] [--die-in-put KEY] [--mqtt-311]
  *
  * enrol writes the request for a key made on the device to --csr-out;
  * enrol-finish installs the certificate of --cert-in. --renew asks for a
@@ -381,6 +381,8 @@ int main(int argc, char **argv)
 			d.unhealthy = 1;
 		else if (strcmp(o, "--renew") == 0)
 			renew = 1;
+		else if (strcmp(o, "--mqtt-311") == 0)
+			cfg.mqtt_version = CC_AGENT_MQTT_311;
 		else
 			flag = 0;
 		if (flag)

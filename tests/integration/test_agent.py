@@ -646,3 +646,15 @@ def test_enrolment_then_a_power_cut_in_the_renewal_keeps_the_old_pair(world):
     got = by_op(boot(w, "N1", "mqtt", "--publish", 1, "--run-ms", -1, files=False), "mqtt")
     assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, enrolled), got
     assert [c for _, c in cups(fleet, "N1")] == [1000, 1000], cups(fleet, "N1")
+
+
+def test_mqtt_311_firmware(world):
+    """A firmware whose stack knows only MQTT 3.1.1: the same store and
+    forward, each message stored once, its info retained."""
+    w = world
+    mark = w["daemon"].mark()
+    got = by_op(boot(w, "D2", "mqtt", "--mqtt-311", "--publish", 3, "--run-ms", -1), "mqtt")
+    w["daemon"].wait_for(r"D2 connected \(MQTT 3\.1\.1", since=mark)
+    assert (got["rc"], got["sent"], got["queued"], got["refused"]) == ("ok", 3, 0, 0), got
+    assert [c for _, c in cups(w["fleet"], "D2")] == [1000, 1001, 1002]
+    assert ccdaemon.poll_until(lambda: w["fleet"].status("D2")["info"], "its info")["hw"] == "rev-T"
