@@ -5,7 +5,7 @@
  * .../cert/issued) before the certificate expires.
  *
  * A pair (key and certificate) is one storage record, "cred/0" or
- * "cred/1", headed by its generation and the SHA-256 of the rest. A new
+ * "cred/1", headed by its generation and a SHA-256 over it all. A new
  * pair goes to the record the pair in use is not in, and only a whole,
  * checked record is ever taken: a power cut while it is written leaves the
  * pair in use as it was, and the next boot takes that one. The key waiting
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -34,14 +35,25 @@
 #define RETRY_MS (3600LL * 1000)
 #define PEM_MAX 3000
 
-static void sha256_hex(const void *p, size_t n, char out[65])
+/* SHA-256 of head then body, hex. */
+static void sha256_hex2(const void *head, size_t hn, const void *body, size_t bn, char out[65])
 {
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	unsigned char md[32];
 	unsigned int len = 0;
 
-	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	memset(md, 0, sizeof(md));
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(c, head, hn) != 1 ||
+	    EVP_DigestUpdate(c, body, bn) != 1 || EVP_DigestFinal_ex(c, md, &len) != 1)
+		memset(md, 0, sizeof(md)); /* matches no record's sum */
+	EVP_MD_CTX_free(c);
 	for (size_t i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+	sha256_hex2(p, n, "", 0, out);
 }
 
 static char *dup_n(cc_agent *a, const char *p, size_t n)
@@ -149,8 +161,9 @@ static int use_pair(cc_agent *a, const char *key_pem, size_t key_len, const char
 	return rc;
 }
 
-/* A stored pair: "ccpair1 GEN SHA\n" then the key and the certificate.
- * 1 when absent, damaged or torn (the caller takes the other). */
+/* A stored pair: "ccpair1 GEN SHA\n" then the key and the certificate,
+ * SHA over "ccpair1 GEN " and the rest. 1 when absent, damaged or torn
+ * (the caller takes the other). */
 static int read_pair(cc_agent *a, const char *name, char *buf, size_t cap, uint64_t *gen, char **body)
 {
 	char sum[65], want[65];
@@ -166,7 +179,7 @@ static int read_pair(cc_agent *a, const char *name, char *buf, size_t cap, uint6
 		return 1;
 	memcpy(want, end + 1, 64);
 	want[64] = '\0';
-	sha256_hex(nl + 1, strlen(nl + 1), sum);
+	sha256_hex2(buf, (size_t)(end + 1 - buf), nl + 1, strlen(nl + 1), sum);
 	if (CRYPTO_memcmp(sum, want, 64) != 0)
 		return 1;
 	*body = nl + 1;
@@ -398,7 +411,7 @@ static int commit(cc_agent *a, const char *cert_pem, size_t len)
 		int head = snprintf(buf, need, PAIR_MAGIC " %" PRIu64 " %64s\n", gen, "");
 		int n = snprintf(buf + head, need - (size_t)head, "%s%.*s", pem, (int)len, cert_pem);
 
-		sha256_hex(buf + head, (size_t)n, sum);
+		sha256_hex2(buf, (size_t)head - 65, buf + head, (size_t)n, sum);
 		memcpy(buf + head - 65, sum, 64);
 		rc = cc_ag_put(a, gen % 2 == 0 ? "cred/0" : "cred/1", buf);
 	}
