@@ -94,13 +94,13 @@ static char *key_to_pem(cc_agent *a, EVP_PKEY *k)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *p = NULL, *out = NULL;
-	long n;
+	long n = 0;
 
 	if (b != NULL && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1 &&
 	    (n = BIO_get_mem_data(b, &p)) > 0)
 		out = dup_n(a, p, (size_t)n);
-	if (p != NULL)
-		OPENSSL_cleanse(p, strlen(p));
+	if (p != NULL && n > 0)
+		OPENSSL_cleanse(p, (size_t)n); /* not NUL-terminated */
 	BIO_free(b);
 	return out;
 }
