@@ -175,7 +175,7 @@ static int read_pair(cc_agent *a, const char *name, char *buf, size_t cap, uint6
 	if (strncmp(buf, PAIR_MAGIC " ", sizeof(PAIR_MAGIC)) != 0 || (nl = strchr(buf, '\n')) == NULL)
 		return 1;
 	*gen = strtoull(buf + sizeof(PAIR_MAGIC), &end, 10);
-	if (*end != ' ' || nl - end != 65)
+	if (*end != ' ' || nl - end != 65 || *gen == 0) /* 0 is the files' */
 		return 1;
 	memcpy(want, end + 1, 64);
 	want[64] = '\0';
