@@ -38,6 +38,9 @@ enum {
 	CC_AGENT_ESTATE = -7,   /* not possible now (not connected, ...) */
 };
 
+/* cc_agent_config.mqtt_version */
+enum { CC_AGENT_MQTT_5 = 5, CC_AGENT_MQTT_311 = 4 };
+
 /* The allocator for everything the agent allocates itself (OpenSSL, libcurl
  * and libmosquitto have their own process-wide hooks: docs/AGENT.md). NULL
  * members: the C library's. */
@@ -90,7 +93,15 @@ struct cc_agent_config {
 	const char *server_url;       /* https://host:port of the HTTPS listener */
 	const char *mqtt_host;        /* NULL: no MQTT */
 	int mqtt_port;
-	const char *ca_file, *cert_file, *key_file; /* PEM: fleet CA, machine certificate and key */
+	/* CC_AGENT_MQTT_5 (0 means it too) or CC_AGENT_MQTT_311 for a firmware
+	 * whose network stack knows only MQTT 3.1.1: the same messages, but
+	 * the server cannot say it refused one (counted as sent). */
+	int mqtt_version;
+	/* PEM: the fleet CA; the machine's certificate and key as delivered
+	 * (`machine add --out`), used until a pair is in storage (enrolment or
+	 * a renewal put one there); both NULL for a machine that enrols. */
+	const char *ca_file, *cert_file, *key_file;
+	int renew_before_days;        /* renew this long before the certificate ends (0: 30) */
 	/* Ed25519 public keys, PEM: release keys (sign artifact metadata), their
 	 * revoked ones, the installation's signing keys (sign offers). */
 	const char *const *release_keys;
@@ -156,6 +167,30 @@ int cc_agent_command_result(cc_agent *a, uint64_t id, const char *state, const c
 /* Runs MQTT for up to timeout_ms: connects (and reconnects), sends stored
  * messages in order, receives commands. */
 int cc_agent_run(cc_agent *a, int timeout_ms);
+
+/* Enrolment (docs/AGENT.md "Enrolment and renewal"): begin makes a key on
+ * the machine (kept in storage, never leaving it) and writes a certificate
+ * request for it (PEM, CN the serial) into csr; a request for the same
+ * key again until finished. Hand it to the factory's provisioning (`machine add
+ * --csr`, `machine import`, the provisioning API) and the certificate it
+ * issues to finish: EINVAL unless it is for that key and this serial and
+ * issued by the fleet CA (ca_file). */
+int cc_agent_enrol_begin(cc_agent *a, char *csr, size_t cap);
+int cc_agent_enrol_finish(cc_agent *a, const char *cert_pem);
+
+/* Renewal happens in cc_agent_run, renew_before_days before the
+ * certificate ends (a new key each time, over MQTT); this asks for one at
+ * the next connection whatever the date. */
+int cc_agent_renew(cc_agent *a);
+
+struct cc_agent_cert {
+	int64_t not_after_ms;
+	uint64_t generation; /* 0: the configuration's files; then +1 per pair stored */
+	int renewing;        /* a request sent, its certificate not yet come */
+	char sha256[65];     /* of the certificate (DER), hex */
+};
+/* The certificate in use; ESTATE when none (enrol first). */
+int cc_agent_cert(cc_agent *a, struct cc_agent_cert *out);
 
 struct cc_agent_stats {
 	uint64_t queued;    /* messages stored, not yet acknowledged by the server */

@@ -153,9 +153,10 @@ function RolloutDetail({ id, mayAct, changed }) {
 	</section>`;
 }
 
-// The machine page's update: the artifact offered now and the machine's place
-// in its active rollout (GET /api/v1/machines/{serial}/update), for the
-// technical class; the rollout's page is linked for those who release.
+// The machine page's update: the artifact offered now, by a rollout or to the
+// machine alone, and the latest the machine reported of it (GET
+// /api/v1/machines/{serial}/update), for the technical class; the rollout's
+// page is linked for those who release.
 export function MachineUpdate({ serial }) {
 	const { t, me } = useApp();
 	const [doc, setDoc] = useState(null);
@@ -165,8 +166,10 @@ export function MachineUpdate({ serial }) {
 		const load = () => api('GET', `/api/v1/machines/${encodeURIComponent(serial)}/update`).then((d) => {
 			if (!current) return;
 			setDoc(d);
+			const o = d.offer;
 			// A download under way moves: followed while the tab is shown.
-			if (d.rollout && d.rollout.rollout_state === 'running' && !['succeeded', 'failed', 'rolled_back', 'skipped'].includes(d.rollout.state))
+			if (o && (o.rollout_state === null || o.rollout_state === 'running') &&
+				!['succeeded', 'failed', 'rolled_back'].includes(o.state))
 				timer = setTimeout(() => (document.hidden ? (timer = setTimeout(load, POLL_MS)) : load()), POLL_MS);
 		}, (e) => current && setError(e.message));
 		load();
@@ -175,19 +178,18 @@ export function MachineUpdate({ serial }) {
 	let body;
 	if (error) body = html`<${Notice} kind="error">${t('error.generic', { msg: error })}<//>`;
 	else if (!doc) body = html`<p class="loading" role="status">${t('loading')}</p>`;
-	else if (!doc.offer && !doc.rollout) body = html`<p data-testid="update-none">${t('mupdate.none')}</p>`;
+	else if (!doc.offer) body = html`<p data-testid="update-none">${t('mupdate.none')}</p>`;
 	else {
-		const r = doc.rollout;
+		const o = doc.offer;
 		body = html`<dl class="facts" data-testid="machine-update">
-			<dt>${t('mupdate.offer')}</dt><dd>${doc.offer ? t('mupdate.offered', { version: doc.offer.version, when: t.time(doc.offer.offered) })
-				: t('mupdate.offer.none')}</dd>
-			${r && html`<dt>${t('updates.rollout')}</dt><dd>${may.release(me)
-				? html`<a href=${'#/updates/' + r.id}>${t('updates.rollout.detail', { id: r.id })}</a>`
-				: t('updates.rollout.detail', { id: r.id })} · ${t('updates.rstate.' + r.rollout_state)}${r.phase
-				? ' · ' + t('mupdate.phase', { phase: t.num(r.phase) }) : ''}</dd>
-			<dt>${t('mupdate.progress')}</dt><dd data-testid="update-state" class=${r.state === 'failed' || r.state === 'rolled_back' ? 'bad' : ''}>
-				${t('updates.mstate.' + r.state)}${r.state === 'downloading' ? ' · ' + t.num(r.percent) + ' %' : ''}${r.reason
-				? ' · ' + r.reason : ''}${r.updated ? ' · ' + t.time(r.updated) : ''}</dd>`}
+			<dt>${t('mupdate.offer')}</dt><dd>${t('mupdate.offered', { version: o.version, when: t.time(o.offered_ms) })}</dd>
+			${o.rollout !== null && html`<dt>${t('updates.rollout')}</dt><dd>${may.release(me)
+				? html`<a href=${'#/updates/' + o.rollout}>${t('updates.rollout.detail', { id: o.rollout })}</a>`
+				: t('updates.rollout.detail', { id: o.rollout })} · ${t('updates.rstate.' + o.rollout_state)}${o.phase
+				? ' · ' + t('mupdate.phase', { phase: t.num(o.phase) }) : ''}</dd>`}
+			<dt>${t('mupdate.progress')}</dt><dd data-testid="update-state" class=${o.state === 'failed' || o.state === 'rolled_back' ? 'bad' : ''}>
+				${t('updates.mstate.' + o.state)}${o.state === 'downloading' ? ' · ' + t.num(o.percent) + ' %' : ''}${o.reason
+				? ' · ' + o.reason : ''}${o.updated_ms ? ' · ' + t.time(o.updated_ms) : ''}</dd>
 		</dl>`;
 	}
 	return html`<section aria-labelledby="mupdate-h" class="card">

@@ -151,8 +151,10 @@ int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out)
 	    copy(a->factory, sizeof(a->factory), cfg->factory_version, 1) ||
 	    !update_version_valid(a->factory) || copy(a->url, sizeof(a->url), cfg->server_url, 0) ||
 	    copy(a->mqtt_host, sizeof(a->mqtt_host), cfg->mqtt_host, 0) ||
-	    copy(a->ca, sizeof(a->ca), cfg->ca_file, 1) || copy(a->cert, sizeof(a->cert), cfg->cert_file, 1) ||
-	    copy(a->key, sizeof(a->key), cfg->key_file, 1) || strpbrk(a->serial, "/+#") != NULL) {
+	    copy(a->ca, sizeof(a->ca), cfg->ca_file, 1) || copy(a->cert, sizeof(a->cert), cfg->cert_file, 0) ||
+	    copy(a->key, sizeof(a->key), cfg->key_file, 0) || (a->cert[0] == '\0') != (a->key[0] == '\0') ||
+	    strpbrk(a->serial, "/+#") != NULL || cfg->renew_before_days < 0 ||
+	    (cfg->mqtt_version != 0 && cfg->mqtt_version != CC_AGENT_MQTT_5 && cfg->mqtt_version != CC_AGENT_MQTT_311)) {
 		cc_agent_free(a);
 		return CC_AGENT_EINVAL;
 	}
@@ -173,6 +175,10 @@ int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out)
 		cc_agent_free(a);
 		return rc;
 	}
+	if ((rc = cc_ag_cred_load(a)) != 0) {
+		cc_agent_free(a);
+		return rc;
+	}
 	*out = a;
 	return CC_AGENT_OK;
 }
@@ -184,6 +190,7 @@ void cc_agent_free(cc_agent *a)
 	if (a->mosq != NULL)
 		mosquitto_destroy(a->mosq);
 	cc_ag_http_close(a);
+	cc_ag_cred_free(a);
 	cc_ag_free(a, a->release);
 	cc_ag_free(a, a->server);
 	cc_ag_free(a, a);

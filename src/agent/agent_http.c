@@ -23,8 +23,16 @@ static CURL *easy(cc_agent *a, const char *path)
 	char url[CC_AG_PATH_MAX * 2];
 	CURL *c;
 
-	if (a->url[0] == '\0' || snprintf(url, sizeof(url), "%s%s", a->url, path) >= (int)sizeof(url))
+	struct curl_blob cert, key;
+
+	/* No pair yet (enrolment to come): the machine routes would refuse it. */
+	if (a->url[0] == '\0' || a->key_pem == NULL ||
+	    snprintf(url, sizeof(url), "%s%s", a->url, path) >= (int)sizeof(url))
 		return NULL;
+	/* The pair in memory, not copied: a renewal closes this handle before
+	 * it frees the old one. */
+	cert = (struct curl_blob){ a->cert_pem, strlen(a->cert_pem), CURL_BLOB_NOCOPY };
+	key = (struct curl_blob){ a->key_pem, strlen(a->key_pem), CURL_BLOB_NOCOPY };
 	if (a->curl == NULL && (a->curl = curl_easy_init()) == NULL)
 		return NULL;
 	c = a->curl;
@@ -34,8 +42,10 @@ static CURL *easy(cc_agent *a, const char *path)
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CAINFO, a->ca) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLCERT, a->cert) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLKEY, a->key) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) != CURLE_OK ||

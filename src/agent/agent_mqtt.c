@@ -1,6 +1,7 @@
 /*
  * agent_mqtt.c - telemetry, events and info to the server, commands from it
- * (docs/METRICS.md), over MQTT 5 with the machine certificate, on
+ * (docs/METRICS.md), over MQTT 5 (or 3.1.1, where a refusal cannot be told
+ * from an acknowledgement) with the machine certificate, on
  * libmosquitto driven by the firmware's loop (cc_agent_run: no thread).
  *
  * Store and forward: every message is written to storage first, in a ring
@@ -21,6 +22,7 @@
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
 
 #include "agent/internal.h"
 
@@ -201,13 +203,17 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	(void)props;
 	a->connecting = 0;
 	if (rc != 0) {
-		cc_ag_log(a, "MQTT connection refused: %s", mosquitto_reason_string(rc));
+		cc_ag_log(a, "MQTT connection refused: %s", a->cfg.mqtt_version == CC_AGENT_MQTT_311
+		          ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
 		return;
 	}
 	a->connected = 1;
 	a->backoff_ms = 0;
 	flight_reset(a);
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cmd/#", a->serial);
+	(void)mosquitto_subscribe(m, NULL, topic, 1);
+	/* Before any request: a renewed certificate comes only once. */
+	snprintf(topic, sizeof(topic), "cc/v1/%s/cert/issued", a->serial);
 	(void)mosquitto_subscribe(m, NULL, topic, 1);
 	publish_info(a);
 	drain(a);
@@ -230,6 +236,13 @@ static void on_publish(struct mosquitto *m, void *ud, int mid, int reason, const
 	(void)m;
 	(void)props;
 	size_t i;
+	if (a->renewing && mid == a->csr_mid) {
+		if (reason >= 0x80) { /* e.g. one renewal an hour: the next attempt comes later */
+			cc_ag_log(a, "certificate renewal refused: %s", mosquitto_reason_string(reason));
+			a->renewing = 0;
+		}
+		return;
+	}
 	for (i = 0; i < a->nflight && !(a->flight[i].mid == mid && !a->flight[i].acked); i++)
 		;
 	if (i == a->nflight || a->flight[i].idx < a->qhead)
@@ -255,6 +268,13 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	(void)m;
 	(void)props;
 
+	snprintf(prefix, sizeof(prefix), "cc/v1/%s/cert/issued", a->serial);
+	if (msg->topic != NULL && strcmp(msg->topic, prefix) == 0) {
+		if (msg->payloadlen > 0)
+			(void)cc_ag_cred_issued(a, msg->payload, (size_t)msg->payloadlen);
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), "cc/v1/%s/cmd/", a->serial);
 	if (msg->topic == NULL || strncmp(msg->topic, prefix, pl) != 0 || a->cfg.on_command == NULL)
 		return;
 	rest = msg->topic + pl;
@@ -293,13 +313,23 @@ int cc_agent_command_result(cc_agent *a, uint64_t id, const char *state, const c
 static int setup(cc_agent *a)
 {
 	int rc;
-	if ((a->mosq = mosquitto_new(a->serial, false, a)) == NULL)
+	/* TLS from the pair in memory (libmosquitto reads only files): the
+	 * context verifies the server against the fleet CA and its name. */
+	SSL_CTX *ctx = cc_ag_cred_ssl_ctx(a);
+
+	if (ctx == NULL)
+		return a->key_pem == NULL ? CC_AGENT_ESTATE : CC_AGENT_EINVAL;
+	if ((a->mosq = mosquitto_new(a->serial, false, a)) == NULL) {
+		SSL_CTX_free(ctx);
 		return CC_AGENT_ENOMEM;
-	rc = mosquitto_int_option(a->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	}
+	rc = mosquitto_int_option(a->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+	                          a->cfg.mqtt_version == CC_AGENT_MQTT_311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_tls_set(a->mosq, a->ca, NULL, a->cert, a->key, NULL);
+		rc = mosquitto_void_option(a->mosq, MOSQ_OPT_SSL_CTX, ctx); /* it holds its own reference */
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_tls_opts_set(a->mosq, 1, NULL, NULL); /* verify the server, its name too */
+		rc = mosquitto_int_option(a->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+	SSL_CTX_free(ctx);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		cc_ag_log(a, "MQTT setup: %s", mosquitto_strerror(rc));
 		mosquitto_destroy(a->mosq);
@@ -330,6 +360,7 @@ static void sleep_ms(int64_t ms)
 int cc_agent_run(cc_agent *a, int timeout_ms)
 {
 	int64_t end = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	char topic[128];
 	int rc;
 
 	if (a->mqtt_host[0] == '\0')
@@ -361,6 +392,33 @@ int cc_agent_run(cc_agent *a, int timeout_ms)
 				cc_ag_log(a, "MQTT: %s", mosquitto_strerror(rc));
 			a->connected = a->connecting = 0;
 			flight_reset(a);
+		}
+		if (a->connected && !a->reconnect) {
+			char csr[4096];
+
+			if (cc_ag_cred_due(a, mono_ms(), csr, sizeof(csr))) {
+				snprintf(topic, sizeof(topic), "cc/v1/%s/cert/csr", a->serial);
+				if (mosquitto_publish(a->mosq, &a->csr_mid, topic, (int)strlen(csr), csr, 1, false) !=
+				    MOSQ_ERR_SUCCESS)
+					a->renewing = 0;
+			}
+		}
+		/* A new certificate: the next session presents it. */
+		if (a->reconnect) {
+			a->reconnect = 0;
+			if (a->connected) {
+				(void)mosquitto_disconnect(a->mosq);
+				(void)mosquitto_loop(a->mosq, 50, 1);
+			}
+			mosquitto_destroy(a->mosq);
+			a->mosq = NULL;
+			a->connected = a->connecting = 0;
+			a->backoff_ms = 0;
+			a->next_connect_ms = 0;
+			flight_reset(a);
+			if ((rc = setup(a)) != 0)
+				return rc;
+			continue;
 		}
 		drain(a);
 	} while (mono_ms() < end);

@@ -43,6 +43,15 @@ struct cc_agent {
 	uint64_t sent, refused;
 	int qloaded;
 	uint64_t qhead, qtail, qdropped, qmax; /* the store-and-forward ring, mirrored from storage */
+
+	/* The key and certificate in use (agent_cert.c), PEM, and a renewal. */
+	char *key_pem, *cert_pem;
+	uint64_t cred_gen;          /* 0: the configuration's files */
+	int64_t not_after_ms;
+	char fingerprint[65];
+	struct evp_pkey_st *pending; /* the new key waiting for its certificate */
+	int renewing, renew_asked, reconnect, csr_mid;
+	int64_t renew_next_ms;      /* monotonic */
 };
 
 void *cc_ag_malloc(cc_agent *a, size_t n);
@@ -69,6 +78,20 @@ void cc_ag_http_close(cc_agent *a);
  * send more, or the whole file with 200). */
 int cc_ag_http_download(cc_agent *a, const char *path, uint64_t from, uint64_t to, cc_ag_sink sink,
                         void *ctx, long *status);
+
+/* The key and certificate (agent_cert.c). load: the newest whole stored
+ * pair, else the configuration's files, else none (enrolment to come). */
+int cc_ag_cred_load(cc_agent *a);
+void cc_ag_cred_free(cc_agent *a);
+/* An SSL_CTX (void *: OpenSSL's) presenting the pair in use, verifying
+ * the server against the fleet CA and its name (mqtt_host); NULL: none. */
+void *cc_ag_cred_ssl_ctx(cc_agent *a);
+/* 1 with a CSR for a new key in csr when a renewal is due (asked for, or
+ * the certificate within renew_before_days of its end; at most one an hour). */
+int cc_ag_cred_due(cc_agent *a, int64_t mono_ms, char *csr, size_t cap);
+/* The certificate of cc/v1/{serial}/cert/issued: for the new key, the
+ * machine and the fleet CA, it becomes the pair in use (reconnect set). */
+int cc_ag_cred_issued(cc_agent *a, const void *payload, size_t len);
 
 /* JSON (agent_json.c). Reads one JSON object of at most 16 levels; for each
  * names[i] present with a string value, out[i] gets it decoded (allocated

@@ -126,10 +126,6 @@ static const struct http_route routes[] = {
 	  "the sites of the machines the caller sees (the fleet list's scope and consent), each with its coarse "
 	  "position (lat, lon: 2 decimals, about 1 km; absent when not given) and how many of those machines are "
 	  "there (customer: a customer's name; site: a site's name)" },
-	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/update", "updates", "technical", HTTP_DATA, NULL,
-	  api_machine_update_state, "the machine's update now: the artifact offered (sha256, version, since when) "
-	  "and its place in its active rollout (id, the rollout's state, phase, the machine's state, download "
-	  "percent, reason); neither when there is none" },
 	{ EVHTTP_REQ_GET, "/api/v1/quality/rulesets", "quality", "technical", HTTP_DATA, NULL, api_rulesets_list,
 	  "the quality rule sets: every version of every model's, and the shipped ones (version 0) (model)" },
 	{ EVHTTP_REQ_GET, "/api/v1/quality/rulesets/{model}", "quality", "technical", HTTP_DATA, NULL,
@@ -211,9 +207,13 @@ static const struct http_route routes[] = {
 	  "resume a paused rollout" },
 	{ EVHTTP_REQ_POST, "/api/v1/rollouts/{id}/abort", "updates", "technical", HTTP_DATA, NULL, api_rollouts_act,
 	  "abort a rollout (running, paused or halted): offers not yet taken are withdrawn, its machines freed" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/update", "updates", "technical", HTTP_DATA, NULL,
+	  api_machine_update_status, "the machine's update status: the artifact it is offered (by a rollout, "
+	  "named, or to it alone), and the state, download percent and reason it last reported" },
 	{ EVHTTP_REQ_POST, "/api/v1/machine/update/progress", "updates", "none", HTTP_OPEN, progress_fields,
 	  api_machine_update_progress, "for machines, with their certificate (mutual TLS): progress on the artifact "
-	  "offered (state: offered, downloading, verifying, installing, rebooting, succeeded, failed, rolled_back; "
+	  "offered, by a rollout or to it alone (state: offered, downloading, verifying, installing, rebooting, "
+	  "succeeded, failed, rolled_back; "
 	  "percent; reason: a refusal name of docs/UPDATES.md)" },
 	{ EVHTTP_REQ_GET, "/api/v1/compliance", "quality", "technical,usage", HTTP_DATA, NULL, api_compliance,
 	  "quality compliance of the machines the caller sees (org: a customer's name; site; machine: a serial; from, "

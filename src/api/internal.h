@@ -144,6 +144,7 @@ void api_rollouts_list(struct http_req *r);
 void api_rollouts_show(struct http_req *r);
 void api_rollouts_act(struct http_req *r);
 void api_machine_update_progress(struct http_req *r);
+void api_machine_update_status(struct http_req *r);
 
 /* ---- customers.c ---- */
 void api_exports_stop(struct api *a);
@@ -218,7 +219,6 @@ void api_tickets_close(struct http_req *r);
 void api_availability(struct http_req *r);
 void api_health_scores(struct http_req *r);
 void api_site_locations(struct http_req *r);      /* site_map.c */
-void api_machine_update_state(struct http_req *r); /* machine_update.c */
 void api_maintenance_start(struct http_req *r);
 void api_maintenance_end(struct http_req *r);
 void api_webhooks_enable(struct http_req *r);

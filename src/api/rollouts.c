@@ -1,15 +1,19 @@
 /* rollouts.c - staged rollouts through the API (docs/UPDATES.md "Staged
  * rollouts"): created, listed, paused, resumed and aborted by whoever
  * offers artifacts (the manufacturer's engineers and administrators);
- * progress reported by the machines themselves, with their certificate. */
+ * progress reported by the machines themselves, with their certificate, on
+ * any offer (a rollout's or one made to the machine alone), and each
+ * machine's update status. */
 #include "api/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "common/err.h"
 #include "fleet/rollouts.h"
+#include "fleet/updates.h"
 
 static int path_id(struct http_req *r, int64_t *id)
 {
@@ -137,7 +141,33 @@ void api_rollouts_act(struct http_req *r)
 		http_reply_json(r, 200, doc);
 }
 
-/* The machine's report: {"sha256", "state", "percent", "reason"}. */
+/* The audit record of a machine's report: each change of state and each
+ * refusal (not every percent of a download). */
+static int audit_report(struct http_req *r, const struct store_machine *m, const char *outcome)
+{
+	struct api *a = http_app(r);
+	struct audit_event e;
+	char actor[CC_SERIAL_MAX + 16];
+
+	snprintf(actor, sizeof(actor), "machine:%s", m->serial);
+	memset(&e, 0, sizeof(e));
+	e.actor = actor;
+	e.source = http_source(r);
+	e.action = "update.progress";
+	e.machines = m->serial;
+	e.data_class = "technical";
+	e.purpose = http_route(r)->purpose;
+	e.outcome = outcome;
+	e.customer_id = m->customer_id;
+	if (audit_append(a->vault, &e) != CC_OK) {
+		http_reply_error(r, 503, "audit_unavailable", "the report could not be recorded");
+		return CC_ERR_DB;
+	}
+	return CC_OK;
+}
+
+/* The machine's report: {"sha256", "state", "percent", "reason"}, on an
+ * offer of a rollout or one made to it alone. */
 void api_machine_update_progress(struct http_req *r)
 {
 	struct api *a = http_app(r);
@@ -145,24 +175,51 @@ void api_machine_update_progress(struct http_req *r)
 	const json_t *body, *pct;
 	char why[ROLLOUTS_WHY_MAX];
 	int64_t percent = 0;
-	int rc;
+	int rc, changed = 0;
 
 	if (api_machine_caller(r, &m) != CC_OK)
 		return;
 	body = http_body(r);
 	pct = json_object_get(body, "percent");
 	if (pct != NULL && !json_is_integer(pct)) {
-		http_reply_error(r, 400, "invalid", "percent: 0-100");
+		if (audit_report(r, &m, "denied") == CC_OK)
+			http_reply_error(r, 400, "invalid", "percent: 0-100");
 		return;
 	}
 	if (pct != NULL)
 		percent = json_integer_value(pct);
 	rc = rollouts_report(a->vault, &m, api_field(r, "sha256"), api_field(r, "state"), percent,
-	                     api_field(r, "reason"), why);
+	                     api_field(r, "reason"), &changed, why);
+	if ((rc != CC_OK || changed) && audit_report(r, &m, rc == CC_OK ? "ok" : rc == CC_ERR_INVALID ||
+	                                                      rc == CC_ERR_NOTFOUND || rc == CC_ERR_STATE
+	                                                      ? "denied" : "error") != CC_OK)
+		return;
 	if (rc == CC_OK)
 		http_reply_json(r, 200, json_pack("{s:s, s:s}", "serial", m.serial, "state", api_field(r, "state")));
 	else if (rc == CC_ERR_INVALID || rc == CC_ERR_NOTFOUND || rc == CC_ERR_STATE)
 		reply_refused(r, rc, why);
 	else
 		http_reply_error(r, 500, "internal", "the report could not be stored");
+}
+
+/* GET /api/v1/machines/{serial}/update: what the machine is offered and
+ * the latest it reported of it, a rollout's offer or one made to it alone. */
+void api_machine_update_status(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = api_caller(r);
+	struct store_machine m;
+	json_t *doc = NULL;
+
+	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
+		return;
+	if (updates_status_json(a->vault, &m, &doc) != CC_OK) {
+		http_reply_error(r, 500, "internal", "the update status could not be read");
+		return;
+	}
+	if (api_audit_access(r, s, "update.status", &m, "ok") != CC_OK) {
+		json_decref(doc);
+		return;
+	}
+	http_reply_json(r, 200, doc);
 }

@@ -216,12 +216,14 @@ static int on_ticket(void *ctx, const struct store_ticket_event *e)
 	return t->rc;
 }
 
-/* What the machine reported of a rollout's update (fleet/rollouts.h): each change of state. */
+/* What the machine reported of an update (fleet/rollouts.h): each change of
+ * state, in a rollout or on an offer made to it alone (rollout null). */
 static int on_update_progress(void *ctx, const struct store_rollout_report *rep)
 {
 	struct timeline *t = ctx;
-	json_t *doc = json_pack("{s:I, s:s, s:I}", "rollout", (json_int_t)rep->rollout_id, "state", rep->state,
-	                        "percent", (json_int_t)rep->percent);
+	json_t *doc = json_pack("{s:o, s:s, s:s, s:I}", "rollout",
+	                        rep->rollout_id != 0 ? json_integer(rep->rollout_id) : json_null(), "sha256",
+	                        rep->sha256, "state", rep->state, "percent", (json_int_t)rep->percent);
 
 	if (doc != NULL && rep->reason[0] != '\0')
 		json_object_set_new(doc, "reason", json_string(rep->reason));

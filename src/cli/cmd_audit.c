@@ -69,6 +69,7 @@ static const struct audit_rule rules[] = {
 	{ "release-key", "revoke", 1, 0, "admin", "updates" },
 	{ "artifact", "add", 1, 0, "admin", "updates" },
 	{ "artifact", "offer", 1, 0, "admin", "updates" },
+	{ "artifact", "status", 1, 1, "technical", "updates" },
 	{ "diagnostics", "request", 1, 0, "technical", "support" },
 	{ "diagnostics", "list", 1, 0, "technical", "support" },
 	{ "diagnostics", "show", 1, 0, "technical", "support" },

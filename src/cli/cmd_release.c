@@ -1,7 +1,8 @@
 /* cmd_release.c - software updates on the command line (docs/UPDATES.md):
  * `release keygen|sign` where the release key is, offline, with no data
  * directory; `release-key add|revoke|list`, which keys the server trusts;
- * `artifact add|list|show|offer`, the artifacts it stores and offers. */
+ * `artifact add|list|show|offer|status`, the artifacts it stores and offers
+ * and a machine's update status. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -275,6 +276,49 @@ static int run_artifact_offer(struct cli_args *a)
 	return CC_OK;
 }
 
+static int run_artifact_status(struct cli_args *a)
+{
+	struct store *st = vault_store(a->vault);
+	struct store_machine m;
+	json_t *doc = NULL, *offer;
+	const char *serial = cli_get(a, "serial");
+	int rc = st->ops->machine_find(st, serial, &m);
+
+	if (rc == CC_ERR_NOTFOUND)
+		log_error(MOD, "no such machine");
+	if (rc == CC_OK)
+		rc = updates_status_json(a->vault, &m, &doc);
+	if (rc != CC_OK)
+		return rc;
+	if (a->json)
+		return cli_print_json(doc);
+	offer = json_object_get(doc, "offer");
+	if (!json_is_object(offer)) {
+		printf("%s is offered nothing\n", serial);
+	} else {
+		const json_t *rollout = json_object_get(offer, "rollout");
+		const char *reason = json_string_value(json_object_get(offer, "reason"));
+		char by[48];
+
+		if (json_is_integer(rollout))
+			snprintf(by, sizeof(by), "rollout %lld", (long long)json_integer_value(rollout));
+		else
+			snprintf(by, sizeof(by), "offered to it alone");
+		printf("serial   %s\nartifact %s\nversion  %s\nby       %s (%s)\nstate    %s",
+		       serial, json_string_value(json_object_get(offer, "sha256")),
+		       json_string_value(json_object_get(offer, "version")), by,
+		       json_string_value(json_object_get(offer, "offered_by")),
+		       json_string_value(json_object_get(offer, "state")));
+		if (strcmp(json_string_value(json_object_get(offer, "state")), "downloading") == 0)
+			printf(" %lld %%", (long long)json_integer_value(json_object_get(offer, "percent")));
+		if (reason != NULL && reason[0] != '\0')
+			printf(" (%s)", reason);
+		printf("\n");
+	}
+	json_decref(doc);
+	return CC_OK;
+}
+
 const struct cli_cmd cli_release_cmds[] = {
 	{ "release", "keygen", "make a release key (offline, where releases are signed; never on the server)", NULL, 0,
 	  { { "out", "DIR", "where release.key (0600) and release.pub go", 1 }, CLI_END_OPTS }, run_keygen },
@@ -314,5 +358,7 @@ const struct cli_cmd cli_artifact_cmds[] = {
 	{ "artifact", "offer", "offer an artifact to a machine (replacing its offer)", "sha", 1,
 	  { { "sha", "SHA", "the artifact's SHA-256", 1 }, { "serial", "S", "the machine", 1 }, CLI_END_OPTS },
 	  run_artifact_offer },
+	{ "artifact", "status", "a machine's update status: what it is offered and the progress it reported", "serial",
+	  1, { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_artifact_status },
 	CLI_END_CMDS,
 };

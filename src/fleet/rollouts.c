@@ -1002,8 +1002,47 @@ static int reason_known(const char *r)
 	return 0;
 }
 
+/* A report on an offer made to this machine alone (`artifact offer`): the
+ * offer row keeps the latest state. CC_ERR_NOTFOUND when the machine is
+ * offered another artifact or none, CC_ERR_STATE when it finished already. */
+static int report_direct(struct store *s, const struct store_machine *m, const char *sha256, int st,
+                         int64_t percent, const char *reason, int64_t now, int *changed, char why[ROLLOUTS_WHY_MAX])
+{
+	struct store_offer o;
+	struct store_rollout_report rep;
+	int was, rc = s->ops->updates->offer_status(s, m->id, &o);
+
+	if (rc == CC_OK && strcmp(o.sha256, sha256) != 0)
+		rc = CC_ERR_NOTFOUND;
+	if (rc == CC_ERR_NOTFOUND) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "this machine is not offered that artifact");
+		return rc;
+	}
+	if (rc != CC_OK)
+		return rc;
+	was = rollout_mstate_parse(o.state);
+	if (was < 0 || rollout_mstate_final((enum rollout_mstate)was)) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "this machine's update has finished already");
+		return CC_ERR_STATE;
+	}
+	rc = s->ops->updates->offer_progress(s, m->id, sha256, rollout_mstate_name((enum rollout_mstate)st),
+	                                     st == RM_SUCCEEDED ? 100 : percent, reason, now);
+	*changed = was != st;
+	if (rc == CC_OK && *changed) {
+		memset(&rep, 0, sizeof(rep));
+		rep.machine_id = m->id;
+		rep.at_ms = now;
+		memcpy(rep.sha256, sha256, sizeof(rep.sha256));
+		snprintf(rep.state, sizeof(rep.state), "%s", rollout_mstate_name((enum rollout_mstate)st));
+		rep.percent = st == RM_SUCCEEDED ? 100 : percent;
+		snprintf(rep.reason, sizeof(rep.reason), "%s", reason);
+		rc = s->ops->rollouts->report_add(s, &rep);
+	}
+	return rc;
+}
+
 int rollouts_report(struct vault *v, const struct store_machine *m, const char *sha256, const char *state,
-                    int64_t percent, const char *reason, char why[ROLLOUTS_WHY_MAX])
+                    int64_t percent, const char *reason, int *changed, char why[ROLLOUTS_WHY_MAX])
 {
 	struct store *s = vault_store(v);
 	struct store_rollout_machine row;
@@ -1013,6 +1052,7 @@ int rollouts_report(struct vault *v, const struct store_machine *m, const char *
 	int64_t now = clock_now_ms();
 
 	why[0] = '\0';
+	*changed = 0;
 	if (st < 0 || st == RM_PENDING || st == RM_SKIPPED) {
 		snprintf(why, ROLLOUTS_WHY_MAX, "state: offered, downloading, verifying, installing, rebooting, "
 		                                "succeeded, failed or rolled_back");
@@ -1041,8 +1081,15 @@ int rollouts_report(struct vault *v, const struct store_machine *m, const char *
 		rc = s->ops->rollouts->get(s, row.rollout_id, &r);
 	if (rc == CC_OK && strcmp(r.sha256, sha256) != 0)
 		rc = CC_ERR_NOTFOUND;
-	if (rc == CC_ERR_NOTFOUND)
-		snprintf(why, ROLLOUTS_WHY_MAX, "this machine is in no active rollout of that artifact");
+	/* Not a rollout's: perhaps an offer made to this machine alone. */
+	if (rc == CC_ERR_NOTFOUND) {
+		rc = report_direct(s, m, sha256, st, percent, reason, now, changed, why);
+		if (rc == CC_OK)
+			rc = s->ops->commit(s);
+		else
+			s->ops->rollback(s);
+		return rc;
+	}
 	was = rc == CC_OK ? rollout_mstate_parse(row.state) : -1;
 	if (rc == CC_OK && (was == RM_PENDING || was < 0 || rollout_mstate_final((enum rollout_mstate)was))) {
 		snprintf(why, ROLLOUTS_WHY_MAX, was == RM_PENDING ? "the rollout has not offered it to this machine yet"
@@ -1056,12 +1103,21 @@ int rollouts_report(struct vault *v, const struct store_machine *m, const char *
 		row.updated_ms = now;
 		rc = s->ops->rollouts->machine_set(s, &row);
 	}
+	/* The machine's update status reads its offer: the rollout's offer
+	 * keeps the same progress (withdrawn already after a halt: none). */
+	if (rc == CC_OK) {
+		rc = s->ops->updates->offer_progress(s, m->id, sha256, row.state, row.percent, reason, now);
+		if (rc == CC_ERR_NOTFOUND)
+			rc = CC_OK;
+	}
 	/* The history keeps changes of state, not each percent of a download. */
+	*changed = rc == CC_OK && was != st;
 	if (rc == CC_OK && was != st) {
 		memset(&rep, 0, sizeof(rep));
 		rep.rollout_id = row.rollout_id;
 		rep.machine_id = m->id;
 		rep.at_ms = now;
+		memcpy(rep.sha256, sha256, sizeof(rep.sha256));
 		snprintf(rep.state, sizeof(rep.state), "%s", state);
 		rep.percent = row.percent;
 		snprintf(rep.reason, sizeof(rep.reason), "%s", reason);

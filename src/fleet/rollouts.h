@@ -63,13 +63,16 @@ int rollouts_tick(struct vault *v, int64_t now_ms);
 void rollouts_configure(int64_t tick_ms);
 int64_t rollouts_tick_ms(void);
 
-/* A machine's progress report on the artifact it is offered:
- * state one of offered, downloading, verifying, installing, rebooting,
- * succeeded, failed, rolled_back; percent 0-100 (downloading); reason a
- * refusal name (failed, rolled_back). CC_ERR_INVALID with why,
- * CC_ERR_NOTFOUND when the machine is in no active rollout of that
- * artifact, CC_ERR_STATE when it finished already. */
+/* A machine's progress report on the artifact it is offered, by a
+ * rollout or to it alone (`artifact offer`): state one of offered,
+ * downloading, verifying, installing, rebooting, succeeded, failed,
+ * rolled_back; percent 0-100 (downloading); reason a refusal name (failed,
+ * rolled_back). Kept on the rollout's row and the machine's offer, and a
+ * change of state (*changed) in the history behind its timeline.
+ * CC_ERR_INVALID with why, CC_ERR_NOTFOUND when the machine is neither in
+ * an active rollout of that artifact nor offered it, CC_ERR_STATE when it
+ * finished already. */
 int rollouts_report(struct vault *v, const struct store_machine *m, const char *sha256, const char *state,
-                    int64_t percent, const char *reason, char why[ROLLOUTS_WHY_MAX]);
+                    int64_t percent, const char *reason, int *changed, char why[ROLLOUTS_WHY_MAX]);
 
 #endif

@@ -649,3 +649,43 @@ int updates_offer_doc(struct vault *v, const struct store_machine *m, char **off
 	*meta = md;
 	return CC_OK;
 }
+
+int updates_status_json(struct vault *v, const struct store_machine *m, json_t **out)
+{
+	struct store *s = vault_store(v);
+	struct store_offer o;
+	struct store_artifact a;
+	struct store_rollout_machine row;
+	struct store_rollout r;
+	json_t *offer = json_null(), *rollout = json_null(), *rollout_state = json_null(), *phase = json_null();
+	int rc = s->ops->begin_read(s);
+
+	if (rc != CC_OK)
+		return rc;
+	rc = s->ops->updates->offer_status(s, m->id, &o);
+	if (rc == CC_OK)
+		rc = s->ops->updates->artifact_get(s, o.sha256, &a, NULL);
+	/* A rollout's offer names its rollout; one made to the machine alone, none. */
+	if (rc == CC_OK && s->ops->rollouts->active_of(s, m->id, &row) == CC_OK &&
+	    s->ops->rollouts->get(s, row.rollout_id, &r) == CC_OK && strcmp(r.sha256, o.sha256) == 0) {
+		rollout = json_integer(row.rollout_id);
+		rollout_state = json_string(r.state);
+		phase = json_integer(row.phase + 1);
+	}
+	if (rc == CC_OK) {
+		offer = json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:I, s:s, s:I}", "sha256", o.sha256, "version",
+		                  a.version, "offered_ms", (json_int_t)o.offered_ms, "offered_by", o.offered_by,
+		                  "rollout", rollout, "rollout_state", rollout_state, "phase", phase, "state", o.state,
+		                  "percent", (json_int_t)o.percent, "reason", o.reason, "updated_ms",
+		                  (json_int_t)o.updated_ms);
+	} else {
+		json_decref(rollout);
+		json_decref(rollout_state);
+		json_decref(phase);
+	}
+	s->ops->rollback(s);
+	if (rc != CC_OK && rc != CC_ERR_NOTFOUND)
+		return rc;
+	*out = json_pack("{s:s, s:o}", "serial", m->serial, "offer", offer);
+	return *out != NULL ? CC_OK : CC_ERR_NOMEM;
+}

@@ -66,4 +66,10 @@ int updates_offer(struct vault *v, const char *serial, const char *sha256, const
  * revoked since). sha256 may be NULL; when set it receives the artifact's. */
 int updates_offer_doc(struct vault *v, const struct store_machine *m, char **offer, char **meta, char sha256[65]);
 
+/* The machine's update status: {"serial", "offer": null | {"sha256",
+ * "version", "offered_ms", "offered_by", "rollout" (its id, or null for an
+ * offer made to it alone), "state", "percent", "reason", "updated_ms"}},
+ * read in one snapshot. */
+int updates_status_json(struct vault *v, const struct store_machine *m, json_t **out);
+
 #endif

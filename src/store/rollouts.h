@@ -54,9 +54,11 @@ struct store_rollout_machine {
 	int64_t offered_ms, updated_ms;
 };
 
-/* One report a machine made (the history behind its timeline). */
+/* One report a machine made (the history behind its timeline), in a
+ * rollout or on an offer made to it alone (rollout_id 0). */
 struct store_rollout_report {
 	int64_t rollout_id, machine_id, at_ms;
+	char sha256[65];
 	char state[16];
 	int64_t percent;
 	char reason[STORE_ROLLOUT_REASON_MAX + 1];

@@ -41,6 +41,19 @@ struct store_artifact {
 	char added_by[STORE_UPDATE_WHO_MAX + 1];
 };
 
+/* A machine's current offer and what it last reported of it (any offer:
+ * a rollout's or one made to the machine alone). */
+#define STORE_OFFER_REASON_MAX 64
+struct store_offer {
+	char sha256[65];
+	int64_t offered_ms;
+	char offered_by[STORE_UPDATE_WHO_MAX + 1];
+	char state[16];   /* update/rollout.h names; "offered" until the machine reports */
+	int64_t percent;  /* downloading: 0-100 */
+	char reason[STORE_OFFER_REASON_MAX + 1];
+	int64_t updated_ms;
+};
+
 struct store_update_ops {
 	/* CC_ERR_EXISTS for a key id already known (revoked or not). */
 	int (*release_key_add)(struct store *s, const struct store_release_key *k);
@@ -61,6 +74,13 @@ struct store_update_ops {
 	/* CC_ERR_NOTFOUND when the machine is offered nothing. */
 	int (*offer_get)(struct store *s, int64_t machine_id, char sha256[65], int64_t *at_ms);
 	int (*offer_clear)(struct store *s, int64_t machine_id);
+	/* The offer with its progress; CC_ERR_NOTFOUND when none. */
+	int (*offer_status)(struct store *s, int64_t machine_id, struct store_offer *out);
+	/* Records the machine's latest report on its offer of sha256 (state,
+	 * percent, reason, at_ms); CC_ERR_NOTFOUND when it is offered another
+	 * artifact or none. */
+	int (*offer_progress)(struct store *s, int64_t machine_id, const char *sha256, const char *state,
+	                      int64_t percent, const char *reason, int64_t at_ms);
 };
 
 #endif

@@ -5,12 +5,19 @@
  * the bootloader's state DIR/boot ("active trial": trial is the slot to
  * boot once, or -). Each run of the program is one boot.
  *
- *   cc-agent-test update|start|mqtt --dir D --serial S --model M --factory V
- *       --url https://host:port --ca F --cert F --key F
+ *   cc-agent-test update|start|mqtt|enrol|enrol-finish --dir D --serial S --model M --factory V
+ *       --url https://host:port --ca F [--cert F --key F]
  *       [--release-key F]... [--revoked-key F]... [--server-key F]...
  *       [--clock-offset S] [--die-after-bytes N] [--hang-in-install]
  *       [--no-boot] [--unhealthy] [--mqtt host:port] [--queue-max N]
  *       [--publish N] [--event STATE] [--run-ms N]
+ *       [--csr-out F] [--cert-in F] [--renew] [--die-in-put KEY] [--mqtt-311]
+ *
+ * enrol writes the request for a key made on the device to --csr-out;
+ * enrol-finish installs the certificate of --cert-in. --renew asks for a
+ * renewal (mqtt: runs until the new certificate is in use); --die-in-put
+ * KEY tears the storage write of KEY half-way and ends the process (a
+ * power cut while the record is written).
  *
  * Prints one JSON line with what happened. Test hooks: --die-after-bytes
  * ends the process (a power cut) once N bytes of the slot are written;
@@ -39,6 +46,7 @@ struct dev {
 	long long die_after, written;
 	int hang, no_boot, unhealthy;
 	long long clock_offset;
+	const char *die_in_put;
 	struct cc_update_result *res; /* printed at a reboot */
 	cc_agent *agent;
 	const char *op;
@@ -92,12 +100,25 @@ static int st_get(void *ud, const char *key, void *buf, size_t cap, size_t *len)
 
 static int st_put(void *ud, const char *key, const void *buf, size_t len)
 {
+	const struct dev *d = ud;
 	char p[1024], name[64];
 	snprintf(name, sizeof(name), "store/%s", key);
 	for (char *c = name + 6; *c; c++)
 		if (*c == '/')
 			*c = '_';
 	path(ud, p, sizeof(p), name);
+	if (d->die_in_put != NULL && strcmp(d->die_in_put, key) == 0) {
+		/* A flash without atomic writes, cut half-way. */
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			if (write(fd, buf, len / 2) < 0 || fsync(fd) != 0)
+				_exit(8);
+			close(fd);
+		}
+		printf("{\"died_in_put\": \"%s\"}\n", key);
+		fflush(stdout);
+		_exit(9);
+	}
 	return write_file(p, buf, len);
 }
 
@@ -337,6 +358,8 @@ int main(int argc, char **argv)
 	struct cc_agent_config cfg;
 	long long publish = 0, run_ms = 0;
 	const char *event = NULL; /* --event STATE: a power event after the telemetry */
+	const char *csr_out = NULL, *cert_in = NULL;
+	int renew = 0;
 	char mqtt_host[256] = "";
 	cc_agent *a;
 	int rc;
@@ -356,6 +379,10 @@ int main(int argc, char **argv)
 			d.no_boot = 1;
 		else if (strcmp(o, "--unhealthy") == 0)
 			d.unhealthy = 1;
+		else if (strcmp(o, "--renew") == 0)
+			renew = 1;
+		else if (strcmp(o, "--mqtt-311") == 0)
+			cfg.mqtt_version = CC_AGENT_MQTT_311;
 		else
 			flag = 0;
 		if (flag)
@@ -407,6 +434,12 @@ int main(int argc, char **argv)
 			publish = strtoll(v, NULL, 10);
 		else if (strcmp(o, "--run-ms") == 0)
 			run_ms = strtoll(v, NULL, 10);
+		else if (strcmp(o, "--csr-out") == 0)
+			csr_out = v;
+		else if (strcmp(o, "--cert-in") == 0)
+			cert_in = v;
+		else if (strcmp(o, "--die-in-put") == 0)
+			d.die_in_put = v;
 		else {
 			fprintf(stderr, "unknown option %s\n", o);
 			return 2;
@@ -440,7 +473,18 @@ int main(int argc, char **argv)
 	d.op = "start";
 	rc = cc_agent_start(a, &r);
 	print_result("start", rc, &r, a);
-	if (strcmp(argv[1], "update") == 0) {
+	if (strcmp(argv[1], "enrol") == 0) {
+		char csr[4096];
+		if ((rc = cc_agent_enrol_begin(a, csr, sizeof(csr))) != CC_AGENT_OK || csr_out == NULL ||
+		    write_file(csr_out, csr, strlen(csr)) != 0) {
+			fprintf(stderr, "enrol: %s\n", cc_agent_strerror(rc));
+			return 1;
+		}
+		printf("{\"op\": \"enrol\", \"rc\": \"%s\"}\n", cc_agent_strerror(rc));
+	} else if (strcmp(argv[1], "enrol-finish") == 0) {
+		rc = cert_in != NULL ? cc_agent_enrol_finish(a, slurp(cert_in)) : CC_AGENT_EINVAL;
+		printf("{\"op\": \"enrol-finish\", \"rc\": \"%s\"}\n", cc_agent_strerror(rc));
+	} else if (strcmp(argv[1], "update") == 0) {
 		d.op = "update";
 		rc = cc_agent_update(a, &r);
 		print_result("update", rc, &r, a);
@@ -465,20 +509,28 @@ int main(int argc, char **argv)
 			}
 		}
 		struct timespec t0, t;
+		struct cc_agent_cert c0, c;
+		cc_agent_cert(a, &c0);
+		if (renew)
+			cc_agent_renew(a);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
 			struct cc_agent_stats st;
-			cc_agent_run(a, 100);
+			int rrc = cc_agent_run(a, 100);
 			cc_agent_stats(a, &st);
+			cc_agent_cert(a, &c);
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			long long ms = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000;
-			int done = run_ms >= 0 ? ms >= run_ms : (st.queued == 0 && st.connected) || ms >= 60000;
-			if (done) {
-				printf("{\"op\": \"mqtt\", \"queued\": %llu, \"dropped\": %llu, \"sent\": %llu, "
-				       "\"refused\": %llu, \"next_seq\": %llu, \"connected\": %d}\n",
-				       (unsigned long long)st.queued, (unsigned long long)st.dropped,
+			int renewed = !renew || c.generation != c0.generation;
+			int done = run_ms >= 0 ? ms >= run_ms : (st.queued == 0 && st.connected && renewed) || ms >= 60000;
+			if (done || rrc < 0) {
+				printf("{\"op\": \"mqtt\", \"rc\": \"%s\", \"queued\": %llu, \"dropped\": %llu, "
+				       "\"sent\": %llu, \"refused\": %llu, \"next_seq\": %llu, \"connected\": %d, "
+				       "\"cert_generation\": %llu, \"cert_sha256\": \"%s\"}\n",
+				       cc_agent_strerror(rrc), (unsigned long long)st.queued, (unsigned long long)st.dropped,
 				       (unsigned long long)st.sent, (unsigned long long)st.refused,
-				       (unsigned long long)st.next_seq, st.connected);
+				       (unsigned long long)st.next_seq, st.connected, (unsigned long long)c.generation,
+				       c.sha256);
 				fflush(stdout);
 				break;
 			}

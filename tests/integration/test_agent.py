@@ -20,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
 from ccapi import Api  # noqa: E402
@@ -499,3 +501,160 @@ def test_the_minimal_example_sends_telemetry(tmp_path):
             p.terminate()
             p.wait(timeout=30)
             p.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One daemon (HTTPS and MQTT listeners) for the tests below: a direct
+    offer's progress, enrolment and certificate renewal."""
+    tmp = tmp_path_factory.mktemp("agent-world")
+    fleet, [(fw, sha)] = make(tmp, ("D1", "D2", "R1"), sizes=(200_000,))
+    port = ccdaemon.free_port()
+    d = ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"})
+    d.start()
+    try:
+        people = checked(Api(port, fleet.data / "ca.crt"))
+        signing_key(tmp, port, fleet)
+        yield dict(tmp=tmp, fleet=fleet, fw=fw, sha=sha, port=port, url=f"https://localhost:{port}", daemon=d,
+                   people=people, admin=people.login("admin", ccdaemon.PASSWORD))
+    finally:
+        d.stop()
+
+
+def test_progress_of_an_offer_made_to_one_machine(world):
+    """`artifact offer` (no rollout): the machine's every step is accepted,
+    kept as its update status (API and CLI) and on its timeline, audited;
+    a report on an artifact the machine was not offered is refused."""
+    w = world
+    fleet, people, admin, sha = w["fleet"], w["people"], w["admin"], w["sha"]
+    fleet.cc("artifact", "offer", sha, "--serial", "D1")
+    status, doc, _ = people.call("GET", "/api/v1/machines/D1/update", token=admin)
+    assert status == 200 and doc["offer"]["state"] == "offered" and doc["offer"]["rollout"] is None, doc
+    out = run_agent(w["tmp"], fleet, w["url"], "D1")
+    assert by_op(out, "update")["rc"] == "installed: reboot", out
+    status, doc, _ = people.call("GET", "/api/v1/machines/D1/update", token=admin)
+    assert status == 200 and (doc["offer"]["sha256"], doc["offer"]["state"]) == (sha, "rebooting"), doc
+    start = by_op(run_agent(w["tmp"], fleet, w["url"], "D1", "start"), "start")
+    assert (start["state"], start["installed"]) == ("succeeded", "1.5.0"), start
+    cli = fleet.ccj("artifact", "status", "D1")
+    assert cli["offer"]["state"] == "succeeded" and cli["offer"]["percent"] == 100, cli
+    assert cli["offer"]["version"] == "1.5.0" and cli["offer"]["rollout"] is None, cli
+    status, tl, _ = people.call("GET", "/api/v1/machines/D1/timeline", token=admin)
+    assert status == 200, tl
+    progress = [i for i in tl["items"] if i["kind"] == "update_progress"]
+    assert [i["state"] for i in progress] == ["downloading", "verifying", "installing", "rebooting",
+                                               "succeeded"], progress
+    assert all(i["rollout"] is None and i["sha256"] == sha for i in progress), progress
+    # A finished update stands.
+    d1 = Api(w["port"], None, ctx=machine_ctx(fleet, fleet.machines["D1"]))
+    status, doc, _ = d1.call("POST", "/api/v1/machine/update/progress", {"sha256": sha, "state": "installing"})
+    assert status == 409, doc
+    # D2 was offered nothing: refused, and the refusal names nothing of it.
+    d2 = Api(w["port"], None, ctx=machine_ctx(fleet, fleet.machines["D2"]))
+    status, doc, _ = d2.call("POST", "/api/v1/machine/update/progress", {"sha256": sha, "state": "downloading",
+                                                                         "percent": 5})
+    assert status == 404 and sha not in json.dumps(doc), doc
+    assert people.call("GET", "/api/v1/machines/D2/update", token=admin)[1]["offer"] is None
+    # Audited: each change of state and the refusals, by the machine itself.
+    records = fleet.ccj("audit", "list", "--action", "update.progress")
+    mine = [(r["actor"], r["outcome"]) for r in records]
+    assert mine.count(("machine:D1", "ok")) == 5, mine
+    assert ("machine:D1", "denied") in mine and ("machine:D2", "denied") in mine, mine
+
+
+def boot(w, serial, op, *extra, files=True, rc=0):
+    """One boot of a machine whose key and certificate may live in its storage only."""
+    fleet, tmp = w["fleet"], w["tmp"]
+    args = [str(AGENT), op, "--dir", str(tmp / "dev" / serial), "--serial", serial, "--model", "barista-pro",
+            "--factory", "1.0.0", "--url", w["url"], "--ca", str(fleet.data / "ca.crt"), "--server-key",
+            str(tmp / "server.pub"), "--release-key", str(tmp / "rk" / "release.pub"),
+            "--mqtt", f"localhost:{w['daemon'].tls_port}"]
+    if files:
+        m = fleet.machines[serial]
+        args += ["--cert", str(m.cert), "--key", str(m.key)]
+    args += [str(x) for x in extra]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120, env=ccdaemon.base_env())
+    ccdaemon.assert_no_sanitizer_report(p.stderr, "cc-agent-test")
+    assert p.returncode == rc, (p.returncode, p.stdout, p.stderr)
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+def der_sha256(pem_path):
+    import ssl as _ssl
+    return hashlib.sha256(_ssl.PEM_cert_to_DER_cert(Path(pem_path).read_text())).hexdigest()
+
+
+def test_renewal_moves_the_pair_into_storage(world):
+    """A machine delivered with the bundle of `machine add --out` renews
+    over MQTT: a new key made on the machine, its certificate stored with
+    it, and the next boot connects with the stored pair alone."""
+    w = world
+    fleet, store = w["fleet"], w["tmp"] / "dev" / "R1" / "store"
+    old = der_sha256(fleet.machines["R1"].cert)
+    got = by_op(boot(w, "R1", "mqtt", "--renew", "--publish", 1, "--run-ms", -1), "mqtt")
+    assert got["rc"] == "ok" and got["cert_generation"] == 1 and got["sent"] == 1, got
+    shown = fleet.ccj("machine", "show", "R1")
+    assert got["cert_sha256"] == shown["cert_sha256"] != old, (got, shown)
+    assert shown["prev_cert_sha256"] == old, shown
+    pair = (store / "cred_1").read_text()
+    assert "PRIVATE KEY" in pair and "CERTIFICATE" in pair and not (store / "cred_new").exists()
+    # The files of the bundle are gone: the stored pair is what connects.
+    gone = w["tmp"] / "no-such-file"
+    got = by_op(boot(w, "R1", "mqtt", "--cert", gone, "--key", gone, "--publish", 1, "--run-ms", -1,
+                     files=False), "mqtt")
+    assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, shown["cert_sha256"]), got
+    assert [c for _, c in cups(fleet, "R1")] == [1000, 1000], cups(fleet, "R1")
+
+
+def test_enrolment_then_a_power_cut_in_the_renewal_keeps_the_old_pair(world):
+    """Enrolment: the key made on the machine, its request given to the
+    factory's `machine add --csr`, the certificate installed; the machine
+    connects with what its storage holds. Then a renewal cut by a power
+    cut while the new pair is written: the next boot runs on the old one."""
+    w = world
+    fleet, tmp = w["fleet"], w["tmp"]
+    store = tmp / "dev" / "N1" / "store"
+    csr = tmp / "N1.csr"
+    assert by_op(boot(w, "N1", "enrol", "--csr-out", csr, files=False), "enrol")["rc"] == "ok"
+    assert "CERTIFICATE REQUEST" in csr.read_text() and "PRIVATE KEY" in (store / "cred_new").read_text()
+    # Asked again before it is finished: a request for the same key.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    again = tmp / "N1-again.csr"
+    boot(w, "N1", "enrol", "--csr-out", again, files=False)
+    pub = [x509.load_pem_x509_csr(f.read_bytes()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) for f in (csr, again)]
+    assert pub[0] == pub[1]
+    out = tmp / "N1-bundle"
+    fleet.cc("machine", "add", "--serial", "N1", "--model", "barista-pro", "--customer", "cafe-a", "--csr", csr,
+             "--out", out)
+    assert not (out / "machine.key").exists()
+    # Another machine's certificate is not for this key.
+    got = by_op(boot(w, "N1", "enrol-finish", "--cert-in", fleet.machines["D1"].cert, files=False), "enrol-finish")
+    assert got["rc"] == "invalid argument", got
+    got = by_op(boot(w, "N1", "enrol-finish", "--cert-in", out / "machine.crt", files=False), "enrol-finish")
+    assert got["rc"] == "ok", got
+    enrolled = der_sha256(out / "machine.crt")
+    got = by_op(boot(w, "N1", "mqtt", "--publish", 1, "--run-ms", -1, files=False), "mqtt")
+    assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, enrolled), got
+    # The renewal: the server issues, the machine's power fails while it writes the new pair.
+    lines = boot(w, "N1", "mqtt", "--renew", "--run-ms", -1, "--die-in-put", "cred/0", files=False, rc=9)
+    assert lines[-1] == {"died_in_put": "cred/0"}, lines
+    assert (store / "cred_0").stat().st_size > 0  # half a record
+    assert fleet.ccj("machine", "show", "N1")["cert_sha256"] != enrolled
+    # A torn record is never taken: the old pair (still accepted in the renewal's overlap) connects.
+    got = by_op(boot(w, "N1", "mqtt", "--publish", 1, "--run-ms", -1, files=False), "mqtt")
+    assert (got["sent"], got["cert_generation"], got["cert_sha256"]) == (1, 1, enrolled), got
+    assert [c for _, c in cups(fleet, "N1")] == [1000, 1000], cups(fleet, "N1")
+
+
+def test_mqtt_311_firmware(world):
+    """A firmware whose stack knows only MQTT 3.1.1: the same store and
+    forward, each message stored once, its info retained."""
+    w = world
+    mark = w["daemon"].mark()
+    got = by_op(boot(w, "D2", "mqtt", "--mqtt-311", "--publish", 3, "--run-ms", -1), "mqtt")
+    w["daemon"].wait_for(r"D2 connected \(MQTT 3\.1\.1", since=mark)
+    assert (got["rc"], got["sent"], got["queued"], got["refused"]) == ("ok", 3, 0, 0), got
+    assert [c for _, c in cups(w["fleet"], "D2")] == [1000, 1001, 1002]
+    assert ccdaemon.poll_until(lambda: w["fleet"].status("D2")["info"], "its info")["hw"] == "rev-T"

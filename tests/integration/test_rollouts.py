@@ -139,8 +139,9 @@ def test_phases_complete_then_a_poisoned_phase_halts(tmp_path):
         assert doc["counts"]["succeeded"] == 20 and doc["finished_percent"] == 100 and doc["ended_ms"] > 0, doc
         # The same canaries whoever asks: the order is the rollout's, kept.
         assert sorted(m["serial"] for m in doc["machines"] if m["phase"] == 1) == canaries
-        # A completed rollout has freed its machines: a late report finds none.
-        agents[canaries[0]].report(sha, "failed", reason="hash-mismatch", expect=404)
+        # A completed rollout has freed its machines; the machine still holds the offer, whose
+        # update has finished: a late report does not change it.
+        agents[canaries[0]].report(sha, "failed", reason="hash-mismatch", expect=409)
 
         # The machine's timeline shows its progress.
         status, tl, _ = people.call("GET", f"/api/v1/machines/{canaries[0]}/timeline", token=admin)
@@ -165,7 +166,8 @@ def test_phases_complete_then_a_poisoned_phase_halts(tmp_path):
         a.report(sha_bad, "failed", expect=400)  # failed names its reason
         a.report(sha_bad, "downloading", percent=101, expect=400)
         a.report(sha, "downloading", expect=404)  # not the artifact of its rollout
-        agents[good[0]].report(sha, "downloading", expect=404)  # in no active rollout
+        # In no active rollout; the offer it holds from the completed one has finished.
+        agents[good[0]].report(sha, "downloading", expect=409)
         for s in poisoned:
             install(agents[s], sha_bad, "failed", reason="hash-mismatch")
         doc = wait_rollout(people, admin, rid2, lambda d: d["state"] == "halted", "the halt")

@@ -115,6 +115,7 @@ TWINS = {
     "artifact list": ["GET /api/v1/artifacts"],
     "artifact show": ["GET /api/v1/artifacts/{sha256}"],
     "artifact offer": ["POST /api/v1/artifacts/{sha256}/offers"],
+    "artifact status": ["GET /api/v1/machines/{serial}/update"],
     "diagnostics request": ["POST /api/v1/machines/{serial}/diagnostics"],
     "diagnostics list": ["GET /api/v1/machines/{serial}/diagnostics"],
     "diagnostics show": ["GET /api/v1/diagnostics/{id}"],

@@ -260,11 +260,15 @@ static int report_add(struct store *s, const struct store_rollout_report *r)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite_store_prepare(s, "INSERT INTO rollout_reports(rollout_id, machine_id, at_ms, state, percent, "
-	                                 "reason) VALUES (?, ?, ?, ?, ?, ?)", &st);
+	                                 "reason, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != CC_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, r->rollout_id);
+	if (r->rollout_id != 0)
+		sqlite3_bind_int64(st, 1, r->rollout_id);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_text(st, 7, r->sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->machine_id);
 	sqlite3_bind_int64(st, 3, r->at_ms);
 	sqlite3_bind_text(st, 4, r->state, -1, SQLITE_STATIC);
@@ -277,7 +281,7 @@ static int reports(struct store *s, int64_t machine_id, int64_t from_ms, int64_t
                    int (*each)(void *ctx, const struct store_rollout_report *r), void *ctx)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite_store_prepare(s, "SELECT rollout_id, machine_id, at_ms, state, percent, reason "
+	int rc = sqlite_store_prepare(s, "SELECT COALESCE(rollout_id, 0), machine_id, at_ms, state, percent, reason, sha256 "
 	                                 "FROM rollout_reports WHERE machine_id = ? AND at_ms >= ? AND at_ms < ? "
 	                                 "ORDER BY at_ms, seq", &st);
 	int stop = 0;
@@ -297,6 +301,7 @@ static int reports(struct store *s, int64_t machine_id, int64_t from_ms, int64_t
 		sqlite_copy_text(r.state, sizeof(r.state), st, 3);
 		r.percent = sqlite3_column_int64(st, 4);
 		sqlite_copy_text(r.reason, sizeof(r.reason), st, 5);
+		sqlite_copy_text(r.sha256, sizeof(r.sha256), st, 6);
 		if ((stop = each(ctx, &r)) != 0)
 			break;
 	}

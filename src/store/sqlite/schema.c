@@ -668,6 +668,31 @@ const char *const sqlite_migrations[] = {
 	"CREATE TABLE descale_water("
 	"  machine_id INTEGER PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
 	"  sealed BLOB NOT NULL);",
+	/* 30 -> 31: progress of every offer, a rollout's or one made to a single
+	 * machine (`artifact offer`): the reports' history names the artifact
+	 * and a rollout only when there is one (it was NOT NULL, so a directly
+	 * offered machine's reports had nowhere to go), and the offer keeps the
+	 * machine's latest state for its update status. */
+	"CREATE TABLE rollout_reports_new("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  rollout_id INTEGER REFERENCES rollouts(id) ON DELETE CASCADE,"
+	"  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  sha256 TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  percent INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL);"
+	"INSERT INTO rollout_reports_new(seq, rollout_id, machine_id, sha256, at_ms, state, percent, reason)"
+	"  SELECT rr.seq, rr.rollout_id, rr.machine_id, r.sha256, rr.at_ms, rr.state, rr.percent, rr.reason"
+	"  FROM rollout_reports rr JOIN rollouts r ON r.id = rr.rollout_id;"
+	"DROP TABLE rollout_reports;"
+	"ALTER TABLE rollout_reports_new RENAME TO rollout_reports;"
+	"CREATE INDEX rollout_reports_machine ON rollout_reports(machine_id, at_ms);"
+	"ALTER TABLE update_offers ADD COLUMN state TEXT NOT NULL DEFAULT 'offered';"
+	"ALTER TABLE update_offers ADD COLUMN percent INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE update_offers ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE update_offers ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE update_offers SET updated_ms = offered_ms;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -158,8 +158,8 @@ static int artifact_list(struct store *s, int (*each)(void *ctx, const struct st
 static int offer_set(struct store *s, int64_t machine_id, const char *sha256, int64_t at_ms, const char *by)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite_store_prepare(s, "INSERT OR REPLACE INTO update_offers(machine_id, sha256, offered_ms, offered_by) "
-	                                 "VALUES (?, ?, ?, ?)", &st);
+	int rc = sqlite_store_prepare(s, "INSERT OR REPLACE INTO update_offers(machine_id, sha256, offered_ms, offered_by, "
+	                                 "state, percent, reason, updated_ms) VALUES (?, ?, ?, ?, 'offered', 0, '', ?3)", &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -201,6 +201,54 @@ static int offer_clear(struct store *s, int64_t machine_id)
 	return sqlite_store_step_done(s, st, "offer_clear");
 }
 
+static int offer_status(struct store *s, int64_t machine_id, struct store_offer *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite_store_prepare(s, "SELECT sha256, offered_ms, offered_by, state, percent, reason, updated_ms "
+	                                 "FROM update_offers WHERE machine_id = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		sqlite_copy_text(out->sha256, sizeof(out->sha256), st, 0);
+		out->offered_ms = sqlite3_column_int64(st, 1);
+		sqlite_copy_text(out->offered_by, sizeof(out->offered_by), st, 2);
+		sqlite_copy_text(out->state, sizeof(out->state), st, 3);
+		out->percent = sqlite3_column_int64(st, 4);
+		sqlite_copy_text(out->reason, sizeof(out->reason), st, 5);
+		out->updated_ms = sqlite3_column_int64(st, 6);
+		rc = CC_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? CC_ERR_NOTFOUND : sqlite_store_fail(s, rc, "offer_status");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int offer_progress(struct store *s, int64_t machine_id, const char *sha256, const char *state,
+                          int64_t percent, const char *reason, int64_t at_ms)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite_store_prepare(s, "UPDATE update_offers SET state = ?, percent = ?, reason = ?, updated_ms = ? "
+	                                 "WHERE machine_id = ? AND sha256 = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, percent);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, at_ms);
+	sqlite3_bind_int64(st, 5, machine_id);
+	sqlite3_bind_text(st, 6, sha256, -1, SQLITE_STATIC);
+	rc = sqlite_store_step_done(s, st, "offer_progress");
+	if (rc == CC_OK && sqlite3_changes(sqlite_store_db(s)) == 0)
+		rc = CC_ERR_NOTFOUND;
+	return rc;
+}
+
 const struct store_update_ops sqlite_update_ops = {
 	.release_key_add = release_key_add,
 	.release_key_revoke = release_key_revoke,
@@ -211,4 +259,6 @@ const struct store_update_ops sqlite_update_ops = {
 	.offer_set = offer_set,
 	.offer_get = offer_get,
 	.offer_clear = offer_clear,
+	.offer_status = offer_status,
+	.offer_progress = offer_progress,
 };
