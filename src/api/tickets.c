@@ -183,6 +183,8 @@ struct lister {
 	int more, rc;
 };
 
+/* The store narrowed the list to the scope by clear columns; each ticket
+ * shown is still judged by its machine's verified row. */
 static int list_one(void *ctx, const struct store_ticket *t)
 {
 	struct lister *l = ctx;
@@ -224,6 +226,7 @@ void api_tickets_list(struct http_req *r)
 	const char *state = http_query(r, "state");
 	struct store_ticket_filter f;
 	struct store_machine m;
+	struct api_scope sc;
 	struct api_page pg;
 	struct lister l;
 	json_t *doc;
@@ -242,6 +245,7 @@ void api_tickets_list(struct http_req *r)
 	}
 	f.unclosed = state != NULL && strcmp(state, "unclosed") == 0;
 	f.state = state != NULL && !f.unclosed ? state : NULL;
+	f.site_name = l.site;
 	f.before_id = pg.has_cursor ? api_page_after_int(&pg) : 0;
 	if (serial != NULL) {
 		int v = inventory_serial_valid(serial) && st->ops->machine_find(st, serial, &m) == CC_OK
@@ -260,12 +264,28 @@ void api_tickets_list(struct http_req *r)
 			return;
 		f.customer_id = org.id;
 	}
+	if (api_scope_build(a, s, http_route(r)->purpose, &sc) != CC_OK) {
+		api_scope_free(&sc);
+		http_reply_error(r, 500, "internal", "the tickets could not be read");
+		return;
+	}
+	f.scoped = 1;
+	f.customers = sc.customers;
+	f.ncustomers = sc.ncustomers;
+	f.machines = sc.machines;
+	f.nmachines = sc.nmachines;
+	f.sites = sc.sites;
+	f.nsites = sc.nsites;
+	/* One customer in scope (the customer's own people): its index answers. */
+	if (f.customer_id == 0 && sc.ncustomers == 1 && sc.nmachines == 0 && sc.nsites == 0)
+		f.customer_id = sc.customers[0];
 	l.a = a;
 	l.s = s;
 	l.purpose = http_route(r)->purpose;
 	l.list = json_array();
 	l.limit = pg.limit;
 	rc = st->ops->tickets->list(st, &f, list_one, &l);
+	api_scope_free(&sc);
 	if (rc < 0 || l.rc != CC_OK) {
 		json_decref(l.list);
 		http_reply_error(r, 500, "internal", "the tickets could not be read");
