@@ -92,6 +92,7 @@ int api_scope_build(struct api *a, const struct caller *s, const char *purpose, 
 {
 	struct store *st = vault_store(a->vault);
 	struct builder b;
+	struct store_org self;
 	const struct org_link *own;
 	int rc;
 
@@ -104,6 +105,10 @@ int api_scope_build(struct api *a, const struct caller *s, const char *purpose, 
 		rc = st->ops->grant_list(st, s->user.id, keep_grant, &b);
 		return rc < 0 ? rc : b.rc;
 	}
+	/* A customer has no sub-organisations: its scope is itself. */
+	if (st->ops->org_get(st, s->user.org_id, &self) == CC_OK && self.kind == ORG_CUSTOMER)
+		return policy_allows(a->vault, self.id, purpose) ? add_id(&sc->customers, &sc->ncustomers, &b.capc, self.id)
+		                                                 : CC_OK;
 	/* The organisations once (their MACs checked by the store's wrapper),
 	 * the tree walked in memory: a customer per row, not a lookup per level. */
 	rc = st->ops->org_list(st, keep_org, &b);
