@@ -366,9 +366,21 @@ def test_the_customers_export_holds_its_tickets(world):
 
 
 def test_a_closed_ticket_ages_out(world):
-    """retention_tickets_days counts from the close: a ticket closed 31 days ago goes with
-    its history (audited under its customer); an open one of the same age stays."""
+    """retention_tickets_days (30 here) counts from the close; cafe-a agreed 20: its ticket
+    closed 25 days ago goes with its history (audited under its customer), an open one of
+    the same age stays, and cafe-b's ticket closed as long ago is within the installation's."""
     w, f = world, world["fleet"]
+    f.cc("retention", "set", "--customer", "cafe-a", "--kind", "tickets", "--days", "20")
+    shown = f.ccj("retention", "show", "--customer", "cafe-a")
+    assert shown["customers"][0]["effective"]["tickets"] == 20, shown
+    status, other = call(w, "mgr-b", "POST", "/api/v1/tickets", {"serial": "B1", "title": "Within 30 days"})
+    assert status == 201
+    assert call(w, "tech-s", "POST", f"/api/v1/tickets/{other['id']}/assign", {"login": "tech-s"})[0] == 200
+    assert call(w, "tech-s", "POST", f"/api/v1/tickets/{other['id']}/close", {"report": {"work": "Done."}})[0] == 200
+    # O1 comes after B1 in a sweep: once its 31-day-old ticket is gone, B1's was judged.
+    status, last = call(w, "tech-o", "POST", "/api/v1/tickets", {"serial": "O1", "title": "Long done"})
+    assert call(w, "tech-o", "POST", f"/api/v1/tickets/{last['id']}/assign", {"login": "tech-o"})[0] == 200
+    assert call(w, "tech-o", "POST", f"/api/v1/tickets/{last['id']}/close", {"report": {"work": "Done."}})[0] == 200
     status, closed = call(w, "staff-a", "POST", "/api/v1/tickets", {"serial": "T1", "title": "Old and done"})
     assert status == 201
     tid = closed["id"]
@@ -376,19 +388,27 @@ def test_a_closed_ticket_ages_out(world):
     assert call(w, "tech-s", "POST", f"/api/v1/tickets/{tid}/close", {"report": {"work": "Done."}})[0] == 200
     status, kept = call(w, "staff-a", "POST", "/api/v1/tickets", {"serial": "T1", "title": "Old and open"})
     assert status == 201
-    month = 31 * 86400 * 1000
+    month = 25 * 86400 * 1000
     with storeview.open_store(f.data, write=True) as db:
-        assert db.execute("UPDATE tickets SET opened_ms = opened_ms - ?, closed_ms = closed_ms - ? WHERE id = ?",
-                          (month, month, tid)) == 1
+        for aged in (tid, other["id"]):
+            assert db.execute("UPDATE tickets SET opened_ms = opened_ms - ?, closed_ms = closed_ms - ? WHERE id = ?",
+                              (month, month, aged)) == 1
         assert db.execute("UPDATE tickets SET opened_ms = opened_ms - ? WHERE id = ?", (month, kept["id"])) == 1
+        assert db.execute("UPDATE tickets SET closed_ms = closed_ms - ? WHERE id = ?", (month + 6 * 86400000,
+                                                                                      last["id"])) == 1
         assert db.count("ticket_events", "ticket_id = ?", (tid,)) == 3
-    ccdaemon.poll_until(lambda: call(w, "staff-a", "GET", f"/api/v1/tickets/{tid}")[0] == 404, "the old ticket to go")
+    ccdaemon.poll_until(lambda: call(w, "staff-a", "GET", f"/api/v1/tickets/{tid}")[0] == 404 and
+                        call(w, "tech-o", "GET", f"/api/v1/tickets/{last['id']}")[0] == 404, "the old tickets to go")
     assert call(w, "staff-a", "GET", f"/api/v1/tickets/{kept['id']}")[0] == 200
+    assert call(w, "mgr-b", "GET", f"/api/v1/tickets/{other['id']}")[0] == 200
     with storeview.open_store(f.data) as db:
         assert db.count("ticket_events", "ticket_id = ?", (tid,)) == 0
         customer = db.scalar("SELECT id FROM orgs WHERE name = 'cafe-a'")
-        audit = db.rows("SELECT source, customer_id FROM audit WHERE action = 'retention.tickets.delete'")
-    assert audit == [("deleted 1 older than " + audit[0][0].split("older than ")[1], customer)], audit
+        cafe_o = db.scalar("SELECT id FROM orgs WHERE name = 'cafe-o'")
+        audit = db.rows("SELECT source, customer_id FROM audit WHERE action = 'retention.tickets.delete' "
+                        "ORDER BY customer_id")
+    assert [(src.split(" older than ")[0], cid) for src, cid in audit] == \
+        sorted([("deleted 1", customer), ("deleted 1", cafe_o)], key=lambda x: x[1]), audit
     # The policy says how long tickets (and diagnostics bundles) are kept, in its words too.
     admin = w["api"].login("admin", ccdaemon.PASSWORD)
     status, pol, _ = w["api"].call("GET", "/api/v1/policy/draft?lang=en", token=admin)
