@@ -151,6 +151,7 @@ static json_t *list_page(struct http_req *r, const struct caller *s, struct stor
 	if (api_page_params(r, LIST_DEFAULT, LIST_MAX, &pg) != CC_OK)
 		return NULL;
 	memset(&l, 0, sizeof(l));
+	memset(&sc, 0, sizeof(sc));
 	l.a = a;
 	l.s = s;
 	l.purpose = purpose;
