@@ -166,7 +166,10 @@ static const struct http_route routes[] = {
 	  "where to upload it (within 24 h, at most diagnostics_max_bytes)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/diagnostics", "support", "technical", HTTP_DATA, NULL,
 	  api_diagnostics_list, "the machine's diagnostics bundles, newest first, with their state (limit: 1-200, "
-	  "default 50)" },
+	  "default 50; cursor: next_cursor of the page before)" },
+	{ EVHTTP_REQ_GET, "/api/v1/diagnostics", "support", "technical", HTTP_DATA, NULL, api_diagnostics_list_all,
+	  "diagnostics bundles the caller may see, newest first (serial: one machine's, the rows it had before a move "
+	  "too: the customer it then belonged to and the manufacturer keep seeing those; limit: 1-200, cursor)" },
 	{ EVHTTP_REQ_GET, "/api/v1/diagnostics/{id}", "support", "technical", HTTP_DATA, NULL, api_diagnostics_show,
 	  "one diagnostics bundle: state (requested, uploading, complete, failed, expired), size, SHA-256" },
 	{ EVHTTP_REQ_GET, "/api/v1/diagnostics/{id}/content", "support", "technical", HTTP_DATA, NULL,
@@ -256,7 +259,7 @@ static const struct http_route routes[] = {
 	  "in the caller's scope (customer=NAME: that one's, agreed or not)" },
 	{ EVHTTP_REQ_POST, "/api/v1/retention", "administration", "admin", HTTP_PLATFORM, retention_fields,
 	  api_retention_set, "agree a shorter retention with a customer: customer, kind (telemetry, rollups, events, "
-	  "reports), days (0 removes the term)" },
+	  "reports, tickets), days (0 removes the term)" },
 	{ EVHTTP_REQ_GET, "/api/v1/policy/versions", "none", "none", HTTP_SIGNED_IN, NULL, api_policy_versions,
 	  "every version of the privacy policy" },
 	{ EVHTTP_REQ_POST, "/api/v1/policy/versions", "administration", "admin", HTTP_PLATFORM, publish_fields,

@@ -34,8 +34,9 @@ struct api_opts {
 	/* The purposes this installation uses customers' data for (comma-
 	 * separated): routes of any other purpose answer 404. Copied. */
 	const char *purposes;
-	/* Retention of telemetry, events, reports in days (0: until erasure). */
-	int64_t retention_days[4]; /* telemetry, events, reports, roll-ups */
+	/* Retention in days (0: until erasure), in fleet/retention_terms.h's
+	 * order: telemetry, events, reports, roll-ups, tickets. */
+	int64_t retention_days[5];
 	int webhook_allow_private;    /* webhook targets on internal addresses allowed */
 	int64_t diagnostics_max_bytes;      /* the largest bundle a machine may upload */
 	int64_t diagnostics_retention_days; /* bundles older are deleted; 0: kept */

@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "fleet/diagnostics.h"
+#include "fleet/inventory.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX 200
@@ -28,8 +29,9 @@ static void sweep(struct api *a)
 {
 	int64_t n = 0;
 
-	if (diagnostics_sweep(a->vault, a->opts.diagnostics_retention_days, &n) != CC_OK)
-		log_warn(MOD, "old diagnostics bundles could not be swept (tried again on the next request)");
+	/* Expiry only: old bundles are the retention thread's, in batches. */
+	if (diagnostics_sweep(a->vault, 0, &n) != CC_OK)
+		log_warn(MOD, "diagnostics requests past their time could not be expired (tried again on the next request)");
 }
 
 static int64_t max_bytes(const struct api *a)
@@ -63,52 +65,183 @@ void api_diagnostics_request(struct http_req *r)
 	http_reply_json(r, 201, diagnostics_json(&d, m.serial));
 }
 
+/*
+ * Who sees a bundle: whoever sees the machine row it was taken on (its
+ * organisation's subtree, or a grant), its customer consenting. Once the
+ * machine moved to another customer, that row is retired and the bundle
+ * stays with the customer it was taken for, sealed under its key: its own
+ * people and the manufacturer's (who build the machine and read its
+ * diagnostics for that) still see it; a distributor's service follows the
+ * machine to its new customer and leaves the old bundles behind, as do
+ * subcontractors' grants, which name the machine as it is now.
+ */
+static int bundle_visible(struct api *a, const struct caller *s, const struct store_diag *d,
+                          const struct store_machine *m, int manufacturer, const char *purpose)
+{
+	if (m->customer_id != d->customer_id)
+		return 0;
+	if (!m->moved)
+		return api_machine_visible(a, s, m, purpose);
+	return !s->role->granted_only && (s->user.org_id == d->customer_id || manufacturer);
+}
+
+static int caller_is_manufacturer(struct api *a, const struct caller *s)
+{
+	struct store *st = vault_store(a->vault);
+	struct store_org org;
+
+	return !s->role->granted_only && st->ops->org_get(st, s->user.org_id, &org) == CC_OK &&
+	       org.kind == ORG_MANUFACTURER;
+}
+
 struct lister {
+	struct api *a;
+	const struct caller *s;
+	const char *purpose;
+	int manufacturer;
+	struct store_machine m;
+	int have, verdict;
 	json_t *list;
-	const char *serial;
+	size_t limit;
+	int64_t last_id;
+	int more, rc;
 };
 
+/* The store narrowed the page to the scope; each bundle shown is judged by
+ * its machine's verified row (a machine's bundles come together: one look). */
 static int list_one(void *ctx, const struct store_diag *d)
 {
 	struct lister *l = ctx;
+	struct store *st = vault_store(l->a->vault);
+	json_t *doc;
 
-	return json_array_append_new(l->list, diagnostics_json(d, l->serial)) == 0 ? 0 : CC_ERR_NOMEM;
+	if (!l->have || l->m.id != d->machine_id) {
+		l->have = st->ops->machine_get(st, d->machine_id, &l->m) == CC_OK;
+		l->verdict = l->have && bundle_visible(l->a, l->s, d, &l->m, l->manufacturer, l->purpose) &&
+		             policy_allows(l->a->vault, d->customer_id, l->purpose);
+	}
+	if (!l->verdict || l->m.customer_id != d->customer_id)
+		return 0;
+	if (json_array_size(l->list) == l->limit) {
+		l->more = 1;
+		return 1;
+	}
+	doc = diagnostics_json(d, l->m.serial);
+	if (doc == NULL || json_array_append_new(l->list, doc) != 0) {
+		l->rc = CC_ERR_NOMEM;
+		return 1;
+	}
+	l->last_id = d->id;
+	return 0;
+}
+
+/* {"bundles": a page, "next_cursor" when there is more}: f narrowed by the
+ * caller's scope, cursor and limit from the query. NULL after a reply. */
+static json_t *list_page(struct http_req *r, const struct caller *s, struct store_diag_filter *f)
+{
+	struct api *a = http_app(r);
+	struct store *st = vault_store(a->vault);
+	const char *purpose = http_route(r)->purpose;
+	struct api_scope sc;
+	struct api_page pg;
+	struct lister l;
+	json_t *doc;
+	int rc;
+
+	if (api_page_params(r, LIST_DEFAULT, LIST_MAX, &pg) != CC_OK)
+		return NULL;
+	memset(&l, 0, sizeof(l));
+	memset(&sc, 0, sizeof(sc));
+	l.a = a;
+	l.s = s;
+	l.purpose = purpose;
+	l.manufacturer = caller_is_manufacturer(a, s);
+	l.limit = pg.limit;
+	l.list = json_array();
+	f->before_id = pg.has_cursor ? api_page_after_int(&pg) : 0;
+	rc = l.list != NULL ? api_scope_build(a, s, purpose, &sc) : CC_ERR_NOMEM;
+	if (rc == CC_OK) {
+		f->scoped = 1;
+		f->customers = sc.customers;
+		f->ncustomers = sc.ncustomers;
+		/* Bundles of machines moved away: the customer's own, and the manufacturer's view of all. */
+		f->moved_customers = l.manufacturer || (sc.ncustomers == 1 && sc.customers[0] == s->user.org_id)
+		                         ? sc.customers : NULL;
+		f->nmoved_customers = f->moved_customers != NULL ? sc.ncustomers : 0;
+		f->machines = sc.machines;
+		f->nmachines = sc.nmachines;
+		f->sites = sc.sites;
+		f->nsites = sc.nsites;
+		rc = st->ops->diagnostics->page(st, f, list_one, &l);
+	}
+	api_scope_free(&sc);
+	if (rc < 0 || l.rc != CC_OK) {
+		json_decref(l.list);
+		http_reply_error(r, 500, "internal", "the diagnostics bundles could not be read");
+		return NULL;
+	}
+	doc = json_pack("{s:o}", "bundles", l.list);
+	if (doc != NULL && l.more)
+		api_page_next_int(doc, l.last_id);
+	if (doc == NULL)
+		http_reply_error(r, 500, "internal", "out of memory");
+	return doc;
 }
 
 void api_diagnostics_list(struct http_req *r)
 {
 	struct api *a = http_app(r);
-	struct store *st = vault_store(a->vault);
 	struct caller *s = api_caller(r);
+	struct store_diag_filter f;
 	struct store_machine m;
-	struct lister l;
-	int64_t limit = LIST_DEFAULT;
+	json_t *list;
 
 	if (s == NULL || api_find_machine(r, s, &m) != CC_OK)
 		return;
-	if (api_parse_ms(http_query(r, "limit"), LIST_DEFAULT, &limit) != CC_OK || limit < 1 || limit > LIST_MAX) {
-		http_reply_error(r, 400, "invalid", "limit: 1 to 200");
+	sweep(a);
+	memset(&f, 0, sizeof(f));
+	f.serial = m.serial; /* the rows it had before a move too, where the caller may see them */
+	list = list_page(r, s, &f);
+	if (list == NULL)
+		return;
+	if (api_audit_access(r, s, "diagnostics.list", &m, "ok") != CC_OK) {
+		json_decref(list);
+		return;
+	}
+	json_object_set_new(list, "serial", json_string(m.serial));
+	http_reply_json(r, 200, list);
+}
+
+void api_diagnostics_list_all(struct http_req *r)
+{
+	struct api *a = http_app(r);
+	struct caller *s = api_caller(r);
+	const char *serial = http_query(r, "serial");
+	struct store_diag_filter f;
+	json_t *list;
+
+	if (s == NULL)
+		return;
+	if (serial != NULL && !inventory_serial_valid(serial)) {
+		http_reply_error(r, 400, "invalid", "serial: a machine's serial");
 		return;
 	}
 	sweep(a);
-	l.list = json_array();
-	l.serial = m.serial;
-	if (l.list == NULL || st->ops->diagnostics->list(st, m.id, (size_t)limit, list_one, &l) != CC_OK) {
-		json_decref(l.list);
-		http_reply_error(r, 500, "internal", "the diagnostics bundles could not be read");
+	memset(&f, 0, sizeof(f));
+	f.serial = serial;
+	list = list_page(r, s, &f);
+	if (list == NULL)
+		return;
+	if (api_audit_access(r, s, "diagnostics.list", NULL, "ok") != CC_OK) {
+		json_decref(list);
 		return;
 	}
-	if (api_audit_access(r, s, "diagnostics.list", &m, "ok") != CC_OK) {
-		json_decref(l.list);
-		return;
-	}
-	http_reply_json(r, 200, json_pack("{s:s, s:o}", "serial", m.serial, "bundles", l.list));
+	http_reply_json(r, 200, list);
 }
 
-/* The bundle {id} and its machine, when the caller may see them: the
- * machine in its scope, its customer consenting, and still the customer the
- * bundle was sealed for (a machine moved on leaves its bundles behind).
- * Else replies 404 as for none, or 403 consent_required. */
+/* The bundle {id} and its machine, when the caller may see them
+ * (bundle_visible) and the customer it was taken for consents. Else
+ * replies 404 as for none, or 403 consent_required. */
 static int find_bundle(struct http_req *r, const struct caller *s, struct store_diag *d, struct store_machine *m)
 {
 	struct api *a = http_app(r);
@@ -119,12 +252,12 @@ static int find_bundle(struct http_req *r, const struct caller *s, struct store_
 	long long id = text != NULL ? strtoll(text, &end, 10) : 0;
 
 	if (text == NULL || end == text || *end != '\0' || id <= 0 || st->ops->diagnostics->get(st, id, d) != CC_OK ||
-	    st->ops->machine_get(st, d->machine_id, m) != CC_OK || m->customer_id != d->customer_id ||
-	    !api_machine_visible(a, s, m, purpose)) {
+	    st->ops->machine_get(st, d->machine_id, m) != CC_OK ||
+	    !bundle_visible(a, s, d, m, caller_is_manufacturer(a, s), purpose)) {
 		http_reply_error(r, 404, "not_found", "no such diagnostics bundle");
 		return CC_ERR_NOTFOUND;
 	}
-	if (!policy_allows(a->vault, m->customer_id, purpose)) {
+	if (!policy_allows(a->vault, d->customer_id, purpose)) {
 		http_reply_error(r, 403, "consent_required",
 		                 "the machine's customer has not consented to this purpose in the current policy");
 		return CC_ERR_PERM;

@@ -169,6 +169,7 @@ void api_machine_artifact(struct http_req *r);
 void api_diag_downloads_stop(struct api *a);
 void api_diagnostics_request(struct http_req *r);
 void api_diagnostics_list(struct http_req *r);
+void api_diagnostics_list_all(struct http_req *r);
 void api_diagnostics_show(struct http_req *r);
 void api_diagnostics_content(struct http_req *r);
 void api_machine_diagnostics_upload(struct http_req *r);
@@ -194,6 +195,20 @@ struct api_report_scope {
 int api_report_scope(struct http_req *r, const struct caller *s, const char *customer_param,
                      struct api_report_scope *sc);
 void api_report_scope_free(struct api_report_scope *sc);
+
+/* ---- scope_lists.c ---- */
+/* The caller's scope as the store's listings take it (store/tickets.h,
+ * store/diagnostics.h): the customers in its organisation's subtree that
+ * consented to purpose, or a subcontractor's granted machines and sites
+ * (grants in force for purpose). The store narrows by these clear ids;
+ * handlers still judge what they show by the verified rows. */
+struct api_scope {
+	int64_t *customers, *machines, *sites;
+	size_t ncustomers, nmachines, nsites;
+	int manufacturer; /* the caller's organisation is the root (not a subcontractor) */
+};
+int api_scope_build(struct api *a, const struct caller *s, const char *purpose, struct api_scope *sc);
+void api_scope_free(struct api_scope *sc);
 
 /* ---- openapi.c ---- */
 /* The served document: the route table (http_openapi) with each

@@ -36,11 +36,14 @@ json_t *api_policy_facts(struct api *a)
 	/* Records are kept for the configured days (0: until the customer is
 	 * erased and its key destroyed); the audit log for as long as the
 	 * installation runs (it names accounts and machines, never content). */
-	json_t *retention = json_pack("[{s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:i}]", "record",
+	json_t *retention = json_pack("[{s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:I}, "
+	                              "{s:s, s:i}]", "record",
 	                              "telemetry", "days", (json_int_t)a->opts.retention_days[0], "record", "rollups",
 	                              "days", (json_int_t)a->opts.retention_days[3], "record", "events", "days",
 	                              (json_int_t)a->opts.retention_days[1], "record", "reports", "days",
-	                              (json_int_t)a->opts.retention_days[2], "record", "audit", "days", -1);
+	                              (json_int_t)a->opts.retention_days[2], "record", "tickets", "days",
+	                              (json_int_t)a->opts.retention_days[4], "record", "diagnostics", "days",
+	                              (json_int_t)a->opts.diagnostics_retention_days, "record", "audit", "days", -1);
 	struct policy_facts_in in;
 
 	/* The purposes of the routes served: declared by a route and enabled

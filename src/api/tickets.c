@@ -173,36 +173,57 @@ void api_tickets_get(struct http_req *r)
 	free(t);
 }
 
+/* What a page decided of each machine: a service company's tickets come
+ * from many machines in turn, so the verdict is remembered per machine,
+ * not just for the last one. */
+#define LIST_MACHINES_SEEN 128
+
+struct machine_verdict {
+	int64_t id;
+	int shown; /* in scope, consented, at the site asked for */
+};
+
 struct lister {
 	struct api *a;
 	const struct caller *s;
 	const char *purpose, *site;
-	struct store_machine m;
-	int have, verdict;
+	struct machine_verdict seen[LIST_MACHINES_SEEN];
+	size_t nseen;
 	json_t *list;
 	size_t limit;
 	int64_t last_id;
 	int more, rc;
 };
 
+static int machine_shown(struct lister *l, int64_t machine_id)
+{
+	struct store *st = vault_store(l->a->vault);
+	struct store_machine m;
+	struct store_site site;
+	int shown;
+
+	for (size_t i = 0; i < l->nseen; i++)
+		if (l->seen[i].id == machine_id)
+			return l->seen[i].shown;
+	shown = st->ops->machine_get(st, machine_id, &m) == CC_OK && sees(l->a, l->s, &m, l->purpose) == 1 &&
+	        (l->site == NULL || (m.site_id != 0 && st->ops->site_get(st, m.site_id, &site) == CC_OK &&
+	                             strcmp(site.name, l->site) == 0));
+	if (l->nseen == LIST_MACHINES_SEEN)
+		l->nseen = 0; /* a page rarely spans more machines; start over */
+	l->seen[l->nseen].id = machine_id;
+	l->seen[l->nseen++].shown = shown;
+	return shown;
+}
+
+/* The store narrowed the list to the scope by clear columns; each ticket
+ * shown is still judged by its machine's verified row. */
 static int list_one(void *ctx, const struct store_ticket *t)
 {
 	struct lister *l = ctx;
-	struct store *st = vault_store(l->a->vault);
 	json_t *doc;
 
-	if (!l->have || l->m.id != t->machine_id) {
-		l->have = st->ops->machine_get(st, t->machine_id, &l->m) == CC_OK;
-		l->verdict = l->have ? sees(l->a, l->s, &l->m, l->purpose) : 0;
-	}
-	if (l->verdict != 1)
+	if (!machine_shown(l, t->machine_id))
 		return 0;
-	if (l->site != NULL) {
-		struct store_site site;
-
-		if (l->m.site_id == 0 || st->ops->site_get(st, l->m.site_id, &site) != CC_OK || strcmp(site.name, l->site) != 0)
-			return 0;
-	}
 	if (json_array_size(l->list) == l->limit) {
 		l->more = 1;
 		return 1;
@@ -226,6 +247,7 @@ void api_tickets_list(struct http_req *r)
 	const char *state = http_query(r, "state");
 	struct store_ticket_filter f;
 	struct store_machine m;
+	struct api_scope sc;
 	struct api_page pg;
 	struct lister l;
 	json_t *doc;
@@ -244,6 +266,7 @@ void api_tickets_list(struct http_req *r)
 	}
 	f.unclosed = state != NULL && strcmp(state, "unclosed") == 0;
 	f.state = state != NULL && !f.unclosed ? state : NULL;
+	f.site_name = l.site;
 	f.before_id = pg.has_cursor ? api_page_after_int(&pg) : 0;
 	if (serial != NULL) {
 		int v = inventory_serial_valid(serial) && st->ops->machine_find(st, serial, &m) == CC_OK
@@ -262,12 +285,28 @@ void api_tickets_list(struct http_req *r)
 			return;
 		f.customer_id = org.id;
 	}
+	if (api_scope_build(a, s, http_route(r)->purpose, &sc) != CC_OK) {
+		api_scope_free(&sc);
+		http_reply_error(r, 500, "internal", "the tickets could not be read");
+		return;
+	}
+	f.scoped = 1;
+	f.customers = sc.customers;
+	f.ncustomers = sc.ncustomers;
+	f.machines = sc.machines;
+	f.nmachines = sc.nmachines;
+	f.sites = sc.sites;
+	f.nsites = sc.nsites;
+	/* One customer in scope (the customer's own people): its index answers. */
+	if (f.customer_id == 0 && sc.ncustomers == 1 && sc.nmachines == 0 && sc.nsites == 0)
+		f.customer_id = sc.customers[0];
 	l.a = a;
 	l.s = s;
 	l.purpose = http_route(r)->purpose;
 	l.list = json_array();
 	l.limit = pg.limit;
 	rc = st->ops->tickets->list(st, &f, list_one, &l);
+	api_scope_free(&sc);
 	if (rc < 0 || l.rc != CC_OK) {
 		json_decref(l.list);
 		http_reply_error(r, 500, "internal", "the tickets could not be read");

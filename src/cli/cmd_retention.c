@@ -23,7 +23,7 @@ static int everywhere(void *ctx, int64_t org_id)
 /* One row: the name, then the days of each kind in the table's order. */
 static void print_row(const char *name, json_t *days)
 {
-	static const char *const columns[] = { "telemetry", "rollups", "events", "reports" };
+	static const char *const columns[] = { "telemetry", "rollups", "events", "reports", "tickets" };
 
 	printf("%-24s", name);
 	for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) {
@@ -64,8 +64,8 @@ static int run_show(struct cli_args *a)
 		return rc;
 	if (a->json)
 		return cli_print_json(doc);
-	printf("%-24s %-10s %-10s %-10s %-10s (days; erasure: kept until the customer is erased)\n", "", "TELEMETRY",
-	       "ROLLUPS", "EVENTS", "REPORTS");
+	printf("%-24s %-10s %-10s %-10s %-10s %-10s (days; erasure: kept until the customer is erased)\n", "",
+	       "TELEMETRY", "ROLLUPS", "EVENTS", "REPORTS", "TICKETS");
 	print_row("installation", json_object_get(doc, "installation"));
 	json_array_foreach(json_object_get(doc, "customers"), i, c)
 		print_row(json_string_value(json_object_get(c, "customer")), json_object_get(c, "effective"));
@@ -82,7 +82,7 @@ static int run_set(struct cli_args *a)
 	int rc;
 
 	if (retention_kind_parse(cli_get(a, "kind"), &kind) != CC_OK) {
-		log_error(MOD, "--kind: telemetry, rollups, events or reports");
+		log_error(MOD, "--kind: telemetry, rollups, events, reports or tickets");
 		return CC_ERR_INVALID;
 	}
 	if (end == days_text || end == NULL || *end != '\0' || days < 0 || days > RETENTION_DAYS_MAX) {
@@ -110,7 +110,7 @@ const struct cli_cmd cli_retention_cmds[] = {
 	  { { "customer", "C", "that customer's, agreed or not", 0 }, CLI_END_OPTS }, run_show },
 	{ "retention", "set", "agree a shorter retention with a customer (the sweep deletes by the shorter of the "
 	                      "two)", NULL, 1,
-	  { { "customer", "C", "the customer", 1 }, { "kind", "K", "telemetry, rollups, events or reports", 1 },
+	  { { "customer", "C", "the customer", 1 }, { "kind", "K", "telemetry, rollups, events, reports or tickets", 1 },
 	    { "days", "N", "1 to 36500; 0 removes the term", 1 }, CLI_END_OPTS },
 	  run_set },
 	CLI_END_CMDS,

@@ -103,6 +103,9 @@ static const struct opt table[] = {
 	{ "retention_rollups_days", I(retention_rollups_days), "0", 0, 36500, NULL,
 	  "per-minute and per-hour summaries of telemetry (the charts of long periods) older than this many days "
 	  "are deleted; 0 keeps them until erasure, so charts outlive the raw points" },
+	{ "retention_tickets_days", I(retention_tickets_days), "0", 0, 36500, NULL,
+	  "service tickets closed more than this many days ago are deleted with their history; open ones are kept; "
+	  "0 keeps them until the customer is erased" },
 	{ "retention_sweep_s", I(retention_sweep_s), "3600", 1, 86400, NULL,
 	  "how often records past their retention are looked for and deleted, seconds" },
 	{ "retention_batch_rows", I(retention_batch_rows), "5000", 1, 1000000, NULL,

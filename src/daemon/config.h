@@ -44,6 +44,7 @@ struct config {
 	int64_t retention_events_days;
 	int64_t retention_reports_days;
 	int64_t retention_rollups_days;          /* the charts' summaries; 0: until erasure */
+	int64_t retention_tickets_days;          /* counted from the close; 0: until erasure */
 	int64_t retention_sweep_s;
 	int64_t retention_batch_rows;
 	int64_t downloads_max;

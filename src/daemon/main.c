@@ -318,7 +318,8 @@ int main(int argc, char **argv)
 		rc = erasure_watch_start(base, vault, cfg.fleet_poll_ms, &watch);
 	if (rc == CC_OK) {
 		struct retention_policy rp = { { cfg.retention_telemetry_days, cfg.retention_events_days,
-		                                 cfg.retention_reports_days, cfg.retention_rollups_days },
+		                                 cfg.retention_reports_days, cfg.retention_rollups_days,
+		                                 cfg.retention_tickets_days },
 		                               cfg.retention_sweep_s * 1000, (size_t)cfg.retention_batch_rows,
 		                               cfg.diagnostics_retention_days };
 
@@ -334,7 +335,8 @@ int main(int argc, char **argv)
 		                       cfg.mqtt_listen[0] ? tls_describe(tls) : NULL,
 		                       cfg.https_listen[0] ? tls_describe(https_tls) : NULL, cfg.purposes,
 		                       { cfg.retention_telemetry_days, cfg.retention_events_days,
-		                         cfg.retention_reports_days, cfg.retention_rollups_days },
+		                         cfg.retention_reports_days, cfg.retention_rollups_days,
+		                         cfg.retention_tickets_days },
 		                       cfg.webhook_allow_private, cfg.diagnostics_max_bytes,
 		                       cfg.diagnostics_retention_days, cfg.downloads_max, o.data_dir,
 		                       o.master_key_file };

@@ -15,19 +15,23 @@
 #include "records/records.h"
 #include "records/event_days.h"
 #include "records/rollup.h"
+#include "store/diagnostics.h"
+#include "store/tickets.h"
 #include "vault/vault.h"
 
 #define MOD "retention"
 #define DAY_MS INT64_C(86400000)
 
 /* The data class each kind is read under, for the audit record. */
-static const char *const kind_classes[RETAIN_KINDS] = { "technical", "technical", "service", "technical" };
+static const char *const kind_classes[RETAIN_KINDS] = { "technical", "technical", "service", "technical",
+                                                                  "service" };
 
 /* Deleted rows per customer and kind in one sweep. */
 struct tally {
 	int64_t customer_id;
 	int64_t deleted[RETAIN_KINDS];
 	int64_t cut_ms[RETAIN_KINDS]; /* what was older than this went */
+	int64_t bundles, bundles_cut_ms; /* diagnostics bundles (their own setting, not a kind) */
 };
 
 struct retention {
@@ -111,7 +115,10 @@ static int delete_batch(struct retention *r, int64_t machine_id, enum retention_
 
 	*deleted = 0;
 	if (rc == CC_OK) {
-		if (k == RETAIN_ROLLUPS) {
+		if (k == RETAIN_TICKETS) {
+			/* Closed before the cut-off; their history goes with them. */
+			rc = s->ops->tickets->purge(s, machine_id, cut_ms, limit, &n);
+		} else if (k == RETAIN_ROLLUPS) {
 			/* Summaries wholly before the cut-off. */
 			rc = s->ops->rollup_purge(s, machine_id, ROLLUP_MINUTE_MS, cut_ms - ROLLUP_MINUTE_MS + 1, limit,
 			                          &n);
@@ -179,6 +186,39 @@ static void sweep_machine(struct retention *r, int64_t machine_id, int64_t custo
 	}
 }
 
+/* A machine's diagnostics bundles asked for before the cut-off, a batch of
+ * chunks per transaction (a bundle may be 256 of them): whole bundles go
+ * once their chunks have. */
+static void sweep_bundles(struct retention *r, int64_t machine_id, int64_t customer_id, int64_t now)
+{
+	struct store *s = vault_store(r->vault);
+	int64_t limit = (int64_t)r->policy.batch_rows, cut = now - r->policy.diagnostics_days * DAY_MS;
+	int64_t bundles = 0, chunks = 0;
+
+	if (r->policy.diagnostics_days <= 0)
+		return;
+	do {
+		struct tally *t;
+		int rc = s->ops->begin(s);
+
+		if (rc == CC_OK)
+			rc = s->ops->diagnostics->purge(s, machine_id, cut, limit, &bundles, &chunks);
+		if (rc == CC_OK)
+			rc = s->ops->commit(s);
+		if (rc != CC_OK) {
+			s->ops->rollback(s);
+			log_warn(MOD, "diagnostics bundles of machine %lld could not be deleted (%s); again at the next sweep",
+			         (long long)machine_id, cc_strerror(rc));
+			return;
+		}
+		t = bundles > 0 ? tally_of(r, customer_id) : NULL;
+		if (t != NULL) {
+			t->bundles += bundles;
+			t->bundles_cut_ms = cut;
+		}
+	} while (bundles + chunks >= limit && !stopping(r));
+}
+
 /* One audit record per customer and kind that lost records in this sweep. */
 static void audit_sweep(struct retention *r)
 {
@@ -207,29 +247,50 @@ static void audit_sweep(struct retention *r)
 			if (audit_append(r->vault, &e) != CC_OK)
 				log_warn(MOD, "the audit record of a retention sweep could not be written");
 		}
+		if (r->tallies[i].bundles > 0) {
+			struct audit_event e = { 0 };
+			char detail[96];
+			time_t cut = (time_t)(r->tallies[i].bundles_cut_ms / 1000);
+			struct tm tm;
+
+			gmtime_r(&cut, &tm);
+			snprintf(detail, sizeof(detail), "deleted %lld bundles asked for before %04d-%02d-%02dT%02d:%02dZ",
+			         (long long)r->tallies[i].bundles, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			         tm.tm_min);
+			e.actor = "daemon:retention";
+			e.source = detail;
+			e.action = "retention.diagnostics.delete";
+			e.machines = "*";
+			e.data_class = "technical";
+			e.purpose = "administration";
+			e.outcome = "ok";
+			e.customer_id = r->tallies[i].customer_id;
+			if (audit_append(r->vault, &e) != CC_OK)
+				log_warn(MOD, "the audit record of a retention sweep could not be written");
+		}
 	}
 	r->ntallies = 0;
 }
 
-/* Diagnostics bundles go whole, by age, and open requests past their time
- * expire (fleet/diagnostics.h); one audit record when any did. */
+/* Open requests past their time expire (fleet/diagnostics.h): what they
+ * had received goes; one audit record when any did. Old bundles go per
+ * machine, in batches (sweep_bundles). */
 static void sweep_diagnostics(struct retention *r)
 {
 	struct audit_event e = { 0 };
 	char detail[96];
 	int64_t n = 0;
 
-	if (diagnostics_sweep(r->vault, r->policy.diagnostics_days, &n) != CC_OK) {
-		log_warn(MOD, "old diagnostics bundles could not be deleted; again at the next sweep");
+	if (diagnostics_sweep(r->vault, 0, &n) != CC_OK) {
+		log_warn(MOD, "diagnostics requests past their time could not be expired; again at the next sweep");
 		return;
 	}
 	if (n == 0)
 		return;
-	snprintf(detail, sizeof(detail), "%lld bundles expired or older than %lld days", (long long)n,
-	         (long long)r->policy.diagnostics_days);
+	snprintf(detail, sizeof(detail), "%lld requests not uploaded in time expired", (long long)n);
 	e.actor = "daemon:retention";
 	e.source = detail;
-	e.action = "retention.diagnostics.delete";
+	e.action = "retention.diagnostics.expire";
 	e.machines = "*";
 	e.data_class = "technical";
 	e.purpose = "administration";
@@ -262,8 +323,10 @@ static void sweep(struct retention *r)
 			return;
 		}
 		qsort(sl.machines, sl.n, sizeof(sl.machines[0]), cmp_machine);
-		for (size_t i = 0; i < sl.n && !stopping(r); i++)
+		for (size_t i = 0; i < sl.n && !stopping(r); i++) {
 			sweep_machine(r, sl.machines[i][0], sl.machines[i][1], now, total);
+			sweep_bundles(r, sl.machines[i][0], sl.machines[i][1], now);
+		}
 		if (sl.n > 0)
 			sl.after = sl.machines[sl.n - 1][0];
 	} while (sl.more && !stopping(r));

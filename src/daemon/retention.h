@@ -8,7 +8,9 @@
  * deletes at most batch_rows rows per transaction, oldest first, so the
  * settler and the API's writes wait for one short batch at most, and the
  * writer (whose acknowledgements commit to the inbox, a file of its own)
- * not at all. Telemetry's roll-ups (records/rollup.h) keep their own
+ * not at all. Service tickets go by when they were closed; diagnostics
+ * bundles by when they were asked for, a batch of their chunks at a time
+ * (open requests past their time expire once per sweep). Telemetry's roll-ups (records/rollup.h) keep their own
  * retention, so the charts of old periods outlive the raw points. A sweep
  * that deleted anything appends one audit record per customer and kind
  * (actor "daemon:retention"), saying how many and before when.

@@ -51,3 +51,62 @@ int diag_manifest_check(const uint8_t *p, size_t len, const char *serial, size_t
 		*manifest_len = mlen;
 	return rc;
 }
+
+void diag_lines_init(struct diag_lines *l)
+{
+	l->len = 0;
+	l->line = 1;
+	l->refused = 0;
+	l->reason = PRIVACY_NONE;
+}
+
+static void judge(struct diag_lines *l)
+{
+	enum privacy_reason r;
+
+	if (l->line == 1 || l->len == 0 || l->refused != 0)
+		return;
+	r = privacy_scan_text((const char *)l->buf, l->len);
+	if (r != PRIVACY_NONE) {
+		l->refused = l->line;
+		l->reason = r;
+	}
+}
+
+enum privacy_reason diag_lines_feed(struct diag_lines *l, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && l->refused == 0) {
+		const uint8_t *nl = memchr(p + i, '\n', n - i);
+		size_t take = (nl != NULL ? (size_t)(nl - (p + i)) : n - i);
+		size_t room = DIAG_LINE_MAX - l->len;
+
+		if (take > room)
+			take = room;
+		memcpy(l->buf + l->len, p + i, take);
+		l->len += take;
+		i += take;
+		if (l->len == DIAG_LINE_MAX) {
+			/* A long line: this window, then on with its tail. */
+			judge(l);
+			memmove(l->buf, l->buf + DIAG_LINE_MAX - DIAG_LINE_OVERLAP, DIAG_LINE_OVERLAP);
+			l->len = DIAG_LINE_OVERLAP;
+			continue;
+		}
+		if (i < n && p[i] == '\n') {
+			judge(l);
+			l->len = 0;
+			l->line++;
+			i++;
+		}
+	}
+	return l->reason;
+}
+
+enum privacy_reason diag_lines_end(struct diag_lines *l)
+{
+	judge(l);
+	l->len = 0;
+	return l->reason;
+}

@@ -113,10 +113,14 @@ static int seal_slice(struct vault *v, struct store_diag *d, const char *serial,
 	return rc;
 }
 
-/* Reads the whole bundle back: its digest, and the head the manifest is in. */
+/* Reads the whole bundle back: its digest, the head the manifest is in,
+ * and every log line through the privacy filter (diag_bundle.h: refused,
+ * not redacted). *line: the log line refused, 0 for none. */
 static int verify(struct vault *v, const struct store_diag *d, const char *serial, const char *want_hex,
-                  const char **why, enum privacy_reason *privacy)
+                  const char **why, enum privacy_reason *privacy, int64_t *line)
 {
+	struct diag_lines *lines = malloc(sizeof(*lines));
+	enum privacy_reason in_lines = PRIVACY_NONE;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char digest[32];
 	unsigned int dlen = 0;
@@ -124,9 +128,13 @@ static int verify(struct vault *v, const struct store_diag *d, const char *seria
 	uint8_t *head = malloc(DIAG_MANIFEST_MAX + 1);
 	size_t headlen = 0, mlen;
 	int64_t at = 0, off;
-	int rc = md != NULL && head != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? CC_OK : CC_ERR_NOMEM;
+	int rc = md != NULL && head != NULL && lines != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+	             ? CC_OK : CC_ERR_NOMEM;
 
 	*why = "";
+	*line = 0;
+	if (lines != NULL)
+		diag_lines_init(lines);
 	while (rc == CC_OK) {
 		uint8_t *pt = NULL;
 		size_t len = 0;
@@ -140,6 +148,8 @@ static int verify(struct vault *v, const struct store_diag *d, const char *seria
 			rc = CC_ERR_CORRUPT;
 		if (rc == CC_OK && EVP_DigestUpdate(md, pt, len) != 1)
 			rc = CC_ERR_CRYPTO;
+		if (rc == CC_OK)
+			in_lines = diag_lines_feed(lines, pt, len);
 		if (rc == CC_OK && headlen < DIAG_MANIFEST_MAX + 1) {
 			size_t n = DIAG_MANIFEST_MAX + 1 - headlen < len ? DIAG_MANIFEST_MAX + 1 - headlen : len;
 			memcpy(head + headlen, pt, n);
@@ -156,8 +166,17 @@ static int verify(struct vault *v, const struct store_diag *d, const char *seria
 	}
 	if (rc == CC_OK)
 		rc = diag_manifest_check(head, headlen, serial, &mlen, why, privacy);
+	if (rc == CC_OK && (in_lines = diag_lines_end(lines)) != PRIVACY_NONE) {
+		*why = "a log line holds personal or financial data";
+		*privacy = in_lines;
+		*line = lines->refused;
+		rc = CC_ERR_INVALID;
+	}
 	EVP_MD_CTX_free(md);
 	free(head);
+	if (lines != NULL)
+		OPENSSL_cleanse(lines, sizeof(*lines)); /* it held plain text of the bundle */
+	free(lines);
 	return rc;
 }
 
@@ -179,6 +198,8 @@ int diagnostics_append(struct vault *v, const struct store_machine *m, int64_t i
 {
 	struct store *s = vault_store(v);
 	const char *reason = "";
+	char refused[STORE_DIAG_REASON_MAX + 1];
+	int64_t line = 0;
 	int rc, verdict = CC_OK;
 
 	why[0] = '\0';
@@ -218,7 +239,13 @@ int diagnostics_append(struct vault *v, const struct store_machine *m, int64_t i
 		out->received += (int64_t)len;
 		out->state = DIAG_UPLOADING;
 		if (rc == CC_OK && final) {
-			rc = verify(v, out, m->serial, sha256, &reason, privacy);
+			rc = verify(v, out, m->serial, sha256, &reason, privacy, &line);
+			if (rc == CC_ERR_INVALID && line > 0) {
+				/* Which line and which detector: never the line itself. */
+				snprintf(refused, sizeof(refused), "log line %lld holds personal or financial data",
+				         (long long)line);
+				reason = refused;
+			}
 			if (rc == CC_ERR_INVALID) {
 				verdict = CC_ERR_INVALID;
 				snprintf(why, DIAG_WHY_MAX, "bundle refused: %s", reason);
@@ -243,8 +270,8 @@ out:
 	if (rc == CC_OK && verdict != CC_OK)
 		rc = verdict;
 	if (rc == CC_ERR_INVALID && *privacy != PRIVACY_NONE)
-		log_warn(MOD, "a diagnostics bundle of %s was refused: %s in its manifest (its content is not logged)",
-		         m->serial, privacy_reason_name(*privacy));
+		log_warn(MOD, "a diagnostics bundle of %s was refused: %s in its %s (its content is not logged)",
+		         m->serial, privacy_reason_name(*privacy), line > 0 ? "log lines" : "manifest");
 	return rc;
 }
 

@@ -9,7 +9,7 @@
 #include "common/err.h"
 #include "fleet/inventory.h"
 
-static const char *const names[RETAIN_KINDS] = { "telemetry", "events", "reports", "rollups" };
+static const char *const names[RETAIN_KINDS] = { "telemetry", "events", "reports", "rollups", "tickets" };
 
 const char *retention_kind_name(enum retention_kind k)
 {

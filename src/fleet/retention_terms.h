@@ -16,11 +16,13 @@
 
 #include "vault/vault.h"
 
-enum retention_kind { RETAIN_TELEMETRY, RETAIN_EVENTS, RETAIN_REPORTS, RETAIN_ROLLUPS, RETAIN_KINDS };
+/* RETAIN_TICKETS: service tickets, counted from when they were closed (an
+ * open ticket is kept whatever its age). */
+enum retention_kind { RETAIN_TELEMETRY, RETAIN_EVENTS, RETAIN_REPORTS, RETAIN_ROLLUPS, RETAIN_TICKETS, RETAIN_KINDS };
 
 #define RETENTION_DAYS_MAX 36500
 
-/* "telemetry", "events", "reports", "rollups". */
+/* "telemetry", "events", "reports", "rollups", "tickets". */
 const char *retention_kind_name(enum retention_kind k);
 /* CC_OK and *out, or CC_ERR_INVALID for another name. */
 int retention_kind_parse(const char *name, enum retention_kind *out);

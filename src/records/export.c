@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "fleet/tickets.h"
 #include "ingest/catalogue.h"
 #include "records/fields.h"
 #include "records/records.h"
@@ -15,7 +16,7 @@
 
 /* Where an export stands: the machines (read at the start), which one and
  * which kind of record is being written, and after which seq it goes on. */
-enum export_phase { PHASE_HEAD, PHASE_MACHINE, PHASE_RECORDS, PHASE_TAIL, PHASE_DONE };
+enum export_phase { PHASE_HEAD, PHASE_MACHINE, PHASE_RECORDS, PHASE_TICKETS, PHASE_TAIL, PHASE_DONE };
 
 /* A CSV table's columns after serial, seq and time: the catalogue's metrics
  * or fields, then "other" for any name the catalogue no longer has. */
@@ -37,6 +38,7 @@ struct export {
 	enum export_phase phase;
 	enum record_kind kind;
 	int64_t after_seq;
+	int64_t ticket_before;           /* JSON: the machine's tickets go on below this id (0: from the newest) */
 	size_t budget;                   /* records left in this step */
 	int first_record;
 	/* the current step's output */
@@ -295,8 +297,60 @@ static int records_step(struct export *e)
 		}
 		return e->rc;
 	}
-	if (e->format == EXPORT_JSON)
-		outs(e, "]}");
+	if (e->format == EXPORT_JSON) {
+		/* The machine's service tickets follow its records (JSON only: a
+		 * ticket's history does not fit a spreadsheet's rows). */
+		outs(e, "],\"tickets\":[");
+		e->ticket_before = 0;
+		e->first_record = 1;
+		e->phase = PHASE_TICKETS;
+		return e->rc;
+	}
+	e->machine++;
+	e->phase = PHASE_MACHINE;
+	return e->rc;
+}
+
+/* One ticket with its whole history, its words opened: tickets_doc is the
+ * one place a ticket becomes JSON (the API shows the same document). */
+static int one_ticket(void *arg, const struct store_ticket *t)
+{
+	struct export *e = arg;
+	json_t *doc;
+	char *text;
+
+	if (e->budget == 0)
+		return 1;
+	doc = tickets_doc(e->v, t, 1);
+	text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (text == NULL)
+		return e->rc = CC_ERR_NOMEM;
+	if (!e->first_record)
+		outs(e, ",");
+	e->first_record = 0;
+	outs(e, text);
+	free(text);
+	e->ticket_before = t->id;
+	e->budget--;
+	return e->rc;
+}
+
+static int tickets_step(struct export *e)
+{
+	struct store *s = vault_store(e->v);
+	struct store_ticket_filter f;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.machine_id = e->machines[e->machine].id;
+	f.before_id = e->ticket_before;
+	rc = s->ops->tickets->list(s, &f, one_ticket, e);
+	if (rc < 0 || e->rc != CC_OK)
+		return rc < 0 ? rc : e->rc;
+	if (rc == 1)
+		return CC_OK; /* the budget ran out: on from ticket_before next time */
+	outs(e, "]}");
 	e->machine++;
 	e->phase = PHASE_MACHINE;
 	return e->rc;
@@ -347,6 +401,9 @@ int export_step(struct export *e, size_t max_records, int (*write)(void *ctx, co
 			break;
 		case PHASE_RECORDS:
 			rc = records_step(e);
+			break;
+		case PHASE_TICKETS:
+			rc = tickets_step(e);
 			break;
 		case PHASE_TAIL:
 			if (e->format == EXPORT_JSON)

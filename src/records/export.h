@@ -2,7 +2,9 @@
  * export.h - everything stored for a customer's machines, decrypted and
  * streamed as JSON or CSV (a data subject's copy, or a customer leaving).
  *
- * JSON is one document with every kind of record. CSV is for spreadsheets,
+ * JSON is one document with every kind of record, and per machine its
+ * service tickets with their whole history (fleet/tickets.h tickets_doc,
+ * the words opened). CSV is for spreadsheets,
  * so it is one table per kind of record (telemetry, events or reports):
  * a header row, then serial, seq, time (ISO 8601 UTC) and one column per
  * metric or field the catalogue lets the customer's machines send, values

@@ -41,6 +41,15 @@ struct store_ticket_filter {
 	int64_t machine_id, customer_id, site_id;
 	const char *state;
 	int unclosed; /* 1: every state but closed */
+	const char *site_name; /* machines placed at a site of this name; NULL: any */
+	/* The caller's scope, pushed into the query so that a page costs what
+	 * it shows: with scoped 1, only tickets of these customers, of these
+	 * machines, or of machines placed at these sites (a subcontractor's
+	 * grants); all three empty selects none. Clear columns narrow; the API
+	 * still judges each ticket it shows by the MAC-checked rows. */
+	int scoped;
+	const int64_t *customers, *machines, *sites;
+	size_t ncustomers, nmachines, nsites;
 };
 
 /* One line of a ticket's history. */
@@ -68,6 +77,10 @@ struct store_ticket_ops {
 	/* A ticket's history, oldest first. */
 	int (*events)(struct store *s, int64_t ticket_id, int (*each)(void *ctx, const struct store_ticket_event *e),
 	              void *ctx);
+	/* Deletes up to limit of a machine's tickets closed before before_ms
+	 * (their history goes with them), oldest first; *deleted: how many
+	 * (retention, daemon/retention.h). */
+	int (*purge)(struct store *s, int64_t machine_id, int64_t before_ms, int64_t limit, int64_t *deleted);
 	/* The history lines of a machine's tickets within [from_ms, to_ms), for its timeline (no text). */
 	int (*machine_events)(struct store *s, int64_t machine_id, int64_t from_ms, int64_t to_ms,
 	                      int (*each)(void *ctx, const struct store_ticket_event *e), void *ctx);

@@ -803,6 +803,7 @@ ROUTES = [
           MACHINE_TARGETS),
     Route("GET", "/api/v1/machines/{serial}/diagnostics", "support", "technical", machine_route(200),
           MACHINE_TARGETS),
+    Route("GET", "/api/v1/diagnostics", "support", "technical", needs_class(200)),
     Route("GET", "/api/v1/diagnostics/{id}", "support", "technical", machine_route(200), GRANT_TARGETS,
           prepare=fresh_bundle),
     Route("GET", "/api/v1/diagnostics/{id}/content", "support", "technical",

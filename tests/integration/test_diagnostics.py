@@ -93,7 +93,9 @@ def world(tmp_path_factory):
                  stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}",
-                                          "diagnostics_max_bytes": str(LIMIT), "retention_sweep_s": "1"}) as d:
+                                          "diagnostics_max_bytes": str(LIMIT), "retention_sweep_s": "1",
+                                          # a chunk per transaction: a bundle of two goes in three
+                                          "retention_batch_rows": "1"}) as d:
         people = checked(Api(port, fleet.data / "ca.crt"))
         yield {"fleet": fleet, "d": d, "port": port, "people": people,
                "tech": people.login("tech", ccdaemon.password_of("tech")),
@@ -217,6 +219,109 @@ def test_card_number_in_manifest_refused(world):
     assert status == 422 and "SHA-256" in doc["error"]["message"], doc
 
 
+def test_personal_data_in_a_log_line_refuses_the_bundle(world):
+    """Log lines pass the ingest filter's text detectors; a bundle with one that holds an
+    e-mail address is refused whole (not redacted: its SHA-256 is the machine's), the line
+    and the detector named, never the text."""
+    w, fleet = world, world["fleet"]
+    req = request(w)
+    m = machine_api(fleet, w["port"], "D1")
+    email = "carl.smith@example.com"
+    head = bundle("D1", 0)
+    data = head + b"2026-12-07T10:00:00Z INFO boiler ok\n2026-12-07T10:01:00Z WARN visit by " + email.encode() + \
+        b"\n2026-12-07T10:02:00Z INFO pump 9.1 bar\n"
+    mark = w["d"].mark()
+    status, doc, _ = put(m, f"/api/v1/machine/diagnostics/{req['id']}?offset=0&final=1&sha256="
+                         + hashlib.sha256(data).hexdigest(), data)
+    assert status == 422 and doc["error"]["code"] == "not_machine_data", doc
+    assert "log line 3" in doc["error"]["message"] and "(email)" in doc["error"]["message"], doc
+    assert email not in json.dumps(doc) and email not in "".join(w["d"].lines(mark))
+    status, doc, _ = w["people"].call("GET", f"/api/v1/diagnostics/{req['id']}", token=w["tech"])
+    assert status == 200 and doc["state"] == "failed" and doc["reason"].startswith("log line 3 "), doc
+    with storeview.open_store(fleet.data) as db:
+        assert db.count("diag_chunks", "bundle_id = ?", (req["id"],)) == 0
+    # The same lines without it are a bundle like any other.
+    req = request(w)
+    data = data.replace(b"visit by " + email.encode(), b"visit by the technician")
+    status, doc, _ = put(m, f"/api/v1/machine/diagnostics/{req['id']}?offset=0&final=1&sha256="
+                         + hashlib.sha256(data).hexdigest(), data)
+    assert status == 200 and doc["complete"], doc
+
+
+def test_bundle_lists_page_by_cursor(world):
+    w = world
+    for _ in range(3):
+        request(w, "D2")
+    status, whole, _ = w["people"].call("GET", "/api/v1/machines/D2/diagnostics?limit=200", token=w["tech"])
+    assert status == 200 and len(whole["bundles"]) >= 3 and "next_cursor" not in whole, whole
+    ids = [b["id"] for b in whole["bundles"]]
+    assert ids == sorted(ids, reverse=True), ids
+    for path in ("/api/v1/machines/D2/diagnostics?limit=2", "/api/v1/diagnostics?serial=D2&limit=2"):
+        paged, cursor = [], None
+        while True:
+            status, doc, _ = w["people"].call("GET", path + (f"&cursor={cursor}" if cursor else ""), token=w["tech"])
+            assert status == 200 and len(doc["bundles"]) <= 2, doc
+            paged += [b["id"] for b in doc["bundles"]]
+            cursor = doc.get("next_cursor")
+            if cursor is None:
+                break
+        assert paged == ids, (path, paged, ids)
+    status, doc, _ = w["people"].call("GET", "/api/v1/machines/D2/diagnostics?cursor=zz", token=w["tech"])
+    assert status == 400, doc
+
+
+def test_a_moved_machines_bundles_stay_with_the_customer_they_were_taken_for(world):
+    """After a move to another customer the old bundles are seen by the customer that owned
+    the machine then (its people with the technical class) and by the manufacturer; not by the
+    new customer, nor by the old customer's service company, whose service follows the machine."""
+    w, fleet = world, world["fleet"]
+    fleet.cc("org", "add", "--name", "serv-x", "--kind", "distributor", "--parent", "manufacturer")
+    fleet.add_customer("cafe-old", parent="serv-x")
+    fleet.add_customer("cafe-new")
+    fleet.add_machine("MV1", customer="cafe-old")
+    for login, org, role in (("admin-old", "cafe-old", "admin"), ("admin-new", "cafe-new", "admin"),
+                             ("tech-x", "serv-x", "technician")):
+        fleet.cc("user", "add", "--org", org, "--login", login, "--role", role, "--password-stdin",
+                 stdin=ccdaemon.password_of(login) + "\n")
+    people = w["people"]
+    tok = {who: people.login(who, ccdaemon.password_of(who)) for who in ("admin-old", "admin-new", "tech-x")}
+    tok["tech"] = w["tech"]
+    old = request(w, "MV1")
+    data = bundle("MV1", 3000)
+    status, doc, _ = put(machine_api(fleet, w["port"], "MV1"), f"/api/v1/machine/diagnostics/{old['id']}?offset=0"
+                         f"&final=true&sha256={hashlib.sha256(data).hexdigest()}", data)
+    assert status == 200 and doc["complete"], doc
+
+    def sees(who, bid):
+        status, _, _ = people.call("GET", f"/api/v1/diagnostics/{bid}", token=tok[who])
+        assert status in (200, 404), (who, status)
+        return status == 200
+
+    def listed(who, path="/api/v1/diagnostics?serial=MV1"):
+        status, doc, _ = people.call("GET", path, token=tok[who])
+        return [b["id"] for b in doc["bundles"]] if status == 200 else status
+    assert [who for who in tok if sees(who, old["id"])] == ["admin-old", "tech-x", "tech"]
+
+    fleet.cc("machine", "move", "MV1", "--customer", "cafe-new")
+    status, new, _ = people.call("POST", "/api/v1/machines/MV1/diagnostics", token=w["tech"])
+    assert status == 201, new
+    assert [who for who in tok if sees(who, old["id"])] == ["admin-old", "tech"]
+    assert [who for who in tok if sees(who, new["id"])] == ["admin-new", "tech"]
+    assert listed("admin-old") == [old["id"]] and listed("admin-new") == [new["id"]]
+    assert listed("tech-x") == [] and listed("tech") == [new["id"], old["id"]]
+    assert old["id"] not in listed("tech-x", "/api/v1/diagnostics")
+    # The machine's own list: its rows before the move too, for whoever may see them.
+    assert listed("tech", "/api/v1/machines/MV1/diagnostics") == [new["id"], old["id"]]
+    assert listed("admin-new", "/api/v1/machines/MV1/diagnostics") == [new["id"]]
+    assert listed("admin-old", "/api/v1/machines/MV1/diagnostics") == 404
+    # The old bundle still opens: sealed under the old customer's key, its serial in the seal.
+    for who in ("admin-old", "tech"):
+        status, _, _ = people.call("GET", f"/api/v1/diagnostics/{old['id']}/content", token=tok[who])
+        assert status == 200, who
+    status, doc, _ = people.call("GET", f"/api/v1/diagnostics/{old['id']}/content", token=tok["admin-new"])
+    assert status == 404, doc
+
+
 def test_roles_without_the_technical_class_are_refused(world):
     w = world
     req = request(w)
@@ -320,7 +425,15 @@ def test_retention_expires_and_deletes(world):
     assert doc["reason"] == "not uploaded in time", doc
     with storeview.open_store(fleet.data) as db:
         assert db.count("diag_chunks", "bundle_id = ?", (old["id"],)) == 0
-    assert "retention.diagnostics.delete" in {r["action"] for r in fleet.ccj("audit", "list")}
+        customer = db.scalar("SELECT customer_id FROM machines WHERE serial = 'D2'")
+        audit = db.rows("SELECT action, source, customer_id FROM audit WHERE actor = 'daemon:retention' "
+                        "AND action LIKE 'retention.diagnostics.%'")
+    # Counted like every retention deletion: per customer, how many and before when; expiries apart.
+    deleted = [(src, cid) for action, src, cid in audit if action == "retention.diagnostics.delete"]
+    assert len(deleted) == 1 and deleted[0][1] == customer, audit
+    assert re.fullmatch(r"deleted 1 bundles asked for before \d{4}-\d\d-\d\dT\d\d:\d\dZ", deleted[0][0]), audit
+    assert any(a == "retention.diagnostics.expire" and re.fullmatch(r"\d+ requests not uploaded in time expired", s)
+               for a, s, _ in audit), audit
 
 
 def test_erasure_leaves_nothing_readable(world):

@@ -114,9 +114,10 @@ def test_a_customers_shorter_term_deletes_only_its_records(tmp_path):
         tokens = {who: api.login(who, ccdaemon.password_of(who)) for who in ("mgr-r", "mgr-s", "admin-r")}
         status, doc, _ = api.call("GET", "/api/v1/retention?customer=cafe-r", token=tokens["mgr-r"])
         assert status == 200, doc
-        assert doc["installation"] == {"telemetry": 0, "rollups": 0, "events": 365, "reports": 0}, doc
+        assert doc["installation"] == {"telemetry": 0, "rollups": 0, "events": 365, "reports": 0, "tickets": 0}, doc
         assert doc["customers"] == [{"customer": "cafe-r", "agreed": {"telemetry": 2},
-                                     "effective": {"telemetry": 2, "rollups": 0, "events": 365, "reports": 0}}]
+                                     "effective": {"telemetry": 2, "rollups": 0, "events": 365, "reports": 0,
+                                                   "tickets": 0}}]
         status, doc, _ = api.call("GET", "/api/v1/retention", token=tokens["mgr-s"])
         assert status == 200 and doc["customers"] == [], doc  # cafe-r's term is not cafe-s's business
         status, doc, _ = api.call("GET", "/api/v1/retention?customer=cafe-r", token=tokens["mgr-s"])
@@ -140,7 +141,8 @@ def test_a_customers_shorter_term_deletes_only_its_records(tmp_path):
     assert [r["seq"] for r in f.telemetry("S1")] == [1, 2]
     shown = f.ccj("retention", "show", "--customer", "cafe-s")
     assert shown["customers"] == [{"customer": "cafe-s", "agreed": {"rollups": 30},
-                                   "effective": {"telemetry": 0, "rollups": 30, "events": 365, "reports": 0}}]
+                                   "effective": {"telemetry": 0, "rollups": 30, "events": 365, "reports": 0,
+                                                 "tickets": 0}}]
     with storeview.open_store(f.data) as c:
         audit = c.rows("SELECT action, source, customer_id FROM audit WHERE actor = 'daemon:retention' ORDER BY seq")
         customer = c.scalar("SELECT id FROM orgs WHERE name = 'cafe-r'")

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ccdaemon  # noqa: E402
+import storeview  # noqa: E402
 from ccapi import Api  # noqa: E402
 from oas import checked  # noqa: E402
 from test_notify import Mailbox, Receiver, add_hook, settings  # noqa: E402
@@ -47,7 +48,9 @@ def world(tmp_path_factory):
     rx.secrets.append(secret)
     mb = Mailbox(root, f)
     port = ccdaemon.free_port()
+    # Closed tickets are kept 30 days (test_a_closed_ticket_ages_out ages one).
     d = ccdaemon.Daemon(f, settings=settings(rx, https_listen=f"127.0.0.1:{port}", alerts_tick_ms="200",
+                                             retention_tickets_days="30", retention_sweep_s="1",
                                              smtp_url=mb.url, smtp_ca_file=str(mb.ca),
                                              smtp_from="tickets@coffeecloud.example"))
     d.start()
@@ -294,3 +297,125 @@ def test_the_cli_twins(world):
     audit = f.ccj("audit", "list", "--action", "ticket.")
     assert {"ticket.open", "ticket.comment", "ticket.assign", "ticket.state", "ticket.close"} <= \
         {r["action"] for r in audit if r["actor"].startswith("cli:")}
+
+
+def pages(w, who, path, limit=2):
+    """Every ticket id of a listing, page by page (cursor), in the order served."""
+    ids, cursor = [], None
+    while True:
+        sep = "&" if "?" in path else "?"
+        status, doc = call(w, who, "GET", f"{path}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200 and len(doc["tickets"]) <= limit, (who, doc)
+        ids += [t["id"] for t in doc["tickets"]]
+        cursor = doc.get("next_cursor")
+        if cursor is None:
+            return ids
+
+
+def test_the_list_pages_through_the_callers_scope_in_the_store(world):
+    """The scope is the store's query: each caller pages through exactly its own tickets,
+    newest first, with tickets of others interleaved between them."""
+    w, f = world, world["fleet"]
+    f.cc("site", "add", "--customer", "cafe-a", "--name", "front")
+    f.cc("machine", "move", "T2", "--site", "front")
+    f.cc("user", "add", "--org", "serv-s", "--login", "sub-s", "--role", "subcontractor", "--password-stdin",
+         stdin=ccdaemon.password_of("sub-s") + "\n")
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))
+    f.cc("grant", "add", "--login", "sub-s", "--serial", "B1", "--purpose", "support", "--expires", expires)
+    w["tokens"]["sub-s"] = w["api"].login("sub-s", ccdaemon.password_of("sub-s"))
+    for i in range(4):
+        for who, serial in (("staff-a", "T1"), ("tech-o", "O1"), ("mgr-b", "B1"), ("staff-a", "T2")):
+            status, doc = call(w, who, "POST", "/api/v1/tickets", {"serial": serial, "title": f"Round {i}"})
+            assert status == 201, doc
+    every = f.ccj("ticket", "list")["tickets"]  # the operator's view, newest first
+    by = {}
+    for t in every:
+        by.setdefault(t["customer"], []).append(t["id"])
+    want = {"tech-s": [t["id"] for t in every if t["customer"] in ("cafe-a", "cafe-b")],
+            "tech-o": by["cafe-o"], "mgr-b": by["cafe-b"], "staff-a": by["cafe-a"],
+            "sub-s": [t["id"] for t in every if t["serial"] == "B1"]}
+    for who, ids in want.items():
+        assert len(ids) >= 4, (who, ids)
+        assert pages(w, who, "/api/v1/tickets") == ids, who
+    # Filters narrow within the scope, paged the same way.
+    assert pages(w, "tech-s", "/api/v1/tickets?site=front", limit=3) == \
+        [t["id"] for t in every if t["serial"] == "T2"]
+    assert pages(w, "tech-s", "/api/v1/tickets?customer=cafe-b&state=open") == \
+        [t["id"] for t in every if t["customer"] == "cafe-b" and t["state"] == "open"]
+    assert pages(w, "tech-o", "/api/v1/tickets?site=front") == []
+    assert pages(w, "sub-s", "/api/v1/tickets?machine=B1") == want["sub-s"]
+    status, doc = call(w, "sub-s", "GET", "/api/v1/tickets?machine=T1")
+    assert status == 404, doc
+
+
+def test_the_customers_export_holds_its_tickets(world):
+    w, f = world, world["fleet"]
+    status, t = call(w, "mgr-b", "POST", "/api/v1/tickets",
+                     {"serial": "B1", "title": "Export me", "description": "Steam wand drips."})
+    assert status == 201, t
+    call(w, "tech-s", "POST", f"/api/v1/tickets/{t['id']}/comments", {"text": "Seal ordered."})
+    doc = json.loads(f.cc("customer", "export", "cafe-b").stdout)
+    b1 = next(m for m in doc["machines"] if m["serial"] == "B1")
+    mine = [x for x in b1["tickets"] if x["id"] == t["id"]]
+    assert len(mine) == 1 and mine[0]["title"] == "Export me" and mine[0]["description"] == "Steam wand drips."
+    assert [h["what"] for h in mine[0]["history"]] == ["opened", "commented"]
+    assert mine[0]["history"][1]["text"] == "Seal ordered."
+    # Another customer's tickets are not in it.
+    assert all(x["customer"] == "cafe-b" for m in doc["machines"] for x in m["tickets"])
+    assert "Export me" not in f.cc("customer", "export", "cafe-a").stdout
+
+
+def test_a_closed_ticket_ages_out(world):
+    """retention_tickets_days (30 here) counts from the close; cafe-a agreed 20: its ticket
+    closed 25 days ago goes with its history (audited under its customer), an open one of
+    the same age stays, and cafe-b's ticket closed as long ago is within the installation's."""
+    w, f = world, world["fleet"]
+    f.cc("retention", "set", "--customer", "cafe-a", "--kind", "tickets", "--days", "20")
+    shown = f.ccj("retention", "show", "--customer", "cafe-a")
+    assert shown["customers"][0]["effective"]["tickets"] == 20, shown
+    status, other = call(w, "mgr-b", "POST", "/api/v1/tickets", {"serial": "B1", "title": "Within 30 days"})
+    assert status == 201
+    assert call(w, "tech-s", "POST", f"/api/v1/tickets/{other['id']}/assign", {"login": "tech-s"})[0] == 200
+    assert call(w, "tech-s", "POST", f"/api/v1/tickets/{other['id']}/close", {"report": {"work": "Done."}})[0] == 200
+    # O1 comes after B1 in a sweep: once its 31-day-old ticket is gone, B1's was judged.
+    status, last = call(w, "tech-o", "POST", "/api/v1/tickets", {"serial": "O1", "title": "Long done"})
+    assert call(w, "tech-o", "POST", f"/api/v1/tickets/{last['id']}/assign", {"login": "tech-o"})[0] == 200
+    assert call(w, "tech-o", "POST", f"/api/v1/tickets/{last['id']}/close", {"report": {"work": "Done."}})[0] == 200
+    status, closed = call(w, "staff-a", "POST", "/api/v1/tickets", {"serial": "T1", "title": "Old and done"})
+    assert status == 201
+    tid = closed["id"]
+    assert call(w, "tech-s", "POST", f"/api/v1/tickets/{tid}/assign", {"login": "tech-s"})[0] == 200
+    assert call(w, "tech-s", "POST", f"/api/v1/tickets/{tid}/close", {"report": {"work": "Done."}})[0] == 200
+    status, kept = call(w, "staff-a", "POST", "/api/v1/tickets", {"serial": "T1", "title": "Old and open"})
+    assert status == 201
+    month = 25 * 86400 * 1000
+    with storeview.open_store(f.data, write=True) as db:
+        for aged in (tid, other["id"]):
+            assert db.execute("UPDATE tickets SET opened_ms = opened_ms - ?, closed_ms = closed_ms - ? WHERE id = ?",
+                              (month, month, aged)) == 1
+        assert db.execute("UPDATE tickets SET opened_ms = opened_ms - ? WHERE id = ?", (month, kept["id"])) == 1
+        assert db.execute("UPDATE tickets SET closed_ms = closed_ms - ? WHERE id = ?", (month + 6 * 86400000,
+                                                                                      last["id"])) == 1
+        assert db.count("ticket_events", "ticket_id = ?", (tid,)) == 3
+    ccdaemon.poll_until(lambda: call(w, "staff-a", "GET", f"/api/v1/tickets/{tid}")[0] == 404 and
+                        call(w, "tech-o", "GET", f"/api/v1/tickets/{last['id']}")[0] == 404, "the old tickets to go")
+    assert call(w, "staff-a", "GET", f"/api/v1/tickets/{kept['id']}")[0] == 200
+    assert call(w, "mgr-b", "GET", f"/api/v1/tickets/{other['id']}")[0] == 200
+    with storeview.open_store(f.data) as db:
+        assert db.count("ticket_events", "ticket_id = ?", (tid,)) == 0
+        customer = db.scalar("SELECT id FROM orgs WHERE name = 'cafe-a'")
+        cafe_o = db.scalar("SELECT id FROM orgs WHERE name = 'cafe-o'")
+        audit = db.rows("SELECT source, customer_id FROM audit WHERE action = 'retention.tickets.delete' "
+                        "ORDER BY customer_id")
+    assert [(src.split(" older than ")[0], cid) for src, cid in audit] == \
+        sorted([("deleted 1", customer), ("deleted 1", cafe_o)], key=lambda x: x[1]), audit
+    # The policy says how long tickets (and diagnostics bundles) are kept, in its words too.
+    admin = w["api"].login("admin", ccdaemon.PASSWORD)
+    status, pol, _ = w["api"].call("GET", "/api/v1/policy/draft?lang=en", token=admin)
+    if status == 404:  # the version in force states these facts already
+        status, pol, _ = w["api"].call("GET", "/policy?lang=en")
+    assert status == 200 and "facts" in pol, pol
+    assert {r["record"]: r["days"] for r in pol["facts"]["retention"]} == \
+        {"telemetry": 0, "rollups": 0, "events": 0, "reports": 0, "tickets": 30, "diagnostics": 30, "audit": -1}
+    text = " ".join(next(c for c in pol["clauses"] if c["id"] == "retention")["facts"])
+    assert "service tickets and their history" in text and "30 days" in text, text

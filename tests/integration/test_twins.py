@@ -117,7 +117,7 @@ TWINS = {
     "artifact offer": ["POST /api/v1/artifacts/{sha256}/offers"],
     "artifact status": ["GET /api/v1/machines/{serial}/update"],
     "diagnostics request": ["POST /api/v1/machines/{serial}/diagnostics"],
-    "diagnostics list": ["GET /api/v1/machines/{serial}/diagnostics"],
+    "diagnostics list": ["GET /api/v1/machines/{serial}/diagnostics", "GET /api/v1/diagnostics"],
     "diagnostics show": ["GET /api/v1/diagnostics/{id}"],
     "diagnostics download": ["GET /api/v1/diagnostics/{id}/content"],
     "config show": ["GET /api/v1/machines/{serial}/config"],

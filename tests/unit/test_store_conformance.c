@@ -2214,6 +2214,50 @@ static void case_tickets(struct store **sp)
 	n = 0;
 	CHECK_EQ(to->machine_events(s, f.m2, 0, INT64_MAX, COUNTER(store_ticket_event), &n), CC_OK);
 	CHECK_EQ(n, 0);
+
+	/* The caller's scope in the query: customers, granted machines, granted sites; empty lists: none. */
+	{
+		int64_t other = add_org(s, f.maker, ORG_CUSTOMER, "cafe-other"), none[1] = { 0 };
+		int64_t m3 = add_machine(s, other, 0, "SN-0003"), t3 = 0, deleted = -1;
+
+		t.machine_id = m3;
+		t.customer_id = other;
+		CHECK_EQ(to->add(s, &t, &t3), CC_OK);
+		memset(&filt, 0, sizeof(filt));
+		filt.scoped = 1;
+		n = 0;
+		CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
+		CHECK_EQ(n, 0);
+		filt.customers = &other;
+		filt.ncustomers = 1;
+		n = 0;
+		CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
+		CHECK_EQ(n, 1);
+		filt.customers = none;
+		filt.machines = &f.m2;
+		filt.nmachines = 1;
+		filt.sites = &f.site; /* m1 is there */
+		filt.nsites = 1;
+		n = 0;
+		CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
+		CHECK_EQ(n, 2);
+		memset(&filt, 0, sizeof(filt));
+		filt.site_name = "main-street";
+		n = 0;
+		CHECK_EQ(to->list(s, &filt, COUNTER(store_ticket), &n), CC_OK);
+		CHECK_EQ(n, 1);
+		/* Retention: closed before the cut-off only, its history with it. */
+		CHECK_EQ(to->purge(s, f.m1, T0 + 10, 10, &deleted), CC_OK);
+		CHECK_EQ(deleted, 0);
+		CHECK_EQ(to->purge(s, f.m2, T0 + 11, 10, &deleted), CC_OK); /* open: kept */
+		CHECK_EQ(deleted, 0);
+		CHECK_EQ(to->purge(s, f.m1, T0 + 11, 10, &deleted), CC_OK);
+		CHECK_EQ(deleted, 1);
+		CHECK_EQ(to->get(s, t1, &got), CC_ERR_NOTFOUND);
+		n = 0;
+		CHECK_EQ(to->events(s, t1, COUNTER(store_ticket_event), &n), CC_OK);
+		CHECK_EQ(n, 0);
+	}
 }
 
 /* ---- rollouts ---- */
@@ -2435,6 +2479,48 @@ static void case_diagnostics(struct store **sp)
 	CHECK(swept >= 1);
 	CHECK_EQ(dg->get(s, d.id, &got), CC_OK);
 	CHECK(got.state == DIAG_EXPIRED || got.state == DIAG_FAILED);
+
+	/* Pages, newest first, by cursor and by the caller's scope. */
+	{
+		struct store_diag_filter pf = { 0 };
+		int64_t other = add_org(s, f.maker, ORG_CUSTOMER, "cafe-diag"), first = d.id, bundles = -1, chunks = -1;
+
+		pf.machine_id = f.m1;
+		n = 0;
+		CHECK_EQ(dg->page(s, &pf, COUNTER(store_diag), &n), CC_OK);
+		CHECK_EQ(n, 2);
+		pf.before_id = first;
+		n = 0;
+		CHECK_EQ(dg->page(s, &pf, COUNTER(store_diag), &n), CC_OK);
+		CHECK_EQ(n, 1);
+		memset(&pf, 0, sizeof(pf));
+		pf.serial = "SN-0001";
+		n = 0;
+		CHECK_EQ(dg->page(s, &pf, COUNTER(store_diag), &n), CC_OK);
+		CHECK_EQ(n, 2);
+		pf.scoped = 1;
+		pf.customers = &other;
+		pf.ncustomers = 1;
+		n = 0;
+		CHECK_EQ(dg->page(s, &pf, COUNTER(store_diag), &n), CC_OK);
+		CHECK_EQ(n, 0);
+		pf.customers = &f.customer;
+		n = 0;
+		CHECK_EQ(dg->page(s, &pf, COUNTER(store_diag), &n), CC_OK);
+		CHECK_EQ(n, 2);
+		/* Retention in batches: chunks first, then the bundles left without any. */
+		CHECK_EQ(dg->chunk_add(s, first, 0, (const uint8_t *)"a", 1), CC_OK);
+		CHECK_EQ(dg->chunk_add(s, first, 1, (const uint8_t *)"b", 1), CC_OK);
+		CHECK_EQ(dg->purge(s, f.m1, T0 + 1, 1, &bundles, &chunks), CC_OK);
+		CHECK(chunks == 1 && bundles == 0);
+		CHECK_EQ(dg->purge(s, f.m1, T0 + 1, 2, &bundles, &chunks), CC_OK);
+		CHECK(chunks == 1 && bundles == 1);
+		CHECK_EQ(dg->purge(s, f.m1, T0 + 1, 5, &bundles, &chunks), CC_OK);
+		CHECK(chunks == 0 && bundles == 1);
+		CHECK_EQ(dg->get(s, first, &got), CC_ERR_NOTFOUND);
+		CHECK_EQ(dg->purge(s, f.m1, T0 + 1, 5, &bundles, &chunks), CC_OK);
+		CHECK(chunks == 0 && bundles == 0);
+	}
 }
 
 /* ---- the table itself ---- */

@@ -1,4 +1,5 @@
 /* diagnostics_sqlite.c - diagnostics bundles and their sealed chunks in SQLite (store/diagnostics.h). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,99 @@ static int diag_list(struct store *s, int64_t machine_id, size_t limit,
 	return rc == SQLITE_DONE ? CC_OK : sqlite_store_fail(s, rc, "diag_list");
 }
 
+/* Rows a bundle's machine may be on: not moved away (origin_serial is set
+ * on the row a move retired). */
+#define NOT_MOVED "SELECT id FROM machines WHERE origin_serial = ''"
+
+static int diag_page(struct store *s, const struct store_diag_filter *f,
+                     int (*each)(void *ctx, const struct store_diag *d), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite_store_prepare(
+		s,
+		"SELECT " DIAG_COLUMNS " FROM diag_bundles WHERE (?1 = 0 OR id < ?1) AND (?2 = 0 OR machine_id = ?2) "
+		"AND (?3 IS NULL OR machine_id IN (SELECT id FROM machines WHERE serial = ?3 OR origin_serial = ?3)) "
+		"AND (?4 = 0 "
+		"     OR (customer_id IN (SELECT value FROM json_each(?5)) AND machine_id IN (" NOT_MOVED ")) "
+		"     OR (customer_id IN (SELECT value FROM json_each(?6)) AND machine_id NOT IN (" NOT_MOVED ")) "
+		"     OR machine_id IN (SELECT value FROM json_each(?7)) "
+		"     OR machine_id IN (SELECT id FROM machines WHERE origin_serial = '' "
+		"                       AND site_id IN (SELECT value FROM json_each(?8)))) "
+		"ORDER BY id DESC",
+		&st);
+	char *lists[4] = { NULL, NULL, NULL, NULL };
+	int stop = 0;
+
+	if (rc != CC_OK)
+		return rc;
+	if (f->scoped) {
+		lists[0] = sqlite_ids_json(f->customers, f->ncustomers);
+		lists[1] = sqlite_ids_json(f->moved_customers, f->nmoved_customers);
+		lists[2] = sqlite_ids_json(f->machines, f->nmachines);
+		lists[3] = sqlite_ids_json(f->sites, f->nsites);
+		for (int i = 0; i < 4; i++)
+			if (lists[i] == NULL)
+				rc = CC_ERR_NOMEM;
+	}
+	if (rc == CC_OK) {
+		sqlite3_bind_int64(st, 1, f->before_id);
+		sqlite3_bind_int64(st, 2, f->machine_id);
+		if (f->serial != NULL)
+			sqlite3_bind_text(st, 3, f->serial, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, f->scoped != 0);
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_text(st, 5 + i, lists[i] != NULL ? lists[i] : "[]", -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct store_diag d;
+
+			read_diag(st, &d);
+			if ((stop = each(ctx, &d)) != 0)
+				break;
+		}
+		rc = stop != 0 ? stop : rc == SQLITE_DONE ? CC_OK : sqlite_store_fail(s, rc, "diag_page");
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < 4; i++)
+		free(lists[i]);
+	return rc;
+}
+
+static int diag_purge(struct store *s, int64_t machine_id, int64_t before_ms, int64_t limit, int64_t *bundles,
+                      int64_t *chunks)
+{
+	sqlite3_stmt *st;
+	/* Chunks first, a bounded number: a bundle may hold 256 of 64 KiB. */
+	int rc = sqlite_store_prepare(s, "DELETE FROM diag_chunks WHERE (bundle_id, pos) IN (SELECT c.bundle_id, c.pos "
+	                                 "FROM diag_bundles b JOIN diag_chunks c ON c.bundle_id = b.id "
+	                                 "WHERE b.machine_id = ?1 AND b.requested_ms < ?2 "
+	                                 "ORDER BY c.bundle_id, c.pos LIMIT ?3)", &st);
+
+	*bundles = *chunks = 0;
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, before_ms);
+	sqlite3_bind_int64(st, 3, limit);
+	rc = sqlite_store_step_done(s, st, "diag_purge");
+	if (rc != CC_OK)
+		return rc;
+	*chunks = sqlite3_changes(sqlite_store_db(s));
+	if (*chunks >= limit)
+		return CC_OK;
+	rc = sqlite_store_prepare(s, "DELETE FROM diag_bundles WHERE id IN (SELECT b.id FROM diag_bundles b "
+	                             "WHERE b.machine_id = ?1 AND b.requested_ms < ?2 AND NOT EXISTS "
+	                             "(SELECT 1 FROM diag_chunks c WHERE c.bundle_id = b.id) ORDER BY b.id LIMIT ?3)", &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, before_ms);
+	sqlite3_bind_int64(st, 3, limit - *chunks);
+	rc = sqlite_store_step_done(s, st, "diag_purge");
+	if (rc == CC_OK)
+		*bundles = sqlite3_changes(sqlite_store_db(s));
+	return rc;
+}
+
 static int chunk_add(struct store *s, int64_t id, int64_t offset, const uint8_t *blob, size_t len)
 {
 	sqlite3_stmt *st;
@@ -224,6 +318,8 @@ const struct store_diag_ops sqlite_diag_ops = {
 	.get = diag_get,
 	.update = diag_update,
 	.list = diag_list,
+	.page = diag_page,
+	.purge = diag_purge,
 	.chunk_add = chunk_add,
 	.chunk_next = chunk_next,
 	.chunks_drop = chunks_drop,

@@ -19,6 +19,9 @@ int sqlite_store_prepare(struct store *s, const char *sql, sqlite3_stmt **st);
 int sqlite_store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 /* A text column into out (cut to cap - 1 bytes, NUL-terminated). */
 void sqlite_copy_text(char *out, size_t cap, sqlite3_stmt *st, int col);
+/* ids as a JSON array text for json_each(?) (malloc'd; NULL: out of
+ * memory): one bound value however long the list (tickets_sqlite.c). */
+char *sqlite_ids_json(const int64_t *ids, size_t n);
 
 extern const struct store_notify_ops sqlite_notify_ops;
 extern const struct store_update_ops sqlite_update_ops;

@@ -693,6 +693,20 @@ const char *const sqlite_migrations[] = {
 	"ALTER TABLE update_offers ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE update_offers ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE update_offers SET updated_ms = offered_ms;",
+	/* 31 -> 32: service tickets have a retention of their own
+	 * (fleet/retention_terms.h RETAIN_TICKETS), so a customer may agree a
+	 * shorter one: the table is rebuilt with the kind in its CHECK. */
+	"CREATE TABLE retention_terms_new("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('telemetry', 'rollups', 'events', 'reports', 'tickets')),"
+	"  days INTEGER NOT NULL CHECK (days BETWEEN 1 AND 36500),"
+	"  set_by TEXT NOT NULL,"
+	"  set_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (org_id, kind)) WITHOUT ROWID;"
+	"INSERT INTO retention_terms_new(org_id, kind, days, set_by, set_ms) "
+	"  SELECT org_id, kind, days, set_by, set_ms FROM retention_terms;"
+	"DROP TABLE retention_terms;"
+	"ALTER TABLE retention_terms_new RENAME TO retention_terms;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -1,4 +1,6 @@
 /* tickets_sqlite.c - service tickets and their history in SQLite (store/tickets.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -129,21 +131,57 @@ static int ticket_update(struct store *s, const struct store_ticket *t)
 	return rc;
 }
 
+/* A service company's customers may be thousands: one bound value. */
+char *sqlite_ids_json(const int64_t *ids, size_t n)
+{
+	size_t cap = 3 + n * 21, at = 0;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	out[at++] = '[';
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(out + at, cap - at, "%s%lld", i ? "," : "", (long long)ids[i]);
+	out[at++] = ']';
+	out[at] = '\0';
+	return out;
+}
+
 static int ticket_list(struct store *s, const struct store_ticket_filter *f,
                        int (*each)(void *ctx, const struct store_ticket *t), void *ctx)
 {
 	sqlite3_stmt *st;
+	/* Newest first by the primary key, so a page reads its rows and stops;
+	 * the scope's lists are looked up per row, never sorted. */
 	int rc = sqlite_store_prepare(
 		s,
 		"SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 = 0 OR id < ?1) AND (?2 = 0 OR machine_id = ?2) "
 		"AND (?3 = 0 OR customer_id = ?3) "
 		"AND (?4 = 0 OR machine_id IN (SELECT id FROM machines WHERE site_id = ?4)) "
-		"AND (?5 IS NULL OR state = ?5) AND (?6 = 0 OR state <> 'closed') ORDER BY id DESC",
+		"AND (?5 IS NULL OR state = ?5) AND (?6 = 0 OR state <> 'closed') "
+		"AND (?7 IS NULL OR machine_id IN (SELECT m.id FROM machines m JOIN sites x ON x.id = m.site_id "
+		"                                  WHERE x.name = ?7)) "
+		"AND (?8 = 0 OR customer_id IN (SELECT value FROM json_each(?9)) "
+		"     OR machine_id IN (SELECT value FROM json_each(?10)) "
+		"     OR machine_id IN (SELECT id FROM machines WHERE site_id IN (SELECT value FROM json_each(?11)))) "
+		"ORDER BY id DESC",
 		&st);
+	char *lists[3] = { NULL, NULL, NULL };
 	int stop = 0;
 
 	if (rc != CC_OK)
 		return rc;
+	if (f->scoped) {
+		lists[0] = sqlite_ids_json(f->customers, f->ncustomers);
+		lists[1] = sqlite_ids_json(f->machines, f->nmachines);
+		lists[2] = sqlite_ids_json(f->sites, f->nsites);
+		if (lists[0] == NULL || lists[1] == NULL || lists[2] == NULL) {
+			for (int i = 0; i < 3; i++)
+				free(lists[i]);
+			sqlite3_finalize(st);
+			return CC_ERR_NOMEM;
+		}
+	}
 	sqlite3_bind_int64(st, 1, f->before_id);
 	sqlite3_bind_int64(st, 2, f->machine_id);
 	sqlite3_bind_int64(st, 3, f->customer_id);
@@ -151,6 +189,11 @@ static int ticket_list(struct store *s, const struct store_ticket_filter *f,
 	if (f->state != NULL)
 		sqlite3_bind_text(st, 5, f->state, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, f->unclosed != 0);
+	if (f->site_name != NULL)
+		sqlite3_bind_text(st, 7, f->site_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, f->scoped != 0);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_text(st, 9 + i, lists[i] != NULL ? lists[i] : "[]", -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_ticket t;
 
@@ -159,9 +202,31 @@ static int ticket_list(struct store *s, const struct store_ticket_filter *f,
 			break;
 	}
 	sqlite3_finalize(st);
+	for (int i = 0; i < 3; i++)
+		free(lists[i]);
 	if (stop != 0)
 		return stop;
 	return rc == SQLITE_DONE ? CC_OK : sqlite_store_fail(s, rc, "ticket_list");
+}
+
+static int ticket_purge(struct store *s, int64_t machine_id, int64_t before_ms, int64_t limit, int64_t *deleted)
+{
+	sqlite3_stmt *st;
+	/* Only closed tickets age out: an open one is still being worked on. */
+	int rc = sqlite_store_prepare(s, "DELETE FROM tickets WHERE id IN (SELECT id FROM tickets WHERE machine_id = ?1 "
+	                                 "AND state = 'closed' AND closed_ms > 0 AND closed_ms < ?2 "
+	                                 "ORDER BY closed_ms, id LIMIT ?3)", &st);
+
+	*deleted = 0;
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, machine_id);
+	sqlite3_bind_int64(st, 2, before_ms);
+	sqlite3_bind_int64(st, 3, limit);
+	rc = sqlite_store_step_done(s, st, "ticket_purge");
+	if (rc == CC_OK)
+		*deleted = sqlite3_changes(sqlite_store_db(s));
+	return rc;
 }
 
 static int ticket_event_add(struct store *s, const struct store_ticket_event *e)
@@ -243,6 +308,7 @@ const struct store_ticket_ops sqlite_ticket_ops = {
 	.update = ticket_update,
 	.find_by_alert = ticket_find_by_alert,
 	.list = ticket_list,
+	.purge = ticket_purge,
 	.event_add = ticket_event_add,
 	.events = ticket_events,
 	.machine_events = ticket_machine_events,
