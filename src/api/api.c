@@ -48,8 +48,8 @@ static const char *const ticket_fields[] = { "serial", "alert", "title", "descri
 static const char *const ticket_assign_fields[] = { "login", NULL };
 static const char *const ticket_state_fields[] = { "state", NULL };
 static const char *const ticket_close_fields[] = { "report", NULL };
-static const char *const rollout_fields[] = { "artifact", "target", "phases", "soak", "threshold", "min_reports",
-	                                      "window", "health_margin", NULL };
+static const char *const rollout_fields[] = { "artifact", "config", "reason", "target", "phases", "soak",
+	                                      "threshold", "min_reports", "window", "health_margin", NULL };
 static const char *const progress_fields[] = { "sha256", "state", "percent", "reason", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
@@ -188,7 +188,9 @@ static const struct http_route routes[] = {
 	  "command could not carry it (over 2,048 bytes)" },
 	/* Staged rollouts (docs/UPDATES.md): whoever offers artifacts; machines report with their certificate. */
 	{ EVHTTP_REQ_POST, "/api/v1/rollouts", "updates", "technical", HTTP_DATA, rollout_fields, api_rollouts_create,
-	  "start a staged rollout of an artifact (artifact: its sha256; target: group, serials or filter {model, "
+	  "start a staged rollout of an artifact (artifact: its sha256) or of a configuration (config: a document, "
+	  "reason: why; each machine's desired configuration, succeeded when it applies it, failed when it rejects "
+	  "it); target: group, serials or filter {model, "
 	  "version, site, customer}; phases: cumulative percentages, default [1, 10, 50, 100]; soak: seconds between "
 	  "phases; threshold: % of a phase's finished machines that may fail before it halts; min_reports; window: "
 	  "maintenance hours in each site's local time); machines in another active rollout are skipped" },

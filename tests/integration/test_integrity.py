@@ -184,7 +184,7 @@ def legacy(f):
         # 21 -> 22: release keys, artifacts, offers; 22 -> 23: days of events to digest;
         # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
         # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table;
-        # 28 -> 29: remote configuration).
+        # 28 -> 29: remote configuration; 29 -> 30: configuration rollouts, on the rollouts tables).
         c.execute("DROP TABLE machine_config_reported")
         c.execute("DROP TABLE machine_config_desired")
         c.execute("DROP TABLE rollout_reports")
