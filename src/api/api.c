@@ -16,6 +16,8 @@ static const char *const report_fields[] = { "type", "work", "parts", "outcome",
 static const char *const publish_fields[] = { "last_updated", NULL };
 static const char *const prose_fields[] = { "language", "clause", "text", NULL };
 static const char *const machine_config_fields[] = { "config", "reason", NULL };
+static const char *const config_template_fields[] = { "org", "model", "config", "reason", NULL };
+static const char *const config_limits_fields[] = { "customer", "model", "limits", NULL };
 static const char *const controller_fields[] = { "name", "address", "contact", NULL };
 static const char *const consent_fields[] = { "customer", "version", "language", NULL };
 static const char *const org_fields[] = { "name", "kind", "parent", NULL };
@@ -183,6 +185,17 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/config/history", "support", "technical", HTTP_DATA, NULL,
 	  api_machine_config_history, "every desired version of the machine's configuration, newest first, with "
 	  "who, when, why and the document (limit: 1-200, default 50; before: a version)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/config/effective", "support", "technical", HTTP_DATA, NULL,
+	  api_machine_config_effective, "the machine's effective configuration: its model's templates from the "
+	  "manufacturer down to its customer, its own desired version on top, and where each value comes from" },
+	{ EVHTTP_REQ_GET, "/api/v1/config/templates", "support", "technical", HTTP_DATA, NULL, api_config_templates_list,
+	  "the configuration templates and limits an organisation in the caller's subtree holds (org: its name)" },
+	{ EVHTTP_REQ_POST, "/api/v1/config/templates", "support", "technical", HTTP_DATA, config_template_fields,
+	  api_config_template_set, "set an organisation's configuration template for a model (org, model, config, "
+	  "reason), inherited by the machines below it; a customer's own people within the manufacturer's limits" },
+	{ EVHTTP_REQ_POST, "/api/v1/config/limits", "support", "technical", HTTP_DATA, config_limits_fields,
+	  api_config_limits_set, "the manufacturer's limits on what a customer's own people may configure for a "
+	  "model (customer, model, limits: products, recipe and settings ranges within the model's)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machine/config", "support", "none", HTTP_OPEN, NULL, api_machine_config_fetch,
 	  "for machines, with their certificate (mutual TLS): the newest desired configuration, when the config "
 	  "command could not carry it (over 2,048 bytes)" },

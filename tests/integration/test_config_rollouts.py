@@ -1,11 +1,16 @@
-"""Configuration through staged rollouts (docs/CONFIGURATION-REMOTE.md
-"Fleet-wide changes") with the real daemon: a rollout whose payload is a
+"""Configuration through staged rollouts, templates down the organisation
+tree and the manufacturer's limits on customers (docs/CONFIGURATION-REMOTE.md)
+with the real daemon: a rollout whose payload is a
 configuration document sets each machine's desired configuration phase by
 phase; the machines (paho, MQTT 5 with their own certificates) apply it,
 or their firmware rejects it, and publish their report; a report of the
 rollout's version counts as succeeded or failed, so rejections halt the
 rollout as failed installations do. Prices and out-of-range values are
-refused before anything is stored. One daemon for the module; the
+refused before anything is stored. A machine's effective configuration
+merges the templates of the manufacturer, its distributor and its customer
+with its own desired version, naming where each value comes from; a
+customer's own technician changes its machines only within the limits the
+manufacturer set. One daemon for the module; the
 rollouts' timer runs every 100 ms; every wait polls the API."""
 import json
 import ssl  # noqa: F401  (paho's TLS)
@@ -81,15 +86,21 @@ class Firmware:
 def world(tmp_path_factory):
     fleet = ccdaemon.Fleet.create(tmp_path_factory.mktemp("cfgroll"), machines=tuple(SERIALS),
                                   model="espresso-one")
-    fleet.cc("user", "add", "--org", "manufacturer", "--login", "tech", "--role", "technician",
-             "--password-stdin", stdin=ccdaemon.password_of("tech") + "\n")
+    # A customer below a distributor, for templates down the tree and the manufacturer's limits.
+    fleet.cc("org", "add", "--name", "dist-x", "--kind", "distributor", "--parent", "manufacturer")
+    fleet.add_customer("cafe-d", parent="dist-x")
+    fleet.add_machine("D1", customer="cafe-d", model="espresso-one")
+    for login, org in (("tech", "manufacturer"), ("cust-tech", "cafe-d")):
+        fleet.cc("user", "add", "--org", org, "--login", login, "--role", "technician",
+                 "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", "rollouts_tick_ms": "100"}) as d:
         machines = [Firmware(d, fleet.machines[s]) for s in SERIALS]
         people = checked(Api(port, fleet.data / "ca.crt"))
         try:
             yield {"fleet": fleet, "people": people, "admin": people.login("admin", ccdaemon.PASSWORD),
-                   "tech": people.login("tech", ccdaemon.password_of("tech"))}
+                   "tech": people.login("tech", ccdaemon.password_of("tech")),
+                   "cust": people.login("cust-tech", ccdaemon.password_of("cust-tech"))}
         finally:
             for m in machines:
                 m.close()
@@ -219,3 +230,97 @@ def test_cli_twin(world, tmp_path):
     assert p.returncode != 0 and "financial" in p.stderr and "unit_price_eur" not in p.stderr, p.stderr
     actions = {r["action"] for r in w["fleet"].ccj("audit", "list") if r["actor"].startswith("cli:")}
     assert "rollout.create" in actions, actions
+
+
+def post(w, path, body, token):
+    return w["people"].call("POST", path, body, token=token)
+
+
+def test_templates_inherited_and_customer_limits(world, tmp_path):
+    w = world
+    admin, tech, cust = w["admin"], w["tech"], w["cust"]
+    for org, doc, token in (
+            ("manufacturer", {"recipes": {"espresso": {"water_ml": 30, "brew_temp_c": 92}},
+                              "settings": {"standby_min": 30}}, admin),
+            ("dist-x", {"recipes": {"espresso": {"brew_temp_c": 93}}}, tech),
+            ("cafe-d", {"settings": {"standby_min": 20}}, cust)):
+        status, got, _ = post(w, "/api/v1/config/templates", {"org": org, "model": "espresso-one", "config": doc,
+                                                               "reason": "house standard"}, token)
+        assert status == 201 and got["templates"][0]["config"] == json.loads(json.dumps(doc).replace("92", "92.0")
+                                                                               .replace("93", "93.0")), got
+    # Prices are refused here too; so are values out of the model's range. Nothing is stored.
+    for doc, part in (({"recipes": {"espresso": {"water_ml": 30, "price": 2}}}, "financial"),
+                      ({"settings": {"payment_terminal": "on"}}, "financial"),
+                      ({"recipes": {"espresso": {"water_ml": 1000}}}, "recipes.espresso.water_ml")):
+        status, got, _ = post(w, "/api/v1/config/templates", {"org": "dist-x", "model": "espresso-one",
+                                                               "config": doc, "reason": "x"}, admin)
+        assert status == 400 and part in got["error"]["message"], got
+    # A customer's people reach their own organisation only.
+    status, got, _ = w["people"].call("GET", "/api/v1/config/templates?org=dist-x", token=cust)
+    assert status == 404, got
+    status, got, _ = w["people"].call("GET", "/api/v1/config/templates?org=dist-x", token=tech)
+    assert status == 200 and got["kind"] == "distributor" and len(got["templates"]) == 1, got
+
+    status, _, _ = post(w, "/api/v1/machines/D1/config", {"config": {"recipes": {"espresso": {"water_ml": 35}}},
+                                                          "reason": "bigger cup"}, tech)
+    assert status == 201
+    status, eff, _ = w["people"].call("GET", "/api/v1/machines/D1/config/effective", token=tech)
+    assert status == 200, eff
+    assert eff["config"] == {"recipes": {"espresso": {"water_ml": 35, "brew_temp_c": 93.0}},
+                             "settings": {"standby_min": 20}}, eff
+    assert eff["sources"] == {"recipes.espresso.water_ml": "machine:1", "recipes.espresso.brew_temp_c":
+                              "distributor:dist-x", "settings.standby_min": "customer:cafe-d"}, eff["sources"]
+    assert [layer["source"] for layer in eff["layers"]] == ["manufacturer:manufacturer", "distributor:dist-x",
+                                                            "customer:cafe-d", "machine:1"], eff["layers"]
+    assert w["fleet"].ccj("config", "effective", "D1") == eff
+
+    # Limits: the manufacturer's, never the customer's own; within the model's ranges.
+    limits = {"products": ["espresso", "lungo"], "recipe": {"water_ml": {"min": 25, "max": 40}},
+              "settings": {"standby_min": {"min": 0, "max": 60}}}
+    status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                        "limits": limits}, cust)
+    assert status == 403, got
+    status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                        "limits": {"recipe": {"water_ml": {"min": 1, "max": 40}}}},
+                          admin)
+    assert status == 400 and "recipe.water_ml" in got["error"]["message"], got
+    status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                        "limits": limits}, admin)
+    assert status == 201 and got["limits"][0]["limits"] == limits, got
+
+    def cust_sets(doc):
+        return post(w, "/api/v1/machines/D1/config", {"config": doc, "reason": "our menu"}, cust)
+
+    status, got, _ = cust_sets({"recipes": {"espresso": {"water_ml": 50}}})
+    assert status == 403 and "recipes.espresso.water_ml: the manufacturer allows 25..40" in got["error"]["message"]
+    status, got, _ = cust_sets({"recipes": {"ristretto": {"water_ml": 30}}})
+    assert status == 403 and "recipes.ristretto" in got["error"]["message"], got
+    status, got, _ = cust_sets({"recipes": {"espresso": {"water_ml": 30, "unit_price_eur": 2}}})
+    assert status == 400 and "financial" in got["error"]["message"], got
+    status, got, _ = post(w, "/api/v1/config/templates", {"org": "cafe-d", "model": "espresso-one", "config":
+                                                           {"settings": {"standby_min": 90}}, "reason": "x"}, cust)
+    assert status == 403 and "settings.standby_min" in got["error"]["message"], got
+    assert config_of(w, "D1")["version"] == 1
+    status, got, _ = cust_sets({"recipes": {"espresso": {"water_ml": 38}}})
+    assert status == 201 and got["version"] == 2, got
+    # The manufacturer's own people are not bound by what it sets for the customer.
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"recipes": {"espresso": {"water_ml": 50}}},
+                                                            "reason": "service visit"}, tech)
+    assert status == 201 and got["version"] == 3, got
+    seen = {(r["action"], r["outcome"]) for r in w["fleet"].ccj("audit", "list")}
+    assert {("config.template.set", "ok"), ("config.limits.set", "ok"), ("config.limits.set", "denied"),
+            ("config.set", "denied"), ("config.effective", "ok")} <= seen, seen
+
+    # The CLI twins.
+    doc = tmp_path / "lungo.json"
+    doc.write_text(json.dumps({"recipes": {"lungo": {"water_ml": 110}}}))
+    got = w["fleet"].ccj("config", "template-set", "--org", "cafe-d", "--model", "espresso-one", "--file", doc,
+                         "--reason", "lungo for all")
+    assert {t["model"] for t in got["templates"]} == {"espresso-one"}, got
+    assert w["fleet"].ccj("config", "templates", "--org", "cafe-d")["templates"][0]["config"]["recipes"] == \
+        {"lungo": {"water_ml": 110}}
+    lim = tmp_path / "limits.json"
+    lim.write_text(json.dumps({"products": ["espresso"]}))
+    got = w["fleet"].ccj("config", "limits-set", "--customer", "cafe-d", "--model", "espresso-one", "--file", lim)
+    assert got["limits"][0]["limits"] == {"products": ["espresso"]}, got
+    assert w["fleet"].ccj("config", "effective", "D1")["sources"]["recipes.lungo.water_ml"] == "customer:cafe-d"

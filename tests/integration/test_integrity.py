@@ -184,7 +184,8 @@ def legacy(f):
         # 21 -> 22: release keys, artifacts, offers; 22 -> 23: days of events to digest;
         # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
         # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table;
-        # 28 -> 29: remote configuration; 29 -> 30: configuration rollouts, on the rollouts tables).
+        # 28 -> 29: remote configuration; 29 -> 30: configuration rollouts, on the rollouts tables, and templates).
+        c.execute("DROP TABLE config_templates")
         c.execute("DROP TABLE machine_config_reported")
         c.execute("DROP TABLE machine_config_desired")
         c.execute("DROP TABLE rollout_reports")
@@ -259,6 +260,7 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        c.execute("DROP TABLE config_templates")  # what 29 -> 30 adds (besides the rollouts' columns)
         for table in ("machine_config_reported", "machine_config_desired"):  # what 28 -> 29 adds
             c.execute(f"DROP TABLE {table}")
         for table in ("rollout_reports", "rollout_machines", "rollouts"):  # what 26 -> 27 adds

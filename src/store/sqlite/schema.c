@@ -704,7 +704,20 @@ const char *const sqlite_migrations[] = {
 	"  WHERE name = 'rollouts';"
 	"DROP TABLE rollouts;"
 	"ALTER TABLE rollouts_new RENAME TO rollouts;"
-	"ALTER TABLE rollout_machines ADD COLUMN config_version INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE rollout_machines ADD COLUMN config_version INTEGER NOT NULL DEFAULT 0;"
+	/* Configuration templates per organisation and model, inherited down
+	 * the tree, and the limits the manufacturer sets on a customer's own
+	 * changes (fleet/config_templates.h); an organisation's erasure takes
+	 * them along. Recipe values and the notes-filtered reason: clear text. */
+	"CREATE TABLE config_templates("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  model TEXT NOT NULL,"
+	"  what TEXT NOT NULL CHECK (what IN ('template', 'limits')),"
+	"  at_ms INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  doc TEXT NOT NULL,"
+	"  why TEXT NOT NULL,"
+	"  PRIMARY KEY (org_id, model, what)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
