@@ -197,10 +197,12 @@ static int run_list(struct cli_args *a)
 		return cli_print_json(doc);
 	printf("%-6s %-10s %-6s %-16s %s\n", "ID", "STATE", "PHASE", "ARTIFACT", "HALT REASON");
 	json_array_foreach(json_object_get(doc, "rollouts"), i, r) {
-		printf("%-6lld %-10s %-6lld %.16s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
+		int config = strcmp(json_string_value(json_object_get(r, "kind")), "config") == 0;
+
+		printf("%-6lld %-10s %-6lld %-16.16s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
 		       json_string_value(json_object_get(r, "state")),
 		       (long long)json_integer_value(json_object_get(r, "phase")),
-		       json_string_value(json_object_get(r, "artifact")),
+		       config ? "(configuration)" : json_string_value(json_object_get(r, "artifact")),
 		       json_string_value(json_object_get(r, "halt_reason")));
 	}
 	json_decref(doc);
@@ -220,6 +222,8 @@ static int print_rollout(struct cli_args *a, int64_t id)
 		return rc;
 	if (a->json)
 		return cli_print_json(doc);
+	if (strcmp(json_string_value(json_object_get(doc, "kind")), "config") == 0)
+		printf("configuration rollout: %s\n", json_string_value(json_object_get(doc, "reason")));
 	printf("rollout %lld: %s, phase %lld, %lld of %lld machines finished (%lld %%)\n", (long long)id,
 	       json_string_value(json_object_get(doc, "state")),
 	       (long long)json_integer_value(json_object_get(doc, "phase")),

@@ -222,6 +222,9 @@ def test_cli_twin(world, tmp_path):
                          ",".join(SERIALS[:3]), "--phases", "100", "--soak", "0")
     assert doc["kind"] == "config" and doc["machines_total"] == 3 and doc["config"] == {"settings": {"standby_min": 60}}
     wait_rollout(w, doc["id"], lambda d: d["state"] == "completed", "the CLI's rollout")
+    shown = w["fleet"].cc("rollout", "show", doc["id"]).stdout
+    assert "configuration rollout: longer standby" in shown and "succeeded" in shown, shown
+    assert "(configuration)" in w["fleet"].cc("rollout", "list").stdout
     for s in SERIALS[:3]:
         assert config_of(w, s)["desired"]["config"]["settings"] == {"standby_min": 60}
     priced = tmp_path / "priced.json"
