@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "fleet/config_doc.h"
 #include "fleet/tickets.h"
+#include "ingest/privacy.h"
 
 #define CHAIN_MAX 16 /* organisations from the root to a customer */
 
@@ -120,7 +121,7 @@ static int ranges_check(const char *model, const char *part, const json_t *range
 		const json_t *lo = json_object_get(r, "min"), *hi = json_object_get(r, "max");
 
 		if (f == NULL || f->type == CONFIG_ENUM || (f->milk && !config_model_has_milk(model))) {
-			snprintf(why, cap, "%s: %.40s: not a numeric field of this model", part, key);
+			snprintf(why, cap, "%s: only numeric fields of this model (see its schema)", part);
 			return CC_ERR_INVALID;
 		}
 		if (!json_is_object(r) || json_object_size(r) != 2 || !json_is_number(lo) || !json_is_number(hi) ||
@@ -150,6 +151,12 @@ int config_limits_set(struct vault *v, const struct store_org *customer, const c
 	}
 	if (!json_is_object(limits) || json_object_size(limits) == 0) {
 		snprintf(why, cap, "limits: an object (products, recipe, settings)");
+		return CC_ERR_INVALID;
+	}
+	/* As every configuration path: what the privacy filter refuses is not judged further. */
+	if (privacy_scan_json(limits) != PRIVACY_NONE) {
+		snprintf(why, cap, "limits: refused by the privacy filter: %s (no prices, payment or personal data)",
+		         privacy_reason_name(privacy_scan_json(limits)));
 		return CC_ERR_INVALID;
 	}
 	json_object_foreach((json_t *)limits, key, x) {

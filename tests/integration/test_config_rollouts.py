@@ -288,6 +288,10 @@ def test_templates_inherited_and_customer_limits(world, tmp_path):
                           admin)
     assert status == 400 and "recipe.water_ml" in got["error"]["message"], got
     status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                        "limits": {"recipe": {"water_ml": {"min": 25, "max": 40}},
+                                                                   "max_price_eur": 3}}, admin)
+    assert status == 400 and "financial" in got["error"]["message"], got
+    status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
                                                         "limits": limits}, admin)
     assert status == 201 and got["limits"][0]["limits"] == limits, got
 
