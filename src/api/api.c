@@ -17,6 +17,8 @@ static const char *const report_fields[] = { "type", "work", "parts", "outcome",
 static const char *const publish_fields[] = { "last_updated", NULL };
 static const char *const prose_fields[] = { "language", "clause", "text", NULL };
 static const char *const machine_config_fields[] = { "config", "reason", NULL };
+static const char *const config_template_fields[] = { "org", "model", "config", "reason", NULL };
+static const char *const config_limits_fields[] = { "customer", "model", "limits", NULL };
 static const char *const controller_fields[] = { "name", "address", "contact", NULL };
 static const char *const consent_fields[] = { "customer", "version", "language", NULL };
 static const char *const org_fields[] = { "name", "kind", "parent", NULL };
@@ -49,8 +51,8 @@ static const char *const ticket_fields[] = { "serial", "alert", "title", "descri
 static const char *const ticket_assign_fields[] = { "login", NULL };
 static const char *const ticket_state_fields[] = { "state", NULL };
 static const char *const ticket_close_fields[] = { "report", NULL };
-static const char *const rollout_fields[] = { "artifact", "target", "phases", "soak", "threshold", "min_reports",
-	                                      "window", "health_margin", NULL };
+static const char *const rollout_fields[] = { "artifact", "config", "reason", "target", "phases", "soak",
+	                                      "threshold", "min_reports", "window", "health_margin", NULL };
 static const char *const progress_fields[] = { "sha256", "state", "percent", "reason", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the
@@ -191,12 +193,25 @@ static const struct http_route routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/config/history", "support", "technical", HTTP_DATA, NULL,
 	  api_machine_config_history, "every desired version of the machine's configuration, newest first, with "
 	  "who, when, why and the document (limit: 1-200, default 50; before: a version)" },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{serial}/config/effective", "support", "technical", HTTP_DATA, NULL,
+	  api_machine_config_effective, "the machine's effective configuration: its model's templates from the "
+	  "manufacturer down to its customer, its own desired version on top, and where each value comes from" },
+	{ EVHTTP_REQ_GET, "/api/v1/config/templates", "support", "technical", HTTP_DATA, NULL, api_config_templates_list,
+	  "the configuration templates and limits an organisation in the caller's subtree holds (org: its name)" },
+	{ EVHTTP_REQ_POST, "/api/v1/config/templates", "support", "technical", HTTP_DATA, config_template_fields,
+	  api_config_template_set, "set an organisation's configuration template for a model (org, model, config, "
+	  "reason), inherited by the machines below it; a customer's own people within the manufacturer's limits" },
+	{ EVHTTP_REQ_POST, "/api/v1/config/limits", "support", "technical", HTTP_DATA, config_limits_fields,
+	  api_config_limits_set, "the manufacturer's limits on what a customer's own people may configure for a "
+	  "model (customer, model, limits: products, recipe and settings ranges within the model's)" },
 	{ EVHTTP_REQ_GET, "/api/v1/machine/config", "support", "none", HTTP_OPEN, NULL, api_machine_config_fetch,
 	  "for machines, with their certificate (mutual TLS): the newest desired configuration, when the config "
 	  "command could not carry it (over 2,048 bytes)" },
 	/* Staged rollouts (docs/UPDATES.md): whoever offers artifacts; machines report with their certificate. */
 	{ EVHTTP_REQ_POST, "/api/v1/rollouts", "updates", "technical", HTTP_DATA, rollout_fields, api_rollouts_create,
-	  "start a staged rollout of an artifact (artifact: its sha256; target: group, serials or filter {model, "
+	  "start a staged rollout of an artifact (artifact: its sha256) or of a configuration (config: a document, "
+	  "reason: why; each machine's desired configuration, succeeded when it applies it, failed when it rejects "
+	  "it); target: group, serials or filter {model, "
 	  "version, site, customer}; phases: cumulative percentages, default [1, 10, 50, 100]; soak: seconds between "
 	  "phases; threshold: % of a phase's finished machines that may fail before it halts; min_reports; window: "
 	  "maintenance hours in each site's local time); machines in another active rollout are skipped" },

@@ -137,6 +137,18 @@ void api_machine_config_show(struct http_req *r);
 void api_machine_config_set(struct http_req *r);
 void api_machine_config_history(struct http_req *r);
 void api_machine_config_fetch(struct http_req *r);
+/* ---- config_templates.c ---- */
+void api_config_templates_list(struct http_req *r);
+void api_config_template_set(struct http_req *r);
+void api_config_limits_set(struct http_req *r);
+void api_machine_config_effective(struct http_req *r);
+/* 1 when the caller acts for a customer (its own people: the manufacturer's limits bind them). */
+int api_caller_is_customer(struct http_req *r, const struct caller *s);
+/* CC_OK when config keeps within the limits the manufacturer set for the
+ * customer and model, or the caller is not a customer's; else replies 403
+ * naming the member and the range allowed (audited action, denied). */
+int api_config_within_limits(struct http_req *r, const struct caller *s, int64_t customer_id, const char *model,
+                             const json_t *config, const char *action, const struct store_machine *m);
 
 /* ---- rollouts.c ---- */
 void api_rollouts_create(struct http_req *r);

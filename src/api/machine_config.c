@@ -59,6 +59,8 @@ void api_machine_config_set(struct http_req *r)
 			http_reply_error(r, 400, "invalid", "send config (an object: recipes, settings) and reason (why)");
 		return;
 	}
+	if (api_config_within_limits(r, s, m.customer_id, m.model, config, "config.set", &m) != CC_OK)
+		return;
 	rc = machine_config_set(a->vault, &m, config, reason, s->actor, &ref, &version);
 	if (rc == CC_ERR_INVALID) {
 		if (ref.privacy != PRIVACY_NONE && strcmp(ref.field, "config") == 0)

@@ -1,6 +1,9 @@
-/* cmd_config.c - `config show|set|history`: a machine's remote
+/* cmd_config.c - `config show|set|history|effective`: a machine's remote
  * configuration (fleet/machine_config.h), the twins of
- * /api/v1/machines/{serial}/config. */
+ * /api/v1/machines/{serial}/config; `config templates|template-set|
+ * limits-set`: templates down the organisation tree and customers' limits
+ * (fleet/config_templates.h), the twins of /api/v1/config/templates and
+ * /api/v1/config/limits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "fleet/inventory.h"
+#include "fleet/config_templates.h"
 #include "fleet/machine_config.h"
 #include "ingest/privacy.h"
 
@@ -115,6 +119,108 @@ static int run_history(struct cli_args *a)
 	return CC_OK;
 }
 
+static json_t *read_doc(const char *path)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	json_t *doc;
+
+	if (file_read_all(path, CONFIG_DOC_MAX, &text, &len) != CC_OK)
+		return NULL;
+	doc = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	if (doc == NULL)
+		log_error(MOD, "%s: not a JSON document", path);
+	return doc;
+}
+
+static int print_doc(struct cli_args *a, json_t *doc)
+{
+	char *text;
+
+	if (doc == NULL)
+		return CC_ERR_NOMEM;
+	if (a->json)
+		return cli_print_json(doc);
+	text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text != NULL)
+		printf("%s\n", text);
+	free(text);
+	json_decref(doc);
+	return text != NULL ? CC_OK : CC_ERR_NOMEM;
+}
+
+static int run_effective(struct cli_args *a)
+{
+	struct store_machine m;
+	int rc = inventory_machine_find(a->vault, cli_get(a, "serial"), &m);
+
+	if (rc != CC_OK)
+		return rc;
+	return print_doc(a, config_effective_json(a->vault, &m));
+}
+
+static int run_templates(struct cli_args *a)
+{
+	struct store_org org;
+	int rc = inventory_org_find(a->vault, cli_get(a, "org"), &org);
+
+	if (rc != CC_OK)
+		return rc;
+	return print_doc(a, config_templates_json(a->vault, &org));
+}
+
+static int run_template_set(struct cli_args *a)
+{
+	struct machine_config_refusal ref;
+	struct store_org org;
+	char actor[CC_NAME_MAX + 8];
+	json_t *config;
+	int rc = inventory_org_find(a->vault, cli_get(a, "org"), &org);
+
+	if (rc != CC_OK)
+		return rc;
+	if ((config = read_doc(cli_get(a, "file"))) == NULL)
+		return CC_ERR_INVALID;
+	cli_actor(actor, sizeof(actor));
+	rc = config_template_set(a->vault, &org, cli_get(a, "model"), config, cli_get(a, "reason"), actor, &ref);
+	json_decref(config);
+	if (rc == CC_ERR_INVALID) {
+		log_error(MOD, "refused, nothing stored: %s", ref.why);
+		return rc;
+	}
+	if (rc != CC_OK)
+		return rc;
+	return print_doc(a, config_templates_json(a->vault, &org));
+}
+
+static int run_limits_set(struct cli_args *a)
+{
+	struct store_org org;
+	char actor[CC_NAME_MAX + 8], why[200];
+	json_t *limits;
+	int rc = inventory_org_find(a->vault, cli_get(a, "customer"), &org);
+
+	if (rc == CC_OK && org.kind != ORG_CUSTOMER) {
+		log_error(MOD, "'%s' is not a customer", org.name);
+		rc = CC_ERR_INVALID;
+	}
+	if (rc != CC_OK)
+		return rc;
+	if ((limits = read_doc(cli_get(a, "file"))) == NULL)
+		return CC_ERR_INVALID;
+	cli_actor(actor, sizeof(actor));
+	rc = config_limits_set(a->vault, &org, cli_get(a, "model"), limits, actor, why, sizeof(why));
+	json_decref(limits);
+	if (rc == CC_ERR_INVALID) {
+		log_error(MOD, "refused, nothing stored: %s", why);
+		return rc;
+	}
+	if (rc != CC_OK)
+		return rc;
+	return print_doc(a, config_templates_json(a->vault, &org));
+}
+
 const struct cli_cmd cli_config_cmds[] = {
 	{ "config", "show", "a machine's configuration: desired version, what it reports, in_sync / pending / "
 	  "rejected / drifted", "serial", 1,
@@ -128,5 +234,24 @@ const struct cli_cmd cli_config_cmds[] = {
 	  run_set },
 	{ "config", "history", "every desired version of a machine's configuration: who, when, why", "serial", 1,
 	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_history },
+	{ "config", "effective", "a machine's effective configuration: its model's templates down the organisation "
+	  "tree, its own desired version on top, where each value comes from", "serial", 1,
+	  { { "serial", "S", "the machine", 1 }, CLI_END_OPTS }, run_effective },
+	{ "config", "templates", "the configuration templates and limits an organisation holds", NULL, 1,
+	  { { "org", "NAME", "the organisation", 1 }, CLI_END_OPTS }, run_templates },
+	{ "config", "template-set", "set an organisation's configuration template for a model, inherited by the "
+	  "machines below it", NULL, 1,
+	  { { "org", "NAME", "the organisation (manufacturer, distributor, customer)", 1 },
+	    { "model", "M", "the model", 1 },
+	    { "file", "FILE", "the JSON document (docs/CONFIGURATION-REMOTE.md)", 1 },
+	    { "reason", "TEXT", "why (no personal data)", 1 },
+	    CLI_END_OPTS },
+	  run_template_set },
+	{ "config", "limits-set", "the limits within which a customer's own people may configure a model", NULL, 1,
+	  { { "customer", "NAME", "the customer", 1 },
+	    { "model", "M", "the model", 1 },
+	    { "file", "FILE", "{\"products\": [...], \"recipe\": {field: {min, max}}, \"settings\": {...}}", 1 },
+	    CLI_END_OPTS },
+	  run_limits_set },
 	CLI_END_CMDS,
 };

@@ -10,7 +10,9 @@
 
 #include "cli/cli.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
+#include "fleet/config_doc.h"
 #include "fleet/rollouts.h"
 
 #define MOD "cli"
@@ -83,7 +85,26 @@ static int run_create(struct cli_args *a)
 		rc = CC_ERR_NOMEM;
 		goto out;
 	}
-	json_object_set_new(req, "artifact", json_string(cli_get(a, "artifact")));
+	if (cli_get(a, "config") != NULL) {
+		unsigned char *text = NULL;
+		size_t len = 0;
+		json_t *config;
+
+		if ((rc = file_read_all(cli_get(a, "config"), CONFIG_DOC_MAX, &text, &len)) != CC_OK)
+			goto out;
+		config = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, NULL);
+		free(text);
+		if (config == NULL) {
+			log_error(MOD, "%s: not a JSON document", cli_get(a, "config"));
+			rc = CC_ERR_INVALID;
+			goto out;
+		}
+		json_object_set_new(req, "config", config);
+	}
+	if (cli_get(a, "artifact") != NULL)
+		json_object_set_new(req, "artifact", json_string(cli_get(a, "artifact")));
+	if (cli_get(a, "reason") != NULL)
+		json_object_set_new(req, "reason", json_string(cli_get(a, "reason")));
 	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
 		if (cli_get(a, filters[i]) != NULL)
 			json_object_set_new(filter, filters[i], json_string(cli_get(a, filters[i])));
@@ -176,10 +197,12 @@ static int run_list(struct cli_args *a)
 		return cli_print_json(doc);
 	printf("%-6s %-10s %-6s %-16s %s\n", "ID", "STATE", "PHASE", "ARTIFACT", "HALT REASON");
 	json_array_foreach(json_object_get(doc, "rollouts"), i, r) {
-		printf("%-6lld %-10s %-6lld %.16s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
+		int config = strcmp(json_string_value(json_object_get(r, "kind")), "config") == 0;
+
+		printf("%-6lld %-10s %-6lld %-16.16s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
 		       json_string_value(json_object_get(r, "state")),
 		       (long long)json_integer_value(json_object_get(r, "phase")),
-		       json_string_value(json_object_get(r, "artifact")),
+		       config ? "(configuration)" : json_string_value(json_object_get(r, "artifact")),
 		       json_string_value(json_object_get(r, "halt_reason")));
 	}
 	json_decref(doc);
@@ -199,6 +222,8 @@ static int print_rollout(struct cli_args *a, int64_t id)
 		return rc;
 	if (a->json)
 		return cli_print_json(doc);
+	if (strcmp(json_string_value(json_object_get(doc, "kind")), "config") == 0)
+		printf("configuration rollout: %s\n", json_string_value(json_object_get(doc, "reason")));
 	printf("rollout %lld: %s, phase %lld, %lld of %lld machines finished (%lld %%)\n", (long long)id,
 	       json_string_value(json_object_get(doc, "state")),
 	       (long long)json_integer_value(json_object_get(doc, "phase")),
@@ -253,9 +278,12 @@ static int run_resume(struct cli_args *a) { return act(a, "resume"); }
 static int run_abort(struct cli_args *a) { return act(a, "abort"); }
 
 const struct cli_cmd cli_rollout_cmds[] = {
-	{ "rollout", "create", "start a staged rollout of an artifact to a group, a list or a filter of machines", NULL,
+	{ "rollout", "create",
+	  "start a staged rollout of an artifact or a configuration to a group, a list or a filter of machines", NULL,
 	  1,
-	  { { "artifact", "SHA", "the artifact's SHA-256 (artifact list)", 1 },
+	  { { "artifact", "SHA", "the artifact's SHA-256 (artifact list)", 0 },
+	    { "config", "FILE", "instead of an artifact: a configuration document (docs/CONFIGURATION-REMOTE.md)", 0 },
+	    { "reason", "TEXT", "with --config: why it changes", 0 },
 	    { "group", "ID", "target: a group's id", 0 },
 	    { "serials", "S1,S2", "target: these machines (at most 200)", 0 },
 	    { "model", "M", "target filter: this model", 0 },

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/policy.h"
 #include "alerts/alerts.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/config_rollouts.h"
 #include "fleet/downtime.h"
 #include "fleet/hours.h"
 #include "fleet/inventory.h"
@@ -73,7 +75,34 @@ struct picked {
 	const char *model, *version; /* the filter's; NULL any */
 	struct vault *v;
 	int rc;
+	/* A configuration rollout: its document, judged once per model. */
+	const char *config;
+	struct fit {
+		char model[CC_NAME_MAX + 1];
+		int fits;
+	} fits[16];
+	size_t nfits;
+	size_t unconsented;         /* their customer did not consent to support */
+	char unfit_why[CONFIG_ROLLOUT_WHY_MAX - 40]; /* the first model's refusal */
 };
+
+static int config_fits(struct picked *k, const char *model)
+{
+	char why[112];
+	int fits;
+
+	for (size_t i = 0; i < k->nfits; i++)
+		if (strcmp(k->fits[i].model, model) == 0)
+			return k->fits[i].fits;
+	fits = config_rollout_fits(k->config, model, why, sizeof(why));
+	if (!fits && k->unfit_why[0] == '\0')
+		snprintf(k->unfit_why, sizeof(k->unfit_why), "config: %s (model %.24s)", why, model);
+	if (k->nfits < sizeof(k->fits) / sizeof(k->fits[0])) {
+		snprintf(k->fits[k->nfits].model, sizeof(k->fits[k->nfits].model), "%s", model);
+		k->fits[k->nfits++].fits = fits;
+	}
+	return fits;
+}
 
 static int model_in(const char *models, const char *model)
 {
@@ -94,8 +123,14 @@ static int pick(struct picked *k, const struct store_machine *m)
 		return 0;
 	if (k->model != NULL && strcmp(k->model, m->model) != 0)
 		return 0;
-	if (!model_in(k->models, m->model)) {
+	if (k->config != NULL ? !config_fits(k, m->model) : !model_in(k->models, m->model)) {
 		k->unfit++;
+		return 0;
+	}
+	/* Configuration is changed on the machines of customers who consented
+	 * to support, as a person's change (docs/CONFIGURATION-REMOTE.md). */
+	if (k->config != NULL && !policy_allows(k->v, m->customer_id, "support")) {
+		k->unconsented++;
 		return 0;
 	}
 	for (size_t i = 0; i < k->n; i++)
@@ -314,9 +349,9 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
 	return CC_OK;
 }
 
-static const char *const request_keys[] = { "artifact", "target",      "phases", "soak",
-	                                    "threshold", "min_reports", "window", "health_margin",
-	                                    NULL };
+static const char *const request_keys[] = { "artifact",      "config", "reason",      "target",
+	                                    "phases",        "soak",   "threshold",   "min_reports",
+	                                    "window",        "health_margin", NULL };
 
 int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t **out, char why[ROLLOUTS_WHY_MAX])
 {
@@ -326,8 +361,8 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 	struct store_artifact art;
 	struct rollout_plan plan;
 	const char *sha, *key;
-	const json_t *val;
-	char *target = NULL;
+	const json_t *val, *config = json_object_get(req, "config");
+	char *target = NULL, *config_text = NULL;
 	int64_t id = 0, now = clock_now_ms(), joined = 0;
 	int rc;
 
@@ -343,18 +378,31 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		for (i = 0; request_keys[i] != NULL && strcmp(request_keys[i], key) != 0; i++)
 			;
 		if (request_keys[i] == NULL) {
-			snprintf(why, ROLLOUTS_WHY_MAX, "unknown field (artifact, target, phases, soak, threshold, "
-			                                "min_reports, window, health_margin)");
+			snprintf(why, ROLLOUTS_WHY_MAX, "unknown field (artifact or config and reason, target, phases, soak, "
+			                                "threshold, min_reports, window, health_margin)");
 			return CC_ERR_INVALID;
 		}
 	}
 	sha = json_string_value(json_object_get(req, "artifact"));
-	if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+	if (config != NULL) {
+		if (json_object_get(req, "artifact") != NULL) {
+			snprintf(why, ROLLOUTS_WHY_MAX, "a rollout carries an artifact or a configuration, not both");
+			return CC_ERR_INVALID;
+		}
+		rc = config_rollout_request(config, json_string_value(json_object_get(req, "reason")), &config_text, why);
+		if (rc != CC_OK)
+			return rc;
+	} else if (json_object_get(req, "reason") != NULL) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "reason: with config only");
+		return CC_ERR_INVALID;
+	} else if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
 		snprintf(why, ROLLOUTS_WHY_MAX, "artifact: the SHA-256 of a stored artifact (hex)");
 		return CC_ERR_INVALID;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		free(config_text);
 		return CC_ERR_NOMEM;
+	}
 	rc = parse_plan(req, &plan, r->window, why);
 	if (rc == CC_OK) {
 		target = json_dumps(json_object_get(req, "target"), JSON_COMPACT | JSON_SORT_KEYS);
@@ -368,26 +416,43 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 	rc = s->ops->begin(s);
 	if (rc != CC_OK)
 		goto out;
-	rc = s->ops->updates->artifact_get(s, sha, &art, NULL);
-	if (rc == CC_ERR_NOTFOUND)
-		snprintf(why, ROLLOUTS_WHY_MAX, "no such artifact");
-	else if (rc == CC_OK && art.expires_ms <= now) {
-		snprintf(why, ROLLOUTS_WHY_MAX, "the artifact's metadata has expired: sign it again");
-		rc = CC_ERR_STATE;
+	if (config_text == NULL) {
+		rc = s->ops->updates->artifact_get(s, sha, &art, NULL);
+		if (rc == CC_ERR_NOTFOUND)
+			snprintf(why, ROLLOUTS_WHY_MAX, "no such artifact");
+		else if (rc == CC_OK && art.expires_ms <= now) {
+			snprintf(why, ROLLOUTS_WHY_MAX, "the artifact's metadata has expired: sign it again");
+			rc = CC_ERR_STATE;
+		}
+		k.models = art.models;
 	}
 	if (rc == CC_OK) {
-		k.models = art.models;
+		k.config = config_text;
 		k.v = v;
 		rc = resolve(v, json_object_get(req, "target"), &k, why);
 		if ((rc == CC_ERR_INVALID || rc == CC_ERR_NOTFOUND) && why[0] == '\0')
 			snprintf(why, ROLLOUTS_WHY_MAX, "%s", TARGET_HELP);
 	}
-	if (rc == CC_OK && k.n == 0) {
-		snprintf(why, ROLLOUTS_WHY_MAX, "the target selects no machine in service that the artifact fits");
+	if (rc == CC_OK && k.n == 0 && config_text != NULL && k.unfit > 0 && k.unconsented == 0) {
+		/* The document fits none of the machines: it is wrong, not the target. */
+		snprintf(why, ROLLOUTS_WHY_MAX, "%s; nothing was stored", k.unfit_why);
+		rc = CC_ERR_INVALID;
+	} else if (rc == CC_OK && k.n == 0) {
+		snprintf(why, ROLLOUTS_WHY_MAX, config_text != NULL ? "the target selects no machine in service that the "
+		                                                      "document fits and whose customer consented to support"
+		                                                    : "the target selects no machine in service that the "
+		                                                      "artifact fits");
 		rc = CC_ERR_NOTFOUND;
 	}
-	if (rc == CC_OK) {
+	if (rc == CC_OK && config_text != NULL) {
+		snprintf(r->kind, sizeof(r->kind), "%s", CONFIG_ROLLOUT_KIND);
+		snprintf(r->config, sizeof(r->config), "%s", config_text);
+		snprintf(r->why, sizeof(r->why), "%s", json_string_value(json_object_get(req, "reason")));
+	} else if (rc == CC_OK) {
+		snprintf(r->kind, sizeof(r->kind), "update");
 		memcpy(r->sha256, art.sha256, sizeof(r->sha256));
+	}
+	if (rc == CC_OK) {
 		snprintf(r->target, sizeof(r->target), "%s", target);
 		phases_text(&plan, r->phases, sizeof(r->phases));
 		r->soak_ms = plan.soak_ms;
@@ -426,9 +491,12 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		if (rc == CC_OK) {
 			json_object_set_new(*out, "skipped", json_integer(r->skipped));
 			json_object_set_new(*out, "unfit", json_integer((json_int_t)k.unfit));
+			if (config_text != NULL)
+				json_object_set_new(*out, "unconsented", json_integer((json_int_t)k.unconsented));
 		}
 	}
 out:
+	free(config_text);
 	free(target);
 	free(k.ids);
 	free(r);
@@ -553,10 +621,12 @@ static json_t *rollout_doc(const struct store_rollout *r)
 	struct rollout_plan p;
 	json_t *phases = json_array(), *target = json_loads(r->target, 0, NULL);
 
+	json_t *doc;
+
 	if (plan_of(r, &p) == CC_OK)
 		for (size_t i = 0; i < p.n_phases; i++)
 			json_array_append_new(phases, json_integer(p.phases[i]));
-	return json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:I, s:s, s:I}",
+	doc = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:I, s:s, s:I}",
 	                 "id",
 	                 (json_int_t)r->id, "artifact", r->sha256, "target", target != NULL ? target : json_object(),
 	                 "phases", phases, "soak", (json_int_t)(r->soak_ms / 1000), "threshold",
@@ -566,6 +636,18 @@ static json_t *rollout_doc(const struct store_rollout *r)
 	                 "halt_reason", r->halt_reason, "created_ms", (json_int_t)r->created_ms, "created_by",
 	                 r->created_by, "updated_ms", (json_int_t)r->updated_ms, "updated_by", r->updated_by,
 	                 "ended_ms", (json_int_t)r->ended_ms);
+	if (doc != NULL) {
+		int config = strcmp(r->kind, CONFIG_ROLLOUT_KIND) == 0;
+
+		json_object_set_new(doc, "kind", json_string(config ? CONFIG_ROLLOUT_KIND : "update"));
+		if (config) {
+			json_t *c = json_loads(r->config, 0, NULL);
+
+			json_object_set_new(doc, "config", c != NULL ? c : json_object());
+			json_object_set_new(doc, "reason", json_string(r->why));
+		}
+	}
+	return doc;
 }
 
 static int list_one(void *ctx, const struct store_rollout *r)
@@ -650,10 +732,11 @@ int rollouts_json(struct vault *v, int64_t id, json_t **out)
 		if (m->phase >= 0 && m->phase < ROLLOUT_PHASES_MAX)
 			per[m->phase][st]++;
 		if (json_array_append_new(machines,
-		                          json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:I}", "serial", m->serial, "phase",
+		                          json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I}", "serial", m->serial, "phase",
 		                                    (json_int_t)(m->phase + 1), "state", m->state, "percent",
 		                                    (json_int_t)m->percent, "reason", m->reason, "offered_ms",
-		                                    (json_int_t)m->offered_ms, "updated_ms", (json_int_t)m->updated_ms)) != 0)
+		                                    (json_int_t)m->offered_ms, "updated_ms", (json_int_t)m->updated_ms,
+		                                    "config_version", (json_int_t)m->config_version)) != 0)
 			rc = CC_ERR_NOMEM;
 	}
 	for (size_t k = 0; rc == CC_OK && k < p.n_phases; k++) {
@@ -828,7 +911,7 @@ static int tick_one(struct vault *v, int64_t id, int64_t now_ms)
 	struct rollout_plan plan;
 	struct rollout_now now;
 	struct week_hours hours;
-	int rc, has_window = 0, changed = 0;
+	int rc, has_window = 0, changed = 0, config = 0;
 	char by[40];
 
 	if (r == NULL)
@@ -850,6 +933,12 @@ static int tick_one(struct vault *v, int64_t id, int64_t now_ms)
 	}
 	if (rc == CC_OK)
 		rc = s->ops->rollouts->machines(s, id, collect_row, &rows);
+	if (rc == CC_OK && (config = strcmp(r->kind, CONFIG_ROLLOUT_KIND) == 0)) {
+		size_t settled = 0;
+
+		rc = config_rollout_settle(s, rows.v, rows.n, now_ms, &settled);
+		changed = settled > 0;
+	}
 	if (rc == CC_OK && rows.n > 0 &&
 	    ((em = calloc(rows.n, sizeof(*em))) == NULL || (buf = calloc(rows.n, sizeof(*buf))) == NULL))
 		rc = CC_ERR_NOMEM;
@@ -881,7 +970,8 @@ static int tick_one(struct vault *v, int64_t id, int64_t now_ms)
 				struct rollout_machine *e = &em[step.offer[j]];
 				struct store_rollout_machine *row = &rows.v[e->id];
 				char why[UPDATES_WHY_MAX];
-				int orc = updates_offer(v, row->serial, r->sha256, by, why);
+				/* A configuration is set after the commit (config_rollouts.h). */
+				int orc = config ? CC_OK : updates_offer(v, row->serial, r->sha256, by, why);
 
 				e->phase = step.phase;
 				row->phase = step.phase;
@@ -941,6 +1031,10 @@ out:
 		rc = s->ops->commit(s);
 	else
 		s->ops->rollback(s);
+	/* Every round, not only one that offered: a machine marked and not yet
+	 * given its version (a failed or interrupted delivery) gets it now. */
+	if (rc == CC_OK && config)
+		rc = config_rollout_deliver(v, id);
 	free(sites);
 	free(buf);
 	free(em);

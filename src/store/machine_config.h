@@ -43,6 +43,20 @@ struct store_config_reported {
 	size_t body_len;
 };
 
+/* A template (what "template": a configuration document) or the limits
+ * (what "limits") an organisation holds for a model; text, as given
+ * canonical by fleet/config_templates.h. */
+#define STORE_CONFIG_TEMPLATE_MAX 8192
+struct store_config_template {
+	int64_t org_id;
+	char model[CC_NAME_MAX + 1];
+	char what[12];
+	int64_t at_ms;
+	char who[STORE_CONFIG_WHO_MAX + 1];
+	char doc[STORE_CONFIG_TEMPLATE_MAX + 1];
+	char why[STORE_CONFIG_WHY_BLOB_MAX + 1];
+};
+
 struct store_machine_config_ops {
 	/* Adds a desired version; CC_ERR_EXISTS when that version exists (a race: try again). */
 	int (*desired_add)(struct store *s, const struct store_config_version *v);
@@ -59,6 +73,13 @@ struct store_machine_config_ops {
 	int (*reported_put)(struct store *s, const struct store_config_reported *r);
 	/* CC_ERR_NOTFOUND when the machine never reported. */
 	int (*reported_get)(struct store *s, int64_t machine_id, struct store_config_reported *out);
+	/* Templates and limits: put replaces; get CC_ERR_NOTFOUND when none;
+	 * list an organisation's (org_id 0: every one), by model and what. */
+	int (*template_put)(struct store *s, const struct store_config_template *t);
+	int (*template_get)(struct store *s, int64_t org_id, const char *model, const char *what,
+	                    struct store_config_template *out);
+	int (*template_list)(struct store *s, int64_t org_id,
+	                     int (*each)(void *ctx, const struct store_config_template *t), void *ctx);
 };
 
 #endif

@@ -21,10 +21,15 @@ struct store;
 #define STORE_ROLLOUT_PHASES_MAX 40   /* "1,10,50,100" */
 #define STORE_ROLLOUT_REASON_MAX 160
 #define STORE_ROLLOUT_WHO_MAX (CC_NAME_MAX + 8)
+#define STORE_ROLLOUT_CONFIG_MAX 8192 /* a configuration document, canonical (fleet/config_doc.h) */
+#define STORE_ROLLOUT_WHY_MAX 800     /* the reason given for it: 200 characters of UTF-8 */
 
 struct store_rollout {
 	int64_t id;
-	char sha256[65];
+	char kind[8];                       /* "update": an artifact; "config": a configuration document */
+	char sha256[65];                    /* update: the artifact's; "" for config */
+	char config[STORE_ROLLOUT_CONFIG_MAX + 1]; /* config: the document; "" for update */
+	char why[STORE_ROLLOUT_WHY_MAX + 1];       /* config: the reason given; "" for update */
 	char target[STORE_ROLLOUT_TARGET_MAX + 1];
 	char phases[STORE_ROLLOUT_PHASES_MAX + 1];
 	int64_t soak_ms;
@@ -52,6 +57,7 @@ struct store_rollout_machine {
 	int64_t percent;                  /* downloading: 0-100 */
 	char reason[STORE_ROLLOUT_REASON_MAX + 1];
 	int64_t offered_ms, updated_ms;
+	int64_t config_version;           /* config: the machine's desired version the rollout set; 0 not yet */
 };
 
 /* One report a machine made (the history behind its timeline), in a
@@ -79,7 +85,7 @@ struct store_rollout_ops {
 	/* By serial. */
 	int (*machines)(struct store *s, int64_t rollout_id,
 	                int (*each)(void *ctx, const struct store_rollout_machine *m), void *ctx);
-	/* Writes phase, state, percent, reason, offered_ms, updated_ms. */
+	/* Writes phase, state, percent, reason, offered_ms, updated_ms, config_version. */
 	int (*machine_set)(struct store *s, const struct store_rollout_machine *m);
 	/* The machines leave it (the rollout ended): free for another. */
 	int (*release)(struct store *s, int64_t rollout_id);

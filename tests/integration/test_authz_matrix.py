@@ -339,6 +339,28 @@ def customer_route(status, may):
     return rule
 
 
+def org_config_route(status):
+    """Configuration templates: the route's class, then an organisation in the caller's subtree (404 like none)."""
+    def rule(w, c, route, t):
+        if not c.sees(route.data_class):
+            return FORBIDDEN
+        if not org_in_scope(w, c, t.org):
+            return NOT_FOUND
+        return OK(status)
+    return rule
+
+
+def manufacturer_limits(status):
+    """Customers' configuration limits: the class, a customer in scope, then the manufacturer's own only."""
+    def rule(w, c, route, t):
+        if not c.sees(route.data_class):
+            return FORBIDDEN
+        if not org_in_scope(w, c, t.org) or w.orgs[t.org][0] != "customer":
+            return NOT_FOUND
+        return OK(status) if c.org == "manufacturer" else FORBIDDEN
+    return rule
+
+
 def customers_own_managers(c, t):
     """Export: the customer's own customer managers, and the admins above it."""
     return c.role.manages_org or (c.role.name == "customer_manager" and c.org == t.org)
@@ -820,6 +842,16 @@ ROUTES = [
     # the dashboard's machine page: the machine's offer and its place in a rollout (not the releasers' views)
     Route("GET", "/api/v1/machines/{serial}/update", "updates", "technical", machine_route(200), MACHINE_TARGETS),
     Route("GET", "/api/v1/machine/config", "support", "none", machines_only, public=True),
+    Route("GET", "/api/v1/machines/{serial}/config/effective", "support", "technical", machine_route(200),
+          MACHINE_TARGETS),
+    Route("GET", "/api/v1/config/templates", "support", "technical", org_config_route(200), ORG_TARGETS,
+          query_target="org"),
+    Route("POST", "/api/v1/config/templates", "support", "technical", org_config_route(201), ORG_TARGETS,
+          body=lambda w, k, e: {"org": k.target.value, "model": "barista-pro",
+                                "config": {"settings": {"standby_min": 30}}, "reason": "house standard"}),
+    Route("POST", "/api/v1/config/limits", "support", "technical", manufacturer_limits(201), CUSTOMER_TARGETS,
+          body=lambda w, k, e: {"customer": k.target.value, "model": "barista-pro",
+                                "limits": {"settings": {"standby_min": {"min": 0, "max": 480}}}}),
     # ---- alerts: status of the machines in scope, for the downtime purpose; rules: admins in their subtree
     Route("GET", "/api/v1/alerts", "downtime", "status", needs_class(200)),
     Route("GET", "/api/v1/alerts/{id}", "downtime", "status", machine_route(200), GRANT_TARGETS, prepare=fresh_alert),

@@ -185,8 +185,11 @@ def legacy(f):
         # 23 -> 24: last cleanings; 24 -> 25: diagnostics bundles; 25 -> 26: service tickets;
         # 26 -> 27: staged rollouts; 27 -> 28: their health margin, on the rollouts table;
         # 28 -> 29: remote configuration; 29 -> 30: the water since each descale;
-        # 30 -> 31: reports of every offer, on rollout_reports and update_offers, dropped with them).
+        # 30 -> 31: reports of every offer, on rollout_reports and update_offers, dropped with them;
+        # 31 -> 32: tickets' retention, on retention_terms; 32 -> 33: configuration rollouts, on the
+        # rollouts tables, and templates).
         c.execute("DROP TABLE descale_water")
+        c.execute("DROP TABLE config_templates")
         c.execute("DROP TABLE machine_config_reported")
         c.execute("DROP TABLE machine_config_desired")
         c.execute("DROP TABLE rollout_reports")
@@ -261,6 +264,7 @@ def test_certificates_leave_the_machines_row_intact(tmp_path):
                            "JOIN machine_certs c ON c.machine_id = m.id ORDER BY m.id").fetchall()
         c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'machines'")
         certificates_in_the_machines_row(c)
+        c.execute("DROP TABLE config_templates")  # what 32 -> 33 adds (besides the rollouts' columns)
         c.execute("DROP TABLE descale_water")  # what 29 -> 30 adds
         for table in ("machine_config_reported", "machine_config_desired"):  # what 28 -> 29 adds
             c.execute(f"DROP TABLE {table}")

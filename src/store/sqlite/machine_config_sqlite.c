@@ -1,4 +1,5 @@
 /* machine_config_sqlite.c - desired and reported configuration in SQLite (store/machine_config.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -167,6 +168,85 @@ static int reported_get(struct store *s, int64_t machine_id, struct store_config
 	return rc == SQLITE_ROW ? CC_OK : rc == SQLITE_DONE ? CC_ERR_NOTFOUND : sqlite_store_fail(s, rc, "reported_get");
 }
 
+#define TEMPLATE_COLUMNS "org_id, model, what, at_ms, who, doc, why"
+
+static void read_template(sqlite3_stmt *st, struct store_config_template *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->org_id = sqlite3_column_int64(st, 0);
+	sqlite_copy_text(t->model, sizeof(t->model), st, 1);
+	sqlite_copy_text(t->what, sizeof(t->what), st, 2);
+	t->at_ms = sqlite3_column_int64(st, 3);
+	sqlite_copy_text(t->who, sizeof(t->who), st, 4);
+	sqlite_copy_text(t->doc, sizeof(t->doc), st, 5);
+	sqlite_copy_text(t->why, sizeof(t->why), st, 6);
+}
+
+static int template_put(struct store *s, const struct store_config_template *t)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite_store_prepare(s, "INSERT OR REPLACE INTO config_templates(" TEMPLATE_COLUMNS ") "
+	                                 "VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, t->org_id);
+	sqlite3_bind_text(st, 2, t->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->what, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, t->at_ms);
+	sqlite3_bind_text(st, 5, t->who, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, t->doc, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, t->why, -1, SQLITE_STATIC);
+	return sqlite_store_step_done(s, st, "config_template_put");
+}
+
+static int template_get(struct store *s, int64_t org_id, const char *model, const char *what,
+                        struct store_config_template *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite_store_prepare(s, "SELECT " TEMPLATE_COLUMNS " FROM config_templates "
+	                                 "WHERE org_id = ? AND model = ? AND what = ?", &st);
+
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_template(st, out);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? CC_OK : rc == SQLITE_DONE ? CC_ERR_NOTFOUND : sqlite_store_fail(s, rc, "config_template_get");
+}
+
+static int template_list(struct store *s, int64_t org_id,
+                         int (*each)(void *ctx, const struct store_config_template *t), void *ctx)
+{
+	sqlite3_stmt *st;
+	struct store_config_template *t = malloc(sizeof(*t));
+	int rc, stop = 0;
+
+	if (t == NULL)
+		return CC_ERR_NOMEM;
+	rc = sqlite_store_prepare(s, "SELECT " TEMPLATE_COLUMNS " FROM config_templates "
+	                             "WHERE ?1 = 0 OR org_id = ?1 ORDER BY org_id, model, what", &st);
+	if (rc != CC_OK) {
+		free(t);
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_template(st, t);
+		if ((stop = each(ctx, t)) != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	free(t);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? CC_OK : sqlite_store_fail(s, rc, "config_template_list");
+}
+
 const struct store_machine_config_ops sqlite_machine_config_ops = {
 	.desired_add = desired_add,
 	.desired_latest = desired_latest,
@@ -175,4 +255,7 @@ const struct store_machine_config_ops sqlite_machine_config_ops = {
 	.desired_between = desired_between,
 	.reported_put = reported_put,
 	.reported_get = reported_get,
+	.template_put = template_put,
+	.template_get = template_get,
+	.template_list = template_list,
 };

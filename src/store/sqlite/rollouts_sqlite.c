@@ -8,13 +8,13 @@
 
 #define ROLLOUT_COLUMNS                                                                                      \
 	"id, sha256, target, phases, soak_ms, threshold_pct, min_reports, win, state, phase, phase_done_ms, " \
-	"skipped, halt_reason, created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin"
+	"skipped, halt_reason, created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin, kind, "        \
+	"COALESCE(sha256, ''), config, why"
 
 static void read_rollout(sqlite3_stmt *st, struct store_rollout *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(st, 0);
-	sqlite_copy_text(r->sha256, sizeof(r->sha256), st, 1);
 	sqlite_copy_text(r->target, sizeof(r->target), st, 2);
 	sqlite_copy_text(r->phases, sizeof(r->phases), st, 3);
 	r->soak_ms = sqlite3_column_int64(st, 4);
@@ -32,6 +32,10 @@ static void read_rollout(sqlite3_stmt *st, struct store_rollout *r)
 	sqlite_copy_text(r->updated_by, sizeof(r->updated_by), st, 16);
 	r->ended_ms = sqlite3_column_int64(st, 17);
 	r->health_margin = sqlite3_column_int64(st, 18);
+	sqlite_copy_text(r->kind, sizeof(r->kind), st, 19);
+	sqlite_copy_text(r->sha256, sizeof(r->sha256), st, 20);
+	sqlite_copy_text(r->config, sizeof(r->config), st, 21);
+	sqlite_copy_text(r->why, sizeof(r->why), st, 22);
 }
 
 static int add(struct store *s, const struct store_rollout *r, int64_t *id)
@@ -39,13 +43,16 @@ static int add(struct store *s, const struct store_rollout *r, int64_t *id)
 	sqlite3_stmt *st;
 	int rc = sqlite_store_prepare(s, "INSERT INTO rollouts(sha256, target, phases, soak_ms, threshold_pct, "
 	                                 "min_reports, win, state, phase, phase_done_ms, skipped, halt_reason, "
-	                                 "created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin) "
-	                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                                 "created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin, kind, config, why) "
+	                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                              &st);
 
 	if (rc != CC_OK)
 		return rc;
-	sqlite3_bind_text(st, 1, r->sha256, -1, SQLITE_STATIC);
+	if (strcmp(r->kind, "config") == 0)
+		sqlite3_bind_null(st, 1);
+	else
+		sqlite3_bind_text(st, 1, r->sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, r->phases, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, r->soak_ms);
@@ -63,6 +70,9 @@ static int add(struct store *s, const struct store_rollout *r, int64_t *id)
 	sqlite3_bind_text(st, 16, r->updated_by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 17, r->ended_ms);
 	sqlite3_bind_int64(st, 18, r->health_margin);
+	sqlite3_bind_text(st, 19, r->kind[0] != '\0' ? r->kind : "update", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 20, r->config, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, r->why, -1, SQLITE_STATIC);
 	rc = sqlite_store_step_done(s, st, "rollout_add");
 	if (rc == CC_OK)
 		*id = sqlite3_last_insert_rowid(sqlite_store_db(s));
@@ -158,7 +168,7 @@ static int machine_add(struct store *s, int64_t rollout_id, int64_t machine_id, 
 
 #define RM_COLUMNS                                                                                  \
 	"rm.rollout_id, rm.machine_id, m.serial, COALESCE(m.site_id, 0), rm.phase, rm.state, rm.percent, " \
-	"rm.reason, rm.offered_ms, rm.updated_ms"
+	"rm.reason, rm.offered_ms, rm.updated_ms, rm.config_version"
 
 static void read_rm(sqlite3_stmt *st, struct store_rollout_machine *m)
 {
@@ -173,6 +183,7 @@ static void read_rm(sqlite3_stmt *st, struct store_rollout_machine *m)
 	sqlite_copy_text(m->reason, sizeof(m->reason), st, 7);
 	m->offered_ms = sqlite3_column_int64(st, 8);
 	m->updated_ms = sqlite3_column_int64(st, 9);
+	m->config_version = sqlite3_column_int64(st, 10);
 }
 
 static int machines(struct store *s, int64_t rollout_id,
@@ -204,7 +215,8 @@ static int machine_set(struct store *s, const struct store_rollout_machine *m)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite_store_prepare(s, "UPDATE rollout_machines SET phase = ?, state = ?, percent = ?, reason = ?, "
-	                                 "offered_ms = ?, updated_ms = ? WHERE rollout_id = ? AND machine_id = ?",
+	                                 "offered_ms = ?, updated_ms = ?, config_version = ? "
+	                                 "WHERE rollout_id = ? AND machine_id = ?",
 	                              &st);
 
 	if (rc != CC_OK)
@@ -215,8 +227,9 @@ static int machine_set(struct store *s, const struct store_rollout_machine *m)
 	sqlite3_bind_text(st, 4, m->reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, m->offered_ms);
 	sqlite3_bind_int64(st, 6, m->updated_ms);
-	sqlite3_bind_int64(st, 7, m->rollout_id);
-	sqlite3_bind_int64(st, 8, m->machine_id);
+	sqlite3_bind_int64(st, 7, m->config_version);
+	sqlite3_bind_int64(st, 8, m->rollout_id);
+	sqlite3_bind_int64(st, 9, m->machine_id);
 	rc = sqlite_store_step_done(s, st, "rollout_machine_set");
 	if (rc == CC_OK && sqlite3_changes(sqlite_store_db(s)) != 1)
 		rc = CC_ERR_NOTFOUND;

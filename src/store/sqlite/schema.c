@@ -707,6 +707,62 @@ const char *const sqlite_migrations[] = {
 	"  SELECT org_id, kind, days, set_by, set_ms FROM retention_terms;"
 	"DROP TABLE retention_terms;"
 	"ALTER TABLE retention_terms_new RENAME TO retention_terms;",
+	/* 32 -> 33: configuration rollouts (fleet/rollouts.h): a rollout carries
+	 * either an artifact (kind update) or a configuration document and the
+	 * reason given for it (kind config), so the artifact becomes optional;
+	 * each machine's row keeps the desired version the rollout set, which
+	 * its report is matched against. The document is the manufacturer's
+	 * own, as a rule set: clear text; each machine's copy is sealed under
+	 * its customer's key (store/machine_config.h). */
+	"CREATE TABLE rollouts_new("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('update', 'config')),"
+	"  sha256 TEXT REFERENCES artifacts(sha256),"
+	"  config TEXT NOT NULL,"
+	"  why TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  phases TEXT NOT NULL,"
+	"  soak_ms INTEGER NOT NULL,"
+	"  threshold_pct INTEGER NOT NULL,"
+	"  min_reports INTEGER NOT NULL,"
+	"  win TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'halted', 'aborted', 'completed')),"
+	"  phase INTEGER NOT NULL,"
+	"  phase_done_ms INTEGER NOT NULL,"
+	"  skipped INTEGER NOT NULL,"
+	"  halt_reason TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  updated_by TEXT NOT NULL,"
+	"  ended_ms INTEGER NOT NULL,"
+	"  health_margin INTEGER NOT NULL DEFAULT 5,"
+	"  CHECK ((kind = 'update') = (sha256 IS NOT NULL)));"
+	"INSERT INTO rollouts_new(id, kind, sha256, config, why, target, phases, soak_ms, threshold_pct,"
+	"  min_reports, win, state, phase, phase_done_ms, skipped, halt_reason, created_ms, created_by,"
+	"  updated_ms, updated_by, ended_ms, health_margin)"
+	"  SELECT id, 'update', sha256, '', '', target, phases, soak_ms, threshold_pct, min_reports, win, state,"
+	"  phase, phase_done_ms, skipped, halt_reason, created_ms, created_by, updated_ms, updated_by, ended_ms,"
+	"  health_margin FROM rollouts ORDER BY id;"
+	"DELETE FROM sqlite_sequence WHERE name = 'rollouts_new';"
+	"INSERT INTO sqlite_sequence(name, seq) SELECT 'rollouts_new', seq FROM sqlite_sequence"
+	"  WHERE name = 'rollouts';"
+	"DROP TABLE rollouts;"
+	"ALTER TABLE rollouts_new RENAME TO rollouts;"
+	"ALTER TABLE rollout_machines ADD COLUMN config_version INTEGER NOT NULL DEFAULT 0;"
+	/* Configuration templates per organisation and model, inherited down
+	 * the tree, and the limits the manufacturer sets on a customer's own
+	 * changes (fleet/config_templates.h); an organisation's erasure takes
+	 * them along. Recipe values and the notes-filtered reason: clear text. */
+	"CREATE TABLE config_templates("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  model TEXT NOT NULL,"
+	"  what TEXT NOT NULL CHECK (what IN ('template', 'limits')),"
+	"  at_ms INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  doc TEXT NOT NULL,"
+	"  why TEXT NOT NULL,"
+	"  PRIMARY KEY (org_id, model, what)) WITHOUT ROWID;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
