@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np: the thread's name in top -H and perf */
 #include "api/audit_queue.h"
 
 #include <pthread.h>
@@ -64,6 +65,7 @@ static void *run(void *arg)
 {
 	struct audit_queue *q = arg;
 
+	pthread_setname_np(pthread_self(), "cc-audit");
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct entry *batch, *x, **tail;

@@ -1,4 +1,5 @@
 /* login.c - sign-in (Argon2id on a worker thread, throttled per login and source), sign-out, who am I. */
+#define _GNU_SOURCE /* pthread_setname_np: the thread's name in top -H and perf */
 #include "api/internal.h"
 
 #include <stdio.h>
@@ -54,6 +55,7 @@ static void *worker_main(void *arg)
 {
 	struct api *a = arg;
 
+	pthread_setname_np(pthread_self(), "cc-passwords");
 	for (;;) {
 		struct login_job *job;
 
