@@ -18,6 +18,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import shutil
 import ssl
 import subprocess
@@ -124,12 +125,15 @@ def main():
             for p in crowd:
                 p.start()
             c0, t0 = cpu_s(pid), time.monotonic()
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
             busy = run_loadgen(build, data, mqtt_port, pid, load)
             stop.set()
             for p in crowd:
                 p.join(timeout=120)
             wall = time.monotonic() - t0
             server = (cpu_s(pid) - c0) / wall
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            readers = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
         finally:
             d.stop()
         reads = [x for p in crowd if not p.signs_in for x in p.latencies]
@@ -137,18 +141,19 @@ def main():
         errors = sum(p.errors for p in crowd)
         print("machines' acknowledgements under API load: %d machines x 1 msg/s for %d s, coffeecloud-loadgen"
               % (args.machines, args.seconds))
-        print("%-34s %9s %9s %9s %10s %11s" % ("", "ack p50", "ack p99", "ack max", "msgs", "server us"))
+        print("%-34s %9s %9s %9s %10s %11s %14s" % ("", "ack p50", "ack p99", "ack max", "msgs", "server us",
+                                                    "loadgen cores"))
         for name, r in (("(a) alone", alone), ("(b) %d readers, %d signing in" % (args.readers, args.signins), busy)):
-            print("%-34s %7.2fms %7.2fms %7.1fms %10d %11.1f" % (name, r["ack_p50_ms"], r["ack_p99_ms"],
-                                                            r["ack_max_ms"], r["acked"],
-                                                            r["server_cpu_us_per_msg"]))
+            print("%-34s %7.2fms %7.2fms %7.1fms %10d %11.1f %14.2f" % (name, r["ack_p50_ms"], r["ack_p99_ms"],
+                                                                  r["ack_max_ms"], r["acked"],
+                                                                  r["server_cpu_us_per_msg"], r["cpu_share"]))
         print("    (b) / (a): ack p50 %.1fx, p99 %.1fx (goal: p99 within 2x)"
               % (busy["ack_p50_ms"] / max(alone["ack_p50_ms"], 0.001),
                  busy["ack_p99_ms"] / max(alone["ack_p99_ms"], 0.001)))
         print("    the API meanwhile: %d reads (%.0f/s, p50 %.1f ms, p99 %.1f ms), %d sign-ins (%.1f/s, p50 %.0f ms), "
-              "%d errors; the server at %.2f cores"
+              "%d errors; the server at %.2f cores, the people (this process) at %.2f"
               % (len(reads), len(reads) / wall, 1000 * pct(reads, 0.5), 1000 * pct(reads, 0.99), len(signins),
-                 len(signins) / wall, 1000 * pct(signins, 0.5), errors, server))
+                 len(signins) / wall, 1000 * pct(signins, 0.5), errors, server, readers))
         refused = {}
         for p in crowd:
             for k, v in p.statuses.items():

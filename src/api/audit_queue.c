@@ -27,7 +27,7 @@ struct audit_queue {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct entry *todo, **todo_tail, *done, **done_tail;
+	struct entry *queued, **queued_tail, *done, **done_tail;
 	int stopping;
 	struct event *done_ev;
 };
@@ -71,16 +71,16 @@ static void *run(void *arg)
 		struct entry *batch, *x, **tail;
 		size_t n = 0;
 
-		while (q->todo == NULL && !q->stopping)
+		while (q->queued == NULL && !q->stopping)
 			pthread_cond_wait(&q->wake, &q->lock);
-		if (q->todo == NULL)
+		if (q->queued == NULL)
 			break;
-		batch = q->todo;
+		batch = q->queued;
 		for (tail = &batch; *tail != NULL && n < BATCH_MAX; tail = &(*tail)->next)
 			n++;
-		q->todo = *tail;
-		if (q->todo == NULL)
-			q->todo_tail = &q->todo;
+		q->queued = *tail;
+		if (q->queued == NULL)
+			q->queued_tail = &q->queued;
 		*tail = NULL;
 		pthread_mutex_unlock(&q->lock);
 		append_batch(q, batch);
@@ -130,7 +130,7 @@ int audit_queue_start(struct event_base *base, const char *data_dir, const char 
 		free(q);
 		return rc;
 	}
-	q->todo_tail = &q->todo;
+	q->queued_tail = &q->queued;
 	q->done_tail = &q->done;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->wake, NULL);
@@ -165,8 +165,8 @@ void audit_queue_stop(struct audit_queue *q)
 		q->done = x->next;
 		entry_free(x);
 	}
-	while ((x = q->todo) != NULL) {
-		q->todo = x->next;
+	while ((x = q->queued) != NULL) {
+		q->queued = x->next;
 		entry_free(x);
 	}
 	event_free(q->done_ev);
@@ -216,8 +216,8 @@ int audit_queue_add(struct audit_queue *q, struct http_req *r, const struct audi
 	x->srv = http_req_server(r);
 	x->req_id = http_req_hold(r);
 	pthread_mutex_lock(&q->lock);
-	*q->todo_tail = x;
-	q->todo_tail = &x->next;
+	*q->queued_tail = x;
+	q->queued_tail = &x->next;
 	pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->lock);
 	return CC_OK;
