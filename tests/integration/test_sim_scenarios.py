@@ -160,7 +160,8 @@ def test_the_signed_haccp_report_is_the_records_cleanings(world, tmp_path):
     want = sorted((serial(i), c["seq"], c["ts"], c["program"], c["result"], c["duration_s"])
                   for i in range(len(SCENARIOS)) for c in events(w, serial(i), "cleaning"))
     got = sorted((r["serial"], r["seq"], r["ts"], r["program"], r["result"], r["duration_s"]) for r in doc["records"])
-    assert got == want and len(want) > 10, (len(got), len(want))
+    # At least one each: the skipped-cleaning machine's first, the others' daily (docs/SIMULATOR.md).
+    assert got == want and len(want) >= len(SCENARIOS), (len(got), len(want))
     skipped = [r for r in want if r[0] == serial(2) and r[3] == "milk_system"]
     assert len(skipped) == 1, skipped  # the skipped-cleaning machine: once at the start
     for fmt, name in (("csv", "report.csv"), ("sig", "report.csv.sig")):

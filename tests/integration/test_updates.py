@@ -373,8 +373,11 @@ def test_downloads_beyond_the_bound_wait_in_line(tmp_path):
         # The second waits: its request is in, no answer comes while the first holds the place.
         second = stalled("Q2")
         d.wait_for(r"Q2 waits in line for its download \(1 being sent, 1 waiting\)", since=mark)
-        waiting = [stalled(serial) for serial in ("Q3", "Q4", "Q5")]
-        d.wait_for(r"Q5 waits in line for its download \(1 being sent, 4 waiting\)", since=mark)
+        # One at a time: requests sent together may be read in any order.
+        waiting = []
+        for serial, line in (("Q3", 2), ("Q4", 3), ("Q5", 4)):
+            waiting.append(stalled(serial))
+            d.wait_for(rf"{serial} waits in line for its download \(1 being sent, {line} waiting\)", since=mark)
         # Beyond four times the bound, 503 at once.
         status, headers, _ = fetch(port, machine_ctx(fleet, fleet.machines["Q1"]), path)
         assert status == 503 and headers["retry-after"] == "30"
