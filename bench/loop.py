@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 
-from benchutil import cpu_s, free_port
+from benchutil import cpu_s, free_port, threads_usage
 from api import Daemon  # noqa: E402  (coffeecloudd, ready when it logs so)
 from ingest import run_loadgen, run_sim
 
@@ -54,9 +54,11 @@ class Person(threading.Thread):
             self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
             resp = self.conn.getresponse()
             data = resp.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as e:
             self.conn.close()
             self.errors += 1
+            key = (type(e).__name__, path.split("?")[0].replace(self.serials[0], "{serial}")[:40])
+            self.statuses[key] = self.statuses.get(key, 0) + 1
             return None
         self.latencies.append(time.perf_counter() - t0)
         if resp.status != 200:
@@ -117,7 +119,9 @@ def main():
         try:
             pid = d.proc.pid
             load = ["--machines", args.machines, "--rate", 1, "--duration", args.seconds]
+            u0, w0 = threads_usage(pid), time.monotonic()
             alone = run_loadgen(build, data, mqtt_port, pid, load)
+            u1, wall_a = threads_usage(pid), time.monotonic() - w0
             stop = threading.Event()
             serials = ["SIM-%04d" % (i + 1) for i in range(min(args.machines, 200))]
             crowd = [Person(d.https, os.path.join(data, "ca.crt"), login, PASSWORD, serials,
@@ -126,7 +130,9 @@ def main():
                 p.start()
             c0, t0 = cpu_s(pid), time.monotonic()
             r0 = resource.getrusage(resource.RUSAGE_SELF)
+            u2, w2 = threads_usage(pid), time.monotonic()
             busy = run_loadgen(build, data, mqtt_port, pid, load)
+            u3, wall_b = threads_usage(pid), time.monotonic() - w2
             stop.set()
             for p in crowd:
                 p.join(timeout=120)
@@ -154,12 +160,21 @@ def main():
               "%d errors; the server at %.2f cores, the people (this process) at %.2f"
               % (len(reads), len(reads) / wall, 1000 * pct(reads, 0.5), 1000 * pct(reads, 0.99), len(signins),
                  len(signins) / wall, 1000 * pct(signins, 0.5), errors, server, readers))
+        # Where the server's time and reads go, thread by thread: the
+        # settler's bytes read are its page cache refilled (docs/PERFORMANCE.md).
+        print("    per thread, cores (a) / (b), MB read by system calls (a) / (b):")
+        for name in sorted(set(u1) | set(u3), key=lambda n: -(u3.get(n, (0, 0))[0] - u2.get(n, (0, 0))[0])):
+            da = [u1.get(name, (0, 0))[k] - u0.get(name, (0, 0))[k] for k in (0, 1)]
+            db = [u3.get(name, (0, 0))[k] - u2.get(name, (0, 0))[k] for k in (0, 1)]
+            if max(da[0] / wall_a, db[0] / wall_b) >= 0.01:
+                print("      %-14s %5.2f / %5.2f   %8.1f / %8.1f" % (name, da[0] / wall_a, db[0] / wall_b,
+                                                                    da[1] / 1e6, db[1] / 1e6))
         refused = {}
         for p in crowd:
             for k, v in p.statuses.items():
                 refused[k] = refused.get(k, 0) + v
         if refused:
-            print("    refused:", ", ".join("%d x %s %s" % (v, k[0], k[1]) for k, v in sorted(refused.items())))
+            print("    refused or failed:", ", ".join("%d x %s %s" % (v, k[0], k[1]) for k, v in sorted(refused.items())))
         sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)

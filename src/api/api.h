@@ -7,7 +7,7 @@
  * (access/roles.h); a field of another class is absent, not null; a machine
  * outside the caller's scope answers exactly like one that does not exist.
  * Passwords are checked with Argon2id on a worker thread, never on the
- * event loop. Sessions and API tokens are access/credentials.h: stored as
+ * people's event loop. Sessions and API tokens are access/credentials.h: stored as
  * hashes, with expiry and sign-out or revocation; browsers get a cookie
  * (HttpOnly, Secure, SameSite=Strict) plus a CSRF token, scripts a bearer
  * token, partner systems rate-limited API tokens. Optional TOTP per account,
@@ -42,11 +42,12 @@ struct api_opts {
 	int64_t diagnostics_retention_days; /* bundles older are deleted; 0: kept */
 	int64_t downloads_max;              /* artifacts sent at once; the next wait in line */
 	/* Where the audit thread opens its own handle (api/audit_queue.h);
-	 * NULL: records are appended on the loop thread. Borrowed. */
+	 * NULL: records are appended on the API's loop. Borrowed. */
 	const char *data_dir, *master_key_file;
 };
 
-/* vault: the loop thread's data directory handle. Builds the privacy
+/* base, vault: the loop the API runs on and that loop's own data
+ * directory handle (daemon/loop_thread.h: the people's loop). Builds the privacy
  * policy's facts of this configuration and keeps a draft when they differ
  * from the published version's (access/policy.h). */
 int api_new(struct event_base *base, struct vault *vault, const struct api_opts *opts, struct api **out);

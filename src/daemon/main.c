@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/config.h"
+#include "daemon/loop_thread.h"
 #include "daemon/mqtt_server.h"
 #include "daemon/privdrop.h"
 #include "daemon/tls.h"
@@ -52,7 +53,8 @@ static void usage(FILE *f)
 	           "                    [--check-config] [--daemon] [--config-reference] [--version]\n\n"
 	           "Runs the CoffeeCloud daemon in the foreground (logs to stderr) until SIGTERM.\n"
 	           "--check-config validates the configuration and the data directory, then exits.\n"
-	           "--daemon detaches from the terminal once ready (logs then go nowhere: prefer a\n"
+	           "--daemon detaches from the terminal once its listeners are bound (logs then go\n"
+	           "nowhere: prefer a\n"
 	           "service manager such as systemd, which runs it in the foreground).\n"
 	           "Settings: docs/CONFIG.md (or --config-reference).\n");
 }
@@ -108,22 +110,25 @@ static enum log_level level_of(const char *name)
 }
 
 /*
- * The event loop's side of erasure: every fleet_poll_ms the fleet version
+ * The event loops' side of erasure: every fleet_poll_ms the fleet version
  * (bumped by every erasure, among other fleet changes) is read; when it
- * moved, the loop's vault forgets the data keys that left the keyring. The
- * writer thread does the same for its own vault (writer.h).
+ * moved, the loop's vault forgets the data keys that left the keyring. Each
+ * loop (the machines', the people's) watches for its own vault; the writer
+ * thread does the same for its own (writer.h).
  */
 struct erasure_watch {
 	struct event *ev;
 	struct vault *vault;
+	const char *loop; /* "event loop", "people's loop": the log's name for it */
 	char version[32];
 };
 
 static void watch_dropped(void *ctx, int64_t org_id)
 {
-	(void)ctx;
-	log_info(MOD, "dropped the data key of organisation %lld from the event loop's cache (erased)",
-	         (long long)org_id);
+	struct erasure_watch *w = ctx;
+
+	log_info(MOD, "dropped the data key of organisation %lld from the %s's cache (erased)", (long long)org_id,
+	         w->loop);
 }
 
 static void erasure_watch_cb(evutil_socket_t fd, short what, void *arg)
@@ -141,7 +146,7 @@ static void erasure_watch_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(w->version, sizeof(w->version), "%s", version);
 }
 
-static int erasure_watch_start(struct event_base *base, struct vault *v, int64_t poll_ms,
+static int erasure_watch_start(struct event_base *base, struct vault *v, const char *loop, int64_t poll_ms,
                                struct erasure_watch **out)
 {
 	struct timeval every = { (time_t)(poll_ms / 1000), (suseconds_t)((poll_ms % 1000) * 1000) };
@@ -151,6 +156,7 @@ static int erasure_watch_start(struct event_base *base, struct vault *v, int64_t
 	if (w == NULL)
 		return CC_ERR_NOMEM;
 	w->vault = v;
+	w->loop = loop;
 	if (s->ops->meta_get(s, INVENTORY_FLEET_VERSION, w->version, sizeof(w->version)) != CC_OK)
 		snprintf(w->version, sizeof(w->version), "0");
 	w->ev = event_new(base, -1, EV_PERSIST, erasure_watch_cb, w);
@@ -186,9 +192,27 @@ struct reload {
 	struct mqtt_server *srv;
 	struct http_server *https;
 	struct api *api;
+	struct loop_thread *people; /* where https lives */
 	const struct config *cfg;
 	SSL_CTX **tls, **https_tls;
 };
+
+/* The HTTPS listener's new context, handed over on the people's thread,
+ * which is the only one that reads the old one (for each connection it
+ * accepts) and so the only one that may free it. */
+struct tls_handover {
+	struct reload *r;
+	SSL_CTX *fresh;
+};
+
+static void hand_over_https_tls(void *arg)
+{
+	struct tls_handover *h = arg;
+
+	http_server_attach(h->r->https, h->fresh, h->r->api);
+	SSL_CTX_free(*h->r->https_tls);
+	*h->r->https_tls = h->fresh;
+}
 
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
@@ -214,12 +238,16 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	mqtt_server_set_tls(r->srv, tls);
-	if (r->https != NULL)
-		http_server_attach(r->https, https_tls, r->api);
 	SSL_CTX_free(*r->tls);
-	SSL_CTX_free(*r->https_tls);
 	*r->tls = tls;
-	*r->https_tls = https_tls;
+	if (r->https != NULL) {
+		struct tls_handover h = { r, https_tls };
+
+		loop_thread_call(r->people, hand_over_https_tls, &h);
+	} else {
+		SSL_CTX_free(*r->https_tls);
+		*r->https_tls = https_tls;
+	}
 	log_info(MOD, "SIGHUP: reloaded the log settings and the server certificate (new connections get it)");
 }
 
@@ -235,16 +263,17 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct config cfg;
-	struct event_base *base = NULL;
+	struct event_base *base = NULL, *people_base = NULL;
+	struct loop_thread *people = NULL;
 	struct mqtt_server *srv = NULL;
 	struct http_server *https = NULL, *http_plain = NULL;
 	struct api *api = NULL;
 	struct ops_endpoint *ops = NULL;
 	SSL_CTX *https_tls = NULL;
-	struct vault *vault = NULL;
+	struct vault *vault = NULL, *people_vault = NULL;
 	struct writer *writer = NULL;
 	struct retention *retention = NULL;
-	struct erasure_watch *watch = NULL;
+	struct erasure_watch *watch = NULL, *people_watch = NULL;
 	struct notify_delivery *notify = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct reload reload;
@@ -271,7 +300,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN); /* until the reload handler is in place: a reload never kills */
 
-	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL) {
+	/* Two loops: the machines' on this thread, the people's (HTTPS, the API)
+	 * on a thread of its own (loop_thread.h). */
+	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL ||
+	    (people_base = event_base_new()) == NULL) {
 		log_error(MOD, "cannot start the event loop");
 		return 1;
 	}
@@ -281,12 +313,12 @@ int main(int argc, char **argv)
 		if (rc == CC_OK && cfg.https_listen[0] != '\0') {
 			struct http_server_opts ho = { cfg.https_listen, 1, api_routes(), (int)cfg.https_timeout_s, api_guard, web_serve };
 
-			rc = http_server_new(base, &ho, &https);
+			rc = http_server_new(people_base, &ho, &https);
 		}
 		if (rc == CC_OK && cfg.https_plain_listen[0] != '\0') {
 			struct http_server_opts ho = { cfg.https_plain_listen, 0, api_routes(), (int)cfg.https_timeout_s, api_guard, web_serve };
 
-			rc = http_server_new(base, &ho, &http_plain);
+			rc = http_server_new(people_base, &ho, &http_plain);
 		}
 		if (rc == CC_OK && cfg.metrics_listen[0] != '\0')
 			rc = ops_endpoint_new(base, cfg.metrics_listen, &ops);
@@ -294,6 +326,13 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	rc = privdrop_to(cfg.user, o.data_dir);
+	/* Before the first thread starts and the first database connection
+	 * opens: a child keeps only the thread that forked, and none of the
+	 * parent's file locks. */
+	if (rc == CC_OK && o.daemonize && !o.check_config && daemon(0, 0) != 0) {
+		log_error(MOD, "cannot become a daemon");
+		rc = CC_ERR_IO;
+	}
 	if (rc == CC_OK)
 		rc = vault_open(o.data_dir, o.master_key_file, &vault);
 	if (rc == CC_OK && vault_master_key_inside(vault))
@@ -315,7 +354,7 @@ int main(int argc, char **argv)
 	rc = writer_start(o.data_dir, o.master_key_file, (size_t)cfg.commit_max_batch, cfg.fleet_poll_ms,
 	                  mqtt_server_wake, srv, &writer);
 	if (rc == CC_OK)
-		rc = erasure_watch_start(base, vault, cfg.fleet_poll_ms, &watch);
+		rc = erasure_watch_start(base, vault, "event loop", cfg.fleet_poll_ms, &watch);
 	if (rc == CC_OK) {
 		struct retention_policy rp = { { cfg.retention_telemetry_days, cfg.retention_events_days,
 		                                 cfg.retention_reports_days, cfg.retention_rollups_days,
@@ -341,7 +380,12 @@ int main(int argc, char **argv)
 		                       cfg.diagnostics_retention_days, cfg.downloads_max, o.data_dir,
 		                       o.master_key_file };
 
-		rc = api_new(base, vault, &ao, &api);
+		rc = vault_open(o.data_dir, o.master_key_file, &people_vault);
+		if (rc == CC_OK)
+			rc = erasure_watch_start(people_base, people_vault, "people's loop", cfg.fleet_poll_ms,
+			                         &people_watch);
+		if (rc == CC_OK)
+			rc = api_new(people_base, people_vault, &ao, &api);
 		json_decref(ao.machines_tls);
 		json_decref(ao.people_tls);
 	}
@@ -364,7 +408,10 @@ int main(int argc, char **argv)
 		ops_endpoint_attach(ops, vault, o.data_dir);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(base, SIGINT, on_signal, srv);
-	reload = (struct reload){ o.config_file, vault, srv, https, api, &cfg, &tls, &https_tls };
+	rc = loop_thread_start(people_base, "cc-people", &people);
+	if (rc != CC_OK)
+		goto out;
+	reload = (struct reload){ o.config_file, vault, srv, https, api, people, &cfg, &tls, &https_tls };
 	sighup = evsignal_new(base, SIGHUP, on_reload, &reload);
 	if (sighup == NULL || event_add(sighup, NULL) != 0) {
 		rc = CC_ERR_NOMEM;
@@ -374,22 +421,21 @@ int main(int argc, char **argv)
 		rc = CC_ERR_NOMEM;
 		goto out;
 	}
-	if (o.daemonize && daemon(0, 0) != 0) {
-		log_error(MOD, "cannot become a daemon");
-		rc = CC_ERR_IO;
-		goto out;
-	}
 	metrics_set_ready(1);
 	log_info(MOD, "ready");
 	event_base_dispatch(base);
 	log_info(MOD, "stopped");
 out:
 	/* Connections go first (their offline state is queued), then the writer
-	 * commits everything queued, then the rest. */
+	 * commits everything queued, then the rest. The people's loop stops
+	 * first: what it holds is freed here, on this thread, once it is gone. */
+	loop_thread_stop(people);
 	http_server_free(https);
 	http_server_free(http_plain);
 	ops_endpoint_free(ops);
 	api_free(api);
+	erasure_watch_free(people_watch);
+	vault_close(people_vault);
 	notify_delivery_free(notify);
 	mqtt_server_drop_connections(srv);
 	retention_stop(retention);
@@ -405,6 +451,8 @@ out:
 	SSL_CTX_free(tls);
 	SSL_CTX_free(https_tls);
 	vault_close(vault);
+	if (people_base != NULL)
+		event_base_free(people_base);
 	if (base != NULL)
 		event_base_free(base);
 	libevent_global_shutdown();

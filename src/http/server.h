@@ -12,7 +12,8 @@
  * connection on, a method other than GET, POST and DELETE (501) and a body
  * framed ambiguously - two Content-Length fields, or Transfer-Encoding
  * (RFC 9112 6.3, request smuggling) - so bytes after such a head never run
- * as a request. Runs on the event-loop thread.
+ * as a request. Runs on the thread of the base it is given (the daemon's
+ * people's loop, daemon/loop_thread.h).
  */
 #ifndef CC_HTTP_SERVER_H
 #define CC_HTTP_SERVER_H

@@ -340,12 +340,12 @@ def test_a_lost_row_key_is_not_replaced_by_sealing_again(tmp_path):
 
 @pytest.mark.parametrize("via", ["cli", "api"])
 def test_erasure_reaches_the_running_daemons_key_caches(tmp_path, via):
-    """Every cache of a running daemon (the event loop's vault, which the API
-    reads through, the writer's, which seals what machines send, and the
+    """Every cache of a running daemon (the people's loop's vault, which the
+    API reads through, the writer's, which seals what machines send, and the
     settler's, which opens records to summarise them) holds the customer's
     data key; an erasure by the CLI (another process) or by the API
-    (the loop's own vault) reaches the other caches within the fleet poll
-    interval (100 ms in tests), without a restart."""
+    (the people's loop's own vault) reaches the other caches within the
+    fleet poll interval (100 ms in tests), without a restart."""
     import subprocess
 
     f = ccdaemon.Fleet.create(tmp_path, machines=("E1",), customer="cafe-e")
@@ -380,8 +380,8 @@ def test_erasure_reaches_the_running_daemons_key_caches(tmp_path, via):
         erased = time.monotonic()
         d.wait_for(rf"dropped the data key of organisation {cust} from the writer's cache", since=mark)
         d.wait_for(rf"dropped the data key of organisation {cust} from the settler's cache", since=mark)
-        if via == "cli":  # the API erased through the loop's vault, which forgot the key at once
-            d.wait_for(rf"dropped the data key of organisation {cust} from the event loop's cache", since=mark)
+        if via == "cli":  # the API erased through the people's loop's vault, which forgot the key at once
+            d.wait_for(rf"dropped the data key of organisation {cust} from the people's loop's cache", since=mark)
         # Within a few poll intervals even on a busy machine (the poll is 100 ms here).
         assert time.monotonic() - erased < 5
         assert api.call("GET", "/api/v1/machines/E1/telemetry", token=admin)[0] == 404

@@ -247,6 +247,60 @@ def test_health_and_readiness_say_only_their_status(fleet):
         assert get(d.api_port, "/metrics")[0] == 404
 
 
+def test_a_detached_daemon_runs_all_its_threads(fleet):
+    """--daemon forks before any thread starts and before the database opens
+    (a child keeps only the forking thread and none of the parent's file
+    locks): the detached daemon gets ready, acknowledges a machine's message
+    (the writer), answers the API (the people's loop), and stops on SIGTERM."""
+    import os
+    import signal
+
+    d = daemon(fleet)
+    p = subprocess.run([str(ccdaemon.DAEMON), "--data", str(fleet.data), "--config", str(d.config), "--daemon"],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=ccdaemon.base_env())
+    assert p.returncode == 0, p.stderr
+
+    def ours():  # the detached process: the one whose command line names this test's configuration
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if str(d.config).encode() in args and b"--daemon" in args:
+                return int(pid)
+        return None
+    pid = ccdaemon.poll_until(ours, "the detached daemon")
+    try:
+        def ready():
+            try:
+                return get(d.metrics_port, "/readyz")[0] == 200
+            except OSError:
+                return False
+        ccdaemon.poll_until(ready, "/readyz")
+        m = Paho(d, fleet.machines["MX-100001"])
+        try:
+            m.publish("telemetry", json.dumps({"seq": 1, "ts": now_ms(), "m": {"boiler_temp_c": 93.0}}))
+        finally:
+            m.close()
+        assert get(d.api_port, "/api/v1/signing-key")[0] == 200  # read through the people's vault
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+        def gone():  # exited (a zombie until whoever adopted it reaps it)
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                return True
+        try:
+            ccdaemon.poll_until(gone, "the detached daemon to stop")
+        except AssertionError:
+            os.kill(pid, signal.SIGKILL)  # not left behind for the next test
+            raise
+    assert [t["seq"] for t in fleet.telemetry("MX-100001")] == [1]
+
+
 def test_metrics_listener_only_on_loopback(fleet):
     conf = Path(fleet.root) / "wide.conf"
     conf.write_text("user = root\nmqtt_listen = 127.0.0.1:1\nmetrics_listen = 0.0.0.0:9464\n")
