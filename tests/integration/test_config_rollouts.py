@@ -16,6 +16,7 @@ import json
 import ssl  # noqa: F401  (paho's TLS)
 import sys
 import threading
+import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -28,6 +29,7 @@ from ccdaemon import TIMEOUT, poll_until  # noqa: E402
 from oas import checked  # noqa: E402
 
 SERIALS = [f"K{i:02d}" for i in range(1, 11)]
+QUALITY = [f"Q{i}" for i in range(1, 5)]  # their firmware holds a command until the test releases it
 MENU = {"recipes": {"espresso": {"water_ml": 28, "grounds_g": 9.0, "brew_temp_c": 93}},
         "settings": {"standby_min": 45}}
 STRONG = {"recipes": {"espresso": {"water_ml": 28, "grounds_g": 24.0}}}  # in the schema's range
@@ -39,9 +41,10 @@ class Firmware:
     command: applies the document and reports it runs it, or refuses a dose
     its grinder cannot make and reports why (retained, QoS 1)."""
 
-    def __init__(self, d, m):
+    def __init__(self, d, m, hold=False):
         self.serial = m.serial
         self.running = {"recipes": {}, "settings": {}}
+        self.held = [] if hold else None  # commands kept until release()
         self.c = paho.Client(client_id=m.serial, protocol=paho.MQTTv5)
         self.c.tls_set(ca_certs=str(m.ca), certfile=str(m.cert), keyfile=str(m.key))
         connected, subscribed = threading.Event(), threading.Event()
@@ -57,6 +60,9 @@ class Firmware:
     def on_command(self, client, userdata, msg):
         name = msg.topic.rsplit("/", 2)[1]
         if name != "config":
+            return
+        if self.held is not None:
+            self.held.append(msg)
             return
         body = json.loads(msg.payload)
         doc = body["config"]
@@ -74,6 +80,18 @@ class Firmware:
             report = {"version": body["version"], "state": "applied", "config": self.runs()}
         client.publish(f"cc/v1/{self.serial}/config/reported", json.dumps(report), qos=1, retain=True)
 
+    def release(self):
+        held, self.held = self.held, None
+        for msg in held:
+            self.on_command(self.c, None, msg)
+
+    def brew(self, seq, temp_c):
+        info = self.c.publish(f"cc/v1/{self.serial}/event", json.dumps(
+            {"seq": seq, "ts": int(time.time() * 1000) - 1000, "type": "brew", "product": "espresso",
+             "temp_c": temp_c, "brew_time_s": 25.0, "volume_ml": 30}), qos=1)
+        info.wait_for_publish(timeout=TIMEOUT)
+        assert info.is_published()
+
     def runs(self):
         return {k: v for k, v in self.running.items() if v}
 
@@ -90,15 +108,20 @@ def world(tmp_path_factory):
     fleet.cc("org", "add", "--name", "dist-x", "--kind", "distributor", "--parent", "manufacturer")
     fleet.add_customer("cafe-d", parent="dist-x")
     fleet.add_machine("D1", customer="cafe-d", model="espresso-one")
+    fleet.add_customer("cafe-q")
+    for s in QUALITY:
+        fleet.add_machine(s, customer="cafe-q", model="espresso-one")
     for login, org in (("tech", "manufacturer"), ("cust-tech", "cafe-d")):
         fleet.cc("user", "add", "--org", org, "--login", login, "--role", "technician",
                  "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", "rollouts_tick_ms": "100"}) as d:
         machines = [Firmware(d, fleet.machines[s]) for s in SERIALS]
+        held = {s: Firmware(d, fleet.machines[s], hold=True) for s in QUALITY}
+        machines += held.values()
         people = checked(Api(port, fleet.data / "ca.crt"))
         try:
-            yield {"fleet": fleet, "people": people, "admin": people.login("admin", ccdaemon.PASSWORD),
+            yield {"fleet": fleet, "people": people, "held": held, "admin": people.login("admin", ccdaemon.PASSWORD),
                    "tech": people.login("tech", ccdaemon.password_of("tech")),
                    "cust": people.login("cust-tech", ccdaemon.password_of("cust-tech"))}
         finally:
@@ -331,3 +354,38 @@ def test_templates_inherited_and_customer_limits(world, tmp_path):
     got = w["fleet"].ccj("config", "limits-set", "--customer", "cafe-d", "--model", "espresso-one", "--file", lim)
     assert got["limits"][0]["limits"] == {"products": ["espresso"]}, got
     assert w["fleet"].ccj("config", "effective", "D1")["sources"]["recipes.lungo.water_ml"] == "customer:cafe-d"
+
+
+def test_quality_compliance_of_the_changed_machines_halts(world):
+    """The canary applies the document but brews out of spec afterwards, the
+    others in spec: at the end of the soak the rollout halts on quality
+    compliance (compliance_margin), the alert on the canary."""
+    w = world
+    status, got, _ = create(w, {"config": MENU, "reason": "x", "target": {"serials": QUALITY},
+                                "compliance_margin": 101})
+    assert status == 400 and "compliance_margin" in got["error"]["message"], got
+    status, ro, _ = create(w, {"config": MENU, "reason": "winter menu", "target": {"serials": QUALITY},
+                               "phases": [25, 100], "soak": 1, "health_margin": 100})
+    assert status == 201 and ro["compliance_margin"] == 10, ro
+    rid = ro["id"]
+    doc = wait_rollout(w, rid, lambda d: any(m["config_version"] > 0 for m in d["machines"]), "the canary's version")
+    canary = [m["serial"] for m in doc["machines"] if m["config_version"] > 0]
+    assert len(canary) == 1, doc["machines"]
+    canary = canary[0]
+    # Held: the canary has not applied yet, so the soak has not begun. Its brews
+    # run cold (88 degC, below 90), the others' in spec; all counted first.
+    for s, fw in w["held"].items():
+        for seq in range(1, 7):
+            fw.brew(seq, 88.0 if s == canary else 93.0)
+    today = int(time.time() * 1000) // 86400000 * 86400000
+    for s in QUALITY:
+        poll_until(lambda: w["fleet"].ccj("report", "compliance", "--serial", s, "--from", str(today))
+                   ["machines"][0]["brews"] == 6, f"{s}'s brews counted")
+    w["held"][canary].release()
+    doc = wait_rollout(w, rid, lambda d: d["state"] == "halted", "the halt on quality compliance")
+    assert doc["halt_reason"] == ("phase 1: its changed machines brewed 0.0 % in spec over the soak's days, the "
+                                  "rest 100.0 % (margin 10 points)"), doc
+    assert doc["counts"]["succeeded"] == 1 and doc["counts"]["pending"] == 3, doc["counts"]
+    alerts = w["fleet"].ccj("alert", "list", "--rule", "rollout_halted")
+    alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+    assert (canary, f"rollout_halted:{rid}") in [(a["serial"], a["cause"]) for a in alerts], alerts
