@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "fleet/config_doc.h"
+#include "fleet/config_templates.h"
 #include "fleet/machine_config.h"
 #include "fleet/tickets.h"
 #include "ingest/privacy.h"
@@ -16,10 +17,50 @@
 
 #define MOD "rollouts"
 
+int config_rollout_reason(const char *reason, char why[CONFIG_ROLLOUT_WHY_MAX])
+{
+	int privacy = 0;
+
+	if (reason == NULL || tickets_text_check(reason, MACHINE_CONFIG_WHY_MAX, 0, &privacy) != CC_OK) {
+		snprintf(why, CONFIG_ROLLOUT_WHY_MAX, "%s",
+		         privacy != 0 ? "reason: refused by the privacy filter (no personal data)"
+		                      : "reason: 1 to 200 characters are required with config");
+		return CC_ERR_INVALID;
+	}
+	return CC_OK;
+}
+
+int config_rollout_effective(struct vault *v, const struct store_machine *m, json_t **config, char *why, size_t cap)
+{
+	json_t *eff = config_effective_json(v, m);
+	const json_t *doc = json_object_get(eff, "config");
+	char *text = NULL;
+	int rc = CC_OK;
+
+	*config = NULL;
+	if (eff == NULL)
+		return CC_ERR_NOMEM;
+	if (json_object_size(doc) == 0) {
+		snprintf(why, cap, "no template and no desired version sets anything");
+		rc = CC_ERR_INVALID;
+	} else if ((text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10))) == NULL) {
+		rc = CC_ERR_NOMEM;
+	} else if (strlen(text) > CONFIG_DOC_MAX) {
+		snprintf(why, cap, "config: more than %d bytes", CONFIG_DOC_MAX);
+		rc = CC_ERR_INVALID;
+	} else if (!config_rollout_fits(text, m->model, why, cap)) {
+		rc = CC_ERR_INVALID;
+	}
+	if (rc == CC_OK)
+		*config = json_incref((json_t *)doc);
+	free(text);
+	json_decref(eff);
+	return rc;
+}
+
 int config_rollout_request(const json_t *config, const char *reason, char **text, char why[CONFIG_ROLLOUT_WHY_MAX])
 {
 	enum privacy_reason p;
-	int privacy = 0;
 
 	*text = NULL;
 	if (!json_is_object(config) || json_object_size(config) == 0) {
@@ -33,12 +74,8 @@ int config_rollout_request(const json_t *config, const char *reason, char **text
 		         "no prices, currencies, payment or personal data", privacy_reason_name(p));
 		return CC_ERR_INVALID;
 	}
-	if (reason == NULL || tickets_text_check(reason, MACHINE_CONFIG_WHY_MAX, 0, &privacy) != CC_OK) {
-		snprintf(why, CONFIG_ROLLOUT_WHY_MAX, "%s",
-		         privacy != 0 ? "reason: refused by the privacy filter (no personal data)"
-		                      : "reason: 1 to 200 characters are required with config");
+	if (config_rollout_reason(reason, why) != CC_OK)
 		return CC_ERR_INVALID;
-	}
 	*text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
 	if (*text == NULL)
 		return CC_ERR_NOMEM;
@@ -189,18 +226,29 @@ int config_rollout_deliver(struct vault *v, int64_t id)
 			rc = s->ops->rollouts->machines(s, id, collect, &rows);
 		s->ops->rollback(s);
 	}
-	if (rc == CC_OK && rows.n > 0 && (doc = json_loads(r->config, 0, NULL)) == NULL)
+	if (rc == CC_OK && rows.n > 0 && !r->effective && (doc = json_loads(r->config, 0, NULL)) == NULL)
 		rc = CC_ERR_CORRUPT;
 	snprintf(by, sizeof(by), "rollout:%lld", (long long)id);
 	for (size_t i = 0; rc == CC_OK && i < rows.n; i++) {
 		struct store_rollout_machine *row = &rows.v[i];
+		json_t *own = NULL;
 		int64_t version = 0;
 		int set;
 
 		rc = s->ops->machine_get(s, row->machine_id, m);
 		if (rc != CC_OK)
 			break;
-		set = machine_config_set(v, m, doc, r->why, by, ref, &version);
+		/* Its effective document as it is now: templates changed since the
+		 * rollout began count, and one gone invalid leaves it out. */
+		if (r->effective && (set = config_rollout_effective(v, m, &own, ref->why, sizeof(ref->why))) != CC_OK) {
+			if (set != CC_ERR_INVALID) {
+				rc = set;
+				break;
+			}
+		} else {
+			set = machine_config_set(v, m, r->effective ? own : doc, r->why, by, ref, &version);
+		}
+		json_decref(own);
 		if (set == CC_OK)
 			rc = record(s, row, version, NULL, clock_now_ms());
 		else if (set == CC_ERR_STATE)

@@ -15,7 +15,9 @@
  * transactions, as a person's change) and records each version; the next
  * round settles the machines whose report names it (config_rollout_settle).
  * A machine marked and not yet given its version (a crash between) is
- * delivered at the next round.
+ * delivered at the next round. An effective rollout (store_rollout
+ * effective) carries no document: each machine gets its own effective
+ * one at its delivery.
  */
 #ifndef CC_FLEET_CONFIG_ROLLOUTS_H
 #define CC_FLEET_CONFIG_ROLLOUTS_H
@@ -37,6 +39,16 @@
  * reason of 1..200 characters through the notes filter. *text: the
  * document, compact with sorted keys (malloc'd). CC_ERR_INVALID with why. */
 int config_rollout_request(const json_t *config, const char *reason, char **text, char why[CONFIG_ROLLOUT_WHY_MAX]);
+
+/* The reason given with a configuration rollout: 1..200 characters
+ * through the notes filter. CC_ERR_INVALID with why. */
+int config_rollout_reason(const char *reason, char why[CONFIG_ROLLOUT_WHY_MAX]);
+
+/* An effective rollout's document for m (fleet/config_templates.h: its
+ * model's templates down the tree, its own desired version on top),
+ * validated for its model: *config (a new reference) or CC_ERR_INVALID
+ * with why naming the member (never a value). */
+int config_rollout_effective(struct vault *v, const struct store_machine *m, json_t **config, char *why, size_t cap);
 
 /* 1 when the document fits machines of model (fleet/config_doc.h); else 0
  * with why naming the member (never a value). */

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/config_doc.h"
 #include "fleet/config_rollouts.h"
 #include "fleet/downtime.h"
 #include "fleet/hours.h"
@@ -30,6 +31,7 @@
 #define COMPLIANCE_MARGIN_DEFAULT 10 /* points of brews in spec (update/rollout.h) */
 #define HEALTH_SAMPLE 200       /* machines read per group for a soak's verdict */
 #define HALT_RULE "rollout_halted"
+#define EFFECTIVE_LISTED 20 /* machines with an invalid effective document named on creation */
 
 static const uint8_t default_phases[] = { 1, 10, 50, 100 };
 
@@ -86,6 +88,9 @@ struct picked {
 	} fits[16];
 	size_t nfits;
 	size_t unconsented;         /* their customer did not consent to support */
+	int effective;              /* each machine its own effective document */
+	size_t invalid;             /* effective: their document is invalid for their model */
+	json_t *invalid_machines;   /* the first EFFECTIVE_LISTED of them: {serial, reason} */
 	char unfit_why[CONFIG_ROLLOUT_WHY_MAX - 40]; /* the first model's refusal */
 };
 
@@ -126,7 +131,7 @@ static int pick(struct picked *k, const struct store_machine *m)
 		return 0;
 	if (k->model != NULL && strcmp(k->model, m->model) != 0)
 		return 0;
-	if (k->config != NULL ? !config_fits(k, m->model) : !model_in(k->models, m->model)) {
+	if (k->config == NULL ? !model_in(k->models, m->model) : !k->effective && !config_fits(k, m->model)) {
 		k->unfit++;
 		return 0;
 	}
@@ -135,6 +140,21 @@ static int pick(struct picked *k, const struct store_machine *m)
 	if (k->config != NULL && !policy_allows(k->v, m->customer_id, "support")) {
 		k->unconsented++;
 		return 0;
+	}
+	if (k->effective) {
+		char why[CONFIG_WHY_MAX];
+		json_t *doc = NULL;
+		int rc = config_rollout_effective(k->v, m, &doc, why, sizeof(why));
+
+		json_decref(doc);
+		if (rc == CC_ERR_INVALID) {
+			if (k->invalid++ < EFFECTIVE_LISTED)
+				json_array_append_new(k->invalid_machines,
+				                      json_pack("{s:s, s:s}", "serial", m->serial, "reason", why));
+			return 0;
+		}
+		if (rc != CC_OK)
+			return rc;
 	}
 	for (size_t i = 0; i < k->n; i++)
 		if (k->ids[i] == m->id)
@@ -370,7 +390,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 	struct store_artifact art;
 	struct rollout_plan plan;
 	const char *sha, *key;
-	const json_t *val, *config = json_object_get(req, "config");
+	const json_t *val, *config = json_object_get(req, "config"), *effective = json_object_get(req, "effective");
 	char *target = NULL, *config_text = NULL;
 	int64_t id = 0, now = clock_now_ms(), joined = 0;
 	int rc;
@@ -393,7 +413,21 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		}
 	}
 	sha = json_string_value(json_object_get(req, "artifact"));
-	if (config != NULL) {
+	if (effective != NULL && (!json_is_true(effective) || config != NULL || sha != NULL)) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "effective: true, instead of config or artifact");
+		return CC_ERR_INVALID;
+	}
+	if (effective != NULL) {
+		if ((rc = config_rollout_reason(json_string_value(json_object_get(req, "reason")), why)) != CC_OK)
+			return rc;
+		if ((config_text = strdup("")) == NULL)
+			return CC_ERR_NOMEM;
+		k.effective = 1;
+		if ((k.invalid_machines = json_array()) == NULL) {
+			free(config_text);
+			return CC_ERR_NOMEM;
+		}
+	} else if (config != NULL) {
 		if (json_object_get(req, "artifact") != NULL) {
 			snprintf(why, ROLLOUTS_WHY_MAX, "a rollout carries an artifact or a configuration, not both");
 			return CC_ERR_INVALID;
@@ -409,6 +443,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		return CC_ERR_INVALID;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		json_decref(k.invalid_machines);
 		free(config_text);
 		return CC_ERR_NOMEM;
 	}
@@ -442,7 +477,12 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		if ((rc == CC_ERR_INVALID || rc == CC_ERR_NOTFOUND) && why[0] == '\0')
 			snprintf(why, ROLLOUTS_WHY_MAX, "%s", TARGET_HELP);
 	}
-	if (rc == CC_OK && k.n == 0 && config_text != NULL && k.unfit > 0 && k.unconsented == 0) {
+	if (rc == CC_OK && k.n == 0 && k.effective && k.invalid > 0) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "no targeted machine has a valid effective document (%.16s: %.80s)",
+		         json_string_value(json_object_get(json_array_get(k.invalid_machines, 0), "serial")),
+		         json_string_value(json_object_get(json_array_get(k.invalid_machines, 0), "reason")));
+		rc = CC_ERR_INVALID;
+	} else if (rc == CC_OK && k.n == 0 && config_text != NULL && k.unfit > 0 && k.unconsented == 0) {
 		/* The document fits none of the machines: it is wrong, not the target. */
 		snprintf(why, ROLLOUTS_WHY_MAX, "%s; nothing was stored", k.unfit_why);
 		rc = CC_ERR_INVALID;
@@ -457,6 +497,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		snprintf(r->kind, sizeof(r->kind), "%s", CONFIG_ROLLOUT_KIND);
 		snprintf(r->config, sizeof(r->config), "%s", config_text);
 		snprintf(r->why, sizeof(r->why), "%s", json_string_value(json_object_get(req, "reason")));
+		r->effective = k.effective;
 	} else if (rc == CC_OK) {
 		snprintf(r->kind, sizeof(r->kind), "update");
 		memcpy(r->sha256, art.sha256, sizeof(r->sha256));
@@ -503,9 +544,14 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 			json_object_set_new(*out, "unfit", json_integer((json_int_t)k.unfit));
 			if (config_text != NULL)
 				json_object_set_new(*out, "unconsented", json_integer((json_int_t)k.unconsented));
+			if (k.effective) {
+				json_object_set_new(*out, "invalid", json_integer((json_int_t)k.invalid));
+				json_object_set(*out, "invalid_machines", k.invalid_machines);
+			}
 		}
 	}
 out:
+	json_decref(k.invalid_machines);
 	free(config_text);
 	free(target);
 	free(k.ids);
@@ -656,6 +702,7 @@ static json_t *rollout_doc(const struct store_rollout *r)
 
 			json_object_set_new(doc, "config", c != NULL ? c : json_object());
 			json_object_set_new(doc, "reason", json_string(r->why));
+			json_object_set_new(doc, "effective", json_boolean(r->effective));
 		}
 	}
 	return doc;

@@ -111,6 +111,7 @@ def world(tmp_path_factory):
     fleet.add_customer("cafe-q")
     for s in QUALITY:
         fleet.add_machine(s, customer="cafe-q", model="espresso-one")
+    fleet.add_machine("B1", customer="cafe-q", model="barista-pro")  # no template of its model anywhere
     for login, org in (("tech", "manufacturer"), ("cust-tech", "cafe-d")):
         fleet.cc("user", "add", "--org", org, "--login", login, "--role", "technician",
                  "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
@@ -389,3 +390,40 @@ def test_quality_compliance_of_the_changed_machines_halts(world):
     alerts = w["fleet"].ccj("alert", "list", "--rule", "rollout_halted")
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     assert (canary, f"rollout_halted:{rid}") in [(a["serial"], a["cause"]) for a in alerts], alerts
+
+
+def test_effective_documents_rolled_out(world):
+    """A rollout that applies the templates: each machine gets its own
+    effective document; a machine whose effective document is invalid for
+    its model (here: nothing sets anything) is left out and counted."""
+    w = world
+    status, got, _ = post(w, "/api/v1/config/templates", {"org": "cafe-a", "model": "espresso-one", "config":
+                                                           {"settings": {"rinse_every_h": 6}}, "reason": "rinse"},
+                          w["admin"])
+    assert status == 201, got
+    targets = [s for s in SERIALS[3:] if config_of(w, s)["status"] == "in_sync"][:3]
+    assert len(targets) == 3
+    status, got, _ = create(w, {"effective": True, "config": MENU, "reason": "x", "target": {"serials": targets}})
+    assert status == 400 and "effective" in got["error"]["message"], got
+    status, got, _ = create(w, {"effective": True, "reason": "house standard", "target": {"serials": ["B1"]}})
+    assert status == 400 and got["error"]["message"].startswith(
+        "no targeted machine has a valid effective document (B1: no template"), got
+    p = w["fleet"].cc("rollout", "create", "--effective", "--reason", "x", "--serials", "B1", rc=None)
+    assert p.returncode == 2 and "B1: no template" in p.stderr, p.stderr
+
+    status, ro, _ = create(w, {"effective": True, "reason": "house standard", "target": {"serials": targets + ["B1"]},
+                               "phases": [100], "soak": 0})
+    assert status == 201, ro
+    assert ro["effective"] is True and ro["config"] == {} and ro["machines_total"] == 3, ro
+    assert ro["invalid"] == 1 and ro["invalid_machines"][0]["serial"] == "B1", ro
+    expected = {}
+    for s in targets:
+        status, eff, _ = w["people"].call("GET", f"/api/v1/machines/{s}/config/effective", token=w["tech"])
+        assert status == 200 and eff["config"]["settings"]["rinse_every_h"] == 6, eff
+        expected[s] = eff["config"]
+    wait_rollout(w, ro["id"], lambda d: d["state"] == "completed", "the effective rollout's completion")
+    for s in targets:
+        c = config_of(w, s)
+        assert c["status"] == "in_sync" and c["desired"]["config"] == expected[s], c
+        assert c["desired"]["by"] == f"rollout:{ro['id']}" and c["desired"]["why"] == "house standard", c
+    assert w["fleet"].ccj("rollout", "show", str(ro["id"]))["effective"] is True
