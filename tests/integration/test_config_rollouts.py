@@ -427,3 +427,36 @@ def test_effective_documents_rolled_out(world):
         assert c["status"] == "in_sync" and c["desired"]["config"] == expected[s], c
         assert c["desired"]["by"] == f"rollout:{ro['id']}" and c["desired"]["why"] == "house standard", c
     assert w["fleet"].ccj("rollout", "show", str(ro["id"]))["effective"] is True
+
+
+def test_customer_limits_on_enumerated_settings(world):
+    """Which of the panel's languages a customer's own people may choose."""
+    w = world
+    for values, part in ((["en", "xx"], "settings.panel_language"), (["en", "en"], "settings.panel_language"),
+                         ([], "settings.panel_language"), ("en", "settings.panel_language")):
+        status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                            "limits": {"settings": {"panel_language":
+                                                                                    {"values": values}}}}, w["admin"])
+        assert status == 400 and part in got["error"]["message"], (values, got)
+    limits = {"settings": {"panel_language": {"values": ["en", "de"]}, "standby_min": {"min": 0, "max": 60}}}
+    status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                        "limits": limits}, w["admin"])
+    assert status == 201 and got["limits"][0]["limits"] == limits, got
+    before = config_of(w, "D1")["version"]
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "fr"}},
+                                                            "reason": "our panel"}, w["cust"])
+    assert status == 403, got
+    assert got["error"]["message"].startswith(
+        "settings.panel_language: the manufacturer allows en, de for this customer"), got
+    status, got, _ = post(w, "/api/v1/config/templates", {"org": "cafe-d", "model": "espresso-one", "config":
+                                                           {"settings": {"panel_language": "it"}}, "reason": "x"},
+                          w["cust"])
+    assert status == 403 and "settings.panel_language" in got["error"]["message"], got
+    assert config_of(w, "D1")["version"] == before
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "de"}},
+                                                            "reason": "our panel"}, w["cust"])
+    assert status == 201 and got["version"] == before + 1, got
+    # The manufacturer's own people are not bound by it.
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "fr"}},
+                                                            "reason": "service visit"}, w["tech"])
+    assert status == 201, got
