@@ -102,6 +102,8 @@ static int run_create(struct cli_args *a)
 		}
 		json_object_set_new(req, "config", config);
 	}
+	if (cli_flag(a, "no-take-back"))
+		json_object_set_new(req, "take_back", json_false());
 	if (cli_flag(a, "effective"))
 		json_object_set_new(req, "effective", json_true());
 	if (cli_get(a, "artifact") != NULL)
@@ -303,6 +305,7 @@ const struct cli_cmd cli_rollout_cmds[] = {
 	      "availability the updated machines may lose against the others over a soak (default 5; 100: off)", 0 },
 	    { "compliance-margin", "POINTS",
 	      "brews in spec the changed machines may lose against the others over a soak (default 10; 100: off)", 0 },
+	    { "no-take-back", NULL, "configuration: a halt or abort leaves the machines the document it set", 0 },
 	    { "window", "HOURS", "maintenance hours in each site's local time (\"mon-fri 01:00-05:00\")", 0 },
 	    CLI_END_OPTS },
 	  run_create },

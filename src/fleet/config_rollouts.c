@@ -268,3 +268,108 @@ int config_rollout_deliver(struct vault *v, int64_t id)
 	free(r);
 	return rc;
 }
+
+static int collect_delivered(void *ctx, const struct store_rollout_machine *m)
+{
+	struct rows *r = ctx;
+	int st = rollout_mstate_parse(m->state);
+
+	if (m->config_version <= 0 || (st != RM_OFFERED && st != RM_SUCCEEDED && st != RM_FAILED))
+		return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct store_rollout_machine *p = realloc(r->v, cap * sizeof(*p));
+
+		if (p == NULL)
+			return CC_ERR_NOMEM;
+		r->v = p;
+		r->cap = cap;
+	}
+	r->v[r->n++] = *m;
+	return 0;
+}
+
+/* The version before the rollout's, when the rollout's is still the newest. */
+static int previous_doc(struct vault *v, const struct store_machine *m, int64_t rollout_version, json_t **doc)
+{
+	json_t *history = NULL, *items;
+	int rc = CC_ERR_NOTFOUND;
+
+	*doc = NULL;
+	/* Newest first: [0] the rollout's own version, [1] the one before. */
+	history = machine_config_history_json(v, m, 0, 2);
+	items = json_object_get(history, "versions");
+	if (history == NULL)
+		rc = CC_ERR_NOMEM;
+	else if (json_integer_value(json_object_get(json_array_get(items, 0), "version")) == rollout_version &&
+	         json_array_size(items) == 2) {
+		*doc = json_incref(json_object_get(json_array_get(items, 1), "config"));
+		rc = *doc != NULL ? CC_OK : CC_ERR_CORRUPT;
+	}
+	json_decref(history);
+	return rc;
+}
+
+int config_rollout_take_back(struct vault *v, int64_t id)
+{
+	struct store *s = vault_store(v);
+	struct store_rollout *r = malloc(sizeof(*r));
+	struct store_machine *m = malloc(sizeof(*m));
+	struct machine_config_refusal *ref = malloc(sizeof(*ref));
+	struct rows rows = { NULL, 0, 0 };
+	char by[40], why[80];
+	size_t taken = 0;
+	int rc = r != NULL && m != NULL && ref != NULL ? CC_OK : CC_ERR_NOMEM;
+
+	if (rc == CC_OK && (rc = s->ops->begin_read(s)) == CC_OK) {
+		rc = s->ops->rollouts->get(s, id, r);
+		if (rc == CC_OK && strcmp(r->kind, CONFIG_ROLLOUT_KIND) == 0 && r->take_back &&
+		    (rollout_state_parse(r->state) == ROLLOUT_HALTED || rollout_state_parse(r->state) == ROLLOUT_ABORTED))
+			rc = s->ops->rollouts->machines(s, id, collect_delivered, &rows);
+		s->ops->rollback(s);
+	}
+	snprintf(by, sizeof(by), "rollout:%lld", (long long)id);
+	if (rc == CC_OK)
+		snprintf(why, sizeof(why), "taken back: rollout %lld %s", (long long)id, r->state);
+	for (size_t i = 0; rc == CC_OK && i < rows.n; i++) {
+		struct store_rollout_machine *row = &rows.v[i];
+		json_t *doc = NULL;
+		int64_t version = 0;
+		int got;
+
+		if ((rc = s->ops->machine_get(s, row->machine_id, m)) != CC_OK)
+			break;
+		got = previous_doc(v, m, row->config_version, &doc);
+		if (got == CC_ERR_NOTFOUND)
+			continue; /* changed since, or nothing before it: left as it is */
+		if (got == CC_OK) {
+			got = machine_config_set(v, m, doc, why, by, ref, &version);
+			json_decref(doc);
+		}
+		if (got != CC_OK) {
+			log_error(MOD, "rollout %lld: %s: the previous configuration could not be set again (%s)",
+			          (long long)id, row->serial, cc_strerror(got));
+			continue;
+		}
+		snprintf(row->state, sizeof(row->state), "%s", rollout_mstate_name(RM_ROLLED_BACK));
+		snprintf(row->reason, sizeof(row->reason), "taken back: version %lld", (long long)version);
+		row->updated_ms = clock_now_ms();
+		if ((rc = s->ops->begin(s)) != CC_OK)
+			break;
+		rc = s->ops->rollouts->machine_set(s, row);
+		if (rc == CC_OK)
+			rc = history(s, row, row->updated_ms);
+		if (rc == CC_OK)
+			rc = s->ops->commit(s);
+		else
+			s->ops->rollback(s);
+		taken++;
+	}
+	if (rc == CC_OK && taken > 0)
+		log_info(MOD, "rollout %lld: the previous configuration set again on %zu machines", (long long)id, taken);
+	free(rows.v);
+	free(ref);
+	free(m);
+	free(r);
+	return rc;
+}

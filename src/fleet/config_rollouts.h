@@ -67,4 +67,13 @@ int config_rollout_settle(struct store *s, struct store_rollout_machine *rows, s
  * that was offered and has no version yet; outside any transaction. */
 int config_rollout_deliver(struct vault *v, int64_t id);
 
+/* A halted or aborted rollout id whose take_back is set: every machine
+ * it set a version on (offered, succeeded or failed) whose newest desired
+ * version is still that one gets the version before it again, as its
+ * next desired version by "rollout:ID" ("taken back: rollout ID halted"),
+ * and its row turns rolled_back. A machine changed since, or with no
+ * version before the rollout's, is left as it is. Outside any
+ * transaction; again from where it stopped when called again. */
+int config_rollout_take_back(struct vault *v, int64_t id);
+
 #endif

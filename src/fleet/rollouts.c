@@ -380,7 +380,7 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
 static const char *const request_keys[] = { "artifact",      "config", "reason",      "target",
 	                                    "phases",        "soak",   "threshold",   "min_reports",
 	                                    "window",        "health_margin", "compliance_margin",
-	                                    "effective",     NULL };
+	                                    "effective",     "take_back",     NULL };
 
 int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t **out, char why[ROLLOUTS_WHY_MAX])
 {
@@ -408,11 +408,16 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 			;
 		if (request_keys[i] == NULL) {
 			snprintf(why, ROLLOUTS_WHY_MAX, "unknown field (artifact or config and reason, target, phases, soak, "
-			                                "threshold, min_reports, window, health_margin, compliance_margin, effective)");
+			                                "threshold, min_reports, window, health_margin, compliance_margin, effective, take_back)");
 			return CC_ERR_INVALID;
 		}
 	}
 	sha = json_string_value(json_object_get(req, "artifact"));
+	if ((val = json_object_get(req, "take_back")) != NULL && (!json_is_boolean(val) || (config == NULL &&
+	                                                                                   effective == NULL))) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "take_back: true or false, with config or effective");
+		return CC_ERR_INVALID;
+	}
 	if (effective != NULL && (!json_is_true(effective) || config != NULL || sha != NULL)) {
 		snprintf(why, ROLLOUTS_WHY_MAX, "effective: true, instead of config or artifact");
 		return CC_ERR_INVALID;
@@ -498,6 +503,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		snprintf(r->config, sizeof(r->config), "%s", config_text);
 		snprintf(r->why, sizeof(r->why), "%s", json_string_value(json_object_get(req, "reason")));
 		r->effective = k.effective;
+		r->take_back = !json_is_false(json_object_get(req, "take_back"));
 	} else if (rc == CC_OK) {
 		snprintf(r->kind, sizeof(r->kind), "update");
 		memcpy(r->sha256, art.sha256, sizeof(r->sha256));
@@ -665,6 +671,10 @@ int rollouts_act(struct vault *v, int64_t id, const char *action, const char *by
 		s->ops->rollback(s);
 	if (rc == CC_OK)
 		log_info(MOD, "rollout %lld: %s by %s", (long long)id, action, by);
+	/* After the commit: each machine's version is set in its own transactions. */
+	if (rc == CC_OK && strcmp(action, "abort") == 0 && strcmp(r->kind, CONFIG_ROLLOUT_KIND) == 0 &&
+	    config_rollout_take_back(v, id) != CC_OK)
+		log_error(MOD, "rollout %lld: the previous configurations were not all set again", (long long)id);
 	free(rows.v);
 	free(r);
 	return rc;
@@ -703,6 +713,7 @@ static json_t *rollout_doc(const struct store_rollout *r)
 			json_object_set_new(doc, "config", c != NULL ? c : json_object());
 			json_object_set_new(doc, "reason", json_string(r->why));
 			json_object_set_new(doc, "effective", json_boolean(r->effective));
+			json_object_set_new(doc, "take_back", json_boolean(r->take_back));
 		}
 	}
 	return doc;
@@ -1175,6 +1186,8 @@ out:
 	 * given its version (a failed or interrupted delivery) gets it now. */
 	if (rc == CC_OK && config)
 		rc = config_rollout_deliver(v, id);
+	if (rc == CC_OK && config && rollout_state_parse(r->state) == ROLLOUT_HALTED)
+		rc = config_rollout_take_back(v, id);
 	free(sites);
 	free(buf);
 	free(em);

@@ -205,7 +205,7 @@ def test_phases_in_sync_then_rejections_halt(world):
 
     # A dose the firmware cannot make: the canaries reject it, the rollout halts
     # after its first phase, and the others never get the document.
-    status, ro2, _ = create(w, {"config": STRONG, "reason": "stronger espresso",
+    status, ro2, _ = create(w, {"config": STRONG, "reason": "stronger espresso", "take_back": False,
                                 "target": {"serials": SERIALS}, "phases": [20, 100], "soak": 0, "threshold": 20})
     assert status == 201, ro2
     rid2 = ro2["id"]
@@ -360,8 +360,13 @@ def test_templates_inherited_and_customer_limits(world, tmp_path):
 def test_quality_compliance_of_the_changed_machines_halts(world):
     """The canary applies the document but brews out of spec afterwards, the
     others in spec: at the end of the soak the rollout halts on quality
-    compliance (compliance_margin), the alert on the canary."""
+    compliance (compliance_margin), the alert on the canary, and the canary
+    gets its previous desired configuration back."""
     w = world
+    before = {"settings": {"standby_min": 50}}
+    for s in QUALITY:
+        status, got, _ = post(w, f"/api/v1/machines/{s}/config", {"config": before, "reason": "service"}, w["tech"])
+        assert status == 201 and got["version"] == 1, got
     status, got, _ = create(w, {"config": MENU, "reason": "x", "target": {"serials": QUALITY},
                                 "compliance_margin": 101})
     assert status == 400 and "compliance_margin" in got["error"]["message"], got
@@ -390,6 +395,17 @@ def test_quality_compliance_of_the_changed_machines_halts(world):
     alerts = w["fleet"].ccj("alert", "list", "--rule", "rollout_halted")
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     assert (canary, f"rollout_halted:{rid}") in [(a["serial"], a["cause"]) for a in alerts], alerts
+    # Taken back: version 3 is version 1's document again, and the firmware runs it.
+    c = poll_until(lambda: (lambda c: c if c["version"] == 3 and c["status"] == "in_sync" else None)(
+        config_of(w, canary)), "the canary's previous configuration again")
+    assert c["desired"]["config"] == before and c["desired"]["by"] == f"rollout:{rid}", c
+    assert c["desired"]["why"] == f"taken back: rollout {rid} halted", c
+    doc = show(w, rid)
+    assert [(m["serial"], m["state"], m["reason"]) for m in doc["machines"] if m["serial"] == canary] == \
+        [(canary, "rolled_back", "taken back: version 3")], doc["machines"]
+    for s in QUALITY:
+        if s != canary:
+            assert config_of(w, s)["version"] == 1, s
 
 
 def test_effective_documents_rolled_out(world):
@@ -460,3 +476,34 @@ def test_customer_limits_on_enumerated_settings(world):
     status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "fr"}},
                                                             "reason": "service visit"}, w["tech"])
     assert status == 201, got
+
+
+def test_taken_back_when_aborted(world):
+    """Aborted after its first phase: the machine that applied the document
+    gets its previous desired version again; the others never had it."""
+    w = world
+    targets = [s for s in SERIALS[3:] if config_of(w, s)["status"] == "in_sync"][:3]
+    assert len(targets) == 3
+    previous = {s: config_of(w, s) for s in targets}
+    status, ro, _ = create(w, {"config": {"settings": {"standby_min": 15}}, "reason": "shorter standby",
+                               "target": {"serials": targets}, "phases": [34, 100], "soak": 3600})
+    assert status == 201 and ro["take_back"] is True, ro
+    doc = wait_rollout(w, ro["id"], lambda d: d["phase_progress"][0]["counts"]["succeeded"] ==
+                       d["phase_progress"][0]["machines"], "the first phase applied")
+    applied = {m["serial"]: m["config_version"] for m in doc["machines"] if m["state"] == "succeeded"}
+    assert 1 <= len(applied) < len(targets), doc["machines"]
+    for s in applied:
+        assert config_of(w, s)["desired"]["config"]["settings"]["standby_min"] == 15
+    got = w["fleet"].ccj("rollout", "abort", str(ro["id"]))
+    assert got["state"] == "aborted", got
+    for s, version in applied.items():
+        c = poll_until(lambda: (lambda c: c if c["version"] == version + 1 and c["status"] == "in_sync" else None)(
+            config_of(w, s)), f"{s}'s previous configuration again")
+        assert c["desired"]["config"] == previous[s]["desired"]["config"], c
+        assert c["desired"]["why"] == f"taken back: rollout {ro['id']} aborted", c
+    doc = show(w, ro["id"])
+    assert {m["serial"]: m["state"] for m in doc["machines"]} == {
+        s: "rolled_back" if s in applied else "pending" for s in targets}, doc["machines"]
+    for s in targets:
+        if s not in applied:
+            assert config_of(w, s)["version"] == previous[s]["version"], s
