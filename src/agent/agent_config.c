@@ -89,6 +89,28 @@ static int string(struct rd *r, char *out, size_t cap)
 	return 0;
 }
 
+/* Over a string without keeping it (any length, the same rules). */
+static int skip_string(struct rd *r)
+{
+	if (!eat(r, '"'))
+		return -1;
+	while (r->p < r->end && *r->p != '"') {
+		char c = *r->p++;
+
+		if (c == '\\') {
+			if (r->p == r->end || (*r->p != '"' && *r->p != '\\' && *r->p != '/'))
+				return -1;
+			r->p++;
+		} else if ((unsigned char)c < 0x20 || (unsigned char)c > 0x7e) {
+			return -1;
+		}
+	}
+	if (r->p == r->end)
+		return -1;
+	r->p++;
+	return 0;
+}
+
 /* A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; *whole when it has neither fraction nor exponent. */
 static int number(struct rd *r, double *v, int *whole)
 {
@@ -135,10 +157,9 @@ static int number(struct rd *r, double *v, int *whole)
 	return isfinite(*v) ? 0 : -1;
 }
 
-/* Skips any value (depth-bounded): the envelope's members to come. */
+/* Skips any value (depth-bounded, little stack: firmware's threads are small). */
 static int skip(struct rd *r, int depth)
 {
-	char tmp[4096];
 	double d;
 	int w;
 
@@ -146,7 +167,7 @@ static int skip(struct rd *r, int depth)
 	if (depth > 16 || r->p == r->end)
 		return -1;
 	if (*r->p == '"')
-		return string(r, tmp, sizeof(tmp));
+		return skip_string(r);
 	if (*r->p == '{' || *r->p == '[') {
 		char close = *r->p == '{' ? '}' : ']';
 
@@ -154,7 +175,7 @@ static int skip(struct rd *r, int depth)
 		if (eat(r, close))
 			return 0;
 		do {
-			if (close == '}' && (string(r, tmp, sizeof(tmp)) != 0 || !eat(r, ':')))
+			if (close == '}' && (skip_string(r) != 0 || !eat(r, ':')))
 				return -1;
 			if (skip(r, depth + 1) != 0)
 				return -1;
@@ -342,7 +363,10 @@ static int envelope(const char *body, size_t len, struct envelope *e)
 	do {
 		if (string(&r, name, sizeof(name)) != 0 || !eat(&r, ':'))
 			return -1;
-		if (strcmp(name, "version") == 0 && !has_version) {
+		if ((strcmp(name, "version") == 0 && has_version) || (strcmp(name, "config") == 0 && e->doc != NULL) ||
+		    (strcmp(name, "fetch") == 0 && e->fetch) || (strcmp(name, "serial") == 0 && e->serial[0] != '\0'))
+			return -1; /* a member twice: which one counts is not for the reader to guess */
+		if (strcmp(name, "version") == 0) {
 			double v;
 			int whole;
 
@@ -350,17 +374,17 @@ static int envelope(const char *body, size_t len, struct envelope *e)
 				return -1;
 			e->version = (int64_t)v;
 			has_version = 1;
-		} else if (strcmp(name, "config") == 0 && e->doc == NULL) {
+		} else if (strcmp(name, "config") == 0) {
 			ws(&r);
 			e->doc = r.p;
 			if (skip(&r, 1) != 0)
 				return -1;
 			e->doc_end = r.p;
-		} else if (strcmp(name, "fetch") == 0 && !e->fetch) {
+		} else if (strcmp(name, "fetch") == 0) {
 			if (string(&r, path, sizeof(path)) != 0 || strcmp(path, FETCH_PATH) != 0)
 				return -1; /* only the machine route: never a path the message names */
 			e->fetch = 1;
-		} else if (strcmp(name, "serial") == 0 && e->serial[0] == '\0') {
+		} else if (strcmp(name, "serial") == 0) {
 			if (string(&r, e->serial, sizeof(e->serial)) != 0)
 				return -1;
 		} else if (skip(&r, 1) != 0) {
@@ -604,7 +628,11 @@ int cc_ag_mconf_command(cc_agent *a, uint64_t id, const char *body, size_t len)
 		char why[REASON_MAX + 1] = "";
 
 		if (c->fw.apply(c->fw.ud, j.v, j.n, why, sizeof(why)) != 0) {
-			why[strcspn(why, "\r\n")] = '\0';
+			why[REASON_MAX] = '\0';
+			/* One line of printable ASCII, as the server takes a reason. */
+			for (char *w = why; *w != '\0'; w++)
+				if ((unsigned char)*w < 0x20 || (unsigned char)*w > 0x7e)
+					*w = ' ';
 			snprintf(j.why, sizeof(j.why), "%s", why[0] ? why : "refused by the firmware");
 			rc = -1;
 		}
