@@ -467,7 +467,7 @@ static void number_text(double x, int integer, char out[40])
 	}
 	snprintf(out, 40, "%.10g", x);
 	if (strpbrk(out, ".eE") == NULL)
-		strcat(out, ".0");
+		memcpy(out + strlen(out), ".0", 3); /* "%.10g" is at most 17 bytes of the 40 */
 }
 
 /* What the firmware runs, as a document; "" when it runs nothing it declares. */
@@ -611,9 +611,10 @@ int cc_ag_mconf_command(cc_agent *a, uint64_t id, const char *body, size_t len)
 		return 1;
 	}
 	if (e.fetch && (rc = fetch(a, e.version, &fetched, &flen, &e)) != 0) {
-		cc_ag_log(a, "config %" PRId64 ": the document could not be fetched (%s); the command stays open", e.version,
-		          cc_agent_strerror(rc));
-		return 1; /* no result: the server sends it again at the next connection */
+		/* Nothing stored: the same version sent again is tried again. */
+		cc_ag_log(a, "config %" PRId64 ": the document could not be fetched (%s)", e.version, cc_agent_strerror(rc));
+		(void)cc_agent_command_result(a, id, "failed", "the configuration could not be fetched");
+		return 1;
 	}
 	memset(&j, 0, sizeof(j));
 	j.fw = &c->fw;
