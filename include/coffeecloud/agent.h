@@ -202,6 +202,51 @@ struct cc_agent_stats {
 };
 void cc_agent_stats(cc_agent *a, struct cc_agent_stats *st);
 
+/* ---- Remote configuration (agent_config.c; docs/AGENT.md "Remote
+ * configuration") ----
+ * The server's desired configuration (the "config" command) is checked
+ * again against what the firmware declares, handed to the firmware as
+ * values (no JSON on the firmware's side), and what it then runs is
+ * reported (cc/v1/{serial}/config/reported, retained), or its refusal
+ * with the reason. The last version handled is kept in storage. */
+struct cc_machine_config_field {
+	const char *name;           /* "water_ml", "panel_language", ... */
+	double min, max;            /* a number's bounds, inclusive */
+	int integer;                /* 1: whole numbers only */
+	const char *const *values;  /* NULL-terminated: a text field of these values; NULL: a number */
+};
+struct cc_machine_config_value {
+	char product[33];           /* a recipe's product; "" for a setting */
+	char field[33];
+	char text[33];              /* a text field's value; "" for a number */
+	double number;
+};
+struct cc_machine_config_fw {
+	const char *const *products;                   /* NULL-terminated: the recipes it has */
+	const struct cc_machine_config_field *recipe;  /* the fields of a recipe */
+	size_t nrecipe;
+	const struct cc_machine_config_field *settings;
+	size_t nsettings;
+	/* Applies n values (all or none); 0, else a refusal with its reason
+	 * (one line, at most 80 bytes) in reason. */
+	int (*apply)(void *ud, const struct cc_machine_config_value *v, size_t n, char *reason, size_t cap);
+	/* What it runs now, at most cap values; 0 with *n. */
+	int (*running)(void *ud, struct cc_machine_config_value *v, size_t cap, size_t *n);
+	void *ud;
+};
+#define CC_AGENT_MACHINE_CONFIG_VALUES_MAX 256
+struct cc_machine_config_state {
+	int64_t version;            /* the desired version last handled; 0: none */
+	int applied;                /* 1 applied, 0 refused */
+	char reason[81];            /* the refusal's */
+};
+/* Before cc_agent_run: from then on the agent answers the config command
+ * itself (on_command never sees it). fw is copied, its arrays are not. */
+int cc_agent_machine_config_setup(cc_agent *a, const struct cc_machine_config_fw *fw);
+/* A setting changed at the machine's panel: the report is sent again. */
+int cc_agent_machine_config_changed(cc_agent *a);
+int cc_agent_machine_config_state(cc_agent *a, struct cc_machine_config_state *out);
+
 /* A stable name of a return code. */
 const char *cc_agent_strerror(int rc);
 

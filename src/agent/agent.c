@@ -191,6 +191,7 @@ void cc_agent_free(cc_agent *a)
 		mosquitto_destroy(a->mosq);
 	cc_ag_http_close(a);
 	cc_ag_cred_free(a);
+	cc_ag_mconf_free(a);
 	cc_ag_free(a, a->release);
 	cc_ag_free(a, a->server);
 	cc_ag_free(a, a);

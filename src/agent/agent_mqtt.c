@@ -216,6 +216,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cert/issued", a->serial);
 	(void)mosquitto_subscribe(m, NULL, topic, 1);
 	publish_info(a);
+	cc_ag_mconf_connected(a);
 	drain(a);
 }
 
@@ -275,7 +276,7 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 		return;
 	}
 	snprintf(prefix, sizeof(prefix), "cc/v1/%s/cmd/", a->serial);
-	if (msg->topic == NULL || strncmp(msg->topic, prefix, pl) != 0 || a->cfg.on_command == NULL)
+	if (msg->topic == NULL || strncmp(msg->topic, prefix, pl) != 0)
 		return;
 	rest = msg->topic + pl;
 	if ((slash = strchr(rest, '/')) == NULL || (size_t)(slash - rest) >= sizeof(name) || slash == rest)
@@ -291,7 +292,10 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	body[msg->payloadlen] = '\0';
 	if (strlen(body) != (size_t)msg->payloadlen)
 		return;
-	a->cfg.on_command(a->cfg.ud, a, name, id, body, (size_t)msg->payloadlen);
+	if (strcmp(name, "config") == 0 && cc_ag_mconf_command(a, id, body, (size_t)msg->payloadlen))
+		return;
+	if (a->cfg.on_command != NULL)
+		a->cfg.on_command(a->cfg.ud, a, name, id, body, (size_t)msg->payloadlen);
 }
 
 int cc_agent_command_result(cc_agent *a, uint64_t id, const char *state, const char *reason)

@@ -52,6 +52,8 @@ struct cc_agent {
 	struct evp_pkey_st *pending; /* the new key waiting for its certificate */
 	int renewing, renew_asked, reconnect, csr_mid;
 	int64_t renew_next_ms;      /* monotonic */
+
+	struct cc_ag_mconf *mconf;  /* remote configuration (agent_config.c); NULL: not set up */
 };
 
 void *cc_ag_malloc(cc_agent *a, size_t n);
@@ -92,6 +94,13 @@ int cc_ag_cred_due(cc_agent *a, int64_t mono_ms, char *csr, size_t cap);
 /* The certificate of cc/v1/{serial}/cert/issued: for the new key, the
  * machine and the fleet CA, it becomes the pair in use (reconnect set). */
 int cc_ag_cred_issued(cc_agent *a, const void *payload, size_t len);
+
+/* Remote configuration (agent_config.c): the config command (1: handled
+ * here, 0: not set up, the firmware's on_command has it), the report at
+ * each connection, the state freed. */
+int cc_ag_mconf_command(cc_agent *a, uint64_t id, const char *body, size_t len);
+void cc_ag_mconf_connected(cc_agent *a);
+void cc_ag_mconf_free(cc_agent *a);
 
 /* JSON (agent_json.c). Reads one JSON object of at most 16 levels; for each
  * names[i] present with a string value, out[i] gets it decoded (allocated

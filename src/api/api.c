@@ -52,7 +52,8 @@ static const char *const ticket_assign_fields[] = { "login", NULL };
 static const char *const ticket_state_fields[] = { "state", NULL };
 static const char *const ticket_close_fields[] = { "report", NULL };
 static const char *const rollout_fields[] = { "artifact", "config", "reason", "target", "phases", "soak",
-	                                      "threshold", "min_reports", "window", "health_margin", NULL };
+	                                      "threshold", "min_reports", "window", "health_margin",
+	                                      "compliance_margin", "effective", "take_back", NULL };
 static const char *const progress_fields[] = { "sha256", "state", "percent", "reason", NULL };
 
 /* Machine data routes serve each role its own classes of the data: the

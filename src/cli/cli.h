@@ -18,7 +18,7 @@
 
 #include "vault/vault.h"
 
-#define CLI_OPTS_MAX 16
+#define CLI_OPTS_MAX 20
 
 enum cli_exit {
 	EXIT_OK = 0, EXIT_FAILURE_ = 1, EXIT_USAGE = 2, EXIT_NOTFOUND = 3,

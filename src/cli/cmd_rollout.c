@@ -68,6 +68,7 @@ static int int_opt(struct cli_args *a, const char *name, json_t *req)
 	json_object_set_new(req,
 	                    strcmp(name, "min-reports") == 0     ? "min_reports"
 	                    : strcmp(name, "health-margin") == 0 ? "health_margin"
+	                    : strcmp(name, "compliance-margin") == 0 ? "compliance_margin"
 	                                                         : name,
 	                    json_integer(n));
 	return CC_OK;
@@ -101,6 +102,10 @@ static int run_create(struct cli_args *a)
 		}
 		json_object_set_new(req, "config", config);
 	}
+	if (cli_flag(a, "no-take-back"))
+		json_object_set_new(req, "take_back", json_false());
+	if (cli_flag(a, "effective"))
+		json_object_set_new(req, "effective", json_true());
 	if (cli_get(a, "artifact") != NULL)
 		json_object_set_new(req, "artifact", json_string(cli_get(a, "artifact")));
 	if (cli_get(a, "reason") != NULL)
@@ -141,7 +146,8 @@ static int run_create(struct cli_args *a)
 		json_object_set_new(req, "phases", p);
 	}
 	if ((rc = int_opt(a, "soak", req)) != CC_OK || (rc = int_opt(a, "threshold", req)) != CC_OK ||
-	    (rc = int_opt(a, "min-reports", req)) != CC_OK || (rc = int_opt(a, "health-margin", req)) != CC_OK)
+	    (rc = int_opt(a, "min-reports", req)) != CC_OK || (rc = int_opt(a, "health-margin", req)) != CC_OK ||
+	    (rc = int_opt(a, "compliance-margin", req)) != CC_OK)
 		goto out;
 	if (cli_get(a, "window") != NULL)
 		json_object_set_new(req, "window", json_string(cli_get(a, "window")));
@@ -283,7 +289,8 @@ const struct cli_cmd cli_rollout_cmds[] = {
 	  1,
 	  { { "artifact", "SHA", "the artifact's SHA-256 (artifact list)", 0 },
 	    { "config", "FILE", "instead of an artifact: a configuration document (docs/CONFIGURATION-REMOTE.md)", 0 },
-	    { "reason", "TEXT", "with --config: why it changes", 0 },
+	    { "effective", NULL, "instead of --config: each machine gets its own effective document (templates)", 0 },
+	    { "reason", "TEXT", "with --config or --effective: why it changes", 0 },
 	    { "group", "ID", "target: a group's id", 0 },
 	    { "serials", "S1,S2", "target: these machines (at most 200)", 0 },
 	    { "model", "M", "target filter: this model", 0 },
@@ -296,6 +303,9 @@ const struct cli_cmd cli_rollout_cmds[] = {
 	    { "min-reports", "N", "finished machines before a phase is judged (default 1)", 0 },
 	    { "health-margin", "POINTS",
 	      "availability the updated machines may lose against the others over a soak (default 5; 100: off)", 0 },
+	    { "compliance-margin", "POINTS",
+	      "brews in spec the changed machines may lose against the others over a soak (default 10; 100: off)", 0 },
+	    { "no-take-back", NULL, "configuration: a halt or abort leaves the machines the document it set", 0 },
 	    { "window", "HOURS", "maintenance hours in each site's local time (\"mon-fri 01:00-05:00\")", 0 },
 	    CLI_END_OPTS },
 	  run_create },

@@ -105,7 +105,31 @@ static int product_made(const char *model, const char *product)
 	return 0;
 }
 
-/* A part of the limits: {field: {"min", "max"}} within each field's own range. */
+/* An enumerated field's limit: {"values": [...]}, a subset of the field's own values without repeats. */
+static int values_check(const char *part, const struct config_field *f, const json_t *r, char *why, size_t cap)
+{
+	const json_t *list = json_object_get(r, "values");
+	size_t n = json_array_size(list);
+	int ok = json_is_object(r) && json_object_size(r) == 1 && json_is_array(list) && n >= 1;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		const char *x = json_string_value(json_array_get(list, i));
+		size_t k = 0;
+
+		while (x != NULL && f->values[k] != NULL && strcmp(f->values[k], x) != 0)
+			k++;
+		ok = x != NULL && f->values[k] != NULL;
+		for (size_t j = 0; ok && j < i; j++)
+			ok = strcmp(json_string_value(json_array_get(list, j)), x) != 0;
+	}
+	if (ok)
+		return CC_OK;
+	snprintf(why, cap, "%s.%s: {\"values\": [...]}, some of the model's values, each once", part, f->name);
+	return CC_ERR_INVALID;
+}
+
+/* A part of the limits: {field: {"min", "max"}} within each field's own
+ * range, or {field: {"values": [...]}} for an enumerated one. */
 static int ranges_check(const char *model, const char *part, const json_t *ranges,
                         const struct config_field *(*named)(const char *), char *why, size_t cap)
 {
@@ -120,9 +144,14 @@ static int ranges_check(const char *model, const char *part, const json_t *range
 		const struct config_field *f = named(key);
 		const json_t *lo = json_object_get(r, "min"), *hi = json_object_get(r, "max");
 
-		if (f == NULL || f->type == CONFIG_ENUM || (f->milk && !config_model_has_milk(model))) {
-			snprintf(why, cap, "%s: only numeric fields of this model (see its schema)", part);
+		if (f == NULL || (f->milk && !config_model_has_milk(model))) {
+			snprintf(why, cap, "%s: only fields of this model (see its schema)", part);
 			return CC_ERR_INVALID;
+		}
+		if (f->type == CONFIG_ENUM) {
+			if (values_check(part, f, r, why, cap) != CC_OK)
+				return CC_ERR_INVALID;
+			continue;
 		}
 		if (!json_is_object(r) || json_object_size(r) != 2 || !json_is_number(lo) || !json_is_number(hi) ||
 		    json_number_value(lo) > json_number_value(hi) || json_number_value(lo) < f->min ||
@@ -210,6 +239,21 @@ static int within(const char *path, const struct config_field *f, const json_t *
 {
 	double lo, hi, x = json_number_value(value);
 
+	if (range != NULL && f != NULL && f->type == CONFIG_ENUM && json_is_string(value)) {
+		const json_t *allowed = json_object_get(range, "values");
+		size_t used = 0;
+
+		for (size_t i = 0; i < json_array_size(allowed); i++)
+			if (strcmp(json_string_value(json_array_get(allowed, i)), json_string_value(value)) == 0)
+				return 1;
+		used = (size_t)snprintf(why, cap, "%s: the manufacturer allows", path);
+		for (size_t i = 0; i < json_array_size(allowed) && used < cap; i++)
+			used += (size_t)snprintf(why + used, cap - used, "%s %s", i ? "," : "",
+			                         json_string_value(json_array_get(allowed, i)));
+		if (used < cap)
+			snprintf(why + used, cap - used, " for this customer");
+		return 0;
+	}
 	if (range == NULL || f == NULL || !json_is_number(value))
 		return 1;
 	lo = json_number_value(json_object_get(range, "min"));

@@ -42,8 +42,10 @@ int config_template_set(struct vault *v, const struct store_org *org, const char
 /* Sets customer's limits for model:
  *   {"products": ["espresso", ...],                  (optional) those it may configure
  *    "recipe":   {"water_ml": {"min": 20, "max": 40}, ...},   (optional) numeric fields
- *    "settings": {"standby_min": {"min": 0, "max": 60}, ...}} (optional) numeric settings
- * each range within the model's, min <= max; products the model makes.
+ *    "settings": {"standby_min": {"min": 0, "max": 60},     (optional) numeric settings,
+ *                 "panel_language": {"values": ["en", "de"]}, ...}  and enumerated ones
+ * each range within the model's, min <= max; values some of the field's,
+ * each once; products the model makes.
  * CC_ERR_INVALID with why. */
 int config_limits_set(struct vault *v, const struct store_org *customer, const char *model, const json_t *limits,
                       const char *who, char *why, size_t cap);

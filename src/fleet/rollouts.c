@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fleet/config_doc.h"
 #include "fleet/config_rollouts.h"
 #include "fleet/downtime.h"
 #include "fleet/hours.h"
@@ -18,6 +19,7 @@
 #include "fleet/jobs.h"
 #include "fleet/manage.h"
 #include "fleet/updates.h"
+#include "quality/compliance.h"
 #include "records/records.h"
 #include "update/rollout.h"
 
@@ -26,8 +28,10 @@
 #define STEPS_PER_TICK 16 /* steps of one rollout per round: a phase with soak 0 advances and offers at once */
 #define SOAK_DEFAULT_S 3600
 #define HEALTH_MARGIN_DEFAULT 5 /* points of availability (update/rollout.h) */
+#define COMPLIANCE_MARGIN_DEFAULT 10 /* points of brews in spec (update/rollout.h) */
 #define HEALTH_SAMPLE 200       /* machines read per group for a soak's verdict */
 #define HALT_RULE "rollout_halted"
+#define EFFECTIVE_LISTED 20 /* machines with an invalid effective document named on creation */
 
 static const uint8_t default_phases[] = { 1, 10, 50, 100 };
 
@@ -62,6 +66,7 @@ static int plan_of(const struct store_rollout *r, struct rollout_plan *p)
 	p->threshold_pct = (int)r->threshold_pct;
 	p->min_reports = (int)r->min_reports;
 	p->health_margin = (int)r->health_margin;
+	p->compliance_margin = (int)r->compliance_margin;
 	return CC_OK;
 }
 
@@ -83,6 +88,9 @@ struct picked {
 	} fits[16];
 	size_t nfits;
 	size_t unconsented;         /* their customer did not consent to support */
+	int effective;              /* each machine its own effective document */
+	size_t invalid;             /* effective: their document is invalid for their model */
+	json_t *invalid_machines;   /* the first EFFECTIVE_LISTED of them: {serial, reason} */
 	char unfit_why[CONFIG_ROLLOUT_WHY_MAX - 40]; /* the first model's refusal */
 };
 
@@ -123,7 +131,7 @@ static int pick(struct picked *k, const struct store_machine *m)
 		return 0;
 	if (k->model != NULL && strcmp(k->model, m->model) != 0)
 		return 0;
-	if (k->config != NULL ? !config_fits(k, m->model) : !model_in(k->models, m->model)) {
+	if (k->config == NULL ? !model_in(k->models, m->model) : !k->effective && !config_fits(k, m->model)) {
 		k->unfit++;
 		return 0;
 	}
@@ -132,6 +140,21 @@ static int pick(struct picked *k, const struct store_machine *m)
 	if (k->config != NULL && !policy_allows(k->v, m->customer_id, "support")) {
 		k->unconsented++;
 		return 0;
+	}
+	if (k->effective) {
+		char why[CONFIG_WHY_MAX];
+		json_t *doc = NULL;
+		int rc = config_rollout_effective(k->v, m, &doc, why, sizeof(why));
+
+		json_decref(doc);
+		if (rc == CC_ERR_INVALID) {
+			if (k->invalid++ < EFFECTIVE_LISTED)
+				json_array_append_new(k->invalid_machines,
+				                      json_pack("{s:s, s:s}", "serial", m->serial, "reason", why));
+			return 0;
+		}
+		if (rc != CC_OK)
+			return rc;
 	}
 	for (size_t i = 0; i < k->n; i++)
 		if (k->ids[i] == m->id)
@@ -287,7 +310,7 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
                       char why[ROLLOUTS_WHY_MAX])
 {
 	const json_t *phases = json_object_get(req, "phases"), *w = json_object_get(req, "window");
-	int64_t soak, threshold, min_reports, margin;
+	int64_t soak, threshold, min_reports, margin, quality;
 	char reason[ROLLOUT_REASON_MAX];
 	struct week_hours h;
 
@@ -326,10 +349,15 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
 		snprintf(why, ROLLOUTS_WHY_MAX, "health_margin: points of availability, 0-100 (100: not compared)");
 		return CC_ERR_INVALID;
 	}
+	if (!int_field(req, "compliance_margin", COMPLIANCE_MARGIN_DEFAULT, 0, 100, &quality)) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "compliance_margin: points of brews in spec, 0-100 (100: not compared)");
+		return CC_ERR_INVALID;
+	}
 	p->soak_ms = soak * 1000;
 	p->threshold_pct = (int)threshold;
 	p->min_reports = (int)min_reports;
 	p->health_margin = (int)margin;
+	p->compliance_margin = (int)quality;
 	if (rollout_plan_check(p, reason) != 0) {
 		snprintf(why, ROLLOUTS_WHY_MAX, "%s", reason);
 		return CC_ERR_INVALID;
@@ -351,7 +379,8 @@ static int parse_plan(const json_t *req, struct rollout_plan *p, char window[CC_
 
 static const char *const request_keys[] = { "artifact",      "config", "reason",      "target",
 	                                    "phases",        "soak",   "threshold",   "min_reports",
-	                                    "window",        "health_margin", NULL };
+	                                    "window",        "health_margin", "compliance_margin",
+	                                    "effective",     "take_back",     NULL };
 
 int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t **out, char why[ROLLOUTS_WHY_MAX])
 {
@@ -361,7 +390,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 	struct store_artifact art;
 	struct rollout_plan plan;
 	const char *sha, *key;
-	const json_t *val, *config = json_object_get(req, "config");
+	const json_t *val, *config = json_object_get(req, "config"), *effective = json_object_get(req, "effective");
 	char *target = NULL, *config_text = NULL;
 	int64_t id = 0, now = clock_now_ms(), joined = 0;
 	int rc;
@@ -379,12 +408,31 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 			;
 		if (request_keys[i] == NULL) {
 			snprintf(why, ROLLOUTS_WHY_MAX, "unknown field (artifact or config and reason, target, phases, soak, "
-			                                "threshold, min_reports, window, health_margin)");
+			                                "threshold, min_reports, window, health_margin, compliance_margin, effective, take_back)");
 			return CC_ERR_INVALID;
 		}
 	}
 	sha = json_string_value(json_object_get(req, "artifact"));
-	if (config != NULL) {
+	if ((val = json_object_get(req, "take_back")) != NULL && (!json_is_boolean(val) || (config == NULL &&
+	                                                                                   effective == NULL))) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "take_back: true or false, with config or effective");
+		return CC_ERR_INVALID;
+	}
+	if (effective != NULL && (!json_is_true(effective) || config != NULL || sha != NULL)) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "effective: true, instead of config or artifact");
+		return CC_ERR_INVALID;
+	}
+	if (effective != NULL) {
+		if ((rc = config_rollout_reason(json_string_value(json_object_get(req, "reason")), why)) != CC_OK)
+			return rc;
+		if ((config_text = strdup("")) == NULL)
+			return CC_ERR_NOMEM;
+		k.effective = 1;
+		if ((k.invalid_machines = json_array()) == NULL) {
+			free(config_text);
+			return CC_ERR_NOMEM;
+		}
+	} else if (config != NULL) {
 		if (json_object_get(req, "artifact") != NULL) {
 			snprintf(why, ROLLOUTS_WHY_MAX, "a rollout carries an artifact or a configuration, not both");
 			return CC_ERR_INVALID;
@@ -400,6 +448,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		return CC_ERR_INVALID;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		json_decref(k.invalid_machines);
 		free(config_text);
 		return CC_ERR_NOMEM;
 	}
@@ -433,7 +482,12 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		if ((rc == CC_ERR_INVALID || rc == CC_ERR_NOTFOUND) && why[0] == '\0')
 			snprintf(why, ROLLOUTS_WHY_MAX, "%s", TARGET_HELP);
 	}
-	if (rc == CC_OK && k.n == 0 && config_text != NULL && k.unfit > 0 && k.unconsented == 0) {
+	if (rc == CC_OK && k.n == 0 && k.effective && k.invalid > 0) {
+		snprintf(why, ROLLOUTS_WHY_MAX, "no targeted machine has a valid effective document (%.16s: %.80s)",
+		         json_string_value(json_object_get(json_array_get(k.invalid_machines, 0), "serial")),
+		         json_string_value(json_object_get(json_array_get(k.invalid_machines, 0), "reason")));
+		rc = CC_ERR_INVALID;
+	} else if (rc == CC_OK && k.n == 0 && config_text != NULL && k.unfit > 0 && k.unconsented == 0) {
 		/* The document fits none of the machines: it is wrong, not the target. */
 		snprintf(why, ROLLOUTS_WHY_MAX, "%s; nothing was stored", k.unfit_why);
 		rc = CC_ERR_INVALID;
@@ -448,6 +502,8 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		snprintf(r->kind, sizeof(r->kind), "%s", CONFIG_ROLLOUT_KIND);
 		snprintf(r->config, sizeof(r->config), "%s", config_text);
 		snprintf(r->why, sizeof(r->why), "%s", json_string_value(json_object_get(req, "reason")));
+		r->effective = k.effective;
+		r->take_back = !json_is_false(json_object_get(req, "take_back"));
 	} else if (rc == CC_OK) {
 		snprintf(r->kind, sizeof(r->kind), "update");
 		memcpy(r->sha256, art.sha256, sizeof(r->sha256));
@@ -459,6 +515,7 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 		r->threshold_pct = plan.threshold_pct;
 		r->min_reports = plan.min_reports;
 		r->health_margin = plan.health_margin;
+		r->compliance_margin = plan.compliance_margin;
 		snprintf(r->state, sizeof(r->state), "%s", rollout_state_name(ROLLOUT_RUNNING));
 		r->created_ms = r->updated_ms = now;
 		snprintf(r->created_by, sizeof(r->created_by), "%s", by);
@@ -493,9 +550,14 @@ int rollouts_create(struct vault *v, const json_t *req, const char *by, json_t *
 			json_object_set_new(*out, "unfit", json_integer((json_int_t)k.unfit));
 			if (config_text != NULL)
 				json_object_set_new(*out, "unconsented", json_integer((json_int_t)k.unconsented));
+			if (k.effective) {
+				json_object_set_new(*out, "invalid", json_integer((json_int_t)k.invalid));
+				json_object_set(*out, "invalid_machines", k.invalid_machines);
+			}
 		}
 	}
 out:
+	json_decref(k.invalid_machines);
 	free(config_text);
 	free(target);
 	free(k.ids);
@@ -609,6 +671,10 @@ int rollouts_act(struct vault *v, int64_t id, const char *action, const char *by
 		s->ops->rollback(s);
 	if (rc == CC_OK)
 		log_info(MOD, "rollout %lld: %s by %s", (long long)id, action, by);
+	/* After the commit: each machine's version is set in its own transactions. */
+	if (rc == CC_OK && strcmp(action, "abort") == 0 && strcmp(r->kind, CONFIG_ROLLOUT_KIND) == 0 &&
+	    config_rollout_take_back(v, id) != CC_OK)
+		log_error(MOD, "rollout %lld: the previous configurations were not all set again", (long long)id);
 	free(rows.v);
 	free(r);
 	return rc;
@@ -640,11 +706,14 @@ static json_t *rollout_doc(const struct store_rollout *r)
 		int config = strcmp(r->kind, CONFIG_ROLLOUT_KIND) == 0;
 
 		json_object_set_new(doc, "kind", json_string(config ? CONFIG_ROLLOUT_KIND : "update"));
+		json_object_set_new(doc, "compliance_margin", json_integer((json_int_t)r->compliance_margin));
 		if (config) {
 			json_t *c = json_loads(r->config, 0, NULL);
 
 			json_object_set_new(doc, "config", c != NULL ? c : json_object());
 			json_object_set_new(doc, "reason", json_string(r->why));
+			json_object_set_new(doc, "effective", json_boolean(r->effective));
+			json_object_set_new(doc, "take_back", json_boolean(r->take_back));
 		}
 	}
 	return doc;
@@ -854,22 +923,102 @@ static int add_availability(void *ctx, int64_t machine_id, const struct availabi
 	return CC_OK;
 }
 
+/* One machine's brews over [from_ms, now_ms), judged by its model's rule sets. */
+static int quality_of(struct vault *v, const struct compliance_rules *rules, int64_t machine_id, int64_t from_ms,
+                      int64_t now_ms, struct rollout_quality *q)
+{
+	struct store *s = vault_store(v);
+	struct store_machine *m = malloc(sizeof(*m));
+	struct compliance_sum sum;
+	json_t *detail = NULL;
+	int rc = m != NULL ? s->ops->machine_get(s, machine_id, m) : CC_ERR_NOMEM;
+
+	memset(&sum, 0, sizeof(sum));
+	if (rc == CC_OK)
+		rc = compliance_machine(v, rules, m, from_ms, now_ms, now_ms, 0, 1, &sum, &detail);
+	if (rc == CC_OK) {
+		q->judged = sum.brews - sum.brews_unjudged;
+		q->in_spec = sum.in_spec;
+	}
+	json_decref(detail);
+	compliance_sum_free(&sum);
+	free(m);
+	return rc;
+}
+
+/* After the availability: the changed machines' brews in spec against the
+ * rest's (quality/compliance.h), over the UTC days from the phase's first
+ * offer to now (compliance is kept per machine and day), each group read
+ * for at most HEALTH_SAMPLE machines. *worst: the changed machine with the
+ * fewest brews in spec. */
+static int quality_verdict(struct vault *v, const struct rollout_plan *plan, const struct store_rollout *r,
+                           const struct rollout_machine *em, const struct rows *rows, int64_t now_ms,
+                           struct rollout_step *step, const struct store_rollout_machine **worst)
+{
+	struct rollout_quality changed = { 0, 0, 0 }, rest = { 0, 0, 0 };
+	struct compliance_rules *rules = NULL;
+	int64_t from = now_ms, worst_share = -1;
+	int rc;
+
+	if (plan->compliance_margin >= 100)
+		return CC_OK;
+	for (size_t i = 0; i < rows->n; i++)
+		if (rows->v[i].phase == r->phase && rows->v[i].offered_ms > 0 && rows->v[i].offered_ms < from)
+			from = rows->v[i].offered_ms;
+	from -= from % COMPLIANCE_DAY_MS;
+	if ((rc = compliance_rules_load(vault_store(v), &rules)) != CC_OK)
+		return rc;
+	for (size_t i = 0; rc == CC_OK && i < rows->n; i++) {
+		const struct store_rollout_machine *row = &rows->v[em[i].id];
+		struct rollout_quality one = { 1, 0, 0 }, *group;
+
+		if (em[i].state == RM_SUCCEEDED && changed.machines < HEALTH_SAMPLE)
+			group = &changed;
+		else if (em[i].state == RM_PENDING && rest.machines < HEALTH_SAMPLE)
+			group = &rest;
+		else
+			continue;
+		rc = quality_of(v, rules, row->machine_id, from, now_ms, &one);
+		group->machines++;
+		group->judged += one.judged;
+		group->in_spec += one.in_spec;
+		if (group == &changed && one.judged > 0) {
+			int64_t out = (one.judged - one.in_spec) * 1000 / one.judged;
+
+			if (out > worst_share) {
+				worst_share = out;
+				*worst = row;
+			}
+		}
+	}
+	compliance_rules_free(rules);
+	if (rc == CC_OK && rollout_compliance_verdict(plan, (int)r->phase, &changed, &rest, step->reason)) {
+		step->kind = STEP_HALT;
+		log_info(MOD, "rollout %lld: %lld changed machines %lld of %lld judged brews in spec; %lld others %lld of "
+		              "%lld", (long long)r->id, (long long)changed.machines, (long long)changed.in_spec,
+		         (long long)changed.judged, (long long)rest.machines, (long long)rest.in_spec,
+		         (long long)rest.judged);
+	}
+	return rc;
+}
+
 /* Before the next phase: the machines updated so far against those still
  * on the old software, over the soak that just ended, each group read for
  * at most HEALTH_SAMPLE machines in the rollout's order (the work of a
  * round stays bounded however large the rollout). A worse phase turns
  * step into a halt; *worst is the updated machine that was down longest. */
-static int soak_verdict(struct store *s, const struct rollout_plan *plan, const struct store_rollout *r,
+static int soak_verdict(struct vault *v, const struct rollout_plan *plan, const struct store_rollout *r,
                         const struct rollout_machine *em, const struct rows *rows, int64_t now_ms,
                         struct rollout_step *step, const struct store_rollout_machine **worst)
 {
+	struct store *s = vault_store(v);
 	struct rollout_health updated = { 0, 0, 0, 0 }, rest = { 0, 0, 0, 0 };
 	int64_t worst_down = -1;
 	int rc = CC_OK;
 
-	if (plan->soak_ms <= 0 || plan->health_margin >= 100 || r->phase_done_ms <= 0)
+	if (plan->soak_ms <= 0 || r->phase_done_ms <= 0)
 		return CC_OK;
-	for (size_t i = 0; rc == CC_OK && i < rows->n; i++) {
+	for (size_t i = 0; plan->health_margin < 100 && rc == CC_OK && i < rows->n; i++) {
 		const struct store_rollout_machine *row = &rows->v[em[i].id];
 		struct rollout_health one = { 1, 0, 0, 0 }, *group;
 
@@ -889,7 +1038,9 @@ static int soak_verdict(struct store *s, const struct rollout_plan *plan, const 
 			*worst = row;
 		}
 	}
-	if (rc == CC_OK && rollout_health_verdict(plan, (int)r->phase, &updated, &rest, step->reason)) {
+	if (rc == CC_OK && !rollout_health_verdict(plan, (int)r->phase, &updated, &rest, step->reason))
+		return quality_verdict(v, plan, r, em, rows, now_ms, step, worst);
+	if (rc == CC_OK) {
 		step->kind = STEP_HALT;
 		log_info(MOD, "rollout %lld: over the soak, %lld updated machines %lld ms up, %lld down, %lld "
 		              "incidents; %lld others %lld up, %lld down, %lld incidents",
@@ -1002,7 +1153,7 @@ static int tick_one(struct vault *v, int64_t id, int64_t now_ms)
 		} else if (step.kind == STEP_ADVANCE) {
 			const struct store_rollout_machine *worst = NULL;
 
-			rc = soak_verdict(s, &plan, r, em, &rows, now_ms, &step, &worst);
+			rc = soak_verdict(v, &plan, r, em, &rows, now_ms, &step, &worst);
 			if (rc == CC_OK && step.kind == STEP_HALT)
 				rc = halt(v, r, &rows, &step, worst, now_ms);
 			if (rc != CC_OK || step.kind == STEP_HALT)
@@ -1035,6 +1186,8 @@ out:
 	 * given its version (a failed or interrupted delivery) gets it now. */
 	if (rc == CC_OK && config)
 		rc = config_rollout_deliver(v, id);
+	if (rc == CC_OK && config && rollout_state_parse(r->state) == ROLLOUT_HALTED)
+		rc = config_rollout_take_back(v, id);
 	free(sites);
 	free(buf);
 	free(em);

@@ -35,6 +35,9 @@ struct store_rollout {
 	int64_t soak_ms;
 	int64_t threshold_pct, min_reports;
 	int64_t health_margin;              /* update/rollout.h rollout_plan */
+	int64_t compliance_margin;          /* update/rollout.h rollout_plan */
+	int64_t effective;                  /* config: 1 each machine gets its own effective document; config "" */
+	int64_t take_back;                  /* config: 1 a halt or abort sets the previous desired versions again */
 	char window[CC_SITE_HOURS_MAX + 1]; /* hours (fleet/hours.h) in each site's zone; "": any time */
 	char state[16];                     /* update/rollout.h names */
 	int64_t phase;                      /* 0-based */

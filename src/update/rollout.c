@@ -79,6 +79,10 @@ int rollout_plan_check(const struct rollout_plan *p, char why[ROLLOUT_REASON_MAX
 		snprintf(why, ROLLOUT_REASON_MAX, "health_margin: points of availability, 0-100");
 		return -1;
 	}
+	if (p->compliance_margin < 0 || p->compliance_margin > 100) {
+		snprintf(why, ROLLOUT_REASON_MAX, "compliance_margin: points of quality compliance, 0-100");
+		return -1;
+	}
 	return 0;
 }
 
@@ -222,4 +226,24 @@ int rollout_health_verdict(const struct rollout_plan *p, int phase, const struct
 		return 1;
 	}
 	return 0;
+}
+
+int rollout_compliance_verdict(const struct rollout_plan *p, int phase, const struct rollout_quality *changed,
+                               const struct rollout_quality *rest, char why[ROLLOUT_REASON_MAX])
+{
+	double c, r;
+
+	why[0] = '\0';
+	if (p->compliance_margin >= 100 || changed->judged < ROLLOUT_QUALITY_MIN_BREWS ||
+	    rest->judged < ROLLOUT_QUALITY_MIN_BREWS)
+		return 0;
+	c = 100.0 * (double)changed->in_spec / (double)changed->judged;
+	r = 100.0 * (double)rest->in_spec / (double)rest->judged;
+	if (r - c <= (double)p->compliance_margin)
+		return 0;
+	snprintf(why, ROLLOUT_REASON_MAX,
+	         "phase %d: its changed machines brewed %.1f %% in spec over the soak's days, the rest %.1f %% "
+	         "(margin %d points)",
+	         phase + 1, c, r, p->compliance_margin);
+	return 1;
 }

@@ -59,6 +59,7 @@ struct rollout_plan {
 	int threshold_pct;  /* 0-100: failures above this share of a phase's finished halt */
 	int min_reports;    /* >= 1 */
 	int health_margin;  /* 0-100: points of availability the updated may lose against the rest; 100: not compared */
+	int compliance_margin; /* 0-100: points of quality compliance likewise (rollout_compliance_verdict) */
 };
 
 struct rollout_now {
@@ -127,6 +128,21 @@ struct rollout_health {
  * group is empty, has no time up or down, or health_margin is 100. */
 int rollout_health_verdict(const struct rollout_plan *p, int phase, const struct rollout_health *updated,
                            const struct rollout_health *rest, char why[ROLLOUT_REASON_MAX]);
+
+/* Quality compliance of a group over the soak's days (quality/compliance.h):
+ * brews a rule judged, and of those in spec. */
+struct rollout_quality {
+	int64_t machines;
+	int64_t judged, in_spec;
+};
+#define ROLLOUT_QUALITY_MIN_BREWS 5 /* judged brews per group before shares are compared */
+
+/* At the end of phase's soak: 1 (why filled) when the share of in-spec
+ * brews of the changed machines is more than compliance_margin points
+ * below the rest's. 0 to go on, also when a group has fewer than
+ * ROLLOUT_QUALITY_MIN_BREWS judged brews or compliance_margin is 100. */
+int rollout_compliance_verdict(const struct rollout_plan *p, int phase, const struct rollout_quality *changed,
+                               const struct rollout_quality *rest, char why[ROLLOUT_REASON_MAX]);
 
 /* Names of states, as the API and the agent spell them; parse returns -1
  * for an unknown name. */

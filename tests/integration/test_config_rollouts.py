@@ -16,6 +16,7 @@ import json
 import ssl  # noqa: F401  (paho's TLS)
 import sys
 import threading
+import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -28,6 +29,7 @@ from ccdaemon import TIMEOUT, poll_until  # noqa: E402
 from oas import checked  # noqa: E402
 
 SERIALS = [f"K{i:02d}" for i in range(1, 11)]
+QUALITY = [f"Q{i}" for i in range(1, 5)]  # their firmware holds a command until the test releases it
 MENU = {"recipes": {"espresso": {"water_ml": 28, "grounds_g": 9.0, "brew_temp_c": 93}},
         "settings": {"standby_min": 45}}
 STRONG = {"recipes": {"espresso": {"water_ml": 28, "grounds_g": 24.0}}}  # in the schema's range
@@ -39,9 +41,10 @@ class Firmware:
     command: applies the document and reports it runs it, or refuses a dose
     its grinder cannot make and reports why (retained, QoS 1)."""
 
-    def __init__(self, d, m):
+    def __init__(self, d, m, hold=False):
         self.serial = m.serial
         self.running = {"recipes": {}, "settings": {}}
+        self.held = [] if hold else None  # commands kept until release()
         self.c = paho.Client(client_id=m.serial, protocol=paho.MQTTv5)
         self.c.tls_set(ca_certs=str(m.ca), certfile=str(m.cert), keyfile=str(m.key))
         connected, subscribed = threading.Event(), threading.Event()
@@ -57,6 +60,9 @@ class Firmware:
     def on_command(self, client, userdata, msg):
         name = msg.topic.rsplit("/", 2)[1]
         if name != "config":
+            return
+        if self.held is not None:
+            self.held.append(msg)
             return
         body = json.loads(msg.payload)
         doc = body["config"]
@@ -74,6 +80,18 @@ class Firmware:
             report = {"version": body["version"], "state": "applied", "config": self.runs()}
         client.publish(f"cc/v1/{self.serial}/config/reported", json.dumps(report), qos=1, retain=True)
 
+    def release(self):
+        held, self.held = self.held, None
+        for msg in held:
+            self.on_command(self.c, None, msg)
+
+    def brew(self, seq, temp_c):
+        info = self.c.publish(f"cc/v1/{self.serial}/event", json.dumps(
+            {"seq": seq, "ts": int(time.time() * 1000) - 1000, "type": "brew", "product": "espresso",
+             "temp_c": temp_c, "brew_time_s": 25.0, "volume_ml": 30}), qos=1)
+        info.wait_for_publish(timeout=TIMEOUT)
+        assert info.is_published()
+
     def runs(self):
         return {k: v for k, v in self.running.items() if v}
 
@@ -90,15 +108,21 @@ def world(tmp_path_factory):
     fleet.cc("org", "add", "--name", "dist-x", "--kind", "distributor", "--parent", "manufacturer")
     fleet.add_customer("cafe-d", parent="dist-x")
     fleet.add_machine("D1", customer="cafe-d", model="espresso-one")
+    fleet.add_customer("cafe-q")
+    for s in QUALITY:
+        fleet.add_machine(s, customer="cafe-q", model="espresso-one")
+    fleet.add_machine("B1", customer="cafe-q", model="barista-pro")  # no template of its model anywhere
     for login, org in (("tech", "manufacturer"), ("cust-tech", "cafe-d")):
         fleet.cc("user", "add", "--org", org, "--login", login, "--role", "technician",
                  "--password-stdin", stdin=ccdaemon.password_of(login) + "\n")
     port = ccdaemon.free_port()
     with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", "rollouts_tick_ms": "100"}) as d:
         machines = [Firmware(d, fleet.machines[s]) for s in SERIALS]
+        held = {s: Firmware(d, fleet.machines[s], hold=True) for s in QUALITY}
+        machines += held.values()
         people = checked(Api(port, fleet.data / "ca.crt"))
         try:
-            yield {"fleet": fleet, "people": people, "admin": people.login("admin", ccdaemon.PASSWORD),
+            yield {"fleet": fleet, "people": people, "held": held, "admin": people.login("admin", ccdaemon.PASSWORD),
                    "tech": people.login("tech", ccdaemon.password_of("tech")),
                    "cust": people.login("cust-tech", ccdaemon.password_of("cust-tech"))}
         finally:
@@ -181,7 +205,7 @@ def test_phases_in_sync_then_rejections_halt(world):
 
     # A dose the firmware cannot make: the canaries reject it, the rollout halts
     # after its first phase, and the others never get the document.
-    status, ro2, _ = create(w, {"config": STRONG, "reason": "stronger espresso",
+    status, ro2, _ = create(w, {"config": STRONG, "reason": "stronger espresso", "take_back": False,
                                 "target": {"serials": SERIALS}, "phases": [20, 100], "soak": 0, "threshold": 20})
     assert status == 201, ro2
     rid2 = ro2["id"]
@@ -331,3 +355,155 @@ def test_templates_inherited_and_customer_limits(world, tmp_path):
     got = w["fleet"].ccj("config", "limits-set", "--customer", "cafe-d", "--model", "espresso-one", "--file", lim)
     assert got["limits"][0]["limits"] == {"products": ["espresso"]}, got
     assert w["fleet"].ccj("config", "effective", "D1")["sources"]["recipes.lungo.water_ml"] == "customer:cafe-d"
+
+
+def test_quality_compliance_of_the_changed_machines_halts(world):
+    """The canary applies the document but brews out of spec afterwards, the
+    others in spec: at the end of the soak the rollout halts on quality
+    compliance (compliance_margin), the alert on the canary, and the canary
+    gets its previous desired configuration back."""
+    w = world
+    before = {"settings": {"standby_min": 50}}
+    for s in QUALITY:
+        status, got, _ = post(w, f"/api/v1/machines/{s}/config", {"config": before, "reason": "service"}, w["tech"])
+        assert status == 201 and got["version"] == 1, got
+    status, got, _ = create(w, {"config": MENU, "reason": "x", "target": {"serials": QUALITY},
+                                "compliance_margin": 101})
+    assert status == 400 and "compliance_margin" in got["error"]["message"], got
+    status, ro, _ = create(w, {"config": MENU, "reason": "winter menu", "target": {"serials": QUALITY},
+                               "phases": [25, 100], "soak": 1, "health_margin": 100})
+    assert status == 201 and ro["compliance_margin"] == 10, ro
+    rid = ro["id"]
+    doc = wait_rollout(w, rid, lambda d: any(m["config_version"] > 0 for m in d["machines"]), "the canary's version")
+    canary = [m["serial"] for m in doc["machines"] if m["config_version"] > 0]
+    assert len(canary) == 1, doc["machines"]
+    canary = canary[0]
+    # Held: the canary has not applied yet, so the soak has not begun. Its brews
+    # run cold (88 degC, below 90), the others' in spec; all counted first.
+    for s, fw in w["held"].items():
+        for seq in range(1, 7):
+            fw.brew(seq, 88.0 if s == canary else 93.0)
+    today = int(time.time() * 1000) // 86400000 * 86400000
+    for s in QUALITY:
+        poll_until(lambda: w["fleet"].ccj("report", "compliance", "--serial", s, "--from", str(today))
+                   ["machines"][0]["brews"] == 6, f"{s}'s brews counted")
+    w["held"][canary].release()
+    doc = wait_rollout(w, rid, lambda d: d["state"] == "halted", "the halt on quality compliance")
+    assert doc["halt_reason"] == ("phase 1: its changed machines brewed 0.0 % in spec over the soak's days, the "
+                                  "rest 100.0 % (margin 10 points)"), doc
+    assert doc["counts"]["succeeded"] == 1 and doc["counts"]["pending"] == 3, doc["counts"]
+    alerts = w["fleet"].ccj("alert", "list", "--rule", "rollout_halted")
+    alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+    assert (canary, f"rollout_halted:{rid}") in [(a["serial"], a["cause"]) for a in alerts], alerts
+    # Taken back: version 3 is version 1's document again, and the firmware runs it.
+    c = poll_until(lambda: (lambda c: c if c["version"] == 3 and c["status"] == "in_sync" else None)(
+        config_of(w, canary)), "the canary's previous configuration again")
+    assert c["desired"]["config"] == before and c["desired"]["by"] == f"rollout:{rid}", c
+    assert c["desired"]["why"] == f"taken back: rollout {rid} halted", c
+    doc = show(w, rid)
+    assert [(m["serial"], m["state"], m["reason"]) for m in doc["machines"] if m["serial"] == canary] == \
+        [(canary, "rolled_back", "taken back: version 3")], doc["machines"]
+    for s in QUALITY:
+        if s != canary:
+            assert config_of(w, s)["version"] == 1, s
+
+
+def test_effective_documents_rolled_out(world):
+    """A rollout that applies the templates: each machine gets its own
+    effective document; a machine whose effective document is invalid for
+    its model (here: nothing sets anything) is left out and counted."""
+    w = world
+    status, got, _ = post(w, "/api/v1/config/templates", {"org": "cafe-a", "model": "espresso-one", "config":
+                                                           {"settings": {"rinse_every_h": 6}}, "reason": "rinse"},
+                          w["admin"])
+    assert status == 201, got
+    targets = [s for s in SERIALS[3:] if config_of(w, s)["status"] == "in_sync"][:3]
+    assert len(targets) == 3
+    status, got, _ = create(w, {"effective": True, "config": MENU, "reason": "x", "target": {"serials": targets}})
+    assert status == 400 and "effective" in got["error"]["message"], got
+    status, got, _ = create(w, {"effective": True, "reason": "house standard", "target": {"serials": ["B1"]}})
+    assert status == 400 and got["error"]["message"].startswith(
+        "no targeted machine has a valid effective document (B1: no template"), got
+    p = w["fleet"].cc("rollout", "create", "--effective", "--reason", "x", "--serials", "B1", rc=None)
+    assert p.returncode == 2 and "B1: no template" in p.stderr, p.stderr
+
+    status, ro, _ = create(w, {"effective": True, "reason": "house standard", "target": {"serials": targets + ["B1"]},
+                               "phases": [100], "soak": 0})
+    assert status == 201, ro
+    assert ro["effective"] is True and ro["config"] == {} and ro["machines_total"] == 3, ro
+    assert ro["invalid"] == 1 and ro["invalid_machines"][0]["serial"] == "B1", ro
+    expected = {}
+    for s in targets:
+        status, eff, _ = w["people"].call("GET", f"/api/v1/machines/{s}/config/effective", token=w["tech"])
+        assert status == 200 and eff["config"]["settings"]["rinse_every_h"] == 6, eff
+        expected[s] = eff["config"]
+    wait_rollout(w, ro["id"], lambda d: d["state"] == "completed", "the effective rollout's completion")
+    for s in targets:
+        c = config_of(w, s)
+        assert c["status"] == "in_sync" and c["desired"]["config"] == expected[s], c
+        assert c["desired"]["by"] == f"rollout:{ro['id']}" and c["desired"]["why"] == "house standard", c
+    assert w["fleet"].ccj("rollout", "show", str(ro["id"]))["effective"] is True
+
+
+def test_customer_limits_on_enumerated_settings(world):
+    """Which of the panel's languages a customer's own people may choose."""
+    w = world
+    for values, part in ((["en", "xx"], "settings.panel_language"), (["en", "en"], "settings.panel_language"),
+                         ([], "settings.panel_language"), ("en", "settings.panel_language")):
+        status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                            "limits": {"settings": {"panel_language":
+                                                                                    {"values": values}}}}, w["admin"])
+        assert status == 400 and part in got["error"]["message"], (values, got)
+    limits = {"settings": {"panel_language": {"values": ["en", "de"]}, "standby_min": {"min": 0, "max": 60}}}
+    status, got, _ = post(w, "/api/v1/config/limits", {"customer": "cafe-d", "model": "espresso-one",
+                                                        "limits": limits}, w["admin"])
+    assert status == 201 and got["limits"][0]["limits"] == limits, got
+    before = config_of(w, "D1")["version"]
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "fr"}},
+                                                            "reason": "our panel"}, w["cust"])
+    assert status == 403, got
+    assert got["error"]["message"].startswith(
+        "settings.panel_language: the manufacturer allows en, de for this customer"), got
+    status, got, _ = post(w, "/api/v1/config/templates", {"org": "cafe-d", "model": "espresso-one", "config":
+                                                           {"settings": {"panel_language": "it"}}, "reason": "x"},
+                          w["cust"])
+    assert status == 403 and "settings.panel_language" in got["error"]["message"], got
+    assert config_of(w, "D1")["version"] == before
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "de"}},
+                                                            "reason": "our panel"}, w["cust"])
+    assert status == 201 and got["version"] == before + 1, got
+    # The manufacturer's own people are not bound by it.
+    status, got, _ = post(w, "/api/v1/machines/D1/config", {"config": {"settings": {"panel_language": "fr"}},
+                                                            "reason": "service visit"}, w["tech"])
+    assert status == 201, got
+
+
+def test_taken_back_when_aborted(world):
+    """Aborted after its first phase: the machine that applied the document
+    gets its previous desired version again; the others never had it."""
+    w = world
+    targets = [s for s in SERIALS[3:] if config_of(w, s)["status"] == "in_sync"][:3]
+    assert len(targets) == 3
+    previous = {s: config_of(w, s) for s in targets}
+    status, ro, _ = create(w, {"config": {"settings": {"standby_min": 15}}, "reason": "shorter standby",
+                               "target": {"serials": targets}, "phases": [34, 100], "soak": 3600})
+    assert status == 201 and ro["take_back"] is True, ro
+    doc = wait_rollout(w, ro["id"], lambda d: d["phase_progress"][0]["counts"]["succeeded"] ==
+                       d["phase_progress"][0]["machines"], "the first phase applied")
+    applied = {m["serial"]: m["config_version"] for m in doc["machines"] if m["state"] == "succeeded"}
+    assert 1 <= len(applied) < len(targets), doc["machines"]
+    for s in applied:
+        assert config_of(w, s)["desired"]["config"]["settings"]["standby_min"] == 15
+    got = w["fleet"].ccj("rollout", "abort", str(ro["id"]))
+    assert got["state"] == "aborted", got
+    for s, version in applied.items():
+        c = poll_until(lambda: (lambda c: c if c["version"] == version + 1 and c["status"] == "in_sync" else None)(
+            config_of(w, s)), f"{s}'s previous configuration again")
+        assert c["desired"]["config"] == previous[s]["desired"]["config"], c
+        assert c["desired"]["why"] == f"taken back: rollout {ro['id']} aborted", c
+    doc = show(w, ro["id"])
+    assert {m["serial"]: m["state"] for m in doc["machines"]} == {
+        s: "rolled_back" if s in applied else "pending" for s in targets}, doc["machines"]
+    for s in targets:
+        if s not in applied:
+            assert config_of(w, s)["version"] == previous[s]["version"], s

@@ -187,7 +187,7 @@ def legacy(f):
         # 28 -> 29: remote configuration; 29 -> 30: the water since each descale;
         # 30 -> 31: reports of every offer, on rollout_reports and update_offers, dropped with them;
         # 31 -> 32: tickets' retention, on retention_terms; 32 -> 33: configuration rollouts, on the
-        # rollouts tables, and templates).
+        # rollouts tables, and templates; 33 -> 34: compliance margin and effective rollouts, on rollouts).
         c.execute("DROP TABLE descale_water")
         c.execute("DROP TABLE config_templates")
         c.execute("DROP TABLE machine_config_reported")

@@ -109,7 +109,7 @@ static void test_shares(void)
 
 static void test_plan_check(void)
 {
-	struct rollout_plan p = { { 1, 10, 100 }, 3, 0, 10, 1, 5 };
+	struct rollout_plan p = { { 1, 10, 100 }, 3, 0, 10, 1, 5, 100 };
 	char why[ROLLOUT_REASON_MAX];
 
 	CHECK_EQ(rollout_plan_check(&p, why), 0);
@@ -145,7 +145,7 @@ static void test_plan_check(void)
 /* The soak's verdict: the updated machines against the rest. */
 static void test_health_verdict(void)
 {
-	struct rollout_plan p = { { 10, 100 }, 2, 60000, 10, 1, 5 };
+	struct rollout_plan p = { { 10, 100 }, 2, 60000, 10, 1, 5, 100 };
 	struct rollout_health up = { 2, 60000, 0, 0 }, rest = { 18, 18 * 60000, 0, 0 };
 	char why[ROLLOUT_REASON_MAX];
 
@@ -185,6 +185,33 @@ static void test_health_verdict(void)
 	rest.incidents = 0;
 	up.incidents = 0;
 	CHECK_EQ(rollout_health_verdict(&p, 1, &up, &rest, why), 0);
+}
+
+/* Quality compliance over the soak's days: the changed machines against the rest. */
+static void test_compliance_verdict(void)
+{
+	struct rollout_plan p = { { 10, 100 }, 2, 60000, 10, 1, 5, 10 };
+	struct rollout_quality changed = { 2, 20, 17 }, rest = { 18, 180, 180 };
+	char why[ROLLOUT_REASON_MAX];
+
+	CHECK_EQ(rollout_compliance_verdict(&p, 0, &changed, &rest, why), 1); /* 85 against 100: 15 points */
+	p.compliance_margin = 15;
+	CHECK_EQ(rollout_compliance_verdict(&p, 0, &changed, &rest, why), 0); /* exactly the margin */
+	CHECK_STR(why, "");
+	p.compliance_margin = 14;
+	CHECK_EQ(rollout_compliance_verdict(&p, 0, &changed, &rest, why), 1);
+	CHECK(strstr(why, "phase 1: its changed machines brewed 85.0 % in spec over the soak's days, the rest 100.0 %") !=
+	      NULL);
+	/* too few judged brews in a group: no verdict */
+	changed.judged = ROLLOUT_QUALITY_MIN_BREWS - 1, changed.in_spec = 0;
+	CHECK_EQ(rollout_compliance_verdict(&p, 0, &changed, &rest, why), 0);
+	changed.judged = ROLLOUT_QUALITY_MIN_BREWS;
+	CHECK_EQ(rollout_compliance_verdict(&p, 0, &changed, &rest, why), 1);
+	p.compliance_margin = 100;
+	CHECK_EQ(rollout_compliance_verdict(&p, 0, &changed, &rest, why), 0);
+	p.compliance_margin = 101;
+	CHECK_EQ(rollout_plan_check(&p, why), -1);
+	CHECK(strstr(why, "compliance_margin") != NULL);
 }
 
 /* Good machines: each phase is offered, finishes, soaks, and the next one
@@ -432,6 +459,7 @@ int main(void)
 	RUN(test_shares);
 	RUN(test_plan_check);
 	RUN(test_health_verdict);
+	RUN(test_compliance_verdict);
 	RUN(test_good_rollout_completes);
 	RUN(test_canaries_stable);
 	RUN(test_failing_canary_halts);

@@ -9,7 +9,7 @@
 #define ROLLOUT_COLUMNS                                                                                      \
 	"id, sha256, target, phases, soak_ms, threshold_pct, min_reports, win, state, phase, phase_done_ms, " \
 	"skipped, halt_reason, created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin, kind, "        \
-	"COALESCE(sha256, ''), config, why"
+	"COALESCE(sha256, ''), config, why, compliance_margin, effective, take_back"
 
 static void read_rollout(sqlite3_stmt *st, struct store_rollout *r)
 {
@@ -36,6 +36,9 @@ static void read_rollout(sqlite3_stmt *st, struct store_rollout *r)
 	sqlite_copy_text(r->sha256, sizeof(r->sha256), st, 20);
 	sqlite_copy_text(r->config, sizeof(r->config), st, 21);
 	sqlite_copy_text(r->why, sizeof(r->why), st, 22);
+	r->compliance_margin = sqlite3_column_int64(st, 23);
+	r->effective = sqlite3_column_int64(st, 24);
+	r->take_back = sqlite3_column_int64(st, 25);
 }
 
 static int add(struct store *s, const struct store_rollout *r, int64_t *id)
@@ -43,8 +46,9 @@ static int add(struct store *s, const struct store_rollout *r, int64_t *id)
 	sqlite3_stmt *st;
 	int rc = sqlite_store_prepare(s, "INSERT INTO rollouts(sha256, target, phases, soak_ms, threshold_pct, "
 	                                 "min_reports, win, state, phase, phase_done_ms, skipped, halt_reason, "
-	                                 "created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin, kind, config, why) "
-	                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                                 "created_ms, created_by, updated_ms, updated_by, ended_ms, health_margin, kind, config, why, "
+	                                 "compliance_margin, effective, take_back) "
+	                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                              &st);
 
 	if (rc != CC_OK)
@@ -73,6 +77,9 @@ static int add(struct store *s, const struct store_rollout *r, int64_t *id)
 	sqlite3_bind_text(st, 19, r->kind[0] != '\0' ? r->kind : "update", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 20, r->config, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 21, r->why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 22, r->compliance_margin);
+	sqlite3_bind_int64(st, 23, r->effective);
+	sqlite3_bind_int64(st, 24, r->take_back);
 	rc = sqlite_store_step_done(s, st, "rollout_add");
 	if (rc == CC_OK)
 		*id = sqlite3_last_insert_rowid(sqlite_store_db(s));

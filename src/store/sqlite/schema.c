@@ -763,6 +763,14 @@ const char *const sqlite_migrations[] = {
 	"  doc TEXT NOT NULL,"
 	"  why TEXT NOT NULL,"
 	"  PRIMARY KEY (org_id, model, what)) WITHOUT ROWID;",
+	/* 33 -> 34: configuration rollouts judged on quality compliance too
+	 * (fleet/rollouts.h compliance_margin: points the changed machines may
+	 * lose against the rest; 100 not compared), and rolled out as each
+	 * machine's own effective document (fleet/config_templates.h); a halt
+	 * or an abort takes the document back (fleet/config_rollouts.h). */
+	"ALTER TABLE rollouts ADD COLUMN compliance_margin INTEGER NOT NULL DEFAULT 100;"
+	"ALTER TABLE rollouts ADD COLUMN effective INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rollouts ADD COLUMN take_back INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t sqlite_migration_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
