@@ -209,7 +209,10 @@ def test_phases_in_sync_then_rejections_halt(world):
                                 "target": {"serials": SERIALS}, "phases": [20, 100], "soak": 0, "threshold": 20})
     assert status == 201, ro2
     rid2 = ro2["id"]
-    doc = wait_rollout(w, rid2, lambda d: d["state"] == "halted", "the halt on rejections")
+    # The first rejection may halt it (1 of 1 finished is over 20 %) before the
+    # second canary's report is in: wait for both.
+    doc = wait_rollout(w, rid2, lambda d: d["state"] == "halted" and d["counts"]["failed"] == 2,
+                       "the halt on rejections, both canaries' reports in")
     assert doc["counts"]["failed"] == 2 and doc["counts"]["pending"] == 8, doc["counts"]
     assert doc["halt_reason"], doc
     rejected = {m["serial"] for m in doc["machines"] if m["state"] == "failed"}
