@@ -236,6 +236,7 @@ struct cc_agent_stats {
 	uint64_t refused;   /* acknowledged with a refusal (MQTT 5 reason code): never resent */
 	uint64_t next_seq;
 	uint64_t last_seq;  /* of the last message stored by this cc_agent (0: none yet) */
+	uint64_t connect_failures; /* MQTT connection attempts that failed before CONNACK, since cc_agent_new */
 	int connected;
 };
 void cc_agent_stats(cc_agent *a, struct cc_agent_stats *st);

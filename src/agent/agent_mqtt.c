@@ -212,6 +212,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	(void)props;
 	a->connecting = 0;
 	if (rc != 0) {
+		a->connect_failures++;
 		cc_ag_log(a, "MQTT connection refused: %s", a->cfg.mqtt_version == CC_AGENT_MQTT_311
 		          ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
 		return;
@@ -495,13 +496,17 @@ int cc_agent_want_write(cc_agent *a)
 /* libmosquitto closed the socket without a callback (a failed handshake). */
 static void check_closed(cc_agent *a)
 {
-	if ((a->connected || a->connecting) && (a->mosq == NULL || mosquitto_socket(a->mosq) < 0))
+	if ((a->connected || a->connecting) && (a->mosq == NULL || mosquitto_socket(a->mosq) < 0)) {
+		if (a->connecting)
+			a->connect_failures++;
 		lost(a);
+	}
 }
 
 static void connect_failed(cc_agent *a, const char *why)
 {
 	cc_ag_log(a, "MQTT: cannot connect to %s:%d: %s", a->mqtt_host, a->cfg.mqtt_port, why);
+	a->connect_failures++;
 	lost(a);
 }
 
@@ -613,5 +618,6 @@ void cc_agent_stats(cc_agent *a, struct cc_agent_stats *st)
 	st->refused = a->refused;
 	st->next_seq = seq;
 	st->last_seq = a->last_seq;
+	st->connect_failures = a->connect_failures;
 	st->connected = a->connected;
 }

@@ -46,7 +46,7 @@ struct cc_agent {
 	uint64_t qnext;        /* the next stored message to send */
 	int64_t next_connect_ms, backoff_ms;
 	char info[512];
-	uint64_t sent, refused, last_seq;
+	uint64_t sent, refused, last_seq, connect_failures;
 	int qloaded;
 	uint64_t qhead, qtail, qdropped, qmax; /* the store-and-forward ring, mirrored from storage */
 

@@ -70,6 +70,9 @@ struct amach {
 	double next_due;
 	int64_t next_update_ms;
 	uint32_t sent, resolved;
+	uint64_t connect_failures;  /* the agent's, as last counted */
+	uint64_t hostile_seq;       /* the seq of its --fault message (0: none yet) */
+	uint8_t fault_done;
 	int64_t clock_ms;           /* the stamp of the message being stored; 0: the wall clock */
 	struct {
 		uint64_t seq;
@@ -90,7 +93,7 @@ struct aclient {
 	struct pollfd *pfd;
 	uint32_t *pfd_owner;
 	FILE *ack, *record;
-	uint32_t quota;
+	uint32_t quota, fault_at;
 	double period_ms, step_s;
 	int64_t t0, publish_end, first_publish, last_resolve, drain_end, ramp_end;
 	unsigned workers, commands_shown, update_lines;
@@ -330,10 +333,17 @@ static void on_acked(void *ud, cc_agent *a, uint64_t seq, int reason)
 	if (reason >= 0x80) {
 		st->refused++;
 		st->refused_by_reason[reason & 0xff]++;
-		st->unexpected_refused++;
+		if (seq == m->hostile_seq)
+			st->hostile_refused++;
+		else
+			st->unexpected_refused++;
 		return;
 	}
 	st->acked++;
+	if (seq == m->hostile_seq) {
+		st->hostile_acked++;
+		return;
+	}
 	if (m->lat[seq % LAT_RING].seq == seq) {
 		int64_t b = (clock_mono_us() - m->lat[seq % LAT_RING].us) / CLIENT_LATENCY_BUCKET_US;
 		st->latency[b < 0 ? 0 : b >= CLIENT_LATENCY_BUCKETS ? CLIENT_LATENCY_BUCKETS - 1 : b]++;
@@ -488,11 +498,17 @@ static void publish_one(struct aclient *c, struct amach *m, int64_t now)
 	char prefix[64];
 	int64_t ts = o->backfill_from_ms > 0 ? o->backfill_from_ms + (int64_t)(((double)m->sent + 1) * c->step_s * 1000.0)
 	                                    : clock_now_ms();
+	enum fleet_fault fault = FLEET_FAULT_NONE;
 	size_t pl;
 	int rc;
 
+	/* The content faults: fields an agent sends as given, the server must refuse. */
+	if (o->fault != FLEET_FAULT_NONE && !m->fault_done && m->sent >= c->fault_at) {
+		m->fault_done = 1;
+		fault = o->fault;
+	}
 	m->sent++;
-	if (fleet_model_next(&m->model, c->step_s, 0, ts, FLEET_FAULT_NONE, &msg) != CC_OK) {
+	if (fleet_model_next(&m->model, c->step_s, 0, ts, fault, &msg) != CC_OK) {
 		st->publish_errors++;
 		return;
 	}
@@ -518,7 +534,11 @@ static void publish_one(struct aclient *c, struct amach *m, int64_t now)
 	m->lat[as.last_seq % LAT_RING].us = clock_mono_us();
 	if (as.last_seq > st->max_seq)
 		st->max_seq = as.last_seq;
-	if (c->record != NULL)
+	if (msg.hostile) {
+		m->hostile_seq = as.last_seq;
+		st->hostile_sent++;
+	}
+	if (c->record != NULL && !msg.hostile)
 		fprintf(c->record, "{\"serial\":\"%s\",\"topic\":\"%s\",\"msg\":{\"seq\":%" PRIu64 ",\"ts\":%lld,%s}}\n",
 		        m->serial, msg.kind == FLEET_EVENT ? "event" : "telemetry", as.last_seq, (long long)ts,
 		        msg.payload + pl);
@@ -665,8 +685,10 @@ static void tick(struct aclient *c, int64_t now)
 				m->next_update_ms = now + (int64_t)(c->o->update_every_s * 1000 * (rand() / (RAND_MAX + 1.0)));
 		}
 		if (cc_agent_loop_misc(m->a) < 0)
-			st->connect_errors++;
+			st->publish_errors++; /* the agent cannot run at all (its set-up) */
 		cc_agent_stats(m->a, &as);
+		st->connect_errors += as.connect_failures - m->connect_failures;
+		m->connect_failures = as.connect_failures;
 		if (as.connected && !m->up) {
 			st->connects++;
 			if (m->ever_up)
@@ -856,6 +878,21 @@ static int raise_file_limit(size_t n)
 	return CC_OK;
 }
 
+int agent_client_fault(enum fleet_fault f)
+{
+	switch (f) {
+	case FLEET_FAULT_NONE:
+	case FLEET_FAULT_CARD:
+	case FLEET_FAULT_EMAIL:
+	case FLEET_FAULT_PHONE:
+	case FLEET_FAULT_PRICE:
+	case FLEET_FAULT_UNKNOWN_METRIC:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int agent_client_run(const struct client_opts *o, const char *const *serials, size_t n, struct client_stats *st)
 {
 	struct aclient c;
@@ -865,7 +902,7 @@ int agent_client_run(const struct client_opts *o, const char *const *serials, si
 	memset(st, 0, sizeof(*st));
 	memset(&c, 0, sizeof(c));
 	st->machines = (uint32_t)n;
-	if (n == 0 || n > CLIENT_MACHINES_MAX || o->plain || o->qos != 1 || o->fault != FLEET_FAULT_NONE ||
+	if (n == 0 || n > CLIENT_MACHINES_MAX || o->plain || o->qos != 1 || !agent_client_fault(o->fault) ||
 	    (o->protocol != 5 && o->protocol != 3) || o->rate < 0 || o->speedup <= 0 || o->certs_dir == NULL)
 		return CC_ERR_INVALID;
 	if ((rc = raise_file_limit(n)) != CC_OK)
@@ -878,6 +915,7 @@ int agent_client_run(const struct client_opts *o, const char *const *serials, si
 	c.period_ms = o->rate > 0 ? 1000.0 / o->rate : 0;
 	c.step_s = o->speedup * (o->rate > 0 ? 1.0 / o->rate : 1.0);
 	c.quota = o->duration_s > 0 ? UINT32_MAX : o->count;
+	c.fault_at = o->duration_s > 0 ? (o->rate > 0 ? (uint32_t)(o->duration_s * o->rate / 2) : 50) : o->count / 2;
 	if (o->https_port > 0)
 		snprintf(c.url, sizeof(c.url), "https://%s:%d", o->host, o->https_port);
 	c.m = calloc(n, sizeof(*c.m));

@@ -28,8 +28,15 @@
 #define AGENT_CLIENT_POISON "CCSIM-FAIL-INSTALL"
 #define AGENT_CLIENT_FACTORY "4.2.1"
 
-/* As client_run, for the options the agent supports (TLS, QoS 1, no
- * --fault: CC_ERR_INVALID otherwise). */
+/* 1 for a --fault an agent can send: one whose message is well-formed
+ * JSON on the machine's own topic with content the server must refuse (a
+ * card number, an e-mail address, a phone number, a price, an unknown
+ * metric). Bad JSON, another machine's topic and a pulled cable are sent
+ * by client.h's raw machines. */
+int agent_client_fault(enum fleet_fault f);
+
+/* As client_run, for the options the agent supports (TLS, QoS 1, the
+ * faults above: CC_ERR_INVALID otherwise). */
 int agent_client_run(const struct client_opts *o, const char *const *serials, size_t n,
                      struct client_stats *st);
 

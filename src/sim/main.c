@@ -128,8 +128,11 @@ static void usage(FILE *f)
 	        "                          (docs/SIMULATOR.md)\n"
 	        "  --backfill-hours H      stamp messages with model time from H hours ago: with\n"
 	        "                          --count, history made in seconds (count x step <= H h)\n"
-	        "  --agent                 the machines are built on libcoffeecloud-agent (docs/AGENT.md):\n"
-	        "                          TLS, QoS 1, no --fault; they take software updates\n"
+	        "  --agent                 the machines are built on libcoffeecloud-agent (docs/AGENT.md),\n"
+	        "                          and take software updates [the default, unless --plain,\n"
+	        "                          --qos 0|2 or --fault bad-json|foreign-topic|disconnect:\n"
+	        "                          what no agent sends, sent by raw libmosquitto clients]\n"
+	        "  --raw                   the machines are plain libmosquitto clients, not agents\n"
 	        "  --release-key F         (--agent) a release key the machines trust, PEM; repeatable\n"
 	        "  --server-key F          (--agent) the installation's signing key (GET /api/v1/signing-key)\n"
 	        "  --update-every S        (--agent, --https-port) look for an update every S seconds\n"
@@ -276,7 +279,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
 		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
 		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_SCENARIO, O_BACKFILL, O_RECORD, O_HELP, O_AGENT,
-		O_RELEASE_KEY, O_SERVER_KEY, O_UPDATE_EVERY, O_FAIL_INSTALL,
+		O_RELEASE_KEY, O_SERVER_KEY, O_UPDATE_EVERY, O_FAIL_INSTALL, O_RAW,
 	};
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
@@ -307,13 +310,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "backfill-hours", required_argument, NULL, O_BACKFILL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "agent", no_argument, NULL, O_AGENT },
+		{ "raw", no_argument, NULL, O_RAW },
 		{ "release-key", required_argument, NULL, O_RELEASE_KEY },
 		{ "server-key", required_argument, NULL, O_SERVER_KEY },
 		{ "update-every", required_argument, NULL, O_UPDATE_EVERY },
 		{ "fail-install", required_argument, NULL, O_FAIL_INSTALL },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, port_given = 0, count_given = 0;
+	int opt, port_given = 0, count_given = 0, agent_given = 0, raw_given = 0;
 	double backfill_h = 0;
 	uint64_t u;
 	double d;
@@ -432,7 +436,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_HELP:
 			usage(stdout);
 			exit(0);
-		case O_AGENT: o->c.agent = 1; break;
+		case O_AGENT: agent_given = 1; break;
+		case O_RAW: raw_given = 1; break;
 		case O_RELEASE_KEY:
 			if (o->c.nrelease_keys == sizeof(o->c.release_keys) / sizeof(o->c.release_keys[0]) ||
 			    (o->c.release_keys[o->c.nrelease_keys] = read_pem(optarg)) == NULL)
@@ -466,11 +471,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad("count", "give --count or --duration, not both");
 	if (!port_given)
 		o->c.port = o->c.plain ? 1883 : 8883;
-	if (o->c.agent && (o->c.plain || o->c.qos != 1 || o->c.fault != FLEET_FAULT_NONE))
-		return bad("agent", "the agent speaks TLS with QoS 1 and sends no faults: drop --plain, --qos, --fault");
+	/* Every machine an agent, except where the run asks for what no agent
+	 * does: plain TCP, QoS 0 or 2, hostile messages. */
+	if (agent_given && raw_given)
+		return bad("agent", "give --agent or --raw, not both");
+	if (agent_given && (o->c.plain || o->c.qos != 1 || !agent_client_fault(o->c.fault)))
+		return bad("agent", "the agent speaks TLS with QoS 1 and sends no bad JSON, foreign topic or "
+		           "disconnect: drop --plain, --qos, that --fault");
+	o->c.agent = !raw_given && !o->c.plain && o->c.qos == 1 && agent_client_fault(o->c.fault);
 	if (!o->c.agent && (o->c.nrelease_keys > 0 || o->c.server_key != NULL || o->c.update_every_s > 0 ||
 	                    o->c.fail_install != NULL))
-		return bad("agent", "--release-key, --server-key, --update-every and --fail-install need --agent");
+		return bad("agent", "--release-key, --server-key, --update-every and --fail-install need the agent "
+		           "(not --raw, --plain, --qos 0|2 or --fault)");
 	if (o->c.update_every_s > 0 && (o->c.https_port <= 0 || o->c.server_key == NULL || o->c.nrelease_keys == 0))
 		return bad("update-every", "give --https-port, --server-key and --release-key too");
 	if (backfill_h > 0) {
