@@ -649,7 +649,8 @@ static void updates(struct aclient *c, struct amach *m, int64_t now)
 			work_done(c, m, rc, &r);
 		return;
 	}
-	if (c->url[0] == '\0' || c->workers >= AGENT_CLIENT_WORKERS || now < m->next_update_ms || client_stop_requested())
+	/* None begins once publishing is over: the run is ending. */
+	if (c->url[0] == '\0' || c->workers >= AGENT_CLIENT_WORKERS || now < m->next_update_ms || publish_over(c, now))
 		return;
 	if (c->o->update_every_s <= 0 && m->next_update_ms != 0)
 		return;
@@ -803,6 +804,8 @@ static void run_loop(struct aclient *c)
 				c->drain_end = now + CLIENT_DRAIN_MS;
 			if (unresolved(c) == 0 || now >= c->drain_end)
 				break;
+		} else if (c->drain_end != 0 && now >= c->drain_end) {
+			break; /* an update still at it: cc_agent_free waits for it */
 		}
 		if (next_tick < next)
 			next = next_tick;
