@@ -990,5 +990,8 @@ int main(int argc, char **argv)
 out:
 	free(serials);
 	free(names);
+	for (i = 0; i < o.c.nrelease_keys; i++)
+		free((char *)o.c.release_keys[i]); /* read_pem's */
+	free((char *)o.c.server_key);
 	return rc;
 }

@@ -89,7 +89,8 @@ def w(tmp_path_factory):
                                 "--server-key", str(tmp / "server.pub"), "--update-every", "1",
                                 "--rate", "0.2", "--duration", "600", "--quiet"],
                                stdout=out, stderr=subprocess.STDOUT, env=ccdaemon.base_env())
-        d.wait_for(rf"{serial(MACHINES)} connected", since=mark)
+        # Provisioning 200 machines (a key and a certificate each) comes first: slow under ASan.
+        d.wait_for(rf"{serial(MACHINES)} connected", since=mark, timeout=300)
         world["sim"] = sim
         yield world
     finally:
