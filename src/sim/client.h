@@ -1,6 +1,8 @@
 /*
- * client.h - drives the simulated machines over MQTT with libmosquitto, all
- * in the calling thread: one poll() over every machine's socket and
+ * client.h - the raw machines: plain libmosquitto clients, for what no agent
+ * sends (plain TCP, QoS 0 or 2, bad JSON, another machine's topic, a pulled
+ * cable) and --raw; the machines are agents otherwise (sim/agent_client.h).
+ * Drives them over MQTT, all in the calling thread: one poll() over every machine's socket and
  * libmosquitto's external-loop calls (loop_read, loop_write, loop_misc). No
  * thread per machine.
  *
