@@ -12,7 +12,9 @@ phase), and the generator's own share of a core; then the ratios.
 Mosquitto here stores nothing and has no subscriber: the cheapest a broker
 can acknowledge a QoS 1 message.
 
-Then the older figures with coffeecloud-sim (libmosquitto, one thread): N machines,
+Then the older figures with coffeecloud-sim (each machine a libcoffeecloud-agent,
+one thread; the idle connections with its raw libmosquitto clients, which need
+one descriptor a machine where an agent's client needs three): N machines,
 QoS 1 over mutual TLS 1.3, ~200-byte telemetry, as fast as acknowledgements
 allow. (a) coffeecloudd acknowledges each message only after it is sealed
 (AES-256-GCM) and committed to SQLite with fsync; (b) Debian's Mosquitto
@@ -324,7 +326,7 @@ def main():
 
         if args.idle:
             print("\nidle TLS machine connections: %d" % args.idle)
-            run_sim(build, data, free_port(), args.idle, 1, ["--timeout", "1"])
+            run_sim(build, data, free_port(), args.idle, 1, ["--timeout", "1", "--raw"])
             for name, argv, port in (
                     ("coffeecloudd", [os.path.join(build, "coffeecloudd"), "--data", data, "--config",
                                       os.path.join(work, "cc.conf")], cc_port),
@@ -337,7 +339,7 @@ def main():
                 base = rss_kib(srv.proc.pid)
                 hold = subprocess.Popen([os.path.join(build, "coffeecloud-sim"), "--data", data, "--machines",
                                          str(args.idle), "--port", str(port), "--rate", "0.001",
-                                         "--duration", "3600", "--quiet"],
+                                         "--duration", "3600", "--quiet", "--raw"],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 deadline = time.monotonic() + 300
                 count = 0

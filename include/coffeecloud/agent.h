@@ -5,7 +5,10 @@
  * One cc_agent per machine, no global state: everything it keeps lives in
  * the cc_agent and in the firmware's persistent storage (struct cc_storage).
  * The firmware drives it from one thread: cc_agent_update() when it wants to
- * look for software, cc_agent_run() in its main loop for MQTT. The library
+ * look for software, cc_agent_run() in its main loop for MQTT. Or, for many
+ * agents in one thread (a simulator, a gateway), without ever blocking: the
+ * external loop (cc_agent_socket, cc_agent_loop_*) and the work done by a
+ * worker thread of the agent (cc_agent_work_begin/poll). The library
  * calls neither curl_global_init() nor mosquitto_lib_init(): the firmware
  * does, once, before the first cc_agent_new().
  *
@@ -29,6 +32,7 @@ enum {
 	CC_AGENT_OK = 0,
 	CC_AGENT_NO_UPDATE = 1, /* cc_agent_update: nothing is offered */
 	CC_AGENT_REBOOT = 2,    /* cc_agent_update: installed and activated; fw.reboot returned */
+	CC_AGENT_PENDING = 3,   /* cc_agent_work_poll: the worker is still at it */
 	CC_AGENT_ENOMEM = -1,
 	CC_AGENT_EINVAL = -2,   /* a bad configuration or argument */
 	CC_AGENT_ENET = -3,     /* the server could not be reached or answered oddly: try later */
@@ -111,6 +115,7 @@ struct cc_agent_config {
 	const char *const *server_keys;
 	size_t nserver_keys;
 	size_t queue_max;             /* store-and-forward bound, messages (0: 1000) */
+	size_t window;                /* stored messages sent before the first is acknowledged (0: 16; at most 64) */
 	struct cc_alloc alloc;
 	struct cc_storage storage;    /* required */
 	struct cc_clock clock;        /* required */
@@ -118,7 +123,11 @@ struct cc_agent_config {
 	/* A command arrived (cc/v1/{serial}/cmd/{name}/{id}); answer with
 	 * cc_agent_command_result(). body is NUL-terminated JSON. */
 	void (*on_command)(void *ud, cc_agent *a, const char *name, uint64_t id, const char *body, size_t len);
-	/* One line about what happened (never secrets or refused content). */
+	/* A stored message resolved by the server: reason 0 acknowledged, >= 0x80
+	 * refused (MQTT 5 reason code; never resent). May be NULL. */
+	void (*on_acked)(void *ud, cc_agent *a, uint64_t seq, int reason);
+	/* One line about what happened (never secrets or refused content).
+	 * Called from the worker thread too while one runs (cc_agent_work_begin). */
 	void (*on_log)(void *ud, const char *line);
 	void *ud;
 };
@@ -157,7 +166,8 @@ int cc_agent_installed_version(cc_agent *a, char *buf, size_t cap);
  * it in order once connected; the server keeps each seq once. */
 int cc_agent_publish_telemetry(cc_agent *a, const char *fields);
 int cc_agent_publish_event(cc_agent *a, const char *fields);
-/* Retained info {"model","hw","sw"}: sent at each connection. */
+/* Retained info {"model","hw","sw"}: sent at each connection (with the
+ * retained status "online"; the will says "offline"). */
 int cc_agent_set_info(cc_agent *a, const char *hw, const char *sw);
 
 /* A command's result: state "accepted", "succeeded" or "failed"; reason
@@ -167,6 +177,33 @@ int cc_agent_command_result(cc_agent *a, uint64_t id, const char *state, const c
 /* Runs MQTT for up to timeout_ms: connects (and reconnects), sends stored
  * messages in order, receives commands. */
 int cc_agent_run(cc_agent *a, int timeout_ms);
+
+/* The external loop (docs/AGENT.md "Many agents in one thread"), instead of
+ * cc_agent_run, mirroring libmosquitto's: poll cc_agent_socket(a) when it is
+ * >= 0 for reading, and for writing when cc_agent_want_write(a); call
+ * cc_agent_loop_read on readable (or an error or hang-up), cc_agent_loop_write
+ * on writable, and cc_agent_loop_misc at least every 100 ms: it connects
+ * (non-blocking, with back-off), drives a stalled TLS handshake, sends
+ * keepalives, asks for a renewal and sends stored messages. The socket may
+ * change after any of them. None blocks. Once cc_agent_loop_misc has run,
+ * cc_agent_run answers ESTATE. */
+int cc_agent_socket(cc_agent *a);
+int cc_agent_want_write(cc_agent *a);
+int cc_agent_loop_read(cc_agent *a);
+int cc_agent_loop_write(cc_agent *a);
+int cc_agent_loop_misc(cc_agent *a);
+
+/* cc_agent_start or cc_agent_update run by a worker thread of the agent
+ * (one at most per agent; joined by the poll that sees it done or by
+ * cc_agent_free), so the caller's loop goes on. Meanwhile the caller may
+ * use the agent's MQTT side (publish, loop, command results) but not start
+ * another update; storage callbacks are serialised by the agent, the
+ * firmware callbacks (fw.*) and on_log run on the worker. begin: ESTATE when
+ * a worker runs or a certificate renewal is under way. poll: PENDING while
+ * it runs, then what the call returned (res as it would have). */
+enum { CC_AGENT_WORK_START = 1, CC_AGENT_WORK_UPDATE = 2 };
+int cc_agent_work_begin(cc_agent *a, int op);
+int cc_agent_work_poll(cc_agent *a, struct cc_update_result *res);
 
 /* Enrolment (docs/AGENT.md "Enrolment and renewal"): begin makes a key on
  * the machine (kept in storage, never leaving it) and writes a certificate
@@ -198,6 +235,8 @@ struct cc_agent_stats {
 	uint64_t sent;      /* acknowledged by the server since cc_agent_new */
 	uint64_t refused;   /* acknowledged with a refusal (MQTT 5 reason code): never resent */
 	uint64_t next_seq;
+	uint64_t last_seq;  /* of the last message stored by this cc_agent (0: none yet) */
+	uint64_t connect_failures; /* MQTT connection attempts that failed before CONNACK, since cc_agent_new */
 	int connected;
 };
 void cc_agent_stats(cc_agent *a, struct cc_agent_stats *st);

@@ -49,10 +49,14 @@ int64_t cc_ag_now_ms(cc_agent *a)
 	return a->cfg.clock.now_ms(a->cfg.clock.ud);
 }
 
+/* The storage callbacks are called one at a time: a worker (agent_async.c)
+ * and the MQTT loop may both be at it. */
 int cc_ag_get(cc_agent *a, const char *key, char *buf, size_t cap)
 {
 	size_t n = 0;
+	pthread_mutex_lock(&a->store_lock);
 	int rc = a->cfg.storage.get(a->cfg.storage.ud, key, buf, cap - 1, &n);
+	pthread_mutex_unlock(&a->store_lock);
 	if (rc != 0)
 		return rc > 0 ? 1 : CC_AGENT_ESTORAGE;
 	if (n >= cap)
@@ -63,12 +67,18 @@ int cc_ag_get(cc_agent *a, const char *key, char *buf, size_t cap)
 
 int cc_ag_put(cc_agent *a, const char *key, const char *value)
 {
-	return a->cfg.storage.put(a->cfg.storage.ud, key, value, strlen(value)) == 0 ? 0 : CC_AGENT_ESTORAGE;
+	pthread_mutex_lock(&a->store_lock);
+	int rc = a->cfg.storage.put(a->cfg.storage.ud, key, value, strlen(value));
+	pthread_mutex_unlock(&a->store_lock);
+	return rc == 0 ? 0 : CC_AGENT_ESTORAGE;
 }
 
 int cc_ag_del(cc_agent *a, const char *key)
 {
-	return a->cfg.storage.del(a->cfg.storage.ud, key) == 0 ? 0 : CC_AGENT_ESTORAGE;
+	pthread_mutex_lock(&a->store_lock);
+	int rc = a->cfg.storage.del(a->cfg.storage.ud, key);
+	pthread_mutex_unlock(&a->store_lock);
+	return rc == 0 ? 0 : CC_AGENT_ESTORAGE;
 }
 
 int cc_ag_get_u64(cc_agent *a, const char *key, uint64_t *v)
@@ -147,13 +157,17 @@ int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out)
 		return CC_AGENT_ENOMEM;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
+	if (pthread_mutex_init(&a->store_lock, NULL) != 0) {
+		cfg->alloc.free != NULL ? cfg->alloc.free(cfg->alloc.ud, a) : free(a);
+		return CC_AGENT_ENOMEM;
+	}
 	if (copy(a->serial, sizeof(a->serial), cfg->serial, 1) || copy(a->model, sizeof(a->model), cfg->model, 1) ||
 	    copy(a->factory, sizeof(a->factory), cfg->factory_version, 1) ||
 	    !update_version_valid(a->factory) || copy(a->url, sizeof(a->url), cfg->server_url, 0) ||
 	    copy(a->mqtt_host, sizeof(a->mqtt_host), cfg->mqtt_host, 0) ||
 	    copy(a->ca, sizeof(a->ca), cfg->ca_file, 1) || copy(a->cert, sizeof(a->cert), cfg->cert_file, 0) ||
 	    copy(a->key, sizeof(a->key), cfg->key_file, 0) || (a->cert[0] == '\0') != (a->key[0] == '\0') ||
-	    strpbrk(a->serial, "/+#") != NULL || cfg->renew_before_days < 0 ||
+	    strpbrk(a->serial, "/+#") != NULL || cfg->renew_before_days < 0 || cfg->window > CC_AG_WINDOW_MAX ||
 	    (cfg->mqtt_version != 0 && cfg->mqtt_version != CC_AGENT_MQTT_5 && cfg->mqtt_version != CC_AGENT_MQTT_311)) {
 		cc_agent_free(a);
 		return CC_AGENT_EINVAL;
@@ -169,6 +183,7 @@ int cc_agent_new(const struct cc_agent_config *cfg, cc_agent **out)
 	a->cfg.release_keys = a->cfg.revoked_keys = a->cfg.server_keys = NULL;
 	if (a->cfg.queue_max == 0)
 		a->cfg.queue_max = 1000;
+	a->window = cfg->window != 0 ? cfg->window : CC_AG_WINDOW;
 	if ((rc = keys(a, cfg->release_keys, cfg->nrelease_keys, 0, &a->release, &a->nrelease)) != 0 ||
 	    (rc = keys(a, cfg->revoked_keys, cfg->nrevoked_keys, 1, &a->release, &a->nrelease)) != 0 ||
 	    (rc = keys(a, cfg->server_keys, cfg->nserver_keys, 0, &a->server, &a->nserver)) != 0) {
@@ -187,6 +202,8 @@ void cc_agent_free(cc_agent *a)
 {
 	if (a == NULL)
 		return;
+	if (a->working)
+		pthread_join(a->worker, NULL); /* its work is finished first: a cut mid-step is a power cut */
 	if (a->mosq != NULL)
 		mosquitto_destroy(a->mosq);
 	cc_ag_http_close(a);
@@ -194,6 +211,7 @@ void cc_agent_free(cc_agent *a)
 	cc_ag_mconf_free(a);
 	cc_ag_free(a, a->release);
 	cc_ag_free(a, a->server);
+	pthread_mutex_destroy(&a->store_lock);
 	cc_ag_free(a, a);
 }
 
@@ -220,6 +238,7 @@ const char *cc_agent_strerror(int rc)
 	case CC_AGENT_OK: return "ok";
 	case CC_AGENT_NO_UPDATE: return "no update offered";
 	case CC_AGENT_REBOOT: return "installed: reboot";
+	case CC_AGENT_PENDING: return "in progress";
 	case CC_AGENT_ENOMEM: return "out of memory";
 	case CC_AGENT_EINVAL: return "invalid argument";
 	case CC_AGENT_ENET: return "server unreachable";

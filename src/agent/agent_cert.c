@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -272,6 +274,17 @@ void cc_ag_cred_free(cc_agent *a)
 	a->pending = NULL;
 }
 
+/* The server's certificate must name mqtt_host: an IP address in its
+ * IP addresses, a host name in its DNS names. 1 when set. */
+static int server_name(X509_VERIFY_PARAM *p, const char *host)
+{
+	unsigned char ip[16];
+
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(p, host) == 1;
+	return X509_VERIFY_PARAM_set1_host(p, host, 0) == 1;
+}
+
 void *cc_ag_cred_ssl_ctx(cc_agent *a)
 {
 	SSL_CTX *ctx;
@@ -286,7 +299,7 @@ void *cc_ag_cred_ssl_ctx(cc_agent *a)
 	ok = cert != NULL && key != NULL && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
 	     SSL_CTX_load_verify_locations(ctx, a->ca, NULL) == 1 && SSL_CTX_use_certificate(ctx, cert) == 1 &&
 	     SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1 &&
-	     X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx), a->mqtt_host, 0) == 1; /* its name too */
+	     server_name(SSL_CTX_get0_param(ctx), a->mqtt_host); /* its name too */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	X509_free(cert);
 	EVP_PKEY_free(key);

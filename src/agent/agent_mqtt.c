@@ -2,22 +2,26 @@
  * agent_mqtt.c - telemetry, events and info to the server, commands from it
  * (docs/METRICS.md), over MQTT 5 (or 3.1.1, where a refusal cannot be told
  * from an acknowledgement) with the machine certificate, on
- * libmosquitto driven by the firmware's loop (cc_agent_run: no thread).
+ * libmosquitto driven by the firmware's loop (cc_agent_run: no thread), or
+ * by the caller's own poll loop (cc_agent_loop_*: the external loop, never
+ * blocking, for many agents in one thread).
  *
  * Store and forward: every message is written to storage first, in a ring
  * of queue_max records ("q/N", the size in "q.max"), with "q.head" (the oldest not yet
  * acknowledged), "q.tail" (the next free) and "q.dropped" (how many the
  * ring overwrote while offline, oldest first). Messages go out in order, up
- * to CC_AG_WINDOW before the first is acknowledged; the head moves on over
+ * to the window (cfg.window) before the first is acknowledged; the head moves on over
  * the acknowledged ones (the server's PUBACK comes after it stored the
  * message). A cut before the head's write sends messages again: the server keeps each (machine, kind, seq) once,
  * so each is stored exactly once. "seq" is the next seq, written before it
  * is used.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <mosquitto.h>
@@ -32,6 +36,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 8000
 #define COMMAND_MAX 2048
+#define CONNECT_TIMEOUT_MS 15000
 
 static int qload(cc_agent *a)
 {
@@ -100,6 +105,7 @@ static int enqueue(cc_agent *a, char kind, const char *fields)
 	if ((rc = cc_ag_put(a, key, msg)) != 0)
 		return rc;
 	a->qtail++;
+	a->last_seq = seq;
 	return cc_ag_put_u64(a, "q.tail", a->qtail);
 }
 
@@ -176,12 +182,13 @@ static void drain(cc_agent *a)
 	advance(a); /* first: forgets what was dropped while on its way */
 	if (a->qnext < a->qhead)
 		a->qnext = a->qhead;
-	while (a->nflight < CC_AG_WINDOW && a->qnext < a->qtail) {
+	while (a->nflight < a->window && a->qnext < a->qtail) {
 		slot_key(a, a->qnext, key);
 		if (cc_ag_get(a, key, msg, sizeof(msg)) != 0 || (msg[0] != 't' && msg[0] != 'e')) {
 			/* A record storage lost: passed over rather than stop the queue. */
 			a->flight[a->nflight].mid = 0;
 			a->flight[a->nflight].acked = 1;
+			a->flight[a->nflight].seq = 0;
 			a->flight[a->nflight++].idx = a->qnext++;
 			continue;
 		}
@@ -190,6 +197,8 @@ static void drain(cc_agent *a)
 			break;
 		a->flight[a->nflight].mid = mid;
 		a->flight[a->nflight].acked = 0;
+		/* The seq the message carries (written by enqueue), for on_acked. */
+		a->flight[a->nflight].seq = strncmp(msg + 1, "{\"seq\":", 7) == 0 ? strtoull(msg + 8, NULL, 10) : 0;
 		a->flight[a->nflight++].idx = a->qnext++;
 	}
 	advance(a);
@@ -203,6 +212,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	(void)props;
 	a->connecting = 0;
 	if (rc != 0) {
+		a->connect_failures++;
 		cc_ag_log(a, "MQTT connection refused: %s", a->cfg.mqtt_version == CC_AGENT_MQTT_311
 		          ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
 		return;
@@ -215,6 +225,8 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	/* Before any request: a renewed certificate comes only once. */
 	snprintf(topic, sizeof(topic), "cc/v1/%s/cert/issued", a->serial);
 	(void)mosquitto_subscribe(m, NULL, topic, 1);
+	snprintf(topic, sizeof(topic), "cc/v1/%s/status", a->serial);
+	(void)mosquitto_publish(m, NULL, topic, 6, "online", 1, true);
 	publish_info(a);
 	cc_ag_mconf_connected(a);
 	drain(a);
@@ -255,6 +267,8 @@ static void on_publish(struct mosquitto *m, void *ud, int mid, int reason, const
 	} else {
 		a->sent++;
 	}
+	if (a->cfg.on_acked != NULL)
+		a->cfg.on_acked(a->cfg.ud, a, a->flight[i].seq, reason < 0 ? 0 : reason);
 	drain(a);
 }
 
@@ -334,6 +348,15 @@ static int setup(cc_agent *a)
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_int_option(a->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
 	SSL_CTX_free(ctx);
+	/* The window, the status and info, command results: none waits in
+	 * libmosquitto behind the in-flight limit. */
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_max_inflight_messages_set(a->mosq, (unsigned)a->window + 8);
+	if (rc == MOSQ_ERR_SUCCESS) {
+		char topic[128];
+		snprintf(topic, sizeof(topic), "cc/v1/%s/status", a->serial);
+		rc = mosquitto_will_set(a->mosq, topic, 7, "offline", 1, true);
+	}
 	if (rc != MOSQ_ERR_SUCCESS) {
 		cc_ag_log(a, "MQTT setup: %s", mosquitto_strerror(rc));
 		mosquitto_destroy(a->mosq);
@@ -347,7 +370,7 @@ static int setup(cc_agent *a)
 	return 0;
 }
 
-static int64_t mono_ms(void)
+int64_t cc_ag_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -361,29 +384,80 @@ static void sleep_ms(int64_t ms)
 		nanosleep(&ts, NULL);
 }
 
+static void lost(cc_agent *a)
+{
+	a->connected = a->connecting = 0;
+	flight_reset(a);
+}
+
+/* The next attempt's time, doubling the back-off; 1 when one is due now. */
+static int connect_due(cc_agent *a, int64_t now)
+{
+	if (now < a->next_connect_ms)
+		return 0;
+	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (a->backoff_ms > BACKOFF_MAX_MS)
+		a->backoff_ms = BACKOFF_MAX_MS;
+	a->next_connect_ms = now + a->backoff_ms;
+	return 1;
+}
+
+/* After the network ran: a renewal asked for, a new certificate put in
+ * use (the next session presents it), stored messages sent. Not while a
+ * worker runs: it presents the pair a renewal would replace. */
+static int housekeeping(cc_agent *a)
+{
+	char topic[128];
+	int rc;
+
+	if (a->connected && !a->reconnect && !a->working) {
+		char csr[4096];
+
+		if (cc_ag_cred_due(a, cc_ag_mono_ms(), csr, sizeof(csr))) {
+			snprintf(topic, sizeof(topic), "cc/v1/%s/cert/csr", a->serial);
+			if (mosquitto_publish(a->mosq, &a->csr_mid, topic, (int)strlen(csr), csr, 1, false) !=
+			    MOSQ_ERR_SUCCESS)
+				a->renewing = 0;
+		}
+	}
+	if (a->reconnect) {
+		a->reconnect = 0;
+		if (a->connected) {
+			(void)mosquitto_disconnect(a->mosq);
+			(void)mosquitto_loop_write(a->mosq, 1);
+		}
+		mosquitto_destroy(a->mosq);
+		a->mosq = NULL;
+		lost(a);
+		a->backoff_ms = 0;
+		a->next_connect_ms = 0;
+		return (rc = setup(a)) != 0 ? rc : 1;
+	}
+	drain(a);
+	return 0;
+}
+
 int cc_agent_run(cc_agent *a, int timeout_ms)
 {
-	int64_t end = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	char topic[128];
+	int64_t end = cc_ag_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int rc;
 
 	if (a->mqtt_host[0] == '\0')
 		return CC_AGENT_EINVAL;
+	if (a->external)
+		return CC_AGENT_ESTATE;
 	if (a->mosq == NULL && (rc = setup(a)) != 0)
 		return rc;
 	if ((rc = qload(a)) != 0)
 		return rc;
 	do {
-		int64_t now = mono_ms();
+		int64_t now = cc_ag_mono_ms();
 		if (!a->connected && !a->connecting) {
 			if (now < a->next_connect_ms) {
 				sleep_ms((a->next_connect_ms < end ? a->next_connect_ms : end) - now);
 				continue;
 			}
-			a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
-			if (a->backoff_ms > BACKOFF_MAX_MS)
-				a->backoff_ms = BACKOFF_MAX_MS;
-			a->next_connect_ms = now + a->backoff_ms;
+			(void)connect_due(a, now);
 			if (mosquitto_connect_bind_v5(a->mosq, a->mqtt_host, a->cfg.mqtt_port, KEEPALIVE_S, NULL, NULL) !=
 			    MOSQ_ERR_SUCCESS)
 				continue;
@@ -394,38 +468,145 @@ int cc_agent_run(cc_agent *a, int timeout_ms)
 		if (rc != MOSQ_ERR_SUCCESS) {
 			if (a->connected)
 				cc_ag_log(a, "MQTT: %s", mosquitto_strerror(rc));
-			a->connected = a->connecting = 0;
-			flight_reset(a);
+			lost(a);
 		}
-		if (a->connected && !a->reconnect) {
-			char csr[4096];
+		if ((rc = housekeeping(a)) < 0)
+			return rc;
+	} while (cc_ag_mono_ms() < end);
+	return CC_AGENT_OK;
+}
 
-			if (cc_ag_cred_due(a, mono_ms(), csr, sizeof(csr))) {
-				snprintf(topic, sizeof(topic), "cc/v1/%s/cert/csr", a->serial);
-				if (mosquitto_publish(a->mosq, &a->csr_mid, topic, (int)strlen(csr), csr, 1, false) !=
-				    MOSQ_ERR_SUCCESS)
-					a->renewing = 0;
-			}
+/* ---- the external loop ---- */
+
+int cc_agent_socket(cc_agent *a)
+{
+	if (a->mosq == NULL || (!a->connected && !a->connecting))
+		return -1;
+	return mosquitto_socket(a->mosq);
+}
+
+int cc_agent_want_write(cc_agent *a)
+{
+	if (cc_agent_socket(a) < 0)
+		return 0;
+	/* Connecting: writable says the TCP connection is made; during the TLS
+	 * handshake libmosquitto may wish to write what loop_write cannot
+	 * act on (loop_misc drives a stalled handshake instead). */
+	if (a->connecting)
+		return !a->tcp_up;
+	return mosquitto_want_write(a->mosq);
+}
+
+/* libmosquitto closed the socket without a callback (a failed handshake). */
+static void check_closed(cc_agent *a)
+{
+	if ((a->connected || a->connecting) && (a->mosq == NULL || mosquitto_socket(a->mosq) < 0)) {
+		if (a->connecting)
+			a->connect_failures++;
+		lost(a);
+	}
+}
+
+static void connect_failed(cc_agent *a, const char *why)
+{
+	cc_ag_log(a, "MQTT: cannot connect to %s:%d: %s", a->mqtt_host, a->cfg.mqtt_port, why);
+	a->connect_failures++;
+	lost(a);
+}
+
+/* The handshake's next step: loop_read drives TLS, loop_write then sends
+ * CONNECT. */
+static void handshake(cc_agent *a)
+{
+	(void)mosquitto_loop_read(a->mosq, 1);
+	if (a->connecting && mosquitto_socket(a->mosq) >= 0)
+		(void)mosquitto_loop_write(a->mosq, 1);
+	check_closed(a);
+}
+
+/* The TCP connection of a non-blocking connect: made, or refused. */
+static int tcp_made(cc_agent *a)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (a->tcp_up)
+		return 1;
+	if (getsockopt(mosquitto_socket(a->mosq), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+		connect_failed(a, err != 0 ? strerror(err) : "no connection");
+		return 0;
+	}
+	a->tcp_up = 1;
+	return 1;
+}
+
+int cc_agent_loop_read(cc_agent *a)
+{
+	if (cc_agent_socket(a) < 0)
+		return CC_AGENT_OK;
+	if (a->connecting) {
+		if (tcp_made(a))
+			handshake(a);
+	} else if (mosquitto_loop_read(a->mosq, 1) != MOSQ_ERR_SUCCESS) {
+		if (a->connected)
+			cc_ag_log(a, "MQTT connection lost");
+		lost(a);
+	}
+	check_closed(a);
+	return CC_AGENT_OK;
+}
+
+int cc_agent_loop_write(cc_agent *a)
+{
+	if (cc_agent_socket(a) < 0)
+		return CC_AGENT_OK;
+	if (a->connecting) {
+		if (tcp_made(a))
+			handshake(a);
+	} else if (mosquitto_want_write(a->mosq) && mosquitto_loop_write(a->mosq, 1) != MOSQ_ERR_SUCCESS) {
+		if (a->connected)
+			cc_ag_log(a, "MQTT connection lost");
+		lost(a);
+	}
+	check_closed(a);
+	return CC_AGENT_OK;
+}
+
+int cc_agent_loop_misc(cc_agent *a)
+{
+	int64_t now = cc_ag_mono_ms();
+	int rc;
+
+	if (a->mqtt_host[0] == '\0')
+		return CC_AGENT_EINVAL;
+	a->external = 1;
+	if (a->mosq == NULL && (rc = setup(a)) != 0)
+		return rc;
+	if ((rc = qload(a)) != 0)
+		return rc;
+	if (!a->connected && !a->connecting && connect_due(a, now)) {
+		/* Closes a previous socket; the connection is made by the loop. */
+		rc = mosquitto_connect_async(a->mosq, a->mqtt_host, a->cfg.mqtt_port, KEEPALIVE_S);
+		if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(a->mosq) >= 0) {
+			a->connecting = 1;
+			a->tcp_up = 0;
+			a->connect_started_ms = now;
+		} else {
+			connect_failed(a, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		}
-		/* A new certificate: the next session presents it. */
-		if (a->reconnect) {
-			a->reconnect = 0;
-			if (a->connected) {
-				(void)mosquitto_disconnect(a->mosq);
-				(void)mosquitto_loop(a->mosq, 50, 1);
-			}
-			mosquitto_destroy(a->mosq);
-			a->mosq = NULL;
-			a->connected = a->connecting = 0;
-			a->backoff_ms = 0;
-			a->next_connect_ms = 0;
-			flight_reset(a);
-			if ((rc = setup(a)) != 0)
-				return rc;
-			continue;
-		}
-		drain(a);
-	} while (mono_ms() < end);
+	} else if (a->connecting) {
+		if (now - a->connect_started_ms > CONNECT_TIMEOUT_MS)
+			connect_failed(a, "no CONNACK in time");
+		else if (a->tcp_up)
+			handshake(a);
+	} else if (a->connected) {
+		(void)mosquitto_loop_misc(a->mosq);
+		check_closed(a);
+	}
+	if ((rc = housekeeping(a)) < 0)
+		return rc;
+	if (a->connected && mosquitto_want_write(a->mosq) && mosquitto_loop_write(a->mosq, 1) != MOSQ_ERR_SUCCESS)
+		lost(a);
 	return CC_AGENT_OK;
 }
 
@@ -440,5 +621,7 @@ void cc_agent_stats(cc_agent *a, struct cc_agent_stats *st)
 	st->sent = a->sent;
 	st->refused = a->refused;
 	st->next_seq = seq;
+	st->last_seq = a->last_seq;
+	st->connect_failures = a->connect_failures;
 	st->connected = a->connected;
 }

@@ -16,7 +16,10 @@
 #define CC_AG_PATH_MAX 512
 #define CC_AG_VALUE_MAX 4096
 #define CC_AG_MSG_MAX 4000 /* a stored message: fits one storage value */
-#define CC_AG_WINDOW 16    /* stored messages sent before the first is acknowledged */
+#define CC_AG_WINDOW 16    /* stored messages sent before the first is acknowledged (default) */
+#define CC_AG_WINDOW_MAX 64
+
+#include <pthread.h>
 
 struct mosquitto;
 
@@ -32,15 +35,18 @@ struct cc_agent {
 	/* MQTT (agent_mqtt.c) */
 	struct mosquitto *mosq;
 	int connected, connecting;
-	struct {               /* stored messages on their way: at most CC_AG_WINDOW */
+	int external, tcp_up;  /* driven by cc_agent_loop_* (agent_mqtt.c); the socket connected */
+	int64_t connect_started_ms;
+	size_t window;         /* cfg.window, bounded */
+	struct {               /* stored messages on their way: at most window */
 		int mid, acked;
-		uint64_t idx;
-	} flight[CC_AG_WINDOW];
+		uint64_t idx, seq;
+	} flight[CC_AG_WINDOW_MAX];
 	size_t nflight;
 	uint64_t qnext;        /* the next stored message to send */
 	int64_t next_connect_ms, backoff_ms;
 	char info[512];
-	uint64_t sent, refused;
+	uint64_t sent, refused, last_seq, connect_failures;
 	int qloaded;
 	uint64_t qhead, qtail, qdropped, qmax; /* the store-and-forward ring, mirrored from storage */
 
@@ -54,7 +60,18 @@ struct cc_agent {
 	int64_t renew_next_ms;      /* monotonic */
 
 	struct cc_ag_mconf *mconf;  /* remote configuration (agent_config.c); NULL: not set up */
+	/* The worker of cc_agent_work_begin (agent_async.c). Storage calls are
+	 * serialised by store_lock: the worker and the MQTT loop share it. */
+	pthread_mutex_t store_lock;
+	pthread_t worker;
+	int working;                /* a worker was started and not yet joined */
+	volatile int worker_done;   /* set by the worker as its last act (under store_lock) */
+	int work_op, work_rc;
+	struct cc_update_result work_res;
 };
+
+/* Monotonic milliseconds (agent_mqtt.c). */
+int64_t cc_ag_mono_ms(void);
 
 void *cc_ag_malloc(cc_agent *a, size_t n);
 void *cc_ag_realloc(cc_agent *a, void *p, size_t n);

@@ -104,6 +104,11 @@ void client_request_stop(void)
 	stop_requested = 1;
 }
 
+int client_stop_requested(void)
+{
+	return stop_requested != 0;
+}
+
 /* ---- the table of unresolved message ids (linear probing) ---- */
 
 static struct pend *pend_find(struct machine *m, uint16_t mid)

@@ -1,6 +1,8 @@
 /*
- * client.h - drives the simulated machines over MQTT with libmosquitto, all
- * in the calling thread: one poll() over every machine's socket and
+ * client.h - the raw machines: plain libmosquitto clients, for what no agent
+ * sends (plain TCP, QoS 0 or 2, bad JSON, another machine's topic, a pulled
+ * cable) and --raw; the machines are agents otherwise (sim/agent_client.h).
+ * Drives them over MQTT, all in the calling thread: one poll() over every machine's socket and
  * libmosquitto's external-loop calls (loop_read, loop_write, loop_misc). No
  * thread per machine.
  *
@@ -78,6 +80,13 @@ struct client_opts {
 	/* > 0: each message is stamped with its model time, from this moment on
 	 * (--backfill-hours): hours of history made in seconds. */
 	int64_t backfill_from_ms;
+	/* --agent: the machines are cc_agents (sim/agent_client.h). */
+	int agent;
+	const char *release_keys[4];  /* PEM texts the machines trust for artifacts */
+	size_t nrelease_keys;
+	const char *server_key;       /* PEM text of the installation's signing key */
+	const char *fail_install;     /* installs of this version fail (NULL: none) */
+	double update_every_s;        /* > 0: each machine looks for an update this often */
 };
 
 /* Publish-to-acknowledgement latency histogram: 50 us buckets up to 1 s. */
@@ -115,6 +124,10 @@ struct client_stats {
 	uint64_t connect_errors;      /* attempts that failed before CONNACK */
 	uint64_t publish_errors;      /* publish calls libmosquitto refused outright */
 	uint64_t events_dropped;      /* model events lost to a full queue */
+	/* --agent: updates looked for, installed and confirmed, refused by the
+	 * agent's verification, failed in the (simulated) firmware */
+	uint64_t update_checks, updates_installed, updates_refused, updates_failed;
+	uint64_t max_seq;             /* the highest seq used (--agent: the agent numbers) */
 	/* well-formed data messages acknowledged, by publish-to-ack latency
 	 * (the last bucket also holds everything slower) */
 	uint64_t latency[CLIENT_LATENCY_BUCKETS];
@@ -133,5 +146,7 @@ int client_run(const struct client_opts *o, const char *const *serials, size_t n
 
 /* Stops publishing and starts the short drain; async-signal-safe. */
 void client_request_stop(void);
+/* 1 once client_request_stop() was called. */
+int client_stop_requested(void);
 
 #endif

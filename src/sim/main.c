@@ -59,6 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <mosquitto.h>
 #include <jansson.h>
 
 #include "common/clock.h"
@@ -68,6 +70,7 @@
 #include "common/log.h"
 #include "fleet/inventory.h"
 #include "ingest/message.h"
+#include "sim/agent_client.h"
 #include "sim/client.h"
 #include "sim/fleet.h"
 #include "vault/vault.h"
@@ -125,6 +128,16 @@ static void usage(FILE *f)
 	        "                          (docs/SIMULATOR.md)\n"
 	        "  --backfill-hours H      stamp messages with model time from H hours ago: with\n"
 	        "                          --count, history made in seconds (count x step <= H h)\n"
+	        "  --agent                 the machines are built on libcoffeecloud-agent (docs/AGENT.md),\n"
+	        "                          and take software updates [the default, unless --plain,\n"
+	        "                          --qos 0|2 or --fault bad-json|foreign-topic|disconnect:\n"
+	        "                          what no agent sends, sent by raw libmosquitto clients]\n"
+	        "  --raw                   the machines are plain libmosquitto clients, not agents\n"
+	        "  --release-key F         (--agent) a release key the machines trust, PEM; repeatable\n"
+	        "  --server-key F          (--agent) the installation's signing key (GET /api/v1/signing-key)\n"
+	        "  --update-every S        (--agent, --https-port) look for an update every S seconds\n"
+	        "                          [only when an update-offer command comes]\n"
+	        "  --fail-install V        (--agent) installing version V fails in the machines\n"
 	        "  --quiet                 print only the final JSON line\n"
 	        "  --help\n"
 	        "\n"
@@ -242,12 +255,31 @@ static int seq_choose(struct options *o)
 }
 
 /* Returns 0, or an exit code. */
+/* A key file's PEM text, NUL-terminated (kept for the run); NULL when unreadable. */
+static const char *read_pem(const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char *text;
+
+	if (file_read_all(path, 16384, &buf, &len) != CC_OK)
+		return NULL;
+	text = realloc(buf, len + 1);
+	if (text == NULL) {
+		free(buf);
+		return NULL;
+	}
+	text[len] = '\0';
+	return text;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
 		O_DATA = 256, O_KEY, O_MACHINES, O_CUSTOMER, O_PREFIX, O_HOST, O_PORT, O_PLAIN, O_MQTT, O_QOS,
 		O_RATE, O_DURATION, O_COUNT, O_ACKLOG, O_CERTS, O_FAULT, O_SEED, O_QUIET, O_SEQ, O_SPEEDUP,
-		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_SCENARIO, O_BACKFILL, O_RECORD, O_HELP,
+		O_TIMEOUT, O_FAILRATE, O_HTTPS_PORT, O_SCENARIO, O_BACKFILL, O_RECORD, O_HELP, O_AGENT,
+		O_RELEASE_KEY, O_SERVER_KEY, O_UPDATE_EVERY, O_FAIL_INSTALL, O_RAW,
 	};
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
@@ -277,9 +309,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "scenario", required_argument, NULL, O_SCENARIO },
 		{ "backfill-hours", required_argument, NULL, O_BACKFILL },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "agent", no_argument, NULL, O_AGENT },
+		{ "raw", no_argument, NULL, O_RAW },
+		{ "release-key", required_argument, NULL, O_RELEASE_KEY },
+		{ "server-key", required_argument, NULL, O_SERVER_KEY },
+		{ "update-every", required_argument, NULL, O_UPDATE_EVERY },
+		{ "fail-install", required_argument, NULL, O_FAIL_INSTALL },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, port_given = 0, count_given = 0;
+	int opt, port_given = 0, count_given = 0, agent_given = 0, raw_given = 0;
 	double backfill_h = 0;
 	uint64_t u;
 	double d;
@@ -398,6 +436,24 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_HELP:
 			usage(stdout);
 			exit(0);
+		case O_AGENT: agent_given = 1; break;
+		case O_RAW: raw_given = 1; break;
+		case O_RELEASE_KEY:
+			if (o->c.nrelease_keys == sizeof(o->c.release_keys) / sizeof(o->c.release_keys[0]) ||
+			    (o->c.release_keys[o->c.nrelease_keys] = read_pem(optarg)) == NULL)
+				return bad("release-key", "give at most 4 readable PEM files");
+			o->c.nrelease_keys++;
+			break;
+		case O_SERVER_KEY:
+			if ((o->c.server_key = read_pem(optarg)) == NULL)
+				return bad("server-key", "give a readable PEM file");
+			break;
+		case O_UPDATE_EVERY:
+			if (parse_double(optarg, 0.1, 86400.0, &d) != CC_OK)
+				return bad("update-every", "give seconds, 0.1 to 86400");
+			o->c.update_every_s = d;
+			break;
+		case O_FAIL_INSTALL: o->c.fail_install = optarg; break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -415,6 +471,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad("count", "give --count or --duration, not both");
 	if (!port_given)
 		o->c.port = o->c.plain ? 1883 : 8883;
+	/* Every machine an agent, except where the run asks for what no agent
+	 * does: plain TCP, QoS 0 or 2, hostile messages. */
+	if (agent_given && raw_given)
+		return bad("agent", "give --agent or --raw, not both");
+	if (agent_given && (o->c.plain || o->c.qos != 1 || !agent_client_fault(o->c.fault)))
+		return bad("agent", "the agent speaks TLS with QoS 1 and sends no bad JSON, foreign topic or "
+		           "disconnect: drop --plain, --qos, that --fault");
+	o->c.agent = !raw_given && !o->c.plain && o->c.qos == 1 && agent_client_fault(o->c.fault);
+	if (!o->c.agent && (o->c.nrelease_keys > 0 || o->c.server_key != NULL || o->c.update_every_s > 0 ||
+	                    o->c.fail_install != NULL))
+		return bad("agent", "--release-key, --server-key, --update-every and --fail-install need the agent "
+		           "(not --raw, --plain, --qos 0|2 or --fault)");
+	if (o->c.update_every_s > 0 && (o->c.https_port <= 0 || o->c.server_key == NULL || o->c.nrelease_keys == 0))
+		return bad("update-every", "give --https-port, --server-key and --release-key too");
 	if (backfill_h > 0) {
 		/* The last message must not be stamped after now. */
 		double step_s = o->c.speedup * (o->c.rate > 0 ? 1.0 / o->c.rate : 1.0);
@@ -787,7 +857,10 @@ static int print_json(const struct options *o, const struct client_stats *st, do
 	    SETI("qos", o->c.qos) || SETI("mqtt", o->c.protocol) ||
 	    json_object_set_new(doc, "tls", json_boolean(!o->c.plain)) != 0 ||
 	    json_object_set_new(doc, "fault", json_string(fleet_fault_name(o->c.fault))) != 0 ||
-	    SETI("seq_start", o->c.seq_start) ||
+	    SETI("seq_start", o->c.seq_start) || SETI("max_seq", st->max_seq) ||
+	    json_object_set_new(doc, "agent", json_boolean(o->c.agent)) != 0 ||
+	    SETI("update_checks", st->update_checks) || SETI("updates_installed", st->updates_installed) ||
+	    SETI("updates_refused", st->updates_refused) || SETI("updates_failed", st->updates_failed) ||
 	    json_object_set_new(doc, "interrupted", json_boolean(st->interrupted)) != 0 ||
 	    json_object_set_new(doc, "ok", json_boolean(ok)) != 0)
 		goto nomem;
@@ -889,13 +962,23 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	rc = client_run(&o.c, names, o.machines, &st);
+	if (o.c.agent) {
+		/* Process-wide, once: the agent library leaves it to its user. */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		mosquitto_lib_init();
+		rc = agent_client_run(&o.c, names, o.machines, &st);
+		mosquitto_lib_cleanup();
+		curl_global_cleanup();
+	} else {
+		rc = client_run(&o.c, names, o.machines, &st);
+	}
 	if (rc != CC_OK) {
 		log_error(MOD, "the run could not start: %s", cc_strerror(rc));
 		rc = 1;
 		goto out;
 	}
-	if (seq_state_raise(o.c.certs_dir, o.c.seq_start + (int64_t)st.max_sent) != CC_OK)
+	if (seq_state_raise(o.c.certs_dir, st.max_seq >= (uint64_t)(o.c.seq_start + (int64_t)st.max_sent)
+	                                   ? (int64_t)st.max_seq + 1 : o.c.seq_start + (int64_t)st.max_sent) != CC_OK)
 		log_error(MOD, "%s/%s could not be updated: the next run may reuse seq numbers",
 		          o.c.certs_dir, SEQ_STATE_FILE);
 	if (st.seconds > 0)
@@ -907,5 +990,8 @@ int main(int argc, char **argv)
 out:
 	free(serials);
 	free(names);
+	for (i = 0; i < o.c.nrelease_keys; i++)
+		free((char *)o.c.release_keys[i]); /* read_pem's */
+	free((char *)o.c.server_key);
 	return rc;
 }

@@ -12,12 +12,15 @@
  *       [--no-boot] [--unhealthy] [--mqtt host:port] [--queue-max N]
  *       [--publish N] [--event STATE] [--run-ms N]
  *       [--csr-out F] [--cert-in F] [--renew] [--die-in-put KEY] [--mqtt-311]
+ *       [--external]
  *
  * enrol writes the request for a key made on the device to --csr-out;
  * enrol-finish installs the certificate of --cert-in. --renew asks for a
  * renewal (mqtt: runs until the new certificate is in use); --die-in-put
  * KEY tears the storage write of KEY half-way and ends the process (a
- * power cut while the record is written).
+ * power cut while the record is written). --external drives the agent as a
+ * caller of many agents would: MQTT by the external loop (cc_agent_socket,
+ * cc_agent_loop_*) and start/update by the agent's worker, polled.
  *
  * Prints one JSON line with what happened. Test hooks: --die-after-bytes
  * ends the process (a power cut) once N bytes of the slot are written;
@@ -27,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +52,45 @@ struct dev {
 	long long clock_offset;
 	const char *die_in_put;
 	struct cc_update_result *res; /* printed at a reboot */
+	int external, rebooted;
 	cc_agent *agent;
 	const char *op;
 };
 
 static void print_result(const char *what, int rc, const struct cc_update_result *r, cc_agent *a);
+
+/* One pass of the external loop, waiting at most ms for the socket. */
+static int step_external(cc_agent *a, int ms)
+{
+	struct pollfd p = { .fd = cc_agent_socket(a), .events = POLLIN };
+	int rc;
+
+	if (p.fd >= 0) {
+		if (cc_agent_want_write(a))
+			p.events |= POLLOUT;
+		if (poll(&p, 1, ms) > 0) {
+			if (p.revents & (POLLIN | POLLERR | POLLHUP))
+				cc_agent_loop_read(a);
+			if ((p.revents & POLLOUT) && cc_agent_socket(a) == p.fd)
+				cc_agent_loop_write(a);
+		}
+	} else {
+		poll(NULL, 0, ms < 20 ? ms : 20);
+	}
+	rc = cc_agent_loop_misc(a);
+	return rc;
+}
+
+/* start or update by the agent's worker, polled while MQTT would run. */
+static int work_external(cc_agent *a, int op, struct cc_update_result *r)
+{
+	int rc = cc_agent_work_begin(a, op);
+	if (rc != CC_AGENT_OK)
+		return rc;
+	while ((rc = cc_agent_work_poll(a, r)) == CC_AGENT_PENDING)
+		poll(NULL, 0, 5);
+	return rc;
+}
 
 static void path(const struct dev *d, char *out, size_t cap, const char *name)
 {
@@ -228,6 +266,10 @@ static int fw_activate(void *ud)
 static void fw_reboot(void *ud)
 {
 	struct dev *d = ud;
+	if (d->external) { /* on the agent's worker: the result is the poll's */
+		d->rebooted = 1;
+		return;
+	}
 	if (d->res != NULL)
 		print_result(d->op, CC_AGENT_REBOOT, d->res, d->agent);
 	printf("{\"reboot\": true}\n");
@@ -359,7 +401,7 @@ int main(int argc, char **argv)
 	long long publish = 0, run_ms = 0;
 	const char *event = NULL; /* --event STATE: a power event after the telemetry */
 	const char *csr_out = NULL, *cert_in = NULL;
-	int renew = 0;
+	int renew = 0, external = 0;
 	char mqtt_host[256] = "";
 	cc_agent *a;
 	int rc;
@@ -383,6 +425,8 @@ int main(int argc, char **argv)
 			renew = 1;
 		else if (strcmp(o, "--mqtt-311") == 0)
 			cfg.mqtt_version = CC_AGENT_MQTT_311;
+		else if (strcmp(o, "--external") == 0)
+			external = 1;
 		else
 			flag = 0;
 		if (flag)
@@ -469,9 +513,10 @@ int main(int argc, char **argv)
 	}
 	struct cc_update_result r;
 	d.res = &r;
+	d.external = external;
 	d.agent = a;
 	d.op = "start";
-	rc = cc_agent_start(a, &r);
+	rc = external ? work_external(a, CC_AGENT_WORK_START, &r) : cc_agent_start(a, &r);
 	print_result("start", rc, &r, a);
 	if (strcmp(argv[1], "enrol") == 0) {
 		char csr[4096];
@@ -486,8 +531,10 @@ int main(int argc, char **argv)
 		printf("{\"op\": \"enrol-finish\", \"rc\": \"%s\"}\n", cc_agent_strerror(rc));
 	} else if (strcmp(argv[1], "update") == 0) {
 		d.op = "update";
-		rc = cc_agent_update(a, &r);
+		rc = external ? work_external(a, CC_AGENT_WORK_UPDATE, &r) : cc_agent_update(a, &r);
 		print_result("update", rc, &r, a);
+		if (d.rebooted)
+			printf("{\"reboot\": true}\n");
 	} else if (strcmp(argv[1], "mqtt") == 0) {
 		char sw[80];
 		cc_agent_installed_version(a, sw, sizeof(sw));
@@ -516,7 +563,7 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
 			struct cc_agent_stats st;
-			int rrc = cc_agent_run(a, 100);
+			int rrc = external ? step_external(a, 100) : cc_agent_run(a, 100);
 			cc_agent_stats(a, &st);
 			cc_agent_cert(a, &c);
 			clock_gettime(CLOCK_MONOTONIC, &t);

@@ -508,7 +508,7 @@ def world(tmp_path_factory):
     """One daemon (HTTPS and MQTT listeners) for the tests below: a direct
     offer's progress, enrolment and certificate renewal."""
     tmp = tmp_path_factory.mktemp("agent-world")
-    fleet, [(fw, sha)] = make(tmp, ("D1", "D2", "R1"), sizes=(200_000,))
+    fleet, [(fw, sha)] = make(tmp, ("D1", "D2", "R1", "X1"), sizes=(200_000,))
     port = ccdaemon.free_port()
     d = ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}"})
     d.start()
@@ -658,3 +658,28 @@ def test_mqtt_311_firmware(world):
     assert (got["rc"], got["sent"], got["queued"], got["refused"]) == ("ok", 3, 0, 0), got
     assert [c for _, c in cups(w["fleet"], "D2")] == [1000, 1001, 1002]
     assert ccdaemon.poll_until(lambda: w["fleet"].status("D2")["info"], "its info")["hw"] == "rev-T"
+
+
+def test_external_loop_and_the_worker(world):
+    """Driven as one thread drives many agents (cc_agent_socket and
+    cc_agent_loop_*, start and update by the agent's worker, polled): the
+    same store and forward, a renewal over the external loop, an offered
+    update installed and confirmed, its status "online" retained."""
+    w = world
+    fleet, people, admin, sha = w["fleet"], w["people"], w["admin"], w["sha"]
+    mark = w["daemon"].mark()
+    got = by_op(boot(w, "X1", "mqtt", "--external", "--renew", "--publish", 3, "--event", "on", "--run-ms", -1),
+                "mqtt")
+    w["daemon"].wait_for(r"X1 connected", since=mark)
+    assert (got["rc"], got["sent"], got["queued"], got["refused"], got["cert_generation"]) == ("ok", 4, 0, 0, 1), got
+    assert [c for _, c in cups(fleet, "X1")] == [1000, 1001, 1002]
+    assert fleet.ccj("machine", "show", "X1")["cert_sha256"] == got["cert_sha256"]
+    fleet.cc("artifact", "offer", sha, "--serial", "X1")
+    out = boot(w, "X1", "update", "--external", files=False)
+    up = by_op(out, "update")
+    assert up["rc"] == "installed: reboot" and up["fetched"] == w["fw"].stat().st_size, out
+    assert out[-1] == {"reboot": True} and (w["tmp"] / "dev" / "X1" / "slot-b").read_bytes() == w["fw"].read_bytes()
+    start = by_op(boot(w, "X1", "start", "--external", files=False), "start")
+    assert (start["state"], start["installed"]) == ("succeeded", "1.5.0"), start
+    status, doc, _ = people.call("GET", "/api/v1/machines/X1/update", token=admin)
+    assert status == 200 and (doc["offer"]["sha256"], doc["offer"]["state"]) == (sha, "succeeded"), doc
