@@ -11,7 +11,8 @@
  * client's cost per byte is the decryption and little else); its length
  * is checked against Content-Length, or --expect when the server sends
  * none (openssl s_server -WWW). A 503 is counted and asked again after
- * --retry-ms. Runs --downloads downloads in all, or until --seconds.
+ * --retry-ms. Runs --downloads downloads in all, or until --seconds or
+ * SIGTERM (then the downloads under way are cut: their bytes count).
  *
  * Output: one JSON line: downloads, bytes, seconds, MB/s, statuses, errors,
  * the client's own CPU seconds (getrusage) and the cipher.
@@ -21,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,13 @@ static long long started, done_ok, bytes, errors, statuses[600];
 static int next_machine, ep;
 static double t_start;
 static const char *cipher = "";
+static volatile sig_atomic_t stop_now; /* SIGTERM: a hard stop, as at --seconds */
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_now = 1;
+}
 
 static double now_s(void)
 {
@@ -91,6 +100,8 @@ static SSL_CTX *make_ctx(const char *cert, const char *key)
 
 static int more_to_start(void)
 {
+	if (stop_now)
+		return 0;
 	if (opt.seconds > 0)
 		return now_s() - t_start < opt.seconds;
 	return started < opt.downloads;
@@ -216,9 +227,9 @@ static void step(struct conn *c)
 				break;
 			default:
 				c->got = (long long)(c->head_len - start);
+				bytes += c->got;
 				c->state = ST_BODY;
 				if (c->want >= 0 && c->got >= c->want) {
-					bytes += c->got;
 					conn_end(c, c->got == c->want);
 					return;
 				}
@@ -276,6 +287,7 @@ int main(int argc, char **argv)
 	double t_end, cpu;
 	char statbuf[512];
 	size_t sl = 0;
+	long long cut = 0;
 	int o, i;
 
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -317,6 +329,8 @@ int main(int argc, char **argv)
 			ctxs[i] = make_ctx(opt.cert, opt.key);
 		}
 	}
+	signal(SIGTERM, on_term);
+	signal(SIGPIPE, SIG_IGN);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	conns = calloc((size_t)opt.connections, sizeof(*conns));
 	t_start = now_s();
@@ -341,6 +355,18 @@ int main(int argc, char **argv)
 		}
 		if (live == 0)
 			break;
+		/* --seconds is a hard stop: downloads under way end there (their
+		 * bytes count, they do not). */
+		if (stop_now || (opt.seconds > 0 && t - t_start >= opt.seconds)) {
+			for (i = 0; i < opt.connections; i++)
+				if (conns[i].state != -1 && conns[i].state != ST_PAUSE) {
+					epoll_ctl(ep, EPOLL_CTL_DEL, conns[i].fd, NULL);
+					SSL_free(conns[i].ssl);
+					close(conns[i].fd);
+					cut++;
+				}
+			break;
+		}
 		n = epoll_wait(ep, evs, 256, 50);
 		for (i = 0; i < n; i++)
 			step(evs[i].data.ptr);
@@ -354,7 +380,7 @@ int main(int argc, char **argv)
 			                       statuses[i]);
 	statbuf[sl] = '\0';
 	printf("{\"downloads\": %lld, \"bytes\": %lld, \"seconds\": %.4f, \"mb_per_s\": %.1f, \"statuses\": {%s}, "
-	       "\"errors\": %lld, \"client_cpu_s\": %.3f, \"cipher\": \"%s\"}\n",
-	       done_ok, bytes, t_end - t_start, bytes / (t_end - t_start) / 1e6, statbuf, errors, cpu, cipher);
+	       "\"errors\": %lld, \"cut\": %lld, \"client_cpu_s\": %.3f, \"cipher\": \"%s\"}\n",
+	       done_ok, bytes, t_end - t_start, bytes / (t_end - t_start) / 1e6, statbuf, errors, cut, cpu, cipher);
 	return errors > 0 ? 1 : 0;
 }

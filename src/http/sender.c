@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,9 +25,8 @@
 
 #define MOD "http"
 #define SEND_BUF (64 * 1024)
-/* A connection that takes nothing for this long is dropped (the machine
- * resumes with Range), as https_timeout_s's default does for others. */
-#define SEND_STALL_S 30
+/* The sender thread's niceness, relative to the loop's 0. */
+#define SEND_NICE 10
 /* What one connection may send before the others get their turn. */
 #define SEND_TURN (256 * 1024)
 
@@ -39,8 +39,10 @@ struct http_send {
 	SSL *ssl;
 	int sock, file;
 	uint64_t off, left;
-	size_t have; /* bytes of buf being written (SSL_write is retried with the same ones) */
+	size_t have, at; /* bytes of buf read, and written (a retried SSL_write is given the same ones) */
+	long mode;       /* the SSL's modes before the thread took it */
 	int ok, cancel;
+	int stall_s; /* the listener's timeout: a client that takes nothing for so long is dropped */
 	enum send_state state;
 	double progress_at;
 	void (*done)(void *arg, int ok);
@@ -110,11 +112,13 @@ static int pump(struct http_send *j)
 			j->have = (size_t)got;
 		}
 		ERR_clear_error();
-		n = SSL_write(j->ssl, j->buf, (int)j->have);
+		n = SSL_write(j->ssl, j->buf + j->at, (int)(j->have - j->at));
 		if (n > 0) {
 			j->off += (uint64_t)n;
 			j->left -= (uint64_t)n;
-			j->have = 0;
+			j->at += (size_t)n;
+			if (j->at == j->have)
+				j->have = j->at = 0;
 			turn += (size_t)n;
 			j->progress_at = now_s();
 			if (j->left == 0) {
@@ -153,6 +157,11 @@ static void *sender_main(void *arg)
 	struct http_sender *s = arg;
 	struct epoll_event evs[64];
 
+	/* Below the event loop: when the cores are busy, a machine's message
+	 * is acknowledged first and the downloads take what is left (they are
+	 * resumable and have no deadline; an acknowledgement has one). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), SEND_NICE) != 0)
+		log_info(MOD, "the sender thread keeps the daemon's priority: %s", strerror(errno));
 	for (;;) {
 		struct http_send *j, *nx;
 		double now;
@@ -179,8 +188,8 @@ static void *sender_main(void *arg)
 			nx = j->next;
 			if (j->cancel) {
 				retire(s, j);
-			} else if (now - j->progress_at > SEND_STALL_S) {
-				log_info(MOD, "a download took nothing for %d s: dropped (resumable with Range)", SEND_STALL_S);
+			} else if (now - j->progress_at > j->stall_s) {
+				log_info(MOD, "a download took nothing for %d s: dropped (resumable with Range)", j->stall_s);
 				retire(s, j);
 			}
 		}
@@ -218,12 +227,25 @@ static void sends_done(evutil_socket_t fd, short what, void *arg)
 	s->done = NULL;
 	pthread_mutex_unlock(&s->lock);
 	while ((j = list) != NULL) {
+		struct bufferevent *bev = j->bev;
+		short enabled = j->enabled;
+		int ok = j->ok;
+		void (*done)(void *arg, int ok) = j->done;
+		void *done_arg = j->arg;
+
 		list = j->next;
-		/* Not ok: reading again meets the shut-down socket's end, and the
-		 * request goes the way of a client that left. */
-		bufferevent_enable(j->bev, j->ok ? j->enabled : (short)(j->enabled | EV_READ));
-		j->done(j->arg, j->ok);
+		SSL_set_mode(j->ssl, j->mode);
+		SSL_clear_mode(j->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE & ~j->mode);
 		free(j);
+		if (ok) {
+			bufferevent_enable(bev, enabled);
+			done(done_arg, 1); /* may end the reply, and free the connection with it */
+		} else {
+			/* Reading again meets the shut-down socket's end: the request
+			 * goes the way of a client that left. */
+			done(done_arg, 0);
+			bufferevent_enable(bev, (short)(enabled | EV_READ));
+		}
 	}
 }
 
@@ -315,9 +337,13 @@ int http_send_file(struct http_sender *s, struct http_req *r, int fd, uint64_t o
 	j->left = len;
 	j->done = done;
 	j->arg = arg;
+	j->stall_s = http_timeout_s(r) > 0 ? http_timeout_s(r) : 30;
 	j->enabled = bufferevent_get_enabled(bev);
 	/* From here on the loop does not read or write the connection. */
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	/* Each record written counts as progress, for the stall time. */
+	j->mode = SSL_get_mode(ssl);
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
 	pthread_mutex_lock(&s->lock);
 	j->state = SEND_QUEUED;
 	j->next = s->queued;

@@ -8,7 +8,7 @@
  * bufferevent is disabled): the thread alone calls SSL_write on it, 64 KiB
  * of the file at a time (pread into the send's own buffer: nothing more is
  * held; TLS records of 16 KiB). When the body is out, or the connection
- * failed or made no progress for the stall time, the connection goes back
+ * failed or took nothing for the listener's timeout_s, the connection goes back
  * to the loop and done(arg, ok) runs there: ok, the reply is complete and
  * the caller ends it (http_stream_end); not ok, the socket was shut down and
  * the request's http_req_later gone() follows, as when a client leaves.

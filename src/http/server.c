@@ -36,6 +36,7 @@ struct http_server {
 	void *app;
 	struct http_req *waiting; /* requests answered later (http_req_later) */
 	uint64_t next_id;
+	int timeout_s;
 };
 
 struct http_req {
@@ -311,6 +312,8 @@ uint64_t http_req_hold(struct http_req *r)
 }
 
 struct http_server *http_req_server(const struct http_req *r) { return r->srv; }
+
+int http_timeout_s(const struct http_req *r) { return r->srv->timeout_s; }
 
 void http_req_release(struct http_server *s, uint64_t id, int ok)
 {
@@ -743,6 +746,7 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o, s
 		return CC_ERR_NOMEM;
 	s->base = base;
 	s->want_tls = o->tls;
+	s->timeout_s = o->timeout_s;
 	s->routes = o->routes;
 	s->guard = o->guard;
 	s->files = o->files;

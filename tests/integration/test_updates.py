@@ -407,7 +407,8 @@ def test_downloads_from_the_sender_thread(tmp_path):
     (src/http/sender.h): whole and ranged downloads arrive intact, a client
     that asks for Connection: close gets its bytes and the daemon lives on
     (it once freed that request twice), and a client that leaves mid-way
-    frees its place for the next in line."""
+    frees its place for the next in line, and so does one that stops
+    reading, after https_timeout_s without progress (5 s here)."""
     import socket
 
     fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("S1", "S2"))
@@ -437,7 +438,8 @@ def test_downloads_from_the_sender_thread(tmp_path):
                 return out
             out += chunk
 
-    with ccdaemon.Daemon(fleet, settings={"https_listen": f"127.0.0.1:{port}", "downloads_max": "1"}) as d:
+    settings = {"https_listen": f"127.0.0.1:{port}", "downloads_max": "1", "https_timeout_s": "5"}
+    with ccdaemon.Daemon(fleet, settings=settings) as d:
         # Connection: close, whole and from an offset: every byte, then the connection ends.
         for extra, status, want in (("", b"200", data), (f"Range: bytes=100000-\r\n", b"206", data[100000:])):
             head, body = until_closed(ask("S1", extra + "Connection: close\r\n")).split(b"\r\n\r\n", 1)
@@ -465,6 +467,23 @@ def test_downloads_from_the_sender_thread(tmp_path):
         assert head.startswith(b"HTTP/1.1 200"), head
         assert hashlib.sha256(body).hexdigest() == sha
         second.close()
+
+        # S1 reads a megabyte and then nothing, its connection open: once the socket's buffers
+        # are full, it is dropped after 5 s without progress, and S2, in line, gets the place.
+        mark = d.mark()
+        first = ask("S1")
+        got = b""
+        while len(got) < 1024 * 1024:
+            chunk = first.recv(65536)
+            assert chunk
+            got += chunk
+        second = ask("S2")
+        d.wait_for(r"S2 waits in line for its download \(1 being sent, 1 waiting\)", since=mark)
+        d.wait_for(r"a download took nothing for 5 s: dropped", since=mark)
+        head, body = until_closed_or_length(second, len(data))
+        assert head.startswith(b"HTTP/1.1 200") and hashlib.sha256(body).hexdigest() == sha
+        second.close()
+        first.close()
         assert d.alive()
 
 
