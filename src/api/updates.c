@@ -342,8 +342,10 @@ static void download_next(void *arg)
 	struct download *d = arg;
 	struct api *a = d->api;
 
-	if (a->sender == NULL && http_sender_new(a->base, &a->sender) != CC_OK)
+	if (a->sender == NULL && !a->sender_failed && http_sender_new(a->base, &a->sender) != CC_OK) {
+		a->sender_failed = 1;
 		log_error(MOD, "the sender thread could not start: downloads go through the event loop");
+	}
 	if (a->sender != NULL &&
 	    http_send_file(a->sender, d->r, d->fd, d->off, d->end - d->off, download_sent, d, &d->send) == CC_OK)
 		return;
