@@ -408,7 +408,8 @@ def test_downloads_from_the_sender_thread(tmp_path):
     that asks for Connection: close gets its bytes and the daemon lives on
     (it once freed that request twice), and a client that leaves mid-way
     frees its place for the next in line, and so does one that stops
-    reading, after https_timeout_s without progress (5 s here)."""
+    reading, after https_timeout_s without progress (5 s here); the daemon
+    stops cleanly while the thread holds one."""
     import socket
 
     fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("S1", "S2"))
@@ -485,6 +486,16 @@ def test_downloads_from_the_sender_thread(tmp_path):
         second.close()
         first.close()
         assert d.alive()
+
+        # The daemon stops while the sender thread holds a download: it takes the connection
+        # back and exits cleanly (Daemon.stop checks the exit code).
+        last = ask("S1")
+        got = b""
+        while len(got) < 1024 * 1024:
+            chunk = last.recv(65536)
+            assert chunk
+            got += chunk
+    last.close()
 
 
 def until_closed_or_length(t, n):
