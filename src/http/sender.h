@@ -1,17 +1,19 @@
 /*
  * sender.h - the sender thread: the body of a large sized reply (an artifact
  * to a machine) written from its file straight into the TLS connection, off
- * the event loop, so machines' acknowledgements never wait behind it and
- * its bytes never pass through an evbuffer.
+ * the event loop, so the loop that acknowledges machines' messages never
+ * spends its time on it, and its bytes never pass through an evbuffer. The
+ * thread runs at nice 10, below the loop.
  *
  * While the thread has a connection, the loop does not touch it (its
  * bufferevent is disabled): the thread alone calls SSL_write on it, 64 KiB
  * of the file at a time (pread into the send's own buffer: nothing more is
  * held; TLS records of 16 KiB). When the body is out, or the connection
- * failed or took nothing for the listener's timeout_s, the connection goes back
- * to the loop and done(arg, ok) runs there: ok, the reply is complete and
- * the caller ends it (http_stream_end); not ok, the socket was shut down and
- * the request's http_req_later gone() follows, as when a client leaves.
+ * failed or took nothing for the listener's timeout_s, the connection goes
+ * back to the loop and done(arg, ok) runs there: ok, the reply is complete
+ * and the caller ends it (http_stream_end); not ok, the socket was shut
+ * down and the request's http_req_later gone() follows, as when a client
+ * leaves.
  *
  * Kernel TLS (SSL_sendfile) would let the kernel send the pages itself; the
  * kernels this runs on do not always offer it (no "tls" TCP ULP), so the
