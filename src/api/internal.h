@@ -32,6 +32,7 @@ struct login_job;
 struct export_job;
 struct download;
 struct diag_download;
+struct http_sender;
 
 struct api {
 	struct event_base *base;
@@ -47,6 +48,8 @@ struct api {
 	struct download *downloads;   /* artifacts being sent to machines, or waiting to be (updates.c) */
 	int64_t downloads_active, downloads_waiting, downloads_seq;
 	int stopping_downloads;
+	struct http_sender *sender;   /* writes downloads off the loop (http/sender.h); started by the first */
+	int sender_failed;            /* it could not start: downloads stay on the loop */
 	struct diag_download *diag_downloads; /* diagnostics bundles being sent to people (diagnostics.c) */
 	struct audit_queue *audits; /* records appended off the loop (audit_queue.h); NULL: on it */
 	json_t *machines_tls, *people_tls; /* the listeners' TLS, for the policy's facts (copies) */

@@ -6,8 +6,9 @@
  * offered artifact - both on people's HTTPS listener, authenticated by the
  * machine's own certificate (mutual TLS: asked for, not required, by that
  * listener; checked here against the fleet CA, the CRL and the machine's
- * row), never by a credential. A download is sent a 64 KiB slice at a
- * time as the client takes it, and honours one Range. */
+ * row), never by a credential. A download honours one Range; its first
+ * 64 KiB go out behind the headers, the rest from the sender thread
+ * (http/sender.h), a 64 KiB read at a time as the client takes it. */
 #include "api/internal.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "daemon/tls.h"
+#include "http/sender.h"
 #include "fleet/provision.h"
 #include "fleet/updates.h"
 
@@ -229,6 +231,7 @@ struct download {
 	int active, queued;      /* being sent, or waiting in line for a place */
 	int64_t waiting_since;   /* the line's order */
 	struct evbuffer *buf;
+	struct http_send *send; /* the rest, on the sender thread */
 	char serial[CC_SERIAL_MAX + 1];
 	struct download *next; /* a->downloads */
 };
@@ -257,6 +260,7 @@ static void download_free(struct download *d)
 			*p = d->next;
 			break;
 		}
+	http_send_cancel(d->send);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->buf != NULL)
@@ -276,6 +280,8 @@ void api_downloads_stop(struct api *a)
 	a->stopping_downloads = 1;
 	while (a->downloads != NULL)
 		download_free(a->downloads);
+	http_sender_free(a->sender);
+	a->sender = NULL;
 }
 
 static void download_gone(void *arg)
@@ -294,6 +300,10 @@ static void download_finish(void *arg)
 	download_free(d);
 }
 
+static void download_next(void *arg);
+
+/* A slice through the loop's buffers: the first (behind the headers), and
+ * all of them when the sender thread is not to be had. */
 static void download_slice(void *arg)
 {
 	struct download *d = arg;
@@ -311,7 +321,35 @@ static void download_slice(void *arg)
 		return;
 	}
 	d->off += (uint64_t)n;
-	http_stream_chunk(d->r, d->buf, d->off == d->end ? download_finish : download_slice, d);
+	http_stream_chunk(d->r, d->buf, d->off == d->end ? download_finish : download_next, d);
+}
+
+static void download_sent(void *arg, int ok)
+{
+	struct download *d = arg;
+
+	d->send = NULL;
+	d->off = d->end;
+	if (ok)
+		download_finish(d);
+	/* else the connection was shut down: download_gone follows. */
+}
+
+/* Everything so far is out: the rest goes from the sender thread, straight
+ * from the file into the TLS connection, off the loop (http/sender.h). */
+static void download_next(void *arg)
+{
+	struct download *d = arg;
+	struct api *a = d->api;
+
+	if (a->sender == NULL && !a->sender_failed && http_sender_new(a->base, &a->sender) != CC_OK) {
+		a->sender_failed = 1;
+		log_error(MOD, "the sender thread could not start: downloads go through the event loop");
+	}
+	if (a->sender != NULL &&
+	    http_send_file(a->sender, d->r, d->fd, d->off, d->end - d->off, download_sent, d, &d->send) == CC_OK)
+		return;
+	download_slice(d);
 }
 
 /* One "bytes=A-B", "bytes=A-" or "bytes=-N" within size: 0 and [*from, *to);

@@ -36,6 +36,7 @@ struct http_server {
 	void *app;
 	struct http_req *waiting; /* requests answered later (http_req_later) */
 	uint64_t next_id;
+	int timeout_s;
 };
 
 struct http_req {
@@ -102,7 +103,11 @@ void http_add_header(struct http_req *r, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
-static void req_free(struct http_req *r)
+/* Off the list of requests answered later. Done before the reply goes out:
+ * sending the end of a reply may close the connection there and then (the
+ * client asked for Connection: close), and its close callback must not
+ * find r, which is freed right after. */
+static void unwatch(struct http_req *r)
 {
 	struct http_req **p;
 
@@ -112,6 +117,12 @@ static void req_free(struct http_req *r)
 			break;
 		}
 	}
+	r->gone = NULL;
+}
+
+static void req_free(struct http_req *r)
+{
+	unwatch(r);
 	if (r->query_parsed)
 		evhttp_clear_headers(&r->query);
 	if (r->stash != NULL)
@@ -135,6 +146,7 @@ static void send_hold_refusal(struct http_req *r)
 	if (b != NULL)
 		evbuffer_add(b, body, sizeof(body) - 1);
 	metrics_http(r->route, 503);
+	unwatch(r);
 	evhttp_send_reply(r->req, 503, NULL, b);
 	if (b != NULL)
 		evbuffer_free(b);
@@ -157,6 +169,7 @@ static void finish(struct http_req *r, int status, struct evbuffer *b)
 		send_hold_refusal(r);
 		return;
 	}
+	unwatch(r);
 	evhttp_send_reply(r->req, status, NULL, b);
 	req_free(r);
 }
@@ -300,6 +313,8 @@ uint64_t http_req_hold(struct http_req *r)
 
 struct http_server *http_req_server(const struct http_req *r) { return r->srv; }
 
+int http_timeout_s(const struct http_req *r) { return r->srv->timeout_s; }
+
 void http_req_release(struct http_server *s, uint64_t id, int ok)
 {
 	struct http_req *r;
@@ -316,12 +331,14 @@ void http_req_release(struct http_server *s, uint64_t id, int ok)
 		send_hold_refusal(r);
 		return;
 	}
+	unwatch(r);
 	evhttp_send_reply(r->req, r->stash_status, NULL, r->stash);
 	req_free(r);
 }
 
 void http_stream_end(struct http_req *r)
 {
+	unwatch(r);
 	evhttp_send_reply_end(r->req);
 	req_free(r);
 }
@@ -729,6 +746,7 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o, s
 		return CC_ERR_NOMEM;
 	s->base = base;
 	s->want_tls = o->tls;
+	s->timeout_s = o->timeout_s;
 	s->routes = o->routes;
 	s->guard = o->guard;
 	s->files = o->files;

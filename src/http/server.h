@@ -162,6 +162,8 @@ void http_req_later(struct http_req *r, void (*gone)(void *arg), void *arg);
 uint64_t http_req_hold(struct http_req *r);
 void http_req_release(struct http_server *s, uint64_t id, int ok);
 struct http_server *http_req_server(const struct http_req *r);
+/* The listener's timeout_s: how long a client may take nothing. */
+int http_timeout_s(const struct http_req *r);
 
 /* Adds a response header before the reply (e.g. Set-Cookie). */
 void http_add_header(struct http_req *r, const char *name, const char *value);

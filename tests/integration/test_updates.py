@@ -400,3 +400,114 @@ def test_downloads_beyond_the_bound_wait_in_line(tmp_path):
         second.close()
         for w in waiting:
             w.close()
+
+
+def test_downloads_from_the_sender_thread(tmp_path):
+    """The body past the first 64 KiB goes out from the sender thread
+    (src/http/sender.h): whole and ranged downloads arrive intact, a client
+    that asks for Connection: close gets its bytes and the daemon lives on
+    (it once freed that request twice), and a client that leaves mid-way
+    frees its place for the next in line, and so does one that stops
+    reading, after https_timeout_s without progress (5 s here); the daemon
+    stops cleanly while the thread holds one."""
+    import socket
+
+    fleet = ccdaemon.Fleet.create(tmp_path / "f", machines=("S1", "S2"))
+    keygen(tmp_path / "rk")
+    big = artifact(tmp_path, "fw.bin", 6 * 1024 * 1024 + 7)
+    sign(tmp_path / "rk" / "release.key", big)
+    data = big.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    fleet.cc("release-key", "add", "--file", str(tmp_path / "rk" / "release.pub"), "--label", "r1")
+    fleet.cc("artifact", "add", big, "--meta", str(big) + ".meta.json")
+    for serial in fleet.machines:
+        fleet.cc("artifact", "offer", sha, "--serial", serial)
+    port = ccdaemon.free_port()
+    path = f"/api/v1/machine/artifacts/{sha}"
+
+    def ask(serial, extra=""):
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        t = machine_ctx(fleet, fleet.machines[serial]).wrap_socket(s, server_hostname="localhost")
+        t.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode())
+        return t
+
+    def until_closed(t):
+        out = b""
+        while True:
+            chunk = t.recv(1 << 20)
+            if not chunk:
+                return out
+            out += chunk
+
+    settings = {"https_listen": f"127.0.0.1:{port}", "downloads_max": "1", "https_timeout_s": "5"}
+    with ccdaemon.Daemon(fleet, settings=settings) as d:
+        # Connection: close, whole and from an offset: every byte, then the connection ends.
+        for extra, status, want in (("", b"200", data), (f"Range: bytes=100000-\r\n", b"206", data[100000:])):
+            head, body = until_closed(ask("S1", extra + "Connection: close\r\n")).split(b"\r\n\r\n", 1)
+            assert head.split(b" ")[1] == status, head
+            assert body == want
+        assert d.alive()
+        ctx = machine_ctx(fleet, fleet.machines["S2"])
+        s, h, whole = fetch(port, ctx, path)
+        assert s == 200 and hashlib.sha256(whole).hexdigest() == sha
+
+        # S1 takes the only place, reads a megabyte (the sender thread has it) and leaves;
+        # S2, in line meanwhile, gets the place and every byte.
+        mark = d.mark()
+        first = ask("S1")
+        got = b""
+        while len(got) < 1024 * 1024:
+            chunk = first.recv(65536)
+            assert chunk
+            got += chunk
+        second = ask("S2")
+        d.wait_for(r"S2 waits in line for its download \(1 being sent, 1 waiting\)", since=mark)
+        first.close()
+        d.wait_for(r"the download of S1 stopped: the client left", since=mark)
+        head, body = until_closed_or_length(second, len(data))
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert hashlib.sha256(body).hexdigest() == sha
+        second.close()
+
+        # S1 reads a megabyte and then nothing, its connection open: once the socket's buffers
+        # are full, it is dropped after 5 s without progress, and S2, in line, gets the place.
+        mark = d.mark()
+        first = ask("S1")
+        got = b""
+        while len(got) < 1024 * 1024:
+            chunk = first.recv(65536)
+            assert chunk
+            got += chunk
+        second = ask("S2")
+        d.wait_for(r"S2 waits in line for its download \(1 being sent, 1 waiting\)", since=mark)
+        d.wait_for(r"a download took nothing for 5 s: dropped", since=mark)
+        head, body = until_closed_or_length(second, len(data))
+        assert head.startswith(b"HTTP/1.1 200") and hashlib.sha256(body).hexdigest() == sha
+        second.close()
+        first.close()
+        assert d.alive()
+
+        # The daemon stops while the sender thread holds a download: it takes the connection
+        # back and exits cleanly (Daemon.stop checks the exit code).
+        last = ask("S1")
+        got = b""
+        while len(got) < 1024 * 1024:
+            chunk = last.recv(65536)
+            assert chunk
+            got += chunk
+    last.close()
+
+
+def until_closed_or_length(t, n):
+    """The head and n bytes of body from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = t.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    while len(body) < n:
+        chunk = t.recv(1 << 20)
+        assert chunk, len(body)
+        body += chunk
+    return head, body
