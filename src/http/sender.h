@@ -1,9 +1,10 @@
 /*
  * sender.h - the sender thread: the body of a large sized reply (an artifact
  * to a machine) written from its file straight into the TLS connection, off
- * the event loop, so the loop that acknowledges machines' messages never
+ * the HTTPS server's loop (the daemon's people's loop), so that loop never
  * spends its time on it, and its bytes never pass through an evbuffer. The
- * thread runs at nice 10, below the loop.
+ * thread runs at nice 10, below the loops, whose work for machines and
+ * people comes first when the cores are busy.
  *
  * While the thread has a connection, the loop does not touch it (its
  * bufferevent is disabled): the thread alone calls SSL_write on it, 64 KiB
