@@ -100,6 +100,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--readers", type=int, default=45)
     ap.add_argument("--signins", type=int, default=5)
+    ap.add_argument("--renice", default="", help="experiments: THREAD=N,... sets those threads' nice value")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     cli = os.path.join(build, "coffeecloud")
@@ -118,6 +119,12 @@ def main():
         mqtt_port = d.mqtt
         try:
             pid = d.proc.pid
+            for spec in filter(None, args.renice.split(",")):
+                name, nice = spec.split("=")
+                for tid in os.listdir("/proc/%d/task" % pid):
+                    with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                        if f.read().strip() == name:
+                            os.setpriority(os.PRIO_PROCESS, int(tid), int(nice))
             load = ["--machines", args.machines, "--rate", 1, "--duration", args.seconds]
             u0, w0 = threads_usage(pid), time.monotonic()
             alone = run_loadgen(build, data, mqtt_port, pid, load)

@@ -352,29 +352,16 @@ static void on_acked(void *ud, cc_agent *a, uint64_t seq, int reason)
 		fprintf(c->ack, "%s %" PRIu64 "\n", m->serial, seq);
 }
 
-static void diagnostics(struct amach *m, const char *body, char *reason, size_t cap)
+static void diagnostics(struct amach *m, const char *body, size_t len, char *reason, size_t cap)
 {
 	struct aclient *c = m->c;
-	json_t *doc = json_loads(body, 0, NULL);
-	const char *path = json_string_value(json_object_get(doc, "upload"));
-	json_int_t max = json_integer_value(json_object_get(doc, "max_bytes"));
-	char *bundle = NULL;
-	size_t blen = 0;
+	int rc = sim_diag_answer(c->o->host, c->o->https_port, c->o->certs_dir, m->serial, c->o->seed,
+	                         (double)(clock_mono_ms() - c->t0) / 1000.0 + 86400.0, body, len, reason, cap);
 
-	if (path == NULL || c->o->https_port <= 0) {
-		snprintf(reason, cap, "boiler 93.2 C, pump 9.1 bar, no fault codes");
-	} else if (sim_diag_bundle(m->serial, c->o->seed, (double)(clock_mono_ms() - c->t0) / 1000.0 + 86400.0,
-	                           max > 4096 ? (size_t)max : 4096, &bundle, &blen) != CC_OK ||
-	           sim_diag_upload(c->o->host, c->o->https_port, c->o->certs_dir, m->serial, path, bundle, blen, reason,
-	                           cap) != CC_OK) {
-		if (reason[0] == '\0')
-			snprintf(reason, cap, "diagnostics: the bundle could not be made");
+	if (rc < 0)
 		c->st->diagnostics_failed++;
-	} else {
+	else if (rc > 0)
 		c->st->diagnostics_uploaded++;
-	}
-	free(bundle);
-	json_decref(doc);
 }
 
 static void on_command(void *ud, cc_agent *a, const char *name, uint64_t id, const char *body, size_t len)
@@ -383,7 +370,6 @@ static void on_command(void *ud, cc_agent *a, const char *name, uint64_t id, con
 	struct aclient *c = m->c;
 	char reason[JOBS_REASON_MAX + 1] = "";
 	const char *state = "succeeded";
-	(void)len;
 
 	c->st->commands_received++;
 	if (!c->o->quiet && c->commands_shown < COMMANDS_SHOWN) {
@@ -400,7 +386,7 @@ static void on_command(void *ud, cc_agent *a, const char *name, uint64_t id, con
 			m->next_update_ms = 0; /* look for it now */
 		}
 	} else if (strcmp(name, "diagnostics") == 0) {
-		diagnostics(m, body, reason, sizeof(reason));
+		diagnostics(m, body, len, reason, sizeof(reason));
 		if (strncmp(reason, "bundle uploaded", 15) != 0 && c->o->https_port > 0 && strstr(body, "upload") != NULL)
 			state = "failed";
 	}

@@ -337,26 +337,14 @@ static void publish_control(struct machine *m, const char *topic, const char *pa
 static void upload_diagnostics(struct machine *m, const void *payload, int len, char *reason, size_t cap)
 {
 	struct client *c = m->c;
-	json_t *body = payload != NULL && len > 0 ? json_loadb(payload, (size_t)len, 0, NULL) : NULL;
-	const char *path = json_string_value(json_object_get(body, "upload"));
-	json_int_t max = json_integer_value(json_object_get(body, "max_bytes"));
-	char *bundle = NULL;
-	size_t blen = 0;
+	int rc = sim_diag_answer(c->o->host, c->o->https_port, c->o->certs_dir, m->serial, c->o->seed,
+	                         (double)(clock_mono_ms() - c->t0) / 1000.0 + 86400.0, payload,
+	                         len > 0 ? (size_t)len : 0, reason, cap);
 
-	if (path == NULL) {
-		snprintf(reason, cap, "boiler 93.2 C, pump 9.1 bar, no fault codes");
-	} else if (sim_diag_bundle(m->serial, c->o->seed, (double)(clock_mono_ms() - c->t0) / 1000.0 + 86400.0,
-	                           max > 4096 ? (size_t)max : 4096, &bundle, &blen) != CC_OK ||
-	           sim_diag_upload(c->o->host, c->o->https_port, c->o->certs_dir, m->serial, path, bundle, blen, reason,
-	                           cap) != CC_OK) {
-		if (reason[0] == '\0')
-			snprintf(reason, cap, "diagnostics: the bundle could not be made");
+	if (rc < 0)
 		c->st->diagnostics_failed++;
-	} else {
+	else if (rc > 0)
 		c->st->diagnostics_uploaded++;
-	}
-	free(bundle);
-	json_decref(body);
 }
 
 static void answer_command(struct machine *m, const char *topic, const void *payload, int len)

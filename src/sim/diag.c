@@ -193,3 +193,27 @@ int sim_diag_upload(const char *host, int port, const char *certs_dir, const cha
 		snprintf(why, cap, "diagnostics: upload did not finish");
 	return rc;
 }
+
+int sim_diag_answer(const char *host, int https_port, const char *certs_dir, const char *serial, uint64_t seed,
+                    double uptime_s, const char *body, size_t len, char *reason, size_t cap)
+{
+	json_t *doc = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *path = json_string_value(json_object_get(doc, "upload"));
+	json_int_t max = json_integer_value(json_object_get(doc, "max_bytes"));
+	char *bundle = NULL;
+	size_t blen = 0;
+	int rc = 1;
+
+	if (path == NULL || https_port <= 0) {
+		snprintf(reason, cap, "boiler 93.2 C, pump 9.1 bar, no fault codes");
+		rc = 0;
+	} else if (sim_diag_bundle(serial, seed, uptime_s, max > 4096 ? (size_t)max : 4096, &bundle, &blen) != CC_OK ||
+	           sim_diag_upload(host, https_port, certs_dir, serial, path, bundle, blen, reason, cap) != CC_OK) {
+		if (reason[0] == '\0')
+			snprintf(reason, cap, "diagnostics: the bundle could not be made");
+		rc = -1;
+	}
+	free(bundle);
+	json_decref(doc);
+	return rc;
+}

@@ -29,4 +29,11 @@ int sim_diag_bundle(const char *serial, uint64_t seed, double uptime_s, size_t m
 int sim_diag_upload(const char *host, int port, const char *certs_dir, const char *serial, const char *path,
                     const char *bundle, size_t len, char *why, size_t cap);
 
+/* The answer to a diagnostics command whose body is doc (its "upload" path
+ * and "max_bytes"; NULL: none): the bundle made and uploaded when there is a
+ * path and an HTTPS port (https_port > 0), else a short text result in
+ * reason. 1 uploaded, 0 answered in text, <0 failed (why in reason). */
+int sim_diag_answer(const char *host, int https_port, const char *certs_dir, const char *serial, uint64_t seed,
+                    double uptime_s, const char *body, size_t len, char *reason, size_t cap);
+
 #endif
