@@ -15,8 +15,10 @@
 
 #include <libpq-fe.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "store/sql/dialect.h"
 #include "store/sql/params.h"
 #include "store/store.h"
 
@@ -32,6 +34,10 @@ struct pg_store {
 	/* A savepoint outside a transaction opened one (SQLite's SAVEPOINT
 	 * does; PostgreSQL's needs a BEGIN first): its release commits it. */
 	int savepoint_began;
+	/* records_put's own connection, opened at its first use: an insert
+	 * there commits (durably) whatever transaction conn has open. */
+	PGconn *inbox;
+	char *location;
 };
 
 #define PG(s) ((struct pg_store *)(s)->impl)
@@ -310,6 +316,87 @@ static const char *const migrations[] = {
 	"  revoked_ms bigint NOT NULL DEFAULT 0,"
 	"  rate_per_min bigint NOT NULL DEFAULT 0,"
 	"  mac bytea)",
+	/* Records. Live state as SQLite's (its history of changes, kept there
+	 * by triggers, comes with state_changes). The inbox replaces SQLite's
+	 * file of its own: records_put commits there on a connection of its
+	 * own, records_settle moves rows on. Telemetry and events are
+	 * partitioned by month of ts_ms (UTC): retention drops a month whole.
+	 * A partitioned table's unique keys must hold the partition key, so
+	 * (machine_id, seq) alone is not a constraint here: settling (one
+	 * round at a time, under an advisory lock) skips a seq stored already,
+	 * whatever its month. Times outside 2000..2199 go to the default
+	 * partition, which therefore never holds a month that gets one. */
+	"CREATE TABLE machine_state("
+	"  machine_id bigint PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  online integer NOT NULL,"
+	"  last_seen_ms bigint NOT NULL,"
+	"  changed_ms bigint NOT NULL,"
+	"  disconnect_reason text NOT NULL DEFAULT '',"
+	"  info bytea);"
+	"CREATE TABLE inbox("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  at_ms bigint NOT NULL,"
+	"  machine_id bigint NOT NULL,"
+	"  kind integer NOT NULL,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  body bytea NOT NULL);"
+	"CREATE INDEX inbox_record ON inbox(machine_id, kind, seq);"
+	"CREATE TABLE telemetry("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  body bytea NOT NULL,"
+	"  PRIMARY KEY (machine_id, seq, ts_ms)) PARTITION BY RANGE (ts_ms);"
+	"CREATE INDEX telemetry_time ON telemetry(machine_id, ts_ms);"
+	"CREATE TABLE telemetry_other PARTITION OF telemetry DEFAULT;"
+	"CREATE TABLE events("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  body bytea NOT NULL,"
+	"  PRIMARY KEY (machine_id, seq, ts_ms)) PARTITION BY RANGE (ts_ms);"
+	"CREATE INDEX events_time ON events(machine_id, ts_ms);"
+	"CREATE TABLE events_other PARTITION OF events DEFAULT;"
+	"CREATE TABLE reports("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  body bytea NOT NULL,"
+	"  PRIMARY KEY (machine_id, seq));"
+	"CREATE INDEX reports_time ON reports(machine_id, ts_ms);"
+	"CREATE TABLE rollups("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  width_ms bigint NOT NULL,"
+	"  start_ms bigint NOT NULL,"
+	"  body bytea NOT NULL,"
+	"  PRIMARY KEY (machine_id, width_ms, start_ms));"
+	"CREATE TABLE event_days_dirty("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  day_ms bigint NOT NULL,"
+	"  PRIMARY KEY (day_ms, machine_id));"
+	"CREATE TABLE last_cleanings("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  program text NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  PRIMARY KEY (machine_id, program));"
+	"CREATE TABLE descale_water("
+	"  machine_id bigint PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,"
+	"  sealed bytea NOT NULL);"
+	/* The month of ts (ms, UTC) gets its partition of parent, once: nodes
+	 * that settle at the same moment take turns on the lock. */
+	"CREATE FUNCTION cc_month_partition(parent text, ts bigint) RETURNS void LANGUAGE plpgsql AS $$"
+	" DECLARE m timestamp; name text; BEGIN"
+	"  IF ts < 946684800000 OR ts >= 7258118400000 THEN RETURN; END IF;"
+	"  m := date_trunc('month', to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC');"
+	"  name := parent || '_' || to_char(m, 'YYYYMM');"
+	"  IF to_regclass(name) IS NOT NULL THEN RETURN; END IF;"
+	"  PERFORM pg_advisory_xact_lock(hashtext('cc_month_partition'));"
+	"  IF to_regclass(name) IS NOT NULL THEN RETURN; END IF;"
+	"  EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)', name, parent,"
+	"    (extract(epoch FROM m AT TIME ZONE 'UTC') * 1000)::bigint,"
+	"    (extract(epoch FROM (m + interval '1 month') AT TIME ZONE 'UTC') * 1000)::bigint);"
+	"  END $$",
 };
 
 static int migrate(struct pg_store *s)
@@ -423,6 +510,9 @@ static void pg_close(struct store *base)
 		return;
 	s = PG(base);
 	PQfinish(s->conn);
+	if (s->inbox != NULL)
+		PQfinish(s->inbox);
+	free(s->location);
 	free(s);
 }
 
@@ -435,12 +525,18 @@ static int pg_open(const char *location, int create, struct store **out)
 		return CC_ERR_NOMEM;
 	s->base.ops = &store_postgresql_ops;
 	s->base.impl = &s->base;
+	s->location = strdup(location);
+	if (s->location == NULL) {
+		free(s);
+		return CC_ERR_NOMEM;
+	}
 	s->conn = connect_to(location, NULL);
 	if (PQstatus(s->conn) != CONNECTION_OK && create) {
 		PQfinish(s->conn);
 		s->conn = NULL;
 		rc = create_database(location);
 		if (rc != CC_OK) {
+			free(s->location);
 			free(s);
 			return rc;
 		}
@@ -724,20 +820,6 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 	struct store_audit a;
 	PGresult *r;
 	int rc, stop = 0, fenced;
-	/* SQLite's statement, but for instr (strpos here: the dialect table's
-	 * row) and the casts PostgreSQL needs to type a parameter compared only
-	 * with NULL or a literal (valid in SQLite too: the shared text to be). */
-	const char *asc =
-		"SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (CAST(?8 AS BIGINT) = 0 OR seq < ?8) AND ts_ms >= ?2 "
-		"AND (CAST(?3 AS BIGINT) = 0 OR ts_ms < ?3) AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(?4)) = ?4) "
-		"AND (CAST(?5 AS TEXT) IS NULL OR strpos(',' || machines || ',', ',' || ?5 || ',') > 0) "
-		"AND (CAST(?6 AS BIGINT) = 0 OR customer_id = ?6) AND (CAST(?9 AS TEXT) IS NULL OR actor = ?9) ORDER BY seq LIMIT ?7";
-	const char *desc =
-		"SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (CAST(?8 AS BIGINT) = 0 OR seq < ?8) AND ts_ms >= ?2 "
-		"AND (CAST(?3 AS BIGINT) = 0 OR ts_ms < ?3) AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(?4)) = ?4) "
-		"AND (CAST(?5 AS TEXT) IS NULL OR strpos(',' || machines || ',', ',' || ?5 || ',') > 0) "
-		"AND (CAST(?6 AS BIGINT) = 0 OR customer_id = ?6) AND (CAST(?9 AS TEXT) IS NULL OR actor = ?9) ORDER BY seq DESC LIMIT ?7";
-
 	param_int(&p, f->from_seq);
 	param_int(&p, f->from_ms);
 	param_int(&p, f->to_ms);
@@ -748,7 +830,7 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 	param_int(&p, f->before_seq);
 	param_text(&p, f->actor);
 	fenced = fence_open(s);
-	rc = send(s, f->newest_first ? desc : asc, &p);
+	rc = send(s, sql_text(SQL_POSTGRESQL, f->newest_first ? SQL_AUDIT_EACH_DESC : SQL_AUDIT_EACH), &p);
 	if (rc != CC_OK) {
 		fence_close(s, fenced, 0);
 		return rc;
@@ -1672,6 +1754,741 @@ static int pg_row_mac_set(struct store *base, enum store_table table, int64_t id
 	return rc;
 }
 
+/* ---- organisations deleted ---- */
+
+static int pg_org_delete(struct store *base, int64_t id)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	param_int(&p, id);
+	rc = run_p(s, "SELECT count(*) FROM orgs WHERE parent_id = ?", &p, "deleting an organisation", &r);
+	if (rc != CC_OK)
+		return rc;
+	rc = int_value(r, 0, 0) > 0 ? CC_ERR_STATE : CC_OK;
+	PQclear(r);
+	if (rc != CC_OK)
+		return rc;
+	/* Cascades (foreign keys) remove sites, machines, their records and users. */
+	return update_one(s, "DELETE FROM orgs WHERE id = ?", &p, CC_ERR_NOTFOUND, "deleting an organisation");
+}
+
+/* ---- live state ---- */
+
+static int pg_machine_state_set(struct store *base, const struct store_machine_state *x)
+{
+	struct params p = { 0 };
+
+	param_int(&p, x->machine_id);
+	param_int(&p, x->online ? 1 : 0);
+	param_int(&p, x->last_seen_ms);
+	param_int(&p, x->changed_ms);
+	param_text(&p, x->disconnect_reason);
+	if (x->info_len > 0)
+		param_blob(&p, x->info, x->info_len);
+	else
+		param_text(&p, NULL);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_STATE_SET), &p, "storing machine state", NULL);
+}
+
+static int pg_machine_state_touch(struct store *base, int64_t machine_id, int64_t last_seen_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, last_seen_ms);
+	param_int(&p, machine_id);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_STATE_TOUCH), &p, "storing machine state", NULL);
+}
+
+static void read_state(const PGresult *r, int row, void *out)
+{
+	struct store_machine_state *x = out;
+	size_t n;
+
+	memset(x, 0, sizeof(*x));
+	x->machine_id = int_value(r, row, 0);
+	x->online = (int)int_value(r, row, 1);
+	x->last_seen_ms = int_value(r, row, 2);
+	x->changed_ms = int_value(r, row, 3);
+	copy_value(x->disconnect_reason, sizeof(x->disconnect_reason), r, row, 4);
+	n = PQgetisnull(r, row, 5) ? 0 : hex_value(x->info, sizeof(x->info), r, row, 5);
+	x->info_len = n <= sizeof(x->info) ? n : 0;
+}
+
+static int pg_machine_state_get(struct store *base, int64_t machine_id, struct store_machine_state *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	return one_row(PG(base), "SELECT machine_id, online, last_seen_ms, changed_ms, disconnect_reason, info "
+	                         "FROM machine_state WHERE machine_id = ?", &p, read_state, out, "reading machine state");
+}
+
+/* ---- records ---- */
+
+static const char *record_table(enum record_kind kind)
+{
+	return kind == RECORD_EVENT ? "events" : kind == RECORD_REPORT ? "reports" : "telemetry";
+}
+
+/* A body column (bytea, hex in text results) handed to a callback: the
+ * bytes live until free_body. */
+static uint8_t *body_value(const PGresult *r, int row, int col, size_t *len)
+{
+	return PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
+}
+
+/* The inbox connection, (re)connected when needed. */
+static PGconn *inbox_conn(struct pg_store *s)
+{
+	PGresult *r;
+
+	if (s->inbox != NULL && PQstatus(s->inbox) == CONNECTION_OK)
+		return s->inbox;
+	if (s->inbox != NULL)
+		PQfinish(s->inbox);
+	s->inbox = connect_to(s->location, NULL);
+	if (PQstatus(s->inbox) != CONNECTION_OK) {
+		log_error(MOD, "postgresql: cannot connect for records: %s", PQerrorMessage(s->inbox));
+		PQfinish(s->inbox);
+		s->inbox = NULL;
+		return NULL;
+	}
+	PQsetNoticeProcessor(s->inbox, quiet, NULL);
+	r = PQexec(s->inbox, "SET synchronous_commit = on");
+	PQclear(r);
+	return s->inbox;
+}
+
+#define INBOX_ROWS 1000 /* rows per INSERT: 5 parameters each, far below libpq's 65535 */
+
+static int inbox_exec(struct pg_store *s, PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? CC_OK : pg_fail(s, r, "storing records");
+
+	PQclear(r);
+	return rc;
+}
+
+/* One multi-row INSERT of recs[0..n) into the inbox. */
+static int inbox_insert(struct pg_store *s, PGconn *c, const struct store_record *recs, size_t n, int64_t at_ms)
+{
+	size_t nparams = 1 + 5 * n, i, len = 0, cap = 96 + n * 48;
+	char *sql = malloc(cap), (*numbers)[24] = calloc(1 + 4 * n, sizeof(*numbers));
+	const char **values = calloc(nparams, sizeof(*values));
+	int *lengths = calloc(nparams, sizeof(*lengths)), *formats = calloc(nparams, sizeof(*formats));
+	PGresult *r;
+	int rc = CC_ERR_NOMEM;
+
+	if (sql == NULL || numbers == NULL || values == NULL || lengths == NULL || formats == NULL)
+		goto out;
+	len = (size_t)snprintf(sql, cap, "INSERT INTO inbox(at_ms, machine_id, kind, seq, ts_ms, body) VALUES ");
+	snprintf(numbers[0], sizeof(numbers[0]), "%lld", (long long)at_ms);
+	values[0] = numbers[0];
+	for (i = 0; i < n; i++) {
+		size_t k = 1 + 5 * i, m = 1 + 4 * i;
+
+		len += (size_t)snprintf(sql + len, cap - len, "%s($1, $%zu, $%zu, $%zu, $%zu, $%zu)", i ? ", " : "", k + 1,
+		                        k + 2, k + 3, k + 4, k + 5);
+		snprintf(numbers[m], sizeof(numbers[m]), "%lld", (long long)recs[i].machine_id);
+		snprintf(numbers[m + 1], sizeof(numbers[m + 1]), "%d", (int)recs[i].kind);
+		snprintf(numbers[m + 2], sizeof(numbers[m + 2]), "%lld", (long long)recs[i].seq);
+		snprintf(numbers[m + 3], sizeof(numbers[m + 3]), "%lld", (long long)recs[i].ts_ms);
+		values[k] = numbers[m];
+		values[k + 1] = numbers[m + 1];
+		values[k + 2] = numbers[m + 2];
+		values[k + 3] = numbers[m + 3];
+		values[k + 4] = recs[i].body != NULL ? (const char *)recs[i].body : "";
+		lengths[k + 4] = (int)recs[i].body_len;
+		formats[k + 4] = 1;
+	}
+	r = PQexecParams(c, sql, (int)nparams, NULL, values, lengths, formats, 0);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? CC_OK : pg_fail(s, r, "storing records");
+	PQclear(r);
+out:
+	free(sql);
+	free(numbers);
+	free(values);
+	free(lengths);
+	free(formats);
+	return rc;
+}
+
+/* Telemetry and events: committed in the inbox on a connection of its own
+ * before this returns (synchronous_commit on: on disk), all or none, in
+ * multi-row INSERTs. Duplicates are resolved when they settle. Reports:
+ * their table, in the caller's transaction. */
+static int pg_records_put(struct store *base, const struct store_record *recs, size_t n, size_t *inserted)
+{
+	struct pg_store *s = PG(base);
+	size_t i, arriving = 0, added = 0;
+	PGconn *c;
+	int rc = CC_OK;
+
+	for (i = 0; i < n; i++) {
+		if (recs[i].kind != RECORD_TELEMETRY && recs[i].kind != RECORD_EVENT && recs[i].kind != RECORD_REPORT)
+			return CC_ERR_INVALID;
+		if (recs[i].body_len > INT32_MAX)
+			return CC_ERR_LIMIT;
+		arriving += recs[i].kind != RECORD_REPORT;
+	}
+	*inserted = 0;
+	if (n == 0)
+		return CC_OK;
+	if (arriving == n) {
+		c = inbox_conn(s);
+		if (c == NULL)
+			return CC_ERR_IO;
+		if (n > INBOX_ROWS)
+			rc = inbox_exec(s, c, "BEGIN");
+		for (i = 0; i < n && rc == CC_OK; i += INBOX_ROWS)
+			rc = inbox_insert(s, c, recs + i, n - i < INBOX_ROWS ? n - i : INBOX_ROWS, clock_now_ms());
+		if (n > INBOX_ROWS)
+			rc = rc == CC_OK ? inbox_exec(s, c, "COMMIT") : (inbox_exec(s, c, "ROLLBACK"), rc);
+		if (rc == CC_OK)
+			*inserted = n;
+		return rc;
+	}
+	if (arriving != 0)
+		return CC_ERR_INVALID; /* one kind of path per call, as SQLite's */
+	for (i = 0; i < n && rc == CC_OK; i++) {
+		struct params p = { 0 };
+		PGresult *r = NULL;
+
+		param_int(&p, recs[i].machine_id);
+		param_int(&p, recs[i].seq);
+		param_int(&p, recs[i].ts_ms);
+		param_blob(&p, recs[i].body, recs[i].body_len);
+		rc = run_p(s, sql_text(SQL_POSTGRESQL, SQL_REPORT_PUT), &p, "storing records", &r);
+		if (rc == CC_OK)
+			added += strcmp(PQcmdTuples(r), "1") == 0;
+		PQclear(r);
+	}
+	if (rc == CC_OK)
+		*inserted = added;
+	return rc;
+}
+
+struct record_emitter {
+	int64_t machine_id;
+	enum record_kind kind;
+	int (*each)(void *, const struct store_record *);
+	void *ctx;
+};
+
+/* Columns seq, ts_ms, body. */
+static int emit_record(void *arg, const PGresult *r, int row)
+{
+	struct record_emitter *e = arg;
+	struct store_record rec;
+	uint8_t *body;
+	int stop;
+
+	rec.machine_id = e->machine_id;
+	rec.kind = e->kind;
+	rec.seq = int_value(r, row, 0);
+	rec.ts_ms = int_value(r, row, 1);
+	body = body_value(r, row, 2, &rec.body_len);
+	if (body == NULL)
+		return CC_ERR_NOMEM;
+	rec.body = body;
+	stop = e->each(e->ctx, &rec);
+	PQfreemem(body);
+	return stop;
+}
+
+/* The tables' records and the inbox's not settled yet, in one statement
+ * (one snapshot): the first copy of a seq in the inbox, and none whose
+ * seq is stored already, whatever its time. */
+static int pg_records_get(struct store *base, int64_t machine_id, enum record_kind kind, int64_t from_ms,
+                          int64_t to_ms, int64_t after_seq, int (*each)(void *, const struct store_record *),
+                          void *ctx)
+{
+	struct record_emitter e = { machine_id, kind, each, ctx };
+	struct params p = { 0 };
+	const char *t = record_table(kind);
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT seq, ts_ms, body FROM %s WHERE machine_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND seq > ?4 "
+	         "UNION ALL "
+	         "(SELECT DISTINCT ON (seq) seq, ts_ms, body FROM inbox i WHERE machine_id = ?1 AND kind = ?5 "
+	         "AND ts_ms >= ?2 AND ts_ms < ?3 AND seq > ?4 "
+	         "AND NOT EXISTS (SELECT 1 FROM %s x WHERE x.machine_id = ?1 AND x.seq = i.seq) ORDER BY seq, id) "
+	         "ORDER BY seq", t, t);
+	param_int(&p, machine_id);
+	param_int(&p, from_ms);
+	param_int(&p, to_ms);
+	param_int(&p, after_seq);
+	param_int(&p, (int64_t)kind);
+	return each_row(PG(base), sql, &p, emit_record, &e, "reading records");
+}
+
+static int pg_records_unsettled(struct store *base, int64_t machine_id, enum record_kind kind, int64_t from_ms,
+                                int64_t to_ms, int (*each)(void *, const struct store_record *), void *ctx)
+{
+	struct record_emitter e = { machine_id, kind, each, ctx };
+	struct params p = { 0 };
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT DISTINCT ON (seq) seq, ts_ms, body FROM inbox i WHERE machine_id = ?1 AND kind = ?2 "
+	         "AND ts_ms >= ?3 AND ts_ms < ?4 "
+	         "AND NOT EXISTS (SELECT 1 FROM %s x WHERE x.machine_id = ?1 AND x.seq = i.seq) ORDER BY seq, id",
+	         record_table(kind));
+	param_int(&p, machine_id);
+	param_int(&p, (int64_t)kind);
+	param_int(&p, from_ms);
+	param_int(&p, to_ms);
+	return each_row(PG(base), sql, &p, emit_record, &e, "reading records");
+}
+
+static int pg_records_last_seq(struct store *base, int64_t machine_id, enum record_kind kind, int64_t *seq)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	char sql[256];
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT GREATEST((SELECT COALESCE(max(seq), 0) FROM %s WHERE machine_id = ?1), "
+	         "(SELECT COALESCE(max(seq), 0) FROM inbox WHERE machine_id = ?1 AND kind = ?2))", record_table(kind));
+	param_int(&p, machine_id);
+	param_int(&p, (int64_t)kind);
+	rc = run_p(PG(base), sql, &p, "reading the last record number", &r);
+	if (rc == CC_OK)
+		*seq = int_value(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* Oldest first, at most limit, in the caller's transaction. Whole months
+ * of every machine go with records_drop_months. */
+static int pg_records_purge(struct store *base, int64_t machine_id, enum record_kind kind, int64_t before_ms,
+                            int64_t limit, int64_t *deleted)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	const char *t = record_table(kind);
+	char sql[320];
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+	         "DELETE FROM %s WHERE machine_id = ?1 AND (seq, ts_ms) IN "
+	         "(SELECT seq, ts_ms FROM %s WHERE machine_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)", t, t);
+	param_int(&p, machine_id);
+	param_int(&p, before_ms);
+	param_int(&p, limit);
+	rc = run_p(PG(base), sql, &p, "deleting records past their retention", &r);
+	if (rc == CC_OK)
+		*deleted = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Settling: one round moves up to max_rows inbox rows (oldest first) into
+ * telemetry and events in one transaction with the hooks' writes. Rounds
+ * take turns across nodes on an advisory lock (a seq stored once needs
+ * it: the partitioned tables cannot hold a unique (machine, seq)). The
+ * round's rows are named by id, so rows committed meanwhile with lower
+ * ids (identity values are taken before commit) wait for the next round
+ * instead of being deleted unseen.
+ */
+#define SETTLE_LOCK "hashtext('cc_records_settle')"
+
+struct settle_ctx {
+	const struct store_settle_hooks *hooks;
+	size_t moved;
+	int rc;
+};
+
+/* Columns: moved, machine_id, kind, seq, ts_ms, body (NULL machine: nothing stored). */
+static int settle_row(void *arg, const PGresult *r, int row)
+{
+	struct settle_ctx *t = arg;
+	struct store_record rec;
+	uint8_t *body;
+	int rc;
+
+	t->moved = (size_t)int_value(r, row, 0);
+	if (PQgetisnull(r, row, 1) || t->hooks == NULL || t->hooks->row == NULL)
+		return 0;
+	rec.machine_id = int_value(r, row, 1);
+	rec.kind = (enum record_kind)int_value(r, row, 2);
+	rec.seq = int_value(r, row, 3);
+	rec.ts_ms = int_value(r, row, 4);
+	body = body_value(r, row, 5, &rec.body_len);
+	if (body == NULL) {
+		t->rc = CC_ERR_NOMEM;
+		return 1;
+	}
+	rec.body = body;
+	rc = t->hooks->row(t->hooks->ctx, &rec);
+	PQfreemem(body);
+	if (rc != CC_OK) {
+		t->rc = rc < 0 ? rc : CC_ERR_INVALID;
+		return 1;
+	}
+	return 0;
+}
+
+static int pg_records_settle(struct store *base, size_t max_rows, const struct store_settle_hooks *hooks,
+                             size_t *moved)
+{
+	struct pg_store *s = PG(base);
+	struct settle_ctx t = { hooks, 0, CC_OK };
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	char *ids = NULL;
+	int rc;
+
+	*moved = 0;
+	if (max_rows == 0)
+		return CC_OK;
+	/* Nothing waiting: no transaction, no lock (an idle daemon's rounds cost a read). */
+	rc = run_p(s, "SELECT EXISTS (SELECT 1 FROM inbox)", &p, "moving records from the inbox", &r);
+	if (rc != CC_OK)
+		return rc;
+	rc = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!rc)
+		return CC_OK;
+	rc = exec_plain(s, "BEGIN", "moving records from the inbox");
+	if (rc == CC_OK)
+		rc = exec_plain(s, "SELECT pg_advisory_xact_lock(" SETTLE_LOCK ")", "moving records from the inbox");
+	if (rc == CC_OK) {
+		param_int(&p, max_rows < (size_t)INT64_MAX ? (int64_t)max_rows : INT64_MAX);
+		rc = run_p(s, "SELECT CAST(COALESCE(array_agg(id ORDER BY id), '{}') AS TEXT) "
+		              "FROM (SELECT id FROM inbox ORDER BY id LIMIT ?1) b", &p, "moving records from the inbox", &r);
+		if (rc == CC_OK) {
+			ids = strdup(PQgetvalue(r, 0, 0));
+			rc = ids != NULL ? CC_OK : CC_ERR_NOMEM;
+		}
+		PQclear(r);
+	}
+	/* Each month the round writes to gets its partition first (rarely
+	 * new: a month's first round creates it). */
+	if (rc == CC_OK) {
+		memset(&p, 0, sizeof(p));
+		param_text(&p, ids);
+		rc = run_p(s, "SELECT cc_month_partition(CASE WHEN kind = 2 THEN 'events' ELSE 'telemetry' END, ts_ms) "
+		              "FROM (SELECT DISTINCT kind, ts_ms - ts_ms % 86400000 AS ts_ms FROM inbox "
+		              "WHERE id = ANY(CAST(?1 AS BIGINT[]))) d", &p, "making a month's partition", NULL);
+	}
+	/* The move in one statement: the round's rows leave the inbox; the
+	 * first copy of each (machine, kind, seq) not stored yet, of a machine
+	 * that still exists (a deleted one's key went with its customer), goes
+	 * to its table; each machine's last-seen time moves to its latest
+	 * arrival. The rows stored come back for the hooks, by machine and seq. */
+	if (rc == CC_OK)
+		rc = each_row(s,
+			"WITH batch AS (DELETE FROM inbox WHERE id = ANY(CAST(?1 AS BIGINT[])) "
+			"  RETURNING id, at_ms, machine_id, kind, seq, ts_ms, body), "
+			"fresh AS (SELECT DISTINCT ON (b.machine_id, b.kind, b.seq) b.machine_id, b.kind, b.seq, b.ts_ms, b.body "
+			"  FROM batch b WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = b.machine_id) "
+			"  AND NOT (b.kind = 1 AND EXISTS (SELECT 1 FROM telemetry x WHERE x.machine_id = b.machine_id AND x.seq = b.seq)) "
+			"  AND NOT (b.kind = 2 AND EXISTS (SELECT 1 FROM events x WHERE x.machine_id = b.machine_id AND x.seq = b.seq)) "
+			"  ORDER BY b.machine_id, b.kind, b.seq, b.id), "
+			"t AS (INSERT INTO telemetry(machine_id, seq, ts_ms, body) "
+			"  SELECT machine_id, seq, ts_ms, body FROM fresh WHERE kind = 1), "
+			"e AS (INSERT INTO events(machine_id, seq, ts_ms, body) "
+			"  SELECT machine_id, seq, ts_ms, body FROM fresh WHERE kind = 2), "
+			"seen AS (UPDATE machine_state ms SET last_seen_ms = GREATEST(ms.last_seen_ms, l.at_ms) "
+			"  FROM (SELECT machine_id, max(at_ms) AS at_ms FROM batch GROUP BY machine_id) l "
+			"  WHERE ms.machine_id = l.machine_id) "
+			"SELECT n.moved, f.machine_id, f.kind, f.seq, f.ts_ms, f.body "
+			"FROM (SELECT count(*) AS moved FROM batch) n LEFT JOIN fresh f ON true "
+			"ORDER BY f.machine_id, f.kind, f.seq",
+			&p, settle_row, &t, "moving records from the inbox");
+	free(ids);
+	if (rc > 0)
+		rc = t.rc;
+	if (rc == CC_OK && t.moved > 0 && hooks != NULL && hooks->finish != NULL)
+		rc = hooks->finish(hooks->ctx, base);
+	if (rc == CC_OK)
+		rc = pg_commit(base);
+	if (rc != CC_OK) {
+		pg_rollback(base);
+		return rc;
+	}
+	*moved = t.moved;
+	return CC_OK;
+}
+
+/* Before 10000-01-01: what both dialects' date functions take. */
+#define YEAR_10000_MS INT64_C(253402300800000)
+
+/* Whole months go as partitions: DROP TABLE, no row deleted one by one.
+ * The default partition (times outside 2000..2199) is the one deleted from. */
+static int pg_records_drop_months(struct store *base, enum record_kind kind, int64_t before_ms, int64_t *cut_ms)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	const char *t = record_table(kind);
+	char sql[160];
+	int64_t cut;
+	int rc, i;
+
+	if ((kind != RECORD_TELEMETRY && kind != RECORD_EVENT) || before_ms < 0 || before_ms >= YEAR_10000_MS)
+		return CC_ERR_INVALID;
+	param_int(&p, before_ms);
+	rc = run_p(s, sql_text(SQL_POSTGRESQL, SQL_MONTH_START), &p, "dropping months of records", &r);
+	if (rc != CC_OK)
+		return rc;
+	cut = int_value(r, 0, 0);
+	PQclear(r);
+	/* Each month's bound from the catalogue: "FOR VALUES FROM (a) TO (b)". */
+	memset(&p, 0, sizeof(p));
+	param_text(&p, t);
+	param_int(&p, cut);
+	rc = run_p(s, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+	              "WHERE i.inhparent = to_regclass(?1) AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM (%' "
+	              "AND CAST(substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(([0-9-]+)\\)') AS BIGINT) <= ?2 "
+	              "ORDER BY c.relname", &p, "dropping months of records", &r);
+	if (rc != CC_OK)
+		return rc;
+	for (i = 0; i < PQntuples(r) && rc == CC_OK; i++) {
+		char *quoted = PQescapeIdentifier(s->conn, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+		struct params none = { 0 };
+
+		if (quoted == NULL) {
+			rc = CC_ERR_NOMEM;
+			break;
+		}
+		snprintf(sql, sizeof(sql), "DROP TABLE %s", quoted);
+		PQfreemem(quoted);
+		rc = run_p(s, sql, &none, "dropping months of records", NULL);
+	}
+	PQclear(r);
+	if (rc == CC_OK) {
+		memset(&p, 0, sizeof(p));
+		param_int(&p, cut);
+		snprintf(sql, sizeof(sql), "DELETE FROM %s_other WHERE ts_ms < ?", t);
+		rc = run_p(s, sql, &p, "dropping months of records", NULL);
+	}
+	if (rc == CC_OK)
+		*cut_ms = cut;
+	return rc;
+}
+
+/* ---- roll-ups ---- */
+
+static int pg_rollup_get(struct store *base, int64_t machine_id, int64_t width_ms, int64_t start_ms, uint8_t *out,
+                         size_t cap, size_t *len)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	uint8_t *body;
+	int rc;
+
+	param_int(&p, machine_id);
+	param_int(&p, width_ms);
+	param_int(&p, start_ms);
+	rc = run_p(PG(base), "SELECT body FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?", &p,
+	           "reading a roll-up", &r);
+	if (rc != CC_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return CC_ERR_NOTFOUND;
+	}
+	body = body_value(r, 0, 0, len);
+	PQclear(r);
+	if (body == NULL)
+		return CC_ERR_NOMEM;
+	if (*len > cap)
+		rc = CC_ERR_LIMIT;
+	else if (*len > 0)
+		memcpy(out, body, *len);
+	PQfreemem(body);
+	return rc;
+}
+
+static int pg_rollup_put(struct store *base, int64_t machine_id, int64_t width_ms, int64_t start_ms,
+                         const uint8_t *body, size_t len)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_int(&p, width_ms);
+	param_int(&p, start_ms);
+	param_blob(&p, body, len);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_ROLLUP_PUT), &p, "storing a roll-up", NULL);
+}
+
+struct rollup_emitter {
+	int (*each)(void *, int64_t, const uint8_t *, size_t);
+	void *ctx;
+};
+
+static int emit_rollup(void *arg, const PGresult *r, int row)
+{
+	struct rollup_emitter *e = arg;
+	size_t len = 0;
+	uint8_t *body = body_value(r, row, 1, &len);
+	int stop;
+
+	if (body == NULL)
+		return CC_ERR_NOMEM;
+	stop = e->each(e->ctx, int_value(r, row, 0), body, len);
+	PQfreemem(body);
+	return stop;
+}
+
+static int pg_rollup_each(struct store *base, int64_t machine_id, int64_t width_ms, int64_t from_ms, int64_t to_ms,
+                          int (*each)(void *, int64_t, const uint8_t *, size_t), void *ctx)
+{
+	struct rollup_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_int(&p, width_ms);
+	param_int(&p, from_ms);
+	param_int(&p, to_ms);
+	return each_row(PG(base), "SELECT start_ms, body FROM rollups WHERE machine_id = ? AND width_ms = ? "
+	                          "AND start_ms >= ? AND start_ms < ? ORDER BY start_ms", &p, emit_rollup, &e,
+	                "reading roll-ups");
+}
+
+/* A DELETE whose count goes to *deleted. */
+static int delete_counted(struct pg_store *s, const char *sql, const struct params *p, int64_t *deleted,
+                          const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r);
+
+	if (rc == CC_OK)
+		*deleted = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+static int pg_rollup_purge(struct store *base, int64_t machine_id, int64_t width_ms, int64_t before_ms, int64_t limit,
+                           int64_t *deleted)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_int(&p, width_ms);
+	param_int(&p, before_ms);
+	param_int(&p, limit);
+	return delete_counted(PG(base), "DELETE FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms IN "
+	                                "(SELECT start_ms FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 "
+	                                "AND start_ms < ?3 ORDER BY start_ms LIMIT ?4)", &p, deleted,
+	                      "deleting roll-ups past their retention");
+}
+
+/* ---- last cleanings, water since a descale ---- */
+
+static int pg_last_cleaning_put(struct store *base, int64_t machine_id, const char *program, int64_t ts_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_text(&p, program);
+	param_int(&p, ts_ms);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_CLEANING_PUT), &p, "keeping a machine's last cleaning", NULL);
+}
+
+struct cleaning_emitter {
+	int (*each)(void *, int64_t, const char *, int64_t);
+	void *ctx;
+};
+
+static int emit_cleaning(void *arg, const PGresult *r, int row)
+{
+	struct cleaning_emitter *e = arg;
+
+	return e->each(e->ctx, int_value(r, row, 0), PQgetvalue(r, row, 1), int_value(r, row, 2));
+}
+
+static int pg_last_cleanings_each(struct store *base, int (*each)(void *, int64_t, const char *, int64_t), void *ctx)
+{
+	struct cleaning_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	return each_row(PG(base), "SELECT machine_id, program, ts_ms FROM last_cleanings ORDER BY machine_id", &p,
+	                emit_cleaning, &e, "reading the last cleanings");
+}
+
+static int pg_descale_water_put(struct store *base, int64_t machine_id, const uint8_t *sealed, size_t len)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_blob(&p, sealed, len);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_DESCALE_WATER_PUT), &p,
+	             "keeping a machine's water since its descale", NULL);
+}
+
+static int pg_descale_water_each(struct store *base, int (*each)(void *, int64_t, const uint8_t *, size_t), void *ctx)
+{
+	struct rollup_emitter e = { each, ctx }; /* the same shape: an id and a blob */
+	struct params p = { 0 };
+
+	return each_row(PG(base), "SELECT machine_id, sealed FROM descale_water ORDER BY machine_id", &p, emit_rollup, &e,
+	                "reading the water since each descale");
+}
+
+/* ---- days of events to digest ---- */
+
+static int pg_event_day_touch(struct store *base, int64_t machine_id, int64_t day_ms, int64_t wdigest)
+{
+	struct params p = { 0 }, q = { 0 };
+	int rc;
+
+	param_int(&p, day_ms);
+	param_int(&p, machine_id);
+	rc = run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_DAY_MARK), &p, "marking a day of events", NULL);
+	if (rc != CC_OK)
+		return rc;
+	param_int(&q, machine_id);
+	param_int(&q, wdigest);
+	param_int(&q, day_ms);
+	return run_p(PG(base), "DELETE FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?", &q,
+	             "dropping a day's digest", NULL);
+}
+
+struct day_emitter {
+	int (*each)(void *, int64_t, int64_t);
+	void *ctx;
+};
+
+static int emit_day(void *arg, const PGresult *r, int row)
+{
+	struct day_emitter *e = arg;
+
+	return e->each(e->ctx, int_value(r, row, 0), int_value(r, row, 1));
+}
+
+static int pg_event_days_dirty(struct store *base, int64_t before_ms, size_t limit,
+                               int (*each)(void *, int64_t, int64_t), void *ctx)
+{
+	struct day_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, before_ms);
+	param_int(&p, limit < (size_t)INT64_MAX ? (int64_t)limit : INT64_MAX);
+	return each_row(PG(base), "SELECT machine_id, day_ms FROM event_days_dirty WHERE day_ms < ? "
+	                          "ORDER BY day_ms, machine_id LIMIT ?", &p, emit_day, &e,
+	                "reading the days of events to digest");
+}
+
+static int pg_event_day_clean(struct store *base, int64_t machine_id, int64_t day_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_int(&p, day_ms);
+	return run_p(PG(base), "DELETE FROM event_days_dirty WHERE machine_id = ? AND day_ms = ?", &p,
+	             "unmarking a day of events", NULL);
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -1739,5 +2556,27 @@ const struct store_ops store_postgresql_ops = {
 	.grant_revoke = pg_grant_revoke,
 	.grant_covers = pg_grant_covers,
 	.row_set = pg_row_set,
+	.org_delete = pg_org_delete,
+	.machine_state_set = pg_machine_state_set,
+	.machine_state_touch = pg_machine_state_touch,
+	.machine_state_get = pg_machine_state_get,
+	.records_put = pg_records_put,
+	.records_settle = pg_records_settle,
+	.records_unsettled = pg_records_unsettled,
+	.records_get = pg_records_get,
+	.records_last_seq = pg_records_last_seq,
+	.records_purge = pg_records_purge,
+	.records_drop_months = pg_records_drop_months,
+	.rollup_get = pg_rollup_get,
+	.rollup_put = pg_rollup_put,
+	.rollup_each = pg_rollup_each,
+	.rollup_purge = pg_rollup_purge,
+	.last_cleaning_put = pg_last_cleaning_put,
+	.last_cleanings_each = pg_last_cleanings_each,
+	.descale_water_put = pg_descale_water_put,
+	.descale_water_each = pg_descale_water_each,
+	.event_day_touch = pg_event_day_touch,
+	.event_days_dirty = pg_event_days_dirty,
+	.event_day_clean = pg_event_day_clean,
 	.row_mac_set = pg_row_mac_set,
 };
