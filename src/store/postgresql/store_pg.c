@@ -397,6 +397,35 @@ static const char *const migrations[] = {
 	"    (extract(epoch FROM m AT TIME ZONE 'UTC') * 1000)::bigint,"
 	"    (extract(epoch FROM (m + interval '1 month') AT TIME ZONE 'UTC') * 1000)::bigint);"
 	"  END $$",
+	/* Commands to machines and jobs (one command to many machines). */
+	"CREATE TABLE jobs("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  name text NOT NULL,"
+	"  created_by text NOT NULL,"
+	"  target text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  timeout_ms bigint NOT NULL,"
+	"  cancelled_ms bigint NOT NULL DEFAULT 0,"
+	"  cancelled_by text NOT NULL DEFAULT '');"
+	"CREATE TABLE commands("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  name text NOT NULL,"
+	"  body bytea NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  delivered_ms bigint NOT NULL DEFAULT 0,"
+	"  failed_ms bigint NOT NULL DEFAULT 0,"
+	"  failure text NOT NULL DEFAULT '',"
+	"  job_id bigint NOT NULL DEFAULT 0,"
+	"  deadline_ms bigint NOT NULL DEFAULT 0,"
+	"  accepted_ms bigint NOT NULL DEFAULT 0,"
+	"  ended_ms bigint NOT NULL DEFAULT 0,"
+	"  end_state text NOT NULL DEFAULT '',"
+	"  detail text NOT NULL DEFAULT '',"
+	"  late_results bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX commands_pending ON commands(machine_id, delivered_ms);"
+	"CREATE INDEX commands_job ON commands(job_id) WHERE job_id > 0;"
+	"CREATE INDEX commands_open ON commands(deadline_ms) WHERE ended_ms = 0 AND deadline_ms > 0",
 };
 
 static int migrate(struct pg_store *s)
@@ -2355,15 +2384,15 @@ static int pg_rollup_each(struct store *base, int64_t machine_id, int64_t width_
 	                "reading roll-ups");
 }
 
-/* A DELETE whose count goes to *deleted. */
-static int delete_counted(struct pg_store *s, const char *sql, const struct params *p, int64_t *deleted,
-                          const char *what)
+/* A DELETE or UPDATE whose row count goes to *count. */
+static int run_counted(struct pg_store *s, const char *sql, const struct params *p, int64_t *count,
+                       const char *what)
 {
 	PGresult *r = NULL;
 	int rc = run_p(s, sql, p, what, &r);
 
 	if (rc == CC_OK)
-		*deleted = strtoll(PQcmdTuples(r), NULL, 10);
+		*count = strtoll(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	return rc;
 }
@@ -2377,7 +2406,7 @@ static int pg_rollup_purge(struct store *base, int64_t machine_id, int64_t width
 	param_int(&p, width_ms);
 	param_int(&p, before_ms);
 	param_int(&p, limit);
-	return delete_counted(PG(base), "DELETE FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms IN "
+	return run_counted(PG(base), "DELETE FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 AND start_ms IN "
 	                                "(SELECT start_ms FROM rollups WHERE machine_id = ?1 AND width_ms = ?2 "
 	                                "AND start_ms < ?3 ORDER BY start_ms LIMIT ?4)", &p, deleted,
 	                      "deleting roll-ups past their retention");
@@ -2489,6 +2518,284 @@ static int pg_event_day_clean(struct store *base, int64_t machine_id, int64_t da
 	             "unmarking a day of events", NULL);
 }
 
+/* ---- commands and jobs: SQLite's statements, a cast where PostgreSQL needs one ---- */
+
+#define COMMAND_COLUMNS "id, machine_id, name, body, created_ms, delivered_ms, failed_ms, failure, " \
+	"job_id, deadline_ms, accepted_ms, ended_ms, end_state, detail, late_results"
+
+static void read_command(const PGresult *r, int row, void *out)
+{
+	struct store_command *c = out;
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	c->id = int_value(r, row, 0);
+	c->machine_id = int_value(r, row, 1);
+	copy_value(c->name, sizeof(c->name), r, row, 2);
+	/* An oversized body cannot have been written by us: left empty, it fails to open. */
+	n = hex_value(c->body, sizeof(c->body), r, row, 3);
+	c->body_len = n <= sizeof(c->body) ? n : 0;
+	c->created_ms = int_value(r, row, 4);
+	c->delivered_ms = int_value(r, row, 5);
+	c->failed_ms = int_value(r, row, 6);
+	copy_value(c->failure, sizeof(c->failure), r, row, 7);
+	c->job_id = int_value(r, row, 8);
+	c->deadline_ms = int_value(r, row, 9);
+	c->accepted_ms = int_value(r, row, 10);
+	c->ended_ms = int_value(r, row, 11);
+	copy_value(c->end_state, sizeof(c->end_state), r, row, 12);
+	copy_value(c->detail, sizeof(c->detail), r, row, 13);
+	c->late_results = int_value(r, row, 14);
+}
+
+struct command_emitter {
+	int (*each)(void *, const struct store_command *);
+	void *ctx;
+};
+
+static int emit_command(void *arg, const PGresult *r, int row)
+{
+	struct command_emitter *e = arg;
+	struct store_command *c = malloc(sizeof(*c));
+	int stop;
+
+	if (c == NULL)
+		return CC_ERR_NOMEM;
+	read_command(r, row, c);
+	stop = e->each(e->ctx, c);
+	free(c);
+	return stop;
+}
+
+static int pg_command_add(struct store *base, const struct store_command *c, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_int(&p, c->machine_id);
+	param_text(&p, c->name);
+	param_blob(&p, c->body, c->body_len);
+	param_int(&p, c->created_ms);
+	param_int(&p, c->job_id);
+	param_int(&p, c->deadline_ms);
+	return insert_id(PG(base), "INSERT INTO commands(machine_id, name, body, created_ms, job_id, deadline_ms) "
+	                           "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", &p, id, "adding a command");
+}
+
+static int commands_where(struct store *base, const char *sql, int64_t key,
+                          int (*each)(void *, const struct store_command *), void *ctx)
+{
+	struct command_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, key);
+	return each_row(PG(base), sql, &p, emit_command, &e, "listing commands");
+}
+
+static int pg_command_pending(struct store *base, int64_t machine_id,
+                              int (*each)(void *, const struct store_command *), void *ctx)
+{
+	return commands_where(base, "SELECT " COMMAND_COLUMNS " FROM commands "
+	                            "WHERE machine_id = ? AND delivered_ms = 0 AND ended_ms = 0 ORDER BY id",
+	                      machine_id, each, ctx);
+}
+
+static int pg_command_list(struct store *base, int64_t machine_id,
+                           int (*each)(void *, const struct store_command *), void *ctx)
+{
+	return commands_where(base, "SELECT " COMMAND_COLUMNS " FROM commands WHERE machine_id = ? ORDER BY id DESC",
+	                      machine_id, each, ctx);
+}
+
+static int pg_command_list_job(struct store *base, int64_t job_id,
+                               int (*each)(void *, const struct store_command *), void *ctx)
+{
+	return commands_where(base, "SELECT " COMMAND_COLUMNS " FROM commands WHERE job_id = ? ORDER BY id", job_id,
+	                      each, ctx);
+}
+
+static int pg_command_get(struct store *base, int64_t id, struct store_command *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?", &p, read_command, out,
+	               "reading a command");
+}
+
+static int pg_command_delivered(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	return run_p(PG(base), "UPDATE commands SET delivered_ms = ? WHERE id = ? AND delivered_ms = 0", &p,
+	             "marking a command delivered", NULL);
+}
+
+static int pg_command_failed(struct store *base, int64_t id, int64_t at_ms, const char *reason)
+{
+	struct params p = { 0 };
+
+	param_int(&p, at_ms);
+	param_text(&p, reason);
+	param_int(&p, id);
+	return run_p(PG(base), "UPDATE commands SET failed_ms = ?1, failure = ?2, ended_ms = ?1, end_state = 'failed' "
+	                       "WHERE id = ?3 AND delivered_ms = 0 AND ended_ms = 0", &p, "marking a command failed",
+	             NULL);
+}
+
+/* Each report moves an open command forward only (SQLite's statements):
+ * a repeated "accepted" changes nothing; an end implies the steps before. */
+static int pg_command_result(struct store *base, int64_t id, int64_t machine_id, enum store_command_report report,
+                             const char *text, int64_t at_ms, int *late)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	const char *sql;
+	int rc, changed;
+
+	*late = 0;
+	if (report == STORE_REPORT_ACCEPTED)
+		sql = "UPDATE commands SET accepted_ms = ?1, "
+		      "delivered_ms = CASE delivered_ms WHEN 0 THEN ?1 ELSE delivered_ms END "
+		      "WHERE id = ?2 AND machine_id = ?3 AND ended_ms = 0 AND accepted_ms = 0";
+	else if (report == STORE_REPORT_SUCCEEDED)
+		sql = "UPDATE commands SET ended_ms = ?1, end_state = 'succeeded', detail = ?4, "
+		      "accepted_ms = CASE accepted_ms WHEN 0 THEN ?1 ELSE accepted_ms END, "
+		      "delivered_ms = CASE delivered_ms WHEN 0 THEN ?1 ELSE delivered_ms END "
+		      "WHERE id = ?2 AND machine_id = ?3 AND ended_ms = 0";
+	else
+		sql = "UPDATE commands SET ended_ms = ?1, end_state = 'failed', failed_ms = ?1, failure = ?4, "
+		      "accepted_ms = CASE accepted_ms WHEN 0 THEN ?1 ELSE accepted_ms END, "
+		      "delivered_ms = CASE delivered_ms WHEN 0 THEN ?1 ELSE delivered_ms END "
+		      "WHERE id = ?2 AND machine_id = ?3 AND ended_ms = 0";
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	param_int(&p, machine_id);
+	if (report != STORE_REPORT_ACCEPTED)
+		param_text(&p, text != NULL ? text : "");
+	rc = run_p(s, sql, &p, "recording a command's result", &r);
+	changed = rc == CC_OK && strcmp(PQcmdTuples(r), "0") != 0;
+	PQclear(r);
+	if (rc != CC_OK || changed)
+		return rc;
+	memset(&p, 0, sizeof(p));
+	param_int(&p, id);
+	param_int(&p, machine_id);
+	rc = run_p(s, "UPDATE commands SET late_results = late_results + 1 WHERE id = ? AND machine_id = ? AND ended_ms > 0",
+	           &p, "counting a late result", &r);
+	*late = rc == CC_OK && strcmp(PQcmdTuples(r), "0") != 0;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_command_next_deadline(struct store *base, int64_t *deadline_ms)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc = run_p(PG(base), "SELECT COALESCE(MIN(deadline_ms), 0) FROM commands WHERE ended_ms = 0 AND deadline_ms > 0",
+	               &p, "reading the next deadline", &r);
+
+	*deadline_ms = rc == CC_OK ? int_value(r, 0, 0) : 0;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_command_expire(struct store *base, int64_t now_ms, int64_t *count)
+{
+	struct params p = { 0 };
+
+	param_int(&p, now_ms);
+	*count = 0;
+	return run_counted(PG(base), "UPDATE commands SET ended_ms = ?1, end_state = 'timed_out' "
+	                                "WHERE ended_ms = 0 AND deadline_ms > 0 AND deadline_ms <= ?1", &p, count,
+	                      "timing out commands");
+}
+
+static int pg_command_cancel(struct store *base, int64_t id, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, at_ms);
+	param_int(&p, id);
+	return update_one(PG(base), "UPDATE commands SET ended_ms = ?, end_state = 'cancelled' WHERE id = ? AND ended_ms = 0",
+	                  &p, CC_ERR_STATE, "cancelling a command");
+}
+
+#define JOB_COLUMNS "id, name, created_by, target, created_ms, timeout_ms, cancelled_ms, cancelled_by"
+
+static void read_job(const PGresult *r, int row, void *out)
+{
+	struct store_job *j = out;
+
+	memset(j, 0, sizeof(*j));
+	j->id = int_value(r, row, 0);
+	copy_value(j->name, sizeof(j->name), r, row, 1);
+	copy_value(j->created_by, sizeof(j->created_by), r, row, 2);
+	copy_value(j->target, sizeof(j->target), r, row, 3);
+	j->created_ms = int_value(r, row, 4);
+	j->timeout_ms = int_value(r, row, 5);
+	j->cancelled_ms = int_value(r, row, 6);
+	copy_value(j->cancelled_by, sizeof(j->cancelled_by), r, row, 7);
+}
+
+struct job_emitter {
+	int (*each)(void *, const struct store_job *);
+	void *ctx;
+};
+
+static int emit_job(void *arg, const PGresult *r, int row)
+{
+	struct job_emitter *e = arg;
+	struct store_job j;
+
+	read_job(r, row, &j);
+	return e->each(e->ctx, &j);
+}
+
+static int pg_job_add(struct store *base, const struct store_job *j, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_text(&p, j->name);
+	param_text(&p, j->created_by);
+	param_text(&p, j->target);
+	param_int(&p, j->created_ms);
+	param_int(&p, j->timeout_ms);
+	return insert_id(PG(base), "INSERT INTO jobs(name, created_by, target, created_ms, timeout_ms) "
+	                           "VALUES (?, ?, ?, ?, ?) RETURNING id", &p, id, "adding a job");
+}
+
+static int pg_job_get(struct store *base, int64_t id, struct store_job *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", &p, read_job, out, "reading a job");
+}
+
+static int pg_job_cancelled(struct store *base, int64_t id, int64_t at_ms, const char *by)
+{
+	struct params p = { 0 };
+
+	param_int(&p, at_ms);
+	param_text(&p, by);
+	param_int(&p, id);
+	return run_p(PG(base), "UPDATE jobs SET cancelled_ms = ?, cancelled_by = ? WHERE id = ? AND cancelled_ms = 0", &p,
+	             "cancelling a job", NULL);
+}
+
+static int pg_job_list(struct store *base, int64_t before, int (*each)(void *, const struct store_job *), void *ctx)
+{
+	struct job_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, before);
+	return each_row(PG(base), "SELECT " JOB_COLUMNS " FROM jobs WHERE CAST(?1 AS BIGINT) = 0 OR id < ?1 ORDER BY id DESC",
+	                &p, emit_job, &e, "listing jobs");
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -2578,5 +2885,20 @@ const struct store_ops store_postgresql_ops = {
 	.event_day_touch = pg_event_day_touch,
 	.event_days_dirty = pg_event_days_dirty,
 	.event_day_clean = pg_event_day_clean,
+	.command_add = pg_command_add,
+	.command_pending = pg_command_pending,
+	.command_delivered = pg_command_delivered,
+	.command_failed = pg_command_failed,
+	.command_list = pg_command_list,
+	.command_get = pg_command_get,
+	.command_result = pg_command_result,
+	.command_next_deadline = pg_command_next_deadline,
+	.command_expire = pg_command_expire,
+	.command_cancel = pg_command_cancel,
+	.command_list_job = pg_command_list_job,
+	.job_add = pg_job_add,
+	.job_get = pg_job_get,
+	.job_cancelled = pg_job_cancelled,
+	.job_list = pg_job_list,
 	.row_mac_set = pg_row_mac_set,
 };
