@@ -426,6 +426,40 @@ static const char *const migrations[] = {
 	"CREATE INDEX commands_pending ON commands(machine_id, delivered_ms);"
 	"CREATE INDEX commands_job ON commands(job_id) WHERE job_id > 0;"
 	"CREATE INDEX commands_open ON commands(deadline_ms) WHERE ended_ms = 0 AND deadline_ms > 0",
+	/* Alerts: at most one unresolved per machine and cause (the partial
+	 * unique index); comments sealed; rules per organisation. */
+	"CREATE TABLE alerts("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  rule text NOT NULL,"
+	"  cause text NOT NULL,"
+	"  severity text NOT NULL,"
+	"  state text NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),"
+	"  opened_ms bigint NOT NULL,"
+	"  acknowledged_ms bigint NOT NULL DEFAULT 0,"
+	"  acknowledged_by text NOT NULL DEFAULT '',"
+	"  resolved_ms bigint NOT NULL DEFAULT 0,"
+	"  resolved_by text NOT NULL DEFAULT '',"
+	"  level bigint NOT NULL DEFAULT 0,"
+	"  level_ms bigint NOT NULL,"
+	"  last_notified_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX alerts_cause ON alerts(machine_id, cause) WHERE state <> 'resolved';"
+	"CREATE INDEX alerts_machine ON alerts(machine_id, id);"
+	"CREATE TABLE alert_events("
+	"  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  alert_id bigint NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,"
+	"  at_ms bigint NOT NULL,"
+	"  who text NOT NULL,"
+	"  what text NOT NULL,"
+	"  detail text NOT NULL,"
+	"  note bytea);"
+	"CREATE INDEX alert_events_alert ON alert_events(alert_id, seq);"
+	"CREATE TABLE alert_rules("
+	"  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  rule text NOT NULL,"
+	"  enabled integer NOT NULL,"
+	"  params text NOT NULL,"
+	"  PRIMARY KEY (org_id, rule))",
 };
 
 static int migrate(struct pg_store *s)
@@ -2796,6 +2830,213 @@ static int pg_job_list(struct store *base, int64_t before, int (*each)(void *, c
 	                &p, emit_job, &e, "listing jobs");
 }
 
+/* ---- alerts ---- */
+
+#define ALERT_COLUMNS "id, machine_id, rule, cause, severity, state, opened_ms, acknowledged_ms, " \
+                      "acknowledged_by, resolved_ms, resolved_by, level, level_ms, last_notified_ms"
+
+static void read_alert(const PGresult *r, int row, void *out)
+{
+	struct store_alert *a = out;
+
+	memset(a, 0, sizeof(*a));
+	a->id = int_value(r, row, 0);
+	a->machine_id = int_value(r, row, 1);
+	copy_value(a->rule, sizeof(a->rule), r, row, 2);
+	copy_value(a->cause, sizeof(a->cause), r, row, 3);
+	copy_value(a->severity, sizeof(a->severity), r, row, 4);
+	copy_value(a->state, sizeof(a->state), r, row, 5);
+	a->opened_ms = int_value(r, row, 6);
+	a->acknowledged_ms = int_value(r, row, 7);
+	copy_value(a->acknowledged_by, sizeof(a->acknowledged_by), r, row, 8);
+	a->resolved_ms = int_value(r, row, 9);
+	copy_value(a->resolved_by, sizeof(a->resolved_by), r, row, 10);
+	a->level = int_value(r, row, 11);
+	a->level_ms = int_value(r, row, 12);
+	a->last_notified_ms = int_value(r, row, 13);
+}
+
+struct alert_emitter {
+	int (*each)(void *, const struct store_alert *);
+	void *ctx;
+};
+
+static int emit_alert(void *arg, const PGresult *r, int row)
+{
+	struct alert_emitter *e = arg;
+	struct store_alert a;
+
+	read_alert(r, row, &a);
+	return e->each(e->ctx, &a);
+}
+
+static int pg_alert_open(struct store *base, const struct store_alert *a, int64_t *id)
+{
+	struct params p = { 0 };
+
+	param_int(&p, a->machine_id);
+	param_text(&p, a->rule);
+	param_text(&p, a->cause);
+	param_text(&p, a->severity);
+	param_int(&p, a->opened_ms);
+	param_int(&p, a->opened_ms);
+	return insert_id(PG(base), "INSERT INTO alerts(machine_id, rule, cause, severity, state, opened_ms, level, level_ms) "
+	                           "VALUES (?, ?, ?, ?, 'open', ?, 0, ?) RETURNING id", &p, id, "opening an alert");
+}
+
+static int pg_alert_get(struct store *base, int64_t id, struct store_alert *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, id);
+	return one_row(PG(base), "SELECT " ALERT_COLUMNS " FROM alerts WHERE id = ?", &p, read_alert, out,
+	               "reading an alert");
+}
+
+static int pg_alert_find_open(struct store *base, int64_t machine_id, const char *cause, struct store_alert *out)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_text(&p, cause);
+	return one_row(PG(base), "SELECT " ALERT_COLUMNS " FROM alerts WHERE machine_id = ? AND cause = ? "
+	                         "AND state <> 'resolved'", &p, read_alert, out, "reading an alert");
+}
+
+static int pg_alert_update(struct store *base, const struct store_alert *a)
+{
+	struct params p = { 0 };
+
+	param_text(&p, a->state);
+	param_int(&p, a->acknowledged_ms);
+	param_text(&p, a->acknowledged_by);
+	param_int(&p, a->resolved_ms);
+	param_text(&p, a->resolved_by);
+	param_int(&p, a->level);
+	param_int(&p, a->level_ms);
+	param_int(&p, a->last_notified_ms);
+	param_int(&p, a->id);
+	return run_p(PG(base), "UPDATE alerts SET state = ?, acknowledged_ms = ?, acknowledged_by = ?, resolved_ms = ?, "
+	                       "resolved_by = ?, level = ?, level_ms = ?, last_notified_ms = ? WHERE id = ?", &p,
+	             "updating an alert", NULL);
+}
+
+static int pg_alert_list(struct store *base, const struct store_alert_filter *f,
+                         int (*each)(void *, const struct store_alert *), void *ctx)
+{
+	struct alert_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, f->before_id);
+	param_int(&p, f->unresolved);
+	param_text(&p, f->state);
+	param_text(&p, f->severity);
+	param_text(&p, f->rule);
+	param_int(&p, f->machine_id);
+	param_int(&p, f->customer_id);
+	param_int(&p, f->site_id);
+	return each_row(PG(base), sql_text(SQL_POSTGRESQL, SQL_ALERT_LIST), &p, emit_alert, &e, "listing alerts");
+}
+
+static void read_alert_event(const PGresult *r, int row, struct store_alert_event *e)
+{
+	size_t n;
+
+	memset(e, 0, sizeof(*e));
+	e->seq = int_value(r, row, 0);
+	e->alert_id = int_value(r, row, 1);
+	e->at_ms = int_value(r, row, 2);
+	copy_value(e->who, sizeof(e->who), r, row, 3);
+	copy_value(e->what, sizeof(e->what), r, row, 4);
+	copy_value(e->detail, sizeof(e->detail), r, row, 5);
+	n = PQgetisnull(r, row, 6) ? 0 : hex_value(e->note, sizeof(e->note), r, row, 6);
+	e->note_len = n <= sizeof(e->note) ? n : 0;
+}
+
+struct alert_event_emitter {
+	int (*each)(void *, const struct store_alert_event *);
+	void *ctx;
+};
+
+static int emit_alert_event(void *arg, const PGresult *r, int row)
+{
+	struct alert_event_emitter *e = arg;
+	struct store_alert_event *ev = malloc(sizeof(*ev));
+	int stop;
+
+	if (ev == NULL)
+		return CC_ERR_NOMEM;
+	read_alert_event(r, row, ev);
+	stop = e->each(e->ctx, ev);
+	free(ev);
+	return stop;
+}
+
+static int pg_alert_event_add(struct store *base, const struct store_alert_event *e)
+{
+	struct params p = { 0 };
+
+	param_int(&p, e->alert_id);
+	param_int(&p, e->at_ms);
+	param_text(&p, e->who);
+	param_text(&p, e->what);
+	param_text(&p, e->detail);
+	if (e->note_len > 0)
+		param_blob(&p, e->note, e->note_len);
+	else
+		param_text(&p, NULL);
+	return run_p(PG(base), "INSERT INTO alert_events(alert_id, at_ms, who, what, detail, note) "
+	                       "VALUES (?, ?, ?, ?, ?, ?)", &p, "adding to an alert's history", NULL);
+}
+
+static int pg_alert_events(struct store *base, int64_t alert_id,
+                           int (*each)(void *, const struct store_alert_event *), void *ctx)
+{
+	struct alert_event_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, alert_id);
+	return each_row(PG(base), "SELECT seq, alert_id, at_ms, who, what, detail, note FROM alert_events "
+	                          "WHERE alert_id = ? ORDER BY seq", &p, emit_alert_event, &e,
+	                "reading an alert's history");
+}
+
+static int pg_alert_rule_set(struct store *base, int64_t org_id, const char *rule, int enabled, const char *params)
+{
+	struct params p = { 0 };
+
+	param_int(&p, org_id);
+	param_text(&p, rule);
+	param_int(&p, enabled != 0);
+	param_text(&p, params);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_ALERT_RULE_SET), &p, "setting an alert rule", NULL);
+}
+
+struct alert_rule_emitter {
+	int (*each)(void *, int64_t, const char *, int, const char *);
+	void *ctx;
+};
+
+static int emit_alert_rule(void *arg, const PGresult *r, int row)
+{
+	struct alert_rule_emitter *e = arg;
+
+	return e->each(e->ctx, int_value(r, row, 0), PQgetvalue(r, row, 1), (int)int_value(r, row, 2),
+	               PQgetvalue(r, row, 3));
+}
+
+static int pg_alert_rule_list(struct store *base, int64_t org_id,
+                              int (*each)(void *, int64_t, const char *, int, const char *), void *ctx)
+{
+	struct alert_rule_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, org_id);
+	return each_row(PG(base), "SELECT org_id, rule, enabled, params FROM alert_rules "
+	                          "WHERE CAST(?1 AS BIGINT) = 0 OR org_id = ?1 ORDER BY org_id, rule", &p,
+	                emit_alert_rule, &e, "listing alert rules");
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -2900,5 +3141,14 @@ const struct store_ops store_postgresql_ops = {
 	.job_get = pg_job_get,
 	.job_cancelled = pg_job_cancelled,
 	.job_list = pg_job_list,
+	.alert_open = pg_alert_open,
+	.alert_get = pg_alert_get,
+	.alert_find_open = pg_alert_find_open,
+	.alert_update = pg_alert_update,
+	.alert_list = pg_alert_list,
+	.alert_event_add = pg_alert_event_add,
+	.alert_events = pg_alert_events,
+	.alert_rule_set = pg_alert_rule_set,
+	.alert_rule_list = pg_alert_rule_list,
 	.row_mac_set = pg_row_mac_set,
 };

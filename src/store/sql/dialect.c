@@ -74,6 +74,29 @@ static const char *const texts[SQL_STMT_COUNT][2] = {
 		"SELECT CAST(extract(epoch FROM date_trunc('month', to_timestamp(CAST(?1 AS BIGINT) / 1000.0) "
 		"AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') * 1000 AS BIGINT)",
 	},
+	[SQL_ALERT_LIST] = {
+		"SELECT a.id, a.machine_id, a.rule, a.cause, a.severity, a.state, a.opened_ms, "
+		"a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by, a.level, a.level_ms, "
+		"a.last_notified_ms FROM alerts a JOIN machines m ON m.id = a.machine_id "
+		"WHERE (?1 = 0 OR a.id < ?1) AND (?2 = 0 OR a.state <> 'resolved') "
+		"AND (?3 IS NULL OR a.state = ?3) AND (?4 IS NULL OR a.severity = ?4) "
+		"AND (?5 IS NULL OR a.rule = ?5) AND (?6 = 0 OR a.machine_id = ?6) "
+		"AND (?7 = 0 OR m.customer_id = ?7) AND (?8 = 0 OR m.site_id = ?8) "
+		"ORDER BY a.id DESC",
+		"SELECT a.id, a.machine_id, a.rule, a.cause, a.severity, a.state, a.opened_ms, "
+		"a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by, a.level, a.level_ms, "
+		"a.last_notified_ms FROM alerts a JOIN machines m ON m.id = a.machine_id "
+		"WHERE (CAST(?1 AS BIGINT) = 0 OR a.id < ?1) AND (CAST(?2 AS INTEGER) = 0 OR a.state <> 'resolved') "
+		"AND (CAST(?3 AS TEXT) IS NULL OR a.state = ?3) AND (CAST(?4 AS TEXT) IS NULL OR a.severity = ?4) "
+		"AND (CAST(?5 AS TEXT) IS NULL OR a.rule = ?5) AND (CAST(?6 AS BIGINT) = 0 OR a.machine_id = ?6) "
+		"AND (CAST(?7 AS BIGINT) = 0 OR m.customer_id = ?7) AND (CAST(?8 AS BIGINT) = 0 OR m.site_id = ?8) "
+		"ORDER BY a.id DESC",
+	},
+	[SQL_ALERT_RULE_SET] = {
+		"INSERT OR REPLACE INTO alert_rules(org_id, rule, enabled, params) VALUES (?, ?, ?, ?)",
+		"INSERT INTO alert_rules(org_id, rule, enabled, params) VALUES (?, ?, ?, ?) "
+		"ON CONFLICT (org_id, rule) DO UPDATE SET enabled = excluded.enabled, params = excluded.params",
+	},
 };
 
 const char *sql_text(enum sql_dialect d, enum sql_stmt id)

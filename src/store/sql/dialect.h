@@ -27,6 +27,8 @@ enum sql_stmt {
 	SQL_CLEANING_PUT,     /* a last cleaning, the later time kept */
 	SQL_DESCALE_WATER_PUT, /* the water since a descale, replaced */
 	SQL_MONTH_START,      /* the start of a time's month, UTC, in ms */
+	SQL_ALERT_LIST,       /* alerts filtered, newest first */
+	SQL_ALERT_RULE_SET,   /* an organisation's rule setting, replaced */
 	SQL_STMT_COUNT
 };
 

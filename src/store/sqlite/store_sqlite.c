@@ -3353,14 +3353,7 @@ static int sq_alert_list(struct store *base, const struct store_alert_filter *f,
 	struct sqlite_store *s = SQ(base);
 	struct alert_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT a.id, a.machine_id, a.rule, a.cause, a.severity, a.state, a.opened_ms, "
-	                    "a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by, a.level, a.level_ms, "
-	                    "a.last_notified_ms FROM alerts a JOIN machines m ON m.id = a.machine_id "
-	                    "WHERE (?1 = 0 OR a.id < ?1) AND (?2 = 0 OR a.state <> 'resolved') "
-	                    "AND (?3 IS NULL OR a.state = ?3) AND (?4 IS NULL OR a.severity = ?4) "
-	                    "AND (?5 IS NULL OR a.rule = ?5) AND (?6 = 0 OR a.machine_id = ?6) "
-	                    "AND (?7 = 0 OR m.customer_id = ?7) AND (?8 = 0 OR m.site_id = ?8) "
-	                    "ORDER BY a.id DESC", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_ALERT_LIST), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -3433,7 +3426,7 @@ static int sq_alert_rule_set(struct store *base, int64_t org_id, const char *rul
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR REPLACE INTO alert_rules(org_id, rule, enabled, params) VALUES (?, ?, ?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_ALERT_RULE_SET), &st);
 
 	if (rc != CC_OK)
 		return rc;
