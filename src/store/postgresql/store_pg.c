@@ -460,6 +460,40 @@ static const char *const migrations[] = {
 	"  enabled integer NOT NULL,"
 	"  params text NOT NULL,"
 	"  PRIMARY KEY (org_id, rule))",
+	/* Settings documents. The first policy version is SQLite's, word for word. */
+	"CREATE TABLE policy_versions("
+	"  version bigint PRIMARY KEY,"
+	"  last_updated text NOT NULL,"
+	"  purposes text NOT NULL,"
+	"  text text NOT NULL,"
+	"  published_ms bigint NOT NULL);"
+	"INSERT INTO policy_versions VALUES (1, '2026-11-28', 'downtime,support,updates',"
+	"  'CoffeeCloud stores machine data only: telemetry, events and the state of coffee machines. "
+	"It refuses card numbers, personal and financial data at the door. People who work on a machine "
+	"(technicians, service, sales, subcontractors) see only their machines and only the data classes "
+	"of their role; every access is recorded. Data is used to reduce downtime, support the machines "
+	"and deliver software updates.', 0);"
+	"CREATE TABLE consents("
+	"  customer_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  version bigint NOT NULL REFERENCES policy_versions(version),"
+	"  login text NOT NULL,"
+	"  at_ms bigint NOT NULL,"
+	"  language text NOT NULL DEFAULT 'en',"
+	"  PRIMARY KEY (customer_id, version));"
+	"CREATE TABLE quality_rulesets("
+	"  model text NOT NULL,"
+	"  version bigint NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  author text NOT NULL,"
+	"  doc text NOT NULL,"
+	"  PRIMARY KEY (model, version));"
+	"CREATE TABLE retention_terms("
+	"  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  kind text NOT NULL CHECK (kind IN ('telemetry', 'rollups', 'events', 'reports', 'tickets')),"
+	"  days bigint NOT NULL CHECK (days BETWEEN 1 AND 36500),"
+	"  set_by text NOT NULL,"
+	"  set_ms bigint NOT NULL,"
+	"  PRIMARY KEY (org_id, kind))",
 };
 
 static int migrate(struct pg_store *s)
@@ -3037,6 +3071,170 @@ static int pg_alert_rule_list(struct store *base, int64_t org_id,
 	                emit_alert_rule, &e, "listing alert rules");
 }
 
+/* ---- settings documents: policy and consent, rule sets, retention terms ---- */
+
+static int scalar_int(struct pg_store *s, const char *sql, const struct params *p, int64_t *out, const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r);
+
+	if (rc == CC_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		*out = int_value(r, 0, 0);
+	else if (rc == CC_OK)
+		rc = CC_ERR_DB;
+	PQclear(r);
+	return rc;
+}
+
+/* The next version is MAX + 1 in the statement: two publishers at once
+ * collide on the key (CC_ERR_EXISTS), neither overwrites the other. */
+static int pg_policy_publish(struct store *base, const struct store_policy *pol, int64_t *version)
+{
+	struct params p = { 0 };
+
+	param_text(&p, pol->last_updated);
+	param_text(&p, pol->purposes);
+	param_text(&p, pol->text);
+	param_int(&p, pol->published_ms);
+	return scalar_int(PG(base), sql_text(SQL_POSTGRESQL, SQL_POLICY_PUBLISH), &p, version, "publishing a policy");
+}
+
+struct policy_emitter {
+	int (*each)(void *, const struct store_policy *);
+	void *ctx;
+};
+
+static int emit_policy(void *arg, const PGresult *r, int row)
+{
+	struct policy_emitter *e = arg;
+	struct store_policy *pol = calloc(1, sizeof(*pol)); /* 64 KiB of text: not on the stack */
+	int stop;
+
+	if (pol == NULL)
+		return CC_ERR_NOMEM;
+	pol->version = int_value(r, row, 0);
+	copy_value(pol->last_updated, sizeof(pol->last_updated), r, row, 1);
+	copy_value(pol->purposes, sizeof(pol->purposes), r, row, 2);
+	copy_value(pol->text, sizeof(pol->text), r, row, 3);
+	pol->published_ms = int_value(r, row, 4);
+	stop = e->each(e->ctx, pol);
+	free(pol);
+	return stop;
+}
+
+static int pg_policy_each(struct store *base, int (*each)(void *, const struct store_policy *), void *ctx)
+{
+	struct policy_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	return each_row(PG(base), "SELECT version, last_updated, purposes, text, published_ms FROM policy_versions "
+	                          "ORDER BY version", &p, emit_policy, &e, "listing policy versions");
+}
+
+static int pg_consent_add(struct store *base, int64_t customer_id, int64_t version, const char *language,
+                          const char *login, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, customer_id);
+	param_int(&p, version);
+	param_text(&p, login);
+	param_int(&p, at_ms);
+	param_text(&p, language);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_CONSENT_ADD), &p, "recording a consent", NULL);
+}
+
+static int pg_consent_latest(struct store *base, int64_t customer_id, int64_t *version)
+{
+	struct params p = { 0 };
+
+	param_int(&p, customer_id);
+	return scalar_int(PG(base), "SELECT COALESCE(MAX(version), 0) FROM consents WHERE customer_id = ?", &p, version,
+	                  "reading consents");
+}
+
+static int pg_ruleset_add(struct store *base, const struct store_ruleset *rs, const char *doc, int64_t *version)
+{
+	struct params p = { 0 };
+
+	param_text(&p, rs->model);
+	param_int(&p, rs->created_ms);
+	param_text(&p, rs->author);
+	param_text(&p, doc);
+	return scalar_int(PG(base), sql_text(SQL_POSTGRESQL, SQL_RULESET_ADD), &p, version, "adding a quality rule set");
+}
+
+struct ruleset_emitter {
+	int (*each)(void *, const struct store_ruleset *, const char *);
+	void *ctx;
+};
+
+static int emit_ruleset(void *arg, const PGresult *r, int row)
+{
+	struct ruleset_emitter *e = arg;
+	struct store_ruleset rs;
+
+	memset(&rs, 0, sizeof(rs));
+	copy_value(rs.model, sizeof(rs.model), r, row, 0);
+	rs.version = int_value(r, row, 1);
+	rs.created_ms = int_value(r, row, 2);
+	copy_value(rs.author, sizeof(rs.author), r, row, 3);
+	return e->each(e->ctx, &rs, PQgetvalue(r, row, 4));
+}
+
+static int pg_ruleset_list(struct store *base, const char *model,
+                           int (*each)(void *, const struct store_ruleset *, const char *), void *ctx)
+{
+	struct ruleset_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_text(&p, model);
+	return each_row(PG(base), "SELECT model, version, created_ms, author, doc FROM quality_rulesets "
+	                          "WHERE CAST(?1 AS TEXT) IS NULL OR model = ?1 ORDER BY model, version", &p,
+	                emit_ruleset, &e, "listing quality rule sets");
+}
+
+static int pg_retention_term_set(struct store *base, int64_t org_id, const char *kind, int64_t days,
+                                 const char *set_by, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, org_id);
+	param_text(&p, kind);
+	if (days <= 0)
+		return run_p(PG(base), "DELETE FROM retention_terms WHERE org_id = ?1 AND kind = ?2", &p,
+		             "setting a customer's retention", NULL);
+	param_int(&p, days);
+	param_text(&p, set_by);
+	param_int(&p, at_ms);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_RETENTION_TERM_SET), &p, "setting a customer's retention",
+	             NULL);
+}
+
+struct retention_term_emitter {
+	int (*each)(void *, int64_t, const char *, int64_t);
+	void *ctx;
+};
+
+static int emit_retention_term(void *arg, const PGresult *r, int row)
+{
+	struct retention_term_emitter *e = arg;
+
+	return e->each(e->ctx, int_value(r, row, 0), PQgetvalue(r, row, 1), int_value(r, row, 2));
+}
+
+static int pg_retention_term_list(struct store *base, int64_t org_id,
+                                  int (*each)(void *, int64_t, const char *, int64_t), void *ctx)
+{
+	struct retention_term_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, org_id);
+	return each_row(PG(base), "SELECT org_id, kind, days FROM retention_terms WHERE CAST(?1 AS BIGINT) = 0 "
+	                          "OR org_id = ?1 ORDER BY org_id, kind", &p, emit_retention_term, &e,
+	                "listing customers' retention");
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -3150,5 +3348,13 @@ const struct store_ops store_postgresql_ops = {
 	.alert_events = pg_alert_events,
 	.alert_rule_set = pg_alert_rule_set,
 	.alert_rule_list = pg_alert_rule_list,
+	.policy_publish = pg_policy_publish,
+	.policy_each = pg_policy_each,
+	.consent_add = pg_consent_add,
+	.consent_latest = pg_consent_latest,
+	.ruleset_add = pg_ruleset_add,
+	.ruleset_list = pg_ruleset_list,
+	.retention_term_set = pg_retention_term_set,
+	.retention_term_list = pg_retention_term_list,
 	.row_mac_set = pg_row_mac_set,
 };

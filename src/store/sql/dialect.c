@@ -97,6 +97,34 @@ static const char *const texts[SQL_STMT_COUNT][2] = {
 		"INSERT INTO alert_rules(org_id, rule, enabled, params) VALUES (?, ?, ?, ?) "
 		"ON CONFLICT (org_id, rule) DO UPDATE SET enabled = excluded.enabled, params = excluded.params",
 	},
+	/* INSERT ... SELECT: PostgreSQL types a bare parameter there as text. */
+	[SQL_POLICY_PUBLISH] = {
+		"INSERT INTO policy_versions(version, last_updated, purposes, text, published_ms) "
+		"SELECT IFNULL(MAX(version), 0) + 1, ?, ?, ?, ? FROM policy_versions "
+		"RETURNING version",
+		"INSERT INTO policy_versions(version, last_updated, purposes, text, published_ms) "
+		"SELECT COALESCE(MAX(version), 0) + 1, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT) "
+		"FROM policy_versions RETURNING version",
+	},
+	[SQL_CONSENT_ADD] = {
+		"INSERT OR IGNORE INTO consents(customer_id, version, login, at_ms, language) VALUES (?, ?, ?, ?, ?)",
+		"INSERT INTO consents(customer_id, version, login, at_ms, language) VALUES (?, ?, ?, ?, ?) "
+		"ON CONFLICT DO NOTHING",
+	},
+	[SQL_RULESET_ADD] = {
+		"INSERT INTO quality_rulesets(model, version, created_ms, author, doc) "
+		"SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4 FROM quality_rulesets WHERE model = ?1 "
+		"RETURNING version",
+		"INSERT INTO quality_rulesets(model, version, created_ms, author, doc) "
+		"SELECT CAST(?1 AS TEXT), COALESCE(MAX(version), 0) + 1, CAST(?2 AS BIGINT), CAST(?3 AS TEXT), "
+		"CAST(?4 AS TEXT) FROM quality_rulesets WHERE model = ?1 RETURNING version",
+	},
+	[SQL_RETENTION_TERM_SET] = {
+		"INSERT OR REPLACE INTO retention_terms(org_id, kind, days, set_by, set_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+		"INSERT INTO retention_terms(org_id, kind, days, set_by, set_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+		"ON CONFLICT (org_id, kind) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, "
+		"set_ms = excluded.set_ms",
+	},
 };
 
 const char *sql_text(enum sql_dialect d, enum sql_stmt id)

@@ -29,6 +29,10 @@ enum sql_stmt {
 	SQL_MONTH_START,      /* the start of a time's month, UTC, in ms */
 	SQL_ALERT_LIST,       /* alerts filtered, newest first */
 	SQL_ALERT_RULE_SET,   /* an organisation's rule setting, replaced */
+	SQL_POLICY_PUBLISH,   /* the next policy version */
+	SQL_CONSENT_ADD,      /* a customer's consent, once */
+	SQL_RULESET_ADD,      /* a model's next rule set version */
+	SQL_RETENTION_TERM_SET, /* a customer's retention for a kind, replaced */
 	SQL_STMT_COUNT
 };
 

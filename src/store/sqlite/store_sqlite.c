@@ -2099,9 +2099,7 @@ static int sq_policy_publish(struct store *base, const struct store_policy *p, i
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO policy_versions(version, last_updated, purposes, text, published_ms) "
-	                    "SELECT IFNULL(MAX(version), 0) + 1, ?, ?, ?, ? FROM policy_versions "
-	                    "RETURNING version", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_POLICY_PUBLISH), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2149,8 +2147,7 @@ static int sq_consent_add(struct store *base, int64_t customer_id, int64_t versi
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR IGNORE INTO consents(customer_id, version, login, at_ms, language) "
-	                    "VALUES (?, ?, ?, ?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_CONSENT_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -3469,9 +3466,7 @@ static int sq_ruleset_add(struct store *base, const struct store_ruleset *r, con
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO quality_rulesets(model, version, created_ms, author, doc) "
-	                    "SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4 FROM quality_rulesets WHERE model = ?1 "
-	                    "RETURNING version", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_RULESET_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -3526,8 +3521,7 @@ static int sq_retention_term_set(struct store *base, int64_t org_id, const char 
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, days > 0 ? "INSERT OR REPLACE INTO retention_terms(org_id, kind, days, set_by, set_ms) "
-	                               "VALUES (?1, ?2, ?3, ?4, ?5)"
+	int rc = prepare(s, days > 0 ? sql_text(SQL_SQLITE, SQL_RETENTION_TERM_SET)
 	                             : "DELETE FROM retention_terms WHERE org_id = ?1 AND kind = ?2", &st);
 
 	if (rc != CC_OK)
