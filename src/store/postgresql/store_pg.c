@@ -38,6 +38,9 @@ struct pg_store {
 	 * there commits (durably) whatever transaction conn has open. */
 	PGconn *inbox;
 	char *location;
+	/* Rows of a streamed list are arriving on conn: no other statement
+	 * can run there until they are all read (see each_row_streamed). */
+	int streaming;
 };
 
 #define PG(s) ((struct pg_store *)(s)->impl)
@@ -122,12 +125,24 @@ static void fence_close(struct pg_store *s, int fenced, int ok)
 	PQclear(PQexec(s->conn, ok ? "RELEASE SAVEPOINT stmt" : "ROLLBACK TO SAVEPOINT stmt; RELEASE SAVEPOINT stmt"));
 }
 
+/* SQLite runs a statement inside a list's callback; one connection of
+ * PostgreSQL's cannot while a list streams to it. Said, not garbled. */
+static int busy(struct pg_store *s)
+{
+	if (!s->streaming)
+		return 0;
+	log_error(MOD, "postgresql: a store call from inside a streamed list's callback (not on this backend)");
+	return 1;
+}
+
 /* Sends sql (shared text, ?N placeholders) with its parameters. */
 static int send(struct pg_store *s, const char *sql, const struct params *p)
 {
 	char text[SQL_MAX];
 	int highest = 0, rc;
 
+	if (busy(s))
+		return CC_ERR_STATE;
 	rc = sql_params_pg(sql, text, sizeof(text), &highest);
 	if (rc != CC_OK)
 		return rc;
@@ -144,6 +159,8 @@ static int run_p(struct pg_store *s, const char *sql, const struct params *p, co
 	int highest = 0, rc, fenced;
 	PGresult *r;
 
+	if (busy(s))
+		return CC_ERR_STATE;
 	rc = sql_params_pg(sql, text, sizeof(text), &highest);
 	if (rc != CC_OK)
 		return rc;
@@ -182,9 +199,12 @@ static int run(struct pg_store *s, const char *sql, int n, const char *const *pa
 /* Transaction control: never fenced, no parameters. */
 static int exec_plain(struct pg_store *s, const char *sql, const char *what)
 {
-	PGresult *r = PQexec(s->conn, sql);
+	PGresult *r;
 	int rc = CC_OK;
 
+	if (busy(s))
+		return CC_ERR_STATE;
+	r = PQexec(s->conn, sql);
 	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK))
 		rc = pg_fail(s, r, what);
 	PQclear(r);
@@ -684,9 +704,12 @@ static int pg_begin(struct store *base)
 static int pg_commit(struct store *base)
 {
 	struct pg_store *s = PG(base);
-	PGresult *r = PQexec(s->conn, "COMMIT");
+	PGresult *r;
 	int rc = CC_OK;
 
+	if (busy(s))
+		return CC_ERR_STATE;
+	r = PQexec(s->conn, "COMMIT");
 	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = pg_fail(s, r, "commit");
 	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
@@ -935,6 +958,7 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 	if (!PQsetSingleRowMode(s->conn))
 		log_error(MOD, "postgresql: single-row mode refused; reading the audit log whole");
 	/* Every result is taken, even after a stop, so the connection is free. */
+	s->streaming = 1;
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 
@@ -950,17 +974,34 @@ static int pg_audit_each(struct store *base, const struct store_audit_filter *f,
 		}
 		PQclear(r);
 	}
+	s->streaming = 0;
 	fence_close(s, fenced, rc == CC_OK);
 	return rc != CC_OK ? rc : stop;
 }
 
-/* ---- rows, streamed ---- */
+/* ---- lists ---- */
 
-/* Sends sql and hands each row to emit, one at a time; stops at emit's
- * first non-zero return, which it returns. The connection is drained
- * either way. */
+/* Runs sql and hands each row to emit; stops at emit's first non-zero
+ * return, which it returns. The result is read whole first, so emit may
+ * call the store (callers do, as SQLite lets them: settle hooks write
+ * through the same connection). */
 static int each_row(struct pg_store *s, const char *sql, const struct params *p,
                     int (*emit)(void *arg, const PGresult *r, int row), void *arg, const char *what)
+{
+	PGresult *r = NULL;
+	int rc = run_p(s, sql, p, what, &r), stop = 0, i;
+
+	for (i = 0; rc == CC_OK && stop == 0 && i < PQntuples(r); i++)
+		stop = emit(arg, r, i);
+	PQclear(r);
+	return rc != CC_OK ? rc : stop;
+}
+
+/* The same, streamed (single-row mode): for lists that may be long (a
+ * machine's records), never loaded whole. emit must not call the store
+ * (busy() refuses it); the connection is drained either way. */
+static int each_row_streamed(struct pg_store *s, const char *sql, const struct params *p,
+                             int (*emit)(void *arg, const PGresult *r, int row), void *arg, const char *what)
 {
 	PGresult *r;
 	int fenced = fence_open(s), rc = send(s, sql, p), stop = 0;
@@ -970,6 +1011,7 @@ static int each_row(struct pg_store *s, const char *sql, const struct params *p,
 		return rc;
 	}
 	(void)PQsetSingleRowMode(s->conn);
+	s->streaming = 1;
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 		int i;
@@ -982,6 +1024,7 @@ static int each_row(struct pg_store *s, const char *sql, const struct params *p,
 		}
 		PQclear(r);
 	}
+	s->streaming = 0;
 	fence_close(s, fenced, rc == CC_OK);
 	return rc != CC_OK ? rc : stop;
 }
@@ -2121,7 +2164,7 @@ static int pg_records_get(struct store *base, int64_t machine_id, enum record_ki
 	param_int(&p, to_ms);
 	param_int(&p, after_seq);
 	param_int(&p, (int64_t)kind);
-	return each_row(PG(base), sql, &p, emit_record, &e, "reading records");
+	return each_row_streamed(PG(base), sql, &p, emit_record, &e, "reading records");
 }
 
 static int pg_records_unsettled(struct store *base, int64_t machine_id, enum record_kind kind, int64_t from_ms,
@@ -2140,7 +2183,7 @@ static int pg_records_unsettled(struct store *base, int64_t machine_id, enum rec
 	param_int(&p, (int64_t)kind);
 	param_int(&p, from_ms);
 	param_int(&p, to_ms);
-	return each_row(PG(base), sql, &p, emit_record, &e, "reading records");
+	return each_row_streamed(PG(base), sql, &p, emit_record, &e, "reading records");
 }
 
 static int pg_records_last_seq(struct store *base, int64_t machine_id, enum record_kind kind, int64_t *seq)
