@@ -2086,8 +2086,10 @@ static int pg_records_put(struct store *base, const struct store_record *recs, s
 			rc = inbox_exec(s, c, "BEGIN");
 		for (i = 0; i < n && rc == CC_OK; i += INBOX_ROWS)
 			rc = inbox_insert(s, c, recs + i, n - i < INBOX_ROWS ? n - i : INBOX_ROWS, clock_now_ms());
-		if (n > INBOX_ROWS)
-			rc = rc == CC_OK ? inbox_exec(s, c, "COMMIT") : (inbox_exec(s, c, "ROLLBACK"), rc);
+		if (n > INBOX_ROWS && rc == CC_OK)
+			rc = inbox_exec(s, c, "COMMIT");
+		else if (n > INBOX_ROWS)
+			(void)inbox_exec(s, c, "ROLLBACK");
 		if (rc == CC_OK)
 			*inserted = n;
 		return rc;
@@ -2289,6 +2291,8 @@ static int pg_records_settle(struct store *base, size_t max_rows, const struct s
 	*moved = 0;
 	if (max_rows == 0)
 		return CC_OK;
+	if (pg_in_transaction(base))
+		return CC_ERR_STATE; /* a round is a transaction of its own, committed here */
 	/* Nothing waiting: no transaction, no lock (an idle daemon's rounds cost a read). */
 	rc = run_p(s, "SELECT EXISTS (SELECT 1 FROM inbox)", &p, "moving records from the inbox", &r);
 	if (rc != CC_OK)
