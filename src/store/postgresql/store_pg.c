@@ -1839,31 +1839,27 @@ static int pg_credential_purge(struct store *base, int64_t now_ms)
 	             "purging expired sessions", NULL);
 }
 
-/* Columns of access rows; those of tables not written yet are refused. */
+/* Columns of access rows: SQLite's statements (?1 the value, ?2 the row),
+ * the site's NULLIF typed. */
 static int pg_row_set(struct store *base, enum store_column col, int64_t id, int64_t value)
 {
+	static const char *const sql[] = {
+		[STORE_COL_MACHINE_SITE] = "UPDATE machines SET site_id = NULLIF(CAST(?1 AS BIGINT), 0) WHERE id = ?2",
+		[STORE_COL_MACHINE_DECOMMISSIONED] = "UPDATE machines SET decommissioned_ms = ?1 WHERE id = ?2",
+		/* '~' is no serial's character and sorts after them all: the
+		 * serial is free for the row that carries the machine on. */
+		[STORE_COL_MACHINE_RETIRED] = "UPDATE machines SET decommissioned_ms = ?1, origin_serial = serial, "
+		                              "serial = '~' || id WHERE id = ?2 AND origin_serial = ''",
+		[STORE_COL_ORG_DEACTIVATED] = "UPDATE orgs SET deactivated_ms = ?1 WHERE id = ?2",
+		[STORE_COL_USER_DEACTIVATED] = "UPDATE users SET deactivated_ms = ?1 WHERE id = ?2",
+	};
 	struct params p = { 0 };
-	PGresult *r = NULL;
-	const char *sql;
-	int rc;
 
-	switch (col) {
-	case STORE_COL_ORG_DEACTIVATED:
-		sql = "UPDATE orgs SET deactivated_ms = ?2 WHERE id = ?1";
-		break;
-	case STORE_COL_USER_DEACTIVATED:
-		sql = "UPDATE users SET deactivated_ms = ?2 WHERE id = ?1";
-		break;
-	default:
-		return CC_ERR_STATE; /* machines' columns: not in this backend yet */
-	}
-	param_int(&p, id);
+	if ((int)col < STORE_COL_MACHINE_SITE || (int)col > STORE_COL_USER_DEACTIVATED)
+		return CC_ERR_INVALID;
 	param_int(&p, value);
-	rc = run_p(PG(base), sql, &p, "changing a row", &r);
-	if (rc == CC_OK && strcmp(PQcmdTuples(r), "0") == 0)
-		rc = CC_ERR_NOTFOUND;
-	PQclear(r);
-	return rc;
+	param_int(&p, id);
+	return update_one(PG(base), sql[col], &p, CC_ERR_NOTFOUND, "changing an access row");
 }
 
 static int pg_row_mac_set(struct store *base, enum store_table table, int64_t id, const uint8_t *mac, size_t len)
