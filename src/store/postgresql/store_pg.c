@@ -514,6 +514,12 @@ static const char *const migrations[] = {
 	"  set_by text NOT NULL,"
 	"  set_ms bigint NOT NULL,"
 	"  PRIMARY KEY (org_id, kind))",
+	/* Certificates: the one a renewal replaced, and the revocation list. */
+	"ALTER TABLE machine_certs ADD COLUMN prev_cert_pem text NOT NULL DEFAULT '';"
+	"CREATE TABLE revoked_certs("
+	"  fingerprint text PRIMARY KEY,"
+	"  cert_pem text NOT NULL,"
+	"  revoked_ms bigint NOT NULL)",
 };
 
 static int migrate(struct pg_store *s)
@@ -3278,6 +3284,98 @@ static int pg_retention_term_list(struct store *base, int64_t org_id,
 	                "listing customers' retention");
 }
 
+/* ---- certificates: renewal, revocation, the CRL ---- */
+
+/* Two rows change together: in a savepoint of its own inside the caller's
+ * transaction, or a transaction of its own. */
+static int pg_machine_cert_set(struct store *base, int64_t id, const struct store_machine *m, int64_t prev_until_ms)
+{
+	struct pg_store *s = PG(base);
+	struct params p = { 0 }, q = { 0 };
+	int began = !pg_in_transaction(base);
+	int rc = exec_plain(s, began ? "BEGIN" : "SAVEPOINT machine_cert", "renewing a machine certificate");
+
+	if (rc != CC_OK)
+		return rc;
+	param_int(&p, prev_until_ms);
+	param_text(&p, m->cert_fingerprint);
+	param_int(&p, m->cert_not_after_ms);
+	param_int(&p, id);
+	rc = update_one(s, "UPDATE machines SET prev_cert_fingerprint = cert_fingerprint, prev_cert_until_ms = ?1, "
+	                   "cert_fingerprint = ?2, cert_not_after_ms = ?3 WHERE id = ?4 AND revoked_ms = 0", &p,
+	                CC_ERR_STATE, "renewing a machine certificate");
+	if (rc == CC_OK) {
+		param_text(&q, m->cert_pem);
+		param_int(&q, id);
+		rc = update_one(s, "UPDATE machine_certs SET prev_cert_pem = cert_pem, cert_pem = ?1 WHERE machine_id = ?2",
+		                &q, CC_ERR_STATE, "renewing a machine certificate");
+	}
+	if (rc == CC_OK)
+		return began ? pg_commit(base) : exec_plain(s, "RELEASE SAVEPOINT machine_cert", "renewing a machine certificate");
+	if (began)
+		pg_rollback(base);
+	else
+		(void)exec_plain(s, "ROLLBACK TO SAVEPOINT machine_cert; RELEASE SAVEPOINT machine_cert",
+		                 "renewing a machine certificate");
+	return rc;
+}
+
+static int pg_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
+{
+	struct params p = { 0 }, q = { 0 };
+	int rc;
+
+	param_int(&p, revoked_ms);
+	param_int(&p, id);
+	rc = update_one(PG(base), "UPDATE machines SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0", &p, CC_ERR_STATE,
+	                "revoking a machine");
+	if (rc != CC_OK)
+		return rc;
+	param_int(&q, id);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_REVOKE_MACHINE_CERTS), &q, "revoking a machine", NULL);
+}
+
+static int pg_revoked_cert_add(struct store *base, const struct store_revoked_cert *c)
+{
+	struct params p = { 0 };
+
+	param_text(&p, c->fingerprint);
+	param_text(&p, c->cert_pem);
+	param_int(&p, c->revoked_ms);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_REVOKED_CERT_ADD), &p, "listing a revoked certificate", NULL);
+}
+
+struct revoked_cert_emitter {
+	int (*each)(void *, const struct store_revoked_cert *);
+	void *ctx;
+};
+
+static int emit_revoked_cert(void *arg, const PGresult *r, int row)
+{
+	struct revoked_cert_emitter *e = arg;
+	struct store_revoked_cert *c = calloc(1, sizeof(*c));
+	int stop;
+
+	if (c == NULL)
+		return CC_ERR_NOMEM;
+	copy_value(c->fingerprint, sizeof(c->fingerprint), r, row, 0);
+	copy_value(c->cert_pem, sizeof(c->cert_pem), r, row, 1);
+	c->revoked_ms = int_value(r, row, 2);
+	stop = e->each(e->ctx, c);
+	free(c);
+	return stop;
+}
+
+static int pg_revoked_cert_list(struct store *base, int (*each)(void *, const struct store_revoked_cert *), void *ctx)
+{
+	struct revoked_cert_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	return each_row(PG(base), "SELECT fingerprint, cert_pem, revoked_ms FROM revoked_certs "
+	                          "ORDER BY revoked_ms, fingerprint", &p, emit_revoked_cert, &e,
+	                "listing revoked certificates");
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -3399,5 +3497,9 @@ const struct store_ops store_postgresql_ops = {
 	.ruleset_list = pg_ruleset_list,
 	.retention_term_set = pg_retention_term_set,
 	.retention_term_list = pg_retention_term_list,
+	.machine_cert_set = pg_machine_cert_set,
+	.machine_revoke = pg_machine_revoke,
+	.revoked_cert_add = pg_revoked_cert_add,
+	.revoked_cert_list = pg_revoked_cert_list,
 	.row_mac_set = pg_row_mac_set,
 };

@@ -125,6 +125,23 @@ static const char *const texts[SQL_STMT_COUNT][2] = {
 		"ON CONFLICT (org_id, kind) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, "
 		"set_ms = excluded.set_ms",
 	},
+	[SQL_REVOKE_MACHINE_CERTS] = {
+		"INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
+		"SELECT m.cert_fingerprint, c.cert_pem, m.revoked_ms FROM machines m "
+		"JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 "
+		"UNION ALL SELECT m.prev_cert_fingerprint, c.prev_cert_pem, m.revoked_ms FROM machines m "
+		"JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 AND m.prev_cert_fingerprint <> ''",
+		"INSERT INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
+		"SELECT m.cert_fingerprint, c.cert_pem, m.revoked_ms FROM machines m "
+		"JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 "
+		"UNION ALL SELECT m.prev_cert_fingerprint, c.prev_cert_pem, m.revoked_ms FROM machines m "
+		"JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 AND m.prev_cert_fingerprint <> '' "
+		"ON CONFLICT DO NOTHING",
+	},
+	[SQL_REVOKED_CERT_ADD] = {
+		"INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) VALUES (?, ?, ?)",
+		"INSERT INTO revoked_certs(fingerprint, cert_pem, revoked_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+	},
 };
 
 const char *sql_text(enum sql_dialect d, enum sql_stmt id)

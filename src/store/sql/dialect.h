@@ -33,6 +33,8 @@ enum sql_stmt {
 	SQL_CONSENT_ADD,      /* a customer's consent, once */
 	SQL_RULESET_ADD,      /* a model's next rule set version */
 	SQL_RETENTION_TERM_SET, /* a customer's retention for a kind, replaced */
+	SQL_REVOKE_MACHINE_CERTS, /* a revoked machine's certificates onto the CRL, once */
+	SQL_REVOKED_CERT_ADD, /* a certificate onto the CRL, once */
 	SQL_STMT_COUNT
 };
 

@@ -1189,12 +1189,7 @@ static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
 	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
 		return CC_ERR_STATE;
 	if (rc == CC_OK)
-		rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-		                "SELECT m.cert_fingerprint, c.cert_pem, m.revoked_ms FROM machines m "
-		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 "
-		                "UNION ALL SELECT m.prev_cert_fingerprint, c.prev_cert_pem, m.revoked_ms FROM machines m "
-		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 AND m.prev_cert_fingerprint <> ''",
-		                &st);
+		rc = prepare(s, sql_text(SQL_SQLITE, SQL_REVOKE_MACHINE_CERTS), &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -1205,8 +1200,7 @@ static int sq_revoked_cert_add(struct store *base, const struct store_revoked_ce
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-	                    "VALUES (?, ?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_REVOKED_CERT_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
