@@ -520,6 +520,34 @@ static const char *const migrations[] = {
 	"  fingerprint text PRIMARY KEY,"
 	"  cert_pem text NOT NULL,"
 	"  revoked_ms bigint NOT NULL)",
+	/* Refused messages counted per machine and reason (never their
+	 * content); the history of each machine's states, link changes
+	 * recorded by a trigger in the transaction that changes the live
+	 * state, whichever code path does it (as SQLite's). */
+	"CREATE TABLE refusals("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  reason text NOT NULL,"
+	"  count bigint NOT NULL,"
+	"  last_ms bigint NOT NULL,"
+	"  PRIMARY KEY (machine_id, reason));"
+	"CREATE TABLE state_changes("
+	"  machine_id bigint NOT NULL REFERENCES machines(id) ON DELETE CASCADE,"
+	"  at_ms bigint NOT NULL,"
+	"  kind integer NOT NULL CHECK (kind BETWEEN 1 AND 3),"
+	"  code text NOT NULL,"
+	"  value bigint NOT NULL,"
+	"  reason text NOT NULL,"
+	"  PRIMARY KEY (machine_id, at_ms, kind, code));"
+	"CREATE INDEX state_changes_time ON state_changes(at_ms);"
+	"CREATE FUNCTION machine_state_link() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' OR OLD.online <> NEW.online THEN"
+	"    INSERT INTO state_changes VALUES (NEW.machine_id, NEW.changed_ms, 1, '', NEW.online,"
+	"      CASE WHEN NEW.online <> 0 THEN '' ELSE NEW.disconnect_reason END)"
+	"    ON CONFLICT (machine_id, at_ms, kind, code) DO UPDATE SET value = excluded.value, reason = excluded.reason;"
+	"  END IF;"
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER machine_state_link AFTER INSERT OR UPDATE OF online ON machine_state"
+	"  FOR EACH ROW EXECUTE FUNCTION machine_state_link()",
 };
 
 static int migrate(struct pg_store *s)
@@ -3376,6 +3404,90 @@ static int pg_revoked_cert_list(struct store *base, int (*each)(void *, const st
 	                "listing revoked certificates");
 }
 
+/* ---- refusals and state changes ---- */
+
+static int pg_refusal_count(struct store *base, int64_t machine_id, const char *reason, int64_t at_ms)
+{
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_text(&p, reason);
+	param_int(&p, at_ms);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_REFUSAL_COUNT), &p, "counting a refusal", NULL);
+}
+
+struct refusal_emitter {
+	int (*each)(void *, const char *, int64_t, int64_t);
+	void *ctx;
+};
+
+static int emit_refusal(void *arg, const PGresult *r, int row)
+{
+	struct refusal_emitter *e = arg;
+
+	return e->each(e->ctx, PQgetvalue(r, row, 0), int_value(r, row, 1), int_value(r, row, 2));
+}
+
+static int pg_refusal_list(struct store *base, int64_t machine_id,
+                           int (*each)(void *, const char *, int64_t, int64_t), void *ctx)
+{
+	struct refusal_emitter e = { each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	return each_row(PG(base), "SELECT reason, count, last_ms FROM refusals WHERE machine_id = ? ORDER BY reason", &p,
+	                emit_refusal, &e, "listing refusals");
+}
+
+static int pg_state_change_add(struct store *base, const struct store_state_change *c)
+{
+	struct params p = { 0 };
+
+	param_int(&p, c->machine_id);
+	param_int(&p, c->at_ms);
+	param_int(&p, (int64_t)c->kind);
+	param_text(&p, c->code);
+	param_int(&p, c->value);
+	param_text(&p, c->reason);
+	return run_p(PG(base), sql_text(SQL_POSTGRESQL, SQL_STATE_CHANGE_ADD), &p, "storing a state change", NULL);
+}
+
+struct state_change_emitter {
+	int64_t from_ms;
+	int (*each)(void *, const struct store_state_change *, int);
+	void *ctx;
+};
+
+static int emit_state_change(void *arg, const PGresult *r, int row)
+{
+	struct state_change_emitter *e = arg;
+	struct store_state_change c;
+
+	c.machine_id = int_value(r, row, 0);
+	c.at_ms = int_value(r, row, 1);
+	c.kind = (enum store_state_kind)int_value(r, row, 2);
+	copy_value(c.code, sizeof(c.code), r, row, 3);
+	c.value = int_value(r, row, 4);
+	copy_value(c.reason, sizeof(c.reason), r, row, 5);
+	return e->each(e->ctx, &c, c.at_ms < e->from_ms);
+}
+
+static int pg_state_changes(struct store *base, int64_t machine_id, int64_t from_ms, int64_t to_ms,
+                            int (*each)(void *, const struct store_state_change *, int), void *ctx)
+{
+	struct state_change_emitter e = { from_ms, each, ctx };
+	struct params p = { 0 };
+
+	param_int(&p, machine_id);
+	param_int(&p, to_ms);
+	return each_row(PG(base), machine_id != 0
+	                                  ? "SELECT machine_id, at_ms, kind, code, value, reason FROM state_changes "
+	                                    "WHERE machine_id = ?1 AND at_ms < ?2 ORDER BY at_ms"
+	                                  : "SELECT machine_id, at_ms, kind, code, value, reason FROM state_changes "
+	                                    "WHERE CAST(?1 AS BIGINT) = 0 AND at_ms < ?2 ORDER BY machine_id, at_ms",
+	                &p, emit_state_change, &e, "reading state changes");
+}
+
 /* The sub-tables, empty for now: the conformance suite names each hole. */
 static const struct store_notify_ops pg_notify_ops;
 static const struct store_update_ops pg_update_ops;
@@ -3501,5 +3613,9 @@ const struct store_ops store_postgresql_ops = {
 	.machine_revoke = pg_machine_revoke,
 	.revoked_cert_add = pg_revoked_cert_add,
 	.revoked_cert_list = pg_revoked_cert_list,
+	.refusal_count = pg_refusal_count,
+	.refusal_list = pg_refusal_list,
+	.state_change_add = pg_state_change_add,
+	.state_changes = pg_state_changes,
 	.row_mac_set = pg_row_mac_set,
 };

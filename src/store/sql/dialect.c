@@ -142,6 +142,23 @@ static const char *const texts[SQL_STMT_COUNT][2] = {
 		"INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) VALUES (?, ?, ?)",
 		"INSERT INTO revoked_certs(fingerprint, cert_pem, revoked_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
 	},
+	[SQL_REFUSAL_COUNT] = {
+		"INSERT INTO refusals(machine_id, reason, count, last_ms) "
+		"SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
+		"ON CONFLICT(machine_id, reason) DO UPDATE SET count = count + 1, last_ms = ?3",
+		"INSERT INTO refusals(machine_id, reason, count, last_ms) "
+		"SELECT CAST(?1 AS BIGINT), CAST(?2 AS TEXT), 1, CAST(?3 AS BIGINT) "
+		"WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
+		"ON CONFLICT(machine_id, reason) DO UPDATE SET count = refusals.count + 1, last_ms = ?3",
+	},
+	[SQL_STATE_CHANGE_ADD] = {
+		"INSERT OR REPLACE INTO state_changes(machine_id, at_ms, kind, code, value, reason) "
+		"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)",
+		"INSERT INTO state_changes(machine_id, at_ms, kind, code, value, reason) "
+		"SELECT CAST(?1 AS BIGINT), CAST(?2 AS BIGINT), CAST(?3 AS INTEGER), CAST(?4 AS TEXT), CAST(?5 AS BIGINT), "
+		"CAST(?6 AS TEXT) WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
+		"ON CONFLICT (machine_id, at_ms, kind, code) DO UPDATE SET value = excluded.value, reason = excluded.reason",
+	},
 };
 
 const char *sql_text(enum sql_dialect d, enum sql_stmt id)

@@ -35,6 +35,8 @@ enum sql_stmt {
 	SQL_RETENTION_TERM_SET, /* a customer's retention for a kind, replaced */
 	SQL_REVOKE_MACHINE_CERTS, /* a revoked machine's certificates onto the CRL, once */
 	SQL_REVOKED_CERT_ADD, /* a certificate onto the CRL, once */
+	SQL_REFUSAL_COUNT,    /* one more refusal of a machine for a reason */
+	SQL_STATE_CHANGE_ADD, /* a change of a machine's state, replaced */
 	SQL_STMT_COUNT
 };
 

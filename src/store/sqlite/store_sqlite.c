@@ -1581,9 +1581,7 @@ static int sq_refusal_count(struct store *base, int64_t machine_id, const char *
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO refusals(machine_id, reason, count, last_ms) "
-	                    "SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
-	                    "ON CONFLICT(machine_id, reason) DO UPDATE SET count = count + 1, last_ms = ?3", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_REFUSAL_COUNT), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1620,8 +1618,7 @@ static int sq_state_change_add(struct store *base, const struct store_state_chan
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR REPLACE INTO state_changes(machine_id, at_ms, kind, code, value, reason) "
-	                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_STATE_CHANGE_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
