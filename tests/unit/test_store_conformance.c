@@ -49,7 +49,8 @@ static const char *const pg_ready[] = {
 	"meta", "orgs", "sites", "users", "credentials", "grants", "row_macs",
 	"tx_all_or_nothing", "tx_failure_keeps_tx", "tx_savepoint", "tx_read_snapshot", "audit_chain",
 	"records_range", "records_duplicates", "records_settle", "records_purge", "records_outside_tx",
-	"records_batch", "records_months", "rollups", "event_days_cleanings", "commands", "jobs", "alerts", "settings", "org_delete", "machines", "machine_certs", "state_changes_refusals",
+	"records_batch", "records_months", "rollups", "event_days_cleanings", "commands", "jobs", "alerts",
+	"settings", "org_delete", "machines", "machine_certs", "state_changes_refusals",
 	NULL,
 };
 

@@ -2422,7 +2422,8 @@ static int pg_records_drop_months(struct store *base, enum record_kind kind, int
 	param_int(&p, cut);
 	rc = run_p(s, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
 	              "WHERE i.inhparent = to_regclass(?1) AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM (%' "
-	              "AND CAST(substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''?(-?[0-9]+)''?\\)') AS BIGINT) <= ?2 "
+	              "AND CAST(substring(pg_get_expr(c.relpartbound, c.oid) "
+	              "FROM 'TO \\(''?(-?[0-9]+)''?\\)') AS BIGINT) <= ?2 "
 	              "ORDER BY c.relname", &p, "dropping months of records", &r);
 	if (rc != CC_OK)
 		return rc;
