@@ -1,13 +1,14 @@
 /*
- * The PostgreSQL backend through libpq: IN PROGRESS (issue 14). Built only
- * with -DCC_STORE_POSTGRESQL=ON, and not in the default build until it
- * passes tests/unit/test_store_conformance.c (docs/STORE.md). What is here:
- * connecting (and making the database when asked to create), the schema
- * version, transactions and savepoints, meta. Every other slot of the
- * table is empty, which the conformance suite's first case names.
+ * The PostgreSQL backend through libpq: IN PROGRESS (issue 14). In the
+ * product only with -DCC_STORE_POSTGRESQL=ON until it passes every case of
+ * tests/unit/test_store_conformance.c; test_store_conformance_pg runs the
+ * cases it passes so far in every build (docs/STORE.md says which, and
+ * how records, the inbox and the monthly partitions work). The slots not
+ * written yet are empty, which the suite's first case names.
  *
  * Shared statements are SQLite's text with ?N placeholders, rewritten by
- * store/sql/params.h; the location is a libpq connection string.
+ * store/sql/params.h; those whose text differs come from the dialect table
+ * (store/sql/dialect.h). The location is a libpq connection string.
  */
 #include <stdio.h>
 #include <stdlib.h>
