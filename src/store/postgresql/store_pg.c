@@ -633,7 +633,9 @@ static int create_database(const char *location)
 		goto out;
 	}
 	quoted = PQescapeIdentifier(admin, dbname, strlen(dbname));
-	if (quoted != NULL && (size_t)snprintf(sql, sizeof(sql), "CREATE DATABASE %s", quoted) < sizeof(sql)) {
+	/* Byte order, as SQLite's: see byte_ordered(). */
+	if (quoted != NULL && (size_t)snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' "
+	                                       "LC_COLLATE 'C' LC_CTYPE 'C'", quoted) < sizeof(sql)) {
 		r = PQexec(admin, sql);
 		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? CC_OK : CC_ERR_DB;
 		if (rc != CC_OK)
@@ -644,6 +646,32 @@ static int create_database(const char *location)
 	PQfinish(admin);
 out:
 	PQconninfoFree(opts);
+	return rc;
+}
+
+/* Text compares and sorts byte by byte in SQLite; lists ordered by name
+ * or serial, and pages that start after a serial (the fleet list's key
+ * set, a retired machine's '~' serial after every other), rely on it. A
+ * database of another collation would order them otherwise: refused, with
+ * what to do. */
+static int byte_ordered(struct pg_store *s)
+{
+	struct params p = { 0 };
+	PGresult *r = NULL;
+	int rc = run_p(s, "SELECT datcollate, pg_encoding_to_char(encoding) FROM pg_database "
+	                  "WHERE datname = current_database()", &p, "opening", &r);
+
+	if (rc != CC_OK)
+		return rc;
+	/* C.UTF-8 orders by code point, which is UTF-8's byte order. */
+	if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 1), "UTF8") != 0 ||
+	    (strcmp(PQgetvalue(r, 0, 0), "C") != 0 && strcmp(PQgetvalue(r, 0, 0), "POSIX") != 0 &&
+	     strcmp(PQgetvalue(r, 0, 0), "C.UTF-8") != 0 && strcmp(PQgetvalue(r, 0, 0), "C.utf8") != 0)) {
+		log_error(MOD, "postgresql: the database must be UTF8 with the C collation (byte order, as SQLite's); "
+		          "create it with: CREATE DATABASE ... TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+		rc = CC_ERR_STATE;
+	}
+	PQclear(r);
 	return rc;
 }
 
@@ -701,6 +729,8 @@ static int pg_open(const char *location, int create, struct store **out)
 	}
 	PQsetNoticeProcessor(s->conn, quiet, NULL);
 	rc = exec_plain(s, "SET synchronous_commit = on", "opening");
+	if (rc == CC_OK)
+		rc = byte_ordered(s);
 	if (rc == CC_OK)
 		rc = migrate(s);
 	if (rc != CC_OK) {
