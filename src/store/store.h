@@ -706,6 +706,12 @@ struct store_ops {
 	 * caller's transaction. */
 	int (*records_purge)(struct store *s, int64_t machine_id, enum record_kind kind, int64_t before_ms,
 	                     int64_t limit, int64_t *deleted);
+	/* Retention by whole months: every machine's records of kind (telemetry
+	 * or events) stamped before the start of before_ms's month (UTC) go at
+	 * once; *cut_ms gets that start. PostgreSQL drops the months'
+	 * partitions instead of deleting rows. Inside the caller's transaction;
+	 * CC_ERR_INVALID for another kind or a time outside years 1970..9999. */
+	int (*records_drop_months)(struct store *s, enum record_kind kind, int64_t before_ms, int64_t *cut_ms);
 
 	int (*credential_add)(struct store *s, const struct store_credential *c, int64_t *id);
 	/* By token hash, whatever its state: the caller judges expiry. */

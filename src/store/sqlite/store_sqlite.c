@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "store/sql/dialect.h"
 #include "store/sqlite/handle.h"
 #include "store/sqlite/inbox.h"
 #include "store/sqlite/schema.h"
@@ -303,8 +304,7 @@ static int sq_open(const char *location, int create, struct store **out)
 		rc = prepare(s, "INSERT OR IGNORE INTO events(machine_id, seq, ts_ms, body) "
 		                "VALUES (?, ?, ?, ?)", &s->put_event);
 	if (rc == CC_OK)
-		rc = prepare(s, "INSERT OR IGNORE INTO reports(machine_id, seq, ts_ms, body) "
-		                "VALUES (?, ?, ?, ?)", &s->put_report);
+		rc = prepare(s, sql_text(SQL_SQLITE, SQL_REPORT_PUT), &s->put_report);
 	if (rc == CC_OK)
 		rc = inbox_open(location, &s->inbox);
 	if (rc == CC_OK) {
@@ -1189,12 +1189,7 @@ static int sq_machine_revoke(struct store *base, int64_t id, int64_t revoked_ms)
 	if (rc == CC_OK && sqlite3_changes(s->db) == 0)
 		return CC_ERR_STATE;
 	if (rc == CC_OK)
-		rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-		                "SELECT m.cert_fingerprint, c.cert_pem, m.revoked_ms FROM machines m "
-		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 "
-		                "UNION ALL SELECT m.prev_cert_fingerprint, c.prev_cert_pem, m.revoked_ms FROM machines m "
-		                "JOIN machine_certs c ON c.machine_id = m.id WHERE m.id = ?1 AND m.prev_cert_fingerprint <> ''",
-		                &st);
+		rc = prepare(s, sql_text(SQL_SQLITE, SQL_REVOKE_MACHINE_CERTS), &st);
 	if (rc != CC_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -1205,8 +1200,7 @@ static int sq_revoked_cert_add(struct store *base, const struct store_revoked_ce
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR IGNORE INTO revoked_certs(fingerprint, cert_pem, revoked_ms) "
-	                    "VALUES (?, ?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_REVOKED_CERT_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1522,15 +1516,7 @@ static int sq_machine_state_set(struct store *base, const struct store_machine_s
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s,
-		/* A machine deleted a moment ago has no state to keep: a no-op, not an error. */
-		"INSERT INTO machine_state(machine_id, online, last_seen_ms, changed_ms, disconnect_reason, info) "
-		"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
-		"ON CONFLICT(machine_id) DO UPDATE SET "
-		"online = ?2, last_seen_ms = max(last_seen_ms, ?3), "
-		"changed_ms = CASE WHEN online <> ?2 THEN ?4 ELSE changed_ms END, "
-		"disconnect_reason = CASE WHEN ?2 = 0 THEN ?5 ELSE disconnect_reason END, "
-		"info = IFNULL(?6, info)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_STATE_SET), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1550,8 +1536,7 @@ static int sq_machine_state_touch(struct store *base, int64_t machine_id, int64_
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE machine_state SET last_seen_ms = max(last_seen_ms, ?) "
-	                    "WHERE machine_id = ?", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_STATE_TOUCH), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1596,9 +1581,7 @@ static int sq_refusal_count(struct store *base, int64_t machine_id, const char *
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO refusals(machine_id, reason, count, last_ms) "
-	                    "SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1) "
-	                    "ON CONFLICT(machine_id, reason) DO UPDATE SET count = count + 1, last_ms = ?3", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_REFUSAL_COUNT), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -1635,8 +1618,7 @@ static int sq_state_change_add(struct store *base, const struct store_state_chan
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR REPLACE INTO state_changes(machine_id, at_ms, kind, code, value, reason) "
-	                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_STATE_CHANGE_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2108,9 +2090,7 @@ static int sq_policy_publish(struct store *base, const struct store_policy *p, i
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO policy_versions(version, last_updated, purposes, text, published_ms) "
-	                    "SELECT IFNULL(MAX(version), 0) + 1, ?, ?, ?, ? FROM policy_versions "
-	                    "RETURNING version", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_POLICY_PUBLISH), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2158,8 +2138,7 @@ static int sq_consent_add(struct store *base, int64_t customer_id, int64_t versi
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR IGNORE INTO consents(customer_id, version, login, at_ms, language) "
-	                    "VALUES (?, ?, ?, ?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_CONSENT_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2688,17 +2667,7 @@ static int sq_audit_each(struct store *base, const struct store_audit_filter *f,
 	struct sqlite_store *s = SQ(base);
 	struct audit_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	/* Prefix and serial are matched as plain text: no LIKE, whose '_' and
-	 * '%' are legal in actions and serials. */
-	int rc = prepare(s, f->newest_first
-		? "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (?8 = 0 OR seq < ?8) AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
-		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
-		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
-		  "AND (?6 = 0 OR customer_id = ?6) AND (?9 IS NULL OR actor = ?9) ORDER BY seq DESC LIMIT ?7"
-		: "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ?1 AND (?8 = 0 OR seq < ?8) AND ts_ms >= ?2 AND (?3 = 0 OR ts_ms < ?3) "
-		  "AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "
-		  "AND (?5 IS NULL OR instr(',' || machines || ',', ',' || ?5 || ',') > 0) "
-		  "AND (?6 = 0 OR customer_id = ?6) AND (?9 IS NULL OR actor = ?9) ORDER BY seq LIMIT ?7", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, f->newest_first ? SQL_AUDIT_EACH_DESC : SQL_AUDIT_EACH), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2791,8 +2760,7 @@ static int sq_rollup_put(struct store *base, int64_t machine_id, int64_t width_m
 	sqlite3_stmt *st;
 	int rc = s->rollup_write != NULL
 	         ? CC_OK
-	         : prepare(s, "INSERT OR REPLACE INTO rollups(machine_id, width_ms, start_ms, body) VALUES (?, ?, ?, ?)",
-	                   &s->rollup_write);
+	         : prepare(s, sql_text(SQL_SQLITE, SQL_ROLLUP_PUT), &s->rollup_write);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2860,8 +2828,7 @@ static int sq_last_cleaning_put(struct store *base, int64_t machine_id, const ch
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO last_cleanings(machine_id, program, ts_ms) VALUES (?, ?, ?) "
-	                    "ON CONFLICT(machine_id, program) DO UPDATE SET ts_ms = max(ts_ms, excluded.ts_ms)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_CLEANING_PUT), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2895,7 +2862,7 @@ static int sq_descale_water_put(struct store *base, int64_t machine_id, const ui
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR REPLACE INTO descale_water(machine_id, sealed) VALUES (?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_DESCALE_WATER_PUT), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -2930,7 +2897,7 @@ static int sq_event_day_touch(struct store *base, int64_t machine_id, int64_t da
 {
 	struct sqlite_store *s = SQ(base);
 	int rc = s->day_mark != NULL ? CC_OK
-	         : prepare(s, "INSERT OR IGNORE INTO event_days_dirty(day_ms, machine_id) VALUES (?, ?)", &s->day_mark);
+	         : prepare(s, sql_text(SQL_SQLITE, SQL_DAY_MARK), &s->day_mark);
 
 	if (rc == CC_OK && s->day_undigest == NULL)
 		rc = prepare(s, "DELETE FROM rollups WHERE machine_id = ? AND width_ms = ? AND start_ms = ?",
@@ -3037,6 +3004,34 @@ static int sq_records_purge(struct store *base, int64_t machine_id, enum record_
 	rc = step_done(s, st, "deleting records past their retention");
 	if (rc == CC_OK)
 		*deleted = sqlite3_changes(s->db);
+	return rc;
+}
+
+/* Before 10000-01-01: what both dialects' date functions take. */
+#define YEAR_10000_MS INT64_C(253402300800000)
+
+/* SQLite has no partitions: the months' rows are deleted. */
+static int sq_records_drop_months(struct store *base, enum record_kind kind, int64_t before_ms, int64_t *cut_ms)
+{
+	struct sqlite_store *s = SQ(base);
+	char sql[64];
+	sqlite3_stmt *st;
+	int64_t cut = 0;
+	int rc;
+
+	if ((kind != RECORD_TELEMETRY && kind != RECORD_EVENT) || before_ms < 0 || before_ms >= YEAR_10000_MS)
+		return CC_ERR_INVALID;
+	rc = count_where(s, sql_text(SQL_SQLITE, SQL_MONTH_START), before_ms, &cut);
+	if (rc != CC_OK)
+		return rc;
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE ts_ms < ?", record_table(kind));
+	rc = prepare(s, sql, &st);
+	if (rc != CC_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, cut);
+	rc = step_done(s, st, "deleting months of records");
+	if (rc == CC_OK)
+		*cut_ms = cut;
 	return rc;
 }
 
@@ -3346,14 +3341,7 @@ static int sq_alert_list(struct store *base, const struct store_alert_filter *f,
 	struct sqlite_store *s = SQ(base);
 	struct alert_emitter e = { each, ctx };
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT a.id, a.machine_id, a.rule, a.cause, a.severity, a.state, a.opened_ms, "
-	                    "a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by, a.level, a.level_ms, "
-	                    "a.last_notified_ms FROM alerts a JOIN machines m ON m.id = a.machine_id "
-	                    "WHERE (?1 = 0 OR a.id < ?1) AND (?2 = 0 OR a.state <> 'resolved') "
-	                    "AND (?3 IS NULL OR a.state = ?3) AND (?4 IS NULL OR a.severity = ?4) "
-	                    "AND (?5 IS NULL OR a.rule = ?5) AND (?6 = 0 OR a.machine_id = ?6) "
-	                    "AND (?7 = 0 OR m.customer_id = ?7) AND (?8 = 0 OR m.site_id = ?8) "
-	                    "ORDER BY a.id DESC", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_ALERT_LIST), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -3426,7 +3414,7 @@ static int sq_alert_rule_set(struct store *base, int64_t org_id, const char *rul
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT OR REPLACE INTO alert_rules(org_id, rule, enabled, params) VALUES (?, ?, ?, ?)", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_ALERT_RULE_SET), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -3469,9 +3457,7 @@ static int sq_ruleset_add(struct store *base, const struct store_ruleset *r, con
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO quality_rulesets(model, version, created_ms, author, doc) "
-	                    "SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4 FROM quality_rulesets WHERE model = ?1 "
-	                    "RETURNING version", &st);
+	int rc = prepare(s, sql_text(SQL_SQLITE, SQL_RULESET_ADD), &st);
 
 	if (rc != CC_OK)
 		return rc;
@@ -3526,8 +3512,7 @@ static int sq_retention_term_set(struct store *base, int64_t org_id, const char 
 {
 	struct sqlite_store *s = SQ(base);
 	sqlite3_stmt *st;
-	int rc = prepare(s, days > 0 ? "INSERT OR REPLACE INTO retention_terms(org_id, kind, days, set_by, set_ms) "
-	                               "VALUES (?1, ?2, ?3, ?4, ?5)"
+	int rc = prepare(s, days > 0 ? sql_text(SQL_SQLITE, SQL_RETENTION_TERM_SET)
 	                             : "DELETE FROM retention_terms WHERE org_id = ?1 AND kind = ?2", &st);
 
 	if (rc != CC_OK)
@@ -3691,6 +3676,7 @@ const struct store_ops store_sqlite_ops = {
 	.records_get = sq_records_get,
 	.records_last_seq = sq_records_last_seq,
 	.records_purge = sq_records_purge,
+	.records_drop_months = sq_records_drop_months,
 	.credential_add = sq_credential_add,
 	.credential_find = sq_credential_find,
 	.credential_get = sq_credential_get,
