@@ -13,6 +13,7 @@ API load within 2x of p99 without), the API's requests per second and
 latency, the server's CPU. Nothing here is a pass/fail test.
 
 usage: bench/loop.py BUILD_DIR [--machines 1000] [--seconds 30] [--readers 45] [--signins 5]
+                     [--renice THREAD=N,...]  (experiments: those threads' nice value)
 """
 import argparse
 import http.client

@@ -54,8 +54,8 @@ static void usage(FILE *f)
 	           "Runs the CoffeeCloud daemon in the foreground (logs to stderr) until SIGTERM.\n"
 	           "--check-config validates the configuration and the data directory, then exits.\n"
 	           "--daemon detaches from the terminal once its listeners are bound (logs then go\n"
-	           "nowhere: prefer a\n"
-	           "service manager such as systemd, which runs it in the foreground).\n"
+	           "nowhere: prefer a service manager such as systemd, which runs it in the\n"
+	           "foreground).\n"
 	           "Settings: docs/CONFIG.md (or --config-reference).\n");
 }
 
