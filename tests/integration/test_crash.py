@@ -1,6 +1,7 @@
 """Exactly once in the store, across kill -9.
 
-The simulator (libmosquitto, an independent MQTT client) streams QoS 1
+The simulator's raw clients (`--raw`: libmosquitto alone, an MQTT client
+independent of the product's agent library) stream QoS 1
 telemetry from 100 machines while the daemon is killed with SIGKILL at
 random points at least 20 times and restarted. Afterwards every message the
 simulator saw acknowledged is stored, nothing is stored twice, and the
@@ -108,7 +109,7 @@ def test_acknowledged_messages_survive_kill9(tmp_path):
 
     sim_out = open(tmp_path / "sim.out", "w")
     sim = subprocess.Popen([SIM, "--data", data, "--machines", str(MACHINES), "--port", str(port),
-                            "--qos", "1", "--count", str(PER_MACHINE), "--rate", "0",
+                            "--raw", "--qos", "1", "--count", str(PER_MACHINE), "--rate", "0",
                             "--ack-log", acks, "--timeout", str(TIMEOUT), "--quiet"],
                            stdout=sim_out, stderr=subprocess.STDOUT)
     acked_lines = Lines(open(acks, "rb"))  # opening waits for the simulator to open its end
