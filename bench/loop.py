@@ -168,8 +168,8 @@ def main():
               "%d errors; the server at %.2f cores, the people (this process) at %.2f"
               % (len(reads), len(reads) / wall, 1000 * pct(reads, 0.5), 1000 * pct(reads, 0.99), len(signins),
                  len(signins) / wall, 1000 * pct(signins, 0.5), errors, server, readers))
-        # Where the server's time and reads go, thread by thread: the
-        # settler's bytes read are its page cache refilled (docs/PERFORMANCE.md).
+        # Where the server's time and reads go, thread by thread: a thread's
+        # bytes read are mostly its SQLite page cache refilled (docs/PERFORMANCE.md).
         print("    per thread, cores (a) / (b), MB read by system calls (a) / (b):")
         for name in sorted(set(u1) | set(u3), key=lambda n: -(u3.get(n, (0, 0))[0] - u2.get(n, (0, 0))[0])):
             da = [u1.get(name, (0, 0))[k] - u0.get(name, (0, 0))[k] for k in (0, 1)]
@@ -182,7 +182,8 @@ def main():
             for k, v in p.statuses.items():
                 refused[k] = refused.get(k, 0) + v
         if refused:
-            print("    refused or failed:", ", ".join("%d x %s %s" % (v, k[0], k[1]) for k, v in sorted(refused.items())))
+            print("    refused or failed:", ", ".join("%d x %s %s" % (v, k[0], k[1])
+                                                  for k, v in sorted(refused.items(), key=lambda kv: str(kv[0]))))
         sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)
